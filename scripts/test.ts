@@ -1,0 +1,18 @@
+// Runs every test file with Node's own runner. Unit tests live beside the code (src/**/*.test.ts),
+// integration tests with real peers in test/**/*.test.ts.
+import { spawnSync } from 'node:child_process';
+import { globSync } from 'node:fs';
+
+const roots = process.argv.slice(2);
+const patterns = roots.length > 0 ? roots.map((r) => `${r}/**/*.test.ts`) : ['src/**/*.test.ts', 'test/**/*.test.ts'];
+const files = patterns.flatMap((p) => globSync(p)).sort();
+if (files.length === 0) {
+  console.error(`no test files match ${patterns.join(', ')}`);
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ['--disable-warning=ExperimentalWarning', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],
+  { stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);
