@@ -1,0 +1,83 @@
+// npm run bench:ingest — C-STORE ingest of one 500-instance CT study sent by DCMTK storescu on one association into
+// (a) our node, (b) DCMTK storescp writing to disk, (c) Orthanc; same machine, same data, median of 3 runs.
+// Every DCMTK and Orthanc process gets TCP_NODELAY=1 (Debian's builds leave Nagle on otherwise). Our node acks an
+// instance only once it is fsync'd, encrypted and indexed; storescp and Orthanc do not fsync.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readEncryptionKeyFile, openEmbeddedStore } from '../src/store/index.ts';
+import { writeCtStudy } from '../src/synth/index.ts';
+import { freePort } from '../test/support/net.ts';
+import { ingestIntoOrthanc, ingestIntoStorescp } from './competitors.ts';
+import { median, peakRssMb, timeStorescu } from './measure.ts';
+import { spawnNode } from './our-node.ts';
+
+const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 500);
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
+const SCU = 'BENCH_SCU';
+
+interface Run {
+  seconds: number;
+  instances: number;
+  bytes: number;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'beeldbrug-bench-ingest-'));
+try {
+  const started = Date.now();
+  const study = await writeCtStudy({ outDir: join(work, 'study'), instances: INSTANCES, seed: 1 });
+  console.log(`study: ${study.files.length} instances, ${(study.bytes / 1e6).toFixed(1)} MB, generated in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+  const ours: Run[] = [];
+  const storescp: Run[] = [];
+  const orthanc: Run[] = [];
+  let peakRss = 0;
+  for (let run = 1; run <= RUNS; run++) {
+    const port = await freePort();
+    const nodeDir = join(work, `node-${run}`);
+    const node = await spawnNode({ aeTitle: 'BEELDBRUG', port, dir: nodeDir, peers: [{ aeTitle: SCU, host: '127.0.0.1', description: 'benchmark storescu' }] });
+    let result: Run;
+    try {
+      result = await timeStorescu(study.files, { host: '127.0.0.1', port, calledAe: 'BEELDBRUG', callingAe: SCU });
+      peakRss = Math.max(peakRss, node.child.pid !== undefined ? peakRssMb(node.child.pid) : 0);
+    } finally {
+      await node.stop();
+    }
+    await verifyStored(nodeDir, study.files.length);
+    ours.push(result);
+    storescp.push(await ingestIntoStorescp(study.files, { pdu: 131072 }));
+    orthanc.push(await ingestIntoOrthanc(study.files));
+    rmSync(nodeDir, { recursive: true, force: true });
+    console.log(`run ${run}: ours ${rate(result)}/s, storescp ${rate(storescp.at(-1))}/s, orthanc ${rate(orthanc.at(-1))}/s`);
+  }
+
+  const report = (name: string, runs: Run[]): number => {
+    const ips = median(runs.map((r) => r.instances / r.seconds));
+    const mbps = median(runs.map((r) => r.bytes / 1e6 / r.seconds));
+    console.log(`${name.padEnd(10)} ${ips.toFixed(0).padStart(5)} instances/s  ${mbps.toFixed(1).padStart(6)} MB/s  (median of ${runs.length})`);
+    return ips;
+  };
+  const o = report('beeldbrug', ours);
+  const s = report('storescp', storescp);
+  const x = report('orthanc', orthanc);
+  console.log(`ingest_ratio_vs_orthanc=${(o / x).toFixed(2)} ingest_ratio_vs_storescp=${(o / s).toFixed(2)} peak_rss_mb=${peakRss.toFixed(0)}`);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+function rate(r: Run | undefined): string {
+  return r === undefined ? '-' : (r.instances / r.seconds).toFixed(0);
+}
+
+/** The benchmark counts only what was really stored: reopen the node's store and count. */
+async function verifyStored(dir: string, expected: number): Promise<void> {
+  const keyFile = join(dir, 'keys', 'store.key');
+  if (!existsSync(keyFile)) throw new Error(`no key in ${dir}`);
+  const store = await openEmbeddedStore({ dataDir: join(dir, 'data'), encryptionKey: readEncryptionKeyFile(keyFile) });
+  try {
+    const { instances } = store.index.stats();
+    if (instances !== expected) throw new Error(`our node stored ${instances} of ${expected} instances`);
+  } finally {
+    await store.close();
+  }
+}

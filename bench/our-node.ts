@@ -1,0 +1,68 @@
+// Runs our node as its own process, the way `beeldbrug start` runs in a hospital, for benchmarks and kill tests.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { initNode } from '../src/cli/init-command.ts';
+import type { TemplateValues } from '../src/config/index.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+
+export interface NodeProcess {
+  aeTitle: string;
+  port: number;
+  dir: string;
+  child: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function spawnNode(o: { aeTitle: string; port: number; peers: TemplateValues['peers']; dir?: string; logLevel?: string }): Promise<NodeProcess> {
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'beeldbrug-bench-node-'));
+  const { configPath } = initNode(dir, {
+    nodeName: `bench ${o.aeTitle}`,
+    organizationName: 'Benchmark',
+    ura: '12345678',
+    aeTitle: o.aeTitle,
+    dimsePort: o.port,
+    peers: o.peers,
+  });
+  const raw = parseYaml(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  raw['log'] = { level: o.logLevel ?? 'warn' };
+  writeFileSync(configPath, stringifyYaml(raw));
+  return startNodeProcess(o.aeTitle, o.port, dir, configPath);
+}
+
+/** Starts (or restarts) the node of `dir` and waits for its READY line. */
+export function startNodeProcess(aeTitle: string, port: number, dir: string, configPath: string): Promise<NodeProcess> {
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', join(root, 'src/main.ts'), 'start', '--config', configPath], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`node did not start within 30 s\n${stderr}`)), 30_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('READY')) {
+        clearTimeout(timer);
+        resolve({
+          aeTitle,
+          port,
+          dir,
+          child,
+          stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+            return exited;
+          },
+        });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`node exited with ${code} before it was ready\n${stderr}`));
+    });
+  });
+}

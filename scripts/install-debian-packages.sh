@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the real DICOM peers the tests and benchmarks run against (DCMTK, Orthanc) and openssl for test
+# certificates. Idempotent: does nothing when they are already there.
+set -euo pipefail
+packages=(dcmtk orthanc openssl)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && { echo "Debian packages present: ${packages[*]}"; exit 0; }
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing Debian packages: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

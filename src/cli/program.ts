@@ -1,0 +1,86 @@
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { loadConfig } from '../config/index.ts';
+import { createLogger } from '../log/index.ts';
+import { startNode } from '../node/index.ts';
+import { synthesize } from '../synth/index.ts';
+import { runDemo } from './demo-command.ts';
+import { CONFIG_FILE_NAME, initNode, parsePeerOption } from './init-command.ts';
+import { untilSignal } from './signals.ts';
+
+const positiveInt = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  return n;
+};
+
+export function buildProgram(): Command {
+  const program = new Command('beeldbrug')
+    .description('Exchange radiology studies between hospitals: a DICOM node for your PACS, and the bridge to other hospitals.')
+    .showHelpAfterError()
+    .version('0.1.0');
+
+  program
+    .command('init')
+    .description('write a working, commented configuration and a fresh encryption key into DIR')
+    .argument('<dir>', 'folder for the node (created if missing)')
+    .option('--name <name>', 'node name shown in logs and to partners', 'Beeldbrug node')
+    .option('--organization <name>', 'organization name', 'Voorbeeldziekenhuis')
+    .option('--ura <number>', 'the organization URA number (8 digits)', '00000000')
+    .option('--ae-title <ae>', 'our DICOM AE title', 'BEELDBRUG')
+    .option('--port <port>', 'DIMSE port on 127.0.0.1', positiveInt, 11112)
+    .option('--peer <AE@host[:port]>', 'a PACS or modality allowed to connect (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action((dir: string, o: { name: string; organization: string; ura: string; aeTitle: string; port: number; peer: string[] }) => {
+      const { configPath, keyPath } = initNode(resolve(dir), {
+        nodeName: o.name,
+        organizationName: o.organization,
+        ura: o.ura,
+        aeTitle: o.aeTitle,
+        dimsePort: o.port,
+        peers: o.peer.map(parsePeerOption),
+      });
+      loadConfig(configPath); // what init writes must start
+      process.stdout.write(`wrote ${configPath}\nwrote ${keyPath} (back it up apart from the data)\nstart with: beeldbrug start --config ${configPath}\n`);
+    });
+
+  program
+    .command('start')
+    .description('run one node from its configuration until SIGINT or SIGTERM')
+    .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
+    .action(async (o: { config: string }) => {
+      const config = loadConfig(o.config);
+      const logger = createLogger({ level: config.log.level, name: config.node.name });
+      const node = await startNode(config, logger);
+      process.stdout.write(`READY ${config.dimse.aeTitle} dimse=${node.dimsePorts.join(',')}\n`);
+      await untilSignal();
+      logger.info('stopping');
+      await node.close();
+    });
+
+  program
+    .command('synth')
+    .description('write synthetic patients with studies and reports (Part 10 files) for tests, demos and benchmarks')
+    .requiredOption('-o, --out <dir>', 'output folder')
+    .option('-p, --patients <n>', 'number of patients', positiveInt, 5)
+    .option('-s, --seed <n>', 'seed: the same seed gives the same data', positiveInt, 1)
+    .action(async (o: { out: string; patients: number; seed: number }) => {
+      const result = await synthesize({ outDir: resolve(o.out), patients: o.patients, seed: o.seed });
+      for (const p of result.patients) {
+        process.stdout.write(`${p.bsn}  ${p.name.padEnd(32)} ${p.studies.map((s) => `${s.studyDate} ${s.modality}`).join(', ')}\n`);
+      }
+      process.stdout.write(`${result.files} files, ${(result.bytes / 1e6).toFixed(1)} MB in ${resolve(o.out)}\n`);
+    });
+
+  program
+    .command('demo')
+    .description('start a demo network of hospital nodes on this machine with synthetic patients and studies')
+    .option('-d, --dir <dir>', 'folder for the demo nodes (kept between runs)', 'demo-data')
+    .option('--base-port <port>', 'first DIMSE port; the nodes use the next ones', positiveInt, 11112)
+    .option('--patients <n>', 'synthetic patients per hospital on first start', positiveInt, 4)
+    .option('--exit-when-ready', 'stop after start-up (for tests)')
+    .action(async (o: { dir: string; basePort: number; patients: number; exitWhenReady?: boolean }) => {
+      await runDemo({ dir: resolve(o.dir), basePort: o.basePort, patients: o.patients, exitWhenReady: o.exitWhenReady === true });
+    });
+
+  return program;
+}

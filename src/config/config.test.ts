@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { BeeldbrugError } from '../errors/index.ts';
+import { configTemplate, parseConfig } from './index.ts';
+
+const template = configTemplate({
+  nodeName: 'Noord',
+  organizationName: 'Ziekenhuis Noord',
+  ura: '12345678',
+  aeTitle: 'NOORD',
+  dimsePort: 11112,
+  peers: [{ aeTitle: 'PACS', host: '127.0.0.1', port: 4242, description: 'test PACS' }],
+});
+
+test('the init template is a valid configuration with defaults filled in', () => {
+  const config = parseConfig(parseYaml(template), '/etc/beeldbrug/beeldbrug.yaml');
+  assert.equal(config.dimse.aeTitle, 'NOORD');
+  assert.equal(config.dimse.peers[0]?.port, 4242);
+  assert.equal(config.dimse.peers[0]?.tls, false);
+  assert.equal(config.dataDir, '/etc/beeldbrug/data', 'relative paths are anchored at the file');
+  assert.equal(config.store.encryptionKeyFile, '/etc/beeldbrug/keys/store.key');
+  assert.ok(Object.isFrozen(config.dimse.listeners[0]), 'the configuration is frozen');
+});
+
+/** Sets (or, with undefined, deletes) the value at a path in a parsed YAML tree. */
+function setAt(root: unknown, path: readonly (string | number)[], value: unknown): void {
+  let node = root as Record<string | number, unknown>;
+  for (const part of path.slice(0, -1)) node = node[part] as Record<string | number, unknown>;
+  const last = path[path.length - 1] as string | number;
+  if (value === undefined) delete node[last];
+  else node[last] = value;
+}
+
+const invalid: [string, readonly (string | number)[], unknown, RegExp][] = [
+  ['AE title too long', ['dimse', 'aeTitle'], 'A_VERY_LONG_AE_TITLE', /dimse\.aeTitle: .*16/],
+  ['AE title with backslash', ['dimse', 'peers', 0, 'aeTitle'], 'PA\\CS', /dimse\.peers\[0\]\.aeTitle/],
+  ['port out of range', ['dimse', 'listeners', 0, 'port'], 70000, /dimse\.listeners\[0\]\.port/],
+  ['URA not 8 digits', ['node', 'organization', 'ura'], '123', /node\.organization\.ura: a URA number is 8 digits/],
+  ['unknown key', ['dimse', 'aeTitel'], 'X', /dimse: .*aeTitel/],
+  ['missing key file setting', ['store', 'encryptionKeyFile'], undefined, /store\.encryptionKeyFile/],
+];
+
+for (const [name, path, value, message] of invalid) {
+  test(`an invalid configuration names the key: ${name}`, () => {
+    const raw: unknown = parseYaml(template);
+    setAt(raw, path, value);
+    assert.throws(
+      () => parseConfig(raw, 'x.yaml'),
+      (err: unknown) => err instanceof BeeldbrugError && err.code === 'CONFIG_INVALID' && message.test(err.message),
+    );
+  });
+}

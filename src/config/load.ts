@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { BeeldbrugError } from '../errors/index.ts';
+import { configSchema, type Config, type TlsFilesConfig } from './schema.ts';
+
+/** Reads, validates and freezes a configuration file (YAML or JSON). Relative paths are relative to the file. */
+export function loadConfig(path: string): Readonly<Config> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new BeeldbrugError('CONFIG_NOT_FOUND', `cannot read configuration ${path}: ${(cause as Error).message}`, { cause });
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (cause) {
+    throw new BeeldbrugError('CONFIG_INVALID', `${path} is not valid YAML or JSON: ${(cause as Error).message}`, { cause });
+  }
+  return parseConfig(raw, path);
+}
+
+/** Validates an already parsed configuration; `origin` names the file in messages and anchors relative paths. */
+export function parseConfig(raw: unknown, origin: string): Readonly<Config> {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new BeeldbrugError('CONFIG_INVALID', `invalid configuration ${origin}:\n${describeIssues(result.error.issues)}`);
+  }
+  return deepFreeze(resolvePaths(result.data, dirname(resolve(origin))));
+}
+
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => {
+      const key = issue.path.reduce<string>(
+        (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc === '' ? String(part) : `${acc}.${String(part)}`),
+        '',
+      );
+      return `  - ${key === '' ? '(top level)' : key}: ${issue.message}`;
+    })
+    .join('\n');
+}
+
+function resolvePaths(config: Config, base: string): Config {
+  const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  const tls = (t: TlsFilesConfig): TlsFilesConfig => ({ certFile: at(t.certFile), keyFile: at(t.keyFile), caFile: at(t.caFile) });
+  const { tlsClient, ...dimse } = config.dimse;
+  return {
+    ...config,
+    dataDir: at(config.dataDir),
+    store: { encryptionKeyFile: at(config.store.encryptionKeyFile) },
+    dimse: {
+      ...dimse,
+      listeners: dimse.listeners.map(({ tls: t, ...l }) => (t !== undefined ? { ...l, tls: tls(t) } : l)),
+      ...(tlsClient !== undefined ? { tlsClient: tls(tlsClient) } : {}),
+    },
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/** PS3.5 6.2: an AE title is 1-16 characters of the default repertoire, no backslash or control characters, not all spaces. */
+const aeTitle = z
+  .string()
+  .min(1)
+  .max(16)
+  .regex(/^[\x20-\x5b\x5d-\x7e]+$/, 'only printable ASCII without backslash')
+  .refine((s) => s.trim().length > 0, 'must not be only spaces')
+  .describe('AE title');
+
+const port = z.number().int().min(1).max(65535);
+const host = z.string().min(1).describe('an IP address or host name');
+
+/** Files, not inline secrets: key material stays out of the configuration and out of logs. */
+const tlsFiles = z.strictObject({
+  certFile: z.string().min(1),
+  keyFile: z.string().min(1),
+  caFile: z.string().min(1).describe('the CA (or bundle) whose certificates we trust for peers'),
+});
+
+const dimseListener = z.strictObject({
+  host,
+  port,
+  tls: tlsFiles.optional().describe('when set, this port speaks DICOM TLS (PS3.15 BCP 195) only'),
+});
+
+const dimsePeer = z.strictObject({
+  aeTitle,
+  host,
+  port: port.optional().describe('needed when the peer is a C-MOVE destination or a PACS we query'),
+  tls: z.boolean().default(false).describe('connect to this peer with DICOM TLS'),
+  description: z.string().optional(),
+});
+
+export const configSchema = z.strictObject({
+  node: z.strictObject({
+    name: z.string().min(1),
+    organization: z.strictObject({
+      name: z.string().min(1),
+      ura: z.string().regex(/^\d{8}$/, 'a URA number is 8 digits'),
+    }),
+  }),
+  dataDir: z.string().min(1),
+  store: z.strictObject({
+    encryptionKeyFile: z.string().min(1).describe('base64 of a 32-byte AES-256 key; `beeldbrug init` writes one'),
+  }),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+  dimse: z.strictObject({
+    aeTitle,
+    listeners: z.array(dimseListener).min(1),
+    peers: z.array(dimsePeer).default([]).describe('the allow-list: only these AE title + host pairs may associate'),
+    tlsClient: tlsFiles.optional().describe('our certificate when we connect to peers with tls: true'),
+    maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(256 * 1024),
+    maxAssociations: z.number().int().min(1).max(1000).default(64),
+    timeouts: z
+      .strictObject({ artimSeconds: z.number().positive().default(10), idleSeconds: z.number().positive().default(300) })
+      .default({ artimSeconds: 10, idleSeconds: 300 }),
+  }),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type DimseConfig = Config['dimse'];
+export type DimsePeerConfig = DimseConfig['peers'][number];
+export type TlsFilesConfig = z.output<typeof tlsFiles>;

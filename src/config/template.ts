@@ -1,0 +1,69 @@
+/** Values that differ between nodes; everything else in the template is a documented default. */
+export interface TemplateValues {
+  nodeName: string;
+  organizationName: string;
+  ura: string;
+  aeTitle: string;
+  dimsePort: number;
+  /** Peers allowed to associate: a real PACS or modality goes here. */
+  peers: readonly { aeTitle: string; host: string; port?: number; description: string }[];
+}
+
+/** A working, commented configuration; relative paths are relative to this file. */
+export function configTemplate(v: TemplateValues): string {
+  const peers =
+    v.peers.length === 0
+      ? '  peers: []\n'
+      : '  peers:\n' +
+        v.peers
+          .map(
+            (p) =>
+              `    - aeTitle: ${JSON.stringify(p.aeTitle)}\n      host: ${JSON.stringify(p.host)}\n` +
+              (p.port !== undefined ? `      port: ${p.port}\n` : '') +
+              `      description: ${JSON.stringify(p.description)}\n`,
+          )
+          .join('');
+  return `# Beeldbrug node configuration. Validated at start; an unknown or mistyped key is an error that names it.
+
+node:
+  # Shown in logs and to partner hospitals.
+  name: ${JSON.stringify(v.nodeName)}
+  organization:
+    name: ${JSON.stringify(v.organizationName)}
+    # The organization's URA number (UZI register), 8 digits.
+    ura: ${JSON.stringify(v.ura)}
+
+# Index (SQLite) and encrypted instance files live here. Keep it on a local disk with fsync that means it.
+dataDir: ./data
+
+store:
+  # base64 of 32 random bytes; instance files are encrypted with AES-256-GCM under this key.
+  # Without it the stored images cannot be read: back it up apart from the data.
+  encryptionKeyFile: ./keys/store.key
+
+log:
+  # fatal | error | warn | info | debug | trace. The log never contains patient data.
+  level: info
+
+dimse:
+  # Our AE title: PACS and modalities send to this name.
+  aeTitle: ${JSON.stringify(v.aeTitle)}
+  listeners:
+    # Plain DICOM on loopback only. For other interfaces add a TLS listener (PS3.15 BCP 195), for example:
+    #   - host: 0.0.0.0
+    #     port: 2762
+    #     tls: { certFile: ./keys/node.crt, keyFile: ./keys/node.key, caFile: ./keys/ca.crt }
+    - host: 127.0.0.1
+      port: ${v.dimsePort}
+  # The allow-list: only these AE title + host pairs may open an association. Anything else is rejected
+  # (A-ASSOCIATE-RJ) and logged. A port makes the peer usable as a C-MOVE destination.
+${peers}  # Largest PDU we receive, in bytes.
+  maxPduLength: 262144
+  maxAssociations: 64
+  timeouts:
+    # The A-ASSOCIATE-RQ must arrive within this many seconds of connecting (PS3.8 ARTIM).
+    artimSeconds: 10
+    # An association with no traffic for this long is aborted.
+    idleSeconds: 300
+`;
+}

@@ -1,0 +1,22 @@
+/**
+ * Every error the node reports on purpose, with a stable code, the HTTP status it maps to and, where a DICOM peer
+ * is told, the DIMSE status (PS3.4 Annex B/C, PS3.7 Annex C). One table, so an operator who sees a code in a log or
+ * an API answer finds one meaning for it.
+ */
+export const ErrorCatalog = {
+  CONFIG_INVALID: { http: 500, summary: 'the configuration file is not valid' },
+  CONFIG_NOT_FOUND: { http: 500, summary: 'the configuration file cannot be read' },
+  KEY_FILE_PROBLEM: { http: 500, summary: 'a key or certificate file cannot be used' },
+  DIMSE_PEER_UNKNOWN: { http: 403, summary: 'the AE title and host pair is not on the allow-list' },
+  MOVE_DESTINATION_UNKNOWN: { http: 400, dimse: 0xa801, summary: 'the C-MOVE destination AE title is not a known peer with a port' },
+  DATASET_INVALID: { http: 400, dimse: 0xc000, summary: 'the data set cannot be parsed' },
+  DATASET_MISMATCH: { http: 400, dimse: 0xa900, summary: 'the data set does not match the command (SOP class or instance UID)' },
+  IDENTIFIER_INVALID: { http: 400, dimse: 0xa900, summary: 'the query identifier is not valid for this information model' },
+  STUDY_PATIENT_CONFLICT: { http: 409, dimse: 0xa900, summary: 'the study is already stored under another patient' },
+  OUT_OF_RESOURCES: { http: 507, dimse: 0xa700, summary: 'the node cannot store more data (disk full)' },
+  STORE_FAILED: { http: 500, dimse: 0x0110, summary: 'storing failed' },
+  NOT_FOUND: { http: 404, summary: 'no such object' },
+  INTERNAL: { http: 500, dimse: 0x0110, summary: 'an unexpected error; details are in the node log' },
+} as const satisfies Record<string, { http: number; dimse?: number; summary: string }>;
+
+export type ErrorCode = keyof typeof ErrorCatalog;

@@ -1,0 +1,2 @@
+export { ErrorCatalog, type ErrorCode } from './catalog.ts';
+export { BeeldbrugError, dimseStatusOf } from './beeldbrug-error.ts';

@@ -1,0 +1,124 @@
+import { DicomError, encodeFileMeta, parseDataset, SopClass, writeDataset } from '../dicom/index.ts';
+import { type AssociationInfo, type DimseHandlers, DimseFailure, type RetrievePlan, Status, type TlsOptions } from '../dimse/index.ts';
+import { BeeldbrugError, dimseStatusOf } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { AccessContext, InformationModel, StudyService } from '../studies/index.ts';
+
+/** A C-MOVE destination: a configured peer with a port. */
+export interface MoveDestination {
+  aeTitle: string;
+  host: string;
+  port: number;
+  tls: boolean;
+}
+
+export interface HandlerOptions {
+  studies: StudyService;
+  moveDestinations: readonly MoveDestination[];
+  /** Our certificate for destinations that speak DICOM TLS. */
+  tlsClient: TlsOptions | undefined;
+  logger: Logger;
+}
+
+const informationModels: Readonly<Record<string, InformationModel>> = {
+  [SopClass.PatientRootQueryRetrieveFind]: 'patient-root',
+  [SopClass.PatientRootQueryRetrieveMove]: 'patient-root',
+  [SopClass.PatientRootQueryRetrieveGet]: 'patient-root',
+  [SopClass.StudyRootQueryRetrieveFind]: 'study-root',
+  [SopClass.StudyRootQueryRetrieveMove]: 'study-root',
+  [SopClass.StudyRootQueryRetrieveGet]: 'study-root',
+};
+
+/**
+ * Maps DIMSE requests onto the study service. Every failure leaves here as a DIMSE status (PS3.7 C): ours carry
+ * the status from the error catalog, anything unexpected is logged and answered as a processing failure.
+ */
+export function dimseHandlers(o: HandlerOptions): DimseHandlers {
+  const ctx = (a: AssociationInfo, purpose: AccessContext['purpose']): AccessContext => ({
+    actor: { kind: 'dimse-peer', aeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress, associationId: a.id },
+    purpose,
+  });
+
+  const fail = (a: AssociationInfo, cause: unknown, what: string): never => {
+    if (cause instanceof DimseFailure) throw cause;
+    const err = cause instanceof DicomError ? new BeeldbrugError('IDENTIFIER_INVALID', `the identifier cannot be parsed: ${cause.message}`, { cause }) : cause;
+    const status = dimseStatusOf(err);
+    if (err instanceof BeeldbrugError) {
+      o.logger.warn({ association: a.id, code: err.code, status }, `${what} refused: ${err.message}`);
+      throw new DimseFailure(status, err.message);
+    }
+    o.logger.error({ association: a.id, err }, `${what} failed`);
+    throw new DimseFailure(status, 'processing failure; see the node log');
+  };
+
+  const modelOf = (sopClassUid: string): InformationModel => {
+    const model = informationModels[sopClassUid];
+    if (model === undefined) throw new DimseFailure(Status.SopClassNotSupported, `${sopClassUid} is not a supported query/retrieve model`);
+    return model;
+  };
+
+  return {
+    async echo() {},
+
+    async store(a, req) {
+      try {
+        await o.studies.ingest(ctx(a, 'ingest'), {
+          sopClassUid: req.sopClassUid,
+          sopInstanceUid: req.sopInstanceUid,
+          transferSyntaxUid: req.transferSyntaxUid,
+          fileMeta: encodeFileMeta({
+            sopClassUid: req.sopClassUid,
+            sopInstanceUid: req.sopInstanceUid,
+            transferSyntaxUid: req.transferSyntaxUid,
+            sourceApplicationEntityTitle: a.callingAeTitle,
+          }),
+          data: req.data,
+          provenance: { receivedAt: new Date().toISOString(), via: 'dimse', callingAeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress },
+        });
+        return Status.Success;
+      } catch (err) {
+        return fail(a, err, 'C-STORE');
+      }
+    },
+
+    async *find(a, req) {
+      const model = modelOf(req.sopClassUid);
+      let matches;
+      try {
+        matches = o.studies.find(ctx(a, 'query'), parseDataset(req.identifier, req.transferSyntaxUid), model);
+      } catch (err) {
+        return fail(a, err, 'C-FIND');
+      }
+      for (const match of matches) {
+        if (req.signal.aborted) return;
+        yield writeDataset(match, req.transferSyntaxUid);
+      }
+    },
+
+    async retrieve(a, req): Promise<RetrievePlan> {
+      const model = modelOf(req.sopClassUid);
+      try {
+        let destination: RetrievePlan['destination'];
+        if (req.kind === 'move') {
+          const wanted = (req.moveDestination ?? '').trim();
+          const d = o.moveDestinations.find((m) => m.aeTitle === wanted);
+          if (d === undefined) throw new BeeldbrugError('MOVE_DESTINATION_UNKNOWN', `move destination ${JSON.stringify(wanted)} is not a configured peer with a port`);
+          if (d.tls && o.tlsClient === undefined) throw new BeeldbrugError('MOVE_DESTINATION_UNKNOWN', `move destination ${d.aeTitle} needs TLS but dimse.tlsClient is not configured`);
+          destination = { aeTitle: d.aeTitle, host: d.host, port: d.port, ...(d.tls && o.tlsClient !== undefined ? { tls: o.tlsClient } : {}) };
+        }
+        const instances = o.studies.instancesToRetrieve(ctx(a, 'retrieve'), parseDataset(req.identifier, req.transferSyntaxUid), model);
+        return {
+          ...(destination !== undefined ? { destination } : {}),
+          instances: instances.map((i) => ({
+            sopClassUid: i.instance.sopClassUid,
+            sopInstanceUid: i.instance.sopInstanceUid,
+            transferSyntaxUid: i.instance.transferSyntaxUid,
+            open: async () => o.studies.openDataset(i),
+          })),
+        };
+      } catch (err) {
+        return fail(a, err, req.kind === 'move' ? 'C-MOVE' : 'C-GET');
+      }
+    },
+  };
+}

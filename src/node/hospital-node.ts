@@ -1,0 +1,72 @@
+import type { Config } from '../config/index.ts';
+import { DimseServer } from '../dimse/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import { openEmbeddedStore, readEncryptionKeyFile, StoreError, type Store } from '../store/index.ts';
+import { StudyService } from '../studies/index.ts';
+import { dimseHandlers } from './dimse-handlers.ts';
+import { admit, resolvePeers } from './peer-allow-list.ts';
+import { readTlsFiles } from './tls-files.ts';
+
+export interface RunningNode {
+  readonly studies: StudyService;
+  readonly store: Store;
+  /** The DIMSE ports actually listening, in configuration order (a configured port 0 gets one from the OS). */
+  readonly dimsePorts: readonly number[];
+  close(): Promise<void>;
+}
+
+/** Builds one hospital node from its configuration, in dependency order, and shuts it down in reverse. */
+export async function startNode(config: Readonly<Config>, logger: Logger): Promise<RunningNode> {
+  let encryptionKey: Buffer;
+  try {
+    encryptionKey = readEncryptionKeyFile(config.store.encryptionKeyFile);
+  } catch (cause) {
+    const why = cause instanceof StoreError ? `${cause.code}: ${cause.message}` : String(cause);
+    throw new BeeldbrugError('KEY_FILE_PROBLEM', `the store encryption key cannot be used (${why}); \`beeldbrug init\` writes a fresh one`, { cause });
+  }
+  const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey });
+  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.reverse()) await close().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
+  };
+  try {
+    const recovery = await store.recover();
+    logger.info({ ...recovery, missingBlobs: recovery.missingBlobs.length }, 'store recovered');
+    if (recovery.missingBlobs.length > 0) logger.error({ count: recovery.missingBlobs.length }, 'indexed instances without their file; run a store check');
+
+    const studies = new StudyService({ store, logger: logger.child({ part: 'studies' }), retrieveAeTitle: config.dimse.aeTitle });
+    const peers = await resolvePeers(config.dimse.peers);
+    const handlers = dimseHandlers({
+      studies,
+      moveDestinations: config.dimse.peers.flatMap((p) => (p.port !== undefined ? [{ aeTitle: p.aeTitle.trim(), host: p.host, port: p.port, tls: p.tls }] : [])),
+      tlsClient: config.dimse.tlsClient !== undefined ? readTlsFiles(config.dimse.tlsClient) : undefined,
+      logger: logger.child({ part: 'dimse' }),
+    });
+
+    const dimsePorts: number[] = [];
+    for (const listener of config.dimse.listeners) {
+      const server = new DimseServer({
+        aeTitle: config.dimse.aeTitle,
+        admit: (req) => {
+          const decision = admit(req, config.dimse.aeTitle, peers);
+          return decision.accept ? { accept: true } : { accept: false, reason: decision.reason, detail: decision.detail };
+        },
+        handlers,
+        maxPduLength: config.dimse.maxPduLength,
+        maxAssociations: config.dimse.maxAssociations,
+        timeouts: { artimMs: config.dimse.timeouts.artimSeconds * 1000, idleMs: config.dimse.timeouts.idleSeconds * 1000 },
+        ...(listener.tls !== undefined ? { tls: readTlsFiles(listener.tls) } : {}),
+        logger: logger.child({ part: 'dimse', port: listener.port }),
+      });
+      const { port } = await server.listen(listener.port, listener.host);
+      closers.push(() => server.close());
+      dimsePorts.push(port);
+      logger.info({ aeTitle: config.dimse.aeTitle, host: listener.host, port, tls: listener.tls !== undefined }, 'DIMSE listening');
+    }
+    return { studies, store, dimsePorts, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

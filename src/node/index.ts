@@ -1,0 +1,2 @@
+export { startNode, type RunningNode } from './hospital-node.ts';
+export { admit, resolvePeers, type AllowedPeer } from './peer-allow-list.ts';

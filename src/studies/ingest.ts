@@ -1,0 +1,75 @@
+import { DicomError, HeaderReader } from '../dicom/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import { StoreError, type BlobWriter, type Provenance, type Store } from '../store/index.ts';
+import { instanceRecordFrom } from './attributes.ts';
+
+export interface IngestInput {
+  /** From the C-STORE command (or the file's meta header): what the sender says it sends. */
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntaxUid: string;
+  /** Part 10 preamble and file meta (group 0002) to store in front of the data set. */
+  fileMeta: Buffer;
+  /** The data set bytes, streamed as they arrive. */
+  data: AsyncIterable<Buffer>;
+  provenance: Provenance;
+}
+
+export type IngestOutcome = { outcome: 'created' | 'duplicate'; studyInstanceUid: string; bytes: number };
+
+/**
+ * Stores one instance: the bytes stream into an encrypted blob while the header is parsed from the same chunks (pixel
+ * data is never decoded or copied); the blob is made durable, then indexed. Only then does the caller acknowledge.
+ * Whatever goes wrong (a dropped association, a bad header, a full disk) the half-written blob is removed, so a
+ * partial upload never becomes a stored instance.
+ */
+export async function ingestInstance(store: Store, input: IngestInput): Promise<IngestOutcome> {
+  const existing = store.index.getInstance(input.sopInstanceUid);
+  if (existing !== undefined) {
+    // Storing the same instance again is idempotent: read the bytes off the wire and keep what we have.
+    for await (const chunk of input.data) void chunk;
+    return { outcome: 'duplicate', studyInstanceUid: existing.study.studyInstanceUid, bytes: existing.blob.size };
+  }
+
+  const header = new HeaderReader(input.transferSyntaxUid);
+  let writer: BlobWriter | undefined;
+  try {
+    writer = await store.blobs.create();
+    await writer.write(input.fileMeta);
+    for await (const chunk of input.data) {
+      if (!header.done) header.push(chunk);
+      await writer.write(chunk);
+    }
+    const record = instanceRecordFrom(header.end(), input.transferSyntaxUid, input.provenance);
+    if (record.instance.sopInstanceUid !== input.sopInstanceUid || record.instance.sopClassUid !== input.sopClassUid) {
+      throw new BeeldbrugError(
+        'DATASET_MISMATCH',
+        `the data set is ${record.instance.sopClassUid} / ${record.instance.sopInstanceUid}, the command said ${input.sopClassUid} / ${input.sopInstanceUid}`,
+      );
+    }
+    const blob = await writer.commit();
+    writer = undefined;
+    let recorded;
+    try {
+      recorded = store.index.recordInstance(record, blob, input.fileMeta.length);
+    } catch (err) {
+      await store.blobs.delete(blob.blobId);
+      throw err;
+    }
+    if (recorded.outcome === 'duplicate') await store.blobs.delete(blob.blobId);
+    return { outcome: recorded.outcome, studyInstanceUid: record.study.studyInstanceUid, bytes: blob.size };
+  } catch (err) {
+    if (writer !== undefined) await writer.abort().catch(() => undefined);
+    throw asIngestError(err);
+  }
+}
+
+function asIngestError(err: unknown): unknown {
+  if (err instanceof DicomError) return new BeeldbrugError('DATASET_INVALID', `the data set cannot be parsed: ${err.message}`, { cause: err });
+  if (err instanceof StoreError) {
+    if (err.code === 'DISK_FULL') return new BeeldbrugError('OUT_OF_RESOURCES', 'the node is out of disk space', { cause: err });
+    if (err.code === 'STUDY_PATIENT_CONFLICT') return new BeeldbrugError('STUDY_PATIENT_CONFLICT', err.message, { cause: err });
+    return new BeeldbrugError('STORE_FAILED', `storing failed: ${err.code}`, { cause: err });
+  }
+  return err;
+}

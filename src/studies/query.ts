@@ -1,0 +1,94 @@
+import { Dataset, Tag } from '../dicom/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import type { Matcher, QueryLevel, QueryRow } from '../store/index.ts';
+import { keysByTag, levelRank, type QueryKey } from './query-keys.ts';
+
+/** Query/Retrieve information models (PS3.4 C.6.1 patient root, C.6.2 study root). */
+export type InformationModel = 'patient-root' | 'study-root';
+
+export interface ParsedQuery {
+  level: QueryLevel;
+  matchers: Matcher[];
+  /** The keys the caller asked for, in the order given, to fill in each response. */
+  returnKeys: readonly number[];
+}
+
+const levels: readonly QueryLevel[] = ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'];
+
+/**
+ * Reads a C-FIND/C-MOVE/C-GET identifier: the level, a matcher per non-empty key at or above that level (PS3.4
+ * C.2.2.2: single value, UID list, wildcard, range), and the keys to return. Keys we do not index are returned empty.
+ */
+export function parseQuery(identifier: Dataset, model: InformationModel): ParsedQuery {
+  const levelText = identifier.string(Tag.QueryRetrieveLevel)?.trim();
+  const level = levels.find((l) => l === levelText);
+  if (level === undefined) {
+    throw new BeeldbrugError('IDENTIFIER_INVALID', `QueryRetrieveLevel must be one of ${levels.join(', ')}, got ${JSON.stringify(levelText ?? '')}`);
+  }
+  if (model === 'study-root' && level === 'PATIENT') {
+    throw new BeeldbrugError('IDENTIFIER_INVALID', 'the study root information model has no PATIENT level');
+  }
+  const matchers: Matcher[] = [];
+  const returnKeys: number[] = [];
+  for (const element of identifier) {
+    if (element.tag === Tag.QueryRetrieveLevel || element.tag === Tag.SpecificCharacterSet || element.tag >>> 16 === 0x0002) continue;
+    returnKeys.push(element.tag);
+    const key = keysByTag.get(element.tag);
+    if (key?.attribute === undefined || levelRank[key.level] > levelRank[level]) continue;
+    const matcher = matcherFor(key, identifier);
+    if (matcher !== undefined) matchers.push(matcher);
+  }
+  return { level, matchers, returnKeys };
+}
+
+function matcherFor(key: QueryKey, identifier: Dataset): Matcher | undefined {
+  const attribute = key.attribute;
+  if (attribute === undefined) return undefined;
+  const raw = identifier.strings(key.tag).map((v) => v.trim());
+  const value = raw.join('\\');
+  if (value === '' || value === '*') return undefined; // universal matching
+  if (key.vr === 'UI' || (key.vr === 'CS' && raw.length > 1)) {
+    return raw.length > 1 ? { key: attribute, kind: 'list', values: raw } : { key: attribute, kind: 'single', value };
+  }
+  if ((key.vr === 'DA' || key.vr === 'TM' || key.vr === 'DT') && value.includes('-')) {
+    const [from = '', to = ''] = value.split('-', 2);
+    return { key: attribute, kind: 'range', from: from === '' ? null : from, to: to === '' ? null : to };
+  }
+  if (/[*?]/.test(value)) return { key: attribute, kind: 'wildcard', pattern: value };
+  return { key: attribute, kind: 'single', value };
+}
+
+/** The C-FIND response identifier for one match: every requested key, filled where we know it, empty where not. */
+export function responseFor(query: ParsedQuery, row: QueryRow, retrieveAeTitle: string): Dataset {
+  const ds = new Dataset();
+  ds.set(Tag.SpecificCharacterSet, 'CS', 'ISO_IR 192');
+  ds.set(Tag.QueryRetrieveLevel, 'CS', query.level);
+  ds.set(Tag.RetrieveAETitle, 'AE', retrieveAeTitle);
+  for (const tag of query.returnKeys) {
+    const key = keysByTag.get(tag);
+    if (key === undefined || levelRank[key.level] > levelRank[query.level]) {
+      // Not indexed or below the query level: an empty value says "no value known" (PS3.4 C.4.1.1.3.2).
+      const vr = key?.vr ?? 'UN';
+      ds.set(tag, vr, vr === 'SQ' ? [] : '');
+      continue;
+    }
+    const value = key.computed !== undefined ? key.computed(row) : key.attribute !== undefined ? row.values[key.attribute] : undefined;
+    ds.set(tag, key.vr, formatValue(value));
+  }
+  return ds;
+}
+
+function formatValue(value: string | number | readonly string[] | null | undefined): string | readonly string[] {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'number') return String(value);
+  return value;
+}
+
+/** C-MOVE and C-GET must name what to retrieve by unique key at their level: an empty key must not mean "everything". */
+export function requireUniqueKey(query: ParsedQuery): void {
+  const uniqueAtLevel = [...keysByTag.values()].find((k) => k.unique === true && k.level === query.level);
+  const named = query.matchers.some((m) => m.key === uniqueAtLevel?.attribute && (m.kind === 'single' || m.kind === 'list'));
+  if (!named) {
+    throw new BeeldbrugError('IDENTIFIER_INVALID', `a retrieve at ${query.level} level must name ${uniqueAtLevel?.attribute ?? 'the unique key'}`);
+  }
+}

@@ -1,0 +1,79 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { type Dataset, readPart10Header, Tag } from '../dicom/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { Store, StoredInstance } from '../store/index.ts';
+import { type AccessContext, describeActor } from './access-context.ts';
+import { ingestInstance, type IngestInput, type IngestOutcome } from './ingest.ts';
+import { type InformationModel, parseQuery, requireUniqueKey, responseFor } from './query.ts';
+
+export interface StudyServiceOptions {
+  store: Store;
+  logger: Logger;
+  /** The AE title a C-FIND answer names as where to retrieve from. */
+  retrieveAeTitle: string;
+}
+
+/**
+ * The one way in to stored studies. DIMSE handlers (and later HTTP routes) call this with an access context; none of
+ * them reaches the store itself, so access decisions and the audit trail have a single place to live.
+ */
+export class StudyService {
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #retrieveAeTitle: string;
+
+  constructor(o: StudyServiceOptions) {
+    this.#store = o.store;
+    this.#log = o.logger;
+    this.#retrieveAeTitle = o.retrieveAeTitle;
+  }
+
+  async ingest(ctx: AccessContext, input: IngestInput): Promise<IngestOutcome> {
+    const result = await ingestInstance(this.#store, input);
+    this.#log.debug({ actor: describeActor(ctx.actor), outcome: result.outcome, bytes: result.bytes, sopClassUid: input.sopClassUid }, 'instance stored');
+    return result;
+  }
+
+  /** Stores a Part 10 file as it is (its own file meta included), the same way as a C-STORE. */
+  async importFile(ctx: AccessContext, path: string): Promise<IngestOutcome> {
+    const part10 = await readPart10Header(path);
+    const fileMeta = Buffer.alloc(part10.datasetOffset);
+    const fh = await open(path, 'r');
+    try {
+      await fh.read(fileMeta, 0, fileMeta.length, 0);
+    } finally {
+      await fh.close();
+    }
+    return this.ingest(ctx, {
+      sopClassUid: part10.dataset.string(Tag.SOPClassUID) ?? '',
+      sopInstanceUid: part10.dataset.string(Tag.SOPInstanceUID) ?? '',
+      transferSyntaxUid: part10.transferSyntaxUid,
+      fileMeta,
+      data: createReadStream(path, { start: part10.datasetOffset, highWaterMark: 256 * 1024 }),
+      provenance: { receivedAt: new Date().toISOString(), via: 'import', callingAeTitle: null, remoteAddress: null },
+    });
+  }
+
+  /** C-FIND: the response identifiers for the matches, in the order the index gives them. */
+  find(ctx: AccessContext, identifier: Dataset, model: InformationModel): Dataset[] {
+    const query = parseQuery(identifier, model);
+    const rows = this.#store.index.query(query.level, query.matchers);
+    this.#log.debug({ actor: describeActor(ctx.actor), level: query.level, keys: query.matchers.length, matches: rows.length }, 'query');
+    return rows.map((row) => responseFor(query, row, this.#retrieveAeTitle));
+  }
+
+  /** C-MOVE / C-GET: every instance under the entities the identifier names by unique key. */
+  instancesToRetrieve(ctx: AccessContext, identifier: Dataset, model: InformationModel): StoredInstance[] {
+    const query = parseQuery(identifier, model);
+    requireUniqueKey(query);
+    const instances = this.#store.index.instancesMatching(query.level, query.matchers);
+    this.#log.debug({ actor: describeActor(ctx.actor), level: query.level, instances: instances.length }, 'retrieve');
+    return instances;
+  }
+
+  /** The data set bytes of a stored instance (without its file meta), decrypted as they stream. */
+  openDataset(instance: StoredInstance): NodeJS.ReadableStream {
+    return this.#store.blobs.open(instance.blob.blobId, { start: instance.datasetOffset });
+  }
+}
