@@ -1,0 +1,14 @@
+/** C-ECHO SCP (PS3.7 9.1.5, PS3.4 Annex A Verification). */
+import { respond, type ScpContext, statusOf } from './scp-context.ts';
+import { Status } from './status.ts';
+import type { IncomingMessage } from './upper-layer.ts';
+
+export async function serveEcho(s: ScpContext, req: IncomingMessage): Promise<void> {
+  let status: number = Status.Success;
+  try {
+    await s.cfg.options.handlers.echo?.(s.info);
+  } catch (err) {
+    status = statusOf(s, err);
+  }
+  await respond(s, req, { status });
+}

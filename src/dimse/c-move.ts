@@ -1,0 +1,51 @@
+/**
+ * C-MOVE SCP (PS3.4 C.4.2): C-STORE sub-operations go over a new association to the destination the handler
+ * resolved from the Move Destination AE title, carrying Move Originator AE title and Message ID (PS3.7 9.1.1.1).
+ */
+import { Association } from './client.ts';
+import { serveRetrieve, type SubOperationTransport } from './retrieve-suboperations.ts';
+import type { ScpContext } from './scp-context.ts';
+import { DimseFailure, Status } from './status.ts';
+import type { OutgoingInstance, RetrievePlan } from './types.ts';
+import type { IncomingMessage } from './upper-layer.ts';
+
+/** One presentation context per (SOP class, transfer syntax): the data goes out as stored, never transcoded here. */
+export function contextsFor(instances: readonly OutgoingInstance[]): { abstractSyntax: string; transferSyntaxes: string[] }[] {
+  const seen = new Set<string>();
+  const out: { abstractSyntax: string; transferSyntaxes: string[] }[] = [];
+  for (const i of instances) {
+    const key = `${i.sopClassUid}|${i.transferSyntaxUid}`;
+    if (seen.has(key) || out.length >= 128) continue;
+    seen.add(key);
+    out.push({ abstractSyntax: i.sopClassUid, transferSyntaxes: [i.transferSyntaxUid] });
+  }
+  return out;
+}
+
+export async function serveMove(s: ScpContext, req: IncomingMessage): Promise<void> {
+  await serveRetrieve(s, req, {
+    kind: 'move',
+    open: async (plan: RetrievePlan): Promise<SubOperationTransport> => {
+      const dest = plan.destination;
+      if (dest === undefined) throw new DimseFailure(Status.MoveDestinationUnknown, `move destination ${req.command.moveDestination ?? ''} unknown`);
+      const noop: SubOperationTransport = { store: () => Promise.resolve(Status.ProcessingFailure), close: () => Promise.resolve() };
+      if (plan.instances.length === 0) return noop;
+      let sub: Association;
+      try {
+        sub = await Association.connect({
+          host: dest.host, port: dest.port, callingAeTitle: s.cfg.aeTitle, calledAeTitle: dest.aeTitle,
+          presentationContexts: contextsFor(plan.instances), logger: s.log,
+          ...(dest.tls !== undefined ? { tls: dest.tls } : {}),
+        });
+      } catch (err) {
+        s.log.warn({ reason: 'MOVE_DESTINATION_UNREACHABLE', destination: dest.aeTitle, detail: err instanceof Error ? err.message : String(err) }, 'cannot open the sub-association');
+        throw new DimseFailure(Status.OutOfResourcesSubOps, 'unable to perform sub-operations: destination not reachable');
+      }
+      const originator = { aeTitle: s.info.callingAeTitle, messageId: req.command.messageId ?? 0 };
+      return {
+        store: async (inst) => sub.store({ sopClassUid: inst.sopClassUid, sopInstanceUid: inst.sopInstanceUid, transferSyntaxUid: inst.transferSyntaxUid, data: await inst.open(), moveOriginator: originator }),
+        close: () => sub.release(),
+      };
+    },
+  });
+}

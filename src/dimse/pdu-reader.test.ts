@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DimseProtocolError } from './errors.ts';
+import { encodeAbort, encodePDataHeader } from './pdu-codec.ts';
+import { PduReader, type PduSink } from './pdu-reader.ts';
+import type { ControlPdu } from './pdu-types.ts';
+
+interface Recorded { controls: ControlPdu[]; pdvs: { ctx: number; cmd: boolean; last: boolean; data: Buffer[] }[] }
+
+function recorder(): { sink: PduSink; rec: Recorded } {
+  const rec: Recorded = { controls: [], pdvs: [] };
+  return {
+    rec,
+    sink: {
+      control: (p) => rec.controls.push(p),
+      pdvStart: (ctx, cmd, last) => rec.pdvs.push({ ctx, cmd, last, data: [] }),
+      pdvData: (c) => rec.pdvs.at(-1)?.data.push(c),
+      pdvEnd: () => undefined,
+    },
+  };
+}
+
+function pdata(pdvs: { ctx: number; cmd: boolean; last: boolean; data: Buffer }[]): Buffer {
+  const items = pdvs.map((p) => encodePDataHeader(p.ctx, p.cmd, p.last, p.data.length).subarray(6)).map((h, i) => Buffer.concat([h, pdvs[i]?.data ?? Buffer.alloc(0)]));
+  const body = Buffer.concat(items);
+  const head = Buffer.from([4, 0, 0, 0, 0, 0]);
+  head.writeUInt32BE(body.length, 2);
+  return Buffer.concat([head, body]);
+}
+
+test('P-DATA-TF split at every byte boundary yields the same PDVs (PS3.8 9.3.5)', () => {
+  const a = Buffer.from('command bytes!');
+  const b = Buffer.alloc(3000, 7);
+  const stream = Buffer.concat([pdata([{ ctx: 1, cmd: true, last: true, data: a }, { ctx: 1, cmd: false, last: false, data: b }]), encodeAbort({ source: 0, reason: 0 })]);
+  for (let cut = 1; cut < stream.length; cut += 7) {
+    const { sink, rec } = recorder();
+    const r = new PduReader(sink, { maxPduLength: 16384 });
+    r.acceptData = true;
+    r.push(stream.subarray(0, cut));
+    r.push(stream.subarray(cut));
+    assert.equal(rec.pdvs.length, 2);
+    assert.deepEqual(Buffer.concat(rec.pdvs[0]?.data ?? []), a);
+    assert.equal(rec.pdvs[0]?.cmd, true);
+    assert.equal(rec.pdvs[1]?.last, false);
+    assert.deepEqual(Buffer.concat(rec.pdvs[1]?.data ?? []), b);
+    assert.equal(rec.controls.length, 1);
+    assert.equal(r.inPdu, false);
+  }
+});
+
+test('PDV values are views of the socket chunk, not copies', () => {
+  const { sink, rec } = recorder();
+  const r = new PduReader(sink, { maxPduLength: 16384 });
+  r.acceptData = true;
+  const chunk = pdata([{ ctx: 3, cmd: false, last: true, data: Buffer.alloc(5000, 1) }]);
+  r.push(chunk);
+  const view = rec.pdvs[0]?.data[0];
+  assert.ok(view !== undefined);
+  assert.equal(view.buffer, chunk.buffer);
+  assert.equal(view.byteOffset, chunk.byteOffset + 12);
+});
+
+test('declared lengths are checked before any allocation; bad input is a typed error', () => {
+  const head = (type: number, len: number): Buffer => {
+    const b = Buffer.from([type, 0, 0, 0, 0, 0]);
+    b.writeUInt32BE(len, 2);
+    return b;
+  };
+  const cases: [string, Buffer, boolean, string][] = [
+    ['P-DATA above the max', head(4, 20000), true, 'PDU_TOO_LARGE'],
+    ['P-DATA before association', head(4, 10), false, 'UNEXPECTED_PDU'],
+    ['P-DATA of length 0', head(4, 0), true, 'PDU_ZERO_LENGTH'],
+    ['huge A-ASSOCIATE-RQ', head(1, 0xffffffff), false, 'PDU_TOO_LARGE'],
+    ['unknown type', head(0x47, 10), false, 'UNKNOWN_PDU_TYPE'],
+    ['A-ABORT of length 6', head(7, 6), false, 'PDU_BAD_LENGTH'],
+    ['PDV item of length 1', Buffer.concat([head(4, 6), Buffer.from([0, 0, 0, 1, 1, 3])]), true, 'PDU_BAD_LENGTH'],
+  ];
+  for (const [name, bytes, data, code] of cases) {
+    const r = new PduReader(recorder().sink, { maxPduLength: 16384 });
+    r.acceptData = data;
+    assert.throws(() => r.push(bytes), (e: unknown) => e instanceof DimseProtocolError && e.code === code, name);
+  }
+});

@@ -1,0 +1,124 @@
+/** The public shapes of the DIMSE layer: what handlers receive and return (PS3.4 Annex B/C, PS3.7 9-10). */
+import type { Logger } from 'pino';
+import type { TlsOptions } from './tls-options.ts';
+
+export type { TlsOptions };
+
+export interface PeerAddress {
+  aeTitle: string;
+  host: string;
+  port: number;
+  tls?: TlsOptions;
+}
+
+export interface AssociationInfo {
+  id: string;
+  callingAeTitle: string;
+  calledAeTitle: string;
+  remoteAddress: string;
+  remotePort: number;
+  tls: boolean;
+  peerCertificateSubject?: string;
+}
+
+export interface StoreRequest {
+  messageId: number;
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntaxUid: string;
+  priority: number;
+  moveOriginator?: { aeTitle: string; messageId: number };
+  /** data set bytes, no file meta, as they arrive */
+  data: AsyncIterable<Buffer>;
+}
+
+export interface FindRequest {
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  identifier: Buffer;
+  /** aborted on C-CANCEL or association end */
+  signal: AbortSignal;
+}
+
+export interface RetrieveRequest {
+  kind: 'move' | 'get';
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  identifier: Buffer;
+  moveDestination?: string;
+  signal: AbortSignal;
+}
+
+export interface OutgoingInstance {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  transferSyntaxUid: string;
+  /** data set bytes without file meta */
+  open(): Promise<NodeJS.ReadableStream | AsyncIterable<Buffer>>;
+}
+
+export interface RetrievePlan {
+  /** required for move: where the server opens the sub-association */
+  destination?: PeerAddress;
+  instances: readonly OutgoingInstance[];
+}
+
+export interface RetrieveResult {
+  status: number;
+  completed: number;
+  failed: number;
+  warning: number;
+  remaining: number;
+  failedSopInstanceUids: string[];
+}
+
+export interface DimseHandlers {
+  echo?(a: AssociationInfo): Promise<void>;
+  /** return a status; void = Success; throw DimseFailure for failures */
+  store?(a: AssociationInfo, req: StoreRequest): Promise<number | void>;
+  /** each match's identifier encoded in req.transferSyntaxUid */
+  find?(a: AssociationInfo, req: FindRequest): AsyncIterable<Buffer>;
+  retrieve?(a: AssociationInfo, req: RetrieveRequest): Promise<RetrievePlan>;
+}
+
+export interface AssociationRequestInfo {
+  callingAeTitle: string;
+  calledAeTitle: string;
+  remoteAddress: string;
+  tls: boolean;
+  peerCertificateSubject?: string;
+}
+
+export type Admission =
+  | { accept: true }
+  | { accept: false; reason: 'calling-ae-not-recognized' | 'called-ae-not-recognized' | 'no-reason'; detail: string };
+
+export interface ServerOptions {
+  aeTitle: string;
+  /** allow-list decision, made before A-ASSOCIATE-AC; reject => A-ASSOCIATE-RJ (PS3.8 9.3.4) + log */
+  admit(req: AssociationRequestInfo): Admission;
+  handlers: DimseHandlers;
+  /** default: Verification, storage SOP classes, patient/study root Q/R find/move/get */
+  acceptsAbstractSyntax?(uid: string): boolean;
+  /** accepted, in our preference order */
+  transferSyntaxes?: readonly string[];
+  maxPduLength?: number;
+  maxAssociations?: number;
+  timeouts?: { artimMs?: number; idleMs?: number };
+  limits?: { maxCommandBytes?: number; maxIdentifierBytes?: number };
+  /** when set, the port speaks DICOM TLS only */
+  tls?: TlsOptions;
+  logger: Logger;
+}
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  callingAeTitle: string;
+  calledAeTitle: string;
+  tls?: TlsOptions;
+  presentationContexts: readonly { abstractSyntax: string; transferSyntaxes: readonly string[]; scpRole?: boolean }[];
+  maxPduLength?: number;
+  timeouts?: { connectMs?: number; responseMs?: number };
+  logger?: Logger;
+}

@@ -1,0 +1,50 @@
+// The layering in docs/architecture.md, checked on the sources: a change that makes the DICOM framework depend on the
+// hospital application, or reaches into another domain's files, fails here rather than in review.
+import assert from 'node:assert/strict';
+import { globSync, readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { test } from 'node:test';
+
+const src = resolve(import.meta.dirname, '../src');
+
+/** Each domain and the domains it may import (through their index.ts). */
+const allowed: Readonly<Record<string, readonly string[]>> = {
+  dicom: [],
+  dimse: ['dicom'],
+  patient: [],
+  store: [],
+  synth: ['dicom', 'patient'],
+  errors: [],
+  log: [],
+  config: ['errors'],
+  studies: ['dicom', 'patient', 'store', 'errors', 'log'],
+  node: ['config', 'dicom', 'dimse', 'errors', 'log', 'store', 'studies'],
+  cli: ['config', 'errors', 'log', 'node', 'store', 'synth', 'studies', 'dicom', 'dimse'],
+};
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1] ?? '');
+}
+
+test('domains import only the domains the architecture allows, and only through their index.ts', () => {
+  const problems: string[] = [];
+  for (const file of globSync('**/*.ts', { cwd: src })) {
+    if (file.endsWith('.test.ts') || !file.includes('/')) continue;
+    const domain = file.split('/')[0] ?? '';
+    for (const spec of importsOf(resolve(src, file))) {
+      if (!spec.startsWith('.')) continue;
+      const target = relative(src, resolve(src, dirname(file), spec));
+      const targetDomain = target.split('/')[0] ?? '';
+      if (targetDomain === domain) continue;
+      if (!(allowed[domain] ?? []).includes(targetDomain)) problems.push(`${file} imports ${target}: ${domain} may not depend on ${targetDomain}`);
+      else if (target !== `${targetDomain}/index.ts`) problems.push(`${file} imports ${target}: go through ${targetDomain}/index.ts`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('every domain in src has a rule', () => {
+  const domains = new Set(globSync('*/', { cwd: src }).map((d) => d.replace(/\/$/, '')));
+  for (const d of domains) assert.ok(d in allowed, `src/${d} has no entry in the layering rules`);
+});

@@ -1,0 +1,143 @@
+// Malformed and hostile input to our DIMSE server (PS3.8 9.2-9.3): every case ends in A-ABORT / A-ASSOCIATE-RJ /
+// a closed connection with a log line carrying a stable reason, and the same server still serves echoscu after it.
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { test } from 'node:test';
+import {
+  Association, encodeAssociateRq, encodePDataHeader, encodeCommand, CommandField, ImplementationClassUid, Status,
+  DimseProtocolError,
+} from '../../src/dimse/index.ts';
+import { requireTool } from '../support/tools.ts';
+import { tempDir } from '../support/tmp.ts';
+import { CT, ExplicitLE, makeInstance, run, startServer, type LogLine } from './helpers.ts';
+
+const Verification = '1.2.840.10008.1.1';
+
+function rq(calling = 'TESTSCU', called = 'BEELDBRUG'): Buffer {
+  return encodeAssociateRq({
+    protocolVersion: 1, calledAeTitle: called, callingAeTitle: calling, applicationContext: '1.2.840.10008.3.1.1.1',
+    contexts: [{ id: 1, abstractSyntax: Verification, transferSyntaxes: ['1.2.840.10008.1.2'] }],
+    userInfo: { maxPduLength: 16384, implementationClassUid: ImplementationClassUid, roleSelections: [] },
+  });
+}
+
+function header(type: number, length: number): Buffer {
+  const b = Buffer.alloc(6);
+  b[0] = type;
+  b.writeUInt32BE(length, 2);
+  return b;
+}
+
+/** Sends `steps` (waiting for the A-ASSOCIATE-AC after a step marked 'await-ac'); returns what came back. */
+async function rawSession(port: number, steps: readonly (Buffer | 'await-ac' | 'end')[], waitMs = 3000): Promise<{ received: Buffer; closed: boolean }> {
+  const s: Socket = connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  let closed = false;
+  const done = new Promise<void>((resolve) => s.on('close', () => {
+    closed = true;
+    resolve();
+  }));
+  s.on('data', (d: Buffer) => chunks.push(d));
+  s.on('error', () => undefined);
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  for (const step of steps) {
+    if (step === 'await-ac') {
+      const t0 = Date.now();
+      while (Buffer.concat(chunks)[0] !== 0x02 && Date.now() - t0 < waitMs) await new Promise((r) => setTimeout(r, 5));
+      chunks.length = 0;
+    } else if (step === 'end') s.end();
+    else s.write(step);
+  }
+  await Promise.race([done, new Promise((r) => setTimeout(r, waitMs))]);
+  s.destroy();
+  return { received: Buffer.concat(chunks), closed };
+}
+
+function pdata(contextId: number, isCommand: boolean, isLast: boolean, payload: Buffer): Buffer {
+  return Buffer.concat([encodePDataHeader(contextId, isCommand, isLast, payload.length), payload]);
+}
+
+const echoRq = encodeCommand({ commandField: CommandField.CEchoRq, messageId: 1, affectedSopClassUid: Verification, dataSetType: 0x0101 });
+
+interface Case { name: string; steps: (Buffer | 'await-ac' | 'end')[]; reason: string; expect: 'abort' | 'close' | 'reject' }
+
+const cases: Case[] = [
+  { name: 'an HTTP request', steps: [Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')], reason: 'UNKNOWN_PDU_TYPE', expect: 'abort' },
+  { name: 'a TLS ClientHello', steps: [Buffer.from('16030100a5010000a10303' + '00'.repeat(32), 'hex')], reason: 'UNKNOWN_PDU_TYPE', expect: 'abort' },
+  { name: 'an unknown PDU type', steps: [header(0x09, 4), Buffer.alloc(4)], reason: 'UNKNOWN_PDU_TYPE', expect: 'abort' },
+  { name: 'an oversized A-ASSOCIATE-RQ (4 GiB declared)', steps: [header(0x01, 0xfffffff0)], reason: 'PDU_TOO_LARGE', expect: 'abort' },
+  { name: 'a zero-length A-ASSOCIATE-RQ', steps: [header(0x01, 0)], reason: 'PDU_ZERO_LENGTH', expect: 'abort' },
+  { name: 'an A-RELEASE-RQ with a wrong length', steps: [header(0x05, 10), Buffer.alloc(10)], reason: 'PDU_BAD_LENGTH', expect: 'abort' },
+  { name: 'a truncated A-ASSOCIATE-RQ, then close', steps: [rq().subarray(0, 40), 'end'], reason: 'PDU_TRUNCATED', expect: 'close' },
+  { name: 'P-DATA before the association', steps: [pdata(1, true, true, echoRq)], reason: 'UNEXPECTED_PDU', expect: 'abort' },
+  { name: 'an A-ASSOCIATE-RQ whose item overruns the PDU', steps: [(() => { const b = Buffer.from(rq()); b.writeUInt16BE(0x4000, 6 + 68 + 2); return b; })()], reason: 'INVALID_PDU_ITEM', expect: 'abort' },
+  { name: 'an A-ASSOCIATE-RQ with control characters in the calling AE', steps: [(() => { const b = Buffer.from(rq()); b[6 + 20] = 0x07; return b; })()], reason: 'INVALID_PDU_PARAMETER', expect: 'abort' },
+  { name: 'an A-ASSOCIATE-RQ with an even presentation context id', steps: [(() => { const b = Buffer.from(rq()); b[6 + 68 + 4 + '1.2.840.10008.3.1.1.1'.length + 4] = 2; return b; })()], reason: 'INVALID_PDU_PARAMETER', expect: 'abort' },
+  { name: 'a second A-ASSOCIATE-RQ', steps: [rq(), 'await-ac', rq()], reason: 'UNEXPECTED_PDU', expect: 'abort' },
+  { name: 'a P-DATA-TF above our max PDU', steps: [rq(), 'await-ac', header(0x04, 1_000_000)], reason: 'PDU_TOO_LARGE', expect: 'abort' },
+  { name: 'a zero-length P-DATA-TF', steps: [rq(), 'await-ac', header(0x04, 0)], reason: 'PDU_ZERO_LENGTH', expect: 'abort' },
+  { name: 'a PDV longer than its PDU', steps: [rq(), 'await-ac', Buffer.concat([header(0x04, 10), Buffer.from([0, 0, 0, 50, 1, 3]), Buffer.alloc(4)])], reason: 'PDU_BAD_LENGTH', expect: 'abort' },
+  { name: 'a PDV on an unknown presentation context', steps: [rq(), 'await-ac', pdata(7, true, true, echoRq)], reason: 'UNKNOWN_PRESENTATION_CONTEXT', expect: 'abort' },
+  { name: 'a data set fragment where a command belongs', steps: [rq(), 'await-ac', pdata(1, false, true, Buffer.alloc(8))], reason: 'UNEXPECTED_PDV', expect: 'abort' },
+  { name: 'a command set above the limit', steps: [rq(), 'await-ac', pdata(1, true, false, Buffer.alloc(3000)), pdata(1, true, true, Buffer.alloc(3000))], reason: 'COMMAND_TOO_LARGE', expect: 'abort' },
+  { name: 'an unparseable command set', steps: [rq(), 'await-ac', pdata(1, true, true, Buffer.from('0800180001000000aabbccdd', 'hex'))], reason: 'COMMAND_UNPARSEABLE', expect: 'abort' },
+  { name: 'an unknown calling AE', steps: [rq('STRANGER')], reason: 'CALLING_AE_NOT_RECOGNIZED', expect: 'reject' },
+];
+
+test('malformed PDUs, wrong states and hostile bytes end the connection cleanly; the server keeps serving', async (t) => {
+  const echoscu = requireTool(t, 'echoscu');
+  if (echoscu === undefined) return;
+  const { port, lines } = await startServer(t, { handlers: {}, limits: { maxCommandBytes: 4096 }, maxPduLength: 16384 });
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const before = lines.length;
+      const r = await rawSession(port, c.steps);
+      assert.ok(r.closed, 'the server closed the connection');
+      if (c.expect === 'abort') assert.equal(r.received[0], 0x07, `A-ABORT expected, got ${r.received.subarray(0, 10).toString('hex')}`);
+      if (c.expect === 'reject') {
+        assert.equal(r.received[0], 0x03);
+        assert.deepEqual([...r.received.subarray(7, 10)], [1, 1, 3], 'rejected-permanent, service user, calling AE not recognized');
+      }
+      const newLines: LogLine[] = lines.slice(before);
+      assert.ok(newLines.some((l) => l.reason === c.reason), `log reason ${c.reason}; got ${newLines.map((l) => l.reason ?? l.msg).join(', ')}`);
+      const ok = await run(echoscu, ['-aet', 'ECHOSCU', '-aec', 'BEELDBRUG', '127.0.0.1', String(port)]);
+      assert.equal(ok.code, 0, `echoscu after ${c.name}: ${ok.stderr}`);
+    });
+  }
+});
+
+test('a silent connection is closed by the ARTIM timer; max associations rejects transiently', async (t) => {
+  const echoscu = requireTool(t, 'echoscu');
+  if (echoscu === undefined) return;
+  const { port, lines } = await startServer(t, { handlers: {}, timeouts: { artimMs: 200 }, maxAssociations: 1 });
+  const t0 = Date.now();
+  const r = await rawSession(port, [], 3000);
+  assert.ok(r.closed && Date.now() - t0 < 2000);
+  assert.ok(lines.some((l) => l.reason === 'ARTIM_TIMEOUT'));
+
+  const first = await Association.connect({ host: '127.0.0.1', port, callingAeTitle: 'TESTSCU', calledAeTitle: 'BEELDBRUG', presentationContexts: [{ abstractSyntax: Verification, transferSyntaxes: [ExplicitLE] }] });
+  await assert.rejects(
+    Association.connect({ host: '127.0.0.1', port, callingAeTitle: 'TESTSCU', calledAeTitle: 'BEELDBRUG', presentationContexts: [{ abstractSyntax: Verification, transferSyntaxes: [ExplicitLE] }] }),
+    (e: unknown) => e instanceof DimseProtocolError && e.code === 'ASSOCIATION_REJECTED' && e.reject?.result === 2 && e.reject.source === 3,
+  );
+  assert.equal(await first.echo(), Status.Success);
+  await first.release();
+  const ok = await run(echoscu, ['-aet', 'ECHOSCU', '-aec', 'BEELDBRUG', '127.0.0.1', String(port)]);
+  assert.equal(ok.code, 0, ok.stderr);
+});
+
+test('an unsupported SOP class is rejected per presentation context; storescu fails clearly', async (t) => {
+  const storescu = requireTool(t, 'storescu');
+  if (storescu === undefined) return;
+  const dir = tempDir(t);
+  const file = await makeInstance(dir, 'ct', { sopInstanceUid: '1.2.3.5.1' });
+  const { port } = await startServer(t, { handlers: { store: async () => undefined }, acceptsAbstractSyntax: (uid) => uid === Verification });
+  const r = await run(storescu, ['-R', '-aet', 'STORESCU', '-aec', 'BEELDBRUG', '127.0.0.1', String(port), file]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr + r.stdout, /No presentation context|No Acceptable Presentation Contexts/i);
+  const a = await Association.connect({ host: '127.0.0.1', port, callingAeTitle: 'TESTSCU', calledAeTitle: 'BEELDBRUG', presentationContexts: [{ abstractSyntax: Verification, transferSyntaxes: [ExplicitLE] }, { abstractSyntax: CT, transferSyntaxes: [ExplicitLE] }] });
+  assert.equal(a.acceptedTransferSyntax(CT), undefined);
+  await assert.rejects(a.store({ sopClassUid: CT, sopInstanceUid: '1.2.3', transferSyntaxUid: ExplicitLE, data: Buffer.alloc(0) }), (e: unknown) => e instanceof DimseProtocolError && e.code === 'NO_PRESENTATION_CONTEXT');
+  assert.equal(await a.echo(), Status.Success);
+  await a.release();
+});
