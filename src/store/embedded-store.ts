@@ -1,0 +1,66 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { assertKey } from './encryption-key.ts';
+import { FsBlobStore } from './fs-blob-store.ts';
+import { SqliteStudyIndex } from './sqlite-study-index.ts';
+import { asStoreError } from './store-error.ts';
+import type { BlobStore, RecoveryReport, Store, StudyIndex } from './types.ts';
+
+/**
+ * The embedded store: `<dataDir>/index.sqlite` and encrypted blobs under `<dataDir>/blobs`, temp files under
+ * `<dataDir>/tmp`. The write order (blob durable first, then the index commit) means a crash can leave an unindexed blob or
+ * a temp file, never an indexed instance without its file; recover() clears the former.
+ */
+export async function openEmbeddedStore(o: { dataDir: string; encryptionKey: Buffer }): Promise<Store> {
+  assertKey(o.encryptionKey);
+  try {
+    mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw asStoreError(err, `creating the data folder ${o.dataDir}`);
+  }
+  const blobs = new FsBlobStore(o.dataDir, Buffer.from(o.encryptionKey));
+  await blobs.init();
+  const index = new SqliteStudyIndex(join(o.dataDir, 'index.sqlite'));
+  return new EmbeddedStore(blobs, index);
+}
+
+class EmbeddedStore implements Store {
+  readonly blobs: BlobStore;
+  readonly index: StudyIndex;
+  readonly #fsBlobs: FsBlobStore;
+  /** Blobs younger than this were written by this process and may be waiting for their index commit. */
+  readonly #openedAt = Date.now();
+
+  constructor(blobs: FsBlobStore, index: SqliteStudyIndex) {
+    this.blobs = blobs;
+    this.#fsBlobs = blobs;
+    this.index = index;
+  }
+
+  async recover(): Promise<RecoveryReport> {
+    const tempFilesRemoved = await this.#fsBlobs.removeTempFiles();
+    const referenced = this.index.referencedBlobIds();
+    let orphanBlobsRemoved = 0;
+    for await (const blobId of this.#fsBlobs.list()) {
+      if (referenced.delete(blobId)) continue;
+      if (this.#fsBlobs.isInFlight(blobId) || (await this.#writtenSinceOpen(blobId))) continue;
+      await this.#fsBlobs.delete(blobId);
+      orphanBlobsRemoved += 1;
+    }
+    // What is left was indexed but not found on disk. Rows stay: an operator decides (restore from backup or remove).
+    const missingBlobs: string[] = [];
+    for (const blobId of referenced) {
+      if (!(await this.#fsBlobs.exists(blobId))) missingBlobs.push(blobId);
+    }
+    return { tempFilesRemoved, orphanBlobsRemoved, missingBlobs: missingBlobs.sort() };
+  }
+
+  async close(): Promise<void> {
+    this.index.close();
+  }
+
+  async #writtenSinceOpen(blobId: string): Promise<boolean> {
+    const mtime = await this.#fsBlobs.modifiedAtMs(blobId);
+    return mtime === undefined || mtime >= this.#openedAt;
+  }
+}

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync, truncateSync, writeFileSync, appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tempDir } from '../../test/support/tmp.ts';
+import { HEADER_SIZE, SEALED_SEGMENT_SIZE, SEGMENT_SIZE } from './blob-format.ts';
+import { FsBlobStore } from './fs-blob-store.ts';
+import { asStoreError, StoreError } from './store-error.ts';
+import { readAll, readUntilError, testKey, writeBlob } from './store-test-support.ts';
+
+async function storeIn(dir: string, key = testKey()): Promise<FsBlobStore> {
+  const s = new FsBlobStore(dir, key);
+  await s.init();
+  return s;
+}
+
+function pathOf(dir: string, id: string): string {
+  return join(dir, 'blobs', id.slice(0, 2), id);
+}
+
+function assertCode(err: unknown, code: string): void {
+  assert.ok(err instanceof StoreError, `expected a StoreError, got ${String(err)}`);
+  assert.equal(err.code, code);
+}
+
+test('round trip: odd chunk sizes, sizes around segment boundaries, sha256 and size', async (t) => {
+  const dir = tempDir(t);
+  const blobs = await storeIn(dir);
+  for (const size of [0, 1, SEGMENT_SIZE - 1, SEGMENT_SIZE, SEGMENT_SIZE + 1, 3 * SEGMENT_SIZE, 520_000]) {
+    const data = randomBytes(size);
+    const ref = await writeBlob(blobs, data, [1, 7, 4093, 65537, 100_000]);
+    assert.match(ref.blobId, /^[0-9a-f]{32}$/);
+    assert.equal(ref.size, size);
+    assert.equal(ref.sha256, createHash('sha256').update(data).digest('hex'));
+    assert.ok(readdirSync(join(dir, 'tmp')).length === 0, 'no temp file after commit');
+    assert.ok(readFileSync(pathOf(dir, ref.blobId)).indexOf(data.subarray(0, 64)) === -1 || size < 64, 'stored encrypted');
+    assert.deepEqual(await readAll(blobs.open(ref.blobId)), data, `size ${size}`);
+  }
+});
+
+test('open from `start` seeks by segment and returns the exact tail', async (t) => {
+  const blobs = await storeIn(tempDir(t));
+  const data = randomBytes(3 * SEGMENT_SIZE + 123);
+  const ref = await writeBlob(blobs, data, [10_000]);
+  for (const start of [0, 1, 132, SEGMENT_SIZE - 1, SEGMENT_SIZE, SEGMENT_SIZE + 1, 3 * SEGMENT_SIZE, data.length - 1, data.length]) {
+    assert.deepEqual(await readAll(blobs.open(ref.blobId, { start })), data.subarray(start), `start ${start}`);
+  }
+  assertCode((await readUntilError(blobs.open(ref.blobId, { start: data.length + 1 }))).error, 'RANGE_INVALID');
+  assertCode((await readUntilError(blobs.open(ref.blobId, { start: -1 }))).error, 'RANGE_INVALID');
+});
+
+test('a blob that fits exactly in whole segments reads back, also from its end', async (t) => {
+  const blobs = await storeIn(tempDir(t));
+  const data = randomBytes(2 * SEGMENT_SIZE);
+  const ref = await writeBlob(blobs, data, [SEGMENT_SIZE]);
+  assert.deepEqual(await readAll(blobs.open(ref.blobId)), data);
+  assert.equal((await readAll(blobs.open(ref.blobId, { start: data.length }))).length, 0);
+});
+
+test('tampering: a flipped ciphertext byte stops the stream before that segment, with BLOB_CORRUPT', async (t) => {
+  const dir = tempDir(t);
+  const blobs = await storeIn(dir);
+  const data = randomBytes(4 * SEGMENT_SIZE + 5);
+  const ref = await writeBlob(blobs, data);
+  const file = pathOf(dir, ref.blobId);
+  flip(file, HEADER_SIZE + 2 * SEALED_SEGMENT_SIZE + 100);
+  const { data: got, error } = await readUntilError(blobs.open(ref.blobId));
+  assertCode(error, 'BLOB_CORRUPT');
+  // Only verified plaintext was delivered: exactly the two segments before the bad one.
+  assert.deepEqual(got, data.subarray(0, got.length));
+  assert.ok(got.length <= 2 * SEGMENT_SIZE);
+});
+
+test('tampering: flipped tag, flipped header, truncation, appended data and swapped segments all fail', async (t) => {
+  const dir = tempDir(t);
+  const blobs = await storeIn(dir);
+  const data = randomBytes(3 * SEGMENT_SIZE + 500);
+  const cases: [string, (file: string) => void][] = [
+    ['tag byte', (f) => flip(f, HEADER_SIZE + SEALED_SEGMENT_SIZE - 1)],
+    ['salt in header', (f) => flip(f, 50)],
+    ['nonce prefix in header', (f) => flip(f, 62)],
+    ['truncated at a segment boundary', (f) => truncateSync(f, HEADER_SIZE + 3 * SEALED_SEGMENT_SIZE)],
+    ['truncated inside a segment', (f) => truncateSync(f, HEADER_SIZE + 3 * SEALED_SEGMENT_SIZE + 100)],
+    ['truncated to the header', (f) => truncateSync(f, HEADER_SIZE)],
+    ['appended bytes', (f) => appendFileSync(f, randomBytes(SEALED_SEGMENT_SIZE))],
+    [
+      'segments 0 and 1 swapped',
+      (f) => {
+        const b = readFileSync(f);
+        const s0 = Buffer.from(b.subarray(HEADER_SIZE, HEADER_SIZE + SEALED_SEGMENT_SIZE));
+        b.copy(b, HEADER_SIZE, HEADER_SIZE + SEALED_SEGMENT_SIZE, HEADER_SIZE + 2 * SEALED_SEGMENT_SIZE);
+        s0.copy(b, HEADER_SIZE + SEALED_SEGMENT_SIZE);
+        writeFileSync(f, b);
+      },
+    ],
+    ['bad magic', (f) => flip(f, 0)],
+  ];
+  for (const [name, damage] of cases) {
+    const ref = await writeBlob(blobs, data);
+    damage(pathOf(dir, ref.blobId));
+    const { data: got, error } = await readUntilError(blobs.open(ref.blobId));
+    assertCode(error, 'BLOB_CORRUPT');
+    assert.deepEqual(got, data.subarray(0, got.length), `${name}: only genuine plaintext before the failure`);
+    assert.ok(got.length < data.length, name);
+  }
+});
+
+test('a blob file moved under another id is refused', async (t) => {
+  const dir = tempDir(t);
+  const blobs = await storeIn(dir);
+  const a = await writeBlob(blobs, randomBytes(1000));
+  const b = await writeBlob(blobs, randomBytes(1000));
+  renameSync(pathOf(dir, a.blobId), pathOf(dir, b.blobId));
+  assertCode((await readUntilError(blobs.open(b.blobId))).error, 'BLOB_CORRUPT');
+});
+
+test('wrong key gives KEY_MISMATCH and no plaintext', async (t) => {
+  const dir = tempDir(t);
+  const ref = await writeBlob(await storeIn(dir), randomBytes(5000));
+  const { data, error } = await readUntilError((await storeIn(dir)).open(ref.blobId));
+  assertCode(error, 'KEY_MISMATCH');
+  assert.equal(data.length, 0);
+});
+
+test('missing blob, invalid id, idempotent delete, list', async (t) => {
+  const dir = tempDir(t);
+  const blobs = await storeIn(dir);
+  assertCode((await readUntilError(blobs.open('0'.repeat(32)))).error, 'BLOB_NOT_FOUND');
+  assertCode((await readUntilError(blobs.open('../../etc/passwd'))).error, 'BLOB_ID_INVALID');
+  await assert.rejects(blobs.delete('../x'), (e) => e instanceof StoreError && e.code === 'BLOB_ID_INVALID');
+  const a = await writeBlob(blobs, randomBytes(10));
+  const b = await writeBlob(blobs, randomBytes(10));
+  const listed: string[] = [];
+  for await (const id of blobs.list()) listed.push(id);
+  assert.deepEqual(listed.sort(), [a.blobId, b.blobId].sort());
+  await blobs.delete(a.blobId);
+  await blobs.delete(a.blobId);
+  assert.equal(existsSync(pathOf(dir, a.blobId)), false);
+});
+
+test('abort removes the temp file; a closed writer refuses more work', async (t) => {
+  const dir = tempDir(t);
+  const blobs = await storeIn(dir);
+  const w = await blobs.create();
+  await w.write(randomBytes(200_000));
+  assert.equal(readdirSync(join(dir, 'tmp')).length, 1);
+  await w.abort();
+  await w.abort();
+  assert.equal(readdirSync(join(dir, 'tmp')).length, 0);
+  await assert.rejects(w.write(Buffer.from('x')), (e) => e instanceof StoreError && e.code === 'WRITER_CLOSED');
+  const w2 = await blobs.create();
+  await w2.commit();
+  await assert.rejects(w2.commit(), (e) => e instanceof StoreError && e.code === 'WRITER_CLOSED');
+});
+
+test('ENOSPC and EDQUOT map to DISK_FULL, other errors to IO', () => {
+  const enospc = Object.assign(new Error('no space'), { code: 'ENOSPC' });
+  assert.equal(asStoreError(enospc, 'x').code, 'DISK_FULL');
+  assert.equal(asStoreError(Object.assign(new Error('q'), { code: 'EDQUOT' }), 'x').code, 'DISK_FULL');
+  assert.equal(asStoreError(Object.assign(new Error('full'), { code: 'ERR_SQLITE_ERROR', errcode: 13 }), 'x').code, 'DISK_FULL');
+  assert.equal(asStoreError(Object.assign(new Error('io'), { code: 'EIO' }), 'x').code, 'IO');
+});
+
+test('a full disk surfaces as DISK_FULL and leaves no temp file (root: small tmpfs)', async (t) => {
+  const mnt = mkdtempSync(join(tmpdir(), 'beeldbrug-full-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { stdio: 'ignore' });
+  } catch {
+    rmSync(mnt, { recursive: true, force: true });
+    t.skip('cannot mount a tmpfs here (needs root)');
+    return;
+  }
+  t.after(() => {
+    execFileSync('umount', [mnt]);
+    rmSync(mnt, { recursive: true, force: true });
+  });
+  const blobs = await storeIn(mnt);
+  const w = await blobs.create();
+  const err = await (async () => {
+    try {
+      for (let i = 0; i < 64; i += 1) await w.write(randomBytes(64 * 1024));
+      await w.commit();
+      return undefined;
+    } catch (e) {
+      return e;
+    }
+  })();
+  assertCode(err, 'DISK_FULL');
+  assert.equal(readdirSync(join(mnt, 'tmp')).length, 0);
+});
+
+function flip(file: string, at: number): void {
+  const b = readFileSync(file);
+  b[at] = (b[at] ?? 0) ^ 0x80;
+  writeFileSync(file, b);
+}

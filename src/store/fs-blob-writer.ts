@@ -1,0 +1,176 @@
+import { createHash, type Hash, randomBytes } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { rename, unlink } from 'node:fs/promises';
+import { blobKey, encodeHeader, SEGMENT_SIZE, sealSegment } from './blob-format.ts';
+import { fsyncDir } from './fs-sync.ts';
+import { asStoreError, StoreError } from './store-error.ts';
+import type { BlobRef, BlobWriter } from './types.ts';
+
+/**
+ * Buffers (header, ciphertexts, tags) gathered before one writev. One writev is in flight while the next segments are
+ * hashed and encrypted, so disk and CPU work overlap; memory per writer stays at a few segments.
+ */
+const FLUSH_BUFFERS = 4;
+
+export interface WriterTarget {
+  blobId: string;
+  tempPath: string;
+  finalPath: string;
+  /** The folder that holds finalPath; it exists already. */
+  finalDir: string;
+  /** Called once the writer is done either way, so the store can stop tracking it. */
+  done(blobId: string): void;
+}
+
+/**
+ * Writes one blob: encrypts segment by segment into a temp file in the data folder, then on commit fdatasyncs it, renames
+ * it into place and fsyncs the folder. Until the rename nothing is visible under the blob id; a crash leaves only a temp
+ * file that recovery removes.
+ */
+export class FsBlobWriter implements BlobWriter {
+  readonly #fh: FileHandle;
+  readonly #target: WriterTarget;
+  readonly #key: Buffer;
+  readonly #header: Buffer;
+  readonly #prefix: Buffer;
+  readonly #hash: Hash = createHash('sha256');
+  readonly #pending: Buffer = Buffer.allocUnsafe(SEGMENT_SIZE);
+  #pendingLength = 0;
+  #segmentIndex = 0;
+  #size = 0;
+  #out: Buffer[] = [];
+  #state: 'open' | 'busy' | 'closed' = 'open';
+  #finalPath: string | undefined;
+  #inFlight: Promise<void> | undefined;
+  #writeError: unknown;
+
+  constructor(fh: FileHandle, target: WriterTarget, storeKey: Buffer, keyId: Buffer) {
+    this.#fh = fh;
+    this.#target = target;
+    const salt = randomBytes(16);
+    this.#prefix = randomBytes(8);
+    this.#key = blobKey(storeKey, salt, target.blobId);
+    this.#header = encodeHeader({ keyId, blobId: target.blobId, salt, noncePrefix: this.#prefix, segmentSize: SEGMENT_SIZE });
+    this.#out.push(this.#header);
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    this.#enter('write');
+    try {
+      this.#hash.update(chunk);
+      this.#size += chunk.length;
+      let at = 0;
+      while (at < chunk.length) {
+        // A full segment is sealed only when more data follows: the last segment must be sealed as final.
+        if (this.#pendingLength === SEGMENT_SIZE) this.#sealPending(false);
+        const n = chunk.copy(this.#pending, this.#pendingLength, at);
+        this.#pendingLength += n;
+        at += n;
+      }
+      if (this.#out.length >= FLUSH_BUFFERS) await this.#startFlush();
+      this.#state = 'open';
+    } catch (err) {
+      throw await this.#fail(err, 'writing a blob');
+    }
+  }
+
+  async commit(): Promise<BlobRef> {
+    this.#enter('commit');
+    try {
+      this.#sealPending(true);
+      await this.#startFlush();
+      await this.#settle();
+      await this.#fh.datasync();
+      await this.#fh.close();
+      await rename(this.#target.tempPath, this.#target.finalPath);
+      this.#finalPath = this.#target.finalPath;
+      await fsyncDir(this.#target.finalDir);
+      this.#state = 'closed';
+      this.#target.done(this.#target.blobId);
+      return { blobId: this.#target.blobId, size: this.#size, sha256: this.#hash.digest('hex') };
+    } catch (err) {
+      throw await this.#fail(err, 'committing a blob');
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    await this.#discard();
+  }
+
+  #enter(what: string): void {
+    if (this.#state !== 'open') {
+      throw new StoreError('WRITER_CLOSED', `cannot ${what}: the blob writer is ${this.#state === 'busy' ? 'busy' : 'closed'}`);
+    }
+    this.#state = 'busy';
+  }
+
+  #sealPending(final: boolean): void {
+    const plain = this.#pending.subarray(0, this.#pendingLength);
+    this.#out.push(...sealSegment(this.#key, this.#header, this.#prefix, this.#segmentIndex, final, plain));
+    this.#segmentIndex += 1;
+    this.#pendingLength = 0;
+  }
+
+  /** Waits for the previous writev, then starts one for what is sealed now without waiting for it. */
+  async #startFlush(): Promise<void> {
+    await this.#settle();
+    const buffers = this.#out;
+    this.#out = [];
+    // The handler is attached at once, so a failed write is never an unhandled rejection; #settle() rethrows it.
+    this.#inFlight = writeAll(this.#fh, buffers).then(
+      () => undefined,
+      (err: unknown) => {
+        this.#writeError = err;
+      },
+    );
+  }
+
+  async #settle(): Promise<void> {
+    const pending = this.#inFlight;
+    this.#inFlight = undefined;
+    if (pending !== undefined) await pending;
+    if (this.#writeError !== undefined) throw this.#writeError;
+  }
+
+  async #fail(err: unknown, what: string): Promise<StoreError> {
+    this.#state = 'closed';
+    await this.#discard();
+    return asStoreError(err, what);
+  }
+
+  async #discard(): Promise<void> {
+    await this.#inFlight;
+    await this.#fh.close().catch(() => undefined);
+    await unlink(this.#target.tempPath).catch(() => undefined);
+    // Renamed but not made durable: never hand it out; recovery would remove it anyway.
+    if (this.#finalPath !== undefined) await unlink(this.#finalPath).catch(() => undefined);
+    this.#target.done(this.#target.blobId);
+  }
+}
+
+async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
+  let rest = buffers;
+  let remaining = rest.reduce((n, b) => n + b.length, 0);
+  while (remaining > 0) {
+    const { bytesWritten } = await fh.writev(rest);
+    remaining -= bytesWritten;
+    if (remaining > 0) rest = skipBytes(rest, bytesWritten);
+  }
+}
+
+/** A short write (rare on regular files, e.g. just before ENOSPC) leaves a tail to write again. */
+function skipBytes(buffers: Buffer[], n: number): Buffer[] {
+  let skip = n;
+  const rest: Buffer[] = [];
+  for (const b of buffers) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    rest.push(skip > 0 ? b.subarray(skip) : b);
+    skip = 0;
+  }
+  return rest;
+}

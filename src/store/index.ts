@@ -1,0 +1,28 @@
+/**
+ * The embedded study store: an SQLite index of patients, studies, series and instances, and AES-256-GCM encrypted blobs
+ * on the filesystem, written atomically (temp file, fsync, rename, directory fsync, then the index commit).
+ */
+export type {
+  AttributeKey,
+  BlobRef,
+  BlobStore,
+  BlobWriter,
+  IndexStats,
+  InstanceAttributes,
+  Matcher,
+  NewInstance,
+  PatientAttributes,
+  Provenance,
+  QueryLevel,
+  QueryRow,
+  RecordOutcome,
+  RecoveryReport,
+  SeriesAttributes,
+  Store,
+  StoredInstance,
+  StudyAttributes,
+  StudyIndex,
+} from './types.ts';
+export { StoreError, StoreErrorCode } from './store-error.ts';
+export { generateEncryptionKey, readEncryptionKeyFile } from './encryption-key.ts';
+export { openEmbeddedStore } from './embedded-store.ts';

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tempDir } from '../../test/support/tmp.ts';
+import { SqliteStudyIndex } from './sqlite-study-index.ts';
+import { fakeBlob, newInstance } from './store-test-support.ts';
+import type { Matcher, QueryLevel } from './types.ts';
+
+/**
+ * C-FIND matching (PS3.4 C.2.2.2) as a table of cases over a small fixed archive:
+ *   P1/HOSP Jansen^Piet   study S1 2026-01-10 10:15  CT series (2 images) + SR series (1)
+ *   P1/HOSP               study S2 2025-06-01 08:00  MR series (1)
+ *   P2/HOSP Jánssen^Ëva   study S3 2026-03-05 23:59  CT series (1), no accession
+ *   P3/null [Bracket]^Bob study S4 (no date)         US series (1)
+ */
+function archive(t: import('node:test').TestContext): SqliteStudyIndex {
+  const index = new SqliteStudyIndex(join(tempDir(t), 'index.sqlite'));
+  t.after(() => index.close());
+  let n = 0;
+  const add = (o: Parameters<typeof newInstance>[0]): void => {
+    n += 1;
+    index.recordInstance(newInstance(o), fakeBlob(n), 0);
+  };
+  const p1 = { patientId: 'P1', patientName: 'Jansen^Piet', birthDate: '19700101' };
+  add({ ...p1, study: 'S1', studyDate: '20260110', studyTime: '101500', accession: 'A-100', series: 'S1.1', modality: 'CT', seriesNumber: 1, sop: 'S1.1.1', instanceNumber: 1 });
+  add({ ...p1, study: 'S1', studyDate: '20260110', studyTime: '101500', accession: 'A-100', series: 'S1.1', modality: 'CT', seriesNumber: 1, sop: 'S1.1.2', instanceNumber: 2 });
+  add({ ...p1, study: 'S1', studyDate: '20260110', studyTime: '101500', accession: 'A-100', series: 'S1.2', modality: 'SR', seriesNumber: 2, sop: 'S1.2.1', sopClass: '1.2.840.10008.5.1.4.1.1.88.11' });
+  add({ ...p1, study: 'S2', studyDate: '20250601', studyTime: '0800', accession: 'A-200', series: 'S2.1', modality: 'MR', sop: 'S2.1.1', referring: 'Bakker^Jan' });
+  add({ patientId: 'P2', patientName: 'Jánssen^Ëva', birthDate: '19851231', study: 'S3', studyDate: '20260305', studyTime: '235959', accession: null, series: 'S3.1', modality: 'CT', sop: 'S3.1.1' });
+  add({ patientId: 'P3', issuer: null, patientName: '[Bracket]^Bob', birthDate: null, study: 'S4', studyDate: null, studyTime: null, accession: null, series: 'S4.1', modality: 'US', sop: 'S4.1.1', seriesNumber: null });
+  return index;
+}
+
+type Case = [name: string, level: QueryLevel, matchers: Matcher[], expected: string[]];
+
+const s = (key: Matcher['key'], value: string): Matcher => ({ key, kind: 'single', value });
+const w = (key: Matcher['key'], pattern: string): Matcher => ({ key, kind: 'wildcard', pattern });
+const r = (key: Matcher['key'], from: string | null, to: string | null): Matcher => ({ key, kind: 'range', from, to });
+const l = (key: Matcher['key'], ...values: string[]): Matcher => ({ key, kind: 'list', values });
+
+const cases: Case[] = [
+  ['no keys: every study', 'STUDY', [], ['S1', 'S2', 'S3', 'S4']],
+  ['single patient id', 'STUDY', [s('patientId', 'P1')], ['S1', 'S2']],
+  ['single is exact for ids (no prefix match)', 'STUDY', [s('patientId', 'P')], []],
+  ['single is case-sensitive for non-names', 'STUDY', [s('accessionNumber', 'a-100')], []],
+  ['single name, case-insensitive', 'PATIENT', [s('patientName', 'JANSEN^PIET')], ['P1']],
+  ['single name, case-insensitive beyond ASCII', 'PATIENT', [s('patientName', 'JÁNSSEN^ËVA')], ['P2']],
+  ['wildcard * prefix', 'PATIENT', [w('patientName', 'jans*')], ['P1']],
+  ['wildcard ? one character', 'PATIENT', [w('patientName', 'J?nss*')], ['P2']],
+  ['wildcard * alone is universal, matching empty values too', 'STUDY', [w('accessionNumber', '*')], ['S1', 'S2', 'S3', 'S4']],
+  ['wildcard on a non-name is case-sensitive', 'STUDY', [w('accessionNumber', 'a-*')], []],
+  ['wildcard with a bracket is literal', 'PATIENT', [w('patientName', '[bracket]*')], ['P3']],
+  ['wildcard with SQL LIKE characters is literal', 'STUDY', [w('accessionNumber', 'A%')], []],
+  ['wildcard does not match a missing value', 'STUDY', [w('accessionNumber', 'A*')], ['S1', 'S2']],
+  ['referring physician name, case-insensitive wildcard', 'STUDY', [w('referringPhysicianName', 'BAKKER*')], ['S2']],
+  ['date range closed', 'STUDY', [r('studyDate', '20260101', '20260131')], ['S1']],
+  ['date range inclusive at both ends', 'STUDY', [r('studyDate', '20250601', '20260110')], ['S1', 'S2']],
+  ['date range open start', 'STUDY', [r('studyDate', null, '20251231')], ['S2']],
+  ['date range open end', 'STUDY', [r('studyDate', '20260201', null)], ['S3']],
+  ['date range excludes studies without a date', 'STUDY', [r('studyDate', '19000101', null)], ['S1', 'S2', 'S3']],
+  ['time range: an upper bound of lower precision includes its whole minute', 'STUDY', [r('studyTime', '0800', '1015')], ['S1', 'S2']],
+  ['birth date single', 'PATIENT', [s('birthDate', '19851231')], ['P2']],
+  ['UID list', 'STUDY', [l('studyInstanceUid', 'S1', 'S3', 'nope')], ['S1', 'S3']],
+  ['UID list at series level', 'SERIES', [l('seriesInstanceUid', 'S1.2', 'S4.1')], ['S1.2', 'S4.1']],
+  ['series level with study key above', 'SERIES', [s('studyInstanceUid', 'S1')], ['S1.1', 'S1.2']],
+  ['series level: modality', 'SERIES', [s('modality', 'CT')], ['S1.1', 'S3.1']],
+  ['series number as integer', 'SERIES', [s('seriesNumber', '2')], ['S1.2']],
+  ['series number that is not a number matches nothing', 'SERIES', [s('seriesNumber', 'x')], []],
+  ['image level: instance number list', 'IMAGE', [s('seriesInstanceUid', 'S1.1'), l('instanceNumber', '2', '7')], ['S1.1.2']],
+  ['image level: SOP class', 'IMAGE', [s('sopClassUid', '1.2.840.10008.5.1.4.1.1.88.11')], ['S1.2.1']],
+  ['modalities in study: a study with any series of that modality', 'STUDY', [s('modalitiesInStudy', 'SR')], ['S1']],
+  ['modalities in study as a list', 'STUDY', [l('modalitiesInStudy', 'MR', 'US')], ['S2', 'S4']],
+  ['modalities in study at patient level', 'PATIENT', [s('modalitiesInStudy', 'MR')], ['P1']],
+  ['key below the level: patients with a CT series', 'PATIENT', [s('modality', 'CT')], ['P1', 'P2']],
+  ['key below the level: studies holding an instance', 'STUDY', [s('sopInstanceUid', 'S3.1.1')], ['S3']],
+  ['combined keys are ANDed', 'STUDY', [s('patientId', 'P1'), r('studyDate', '20260101', null)], ['S1']],
+  ['issuer single', 'PATIENT', [s('issuerOfPatientId', 'HOSP')], ['P1', 'P2']],
+];
+
+test('C-FIND matching, table of cases', async (t) => {
+  const index = archive(t);
+  const idOf = (level: QueryLevel, v: Record<string, unknown>): string =>
+    String(level === 'PATIENT' ? v.patientId : level === 'STUDY' ? v.studyInstanceUid : level === 'SERIES' ? v.seriesInstanceUid : v.sopInstanceUid);
+  for (const [name, level, matchers, expected] of cases) {
+    await t.test(name, () => {
+      const got = index.query(level, matchers).map((row) => idOf(level, row.values));
+      assert.deepEqual(got.sort(), [...expected].sort());
+    });
+  }
+});
+
+test('rows carry the attributes of their level and above, and the counts', (t) => {
+  const index = archive(t);
+  const [p1] = index.query('PATIENT', [s('patientId', 'P1')]);
+  assert.deepEqual(p1, {
+    values: { patientId: 'P1', issuerOfPatientId: 'HOSP', bsn: null, patientName: 'Jansen^Piet', birthDate: '19700101', sex: 'M' },
+    numberOfPatientRelatedStudies: 2,
+    numberOfPatientRelatedSeries: 3,
+    numberOfPatientRelatedInstances: 4,
+  });
+  const [s1] = index.query('STUDY', [s('studyInstanceUid', 'S1')]);
+  assert.equal(s1?.values.studyDate, '20260110');
+  assert.equal(s1?.values.patientName, 'Jansen^Piet');
+  assert.equal(s1?.values.seriesInstanceUid, undefined, 'no series attributes at study level');
+  assert.equal(s1?.numberOfStudyRelatedSeries, 2);
+  assert.equal(s1?.numberOfStudyRelatedInstances, 3);
+  assert.deepEqual(s1?.modalitiesInStudy, ['CT', 'SR']);
+  assert.equal(s1?.values.modalitiesInStudy, 'CT\\SR');
+  assert.deepEqual(s1?.sopClassesInStudy, ['1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.5.1.4.1.1.88.11']);
+  const [se] = index.query('SERIES', [s('seriesInstanceUid', 'S1.1')]);
+  assert.equal(se?.numberOfSeriesRelatedInstances, 2);
+  assert.equal(se?.values.seriesNumber, 1);
+  assert.equal(se?.values.studyInstanceUid, 'S1');
+  const [im] = index.query('IMAGE', [s('sopInstanceUid', 'S1.1.2')]);
+  assert.equal(im?.values.instanceNumber, 2);
+  assert.equal(im?.values.modality, 'CT');
+  const [us] = index.query('SERIES', [s('seriesInstanceUid', 'S4.1')]);
+  assert.equal(us?.values.seriesNumber, null);
+  assert.equal(us?.values.issuerOfPatientId, null);
+});
+
+test('limit caps the number of rows', (t) => {
+  const index = archive(t);
+  assert.equal(index.query('STUDY', [], { limit: 2 }).length, 2);
+  assert.equal(index.query('IMAGE', []).length, 6);
+});

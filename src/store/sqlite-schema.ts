@@ -1,0 +1,110 @@
+import type { DatabaseSync } from 'node:sqlite';
+import { StoreError } from './store-error.ts';
+
+/**
+ * The index schema, as an ordered list of migrations; `schema_version` says how far a database has come. Never edit a
+ * shipped migration: append one. Indexes cover the C-FIND keys most queries use (PS3.4 C.6.1.1 / C.6.2.1): identity,
+ * names (normalised to lower case, since PN matching is case-insensitive here), dates, accession number, modality.
+ */
+export const migrations: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE patients (
+        pk INTEGER PRIMARY KEY,
+        patient_id TEXT NOT NULL,
+        issuer TEXT,
+        bsn TEXT,
+        patient_name TEXT,
+        patient_name_norm TEXT,
+        birth_date TEXT,
+        sex TEXT
+      );
+      CREATE UNIQUE INDEX patients_identity ON patients (patient_id, ifnull(issuer, ''));
+      CREATE INDEX patients_bsn ON patients (bsn);
+      CREATE INDEX patients_name ON patients (patient_name_norm);
+      CREATE INDEX patients_birth_date ON patients (birth_date);
+
+      CREATE TABLE studies (
+        pk INTEGER PRIMARY KEY,
+        patient_pk INTEGER NOT NULL REFERENCES patients (pk),
+        study_instance_uid TEXT NOT NULL UNIQUE,
+        study_date TEXT,
+        study_time TEXT,
+        accession_number TEXT,
+        study_description TEXT,
+        referring_physician_name TEXT,
+        referring_physician_name_norm TEXT,
+        study_id TEXT
+      );
+      CREATE INDEX studies_patient ON studies (patient_pk);
+      CREATE INDEX studies_date ON studies (study_date, study_time);
+      CREATE INDEX studies_accession ON studies (accession_number);
+
+      CREATE TABLE series (
+        pk INTEGER PRIMARY KEY,
+        study_pk INTEGER NOT NULL REFERENCES studies (pk),
+        series_instance_uid TEXT NOT NULL UNIQUE,
+        modality TEXT,
+        series_number INTEGER,
+        series_description TEXT,
+        body_part_examined TEXT
+      );
+      CREATE INDEX series_study ON series (study_pk);
+      CREATE INDEX series_modality ON series (modality);
+
+      CREATE TABLE instances (
+        pk INTEGER PRIMARY KEY,
+        series_pk INTEGER NOT NULL REFERENCES series (pk),
+        sop_instance_uid TEXT NOT NULL UNIQUE,
+        sop_class_uid TEXT NOT NULL,
+        instance_number INTEGER,
+        transfer_syntax_uid TEXT NOT NULL,
+        blob_id TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        dataset_offset INTEGER NOT NULL,
+        received_at TEXT NOT NULL,
+        via TEXT NOT NULL,
+        calling_ae_title TEXT,
+        remote_address TEXT
+      );
+      CREATE INDEX instances_series ON instances (series_pk, instance_number);
+      CREATE INDEX instances_sop_class ON instances (sop_class_uid);
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = migrations.reduce((v, m) => Math.max(v, m.version), 0);
+
+/**
+ * Durability first: WAL with synchronous=FULL, because the node acknowledges a C-STORE right after the commit; then
+ * foreign keys, and a busy timeout so a second reader (a CLI check) does not fail at once.
+ */
+export function configure(db: DatabaseSync): void {
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = FULL');
+  db.exec('PRAGMA foreign_keys = ON');
+  db.exec('PRAGMA busy_timeout = 5000');
+}
+
+export function migrate(db: DatabaseSync, path: string): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  const row = db.prepare('SELECT max(version) AS v FROM schema_version').get();
+  const current = typeof row?.v === 'number' ? row.v : 0;
+  if (current > SCHEMA_VERSION) {
+    throw new StoreError('SCHEMA_TOO_NEW', `the index ${path} has schema version ${current}; this node knows up to ${SCHEMA_VERSION}`);
+  }
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,309 @@
+import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
+import { configure, migrate } from './sqlite-schema.ts';
+import { ALL_LEVELS_FROM, int, STORED_INSTANCE_COLUMNS, storedInstanceOf, text } from './sqlite-rows.ts';
+import { columnsUpTo, depthOf, fromClause, whereClause } from './query-sql.ts';
+import { asStoreError, StoreError } from './store-error.ts';
+import type { BlobRef, IndexStats, Matcher, NewInstance, QueryLevel, QueryRow, RecordOutcome, StoredInstance, StudyIndex } from './types.ts';
+
+type Row = Record<string, SQLOutputValue>;
+
+/** Counts and sets that describe an entity, per level (PS3.4 C.6.1.1.2-4: Number of ... Related ...). */
+const COUNTS: readonly (readonly [depth: number, field: keyof QueryRow, sql: string])[] = [
+  [0, 'numberOfPatientRelatedStudies', 'SELECT count(*) FROM studies c1 WHERE c1.patient_pk = p.pk'],
+  [0, 'numberOfPatientRelatedSeries', 'SELECT count(*) FROM studies c1 JOIN series c2 ON c2.study_pk = c1.pk WHERE c1.patient_pk = p.pk'],
+  [
+    0,
+    'numberOfPatientRelatedInstances',
+    'SELECT count(*) FROM studies c1 JOIN series c2 ON c2.study_pk = c1.pk JOIN instances c3 ON c3.series_pk = c2.pk WHERE c1.patient_pk = p.pk',
+  ],
+  [1, 'numberOfStudyRelatedSeries', 'SELECT count(*) FROM series c2 WHERE c2.study_pk = st.pk'],
+  [1, 'numberOfStudyRelatedInstances', 'SELECT count(*) FROM series c2 JOIN instances c3 ON c3.series_pk = c2.pk WHERE c2.study_pk = st.pk'],
+  [1, 'modalitiesInStudy', 'SELECT group_concat(DISTINCT c2.modality) FROM series c2 WHERE c2.study_pk = st.pk'],
+  [
+    1,
+    'sopClassesInStudy',
+    'SELECT group_concat(DISTINCT c3.sop_class_uid) FROM series c2 JOIN instances c3 ON c3.series_pk = c2.pk WHERE c2.study_pk = st.pk',
+  ],
+  [2, 'numberOfSeriesRelatedInstances', 'SELECT count(*) FROM instances c3 WHERE c3.series_pk = se.pk'],
+];
+
+/**
+ * The study index in SQLite (WAL, synchronous=FULL). One short IMMEDIATE transaction per recorded instance, with
+ * prepared statements that all hit an index; only start-up recovery and stats() read whole tables.
+ */
+export class SqliteStudyIndex implements StudyIndex {
+  readonly #db: DatabaseSync;
+  readonly #s: Readonly<Record<
+    | 'instanceBySop'
+    | 'instanceKeys'
+    | 'patientPk'
+    | 'insertPatient'
+    | 'studyByUid'
+    | 'insertStudy'
+    | 'seriesByUid'
+    | 'insertSeries'
+    | 'insertInstance'
+    | 'deleteInstance'
+    | 'seriesEmpty'
+    | 'deleteSeries'
+    | 'studyEmpty'
+    | 'deleteStudy'
+    | 'patientEmpty'
+    | 'deletePatient',
+    StatementSync
+  >>;
+  readonly #queries = new Map<string, StatementSync>();
+
+  constructor(path: string) {
+    try {
+      this.#db = new DatabaseSync(path);
+      configure(this.#db);
+      migrate(this.#db, path);
+    } catch (err) {
+      throw asStoreError(err, `opening the index ${path}`);
+    }
+    const db = this.#db;
+    this.#s = {
+      instanceBySop: db.prepare(`SELECT ${STORED_INSTANCE_COLUMNS} ${ALL_LEVELS_FROM} WHERE i.sop_instance_uid = ?`),
+      instanceKeys: db.prepare(
+        `SELECT i.pk AS ipk, se.pk AS sepk, st.pk AS stpk, p.pk AS ppk ${ALL_LEVELS_FROM} WHERE i.sop_instance_uid = ?`,
+      ),
+      patientPk: db.prepare(`SELECT pk FROM patients WHERE patient_id = ? AND ifnull(issuer, '') = ?`),
+      insertPatient: db.prepare(
+        `INSERT INTO patients (patient_id, issuer, bsn, patient_name, patient_name_norm, birth_date, sex) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      studyByUid: db.prepare(
+        `SELECT st.pk, st.patient_pk, p.patient_id, p.issuer FROM studies st JOIN patients p ON p.pk = st.patient_pk WHERE st.study_instance_uid = ?`,
+      ),
+      insertStudy: db.prepare(
+        `INSERT INTO studies (patient_pk, study_instance_uid, study_date, study_time, accession_number, study_description,
+           referring_physician_name, referring_physician_name_norm, study_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      seriesByUid: db.prepare(`SELECT pk, study_pk FROM series WHERE series_instance_uid = ?`),
+      insertSeries: db.prepare(
+        `INSERT INTO series (study_pk, series_instance_uid, modality, series_number, series_description, body_part_examined)
+           VALUES (?, ?, ?, ?, ?, ?)`,
+      ),
+      insertInstance: db.prepare(
+        `INSERT INTO instances (series_pk, sop_instance_uid, sop_class_uid, instance_number, transfer_syntax_uid, blob_id, size,
+           sha256, dataset_offset, received_at, via, calling_ae_title, remote_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      deleteInstance: db.prepare(`DELETE FROM instances WHERE pk = ?`),
+      seriesEmpty: db.prepare(`SELECT NOT EXISTS (SELECT 1 FROM instances WHERE series_pk = ?) AS empty`),
+      deleteSeries: db.prepare(`DELETE FROM series WHERE pk = ?`),
+      studyEmpty: db.prepare(`SELECT NOT EXISTS (SELECT 1 FROM series WHERE study_pk = ?) AS empty`),
+      deleteStudy: db.prepare(`DELETE FROM studies WHERE pk = ?`),
+      patientEmpty: db.prepare(`SELECT NOT EXISTS (SELECT 1 FROM studies WHERE patient_pk = ?) AS empty`),
+      deletePatient: db.prepare(`DELETE FROM patients WHERE pk = ?`),
+    };
+  }
+
+  recordInstance(x: NewInstance, blob: BlobRef, datasetOffset: number): RecordOutcome {
+    const s = this.#s;
+    return this.#transaction('recording an instance', () => {
+      const existing = s.instanceBySop.get(x.instance.sopInstanceUid);
+      // The first copy wins: a resend must not replace what an earlier acknowledgement promised.
+      if (existing !== undefined) return { outcome: 'duplicate', existing: storedInstanceOf(existing) };
+
+      const p = x.patient;
+      let patientPk = int(s.patientPk.get(p.patientId, p.issuerOfPatientId ?? '')?.pk);
+      const study = s.studyByUid.get(x.study.studyInstanceUid);
+      if (study !== undefined && (patientPk === null || int(study.patient_pk) !== patientPk)) {
+        throw new StoreError(
+          'STUDY_PATIENT_CONFLICT',
+          `study ${x.study.studyInstanceUid} is already stored under patient ${text(study.patient_id) ?? ''}` +
+            ` (issuer ${text(study.issuer) ?? 'none'}), not ${p.patientId} (issuer ${p.issuerOfPatientId ?? 'none'})`,
+        );
+      }
+      if (patientPk === null) {
+        patientPk = Number(
+          s.insertPatient.run(p.patientId, p.issuerOfPatientId, p.bsn, p.patientName, lower(p.patientName), p.birthDate, p.sex)
+            .lastInsertRowid,
+        );
+      }
+      let studyPk = int(study?.pk);
+      if (studyPk === null) {
+        const st = x.study;
+        studyPk = Number(
+          s.insertStudy.run(
+            patientPk,
+            st.studyInstanceUid,
+            st.studyDate,
+            st.studyTime,
+            st.accessionNumber,
+            st.studyDescription,
+            st.referringPhysicianName,
+            lower(st.referringPhysicianName),
+            st.studyId,
+          ).lastInsertRowid,
+        );
+      }
+      const series = s.seriesByUid.get(x.series.seriesInstanceUid);
+      let seriesPk = int(series?.pk);
+      if (series !== undefined && int(series.study_pk) !== studyPk) {
+        throw new StoreError('SERIES_STUDY_CONFLICT', `series ${x.series.seriesInstanceUid} is already stored under another study`);
+      }
+      if (seriesPk === null) {
+        const se = x.series;
+        seriesPk = Number(
+          s.insertSeries.run(studyPk, se.seriesInstanceUid, se.modality, se.seriesNumber, se.seriesDescription, se.bodyPartExamined)
+            .lastInsertRowid,
+        );
+      }
+      const i = x.instance;
+      const v = x.provenance;
+      s.insertInstance.run(
+        seriesPk,
+        i.sopInstanceUid,
+        i.sopClassUid,
+        i.instanceNumber,
+        i.transferSyntaxUid,
+        blob.blobId,
+        blob.size,
+        blob.sha256,
+        datasetOffset,
+        v.receivedAt,
+        v.via,
+        v.callingAeTitle,
+        v.remoteAddress,
+      );
+      return { outcome: 'created' };
+    });
+  }
+
+  getInstance(sopInstanceUid: string): StoredInstance | undefined {
+    const r = this.#s.instanceBySop.get(sopInstanceUid);
+    return r === undefined ? undefined : storedInstanceOf(r);
+  }
+
+  query(level: QueryLevel, matchers: readonly Matcher[], opts?: { limit?: number }): QueryRow[] {
+    const depth = depthOf(level);
+    const columns = columnsUpTo(depth);
+    const counts = COUNTS.filter(([d]) => d <= depth);
+    const select = [
+      ...columns.map(([, c], n) => `${['p', 'st', 'se', 'i'][c.depth] ?? ''}.${c.column} AS v${n}`),
+      ...counts.map(([, , sql], n) => `(${sql}) AS c${n}`),
+    ];
+    const where = whereClause(depth, matchers);
+    const limit = opts?.limit !== undefined && opts.limit > 0 ? ` LIMIT ${Math.floor(opts.limit)}` : '';
+    const alias = ['p', 'st', 'se', 'i'][depth] ?? 'p';
+    const sql = `SELECT ${select.join(', ')} ${fromClause(depth)} ${where.sql} ORDER BY ${alias}.pk${limit}`;
+    return this.#run(sql, where.params).map((r) => {
+      const row: QueryRow = { values: {} };
+      columns.forEach(([key, c], n) => {
+        row.values[key] = c.kind === 'int' ? int(r[`v${n}`]) : text(r[`v${n}`]);
+      });
+      counts.forEach(([, field], n) => {
+        const v = r[`c${n}`];
+        if (field === 'modalitiesInStudy' || field === 'sopClassesInStudy') {
+          const list = splitSet(text(v));
+          row[field] = list;
+          if (field === 'modalitiesInStudy') row.values.modalitiesInStudy = list.join('\\');
+        } else {
+          row[field] = int(v) ?? 0;
+        }
+      });
+      return row;
+    });
+  }
+
+  instancesMatching(level: QueryLevel, matchers: readonly Matcher[]): StoredInstance[] {
+    const where = whereClause(depthOf(level), matchers);
+    const sql =
+      `SELECT ${STORED_INSTANCE_COLUMNS} ${ALL_LEVELS_FROM} ${where.sql}` +
+      ` ORDER BY st.pk, se.series_number NULLS LAST, se.pk, i.instance_number NULLS LAST, i.pk`;
+    return this.#run(sql, where.params).map(storedInstanceOf);
+  }
+
+  removeInstance(sopInstanceUid: string): StoredInstance | undefined {
+    const s = this.#s;
+    return this.#transaction('removing an instance', () => {
+      const found = s.instanceBySop.get(sopInstanceUid);
+      const keys = s.instanceKeys.get(sopInstanceUid);
+      if (found === undefined || keys === undefined) return undefined;
+      s.deleteInstance.run(int(keys.ipk));
+      if (isEmpty(s.seriesEmpty.get(int(keys.sepk)))) {
+        s.deleteSeries.run(int(keys.sepk));
+        if (isEmpty(s.studyEmpty.get(int(keys.stpk)))) {
+          s.deleteStudy.run(int(keys.stpk));
+          if (isEmpty(s.patientEmpty.get(int(keys.ppk)))) s.deletePatient.run(int(keys.ppk));
+        }
+      }
+      return storedInstanceOf(found);
+    });
+  }
+
+  referencedBlobIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const r of this.#db.prepare('SELECT blob_id FROM instances').iterate()) {
+      const id = text(r.blob_id);
+      if (id !== null) ids.add(id);
+    }
+    return ids;
+  }
+
+  stats(): IndexStats {
+    const r = this.#db
+      .prepare(
+        `SELECT (SELECT count(*) FROM patients) AS patients, (SELECT count(*) FROM studies) AS studies,
+           (SELECT count(*) FROM series) AS series, (SELECT count(*) FROM instances) AS instances,
+           (SELECT ifnull(sum(size), 0) FROM instances) AS bytes`,
+      )
+      .get();
+    return {
+      patients: int(r?.patients) ?? 0,
+      studies: int(r?.studies) ?? 0,
+      series: int(r?.series) ?? 0,
+      instances: int(r?.instances) ?? 0,
+      bytes: int(r?.bytes) ?? 0,
+    };
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  #transaction<T>(what: string, body: () => T): T {
+    try {
+      this.#db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      throw asStoreError(err, what);
+    }
+    try {
+      const result = body();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw asStoreError(err, what);
+    }
+  }
+
+  /** Query shapes repeat (the same keys, other values), so their statements are prepared once and kept. */
+  #run(sql: string, params: readonly SQLInputValue[]): Row[] {
+    let stmt = this.#queries.get(sql);
+    if (stmt === undefined) {
+      if (this.#queries.size > 200) this.#queries.clear();
+      stmt = this.#db.prepare(sql);
+      this.#queries.set(sql, stmt);
+    }
+    try {
+      return stmt.all(...params);
+    } catch (err) {
+      throw asStoreError(err, 'querying the index');
+    }
+  }
+}
+
+function lower(v: string | null): string | null {
+  return v === null ? null : v.toLowerCase();
+}
+
+function isEmpty(r: Row | undefined): boolean {
+  return int(r?.empty) === 1;
+}
+
+function splitSet(v: string | null): string[] {
+  if (v === null || v === '') return [];
+  return [...new Set(v.split(','))].sort();
+}

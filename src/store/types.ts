@@ -1,0 +1,180 @@
+/**
+ * The store's ports. Nothing here names SQLite or a filesystem, so a PostgreSQL index or an S3-compatible blob store
+ * can stand behind the same interfaces. The store knows nothing of DICOM encoding: callers give it plain attribute
+ * records (the Patient/Study/Series/Instance levels of PS3.4 C.6.1) and opaque byte streams.
+ */
+
+export interface PatientAttributes {
+  patientId: string;
+  issuerOfPatientId: string | null;
+  bsn: string | null;
+  patientName: string | null;
+  birthDate: string | null;
+  sex: string | null;
+}
+
+export interface StudyAttributes {
+  studyInstanceUid: string;
+  studyDate: string | null;
+  studyTime: string | null;
+  accessionNumber: string | null;
+  studyDescription: string | null;
+  referringPhysicianName: string | null;
+  studyId: string | null;
+}
+
+export interface SeriesAttributes {
+  seriesInstanceUid: string;
+  modality: string | null;
+  seriesNumber: number | null;
+  seriesDescription: string | null;
+  bodyPartExamined: string | null;
+}
+
+export interface InstanceAttributes {
+  sopInstanceUid: string;
+  sopClassUid: string;
+  instanceNumber: number | null;
+  transferSyntaxUid: string;
+}
+
+/** Where an instance came from; every stored instance keeps it. */
+export interface Provenance {
+  /** ISO 8601 UTC. */
+  receivedAt: string;
+  /** 'dimse' | 'import' | ... */
+  via: string;
+  callingAeTitle: string | null;
+  remoteAddress: string | null;
+}
+
+export interface NewInstance {
+  patient: PatientAttributes;
+  study: StudyAttributes;
+  series: SeriesAttributes;
+  instance: InstanceAttributes;
+  provenance: Provenance;
+}
+
+export interface BlobRef {
+  blobId: string;
+  /** Plaintext bytes. */
+  size: number;
+  /** Hex SHA-256 of the plaintext. */
+  sha256: string;
+}
+
+export interface StoredInstance extends NewInstance {
+  blob: BlobRef;
+  /** Where the data set starts in the stored Part 10 file (after preamble and file meta). */
+  datasetOffset: number;
+}
+
+export interface BlobWriter {
+  /** Resolves when `chunk` may be reused (backpressure). */
+  write(chunk: Buffer): Promise<void>;
+  /** Makes the blob durable and visible under its id; after this resolves a crash cannot lose it. */
+  commit(): Promise<BlobRef>;
+  /** Discards everything written; idempotent. */
+  abort(): Promise<void>;
+}
+
+export interface BlobStore {
+  create(): Promise<BlobWriter>;
+  /** Decrypted plaintext from byte `start`, verified as it streams; errors are StoreError. */
+  open(blobId: string, opts?: { start?: number }): NodeJS.ReadableStream;
+  /** Idempotent: deleting a blob that is not there succeeds. */
+  delete(blobId: string): Promise<void>;
+  list(): AsyncIterable<string>;
+}
+
+export type QueryLevel = 'PATIENT' | 'STUDY' | 'SERIES' | 'IMAGE';
+
+export type AttributeKey =
+  | 'patientId'
+  | 'issuerOfPatientId'
+  | 'bsn'
+  | 'patientName'
+  | 'birthDate'
+  | 'sex'
+  | 'studyInstanceUid'
+  | 'studyDate'
+  | 'studyTime'
+  | 'accessionNumber'
+  | 'studyDescription'
+  | 'referringPhysicianName'
+  | 'studyId'
+  | 'modalitiesInStudy'
+  | 'seriesInstanceUid'
+  | 'modality'
+  | 'seriesNumber'
+  | 'seriesDescription'
+  | 'bodyPartExamined'
+  | 'sopInstanceUid'
+  | 'sopClassUid'
+  | 'instanceNumber';
+
+/** C-FIND matching types (PS3.4 C.2.2.2). */
+export type Matcher =
+  /** Exact; person names case-insensitive (C.2.2.2.1). */
+  | { key: AttributeKey; kind: 'single'; value: string }
+  /** DICOM `*` and `?` (C.2.2.2.4). */
+  | { key: AttributeKey; kind: 'wildcard'; pattern: string }
+  /** Dates/times, inclusive, either end open (C.2.2.2.5). */
+  | { key: AttributeKey; kind: 'range'; from: string | null; to: string | null }
+  /** UID lists (C.2.2.2.2). */
+  | { key: AttributeKey; kind: 'list'; values: readonly string[] };
+
+/** Every attribute of the level and above, plus the counts of the level and above. */
+export interface QueryRow {
+  values: Partial<Record<AttributeKey, string | number | null>>;
+  numberOfPatientRelatedStudies?: number;
+  numberOfPatientRelatedSeries?: number;
+  numberOfPatientRelatedInstances?: number;
+  numberOfStudyRelatedSeries?: number;
+  numberOfStudyRelatedInstances?: number;
+  numberOfSeriesRelatedInstances?: number;
+  modalitiesInStudy?: string[];
+  sopClassesInStudy?: string[];
+}
+
+export interface RecordOutcome {
+  outcome: 'created' | 'duplicate';
+  existing?: StoredInstance;
+}
+
+export interface IndexStats {
+  patients: number;
+  studies: number;
+  series: number;
+  instances: number;
+  bytes: number;
+}
+
+export interface StudyIndex {
+  recordInstance(x: NewInstance, blob: BlobRef, datasetOffset: number): RecordOutcome;
+  getInstance(sopInstanceUid: string): StoredInstance | undefined;
+  query(level: QueryLevel, matchers: readonly Matcher[], opts?: { limit?: number }): QueryRow[];
+  /** Every instance under the matching entities (for C-MOVE/C-GET), ordered by series, then instance number. */
+  instancesMatching(level: QueryLevel, matchers: readonly Matcher[]): StoredInstance[];
+  /** For retention; removes parents that become empty. */
+  removeInstance(sopInstanceUid: string): StoredInstance | undefined;
+  referencedBlobIds(): Set<string>;
+  stats(): IndexStats;
+  close(): void;
+}
+
+export interface RecoveryReport {
+  tempFilesRemoved: number;
+  orphanBlobsRemoved: number;
+  /** Blob ids of indexed instances whose file is gone; their rows are kept for an operator to decide. */
+  missingBlobs: string[];
+}
+
+export interface Store {
+  blobs: BlobStore;
+  index: StudyIndex;
+  /** Run at start-up before accepting writes. */
+  recover(): Promise<RecoveryReport>;
+  close(): Promise<void>;
+}
