@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { readEncryptionKeyFile, openEmbeddedStore } from '../src/store/index.ts';
 import { writeCtStudy } from '../src/synth/index.ts';
 import { freePort } from '../test/support/net.ts';
-import { ingestIntoOrthanc, ingestIntoStorescp } from './competitors.ts';
-import { median, peakRssMb, timeStorescu } from './measure.ts';
+import { ingestIntoOrthanc, ingestIntoStorescp, median, peakRssMb, timeStorescu } from './peers.ts';
 import { spawnNode } from './our-node.ts';
 
 const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 500);

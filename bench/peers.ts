@@ -1,0 +1,92 @@
+// The competitors of the ingest benchmark and how we time them: DCMTK storescu sends, on one association, into
+// DCMTK storescp or Orthanc, each tuned as its own documentation advises and with TCP_NODELAY=1.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitFor } from '../test/support/net.ts';
+import { startOrthanc } from '../test/support/orthanc-pacs.ts';
+import { peerEnv } from '../test/support/tools.ts';
+
+export interface IngestRun {
+  seconds: number;
+  instances: number;
+  bytes: number;
+}
+
+export interface Peer {
+  host: string;
+  port: number;
+  calledAe: string;
+  callingAe: string;
+}
+
+function runTool(cmd: string, args: readonly string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { env: peerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    p.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.once('error', reject);
+    p.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+/** storescu with every file on one association; the clock covers association, all C-STOREs and release. */
+export async function timeStorescu(files: readonly string[], peer: Peer): Promise<IngestRun> {
+  const bytes = files.reduce((sum, f) => sum + statSync(f).size, 0);
+  const started = process.hrtime.bigint();
+  const r = await runTool('storescu', ['-aet', peer.callingAe, '-aec', peer.calledAe, peer.host, String(peer.port), ...files], 600_000);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (r.code !== 0) throw new Error(`storescu failed (${r.code}):\n${r.output.slice(-2000)}`);
+  return { seconds, instances: files.length, bytes };
+}
+
+/** DCMTK storescp writing each instance to a folder on the same disk, with its largest receive PDU. */
+export async function ingestIntoStorescp(files: readonly string[], o: { pdu: number }): Promise<IngestRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'beeldbrug-bench-storescp-'));
+  const port = await freePort();
+  const child = spawn('storescp', ['--aetitle', 'STORESCP', '--max-pdu', String(o.pdu), '-od', dir, String(port)], { env: peerEnv(), stdio: 'ignore' });
+  try {
+    await waitFor('storescp', async () => (await runTool('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(port)], 5000)).code === 0);
+    const run = await timeStorescu(files, { host: '127.0.0.1', port, calledAe: 'STORESCP', callingAe: 'BENCH_SCU' });
+    const stored = readdirSync(dir).length;
+    if (stored !== files.length) throw new Error(`storescp stored ${stored} of ${files.length}`);
+    return run;
+  } finally {
+    child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A fresh Orthanc per run, tuned for ingest as its documentation advises; counts what it stored afterwards. */
+export async function ingestIntoOrthanc(files: readonly string[]): Promise<IngestRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'beeldbrug-bench-orthanc-'));
+  // storescu only calls Orthanc, so the modality's own port is never used; Orthanc's config requires one.
+  const pacs = await startOrthanc({ dir, tunedForIngest: true, modalities: { bench: { aeTitle: 'BENCH_SCU', host: '127.0.0.1', port: 1 } } });
+  try {
+    const run = await timeStorescu(files, { host: '127.0.0.1', port: pacs.dicomPort, calledAe: pacs.aeTitle, callingAe: 'BENCH_SCU' });
+    const stats = await pacs.rest<{ CountInstances: number }>('GET', '/statistics');
+    if (stats.CountInstances !== files.length) throw new Error(`Orthanc stored ${stats.CountInstances} of ${files.length}`);
+    return run;
+  } finally {
+    await pacs.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Peak resident memory of a live process (VmHWM), in MB. */
+export function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m?.[1] !== undefined ? Number(m[1]) / 1024 : 0;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}

@@ -1,0 +1,108 @@
+// A PACS administrator's view: DCMTK's storescu, findscu, movescu and getscu against a running Beeldbrug node.
+// Round trips are byte-exact: what comes back is the data set as it was sent.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readPart10, Tag } from '../../src/dicom/index.ts';
+import { synthesize } from '../../src/synth/index.ts';
+import { datasetOf, run, startPeer } from '../dimse/helpers.ts';
+import { freePort, waitFor } from '../support/net.ts';
+import { logLines, startTestNode } from '../support/node.ts';
+import { tempDir } from '../support/tmp.ts';
+import { requireTool } from '../support/tools.ts';
+
+const PACS = 'PACS_AE';
+
+function filesIn(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}
+
+/** SOP Instance UID -> data set bytes, for byte-exact comparison independent of file names. */
+function datasetsByUid(files: readonly string[]): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const f of files) {
+    const uid = readPart10(readFileSync(f)).dataset.string(Tag.SOPInstanceUID);
+    assert.ok(uid !== undefined, `${f} has a SOP Instance UID`);
+    out.set(uid, datasetOf(f).bytes);
+  }
+  return out;
+}
+
+function assertSameDatasets(actual: Map<string, Buffer>, expected: Map<string, Buffer>, what: string): void {
+  assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort(), `${what}: the same instances`);
+  for (const [uid, bytes] of expected) assert.ok(actual.get(uid)?.equals(bytes), `${what}: ${uid} is byte-identical`);
+}
+
+test('storescu in; findscu, movescu and getscu out, byte-identical; restart keeps everything', async (t) => {
+  const tools = ['storescu', 'findscu', 'movescu', 'getscu', 'storescp'].map((p) => requireTool(t, p));
+  if (tools.includes(undefined)) return;
+  const work = tempDir(t);
+  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 11 });
+  const sent = filesIn(join(work, 'synth'));
+  assert.equal(sent.length, synth.files);
+  const expected = datasetsByUid(sent);
+  const study = synth.patients[0]?.studies[0];
+  assert.ok(study !== undefined);
+
+  const destPort = await freePort();
+  const n = await startTestNode(t, { peers: [{ aeTitle: PACS, host: '127.0.0.1', port: destPort, description: 'test PACS' }] });
+  const peer = ['-aet', PACS, '-aec', n.aeTitle, '127.0.0.1', String(n.port)];
+
+  const store = await run('storescu', [...peer, ...sent]);
+  assert.equal(store.code, 0, store.stderr);
+  assert.equal(n.node.store.index.stats().instances, sent.length, 'every instance is indexed');
+
+  // C-FIND at study level, with a wildcard on the name and the counts a PACS shows.
+  const findDir = tempDir(t);
+  const find = await run('findscu', [
+    '-S', '-X', '-od', findDir, ...peer,
+    '-k', 'QueryRetrieveLevel=STUDY', '-k', `PatientName=${(synth.patients[0]?.name ?? '').slice(0, 3)}*`,
+    '-k', 'StudyInstanceUID', '-k', 'StudyDate', '-k', 'ModalitiesInStudy', '-k', 'NumberOfStudyRelatedInstances', '-k', 'PatientID',
+  ]);
+  assert.equal(find.code, 0, find.stderr);
+  const answers = filesIn(findDir).map((f) => readPart10(readFileSync(f)).dataset);
+  assert.equal(answers.length, synth.patients[0]?.studies.length, 'one answer per study of the patient');
+  const answer = answers.find((a) => a.string(Tag.StudyInstanceUID) === study.studyInstanceUid);
+  assert.ok(answer !== undefined);
+  assert.equal(answer.string(Tag.PatientID), synth.patients[0]?.patientId);
+  assert.equal(Number(answer.string(Tag.NumberOfStudyRelatedInstances)), study.instances);
+  assert.ok(answer.strings(Tag.ModalitiesInStudy).includes(study.modality));
+
+  // C-MOVE to a storescp acting as the PACS.
+  const moved = tempDir(t);
+  startPeer(t, 'storescp', ['--aetitle', PACS, '-od', moved, String(destPort)]);
+  await waitFor('storescp', async () => (await run('echoscu', ['-aec', PACS, '127.0.0.1', String(destPort)])).code === 0);
+  const move = await run('movescu', ['-S', ...peer.slice(0, 2), '-aem', PACS, ...peer.slice(2), '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${study.studyInstanceUid}`]);
+  assert.equal(move.code, 0, move.stderr);
+  const studyExpected = datasetsByUid(study.files);
+  assertSameDatasets(datasetsByUid(filesIn(moved)), studyExpected, 'C-MOVE');
+
+  // C-GET over the same association.
+  const got = tempDir(t);
+  const get = await run('getscu', ['-S', ...peer, '-od', got, '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${study.studyInstanceUid}`]);
+  assert.equal(get.code, 0, get.stderr);
+  assertSameDatasets(datasetsByUid(filesIn(got)), studyExpected, 'C-GET');
+
+  // The same instances again: idempotent, nothing new stored.
+  const again = await run('storescu', [...peer, ...sent]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(n.node.store.index.stats().instances, sent.length, 'storing twice is idempotent');
+});
+
+test('an AE title that is not on the allow-list is rejected at association and logged', async (t) => {
+  const echoscu = requireTool(t, 'echoscu');
+  if (echoscu === undefined) return;
+  const n = await startTestNode(t, { peers: [{ aeTitle: PACS, host: '127.0.0.1', description: 'test PACS' }] });
+  const ok = await run('echoscu', ['-aet', PACS, '-aec', n.aeTitle, '127.0.0.1', String(n.port)]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const refused = await run('echoscu', ['-aet', 'INTRUDER', '-aec', n.aeTitle, '127.0.0.1', String(n.port)]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr + refused.stdout, /Calling AE Title Not Recognized/i);
+  const wrongCalled = await run('echoscu', ['-aet', PACS, '-aec', 'OTHER', '127.0.0.1', String(n.port)]);
+  assert.match(wrongCalled.stderr + wrongCalled.stdout, /Called AE Title Not Recognized/i);
+  await waitFor('the refusal in the log', async () => logLines(n).some((l) => JSON.stringify(l).includes('INTRUDER')), 5000);
+});
