@@ -1,45 +1,24 @@
 // DICOM TLS (PS3.15 B.9, BCP 195): certificates made per run with openssl (CA, server, client, and a client from
 // another CA); echoscu with +tls against our server, our SCU over TLS, untrusted and missing client certs refused.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Association, DimseProtocolError, Status, type TlsOptions } from '../../src/dimse/index.ts';
+import { Association, DimseProtocolError, Status } from '../../src/dimse/index.ts';
+import { makeCa, makeCert, tlsOf } from '../support/test-certificates.ts';
 import { requireTool } from '../support/tools.ts';
 import { tempDir } from '../support/tmp.ts';
 import { run, startServer } from './helpers.ts';
-
-async function openssl(args: string[]): Promise<void> {
-  const r = await run('openssl', args);
-  if (r.code !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
-}
-
-async function makeCa(dir: string, name: string): Promise<void> {
-  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/O=Beeldbrug test/CN=${name}`,
-    '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.pem`)]);
-}
-
-async function makeCert(dir: string, ca: string, name: string, san: string): Promise<void> {
-  await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/O=Beeldbrug test/CN=${name}`,
-    '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.csr`)]);
-  writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\n`);
-  await openssl(['x509', '-req', '-in', join(dir, `${name}.csr`), '-CA', join(dir, `${ca}.pem`), '-CAkey', join(dir, `${ca}.key`), '-CAcreateserial',
-    '-days', '2', '-extfile', join(dir, `${name}.ext`), '-out', join(dir, `${name}.crt`)]);
-}
-
-function tlsOf(dir: string, name: string, ca: string): TlsOptions {
-  return { key: readFileSync(join(dir, `${name}.key`)), cert: readFileSync(join(dir, `${name}.crt`)), ca: readFileSync(join(dir, `${ca}.pem`)) };
-}
 
 test('DICOM TLS: echoscu and our SCU with client certificates; untrusted or missing certificates are refused', async (t) => {
   const echoscu = requireTool(t, 'echoscu');
   if (echoscu === undefined || requireTool(t, 'openssl') === undefined) return;
   const dir = tempDir(t);
-  await makeCa(dir, 'ca');
-  await makeCa(dir, 'rogue-ca');
-  await makeCert(dir, 'ca', 'server', 'IP:127.0.0.1,DNS:localhost');
-  await makeCert(dir, 'ca', 'client', 'DNS:client.test');
-  await makeCert(dir, 'rogue-ca', 'rogue', 'DNS:rogue.test');
+  makeCa(dir, 'ca');
+  makeCa(dir, 'rogue-ca');
+  makeCert(dir, 'ca', 'server', 'IP:127.0.0.1,DNS:localhost');
+  makeCert(dir, 'ca', 'client', 'DNS:client.test');
+  makeCert(dir, 'rogue-ca', 'rogue', 'DNS:rogue.test');
   const subjects: (string | undefined)[] = [];
   const { port, lines } = await startServer(t, {
     tls: tlsOf(dir, 'server', 'ca'),
