@@ -87,6 +87,8 @@ export class UpperLayer {
         this.log.warn({ reason: 'PDU_TRUNCATED' }, 'connection closed inside a PDU');
         this.endError ??= new DimseProtocolError('PDU_TRUNCATED', 'connection closed inside a PDU');
       }
+      // A closed transport is Sta1 whatever we were doing: nothing may wait on it any more (PS3.8 9.2, AA-4/AA-5).
+      this.state = 'Sta1';
       this.finish(this.endError ?? new DimseProtocolError('CONNECTION_CLOSED', 'connection closed'));
       resolve();
     }));
@@ -365,9 +367,9 @@ export class UpperLayer {
 
   /** A-RELEASE-RQ, then waits for A-RELEASE-RP (or the end of the connection, at most `timeoutMs`). */
   async release(timeoutMs = 10_000): Promise<void> {
-    if (this.state !== 'Sta6') return;
+    if (this.state !== 'Sta6' || this.socket.destroyed) return;
     await this.sendLock;
-    if (this.state !== 'Sta6') return;
+    if (this.state !== 'Sta6' || this.socket.destroyed) return;
     this.state = 'Sta7';
     const rp = new Promise<void>((resolve) => {
       this.releaseWaiter = resolve;
