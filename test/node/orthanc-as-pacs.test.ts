@@ -1,7 +1,7 @@
 // Orthanc as the hospital PACS: our SCU echoes, stores, queries and C-GETs against it, and Orthanc C-MOVEs a study
 // into our node. Pixel data (and report content) must come back byte for byte.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Dataset, parseDataset, readPart10, SopClass, Tag, TransferSyntax, writeDataset } from '../../src/dicom/index.ts';
@@ -10,30 +10,15 @@ import { synthesize } from '../../src/synth/index.ts';
 import { waitFor } from '../support/net.ts';
 import { startTestNode } from '../support/node.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
+import { collect, filesIn, payloadOf } from '../support/dicom-files.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
-
-/** What must survive every hop unchanged: the pixel data, or for reports the document or SR content. */
-function payloadOf(ds: Dataset): Buffer {
-  for (const tag of [Tag.PixelData, Tag.EncapsulatedDocument]) {
-    const el = ds.get(tag);
-    if (el?.bytes !== undefined) return el.bytes;
-    if (el?.fragments !== undefined) return Buffer.concat(el.fragments);
-  }
-  return writeDataset(new Dataset().setElement(ds.get(Tag.ContentSequence) ?? { tag: Tag.ContentSequence, vr: 'SQ', items: [] }), TransferSyntax.ExplicitVRLittleEndian);
-}
-
-async function collect(stream: NodeJS.ReadableStream | AsyncIterable<Buffer>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks);
-}
 
 test('our SCU and SCP against Orthanc as the PACS: echo, store, find, move, get, byte-exact', async (t) => {
   if (requireTool(t, 'Orthanc') === undefined) return;
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 21 });
-  const files = readdirSync(join(work, 'synth'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  const files = filesIn(join(work, 'synth'));
   const originals = new Map(files.map((f) => {
     const p = readPart10(readFileSync(f));
     return [p.dataset.string(Tag.SOPInstanceUID) ?? '', { file: f, part10: p }] as const;

@@ -1,0 +1,18 @@
+/**
+ * Beeldbrug's DICOM core: data dictionary, data sets, Part 10 files and transfer syntaxes (PS3.5, PS3.6, PS3.10).
+ * Imports nothing from the rest of the project.
+ */
+export type { Vr } from './vr.ts';
+export { Tag, type TagKeyword, keywordOf, vrOf, formatTag } from './dictionary.ts';
+export { Dataset, type Element, type DatasetValue } from './dataset.ts';
+export { TransferSyntax, type TransferSyntaxUid, type TransferSyntaxInfo, transferSyntaxInfo } from './transfer-syntax.ts';
+export { SopClass, type SopClassUid, isStorageSopClass, sopClassName } from './sop-class.ts';
+export { newUid, uidFromBytes, isValidUid } from './uid.ts';
+export type { ParseLimits } from './parse.ts';
+export { parseDataset, writeDataset } from './dataset-codec.ts';
+export {
+  encodeFileMeta, encodePart10, readPart10, readPart10Header, writePart10,
+  type FileMetaInput, type Part10, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME,
+} from './part10.ts';
+export { HeaderReader } from './header-reader.ts';
+export { DicomError, DicomErrorCode } from './errors.ts';

@@ -1,0 +1,46 @@
+// Reading test DICOM files and comparing what must survive a round trip.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Dataset, readPart10, Tag, TransferSyntax, writeDataset } from '../../src/dicom/index.ts';
+
+/** Every file below `dir`, sorted. */
+export function filesIn(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}
+
+/** SOP Instance UID -> data set bytes (after the file meta), for comparisons that do not depend on file names. */
+export function datasetsByUid(files: readonly string[]): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const f of files) {
+    const bytes = readFileSync(f);
+    const p = readPart10(bytes);
+    const uid = p.dataset.string(Tag.SOPInstanceUID);
+    if (uid === undefined) throw new Error(`${f} has no SOP Instance UID`);
+    out.set(uid, bytes.subarray(p.datasetOffset));
+  }
+  return out;
+}
+
+/**
+ * What must survive every hop unchanged even when a peer re-encodes the header (DCMTK's storescu writes sequences
+ * with explicit lengths): the pixel data, the encapsulated document, or an SR's content tree.
+ */
+export function payloadOf(ds: Dataset): Buffer {
+  for (const tag of [Tag.PixelData, Tag.EncapsulatedDocument]) {
+    const el = ds.get(tag);
+    if (el?.bytes !== undefined) return el.bytes;
+    if (el?.fragments !== undefined) return Buffer.concat(el.fragments);
+  }
+  const content = ds.get(Tag.ContentSequence);
+  if (content === undefined) throw new Error('no pixel data, document or SR content to compare');
+  return writeDataset(new Dataset().setElement(content), TransferSyntax.ExplicitVRLittleEndian);
+}
+
+export async function collect(stream: NodeJS.ReadableStream | AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
+}
