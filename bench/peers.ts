@@ -63,11 +63,15 @@ export async function ingestIntoStorescp(files: readonly string[], o: { pdu: num
   }
 }
 
-/** A fresh Orthanc per run, tuned for ingest as its documentation advises; counts what it stored afterwards. */
-export async function ingestIntoOrthanc(files: readonly string[]): Promise<IngestRun> {
+/**
+ * A fresh Orthanc per run, tuned for ingest as its documentation advises; counts what it stored afterwards.
+ * `durable` keeps Orthanc's own default of an fsync per stored file (the guarantee our node gives); without it Orthanc
+ * acknowledges what is only in the page cache.
+ */
+export async function ingestIntoOrthanc(files: readonly string[], o: { durable: boolean }): Promise<IngestRun> {
   const dir = mkdtempSync(join(tmpdir(), 'beeldbrug-bench-orthanc-'));
   // storescu only calls Orthanc, so the modality's own port is never used; Orthanc's config requires one.
-  const pacs = await startOrthanc({ dir, tunedForIngest: true, modalities: { bench: { aeTitle: 'BENCH_SCU', host: '127.0.0.1', port: 1 } } });
+  const pacs = await startOrthanc({ dir, tunedForIngest: true, syncStorageArea: o.durable, modalities: { bench: { aeTitle: 'BENCH_SCU', host: '127.0.0.1', port: 1 } } });
   try {
     const run = await timeStorescu(files, { host: '127.0.0.1', port: pacs.dicomPort, calledAe: pacs.aeTitle, callingAe: 'BENCH_SCU' });
     const stats = await pacs.rest<{ CountInstances: number }>('GET', '/statistics');

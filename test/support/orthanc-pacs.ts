@@ -20,6 +20,11 @@ export interface OrthancOptions {
   modalities?: Record<string, OrthancModality>;
   /** Settings Orthanc's own documentation advises for fast ingest (the benchmark uses them). */
   tunedForIngest?: boolean;
+  /**
+   * Orthanc's own fsync of every stored file (default true since 1.7.4: "the DICOM are guaranteed to be immediately
+   * written to the disk"). Switching it off trades away the durability our node always keeps.
+   */
+  syncStorageArea?: boolean;
 }
 
 export interface OrthancPacs {
@@ -74,7 +79,7 @@ export async function startOrthanc(o: OrthancOptions): Promise<OrthancPacs> {
     ),
     StorageCompression: false,
     ...(o.tunedForIngest === true
-      ? { SaveJobs: false, StorageAccessOnFind: 'Never', MaximumPduLength: 131072, DicomThreadsCount: 4, SyncStorageArea: false, KeepAlive: true, TcpNoDelay: true }
+      ? { SaveJobs: false, StorageAccessOnFind: 'Never', MaximumPduLength: 131072, DicomThreadsCount: 4, KeepAlive: true, TcpNoDelay: true, SyncStorageArea: o.syncStorageArea ?? true }
       : {}),
   };
   const configFile = join(o.dir, 'orthanc.json');

@@ -1,0 +1,63 @@
+// The command line as an administrator uses it: help everywhere, init then start, clear errors, and the demo network.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { freePort } from './support/net.ts';
+import { tempDir } from './support/tmp.ts';
+
+const main = new URL('../src/main.ts', import.meta.url).pathname;
+
+function cli(args: readonly string[], timeout = 60_000): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', main, ...args], { encoding: 'utf8', timeout });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('every command has --help', () => {
+  for (const command of [[], ['init'], ['start'], ['synth'], ['demo']]) {
+    const r = cli([...command, '--help']);
+    assert.equal(r.code, 0, `${command.join(' ')} --help`);
+    assert.match(r.out, /Usage: beeldbrug/);
+  }
+});
+
+test('init writes a configuration that start accepts; it refuses to overwrite a node', (t) => {
+  const dir = tempDir(t);
+  const r = cli(['init', dir, '--ae-title', 'NOORD', '--ura', '12345678', '--peer', 'PACS@127.0.0.1:104']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(readFileSync(join(dir, 'beeldbrug.yaml'), 'utf8'), /aeTitle: "PACS"/);
+  assert.equal(Buffer.from(readFileSync(join(dir, 'keys', 'store.key'), 'utf8').trim(), 'base64').length, 32, 'a fresh 256-bit key');
+  const again = cli(['init', dir]);
+  assert.equal(again.code, 1);
+  assert.match(again.err, /already holds a Beeldbrug node/);
+});
+
+test('start explains an invalid configuration by key, and a missing key file by name', (t) => {
+  const dir = tempDir(t);
+  assert.equal(cli(['init', dir]).code, 0);
+  const config = join(dir, 'beeldbrug.yaml');
+  const good = readFileSync(config, 'utf8');
+  writeFileSync(config, good.replace('aeTitle: "BEELDBRUG"', 'aeTitle: "THIS_AE_TITLE_IS_TOO_LONG"'));
+  const invalid = cli(['start', '--config', config]);
+  assert.equal(invalid.code, 1);
+  assert.match(invalid.err, /CONFIG_INVALID: invalid configuration .*\n\s+- dimse\.aeTitle: .*16/);
+  writeFileSync(config, good);
+  rmSync(join(dir, 'keys', 'store.key'));
+  const noKey = cli(['start', '--config', config]);
+  assert.equal(noKey.code, 1);
+  assert.match(noKey.err, /KEY_FILE_PROBLEM: .*store\.key/);
+});
+
+test('the demo starts three hospital nodes with synthetic studies, and keeps them for the next start', async (t) => {
+  const dir = tempDir(t);
+  const base = await freePort();
+  const first = cli(['demo', '--dir', dir, '--base-port', String(base), '--patients', '2', '--exit-when-ready']);
+  assert.equal(first.code, 0, first.err);
+  for (const ae of ['NOORD', 'MIDDEN', 'ZUID']) assert.match(first.out, new RegExp(`${ae}\\s.*DICOM 127\\.0\\.0\\.1:\\d+\\s+2 patients, \\d+ studies, \\d+ instances`));
+  assert.match(first.out, /echoscu -aet DEMO_SCU -aec NOORD 127\.0\.0\.1/);
+  const second = cli(['demo', '--dir', dir, '--base-port', String(base), '--exit-when-ready']);
+  assert.equal(second.code, 0, second.err);
+  const counts = (out: string): string[] => [...out.matchAll(/(\d+ patients, \d+ studies, \d+ instances)/g)].map((m) => m[1] ?? '');
+  assert.deepEqual(counts(second.out), counts(first.out), 'the second start finds the same data');
+});
