@@ -1,10 +1,12 @@
 /**
  * C-GET SCP (PS3.4 C.4.3): C-STORE sub-operations go back over the same association, on a presentation context
- * the requestor proposed for the instance's SOP class and transfer syntax (with SCP role selection, PS3.7 D.3.3.4).
+ * the requestor proposed for the instance's SOP class and transfer syntax (with SCP role selection, PS3.7 D.3.3.4), or
+ * one it can be rewritten into without loss.
  */
 import { CommandField, DataSetPresent, Priority } from './command-set.ts';
 import { DimseProtocolError } from './errors.ts';
 import { ResponseQueue } from './response-queue.ts';
+import { chooseContext, inTransferSyntax } from './transfer-syntax-conversion.ts';
 import { serveRetrieve } from './retrieve-suboperations.ts';
 import type { ScpContext } from './scp-context.ts';
 import { Status } from './status.ts';
@@ -24,10 +26,9 @@ async function* chunks(src: NodeJS.ReadableStream | AsyncIterable<Buffer>): Asyn
 }
 
 async function storeBack(s: ScpContext, inst: OutgoingInstance): Promise<number> {
-  const candidates = [...s.ul.contexts.values()].filter((c) => c.abstractSyntax === inst.sopClassUid && c.transferSyntax === inst.transferSyntaxUid);
-  const ctx = candidates.find((c) => c.requestorIsScp) ?? candidates[0];
+  const ctx = chooseContext(s.ul.contexts.values(), inst.sopClassUid, inst.transferSyntaxUid, (c) => c.requestorIsScp);
   if (ctx === undefined) {
-    throw new DimseProtocolError('NO_PRESENTATION_CONTEXT', `no presentation context for ${inst.sopClassUid} in ${inst.transferSyntaxUid}`);
+    throw new DimseProtocolError('NO_PRESENTATION_CONTEXT', `no presentation context for ${inst.sopClassUid} in ${inst.transferSyntaxUid} or a lossless rewrite of it`);
   }
   const id = nextId(s.ul);
   const q = new ResponseQueue(60_000);
@@ -36,7 +37,7 @@ async function storeBack(s: ScpContext, inst: OutgoingInstance): Promise<number>
     await s.ul.send(ctx.id, {
       commandField: CommandField.CStoreRq, messageId: id, affectedSopClassUid: inst.sopClassUid, affectedSopInstanceUid: inst.sopInstanceUid,
       priority: Priority.Medium, dataSetType: DataSetPresent,
-    }, chunks(await inst.open()));
+    }, inTransferSyntax(chunks(await inst.open()), inst.transferSyntaxUid, ctx.transferSyntax));
     const rsp = await q.next(() => s.ul.abortWith(new DimseProtocolError('TIMEOUT', 'no C-STORE response to a C-GET sub-operation')));
     rsp.data?.discard();
     return rsp.command.status ?? Status.ProcessingFailure;

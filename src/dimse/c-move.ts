@@ -4,12 +4,13 @@
  */
 import { Association } from './client.ts';
 import { serveRetrieve, type SubOperationTransport } from './retrieve-suboperations.ts';
+import { proposableFor } from './transfer-syntax-conversion.ts';
 import type { ScpContext } from './scp-context.ts';
 import { DimseFailure, Status } from './status.ts';
 import type { OutgoingInstance, RetrievePlan } from './types.ts';
 import type { IncomingMessage } from './upper-layer.ts';
 
-/** One presentation context per (SOP class, transfer syntax): the data goes out as stored, never transcoded here. */
+/** One presentation context per (SOP class, stored transfer syntax), offering the stored syntax first and lossless rewrites after it. */
 export function contextsFor(instances: readonly OutgoingInstance[]): { abstractSyntax: string; transferSyntaxes: string[] }[] {
   const seen = new Set<string>();
   const out: { abstractSyntax: string; transferSyntaxes: string[] }[] = [];
@@ -17,7 +18,7 @@ export function contextsFor(instances: readonly OutgoingInstance[]): { abstractS
     const key = `${i.sopClassUid}|${i.transferSyntaxUid}`;
     if (seen.has(key) || out.length >= 128) continue;
     seen.add(key);
-    out.push({ abstractSyntax: i.sopClassUid, transferSyntaxes: [i.transferSyntaxUid] });
+    out.push({ abstractSyntax: i.sopClassUid, transferSyntaxes: proposableFor(i.transferSyntaxUid) });
   }
   return out;
 }

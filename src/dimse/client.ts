@@ -3,6 +3,7 @@
  * (PS3.7 9.1: C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET with SCP/SCU role selection, C-CANCEL).
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import { chooseContext, inTransferSyntax } from './transfer-syntax-conversion.ts';
 import { connect as tlsConnect } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { type Command, CommandField, DataSetPresent, NoDataSet, Priority } from './command-set.ts';
@@ -184,14 +185,17 @@ export class Association {
   }
 
   async store(x: { sopClassUid: string; sopInstanceUid: string; transferSyntaxUid: string; data: Buffer | NodeJS.ReadableStream | AsyncIterable<Buffer>; moveOriginator?: { aeTitle: string; messageId: number } }): Promise<number> {
-    const ctx = this.context(x.sopClassUid, x.transferSyntaxUid);
+    const ctx = chooseContext(this.contexts, x.sopClassUid, x.transferSyntaxUid);
+    if (ctx === undefined) {
+      throw new DimseProtocolError('NO_PRESENTATION_CONTEXT', `no accepted presentation context for ${x.sopClassUid} in ${x.transferSyntaxUid} or a lossless rewrite of it`);
+    }
     const id = this.nextId();
     const cmd: Command = {
       commandField: CommandField.CStoreRq, messageId: id, affectedSopClassUid: x.sopClassUid, affectedSopInstanceUid: x.sopInstanceUid,
       priority: Priority.Medium, dataSetType: DataSetPresent,
       ...(x.moveOriginator !== undefined ? { moveOriginatorAeTitle: x.moveOriginator.aeTitle, moveOriginatorMessageId: x.moveOriginator.messageId } : {}),
     };
-    const q = await this.request(ctx.id, cmd, chunks(x.data));
+    const q = await this.request(ctx.id, cmd, inTransferSyntax(chunks(x.data), x.transferSyntaxUid, ctx.transferSyntax));
     try {
       const rsp = await this.next(q);
       rsp.data?.discard();

@@ -1,0 +1,55 @@
+/**
+ * Sending an instance on a presentation context whose transfer syntax differs from the stored one. Between implicit
+ * and explicit VR little endian (PS3.5 A.1, A.2) a data set is rewritten without loss: the values, pixel data included,
+ * stay byte for byte; only the element headers change. That matters in practice: many modalities send implicit VR,
+ * many requestors accept only explicit VR for C-GET, and a C-MOVE destination chooses what it accepts. Compressed
+ * syntaxes are sent only as stored: transcoding pixel data is not this layer's job.
+ */
+import { parseDataset, TransferSyntax, writeDataset } from '../dicom/index.ts';
+import { DimseFailure, Status } from './status.ts';
+
+const rewritable: ReadonlySet<string> = new Set([TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.ExplicitVRLittleEndian]);
+
+/** A converted instance is held in memory once; larger ones fail their sub-operation rather than the node. */
+const MAX_CONVERTED_BYTES = 256 * 1024 * 1024;
+
+export function canSendAs(storedTransferSyntax: string, contextTransferSyntax: string): boolean {
+  return storedTransferSyntax === contextTransferSyntax || (rewritable.has(storedTransferSyntax) && rewritable.has(contextTransferSyntax));
+}
+
+/** The transfer syntaxes to propose for data stored in `storedTransferSyntax`: as stored first, then lossless rewrites. */
+export function proposableFor(storedTransferSyntax: string): string[] {
+  return rewritable.has(storedTransferSyntax) ? [storedTransferSyntax, ...[...rewritable].filter((t) => t !== storedTransferSyntax)] : [storedTransferSyntax];
+}
+
+/**
+ * The context to send on: one in the stored syntax if there is one (preferring those `preferred` picks), else one the
+ * data can be rewritten into.
+ */
+export function chooseContext<C extends { abstractSyntax: string; transferSyntax: string }>(
+  contexts: Iterable<C>,
+  sopClassUid: string,
+  storedTransferSyntax: string,
+  preferred: (c: C) => boolean = () => true,
+): C | undefined {
+  const forClass = [...contexts].filter((c) => c.abstractSyntax === sopClassUid);
+  const rank = (c: C): number => (c.transferSyntax === storedTransferSyntax ? 0 : 2) + (preferred(c) ? 0 : 1);
+  return forClass.filter((c) => canSendAs(storedTransferSyntax, c.transferSyntax)).sort((a, b) => rank(a) - rank(b))[0];
+}
+
+/** The data set bytes in `to`; passes them through untouched when no rewrite is needed. */
+export async function* inTransferSyntax(data: AsyncIterable<Buffer>, from: string, to: string): AsyncIterable<Buffer> {
+  if (from === to) {
+    yield* data;
+    return;
+  }
+  if (!canSendAs(from, to)) throw new DimseFailure(Status.ProcessingFailure, `cannot convert ${from} to ${to}`);
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of data) {
+    size += chunk.length;
+    if (size > MAX_CONVERTED_BYTES) throw new DimseFailure(Status.OutOfResourcesSubOps, `instance too large to convert from ${from} to ${to}`);
+    parts.push(chunk);
+  }
+  yield writeDataset(parseDataset(Buffer.concat(parts), from), to);
+}

@@ -1,0 +1,55 @@
+// A modality that sends implicit VR little endian (many do) and requestors that take only explicit VR: the node keeps
+// the instance as sent, and rewrites it losslessly for C-GET and C-MOVE peers that negotiated the other syntax.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readPart10, Tag, TransferSyntax } from '../../src/dicom/index.ts';
+import { writeCtStudy } from '../../src/synth/index.ts';
+import { run, startPeer } from '../dimse/helpers.ts';
+import { filesIn, payloadOf } from '../support/dicom-files.ts';
+import { freePort, waitFor } from '../support/net.ts';
+import { startTestNode } from '../support/node.ts';
+import { tempDir } from '../support/tmp.ts';
+import { requireTool } from '../support/tools.ts';
+
+test('implicit VR in, explicit VR out through C-GET and C-MOVE, pixel data unchanged', async (t) => {
+  if (['storescu', 'getscu', 'movescu', 'storescp'].map((p) => requireTool(t, p)).includes(undefined)) return;
+  const work = tempDir(t);
+  const ct = await writeCtStudy({ outDir: join(work, 'ct'), instances: 3, seed: 3 });
+  const destPort = await freePort();
+  const n = await startTestNode(t, { peers: [{ aeTitle: 'PACS', host: '127.0.0.1', port: destPort, description: 'test PACS' }] });
+  const peer = ['-aet', 'PACS', '-aec', n.aeTitle, '127.0.0.1', String(n.port)];
+
+  const stored = await run('storescu', ['-xi', ...peer, ...ct.files]);
+  assert.equal(stored.code, 0, stored.stderr);
+  const originals = new Map(ct.files.map((f) => {
+    const p = readPart10(readFileSync(f));
+    return [p.dataset.string(Tag.SOPInstanceUID) ?? '', payloadOf(p.dataset)] as const;
+  }));
+  for (const uid of originals.keys()) {
+    assert.equal(n.node.store.index.getInstance(uid)?.instance.transferSyntaxUid, TransferSyntax.ImplicitVRLittleEndian, 'kept as the modality sent it');
+  }
+
+  const check = (dir: string, what: string): void => {
+    const files = filesIn(dir);
+    assert.equal(files.length, originals.size, `${what}: every instance`);
+    for (const f of files) {
+      const p = readPart10(readFileSync(f));
+      assert.equal(p.transferSyntaxUid, TransferSyntax.ExplicitVRLittleEndian, `${what}: explicit VR as negotiated`);
+      assert.ok(payloadOf(p.dataset).equals(originals.get(p.dataset.string(Tag.SOPInstanceUID) ?? '') ?? Buffer.alloc(0)), `${what}: pixel data unchanged`);
+    }
+  };
+
+  const got = tempDir(t);
+  const get = await run('getscu', ['-S', ...peer, '-od', got, '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+  assert.equal(get.code, 0, get.stderr);
+  check(got, 'C-GET');
+
+  const moved = tempDir(t);
+  startPeer(t, 'storescp', ['+xe', '--aetitle', 'PACS', '-od', moved, String(destPort)]);
+  await waitFor('storescp', async () => (await run('echoscu', ['-aec', 'PACS', '127.0.0.1', String(destPort)])).code === 0);
+  const move = await run('movescu', ['-S', '-aet', 'PACS', '-aem', 'PACS', ...peer.slice(2), '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+  assert.equal(move.code, 0, move.stderr);
+  check(moved, 'C-MOVE');
+});
