@@ -88,26 +88,14 @@ export async function writeCtSeries(target: SeriesTarget, o: { instances: number
       .set(Tag.PatientPosition, 'CS', 'HFS')
       .set(Tag.AcquisitionNumber, 'IS', 1)
       .set(Tag.InstanceNumber, 'IS', i + 1)
-      .set(Tag.ImagePositionPatient, 'DS', [ds(origin), ds(origin), ds(z)])
-      .set(Tag.ImageOrientationPatient, 'DS', [1, 0, 0, 0, 1, 0])
-      .set(Tag.FrameOfReferenceUID, 'UI', o.frameOfReferenceUid)
-      .set(Tag.PositionReferenceIndicator, 'LO', '')
-      .set(Tag.SliceLocation, 'DS', ds(z))
-      .set(Tag.SamplesPerPixel, 'US', 1)
-      .set(Tag.PhotometricInterpretation, 'CS', 'MONOCHROME2')
-      .set(Tag.Rows, 'US', grid.rows)
-      .set(Tag.Columns, 'US', grid.columns)
-      .set(Tag.PixelSpacing, 'DS', [grid.spacing, grid.spacing])
-      .set(Tag.BitsAllocated, 'US', 16)
-      .set(Tag.BitsStored, 'US', 16)
-      .set(Tag.HighBit, 'US', 15)
-      .set(Tag.PixelRepresentation, 'US', 1)
       .set(Tag.WindowCenter, 'DS', o.region === 'HEAD' ? 40 : o.region === 'CHEST' ? -600 : 50)
       .set(Tag.WindowWidth, 'DS', o.region === 'HEAD' ? 80 : o.region === 'CHEST' ? 1500 : 400)
       .set(Tag.RescaleIntercept, 'DS', -1024)
       .set(Tag.RescaleSlope, 'DS', 1)
       .set(Tag.RescaleType, 'LO', 'HU')
       .set(Tag.PixelData, 'OW', pixelBytes(px));
+    setAxialPlane(d, grid, { origin, z, frameOfReferenceUid: o.frameOfReferenceUid });
+    setGrayscalePixelModule(d, grid, { bitsStored: 16, signed: true });
     await sink.write(fileName(target.dir, i), d);
   }
   await sink.drain();
@@ -150,23 +138,11 @@ export async function writeMrSeries(
       .set(Tag.PatientPosition, 'CS', o.anatomy === 'HEAD' ? 'HFS' : 'FFS')
       .set(Tag.AcquisitionNumber, 'IS', 1)
       .set(Tag.InstanceNumber, 'IS', i + 1)
-      .set(Tag.ImagePositionPatient, 'DS', [ds(origin), ds(origin), ds(z)])
-      .set(Tag.ImageOrientationPatient, 'DS', [1, 0, 0, 0, 1, 0])
-      .set(Tag.FrameOfReferenceUID, 'UI', o.frameOfReferenceUid)
-      .set(Tag.PositionReferenceIndicator, 'LO', '')
-      .set(Tag.SliceLocation, 'DS', ds(z))
-      .set(Tag.SamplesPerPixel, 'US', 1)
-      .set(Tag.PhotometricInterpretation, 'CS', 'MONOCHROME2')
-      .set(Tag.Rows, 'US', grid.rows)
-      .set(Tag.Columns, 'US', grid.columns)
-      .set(Tag.PixelSpacing, 'DS', [grid.spacing, grid.spacing])
-      .set(Tag.BitsAllocated, 'US', 16)
-      .set(Tag.BitsStored, 'US', 12)
-      .set(Tag.HighBit, 'US', 11)
-      .set(Tag.PixelRepresentation, 'US', 0)
       .set(Tag.WindowCenter, 'DS', 700)
       .set(Tag.WindowWidth, 'DS', 1400)
       .set(Tag.PixelData, 'OW', pixelBytes(px));
+    setAxialPlane(d, grid, { origin, z, frameOfReferenceUid: o.frameOfReferenceUid });
+    setGrayscalePixelModule(d, grid, { bitsStored: 12, signed: false });
     await sink.write(fileName(target.dir, i), d);
   }
   await sink.drain();
@@ -213,4 +189,26 @@ export async function writeRadiograph(target: SeriesTarget, o: { kind: 'CR' | 'D
   await sink.write(fileName(target.dir, 0), d);
   await sink.drain();
   return { files: sink.files, bytes: sink.bytes, evidence: { seriesInstanceUid: target.series.seriesInstanceUid, instances: [{ sopClassUid, sopInstanceUid: uid }] } };
+}
+
+/** Image Plane module (PS3.3 C.7.6.2) of an axial slice centred on the patient axis. */
+function setAxialPlane(d: Dataset, grid: Grid, at: { origin: number; z: number; frameOfReferenceUid: string }): void {
+  d.set(Tag.ImagePositionPatient, 'DS', [ds(at.origin), ds(at.origin), ds(at.z)])
+    .set(Tag.ImageOrientationPatient, 'DS', [1, 0, 0, 0, 1, 0])
+    .set(Tag.FrameOfReferenceUID, 'UI', at.frameOfReferenceUid)
+    .set(Tag.PositionReferenceIndicator, 'LO', '')
+    .set(Tag.SliceLocation, 'DS', ds(at.z))
+    .set(Tag.PixelSpacing, 'DS', [grid.spacing, grid.spacing]);
+}
+
+/** Image Pixel module (PS3.3 C.7.6.3) for one 16-bit allocated grayscale frame. */
+function setGrayscalePixelModule(d: Dataset, grid: Grid, p: { bitsStored: number; signed: boolean }): void {
+  d.set(Tag.SamplesPerPixel, 'US', 1)
+    .set(Tag.PhotometricInterpretation, 'CS', 'MONOCHROME2')
+    .set(Tag.Rows, 'US', grid.rows)
+    .set(Tag.Columns, 'US', grid.columns)
+    .set(Tag.BitsAllocated, 'US', 16)
+    .set(Tag.BitsStored, 'US', p.bitsStored)
+    .set(Tag.HighBit, 'US', p.bitsStored - 1)
+    .set(Tag.PixelRepresentation, 'US', p.signed ? 1 : 0);
 }
