@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { freePort, waitFor } from '../test/support/net.ts';
 import { startOrthanc } from '../test/support/orthanc-pacs.ts';
 import { peerEnv } from '../test/support/tools.ts';
+import { run } from '../test/support/processes.ts';
 
 export interface IngestRun {
   seconds: number;
@@ -21,28 +22,13 @@ export interface Peer {
   callingAe: string;
 }
 
-function runTool(cmd: string, args: readonly string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env: peerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    p.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.once('error', reject);
-    p.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
-
 /** storescu with every file on one association; the clock covers association, all C-STOREs and release. */
 export async function timeStorescu(files: readonly string[], peer: Peer): Promise<IngestRun> {
   const bytes = files.reduce((sum, f) => sum + statSync(f).size, 0);
   const started = process.hrtime.bigint();
-  const r = await runTool('storescu', ['-aet', peer.callingAe, '-aec', peer.calledAe, peer.host, String(peer.port), ...files], 600_000);
+  const r = await run('storescu', ['-aet', peer.callingAe, '-aec', peer.calledAe, peer.host, String(peer.port), ...files], 600_000);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (r.code !== 0) throw new Error(`storescu failed (${r.code}):\n${r.output.slice(-2000)}`);
+  if (r.code !== 0) throw new Error(`storescu failed (${r.code}):\n${(r.stdout + r.stderr).slice(-2000)}`);
   return { seconds, instances: files.length, bytes };
 }
 
@@ -52,11 +38,11 @@ export async function ingestIntoStorescp(files: readonly string[], o: { pdu: num
   const port = await freePort();
   const child = spawn('storescp', ['--aetitle', 'STORESCP', '--max-pdu', String(o.pdu), '-od', dir, String(port)], { env: peerEnv(), stdio: 'ignore' });
   try {
-    await waitFor('storescp', async () => (await runTool('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(port)], 5000)).code === 0);
-    const run = await timeStorescu(files, { host: '127.0.0.1', port, calledAe: 'STORESCP', callingAe: 'BENCH_SCU' });
+    await waitFor('storescp', async () => (await run('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(port)], 5000)).code === 0);
+    const result = await timeStorescu(files, { host: '127.0.0.1', port, calledAe: 'STORESCP', callingAe: 'BENCH_SCU' });
     const stored = readdirSync(dir).length;
     if (stored !== files.length) throw new Error(`storescp stored ${stored} of ${files.length}`);
-    return run;
+    return result;
   } finally {
     child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
@@ -73,10 +59,10 @@ export async function ingestIntoOrthanc(files: readonly string[], o: { durable: 
   // storescu only calls Orthanc, so the modality's own port is never used; Orthanc's config requires one.
   const pacs = await startOrthanc({ dir, tunedForIngest: true, syncStorageArea: o.durable, modalities: { bench: { aeTitle: 'BENCH_SCU', host: '127.0.0.1', port: 1 } } });
   try {
-    const run = await timeStorescu(files, { host: '127.0.0.1', port: pacs.dicomPort, calledAe: pacs.aeTitle, callingAe: 'BENCH_SCU' });
+    const result = await timeStorescu(files, { host: '127.0.0.1', port: pacs.dicomPort, calledAe: pacs.aeTitle, callingAe: 'BENCH_SCU' });
     const stats = await pacs.rest<{ CountInstances: number }>('GET', '/statistics');
     if (stats.CountInstances !== files.length) throw new Error(`Orthanc stored ${stats.CountInstances} of ${files.length}`);
-    return run;
+    return result;
   } finally {
     await pacs.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -1,13 +1,11 @@
 // Shared pieces of the DIMSE integration tests: a server on a free port with a log we can assert on, DCMTK runs,
 // DICOM files made with dump2dcm, and a tiny data set codec for identifiers (so these tests need no src/dicom).
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { pino } from 'pino';
 import { DimseServer, type ServerOptions } from '../../src/dimse/index.ts';
-import { peerEnv } from '../support/tools.ts';
 
 export const CT = '1.2.840.10008.5.1.4.1.1.2';
 export const SC = '1.2.840.10008.5.1.4.1.1.7';
@@ -45,35 +43,8 @@ export async function startServer(t: TestContext, o: Partial<ServerOptions> & Pi
   return { server, port, lines };
 }
 
-export interface RunResult { code: number | null; stdout: string; stderr: string }
-
-export function run(cmd: string, args: readonly string[], timeoutMs = 30_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env: peerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Starts a long-running peer (storescp) and kills it when the test ends. */
-export function startPeer(t: TestContext, cmd: string, args: readonly string[]): { output: () => string } {
-  const p = spawn(cmd, args, { env: peerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  t.after(() => {
-    p.kill('SIGTERM');
-  });
-  return { output: () => out };
-}
+export { run, startPeer, type RunResult } from '../support/processes.ts';
+import { run } from '../support/processes.ts';
 
 /** A Part 10 file made by dump2dcm with the given attributes and `pixelBytes` bytes of OW pixel data. */
 export async function makeInstance(dir: string, name: string, o: { sopClassUid?: string; sopInstanceUid: string; studyUid?: string; pixelBytes?: number; patientId?: string; seed?: number; implicit?: boolean }): Promise<string> {

@@ -1,0 +1,35 @@
+// Running real peers (DCMTK tools, storescp) as child processes with the environment they need (TCP_NODELAY=1).
+import { spawn } from 'node:child_process';
+import type { TestContext } from 'node:test';
+import { peerEnv } from './tools.ts';
+
+export interface RunResult { code: number | null; stdout: string; stderr: string }
+
+export function run(cmd: string, args: readonly string[], timeoutMs = 30_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { env: peerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Starts a long-running peer (storescp) and kills it when the test ends. */
+export function startPeer(t: TestContext, cmd: string, args: readonly string[]): { output: () => string } {
+  const p = spawn(cmd, args, { env: peerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  t.after(() => {
+    p.kill('SIGTERM');
+  });
+  return { output: () => out };
+}
+
