@@ -12,6 +12,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   dicom: [],
   dimse: ['dicom'],
   patient: [],
+  auth: [],
   store: [],
   synth: ['dicom', 'patient'],
   errors: [],
@@ -19,7 +20,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   config: ['errors'],
   studies: ['dicom', 'patient', 'store', 'errors', 'log'],
   node: ['config', 'dicom', 'dimse', 'errors', 'log', 'store', 'studies'],
-  cli: ['config', 'errors', 'log', 'node', 'store', 'synth', 'studies', 'dicom', 'dimse'],
+  cli: ['auth', 'config', 'errors', 'log', 'node', 'store', 'synth', 'studies', 'dicom', 'dimse'],
 };
 
 function importsOf(file: string): string[] {

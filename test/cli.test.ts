@@ -1,9 +1,11 @@
 // The command line as an administrator uses it: help everywhere, init then start, clear errors, and the demo network.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { organizationOf } from '../src/auth/index.ts';
 import { freePort } from './support/net.ts';
 import { tempDir } from './support/tmp.ts';
 
@@ -15,7 +17,7 @@ function cli(args: readonly string[], timeout = 60_000): { code: number | null; 
 }
 
 test('every command has --help', () => {
-  for (const command of [[], ['init'], ['start'], ['synth'], ['demo']]) {
+  for (const command of [[], ['init'], ['start'], ['synth'], ['demo'], ['pki'], ['pki', 'ca'], ['pki', 'node']]) {
     const r = cli([...command, '--help']);
     assert.equal(r.code, 0, `${command.join(' ')} --help`);
     assert.match(r.out, /Usage: beeldbrug/);
@@ -60,4 +62,19 @@ test('the demo starts three hospital nodes with synthetic studies, and keeps the
   assert.equal(second.code, 0, second.err);
   const counts = (out: string): string[] => [...out.matchAll(/(\d+ patients, \d+ studies, \d+ instances)/g)].map((m) => m[1] ?? '');
   assert.deepEqual(counts(second.out), counts(first.out), 'the second start finds the same data');
+});
+
+test('pki: a CA, then a node certificate naming the organization and its URA, keys readable by the owner only', (t) => {
+  const dir = tempDir(t);
+  assert.equal(cli(['pki', 'ca', '--out', join(dir, 'ca')]).code, 0);
+  const r = cli(['pki', 'node', '--ca', join(dir, 'ca'), '--out', join(dir, 'noord'), '--name', 'noord.test', '--organization', 'Ziekenhuis Noord', '--ura', '10000001']);
+  assert.equal(r.code, 0, r.err);
+  const cert = new X509Certificate(readFileSync(join(dir, 'noord', 'node.crt')));
+  assert.ok(cert.verify(new X509Certificate(readFileSync(join(dir, 'noord', 'ca.crt'))).publicKey));
+  assert.deepEqual(organizationOf(cert), { name: 'Ziekenhuis Noord', ura: '10000001' });
+  assert.equal(cert.checkIP('127.0.0.1'), '127.0.0.1', 'localhost and 127.0.0.1 by default');
+  assert.equal(statSync(join(dir, 'noord', 'node.key')).mode & 0o777, 0o600);
+  const again = cli(['pki', 'node', '--ca', join(dir, 'ca'), '--out', join(dir, 'noord'), '--name', 'x', '--organization', 'x', '--ura', '10000001']);
+  assert.match(again.err, /exists; not overwriting it/);
+  assert.match(cli(['pki', 'node', '--ca', join(dir, 'nope'), '--out', join(dir, 'x'), '--name', 'x', '--organization', 'x', '--ura', '1']).err, /no CA in/);
 });

@@ -5,6 +5,7 @@ import { createLogger } from '../log/index.ts';
 import { startNode } from '../node/index.ts';
 import { synthesize } from '../synth/index.ts';
 import { runDemo } from './demo-command.ts';
+import { makeCa, makeNodeCertificate } from './pki-command.ts';
 import { CONFIG_FILE_NAME, initNode, parsePeerOption } from './init-command.ts';
 import { untilSignal } from './signals.ts';
 
@@ -80,6 +81,33 @@ export function buildProgram(): Command {
     .option('--exit-when-ready', 'stop after start-up (for tests)')
     .action(async (o: { dir: string; basePort: number; patients: number; exitWhenReady?: boolean }) => {
       await runDemo({ dir: resolve(o.dir), basePort: o.basePort, patients: o.patients, exitWhenReady: o.exitWhenReady === true });
+    });
+
+  const pki = program
+    .command('pki')
+    .description('a test CA and node certificates for the demo and tests (production uses the hospital PKI)');
+  pki
+    .command('ca')
+    .description('make a CA: ca.crt and ca.key in DIR')
+    .requiredOption('-o, --out <dir>', 'folder for the CA')
+    .option('--name <cn>', 'the CA common name', 'Beeldbrug test CA')
+    .action((o: { out: string; name: string }) => {
+      const { certPath, keyPath } = makeCa(resolve(o.out), o.name);
+      process.stdout.write(`wrote ${certPath}\nwrote ${keyPath}\n`);
+    });
+  pki
+    .command('node')
+    .description("make a node certificate signed by the CA, naming the organization and its URA: node.crt, node.key, ca.crt")
+    .requiredOption('--ca <dir>', 'folder with ca.crt and ca.key')
+    .requiredOption('-o, --out <dir>', 'folder for the node certificate')
+    .requiredOption('--name <cn>', 'the node name (certificate common name)')
+    .requiredOption('--organization <name>', 'the organization name')
+    .requiredOption('--ura <number>', 'the organization URA number (8 digits)')
+    .option('--host <name-or-ip>', 'a DNS name or IPv4 address the node is reached at (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action((o: { ca: string; out: string; name: string; organization: string; ura: string; host: string[] }) => {
+      const hosts = o.host.length > 0 ? o.host : ['localhost', '127.0.0.1'];
+      const r = makeNodeCertificate(resolve(o.ca), resolve(o.out), { commonName: o.name, organization: o.organization, ura: o.ura, hosts });
+      process.stdout.write(`wrote ${r.certPath}\nwrote ${r.keyPath}\nwrote ${r.caPath}\n`);
     });
 
   return program;

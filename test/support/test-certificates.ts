@@ -1,27 +1,25 @@
-// Certificates made per test run with the openssl CLI: EC P-256 CAs and leaf certificates usable for both server
-// and client authentication, as DICOM TLS (PS3.15 B.9) and node-to-node mutual TLS need.
-import { spawnSync } from 'node:child_process';
+// Certificates made per test run with the project's own test PKI (src/auth, the same code as `beeldbrug pki`), written
+// as files the way DCMTK and the node configuration read them.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createTestCa, issueNodeCertificate } from '../../src/auth/index.ts';
 
-function openssl(args: readonly string[]): void {
-  const r = spawnSync('openssl', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
-}
+const testOrganization = { name: 'Beeldbrug test', ura: '99999999' };
 
-/** A self-signed CA: `${dir}/${name}.pem` and `.key`. */
+/** A CA: `${dir}/${name}.pem` and `.key`. */
 export function makeCa(dir: string, name: string): void {
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/O=Beeldbrug test/CN=${name}`,
-    '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.pem`)]);
+  const ca = createTestCa({ commonName: name });
+  writeFileSync(join(dir, `${name}.pem`), ca.certPem);
+  writeFileSync(join(dir, `${name}.key`), ca.keyPem, { mode: 0o600 });
 }
 
-/** A leaf certificate signed by CA `ca`: `${dir}/${name}.crt` and `.key`; `san` like 'IP:127.0.0.1,DNS:localhost'. */
+/** A leaf signed by CA `ca`: `${dir}/${name}.crt` and `.key`; `san` like 'IP:127.0.0.1,DNS:localhost'. */
 export function makeCert(dir: string, ca: string, name: string, san: string): void {
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/O=Beeldbrug test/CN=${name}`,
-    '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.csr`)]);
-  writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\n`);
-  openssl(['x509', '-req', '-in', join(dir, `${name}.csr`), '-CA', join(dir, `${ca}.pem`), '-CAkey', join(dir, `${ca}.key`), '-CAcreateserial',
-    '-days', '2', '-extfile', join(dir, `${name}.ext`), '-out', join(dir, `${name}.crt`)]);
+  const issuer = { certPem: readFileSync(join(dir, `${ca}.pem`), 'utf8'), keyPem: readFileSync(join(dir, `${ca}.key`), 'utf8') };
+  const hosts = san.split(',').map((s) => s.replace(/^(IP|DNS):/, '').trim());
+  const leaf = issueNodeCertificate(issuer, { commonName: name, organization: testOrganization, hosts });
+  writeFileSync(join(dir, `${name}.crt`), leaf.certPem);
+  writeFileSync(join(dir, `${name}.key`), leaf.keyPem, { mode: 0o600 });
 }
 
 /** Key, certificate and trusted CA of a leaf, as TLS options. */

@@ -1,0 +1,1 @@
+export { createTestCa, issueNodeCertificate, organizationOf, type IssuedCertificate, type Organization } from './test-pki.ts';

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { connect, createServer, type TLSSocket } from 'node:tls';
+import { tempDir } from '../../test/support/tmp.ts';
+import { requireTool } from '../../test/support/tools.ts';
+import { createTestCa, issueNodeCertificate, organizationOf } from './index.ts';
+
+const noord = { name: 'Ziekenhuis Noord', ura: '10000001' };
+
+test('a CA and a node certificate that X.509 parsers accept, chained and naming the organization', () => {
+  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
+  const leaf = issueNodeCertificate(ca, { commonName: 'noord.test', organization: noord, hosts: ['localhost', '127.0.0.1'] });
+  const caCert = new X509Certificate(ca.certPem);
+  const leafCert = new X509Certificate(leaf.certPem);
+  assert.equal(caCert.ca, true);
+  assert.equal(leafCert.ca, false);
+  assert.ok(caCert.verify(caCert.publicKey), 'the CA is self-signed');
+  assert.ok(leafCert.verify(caCert.publicKey), 'the leaf is signed by the CA');
+  assert.ok(leafCert.checkIssued(caCert), 'issuer and authority key identifier match the CA');
+  assert.equal(leafCert.checkIP('127.0.0.1'), '127.0.0.1');
+  assert.equal(leafCert.checkHost('localhost'), 'localhost');
+  assert.deepEqual(organizationOf(leafCert), noord);
+  assert.equal(organizationOf(caCert), undefined, 'the CA names no organization');
+  assert.ok(new Date(leafCert.validTo) > new Date());
+  assert.throws(() => issueNodeCertificate(ca, { commonName: 'x', organization: { name: 'x', ura: '123' } }), /URA number is 8 digits/);
+});
+
+test('openssl verifies the chain and reads the extensions', (t) => {
+  if (requireTool(t, 'openssl') === undefined) return;
+  const dir = tempDir(t);
+  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
+  const leaf = issueNodeCertificate(ca, { commonName: 'noord.test', organization: noord, hosts: ['127.0.0.1'] });
+  writeFileSync(join(dir, 'ca.pem'), ca.certPem);
+  writeFileSync(join(dir, 'leaf.pem'), leaf.certPem);
+  const verify = spawnSync('openssl', ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', join(dir, 'ca.pem'), join(dir, 'leaf.pem')], { encoding: 'utf8' });
+  assert.equal(verify.status, 0, verify.stderr + verify.stdout);
+  const text = spawnSync('openssl', ['x509', '-noout', '-text', '-in', join(dir, 'leaf.pem')], { encoding: 'utf8' }).stdout;
+  assert.match(text, /TLS Web Server Authentication, TLS Web Client Authentication/);
+  assert.match(text, /IP Address:127\.0\.0\.1/);
+});
+
+test('mutual TLS with these certificates: trusted peers connect, an expired or foreign certificate does not', async () => {
+  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
+  const server = issueNodeCertificate(ca, { commonName: 'server', organization: noord, hosts: ['127.0.0.1'] });
+  const client = issueNodeCertificate(ca, { commonName: 'client', organization: { name: 'Ziekenhuis Zuid', ura: '10000003' } });
+  const expired = issueNodeCertificate(ca, { commonName: 'old', organization: noord, validDays: 1, notBefore: new Date(Date.now() - 10 * 86_400_000) });
+  const otherCa = createTestCa({ commonName: 'someone else' });
+  const foreign = issueNodeCertificate(otherCa, { commonName: 'foreign', organization: noord });
+
+  const seen: (string | undefined)[] = [];
+  const srv = createServer({ key: server.keyPem, cert: server.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (s: TLSSocket) => {
+    seen.push(organizationOf(new X509Certificate(s.getPeerX509Certificate()?.raw ?? Buffer.alloc(0)))?.ura);
+    s.end('ok');
+  });
+  srv.on('tlsClientError', () => undefined);
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const address = srv.address();
+  assert.ok(typeof address === 'object' && address !== null);
+  const attempt = (c: { keyPem: string; certPem: string }): Promise<string> =>
+    new Promise((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: address.port, key: c.keyPem, cert: c.certPem, ca: ca.certPem }, () => undefined);
+      let data = '';
+      s.on('data', (d: Buffer) => (data += d.toString()));
+      s.on('end', () => resolve(data === 'ok' ? 'ok' : 'closed'));
+      s.on('error', (e) => resolve(`error: ${e.message}`));
+    });
+  try {
+    assert.equal(await attempt(client), 'ok');
+    assert.deepEqual(seen, ['10000003'], 'the server reads the client URA from its certificate');
+    assert.notEqual(await attempt(expired), 'ok', 'an expired certificate is refused');
+    assert.notEqual(await attempt(foreign), 'ok', 'a certificate from another CA is refused');
+    assert.equal(seen.length, 1);
+  } finally {
+    srv.close();
+  }
+});
