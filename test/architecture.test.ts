@@ -13,13 +13,15 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   dimse: ['dicom'],
   patient: [],
   auth: [],
+  http: ['auth', 'config', 'log'],
+  exchange: ['http', 'config'],
   store: [],
   synth: ['dicom', 'patient'],
   errors: [],
   log: [],
   config: ['errors'],
   studies: ['dicom', 'patient', 'store', 'errors', 'log'],
-  node: ['config', 'dicom', 'dimse', 'errors', 'log', 'store', 'studies'],
+  node: ['config', 'dicom', 'dimse', 'errors', 'exchange', 'http', 'log', 'store', 'studies'],
   cli: ['auth', 'config', 'errors', 'log', 'node', 'store', 'synth', 'studies', 'dicom', 'dimse'],
 };
 

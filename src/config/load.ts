@@ -47,8 +47,10 @@ function resolvePaths(config: Config, base: string): Config {
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const tls = (t: TlsFilesConfig): TlsFilesConfig => ({ certFile: at(t.certFile), keyFile: at(t.keyFile), caFile: at(t.caFile) });
   const { tlsClient, ...dimse } = config.dimse;
+  const { exchange, ...rest } = config;
   return {
-    ...config,
+    ...rest,
+    ...(exchange !== undefined ? { exchange: { ...exchange, tls: tls(exchange.tls) } } : {}),
     dataDir: at(config.dataDir),
     store: { encryptionKeyFile: at(config.store.encryptionKeyFile) },
     dimse: {

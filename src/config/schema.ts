@@ -33,6 +33,19 @@ const dimsePeer = z.strictObject({
   description: z.string().optional(),
 });
 
+const partner = z.strictObject({
+  ura: z.string().regex(/^\d{8}$/, 'a URA number is 8 digits'),
+  name: z.string().min(1),
+  baseUrl: z.url({ protocol: /^https$/ }).describe('where the partner node answers, https only').optional(),
+});
+
+/** Node-to-node HTTPS: our certificate, the CA(s) partners' certificates must chain to, and the partners we trust. */
+const exchange = z.strictObject({
+  listen: z.strictObject({ host, port }),
+  tls: tlsFiles,
+  partners: z.array(partner).default([]).describe('the trust list: only these organizations (by URA) may call node-to-node routes'),
+});
+
 export const configSchema = z.strictObject({
   node: z.strictObject({
     name: z.string().min(1),
@@ -57,9 +70,12 @@ export const configSchema = z.strictObject({
       .strictObject({ artimSeconds: z.number().positive().default(10), idleSeconds: z.number().positive().default(300) })
       .default({ artimSeconds: 10, idleSeconds: 300 }),
   }),
+  exchange: exchange.optional().describe('node-to-node HTTPS with mutual TLS; off when absent'),
 });
 
 export type Config = z.output<typeof configSchema>;
 export type DimseConfig = Config['dimse'];
 export type DimsePeerConfig = DimseConfig['peers'][number];
 export type TlsFilesConfig = z.output<typeof tlsFiles>;
+export type ExchangeConfig = z.output<typeof exchange>;
+export type PartnerConfig = z.output<typeof partner>;

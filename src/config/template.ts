@@ -65,5 +65,13 @@ ${peers}  # Largest PDU we receive, in bytes.
     artimSeconds: 10
     # An association with no traffic for this long is aborted.
     idleSeconds: 300
+
+# Node-to-node exchange over HTTPS with mutual TLS; off while this section is absent. Certificates come from the
+# hospital's PKI (\`beeldbrug pki\` makes test ones). Only organizations on the partner list (by URA) get in.
+# exchange:
+#   listen: { host: 0.0.0.0, port: 8443 }
+#   tls: { certFile: ./keys/node.crt, keyFile: ./keys/node.key, caFile: ./keys/ca.crt }
+#   partners:
+#     - { ura: "10000002", name: "Ziekenhuis Midden", baseUrl: "https://midden.example.nl:8443" }
 `;
 }

@@ -1,5 +1,7 @@
 import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
+import { registerHelloRoute } from '../exchange/index.ts';
+import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { openEmbeddedStore, readEncryptionKeyFile, StoreError, type Store } from '../store/index.ts';
@@ -13,6 +15,8 @@ export interface RunningNode {
   readonly store: Store;
   /** The DIMSE ports actually listening, in configuration order (a configured port 0 gets one from the OS). */
   readonly dimsePorts: readonly number[];
+  /** The node-to-node HTTPS listener, when `exchange` is configured, with every route and who may call it. */
+  readonly https: { port: number; routes: readonly { method: string; url: string; access: RouteAccess }[] } | undefined;
   close(): Promise<void>;
 }
 
@@ -59,14 +63,45 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         ...(listener.tls !== undefined ? { tls: readTlsFiles(listener.tls) } : {}),
         logger: logger.child({ part: 'dimse', port: listener.port }),
       });
-      const { port } = await server.listen(listener.port, listener.host);
+      const { port } = await listening(`DICOM ${listener.host}:${listener.port}`, () => server.listen(listener.port, listener.host));
       closers.push(() => server.close());
       dimsePorts.push(port);
       logger.info({ aeTitle: config.dimse.aeTitle, host: listener.host, port, tls: listener.tls !== undefined }, 'DIMSE listening');
     }
-    return { studies, store, dimsePorts, close: closeAll };
+    let https: RunningNode['https'];
+    if (config.exchange !== undefined) {
+      const exchange = config.exchange;
+      const server = await listening(`HTTPS ${exchange.listen.host}:${exchange.listen.port}`, () => startHttpsServer({
+        host: exchange.listen.host,
+        port: exchange.listen.port,
+        tls: readTlsFiles(exchange.tls),
+        partners: exchange.partners,
+        logger: logger.child({ part: 'https' }),
+        routes: (app) => {
+          app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
+          registerHelloRoute(app, config.node.organization);
+        },
+      }));
+      closers.push(() => server.close());
+      https = { port: server.port, routes: server.routes };
+      logger.info({ host: exchange.listen.host, port: server.port, partners: exchange.partners.length }, 'HTTPS listening');
+    }
+    return { studies, store, dimsePorts, https, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
+  }
+}
+
+/** Opens a listener; a port in use or not permitted stops the start with the address named. */
+async function listening<T>(what: string, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new BeeldbrugError('LISTEN_FAILED', `cannot listen on ${what}: ${code === 'EADDRINUSE' ? 'the port is in use' : code}`, { cause });
+    }
+    throw cause;
   }
 }

@@ -1,0 +1,1 @@
+export { registerHelloRoute } from './hello-route.ts';

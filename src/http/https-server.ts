@@ -1,0 +1,105 @@
+import { X509Certificate } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { fastify, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { organizationOf } from '../auth/index.ts';
+import type { PartnerConfig } from '../config/index.ts';
+import type { Logger } from '../log/index.ts';
+import { decideAccess, type PeerCredentials, type RouteAccess } from './route-access.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call this route; required on every route. */
+    access?: RouteAccess;
+  }
+  interface FastifyRequest {
+    /** The partner organization that called a partner route, after the access check. */
+    partner?: PartnerConfig;
+  }
+}
+
+/** The application the routes are registered on. */
+export type HttpsApp = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
+
+export interface HttpsServerOptions {
+  host: string;
+  port: number;
+  tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer };
+  partners: readonly PartnerConfig[];
+  logger: Logger;
+  /** Registers the routes; each must set `config.access`. */
+  routes: (app: HttpsApp) => void;
+}
+
+export interface RunningHttpsServer {
+  port: number;
+  /** Every route with its declared access, as the router holds them (for the route inventory test). */
+  routes: readonly { method: string; url: string; access: RouteAccess }[];
+  close(): Promise<void>;
+}
+
+/** TLS 1.2+ with forward-secret AEAD suites only (BCP 195), the same bar as DICOM TLS. */
+const ciphers = [
+  'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+function credentialsOf(req: FastifyRequest): PeerCredentials {
+  const socket = req.raw.socket as TLSSocket;
+  const peer = socket.getPeerX509Certificate?.();
+  const organization = peer !== undefined ? organizationOf(new X509Certificate(peer.raw)) : undefined;
+  return {
+    authorized: socket.authorized,
+    presentedCertificate: peer !== undefined,
+    ...(socket.authorizationError !== undefined && socket.authorizationError !== null ? { authorizationError: String(socket.authorizationError) } : {}),
+    ...(organization !== undefined ? { organization } : {}),
+  };
+}
+
+/**
+ * The HTTPS listener. TLS asks every client for a certificate but does not demand one, so that a public liveness route
+ * stays reachable; each route then declares who may call it and the check runs before any handler, with a log line
+ * for every refusal (who, from where, why). The log carries no headers, bodies or patient data.
+ */
+export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHttpsServer> {
+  const app = fastify({
+    https: { key: o.tls.key, cert: o.tls.cert, ca: o.tls.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', ciphers },
+    loggerInstance: o.logger,
+    disableRequestLogging: true,
+    bodyLimit: 1024 * 1024,
+  });
+  const routes: { method: string; url: string; access: RouteAccess }[] = [];
+  app.addHook('onRoute', (route) => {
+    const access = route.config?.access;
+    if (access === undefined) throw new Error(`route ${String(route.method)} ${route.url} does not declare who may call it (config.access)`);
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url, access });
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    const access = req.routeOptions.config.access;
+    if (access === undefined) {
+      // No route matched: the 404 handler answers, and it discloses nothing.
+      return;
+    }
+    const decision = decideAccess(access, credentialsOf(req), o.partners);
+    if (!decision.allow) {
+      o.logger.warn({ remote: req.ip, route: req.routeOptions.url, reason: decision.reason }, `refused: ${decision.detail}`);
+      await reply.code(decision.status).send({ error: decision.reason });
+      return reply;
+    }
+    if (decision.partner !== undefined) req.partner = decision.partner;
+    return undefined;
+  });
+  app.server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+    o.logger.warn({ remote: socket.remoteAddress, reason: 'tls-handshake-failed', detail: err.message }, 'refused: TLS handshake failed');
+  });
+  o.routes(app);
+  await app.listen({ host: o.host, port: o.port });
+  const address = app.server.address();
+  return {
+    port: typeof address === 'object' && address !== null ? address.port : o.port,
+    routes,
+    close: () => app.close(),
+  };
+}

@@ -1,0 +1,2 @@
+export { startHttpsServer, type HttpsApp, type HttpsServerOptions, type RunningHttpsServer } from './https-server.ts';
+export { decideAccess, type AccessDecision, type PeerCredentials, type RouteAccess } from './route-access.ts';

@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decideAccess, type PeerCredentials, type RouteAccess } from './route-access.ts';
+
+const partners = [{ ura: '10000002', name: 'Ziekenhuis Midden' }];
+const midden = { name: 'Ziekenhuis Midden', ura: '10000002' };
+
+const cases: [string, RouteAccess, PeerCredentials, string][] = [
+  ['public needs nothing', 'public', { authorized: false, presentedCertificate: false }, 'allow'],
+  ['partner without a certificate', 'partner', { authorized: false, presentedCertificate: false }, 'no-client-certificate'],
+  ['partner with an untrusted certificate', 'partner', { authorized: false, presentedCertificate: true, authorizationError: 'SELF_SIGNED', organization: midden }, 'untrusted-certificate'],
+  ['trusted certificate without a URA', 'partner', { authorized: true, presentedCertificate: true }, 'no-organization-in-certificate'],
+  ['trusted certificate, organization not a partner', 'partner', { authorized: true, presentedCertificate: true, organization: { name: 'X', ura: '12345678' } }, 'organization-not-trusted'],
+  ['trusted partner', 'partner', { authorized: true, presentedCertificate: true, organization: midden }, 'allow'],
+];
+
+for (const [name, access, peer, expected] of cases) {
+  test(`route access: ${name}`, () => {
+    const d = decideAccess(access, peer, partners);
+    assert.equal(d.allow ? 'allow' : d.reason, expected);
+    if (!d.allow) assert.ok(d.status === 401 || d.status === 403);
+  });
+}
