@@ -6,6 +6,7 @@ import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { organizationOf } from '../src/auth/index.ts';
+import { createServer } from 'node:net';
 import { freePort } from './support/net.ts';
 import { tempDir } from './support/tmp.ts';
 
@@ -14,6 +15,25 @@ const main = new URL('../src/main.ts', import.meta.url).pathname;
 function cli(args: readonly string[], timeout = 60_000): { code: number | null; out: string; err: string } {
   const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', main, ...args], { encoding: 'utf8', timeout });
   return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/**
+ * The demo takes consecutive ports from a base. Other tests take ports from the OS's ephemeral range, so the demo test
+ * looks below it (Linux starts at 32768) for a base whose ports are all free.
+ */
+async function freeDemoPorts(): Promise<number> {
+  const isFree = (port: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    const ports = [base, base + 1, base + 2, base + 10];
+    if ((await Promise.all(ports.map(isFree))).every(Boolean)) return base;
+  }
+  throw new Error('no free ports for the demo');
 }
 
 test('every command has --help', () => {
@@ -53,7 +73,7 @@ test('start explains an invalid configuration by key, and a missing key file by 
 
 test('the demo starts three hospital nodes with synthetic studies, and keeps them for the next start', async (t) => {
   const dir = tempDir(t);
-  const base = await freePort();
+  const base = await freeDemoPorts();
   const first = cli(['demo', '--dir', dir, '--base-port', String(base), '--patients', '2', '--exit-when-ready']);
   assert.equal(first.code, 0, first.err);
   for (const ae of ['NOORD', 'MIDDEN', 'ZUID']) assert.match(first.out, new RegExp(`${ae}\\s.*DICOM 127\\.0\\.0\\.1:\\d+\\s+2 patients, \\d+ studies, \\d+ instances`));
@@ -77,4 +97,16 @@ test('pki: a CA, then a node certificate naming the organization and its URA, ke
   const again = cli(['pki', 'node', '--ca', join(dir, 'ca'), '--out', join(dir, 'noord'), '--name', 'x', '--organization', 'x', '--ura', '10000001']);
   assert.match(again.err, /exists; not overwriting it/);
   assert.match(cli(['pki', 'node', '--ca', join(dir, 'nope'), '--out', join(dir, 'x'), '--name', 'x', '--organization', 'x', '--ura', '1']).err, /no CA in/);
+});
+
+test('a DIMSE port already in use stops the start with the address named', async (t) => {
+  const port = await freePort();
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+  t.after(() => blocker.close());
+  const dir = tempDir(t);
+  assert.equal(cli(['init', dir, '--port', String(port)]).code, 0);
+  const r = cli(['start', '--config', join(dir, 'beeldbrug.yaml')]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, new RegExp(`LISTEN_FAILED: cannot listen on DICOM 127\\.0\\.0\\.1:${port}: the port is in use`));
 });
