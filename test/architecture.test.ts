@@ -14,7 +14,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   patient: [],
   auth: [],
   http: ['auth', 'config', 'log'],
-  exchange: ['http', 'config'],
+  exchange: ['http', 'config', 'studies'],
   store: [],
   synth: ['dicom', 'patient'],
   errors: [],

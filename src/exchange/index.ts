@@ -1,1 +1,5 @@
 export { registerHelloRoute } from './hello-route.ts';
+export { Inbox } from './inbox.ts';
+export { parseManifest, type Manifest, Purpose } from './manifest.ts';
+export { decidePurpose } from './purpose-decision.ts';
+export { registerTransferRoutes } from './transfer-routes.ts';

@@ -1,6 +1,7 @@
+import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
-import { registerHelloRoute } from '../exchange/index.ts';
+import { Inbox, registerHelloRoute, registerTransferRoutes } from '../exchange/index.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -71,6 +72,8 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
     let https: RunningNode['https'];
     if (config.exchange !== undefined) {
       const exchange = config.exchange;
+      const inbox = new Inbox(join(config.dataDir, 'exchange.sqlite'));
+      closers.push(async () => inbox.close());
       const server = await listening(`HTTPS ${exchange.listen.host}:${exchange.listen.port}`, () => startHttpsServer({
         host: exchange.listen.host,
         port: exchange.listen.port,
@@ -80,6 +83,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         routes: (app) => {
           app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
           registerHelloRoute(app, config.node.organization);
+          registerTransferRoutes(app, { inbox, studies, us: config.node.organization });
         },
       }));
       closers.push(() => server.close());

@@ -4,15 +4,23 @@
  */
 export type Actor =
   | { kind: 'dimse-peer'; aeTitle: string; remoteAddress: string; associationId: string }
+  | { kind: 'partner-node'; ura: string; name: string; remoteAddress: string }
   | { kind: 'system'; task: string };
 
 export interface AccessContext {
   actor: Actor;
   /** What the access is for, in words an auditor reads: 'ingest', 'query', 'retrieve', 'import'. */
-  purpose: 'ingest' | 'query' | 'retrieve' | 'import';
+  purpose: 'ingest' | 'query' | 'retrieve' | 'import' | 'exchange';
 }
 
 /** The application-log view of an actor: no patient data, just who and where. */
 export function describeActor(actor: Actor): string {
-  return actor.kind === 'dimse-peer' ? `${actor.aeTitle}@${actor.remoteAddress}` : `system:${actor.task}`;
+  switch (actor.kind) {
+    case 'dimse-peer':
+      return `${actor.aeTitle}@${actor.remoteAddress}`;
+    case 'partner-node':
+      return `URA ${actor.ura}@${actor.remoteAddress}`;
+    case 'system':
+      return `system:${actor.task}`;
+  }
 }

@@ -72,6 +72,19 @@ export class StudyService {
     return instances;
   }
 
+  /**
+   * Which of these instances the node already holds with exactly these bytes (the SHA-256 of the stored Part 10 file),
+   * so an exchange does not move them again. A different digest under the same UID counts as not held.
+   */
+  heldWithDigest(ctx: AccessContext, instances: readonly { sopInstanceUid: string; sha256: string }[]): Set<string> {
+    const held = new Set<string>();
+    for (const i of instances) {
+      if (this.#store.index.getInstance(i.sopInstanceUid)?.blob.sha256 === i.sha256) held.add(i.sopInstanceUid);
+    }
+    this.#log.debug({ actor: describeActor(ctx.actor), asked: instances.length, held: held.size }, 'held instances');
+    return held;
+  }
+
   /** The data set bytes of a stored instance (without its file meta), decrypted as they stream. */
   openDataset(instance: StoredInstance): NodeJS.ReadableStream {
     return this.#store.blobs.open(instance.blob.blobId, { start: instance.datasetOffset });

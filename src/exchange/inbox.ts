@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import { DatabaseSync } from 'node:sqlite';
+import type { Manifest } from './manifest.ts';
+
+export type TransferState = 'open' | 'delivered' | 'failed';
+
+export interface IncomingTransfer {
+  transferId: string;
+  senderUra: string;
+  state: TransferState;
+  manifest: Manifest;
+}
+
+export type OpenOutcome = { outcome: 'created' | 'existing'; transfer: IncomingTransfer } | { outcome: 'conflict'; detail: string };
+
+/**
+ * The receiving side's record of transfers (docs/exchange-protocol.md), in its own SQLite file beside the study index:
+ * which manifest each sender opened and which of its instances arrived verified. It survives restarts, so a sender that
+ * re-posts its manifest resumes where it stopped.
+ */
+export class Inbox {
+  readonly #db: DatabaseSync;
+
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec('PRAGMA journal_mode = WAL');
+    this.#db.exec('PRAGMA synchronous = FULL');
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS incoming_transfer (
+        transfer_id TEXT PRIMARY KEY,
+        sender_ura TEXT NOT NULL,
+        manifest_sha256 TEXT NOT NULL,
+        manifest_json TEXT NOT NULL,
+        state TEXT NOT NULL,
+        opened_at TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS incoming_instance (
+        transfer_id TEXT NOT NULL REFERENCES incoming_transfer(transfer_id),
+        sop_instance_uid TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (transfer_id, sop_instance_uid)
+      );`);
+  }
+
+  /**
+   * Opens a transfer, or finds the one this sender opened with the same id and manifest. The same id from another
+   * sender, or with another manifest, is a conflict: ids are the sender's idempotency keys, not ours to merge.
+   */
+  open(manifest: Manifest, senderUra: string, now = new Date()): OpenOutcome {
+    const json = JSON.stringify(manifest);
+    const digest = createHash('sha256').update(json).digest('hex');
+    const row = this.#db.prepare('SELECT sender_ura, manifest_sha256 FROM incoming_transfer WHERE transfer_id = ?').get(manifest.transferId) as
+      | { sender_ura: string; manifest_sha256: string }
+      | undefined;
+    if (row !== undefined) {
+      if (row.sender_ura !== senderUra || row.manifest_sha256 !== digest) {
+        return { outcome: 'conflict', detail: `transfer ${manifest.transferId} was opened with another manifest` };
+      }
+      const existing = this.get(manifest.transferId, senderUra);
+      if (existing === undefined) return { outcome: 'conflict', detail: 'transfer vanished' };
+      return { outcome: 'existing', transfer: existing };
+    }
+    this.#db
+      .prepare('INSERT INTO incoming_transfer (transfer_id, sender_ura, manifest_sha256, manifest_json, state, opened_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(manifest.transferId, senderUra, digest, json, 'open', now.toISOString());
+    return { outcome: 'created', transfer: { transferId: manifest.transferId, senderUra, state: 'open', manifest } };
+  }
+
+  /** A transfer as its sender sees it; another organization's transfer is not found. */
+  get(transferId: string, senderUra: string): IncomingTransfer | undefined {
+    const row = this.#db.prepare('SELECT manifest_json, state FROM incoming_transfer WHERE transfer_id = ? AND sender_ura = ?').get(transferId, senderUra) as
+      | { manifest_json: string; state: TransferState }
+      | undefined;
+    return row === undefined ? undefined : { transferId, senderUra, state: row.state, manifest: JSON.parse(row.manifest_json) as Manifest };
+  }
+
+  markReceived(transferId: string, sopInstanceUid: string, now = new Date()): void {
+    this.#db.prepare('INSERT OR IGNORE INTO incoming_instance (transfer_id, sop_instance_uid, received_at) VALUES (?, ?, ?)').run(transferId, sopInstanceUid, now.toISOString());
+  }
+
+  received(transferId: string): Set<string> {
+    const rows = this.#db.prepare('SELECT sop_instance_uid FROM incoming_instance WHERE transfer_id = ?').all(transferId) as { sop_instance_uid: string }[];
+    return new Set(rows.map((r) => r.sop_instance_uid));
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

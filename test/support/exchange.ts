@@ -1,0 +1,68 @@
+// A node with its node-to-node HTTPS listener and a partner trust list, certificates from the project's test PKI, and a
+// small HTTPS client that presents a chosen client certificate.
+import { writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { createTestCa, type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
+import { freePort } from './net.ts';
+import { startTestNode, type TestNode } from './node.ts';
+import { tempDir } from './tmp.ts';
+
+export const noord = { name: 'Ziekenhuis Noord', ura: '10000001' };
+export const midden = { name: 'Ziekenhuis Midden', ura: '10000002' };
+
+export interface ExchangeNode {
+  n: TestNode;
+  port: number;
+  ca: IssuedCertificate;
+  /** A certificate of the partner on the trust list (Midden). */
+  partner: IssuedCertificate;
+}
+
+/** Noord's node, trusting Midden as its one partner. */
+export async function startExchangeNode(t: TestContext): Promise<ExchangeNode> {
+  const pki = tempDir(t);
+  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
+  const server = issueNodeCertificate(ca, { commonName: 'noord.test', organization: noord, hosts: ['127.0.0.1'] });
+  writeFileSync(join(pki, 'ca.crt'), ca.certPem);
+  writeFileSync(join(pki, 'node.crt'), server.certPem);
+  writeFileSync(join(pki, 'node.key'), server.keyPem);
+  const port = await freePort();
+  const n = await startTestNode(t, {
+    edit: (raw) => {
+      raw['node'] = { name: 'Noord', organization: noord };
+      raw['exchange'] = {
+        listen: { host: '127.0.0.1', port },
+        tls: { certFile: join(pki, 'node.crt'), keyFile: join(pki, 'node.key'), caFile: join(pki, 'ca.crt') },
+        partners: [{ ura: midden.ura, name: midden.name, baseUrl: 'https://127.0.0.1:1' }],
+      };
+    },
+  });
+  return { n, port, ca, partner: issueNodeCertificate(ca, { commonName: 'midden.test', organization: midden }) };
+}
+
+export interface Answer {
+  status: number | 'tls-error';
+  body: string;
+}
+
+export function call(port: number, method: string, path: string, ca: string, client?: IssuedCertificate, json?: unknown): Promise<Answer> {
+  return new Promise((resolve) => {
+    const payload = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
+    const req = request(
+      {
+        host: '127.0.0.1', port, path, method, ca, agent: false,
+        ...(client !== undefined ? { key: client.keyPem, cert: client.certPem } : {}),
+        headers: payload !== undefined ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', (e) => resolve({ status: 'tls-error', body: e.message }));
+    req.end(payload);
+  });
+}
