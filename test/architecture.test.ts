@@ -14,6 +14,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   patient: [],
   auth: [],
   http: ['auth', 'config', 'log'],
+  dicomweb: [],
   exchange: ['http', 'config', 'studies'],
   store: [],
   synth: ['dicom', 'patient'],

@@ -1,0 +1,1 @@
+export { MultipartError, MultipartErrorCode, parseMultipartContentType, readMultipart, type MultipartLimits, type Part } from './multipart-reader.ts';
