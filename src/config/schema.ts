@@ -44,6 +44,7 @@ const exchange = z.strictObject({
   listen: z.strictObject({ host, port }),
   tls: tlsFiles,
   partners: z.array(partner).default([]).describe('the trust list: only these organizations (by URA) may call node-to-node routes'),
+  maxUploadBytes: z.number().int().min(1024 * 1024).default(2 * 1024 * 1024 * 1024).describe('largest upload request a partner may send'),
 });
 
 export const configSchema = z.strictObject({

@@ -11,7 +11,7 @@ export { newUid, uidFromBytes, isValidUid } from './uid.ts';
 export type { ParseLimits } from './parse.ts';
 export { parseDataset, writeDataset } from './dataset-codec.ts';
 export {
-  encodeFileMeta, encodePart10, readPart10, readPart10Header, writePart10,
+  encodeFileMeta, encodePart10, readFileMeta, readPart10, readPart10Header, writePart10,
   type FileMetaInput, type Part10, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME,
 } from './part10.ts';
 export { HeaderReader } from './header-reader.ts';

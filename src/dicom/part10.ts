@@ -108,6 +108,16 @@ function transferSyntaxOf(meta: Dataset): string {
   return ts;
 }
 
+/**
+ * The file meta information at the start of a Part 10 stream, from as many bytes as have arrived: undefined while more
+ * are needed (and `complete` is false), else the meta, its transfer syntax and where the data set starts.
+ */
+export function readFileMeta(bytes: Buffer, complete: boolean, limits?: ParseLimits): { meta: Dataset; transferSyntaxUid: string; datasetOffset: number } | undefined {
+  const found = readMeta(bytes, complete, limits);
+  if (found === undefined) return undefined;
+  return { meta: found.meta, transferSyntaxUid: transferSyntaxOf(found.meta), datasetOffset: found.end };
+}
+
 export function readPart10(bytes: Buffer, limits?: ParseLimits): Part10 {
   const found = readMeta(bytes, true, limits);
   if (found === undefined) throw new DicomError('BAD_META', 'file ends inside the file meta information', META_START);

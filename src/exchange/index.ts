@@ -3,3 +3,4 @@ export { Inbox } from './inbox.ts';
 export { parseManifest, type Manifest, Purpose } from './manifest.ts';
 export { decidePurpose } from './purpose-decision.ts';
 export { registerTransferRoutes } from './transfer-routes.ts';
+export { registerUploadRoute } from './upload-route.ts';

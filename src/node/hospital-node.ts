@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
-import { Inbox, registerHelloRoute, registerTransferRoutes } from '../exchange/index.ts';
+import { Inbox, registerHelloRoute, registerTransferRoutes, registerUploadRoute } from '../exchange/index.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -84,6 +84,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
           app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
           registerHelloRoute(app, config.node.organization);
           registerTransferRoutes(app, { inbox, studies, us: config.node.organization });
+          registerUploadRoute(app, { inbox, studies, maxUploadBytes: exchange.maxUploadBytes });
         },
       }));
       closers.push(() => server.close());

@@ -1,8 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { type Dataset, readPart10Header, Tag } from '../dicom/index.ts';
+import { createHash } from 'node:crypto';
+import { type Dataset, readFileMeta, readPart10Header, Tag } from '../dicom/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { Store, StoredInstance } from '../store/index.ts';
+import type { Provenance, Store, StoredInstance } from '../store/index.ts';
 import { type AccessContext, describeActor } from './access-context.ts';
 import { ingestInstance, type IngestInput, type IngestOutcome } from './ingest.ts';
 import { type InformationModel, parseQuery, requireUniqueKey, responseFor } from './query.ts';
@@ -53,6 +55,59 @@ export class StudyService {
       data: createReadStream(path, { start: part10.datasetOffset, highWaterMark: 256 * 1024 }),
       provenance: { receivedAt: new Date().toISOString(), via: 'import', callingAeTitle: null, remoteAddress: null },
     });
+  }
+
+  /**
+   * Stores a whole Part 10 file arriving as a stream (an exchange upload), its own file meta kept. `expect` names the
+   * size and SHA-256 the sender announced for the instance the meta names (or throws when it announced none); a file
+   * that does not match is refused after its last byte and before it is stored, so it never becomes an instance.
+   */
+  async ingestPart10Stream(
+    ctx: AccessContext,
+    source: AsyncIterable<Buffer>,
+    o: { provenance: Provenance; expect: (instance: { sopInstanceUid: string; sopClassUid: string }) => { size: number; sha256: string } },
+  ): Promise<IngestOutcome & { sopInstanceUid: string }> {
+    const it = source[Symbol.asyncIterator]();
+    let head: Buffer = Buffer.alloc(0);
+    let found: ReturnType<typeof readFileMeta>;
+    let ended = false;
+    while (found === undefined) {
+      const r = await it.next();
+      ended = r.done === true;
+      if (!ended) head = head.length === 0 ? (r.value as Buffer) : Buffer.concat([head, r.value as Buffer]);
+      try {
+        found = readFileMeta(head, ended);
+      } catch (cause) {
+        throw new BeeldbrugError('DATASET_INVALID', `not a DICOM Part 10 file: ${(cause as Error).message}`, { cause });
+      }
+    }
+    const sopInstanceUid = found.meta.string(Tag.MediaStorageSOPInstanceUID) ?? '';
+    const sopClassUid = found.meta.string(Tag.MediaStorageSOPClassUID) ?? '';
+    const expected = o.expect({ sopInstanceUid, sopClassUid });
+    const fileMeta = head.subarray(0, found.datasetOffset);
+    const first = head.subarray(found.datasetOffset);
+    const hash = createHash('sha256').update(fileMeta);
+    let size = fileMeta.length;
+    const checked = async function* (): AsyncIterable<Buffer> {
+      const take = (b: Buffer): Buffer => {
+        hash.update(b);
+        size += b.length;
+        if (size > expected.size) throw new BeeldbrugError('DIGEST_MISMATCH', `${sopInstanceUid} is larger than the ${expected.size} bytes announced`);
+        return b;
+      };
+      if (first.length > 0) yield take(first);
+      while (!ended) {
+        const r = await it.next();
+        if (r.done === true) break;
+        yield take(r.value as Buffer);
+      }
+      const digest = hash.digest('hex');
+      if (size !== expected.size || digest !== expected.sha256) {
+        throw new BeeldbrugError('DIGEST_MISMATCH', `${sopInstanceUid}: ${size} bytes with SHA-256 ${digest.slice(0, 12)}…, announced ${expected.size} bytes ${expected.sha256.slice(0, 12)}…`);
+      }
+    };
+    const result = await this.ingest(ctx, { sopClassUid, sopInstanceUid, transferSyntaxUid: found.transferSyntaxUid, fileMeta, data: checked(), provenance: o.provenance });
+    return { ...result, sopInstanceUid };
   }
 
   /** C-FIND: the response identifiers for the matches, in the order the index gives them. */

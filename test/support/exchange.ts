@@ -21,7 +21,7 @@ export interface ExchangeNode {
 }
 
 /** Noord's node, trusting Midden as its one partner. */
-export async function startExchangeNode(t: TestContext): Promise<ExchangeNode> {
+export async function startExchangeNode(t: TestContext, o: { maxUploadBytes?: number } = {}): Promise<ExchangeNode> {
   const pki = tempDir(t);
   const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
   const server = issueNodeCertificate(ca, { commonName: 'noord.test', organization: noord, hosts: ['127.0.0.1'] });
@@ -36,6 +36,7 @@ export async function startExchangeNode(t: TestContext): Promise<ExchangeNode> {
         listen: { host: '127.0.0.1', port },
         tls: { certFile: join(pki, 'node.crt'), keyFile: join(pki, 'node.key'), caFile: join(pki, 'ca.crt') },
         partners: [{ ura: midden.ura, name: midden.name, baseUrl: 'https://127.0.0.1:1' }],
+        ...(o.maxUploadBytes !== undefined ? { maxUploadBytes: o.maxUploadBytes } : {}),
       };
     },
   });
@@ -48,13 +49,24 @@ export interface Answer {
 }
 
 export function call(port: number, method: string, path: string, ca: string, client?: IssuedCertificate, json?: unknown): Promise<Answer> {
+  return json === undefined
+    ? send(port, method, path, ca, client, undefined, {})
+    : send(port, method, path, ca, client, Buffer.from(JSON.stringify(json)), { 'content-type': 'application/json' });
+}
+
+/** Part 10 files as a multipart/related body, as the exchange upload (and STOW-RS) carries them. */
+export function multipartOf(parts: readonly Buffer[], boundary = 'beeldbrug-test-boundary'): { body: Buffer; contentType: string } {
+  const pieces = parts.flatMap((p) => [Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), p, Buffer.from('\r\n')]);
+  return { body: Buffer.concat([...pieces, Buffer.from(`--${boundary}--\r\n`)]), contentType: `multipart/related; type="application/dicom"; boundary=${boundary}` };
+}
+
+export function send(port: number, method: string, path: string, ca: string, client: IssuedCertificate | undefined, payload: Buffer | undefined, headers: Record<string, string>): Promise<Answer> {
   return new Promise((resolve) => {
-    const payload = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
     const req = request(
       {
         host: '127.0.0.1', port, path, method, ca, agent: false,
         ...(client !== undefined ? { key: client.keyPem, cert: client.certPem } : {}),
-        headers: payload !== undefined ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+        headers: payload !== undefined ? { ...headers, 'content-length': String(payload.length) } : headers,
       },
       (res) => {
         let body = '';

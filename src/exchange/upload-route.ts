@@ -1,0 +1,84 @@
+import type { Readable } from 'node:stream';
+import { MultipartError, parseMultipartContentType, readMultipart } from '../dicomweb/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import type { HttpsApp } from '../http/index.ts';
+import type { StudyService } from '../studies/index.ts';
+import type { Inbox } from './inbox.ts';
+
+export interface UploadRouteDeps {
+  inbox: Inbox;
+  studies: StudyService;
+  maxUploadBytes: number;
+}
+
+class UploadTooLarge extends Error {}
+
+async function* limited(source: Readable, max: number): AsyncIterable<Buffer> {
+  let total = 0;
+  for await (const chunk of source as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > max) throw new UploadTooLarge(`upload over ${max} bytes`);
+    yield chunk;
+  }
+}
+
+/**
+ * POST /exchange/v1/transfers/{transferId}/instances (docs/exchange-protocol.md, step 2): a multipart/related body of
+ * Part 10 instances, as in STOW-RS. Each part streams into the store while its SHA-256 is computed; only an instance of
+ * the manifest with the announced size and digest is stored. A broken body stores nothing of the part it broke in.
+ */
+export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
+  // The body is read as a stream by the route itself, never buffered by the framework.
+  app.addContentTypeParser('multipart/related', (_req, _payload, done) => done(null, undefined));
+  app.post<{ Params: { transferId: string } }>('/exchange/v1/transfers/:transferId/instances', { config: { access: 'partner' } }, async (req, reply) => {
+    const partner = req.partner;
+    if (partner === undefined) return reply.code(403).send({ error: 'organization-not-trusted' });
+    const transfer = d.inbox.get(req.params.transferId, partner.ura);
+    if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+    if (transfer.state !== 'open') return reply.code(409).send({ error: 'transfer-not-open', state: transfer.state });
+    let boundary: string;
+    try {
+      boundary = parseMultipartContentType(req.headers['content-type']).boundary;
+    } catch (err) {
+      return reply.code(415).send({ error: 'multipart-related-expected', detail: (err as Error).message });
+    }
+    const announced = new Map(transfer.manifest.instances.map((i) => [i.sopInstanceUid, i]));
+    const ctx = { actor: { kind: 'partner-node' as const, ura: partner.ura, name: partner.name, remoteAddress: req.ip }, purpose: 'exchange' as const };
+    const stored: string[] = [];
+    const failed: { sopInstanceUid: string | null; reason: string; detail: string }[] = [];
+    try {
+      for await (const part of readMultipart(limited(req.raw, d.maxUploadBytes), boundary)) {
+        if ((part.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/dicom') {
+          failed.push({ sopInstanceUid: null, reason: 'not-application-dicom', detail: 'each part must be application/dicom' });
+          continue;
+        }
+        let uid: string | null = null;
+        try {
+          const r = await d.studies.ingestPart10Stream(ctx, part.body, {
+            provenance: { receivedAt: new Date().toISOString(), via: 'exchange', callingAeTitle: null, remoteAddress: req.ip },
+            expect: ({ sopInstanceUid }) => {
+              uid = sopInstanceUid;
+              const entry = announced.get(sopInstanceUid);
+              if (entry === undefined) throw new BeeldbrugError('INSTANCE_NOT_EXPECTED', `${sopInstanceUid} is not in transfer ${transfer.transferId}`);
+              return entry;
+            },
+          });
+          d.inbox.markReceived(transfer.transferId, r.sopInstanceUid);
+          stored.push(r.sopInstanceUid);
+        } catch (err) {
+          if (!(err instanceof BeeldbrugError)) throw err;
+          failed.push({ sopInstanceUid: uid, reason: err.code.toLowerCase().replaceAll('_', '-'), detail: err.message });
+        }
+      }
+    } catch (err) {
+      if (err instanceof UploadTooLarge) {
+        req.log.warn({ transferId: transfer.transferId, sender: partner.ura, stored: stored.length }, 'upload refused: too large');
+        return reply.code(413).header('connection', 'close').send({ error: 'upload-too-large', stored, failed });
+      }
+      if (err instanceof MultipartError) return reply.code(400).send({ error: 'multipart-invalid', code: err.code, detail: err.message, stored, failed });
+      throw err;
+    }
+    if (failed.length > 0) req.log.warn({ transferId: transfer.transferId, sender: partner.ura, failed: failed.map((f) => f.reason) }, 'instances refused');
+    return reply.code(200).send({ stored, failed });
+  });
+}

@@ -1,0 +1,94 @@
+// Uploading a transfer's instances (docs/exchange-protocol.md, step 2): each Part 10 file streams into the store with its
+// SHA-256 checked against the manifest; a corrupted instance, one not in the manifest, a body cut off halfway, or an
+// upload over the limit stores nothing of what is wrong, and what is right is stored byte for byte.
+import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readPart10, Tag } from '../../src/dicom/index.ts';
+import { writeCtStudy } from '../../src/synth/index.ts';
+import { collect } from '../support/dicom-files.ts';
+import { call, multipartOf, send, startExchangeNode } from '../support/exchange.ts';
+import { waitFor } from '../support/net.ts';
+import { logLines } from '../support/node.ts';
+import { tempDir } from '../support/tmp.ts';
+
+test('upload: verified instances are stored byte for byte; wrong ones are refused and nothing partial remains', async (t) => {
+  const { n, port, ca, partner } = await startExchangeNode(t, { maxUploadBytes: 3 * 1024 * 1024 });
+  const work = tempDir(t);
+  const ct = await writeCtStudy({ outDir: join(work, 'ct'), instances: 4, seed: 12 });
+  const other = await writeCtStudy({ outDir: join(work, 'other'), instances: 1, seed: 13 });
+  const files = ct.files.map((f) => readFileSync(f));
+  const uidOf = (b: Buffer): string => readPart10(b).dataset.string(Tag.SOPInstanceUID) ?? '';
+  const uids = files.map(uidOf);
+  const manifest = {
+    transferId: randomUUID(),
+    purpose: 'transfer',
+    urgency: 'routine',
+    sender: { user: { id: 'r1', name: 'Dr. B. Jansen' } },
+    patient: { patientId: 'P1' },
+    study: { studyInstanceUid: ct.studyInstanceUid },
+    instances: files.map((b) => {
+      const p = readPart10(b);
+      return {
+        sopInstanceUid: uidOf(b),
+        sopClassUid: p.dataset.string(Tag.SOPClassUID) ?? '',
+        seriesInstanceUid: p.dataset.string(Tag.SeriesInstanceUID) ?? '',
+        transferSyntaxUid: p.transferSyntaxUid,
+        size: b.length,
+        sha256: createHash('sha256').update(b).digest('hex'),
+      };
+    }),
+  };
+  const open = async (): Promise<string[]> => (JSON.parse((await call(port, 'POST', '/exchange/v1/transfers', ca.certPem, partner, manifest)).body) as { needed: string[] }).needed;
+  const upload = (body: Buffer, contentType: string) =>
+    send(port, 'POST', `/exchange/v1/transfers/${manifest.transferId}/instances`, ca.certPem, partner, body, { 'content-type': contentType });
+  const tmpFiles = (): string[] => readdirSync(join(n.dir, 'data', 'tmp'));
+
+  assert.deepEqual(await open(), uids);
+
+  const corrupted = Buffer.from(files[2] ?? Buffer.alloc(0));
+  corrupted[corrupted.length - 100] = (corrupted[corrupted.length - 100] ?? 0) ^ 0xff;
+  const first = multipartOf([files[0] ?? Buffer.alloc(0), files[1] ?? Buffer.alloc(0), corrupted, readFileSync(other.files[0] ?? '')]);
+  const r1 = await upload(first.body, first.contentType);
+  assert.equal(r1.status, 200, r1.body);
+  const a1 = JSON.parse(r1.body) as { stored: string[]; failed: { sopInstanceUid: string; reason: string }[] };
+  assert.deepEqual(a1.stored, uids.slice(0, 2));
+  assert.deepEqual(a1.failed.map((f) => [f.sopInstanceUid, f.reason]), [[uids[2], 'digest-mismatch'], [uidOf(readFileSync(other.files[0] ?? '')), 'instance-not-expected']]);
+  for (const i of [0, 1]) {
+    const stored = n.node.store.index.getInstance(uids[i] ?? '');
+    assert.ok(stored !== undefined);
+    assert.ok((await collect(n.node.store.blobs.open(stored.blob.blobId))).equals(files[i] ?? Buffer.alloc(0)), 'stored exactly as sent, file meta included');
+  }
+  assert.equal(n.node.store.index.getInstance(uids[2] ?? ''), undefined, 'the corrupted instance is not stored');
+  assert.deepEqual(tmpFiles(), []);
+  assert.deepEqual(await open(), uids.slice(2), 're-opening resumes with what is missing');
+
+  const whole = multipartOf([files[2] ?? Buffer.alloc(0), files[3] ?? Buffer.alloc(0)]);
+  const cut = whole.body.subarray(0, whole.body.length - 300_000);
+  const r2 = await upload(cut, whole.contentType);
+  assert.equal(r2.status, 400, 'a body that ends inside a part');
+  assert.match(r2.body, /TRUNCATED/);
+  assert.equal(n.node.store.index.getInstance(uids[3] ?? ''), undefined, 'the part cut off is not stored');
+  assert.deepEqual(tmpFiles(), []);
+
+  const r3 = await upload(whole.body, whole.contentType);
+  assert.equal(r3.status, 200, r3.body);
+  assert.deepEqual(await open(), [], 'everything arrived');
+
+  const tooLarge = multipartOf([Buffer.alloc(4 * 1024 * 1024, 1)]);
+  const r4 = await upload(tooLarge.body, tooLarge.contentType);
+  // The node answers 413 while the client may still be sending, so the client can see the connection end instead.
+  assert.ok(r4.status === 413 || r4.status === 'tls-error', `an upload over the limit is refused (${r4.status})`);
+  await waitFor('the refusal in the log', async () => logLines(n).some((l) => l['msg'] === 'upload refused: too large'), 5000);
+  assert.deepEqual(tmpFiles(), []);
+  assert.equal(n.node.store.index.stats().instances, 4);
+
+  const notDicom = multipartOf([Buffer.from('this is not a DICOM file')]);
+  const r5 = await upload(notDicom.body, notDicom.contentType);
+  assert.equal(r5.status, 200);
+  assert.deepEqual((JSON.parse(r5.body) as { failed: { reason: string }[] }).failed.map((f) => f.reason), ['dataset-invalid'], 'a part that is not Part 10 is refused on its own');
+  assert.equal((await upload(Buffer.from('{}'), 'application/json')).status, 415);
+  assert.equal((await send(port, 'POST', `/exchange/v1/transfers/${randomUUID()}/instances`, ca.certPem, partner, first.body, { 'content-type': first.contentType })).status, 404);
+});
