@@ -32,7 +32,9 @@ export class Inbox {
         manifest_sha256 TEXT NOT NULL,
         manifest_json TEXT NOT NULL,
         state TEXT NOT NULL,
-        opened_at TEXT NOT NULL
+        opened_at TEXT NOT NULL,
+        delivered_at TEXT,
+        receipt TEXT
       );
       CREATE TABLE IF NOT EXISTS incoming_instance (
         transfer_id TEXT NOT NULL REFERENCES incoming_transfer(transfer_id),
@@ -72,6 +74,16 @@ export class Inbox {
       | { manifest_json: string; state: TransferState }
       | undefined;
     return row === undefined ? undefined : { transferId, senderUra, state: row.state, manifest: JSON.parse(row.manifest_json) as Manifest };
+  }
+
+  /** Records that every instance arrived verified, with the receipt given to the sender (answered again on a retry). */
+  markDelivered(transferId: string, receipt: string, now = new Date()): void {
+    this.#db.prepare("UPDATE incoming_transfer SET state = 'delivered', delivered_at = ?, receipt = ? WHERE transfer_id = ? AND state = 'open'").run(now.toISOString(), receipt, transferId);
+  }
+
+  receiptOf(transferId: string): string | undefined {
+    const row = this.#db.prepare('SELECT receipt FROM incoming_transfer WHERE transfer_id = ?').get(transferId) as { receipt: string | null } | undefined;
+    return row?.receipt ?? undefined;
   }
 
   markReceived(transferId: string, sopInstanceUid: string, now = new Date()): void {

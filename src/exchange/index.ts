@@ -4,3 +4,4 @@ export { parseManifest, type Manifest, Purpose } from './manifest.ts';
 export { decidePurpose } from './purpose-decision.ts';
 export { registerTransferRoutes } from './transfer-routes.ts';
 export { registerUploadRoute } from './upload-route.ts';
+export { signReceipt, verifyReceipt, type ReceiptClaims } from './receipt.ts';

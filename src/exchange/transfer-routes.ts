@@ -1,8 +1,9 @@
 import type { HttpsApp } from '../http/index.ts';
 import type { StudyService } from '../studies/index.ts';
-import type { Inbox } from './inbox.ts';
+import type { IncomingTransfer, Inbox } from './inbox.ts';
 import { parseManifest } from './manifest.ts';
 import { decidePurpose } from './purpose-decision.ts';
+import { signReceipt } from './receipt.ts';
 
 /** A manifest of 100,000 instances is about 30 MB of JSON; more is not a study. */
 const MANIFEST_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -11,6 +12,18 @@ export interface TransferRouteDeps {
   inbox: Inbox;
   studies: StudyService;
   us: { name: string; ura: string };
+  /** Our node key and certificate, which sign receipts. */
+  signer: { keyPem: string | Buffer; certPem: string | Buffer };
+}
+
+/** The instances of a transfer this node does not yet hold verified: not received in it, nor held with the same digest. */
+function stillNeeded(d: TransferRouteDeps, transfer: IncomingTransfer, remoteAddress: string): string[] {
+  const received = d.inbox.received(transfer.transferId);
+  const held = d.studies.heldWithDigest(
+    { actor: { kind: 'partner-node', ura: transfer.senderUra, name: transfer.senderUra, remoteAddress }, purpose: 'exchange' },
+    transfer.manifest.instances.filter((i) => !received.has(i.sopInstanceUid)),
+  );
+  return transfer.manifest.instances.map((i) => i.sopInstanceUid).filter((uid) => !received.has(uid) && !held.has(uid));
 }
 
 /**
@@ -32,13 +45,37 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
     }
     const opened = d.inbox.open(manifest, partner.ura);
     if (opened.outcome === 'conflict') return reply.code(409).send({ error: 'transfer-id-conflict', detail: opened.detail });
-    const received = d.inbox.received(manifest.transferId);
-    const held = d.studies.heldWithDigest(
-      { actor: { kind: 'partner-node', ura: partner.ura, name: partner.name, remoteAddress: req.ip }, purpose: 'exchange' },
-      manifest.instances.filter((i) => !received.has(i.sopInstanceUid)),
-    );
-    const needed = manifest.instances.map((i) => i.sopInstanceUid).filter((uid) => !received.has(uid) && !held.has(uid));
+    const needed = stillNeeded(d, opened.transfer, req.ip);
     req.log.info({ transferId: manifest.transferId, sender: partner.ura, purpose: manifest.purpose, instances: manifest.instances.length, needed: needed.length, outcome: opened.outcome }, 'transfer opened');
     return reply.code(opened.outcome === 'created' ? 201 : 200).send({ transferId: manifest.transferId, state: opened.transfer.state, needed });
+  });
+
+  app.get<{ Params: { transferId: string } }>('/exchange/v1/transfers/:transferId', { config: { access: 'partner' } }, async (req, reply) => {
+    const transfer = req.partner !== undefined ? d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
+    if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+    return { transferId: transfer.transferId, state: transfer.state, needed: transfer.state === 'open' ? stillNeeded(d, transfer, req.ip) : [] };
+  });
+
+  app.post<{ Params: { transferId: string } }>('/exchange/v1/transfers/:transferId/commit', { config: { access: 'partner' } }, async (req, reply) => {
+    const transfer = req.partner !== undefined ? d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
+    if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+    if (transfer.state === 'delivered') return { receipt: d.inbox.receiptOf(transfer.transferId) };
+    const missing = stillNeeded(d, transfer, req.ip);
+    if (missing.length > 0) return reply.code(409).send({ error: 'transfer-incomplete', missing });
+    const receipt = signReceipt(
+      {
+        transferId: transfer.transferId,
+        studyInstanceUid: transfer.manifest.study.studyInstanceUid,
+        instances: transfer.manifest.instances.map((i) => ({ sopInstanceUid: i.sopInstanceUid, sha256: i.sha256 })),
+        receivedAt: new Date().toISOString(),
+        receiver: { ura: d.us.ura, name: d.us.name },
+        sender: { ura: transfer.senderUra },
+      },
+      d.signer,
+    );
+    d.inbox.markDelivered(transfer.transferId, receipt);
+    // Users are told a study arrived only now that all of it is here and verified, never on its first image.
+    req.log.info({ transferId: transfer.transferId, sender: transfer.senderUra, purpose: transfer.manifest.purpose, urgent: transfer.manifest.urgency === 'urgent', instances: transfer.manifest.instances.length }, 'study arrived');
+    return { receipt };
   });
 }

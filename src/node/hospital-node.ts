@@ -72,18 +72,19 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
     let https: RunningNode['https'];
     if (config.exchange !== undefined) {
       const exchange = config.exchange;
+      const nodeTls = readTlsFiles(exchange.tls);
       const inbox = new Inbox(join(config.dataDir, 'exchange.sqlite'));
       closers.push(async () => inbox.close());
       const server = await listening(`HTTPS ${exchange.listen.host}:${exchange.listen.port}`, () => startHttpsServer({
         host: exchange.listen.host,
         port: exchange.listen.port,
-        tls: readTlsFiles(exchange.tls),
+        tls: nodeTls,
         partners: exchange.partners,
         logger: logger.child({ part: 'https' }),
         routes: (app) => {
           app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
           registerHelloRoute(app, config.node.organization);
-          registerTransferRoutes(app, { inbox, studies, us: config.node.organization });
+          registerTransferRoutes(app, { inbox, studies, us: config.node.organization, signer: { keyPem: nodeTls.key, certPem: nodeTls.cert } });
           registerUploadRoute(app, { inbox, studies, maxUploadBytes: exchange.maxUploadBytes });
         },
       }));

@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import { readPart10, Tag } from '../../src/dicom/index.ts';
 import { writeCtStudy } from '../../src/synth/index.ts';
 import { collect } from '../support/dicom-files.ts';
-import { call, multipartOf, send, startExchangeNode } from '../support/exchange.ts';
+import { verifyReceipt } from '../../src/exchange/index.ts';
+import { call, midden, multipartOf, noord, send, startExchangeNode } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
 import { logLines } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -64,6 +65,9 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
   assert.equal(n.node.store.index.getInstance(uids[2] ?? ''), undefined, 'the corrupted instance is not stored');
   assert.deepEqual(tmpFiles(), []);
   assert.deepEqual(await open(), uids.slice(2), 're-opening resumes with what is missing');
+  const early = await call(port, 'POST', `/exchange/v1/transfers/${manifest.transferId}/commit`, ca.certPem, partner);
+  assert.equal(early.status, 409, 'no commit before everything is there');
+  assert.deepEqual((JSON.parse(early.body) as { missing: string[] }).missing, uids.slice(2));
 
   const whole = multipartOf([files[2] ?? Buffer.alloc(0), files[3] ?? Buffer.alloc(0)]);
   const cut = whole.body.subarray(0, whole.body.length - 300_000);
@@ -77,8 +81,28 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
   assert.equal(r3.status, 200, r3.body);
   assert.deepEqual(await open(), [], 'everything arrived');
 
+  const commit = await call(port, 'POST', `/exchange/v1/transfers/${manifest.transferId}/commit`, ca.certPem, partner);
+  assert.equal(commit.status, 200, commit.body);
+  const { receipt } = JSON.parse(commit.body) as { receipt: string };
+  const verified = verifyReceipt(receipt, ca.certPem);
+  assert.ok(verified.ok, 'the receipt is signed by the receiving node under the network CA');
+  assert.equal(verified.claims.transferId, manifest.transferId);
+  assert.deepEqual(verified.claims.instances, manifest.instances.map((i) => ({ sopInstanceUid: i.sopInstanceUid, sha256: i.sha256 })));
+  assert.deepEqual(verified.claims.receiver, { ura: noord.ura, name: noord.name });
+  assert.equal(verified.claims.sender.ura, midden.ura);
+  const again = await call(port, 'POST', `/exchange/v1/transfers/${manifest.transferId}/commit`, ca.certPem, partner);
+  assert.equal((JSON.parse(again.body) as { receipt: string }).receipt, receipt, 'a retried commit gets the same receipt');
+  const status = await call(port, 'GET', `/exchange/v1/transfers/${manifest.transferId}`, ca.certPem, partner);
+  assert.deepEqual(JSON.parse(status.body), { transferId: manifest.transferId, state: 'delivered', needed: [] });
+  await waitFor('the arrival notice', async () => logLines(n).some((l) => l['msg'] === 'study arrived'), 5000);
+  assert.equal(logLines(n).filter((l) => l['msg'] === 'study arrived').length, 1, 'told once, when the whole study is there');
+
+  const second = { ...manifest, transferId: randomUUID() };
+  assert.equal((await call(port, 'POST', '/exchange/v1/transfers', ca.certPem, partner, second)).status, 201);
   const tooLarge = multipartOf([Buffer.alloc(4 * 1024 * 1024, 1)]);
-  const r4 = await upload(tooLarge.body, tooLarge.contentType);
+  const late = multipartOf([files[0] ?? Buffer.alloc(0)]);
+  assert.equal((await upload(late.body, late.contentType)).status, 409, 'a delivered transfer takes no more uploads');
+  const r4 = await send(port, 'POST', `/exchange/v1/transfers/${second.transferId}/instances`, ca.certPem, partner, tooLarge.body, { 'content-type': tooLarge.contentType });
   // The node answers 413 while the client may still be sending, so the client can see the connection end instead.
   assert.ok(r4.status === 413 || r4.status === 'tls-error', `an upload over the limit is refused (${r4.status})`);
   await waitFor('the refusal in the log', async () => logLines(n).some((l) => l['msg'] === 'upload refused: too large'), 5000);
@@ -86,9 +110,9 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
   assert.equal(n.node.store.index.stats().instances, 4);
 
   const notDicom = multipartOf([Buffer.from('this is not a DICOM file')]);
-  const r5 = await upload(notDicom.body, notDicom.contentType);
+  const r5 = await send(port, 'POST', `/exchange/v1/transfers/${second.transferId}/instances`, ca.certPem, partner, notDicom.body, { 'content-type': notDicom.contentType });
   assert.equal(r5.status, 200);
   assert.deepEqual((JSON.parse(r5.body) as { failed: { reason: string }[] }).failed.map((f) => f.reason), ['dataset-invalid'], 'a part that is not Part 10 is refused on its own');
-  assert.equal((await upload(Buffer.from('{}'), 'application/json')).status, 415);
+  assert.equal((await send(port, 'POST', `/exchange/v1/transfers/${second.transferId}/instances`, ca.certPem, partner, Buffer.from('{}'), { 'content-type': 'application/json' })).status, 415);
   assert.equal((await send(port, 'POST', `/exchange/v1/transfers/${randomUUID()}/instances`, ca.certPem, partner, first.body, { 'content-type': first.contentType })).status, 404);
 });
