@@ -18,6 +18,8 @@ export const ErrorCatalog = {
   STUDY_PATIENT_CONFLICT: { http: 409, dimse: 0xa900, summary: 'the study is already stored under another patient' },
   OUT_OF_RESOURCES: { http: 507, dimse: 0xa700, summary: 'the node cannot store more data (disk full)' },
   STORE_FAILED: { http: 500, dimse: 0x0110, summary: 'storing failed' },
+  PARTNER_UNREACHABLE: { http: 502, summary: 'the partner node cannot be reached' },
+  PARTNER_REFUSED: { http: 502, summary: 'the partner node refused the request' },
   NOT_FOUND: { http: 404, summary: 'no such object' },
   INTERNAL: { http: 500, dimse: 0x0110, summary: 'an unexpected error; details are in the node log' },
 } as const satisfies Record<string, { http: number; dimse?: number; summary: string }>;

@@ -5,3 +5,4 @@ export { decidePurpose } from './purpose-decision.ts';
 export { registerTransferRoutes } from './transfer-routes.ts';
 export { registerUploadRoute } from './upload-route.ts';
 export { signReceipt, verifyReceipt, type ReceiptClaims } from './receipt.ts';
+export { sendStudy, type SendProgress, type SendRequest, type SendResult } from './send-study.ts';

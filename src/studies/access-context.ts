@@ -5,6 +5,7 @@
 export type Actor =
   | { kind: 'dimse-peer'; aeTitle: string; remoteAddress: string; associationId: string }
   | { kind: 'partner-node'; ura: string; name: string; remoteAddress: string }
+  | { kind: 'user'; id: string; name: string }
   | { kind: 'system'; task: string };
 
 export interface AccessContext {
@@ -20,6 +21,8 @@ export function describeActor(actor: Actor): string {
       return `${actor.aeTitle}@${actor.remoteAddress}`;
     case 'partner-node':
       return `URA ${actor.ura}@${actor.remoteAddress}`;
+    case 'user':
+      return `user:${actor.id}`;
     case 'system':
       return `system:${actor.task}`;
   }

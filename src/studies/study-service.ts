@@ -140,6 +140,18 @@ export class StudyService {
     return held;
   }
 
+  /** Every stored instance of one study, for sending it on (issue 3): attributes, size and SHA-256 of each file. */
+  studyInstances(ctx: AccessContext, studyInstanceUid: string): StoredInstance[] {
+    const instances = this.#store.index.instancesMatching('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: studyInstanceUid }]);
+    this.#log.debug({ actor: describeActor(ctx.actor), instances: instances.length }, 'study for exchange');
+    return instances;
+  }
+
+  /** The whole stored Part 10 file of an instance (file meta included), decrypted as it streams. */
+  openFile(instance: StoredInstance): NodeJS.ReadableStream {
+    return this.#store.blobs.open(instance.blob.blobId);
+  }
+
   /** The data set bytes of a stored instance (without its file meta), decrypted as they stream. */
   openDataset(instance: StoredInstance): NodeJS.ReadableStream {
     return this.#store.blobs.open(instance.blob.blobId, { start: instance.datasetOffset });

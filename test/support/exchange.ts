@@ -16,31 +16,50 @@ export interface ExchangeNode {
   n: TestNode;
   port: number;
   ca: IssuedCertificate;
-  /** A certificate of the partner on the trust list (Midden). */
+  /** A certificate of the first partner on the trust list (Midden by default). */
   partner: IssuedCertificate;
+  /** This node's own certificate, key and the CA, as the sender side uses them. */
+  tls: { key: string; cert: string; ca: string };
 }
 
-/** Noord's node, trusting Midden as its one partner. */
-export async function startExchangeNode(t: TestContext, o: { maxUploadBytes?: number } = {}): Promise<ExchangeNode> {
+export interface ExchangeNodeOptions {
+  ca?: IssuedCertificate;
+  us?: { name: string; ura: string };
+  partners?: { name: string; ura: string; baseUrl?: string }[];
+  maxUploadBytes?: number;
+}
+
+/** A node with an exchange listener; by default Noord's, trusting Midden as its one partner. */
+export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions = {}): Promise<ExchangeNode> {
   const pki = tempDir(t);
-  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-  const server = issueNodeCertificate(ca, { commonName: 'noord.test', organization: noord, hosts: ['127.0.0.1'] });
+  const ca = o.ca ?? createTestCa({ commonName: 'Beeldbrug test CA' });
+  const us = o.us ?? noord;
+  const partners = o.partners ?? [{ ...midden, baseUrl: 'https://127.0.0.1:1' }];
+  const server = issueNodeCertificate(ca, { commonName: `${us.ura}.test`, organization: us, hosts: ['127.0.0.1'] });
   writeFileSync(join(pki, 'ca.crt'), ca.certPem);
   writeFileSync(join(pki, 'node.crt'), server.certPem);
   writeFileSync(join(pki, 'node.key'), server.keyPem);
   const port = await freePort();
   const n = await startTestNode(t, {
+    aeTitle: `BB_${us.ura.slice(-4)}`,
     edit: (raw) => {
-      raw['node'] = { name: 'Noord', organization: noord };
+      raw['node'] = { name: us.name, organization: us };
       raw['exchange'] = {
         listen: { host: '127.0.0.1', port },
         tls: { certFile: join(pki, 'node.crt'), keyFile: join(pki, 'node.key'), caFile: join(pki, 'ca.crt') },
-        partners: [{ ura: midden.ura, name: midden.name, baseUrl: 'https://127.0.0.1:1' }],
+        partners: partners.map((p) => ({ ura: p.ura, name: p.name, ...(p.baseUrl !== undefined ? { baseUrl: p.baseUrl } : {}) })),
         ...(o.maxUploadBytes !== undefined ? { maxUploadBytes: o.maxUploadBytes } : {}),
       };
     },
   });
-  return { n, port, ca, partner: issueNodeCertificate(ca, { commonName: 'midden.test', organization: midden }) };
+  const first = partners[0] ?? midden;
+  return {
+    n,
+    port,
+    ca,
+    partner: issueNodeCertificate(ca, { commonName: `${first.ura}.test`, organization: { name: first.name, ura: first.ura } }),
+    tls: { key: server.keyPem, cert: server.certPem, ca: ca.certPem },
+  };
 }
 
 export interface Answer {

@@ -1,0 +1,61 @@
+import { Agent, request } from 'node:https';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BeeldbrugError } from '../errors/index.ts';
+
+export interface PartnerAnswer {
+  status: number;
+  json: unknown;
+}
+
+/**
+ * HTTPS to one partner node with our node certificate (mutual TLS), trusting only the network CA; the partner's
+ * certificate must name the host of its base URL. One keep-alive agent, so parallel uploads reuse connections.
+ */
+export class PartnerClient {
+  readonly #base: URL;
+  readonly #agent: Agent;
+
+  constructor(baseUrl: string, tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer }, parallel = 4) {
+    this.#base = new URL(baseUrl);
+    this.#agent = new Agent({ keepAlive: true, maxSockets: parallel, key: tls.key, cert: tls.cert, ca: tls.ca, minVersion: 'TLSv1.2' });
+  }
+
+  json(method: 'GET' | 'POST', path: string, body?: unknown): Promise<PartnerAnswer> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return this.#send(method, path, payload !== undefined ? { 'content-type': 'application/json' } : {}, payload !== undefined ? Readable.from([payload]) : undefined);
+  }
+
+  /** Streams a body (e.g. multipart) without knowing its length in advance (chunked transfer encoding). */
+  stream(path: string, contentType: string, body: AsyncIterable<Buffer>): Promise<PartnerAnswer> {
+    return this.#send('POST', path, { 'content-type': contentType }, Readable.from(body));
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  #send(method: string, path: string, headers: Record<string, string>, body: Readable | undefined): Promise<PartnerAnswer> {
+    const url = new URL(path, this.#base);
+    return new Promise((resolve, reject) => {
+      const req = request(url, { method, agent: this.#agent, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown = text;
+          try {
+            json = text === '' ? null : JSON.parse(text);
+          } catch {
+            // not JSON: keep the text for the error message
+          }
+          resolve({ status: res.statusCode ?? 0, json });
+        });
+        res.on('error', reject);
+      });
+      req.on('error', (cause) => reject(new BeeldbrugError('PARTNER_UNREACHABLE', `${method} ${url.origin}${url.pathname}: ${cause.message}`, { cause })));
+      if (body === undefined) req.end();
+      else pipeline(body, req).catch((err: unknown) => req.destroy(err instanceof Error ? err : new Error(String(err))));
+    });
+  }
+}

@@ -1,0 +1,140 @@
+import { randomUUID, X509Certificate } from 'node:crypto';
+import { organizationOf } from '../auth/index.ts';
+import type { PartnerConfig } from '../config/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { StoredInstance } from '../store/index.ts';
+import type { AccessContext, StudyService } from '../studies/index.ts';
+import type { Manifest, Purpose } from './manifest.ts';
+import { PartnerClient } from './partner-client.ts';
+import { verifyReceipt } from './receipt.ts';
+
+export interface SendRequest {
+  studyInstanceUid: string;
+  to: PartnerConfig;
+  purpose: Purpose;
+  urgency: 'routine' | 'urgent';
+  reason: string;
+  user: { id: string; name: string; roleCode?: string };
+  consentReference?: string;
+}
+
+export interface SendProgress {
+  instances: number;
+  needed: number;
+  sent: number;
+  bytesSent: number;
+}
+
+export interface SendResult {
+  transferId: string;
+  instances: number;
+  sent: number;
+  bytesSent: number;
+  receipt: string;
+}
+
+const BATCH = 16;
+const PARALLEL = 4;
+const BOUNDARY = 'beeldbrug-part-boundary-7d1f0c';
+
+/** A batch of stored instances as a multipart/related body, each file streamed from the store as it goes out. */
+async function* multipartBody(studies: StudyService, batch: readonly StoredInstance[], onBytes: (n: number) => void): AsyncIterable<Buffer> {
+  for (const instance of batch) {
+    yield Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`);
+    for await (const chunk of studies.openFile(instance) as AsyncIterable<Buffer>) {
+      onBytes(chunk.length);
+      yield chunk;
+    }
+    yield Buffer.from('\r\n');
+  }
+  yield Buffer.from(`--${BOUNDARY}--\r\n`);
+}
+
+function refused(what: string, status: number, body: unknown): BeeldbrugError {
+  return new BeeldbrugError('PARTNER_REFUSED', `${what}: HTTP ${status} ${JSON.stringify(body).slice(0, 500)}`);
+}
+
+/**
+ * Pushes one study to a partner node (docs/exchange-protocol.md): manifest, upload of what the partner lacks in
+ * parallel batches, commit, and a receipt that must be signed by that partner under the network CA. Sending a study the
+ * partner already holds moves no image bytes.
+ */
+export async function sendStudy(
+  r: SendRequest,
+  d: { studies: StudyService; tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer }; logger: Logger; onProgress?: (p: SendProgress) => void; transferId?: string },
+): Promise<SendResult> {
+  if (r.to.baseUrl === undefined) throw new BeeldbrugError('CONFIG_INVALID', `partner ${r.to.name} (${r.to.ura}) has no baseUrl to send to`);
+  const ctx: AccessContext = { actor: { kind: 'user', id: r.user.id, name: r.user.name }, purpose: 'exchange' };
+  const instances = d.studies.studyInstances(ctx, r.studyInstanceUid);
+  const first = instances[0];
+  if (first === undefined) throw new BeeldbrugError('NOT_FOUND', `no study ${r.studyInstanceUid} in this node`);
+  const manifest: Manifest = {
+    transferId: d.transferId ?? randomUUID(),
+    purpose: r.purpose,
+    urgency: r.urgency,
+    reason: r.reason,
+    sender: { user: { id: r.user.id, name: r.user.name, ...(r.user.roleCode !== undefined ? { roleCode: r.user.roleCode } : {}) } },
+    ...(r.consentReference !== undefined ? { consentReference: r.consentReference } : {}),
+    exclude: [],
+    patient: {
+      ...(first.patient.bsn !== null ? { bsn: first.patient.bsn } : {}),
+      patientId: first.patient.patientId,
+      ...(first.patient.issuerOfPatientId !== null ? { issuerOfPatientId: first.patient.issuerOfPatientId } : {}),
+      ...(first.patient.patientName !== null ? { name: first.patient.patientName } : {}),
+      ...(first.patient.birthDate !== null && /^\d{8}$/.test(first.patient.birthDate) ? { birthDate: first.patient.birthDate } : {}),
+    },
+    study: {
+      studyInstanceUid: r.studyInstanceUid,
+      ...(first.study.studyDate !== null && /^\d{8}$/.test(first.study.studyDate) ? { studyDate: first.study.studyDate } : {}),
+      ...(first.study.studyDescription !== null ? { description: first.study.studyDescription.slice(0, 200) } : {}),
+      ...(first.study.accessionNumber !== null ? { accessionNumber: first.study.accessionNumber.slice(0, 16) } : {}),
+    },
+    instances: instances.map((i) => ({
+      sopInstanceUid: i.instance.sopInstanceUid,
+      sopClassUid: i.instance.sopClassUid,
+      seriesInstanceUid: i.series.seriesInstanceUid,
+      transferSyntaxUid: i.instance.transferSyntaxUid,
+      size: i.blob.size,
+      sha256: i.blob.sha256,
+    })),
+  };
+
+  const client = new PartnerClient(r.to.baseUrl, d.tls, PARALLEL);
+  try {
+    const opened = await client.json('POST', '/exchange/v1/transfers', manifest);
+    if (opened.status !== 200 && opened.status !== 201) throw refused('opening the transfer', opened.status, opened.json);
+    const needed = new Set((opened.json as { needed: string[] }).needed);
+    const toSend = instances.filter((i) => needed.has(i.instance.sopInstanceUid));
+    const progress: SendProgress = { instances: instances.length, needed: toSend.length, sent: 0, bytesSent: 0 };
+    d.onProgress?.(progress);
+
+    const batches: StoredInstance[][] = [];
+    for (let i = 0; i < toSend.length; i += BATCH) batches.push(toSend.slice(i, i + BATCH));
+    const worker = async (): Promise<void> => {
+      for (let batch = batches.shift(); batch !== undefined; batch = batches.shift()) {
+        const a = await client.stream(`/exchange/v1/transfers/${manifest.transferId}/instances`, `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`,
+          multipartBody(d.studies, batch, (n) => (progress.bytesSent += n)));
+        const answer = a.json as { stored?: string[]; failed?: { sopInstanceUid: string | null; reason: string }[] };
+        if (a.status !== 200 || (answer.failed ?? []).length > 0) throw refused('uploading instances', a.status, a.json);
+        progress.sent += answer.stored?.length ?? 0;
+        d.onProgress?.(progress);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL, batches.length) }, worker));
+
+    const committed = await client.json('POST', `/exchange/v1/transfers/${manifest.transferId}/commit`);
+    if (committed.status !== 200) throw refused('committing the transfer', committed.status, committed.json);
+    const receipt = (committed.json as { receipt: string }).receipt;
+    const verified = verifyReceipt(receipt, d.tls.ca);
+    if (!verified.ok) throw new BeeldbrugError('PARTNER_REFUSED', `the receipt does not verify: ${verified.reason}`);
+    const signer = organizationOf(new X509Certificate(verified.signer.raw));
+    if (signer?.ura !== r.to.ura || verified.claims.transferId !== manifest.transferId || verified.claims.instances.length !== manifest.instances.length) {
+      throw new BeeldbrugError('PARTNER_REFUSED', 'the receipt is not for this transfer or not from this partner');
+    }
+    d.logger.info({ transferId: manifest.transferId, to: r.to.ura, purpose: r.purpose, instances: instances.length, sent: progress.sent, bytes: progress.bytesSent }, 'study delivered');
+    return { transferId: manifest.transferId, instances: instances.length, sent: progress.sent, bytesSent: progress.bytesSent, receipt };
+  } finally {
+    client.close();
+  }
+}

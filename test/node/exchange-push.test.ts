@@ -1,0 +1,59 @@
+// Push between two hospital nodes over mutual TLS: Noord sends a study to Midden; Midden stores every instance byte for
+// byte, Noord gets a receipt signed by Midden, and sending the same study again moves no image bytes.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createTestCa } from '../../src/auth/index.ts';
+import { sendStudy, verifyReceipt } from '../../src/exchange/index.ts';
+import { silentLogger } from '../../src/log/index.ts';
+import { synthesize } from '../../src/synth/index.ts';
+import { collect, filesIn } from '../support/dicom-files.ts';
+import { midden, noord, startExchangeNode } from '../support/exchange.ts';
+import { tempDir } from '../support/tmp.ts';
+
+test('push: Noord sends a study to Midden, verified end to end; a second send moves nothing', async (t) => {
+  const ca = createTestCa({ commonName: 'regio test CA' });
+  const receiver = await startExchangeNode(t, { ca, us: midden, partners: [noord] });
+  const sender = await startExchangeNode(t, { ca, us: noord, partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }] });
+
+  const work = tempDir(t);
+  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 31 });
+  for (const f of filesIn(join(work, 'synth'))) await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  const study = synth.patients[0]?.studies[0];
+  assert.ok(study !== undefined);
+
+  const progress: number[] = [];
+  const request = {
+    studyInstanceUid: study.studyInstanceUid,
+    to: { ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` },
+    purpose: 'transfer' as const,
+    urgency: 'urgent' as const,
+    reason: 'Overplaatsing, graag beoordelen',
+    user: { id: 'radioloog-7', name: 'Dr. C. Bakker', roleCode: '01.015' },
+  };
+  const result = await sendStudy(request, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger(), onProgress: (p) => progress.push(p.sent) });
+  assert.equal(result.instances, study.instances);
+  assert.equal(result.sent, study.instances);
+  assert.ok(progress.at(-1) === study.instances, 'progress reaches every instance');
+  const verified = verifyReceipt(result.receipt, ca.certPem);
+  assert.ok(verified.ok && verified.claims.receiver.ura === midden.ura && verified.claims.sender.ura === noord.ura);
+
+  for (const sent of sender.n.node.studies.studyInstances({ actor: { kind: 'system', task: 'test' }, purpose: 'exchange' }, study.studyInstanceUid)) {
+    const got = receiver.n.node.store.index.getInstance(sent.instance.sopInstanceUid);
+    assert.ok(got !== undefined, `${sent.instance.sopInstanceUid} arrived`);
+    assert.equal(got.blob.sha256, sent.blob.sha256, 'the same bytes, file meta included');
+    assert.ok((await collect(receiver.n.node.studies.openFile(got))).equals(await collect(sender.n.node.studies.openFile(sent))));
+    assert.equal(got.provenance.via, 'exchange');
+  }
+
+  const again = await sendStudy(request, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() });
+  assert.equal(again.sent, 0, 're-sending a delivered study moves no instances');
+  assert.equal(again.bytesSent, 0);
+  assert.ok(verifyReceipt(again.receipt, ca.certPem).ok);
+
+  await assert.rejects(
+    sendStudy({ ...request, purpose: 'consultation' }, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() }),
+    /consent-reference-missing/,
+    'a consultation without consent is refused by the receiver',
+  );
+});
