@@ -23,7 +23,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   config: ['errors'],
   studies: ['dicom', 'patient', 'store', 'errors', 'log'],
   node: ['config', 'dicom', 'dimse', 'errors', 'exchange', 'http', 'log', 'store', 'studies'],
-  cli: ['auth', 'config', 'errors', 'log', 'node', 'store', 'synth', 'studies', 'dicom', 'dimse'],
+  cli: ['auth', 'config', 'errors', 'exchange', 'log', 'node', 'store', 'synth', 'studies', 'dicom', 'dimse'],
 };
 
 function importsOf(file: string): string[] {

@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/index.ts';
 import { createLogger } from '../log/index.ts';
 import { startNode } from '../node/index.ts';
 import { synthesize } from '../synth/index.ts';
 import { runDemo } from './demo-command.ts';
 import { makeCa, makeNodeCertificate } from './pki-command.ts';
+import { sendFromCli } from './send-command.ts';
 import { CONFIG_FILE_NAME, initNode, parsePeerOption } from './init-command.ts';
 import { untilSignal } from './signals.ts';
 
@@ -81,6 +82,27 @@ export function buildProgram(): Command {
     .option('--exit-when-ready', 'stop after start-up (for tests)')
     .action(async (o: { dir: string; basePort: number; patients: number; exitWhenReady?: boolean }) => {
       await runDemo({ dir: resolve(o.dir), basePort: o.basePort, patients: o.patients, exitWhenReady: o.exitWhenReady === true });
+    });
+
+  program
+    .command('send')
+    .description('send a study from this node to a partner hospital (mutual TLS, verified, resumable)')
+    .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
+    .requiredOption('--study <uid>', 'the StudyInstanceUID to send')
+    .requiredOption('--to <partner>', 'the partner organization: its URA number or its name in exchange.partners')
+    .addOption(new Option('--purpose <purpose>', 'why: transfer of care, consultation, or internal').choices(['transfer', 'consultation', 'internal']).makeOptionMandatory())
+    .addOption(new Option('--urgency <urgency>', 'how urgent').choices(['routine', 'urgent']).default('routine'))
+    .option('--reason <text>', 'the reason or question for the receiving radiologist', '')
+    .option('--consent <reference>', 'the explicit consent reference (required for consultation)')
+    .requiredOption('--user-id <id>', 'who sends (your user id, for the audit trail)')
+    .requiredOption('--user-name <name>', 'who sends (your name)')
+    .action(async (o: { config: string; study: string; to: string; purpose: 'transfer' | 'consultation' | 'internal'; urgency: 'routine' | 'urgent'; reason: string; consent?: string; userId: string; userName: string }) => {
+      const config = loadConfig(o.config);
+      const logger = createLogger({ level: 'warn', name: config.node.name });
+      await sendFromCli(config, {
+        study: o.study, to: o.to, purpose: o.purpose, urgency: o.urgency, reason: o.reason, userId: o.userId, userName: o.userName,
+        ...(o.consent !== undefined ? { consent: o.consent } : {}),
+      }, logger);
     });
 
   const pki = program

@@ -1,2 +1,3 @@
 export { startNode, type RunningNode } from './hospital-node.ts';
 export { admit, resolvePeers, type AllowedPeer } from './peer-allow-list.ts';
+export { readTlsFiles } from './tls-files.ts';

@@ -1,6 +1,7 @@
 // Push between two hospital nodes over mutual TLS: Noord sends a study to Midden; Midden stores every instance byte for
 // byte, Noord gets a receipt signed by Midden, and sending the same study again moves no image bytes.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTestCa } from '../../src/auth/index.ts';
@@ -56,4 +57,31 @@ test('push: Noord sends a study to Midden, verified end to end; a second send mo
     /consent-reference-missing/,
     'a consultation without consent is refused by the receiver',
   );
+});
+
+test('beeldbrug send: the command line pushes a study and reports the verified receipt', async (t) => {
+  const ca = createTestCa({ commonName: 'regio test CA' });
+  const receiver = await startExchangeNode(t, { ca, us: midden, partners: [noord] });
+  const sender = await startExchangeNode(t, { ca, us: noord, partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }] });
+  const work = tempDir(t);
+  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 32 });
+  for (const f of filesIn(join(work, 'synth'))) await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  const study = synth.patients[0]?.studies[0];
+  assert.ok(study !== undefined);
+
+  const main = new URL('../../src/main.ts', import.meta.url).pathname;
+  const args = ['--disable-warning=ExperimentalWarning', main, 'send', '--config', sender.n.configPath, '--study', study.studyInstanceUid, '--to', midden.ura,
+    '--purpose', 'transfer', '--urgency', 'urgent', '--user-id', 'radioloog-7', '--user-name', 'Dr. C. Bakker'];
+  const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, new RegExp(`delivered to Ziekenhuis Midden \\(URA ${midden.ura}\\): transfer [0-9a-f-]{36}, ${study.instances} instances, ${study.instances} sent, receipt verified`));
+  assert.match(r.err, new RegExp(`${study.instances}/${study.instances} instances sent`), 'progress is shown');
+  assert.equal(receiver.n.node.store.index.stats().instances, study.instances);
 });
