@@ -45,9 +45,21 @@ const exchange = z.strictObject({
   tls: tlsFiles,
   partners: z.array(partner).default([]).describe('the trust list: only these organizations (by URA) may call node-to-node routes'),
   maxUploadBytes: z.number().int().min(1024 * 1024).default(2 * 1024 * 1024 * 1024).describe('largest upload request a partner may send'),
+  routing: z
+    .array(
+      z.strictObject({
+        from: z.string().regex(/^\d{8}$/, 'a URA number is 8 digits').optional(),
+        purpose: z.enum(['transfer', 'consultation', 'internal']).optional(),
+        action: z.enum(['forward', 'hold']),
+        destination: aeTitle.optional().describe('the local PACS, a dimse peer with a port, for forward'),
+      }).refine((r) => r.action === 'hold' || r.destination !== undefined, 'forward needs a destination AE title'),
+    )
+    .default([])
+    .describe('where arriving studies go; the first matching rule decides; none means hold'),
 });
 
-export const configSchema = z.strictObject({
+export const configSchema = z
+  .strictObject({
   node: z.strictObject({
     name: z.string().min(1),
     organization: z.strictObject({
@@ -72,7 +84,15 @@ export const configSchema = z.strictObject({
       .default({ artimSeconds: 10, idleSeconds: 300 }),
   }),
   exchange: exchange.optional().describe('node-to-node HTTPS with mutual TLS; off when absent'),
-});
+  })
+  .superRefine((c, ctx) => {
+    // A forward destination must be a DICOM peer we can connect to.
+    for (const [i, r] of (c.exchange?.routing ?? []).entries()) {
+      if (r.destination !== undefined && !c.dimse.peers.some((p) => p.aeTitle === r.destination && p.port !== undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['exchange', 'routing', i, 'destination'], message: `${r.destination} is not a dimse peer with a port` });
+      }
+    }
+  });
 
 export type Config = z.output<typeof configSchema>;
 export type DimseConfig = Config['dimse'];

@@ -3,12 +3,14 @@ import { MultipartError, parseMultipartContentType, readMultipart } from '../dic
 import { BeeldbrugError } from '../errors/index.ts';
 import type { HttpsApp } from '../http/index.ts';
 import type { StudyService } from '../studies/index.ts';
-import type { Inbox } from './inbox.ts';
+import type { Inbox, IncomingTransfer } from './inbox.ts';
 
 export interface UploadRouteDeps {
   inbox: Inbox;
   studies: StudyService;
   maxUploadBytes: number;
+  /** Told of each instance stored, in arrival order, e.g. to forward it into the PACS by the routing rules. */
+  onStored?: (transfer: IncomingTransfer, sopInstanceUid: string) => void;
 }
 
 class UploadTooLarge extends Error {}
@@ -65,6 +67,7 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
           });
           d.inbox.markReceived(transfer.transferId, r.sopInstanceUid);
           stored.push(r.sopInstanceUid);
+          d.onStored?.(transfer, r.sopInstanceUid);
         } catch (err) {
           if (!(err instanceof BeeldbrugError)) throw err;
           failed.push({ sopInstanceUid: uid, reason: err.code.toLowerCase().replaceAll('_', '-'), detail: err.message });

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
-import { Inbox, registerHelloRoute, registerTransferRoutes, registerUploadRoute } from '../exchange/index.ts';
+import { Inbox, registerHelloRoute, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
+import { PacsForwarder } from './pacs-forwarder.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -18,6 +19,8 @@ export interface RunningNode {
   readonly dimsePorts: readonly number[];
   /** The node-to-node HTTPS listener, when `exchange` is configured, with every route and who may call it. */
   readonly https: { port: number; routes: readonly { method: string; url: string; access: RouteAccess }[] } | undefined;
+  /** The PACS forwarders by destination AE title, as routing created them. */
+  forwarding(): ReadonlyMap<string, PacsForwarder>;
   close(): Promise<void>;
 }
 
@@ -70,11 +73,27 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
       logger.info({ aeTitle: config.dimse.aeTitle, host: listener.host, port, tls: listener.tls !== undefined }, 'DIMSE listening');
     }
     let https: RunningNode['https'];
+    let forwarding: ReadonlyMap<string, PacsForwarder> = new Map();
     if (config.exchange !== undefined) {
       const exchange = config.exchange;
       const nodeTls = readTlsFiles(exchange.tls);
       const inbox = new Inbox(join(config.dataDir, 'exchange.sqlite'));
       closers.push(async () => inbox.close());
+      const forwarders = new Map<string, PacsForwarder>();
+      closers.push(async () => {
+        for (const f of forwarders.values()) await f.close();
+      });
+      const forwarderFor = (aeTitle: string): PacsForwarder | undefined => {
+        const peer = config.dimse.peers.find((p) => p.aeTitle.trim() === aeTitle && p.port !== undefined);
+        if (peer?.port === undefined) return undefined;
+        let f = forwarders.get(aeTitle);
+        if (f === undefined) {
+          f = new PacsForwarder({ aeTitle, host: peer.host, port: peer.port }, { ourAeTitle: config.dimse.aeTitle, studies, logger: logger.child({ part: 'forward', destination: aeTitle }) });
+          forwarders.set(aeTitle, f);
+        }
+        return f;
+      };
+      forwarding = forwarders;
       const server = await listening(`HTTPS ${exchange.listen.host}:${exchange.listen.port}`, () => startHttpsServer({
         host: exchange.listen.host,
         port: exchange.listen.port,
@@ -85,14 +104,24 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
           app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
           registerHelloRoute(app, config.node.organization);
           registerTransferRoutes(app, { inbox, studies, us: config.node.organization, signer: { keyPem: nodeTls.key, certPem: nodeTls.cert } });
-          registerUploadRoute(app, { inbox, studies, maxUploadBytes: exchange.maxUploadBytes });
+          registerUploadRoute(app, {
+            inbox,
+            studies,
+            maxUploadBytes: exchange.maxUploadBytes,
+            onStored: (transfer, uid) => {
+              const route = routeFor(exchange.routing, { senderUra: transfer.senderUra, purpose: transfer.manifest.purpose });
+              if (route.action !== 'forward') return;
+              const instance = studies.instance({ actor: { kind: 'system', task: 'routing' }, purpose: 'exchange' }, uid);
+              if (instance !== undefined) forwarderFor(route.destination)?.enqueue(instance);
+            },
+          });
         },
       }));
       closers.push(() => server.close());
       https = { port: server.port, routes: server.routes };
       logger.info({ host: exchange.listen.host, port: server.port, partners: exchange.partners.length }, 'HTTPS listening');
     }
-    return { studies, store, dimsePorts, https, close: closeAll };
+    return { studies, store, dimsePorts, https, forwarding: () => forwarding, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -140,6 +140,13 @@ export class StudyService {
     return held;
   }
 
+  /** One stored instance by its SOP Instance UID. */
+  instance(ctx: AccessContext, sopInstanceUid: string): StoredInstance | undefined {
+    const found = this.#store.index.getInstance(sopInstanceUid);
+    this.#log.debug({ actor: describeActor(ctx.actor), found: found !== undefined }, 'instance');
+    return found;
+  }
+
   /** Every stored instance of one study, for sending it on (issue 3): attributes, size and SHA-256 of each file. */
   studyInstances(ctx: AccessContext, studyInstanceUid: string): StoredInstance[] {
     const instances = this.#store.index.instancesMatching('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: studyInstanceUid }]);

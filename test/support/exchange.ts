@@ -27,6 +27,9 @@ export interface ExchangeNodeOptions {
   us?: { name: string; ura: string };
   partners?: { name: string; ura: string; baseUrl?: string }[];
   maxUploadBytes?: number;
+  /** DICOM peers of the node, e.g. its PACS as a forward destination. */
+  dimsePeers?: { aeTitle: string; host: string; port?: number; description: string }[];
+  routing?: { from?: string; purpose?: string; action: 'forward' | 'hold'; destination?: string }[];
 }
 
 /** A node with an exchange listener; by default Noord's, trusting Midden as its one partner. */
@@ -42,6 +45,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
   const port = await freePort();
   const n = await startTestNode(t, {
     aeTitle: `BB_${us.ura.slice(-4)}`,
+    peers: o.dimsePeers ?? [],
     edit: (raw) => {
       raw['node'] = { name: us.name, organization: us };
       raw['exchange'] = {
@@ -49,6 +53,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
         tls: { certFile: join(pki, 'node.crt'), keyFile: join(pki, 'node.key'), caFile: join(pki, 'ca.crt') },
         partners: partners.map((p) => ({ ura: p.ura, name: p.name, ...(p.baseUrl !== undefined ? { baseUrl: p.baseUrl } : {}) })),
         ...(o.maxUploadBytes !== undefined ? { maxUploadBytes: o.maxUploadBytes } : {}),
+        ...(o.routing !== undefined ? { routing: o.routing } : {}),
       };
     },
   });

@@ -1,0 +1,106 @@
+import { Association, Status } from '../dimse/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { StoredInstance } from '../store/index.ts';
+import type { StudyService } from '../studies/index.ts';
+
+export interface PacsDestination {
+  aeTitle: string;
+  host: string;
+  port: number;
+}
+
+const IDLE_MS = 5_000;
+
+/**
+ * Forwards arriving instances into a local PACS with C-STORE, in arrival order, over one association that stays open
+ * while instances keep coming (the first images are usable in the PACS within seconds of arriving). An instance whose
+ * SOP class or transfer syntax the open association lacks triggers a new one proposing everything seen so far.
+ */
+export class PacsForwarder {
+  readonly #dest: PacsDestination;
+  readonly #ourAeTitle: string;
+  readonly #studies: StudyService;
+  readonly #log: Logger;
+  readonly #queue: StoredInstance[] = [];
+  readonly #contexts = new Map<string, Set<string>>();
+  #association: Association | undefined;
+  #running: Promise<void> | undefined;
+  #idle: NodeJS.Timeout | undefined;
+  readonly forwarded: string[] = [];
+  readonly failed: string[] = [];
+
+  constructor(dest: PacsDestination, o: { ourAeTitle: string; studies: StudyService; logger: Logger }) {
+    this.#dest = dest;
+    this.#ourAeTitle = o.ourAeTitle;
+    this.#studies = o.studies;
+    this.#log = o.logger;
+  }
+
+  enqueue(instance: StoredInstance): void {
+    this.#queue.push(instance);
+    this.#kick();
+  }
+
+  #kick(): void {
+    this.#running ??= this.#drain().finally(() => {
+      this.#running = undefined;
+      if (this.#queue.length > 0) this.#kick();
+    });
+  }
+
+  /** Resolves when everything queued so far has been forwarded or has failed. */
+  async settled(): Promise<void> {
+    while (this.#running !== undefined) await this.#running;
+  }
+
+  async close(): Promise<void> {
+    await this.settled();
+    clearTimeout(this.#idle);
+    await this.#association?.release().catch(() => undefined);
+    this.#association = undefined;
+  }
+
+  async #drain(): Promise<void> {
+    clearTimeout(this.#idle);
+    for (let next = this.#queue.shift(); next !== undefined; next = this.#queue.shift()) {
+      const uid = next.instance.sopInstanceUid;
+      try {
+        const assoc = await this.#associationFor(next);
+        const status = await assoc.store({
+          sopClassUid: next.instance.sopClassUid,
+          sopInstanceUid: uid,
+          transferSyntaxUid: next.instance.transferSyntaxUid,
+          data: this.#studies.openDataset(next),
+        });
+        if (status === Status.Success || (status & 0xf000) === 0xb000) this.forwarded.push(uid);
+        else throw new Error(`C-STORE status 0x${status.toString(16)}`);
+      } catch (err) {
+        this.failed.push(uid);
+        this.#log.error({ destination: this.#dest.aeTitle, err }, 'forwarding into the PACS failed');
+        this.#association?.abort();
+        this.#association = undefined;
+      }
+    }
+    this.#idle = setTimeout(() => {
+      void this.#association?.release().catch(() => undefined);
+      this.#association = undefined;
+    }, IDLE_MS);
+    this.#idle.unref();
+  }
+
+  async #associationFor(i: StoredInstance): Promise<Association> {
+    const known = this.#contexts.get(i.instance.sopClassUid);
+    if (this.#association !== undefined && known?.has(i.instance.transferSyntaxUid) === true) return this.#association;
+    this.#contexts.set(i.instance.sopClassUid, (known ?? new Set()).add(i.instance.transferSyntaxUid));
+    await this.#association?.release().catch(() => undefined);
+    this.#association = await Association.connect({
+      host: this.#dest.host,
+      port: this.#dest.port,
+      callingAeTitle: this.#ourAeTitle,
+      calledAeTitle: this.#dest.aeTitle,
+      presentationContexts: [...this.#contexts].flatMap(([abstractSyntax, syntaxes]) => [...syntaxes].map((ts) => ({ abstractSyntax, transferSyntaxes: [ts] }))),
+      logger: this.#log,
+    });
+    return this.#association;
+  }
+}

@@ -1,0 +1,68 @@
+// The push flow as a hospital sees it: Noord sends a study, Midden's node receives it and, by its routing rule,
+// forwards every instance into Midden's PACS (a real Orthanc) as it arrives. The PACS then finds the study by C-FIND and
+// holds every instance with its pixel data byte for byte.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createTestCa } from '../../src/auth/index.ts';
+import { parseDataset, readPart10, Tag } from '../../src/dicom/index.ts';
+import { sendStudy } from '../../src/exchange/index.ts';
+import { silentLogger } from '../../src/log/index.ts';
+import { synthesize } from '../../src/synth/index.ts';
+import { run } from '../dimse/helpers.ts';
+import { filesIn, payloadOf } from '../support/dicom-files.ts';
+import { midden, noord, startExchangeNode } from '../support/exchange.ts';
+import { waitFor } from '../support/net.ts';
+import { startOrthanc } from '../support/orthanc-pacs.ts';
+import { tempDir } from '../support/tmp.ts';
+import { requireTool } from '../support/tools.ts';
+
+test('push into the receiving PACS: Orthanc gets every instance, pixel data byte-identical, and finds the study', async (t) => {
+  if (requireTool(t, 'Orthanc') === undefined || requireTool(t, 'findscu') === undefined) return;
+  const pacs = await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_MIDDEN', modalities: { beeldbrug: { aeTitle: 'BB_0002', host: '127.0.0.1', port: 1 }, viewer: { aeTitle: 'VIEWER', host: '127.0.0.1', port: 1 } } });
+  t.after(() => pacs.stop());
+  const ca = createTestCa({ commonName: 'regio test CA' });
+  const receiver = await startExchangeNode(t, {
+    ca,
+    us: midden,
+    partners: [noord],
+    dimsePeers: [{ aeTitle: 'PACS_MIDDEN', host: '127.0.0.1', port: pacs.dicomPort, description: 'Midden PACS' }],
+    routing: [{ from: noord.ura, action: 'forward', destination: 'PACS_MIDDEN' }],
+  });
+  const sender = await startExchangeNode(t, { ca, us: noord, partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }] });
+
+  const work = tempDir(t);
+  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 41 });
+  const originals = new Map<string, Buffer>();
+  for (const f of filesIn(join(work, 'synth'))) {
+    await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+    const p = readPart10(readFileSync(f));
+    originals.set(p.dataset.string(Tag.SOPInstanceUID) ?? '', payloadOf(p.dataset));
+  }
+  const study = synth.patients[0]?.studies[0];
+  assert.ok(study !== undefined);
+
+  await sendStudy(
+    { studyInstanceUid: study.studyInstanceUid, to: { ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }, purpose: 'transfer', urgency: 'urgent', reason: 'overplaatsing', user: { id: 'r1', name: 'Dr. D. Visser' } },
+    { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() },
+  );
+  await waitFor('the study in the PACS', async () => (await pacs.rest<string[]>('GET', '/instances')).length === study.instances, 30_000);
+  const forwarder = receiver.n.node.forwarding().get('PACS_MIDDEN');
+  assert.ok(forwarder !== undefined);
+  await forwarder.settled();
+  assert.deepEqual(forwarder.failed, []);
+
+  for (const id of await pacs.rest<string[]>('GET', '/instances')) {
+    const file = await pacs.instanceFile(id);
+    const p = readPart10(file);
+    const uid = p.dataset.string(Tag.SOPInstanceUID) ?? '';
+    assert.ok(payloadOf(parseDataset(file.subarray(p.datasetOffset), p.transferSyntaxUid)).equals(originals.get(uid) ?? Buffer.alloc(0)), `${uid}: byte-identical in the PACS`);
+  }
+  const answers = tempDir(t);
+  const find = await run('findscu', ['-S', '-X', '-od', answers, '-aet', 'VIEWER', '-aec', 'PACS_MIDDEN', '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${study.studyInstanceUid}`, '-k', 'NumberOfStudyRelatedInstances', '127.0.0.1', String(pacs.dicomPort)]);
+  assert.equal(find.code, 0, find.stderr);
+  const found = filesIn(answers).map((f) => readPart10(readFileSync(f)).dataset);
+  assert.equal(found.length, 1, 'the PACS finds the study');
+  assert.equal(Number(found[0]?.string(Tag.NumberOfStudyRelatedInstances)), study.instances, 'the PACS counts every instance of the study');
+});
