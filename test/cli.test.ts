@@ -30,7 +30,7 @@ async function freeDemoPorts(): Promise<number> {
     });
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 12_000);
-    const ports = [base, base + 1, base + 2, base + 10];
+    const ports = [base, base + 1, base + 2, base + 10, base + 20, base + 21, base + 22];
     if ((await Promise.all(ports.map(isFree))).every(Boolean)) return base;
   }
   throw new Error('no free ports for the demo');
@@ -76,8 +76,11 @@ test('the demo starts three hospital nodes with synthetic studies, and keeps the
   const base = await freeDemoPorts();
   const first = cli(['demo', '--dir', dir, '--base-port', String(base), '--patients', '2', '--exit-when-ready']);
   assert.equal(first.code, 0, first.err);
-  for (const ae of ['NOORD', 'MIDDEN', 'ZUID']) assert.match(first.out, new RegExp(`${ae}\\s.*DICOM 127\\.0\\.0\\.1:\\d+\\s+2 patients, \\d+ studies, \\d+ instances`));
+  for (const ae of ['NOORD', 'MIDDEN', 'ZUID']) assert.match(first.out, new RegExp(`${ae}\\s.*DICOM 127\\.0\\.0\\.1:\\d+\\s+\\d+ patients, \\d+ studies, \\d+ instances`));
+  assert.match(first.out, /ZUID .* 2 patients/, 'two synthetic patients each');
+  assert.match(first.out, /MIDDEN .* 3 patients/, 'and Midden also has the patient Noord pushed to it');
   assert.match(first.out, /echoscu -aet DEMO_SCU -aec NOORD 127\.0\.0\.1/);
+  assert.match(first.out, /Push: Ziekenhuis Noord sent study [0-9.]+ \(\d+ instances\) to Ziekenhuis Midden; receipt verified\./);
   const second = cli(['demo', '--dir', dir, '--base-port', String(base), '--exit-when-ready']);
   assert.equal(second.code, 0, second.err);
   const counts = (out: string): string[] => [...out.matchAll(/(\d+ patients, \d+ studies, \d+ instances)/g)].map((m) => m[1] ?? '');

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { fastify, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { fastify, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import { organizationOf } from '../auth/index.ts';
 import type { PartnerConfig } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -67,7 +67,8 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
   const app = fastify({
     https: { key: o.tls.key, cert: o.tls.cert, ca: o.tls.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', ciphers },
     loggerInstance: o.logger,
-    disableRequestLogging: true,
+    // Our own lines log refusals; fastify's per-request lines would add URLs and client details for every call.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
   });
   const routes: { method: string; url: string; access: RouteAccess }[] = [];
