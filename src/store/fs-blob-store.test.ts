@@ -170,6 +170,8 @@ test('a full disk surfaces as DISK_FULL and leaves no temp file (root: small tmp
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { stdio: 'ignore' });
   } catch {
     rmSync(mnt, { recursive: true, force: true });
+    // CI runs as root and must prove the disk-full path; a developer without root may skip it.
+    if (process.env['CI'] === 'true') throw new Error('cannot mount a tmpfs for the disk-full test; CI must run as root');
     t.skip('cannot mount a tmpfs here (needs root)');
     return;
   }
