@@ -17,7 +17,7 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function spawnNode(o: { aeTitle: string; port: number; peers: TemplateValues['peers']; dir?: string; logLevel?: string }): Promise<NodeProcess> {
+export async function spawnNode(o: { aeTitle: string; port: number; peers: TemplateValues['peers']; dir?: string; logLevel?: string; edit?: (raw: Record<string, unknown>) => void }): Promise<NodeProcess> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'beeldbrug-bench-node-'));
   const { configPath } = initNode(dir, {
     nodeName: `bench ${o.aeTitle}`,
@@ -29,6 +29,7 @@ export async function spawnNode(o: { aeTitle: string; port: number; peers: Templ
   });
   const raw = parseYaml(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
   raw['log'] = { level: o.logLevel ?? 'warn' };
+  o.edit?.(raw);
   writeFileSync(configPath, stringifyYaml(raw));
   return startNodeProcess(o.aeTitle, o.port, dir, configPath);
 }

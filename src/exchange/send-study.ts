@@ -51,8 +51,15 @@ async function* multipartBody(studies: StudyService, batch: readonly StoredInsta
   yield Buffer.from(`--${BOUNDARY}--\r\n`);
 }
 
+/** A 4xx is the partner's considered answer; a 5xx is a passing fault worth another try. */
 function refused(what: string, status: number, body: unknown): BeeldbrugError {
-  return new BeeldbrugError('PARTNER_REFUSED', `${what}: HTTP ${status} ${JSON.stringify(body).slice(0, 500)}`);
+  return new BeeldbrugError(status >= 500 ? 'PARTNER_UNREACHABLE' : 'PARTNER_REFUSED', `${what}: HTTP ${status} ${JSON.stringify(body).slice(0, 500)}`);
+}
+
+/** Connection faults (refused, reset, cut off mid-upload) and 5xx answers; never a refusal or a bad receipt. */
+function retryable(err: unknown): boolean {
+  if (err instanceof BeeldbrugError) return err.code === 'PARTNER_UNREACHABLE';
+  return err instanceof Error;
 }
 
 /**
@@ -60,17 +67,59 @@ function refused(what: string, status: number, body: unknown): BeeldbrugError {
  * parallel batches, commit, and a receipt that must be signed by that partner under the network CA. Sending a study the
  * partner already holds moves no image bytes.
  */
-export async function sendStudy(
-  r: SendRequest,
-  d: { studies: StudyService; tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer }; logger: Logger; onProgress?: (p: SendProgress) => void; transferId?: string },
-): Promise<SendResult> {
+export interface SendDeps {
+  studies: StudyService;
+  tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer };
+  logger: Logger;
+  onProgress?: (p: SendProgress) => void;
+  transferId?: string;
+  /** Attempts before giving up on a partner that cannot be reached (default 8, with back-off up to 5 s). */
+  attempts?: number;
+}
+
+/**
+ * Sends a study, trying again when the partner cannot be reached or fails mid-transfer (a restart, a dropped link). Each
+ * attempt re-posts the same manifest, so the partner answers only what it still lacks: nothing is sent twice.
+ */
+export async function sendStudy(r: SendRequest, d: SendDeps): Promise<SendResult> {
+  const transferId = d.transferId ?? randomUUID();
+  const attempts = d.attempts ?? 8;
+  let sentBefore = { sent: 0, bytesSent: 0 };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const result = await sendOnce(r, { ...d, transferId });
+      return { ...result, sent: result.sent + sentBefore.sent, bytesSent: result.bytesSent + sentBefore.bytesSent };
+    } catch (err) {
+      const progress = err instanceof AttemptFailed ? err.progress : { sent: 0, bytesSent: 0 };
+      sentBefore = { sent: sentBefore.sent + progress.sent, bytesSent: sentBefore.bytesSent + progress.bytesSent };
+      const cause = err instanceof AttemptFailed ? err.cause : err;
+      if (attempt >= attempts || !retryable(cause)) throw cause;
+      const wait = Math.min(5_000, 250 * 2 ** (attempt - 1));
+      d.logger.warn({ transferId, to: r.to.ura, attempt, waitMs: wait, err: cause }, 'send interrupted; trying again');
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
+/** An attempt that failed after moving some instances, so the totals stay honest across attempts. */
+class AttemptFailed extends Error {
+  readonly progress: { sent: number; bytesSent: number };
+  override readonly cause: unknown;
+  constructor(cause: unknown, progress: { sent: number; bytesSent: number }) {
+    super('attempt failed');
+    this.cause = cause;
+    this.progress = progress;
+  }
+}
+
+async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): Promise<SendResult> {
   if (r.to.baseUrl === undefined) throw new BeeldbrugError('CONFIG_INVALID', `partner ${r.to.name} (${r.to.ura}) has no baseUrl to send to`);
   const ctx: AccessContext = { actor: { kind: 'user', id: r.user.id, name: r.user.name }, purpose: 'exchange' };
   const instances = d.studies.studyInstances(ctx, r.studyInstanceUid);
   const first = instances[0];
   if (first === undefined) throw new BeeldbrugError('NOT_FOUND', `no study ${r.studyInstanceUid} in this node`);
   const manifest: Manifest = {
-    transferId: d.transferId ?? randomUUID(),
+    transferId: d.transferId,
     purpose: r.purpose,
     urgency: r.urgency,
     reason: r.reason,
@@ -101,12 +150,13 @@ export async function sendStudy(
   };
 
   const client = new PartnerClient(r.to.baseUrl, d.tls, PARALLEL);
+  const progress: SendProgress = { instances: instances.length, needed: 0, sent: 0, bytesSent: 0 };
   try {
     const opened = await client.json('POST', '/exchange/v1/transfers', manifest);
     if (opened.status !== 200 && opened.status !== 201) throw refused('opening the transfer', opened.status, opened.json);
     const needed = new Set((opened.json as { needed: string[] }).needed);
     const toSend = instances.filter((i) => needed.has(i.instance.sopInstanceUid));
-    const progress: SendProgress = { instances: instances.length, needed: toSend.length, sent: 0, bytesSent: 0 };
+    progress.needed = toSend.length;
     d.onProgress?.(progress);
 
     const batches: StoredInstance[][] = [];
@@ -134,6 +184,8 @@ export async function sendStudy(
     }
     d.logger.info({ transferId: manifest.transferId, to: r.to.ura, purpose: r.purpose, instances: instances.length, sent: progress.sent, bytes: progress.bytesSent }, 'study delivered');
     return { transferId: manifest.transferId, instances: instances.length, sent: progress.sent, bytesSent: progress.bytesSent, receipt };
+  } catch (err) {
+    throw new AttemptFailed(err, { sent: progress.sent, bytesSent: progress.bytesSent });
   } finally {
     client.close();
   }
