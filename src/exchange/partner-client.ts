@@ -1,5 +1,6 @@
 import { Agent, request } from 'node:https';
 import { Readable } from 'node:stream';
+import { constants, createZstdCompress } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { BeeldbrugError } from '../errors/index.ts';
 
@@ -27,8 +28,13 @@ export class PartnerClient {
   }
 
   /** Streams a body (e.g. multipart) without knowing its length in advance (chunked transfer encoding). */
-  stream(path: string, contentType: string, body: AsyncIterable<Buffer>): Promise<PartnerAnswer> {
-    return this.#send('POST', path, { 'content-type': contentType }, Readable.from(body));
+  stream(path: string, contentType: string, body: AsyncIterable<Buffer>, o: { compress?: boolean } = {}): Promise<PartnerAnswer> {
+    const raw = Readable.from(body);
+    if (o.compress !== true) return this.#send('POST', path, { 'content-type': contentType }, raw);
+    // zstd at a low level: about 2.6x on uncompressed CT at hundreds of MB/s, so the link, not the CPU, stays the limit.
+    const zstd = createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: 3 } });
+    raw.on('error', (err) => zstd.destroy(err));
+    return this.#send('POST', path, { 'content-type': contentType, 'content-encoding': 'zstd' }, raw.pipe(zstd));
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { organizationOf } from '../auth/index.ts';
+import { transferSyntaxInfo } from '../dicom/index.ts';
 import type { PartnerConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -163,8 +164,10 @@ async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): P
     for (let i = 0; i < toSend.length; i += BATCH) batches.push(toSend.slice(i, i + BATCH));
     const worker = async (): Promise<void> => {
       for (let batch = batches.shift(); batch !== undefined; batch = batches.shift()) {
+        // Compress on the wire only where it pays: JPEG, JPEG-LS, JPEG 2000 and video are compressed already.
+        const compress = batch.some((i) => transferSyntaxInfo(i.instance.transferSyntaxUid)?.encapsulated !== true);
         const a = await client.stream(`/exchange/v1/transfers/${manifest.transferId}/instances`, `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`,
-          multipartBody(d.studies, batch, (n) => (progress.bytesSent += n)));
+          multipartBody(d.studies, batch, (n) => (progress.bytesSent += n)), { compress });
         const answer = a.json as { stored?: string[]; failed?: { sopInstanceUid: string | null; reason: string }[] };
         if (a.status !== 200 || (answer.failed ?? []).length > 0) throw refused('uploading instances', a.status, a.json);
         progress.sent += answer.stored?.length ?? 0;

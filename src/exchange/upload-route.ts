@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { createInflate, createZstdDecompress } from 'node:zlib';
 import { MultipartError, parseMultipartContentType, readMultipart } from '../dicomweb/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { HttpsApp } from '../http/index.ts';
@@ -14,6 +15,18 @@ export interface UploadRouteDeps {
 }
 
 class UploadTooLarge extends Error {}
+
+/**
+ * The body as sent, decompressed when the sender compressed it on the wire. The size limit counts what comes out of
+ * the decompressor, so a small compressed body cannot expand into an unbounded one.
+ */
+function decoded(req: { raw: Readable; headers: Record<string, string | string[] | undefined> }): Readable | undefined {
+  const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding === 'identity') return req.raw;
+  if (encoding === 'zstd') return req.raw.pipe(createZstdDecompress());
+  if (encoding === 'deflate') return req.raw.pipe(createInflate());
+  return undefined;
+}
 
 async function* limited(source: Readable, max: number): AsyncIterable<Buffer> {
   let total = 0;
@@ -44,12 +57,14 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
     } catch (err) {
       return reply.code(415).send({ error: 'multipart-related-expected', detail: (err as Error).message });
     }
+    const body = decoded(req);
+    if (body === undefined) return reply.code(415).send({ error: 'content-encoding-not-supported', supported: ['identity', 'zstd', 'deflate'] });
     const announced = new Map(transfer.manifest.instances.map((i) => [i.sopInstanceUid, i]));
     const ctx = { actor: { kind: 'partner-node' as const, ura: partner.ura, name: partner.name, remoteAddress: req.ip }, purpose: 'exchange' as const };
     const stored: string[] = [];
     const failed: { sopInstanceUid: string | null; reason: string; detail: string }[] = [];
     try {
-      for await (const part of readMultipart(limited(req.raw, d.maxUploadBytes), boundary)) {
+      for await (const part of readMultipart(limited(body, d.maxUploadBytes), boundary)) {
         if ((part.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/dicom') {
           failed.push({ sopInstanceUid: null, reason: 'not-application-dicom', detail: 'each part must be application/dicom' });
           continue;
@@ -79,6 +94,10 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
         return reply.code(413).header('connection', 'close').send({ error: 'upload-too-large', stored, failed });
       }
       if (err instanceof MultipartError) return reply.code(400).send({ error: 'multipart-invalid', code: err.code, detail: err.message, stored, failed });
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (code.startsWith('ZSTD_error') || code.startsWith('Z_')) {
+        return reply.code(400).send({ error: 'content-encoding-invalid', detail: (err as Error).message, stored, failed });
+      }
       throw err;
     }
     if (failed.length > 0) req.log.warn({ transferId: transfer.transferId, sender: partner.ura, failed: failed.map((f) => f.reason) }, 'instances refused');

@@ -114,5 +114,10 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
   assert.equal(r5.status, 200);
   assert.deepEqual((JSON.parse(r5.body) as { failed: { reason: string }[] }).failed.map((f) => f.reason), ['dataset-invalid'], 'a part that is not Part 10 is refused on its own');
   assert.equal((await send(port, 'POST', `/exchange/v1/transfers/${second.transferId}/instances`, ca.certPem, partner, Buffer.from('{}'), { 'content-type': 'application/json' })).status, 415);
+  const gzip = await send(port, 'POST', `/exchange/v1/transfers/${second.transferId}/instances`, ca.certPem, partner, notDicom.body, { 'content-type': notDicom.contentType, 'content-encoding': 'gzip' });
+  assert.equal(gzip.status, 415, 'an encoding the node does not speak');
+  const badZstd = await send(port, 'POST', `/exchange/v1/transfers/${second.transferId}/instances`, ca.certPem, partner, Buffer.from('not zstd at all'), { 'content-type': notDicom.contentType, 'content-encoding': 'zstd' });
+  assert.equal(badZstd.status, 400, 'a corrupt compressed body');
+  assert.equal(n.node.store.index.stats().instances, 4);
   assert.equal((await send(port, 'POST', `/exchange/v1/transfers/${randomUUID()}/instances`, ca.certPem, partner, first.body, { 'content-type': first.contentType })).status, 404);
 });
