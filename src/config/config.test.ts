@@ -37,6 +37,7 @@ const invalid: [string, readonly (string | number)[], unknown, RegExp][] = [
   ['AE title with backslash', ['dimse', 'peers', 0, 'aeTitle'], 'PA\\CS', /dimse\.peers\[0\]\.aeTitle/],
   ['port out of range', ['dimse', 'listeners', 0, 'port'], 70000, /dimse\.listeners\[0\]\.port/],
   ['URA not 8 digits', ['node', 'organization', 'ura'], '123', /node\.organization\.ura: a URA number is 8 digits/],
+  ['AGB code not 8 digits', ['node', 'organization', 'agb'], '12-34', /node\.organization\.agb: an AGB code is 8 digits/],
   ['unknown key', ['dimse', 'aeTitel'], 'X', /dimse: .*aeTitel/],
   ['missing key file setting', ['store', 'encryptionKeyFile'], undefined, /store\.encryptionKeyFile/],
 ];

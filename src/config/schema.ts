@@ -65,6 +65,7 @@ export const configSchema = z
     organization: z.strictObject({
       name: z.string().min(1),
       ura: z.string().regex(/^\d{8}$/, 'a URA number is 8 digits'),
+      agb: z.string().regex(/^\d{8}$/, 'an AGB code is 8 digits').optional().describe('the Vektis AGB code, where the organization has one'),
     }),
   }),
   dataDir: z.string().min(1),

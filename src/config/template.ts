@@ -32,6 +32,7 @@ node:
     name: ${JSON.stringify(v.organizationName)}
     # The organization's URA number (UZI register), 8 digits.
     ura: ${JSON.stringify(v.ura)}
+    # agb: "12345678"   # the AGB code, where the organization has one
 
 # Index (SQLite) and encrypted instance files live here. Keep it on a local disk with fsync that means it.
 dataDir: ./data
