@@ -15,6 +15,7 @@ export const ErrorCatalog = {
   IDENTIFIER_INVALID: { http: 400, dimse: 0xa900, summary: 'the query identifier is not valid for this information model' },
   DIGEST_MISMATCH: { http: 422, summary: 'the instance does not have the size and SHA-256 the manifest announced' },
   INSTANCE_NOT_EXPECTED: { http: 422, summary: 'the instance is not in the transfer manifest' },
+  PATIENT_BSN_CONFLICT: { http: 409, dimse: 0xa900, summary: 'the patient id is already stored with another BSN: two people, never merged' },
   STUDY_PATIENT_CONFLICT: { http: 409, dimse: 0xa900, summary: 'the study is already stored under another patient' },
   OUT_OF_RESOURCES: { http: 507, dimse: 0xa700, summary: 'the node cannot store more data (disk full)' },
   STORE_FAILED: { http: 500, dimse: 0x0110, summary: 'storing failed' },

@@ -138,3 +138,21 @@ test('the hot statements use indexes, not table scans', (t) => {
   ].map((sql) => db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => String(r.detail)).join(' | '));
   for (const plan of plans) assert.match(plan, /USING (COVERING )?INDEX|USING INTEGER PRIMARY KEY/, plan);
 });
+
+test('one patient id with two different BSNs is PATIENT_BSN_CONFLICT: two people are never merged', (t) => {
+  const { index } = openIndex(t);
+  const withBsn = (bsn: string | null, sop: string, study: string) => {
+    const x = newInstance({ sop, study, series: `${study}.1` });
+    return { ...x, patient: { ...x.patient, bsn } };
+  };
+  index.recordInstance(withBsn(null, '1.1', '2.1'), fakeBlob(1), 132);
+  index.recordInstance(withBsn('111222333', '1.2', '2.2'), fakeBlob(2), 132);
+  assert.equal(index.getInstance('1.1')?.patient.bsn, '111222333', 'a BSN learned later fills in the patient');
+  assert.throws(
+    () => index.recordInstance(withBsn('999999990', '1.3', '2.3'), fakeBlob(3), 132),
+    (e) => e instanceof StoreError && e.code === 'PATIENT_BSN_CONFLICT',
+  );
+  assert.equal(index.getInstance('1.3'), undefined, 'nothing written');
+  assert.equal(index.stats().instances, 2);
+  assert.equal(index.recordInstance(withBsn('111222333', '1.4', '2.4'), fakeBlob(4), 132).outcome, 'created', 'the same BSN is the same patient');
+});

@@ -37,6 +37,7 @@ export class SqliteStudyIndex implements StudyIndex {
     | 'instanceBySop'
     | 'instanceKeys'
     | 'patientPk'
+    | 'setPatientBsn'
     | 'insertPatient'
     | 'studyByUid'
     | 'insertStudy'
@@ -68,7 +69,8 @@ export class SqliteStudyIndex implements StudyIndex {
       instanceKeys: db.prepare(
         `SELECT i.pk AS ipk, se.pk AS sepk, st.pk AS stpk, p.pk AS ppk ${ALL_LEVELS_FROM} WHERE i.sop_instance_uid = ?`,
       ),
-      patientPk: db.prepare(`SELECT pk FROM patients WHERE patient_id = ? AND ifnull(issuer, '') = ?`),
+      patientPk: db.prepare(`SELECT pk, bsn FROM patients WHERE patient_id = ? AND ifnull(issuer, '') = ?`),
+      setPatientBsn: db.prepare(`UPDATE patients SET bsn = ? WHERE pk = ? AND bsn IS NULL`),
       insertPatient: db.prepare(
         `INSERT INTO patients (patient_id, issuer, bsn, patient_name, patient_name_norm, birth_date, sex) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
@@ -106,7 +108,17 @@ export class SqliteStudyIndex implements StudyIndex {
       if (existing !== undefined) return { outcome: 'duplicate', existing: storedInstanceOf(existing) };
 
       const p = x.patient;
-      let patientPk = int(s.patientPk.get(p.patientId, p.issuerOfPatientId ?? '')?.pk);
+      const knownPatient = s.patientPk.get(p.patientId, p.issuerOfPatientId ?? '');
+      let patientPk = int(knownPatient?.pk);
+      const knownBsn = text(knownPatient?.bsn);
+      // One patient id with two BSNs means two people: never merge them silently (issue 3, patient reconciliation).
+      if (patientPk !== null && knownBsn !== null && p.bsn !== null && knownBsn !== p.bsn) {
+        throw new StoreError(
+          'PATIENT_BSN_CONFLICT',
+          `patient ${p.patientId} (issuer ${p.issuerOfPatientId ?? 'none'}) is stored with another BSN; not adding an instance with a different one`,
+        );
+      }
+      if (patientPk !== null && knownBsn === null && p.bsn !== null) s.setPatientBsn.run(p.bsn, patientPk);
       const study = s.studyByUid.get(x.study.studyInstanceUid);
       if (study !== undefined && (patientPk === null || int(study.patient_pk) !== patientPk)) {
         throw new StoreError(

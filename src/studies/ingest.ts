@@ -69,6 +69,7 @@ function asIngestError(err: unknown): unknown {
   if (err instanceof StoreError) {
     if (err.code === 'DISK_FULL') return new BeeldbrugError('OUT_OF_RESOURCES', 'the node is out of disk space', { cause: err });
     if (err.code === 'STUDY_PATIENT_CONFLICT') return new BeeldbrugError('STUDY_PATIENT_CONFLICT', err.message, { cause: err });
+    if (err.code === 'PATIENT_BSN_CONFLICT') return new BeeldbrugError('PATIENT_BSN_CONFLICT', err.message, { cause: err });
     return new BeeldbrugError('STORE_FAILED', `storing failed: ${err.code}`, { cause: err });
   }
   return err;
