@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { type Dataset, readFileMeta, readPart10Header, Tag } from '../dicom/index.ts';
+import { type Dataset, readFileMeta, Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Provenance, Store, StoredInstance } from '../store/index.ts';
@@ -37,35 +36,22 @@ export class StudyService {
     return result;
   }
 
-  /** Stores a Part 10 file as it is (its own file meta included), the same way as a C-STORE. */
-  async importFile(ctx: AccessContext, path: string): Promise<IngestOutcome> {
-    const part10 = await readPart10Header(path);
-    const fileMeta = Buffer.alloc(part10.datasetOffset);
-    const fh = await open(path, 'r');
-    try {
-      await fh.read(fileMeta, 0, fileMeta.length, 0);
-    } finally {
-      await fh.close();
-    }
-    return this.ingest(ctx, {
-      sopClassUid: part10.dataset.string(Tag.SOPClassUID) ?? '',
-      sopInstanceUid: part10.dataset.string(Tag.SOPInstanceUID) ?? '',
-      transferSyntaxUid: part10.transferSyntaxUid,
-      fileMeta,
-      data: createReadStream(path, { start: part10.datasetOffset, highWaterMark: 256 * 1024 }),
+  /** Stores a Part 10 file as it is (its own file meta included), read once as a stream, the same way as a C-STORE. */
+  async importFile(ctx: AccessContext, path: string): Promise<IngestOutcome & { sopInstanceUid: string }> {
+    return this.ingestPart10Stream(ctx, createReadStream(path, { highWaterMark: 256 * 1024 }), {
       provenance: { receivedAt: new Date().toISOString(), via: 'import', callingAeTitle: null, remoteAddress: null },
     });
   }
 
   /**
-   * Stores a whole Part 10 file arriving as a stream (an exchange upload), its own file meta kept. `expect` names the
-   * size and SHA-256 the sender announced for the instance the meta names (or throws when it announced none); a file
-   * that does not match is refused after its last byte and before it is stored, so it never becomes an instance.
+   * Stores a whole Part 10 file arriving as a stream (a file import, an exchange upload), its own file meta kept. When
+   * given, `expect` names the size and SHA-256 the sender announced for the instance the meta names (or throws when it
+   * announced none); a file that does not match is refused after its last byte and before it is stored.
    */
   async ingestPart10Stream(
     ctx: AccessContext,
     source: AsyncIterable<Buffer>,
-    o: { provenance: Provenance; expect: (instance: { sopInstanceUid: string; sopClassUid: string }) => { size: number; sha256: string } },
+    o: { provenance: Provenance; expect?: (instance: { sopInstanceUid: string; sopClassUid: string }) => { size: number; sha256: string } },
   ): Promise<IngestOutcome & { sopInstanceUid: string }> {
     const it = source[Symbol.asyncIterator]();
     let head: Buffer = Buffer.alloc(0);
@@ -83,13 +69,14 @@ export class StudyService {
     }
     const sopInstanceUid = found.meta.string(Tag.MediaStorageSOPInstanceUID) ?? '';
     const sopClassUid = found.meta.string(Tag.MediaStorageSOPClassUID) ?? '';
-    const expected = o.expect({ sopInstanceUid, sopClassUid });
+    const expected = o.expect?.({ sopInstanceUid, sopClassUid });
     const fileMeta = head.subarray(0, found.datasetOffset);
     const first = head.subarray(found.datasetOffset);
     const hash = createHash('sha256').update(fileMeta);
     let size = fileMeta.length;
     const checked = async function* (): AsyncIterable<Buffer> {
       const take = (b: Buffer): Buffer => {
+        if (expected === undefined) return b;
         hash.update(b);
         size += b.length;
         if (size > expected.size) throw new BeeldbrugError('DIGEST_MISMATCH', `${sopInstanceUid} is larger than the ${expected.size} bytes announced`);
@@ -101,6 +88,7 @@ export class StudyService {
         if (r.done === true) break;
         yield take(r.value as Buffer);
       }
+      if (expected === undefined) return;
       const digest = hash.digest('hex');
       if (size !== expected.size || digest !== expected.sha256) {
         throw new BeeldbrugError('DIGEST_MISMATCH', `${sopInstanceUid}: ${size} bytes with SHA-256 ${digest.slice(0, 12)}…, announced ${expected.size} bytes ${expected.sha256.slice(0, 12)}…`);
