@@ -59,9 +59,17 @@ export class PartnerClient {
         });
         res.on('error', reject);
       });
-      req.on('error', (cause) => reject(new BeeldbrugError('PARTNER_UNREACHABLE', `${method} ${url.origin}${url.pathname}: ${cause.message}`, { cause })));
+      // A failure on our side (reading the body, e.g. a corrupt stored file) is ours, not an unreachable partner.
+      let bodyError: unknown;
+      req.on('error', (cause) =>
+        reject(bodyError ?? new BeeldbrugError('PARTNER_UNREACHABLE', `${method} ${url.origin}${url.pathname}: ${cause.message}`, { cause })),
+      );
       if (body === undefined) req.end();
-      else pipeline(body, req).catch((err: unknown) => req.destroy(err instanceof Error ? err : new Error(String(err))));
+      else
+        pipeline(body, req).catch((err: unknown) => {
+          bodyError ??= err;
+          req.destroy(err instanceof Error ? err : new Error(String(err)));
+        });
     });
   }
 }

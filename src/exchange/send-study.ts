@@ -57,10 +57,13 @@ function refused(what: string, status: number, body: unknown): BeeldbrugError {
   return new BeeldbrugError(status >= 500 ? 'PARTNER_UNREACHABLE' : 'PARTNER_REFUSED', `${what}: HTTP ${status} ${JSON.stringify(body).slice(0, 500)}`);
 }
 
-/** Connection faults (refused, reset, cut off mid-upload) and 5xx answers; never a refusal or a bad receipt. */
+const connectionFaults: ReadonlySet<string> = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/** Connection faults (refused, reset, cut off mid-upload) and 5xx answers; never a refusal, a bad receipt or a local fault. */
 function retryable(err: unknown): boolean {
   if (err instanceof BeeldbrugError) return err.code === 'PARTNER_UNREACHABLE';
-  return err instanceof Error;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && connectionFaults.has(code);
 }
 
 /**
