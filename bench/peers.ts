@@ -25,6 +25,8 @@ export interface Peer {
 /** storescu with every file on one association; the clock covers association, all C-STOREs and release. */
 export async function timeStorescu(files: readonly string[], peer: Peer): Promise<IngestRun> {
   const bytes = files.reduce((sum, f) => sum + statSync(f).size, 0);
+  // Write back what the previous competitor (or the study generator) left dirty, so nobody pays for another's writes.
+  await run('sync', [], 120_000);
   const started = process.hrtime.bigint();
   const r = await run('storescu', ['-aet', peer.callingAe, '-aec', peer.calledAe, peer.host, String(peer.port), ...files], 600_000);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -56,6 +56,7 @@ class EmbeddedStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.#fsBlobs.close();
     this.index.close();
   }
 

@@ -4,17 +4,28 @@ import { existsSync, readdirSync, readFileSync, renameSync, truncateSync, writeF
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
 import { HEADER_SIZE, SEALED_SEGMENT_SIZE, SEGMENT_SIZE } from './blob-format.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
 import { asStoreError, StoreError } from './store-error.ts';
 import { readAll, readUntilError, testKey, writeBlob } from './store-test-support.ts';
 
+const opened: FsBlobStore[] = [];
+after(async () => {
+  for (const s of opened) await s.close();
+});
+
 async function storeIn(dir: string, key = testKey()): Promise<FsBlobStore> {
   const s = new FsBlobStore(dir, key);
   await s.init();
+  opened.push(s);
   return s;
+}
+
+/** Temp files besides the spare that create() keeps open for the next write. */
+function tempFilesBesidesSpare(dir: string): number {
+  return readdirSync(join(dir, 'tmp')).length - 1;
 }
 
 function pathOf(dir: string, id: string): string {
@@ -35,7 +46,7 @@ test('round trip: odd chunk sizes, sizes around segment boundaries, sha256 and s
     assert.match(ref.blobId, /^[0-9a-f]{32}$/);
     assert.equal(ref.size, size);
     assert.equal(ref.sha256, createHash('sha256').update(data).digest('hex'));
-    assert.ok(readdirSync(join(dir, 'tmp')).length === 0, 'no temp file after commit');
+    assert.equal(tempFilesBesidesSpare(dir), 0, 'no temp file after commit');
     assert.ok(readFileSync(pathOf(dir, ref.blobId)).indexOf(data.subarray(0, 64)) === -1 || size < 64, 'stored encrypted');
     assert.deepEqual(await readAll(blobs.open(ref.blobId)), data, `size ${size}`);
   }
@@ -146,10 +157,10 @@ test('abort removes the temp file; a closed writer refuses more work', async (t)
   const blobs = await storeIn(dir);
   const w = await blobs.create();
   await w.write(randomBytes(200_000));
-  assert.equal(readdirSync(join(dir, 'tmp')).length, 1);
+  assert.equal(tempFilesBesidesSpare(dir), 1);
   await w.abort();
   await w.abort();
-  assert.equal(readdirSync(join(dir, 'tmp')).length, 0);
+  assert.equal(tempFilesBesidesSpare(dir), 0);
   await assert.rejects(w.write(Buffer.from('x')), (e) => e instanceof StoreError && e.code === 'WRITER_CLOSED');
   const w2 = await blobs.create();
   await w2.commit();
@@ -191,7 +202,8 @@ test('a full disk surfaces as DISK_FULL and leaves no temp file (root: small tmp
     }
   })();
   assertCode(err, 'DISK_FULL');
-  assert.equal(readdirSync(join(mnt, 'tmp')).length, 0);
+  await blobs.close();
+  assert.equal(readdirSync(join(mnt, 'tmp')).length, 0, 'neither the failed write nor the spare is left');
 });
 
 function flip(file: string, at: number): void {
