@@ -39,11 +39,13 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
     for (const close of closers.reverse()) await close().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
   };
   try {
-    const recovery = await store.recover();
-    logger.info({ ...recovery, missingBlobs: recovery.missingBlobs.length }, 'store recovered');
-    if (recovery.missingBlobs.length > 0) logger.error({ count: recovery.missingBlobs.length }, 'indexed instances without their file; run a store check');
-
     const studies = new StudyService({ store, logger: logger.child({ part: 'studies' }), retrieveAeTitle: config.dimse.aeTitle });
+    const recovery = await studies.recover();
+    logger.info(
+      { ...recovery, unindexedBlobs: recovery.unindexedBlobs.length, missingBlobs: recovery.missingBlobs.length, unreadable: recovery.unreadable.length },
+      'store recovered',
+    );
+    if (recovery.missingBlobs.length > 0) logger.error({ count: recovery.missingBlobs.length }, 'indexed instances without their file; run a store check');
     const peers = await resolvePeers(config.dimse.peers);
     const handlers = dimseHandlers({
       studies,

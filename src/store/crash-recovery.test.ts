@@ -33,12 +33,12 @@ async function runAndKill(dataDir: string, key: Buffer, tag: number): Promise<nu
   return out.split('\n').filter((l) => /^\d+$/.test(l)).length;
 }
 
-test('SIGKILL at random moments never leaves an indexed instance without its blob, nor orphans after recover()', async (t) => {
+test('SIGKILL at random moments never leaves an indexed instance without its blob; recover() accounts for every blob', async (t) => {
   const dataDir = tempDir(t);
   const key = testKey();
   let acknowledged = 0;
   let temps = 0;
-  let orphans = 0;
+  let unindexed = 0;
   for (let round = 0; round < 10; round += 1) {
     acknowledged += await runAndKill(dataDir, key, round);
     const store = await openEmbeddedStore({ dataDir, encryptionKey: key });
@@ -46,11 +46,15 @@ test('SIGKILL at random moments never leaves an indexed instance without its blo
       const report = await store.recover();
       assert.deepEqual(report.missingBlobs, [], `round ${round}`);
       temps += report.tempFilesRemoved;
-      orphans += report.orphanBlobsRemoved;
+      // Killed between a blob's fdatasync and its index commit: at most the one instance in hand. StudyService.recover
+      // indexes such a blob from its DICOM content; these test blobs are random bytes, so the test deletes them instead.
+      assert.ok(report.unindexedBlobs.length <= 1, `round ${round}: ${report.unindexedBlobs.length} unindexed blobs`);
+      unindexed += report.unindexedBlobs.length;
       const referenced = store.index.referencedBlobIds();
       const listed = new Set<string>();
       for await (const id of store.blobs.list()) listed.add(id);
-      assert.deepEqual(listed, referenced, `round ${round}: exactly the indexed blobs remain`);
+      assert.deepEqual(listed, new Set([...referenced, ...report.unindexedBlobs]), `round ${round}: the indexed blobs and the reported ones remain`);
+      for (const id of report.unindexedBlobs) await store.blobs.delete(id);
       assert.deepEqual(readdirSync(join(dataDir, 'tmp')), [], `round ${round}: no temp files`);
       const all = store.index.instancesMatching('PATIENT', []);
       assert.equal(all.length, referenced.size);
@@ -72,5 +76,5 @@ test('SIGKILL at random moments never leaves an indexed instance without its blo
     }
   }
   assert.ok(acknowledged > 0, 'the child made progress');
-  t.diagnostic(`${acknowledged} acknowledged; recovery removed ${temps} temp files and ${orphans} orphan blobs over 10 kills`);
+  t.diagnostic(`${acknowledged} acknowledged; recovery removed ${temps} temp files and found ${unindexed} unindexed blobs over 10 kills`);
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, statSync, unlinkSync } from 'node:fs';
+import { readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
@@ -22,19 +22,26 @@ test('the data folders are private (0700) and a stored instance reads back throu
   assert.deepEqual(await readAll(store.blobs.open(got.blob.blobId, { start: got.datasetOffset })), data.subarray(132));
 });
 
-test('recover() removes temp files and unindexed blobs left by an earlier run, and reports indexed blobs that are gone', async (t) => {
+test('recover() settles every crash point: a cut-short write goes, a whole temp file moves into place, unindexed blobs are reported, removed ones deleted', async (t) => {
   const dataDir = tempDir(t);
   const key = testKey();
   const before = await openEmbeddedStore({ dataDir, encryptionKey: key });
-  // Crash points of an earlier process: mid-write (temp file), after rename but before the index commit (orphan),
-  // and an indexed blob that someone deleted by hand.
+  // Crash points of an earlier process: mid-write (temp file), fdatasync'd but the rename lost to a power cut (a whole
+  // temp file), after the rename but before the index commit (unindexed), an instance removed by retention whose blob
+  // was not yet deleted, and an indexed blob that someone deleted by hand.
   const halfWritten = await before.blobs.create();
   await halfWritten.write(randomBytes(100_000));
-  const orphan = await writeBlob(before.blobs, randomBytes(2000));
+  const unindexed = await writeBlob(before.blobs, randomBytes(2000));
+  const renameLost = await writeBlob(before.blobs, randomBytes(70_000));
+  renameSync(join(dataDir, 'blobs', renameLost.blobId.slice(0, 2), renameLost.blobId), join(dataDir, 'tmp', `${renameLost.blobId}.tmp`));
+  before.index.recordInstance(newInstance({ sop: 'rename-lost' }), renameLost, 0);
   const kept = await writeBlob(before.blobs, randomBytes(2000));
   const lost = await writeBlob(before.blobs, randomBytes(2000));
+  const purged = await writeBlob(before.blobs, randomBytes(2000));
   before.index.recordInstance(newInstance({ sop: 'kept' }), kept, 0);
   before.index.recordInstance(newInstance({ sop: 'lost' }), lost, 0);
+  before.index.recordInstance(newInstance({ sop: 'purged' }), purged, 0);
+  assert.equal(before.index.removeInstance('purged')?.blob.blobId, purged.blobId);
   unlinkSync(join(dataDir, 'blobs', lost.blobId.slice(0, 2), lost.blobId));
   await before.close();
   await sleep(5);
@@ -44,15 +51,22 @@ test('recover() removes temp files and unindexed blobs left by an earlier run, a
   // A write in flight in this process while recovery runs is left alone.
   const live = await store.blobs.create();
   await live.write(randomBytes(10));
-  assert.deepEqual(await store.recover(), { tempFilesRemoved: 1, orphanBlobsRemoved: 1, missingBlobs: [lost.blobId] });
+  assert.deepEqual(await store.recover(), {
+    tempFilesRemoved: 1,
+    tempFilesCompleted: 1,
+    orphanBlobsRemoved: 1,
+    unindexedBlobs: [unindexed.blobId],
+    missingBlobs: [lost.blobId],
+  });
   const listed: string[] = [];
   for await (const id of store.blobs.list()) listed.push(id);
-  assert.deepEqual(listed, [kept.blobId]);
-  assert.ok(!listed.includes(orphan.blobId));
+  assert.deepEqual(listed.sort(), [kept.blobId, renameLost.blobId, unindexed.blobId].sort());
+  assert.equal((await readAll(store.blobs.open(renameLost.blobId))).length, 70_000, 'the whole temp file reads back under its id');
+  assert.deepEqual(store.index.removedBlobIds(), new Set(), 'a removed blob is forgotten once it is gone');
   assert.equal(store.index.getInstance('lost')?.blob.blobId, lost.blobId, 'the row of a missing blob is kept for the operator');
   assert.equal(readdirSync(join(dataDir, 'tmp')).length, 2, 'only the live temp file and the spare for the next write remain');
   const liveRef = await live.commit();
-  // Committed in this process but not yet indexed: a second recover() must not take it.
-  assert.equal((await store.recover()).orphanBlobsRemoved, 0);
+  // Committed in this process but not yet indexed: a second recover() must not report it.
+  assert.deepEqual((await store.recover()).unindexedBlobs, [unindexed.blobId]);
   assert.equal((await readAll(store.blobs.open(liveRef.blobId))).length, 10);
 });

@@ -9,7 +9,8 @@ import type { BlobStore, RecoveryReport, Store, StudyIndex } from './types.ts';
 /**
  * The embedded store: `<dataDir>/index.sqlite` and encrypted blobs under `<dataDir>/blobs`, temp files under
  * `<dataDir>/tmp`. The write order (blob durable first, then the index commit) means a crash can leave an unindexed blob or
- * a temp file, never an indexed instance without its file; recover() clears the former.
+ * a temp file, never an indexed instance without its file. The blob is the record of an acknowledged instance: recover()
+ * puts whole temp files in place and reports the blobs the index lacks, which the caller indexes again from their content.
  */
 export async function openEmbeddedStore(o: { dataDir: string; encryptionKey: Buffer }): Promise<Store> {
   assertKey(o.encryptionKey);
@@ -38,21 +39,29 @@ class EmbeddedStore implements Store {
   }
 
   async recover(): Promise<RecoveryReport> {
-    const tempFilesRemoved = await this.#fsBlobs.removeTempFiles();
+    const temp = await this.#fsBlobs.settleTempFiles();
     const referenced = this.index.referencedBlobIds();
+    const removed = this.index.removedBlobIds();
     let orphanBlobsRemoved = 0;
+    const unindexedBlobs: string[] = [];
     for await (const blobId of this.#fsBlobs.list()) {
       if (referenced.delete(blobId)) continue;
       if (this.#fsBlobs.isInFlight(blobId) || (await this.#writtenSinceOpen(blobId))) continue;
-      await this.#fsBlobs.delete(blobId);
-      orphanBlobsRemoved += 1;
+      if (removed.has(blobId)) {
+        await this.#fsBlobs.delete(blobId);
+        orphanBlobsRemoved += 1;
+      } else {
+        unindexedBlobs.push(blobId);
+      }
     }
+    // Every removed blob is gone from disk now.
+    if (removed.size > 0) this.index.forgetRemovedBlobs(removed);
     // What is left was indexed but not found on disk. Rows stay: an operator decides (restore from backup or remove).
     const missingBlobs: string[] = [];
     for (const blobId of referenced) {
       if (!(await this.#fsBlobs.exists(blobId))) missingBlobs.push(blobId);
     }
-    return { tempFilesRemoved, orphanBlobsRemoved, missingBlobs: missingBlobs.sort() };
+    return { tempFilesRemoved: temp.removed, tempFilesCompleted: temp.completed, orphanBlobsRemoved, unindexedBlobs: unindexedBlobs.sort(), missingBlobs: missingBlobs.sort() };
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { type FileHandle, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BLOB_ID_PATTERN } from './blob-format.ts';
@@ -82,7 +82,6 @@ export class FsBlobStore implements BlobStore {
         blobId,
         tempPath,
         finalPath: this.#pathOf(blobId),
-        finalDir: join(this.#blobsDir, blobId.slice(0, 2)),
         done: (id) => this.#inFlight.delete(id),
       },
       this.#key,
@@ -149,32 +148,66 @@ export class FsBlobStore implements BlobStore {
     this.#inFlight.delete(temp.blobId);
   }
 
-  /** Opens a new temp file, tracked as in flight from the start so recovery leaves it alone. */
+  /**
+   * Opens a new temp file and makes its name durable (fsync of tmp/) before handing it out, so the writer's fdatasync
+   * alone makes an acknowledged blob survive a power cut. Tracked as in flight from the start so recovery leaves it alone.
+   */
   #openTemp(): Promise<TempFile> {
     const blobId = randomBytes(16).toString('hex');
     const tempPath = join(this.#tempDir, blobId + TEMP_SUFFIX);
     this.#inFlight.add(blobId);
-    const opening = open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600).then((fh) => ({ blobId, tempPath, fh }));
+    const opening = (async () => {
+      const fh = await open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      try {
+        await fsyncDir(this.#tempDir);
+      } catch (err) {
+        await fh.close().catch(() => undefined);
+        await unlink(tempPath).catch(() => undefined);
+        throw err;
+      }
+      return { blobId, tempPath, fh };
+    })();
     // A failed spare is reported by the create() that takes it; until then its rejection is expected, not unhandled.
     opening.catch(() => this.#inFlight.delete(blobId));
     return opening;
   }
 
-  /** Removes leftovers of writes that never committed (a crash or kill), except blobs being written now. */
-  async removeTempFiles(): Promise<number> {
+  /**
+   * Settles the temp files of an earlier run (a crash, a kill, a power cut), except blobs being written now: a temp file
+   * that authenticates to its final segment was fdatasync'd and perhaps acknowledged, and only its rename was lost, so
+   * it moves into place; anything else (a write cut short, an unused spare) is removed.
+   */
+  async settleTempFiles(): Promise<{ removed: number; completed: number }> {
     let removed = 0;
+    let completed = 0;
     for (const name of await this.#names(this.#tempDir)) {
       const id = name.endsWith(TEMP_SUFFIX) ? name.slice(0, -TEMP_SUFFIX.length) : undefined;
       if (id !== undefined && this.#inFlight.has(id)) continue;
+      const path = join(this.#tempDir, name);
       try {
-        await unlink(join(this.#tempDir, name));
-        removed += 1;
+        if (id !== undefined && BLOB_ID_PATTERN.test(id) && (await this.#isWhole(path, id))) {
+          await rename(path, this.#pathOf(id));
+          await fsyncDir(join(this.#blobsDir, id.slice(0, 2)));
+          completed += 1;
+        } else {
+          await unlink(path);
+          removed += 1;
+        }
       } catch (err) {
-        if (!isNotFound(err)) throw asStoreError(err, 'removing a temp file');
+        if (!isNotFound(err)) throw asStoreError(err, 'settling a temp file');
       }
     }
-    if (removed > 0) await fsyncDir(this.#tempDir);
-    return removed;
+    if (removed + completed > 0) await fsyncDir(this.#tempDir);
+    return { removed, completed };
+  }
+
+  async #isWhole(path: string, blobId: string): Promise<boolean> {
+    try {
+      for await (const chunk of openBlobStream(path, blobId, this.#key, this.#keyId, 0)) void chunk;
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   isInFlight(blobId: string): boolean {

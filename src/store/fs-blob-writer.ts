@@ -2,7 +2,6 @@ import { createHash, type Hash, randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { rename, unlink } from 'node:fs/promises';
 import { blobKey, encodeHeader, SEGMENT_SIZE, sealSegment } from './blob-format.ts';
-import { fsyncDir } from './fs-sync.ts';
 import { asStoreError, StoreError } from './store-error.ts';
 import type { BlobRef, BlobWriter } from './types.ts';
 
@@ -18,16 +17,16 @@ export interface WriterTarget {
   blobId: string;
   tempPath: string;
   finalPath: string;
-  /** The folder that holds finalPath; it exists already. */
-  finalDir: string;
   /** Called once the writer is done either way, so the store can stop tracking it. */
   done(blobId: string): void;
 }
 
 /**
- * Writes one blob: encrypts segment by segment into a temp file in the data folder, then on commit fdatasyncs it, renames
- * it into place and fsyncs the folder. Until the rename nothing is visible under the blob id; a crash leaves only a temp
- * file that recovery removes.
+ * Writes one blob: encrypts segment by segment into a temp file in the data folder, then on commit fdatasyncs it and
+ * renames it into place. That one flush is all an acknowledgement waits for: the temp file's name was made durable when
+ * it was opened ahead (FsBlobStore), so after a power cut the blob is whole under either its temp or its final name, and
+ * recovery moves a whole temp file into place; an incomplete one (its last segment missing or unauthenticated) was never
+ * acknowledged and is removed. Until the rename nothing is visible under the blob id.
  */
 export class FsBlobWriter implements BlobWriter {
   readonly #fh: FileHandle;
@@ -43,7 +42,6 @@ export class FsBlobWriter implements BlobWriter {
   #out: Buffer[] = [];
   #outBytes = 0;
   #state: 'open' | 'busy' | 'closed' = 'open';
-  #finalPath: string | undefined;
   #inFlight: Promise<void> | undefined;
   #writeError: unknown;
 
@@ -87,8 +85,6 @@ export class FsBlobWriter implements BlobWriter {
       await this.#fh.datasync();
       await this.#fh.close();
       await rename(this.#target.tempPath, this.#target.finalPath);
-      this.#finalPath = this.#target.finalPath;
-      await fsyncDir(this.#target.finalDir);
       this.#state = 'closed';
       this.#target.done(this.#target.blobId);
       return { blobId: this.#target.blobId, size: this.#size, sha256: this.#hash.digest('hex') };
@@ -152,8 +148,6 @@ export class FsBlobWriter implements BlobWriter {
     await this.#inFlight;
     await this.#fh.close().catch(() => undefined);
     await unlink(this.#target.tempPath).catch(() => undefined);
-    // Renamed but not made durable: never hand it out; recovery would remove it anyway.
-    if (this.#finalPath !== undefined) await unlink(this.#finalPath).catch(() => undefined);
     this.#target.done(this.#target.blobId);
   }
 }

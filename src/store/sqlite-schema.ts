@@ -73,17 +73,30 @@ export const migrations: readonly { version: number; sql: string }[] = [
       CREATE INDEX instances_sop_class ON instances (sop_class_uid);
     `,
   },
+  {
+    version: 2,
+    // Blobs of instances removed on purpose (retention): recovery deletes such a blob instead of indexing it again.
+    sql: `
+      CREATE TABLE removed_blobs (
+        blob_id TEXT PRIMARY KEY,
+        removed_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.reduce((v, m) => Math.max(v, m.version), 0);
 
 /**
- * Durability first: WAL with synchronous=FULL, because the node acknowledges a C-STORE right after the commit; then
- * foreign keys, and a busy timeout so a second reader (a CLI check) does not fail at once.
+ * WAL with synchronous=NORMAL: a commit survives a crash of the node process at once, and a power cut once the WAL is
+ * next synced. That is enough because the index is not the record of an acknowledged instance, its blob is: the blob is
+ * fdatasync'd before the acknowledgement and holds the whole Part 10 file, and start-up recovery indexes any blob the
+ * index lost. Removals, which cannot be redone from a blob, are committed with synchronous=FULL (see removeInstance).
+ * Then foreign keys, and a busy timeout so a second reader (a CLI check) does not fail at once.
  */
 export function configure(db: DatabaseSync): void {
   db.exec('PRAGMA journal_mode = WAL');
-  db.exec('PRAGMA synchronous = FULL');
+  db.exec('PRAGMA synchronous = NORMAL');
   db.exec('PRAGMA foreign_keys = ON');
   db.exec('PRAGMA busy_timeout = 5000');
 }

@@ -45,6 +45,8 @@ export class SqliteStudyIndex implements StudyIndex {
     | 'insertSeries'
     | 'insertInstance'
     | 'deleteInstance'
+    | 'insertRemovedBlob'
+    | 'deleteRemovedBlob'
     | 'seriesEmpty'
     | 'deleteSeries'
     | 'studyEmpty'
@@ -91,6 +93,8 @@ export class SqliteStudyIndex implements StudyIndex {
            sha256, dataset_offset, received_at, via, calling_ae_title, remote_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       deleteInstance: db.prepare(`DELETE FROM instances WHERE pk = ?`),
+      insertRemovedBlob: db.prepare(`INSERT OR IGNORE INTO removed_blobs (blob_id, removed_at) VALUES (?, ?)`),
+      deleteRemovedBlob: db.prepare(`DELETE FROM removed_blobs WHERE blob_id = ?`),
       seriesEmpty: db.prepare(`SELECT NOT EXISTS (SELECT 1 FROM instances WHERE series_pk = ?) AS empty`),
       deleteSeries: db.prepare(`DELETE FROM series WHERE pk = ?`),
       studyEmpty: db.prepare(`SELECT NOT EXISTS (SELECT 1 FROM series WHERE study_pk = ?) AS empty`),
@@ -229,19 +233,43 @@ export class SqliteStudyIndex implements StudyIndex {
 
   removeInstance(sopInstanceUid: string): StoredInstance | undefined {
     const s = this.#s;
-    return this.#transaction('removing an instance', () => {
-      const found = s.instanceBySop.get(sopInstanceUid);
-      const keys = s.instanceKeys.get(sopInstanceUid);
-      if (found === undefined || keys === undefined) return undefined;
-      s.deleteInstance.run(int(keys.ipk));
-      if (isEmpty(s.seriesEmpty.get(int(keys.sepk)))) {
-        s.deleteSeries.run(int(keys.sepk));
-        if (isEmpty(s.studyEmpty.get(int(keys.stpk)))) {
-          s.deleteStudy.run(int(keys.stpk));
-          if (isEmpty(s.patientEmpty.get(int(keys.ppk)))) s.deletePatient.run(int(keys.ppk));
+    // Durable before the caller deletes the blob: otherwise a power cut could bring back a row whose file is gone, or
+    // recovery could index a blob that retention meant to purge.
+    this.#db.exec('PRAGMA synchronous = FULL');
+    try {
+      return this.#transaction('removing an instance', () => {
+        const found = s.instanceBySop.get(sopInstanceUid);
+        const keys = s.instanceKeys.get(sopInstanceUid);
+        if (found === undefined || keys === undefined) return undefined;
+        const removed = storedInstanceOf(found);
+        s.insertRemovedBlob.run(removed.blob.blobId, new Date().toISOString());
+        s.deleteInstance.run(int(keys.ipk));
+        if (isEmpty(s.seriesEmpty.get(int(keys.sepk)))) {
+          s.deleteSeries.run(int(keys.sepk));
+          if (isEmpty(s.studyEmpty.get(int(keys.stpk)))) {
+            s.deleteStudy.run(int(keys.stpk));
+            if (isEmpty(s.patientEmpty.get(int(keys.ppk)))) s.deletePatient.run(int(keys.ppk));
+          }
         }
-      }
-      return storedInstanceOf(found);
+        return removed;
+      });
+    } finally {
+      this.#db.exec('PRAGMA synchronous = NORMAL');
+    }
+  }
+
+  removedBlobIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const r of this.#db.prepare('SELECT blob_id FROM removed_blobs').iterate()) {
+      const id = text(r.blob_id);
+      if (id !== null) ids.add(id);
+    }
+    return ids;
+  }
+
+  forgetRemovedBlobs(blobIds: Iterable<string>): void {
+    this.#transaction('forgetting removed blobs', () => {
+      for (const id of blobIds) this.#s.deleteRemovedBlob.run(id);
     });
   }
 

@@ -157,16 +157,31 @@ export interface StudyIndex {
   query(level: QueryLevel, matchers: readonly Matcher[], opts?: { limit?: number }): QueryRow[];
   /** Every instance under the matching entities (for C-MOVE/C-GET), ordered by series, then instance number. */
   instancesMatching(level: QueryLevel, matchers: readonly Matcher[]): StoredInstance[];
-  /** For retention; removes parents that become empty. */
+  /**
+   * For retention; removes parents that become empty. Durable when it returns, and remembers the blob as removed, so
+   * the caller deletes the blob next and recovery never indexes it again.
+   */
   removeInstance(sopInstanceUid: string): StoredInstance | undefined;
   referencedBlobIds(): Set<string>;
+  /** Blobs of removed instances, until recovery has seen them gone. */
+  removedBlobIds(): Set<string>;
+  forgetRemovedBlobs(blobIds: Iterable<string>): void;
   stats(): IndexStats;
   close(): void;
 }
 
 export interface RecoveryReport {
+  /** Writes that never reached their fdatasync: nothing was acknowledged for them. */
   tempFilesRemoved: number;
+  /** Complete temp files whose rename a power cut undid, moved into place. */
+  tempFilesCompleted: number;
+  /** Blobs of removed instances that were still on disk. */
   orphanBlobsRemoved: number;
+  /**
+   * Durable blobs the index does not list (the index commit did not survive a power cut, or the process died between
+   * the fdatasync and the commit): the caller indexes them again from their content.
+   */
+  unindexedBlobs: string[];
   /** Blob ids of indexed instances whose file is gone; their rows are kept for an operator to decide. */
   missingBlobs: string[];
 }
@@ -174,7 +189,7 @@ export interface RecoveryReport {
 export interface Store {
   blobs: BlobStore;
   index: StudyIndex;
-  /** Run at start-up before accepting writes. */
+  /** Run at start-up before accepting writes; the caller then indexes `unindexedBlobs` again (StudyService.recover). */
   recover(): Promise<RecoveryReport>;
   close(): Promise<void>;
 }

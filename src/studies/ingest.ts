@@ -1,7 +1,9 @@
-import { DicomError, HeaderReader } from '../dicom/index.ts';
+import { createHash } from 'node:crypto';
+import { DicomError, HeaderReader, Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { StoreError, type BlobWriter, type Provenance, type Store } from '../store/index.ts';
 import { instanceRecordFrom } from './attributes.ts';
+import { splitPart10 } from './part10-stream.ts';
 
 export interface IngestInput {
   /** From the C-STORE command (or the file's meta header): what the sender says it sends. */
@@ -60,6 +62,40 @@ export async function ingestInstance(store: Store, input: IngestInput): Promise<
     return { outcome: recorded.outcome, studyInstanceUid: record.study.studyInstanceUid, bytes: blob.size };
   } catch (err) {
     if (writer !== undefined) await writer.abort().catch(() => undefined);
+    throw asIngestError(err);
+  }
+}
+
+/**
+ * Indexes a durable blob the index lost (see StudyService.recover): the blob holds the whole Part 10 file, so the
+ * attributes, size and digest come from it, read once. A second copy of an instance already indexed is deleted.
+ */
+export async function reindexBlob(store: Store, blobId: string): Promise<IngestOutcome> {
+  try {
+    const stream = store.blobs.open(blobId) as AsyncIterable<Buffer>;
+    const hash = createHash('sha256');
+    let size = 0;
+    const counted = async function* (): AsyncIterable<Buffer> {
+      for await (const chunk of stream) {
+        hash.update(chunk);
+        size += chunk.length;
+        yield chunk;
+      }
+    };
+    const part10 = await splitPart10(counted());
+    const header = new HeaderReader(part10.transferSyntaxUid);
+    for await (const chunk of part10.dataset) if (!header.done) header.push(chunk);
+    const record = instanceRecordFrom(header.end(), part10.transferSyntaxUid, {
+      receivedAt: new Date().toISOString(),
+      via: 'recovery',
+      callingAeTitle: part10.meta.string(Tag.SourceApplicationEntityTitle) ?? null,
+      remoteAddress: null,
+    });
+    const blob = { blobId, size, sha256: hash.digest('hex') };
+    const recorded = store.index.recordInstance(record, blob, part10.fileMeta.length);
+    if (recorded.outcome === 'duplicate') await store.blobs.delete(blobId);
+    return { outcome: recorded.outcome, studyInstanceUid: record.study.studyInstanceUid, bytes: size };
+  } catch (err) {
     throw asIngestError(err);
   }
 }

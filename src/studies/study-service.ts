@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { type Dataset, readFileMeta, Tag } from '../dicom/index.ts';
+import { type Dataset, Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { Provenance, Store, StoredInstance } from '../store/index.ts';
+import type { Provenance, RecoveryReport, Store, StoredInstance } from '../store/index.ts';
 import { type AccessContext, describeActor } from './access-context.ts';
-import { ingestInstance, type IngestInput, type IngestOutcome } from './ingest.ts';
+import { ingestInstance, type IngestInput, type IngestOutcome, reindexBlob } from './ingest.ts';
+import { splitPart10 } from './part10-stream.ts';
 import { type InformationModel, parseQuery, requireUniqueKey, responseFor } from './query.ts';
 
 export interface StudyServiceOptions {
@@ -28,6 +29,35 @@ export class StudyService {
     this.#store = o.store;
     this.#log = o.logger;
     this.#retrieveAeTitle = o.retrieveAeTitle;
+  }
+
+  /**
+   * Start-up recovery, before any association or upload is accepted: the store settles what an earlier run left, then
+   * every durable blob the index lost is indexed again from its own content, so no acknowledged instance is lost.
+   * A blob that can no longer be indexed (its patient now conflicts) is removed and logged; one that cannot be read is
+   * left in place and reported.
+   */
+  async recover(): Promise<RecoveryReport & { reindexed: number; refused: number; unreadable: string[] }> {
+    const report = await this.#store.recover();
+    let reindexed = 0;
+    let refused = 0;
+    const unreadable: string[] = [];
+    for (const blobId of report.unindexedBlobs) {
+      try {
+        const r = await reindexBlob(this.#store, blobId);
+        if (r.outcome === 'created') reindexed += 1;
+      } catch (err) {
+        if (err instanceof BeeldbrugError && (err.code === 'PATIENT_BSN_CONFLICT' || err.code === 'STUDY_PATIENT_CONFLICT')) {
+          refused += 1;
+          this.#log.warn({ blobId, code: err.code }, `a recovered instance was not indexed: ${err.message}`);
+          await this.#store.blobs.delete(blobId);
+        } else {
+          unreadable.push(blobId);
+          this.#log.error({ blobId, err }, 'a blob could not be indexed again; it is left in place');
+        }
+      }
+    }
+    return { ...report, reindexed, refused, unreadable };
   }
 
   async ingest(ctx: AccessContext, input: IngestInput): Promise<IngestOutcome> {
@@ -53,40 +83,21 @@ export class StudyService {
     source: AsyncIterable<Buffer>,
     o: { provenance: Provenance; expect?: (instance: { sopInstanceUid: string; sopClassUid: string }) => { size: number; sha256: string } },
   ): Promise<IngestOutcome & { sopInstanceUid: string }> {
-    const it = source[Symbol.asyncIterator]();
-    let head: Buffer = Buffer.alloc(0);
-    let found: ReturnType<typeof readFileMeta>;
-    let ended = false;
-    while (found === undefined) {
-      const r = await it.next();
-      ended = r.done === true;
-      if (!ended) head = head.length === 0 ? (r.value as Buffer) : Buffer.concat([head, r.value as Buffer]);
-      try {
-        found = readFileMeta(head, ended);
-      } catch (cause) {
-        throw new BeeldbrugError('DATASET_INVALID', `not a DICOM Part 10 file: ${(cause as Error).message}`, { cause });
-      }
-    }
-    const sopInstanceUid = found.meta.string(Tag.MediaStorageSOPInstanceUID) ?? '';
-    const sopClassUid = found.meta.string(Tag.MediaStorageSOPClassUID) ?? '';
+    const part10 = await splitPart10(source);
+    const sopInstanceUid = part10.meta.string(Tag.MediaStorageSOPInstanceUID) ?? '';
+    const sopClassUid = part10.meta.string(Tag.MediaStorageSOPClassUID) ?? '';
     const expected = o.expect?.({ sopInstanceUid, sopClassUid });
-    const fileMeta = head.subarray(0, found.datasetOffset);
-    const first = head.subarray(found.datasetOffset);
+    const fileMeta = part10.fileMeta;
     const hash = createHash('sha256').update(fileMeta);
     let size = fileMeta.length;
     const checked = async function* (): AsyncIterable<Buffer> {
-      const take = (b: Buffer): Buffer => {
-        if (expected === undefined) return b;
-        hash.update(b);
-        size += b.length;
-        if (size > expected.size) throw new BeeldbrugError('DIGEST_MISMATCH', `${sopInstanceUid} is larger than the ${expected.size} bytes announced`);
-        return b;
-      };
-      if (first.length > 0) yield take(first);
-      while (!ended) {
-        const r = await it.next();
-        if (r.done === true) break;
-        yield take(r.value as Buffer);
+      for await (const b of part10.dataset) {
+        if (expected !== undefined) {
+          hash.update(b);
+          size += b.length;
+          if (size > expected.size) throw new BeeldbrugError('DIGEST_MISMATCH', `${sopInstanceUid} is larger than the ${expected.size} bytes announced`);
+        }
+        yield b;
       }
       if (expected === undefined) return;
       const digest = hash.digest('hex');
@@ -94,7 +105,7 @@ export class StudyService {
         throw new BeeldbrugError('DIGEST_MISMATCH', `${sopInstanceUid}: ${size} bytes with SHA-256 ${digest.slice(0, 12)}…, announced ${expected.size} bytes ${expected.sha256.slice(0, 12)}…`);
       }
     };
-    const result = await this.ingest(ctx, { sopClassUid, sopInstanceUid, transferSyntaxUid: found.transferSyntaxUid, fileMeta, data: checked(), provenance: o.provenance });
+    const result = await this.ingest(ctx, { sopClassUid, sopInstanceUid, transferSyntaxUid: part10.transferSyntaxUid, fileMeta, data: checked(), provenance: o.provenance });
     return { ...result, sopInstanceUid };
   }
 

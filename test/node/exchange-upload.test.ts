@@ -3,7 +3,7 @@
 // upload over the limit stores nothing of what is wrong, and what is right is stored byte for byte.
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readPart10, Tag } from '../../src/dicom/index.ts';
@@ -12,7 +12,7 @@ import { collect } from '../support/dicom-files.ts';
 import { verifyReceipt } from '../../src/exchange/index.ts';
 import { call, midden, multipartOf, noord, send, startExchangeNode } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
-import { logLines } from '../support/node.ts';
+import { filesBesidesSpare, logLines } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
 
 test('upload: verified instances are stored byte for byte; wrong ones are refused and nothing partial remains', async (t) => {
@@ -45,7 +45,7 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
   const open = async (): Promise<string[]> => (JSON.parse((await call(port, 'POST', '/exchange/v1/transfers', ca.certPem, partner, manifest)).body) as { needed: string[] }).needed;
   const upload = (body: Buffer, contentType: string) =>
     send(port, 'POST', `/exchange/v1/transfers/${manifest.transferId}/instances`, ca.certPem, partner, body, { 'content-type': contentType });
-  const tmpFiles = (): string[] => readdirSync(join(n.dir, 'data', 'tmp'));
+  const tmpFiles = (): string[] => filesBesidesSpare(join(n.dir, 'data'), 'tmp');
 
   assert.deepEqual(await open(), uids);
 

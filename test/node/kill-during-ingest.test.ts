@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Dataset, newUid, SopClass, Tag, TransferSyntax, writeDataset } from '../../src/dicom/index.ts';
 import { Association, Status } from '../../src/dimse/index.ts';
+import { silentLogger } from '../../src/log/index.ts';
 import { openEmbeddedStore, readEncryptionKeyFile } from '../../src/store/index.ts';
+import { StudyService } from '../../src/studies/index.ts';
 import { spawnNode, startNodeProcess } from '../../bench/our-node.ts';
 import { freePort } from '../support/net.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -66,8 +68,11 @@ test(`SIGKILL during ingest, ${ROUNDS} times: every acknowledged instance surviv
 
   const store = await openEmbeddedStore({ dataDir: join(dir, 'data'), encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')) });
   t.after(() => store.close());
-  const recovery = await store.recover();
+  // What a restart does: settle the store, then index again every durable blob whose index commit the kill cut off.
+  const recovery = await new StudyService({ store, logger: silentLogger(), retrieveAeTitle: 'X' }).recover();
   assert.deepEqual(recovery.missingBlobs, [], 'no indexed instance lacks its file');
+  assert.deepEqual(recovery.unreadable, [], 'every blob on disk was readable');
+  t.diagnostic(`recovery: ${recovery.tempFilesRemoved} temp files removed, ${recovery.tempFilesCompleted} completed, ${recovery.reindexed} instances indexed again`);
   for (const uid of acknowledged) {
     const stored = store.index.getInstance(uid);
     assert.ok(stored !== undefined, `acknowledged ${uid} is indexed`);
@@ -81,6 +86,6 @@ test(`SIGKILL during ingest, ${ROUNDS} times: every acknowledged instance surviv
     assert.equal(hash.digest('hex'), stored.blob.sha256, `${uid} decrypts to what was acknowledged`);
   }
   const files = readdirSync(join(dir, 'data', 'blobs'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
-  assert.deepEqual(new Set(files), store.index.referencedBlobIds(), 'exactly the indexed blobs are on disk');
+  assert.deepEqual(new Set(files), store.index.referencedBlobIds(), 'exactly the indexed blobs are on disk, nothing unindexed');
   assert.deepEqual(readdirSync(join(dir, 'data', 'tmp')), [], 'no temporary file remains');
 });

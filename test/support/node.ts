@@ -1,6 +1,6 @@
 // Starts a real hospital node in the test process from a configuration written by `beeldbrug init`, so the
 // integration tests exercise the same start-up path an administrator uses.
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -56,4 +56,16 @@ export function logLines(n: TestNode): Record<string, unknown>[] {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * The files in a node's data folder besides its index databases and the one empty temp file the store keeps open for
+ * its next write: what a refused or cut-off write must not leave behind.
+ */
+export function filesBesidesSpare(dataDir: string, under: 'blobs' | 'tmp' | '' = ''): string[] {
+  const files = readdirSync(join(dataDir, under), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !e.name.endsWith('.sqlite') && !/\.sqlite-(wal|shm)$/.test(e.name));
+  const spares = files.filter((e) => e.parentPath.endsWith('tmp') && statSync(join(e.parentPath, e.name)).size === 0);
+  const rest = files.filter((e) => !spares.includes(e));
+  // More than one empty temp file would be a leak of its own.
+  return [...rest, ...spares.slice(1)].map((e) => e.name);
 }
