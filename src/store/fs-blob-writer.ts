@@ -83,8 +83,10 @@ export class FsBlobWriter implements BlobWriter {
       await this.#startFlush();
       await this.#settle();
       await this.#fh.datasync();
-      await this.#fh.close();
       await rename(this.#target.tempPath, this.#target.finalPath);
+      // The data is durable and in place; closing the descriptor need not delay the acknowledgement.
+      const fh = this.#fh;
+      void fh.close().catch(() => undefined);
       this.#state = 'closed';
       this.#target.done(this.#target.blobId);
       return { blobId: this.#target.blobId, size: this.#size, sha256: this.#hash.digest('hex') };
