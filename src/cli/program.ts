@@ -86,7 +86,7 @@ export function buildProgram(): Command {
 
   program
     .command('send')
-    .description('send a study from this node to a partner hospital (mutual TLS, verified, resumable)')
+    .description('queue a study for a partner hospital in the node\'s outbox and follow it until delivered (the running node sends it: mutual TLS, verified, resumable, retried)')
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .requiredOption('--study <uid>', 'the StudyInstanceUID to send')
     .requiredOption('--to <partner>', 'the partner organization: its URA number or its name in exchange.partners')
@@ -96,11 +96,12 @@ export function buildProgram(): Command {
     .option('--consent <reference>', 'the explicit consent reference (required for consultation)')
     .requiredOption('--user-id <id>', 'who sends (your user id, for the audit trail)')
     .requiredOption('--user-name <name>', 'who sends (your name)')
-    .action(async (o: { config: string; study: string; to: string; purpose: 'transfer' | 'consultation' | 'internal'; urgency: 'routine' | 'urgent'; reason: string; consent?: string; userId: string; userName: string }) => {
+    .option('--no-wait', 'return once the transfer is queued')
+    .action(async (o: { config: string; study: string; to: string; purpose: 'transfer' | 'consultation' | 'internal'; urgency: 'routine' | 'urgent'; reason: string; consent?: string; userId: string; userName: string; wait: boolean }) => {
       const config = loadConfig(o.config);
       const logger = createLogger({ level: 'warn', name: config.node.name });
       await sendFromCli(config, {
-        study: o.study, to: o.to, purpose: o.purpose, urgency: o.urgency, reason: o.reason, userId: o.userId, userName: o.userName,
+        study: o.study, to: o.to, purpose: o.purpose, urgency: o.urgency, reason: o.reason, userId: o.userId, userName: o.userName, noWait: !o.wait,
         ...(o.consent !== undefined ? { consent: o.consent } : {}),
       }, logger);
     });

@@ -37,6 +37,9 @@ const partner = z.strictObject({
   ura: z.string().regex(/^\d{8}$/, 'a URA number is 8 digits'),
   name: z.string().min(1),
   baseUrl: z.url({ protocol: /^https$/ }).describe('where the partner node answers, https only').optional(),
+  aeTitle: aeTitle
+    .optional()
+    .describe('a DICOM destination AE title that stands for this partner: a C-MOVE to it (the PACS\'s "send to" menu) queues a transfer'),
 });
 
 /** Node-to-node HTTPS: our certificate, the CA(s) partners' certificates must chain to, and the partners we trust. */
@@ -56,6 +59,14 @@ const exchange = z.strictObject({
     )
     .default([])
     .describe('where arriving studies go; the first matching rule decides; none means hold'),
+  outbox: z
+    .strictObject({
+      firstRetrySeconds: z.number().int().min(1).default(5),
+      maxRetrySeconds: z.number().int().min(1).default(600),
+      giveUpAfterHours: z.number().min(0.01).default(24),
+    })
+    .default({ firstRetrySeconds: 5, maxRetrySeconds: 600, giveUpAfterHours: 24 })
+    .describe('sending: a partner that cannot be reached is tried again with back-off (doubling) until the give-up time'),
 });
 
 export const configSchema = z
@@ -87,6 +98,12 @@ export const configSchema = z
   exchange: exchange.optional().describe('node-to-node HTTPS with mutual TLS; off when absent'),
   })
   .superRefine((c, ctx) => {
+    // A partner's AE title names a destination of its own: it must not also be us or a DICOM peer.
+    for (const [i, p] of (c.exchange?.partners ?? []).entries()) {
+      if (p.aeTitle !== undefined && (p.aeTitle === c.dimse.aeTitle || c.dimse.peers.some((peer) => peer.aeTitle === p.aeTitle))) {
+        ctx.addIssue({ code: 'custom', path: ['exchange', 'partners', i, 'aeTitle'], message: `${p.aeTitle} is already this node's or a dimse peer's AE title` });
+      }
+    }
     // A forward destination must be a DICOM peer we can connect to.
     for (const [i, r] of (c.exchange?.routing ?? []).entries()) {
       if (r.destination !== undefined && !c.dimse.peers.some((p) => p.aeTitle === r.destination && p.port !== undefined)) {

@@ -21,6 +21,9 @@ export const ErrorCatalog = {
   STORE_FAILED: { http: 500, dimse: 0x0110, summary: 'storing failed' },
   PARTNER_UNREACHABLE: { http: 502, summary: 'the partner node cannot be reached' },
   PARTNER_REFUSED: { http: 502, summary: 'the partner node refused the request' },
+  PARTNER_UNKNOWN: { http: 404, dimse: 0xa801, summary: 'the organization is not a partner this node can send to (exchange.partners, with a baseUrl)' },
+  SEND_NOT_ALLOWED: { http: 422, summary: 'this purpose does not allow the send (internal across organizations, or a consultation without consent reference)' },
+  REQUEST_INVALID: { http: 400, summary: 'the request does not have the expected shape' },
   NOT_FOUND: { http: 404, summary: 'no such object' },
   INTERNAL: { http: 500, dimse: 0x0110, summary: 'an unexpected error; details are in the node log' },
 } as const satisfies Record<string, { http: number; dimse?: number; summary: string }>;

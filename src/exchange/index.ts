@@ -7,3 +7,7 @@ export { registerUploadRoute } from './upload-route.ts';
 export { signReceipt, verifyReceipt, type ReceiptClaims } from './receipt.ts';
 export { sendStudy, type SendProgress, type SendRequest, type SendResult } from './send-study.ts';
 export { routeFor, type Route, type RoutingRule } from './routing-rule.ts';
+export { Outbox, type OutgoingRequest, type OutgoingState, type OutgoingTransfer } from './outbox.ts';
+export { OutboxWorker, defaultRetryPolicy, type RetryPolicy } from './outbox-worker.ts';
+export { registerOutboxRoutes } from './outbox-routes.ts';
+export { findPartner, queueSend } from './queue-send.ts';

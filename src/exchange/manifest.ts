@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-const uid = z.string().regex(/^(0|[1-9]\d*)(\.(0|[1-9]\d*))*$/, 'a DICOM UID').max(64);
+export const uid = z.string().regex(/^(0|[1-9]\d*)(\.(0|[1-9]\d*))*$/, 'a DICOM UID').max(64);
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256');
 
 export const Purpose = { Transfer: 'transfer', Consultation: 'consultation', Internal: 'internal' } as const;

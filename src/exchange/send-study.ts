@@ -60,7 +60,7 @@ function refused(what: string, status: number, body: unknown): BeeldbrugError {
 const connectionFaults: ReadonlySet<string> = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_PREMATURE_CLOSE']);
 
 /** Connection faults (refused, reset, cut off mid-upload) and 5xx answers; never a refusal, a bad receipt or a local fault. */
-function retryable(err: unknown): boolean {
+export function isPassingFault(err: unknown): boolean {
   if (err instanceof BeeldbrugError) return err.code === 'PARTNER_UNREACHABLE';
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' && connectionFaults.has(code);
@@ -97,7 +97,7 @@ export async function sendStudy(r: SendRequest, d: SendDeps): Promise<SendResult
       const progress = err instanceof AttemptFailed ? err.progress : { sent: 0, bytesSent: 0 };
       sentBefore = { sent: sentBefore.sent + progress.sent, bytesSent: sentBefore.bytesSent + progress.bytesSent };
       const cause = err instanceof AttemptFailed ? err.cause : err;
-      if (attempt >= attempts || !retryable(cause)) throw cause;
+      if (attempt >= attempts || !isPassingFault(cause)) throw cause;
       const wait = Math.min(5_000, 250 * 2 ** (attempt - 1));
       d.logger.warn({ transferId, to: r.to.ura, attempt, waitMs: wait, err: cause }, 'send interrupted; trying again');
       await new Promise((resolve) => setTimeout(resolve, wait));

@@ -27,6 +27,8 @@ export interface HttpsServerOptions {
   port: number;
   tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer };
   partners: readonly PartnerConfig[];
+  /** Our own URA, for own-organization routes. */
+  ownUra: string;
   logger: Logger;
   /** Registers the routes; each must set `config.access`. */
   routes: (app: HttpsApp) => void;
@@ -83,7 +85,7 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
       // No route matched: the 404 handler answers, and it discloses nothing.
       return;
     }
-    const decision = decideAccess(access, credentialsOf(req), o.partners);
+    const decision = decideAccess(access, credentialsOf(req), o.partners, o.ownUra);
     if (!decision.allow) {
       o.logger.warn({ remote: req.ip, route: req.routeOptions.url, reason: decision.reason }, `refused: ${decision.detail}`);
       await reply.code(decision.status).send({ error: decision.reason });

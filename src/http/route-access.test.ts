@@ -4,6 +4,8 @@ import { decideAccess, type PeerCredentials, type RouteAccess } from './route-ac
 
 const partners = [{ ura: '10000002', name: 'Ziekenhuis Midden' }];
 const midden = { name: 'Ziekenhuis Midden', ura: '10000002' };
+const noord = { name: 'Ziekenhuis Noord', ura: '10000001' };
+const OWN_URA = noord.ura;
 
 const cases: [string, RouteAccess, PeerCredentials, string][] = [
   ['public needs nothing', 'public', { authorized: false, presentedCertificate: false }, 'allow'],
@@ -12,11 +14,16 @@ const cases: [string, RouteAccess, PeerCredentials, string][] = [
   ['trusted certificate without a URA', 'partner', { authorized: true, presentedCertificate: true }, 'no-organization-in-certificate'],
   ['trusted certificate, organization not a partner', 'partner', { authorized: true, presentedCertificate: true, organization: { name: 'X', ura: '12345678' } }, 'organization-not-trusted'],
   ['trusted partner', 'partner', { authorized: true, presentedCertificate: true, organization: midden }, 'allow'],
+  ['our own system on a partner route', 'partner', { authorized: true, presentedCertificate: true, organization: noord }, 'organization-not-trusted'],
+  ['own-organization without a certificate', 'own-organization', { authorized: false, presentedCertificate: false }, 'no-client-certificate'],
+  ['own-organization, self-signed with our URA', 'own-organization', { authorized: false, presentedCertificate: true, authorizationError: 'SELF_SIGNED', organization: noord }, 'untrusted-certificate'],
+  ['own-organization called by a partner', 'own-organization', { authorized: true, presentedCertificate: true, organization: midden }, 'organization-not-trusted'],
+  ['own-organization called by our own system', 'own-organization', { authorized: true, presentedCertificate: true, organization: noord }, 'allow'],
 ];
 
 for (const [name, access, peer, expected] of cases) {
   test(`route access: ${name}`, () => {
-    const d = decideAccess(access, peer, partners);
+    const d = decideAccess(access, peer, partners, OWN_URA);
     assert.equal(d.allow ? 'allow' : d.reason, expected);
     if (!d.allow) assert.ok(d.status === 401 || d.status === 403);
   });

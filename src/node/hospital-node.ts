@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
-import { Inbox, registerHelloRoute, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
+import { Inbox, Outbox, OutboxWorker, registerHelloRoute, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
 import { PacsForwarder } from './pacs-forwarder.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
@@ -21,6 +21,8 @@ export interface RunningNode {
   readonly https: { port: number; routes: readonly { method: string; url: string; access: RouteAccess }[] } | undefined;
   /** The PACS forwarders by destination AE title, as routing created them. */
   forwarding(): ReadonlyMap<string, PacsForwarder>;
+  /** The durable queue of outgoing transfers, when `exchange` is configured. */
+  readonly outbox: Outbox | undefined;
   close(): Promise<void>;
 }
 
@@ -76,11 +78,28 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
     }
     let https: RunningNode['https'];
     let forwarding: ReadonlyMap<string, PacsForwarder> = new Map();
+    let outbox: Outbox | undefined;
     if (config.exchange !== undefined) {
       const exchange = config.exchange;
       const nodeTls = readTlsFiles(exchange.tls);
       const inbox = new Inbox(join(config.dataDir, 'exchange.sqlite'));
       closers.push(async () => inbox.close());
+      outbox = new Outbox(join(config.dataDir, 'exchange.sqlite'));
+      const theOutbox = outbox;
+      closers.push(async () => theOutbox.close());
+      const worker = new OutboxWorker({
+        outbox,
+        studies,
+        partners: exchange.partners,
+        tls: nodeTls,
+        logger: logger.child({ part: 'outbox' }),
+        retry: {
+          firstDelayMs: exchange.outbox.firstRetrySeconds * 1000,
+          maxDelayMs: exchange.outbox.maxRetrySeconds * 1000,
+          giveUpAfterMs: exchange.outbox.giveUpAfterHours * 3600_000,
+        },
+      });
+      closers.push(() => worker.close());
       const forwarders = new Map<string, PacsForwarder>();
       closers.push(async () => {
         for (const f of forwarders.values()) await f.close();
@@ -101,10 +120,12 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         port: exchange.listen.port,
         tls: nodeTls,
         partners: exchange.partners,
+        ownUra: config.node.organization.ura,
         logger: logger.child({ part: 'https' }),
         routes: (app) => {
           app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
           registerHelloRoute(app, config.node.organization);
+          registerOutboxRoutes(app, { outbox: theOutbox, studies, partners: exchange.partners, ourUra: config.node.organization.ura, queued: () => worker.wake() });
           registerTransferRoutes(app, { inbox, studies, us: config.node.organization, signer: { keyPem: nodeTls.key, certPem: nodeTls.cert } });
           registerUploadRoute(app, {
             inbox,
@@ -121,9 +142,10 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
       }));
       closers.push(() => server.close());
       https = { port: server.port, routes: server.routes };
+      worker.start();
       logger.info({ host: exchange.listen.host, port: server.port, partners: exchange.partners.length }, 'HTTPS listening');
     }
-    return { studies, store, dimsePorts, https, forwarding: () => forwarding, close: closeAll };
+    return { studies, store, dimsePorts, https, forwarding: () => forwarding, outbox, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -59,7 +59,7 @@ test('push: Noord sends a study to Midden, verified end to end; a second send mo
   );
 });
 
-test('beeldbrug send: the command line pushes a study and reports the verified receipt', async (t) => {
+test('beeldbrug send: the command line queues a study in the running node\'s outbox, shows progress and reports the verified receipt', async (t) => {
   const ca = createTestCa({ commonName: 'regio test CA' });
   const receiver = await startExchangeNode(t, { ca, us: midden, partners: [noord] });
   const sender = await startExchangeNode(t, { ca, us: noord, partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }] });
@@ -81,6 +81,12 @@ test('beeldbrug send: the command line pushes a study and reports the verified r
     p.on('close', (code) => resolve({ code, out, err }));
   });
   assert.equal(r.code, 0, r.err);
+  const transferId = /queued transfer ([0-9a-f-]{36}) to Ziekenhuis Midden/.exec(r.out)?.[1];
+  assert.ok(transferId !== undefined, r.out);
+  const row = sender.n.node.outbox?.get(transferId);
+  assert.equal(row?.state, 'delivered', 'the node sent it from its outbox');
+  assert.equal(row?.request.urgency, 'urgent');
+  assert.ok((row?.receipt ?? '').length > 0, 'the receipt is kept');
   assert.match(r.out, new RegExp(`delivered to Ziekenhuis Midden \\(URA ${midden.ura}\\): transfer [0-9a-f-]{36}, ${study.instances} instances, ${study.instances} sent, receipt verified`));
   assert.match(r.err, new RegExp(`${study.instances}/${study.instances} instances sent`), 'progress is shown');
   assert.equal(receiver.n.node.store.index.stats().instances, study.instances);

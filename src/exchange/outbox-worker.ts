@@ -1,0 +1,129 @@
+import type { PartnerConfig } from '../config/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { StudyService } from '../studies/index.ts';
+import type { Outbox, OutgoingTransfer } from './outbox.ts';
+import { isPassingFault, sendStudy } from './send-study.ts';
+
+export interface RetryPolicy {
+  /** Wait after the first failed attempt; doubles with every further one. */
+  firstDelayMs: number;
+  maxDelayMs: number;
+  /** A transfer still failing this long after it was queued is given up. */
+  giveUpAfterMs: number;
+}
+
+export const defaultRetryPolicy: RetryPolicy = { firstDelayMs: 5_000, maxDelayMs: 10 * 60_000, giveUpAfterMs: 24 * 3600_000 };
+
+export interface OutboxWorkerOptions {
+  outbox: Outbox;
+  studies: StudyService;
+  partners: readonly PartnerConfig[];
+  tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer };
+  logger: Logger;
+  retry?: RetryPolicy;
+  /** Transfers sent at the same time (each already uploads in parallel batches). */
+  concurrency?: number;
+  /** How often the queue is looked at for work queued by another process (the CLI) or due for a retry. */
+  pollMs?: number;
+}
+
+/**
+ * Works the outbox: takes due transfers, sends each with the exchange protocol, and records the outcome. A partner that
+ * cannot be reached, or fails mid-transfer, is tried again with back-off until the give-up time; a refusal (a 4xx, a
+ * receipt that does not verify, a study that is not here) fails the transfer at once with its reason.
+ */
+export class OutboxWorker {
+  readonly #o: OutboxWorkerOptions;
+  readonly #retry: RetryPolicy;
+  readonly #running = new Map<string, Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(o: OutboxWorkerOptions) {
+    this.#o = o;
+    this.#retry = o.retry ?? defaultRetryPolicy;
+  }
+
+  start(): void {
+    const requeued = this.#o.outbox.requeueInterrupted();
+    if (requeued > 0) this.#o.logger.info({ requeued }, 'transfers cut off by the last stop are queued again');
+    this.#timer = setInterval(() => this.wake(), this.#o.pollMs ?? 1000);
+    this.#timer.unref();
+    this.wake();
+  }
+
+  /** Looks for due work now (after a transfer was queued in this process). */
+  wake(): void {
+    if (this.#closed) return;
+    const free = (this.#o.concurrency ?? 2) - this.#running.size;
+    if (free <= 0) return;
+    for (const t of this.#o.outbox.due(new Date(), free)) {
+      if (this.#running.has(t.transferId) || !this.#o.outbox.claim(t.transferId)) continue;
+      const run = this.#send(t).finally(() => {
+        this.#running.delete(t.transferId);
+        this.wake();
+      });
+      this.#running.set(t.transferId, run);
+    }
+  }
+
+  /** Stops taking work and waits for the attempts under way; one that outlives the wait is queued again at next start. */
+  async close(waitMs = 5_000): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(this.#running.values()), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
+  }
+
+  async #send(t: OutgoingTransfer): Promise<void> {
+    const { outbox, logger } = this.#o;
+    const r = t.request;
+    const log = logger.child({ transferId: t.transferId, to: r.partnerUra, attempt: t.attempts + 1 });
+    const partner = this.#o.partners.find((p) => p.ura === r.partnerUra);
+    if (partner === undefined) {
+      outbox.failed(t.transferId, `PARTNER_UNKNOWN: URA ${r.partnerUra} is not in exchange.partners`);
+      log.error('transfer failed: the partner is not configured');
+      return;
+    }
+    try {
+      const result = await sendStudy(
+        {
+          studyInstanceUid: r.studyInstanceUid,
+          to: partner,
+          purpose: r.purpose,
+          urgency: r.urgency,
+          reason: r.reason,
+          user: r.user,
+          ...(r.consentReference !== undefined ? { consentReference: r.consentReference } : {}),
+        },
+        {
+          studies: this.#o.studies,
+          tls: this.#o.tls,
+          logger: log,
+          transferId: t.transferId,
+          // Quick retries belong to the outbox now, with its own back-off and give-up time.
+          attempts: 1,
+          onProgress: (p) => {
+            if (!this.#closed) outbox.progress(t.transferId, { instances: p.instances, needed: p.needed, sent: t.sent + p.sent, bytesSent: t.bytesSent + p.bytesSent });
+          },
+        },
+      );
+      if (this.#closed) return;
+      outbox.delivered(t.transferId, { instances: result.instances, sent: t.sent + result.sent, bytesSent: t.bytesSent + result.bytesSent, receipt: result.receipt });
+    } catch (err) {
+      if (this.#closed) return;
+      const reason = err instanceof BeeldbrugError ? `${err.code}: ${err.message}` : `${(err as NodeJS.ErrnoException).code ?? 'ERROR'}: ${(err as Error).message}`;
+      const age = Date.now() - Date.parse(t.createdAt);
+      if (isPassingFault(err) && age < this.#retry.giveUpAfterMs) {
+        const wait = Math.min(this.#retry.maxDelayMs, this.#retry.firstDelayMs * 2 ** t.attempts);
+        outbox.retryAt(t.transferId, reason, new Date(Date.now() + wait));
+        log.warn({ waitMs: wait, reason }, 'transfer interrupted; trying again later');
+      } else {
+        outbox.failed(t.transferId, reason);
+        log.error({ reason }, 'transfer failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+import { DatabaseSync } from 'node:sqlite';
+import type { Purpose } from './manifest.ts';
+
+/**
+ * queued: waiting for its (next) attempt; sending: an attempt runs; delivered: the partner's signed receipt is kept;
+ * failed: given up, with the reason. A transfer found 'sending' at start-up was cut off by a stop and is queued again.
+ */
+export type OutgoingState = 'queued' | 'sending' | 'delivered' | 'failed';
+
+/** What a user asked to send; kept as asked, so every retry sends the same manifest under the same transfer id. */
+export interface OutgoingRequest {
+  studyInstanceUid: string;
+  /** The partner's URA; its address is looked up in the configuration at each attempt. */
+  partnerUra: string;
+  purpose: Purpose;
+  urgency: 'routine' | 'urgent';
+  reason: string;
+  user: { id: string; name: string; roleCode?: string };
+  consentReference?: string;
+}
+
+export interface OutgoingTransfer {
+  transferId: string;
+  request: OutgoingRequest;
+  state: OutgoingState;
+  attempts: number;
+  nextAttemptAt: string;
+  lastError: string | null;
+  instances: number | null;
+  /** Of those, the ones the partner still lacked at the start of the last attempt. */
+  needed: number | null;
+  sent: number;
+  bytesSent: number;
+  receipt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface Row {
+  transfer_id: string;
+  request_json: string;
+  state: OutgoingState;
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  instances: number | null;
+  needed: number | null;
+  sent: number;
+  bytes_sent: number;
+  receipt: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+function transferOf(r: Row): OutgoingTransfer {
+  return {
+    transferId: r.transfer_id,
+    request: JSON.parse(r.request_json) as OutgoingRequest,
+    state: r.state,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    lastError: r.last_error,
+    instances: r.instances,
+    needed: r.needed,
+    sent: r.sent,
+    bytesSent: r.bytes_sent,
+    receipt: r.receipt,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/**
+ * The sending side's durable queue of transfers, in the node's exchange database. Every change is committed before it
+ * is acted on, so a stop at any moment loses no request: what was queued or being sent is sent after the restart, under
+ * the same transfer id, and the partner's resume answer keeps it from moving bytes twice.
+ */
+export class Outbox {
+  readonly #db: DatabaseSync;
+
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec('PRAGMA journal_mode = WAL');
+    this.#db.exec('PRAGMA synchronous = FULL');
+    // The CLI queues into the same file while the node runs.
+    this.#db.exec('PRAGMA busy_timeout = 5000');
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS outgoing_transfer (
+        transfer_id TEXT PRIMARY KEY,
+        request_json TEXT NOT NULL,
+        state TEXT NOT NULL,
+        urgent INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        instances INTEGER,
+        needed INTEGER,
+        sent INTEGER NOT NULL DEFAULT 0,
+        bytes_sent INTEGER NOT NULL DEFAULT 0,
+        receipt TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS outgoing_due ON outgoing_transfer (state, next_attempt_at);`);
+  }
+
+  enqueue(request: OutgoingRequest, now = new Date()): OutgoingTransfer {
+    const transferId = randomUUID();
+    const at = now.toISOString();
+    this.#db
+      .prepare('INSERT INTO outgoing_transfer (transfer_id, request_json, state, urgent, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(transferId, JSON.stringify(request), 'queued', request.urgency === 'urgent' ? 1 : 0, at, at, at);
+    return this.get(transferId) as OutgoingTransfer;
+  }
+
+  get(transferId: string): OutgoingTransfer | undefined {
+    const r = this.#db.prepare('SELECT * FROM outgoing_transfer WHERE transfer_id = ?').get(transferId) as Row | undefined;
+    return r === undefined ? undefined : transferOf(r);
+  }
+
+  /** Newest first. */
+  list(o: { state?: OutgoingState; limit?: number } = {}): OutgoingTransfer[] {
+    const limit = Math.min(Math.max(o.limit ?? 100, 1), 1000);
+    const rows = (
+      o.state === undefined
+        ? this.#db.prepare('SELECT * FROM outgoing_transfer ORDER BY created_at DESC LIMIT ?').all(limit)
+        : this.#db.prepare('SELECT * FROM outgoing_transfer WHERE state = ? ORDER BY created_at DESC LIMIT ?').all(o.state, limit)
+    ) as unknown as Row[];
+    return rows.map(transferOf);
+  }
+
+  /** Queued transfers whose time has come: urgent ones first, then oldest first. */
+  due(now = new Date(), limit = 10): OutgoingTransfer[] {
+    const rows = this.#db
+      .prepare("SELECT * FROM outgoing_transfer WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY urgent DESC, created_at LIMIT ?")
+      .all(now.toISOString(), limit) as unknown as Row[];
+    return rows.map(transferOf);
+  }
+
+  /** Takes a queued transfer for an attempt; false when another worker took it first. */
+  claim(transferId: string, now = new Date()): boolean {
+    const r = this.#db
+      .prepare("UPDATE outgoing_transfer SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE transfer_id = ? AND state = 'queued'")
+      .run(now.toISOString(), transferId);
+    return r.changes === 1;
+  }
+
+  progress(transferId: string, p: { instances: number; needed: number; sent: number; bytesSent: number }, now = new Date()): void {
+    this.#db
+      .prepare('UPDATE outgoing_transfer SET instances = ?, needed = ?, sent = ?, bytes_sent = ?, updated_at = ? WHERE transfer_id = ?')
+      .run(p.instances, p.needed, p.sent, p.bytesSent, now.toISOString(), transferId);
+  }
+
+  delivered(transferId: string, r: { instances: number; sent: number; bytesSent: number; receipt: string }, now = new Date()): void {
+    this.#db
+      .prepare("UPDATE outgoing_transfer SET state = 'delivered', instances = ?, sent = ?, bytes_sent = ?, receipt = ?, last_error = NULL, updated_at = ? WHERE transfer_id = ?")
+      .run(r.instances, r.sent, r.bytesSent, r.receipt, now.toISOString(), transferId);
+  }
+
+  retryAt(transferId: string, error: string, at: Date, now = new Date()): void {
+    this.#db
+      .prepare("UPDATE outgoing_transfer SET state = 'queued', last_error = ?, next_attempt_at = ?, updated_at = ? WHERE transfer_id = ?")
+      .run(error, at.toISOString(), now.toISOString(), transferId);
+  }
+
+  failed(transferId: string, error: string, now = new Date()): void {
+    this.#db.prepare("UPDATE outgoing_transfer SET state = 'failed', last_error = ?, updated_at = ? WHERE transfer_id = ?").run(error, now.toISOString(), transferId);
+  }
+
+  /** At start-up: attempts a stop cut off go back in the queue, due at once. */
+  requeueInterrupted(now = new Date()): number {
+    const at = now.toISOString();
+    return Number(
+      this.#db.prepare("UPDATE outgoing_transfer SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'").run(at, at).changes,
+    );
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}

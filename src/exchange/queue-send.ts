@@ -1,0 +1,35 @@
+import type { PartnerConfig } from '../config/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import type { AccessContext, StudyService } from '../studies/index.ts';
+import type { Outbox, OutgoingRequest, OutgoingTransfer } from './outbox.ts';
+import { decidePurpose } from './purpose-decision.ts';
+
+export interface QueueSendDeps {
+  outbox: Outbox;
+  studies: StudyService;
+  partners: readonly PartnerConfig[];
+  ourUra: string;
+}
+
+/** The partner by URA, or by name as an operator types it. */
+export function findPartner(partners: readonly PartnerConfig[], uraOrName: string): PartnerConfig | undefined {
+  return partners.find((p) => p.ura === uraOrName || p.name === uraOrName);
+}
+
+/**
+ * The one way a send is asked for (HTTP API, CLI, a C-MOVE to a partner's AE title): checks what can be checked here
+ * (a partner we can reach, the purpose rules the receiver applies too, the study present) and queues the transfer in
+ * the durable outbox. Sending happens in the node's outbox worker.
+ */
+export function queueSend(d: QueueSendDeps, ctx: AccessContext, request: OutgoingRequest): OutgoingTransfer {
+  const partner = d.partners.find((p) => p.ura === request.partnerUra);
+  if (partner?.baseUrl === undefined) {
+    throw new BeeldbrugError('PARTNER_UNKNOWN', `URA ${request.partnerUra} is not a partner with a baseUrl in exchange.partners`);
+  }
+  const purpose = decidePurpose({ purpose: request.purpose, consentReference: request.consentReference, senderUra: d.ourUra, receiverUra: partner.ura });
+  if (!purpose.accept) throw new BeeldbrugError('SEND_NOT_ALLOWED', purpose.detail);
+  if (d.studies.studyInstances(ctx, request.studyInstanceUid).length === 0) {
+    throw new BeeldbrugError('NOT_FOUND', `study ${request.studyInstanceUid} is not in this node`);
+  }
+  return d.outbox.enqueue(request);
+}
