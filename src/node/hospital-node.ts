@@ -37,9 +37,12 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
   }
   const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey });
   const closers: (() => Promise<void>)[] = [() => store.close()];
-  const closeAll = async (): Promise<void> => {
-    for (const close of closers.reverse()) await close().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
-  };
+  let closing: Promise<void> | undefined;
+  // Once, in reverse order of opening; a second call waits for the first.
+  const closeAll = (): Promise<void> =>
+    (closing ??= (async () => {
+      for (const close of closers.reverse()) await close().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
+    })());
   try {
     const studies = new StudyService({ store, logger: logger.child({ part: 'studies' }), retrieveAeTitle: config.dimse.aeTitle });
     const recovery = await studies.recover();

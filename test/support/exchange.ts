@@ -20,13 +20,18 @@ export interface ExchangeNode {
   partner: IssuedCertificate;
   /** This node's own certificate, key and the CA, as the sender side uses them. */
   tls: { key: string; cert: string; ca: string };
+  /** The node's own certificate as a client certificate: what the CLI or a RIS of this hospital presents. */
+  own: IssuedCertificate;
 }
 
 export interface ExchangeNodeOptions {
   ca?: IssuedCertificate;
   us?: { name: string; ura: string };
-  partners?: { name: string; ura: string; baseUrl?: string }[];
+  partners?: { name: string; ura: string; baseUrl?: string; aeTitle?: string }[];
   maxUploadBytes?: number;
+  /** The HTTPS port, when a partner must know it before this node starts; a free one otherwise. */
+  port?: number;
+  outbox?: { firstRetrySeconds?: number; maxRetrySeconds?: number; giveUpAfterHours?: number };
   /** DICOM peers of the node, e.g. its PACS as a forward destination. */
   dimsePeers?: { aeTitle: string; host: string; port?: number; description: string }[];
   routing?: { from?: string; purpose?: string; action: 'forward' | 'hold'; destination?: string }[];
@@ -42,7 +47,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
   writeFileSync(join(pki, 'ca.crt'), ca.certPem);
   writeFileSync(join(pki, 'node.crt'), server.certPem);
   writeFileSync(join(pki, 'node.key'), server.keyPem);
-  const port = await freePort();
+  const port = o.port ?? (await freePort());
   const n = await startTestNode(t, {
     aeTitle: `BB_${us.ura.slice(-4)}`,
     peers: o.dimsePeers ?? [],
@@ -51,8 +56,9 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
       raw['exchange'] = {
         listen: { host: '127.0.0.1', port },
         tls: { certFile: join(pki, 'node.crt'), keyFile: join(pki, 'node.key'), caFile: join(pki, 'ca.crt') },
-        partners: partners.map((p) => ({ ura: p.ura, name: p.name, ...(p.baseUrl !== undefined ? { baseUrl: p.baseUrl } : {}) })),
+        partners: partners.map((p) => ({ ura: p.ura, name: p.name, ...(p.baseUrl !== undefined ? { baseUrl: p.baseUrl } : {}), ...(p.aeTitle !== undefined ? { aeTitle: p.aeTitle } : {}) })),
         ...(o.maxUploadBytes !== undefined ? { maxUploadBytes: o.maxUploadBytes } : {}),
+        ...(o.outbox !== undefined ? { outbox: o.outbox } : {}),
         ...(o.routing !== undefined ? { routing: o.routing } : {}),
       };
     },
@@ -64,6 +70,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
     ca,
     partner: issueNodeCertificate(ca, { commonName: `${first.ura}.test`, organization: { name: first.name, ura: first.ura } }),
     tls: { key: server.keyPem, cert: server.certPem, ca: ca.certPem },
+    own: server,
   };
 }
 

@@ -50,6 +50,15 @@ export async function startTestNode(t: TestContext, o: TestNodeOptions = {}): Pr
   return { node, aeTitle, port: node.dimsePorts[0] ?? port, dir, logFile, configPath };
 }
 
+/** Stops a test node and starts it again from the same configuration and data folder, as an operator's restart does. */
+export async function restartTestNode(t: TestContext, n: TestNode): Promise<TestNode> {
+  await n.node.close();
+  const config = parseConfig(parseYaml(readFileSync(n.configPath, 'utf8')) as Record<string, unknown>, n.configPath);
+  const node = await startNode(config, createLogger({ level: 'debug', destination: createWriteStream(n.logFile, { flags: 'a' }) }));
+  t.after(() => node.close());
+  return { ...n, node, port: node.dimsePorts[0] ?? n.port };
+}
+
 /** The node's log lines as objects, for asserting that a refusal was logged. */
 export function logLines(n: TestNode): Record<string, unknown>[] {
   return readFileSync(n.logFile, 'utf8')
