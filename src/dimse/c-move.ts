@@ -27,6 +27,7 @@ export async function serveMove(s: ScpContext, req: IncomingMessage): Promise<vo
   await serveRetrieve(s, req, {
     kind: 'move',
     open: async (plan: RetrievePlan): Promise<SubOperationTransport> => {
+      if (plan.handOff !== undefined) return plan.handOff;
       const dest = plan.destination;
       if (dest === undefined) throw new DimseFailure(Status.MoveDestinationUnknown, `move destination ${req.command.moveDestination ?? ''} unknown`);
       const noop: SubOperationTransport = { store: () => Promise.resolve(Status.ProcessingFailure), close: () => Promise.resolve() };

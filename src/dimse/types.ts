@@ -60,6 +60,11 @@ export interface OutgoingInstance {
 export interface RetrievePlan {
   /** required for move: where the server opens the sub-association */
   destination?: PeerAddress;
+  /**
+   * For move, instead of a destination: the application takes each instance itself (a gateway that queues it for a
+   * remote site) and answers each sub-operation's status; no sub-association is opened.
+   */
+  handOff?: { store(instance: OutgoingInstance): Promise<number>; close(): Promise<void> };
   instances: readonly OutgoingInstance[];
 }
 

@@ -1,5 +1,6 @@
 import { DicomError, encodeFileMeta, parseDataset, SopClass, writeDataset } from '../dicom/index.ts';
-import { type AssociationInfo, type DimseHandlers, DimseFailure, type RetrievePlan, Status, type TlsOptions } from '../dimse/index.ts';
+import { type AssociationInfo, type DimseHandlers, DimseFailure, type OutgoingInstance, type RetrievePlan, Status, type TlsOptions } from '../dimse/index.ts';
+import type { StoredInstance } from '../store/index.ts';
 import { BeeldbrugError, dimseStatusOf } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { AccessContext, InformationModel, StudyService } from '../studies/index.ts';
@@ -17,6 +18,12 @@ export interface HandlerOptions {
   moveDestinations: readonly MoveDestination[];
   /** Our certificate for destinations that speak DICOM TLS. */
   tlsClient: TlsOptions | undefined;
+  /**
+   * Move destinations that stand for partner hospitals (exchange.partners[].aeTitle): a C-MOVE to one queues the
+   * studies it names for that partner, so a radiologist can send from the PACS's own "send to" menu.
+   */
+  partnerDestinations?: readonly string[];
+  sendToPartner?: (destinationAeTitle: string, studyInstanceUids: readonly string[], requestedBy: { callingAeTitle: string; remoteAddress: string; associationId: string }) => void;
   logger: Logger;
 }
 
@@ -50,6 +57,13 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
     o.logger.error({ association: a.id, err }, `${what} failed`);
     throw new DimseFailure(status, 'processing failure; see the node log');
   };
+
+  const outgoing = (i: StoredInstance): OutgoingInstance => ({
+    sopClassUid: i.instance.sopClassUid,
+    sopInstanceUid: i.instance.sopInstanceUid,
+    transferSyntaxUid: i.instance.transferSyntaxUid,
+    open: async () => o.studies.openDataset(i),
+  });
 
   const modelOf = (sopClassUid: string): InformationModel => {
     const model = informationModels[sopClassUid];
@@ -99,8 +113,19 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
       const model = modelOf(req.sopClassUid);
       try {
         let destination: RetrievePlan['destination'];
+        const wanted = (req.moveDestination ?? '').trim();
+        if (req.kind === 'move' && o.sendToPartner !== undefined && (o.partnerDestinations ?? []).includes(wanted)) {
+          const instances = o.studies.instancesToRetrieve(ctx(a, 'retrieve'), parseDataset(req.identifier, req.transferSyntaxUid), model);
+          const studyUids = [...new Set(instances.map((i) => i.study.studyInstanceUid))];
+          o.sendToPartner(wanted, studyUids, { callingAeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress, associationId: a.id });
+          o.logger.info({ association: a.id, destination: wanted, studies: studyUids.length, instances: instances.length }, 'C-MOVE to a partner: queued in the outbox');
+          // Each sub-operation counts as completed once its study is in the durable outbox; delivery shows there.
+          return {
+            handOff: { store: async () => Status.Success, close: async () => undefined },
+            instances: instances.map(outgoing),
+          };
+        }
         if (req.kind === 'move') {
-          const wanted = (req.moveDestination ?? '').trim();
           const d = o.moveDestinations.find((m) => m.aeTitle === wanted);
           if (d === undefined) throw new BeeldbrugError('MOVE_DESTINATION_UNKNOWN', `move destination ${JSON.stringify(wanted)} is not a configured peer with a port`);
           if (d.tls && o.tlsClient === undefined) throw new BeeldbrugError('MOVE_DESTINATION_UNKNOWN', `move destination ${d.aeTitle} needs TLS but dimse.tlsClient is not configured`);
@@ -109,12 +134,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
         const instances = o.studies.instancesToRetrieve(ctx(a, 'retrieve'), parseDataset(req.identifier, req.transferSyntaxUid), model);
         return {
           ...(destination !== undefined ? { destination } : {}),
-          instances: instances.map((i) => ({
-            sopClassUid: i.instance.sopClassUid,
-            sopInstanceUid: i.instance.sopInstanceUid,
-            transferSyntaxUid: i.instance.transferSyntaxUid,
-            open: async () => o.studies.openDataset(i),
-          })),
+          instances: instances.map(outgoing),
         };
       } catch (err) {
         return fail(a, err, req.kind === 'move' ? 'C-MOVE' : 'C-GET');

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
-import { Inbox, Outbox, OutboxWorker, registerHelloRoute, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
+import { Inbox, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
 import { PacsForwarder } from './pacs-forwarder.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
@@ -52,7 +52,15 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
     );
     if (recovery.missingBlobs.length > 0) logger.error({ count: recovery.missingBlobs.length }, 'indexed instances without their file; run a store check');
     const peers = await resolvePeers(config.dimse.peers);
+    // Set once the exchange part below is up; C-MOVEs to a partner's AE title go through it.
+    let sendToPartner: ((destination: string, studyInstanceUids: readonly string[], by: { callingAeTitle: string; remoteAddress: string; associationId: string }) => void) | undefined;
+    const partnerDestinations = (config.exchange?.partners ?? []).flatMap((p) => (p.aeTitle !== undefined ? [p.aeTitle.trim()] : []));
     const handlers = dimseHandlers({
+      partnerDestinations,
+      sendToPartner: (destination, uids, by) => {
+        if (sendToPartner === undefined) throw new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running');
+        sendToPartner(destination, uids, by);
+      },
       studies,
       moveDestinations: config.dimse.peers.flatMap((p) => (p.port !== undefined ? [{ aeTitle: p.aeTitle.trim(), host: p.host, port: p.port, tls: p.tls }] : [])),
       tlsClient: config.dimse.tlsClient !== undefined ? readTlsFiles(config.dimse.tlsClient) : undefined,
@@ -103,6 +111,20 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         },
       });
       closers.push(() => worker.close());
+      sendToPartner = (destination, uids, by) => {
+        const partner = exchange.partners.find((p) => p.aeTitle?.trim() === destination);
+        if (partner === undefined) throw new BeeldbrugError('PARTNER_UNKNOWN', `no partner has AE title ${destination}`);
+        // The PACS does not say who pressed "send"; the calling AE and address are what the audit trail can name.
+        const user = { id: `dicom:${by.callingAeTitle}@${by.remoteAddress}`, name: by.callingAeTitle };
+        for (const studyInstanceUid of uids) {
+          queueSend(
+            { outbox: theOutbox, studies, partners: exchange.partners, ourUra: config.node.organization.ura },
+            { actor: { kind: 'dimse-peer', aeTitle: by.callingAeTitle, remoteAddress: by.remoteAddress, associationId: by.associationId }, purpose: 'exchange' },
+            { studyInstanceUid, partnerUra: partner.ura, purpose: 'transfer', urgency: 'routine', reason: `sent from the PACS (${by.callingAeTitle})`, user },
+          );
+        }
+        worker.wake();
+      };
       const forwarders = new Map<string, PacsForwarder>();
       closers.push(async () => {
         for (const f of forwarders.values()) await f.close();

@@ -10,6 +10,8 @@ import { call, midden, noord, startExchangeNode, type ExchangeNode } from '../su
 import { freePort, waitFor } from '../support/net.ts';
 import { restartTestNode } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
+import { run } from '../support/processes.ts';
+import { requireTool } from '../support/tools.ts';
 
 async function withStudy(t: Parameters<typeof tempDir>[0], sender: ExchangeNode, seed: number): Promise<{ studyInstanceUid: string; instances: number }> {
   const work = tempDir(t);
@@ -111,4 +113,32 @@ test('the outbox API answers only this hospital\'s own systems and checks every 
   assert.equal(sender.n.node.outbox?.list().length, 1);
   assert.equal((await call(sender.port, 'GET', '/api/v1/outbox', sender.ca.certPem, sender.partner)).status, 403);
   assert.equal((await call(sender.port, 'GET', '/api/v1/outbox/00000000-0000-4000-8000-000000000000', sender.ca.certPem, sender.own)).status, 404);
+});
+
+test('send from the PACS menu: a C-MOVE (DCMTK movescu) to the partner\'s AE title queues the study and the partner gets it', async (t) => {
+  if (requireTool(t, 'movescu') === undefined) return;
+  const receiver = await startExchangeNode(t, { us: midden, partners: [noord] });
+  const sender = await startExchangeNode(t, {
+    ca: receiver.ca,
+    us: noord,
+    partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}`, aeTitle: 'ZH_MIDDEN' }],
+    dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', description: 'the PACS (no port: it only calls us)' }],
+  });
+  const study = await withStudy(t, sender, 44);
+  const move = await run('movescu', ['-S', '-aet', 'PACS_NOORD', '-aec', sender.n.aeTitle, '-aem', 'ZH_MIDDEN', '127.0.0.1', String(sender.n.port),
+    '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${study.studyInstanceUid}`]);
+  assert.equal(move.code, 0, move.stderr);
+  const queued = sender.n.node.outbox?.list() ?? [];
+  assert.equal(queued.length, 1);
+  assert.equal(queued[0]?.request.studyInstanceUid, study.studyInstanceUid);
+  assert.equal(queued[0]?.request.partnerUra, midden.ura);
+  assert.equal(queued[0]?.request.user.name, 'PACS_NOORD', 'the calling PACS is named as the requester');
+  await waitFor('delivery', async () => sender.n.node.outbox?.get(queued[0]?.transferId ?? '')?.state === 'delivered', 20_000);
+  assert.equal(receiver.n.node.store.index.stats().instances, study.instances);
+
+  // An AE title that is neither a peer nor a partner stays an unknown move destination.
+  const unknown = await run('movescu', ['-S', '-aet', 'PACS_NOORD', '-aec', sender.n.aeTitle, '-aem', 'NOBODY', '127.0.0.1', String(sender.n.port),
+    '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${study.studyInstanceUid}`]);
+  assert.match(unknown.stdout + unknown.stderr, /MoveDestinationUnknown/);
+  assert.equal(sender.n.node.outbox?.list().length, 1);
 });
