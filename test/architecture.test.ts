@@ -15,15 +15,16 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   auth: [],
   http: ['auth', 'config', 'log'],
   dicomweb: [],
-  exchange: ['auth', 'dicom', 'http', 'config', 'studies', 'dicomweb', 'errors', 'log', 'store'],
+  exchange: ['audit', 'auth', 'dicom', 'http', 'config', 'studies', 'dicomweb', 'errors', 'log', 'store'],
   store: [],
   synth: ['dicom', 'patient'],
   errors: [],
   log: [],
   config: ['errors'],
+  audit: [],
   studies: ['dicom', 'patient', 'store', 'errors', 'log'],
-  node: ['config', 'dicom', 'dimse', 'errors', 'exchange', 'http', 'log', 'store', 'studies'],
-  cli: ['auth', 'config', 'errors', 'exchange', 'log', 'node', 'store', 'synth', 'studies', 'dicom', 'dimse'],
+  node: ['audit', 'config', 'dicom', 'dimse', 'errors', 'exchange', 'http', 'log', 'store', 'studies'],
+  cli: ['audit', 'auth', 'config', 'errors', 'exchange', 'log', 'node', 'store', 'synth', 'studies', 'dicom', 'dimse'],
 };
 
 function importsOf(file: string): string[] {
