@@ -33,7 +33,6 @@ interface Row {
 export class SqliteAuditTrail implements AuditTrail {
   readonly #db: DatabaseSync;
   readonly #now: () => Date;
-  #last: { sequence: number; hash: string };
 
   constructor(path: string, now: () => Date = () => new Date()) {
     this.#db = new DatabaseSync(path);
@@ -53,19 +52,28 @@ export class SqliteAuditTrail implements AuditTrail {
       CREATE INDEX IF NOT EXISTS audit_by_bsn ON audit_record (bsn, sequence);
       CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_record BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
       CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_record BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;`);
-    const last = this.#db.prepare('SELECT sequence, hash FROM audit_record ORDER BY sequence DESC LIMIT 1').get() as { sequence: number; hash: string } | undefined;
-    this.#last = last ?? { sequence: 0, hash: GENESIS };
   }
 
+  /**
+   * The chain's head is read inside the write transaction, not cached: the CLI records into the same file while the
+   * node runs, and both must extend the one chain.
+   */
   record(event: AuditEvent): AuditRecord {
-    const sequence = this.#last.sequence + 1;
-    const time = this.#now().toISOString();
-    const hash = hashOf(this.#last.hash, sequence, time, event);
-    this.#db
-      .prepare('INSERT INTO audit_record (sequence, time, action, bsn, event_json, hash) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(sequence, time, event.action, event.patient?.bsn ?? null, JSON.stringify(event), hash);
-    this.#last = { sequence, hash };
-    return { ...event, sequence, time, hash };
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const last = this.#db.prepare('SELECT sequence, hash FROM audit_record ORDER BY sequence DESC LIMIT 1').get() as { sequence: number; hash: string } | undefined;
+      const sequence = (last?.sequence ?? 0) + 1;
+      const time = this.#now().toISOString();
+      const hash = hashOf(last?.hash ?? GENESIS, sequence, time, event);
+      this.#db
+        .prepare('INSERT INTO audit_record (sequence, time, action, bsn, event_json, hash) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(sequence, time, event.action, event.patient?.bsn ?? null, JSON.stringify(event), hash);
+      this.#db.exec('COMMIT');
+      return { ...event, sequence, time, hash };
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw err;
+    }
   }
 
   list(filter: { bsn?: string; action?: AuditAction; since?: string; until?: string; limit?: number } = {}): AuditRecord[] {

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { findPartner, Outbox, type OutgoingTransfer, type Purpose, queueSend } from '../exchange/index.ts';
+import { SqliteAuditTrail } from '../audit/index.ts';
 import type { Logger } from '../log/index.ts';
 import { openEmbeddedStore, readEncryptionKeyFile } from '../store/index.ts';
 import { StudyService } from '../studies/index.ts';
@@ -39,14 +40,16 @@ export async function sendFromCli(config: Readonly<Config>, o: SendOptions, logg
   const partner = findPartner(exchange.partners, o.to);
   if (partner === undefined) throw new BeeldbrugError('PARTNER_UNKNOWN', `${o.to} is not a partner in exchange.partners (give its URA or name)`);
   const outbox = new Outbox(join(config.dataDir, 'exchange.sqlite'));
+  const audit = new SqliteAuditTrail(join(config.dataDir, 'audit.sqlite'));
   try {
     const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey: readEncryptionKeyFile(config.store.encryptionKeyFile) });
     let queued: OutgoingTransfer;
     try {
       const studies = new StudyService({ store, logger, retrieveAeTitle: config.dimse.aeTitle });
       queued = queueSend(
-        { outbox, studies, partners: exchange.partners, ourUra: config.node.organization.ura },
+        { outbox, studies, audit, partners: exchange.partners, ourUra: config.node.organization.ura },
         { actor: { kind: 'user', id: o.userId, name: o.userName }, purpose: 'exchange' },
+        { node: config.node.name },
         {
           studyInstanceUid: o.study,
           partnerUra: partner.ura,
@@ -64,6 +67,7 @@ export async function sendFromCli(config: Readonly<Config>, o: SendOptions, logg
     if (o.noWait === true) return;
     await follow(outbox, queued.transferId, `${partner.name} (URA ${partner.ura})`);
   } finally {
+    audit.close();
     outbox.close();
   }
 }

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import type { Manifest } from './manifest.ts';
 
-export type TransferState = 'open' | 'delivered' | 'failed';
+/** open: instances arriving; delivered: complete, verified, receipt given; imported: also in the local PACS. */
+export type TransferState = 'open' | 'delivered' | 'imported' | 'failed';
 
 export interface IncomingTransfer {
   transferId: string;
@@ -79,6 +80,10 @@ export class Inbox {
   /** Records that every instance arrived verified, with the receipt given to the sender (answered again on a retry). */
   markDelivered(transferId: string, receipt: string, now = new Date()): void {
     this.#db.prepare("UPDATE incoming_transfer SET state = 'delivered', delivered_at = ?, receipt = ? WHERE transfer_id = ? AND state = 'open'").run(now.toISOString(), receipt, transferId);
+  }
+
+  markImported(transferId: string): void {
+    this.#db.prepare("UPDATE incoming_transfer SET state = 'imported' WHERE transfer_id = ? AND state = 'delivered'").run(transferId);
   }
 
   receiptOf(transferId: string): string | undefined {

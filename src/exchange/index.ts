@@ -11,3 +11,4 @@ export { Outbox, type OutgoingRequest, type OutgoingState, type OutgoingTransfer
 export { OutboxWorker, defaultRetryPolicy, type RetryPolicy } from './outbox-worker.ts';
 export { registerOutboxRoutes } from './outbox-routes.ts';
 export { findPartner, queueSend } from './queue-send.ts';
+export { importEvent, type AccessPoint } from './audit-events.ts';

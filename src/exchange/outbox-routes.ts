@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { PartnerConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
+import type { AuditTrail } from '../audit/index.ts';
 import type { HttpsApp } from '../http/index.ts';
 import type { StudyService } from '../studies/index.ts';
 import { Purpose, uid } from './manifest.ts';
@@ -20,6 +21,8 @@ const sendRequestSchema = z.strictObject({
 export interface OutboxRouteDeps {
   outbox: Outbox;
   studies: StudyService;
+  audit: AuditTrail;
+  node: string;
   partners: readonly PartnerConfig[];
   ourUra: string;
   /** Called after a transfer is queued, so the worker starts at once instead of at its next look. */
@@ -60,7 +63,7 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
     }
     const b = parsed.data;
     try {
-      const transfer = queueSend(d, { actor: { kind: 'user', id: b.user.id, name: b.user.name }, purpose: 'exchange' }, {
+      const transfer = queueSend(d, { actor: { kind: 'user', id: b.user.id, name: b.user.name }, purpose: 'exchange' }, { node: d.node, ip: req.ip }, {
         studyInstanceUid: b.studyInstanceUid,
         partnerUra: b.to,
         purpose: b.purpose,

@@ -4,6 +4,9 @@ import type { Logger } from '../log/index.ts';
 import type { StudyService } from '../studies/index.ts';
 import type { Outbox, OutgoingTransfer } from './outbox.ts';
 import { isPassingFault, sendStudy } from './send-study.ts';
+import { sendEvent } from './audit-events.ts';
+import { patientOfStudy } from './queue-send.ts';
+import type { AuditTrail } from '../audit/index.ts';
 
 export interface RetryPolicy {
   /** Wait after the first failed attempt; doubles with every further one. */
@@ -18,6 +21,9 @@ export const defaultRetryPolicy: RetryPolicy = { firstDelayMs: 5_000, maxDelayMs
 export interface OutboxWorkerOptions {
   outbox: Outbox;
   studies: StudyService;
+  audit: AuditTrail;
+  /** This node's name, for the audit trail. */
+  node: string;
   partners: readonly PartnerConfig[];
   tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer };
   logger: Logger;
@@ -77,6 +83,18 @@ export class OutboxWorker {
     clearTimeout(timer);
   }
 
+  #audit(t: OutgoingTransfer, partnerName: string, outcome: 'success' | 'failure', description: string): void {
+    const ctx = { actor: { kind: 'system' as const, task: 'outbox' }, purpose: 'exchange' as const };
+    try {
+      this.#o.audit.record(
+        sendEvent({ at: { node: this.#o.node }, request: t.request, partnerName, transferId: t.transferId, patient: patientOfStudy(this.#o.studies, ctx, t.request.studyInstanceUid), outcome, description }),
+      );
+    } catch (err) {
+      // The transfer's outcome is already recorded in the outbox; a lost audit record must at least be loud.
+      this.#o.logger.error({ transferId: t.transferId, err }, 'the audit trail could not be written');
+    }
+  }
+
   async #send(t: OutgoingTransfer): Promise<void> {
     const { outbox, logger } = this.#o;
     const r = t.request;
@@ -112,6 +130,7 @@ export class OutboxWorker {
       );
       if (this.#closed) return;
       outbox.delivered(t.transferId, { instances: result.instances, sent: t.sent + result.sent, bytesSent: t.bytesSent + result.bytesSent, receipt: result.receipt });
+      this.#audit(t, partner.name, 'success', `study delivered, receipt verified (${result.instances} instances, ${result.sent} sent)`);
     } catch (err) {
       if (this.#closed) return;
       const reason = err instanceof BeeldbrugError ? `${err.code}: ${err.message}` : `${(err as NodeJS.ErrnoException).code ?? 'ERROR'}: ${(err as Error).message}`;
@@ -123,6 +142,7 @@ export class OutboxWorker {
       } else {
         outbox.failed(t.transferId, reason);
         log.error({ reason }, 'transfer failed');
+        this.#audit(t, partner.name, 'failure', `sending given up: ${reason}`);
       }
     }
   }

@@ -3,12 +3,22 @@ import { BeeldbrugError } from '../errors/index.ts';
 import type { AccessContext, StudyService } from '../studies/index.ts';
 import type { Outbox, OutgoingRequest, OutgoingTransfer } from './outbox.ts';
 import { decidePurpose } from './purpose-decision.ts';
+import { type AccessPoint, sendEvent } from './audit-events.ts';
+import type { AuditTrail } from '../audit/index.ts';
 
 export interface QueueSendDeps {
   outbox: Outbox;
   studies: StudyService;
+  audit: AuditTrail;
   partners: readonly PartnerConfig[];
   ourUra: string;
+}
+
+/** The patient of a stored study, as the audit trail names them. */
+export function patientOfStudy(studies: StudyService, ctx: AccessContext, studyInstanceUid: string): { bsn?: string; patientId?: string } | undefined {
+  const first = studies.studyInstances(ctx, studyInstanceUid)[0];
+  if (first === undefined) return undefined;
+  return { ...(first.patient.bsn !== null ? { bsn: first.patient.bsn } : {}), patientId: first.patient.patientId };
 }
 
 /** The partner by URA, or by name as an operator types it. */
@@ -21,15 +31,16 @@ export function findPartner(partners: readonly PartnerConfig[], uraOrName: strin
  * (a partner we can reach, the purpose rules the receiver applies too, the study present) and queues the transfer in
  * the durable outbox. Sending happens in the node's outbox worker.
  */
-export function queueSend(d: QueueSendDeps, ctx: AccessContext, request: OutgoingRequest): OutgoingTransfer {
+export function queueSend(d: QueueSendDeps, ctx: AccessContext, at: AccessPoint, request: OutgoingRequest): OutgoingTransfer {
   const partner = d.partners.find((p) => p.ura === request.partnerUra);
   if (partner?.baseUrl === undefined) {
     throw new BeeldbrugError('PARTNER_UNKNOWN', `URA ${request.partnerUra} is not a partner with a baseUrl in exchange.partners`);
   }
   const purpose = decidePurpose({ purpose: request.purpose, consentReference: request.consentReference, senderUra: d.ourUra, receiverUra: partner.ura });
   if (!purpose.accept) throw new BeeldbrugError('SEND_NOT_ALLOWED', purpose.detail);
-  if (d.studies.studyInstances(ctx, request.studyInstanceUid).length === 0) {
-    throw new BeeldbrugError('NOT_FOUND', `study ${request.studyInstanceUid} is not in this node`);
-  }
-  return d.outbox.enqueue(request);
+  const patient = patientOfStudy(d.studies, ctx, request.studyInstanceUid);
+  if (patient === undefined) throw new BeeldbrugError('NOT_FOUND', `study ${request.studyInstanceUid} is not in this node`);
+  const queued = d.outbox.enqueue(request);
+  d.audit.record(sendEvent({ at, request, partnerName: partner.name, transferId: queued.transferId, patient, outcome: 'success', description: 'study queued for sending' }));
+  return queued;
 }

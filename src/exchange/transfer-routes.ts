@@ -1,4 +1,6 @@
+import type { AuditTrail } from '../audit/index.ts';
 import type { HttpsApp } from '../http/index.ts';
+import { receivedEvent } from './audit-events.ts';
 import type { StudyService } from '../studies/index.ts';
 import type { IncomingTransfer, Inbox } from './inbox.ts';
 import { parseManifest } from './manifest.ts';
@@ -11,6 +13,11 @@ const MANIFEST_LIMIT_BYTES = 64 * 1024 * 1024;
 export interface TransferRouteDeps {
   inbox: Inbox;
   studies: StudyService;
+  audit: AuditTrail;
+  /** This node's name, for the audit trail's access point. */
+  node: string;
+  /** Told once a transfer is complete and verified, e.g. to import it into the PACS. */
+  onDelivered?: (transfer: IncomingTransfer) => void;
   us: { name: string; ura: string };
   /** Our node key and certificate, which sign receipts. */
   signer: { keyPem: string | Buffer; certPem: string | Buffer };
@@ -73,9 +80,12 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
       },
       d.signer,
     );
+    // Recorded before anything is confirmed: if the audit trail cannot be written, the commit fails and is retried.
+    d.audit.record(receivedEvent({ at: { node: d.node, ip: req.ip }, senderUra: transfer.senderUra, senderName: req.partner?.name ?? transfer.senderUra, transferId: transfer.transferId, manifest: transfer.manifest }));
     d.inbox.markDelivered(transfer.transferId, receipt);
     // Users are told a study arrived only now that all of it is here and verified, never on its first image.
     req.log.info({ transferId: transfer.transferId, sender: transfer.senderUra, purpose: transfer.manifest.purpose, urgent: transfer.manifest.urgency === 'urgent', instances: transfer.manifest.instances.length }, 'study arrived');
+    d.onDelivered?.(transfer);
     return { receipt };
   });
 }

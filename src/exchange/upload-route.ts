@@ -2,13 +2,17 @@ import type { Readable } from 'node:stream';
 import { createInflate, createZstdDecompress } from 'node:zlib';
 import { MultipartError, parseMultipartContentType, readMultipart } from '../dicomweb/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
+import type { AuditTrail } from '../audit/index.ts';
 import type { HttpsApp } from '../http/index.ts';
+import { verifyFailureEvent } from './audit-events.ts';
 import type { StudyService } from '../studies/index.ts';
 import type { Inbox, IncomingTransfer } from './inbox.ts';
 
 export interface UploadRouteDeps {
   inbox: Inbox;
   studies: StudyService;
+  audit: AuditTrail;
+  node: string;
   maxUploadBytes: number;
   /** Told of each instance stored, in arrival order, e.g. to forward it into the PACS by the routing rules. */
   onStored?: (transfer: IncomingTransfer, sopInstanceUid: string) => void;
@@ -86,6 +90,7 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
         } catch (err) {
           if (!(err instanceof BeeldbrugError)) throw err;
           failed.push({ sopInstanceUid: uid, reason: err.code.toLowerCase().replaceAll('_', '-'), detail: err.message });
+          d.audit.record(verifyFailureEvent({ at: { node: d.node, ip: req.ip }, senderUra: partner.ura, senderName: partner.name, transferId: transfer.transferId, manifest: transfer.manifest, sopInstanceUid: uid, reason: err.message }));
         }
       }
     } catch (err) {

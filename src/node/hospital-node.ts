@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
-import { Inbox, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
+import { type AuditTrail, SqliteAuditTrail } from '../audit/index.ts';
+import { importEvent, Inbox, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
 import { PacsForwarder } from './pacs-forwarder.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
@@ -21,6 +22,8 @@ export interface RunningNode {
   readonly https: { port: number; routes: readonly { method: string; url: string; access: RouteAccess }[] } | undefined;
   /** The PACS forwarders by destination AE title, as routing created them. */
   forwarding(): ReadonlyMap<string, PacsForwarder>;
+  /** The node's audit trail (NEN 7513). */
+  readonly audit: AuditTrail;
   /** The durable queue of outgoing transfers, when `exchange` is configured. */
   readonly outbox: Outbox | undefined;
   close(): Promise<void>;
@@ -36,7 +39,8 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
     throw new BeeldbrugError('KEY_FILE_PROBLEM', `the store encryption key cannot be used (${why}); \`beeldbrug init\` writes a fresh one`, { cause });
   }
   const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey });
-  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const audit = new SqliteAuditTrail(join(config.dataDir, 'audit.sqlite'));
+  const closers: (() => Promise<void>)[] = [async () => audit.close(), () => store.close()];
   let closing: Promise<void> | undefined;
   // Once, in reverse order of opening; a second call waits for the first.
   const closeAll = (): Promise<void> =>
@@ -101,6 +105,8 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
       const worker = new OutboxWorker({
         outbox,
         studies,
+        audit,
+        node: config.node.name,
         partners: exchange.partners,
         tls: nodeTls,
         logger: logger.child({ part: 'outbox' }),
@@ -118,8 +124,9 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         const user = { id: `dicom:${by.callingAeTitle}@${by.remoteAddress}`, name: by.callingAeTitle };
         for (const studyInstanceUid of uids) {
           queueSend(
-            { outbox: theOutbox, studies, partners: exchange.partners, ourUra: config.node.organization.ura },
+            { outbox: theOutbox, studies, audit, partners: exchange.partners, ourUra: config.node.organization.ura },
             { actor: { kind: 'dimse-peer', aeTitle: by.callingAeTitle, remoteAddress: by.remoteAddress, associationId: by.associationId }, purpose: 'exchange' },
+            { node: config.node.name, ip: by.remoteAddress, aeTitle: by.callingAeTitle },
             { studyInstanceUid, partnerUra: partner.ura, purpose: 'transfer', urgency: 'routine', reason: `sent from the PACS (${by.callingAeTitle})`, user },
           );
         }
@@ -150,11 +157,36 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         routes: (app) => {
           app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
           registerHelloRoute(app, config.node.organization);
-          registerOutboxRoutes(app, { outbox: theOutbox, studies, partners: exchange.partners, ourUra: config.node.organization.ura, queued: () => worker.wake() });
-          registerTransferRoutes(app, { inbox, studies, us: config.node.organization, signer: { keyPem: nodeTls.key, certPem: nodeTls.cert } });
+          registerOutboxRoutes(app, { outbox: theOutbox, studies, audit, node: config.node.name, partners: exchange.partners, ourUra: config.node.organization.ura, queued: () => worker.wake() });
+          registerTransferRoutes(app, {
+            inbox,
+            studies,
+            audit,
+            node: config.node.name,
+            us: config.node.organization,
+            signer: { keyPem: nodeTls.key, certPem: nodeTls.cert },
+            onDelivered: (transfer) => {
+              const route = routeFor(exchange.routing, { senderUra: transfer.senderUra, purpose: transfer.manifest.purpose });
+              const forwarder = route.action === 'forward' ? forwarderFor(route.destination) : undefined;
+              if (route.action !== 'forward' || forwarder === undefined) return;
+              // Instances went into the PACS as they arrived; the study counts as imported once the last one is in.
+              void forwarder.settled().then(() => {
+                const uids = new Set(transfer.manifest.instances.map((i) => i.sopInstanceUid));
+                const failed = forwarder.failed.filter((uid) => uids.has(uid)).length;
+                try {
+                  audit.record(importEvent({ at: { node: config.node.name }, destination: route.destination, transferId: transfer.transferId, manifest: transfer.manifest, outcome: failed === 0 ? 'success' : 'failure', failed }));
+                  if (failed === 0) inbox.markImported(transfer.transferId);
+                } catch (err) {
+                  logger.error({ transferId: transfer.transferId, err }, 'recording the import failed');
+                }
+              });
+            },
+          });
           registerUploadRoute(app, {
             inbox,
             studies,
+            audit,
+            node: config.node.name,
             maxUploadBytes: exchange.maxUploadBytes,
             onStored: (transfer, uid) => {
               const route = routeFor(exchange.routing, { senderUra: transfer.senderUra, purpose: transfer.manifest.purpose });
@@ -170,7 +202,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
       worker.start();
       logger.info({ host: exchange.listen.host, port: server.port, partners: exchange.partners.length }, 'HTTPS listening');
     }
-    return { studies, store, dimsePorts, https, forwarding: () => forwarding, outbox, close: closeAll };
+    return { studies, store, audit, dimsePorts, https, forwarding: () => forwarding, outbox, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

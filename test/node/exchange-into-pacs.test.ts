@@ -53,6 +53,22 @@ test('push into the receiving PACS: Orthanc gets every instance, pixel data byte
   await forwarder.settled();
   assert.deepEqual(forwarder.failed, []);
 
+  // The receiving node's audit trail: the arrival (a partner node, on behalf of the sending radiologist) and the import.
+  const audit = receiver.n.node.audit;
+  await waitFor('the import record', async () => audit.list({ action: 'import' }).length === 1, 10_000);
+  const [received] = audit.list({ action: 'receive' });
+  assert.equal(received?.patient?.bsn, synth.patients[0]?.bsn);
+  assert.equal(received?.objects.studyInstanceUid, study.studyInstanceUid);
+  assert.equal(received?.user.organizationUra, noord.ura);
+  assert.equal(received?.responsibleUser?.name, 'Dr. D. Visser');
+  assert.equal(received?.grounds.purpose, 'transfer');
+  assert.equal(received?.accessPoint.ip, '127.0.0.1');
+  const [imported] = audit.list({ action: 'import' });
+  assert.equal(imported?.outcome, 'success');
+  assert.equal(imported?.accessPoint.aeTitle, 'PACS_MIDDEN');
+  assert.equal(imported?.objects.transferId, received?.objects.transferId);
+  assert.deepEqual(audit.verify(), { ok: true, records: 2 });
+
   for (const id of await pacs.rest<string[]>('GET', '/instances')) {
     const file = await pacs.instanceFile(id);
     const p = readPart10(file);

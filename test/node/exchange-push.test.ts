@@ -87,6 +87,11 @@ test('beeldbrug send: the command line queues a study in the running node\'s out
   assert.equal(row?.state, 'delivered', 'the node sent it from its outbox');
   assert.equal(row?.request.urgency, 'urgent');
   assert.ok((row?.receipt ?? '').length > 0, 'the receipt is kept');
+  const sent = sender.n.node.audit.list({ action: 'send' });
+  assert.deepEqual(sent.map((r) => [r.outcome, r.objects.transferId, r.user.id]), [['success', transferId, 'radioloog-7'], ['success', transferId, 'radioloog-7']]);
+  assert.match(sent[0]?.description ?? '', /queued/);
+  assert.match(sent[1]?.description ?? '', /delivered, receipt verified/);
+  assert.equal(sent[0]?.patient?.bsn, synth.patients[0]?.bsn, 'the audit trail names the patient');
   assert.match(r.out, new RegExp(`delivered to Ziekenhuis Midden \\(URA ${midden.ura}\\): transfer [0-9a-f-]{36}, ${study.instances} instances, ${study.instances} sent, receipt verified`));
   assert.match(r.err, new RegExp(`${study.instances}/${study.instances} instances sent`), 'progress is shown');
   assert.equal(receiver.n.node.store.index.stats().instances, study.instances);

@@ -63,6 +63,11 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
     assert.ok((await collect(n.node.store.blobs.open(stored.blob.blobId))).equals(files[i] ?? Buffer.alloc(0)), 'stored exactly as sent, file meta included');
   }
   assert.equal(n.node.store.index.getInstance(uids[2] ?? ''), undefined, 'the corrupted instance is not stored');
+  const refusals = n.node.audit.list({ action: 'verify-failure' });
+  assert.equal(refusals.length, 2, 'each refused instance is in the audit trail');
+  assert.deepEqual(refusals[0]?.objects.sopInstanceUids, [uids[2]]);
+  assert.equal(refusals[0]?.outcome, 'failure');
+  assert.equal(refusals[0]?.objects.transferId, manifest.transferId);
   assert.deepEqual(tmpFiles(), []);
   assert.deepEqual(await open(), uids.slice(2), 're-opening resumes with what is missing');
   const early = await call(port, 'POST', `/exchange/v1/transfers/${manifest.transferId}/commit`, ca.certPem, partner);

@@ -1,0 +1,91 @@
+import type { AuditEvent, AuditOutcome } from '../audit/index.ts';
+import type { Manifest } from './manifest.ts';
+import type { OutgoingRequest } from './outbox.ts';
+
+/** Where an exchange event happened: this node, and the address of the other side where there is one. */
+export interface AccessPoint {
+  node: string;
+  ip?: string;
+  aeTitle?: string;
+}
+
+/** A partner node acting, on behalf of the user its manifest names. */
+function partnerActor(senderUra: string, senderName: string, manifest: Manifest): Pick<AuditEvent, 'user' | 'responsibleUser'> {
+  return {
+    user: { id: `ura:${senderUra}`, name: senderName, organizationUra: senderUra },
+    responsibleUser: { id: manifest.sender.user.id, name: manifest.sender.user.name },
+  };
+}
+
+function groundsOf(m: { purpose: string; consentReference?: string | undefined }): AuditEvent['grounds'] {
+  return { purpose: m.purpose, authorization: 'exchange-mtls', ...(m.consentReference !== undefined ? { consentReference: m.consentReference } : {}) };
+}
+
+/** A study arrived complete and verified from a partner (receiving side, at commit). */
+export function receivedEvent(o: { at: AccessPoint; senderUra: string; senderName: string; transferId: string; manifest: Manifest }): AuditEvent {
+  const m = o.manifest;
+  return {
+    action: 'receive',
+    outcome: 'success',
+    description: `study received complete and verified from ${o.senderName} (${m.instances.length} instances, ${m.urgency})`,
+    ...partnerActor(o.senderUra, o.senderName, m),
+    accessPoint: o.at,
+    patient: { ...(m.patient.bsn !== undefined ? { bsn: m.patient.bsn } : {}), patientId: m.patient.patientId },
+    objects: { studyInstanceUid: m.study.studyInstanceUid, transferId: o.transferId },
+    grounds: groundsOf(m),
+  };
+}
+
+/** An uploaded instance did not verify (digest, size, not announced) and was not stored. */
+export function verifyFailureEvent(o: { at: AccessPoint; senderUra: string; senderName: string; transferId: string; manifest: Manifest; sopInstanceUid: string | null; reason: string }): AuditEvent {
+  const m = o.manifest;
+  return {
+    action: 'verify-failure',
+    outcome: 'failure',
+    description: `instance from ${o.senderName} refused: ${o.reason}`,
+    ...partnerActor(o.senderUra, o.senderName, m),
+    accessPoint: o.at,
+    patient: { ...(m.patient.bsn !== undefined ? { bsn: m.patient.bsn } : {}), patientId: m.patient.patientId },
+    objects: { studyInstanceUid: m.study.studyInstanceUid, transferId: o.transferId, ...(o.sopInstanceUid !== null ? { sopInstanceUids: [o.sopInstanceUid] } : {}) },
+    grounds: groundsOf(m),
+  };
+}
+
+/** A received study went into the local PACS (or failed to). */
+export function importEvent(o: { at: AccessPoint; destination: string; transferId: string; manifest: Manifest; outcome: AuditOutcome; failed: number }): AuditEvent {
+  const m = o.manifest;
+  return {
+    action: 'import',
+    outcome: o.outcome,
+    description: o.outcome === 'success' ? `study forwarded into the PACS ${o.destination}` : `${o.failed} instances could not be forwarded into the PACS ${o.destination}`,
+    user: { id: 'system:routing', name: 'routing rule' },
+    responsibleUser: { id: m.sender.user.id, name: m.sender.user.name },
+    accessPoint: { ...o.at, aeTitle: o.destination },
+    patient: { ...(m.patient.bsn !== undefined ? { bsn: m.patient.bsn } : {}), patientId: m.patient.patientId },
+    objects: { studyInstanceUid: m.study.studyInstanceUid, transferId: o.transferId },
+    grounds: groundsOf(m),
+  };
+}
+
+/** The sending side: a transfer queued, delivered or given up. */
+export function sendEvent(o: {
+  at: AccessPoint;
+  request: OutgoingRequest;
+  partnerName: string;
+  transferId: string;
+  patient: { bsn?: string; patientId?: string } | undefined;
+  outcome: AuditOutcome;
+  description: string;
+}): AuditEvent {
+  const r = o.request;
+  return {
+    action: 'send',
+    outcome: o.outcome,
+    description: `${o.description} (${o.partnerName}, URA ${r.partnerUra})`,
+    user: { id: r.user.id, name: r.user.name, ...(r.user.roleCode !== undefined ? { roleCode: r.user.roleCode } : {}) },
+    accessPoint: o.at,
+    ...(o.patient !== undefined ? { patient: o.patient } : {}),
+    objects: { studyInstanceUid: r.studyInstanceUid, transferId: o.transferId },
+    grounds: groundsOf(r),
+  };
+}
