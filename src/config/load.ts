@@ -52,7 +52,7 @@ function resolvePaths(config: Config, base: string): Config {
     ...rest,
     ...(exchange !== undefined ? { exchange: { ...exchange, tls: tls(exchange.tls) } } : {}),
     dataDir: at(config.dataDir),
-    store: { encryptionKeyFile: at(config.store.encryptionKeyFile) },
+    store: { ...config.store, encryptionKeyFile: at(config.store.encryptionKeyFile) },
     dimse: {
       ...dimse,
       listeners: dimse.listeners.map(({ tls: t, ...l }) => (t !== undefined ? { ...l, tls: tls(t) } : l)),

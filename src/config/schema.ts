@@ -82,6 +82,11 @@ export const configSchema = z
   dataDir: z.string().min(1),
   store: z.strictObject({
     encryptionKeyFile: z.string().min(1).describe('base64 of a 32-byte AES-256 key; `beeldbrug init` writes one'),
+    retentionDays: z
+      .number()
+      .min(0)
+      .default(7)
+      .describe('the node holds transient copies, not an archive: instances received longer ago are purged (0 keeps them)'),
   }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   dimse: z.strictObject({

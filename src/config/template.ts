@@ -41,6 +41,8 @@ store:
   # base64 of 32 random bytes; instance files are encrypted with AES-256-GCM under this key.
   # Without it the stored images cannot be read: back it up apart from the data.
   encryptionKeyFile: ./keys/store.key
+  # Beeldbrug is a bridge, not an archive: received copies are purged this many days after they arrived (0 keeps them).
+  retentionDays: 7
 
 log:
   # fatal | error | warn | info | debug | trace. The log never contains patient data.

@@ -10,6 +10,7 @@ import type { Logger } from '../log/index.ts';
 import { openEmbeddedStore, readEncryptionKeyFile, StoreError, type Store } from '../store/index.ts';
 import { StudyService } from '../studies/index.ts';
 import { dimseHandlers } from './dimse-handlers.ts';
+import { RetentionJob } from './retention-job.ts';
 import { admit, resolvePeers } from './peer-allow-list.ts';
 import { readTlsFiles } from './tls-files.ts';
 
@@ -55,6 +56,9 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
       'store recovered',
     );
     if (recovery.missingBlobs.length > 0) logger.error({ count: recovery.missingBlobs.length }, 'indexed instances without their file; run a store check');
+    const retention = new RetentionJob({ studies, audit, node: config.node.name, retentionDays: config.store.retentionDays, logger: logger.child({ part: 'retention' }) });
+    closers.push(() => retention.close());
+    retention.start();
     const peers = await resolvePeers(config.dimse.peers);
     // Set once the exchange part below is up; C-MOVEs to a partner's AE title go through it.
     let sendToPartner: ((destination: string, studyInstanceUids: readonly string[], by: { callingAeTitle: string; remoteAddress: string; associationId: string }) => void) | undefined;

@@ -83,6 +83,11 @@ export const migrations: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 3,
+    // Retention finds the oldest received instances without reading the whole table.
+    sql: `CREATE INDEX instances_received ON instances (received_at);`,
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.reduce((v, m) => Math.max(v, m.version), 0);

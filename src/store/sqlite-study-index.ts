@@ -231,6 +231,10 @@ export class SqliteStudyIndex implements StudyIndex {
     return this.#run(sql, where.params).map(storedInstanceOf);
   }
 
+  receivedBefore(cutoff: string, limit: number): StoredInstance[] {
+    return this.#run(`SELECT ${STORED_INSTANCE_COLUMNS} ${ALL_LEVELS_FROM} WHERE i.received_at < ? ORDER BY i.received_at LIMIT ?`, [cutoff, limit]).map(storedInstanceOf);
+  }
+
   removeInstance(sopInstanceUid: string): StoredInstance | undefined {
     const s = this.#s;
     // Durable before the caller deletes the blob: otherwise a power cut could bring back a row whose file is gone, or

@@ -11,7 +11,7 @@ export type Actor =
 export interface AccessContext {
   actor: Actor;
   /** What the access is for, in words an auditor reads: 'ingest', 'query', 'retrieve', 'import'. */
-  purpose: 'ingest' | 'query' | 'retrieve' | 'import' | 'exchange';
+  purpose: 'ingest' | 'query' | 'retrieve' | 'import' | 'exchange' | 'retention';
 }
 
 /** The application-log view of an actor: no patient data, just who and where. */

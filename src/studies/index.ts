@@ -2,4 +2,4 @@ export type { AccessContext, Actor } from './access-context.ts';
 export { describeActor } from './access-context.ts';
 export type { IngestInput, IngestOutcome } from './ingest.ts';
 export type { InformationModel } from './query.ts';
-export { StudyService, type StudyServiceOptions } from './study-service.ts';
+export { type PurgedStudy, StudyService, type StudyServiceOptions } from './study-service.ts';

@@ -9,6 +9,13 @@ import { ingestInstance, type IngestInput, type IngestOutcome, reindexBlob } fro
 import { splitPart10 } from './part10-stream.ts';
 import { type InformationModel, parseQuery, requireUniqueKey, responseFor } from './query.ts';
 
+export interface PurgedStudy {
+  studyInstanceUid: string;
+  patient: { bsn?: string; patientId: string };
+  instances: number;
+  bytes: number;
+}
+
 export interface StudyServiceOptions {
   store: Store;
   logger: Logger;
@@ -58,6 +65,36 @@ export class StudyService {
       }
     }
     return { ...report, reindexed, refused, unreadable };
+  }
+
+  /**
+   * Retention: removes every instance received before `cutoff` (the node keeps transient copies, not an archive), in
+   * batches, each removal durable before its file is deleted. Returns what went, per study, for the log and the audit
+   * trail; audit records themselves are never purged here.
+   */
+  async purgeReceivedBefore(ctx: AccessContext, cutoff: Date): Promise<PurgedStudy[]> {
+    const byStudy = new Map<string, PurgedStudy>();
+    for (;;) {
+      const batch = this.#store.index.receivedBefore(cutoff.toISOString(), 500);
+      if (batch.length === 0) break;
+      for (const i of batch) {
+        const removed = this.#store.index.removeInstance(i.instance.sopInstanceUid);
+        if (removed === undefined) continue;
+        await this.#store.blobs.delete(removed.blob.blobId);
+        const s = byStudy.get(removed.study.studyInstanceUid) ?? {
+          studyInstanceUid: removed.study.studyInstanceUid,
+          patient: { ...(removed.patient.bsn !== null ? { bsn: removed.patient.bsn } : {}), patientId: removed.patient.patientId },
+          instances: 0,
+          bytes: 0,
+        };
+        s.instances += 1;
+        s.bytes += removed.blob.size;
+        byStudy.set(s.studyInstanceUid, s);
+      }
+    }
+    const purged = [...byStudy.values()];
+    if (purged.length > 0) this.#log.info({ actor: describeActor(ctx.actor), studies: purged.length, instances: purged.reduce((n, s) => n + s.instances, 0) }, 'retention purge');
+    return purged;
   }
 
   async ingest(ctx: AccessContext, input: IngestInput): Promise<IngestOutcome> {

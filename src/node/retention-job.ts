@@ -1,0 +1,63 @@
+import type { AuditTrail } from '../audit/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { StudyService } from '../studies/index.ts';
+
+const DAY_MS = 24 * 3600_000;
+
+/**
+ * Purges transient copies once they are older than the retention period (store.retentionDays), at start-up and then
+ * regularly, with a log line and an audit record per purged study. A purge that fails is logged and tried again at the
+ * next run; what was removed before the failure stays removed (each removal is durable before its file goes).
+ */
+export class RetentionJob {
+  readonly #o: { studies: StudyService; audit: AuditTrail; node: string; retentionDays: number; logger: Logger };
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+
+  constructor(o: { studies: StudyService; audit: AuditTrail; node: string; retentionDays: number; logger: Logger }) {
+    this.#o = o;
+  }
+
+  start(): void {
+    if (this.#o.retentionDays === 0) return;
+    // Often enough that nothing outlives its period by more than a quarter of it, at most hourly.
+    const every = Math.max(1000, Math.min(3600_000, (this.#o.retentionDays * DAY_MS) / 4));
+    this.#timer = setInterval(() => void this.runOnce(), every);
+    this.#timer.unref();
+    void this.runOnce();
+  }
+
+  /** One purge pass; concurrent calls share the pass under way. */
+  runOnce(now = new Date()): Promise<void> {
+    this.#running ??= this.#purge(now).finally(() => (this.#running = undefined));
+    return this.#running;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#running;
+  }
+
+  async #purge(now: Date): Promise<void> {
+    const { studies, audit, node, retentionDays, logger } = this.#o;
+    const cutoff = new Date(now.getTime() - retentionDays * DAY_MS);
+    try {
+      const purged = await studies.purgeReceivedBefore({ actor: { kind: 'system', task: 'retention' }, purpose: 'retention' }, cutoff);
+      for (const s of purged) {
+        audit.record({
+          action: 'purge',
+          outcome: 'success',
+          description: `transient copy purged after ${retentionDays} days (${s.instances} instances, ${s.bytes} bytes)`,
+          user: { id: 'system:retention', name: 'retention job' },
+          accessPoint: { node },
+          patient: s.patient,
+          objects: { studyInstanceUid: s.studyInstanceUid },
+          grounds: { purpose: 'retention', authorization: `store.retentionDays=${retentionDays}` },
+        });
+        logger.info({ studyInstanceUid: s.studyInstanceUid, instances: s.instances, bytes: s.bytes, receivedBefore: cutoff.toISOString() }, 'purged');
+      }
+    } catch (err) {
+      logger.error({ err }, 'retention purge failed; trying again at the next run');
+    }
+  }
+}
