@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
+import { openExchangeDatabase } from './exchange-database.ts';
 import type { Manifest } from './manifest.ts';
 
 /** open: instances arriving; delivered: complete, verified, receipt given; imported: also in the local PACS. */
@@ -23,9 +24,7 @@ export class Inbox {
   readonly #db: DatabaseSync;
 
   constructor(path: string) {
-    this.#db = new DatabaseSync(path);
-    this.#db.exec('PRAGMA journal_mode = WAL');
-    this.#db.exec('PRAGMA synchronous = FULL');
+    this.#db = openExchangeDatabase(path);
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS incoming_transfer (
         transfer_id TEXT PRIMARY KEY,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
+import { openExchangeDatabase } from './exchange-database.ts';
 import type { Purpose } from './manifest.ts';
 
 /**
@@ -80,11 +81,7 @@ export class Outbox {
   readonly #db: DatabaseSync;
 
   constructor(path: string) {
-    this.#db = new DatabaseSync(path);
-    this.#db.exec('PRAGMA journal_mode = WAL');
-    this.#db.exec('PRAGMA synchronous = FULL');
-    // The CLI queues into the same file while the node runs.
-    this.#db.exec('PRAGMA busy_timeout = 5000');
+    this.#db = openExchangeDatabase(path);
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS outgoing_transfer (
         transfer_id TEXT PRIMARY KEY,

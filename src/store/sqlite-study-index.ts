@@ -263,12 +263,7 @@ export class SqliteStudyIndex implements StudyIndex {
   }
 
   removedBlobIds(): Set<string> {
-    const ids = new Set<string>();
-    for (const r of this.#db.prepare('SELECT blob_id FROM removed_blobs').iterate()) {
-      const id = text(r.blob_id);
-      if (id !== null) ids.add(id);
-    }
-    return ids;
+    return this.#blobIds('SELECT blob_id FROM removed_blobs');
   }
 
   forgetRemovedBlobs(blobIds: Iterable<string>): void {
@@ -278,8 +273,12 @@ export class SqliteStudyIndex implements StudyIndex {
   }
 
   referencedBlobIds(): Set<string> {
+    return this.#blobIds('SELECT blob_id FROM instances');
+  }
+
+  #blobIds(sql: string): Set<string> {
     const ids = new Set<string>();
-    for (const r of this.#db.prepare('SELECT blob_id FROM instances').iterate()) {
+    for (const r of this.#db.prepare(sql).iterate()) {
       const id = text(r.blob_id);
       if (id !== null) ids.add(id);
     }
