@@ -52,13 +52,22 @@ export function verifyFailureEvent(o: { at: AccessPoint; senderUra: string; send
 }
 
 /** A received study went into the local PACS (or failed to). */
-export function importEvent(o: { at: AccessPoint; destination: string; transferId: string; manifest: Manifest; outcome: AuditOutcome; failed: number }): AuditEvent {
+export function importEvent(o: {
+  at: AccessPoint;
+  destination: string;
+  transferId: string;
+  manifest: Manifest;
+  outcome: AuditOutcome;
+  failed: number;
+  /** The user who accepted a held study; a routing rule otherwise. */
+  acceptedBy?: { id: string; name: string };
+}): AuditEvent {
   const m = o.manifest;
   return {
     action: 'import',
     outcome: o.outcome,
     description: o.outcome === 'success' ? `study forwarded into the PACS ${o.destination}` : `${o.failed} instances could not be forwarded into the PACS ${o.destination}`,
-    user: { id: 'system:routing', name: 'routing rule' },
+    user: o.acceptedBy ?? { id: 'system:routing', name: 'routing rule' },
     responsibleUser: { id: m.sender.user.id, name: m.sender.user.name },
     accessPoint: { ...o.at, aeTitle: o.destination },
     patient: { ...(m.patient.bsn !== undefined ? { bsn: m.patient.bsn } : {}), patientId: m.patient.patientId },

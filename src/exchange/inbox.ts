@@ -81,6 +81,30 @@ export class Inbox {
     this.#db.prepare("UPDATE incoming_transfer SET state = 'delivered', delivered_at = ?, receipt = ? WHERE transfer_id = ? AND state = 'open'").run(now.toISOString(), receipt, transferId);
   }
 
+  /** Newest first; what the hospital's own systems see of arrived and arriving studies. */
+  list(o: { state?: TransferState; limit?: number } = {}): (IncomingTransfer & { openedAt: string; deliveredAt: string | null })[] {
+    const limit = Math.min(Math.max(o.limit ?? 100, 1), 1000);
+    const rows = (
+      o.state === undefined
+        ? this.#db.prepare('SELECT * FROM incoming_transfer ORDER BY opened_at DESC LIMIT ?').all(limit)
+        : this.#db.prepare('SELECT * FROM incoming_transfer WHERE state = ? ORDER BY opened_at DESC LIMIT ?').all(o.state, limit)
+    ) as unknown as { transfer_id: string; sender_ura: string; state: TransferState; manifest_json: string; opened_at: string; delivered_at: string | null }[];
+    return rows.map((r) => ({
+      transferId: r.transfer_id,
+      senderUra: r.sender_ura,
+      state: r.state,
+      manifest: JSON.parse(r.manifest_json) as Manifest,
+      openedAt: r.opened_at,
+      deliveredAt: r.delivered_at,
+    }));
+  }
+
+  /** A transfer by id, whoever sent it (for this hospital's own users). */
+  find(transferId: string): IncomingTransfer | undefined {
+    const row = this.#db.prepare('SELECT sender_ura FROM incoming_transfer WHERE transfer_id = ?').get(transferId) as { sender_ura: string } | undefined;
+    return row === undefined ? undefined : this.get(transferId, row.sender_ura);
+  }
+
   markImported(transferId: string): void {
     this.#db.prepare("UPDATE incoming_transfer SET state = 'imported' WHERE transfer_id = ? AND state = 'delivered'").run(transferId);
   }

@@ -1,5 +1,6 @@
 export { registerHelloRoute } from './hello-route.ts';
 export { Inbox, type IncomingTransfer } from './inbox.ts';
+export { registerInboxRoutes } from './inbox-routes.ts';
 export { parseManifest, type Manifest, Purpose } from './manifest.ts';
 export { decidePurpose } from './purpose-decision.ts';
 export { registerTransferRoutes } from './transfer-routes.ts';

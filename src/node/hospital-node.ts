@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
 import { type AuditTrail, SqliteAuditTrail } from '../audit/index.ts';
-import { importEvent, Inbox, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
+import { importEvent, Inbox, type IncomingTransfer, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerInboxRoutes, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
 import { PacsForwarder } from './pacs-forwarder.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
@@ -151,6 +151,20 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         return f;
       };
       forwarding = forwarders;
+      const recordImport = (transfer: IncomingTransfer, destination: string, forwarder: PacsForwarder, acceptedBy: { id: string; name: string } | undefined): void => {
+        void forwarder.settled().then(() => {
+          const uids = new Set(transfer.manifest.instances.map((i) => i.sopInstanceUid));
+          const failed = forwarder.failed.filter((uid) => uids.has(uid)).length;
+          try {
+            audit.record(
+              importEvent({ at: { node: config.node.name }, destination, transferId: transfer.transferId, manifest: transfer.manifest, outcome: failed === 0 ? 'success' : 'failure', failed, ...(acceptedBy !== undefined ? { acceptedBy } : {}) }),
+            );
+            if (failed === 0) inbox.markImported(transfer.transferId);
+          } catch (err) {
+            logger.error({ transferId: transfer.transferId, err }, 'recording the import failed');
+          }
+        });
+      };
       const server = await listening(`HTTPS ${exchange.listen.host}:${exchange.listen.port}`, () => startHttpsServer({
         host: exchange.listen.host,
         port: exchange.listen.port,
@@ -172,18 +186,22 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
             onDelivered: (transfer) => {
               const route = routeFor(exchange.routing, { senderUra: transfer.senderUra, purpose: transfer.manifest.purpose });
               const forwarder = route.action === 'forward' ? forwarderFor(route.destination) : undefined;
-              if (route.action !== 'forward' || forwarder === undefined) return;
               // Instances went into the PACS as they arrived; the study counts as imported once the last one is in.
-              void forwarder.settled().then(() => {
-                const uids = new Set(transfer.manifest.instances.map((i) => i.sopInstanceUid));
-                const failed = forwarder.failed.filter((uid) => uids.has(uid)).length;
-                try {
-                  audit.record(importEvent({ at: { node: config.node.name }, destination: route.destination, transferId: transfer.transferId, manifest: transfer.manifest, outcome: failed === 0 ? 'success' : 'failure', failed }));
-                  if (failed === 0) inbox.markImported(transfer.transferId);
-                } catch (err) {
-                  logger.error({ transferId: transfer.transferId, err }, 'recording the import failed');
-                }
-              });
+              if (route.action === 'forward' && forwarder !== undefined) recordImport(transfer, route.destination, forwarder, undefined);
+            },
+          });
+          registerInboxRoutes(app, {
+            inbox,
+            importInto: (transfer, wanted, user) => {
+              const destination = wanted ?? exchange.routing.find((r) => r.action === 'forward')?.destination;
+              const forwarder = destination !== undefined ? forwarderFor(destination) : undefined;
+              if (destination === undefined || forwarder === undefined) return undefined;
+              for (const i of transfer.manifest.instances) {
+                const instance = studies.instance({ actor: { kind: 'user', id: user.id, name: user.name }, purpose: 'exchange' }, i.sopInstanceUid);
+                if (instance !== undefined) forwarder.enqueue(instance);
+              }
+              recordImport(transfer, destination, forwarder, user);
+              return destination;
             },
           });
           registerUploadRoute(app, {

@@ -12,7 +12,7 @@ import { silentLogger } from '../../src/log/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { run } from '../dimse/helpers.ts';
 import { filesIn, payloadOf } from '../support/dicom-files.ts';
-import { midden, noord, startExchangeNode } from '../support/exchange.ts';
+import { call, midden, noord, startExchangeNode } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -81,4 +81,46 @@ test('push into the receiving PACS: Orthanc gets every instance, pixel data byte
   const found = filesIn(answers).map((f) => readPart10(readFileSync(f)).dataset);
   assert.equal(found.length, 1, 'the PACS finds the study');
   assert.equal(Number(found[0]?.string(Tag.NumberOfStudyRelatedInstances)), study.instances, 'the PACS counts every instance of the study');
+});
+
+test('hold, then accept: a held study waits in the inbox and goes into the PACS (Orthanc) when a user accepts it', async (t) => {
+  if (requireTool(t, 'Orthanc') === undefined) return;
+  const pacs = await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_MIDDEN', modalities: { beeldbrug: { aeTitle: 'BB_0002', host: '127.0.0.1', port: 1 } } });
+  t.after(() => pacs.stop());
+  const ca = createTestCa({ commonName: 'regio test CA' });
+  const receiver = await startExchangeNode(t, {
+    ca,
+    us: midden,
+    partners: [noord],
+    dimsePeers: [{ aeTitle: 'PACS_MIDDEN', host: '127.0.0.1', port: pacs.dicomPort, description: 'Midden PACS' }],
+    routing: [{ purpose: 'consultation', action: 'hold' }],
+  });
+  const sender = await startExchangeNode(t, { ca, us: noord, partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }] });
+  const work = tempDir(t);
+  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 45 });
+  for (const f of filesIn(join(work, 'synth'))) await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  const study = synth.patients[0]?.studies[0];
+  assert.ok(study !== undefined);
+  const sent = await sendStudy(
+    { studyInstanceUid: study.studyInstanceUid, to: { ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }, purpose: 'consultation', consentReference: 'toestemming-77', urgency: 'routine', reason: 'second opinion', user: { id: 'r1', name: 'Dr. D. Visser' } },
+    { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() },
+  );
+
+  const own = receiver.own;
+  const listed = JSON.parse((await call(receiver.port, 'GET', '/api/v1/inbox?state=delivered', ca.certPem, own)).body) as { transfers: { transferId: string; purpose: string; reason: string; instances: number }[] };
+  assert.deepEqual(listed.transfers.map((x) => [x.transferId, x.purpose, x.reason, x.instances]), [[sent.transferId, 'consultation', 'second opinion', study.instances]]);
+  assert.equal((await pacs.rest<string[]>('GET', '/instances')).length, 0, 'held: nothing in the PACS yet');
+  assert.equal((await call(receiver.port, 'GET', '/api/v1/inbox', ca.certPem, receiver.partner)).status, 403, 'the inbox is not for partners');
+
+  const accept = (body: unknown) => call(receiver.port, 'POST', `/api/v1/inbox/${sent.transferId}/accept`, ca.certPem, own, body);
+  assert.equal((await accept({ user: {} })).status, 400);
+  const accepted = await accept({ destination: 'PACS_MIDDEN', user: { id: 'radioloog-3', name: 'Dr. E. de Wit' } });
+  assert.equal(accepted.status, 202, accepted.body);
+  await waitFor('the study in the PACS', async () => (await pacs.rest<string[]>('GET', '/instances')).length === study.instances, 30_000);
+  await waitFor('imported', async () => receiver.n.node.audit.list({ action: 'import' }).length === 1, 10_000);
+  const [imported] = receiver.n.node.audit.list({ action: 'import' });
+  assert.equal(imported?.user.id, 'radioloog-3', 'the accepting user is named');
+  assert.equal(imported?.grounds.consentReference, 'toestemming-77');
+  assert.equal((JSON.parse((await call(receiver.port, 'GET', '/api/v1/inbox', ca.certPem, own)).body) as { transfers: { state: string }[] }).transfers[0]?.state, 'imported');
+  assert.equal((await accept({ user: { id: 'radioloog-3', name: 'Dr. E. de Wit' } })).status, 409, 'an imported study is not accepted twice');
 });

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import type { HttpsApp } from '../http/index.ts';
+import type { Inbox, IncomingTransfer, TransferState } from './inbox.ts';
+
+const acceptSchema = z.strictObject({
+  destination: z.string().min(1).max(16).optional(),
+  user: z.strictObject({ id: z.string().min(1).max(64), name: z.string().min(1).max(200), roleCode: z.string().max(16).optional() }),
+});
+
+export interface InboxRouteDeps {
+  inbox: Inbox;
+  /**
+   * Imports a delivered transfer into a local PACS (a dimse peer with a port; the routing rules' forward destination
+   * when none is named). Returns the AE title it goes to, or undefined when there is no such PACS.
+   */
+  importInto: (transfer: IncomingTransfer, destination: string | undefined, user: { id: string; name: string }) => string | undefined;
+}
+
+function view(t: IncomingTransfer & { openedAt?: string; deliveredAt?: string | null }): Record<string, unknown> {
+  const m = t.manifest;
+  return {
+    transferId: t.transferId,
+    from: t.senderUra,
+    state: t.state,
+    purpose: m.purpose,
+    urgency: m.urgency,
+    reason: m.reason,
+    sender: m.sender.user,
+    patient: m.patient,
+    study: m.study,
+    instances: m.instances.length,
+    ...(t.openedAt !== undefined ? { openedAt: t.openedAt, deliveredAt: t.deliveredAt ?? null } : {}),
+  };
+}
+
+/**
+ * The receiving side for the hospital's own systems: GET /api/v1/inbox[?state=] lists arrived and arriving studies
+ * (a study is 'delivered' only once all of it is here and verified); POST /api/v1/inbox/{transferId}/accept imports a
+ * held study into the PACS.
+ */
+export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
+  app.get<{ Querystring: { state?: string } }>('/api/v1/inbox', { config: { access: 'own-organization' } }, async (req, reply) => {
+    const state = req.query.state;
+    if (state !== undefined && !['open', 'delivered', 'imported', 'failed'].includes(state)) {
+      return reply.code(400).send({ error: 'request-invalid', problems: ['state: one of open, delivered, imported, failed'] });
+    }
+    const transfers = d.inbox.list(state !== undefined ? { state: state as TransferState } : {});
+    return { transfers: transfers.map(view) };
+  });
+
+  app.post<{ Params: { transferId: string } }>('/api/v1/inbox/:transferId/accept', { config: { access: 'own-organization' } }, async (req, reply) => {
+    const parsed = acceptSchema.safeParse(req.body);
+    if (!parsed.success) {
+      return reply.code(400).send({ error: 'request-invalid', problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
+    }
+    const transfer = d.inbox.find(req.params.transferId);
+    if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+    if (transfer.state !== 'delivered') return reply.code(409).send({ error: 'transfer-not-delivered', state: transfer.state });
+    const destination = d.importInto(transfer, parsed.data.destination, parsed.data.user);
+    if (destination === undefined) return reply.code(422).send({ error: 'no-pacs', detail: 'name a destination: a dimse peer with a port' });
+    req.log.info({ transferId: transfer.transferId, destination, user: parsed.data.user.id }, 'held study accepted for import');
+    return reply.code(202).send({ transferId: transfer.transferId, destination, state: 'importing' });
+  });
+}
