@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { createTestCa } from '../../src/auth/index.ts';
 import { parseDataset, readPart10, Tag } from '../../src/dicom/index.ts';
 import { sendStudy } from '../../src/exchange/index.ts';
@@ -12,14 +12,14 @@ import { silentLogger } from '../../src/log/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { run } from '../dimse/helpers.ts';
 import { filesIn, payloadOf } from '../support/dicom-files.ts';
-import { call, midden, noord, startExchangeNode } from '../support/exchange.ts';
+import { call, type ExchangeNodeOptions, midden, noord, startExchangeNode } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 
-test('push into the receiving PACS: Orthanc gets every instance, pixel data byte-identical, and finds the study', async (t) => {
-  if (requireTool(t, 'Orthanc') === undefined || requireTool(t, 'findscu') === undefined) return;
+/** Midden's node with Midden's PACS (a real Orthanc) behind it, and Noord's node that sends to it. */
+async function noordToMidden(t: TestContext, routing: NonNullable<ExchangeNodeOptions['routing']>) {
   const pacs = await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_MIDDEN', modalities: { beeldbrug: { aeTitle: 'BB_0002', host: '127.0.0.1', port: 1 }, viewer: { aeTitle: 'VIEWER', host: '127.0.0.1', port: 1 } } });
   t.after(() => pacs.stop());
   const ca = createTestCa({ commonName: 'regio test CA' });
@@ -28,9 +28,15 @@ test('push into the receiving PACS: Orthanc gets every instance, pixel data byte
     us: midden,
     partners: [noord],
     dimsePeers: [{ aeTitle: 'PACS_MIDDEN', host: '127.0.0.1', port: pacs.dicomPort, description: 'Midden PACS' }],
-    routing: [{ from: noord.ura, action: 'forward', destination: 'PACS_MIDDEN' }],
+    routing,
   });
   const sender = await startExchangeNode(t, { ca, us: noord, partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }] });
+  return { pacs, ca, receiver, sender };
+}
+
+test('push into the receiving PACS: Orthanc gets every instance, pixel data byte-identical, and finds the study', async (t) => {
+  if (requireTool(t, 'Orthanc') === undefined || requireTool(t, 'findscu') === undefined) return;
+  const { pacs, ca, receiver, sender } = await noordToMidden(t, [{ from: noord.ura, action: 'forward', destination: 'PACS_MIDDEN' }]);
 
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 41 });
@@ -85,17 +91,7 @@ test('push into the receiving PACS: Orthanc gets every instance, pixel data byte
 
 test('hold, then accept: a held study waits in the inbox and goes into the PACS (Orthanc) when a user accepts it', async (t) => {
   if (requireTool(t, 'Orthanc') === undefined) return;
-  const pacs = await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_MIDDEN', modalities: { beeldbrug: { aeTitle: 'BB_0002', host: '127.0.0.1', port: 1 } } });
-  t.after(() => pacs.stop());
-  const ca = createTestCa({ commonName: 'regio test CA' });
-  const receiver = await startExchangeNode(t, {
-    ca,
-    us: midden,
-    partners: [noord],
-    dimsePeers: [{ aeTitle: 'PACS_MIDDEN', host: '127.0.0.1', port: pacs.dicomPort, description: 'Midden PACS' }],
-    routing: [{ purpose: 'consultation', action: 'hold' }],
-  });
-  const sender = await startExchangeNode(t, { ca, us: noord, partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }] });
+  const { pacs, ca, receiver, sender } = await noordToMidden(t, [{ purpose: 'consultation', action: 'hold' }]);
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 45 });
   for (const f of filesIn(join(work, 'synth'))) await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
