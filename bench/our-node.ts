@@ -17,7 +17,16 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function spawnNode(o: { aeTitle: string; port: number; peers: TemplateValues['peers']; dir?: string; logLevel?: string; edit?: (raw: Record<string, unknown>) => void }): Promise<NodeProcess> {
+export async function spawnNode(o: {
+  aeTitle: string;
+  port: number;
+  peers: TemplateValues['peers'];
+  dir?: string;
+  logLevel?: string;
+  edit?: (raw: Record<string, unknown>) => void;
+  /** A command prefix the node runs under, e.g. `ip netns exec NS`. */
+  wrap?: readonly string[];
+}): Promise<NodeProcess> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'beeldbrug-bench-node-'));
   const { configPath } = initNode(dir, {
     nodeName: `bench ${o.aeTitle}`,
@@ -31,12 +40,13 @@ export async function spawnNode(o: { aeTitle: string; port: number; peers: Templ
   raw['log'] = { level: o.logLevel ?? 'warn' };
   o.edit?.(raw);
   writeFileSync(configPath, stringifyYaml(raw));
-  return startNodeProcess(o.aeTitle, o.port, dir, configPath);
+  return startNodeProcess(o.aeTitle, o.port, dir, configPath, o.wrap);
 }
 
 /** Starts (or restarts) the node of `dir` and waits for its READY line. */
-export function startNodeProcess(aeTitle: string, port: number, dir: string, configPath: string): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', join(root, 'src/main.ts'), 'start', '--config', configPath], {
+export function startNodeProcess(aeTitle: string, port: number, dir: string, configPath: string, wrap: readonly string[] = []): Promise<NodeProcess> {
+  const command = [...wrap, process.execPath, '--disable-warning=ExperimentalWarning', join(root, 'src/main.ts'), 'start', '--config', configPath];
+  const child = spawn(command[0] ?? process.execPath, command.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
