@@ -31,6 +31,11 @@ export class ScpSession {
 
   start(): void {
     this.ul.onRequest = (msg) => this.onRequest(msg);
+    // After the last queued operation has answered, so the application sees everything the association carried.
+    void this.ul.closed
+      .then(() => this.queue)
+      .then(() => this.cfg.options.handlers.ended?.(this.info, this.ul.released ? 'released' : 'aborted'))
+      .catch((err: unknown) => this.ul.log.error({ err }, 'association end handler failed'));
   }
 
   private onRequest(msg: IncomingMessage): void {

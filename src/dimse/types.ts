@@ -84,6 +84,8 @@ export interface DimseHandlers {
   /** each match's identifier encoded in req.transferSyntaxUid */
   find?(a: AssociationInfo, req: FindRequest): AsyncIterable<Buffer>;
   retrieve?(a: AssociationInfo, req: RetrieveRequest): Promise<RetrievePlan>;
+  /** After the association's last operation: `released` for an orderly A-RELEASE, else it was aborted or cut off. */
+  ended?(a: AssociationInfo, how: 'released' | 'aborted'): void;
 }
 
 export interface AssociationRequestInfo {

@@ -72,6 +72,7 @@ export class UpperLayer {
   private sendLock: Promise<void> = Promise.resolve();
   private releaseWaiter: (() => void) | undefined;
   private endError: Error | undefined;
+  private releasedOrderly = false;
   readonly closed: Promise<void>;
 
   constructor(socket: Socket, state: UlState, o: UpperLayerOptions) {
@@ -104,6 +105,11 @@ export class UpperLayer {
 
   get endReason(): Error | undefined {
     return this.endError;
+  }
+
+  /** Ended by an orderly A-RELEASE (not an abort, a dropped connection or a timeout). */
+  get released(): boolean {
+    return this.releasedOrderly;
   }
 
   /** The association is established (Sta6): P-DATA flows. */
@@ -178,6 +184,7 @@ export class UpperLayer {
     }
     if (this.state === 'Sta6' && pdu.type === PduType.ReleaseRq) {
       this.log.debug('release requested by peer');
+      this.releasedOrderly = this.endError === undefined;
       this.endError ??= new DimseProtocolError('CONNECTION_CLOSED', 'association released');
       this.finish(this.endError);
       this.closeAfter(encodeReleaseRp());
@@ -186,6 +193,7 @@ export class UpperLayer {
     if (this.state === 'Sta7' && (pdu.type === PduType.ReleaseRp || pdu.type === PduType.ReleaseRq)) {
       // A release collision (PS3.8 9.2.4) is settled the same way for us: answer and close.
       if (pdu.type === PduType.ReleaseRq) this.socket.write(encodeReleaseRp());
+      this.releasedOrderly = this.endError === undefined;
       this.endError ??= new DimseProtocolError('CONNECTION_CLOSED', 'association released');
       this.closeAfter(undefined);
       this.releaseWaiter?.();

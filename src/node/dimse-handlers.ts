@@ -19,8 +19,9 @@ export interface HandlerOptions {
   /** Our certificate for destinations that speak DICOM TLS. */
   tlsClient: TlsOptions | undefined;
   /**
-   * Move destinations that stand for partner hospitals (exchange.partners[].aeTitle): a C-MOVE to one queues the
-   * studies it names for that partner, so a radiologist can send from the PACS's own "send to" menu.
+   * AE titles that stand for partner hospitals (exchange.partners[].aeTitle). The PACS's own "send to" menu reaches a
+   * partner two ways: it C-STOREs the study to one of these titles (it is called with it), and the study is queued for
+   * that partner once the association is released; or a C-MOVE names one as its destination.
    */
   partnerDestinations?: readonly string[];
   sendToPartner?: (destinationAeTitle: string, studyInstanceUids: readonly string[], requestedBy: { callingAeTitle: string; remoteAddress: string; associationId: string }) => void;
@@ -71,12 +72,25 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
     return model;
   };
 
+  /** Studies stored per association called with a partner's AE title, queued for that partner at release. */
+  const forPartner = new Map<string, { destination: string; studies: Set<string> }>();
+  const partnerCalled = (a: AssociationInfo): string | undefined => {
+    const called = a.calledAeTitle.trim();
+    return (o.partnerDestinations ?? []).includes(called) ? called : undefined;
+  };
+  const refuseOnPartnerTitle = (a: AssociationInfo, what: string): void => {
+    const partner = partnerCalled(a);
+    if (partner !== undefined) fail(a, new BeeldbrugError('SEND_NOT_ALLOWED', `${partner} stands for a partner hospital and only takes C-STORE; query ${what} under this node's own AE title`), what);
+  };
+
   return {
     async echo() {},
 
     async store(a, req) {
+      const partner = partnerCalled(a);
+      if (partner !== undefined && o.sendToPartner === undefined) return fail(a, new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running'), 'C-STORE');
       try {
-        await o.studies.ingest(ctx(a, 'ingest'), {
+        const stored = await o.studies.ingest(ctx(a, 'ingest'), {
           sopClassUid: req.sopClassUid,
           sopInstanceUid: req.sopInstanceUid,
           transferSyntaxUid: req.transferSyntaxUid,
@@ -89,6 +103,11 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
           data: req.data,
           provenance: { receivedAt: new Date().toISOString(), via: 'dimse', callingAeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress },
         });
+        if (partner !== undefined) {
+          const entry = forPartner.get(a.id) ?? { destination: partner, studies: new Set<string>() };
+          entry.studies.add(stored.studyInstanceUid);
+          forPartner.set(a.id, entry);
+        }
         return Status.Success;
       } catch (err) {
         return fail(a, err, 'C-STORE');
@@ -96,6 +115,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
     },
 
     async *find(a, req) {
+      refuseOnPartnerTitle(a, 'C-FIND');
       const model = modelOf(req.sopClassUid);
       let matches;
       try {
@@ -110,6 +130,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
     },
 
     async retrieve(a, req): Promise<RetrievePlan> {
+      refuseOnPartnerTitle(a, req.kind === 'move' ? 'C-MOVE' : 'C-GET');
       const model = modelOf(req.sopClassUid);
       try {
         let destination: RetrievePlan['destination'];
@@ -138,6 +159,24 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
         };
       } catch (err) {
         return fail(a, err, req.kind === 'move' ? 'C-MOVE' : 'C-GET');
+      }
+    },
+
+    ended(a, how) {
+      const entry = forPartner.get(a.id);
+      if (entry === undefined) return;
+      forPartner.delete(a.id);
+      const studies = [...entry.studies];
+      // A study cut off mid-way is not sent: the PACS reports the failure to its user, who sends again.
+      if (how === 'aborted') {
+        o.logger.warn({ association: a.id, destination: entry.destination, studies: studies.length }, 'association to a partner AE title aborted; nothing queued');
+        return;
+      }
+      try {
+        o.sendToPartner?.(entry.destination, studies, { callingAeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress, associationId: a.id });
+        o.logger.info({ association: a.id, destination: entry.destination, studies: studies.length }, 'C-STORE to a partner AE title: queued in the outbox');
+      } catch (err) {
+        o.logger.error({ association: a.id, destination: entry.destination, err }, 'the studies sent to a partner AE title could not be queued');
       }
     },
   };

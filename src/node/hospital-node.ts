@@ -80,7 +80,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
       const server = new DimseServer({
         aeTitle: config.dimse.aeTitle,
         admit: (req) => {
-          const decision = admit(req, config.dimse.aeTitle, peers);
+          const decision = admit(req, [config.dimse.aeTitle, ...partnerDestinations], peers);
           return decision.accept ? { accept: true } : { accept: false, reason: decision.reason, detail: decision.detail };
         },
         handlers,

@@ -14,12 +14,14 @@ const cases: [string, { callingAeTitle: string; calledAeTitle: string; remoteAdd
   ['known AE from another host', { callingAeTitle: 'PACS', calledAeTitle: 'NOORD', remoteAddress: '10.9.9.9' }, 'calling-ae-not-recognized'],
   ['unknown AE from a known host', { callingAeTitle: 'ANY-SCU', calledAeTitle: 'NOORD', remoteAddress: '127.0.0.1' }, 'calling-ae-not-recognized'],
   ['AE titles are case-sensitive', { callingAeTitle: 'pacs', calledAeTitle: 'NOORD', remoteAddress: '127.0.0.1' }, 'calling-ae-not-recognized'],
+  ["a partner's AE title, called by the PACS's send-to menu", { callingAeTitle: 'PACS', calledAeTitle: 'MIDDEN', remoteAddress: '127.0.0.1' }, 'accept'],
+  ["a partner's AE title does not open the door to unknown callers", { callingAeTitle: 'ANY-SCU', calledAeTitle: 'MIDDEN', remoteAddress: '127.0.0.1' }, 'calling-ae-not-recognized'],
   ['wrong called AE title', { callingAeTitle: 'PACS', calledAeTitle: 'ANY-SCP', remoteAddress: '127.0.0.1' }, 'called-ae-not-recognized'],
 ];
 
 for (const [name, request, expected] of cases) {
   test(`allow-list: ${name}`, () => {
-    const decision = admit(request, 'NOORD', peers);
+    const decision = admit(request, ['NOORD', 'MIDDEN'], peers);
     assert.equal(decision.accept ? 'accept' : decision.reason, expected);
   });
 }

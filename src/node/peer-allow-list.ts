@@ -18,17 +18,18 @@ export function normalizeAddress(address: string): string {
 }
 
 /**
- * The allow-list decision, made before an association is accepted (PS3.8 7.1.1): the called AE title must be ours and
- * the calling AE title must be configured together with the address it connects from. AE titles compare without their
+ * The allow-list decision, made before an association is accepted (PS3.8 7.1.1): the called AE title must be ours (or
+ * one standing for a partner hospital, which the PACS sends to from its "send to" menu) and the calling AE title must be
+ * configured together with the address it connects from. AE titles compare without their
  * space padding, case-sensitively (PS3.5 6.2: AE is case sensitive in practice for most PACS).
  */
 export function admit(
   request: { callingAeTitle: string; calledAeTitle: string; remoteAddress: string },
-  ourAeTitle: string,
+  ourAeTitles: readonly string[],
   peers: readonly AllowedPeer[],
 ): AdmissionDecision {
   const called = request.calledAeTitle.trim();
-  if (called !== ourAeTitle.trim()) {
+  if (!ourAeTitles.some((ae) => ae.trim() === called)) {
     return { accept: false, reason: 'called-ae-not-recognized', detail: `called AE title ${JSON.stringify(called)} is not ours` };
   }
   const calling = request.callingAeTitle.trim();

@@ -35,6 +35,8 @@ export interface ExchangeNodeOptions {
   /** DICOM peers of the node, e.g. its PACS as a forward destination. */
   dimsePeers?: { aeTitle: string; host: string; port?: number; description: string }[];
   routing?: { from?: string; purpose?: string; action: 'forward' | 'hold'; destination?: string }[];
+  /** The node's own certificate and key, e.g. made with `beeldbrug pki node`; issued from `ca` when absent. */
+  identity?: IssuedCertificate;
 }
 
 /** A node with an exchange listener; by default Noord's, trusting Midden as its one partner. */
@@ -43,7 +45,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
   const ca = o.ca ?? createTestCa({ commonName: 'Beeldbrug test CA' });
   const us = o.us ?? noord;
   const partners = o.partners ?? [{ ...midden, baseUrl: 'https://127.0.0.1:1' }];
-  const server = issueNodeCertificate(ca, { commonName: `${us.ura}.test`, organization: us, hosts: ['127.0.0.1'] });
+  const server = o.identity ?? issueNodeCertificate(ca, { commonName: `${us.ura}.test`, organization: us, hosts: ['127.0.0.1'] });
   writeFileSync(join(pki, 'ca.crt'), ca.certPem);
   writeFileSync(join(pki, 'node.crt'), server.certPem);
   writeFileSync(join(pki, 'node.key'), server.keyPem);
