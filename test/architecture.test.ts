@@ -23,7 +23,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   config: ['errors'],
   audit: [],
   studies: ['dicom', 'patient', 'store', 'errors', 'log'],
-  node: ['audit', 'config', 'dicom', 'dimse', 'errors', 'exchange', 'http', 'log', 'store', 'studies'],
+  node: ['audit', 'config', 'dicom', 'dimse', 'errors', 'exchange', 'http', 'log', 'patient', 'store', 'studies'],
   cli: ['audit', 'auth', 'config', 'errors', 'exchange', 'log', 'node', 'store', 'synth', 'studies', 'dicom', 'dimse'],
 };
 

@@ -7,6 +7,7 @@ import { SqliteAuditTrail } from '../audit/index.ts';
 import type { Logger } from '../log/index.ts';
 import { openEmbeddedStore, readEncryptionKeyFile } from '../store/index.ts';
 import { StudyService } from '../studies/index.ts';
+import { pacsSourceFor } from '../node/index.ts';
 
 export interface SendOptions {
   study: string;
@@ -46,8 +47,8 @@ export async function sendFromCli(config: Readonly<Config>, o: SendOptions, logg
     let queued: OutgoingTransfer;
     try {
       const studies = new StudyService({ store, logger, retrieveAeTitle: config.dimse.aeTitle });
-      queued = queueSend(
-        { outbox, studies, audit, partners: exchange.partners, ourUra: config.node.organization.ura },
+      queued = await queueSend(
+        { outbox, studies, audit, partners: exchange.partners, ourUra: config.node.organization.ura, source: pacsSourceFor(config, studies, logger) },
         { actor: { kind: 'user', id: o.userId, name: o.userName }, purpose: 'exchange' },
         { node: config.node.name },
         {

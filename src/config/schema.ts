@@ -59,6 +59,13 @@ const exchange = z.strictObject({
     )
     .default([])
     .describe('where arriving studies go; the first matching rule decides; none means hold'),
+  fetchFrom: z
+    .strictObject({
+      aeTitle: aeTitle.describe('the PACS, a dimse peer with a port'),
+      method: z.enum(['c-move', 'c-get']).default('c-move').describe('c-move (to this node\'s AE title; every PACS has it) or c-get'),
+    })
+    .optional()
+    .describe('where a study to send is fetched from when the node does not hold all of it; without it the node sends what it holds'),
   outbox: z
     .strictObject({
       firstRetrySeconds: z.number().int().min(1).default(5),
@@ -108,6 +115,10 @@ export const configSchema = z
       if (p.aeTitle !== undefined && (p.aeTitle === c.dimse.aeTitle || c.dimse.peers.some((peer) => peer.aeTitle === p.aeTitle))) {
         ctx.addIssue({ code: 'custom', path: ['exchange', 'partners', i, 'aeTitle'], message: `${p.aeTitle} is already this node's or a dimse peer's AE title` });
       }
+    }
+    const fetchFrom = c.exchange?.fetchFrom;
+    if (fetchFrom !== undefined && !c.dimse.peers.some((p) => p.aeTitle === fetchFrom.aeTitle && p.port !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['exchange', 'fetchFrom', 'aeTitle'], message: `${fetchFrom.aeTitle} is not a dimse peer with a port` });
     }
     // A forward destination must be a DICOM peer we can connect to.
     for (const [i, r] of (c.exchange?.routing ?? []).entries()) {

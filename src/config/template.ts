@@ -75,6 +75,15 @@ ${peers}  # Largest PDU we receive, in bytes.
 #   listen: { host: 0.0.0.0, port: 8443 }
 #   tls: { certFile: ./keys/node.crt, keyFile: ./keys/node.key, caFile: ./keys/ca.crt }
 #   partners:
-#     - { ura: "10000002", name: "Ziekenhuis Midden", baseUrl: "https://midden.example.nl:8443" }
+#     # aeTitle: the PACS's "send to" menu gets a destination MIDDEN (this node's host and port); what it sends there
+#     # goes to Midden. A C-MOVE naming MIDDEN as destination does the same.
+#     - { ura: "10000002", name: "Ziekenhuis Midden", baseUrl: "https://midden.example.nl:8443", aeTitle: MIDDEN }
+#   # Where a study to send comes from when this node does not hold all of it: the PACS (a dimse peer with a port),
+#   # by C-MOVE to this node's AE title (the PACS must know it as a destination) or by C-GET.
+#   # fetchFrom: { aeTitle: PACS, method: c-move }
+#   # What to do with arriving studies: the first matching rule wins; without one they are held in the inbox.
+#   # routing:
+#   #   - { from: "10000002", purpose: transfer, action: forward, destination: PACS }
+#   #   - { action: hold }
 `;
 }

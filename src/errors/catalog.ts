@@ -22,6 +22,8 @@ export const ErrorCatalog = {
   PARTNER_UNREACHABLE: { http: 502, summary: 'the partner node cannot be reached' },
   PARTNER_REFUSED: { http: 502, summary: 'the partner node refused the request' },
   PARTNER_UNKNOWN: { http: 404, dimse: 0xa801, summary: 'the organization is not a partner this node can send to (exchange.partners, with a baseUrl)' },
+  PACS_UNREACHABLE: { http: 502, summary: "the hospital's PACS cannot be reached to fetch a study (exchange.fetchFrom)" },
+  PACS_RETRIEVE_FAILED: { http: 502, summary: 'the PACS did not deliver the whole study' },
   SEND_NOT_ALLOWED: { http: 422, summary: 'this purpose does not allow the send (internal across organizations, or a consultation without consent reference)' },
   REQUEST_INVALID: { http: 400, summary: 'the request does not have the expected shape' },
   NOT_FOUND: { http: 404, summary: 'no such object' },

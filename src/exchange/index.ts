@@ -11,5 +11,5 @@ export { routeFor, type Route, type RoutingRule } from './routing-rule.ts';
 export { Outbox, type OutgoingRequest, type OutgoingState, type OutgoingTransfer } from './outbox.ts';
 export { OutboxWorker, defaultRetryPolicy, type RetryPolicy } from './outbox-worker.ts';
 export { registerOutboxRoutes } from './outbox-routes.ts';
-export { findPartner, queueSend } from './queue-send.ts';
+export { findPartner, queueSend, type StudyLocation, type StudySource } from './queue-send.ts';
 export { importEvent, type AccessPoint } from './audit-events.ts';

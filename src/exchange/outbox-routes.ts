@@ -6,7 +6,7 @@ import type { HttpsApp } from '../http/index.ts';
 import type { StudyService } from '../studies/index.ts';
 import { Purpose, uid } from './manifest.ts';
 import type { Outbox, OutgoingTransfer } from './outbox.ts';
-import { queueSend } from './queue-send.ts';
+import { queueSend, type StudySource } from './queue-send.ts';
 
 const sendRequestSchema = z.strictObject({
   studyInstanceUid: uid,
@@ -25,6 +25,8 @@ export interface OutboxRouteDeps {
   node: string;
   partners: readonly PartnerConfig[];
   ourUra: string;
+  /** The PACS, for a study the node does not hold. */
+  source?: StudySource | undefined;
   /** Called after a transfer is queued, so the worker starts at once instead of at its next look. */
   queued: () => void;
 }
@@ -63,7 +65,7 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
     }
     const b = parsed.data;
     try {
-      const transfer = queueSend(d, { actor: { kind: 'user', id: b.user.id, name: b.user.name }, purpose: 'exchange' }, { node: d.node, ip: req.ip }, {
+      const transfer = await queueSend(d, { actor: { kind: 'user', id: b.user.id, name: b.user.name }, purpose: 'exchange' }, { node: d.node, ip: req.ip }, {
         studyInstanceUid: b.studyInstanceUid,
         partnerUra: b.to,
         purpose: b.purpose,

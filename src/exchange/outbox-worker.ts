@@ -5,7 +5,7 @@ import type { StudyService } from '../studies/index.ts';
 import type { Outbox, OutgoingTransfer } from './outbox.ts';
 import { isPassingFault, sendStudy } from './send-study.ts';
 import { sendEvent } from './audit-events.ts';
-import { patientOfStudy } from './queue-send.ts';
+import { patientOfStudy, type StudySource } from './queue-send.ts';
 import type { AuditTrail } from '../audit/index.ts';
 
 export interface RetryPolicy {
@@ -30,6 +30,8 @@ export interface OutboxWorkerOptions {
   retry?: RetryPolicy;
   /** Transfers sent at the same time (each already uploads in parallel batches). */
   concurrency?: number;
+  /** The PACS: a study the node lacks (wholly or in part) is fetched from it before sending. */
+  source?: StudySource | undefined;
   /** How often the queue is looked at for work queued by another process (the CLI) or due for a retry. */
   pollMs?: number;
 }
@@ -95,6 +97,25 @@ export class OutboxWorker {
     }
   }
 
+  /**
+   * The node's copy is a cache: when the PACS holds more of the study than the node (or all of it), fetch it first, so
+   * the partner gets the whole study. Without a PACS configured the node sends what it holds.
+   */
+  async #fetchIfMissing(studyInstanceUid: string, log: Logger): Promise<void> {
+    const source = this.#o.source;
+    if (source === undefined) return;
+    const ctx = { actor: { kind: 'system' as const, task: 'outbox' }, purpose: 'exchange' as const };
+    const held = this.#o.studies.studyInstances(ctx, studyInstanceUid).length;
+    const atSource = await source.locate(studyInstanceUid);
+    if (atSource === undefined) {
+      if (held > 0) return;
+      throw new BeeldbrugError('NOT_FOUND', `study ${studyInstanceUid} is neither in this node nor in its PACS`);
+    }
+    if (atSource.instances <= held) return;
+    log.info({ held, atSource: atSource.instances }, 'fetching the study from the PACS before sending');
+    await source.fetch(studyInstanceUid);
+  }
+
   async #send(t: OutgoingTransfer): Promise<void> {
     const { outbox, logger } = this.#o;
     const r = t.request;
@@ -106,6 +127,7 @@ export class OutboxWorker {
       return;
     }
     try {
+      await this.#fetchIfMissing(r.studyInstanceUid, log);
       const result = await sendStudy(
         {
           studyInstanceUid: r.studyInstanceUid,

@@ -6,12 +6,29 @@ import { decidePurpose } from './purpose-decision.ts';
 import { type AccessPoint, sendEvent } from './audit-events.ts';
 import type { AuditTrail } from '../audit/index.ts';
 
+export interface StudyLocation {
+  instances: number;
+  patient: { bsn?: string; patientId?: string };
+}
+
+/**
+ * Where the node gets a study it does not hold (all of): the hospital's PACS (exchange.fetchFrom). The node layer
+ * implements it with DIMSE; the exchange only asks.
+ */
+export interface StudySource {
+  /** The study at the source: how many instances and whose; undefined when the source does not have it. */
+  locate(studyInstanceUid: string): Promise<StudyLocation | undefined>;
+  /** Brings every instance of the study into the node's store. */
+  fetch(studyInstanceUid: string): Promise<{ retrieved: number }>;
+}
+
 export interface QueueSendDeps {
   outbox: Outbox;
   studies: StudyService;
   audit: AuditTrail;
   partners: readonly PartnerConfig[];
   ourUra: string;
+  source?: StudySource | undefined;
 }
 
 /** The patient of a stored study, as the audit trail names them. */
@@ -28,18 +45,20 @@ export function findPartner(partners: readonly PartnerConfig[], uraOrName: strin
 
 /**
  * The one way a send is asked for (HTTP API, CLI, a C-MOVE to a partner's AE title): checks what can be checked here
- * (a partner we can reach, the purpose rules the receiver applies too, the study present) and queues the transfer in
- * the durable outbox. Sending happens in the node's outbox worker.
+ * (a partner we can reach, the purpose rules the receiver applies too, the study in this node or in its PACS) and queues
+ * the transfer in the durable outbox. Sending, and fetching from the PACS first, happens in the node's outbox worker.
  */
-export function queueSend(d: QueueSendDeps, ctx: AccessContext, at: AccessPoint, request: OutgoingRequest): OutgoingTransfer {
+export async function queueSend(d: QueueSendDeps, ctx: AccessContext, at: AccessPoint, request: OutgoingRequest): Promise<OutgoingTransfer> {
   const partner = d.partners.find((p) => p.ura === request.partnerUra);
   if (partner?.baseUrl === undefined) {
     throw new BeeldbrugError('PARTNER_UNKNOWN', `URA ${request.partnerUra} is not a partner with a baseUrl in exchange.partners`);
   }
   const purpose = decidePurpose({ purpose: request.purpose, consentReference: request.consentReference, senderUra: d.ourUra, receiverUra: partner.ura });
   if (!purpose.accept) throw new BeeldbrugError('SEND_NOT_ALLOWED', purpose.detail);
-  const patient = patientOfStudy(d.studies, ctx, request.studyInstanceUid);
-  if (patient === undefined) throw new BeeldbrugError('NOT_FOUND', `study ${request.studyInstanceUid} is not in this node`);
+  const patient = patientOfStudy(d.studies, ctx, request.studyInstanceUid) ?? (await d.source?.locate(request.studyInstanceUid))?.patient;
+  if (patient === undefined) {
+    throw new BeeldbrugError('NOT_FOUND', `study ${request.studyInstanceUid} is not in this node${d.source !== undefined ? ' nor in its PACS' : ''}`);
+  }
   const queued = d.outbox.enqueue(request);
   d.audit.record(sendEvent({ at, request, partnerName: partner.name, transferId: queued.transferId, patient, outcome: 'success', description: 'study queued for sending' }));
   return queued;

@@ -59,9 +59,9 @@ function refused(what: string, status: number, body: unknown): BeeldbrugError {
 
 const connectionFaults: ReadonlySet<string> = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_PREMATURE_CLOSE']);
 
-/** Connection faults (refused, reset, cut off mid-upload) and 5xx answers; never a refusal, a bad receipt or a local fault. */
+/** Connection faults (refused, reset, cut off mid-upload), 5xx answers and a PACS that is down; never a refusal, a bad receipt or a local fault. */
 export function isPassingFault(err: unknown): boolean {
-  if (err instanceof BeeldbrugError) return err.code === 'PARTNER_UNREACHABLE';
+  if (err instanceof BeeldbrugError) return err.code === 'PARTNER_UNREACHABLE' || err.code === 'PACS_UNREACHABLE';
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' && connectionFaults.has(code);
 }

@@ -1,4 +1,4 @@
-import { DicomError, encodeFileMeta, parseDataset, SopClass, writeDataset } from '../dicom/index.ts';
+import { DicomError, encodeFileMeta, parseDataset, SopClass, Tag, writeDataset } from '../dicom/index.ts';
 import { type AssociationInfo, type DimseHandlers, DimseFailure, type OutgoingInstance, type RetrievePlan, Status, type TlsOptions } from '../dimse/index.ts';
 import type { StoredInstance } from '../store/index.ts';
 import { BeeldbrugError, dimseStatusOf } from '../errors/index.ts';
@@ -24,7 +24,7 @@ export interface HandlerOptions {
    * that partner once the association is released; or a C-MOVE names one as its destination.
    */
   partnerDestinations?: readonly string[];
-  sendToPartner?: (destinationAeTitle: string, studyInstanceUids: readonly string[], requestedBy: { callingAeTitle: string; remoteAddress: string; associationId: string }) => void;
+  sendToPartner?: (destinationAeTitle: string, studyInstanceUids: readonly string[], requestedBy: { callingAeTitle: string; remoteAddress: string; associationId: string }) => Promise<void>;
   logger: Logger;
 }
 
@@ -136,9 +136,12 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
         let destination: RetrievePlan['destination'];
         const wanted = (req.moveDestination ?? '').trim();
         if (req.kind === 'move' && o.sendToPartner !== undefined && (o.partnerDestinations ?? []).includes(wanted)) {
-          const instances = o.studies.instancesToRetrieve(ctx(a, 'retrieve'), parseDataset(req.identifier, req.transferSyntaxUid), model);
-          const studyUids = [...new Set(instances.map((i) => i.study.studyInstanceUid))];
-          o.sendToPartner(wanted, studyUids, { callingAeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress, associationId: a.id });
+          const identifier = parseDataset(req.identifier, req.transferSyntaxUid);
+          const instances = o.studies.instancesToRetrieve(ctx(a, 'retrieve'), identifier, model);
+          // Studies named by UID are queued even when the node does not hold them: the outbox fetches them from the PACS.
+          const named = (identifier.string(Tag.StudyInstanceUID) ?? '').split('\\').map((u) => u.trim()).filter((u) => u !== '');
+          const studyUids = [...new Set([...instances.map((i) => i.study.studyInstanceUid), ...named])];
+          await o.sendToPartner(wanted, studyUids, { callingAeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress, associationId: a.id });
           o.logger.info({ association: a.id, destination: wanted, studies: studyUids.length, instances: instances.length }, 'C-MOVE to a partner: queued in the outbox');
           // Each sub-operation counts as completed once its study is in the durable outbox; delivery shows there.
           return {
@@ -172,12 +175,14 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
         o.logger.warn({ association: a.id, destination: entry.destination, studies: studies.length }, 'association to a partner AE title aborted; nothing queued');
         return;
       }
-      try {
-        o.sendToPartner?.(entry.destination, studies, { callingAeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress, associationId: a.id });
-        o.logger.info({ association: a.id, destination: entry.destination, studies: studies.length }, 'C-STORE to a partner AE title: queued in the outbox');
-      } catch (err) {
-        o.logger.error({ association: a.id, destination: entry.destination, err }, 'the studies sent to a partner AE title could not be queued');
-      }
+      void (async () => {
+        try {
+          await o.sendToPartner?.(entry.destination, studies, { callingAeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress, associationId: a.id });
+          o.logger.info({ association: a.id, destination: entry.destination, studies: studies.length }, 'C-STORE to a partner AE title: queued in the outbox');
+        } catch (err) {
+          o.logger.error({ association: a.id, destination: entry.destination, err }, 'the studies sent to a partner AE title could not be queued');
+        }
+      })();
     },
   };
 }

@@ -12,6 +12,7 @@ import { StudyService } from '../studies/index.ts';
 import { dimseHandlers } from './dimse-handlers.ts';
 import { RetentionJob } from './retention-job.ts';
 import { admit, resolvePeers } from './peer-allow-list.ts';
+import { pacsSourceFor } from './pacs-source.ts';
 import { readTlsFiles } from './tls-files.ts';
 
 export interface RunningNode {
@@ -61,13 +62,13 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
     retention.start();
     const peers = await resolvePeers(config.dimse.peers);
     // Set once the exchange part below is up; C-MOVEs to a partner's AE title go through it.
-    let sendToPartner: ((destination: string, studyInstanceUids: readonly string[], by: { callingAeTitle: string; remoteAddress: string; associationId: string }) => void) | undefined;
+    let sendToPartner: ((destination: string, studyInstanceUids: readonly string[], by: { callingAeTitle: string; remoteAddress: string; associationId: string }) => Promise<void>) | undefined;
     const partnerDestinations = (config.exchange?.partners ?? []).flatMap((p) => (p.aeTitle !== undefined ? [p.aeTitle.trim()] : []));
     const handlers = dimseHandlers({
       partnerDestinations,
-      sendToPartner: (destination, uids, by) => {
+      sendToPartner: async (destination, uids, by) => {
         if (sendToPartner === undefined) throw new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running');
-        sendToPartner(destination, uids, by);
+        await sendToPartner(destination, uids, by);
       },
       studies,
       moveDestinations: config.dimse.peers.flatMap((p) => (p.port !== undefined ? [{ aeTitle: p.aeTitle.trim(), host: p.host, port: p.port, tls: p.tls }] : [])),
@@ -106,8 +107,10 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
       outbox = new Outbox(join(config.dataDir, 'exchange.sqlite'));
       const theOutbox = outbox;
       closers.push(async () => theOutbox.close());
+      const source = pacsSourceFor(config, studies, logger);
       const worker = new OutboxWorker({
         outbox,
+        source,
         studies,
         audit,
         node: config.node.name,
@@ -121,14 +124,14 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         },
       });
       closers.push(() => worker.close());
-      sendToPartner = (destination, uids, by) => {
+      sendToPartner = async (destination, uids, by) => {
         const partner = exchange.partners.find((p) => p.aeTitle?.trim() === destination);
         if (partner === undefined) throw new BeeldbrugError('PARTNER_UNKNOWN', `no partner has AE title ${destination}`);
         // The PACS does not say who pressed "send"; the calling AE and address are what the audit trail can name.
         const user = { id: `dicom:${by.callingAeTitle}@${by.remoteAddress}`, name: by.callingAeTitle };
         for (const studyInstanceUid of uids) {
-          queueSend(
-            { outbox: theOutbox, studies, audit, partners: exchange.partners, ourUra: config.node.organization.ura },
+          await queueSend(
+            { outbox: theOutbox, studies, audit, partners: exchange.partners, ourUra: config.node.organization.ura, source },
             { actor: { kind: 'dimse-peer', aeTitle: by.callingAeTitle, remoteAddress: by.remoteAddress, associationId: by.associationId }, purpose: 'exchange' },
             { node: config.node.name, ip: by.remoteAddress, aeTitle: by.callingAeTitle },
             { studyInstanceUid, partnerUra: partner.ura, purpose: 'transfer', urgency: 'routine', reason: `sent from the PACS (${by.callingAeTitle})`, user },
@@ -175,7 +178,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         routes: (app) => {
           app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
           registerHelloRoute(app, config.node.organization);
-          registerOutboxRoutes(app, { outbox: theOutbox, studies, audit, node: config.node.name, partners: exchange.partners, ourUra: config.node.organization.ura, queued: () => worker.wake() });
+          registerOutboxRoutes(app, { outbox: theOutbox, studies, audit, node: config.node.name, partners: exchange.partners, ourUra: config.node.organization.ura, source, queued: () => worker.wake() });
           registerTransferRoutes(app, {
             inbox,
             studies,

@@ -1,0 +1,150 @@
+import { Dataset, encodeFileMeta, parseDataset, SopClass, Tag, TransferSyntax, writeDataset } from '../dicom/index.ts';
+import { Association, DefaultTransferSyntaxes, isFailure, Status, type TlsOptions } from '../dimse/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import type { StudyLocation, StudySource } from '../exchange/index.ts';
+import type { Logger } from '../log/index.ts';
+import { BSN_ISSUER_OID, isValidBsn } from '../patient/index.ts';
+import type { AccessContext, StudyService } from '../studies/index.ts';
+import type { Config } from '../config/index.ts';
+import { readTlsFiles } from './tls-files.ts';
+
+export interface PacsPeer {
+  aeTitle: string;
+  host: string;
+  port: number;
+  tls?: TlsOptions;
+}
+
+/** Identifiers are written in explicit VR little endian, which every PACS accepts for query/retrieve. */
+const QUERY_TS = [TransferSyntax.ExplicitVRLittleEndian];
+/** A C-GET context per SOP class and transfer syntax (max 128 contexts), so the PACS can send each file as it holds it. */
+const MAX_CONTEXTS = 120;
+
+/**
+ * The hospital's PACS as the source of a study the node does not hold (exchange.fetchFrom): a study-level C-FIND says
+ * whether the PACS has it and how many instances, and a C-MOVE to this node's own AE title (what every PACS supports)
+ * or a C-GET brings it in through the same ingest as any C-STORE, each instance made durable before it is acknowledged.
+ */
+export class PacsSource implements StudySource {
+  readonly #peer: PacsPeer;
+  readonly #method: 'c-move' | 'c-get';
+  readonly #ourAeTitle: string;
+  readonly #studies: StudyService;
+  readonly #log: Logger;
+
+  constructor(peer: PacsPeer, o: { method: 'c-move' | 'c-get'; ourAeTitle: string; studies: StudyService; logger: Logger }) {
+    this.#peer = peer;
+    this.#method = o.method;
+    this.#ourAeTitle = o.ourAeTitle;
+    this.#studies = o.studies;
+    this.#log = o.logger;
+  }
+
+  async locate(studyInstanceUid: string): Promise<StudyLocation | undefined> {
+    const query = new Dataset()
+      .set(Tag.QueryRetrieveLevel, 'CS', 'STUDY')
+      .set(Tag.StudyInstanceUID, 'UI', studyInstanceUid)
+      .set(Tag.PatientID, 'LO', '')
+      .set(Tag.IssuerOfPatientID, 'LO', '')
+      .set(Tag.NumberOfStudyRelatedInstances, 'IS', '');
+    const matches = await this.#find(query);
+    const match = matches[0];
+    if (match === undefined) return undefined;
+    const patientId = match.string(Tag.PatientID)?.trim() ?? '';
+    const issuer = match.string(Tag.IssuerOfPatientID)?.trim();
+    const bsn = issuer === BSN_ISSUER_OID && isValidBsn(patientId) ? patientId : undefined;
+    return { instances: match.number(Tag.NumberOfStudyRelatedInstances) ?? 0, patient: { patientId, ...(bsn !== undefined ? { bsn } : {}) } };
+  }
+
+  async fetch(studyInstanceUid: string): Promise<{ retrieved: number }> {
+    const identifier = new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'STUDY').set(Tag.StudyInstanceUID, 'UI', studyInstanceUid);
+    const started = Date.now();
+    const result = this.#method === 'c-move' ? await this.#move(identifier) : await this.#get(identifier, studyInstanceUid);
+    if (isFailure(result.status) || result.failed > 0) {
+      throw new BeeldbrugError('PACS_RETRIEVE_FAILED', `${this.#method.toUpperCase()} of study ${studyInstanceUid} from ${this.#peer.aeTitle}: status 0x${result.status.toString(16)}, ${result.failed} failed, ${result.completed} completed`);
+    }
+    this.#log.info({ pacs: this.#peer.aeTitle, method: this.#method, instances: result.completed, ms: Date.now() - started }, 'study fetched from the PACS');
+    return { retrieved: result.completed };
+  }
+
+  async #connect(contexts: { abstractSyntax: string; transferSyntaxes: readonly string[]; scpRole?: boolean }[]): Promise<Association> {
+    try {
+      return await Association.connect({
+        host: this.#peer.host,
+        port: this.#peer.port,
+        callingAeTitle: this.#ourAeTitle,
+        calledAeTitle: this.#peer.aeTitle,
+        ...(this.#peer.tls !== undefined ? { tls: this.#peer.tls } : {}),
+        presentationContexts: contexts,
+        logger: this.#log,
+      });
+    } catch (cause) {
+      throw new BeeldbrugError('PACS_UNREACHABLE', `the PACS ${this.#peer.aeTitle} at ${this.#peer.host}:${this.#peer.port} cannot be reached: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  async #find(query: Dataset): Promise<Dataset[]> {
+    const assoc = await this.#connect([{ abstractSyntax: SopClass.StudyRootQueryRetrieveFind, transferSyntaxes: QUERY_TS }]);
+    try {
+      const out: Dataset[] = [];
+      const ts = TransferSyntax.ExplicitVRLittleEndian;
+      for await (const m of assoc.find(SopClass.StudyRootQueryRetrieveFind, writeDataset(query, ts))) out.push(parseDataset(m, ts));
+      return out;
+    } finally {
+      await assoc.release().catch(() => undefined);
+    }
+  }
+
+  async #move(identifier: Dataset) {
+    const assoc = await this.#connect([{ abstractSyntax: SopClass.StudyRootQueryRetrieveMove, transferSyntaxes: QUERY_TS }]);
+    try {
+      return await assoc.move(SopClass.StudyRootQueryRetrieveMove, this.#ourAeTitle, writeDataset(identifier, TransferSyntax.ExplicitVRLittleEndian));
+    } finally {
+      await assoc.release().catch(() => undefined);
+    }
+  }
+
+  async #get(identifier: Dataset, studyInstanceUid: string) {
+    // C-GET needs the storage SOP classes up front: an image-level C-FIND names them.
+    const sopClasses = new Set<string>();
+    const images = await this.#find(new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'IMAGE').set(Tag.StudyInstanceUID, 'UI', studyInstanceUid).set(Tag.SOPClassUID, 'UI', '').set(Tag.SOPInstanceUID, 'UI', ''));
+    for (const i of images) {
+      const c = i.string(Tag.SOPClassUID)?.trim();
+      if (c !== undefined && c !== '') sopClasses.add(c);
+    }
+    const contexts = [...sopClasses].flatMap((abstractSyntax) => DefaultTransferSyntaxes.map((ts) => ({ abstractSyntax, transferSyntaxes: [ts], scpRole: true })));
+    if (contexts.length > MAX_CONTEXTS) {
+      throw new BeeldbrugError('PACS_RETRIEVE_FAILED', `study ${studyInstanceUid} has ${sopClasses.size} SOP classes, too many for one C-GET association; use fetchFrom.method c-move`);
+    }
+    const assoc = await this.#connect([{ abstractSyntax: SopClass.StudyRootQueryRetrieveGet, transferSyntaxes: QUERY_TS }, ...contexts]);
+    const ctx: AccessContext = { actor: { kind: 'dimse-peer', aeTitle: this.#peer.aeTitle, remoteAddress: this.#peer.host, associationId: 'c-get' }, purpose: 'ingest' };
+    try {
+      return await assoc.get(SopClass.StudyRootQueryRetrieveGet, writeDataset(identifier, TransferSyntax.ExplicitVRLittleEndian), async (req) => {
+        await this.#studies.ingest(ctx, {
+          sopClassUid: req.sopClassUid,
+          sopInstanceUid: req.sopInstanceUid,
+          transferSyntaxUid: req.transferSyntaxUid,
+          fileMeta: encodeFileMeta({ sopClassUid: req.sopClassUid, sopInstanceUid: req.sopInstanceUid, transferSyntaxUid: req.transferSyntaxUid, sourceApplicationEntityTitle: this.#peer.aeTitle }),
+          data: req.data,
+          provenance: { receivedAt: new Date().toISOString(), via: 'dimse', callingAeTitle: this.#peer.aeTitle, remoteAddress: this.#peer.host },
+        });
+        return Status.Success;
+      });
+    } finally {
+      await assoc.release().catch(() => undefined);
+    }
+  }
+}
+
+/** The configured PACS source (exchange.fetchFrom), or undefined when the node sends only what it holds. */
+export function pacsSourceFor(config: Readonly<Config>, studies: StudyService, logger: Logger): PacsSource | undefined {
+  const fetchFrom = config.exchange?.fetchFrom;
+  if (fetchFrom === undefined) return undefined;
+  const peer = config.dimse.peers.find((p) => p.aeTitle === fetchFrom.aeTitle);
+  if (peer?.port === undefined) throw new BeeldbrugError('CONFIG_INVALID', `exchange.fetchFrom.aeTitle ${fetchFrom.aeTitle} is not a dimse peer with a port`);
+  const tls = peer.tls && config.dimse.tlsClient !== undefined ? readTlsFiles(config.dimse.tlsClient) : undefined;
+  return new PacsSource(
+    { aeTitle: peer.aeTitle, host: peer.host, port: peer.port, ...(tls !== undefined ? { tls } : {}) },
+    { method: fetchFrom.method, ourAeTitle: config.dimse.aeTitle, studies, logger: logger.child({ part: 'pacs-source', pacs: peer.aeTitle }) },
+  );
+}
