@@ -15,7 +15,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   auth: [],
   http: ['auth', 'config', 'log'],
   dicomweb: [],
-  exchange: ['audit', 'auth', 'dicom', 'http', 'config', 'studies', 'dicomweb', 'errors', 'log', 'store'],
+  exchange: ['audit', 'auth', 'dicom', 'http', 'config', 'studies', 'dicomweb', 'errors', 'log', 'patient', 'store'],
   store: [],
   synth: ['dicom', 'patient'],
   errors: [],

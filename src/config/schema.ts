@@ -59,6 +59,10 @@ const exchange = z.strictObject({
     )
     .default([])
     .describe('where arriving studies go; the first matching rule decides; none means hold'),
+  patientIdentity: z
+    .enum(['keep', 'bsn'])
+    .default('keep')
+    .describe("how forwarded studies name the patient in the local PACS: keep (as sent) or bsn (Patient ID = BSN, national issuer; the sender's id kept in Other Patient IDs; no BSN, no forward)"),
   fetchFrom: z
     .strictObject({
       aeTitle: aeTitle.describe('the PACS, a dimse peer with a port'),

@@ -27,6 +27,7 @@ export class HeaderReader {
   /** Don't try again before this many bytes are pending: a parse attempt re-reads the incomplete element. */
   #retryAt = 0;
   #failure: DicomError | undefined;
+  #headerLength: number | undefined;
 
   constructor(transferSyntaxUid: string, limits?: ParseLimits & { maxHeaderBytes?: number }) {
     this.#info = requireTransferSyntax(transferSyntaxUid);
@@ -36,6 +37,11 @@ export class HeaderReader {
 
   get done(): boolean {
     return this.#done;
+  }
+
+  /** Bytes of the stream before Pixel Data (or the whole data set without it); unknown for deflated data. */
+  get headerLength(): number | undefined {
+    return this.#headerLength;
   }
 
   /** Adds the next chunk; true once the header is complete (later chunks are then ignored). */
@@ -114,6 +120,7 @@ export class HeaderReader {
     while (off < buf.length) {
       const tag = peekTag(buf, off, buf.length, little);
       if (tag !== undefined && isPixelOrLater(tag)) {
+        if (!this.#info.deflated) this.#headerLength = this.#consumed + off;
         this.#finish();
         return off;
       }
@@ -129,7 +136,10 @@ export class HeaderReader {
         return off;
       }
     }
-    if (final) this.#finish();
+    if (final) {
+      if (!this.#info.deflated) this.#headerLength = this.#consumed + off;
+      this.#finish();
+    }
     this.#retryAt = 0;
     return off;
   }

@@ -22,6 +22,7 @@ export const ErrorCatalog = {
   PARTNER_UNREACHABLE: { http: 502, summary: 'the partner node cannot be reached' },
   PARTNER_REFUSED: { http: 502, summary: 'the partner node refused the request' },
   PARTNER_UNKNOWN: { http: 404, dimse: 0xa801, summary: 'the organization is not a partner this node can send to (exchange.partners, with a baseUrl)' },
+  PATIENT_IDENTITY_UNRESOLVED: { http: 409, summary: 'the arriving study cannot be filed under a local patient by the configured rule (exchange.patientIdentity); it stays in the inbox' },
   PACS_UNREACHABLE: { http: 502, summary: "the hospital's PACS cannot be reached to fetch a study (exchange.fetchFrom)" },
   PACS_RETRIEVE_FAILED: { http: 502, summary: 'the PACS did not deliver the whole study' },
   SEND_NOT_ALLOWED: { http: 422, summary: 'this purpose does not allow the send (internal across organizations, or a consultation without consent reference)' },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decideIdentity, type PatientIdentityRule } from './patient-identity.ts';
 import type { HttpsApp } from '../http/index.ts';
 import type { Inbox, IncomingTransfer, TransferState } from './inbox.ts';
 
@@ -14,9 +15,19 @@ export interface InboxRouteDeps {
    * when none is named). Returns the AE title it goes to, or undefined when there is no such PACS.
    */
   importInto: (transfer: IncomingTransfer, destination: string | undefined, user: { id: string; name: string }) => string | undefined;
+  /** The rule that names the patient in the local PACS, shown with each study. */
+  identity: PatientIdentityRule;
 }
 
-function view(t: IncomingTransfer & { openedAt?: string; deliveredAt?: string | null }): Record<string, unknown> {
+/** How the study is (or would be) filed in the local PACS: as sent, under another id, or not at all and why. */
+function filedAs(rule: PatientIdentityRule, p: IncomingTransfer['manifest']['patient']): Record<string, unknown> {
+  const d = decideIdentity(rule, { patientId: p.patientId, issuer: p.issuerOfPatientId ?? null, bsn: p.bsn ?? null });
+  if (d.action === 'coerce') return { patientId: d.patientId, issuerOfPatientId: d.issuer };
+  if (d.action === 'refuse') return { refused: d.reason };
+  return { patientId: p.patientId, ...(p.issuerOfPatientId !== undefined ? { issuerOfPatientId: p.issuerOfPatientId } : {}) };
+}
+
+function view(t: IncomingTransfer & { openedAt?: string; deliveredAt?: string | null }, rule: PatientIdentityRule): Record<string, unknown> {
   const m = t.manifest;
   return {
     transferId: t.transferId,
@@ -26,7 +37,8 @@ function view(t: IncomingTransfer & { openedAt?: string; deliveredAt?: string | 
     urgency: m.urgency,
     reason: m.reason,
     sender: m.sender.user,
-    patient: m.patient,
+    // The sender's patient id and issuer as they sent them, and how the local PACS files the study.
+    patient: { ...m.patient, filedAs: filedAs(rule, m.patient) },
     study: m.study,
     instances: m.instances.length,
     ...(t.openedAt !== undefined ? { openedAt: t.openedAt, deliveredAt: t.deliveredAt ?? null } : {}),
@@ -45,7 +57,7 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
       return reply.code(400).send({ error: 'request-invalid', problems: ['state: one of open, delivered, imported, failed'] });
     }
     const transfers = d.inbox.list(state !== undefined ? { state: state as TransferState } : {});
-    return { transfers: transfers.map(view) };
+    return { transfers: transfers.map((t) => view(t, d.identity)) };
   });
 
   app.post<{ Params: { transferId: string } }>('/api/v1/inbox/:transferId/accept', { config: { access: 'own-organization' } }, async (req, reply) => {

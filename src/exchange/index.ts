@@ -13,3 +13,4 @@ export { OutboxWorker, defaultRetryPolicy, type RetryPolicy } from './outbox-wor
 export { registerOutboxRoutes } from './outbox-routes.ts';
 export { findPartner, queueSend, type StudyLocation, type StudySource } from './queue-send.ts';
 export { importEvent, type AccessPoint } from './audit-events.ts';
+export { coercePatient, decideIdentity, type IdentityDecision, type PatientIdentityRule } from './patient-identity.ts';

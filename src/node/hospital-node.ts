@@ -148,7 +148,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         if (peer?.port === undefined) return undefined;
         let f = forwarders.get(aeTitle);
         if (f === undefined) {
-          f = new PacsForwarder({ aeTitle, host: peer.host, port: peer.port }, { ourAeTitle: config.dimse.aeTitle, studies, logger: logger.child({ part: 'forward', destination: aeTitle }) });
+          f = new PacsForwarder({ aeTitle, host: peer.host, port: peer.port }, { ourAeTitle: config.dimse.aeTitle, studies, identity: exchange.patientIdentity, logger: logger.child({ part: 'forward', destination: aeTitle }) });
           forwarders.set(aeTitle, f);
         }
         return f;
@@ -195,6 +195,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
           });
           registerInboxRoutes(app, {
             inbox,
+            identity: exchange.patientIdentity,
             importInto: (transfer, wanted, user) => {
               const destination = wanted ?? exchange.routing.find((r) => r.action === 'forward')?.destination;
               const forwarder = destination !== undefined ? forwarderFor(destination) : undefined;

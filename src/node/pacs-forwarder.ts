@@ -1,4 +1,7 @@
+import { rewriteHeader } from '../dicom/index.ts';
 import { Association, Status } from '../dimse/index.ts';
+import { coercePatient, decideIdentity, type PatientIdentityRule } from '../exchange/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { StoredInstance } from '../store/index.ts';
 import type { StudyService } from '../studies/index.ts';
@@ -21,6 +24,7 @@ export class PacsForwarder {
   readonly #ourAeTitle: string;
   readonly #studies: StudyService;
   readonly #log: Logger;
+  readonly #identity: PatientIdentityRule;
   readonly #queue: StoredInstance[] = [];
   readonly #contexts = new Map<string, Set<string>>();
   #association: Association | undefined;
@@ -29,8 +33,9 @@ export class PacsForwarder {
   readonly forwarded: string[] = [];
   readonly failed: string[] = [];
 
-  constructor(dest: PacsDestination, o: { ourAeTitle: string; studies: StudyService; logger: Logger }) {
+  constructor(dest: PacsDestination, o: { ourAeTitle: string; studies: StudyService; logger: Logger; identity?: PatientIdentityRule }) {
     this.#dest = dest;
+    this.#identity = o.identity ?? 'keep';
     this.#ourAeTitle = o.ourAeTitle;
     this.#studies = o.studies;
     this.#log = o.logger;
@@ -65,12 +70,13 @@ export class PacsForwarder {
     for (let next = this.#queue.shift(); next !== undefined; next = this.#queue.shift()) {
       const uid = next.instance.sopInstanceUid;
       try {
+        const data = this.#dataFor(next);
         const assoc = await this.#associationFor(next);
         const status = await assoc.store({
           sopClassUid: next.instance.sopClassUid,
           sopInstanceUid: uid,
           transferSyntaxUid: next.instance.transferSyntaxUid,
-          data: this.#studies.openDataset(next),
+          data,
         });
         if (status === Status.Success || (status & 0xf000) === 0xb000) this.forwarded.push(uid);
         else throw new Error(`C-STORE status 0x${status.toString(16)}`);
@@ -86,6 +92,16 @@ export class PacsForwarder {
       this.#association = undefined;
     }, IDLE_MS);
     this.#idle.unref();
+  }
+
+  /** The instance as the PACS gets it: as stored, or with the patient named by the local rule (pixel data untouched). */
+  #dataFor(i: StoredInstance): NodeJS.ReadableStream | AsyncIterable<Buffer> {
+    const sender = { patientId: i.patient.patientId, issuer: i.patient.issuerOfPatientId, bsn: i.patient.bsn };
+    const decision = decideIdentity(this.#identity, sender);
+    if (decision.action === 'refuse') throw new BeeldbrugError('PATIENT_IDENTITY_UNRESOLVED', `${i.instance.sopInstanceUid} not forwarded: ${decision.reason}`);
+    const stored = this.#studies.openDataset(i) as AsyncIterable<Buffer>;
+    if (decision.action === 'keep') return stored;
+    return rewriteHeader(stored, i.instance.transferSyntaxUid, (header) => coercePatient(header, decision, sender));
   }
 
   async #associationFor(i: StoredInstance): Promise<Association> {

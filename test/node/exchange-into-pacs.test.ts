@@ -2,11 +2,12 @@
 // forwards every instance into Midden's PACS (a real Orthanc) as it arrives. The PACS then finds the study by C-FIND and
 // holds every instance with its pixel data byte for byte.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { createTestCa } from '../../src/auth/index.ts';
-import { parseDataset, readPart10, Tag } from '../../src/dicom/index.ts';
+import { Dataset, parseDataset, readPart10, rewriteHeader, Tag } from '../../src/dicom/index.ts';
+import { BSN_ISSUER_OID } from '../../src/patient/index.ts';
 import { sendStudy } from '../../src/exchange/index.ts';
 import { silentLogger } from '../../src/log/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
@@ -19,7 +20,7 @@ import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 
 /** Midden's node with Midden's PACS (a real Orthanc) behind it, and Noord's node that sends to it. */
-async function noordToMidden(t: TestContext, routing: NonNullable<ExchangeNodeOptions['routing']>) {
+async function noordToMidden(t: TestContext, routing: NonNullable<ExchangeNodeOptions['routing']>, patientIdentity?: ExchangeNodeOptions['patientIdentity']) {
   const pacs = await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_MIDDEN', modalities: { beeldbrug: { aeTitle: 'BB_0002', host: '127.0.0.1', port: 1 }, viewer: { aeTitle: 'VIEWER', host: '127.0.0.1', port: 1 } } });
   t.after(() => pacs.stop());
   const ca = createTestCa({ commonName: 'regio test CA' });
@@ -29,6 +30,7 @@ async function noordToMidden(t: TestContext, routing: NonNullable<ExchangeNodeOp
     partners: [noord],
     dimsePeers: [{ aeTitle: 'PACS_MIDDEN', host: '127.0.0.1', port: pacs.dicomPort, description: 'Midden PACS' }],
     routing,
+    ...(patientIdentity !== undefined ? { patientIdentity } : {}),
   });
   const sender = await startExchangeNode(t, { ca, us: noord, partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }] });
   return { pacs, ca, receiver, sender };
@@ -120,3 +122,72 @@ test('hold, then accept: a held study waits in the inbox and goes into the PACS 
   assert.equal((JSON.parse((await call(receiver.port, 'GET', '/api/v1/inbox', ca.certPem, own)).body) as { transfers: { state: string }[] }).transfers[0]?.state, 'imported');
   assert.equal((await accept({ user: { id: 'radioloog-3', name: 'Dr. E. de Wit' } })).status, 409, 'an imported study is not accepted twice');
 });
+
+/** Rewrites a study's files as a hospital that files patients under its own number would send them. */
+async function asLocalNumbers(files: readonly string[], outDir: string, o: { mrn: string; keepBsn: boolean }): Promise<string[]> {
+  mkdirSync(outDir, { recursive: true });
+  const out: string[] = [];
+  for (const [n, f] of files.entries()) {
+    const p = readPart10(readFileSync(f));
+    const bsn = p.dataset.string(Tag.PatientID) ?? '';
+    const parts: Buffer[] = [];
+    const original = readFileSync(f).subarray(p.datasetOffset);
+    for await (const c of rewriteHeader((async function* () { yield original; })(), p.transferSyntaxUid, (h) => {
+      h.set(Tag.PatientID, 'LO', o.mrn).set(Tag.IssuerOfPatientID, 'LO', 'ZH-NOORD').delete(Tag.IssuerOfPatientIDQualifiersSequence);
+      h.set(Tag.OtherPatientIDsSequence, 'SQ', o.keepBsn ? [new Dataset().set(Tag.PatientID, 'LO', bsn).set(Tag.IssuerOfPatientID, 'LO', BSN_ISSUER_OID)] : []);
+    })) parts.push(c);
+    const file = join(outDir, `${n}.dcm`);
+    writeFileSync(file, Buffer.concat([readFileSync(f).subarray(0, p.datasetOffset), ...parts]));
+    out.push(file);
+  }
+  return out;
+}
+
+test('patient reconciliation (rule bsn): the PACS files the study under the BSN, the sender\'s number kept; a study without BSN is not forwarded', async (t) => {
+  if (requireTool(t, 'Orthanc') === undefined) return;
+  const { pacs, receiver, sender } = await noordToMidden(t, [{ action: 'forward', destination: 'PACS_MIDDEN' }], 'bsn');
+  const work = tempDir(t);
+  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 2, seed: 46 });
+  const [withBsn, withoutBsn] = synth.patients.map((p) => p.studies[0]);
+  assert.ok(withBsn !== undefined && withoutBsn !== undefined);
+  const ctx = { actor: { kind: 'system' as const, task: 'test' }, purpose: 'import' as const };
+  for (const f of await asLocalNumbers(withBsn.files, join(work, 'a'), { mrn: 'MRN-1001', keepBsn: true })) await sender.n.node.studies.importFile(ctx, f);
+  for (const f of await asLocalNumbers(withoutBsn.files, join(work, 'b'), { mrn: 'MRN-1002', keepBsn: false })) await sender.n.node.studies.importFile(ctx, f);
+  const to = { ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` };
+  const user = { id: 'r1', name: 'Dr. D. Visser' };
+  for (const s of [withBsn, withoutBsn]) {
+    await sendStudy({ studyInstanceUid: s.studyInstanceUid, to, purpose: 'transfer', urgency: 'routine', reason: 'overplaatsing', user }, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() });
+  }
+  await waitFor('the study with BSN in the PACS', async () => (await pacs.rest<string[]>('GET', '/instances')).length === withBsn.instances, 30_000);
+  const forwarder = receiver.n.node.forwarding().get('PACS_MIDDEN');
+  await forwarder?.settled();
+  assert.equal(forwarder?.failed.length, withoutBsn.instances, 'no instance of the study without BSN was forwarded');
+  assert.equal((await pacs.rest<string[]>('GET', '/instances')).length, withBsn.instances);
+
+  const bsn = synth.patients[0]?.bsn;
+  for (const id of await pacs.rest<string[]>('GET', '/instances')) {
+    const file = await pacs.instanceFile(id);
+    const p = readPart10(file);
+    assert.equal(p.dataset.string(Tag.PatientID), bsn, 'filed under the BSN');
+    assert.equal(p.dataset.string(Tag.IssuerOfPatientID), BSN_ISSUER_OID);
+    const others = p.dataset.items(Tag.OtherPatientIDsSequence).map((i) => `${i.string(Tag.PatientID)}/${i.string(Tag.IssuerOfPatientID)}`);
+    assert.ok(others.includes('MRN-1001/ZH-NOORD'), `the sender's number is kept: ${others.join(', ')}`);
+    const stored = receiver.n.node.studies.instance(ctx, p.dataset.string(Tag.SOPInstanceUID) ?? '');
+    assert.ok(stored !== undefined);
+    const original = readPart10(await collectStream(receiver.n.node.studies.openFile(stored)));
+    assert.ok(payloadOf(parseDataset(file.subarray(p.datasetOffset), p.transferSyntaxUid)).equals(payloadOf(original.dataset)), 'pixel data byte-identical');
+  }
+
+  // The inbox shows the sender's number and how the study is filed, or why it is not.
+  const listed = JSON.parse((await call(receiver.port, 'GET', '/api/v1/inbox', receiver.ca.certPem, receiver.own)).body) as { transfers: { study: { studyInstanceUid: string }; patient: { patientId: string; issuerOfPatientId: string; filedAs: Record<string, string> } }[] };
+  const byStudy = new Map(listed.transfers.map((x) => [x.study.studyInstanceUid, x.patient]));
+  assert.deepEqual(byStudy.get(withBsn.studyInstanceUid)?.filedAs, { patientId: bsn, issuerOfPatientId: BSN_ISSUER_OID });
+  assert.equal(byStudy.get(withBsn.studyInstanceUid)?.patientId, 'MRN-1001');
+  assert.match(byStudy.get(withoutBsn.studyInstanceUid)?.filedAs['refused'] ?? '', /no BSN/);
+});
+
+async function collectStream(s: NodeJS.ReadableStream): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s as AsyncIterable<Buffer>) parts.push(c);
+  return Buffer.concat(parts);
+}

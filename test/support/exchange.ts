@@ -35,6 +35,7 @@ export interface ExchangeNodeOptions {
   /** DICOM peers of the node, e.g. its PACS as a forward destination. */
   dimsePeers?: { aeTitle: string; host: string; port?: number; description: string }[];
   routing?: { from?: string; purpose?: string; action: 'forward' | 'hold'; destination?: string }[];
+  patientIdentity?: 'keep' | 'bsn';
   /** The PACS a study to send is fetched from when the node lacks it. */
   fetchFrom?: { aeTitle: string; method: 'c-move' | 'c-get' };
   /** The node's own certificate and key, e.g. made with `beeldbrug pki node`; issued from `ca` when absent. */
@@ -65,6 +66,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
         ...(o.outbox !== undefined ? { outbox: o.outbox } : {}),
         ...(o.routing !== undefined ? { routing: o.routing } : {}),
         ...(o.fetchFrom !== undefined ? { fetchFrom: o.fetchFrom } : {}),
+        ...(o.patientIdentity !== undefined ? { patientIdentity: o.patientIdentity } : {}),
       };
     },
   });
