@@ -40,7 +40,15 @@ const invalid: [string, readonly (string | number)[], unknown, RegExp][] = [
   ['AGB code not 8 digits', ['node', 'organization', 'agb'], '12-34', /node\.organization\.agb: an AGB code is 8 digits/],
   ['unknown key', ['dimse', 'aeTitel'], 'X', /dimse: .*aeTitel/],
   ['missing key file setting', ['store', 'encryptionKeyFile'], undefined, /store\.encryptionKeyFile/],
+  ['arrival notices over plain HTTP to another host', ['exchange'], exchangeWith({ notify: { url: 'http://ris.example.nl/arrivals' } }), /exchange\.notify\.url: https, or http on loopback only/],
+  ['fetchFrom a PACS that is not a peer', ['exchange'], exchangeWith({ fetchFrom: { aeTitle: 'NOBODY' } }), /exchange\.fetchFrom\.aeTitle: NOBODY is not a dimse peer with a port/],
+  ['an unknown patient-identity rule', ['exchange'], exchangeWith({ patientIdentity: 'merge' }), /exchange\.patientIdentity/],
 ];
+
+/** A minimal valid exchange section with extra settings. */
+function exchangeWith(extra: Record<string, unknown>): Record<string, unknown> {
+  return { listen: { host: '127.0.0.1', port: 8443 }, tls: { certFile: 'n.crt', keyFile: 'n.key', caFile: 'ca.crt' }, ...extra };
+}
 
 for (const [name, path, value, message] of invalid) {
   test(`an invalid configuration names the key: ${name}`, () => {
@@ -52,3 +60,11 @@ for (const [name, path, value, message] of invalid) {
     );
   });
 }
+
+test('arrival notices may go to https anywhere or plain http on loopback', () => {
+  for (const url of ['https://ris.example.nl/arrivals', 'http://127.0.0.1:9000/arrivals', 'http://localhost/arrivals']) {
+    const raw: unknown = parseYaml(template);
+    setAt(raw, ['exchange'], exchangeWith({ notify: { url } }));
+    assert.equal(parseConfig(raw, 'x.yaml').exchange?.notify?.url, url);
+  }
+});

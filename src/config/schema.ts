@@ -59,6 +59,15 @@ const exchange = z.strictObject({
     )
     .default([])
     .describe('where arriving studies go; the first matching rule decides; none means hold'),
+  notify: z
+    .strictObject({
+      url: z
+        .url({ protocol: /^https?$/ })
+        .refine((u) => u.startsWith('https:') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(u), 'https, or http on loopback only: the notice names the patient')
+        .describe("the hospital's own endpoint (RIS, integration engine) that gets a JSON notice when a study has wholly arrived"),
+    })
+    .optional()
+    .describe('tell the hospital when a study has arrived and verified (urgent flagged); the inbox API shows it too'),
   patientIdentity: z
     .enum(['keep', 'bsn'])
     .default('keep')

@@ -14,3 +14,4 @@ export { registerOutboxRoutes } from './outbox-routes.ts';
 export { findPartner, queueSend, type StudyLocation, type StudySource } from './queue-send.ts';
 export { importEvent, type AccessPoint } from './audit-events.ts';
 export { coercePatient, decideIdentity, type IdentityDecision, type PatientIdentityRule } from './patient-identity.ts';
+export { type ArrivalNotice, ArrivalNotifier, arrivalNotice } from './arrival-notifier.ts';

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
 import { type AuditTrail, SqliteAuditTrail } from '../audit/index.ts';
-import { importEvent, Inbox, type IncomingTransfer, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerInboxRoutes, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
+import { ArrivalNotifier, arrivalNotice, importEvent, Inbox, type IncomingTransfer, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerInboxRoutes, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
 import { PacsForwarder } from './pacs-forwarder.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
@@ -139,6 +139,8 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         }
         worker.wake();
       };
+      const notifier = exchange.notify !== undefined ? new ArrivalNotifier(exchange.notify.url, logger.child({ part: 'notify' })) : undefined;
+      closers.push(async () => notifier?.settled());
       const forwarders = new Map<string, PacsForwarder>();
       closers.push(async () => {
         for (const f of forwarders.values()) await f.close();
@@ -188,6 +190,8 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
             signer: { keyPem: nodeTls.key, certPem: nodeTls.cert },
             onDelivered: (transfer) => {
               const route = routeFor(exchange.routing, { senderUra: transfer.senderUra, purpose: transfer.manifest.purpose });
+              const senderName = exchange.partners.find((p) => p.ura === transfer.senderUra)?.name ?? transfer.senderUra;
+              notifier?.notify(arrivalNotice(transfer, senderName, route.action));
               const forwarder = route.action === 'forward' ? forwarderFor(route.destination) : undefined;
               // Instances went into the PACS as they arrived; the study counts as imported once the last one is in.
               if (route.action === 'forward' && forwarder !== undefined) recordImport(transfer, route.destination, forwarder, undefined);

@@ -36,6 +36,8 @@ export interface ExchangeNodeOptions {
   dimsePeers?: { aeTitle: string; host: string; port?: number; description: string }[];
   routing?: { from?: string; purpose?: string; action: 'forward' | 'hold'; destination?: string }[];
   patientIdentity?: 'keep' | 'bsn';
+  /** Where arrival notices go. */
+  notifyUrl?: string;
   /** The PACS a study to send is fetched from when the node lacks it. */
   fetchFrom?: { aeTitle: string; method: 'c-move' | 'c-get' };
   /** The node's own certificate and key, e.g. made with `beeldbrug pki node`; issued from `ca` when absent. */
@@ -67,6 +69,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
         ...(o.routing !== undefined ? { routing: o.routing } : {}),
         ...(o.fetchFrom !== undefined ? { fetchFrom: o.fetchFrom } : {}),
         ...(o.patientIdentity !== undefined ? { patientIdentity: o.patientIdentity } : {}),
+        ...(o.notifyUrl !== undefined ? { notify: { url: o.notifyUrl } } : {}),
       };
     },
   });
