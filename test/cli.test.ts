@@ -9,6 +9,7 @@ import { organizationOf } from '../src/auth/index.ts';
 import { createServer } from 'node:net';
 import { freePort } from './support/net.ts';
 import { tempDir } from './support/tmp.ts';
+import { requireTool } from './support/tools.ts';
 
 const main = new URL('../src/main.ts', import.meta.url).pathname;
 
@@ -30,7 +31,7 @@ async function freeDemoPorts(): Promise<number> {
     });
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 12_000);
-    const ports = [base, base + 1, base + 2, base + 10, base + 20, base + 21, base + 22];
+    const ports = [base, base + 1, base + 2, base + 10, base + 20, base + 21, base + 22, base + 30, base + 31, base + 32, base + 40, base + 41, base + 42];
     if ((await Promise.all(ports.map(isFree))).every(Boolean)) return base;
   }
   throw new Error('no free ports for the demo');
@@ -71,16 +72,21 @@ test('start explains an invalid configuration by key, and a missing key file by 
   assert.match(noKey.err, /KEY_FILE_PROBLEM: .*store\.key/);
 });
 
-test('the demo starts three hospital nodes with synthetic studies, and keeps them for the next start', async (t) => {
+test('the demo starts three hospitals, each a node and its own PACS (Orthanc), pushes a study from a PACS menu, and keeps its data', async (t) => {
+  if (requireTool(t, 'Orthanc') === undefined) return;
   const dir = tempDir(t);
   const base = await freeDemoPorts();
   const first = cli(['demo', '--dir', dir, '--base-port', String(base), '--patients', '2', '--exit-when-ready']);
   assert.equal(first.code, 0, first.err);
-  for (const ae of ['NOORD', 'MIDDEN', 'ZUID']) assert.match(first.out, new RegExp(`${ae}\\s.*DICOM 127\\.0\\.0\\.1:\\d+\\s+\\d+ patients, \\d+ studies, \\d+ instances`));
-  assert.match(first.out, /ZUID .* 2 patients/, 'two synthetic patients each');
-  assert.match(first.out, /MIDDEN .* 3 patients/, 'and Midden also has the patient Noord pushed to it');
+  for (const ae of ['NOORD', 'MIDDEN', 'ZUID']) {
+    assert.match(first.out, new RegExp(`${ae}\\s.*DICOM 127\\.0\\.0\\.1:\\d+\\s+\\d+ patients, \\d+ studies, \\d+ instances`));
+    assert.match(first.out, new RegExp(`PACS_${ae}\\s+Orthanc\\s+DICOM 127\\.0\\.0\\.1:${base + 30 + ['NOORD', 'MIDDEN', 'ZUID'].indexOf(ae)}\\s+\\d+ patients`));
+  }
+  assert.match(first.out, /PACS_ZUID .* 2 patients/, 'two synthetic patients in each PACS');
+  assert.match(first.out, /PACS_MIDDEN .* 3 patients/, "and Midden's PACS also has the patient Noord sent");
+  assert.match(first.out, /ZUID .* 0 patients, 0 studies, 0 instances \(node cache\)/, 'a node holds nothing it did not pass on');
   assert.match(first.out, /echoscu -aet DEMO_SCU -aec NOORD 127\.0\.0\.1/);
-  assert.match(first.out, /Push: Ziekenhuis Noord sent study [0-9.]+ \(\d+ instances\) to Ziekenhuis Midden; receipt verified\./);
+  assert.match(first.out, /Push: Ziekenhuis Noord's PACS sent study [0-9.]+ \(\d+ instances\) to Ziekenhuis Midden from its "send to" menu; the receipt verified and the study is in Ziekenhuis Midden's PACS\./);
   const second = cli(['demo', '--dir', dir, '--base-port', String(base), '--exit-when-ready']);
   assert.equal(second.code, 0, second.err);
   const counts = (out: string): string[] => [...out.matchAll(/(\d+ patients, \d+ studies, \d+ instances)/g)].map((m) => m[1] ?? '');

@@ -1,4 +1,6 @@
-import { appendFileSync, createWriteStream, existsSync, readdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../config/index.ts';
 import { createLogger } from '../log/index.ts';
@@ -10,6 +12,7 @@ import { sendStudy } from '../exchange/index.ts';
 import { readTlsFiles } from '../node/index.ts';
 import { silentLogger } from '../log/index.ts';
 import { untilSignal } from './signals.ts';
+import { orthancBinary, type OrthancPacs, startOrthanc } from './orthanc-pacs.ts';
 
 /** The DCMTK tools a visitor uses to try the demo; it is on every node's allow-list. */
 const VISITOR_AE = 'DEMO_SCU';
@@ -27,19 +30,50 @@ export interface DemoOptions {
   exitWhenReady: boolean;
 }
 
-/** Starts the demo network; on first start each hospital gets its own synthetic patients, imported like a PACS push. */
+/** The AE title under which a hospital's PACS reaches a partner through its node ("send to" menu). */
+const sendToTitle = (h: (typeof hospitals)[number]): string => `NAAR_${h.aeTitle}`;
+
+interface DemoHospital {
+  hospital: (typeof hospitals)[number];
+  port: number;
+  node: RunningNode;
+  pacs: OrthancPacs | undefined;
+}
+
+/**
+ * Starts the demo network. Each hospital has its own PACS, an Orthanc when it is installed (else the node's own store
+ * stands in for it), holding that hospital's synthetic patients; on first start Noord's PACS sends a study to Midden.
+ */
 export async function runDemo(o: DemoOptions): Promise<void> {
   const visitorPort = o.basePort + 10;
   const exchangePort = (i: number): number => o.basePort + 20 + i;
+  const pacsPorts = (i: number): { dicom: number; http: number } => ({ dicom: o.basePort + 30 + i, http: o.basePort + 40 + i });
+  const withOrthanc = orthancBinary() !== undefined;
   const caDir = join(o.dir, 'pki', 'ca');
   if (!existsSync(join(caDir, 'ca.crt'))) makeCa(caDir, 'Beeldbrug demo CA');
   let firstStart = false;
-  const nodes: { hospital: (typeof hospitals)[number]; port: number; node: RunningNode }[] = [];
+  const nodes: DemoHospital[] = [];
+  const pacses: OrthancPacs[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const { node } of nodes.reverse()) await node.close();
+    for (const p of pacses) await p.stop();
+  };
   try {
     for (const [i, hospital] of hospitals.entries()) {
       const dir = join(o.dir, hospital.aeTitle.toLowerCase());
       const port = o.basePort + i;
       const fresh = !existsSync(join(dir, CONFIG_FILE_NAME));
+      const pacsAe = `PACS_${hospital.aeTitle}`;
+      const others = hospitals.filter((_, j) => j !== i);
+      let pacs: OrthancPacs | undefined;
+      if (withOrthanc) {
+        pacs = await startDemoPacs(join(dir, 'pacs'), pacsAe, pacsPorts(i), {
+          beeldbrug: { aeTitle: hospital.aeTitle, host: '127.0.0.1', port },
+          visitor: { aeTitle: VISITOR_AE, host: '127.0.0.1', port: visitorPort },
+          ...Object.fromEntries(others.map((h) => [sendToTitle(h).toLowerCase(), { aeTitle: sendToTitle(h), host: '127.0.0.1', port }])),
+        });
+        pacses.push(pacs);
+      }
       if (fresh) {
         initNode(dir, {
           nodeName: hospital.name,
@@ -53,6 +87,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
               .map((h, j) => ({ h, j }))
               .filter(({ j }) => j !== i)
               .map(({ h, j }) => ({ aeTitle: h.aeTitle, host: '127.0.0.1', port: o.basePort + j, description: `demo node ${h.name}` })),
+            ...(pacs !== undefined ? [{ aeTitle: pacsAe, host: '127.0.0.1', port: pacs.dicomPort, description: `${hospital.name} PACS (Orthanc)` }] : []),
           ],
         });
       }
@@ -63,30 +98,42 @@ export async function runDemo(o: DemoOptions): Promise<void> {
         const partners = hospitals
           .map((h, j) => ({ h, j }))
           .filter(({ j }) => j !== i)
-          .map(({ h, j }) => `    - { ura: "${h.ura}", name: "${h.name}", baseUrl: "https://127.0.0.1:${exchangePort(j)}" }\n`)
+          .map(({ h, j }) => `    - { ura: "${h.ura}", name: "${h.name}", baseUrl: "https://127.0.0.1:${exchangePort(j)}", aeTitle: ${sendToTitle(h)} }\n`)
           .join('');
+        // With a PACS: arriving studies go into it, and a study to send is fetched from it when the node lacks it.
+        const withPacs = pacs !== undefined ? `  routing:\n    - { action: forward, destination: ${pacsAe} }\n  fetchFrom: { aeTitle: ${pacsAe}, method: c-move }\n` : '';
         appendFileSync(
           join(dir, CONFIG_FILE_NAME),
-          `\nexchange:\n  listen: { host: 127.0.0.1, port: ${exchangePort(i)} }\n  tls: { certFile: ./keys/node.crt, keyFile: ./keys/node.key, caFile: ./keys/ca.crt }\n  partners:\n${partners}`,
+          `\nexchange:\n  listen: { host: 127.0.0.1, port: ${exchangePort(i)} }\n  tls: { certFile: ./keys/node.crt, keyFile: ./keys/node.key, caFile: ./keys/ca.crt }\n  partners:\n${partners}${withPacs}`,
         );
       }
       const config = loadConfig(join(dir, CONFIG_FILE_NAME));
       const logger = createLogger({ level: config.log.level, name: config.node.name, destination: createWriteStream(join(dir, 'node.log'), { flags: 'a' }) });
       const node = await startNode(config, logger);
-      nodes.push({ hospital, port: node.dimsePorts[0] ?? port, node });
-      if (fresh) await loadSyntheticPatients(node, join(dir, 'synth-import'), o.patients, i + 1);
+      nodes.push({ hospital, port: node.dimsePorts[0] ?? port, node, pacs });
+      if (fresh) await loadSyntheticPatients(pacs ?? node, join(dir, 'synth-import'), o.patients, i + 1);
     }
   } catch (err) {
-    for (const { node } of nodes.reverse()) await node.close();
+    await stopAll();
     throw err;
   }
 
-  const pushed = firstStart ? await demoPush(o.dir, nodes) : undefined;
+  let pushed: string | undefined;
+  try {
+    if (firstStart) pushed = withOrthanc ? await pushFromPacs(nodes) : await demoPush(o.dir, nodes);
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
 
-  const out: string[] = [`Beeldbrug demo network: ${nodes.length} hospital nodes, data in ${o.dir}`, ''];
-  for (const { hospital, port, node } of nodes) {
+  const out: string[] = [`Beeldbrug demo network: ${nodes.length} hospitals, each a node${withOrthanc ? ' and its own PACS (Orthanc)' : ' (no Orthanc installed: the node stands in for the PACS)'}; data in ${o.dir}`, ''];
+  for (const { hospital, port, node, pacs } of nodes) {
     const s = node.store.index.stats();
-    out.push(`  ${hospital.aeTitle.padEnd(7)} ${hospital.name.padEnd(18)} DICOM 127.0.0.1:${port}  ${s.patients} patients, ${s.studies} studies, ${s.instances} instances`);
+    out.push(`  ${hospital.aeTitle.padEnd(7)} ${hospital.name.padEnd(18)} DICOM 127.0.0.1:${port}  ${s.patients} patients, ${s.studies} studies, ${s.instances} instances${pacs !== undefined ? ' (node cache)' : ''}`);
+    if (pacs !== undefined) {
+      const p = await pacs.rest<{ CountPatients: number; CountStudies: number; CountInstances: number }>('GET', '/statistics');
+      out.push(`    ${pacs.aeTitle.padEnd(12)} Orthanc          DICOM 127.0.0.1:${pacs.dicomPort}  ${p.CountPatients} patients, ${p.CountStudies} studies, ${p.CountInstances} instances; web http://127.0.0.1:${pacs.httpPort} (user beeldbrug, password in ${join(o.dir, hospital.aeTitle.toLowerCase(), 'pacs', 'password')})`);
+    }
   }
   const first = nodes[0];
   if (first !== undefined) {
@@ -102,6 +149,13 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       `  echoscu -aet SOMEONE -aec ${ae} 127.0.0.1 ${first.port}   # refused: not on the allow-list`,
       '',
       ...(pushed !== undefined ? [`Push: ${pushed}`] : []),
+      ...(first.pacs !== undefined
+        ? [
+            `Send from a PACS: in ${first.pacs.aeTitle}'s web UI pick a study, "Send to DICOM modality", ${sendToTitle(hospitals[1])}. The PACS's studies:`,
+            `  findscu -S -aet ${VISITOR_AE} -aec ${first.pacs.aeTitle} -k QueryRetrieveLevel=STUDY -k PatientName -k StudyDate -k StudyInstanceUID 127.0.0.1 ${first.pacs.dicomPort}`,
+            'Or with the CLI (the node fetches the study from its PACS first):',
+          ]
+        : []),
       'Send a study to another hospital (over mutual TLS, verified, with a signed receipt):',
       `  bin/beeldbrug send --config ${join(o.dir, first.hospital.aeTitle.toLowerCase(), CONFIG_FILE_NAME)} --study <uid> --to ${hospitals[1].ura} --purpose transfer --user-id demo --user-name "Demo gebruiker"`,
       '',
@@ -110,16 +164,52 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   }
   process.stdout.write(out.join('\n') + '\n');
   if (!o.exitWhenReady) await untilSignal();
-  for (const { node } of nodes.reverse()) await node.close();
+  await stopAll();
 }
 
-async function loadSyntheticPatients(node: RunningNode, scratch: string, patients: number, seed: number): Promise<void> {
+/** A hospital's Orthanc, with a password made on first start and kept beside its storage. */
+async function startDemoPacs(dir: string, aeTitle: string, ports: { dicom: number; http: number }, modalities: Record<string, { aeTitle: string; host: string; port: number }>): Promise<OrthancPacs> {
+  const passwordFile = join(dir, 'password');
+  if (!existsSync(passwordFile)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(passwordFile, randomBytes(12).toString('hex'), { mode: 0o600 });
+  }
+  return startOrthanc({ dir, aeTitle, dicomPort: ports.dicom, httpPort: ports.http, password: readFileSync(passwordFile, 'utf8').trim(), modalities });
+}
+
+/** Synthetic patients into the hospital's PACS (or, without one, its node). */
+async function loadSyntheticPatients(into: OrthancPacs | RunningNode, scratch: string, patients: number, seed: number): Promise<void> {
   rmSync(scratch, { recursive: true, force: true });
   await synthesize({ outDir: scratch, patients, seed });
   for (const file of listFiles(scratch)) {
-    await node.studies.importFile({ actor: { kind: 'system', task: 'demo' }, purpose: 'import' }, file);
+    if ('upload' in into) await into.upload(file);
+    else await into.studies.importFile({ actor: { kind: 'system', task: 'demo' }, purpose: 'import' }, file);
   }
   rmSync(scratch, { recursive: true, force: true });
+}
+
+/**
+ * On first start, Noord's PACS sends a study to Midden from its own "send to" menu: Noord's node fetches nothing (the
+ * PACS stores the study into it under Midden's AE title), pushes it to Midden's node, which forwards it into Midden's PACS.
+ */
+async function pushFromPacs(nodes: readonly DemoHospital[]): Promise<string> {
+  const [from, to] = nodes;
+  if (from?.pacs === undefined || to?.pacs === undefined) return 'no two PACS to push between';
+  const studyIds = await from.pacs.rest<string[]>('GET', '/studies');
+  const studyId = studyIds[0];
+  if (studyId === undefined) return 'no study to push';
+  const study = await from.pacs.rest<{ MainDicomTags: { StudyInstanceUID: string }; Instances?: string[] }>('GET', `/studies/${studyId}`);
+  const instances = (await from.pacs.rest<string[]>('GET', `/studies/${studyId}/instances`)).length;
+  const before = (await to.pacs.rest<{ CountInstances: number }>('GET', '/statistics')).CountInstances;
+  await from.pacs.rest('POST', `/modalities/${sendToTitle(to.hospital).toLowerCase()}/store`, { Resources: [studyId], Synchronous: true });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const now = (await to.pacs.rest<{ CountInstances: number }>('GET', '/statistics')).CountInstances;
+    if (now >= before + instances) break;
+    if (Date.now() > deadline) return `${from.hospital.name}'s PACS sent study ${study.MainDicomTags.StudyInstanceUID}, but it did not reach ${to.hospital.name}'s PACS within 60 s; see the node logs`;
+    await sleep(200);
+  }
+  return `${from.hospital.name}'s PACS sent study ${study.MainDicomTags.StudyInstanceUID} (${instances} instances) to ${to.hospital.name} from its "send to" menu; the receipt verified and the study is in ${to.hospital.name}'s PACS.`;
 }
 
 function listFiles(dir: string): string[] {
@@ -130,7 +220,7 @@ function listFiles(dir: string): string[] {
 }
 
 /** On first start, Noord pushes one study to Midden, so the demo shows the exchange working. */
-async function demoPush(dir: string, nodes: readonly { hospital: (typeof hospitals)[number]; node: RunningNode }[]): Promise<string> {
+async function demoPush(dir: string, nodes: readonly DemoHospital[]): Promise<string> {
   const from = nodes[0];
   const to = nodes[1];
   if (from === undefined || to === undefined) return 'no two hospitals to push between';
