@@ -4,14 +4,13 @@
 // instance only once it is fsync'd, encrypted and indexed. storescp never fsyncs. Orthanc fsyncs each file by default
 // (SyncStorageArea, since 1.7.4): the headline ratio is against that, the same guarantee; Orthanc with it switched off
 // is measured too and printed as its own figure.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readEncryptionKeyFile, openEmbeddedStore } from '../src/store/index.ts';
 import { writeCtStudy } from '../src/synth/index.ts';
 import { freePort } from '../test/support/net.ts';
 import { ingestIntoOrthanc, ingestIntoStorescp, median, peakRssMb, timeStorescu } from './peers.ts';
-import { spawnNode } from './our-node.ts';
+import { spawnNode, verifyStored } from './our-node.ts';
 
 const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 500);
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
@@ -72,17 +71,4 @@ try {
 
 function rate(r: Run | undefined): string {
   return r === undefined ? '-' : (r.instances / r.seconds).toFixed(0);
-}
-
-/** The benchmark counts only what was really stored: reopen the node's store and count. */
-async function verifyStored(dir: string, expected: number): Promise<void> {
-  const keyFile = join(dir, 'keys', 'store.key');
-  if (!existsSync(keyFile)) throw new Error(`no key in ${dir}`);
-  const store = await openEmbeddedStore({ dataDir: join(dir, 'data'), encryptionKey: readEncryptionKeyFile(keyFile) });
-  try {
-    const { instances } = store.index.stats();
-    if (instances !== expected) throw new Error(`our node stored ${instances} of ${expected} instances`);
-  } finally {
-    await store.close();
-  }
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { initNode } from '../src/cli/init-command.ts';
+import { openEmbeddedStore, readEncryptionKeyFile } from '../src/store/index.ts';
 import type { TemplateValues } from '../src/config/index.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -76,4 +77,15 @@ export function startNodeProcess(aeTitle: string, port: number, dir: string, con
       reject(new Error(`node exited with ${code} before it was ready\n${stderr}`));
     });
   });
+}
+
+/** A benchmark counts only what was really stored: reopen the (stopped) node's store and count. */
+export async function verifyStored(dir: string, expected: number): Promise<void> {
+  const store = await openEmbeddedStore({ dataDir: join(dir, 'data'), encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')) });
+  try {
+    const { instances } = store.index.stats();
+    if (instances !== expected) throw new Error(`the node in ${dir} stored ${instances} of ${expected} instances`);
+  } finally {
+    await store.close();
+  }
 }

@@ -8,10 +8,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, watch } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCa, makeNodeCertificate } from '../src/cli/pki-command.ts';
-import { openEmbeddedStore, readEncryptionKeyFile } from '../src/store/index.ts';
 import { writeCtStudy } from '../src/synth/index.ts';
 import { peerEnv } from '../test/support/tools.ts';
-import { spawnNode, type NodeProcess } from './our-node.ts';
+import { run } from '../test/support/processes.ts';
+import { spawnNode, type NodeProcess, verifyStored } from './our-node.ts';
 import { peakRssMb } from './peers.ts';
 import { createShapedLink, type ShapedLink } from './shaped-link.ts';
 
@@ -91,7 +91,7 @@ async function nodeToNode(l: ShapedLink, files: readonly string[], studyUid: str
     await runIn(l.sender, 'storescu', ['-aet', 'BENCH_SCU', '-aec', 'NOORD', '127.0.0.1', '11112', ...files]);
     proxy = await startProxy(l, PROXY_PORT, EXCHANGE_PORT);
     const firstStored = firstFileUnder(join(receiver.dir, 'data', 'blobs'));
-    await sync();
+    await run('sync', [], 120_000);
     const driver = await runIn(l.sender, process.execPath, ['--disable-warning=ExperimentalWarning', join(root, 'bench/transfer-driver.ts'), String(EXCHANGE_PORT), join(pki, 'noord'), studyUid, midden.ura]);
     const result = JSON.parse(driver.trim().split('\n').at(-1) ?? '{}') as { startedAt: number; endedAt: number; transfer: { state: string; lastError: string | null; sent: number } };
     if (result.transfer.state !== 'delivered') throw new Error(`the transfer ended ${result.transfer.state}: ${result.transfer.lastError}`);
@@ -104,7 +104,7 @@ async function nodeToNode(l: ShapedLink, files: readonly string[], studyUid: str
       peakRss: { sender: peakOf(sender), receiver: peakOf(receiver) },
     };
     await receiver.stop();
-    await countStored(receiver.dir, files.length);
+    await verifyStored(receiver.dir, files.length);
     return leg;
   } finally {
     if (proxy !== undefined) await stopProxy(proxy);
@@ -123,7 +123,7 @@ async function storescuToStorescp(l: ShapedLink, files: readonly string[]): Prom
     proxy = await startProxy(l, PROXY_PORT + 1, 11112);
     await waitForEcho(l);
     const firstStored = firstFileUnder(out);
-    await sync();
+    await run('sync', [], 120_000);
     const startedAt = Date.now();
     await runIn(l.sender, 'storescu', ['-aet', 'BENCH_SCU', '-aec', 'STORESCP', '127.0.0.1', String(PROXY_PORT + 1), ...files]);
     const seconds = (Date.now() - startedAt) / 1000;
@@ -198,18 +198,4 @@ function firstFileUnder(dir: string): Promise<number> {
 
 function peakOf(n: NodeProcess): number {
   return n.child.pid !== undefined ? peakRssMb(n.child.pid) : 0;
-}
-
-function sync(): Promise<string> {
-  return new Promise((resolve, reject) => spawn('sync').on('close', (c) => (c === 0 ? resolve('') : reject(new Error('sync failed')))));
-}
-
-async function countStored(dir: string, expected: number): Promise<void> {
-  const store = await openEmbeddedStore({ dataDir: join(dir, 'data'), encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')) });
-  try {
-    const { instances } = store.index.stats();
-    if (instances !== expected) throw new Error(`the receiving node stored ${instances} of ${expected} instances`);
-  } finally {
-    await store.close();
-  }
 }

@@ -198,7 +198,7 @@ async function pushFromPacs(nodes: readonly DemoHospital[]): Promise<string> {
   const studyIds = await from.pacs.rest<string[]>('GET', '/studies');
   const studyId = studyIds[0];
   if (studyId === undefined) return 'no study to push';
-  const study = await from.pacs.rest<{ MainDicomTags: { StudyInstanceUID: string }; Instances?: string[] }>('GET', `/studies/${studyId}`);
+  const study = await from.pacs.rest<{ MainDicomTags: { StudyInstanceUID: string } }>('GET', `/studies/${studyId}`);
   const instances = (await from.pacs.rest<string[]>('GET', `/studies/${studyId}/instances`)).length;
   const before = (await to.pacs.rest<{ CountInstances: number }>('GET', '/statistics')).CountInstances;
   await from.pacs.rest('POST', `/modalities/${sendToTitle(to.hospital).toLowerCase()}/store`, { Resources: [studyId], Synchronous: true });

@@ -1,9 +1,10 @@
-import { DicomError, encodeFileMeta, parseDataset, SopClass, Tag, writeDataset } from '../dicom/index.ts';
+import { DicomError, parseDataset, SopClass, Tag, writeDataset } from '../dicom/index.ts';
 import { type AssociationInfo, type DimseHandlers, DimseFailure, type OutgoingInstance, type RetrievePlan, Status, type TlsOptions } from '../dimse/index.ts';
 import type { StoredInstance } from '../store/index.ts';
 import { BeeldbrugError, dimseStatusOf } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { AccessContext, InformationModel, StudyService } from '../studies/index.ts';
+import { ingestStoreRequest } from './ingest-store-request.ts';
 
 /** A C-MOVE destination: a configured peer with a port. */
 export interface MoveDestination {
@@ -90,19 +91,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
       const partner = partnerCalled(a);
       if (partner !== undefined && o.sendToPartner === undefined) return fail(a, new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running'), 'C-STORE');
       try {
-        const stored = await o.studies.ingest(ctx(a, 'ingest'), {
-          sopClassUid: req.sopClassUid,
-          sopInstanceUid: req.sopInstanceUid,
-          transferSyntaxUid: req.transferSyntaxUid,
-          fileMeta: encodeFileMeta({
-            sopClassUid: req.sopClassUid,
-            sopInstanceUid: req.sopInstanceUid,
-            transferSyntaxUid: req.transferSyntaxUid,
-            sourceApplicationEntityTitle: a.callingAeTitle,
-          }),
-          data: req.data,
-          provenance: { receivedAt: new Date().toISOString(), via: 'dimse', callingAeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress },
-        });
+        const stored = await ingestStoreRequest(o.studies, ctx(a, 'ingest'), req, { aeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress });
         if (partner !== undefined) {
           const entry = forPartner.get(a.id) ?? { destination: partner, studies: new Set<string>() };
           entry.studies.add(stored.studyInstanceUid);

@@ -1,4 +1,4 @@
-import { Dataset, encodeFileMeta, parseDataset, SopClass, Tag, TransferSyntax, writeDataset } from '../dicom/index.ts';
+import { Dataset, parseDataset, SopClass, Tag, TransferSyntax, writeDataset } from '../dicom/index.ts';
 import { Association, DefaultTransferSyntaxes, isFailure, Status, type TlsOptions } from '../dimse/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { StudyLocation, StudySource } from '../exchange/index.ts';
@@ -7,6 +7,7 @@ import { BSN_ISSUER_OID, isValidBsn } from '../patient/index.ts';
 import type { AccessContext, StudyService } from '../studies/index.ts';
 import type { Config } from '../config/index.ts';
 import { readTlsFiles } from './tls-files.ts';
+import { ingestStoreRequest } from './ingest-store-request.ts';
 
 export interface PacsPeer {
   aeTitle: string;
@@ -120,14 +121,7 @@ export class PacsSource implements StudySource {
     const ctx: AccessContext = { actor: { kind: 'dimse-peer', aeTitle: this.#peer.aeTitle, remoteAddress: this.#peer.host, associationId: 'c-get' }, purpose: 'ingest' };
     try {
       return await assoc.get(SopClass.StudyRootQueryRetrieveGet, writeDataset(identifier, TransferSyntax.ExplicitVRLittleEndian), async (req) => {
-        await this.#studies.ingest(ctx, {
-          sopClassUid: req.sopClassUid,
-          sopInstanceUid: req.sopInstanceUid,
-          transferSyntaxUid: req.transferSyntaxUid,
-          fileMeta: encodeFileMeta({ sopClassUid: req.sopClassUid, sopInstanceUid: req.sopInstanceUid, transferSyntaxUid: req.transferSyntaxUid, sourceApplicationEntityTitle: this.#peer.aeTitle }),
-          data: req.data,
-          provenance: { receivedAt: new Date().toISOString(), via: 'dimse', callingAeTitle: this.#peer.aeTitle, remoteAddress: this.#peer.host },
-        });
+        await ingestStoreRequest(this.#studies, ctx, req, { aeTitle: this.#peer.aeTitle, remoteAddress: this.#peer.host });
         return Status.Success;
       });
     } finally {
