@@ -13,7 +13,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   dimse: ['dicom'],
   patient: [],
   auth: [],
-  http: ['auth', 'config', 'log'],
+  http: ['auth', 'config', 'errors', 'log'],
   dicomweb: [],
   exchange: ['audit', 'auth', 'dicom', 'http', 'config', 'studies', 'dicomweb', 'errors', 'log', 'patient', 'store'],
   store: [],
@@ -22,9 +22,11 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   log: [],
   config: ['errors'],
   audit: [],
+  registry: ['config', 'errors', 'http', 'log'],
+  timeline: ['audit', 'auth', 'config', 'errors', 'exchange', 'http', 'log', 'patient', 'registry', 'studies'],
   studies: ['dicom', 'patient', 'store', 'errors', 'log'],
-  node: ['audit', 'config', 'dicom', 'dimse', 'errors', 'exchange', 'http', 'log', 'patient', 'store', 'studies'],
-  cli: ['audit', 'auth', 'config', 'errors', 'exchange', 'log', 'node', 'store', 'synth', 'studies', 'dicom', 'dimse'],
+  node: ['audit', 'config', 'dicom', 'dimse', 'errors', 'exchange', 'http', 'log', 'patient', 'registry', 'store', 'studies', 'timeline'],
+  cli: ['audit', 'auth', 'config', 'errors', 'exchange', 'log', 'node', 'patient', 'registry', 'store', 'synth', 'studies', 'dicom', 'dimse', 'timeline'],
 };
 
 function importsOf(file: string): string[] {

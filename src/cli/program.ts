@@ -1,6 +1,9 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadConfig } from '../config/index.ts';
+import { loadConfig, loadRegistryConfig } from '../config/index.ts';
+import { startRegistry } from '../registry/index.ts';
+import { initRegistry, REGISTRY_CONFIG_FILE_NAME, writeNetworkKey } from './registry-command.ts';
+import { timelineFromCli } from './timeline-command.ts';
 import { createLogger } from '../log/index.ts';
 import { startNode } from '../node/index.ts';
 import { synthesize } from '../synth/index.ts';
@@ -104,6 +107,71 @@ export function buildProgram(): Command {
         study: o.study, to: o.to, purpose: o.purpose, urgency: o.urgency, reason: o.reason, userId: o.userId, userName: o.userName, noWait: !o.wait,
         ...(o.consent !== undefined ? { consent: o.consent } : {}),
       }, logger);
+    });
+
+  program
+    .command('timeline')
+    .description("a patient's studies at other hospitals, newest first: the registry names who may be asked, they answer in parallel; optionally retrieve one")
+    .argument('<bsn>', 'the BSN (checked with the elfproef)')
+    .requiredOption('-c, --config <file>', `the node's configuration file (${CONFIG_FILE_NAME})`)
+    .requiredOption('--user-id <id>', 'who asks (e.g. UZI number), for the sources\' audit trails')
+    .requiredOption('--user-name <name>', 'who asks (name)')
+    .option('--role <code>', 'UZI role code of who asks', '01.015')
+    .option('--reports', 'include report texts')
+    .option('--json', 'print the timeline as JSON')
+    .option('--retrieve <studyUid>', 'then ask the source of this study to send it here (into the cache and, by the routing rules, the PACS)')
+    .option('--wait <seconds>', 'with --retrieve: wait this long for it to arrive (0: do not wait)', positiveInt, 300)
+    .action(async (bsn: string, o: { config: string; userId: string; userName: string; role: string; reports?: boolean; json?: boolean; retrieve?: string; wait: number }) => {
+      await timelineFromCli(loadConfig(o.config), {
+        bsn,
+        requester: { practitionerId: o.userId, name: o.userName, roleCode: o.role },
+        includeReports: o.reports === true,
+        json: o.json === true,
+        waitSeconds: o.wait,
+        ...(o.retrieve !== undefined ? { retrieve: o.retrieve } : {}),
+      });
+    });
+
+  const registry = program.command('registry').description('the localization and consent registry (its own process)');
+  registry
+    .command('start')
+    .description('run the registry from its configuration until SIGINT or SIGTERM')
+    .requiredOption('-c, --config <file>', `registry configuration file (${REGISTRY_CONFIG_FILE_NAME})`)
+    .action(async (o: { config: string }) => {
+      const config = loadRegistryConfig(o.config);
+      const logger = createLogger({ level: config.log.level, name: config.registry.name });
+      const running = await startRegistry(config, logger);
+      process.stdout.write(`READY registry https=${running.port}\n`);
+      await untilSignal();
+      logger.info('stopping');
+      await running.close();
+    });
+  registry
+    .command('init')
+    .description('write a registry configuration into DIR (put its certificate in DIR/pki with `beeldbrug pki node --out DIR/pki`)')
+    .argument('<dir>', 'folder for the registry')
+    .option('--name <name>', 'registry name', 'Beeldbrug registry')
+    .option('--organization <name>', 'the operating organization', 'Regionaal samenwerkingsverband')
+    .option('--ura <number>', 'its URA number', '00000000')
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--port <port>', 'HTTPS port', positiveInt, 8443)
+    .option('--client <URA:name>', 'an organization that may call the registry (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action((dir: string, o: { name: string; organization: string; ura: string; host: string; port: number; client: string[] }) => {
+      const clients = o.client.map((c) => {
+        const m = /^(\d{8}):(.+)$/.exec(c);
+        if (m?.[1] === undefined || m[2] === undefined) throw new InvalidArgumentError(`--client wants URA:name, got ${c}`);
+        return { ura: m[1], name: m[2] };
+      });
+      const path = initRegistry(resolve(dir), { name: o.name, organization: { name: o.organization, ura: o.ura }, host: o.host, port: o.port, clients });
+      process.stdout.write(`wrote ${path}\n`);
+    });
+  registry
+    .command('network-key')
+    .description("write a fresh network key for BSN pseudonyms (give every node a copy, never the registry)")
+    .requiredOption('-o, --out <file>', 'where to write it')
+    .action((o: { out: string }) => {
+      writeNetworkKey(resolve(o.out));
+      process.stdout.write(`wrote ${resolve(o.out)}\n`);
     });
 
   const pki = program

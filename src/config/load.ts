@@ -3,23 +3,42 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { BeeldbrugError } from '../errors/index.ts';
+import { registryConfigSchema, type RegistryConfig } from './registry-schema.ts';
 import { configSchema, type Config, type TlsFilesConfig } from './schema.ts';
 
-/** Reads, validates and freezes a configuration file (YAML or JSON). Relative paths are relative to the file. */
+/** Reads, validates and freezes a node's configuration file (YAML or JSON). Relative paths are relative to the file. */
 export function loadConfig(path: string): Readonly<Config> {
+  return parseConfig(readYaml(path), path);
+}
+
+/** Reads, validates and freezes a registry's configuration file, as `loadConfig` does a node's. */
+export function loadRegistryConfig(path: string): Readonly<RegistryConfig> {
+  return parseRegistryConfig(readYaml(path), path);
+}
+
+export function parseRegistryConfig(raw: unknown, origin: string): Readonly<RegistryConfig> {
+  const result = registryConfigSchema.safeParse(raw);
+  if (!result.success) {
+    throw new BeeldbrugError('CONFIG_INVALID', `invalid registry configuration ${origin}:\n${describeIssues(result.error.issues)}`);
+  }
+  const base = dirname(resolve(origin));
+  const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  const c = result.data;
+  return deepFreeze({ ...c, dataDir: at(c.dataDir), tls: { certFile: at(c.tls.certFile), keyFile: at(c.tls.keyFile), caFile: at(c.tls.caFile) } });
+}
+
+function readYaml(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
     throw new BeeldbrugError('CONFIG_NOT_FOUND', `cannot read configuration ${path}: ${(cause as Error).message}`, { cause });
   }
-  let raw: unknown;
   try {
-    raw = parseYaml(text);
+    return parseYaml(text);
   } catch (cause) {
     throw new BeeldbrugError('CONFIG_INVALID', `${path} is not valid YAML or JSON: ${(cause as Error).message}`, { cause });
   }
-  return parseConfig(raw, path);
 }
 
 /** Validates an already parsed configuration; `origin` names the file in messages and anchors relative paths. */
@@ -47,9 +66,10 @@ function resolvePaths(config: Config, base: string): Config {
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const tls = (t: TlsFilesConfig): TlsFilesConfig => ({ certFile: at(t.certFile), keyFile: at(t.keyFile), caFile: at(t.caFile) });
   const { tlsClient, ...dimse } = config.dimse;
-  const { exchange, ...rest } = config;
+  const { exchange, registry, ...rest } = config;
   return {
     ...rest,
+    ...(registry !== undefined ? { registry: { ...registry, networkKeyFile: at(registry.networkKeyFile) } } : {}),
     ...(exchange !== undefined ? { exchange: { ...exchange, tls: tls(exchange.tls) } } : {}),
     dataDir: at(config.dataDir),
     store: { ...config.store, encryptionKeyFile: at(config.store.encryptionKeyFile) },

@@ -52,7 +52,7 @@ const exchange = z.strictObject({
     .array(
       z.strictObject({
         from: z.string().regex(/^\d{8}$/, 'a URA number is 8 digits').optional(),
-        purpose: z.enum(['transfer', 'consultation', 'internal']).optional(),
+        purpose: z.enum(['transfer', 'consultation', 'internal', 'retrieval']).optional(),
         action: z.enum(['forward', 'hold']),
         destination: aeTitle.optional().describe('the local PACS, a dimse peer with a port, for forward'),
       }).refine((r) => r.action === 'hold' || r.destination !== undefined, 'forward needs a destination AE title'),
@@ -89,6 +89,23 @@ const exchange = z.strictObject({
     .describe('sending: a partner that cannot be reached is tried again with back-off (doubling) until the give-up time'),
 });
 
+const ura = z.string().regex(/^\d{8}$/, 'a URA number is 8 digits');
+
+/** The localization and consent registry this node registers its patients with and asks before any timeline answer. */
+const registry = z.strictObject({
+  baseUrl: z.url({ protocol: /^https$/ }).describe('where the registry answers, https only (mutual TLS with the exchange certificate)'),
+  networkKeyFile: z.string().min(1).describe("base64 of the network's pseudonym key; every node of the network has the same, the registry never"),
+  timeoutSeconds: z.number().positive().max(60).default(5),
+});
+
+const timeline = z.strictObject({
+  sourceTimeoutMs: z.number().int().min(100).max(60_000).default(3000).describe('a source that has not answered by then is shown as timed out'),
+  regionalSources: z
+    .array(ura)
+    .default([])
+    .describe('without a registry: the partners (URA, each with a baseUrl) a timeline asks instead; the answer says it did'),
+});
+
 export const configSchema = z
   .strictObject({
   node: z.strictObject({
@@ -121,6 +138,8 @@ export const configSchema = z
       .default({ artimSeconds: 10, idleSeconds: 300 }),
   }),
   exchange: exchange.optional().describe('node-to-node HTTPS with mutual TLS; off when absent'),
+  registry: registry.optional().describe('the localization and consent registry; without it the timeline asks timeline.regionalSources and this node answers no timeline question'),
+  timeline: timeline.default({ sourceTimeoutMs: 3000, regionalSources: [] }),
   })
   .superRefine((c, ctx) => {
     // A partner's AE title names a destination of its own: it must not also be us or a DICOM peer.
@@ -132,6 +151,14 @@ export const configSchema = z
     const fetchFrom = c.exchange?.fetchFrom;
     if (fetchFrom !== undefined && !c.dimse.peers.some((p) => p.aeTitle === fetchFrom.aeTitle && p.port !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['exchange', 'fetchFrom', 'aeTitle'], message: `${fetchFrom.aeTitle} is not a dimse peer with a port` });
+    }
+    if (c.exchange === undefined && (c.registry !== undefined || c.timeline.regionalSources.length > 0)) {
+      ctx.addIssue({ code: 'custom', path: [c.registry !== undefined ? 'registry' : 'timeline'], message: 'the registry and the timeline need the exchange section (its certificate and partners)' });
+    }
+    for (const [i, u] of c.timeline.regionalSources.entries()) {
+      if (!(c.exchange?.partners ?? []).some((p) => p.ura === u && p.baseUrl !== undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['timeline', 'regionalSources', i], message: `${u} is not a partner with a baseUrl in exchange.partners` });
+      }
     }
     // A forward destination must be a DICOM peer we can connect to.
     for (const [i, r] of (c.exchange?.routing ?? []).entries()) {
@@ -147,3 +174,4 @@ export type DimsePeerConfig = DimseConfig['peers'][number];
 export type TlsFilesConfig = z.output<typeof tlsFiles>;
 export type ExchangeConfig = z.output<typeof exchange>;
 export type PartnerConfig = z.output<typeof partner>;
+export type NodeRegistryConfig = z.output<typeof registry>;

@@ -3,13 +3,14 @@ import { z } from 'zod';
 export const uid = z.string().regex(/^(0|[1-9]\d*)(\.(0|[1-9]\d*))*$/, 'a DICOM UID').max(64);
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256');
 
-export const Purpose = { Transfer: 'transfer', Consultation: 'consultation', Internal: 'internal' } as const;
+/** Why a study moves. `retrieval`: the receiver asked its source for it from the timeline, under the patient's consent. */
+export const Purpose = { Transfer: 'transfer', Consultation: 'consultation', Internal: 'internal', Retrieval: 'retrieval' } as const;
 export type Purpose = (typeof Purpose)[keyof typeof Purpose];
 
 /** The manifest a sender posts to open a transfer (docs/exchange-protocol.md, step 1). Validated at the edge. */
 export const manifestSchema = z.strictObject({
   transferId: z.uuid(),
-  purpose: z.enum([Purpose.Transfer, Purpose.Consultation, Purpose.Internal]),
+  purpose: z.enum([Purpose.Transfer, Purpose.Consultation, Purpose.Internal, Purpose.Retrieval]),
   urgency: z.enum(['routine', 'urgent']),
   reason: z.string().max(4000).default(''),
   sender: z.strictObject({

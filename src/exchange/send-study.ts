@@ -7,7 +7,7 @@ import type { Logger } from '../log/index.ts';
 import type { StoredInstance } from '../store/index.ts';
 import type { AccessContext, StudyService } from '../studies/index.ts';
 import type { Manifest, Purpose } from './manifest.ts';
-import { PartnerClient } from './partner-client.ts';
+import { PartnerClient } from '../http/index.ts';
 import { verifyReceipt } from './receipt.ts';
 
 export interface SendRequest {

@@ -14,6 +14,8 @@ import { RetentionJob } from './retention-job.ts';
 import { admit, resolvePeers } from './peer-allow-list.ts';
 import { pacsSourceFor } from './pacs-source.ts';
 import { readTlsFiles } from './tls-files.ts';
+import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '../registry/index.ts';
+import { LocalizationPublisher, registerTimelineRoutes, registerTimelineSourceRoutes, TimelineService } from '../timeline/index.ts';
 
 export interface RunningNode {
   readonly studies: StudyService;
@@ -28,6 +30,10 @@ export interface RunningNode {
   readonly audit: AuditTrail;
   /** The durable queue of outgoing transfers, when `exchange` is configured. */
   readonly outbox: Outbox | undefined;
+  /** The timeline (requesting side), when `exchange` is configured. */
+  readonly timeline: TimelineService | undefined;
+  /** What keeps the registry's localizations in step, when a registry is configured. */
+  readonly localization: LocalizationPublisher | undefined;
   close(): Promise<void>;
 }
 
@@ -57,7 +63,15 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
       'store recovered',
     );
     if (recovery.missingBlobs.length > 0) logger.error({ count: recovery.missingBlobs.length }, 'indexed instances without their file; run a store check');
-    const retention = new RetentionJob({ studies, audit, node: config.node.name, retentionDays: config.store.retentionDays, logger: logger.child({ part: 'retention' }) });
+    let localization: LocalizationPublisher | undefined;
+    const retention = new RetentionJob({
+      studies,
+      audit,
+      node: config.node.name,
+      retentionDays: config.store.retentionDays,
+      logger: logger.child({ part: 'retention' }),
+      onPurged: (bsns) => localization?.purged(bsns),
+    });
     closers.push(() => retention.close());
     retention.start();
     const peers = await resolvePeers(config.dimse.peers);
@@ -99,9 +113,38 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
     let https: RunningNode['https'];
     let forwarding: ReadonlyMap<string, PacsForwarder> = new Map();
     let outbox: Outbox | undefined;
+    let timeline: TimelineService | undefined;
     if (config.exchange !== undefined) {
       const exchange = config.exchange;
       const nodeTls = readTlsFiles(exchange.tls);
+      let registry: RegistryClient | undefined;
+      if (config.registry !== undefined) {
+        registry = new HttpsRegistryClient({
+          baseUrl: config.registry.baseUrl,
+          tls: nodeTls,
+          networkKey: readNetworkKeyFile(config.registry.networkKeyFile),
+          ourUra: config.node.organization.ura,
+          timeoutMs: config.registry.timeoutSeconds * 1000,
+        });
+        const theRegistry = registry;
+        closers.push(async () => theRegistry.close());
+        localization = new LocalizationPublisher({ registry, studies, logger: logger.child({ part: 'localization' }) });
+        const publisher = localization;
+        closers.push(() => publisher.close());
+        publisher.start();
+      }
+      timeline = new TimelineService({
+        registry,
+        regionalSources: config.timeline.regionalSources,
+        partners: exchange.partners,
+        us: config.node.organization,
+        tls: nodeTls,
+        audit,
+        node: config.node.name,
+        sourceTimeoutMs: config.timeline.sourceTimeoutMs,
+      });
+      const theTimeline = timeline;
+      closers.push(async () => theTimeline.close());
       const inbox = new Inbox(join(config.dataDir, 'exchange.sqlite'));
       closers.push(async () => inbox.close());
       outbox = new Outbox(join(config.dataDir, 'exchange.sqlite'));
@@ -180,6 +223,34 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         routes: (app) => {
           app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
           registerHelloRoute(app, config.node.organization);
+          registerTimelineRoutes(app, theTimeline);
+          registerTimelineSourceRoutes(app, {
+            studies,
+            audit,
+            registry,
+            node: config.node.name,
+            us: config.node.organization,
+            caPem: nodeTls.ca,
+            logger: logger.child({ part: 'timeline-source' }),
+            queueRetrieval: async (r) => {
+              const queued = await queueSend(
+                { outbox: theOutbox, studies, audit, partners: exchange.partners, ourUra: config.node.organization.ura, source },
+                { actor: { kind: 'partner-node', ura: r.requesterUra, name: r.claims.organization.name, remoteAddress: r.ip }, purpose: 'exchange' },
+                { node: config.node.name, ip: r.ip },
+                {
+                  studyInstanceUid: r.studyInstanceUid,
+                  partnerUra: r.requesterUra,
+                  purpose: 'retrieval',
+                  urgency: 'routine',
+                  reason: `retrieved from the timeline by ${r.claims.requester.name}`,
+                  user: { id: r.claims.requester.practitionerId, name: r.claims.requester.name, roleCode: r.claims.requester.roleCode },
+                  consentReference: r.consentReference,
+                },
+              );
+              worker.wake();
+              return { transferId: queued.transferId };
+            },
+          });
           registerOutboxRoutes(app, { outbox: theOutbox, studies, audit, node: config.node.name, partners: exchange.partners, ourUra: config.node.organization.ura, source, queued: () => worker.wake() });
           registerTransferRoutes(app, {
             inbox,
@@ -232,7 +303,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
       worker.start();
       logger.info({ host: exchange.listen.host, port: server.port, partners: exchange.partners.length }, 'HTTPS listening');
     }
-    return { studies, store, audit, dimsePorts, https, forwarding: () => forwarding, outbox, close: closeAll };
+    return { studies, store, audit, dimsePorts, https, forwarding: () => forwarding, outbox, timeline, localization, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

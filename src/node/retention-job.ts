@@ -9,12 +9,22 @@ const DAY_MS = 24 * 3600_000;
  * regularly, with a log line and an audit record per purged study. A purge that fails is logged and tried again at the
  * next run; what was removed before the failure stays removed (each removal is durable before its file goes).
  */
+export interface RetentionJobOptions {
+  studies: StudyService;
+  audit: AuditTrail;
+  node: string;
+  retentionDays: number;
+  logger: Logger;
+  /** Told the BSNs of the patients whose studies were purged (the registry's localizations follow). */
+  onPurged?: (bsns: string[]) => void;
+}
+
 export class RetentionJob {
-  readonly #o: { studies: StudyService; audit: AuditTrail; node: string; retentionDays: number; logger: Logger };
+  readonly #o: RetentionJobOptions;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
 
-  constructor(o: { studies: StudyService; audit: AuditTrail; node: string; retentionDays: number; logger: Logger }) {
+  constructor(o: RetentionJobOptions) {
     this.#o = o;
   }
 
@@ -56,6 +66,8 @@ export class RetentionJob {
         });
         logger.info({ studyInstanceUid: s.studyInstanceUid, instances: s.instances, bytes: s.bytes, receivedBefore: cutoff.toISOString() }, 'purged');
       }
+      const bsns = [...new Set(purged.flatMap((s) => (s.patient.bsn !== undefined ? [s.patient.bsn] : [])))];
+      if (bsns.length > 0) this.#o.onPurged?.(bsns);
     } catch (err) {
       logger.error({ err }, 'retention purge failed; trying again at the next run');
     }

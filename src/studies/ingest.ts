@@ -17,7 +17,8 @@ export interface IngestInput {
   provenance: Provenance;
 }
 
-export type IngestOutcome = { outcome: 'created' | 'duplicate'; studyInstanceUid: string; bytes: number };
+/** `bsn`: the patient's BSN as the instance names it, so the node can tell the registry where the patient is known. */
+export type IngestOutcome = { outcome: 'created' | 'duplicate'; studyInstanceUid: string; bytes: number; bsn: string | null };
 
 /**
  * Stores one instance: the bytes stream into an encrypted blob while the header is parsed from the same chunks (pixel
@@ -30,7 +31,7 @@ export async function ingestInstance(store: Store, input: IngestInput): Promise<
   if (existing !== undefined) {
     // Storing the same instance again is idempotent: read the bytes off the wire and keep what we have.
     for await (const chunk of input.data) void chunk;
-    return { outcome: 'duplicate', studyInstanceUid: existing.study.studyInstanceUid, bytes: existing.blob.size };
+    return { outcome: 'duplicate', studyInstanceUid: existing.study.studyInstanceUid, bytes: existing.blob.size, bsn: existing.patient.bsn };
   }
 
   const header = new HeaderReader(input.transferSyntaxUid);
@@ -59,7 +60,7 @@ export async function ingestInstance(store: Store, input: IngestInput): Promise<
       throw err;
     }
     if (recorded.outcome === 'duplicate') await store.blobs.delete(blob.blobId);
-    return { outcome: recorded.outcome, studyInstanceUid: record.study.studyInstanceUid, bytes: blob.size };
+    return { outcome: recorded.outcome, studyInstanceUid: record.study.studyInstanceUid, bytes: blob.size, bsn: record.patient.bsn };
   } catch (err) {
     if (writer !== undefined) await writer.abort().catch(() => undefined);
     throw asIngestError(err);
@@ -94,7 +95,7 @@ export async function reindexBlob(store: Store, blobId: string): Promise<IngestO
     const blob = { blobId, size, sha256: hash.digest('hex') };
     const recorded = store.index.recordInstance(record, blob, part10.fileMeta.length);
     if (recorded.outcome === 'duplicate') await store.blobs.delete(blobId);
-    return { outcome: recorded.outcome, studyInstanceUid: record.study.studyInstanceUid, bytes: size };
+    return { outcome: recorded.outcome, studyInstanceUid: record.study.studyInstanceUid, bytes: size, bsn: record.patient.bsn };
   } catch (err) {
     throw asIngestError(err);
   }

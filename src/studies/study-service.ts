@@ -7,7 +7,11 @@ import type { Provenance, RecoveryReport, Store, StoredInstance } from '../store
 import { type AccessContext, describeActor } from './access-context.ts';
 import { ingestInstance, type IngestInput, type IngestOutcome, reindexBlob } from './ingest.ts';
 import { splitPart10 } from './part10-stream.ts';
+import { type PatientStudy, REPORT_SOP_CLASSES, reportTextOf, summarizeStudies } from './patient-studies.ts';
 import { type InformationModel, parseQuery, requireUniqueKey, responseFor } from './query.ts';
+
+/** A structured report is text; anything larger is not one a timeline should read into memory. */
+const MAX_REPORT_BYTES = 4 * 1024 * 1024;
 
 export interface PurgedStudy {
   studyInstanceUid: string;
@@ -31,6 +35,7 @@ export class StudyService {
   readonly #store: Store;
   readonly #log: Logger;
   readonly #retrieveAeTitle: string;
+  readonly #storedListeners: ((stored: IngestOutcome) => void)[] = [];
 
   constructor(o: StudyServiceOptions) {
     this.#store = o.store;
@@ -97,8 +102,28 @@ export class StudyService {
     return purged;
   }
 
+  /** Calls `listener` after each newly stored instance (not after duplicates), e.g. to tell the registry. */
+  onStored(listener: (stored: IngestOutcome) => void): void {
+    this.#storedListeners.push(listener);
+  }
+
+  /** Every patient with a BSN the node holds studies of. */
+  patientBsns(): string[] {
+    const rows = this.#store.index.query('PATIENT', []);
+    return [...new Set(rows.flatMap((r) => (typeof r.values.bsn === 'string' && r.values.bsn !== '' ? [r.values.bsn] : [])))];
+  }
+
   async ingest(ctx: AccessContext, input: IngestInput): Promise<IngestOutcome> {
     const result = await ingestInstance(this.#store, input);
+    if (result.outcome === 'created') {
+      for (const listener of this.#storedListeners) {
+        try {
+          listener(result);
+        } catch (err) {
+          this.#log.error({ err }, 'a stored-instance listener failed');
+        }
+      }
+    }
     this.#log.debug({ actor: describeActor(ctx.actor), outcome: result.outcome, bytes: result.bytes, sopClassUid: input.sopClassUid }, 'instance stored');
     return result;
   }
@@ -188,6 +213,28 @@ export class StudyService {
     const instances = this.#store.index.instancesMatching('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: studyInstanceUid }]);
     this.#log.debug({ actor: describeActor(ctx.actor), instances: instances.length }, 'study for exchange');
     return instances;
+  }
+
+  /** Every study the node holds of the patient with this BSN, summarized for a timeline, newest first. */
+  patientStudies(ctx: AccessContext, bsn: string): PatientStudy[] {
+    // One series-level query: each row carries its study's attributes, so counts, modalities and body parts need no more.
+    const rows = this.#store.index.query('SERIES', [{ key: 'bsn', kind: 'single', value: bsn }]);
+    const studies = summarizeStudies(rows);
+    this.#log.debug({ actor: describeActor(ctx.actor), studies: studies.length }, 'patient studies');
+    return studies.sort((a, b) => `${b.studyDate ?? ''}${b.studyTime ?? ''}`.localeCompare(`${a.studyDate ?? ''}${a.studyTime ?? ''}`));
+  }
+
+  /** The text of the study's structured reports, or undefined when it has none (a PDF report has no text here). */
+  async reportText(ctx: AccessContext, studyInstanceUid: string): Promise<string | undefined> {
+    const reports = this.studyInstances(ctx, studyInstanceUid).filter((i) => REPORT_SOP_CLASSES.has(i.instance.sopClassUid) && i.blob.size <= MAX_REPORT_BYTES);
+    if (reports.length === 0) return undefined;
+    const texts: string[] = [];
+    for (const r of reports) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of this.openFile(r)) chunks.push(chunk as Buffer);
+      texts.push(reportTextOf(Buffer.concat(chunks)));
+    }
+    return texts.join('\n\n');
   }
 
   /** The whole stored Part 10 file of an instance (file meta included), decrypted as it streams. */

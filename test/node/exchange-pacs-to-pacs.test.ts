@@ -3,7 +3,6 @@
 // it into Orthanc B. Noord's PACS reaches Midden two ways: its "send to" menu with Midden as a destination (a C-STORE to
 // the AE title that stands for Midden), or a user queueing a study the node holds through the outbox API.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -16,25 +15,13 @@ import { logLines } from '../support/node.ts';
 import { call, midden, noord, startExchangeNode } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
 import { type OrthancPacs, startOrthanc } from '../support/orthanc-pacs.ts';
+import { networkCertificates } from '../support/pki-cli.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 
-const main = new URL('../../src/main.ts', import.meta.url).pathname;
-
-function pki(args: string[]): void {
-  const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', main, 'pki', ...args], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-}
-
 /** A network CA and one node certificate per hospital, all from the CLI. */
 function certificates(t: TestContext): { ca: IssuedCertificate; noord: IssuedCertificate; midden: IssuedCertificate } {
-  const dir = tempDir(t);
-  pki(['ca', '--out', join(dir, 'ca'), '--name', 'Regio test CA']);
-  const pair = (sub: string, base: string): IssuedCertificate => ({ certPem: readFileSync(join(dir, sub, `${base}.crt`), 'utf8'), keyPem: readFileSync(join(dir, sub, `${base}.key`), 'utf8') });
-  for (const [sub, org] of [['noord', noord], ['midden', midden]] as const) {
-    pki(['node', '--ca', join(dir, 'ca'), '--out', join(dir, sub), '--name', `${sub}.test`, '--organization', org.name, '--ura', org.ura, '--host', '127.0.0.1']);
-  }
-  return { ca: pair('ca', 'ca'), noord: pair('noord', 'node'), midden: pair('midden', 'node') };
+  return networkCertificates(t, { noord, midden });
 }
 
 /** Two hospitals: Orthanc A knows Noord's node as "beeldbrug" and Midden as a destination at that node. */

@@ -42,6 +42,9 @@ export interface ExchangeNodeOptions {
   fetchFrom?: { aeTitle: string; method: 'c-move' | 'c-get' };
   /** The node's own certificate and key, e.g. made with `beeldbrug pki node`; issued from `ca` when absent. */
   identity?: IssuedCertificate;
+  /** The localization and consent registry. */
+  registry?: { baseUrl: string; networkKeyFile: string };
+  timeline?: { sourceTimeoutMs?: number; regionalSources?: string[] };
 }
 
 /** A node with an exchange listener; by default Noord's, trusting Midden as its one partner. */
@@ -71,6 +74,8 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
         ...(o.patientIdentity !== undefined ? { patientIdentity: o.patientIdentity } : {}),
         ...(o.notifyUrl !== undefined ? { notify: { url: o.notifyUrl } } : {}),
       };
+      if (o.registry !== undefined) raw['registry'] = o.registry;
+      if (o.timeline !== undefined) raw['timeline'] = o.timeline;
     },
   });
   const first = partners[0] ?? midden;

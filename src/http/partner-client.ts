@@ -10,8 +10,8 @@ export interface PartnerAnswer {
 }
 
 /**
- * HTTPS to one partner node with our node certificate (mutual TLS), trusting only the network CA; the partner's
- * certificate must name the host of its base URL. One keep-alive agent, so parallel uploads reuse connections.
+ * HTTPS to one partner node (or the registry) with our node certificate (mutual TLS), trusting only the network CA; the
+ * partner's certificate must name the host of its base URL. One keep-alive agent, so parallel requests reuse connections.
  */
 export class PartnerClient {
   readonly #base: URL;
@@ -22,9 +22,11 @@ export class PartnerClient {
     this.#agent = new Agent({ keepAlive: true, maxSockets: parallel, key: tls.key, cert: tls.cert, ca: tls.ca, minVersion: 'TLSv1.2' });
   }
 
-  json(method: 'GET' | 'POST', path: string, body?: unknown): Promise<PartnerAnswer> {
+  /** A JSON request; with `timeoutMs`, a partner that has not answered by then is PARTNER_TIMEOUT. */
+  json(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, o: { timeoutMs?: number; contentType?: string } = {}): Promise<PartnerAnswer> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return this.#send(method, path, payload !== undefined ? { 'content-type': 'application/json' } : {}, payload !== undefined ? Readable.from([payload]) : undefined);
+    const headers = payload !== undefined ? { 'content-type': o.contentType ?? 'application/json' } : {};
+    return this.#send(method, path, headers, payload !== undefined ? Readable.from([payload]) : undefined, o.timeoutMs);
   }
 
   /** Streams a body (e.g. multipart) without knowing its length in advance (chunked transfer encoding). */
@@ -41,10 +43,11 @@ export class PartnerClient {
     this.#agent.destroy();
   }
 
-  #send(method: string, path: string, headers: Record<string, string>, body: Readable | undefined): Promise<PartnerAnswer> {
+  #send(method: string, path: string, headers: Record<string, string>, body: Readable | undefined, timeoutMs?: number): Promise<PartnerAnswer> {
     const url = new URL(path, this.#base);
     return new Promise((resolve, reject) => {
-      const req = request(url, { method, agent: this.#agent, headers }, (res) => {
+      const signal = timeoutMs !== undefined ? AbortSignal.timeout(timeoutMs) : undefined;
+      const req = request(url, { method, agent: this.#agent, headers, ...(signal !== undefined ? { signal } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
@@ -57,13 +60,19 @@ export class PartnerClient {
           }
           resolve({ status: res.statusCode ?? 0, json });
         });
-        res.on('error', reject);
+        res.on('error', (cause) =>
+          reject(signal?.aborted === true ? new BeeldbrugError('PARTNER_TIMEOUT', `${method} ${url.origin}${url.pathname}: no whole answer within ${timeoutMs} ms`, { cause }) : cause),
+        );
       });
       // A failure on our side (reading the body, e.g. a corrupt stored file) is ours, not an unreachable partner.
       let bodyError: unknown;
-      req.on('error', (cause) =>
-        reject(bodyError ?? new BeeldbrugError('PARTNER_UNREACHABLE', `${method} ${url.origin}${url.pathname}: ${cause.message}`, { cause })),
-      );
+      req.on('error', (cause) => {
+        if (signal?.aborted === true) {
+          reject(new BeeldbrugError('PARTNER_TIMEOUT', `${method} ${url.origin}${url.pathname}: no answer within ${timeoutMs} ms`, { cause }));
+          return;
+        }
+        reject(bodyError ?? new BeeldbrugError('PARTNER_UNREACHABLE', `${method} ${url.origin}${url.pathname}: ${cause.message}`, { cause }));
+      });
       if (body === undefined) req.end();
       else
         pipeline(body, req).catch((err: unknown) => {

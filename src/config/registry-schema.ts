@@ -1,0 +1,37 @@
+import { z } from 'zod';
+
+const ura = z.string().regex(/^\d{8}$/, 'a URA number is 8 digits');
+
+/** The registry process (`beeldbrug registry start`): its own listener, certificate, data folder and trust list. */
+export const registryConfigSchema = z.strictObject({
+  registry: z.strictObject({
+    name: z.string().min(1).describe('shown in logs'),
+    organization: z.strictObject({ name: z.string().min(1), ura }).describe('who operates the registry'),
+  }),
+  dataDir: z.string().min(1),
+  listen: z.strictObject({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }),
+  tls: z.strictObject({
+    certFile: z.string().min(1),
+    keyFile: z.string().min(1),
+    caFile: z.string().min(1).describe('the CA the nodes\' certificates chain to: the same trust as between nodes'),
+  }),
+  clients: z
+    .array(
+      z.strictObject({
+        ura,
+        name: z.string().min(1),
+        type: z.enum(['hospital', 'general-practice', 'pharmacy']).default('hospital').describe('what a consent for "all hospitals" matches'),
+      }),
+    )
+    .min(1, 'no node could call the registry')
+    .describe('the trust list: the organizations (by URA in their certificate) that may call the registry'),
+  rateLimit: z
+    .strictObject({
+      perSecond: z.number().positive().default(500).describe('requests per second per client organization, sustained'),
+      burst: z.number().int().positive().default(2000).describe('requests a client may make at once above the sustained rate'),
+    })
+    .default({ perSecond: 500, burst: 2000 }),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+});
+
+export type RegistryConfig = z.output<typeof registryConfigSchema>;

@@ -1,0 +1,53 @@
+import type { ConsentRecord, DataCategory, OrganizationType } from './types.ts';
+
+export interface Party {
+  ura: string;
+  type: OrganizationType | undefined;
+}
+
+export interface ReleaseQuestion {
+  /** The organization that holds the data and would release it (Mitz: bronhouder). */
+  holder: Party;
+  /** The organization that asks for it. */
+  requester: Party;
+  category: DataCategory;
+  /** ms since the epoch */
+  at: number;
+}
+
+export type ReleaseDecision =
+  | { decision: 'permit'; consentId: number }
+  | { decision: 'deny'; consentId: number; reason: 'denied' }
+  | { decision: 'deny'; reason: 'no-consent' };
+
+function actorMatches(c: ConsentRecord, q: ReleaseQuestion): boolean {
+  const party = c.actor.role === 'holder' ? q.holder : q.requester;
+  const who = c.actor.organization;
+  return 'ura' in who ? who.ura === party.ura : party.type !== undefined && who.type === party.type;
+}
+
+function applies(c: ConsentRecord, q: ReleaseQuestion): boolean {
+  return (
+    c.status === 'active' &&
+    c.category === q.category &&
+    c.period.start <= q.at &&
+    (c.period.end === undefined || q.at < c.period.end) &&
+    (c.revokedAt === undefined || q.at < c.revokedAt) &&
+    actorMatches(c, q)
+  );
+}
+
+/**
+ * The closed question (Mitz): may `holder` release this patient's `category` data to `requester` now? Deny wins over
+ * permit, whichever was recorded later, and no applicable consent means no. The answer names the consent it rests
+ * on, so both sides can log the grounds.
+ */
+export function decideRelease(consents: readonly ConsentRecord[], q: ReleaseQuestion): ReleaseDecision {
+  let permit: ConsentRecord | undefined;
+  for (const c of consents) {
+    if (!applies(c, q)) continue;
+    if (c.decision === 'deny') return { decision: 'deny', consentId: c.id, reason: 'denied' };
+    permit ??= c;
+  }
+  return permit !== undefined ? { decision: 'permit', consentId: permit.id } : { decision: 'deny', reason: 'no-consent' };
+}

@@ -1,0 +1,196 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { HttpsApp } from '../http/index.ts';
+import type { Logger } from '../log/index.ts';
+import { decideRelease, type Party } from './consent-decision.ts';
+import { consentFromFhir, consentToFhir, locationBundleFromFhir, locationFromFhir, locationToFhir, operationOutcome, searchset } from './fhir.ts';
+import { isPseudonym, PSEUDONYM_SYSTEM } from './pseudonym.ts';
+import type { RateLimiter } from './rate-limiter.ts';
+import { DATA_CATEGORIES, type DataCategory, type OrganizationType, type RegistryStore } from './types.ts';
+
+export interface RegistryRoutesDeps {
+  store: RegistryStore;
+  clients: readonly { ura: string; name: string; type: OrganizationType }[];
+  limiter: RateLimiter;
+  /** The query log: one line per question, who asked about which pseudonym and what the answer was. */
+  queryLog: Logger;
+}
+
+const PURPOSES = ['treatment'] as const;
+
+function caller(req: FastifyRequest): string {
+  // The access check ran before any handler and set the partner from the certificate; only the URA is trusted.
+  const ura = req.partner?.ura;
+  if (ura === undefined) throw new Error('a registry route ran without a client organization');
+  return ura;
+}
+
+function invalid(reply: FastifyReply, issues: readonly string[]): FastifyReply {
+  return reply.code(400).type('application/fhir+json').send(operationOutcome('invalid', issues));
+}
+
+/** `SYSTEM|value` of a token search parameter, the pseudonym as bytes; undefined when it is not ours. */
+function pseudonymParam(value: unknown): Buffer | undefined {
+  if (typeof value !== 'string') return undefined;
+  const bar = value.indexOf('|');
+  if (bar < 0 || value.slice(0, bar) !== PSEUDONYM_SYSTEM) return undefined;
+  const p = value.slice(bar + 1);
+  return isPseudonym(p) ? Buffer.from(p, 'base64url') : undefined;
+}
+
+function categoryParam(value: unknown): DataCategory | undefined {
+  if (value === undefined) return 'imaging';
+  return (DATA_CATEGORIES as readonly unknown[]).includes(value) ? (value as DataCategory) : undefined;
+}
+
+export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): void {
+  const partner = { config: { access: 'partner' as const } };
+  const types = new Map(d.clients.map((c) => [c.ura, c.type]));
+  const names = new Map(d.clients.map((c) => [c.ura, c.name]));
+  const party = (ura: string): Party => ({ ura, type: types.get(ura) });
+
+  app.addHook('preHandler', async (req, reply) => {
+    if (req.routeOptions.config.access !== 'partner') return undefined;
+    const ura = caller(req);
+    const taken = d.limiter.take(ura);
+    if (taken.allowed) return undefined;
+    d.queryLog.warn({ client: ura, route: req.routeOptions.url }, 'rate limit: request refused');
+    await reply
+      .code(429)
+      .header('retry-after', String(Math.ceil(taken.retryAfterMs / 1000)))
+      .type('application/fhir+json')
+      .send(operationOutcome('throttled', [`more than the allowed requests per second for URA ${ura}`]));
+    return reply;
+  });
+
+  // Localization: register one (ITI-65-like), in bulk (a FHIR batch), remove, and search (ITI-67-like).
+  app.post('/fhir/DocumentReference', partner, async (req, reply) => {
+    const ura = caller(req);
+    const parsed = locationFromFhir(req.body);
+    if (!parsed.ok) return invalid(reply, parsed.issues);
+    if (parsed.value.ura !== ura) {
+      return reply.code(403).type('application/fhir+json').send(operationOutcome('forbidden', [`a node registers its own organization (URA ${ura}) as custodian`]));
+    }
+    const added = d.store.addLocations([parsed.value], Date.now());
+    d.queryLog.info({ op: 'register', client: ura, pseudonym: parsed.value.pseudonym.toString('base64url'), added }, 'localization registered');
+    return reply.code(added > 0 ? 201 : 200).type('application/fhir+json').send(locationToFhir(parsed.value.pseudonym, { ura, category: parsed.value.category, registeredAt: Date.now() }, names.get(ura)));
+  });
+
+  app.post('/fhir', { ...partner, bodyLimit: 16 * 1024 * 1024 }, async (req, reply) => {
+    const ura = caller(req);
+    const parsed = locationBundleFromFhir(req.body);
+    if (!parsed.ok) return invalid(reply, parsed.issues.slice(0, 20));
+    const foreign = [...parsed.value.add, ...parsed.value.remove].find((e) => e.ura !== ura);
+    if (foreign !== undefined) {
+      return reply.code(403).type('application/fhir+json').send(operationOutcome('forbidden', [`a node registers its own organization (URA ${ura}), not ${foreign.ura}`]));
+    }
+    const now = Date.now();
+    const added = d.store.addLocations(parsed.value.add, now);
+    const removed = d.store.removeLocations(parsed.value.remove);
+    d.queryLog.info({ op: 'register-bulk', client: ura, entries: parsed.value.add.length + parsed.value.remove.length, added, removed }, 'localizations registered in bulk');
+    return reply.type('application/fhir+json').send({
+      resourceType: 'Bundle',
+      type: 'batch-response',
+      entry: [
+        ...parsed.value.add.map(() => ({ response: { status: '200 OK' } })),
+        ...parsed.value.remove.map(() => ({ response: { status: '204 No Content' } })),
+      ],
+      total: { added, removed },
+    });
+  });
+
+  app.delete('/fhir/DocumentReference', partner, async (req, reply) => {
+    const ura = caller(req);
+    const q = req.query as Record<string, unknown>;
+    const pseudonym = pseudonymParam(q['subject:identifier']);
+    const category = categoryParam(q['category']);
+    if (pseudonym === undefined || category === undefined) return invalid(reply, [`subject:identifier=${PSEUDONYM_SYSTEM}|<pseudonym> and an optional category=imaging`]);
+    const removed = d.store.removeLocations([{ pseudonym, ura, category }]);
+    d.queryLog.info({ op: 'remove', client: ura, pseudonym: pseudonym.toString('base64url'), removed }, 'localization removed');
+    return reply.code(204).send();
+  });
+
+  app.get('/fhir/DocumentReference', partner, async (req, reply) => {
+    const ura = caller(req);
+    const q = req.query as Record<string, unknown>;
+    const pseudonym = pseudonymParam(q['subject:identifier']);
+    const category = categoryParam(q['category']);
+    const purpose = q['purpose'] ?? 'treatment';
+    if (pseudonym === undefined || category === undefined || !(PURPOSES as readonly unknown[]).includes(purpose)) {
+      return invalid(reply, [`subject:identifier=${PSEUDONYM_SYSTEM}|<pseudonym>, optional category=imaging and purpose=treatment`]);
+    }
+    const now = Date.now();
+    const consents = d.store.consentsOf(pseudonym);
+    const requester = party(ura);
+    // Only organizations the patient permits to release to this requester are named; the others stay unknown to it.
+    const permitted = d.store
+      .locationsOf(pseudonym)
+      .filter((l) => l.category === category && l.ura !== ura && decideRelease(consents, { holder: party(l.ura), requester, category, at: now }).decision === 'permit');
+    d.queryLog.info({ op: 'locate', client: ura, pseudonym: q['subject:identifier'], purpose, answer: permitted.map((l) => l.ura) }, 'localization query');
+    return reply.type('application/fhir+json').send(searchset(permitted.map((l) => locationToFhir(pseudonym, l, names.get(l.ura)))));
+  });
+
+  // Consent: record, list, read, revoke.
+  app.post('/fhir/Consent', partner, async (req, reply) => {
+    const ura = caller(req);
+    const parsed = consentFromFhir(req.body, ura, Date.now());
+    if (!parsed.ok) return invalid(reply, parsed.issues);
+    const c = d.store.addConsent(parsed.value);
+    d.queryLog.info({ op: 'consent-record', client: ura, pseudonym: c.pseudonym.toString('base64url'), consent: c.id, decision: c.decision }, 'consent recorded');
+    return reply.code(201).header('location', `/fhir/Consent/${c.id}`).type('application/fhir+json').send(consentToFhir(c));
+  });
+
+  app.get('/fhir/Consent', partner, async (req, reply) => {
+    const ura = caller(req);
+    const q = req.query as Record<string, unknown>;
+    const pseudonym = pseudonymParam(q['patient:identifier']);
+    if (pseudonym === undefined) return invalid(reply, [`patient:identifier=${PSEUDONYM_SYSTEM}|<pseudonym>`]);
+    const consents = d.store.consentsOf(pseudonym);
+    d.queryLog.info({ op: 'consent-list', client: ura, pseudonym: pseudonym.toString('base64url'), answer: consents.length }, 'consents listed');
+    return reply.type('application/fhir+json').send(searchset(consents.map(consentToFhir)));
+  });
+
+  const consentId = (req: FastifyRequest): number | undefined => {
+    const id = (req.params as { id?: string }).id ?? '';
+    return /^[1-9]\d{0,15}$/.test(id) ? Number(id) : undefined;
+  };
+
+  app.get('/fhir/Consent/:id', partner, async (req, reply) => {
+    const id = consentId(req);
+    const c = id !== undefined ? d.store.consent(id) : undefined;
+    d.queryLog.info({ op: 'consent-read', client: caller(req), consent: id, found: c !== undefined }, 'consent read');
+    if (c === undefined) return reply.code(404).type('application/fhir+json').send(operationOutcome('not-found', ['no such consent']));
+    return reply.type('application/fhir+json').send(consentToFhir(c));
+  });
+
+  app.post('/fhir/Consent/:id/$revoke', partner, async (req, reply) => {
+    const ura = caller(req);
+    const id = consentId(req);
+    const c = id !== undefined ? d.store.revokeConsent(id, Date.now()) : undefined;
+    d.queryLog.info({ op: 'consent-revoke', client: ura, consent: id, found: c !== undefined }, 'consent revoked');
+    if (c === undefined) return reply.code(404).type('application/fhir+json').send(operationOutcome('not-found', ['no such consent']));
+    return reply.type('application/fhir+json').send(consentToFhir(c));
+  });
+
+  // The closed question (Mitz): may I, the holder, release this patient's data of this category to that requester?
+  app.post('/authorization/v1/release-decisions', partner, async (req, reply) => {
+    const ura = caller(req);
+    const b = (req.body ?? {}) as { patient?: { pseudonym?: unknown }; holder?: { ura?: unknown }; requester?: { ura?: unknown }; dataCategory?: unknown };
+    const p = b.patient?.pseudonym;
+    const category = categoryParam(b.dataCategory);
+    const requesterUra = b.requester?.ura;
+    if (typeof p !== 'string' || !isPseudonym(p) || category === undefined || typeof requesterUra !== 'string' || !/^\d{8}$/.test(requesterUra)) {
+      return reply.code(400).send({ error: 'REQUEST_INVALID', message: '{ patient: { pseudonym }, holder: { ura }, requester: { ura }, dataCategory: "imaging" }' });
+    }
+    if (b.holder?.ura !== undefined && b.holder.ura !== ura) {
+      return reply.code(403).send({ error: 'FORBIDDEN', message: `only the holder asks about its own release (you are URA ${ura})` });
+    }
+    const decision = decideRelease(d.store.consentsOf(Buffer.from(p, 'base64url')), { holder: party(ura), requester: party(requesterUra), category, at: Date.now() });
+    const consentReference = 'consentId' in decision ? `Consent/${decision.consentId}` : undefined;
+    d.queryLog.info({ op: 'release', client: ura, pseudonym: p, requester: requesterUra, answer: decision.decision, consent: consentReference }, 'release question');
+    return reply.send({
+      decision: decision.decision,
+      ...(consentReference !== undefined ? { consentReference } : {}),
+      ...(decision.decision === 'deny' ? { reason: decision.reason } : {}),
+    });
+  });
+}

@@ -1,0 +1,63 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RegistryConfig } from '../config/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import { startHttpsServer, type RouteAccess } from '../http/index.ts';
+import type { Logger } from '../log/index.ts';
+import { RateLimiter } from './rate-limiter.ts';
+import { registerRegistryRoutes } from './registry-routes.ts';
+import { SqliteRegistryStore } from './sqlite-registry-store.ts';
+import type { RegistryStore } from './types.ts';
+
+export interface RunningRegistry {
+  port: number;
+  routes: readonly { method: string; url: string; access: RouteAccess }[];
+  store: RegistryStore;
+  close(): Promise<void>;
+}
+
+function readFile(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new BeeldbrugError('KEY_FILE_PROBLEM', `the registry's ${what} ${path} cannot be read: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
+ * The localization and consent registry: its own process, HTTPS with mutual TLS against the same CA as the nodes, only
+ * the organizations on its client list, a rate limit per organization, and a log line for every question.
+ */
+export async function startRegistry(config: Readonly<RegistryConfig>, logger: Logger, o: { store?: RegistryStore } = {}): Promise<RunningRegistry> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = o.store ?? new SqliteRegistryStore(join(config.dataDir, 'registry.sqlite'));
+  try {
+    const tls = { cert: readFile(config.tls.certFile, 'certificate'), key: readFile(config.tls.keyFile, 'key'), ca: readFile(config.tls.caFile, 'CA') };
+    const server = await startHttpsServer({
+      host: config.listen.host,
+      port: config.listen.port,
+      tls,
+      partners: config.clients.map((c) => ({ ura: c.ura, name: c.name })),
+      ownUra: config.registry.organization.ura,
+      logger: logger.child({ part: 'https' }),
+      routes: (app) => {
+        app.addContentTypeParser('application/fhir+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'ignore'));
+        app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
+        registerRegistryRoutes(app, { store, clients: config.clients, limiter: new RateLimiter(config.rateLimit), queryLog: logger.child({ part: 'queries' }) });
+      },
+    });
+    logger.info({ host: config.listen.host, port: server.port, clients: config.clients.length }, 'registry listening');
+    return {
+      port: server.port,
+      routes: server.routes,
+      store,
+      close: async () => {
+        await server.close();
+        store.close();
+      },
+    };
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,115 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditTrail } from '../audit/index.ts';
+import type { HttpsApp } from '../http/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { RegistryClient } from '../registry/index.ts';
+import type { StudyService } from '../studies/index.ts';
+import { checkTimelineRequest, type TimelineClaims } from './claims.ts';
+import { sourceEvent } from './audit-events.ts';
+import type { SourceAnswer, SourceStudy } from './types.ts';
+
+export interface SourceRoutesDeps {
+  studies: StudyService;
+  audit: AuditTrail;
+  /** Without a registry this node answers no timeline question: a source never releases without a permit. */
+  registry: RegistryClient | undefined;
+  node: string;
+  us: { ura: string; name: string };
+  caPem: string | Buffer;
+  logger: Logger;
+  /** Queues the study for the requesting organization (purpose retrieval, with the consent reference). */
+  queueRetrieval: (o: { studyInstanceUid: string; requesterUra: string; consentReference: string; claims: TimelineClaims; ip: string }) => Promise<{ transferId: string }>;
+}
+
+/**
+ * The source side of the timeline: another node asks, with a signed request naming the BSN and the person asking, for
+ * this hospital's studies of the patient or for one of them. Before anything is looked up the registry is asked
+ * whether this patient permits release to that organization; the answer and the request go into the audit trail.
+ */
+export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps): void {
+  const partner = { config: { access: 'partner' as const } };
+  // A signed request is used once: a captured one cannot be sent again within its lifetime.
+  const seen = new Map<string, number>();
+  const fresh = (c: TimelineClaims): boolean => {
+    const now = Date.now() / 1000;
+    for (const [jti, exp] of seen) if (exp < now) seen.delete(jti);
+    if (seen.has(c.jti)) return false;
+    seen.set(c.jti, c.exp);
+    return true;
+  };
+
+  /** The checks every timeline request passes before data is touched; a reply has been sent when this returns undefined. */
+  const admit = async (req: FastifyRequest, reply: FastifyReply): Promise<{ claims: TimelineClaims; consentReference: string } | undefined> => {
+    const callerUra = req.partner?.ura ?? '';
+    const checked = checkTimelineRequest((req.body as { request?: unknown } | null)?.request, callerUra, d.caPem);
+    if (!checked.ok) {
+      d.logger.warn({ caller: callerUra, remote: req.ip, reason: checked.reason }, 'timeline request refused: not a valid signed request');
+      await reply.code(400).send({ status: 'refused', reason: 'invalid-request', detail: checked.reason });
+      return undefined;
+    }
+    const claims = checked.claims;
+    if (!fresh(claims)) {
+      await reply.code(409).send({ status: 'refused', reason: 'replayed', detail: 'this signed request was already used' });
+      return undefined;
+    }
+    const action = claims.studyInstanceUid !== undefined ? 'retrieve' : 'query';
+    if (d.registry === undefined) {
+      d.audit.record(sourceEvent({ node: d.node, ip: req.ip, claims, action, outcome: 'failure', description: `timeline request from URA ${callerUra} refused: this node has no registry to ask for consent` }));
+      await reply.code(403).send({ status: 'refused', reason: 'no-registry', detail: 'this node releases timeline data only with a permit from a registry' });
+      return undefined;
+    }
+    let answer;
+    try {
+      answer = await d.registry.mayRelease(claims.bsn, callerUra, 'imaging');
+    } catch (err) {
+      d.audit.record(sourceEvent({ node: d.node, ip: req.ip, claims, action, outcome: 'failure', description: `timeline request from URA ${callerUra} refused: the registry could not be asked` }));
+      d.logger.error({ err }, 'timeline request: registry unreachable');
+      await reply.code(503).send({ status: 'refused', reason: 'registry-unreachable', detail: 'the registry could not be asked; try again later' });
+      return undefined;
+    }
+    if (answer.decision !== 'permit' || answer.consentReference === undefined) {
+      d.audit.record(
+        sourceEvent({ node: d.node, ip: req.ip, claims, action, outcome: 'failure', description: `timeline request from URA ${callerUra} refused by the registry (${answer.reason ?? 'deny'})`, consentReference: answer.consentReference }),
+      );
+      d.logger.info({ caller: callerUra, answer: 'refused' }, 'timeline request');
+      await reply.code(403).send({ status: 'refused', reason: 'no-consent', detail: 'the patient has not permitted release to your organization' });
+      return undefined;
+    }
+    return { claims, consentReference: answer.consentReference };
+  };
+
+  app.post('/timeline/v1/studies', partner, async (req, reply) => {
+    const admitted = await admit(req, reply);
+    if (admitted === undefined) return reply;
+    const { claims, consentReference } = admitted;
+    const ctx = { actor: { kind: 'partner-node' as const, ura: claims.organization.ura, name: claims.organization.name, remoteAddress: req.ip }, purpose: 'query' as const };
+    const found = d.studies.patientStudies(ctx, claims.bsn);
+    const studies: SourceStudy[] = [];
+    for (const s of found) {
+      const reportText = claims.includeReports && s.hasReport ? await d.studies.reportText(ctx, s.studyInstanceUid) : undefined;
+      studies.push({ ...s, ...(reportText !== undefined ? { reportText } : {}) });
+    }
+    d.audit.record(
+      sourceEvent({ node: d.node, ip: req.ip, claims, action: 'query', outcome: 'success', description: `timeline: ${studies.length} studies listed for ${claims.organization.name}${claims.includeReports ? ' with reports' : ''}`, consentReference }),
+    );
+    d.logger.info({ caller: claims.organization.ura, answer: 'answered', studies: studies.length }, 'timeline request');
+    const answer: SourceAnswer = { status: 'answered', organization: d.us, consentReference, studies };
+    return reply.send(answer);
+  });
+
+  app.post('/timeline/v1/retrievals', partner, async (req, reply) => {
+    const admitted = await admit(req, reply);
+    if (admitted === undefined) return reply;
+    const { claims, consentReference } = admitted;
+    const uid = claims.studyInstanceUid;
+    const ctx = { actor: { kind: 'partner-node' as const, ura: claims.organization.ura, name: claims.organization.name, remoteAddress: req.ip }, purpose: 'retrieve' as const };
+    // The study must be this patient's: a permit for one patient never opens another's study.
+    if (uid === undefined || !d.studies.patientStudies(ctx, claims.bsn).some((s) => s.studyInstanceUid === uid)) {
+      d.audit.record(sourceEvent({ node: d.node, ip: req.ip, claims, action: 'retrieve', outcome: 'failure', description: 'timeline retrieval refused: no such study of this patient', consentReference, ...(uid !== undefined ? { studyInstanceUid: uid } : {}) }));
+      return reply.code(404).send({ status: 'refused', reason: 'not-found', detail: 'no such study of this patient here' });
+    }
+    const { transferId } = await d.queueRetrieval({ studyInstanceUid: uid, requesterUra: claims.organization.ura, consentReference, claims, ip: req.ip });
+    d.audit.record(sourceEvent({ node: d.node, ip: req.ip, claims, action: 'retrieve', outcome: 'success', description: `timeline retrieval: study queued for ${claims.organization.name}`, consentReference, studyInstanceUid: uid, transferId }));
+    return reply.code(202).send({ status: 'queued', transferId, studyInstanceUid: uid });
+  });
+}

@@ -1,0 +1,145 @@
+import type { AuditTrail } from '../audit/index.ts';
+import type { PartnerConfig } from '../config/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import { PartnerClient } from '../http/index.ts';
+import { isValidBsn } from '../patient/index.ts';
+import type { RegistryClient } from '../registry/index.ts';
+import { requesterEvent } from './audit-events.ts';
+import { type Requester, signTimelineRequest } from './claims.ts';
+import type { SourceAnswer, SourceOutcome, Timeline, TimelineStudy } from './types.ts';
+
+export interface TimelineServiceOptions {
+  /** Where the patient is known and may be asked; without it, `regionalSources` are asked and the answer says so. */
+  registry: RegistryClient | undefined;
+  /** URAs of partners to ask when there is no registry. */
+  regionalSources: readonly string[];
+  partners: readonly PartnerConfig[];
+  us: { ura: string; name: string };
+  /** The node's key, certificate and CA: for mutual TLS to the sources and to sign the requests. */
+  tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer };
+  audit: AuditTrail;
+  node: string;
+  /** A source that has not answered by then is reported as timed out; the others are not held back. */
+  sourceTimeoutMs: number;
+}
+
+export interface TimelineQuery {
+  bsn: string;
+  requester: Requester;
+  includeReports?: boolean;
+}
+
+/**
+ * The requesting side of the timeline: asks the registry where the patient is known and may be asked, asks only those
+ * sources, all at once, each with its own timeout, and merges what comes back by date. A retrieval asks the source
+ * to send the chosen study over the exchange protocol (manifest, digests, receipt), so it arrives verified in the
+ * inbox and goes on into the PACS by the routing rules.
+ */
+export class TimelineService {
+  readonly #o: TimelineServiceOptions;
+  /** One keep-alive client per source, so a radiologist's next question does not pay for a new TLS handshake. */
+  readonly #clients = new Map<string, PartnerClient>();
+
+  constructor(o: TimelineServiceOptions) {
+    this.#o = o;
+  }
+
+  #client(p: PartnerConfig & { baseUrl: string }): PartnerClient {
+    let c = this.#clients.get(p.ura);
+    if (c === undefined) {
+      c = new PartnerClient(p.baseUrl, this.#o.tls, 4);
+      this.#clients.set(p.ura, c);
+    }
+    return c;
+  }
+
+  #sign(bsn: string, requester: Requester, extra: { includeReports?: boolean; studyInstanceUid?: string }): string {
+    return signTimelineRequest({ bsn, requester, organization: this.#o.us, ...extra }, { keyPem: this.#o.tls.key, certPem: this.#o.tls.cert });
+  }
+
+  #user(requester: Requester): { id: string; name: string; roleCode: string; organizationUra: string } {
+    return { id: requester.practitionerId, name: requester.name, roleCode: requester.roleCode, organizationUra: this.#o.us.ura };
+  }
+
+  async query(q: TimelineQuery, at: { ip?: string } = {}): Promise<Timeline> {
+    if (!isValidBsn(q.bsn)) throw new BeeldbrugError('BSN_INVALID', `${q.bsn} is not a valid BSN (nine digits that pass the elfproef)`);
+    const mode = this.#o.registry !== undefined ? 'registry' : 'regional-sources';
+    let asked: { ura: string; name?: string }[];
+    if (this.#o.registry !== undefined) {
+      asked = await this.#o.registry.locate(q.bsn, 'treatment');
+    } else {
+      asked = this.#o.regionalSources.filter((ura) => ura !== this.#o.us.ura).map((ura) => ({ ura }));
+    }
+    const jws = asked.length > 0 ? this.#sign(q.bsn, q.requester, { includeReports: q.includeReports ?? false }) : '';
+    const outcomes = await Promise.all(asked.map((s) => this.#ask(s, jws)));
+    const studies: TimelineStudy[] = outcomes
+      .flatMap((o) => (o.answer !== undefined ? o.answer.studies.map((s) => ({ ...s, source: { ura: o.outcome.ura, name: o.outcome.name } })) : []))
+      .sort((a, b) => `${b.studyDate ?? ''}${b.studyTime ?? ''}`.localeCompare(`${a.studyDate ?? ''}${a.studyTime ?? ''}`));
+    const sources = outcomes.map((o) => o.outcome);
+    this.#o.audit.record(
+      requesterEvent({
+        node: this.#o.node,
+        ip: at.ip,
+        user: this.#user(q.requester),
+        bsn: q.bsn,
+        action: 'query',
+        outcome: 'success',
+        description: `timeline (${mode}): ${studies.length} studies; ${sources.map((s) => `${s.name} ${s.status}`).join(', ') || 'no source known'}`,
+      }),
+    );
+    return { bsn: q.bsn, mode, sources, studies };
+  }
+
+  async #ask(s: { ura: string; name?: string }, jws: string): Promise<{ outcome: SourceOutcome; answer?: SourceAnswer }> {
+    const partner = this.#o.partners.find((p) => p.ura === s.ura);
+    const name = partner?.name ?? s.name ?? s.ura;
+    const started = performance.now();
+    const done = (status: SourceOutcome['status'], studies: number, reason?: string): SourceOutcome => ({
+      ura: s.ura,
+      name,
+      status,
+      studies,
+      ms: Math.round(performance.now() - started),
+      ...(reason !== undefined ? { reason } : {}),
+    });
+    if (partner?.baseUrl === undefined) return { outcome: done('failed', 0, 'not a partner with a baseUrl in exchange.partners') };
+    try {
+      const a = await this.#client({ ...partner, baseUrl: partner.baseUrl }).json('POST', '/timeline/v1/studies', { request: jws }, { timeoutMs: this.#o.sourceTimeoutMs });
+      const body = a.json as Partial<SourceAnswer> & { reason?: string; detail?: string };
+      if (a.status === 200 && body.status === 'answered' && Array.isArray(body.studies)) {
+        return { outcome: done('answered', body.studies.length), answer: body as SourceAnswer };
+      }
+      if (a.status === 403) return { outcome: done('refused', 0, body.reason ?? 'refused') };
+      return { outcome: done('failed', 0, `HTTP ${a.status}: ${body.detail ?? body.reason ?? ''}`.trim()) };
+    } catch (err) {
+      if (err instanceof BeeldbrugError && err.code === 'PARTNER_TIMEOUT') return { outcome: done('timed-out', 0, `no answer within ${this.#o.sourceTimeoutMs} ms`) };
+      return { outcome: done('failed', 0, (err as Error).message) };
+    }
+  }
+
+  /** Asks the source to send one study of the timeline here; the transfer then arrives in the inbox like any other. */
+  async retrieve(r: { bsn: string; sourceUra: string; studyInstanceUid: string; requester: Requester }, at: { ip?: string } = {}): Promise<{ transferId: string; source: { ura: string; name: string } }> {
+    if (!isValidBsn(r.bsn)) throw new BeeldbrugError('BSN_INVALID', `${r.bsn} is not a valid BSN (nine digits that pass the elfproef)`);
+    const partner = this.#o.partners.find((p) => p.ura === r.sourceUra);
+    if (partner?.baseUrl === undefined) throw new BeeldbrugError('PARTNER_UNKNOWN', `URA ${r.sourceUra} is not a partner with a baseUrl in exchange.partners`);
+    const jws = this.#sign(r.bsn, r.requester, { studyInstanceUid: r.studyInstanceUid });
+    const record = (outcome: 'success' | 'failure', description: string, transferId?: string): void => {
+      this.#o.audit.record(
+        requesterEvent({ node: this.#o.node, ip: at.ip, user: this.#user(r.requester), bsn: r.bsn, action: 'retrieve', outcome, description, studyInstanceUid: r.studyInstanceUid, ...(transferId !== undefined ? { transferId } : {}) }),
+      );
+    };
+    const a = await this.#client({ ...partner, baseUrl: partner.baseUrl }).json('POST', '/timeline/v1/retrievals', { request: jws }, { timeoutMs: this.#o.sourceTimeoutMs * 4 });
+    const body = a.json as { transferId?: unknown; reason?: string; detail?: string };
+    if (a.status !== 202 || typeof body.transferId !== 'string') {
+      record('failure', `retrieval from ${partner.name} refused: ${body.reason ?? a.status}`);
+      throw new BeeldbrugError('PARTNER_REFUSED', `${partner.name} did not queue the study: ${body.detail ?? body.reason ?? `HTTP ${a.status}`}`);
+    }
+    record('success', `retrieval from ${partner.name} queued there`, body.transferId);
+    return { transferId: body.transferId, source: { ura: partner.ura, name: partner.name } };
+  }
+
+  close(): void {
+    for (const c of this.#clients.values()) c.close();
+    this.#clients.clear();
+  }
+}

@@ -1,0 +1,30 @@
+import type { PatientStudy } from '../studies/index.ts';
+
+/** A study as a source reports it: the summary, and the report text when it was asked for and exists. */
+export type SourceStudy = PatientStudy & { reportText?: string };
+
+/** What a source answers to a timeline question. */
+export type SourceAnswer = { status: 'answered'; organization: { ura: string; name: string }; consentReference: string; studies: SourceStudy[] };
+
+/** Per source, what became of the question. */
+export interface SourceOutcome {
+  ura: string;
+  name: string;
+  status: 'answered' | 'refused' | 'timed-out' | 'failed';
+  /** Why it was refused or failed. */
+  reason?: string;
+  studies: number;
+  ms: number;
+}
+
+/** One line of the merged timeline: a study and where it is. */
+export type TimelineStudy = SourceStudy & { source: { ura: string; name: string } };
+
+export interface Timeline {
+  bsn: string;
+  /** registry: the registry named the sources; regional-sources: no registry configured, the configured list was asked. */
+  mode: 'registry' | 'regional-sources';
+  sources: SourceOutcome[];
+  /** Every answered study, newest first. */
+  studies: TimelineStudy[];
+}

@@ -1,0 +1,269 @@
+// The timeline across a network as it runs: a registry and three hospital nodes on loopback, every certificate and the
+// network key made with the `beeldbrug` CLI. Noord's radiologist asks for a patient's studies; the registry names only
+// the hospitals that know the patient and may be asked; those answer after asking the registry themselves; a chosen
+// study comes over the exchange protocol into Noord's node.
+import assert from 'node:assert/strict';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { issueNodeCertificate, type IssuedCertificate } from '../../src/auth/index.ts';
+import { parseRegistryConfig } from '../../src/config/index.ts';
+import { createLogger } from '../../src/log/index.ts';
+import { HttpsRegistryClient, pseudonymOf, readNetworkKeyFile, startRegistry } from '../../src/registry/index.ts';
+import { synthesize, type SynthPatient } from '../../src/synth/index.ts';
+import { signTimelineRequest, type Timeline } from '../../src/timeline/index.ts';
+import { filesIn } from '../support/dicom-files.ts';
+import { call, type ExchangeNode, midden, noord, startExchangeNode } from '../support/exchange.ts';
+import { freePort, waitFor } from '../support/net.ts';
+import { beeldbrug, networkCertificates } from '../support/pki-cli.ts';
+import { tempDir } from '../support/tmp.ts';
+
+const zuid = { name: 'Ziekenhuis Zuid', ura: '10000003' };
+const traag = { name: 'Kliniek Traag', ura: '10000004' };
+const oost = { name: 'Ziekenhuis Oost', ura: '10000005' };
+const registryOrg = { name: 'Regio Registry', ura: '10000099' };
+const radiologist = { practitionerId: '900012345', name: 'Dr. A. de Vries', roleCode: '01.015' };
+
+async function registryProcess(t: TestContext, dir: string) {
+  const out = tempDir(t);
+  const clients = [noord, midden, zuid, traag, oost].flatMap((o) => ['--client', `${o.ura}:${o.name}`]);
+  beeldbrug(['registry', 'init', out, '--name', 'Regio registry', '--organization', registryOrg.name, '--ura', registryOrg.ura, '--port', '0', ...clients]);
+  const configPath = join(out, 'registry.yaml');
+  const raw = parseYaml(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  raw['tls'] = { certFile: join(dir, 'registry', 'node.crt'), keyFile: join(dir, 'registry', 'node.key'), caFile: join(dir, 'ca', 'ca.crt') };
+  writeFileSync(configPath, stringifyYaml(raw));
+  const logFile = join(out, 'registry.log');
+  const registry = await startRegistry(parseRegistryConfig(raw, configPath), createLogger({ level: 'info', destination: createWriteStream(logFile) }));
+  t.after(() => registry.close());
+  return { registry, logFile, dataDir: join(out, 'data') };
+}
+
+function lines(file: string): Record<string, unknown>[] {
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** A source that answers slowly, as a congested hospital would; it records every body it gets. */
+async function slowSource(t: TestContext, ca: IssuedCertificate, delayMs: number) {
+  const cert = issueNodeCertificate(ca, { commonName: 'traag.test', organization: traag, hosts: ['127.0.0.1'] });
+  const bodies: string[] = [];
+  const server = createServer({ key: cert.keyPem, cert: cert.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      bodies.push(body);
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'answered', organization: traag, consentReference: 'Consent/0', studies: [] })), delayMs);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const address = server.address();
+  return { port: typeof address === 'object' && address !== null ? address.port : 0, bodies, cert };
+}
+
+async function importStudies(n: ExchangeNode, p: SynthPatient, which: number[]): Promise<void> {
+  for (const i of which) {
+    for (const f of p.studies[i]?.files ?? []) await n.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  }
+}
+
+async function network(t: TestContext) {
+  const certs = networkCertificates(t, { noord, midden, zuid, oost, registry: registryOrg });
+  const keyFile = join(tempDir(t), 'network.key');
+  beeldbrug(['registry', 'network-key', '--out', keyFile]);
+  const { registry, logFile, dataDir } = await registryProcess(t, certs.dir);
+  const slow = await slowSource(t, certs.ca, 2000);
+  const ports = { noord: await freePort(), midden: await freePort(), zuid: await freePort(), oost: await freePort() };
+  const url = (port: number): string => `https://127.0.0.1:${port}`;
+  const everyone = [
+    { ...noord, baseUrl: url(ports.noord) },
+    { ...midden, baseUrl: url(ports.midden) },
+    { ...zuid, baseUrl: url(ports.zuid) },
+    { ...traag, baseUrl: url(slow.port) },
+    { ...oost, baseUrl: url(ports.oost) },
+  ];
+  const reg = { baseUrl: url(registry.port), networkKeyFile: keyFile };
+  const start = (us: typeof noord, identity: IssuedCertificate, port: number, extra: Parameters<typeof startExchangeNode>[1] = {}) =>
+    startExchangeNode(t, { ca: certs.ca, identity, us, port, partners: everyone.filter((p) => p.ura !== us.ura), registry: reg, timeline: { sourceTimeoutMs: 800 }, ...extra });
+  const nodes = {
+    noord: await start(noord, certs.noord, ports.noord),
+    midden: await start(midden, certs.midden, ports.midden),
+    zuid: await start(zuid, certs.zuid, ports.zuid),
+    // Oost has no registry: it asks its configured regional sources.
+    oost: await startExchangeNode(t, { ca: certs.ca, identity: certs.oost, us: oost, port: ports.oost, partners: everyone.filter((p) => p.ura !== oost.ura), timeline: { sourceTimeoutMs: 800, regionalSources: [midden.ura] } }),
+  };
+  const synth = await synthesize({ outDir: join(tempDir(t), 'synth'), patients: 2, seed: 41, studiesPerPatient: [3, 3], modalities: ['CR', 'DX'] });
+  const [p, q] = synth.patients;
+  assert.ok(p !== undefined && q !== undefined && p.bsn !== q.bsn);
+  // P has two studies at Midden and one at Zuid; Q has studies at Midden only.
+  await importStudies(nodes.midden, p, [0, 1]);
+  await importStudies(nodes.zuid, p, [2]);
+  await importStudies(nodes.midden, q, [0, 1, 2]);
+  for (const n of [nodes.midden, nodes.zuid]) await n.n.node.localization?.flush();
+  // Noord's staff record consents through the registry API, as a care provider.
+  const consents = new HttpsRegistryClient({ baseUrl: reg.baseUrl, tls: nodes.noord.tls, networkKey: readNetworkKeyFile(keyFile), ourUra: noord.ura });
+  t.after(() => consents.close());
+  return { certs, keyFile, registry, registryLog: logFile, registryData: dataDir, slow, nodes, p, q, consents, reg };
+}
+
+async function timelineOf(n: ExchangeNode, bsn: string, o: { includeReports?: boolean } = {}): Promise<Timeline> {
+  const a = await call(n.port, 'POST', '/api/v1/timeline', n.ca.certPem, n.own, { bsn, requester: radiologist, ...o });
+  assert.equal(a.status, 200, a.body);
+  return JSON.parse(a.body) as Timeline;
+}
+
+function timelineRequestsAt(n: ExchangeNode, bsn: string) {
+  return n.n.node.audit.list({ bsn }).filter((r) => r.description.startsWith('timeline'));
+}
+
+const byHolder = (ura: string) => ({ role: 'holder' as const, ura });
+const recorded = { recordedBy: { id: 'balie-7', name: 'Balie Noord' }, channel: 'care-provider' as const };
+
+test('timeline: permit for one hospital and deny for another shows the first only; a revoke takes effect at the next query', async (t) => {
+  const net = await network(t);
+  const { p, nodes } = net;
+  const permit = await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'deny', actor: byHolder(zuid.ura), ...recorded });
+
+  const first = await timelineOf(nodes.noord, p.bsn, { includeReports: true });
+  assert.equal(first.mode, 'registry');
+  assert.deepEqual(first.sources.map((s) => [s.ura, s.status]), [[midden.ura, 'answered']], 'Zuid is not even asked: the patient denied it');
+  assert.equal(first.studies.length, 2);
+  assert.ok(first.studies.every((s) => s.source.ura === midden.ura));
+  const dates = first.studies.map((s) => s.studyDate ?? '');
+  assert.deepEqual(dates, [...dates].sort().reverse(), 'newest first');
+  const expected = new Map(p.studies.slice(0, 2).map((s) => [s.studyInstanceUid, s]));
+  for (const s of first.studies) {
+    const e = expected.get(s.studyInstanceUid);
+    assert.ok(e !== undefined, 'only the studies Midden holds');
+    assert.equal(s.studyDate, e.studyDate);
+    assert.deepEqual(s.modalities.filter((m) => m !== 'SR' && m !== 'DOC'), [e.modality]);
+    assert.equal(s.instances, e.instances);
+    assert.equal(s.series, e.series);
+    assert.ok(s.hasReport);
+    if (e.reportKind === 'sr') assert.ok((s.reportText ?? '').length > 20, 'the report text of a structured report');
+  }
+  assert.equal(timelineRequestsAt(nodes.zuid, p.bsn).length, 0, 'Zuid got no request for this patient');
+  const atMidden = timelineRequestsAt(nodes.midden, p.bsn);
+  assert.equal(atMidden.length, 1);
+  assert.equal(atMidden[0]?.outcome, 'success');
+  assert.deepEqual(atMidden[0]?.user, { id: radiologist.practitionerId, name: radiologist.name, roleCode: radiologist.roleCode, organizationUra: noord.ura }, 'the source logs who asked');
+  assert.equal(atMidden[0]?.grounds.consentReference, `Consent/${permit.id}`);
+  const atNoord = nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'query' });
+  assert.equal(atNoord.length, 1, 'the requester logs the question too');
+
+  await net.consents.revokeConsent(permit.id);
+  const after = await timelineOf(nodes.noord, p.bsn);
+  assert.deepEqual(after.sources, []);
+  assert.deepEqual(after.studies, []);
+  assert.equal(timelineRequestsAt(nodes.midden, p.bsn).length, 1, 'after the revoke Midden is not asked again');
+});
+
+test('timeline: a patient unknown at a hospital causes no request there; a slow source times out without holding back the others', async (t) => {
+  const net = await network(t);
+  const { q, nodes } = net;
+  // Consent for all hospitals: only the ones that know Q are asked, and Traag (slow) is made to know Q.
+  await net.consents.recordConsent({ bsn: q.bsn, decision: 'permit', actor: { role: 'holder', type: 'hospital' }, ...recorded });
+  const traagClient = new HttpsRegistryClient({ baseUrl: net.reg.baseUrl, tls: { key: net.slow.cert.keyPem, cert: net.slow.cert.certPem, ca: net.certs.ca.certPem }, networkKey: readNetworkKeyFile(net.keyFile), ourUra: traag.ura });
+  t.after(() => traagClient.close());
+  await traagClient.register({ add: [q.bsn] });
+
+  const started = performance.now();
+  const tl = await timelineOf(nodes.noord, q.bsn);
+  const elapsed = performance.now() - started;
+  const status = Object.fromEntries(tl.sources.map((s) => [s.ura, s.status]));
+  assert.deepEqual(status, { [midden.ura]: 'answered', [traag.ura]: 'timed-out' });
+  assert.equal(tl.studies.length, 3, "Midden's answer is intact");
+  assert.ok(elapsed < 1800, `the slow source (2 s) did not hold back the answer: ${Math.round(elapsed)} ms`);
+  assert.equal(timelineRequestsAt(nodes.zuid, q.bsn).length, 0, 'Zuid does not know Q and got no request');
+  assert.ok(!lines(nodes.zuid.n.logFile).some((l) => l['msg'] === 'timeline request'), "nothing in Zuid's request log");
+
+  // What went over the wire to a source: the signed request, with the BSN and who asks, and nothing else of the patient.
+  assert.equal(net.slow.bodies.length, 1);
+  const sent = JSON.parse(net.slow.bodies[0] ?? '{}') as { request: string };
+  assert.deepEqual(Object.keys(sent), ['request']);
+  const claims = JSON.parse(Buffer.from(sent.request.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(claims).sort(), ['bsn', 'exp', 'iat', 'includeReports', 'jti', 'organization', 'purpose', 'requester']);
+  assert.equal(claims['bsn'], q.bsn);
+  const [family, given] = q.name.split('^');
+  for (const leak of [q.birthDate, family, given, q.patientId]) assert.ok(leak === undefined || !net.slow.bodies[0]?.includes(leak), `no ${leak} on the wire`);
+  // The registry never saw a BSN: not in its log, not in its database.
+  const registryText = readFileSync(net.registryLog, 'utf8') + readFileSync(join(net.registryData, 'registry.sqlite')).toString('latin1');
+  for (const bsn of [q.bsn, net.p.bsn]) assert.ok(!registryText.includes(bsn), 'no BSN at the registry');
+  assert.ok(registryText.includes(pseudonymOf(q.bsn, readNetworkKeyFile(net.keyFile))), 'the registry logs the pseudonym asked about');
+});
+
+test('timeline: a node that skips the registry and asks a source directly gets nothing', async (t) => {
+  const net = await network(t);
+  const { p, q, nodes } = net;
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'deny', actor: byHolder(zuid.ura), ...recorded });
+  // Noord signs a perfectly valid request and sends it straight to Zuid (denied) and to Midden (no consent for Q).
+  for (const [source, bsn] of [[nodes.zuid, p.bsn], [nodes.midden, q.bsn]] as const) {
+    const request = signTimelineRequest({ bsn, requester: radiologist, organization: noord }, { keyPem: nodes.noord.tls.key, certPem: nodes.noord.tls.cert });
+    const a = await call(source.port, 'POST', '/timeline/v1/studies', nodes.noord.ca.certPem, nodes.noord.own, { request });
+    assert.equal(a.status, 403, a.body);
+    assert.deepEqual(JSON.parse(a.body), { status: 'refused', reason: 'no-consent', detail: 'the patient has not permitted release to your organization' });
+    const logged = timelineRequestsAt(source, bsn);
+    assert.equal(logged.length, 1);
+    assert.equal(logged[0]?.outcome, 'failure', 'the refused request is logged with who asked');
+  }
+  // A request signed by Noord but sent over Zuid's connection, or replayed, or unsigned, is refused before anything.
+  const signed = signTimelineRequest({ bsn: q.bsn, requester: radiologist, organization: noord }, { keyPem: nodes.noord.tls.key, certPem: nodes.noord.tls.cert });
+  const asZuid = await call(nodes.midden.port, 'POST', '/timeline/v1/studies', nodes.noord.ca.certPem, nodes.zuid.own, { request: signed });
+  assert.equal(asZuid.status, 400);
+  assert.match(asZuid.body, /signed for URA 10000001/);
+  const unsigned = await call(nodes.midden.port, 'POST', '/timeline/v1/studies', nodes.noord.ca.certPem, nodes.noord.own, { bsn: q.bsn });
+  assert.equal(unsigned.status, 400);
+  await net.consents.recordConsent({ bsn: q.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
+  const once = await call(nodes.midden.port, 'POST', '/timeline/v1/studies', nodes.noord.ca.certPem, nodes.noord.own, { request: signed });
+  assert.equal(once.status, 200);
+  const replay = await call(nodes.midden.port, 'POST', '/timeline/v1/studies', nodes.noord.ca.certPem, nodes.noord.own, { request: signed });
+  assert.equal(replay.status, 409);
+  // Without a client certificate the source route is closed altogether.
+  const anonymous = await call(nodes.midden.port, 'POST', '/timeline/v1/studies', nodes.noord.ca.certPem, undefined, { request: signed });
+  assert.equal(anonymous.status, 401);
+});
+
+test('timeline: a chosen study is retrieved from its source by its UID, verified, into the cache; bad BSNs are clear errors; without a registry the regional sources are asked', async (t) => {
+  const net = await network(t);
+  const { p, nodes } = net;
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: { role: 'holder', type: 'hospital' }, ...recorded });
+  const tl = await timelineOf(nodes.noord, p.bsn);
+  assert.deepEqual(tl.sources.map((s) => s.status).sort(), ['answered', 'answered']);
+  const chosen = tl.studies.find((s) => s.source.ura === zuid.ura);
+  assert.ok(chosen !== undefined);
+  const r = await call(nodes.noord.port, 'POST', '/api/v1/timeline/retrievals', nodes.noord.ca.certPem, nodes.noord.own, {
+    bsn: p.bsn, source: zuid.ura, studyInstanceUid: chosen.studyInstanceUid, requester: radiologist,
+  });
+  assert.equal(r.status, 202, r.body);
+  const { transferId } = JSON.parse(r.body) as { transferId: string };
+  await waitFor('the retrieved study in Noord', async () => {
+    const inbox = await call(nodes.noord.port, 'GET', '/api/v1/inbox', nodes.noord.ca.certPem, nodes.noord.own);
+    return (JSON.parse(inbox.body) as { transfers: { transferId: string; state: string }[] }).transfers.some((x) => x.transferId === transferId && x.state !== 'open');
+  });
+  const held = nodes.noord.n.node.studies.studyInstances({ actor: { kind: 'system', task: 'test' }, purpose: 'query' }, chosen.studyInstanceUid);
+  assert.equal(held.length, chosen.instances, 'every instance arrived');
+  const original = nodes.zuid.n.node.studies.studyInstances({ actor: { kind: 'system', task: 'test' }, purpose: 'query' }, chosen.studyInstanceUid);
+  assert.deepEqual(held.map((i) => i.blob.sha256).sort(), original.map((i) => i.blob.sha256).sort(), 'byte for byte what Zuid holds');
+  const sent = nodes.zuid.n.node.audit.list({ bsn: p.bsn }).find((x) => x.action === 'retrieve' && x.outcome === 'success');
+  assert.equal(sent?.user.id, radiologist.practitionerId);
+  // A study of another patient cannot be had under this patient's permit.
+  const other = await call(nodes.noord.port, 'POST', '/api/v1/timeline/retrievals', nodes.noord.ca.certPem, nodes.noord.own, {
+    bsn: p.bsn, source: midden.ura, studyInstanceUid: net.q.studies[0]?.studyInstanceUid, requester: radiologist,
+  });
+  assert.equal(other.status, 502);
+  assert.match(other.body, /no such study of this patient/);
+
+  const bad = await call(nodes.noord.port, 'POST', '/api/v1/timeline', nodes.noord.ca.certPem, nodes.noord.own, { bsn: '123456789', requester: radiologist });
+  assert.equal(bad.status, 400);
+  assert.equal((JSON.parse(bad.body) as { error: string }).error, 'BSN_INVALID');
+
+  const regional = await timelineOf(nodes.oost, p.bsn);
+  assert.equal(regional.mode, 'regional-sources', 'the answer says no registry was used');
+  assert.deepEqual(regional.sources.map((s) => [s.ura, s.status]), [[midden.ura, 'answered']]);
+  assert.equal(regional.studies.length, 2, 'Midden still asked the registry before answering');
+});
