@@ -31,14 +31,14 @@ async function freeDemoPorts(): Promise<number> {
     });
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 12_000);
-    const ports = [base, base + 1, base + 2, base + 10, base + 20, base + 21, base + 22, base + 30, base + 31, base + 32, base + 40, base + 41, base + 42];
+    const ports = [base, base + 1, base + 2, base + 10, base + 20, base + 21, base + 22, base + 30, base + 31, base + 32, base + 40, base + 41, base + 42, base + 50];
     if ((await Promise.all(ports.map(isFree))).every(Boolean)) return base;
   }
   throw new Error('no free ports for the demo');
 }
 
 test('every command has --help', () => {
-  for (const command of [[], ['init'], ['start'], ['synth'], ['demo'], ['pki'], ['pki', 'ca'], ['pki', 'node']]) {
+  for (const command of [[], ['init'], ['start'], ['synth'], ['demo'], ['pki'], ['pki', 'ca'], ['pki', 'node'], ['timeline'], ['registry'], ['registry', 'start'], ['registry', 'init'], ['registry', 'network-key']]) {
     const r = cli([...command, '--help']);
     assert.equal(r.code, 0, `${command.join(' ')} --help`);
     assert.match(r.out, /Usage: beeldbrug/);
@@ -82,15 +82,23 @@ test('the demo starts three hospitals, each a node and its own PACS (Orthanc), p
     assert.match(first.out, new RegExp(`${ae}\\s.*DICOM 127\\.0\\.0\\.1:\\d+\\s+\\d+ patients, \\d+ studies, \\d+ instances`));
     assert.match(first.out, new RegExp(`PACS_${ae}\\s+Orthanc\\s+DICOM 127\\.0\\.0\\.1:${base + 30 + ['NOORD', 'MIDDEN', 'ZUID'].indexOf(ae)}\\s+\\d+ patients`));
   }
-  assert.match(first.out, /PACS_ZUID .* 2 patients/, 'two synthetic patients in each PACS');
-  assert.match(first.out, /PACS_MIDDEN .* 3 patients/, "and Midden's PACS also has the patient Noord sent");
-  assert.match(first.out, /ZUID .* 0 patients, 0 studies, 0 instances \(node cache\)/, 'a node holds nothing it did not pass on');
+  assert.match(first.out, /PACS_NOORD .* 2 patients/, 'two synthetic patients in each PACS');
+  assert.match(first.out, /PACS_ZUID .* 3 patients/, 'and the timeline patient at Zuid');
+  assert.match(first.out, /PACS_MIDDEN .* 4 patients/, "and at Midden, with the patient Noord sent");
+  assert.match(first.out, /NOORD .* 1 patients, 1 studies, \d+ instances \(node cache\)/, 'a node holds only what it passed on');
+  // The registry names Midden and Zuid for the timeline patient, and both answer Noord.
+  assert.match(first.out, /timeline of BSN \d{9} \(sources named by the registry\)/);
+  assert.match(first.out, /Ziekenhuis Midden\s+URA 10000002\s+answered, 2 studies/);
+  assert.match(first.out, /Ziekenhuis Zuid\s+URA 10000003\s+answered, 1 studies/);
+  assert.equal([...first.out.matchAll(/^\s+\d{4}-\d{2}-\d{2}\s/gm)].length, 3, 'three studies in the timeline');
+  assert.match(first.out, /bin\/beeldbrug timeline \d{9} --config /);
   assert.match(first.out, /echoscu -aet DEMO_SCU -aec NOORD 127\.0\.0\.1/);
   assert.match(first.out, /Push: Ziekenhuis Noord's PACS sent study [0-9.]+ \(\d+ instances\) to Ziekenhuis Midden from its "send to" menu; the receipt verified and the study is in Ziekenhuis Midden's PACS\./);
   const second = cli(['demo', '--dir', dir, '--base-port', String(base), '--exit-when-ready']);
   assert.equal(second.code, 0, second.err);
   const counts = (out: string): string[] => [...out.matchAll(/(\d+ patients, \d+ studies, \d+ instances)/g)].map((m) => m[1] ?? '');
   assert.deepEqual(counts(second.out), counts(first.out), 'the second start finds the same data');
+  assert.match(second.out, /Ziekenhuis Zuid\s+URA 10000003\s+answered, 1 studies/, 'and the same timeline');
 });
 
 test('pki: a CA, then a node certificate naming the organization and its URA, keys readable by the owner only', (t) => {

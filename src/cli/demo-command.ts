@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import { loadConfig } from '../config/index.ts';
+import { loadConfig, loadRegistryConfig } from '../config/index.ts';
+import { HttpsRegistryClient, readNetworkKeyFile, type RunningRegistry, startRegistry } from '../registry/index.ts';
+import { initRegistry, REGISTRY_CONFIG_FILE_NAME, writeNetworkKey } from './registry-command.ts';
+import { formatTimeline } from './timeline-command.ts';
 import { createLogger } from '../log/index.ts';
 import { type RunningNode, startNode } from '../node/index.ts';
 import { synthesize } from '../synth/index.ts';
@@ -48,17 +51,23 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const visitorPort = o.basePort + 10;
   const exchangePort = (i: number): number => o.basePort + 20 + i;
   const pacsPorts = (i: number): { dicom: number; http: number } => ({ dicom: o.basePort + 30 + i, http: o.basePort + 40 + i });
+  const registryPort = o.basePort + 50;
   const withOrthanc = orthancBinary() !== undefined;
   const caDir = join(o.dir, 'pki', 'ca');
   if (!existsSync(join(caDir, 'ca.crt'))) makeCa(caDir, 'Beeldbrug demo CA');
+  const networkKeyFile = join(o.dir, 'pki', 'network.key');
+  if (!existsSync(networkKeyFile)) writeNetworkKey(networkKeyFile);
   let firstStart = false;
   const nodes: DemoHospital[] = [];
   const pacses: OrthancPacs[] = [];
+  let registry: RunningRegistry | undefined;
   const stopAll = async (): Promise<void> => {
     for (const { node } of nodes.reverse()) await node.close();
     for (const p of pacses) await p.stop();
+    await registry?.close();
   };
   try {
+    registry = await startDemoRegistry(join(o.dir, 'registry'), caDir, registryPort);
     for (const [i, hospital] of hospitals.entries()) {
       const dir = join(o.dir, hospital.aeTitle.toLowerCase());
       const port = o.basePort + i;
@@ -107,6 +116,10 @@ export async function runDemo(o: DemoOptions): Promise<void> {
           `\nexchange:\n  listen: { host: 127.0.0.1, port: ${exchangePort(i)} }\n  tls: { certFile: ./keys/node.crt, keyFile: ./keys/node.key, caFile: ./keys/ca.crt }\n  partners:\n${partners}${withPacs}`,
         );
       }
+      // Every node registers its patients with the region's registry and asks it before answering a timeline question.
+      if (!readFileSync(join(dir, CONFIG_FILE_NAME), 'utf8').includes('\nregistry:')) {
+        appendFileSync(join(dir, CONFIG_FILE_NAME), `\nregistry:\n  baseUrl: https://127.0.0.1:${registryPort}\n  networkKeyFile: ../pki/network.key\n`);
+      }
       const config = loadConfig(join(dir, CONFIG_FILE_NAME));
       const logger = createLogger({ level: config.log.level, name: config.node.name, destination: createWriteStream(join(dir, 'node.log'), { flags: 'a' }) });
       const node = await startNode(config, logger);
@@ -119,8 +132,14 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   }
 
   let pushed: string | undefined;
+  let timelineText: string | undefined;
+  const patientFile = join(o.dir, 'timeline-patient');
   try {
     if (firstStart) pushed = withOrthanc ? await pushFromPacs(nodes) : await demoPush(o.dir, nodes);
+    if (firstStart || !existsSync(patientFile)) writeFileSync(patientFile, await patientAtTwoHospitals(nodes, join(o.dir, 'timeline-import'), `https://127.0.0.1:${registryPort}`, networkKeyFile, join(o.dir, 'noord', 'keys')));
+    const bsn = readFileSync(patientFile, 'utf8').trim();
+    const noord = nodes[0]?.node.timeline;
+    if (noord !== undefined) timelineText = formatTimeline(await noord.query({ bsn, requester: { practitionerId: 'demo', name: 'Demo radioloog', roleCode: '01.015' } }));
   } catch (err) {
     await stopAll();
     throw err;
@@ -149,6 +168,15 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       `  echoscu -aet SOMEONE -aec ${ae} 127.0.0.1 ${first.port}   # refused: not on the allow-list`,
       '',
       ...(pushed !== undefined ? [`Push: ${pushed}`] : []),
+      ...(timelineText !== undefined
+        ? [
+            '',
+            `Timeline: the registry (https://127.0.0.1:${registryPort}) knows where the patient below is known and that the patient consented; Noord's radiologist sees:`,
+            ...timelineText.trimEnd().split('\n').map((l) => `  ${l}`),
+            'Ask it yourself (add --reports for the report texts, --retrieve <uid> to fetch a study into Noord):',
+            `  bin/beeldbrug timeline ${readFileSync(patientFile, 'utf8').trim()} --config ${join(o.dir, 'noord', CONFIG_FILE_NAME)} --user-id demo --user-name "Demo radioloog"`,
+          ]
+        : []),
       ...(first.pacs !== undefined
         ? [
             `Send from a PACS: in ${first.pacs.aeTitle}'s web UI pick a study, "Send to DICOM modality", ${sendToTitle(hospitals[1])}. The PACS's studies:`,
@@ -165,6 +193,45 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   process.stdout.write(out.join('\n') + '\n');
   if (!o.exitWhenReady) await untilSignal();
   await stopAll();
+}
+
+/** The region's localization and consent registry, in this process, with a certificate from the demo CA. */
+async function startDemoRegistry(dir: string, caDir: string, port: number): Promise<RunningRegistry> {
+  if (!existsSync(join(dir, REGISTRY_CONFIG_FILE_NAME))) {
+    initRegistry(dir, { name: 'Demo registry', organization: { name: 'Regio demo', ura: '10000099' }, host: '127.0.0.1', port, clients: hospitals.map((h) => ({ ura: h.ura, name: h.name })) });
+    makeNodeCertificate(caDir, join(dir, 'pki'), { commonName: 'registry.demo', organization: 'Regio demo', ura: '10000099', hosts: ['localhost', '127.0.0.1'] });
+  }
+  const config = loadRegistryConfig(join(dir, REGISTRY_CONFIG_FILE_NAME));
+  return startRegistry(config, createLogger({ level: config.log.level, name: config.registry.name, destination: createWriteStream(join(dir, 'registry.log'), { flags: 'a' }) }));
+}
+
+/**
+ * One patient with two studies at Midden and one at Zuid (in each node's cache, and in its PACS when there is one), a
+ * consent for hospitals recorded at Noord, so that Noord's timeline has something to show. Returns the BSN.
+ */
+async function patientAtTwoHospitals(nodes: readonly DemoHospital[], scratch: string, registryUrl: string, networkKeyFile: string, noordKeys: string): Promise<string> {
+  const [noord, midden, zuid] = nodes;
+  if (noord === undefined || midden === undefined || zuid === undefined) throw new Error('the demo has three hospitals');
+  rmSync(scratch, { recursive: true, force: true });
+  const synth = await synthesize({ outDir: scratch, patients: 1, seed: 77, studiesPerPatient: [3, 3], modalities: ['CR', 'DX', 'MR'] });
+  const patient = synth.patients[0];
+  if (patient === undefined) throw new Error('no synthetic patient');
+  for (const [at, studies] of [[midden, patient.studies.slice(0, 2)], [zuid, patient.studies.slice(2)]] as const) {
+    for (const file of studies.flatMap((s) => s.files)) {
+      await at.node.studies.importFile({ actor: { kind: 'system', task: 'demo' }, purpose: 'import' }, file);
+      if (at.pacs !== undefined) await at.pacs.upload(file);
+    }
+    await at.node.localization?.flush();
+  }
+  rmSync(scratch, { recursive: true, force: true });
+  const tls = readTlsFiles({ certFile: join(noordKeys, 'node.crt'), keyFile: join(noordKeys, 'node.key'), caFile: join(noordKeys, 'ca.crt') });
+  const client = new HttpsRegistryClient({ baseUrl: registryUrl, tls, networkKey: readNetworkKeyFile(networkKeyFile), ourUra: noord.hospital.ura });
+  try {
+    await client.recordConsent({ bsn: patient.bsn, decision: 'permit', actor: { role: 'holder', type: 'hospital' }, recordedBy: { id: 'demo', name: 'Demo balie Noord' }, channel: 'care-provider' });
+  } finally {
+    client.close();
+  }
+  return patient.bsn;
 }
 
 /** A hospital's Orthanc, with a password made on first start and kept beside its storage. */

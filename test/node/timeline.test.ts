@@ -18,12 +18,14 @@ import { filesIn } from '../support/dicom-files.ts';
 import { call, type ExchangeNode, midden, noord, startExchangeNode } from '../support/exchange.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { beeldbrug, networkCertificates } from '../support/pki-cli.ts';
+import { run } from '../support/processes.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const zuid = { name: 'Ziekenhuis Zuid', ura: '10000003' };
 const traag = { name: 'Kliniek Traag', ura: '10000004' };
 const oost = { name: 'Ziekenhuis Oost', ura: '10000005' };
 const registryOrg = { name: 'Regio Registry', ura: '10000099' };
+const main = new URL('../../src/main.ts', import.meta.url).pathname;
 const radiologist = { practitionerId: '900012345', name: 'Dr. A. de Vries', roleCode: '01.015' };
 
 async function registryProcess(t: TestContext, dir: string) {
@@ -261,6 +263,15 @@ test('timeline: a chosen study is retrieved from its source by its UID, verified
   const bad = await call(nodes.noord.port, 'POST', '/api/v1/timeline', nodes.noord.ca.certPem, nodes.noord.own, { bsn: '123456789', requester: radiologist });
   assert.equal(bad.status, 400);
   assert.equal((JSON.parse(bad.body) as { error: string }).error, 'BSN_INVALID');
+
+  // The CLI, as a radiologist's terminal runs it: its own process, the node's configuration, the same answer.
+  const cli = await run(process.execPath, ['--disable-warning=ExperimentalWarning', main, 'timeline', p.bsn, '--config', nodes.noord.n.configPath, '--user-id', radiologist.practitionerId, '--user-name', radiologist.name, '--json'], 60_000);
+  assert.equal(cli.code, 0, cli.stderr);
+  const fromCli = JSON.parse(cli.stdout) as Timeline;
+  assert.deepEqual(fromCli.studies.map((s) => s.studyInstanceUid), tl.studies.map((s) => s.studyInstanceUid));
+  const badCli = await run(process.execPath, ['--disable-warning=ExperimentalWarning', main, 'timeline', '123456780', '--config', nodes.noord.n.configPath, '--user-id', 'x', '--user-name', 'x'], 60_000);
+  assert.notEqual(badCli.code, 0);
+  assert.match(badCli.stderr, /BSN_INVALID: 123456780 is not a valid BSN/);
 
   const regional = await timelineOf(nodes.oost, p.bsn);
   assert.equal(regional.mode, 'regional-sources', 'the answer says no registry was used');

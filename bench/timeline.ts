@@ -1,0 +1,131 @@
+// npm run bench:timeline — the requesting side of the timeline against 20 sources, each behind its own real HTTPS
+// listener with mutual TLS and each answering 50 ms after it is asked (a busy hospital's lookup). Before answering, a
+// source checks the signed request and asks the registry for a release permit, as a real source does. The patient is
+// known at all 20 and consented for hospitals, so every query fans out to all of them. 200 queries, one after the
+// other, as radiologists open patients; prints the p95 latency of a whole timeline (registry + fan-out + merge).
+import { createServer, type Server } from 'node:https';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { SqliteAuditTrail } from '../src/audit/index.ts';
+import { createTestCa, issueNodeCertificate, type IssuedCertificate } from '../src/auth/index.ts';
+import { parseRegistryConfig } from '../src/config/index.ts';
+import { silentLogger } from '../src/log/index.ts';
+import { randomBsn } from '../src/patient/index.ts';
+import { HttpsRegistryClient, startRegistry } from '../src/registry/index.ts';
+import { checkTimelineRequest, TimelineService, type SourceAnswer } from '../src/timeline/index.ts';
+
+const SOURCES = Number(process.env['BENCH_SOURCES'] ?? 20);
+const QUERIES = Number(process.env['BENCH_QUERIES'] ?? 200);
+const DELAY_MS = Number(process.env['BENCH_DELAY_MS'] ?? 50);
+
+const work = mkdtempSync(join(tmpdir(), 'beeldbrug-bench-timeline-'));
+const ca = createTestCa({ commonName: 'bench CA' });
+const org = (i: number): { name: string; ura: string } => ({ name: `Ziekenhuis ${i}`, ura: String(20000000 + i) });
+const requester = org(0);
+const sources = Array.from({ length: SOURCES }, (_, i) => org(i + 1));
+const certOf = (o: { name: string; ura: string }): IssuedCertificate => issueNodeCertificate(ca, { commonName: `${o.ura}.bench`, organization: o, hosts: ['127.0.0.1'] });
+const networkKey = randomBytes(32);
+const servers: Server[] = [];
+const closers: (() => Promise<void> | void)[] = [];
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+try {
+  const registryCert = certOf({ name: 'Registry', ura: '20009999' });
+  writeFileSync(join(work, 'registry.crt'), registryCert.certPem);
+  writeFileSync(join(work, 'registry.key'), registryCert.keyPem);
+  writeFileSync(join(work, 'ca.crt'), ca.certPem);
+  const registry = await startRegistry(
+    parseRegistryConfig(
+      {
+        registry: { name: 'bench registry', organization: { name: 'Registry', ura: '20009999' } },
+        dataDir: join(work, 'registry'),
+        listen: { host: '127.0.0.1', port: 0 },
+        tls: { certFile: 'registry.crt', keyFile: 'registry.key', caFile: 'ca.crt' },
+        clients: [requester, ...sources].map((o) => ({ ...o, type: 'hospital' })),
+        log: { level: 'silent' },
+      },
+      join(work, 'registry.yaml'),
+    ),
+    silentLogger(),
+  );
+  closers.push(() => registry.close());
+  const registryUrl = `https://127.0.0.1:${registry.port}`;
+  const bsn = randomBsn(Math.random);
+
+  // Each source: its own certificate and registry client; the patient is registered there.
+  const partners: { ura: string; name: string; baseUrl: string }[] = [];
+  for (const s of sources) {
+    const cert = certOf(s);
+    const tls = { key: cert.keyPem, cert: cert.certPem, ca: ca.certPem };
+    const client = new HttpsRegistryClient({ baseUrl: registryUrl, tls, networkKey, ourUra: s.ura });
+    closers.push(() => client.close());
+    await client.register({ add: [bsn] });
+    const server = createServer({ ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void (async () => {
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request?: unknown };
+          const checked = checkTimelineRequest(body.request, requester.ura, ca.certPem);
+          const permit = checked.ok ? await client.mayRelease(checked.claims.bsn, requester.ura, 'imaging') : undefined;
+          await new Promise((r) => setTimeout(r, DELAY_MS));
+          if (permit?.decision !== 'permit' || permit.consentReference === undefined) {
+            res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'refused', reason: 'no-consent' }));
+            return;
+          }
+          const answer: SourceAnswer = {
+            status: 'answered',
+            organization: s,
+            consentReference: permit.consentReference,
+            studies: [{ studyInstanceUid: `1.2.826.0.1.${s.ura}.1`, studyDate: '20240101', studyTime: '120000', accessionNumber: null, description: 'CT thorax', modalities: ['CT'], bodyParts: ['CHEST'], series: 3, instances: 400, hasReport: true }],
+          };
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+        })();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    servers.push(server);
+    const address = server.address();
+    partners.push({ ...s, baseUrl: `https://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}` });
+  }
+
+  const requesterCert = certOf(requester);
+  const tls = { key: requesterCert.keyPem, cert: requesterCert.certPem, ca: ca.certPem };
+  const registryClient = new HttpsRegistryClient({ baseUrl: registryUrl, tls, networkKey, ourUra: requester.ura });
+  closers.push(() => registryClient.close());
+  await registryClient.recordConsent({ bsn, decision: 'permit', actor: { role: 'holder', type: 'hospital' }, recordedBy: { id: 'bench', name: 'bench' }, channel: 'care-provider' });
+  const audit = new SqliteAuditTrail(join(work, 'audit.sqlite'));
+  closers.push(() => audit.close());
+  const timeline = new TimelineService({ registry: registryClient, regionalSources: [], partners, us: requester, tls, audit, node: 'bench', sourceTimeoutMs: 2000 });
+  closers.push(() => timeline.close());
+  const radiologist = { practitionerId: '900000001', name: 'Dr. Bench', roleCode: '01.015' };
+
+  // Warm-up: the first timeline opens the TLS connections a running node keeps open.
+  for (let i = 0; i < 5; i++) await timeline.query({ bsn, requester: radiologist });
+  const latencies: number[] = [];
+  for (let i = 0; i < QUERIES; i++) {
+    const started = performance.now();
+    const t = await timeline.query({ bsn, requester: radiologist });
+    latencies.push(performance.now() - started);
+    if (t.studies.length !== SOURCES || t.sources.some((s) => s.status !== 'answered')) {
+      throw new Error(`query ${i}: ${t.sources.filter((s) => s.status !== 'answered').map((s) => `${s.ura} ${s.status} ${s.reason ?? ''}`).join('; ')}`);
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  const p50 = percentile(latencies, 50);
+  const p95 = percentile(latencies, 95);
+  console.log(`${QUERIES} timelines over ${SOURCES} sources answering after ${DELAY_MS} ms each: p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${(latencies.at(-1) ?? 0).toFixed(1)} ms`);
+  console.log(`timeline_p95_ms=${p95.toFixed(1)}`);
+} finally {
+  for (const s of servers) {
+    s.closeAllConnections();
+    s.close();
+  }
+  for (const close of closers.reverse()) await close();
+  rmSync(work, { recursive: true, force: true });
+}
