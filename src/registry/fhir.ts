@@ -108,6 +108,7 @@ const consentIn = z.looseObject({
     .length(1, 'one performer: who recorded the consent (the patient, or a person at the care provider)'),
   extension: z
     .array(z.looseObject({ url: z.string(), valueCode: z.string().optional() }))
+    .default([])
     .refine((e) => e.some((x) => x.url === CONSENT_CHANNEL_URL && (x.valueCode === 'patient-portal' || x.valueCode === 'care-provider')), {
       message: `an extension ${CONSENT_CHANNEL_URL} with valueCode patient-portal or care-provider says how it was recorded`,
     }),
