@@ -6,32 +6,7 @@ export function requesterUser(c: TimelineClaims): AuditEvent['user'] {
   return { id: c.requester.practitionerId, name: c.requester.name, roleCode: c.requester.roleCode, organizationUra: c.organization.ura };
 }
 
-/** The source side of a timeline question or retrieval: who asked about whom, what was answered, on what grounds. */
-export function sourceEvent(o: {
-  node: string;
-  ip: string;
-  claims: TimelineClaims;
-  action: 'query' | 'retrieve';
-  outcome: 'success' | 'failure';
-  description: string;
-  consentReference?: string | undefined;
-  studyInstanceUid?: string;
-  transferId?: string;
-}): AuditEvent {
-  return {
-    action: o.action,
-    outcome: o.outcome,
-    description: o.description,
-    user: requesterUser(o.claims),
-    accessPoint: { node: o.node, ip: o.ip },
-    patient: { bsn: o.claims.bsn },
-    objects: { ...(o.studyInstanceUid !== undefined ? { studyInstanceUid: o.studyInstanceUid } : {}), ...(o.transferId !== undefined ? { transferId: o.transferId } : {}) },
-    grounds: { purpose: o.claims.purpose, authorization: 'registry-consent', ...(o.consentReference !== undefined ? { consentReference: o.consentReference } : {}) },
-  };
-}
-
-/** The requesting side: a user asked for a patient's timeline, or for one study from it. */
-export function requesterEvent(o: {
+interface TimelineEventInput {
   node: string;
   ip?: string | undefined;
   user: AuditEvent['user'];
@@ -39,9 +14,13 @@ export function requesterEvent(o: {
   action: 'query' | 'retrieve';
   outcome: 'success' | 'failure';
   description: string;
-  studyInstanceUid?: string;
-  transferId?: string;
-}): AuditEvent {
+  grounds: AuditEvent['grounds'];
+  studyInstanceUid?: string | undefined;
+  transferId?: string | undefined;
+}
+
+/** A timeline question or retrieval, on either side: who asked about whom, what came of it, on what grounds. */
+export function timelineEvent(o: TimelineEventInput): AuditEvent {
   return {
     action: o.action,
     outcome: o.outcome,
@@ -50,6 +29,17 @@ export function requesterEvent(o: {
     accessPoint: { node: o.node, ...(o.ip !== undefined ? { ip: o.ip } : {}) },
     patient: { bsn: o.bsn },
     objects: { ...(o.studyInstanceUid !== undefined ? { studyInstanceUid: o.studyInstanceUid } : {}), ...(o.transferId !== undefined ? { transferId: o.transferId } : {}) },
-    grounds: { purpose: 'treatment', authorization: 'user' },
+    grounds: o.grounds,
   };
+}
+
+/** The source side: the requester named in the signed claims, the registry's consent as the grounds. */
+export function sourceEvent(o: Omit<TimelineEventInput, 'user' | 'bsn' | 'grounds'> & { claims: TimelineClaims; consentReference?: string | undefined }): AuditEvent {
+  const { claims, consentReference, ...rest } = o;
+  return timelineEvent({
+    ...rest,
+    user: requesterUser(claims),
+    bsn: claims.bsn,
+    grounds: { purpose: claims.purpose, authorization: 'registry-consent', ...(consentReference !== undefined ? { consentReference } : {}) },
+  });
 }

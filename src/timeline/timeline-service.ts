@@ -4,7 +4,7 @@ import { BeeldbrugError } from '../errors/index.ts';
 import { PartnerClient } from '../http/index.ts';
 import { isValidBsn } from '../patient/index.ts';
 import type { RegistryClient } from '../registry/index.ts';
-import { requesterEvent } from './audit-events.ts';
+import { timelineEvent } from './audit-events.ts';
 import { type Requester, signTimelineRequest } from './claims.ts';
 import type { SourceAnswer, SourceOutcome, Timeline, TimelineStudy } from './types.ts';
 
@@ -77,11 +77,12 @@ export class TimelineService {
       .sort((a, b) => `${b.studyDate ?? ''}${b.studyTime ?? ''}`.localeCompare(`${a.studyDate ?? ''}${a.studyTime ?? ''}`));
     const sources = outcomes.map((o) => o.outcome);
     this.#o.audit.record(
-      requesterEvent({
+      timelineEvent({
         node: this.#o.node,
         ip: at.ip,
         user: this.#user(q.requester),
         bsn: q.bsn,
+        grounds: { purpose: 'treatment', authorization: 'user' },
         action: 'query',
         outcome: 'success',
         description: `timeline (${mode}): ${studies.length} studies; ${sources.map((s) => `${s.name} ${s.status}`).join(', ') || 'no source known'}`,
@@ -125,7 +126,7 @@ export class TimelineService {
     const jws = this.#sign(r.bsn, r.requester, { studyInstanceUid: r.studyInstanceUid });
     const record = (outcome: 'success' | 'failure', description: string, transferId?: string): void => {
       this.#o.audit.record(
-        requesterEvent({ node: this.#o.node, ip: at.ip, user: this.#user(r.requester), bsn: r.bsn, action: 'retrieve', outcome, description, studyInstanceUid: r.studyInstanceUid, ...(transferId !== undefined ? { transferId } : {}) }),
+        timelineEvent({ node: this.#o.node, ip: at.ip, user: this.#user(r.requester), bsn: r.bsn, grounds: { purpose: 'treatment', authorization: 'user' }, action: 'retrieve', outcome, description, studyInstanceUid: r.studyInstanceUid, ...(transferId !== undefined ? { transferId } : {}) }),
       );
     };
     const a = await this.#client({ ...partner, baseUrl: partner.baseUrl }).json('POST', '/timeline/v1/retrievals', { request: jws }, { timeoutMs: this.#o.sourceTimeoutMs * 4 });
