@@ -6,6 +6,7 @@ import type { TestContext } from 'node:test';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { initNode } from '../../src/cli/init-command.ts';
 import { parseConfig, type TemplateValues } from '../../src/config/index.ts';
+import { BeeldbrugError } from '../../src/errors/index.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { type RunningNode, startNode } from '../../src/node/index.ts';
 import { freePort } from './net.ts';
@@ -42,11 +43,22 @@ export async function startTestNode(t: TestContext, o: TestNodeOptions = {}): Pr
   const raw = parseYaml(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
   raw['log'] = { level: 'debug' };
   o.edit?.(raw);
-  writeFileSync(configPath, stringifyYaml(raw));
-  const config = parseConfig(raw, configPath);
   const logFile = join(dir, 'node.log');
-  const node = await startNode(config, createLogger({ level: 'debug', destination: createWriteStream(logFile) }));
-  t.after(() => node.close());
+  let node: RunningNode | undefined;
+  // A port that was free a moment ago may have been taken by a test running beside this one (freePort cannot hold it);
+  // the DIMSE port is ours to choose, so try another.
+  for (let attempt = 1; node === undefined; attempt++) {
+    writeFileSync(configPath, stringifyYaml(raw));
+    try {
+      node = await startNode(parseConfig(raw, configPath), createLogger({ level: 'debug', destination: createWriteStream(logFile, { flags: 'a' }) }));
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof BeeldbrugError && err.code === 'LISTEN_FAILED' && err.message.includes('DICOM'))) throw err;
+      const listeners = (raw['dimse'] as { listeners: { port: number }[] }).listeners;
+      if (listeners[0] !== undefined) listeners[0].port = await freePort();
+    }
+  }
+  const running = node;
+  t.after(() => running.close());
   return { node, aeTitle, port: node.dimsePorts[0] ?? port, dir, logFile, configPath };
 }
 
