@@ -1,8 +1,7 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, loadRegistryConfig } from '../config/index.ts';
-import { startRegistry } from '../registry/index.ts';
-import { initRegistry, REGISTRY_CONFIG_FILE_NAME, writeNetworkKey } from './registry-command.ts';
+import { initRegistry, REGISTRY_CONFIG_FILE_NAME, serveRegistry, writeNetworkKey } from './registry-command.ts';
 import { timelineFromCli } from './timeline-command.ts';
 import { createLogger } from '../log/index.ts';
 import { startNode } from '../node/index.ts';
@@ -139,12 +138,7 @@ export function buildProgram(): Command {
     .requiredOption('-c, --config <file>', `registry configuration file (${REGISTRY_CONFIG_FILE_NAME})`)
     .action(async (o: { config: string }) => {
       const config = loadRegistryConfig(o.config);
-      const logger = createLogger({ level: config.log.level, name: config.registry.name });
-      const running = await startRegistry(config, logger);
-      process.stdout.write(`READY registry https=${running.port}\n`);
-      await untilSignal();
-      logger.info('stopping');
-      await running.close();
+      await serveRegistry(config, createLogger({ level: config.log.level, name: config.registry.name }));
     });
   registry
     .command('init')

@@ -1,8 +1,13 @@
+import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
+import type { RegistryConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import { openRegistryStore, startRegistry } from '../registry/index.ts';
+import { untilSignal } from './signals.ts';
 
 export const REGISTRY_CONFIG_FILE_NAME = 'registry.yaml';
 
@@ -48,4 +53,62 @@ export function initRegistry(dir: string, v: RegistryInitValues): string {
   ].join('\n');
   writeFileSync(path, header + stringify(config), { mode: 0o640, flag: 'wx' });
   return path;
+}
+
+/**
+ * Runs the registry until SIGINT or SIGTERM. With `workers` > 1 this process forks that many workers (node:cluster)
+ * that serve the one port together, each with the SQLite file open (WAL lets readers run side by side), and only hands
+ * out connections and stops them; a worker that dies on its own stops the whole registry, since half a registry that
+ * looks healthy is worse than none.
+ */
+export async function serveRegistry(config: RegistryConfig, logger: Logger): Promise<void> {
+  if (config.workers > 1 && cluster.isPrimary) {
+    openRegistryStore(config).close();
+    await superviseWorkers(config.workers, logger);
+    return;
+  }
+  // Connections are spread evenly over the workers, so each enforces its share of a client's rate limit.
+  const share = cluster.isWorker ? config.workers : 1;
+  const rateLimit = { perSecond: config.rateLimit.perSecond / share, burst: Math.max(1, Math.ceil(config.rateLimit.burst / share)) };
+  const running = await startRegistry({ ...config, rateLimit }, logger);
+  const worker = cluster.worker;
+  if (worker === undefined) {
+    process.stdout.write(`READY registry https=${running.port}\n`);
+    await untilSignal();
+  } else {
+    worker.send({ ready: running.port });
+    // Ctrl-C reaches the whole process group; the primary decides and sends SIGTERM, so a worker waits for that.
+    process.on('SIGINT', () => undefined);
+    await new Promise((done) => process.once('SIGTERM', done));
+  }
+  logger.info('stopping');
+  await running.close();
+  // The channel to the primary would keep a worker's event loop alive after its server has closed.
+  worker?.disconnect();
+}
+
+async function superviseWorkers(count: number, logger: Logger): Promise<void> {
+  const workers: Worker[] = Array.from({ length: count }, () => cluster.fork());
+  let stopping = false;
+  const exited = workers.map((w) => new Promise<void>((done) => w.once('exit', () => done())));
+  const failed = new Promise<'worker-exited'>((done) => {
+    for (const w of workers) {
+      w.once('exit', (code, signal) => {
+        if (stopping) return;
+        logger.error({ worker: w.id, code, signal }, 'a registry worker stopped on its own; stopping the registry');
+        process.exitCode = 1;
+        done('worker-exited');
+      });
+    }
+  });
+  const ready = workers.map((w) => new Promise<number>((done) => w.on('message', (m: { ready?: unknown }) => typeof m.ready === 'number' && done(m.ready))));
+  const ports = await Promise.race([Promise.all(ready), failed]);
+  if (ports !== 'worker-exited') {
+    process.stdout.write(`READY registry https=${ports[0] ?? 0} workers=${count}\n`);
+    await Promise.race([untilSignal(), failed]);
+  }
+  stopping = true;
+  logger.info('stopping');
+  for (const w of workers) if (w.isConnected()) w.process.kill('SIGTERM');
+  await Promise.all(exited);
 }

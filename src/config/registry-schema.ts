@@ -31,6 +31,22 @@ export const registryConfigSchema = z.strictObject({
       burst: z.number().int().positive().default(2000).describe('requests a client may make at once above the sustained rate'),
     })
     .default({ perSecond: 500, burst: 2000 }),
+  workers: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(1)
+    .describe('processes that serve the port together (node:cluster), each with the SQLite file open (WAL: readers run side by side); the rate limit is shared out among them'),
+  cache: z
+    .strictObject({
+      sizeMb: z.number().int().min(2).default(64).describe('SQLite page cache per worker process, in MiB'),
+      warm: z.boolean().default(false).describe('read the localizations and consent terms into that cache at start, before serving'),
+    })
+    .default({ sizeMb: 64, warm: false })
+    .describe(
+      'for a registry at national scale, a cache that holds the localizations and consent terms (about 3 GiB for 18 million patients) keeps every query off the disk, whatever the OS does with its page cache',
+    ),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
 });
 
