@@ -1,4 +1,4 @@
-import type { ConsentRecord, DataCategory, OrganizationType } from './types.ts';
+import type { ConsentTerms, DataCategory, OrganizationType } from './types.ts';
 
 export interface Party {
   ura: string;
@@ -20,13 +20,13 @@ export type ReleaseDecision =
   | { decision: 'deny'; consentId: number; reason: 'denied' }
   | { decision: 'deny'; reason: 'no-consent' };
 
-function actorMatches(c: ConsentRecord, q: ReleaseQuestion): boolean {
+function actorMatches(c: ConsentTerms, q: ReleaseQuestion): boolean {
   const party = c.actor.role === 'holder' ? q.holder : q.requester;
   const who = c.actor.organization;
   return 'ura' in who ? who.ura === party.ura : party.type !== undefined && who.type === party.type;
 }
 
-function applies(c: ConsentRecord, q: ReleaseQuestion): boolean {
+function applies(c: ConsentTerms, q: ReleaseQuestion): boolean {
   return (
     c.status === 'active' &&
     c.category === q.category &&
@@ -42,8 +42,8 @@ function applies(c: ConsentRecord, q: ReleaseQuestion): boolean {
  * permit, whichever was recorded later, and no applicable consent means no. The answer names the consent it rests
  * on, so both sides can log the grounds.
  */
-export function decideRelease(consents: readonly ConsentRecord[], q: ReleaseQuestion): ReleaseDecision {
-  let permit: ConsentRecord | undefined;
+export function decideRelease(consents: readonly ConsentTerms[], q: ReleaseQuestion): ReleaseDecision {
+  let permit: ConsentTerms | undefined;
   for (const c of consents) {
     if (!applies(c, q)) continue;
     if (c.decision === 'deny') return { decision: 'deny', consentId: c.id, reason: 'denied' };

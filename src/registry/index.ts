@@ -1,4 +1,4 @@
-export { startRegistry, type RunningRegistry } from './registry-server.ts';
+export { openRegistryStore, startRegistry, type RunningRegistry } from './registry-server.ts';
 export { HttpsRegistryClient, type ConsentInput, type RegistryClient, type ReleaseAnswer } from './registry-client.ts';
 export { isPseudonym, pseudonymOf, PSEUDONYM_SYSTEM, readNetworkKeyFile } from './pseudonym.ts';
 export { SqliteRegistryStore } from './sqlite-registry-store.ts';

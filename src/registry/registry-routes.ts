@@ -119,11 +119,11 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
       return invalid(reply, [`subject:identifier=${PSEUDONYM_SYSTEM}|<pseudonym>, optional category=imaging and purpose=treatment`]);
     }
     const now = Date.now();
-    const consents = d.store.consentsOf(pseudonym);
+    const consents = d.store.consentTermsOf(pseudonym);
     const requester = party(ura);
     // Only organizations the patient permits to release to this requester are named; the others stay unknown to it.
-    const permitted = d.store
-      .locationsOf(pseudonym)
+    // No consent means no one may release, so the localizations need not be read at all.
+    const permitted = (consents.length === 0 ? [] : d.store.locationsOf(pseudonym))
       .filter((l) => l.category === category && l.ura !== ura && decideRelease(consents, { holder: party(l.ura), requester, category, at: now }).decision === 'permit');
     d.queryLog.info({ op: 'locate', client: ura, pseudonym: q['subject:identifier'], purpose, answer: permitted.map((l) => l.ura) }, 'localization query');
     return reply.type('application/fhir+json').send(searchset(permitted.map((l) => locationToFhir(pseudonym, l, names.get(l.ura)))));
@@ -184,7 +184,7 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
     if (b.holder?.ura !== undefined && b.holder.ura !== ura) {
       return reply.code(403).send({ error: 'FORBIDDEN', message: `only the holder asks about its own release (you are URA ${ura})` });
     }
-    const decision = decideRelease(d.store.consentsOf(Buffer.from(p, 'base64url')), { holder: party(ura), requester: party(requesterUra), category, at: Date.now() });
+    const decision = decideRelease(d.store.consentTermsOf(Buffer.from(p, 'base64url')), { holder: party(ura), requester: party(requesterUra), category, at: Date.now() });
     const consentReference = 'consentId' in decision ? `Consent/${decision.consentId}` : undefined;
     d.queryLog.info({ op: 'release', client: ura, pseudonym: p, requester: requesterUra, answer: decision.decision, consent: consentReference }, 'release question');
     return reply.send({

@@ -25,13 +25,26 @@ function readFile(path: string, what: string): Buffer {
 }
 
 /**
+ * Opens (and, on a first start or an upgrade, creates or migrates) the registry's SQLite file. The primary of a registry
+ * with several workers calls it once before forking, so that no worker waits on another's migration.
+ */
+export function openRegistryStore(config: Readonly<RegistryConfig>): SqliteRegistryStore {
+  mkdirSync(config.dataDir, { recursive: true });
+  return new SqliteRegistryStore(join(config.dataDir, 'registry.sqlite'), { cacheMb: config.cache.sizeMb });
+}
+
+/**
  * The localization and consent registry: its own process, HTTPS with mutual TLS against the same CA as the nodes, only
  * the organizations on its client list, a rate limit per organization, and a log line for every question.
  */
 export async function startRegistry(config: Readonly<RegistryConfig>, logger: Logger, o: { store?: RegistryStore } = {}): Promise<RunningRegistry> {
-  mkdirSync(config.dataDir, { recursive: true });
-  const store = o.store ?? new SqliteRegistryStore(join(config.dataDir, 'registry.sqlite'));
+  const store = o.store ?? openRegistryStore(config);
   try {
+    if (config.cache.warm && store instanceof SqliteRegistryStore) {
+      const started = performance.now();
+      const pages = store.warm();
+      logger.info({ pages, ms: Math.round(performance.now() - started) }, 'page cache warmed');
+    }
     const tls = { cert: readFile(config.tls.certFile, 'certificate'), key: readFile(config.tls.keyFile, 'key'), ca: readFile(config.tls.caFile, 'CA') };
     const server = await startHttpsServer({
       host: config.listen.host,

@@ -41,6 +41,9 @@ export interface ConsentRecord {
 
 export type NewConsent = Omit<ConsentRecord, 'id' | 'status' | 'revokedAt'>;
 
+/** The part of a consent a release decision reads: what is allowed, to whom and when, and the id to log it by. */
+export type ConsentTerms = Pick<ConsentRecord, 'id' | 'status' | 'decision' | 'category' | 'actor' | 'period' | 'revokedAt'>;
+
 /** Where the registry keeps localizations and consents: SQLite embedded; PostgreSQL can follow behind this interface. */
 export interface RegistryStore {
   /** Adds localizations (idempotent per pseudonym, organization and category); returns how many were new. */
@@ -51,6 +54,8 @@ export interface RegistryStore {
   addConsent(consent: NewConsent): ConsentRecord;
   /** Every consent of a patient, revoked ones included, oldest first. */
   consentsOf(pseudonym: Buffer): ConsentRecord[];
+  /** The same consents reduced to their terms: what every localization query and release question reads. */
+  consentTermsOf(pseudonym: Buffer): ConsentTerms[];
   consent(id: number): ConsentRecord | undefined;
   /** Marks a consent inactive from `at` on; undefined when there is no such consent. */
   revokeConsent(id: number, at: number): ConsentRecord | undefined;

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
+import { SqliteRegistryStore } from './sqlite-registry-store.ts';
+import type { NewConsent } from './types.ts';
+
+function tempFile(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'beeldbrug-registry-store-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'registry.sqlite');
+}
+
+const pseudonym = (n: number): Buffer => Buffer.alloc(32, n);
+const consent = (p: Buffer, decision: 'permit' | 'deny', ura?: string): NewConsent => ({
+  pseudonym: p,
+  decision,
+  category: 'imaging',
+  actor: { role: 'holder', organization: ura !== undefined ? { ura } : { type: 'hospital' } },
+  period: { start: 1000 },
+  recordedAt: 2000,
+  recordedBy: { ura: '10000002', id: 'balie-1', name: 'Balie' },
+  channel: 'care-provider',
+});
+
+test('registry store: the consent terms a decision reads are the consents minus who recorded them, oldest first', (t) => {
+  const store = new SqliteRegistryStore(tempFile(t));
+  t.after(() => store.close());
+  const p = pseudonym(1);
+  store.addConsent(consent(p, 'permit'));
+  store.addConsent(consent(pseudonym(2), 'permit'));
+  const denied = store.addConsent(consent(p, 'deny', '10000003'));
+  store.revokeConsent(denied.id, 3000);
+  const full = store.consentsOf(p);
+  const terms = store.consentTermsOf(p);
+  assert.equal(terms.length, 2);
+  assert.deepEqual(
+    terms,
+    full.map(({ pseudonym: _p, recordedAt: _r, recordedBy: _b, channel: _c, ...rest }) => rest),
+  );
+  assert.equal(terms[1]?.revokedAt, 3000);
+  assert.deepEqual(store.consentTermsOf(pseudonym(9)), []);
+});
+
+test('registry store: an index from an older version is replaced by the covering one, which the hot query uses alone', (t) => {
+  const file = tempFile(t);
+  const old = new DatabaseSync(file);
+  old.exec(`CREATE TABLE consents (id INTEGER PRIMARY KEY, pseudonym BLOB NOT NULL, status TEXT NOT NULL, decision TEXT NOT NULL,
+    category TEXT NOT NULL, actor_role TEXT NOT NULL, actor_ura TEXT, actor_type TEXT, period_start INTEGER NOT NULL, period_end INTEGER,
+    recorded_at INTEGER NOT NULL, recorded_by_ura TEXT NOT NULL, recorded_by_id TEXT NOT NULL, recorded_by_name TEXT NOT NULL,
+    channel TEXT NOT NULL, revoked_at INTEGER);
+    CREATE INDEX consents_pseudonym ON consents (pseudonym);
+    INSERT INTO consents VALUES (1, x'${pseudonym(4).toString('hex')}', 'active', 'permit', 'imaging', 'holder', NULL, 'hospital', 0, NULL, 0, '10000002', 'b', 'Balie', 'care-provider', NULL);`);
+  old.close();
+
+  const store = new SqliteRegistryStore(file);
+  t.after(() => store.close());
+  assert.equal(store.consentTermsOf(pseudonym(4))[0]?.decision, 'permit', 'the consent recorded before the upgrade still counts');
+  const check = new DatabaseSync(file, { readOnly: true });
+  t.after(() => check.close());
+  const indexes = (check.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'consents'").all() as { name: string }[]).map((r) => r.name);
+  assert.deepEqual(indexes, ['consents_terms']);
+  const plan = (check.prepare('EXPLAIN QUERY PLAN SELECT id, status, decision, category, actor_role, actor_ura, actor_type, period_start, period_end, revoked_at FROM consents INDEXED BY consents_terms WHERE pseudonym = ? ORDER BY id').all(Buffer.alloc(32)) as { detail: string }[]).map((r) => r.detail);
+  assert.match(plan.join('\n'), /USING COVERING INDEX consents_terms/);
+  assert.doesNotMatch(plan.join('\n'), /TEMP B-TREE/, 'id order comes from the index');
+});
+
+test('registry store: a bulk load is idempotent for localizations, adds every consent, and warms the page cache', (t) => {
+  const store = new SqliteRegistryStore(tempFile(t));
+  t.after(() => store.close());
+  const locations = [1, 2, 3].flatMap((n) => [{ pseudonym: pseudonym(n), ura: '10000002', category: 'imaging' as const }]);
+  assert.deepEqual(store.load({ locations, consents: [consent(pseudonym(1), 'permit'), consent(pseudonym(2), 'deny', '10000002')] }, 5000), { locations: 3, consents: 2 });
+  assert.deepEqual(store.load({ locations, consents: [] }, 6000), { locations: 0, consents: 0 }, 'the same localizations again add nothing');
+  assert.deepEqual(store.locationsOf(pseudonym(2)), [{ ura: '10000002', category: 'imaging', registeredAt: 5000 }]);
+  assert.equal(store.consentTermsOf(pseudonym(2))[0]?.decision, 'deny');
+  assert.ok(store.warm() >= 2, 'at least one page each of the localizations and the consent terms');
+});
