@@ -49,6 +49,8 @@ export function initRegistry(dir: string, v: RegistryInitValues): string {
     '# each patient, and consents shaped as FHIR R4 Consent. Never a BSN, a name or an image.',
     '# tls: the registry certificate and the CA the nodes chain to; clients: the only organizations (URA in their',
     '# certificate) that may call it; rateLimit: requests per second per organization.',
+    '# At national scale add `workers: 2` (processes on the one port) and `cache: { sizeMb: 4096, warm: true }`',
+    '# (a page cache per worker that holds the localizations and consent terms); see docs/registry.md.',
     '',
   ].join('\n');
   writeFileSync(path, header + stringify(config), { mode: 0o640, flag: 'wx' });
