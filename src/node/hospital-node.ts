@@ -232,6 +232,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
             us: config.node.organization,
             caPem: nodeTls.ca,
             logger: logger.child({ part: 'timeline-source' }),
+            ...(source !== undefined ? { archive: source } : {}),
             queueRetrieval: async (r) => {
               const queued = await queueSend(
                 { outbox: theOutbox, studies, audit, partners: exchange.partners, ourUra: config.node.organization.ura, source },

@@ -4,7 +4,7 @@ import { BeeldbrugError } from '../errors/index.ts';
 import type { StudyLocation, StudySource } from '../exchange/index.ts';
 import type { Logger } from '../log/index.ts';
 import { BSN_ISSUER_OID, isValidBsn } from '../patient/index.ts';
-import type { AccessContext, StudyService } from '../studies/index.ts';
+import type { AccessContext, PatientStudy, StudyService } from '../studies/index.ts';
 import type { Config } from '../config/index.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { ingestStoreRequest } from './ingest-store-request.ts';
@@ -55,6 +55,50 @@ export class PacsSource implements StudySource {
     const issuer = match.string(Tag.IssuerOfPatientID)?.trim();
     const bsn = issuer === BSN_ISSUER_OID && isValidBsn(patientId) ? patientId : undefined;
     return { instances: match.number(Tag.NumberOfStudyRelatedInstances) ?? 0, patient: { patientId, ...(bsn !== undefined ? { bsn } : {}) } };
+  }
+
+  /**
+   * The patient's studies the PACS holds, by a study-level C-FIND on PatientID = BSN. A study whose issuer of patient
+   * ID names another authority is someone else's number that happens to match, and is left out. Body parts are not a
+   * study-level attribute; the counts are the PACS's own.
+   */
+  async patientStudies(bsn: string): Promise<PatientStudy[]> {
+    const query = new Dataset()
+      .set(Tag.QueryRetrieveLevel, 'CS', 'STUDY')
+      .set(Tag.PatientID, 'LO', bsn)
+      .set(Tag.IssuerOfPatientID, 'LO', '')
+      .set(Tag.StudyInstanceUID, 'UI', '')
+      .set(Tag.StudyDate, 'DA', '')
+      .set(Tag.StudyTime, 'TM', '')
+      .set(Tag.AccessionNumber, 'SH', '')
+      .set(Tag.StudyDescription, 'LO', '')
+      .set(Tag.ModalitiesInStudy, 'CS', '')
+      .set(Tag.NumberOfStudyRelatedSeries, 'IS', '')
+      .set(Tag.NumberOfStudyRelatedInstances, 'IS', '');
+    const text = (d: Dataset, tag: number): string | null => {
+      const v = d.string(tag)?.trim();
+      return v === undefined || v === '' ? null : v;
+    };
+    const studies: PatientStudy[] = [];
+    for (const m of await this.#find(query)) {
+      const issuer = text(m, Tag.IssuerOfPatientID);
+      const uid = text(m, Tag.StudyInstanceUID);
+      if (uid === null || text(m, Tag.PatientID) !== bsn || (issuer !== null && issuer !== BSN_ISSUER_OID)) continue;
+      const modalities = (text(m, Tag.ModalitiesInStudy) ?? '').split('\\').map((x) => x.trim()).filter((x) => x !== '');
+      studies.push({
+        studyInstanceUid: uid,
+        studyDate: text(m, Tag.StudyDate),
+        studyTime: text(m, Tag.StudyTime),
+        accessionNumber: text(m, Tag.AccessionNumber),
+        description: text(m, Tag.StudyDescription),
+        modalities,
+        bodyParts: [],
+        series: m.number(Tag.NumberOfStudyRelatedSeries) ?? 0,
+        instances: m.number(Tag.NumberOfStudyRelatedInstances) ?? 0,
+        hasReport: modalities.some((x) => x === 'SR' || x === 'DOC'),
+      });
+    }
+    return studies;
   }
 
   async fetch(studyInstanceUid: string): Promise<{ retrieved: number }> {

@@ -3,7 +3,7 @@ import type { AuditTrail } from '../audit/index.ts';
 import type { HttpsApp } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { RegistryClient } from '../registry/index.ts';
-import type { StudyService } from '../studies/index.ts';
+import type { AccessContext, PatientStudy, StudyService } from '../studies/index.ts';
 import { checkTimelineRequest, type TimelineClaims } from './claims.ts';
 import { sourceEvent } from './audit-events.ts';
 import type { SourceAnswer, SourceStudy } from './types.ts';
@@ -17,8 +17,48 @@ export interface SourceRoutesDeps {
   us: { ura: string; name: string };
   caPem: string | Buffer;
   logger: Logger;
+  /**
+   * The hospital's PACS, asked for the patient's studies beside the node's own copies (the node is a cache; the PACS is
+   * the archive). A study only the PACS holds is fetched from it when it is retrieved.
+   */
+  archive?: { patientStudies(bsn: string): Promise<PatientStudy[]> };
   /** Queues the study for the requesting organization (purpose retrieval, with the consent reference). */
   queueRetrieval: (o: { studyInstanceUid: string; requesterUra: string; consentReference: string; claims: TimelineClaims; ip: string }) => Promise<{ transferId: string }>;
+}
+
+/**
+ * The patient's studies here: the node's copies and, when a PACS is configured, what the PACS holds, one entry per
+ * study (the node's own is the more detailed; the larger counts win, since the node may hold part of a study), newest
+ * first. When the PACS cannot be asked, the node's copies are still listed and `partial` says why more may exist.
+ */
+export async function studiesOfPatient(
+  studies: Pick<StudyService, 'patientStudies'>,
+  archive: SourceRoutesDeps['archive'],
+  ctx: AccessContext,
+  bsn: string,
+  logger: Logger,
+): Promise<{ studies: PatientStudy[]; partial?: string }> {
+  const held = studies.patientStudies(ctx, bsn);
+  if (archive === undefined) return { studies: held };
+  let archived: PatientStudy[];
+  try {
+    archived = await archive.patientStudies(bsn);
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'timeline: the PACS could not be asked; answering with the studies this node holds');
+    return { studies: held, partial: 'the PACS could not be asked: only the studies this node holds are listed' };
+  }
+  const merged = new Map(held.map((s) => [s.studyInstanceUid, s]));
+  for (const a of archived) {
+    const h = merged.get(a.studyInstanceUid);
+    merged.set(
+      a.studyInstanceUid,
+      h === undefined
+        ? a
+        : { ...h, series: Math.max(h.series, a.series), instances: Math.max(h.instances, a.instances), hasReport: h.hasReport || a.hasReport, modalities: [...new Set([...h.modalities, ...a.modalities])] },
+    );
+  }
+  const when = (s: PatientStudy): string => `${s.studyDate ?? ''}${s.studyTime ?? ''}`;
+  return { studies: [...merged.values()].sort((x, y) => when(y).localeCompare(when(x))) };
 }
 
 /**
@@ -83,9 +123,9 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
     if (admitted === undefined) return reply;
     const { claims, consentReference } = admitted;
     const ctx = { actor: { kind: 'partner-node' as const, ura: claims.organization.ura, name: claims.organization.name, remoteAddress: req.ip }, purpose: 'query' as const };
-    const found = d.studies.patientStudies(ctx, claims.bsn);
+    const found = await studiesOfPatient(d.studies, d.archive, ctx, claims.bsn, d.logger);
     const studies: SourceStudy[] = [];
-    for (const s of found) {
+    for (const s of found.studies) {
       const reportText = claims.includeReports && s.hasReport ? await d.studies.reportText(ctx, s.studyInstanceUid) : undefined;
       studies.push({ ...s, ...(reportText !== undefined ? { reportText } : {}) });
     }
@@ -93,7 +133,7 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
       sourceEvent({ node: d.node, ip: req.ip, claims, action: 'query', outcome: 'success', description: `timeline: ${studies.length} studies listed for ${claims.organization.name}${claims.includeReports ? ' with reports' : ''}`, consentReference }),
     );
     d.logger.info({ caller: claims.organization.ura, answer: 'answered', studies: studies.length }, 'timeline request');
-    const answer: SourceAnswer = { status: 'answered', organization: d.us, consentReference, studies };
+    const answer: SourceAnswer = { status: 'answered', organization: d.us, consentReference, studies, ...(found.partial !== undefined ? { partial: found.partial } : {}) };
     return reply.send(answer);
   });
 
@@ -104,7 +144,7 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
     const uid = claims.studyInstanceUid;
     const ctx = { actor: { kind: 'partner-node' as const, ura: claims.organization.ura, name: claims.organization.name, remoteAddress: req.ip }, purpose: 'retrieve' as const };
     // The study must be this patient's: a permit for one patient never opens another's study.
-    if (uid === undefined || !d.studies.patientStudies(ctx, claims.bsn).some((s) => s.studyInstanceUid === uid)) {
+    if (uid === undefined || !(await studiesOfPatient(d.studies, d.archive, ctx, claims.bsn, d.logger)).studies.some((s) => s.studyInstanceUid === uid)) {
       d.audit.record(sourceEvent({ node: d.node, ip: req.ip, claims, action: 'retrieve', outcome: 'failure', description: 'timeline retrieval refused: no such study of this patient', consentReference, ...(uid !== undefined ? { studyInstanceUid: uid } : {}) }));
       return reply.code(404).send({ status: 'refused', reason: 'not-found', detail: 'no such study of this patient here' });
     }

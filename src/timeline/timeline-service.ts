@@ -108,7 +108,7 @@ export class TimelineService {
       const a = await this.#client({ ...partner, baseUrl: partner.baseUrl }).json('POST', '/timeline/v1/studies', { request: jws }, { timeoutMs: this.#o.sourceTimeoutMs });
       const body = a.json as Partial<SourceAnswer> & { reason?: string; detail?: string };
       if (a.status === 200 && body.status === 'answered' && Array.isArray(body.studies)) {
-        return { outcome: done('answered', body.studies.length), answer: body as SourceAnswer };
+        return { outcome: done('answered', body.studies.length, typeof body.partial === 'string' ? body.partial : undefined), answer: body as SourceAnswer };
       }
       if (a.status === 403) return { outcome: done('refused', 0, body.reason ?? 'refused') };
       return { outcome: done('failed', 0, `HTTP ${a.status}: ${body.detail ?? body.reason ?? ''}`.trim()) };

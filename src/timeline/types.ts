@@ -4,7 +4,14 @@ import type { PatientStudy } from '../studies/index.ts';
 export type SourceStudy = PatientStudy & { reportText?: string };
 
 /** What a source answers to a timeline question. */
-export type SourceAnswer = { status: 'answered'; organization: { ura: string; name: string }; consentReference: string; studies: SourceStudy[] };
+export type SourceAnswer = {
+  status: 'answered';
+  organization: { ura: string; name: string };
+  consentReference: string;
+  studies: SourceStudy[];
+  /** Set when the list may be incomplete (the source's PACS could not be asked), and why. */
+  partial?: string;
+};
 
 /** Per source, what became of the question. */
 export interface SourceOutcome {

@@ -19,7 +19,9 @@ import { call, type ExchangeNode, midden, noord, startExchangeNode } from '../su
 import { freePort, waitFor } from '../support/net.ts';
 import { beeldbrug, networkCertificates } from '../support/pki-cli.ts';
 import { run } from '../support/processes.ts';
+import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { tempDir } from '../support/tmp.ts';
+import { requireTool } from '../support/tools.ts';
 
 const zuid = { name: 'Ziekenhuis Zuid', ura: '10000003' };
 const traag = { name: 'Kliniek Traag', ura: '10000004' };
@@ -73,7 +75,10 @@ async function importStudies(n: ExchangeNode, p: SynthPatient, which: number[]):
   }
 }
 
-async function network(t: TestContext) {
+async function network(t: TestContext, o: { middenPacs?: boolean } = {}) {
+  // Midden's PACS, when asked for: a real Orthanc that Midden's node queries and fetches from (C-GET).
+  const pacs = o.middenPacs === true ? await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_MIDDEN', modalities: {} }) : undefined;
+  if (pacs !== undefined) t.after(() => pacs.stop());
   const certs = networkCertificates(t, { noord, midden, zuid, oost, registry: registryOrg });
   const keyFile = join(tempDir(t), 'network.key');
   beeldbrug(['registry', 'network-key', '--out', keyFile]);
@@ -93,7 +98,12 @@ async function network(t: TestContext) {
     startExchangeNode(t, { ca: certs.ca, identity, us, port, partners: everyone.filter((p) => p.ura !== us.ura), registry: reg, timeline: { sourceTimeoutMs: 800 }, ...extra });
   const nodes = {
     noord: await start(noord, certs.noord, ports.noord),
-    midden: await start(midden, certs.midden, ports.midden),
+    midden: await start(
+      midden,
+      certs.midden,
+      ports.midden,
+      pacs !== undefined ? { dimsePeers: [{ aeTitle: 'PACS_MIDDEN', host: '127.0.0.1', port: pacs.dicomPort, description: 'Midden PACS' }], fetchFrom: { aeTitle: 'PACS_MIDDEN', method: 'c-get' } } : {},
+    ),
     zuid: await start(zuid, certs.zuid, ports.zuid),
     // Oost has no registry: it asks its configured regional sources.
     oost: await startExchangeNode(t, { ca: certs.ca, identity: certs.oost, us: oost, port: ports.oost, partners: everyone.filter((p) => p.ura !== oost.ura), timeline: { sourceTimeoutMs: 800, regionalSources: [midden.ura] } }),
@@ -109,7 +119,8 @@ async function network(t: TestContext) {
   // Noord's staff record consents through the registry API, as a care provider.
   const consents = new HttpsRegistryClient({ baseUrl: reg.baseUrl, tls: nodes.noord.tls, networkKey: readNetworkKeyFile(keyFile), ourUra: noord.ura });
   t.after(() => consents.close());
-  return { certs, keyFile, registry, registryLog: logFile, registryData: dataDir, slow, nodes, p, q, consents, reg };
+  if (pacs !== undefined) await pacs.rest('PUT', '/modalities/beeldbrug', { AET: nodes.midden.n.aeTitle, Host: '127.0.0.1', Port: nodes.midden.n.port });
+  return { certs, keyFile, registry, registryLog: logFile, registryData: dataDir, slow, nodes, p, q, consents, reg, pacs };
 }
 
 async function timelineOf(n: ExchangeNode, bsn: string, o: { includeReports?: boolean } = {}): Promise<Timeline> {
@@ -277,4 +288,49 @@ test('timeline: a chosen study is retrieved from its source by its UID, verified
   assert.equal(regional.mode, 'regional-sources', 'the answer says no registry was used');
   assert.deepEqual(regional.sources.map((s) => [s.ura, s.status]), [[midden.ura, 'answered']]);
   assert.equal(regional.studies.length, 2, 'Midden still asked the registry before answering');
+});
+
+test('timeline: a source lists what its PACS holds beside its own copies, a PACS-only study is retrieved through the node, and a PACS that is down leaves a partial answer', async (t) => {
+  if (requireTool(t, 'Orthanc') === undefined) return;
+  const net = await network(t, { middenPacs: true });
+  const pacs = net.pacs;
+  assert.ok(pacs !== undefined);
+  // R's study is in Midden's PACS only: it never passed through Midden's node.
+  const synth = await synthesize({ outDir: join(tempDir(t), 'synth-pacs'), patients: 1, seed: 43, studiesPerPatient: [1, 1], modalities: ['CR'] });
+  const r = synth.patients[0];
+  const onlyInPacs = r?.studies[0];
+  assert.ok(r !== undefined && onlyInPacs !== undefined);
+  for (const f of onlyInPacs.files) await pacs.upload(f);
+  const midNode = net.nodes.midden.n.node;
+  const heldBefore = midNode.store.index.stats().instances;
+  // R is known at Midden (as its patient administration would register it) and permits Midden to release.
+  const asMidden = new HttpsRegistryClient({ baseUrl: net.reg.baseUrl, tls: net.nodes.midden.tls, networkKey: readNetworkKeyFile(net.keyFile), ourUra: midden.ura });
+  t.after(() => asMidden.close());
+  await asMidden.register({ add: [r.bsn] });
+  await net.consents.recordConsent({ bsn: r.bsn, decision: 'permit', actor: { role: 'holder', ura: midden.ura }, recordedBy: { id: 'balie-7', name: 'Balie Noord' }, channel: 'care-provider' });
+
+  const timeline = await timelineOf(net.nodes.noord, r.bsn);
+  assert.deepEqual(timeline.sources.map((s) => [s.ura, s.status, s.reason]), [[midden.ura, 'answered', undefined]]);
+  assert.deepEqual(timeline.studies.map((s) => s.studyInstanceUid), [onlyInPacs.studyInstanceUid], 'the study only the PACS holds is listed');
+  assert.equal(timeline.studies[0]?.instances, onlyInPacs.instances, "with the PACS's own count");
+  assert.ok(timeline.studies[0]?.modalities.includes('CR'));
+  assert.equal(midNode.store.index.stats().instances, heldBefore, 'listing fetched nothing');
+
+  // Retrieval: Midden fetches the study from its PACS and sends it whole; Noord gets every instance.
+  const asked = await call(net.nodes.noord.port, 'POST', '/api/v1/timeline/retrievals', net.nodes.noord.ca.certPem, net.nodes.noord.own, {
+    bsn: r.bsn,
+    source: midden.ura,
+    studyInstanceUid: onlyInPacs.studyInstanceUid,
+    requester: radiologist,
+  });
+  assert.equal(asked.status, 202, asked.body);
+  const atNoord = () => net.nodes.noord.n.node.studies.patientStudies({ actor: { kind: 'system', task: 'test' }, purpose: 'query' }, r.bsn);
+  await waitFor('the PACS-only study at Noord', async () => atNoord()[0]?.instances === onlyInPacs.instances, 60_000);
+
+  // The PACS goes down: Midden still answers with the copy it now holds, and says the list may be incomplete.
+  await pacs.stop();
+  const partial = await timelineOf(net.nodes.noord, r.bsn);
+  assert.equal(partial.sources[0]?.status, 'answered');
+  assert.match(partial.sources[0]?.reason ?? '', /the PACS could not be asked/);
+  assert.deepEqual(partial.studies.map((s) => s.studyInstanceUid), [onlyInPacs.studyInstanceUid]);
 });
