@@ -128,7 +128,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         });
         const theRegistry = registry;
         closers.push(async () => theRegistry.close());
-        localization = new LocalizationPublisher({ registry, studies, logger: logger.child({ part: 'localization' }) });
+        localization = new LocalizationPublisher({ registry, studies, logger: logger.child({ part: 'localization' }), archive: config.exchange?.fetchFrom !== undefined });
         const publisher = localization;
         closers.push(() => publisher.close());
         publisher.start();

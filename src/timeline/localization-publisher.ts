@@ -10,7 +10,8 @@ import type { StudyService } from '../studies/index.ts';
  */
 export class LocalizationPublisher {
   readonly #registry: RegistryClient;
-  readonly #studies: StudyService;
+  readonly #studies: Pick<StudyService, 'onStored' | 'patientBsns' | 'patientStudies'>;
+  readonly #archive: boolean;
   readonly #log: Logger;
   readonly #intervalMs: number;
   readonly #known = new Set<string>();
@@ -20,9 +21,14 @@ export class LocalizationPublisher {
   #flushing: Promise<void> | undefined;
   #closed = false;
 
-  constructor(o: { registry: RegistryClient; studies: StudyService; logger: Logger; intervalMs?: number }) {
+  /**
+   * `archive`: the node has a PACS behind it (exchange.fetchFrom), which keeps the studies after the node's copies are
+   * purged, so the patient stays known here.
+   */
+  constructor(o: { registry: RegistryClient; studies: Pick<StudyService, 'onStored' | 'patientBsns' | 'patientStudies'>; logger: Logger; intervalMs?: number; archive?: boolean }) {
     this.#registry = o.registry;
     this.#studies = o.studies;
+    this.#archive = o.archive === true;
     this.#log = o.logger;
     this.#intervalMs = o.intervalMs ?? 2000;
     o.studies.onStored((stored) => {
@@ -42,6 +48,7 @@ export class LocalizationPublisher {
 
   /** After a retention purge: patients of whom the node now holds nothing are no longer known here. */
   purged(bsns: readonly string[]): void {
+    if (this.#archive) return;
     const ctx = { actor: { kind: 'system' as const, task: 'localization' }, purpose: 'retention' as const };
     for (const bsn of bsns) {
       if (this.#studies.patientStudies(ctx, bsn).length > 0) continue;

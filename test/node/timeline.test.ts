@@ -334,3 +334,30 @@ test('timeline: a source lists what its PACS holds beside its own copies, a PACS
   assert.match(partial.sources[0]?.reason ?? '', /the PACS could not be asked/);
   assert.deepEqual(partial.studies.map((s) => s.studyInstanceUid), [onlyInPacs.studyInstanceUid]);
 });
+
+test('timeline: when retention purges a patient\'s last study at a node without a PACS, the registry stops naming that hospital', async (t) => {
+  const certs = networkCertificates(t, { noord, midden, registry: registryOrg });
+  const keyFile = join(tempDir(t), 'network.key');
+  beeldbrug(['registry', 'network-key', '--out', keyFile]);
+  const { registry } = await registryProcess(t, certs.dir);
+  const reg = { baseUrl: `https://127.0.0.1:${registry.port}`, networkKeyFile: keyFile };
+  // About three seconds of retention, so that the test does not wait seven days.
+  const mid = await startExchangeNode(t, { ca: certs.ca, identity: certs.midden, us: midden, partners: [noord], registry: reg, retentionDays: 3 / 86_400 });
+  const synth = await synthesize({ outDir: join(tempDir(t), 'synth'), patients: 1, seed: 44, studiesPerPatient: [1, 1], modalities: ['CR'] });
+  const p = synth.patients[0];
+  assert.ok(p !== undefined);
+  await importStudies(mid, p, [0]);
+  await mid.n.node.localization?.flush();
+  const asNoord = new HttpsRegistryClient({ baseUrl: reg.baseUrl, tls: { key: certs.noord.keyPem, cert: certs.noord.certPem, ca: certs.ca.certPem }, networkKey: readNetworkKeyFile(keyFile), ourUra: noord.ura });
+  t.after(() => asNoord.close());
+  await asNoord.recordConsent({ bsn: p.bsn, decision: 'permit', actor: { role: 'holder', type: 'hospital' }, recordedBy: { id: 'balie-7', name: 'Balie Noord' }, channel: 'care-provider' });
+  assert.deepEqual((await asNoord.locate(p.bsn, 'treatment')).map((l) => l.ura), [midden.ura]);
+
+  await waitFor('the purge', async () => mid.n.node.store.index.stats().instances === 0, 20_000);
+  // The removal goes with the publisher's next batch; flushing asks for it now.
+  await waitFor('the registry to forget Midden', async () => {
+    await mid.n.node.localization?.flush();
+    return (await asNoord.locate(p.bsn, 'treatment')).length === 0;
+  }, 10_000);
+  assert.ok(mid.n.node.audit.list({ action: 'purge' }).length > 0);
+});

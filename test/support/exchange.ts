@@ -45,6 +45,8 @@ export interface ExchangeNodeOptions {
   /** The localization and consent registry. */
   registry?: { baseUrl: string; networkKeyFile: string };
   timeline?: { sourceTimeoutMs?: number; regionalSources?: string[] };
+  /** store.retentionDays, e.g. a few seconds' worth to see a purge. */
+  retentionDays?: number;
 }
 
 /** A node with an exchange listener; by default Noord's, trusting Midden as its one partner. */
@@ -76,6 +78,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
       };
       if (o.registry !== undefined) raw['registry'] = o.registry;
       if (o.timeline !== undefined) raw['timeline'] = o.timeline;
+      if (o.retentionDays !== undefined) (raw['store'] as Record<string, unknown>)['retentionDays'] = o.retentionDays;
     },
   });
   const first = partners[0] ?? midden;
