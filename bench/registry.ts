@@ -235,7 +235,7 @@ try {
   children.delete(registry.child);
   const registryLog = readFileSync(logFile, 'utf8');
   const logged = registryLog.split('"msg":"localization query"').length - 1;
-  const warmed = [...registryLog.matchAll(/"pages":(\d+),"ms":(\d+),"msg":"page cache warmed"/g)].map((m) => `${Number(m[1]).toLocaleString('en')} pages in ${(Number(m[2]) / 1000).toFixed(1)} s`);
+  const warmed = [...registryLog.matchAll(/"ms":(\d+),"msg":"page cache warmed"/g)].map((m) => `${(Number(m[1]) / 1000).toFixed(1)} s`);
   console.log(`page cache per worker (${CACHE_MB.toLocaleString('en')} MiB) warmed at start: ${warmed.join('; ') || 'no'}`);
 
   console.log(`requests: ${result.requests.toLocaleString('en')} in ${result.seconds.toFixed(1)} s, ${(result.named / Math.max(1, result.requests)).toFixed(2)} hospitals named per answer, errors: ${result.errors}`);

@@ -42,8 +42,8 @@ export async function startRegistry(config: Readonly<RegistryConfig>, logger: Lo
   try {
     if (config.cache.warm && store instanceof SqliteRegistryStore) {
       const started = performance.now();
-      const pages = store.warm();
-      logger.info({ pages, ms: Math.round(performance.now() - started) }, 'page cache warmed');
+      const counted = store.warm();
+      logger.info({ ...counted, ms: Math.round(performance.now() - started) }, 'page cache warmed');
     }
     const tls = { cert: readFile(config.tls.certFile, 'certificate'), key: readFile(config.tls.keyFile, 'key'), ca: readFile(config.tls.caFile, 'CA') };
     const server = await startHttpsServer({
