@@ -4,7 +4,7 @@ import { BeeldbrugError } from '../errors/index.ts';
 import type { StudyLocation, StudySource } from '../exchange/index.ts';
 import type { Logger } from '../log/index.ts';
 import { BSN_ISSUER_OID, isValidBsn } from '../patient/index.ts';
-import type { AccessContext, PatientStudy, StudyService } from '../studies/index.ts';
+import { type AccessContext, isReportModality, type PatientStudy, type StudyService } from '../studies/index.ts';
 import type { Config } from '../config/index.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { ingestStoreRequest } from './ingest-store-request.ts';
@@ -95,7 +95,7 @@ export class PacsSource implements StudySource {
         bodyParts: [],
         series: m.number(Tag.NumberOfStudyRelatedSeries) ?? 0,
         instances: m.number(Tag.NumberOfStudyRelatedInstances) ?? 0,
-        hasReport: modalities.some((x) => x === 'SR' || x === 'DOC'),
+        hasReport: modalities.some(isReportModality),
       });
     }
     return studies;

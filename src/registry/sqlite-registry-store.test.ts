@@ -1,17 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
+import { tempDir } from '../../test/support/tmp.ts';
 import { SqliteRegistryStore } from './sqlite-registry-store.ts';
 import type { NewConsent } from './types.ts';
 
-function tempFile(t: { after(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'beeldbrug-registry-store-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return join(dir, 'registry.sqlite');
-}
+const tempFile = (t: TestContext): string => join(tempDir(t), 'registry.sqlite');
 
 const pseudonym = (n: number): Buffer => Buffer.alloc(32, n);
 const consent = (p: Buffer, decision: 'permit' | 'deny', ura?: string): NewConsent => ({

@@ -4,3 +4,4 @@ export type { IngestInput, IngestOutcome } from './ingest.ts';
 export type { InformationModel } from './query.ts';
 export { type PurgedStudy, StudyService, type StudyServiceOptions } from './study-service.ts';
 export type { PatientStudy } from './patient-studies.ts';
+export { isReportModality } from './patient-studies.ts';

@@ -17,7 +17,12 @@ export interface PatientStudy {
   hasReport: boolean;
 }
 
-const REPORT_MODALITIES = new Set(['SR', 'DOC']);
+const REPORT_MODALITIES: ReadonlySet<string> = new Set(['SR', 'DOC']);
+
+/** A series of this modality is a report (structured report or encapsulated document). */
+export function isReportModality(modality: string): boolean {
+  return REPORT_MODALITIES.has(modality);
+}
 
 /** Folds series-level rows (each carrying its study's attributes) into one summary per study. */
 export function summarizeStudies(rows: readonly QueryRow[]): PatientStudy[] {
@@ -45,7 +50,7 @@ export function summarizeStudies(rows: readonly QueryRow[]): PatientStudy[] {
     const bodyPart = (v.bodyPartExamined as string | null) ?? null;
     if (modality !== null && !s.modalities.includes(modality)) s.modalities.push(modality);
     if (bodyPart !== null && !s.bodyParts.includes(bodyPart)) s.bodyParts.push(bodyPart);
-    if (modality !== null && REPORT_MODALITIES.has(modality)) s.hasReport = true;
+    if (modality !== null && isReportModality(modality)) s.hasReport = true;
     s.series += 1;
     s.instances += r.numberOfSeriesRelatedInstances ?? 0;
   }
