@@ -99,7 +99,7 @@ try {
   const registryClient = new HttpsRegistryClient({ baseUrl: registryUrl, tls, networkKey, ourUra: requester.ura });
   closers.push(() => registryClient.close());
   await registryClient.recordConsent({ bsn, decision: 'permit', actor: { role: 'holder', type: 'hospital' }, recordedBy: { id: 'bench', name: 'bench' }, channel: 'care-provider' });
-  const audit = new SqliteAuditTrail(join(work, 'audit.sqlite'));
+  const audit = new SqliteAuditTrail(join(work, 'audit.sqlite'), { key: randomBytes(32) });
   closers.push(() => audit.close());
   const timeline = new TimelineService({ registry: registryClient, regionalSources: [], partners, us: requester, tls, audit, node: 'bench', sourceTimeoutMs: 2000 });
   closers.push(() => timeline.close());

@@ -5,7 +5,10 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { DatabaseSync } from 'node:sqlite';
 import { organizationOf } from '../src/auth/index.ts';
+import { loadConfig } from '../src/config/index.ts';
+import { openAuditTrail } from '../src/node/index.ts';
 import { createServer } from 'node:net';
 import { freePort } from './support/net.ts';
 import { tempDir } from './support/tmp.ts';
@@ -38,7 +41,7 @@ async function freeDemoPorts(): Promise<number> {
 }
 
 test('every command has --help', () => {
-  for (const command of [[], ['init'], ['start'], ['synth'], ['demo'], ['pki'], ['pki', 'ca'], ['pki', 'node'], ['timeline'], ['registry'], ['registry', 'start'], ['registry', 'init'], ['registry', 'network-key']]) {
+  for (const command of [[], ['init'], ['start'], ['synth'], ['demo'], ['pki'], ['pki', 'ca'], ['pki', 'node'], ['timeline'], ['registry'], ['registry', 'start'], ['registry', 'init'], ['registry', 'network-key'], ['audit'], ['audit', 'verify']]) {
     const r = cli([...command, '--help']);
     assert.equal(r.code, 0, `${command.join(' ')} --help`);
     assert.match(r.out, /Usage: beeldbrug/);
@@ -51,6 +54,7 @@ test('init writes a configuration that start accepts; it refuses to overwrite a 
   assert.equal(r.code, 0, r.err);
   assert.match(readFileSync(join(dir, 'beeldbrug.yaml'), 'utf8'), /aeTitle: "PACS"/);
   assert.equal(Buffer.from(readFileSync(join(dir, 'keys', 'store.key'), 'utf8').trim(), 'base64').length, 32, 'a fresh 256-bit key');
+  assert.equal(Buffer.from(readFileSync(join(dir, 'keys', 'audit.key'), 'utf8').trim(), 'base64').length, 32, 'a fresh audit key');
   const again = cli(['init', dir]);
   assert.equal(again.code, 1);
   assert.match(again.err, /already holds a Beeldbrug node/);
@@ -70,6 +74,31 @@ test('start explains an invalid configuration by key, and a missing key file by 
   const noKey = cli(['start', '--config', config]);
   assert.equal(noKey.code, 1);
   assert.match(noKey.err, /KEY_FILE_PROBLEM: .*store\.key/);
+});
+
+test('audit verify: intact after records from the node, names the first tampered record, and needs the audit key', (t) => {
+  const dir = tempDir(t);
+  assert.equal(cli(['init', dir]).code, 0);
+  const config = join(dir, 'beeldbrug.yaml');
+  const trail = openAuditTrail(loadConfig(config));
+  for (let n = 1; n <= 5; n++) {
+    trail.record({ action: 'read', outcome: 'success', description: `viewed ${n}`, user: { id: 'u1', name: 'Dr. A' }, accessPoint: { node: 'test' }, patient: { bsn: '999990019' }, objects: {}, grounds: { purpose: 'treatment' } });
+  }
+  trail.close();
+  const intact = cli(['audit', 'verify', '--config', config]);
+  assert.equal(intact.code, 0, intact.err);
+  assert.match(intact.out, /audit trail intact: 5 records verified/);
+  const db = new DatabaseSync(join(dir, 'data', 'audit.sqlite'));
+  db.exec('DROP TRIGGER audit_no_update');
+  db.exec(`UPDATE audit_record SET event_json = replace(event_json, 'viewed 3', 'viewed 4') WHERE sequence = 3`);
+  db.close();
+  const broken = cli(['audit', 'verify', '--config', config]);
+  assert.equal(broken.code, 1);
+  assert.match(broken.out, /audit trail BROKEN at record 3: the record was changed/);
+  rmSync(join(dir, 'keys', 'audit.key'));
+  const noKey = cli(['audit', 'verify', '--config', config]);
+  assert.equal(noKey.code, 1);
+  assert.match(noKey.err, /KEY_FILE_PROBLEM: the audit key cannot be used .*audit\.key/);
 });
 
 test('the demo starts three hospitals, each a node and its own PACS (Orthanc), pushes a study from a PACS menu, and keeps its data', async (t) => {

@@ -1,16 +1,30 @@
 /**
- * One audit record (NEN 7513): who did what to whose data, when, from where and on what grounds. Issue 5 extends
- * the set of actions and adds reading the log; the shape is fixed now so that every part records the same fields.
+ * One audit record (NEN 7513): who did what to whose data, when, from where and on what grounds. Every part records
+ * the same fields through one AuditTrail.
  */
-export type AuditAction =
-  | 'send'
-  | 'receive'
-  | 'verify-failure'
-  | 'import'
-  | 'purge'
-  | 'query'
-  | 'retrieve'
-  | 'create';
+export const AUDIT_ACTIONS = [
+  'create',
+  'read',
+  'query',
+  'retrieve',
+  'send',
+  'receive',
+  'verify-failure',
+  'import',
+  'share',
+  'download',
+  'upload',
+  'export',
+  'purge',
+  'login',
+  'login-failure',
+  'logout',
+  'consent-check',
+  'configuration-change',
+  'audit-read',
+] as const;
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export type AuditOutcome = 'success' | 'failure';
 
@@ -25,7 +39,7 @@ export interface AuditEvent {
   responsibleUser?: { id: string; name: string };
   accessPoint: { node: string; ip?: string; aeTitle?: string };
   patient?: { bsn?: string; patientId?: string };
-  objects: { studyInstanceUid?: string; seriesInstanceUid?: string; sopInstanceUids?: string[]; transferId?: string };
+  objects: { studyInstanceUid?: string; seriesInstanceUid?: string; sopInstanceUids?: string[]; transferId?: string; shareId?: string };
   grounds: { purpose?: string; authorization?: string; consentReference?: string; emergency?: boolean };
 }
 
@@ -33,8 +47,18 @@ export interface AuditRecord extends AuditEvent {
   sequence: number;
   /** UTC, milliseconds. */
   time: string;
-  /** SHA-256 of the previous record's hash and this record's content: editing, removing, inserting or reordering breaks it. */
+  /** HMAC-SHA-256 (under the node's audit key) of the previous record's hash and this record's content. */
   hash: string;
+}
+
+export interface AuditFilter {
+  bsn?: string;
+  userId?: string;
+  action?: AuditAction;
+  /** ISO times: since is inclusive, until exclusive. */
+  since?: string;
+  until?: string;
+  limit?: number;
 }
 
 export type AuditVerification = { ok: true; records: number } | { ok: false; records: number; firstBadSequence: number; problem: string };
@@ -42,8 +66,14 @@ export type AuditVerification = { ok: true; records: number } | { ok: false; rec
 export interface AuditTrail {
   /** Appends one record; throws when it cannot be written, and the caller must then fail what it was doing. */
   record(event: AuditEvent): AuditRecord;
-  /** Records in order, filtered; for auditors (issue 5 puts the auditor role and two factors in front of it). */
-  list(filter?: { bsn?: string; action?: AuditAction; since?: string; until?: string; limit?: number }): AuditRecord[];
+  /** Records in order, filtered. Callers put the auditor role and two factors in front of it and record the reading. */
+  list(filter?: AuditFilter): AuditRecord[];
+  /** Recomputes the chain and names the first record that was edited, removed, inserted or moved. */
   verify(): AuditVerification;
+  /**
+   * Removes the records older than `before` (the retention period has passed), keeping the chain verifiable from the
+   * first record that stays; the removal is itself a record. Returns how many were removed.
+   */
+  prune(before: Date, description: string): number;
   close(): void;
 }

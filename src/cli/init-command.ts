@@ -7,20 +7,23 @@ import { generateEncryptionKey } from '../store/index.ts';
 export const CONFIG_FILE_NAME = 'beeldbrug.yaml';
 
 /**
- * Writes a working, commented configuration and a fresh store key into `dir`. Refuses to overwrite an existing
+ * Writes a working, commented configuration, a fresh store key and a fresh audit key into `dir`. Refuses to overwrite an existing
  * configuration: a new key would make the stored images unreadable.
  */
-export function initNode(dir: string, values: TemplateValues): { configPath: string; keyPath: string } {
+export function initNode(dir: string, values: TemplateValues): { configPath: string; keyPath: string; auditKeyPath: string } {
   const configPath = join(dir, CONFIG_FILE_NAME);
   const keyPath = join(dir, 'keys', 'store.key');
-  if (existsSync(configPath) || existsSync(keyPath)) {
-    throw new BeeldbrugError('CONFIG_INVALID', `${dir} already holds a Beeldbrug node (${existsSync(configPath) ? configPath : keyPath}); not overwriting it`);
+  const auditKeyPath = join(dir, 'keys', 'audit.key');
+  const existing = [configPath, keyPath, auditKeyPath].find((p) => existsSync(p));
+  if (existing !== undefined) {
+    throw new BeeldbrugError('CONFIG_INVALID', `${dir} already holds a Beeldbrug node (${existing}); not overwriting it`);
   }
   mkdirSync(join(dir, 'keys'), { recursive: true, mode: 0o700 });
   mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
   writeFileSync(keyPath, generateEncryptionKey() + '\n', { mode: 0o600, flag: 'wx' });
+  writeFileSync(auditKeyPath, generateEncryptionKey() + '\n', { mode: 0o600, flag: 'wx' });
   writeFileSync(configPath, configTemplate(values), { mode: 0o640, flag: 'wx' });
-  return { configPath, keyPath };
+  return { configPath, keyPath, auditKeyPath };
 }
 
 /** `AE@host:port` or `AE@host` on the command line. */

@@ -9,6 +9,7 @@ import { synthesize } from '../synth/index.ts';
 import { runDemo } from './demo-command.ts';
 import { makeCa, makeNodeCertificate } from './pki-command.ts';
 import { sendFromCli } from './send-command.ts';
+import { verifyAuditFromCli } from './audit-command.ts';
 import { CONFIG_FILE_NAME, initNode, parsePeerOption } from './init-command.ts';
 import { untilSignal } from './signals.ts';
 
@@ -35,7 +36,7 @@ export function buildProgram(): Command {
     .option('--port <port>', 'DIMSE port on 127.0.0.1', positiveInt, 11112)
     .option('--peer <AE@host[:port]>', 'a PACS or modality allowed to connect (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .action((dir: string, o: { name: string; organization: string; ura: string; aeTitle: string; port: number; peer: string[] }) => {
-      const { configPath, keyPath } = initNode(resolve(dir), {
+      const { configPath, keyPath, auditKeyPath } = initNode(resolve(dir), {
         nodeName: o.name,
         organizationName: o.organization,
         ura: o.ura,
@@ -44,7 +45,7 @@ export function buildProgram(): Command {
         peers: o.peer.map(parsePeerOption),
       });
       loadConfig(configPath); // what init writes must start
-      process.stdout.write(`wrote ${configPath}\nwrote ${keyPath} (back it up apart from the data)\nstart with: beeldbrug start --config ${configPath}\n`);
+      process.stdout.write(`wrote ${configPath}\nwrote ${keyPath} and ${auditKeyPath} (back them up apart from the data)\nstart with: beeldbrug start --config ${configPath}\n`);
     });
 
   program
@@ -59,6 +60,15 @@ export function buildProgram(): Command {
       await untilSignal();
       logger.info('stopping');
       await node.close();
+    });
+
+  const audit = program.command('audit').description("the node's audit trail (NEN 7513)");
+  audit
+    .command('verify')
+    .description('recompute the hash chain and name the first edited, removed, inserted or reordered record (exit 1 if any)')
+    .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
+    .action((o: { config: string }) => {
+      process.exitCode = verifyAuditFromCli(loadConfig(o.config));
     });
 
   program

@@ -3,11 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { findPartner, Outbox, type OutgoingTransfer, type Purpose, queueSend } from '../exchange/index.ts';
-import { SqliteAuditTrail } from '../audit/index.ts';
 import type { Logger } from '../log/index.ts';
 import { openEmbeddedStore, readEncryptionKeyFile } from '../store/index.ts';
 import { StudyService } from '../studies/index.ts';
-import { pacsSourceFor } from '../node/index.ts';
+import { openAuditTrail, pacsSourceFor } from '../node/index.ts';
 
 export interface SendOptions {
   study: string;
@@ -41,7 +40,7 @@ export async function sendFromCli(config: Readonly<Config>, o: SendOptions, logg
   const partner = findPartner(exchange.partners, o.to);
   if (partner === undefined) throw new BeeldbrugError('PARTNER_UNKNOWN', `${o.to} is not a partner in exchange.partners (give its URA or name)`);
   const outbox = new Outbox(join(config.dataDir, 'exchange.sqlite'));
-  const audit = new SqliteAuditTrail(join(config.dataDir, 'audit.sqlite'));
+  const audit = openAuditTrail(config);
   try {
     const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey: readEncryptionKeyFile(config.store.encryptionKeyFile) });
     let queued: OutgoingTransfer;

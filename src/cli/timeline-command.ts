@@ -1,10 +1,9 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SqliteAuditTrail } from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { Inbox } from '../exchange/index.ts';
-import { readTlsFiles } from '../node/index.ts';
+import { openAuditTrail, readTlsFiles } from '../node/index.ts';
 import { HttpsRegistryClient, readNetworkKeyFile } from '../registry/index.ts';
 import { type Requester, type Timeline, TimelineService } from '../timeline/index.ts';
 
@@ -53,7 +52,7 @@ export async function timelineFromCli(config: Readonly<Config>, o: TimelineCliOp
     config.registry !== undefined
       ? new HttpsRegistryClient({ baseUrl: config.registry.baseUrl, tls, networkKey: readNetworkKeyFile(config.registry.networkKeyFile), ourUra: config.node.organization.ura, timeoutMs: config.registry.timeoutSeconds * 1000 })
       : undefined;
-  const audit = new SqliteAuditTrail(join(config.dataDir, 'audit.sqlite'));
+  const audit = openAuditTrail(config);
   const timeline = new TimelineService({
     registry,
     regionalSources: config.timeline.regionalSources,

@@ -20,6 +20,8 @@ test('the init template is a valid configuration with defaults filled in', () =>
   assert.equal(config.dimse.peers[0]?.tls, false);
   assert.equal(config.dataDir, '/etc/beeldbrug/data', 'relative paths are anchored at the file');
   assert.equal(config.store.encryptionKeyFile, '/etc/beeldbrug/keys/store.key');
+  assert.equal(config.audit.keyFile, '/etc/beeldbrug/keys/audit.key');
+  assert.equal(config.audit.retentionYears, 5, 'audit records are kept 5 years unless configured longer');
   assert.ok(Object.isFrozen(config.dimse.listeners[0]), 'the configuration is frozen');
 });
 
@@ -37,6 +39,8 @@ const invalid: [string, readonly (string | number)[], unknown, RegExp][] = [
   ['AE title with backslash', ['dimse', 'peers', 0, 'aeTitle'], 'PA\\CS', /dimse\.peers\[0\]\.aeTitle/],
   ['port out of range', ['dimse', 'listeners', 0, 'port'], 70000, /dimse\.listeners\[0\]\.port/],
   ['URA not 8 digits', ['node', 'organization', 'ura'], '123', /node\.organization\.ura: a URA number is 8 digits/],
+  ['audit retention under 5 years', ['audit', 'retentionYears'], 2, /audit\.retentionYears: NEN 7513 wants audit records kept at least 5 years/],
+  ['no audit key', ['audit', 'keyFile'], undefined, /audit\.keyFile/],
   ['AGB code not 8 digits', ['node', 'organization', 'agb'], '12-34', /node\.organization\.agb: an AGB code is 8 digits/],
   ['unknown key', ['dimse', 'aeTitel'], 'X', /dimse: .*aeTitel/],
   ['missing key file setting', ['store', 'encryptionKeyFile'], undefined, /store\.encryptionKeyFile/],

@@ -73,6 +73,7 @@ function resolvePaths(config: Config, base: string): Config {
     ...(exchange !== undefined ? { exchange: { ...exchange, tls: tls(exchange.tls) } } : {}),
     dataDir: at(config.dataDir),
     store: { ...config.store, encryptionKeyFile: at(config.store.encryptionKeyFile) },
+    audit: { ...config.audit, keyFile: at(config.audit.keyFile) },
     dimse: {
       ...dimse,
       listeners: dimse.listeners.map(({ tls: t, ...l }) => (t !== undefined ? { ...l, tls: tls(t) } : l)),

@@ -125,6 +125,16 @@ export const configSchema = z
       .default(7)
       .describe('the node holds transient copies, not an archive: instances received longer ago are purged (0 keeps them)'),
   }),
+  audit: z.strictObject({
+    keyFile: z.string().min(1).describe('base64 of a 32-byte key that chains the audit records (HMAC-SHA-256); `beeldbrug init` writes one'),
+    retentionYears: z
+      .number()
+      .int()
+      .min(5, 'NEN 7513 wants audit records kept at least 5 years')
+      .max(115)
+      .default(5)
+      .describe('audit records older than this are pruned; purging images never purges their audit records'),
+  }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   dimse: z.strictObject({
     aeTitle,

@@ -44,6 +44,13 @@ store:
   # Beeldbrug is a bridge, not an archive: received copies are purged this many days after they arrived (0 keeps them).
   retentionDays: 7
 
+audit:
+  # base64 of 32 random bytes that key the audit trail's chain (NEN 7513): without it nobody can rewrite the trail
+  # unseen, and \`beeldbrug audit verify\` needs it. Back it up apart from the data.
+  keyFile: ./keys/audit.key
+  # Audit records are kept this many years (at least 5); purging images never purges their audit records.
+  retentionYears: 5
+
 log:
   # fatal | error | warn | info | debug | trace. The log never contains patient data.
   level: info

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
-import { type AuditTrail, SqliteAuditTrail } from '../audit/index.ts';
+import type { AuditTrail } from '../audit/index.ts';
+import { openAuditTrail } from './audit-trail.ts';
 import { ArrivalNotifier, arrivalNotice, importEvent, Inbox, type IncomingTransfer, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerInboxRoutes, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
 import { PacsForwarder } from './pacs-forwarder.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
@@ -47,7 +48,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
     throw new BeeldbrugError('KEY_FILE_PROBLEM', `the store encryption key cannot be used (${why}); \`beeldbrug init\` writes a fresh one`, { cause });
   }
   const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey });
-  const audit = new SqliteAuditTrail(join(config.dataDir, 'audit.sqlite'));
+  const audit = openAuditTrail(config);
   const closers: (() => Promise<void>)[] = [async () => audit.close(), () => store.close()];
   let closing: Promise<void> | undefined;
   // Once, in reverse order of opening; a second call waits for the first.
@@ -69,6 +70,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
       audit,
       node: config.node.name,
       retentionDays: config.store.retentionDays,
+      auditRetentionYears: config.audit.retentionYears,
       logger: logger.child({ part: 'retention' }),
       onPurged: (bsns) => localization?.purged(bsns),
     });

@@ -8,12 +8,14 @@ const DAY_MS = 24 * 3600_000;
  * Purges transient copies once they are older than the retention period (store.retentionDays), at start-up and then
  * regularly, with a log line and an audit record per purged study. A purge that fails is logged and tried again at the
  * next run; what was removed before the failure stays removed (each removal is durable before its file goes).
+ * Audit records have their own, much longer period (audit.retentionYears): purging a study never removes its records.
  */
 export interface RetentionJobOptions {
   studies: StudyService;
   audit: AuditTrail;
   node: string;
   retentionDays: number;
+  auditRetentionYears: number;
   logger: Logger;
   /** Told the BSNs of the patients whose studies were purged (the registry's localizations follow). */
   onPurged?: (bsns: string[]) => void;
@@ -29,9 +31,8 @@ export class RetentionJob {
   }
 
   start(): void {
-    if (this.#o.retentionDays === 0) return;
     // Often enough that nothing outlives its period by more than a quarter of it, at most hourly.
-    const every = Math.max(1000, Math.min(3600_000, (this.#o.retentionDays * DAY_MS) / 4));
+    const every = this.#o.retentionDays === 0 ? 3600_000 : Math.max(1000, Math.min(3600_000, (this.#o.retentionDays * DAY_MS) / 4));
     this.#timer = setInterval(() => void this.runOnce(), every);
     this.#timer.unref();
     void this.runOnce();
@@ -49,6 +50,19 @@ export class RetentionJob {
   }
 
   async #purge(now: Date): Promise<void> {
+    const { audit, auditRetentionYears, logger } = this.#o;
+    if (this.#o.retentionDays > 0) await this.#purgeStudies(now);
+    try {
+      const before = new Date(now);
+      before.setUTCFullYear(before.getUTCFullYear() - auditRetentionYears);
+      const pruned = audit.prune(before, `audit retention ${auditRetentionYears} years`);
+      if (pruned > 0) logger.info({ records: pruned, before: before.toISOString() }, 'audit records past their retention pruned');
+    } catch (err) {
+      logger.error({ err }, 'audit retention failed; trying again at the next run');
+    }
+  }
+
+  async #purgeStudies(now: Date): Promise<void> {
     const { studies, audit, node, retentionDays, logger } = this.#o;
     const cutoff = new Date(now.getTime() - retentionDays * DAY_MS);
     try {

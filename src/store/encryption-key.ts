@@ -11,26 +11,27 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
  * Reads the store key: base64 of 32 random bytes, whitespace (a trailing newline, line breaks) allowed. The error names
  * the file but never echoes its content.
  */
-export function readEncryptionKeyFile(path: string): Buffer {
+/** `what` names the key in errors ("store key", "audit key"). */
+export function readEncryptionKeyFile(path: string, what = 'store key'): Buffer {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if (isNotFound(err)) throw new StoreError('KEY_MISSING', `the store key file ${path} does not exist`, { cause: err });
-    throw new StoreError('KEY_MISSING', `the store key file ${path} cannot be read`, { cause: err });
+    if (isNotFound(err)) throw new StoreError('KEY_MISSING', `the ${what} file ${path} does not exist`, { cause: err });
+    throw new StoreError('KEY_MISSING', `the ${what} file ${path} cannot be read`, { cause: err });
   }
-  return parseEncryptionKey(text, path);
+  return parseEncryptionKey(text, path, what);
 }
 
-export function parseEncryptionKey(text: string, source: string): Buffer {
+export function parseEncryptionKey(text: string, source: string, what = 'store key'): Buffer {
   const compact = text.replace(/\s+/g, '');
-  if (compact.length === 0) throw new StoreError('KEY_INVALID', `the store key file ${source} is empty`);
+  if (compact.length === 0) throw new StoreError('KEY_INVALID', `the ${what} file ${source} is empty`);
   if (!BASE64.test(compact) || compact.length % 4 !== 0) {
-    throw new StoreError('KEY_INVALID', `the store key file ${source} is not base64`);
+    throw new StoreError('KEY_INVALID', `the ${what} file ${source} is not base64`);
   }
   const key = Buffer.from(compact, 'base64');
   if (key.length !== KEY_BYTES) {
-    throw new StoreError('KEY_INVALID', `the store key file ${source} holds ${key.length} bytes, ${KEY_BYTES} are needed`);
+    throw new StoreError('KEY_INVALID', `the ${what} file ${source} holds ${key.length} bytes, ${KEY_BYTES} are needed`);
   }
   return key;
 }
