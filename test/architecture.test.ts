@@ -25,7 +25,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   registry: ['config', 'errors', 'http', 'log'],
   timeline: ['audit', 'auth', 'config', 'errors', 'exchange', 'http', 'log', 'patient', 'registry', 'studies'],
   studies: ['dicom', 'patient', 'store', 'errors', 'log'],
-  node: ['audit', 'config', 'dicom', 'dimse', 'errors', 'exchange', 'http', 'log', 'patient', 'registry', 'store', 'studies', 'timeline'],
+  node: ['audit', 'auth', 'config', 'dicom', 'dimse', 'errors', 'exchange', 'http', 'log', 'patient', 'registry', 'store', 'studies', 'timeline'],
   cli: ['audit', 'auth', 'config', 'errors', 'exchange', 'log', 'node', 'patient', 'registry', 'store', 'synth', 'studies', 'dicom', 'dimse', 'timeline'],
 };
 

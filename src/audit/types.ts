@@ -52,13 +52,13 @@ export interface AuditRecord extends AuditEvent {
 }
 
 export interface AuditFilter {
-  bsn?: string;
-  userId?: string;
-  action?: AuditAction;
+  bsn?: string | undefined;
+  userId?: string | undefined;
+  action?: AuditAction | undefined;
   /** ISO times: since is inclusive, until exclusive. */
-  since?: string;
-  until?: string;
-  limit?: number;
+  since?: string | undefined;
+  until?: string | undefined;
+  limit?: number | undefined;
 }
 
 export type AuditVerification = { ok: true; records: number } | { ok: false; records: number; firstBadSequence: number; problem: string };

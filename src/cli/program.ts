@@ -10,6 +10,8 @@ import { runDemo } from './demo-command.ts';
 import { makeCa, makeNodeCertificate } from './pki-command.ts';
 import { sendFromCli } from './send-command.ts';
 import { verifyAuditFromCli } from './audit-command.ts';
+import { addUserFromCli, readStdin } from './user-command.ts';
+import { ROLES, type Role } from '../auth/index.ts';
 import { CONFIG_FILE_NAME, initNode, parsePeerOption } from './init-command.ts';
 import { untilSignal } from './signals.ts';
 
@@ -69,6 +71,20 @@ export function buildProgram(): Command {
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .action((o: { config: string }) => {
       process.exitCode = verifyAuditFromCli(loadConfig(o.config));
+    });
+
+  const user = program.command('user').description('local accounts (password + TOTP) of staff who sign in to this node');
+  user
+    .command('add')
+    .description('create a local account and show its TOTP secret once; the first account is an admin. The password is read from standard input')
+    .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
+    .requiredOption('--username <name>', 'the sign-in name (a-z, 0-9, . _ -)')
+    .requiredOption('--name <name>', 'the person, as the audit trail shows them')
+    .addOption(new Option('--role <role>', 'what the account may do').choices(ROLES).makeOptionMandatory())
+    .option('--uzi-role <code>', 'the UZI role code kept in audit records (e.g. 01.015 radiologist)')
+    .action(async (o: { config: string; username: string; name: string; role: Role; uziRole?: string }) => {
+      const password = await readStdin();
+      await addUserFromCli(loadConfig(o.config), { username: o.username, name: o.name, role: o.role, password, ...(o.uziRole !== undefined ? { uziRole: o.uziRole } : {}) });
     });
 
   program

@@ -135,6 +135,18 @@ export const configSchema = z
       .default(5)
       .describe('audit records older than this are pruned; purging images never purges their audit records'),
   }),
+  auth: z
+    .strictObject({
+      sessionIdleMinutes: z.number().int().min(1).max(480).default(30).describe('a session unused this long ends'),
+      sessionMaxHours: z.number().int().min(1).max(24).default(12).describe('a session ends this long after sign-in, in use or not'),
+      lockout: z
+        .strictObject({
+          attempts: z.number().int().min(3).max(20).default(5).describe('consecutive failed sign-ins that lock an account'),
+          minutes: z.number().int().min(1).max(1440).default(15).describe('how long the lock holds, even for the right credentials'),
+        })
+        .default({ attempts: 5, minutes: 15 }),
+    })
+    .default({ sessionIdleMinutes: 30, sessionMaxHours: 12, lockout: { attempts: 5, minutes: 15 } }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   dimse: z.strictObject({
     aeTitle,

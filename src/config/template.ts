@@ -51,6 +51,14 @@ audit:
   # Audit records are kept this many years (at least 5); purging images never purges their audit records.
   retentionYears: 5
 
+# Staff sign in with a local account (password + TOTP code, both always) on the HTTPS listener; \`beeldbrug user add\`
+# creates accounts, the first one an admin.
+auth:
+  sessionIdleMinutes: 30
+  sessionMaxHours: 12
+  # Consecutive failures that lock an account, and for how long.
+  lockout: { attempts: 5, minutes: 15 }
+
 log:
   # fatal | error | warn | info | debug | trace. The log never contains patient data.
   level: info

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { fastify, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
-import { organizationOf } from '../auth/index.ts';
+import { organizationOf, type Session } from '../auth/index.ts';
 import type { PartnerConfig } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import { decideAccess, type PeerCredentials, type RouteAccess } from './route-access.ts';
@@ -15,6 +15,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The partner organization that called a partner route, after the access check. */
     partner?: PartnerConfig;
+    /** The signed-in person that called a user route, after the access check. */
+    session?: Session;
   }
 }
 
@@ -29,6 +31,8 @@ export interface HttpsServerOptions {
   /** Our own URA, for own-organization routes. */
   ownUra: string;
   logger: Logger;
+  /** The session a token stands for (user routes); without it every user route refuses. */
+  sessions?: (token: string) => Session | undefined;
   /** Registers the routes; each must set `config.access`. */
   routes: (app: HttpsApp) => void;
 }
@@ -70,6 +74,19 @@ function credentialsOf(req: FastifyRequest): PeerCredentials {
   return credentials;
 }
 
+export const SESSION_COOKIE = 'beeldbrug_session';
+
+/** The session token of a request: the session cookie (browsers) or an Authorization bearer token (API clients). */
+export function sessionTokenOf(req: FastifyRequest): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth !== undefined && auth.startsWith('Bearer ')) return auth.slice('Bearer '.length).trim();
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [name, ...value] = part.trim().split('=');
+    if (name === SESSION_COOKIE) return value.join('=');
+  }
+  return undefined;
+}
+
 /**
  * The HTTPS listener. TLS asks every client for a certificate but does not demand one, so that a public liveness route
  * stays reachable; each route then declares who may call it and the check runs before any handler, with a log line
@@ -95,13 +112,16 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
       // No route matched: the 404 handler answers, and it discloses nothing.
       return;
     }
-    const decision = decideAccess(access, credentialsOf(req), o.partners, o.ownUra);
+    const token = typeof access === 'object' ? sessionTokenOf(req) : undefined;
+    const session = token !== undefined ? o.sessions?.(token) : undefined;
+    const decision = decideAccess(access, credentialsOf(req), o.partners, o.ownUra, session);
     if (!decision.allow) {
-      o.logger.warn({ remote: req.ip, route: req.routeOptions.url, reason: decision.reason }, `refused: ${decision.detail}`);
+      o.logger.warn({ remote: req.ip, route: req.routeOptions.url, reason: decision.reason, ...(session !== undefined ? { user: session.account.id } : {}) }, `refused: ${decision.detail}`);
       await reply.code(decision.status).send({ error: decision.reason });
       return reply;
     }
     if (decision.partner !== undefined) req.partner = decision.partner;
+    if (decision.session !== undefined) req.session = decision.session;
     return undefined;
   });
   // A TLS 1.2 client could otherwise renegotiate and present another certificate on a connection already checked.

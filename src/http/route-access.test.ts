@@ -28,3 +28,30 @@ for (const [name, access, peer, expected] of cases) {
     if (!d.allow) assert.ok(d.status === 401 || d.status === 403);
   });
 }
+
+const session = (role: 'radiologist' | 'auditor', twoFactor: boolean) => ({
+  account: { id: 'a1', username: 'u', name: 'U', role, source: 'local' as const },
+  twoFactor,
+  createdAt: '2026-11-23T09:00:00.000Z',
+  expiresAt: '2026-11-23T21:00:00.000Z',
+});
+const nobody: PeerCredentials = { authorized: false, presentedCertificate: false };
+const auditorRoute: RouteAccess = { roles: ['auditor'], twoFactor: true };
+
+const userCases: [string, RouteAccess, PeerCredentials, ReturnType<typeof session> | undefined, string][] = [
+  ['user route without a session', auditorRoute, nobody, undefined, 'no-session'],
+  ['user route with a trusted partner certificate but no session', auditorRoute, { authorized: true, presentedCertificate: true, organization: midden }, undefined, 'no-session'],
+  ['auditor route, radiologist session', auditorRoute, nobody, session('radiologist', true), 'role-not-allowed'],
+  ['auditor route, auditor with one factor', auditorRoute, nobody, session('auditor', false), 'second-factor-required'],
+  ['auditor route, auditor with two factors', auditorRoute, nobody, session('auditor', true), 'allow'],
+  ['sign-in takes no credentials', 'sign-in', nobody, undefined, 'allow'],
+  ['a session does not open a partner route', 'partner', nobody, session('auditor', true), 'no-client-certificate'],
+];
+
+for (const [name, access, peer, s, expected] of userCases) {
+  test(`route access: ${name}`, () => {
+    const d = decideAccess(access, peer, partners, OWN_URA, s);
+    assert.equal(d.allow ? 'allow' : d.reason, expected);
+    if (d.allow && typeof access === 'object') assert.equal(d.session, s);
+  });
+}

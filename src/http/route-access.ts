@@ -1,4 +1,4 @@
-import type { Organization } from '../auth/index.ts';
+import type { Organization, Role, Session } from '../auth/index.ts';
 import type { PartnerConfig } from '../config/index.ts';
 
 /**
@@ -8,8 +8,11 @@ import type { PartnerConfig } from '../config/index.ts';
  *   organization (URA) on the trust list
  * - own-organization: a system of our own hospital (the CLI with the node's certificate, a RIS or EPD integration), by
  *   mutual TLS: a client certificate that chains to our trusted CA and names our own URA
+ * - sign-in: takes credentials and gives a session; answers nothing else, and the same refusal to every failure
+ * - { roles }: a signed-in person with one of these roles (session cookie or bearer token); `twoFactor` demands a
+ *   session opened with two factors
  */
-export type RouteAccess = 'public' | 'partner' | 'own-organization';
+export type RouteAccess = 'public' | 'sign-in' | 'partner' | 'own-organization' | { roles: readonly Role[]; twoFactor?: boolean };
 
 export interface PeerCredentials {
   /** The TLS layer verified the client certificate against our CA. */
@@ -20,11 +23,25 @@ export interface PeerCredentials {
 }
 
 export type AccessDecision =
-  | { allow: true; partner?: PartnerConfig }
-  | { allow: false; status: 401 | 403; reason: 'no-client-certificate' | 'untrusted-certificate' | 'no-organization-in-certificate' | 'organization-not-trusted'; detail: string };
+  | { allow: true; partner?: PartnerConfig; session?: Session }
+  | {
+      allow: false;
+      status: 401 | 403;
+      reason: 'no-client-certificate' | 'untrusted-certificate' | 'no-organization-in-certificate' | 'organization-not-trusted' | 'no-session' | 'role-not-allowed' | 'second-factor-required';
+      detail: string;
+    };
 
-export function decideAccess(access: RouteAccess, peer: PeerCredentials, partners: readonly PartnerConfig[], ownUra: string): AccessDecision {
-  if (access === 'public') return { allow: true };
+/** `session` is the signed-in person the request's token stands for, if any (only user routes look at it). */
+export function decideAccess(access: RouteAccess, peer: PeerCredentials, partners: readonly PartnerConfig[], ownUra: string, session?: Session): AccessDecision {
+  if (access === 'public' || access === 'sign-in') return { allow: true };
+  if (typeof access === 'object') {
+    if (session === undefined) return { allow: false, status: 401, reason: 'no-session', detail: 'this route needs a signed-in user' };
+    if (!access.roles.includes(session.account.role)) {
+      return { allow: false, status: 403, reason: 'role-not-allowed', detail: `role ${session.account.role} may not call this route (${access.roles.join(', ')} may)` };
+    }
+    if (access.twoFactor === true && !session.twoFactor) return { allow: false, status: 403, reason: 'second-factor-required', detail: 'this route needs a session signed in with two factors' };
+    return { allow: true, session };
+  }
   if (!peer.presentedCertificate) return { allow: false, status: 401, reason: 'no-client-certificate', detail: 'node-to-node routes need a client certificate' };
   if (!peer.authorized) {
     return { allow: false, status: 401, reason: 'untrusted-certificate', detail: `the client certificate is not trusted (${peer.authorizationError ?? 'unknown reason'})` };

@@ -3,6 +3,8 @@ import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
 import type { AuditTrail } from '../audit/index.ts';
 import { openAuditTrail } from './audit-trail.ts';
+import { openAccounts } from './accounts.ts';
+import { registerAccountRoutes } from './account-routes.ts';
 import { ArrivalNotifier, arrivalNotice, importEvent, Inbox, type IncomingTransfer, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerInboxRoutes, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
 import { PacsForwarder } from './pacs-forwarder.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
@@ -49,7 +51,8 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
   }
   const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey });
   const audit = openAuditTrail(config);
-  const closers: (() => Promise<void>)[] = [async () => audit.close(), () => store.close()];
+  const accounts = openAccounts(config);
+  const closers: (() => Promise<void>)[] = [async () => audit.close(), async () => accounts.close(), () => store.close()];
   let closing: Promise<void> | undefined;
   // Once, in reverse order of opening; a second call waits for the first.
   const closeAll = (): Promise<void> =>
@@ -222,8 +225,10 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         partners: exchange.partners,
         ownUra: config.node.organization.ura,
         logger: logger.child({ part: 'https' }),
+        sessions: (token) => accounts.session(token),
         routes: (app) => {
           app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
+          registerAccountRoutes(app, { accounts, audit, node: config.node.name });
           registerHelloRoute(app, config.node.organization);
           registerTimelineRoutes(app, theTimeline);
           registerTimelineSourceRoutes(app, {

@@ -3,3 +3,4 @@ export { admit, resolvePeers, type AllowedPeer } from './peer-allow-list.ts';
 export { readTlsFiles } from './tls-files.ts';
 export { PacsSource, pacsSourceFor } from './pacs-source.ts';
 export { openAuditTrail } from './audit-trail.ts';
+export { openAccounts } from './accounts.ts';

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
+import { tempDir } from '../../test/support/tmp.ts';
+import { AccountStore } from './account-store.ts';
+import { totpCode, totpStep } from './totp.ts';
+
+const policy = { sessionIdleMinutes: 30, sessionMaxHours: 12, lockoutAttempts: 5, lockoutMinutes: 15 };
+const PASSWORD = 'correct horse battery';
+
+function storeAt(t: { after(fn: () => void): void }, clock: { now: number }): { store: AccountStore; path: string } {
+  const path = join(tempDir(t as never), 'accounts.sqlite');
+  const store = new AccountStore(path, policy, () => new Date(clock.now));
+  t.after(() => store.close());
+  return { store, path };
+}
+
+test('a local account signs in with password and TOTP; the hash is argon2id and the token is not stored', async (t) => {
+  const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
+  const { store, path } = storeAt(t, clock);
+  const { account, totpSecret } = await store.createLocal({ username: 'C.Bakker', name: 'Dr. C. Bakker', role: 'radiologist', uziRoleCode: '01.015', password: PASSWORD });
+  assert.deepEqual({ ...account, id: 'x' }, { id: 'x', username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist', uziRoleCode: '01.015', source: 'local' });
+  const code = totpCode(totpSecret, totpStep(new Date(clock.now)));
+  const r = await store.signIn({ username: 'c.bakker', password: PASSWORD, code });
+  assert.ok(r.ok);
+  assert.equal(r.session.twoFactor, true);
+  assert.equal(store.session(r.token)?.account.username, 'c.bakker');
+  const db = new DatabaseSync(path);
+  t.after(() => db.close());
+  const stored = db.prepare('SELECT password_hash FROM account').get() as { password_hash: string };
+  assert.match(stored.password_hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+  const dump = JSON.stringify(db.prepare('SELECT * FROM session').all());
+  assert.ok(!dump.includes(r.token), 'only a hash of the session token is stored');
+  const again = await store.signIn({ username: 'c.bakker', password: PASSWORD, code });
+  assert.deepEqual(again.ok ? 'signed in' : again.reason, 'wrong-code', 'the same TOTP code does not sign in twice');
+});
+
+test('sessions expire when idle and at their maximum age; ending one signs out', async (t) => {
+  const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
+  const { store } = storeAt(t, clock);
+  const { totpSecret } = await store.createLocal({ username: 'staff1', name: 'S. Jansen', role: 'staff', password: PASSWORD });
+  const signIn = async (): Promise<string> => {
+    const r = await store.signIn({ username: 'staff1', password: PASSWORD, code: totpCode(totpSecret, totpStep(new Date(clock.now))) });
+    assert.ok(r.ok);
+    return r.token;
+  };
+  const idle = await signIn();
+  clock.now += 29 * 60_000;
+  assert.ok(store.session(idle), 'used within the idle time');
+  clock.now += 31 * 60_000;
+  assert.equal(store.session(idle), undefined, 'idle for 31 minutes: expired');
+  const long = await signIn();
+  for (let h = 0; h < 12 * 4; h++) {
+    clock.now += 15 * 60_000;
+    if (h < 12 * 4 - 1) assert.ok(store.session(long), `in use, ${(h + 1) * 15} minutes`);
+  }
+  assert.equal(store.session(long), undefined, 'twelve hours after sign-in, even when in use');
+  clock.now += 60_000;
+  const out = await signIn();
+  store.endSession(out);
+  assert.equal(store.session(out), undefined);
+  assert.equal(store.session('x'.repeat(43)), undefined, 'a made-up token');
+});
+
+test('five failures lock the account for fifteen minutes, even for the right credentials; unknown users look the same', async (t) => {
+  const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
+  const { store } = storeAt(t, clock);
+  const { totpSecret } = await store.createLocal({ username: 'admin', name: 'Beheerder', role: 'admin', password: PASSWORD });
+  const code = (): string => totpCode(totpSecret, totpStep(new Date(clock.now)));
+  const reasons: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = await store.signIn({ username: 'admin', password: i % 2 === 0 ? 'wrong password!' : PASSWORD, code: i % 2 === 0 ? code() : '000000' });
+    reasons.push(r.ok ? 'ok' : r.reason);
+  }
+  assert.deepEqual(reasons.filter((r) => r !== 'ok').length, 5);
+  const locked = await store.signIn({ username: 'admin', password: PASSWORD, code: code() });
+  assert.equal(locked.ok ? 'ok' : locked.reason, 'locked');
+  clock.now += 16 * 60_000;
+  const after = await store.signIn({ username: 'admin', password: PASSWORD, code: code() });
+  assert.equal(after.ok, true, 'the lock ends');
+  const unknown = await store.signIn({ username: 'nobody', password: PASSWORD, code: code() });
+  assert.equal(unknown.ok ? 'ok' : unknown.reason, 'unknown-user');
+});
+
+test('accounts are validated: user name, role, UZI role code, weak passwords, taken names', async (t) => {
+  const clock = { now: Date.now() };
+  const { store } = storeAt(t, clock);
+  const base = { username: 'auditor1', name: 'A. de Vries', role: 'auditor' as const, password: PASSWORD };
+  await assert.rejects(store.createLocal({ ...base, username: 'a b' }), /user name/);
+  await assert.rejects(store.createLocal({ ...base, role: 'root' as never }), /role is one of/);
+  await assert.rejects(store.createLocal({ ...base, uziRoleCode: '15' }), /UZI role code/);
+  await assert.rejects(store.createLocal({ ...base, password: 'short' }), /at least 12/);
+  await assert.rejects(store.createLocal({ ...base, password: 'auditor1-is-me!' }), /user name/);
+  await store.createLocal(base);
+  await assert.rejects(store.createLocal({ ...base, username: 'Auditor1' }), /taken/);
+  assert.equal(store.count('auditor'), 1);
+  assert.equal(store.count('admin'), 0);
+});

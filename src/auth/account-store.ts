@@ -1,0 +1,208 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { DatabaseSync } from 'node:sqlite';
+import { hashPassword, passwordProblem, verifyPassword } from './password.ts';
+import type { Account, Role, Session } from './roles.ts';
+import { ROLES } from './roles.ts';
+import { acceptTotp, newTotpSecret } from './totp.ts';
+
+export interface AccountPolicy {
+  sessionIdleMinutes: number;
+  sessionMaxHours: number;
+  lockoutAttempts: number;
+  lockoutMinutes: number;
+}
+
+/** A request the account store refuses, with a reason an administrator can act on. */
+export class AccountError extends Error {
+  readonly code: 'ACCOUNT_INVALID' | 'ACCOUNT_EXISTS';
+  constructor(code: AccountError['code'], message: string) {
+    super(message);
+    this.name = 'AccountError';
+    this.code = code;
+  }
+}
+
+/**
+ * The outcome of a sign-in. The caller answers every failure the same way ("sign-in failed"), so that nobody learns
+ * whether a user name exists or is locked; `reason` and `account` are for the audit trail only.
+ */
+export type SignInResult =
+  | { ok: true; token: string; session: Session }
+  | { ok: false; reason: 'unknown-user' | 'wrong-password' | 'wrong-code' | 'locked'; account?: Account };
+
+interface AccountRow {
+  id: string;
+  username: string;
+  name: string;
+  role: Role;
+  uzi_role_code: string | null;
+  source: 'local' | 'oidc';
+  password_hash: string | null;
+  totp_secret: string | null;
+  totp_last_step: number;
+  failed_attempts: number;
+  locked_until: number;
+}
+
+const USERNAME = /^[a-z0-9][a-z0-9._-]{1,63}$/;
+const UZI_ROLE = /^\d{2}\.\d{3}$/;
+
+const accountOf = (r: AccountRow): Account => ({
+  id: r.id,
+  username: r.username,
+  name: r.name,
+  role: r.role,
+  ...(r.uzi_role_code !== null ? { uziRoleCode: r.uzi_role_code } : {}),
+  source: r.source,
+});
+
+const tokenHash = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/**
+ * Local accounts (argon2id password + TOTP, both always required), lockout after repeated failures, and sessions that
+ * expire when idle and after a maximum age. Session tokens are random 256-bit values; only their SHA-256 is stored, so
+ * a copy of the database signs nobody in.
+ */
+export class AccountStore {
+  readonly #db: DatabaseSync;
+  readonly #policy: AccountPolicy;
+  readonly #now: () => Date;
+  #dummyHash: Promise<string> | undefined;
+
+  constructor(path: string, policy: AccountPolicy, now: () => Date = () => new Date()) {
+    this.#policy = policy;
+    this.#now = now;
+    this.#db = new DatabaseSync(path);
+    this.#db.exec('PRAGMA journal_mode = WAL');
+    this.#db.exec('PRAGMA synchronous = FULL');
+    this.#db.exec('PRAGMA busy_timeout = 5000');
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS account (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        uzi_role_code TEXT,
+        source TEXT NOT NULL,
+        oidc_subject TEXT UNIQUE,
+        password_hash TEXT,
+        totp_secret TEXT,
+        totp_last_step INTEGER NOT NULL DEFAULT -1,
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        locked_until INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS session (
+        token_hash TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES account (id),
+        two_factor INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS session_by_expiry ON session (expires_at);`);
+  }
+
+  /** Creates a local account; the TOTP secret comes back once, for the user's authenticator app. */
+  async createLocal(a: { username: string; name: string; role: Role; uziRoleCode?: string; password: string }): Promise<{ account: Account; totpSecret: string }> {
+    const username = a.username.toLowerCase();
+    if (!USERNAME.test(username)) throw new AccountError('ACCOUNT_INVALID', 'a user name is 2-64 of a-z, 0-9, dot, dash or underscore, starting with a letter or digit');
+    if (a.name.trim().length === 0) throw new AccountError('ACCOUNT_INVALID', "the user's name is empty");
+    if (!ROLES.includes(a.role)) throw new AccountError('ACCOUNT_INVALID', `the role is one of ${ROLES.join(', ')}`);
+    if (a.uziRoleCode !== undefined && !UZI_ROLE.test(a.uziRoleCode)) throw new AccountError('ACCOUNT_INVALID', 'a UZI role code looks like 01.015');
+    const weak = passwordProblem(a.password, username);
+    if (weak !== undefined) throw new AccountError('ACCOUNT_INVALID', weak);
+    if (this.#row(username) !== undefined) throw new AccountError('ACCOUNT_EXISTS', `the user name ${username} is taken`);
+    const totpSecret = newTotpSecret();
+    const id = randomUUID();
+    this.#db
+      .prepare('INSERT INTO account (id, username, name, role, uzi_role_code, source, password_hash, totp_secret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(id, username, a.name.trim(), a.role, a.uziRoleCode ?? null, 'local', await hashPassword(a.password), totpSecret, this.#now().toISOString());
+    return { account: accountOf(this.#row(username)!), totpSecret };
+  }
+
+  count(role?: Role): number {
+    const row = (role === undefined ? this.#db.prepare('SELECT COUNT(*) AS n FROM account').get() : this.#db.prepare('SELECT COUNT(*) AS n FROM account WHERE role = ?').get(role)) as { n: number };
+    return row.n;
+  }
+
+  /**
+   * Password and TOTP code, both checked every time. An unknown user name costs the same argon2 work as a known one.
+   * The lockout counts consecutive failures and holds even for the right credentials until it ends.
+   */
+  async signIn(c: { username: string; password: string; code: string }): Promise<SignInResult> {
+    const row = this.#row(c.username.toLowerCase());
+    if (row === undefined || row.source !== 'local' || row.password_hash === null || row.totp_secret === null) {
+      await verifyPassword(await this.#dummy(), c.password);
+      return { ok: false, reason: 'unknown-user', ...(row !== undefined ? { account: accountOf(row) } : {}) };
+    }
+    const passwordOk = await verifyPassword(row.password_hash, c.password);
+    const at = this.#now();
+    const account = accountOf(row);
+    // Re-read after the await: another sign-in may have counted a failure meanwhile.
+    const fresh = this.#row(row.username)!;
+    if (fresh.locked_until > at.getTime()) return { ok: false, reason: 'locked', account };
+    const step = passwordOk ? acceptTotp(row.totp_secret, c.code, at, fresh.totp_last_step) : undefined;
+    if (!passwordOk || step === undefined) {
+      const failures = fresh.failed_attempts + 1;
+      const lock = failures >= this.#policy.lockoutAttempts;
+      this.#db
+        .prepare('UPDATE account SET failed_attempts = ?, locked_until = ? WHERE id = ?')
+        .run(lock ? 0 : failures, lock ? at.getTime() + this.#policy.lockoutMinutes * 60_000 : fresh.locked_until, row.id);
+      return { ok: false, reason: passwordOk ? 'wrong-code' : 'wrong-password', account };
+    }
+    this.#db.prepare('UPDATE account SET failed_attempts = 0, totp_last_step = ? WHERE id = ?').run(step, row.id);
+    return this.#openSession(account, true, at);
+  }
+
+  /** The session a token stands for, when it has not expired; each use moves its idle deadline. */
+  session(token: string): Session | undefined {
+    if (token.length < 20 || token.length > 100) return undefined;
+    const at = this.#now().getTime();
+    const hash = tokenHash(token);
+    const row = this.#db.prepare('SELECT s.account_id, s.two_factor, s.created_at, s.expires_at, s.last_seen FROM session s WHERE s.token_hash = ?').get(hash) as
+      | { account_id: string; two_factor: number; created_at: number; expires_at: number; last_seen: number }
+      | undefined;
+    if (row === undefined) return undefined;
+    if (at >= row.expires_at || at - row.last_seen >= this.#policy.sessionIdleMinutes * 60_000) {
+      this.#db.prepare('DELETE FROM session WHERE token_hash = ?').run(hash);
+      return undefined;
+    }
+    const account = this.#db.prepare('SELECT * FROM account WHERE id = ?').get(row.account_id) as AccountRow | undefined;
+    if (account === undefined) return undefined;
+    this.#db.prepare('UPDATE session SET last_seen = ? WHERE token_hash = ?').run(at, hash);
+    return { account: accountOf(account), twoFactor: row.two_factor === 1, createdAt: new Date(row.created_at).toISOString(), expiresAt: new Date(row.expires_at).toISOString() };
+  }
+
+  endSession(token: string): void {
+    this.#db.prepare('DELETE FROM session WHERE token_hash = ?').run(tokenHash(token));
+  }
+
+  /** Removes expired sessions (housekeeping; an expired session is refused whether or not it was removed). */
+  sweep(): number {
+    const at = this.#now().getTime();
+    return Number(this.#db.prepare('DELETE FROM session WHERE expires_at <= ? OR last_seen <= ?').run(at, at - this.#policy.sessionIdleMinutes * 60_000).changes);
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  #openSession(account: Account, twoFactor: boolean, at: Date): SignInResult {
+    const token = randomBytes(32).toString('base64url');
+    const expires = at.getTime() + this.#policy.sessionMaxHours * 3600_000;
+    this.#db
+      .prepare('INSERT INTO session (token_hash, account_id, two_factor, created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(tokenHash(token), account.id, twoFactor ? 1 : 0, at.getTime(), at.getTime(), expires);
+    return { ok: true, token, session: { account, twoFactor, createdAt: at.toISOString(), expiresAt: new Date(expires).toISOString() } };
+  }
+
+  #row(username: string): AccountRow | undefined {
+    return this.#db.prepare('SELECT * FROM account WHERE username = ?').get(username) as AccountRow | undefined;
+  }
+
+  #dummy(): Promise<string> {
+    this.#dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
+    return this.#dummyHash;
+  }
+}

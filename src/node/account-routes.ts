@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { AUDIT_ACTIONS, type AuditEvent, type AuditTrail } from '../audit/index.ts';
+import type { Account, AccountStore, Session } from '../auth/index.ts';
+import { type HttpsApp, SESSION_COOKIE, sessionTokenOf } from '../http/index.ts';
+
+export interface AccountRouteDeps {
+  accounts: AccountStore;
+  audit: AuditTrail;
+  node: string;
+}
+
+const signInBody = z.strictObject({
+  username: z.string().min(1).max(64),
+  password: z.string().min(1).max(1024),
+  code: z.string().min(1).max(12),
+});
+
+const auditQuery = z.strictObject({
+  bsn: z.string().regex(/^\d{9}$/, 'a BSN is 9 digits').optional(),
+  user: z.string().min(1).max(200).optional(),
+  action: z.enum(AUDIT_ACTIONS).optional(),
+  since: z.iso.datetime().optional(),
+  until: z.iso.datetime().optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  purpose: z.string().min(1).max(200).default('audit'),
+});
+
+const userOf = (a: Account): AuditEvent['user'] => ({ id: a.id, name: a.name, ...(a.uziRoleCode !== undefined ? { roleCode: a.uziRoleCode } : {}) });
+
+/**
+ * Sign-in, sign-out and the auditor's view of the audit trail. Every sign-in, failed or not, is an audit record; the
+ * answer to a failure is one and the same whatever went wrong, so it tells nobody whether a user name exists, whether
+ * it is locked, or which factor was wrong. Reading the trail takes the auditor role and a two-factor session, and is
+ * recorded before anything is sent: when that record cannot be written, nothing is read.
+ */
+export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void {
+  app.post('/api/v1/session', { config: { access: 'sign-in' } }, async (req, reply) => {
+    const body = signInBody.safeParse(req.body);
+    if (!body.success) return reply.code(400).send({ error: 'bad-request', detail: 'username, password and code are required' });
+    const r = await d.accounts.signIn(body.data);
+    const at = { node: d.node, ip: req.ip };
+    if (!r.ok) {
+      d.audit.record({
+        action: 'login-failure',
+        outcome: 'failure',
+        description: `sign-in refused (${r.reason})`,
+        user: r.account !== undefined ? userOf(r.account) : { id: `unknown:${body.data.username.toLowerCase().slice(0, 64)}`, name: '(unknown user name)' },
+        accessPoint: at,
+        objects: {},
+        grounds: { authorization: 'local password + TOTP' },
+      });
+      return reply.code(401).send({ error: 'sign-in-failed' });
+    }
+    d.audit.record({ action: 'login', outcome: 'success', description: 'signed in', user: userOf(r.session.account), accessPoint: at, objects: {}, grounds: { authorization: 'local password + TOTP' } });
+    void reply.header('set-cookie', `${SESSION_COOKIE}=${r.token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=${Math.floor((Date.parse(r.session.expiresAt) - Date.now()) / 1000)}`);
+    return { token: r.token, user: publicAccount(r.session), expiresAt: r.session.expiresAt };
+  });
+
+  app.get('/api/v1/session', { config: { access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] } } }, async (req) => ({ user: publicAccount(req.session!), expiresAt: req.session!.expiresAt }));
+
+  app.delete('/api/v1/session', { config: { access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] } } }, async (req, reply) => {
+    const token = sessionTokenOf(req);
+    if (token !== undefined) d.accounts.endSession(token);
+    d.audit.record({ action: 'logout', outcome: 'success', description: 'signed out', user: userOf(req.session!.account), accessPoint: { node: d.node, ip: req.ip }, objects: {}, grounds: {} });
+    void reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0`);
+    return reply.code(204).send();
+  });
+
+  app.get('/api/v1/audit', { config: { access: { roles: ['auditor'], twoFactor: true } } }, async (req, reply) => {
+    const q = auditQuery.safeParse(req.query);
+    if (!q.success) return reply.code(400).send({ error: 'bad-request', detail: q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+    const { purpose, user, ...rest } = q.data;
+    const filter = { ...rest, ...(user !== undefined ? { userId: user } : {}) };
+    const shown = Object.entries({ ...filter, limit: undefined }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${String(v)}`).join(', ');
+    d.audit.record({
+      action: 'audit-read',
+      outcome: 'success',
+      description: `audit trail read${shown !== '' ? ` (${shown})` : ''}`,
+      user: userOf(req.session!.account),
+      accessPoint: { node: d.node, ip: req.ip },
+      ...(filter.bsn !== undefined ? { patient: { bsn: filter.bsn } } : {}),
+      objects: {},
+      grounds: { purpose, authorization: 'auditor role, two factors' },
+    });
+    return { records: d.audit.list(filter) };
+  });
+}
+
+function publicAccount(s: Session): { username: string; name: string; role: string; uziRoleCode?: string } {
+  return { username: s.account.username, name: s.account.name, role: s.account.role, ...(s.account.uziRoleCode !== undefined ? { uziRoleCode: s.account.uziRoleCode } : {}) };
+}
