@@ -1,4 +1,5 @@
-import { DicomError, parseDataset, SopClass, Tag, writeDataset } from '../dicom/index.ts';
+import type { AuditAction, AuditEvent, AuditTrail } from '../audit/index.ts';
+import { type Dataset, DicomError, parseDataset, SopClass, Tag, writeDataset } from '../dicom/index.ts';
 import { type AssociationInfo, type DimseHandlers, DimseFailure, type OutgoingInstance, type RetrievePlan, Status, type TlsOptions } from '../dimse/index.ts';
 import type { StoredInstance } from '../store/index.ts';
 import { BeeldbrugError, dimseStatusOf } from '../errors/index.ts';
@@ -26,6 +27,10 @@ export interface HandlerOptions {
    */
   partnerDestinations?: readonly string[];
   sendToPartner?: (destinationAeTitle: string, studyInstanceUids: readonly string[], requestedBy: { callingAeTitle: string; remoteAddress: string; associationId: string }) => Promise<void>;
+  /** Every C-STORE (once per study and association), C-FIND, C-MOVE and C-GET is recorded here before it is answered. */
+  audit: AuditTrail;
+  /** This node's name, the audit records' access point. */
+  node: string;
   logger: Logger;
 }
 
@@ -47,6 +52,37 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
     actor: { kind: 'dimse-peer', aeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress, associationId: a.id },
     purpose,
   });
+
+  /** A DICOM peer is a system user: its AE title is who, its address and our called AE title are where. */
+  const record = (a: AssociationInfo, action: AuditAction, description: string, about: Pick<AuditEvent, 'patient' | 'objects'>): void => {
+    o.audit.record({
+      action,
+      outcome: 'success',
+      description,
+      user: { id: `dicom:${a.callingAeTitle.trim()}`, name: `DICOM peer ${a.callingAeTitle.trim()}` },
+      accessPoint: { node: o.node, ip: a.remoteAddress, aeTitle: a.calledAeTitle.trim() },
+      ...(about.patient !== undefined ? { patient: about.patient } : {}),
+      objects: about.objects,
+      grounds: { purpose: action === 'receive' ? 'ingest' : action === 'query' ? 'query' : 'retrieve', authorization: 'DICOM allow-list (AE title + host)' },
+    });
+  };
+  /** Studies already recorded per association: a study of 500 instances is one record, not 500. */
+  const recordedStudies = new Map<string, Set<string>>();
+  const recordRetrieve = (a: AssociationInfo, what: string, instances: readonly StoredInstance[]): void => {
+    const byStudy = new Map<string, StoredInstance[]>();
+    for (const i of instances) byStudy.set(i.study.studyInstanceUid, [...(byStudy.get(i.study.studyInstanceUid) ?? []), i]);
+    for (const [uid, list] of byStudy) {
+      const p = list[0]!.patient;
+      record(a, 'retrieve', `${what}: ${list.length} instances`, {
+        patient: { ...(p.bsn !== null ? { bsn: p.bsn } : {}), patientId: p.patientId },
+        objects: { studyInstanceUid: uid, sopInstanceUids: list.map((i) => i.instance.sopInstanceUid) },
+      });
+    }
+  };
+  const patientAsked = (identifier: Dataset): AuditEvent['patient'] => {
+    const id = identifier.string(Tag.PatientID)?.trim();
+    return id !== undefined && id !== '' && !/[*?\\]/.test(id) ? { patientId: id, ...(/^\d{9}$/.test(id) ? { bsn: id } : {}) } : undefined;
+  };
 
   const fail = (a: AssociationInfo, cause: unknown, what: string): never => {
     if (cause instanceof DimseFailure) throw cause;
@@ -92,6 +128,12 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
       if (partner !== undefined && o.sendToPartner === undefined) return fail(a, new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running'), 'C-STORE');
       try {
         const stored = await ingestStoreRequest(o.studies, ctx(a, 'ingest'), req, { aeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress });
+        const seen = recordedStudies.get(a.id) ?? new Set<string>();
+        if (!seen.has(stored.studyInstanceUid)) {
+          record(a, 'receive', 'C-STORE: study received from a DICOM peer', { ...(stored.bsn !== null ? { patient: { bsn: stored.bsn } } : {}), objects: { studyInstanceUid: stored.studyInstanceUid } });
+          seen.add(stored.studyInstanceUid);
+          recordedStudies.set(a.id, seen);
+        }
         if (partner !== undefined) {
           const entry = forPartner.get(a.id) ?? { destination: partner, studies: new Set<string>() };
           entry.studies.add(stored.studyInstanceUid);
@@ -108,7 +150,16 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
       const model = modelOf(req.sopClassUid);
       let matches;
       try {
-        matches = o.studies.find(ctx(a, 'query'), parseDataset(req.identifier, req.transferSyntaxUid), model);
+        const identifier = parseDataset(req.identifier, req.transferSyntaxUid);
+        matches = o.studies.find(ctx(a, 'query'), identifier, model);
+        const level = identifier.string(Tag.QueryRetrieveLevel)?.trim() ?? '';
+        const studyUids = [...new Set(matches.flatMap((m) => m.string(Tag.StudyInstanceUID) ?? []))];
+        const asked = patientAsked(identifier);
+        const only = studyUids.length === 1 ? studyUids[0] : undefined;
+        record(a, 'query', `C-FIND at ${level} level: ${matches.length} matches`, {
+          ...(asked !== undefined ? { patient: asked } : {}),
+          objects: only !== undefined ? { studyInstanceUid: only } : {},
+        });
       } catch (err) {
         return fail(a, err, 'C-FIND');
       }
@@ -131,6 +182,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
           const named = (identifier.string(Tag.StudyInstanceUID) ?? '').split('\\').map((u) => u.trim()).filter((u) => u !== '');
           const studyUids = [...new Set([...instances.map((i) => i.study.studyInstanceUid), ...named])];
           await o.sendToPartner(wanted, studyUids, { callingAeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress, associationId: a.id });
+          recordRetrieve(a, `C-MOVE to partner ${wanted}`, instances);
           o.logger.info({ association: a.id, destination: wanted, studies: studyUids.length, instances: instances.length }, 'C-MOVE to a partner: queued in the outbox');
           // Each sub-operation counts as completed once its study is in the durable outbox; delivery shows there.
           return {
@@ -145,6 +197,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
           destination = { aeTitle: d.aeTitle, host: d.host, port: d.port, ...(d.tls && o.tlsClient !== undefined ? { tls: o.tlsClient } : {}) };
         }
         const instances = o.studies.instancesToRetrieve(ctx(a, 'retrieve'), parseDataset(req.identifier, req.transferSyntaxUid), model);
+        recordRetrieve(a, req.kind === 'move' ? `C-MOVE to ${wanted}` : 'C-GET', instances);
         return {
           ...(destination !== undefined ? { destination } : {}),
           instances: instances.map(outgoing),
@@ -155,6 +208,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
     },
 
     ended(a, how) {
+      recordedStudies.delete(a.id);
       const entry = forPartner.get(a.id);
       if (entry === undefined) return;
       forPartner.delete(a.id);

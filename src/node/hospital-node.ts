@@ -84,6 +84,8 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
     let sendToPartner: ((destination: string, studyInstanceUids: readonly string[], by: { callingAeTitle: string; remoteAddress: string; associationId: string }) => Promise<void>) | undefined;
     const partnerDestinations = (config.exchange?.partners ?? []).flatMap((p) => (p.aeTitle !== undefined ? [p.aeTitle.trim()] : []));
     const handlers = dimseHandlers({
+      audit,
+      node: config.node.name,
       partnerDestinations,
       sendToPartner: async (destination, uids, by) => {
         if (sendToPartner === undefined) throw new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running');

@@ -23,7 +23,7 @@ function assertSameDatasets(actual: Map<string, Buffer>, expected: Map<string, B
   for (const [uid, bytes] of expected) assert.ok(actual.get(uid)?.equals(bytes), `${what}: ${uid} is byte-identical`);
 }
 
-test('storescu in; findscu, movescu and getscu out, byte-identical; restart keeps everything', async (t) => {
+test('storescu in; findscu, movescu and getscu out, byte-identical, each audited; restart keeps everything', async (t) => {
   const tools = ['storescu', 'findscu', 'movescu', 'getscu', 'storescp'].map((p) => requireTool(t, p));
   if (tools.includes(undefined)) return;
   const work = tempDir(t);
@@ -85,6 +85,34 @@ test('storescu in; findscu, movescu and getscu out, byte-identical; restart keep
   const get = await run('getscu', ['-S', '+B', ...peer, '-od', got, '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${study.studyInstanceUid}`]);
   assert.equal(get.code, 0, get.stderr);
   assertSameDatasets(datasetsByUid(filesIn(got)), studyExpected, 'C-GET');
+
+  // Every DIMSE operation on patient data left a complete audit record: who (the peer's AE title), from where, which
+  // patient and study, on what grounds. A C-STORE of a study is one record per association, not one per instance.
+  const bsn = synth.patients[0]?.bsn;
+  const records = n.node.audit.list();
+  const complete = (r: (typeof records)[number], what: string): void => {
+    assert.equal(r.outcome, 'success', what);
+    assert.deepEqual(r.user, { id: `dicom:${PACS}`, name: `DICOM peer ${PACS}` }, what);
+    assert.deepEqual(r.accessPoint, { node: `test node ${n.aeTitle}`, ip: '127.0.0.1', aeTitle: n.aeTitle }, what);
+    assert.equal(r.grounds.authorization, 'DICOM allow-list (AE title + host)', what);
+    assert.ok(r.grounds.purpose !== undefined, what);
+  };
+  const received = records.filter((r) => r.action === 'receive');
+  assert.deepEqual(received.map((r) => r.objects.studyInstanceUid).sort(), (synth.patients[0]?.studies ?? []).map((s) => s.studyInstanceUid).sort(), 'one receive record per study');
+  for (const r of received) (complete(r, 'C-STORE'), assert.equal(r.patient?.bsn, bsn));
+  const queries = records.filter((r) => r.action === 'query');
+  assert.equal(queries.length, 1);
+  complete(queries[0]!, 'C-FIND');
+  assert.equal(queries[0]?.description, `C-FIND at STUDY level: ${answers.length} matches`);
+  const retrievals = records.filter((r) => r.action === 'retrieve');
+  assert.deepEqual(retrievals.map((r) => r.description), [`C-MOVE to ${PACS}: ${study.instances} instances`, `C-GET: ${study.instances} instances`]);
+  for (const r of retrievals) {
+    complete(r, r.description);
+    assert.equal(r.patient?.bsn, bsn);
+    assert.equal(r.objects.studyInstanceUid, study.studyInstanceUid);
+    assert.equal(r.objects.sopInstanceUids?.length, study.instances);
+  }
+  assert.deepEqual(n.node.audit.verify(), { ok: true, records: records.length });
 
   // The same instances again: idempotent, nothing new stored.
   const again = await run('storescu', [...peer, ...sent]);
