@@ -97,3 +97,15 @@ test('accounts are validated: user name, role, UZI role code, weak passwords, ta
   assert.equal(store.count('auditor'), 1);
   assert.equal(store.count('admin'), 0);
 });
+
+test('sweeping removes expired sessions and keeps live ones', async (t) => {
+  const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
+  const { store } = storeAt(t, clock);
+  const { totpSecret } = await store.createLocal({ username: 'staff2', name: 'S. de Boer', role: 'staff', password: PASSWORD });
+  const old = await store.signIn({ username: 'staff2', password: PASSWORD, code: totpCode(totpSecret, totpStep(new Date(clock.now))) });
+  clock.now += 40 * 60_000;
+  const fresh = await store.signIn({ username: 'staff2', password: PASSWORD, code: totpCode(totpSecret, totpStep(new Date(clock.now))) });
+  assert.ok(old.ok && fresh.ok);
+  assert.equal(store.sweep(), 1, 'the session idle for 40 minutes goes');
+  assert.ok(store.session(fresh.token));
+});

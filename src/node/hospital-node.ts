@@ -52,7 +52,9 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
   const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey });
   const audit = openAuditTrail(config);
   const accounts = openAccounts(config);
-  const closers: (() => Promise<void>)[] = [async () => audit.close(), async () => accounts.close(), () => store.close()];
+  // An expired session is refused when presented; this removes the ones nobody presents again.
+  const sweeper = setInterval(() => accounts.sweep(), 3600_000).unref();
+  const closers: (() => Promise<void>)[] = [async () => audit.close(), async () => (clearInterval(sweeper), accounts.close()), () => store.close()];
   let closing: Promise<void> | undefined;
   // Once, in reverse order of opening; a second call waits for the first.
   const closeAll = (): Promise<void> =>
