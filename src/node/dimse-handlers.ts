@@ -70,7 +70,11 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
   const recordedStudies = new Map<string, Set<string>>();
   const recordRetrieve = (a: AssociationInfo, what: string, instances: readonly StoredInstance[]): void => {
     const byStudy = new Map<string, StoredInstance[]>();
-    for (const i of instances) byStudy.set(i.study.studyInstanceUid, [...(byStudy.get(i.study.studyInstanceUid) ?? []), i]);
+    for (const i of instances) {
+      const list = byStudy.get(i.study.studyInstanceUid);
+      if (list !== undefined) list.push(i);
+      else byStudy.set(i.study.studyInstanceUid, [i]);
+    }
     for (const [uid, list] of byStudy) {
       const p = list[0]!.patient;
       record(a, 'retrieve', `${what}: ${list.length} instances`, {
