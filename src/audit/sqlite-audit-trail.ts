@@ -36,6 +36,8 @@ export interface SqliteAuditTrailOptions {
    * not hold the key cannot recompute the chain after an edit.
    */
   key: Buffer;
+  /** This node's organization (URA): the organization of a user recorded without one, i.e. our own staff and systems. */
+  organizationUra?: string;
   now?: () => Date;
 }
 
@@ -50,11 +52,13 @@ export class SqliteAuditTrail implements AuditTrail {
   readonly #db: DatabaseSync;
   readonly #key: Buffer;
   readonly #now: () => Date;
+  readonly #organizationUra: string | undefined;
 
   constructor(path: string, o: SqliteAuditTrailOptions) {
     if (o.key.length < 32) throw new RangeError('the audit key must be at least 32 bytes');
     this.#key = o.key;
     this.#now = o.now ?? (() => new Date());
+    this.#organizationUra = o.organizationUra;
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA journal_mode = WAL');
     this.#db.exec('PRAGMA synchronous = FULL');
@@ -87,7 +91,9 @@ export class SqliteAuditTrail implements AuditTrail {
    * node runs, and both must extend the one chain.
    */
   record(event: AuditEvent): AuditRecord {
-    return this.#transaction(() => this.#append(event));
+    const ours = this.#organizationUra;
+    const complete = event.user.organizationUra === undefined && ours !== undefined ? { ...event, user: { ...event.user, organizationUra: ours } } : event;
+    return this.#transaction(() => this.#append(complete));
   }
 
   list(filter: AuditFilter = {}): AuditRecord[] {

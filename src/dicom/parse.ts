@@ -19,7 +19,6 @@ export interface ParseLimits {
 }
 
 const ITEM = 0xfffee000;
-const ITEM_DELIMITATION = 0xfffee00d;
 const SEQUENCE_DELIMITATION = 0xfffee0dd;
 const UNDEFINED = 0xffffffff;
 /** Float, double float and integer pixel data (7FE0,0008/0009/0010) and everything after them. */

@@ -5,7 +5,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { chooseContext, inTransferSyntax } from './transfer-syntax-conversion.ts';
 import { connect as tlsConnect } from 'node:tls';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
 import { type Command, CommandField, DataSetPresent, NoDataSet, Priority } from './command-set.ts';
 import { DimseProtocolError } from './errors.ts';
 import { decodeFailedUidList } from './failed-uid-list.ts';

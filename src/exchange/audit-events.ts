@@ -1,4 +1,5 @@
 import type { AuditEvent, AuditOutcome } from '../audit/index.ts';
+import type { OwnSystem } from '../http/index.ts';
 import type { Manifest } from './manifest.ts';
 import type { OutgoingRequest } from './outbox.ts';
 
@@ -19,6 +20,75 @@ function partnerActor(senderUra: string, senderName: string, manifest: Manifest)
 
 function groundsOf(m: { purpose: string; consentReference?: string | undefined }): AuditEvent['grounds'] {
   return { purpose: m.purpose, authorization: 'exchange-mtls', ...(m.consentReference !== undefined ? { consentReference: m.consentReference } : {}) };
+}
+
+/** One of our own hospital's systems (the CLI, the RIS) by its certificate, as the user of an own-organization call. */
+export function systemUser(system: OwnSystem | undefined): AuditEvent['user'] {
+  if (system === undefined) throw new Error('an own-organization route ran without the calling system');
+  return { id: `system:${system.commonName}`, name: `${system.commonName} (${system.organization})`, organizationUra: system.ura };
+}
+
+/** The person a request body names as acting, with their organization (our own). */
+export function namedUser(user: { id: string; name: string; roleCode?: string | undefined }, system: OwnSystem | undefined): AuditEvent['user'] {
+  return { id: user.id, name: user.name, ...(user.roleCode !== undefined ? { roleCode: user.roleCode } : {}), ...(system !== undefined ? { organizationUra: system.ura } : {}) };
+}
+
+function patientOf(p: { bsn?: string | undefined; patientId?: string | undefined } | undefined): Pick<AuditEvent, 'patient'> {
+  if (p === undefined) return {};
+  return { patient: { ...(p.bsn !== undefined ? { bsn: p.bsn } : {}), ...(p.patientId !== undefined ? { patientId: p.patientId } : {}) } };
+}
+
+/**
+ * A transfer was shown to one of our systems (the inbox or outbox listed it, or it was read by id): one record per
+ * transfer, so each patient whose study was on the screen has a record of it.
+ */
+export function shownEvent(o: {
+  at: AccessPoint;
+  user: AuditEvent['user'];
+  action: 'query' | 'read';
+  description: string;
+  transferId: string;
+  studyInstanceUid: string;
+  patient: { bsn?: string | undefined; patientId?: string | undefined } | undefined;
+  grounds: { purpose: string; consentReference?: string | undefined };
+}): AuditEvent {
+  return {
+    action: o.action,
+    outcome: 'success',
+    description: o.description,
+    user: o.user,
+    accessPoint: o.at,
+    ...patientOf(o.patient),
+    objects: { studyInstanceUid: o.studyInstanceUid, transferId: o.transferId },
+    grounds: groundsOf(o.grounds),
+  };
+}
+
+/**
+ * The receiving side before a study is complete: a partner announced a transfer (its manifest names the patient and
+ * every instance), asked for its state, or uploaded a batch of instances.
+ */
+export function receivingEvent(o: {
+  at: AccessPoint;
+  senderUra: string;
+  senderName: string;
+  transferId: string;
+  manifest: Manifest;
+  action: 'receive' | 'read';
+  description: string;
+  sopInstanceUids?: string[];
+}): AuditEvent {
+  const m = o.manifest;
+  return {
+    action: o.action,
+    outcome: 'success',
+    description: o.description,
+    ...partnerActor(o.senderUra, o.senderName, m),
+    accessPoint: o.at,
+    ...patientOf({ bsn: m.patient.bsn, patientId: m.patient.patientId }),
+    objects: { studyInstanceUid: m.study.studyInstanceUid, transferId: o.transferId, ...(o.sopInstanceUids !== undefined ? { sopInstanceUids: o.sopInstanceUids } : {}) },
+    grounds: groundsOf(m),
+  };
 }
 
 /** A study arrived complete and verified from a partner (receiving side, at commit). */
@@ -60,13 +130,14 @@ export function importEvent(o: {
   outcome: AuditOutcome;
   failed: number;
   /** The user who accepted a held study; a routing rule otherwise. */
-  acceptedBy?: { id: string; name: string };
+  acceptedBy?: AuditEvent['user'];
+  description?: string;
 }): AuditEvent {
   const m = o.manifest;
   return {
     action: 'import',
     outcome: o.outcome,
-    description: o.outcome === 'success' ? `study forwarded into the PACS ${o.destination}` : `${o.failed} instances could not be forwarded into the PACS ${o.destination}`,
+    description: o.description ?? (o.outcome === 'success' ? `study forwarded into the PACS ${o.destination}` : `${o.failed} instances could not be forwarded into the PACS ${o.destination}`),
     user: o.acceptedBy ?? { id: 'system:routing', name: 'routing rule' },
     responsibleUser: { id: m.sender.user.id, name: m.sender.user.name },
     accessPoint: { ...o.at, aeTitle: o.destination },

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { decideIdentity, type PatientIdentityRule } from './patient-identity.ts';
+import type { AuditEvent, AuditTrail } from '../audit/index.ts';
 import type { HttpsApp } from '../http/index.ts';
+import { importEvent, namedUser, shownEvent, systemUser } from './audit-events.ts';
 import type { Inbox, IncomingTransfer, TransferState } from './inbox.ts';
 
 const acceptSchema = z.strictObject({
@@ -10,11 +12,16 @@ const acceptSchema = z.strictObject({
 
 export interface InboxRouteDeps {
   inbox: Inbox;
+  audit: AuditTrail;
+  /** This node's name, for the audit trail's access point. */
+  node: string;
   /**
    * Imports a delivered transfer into a local PACS (a dimse peer with a port; the routing rules' forward destination
-   * when none is named). Returns the AE title it goes to, or undefined when there is no such PACS.
+   * when none is named). Returns the AE title it goes to, or undefined when there is no such PACS. Calls
+   * `recordAcceptance` once the PACS is known and before anything is queued, so an acceptance the audit trail cannot
+   * hold imports nothing.
    */
-  importInto: (transfer: IncomingTransfer, destination: string | undefined, user: { id: string; name: string }) => string | undefined;
+  importInto: (transfer: IncomingTransfer, destination: string | undefined, user: AuditEvent['user'], recordAcceptance: (destination: string) => void) => string | undefined;
   /** The rule that names the patient in the local PACS, shown with each study. */
   identity: PatientIdentityRule;
 }
@@ -57,6 +64,23 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
       return reply.code(400).send({ error: 'request-invalid', problems: ['state: one of open, delivered, imported, failed'] });
     }
     const transfers = d.inbox.list(state !== undefined ? { state: state as TransferState } : {});
+    // Recorded before anything is shown: a listing the trail cannot hold is not answered.
+    const user = systemUser(req.system);
+    for (const t of transfers) {
+      const m = t.manifest;
+      d.audit.record(
+        shownEvent({
+          at: { node: d.node, ip: req.ip },
+          user,
+          action: 'query',
+          description: `inbox listed: study from URA ${t.senderUra} (${t.state})`,
+          transferId: t.transferId,
+          studyInstanceUid: m.study.studyInstanceUid,
+          patient: m.patient,
+          grounds: m,
+        }),
+      );
+    }
     return { transfers: transfers.map((t) => view(t, d.identity)) };
   });
 
@@ -68,7 +92,21 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
     const transfer = d.inbox.find(req.params.transferId);
     if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
     if (transfer.state !== 'delivered') return reply.code(409).send({ error: 'transfer-not-delivered', state: transfer.state });
-    const destination = d.importInto(transfer, parsed.data.destination, parsed.data.user);
+    const user = namedUser(parsed.data.user, req.system);
+    const destination = d.importInto(transfer, parsed.data.destination, user, (resolved) =>
+      d.audit.record(
+        importEvent({
+          at: { node: d.node, ip: req.ip },
+          destination: resolved,
+          transferId: transfer.transferId,
+          manifest: transfer.manifest,
+          outcome: 'success',
+          failed: 0,
+          acceptedBy: user,
+          description: `held study accepted by ${user.name} for import into the PACS ${resolved}`,
+        }),
+      ),
+    );
     if (destination === undefined) return reply.code(422).send({ error: 'no-pacs', detail: 'name a destination: a dimse peer with a port' });
     req.log.info({ transferId: transfer.transferId, destination, user: parsed.data.user.id }, 'held study accepted for import');
     return reply.code(202).send({ transferId: transfer.transferId, destination, state: 'importing' });

@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import type { PartnerConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
-import type { AuditTrail } from '../audit/index.ts';
+import type { FastifyRequest } from 'fastify';
+import type { AuditEvent, AuditTrail } from '../audit/index.ts';
 import type { HttpsApp } from '../http/index.ts';
 import type { StudyService } from '../studies/index.ts';
 import { Purpose, uid } from './manifest.ts';
 import type { Outbox, OutgoingTransfer } from './outbox.ts';
 import { queueSend, type StudySource } from './queue-send.ts';
+import { shownEvent, systemUser } from './audit-events.ts';
 
 const sendRequestSchema = z.strictObject({
   studyInstanceUid: uid,
@@ -53,6 +55,20 @@ function view(t: OutgoingTransfer): Record<string, unknown> {
   };
 }
 
+/** The audit record of one outgoing transfer shown to one of our systems. */
+function shown(d: OutboxRouteDeps, req: FastifyRequest, t: OutgoingTransfer, action: 'query' | 'read', description: string): AuditEvent {
+  return shownEvent({
+    at: { node: d.node, ip: req.ip },
+    user: systemUser(req.system),
+    action,
+    description,
+    transferId: t.transferId,
+    studyInstanceUid: t.request.studyInstanceUid,
+    patient: t.request.patient,
+    grounds: t.request,
+  });
+}
+
 /**
  * The sending API for the hospital's own systems (RIS, EPD, the CLI with the node's certificate):
  * POST /api/v1/outbox queues a study for a partner; GET /api/v1/outbox[/:transferId] shows the queue.
@@ -88,12 +104,15 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
     if (state !== undefined && !['queued', 'sending', 'delivered', 'failed'].includes(state)) {
       return reply.code(400).send({ error: 'request-invalid', problems: ['state: one of queued, sending, delivered, failed'] });
     }
-    return { transfers: d.outbox.list(state !== undefined ? { state: state as OutgoingTransfer['state'] } : {}).map(view) };
+    const transfers = d.outbox.list(state !== undefined ? { state: state as OutgoingTransfer['state'] } : {});
+    for (const t of transfers) d.audit.record(shown(d, req, t, 'query', `outbox listed: transfer to URA ${t.request.partnerUra} (${t.state})`));
+    return { transfers: transfers.map(view) };
   });
 
   app.get<{ Params: { transferId: string } }>('/api/v1/outbox/:transferId', { config: { access: 'own-organization' } }, async (req, reply) => {
     const t = d.outbox.get(req.params.transferId);
     if (t === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+    d.audit.record(shown(d, req, t, 'read', `outbox transfer read: to URA ${t.request.partnerUra} (${t.state})`));
     return view(t);
   });
 }

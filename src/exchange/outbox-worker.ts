@@ -89,7 +89,7 @@ export class OutboxWorker {
     const ctx = { actor: { kind: 'system' as const, task: 'outbox' }, purpose: 'exchange' as const };
     try {
       this.#o.audit.record(
-        sendEvent({ at: { node: this.#o.node }, request: t.request, partnerName, transferId: t.transferId, patient: patientOfStudy(this.#o.studies, ctx, t.request.studyInstanceUid), outcome, description }),
+        sendEvent({ at: { node: this.#o.node }, request: t.request, partnerName, transferId: t.transferId, patient: t.request.patient ?? patientOfStudy(this.#o.studies, ctx, t.request.studyInstanceUid), outcome, description }),
       );
     } catch (err) {
       // The transfer's outcome is already recorded in the outbox; a lost audit record must at least be loud.

@@ -19,6 +19,8 @@ export interface OutgoingRequest {
   reason: string;
   user: { id: string; name: string; roleCode?: string };
   consentReference?: string;
+  /** Whose study it is, as found when it was queued: what the audit trail names for every later look at the transfer. */
+  patient?: { bsn?: string; patientId?: string };
 }
 
 export interface OutgoingTransfer {

@@ -59,7 +59,7 @@ export async function queueSend(d: QueueSendDeps, ctx: AccessContext, at: Access
   if (patient === undefined) {
     throw new BeeldbrugError('NOT_FOUND', `study ${request.studyInstanceUid} is not in this node${d.source !== undefined ? ' nor in its PACS' : ''}`);
   }
-  const queued = d.outbox.enqueue(request);
+  const queued = d.outbox.enqueue({ ...request, patient });
   d.audit.record(sendEvent({ at, request, partnerName: partner.name, transferId: queued.transferId, patient, outcome: 'success', description: 'study queued for sending' }));
   return queued;
 }

@@ -1,6 +1,6 @@
 import type { AuditTrail } from '../audit/index.ts';
 import type { HttpsApp } from '../http/index.ts';
-import { receivedEvent } from './audit-events.ts';
+import { receivedEvent, receivingEvent } from './audit-events.ts';
 import type { StudyService } from '../studies/index.ts';
 import type { IncomingTransfer, Inbox } from './inbox.ts';
 import { parseManifest } from './manifest.ts';
@@ -53,6 +53,17 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
     const opened = d.inbox.open(manifest, partner.ura);
     if (opened.outcome === 'conflict') return reply.code(409).send({ error: 'transfer-id-conflict', detail: opened.detail });
     const needed = stillNeeded(d, opened.transfer, req.ip);
+    d.audit.record(
+      receivingEvent({
+        at: { node: d.node, ip: req.ip },
+        senderUra: partner.ura,
+        senderName: partner.name,
+        transferId: manifest.transferId,
+        manifest,
+        action: 'receive',
+        description: `transfer ${opened.outcome === 'created' ? 'announced' : 'resumed'} by ${partner.name}: ${manifest.instances.length} instances, ${needed.length} still needed`,
+      }),
+    );
     req.log.info({ transferId: manifest.transferId, sender: partner.ura, purpose: manifest.purpose, instances: manifest.instances.length, needed: needed.length, outcome: opened.outcome }, 'transfer opened');
     return reply.code(opened.outcome === 'created' ? 201 : 200).send({ transferId: manifest.transferId, state: opened.transfer.state, needed });
   });
@@ -60,7 +71,12 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
   app.get<{ Params: { transferId: string } }>('/exchange/v1/transfers/:transferId', { config: { access: 'partner' } }, async (req, reply) => {
     const transfer = req.partner !== undefined ? d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
     if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
-    return { transferId: transfer.transferId, state: transfer.state, needed: transfer.state === 'open' ? stillNeeded(d, transfer, req.ip) : [] };
+    const needed = transfer.state === 'open' ? stillNeeded(d, transfer, req.ip) : [];
+    const sender = req.partner?.name ?? transfer.senderUra;
+    d.audit.record(
+      receivingEvent({ at: { node: d.node, ip: req.ip }, senderUra: transfer.senderUra, senderName: sender, transferId: transfer.transferId, manifest: transfer.manifest, action: 'read', description: `transfer state read by ${sender}: ${transfer.state}, ${needed.length} still needed` }),
+    );
+    return { transferId: transfer.transferId, state: transfer.state, needed };
   });
 
   app.post<{ Params: { transferId: string } }>('/exchange/v1/transfers/:transferId/commit', { config: { access: 'partner' } }, async (req, reply) => {

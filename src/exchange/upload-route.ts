@@ -4,7 +4,7 @@ import { MultipartError, parseMultipartContentType, readMultipart } from '../dic
 import { BeeldbrugError } from '../errors/index.ts';
 import type { AuditTrail } from '../audit/index.ts';
 import type { HttpsApp } from '../http/index.ts';
-import { verifyFailureEvent } from './audit-events.ts';
+import { receivingEvent, verifyFailureEvent } from './audit-events.ts';
 import type { StudyService } from '../studies/index.ts';
 import type { Inbox, IncomingTransfer } from './inbox.ts';
 
@@ -66,6 +66,22 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
     const announced = new Map(transfer.manifest.instances.map((i) => [i.sopInstanceUid, i]));
     const ctx = { actor: { kind: 'partner-node' as const, ura: partner.ura, name: partner.name, remoteAddress: req.ip }, purpose: 'exchange' as const };
     const stored: string[] = [];
+    // One record per batch, before any answer: a sender that gets none sends the batch again, and storing is idempotent.
+    const recordStored = (): void => {
+      if (stored.length === 0) return;
+      d.audit.record(
+        receivingEvent({
+          at: { node: d.node, ip: req.ip },
+          senderUra: partner.ura,
+          senderName: partner.name,
+          transferId: transfer.transferId,
+          manifest: transfer.manifest,
+          action: 'receive',
+          description: `${stored.length} instances received from ${partner.name}`,
+          sopInstanceUids: stored,
+        }),
+      );
+    };
     const failed: { sopInstanceUid: string | null; reason: string; detail: string }[] = [];
     try {
       for await (const part of readMultipart(limited(body, d.maxUploadBytes), boundary)) {
@@ -94,6 +110,7 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
         }
       }
     } catch (err) {
+      recordStored();
       if (err instanceof UploadTooLarge) {
         req.log.warn({ transferId: transfer.transferId, sender: partner.ura, stored: stored.length }, 'upload refused: too large');
         return reply.code(413).header('connection', 'close').send({ error: 'upload-too-large', stored, failed });
@@ -106,6 +123,7 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
       throw err;
     }
     if (failed.length > 0) req.log.warn({ transferId: transfer.transferId, sender: partner.ura, failed: failed.map((f) => f.reason) }, 'instances refused');
+    recordStored();
     return reply.code(200).send({ stored, failed });
   });
 }

@@ -5,7 +5,7 @@ import { fastify, type FastifyInstance, type FastifyRequest, LogController } fro
 import { organizationOf, type Session } from '../auth/index.ts';
 import type { PartnerConfig } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
-import { decideAccess, type PeerCredentials, type RouteAccess } from './route-access.ts';
+import { decideAccess, type OwnSystem, type PeerCredentials, type RouteAccess } from './route-access.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -17,6 +17,8 @@ declare module 'fastify' {
     partner?: PartnerConfig;
     /** The signed-in person that called a user route, after the access check. */
     session?: Session;
+    /** Our own hospital's system that called an own-organization route, after the access check. */
+    system?: OwnSystem;
   }
 }
 
@@ -64,11 +66,13 @@ function credentialsOf(req: FastifyRequest): PeerCredentials {
   if (known !== undefined) return known;
   const peer = socket.getPeerX509Certificate?.();
   const organization = peer !== undefined ? organizationOf(peer) : undefined;
+  const commonName = peer?.subject.split('\n').find((line) => line.startsWith('CN='))?.slice(3);
   const credentials: PeerCredentials = {
     authorized: socket.authorized,
     presentedCertificate: peer !== undefined,
     ...(socket.authorizationError !== undefined && socket.authorizationError !== null ? { authorizationError: String(socket.authorizationError) } : {}),
     ...(organization !== undefined ? { organization } : {}),
+    ...(commonName !== undefined ? { commonName } : {}),
   };
   credentialsBySocket.set(socket, credentials);
   return credentials;
@@ -122,6 +126,7 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
     }
     if (decision.partner !== undefined) req.partner = decision.partner;
     if (decision.session !== undefined) req.session = decision.session;
+    if (decision.system !== undefined) req.system = decision.system;
     return undefined;
   });
   // A TLS 1.2 client could otherwise renegotiate and present another certificate on a connection already checked.

@@ -12,6 +12,13 @@ import type { PartnerConfig } from '../config/index.ts';
  * - { roles }: a signed-in person with one of these roles (session cookie or bearer token); `twoFactor` demands a
  *   session opened with two factors
  */
+/** One of our own hospital's systems, by its certificate: who the audit trail names for an own-organization call. */
+export interface OwnSystem {
+  ura: string;
+  organization: string;
+  commonName: string;
+}
+
 export type RouteAccess = 'public' | 'sign-in' | 'partner' | 'own-organization' | { roles: readonly Role[]; twoFactor?: boolean };
 
 export interface PeerCredentials {
@@ -20,10 +27,12 @@ export interface PeerCredentials {
   presentedCertificate: boolean;
   authorizationError?: string;
   organization?: Organization;
+  /** The certificate's common name: which of an organization's systems is calling (the CLI, the RIS). */
+  commonName?: string;
 }
 
 export type AccessDecision =
-  | { allow: true; partner?: PartnerConfig; session?: Session }
+  | { allow: true; partner?: PartnerConfig; session?: Session; system?: OwnSystem }
   | {
       allow: false;
       status: 401 | 403;
@@ -51,7 +60,7 @@ export function decideAccess(access: RouteAccess, peer: PeerCredentials, partner
   }
   const ura = peer.organization.ura;
   if (access === 'own-organization') {
-    if (ura === ownUra) return { allow: true };
+    if (ura === ownUra) return { allow: true, system: { ura, organization: peer.organization.name, commonName: peer.commonName ?? '(no common name)' } };
     return { allow: false, status: 403, reason: 'organization-not-trusted', detail: `organization URA ${ura} is not this hospital; this route is for its own systems` };
   }
   const partner = partners.find((p) => p.ura === ura);

@@ -16,5 +16,5 @@ export function openAuditTrail(config: Readonly<Config>): SqliteAuditTrail {
     const why = cause instanceof StoreError ? `${cause.code}: ${cause.message}` : String(cause);
     throw new BeeldbrugError('KEY_FILE_PROBLEM', `the audit key cannot be used (${why}); \`beeldbrug init\` writes a fresh one for a new node`, { cause });
   }
-  return new SqliteAuditTrail(join(config.dataDir, 'audit.sqlite'), { key });
+  return new SqliteAuditTrail(join(config.dataDir, 'audit.sqlite'), { key, organizationUra: config.node.organization.ura });
 }

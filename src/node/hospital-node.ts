@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
-import type { AuditTrail } from '../audit/index.ts';
+import type { AuditEvent, AuditTrail } from '../audit/index.ts';
 import { openAuditTrail } from './audit-trail.ts';
 import { openAccounts } from './accounts.ts';
 import { registerAccountRoutes } from './account-routes.ts';
@@ -208,7 +208,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         return f;
       };
       forwarding = forwarders;
-      const recordImport = (transfer: IncomingTransfer, destination: string, forwarder: PacsForwarder, acceptedBy: { id: string; name: string } | undefined): void => {
+      const recordImport = (transfer: IncomingTransfer, destination: string, forwarder: PacsForwarder, acceptedBy: AuditEvent['user'] | undefined): void => {
         void forwarder.settled().then(() => {
           const uids = new Set(transfer.manifest.instances.map((i) => i.sopInstanceUid));
           const failed = forwarder.failed.filter((uid) => uids.has(uid)).length;
@@ -282,11 +282,14 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
           });
           registerInboxRoutes(app, {
             inbox,
+            audit,
+            node: config.node.name,
             identity: exchange.patientIdentity,
-            importInto: (transfer, wanted, user) => {
+            importInto: (transfer, wanted, user, recordAcceptance) => {
               const destination = wanted ?? exchange.routing.find((r) => r.action === 'forward')?.destination;
               const forwarder = destination !== undefined ? forwarderFor(destination) : undefined;
               if (destination === undefined || forwarder === undefined) return undefined;
+              recordAcceptance(destination);
               for (const i of transfer.manifest.instances) {
                 const instance = studies.instance({ actor: { kind: 'user', id: user.id, name: user.name }, purpose: 'exchange' }, i.sopInstanceUid);
                 if (instance !== undefined) forwarder.enqueue(instance);

@@ -30,7 +30,6 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 11 });
   const sent = filesIn(join(work, 'synth'));
   assert.equal(sent.length, synth.files);
-  const expected = datasetsByUid(sent);
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
 
@@ -92,7 +91,7 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
   const records = n.node.audit.list();
   const complete = (r: (typeof records)[number], what: string): void => {
     assert.equal(r.outcome, 'success', what);
-    assert.deepEqual(r.user, { id: `dicom:${PACS}`, name: `DICOM peer ${PACS}` }, what);
+    assert.deepEqual(r.user, { id: `dicom:${PACS}`, name: `DICOM peer ${PACS}`, organizationUra: '12345678' }, what);
     assert.deepEqual(r.accessPoint, { node: `test node ${n.aeTitle}`, ip: '127.0.0.1', aeTitle: n.aeTitle }, what);
     assert.equal(r.grounds.authorization, 'DICOM allow-list (AE title + host)', what);
     assert.ok(r.grounds.purpose !== undefined, what);

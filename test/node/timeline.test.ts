@@ -3,138 +3,19 @@
 // the hospitals that know the patient and may be asked; those answer after asking the registry themselves; a chosen
 // study comes over the exchange protocol into Noord's node.
 import assert from 'node:assert/strict';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type TestContext, test } from 'node:test';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { issueNodeCertificate, type IssuedCertificate } from '../../src/auth/index.ts';
-import { parseRegistryConfig } from '../../src/config/index.ts';
-import { createLogger } from '../../src/log/index.ts';
-import { HttpsRegistryClient, pseudonymOf, readNetworkKeyFile, startRegistry } from '../../src/registry/index.ts';
-import { synthesize, type SynthPatient } from '../../src/synth/index.ts';
+import { test } from 'node:test';
+import { HttpsRegistryClient, pseudonymOf, readNetworkKeyFile } from '../../src/registry/index.ts';
+import { synthesize } from '../../src/synth/index.ts';
 import { signTimelineRequest, type Timeline } from '../../src/timeline/index.ts';
-import { filesIn } from '../support/dicom-files.ts';
-import { call, type ExchangeNode, midden, noord, startExchangeNode } from '../support/exchange.ts';
-import { freePort, waitFor } from '../support/net.ts';
+import { call, midden, noord, startExchangeNode } from '../support/exchange.ts';
+import { waitFor } from '../support/net.ts';
 import { beeldbrug, networkCertificates } from '../support/pki-cli.ts';
 import { run } from '../support/processes.ts';
-import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
-
-const zuid = { name: 'Ziekenhuis Zuid', ura: '10000003' };
-const traag = { name: 'Kliniek Traag', ura: '10000004' };
-const oost = { name: 'Ziekenhuis Oost', ura: '10000005' };
-const registryOrg = { name: 'Regio Registry', ura: '10000099' };
-const main = new URL('../../src/main.ts', import.meta.url).pathname;
-const radiologist = { practitionerId: '900012345', name: 'Dr. A. de Vries', roleCode: '01.015' };
-
-async function registryProcess(t: TestContext, dir: string) {
-  const out = tempDir(t);
-  const clients = [noord, midden, zuid, traag, oost].flatMap((o) => ['--client', `${o.ura}:${o.name}`]);
-  beeldbrug(['registry', 'init', out, '--name', 'Regio registry', '--organization', registryOrg.name, '--ura', registryOrg.ura, '--port', '0', ...clients]);
-  const configPath = join(out, 'registry.yaml');
-  const raw = parseYaml(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
-  raw['tls'] = { certFile: join(dir, 'registry', 'node.crt'), keyFile: join(dir, 'registry', 'node.key'), caFile: join(dir, 'ca', 'ca.crt') };
-  writeFileSync(configPath, stringifyYaml(raw));
-  const logFile = join(out, 'registry.log');
-  const registry = await startRegistry(parseRegistryConfig(raw, configPath), createLogger({ level: 'info', destination: createWriteStream(logFile) }));
-  t.after(() => registry.close());
-  return { registry, logFile, dataDir: join(out, 'data') };
-}
-
-function lines(file: string): Record<string, unknown>[] {
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-/** A source that answers slowly, as a congested hospital would; it records every body it gets. */
-async function slowSource(t: TestContext, ca: IssuedCertificate, delayMs: number) {
-  const cert = issueNodeCertificate(ca, { commonName: 'traag.test', organization: traag, hosts: ['127.0.0.1'] });
-  const bodies: string[] = [];
-  const server = createServer({ key: cert.keyPem, cert: cert.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      bodies.push(body);
-      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'answered', organization: traag, consentReference: 'Consent/0', studies: [] })), delayMs);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const address = server.address();
-  return { port: typeof address === 'object' && address !== null ? address.port : 0, bodies, cert };
-}
-
-async function importStudies(n: ExchangeNode, p: SynthPatient, which: number[]): Promise<void> {
-  for (const i of which) {
-    for (const f of p.studies[i]?.files ?? []) await n.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
-  }
-}
-
-async function network(t: TestContext, o: { middenPacs?: boolean } = {}) {
-  // Midden's PACS, when asked for: a real Orthanc that Midden's node queries and fetches from (C-GET).
-  const pacs = o.middenPacs === true ? await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_MIDDEN', modalities: {} }) : undefined;
-  if (pacs !== undefined) t.after(() => pacs.stop());
-  const certs = networkCertificates(t, { noord, midden, zuid, oost, registry: registryOrg });
-  const keyFile = join(tempDir(t), 'network.key');
-  beeldbrug(['registry', 'network-key', '--out', keyFile]);
-  const { registry, logFile, dataDir } = await registryProcess(t, certs.dir);
-  const slow = await slowSource(t, certs.ca, 2000);
-  const ports = { noord: await freePort(), midden: await freePort(), zuid: await freePort(), oost: await freePort() };
-  const url = (port: number): string => `https://127.0.0.1:${port}`;
-  const everyone = [
-    { ...noord, baseUrl: url(ports.noord) },
-    { ...midden, baseUrl: url(ports.midden) },
-    { ...zuid, baseUrl: url(ports.zuid) },
-    { ...traag, baseUrl: url(slow.port) },
-    { ...oost, baseUrl: url(ports.oost) },
-  ];
-  const reg = { baseUrl: url(registry.port), networkKeyFile: keyFile };
-  const start = (us: typeof noord, identity: IssuedCertificate, port: number, extra: Parameters<typeof startExchangeNode>[1] = {}) =>
-    startExchangeNode(t, { ca: certs.ca, identity, us, port, partners: everyone.filter((p) => p.ura !== us.ura), registry: reg, timeline: { sourceTimeoutMs: 800 }, ...extra });
-  const nodes = {
-    noord: await start(noord, certs.noord, ports.noord),
-    midden: await start(
-      midden,
-      certs.midden,
-      ports.midden,
-      pacs !== undefined ? { dimsePeers: [{ aeTitle: 'PACS_MIDDEN', host: '127.0.0.1', port: pacs.dicomPort, description: 'Midden PACS' }], fetchFrom: { aeTitle: 'PACS_MIDDEN', method: 'c-get' } } : {},
-    ),
-    zuid: await start(zuid, certs.zuid, ports.zuid),
-    // Oost has no registry: it asks its configured regional sources.
-    oost: await startExchangeNode(t, { ca: certs.ca, identity: certs.oost, us: oost, port: ports.oost, partners: everyone.filter((p) => p.ura !== oost.ura), timeline: { sourceTimeoutMs: 800, regionalSources: [midden.ura] } }),
-  };
-  const synth = await synthesize({ outDir: join(tempDir(t), 'synth'), patients: 2, seed: 41, studiesPerPatient: [3, 3], modalities: ['CR', 'DX'] });
-  const [p, q] = synth.patients;
-  assert.ok(p !== undefined && q !== undefined && p.bsn !== q.bsn);
-  // P has two studies at Midden and one at Zuid; Q has studies at Midden only.
-  await importStudies(nodes.midden, p, [0, 1]);
-  await importStudies(nodes.zuid, p, [2]);
-  await importStudies(nodes.midden, q, [0, 1, 2]);
-  for (const n of [nodes.midden, nodes.zuid]) await n.n.node.localization?.flush();
-  // Noord's staff record consents through the registry API, as a care provider.
-  const consents = new HttpsRegistryClient({ baseUrl: reg.baseUrl, tls: nodes.noord.tls, networkKey: readNetworkKeyFile(keyFile), ourUra: noord.ura });
-  t.after(() => consents.close());
-  if (pacs !== undefined) await pacs.rest('PUT', '/modalities/beeldbrug', { AET: nodes.midden.n.aeTitle, Host: '127.0.0.1', Port: nodes.midden.n.port });
-  return { certs, keyFile, registry, registryLog: logFile, registryData: dataDir, slow, nodes, p, q, consents, reg, pacs };
-}
-
-async function timelineOf(n: ExchangeNode, bsn: string, o: { includeReports?: boolean } = {}): Promise<Timeline> {
-  const a = await call(n.port, 'POST', '/api/v1/timeline', n.ca.certPem, n.own, { bsn, requester: radiologist, ...o });
-  assert.equal(a.status, 200, a.body);
-  return JSON.parse(a.body) as Timeline;
-}
-
-function timelineRequestsAt(n: ExchangeNode, bsn: string) {
-  return n.n.node.audit.list({ bsn }).filter((r) => r.description.startsWith('timeline'));
-}
-
-const byHolder = (ura: string) => ({ role: 'holder' as const, ura });
-const recorded = { recordedBy: { id: 'balie-7', name: 'Balie Noord' }, channel: 'care-provider' as const };
+import { byHolder, importStudies, lines, main, network, radiologist, recorded, registryOrg, registryProcess, timelineOf, timelineRequestsAt, traag, zuid } from '../support/timeline-network.ts';
 
 test('timeline: permit for one hospital and deny for another shows the first only; a revoke takes effect at the next query', async (t) => {
   const net = await network(t);

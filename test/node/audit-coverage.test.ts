@@ -1,0 +1,201 @@
+// NEN 7513 coverage: every HTTP route of a node is driven on a live network (registry, two hospitals) and each route
+// that touches patient data must leave a complete audit record: who (id, name, organization), on behalf of whom where
+// that differs, from where, which patient, which objects, on what grounds, when. The route list comes from the router
+// itself, so a new route that is neither driven here nor named as free of patient data fails this test. The DIMSE
+// operations (C-STORE, C-FIND, C-MOVE, C-GET) are driven by DCMTK in dcmtk-against-node.test.ts with the same check.
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import type { AuditAction, AuditRecord } from '../../src/audit/index.ts';
+import { totpCode, totpStep } from '../../src/auth/index.ts';
+import { parseConfig } from '../../src/config/index.ts';
+import { openAccounts } from '../../src/node/index.ts';
+import { type Answer, call, type ExchangeNode, midden, noord, send } from '../support/exchange.ts';
+import { freePort, waitFor } from '../support/net.ts';
+import { byHolder, network, radiologist, recorded } from '../support/timeline-network.ts';
+
+/** What one route must leave in the trail of the node that serves it. */
+interface Expected {
+  at: ExchangeNode;
+  action: AuditAction;
+  /** Picks this route's records out of others of the same action written at the same time. */
+  match: RegExp;
+  bsn: string;
+  /** Queries name the patient but no object; everything else names the study, transfer or instances. */
+  objects: boolean;
+}
+
+function assertComplete(route: string, r: AuditRecord, e: Expected): void {
+  const what = `${route}: ${r.description}`;
+  assert.match(r.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, `${what}: when, UTC in ms`);
+  assert.ok(r.outcome === 'success' || r.outcome === 'failure', what);
+  assert.ok(r.user.id.length > 0 && r.user.name.length > 0, `${what}: who`);
+  assert.match(r.user.organizationUra ?? '', /^\d{8}$/, `${what}: the user's organization`);
+  assert.ok(r.accessPoint.node.length > 0, `${what}: which node`);
+  assert.ok(r.accessPoint.ip !== undefined || r.accessPoint.aeTitle !== undefined, `${what}: from where`);
+  assert.equal(r.patient?.bsn, e.bsn, `${what}: which patient`);
+  if (e.objects) assert.ok(Object.values(r.objects).some((v) => v !== undefined), `${what}: which objects`);
+  assert.ok((r.grounds.purpose ?? '').length > 0, `${what}: on what grounds`);
+}
+
+/** Routes whose answers and effects carry no patient data; each says why. */
+const noPatientData: Record<string, string> = {
+  'GET /health': 'liveness only',
+  'GET /exchange/v1/hello': 'names the two organizations, no patient',
+  'POST /api/v1/session': 'sign-in: recorded as login or login-failure, no patient',
+  'GET /api/v1/session': 'the signed-in user themselves',
+  'DELETE /api/v1/session': 'sign-out: recorded as logout, no patient',
+};
+
+test('audit coverage: every route that touches patient data writes a complete record before it answers', async (t) => {
+  const pacsPort = await freePort();
+  const net = await network(t, { noord: { dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacsPort, description: 'Noord PACS (down)' }] } });
+  const { p, nodes } = net;
+  const n = nodes.noord;
+  const m = nodes.midden;
+  const own = (method: string, path: string, body?: unknown): Promise<Answer> => call(n.port, method, path, n.ca.certPem, n.own, body);
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
+
+  // An auditor with two factors, for the trail's own route.
+  const config = parseConfig(parseYaml(readFileSync(n.n.configPath, 'utf8')) as Record<string, unknown>, n.n.configPath);
+  const accounts = openAccounts(config);
+  t.after(() => accounts.close());
+  const password = 'a long enough passphrase';
+  const { totpSecret } = await accounts.createLocal({ username: 'auditor1', name: 'A. Auditor', role: 'auditor', password });
+  const signIn = await call(n.port, 'POST', '/api/v1/session', n.ca.certPem, undefined, { username: 'auditor1', password, code: totpCode(totpSecret, totpStep(new Date())) });
+  assert.equal(signIn.status, 200, signIn.body);
+  const token = (JSON.parse(signIn.body) as { token: string }).token;
+
+  const seen = new Map<string, number>();
+  const checked = new Set<string>();
+  /** Drives a step, then checks that each route it covers left at least one complete record at the node serving it. */
+  const step = async (drive: () => Promise<void>, expected: Record<string, Omit<Expected, 'bsn'>>): Promise<void> => {
+    const before = new Map([n, m].map((x) => [x, x.n.node.audit.list().length]));
+    await drive();
+    for (const [route, e] of Object.entries(expected)) {
+      const from = before.get(e.at) ?? 0;
+      const found = (): AuditRecord[] => e.at.n.node.audit.list().slice(from).filter((r) => r.action === e.action && e.match.test(r.description));
+      await waitFor(`the ${e.action} record of ${route}`, async () => found().length > 0, 20_000);
+      for (const r of found()) assertComplete(route, r, { ...e, bsn: p.bsn });
+      seen.set(route, found().length);
+      checked.add(route);
+    }
+  };
+
+  // The timeline: Noord asks; Midden, as the source, answers after asking the registry.
+  let study = '';
+  await step(
+    async () => {
+      const a = await own('POST', '/api/v1/timeline', { bsn: p.bsn, requester: radiologist });
+      assert.equal(a.status, 200, a.body);
+      study = (JSON.parse(a.body) as { studies: { studyInstanceUid: string }[] }).studies[0]?.studyInstanceUid ?? '';
+      assert.notEqual(study, '');
+    },
+    {
+      'POST /api/v1/timeline': { at: n, action: 'query', match: /^timeline \(registry\)/, objects: false },
+      'POST /timeline/v1/studies': { at: m, action: 'query', match: /^timeline: \d+ studies listed/, objects: false },
+    },
+  );
+
+  // Retrieval: Noord asks Midden, which queues the study and sends it over the exchange protocol into Noord's inbox.
+  let transferId = '';
+  await step(
+    async () => {
+      const a = await own('POST', '/api/v1/timeline/retrievals', { bsn: p.bsn, source: midden.ura, studyInstanceUid: study, requester: radiologist });
+      assert.equal(a.status, 202, a.body);
+      transferId = (JSON.parse(a.body) as { transferId: string }).transferId;
+      await waitFor('the study delivered at Noord', async () => n.n.node.audit.list({ action: 'receive' }).some((r) => r.description.startsWith('study received complete')), 30_000);
+    },
+    {
+      'POST /api/v1/timeline/retrievals': { at: n, action: 'retrieve', match: /^retrieval from/, objects: true },
+      'POST /timeline/v1/retrievals': { at: m, action: 'retrieve', match: /^timeline retrieval: study queued/, objects: true },
+      'POST /exchange/v1/transfers': { at: n, action: 'receive', match: /^transfer announced/, objects: true },
+      'POST /exchange/v1/transfers/:transferId/instances': { at: n, action: 'receive', match: /^\d+ instances received/, objects: true },
+      'POST /exchange/v1/transfers/:transferId/commit': { at: n, action: 'receive', match: /^study received complete/, objects: true },
+    },
+  );
+  const uploads = n.n.node.audit.list({ action: 'receive' }).filter((r) => /instances received/.test(r.description));
+  assert.equal(uploads.flatMap((r) => r.objects.sopInstanceUids ?? []).length, new Set(uploads.flatMap((r) => r.objects.sopInstanceUids ?? [])).size, 'each instance received is named once');
+
+  // The sender may ask how its transfer stands.
+  await step(
+    async () => assert.equal((await call(n.port, 'GET', `/exchange/v1/transfers/${transferId}`, n.ca.certPem, m.own)).status, 200),
+    { 'GET /exchange/v1/transfers/:transferId': { at: n, action: 'read', match: /^transfer state read/, objects: true } },
+  );
+
+  // Noord's own systems: the inbox lists the study, a user accepts it for import into the PACS.
+  await step(
+    async () => {
+      const list = await own('GET', '/api/v1/inbox');
+      assert.equal(list.status, 200, list.body);
+      assert.match(list.body, new RegExp(p.bsn));
+      const accept = await own('POST', `/api/v1/inbox/${transferId}/accept`, { destination: 'PACS_NOORD', user: { id: 'laborant-3', name: 'J. Jansen' } });
+      assert.equal(accept.status, 202, accept.body);
+    },
+    {
+      'GET /api/v1/inbox': { at: n, action: 'query', match: /^inbox listed/, objects: true },
+      'POST /api/v1/inbox/:transferId/accept': { at: n, action: 'import', match: /^held study accepted by J\. Jansen/, objects: true },
+    },
+  );
+  const listed = n.n.node.audit.list({ action: 'query' }).find((r) => r.description.startsWith('inbox listed'));
+  const cn = new X509Certificate(n.own.certPem).subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3);
+  assert.deepEqual(listed?.user, { id: `system:${cn}`, name: `${cn} (${noord.name})`, organizationUra: noord.ura }, 'the system that asked, by its certificate');
+
+  // Noord sends the study on to Midden for a second opinion, and its systems look at the outbox.
+  let outgoing = '';
+  await step(
+    async () => {
+      const a = await own('POST', '/api/v1/outbox', { studyInstanceUid: study, to: midden.ura, purpose: 'transfer', reason: 'overplaatsing', user: { id: '900012345', name: radiologist.name, roleCode: radiologist.roleCode } });
+      assert.equal(a.status, 202, a.body);
+      outgoing = (JSON.parse(a.body) as { transferId: string }).transferId;
+      assert.equal((await own('GET', '/api/v1/outbox')).status, 200);
+      assert.equal((await own('GET', `/api/v1/outbox/${outgoing}`)).status, 200);
+    },
+    {
+      'POST /api/v1/outbox': { at: n, action: 'send', match: /^study queued for sending/, objects: true },
+      'GET /api/v1/outbox': { at: n, action: 'query', match: /^outbox listed/, objects: true },
+      'GET /api/v1/outbox/:transferId': { at: n, action: 'read', match: /^outbox transfer read/, objects: true },
+    },
+  );
+
+  // The trail itself: reading it about a patient is a record about that patient.
+  await step(
+    async () => {
+      const a = await send(n.port, 'GET', `/api/v1/audit?bsn=${p.bsn}&purpose=${encodeURIComponent('patient asked who saw his data')}`, n.ca.certPem, undefined, undefined, { authorization: `Bearer ${token}` });
+      assert.equal(a.status, 200, String(a.body));
+    },
+    { 'GET /api/v1/audit': { at: n, action: 'audit-read', match: /^audit trail read/, objects: false } },
+  );
+
+  // Every route of the router is either driven above or named as free of patient data, and nothing else.
+  const inventory = (n.n.node.https?.routes ?? []).map((r) => `${r.method} ${r.url}`).sort();
+  assert.deepEqual([...checked, ...Object.keys(noPatientData)].sort(), inventory, 'every route is accounted for');
+
+  // The partner's upload batches each left one record; the count follows the study, not the requests made by this test.
+  assert.ok((seen.get('POST /exchange/v1/transfers/:transferId/instances') ?? 0) >= 1);
+  assert.deepEqual(n.n.node.audit.verify(), { ok: true, records: n.n.node.audit.list().length }, 'and the chain is intact');
+
+  // When the trail cannot be written (here another process holds its write lock past the busy timeout), a request on
+  // patient data fails and shows nothing.
+  const holder = new DatabaseSync(join(config.dataDir, 'audit.sqlite'));
+  holder.exec('BEGIN IMMEDIATE');
+  try {
+    const answers = await Promise.all([
+      own('GET', '/api/v1/inbox'),
+      call(n.port, 'GET', `/exchange/v1/transfers/${transferId}`, n.ca.certPem, m.own),
+      send(n.port, 'GET', `/api/v1/audit?bsn=${p.bsn}`, n.ca.certPem, undefined, undefined, { authorization: `Bearer ${token}` }),
+    ]);
+    for (const a of answers) {
+      assert.equal(a.status, 500, a.body);
+      assert.doesNotMatch(a.body, new RegExp(`${p.bsn}|${study}`), 'nothing of the patient in the failure');
+    }
+  } finally {
+    holder.exec('ROLLBACK');
+    holder.close();
+  }
+  assert.equal((await own('GET', '/api/v1/inbox')).status, 200, 'and once the trail is writable again, the route answers');
+});
