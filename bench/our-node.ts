@@ -7,6 +7,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { initNode } from '../src/cli/init-command.ts';
 import { openEmbeddedStore, readEncryptionKeyFile } from '../src/store/index.ts';
 import type { TemplateValues } from '../src/config/index.ts';
+import { ensureAdmin } from '../test/support/node.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -41,6 +42,7 @@ export async function spawnNode(o: {
   raw['log'] = { level: o.logLevel ?? 'warn' };
   o.edit?.(raw);
   writeFileSync(configPath, stringifyYaml(raw));
+  await ensureAdmin(raw, configPath);
   return startNodeProcess(o.aeTitle, o.port, dir, configPath, o.wrap);
 }
 

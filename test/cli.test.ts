@@ -76,6 +76,33 @@ test('start explains an invalid configuration by key, and a missing key file by 
   assert.match(noKey.err, /KEY_FILE_PROBLEM: .*store\.key/);
 });
 
+test('start refuses an insecure configuration and says what to fix; user add makes the first admin', (t) => {
+  const dir = tempDir(t);
+  assert.equal(cli(['init', dir]).code, 0);
+  const config = join(dir, 'beeldbrug.yaml');
+  // Plain DICOM on every interface, the node-to-node routes on with nobody trusted, and no admin.
+  const insecure = readFileSync(config, 'utf8').replace(/^ {4}- host: 127\.0\.0\.1$/m, '    - host: 0.0.0.0') +
+    '\nexchange:\n  listen: { host: 0.0.0.0, port: 8443 }\n  tls: { certFile: ./keys/node.crt, keyFile: ./keys/node.key, caFile: ./keys/ca.crt }\n';
+  writeFileSync(config, insecure);
+  const refused = cli(['start', '--config', config]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.err, /CONFIG_INSECURE: the node will not start in this configuration \(3 problems\)/);
+  assert.match(refused.err, /dimse\.listeners\[0\]: DICOM on 0\.0\.0\.0:\d+ without TLS.*\n\s+Fix: add tls/);
+  assert.match(refused.err, /exchange\.partners: .*trust list is empty.*\n\s+Fix: name the partner organizations/);
+  assert.match(refused.err, /accounts: .*no admin account.*\n\s+Fix: create the first admin: beeldbrug user add/);
+
+  const userAdd = (role: string) => spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', main, 'user', 'add', '--config', config, '--username', role, '--name', 'Beheer', '--role', role], { input: 'a long enough passphrase\n', encoding: 'utf8' });
+  const auditorFirst = userAdd('auditor');
+  assert.equal(auditorFirst.status, 1);
+  assert.match(auditorFirst.stderr, /the first account of a node is an admin/);
+  assert.equal(userAdd('admin').status, 0);
+  // With an admin and the plain port's reason stated, only the empty trust list is left.
+  writeFileSync(config, insecure.replace(/^ {4}- host: 0\.0\.0\.0$/m, '    - plainDicom: { reason: "CT scanner on the modality VLAN cannot do TLS" }\n      host: 0.0.0.0'));
+  const left = cli(['start', '--config', config]);
+  assert.equal(left.code, 1);
+  assert.match(left.err, /\(1 problem\):\n\s+- exchange\.partners/);
+});
+
 test('audit verify: intact after records from the node, names the first tampered record, and needs the audit key', (t) => {
   const dir = tempDir(t);
   assert.equal(cli(['init', dir]).code, 0);

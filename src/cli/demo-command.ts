@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import { loadConfig, loadRegistryConfig } from '../config/index.ts';
+import { type Config, loadConfig, loadRegistryConfig } from '../config/index.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, type RunningRegistry, startRegistry } from '../registry/index.ts';
 import { initRegistry, REGISTRY_CONFIG_FILE_NAME, writeNetworkKey } from './registry-command.ts';
 import { formatTimeline } from './timeline-command.ts';
 import { createLogger } from '../log/index.ts';
-import { type RunningNode, startNode } from '../node/index.ts';
+import { openAccounts, type RunningNode, startNode } from '../node/index.ts';
+import { addUserFromCli } from './user-command.ts';
 import { synthesize } from '../synth/index.ts';
 import { CONFIG_FILE_NAME, initNode } from './init-command.ts';
 import { makeCa, makeNodeCertificate } from './pki-command.ts';
@@ -121,6 +123,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
         appendFileSync(join(dir, CONFIG_FILE_NAME), `\nregistry:\n  baseUrl: https://127.0.0.1:${registryPort}\n  networkKeyFile: ../pki/network.key\n`);
       }
       const config = loadConfig(join(dir, CONFIG_FILE_NAME));
+      await demoAdmin(config, join(dir, 'admin-credentials.txt'));
       const logger = createLogger({ level: config.log.level, name: config.node.name, destination: createWriteStream(join(dir, 'node.log'), { flags: 'a' }) });
       const node = await startNode(config, logger);
       nodes.push({ hospital, port: node.dimsePorts[0] ?? port, node, pacs });
@@ -187,12 +190,31 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       'Send a study to another hospital (over mutual TLS, verified, with a signed receipt):',
       `  bin/beeldbrug send --config ${join(o.dir, first.hospital.aeTitle.toLowerCase(), CONFIG_FILE_NAME)} --study <uid> --to ${hospitals[1].ura} --purpose transfer --user-id demo --user-name "Demo gebruiker"`,
       '',
+      `Sign-in (staff API, POST /api/v1/session): each node's first admin is in ${join(o.dir, '<node>', 'admin-credentials.txt')}.`,
       `Node logs: ${join(o.dir, '<node>', 'node.log')}. Stop with Ctrl-C.`,
     );
   }
   process.stdout.write(out.join('\n') + '\n');
   if (!o.exitWhenReady) await untilSignal();
   await stopAll();
+}
+
+/**
+ * A node with an HTTPS listener needs an admin before it starts. The demo makes one with a random password and keeps
+ * the credentials (password and TOTP secret) in a file only the owner can read.
+ */
+async function demoAdmin(config: Readonly<Config>, credentialsFile: string): Promise<void> {
+  const accounts = openAccounts(config);
+  const admins = accounts.count('admin');
+  accounts.close();
+  if (admins > 0) return;
+  const password = randomBytes(18).toString('base64url');
+  let shown = '';
+  const out = new Writable({ write: (chunk: Buffer, _enc, done) => ((shown += chunk.toString()), done()) });
+  await addUserFromCli(config, { username: 'admin', name: 'Demo beheerder', role: 'admin', password }, out);
+  writeFileSync(credentialsFile, `user name: admin
+password: ${password}
+${shown}`, { mode: 0o600 });
 }
 
 /** The region's localization and consent registry, in this process, with a certificate from the demo CA. */

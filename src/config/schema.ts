@@ -23,7 +23,11 @@ const dimseListener = z.strictObject({
   host,
   port,
   tls: tlsFiles.optional().describe('when set, this port speaks DICOM TLS (PS3.15 BCP 195) only'),
-});
+  plainDicom: z
+    .strictObject({ reason: z.string().min(10, 'say why this port may not use TLS (which modality or PACS, on which network)') })
+    .optional()
+    .describe('a port on another interface than loopback without TLS is refused unless this states why (a modality or PACS that cannot speak DICOM TLS); doctor lists it'),
+}).refine((l) => l.tls === undefined || l.plainDicom === undefined, 'a listener has tls or plainDicom, not both');
 
 const dimsePeer = z.strictObject({
   aeTitle,

@@ -71,6 +71,11 @@ dimse:
     #   - host: 0.0.0.0
     #     port: 2762
     #     tls: { certFile: ./keys/node.crt, keyFile: ./keys/node.key, caFile: ./keys/ca.crt }
+    # The node refuses to start with plain DICOM on another interface unless the listener says why, e.g. for a
+    # modality that cannot speak TLS, bound to the address on that modality network only:
+    #   - host: 10.20.30.4
+    #     port: 104
+    #     plainDicom: { reason: "CT scanners on the modality VLAN cannot do DICOM TLS" }
     - host: 127.0.0.1
       port: ${v.dimsePort}
   # The allow-list: only these AE title + host pairs may open an association. Anything else is rejected

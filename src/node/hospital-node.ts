@@ -4,6 +4,7 @@ import { DimseServer } from '../dimse/index.ts';
 import type { AuditEvent, AuditTrail } from '../audit/index.ts';
 import { openAuditTrail } from './audit-trail.ts';
 import { openAccounts } from './accounts.ts';
+import { describeInsecure, insecureSettings } from './secure-defaults.ts';
 import { registerAccountRoutes } from './account-routes.ts';
 import { ArrivalNotifier, arrivalNotice, importEvent, Inbox, type IncomingTransfer, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerInboxRoutes, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
 import { PacsForwarder } from './pacs-forwarder.ts';
@@ -49,9 +50,14 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
     const why = cause instanceof StoreError ? `${cause.code}: ${cause.message}` : String(cause);
     throw new BeeldbrugError('KEY_FILE_PROBLEM', `the store encryption key cannot be used (${why}); \`beeldbrug init\` writes a fresh one`, { cause });
   }
+  const accounts = openAccounts(config);
+  const insecure = insecureSettings(config, { admins: accounts.count('admin') });
+  if (insecure.length > 0) {
+    accounts.close();
+    throw new BeeldbrugError('CONFIG_INSECURE', describeInsecure(insecure));
+  }
   const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey });
   const audit = openAuditTrail(config);
-  const accounts = openAccounts(config);
   // An expired session is refused when presented; this removes the ones nobody presents again.
   const sweeper = setInterval(() => accounts.sweep(), 3600_000).unref();
   const closers: (() => Promise<void>)[] = [async () => audit.close(), async () => (clearInterval(sweeper), accounts.close()), () => store.close()];

@@ -8,7 +8,7 @@ import { initNode } from '../../src/cli/init-command.ts';
 import { parseConfig, type TemplateValues } from '../../src/config/index.ts';
 import { BeeldbrugError } from '../../src/errors/index.ts';
 import { createLogger } from '../../src/log/index.ts';
-import { type RunningNode, startNode } from '../../src/node/index.ts';
+import { openAccounts, type RunningNode, startNode } from '../../src/node/index.ts';
 import { freePort } from './net.ts';
 import { tempDir } from './tmp.ts';
 
@@ -26,6 +26,25 @@ export interface TestNodeOptions {
   peers?: TemplateValues['peers'];
   /** Edits the parsed YAML before start, e.g. to add a TLS listener. */
   edit?: (raw: Record<string, unknown>) => void;
+  /** Leave out the first admin account a node with an HTTPS listener needs, to see the node refuse to start. */
+  noAdmin?: boolean;
+}
+
+/** The first admin's password in test and benchmark nodes. */
+export const TEST_ADMIN_PASSWORD = 'correct horse battery staple';
+
+/**
+ * Creates the first admin of a node whose configuration turns the HTTPS listener on (the node refuses to start
+ * without one), as `beeldbrug user add --role admin` does on a real node.
+ */
+export async function ensureAdmin(raw: Record<string, unknown>, configPath: string): Promise<void> {
+  if (raw['exchange'] === undefined) return;
+  const accounts = openAccounts(parseConfig(raw, configPath));
+  try {
+    if (accounts.count('admin') === 0) await accounts.createLocal({ username: 'admin', name: 'Test admin', role: 'admin', password: TEST_ADMIN_PASSWORD });
+  } finally {
+    accounts.close();
+  }
 }
 
 export async function startTestNode(t: TestContext, o: TestNodeOptions = {}): Promise<TestNode> {
@@ -43,6 +62,7 @@ export async function startTestNode(t: TestContext, o: TestNodeOptions = {}): Pr
   const raw = parseYaml(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
   raw['log'] = { level: 'debug' };
   o.edit?.(raw);
+  if (o.noAdmin !== true) await ensureAdmin(raw, configPath);
   const logFile = join(dir, 'node.log');
   let node: RunningNode | undefined;
   // A port that was free a moment ago may have been taken by a test running beside this one (freePort cannot hold it);

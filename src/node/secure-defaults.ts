@@ -1,0 +1,54 @@
+import type { Config } from '../config/index.ts';
+
+/** One reason the node will not start as configured, with the key to look at and what to do about it. */
+export interface InsecureSetting {
+  key: string;
+  problem: string;
+  fix: string;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only processes on this machine reach a port bound there. */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/**
+ * What makes a configuration unsafe to run: the 2019-2025 scans found PACS servers that answered anyone, over plain
+ * DICOM and HTTP, on every interface. The node refuses these at start (the encryption and audit keys are checked as
+ * they are read); `beeldbrug doctor` reports them too, beside what it finds by probing.
+ */
+export function insecureSettings(config: Readonly<Config>, o: { admins: number }): InsecureSetting[] {
+  const found: InsecureSetting[] = [];
+  for (const [i, l] of config.dimse.listeners.entries()) {
+    if (l.tls !== undefined || isLoopback(l.host) || l.plainDicom !== undefined) continue;
+    found.push({
+      key: `dimse.listeners[${i}]`,
+      problem: `DICOM on ${l.host}:${l.port} without TLS: anyone on that network reads the images and patient names as they pass`,
+      fix: 'add tls (certFile, keyFile, caFile) to this listener; for a modality or PACS that cannot speak DICOM TLS, bind a separate listener to the interface of that network and state why in plainDicom.reason',
+    });
+  }
+  const exchange = config.exchange;
+  if (exchange !== undefined) {
+    if (exchange.partners.length === 0) {
+      found.push({
+        key: 'exchange.partners',
+        problem: 'the node-to-node routes are on but the trust list is empty',
+        fix: 'name the partner organizations (URA and name) that may call this node, or remove the exchange section',
+      });
+    }
+    if (o.admins === 0) {
+      found.push({
+        key: 'accounts',
+        problem: 'the HTTPS listener is on but the node has no admin account',
+        fix: 'create the first admin: beeldbrug user add --config FILE --username NAME --name "FULL NAME" --role admin',
+      });
+    }
+  }
+  return found;
+}
+
+/** The refusal as an operator reads it: each problem on its own line, with its fix. */
+export function describeInsecure(found: readonly InsecureSetting[]): string {
+  return [`the node will not start in this configuration (${found.length} ${found.length === 1 ? 'problem' : 'problems'}):`, ...found.map((f) => `  - ${f.key}: ${f.problem}.\n    Fix: ${f.fix}.`)].join('\n');
+}
