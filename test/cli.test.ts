@@ -41,7 +41,7 @@ async function freeDemoPorts(): Promise<number> {
 }
 
 test('every command has --help', () => {
-  for (const command of [[], ['init'], ['start'], ['synth'], ['demo'], ['pki'], ['pki', 'ca'], ['pki', 'node'], ['timeline'], ['registry'], ['registry', 'start'], ['registry', 'init'], ['registry', 'network-key'], ['audit'], ['audit', 'verify'], ['user'], ['user', 'add']]) {
+  for (const command of [[], ['init'], ['start'], ['synth'], ['demo'], ['pki'], ['pki', 'ca'], ['pki', 'node'], ['timeline'], ['registry'], ['registry', 'start'], ['registry', 'init'], ['registry', 'network-key'], ['audit'], ['audit', 'verify'], ['doctor'], ['user'], ['user', 'add']]) {
     const r = cli([...command, '--help']);
     assert.equal(r.code, 0, `${command.join(' ')} --help`);
     assert.match(r.out, /Usage: beeldbrug/);

@@ -27,6 +27,11 @@ export interface OrthancOptions {
    * written to the disk"). Switching it off trades away the durability our node always keeps.
    */
   syncStorageArea?: boolean;
+  /**
+   * Set up as the 2019-2025 scans found thousands of PACS: any calling and called AE title, echo, find and store for
+   * everyone, and the factory user orthanc/orthanc beside ours. Only for testing `beeldbrug doctor`.
+   */
+  insecure?: boolean;
 }
 
 export interface OrthancPacs {
@@ -85,6 +90,9 @@ export async function startOrthanc(o: OrthancOptions): Promise<OrthancPacs> {
       Object.entries(o.modalities ?? {}).map(([name, m]) => [name, { AET: m.aeTitle, Host: m.host, Port: m.port, AllowEcho: true, AllowFind: true, AllowMove: true, AllowGet: true, AllowStore: true }]),
     ),
     StorageCompression: false,
+    ...(o.insecure === true
+      ? { DicomCheckCalledAet: false, DicomCheckModalityHost: false, DicomAlwaysAllowEcho: true, DicomAlwaysAllowFind: true, DicomAlwaysAllowStore: true, RegisteredUsers: { beeldbrug: password, orthanc: 'orthanc' } }
+      : {}),
     ...(o.tunedForIngest === true
       ? { SaveJobs: false, StorageAccessOnFind: 'Never', MaximumPduLength: 131072, DicomThreadsCount: 4, KeepAlive: true, TcpNoDelay: true, SyncStorageArea: o.syncStorageArea ?? true }
       : {}),

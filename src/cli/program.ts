@@ -10,6 +10,7 @@ import { runDemo } from './demo-command.ts';
 import { makeCa, makeNodeCertificate } from './pki-command.ts';
 import { sendFromCli } from './send-command.ts';
 import { verifyAuditFromCli } from './audit-command.ts';
+import { doctorFromCli } from './doctor-command.ts';
 import { addUserFromCli, readStdin } from './user-command.ts';
 import { ROLES, type Role } from '../auth/index.ts';
 import { CONFIG_FILE_NAME, initNode, parsePeerOption } from './init-command.ts';
@@ -71,6 +72,14 @@ export function buildProgram(): Command {
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .action((o: { config: string }) => {
       process.exitCode = verifyAuditFromCli(loadConfig(o.config));
+    });
+
+  program
+    .command('doctor')
+    .description("check the configuration and probe this node's ports and its DICOM peers (PACS) for what the internet-wide PACS scans found open; exit 1 on a critical finding")
+    .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
+    .action(async (o: { config: string }) => {
+      process.exitCode = await doctorFromCli(loadConfig(o.config));
     });
 
   const user = program.command('user').description('local accounts (password + TOTP) of staff who sign in to this node');

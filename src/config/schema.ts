@@ -35,6 +35,7 @@ const dimsePeer = z.strictObject({
   port: port.optional().describe('needed when the peer is a C-MOVE destination or a PACS we query'),
   tls: z.boolean().default(false).describe('connect to this peer with DICOM TLS'),
   description: z.string().optional(),
+  web: z.url({ protocol: /^https?$/ }).optional().describe("the peer's web interface (a PACS viewer or admin console), which `beeldbrug doctor` probes"),
 });
 
 const partner = z.strictObject({
