@@ -101,3 +101,17 @@ test('the Content-Type gives boundary and type; anything else is refused', () =>
     assert.throws(() => parseMultipartContentType(bad), (e: unknown) => e instanceof MultipartError && e.code === 'BAD_CONTENT_TYPE', String(bad));
   }
 });
+
+test('the close delimiter ends the body whatever follows it: no line end, or a long epilogue, in any chunking', async () => {
+  const part = { headers: [['Content-Type', 'application/dicom']] as [string, string][], body: Buffer.from('instance') };
+  const body = encode('b0undary', [part]);
+  const bare = body.subarray(0, body.lastIndexOf('--') + 2);
+  assert.ok(bare.toString('latin1').endsWith('--b0undary--'));
+  const long = Buffer.concat([bare, Buffer.from('x'.repeat(5000))]);
+  for (const b of [bare, long]) {
+    for (const max of [1, 3, 64, 100_000]) {
+      const parts = await readAll(chunked(b, rng(max), max), 'b0undary');
+      assert.deepEqual(parts.map((p) => p.body.toString()), ['instance']);
+    }
+  }
+});

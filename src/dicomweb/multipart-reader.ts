@@ -85,11 +85,25 @@ class ChunkSource {
   }
 }
 
+/** The next `n` bytes, or fewer where the body ends first. */
+async function readAtMost(src: ChunkSource, n: number): Promise<Buffer> {
+  let acc: Buffer = Buffer.alloc(0);
+  while (acc.length < n) {
+    const chunk = await src.next();
+    if (chunk === undefined) break;
+    acc = acc.length === 0 ? chunk : Buffer.concat([acc, chunk]);
+  }
+  src.unshift(acc.subarray(n));
+  return acc.subarray(0, n);
+}
+
 /** Reads bytes until `marker`; returns what came before it (at most `limit` bytes, else `onLimit`). */
 async function readUntil(src: ChunkSource, marker: Buffer, limit: number, onLimit: () => MultipartError): Promise<Buffer | undefined> {
   let acc: Buffer = Buffer.alloc(0);
   for (;;) {
     const idx = acc.indexOf(marker);
+    // The limit holds however the bytes were cut into chunks: a marker found past it is still too late.
+    if (idx > limit) throw onLimit();
     if (idx >= 0) {
       src.unshift(acc.subarray(idx + marker.length));
       return acc.subarray(0, idx);
@@ -181,12 +195,15 @@ export async function* readMultipart(source: AsyncIterable<Buffer>, boundary: st
   if (preamble.length > 0 && !preamble.subarray(-2).equals(crlf)) throw new MultipartError('NO_FIRST_BOUNDARY', 'text before the first boundary does not end a line');
 
   for (let parts = 0; ; parts++) {
-    // After a boundary: "--" closes the body; otherwise optional transport padding, then CRLF.
+    // After a boundary: "--" closes the body, whatever follows (the epilogue, RFC 2046 5.1.1, is not read: it may be
+    // long, have no line end, or be absent); otherwise optional transport padding, then CRLF.
+    const start = await readAtMost(src, 2);
+    if (start.toString('latin1') === '--') return;
+    src.unshift(start);
     const after = await readUntil(src, crlf, 256, () => new MultipartError('BAD_DELIMITER', 'garbage after a boundary'));
     if (after === undefined) {
       throw new MultipartError('TRUNCATED', 'the body ended without the close delimiter');
     }
-    if (after.subarray(0, 2).toString('latin1') === '--') return;
     if (!/^[ \t]*$/.test(after.toString('latin1'))) throw new MultipartError('BAD_DELIMITER', 'garbage after a boundary');
     if (parts >= maxParts) throw new MultipartError('TOO_MANY_PARTS', `more than ${maxParts} parts`);
 
