@@ -42,6 +42,21 @@ test('records chain, read back in order, filter by patient, user, action and per
   assert.equal(again.list()[0]?.user.roleCode, '01.015');
 });
 
+test('several records in one write: chained in order, all or none, our organization filled in', (t) => {
+  const trail = new SqliteAuditTrail(join(tempDir(t), 'audit.sqlite'), { key, organizationUra: '10000009' });
+  t.after(() => trail.close());
+  trail.record(event(1));
+  const ours = { ...event(2), user: { id: 'system:ris', name: 'RIS' } };
+  assert.deepEqual(trail.recordAll([ours, event(3), event(4)]).map((r) => r.sequence), [2, 3, 4]);
+  assert.equal(trail.list()[1]?.user.organizationUra, '10000009', 'a user without an organization is ours');
+  assert.equal(trail.list()[2]?.user.organizationUra, '10000001', 'a named organization stays');
+  const broken = { ...event(5), user: undefined } as unknown as AuditEvent;
+  assert.throws(() => trail.recordAll([event(5), broken]));
+  assert.equal(trail.list().length, 4, 'a failed batch leaves nothing');
+  assert.deepEqual(trail.recordAll([]), []);
+  assert.deepEqual(trail.verify(), { ok: true, records: 4 });
+});
+
 test('the trail refuses updates and deletes through SQLite', (t) => {
   const path = join(tempDir(t), 'audit.sqlite');
   const trail = new SqliteAuditTrail(path, { key });

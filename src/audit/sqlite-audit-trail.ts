@@ -91,9 +91,18 @@ export class SqliteAuditTrail implements AuditTrail {
    * node runs, and both must extend the one chain.
    */
   record(event: AuditEvent): AuditRecord {
+    return this.#transaction(() => this.#append(this.#complete(event)));
+  }
+
+  recordAll(events: readonly AuditEvent[]): AuditRecord[] {
+    if (events.length === 0) return [];
+    return this.#transaction(() => events.map((e) => this.#append(this.#complete(e))));
+  }
+
+  /** A user without an organization is one of ours: our own staff and systems. */
+  #complete(event: AuditEvent): AuditEvent {
     const ours = this.#organizationUra;
-    const complete = event.user.organizationUra === undefined && ours !== undefined ? { ...event, user: { ...event.user, organizationUra: ours } } : event;
-    return this.#transaction(() => this.#append(complete));
+    return event.user.organizationUra === undefined && ours !== undefined ? { ...event, user: { ...event.user, organizationUra: ours } } : event;
   }
 
   list(filter: AuditFilter = {}): AuditRecord[] {

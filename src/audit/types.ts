@@ -66,6 +66,8 @@ export type AuditVerification = { ok: true; records: number } | { ok: false; rec
 export interface AuditTrail {
   /** Appends one record; throws when it cannot be written, and the caller must then fail what it was doing. */
   record(event: AuditEvent): AuditRecord;
+  /** Appends several records in one durable write (a listing that showed several patients); all or none. */
+  recordAll(events: readonly AuditEvent[]): AuditRecord[];
   /** Records in order, filtered. Callers put the auditor role and two factors in front of it and record the reading. */
   list(filter?: AuditFilter): AuditRecord[];
   /** Recomputes the chain and names the first record that was edited, removed, inserted or moved. */

@@ -85,7 +85,7 @@ export function receivingEvent(o: {
     description: o.description,
     ...partnerActor(o.senderUra, o.senderName, m),
     accessPoint: o.at,
-    ...patientOf({ bsn: m.patient.bsn, patientId: m.patient.patientId }),
+    ...patientOf(m.patient),
     objects: { studyInstanceUid: m.study.studyInstanceUid, transferId: o.transferId, ...(o.sopInstanceUids !== undefined ? { sopInstanceUids: o.sopInstanceUids } : {}) },
     grounds: groundsOf(m),
   };
@@ -100,7 +100,7 @@ export function receivedEvent(o: { at: AccessPoint; senderUra: string; senderNam
     description: `study received complete and verified from ${o.senderName} (${m.instances.length} instances, ${m.urgency})`,
     ...partnerActor(o.senderUra, o.senderName, m),
     accessPoint: o.at,
-    patient: { ...(m.patient.bsn !== undefined ? { bsn: m.patient.bsn } : {}), patientId: m.patient.patientId },
+    ...patientOf(m.patient),
     objects: { studyInstanceUid: m.study.studyInstanceUid, transferId: o.transferId },
     grounds: groundsOf(m),
   };
@@ -115,7 +115,7 @@ export function verifyFailureEvent(o: { at: AccessPoint; senderUra: string; send
     description: `instance from ${o.senderName} refused: ${o.reason}`,
     ...partnerActor(o.senderUra, o.senderName, m),
     accessPoint: o.at,
-    patient: { ...(m.patient.bsn !== undefined ? { bsn: m.patient.bsn } : {}), patientId: m.patient.patientId },
+    ...patientOf(m.patient),
     objects: { studyInstanceUid: m.study.studyInstanceUid, transferId: o.transferId, ...(o.sopInstanceUid !== null ? { sopInstanceUids: [o.sopInstanceUid] } : {}) },
     grounds: groundsOf(m),
   };
@@ -141,7 +141,7 @@ export function importEvent(o: {
     user: o.acceptedBy ?? { id: 'system:routing', name: 'routing rule' },
     responsibleUser: { id: m.sender.user.id, name: m.sender.user.name },
     accessPoint: { ...o.at, aeTitle: o.destination },
-    patient: { ...(m.patient.bsn !== undefined ? { bsn: m.patient.bsn } : {}), patientId: m.patient.patientId },
+    ...patientOf(m.patient),
     objects: { studyInstanceUid: m.study.studyInstanceUid, transferId: o.transferId },
     grounds: groundsOf(m),
   };

@@ -66,21 +66,20 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
     const transfers = d.inbox.list(state !== undefined ? { state: state as TransferState } : {});
     // Recorded before anything is shown: a listing the trail cannot hold is not answered.
     const user = systemUser(req.system);
-    for (const t of transfers) {
-      const m = t.manifest;
-      d.audit.record(
+    d.audit.recordAll(
+      transfers.map((t) =>
         shownEvent({
           at: { node: d.node, ip: req.ip },
           user,
           action: 'query',
           description: `inbox listed: study from URA ${t.senderUra} (${t.state})`,
           transferId: t.transferId,
-          studyInstanceUid: m.study.studyInstanceUid,
-          patient: m.patient,
-          grounds: m,
+          studyInstanceUid: t.manifest.study.studyInstanceUid,
+          patient: t.manifest.patient,
+          grounds: t.manifest,
         }),
-      );
-    }
+      ),
+    );
     return { transfers: transfers.map((t) => view(t, d.identity)) };
   });
 

@@ -105,7 +105,7 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
       return reply.code(400).send({ error: 'request-invalid', problems: ['state: one of queued, sending, delivered, failed'] });
     }
     const transfers = d.outbox.list(state !== undefined ? { state: state as OutgoingTransfer['state'] } : {});
-    for (const t of transfers) d.audit.record(shown(d, req, t, 'query', `outbox listed: transfer to URA ${t.request.partnerUra} (${t.state})`));
+    d.audit.recordAll(transfers.map((t) => shown(d, req, t, 'query', `outbox listed: transfer to URA ${t.request.partnerUra} (${t.state})`)));
     return { transfers: transfers.map(view) };
   });
 
