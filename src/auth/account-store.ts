@@ -155,6 +155,30 @@ export class AccountStore {
     return this.#openSession(account, true, at);
   }
 
+  /**
+   * Opens a session for a person the hospital's identity provider vouched for. The account follows the provider: name,
+   * role and UZI role code are updated on every sign-in, and it has no password or TOTP here (lockout is the provider's).
+   * The user name is the provider's, suffixed when a different account already holds it.
+   */
+  signInExternal(p: { subject: string; username: string; name: string; role: Role; uziRoleCode?: string; twoFactor: boolean }): { token: string; session: Session } {
+    const at = this.#now();
+    const known = this.#db.prepare('SELECT * FROM account WHERE oidc_subject = ?').get(p.subject) as AccountRow | undefined;
+    let id: string;
+    if (known !== undefined) {
+      id = known.id;
+      this.#db.prepare('UPDATE account SET name = ?, role = ?, uzi_role_code = ? WHERE id = ?').run(p.name, p.role, p.uziRoleCode ?? null, id);
+    } else {
+      id = randomUUID();
+      const username = this.#row(p.username) === undefined ? p.username : `${p.username}#${createHash('sha256').update(p.subject).digest('hex').slice(0, 8)}`;
+      this.#db
+        .prepare('INSERT INTO account (id, username, name, role, uzi_role_code, source, oidc_subject, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(id, username, p.name, p.role, p.uziRoleCode ?? null, 'oidc', p.subject, at.toISOString());
+    }
+    const row = this.#db.prepare('SELECT * FROM account WHERE id = ?').get(id) as AccountRow | undefined;
+    const { token, session } = this.#openSession(accountOf(row!), p.twoFactor, at);
+    return { token, session };
+  }
+
   /** The session a token stands for, when it has not expired; each use moves its idle deadline. */
   session(token: string): Session | undefined {
     if (token.length < 20 || token.length > 100) return undefined;
@@ -190,7 +214,7 @@ export class AccountStore {
     this.#db.close();
   }
 
-  #openSession(account: Account, twoFactor: boolean, at: Date): SignInResult {
+  #openSession(account: Account, twoFactor: boolean, at: Date): { ok: true; token: string; session: Session } {
     const token = randomBytes(32).toString('base64url');
     const expires = at.getTime() + this.#policy.sessionMaxHours * 3600_000;
     this.#db

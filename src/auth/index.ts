@@ -4,3 +4,4 @@ export { ROLES, type Account, type Role, type Session } from './roles.ts';
 export { AccountError, AccountStore, type AccountPolicy, type SignInResult } from './account-store.ts';
 export { acceptTotp, newTotpSecret, totpCode, totpStep, totpUri } from './totp.ts';
 export { MIN_PASSWORD_LENGTH } from './password.ts';
+export { identityOf, isTwoFactor, OidcSignIn, type ExternalIdentity, type OidcOutcome, type OidcSettings } from './oidc.ts';

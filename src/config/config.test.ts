@@ -47,7 +47,24 @@ const invalid: [string, readonly (string | number)[], unknown, RegExp][] = [
   ['arrival notices over plain HTTP to another host', ['exchange'], exchangeWith({ notify: { url: 'http://ris.example.nl/arrivals' } }), /exchange\.notify\.url: https, or http on loopback only/],
   ['fetchFrom a PACS that is not a peer', ['exchange'], exchangeWith({ fetchFrom: { aeTitle: 'NOBODY' } }), /exchange\.fetchFrom\.aeTitle: NOBODY is not a dimse peer with a port/],
   ['an unknown patient-identity rule', ['exchange'], exchangeWith({ patientIdentity: 'merge' }), /exchange\.patientIdentity/],
+  ['an identity provider over plain HTTP', ['auth', 'oidc'], oidcWith({ issuer: 'http://idp.example.nl' }), /auth\.oidc\.issuer/],
+  ['an OIDC callback on another path', ['auth', 'oidc'], oidcWith({ redirectUri: 'https://bb.example.nl/callback' }), /auth\.oidc\.redirectUri: the path is \/api\/v1\/session\/oidc\/callback/],
+  ['OIDC without any group mapped to a role', ['auth', 'oidc'], oidcWith({ roles: [] }), /auth\.oidc\.roles: map at least one group/],
+  ['OIDC with an unknown role', ['auth', 'oidc'], oidcWith({ roles: [{ group: 'g', role: 'chief' }] }), /auth\.oidc\.roles\[0\]\.role/],
+  ['OIDC without the HTTPS listener', ['auth', 'oidc'], oidcWith({}), /auth\.oidc: sign-in is served on the exchange HTTPS listener/],
 ];
+
+/** A minimal valid auth.oidc section with changed settings. */
+function oidcWith(changed: Record<string, unknown>): Record<string, unknown> {
+  return {
+    issuer: 'https://idp.example.nl/realms/noord',
+    clientId: 'beeldbrug',
+    clientSecretFile: 'keys/oidc-secret',
+    redirectUri: 'https://bb.example.nl:8443/api/v1/session/oidc/callback',
+    roles: [{ group: 'radiologie', role: 'radiologist' }],
+    ...changed,
+  };
+}
 
 /** A minimal valid exchange section with extra settings. */
 function exchangeWith(extra: Record<string, unknown>): Record<string, unknown> {
@@ -71,4 +88,16 @@ test('arrival notices may go to https anywhere or plain http on loopback', () =>
     setAt(raw, ['exchange'], exchangeWith({ notify: { url } }));
     assert.equal(parseConfig(raw, 'x.yaml').exchange?.notify?.url, url);
   }
+});
+
+test('an identity provider section: defaults filled in, its files anchored at the configuration file', () => {
+  const raw = parseYaml(template) as Record<string, unknown>;
+  raw['exchange'] = exchangeWith({ partners: [{ ura: '10000002', name: 'Ziekenhuis Midden' }] });
+  setAt(raw, ['auth', 'oidc'], oidcWith({ caFile: 'keys/idp-ca.crt' }));
+  const oidc = parseConfig(raw, '/etc/beeldbrug/beeldbrug.yaml').auth.oidc;
+  assert.equal(oidc?.clientSecretFile, '/etc/beeldbrug/keys/oidc-secret');
+  assert.equal(oidc?.caFile, '/etc/beeldbrug/keys/idp-ca.crt');
+  assert.deepEqual(oidc?.scopes, ['openid', 'profile']);
+  assert.deepEqual(oidc?.claims, { username: 'preferred_username', name: 'name', groups: 'groups' });
+  assert.deepEqual(oidc?.twoFactorAmr, ['mfa']);
 });

@@ -66,9 +66,11 @@ function resolvePaths(config: Config, base: string): Config {
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const tls = (t: TlsFilesConfig): TlsFilesConfig => ({ certFile: at(t.certFile), keyFile: at(t.keyFile), caFile: at(t.caFile) });
   const { tlsClient, ...dimse } = config.dimse;
-  const { exchange, registry, ...rest } = config;
+  const { exchange, registry, auth, ...rest } = config;
+  const { oidc, ...localAuth } = auth;
   return {
     ...rest,
+    auth: { ...localAuth, ...(oidc !== undefined ? { oidc: { ...oidc, clientSecretFile: at(oidc.clientSecretFile), ...(oidc.caFile !== undefined ? { caFile: at(oidc.caFile) } : {}) } } : {}) },
     ...(registry !== undefined ? { registry: { ...registry, networkKeyFile: at(registry.networkKeyFile) } } : {}),
     ...(exchange !== undefined ? { exchange: { ...exchange, tls: tls(exchange.tls) } } : {}),
     dataDir: at(config.dataDir),

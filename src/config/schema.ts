@@ -29,6 +29,40 @@ const dimseListener = z.strictObject({
     .describe('a port on another interface than loopback without TLS is refused unless this states why (a modality or PACS that cannot speak DICOM TLS); doctor lists it'),
 }).refine((l) => l.tls === undefined || l.plainDicom === undefined, 'a listener has tls or plainDicom, not both');
 
+/**
+ * OpenID Connect sign-in (authorization code flow with PKCE). The identity provider is the source of who someone is,
+ * which groups they are in and how they proved it; the node maps groups to its roles and `amr` to "two factors".
+ */
+const oidc = z.strictObject({
+  issuer: z.url({ protocol: /^https$/ }).describe("the identity provider's issuer URL, https only (its discovery document is read from there)"),
+  clientId: z.string().min(1),
+  clientSecretFile: z.string().min(1).describe('a file holding the client secret the identity provider issued to this node'),
+  redirectUri: z
+    .url({ protocol: /^https$/ })
+    .refine((u) => new URL(u).pathname === '/api/v1/session/oidc/callback', 'the path is /api/v1/session/oidc/callback')
+    .describe('the callback URL as registered at the identity provider: how browsers reach this node, ending in /api/v1/session/oidc/callback'),
+  caFile: z.string().min(1).optional().describe("the CA that issued the identity provider's certificate, when it is not a public one"),
+  scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/)).default(['openid', 'profile']).refine((s) => s.includes('openid'), 'the scopes include openid'),
+  claims: z
+    .strictObject({
+      username: z.string().min(1).default('preferred_username'),
+      name: z.string().min(1).default('name'),
+      groups: z.string().min(1).default('groups'),
+      uziRoleCode: z.string().min(1).optional().describe('the claim that carries the UZI role code (e.g. 01.015), when the identity provider has one'),
+    })
+    .default({ username: 'preferred_username', name: 'name', groups: 'groups' }),
+  roles: z
+    // The roles of auth/roles.ts (config depends on nothing but errors); node/accounts.ts hands these to auth, so a
+    // role named here that auth lacks does not compile.
+    .array(z.strictObject({ group: z.string().min(1), role: z.enum(['radiologist', 'staff', 'admin', 'auditor']) }))
+    .min(1, 'map at least one group to a role: a person in no mapped group cannot sign in')
+    .describe('group -> role, first match wins; a person in none of these groups is refused'),
+  twoFactorAmr: z
+    .array(z.string().min(1))
+    .default(['mfa'])
+    .describe('amr values that count as two factors on their own; besides these, two methods of different kinds (e.g. pwd + otp) count'),
+});
+
 const dimsePeer = z.strictObject({
   aeTitle,
   host,
@@ -150,6 +184,7 @@ export const configSchema = z
           minutes: z.number().int().min(1).max(1440).default(15).describe('how long the lock holds, even for the right credentials'),
         })
         .default({ attempts: 5, minutes: 15 }),
+      oidc: oidc.optional().describe("sign-in through the hospital's identity provider (OpenID Connect), beside local accounts"),
     })
     .default({ sessionIdleMinutes: 30, sessionMaxHours: 12, lockout: { attempts: 5, minutes: 15 } }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
@@ -169,6 +204,9 @@ export const configSchema = z
   timeline: timeline.default({ sourceTimeoutMs: 3000, regionalSources: [] }),
   })
   .superRefine((c, ctx) => {
+    if (c.auth.oidc !== undefined && c.exchange === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['auth', 'oidc'], message: 'sign-in is served on the exchange HTTPS listener: configure exchange too' });
+    }
     // A partner's AE title names a destination of its own: it must not also be us or a DICOM peer.
     for (const [i, p] of (c.exchange?.partners ?? []).entries()) {
       if (p.aeTitle !== undefined && (p.aeTitle === c.dimse.aeTitle || c.dimse.peers.some((peer) => peer.aeTitle === p.aeTitle))) {
@@ -199,6 +237,7 @@ export type Config = z.output<typeof configSchema>;
 export type DimseConfig = Config['dimse'];
 export type DimsePeerConfig = DimseConfig['peers'][number];
 export type TlsFilesConfig = z.output<typeof tlsFiles>;
+export type OidcConfig = z.output<typeof oidc>;
 export type ExchangeConfig = z.output<typeof exchange>;
 export type PartnerConfig = z.output<typeof partner>;
 export type NodeRegistryConfig = z.output<typeof registry>;

@@ -58,6 +58,18 @@ auth:
   sessionMaxHours: 12
   # Consecutive failures that lock an account, and for how long.
   lockout: { attempts: 5, minutes: 15 }
+  # Sign-in through the hospital's identity provider (OpenID Connect, code flow with PKCE), beside local accounts.
+  # Register this node there as a confidential client with the redirect URI below; groups map to roles (first match
+  # wins, a person in none is refused) and the provider's amr says whether two factors were used (pwd + otp, mfa).
+  # oidc:
+  #   issuer: https://idp.example.nl/realms/ziekenhuis
+  #   clientId: beeldbrug
+  #   clientSecretFile: ./keys/oidc-client-secret
+  #   redirectUri: https://beeldbrug.example.nl:8443/api/v1/session/oidc/callback
+  #   claims: { username: preferred_username, name: name, groups: groups }
+  #   roles:
+  #     - { group: radiologie, role: radiologist }
+  #     - { group: privacy-audit, role: auditor }
 
 log:
   # fatal | error | warn | info | debug | trace. The log never contains patient data.

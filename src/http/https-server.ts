@@ -84,9 +84,14 @@ export const SESSION_COOKIE = 'beeldbrug_session';
 export function sessionTokenOf(req: FastifyRequest): string | undefined {
   const auth = req.headers.authorization;
   if (auth !== undefined && auth.startsWith('Bearer ')) return auth.slice('Bearer '.length).trim();
+  return cookieOf(req, SESSION_COOKIE);
+}
+
+/** One cookie of a request, by name. */
+export function cookieOf(req: FastifyRequest, wanted: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === SESSION_COOKIE) return value.join('=');
+    if (name === wanted) return value.join('=');
   }
   return undefined;
 }

@@ -1,13 +1,23 @@
 import { z } from 'zod';
 import { AUDIT_ACTIONS, type AuditEvent, type AuditTrail } from '../audit/index.ts';
-import type { Account, AccountStore, Session } from '../auth/index.ts';
-import { type HttpsApp, SESSION_COOKIE, sessionTokenOf } from '../http/index.ts';
+import type { Account, AccountStore, OidcSignIn, Session } from '../auth/index.ts';
+import { cookieOf, type HttpsApp, SESSION_COOKIE, sessionTokenOf } from '../http/index.ts';
+import type { Logger } from '../log/index.ts';
 
 export interface AccountRouteDeps {
   accounts: AccountStore;
   audit: AuditTrail;
   node: string;
+  logger: Logger;
+  /** Sign-in through the hospital's identity provider, when configured. */
+  oidc?: { signIn: OidcSignIn; redirectUri: string };
 }
+
+const OIDC_COOKIE = 'beeldbrug_oidc';
+const OIDC_PATH = '/api/v1/session/oidc';
+
+const sessionCookie = (token: string, expiresAt: string): string =>
+  `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=${Math.max(0, Math.floor((Date.parse(expiresAt) - Date.now()) / 1000))}`;
 
 const signInBody = z.strictObject({
   username: z.string().min(1).max(64),
@@ -52,11 +62,13 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
       return reply.code(401).send({ error: 'sign-in-failed' });
     }
     d.audit.record({ action: 'login', outcome: 'success', description: 'signed in', user: userOf(r.session.account), accessPoint: at, objects: {}, grounds: { authorization: 'local password + TOTP' } });
-    void reply.header('set-cookie', `${SESSION_COOKIE}=${r.token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=${Math.floor((Date.parse(r.session.expiresAt) - Date.now()) / 1000)}`);
+    void reply.header('set-cookie', sessionCookie(r.token, r.session.expiresAt));
     return { token: r.token, user: publicAccount(r.session), expiresAt: r.session.expiresAt };
   });
 
-  app.get('/api/v1/session', { config: { access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] } } }, async (req) => ({ user: publicAccount(req.session!), expiresAt: req.session!.expiresAt }));
+  if (d.oidc !== undefined) registerOidcRoutes(app, d, d.oidc);
+
+  app.get('/api/v1/session', { config: { access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] } } }, async (req) => ({ user: publicAccount(req.session!), twoFactor: req.session!.twoFactor, expiresAt: req.session!.expiresAt }));
 
   app.delete('/api/v1/session', { config: { access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] } } }, async (req, reply) => {
     const token = sessionTokenOf(req);
@@ -83,6 +95,61 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
       grounds: { purpose, authorization: 'auditor role, two factors' },
     });
     return { records: d.audit.list(filter) };
+  });
+}
+
+/**
+ * The browser is sent to the identity provider and comes back with a code. The state travels in a cookie scoped to
+ * these two routes (SameSite=Lax: the way back is a top-level navigation from the provider's site), so that a callback
+ * this browser did not start signs nobody in. Failures get one answer, the reason goes to the audit trail.
+ */
+function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, o: NonNullable<AccountRouteDeps['oidc']>): void {
+  const authorization = `OpenID Connect (${o.signIn.issuer})`;
+  app.get(OIDC_PATH, { config: { access: 'sign-in' } }, async (_req, reply) => {
+    let begun: { url: string; state: string };
+    try {
+      begun = await o.signIn.begin();
+    } catch (err) {
+      d.logger.error({ err, issuer: o.signIn.issuer }, 'the identity provider cannot be reached');
+      return reply.code(502).send({ error: 'identity-provider-unreachable' });
+    }
+    void reply.header('set-cookie', `${OIDC_COOKIE}=${begun.state}; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=600`);
+    return reply.redirect(begun.url, 303);
+  });
+
+  app.get(`${OIDC_PATH}/callback`, { config: { access: 'sign-in' } }, async (req, reply) => {
+    // The URL the provider redirected to, as registered: openid-client takes the redirect_uri for the code exchange from it.
+    const callback = new URL(o.redirectUri);
+    callback.search = new URL(req.url, 'https://callback.invalid').search;
+    const outcome = await o.signIn.finish(callback, cookieOf(req, OIDC_COOKIE));
+    void reply.header('set-cookie', `${OIDC_COOKIE}=; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=0`);
+    const at = { node: d.node, ip: req.ip };
+    if (!outcome.ok) {
+      d.logger.warn({ remote: req.ip, reason: outcome.reason, detail: outcome.detail }, 'OpenID Connect sign-in refused');
+      d.audit.record({
+        action: 'login-failure',
+        outcome: 'failure',
+        description: `sign-in refused (${outcome.reason}: ${outcome.detail})`,
+        user: { id: outcome.subject !== undefined ? `oidc:${outcome.subject}` : 'unknown:oidc', name: outcome.name ?? '(not identified)' },
+        accessPoint: at,
+        objects: {},
+        grounds: { authorization },
+      });
+      return reply.code(401).send({ error: 'sign-in-failed' });
+    }
+    const { identity } = outcome;
+    const r = d.accounts.signInExternal(identity);
+    d.audit.record({
+      action: 'login',
+      outcome: 'success',
+      description: `signed in (amr ${identity.amr.join('+') || 'none'}; ${identity.twoFactor ? 'two factors' : 'one factor'})`,
+      user: userOf(r.session.account),
+      accessPoint: at,
+      objects: {},
+      grounds: { authorization },
+    });
+    void reply.header('set-cookie', sessionCookie(r.token, r.session.expiresAt));
+    return reply.redirect('/', 303);
   });
 }
 

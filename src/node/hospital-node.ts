@@ -3,7 +3,7 @@ import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
 import type { AuditEvent, AuditTrail } from '../audit/index.ts';
 import { openAuditTrail } from './audit-trail.ts';
-import { openAccounts } from './accounts.ts';
+import { openAccounts, openOidc } from './accounts.ts';
 import { describeInsecure, insecureSettings } from './secure-defaults.ts';
 import { registerAccountRoutes } from './account-routes.ts';
 import { ArrivalNotifier, arrivalNotice, importEvent, Inbox, type IncomingTransfer, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerInboxRoutes, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
@@ -50,6 +50,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
     const why = cause instanceof StoreError ? `${cause.code}: ${cause.message}` : String(cause);
     throw new BeeldbrugError('KEY_FILE_PROBLEM', `the store encryption key cannot be used (${why}); \`beeldbrug init\` writes a fresh one`, { cause });
   }
+  const oidcSignIn = config.auth.oidc !== undefined ? openOidc(config.auth.oidc) : undefined;
   const accounts = openAccounts(config);
   const insecure = insecureSettings(config, { admins: accounts.count('admin') });
   if (insecure.length > 0) {
@@ -238,7 +239,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         sessions: (token) => accounts.session(token),
         routes: (app) => {
           app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
-          registerAccountRoutes(app, { accounts, audit, node: config.node.name });
+          registerAccountRoutes(app, { accounts, audit, node: config.node.name, logger: logger.child({ part: 'sign-in' }), ...(oidcSignIn !== undefined ? { oidc: oidcSignIn } : {}) });
           registerHelloRoute(app, config.node.organization);
           registerTimelineRoutes(app, theTimeline);
           registerTimelineSourceRoutes(app, {

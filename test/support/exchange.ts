@@ -47,6 +47,8 @@ export interface ExchangeNodeOptions {
   timeline?: { sourceTimeoutMs?: number; regionalSources?: string[] };
   /** store.retentionDays, e.g. a few seconds' worth to see a purge. */
   retentionDays?: number;
+  /** auth.oidc: sign-in through an identity provider. */
+  oidc?: Record<string, unknown>;
 }
 
 /** A node with an exchange listener; by default Noord's, trusting Midden as its one partner. */
@@ -79,6 +81,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
       if (o.registry !== undefined) raw['registry'] = o.registry;
       if (o.timeline !== undefined) raw['timeline'] = o.timeline;
       if (o.retentionDays !== undefined) (raw['store'] as Record<string, unknown>)['retentionDays'] = o.retentionDays;
+      if (o.oidc !== undefined) raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), oidc: o.oidc };
     },
   });
   const first = partners[0] ?? midden;
