@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the real DICOM peers the tests and benchmarks run against (DCMTK, Orthanc) and openssl for test
-# certificates. Idempotent: does nothing when they are already there.
+# Installs the real peers the tests and benchmarks run against (DCMTK, Orthanc; rsyslog with OpenSSL as the audit
+# repository, xmllint to validate audit messages) and openssl for test certificates. Idempotent: does nothing when
+# they are already there.
 set -euo pipefail
-packages=(dcmtk orthanc openssl)
+packages=(dcmtk orthanc openssl rsyslog rsyslog-openssl libxml2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -58,6 +58,8 @@ export interface AuditFilter {
   /** ISO times: since is inclusive, until exclusive. */
   since?: string | undefined;
   until?: string | undefined;
+  /** Only records after this sequence number (an exporter's cursor). */
+  afterSequence?: number | undefined;
   limit?: number | undefined;
 }
 

@@ -101,3 +101,13 @@ test('an identity provider section: defaults filled in, its files anchored at th
   assert.deepEqual(oidc?.claims, { username: 'preferred_username', name: 'name', groups: 'groups' });
   assert.deepEqual(oidc?.twoFactorAmr, ['mfa']);
 });
+
+test('an audit repository section: port 6514 by default, its TLS files anchored at the configuration file', () => {
+  const raw = parseYaml(template) as Record<string, unknown>;
+  setAt(raw, ['audit', 'atna'], { host: 'arr.example.nl', tls: { certFile: 'keys/node.crt', keyFile: 'keys/node.key', caFile: 'keys/arr-ca.crt' } });
+  const atna = parseConfig(raw, '/etc/beeldbrug/beeldbrug.yaml').audit.atna;
+  assert.equal(atna?.port, 6514);
+  assert.equal(atna?.tls.caFile, '/etc/beeldbrug/keys/arr-ca.crt');
+  setAt(raw, ['audit', 'atna'], { host: 'arr.example.nl' });
+  assert.throws(() => parseConfig(raw, '/etc/beeldbrug/beeldbrug.yaml'), /audit\.atna\.tls/, 'syslog without TLS is not offered');
+});

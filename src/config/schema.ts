@@ -173,6 +173,15 @@ export const configSchema = z
       .max(115)
       .default(5)
       .describe('audit records older than this are pruned; purging images never purges their audit records'),
+    atna: z
+      .strictObject({
+        host,
+        port: port.default(6514),
+        tls: tlsFiles.describe("our client certificate and the CA of the audit repository's certificate (mutual TLS, RFC 5425)"),
+        pollMs: z.number().int().min(50).max(60_000).default(500).describe('how often the exporter looks for new records'),
+      })
+      .optional()
+      .describe('also send every record as a DICOM audit message (PS3.15 A.5, IHE ATNA) over syslog on TLS to the audit repository'),
   }),
   auth: z
     .strictObject({
@@ -238,6 +247,7 @@ export type DimseConfig = Config['dimse'];
 export type DimsePeerConfig = DimseConfig['peers'][number];
 export type TlsFilesConfig = z.output<typeof tlsFiles>;
 export type OidcConfig = z.output<typeof oidc>;
+export type AtnaConfig = NonNullable<Config['audit']['atna']>;
 export type ExchangeConfig = z.output<typeof exchange>;
 export type PartnerConfig = z.output<typeof partner>;
 export type NodeRegistryConfig = z.output<typeof registry>;

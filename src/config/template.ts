@@ -50,6 +50,13 @@ audit:
   keyFile: ./keys/audit.key
   # Audit records are kept this many years (at least 5); purging images never purges their audit records.
   retentionYears: 5
+  # Also send every record to the hospital's audit repository (IHE ATNA): a DICOM audit message (PS3.15 A.5) in
+  # syslog over TLS (RFC 5424/5425), mutual TLS with this node's certificate. A repository that is down delays
+  # messages, it loses none: they go out from the trail when it is back.
+  # atna:
+  #   host: arr.example.nl
+  #   port: 6514
+  #   tls: { certFile: ./keys/node.crt, keyFile: ./keys/node.key, caFile: ./keys/arr-ca.crt }
 
 # Staff sign in with a local account (password + TOTP code, both always) on the HTTPS listener; \`beeldbrug user add\`
 # creates accounts, the first one an admin.

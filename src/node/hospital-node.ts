@@ -3,6 +3,7 @@ import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
 import type { AuditEvent, AuditTrail } from '../audit/index.ts';
 import { openAuditTrail } from './audit-trail.ts';
+import { AtnaExporter } from './atna-export.ts';
 import { openAccounts, openOidc } from './accounts.ts';
 import { describeInsecure, insecureSettings } from './secure-defaults.ts';
 import { registerAccountRoutes } from './account-routes.ts';
@@ -50,7 +51,10 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
     const why = cause instanceof StoreError ? `${cause.code}: ${cause.message}` : String(cause);
     throw new BeeldbrugError('KEY_FILE_PROBLEM', `the store encryption key cannot be used (${why}); \`beeldbrug init\` writes a fresh one`, { cause });
   }
+  // Files named in the configuration are read before anything opens, so that a missing one stops the start cleanly.
   const oidcSignIn = config.auth.oidc !== undefined ? openOidc(config.auth.oidc) : undefined;
+  const atna = config.audit.atna;
+  const atnaTls = atna !== undefined ? readTlsFiles(atna.tls) : undefined;
   const accounts = openAccounts(config);
   const insecure = insecureSettings(config, { admins: accounts.count('admin') });
   if (insecure.length > 0) {
@@ -62,6 +66,20 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
   // An expired session is refused when presented; this removes the ones nobody presents again.
   const sweeper = setInterval(() => accounts.sweep(), 3600_000).unref();
   const closers: (() => Promise<void>)[] = [async () => audit.close(), async () => (clearInterval(sweeper), accounts.close()), () => store.close()];
+  if (atna !== undefined && atnaTls !== undefined) {
+    const exporter = new AtnaExporter({
+      trail: audit,
+      source: { node: config.node.name, ura: config.node.organization.ura, aeTitle: config.dimse.aeTitle },
+      host: atna.host,
+      port: atna.port,
+      tls: atnaTls,
+      cursorFile: join(config.dataDir, 'atna-cursor'),
+      pollMs: atna.pollMs,
+      logger: logger.child({ part: 'atna' }),
+    });
+    exporter.start();
+    closers.push(() => exporter.close());
+  }
   let closing: Promise<void> | undefined;
   // Once, in reverse order of opening; a second call waits for the first.
   const closeAll = (): Promise<void> =>

@@ -1,0 +1,149 @@
+// Audit export to the hospital's audit repository (IHE ATNA): every record of the trail goes out as a DICOM audit
+// message (PS3.15 A.5) in an RFC 5424 syslog message over RFC 5425 TLS with mutual authentication. The repository is
+// rsyslog, started by the test; each message is validated with xmllint against the PS3.15 structure
+// (test/support/dicom-audit-message.rng). A repository that is down delays messages but loses none; one whose
+// certificate is not from the trusted CA gets nothing.
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:tls';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { AUDIT_ACTIONS, type AuditEvent } from '../../src/audit/index.ts';
+import { createTestCa, issueNodeCertificate } from '../../src/auth/index.ts';
+import { synthesize } from '../../src/synth/index.ts';
+import { run } from '../dimse/helpers.ts';
+import { filesIn } from '../support/dicom-files.ts';
+import { freePort, waitFor } from '../support/net.ts';
+import { logLines, startTestNode } from '../support/node.ts';
+import { startRsyslog } from '../support/rsyslog.ts';
+import { tempDir } from '../support/tmp.ts';
+import { requireTool } from '../support/tools.ts';
+
+const SCHEMA = new URL('../support/dicom-audit-message.rng', import.meta.url).pathname;
+const HEADER = /^<85>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) beeldbrug (\d+) IHE\+RFC-3881 - (<\?xml .*<\/AuditMessage>)$/;
+
+/** Validates audit messages with xmllint against the PS3.15 A.5.1 structure; returns xmllint's complaints. */
+async function validate(xmllint: string, dir: string, messages: readonly string[]): Promise<{ code: number | null; stderr: string }> {
+  mkdirSync(dir, { recursive: true });
+  const files = messages.map((xml, i) => {
+    const f = join(dir, `message-${i}.xml`);
+    writeFileSync(f, xml);
+    return f;
+  });
+  const r = await run(xmllint, ['--noout', '--relaxng', SCHEMA, ...files]);
+  return { code: r.code, stderr: r.stderr };
+}
+
+const attribute = (xml: string, element: string, name: string): string | undefined => new RegExp(`<${element}\\b[^>]*\\b${name}="([^"]*)"`).exec(xml)?.[1];
+
+test('ATNA export: every record as a valid DICOM audit message over syslog TLS to rsyslog; an outage loses nothing', async (t) => {
+  const tools = ['rsyslogd', 'xmllint', 'storescu'].map((p) => requireTool(t, p));
+  if (tools.includes(undefined)) return;
+  const [rsyslogd, xmllint] = tools as [string, string, string];
+  const work = tempDir(t);
+  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
+  const repository = await startRsyslog(t, { rsyslogd, ca, dir: join(work, 'rsyslog'), port: await freePort() });
+  const client = issueNodeCertificate(ca, { commonName: 'noord.test', organization: { name: 'Testziekenhuis', ura: '12345678' } });
+  writeFileSync(join(work, 'node.crt'), client.certPem);
+  writeFileSync(join(work, 'node.key'), client.keyPem, { mode: 0o600 });
+  writeFileSync(join(work, 'ca.crt'), ca.certPem);
+  const n = await startTestNode(t, {
+    peers: [{ aeTitle: 'MODALITY', host: '127.0.0.1', description: 'test modality' }],
+    edit: (raw) => {
+      (raw['audit'] as Record<string, unknown>)['atna'] = {
+        host: '127.0.0.1',
+        port: repository.port,
+        tls: { certFile: join(work, 'node.crt'), keyFile: join(work, 'node.key'), caFile: join(work, 'ca.crt') },
+        pollMs: 100,
+      };
+    },
+  });
+
+  // A modality stores two images: the node records their receipt, which goes out as "DICOM Instances Transferred".
+  await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 5 });
+  const store = await run('storescu', ['-aet', 'MODALITY', '-aec', n.aeTitle, '127.0.0.1', String(n.port), ...filesIn(join(work, 'synth')).slice(0, 2)]);
+  assert.equal(store.code, 0, store.stderr);
+  // Every kind of record, with every field filled, including an emergency and a consent reference.
+  const everything = (action: (typeof AUDIT_ACTIONS)[number], i: number): AuditEvent => ({
+    action,
+    outcome: i % 3 === 0 ? 'failure' : 'success',
+    description: `test ${action} <with> "markup" & 'quotes'`,
+    user: { id: `user-${i}`, name: 'Dr. É. van Dijk', roleCode: '01.015', organizationUra: '10000002' },
+    responsibleUser: { id: 'resp-1', name: 'Dr. R. Verantwoordelijk' },
+    accessPoint: { node: 'test', ip: '10.1.2.3', aeTitle: 'PACS' },
+    patient: { bsn: '999990019' },
+    objects: { studyInstanceUid: '1.2.3.4', seriesInstanceUid: '1.2.3.4.1', sopInstanceUids: ['1.2.3.4.1.1', '1.2.3.4.1.2'], transferId: 'tr-1', shareId: 'sh-1' },
+    grounds: { purpose: 'treatment', authorization: 'consent', consentReference: 'consent-42', emergency: i === 0 },
+  });
+  AUDIT_ACTIONS.forEach((action, i) => n.node.audit.record(everything(action, i)));
+  const total = n.node.audit.list({ limit: 100_000 }).length;
+  await waitFor(`${total} messages at the repository`, async () => repository.received().length >= total, 20_000);
+
+  const messages = repository.received().map((line) => {
+    const m = HEADER.exec(line);
+    assert.ok(m !== null, `an RFC 5424 message with the IHE MSGID: ${line.slice(0, 120)}`);
+    return { time: m[1]!, xml: m[4]! };
+  });
+  const validation = await validate(xmllint, join(work, 'messages'), messages.map((m) => m.xml));
+  assert.equal(validation.code, 0, `every message is a valid DICOM audit message: ${validation.stderr.slice(0, 2000)}`);
+  // The schema is no formality: a message the standard does not allow is refused.
+  const sample = messages[0]!.xml;
+  for (const broken of [sample.replace(/EventOutcomeIndicator="\d+"/, 'EventOutcomeIndicator="3"'), sample.replace(/<EventID [^>]*\/>/, ''), sample.replace(/ UserIsRequestor="\w+"/g, '')]) {
+    assert.notEqual(broken, sample);
+    assert.notEqual((await validate(xmllint, join(work, 'broken'), [broken])).code, 0, `refused: ${broken.slice(0, 200)}`);
+  }
+  const sequences = messages.map((m) => Number(Buffer.from(/type="auditSequence" value="([^"]+)"/.exec(m.xml)![1]!, 'base64').toString()));
+  assert.deepEqual(sequences, n.node.audit.list({ limit: 100_000 }).map((r) => r.sequence), 'every record once, in order');
+
+  const received = messages.find((m) => attribute(m.xml, 'EventID', 'csd-code') === '110104' && attribute(m.xml, 'EventIdentification', 'EventActionCode') === 'C' && m.xml.includes('MODALITY'));
+  assert.ok(received !== undefined, 'the C-STORE receipt is a DICOM Instances Transferred (create) message');
+  assert.match(received.xml, /ParticipantObjectTypeCodeRole="1"/, 'with the patient');
+  assert.match(received.xml, /<ParticipantObjectIDTypeCode csd-code="110180" codeSystemName="DCM"/, 'and the study');
+  const emergency = messages.find((m) => m.xml.includes('user-0'))!.xml;
+  assert.match(emergency, /<PurposeOfUse csd-code="ETREAT"/);
+  assert.match(emergency, /EventOutcomeIndicator="4"/);
+  assert.ok(emergency.includes('ParticipantObjectID="999990019^^^&amp;2.16.840.1.113883.2.4.6.3&amp;ISO"'), 'the BSN with its assigning authority');
+  assert.ok(emergency.includes('test create &lt;with&gt; &quot;markup&quot; &amp; &apos;quotes&apos;'), 'text is escaped');
+  assert.ok(emergency.includes('Dr. É. van Dijk'), 'names keep their accents (UTF-8)');
+  const loginFailure = messages.find((m) => m.xml.includes('test login-failure'))!.xml;
+  assert.match(loginFailure, /<EventID csd-code="110114"[^>]*\/><EventTypeCode csd-code="110122"/);
+
+  // The repository goes away; the node records on, undisturbed, and everything arrives once it is back.
+  await repository.stop();
+  const during = Date.now();
+  for (let i = 0; i < 20; i++) n.node.audit.record({ ...everything('read', i + 1), description: `during the outage ${i}` });
+  assert.ok(Date.now() - during < 2000, 'recording does not wait for the repository');
+  await new Promise((r) => setTimeout(r, 500));
+  await repository.start();
+  await waitFor('the backlog at the repository', async () => repository.received().filter((l) => l.includes('during the outage')).length >= 20, 30_000);
+  const after = repository.received().map((l) => Number(Buffer.from(/type="auditSequence" value="([^"]+)"/.exec(l)![1]!, 'base64').toString()));
+  const expected = n.node.audit.list({ limit: 100_000 }).map((r) => r.sequence);
+  assert.deepEqual([...new Set(after)].sort((a, b) => a - b), expected, 'no record is missing (a message may come twice, never not at all)');
+  assert.ok(logLines(n).some((l) => String(l['msg']).startsWith('audit export: the audit repository is not reachable')), 'the outage is logged');
+  assert.ok(!JSON.stringify(logLines(n).filter((l) => l['part'] === 'atna')).includes('999990019'), 'the log names no patient');
+});
+
+test('ATNA export: an audit repository whose certificate the node does not trust receives nothing', async (t) => {
+  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
+  const impostor = issueNodeCertificate(createTestCa({ commonName: 'somebody else' }), { commonName: 'arr.test', organization: { name: 'X', ura: '10000009' }, hosts: ['127.0.0.1'] });
+  let bytes = 0;
+  let connections = 0;
+  const server = createServer({ key: impostor.keyPem, cert: impostor.certPem }, (socket) => socket.on('data', (d: Buffer) => (bytes += d.length)));
+  server.on('connection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  const work = tempDir(t);
+  const client = issueNodeCertificate(ca, { commonName: 'noord.test', organization: { name: 'Testziekenhuis', ura: '12345678' } });
+  writeFileSync(join(work, 'node.crt'), client.certPem);
+  writeFileSync(join(work, 'node.key'), client.keyPem, { mode: 0o600 });
+  writeFileSync(join(work, 'ca.crt'), ca.certPem);
+  const n = await startTestNode(t, {
+    edit: (raw) => {
+      (raw['audit'] as Record<string, unknown>)['atna'] = { host: '127.0.0.1', port, tls: { certFile: join(work, 'node.crt'), keyFile: join(work, 'node.key'), caFile: join(work, 'ca.crt') }, pollMs: 100 };
+    },
+  });
+  n.node.audit.record({ action: 'read', outcome: 'success', description: 'x', user: { id: 'u', name: 'U' }, accessPoint: { node: 'n' }, patient: { bsn: '999990019' }, objects: {}, grounds: {} });
+  await waitFor('a refused connection in the log', async () => connections > 0 && logLines(n).some((l) => String(l['msg']).startsWith('audit export: the audit repository is not reachable')), 10_000);
+  assert.equal(bytes, 0, 'no audit message went to a repository that could not prove who it is');
+});
