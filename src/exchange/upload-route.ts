@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import { createInflate, createZstdDecompress } from 'node:zlib';
 import { MultipartError, parseMultipartContentType, readMultipart } from '../dicomweb/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
@@ -27,9 +27,22 @@ class UploadTooLarge extends Error {}
 function decoded(req: { raw: Readable; headers: Record<string, string | string[] | undefined> }): Readable | undefined {
   const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (encoding === 'identity') return req.raw;
-  if (encoding === 'zstd') return req.raw.pipe(createZstdDecompress());
-  if (encoding === 'deflate') return req.raw.pipe(createInflate());
+  if (encoding === 'zstd') return decompressed(req.raw, createZstdDecompress());
+  if (encoding === 'deflate') return decompressed(req.raw, createInflate());
   return undefined;
+}
+
+/**
+ * pipe() alone does not pass on a body cut off by a sender that died mid-upload: the decompressor waited for more input
+ * for ever, so the instance being stored never aborted, and its temp file and descriptor stayed until the next restart
+ * (found by test/node/exchange-kill-transfer.test.ts). Ending the decompressor with an error lets the ingest abort and
+ * clean up. Not pipeline(): that would also destroy the request when the route stops reading (413), and lose the answer.
+ */
+function decompressed(raw: Readable, decompressor: Transform): Readable {
+  raw.once('close', () => {
+    if (!raw.readableEnded) decompressor.destroy(Object.assign(new Error('the upload was cut off'), { code: 'ECONNRESET' }));
+  });
+  return raw.pipe(decompressor);
 }
 
 async function* limited(source: Readable, max: number): AsyncIterable<Buffer> {
@@ -105,6 +118,8 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
           d.onStored?.(transfer, r.sopInstanceUid);
         } catch (err) {
           if (!(err instanceof BeeldbrugError)) throw err;
+          // A full disk is the node's problem, not the instance's: stop here and say so, the sender tries again later.
+          if (err.code === 'OUT_OF_RESOURCES') throw err;
           failed.push({ sopInstanceUid: uid, reason: err.code.toLowerCase().replaceAll('_', '-'), detail: err.message });
           d.audit.record(verifyFailureEvent({ at: { node: d.node, ip: req.ip }, senderUra: partner.ura, senderName: partner.name, transferId: transfer.transferId, manifest: transfer.manifest, sopInstanceUid: uid, reason: err.message }));
         }
@@ -114,6 +129,10 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
       if (err instanceof UploadTooLarge) {
         req.log.warn({ transferId: transfer.transferId, sender: partner.ura, stored: stored.length }, 'upload refused: too large');
         return reply.code(413).header('connection', 'close').send({ error: 'upload-too-large', stored, failed });
+      }
+      if (err instanceof BeeldbrugError && err.code === 'OUT_OF_RESOURCES') {
+        req.log.error({ transferId: transfer.transferId, sender: partner.ura, stored: stored.length }, 'upload refused: the disk is full');
+        return reply.code(507).header('connection', 'close').send({ error: 'insufficient-storage', detail: err.message, stored, failed });
       }
       if (err instanceof MultipartError) return reply.code(400).send({ error: 'multipart-invalid', code: err.code, detail: err.message, stored, failed });
       const code = (err as NodeJS.ErrnoException).code ?? '';

@@ -49,6 +49,8 @@ export interface ExchangeNodeOptions {
   retentionDays?: number;
   /** auth.oidc: sign-in through an identity provider. */
   oidc?: Record<string, unknown>;
+  /** The data folder, e.g. on a small file system to see a full disk. */
+  dataDir?: string;
 }
 
 /** A node with an exchange listener; by default Noord's, trusting Midden as its one partner. */
@@ -81,6 +83,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
       if (o.registry !== undefined) raw['registry'] = o.registry;
       if (o.timeline !== undefined) raw['timeline'] = o.timeline;
       if (o.retentionDays !== undefined) (raw['store'] as Record<string, unknown>)['retentionDays'] = o.retentionDays;
+      if (o.dataDir !== undefined) raw['dataDir'] = o.dataDir;
       if (o.oidc !== undefined) raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), oidc: o.oidc };
     },
   });
