@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Dataset, DicomError, type DicomErrorCode, type Element, parseDataset, Tag, TransferSyntax, writeDataset } from './index.ts';
+import { deflateRawSync } from 'node:zlib';
+import { Dataset, DicomError, type DicomErrorCode, type Element, type ParseLimits, parseDataset, Tag, TransferSyntax, writeDataset } from './index.ts';
 
 const NATIVE = [
   TransferSyntax.ExplicitVRLittleEndian,
@@ -170,8 +171,26 @@ function nested(depth: number): Buffer {
   return inner;
 }
 
+/** `depth` undefined-length sequences, each in an item of the one before: built in one concat, not one per level. */
+/** (In implicit VR, (0040,A730) is SQ by the dictionary; the headers are tag and 4-byte length.) */
+function deepUndefined(depth: number, implicit = false): Buffer {
+  const open = implicit ? Buffer.concat([tagBytes(Tag.ContentSequence), u32(0xffffffff), ITEM_U]) : Buffer.concat([SQ_U, ITEM_U]);
+  const inner = implicit ? Buffer.concat([tagBytes(Tag.TextValue), u32(2), Buffer.from('xx')]) : explicit(Tag.TextValue, 'UT', 'xx');
+  return Buffer.concat([...Array<Buffer>(depth).fill(open), inner, ...Array<Buffer>(depth).fill(Buffer.concat([ITEM_END, SEQ_END]))]);
+}
+
+/** The same with defined lengths: each level's sequence and item lengths count everything inside them. */
+function deepDefined(depth: number): Buffer {
+  const inner = explicit(Tag.TextValue, 'UT', 'xx');
+  const heads: Buffer[] = [];
+  for (let level = depth - 1, content = inner.length + 20 * (depth - 1); level >= 0; level--, content -= 20) {
+    heads.push(explicit(Tag.ContentSequence, 'SQ', Buffer.alloc(0), content + 8), Buffer.from([0xfe, 0xff, 0x00, 0xe0]), u32(content));
+  }
+  return Buffer.concat([...heads, inner]);
+}
+
 const EXPL = TransferSyntax.ExplicitVRLittleEndian;
-const cases: { name: string; bytes: Buffer; ts?: string; code: DicomErrorCode; limits?: { maxDepth?: number; maxItems?: number; maxElementLength?: number } }[] = [
+const cases: { name: string; bytes: Buffer; ts?: string; code: DicomErrorCode; limits?: ParseLimits }[] = [
   { name: 'element header cut short', bytes: Buffer.concat([explicit(Tag.PatientID, 'LO', 'AB'), Buffer.from([0x10, 0x00, 0x30, 0x00, 0x44])]), code: 'TRUNCATED' },
   { name: 'value longer than the data', bytes: explicit(Tag.PatientID, 'LO', 'AB', 100), code: 'LENGTH_EXCEEDS_DATA' },
   { name: 'absurd length beyond the data', bytes: explicit(Tag.PixelData, 'OB', 'AB', 0x3ffffffe), code: 'LENGTH_EXCEEDS_DATA' },
@@ -205,6 +224,30 @@ const cases: { name: string; bytes: Buffer; ts?: string; code: DicomErrorCode; l
   },
   { name: 'encapsulated pixel data without delimiter', bytes: Buffer.concat([explicit(Tag.PixelData, 'OB', Buffer.alloc(0), 0xffffffff), Buffer.from([0xfe, 0xff, 0x00, 0xe0, 0, 0, 0, 0])]), code: 'UNTERMINATED_ITEM' },
   { name: 'too many items', bytes: Buffer.concat([SQ_U, ITEM_U, ITEM_END, ITEM_U, ITEM_END, ITEM_U, ITEM_END, SEQ_END]), code: 'TOO_MANY_ITEMS', limits: { maxItems: 2 } },
+  // Nesting far past the limit is refused at the limit, as a DicomError: never a stack overflow (RangeError).
+  { name: 'nesting 10,000 deep (undefined lengths)', bytes: deepUndefined(10_000), code: 'TOO_DEEP' },
+  { name: 'nesting 10,000 deep (defined lengths)', bytes: deepDefined(10_000), code: 'TOO_DEEP' },
+  { name: 'nesting 10,000 deep in implicit VR', bytes: deepUndefined(10_000, true), ts: TransferSyntax.ImplicitVRLittleEndian, code: 'TOO_DEEP' },
+  {
+    name: 'nesting 10,000 deep inside a UN of undefined length',
+    bytes: Buffer.concat([explicit(0x00091010, 'UN', Buffer.alloc(0), 0xffffffff), ITEM_U, deepUndefined(10_000, true)]),
+    code: 'TOO_DEEP',
+  },
+  { name: 'nesting 10,000 deep against a limit set far above the stack', bytes: deepUndefined(10_000), code: 'TOO_DEEP', limits: { maxDepth: 1_000_000 } },
+  { name: 'odd item length', bytes: Buffer.concat([SQ_U, Buffer.from([0xfe, 0xff, 0x00, 0xe0]), u32(3), Buffer.alloc(3), SEQ_END]), code: 'ODD_LENGTH' },
+  {
+    name: 'odd fragment length',
+    bytes: Buffer.concat([explicit(Tag.PixelData, 'OB', Buffer.alloc(0), 0xffffffff), Buffer.from([0xfe, 0xff, 0x00, 0xe0]), u32(3), Buffer.alloc(3), SEQ_END]),
+    code: 'ODD_LENGTH',
+  },
+  { name: 'odd length in implicit VR', bytes: Buffer.concat([tagBytes(Tag.PatientID), u32(3), Buffer.from('ABC')]), ts: TransferSyntax.ImplicitVRLittleEndian, code: 'ODD_LENGTH' },
+  {
+    name: 'a deflate bomb (8 MiB of zeros in a few KiB) against the inflate limit',
+    bytes: deflateRawSync(Buffer.alloc(8 << 20)),
+    ts: TransferSyntax.DeflatedExplicitVRLittleEndian,
+    code: 'HEADER_TOO_LARGE',
+    limits: { maxInflatedLength: 1 << 20 },
+  },
   { name: 'implicit VR length beyond the data', bytes: Buffer.concat([tagBytes(Tag.PatientID), u32(0x3ffffff0), Buffer.alloc(4)]), ts: TransferSyntax.ImplicitVRLittleEndian, code: 'LENGTH_EXCEEDS_DATA' },
   { name: 'unknown transfer syntax', bytes: Buffer.alloc(0), ts: '1.2.3.4.5', code: 'UNSUPPORTED_TRANSFER_SYNTAX' },
   { name: 'corrupt deflate stream', bytes: Buffer.from('not deflate at all, really'), ts: TransferSyntax.DeflatedExplicitVRLittleEndian, code: 'TRUNCATED' },
@@ -236,6 +279,12 @@ test('nesting up to maxDepth is accepted', () => {
   }
   assert.equal(depth, 32);
   assert.equal(d?.string(Tag.TextValue), 'xx');
+  // The corpus builders make well-formed nesting: at the limit it parses, so TOO_DEEP above is the depth, nothing else.
+  const deepest = (x: Dataset): number => (x.has(Tag.ContentSequence) ? 1 + deepest(x.items(Tag.ContentSequence)[0] ?? new Dataset()) : 0);
+  assert.equal(deepest(parseDataset(deepUndefined(32), EXPL)), 32);
+  assert.equal(deepest(parseDataset(deepDefined(32), EXPL)), 32);
+  assert.equal(deepest(parseDataset(deepUndefined(32, true), TransferSyntax.ImplicitVRLittleEndian)), 32);
+  assert.equal(deepest(parseDataset(deepUndefined(256), EXPL, { maxDepth: 1_000_000 })), 256, 'a limit asked above the ceiling stops at 256');
 });
 
 test('random corruption never escapes as anything but a DicomError', () => {

@@ -29,10 +29,13 @@ export function inflate(bytes: Buffer, offset: number, maxOutputLength?: number,
   }
 }
 
+/** A deflated data set parsed whole is inflated into memory first: never beyond this (a few KiB can inflate to GiBs). */
+const DEFAULT_MAX_INFLATED_LENGTH = 256 * 1024 * 1024;
+
 /** Parses a complete data set held in memory. `base` shifts error offsets (e.g. to the position in a file). */
 export function parseDataset(bytes: Buffer, transferSyntaxUid: string, limits?: ParseLimits, base = 0): Dataset {
   const info = requireTransferSyntax(transferSyntaxUid);
-  const data = info.deflated ? inflate(bytes, base) : bytes;
+  const data = info.deflated ? inflate(bytes, base, limits?.maxInflatedLength ?? DEFAULT_MAX_INFLATED_LENGTH) : bytes;
   const state = parseState(data, info.deflated ? 0 : base, limits);
   const ds = new Dataset();
   readDataset(state, ds, 0, data.length, 0, info.explicitVr, info.littleEndian, false);

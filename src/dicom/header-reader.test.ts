@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { deflateRawSync } from 'node:zlib';
 import { Dataset, DicomError, HeaderReader, parseDataset, Tag, TransferSyntax, writeDataset } from './index.ts';
 
 /** A CT-like header (with a sequence and a private element) plus 512x512 16-bit pixel data. */
@@ -142,6 +143,49 @@ test('an undefined-length sequence split over many chunks', () => {
   for (const c of chunks(writeDataset(ds, TransferSyntax.ExplicitVRLittleEndian), 512)) if ((done = reader.push(c))) break;
   assert.ok(done);
   assert.equal(reader.end().items(Tag.ContentSequence)[199]?.string(Tag.CodeValue), 'C199');
+});
+
+test('sequences nested 10,000 deep are refused as TOO_DEEP however they arrive, never as a stack overflow', () => {
+  const open = Buffer.from('4000' + '30a7' + '5351' + '0000' + 'ffffffff' + 'feff00e0' + 'ffffffff', 'hex');
+  const close = Buffer.from('feff0de0' + '00000000' + 'feffdde0' + '00000000', 'hex');
+  const deep = Buffer.concat([...Array<Buffer>(10_000).fill(open), ...Array<Buffer>(10_000).fill(close), Buffer.from('e07f1000' + '4f420000' + '00000000', 'hex')]);
+  const inputs: [string, Buffer, number][] = [
+    ['explicit VR', deep, 7],
+    ['explicit VR', deep, 4096],
+    ['explicit VR', deep, deep.length],
+    [TransferSyntax.DeflatedExplicitVRLittleEndian, deflateRawSync(deep), 1024],
+  ];
+  for (const [ts, bytes, size] of inputs) {
+    const reader = new HeaderReader(ts === 'explicit VR' ? TransferSyntax.ExplicitVRLittleEndian : ts);
+    assert.throws(() => {
+      for (const c of chunks(bytes, size)) reader.push(c);
+      reader.end();
+    }, (e: unknown) => e instanceof DicomError && e.code === 'TOO_DEEP', `${ts} in chunks of ${size}`);
+  }
+});
+
+test('an absurd image size (65535 x 65535 x 16 bits x 3 samples x 2^31 frames) is read as numbers; nothing is sized from it', () => {
+  const header = writeDataset(
+    new Dataset()
+      .set(Tag.SOPClassUID, 'UI', '1.2.840.10008.5.1.4.1.1.7')
+      .set(Tag.SamplesPerPixel, 'US', 3)
+      .set(Tag.NumberOfFrames, 'IS', '2147483648')
+      .set(Tag.Rows, 'US', 65535)
+      .set(Tag.Columns, 'US', 65535)
+      .set(Tag.BitsAllocated, 'US', 16),
+    TransferSyntax.ExplicitVRLittleEndian,
+  );
+  // Pixel Data declaring 4 GiB - 16 bytes, of which 64 arrive: the header ends at its tag, and its value is never read.
+  const pixelHead = Buffer.from('e07f1000' + '4f570000' + 'f0ffffff', 'hex');
+  const before = process.memoryUsage().arrayBuffers;
+  const reader = new HeaderReader(TransferSyntax.ExplicitVRLittleEndian);
+  assert.equal(reader.push(Buffer.concat([header, pixelHead, Buffer.alloc(64)])), true, 'the header is complete at Pixel Data');
+  const ds = reader.end();
+  assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 1024 * 1024, 'no buffer sized from the image attributes');
+  assert.equal(reader.headerLength, header.length);
+  assert.deepEqual([ds.number(Tag.Rows), ds.number(Tag.Columns), ds.number(Tag.BitsAllocated), ds.number(Tag.SamplesPerPixel)], [65535, 65535, 16, 3]);
+  assert.equal(ds.string(Tag.NumberOfFrames), '2147483648');
+  assert.ok(!ds.has(Tag.PixelData));
 });
 
 test('unknown transfer syntax is refused up front', () => {

@@ -10,13 +10,18 @@ import { vrOf } from './dictionary.ts';
 import { BINARY_UNIT, LONG_LENGTH_VRS, vrFromBytes, type Vr } from './vr.ts';
 
 export interface ParseLimits {
-  /** Deepest sequence nesting accepted; default 32. */
+  /** Deepest sequence nesting accepted; default 32, at most MAX_DEPTH whatever is asked. */
   maxDepth?: number;
   /** Largest value length accepted; default 1 GiB. */
   maxElementLength?: number;
   /** Most sequence items and fragments accepted in one parse; default 1 000 000. */
   maxItems?: number;
+  /** Largest size a deflated data set may inflate to (PS3.5 A.5) when parsed whole; default 256 MiB. */
+  maxInflatedLength?: number;
 }
+
+/** The parser recurses per sequence level; past a few thousand levels the stack runs out, so no limit goes beyond this. */
+export const MAX_DEPTH = 256;
 
 const ITEM = 0xfffee000;
 const SEQUENCE_DELIMITATION = 0xfffee0dd;
@@ -38,7 +43,7 @@ export function parseState(buf: Buffer, base: number, limits: ParseLimits | unde
   return {
     buf,
     base,
-    maxDepth: limits?.maxDepth ?? 32,
+    maxDepth: Math.min(limits?.maxDepth ?? 32, MAX_DEPTH),
     maxElementLength: limits?.maxElementLength ?? 1024 * 1024 * 1024,
     maxItems: limits?.maxItems ?? 1_000_000,
     items: 0,

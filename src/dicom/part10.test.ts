@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test';
 import { requireTool } from '../../test/support/tools.ts';
 import { tempDir } from '../../test/support/tmp.ts';
 import {
-  Dataset, DicomError, encodeFileMeta, IMPLEMENTATION_CLASS_UID, readPart10, readPart10Header, SopClass, Tag, TransferSyntax, writePart10,
+  Dataset, DicomError, encodeFileMeta, IMPLEMENTATION_CLASS_UID, readFileMeta, readPart10, readPart10Header, SopClass, Tag, TransferSyntax, writePart10,
 } from './index.ts';
 
 function instance(): Dataset {
@@ -206,4 +206,79 @@ test('broken Part 10 files give typed errors', async (t) => {
   })();
   assert.equal(offset, good.length - 10, 'offsets count from the start of the file');
   assert.equal(readPart10(good).dataset.string(Tag.PatientID), 'AB');
+});
+
+/** Our file meta without its (0002,0000) group length element: the 12 bytes after 'DICM'. */
+function metaWithoutGroupLength(sopInstanceUid = '1.2.3'): Buffer {
+  const meta = encodeFileMeta({ sopClassUid: SopClass.CTImageStorage, sopInstanceUid, transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian });
+  return Buffer.concat([meta.subarray(0, 132), meta.subarray(144)]);
+}
+
+/** An explicit VR little endian group 0002 element with a 2-byte length. */
+function metaElement(element: number, vr: string, value: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt16LE(0x0002, 0);
+  h.writeUInt16LE(element, 2);
+  h.write(vr, 4, 'latin1');
+  h.writeUInt16LE(value.length, 6);
+  return Buffer.concat([h, value]);
+}
+
+test('a file meta without its group length (0002,0000) is accepted, as most readers do, whole, streamed and byte by byte', async (t) => {
+  const dataset = Buffer.from([0x10, 0x00, 0x20, 0x00, 0x4c, 0x4f, 0x02, 0x00, 0x41, 0x42]);
+  const meta = metaWithoutGroupLength();
+  const file = Buffer.concat([meta, dataset]);
+  const whole = readPart10(file);
+  assert.equal(whole.meta.has(0x00020000), false);
+  assert.equal(whole.meta.string(Tag.MediaStorageSOPInstanceUID), '1.2.3');
+  assert.equal(whole.transferSyntaxUid, TransferSyntax.ExplicitVRLittleEndian);
+  assert.equal(whole.datasetOffset, meta.length);
+  assert.equal(whole.dataset.string(Tag.PatientID), 'AB');
+
+  const path = join(tempDir(t), 'no-group-length.dcm');
+  writeFileSync(path, file);
+  assert.equal((await readPart10Header(path)).dataset.string(Tag.PatientID), 'AB');
+
+  // Arriving a byte at a time, the meta is either not yet complete or found at the right place; it never fails.
+  let found: number | undefined;
+  for (let n = 0; n <= file.length && found === undefined; n++) found = readFileMeta(file.subarray(0, n), n === file.length)?.datasetOffset;
+  assert.equal(found, meta.length);
+});
+
+test('file meta corpus: without a group length, too long or malformed, each is BAD_META, whole and streamed', async (t) => {
+  const base = metaWithoutGroupLength();
+  const endless = Buffer.concat([base, ...Array.from({ length: 3000 }, () => metaElement(0x0016, 'AE', Buffer.from('ENDLESS_AE_TITLE')))]);
+  const absurd = Buffer.concat([base, Buffer.from('02000200' + '4f420000' + 'f0ffffff', 'hex'), Buffer.alloc(64)]);
+  const odd = Buffer.concat([base, metaElement(0x0016, 'AE', Buffer.from('ODD'))]);
+  const withLength = encodeFileMeta({ sopClassUid: '1.2', sopInstanceUid: '1.2.3', transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian });
+  const hugeGroupLength = Buffer.from(withLength);
+  hugeGroupLength.writeUInt32LE(0xfffffff0, 140);
+  // [name, bytes, refused by an incremental reader before the stream ends: a limit is passed, more bytes cannot help]
+  const cases: [string, Buffer, boolean][] = [
+    ['group 0002 running on past 64 KiB without a group length', endless, true],
+    ['an absurd element length without a group length', absurd, true],
+    ['a group length of 4 GiB', hugeGroupLength, true],
+    ['an odd value length in the meta', odd, false],
+  ];
+  const dir = tempDir(t);
+  for (const [name, bytes, early] of cases) {
+    assert.throws(() => readPart10(bytes), (e) => e instanceof DicomError && e.code === 'BAD_META', name);
+    assert.throws(() => readFileMeta(bytes, !early), (e) => e instanceof DicomError && e.code === 'BAD_META', `${name} (incremental)`);
+    const file = join(dir, 'meta.dcm');
+    writeFileSync(file, bytes);
+    await assert.rejects(readPart10Header(file), (e) => e instanceof DicomError && e.code === 'BAD_META', `${name} (streamed)`);
+  }
+});
+
+test('a Part 10 file with sequences nested 10,000 deep is refused as TOO_DEEP, whole and streamed', async (t) => {
+  const open = Buffer.from('4000' + '30a7' + '5351' + '0000' + 'ffffffff' + 'feff00e0' + 'ffffffff', 'hex');
+  const close = Buffer.from('feff0de0' + '00000000' + 'feffdde0' + '00000000', 'hex');
+  const file = Buffer.concat([
+    encodeFileMeta({ sopClassUid: SopClass.CTImageStorage, sopInstanceUid: '1.2.3', transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian }),
+    ...Array<Buffer>(10_000).fill(open), ...Array<Buffer>(10_000).fill(close),
+  ]);
+  assert.throws(() => readPart10(file), (e) => e instanceof DicomError && e.code === 'TOO_DEEP');
+  const path = join(tempDir(t), 'deep.dcm');
+  writeFileSync(path, file);
+  await assert.rejects(readPart10Header(path), (e) => e instanceof DicomError && e.code === 'TOO_DEEP');
 });

@@ -81,3 +81,49 @@ test('declared lengths are checked before any allocation; bad input is a typed e
     assert.throws(() => r.push(bytes), (e: unknown) => e instanceof DimseProtocolError && e.code === code, name);
   }
 });
+
+test('every PDU type: zero and oversize lengths are refused from the 6-byte header; nothing larger than the control cap is allocated', () => {
+  const head = (type: number, len: number): Buffer => {
+    const b = Buffer.from([type, 0, 0, 0, 0, 0]);
+    b.writeUInt32BE(len >>> 0, 2);
+    return b;
+  };
+  const cap = 256 * 1024;
+  // [type, zero-length code, code for the largest length a header can declare]
+  const types: [number, string, string][] = [
+    [0x01, 'PDU_ZERO_LENGTH', 'PDU_TOO_LARGE'],
+    [0x02, 'PDU_ZERO_LENGTH', 'PDU_TOO_LARGE'],
+    [0x03, 'PDU_ZERO_LENGTH', 'PDU_BAD_LENGTH'],
+    [0x04, 'PDU_ZERO_LENGTH', 'PDU_TOO_LARGE'],
+    [0x05, 'PDU_ZERO_LENGTH', 'PDU_BAD_LENGTH'],
+    [0x06, 'PDU_ZERO_LENGTH', 'PDU_BAD_LENGTH'],
+    [0x07, 'PDU_ZERO_LENGTH', 'PDU_BAD_LENGTH'],
+    [0x00, 'UNKNOWN_PDU_TYPE', 'UNKNOWN_PDU_TYPE'],
+    [0x08, 'UNKNOWN_PDU_TYPE', 'UNKNOWN_PDU_TYPE'],
+    [0xff, 'UNKNOWN_PDU_TYPE', 'UNKNOWN_PDU_TYPE'],
+  ];
+  const atCap = Buffer.concat([head(0x01, cap), Buffer.alloc(cap - 1)]);
+  const allocUnsafe = Buffer.allocUnsafe;
+  let largest = 0;
+  Buffer.allocUnsafe = (size: number): ReturnType<typeof allocUnsafe> => {
+    largest = Math.max(largest, size);
+    return allocUnsafe(size);
+  };
+  try {
+    for (const [type, zeroCode, hugeCode] of types) {
+      for (const [len, code] of [[0, zeroCode], [0xffffffff, hugeCode], [cap + 1, hugeCode]] as const) {
+        const r = new PduReader(recorder().sink, { maxPduLength: 16384 });
+        r.acceptData = true;
+        assert.throws(() => r.push(head(type, len)), (e: unknown) => e instanceof DimseProtocolError && e.code === code, `type 0x${type.toString(16)}, length ${len}`);
+      }
+    }
+    // Up to the cap, a control PDU's body is allocated once its header is read; one byte less than declared leaves the
+    // reader inside a PDU, which the upper layer reports as PDU_TRUNCATED when the connection closes.
+    const r = new PduReader(recorder().sink, { maxPduLength: 16384 });
+    r.push(atCap);
+    assert.ok(r.inPdu);
+  } finally {
+    Buffer.allocUnsafe = allocUnsafe;
+  }
+  assert.equal(largest, cap, 'the largest allocation is the control PDU cap');
+});

@@ -1,11 +1,15 @@
-// Malformed and hostile input to our DIMSE server (PS3.8 9.2-9.3): every case ends in A-ABORT / A-ASSOCIATE-RJ /
-// a closed connection with a log line carrying a stable reason, and the same server still serves echoscu after it.
+// Malformed and hostile input to our DIMSE server (PS3.8 9.2-9.3), the parser corpus for the upper layer: every PDU
+// type truncated, of length zero, above its limit and in the wrong state, unknown PDU types, and an HTTP request or a
+// TLS ClientHello on a plain DIMSE port. Every case ends in A-ABORT / A-ASSOCIATE-RJ / a closed connection within a
+// second of the last byte sent, with a log line carrying a stable reason, and the same server still serves echoscu.
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import {
-  Association, encodeAssociateRq, encodePDataHeader, encodeCommand, CommandField, ImplementationClassUid, Status,
-  DimseProtocolError,
+  Association, encodeAssociateRq, encodeAssociateAc, encodeAssociateRj, encodeAbort, encodeReleaseRq, encodeReleaseRp,
+  encodePDataHeader, encodeCommand, CommandField, ImplementationClassUid, Status, DimseProtocolError,
 } from '../../src/dimse/index.ts';
 import { requireTool } from '../support/tools.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -21,6 +25,18 @@ function rq(calling = 'TESTSCU', called = 'BEELDBRUG'): Buffer {
   });
 }
 
+/** An A-ASSOCIATE-AC, as only the accepting side may send it (PS3.8 9.3.3). */
+function ac(): Buffer {
+  return encodeAssociateAc({
+    protocolVersion: 1, calledAeTitle: 'BEELDBRUG', callingAeTitle: 'TESTSCU', applicationContext: '1.2.840.10008.3.1.1.1',
+    contexts: [{ id: 1, result: 0, transferSyntax: '1.2.840.10008.1.2' }],
+    userInfo: { maxPduLength: 16384, implementationClassUid: ImplementationClassUid, roleSelections: [] },
+  });
+}
+
+const rj = encodeAssociateRj({ result: 1, source: 1, reason: 1 });
+const abort = encodeAbort({ source: 0, reason: 0 });
+
 function header(type: number, length: number): Buffer {
   const b = Buffer.alloc(6);
   b[0] = type;
@@ -28,13 +44,26 @@ function header(type: number, length: number): Buffer {
   return b;
 }
 
-/** Sends `steps` (waiting for the A-ASSOCIATE-AC after a step marked 'await-ac'); returns what came back. */
-async function rawSession(port: number, steps: readonly (Buffer | 'await-ac' | 'end')[], waitMs = 3000): Promise<{ received: Buffer; closed: boolean }> {
+/** The PDU header of a `length`-byte PDU and only `sent` bytes of its body: a PDU cut short. */
+function cut(type: number, length: number, sent: number): Buffer {
+  return Buffer.concat([header(type, length), Buffer.alloc(sent)]);
+}
+
+/** The control PDU cap of our reader (PduReader maxControlPduLength default). */
+const CONTROL_CAP = 256 * 1024;
+
+/**
+ * Sends `steps` (waiting for the A-ASSOCIATE-AC after a step marked 'await-ac'); returns what came back and how long
+ * after the last step the connection was closed (Infinity if it was not closed within `waitMs`).
+ */
+async function rawSession(port: number, steps: readonly (Buffer | 'await-ac' | 'end')[], waitMs = 3000): Promise<{ received: Buffer; closed: boolean; closeMs: number }> {
   const s: Socket = connect(port, '127.0.0.1');
   const chunks: Buffer[] = [];
   let closed = false;
+  let closedAt = Infinity;
   const done = new Promise<void>((resolve) => s.on('close', () => {
     closed = true;
+    closedAt = Date.now();
     resolve();
   }));
   s.on('data', (d: Buffer) => chunks.push(d));
@@ -48,9 +77,10 @@ async function rawSession(port: number, steps: readonly (Buffer | 'await-ac' | '
     } else if (step === 'end') s.end();
     else s.write(step);
   }
+  const sentAt = Date.now();
   await Promise.race([done, new Promise((r) => setTimeout(r, waitMs))]);
   s.destroy();
-  return { received: Buffer.concat(chunks), closed };
+  return { received: Buffer.concat(chunks), closed, closeMs: closedAt - sentAt };
 }
 
 function pdata(contextId: number, isCommand: boolean, isLast: boolean, payload: Buffer): Buffer {
@@ -82,6 +112,42 @@ const cases: Case[] = [
   { name: 'a command set above the limit', steps: [rq(), 'await-ac', pdata(1, true, false, Buffer.alloc(3000)), pdata(1, true, true, Buffer.alloc(3000))], reason: 'COMMAND_TOO_LARGE', expect: 'abort' },
   { name: 'an unparseable command set', steps: [rq(), 'await-ac', pdata(1, true, true, Buffer.from('0800180001000000aabbccdd', 'hex'))], reason: 'COMMAND_UNPARSEABLE', expect: 'abort' },
   { name: 'an unknown calling AE', steps: [rq('STRANGER')], reason: 'CALLING_AE_NOT_RECOGNIZED', expect: 'reject' },
+
+  // Every PDU type (PS3.8 9.3.1): cut short, of length zero, above its limit, and where the state table forbids it.
+  { name: 'a PDU header cut short, then close', steps: [Buffer.from([0x01, 0x00, 0x00]), 'end'], reason: 'PDU_TRUNCATED', expect: 'close' },
+  { name: 'an A-ASSOCIATE-RQ just above the control PDU cap', steps: [header(0x01, CONTROL_CAP + 1)], reason: 'PDU_TOO_LARGE', expect: 'abort' },
+  { name: 'an A-ASSOCIATE-RQ shorter than its fixed fields', steps: [cut(0x01, 20, 20)], reason: 'PDU_BAD_LENGTH', expect: 'abort' },
+  { name: 'a truncated A-ASSOCIATE-AC, then close', steps: [cut(0x02, 200, 50), 'end'], reason: 'PDU_TRUNCATED', expect: 'close' },
+  { name: 'a zero-length A-ASSOCIATE-AC', steps: [header(0x02, 0)], reason: 'PDU_ZERO_LENGTH', expect: 'abort' },
+  { name: 'an oversized A-ASSOCIATE-AC (2 GiB declared)', steps: [header(0x02, 0x7fffffff)], reason: 'PDU_TOO_LARGE', expect: 'abort' },
+  { name: 'an A-ASSOCIATE-AC from the calling side', steps: [ac()], reason: 'UNEXPECTED_PDU', expect: 'abort' },
+  { name: 'an A-ASSOCIATE-AC after the association', steps: [rq(), 'await-ac', ac()], reason: 'UNEXPECTED_PDU', expect: 'abort' },
+  { name: 'a truncated A-ASSOCIATE-RJ, then close', steps: [cut(0x03, 4, 2), 'end'], reason: 'PDU_TRUNCATED', expect: 'close' },
+  { name: 'a zero-length A-ASSOCIATE-RJ', steps: [header(0x03, 0)], reason: 'PDU_ZERO_LENGTH', expect: 'abort' },
+  { name: 'an oversized A-ASSOCIATE-RJ (1 MiB declared)', steps: [header(0x03, 1 << 20)], reason: 'PDU_BAD_LENGTH', expect: 'abort' },
+  { name: 'an A-ASSOCIATE-RJ from the calling side', steps: [rj], reason: 'UNEXPECTED_PDU', expect: 'abort' },
+  { name: 'an A-ASSOCIATE-RJ after the association', steps: [rq(), 'await-ac', rj], reason: 'UNEXPECTED_PDU', expect: 'abort' },
+  { name: 'a truncated P-DATA-TF, then close', steps: [rq(), 'await-ac', pdata(1, true, true, echoRq).subarray(0, 30), 'end'], reason: 'PDU_TRUNCATED', expect: 'close' },
+  { name: 'an oversized P-DATA-TF (4 GiB declared)', steps: [rq(), 'await-ac', header(0x04, 0xffffffff)], reason: 'PDU_TOO_LARGE', expect: 'abort' },
+  { name: 'a truncated A-RELEASE-RQ, then close', steps: [cut(0x05, 4, 1), 'end'], reason: 'PDU_TRUNCATED', expect: 'close' },
+  { name: 'a zero-length A-RELEASE-RQ', steps: [header(0x05, 0)], reason: 'PDU_ZERO_LENGTH', expect: 'abort' },
+  { name: 'an oversized A-RELEASE-RQ (4 GiB declared)', steps: [header(0x05, 0xffffffff)], reason: 'PDU_BAD_LENGTH', expect: 'abort' },
+  { name: 'an A-RELEASE-RQ before the association', steps: [encodeReleaseRq()], reason: 'UNEXPECTED_PDU', expect: 'abort' },
+  { name: 'a truncated A-RELEASE-RP, then close', steps: [cut(0x06, 4, 3), 'end'], reason: 'PDU_TRUNCATED', expect: 'close' },
+  { name: 'a zero-length A-RELEASE-RP', steps: [header(0x06, 0)], reason: 'PDU_ZERO_LENGTH', expect: 'abort' },
+  { name: 'an oversized A-RELEASE-RP (64 KiB declared)', steps: [header(0x06, 0x10000)], reason: 'PDU_BAD_LENGTH', expect: 'abort' },
+  { name: 'an A-RELEASE-RP before the association', steps: [encodeReleaseRp()], reason: 'UNEXPECTED_PDU', expect: 'abort' },
+  { name: 'an A-RELEASE-RP nobody asked for', steps: [rq(), 'await-ac', encodeReleaseRp()], reason: 'UNEXPECTED_PDU', expect: 'abort' },
+  { name: 'a truncated A-ABORT, then close', steps: [cut(0x07, 4, 2), 'end'], reason: 'PDU_TRUNCATED', expect: 'close' },
+  { name: 'a zero-length A-ABORT', steps: [header(0x07, 0)], reason: 'PDU_ZERO_LENGTH', expect: 'abort' },
+  { name: 'an oversized A-ABORT (64 KiB declared)', steps: [header(0x07, 0x10000)], reason: 'PDU_BAD_LENGTH', expect: 'abort' },
+  // A-ABORT is valid in every state (PS3.8 9.2, actions AA-2/AA-3): the connection just closes.
+  { name: 'an A-ABORT before the association', steps: [abort], reason: 'PEER_ABORT', expect: 'close' },
+  { name: 'an A-ABORT during the association', steps: [rq(), 'await-ac', abort], reason: 'PEER_ABORT', expect: 'close' },
+  { name: 'a zero-length PDU of type 0x00', steps: [header(0x00, 0)], reason: 'UNKNOWN_PDU_TYPE', expect: 'abort' },
+  { name: 'an unknown PDU type of 4 GiB declared', steps: [header(0x08, 0xffffffff)], reason: 'UNKNOWN_PDU_TYPE', expect: 'abort' },
+  { name: 'an unknown PDU type cut short, then close', steps: [Buffer.from([0xff, 0x00, 0x00, 0x00]), 'end'], reason: 'PDU_TRUNCATED', expect: 'close' },
+  { name: 'an unknown PDU type after the association', steps: [rq(), 'await-ac', cut(0x0a, 4, 4)], reason: 'UNKNOWN_PDU_TYPE', expect: 'abort' },
 ];
 
 test('malformed PDUs, wrong states and hostile bytes end the connection cleanly; the server keeps serving', async (t) => {
@@ -93,7 +159,9 @@ test('malformed PDUs, wrong states and hostile bytes end the connection cleanly;
       const before = lines.length;
       const r = await rawSession(port, c.steps);
       assert.ok(r.closed, 'the server closed the connection');
+      assert.ok(r.closeMs < 1000, `closed ${r.closeMs} ms after the last bytes sent, not within a second`);
       if (c.expect === 'abort') assert.equal(r.received[0], 0x07, `A-ABORT expected, got ${r.received.subarray(0, 10).toString('hex')}`);
+      if (c.expect === 'close') assert.equal(r.received.toString('hex'), '', 'a peer that closed or aborted gets nothing more');
       if (c.expect === 'reject') {
         assert.equal(r.received[0], 0x03);
         assert.deepEqual([...r.received.subarray(7, 10)], [1, 1, 3], 'rejected-permanent, service user, calling AE not recognized');
@@ -106,6 +174,36 @@ test('malformed PDUs, wrong states and hostile bytes end the connection cleanly;
   }
 });
 
+test('a real HTTP client and a real TLS handshake on a plain DIMSE port fail within a second; the server keeps serving', async (t) => {
+  const echoscu = requireTool(t, 'echoscu');
+  if (echoscu === undefined) return;
+  const { port, lines } = await startServer(t, { handlers: {} });
+  const aborted = (): number => lines.filter((l) => l.reason === 'UNKNOWN_PDU_TYPE').length;
+
+  let t0 = Date.now();
+  const http = await new Promise<string>((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host: 'x' } }, (res) => resolve(`answered ${res.statusCode}`));
+    req.on('error', (err) => resolve(err.message));
+    req.end();
+  });
+  assert.ok(Date.now() - t0 < 1000, `the HTTP client waited ${Date.now() - t0} ms`);
+  assert.doesNotMatch(http, /^answered/, 'no HTTP answer comes from a DIMSE port');
+  assert.equal(aborted(), 1, 'the HTTP request was aborted as an unknown PDU type');
+
+  t0 = Date.now();
+  const tls = await new Promise<string>((resolve) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => resolve('handshake completed'));
+    s.on('error', (err) => resolve(err.message));
+    s.on('close', () => resolve('closed'));
+  });
+  assert.ok(Date.now() - t0 < 1000, `the TLS client waited ${Date.now() - t0} ms`);
+  assert.notEqual(tls, 'handshake completed');
+  assert.equal(aborted(), 2, 'the ClientHello was aborted as an unknown PDU type');
+
+  const ok = await run(echoscu, ['-aet', 'ECHOSCU', '-aec', 'BEELDBRUG', '127.0.0.1', String(port)]);
+  assert.equal(ok.code, 0, ok.stderr);
+});
+
 test('a silent connection is closed by the ARTIM timer; max associations rejects transiently', async (t) => {
   const echoscu = requireTool(t, 'echoscu');
   if (echoscu === undefined) return;
@@ -114,6 +212,13 @@ test('a silent connection is closed by the ARTIM timer; max associations rejects
   const r = await rawSession(port, [], 3000);
   assert.ok(r.closed && Date.now() - t0 < 2000);
   assert.ok(lines.some((l) => l.reason === 'ARTIM_TIMEOUT'));
+  // A PDU that is started and never finished on a connection left open is bounded by the same timer, not by the peer.
+  for (const stalled of [rq().subarray(0, 40), cut(0x01, CONTROL_CAP, 1000)]) {
+    const before = lines.filter((l) => l.reason === 'ARTIM_TIMEOUT').length;
+    const held = await rawSession(port, [stalled], 3000);
+    assert.ok(held.closed && held.closeMs < 1000, `a stalled A-ASSOCIATE-RQ closed after ${held.closeMs} ms`);
+    assert.equal(lines.filter((l) => l.reason === 'ARTIM_TIMEOUT').length, before + 1);
+  }
 
   const first = await Association.connect({ host: '127.0.0.1', port, callingAeTitle: 'TESTSCU', calledAeTitle: 'BEELDBRUG', presentationContexts: [{ abstractSyntax: Verification, transferSyntaxes: [ExplicitLE] }] });
   await assert.rejects(
