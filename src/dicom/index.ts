@@ -15,5 +15,6 @@ export {
   type FileMetaInput, type Part10, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME,
 } from './part10.ts';
 export { HeaderReader } from './header-reader.ts';
+export { StructureCheck } from './structure-check.ts';
 export { rewriteHeader } from './rewrite-header.ts';
 export { DicomError, DicomErrorCode } from './errors.ts';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DicomError, HeaderReader, Tag } from '../dicom/index.ts';
+import { DicomError, HeaderReader, StructureCheck, Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { StoreError, type BlobWriter, type Provenance, type Store } from '../store/index.ts';
 import { instanceRecordFrom } from './attributes.ts';
@@ -35,15 +35,19 @@ export async function ingestInstance(store: Store, input: IngestInput): Promise<
   }
 
   const header = new HeaderReader(input.transferSyntaxUid);
+  // The header says what the instance is; the structure check proves all of it arrived, pixel data included.
+  const structure = StructureCheck.applies(input.transferSyntaxUid) ? new StructureCheck(input.transferSyntaxUid) : undefined;
   let writer: BlobWriter | undefined;
   try {
     writer = await store.blobs.create();
     await writer.write(input.fileMeta);
     for await (const chunk of input.data) {
       if (!header.done) header.push(chunk);
+      structure?.push(chunk);
       await writer.write(chunk);
     }
     const record = instanceRecordFrom(header.end(), input.transferSyntaxUid, input.provenance);
+    structure?.end();
     if (record.instance.sopInstanceUid !== input.sopInstanceUid || record.instance.sopClassUid !== input.sopClassUid) {
       throw new BeeldbrugError(
         'DATASET_MISMATCH',
