@@ -35,13 +35,16 @@ function decoded(req: { raw: Readable; headers: Record<string, string | string[]
 /**
  * pipe() alone does not pass on a body cut off by a sender that died mid-upload: the decompressor waited for more input
  * for ever, so the instance being stored never aborted, and its temp file and descriptor stayed until the next restart
- * (found by test/node/exchange-kill-transfer.test.ts). Ending the decompressor with an error lets the ingest abort and
- * clean up. Not pipeline(): that would also destroy the request when the route stops reading (413), and lose the answer.
+ * (found by test/node/exchange-kill-transfer.test.ts). Destroying the decompressor ends its reader with a premature
+ * close, so the ingest aborts and cleans up. Not pipeline(): that would also destroy the request when the route stops
+ * reading (413) and lose the answer.
  */
 function decompressed(raw: Readable, decompressor: Transform): Readable {
-  raw.once('close', () => {
-    if (!raw.readableEnded) decompressor.destroy(Object.assign(new Error('the upload was cut off'), { code: 'ECONNRESET' }));
-  });
+  const cutOff = (): void => {
+    if (!raw.readableEnded) decompressor.destroy();
+  };
+  if (raw.destroyed) cutOff();
+  else raw.once('close', cutOff);
   return raw.pipe(decompressor);
 }
 
