@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, truncateSync, writeFileSync, appendFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, renameSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
+import { mountTmpfs } from '../../test/support/tmpfs.ts';
 import { HEADER_SIZE, SEALED_SEGMENT_SIZE, SEGMENT_SIZE } from './blob-format.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
 import { asStoreError, StoreError } from './store-error.ts';
@@ -176,20 +175,8 @@ test('ENOSPC and EDQUOT map to DISK_FULL, other errors to IO', () => {
 });
 
 test('a full disk surfaces as DISK_FULL and leaves no temp file (root: small tmpfs)', async (t) => {
-  const mnt = mkdtempSync(join(tmpdir(), 'beeldbrug-full-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { stdio: 'ignore' });
-  } catch {
-    rmSync(mnt, { recursive: true, force: true });
-    // CI runs as root and must prove the disk-full path; a developer without root may skip it.
-    if (process.env['CI'] === 'true') throw new Error('cannot mount a tmpfs for the disk-full test; CI must run as root');
-    t.skip('cannot mount a tmpfs here (needs root)');
-    return;
-  }
-  t.after(() => {
-    execFileSync('umount', [mnt]);
-    rmSync(mnt, { recursive: true, force: true });
-  });
+  const mnt = mountTmpfs(t, '1m');
+  if (mnt === undefined) return;
   const blobs = await storeIn(mnt);
   const w = await blobs.create();
   const err = await (async () => {

@@ -4,9 +4,7 @@
 // the store finds nothing to repair.
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Dataset, encodePart10, newUid, readPart10, SopClass, Tag, TransferSyntax } from '../../src/dicom/index.ts';
@@ -15,6 +13,7 @@ import { call, multipartOf, send, startExchangeNode } from '../support/exchange.
 import { filesBesidesSpare, logLines, restartTestNode } from '../support/node.ts';
 import { waitFor } from '../support/net.ts';
 import { tempDir } from '../support/tmp.ts';
+import { mountTmpfs } from '../support/tmpfs.ts';
 import { requireTool } from '../support/tools.ts';
 
 function instance(studyUid: string, seed: number): Buffer {
@@ -31,20 +30,8 @@ function instance(studyUid: string, seed: number): Buffer {
 test('a full disk: A700 for C-STORE, 507 for an upload, nothing corrupt, and storing resumes once there is room', async (t) => {
   const tools = ['storescu', 'echoscu'].map((p) => requireTool(t, p));
   if (tools.includes(undefined)) return;
-  const mnt = mkdtempSync(join(tmpdir(), 'beeldbrug-full-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', mnt], { stdio: 'ignore' });
-  } catch {
-    rmSync(mnt, { recursive: true, force: true });
-    if (process.env['CI'] === 'true') throw new Error('cannot mount a tmpfs for the disk-full test; CI must run as root');
-    t.skip('cannot mount a tmpfs here (needs root)');
-    return;
-  }
-  // Lazily: the node may still hold its databases open when this runs; the kernel lets go once it closes them.
-  t.after(() => {
-    execFileSync('umount', ['-l', mnt]);
-    rmSync(mnt, { recursive: true, force: true });
-  });
+  const mnt = mountTmpfs(t, '32m');
+  if (mnt === undefined) return;
   const dataDir = join(mnt, 'data');
   mkdirSync(dataDir);
   let { n, port, ca, partner } = await startExchangeNode(t, { dataDir, dimsePeers: [{ aeTitle: 'MODALITY', host: '127.0.0.1', description: 'test modality' }] });
