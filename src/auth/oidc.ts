@@ -131,6 +131,11 @@ export class OidcSignIn {
     return this.#s.issuer;
   }
 
+  /** The callback URL as registered at the provider. */
+  get redirectUri(): string {
+    return this.#s.redirectUri;
+  }
+
   /** Where to send the browser, and the state that binds the callback to this browser (kept in a cookie). */
   async begin(): Promise<{ url: string; state: string }> {
     const configuration = await this.#config();
@@ -187,10 +192,11 @@ export class OidcSignIn {
 
   #config(): Promise<oidc.Configuration> {
     this.#configuration ??= (async () => {
+      const fetch = fetchTrusting(this.#s.ca);
       const configuration = await oidc.discovery(new URL(this.#s.issuer), this.#s.clientId, { redirect_uris: [this.#s.redirectUri], response_types: ['code'] }, oidc.ClientSecretBasic(this.#s.clientSecret), {
-        [oidc.customFetch]: fetchTrusting(this.#s.ca),
+        [oidc.customFetch]: fetch,
       });
-      configuration[oidc.customFetch] = fetchTrusting(this.#s.ca);
+      configuration[oidc.customFetch] = fetch;
       configuration.timeout = 10;
       oidc.enableNonRepudiationChecks(configuration);
       return configuration;

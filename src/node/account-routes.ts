@@ -10,7 +10,7 @@ export interface AccountRouteDeps {
   node: string;
   logger: Logger;
   /** Sign-in through the hospital's identity provider, when configured. */
-  oidc?: { signIn: OidcSignIn; redirectUri: string };
+  oidc?: OidcSignIn;
 }
 
 const OIDC_COOKIE = 'beeldbrug_oidc';
@@ -103,14 +103,14 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
  * these two routes (SameSite=Lax: the way back is a top-level navigation from the provider's site), so that a callback
  * this browser did not start signs nobody in. Failures get one answer, the reason goes to the audit trail.
  */
-function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, o: NonNullable<AccountRouteDeps['oidc']>): void {
-  const authorization = `OpenID Connect (${o.signIn.issuer})`;
+function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSignIn): void {
+  const authorization = `OpenID Connect (${signIn.issuer})`;
   app.get(OIDC_PATH, { config: { access: 'sign-in' } }, async (_req, reply) => {
     let begun: { url: string; state: string };
     try {
-      begun = await o.signIn.begin();
+      begun = await signIn.begin();
     } catch (err) {
-      d.logger.error({ err, issuer: o.signIn.issuer }, 'the identity provider cannot be reached');
+      d.logger.error({ err, issuer: signIn.issuer }, 'the identity provider cannot be reached');
       return reply.code(502).send({ error: 'identity-provider-unreachable' });
     }
     void reply.header('set-cookie', `${OIDC_COOKIE}=${begun.state}; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=600`);
@@ -119,9 +119,9 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, o: NonNullable<A
 
   app.get(`${OIDC_PATH}/callback`, { config: { access: 'sign-in' } }, async (req, reply) => {
     // The URL the provider redirected to, as registered: openid-client takes the redirect_uri for the code exchange from it.
-    const callback = new URL(o.redirectUri);
+    const callback = new URL(signIn.redirectUri);
     callback.search = new URL(req.url, 'https://callback.invalid').search;
-    const outcome = await o.signIn.finish(callback, cookieOf(req, OIDC_COOKIE));
+    const outcome = await signIn.finish(callback, cookieOf(req, OIDC_COOKIE));
     void reply.header('set-cookie', `${OIDC_COOKIE}=; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=0`);
     const at = { node: d.node, ip: req.ip };
     if (!outcome.ok) {

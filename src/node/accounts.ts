@@ -1,8 +1,9 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AccountStore, OidcSignIn } from '../auth/index.ts';
 import type { Config, OidcConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
+import { readConfiguredFile } from './tls-files.ts';
 
 /** The node's local accounts and sessions, in its data folder; the running node and `beeldbrug user` share it. */
 export function openAccounts(config: Readonly<Config>): AccountStore {
@@ -17,26 +18,18 @@ export function openAccounts(config: Readonly<Config>): AccountStore {
 }
 
 /** Sign-in through the identity provider; the client secret and CA are read now, so a missing file stops the start. */
-export function openOidc(c: Readonly<OidcConfig>): { signIn: OidcSignIn; redirectUri: string } {
-  const read = (what: string, path: string): string => {
-    try {
-      return readFileSync(path, 'utf8');
-    } catch (cause) {
-      throw new BeeldbrugError('KEY_FILE_PROBLEM', `cannot read the ${what} ${path}: ${(cause as Error).message}`, { cause });
-    }
-  };
-  const clientSecret = read('OpenID Connect client secret', c.clientSecretFile).trim();
+export function openOidc(c: Readonly<OidcConfig>): OidcSignIn {
+  const clientSecret = readConfiguredFile('OpenID Connect client secret', c.clientSecretFile).toString('utf8').trim();
   if (clientSecret === '') throw new BeeldbrugError('KEY_FILE_PROBLEM', `the OpenID Connect client secret file ${c.clientSecretFile} is empty`);
-  const signIn = new OidcSignIn({
+  return new OidcSignIn({
     issuer: c.issuer,
     clientId: c.clientId,
     clientSecret,
     redirectUri: c.redirectUri,
-    ...(c.caFile !== undefined ? { ca: read('identity provider CA certificate', c.caFile) } : {}),
+    ...(c.caFile !== undefined ? { ca: readConfiguredFile('identity provider CA certificate', c.caFile) } : {}),
     scopes: c.scopes,
     claims: c.claims,
     roles: c.roles,
     twoFactorAmr: c.twoFactorAmr,
   });
-  return { signIn, redirectUri: c.redirectUri };
 }
