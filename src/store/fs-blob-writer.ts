@@ -1,17 +1,21 @@
 import { createHash, type Hash, randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { rename, unlink } from 'node:fs/promises';
+import { type AlignedSlots, DIRECT_IO_ALIGNMENT } from './aligned-slots.ts';
 import { blobKey, encodeHeader, SEGMENT_SIZE, sealSegment } from './blob-format.ts';
 import { asStoreError, StoreError } from './store-error.ts';
 import type { BlobRef, BlobWriter } from './types.ts';
 
 /**
- * Sealed bytes gathered before one writev. Each writev is a hop through libuv's thread pool that the next one waits for;
- * with small batches a 500 KB instance waited on several of them in turn and its data fell behind the socket. At 1 MiB
- * a typical CT or MR image goes out in one writev at commit, larger ones in a few that overlap with hashing and
- * encryption of what follows. Memory per writer stays around 1 MiB.
+ * Sealed bytes gathered before one write through the page cache (when direct I/O is not available, and for the tail).
+ * Writing while the instance still arrives leaves only the tail and the flush for the acknowledgement to wait on.
  */
-const FLUSH_BYTES = 1024 * 1024;
+const FLUSH_BYTES = 256 * 1024;
+/**
+ * Bytes handed to the thread pool and not yet written, at most. The writes run one after another behind the data
+ * arriving, so receiving never waits for the disk until a slow disk lets this much pile up; then the sender waits too.
+ */
+const MAX_QUEUED_BYTES = 2 * 1024 * 1024;
 
 export interface WriterTarget {
   blobId: string;
@@ -21,15 +25,27 @@ export interface WriterTarget {
   done(blobId: string): void;
 }
 
+/** The temp file, open twice when the file system takes direct I/O: once with O_DIRECT, once through the page cache. */
+export interface WriterFiles {
+  buffered: FileHandle;
+  direct?: { fh: FileHandle; slots: AlignedSlots };
+}
+
 /**
  * Writes one blob: encrypts segment by segment into a temp file in the data folder, then on commit fdatasyncs it and
  * renames it into place. That one flush is all an acknowledgement waits for: the temp file's name was made durable when
  * it was opened ahead (FsBlobStore), so after a power cut the blob is whole under either its temp or its final name, and
  * recovery moves a whole temp file into place; an incomplete one (its last segment missing or unauthenticated) was never
  * acknowledged and is removed. Until the rename nothing is visible under the blob id.
+ *
+ * With direct I/O the sealed bytes go to the disk in aligned slots while the instance is still arriving, bypassing the
+ * page cache: a received study is written once and rarely read at once, and on machines whose memory is mapped lazily
+ * (virtual machines) every fresh page-cache page cost a fault: 1.2 ms for a 500 KB CT image, on the acknowledgement
+ * path. What does not fill a whole aligned block (the tail, or everything after the slot pool ran dry) is written
+ * through the page cache at its offset; the two never share a block.
  */
 export class FsBlobWriter implements BlobWriter {
-  readonly #fh: FileHandle;
+  readonly #files: WriterFiles;
   readonly #target: WriterTarget;
   readonly #key: Buffer;
   readonly #header: Buffer;
@@ -39,21 +55,29 @@ export class FsBlobWriter implements BlobWriter {
   #pendingLength = 0;
   #segmentIndex = 0;
   #size = 0;
+  /** The aligned slot being filled; undefined once the writer writes through the page cache. */
+  #slot: Buffer | undefined;
+  #slotUsed = 0;
+  /** Sealed bytes waiting for a write through the page cache. */
   #out: Buffer[] = [];
   #outBytes = 0;
+  /** File offset of the first byte not yet queued. */
+  #offset = 0;
   #state: 'open' | 'busy' | 'closed' = 'open';
-  #inFlight: Promise<void> | undefined;
+  /** Writes under way. */
+  readonly #writing = new Set<Promise<void>>();
+  #queuedBytes = 0;
   #writeError: unknown;
 
-  constructor(fh: FileHandle, target: WriterTarget, storeKey: Buffer, keyId: Buffer) {
-    this.#fh = fh;
+  constructor(files: WriterFiles, target: WriterTarget, storeKey: Buffer, keyId: Buffer) {
+    this.#files = files;
     this.#target = target;
     const salt = randomBytes(16);
     this.#prefix = randomBytes(8);
     this.#key = blobKey(storeKey, salt, target.blobId);
     this.#header = encodeHeader({ keyId, blobId: target.blobId, salt, noncePrefix: this.#prefix, segmentSize: SEGMENT_SIZE });
-    this.#out.push(this.#header);
-    this.#outBytes = this.#header.length;
+    this.#slot = files.direct?.slots.take();
+    this.#emit(this.#header);
   }
 
   async write(chunk: Buffer): Promise<void> {
@@ -69,7 +93,9 @@ export class FsBlobWriter implements BlobWriter {
         this.#pendingLength += n;
         at += n;
       }
-      if (this.#outBytes >= FLUSH_BYTES) await this.#startFlush();
+      if (this.#writeError !== undefined) throw this.#writeError;
+      if (this.#outBytes >= FLUSH_BYTES) this.#queueBuffered();
+      if (this.#queuedBytes > MAX_QUEUED_BYTES) await this.#settle();
       this.#state = 'open';
     } catch (err) {
       throw await this.#fail(err, 'writing a blob');
@@ -80,13 +106,13 @@ export class FsBlobWriter implements BlobWriter {
     this.#enter('commit');
     try {
       this.#sealPending(true);
-      await this.#startFlush();
+      this.#queueSlot();
+      this.#queueBuffered();
       await this.#settle();
-      await this.#fh.datasync();
+      await this.#files.buffered.datasync();
       await rename(this.#target.tempPath, this.#target.finalPath);
-      // The data is durable and in place; closing the descriptor need not delay the acknowledgement.
-      const fh = this.#fh;
-      void fh.close().catch(() => undefined);
+      // The data is durable and in place; closing the descriptors need not delay the acknowledgement.
+      void this.#closeFiles();
       this.#state = 'closed';
       this.#target.done(this.#target.blobId);
       return { blobId: this.#target.blobId, size: this.#size, sha256: this.#hash.digest('hex') };
@@ -110,33 +136,87 @@ export class FsBlobWriter implements BlobWriter {
 
   #sealPending(final: boolean): void {
     const plain = this.#pending.subarray(0, this.#pendingLength);
-    for (const sealed of sealSegment(this.#key, this.#header, this.#prefix, this.#segmentIndex, final, plain)) {
-      this.#out.push(sealed);
-      this.#outBytes += sealed.length;
-    }
+    for (const sealed of sealSegment(this.#key, this.#header, this.#prefix, this.#segmentIndex, final, plain)) this.#emit(sealed);
     this.#segmentIndex += 1;
     this.#pendingLength = 0;
   }
 
-  /** Waits for the previous writev, then starts one for what is sealed now without waiting for it. */
-  async #startFlush(): Promise<void> {
-    await this.#settle();
+  /** Puts sealed bytes in the aligned slot, queueing each slot as it fills, or else in line for the page cache. */
+  #emit(sealed: Buffer): void {
+    let at = 0;
+    while (this.#slot !== undefined && at < sealed.length) {
+      const n = sealed.copy(this.#slot, this.#slotUsed, at);
+      this.#slotUsed += n;
+      at += n;
+      if (this.#slotUsed === this.#slot.length) {
+        this.#queueSlot();
+        this.#slot = this.#files.direct?.slots.take();
+      }
+    }
+    if (at < sealed.length) {
+      const rest = at === 0 ? sealed : sealed.subarray(at);
+      this.#out.push(rest);
+      this.#outBytes += rest.length;
+    }
+  }
+
+  /**
+   * Queues the slot's whole aligned blocks as one direct write; a partial block left at commit moves to the page-cache
+   * line, which starts right after it. The slot returns to the pool when its write is done.
+   */
+  #queueSlot(): void {
+    const slot = this.#slot;
+    const direct = this.#files.direct;
+    if (slot === undefined || direct === undefined) return;
+    this.#slot = undefined;
+    const whole = this.#slotUsed - (this.#slotUsed % DIRECT_IO_ALIGNMENT);
+    if (whole < this.#slotUsed) {
+      // Copied: the slot is reused once its direct write is done.
+      const tail = Buffer.from(slot.subarray(whole, this.#slotUsed));
+      this.#out.unshift(tail);
+      this.#outBytes += tail.length;
+    }
+    this.#slotUsed = 0;
+    if (whole === 0) {
+      direct.slots.give(slot);
+      return;
+    }
+    this.#queue(direct.fh, [slot.subarray(0, whole)], () => direct.slots.give(slot));
+  }
+
+  #queueBuffered(): void {
+    if (this.#outBytes === 0) return;
     const buffers = this.#out;
     this.#out = [];
     this.#outBytes = 0;
-    // The handler is attached at once, so a failed write is never an unhandled rejection; #settle() rethrows it.
-    this.#inFlight = writeAll(this.#fh, buffers).then(
-      () => undefined,
-      (err: unknown) => {
-        this.#writeError = err;
-      },
-    );
+    this.#queue(this.#files.buffered, buffers);
+  }
+
+  /**
+   * Starts a write at the next offset at once. Writes go to distinct offsets, so they need not wait for each other: a
+   * write that had to wait for the one before waited on the event loop, which is busy with arriving data until the
+   * instance is in.
+   */
+  #queue(fh: FileHandle, buffers: Buffer[], written?: () => void): void {
+    const bytes = buffers.reduce((n, b) => n + b.length, 0);
+    const position = this.#offset;
+    this.#offset += bytes;
+    this.#queuedBytes += bytes;
+    // Never rejects, so a failed write is never an unhandled rejection; #settle() and write() rethrow the first error.
+    const done: Promise<void> = writeAll(fh, buffers, position)
+      .catch((err: unknown) => {
+        this.#writeError ??= err;
+      })
+      .finally(() => {
+        this.#queuedBytes -= bytes;
+        this.#writing.delete(done);
+        written?.();
+      });
+    this.#writing.add(done);
   }
 
   async #settle(): Promise<void> {
-    const pending = this.#inFlight;
-    this.#inFlight = undefined;
-    if (pending !== undefined) await pending;
+    while (this.#writing.size > 0) await Promise.all(this.#writing);
     if (this.#writeError !== undefined) throw this.#writeError;
   }
 
@@ -147,19 +227,28 @@ export class FsBlobWriter implements BlobWriter {
   }
 
   async #discard(): Promise<void> {
-    await this.#inFlight;
-    await this.#fh.close().catch(() => undefined);
+    await this.#settle().catch(() => undefined);
+    await this.#closeFiles();
     await unlink(this.#target.tempPath).catch(() => undefined);
     this.#target.done(this.#target.blobId);
   }
+
+  async #closeFiles(): Promise<void> {
+    const direct = this.#files.direct;
+    if (this.#slot !== undefined && direct !== undefined) direct.slots.give(this.#slot);
+    this.#slot = undefined;
+    await Promise.all([this.#files.buffered.close().catch(() => undefined), direct?.fh.close().catch(() => undefined)]);
+  }
 }
 
-async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
+async function writeAll(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
   let rest = buffers;
+  let at = position;
   let remaining = rest.reduce((n, b) => n + b.length, 0);
   while (remaining > 0) {
-    const { bytesWritten } = await fh.writev(rest);
+    const { bytesWritten } = await fh.writev(rest, at);
     remaining -= bytesWritten;
+    at += bytesWritten;
     if (remaining > 0) rest = skipBytes(rest, bytesWritten);
   }
 }

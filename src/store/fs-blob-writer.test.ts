@@ -1,0 +1,86 @@
+// Direct I/O in the blob writer: whole aligned blocks go out with O_DIRECT from page-aligned slots, everything else
+// through the page cache at its own offset. On a file system that enforces O_DIRECT alignment (ext4, xfs) a misaligned
+// address, offset or length fails with EINVAL, so these round trips also prove the alignment.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tempDir } from '../../test/support/tmp.ts';
+import { AlignedSlots, DIRECT_IO_ALIGNMENT } from './aligned-slots.ts';
+import { HEADER_SIZE, SEGMENT_SIZE, TAG_SIZE } from './blob-format.ts';
+import { openBlobStream } from './fs-blob-reader.ts';
+import { FsBlobStore } from './fs-blob-store.ts';
+import { FsBlobWriter } from './fs-blob-writer.ts';
+import { keyIdOf } from './encryption-key.ts';
+import { readAll, testKey, writeBlob } from './store-test-support.ts';
+
+/** Plaintext size whose sealed file is exactly `fileBytes` long (segments of SEGMENT_SIZE, each with its tag). */
+function plainSizeFor(fileBytes: number): number {
+  const body = fileBytes - HEADER_SIZE;
+  const segments = Math.ceil(body / (SEGMENT_SIZE + TAG_SIZE));
+  return body - segments * TAG_SIZE;
+}
+
+test('the data folder on this file system takes direct writes, and blobs ending on and around block and slot edges read back', async (t) => {
+  const dir = tempDir(t);
+  const blobs = new FsBlobStore(dir, testKey());
+  await blobs.init();
+  t.after(() => blobs.close());
+  t.diagnostic(`direct I/O: ${blobs.writesDirect}`);
+  const slot = 128 * 1024;
+  const edges = [DIRECT_IO_ALIGNMENT, 2 * DIRECT_IO_ALIGNMENT, slot, 2 * slot, 5 * slot + DIRECT_IO_ALIGNMENT];
+  const sizes = [0, 1, ...edges.flatMap((e) => [plainSizeFor(e) - 1, plainSizeFor(e), plainSizeFor(e) + 1]), 5_000_000];
+  for (const size of sizes) {
+    const data = randomBytes(size);
+    const ref = await writeBlob(blobs, data, [65536, 3, 16384, 100_003]);
+    assert.equal(ref.sha256, createHash('sha256').update(data).digest('hex'));
+    assert.deepEqual(await readAll(blobs.open(ref.blobId)), data, `size ${size}`);
+  }
+});
+
+test('a writer whose slot pool runs dry part-way finishes the blob through the page cache, and every slot comes back', async (t) => {
+  const dir = tempDir(t);
+  const key = testKey();
+  const slots = new AlignedSlots({ slotBytes: 2 * DIRECT_IO_ALIGNMENT, slotsPerMemory: 8, maxMemories: 1 });
+  // Another writer holds five of the eight slots, so this one gets three and then none.
+  const held = Array.from({ length: 5 }, () => slots.take()!);
+  const path = join(dir, 'blob.tmp');
+  const blobId = randomBytes(16).toString('hex');
+  const direct = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_DIRECT ?? 0), 0o600);
+  const buffered = await open(path, constants.O_WRONLY);
+  const final = join(dir, blobId);
+  let finished = false;
+  const w = new FsBlobWriter({ buffered, direct: { fh: direct, slots } }, { blobId, tempPath: path, finalPath: final, done: () => (finished = true) }, key, keyIdOf(key));
+  const data = randomBytes(300_001);
+  for (let at = 0; at < data.length; at += 7_777) await w.write(data.subarray(at, at + 7_777));
+  const ref = await w.commit();
+  assert.ok(finished);
+  assert.equal(ref.size, data.length);
+  assert.deepEqual(await readAll(openBlobStream(final, blobId, key, keyIdOf(key), 0)), data);
+  for (const s of held) slots.give(s);
+  const all = Array.from({ length: 8 }, () => slots.take());
+  assert.ok(all.every((s) => s !== undefined && s.length === 2 * DIRECT_IO_ALIGNMENT), 'all eight slots are back in the pool');
+  assert.equal(slots.take(), undefined, 'the pool does not grow past its cap');
+});
+
+test('an aborted direct writer gives its slot back and leaves no file', async (t) => {
+  const dir = tempDir(t);
+  const key = testKey();
+  const slots = new AlignedSlots({ slotBytes: 16 * DIRECT_IO_ALIGNMENT, slotsPerMemory: 4, maxMemories: 1 });
+  const path = join(dir, 'blob.tmp');
+  const blobId = randomBytes(16).toString('hex');
+  const direct = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_DIRECT ?? 0), 0o600);
+  const buffered = await open(path, constants.O_WRONLY);
+  const w = new FsBlobWriter({ buffered, direct: { fh: direct, slots } }, { blobId, tempPath: path, finalPath: join(dir, blobId), done: () => undefined }, key, keyIdOf(key));
+  await w.write(randomBytes(200_000));
+  await w.abort();
+  await assert.rejects(open(path, 'r'), { code: 'ENOENT' });
+  assert.equal([slots.take(), slots.take(), slots.take(), slots.take()].filter((s) => s !== undefined).length, 4);
+});
+
+test('slots must tile whole WebAssembly pages of aligned blocks', () => {
+  assert.throws(() => new AlignedSlots({ slotBytes: 1000, slotsPerMemory: 64, maxMemories: 1 }), RangeError);
+  assert.throws(() => new AlignedSlots({ slotBytes: 4096, slotsPerMemory: 3, maxMemories: 1 }), RangeError);
+});
