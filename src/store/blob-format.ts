@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdf } from 'node:crypto';
 import { StoreError } from './store-error.ts';
 
 /**
@@ -74,8 +74,11 @@ export function decodeHeader(b: Buffer, expectedBlobId: string, expectedKeyId: B
   };
 }
 
-export function blobKey(storeKey: Buffer, salt: Buffer, blobId: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', storeKey, salt, `beeldbrug blob v1 ${blobId}`, 32));
+/** Derived in the thread pool: with OpenSSL 3 one derivation cost ~0.08 ms of the event loop, per instance stored. */
+export function blobKey(storeKey: Buffer, salt: Buffer, blobId: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    hkdf('sha256', storeKey, salt, `beeldbrug blob v1 ${blobId}`, 32, (err, key) => (err !== null ? reject(err) : resolve(Buffer.from(key))));
+  });
 }
 
 function nonceOf(prefix: Buffer, index: number): Buffer {

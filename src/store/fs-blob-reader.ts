@@ -31,7 +31,7 @@ async function* segments(path: string, blobId: string, storeKey: Buffer, keyId: 
     const header = decodeHeader(headerBytes.subarray(0, bytesRead), blobId, keyId);
     const { segments: count, plainSize } = layoutOf(fileSize, blobId);
     if (start > plainSize) throw new StoreError('RANGE_INVALID', `start ${start} is past the end of blob ${blobId} (${plainSize} bytes)`);
-    const key = blobKey(storeKey, header.salt, blobId);
+    const key = await blobKey(storeKey, header.salt, blobId);
     // A start exactly at the end of a full final segment still authenticates that segment, then yields nothing.
     let index = Math.min(Math.floor(start / SEGMENT_SIZE), count - 1);
     let skip = start - index * SEGMENT_SIZE;

@@ -3,10 +3,10 @@ import { constants } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { BLOB_ID_PATTERN } from './blob-format.ts';
+import { BLOB_ID_PATTERN, blobKey } from './blob-format.ts';
 import { openBlobStream } from './fs-blob-reader.ts';
 import { AlignedSlots, DIRECT_IO_ALIGNMENT } from './aligned-slots.ts';
-import { FsBlobWriter, type WriterFiles } from './fs-blob-writer.ts';
+import { type BlobSecret, FsBlobWriter, type WriterFiles } from './fs-blob-writer.ts';
 import { fsyncDir } from './fs-sync.ts';
 import { asStoreError, isNotFound, StoreError } from './store-error.ts';
 import type { BlobStore, BlobWriter } from './types.ts';
@@ -20,6 +20,7 @@ interface TempFile {
   blobId: string;
   tempPath: string;
   files: WriterFiles;
+  secret: BlobSecret;
 }
 const FANOUT = /^[0-9a-f]{2}$/;
 
@@ -38,6 +39,8 @@ export class FsBlobStore implements BlobStore {
   #spare: Promise<TempFile> | undefined;
   /** Aligned buffers for direct writes, when the data folder's file system takes O_DIRECT (see init()). */
   #slots: AlignedSlots | undefined;
+  /** tmp/, kept open: each new temp file's name is made durable by an fsync of it. */
+  #tempDirHandle: FileHandle | undefined;
   #closed = false;
 
   constructor(dataDir: string, key: Buffer) {
@@ -65,6 +68,7 @@ export class FsBlobStore implements BlobStore {
       }
       if (created > 0) await fsyncDir(this.#blobsDir);
       this.#slots = await probeDirectIo(this.#tempDir);
+      this.#tempDirHandle = await open(this.#tempDir, 'r');
     } catch (err) {
       throw asStoreError(err, 'creating the blob folders');
     }
@@ -86,7 +90,7 @@ export class FsBlobStore implements BlobStore {
     } catch (err) {
       throw asStoreError(err, 'creating a blob');
     }
-    const { files, blobId, tempPath } = temp;
+    const { files, blobId, tempPath, secret } = temp;
     return new FsBlobWriter(
       files,
       {
@@ -95,7 +99,7 @@ export class FsBlobStore implements BlobStore {
         finalPath: this.#pathOf(blobId),
         done: (id) => this.#inFlight.delete(id),
       },
-      this.#key,
+      secret,
       this.#keyId,
     );
   }
@@ -153,6 +157,8 @@ export class FsBlobStore implements BlobStore {
     const spare = this.#spare;
     this.#spare = undefined;
     const temp = await spare?.catch(() => undefined);
+    await this.#tempDirHandle?.close().catch(() => undefined);
+    this.#tempDirHandle = undefined;
     if (temp === undefined) return;
     await Promise.all([temp.files.buffered.close().catch(() => undefined), temp.files.direct?.fh.close().catch(() => undefined)]);
     await unlink(temp.tempPath).catch(() => undefined);
@@ -168,19 +174,23 @@ export class FsBlobStore implements BlobStore {
     const tempPath = join(this.#tempDir, blobId + TEMP_SUFFIX);
     this.#inFlight.add(blobId);
     const slots = this.#slots;
+    const tempDir = this.#tempDirHandle;
+    const salt = randomBytes(16);
     const opening = (async () => {
+      if (tempDir === undefined) throw new StoreError('WRITER_CLOSED', 'the blob store is not open (init() first)');
+      const key = await blobKey(this.#key, salt, blobId);
       const create = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
       const first = await open(tempPath, slots !== undefined ? create | constants.O_DIRECT : create, 0o600);
       let files: WriterFiles = { buffered: first };
       try {
         if (slots !== undefined) files = { buffered: await open(tempPath, constants.O_WRONLY), direct: { fh: first, slots } };
-        await fsyncDir(this.#tempDir);
+        await tempDir.sync();
       } catch (err) {
         await Promise.all([first.close().catch(() => undefined), files.direct !== undefined ? files.buffered.close().catch(() => undefined) : undefined]);
         await unlink(tempPath).catch(() => undefined);
         throw err;
       }
-      return { blobId, tempPath, files };
+      return { blobId, tempPath, files, secret: { salt, key } };
     })();
     // A failed spare is reported by the create() that takes it; until then its rejection is expected, not unhandled.
     opening.catch(() => this.#inFlight.delete(blobId));

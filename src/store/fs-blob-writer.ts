@@ -2,7 +2,7 @@ import { createHash, type Hash, randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { rename, unlink } from 'node:fs/promises';
 import { type AlignedSlots, DIRECT_IO_ALIGNMENT } from './aligned-slots.ts';
-import { blobKey, encodeHeader, SEGMENT_SIZE, sealSegment } from './blob-format.ts';
+import { encodeHeader, SEGMENT_SIZE, sealSegment } from './blob-format.ts';
 import { asStoreError, StoreError } from './store-error.ts';
 import type { BlobRef, BlobWriter } from './types.ts';
 
@@ -16,6 +16,12 @@ const FLUSH_BYTES = 256 * 1024;
  * arriving, so receiving never waits for the disk until a slow disk lets this much pile up; then the sender waits too.
  */
 const MAX_QUEUED_BYTES = 2 * 1024 * 1024;
+
+/** The blob's own key and the salt it was derived with (blobKey). */
+export interface BlobSecret {
+  salt: Buffer;
+  key: Buffer;
+}
 
 export interface WriterTarget {
   blobId: string;
@@ -69,13 +75,12 @@ export class FsBlobWriter implements BlobWriter {
   #queuedBytes = 0;
   #writeError: unknown;
 
-  constructor(files: WriterFiles, target: WriterTarget, storeKey: Buffer, keyId: Buffer) {
+  constructor(files: WriterFiles, target: WriterTarget, secret: BlobSecret, keyId: Buffer) {
     this.#files = files;
     this.#target = target;
-    const salt = randomBytes(16);
     this.#prefix = randomBytes(8);
-    this.#key = blobKey(storeKey, salt, target.blobId);
-    this.#header = encodeHeader({ keyId, blobId: target.blobId, salt, noncePrefix: this.#prefix, segmentSize: SEGMENT_SIZE });
+    this.#key = secret.key;
+    this.#header = encodeHeader({ keyId, blobId: target.blobId, salt: secret.salt, noncePrefix: this.#prefix, segmentSize: SEGMENT_SIZE });
     this.#slot = files.direct?.slots.take();
     this.#emit(this.#header);
   }
