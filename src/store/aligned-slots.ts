@@ -32,7 +32,14 @@ export class AlignedSlots {
   }
 
   take(): Buffer | undefined {
-    if (this.#free.length === 0 && this.#memories < this.#maxMemories) this.#grow();
+    if (this.#free.length === 0 && this.#memories < this.#maxMemories) {
+      try {
+        this.#grow();
+      } catch {
+        // V8 reserves address space for each WebAssembly memory; where a limit (ulimit -v) refuses it, the pool is full.
+        this.#memories = this.#maxMemories;
+      }
+    }
     return this.#free.pop();
   }
 

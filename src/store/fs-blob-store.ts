@@ -178,13 +178,17 @@ export class FsBlobStore implements BlobStore {
     const salt = randomBytes(16);
     const opening = (async () => {
       if (tempDir === undefined) throw new StoreError('WRITER_CLOSED', 'the blob store is not open (init() first)');
-      const key = await blobKey(this.#key, salt, blobId);
+      // Derived in the thread pool while the file is opened; awaited (or its failure reported) below.
+      const deriving = blobKey(this.#key, salt, blobId);
+      deriving.catch(() => undefined);
       const create = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
       const first = await open(tempPath, slots !== undefined ? create | constants.O_DIRECT : create, 0o600);
       let files: WriterFiles = { buffered: first };
+      let key: Buffer;
       try {
         if (slots !== undefined) files = { buffered: await open(tempPath, constants.O_WRONLY), direct: { fh: first, slots } };
         await tempDir.sync();
+        key = await deriving;
       } catch (err) {
         await Promise.all([first.close().catch(() => undefined), files.direct !== undefined ? files.buffered.close().catch(() => undefined) : undefined]);
         await unlink(tempPath).catch(() => undefined);
@@ -266,15 +270,15 @@ async function probeDirectIo(dir: string): Promise<AlignedSlots | undefined> {
   const path = join(dir, `direct-io-probe-${randomBytes(8).toString('hex')}`);
   let fh: FileHandle | undefined;
   const slot = slots.take();
+  if (slot === undefined) return undefined;
   try {
-    if (slot === undefined) return undefined;
     fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_DIRECT, 0o600);
     await fh.write(slot, 0, DIRECT_IO_ALIGNMENT, 0);
     return slots;
   } catch {
     return undefined;
   } finally {
-    if (slot !== undefined) slots.give(slot);
+    slots.give(slot);
     await fh?.close().catch(() => undefined);
     await unlink(path).catch(() => undefined);
   }

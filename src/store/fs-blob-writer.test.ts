@@ -3,8 +3,8 @@
 // address, offset or length fails with EINVAL, so these round trips also prove the alignment.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { constants, readdirSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
@@ -14,7 +14,17 @@ import { openBlobStream } from './fs-blob-reader.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
 import { FsBlobWriter } from './fs-blob-writer.ts';
 import { keyIdOf } from './encryption-key.ts';
+import { StoreError } from './store-error.ts';
 import { readAll, testKey, writeBlob } from './store-test-support.ts';
+
+/** Opens a temp file the way the store does: with O_DIRECT where the file system takes it, and again through the page cache. */
+async function openTwice(dir: string, path: string): Promise<{ direct: FileHandle; buffered: FileHandle }> {
+  const probe = new FsBlobStore(join(dir, 'probe'), testKey());
+  await probe.init();
+  const direct = probe.writesDirect ? constants.O_DIRECT : 0;
+  await probe.close();
+  return { direct: await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | direct, 0o600), buffered: await open(path, constants.O_WRONLY) };
+}
 
 /** Plaintext size whose sealed file is exactly `fileBytes` long (segments of SEGMENT_SIZE, each with its tag). */
 function plainSizeFor(fileBytes: number): number {
@@ -28,6 +38,8 @@ test('the data folder on this file system takes direct writes, and blobs ending 
   const blobs = new FsBlobStore(dir, testKey());
   await blobs.init();
   t.after(() => blobs.close());
+  // The CI machine keeps its temp folder on ext4, which takes O_DIRECT and enforces its alignment.
+  if (process.env['CI'] === 'true') assert.ok(blobs.writesDirect, 'the store writes with direct I/O here');
   t.diagnostic(`direct I/O: ${blobs.writesDirect}`);
   const slot = 128 * 1024;
   const edges = [DIRECT_IO_ALIGNMENT, 2 * DIRECT_IO_ALIGNMENT, slot, 2 * slot, 5 * slot + DIRECT_IO_ALIGNMENT];
@@ -48,8 +60,7 @@ test('a writer whose slot pool runs dry part-way finishes the blob through the p
   const held = Array.from({ length: 5 }, () => slots.take()!);
   const path = join(dir, 'blob.tmp');
   const blobId = randomBytes(16).toString('hex');
-  const direct = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_DIRECT ?? 0), 0o600);
-  const buffered = await open(path, constants.O_WRONLY);
+  const { direct, buffered } = await openTwice(dir, path);
   const final = join(dir, blobId);
   let finished = false;
   const salt = randomBytes(16);
@@ -73,8 +84,7 @@ test('an aborted direct writer gives its slot back and leaves no file', async (t
   const slots = new AlignedSlots({ slotBytes: 16 * DIRECT_IO_ALIGNMENT, slotsPerMemory: 4, maxMemories: 1 });
   const path = join(dir, 'blob.tmp');
   const blobId = randomBytes(16).toString('hex');
-  const direct = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_DIRECT ?? 0), 0o600);
-  const buffered = await open(path, constants.O_WRONLY);
+  const { direct, buffered } = await openTwice(dir, path);
   const salt = randomBytes(16);
   const secret = { salt, key: await blobKey(key, salt, blobId) };
   const w = new FsBlobWriter({ buffered, direct: { fh: direct, slots } }, { blobId, tempPath: path, finalPath: join(dir, blobId), done: () => undefined }, secret, keyIdOf(key));
@@ -87,4 +97,18 @@ test('an aborted direct writer gives its slot back and leaves no file', async (t
 test('slots must tile whole WebAssembly pages of aligned blocks', () => {
   assert.throws(() => new AlignedSlots({ slotBytes: 1000, slotsPerMemory: 64, maxMemories: 1 }), RangeError);
   assert.throws(() => new AlignedSlots({ slotBytes: 4096, slotsPerMemory: 3, maxMemories: 1 }), RangeError);
+});
+
+test('an abort while a large write waits for the disk leaves the writer closed, and the write says so', async (t) => {
+  const dir = tempDir(t);
+  const blobs = new FsBlobStore(dir, testKey());
+  await blobs.init();
+  t.after(() => blobs.close());
+  const w = await blobs.create();
+  // More than the writer lets pile up, so this write waits for its writes to finish.
+  const writing = w.write(randomBytes(3 * 1024 * 1024));
+  await w.abort();
+  await assert.rejects(writing, (e) => e instanceof StoreError && e.code === 'WRITER_CLOSED');
+  await assert.rejects(w.commit(), (e) => e instanceof StoreError && e.code === 'WRITER_CLOSED');
+  assert.deepEqual(readdirSync(join(dir, 'tmp')).length, 1, 'only the spare for the next blob remains');
 });

@@ -12,8 +12,8 @@ import type { BlobRef, BlobWriter } from './types.ts';
  */
 const FLUSH_BYTES = 256 * 1024;
 /**
- * Bytes handed to the thread pool and not yet written, at most. The writes run one after another behind the data
- * arriving, so receiving never waits for the disk until a slow disk lets this much pile up; then the sender waits too.
+ * Bytes handed to the thread pool and not yet written, at most. The writes are started as the data arrives, so
+ * receiving never waits for the disk until a slow disk lets this much pile up; then the sender waits too.
  */
 const MAX_QUEUED_BYTES = 2 * 1024 * 1024;
 
@@ -100,7 +100,11 @@ export class FsBlobWriter implements BlobWriter {
       }
       if (this.#writeError !== undefined) throw this.#writeError;
       if (this.#outBytes >= FLUSH_BYTES) this.#queueBuffered();
-      if (this.#queuedBytes > MAX_QUEUED_BYTES) await this.#settle();
+      if (this.#queuedBytes > MAX_QUEUED_BYTES) {
+        await this.#settle();
+        // An abort() while this write waited has closed the writer; it stays closed.
+        if ((this.#state as string) === 'closed') throw new StoreError('WRITER_CLOSED', 'the blob writer was aborted');
+      }
       this.#state = 'open';
     } catch (err) {
       throw await this.#fail(err, 'writing a blob');

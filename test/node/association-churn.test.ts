@@ -21,18 +21,21 @@ const gc = runInNewContext('gc') as (options?: { type: 'major'; execution: 'sync
  * What the process holds once collections stop freeing anything. Each collection after heavy churn freed another
  * ~3 MiB (objects let go by the weak callbacks and finalizers the one before queued), so a fixed number of
  * collections read a point on a falling curve and swung by up to 10 MiB between runs. Collect, let those tasks run,
- * and read again until a collection frees less than 256 KiB.
+ * and read again until two collections in a row free less than 256 KiB each.
  */
 async function held(): Promise<number> {
   // Let closing sockets and timers (ARTIM, idle) run out first.
   await new Promise((r) => setTimeout(r, 500));
   let last = Infinity;
+  let quiet = 0;
   for (let round = 0; round < 40; round++) {
     gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
     await new Promise((r) => setTimeout(r, 50));
     const m = process.memoryUsage();
     const now = m.heapUsed + m.external;
-    if (last - now < 256 * 1024) return now;
+    // Two quiet rounds in a row: one late step of the clean-up chain must not end the descent early.
+    quiet = last - now < 256 * 1024 ? quiet + 1 : 0;
+    if (quiet === 2) return Math.min(now, last);
     last = now;
   }
   throw new Error('memory held kept falling after 40 collections');
