@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { BLOB_ID_PATTERN, blobKey } from './blob-format.ts';
 import { openBlobStream } from './fs-blob-reader.ts';
 import { AlignedSlots, DIRECT_IO_ALIGNMENT } from './aligned-slots.ts';
-import { type BlobSecret, FsBlobWriter, type WriterFiles } from './fs-blob-writer.ts';
+import { type BlobSecret, closeWriterFiles, FsBlobWriter, type WriterFiles } from './fs-blob-writer.ts';
 import { fsyncDir } from './fs-sync.ts';
 import { asStoreError, isNotFound, StoreError } from './store-error.ts';
 import type { BlobStore, BlobWriter } from './types.ts';
@@ -160,7 +160,7 @@ export class FsBlobStore implements BlobStore {
     await this.#tempDirHandle?.close().catch(() => undefined);
     this.#tempDirHandle = undefined;
     if (temp === undefined) return;
-    await Promise.all([temp.files.buffered.close().catch(() => undefined), temp.files.direct?.fh.close().catch(() => undefined)]);
+    await closeWriterFiles(temp.files);
     await unlink(temp.tempPath).catch(() => undefined);
     this.#inFlight.delete(temp.blobId);
   }
@@ -190,7 +190,7 @@ export class FsBlobStore implements BlobStore {
         await tempDir.sync();
         key = await deriving;
       } catch (err) {
-        await Promise.all([first.close().catch(() => undefined), files.direct !== undefined ? files.buffered.close().catch(() => undefined) : undefined]);
+        await closeWriterFiles(files);
         await unlink(tempPath).catch(() => undefined);
         throw err;
       }

@@ -243,11 +243,15 @@ export class FsBlobWriter implements BlobWriter {
   }
 
   async #closeFiles(): Promise<void> {
-    const direct = this.#files.direct;
-    if (this.#slot !== undefined && direct !== undefined) direct.slots.give(this.#slot);
+    if (this.#slot !== undefined) this.#files.direct?.slots.give(this.#slot);
     this.#slot = undefined;
-    await Promise.all([this.#files.buffered.close().catch(() => undefined), direct?.fh.close().catch(() => undefined)]);
+    await closeWriterFiles(this.#files);
   }
+}
+
+/** Closes both descriptors of a temp file; a close that fails has nothing left to lose. */
+export async function closeWriterFiles(files: WriterFiles): Promise<void> {
+  await Promise.all([files.buffered.close().catch(() => undefined), files.direct?.fh.close().catch(() => undefined)]);
 }
 
 async function writeAll(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
