@@ -13,8 +13,12 @@ import type { BlobStore, BlobWriter } from './types.ts';
 import { keyIdOf } from './encryption-key.ts';
 
 const TEMP_SUFFIX = '.tmp';
-/** One direct write: a 500 KB CT image goes out in four while it arrives, the last one at commit is small. */
-const DIRECT_SLOT_BYTES = 128 * 1024;
+/**
+ * One direct write: a 500 KB CT image goes out in one while it arrives and a small one at commit. On a virtual disk
+ * every write costs a fixed slice of guest kernel time (the device is notified by a trapped I/O instruction), so fewer,
+ * larger writes ingest faster: 512 KiB against 128 KiB measured +5% instances/s on a 2-core VM.
+ */
+export const DIRECT_SLOT_BYTES = 512 * 1024;
 
 interface TempFile {
   blobId: string;
@@ -265,7 +269,8 @@ export class FsBlobStore implements BlobStore {
 async function probeDirectIo(dir: string): Promise<AlignedSlots | undefined> {
   const O_DIRECT = constants.O_DIRECT as number | undefined;
   if (O_DIRECT === undefined) return undefined;
-  const slots = new AlignedSlots({ slotBytes: DIRECT_SLOT_BYTES, slotsPerMemory: 32, maxMemories: 16 });
+  // 8 MiB per memory, at most 128 MiB: a writer holds one slot while it fills and one or two while they are written.
+  const slots = new AlignedSlots({ slotBytes: DIRECT_SLOT_BYTES, slotsPerMemory: 16, maxMemories: 16 });
   // Not a temp-file name: recovery removes it if a crash leaves it behind.
   const path = join(dir, `direct-io-probe-${randomBytes(8).toString('hex')}`);
   let fh: FileHandle | undefined;

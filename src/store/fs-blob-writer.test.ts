@@ -11,7 +11,7 @@ import { tempDir } from '../../test/support/tmp.ts';
 import { AlignedSlots, DIRECT_IO_ALIGNMENT } from './aligned-slots.ts';
 import { blobKey, HEADER_SIZE, SEGMENT_SIZE, TAG_SIZE } from './blob-format.ts';
 import { openBlobStream } from './fs-blob-reader.ts';
-import { FsBlobStore } from './fs-blob-store.ts';
+import { DIRECT_SLOT_BYTES, FsBlobStore } from './fs-blob-store.ts';
 import { FsBlobWriter } from './fs-blob-writer.ts';
 import { keyIdOf } from './encryption-key.ts';
 import { StoreError } from './store-error.ts';
@@ -41,7 +41,7 @@ test('the data folder on this file system takes direct writes, and blobs ending 
   // The CI machine keeps its temp folder on ext4, which takes O_DIRECT and enforces its alignment.
   if (process.env['CI'] === 'true') assert.ok(blobs.writesDirect, 'the store writes with direct I/O here');
   t.diagnostic(`direct I/O: ${blobs.writesDirect}`);
-  const slot = 128 * 1024;
+  const slot = DIRECT_SLOT_BYTES;
   const edges = [DIRECT_IO_ALIGNMENT, 2 * DIRECT_IO_ALIGNMENT, slot, 2 * slot, 5 * slot + DIRECT_IO_ALIGNMENT];
   const sizes = [0, 1, ...edges.flatMap((e) => [plainSizeFor(e) - 1, plainSizeFor(e), plainSizeFor(e) + 1]), 5_000_000];
   for (const size of sizes) {
