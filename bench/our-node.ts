@@ -48,8 +48,10 @@ export async function spawnNode(o: {
 
 /** Starts (or restarts) the node of `dir` and waits for its READY line. */
 export function startNodeProcess(aeTitle: string, port: number, dir: string, configPath: string, wrap: readonly string[] = []): Promise<NodeProcess> {
-  const command = [...wrap, process.execPath, '--disable-warning=ExperimentalWarning', join(root, 'src/main.ts'), 'start', '--config', configPath];
-  const child = spawn(command[0] ?? process.execPath, command.slice(1), {
+  // Through the launcher a hospital runs, with its Node flags.
+  const command = [...wrap, join(root, 'bin/beeldbrug'), 'start', '--config', configPath];
+  const [file, ...args] = command as [string, ...string[]];
+  const child = spawn(file, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
