@@ -39,7 +39,7 @@ function assertCode(err: unknown, code: string): void {
 test('round trip: odd chunk sizes, sizes around segment boundaries, sha256 and size', async (t) => {
   const dir = tempDir(t);
   const blobs = await storeIn(dir);
-  for (const size of [0, 1, SEGMENT_SIZE - 1, SEGMENT_SIZE, SEGMENT_SIZE + 1, 3 * SEGMENT_SIZE, 520_000]) {
+  for (const size of [0, 1, SEGMENT_SIZE - 1, SEGMENT_SIZE, SEGMENT_SIZE + 1, 3 * SEGMENT_SIZE, 520_000, 3 * 1024 * 1024 + 5]) {
     const data = randomBytes(size);
     const ref = await writeBlob(blobs, data, [1, 7, 4093, 65537, 100_000]);
     assert.match(ref.blobId, /^[0-9a-f]{32}$/);
@@ -48,6 +48,22 @@ test('round trip: odd chunk sizes, sizes around segment boundaries, sha256 and s
     assert.equal(tempFilesBesidesSpare(dir), 0, 'no temp file after commit');
     assert.ok(readFileSync(pathOf(dir, ref.blobId)).indexOf(data.subarray(0, 64)) === -1 || size < 64, 'stored encrypted');
     assert.deepEqual(await readAll(blobs.open(ref.blobId)), data, `size ${size}`);
+  }
+});
+
+test('writers interleaved chunk by chunk each get their own bytes and digest', async (t) => {
+  const blobs = await storeIn(tempDir(t));
+  // Sizes on both sides of what a writer holds back from the digest until commit (1 MiB).
+  const datas = [randomBytes(520_000), randomBytes(2 * 1024 * 1024 + 3), randomBytes(SEGMENT_SIZE + 1)];
+  const writers = await Promise.all(datas.map(() => blobs.create()));
+  const chunk = 40_000;
+  for (let at = 0; datas.some((d) => at < d.length); at += chunk) {
+    await Promise.all(writers.map((w, i) => (at < datas[i]!.length ? w.write(datas[i]!.subarray(at, at + chunk)) : undefined)));
+  }
+  const refs = await Promise.all(writers.map((w) => w.commit()));
+  for (const [i, ref] of refs.entries()) {
+    assert.equal(ref.sha256, createHash('sha256').update(datas[i]!).digest('hex'), `writer ${i}`);
+    assert.deepEqual(await readAll(blobs.open(ref.blobId)), datas[i], `writer ${i}`);
   }
 });
 

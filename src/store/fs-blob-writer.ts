@@ -17,6 +17,25 @@ const FLUSH_BYTES = 256 * 1024;
  */
 const MAX_QUEUED_BYTES = 2 * 1024 * 1024;
 
+/**
+ * Plaintext held back from the SHA-256 at most, per writer. The digest is only needed once the blob is durable, so the
+ * last segments are hashed at commit, on an event loop that would otherwise sit idle waiting for the disk; while the
+ * instance arrives the loop is the bottleneck. Larger blobs are hashed as they arrive beyond this much.
+ */
+const DEFERRED_HASH_BYTES = 1024 * 1024;
+/** Segment buffers kept for reuse across writers, at most (each SEGMENT_SIZE bytes). */
+const SPARE_SEGMENTS = 64;
+const spareSegments: Buffer[] = [];
+const EMPTY = Buffer.alloc(0);
+
+function takeSegment(): Buffer {
+  return spareSegments.pop() ?? Buffer.allocUnsafeSlow(SEGMENT_SIZE);
+}
+
+function giveSegment(b: Buffer): void {
+  if (spareSegments.length < SPARE_SEGMENTS) spareSegments.push(b);
+}
+
 /** The blob's own key and the salt it was derived with (blobKey). */
 export interface BlobSecret {
   salt: Buffer;
@@ -57,8 +76,11 @@ export class FsBlobWriter implements BlobWriter {
   readonly #header: Buffer;
   readonly #prefix: Buffer;
   readonly #hash: Hash = createHash('sha256');
-  readonly #pending: Buffer = Buffer.allocUnsafe(SEGMENT_SIZE);
+  #pending: Buffer = takeSegment();
   #pendingLength = 0;
+  /** Sealed segments whose plaintext is not yet in the hash, oldest first (see DEFERRED_HASH_BYTES). */
+  #unhashed: { segment: Buffer; length: number }[] = [];
+  #unhashedBytes = 0;
   #segmentIndex = 0;
   #size = 0;
   /** The aligned slot being filled; undefined once the writer writes through the page cache. */
@@ -88,7 +110,6 @@ export class FsBlobWriter implements BlobWriter {
   async write(chunk: Buffer): Promise<void> {
     this.#enter('write');
     try {
-      this.#hash.update(chunk);
       this.#size += chunk.length;
       let at = 0;
       while (at < chunk.length) {
@@ -100,6 +121,7 @@ export class FsBlobWriter implements BlobWriter {
       }
       if (this.#writeError !== undefined) throw this.#writeError;
       if (this.#outBytes >= FLUSH_BYTES) this.#queueBuffered();
+      while (this.#unhashedBytes > DEFERRED_HASH_BYTES) this.#hashOldest();
       if (this.#queuedBytes > MAX_QUEUED_BYTES) {
         await this.#settle();
         // An abort() while this write waited has closed the writer; it stays closed.
@@ -117,6 +139,8 @@ export class FsBlobWriter implements BlobWriter {
       this.#sealPending(true);
       this.#queueSlot();
       this.#queueBuffered();
+      // While the last writes are under way.
+      while (this.#unhashed.length > 0) this.#hashOldest();
       await this.#settle();
       await this.#files.buffered.datasync();
       await rename(this.#target.tempPath, this.#target.finalPath);
@@ -147,7 +171,18 @@ export class FsBlobWriter implements BlobWriter {
     const plain = this.#pending.subarray(0, this.#pendingLength);
     for (const sealed of sealSegment(this.#key, this.#header, this.#prefix, this.#segmentIndex, final, plain)) this.#emit(sealed);
     this.#segmentIndex += 1;
+    this.#unhashed.push({ segment: this.#pending, length: this.#pendingLength });
+    this.#unhashedBytes += this.#pendingLength;
+    this.#pending = final ? EMPTY : takeSegment();
     this.#pendingLength = 0;
+  }
+
+  #hashOldest(): void {
+    const held = this.#unhashed.shift();
+    if (held === undefined) return;
+    this.#hash.update(held.segment.subarray(0, held.length));
+    this.#unhashedBytes -= held.length;
+    giveSegment(held.segment);
   }
 
   /** Puts sealed bytes in the aligned slot, queueing each slot as it fills, or else in line for the page cache. */
@@ -243,6 +278,10 @@ export class FsBlobWriter implements BlobWriter {
   }
 
   async #closeFiles(): Promise<void> {
+    for (const held of this.#unhashed) giveSegment(held.segment);
+    this.#unhashed = [];
+    if (this.#pending !== EMPTY) giveSegment(this.#pending);
+    this.#pending = EMPTY;
     if (this.#slot !== undefined) this.#files.direct?.slots.give(this.#slot);
     this.#slot = undefined;
     await closeWriterFiles(this.#files);
