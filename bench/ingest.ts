@@ -5,11 +5,10 @@
 // (SyncStorageArea, since 1.7.4): the headline ratio is against that, the same guarantee; Orthanc with it switched off
 // is measured too and printed as its own figure.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeCtStudy } from '../src/synth/index.ts';
 import { freePort } from '../test/support/net.ts';
-import { ingestIntoOrthanc, ingestIntoStorescp, median, peakRssMb, timeStorescu } from './peers.ts';
+import { benchFolder, ingestIntoOrthanc, ingestIntoStorescp, median, peakRssMb, timeStorescu } from './peers.ts';
 import { spawnNode, verifyStored } from './our-node.ts';
 
 const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 500);
@@ -22,7 +21,8 @@ interface Run {
   bytes: number;
 }
 
-const work = mkdtempSync(join(tmpdir(), 'beeldbrug-bench-ingest-'));
+// Each competitor's folder in a block group of its own (see benchFolder).
+const work = benchFolder('beeldbrug-bench-ingest-');
 try {
   const started = Date.now();
   const study = await writeCtStudy({ outDir: join(work, 'study'), instances: INSTANCES, seed: 1 });
@@ -35,7 +35,7 @@ try {
   let peakRss = 0;
   for (let run = 1; run <= RUNS; run++) {
     const port = await freePort();
-    const nodeDir = join(work, `node-${run}`);
+    const nodeDir = mkdtempSync(join(work, `node-${run}-`));
     const node = await spawnNode({ aeTitle: 'BEELDBRUG', port, dir: nodeDir, peers: [{ aeTitle: SCU, host: '127.0.0.1', description: 'benchmark storescu' }] });
     let result: Run;
     try {
@@ -46,9 +46,9 @@ try {
     }
     await verifyStored(nodeDir, study.files.length);
     ours.push(result);
-    storescp.push(await ingestIntoStorescp(study.files, { pdu: 131072 }));
-    orthanc.push(await ingestIntoOrthanc(study.files, { durable: true }));
-    orthancNoSync.push(await ingestIntoOrthanc(study.files, { durable: false }));
+    storescp.push(await ingestIntoStorescp(study.files, { pdu: 131072, parent: work }));
+    orthanc.push(await ingestIntoOrthanc(study.files, { durable: true, parent: work }));
+    orthancNoSync.push(await ingestIntoOrthanc(study.files, { durable: false, parent: work }));
     rmSync(nodeDir, { recursive: true, force: true });
     console.log(`run ${run}: ours ${rate(result)}/s, storescp ${rate(storescp.at(-1))}/s, orthanc ${rate(orthanc.at(-1))}/s, orthanc without fsync ${rate(orthancNoSync.at(-1))}/s`);
   }

@@ -1,6 +1,6 @@
 // The competitors of the ingest benchmark and how we time them: DCMTK storescu sends, on one association, into
 // DCMTK storescp or Orthanc, each tuned as its own documentation advises and with TCP_NODELAY=1.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,20 @@ export interface Peer {
   callingAe: string;
 }
 
+/**
+ * A folder for the competitors' data, whose subfolders ext4 spreads over block groups as it does top-level folders
+ * (chattr +T, the Orlov allocator's hint). On an ext4 without a journal, such as these machines' root file system,
+ * creating a file scans past every inode of its group freed in the last minutes: in a group where earlier runs and
+ * tests deleted thousands of files, each create measured ~250 µs against ~18 µs in a fresh one. That cost falls on
+ * every competitor alike, a file per instance, but it measures the file system's history, not the software.
+ */
+export function benchFolder(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const r = spawnSync('chattr', ['+T', dir], { encoding: 'utf8' });
+  if (r.status !== 0) console.log(`note: chattr +T ${dir} failed (${(r.stderr ?? r.error?.message ?? '').trim()}); folders share block groups`);
+  return dir;
+}
+
 /** storescu with every file on one association; the clock covers association, all C-STOREs and release. */
 export async function timeStorescu(files: readonly string[], peer: Peer): Promise<IngestRun> {
   const bytes = files.reduce((sum, f) => sum + statSync(f).size, 0);
@@ -35,8 +49,8 @@ export async function timeStorescu(files: readonly string[], peer: Peer): Promis
 }
 
 /** DCMTK storescp writing each instance to a folder on the same disk, with its largest receive PDU. */
-export async function ingestIntoStorescp(files: readonly string[], o: { pdu: number }): Promise<IngestRun> {
-  const dir = mkdtempSync(join(tmpdir(), 'beeldbrug-bench-storescp-'));
+export async function ingestIntoStorescp(files: readonly string[], o: { pdu: number; parent: string }): Promise<IngestRun> {
+  const dir = mkdtempSync(join(o.parent, 'storescp-'));
   const port = await freePort();
   const child = spawn('storescp', ['--aetitle', 'STORESCP', '--max-pdu', String(o.pdu), '-od', dir, String(port)], { env: peerEnv(), stdio: 'ignore' });
   try {
@@ -56,8 +70,8 @@ export async function ingestIntoStorescp(files: readonly string[], o: { pdu: num
  * `durable` keeps Orthanc's own default of an fsync per stored file (the guarantee our node gives); without it Orthanc
  * acknowledges what is only in the page cache.
  */
-export async function ingestIntoOrthanc(files: readonly string[], o: { durable: boolean }): Promise<IngestRun> {
-  const dir = mkdtempSync(join(tmpdir(), 'beeldbrug-bench-orthanc-'));
+export async function ingestIntoOrthanc(files: readonly string[], o: { durable: boolean; parent: string }): Promise<IngestRun> {
+  const dir = mkdtempSync(join(o.parent, 'orthanc-'));
   // storescu only calls Orthanc, so the modality's own port is never used; Orthanc's config requires one.
   const pacs = await startOrthanc({ dir, tunedForIngest: true, syncStorageArea: o.durable, modalities: { bench: { aeTitle: 'BENCH_SCU', host: '127.0.0.1', port: 1 } } });
   try {
