@@ -45,11 +45,12 @@ try {
       await node.stop();
     }
     await verifyStored(nodeDir, study.files.length);
+    // Each competitor's files are deleted right after its run, so every run follows one deletion of a study's worth.
+    rmSync(nodeDir, { recursive: true, force: true });
     ours.push(result);
     storescp.push(await ingestIntoStorescp(study.files, { pdu: 131072, parent: work }));
     orthanc.push(await ingestIntoOrthanc(study.files, { durable: true, parent: work }));
     orthancNoSync.push(await ingestIntoOrthanc(study.files, { durable: false, parent: work }));
-    rmSync(nodeDir, { recursive: true, force: true });
     console.log(`run ${run}: ours ${rate(result)}/s, storescp ${rate(storescp.at(-1))}/s, orthanc ${rate(orthanc.at(-1))}/s, orthanc without fsync ${rate(orthancNoSync.at(-1))}/s`);
   }
 
