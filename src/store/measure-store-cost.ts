@@ -1,6 +1,6 @@
 /**
- * Prints what storing one instance costs on this machine: encrypt + write + fsync + rename + directory fsync + the index
- * transaction (synchronous=FULL), for a 520 KB instance fed in 16 KiB chunks as DIMSE delivers it. A measurement, not a test:
+ * Prints what storing one instance costs on this machine: encrypt + hash + write + fdatasync + rename, and the index
+ * transaction (WAL, synchronous=NORMAL), for a 520 KB instance fed in 16 KiB chunks as DIMSE delivers it. A measurement, not a test:
  *   node --disable-warning=ExperimentalWarning src/store/measure-store-cost.ts [count] [bytes] [dataDir]
  */
 import { randomBytes } from 'node:crypto';
@@ -49,5 +49,5 @@ function summary(xs: number[]): string {
 }
 console.log(`${count} instances of ${bytes} bytes in ${chunk}-byte chunks under ${parent}`);
 console.log(`  whole store path:                    ${summary(total)}`);
-console.log(`  blob (encrypt, write, fsync, rename, dir fsync): ${summary(blobPart)}`);
-console.log(`  index transaction (synchronous=FULL): ${summary(indexPart)}`);
+console.log(`  blob (encrypt, hash, write, fdatasync, rename): ${summary(blobPart)}`);
+console.log(`  index transaction (synchronous=NORMAL): ${summary(indexPart)}`);
