@@ -1,6 +1,17 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { blobKey, decodeHeader, HEADER_SIZE, layoutOf, openSegment, SEALED_SEGMENT_SIZE, SEGMENT_SIZE } from './blob-format.ts';
+import {
+  blobKey,
+  type BlobLayout,
+  decodeHeader,
+  HEADER_SIZE,
+  layoutV1,
+  layoutV2,
+  openSegment,
+  SEALED_SEGMENT_SIZE,
+  SEGMENT_SIZE,
+  TRAILER_SIZE,
+} from './blob-format.ts';
 import { asStoreError, isNotFound, StoreError } from './store-error.ts';
 
 /** Sealed segments read per syscall. */
@@ -29,7 +40,8 @@ async function* segments(path: string, blobId: string, storeKey: Buffer, keyId: 
     const headerBytes = Buffer.alloc(HEADER_SIZE);
     const { bytesRead } = await fh.read(headerBytes, 0, HEADER_SIZE, 0);
     const header = decodeHeader(headerBytes.subarray(0, bytesRead), blobId, keyId);
-    const { segments: count, plainSize } = layoutOf(fileSize, blobId);
+    const layout = await layoutOf(fh, fileSize, header.version, blobId);
+    const { segments: count, plainSize, sealedEnd, trailer } = layout;
     if (start > plainSize) throw new StoreError('RANGE_INVALID', `start ${start} is past the end of blob ${blobId} (${plainSize} bytes)`);
     const key = await blobKey(storeKey, header.salt, blobId);
     // A start exactly at the end of a full final segment still authenticates that segment, then yields nothing.
@@ -38,12 +50,13 @@ async function* segments(path: string, blobId: string, storeKey: Buffer, keyId: 
     const buf = Buffer.allocUnsafe(SEALED_SEGMENT_SIZE * READ_SEGMENTS);
     while (index < count) {
       const position = HEADER_SIZE + index * SEALED_SEGMENT_SIZE;
-      const want = Math.min(buf.length, fileSize - position);
+      const want = Math.min(buf.length, sealedEnd - position);
       const got = await readFully(fh, buf, want, position);
       if (got < want) throw new StoreError('BLOB_CORRUPT', `blob ${blobId} shrank while being read`);
       for (let at = 0; at < got && index < count; at += SEALED_SEGMENT_SIZE, index += 1) {
         const sealed = buf.subarray(at, Math.min(at + SEALED_SEGMENT_SIZE, got));
-        const plain = openSegment(key, headerBytes, header.noncePrefix, index, index === count - 1, sealed, blobId);
+        const final = index === count - 1;
+        const plain = openSegment(key, headerBytes, header.noncePrefix, index, final, sealed, blobId, final ? trailer : undefined);
         const out = skip > 0 ? plain.subarray(Math.min(skip, plain.length)) : plain;
         skip = 0;
         if (out.length > 0) yield out;
@@ -54,6 +67,15 @@ async function* segments(path: string, blobId: string, storeKey: Buffer, keyId: 
   } finally {
     await fh.close().catch(() => undefined);
   }
+}
+
+async function layoutOf(fh: FileHandle, fileSize: number, version: number, blobId: string): Promise<BlobLayout> {
+  if (version === 1) return layoutV1(fileSize, blobId);
+  if (fileSize < HEADER_SIZE + TRAILER_SIZE) throw new StoreError('BLOB_CORRUPT', `blob ${blobId} is truncated (${fileSize} bytes)`);
+  const trailer = Buffer.alloc(TRAILER_SIZE);
+  const got = await readFully(fh, trailer, TRAILER_SIZE, fileSize - TRAILER_SIZE);
+  if (got < TRAILER_SIZE) throw new StoreError('BLOB_CORRUPT', `blob ${blobId} shrank while being read`);
+  return layoutV2(fileSize, trailer, blobId);
 }
 
 async function readFully(fh: FileHandle, buf: Buffer, want: number, position: number): Promise<number> {

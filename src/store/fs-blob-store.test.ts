@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
 import { mountTmpfs } from '../../test/support/tmpfs.ts';
-import { HEADER_SIZE, SEALED_SEGMENT_SIZE, SEGMENT_SIZE } from './blob-format.ts';
+import { blobKey, encodeHeader, HEADER_SIZE, SEALED_SEGMENT_SIZE, SEGMENT_SIZE, sealSegment } from './blob-format.ts';
+import { keyIdOf } from './encryption-key.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
 import { asStoreError, StoreError } from './store-error.ts';
 import { readAll, readUntilError, testKey, writeBlob } from './store-test-support.ts';
@@ -123,6 +124,8 @@ test('tampering: flipped tag, flipped header, truncation, appended data and swap
       },
     ],
     ['bad magic', (f) => flip(f, 0)],
+    ['plaintext size in the trailer', (f) => flip(f, statSync(f).size - 1)],
+    ['trailer cut off', (f) => truncateSync(f, statSync(f).size - 8)],
   ];
   for (const [name, damage] of cases) {
     const ref = await writeBlob(blobs, data);
@@ -132,6 +135,43 @@ test('tampering: flipped tag, flipped header, truncation, appended data and swap
     assert.deepEqual(got, data.subarray(0, got.length), `${name}: only genuine plaintext before the failure`);
     assert.ok(got.length < data.length, name);
   }
+});
+
+/** A version 1 blob as the first releases wrote it: no padding and no trailer, its size given by the file's length. */
+async function writeVersion1(dir: string, storeKey: Buffer, data: Buffer): Promise<string> {
+  const blobId = randomBytes(16).toString('hex');
+  const salt = randomBytes(16);
+  const noncePrefix = randomBytes(8);
+  const header = encodeHeader({ keyId: keyIdOf(storeKey), blobId, salt, noncePrefix, segmentSize: SEGMENT_SIZE, version: 1 });
+  const key = await blobKey(storeKey, salt, blobId);
+  const parts = [header];
+  const count = Math.max(1, Math.ceil(data.length / SEGMENT_SIZE));
+  for (let i = 0; i < count; i += 1) {
+    parts.push(...sealSegment(key, header, noncePrefix, i, i === count - 1, data.subarray(i * SEGMENT_SIZE, (i + 1) * SEGMENT_SIZE)));
+  }
+  mkdirSync(join(dir, 'blobs', blobId.slice(0, 2)), { recursive: true });
+  writeFileSync(pathOf(dir, blobId), Buffer.concat(parts));
+  return blobId;
+}
+
+test('version 1 blobs (unpadded, written before this release) still read, from any start, and their damage is still found', async (t) => {
+  const dir = tempDir(t);
+  const key = testKey();
+  const blobs = await storeIn(dir, key);
+  for (const size of [0, 5000, 2 * SEGMENT_SIZE, 3 * SEGMENT_SIZE + 7]) {
+    const data = randomBytes(size);
+    const id = await writeVersion1(dir, key, data);
+    assert.deepEqual(await readAll(blobs.open(id)), data, `size ${size}`);
+    const start = Math.min(size, SEGMENT_SIZE + 1);
+    assert.deepEqual(await readAll(blobs.open(id, { start })), data.subarray(start), `size ${size} from ${start}`);
+  }
+  const data = randomBytes(3 * SEGMENT_SIZE + 7);
+  const truncated = await writeVersion1(dir, key, data);
+  truncateSync(pathOf(dir, truncated), HEADER_SIZE + 3 * SEALED_SEGMENT_SIZE);
+  assertCode((await readUntilError(blobs.open(truncated))).error, 'BLOB_CORRUPT');
+  const flipped = await writeVersion1(dir, key, data);
+  flip(pathOf(dir, flipped), HEADER_SIZE + 3 * SEALED_SEGMENT_SIZE + 3);
+  assertCode((await readUntilError(blobs.open(flipped))).error, 'BLOB_CORRUPT');
 });
 
 test('a blob file moved under another id is refused', async (t) => {

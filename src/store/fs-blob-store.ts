@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { BLOB_ID_PATTERN, blobKey } from './blob-format.ts';
 import { openBlobStream } from './fs-blob-reader.ts';
 import { AlignedSlots, DIRECT_IO_ALIGNMENT } from './aligned-slots.ts';
-import { type BlobSecret, closeWriterFiles, FsBlobWriter, type WriterFiles } from './fs-blob-writer.ts';
+import { type BlobSecret, FsBlobWriter, type WriterFiles } from './fs-blob-writer.ts';
 import { fsyncDir } from './fs-sync.ts';
 import { asStoreError, isNotFound, StoreError } from './store-error.ts';
 import type { BlobStore, BlobWriter } from './types.ts';
@@ -164,7 +164,7 @@ export class FsBlobStore implements BlobStore {
     await this.#tempDirHandle?.close().catch(() => undefined);
     this.#tempDirHandle = undefined;
     if (temp === undefined) return;
-    await closeWriterFiles(temp.files);
+    await temp.files.fh.close().catch(() => undefined);
     await unlink(temp.tempPath).catch(() => undefined);
     this.#inFlight.delete(temp.blobId);
   }
@@ -186,15 +186,14 @@ export class FsBlobStore implements BlobStore {
       const deriving = blobKey(this.#key, salt, blobId);
       deriving.catch(() => undefined);
       const create = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
-      const first = await open(tempPath, slots !== undefined ? create | constants.O_DIRECT : create, 0o600);
-      let files: WriterFiles = { buffered: first };
+      const fh = await open(tempPath, slots !== undefined ? create | constants.O_DIRECT : create, 0o600);
+      const files: WriterFiles = slots !== undefined ? { fh, slots } : { fh };
       let key: Buffer;
       try {
-        if (slots !== undefined) files = { buffered: await open(tempPath, constants.O_WRONLY), direct: { fh: first, slots } };
         await tempDir.sync();
         key = await deriving;
       } catch (err) {
-        await closeWriterFiles(files);
+        await fh.close().catch(() => undefined);
         await unlink(tempPath).catch(() => undefined);
         throw err;
       }

@@ -3,13 +3,13 @@
 // address, offset or length fails with EINVAL, so these round trips also prove the alignment.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, readdirSync } from 'node:fs';
+import { constants, readdirSync, statSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
 import { AlignedSlots, DIRECT_IO_ALIGNMENT } from './aligned-slots.ts';
-import { blobKey, HEADER_SIZE, SEGMENT_SIZE, TAG_SIZE } from './blob-format.ts';
+import { BLOB_ALIGNMENT, blobKey, HEADER_SIZE, SEGMENT_SIZE, TAG_SIZE, TRAILER_SIZE } from './blob-format.ts';
 import { openBlobStream } from './fs-blob-reader.ts';
 import { DIRECT_SLOT_BYTES, FsBlobStore } from './fs-blob-store.ts';
 import { FsBlobWriter } from './fs-blob-writer.ts';
@@ -17,18 +17,18 @@ import { keyIdOf } from './encryption-key.ts';
 import { StoreError } from './store-error.ts';
 import { readAll, testKey, writeBlob } from './store-test-support.ts';
 
-/** Opens a temp file the way the store does: with O_DIRECT where the file system takes it, and again through the page cache. */
-async function openTwice(dir: string, path: string): Promise<{ direct: FileHandle; buffered: FileHandle }> {
+/** Opens a temp file the way the store does: with O_DIRECT where the file system takes it. */
+async function openTemp(dir: string, path: string): Promise<FileHandle> {
   const probe = new FsBlobStore(join(dir, 'probe'), testKey());
   await probe.init();
   const direct = probe.writesDirect ? constants.O_DIRECT : 0;
   await probe.close();
-  return { direct: await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | direct, 0o600), buffered: await open(path, constants.O_WRONLY) };
+  return open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | direct, 0o600);
 }
 
-/** Plaintext size whose sealed file is exactly `fileBytes` long (segments of SEGMENT_SIZE, each with its tag). */
+/** Plaintext size whose sealed segments and trailer are exactly `fileBytes` long, so the file needs no padding. */
 function plainSizeFor(fileBytes: number): number {
-  const body = fileBytes - HEADER_SIZE;
+  const body = fileBytes - HEADER_SIZE - TRAILER_SIZE;
   const segments = Math.ceil(body / (SEGMENT_SIZE + TAG_SIZE));
   return body - segments * TAG_SIZE;
 }
@@ -49,7 +49,10 @@ test('the data folder on this file system takes direct writes, and blobs ending 
     const ref = await writeBlob(blobs, data, [65536, 3, 16384, 100_003]);
     assert.equal(ref.sha256, createHash('sha256').update(data).digest('hex'));
     assert.deepEqual(await readAll(blobs.open(ref.blobId)), data, `size ${size}`);
+    const fileSize = statSync(join(dir, 'blobs', ref.blobId.slice(0, 2), ref.blobId)).size;
+    assert.equal(fileSize % BLOB_ALIGNMENT, 0, `size ${size}: the file ends on a block boundary, so every write could go direct`);
   }
+  assert.equal(BLOB_ALIGNMENT % DIRECT_IO_ALIGNMENT, 0);
 });
 
 test('a writer whose slot pool runs dry part-way finishes the blob through the page cache, and every slot comes back', async (t) => {
@@ -60,12 +63,12 @@ test('a writer whose slot pool runs dry part-way finishes the blob through the p
   const held = Array.from({ length: 5 }, () => slots.take()!);
   const path = join(dir, 'blob.tmp');
   const blobId = randomBytes(16).toString('hex');
-  const { direct, buffered } = await openTwice(dir, path);
+  const fh = await openTemp(dir, path);
   const final = join(dir, blobId);
   let finished = false;
   const salt = randomBytes(16);
   const secret = { salt, key: await blobKey(key, salt, blobId) };
-  const w = new FsBlobWriter({ buffered, direct: { fh: direct, slots } }, { blobId, tempPath: path, finalPath: final, done: () => (finished = true) }, secret, keyIdOf(key));
+  const w = new FsBlobWriter({ fh, slots }, { blobId, tempPath: path, finalPath: final, done: () => (finished = true) }, secret, keyIdOf(key));
   const data = randomBytes(300_001);
   for (let at = 0; at < data.length; at += 7_777) await w.write(data.subarray(at, at + 7_777));
   const ref = await w.commit();
@@ -84,10 +87,10 @@ test('an aborted direct writer gives its slot back and leaves no file', async (t
   const slots = new AlignedSlots({ slotBytes: 16 * DIRECT_IO_ALIGNMENT, slotsPerMemory: 4, maxMemories: 1 });
   const path = join(dir, 'blob.tmp');
   const blobId = randomBytes(16).toString('hex');
-  const { direct, buffered } = await openTwice(dir, path);
+  const fh = await openTemp(dir, path);
   const salt = randomBytes(16);
   const secret = { salt, key: await blobKey(key, salt, blobId) };
-  const w = new FsBlobWriter({ buffered, direct: { fh: direct, slots } }, { blobId, tempPath: path, finalPath: join(dir, blobId), done: () => undefined }, secret, keyIdOf(key));
+  const w = new FsBlobWriter({ fh, slots }, { blobId, tempPath: path, finalPath: join(dir, blobId), done: () => undefined }, secret, keyIdOf(key));
   await w.write(randomBytes(200_000));
   await w.abort();
   await assert.rejects(open(path, 'r'), { code: 'ENOENT' });

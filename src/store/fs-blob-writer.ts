@@ -1,14 +1,14 @@
 import { createHash, type Hash, randomBytes } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
-import { rename, unlink } from 'node:fs/promises';
-import { type AlignedSlots, DIRECT_IO_ALIGNMENT } from './aligned-slots.ts';
-import { encodeHeader, SEGMENT_SIZE, sealSegment } from './blob-format.ts';
+import { constants } from 'node:fs';
+import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
+import type { AlignedSlots } from './aligned-slots.ts';
+import { BLOB_ALIGNMENT, encodeHeader, FORMAT_VERSION, paddingBefore, SEGMENT_SIZE, sealSegment, trailerOf } from './blob-format.ts';
 import { asStoreError, StoreError } from './store-error.ts';
 import type { BlobRef, BlobWriter } from './types.ts';
 
 /**
- * Sealed bytes gathered before one write through the page cache (when direct I/O is not available, and for the tail).
- * Writing while the instance still arrives leaves only the tail and the flush for the acknowledgement to wait on.
+ * Sealed bytes gathered before one write through the page cache (when direct I/O is not available, or the slot pool
+ * ran dry). Writing while the instance still arrives leaves only the tail and the flush for the acknowledgement to wait on.
  */
 const FLUSH_BYTES = 256 * 1024;
 /**
@@ -27,6 +27,7 @@ const DEFERRED_HASH_BYTES = 1024 * 1024;
 const SPARE_SEGMENTS = 64;
 const spareSegments: Buffer[] = [];
 const EMPTY = Buffer.alloc(0);
+const ZEROS = Buffer.alloc(BLOB_ALIGNMENT);
 
 function takeSegment(): Buffer {
   return spareSegments.pop() ?? Buffer.allocUnsafeSlow(SEGMENT_SIZE);
@@ -50,10 +51,10 @@ export interface WriterTarget {
   done(blobId: string): void;
 }
 
-/** The temp file, open twice when the file system takes direct I/O: once with O_DIRECT, once through the page cache. */
+/** The temp file: opened with O_DIRECT, writing from `slots`, when the file system takes direct I/O. */
 export interface WriterFiles {
-  buffered: FileHandle;
-  direct?: { fh: FileHandle; slots: AlignedSlots };
+  fh: FileHandle;
+  slots?: AlignedSlots;
 }
 
 /**
@@ -66,8 +67,8 @@ export interface WriterFiles {
  * With direct I/O the sealed bytes go to the disk in aligned slots while the instance is still arriving, bypassing the
  * page cache: a received study is written once and rarely read at once, and on machines whose memory is mapped lazily
  * (virtual machines) every fresh page-cache page cost a fault: 1.2 ms for a 500 KB CT image, on the acknowledgement
- * path. What does not fill a whole aligned block (the tail, or everything after the slot pool ran dry) is written
- * through the page cache at its offset; the two never share a block.
+ * path. The blob format pads the file to whole blocks, so the tail goes direct too. Only if the slot pool runs dry does
+ * the rest of the blob go through the page cache, from a second descriptor opened then, after the last slot's blocks.
  */
 export class FsBlobWriter implements BlobWriter {
   readonly #files: WriterFiles;
@@ -89,6 +90,10 @@ export class FsBlobWriter implements BlobWriter {
   /** Sealed bytes waiting for a write through the page cache. */
   #out: Buffer[] = [];
   #outBytes = 0;
+  /** The descriptor for writes through the page cache: the temp file's own one without direct I/O, else opened when needed. */
+  #buffered: Promise<FileHandle> | undefined;
+  /** Bytes emitted so far: the file offset where the next sealed byte goes. */
+  #emitted = 0;
   /** File offset of the first byte not yet queued. */
   #offset = 0;
   #state: 'open' | 'busy' | 'closed' = 'open';
@@ -102,8 +107,16 @@ export class FsBlobWriter implements BlobWriter {
     this.#target = target;
     this.#prefix = randomBytes(8);
     this.#key = secret.key;
-    this.#header = encodeHeader({ keyId, blobId: target.blobId, salt: secret.salt, noncePrefix: this.#prefix, segmentSize: SEGMENT_SIZE });
-    this.#slot = files.direct?.slots.take();
+    this.#header = encodeHeader({
+      keyId,
+      blobId: target.blobId,
+      salt: secret.salt,
+      noncePrefix: this.#prefix,
+      segmentSize: SEGMENT_SIZE,
+      version: FORMAT_VERSION,
+    });
+    if (files.slots === undefined) this.#buffered = Promise.resolve(files.fh);
+    this.#slot = files.slots?.take();
     this.#emit(this.#header);
   }
 
@@ -136,13 +149,16 @@ export class FsBlobWriter implements BlobWriter {
   async commit(): Promise<BlobRef> {
     this.#enter('commit');
     try {
-      this.#sealPending(true);
+      const trailer = trailerOf(this.#size);
+      this.#sealPending(true, trailer);
+      this.#emit(ZEROS.subarray(0, paddingBefore(this.#emitted)));
+      this.#emit(trailer);
       this.#queueSlot();
       this.#queueBuffered();
       // While the last writes are under way.
       while (this.#unhashed.length > 0) this.#hashOldest();
       await this.#settle();
-      await this.#files.buffered.datasync();
+      await this.#files.fh.datasync();
       await rename(this.#target.tempPath, this.#target.finalPath);
       // The data is durable and in place; closing the descriptors need not delay the acknowledgement.
       void this.#closeFiles();
@@ -167,9 +183,10 @@ export class FsBlobWriter implements BlobWriter {
     this.#state = 'busy';
   }
 
-  #sealPending(final: boolean): void {
+  /** `trailer` only with the final segment, which authenticates it. */
+  #sealPending(final: boolean, trailer?: Buffer): void {
     const plain = this.#pending.subarray(0, this.#pendingLength);
-    for (const sealed of sealSegment(this.#key, this.#header, this.#prefix, this.#segmentIndex, final, plain)) this.#emit(sealed);
+    for (const sealed of sealSegment(this.#key, this.#header, this.#prefix, this.#segmentIndex, final, plain, trailer)) this.#emit(sealed);
     this.#segmentIndex += 1;
     this.#unhashed.push({ segment: this.#pending, length: this.#pendingLength });
     this.#unhashedBytes += this.#pendingLength;
@@ -187,6 +204,7 @@ export class FsBlobWriter implements BlobWriter {
 
   /** Puts sealed bytes in the aligned slot, queueing each slot as it fills, or else in line for the page cache. */
   #emit(sealed: Buffer): void {
+    this.#emitted += sealed.length;
     let at = 0;
     while (this.#slot !== undefined && at < sealed.length) {
       const n = sealed.copy(this.#slot, this.#slotUsed, at);
@@ -194,7 +212,7 @@ export class FsBlobWriter implements BlobWriter {
       at += n;
       if (this.#slotUsed === this.#slot.length) {
         this.#queueSlot();
-        this.#slot = this.#files.direct?.slots.take();
+        this.#slot = this.#files.slots?.take();
       }
     }
     if (at < sealed.length) {
@@ -205,27 +223,21 @@ export class FsBlobWriter implements BlobWriter {
   }
 
   /**
-   * Queues the slot's whole aligned blocks as one direct write; a partial block left at commit moves to the page-cache
-   * line, which starts right after it. The slot returns to the pool when its write is done.
+   * Queues the slot as one direct write. Slots fill from offset 0 and are queued full, except the last one at commit,
+   * which then ends where the padded file ends: on a block boundary. The slot returns to the pool when its write is done.
    */
   #queueSlot(): void {
     const slot = this.#slot;
-    const direct = this.#files.direct;
-    if (slot === undefined || direct === undefined) return;
+    const slots = this.#files.slots;
+    if (slot === undefined || slots === undefined) return;
     this.#slot = undefined;
-    const whole = this.#slotUsed - (this.#slotUsed % DIRECT_IO_ALIGNMENT);
-    if (whole < this.#slotUsed) {
-      // Copied: the slot is reused once its direct write is done.
-      const tail = Buffer.from(slot.subarray(whole, this.#slotUsed));
-      this.#out.unshift(tail);
-      this.#outBytes += tail.length;
-    }
+    const used = this.#slotUsed;
     this.#slotUsed = 0;
-    if (whole === 0) {
-      direct.slots.give(slot);
+    if (used === 0) {
+      slots.give(slot);
       return;
     }
-    this.#queue(direct.fh, [slot.subarray(0, whole)], () => direct.slots.give(slot));
+    this.#queue(Promise.resolve(this.#files.fh), [slot.subarray(0, used)], () => slots.give(slot));
   }
 
   #queueBuffered(): void {
@@ -233,7 +245,8 @@ export class FsBlobWriter implements BlobWriter {
     const buffers = this.#out;
     this.#out = [];
     this.#outBytes = 0;
-    this.#queue(this.#files.buffered, buffers);
+    this.#buffered ??= open(this.#target.tempPath, constants.O_WRONLY);
+    this.#queue(this.#buffered, buffers);
   }
 
   /**
@@ -241,13 +254,14 @@ export class FsBlobWriter implements BlobWriter {
    * write that had to wait for the one before waited on the event loop, which is busy with arriving data until the
    * instance is in.
    */
-  #queue(fh: FileHandle, buffers: Buffer[], written?: () => void): void {
+  #queue(fh: Promise<FileHandle>, buffers: Buffer[], written?: () => void): void {
     const bytes = buffers.reduce((n, b) => n + b.length, 0);
     const position = this.#offset;
     this.#offset += bytes;
     this.#queuedBytes += bytes;
     // Never rejects, so a failed write is never an unhandled rejection; #settle() and write() rethrow the first error.
-    const done: Promise<void> = writeAll(fh, buffers, position)
+    const done: Promise<void> = fh
+      .then((h) => writeAll(h, buffers, position))
       .catch((err: unknown) => {
         this.#writeError ??= err;
       })
@@ -282,15 +296,16 @@ export class FsBlobWriter implements BlobWriter {
     this.#unhashed = [];
     if (this.#pending !== EMPTY) giveSegment(this.#pending);
     this.#pending = EMPTY;
-    if (this.#slot !== undefined) this.#files.direct?.slots.give(this.#slot);
+    if (this.#slot !== undefined) this.#files.slots?.give(this.#slot);
     this.#slot = undefined;
-    await closeWriterFiles(this.#files);
+    const buffered = this.#buffered;
+    this.#buffered = undefined;
+    // A close that fails has nothing left to lose.
+    await Promise.all([
+      this.#files.fh.close().catch(() => undefined),
+      buffered?.then((h) => (h === this.#files.fh ? undefined : h.close())).catch(() => undefined),
+    ]);
   }
-}
-
-/** Closes both descriptors of a temp file; a close that fails has nothing left to lose. */
-export async function closeWriterFiles(files: WriterFiles): Promise<void> {
-  await Promise.all([files.buffered.close().catch(() => undefined), files.direct?.fh.close().catch(() => undefined)]);
 }
 
 async function writeAll(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
