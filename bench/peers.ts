@@ -15,6 +15,28 @@ export interface IngestRun {
   bytes: number;
 }
 
+/**
+ * One competitor, started fresh: first a warm-up study, then the timed one. A hospital's PACS or node has been running
+ * for days when a study arrives, so the timed study measures that steady state; the warm-up study shows what each does
+ * right after it starts (for our node: before V8 has optimized the per-instance code).
+ */
+export interface CompetitorRun {
+  afterStart: IngestRun;
+  steady: IngestRun;
+}
+
+/** What a competitor gets: the same warm-up and timed studies for every one. */
+export interface BenchStudies {
+  warmUp: readonly string[];
+  timed: readonly string[];
+}
+
+/** Sends the warm-up study, then the timed one, each on its own association. */
+export async function timeStudies(studies: BenchStudies, peer: Peer): Promise<CompetitorRun> {
+  const afterStart = await timeStorescu(studies.warmUp, peer);
+  return { afterStart, steady: await timeStorescu(studies.timed, peer) };
+}
+
 export interface Peer {
   host: string;
   port: number;
@@ -49,15 +71,16 @@ export async function timeStorescu(files: readonly string[], peer: Peer): Promis
 }
 
 /** DCMTK storescp writing each instance to a folder on the same disk, with its largest receive PDU. */
-export async function ingestIntoStorescp(files: readonly string[], o: { pdu: number; parent: string }): Promise<IngestRun> {
+export async function ingestIntoStorescp(studies: BenchStudies, o: { pdu: number; parent: string }): Promise<CompetitorRun> {
   const dir = mkdtempSync(join(o.parent, 'storescp-'));
   const port = await freePort();
   const child = spawn('storescp', ['--aetitle', 'STORESCP', '--max-pdu', String(o.pdu), '-od', dir, String(port)], { env: peerEnv(), stdio: 'ignore' });
   try {
     await waitFor('storescp', async () => (await run('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(port)], 5000)).code === 0);
-    const result = await timeStorescu(files, { host: '127.0.0.1', port, calledAe: 'STORESCP', callingAe: 'BENCH_SCU' });
+    const result = await timeStudies(studies, { host: '127.0.0.1', port, calledAe: 'STORESCP', callingAe: 'BENCH_SCU' });
     const stored = readdirSync(dir).length;
-    if (stored !== files.length) throw new Error(`storescp stored ${stored} of ${files.length}`);
+    const sent = studies.warmUp.length + studies.timed.length;
+    if (stored !== sent) throw new Error(`storescp stored ${stored} of ${sent}`);
     return result;
   } finally {
     child.kill('SIGTERM');
@@ -70,14 +93,15 @@ export async function ingestIntoStorescp(files: readonly string[], o: { pdu: num
  * `durable` keeps Orthanc's own default of an fsync per stored file (the guarantee our node gives); without it Orthanc
  * acknowledges what is only in the page cache.
  */
-export async function ingestIntoOrthanc(files: readonly string[], o: { durable: boolean; parent: string }): Promise<IngestRun> {
+export async function ingestIntoOrthanc(studies: BenchStudies, o: { durable: boolean; parent: string }): Promise<CompetitorRun> {
   const dir = mkdtempSync(join(o.parent, 'orthanc-'));
   // storescu only calls Orthanc, so the modality's own port is never used; Orthanc's config requires one.
   const pacs = await startOrthanc({ dir, tunedForIngest: true, syncStorageArea: o.durable, modalities: { bench: { aeTitle: 'BENCH_SCU', host: '127.0.0.1', port: 1 } } });
   try {
-    const result = await timeStorescu(files, { host: '127.0.0.1', port: pacs.dicomPort, calledAe: pacs.aeTitle, callingAe: 'BENCH_SCU' });
+    const result = await timeStudies(studies, { host: '127.0.0.1', port: pacs.dicomPort, calledAe: pacs.aeTitle, callingAe: 'BENCH_SCU' });
     const stats = await pacs.rest<{ CountInstances: number }>('GET', '/statistics');
-    if (stats.CountInstances !== files.length) throw new Error(`Orthanc stored ${stats.CountInstances} of ${files.length}`);
+    const sent = studies.warmUp.length + studies.timed.length;
+    if (stats.CountInstances !== sent) throw new Error(`Orthanc stored ${stats.CountInstances} of ${sent}`);
     return result;
   } finally {
     await pacs.stop();
