@@ -1,14 +1,38 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it). */
+/**
+ * Ports are picked below the kernel's ephemeral range (ip_local_port_range, 32768-60999 by default): the kernel takes
+ * ports for outgoing connections and for listen(0) from that range, so a port it handed out a moment ago could be taken
+ * by another test's connection before the server under test listened on it (seen in CI as LISTEN_FAILED).
+ */
+const EPHEMERAL_START = (() => {
+  try {
+    const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(first) && first > 2048 ? first : 32768;
+  } catch {
+    return 32768;
+  }
+})();
+const RANGE_START = Math.max(1024, EPHEMERAL_START - 12_000);
+const handedOut = new Set<number>();
+
+/** A TCP port on 127.0.0.1, below the ephemeral range, that was free a moment ago and not yet handed out by this process. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const port = RANGE_START + Math.floor(Math.random() * (EPHEMERAL_START - RANGE_START));
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port between ${RANGE_START} and ${EPHEMERAL_START - 1}`);
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
