@@ -15,6 +15,7 @@ import { spawnNode, verifyStored } from './our-node.ts';
 
 const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 500);
 const WARM_UP_INSTANCES = Number(process.env['BENCH_WARM_UP_INSTANCES'] ?? 100);
+if (!Number.isInteger(WARM_UP_INSTANCES) || WARM_UP_INSTANCES < 1) throw new Error('BENCH_WARM_UP_INSTANCES must be a whole number of at least 1');
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const SCU = 'BENCH_SCU';
 
@@ -57,13 +58,11 @@ try {
     const runs = competitor.map((c) => c.steady);
     const ips = median(runs.map((r) => r.instances / r.seconds));
     const mbps = median(runs.map((r) => r.bytes / 1e6 / r.seconds));
-    const afterStart = median(competitor.map((c) => c.afterStart.instances / c.afterStart.seconds));
     console.log(
-      `${name.padEnd(15)} ${ips.toFixed(0).padStart(5)} instances/s  ${mbps.toFixed(1).padStart(6)} MB/s  (median of ${runs.length}; right after start ${afterStart.toFixed(0)}/s)`,
+      `${name.padEnd(15)} ${ips.toFixed(0).padStart(5)} instances/s  ${mbps.toFixed(1).padStart(6)} MB/s  (median of ${runs.length}; right after start ${afterStart(competitor).toFixed(0)}/s)`,
     );
     return ips;
   };
-  const afterStart = (competitor: CompetitorRun[]): number => median(competitor.map((c) => c.afterStart.instances / c.afterStart.seconds));
   const o = report('beeldbrug', ours);
   const s = report('storescp', storescp);
   const x = report('orthanc', orthanc);
@@ -73,6 +72,10 @@ try {
   console.log(`ingest_ratio_vs_orthanc=${(o / x).toFixed(2)} ingest_ratio_vs_storescp=${(o / s).toFixed(2)} peak_rss_mb=${peakRss.toFixed(0)}`);
 } finally {
   rmSync(work, { recursive: true, force: true });
+}
+
+function afterStart(competitor: CompetitorRun[]): number {
+  return median(competitor.map((c) => c.afterStart.instances / c.afterStart.seconds));
 }
 
 function rate(r: CompetitorRun | undefined): string {
