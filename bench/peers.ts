@@ -59,7 +59,7 @@ export function benchFolder(prefix: string): string {
 }
 
 /** storescu with every file on one association; the clock covers association, all C-STOREs and release. */
-export async function timeStorescu(files: readonly string[], peer: Peer): Promise<IngestRun> {
+async function timeStorescu(files: readonly string[], peer: Peer): Promise<IngestRun> {
   const bytes = files.reduce((sum, f) => sum + statSync(f).size, 0);
   // Write back what the previous competitor (or the study generator) left dirty, so nobody pays for another's writes.
   await run('sync', [], 120_000);
