@@ -1,6 +1,7 @@
 /**
- * The few ASN.1 DER encodings (ITU-T X.690) an X.509 certificate needs (RFC 5280). Encoding only: certificates are
- * parsed and checked with node:crypto's X509Certificate and by the TLS stack.
+ * The few ASN.1 DER encodings (ITU-T X.690) an X.509 certificate needs (RFC 5280), and a reader just big enough to walk
+ * a certificate to the fields node:crypto does not expose (a subjectAltName otherName). Signatures and chains are
+ * checked with node:crypto's X509Certificate and by the TLS stack.
  */
 
 function lengthOf(n: number): Buffer {
@@ -19,6 +20,7 @@ export const set = (...items: Buffer[]): Buffer => tlv(0x31, Buffer.concat(items
 export const octetString = (b: Buffer): Buffer => tlv(0x04, b);
 export const utf8String = (s: string): Buffer => tlv(0x0c, Buffer.from(s, 'utf8'));
 export const printableString = (s: string): Buffer => tlv(0x13, Buffer.from(s, 'ascii'));
+export const ia5String = (s: string): Buffer => tlv(0x16, Buffer.from(s, 'ascii'));
 export const boolean = (v: boolean): Buffer => tlv(0x01, Buffer.from([v ? 0xff : 0x00]));
 /** A context-specific constructed tag, [n] EXPLICIT. */
 export const explicit = (n: number, inner: Buffer): Buffer => tlv(0xa0 | n, inner);
@@ -54,4 +56,59 @@ export const bitString = (bytes: Buffer, unusedBits = 0): Buffer => tlv(0x03, Bu
 export function time(d: Date): Buffer {
   const iso = d.toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z';
   return d.getUTCFullYear() < 2050 ? tlv(0x17, Buffer.from(iso.slice(2), 'ascii')) : tlv(0x18, Buffer.from(iso, 'ascii'));
+}
+
+/** One DER element: its tag byte and where its content lies in the buffer it was read from. */
+export interface Element {
+  tag: number;
+  start: number;
+  contentStart: number;
+  end: number;
+}
+
+/** Reads the element at `at`; throws on a length that runs past the buffer (a malformed or truncated encoding). */
+export function readElement(b: Buffer, at: number): Element {
+  const tag = b[at];
+  const first = b[at + 1];
+  if (tag === undefined || first === undefined) throw new Error('DER: truncated element');
+  let length = first;
+  let contentStart = at + 2;
+  if (first & 0x80) {
+    const count = first & 0x7f;
+    if (count === 0 || count > 4) throw new Error('DER: unsupported length');
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + (b[at + 2 + i] ?? 0);
+    contentStart = at + 2 + count;
+  }
+  const end = contentStart + length;
+  if (end > b.length) throw new Error('DER: element runs past the end');
+  return { tag, start: at, contentStart, end };
+}
+
+/** The elements inside a constructed element, in order. */
+export function childrenOf(b: Buffer, parent: Element): Element[] {
+  const out: Element[] = [];
+  for (let at = parent.contentStart; at < parent.end; ) {
+    const child = readElement(b, at);
+    if (child.end > parent.end) throw new Error('DER: child runs past its parent');
+    out.push(child);
+    at = child.end;
+  }
+  return out;
+}
+
+/** The dotted form of an OBJECT IDENTIFIER's content. */
+export function oidOf(b: Buffer, e: Element): string {
+  const content = b.subarray(e.contentStart, e.end);
+  const arcs: number[] = [];
+  let value = 0;
+  for (const byte of content) {
+    value = value * 128 + (byte & 0x7f);
+    if ((byte & 0x80) === 0) {
+      if (arcs.length === 0) arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
+      else arcs.push(value);
+      value = 0;
+    }
+  }
+  return arcs.join('.');
 }

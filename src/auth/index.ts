@@ -1,4 +1,5 @@
-export { createTestCa, issueNodeCertificate, organizationOf, type IssuedCertificate, type Organization } from './test-pki.ts';
+export { createIntermediateCa, createTestCa, issueNodeCertificate, type CertificateProfile, type IssuedCertificate } from './test-pki.ts';
+export { certificatesOf, chainProblem, organizationOf, type Organization } from './certificate-identity.ts';
 export { signJws, verifyJws, type JwsVerification } from './jws.ts';
 export { ROLES, type Account, type Role, type Session } from './roles.ts';
 export { AccountError, AccountStore, type AccountPolicy, type SignInResult } from './account-store.ts';

@@ -1,30 +1,41 @@
 /**
- * A small PKI for the demo network and the tests: one CA and node certificates that carry the organization's name and
- * URA number. Production nodes use the hospital's own healthcare PKI; this exists so that every test and demo runs with
- * real mutual TLS (PS3.15 B.9 for DICOM, and node-to-node HTTPS) instead of switching TLS off.
+ * A small PKI for the demo network and the tests: a root CA, intermediate CAs under it, and node certificates that
+ * carry the organization's name and URA number the way UZI-register server certificates do (see
+ * certificate-identity.ts). Production nodes use the hospital's own healthcare PKI; this exists so that every test and
+ * demo runs with real mutual TLS (PS3.15 B.9 for DICOM, and node-to-node HTTPS) instead of switching TLS off, through
+ * the same path building (leaf, intermediate, root) as a real UZI or PKIoverheid chain.
  * Certificates follow RFC 5280 with ECDSA P-256 keys and SHA-256 signatures.
  */
-import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes, randomInt, sign, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import { certificatesOf, type Organization, UZI_OTHER_NAME_OID } from './certificate-identity.ts';
 import * as der from './der.ts';
 
-export interface Organization {
-  name: string;
-  /** The URA number (UZI register), 8 digits. */
-  ura: string;
-}
+export type { Organization } from './certificate-identity.ts';
 
 export interface IssuedCertificate {
+  /** The certificate, followed by the intermediate CA certificates above it (never the root): what TLS sends. */
   certPem: string;
   keyPem: string;
 }
+
+/**
+ * Where a node certificate names its organization: `uzi-server` as a UZI-register server certificate (subjectAltName
+ * otherName 2.5.5.5, the subject's serialNumber the UZI number), `organization-identifier` as earlier versions of this
+ * PKI did (subject organizationIdentifier "URA-<number>"), `none` for a certificate that names no organization.
+ */
+export type CertificateProfile = 'uzi-server' | 'organization-identifier' | 'none';
+
+/** A stand-in for the OID of the issuing CA in the UZI otherName: a private arc, so it is never taken for a real one. */
+const TEST_CA_OID = '2.16.528.1.1007.99.8888';
 
 const OID = {
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
   commonName: '2.5.4.3',
   country: '2.5.4.6',
   organization: '2.5.4.10',
-  /** X.520 organizationIdentifier: where this PKI writes the URA, as "URA-<number>". */
+  serialNumber: '2.5.4.5',
+  /** X.520 organizationIdentifier: where earlier versions of this PKI wrote the URA, as "URA-<number>". */
   organizationIdentifier: '2.5.4.97',
   basicConstraints: '2.5.29.19',
   keyUsage: '2.5.29.15',
@@ -36,17 +47,21 @@ const OID = {
   clientAuth: '1.3.6.1.5.5.7.3.2',
 } as const;
 
-const URA_PREFIX = 'URA-';
-
-function name(parts: { commonName: string; organization?: Organization }): Buffer {
+function name(parts: { commonName: string; organization?: Organization; profile?: CertificateProfile; uziNumber?: string }): Buffer {
   const rdn = (oid: string, value: Buffer): Buffer => der.set(der.sequence(der.objectIdentifier(oid), value));
+  const org = parts.organization;
   return der.sequence(
     rdn(OID.country, der.printableString('NL')),
-    ...(parts.organization !== undefined
-      ? [rdn(OID.organization, der.utf8String(parts.organization.name)), rdn(OID.organizationIdentifier, der.utf8String(URA_PREFIX + parts.organization.ura))]
-      : []),
+    ...(org !== undefined ? [rdn(OID.organization, der.utf8String(org.name))] : []),
+    ...(org !== undefined && parts.profile === 'organization-identifier' ? [rdn(OID.organizationIdentifier, der.utf8String(`URA-${org.ura}`))] : []),
+    ...(parts.uziNumber !== undefined ? [rdn(OID.serialNumber, der.printableString(parts.uziNumber))] : []),
     rdn(OID.commonName, der.utf8String(parts.commonName)),
   );
+}
+
+/** subjectAltName otherName { type-id 2.5.5.5, value [0] EXPLICIT IA5String } as a GeneralName ([0] IMPLICIT). */
+function uziOtherName(value: string): Buffer {
+  return der.tlv(0xa0, Buffer.concat([der.objectIdentifier(UZI_OTHER_NAME_OID), der.explicit(0, der.ia5String(value))]));
 }
 
 function extension(oid: string, critical: boolean, value: Buffer): Buffer {
@@ -94,23 +109,45 @@ function tbsCertificate(o: {
   );
 }
 
-/** A self-signed CA for a demo network or a test run. */
+const caExtensions = (pathLength: number): Buffer[] => [
+  extension(OID.basicConstraints, true, der.sequence(der.boolean(true), der.smallInteger(pathLength))),
+  // keyCertSign (bit 5) and cRLSign (bit 6): 0b00000110, the last bit unused.
+  extension(OID.keyUsage, true, der.bitString(Buffer.from([0x06]), 1)),
+];
+
+/** A self-signed root CA for a demo network or a test run; it may sign intermediate CAs and node certificates. */
 export function createTestCa(o: { commonName: string; validDays?: number }): IssuedCertificate {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const subject = name({ commonName: o.commonName });
-  const tbs = tbsCertificate({
-    issuer: subject,
-    subject,
-    publicKey,
-    authorityKey: publicKey,
-    validDays: o.validDays ?? 3650,
-    extensions: [
-      extension(OID.basicConstraints, true, der.sequence(der.boolean(true), der.smallInteger(0))),
-      // keyCertSign (bit 5) and cRLSign (bit 6): 0b00000110, the last bit unused.
-      extension(OID.keyUsage, true, der.bitString(Buffer.from([0x06]), 1)),
-    ],
-  });
+  const tbs = tbsCertificate({ issuer: subject, subject, publicKey, authorityKey: publicKey, validDays: o.validDays ?? 3650, extensions: caExtensions(1) });
   return { certPem: signCertificate(tbs, privateKey), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+/**
+ * An intermediate CA under `root`, as UZI-register and PKIoverheid issue server certificates (root, domain CA, issuing
+ * CA). Its `certPem` is the intermediate alone; certificates it issues carry it after the leaf.
+ */
+export function createIntermediateCa(root: IssuedCertificate, o: { commonName: string; validDays?: number }): IssuedCertificate {
+  const rootCert = new X509Certificate(root.certPem);
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const tbs = tbsCertificate({
+    issuer: issuerNameOf(rootCert),
+    subject: name({ commonName: o.commonName }),
+    publicKey,
+    authorityKey: rootCert.publicKey,
+    validDays: o.validDays ?? 1825,
+    extensions: caExtensions(0),
+  });
+  const below = intermediatesOf(root.certPem);
+  return { certPem: signCertificate(tbs, createPrivateKey(root.keyPem)) + below, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+/** The certificates of a PEM file that are not self-signed (a root is configured as trusted, never sent), as PEM. */
+function intermediatesOf(pem: string): string {
+  return certificatesOf(pem)
+    .filter((c) => !(c.checkIssued(c) && c.verify(c.publicKey)))
+    .map((c) => c.toString())
+    .join('');
 }
 
 /**
@@ -119,11 +156,14 @@ export function createTestCa(o: { commonName: string; validDays?: number }): Iss
  */
 export function issueNodeCertificate(
   ca: IssuedCertificate,
-  o: { commonName: string; organization: Organization; hosts?: readonly string[]; validDays?: number; notBefore?: Date },
+  o: { commonName: string; organization: Organization; hosts?: readonly string[]; validDays?: number; notBefore?: Date; profile?: CertificateProfile },
 ): IssuedCertificate {
   if (!/^\d{8}$/.test(o.organization.ura)) throw new Error(`a URA number is 8 digits, got ${JSON.stringify(o.organization.ura)}`);
+  const profile = o.profile ?? 'uzi-server';
   const caKey = createPrivateKey(ca.keyPem);
   const caCert = new X509Certificate(ca.certPem);
+  // The UZI number of the certificate holder (a server certificate's own number), and its AGB code: made up per certificate.
+  const uziNumber = String(randomInt(10_000_000, 99_999_999));
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const altNames = (o.hosts ?? []).map((h) => {
     const family = isIP(h);
@@ -131,9 +171,14 @@ export function issueNodeCertificate(
     if (family === 6) throw new Error('IPv6 addresses in certificates are not supported by the test PKI');
     return der.implicit(2, Buffer.from(h, 'ascii'));
   });
+  if (profile === 'uzi-server') altNames.push(uziOtherName(`${TEST_CA_OID}-1-${uziNumber}-S-${o.organization.ura}-00.000-00000000`));
   const tbs = tbsCertificate({
     issuer: issuerNameOf(caCert),
-    subject: name({ commonName: o.commonName, organization: o.organization }),
+    subject: name({
+      commonName: o.commonName,
+      ...(profile !== 'none' ? { organization: o.organization, profile } : {}),
+      ...(profile === 'uzi-server' ? { uziNumber } : {}),
+    }),
     publicKey,
     authorityKey: caCert.publicKey,
     validDays: o.validDays ?? 825,
@@ -146,43 +191,15 @@ export function issueNodeCertificate(
       ...(altNames.length > 0 ? [extension(OID.subjectAltName, false, der.sequence(...altNames))] : []),
     ],
   });
-  return { certPem: signCertificate(tbs, caKey), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  return { certPem: signCertificate(tbs, caKey) + intermediatesOf(ca.certPem), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
-/** The organization a certificate from this PKI names: its O and the URA from organizationIdentifier. */
-export function organizationOf(cert: X509Certificate): Organization | undefined {
-  const fields = new Map(cert.subject.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const));
-  const identifier = fields.get('organizationIdentifier') ?? fields.get(OID.organizationIdentifier);
-  const organization = fields.get('O');
-  if (identifier === undefined || organization === undefined || !identifier.startsWith(URA_PREFIX)) return undefined;
-  const ura = identifier.slice(URA_PREFIX.length);
-  return /^\d{8}$/.test(ura) ? { name: organization, ura } : undefined;
-}
-
-/** The issuer Name of a leaf is the CA's subject, byte for byte, so that path building matches it exactly. */
+/** The issuer Name of a certificate is its CA's subject, byte for byte, so that path building matches it exactly. */
 function issuerNameOf(caCert: X509Certificate): Buffer {
   // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version, serial, sigAlg, issuer, validity, subject, ... } }
   const raw = caCert.raw;
-  const tbs = readElement(raw, headerLength(raw, 0));
-  let at = tbs.contentStart;
-  for (let field = 0; field < 5; field++) at = readElement(raw, at).end; // skip version, serial, sigAlg, issuer, validity
-  const subject = readElement(raw, at);
-  return raw.subarray(at, subject.end);
-}
-
-function headerLength(b: Buffer, at: number): number {
-  const first = b[at + 1] ?? 0;
-  return at + 2 + (first & 0x80 ? first & 0x7f : 0);
-}
-
-function readElement(b: Buffer, at: number): { contentStart: number; end: number } {
-  const first = b[at + 1] ?? 0;
-  let length = first;
-  let contentStart = at + 2;
-  if (first & 0x80) {
-    length = 0;
-    for (let i = 0; i < (first & 0x7f); i++) length = length * 256 + (b[at + 2 + i] ?? 0);
-    contentStart = at + 2 + (first & 0x7f);
-  }
-  return { contentStart, end: contentStart + length };
+  const [tbs] = der.childrenOf(raw, der.readElement(raw, 0));
+  const subject = tbs !== undefined ? der.childrenOf(raw, tbs)[5] : undefined;
+  if (subject === undefined) throw new Error('the CA certificate has no subject');
+  return raw.subarray(subject.start, subject.end);
 }
