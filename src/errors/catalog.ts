@@ -23,6 +23,7 @@ export const ErrorCatalog = {
   PARTNER_UNREACHABLE: { http: 502, summary: 'the partner node cannot be reached' },
   PARTNER_TIMEOUT: { http: 504, summary: 'the partner node did not answer in time' },
   PARTNER_REFUSED: { http: 502, summary: 'the partner node refused the request' },
+  PARTNER_IDENTITY_MISMATCH: { http: 502, summary: "the server at the partner's address presents a certificate of another organization (URA) than the partner's; nothing was sent" },
   PARTNER_UNKNOWN: { http: 404, dimse: 0xa801, summary: 'the organization is not a partner this node can send to (exchange.partners, with a baseUrl)' },
   PATIENT_IDENTITY_UNRESOLVED: { http: 409, summary: 'the arriving study cannot be filed under a local patient by the configured rule (exchange.patientIdentity); it stays in the inbox' },
   PACS_UNREACHABLE: { http: 502, summary: "the hospital's PACS cannot be reached to fetch a study (exchange.fetchFrom)" },

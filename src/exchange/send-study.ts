@@ -153,7 +153,7 @@ async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): P
     })),
   };
 
-  const client = new PartnerClient(r.to.baseUrl, d.tls, PARALLEL);
+  const client = new PartnerClient(r.to.baseUrl, d.tls, PARALLEL, { ura: r.to.ura });
   const progress: SendProgress = { instances: instances.length, needed: 0, sent: 0, bytesSent: 0 };
   try {
     const opened = await client.json('POST', '/exchange/v1/transfers', manifest);

@@ -1,7 +1,10 @@
+import { X509Certificate } from 'node:crypto';
 import { Agent, request } from 'node:https';
 import { Readable } from 'node:stream';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { constants, createZstdCompress } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
+import { organizationOf } from '../auth/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 
 export interface PartnerAnswer {
@@ -10,16 +13,43 @@ export interface PartnerAnswer {
 }
 
 /**
+ * The TLS server identity check for a partner: the certificate names the host of the base URL (as any HTTPS client
+ * checks) and, when we know which organization we mean to reach, that organization's URA. It runs inside the handshake,
+ * before a single byte of a request (a manifest with a patient's name, an image) is written to the connection.
+ */
+export function partnerIdentityCheck(expectedUra: string | undefined): (host: string, cert: PeerCertificate) => Error | undefined {
+  return (host, cert) => {
+    const hostProblem = checkServerIdentity(host, cert);
+    if (hostProblem !== undefined || expectedUra === undefined) return hostProblem;
+    let found: string | undefined;
+    try {
+      found = organizationOf(new X509Certificate(cert.raw))?.ura;
+    } catch {
+      found = undefined;
+    }
+    if (found === expectedUra) return undefined;
+    return new BeeldbrugError(
+      'PARTNER_IDENTITY_MISMATCH',
+      `the server at ${host} presents a certificate of URA ${found ?? '(none: the certificate names no organization)'}, not of the partner's URA ${expectedUra}; nothing was sent`,
+    );
+  };
+}
+
+/**
  * HTTPS to one partner node (or the registry) with our node certificate (mutual TLS), trusting only the network CA; the
- * partner's certificate must name the host of its base URL. One keep-alive agent, so parallel requests reuse connections.
+ * partner's certificate must name the host of its base URL and, given `expect.ura`, that organization (see
+ * partnerIdentityCheck). One keep-alive agent, so parallel requests reuse connections.
  */
 export class PartnerClient {
   readonly #base: URL;
   readonly #agent: Agent;
 
-  constructor(baseUrl: string, tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer }, parallel = 4) {
+  constructor(baseUrl: string, tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer }, parallel = 4, expect: { ura?: string } = {}) {
     this.#base = new URL(baseUrl);
-    this.#agent = new Agent({ keepAlive: true, maxSockets: parallel, key: tls.key, cert: tls.cert, ca: tls.ca, minVersion: 'TLSv1.2' });
+    this.#agent = new Agent({
+      keepAlive: true, maxSockets: parallel, key: tls.key, cert: tls.cert, ca: tls.ca, minVersion: 'TLSv1.2',
+      checkServerIdentity: partnerIdentityCheck(expect.ura),
+    });
   }
 
   /** A JSON request; with `timeoutMs`, a partner that has not answered by then is PARTNER_TIMEOUT. */
@@ -67,6 +97,11 @@ export class PartnerClient {
       // A failure on our side (reading the body, e.g. a corrupt stored file) is ours, not an unreachable partner.
       let bodyError: unknown;
       req.on('error', (cause) => {
+        // The wrong organization answered: said as such, never retried as if the partner were merely unreachable.
+        if (cause instanceof BeeldbrugError && cause.code === 'PARTNER_IDENTITY_MISMATCH') {
+          reject(cause);
+          return;
+        }
         if (signal?.aborted === true) {
           reject(new BeeldbrugError('PARTNER_TIMEOUT', `${method} ${url.origin}${url.pathname}: no answer within ${timeoutMs} ms`, { cause }));
           return;

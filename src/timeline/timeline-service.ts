@@ -47,7 +47,7 @@ export class TimelineService {
   #client(p: PartnerConfig & { baseUrl: string }): PartnerClient {
     let c = this.#clients.get(p.ura);
     if (c === undefined) {
-      c = new PartnerClient(p.baseUrl, this.#o.tls, 4);
+      c = new PartnerClient(p.baseUrl, this.#o.tls, 4, { ura: p.ura });
       this.#clients.set(p.ura, c);
     }
     return c;

@@ -4,11 +4,18 @@
 // comes from the router: every route (partner, own-organization, staff sign-in and staff routes) refuses callers without
 // the credentials it declares.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTestCa, type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
+import { BeeldbrugError } from '../../src/errors/index.ts';
+import { Inbox, sendStudy } from '../../src/exchange/index.ts';
+import { silentLogger } from '../../src/log/index.ts';
+import { synthesize } from '../../src/synth/index.ts';
+import { filesIn } from '../support/dicom-files.ts';
 import { type Answer, call, midden, noord, send, startExchangeNode } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
 import { logLines } from '../support/node.ts';
+import { tempDir } from '../support/tmp.ts';
 
 test('exchange HTTPS: partners by mutual TLS and URA; everything else refused and logged', async (t) => {
   const { n, port, ca, partner } = await startExchangeNode(t);
@@ -66,4 +73,44 @@ test('exchange HTTPS: partners by mutual TLS and URA; everything else refused an
   await waitFor('the refusals in the log', async () => logLines(n).filter((l) => String(l['msg']).startsWith('refused')).length >= 4 * partnerRoutes.length, 5000);
   const reasons = new Set(logLines(n).filter((l) => String(l['msg']).startsWith('refused')).map((l) => l['reason']));
   for (const r of ['no-client-certificate', 'untrusted-certificate', 'organization-not-trusted', 'no-session']) assert.ok(reasons.has(r), `a refusal for ${r} is logged`);
+});
+
+test('a partner configured with the right address but another URA: the handshake stops it, nothing arrives', async (t) => {
+  const ca = createTestCa({ commonName: 'regio test CA' });
+  const receiverData = tempDir(t);
+  const receiver = await startExchangeNode(t, { ca, us: midden, partners: [noord], dataDir: receiverData });
+  // Zuid's URA, Midden's address: an operator's slip, or a DNS entry pointing at the wrong hospital.
+  const zuid = { name: 'Ziekenhuis Zuid', ura: '10000003', baseUrl: `https://127.0.0.1:${receiver.port}` };
+  const sender = await startExchangeNode(t, { ca, us: noord, partners: [zuid] });
+
+  const work = tempDir(t);
+  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 32 });
+  for (const f of filesIn(join(work, 'synth'))) await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  const study = synth.patients[0]?.studies[0];
+  assert.ok(study !== undefined);
+
+  const request = {
+    studyInstanceUid: study.studyInstanceUid,
+    to: zuid,
+    purpose: 'transfer' as const,
+    urgency: 'routine' as const,
+    reason: 'Overplaatsing',
+    user: { id: 'radioloog-7', name: 'Dr. C. Bakker' },
+  };
+  const failed = await sendStudy(request, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  assert.ok(failed instanceof BeeldbrugError, `the send fails with a catalog error, got ${String(failed)}`);
+  assert.equal(failed.code, 'PARTNER_IDENTITY_MISMATCH');
+  assert.match(failed.message, /URA 10000002/, 'the error names the URA the server presented');
+  assert.match(failed.message, /10000003/, 'and the one configured');
+
+  assert.equal(receiver.n.node.store.index.stats().instances, 0, 'no instance arrived');
+  const inbox = new Inbox(join(receiverData, 'exchange.sqlite'));
+  try {
+    assert.deepEqual(inbox.list(), [], "the other hospital's inbox lists nothing: not even the manifest got through");
+  } finally {
+    inbox.close();
+  }
 });
