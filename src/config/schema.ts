@@ -63,9 +63,25 @@ const oidc = z.strictObject({
     .describe('amr values that count as two factors on their own; besides these, two methods of different kinds (e.g. pwd + otp) count'),
 });
 
+/** What a DICOM peer's TLS client certificate must show; every field given must match. */
+const peerCertificate = z
+  .strictObject({
+    ura: z.string().regex(/^\d{8}$/, 'a URA number is 8 digits').optional().describe('the URA the certificate names (UZI server certificate otherName)'),
+    subject: z.string().min(1).optional().describe('the subject as the association log prints it, e.g. "C=NL,O=Ziekenhuis Noord,CN=pacs.noord.nl"'),
+    sha256: z
+      .string()
+      .regex(/^(?:[0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, 'a SHA-256 fingerprint: 64 hex digits, colons allowed')
+      .optional()
+      .describe('the SHA-256 fingerprint of the certificate (openssl x509 -noout -fingerprint -sha256)'),
+  })
+  .refine((c) => c.ura !== undefined || c.subject !== undefined || c.sha256 !== undefined, 'name at least one of ura, subject, sha256');
+
 const dimsePeer = z.strictObject({
   aeTitle,
   host,
+  certificate: peerCertificate
+    .optional()
+    .describe('bind this peer to its TLS client certificate: it is then accepted only on a DICOM TLS port with that certificate. Without a binding, a peer on a TLS port must present a certificate of our own organization (URA)'),
   port: port.optional().describe('needed when the peer is a C-MOVE destination or a PACS we query'),
   tls: z.boolean().default(false).describe('connect to this peer with DICOM TLS'),
   description: z.string().optional(),

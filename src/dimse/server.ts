@@ -66,7 +66,11 @@ export class DimseServer {
     if (o.tls !== undefined) {
       const srv = createTlsServer(
         { ...secureContextOptions(o.tls), requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.cfg.artimMs },
-        (s) => this.accept(s, s),
+        (s) => {
+          // A TLS 1.2 client could otherwise renegotiate and present another certificate after admission.
+          s.disableRenegotiation();
+          this.accept(s, s);
+        },
       );
       srv.on('tlsClientError', (err, s) => {
         this.log.warn({ reason: 'TLS_HANDSHAKE_FAILED', remote: `${s.remoteAddress}:${s.remotePort}`, detail: err.message }, 'TLS connection refused');
@@ -135,7 +139,7 @@ export class DimseServer {
         ...(peerCertificateSubject_ !== undefined ? { peerCertificateSubject: peerCertificateSubject_ } : {}),
       };
       ul.log = log.child({ callingAe: info.callingAeTitle });
-      const rj = this.decide(pdu.rq, info, ul.log);
+      const rj = this.decide(pdu.rq, info, ul.log, tlsSocket);
       if (rj !== undefined) {
         ul.closeAfter(encodeAssociateRj(rj));
         return;
@@ -155,7 +159,7 @@ export class DimseServer {
   }
 
   /** The A-ASSOCIATE-RJ to send, or undefined to accept (PS3.8 9.3.4, 7.1.1.2). */
-  private decide(rq: AssociateRq, info: AssociationInfo, log: Logger): AssociateRj | undefined {
+  private decide(rq: AssociateRq, info: AssociationInfo, log: Logger, tlsSocket: TLSSocket | undefined): AssociateRj | undefined {
     const reject = (reason: string, detail: string, rj: AssociateRj): AssociateRj => {
       log.warn({ reason, detail, calledAe: info.calledAeTitle }, 'association rejected');
       return rj;
@@ -166,9 +170,11 @@ export class DimseServer {
     if (rq.applicationContext !== ApplicationContextName) {
       return reject('APPLICATION_CONTEXT_NOT_SUPPORTED', 'unknown application context name', { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.ApplicationContextNotSupported });
     }
+    const peerCertificate = tlsSocket?.getPeerX509Certificate();
     const req: AssociationRequestInfo = {
       callingAeTitle: info.callingAeTitle, calledAeTitle: info.calledAeTitle, remoteAddress: info.remoteAddress, tls: info.tls,
       ...(info.peerCertificateSubject !== undefined ? { peerCertificateSubject: info.peerCertificateSubject } : {}),
+      ...(peerCertificate !== undefined ? { peerCertificate } : {}),
     };
     let admission;
     try {
@@ -178,7 +184,7 @@ export class DimseServer {
       admission = { accept: false, reason: 'no-reason', detail: 'admission check failed' } as const;
     }
     if (!admission.accept) {
-      return reject(admission.reason.toUpperCase().replaceAll('-', '_'), admission.detail, { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: REJECT_REASON[admission.reason] });
+      return reject(admission.code ?? admission.reason.toUpperCase().replaceAll('-', '_'), admission.detail, { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: REJECT_REASON[admission.reason] });
     }
     if (this.established >= this.cfg.maxAssociations) {
       return reject('TOO_MANY_ASSOCIATIONS', `limit ${this.cfg.maxAssociations}`, { result: RejectResult.Transient, source: RejectSource.ServiceProviderPresentation, reason: RejectReason.LocalLimitExceeded });

@@ -1,4 +1,5 @@
 /** The public shapes of the DIMSE layer: what handlers receive and return (PS3.4 Annex B/C, PS3.7 9-10). */
+import type { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { TlsOptions } from './tls-options.ts';
 
@@ -94,11 +95,13 @@ export interface AssociationRequestInfo {
   remoteAddress: string;
   tls: boolean;
   peerCertificateSubject?: string;
+  /** On a TLS port: the client certificate, verified against the listener's CA (intermediates sent by the peer). */
+  peerCertificate?: X509Certificate;
 }
 
 export type Admission =
   | { accept: true }
-  | { accept: false; reason: 'calling-ae-not-recognized' | 'called-ae-not-recognized' | 'no-reason'; detail: string };
+  | { accept: false; reason: 'calling-ae-not-recognized' | 'called-ae-not-recognized' | 'no-reason'; detail: string; /** for the log line, when more precise than the reason */ code?: string };
 
 export interface ServerOptions {
   aeTitle: string;

@@ -129,8 +129,8 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
       const server = new DimseServer({
         aeTitle: config.dimse.aeTitle,
         admit: (req) => {
-          const decision = admit(req, [config.dimse.aeTitle, ...partnerDestinations], peers);
-          return decision.accept ? { accept: true } : { accept: false, reason: decision.reason, detail: decision.detail };
+          const decision = admit(req, [config.dimse.aeTitle, ...partnerDestinations], peers, config.node.organization.ura);
+          return decision.accept ? { accept: true } : { accept: false, reason: decision.reason, detail: decision.detail, ...(decision.code !== undefined ? { code: decision.code } : {}) };
         },
         handlers,
         maxPduLength: config.dimse.maxPduLength,

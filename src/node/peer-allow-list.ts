@@ -1,16 +1,71 @@
+import type { X509Certificate } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { organizationOf } from '../auth/index.ts';
 import type { DimsePeerConfig } from '../config/index.ts';
+
+export type CertificateBinding = NonNullable<DimsePeerConfig['certificate']>;
 
 /** A configured peer with its host resolved to addresses once, at start. */
 export interface AllowedPeer {
   aeTitle: string;
   addresses: readonly string[];
+  /** The TLS client certificate this peer must present (dimse.peers[].certificate). */
+  certificate?: CertificateBinding;
 }
 
 export type AdmissionDecision =
   | { accept: true; peer: AllowedPeer }
-  | { accept: false; reason: 'calling-ae-not-recognized' | 'called-ae-not-recognized'; detail: string };
+  | { accept: false; reason: 'calling-ae-not-recognized' | 'called-ae-not-recognized'; detail: string; code?: 'PEER_CERTIFICATE_MISMATCH' };
+
+export interface AdmissionRequest {
+  callingAeTitle: string;
+  calledAeTitle: string;
+  remoteAddress: string;
+  /** Whether the association came in on a DICOM TLS port. */
+  tls?: boolean;
+  /** The client certificate the TLS stack verified against the listener's CA (chain included). */
+  peerCertificate?: X509Certificate;
+}
+
+/** A subject as "K=v" parts, so "C=NL,O=X,CN=y", "C = NL, O = X, CN = y" and node's multi-line form compare equal. */
+function subjectParts(subject: string): string[] {
+  return subject
+    .split(/\s*[,\n]\s*(?=[A-Za-z][\w.]*\s*=)/)
+    .map((part) => part.replace(/^\s*([^=]+?)\s*=\s*/, '$1=').trim())
+    .filter((part) => part !== '')
+    .sort();
+}
+
+const fingerprint = (hex: string): string => hex.replaceAll(':', '').toUpperCase();
+
+/**
+ * Whether a verified client certificate may stand for a peer (PS3.15 B.9 authenticates the node; this decides which
+ * node). A bound peer must show every bound field. An unbound peer on a TLS port must show a certificate of our own
+ * organization: a PACS or modality of this hospital. A certificate of another organization, or one that names no
+ * organization, gets in only through a binding that names it, so a certificate the trusted CA issued to someone else
+ * cannot borrow an allow-listed AE title. Returns the reason to refuse, or undefined.
+ */
+export function certificateProblem(peer: AllowedPeer, tls: boolean, cert: X509Certificate | undefined, ownUra: string): string | undefined {
+  const binding = peer.certificate;
+  if (!tls) return binding !== undefined ? `AE title ${JSON.stringify(peer.aeTitle)} is bound to a certificate and must use a DICOM TLS port` : undefined;
+  if (cert === undefined) return 'no client certificate';
+  const ura = organizationOf(cert)?.ura;
+  if (binding === undefined) {
+    if (ura === ownUra) return undefined;
+    return `the certificate ${ura === undefined ? 'names no organization' : `is of URA ${ura}, not ours`}; bind AE title ${JSON.stringify(peer.aeTitle)} to it (dimse.peers[].certificate) to accept it`;
+  }
+  if (binding.ura !== undefined && ura !== binding.ura) {
+    return `AE title ${JSON.stringify(peer.aeTitle)} is bound to URA ${binding.ura}; the certificate ${ura === undefined ? 'names no organization' : `is of URA ${ura}`}`;
+  }
+  if (binding.subject !== undefined && subjectParts(binding.subject).join(',') !== subjectParts(cert.subject).join(',')) {
+    return `AE title ${JSON.stringify(peer.aeTitle)} is bound to subject ${JSON.stringify(binding.subject)}; the certificate is ${JSON.stringify(cert.subject.replaceAll('\n', ','))}`;
+  }
+  if (binding.sha256 !== undefined && fingerprint(binding.sha256) !== fingerprint(cert.fingerprint256)) {
+    return `AE title ${JSON.stringify(peer.aeTitle)} is bound to another certificate (SHA-256 ${cert.fingerprint256} presented)`;
+  }
+  return undefined;
+}
 
 /** `::ffff:10.0.0.1` and `10.0.0.1` are the same peer. */
 export function normalizeAddress(address: string): string {
@@ -20,14 +75,10 @@ export function normalizeAddress(address: string): string {
 /**
  * The allow-list decision, made before an association is accepted (PS3.8 7.1.1): the called AE title must be ours (or
  * one standing for a partner hospital, which the PACS sends to from its "send to" menu) and the calling AE title must be
- * configured together with the address it connects from. AE titles compare without their
- * space padding, case-sensitively (PS3.5 6.2: AE is case sensitive in practice for most PACS).
+ * configured together with the address it connects from; on a DICOM TLS port, its certificate must then fit the peer
+ * (certificateProblem). AE titles compare without their space padding, case-sensitively (PS3.5 6.2: AE is case sensitive in practice for most PACS).
  */
-export function admit(
-  request: { callingAeTitle: string; calledAeTitle: string; remoteAddress: string },
-  ourAeTitles: readonly string[],
-  peers: readonly AllowedPeer[],
-): AdmissionDecision {
+export function admit(request: AdmissionRequest, ourAeTitles: readonly string[], peers: readonly AllowedPeer[], ownUra: string): AdmissionDecision {
   const called = request.calledAeTitle.trim();
   if (!ourAeTitles.some((ae) => ae.trim() === called)) {
     return { accept: false, reason: 'called-ae-not-recognized', detail: `called AE title ${JSON.stringify(called)} is not ours` };
@@ -43,6 +94,8 @@ export function admit(
       detail: sameAe ? `AE title ${JSON.stringify(calling)} is allowed, but not from ${address}` : `AE title ${JSON.stringify(calling)} is not on the allow-list`,
     };
   }
+  const problem = certificateProblem(peer, request.tls === true, request.peerCertificate, ownUra);
+  if (problem !== undefined) return { accept: false, reason: 'calling-ae-not-recognized', detail: problem, code: 'PEER_CERTIFICATE_MISMATCH' };
   return { accept: true, peer };
 }
 
@@ -50,9 +103,10 @@ export function admit(
 export async function resolvePeers(peers: readonly DimsePeerConfig[]): Promise<AllowedPeer[]> {
   return Promise.all(
     peers.map(async (p) => {
-      if (isIP(p.host) !== 0) return { aeTitle: p.aeTitle.trim(), addresses: [normalizeAddress(p.host)] };
+      const certificate = p.certificate !== undefined ? { certificate: p.certificate } : {};
+      if (isIP(p.host) !== 0) return { aeTitle: p.aeTitle.trim(), addresses: [normalizeAddress(p.host)], ...certificate };
       const found = await lookup(p.host, { all: true });
-      return { aeTitle: p.aeTitle.trim(), addresses: found.map((a) => normalizeAddress(a.address)) };
+      return { aeTitle: p.aeTitle.trim(), addresses: found.map((a) => normalizeAddress(a.address)), ...certificate };
     }),
   );
 }

@@ -1,30 +1,46 @@
 // DICOM TLS switched on per port in the node configuration (PS3.15 B.9, BCP 195): storescu with a client certificate
-// from the trusted CA stores over TLS; plain DICOM and certificates from another CA get nowhere on that port.
+// from the trusted CA stores over TLS; plain DICOM and certificates from another CA get nowhere on that port. Every
+// certificate comes from an issuing CA under the root, as UZI-register server certificates do; only the root is trusted.
+// Which certificate may stand for which AE title: an unbound peer must show our own organization, a bound peer
+// (dimse.peers[].certificate) its bound URA, subject or fingerprint.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { run } from '../dimse/helpers.ts';
-import { freePort } from '../support/net.ts';
-import { startTestNode } from '../support/node.ts';
-import { makeCa, makeCert } from '../support/test-certificates.ts';
+import { freePort, waitFor } from '../support/net.ts';
+import { logLines, startTestNode } from '../support/node.ts';
+import { makeCa, makeCert, makeIntermediateCa } from '../support/test-certificates.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
+
+// The test node's own organization (test/support/node.ts), a partner, and an organization nobody bound.
+const own = { name: 'Testziekenhuis', ura: '12345678' };
+const partner = { name: 'Ziekenhuis Midden', ura: '10000002' };
+const stranger = { name: 'Ziekenhuis Zuid', ura: '10000003' };
 
 test('a TLS listener from the configuration: trusted client certificate in, plain and untrusted out', async (t) => {
   if ([requireTool(t, 'storescu'), requireTool(t, 'echoscu'), requireTool(t, 'dump2dcm')].includes(undefined)) return;
   const pki = tempDir(t);
   makeCa(pki, 'ca');
+  makeIntermediateCa(pki, 'ca', 'issuing');
   makeCa(pki, 'rogue-ca');
-  makeCert(pki, 'ca', 'node', 'IP:127.0.0.1,DNS:localhost');
-  makeCert(pki, 'ca', 'pacs', 'DNS:pacs.test');
-  makeCert(pki, 'rogue-ca', 'rogue', 'DNS:rogue.test');
+  makeCert(pki, 'issuing', 'node', 'IP:127.0.0.1,DNS:localhost', { organization: own });
+  makeCert(pki, 'issuing', 'pacs', 'DNS:pacs.test', { organization: own });
+  makeCert(pki, 'issuing', 'midden', 'DNS:midden.test', { organization: partner });
+  makeCert(pki, 'issuing', 'zuid', 'DNS:zuid.test', { organization: stranger });
+  makeCert(pki, 'issuing', 'anonymous', 'DNS:modality.test', { organization: own, profile: 'none' });
+  makeCert(pki, 'rogue-ca', 'rogue', 'DNS:rogue.test', { organization: own });
+  const anonymousFingerprint = new X509Certificate(readFileSync(join(pki, 'anonymous.crt'))).fingerprint256;
   const tlsPort = await freePort();
   const n = await startTestNode(t, {
     peers: [{ aeTitle: 'PACS', host: '127.0.0.1', description: 'test PACS' }],
     edit: (raw) => {
-      const dimse = raw['dimse'] as { listeners: unknown[] };
+      const dimse = raw['dimse'] as { listeners: unknown[]; peers: unknown[] };
       dimse.listeners.push({ host: '127.0.0.1', port: tlsPort, tls: { certFile: join(pki, 'node.crt'), keyFile: join(pki, 'node.key'), caFile: join(pki, 'ca.pem') } });
+      dimse.peers.push({ aeTitle: 'MIDDEN', host: '127.0.0.1', certificate: { ura: partner.ura } });
+      dimse.peers.push({ aeTitle: 'MODALITY', host: '127.0.0.1', certificate: { sha256: anonymousFingerprint } });
     },
   });
   assert.equal(n.node.dimsePorts[1], tlsPort);
@@ -35,15 +51,30 @@ test('a TLS listener from the configuration: trusted client certificate in, plai
   assert.equal((await run('dump2dcm', ['+te', dump, file])).code, 0);
 
   const tls = (name: string, ca = 'ca'): string[] => ['+tls', join(pki, `${name}.key`), join(pki, `${name}.crt`), '+cf', join(pki, `${ca}.pem`)];
-  const peer = ['-aet', 'PACS', '-aec', n.aeTitle, '127.0.0.1', String(tlsPort)];
-  const stored = await run('storescu', [...tls('pacs'), ...peer, file]);
-  assert.equal(stored.code, 0, stored.stderr);
+  const as = (aeTitle: string): string[] => ['-aet', aeTitle, '-aec', n.aeTitle, '127.0.0.1', String(tlsPort)];
+  const stored = await run('storescu', [...tls('pacs'), ...as('PACS'), file]);
+  assert.equal(stored.code, 0, `a PACS of our own organization stores, through the issuing CA: ${stored.stderr}`);
   assert.equal(n.node.store.index.stats().instances, 1);
 
-  const plain = await run('echoscu', peer, 10_000);
+  const plain = await run('echoscu', as('PACS'), 10_000);
   assert.notEqual(plain.code, 0, 'plain DICOM on the TLS port fails');
-  const rogue = await run('echoscu', [...tls('rogue', 'ca'), ...peer], 10_000);
+  const rogue = await run('echoscu', [...tls('rogue', 'ca'), ...as('PACS')], 10_000);
   assert.notEqual(rogue.code, 0, 'a client certificate from another CA is refused');
-  const noCert = await run('echoscu', ['+tla', '+cf', join(pki, 'ca.pem'), ...peer], 10_000);
+  const noCert = await run('echoscu', ['+tla', '+cf', join(pki, 'ca.pem'), ...as('PACS')], 10_000);
   assert.notEqual(noCert.code, 0, 'TLS without a client certificate is refused');
+
+  // The same trusted CA, other organizations: each certificate gets only the AE title it is bound to.
+  const echo = async (cert: string, aeTitle: string): Promise<number | null> => (await run('echoscu', [...tls(cert), ...as(aeTitle)], 10_000)).code;
+  assert.notEqual(await echo('zuid', 'PACS'), 0, "another organization's certificate cannot use our PACS's AE title");
+  assert.notEqual(await echo('anonymous', 'PACS'), 0, 'a certificate without organization cannot use an unbound AE title');
+  assert.equal(await echo('midden', 'MIDDEN'), 0, 'a peer bound to its URA gets in with its certificate');
+  assert.notEqual(await echo('zuid', 'MIDDEN'), 0, "a peer bound to a URA: another organization's certificate is refused");
+  assert.notEqual(await echo('anonymous', 'MIDDEN'), 0, 'a peer bound to a URA: a certificate without organization is refused');
+  assert.notEqual(await echo('pacs', 'MIDDEN'), 0, "a peer bound to a URA: our own organization's certificate is not the partner");
+  assert.equal(await echo('anonymous', 'MODALITY'), 0, 'a certificate without organization gets in where its fingerprint is bound');
+  assert.notEqual(await echo('pacs', 'MODALITY'), 0, 'a peer bound to a fingerprint: another certificate is refused');
+
+  await waitFor('the refusals in the log', async () => logLines(n).filter((l) => l['reason'] === 'PEER_CERTIFICATE_MISMATCH').length >= 6, 10_000);
+  const refusal = logLines(n).find((l) => l['reason'] === 'PEER_CERTIFICATE_MISMATCH' && l['callingAe'] === 'MIDDEN');
+  assert.match(String(refusal?.['detail']), /bound to URA 10000002; the certificate is of URA 10000003/);
 });
