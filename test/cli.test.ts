@@ -1,12 +1,11 @@
 // The command line as an administrator uses it: help everywhere, init then start, clear errors, and the demo network.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
-import { organizationOf } from '../src/auth/index.ts';
+import { certificatesOf, chainProblem, organizationOf } from '../src/auth/index.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { openAuditTrail } from '../src/node/index.ts';
 import { createServer } from 'node:net';
@@ -162,8 +161,9 @@ test('pki: a CA, then a node certificate naming the organization and its URA, ke
   assert.equal(cli(['pki', 'ca', '--out', join(dir, 'ca')]).code, 0);
   const r = cli(['pki', 'node', '--ca', join(dir, 'ca'), '--out', join(dir, 'noord'), '--name', 'noord.test', '--organization', 'Ziekenhuis Noord', '--ura', '10000001']);
   assert.equal(r.code, 0, r.err);
-  const cert = new X509Certificate(readFileSync(join(dir, 'noord', 'node.crt')));
-  assert.ok(cert.verify(new X509Certificate(readFileSync(join(dir, 'noord', 'ca.crt'))).publicKey));
+  const [cert, ...intermediates] = certificatesOf(readFileSync(join(dir, 'noord', 'node.crt')));
+  assert.ok(cert !== undefined && intermediates.length === 1, 'node.crt holds the node certificate and the issuing CA');
+  assert.equal(chainProblem(cert, intermediates, certificatesOf(readFileSync(join(dir, 'noord', 'ca.crt')))), undefined, 'it chains to the root in ca.crt');
   assert.deepEqual(organizationOf(cert), { name: 'Ziekenhuis Noord', ura: '10000001' });
   assert.equal(cert.checkIP('127.0.0.1'), '127.0.0.1', 'localhost and 127.0.0.1 by default');
   assert.equal(statSync(join(dir, 'noord', 'node.key')).mode & 0o777, 0o600);

@@ -208,16 +208,16 @@ export function buildProgram(): Command {
     .description('a test CA and node certificates for the demo and tests (production uses the hospital PKI)');
   pki
     .command('ca')
-    .description('make a CA: ca.crt and ca.key in DIR')
+    .description('make a root CA (ca.crt, ca.key) and an issuing CA under it (issuing-ca.crt, issuing-ca.key) in DIR')
     .requiredOption('-o, --out <dir>', 'folder for the CA')
     .option('--name <cn>', 'the CA common name', 'Beeldbrug test CA')
     .action((o: { out: string; name: string }) => {
-      const { certPath, keyPath } = makeCa(resolve(o.out), o.name);
-      process.stdout.write(`wrote ${certPath}\nwrote ${keyPath}\n`);
+      const r = makeCa(resolve(o.out), o.name);
+      process.stdout.write(`wrote ${r.certPath}\nwrote ${r.keyPath}\nwrote ${r.issuingCertPath}\nwrote ${r.issuingKeyPath}\n`);
     });
   pki
     .command('node')
-    .description("make a node certificate signed by the CA, naming the organization and its URA: node.crt, node.key, ca.crt")
+    .description("make a node certificate signed by the issuing CA, naming the organization and its URA as a UZI server certificate does: node.crt (with the issuing CA), node.key, ca.crt")
     .requiredOption('--ca <dir>', 'folder with ca.crt and ca.key')
     .requiredOption('-o, --out <dir>', 'folder for the node certificate')
     .requiredOption('--name <cn>', 'the node name (certificate common name)')
