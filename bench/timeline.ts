@@ -71,7 +71,7 @@ try {
       req.on('end', () => {
         void (async () => {
           const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request?: unknown };
-          const checked = checkTimelineRequest(body.request, requester.ura, ca.certPem);
+          const checked = await checkTimelineRequest(body.request, requester.ura, ca.certPem);
           const permit = checked.ok ? await client.mayRelease(checked.claims.bsn, requester.ura, 'imaging') : undefined;
           await new Promise((r) => setTimeout(r, DELAY_MS));
           if (permit?.decision !== 'permit' || permit.consentReference === undefined) {

@@ -12,21 +12,21 @@ const claims: ReceiptClaims = {
   sender: { ura: '10000001' },
 };
 
-test('a receipt verifies against the CA, names its signer, and any change breaks it', () => {
+test('a receipt verifies against the CA, names its signer, and any change breaks it', async () => {
   const ca = createTestCa({ commonName: 'test CA' });
   const node = issueNodeCertificate(ca, { commonName: 'midden.test', organization: { name: 'Ziekenhuis Midden', ura: '10000002' } });
-  const jws = signReceipt(claims, node);
-  const ok = verifyReceipt(jws, ca.certPem);
+  const jws = await signReceipt(claims, node);
+  const ok = await verifyReceipt(jws, ca.certPem);
   assert.ok(ok.ok);
   assert.deepEqual(ok.claims, claims);
   assert.equal(organizationOf(ok.signer)?.ura, '10000002', 'the signer is the receiving organization');
 
   const [h, p, s] = jws.split('.');
   const forged = Buffer.from(JSON.stringify({ ...claims, instances: [] })).toString('base64url');
-  assert.deepEqual(verifyReceipt(`${h}.${forged}.${s}`, ca.certPem), { ok: false, reason: 'the signature does not match' });
-  assert.equal(verifyReceipt(`${h}.${p}`, ca.certPem).ok, false);
+  assert.deepEqual(await verifyReceipt(`${h}.${forged}.${s}`, ca.certPem), { ok: false, reason: 'the signature does not match' });
+  assert.equal((await verifyReceipt(`${h}.${p}`, ca.certPem)).ok, false);
   const otherCa = createTestCa({ commonName: 'other CA' });
-  assert.match(JSON.stringify(verifyReceipt(jws, otherCa.certPem)), /not issued by the trusted CA/);
+  assert.match(JSON.stringify(await verifyReceipt(jws, otherCa.certPem)), /not issued by the trusted CA/);
   const impostor = issueNodeCertificate(otherCa, { commonName: 'x', organization: { name: 'x', ura: '10000002' } });
-  assert.equal(verifyReceipt(signReceipt(claims, impostor), ca.certPem).ok, false, 'a key from another CA cannot sign for this network');
+  assert.equal((await verifyReceipt(await signReceipt(claims, impostor), ca.certPem)).ok, false, 'a key from another CA cannot sign for this network');
 });

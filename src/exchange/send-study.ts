@@ -182,7 +182,7 @@ async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): P
     const committed = await client.json('POST', `/exchange/v1/transfers/${manifest.transferId}/commit`);
     if (committed.status !== 200) throw refused('committing the transfer', committed.status, committed.json);
     const receipt = (committed.json as { receipt: string }).receipt;
-    const verified = verifyReceipt(receipt, d.tls.ca);
+    const verified = await verifyReceipt(receipt, d.tls.ca);
     if (!verified.ok) throw new BeeldbrugError('PARTNER_REFUSED', `the receipt does not verify: ${verified.reason}`);
     const signer = organizationOf(new X509Certificate(verified.signer.raw));
     if (signer?.ura !== r.to.ura || verified.claims.transferId !== manifest.transferId || verified.claims.instances.length !== manifest.instances.length) {

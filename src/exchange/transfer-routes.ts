@@ -85,7 +85,7 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
     if (transfer.state === 'delivered') return { receipt: d.inbox.receiptOf(transfer.transferId) };
     const missing = stillNeeded(d, transfer, req.ip);
     if (missing.length > 0) return reply.code(409).send({ error: 'transfer-incomplete', missing });
-    const receipt = signReceipt(
+    const receipt = await signReceipt(
       {
         transferId: transfer.transferId,
         studyInstanceUid: transfer.manifest.study.studyInstanceUid,
@@ -96,6 +96,8 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
       },
       d.signer,
     );
+    // Signing yields to other requests: a commit of the same transfer that finished meanwhile has the receipt already.
+    if (d.inbox.get(transfer.transferId, transfer.senderUra)?.state === 'delivered') return { receipt: d.inbox.receiptOf(transfer.transferId) };
     // Recorded before anything is confirmed: if the audit trail cannot be written, the commit fails and is retried.
     d.audit.record(receivedEvent({ at: { node: d.node, ip: req.ip }, senderUra: transfer.senderUra, senderName: req.partner?.name ?? transfer.senderUra, transferId: transfer.transferId, manifest: transfer.manifest }));
     d.inbox.markDelivered(transfer.transferId, receipt);

@@ -38,7 +38,7 @@ export function signTimelineRequest(
   c: { bsn: string; requester: Requester; organization: { ura: string; name: string }; includeReports?: boolean; studyInstanceUid?: string },
   node: { keyPem: string | Buffer; certPem: string | Buffer },
   now = Date.now(),
-): string {
+): Promise<string> {
   const body: TimelineClaims = {
     bsn: c.bsn,
     requester: c.requester,
@@ -59,9 +59,9 @@ export type CheckedRequest = { ok: true; claims: TimelineClaims; signer: X509Cer
  * Checks a signed request on the source side: signed by a certificate of the network CA, by the same organization the
  * TLS connection authenticated (a node cannot vouch for another's staff), and not expired.
  */
-export function checkTimelineRequest(jws: unknown, callerUra: string, caPem: string | Buffer, now = Date.now()): CheckedRequest {
+export async function checkTimelineRequest(jws: unknown, callerUra: string, caPem: string | Buffer, now = Date.now()): Promise<CheckedRequest> {
   if (typeof jws !== 'string' || jws.length > 16_384) return { ok: false, reason: 'no signed request' };
-  const verified = verifyJws(jws, TIMELINE_REQUEST_TYPE, caPem);
+  const verified = await verifyJws(jws, TIMELINE_REQUEST_TYPE, caPem);
   if (!verified.ok) return verified;
   const parsed = claims.safeParse(verified.claims);
   if (!parsed.success) return { ok: false, reason: `the claims do not have the expected shape: ${parsed.error.issues[0]?.message ?? ''}` };

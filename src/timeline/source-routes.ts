@@ -81,7 +81,7 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
   /** The checks every timeline request passes before data is touched; a reply has been sent when this returns undefined. */
   const admit = async (req: FastifyRequest, reply: FastifyReply): Promise<{ claims: TimelineClaims; consentReference: string } | undefined> => {
     const callerUra = req.partner?.ura ?? '';
-    const checked = checkTimelineRequest((req.body as { request?: unknown } | null)?.request, callerUra, d.caPem);
+    const checked = await checkTimelineRequest((req.body as { request?: unknown } | null)?.request, callerUra, d.caPem);
     if (!checked.ok) {
       d.logger.warn({ caller: callerUra, remote: req.ip, reason: checked.reason }, 'timeline request refused: not a valid signed request');
       await reply.code(400).send({ status: 'refused', reason: 'invalid-request', detail: checked.reason });

@@ -53,7 +53,7 @@ export class TimelineService {
     return c;
   }
 
-  #sign(bsn: string, requester: Requester, extra: { includeReports?: boolean; studyInstanceUid?: string }): string {
+  #sign(bsn: string, requester: Requester, extra: { includeReports?: boolean; studyInstanceUid?: string }): Promise<string> {
     return signTimelineRequest({ bsn, requester, organization: this.#o.us, ...extra }, { keyPem: this.#o.tls.key, certPem: this.#o.tls.cert });
   }
 
@@ -70,7 +70,7 @@ export class TimelineService {
     } else {
       asked = this.#o.regionalSources.filter((ura) => ura !== this.#o.us.ura).map((ura) => ({ ura }));
     }
-    const jws = asked.length > 0 ? this.#sign(q.bsn, q.requester, { includeReports: q.includeReports ?? false }) : '';
+    const jws = asked.length > 0 ? await this.#sign(q.bsn, q.requester, { includeReports: q.includeReports ?? false }) : '';
     const outcomes = await Promise.all(asked.map((s) => this.#ask(s, jws)));
     const studies: TimelineStudy[] = outcomes
       .flatMap((o) => (o.answer !== undefined ? o.answer.studies.map((s) => ({ ...s, source: { ura: o.outcome.ura, name: o.outcome.name } })) : []))
@@ -123,7 +123,7 @@ export class TimelineService {
     if (!isValidBsn(r.bsn)) throw new BeeldbrugError('BSN_INVALID', `${r.bsn} is not a valid BSN (nine digits that pass the elfproef)`);
     const partner = this.#o.partners.find((p) => p.ura === r.sourceUra);
     if (partner?.baseUrl === undefined) throw new BeeldbrugError('PARTNER_UNKNOWN', `URA ${r.sourceUra} is not a partner with a baseUrl in exchange.partners`);
-    const jws = this.#sign(r.bsn, r.requester, { studyInstanceUid: r.studyInstanceUid });
+    const jws = await this.#sign(r.bsn, r.requester, { studyInstanceUid: r.studyInstanceUid });
     const record = (outcome: 'success' | 'failure', description: string, transferId?: string): void => {
       this.#o.audit.record(
         timelineEvent({ node: this.#o.node, ip: at.ip, user: this.#user(r.requester), bsn: r.bsn, grounds: { purpose: 'treatment', authorization: 'user' }, action: 'retrieve', outcome, description, studyInstanceUid: r.studyInstanceUid, ...(transferId !== undefined ? { transferId } : {}) }),

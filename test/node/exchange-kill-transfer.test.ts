@@ -414,7 +414,7 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
       const sent = outbox.get(q.transferId);
       assert.equal(sent?.state, 'delivered');
       attempts += sent.attempts;
-      const receipt = verifyReceipt(sent.receipt ?? '', ca.certPem);
+      const receipt = await verifyReceipt(sent.receipt ?? '', ca.certPem);
       assert.ok(receipt.ok, 'the receipt verifies');
       assert.equal(receipt.claims.transferId, q.transferId);
       assert.deepEqual(new Map(receipt.claims.instances.map((i) => [i.sopInstanceUid, i.sha256])), q.study.digests, 'the receipt names every instance with its digest');

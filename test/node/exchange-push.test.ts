@@ -36,7 +36,7 @@ test('push: Noord sends a study to Midden, verified end to end; a second send mo
   assert.equal(result.instances, study.instances);
   assert.equal(result.sent, study.instances);
   assert.ok(progress.at(-1) === study.instances, 'progress reaches every instance');
-  const verified = verifyReceipt(result.receipt, ca.certPem);
+  const verified = await verifyReceipt(result.receipt, ca.certPem);
   assert.ok(verified.ok && verified.claims.receiver.ura === midden.ura && verified.claims.sender.ura === noord.ura);
 
   for (const sent of sender.n.node.studies.studyInstances({ actor: { kind: 'system', task: 'test' }, purpose: 'exchange' }, study.studyInstanceUid)) {
@@ -50,7 +50,7 @@ test('push: Noord sends a study to Midden, verified end to end; a second send mo
   const again = await sendStudy(request, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() });
   assert.equal(again.sent, 0, 're-sending a delivered study moves no instances');
   assert.equal(again.bytesSent, 0);
-  assert.ok(verifyReceipt(again.receipt, ca.certPem).ok);
+  assert.ok((await verifyReceipt(again.receipt, ca.certPem)).ok);
 
   await assert.rejects(
     sendStudy({ ...request, purpose: 'consultation' }, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() }),

@@ -89,7 +89,7 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
   const commit = await call(port, 'POST', `/exchange/v1/transfers/${manifest.transferId}/commit`, ca.certPem, partner);
   assert.equal(commit.status, 200, commit.body);
   const { receipt } = JSON.parse(commit.body) as { receipt: string };
-  const verified = verifyReceipt(receipt, ca.certPem);
+  const verified = await verifyReceipt(receipt, ca.certPem);
   assert.ok(verified.ok, 'the receipt is signed by the receiving node under the network CA');
   assert.equal(verified.claims.transferId, manifest.transferId);
   assert.deepEqual(verified.claims.instances, manifest.instances.map((i) => ({ sopInstanceUid: i.sopInstanceUid, sha256: i.sha256 })));

@@ -97,7 +97,7 @@ test('timeline: a node that skips the registry and asks a source directly gets n
   await net.consents.recordConsent({ bsn: p.bsn, decision: 'deny', actor: byHolder(zuid.ura), ...recorded });
   // Noord signs a perfectly valid request and sends it straight to Zuid (denied) and to Midden (no consent for Q).
   for (const [source, bsn] of [[nodes.zuid, p.bsn], [nodes.midden, q.bsn]] as const) {
-    const request = signTimelineRequest({ bsn, requester: radiologist, organization: noord }, { keyPem: nodes.noord.tls.key, certPem: nodes.noord.tls.cert });
+    const request = await signTimelineRequest({ bsn, requester: radiologist, organization: noord }, { keyPem: nodes.noord.tls.key, certPem: nodes.noord.tls.cert });
     const a = await call(source.port, 'POST', '/timeline/v1/studies', nodes.noord.ca.certPem, nodes.noord.own, { request });
     assert.equal(a.status, 403, a.body);
     assert.deepEqual(JSON.parse(a.body), { status: 'refused', reason: 'no-consent', detail: 'the patient has not permitted release to your organization' });
@@ -106,7 +106,7 @@ test('timeline: a node that skips the registry and asks a source directly gets n
     assert.equal(logged[0]?.outcome, 'failure', 'the refused request is logged with who asked');
   }
   // A request signed by Noord but sent over Zuid's connection, or replayed, or unsigned, is refused before anything.
-  const signed = signTimelineRequest({ bsn: q.bsn, requester: radiologist, organization: noord }, { keyPem: nodes.noord.tls.key, certPem: nodes.noord.tls.cert });
+  const signed = await signTimelineRequest({ bsn: q.bsn, requester: radiologist, organization: noord }, { keyPem: nodes.noord.tls.key, certPem: nodes.noord.tls.cert });
   const asZuid = await call(nodes.midden.port, 'POST', '/timeline/v1/studies', nodes.noord.ca.certPem, nodes.zuid.own, { request: signed });
   assert.equal(asZuid.status, 400);
   assert.match(asZuid.body, /signed for URA 10000001/);
