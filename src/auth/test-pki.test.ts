@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { connect, createServer, type TLSSocket } from 'node:tls';
 import { tempDir } from '../../test/support/tmp.ts';
 import { requireTool } from '../../test/support/tools.ts';
-import { createTestCa, issueNodeCertificate, organizationOf } from './index.ts';
+import { certificatesOf, createIntermediateCa, createTestCa, issueNodeCertificate, organizationOf } from './index.ts';
 
 const noord = { name: 'Ziekenhuis Noord', ura: '10000001' };
 
@@ -27,6 +27,36 @@ test('a CA and a node certificate that X.509 parsers accept, chained and naming 
   assert.equal(organizationOf(caCert), undefined, 'the CA names no organization');
   assert.ok(new Date(leafCert.validTo) > new Date());
   assert.throws(() => issueNodeCertificate(ca, { commonName: 'x', organization: { name: 'x', ura: '123' } }), /URA number is 8 digits/);
+});
+
+test('an issuing CA under the root: its certificates carry it after the leaf, never the root', () => {
+  const root = createTestCa({ commonName: 'Beeldbrug test root' });
+  const issuing = createIntermediateCa(root, { commonName: 'Beeldbrug issuing CA' });
+  const [issuingCert] = certificatesOf(issuing.certPem);
+  assert.ok(issuingCert?.ca === true && issuingCert.checkIssued(new X509Certificate(root.certPem)));
+  const chain = certificatesOf(issueNodeCertificate(issuing, { commonName: 'noord.test', organization: noord }).certPem);
+  assert.equal(chain.length, 2);
+  assert.ok(chain[0]?.verify(issuingCert.publicKey), 'the leaf is signed by the issuing CA');
+  assert.equal(chain[1]?.fingerprint256, issuingCert.fingerprint256);
+  assert.deepEqual(organizationOf(chain[0] ?? issuingCert), noord);
+});
+
+test('openssl verifies a chain through the issuing CA and reads the UZI otherName', (t) => {
+  if (requireTool(t, 'openssl') === undefined) return;
+  const dir = tempDir(t);
+  const root = createTestCa({ commonName: 'Beeldbrug test root' });
+  const issuing = createIntermediateCa(root, { commonName: 'Beeldbrug issuing CA' });
+  const leaf = issueNodeCertificate(issuing, { commonName: 'noord.test', organization: noord, hosts: ['127.0.0.1'] });
+  const [leafCert] = certificatesOf(leaf.certPem);
+  writeFileSync(join(dir, 'root.pem'), root.certPem);
+  writeFileSync(join(dir, 'issuing.pem'), issuing.certPem);
+  writeFileSync(join(dir, 'leaf.pem'), leafCert?.toString() ?? '');
+  const verify = spawnSync('openssl', ['verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', join(dir, 'root.pem'), '-untrusted', join(dir, 'issuing.pem'), join(dir, 'leaf.pem')], { encoding: 'utf8' });
+  assert.equal(verify.status, 0, verify.stderr + verify.stdout);
+  const without = spawnSync('openssl', ['verify', '-CAfile', join(dir, 'root.pem'), join(dir, 'leaf.pem')], { encoding: 'utf8' });
+  assert.notEqual(without.status, 0, 'not without the issuing CA');
+  const text = spawnSync('openssl', ['x509', '-noout', '-text', '-in', join(dir, 'leaf.pem')], { encoding: 'utf8' }).stdout;
+  assert.match(text, /othername: 2\.5\.5\.5::[\d.]+-1-\d{8}-S-10000001-00\.000-\d{8}|othername:\s*<unsupported>/);
 });
 
 test('openssl verifies the chain and reads the extensions', (t) => {
@@ -74,6 +104,38 @@ test('mutual TLS with these certificates: trusted peers connect, an expired or f
     assert.notEqual(await attempt(expired), 'ok', 'an expired certificate is refused');
     assert.notEqual(await attempt(foreign), 'ok', 'a certificate from another CA is refused');
     assert.equal(seen.length, 1);
+  } finally {
+    srv.close();
+  }
+});
+
+test('mutual TLS through an issuing CA on both sides, trusting the root only', async () => {
+  const root = createTestCa({ commonName: 'Beeldbrug test root' });
+  const issuing = createIntermediateCa(root, { commonName: 'Beeldbrug issuing CA' });
+  const server = issueNodeCertificate(issuing, { commonName: 'server', organization: noord, hosts: ['127.0.0.1'] });
+  const client = issueNodeCertificate(issuing, { commonName: 'client', organization: { name: 'Ziekenhuis Zuid', ura: '10000003' } });
+  const seen: (string | undefined)[] = [];
+  const srv = createServer({ key: server.keyPem, cert: server.certPem, ca: root.certPem, requestCert: true, rejectUnauthorized: true }, (s: TLSSocket) => {
+    seen.push(organizationOf(new X509Certificate(s.getPeerX509Certificate()?.raw ?? Buffer.alloc(0)))?.ura);
+    s.end('ok');
+  });
+  srv.on('tlsClientError', () => undefined);
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const address = srv.address();
+  assert.ok(typeof address === 'object' && address !== null);
+  const attempt = (c: { keyPem: string; certPem: string }): Promise<string> =>
+    new Promise((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: address.port, key: c.keyPem, cert: c.certPem, ca: root.certPem }, () => undefined);
+      let data = '';
+      s.on('data', (d: Buffer) => (data += d.toString()));
+      s.on('end', () => resolve(data === 'ok' ? 'ok' : 'closed'));
+      s.on('error', (e) => resolve(`error: ${e.message}`));
+    });
+  try {
+    assert.equal(await attempt(client), 'ok');
+    assert.deepEqual(seen, ['10000003']);
+    const leafOnly = { keyPem: client.keyPem, certPem: certificatesOf(client.certPem)[0]?.toString() ?? '' };
+    assert.notEqual(await attempt(leafOnly), 'ok', 'a client that leaves out the issuing CA cannot be chained to the root');
   } finally {
     srv.close();
   }
