@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createTestCa, type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
+import { createIntermediateCa, createTestCa, type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
 import { BeeldbrugError } from '../../src/errors/index.ts';
-import { Inbox, sendStudy } from '../../src/exchange/index.ts';
+import { Inbox, sendStudy, verifyReceipt } from '../../src/exchange/index.ts';
 import { silentLogger } from '../../src/log/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { filesIn } from '../support/dicom-files.ts';
@@ -113,4 +113,30 @@ test('a partner configured with the right address but another URA: the handshake
   } finally {
     inbox.close();
   }
+});
+
+test('certificates from an issuing CA under the root, as UZI server certificates are: mutual TLS, partner check and receipt hold', async (t) => {
+  const root = createTestCa({ commonName: 'regio test root' });
+  const issuing = createIntermediateCa(root, { commonName: 'regio issuing CA' });
+  const identity = (org: { name: string; ura: string }): IssuedCertificate => issueNodeCertificate(issuing, { commonName: `${org.ura}.test`, organization: org, hosts: ['127.0.0.1'] });
+  const receiver = await startExchangeNode(t, { ca: root, identity: identity(midden), us: midden, partners: [noord] });
+  const sender = await startExchangeNode(t, { ca: root, identity: identity(noord), us: noord, partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }] });
+
+  const hello = await call(receiver.port, 'GET', '/exchange/v1/hello', root.certPem, identity(noord));
+  assert.equal(hello.status, 200, hello.body);
+  assert.deepEqual(JSON.parse(hello.body).caller, { name: noord.name, ura: noord.ura });
+
+  const work = tempDir(t);
+  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 33 });
+  for (const f of filesIn(join(work, 'synth'))) await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  const study = synth.patients[0]?.studies[0];
+  assert.ok(study !== undefined);
+  const result = await sendStudy(
+    { studyInstanceUid: study.studyInstanceUid, to: { ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }, purpose: 'transfer', urgency: 'routine', reason: 'Overplaatsing', user: { id: 'radioloog-7', name: 'Dr. C. Bakker' } },
+    { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() },
+  );
+  assert.equal(result.sent, study.instances);
+  const receipt = await verifyReceipt(result.receipt, root.certPem);
+  assert.ok(receipt.ok, 'the receipt, signed with a certificate under the issuing CA, verifies against the root');
+  assert.equal(receipt.claims.receiver.ura, midden.ura);
 });
