@@ -99,6 +99,10 @@ dimse:
       port: ${v.dimsePort}
   # The allow-list: only these AE title + host pairs may open an association. Anything else is rejected
   # (A-ASSOCIATE-RJ) and logged. A port makes the peer usable as a C-MOVE destination.
+  # On a TLS port a peer must also show a certificate of our own organization (URA), unless it is bound to its
+  # certificate, e.g. a partner's PACS or a device certificate without organization:
+  #   - { aeTitle: MIDDEN_PACS, host: 10.1.2.3, certificate: { ura: "10000002" } }
+  #   - { aeTitle: CT1, host: 10.20.30.5, certificate: { sha256: "AB:CD:...", subject: "C=NL,O=...,CN=ct1" } }
 ${peers}  # Largest PDU we receive, in bytes.
   maxPduLength: 262144
   maxAssociations: 64
