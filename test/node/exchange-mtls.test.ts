@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import { createIntermediateCa, createTestCa, type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
 import { BeeldbrugError } from '../../src/errors/index.ts';
 import { Inbox, sendStudy, verifyReceipt } from '../../src/exchange/index.ts';
-import { silentLogger } from '../../src/log/index.ts';
+import { createLogger, silentLogger } from '../../src/log/index.ts';
+import { PassThrough } from 'node:stream';
 import { synthesize } from '../../src/synth/index.ts';
 import { filesIn } from '../support/dicom-files.ts';
 import { type Answer, call, midden, noord, send, startExchangeNode } from '../support/exchange.ts';
@@ -97,7 +98,10 @@ test('a partner configured with the right address but another URA: the handshake
     reason: 'Overplaatsing',
     user: { id: 'radioloog-7', name: 'Dr. C. Bakker' },
   };
-  const failed = await sendStudy(request, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() }).then(
+  const senderLog: string[] = [];
+  const logStream = new PassThrough();
+  logStream.on('data', (line: Buffer) => senderLog.push(line.toString()));
+  const failed = await sendStudy(request, { studies: sender.n.node.studies, tls: sender.tls, logger: createLogger({ level: 'info', destination: logStream }), attempts: 8 }).then(
     () => undefined,
     (err: unknown) => err,
   );
@@ -105,6 +109,7 @@ test('a partner configured with the right address but another URA: the handshake
   assert.equal(failed.code, 'PARTNER_IDENTITY_MISMATCH');
   assert.match(failed.message, /URA 10000002/, 'the error names the URA the server presented');
   assert.match(failed.message, /10000003/, 'and the one configured');
+  assert.ok(!senderLog.some((l) => l.includes('trying again')), 'the wrong organization is not tried again');
 
   assert.equal(receiver.n.node.store.index.stats().instances, 0, 'no instance arrived');
   const inbox = new Inbox(join(receiverData, 'exchange.sqlite'));
