@@ -152,7 +152,8 @@ function intermediatesOf(pem: string): string {
 
 /**
  * A certificate for one node (or a test client), usable for both sides of mutual TLS. `hosts` are DNS names or IP
- * addresses for the subjectAltName; `notBefore` lets tests make expired certificates.
+ * addresses for the subjectAltName; `notBefore` lets tests make expired certificates; `profile` where the organization
+ * is named (a UZI-register server certificate by default). Issued by `ca`, whose intermediates follow the new leaf.
  */
 export function issueNodeCertificate(
   ca: IssuedCertificate,
@@ -162,7 +163,8 @@ export function issueNodeCertificate(
   const profile = o.profile ?? 'uzi-server';
   const caKey = createPrivateKey(ca.keyPem);
   const caCert = new X509Certificate(ca.certPem);
-  // The UZI number of the certificate holder (a server certificate's own number), and its AGB code: made up per certificate.
+  // The certificate holder's UZI number (a server certificate has its own): made up per certificate. Role code 00.000
+  // and AGB code 00000000 are the values a server certificate without a care provider's role carries here.
   const uziNumber = String(randomInt(10_000_000, 99_999_999));
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const altNames = (o.hosts ?? []).map((h) => {
