@@ -65,6 +65,8 @@ try {
     const client = new HttpsRegistryClient({ baseUrl: registryUrl, tls, networkKey, ourUra: s.ura });
     closers.push(() => client.close());
     await client.register({ add: [bsn] });
+    // The patient's permit for this hospital to release, recorded at its desk (a hospital records only its own).
+    await client.recordConsent({ bsn, decision: 'permit', actor: { role: 'holder', ura: s.ura }, recordedBy: { id: 'bench', name: 'bench' } });
     const server = createServer({ ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -98,7 +100,6 @@ try {
   const tls = { key: requesterCert.keyPem, cert: requesterCert.certPem, ca: ca.certPem };
   const registryClient = new HttpsRegistryClient({ baseUrl: registryUrl, tls, networkKey, ourUra: requester.ura });
   closers.push(() => registryClient.close());
-  await registryClient.recordConsent({ bsn, decision: 'permit', actor: { role: 'holder', type: 'hospital' }, recordedBy: { id: 'bench', name: 'bench' }, channel: 'care-provider' });
   const audit = new SqliteAuditTrail(join(work, 'audit.sqlite'), { key: randomBytes(32) });
   closers.push(() => audit.close());
   const timeline = new TimelineService({ registry: registryClient, regionalSources: [], partners, us: requester, tls, audit, node: 'bench', sourceTimeoutMs: 2000 });

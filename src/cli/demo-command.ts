@@ -139,7 +139,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const patientFile = join(o.dir, 'timeline-patient');
   try {
     if (firstStart) pushed = withOrthanc ? await pushFromPacs(nodes) : await demoPush(o.dir, nodes);
-    if (firstStart || !existsSync(patientFile)) writeFileSync(patientFile, await patientAtTwoHospitals(nodes, join(o.dir, 'timeline-import'), `https://127.0.0.1:${registryPort}`, networkKeyFile, join(o.dir, 'noord', 'keys')));
+    if (firstStart || !existsSync(patientFile)) writeFileSync(patientFile, await patientAtTwoHospitals(nodes, join(o.dir, 'timeline-import'), `https://127.0.0.1:${registryPort}`, networkKeyFile, (aeTitle) => join(o.dir, aeTitle.toLowerCase(), 'keys')));
     const bsn = readFileSync(patientFile, 'utf8').trim();
     const noord = nodes[0]?.node.timeline;
     if (noord !== undefined) timelineText = formatTimeline(await noord.query({ bsn, requester: { practitionerId: 'demo', name: 'Demo radioloog', roleCode: '01.015' } }));
@@ -228,10 +228,11 @@ async function startDemoRegistry(dir: string, caDir: string, port: number): Prom
 }
 
 /**
- * One patient with two studies at Midden and one at Zuid (in each node's cache, and in its PACS when there is one), a
- * consent for hospitals recorded at Noord, so that Noord's timeline has something to show. Returns the BSN.
+ * One patient with two studies at Midden and one at Zuid (in each node's cache, and in its PACS when there is one), and
+ * the patient's permit, recorded at the desk of each, for that hospital to release its studies, so that Noord's
+ * timeline has something to show. Returns the BSN.
  */
-async function patientAtTwoHospitals(nodes: readonly DemoHospital[], scratch: string, registryUrl: string, networkKeyFile: string, noordKeys: string): Promise<string> {
+async function patientAtTwoHospitals(nodes: readonly DemoHospital[], scratch: string, registryUrl: string, networkKeyFile: string, keysOf: (aeTitle: string) => string): Promise<string> {
   const [noord, midden, zuid] = nodes;
   if (noord === undefined || midden === undefined || zuid === undefined) throw new Error('the demo has three hospitals');
   rmSync(scratch, { recursive: true, force: true });
@@ -246,12 +247,16 @@ async function patientAtTwoHospitals(nodes: readonly DemoHospital[], scratch: st
     await at.node.localization?.flush();
   }
   rmSync(scratch, { recursive: true, force: true });
-  const tls = readTlsFiles({ certFile: join(noordKeys, 'node.crt'), keyFile: join(noordKeys, 'node.key'), caFile: join(noordKeys, 'ca.crt') });
-  const client = new HttpsRegistryClient({ baseUrl: registryUrl, tls, networkKey: readNetworkKeyFile(networkKeyFile), ourUra: noord.hospital.ura });
-  try {
-    await client.recordConsent({ bsn: patient.bsn, decision: 'permit', actor: { role: 'holder', type: 'hospital' }, recordedBy: { id: 'demo', name: 'Demo balie Noord' }, channel: 'care-provider' });
-  } finally {
-    client.close();
+  // A hospital records only the patient's choices about itself (a broader consent is the patient portal's to record).
+  for (const holder of [midden, zuid]) {
+    const keys = keysOf(holder.hospital.aeTitle);
+    const tls = readTlsFiles({ certFile: join(keys, 'node.crt'), keyFile: join(keys, 'node.key'), caFile: join(keys, 'ca.crt') });
+    const client = new HttpsRegistryClient({ baseUrl: registryUrl, tls, networkKey: readNetworkKeyFile(networkKeyFile), ourUra: holder.hospital.ura });
+    try {
+      await client.recordConsent({ bsn: patient.bsn, decision: 'permit', actor: { role: 'holder', ura: holder.hospital.ura }, recordedBy: { id: 'demo', name: `Demo balie ${holder.hospital.aeTitle.toLowerCase()}` } });
+    } finally {
+      client.close();
+    }
   }
   return patient.bsn;
 }

@@ -49,6 +49,8 @@ export function initRegistry(dir: string, v: RegistryInitValues): string {
     '# each patient, and consents shaped as FHIR R4 Consent. Never a BSN, a name or an image.',
     '# tls: the registry certificate and the CA the nodes chain to; clients: the only organizations (URA in their',
     '# certificate) that may call it; rateLimit: requests per second per organization.',
+    '# Care providers record only the patient\'s choices about themselves; the patients\' own channel records the rest:',
+    '# add it as { ura, name, role: patient-portal, commonName: <CN of its certificate> } (docs/registry.md, "Who may change what").',
     '# At national scale add `workers: 2` (processes on the one port) and `cache: { sizeMb: 4096, warm: true }`',
     '# (a page cache per worker that holds the localizations and consent terms); see docs/registry.md.',
     '',

@@ -17,11 +17,27 @@ export const registryConfigSchema = z.strictObject({
   }),
   clients: z
     .array(
-      z.strictObject({
-        ura,
-        name: z.string().min(1),
-        type: z.enum(['hospital', 'general-practice', 'pharmacy']).default('hospital').describe('what a consent for "all hospitals" matches'),
-      }),
+      z
+        .strictObject({
+          ura,
+          name: z.string().min(1),
+          type: z.enum(['hospital', 'general-practice', 'pharmacy']).default('hospital').describe('what a consent for "all hospitals" matches'),
+          role: z
+            .enum(['care-provider', 'patient-portal'])
+            .default('care-provider')
+            .describe(
+              'care-provider: a node that registers localizations, asks questions, and records only the patient\'s choices about itself; patient-portal: the patients\' own channel (a portal where they sign in), which records, changes and revokes any consent and registers nothing',
+            ),
+          commonName: z
+            .string()
+            .min(1)
+            .optional()
+            .describe('the common name (CN) its certificate must carry; without it any certificate of the URA is this client'),
+        })
+        .refine((c) => c.role !== 'patient-portal' || c.commonName !== undefined, {
+          message: 'a patient portal names the common name of its certificate, so that no other system of its organization speaks for patients',
+          path: ['commonName'],
+        }),
     )
     .min(1, 'no node could call the registry')
     .describe('the trust list: the organizations (by URA in their certificate) that may call the registry'),

@@ -31,6 +31,8 @@ export const ErrorCatalog = {
   SEND_NOT_ALLOWED: { http: 422, summary: 'this purpose does not allow the send (internal across organizations, or a consultation without consent reference)' },
   BSN_INVALID: { http: 400, summary: 'not a valid BSN: nine digits that pass the elfproef' },
   REGISTRY_UNREACHABLE: { http: 502, summary: 'the localization and consent registry cannot be reached or did not answer' },
+  REGISTRY_NOT_ALLOWED: { http: 403, summary: 'this registry client may not do this (a care provider records only the patient\'s choices about itself; a patient portal registers and asks nothing); the detail says what' },
+  CONSENT_REVOKED: { http: 409, summary: 'the consent is revoked and stays as it was; record a new one' },
   RELEASE_REFUSED: { http: 403, summary: 'the registry does not permit releasing this patient\'s data to the requester (no consent, or a denial)' },
   REQUEST_INVALID: { http: 400, summary: 'the request does not have the expected shape' },
   NOT_FOUND: { http: 404, summary: 'no such object' },

@@ -7,7 +7,7 @@ const p = Buffer.alloc(32, 1);
 let next = 1;
 function consent(decision: 'permit' | 'deny', actor: ConsentRecord['actor'], extra: Partial<ConsentRecord> = {}): ConsentRecord {
   return {
-    id: next++, pseudonym: p, status: 'active', decision, category: 'imaging', actor,
+    id: String(next), row: next++, pseudonym: p, status: 'active', decision, category: 'imaging', actor,
     period: { start: 0 }, recordedAt: 0, recordedBy: { ura: '10000001', id: 'u', name: 'U' }, channel: 'patient-portal', ...extra,
   };
 }
@@ -19,9 +19,9 @@ test('no consent is no', () => {
 
 test('a permit for the holder, or for its organization type, permits and names the consent', () => {
   const byUra = consent('permit', { role: 'holder', organization: { ura: '10000001' } });
-  assert.deepEqual(decideRelease([byUra], q), { decision: 'permit', consentId: byUra.id });
+  assert.deepEqual(decideRelease([byUra], q), { decision: 'permit', consentRow: byUra.row });
   const byType = consent('permit', { role: 'holder', organization: { type: 'hospital' } });
-  assert.deepEqual(decideRelease([byType], q), { decision: 'permit', consentId: byType.id });
+  assert.deepEqual(decideRelease([byType], q), { decision: 'permit', consentRow: byType.row });
   assert.equal(decideRelease([consent('permit', { role: 'holder', organization: { type: 'pharmacy' } })], q).decision, 'deny');
   assert.equal(decideRelease([consent('permit', { role: 'holder', organization: { ura: '10000003' } })], q).decision, 'deny');
 });
@@ -29,8 +29,8 @@ test('a permit for the holder, or for its organization type, permits and names t
 test('deny wins over permit, whichever came first', () => {
   const permit = consent('permit', { role: 'holder', organization: { type: 'hospital' } });
   const deny = consent('deny', { role: 'holder', organization: { ura: '10000001' } });
-  assert.deepEqual(decideRelease([permit, deny], q), { decision: 'deny', consentId: deny.id, reason: 'denied' });
-  assert.deepEqual(decideRelease([deny, permit], q), { decision: 'deny', consentId: deny.id, reason: 'denied' });
+  assert.deepEqual(decideRelease([permit, deny], q), { decision: 'deny', consentRow: deny.row, reason: 'denied' });
+  assert.deepEqual(decideRelease([deny, permit], q), { decision: 'deny', consentRow: deny.row, reason: 'denied' });
   // A deny for a requester other than this one does not touch this question.
   const denyOther = consent('deny', { role: 'recipient', organization: { ura: '10000009' } });
   assert.equal(decideRelease([permit, denyOther], q).decision, 'permit');

@@ -16,8 +16,8 @@ export interface ReleaseQuestion {
 }
 
 export type ReleaseDecision =
-  | { decision: 'permit'; consentId: number }
-  | { decision: 'deny'; consentId: number; reason: 'denied' }
+  | { decision: 'permit'; consentRow: number }
+  | { decision: 'deny'; consentRow: number; reason: 'denied' }
   | { decision: 'deny'; reason: 'no-consent' };
 
 function actorMatches(c: ConsentTerms, q: ReleaseQuestion): boolean {
@@ -39,15 +39,15 @@ function applies(c: ConsentTerms, q: ReleaseQuestion): boolean {
 
 /**
  * The closed question (Mitz): may `holder` release this patient's `category` data to `requester` now? Deny wins over
- * permit, whichever was recorded later, and no applicable consent means no. The answer names the consent it rests
+ * permit, whichever was recorded later, and no applicable consent means no. The answer names the consent (its row) it rests
  * on, so both sides can log the grounds.
  */
 export function decideRelease(consents: readonly ConsentTerms[], q: ReleaseQuestion): ReleaseDecision {
   let permit: ConsentTerms | undefined;
   for (const c of consents) {
     if (!applies(c, q)) continue;
-    if (c.decision === 'deny') return { decision: 'deny', consentId: c.id, reason: 'denied' };
+    if (c.decision === 'deny') return { decision: 'deny', consentRow: c.row, reason: 'denied' };
     permit ??= c;
   }
-  return permit !== undefined ? { decision: 'permit', consentId: permit.id } : { decision: 'deny', reason: 'no-consent' };
+  return permit !== undefined ? { decision: 'permit', consentRow: permit.row } : { decision: 'deny', reason: 'no-consent' };
 }

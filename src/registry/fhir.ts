@@ -5,6 +5,7 @@
  * Consent. Only the subset we act on is validated; other FHIR elements a client sends are accepted and ignored.
  */
 import { z } from 'zod';
+import type { ErrorCode } from '../errors/index.ts';
 import { PSEUDONYM_SYSTEM, isPseudonym } from './pseudonym.ts';
 import { type ConsentRecord, DATA_CATEGORIES, type DataCategory, type Location, type NewConsent, ORGANIZATION_TYPES, type OrganizationType } from './types.ts';
 
@@ -106,11 +107,13 @@ const consentIn = z.looseObject({
   performer: z
     .array(z.looseObject({ identifier: z.looseObject({ value: z.string().min(1).max(64) }).optional(), display: z.string().min(1).max(200) }))
     .length(1, 'one performer: who recorded the consent (the patient, or a person at the care provider)'),
+  // The channel is the client's role (its certificate and the registry's configuration); a request may still name it,
+  // and a name that is not its own is refused rather than silently replaced.
   extension: z
     .array(z.looseObject({ url: z.string(), valueCode: z.string().optional() }))
     .default([])
-    .refine((e) => e.some((x) => x.url === CONSENT_CHANNEL_URL && (x.valueCode === 'patient-portal' || x.valueCode === 'care-provider')), {
-      message: `an extension ${CONSENT_CHANNEL_URL} with valueCode patient-portal or care-provider says how it was recorded`,
+    .refine((e) => e.every((x) => x.url !== CONSENT_CHANNEL_URL || x.valueCode === 'patient-portal' || x.valueCode === 'care-provider'), {
+      message: `an extension ${CONSENT_CHANNEL_URL} has valueCode patient-portal or care-provider`,
     }),
   provision: z.looseObject({
     type: z.enum(['permit', 'deny']),
@@ -120,8 +123,18 @@ const consentIn = z.looseObject({
   }),
 });
 
-/** A FHIR Consent as the registry records it; the recording organization is the caller, from its certificate. */
-export function consentFromFhir(body: unknown, recorderUra: string, now: number): Parsed<NewConsent> {
+/** Who records a consent: the calling client, from its certificate and role. */
+export interface Recorder {
+  ura: string;
+  subject: string;
+  channel: NewConsent['channel'];
+}
+
+/**
+ * A FHIR Consent as the registry records it; the recording organization and the channel are the caller's, from its
+ * certificate. `claimedChannel` is the channel the resource names, if any, for the caller to check.
+ */
+export function consentFromFhir(body: unknown, recorder: Recorder, now: number): Parsed<{ consent: NewConsent; claimedChannel: NewConsent['channel'] | undefined }> {
   const r = consentIn.safeParse(body);
   if (!r.success) return { ok: false, issues: issuesOf(r.error) };
   const c = r.data;
@@ -134,18 +147,21 @@ export function consentFromFhir(body: unknown, recorderUra: string, now: number)
   const start = c.provision.period?.start !== undefined ? Date.parse(c.provision.period.start) : now;
   const end = c.provision.period?.end !== undefined ? Date.parse(c.provision.period.end) : undefined;
   if (end !== undefined && end <= start) return { ok: false, issues: ['provision.period: the end is not after the start'] };
-  const channel = c.extension.find((x) => x.url === CONSENT_CHANNEL_URL)?.valueCode as NewConsent['channel'];
+  const claimedChannel = c.extension.find((x) => x.url === CONSENT_CHANNEL_URL)?.valueCode as NewConsent['channel'] | undefined;
   return {
     ok: true,
     value: {
-      pseudonym: Buffer.from(c.patient.identifier.value, 'base64url'),
-      decision: c.provision.type,
-      category,
-      actor: { role: actor.role.coding[0]?.code === 'IRCP' ? 'recipient' : 'holder', organization },
-      period: { start, ...(end !== undefined ? { end } : {}) },
-      recordedAt: now,
-      recordedBy: { ura: recorderUra, id: performer.identifier?.value ?? '', name: performer.display },
-      channel,
+      consent: {
+        pseudonym: Buffer.from(c.patient.identifier.value, 'base64url'),
+        decision: c.provision.type,
+        category,
+        actor: { role: actor.role.coding[0]?.code === 'IRCP' ? 'recipient' : 'holder', organization },
+        period: { start, ...(end !== undefined ? { end } : {}) },
+        recordedAt: now,
+        recordedBy: { ura: recorder.ura, id: performer.identifier?.value ?? '', name: performer.display, subject: recorder.subject },
+        channel: recorder.channel,
+      },
+      claimedChannel,
     },
   };
 }
@@ -154,7 +170,7 @@ export function consentToFhir(c: ConsentRecord): object {
   const who = c.actor.organization;
   return {
     resourceType: 'Consent',
-    id: String(c.id),
+    id: c.id,
     meta: { lastUpdated: new Date(c.revokedAt ?? c.recordedAt).toISOString() },
     extension: [{ url: CONSENT_CHANNEL_URL, valueCode: c.channel }],
     status: c.status,
@@ -182,8 +198,12 @@ export function searchset(resources: readonly object[]): object {
   return { resourceType: 'Bundle', type: 'searchset', total: resources.length, entry: resources.map((resource) => ({ resource })) };
 }
 
-export function operationOutcome(code: 'invalid' | 'forbidden' | 'not-found' | 'throttled', diagnostics: readonly string[]): object {
-  return { resourceType: 'OperationOutcome', issue: diagnostics.map((d) => ({ severity: 'error', code, diagnostics: d })) };
+/** Where an OperationOutcome names the error's stable code from the catalog (src/errors/catalog.ts). */
+export const ERROR_CODE_SYSTEM = 'urn:beeldbrug:error';
+
+export function operationOutcome(code: 'invalid' | 'forbidden' | 'not-found' | 'throttled' | 'conflict', diagnostics: readonly string[], errorCode?: ErrorCode): object {
+  const details = errorCode !== undefined ? { details: { coding: [{ system: ERROR_CODE_SYSTEM, code: errorCode }] } } : {};
+  return { resourceType: 'OperationOutcome', issue: diagnostics.map((d) => ({ severity: 'error', code, ...details, diagnostics: d })) };
 }
 
 export { ORGANIZATION_TYPES };

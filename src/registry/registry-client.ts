@@ -19,7 +19,11 @@ export interface ConsentInput {
   category?: DataCategory;
   period?: { start?: string; end?: string };
   recordedBy: { id: string; name: string };
-  channel: 'patient-portal' | 'care-provider';
+  /**
+   * The registry takes the channel from our certificate (a care provider, or the patient portal its configuration
+   * names) and refuses a request that names another; sending it is optional.
+   */
+  channel?: 'patient-portal' | 'care-provider';
 }
 
 /**
@@ -34,8 +38,11 @@ export interface RegistryClient {
   locate(bsn: string, purpose: 'treatment'): Promise<{ ura: string; name?: string }[]>;
   /** The closed question: may we (the holder) release this patient's data of this category to `requesterUra`? */
   mayRelease(bsn: string, requesterUra: string, category: DataCategory): Promise<ReleaseAnswer>;
+  /** A care provider records only the patient's choices about itself (docs/registry.md, "Who may change what"). */
   recordConsent(consent: ConsentInput): Promise<{ id: string }>;
+  /** The consents of this patient that we recorded (all of them, for the patient portal). */
   listConsents(bsn: string): Promise<{ id: string; status: string; decision: string; actor: string }[]>;
+  /** Revokes a consent we recorded; another's is not found (REGISTRY_UNREACHABLE with the 404). */
   revokeConsent(id: string): Promise<void>;
   close(): void;
 }
@@ -130,7 +137,7 @@ export class HttpsRegistryClient implements RegistryClient {
     const consent = {
       resourceType: 'Consent',
       status: 'active',
-      extension: [{ url: CONSENT_CHANNEL_URL, valueCode: c.channel }],
+      ...(c.channel !== undefined ? { extension: [{ url: CONSENT_CHANNEL_URL, valueCode: c.channel }] } : {}),
       patient: { identifier: this.#subject(c.bsn) },
       performer: [{ identifier: { value: c.recordedBy.id }, display: c.recordedBy.name }],
       provision: {

@@ -2,14 +2,17 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpsApp } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 import { decideRelease, type Party } from './consent-decision.ts';
-import { consentFromFhir, consentToFhir, locationBundleFromFhir, locationFromFhir, locationToFhir, operationOutcome, searchset } from './fhir.ts';
+import { registerConsentRoutes } from './consent-routes.ts';
+import { locationBundleFromFhir, locationFromFhir, locationToFhir, operationOutcome, searchset } from './fhir.ts';
+import { categoryParam, invalid, pseudonymParam } from './fhir-params.ts';
 import { isPseudonym, PSEUDONYM_SYSTEM } from './pseudonym.ts';
 import type { RateLimiter } from './rate-limiter.ts';
-import { DATA_CATEGORIES, type DataCategory, type OrganizationType, type RegistryStore } from './types.ts';
+import { callingClient, type RegistryClientConfig } from './registry-clients.ts';
+import type { RegistryStore } from './types.ts';
 
 export interface RegistryRoutesDeps {
   store: RegistryStore;
-  clients: readonly { ura: string; name: string; type: OrganizationType }[];
+  clients: readonly RegistryClientConfig[];
   limiter: RateLimiter;
   /** The query log: one line per question, who asked about which pseudonym and what the answer was. */
   queryLog: Logger;
@@ -24,35 +27,32 @@ function caller(req: FastifyRequest): string {
   return ura;
 }
 
-function invalid(reply: FastifyReply, issues: readonly string[]): FastifyReply {
-  return reply.code(400).type('application/fhir+json').send(operationOutcome('invalid', issues));
-}
-
-/** `SYSTEM|value` of a token search parameter, the pseudonym as bytes; undefined when it is not ours. */
-function pseudonymParam(value: unknown): Buffer | undefined {
-  if (typeof value !== 'string') return undefined;
-  const bar = value.indexOf('|');
-  if (bar < 0 || value.slice(0, bar) !== PSEUDONYM_SYSTEM) return undefined;
-  const p = value.slice(bar + 1);
-  return isPseudonym(p) ? Buffer.from(p, 'base64url') : undefined;
-}
-
-function categoryParam(value: unknown): DataCategory | undefined {
-  if (value === undefined) return 'imaging';
-  return (DATA_CATEGORIES as readonly unknown[]).includes(value) ? (value as DataCategory) : undefined;
-}
-
 export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): void {
   const partner = { config: { access: 'partner' as const } };
-  const types = new Map(d.clients.map((c) => [c.ura, c.type]));
-  const names = new Map(d.clients.map((c) => [c.ura, c.name]));
+  const careProviders = d.clients.filter((c) => c.role === 'care-provider');
+  const types = new Map(careProviders.map((c) => [c.ura, c.type]));
+  const names = new Map(careProviders.map((c) => [c.ura, c.name]));
   const party = (ura: string): Party => ({ ura, type: types.get(ura) });
+
+  // Localization and the release question are for care providers; the patients' channel speaks only about consents.
+  const refuseWrongRole = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    const client = callingClient(req, d.clients);
+    const consentRoute = req.routeOptions.url?.startsWith('/fhir/Consent') === true;
+    if (client !== undefined && (consentRoute || client.role === 'care-provider')) return undefined;
+    const why =
+      client === undefined
+        ? `the certificate of URA ${caller(req)} does not carry the common name its registry client entry names`
+        : `URA ${client.ura} is the patients' channel here: it records consents and registers or asks nothing`;
+    d.queryLog.warn({ client: caller(req), subject: client?.subject, route: req.routeOptions.url }, `refused: ${why}`);
+    await reply.code(403).type('application/fhir+json').send(operationOutcome('forbidden', [why], 'REGISTRY_NOT_ALLOWED'));
+    return reply;
+  };
 
   app.addHook('preHandler', async (req, reply) => {
     if (req.routeOptions.config.access !== 'partner') return undefined;
     const ura = caller(req);
     const taken = d.limiter.take(ura);
-    if (taken.allowed) return undefined;
+    if (taken.allowed) return refuseWrongRole(req, reply);
     d.queryLog.warn({ client: ura, route: req.routeOptions.url }, 'rate limit: request refused');
     await reply
       .code(429)
@@ -129,47 +129,7 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
     return reply.type('application/fhir+json').send(searchset(permitted.map((l) => locationToFhir(pseudonym, l, names.get(l.ura)))));
   });
 
-  // Consent: record, list, read, revoke.
-  app.post('/fhir/Consent', partner, async (req, reply) => {
-    const ura = caller(req);
-    const parsed = consentFromFhir(req.body, ura, Date.now());
-    if (!parsed.ok) return invalid(reply, parsed.issues);
-    const c = d.store.addConsent(parsed.value);
-    d.queryLog.info({ op: 'consent-record', client: ura, pseudonym: c.pseudonym.toString('base64url'), consent: c.id, decision: c.decision }, 'consent recorded');
-    return reply.code(201).header('location', `/fhir/Consent/${c.id}`).type('application/fhir+json').send(consentToFhir(c));
-  });
-
-  app.get('/fhir/Consent', partner, async (req, reply) => {
-    const ura = caller(req);
-    const q = req.query as Record<string, unknown>;
-    const pseudonym = pseudonymParam(q['patient:identifier']);
-    if (pseudonym === undefined) return invalid(reply, [`patient:identifier=${PSEUDONYM_SYSTEM}|<pseudonym>`]);
-    const consents = d.store.consentsOf(pseudonym);
-    d.queryLog.info({ op: 'consent-list', client: ura, pseudonym: pseudonym.toString('base64url'), answer: consents.length }, 'consents listed');
-    return reply.type('application/fhir+json').send(searchset(consents.map(consentToFhir)));
-  });
-
-  const consentId = (req: FastifyRequest): number | undefined => {
-    const id = (req.params as { id?: string }).id ?? '';
-    return /^[1-9]\d{0,15}$/.test(id) ? Number(id) : undefined;
-  };
-
-  app.get('/fhir/Consent/:id', partner, async (req, reply) => {
-    const id = consentId(req);
-    const c = id !== undefined ? d.store.consent(id) : undefined;
-    d.queryLog.info({ op: 'consent-read', client: caller(req), consent: id, found: c !== undefined }, 'consent read');
-    if (c === undefined) return reply.code(404).type('application/fhir+json').send(operationOutcome('not-found', ['no such consent']));
-    return reply.type('application/fhir+json').send(consentToFhir(c));
-  });
-
-  app.post('/fhir/Consent/:id/$revoke', partner, async (req, reply) => {
-    const ura = caller(req);
-    const id = consentId(req);
-    const c = id !== undefined ? d.store.revokeConsent(id, Date.now()) : undefined;
-    d.queryLog.info({ op: 'consent-revoke', client: ura, consent: id, found: c !== undefined }, 'consent revoked');
-    if (c === undefined) return reply.code(404).type('application/fhir+json').send(operationOutcome('not-found', ['no such consent']));
-    return reply.type('application/fhir+json').send(consentToFhir(c));
-  });
+  registerConsentRoutes(app, { store: d.store, clients: d.clients, queryLog: d.queryLog, partner });
 
   // The closed question (Mitz): may I, the holder, release this patient's data of this category to that requester?
   app.post('/authorization/v1/release-decisions', partner, async (req, reply) => {
@@ -185,7 +145,8 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
       return reply.code(403).send({ error: 'FORBIDDEN', message: `only the holder asks about its own release (you are URA ${ura})` });
     }
     const decision = decideRelease(d.store.consentTermsOf(Buffer.from(p, 'base64url')), { holder: party(ura), requester: party(requesterUra), category, at: Date.now() });
-    const consentReference = 'consentId' in decision ? `Consent/${decision.consentId}` : undefined;
+    const consentId = 'consentRow' in decision ? d.store.consentIdOf(decision.consentRow) : undefined;
+    const consentReference = consentId !== undefined ? `Consent/${consentId}` : undefined;
     d.queryLog.info({ op: 'release', client: ura, pseudonym: p, requester: requesterUra, answer: decision.decision, consent: consentReference }, 'release question');
     return reply.send({
       decision: decision.decision,

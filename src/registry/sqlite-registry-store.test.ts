@@ -4,7 +4,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { type TestContext, test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
 import { SqliteRegistryStore } from './sqlite-registry-store.ts';
-import type { NewConsent } from './types.ts';
+import type { ChangedBy, NewConsent } from './types.ts';
 
 const tempFile = (t: TestContext): string => join(tempDir(t), 'registry.sqlite');
 
@@ -16,9 +16,10 @@ const consent = (p: Buffer, decision: 'permit' | 'deny', ura?: string): NewConse
   actor: { role: 'holder', organization: ura !== undefined ? { ura } : { type: 'hospital' } },
   period: { start: 1000 },
   recordedAt: 2000,
-  recordedBy: { ura: '10000002', id: 'balie-1', name: 'Balie' },
+  recordedBy: { ura: '10000002', id: 'balie-1', name: 'Balie', subject: 'O=Ziekenhuis Midden, CN=epd.midden.test' },
   channel: 'care-provider',
 });
+const portal: ChangedBy = { ura: '10000050', subject: 'CN=portaal.test', channel: 'patient-portal', performer: { id: 'digid', name: 'de patiënt' } };
 
 test('registry store: the consent terms a decision reads are the consents minus who recorded them, oldest first', (t) => {
   const store = new SqliteRegistryStore(tempFile(t));
@@ -27,13 +28,13 @@ test('registry store: the consent terms a decision reads are the consents minus 
   store.addConsent(consent(p, 'permit'));
   store.addConsent(consent(pseudonym(2), 'permit'));
   const denied = store.addConsent(consent(p, 'deny', '10000003'));
-  store.revokeConsent(denied.id, 3000);
+  store.revokeConsent(denied.id, 3000, portal);
   const full = store.consentsOf(p);
   const terms = store.consentTermsOf(p);
   assert.equal(terms.length, 2);
   assert.deepEqual(
     terms,
-    full.map(({ pseudonym: _p, recordedAt: _r, recordedBy: _b, channel: _c, ...rest }) => rest),
+    full.map(({ id: _i, pseudonym: _p, recordedAt: _r, recordedBy: _b, channel: _c, ...rest }) => rest),
   );
   assert.equal(terms[1]?.revokedAt, 3000);
   assert.deepEqual(store.consentTermsOf(pseudonym(9)), []);
@@ -53,10 +54,15 @@ test('registry store: an index from an older version is replaced by the covering
   const store = new SqliteRegistryStore(file);
   t.after(() => store.close());
   assert.equal(store.consentTermsOf(pseudonym(4))[0]?.decision, 'permit', 'the consent recorded before the upgrade still counts');
+  assert.equal(store.consent('1')?.recordedBy.ura, '10000002', 'its old number still names it');
+  assert.equal(store.consentIdOf(1), '1');
+  const added = store.addConsent(consent(pseudonym(4), 'deny'));
+  assert.match(added.id, /^[A-Za-z0-9_-]{22}$/, 'a consent recorded after the upgrade gets a random id');
+  assert.equal(store.consent(String(added.row)), undefined, 'and is not found by its row number');
   const check = new DatabaseSync(file, { readOnly: true });
   t.after(() => check.close());
   const indexes = (check.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'consents'").all() as { name: string }[]).map((r) => r.name);
-  assert.deepEqual(indexes, ['consents_terms']);
+  assert.deepEqual(indexes.sort(), ['consents_public_id', 'consents_terms']);
   const plan = (check.prepare('EXPLAIN QUERY PLAN SELECT id, status, decision, category, actor_role, actor_ura, actor_type, period_start, period_end, revoked_at FROM consents INDEXED BY consents_terms WHERE pseudonym = ? ORDER BY id').all(Buffer.alloc(32)) as { detail: string }[]).map((r) => r.detail);
   assert.match(plan.join('\n'), /USING COVERING INDEX consents_terms/);
   assert.doesNotMatch(plan.join('\n'), /TEMP B-TREE/, 'id order comes from the index');
@@ -71,4 +77,31 @@ test('registry store: a bulk load is idempotent for localizations, adds every co
   assert.deepEqual(store.locationsOf(pseudonym(2)), [{ ura: '10000002', category: 'imaging', registeredAt: 5000 }]);
   assert.equal(store.consentTermsOf(pseudonym(2))[0]?.decision, 'deny');
   assert.deepEqual(store.warm(), { locations: 3, consents: 2 }, 'every localization and consent term was read');
+});
+
+test('registry store: consent ids are 128 random bits; a change and a revocation replace the terms once, and the history names who made each', (t) => {
+  const store = new SqliteRegistryStore(tempFile(t));
+  t.after(() => store.close());
+  const ids = new Set(Array.from({ length: 200 }, () => store.addConsent(consent(pseudonym(1), 'permit')).id));
+  assert.equal(ids.size, 200);
+  for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]{22}$/);
+
+  const c = store.addConsent(consent(pseudonym(2), 'permit', '10000002'));
+  const terms = { decision: 'deny' as const, category: 'imaging' as const, actor: { role: 'holder' as const, organization: { ura: '10000002' } }, period: { start: 1500, end: 9000 } };
+  const changed = store.changeConsent(c.id, terms, portal, 2500);
+  assert.equal(changed?.decision, 'deny');
+  assert.deepEqual(changed?.period, { start: 1500, end: 9000 });
+  assert.deepEqual(changed?.recordedBy, c.recordedBy, 'a change by the patient does not make the portal the recorder');
+  assert.equal(store.revokeConsent(c.id, 3000, portal)?.revokedAt, 3000);
+  assert.equal(store.revokeConsent(c.id, 4000, portal)?.revokedAt, 3000, 'the first revocation stands');
+  assert.equal(store.changeConsent(c.id, { ...terms, decision: 'permit' }, portal, 5000)?.decision, 'deny', 'a revoked consent is not changed');
+  assert.equal(store.changeConsent('AAAAAAAAAAAAAAAAAAAAAA', terms, portal, 5000), undefined);
+
+  const history = store.consentHistory(c.id);
+  assert.deepEqual(history.map((h) => [h.change, h.at, h.by.ura, h.by.subject, h.by.channel, h.terms.status, h.terms.decision]), [
+    ['create', 2000, '10000002', 'O=Ziekenhuis Midden, CN=epd.midden.test', 'care-provider', 'active', 'permit'],
+    ['update', 2500, '10000050', 'CN=portaal.test', 'patient-portal', 'active', 'deny'],
+    ['revoke', 3000, '10000050', 'CN=portaal.test', 'patient-portal', 'inactive', 'deny'],
+  ]);
+  assert.deepEqual(store.consentHistory('AAAAAAAAAAAAAAAAAAAAAA'), []);
 });

@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { ConsentRecord, ConsentTerms, DataCategory, Location, NewConsent, OrganizationType, RegistryStore } from './types.ts';
+import type { ChangedBy, ConsentChange, ConsentRecord, ConsentTerms, ConsentTermsChange, DataCategory, Location, NewConsent, OrganizationType, RegistryStore } from './types.ts';
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS locations (
@@ -25,12 +26,44 @@ const SCHEMA = `
     recorded_by_id TEXT NOT NULL,
     recorded_by_name TEXT NOT NULL,
     channel TEXT NOT NULL,
-    revoked_at INTEGER
+    revoked_at INTEGER,
+    public_id TEXT,
+    recorded_by_subject TEXT
   );
+  -- Who created, changed and revoked each consent; terms is the consent's terms after the change, as JSON.
+  CREATE TABLE IF NOT EXISTS consent_changes (
+    consent INTEGER NOT NULL REFERENCES consents (id),
+    seq INTEGER NOT NULL,
+    change TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    client_ura TEXT NOT NULL,
+    client_subject TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    performer_id TEXT NOT NULL,
+    performer_name TEXT NOT NULL,
+    terms TEXT NOT NULL,
+    PRIMARY KEY (consent, seq)
+  ) WITHOUT ROWID;
   -- Covers what a release decision reads, in id order, so the hot path never touches the consent rows themselves.
   CREATE INDEX IF NOT EXISTS consents_terms ON consents (pseudonym, id, status, decision, category, actor_role, actor_ura, actor_type, period_start, period_end, revoked_at);
   DROP INDEX IF EXISTS consents_pseudonym;
 `;
+
+/**
+ * Before random ids a consent was known by its row number. A file from then gets the two new columns, and its consents
+ * keep their number as id, so that "Consent/12" in a node's audit trail still resolves (for its recorder only, as any
+ * consent). Runs in one transaction; a second process that opens the file meanwhile waits and then finds it done.
+ */
+const MIGRATE_TO_RANDOM_IDS = `
+  ALTER TABLE consents ADD COLUMN public_id TEXT;
+  ALTER TABLE consents ADD COLUMN recorded_by_subject TEXT;
+  UPDATE consents SET public_id = CAST(id AS TEXT);
+`;
+
+/** A consent id: 128 random bits, base64url (22 characters). */
+function newConsentId(): string {
+  return randomBytes(16).toString('base64url');
+}
 
 interface ConsentRow {
   id: number;
@@ -49,6 +82,19 @@ interface ConsentRow {
   recorded_by_name: string;
   channel: string;
   revoked_at: number | null;
+  public_id: string;
+  recorded_by_subject: string | null;
+}
+
+interface ChangeRow {
+  change: string;
+  at: number;
+  client_ura: string;
+  client_subject: string;
+  channel: string;
+  performer_id: string;
+  performer_name: string;
+  terms: string;
 }
 
 /** The columns a release decision reads; the hot path selects only these. */
@@ -57,7 +103,7 @@ type TermsRow = Pick<ConsentRow, 'id' | 'status' | 'decision' | 'category' | 'ac
 
 function termsOf(r: TermsRow): ConsentTerms {
   return {
-    id: r.id,
+    row: r.id,
     status: r.status as ConsentRecord['status'],
     decision: r.decision as ConsentRecord['decision'],
     category: r.category as DataCategory,
@@ -72,10 +118,16 @@ function termsOf(r: TermsRow): ConsentTerms {
 
 function consentOf(r: ConsentRow): ConsentRecord {
   return {
+    id: r.public_id,
     ...termsOf(r),
     pseudonym: Buffer.from(r.pseudonym),
     recordedAt: r.recorded_at,
-    recordedBy: { ura: r.recorded_by_ura, id: r.recorded_by_id, name: r.recorded_by_name },
+    recordedBy: {
+      ura: r.recorded_by_ura,
+      id: r.recorded_by_id,
+      name: r.recorded_by_name,
+      ...(r.recorded_by_subject !== null ? { subject: r.recorded_by_subject } : {}),
+    },
     channel: r.channel as ConsentRecord['channel'],
   };
 }
@@ -83,6 +135,7 @@ function consentOf(r: ConsentRow): ConsentRecord {
 function consentParams(c: NewConsent): (string | number | Buffer | null)[] {
   const who = c.actor.organization;
   return [
+    newConsentId(),
     c.pseudonym,
     c.decision,
     c.category,
@@ -95,8 +148,18 @@ function consentParams(c: NewConsent): (string | number | Buffer | null)[] {
     c.recordedBy.ura,
     c.recordedBy.id,
     c.recordedBy.name,
+    c.recordedBy.subject ?? null,
     c.channel,
   ];
+}
+
+function termsParams(t: ConsentTermsChange): (string | number | null)[] {
+  const who = t.actor.organization;
+  return [t.decision, t.category, t.actor.role, 'ura' in who ? who.ura : null, 'type' in who ? who.type : null, t.period.start, t.period.end ?? null];
+}
+
+function changedTerms(c: ConsentRecord): string {
+  return JSON.stringify({ status: c.status, decision: c.decision, category: c.category, actor: c.actor, period: c.period });
 }
 
 /**
@@ -114,7 +177,11 @@ export class SqliteRegistryStore implements RegistryStore {
   readonly #consents: StatementSync;
   readonly #consentTerms: StatementSync;
   readonly #consent: StatementSync;
+  readonly #consentIdOf: StatementSync;
+  readonly #change: StatementSync;
   readonly #revoke: StatementSync;
+  readonly #insertChange: StatementSync;
+  readonly #history: StatementSync;
 
   constructor(path: string, o: { cacheMb?: number } = {}) {
     this.#db = new DatabaseSync(path);
@@ -124,19 +191,39 @@ export class SqliteRegistryStore implements RegistryStore {
     // A registry loses nothing a node cannot register again; NORMAL keeps commits cheap and the file consistent.
     this.#db.exec('PRAGMA synchronous = NORMAL');
     this.#db.exec(`PRAGMA cache_size = ${-1024 * (o.cacheMb ?? 64)}`);
-    this.#db.exec(SCHEMA);
+    this.#inTransaction(() => {
+      const columns = (this.#db.prepare("SELECT name FROM pragma_table_info('consents')").all() as { name: string }[]).map((c) => c.name);
+      if (columns.length > 0 && !columns.includes('public_id')) this.#db.exec(MIGRATE_TO_RANDOM_IDS);
+      this.#db.exec(SCHEMA);
+      this.#db.exec('CREATE UNIQUE INDEX IF NOT EXISTS consents_public_id ON consents (public_id)');
+    });
     this.#insertLocation = this.#db.prepare('INSERT OR IGNORE INTO locations (pseudonym, ura, category, registered_at) VALUES (?, ?, ?, ?)');
     this.#deleteLocation = this.#db.prepare('DELETE FROM locations WHERE pseudonym = ? AND ura = ? AND category = ?');
     this.#locations = this.#db.prepare('SELECT ura, category, registered_at FROM locations WHERE pseudonym = ?');
-    const insertConsent = `INSERT INTO consents (pseudonym, status, decision, category, actor_role, actor_ura, actor_type, period_start, period_end,
-         recorded_at, recorded_by_ura, recorded_by_id, recorded_by_name, channel)
-       VALUES (?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+    const insertConsent = `INSERT INTO consents (public_id, pseudonym, status, decision, category, actor_role, actor_ura, actor_type, period_start, period_end,
+         recorded_at, recorded_by_ura, recorded_by_id, recorded_by_name, recorded_by_subject, channel)
+       VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
     this.#insertConsent = this.#db.prepare(`${insertConsent} RETURNING *`);
     this.#loadConsent = this.#db.prepare(insertConsent);
     this.#consents = this.#db.prepare('SELECT * FROM consents WHERE pseudonym = ? ORDER BY id');
     this.#consentTerms = this.#db.prepare(`SELECT ${TERMS_COLUMNS} FROM consents INDEXED BY consents_terms WHERE pseudonym = ? ORDER BY id`);
-    this.#consent = this.#db.prepare('SELECT * FROM consents WHERE id = ?');
-    this.#revoke = this.#db.prepare("UPDATE consents SET status = 'inactive', revoked_at = coalesce(revoked_at, ?) WHERE id = ? RETURNING *");
+    this.#consent = this.#db.prepare('SELECT * FROM consents WHERE public_id = ?');
+    this.#consentIdOf = this.#db.prepare('SELECT public_id FROM consents WHERE id = ?');
+    this.#change = this.#db.prepare(
+      "UPDATE consents SET decision = ?, category = ?, actor_role = ?, actor_ura = ?, actor_type = ?, period_start = ?, period_end = ? WHERE public_id = ? AND status = 'active' RETURNING *",
+    );
+    this.#revoke = this.#db.prepare("UPDATE consents SET status = 'inactive', revoked_at = ? WHERE public_id = ? AND status = 'active' RETURNING *");
+    this.#insertChange = this.#db.prepare(
+      `INSERT INTO consent_changes (consent, seq, change, at, client_ura, client_subject, channel, performer_id, performer_name, terms)
+       VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM consent_changes WHERE consent = ?1), ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#history = this.#db.prepare(
+      'SELECT h.change, h.at, h.client_ura, h.client_subject, h.channel, h.performer_id, h.performer_name, h.terms FROM consent_changes h JOIN consents c ON c.id = h.consent WHERE c.public_id = ? ORDER BY h.seq',
+    );
+  }
+
+  #recordChange(change: ConsentChange['change'], c: ConsentRecord, by: ChangedBy, at: number): void {
+    this.#insertChange.run(c.row, change, at, by.ura, by.subject, by.channel, by.performer.id, by.performer.name, changedTerms(c));
   }
 
   #inTransaction<T>(work: () => T): T {
@@ -176,15 +263,20 @@ export class SqliteRegistryStore implements RegistryStore {
   }
 
   addConsent(c: NewConsent): ConsentRecord {
-    return consentOf(this.#insertConsent.get(...consentParams(c)) as unknown as ConsentRow);
+    return this.#inTransaction(() => {
+      const added = consentOf(this.#insertConsent.get(...consentParams(c)) as unknown as ConsentRow);
+      const by = { ura: c.recordedBy.ura, subject: c.recordedBy.subject ?? '', channel: c.channel, performer: { id: c.recordedBy.id, name: c.recordedBy.name } };
+      this.#recordChange('create', added, by, c.recordedAt);
+      return added;
+    });
   }
 
   /**
    * Loads the localizations and consents of many patients in one transaction: a first fill or a migration from another
    * index. Given in pseudonym order, rows land at the right edge of the B-trees (the clustered localizations and the
    * consent index), so pages fill once instead of splitting all over the file; any order is correct, only slower.
-   * Consents get their ids in the order given; nothing is returned per row, which is what makes it cheaper than
-   * `addConsent` one by one.
+   * Consents get their rows in the order given, and random ids; nothing is returned per row, which is what makes it
+   * cheaper than `addConsent` one by one. A load is the operator's act, not a client's, so it writes no change history.
    */
   load(batch: { locations: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[]; consents: readonly NewConsent[] }, at: number): { locations: number; consents: number } {
     return this.#inTransaction(() => {
@@ -203,14 +295,43 @@ export class SqliteRegistryStore implements RegistryStore {
     return (this.#consentTerms.all(pseudonym) as unknown as TermsRow[]).map(termsOf);
   }
 
-  consent(id: number): ConsentRecord | undefined {
+  consent(id: string): ConsentRecord | undefined {
     const row = this.#consent.get(id) as unknown as ConsentRow | undefined;
     return row !== undefined ? consentOf(row) : undefined;
   }
 
-  revokeConsent(id: number, at: number): ConsentRecord | undefined {
-    const row = this.#revoke.get(at, id) as unknown as ConsentRow | undefined;
-    return row !== undefined ? consentOf(row) : undefined;
+  consentIdOf(row: number): string | undefined {
+    return (this.#consentIdOf.get(row) as { public_id: string } | undefined)?.public_id;
+  }
+
+  changeConsent(id: string, terms: ConsentTermsChange, by: ChangedBy, at: number): ConsentRecord | undefined {
+    return this.#inTransaction(() => {
+      const row = this.#change.get(...termsParams(terms), id) as unknown as ConsentRow | undefined;
+      if (row === undefined) return this.consent(id);
+      const changed = consentOf(row);
+      this.#recordChange('update', changed, by, at);
+      return changed;
+    });
+  }
+
+  revokeConsent(id: string, at: number, by: ChangedBy): ConsentRecord | undefined {
+    return this.#inTransaction(() => {
+      const row = this.#revoke.get(at, id) as unknown as ConsentRow | undefined;
+      // Revoked before: the first revocation stands, and the history keeps it.
+      if (row === undefined) return this.consent(id);
+      const revoked = consentOf(row);
+      this.#recordChange('revoke', revoked, by, at);
+      return revoked;
+    });
+  }
+
+  consentHistory(id: string): ConsentChange[] {
+    return (this.#history.all(id) as unknown as ChangeRow[]).map((r) => ({
+      change: r.change as ConsentChange['change'],
+      at: r.at,
+      by: { ura: r.client_ura, subject: r.client_subject, channel: r.channel as ConsentRecord['channel'], performer: { id: r.performer_id, name: r.performer_name } },
+      terms: JSON.parse(r.terms) as ConsentChange['terms'],
+    }));
   }
 
   /**

@@ -24,7 +24,13 @@ export interface Location {
  * type of organization) in a role: the holder that releases (FHIR custodian, CST) or the recipient that asks (IRCP).
  */
 export interface ConsentRecord {
-  id: number;
+  /**
+   * What clients name the consent by ("Consent/{id}"): 128 random bits in base64url, so that no one finds others'
+   * consents by counting. Consents recorded before random ids keep their old number as id.
+   */
+  id: string;
+  /** The row in the store: orders a patient's consents oldest first; never leaves the registry. */
+  row: number;
   pseudonym: Buffer;
   status: 'active' | 'inactive';
   decision: 'permit' | 'deny';
@@ -33,16 +39,38 @@ export interface ConsentRecord {
   /** ms since the epoch; end undefined = open-ended */
   period: { start: number; end?: number };
   recordedAt: number;
-  /** Who recorded it: the organization whose system sent it, and the person there (or the patient). */
-  recordedBy: { ura: string; id: string; name: string };
+  /**
+   * Who recorded it: the organization whose system sent it (URA from its certificate; it alone may change the consent,
+   * besides the patient's channel), the subject of that system's certificate, and the person there (or the patient).
+   */
+  recordedBy: { ura: string; id: string; name: string; subject?: string };
   channel: 'patient-portal' | 'care-provider';
   revokedAt?: number;
 }
 
-export type NewConsent = Omit<ConsentRecord, 'id' | 'status' | 'revokedAt'>;
+export type NewConsent = Omit<ConsentRecord, 'id' | 'row' | 'status' | 'revokedAt'>;
 
-/** The part of a consent a release decision reads: what is allowed, to whom and when, and the id to log it by. */
-export type ConsentTerms = Pick<ConsentRecord, 'id' | 'status' | 'decision' | 'category' | 'actor' | 'period' | 'revokedAt'>;
+/** The part of a consent a release decision reads: what is allowed, to whom and when, and the row to name it by. */
+export type ConsentTerms = Pick<ConsentRecord, 'row' | 'status' | 'decision' | 'category' | 'actor' | 'period' | 'revokedAt'>;
+
+/** What a change of a consent may set: the terms, as a FHIR update carries them. */
+export type ConsentTermsChange = Pick<ConsentRecord, 'decision' | 'category' | 'actor' | 'period'>;
+
+/** The registry client that made a change, from its certificate, and the person it names (or the patient). */
+export interface ChangedBy {
+  ura: string;
+  subject: string;
+  channel: ConsentRecord['channel'];
+  performer: { id: string; name: string };
+}
+
+/** One entry of a consent's change history, oldest first; `terms` are the consent's terms after the change. */
+export interface ConsentChange {
+  change: 'create' | 'update' | 'revoke';
+  at: number;
+  by: ChangedBy;
+  terms: ConsentTermsChange & { status: ConsentRecord['status'] };
+}
 
 /** Where the registry keeps localizations and consents: SQLite embedded; PostgreSQL can follow behind this interface. */
 export interface RegistryStore {
@@ -51,13 +79,20 @@ export interface RegistryStore {
   /** Removes localizations of one organization; returns how many there were. */
   removeLocations(entries: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[]): number;
   locationsOf(pseudonym: Buffer): Location[];
+  /** Records a consent with a fresh random id, and its creation in the change history. */
   addConsent(consent: NewConsent): ConsentRecord;
   /** Every consent of a patient, revoked ones included, oldest first. */
   consentsOf(pseudonym: Buffer): ConsentRecord[];
   /** The same consents reduced to their terms: what every localization query and release question reads. */
   consentTermsOf(pseudonym: Buffer): ConsentTerms[];
-  consent(id: number): ConsentRecord | undefined;
-  /** Marks a consent inactive from `at` on; undefined when there is no such consent. */
-  revokeConsent(id: number, at: number): ConsentRecord | undefined;
+  consent(id: string): ConsentRecord | undefined;
+  /** The id clients know a consent by, from the row a decision names. */
+  consentIdOf(row: number): string | undefined;
+  /** Replaces a consent's terms and records who did it; undefined when there is no such consent. */
+  changeConsent(id: string, terms: ConsentTermsChange, by: ChangedBy, at: number): ConsentRecord | undefined;
+  /** Marks a consent inactive from `at` on and records who did it (once); undefined when there is no such consent. */
+  revokeConsent(id: string, at: number, by: ChangedBy): ConsentRecord | undefined;
+  /** Who created, changed and revoked a consent, oldest first. */
+  consentHistory(id: string): ConsentChange[];
   close(): void;
 }

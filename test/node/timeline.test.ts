@@ -15,7 +15,7 @@ import { beeldbrug, networkCertificates } from '../support/pki-cli.ts';
 import { run } from '../support/processes.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
-import { byHolder, importStudies, lines, main, network, radiologist, recorded, registryOrg, registryProcess, timelineOf, timelineRequestsAt, traag, zuid } from '../support/timeline-network.ts';
+import { byHolder, importStudies, lines, main, network, patientPortal, portalClient, radiologist, recorded, registryOrg, registryProcess, timelineOf, timelineRequestsAt, traag, zuid } from '../support/timeline-network.ts';
 
 test('timeline: permit for one hospital and deny for another shows the first only; a revoke takes effect at the next query', async (t) => {
   const net = await network(t);
@@ -188,7 +188,7 @@ test('timeline: a source lists what its PACS holds beside its own copies, a PACS
   const asMidden = new HttpsRegistryClient({ baseUrl: net.reg.baseUrl, tls: net.nodes.midden.tls, networkKey: readNetworkKeyFile(net.keyFile), ourUra: midden.ura });
   t.after(() => asMidden.close());
   await asMidden.register({ add: [r.bsn] });
-  await net.consents.recordConsent({ bsn: r.bsn, decision: 'permit', actor: { role: 'holder', ura: midden.ura }, recordedBy: { id: 'balie-7', name: 'Balie Noord' }, channel: 'care-provider' });
+  await net.consents.recordConsent({ bsn: r.bsn, decision: 'permit', actor: { role: 'holder', ura: midden.ura }, ...recorded });
 
   const timeline = await timelineOf(net.nodes.noord, r.bsn);
   assert.deepEqual(timeline.sources.map((s) => [s.ura, s.status, s.reason]), [[midden.ura, 'answered', undefined]]);
@@ -217,7 +217,7 @@ test('timeline: a source lists what its PACS holds beside its own copies, a PACS
 });
 
 test('timeline: when retention purges a patient\'s last study at a node without a PACS, the registry stops naming that hospital', async (t) => {
-  const certs = networkCertificates(t, { noord, midden, registry: registryOrg });
+  const certs = networkCertificates(t, { noord, midden, registry: registryOrg, portal: patientPortal });
   const keyFile = join(tempDir(t), 'network.key');
   beeldbrug(['registry', 'network-key', '--out', keyFile]);
   const { registry } = await registryProcess(t, certs.dir);
@@ -231,7 +231,7 @@ test('timeline: when retention purges a patient\'s last study at a node without 
   await mid.n.node.localization?.flush();
   const asNoord = new HttpsRegistryClient({ baseUrl: reg.baseUrl, tls: { key: certs.noord.keyPem, cert: certs.noord.certPem, ca: certs.ca.certPem }, networkKey: readNetworkKeyFile(keyFile), ourUra: noord.ura });
   t.after(() => asNoord.close());
-  await asNoord.recordConsent({ bsn: p.bsn, decision: 'permit', actor: { role: 'holder', type: 'hospital' }, recordedBy: { id: 'balie-7', name: 'Balie Noord' }, channel: 'care-provider' });
+  await portalClient(t, certs, reg.baseUrl, keyFile).recordConsent({ bsn: p.bsn, decision: 'permit', actor: { role: 'holder', type: 'hospital' }, ...recorded });
   assert.deepEqual((await asNoord.locate(p.bsn, 'treatment')).map((l) => l.ura), [midden.ura]);
 
   await waitFor('the purge', async () => mid.n.node.store.index.stats().instances === 0, 20_000);

@@ -22,6 +22,8 @@ export const zuid = { name: 'Ziekenhuis Zuid', ura: '10000003' };
 export const traag = { name: 'Kliniek Traag', ura: '10000004' };
 export const oost = { name: 'Ziekenhuis Oost', ura: '10000005' };
 export const registryOrg = { name: 'Regio Registry', ura: '10000099' };
+/** The patients' own channel to the registry (as MijnMitz): it records the consents that concern other hospitals. */
+export const patientPortal = { name: 'Patiëntenportaal', ura: '10000050' };
 export const main = new URL('../../src/main.ts', import.meta.url).pathname;
 export const radiologist = { practitionerId: '900012345', name: 'Dr. A. de Vries', roleCode: '01.015' };
 
@@ -31,6 +33,8 @@ export async function registryProcess(t: TestContext, dir: string) {
   beeldbrug(['registry', 'init', out, '--name', 'Regio registry', '--organization', registryOrg.name, '--ura', registryOrg.ura, '--port', '0', ...clients]);
   const configPath = join(out, 'registry.yaml');
   const raw = parseYaml(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  // `networkCertificates` names a certificate `<key>.test`; the portal's is made under the key `portal`.
+  (raw['clients'] as unknown[]).push({ ...patientPortal, role: 'patient-portal', commonName: 'portal.test' });
   raw['tls'] = { certFile: join(dir, 'registry', 'node.crt'), keyFile: join(dir, 'registry', 'node.key'), caFile: join(dir, 'ca', 'ca.crt') };
   writeFileSync(configPath, stringifyYaml(raw));
   const logFile = join(out, 'registry.log');
@@ -75,7 +79,7 @@ export async function network(t: TestContext, o: { middenPacs?: boolean; noord?:
   // Midden's PACS, when asked for: a real Orthanc that Midden's node queries and fetches from (C-GET).
   const pacs = o.middenPacs === true ? await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_MIDDEN', modalities: {} }) : undefined;
   if (pacs !== undefined) t.after(() => pacs.stop());
-  const certs = networkCertificates(t, { noord, midden, zuid, oost, registry: registryOrg });
+  const certs = networkCertificates(t, { noord, midden, zuid, oost, registry: registryOrg, portal: patientPortal });
   const keyFile = join(tempDir(t), 'network.key');
   beeldbrug(['registry', 'network-key', '--out', keyFile]);
   const { registry, logFile, dataDir } = await registryProcess(t, certs.dir);
@@ -112,9 +116,8 @@ export async function network(t: TestContext, o: { middenPacs?: boolean; noord?:
   await importStudies(nodes.zuid, p, [2]);
   await importStudies(nodes.midden, q, [0, 1, 2]);
   for (const n of [nodes.midden, nodes.zuid]) await n.n.node.localization?.flush();
-  // Noord's staff record consents through the registry API, as a care provider.
-  const consents = new HttpsRegistryClient({ baseUrl: reg.baseUrl, tls: nodes.noord.tls, networkKey: readNetworkKeyFile(keyFile), ourUra: noord.ura });
-  t.after(() => consents.close());
+  // The patient records consents through the patient portal (a hospital records only choices about itself).
+  const consents = portalClient(t, certs, reg.baseUrl, keyFile);
   if (pacs !== undefined) await pacs.rest('PUT', '/modalities/beeldbrug', { AET: nodes.midden.n.aeTitle, Host: '127.0.0.1', Port: nodes.midden.n.port });
   return { certs, keyFile, registry, registryLog: logFile, registryData: dataDir, slow, nodes, p, q, consents, reg, pacs };
 }
@@ -130,4 +133,11 @@ export function timelineRequestsAt(n: ExchangeNode, bsn: string) {
 }
 
 export const byHolder = (ura: string) => ({ role: 'holder' as const, ura });
-export const recorded = { recordedBy: { id: 'balie-7', name: 'Balie Noord' }, channel: 'care-provider' as const };
+export const recorded = { recordedBy: { id: 'digid', name: 'de patiënt' }, channel: 'patient-portal' as const };
+
+/** A registry client with the patient portal's certificate. */
+export function portalClient(t: TestContext, certs: { ca: IssuedCertificate; portal: IssuedCertificate }, baseUrl: string, keyFile: string): HttpsRegistryClient {
+  const client = new HttpsRegistryClient({ baseUrl, tls: { key: certs.portal.keyPem, cert: certs.portal.certPem, ca: certs.ca.certPem }, networkKey: readNetworkKeyFile(keyFile), ourUra: patientPortal.ura });
+  t.after(() => client.close());
+  return client;
+}
