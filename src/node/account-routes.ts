@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AUDIT_ACTIONS, type AuditEvent, type AuditTrail } from '../audit/index.ts';
 import type { Account, AccountStore, OidcSignIn, Session } from '../auth/index.ts';
-import { cookieOf, type HttpsApp, SESSION_COOKIE, sessionTokenOf } from '../http/index.ts';
+import { cookieOf, type HttpsApp, PERSON_ROUTES, SESSION_COOKIE, sessionTokenOf } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 
 export interface AccountRouteDeps {
@@ -78,7 +78,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
     return reply.code(204).send();
   });
 
-  app.get('/api/v1/audit', { config: { access: { roles: ['auditor'], twoFactor: true } } }, async (req, reply) => {
+  app.get('/api/v1/audit', { config: { access: PERSON_ROUTES.audit } }, async (req, reply) => {
     const q = auditQuery.safeParse(req.query);
     if (!q.success) return reply.code(400).send({ error: 'bad-request', detail: q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
     const { purpose, user, ...rest } = q.data;

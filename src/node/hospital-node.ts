@@ -253,6 +253,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         tls: nodeTls,
         partners: exchange.partners,
         ownUra: config.node.organization.ura,
+        ownName: config.node.organization.name,
         logger: logger.child({ part: 'https' }),
         sessions: (token) => accounts.session(token),
         routes: (app) => {
