@@ -95,7 +95,7 @@ const systemCases: [string, keyof typeof PERSON_ROUTES, PeerCredentials, PersonC
   ['our RIS with an assertion that does not verify', 'send', ownSystem, { assertion: badAssertion }, 'assertion-invalid', undefined],
   ['our EPD asks the timeline without an assertion', 'timeline', ownSystem, {}, 'assertion-required', undefined],
   ['our EPD asks the timeline for an asserted person', 'timeline', ownSystem, { assertion: asserted }, 'allow', { user: { id: 'system:ris.noord', name: `ris.noord (${noord.name})`, organizationUra: OWN_URA }, responsibleUser: { id: 'uzi-900012345', name: 'Dr. A. de Vries' } }],
-  ['a partner certificate on a person route', 'send', partnerSystem, { assertion: asserted }, 'no-session', undefined],
+  ['a partner certificate on a person route', 'send', partnerSystem, { assertion: asserted }, 'organization-not-trusted', undefined],
   ['our certificate on the audit route', 'audit', ownSystem, { assertion: asserted }, 'no-session', undefined],
   ['an ended session with our certificate does not fall back to the system', 'inbox', ownSystem, { tokenPresented: true }, 'no-session', undefined],
   ['no credentials at all', 'inbox', nobody, {}, 'no-session', undefined],

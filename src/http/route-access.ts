@@ -155,6 +155,9 @@ function decidePersonAccess(access: PersonAccess, peer: PeerCredentials, ownUra:
     return { allow: true, session, acting: { kind: 'person', session, organization: { ura: ownUra, name: extra.ownName ?? ownUra } } };
   }
   const ours = access.systems !== undefined && extra.tokenPresented !== true && peer.presentedCertificate && peer.authorized && peer.organization?.ura === ownUra;
+  if (!ours && access.systems !== undefined && extra.tokenPresented !== true && peer.authorized && peer.organization !== undefined) {
+    return { allow: false, status: 403, reason: 'organization-not-trusted', detail: `organization URA ${peer.organization.ura} is not this hospital; this route is for its own people and systems` };
+  }
   if (!ours || access.systems === undefined || peer.organization === undefined) {
     return { allow: false, status: 401, reason: 'no-session', detail: extra.tokenPresented === true ? 'the session has ended or is not known: sign in again' : 'this route needs a signed-in user' };
   }
