@@ -164,7 +164,7 @@ export function sendEvent(o: {
     outcome: o.outcome,
     description: `${o.description} (${o.partnerName}, URA ${r.partnerUra})`,
     // A system that asked for a person is the user, the person the responsible user; a person who asked is the user.
-    ...(r.system !== undefined ? { user: r.system, responsibleUser: userOf(r.user) } : { user: userOf(r.user) }),
+    ...(r.system !== undefined ? { user: r.system, responsibleUser: { id: r.user.id, name: r.user.name } } : { user: userOf(r.user) }),
     accessPoint: o.at,
     ...(o.patient !== undefined ? { patient: o.patient } : {}),
     objects: { studyInstanceUid: r.studyInstanceUid, transferId: o.transferId },

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { AUDIT_ACTIONS, type AuditEvent, type AuditTrail } from '../audit/index.ts';
-import type { Account, AccountStore, OidcSignIn, Session } from '../auth/index.ts';
+import { readFileSync } from 'node:fs';
+import { type Account, type AccountStore, type CheckedAssertion, type OidcSignIn, onBehalfOfVerifier, type Session } from '../auth/index.ts';
+import type { Config } from '../config/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
 import { cookieOf, type HttpsApp, PERSON_ROUTES, SESSION_COOKIE, sessionTokenOf } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 
@@ -155,4 +158,25 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
 
 function publicAccount(s: Session): { username: string; name: string; role: string; uziRoleCode?: string } {
   return { username: s.account.username, name: s.account.name, role: s.account.role, ...(s.account.uziRoleCode !== undefined ? { uziRoleCode: s.account.uziRoleCode } : {}) };
+}
+
+/**
+ * The checker of the assertions with which the hospital's own systems act for a person (auth.assertions), or undefined
+ * when none is configured: then a system acts only in its own name. A key file that cannot be read stops the start.
+ */
+export function openAssertions(config: Readonly<Config>): ((jwt: string) => Promise<CheckedAssertion>) | undefined {
+  const a = config.auth.assertions;
+  if (a === undefined || a.trustedKeys.length === 0) return undefined;
+  const issuers = a.trustedKeys.map((k) => {
+    try {
+      return { issuer: k.issuer, publicKeyPem: readFileSync(k.publicKeyFile, 'utf8') };
+    } catch (cause) {
+      throw new BeeldbrugError('KEY_FILE_PROBLEM', `auth.assertions.trustedKeys: ${k.publicKeyFile} (issuer ${k.issuer}) cannot be read`, { cause });
+    }
+  });
+  try {
+    return onBehalfOfVerifier({ issuers, audience: a.audience, maxAgeSeconds: a.maxAgeSeconds, roleCodeClaim: a.roleCodeClaim });
+  } catch (cause) {
+    throw new BeeldbrugError('KEY_FILE_PROBLEM', 'auth.assertions.trustedKeys: a key file does not hold a PEM public key', { cause });
+  }
 }

@@ -1,13 +1,15 @@
 // The sending side's outbox with real nodes: a partner that is down is retried with back-off across a restart of the
 // sender, a refusal fails at once with its reason, and the outbox API answers only the hospital's own systems.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { issueNodeCertificate } from '../../src/auth/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { filesIn } from '../support/dicom-files.ts';
-import { call, midden, noord, startExchangeNode, type ExchangeNode } from '../support/exchange.ts';
+import { SignJWT } from 'jose';
+import { call, midden, noord, send, startExchangeNode, type ExchangeNode } from '../support/exchange.ts';
 import { addAccount, cliAs, cliLogin, signedIn } from '../support/sign-in.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { restartTestNode } from '../support/node.ts';
@@ -185,4 +187,38 @@ test('beeldbrug send to a partner that is down says why and when the node tries 
   const badBound = await cliAs(sessionFile, ['send', '--study', study.studyInstanceUid, '--to', midden.ura, '--purpose', 'transfer', '--give-up-after', 'soon']);
   assert.notEqual(badBound.code, 0);
   assert.match(badBound.stderr, /expected a time such as 90s, 10m or 2h/);
+});
+
+test('a system of ours acts for a person only with a verified assertion of the identity provider, and both are recorded', async (t) => {
+  const idp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const keyFile = join(tempDir(t), 'idp.pub.pem');
+  writeFileSync(keyFile, idp.publicKey.export({ type: 'spki', format: 'pem' }));
+  const issuer = 'https://idp.noord.test';
+  const audience = 'https://beeldbrug.noord.test';
+  const sender = await startExchangeNode(t, { us: noord, partners: [{ ...midden, baseUrl: 'https://127.0.0.1:1' }], assertions: { audience, trustedKeys: [{ issuer, publicKeyFile: keyFile }] } });
+  const study = await withStudy(t, sender, 46);
+  const jwt = (o: { key?: KeyObject; iss?: string; exp?: number } = {}) =>
+    new SignJWT({ name: 'Dr. A. de Vries', uzi_role: '01.015' }).setProtectedHeader({ alg: 'ES256' }).setIssuer(o.iss ?? issuer).setAudience(audience).setSubject('uzi-900012345')
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 5).setExpirationTime(o.exp ?? Math.floor(Date.now() / 1000) + 120).sign(o.key ?? idp.privateKey);
+  const asRis = (assertion: string | undefined) => send(sender.port, 'POST', '/api/v1/outbox', sender.ca.certPem, sender.own, Buffer.from(JSON.stringify({ studyInstanceUid: study.studyInstanceUid, to: midden.ura, purpose: 'transfer' })),
+    { 'content-type': 'application/json', ...(assertion !== undefined ? { 'x-beeldbrug-on-behalf-of': assertion } : {}) });
+
+  for (const [why, bad] of [['a bad signature', await jwt({ key: stranger.privateKey })], ['a wrong issuer', await jwt({ iss: 'https://idp.elders.test' })], ['an expired assertion', await jwt({ exp: Math.floor(Date.now() / 1000) - 60 })]] as const) {
+    const r = await asRis(bad);
+    assert.equal(r.status, 403, `${why}: ${r.body}`);
+    assert.match(r.body, /assertion-invalid/, why);
+  }
+  assert.deepEqual(sender.n.node.outbox?.list(), [], 'nothing queued on a refused assertion');
+  // The assertion counts only for our own systems: the same token without our certificate opens nothing.
+  const noCertificate = await send(sender.port, 'POST', '/api/v1/outbox', sender.ca.certPem, undefined, Buffer.from('{}'), { 'content-type': 'application/json', 'x-beeldbrug-on-behalf-of': await jwt() });
+  assert.equal(noCertificate.status, 401);
+
+  const ok = await asRis(await jwt());
+  assert.equal(ok.status, 202, ok.body);
+  const record = sender.n.node.audit.list({ action: 'send' }).find((r) => r.description.startsWith('study queued for sending'));
+  const cn = new X509Certificate(sender.own.certPem).subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3);
+  assert.equal(record?.user.id, `system:${cn}`, 'the system is the user');
+  assert.deepEqual(record?.responsibleUser, { id: 'uzi-900012345', name: 'Dr. A. de Vries' }, 'the asserted person is the responsible user');
+  assert.deepEqual(sender.n.node.outbox?.list()[0]?.request.user, { id: 'uzi-900012345', name: 'Dr. A. de Vries', roleCode: '01.015' }, 'and the sender the partner is told of');
 });
