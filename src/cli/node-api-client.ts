@@ -7,6 +7,8 @@ export interface OutboxTransfer {
   transferId: string;
   studyInstanceUid: string;
   to: string;
+  /** The partner's name as the node's configuration has it. */
+  toName: string | null;
   state: 'queued' | 'sending' | 'delivered' | 'failed';
   attempts: number;
   nextAttemptAt: string | null;

@@ -28,6 +28,8 @@ export function progressLine(t: OutboxTransfer): string {
   return `[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${t.sent}/${t.instances === null ? '?' : needed} instances sent${already}, ${(t.bytesSent / 1e6).toFixed(1)} MB, ${t.state}`;
 }
 
+const partnerOf = (t: OutboxTransfer): string => (t.toName !== null ? `${t.toName} (URA ${t.to})` : `URA ${t.to}`);
+
 /** Why the last attempt failed and when the node tries again, for a transfer waiting for its next attempt. */
 export function retryLine(t: OutboxTransfer, now = Date.now()): string | undefined {
   if (t.state !== 'queued' || t.attempts === 0 || t.lastError === null) return undefined;
@@ -60,7 +62,7 @@ export async function sendFromCli(o: SendOptions): Promise<void> {
     reason: o.reason,
     ...(o.consent !== undefined ? { consentReference: o.consent } : {}),
   });
-  process.stdout.write(`queued transfer ${queued.transferId} to URA ${queued.to}\n`);
+  process.stdout.write(`queued transfer ${queued.transferId} to ${partnerOf(queued)}\n`);
   if (o.noWait === true) return;
   await follow(client, queued, o);
 }
@@ -84,7 +86,7 @@ async function follow(client: NodeApiClient, first: OutboxTransfer, o: SendOptio
     }
     if (t.state === 'delivered') {
       if (tty) process.stderr.write('\n');
-      process.stdout.write(`delivered to URA ${t.to}: transfer ${t.transferId}, ${t.instances ?? 0} instances, ${t.sent} sent, receipt verified\n`);
+      process.stdout.write(`delivered to ${partnerOf(t)}: transfer ${t.transferId}, ${t.instances ?? 0} instances, ${t.sent} sent, receipt verified\n`);
       return;
     }
     if (t.state === 'failed') {

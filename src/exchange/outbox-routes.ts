@@ -36,11 +36,12 @@ export interface OutboxRouteDeps {
 }
 
 /** What the API shows of an outgoing transfer: its state and counts, not the receipt's bytes unless delivered. */
-function view(t: OutgoingTransfer): Record<string, unknown> {
+function view(t: OutgoingTransfer, partners: readonly PartnerConfig[] = []): Record<string, unknown> {
   return {
     transferId: t.transferId,
     studyInstanceUid: t.request.studyInstanceUid,
     to: t.request.partnerUra,
+    toName: partners.find((p) => p.ura === t.request.partnerUra)?.name ?? null,
     purpose: t.request.purpose,
     urgency: t.request.urgency,
     state: t.state,
@@ -111,7 +112,7 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
       });
       req.log.info({ transferId: transfer.transferId, to: b.to, purpose: b.purpose, urgency: b.urgency }, 'transfer queued');
       d.queued();
-      return reply.code(202).send(view(transfer));
+      return reply.code(202).send(view(transfer, d.partners));
     } catch (err) {
       if (!(err instanceof BeeldbrugError)) throw err;
       return reply.code(err.httpStatus).send({ error: err.code, detail: err.message });
@@ -125,7 +126,7 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
     }
     const transfers = d.outbox.list(state !== undefined ? { state: state as OutgoingTransfer['state'] } : {});
     d.audit.recordAll(transfers.map((t) => shown(d, req, t, 'query', `outbox listed: transfer to URA ${t.request.partnerUra} (${t.state})`)));
-    return { transfers: transfers.map(view) };
+    return { transfers: transfers.map((t) => view(t, d.partners)) };
   });
 
   // `?after=<updatedAt>&waitSeconds=N` answers once the transfer has changed since the caller's last look (or after N
@@ -141,6 +142,6 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
       t = d.outbox.get(req.params.transferId) ?? t;
     }
     d.audit.record(shown(d, req, t, 'read', `outbox transfer read: to URA ${t.request.partnerUra} (${t.state})`));
-    return view(t);
+    return view(t, d.partners);
   });
 }

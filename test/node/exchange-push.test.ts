@@ -82,7 +82,7 @@ test('beeldbrug send: the command line queues a study in the running node\'s out
   const bakker = sender.n.node.audit.list({ action: 'login' }).findLast((x) => x.user.name === 'Dr. C. Bakker')?.user.id;
   assert.ok(bakker !== undefined);
   assert.equal(r.code, 0, r.err);
-  const transferId = /queued transfer ([0-9a-f-]{36}) to URA 10000002/.exec(r.out)?.[1];
+  const transferId = /queued transfer ([0-9a-f-]{36}) to Ziekenhuis Midden \(URA 10000002\)/.exec(r.out)?.[1];
   assert.ok(transferId !== undefined, r.out);
   const row = sender.n.node.outbox?.get(transferId);
   assert.equal(row?.state, 'delivered', 'the node sent it from its outbox');
@@ -93,7 +93,7 @@ test('beeldbrug send: the command line queues a study in the running node\'s out
   assert.match(sent[0]?.description ?? '', /queued/);
   assert.match(sent[1]?.description ?? '', /delivered, receipt verified/);
   assert.equal(sent[0]?.patient?.bsn, synth.patients[0]?.bsn, 'the audit trail names the patient');
-  assert.match(r.out, new RegExp(`delivered to URA ${midden.ura}: transfer [0-9a-f-]{36}, ${study.instances} instances, ${study.instances} sent, receipt verified`));
+  assert.match(r.out, new RegExp(`delivered to Ziekenhuis Midden \\(URA ${midden.ura}\\): transfer [0-9a-f-]{36}, ${study.instances} instances, ${study.instances} sent, receipt verified`));
   assert.match(r.err, new RegExp(`${study.instances}/${study.instances} instances sent`), 'progress is shown');
   assert.equal(receiver.n.node.store.index.stats().instances, study.instances);
 });

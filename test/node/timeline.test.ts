@@ -196,7 +196,7 @@ test('timeline: a chosen study is retrieved from its source by its UID, verified
   // The study retrieved above is at Noord now: the same person sends it on to Midden and follows it to its receipt.
   const cliSend = await cliAs(sessionFile, ['send', '--study', chosen.studyInstanceUid, '--to', midden.name, '--purpose', 'transfer', '--reason', 'tweede lezing']);
   assert.equal(cliSend.code, 0, cliSend.stderr);
-  assert.match(cliSend.stdout, /delivered to URA 10000002: transfer .*, receipt verified/);
+  assert.match(cliSend.stdout, /delivered to Ziekenhuis Midden \(URA 10000002\): transfer .*, receipt verified/);
   const queuedBy = nodes.noord.n.node.audit.list({ action: 'send' }).find((x) => x.description.startsWith('study queued for sending'));
   assert.equal(queuedBy?.user.name, 'Dr. J. Bos', 'the send is recorded in the name of the signed-in person');
   const logout = await cliAs(sessionFile, ['logout']);
