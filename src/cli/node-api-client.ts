@@ -82,8 +82,9 @@ export class NodeApiClient {
     return this.#json('POST', '/api/v1/timeline/retrievals', r);
   }
 
-  inbox(): Promise<{ transfers: { transferId: string; state: string; instances: number }[] }> {
-    return this.#json('GET', '/api/v1/inbox');
+  /** One arriving transfer; with `waitSeconds`, the node answers once it is no longer open (or after that long). */
+  inboxTransfer(transferId: string, waitSeconds = 0): Promise<{ transferId: string; state: string; instances: number }> {
+    return this.#json('GET', `/api/v1/inbox/${encodeURIComponent(transferId)}?waitSeconds=${waitSeconds}`, undefined, (waitSeconds + 30) * 1000);
   }
 
   #json<T>(method: string, path: string, body?: unknown, timeoutMs = this.#o.timeoutMs ?? 120_000): Promise<T> {

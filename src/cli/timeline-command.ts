@@ -50,14 +50,20 @@ export async function timelineFromCli(o: TimelineCliOptions): Promise<void> {
   process.stdout.write(`${r.source.name} queued the study for us: transfer ${r.transferId}\n`);
   if (o.waitSeconds <= 0) return;
   const until = Date.now() + o.waitSeconds * 1000;
-  // One inbox listing (one audit record per study shown) every few seconds while the source sends.
+  // The source announces the transfer before it uploads; until then the node does not know it (404).
   for (;;) {
-    const arrived = (await client.inbox()).transfers.find((x) => x.transferId === r.transferId && (x.state === 'delivered' || x.state === 'imported'));
-    if (arrived !== undefined) {
+    const left = Math.ceil((until - Date.now()) / 1000);
+    const arrived = await client.inboxTransfer(r.transferId, Math.max(0, Math.min(20, left))).catch((err: unknown) => {
+      if (err instanceof BeeldbrugError && err.code === 'NOT_FOUND') return undefined;
+      throw err;
+    });
+    if (arrived !== undefined && (arrived.state === 'delivered' || arrived.state === 'imported')) {
       process.stdout.write(`arrived and verified: ${arrived.instances} instances (${arrived.state})\n`);
       return;
     }
+    if (arrived?.state === 'failed') throw new BeeldbrugError('PARTNER_REFUSED', `transfer ${r.transferId} failed at this node (see its inbox and log)`);
     if (Date.now() >= until) throw new BeeldbrugError('PARTNER_TIMEOUT', `transfer ${r.transferId} has not arrived within ${o.waitSeconds} s; it is still on its way (see the node's inbox)`);
-    await sleep(Math.min(3000, Math.max(0, until - Date.now())));
+    // Not announced yet: look again shortly (an announced transfer is waited for by the node itself).
+    if (arrived === undefined) await sleep(Math.min(1000, Math.max(0, until - Date.now())));
   }
 }

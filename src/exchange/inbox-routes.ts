@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { decideIdentity, type PatientIdentityRule } from './patient-identity.ts';
 import type { AuditEvent, AuditTrail } from '../audit/index.ts';
@@ -80,6 +81,31 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
       ),
     );
     return { transfers: transfers.map((t) => view(t, d.identity)) };
+  });
+
+  // One transfer, for a person or system waiting for a study to arrive: `?waitSeconds=N` answers once it is no longer
+  // open (or after N seconds, at most 25), so the waiting costs one request and one audit record per look.
+  app.get<{ Params: { transferId: string }; Querystring: { waitSeconds?: string } }>('/api/v1/inbox/:transferId', { config: { access: PERSON_ROUTES.inbox } }, async (req, reply) => {
+    let t = d.inbox.find(req.params.transferId);
+    if (t === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+    const until = Date.now() + Math.min(25, Math.max(0, Number(req.query.waitSeconds ?? 0) || 0)) * 1000;
+    while (t.state === 'open' && Date.now() < until && !req.raw.destroyed) {
+      await sleep(250);
+      t = d.inbox.find(req.params.transferId) ?? t;
+    }
+    d.audit.record(
+      shownEvent({
+        at: { node: d.node, ip: req.ip },
+        ...actingEvent(req.acting),
+        action: 'read',
+        description: `inbox transfer read: study from URA ${t.senderUra} (${t.state})`,
+        transferId: t.transferId,
+        studyInstanceUid: t.manifest.study.studyInstanceUid,
+        patient: t.manifest.patient,
+        grounds: t.manifest,
+      }),
+    );
+    return view(t, d.identity);
   });
 
   app.post<{ Params: { transferId: string } }>('/api/v1/inbox/:transferId/accept', { config: { access: PERSON_ROUTES.accept } }, async (req, reply) => {

@@ -140,11 +140,14 @@ test('audit coverage: every route that touches patient data writes a complete re
       const impostor = await laborant.call('POST', `/api/v1/inbox/${transferId}/accept`, { destination: 'PACS_NOORD', user: { id: 'radioloog-1', name: 'Dr. Collega' } });
       assert.equal(impostor.status, 400, impostor.body);
       assert.match(impostor.body, /the person who acts comes from sign-in/);
+      const one = await laborant.call('GET', `/api/v1/inbox/${transferId}?waitSeconds=1`);
+      assert.equal(one.status, 200, one.body);
       const accept = await laborant.call('POST', `/api/v1/inbox/${transferId}/accept`, { destination: 'PACS_NOORD' });
       assert.equal(accept.status, 202, accept.body);
     },
     {
       'GET /api/v1/inbox': { at: n, action: 'query', match: /^inbox listed/, objects: true },
+      'GET /api/v1/inbox/:transferId': { at: n, action: 'read', match: /^inbox transfer read/, objects: true },
       'POST /api/v1/inbox/:transferId/accept': { at: n, action: 'import', match: /^held study accepted by J\. Jansen/, objects: true },
     },
   );

@@ -199,6 +199,10 @@ test('timeline: a chosen study is retrieved from its source by its UID, verified
   assert.match(cliSend.stdout, /delivered to Ziekenhuis Midden \(URA 10000002\): transfer .*, receipt verified/);
   const queuedBy = nodes.noord.n.node.audit.list({ action: 'send' }).find((x) => x.description.startsWith('study queued for sending'));
   assert.equal(queuedBy?.user.name, 'Dr. J. Bos', 'the send is recorded in the name of the signed-in person');
+  // Retrieving from the CLI follows the study until it has arrived, verified.
+  const cliRetrieve = await cliAs(sessionFile, ['timeline', p.bsn, '--retrieve', chosen.studyInstanceUid, '--wait', '60']);
+  assert.equal(cliRetrieve.code, 0, cliRetrieve.stderr);
+  assert.match(cliRetrieve.stdout, /Ziekenhuis (Midden|Zuid) queued the study for us: transfer [0-9a-f-]+\narrived and verified: \d+ instances/);
   const logout = await cliAs(sessionFile, ['logout']);
   assert.equal(logout.code, 0, logout.stderr);
   assert.ok(!existsSync(sessionFile), 'logout removes the saved session');
