@@ -44,7 +44,13 @@ export function loadSession(path = sessionFilePath()): SavedSession {
   } catch {
     throw new BeeldbrugError('SIGN_IN_REQUIRED', `not signed in (no ${path}): run beeldbrug login --node https://HOST:PORT`);
   }
-  const parsed = sessionFile.safeParse(JSON.parse(text) as unknown);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const parsed = sessionFile.safeParse(json);
   if (!parsed.success) throw new BeeldbrugError('SIGN_IN_REQUIRED', `${path} is not a sign-in this version can read: run beeldbrug login again`);
   if (Date.parse(parsed.data.expiresAt) <= Date.now()) throw new BeeldbrugError('SIGN_IN_REQUIRED', `the sign-in of ${parsed.data.user.name} at ${parsed.data.node} has ended: run beeldbrug login again`);
   return parsed.data;

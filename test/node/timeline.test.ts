@@ -12,7 +12,7 @@ import { signTimelineRequest, type Timeline } from '../../src/timeline/index.ts'
 import { call, midden, noord, startExchangeNode } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
 import { beeldbrug, networkCertificates } from '../support/pki-cli.ts';
-import { addAccount, cliAs, cliLogin } from '../support/sign-in.ts';
+import { addAccount, cliAs, cliLogin, signedIn } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 import { byHolder, importStudies, lines, network, radiologist, radiologistAt, recorded, registryOrg, registryProcess, timelineOf, timelineRequestsAt, traag, zuid } from '../support/timeline-network.ts';
@@ -163,6 +163,11 @@ test('timeline: a chosen study is retrieved from its source by its UID, verified
   const bad = await asker.call('POST', '/api/v1/timeline', { bsn: '123456789' });
   assert.equal(bad.status, 400);
   assert.equal((JSON.parse(bad.body) as { error: string }).error, 'BSN_INVALID');
+  // A person the node cannot name to other hospitals with a profession does not ask at all.
+  const noRole = await signedIn(t, nodes.noord, { username: 'secretariaat', name: 'Secretariaat Radiologie', role: 'staff' });
+  const unnamed = await noRole.call('POST', '/api/v1/timeline', { bsn: p.bsn });
+  assert.equal(unnamed.status, 403, unnamed.body);
+  assert.match(unnamed.body, /REQUESTER_UNNAMED.*has no UZI role code/);
 
   const regional = await timelineOf(nodes.oost, p.bsn);
   assert.equal(regional.mode, 'regional-sources', 'the answer says no registry was used');
