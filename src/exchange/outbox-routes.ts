@@ -76,7 +76,8 @@ function shown(d: OutboxRouteDeps, req: FastifyRequest, t: OutgoingTransfer, act
  * Who asked for a send, as the outbox keeps it: the signed-in person; a system of ours in its own name; or the person a
  * system's verified assertion names, with the system beside them.
  */
-export function requestedBy(acting: Acting): Pick<OutgoingRequest, 'user' | 'system'> {
+export function requestedBy(acting: Acting | undefined): Pick<OutgoingRequest, 'user' | 'system'> {
+  if (acting === undefined) throw new Error('a person route ran without who acts');
   const { user } = actingUsers(acting);
   if (acting.kind === 'person') return { user: { id: user.id, name: user.name, ...(user.roleCode !== undefined ? { roleCode: user.roleCode } : {}) } };
   const person = acting.onBehalfOf;
@@ -99,7 +100,7 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
       return reply.code(400).send({ error: 'request-invalid', problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
     }
     const b = parsed.data;
-    const asker = requestedBy(req.acting!);
+    const asker = requestedBy(req.acting);
     try {
       const transfer = await queueSend(d, { actor: { kind: 'user', id: asker.user.id, name: asker.user.name }, purpose: 'exchange' }, { node: d.node, ip: req.ip }, {
         studyInstanceUid: b.studyInstanceUid,
