@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { SignJWT } from 'jose';
 import { onBehalfOfVerifier } from './on-behalf-of.ts';
+import { createTestCa, issueNodeCertificate } from './test-pki.ts';
 
 const idp = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -58,3 +61,31 @@ for (const [name, make, reason] of refusals) {
     if (!r.ok) assert.match(r.reason, reason);
   });
 }
+
+test('on-behalf-of: an issuer that publishes its keys (jwks_uri, over HTTPS with the hospital CA) is checked against them', async (t) => {
+  const ca = createTestCa({ commonName: 'Ziekenhuis Noord CA' });
+  const server = issueNodeCertificate(ca, { commonName: 'idp.test', organization: { name: 'Ziekenhuis Noord', ura: '10000001' }, hosts: ['127.0.0.1'] });
+  const jwk = { ...idp.publicKey.export({ format: 'jwk' }), kid: 'idp-1', alg: 'ES256', use: 'sig' };
+  let asked = 0;
+  const https = createServer({ key: server.keyPem, cert: server.certPem }, (_req, res) => {
+    asked++;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+  t.after(() => https.close());
+  const jwksUri = `https://127.0.0.1:${(https.address() as AddressInfo).port}/jwks`;
+  const byJwks = onBehalfOfVerifier({ issuers: [{ issuer: ISSUER, jwksUri, ca: ca.certPem }], audience: AUDIENCE, maxAgeSeconds: 300, roleCodeClaim: 'uzi_role', now: () => now });
+  const signed = (key: typeof idp.privateKey, kid: string) =>
+    new SignJWT({ name: 'Dr. A. de Vries', uzi_role: '01.015' }).setProtectedHeader({ alg: 'ES256', kid }).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject('uzi-900012345').setIssuedAt(seconds - 5).setExpirationTime(seconds + 60).sign(key);
+
+  const good = await byJwks(await signed(idp.privateKey, 'idp-1'));
+  assert.equal(good.ok && good.person.name, 'Dr. A. de Vries');
+  const forged = await byJwks(await signed(other.privateKey, 'idp-1'));
+  assert.deepEqual(forged, { ok: false, reason: 'the signature does not verify' });
+  const unknownKey = await byJwks(await signed(other.privateKey, 'elders-1'));
+  assert.equal(unknownKey.ok, false);
+  assert.ok(asked >= 1, 'the key set was read from the issuer');
+  // A key server whose certificate the hospital CA did not issue is not believed.
+  const untrusted = onBehalfOfVerifier({ issuers: [{ issuer: ISSUER, jwksUri }], audience: AUDIENCE, maxAgeSeconds: 300, roleCodeClaim: 'uzi_role', now: () => now });
+  assert.equal((await untrusted(await signed(idp.privateKey, 'idp-1'))).ok, false);
+});

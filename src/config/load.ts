@@ -73,7 +73,7 @@ function resolvePaths(config: Config, base: string): Config {
     auth: {
       ...localAuth,
       ...(oidc !== undefined ? { oidc: { ...oidc, clientSecretFile: at(oidc.clientSecretFile), ...(oidc.caFile !== undefined ? { caFile: at(oidc.caFile) } : {}) } } : {}),
-      ...(assertions !== undefined ? { assertions: { ...assertions, trustedKeys: assertions.trustedKeys.map((k) => ({ ...k, publicKeyFile: at(k.publicKeyFile) })) } } : {}),
+      ...(assertions !== undefined ? { assertions: { ...assertions, trustedKeys: assertions.trustedKeys.map((k) => ({ ...k, ...(k.publicKeyFile !== undefined ? { publicKeyFile: at(k.publicKeyFile) } : {}), ...(k.caFile !== undefined ? { caFile: at(k.caFile) } : {}) })) } } : {}),
     },
     ...(registry !== undefined ? { registry: { ...registry, networkKeyFile: at(registry.networkKeyFile) } } : {}),
     ...(exchange !== undefined ? { exchange: { ...exchange, tls: tls(exchange.tls) } } : {}),

@@ -71,7 +71,16 @@ const assertions = z.strictObject({
   audience: z.string().min(1).describe('the audience an assertion must name: this node (e.g. its HTTPS address)'),
   maxAgeSeconds: z.number().int().min(10).max(3600).default(300).describe('an assertion issued longer ago than this is refused, even if it has not expired'),
   trustedKeys: z
-    .array(z.strictObject({ issuer: z.string().min(1), publicKeyFile: z.string().min(1).describe('the PEM public key (SPKI) the issuer signs with') }))
+    .array(
+      z
+        .strictObject({
+          issuer: z.string().min(1),
+          publicKeyFile: z.string().min(1).optional().describe('the PEM public key (SPKI) the issuer signs with'),
+          jwksUri: z.url({ protocol: /^https$/ }).optional().describe("where the issuer publishes its signing keys (an OpenID provider's jwks_uri)"),
+          caFile: z.string().min(1).optional().describe("the CA of the jwksUri server's certificate, when it is not a public one"),
+        })
+        .refine((k) => (k.publicKeyFile !== undefined) !== (k.jwksUri !== undefined), 'give either publicKeyFile or jwksUri'),
+    )
     .default([]),
   roleCodeClaim: z.string().min(1).default('uzi_role').describe('the claim that carries the UZI role code (e.g. 01.015)'),
 });

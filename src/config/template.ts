@@ -85,6 +85,8 @@ auth:
   #   maxAgeSeconds: 300
   #   trustedKeys:
   #     - { issuer: https://idp.example.nl/realms/ziekenhuis, publicKeyFile: ./keys/idp-assertions.pub.pem }
+  #     # or the keys the identity provider publishes (its jwks_uri), with caFile for a CA of the hospital's own:
+  #     # - { issuer: https://idp.example.nl/realms/ziekenhuis, jwksUri: https://idp.example.nl/realms/ziekenhuis/protocol/openid-connect/certs }
 
 log:
   # fatal | error | warn | info | debug | trace. The log never contains patient data.

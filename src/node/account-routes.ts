@@ -167,13 +167,18 @@ function publicAccount(s: Session): { username: string; name: string; role: stri
 export function openAssertions(config: Readonly<Config>): ((jwt: string) => Promise<CheckedAssertion>) | undefined {
   const a = config.auth.assertions;
   if (a === undefined || a.trustedKeys.length === 0) return undefined;
-  const issuers = a.trustedKeys.map((k) => {
+  const read = (file: string, issuer: string): string => {
     try {
-      return { issuer: k.issuer, publicKeyPem: readFileSync(k.publicKeyFile, 'utf8') };
+      return readFileSync(file, 'utf8');
     } catch (cause) {
-      throw new BeeldbrugError('KEY_FILE_PROBLEM', `auth.assertions.trustedKeys: ${k.publicKeyFile} (issuer ${k.issuer}) cannot be read`, { cause });
+      throw new BeeldbrugError('KEY_FILE_PROBLEM', `auth.assertions.trustedKeys: ${file} (issuer ${issuer}) cannot be read`, { cause });
     }
-  });
+  };
+  const issuers = a.trustedKeys.map((k) =>
+    k.jwksUri !== undefined
+      ? { issuer: k.issuer, jwksUri: k.jwksUri, ...(k.caFile !== undefined ? { ca: read(k.caFile, k.issuer) } : {}) }
+      : { issuer: k.issuer, publicKeyPem: read(k.publicKeyFile ?? '', k.issuer) },
+  );
   try {
     return onBehalfOfVerifier({ issuers, audience: a.audience, maxAgeSeconds: a.maxAgeSeconds, roleCodeClaim: a.roleCodeClaim });
   } catch (cause) {
