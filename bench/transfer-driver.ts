@@ -30,7 +30,7 @@ function api(method: string, path: string, body?: unknown): Promise<{ status: nu
 }
 
 const startedAt = Date.now();
-const queued = await api('POST', '/api/v1/outbox', { studyInstanceUid: studyUid, to: partnerUra, purpose: 'transfer', urgency: 'urgent', reason: 'benchmark', user: { id: 'bench', name: 'Benchmark' } });
+const queued = await api('POST', '/api/v1/outbox', { studyInstanceUid: studyUid, to: partnerUra, purpose: 'transfer', urgency: 'urgent', reason: 'benchmark' });
 if (queued.status !== 202) throw new Error(`queueing failed: ${queued.status} ${JSON.stringify(queued.json)}`);
 for (;;) {
   const t = await api('GET', `/api/v1/outbox/${String(queued.json['transferId'])}`);

@@ -40,7 +40,7 @@ async function freeDemoPorts(): Promise<number> {
 }
 
 test('every command has --help', () => {
-  for (const command of [[], ['init'], ['start'], ['synth'], ['demo'], ['pki'], ['pki', 'ca'], ['pki', 'node'], ['timeline'], ['registry'], ['registry', 'start'], ['registry', 'init'], ['registry', 'network-key'], ['audit'], ['audit', 'verify'], ['doctor'], ['user'], ['user', 'add']]) {
+  for (const command of [[], ['init'], ['start'], ['synth'], ['demo'], ['pki'], ['pki', 'ca'], ['pki', 'node'], ['timeline'], ['send'], ['login'], ['logout'], ['registry'], ['registry', 'start'], ['registry', 'init'], ['registry', 'network-key'], ['audit'], ['audit', 'verify'], ['doctor'], ['user'], ['user', 'add']]) {
     const r = cli([...command, '--help']);
     assert.equal(r.code, 0, `${command.join(' ')} --help`);
     assert.match(r.out, /Usage: beeldbrug/);
@@ -146,7 +146,11 @@ test('the demo starts three hospitals, each a node and its own PACS (Orthanc), p
   assert.match(first.out, /Ziekenhuis Midden\s+URA 10000002\s+answered, 2 studies/);
   assert.match(first.out, /Ziekenhuis Zuid\s+URA 10000003\s+answered, 1 studies/);
   assert.equal([...first.out.matchAll(/^\s+\d{4}-\d{2}-\d{2}\s/gm)].length, 3, 'three studies in the timeline');
-  assert.match(first.out, /bin\/beeldbrug timeline \d{9} --config /);
+  // The printed commands sign in first: the person comes from sign-in, never from a flag.
+  assert.match(first.out, /bin\/beeldbrug login --node https:\/\/127\.0\.0\.1:\d+ --ca \S+ca\.crt --username radioloog/);
+  assert.match(first.out, /bin\/beeldbrug timeline \d{9} /);
+  assert.match(first.out, /bin\/beeldbrug send --study <uid> --to \d{8} --purpose transfer/);
+  assert.doesNotMatch(first.out, /--user-id|--user-name/);
   assert.match(first.out, /echoscu -aet DEMO_SCU -aec NOORD 127\.0\.0\.1/);
   assert.match(first.out, /Push: Ziekenhuis Noord's PACS sent study [0-9.]+ \(\d+ instances\) to Ziekenhuis Midden from its "send to" menu; the receipt verified and the study is in Ziekenhuis Midden's PACS\./);
   const second = cli(['demo', '--dir', dir, '--base-port', String(base), '--exit-when-ready']);

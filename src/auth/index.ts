@@ -6,3 +6,4 @@ export { AccountError, AccountStore, type AccountPolicy, type SignInResult } fro
 export { acceptTotp, newTotpSecret, totpCode, totpStep, totpUri } from './totp.ts';
 export { MIN_PASSWORD_LENGTH } from './password.ts';
 export { identityOf, isTwoFactor, OidcSignIn, type ExternalIdentity, type OidcOutcome, type OidcSettings } from './oidc.ts';
+export { onBehalfOfVerifier, type AssertionIssuer, type CheckedAssertion, type OnBehalfOfOptions } from './on-behalf-of.ts';

@@ -17,6 +17,9 @@ import { sendStudy } from '../exchange/index.ts';
 import { readTlsFiles } from '../node/index.ts';
 import { silentLogger } from '../log/index.ts';
 import { untilSignal } from './signals.ts';
+import { NodeApiClient } from './node-api-client.ts';
+import { totpCode, totpStep } from '../auth/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
 import { orthancBinary, type OrthancPacs, startOrthanc } from './orthanc-pacs.ts';
 
 /** The DCMTK tools a visitor uses to try the demo; it is on every node's allow-list. */
@@ -61,6 +64,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   if (!existsSync(networkKeyFile)) writeNetworkKey(networkKeyFile);
   let firstStart = false;
   const nodes: DemoHospital[] = [];
+  let radiologist: { password: string; secret: string } | undefined;
   const pacses: OrthancPacs[] = [];
   let registry: RunningRegistry | undefined;
   const stopAll = async (): Promise<void> => {
@@ -124,6 +128,8 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       }
       const config = loadConfig(join(dir, CONFIG_FILE_NAME));
       await demoAdmin(config, join(dir, 'admin-credentials.txt'));
+      // Noord's radiologist: who signs in to send and to ask the timeline (the person comes from sign-in, never a flag).
+      if (i === 0) radiologist = await demoRadiologist(config, join(dir, 'radiologist-credentials.txt'));
       const logger = createLogger({ level: config.log.level, name: config.node.name, destination: createWriteStream(join(dir, 'node.log'), { flags: 'a' }) });
       const node = await startNode(config, logger);
       nodes.push({ hospital, port: node.dimsePorts[0] ?? port, node, pacs });
@@ -141,8 +147,18 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     if (firstStart) pushed = withOrthanc ? await pushFromPacs(nodes) : await demoPush(o.dir, nodes);
     if (firstStart || !existsSync(patientFile)) writeFileSync(patientFile, await patientAtTwoHospitals(nodes, join(o.dir, 'timeline-import'), `https://127.0.0.1:${registryPort}`, networkKeyFile, (aeTitle) => join(o.dir, aeTitle.toLowerCase(), 'keys')));
     const bsn = readFileSync(patientFile, 'utf8').trim();
-    const noord = nodes[0]?.node.timeline;
-    if (noord !== undefined) timelineText = formatTimeline(await noord.query({ bsn, requester: { practitionerId: 'demo', name: 'Demo radioloog', roleCode: '01.015' } }));
+    // Asked as a person would ask it: Noord's radiologist signs in over HTTPS and the node asks in their name.
+    const noordHttps = nodes[0]?.node.https;
+    const rad = radiologist;
+    if (noordHttps !== undefined && rad !== undefined) {
+      const api = { baseUrl: `https://127.0.0.1:${noordHttps.port}`, ca: readFileSync(join(caDir, 'ca.crt'), 'utf8') };
+      const signIn = (offset: number) => new NodeApiClient(api).signIn({ username: DEMO_RADIOLOGIST.username, password: rad.password, code: totpCode(rad.secret, totpStep(new Date()) + offset) });
+      // A demo started again within the same 30 s has used this step's code already; the next step's is accepted too.
+      const { token } = await signIn(0).catch(() => signIn(1));
+      const asRadiologist = new NodeApiClient({ ...api, token });
+      timelineText = formatTimeline(await asRadiologist.timeline({ bsn, includeReports: false }));
+      await asRadiologist.signOut();
+    }
   } catch (err) {
     await stopAll();
     throw err;
@@ -176,8 +192,10 @@ export async function runDemo(o: DemoOptions): Promise<void> {
             '',
             `Timeline: the registry (https://127.0.0.1:${registryPort}) knows where the patient below is known and that the patient consented; Noord's radiologist sees:`,
             ...timelineText.trimEnd().split('\n').map((l) => `  ${l}`),
-            'Ask it yourself (add --reports for the report texts, --retrieve <uid> to fetch a study into Noord):',
-            `  bin/beeldbrug timeline ${readFileSync(patientFile, 'utf8').trim()} --config ${join(o.dir, 'noord', CONFIG_FILE_NAME)} --user-id demo --user-name "Demo radioloog"`,
+            `Ask it yourself, signed in as Noord's radiologist (user name, password and TOTP secret in ${join(o.dir, first.hospital.aeTitle.toLowerCase(), 'radiologist-credentials.txt')};`,
+            '  the code comes from an authenticator app with that secret, or `oathtool --totp -b SECRET`):',
+            `  bin/beeldbrug login --node https://127.0.0.1:${first.node.https?.port ?? 0} --ca ${join(caDir, 'ca.crt')} --username ${DEMO_RADIOLOGIST.username}`,
+            `  bin/beeldbrug timeline ${readFileSync(patientFile, 'utf8').trim()}   # add --reports for the report texts, --retrieve <uid> to fetch a study into Noord`,
           ]
         : []),
       ...(first.pacs !== undefined
@@ -188,9 +206,9 @@ export async function runDemo(o: DemoOptions): Promise<void> {
           ]
         : []),
       'Send a study to another hospital (over mutual TLS, verified, with a signed receipt):',
-      `  bin/beeldbrug send --config ${join(o.dir, first.hospital.aeTitle.toLowerCase(), CONFIG_FILE_NAME)} --study <uid> --to ${hospitals[1].ura} --purpose transfer --user-id demo --user-name "Demo gebruiker"`,
+      `  bin/beeldbrug send --study <uid> --to ${hospitals[1].ura} --purpose transfer --give-up-after 5m   # signed in with beeldbrug login, as above`,
       '',
-      `Sign-in (staff API, POST /api/v1/session): each node's first admin is in ${join(o.dir, '<node>', 'admin-credentials.txt')}.`,
+      `Sign-in (staff API, POST /api/v1/session): each node's first admin is in ${join(o.dir, '<node>', 'admin-credentials.txt')}; sign out with bin/beeldbrug logout.`,
       `Node logs: ${join(o.dir, '<node>', 'node.log')}. Stop with Ctrl-C.`,
     );
   }
@@ -215,6 +233,24 @@ async function demoAdmin(config: Readonly<Config>, credentialsFile: string): Pro
   writeFileSync(credentialsFile, `user name: admin
 password: ${password}
 ${shown}`, { mode: 0o600 });
+}
+
+const DEMO_RADIOLOGIST = { username: 'radioloog', name: 'Demo radioloog', uziRoleCode: '01.015' } as const;
+
+/** Noord's demo radiologist, made once with a random password; the credentials go to a file only the owner can read. */
+async function demoRadiologist(config: Readonly<Config>, credentialsFile: string): Promise<{ password: string; secret: string }> {
+  if (!existsSync(credentialsFile)) {
+    const password = randomBytes(18).toString('base64url');
+    let shown = '';
+    const out = new Writable({ write: (chunk: Buffer, _enc, done) => ((shown += chunk.toString()), done()) });
+    await addUserFromCli(config, { username: DEMO_RADIOLOGIST.username, name: DEMO_RADIOLOGIST.name, role: 'radiologist', uziRole: DEMO_RADIOLOGIST.uziRoleCode, password }, out);
+    writeFileSync(credentialsFile, `user name: ${DEMO_RADIOLOGIST.username}\npassword: ${password}\n${shown}`, { mode: 0o600 });
+  }
+  const text = readFileSync(credentialsFile, 'utf8');
+  const password = /^password: (\S+)$/m.exec(text)?.[1];
+  const secret = /TOTP secret .*: ([A-Z2-7]+)$/m.exec(text)?.[1];
+  if (password === undefined || secret === undefined) throw new BeeldbrugError('CONFIG_INVALID', `${credentialsFile} does not hold the demo radiologist's password and TOTP secret; remove it to make a new account`);
+  return { password, secret };
 }
 
 /** The region's localization and consent registry, in this process, with a certificate from the demo CA. */

@@ -8,7 +8,8 @@ import { startNode } from '../node/index.ts';
 import { synthesize } from '../synth/index.ts';
 import { runDemo } from './demo-command.ts';
 import { makeCa, makeNodeCertificate } from './pki-command.ts';
-import { sendFromCli } from './send-command.ts';
+import { parseDuration, sendFromCli } from './send-command.ts';
+import { loginFromCli, logoutFromCli } from './login-command.ts';
 import { verifyAuditFromCli } from './audit-command.ts';
 import { doctorFromCli } from './doctor-command.ts';
 import { addUserFromCli, readStdin } from './user-command.ts';
@@ -20,6 +21,12 @@ const positiveInt = (v: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
   return n;
+};
+
+const durationOption = (v: string): number => {
+  const seconds = parseDuration(v);
+  if (seconds === undefined || seconds <= 0) throw new InvalidArgumentError('expected a time such as 90s, 10m or 2h');
+  return seconds;
 };
 
 export function buildProgram(): Command {
@@ -122,43 +129,53 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('login')
+    .description('sign in at your node (password + code from the authenticator app) for send and timeline; the session is kept in a file only you can read ($BEELDBRUG_SESSION or ~/.config/beeldbrug/session.json)')
+    .requiredOption('--node <url>', "the node's HTTPS address, e.g. https://127.0.0.1:8443")
+    .requiredOption('--username <name>', 'your sign-in name')
+    .option('--ca <file>', "the CA certificate that signed the node's server certificate (PEM); the system's CAs otherwise")
+    .action(async (o: { node: string; username: string; ca?: string }) => {
+      await loginFromCli({ node: o.node, username: o.username, ...(o.ca !== undefined ? { caFile: o.ca } : {}) });
+    });
+
+  program
+    .command('logout')
+    .description('end your session at the node and remove the saved sign-in')
+    .action(async () => {
+      await logoutFromCli();
+    });
+
+  program
     .command('send')
-    .description('queue a study for a partner hospital in the node\'s outbox and follow it until delivered (the running node sends it: mutual TLS, verified, resumable, retried)')
-    .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
+    .description('ask your node (signed in: beeldbrug login) to send a study to a partner hospital, and follow it until delivered; the node sends it (mutual TLS, verified, resumable, retried)')
     .requiredOption('--study <uid>', 'the StudyInstanceUID to send')
     .requiredOption('--to <partner>', 'the partner organization: its URA number or its name in exchange.partners')
     .addOption(new Option('--purpose <purpose>', 'why: transfer of care, consultation, or internal').choices(['transfer', 'consultation', 'internal']).makeOptionMandatory())
     .addOption(new Option('--urgency <urgency>', 'how urgent').choices(['routine', 'urgent']).default('routine'))
     .option('--reason <text>', 'the reason or question for the receiving radiologist', '')
     .option('--consent <reference>', 'the explicit consent reference (required for consultation)')
-    .requiredOption('--user-id <id>', 'who sends (your user id, for the audit trail)')
-    .requiredOption('--user-name <name>', 'who sends (your name)')
+    .option('--give-up-after <duration>', 'stop following (exit 1) when not delivered within this time: 90s, 10m, 2h', durationOption, 600)
+    .option('--max-attempts <n>', 'stop following (exit 1) once this many attempts have failed', positiveInt)
     .option('--no-wait', 'return once the transfer is queued')
-    .action(async (o: { config: string; study: string; to: string; purpose: 'transfer' | 'consultation' | 'internal'; urgency: 'routine' | 'urgent'; reason: string; consent?: string; userId: string; userName: string; wait: boolean }) => {
-      const config = loadConfig(o.config);
-      const logger = createLogger({ level: 'warn', name: config.node.name });
-      await sendFromCli(config, {
-        study: o.study, to: o.to, purpose: o.purpose, urgency: o.urgency, reason: o.reason, userId: o.userId, userName: o.userName, noWait: !o.wait,
+    .action(async (o: { study: string; to: string; purpose: 'transfer' | 'consultation' | 'internal'; urgency: 'routine' | 'urgent'; reason: string; consent?: string; giveUpAfter: number; maxAttempts?: number; wait: boolean }) => {
+      await sendFromCli({
+        study: o.study, to: o.to, purpose: o.purpose, urgency: o.urgency, reason: o.reason, noWait: !o.wait, giveUpAfterSeconds: o.giveUpAfter,
+        ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
         ...(o.consent !== undefined ? { consent: o.consent } : {}),
-      }, logger);
+      });
     });
 
   program
     .command('timeline')
-    .description("a patient's studies at other hospitals, newest first: the registry names who may be asked, they answer in parallel; optionally retrieve one")
+    .description("a patient's studies at other hospitals, newest first, asked by your node in your name (signed in: beeldbrug login); optionally retrieve one")
     .argument('<bsn>', 'the BSN (checked with the elfproef)')
-    .requiredOption('-c, --config <file>', `the node's configuration file (${CONFIG_FILE_NAME})`)
-    .requiredOption('--user-id <id>', 'who asks (e.g. UZI number), for the sources\' audit trails')
-    .requiredOption('--user-name <name>', 'who asks (name)')
-    .option('--role <code>', 'UZI role code of who asks', '01.015')
     .option('--reports', 'include report texts')
     .option('--json', 'print the timeline as JSON')
     .option('--retrieve <studyUid>', 'then ask the source of this study to send it here (into the cache and, by the routing rules, the PACS)')
     .option('--wait <seconds>', 'with --retrieve: wait this long for it to arrive (0: do not wait)', positiveInt, 300)
-    .action(async (bsn: string, o: { config: string; userId: string; userName: string; role: string; reports?: boolean; json?: boolean; retrieve?: string; wait: number }) => {
-      await timelineFromCli(loadConfig(o.config), {
+    .action(async (bsn: string, o: { reports?: boolean; json?: boolean; retrieve?: string; wait: number }) => {
+      await timelineFromCli({
         bsn,
-        requester: { practitionerId: o.userId, name: o.userName, roleCode: o.role },
         includeReports: o.reports === true,
         json: o.json === true,
         waitSeconds: o.wait,

@@ -1,28 +1,26 @@
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
-import { findPartner, Outbox, type OutgoingTransfer, type Purpose, queueSend } from '../exchange/index.ts';
-import type { Logger } from '../log/index.ts';
-import { openEmbeddedStore, readEncryptionKeyFile } from '../store/index.ts';
-import { StudyService } from '../studies/index.ts';
-import { openAuditTrail, pacsSourceFor } from '../node/index.ts';
+import type { Purpose } from '../exchange/index.ts';
+import type { NodeApiClient, OutboxTransfer } from './node-api-client.ts';
+import { signedInClient } from './session-file.ts';
 
 export interface SendOptions {
   study: string;
+  /** The partner's URA, or its name as the node's exchange.partners spells it. */
   to: string;
   purpose: Purpose;
   urgency: 'routine' | 'urgent';
   reason: string;
-  userId: string;
-  userName: string;
   consent?: string;
   /** Return once queued instead of following the transfer to its end. */
   noWait?: boolean;
+  /** Stop following (exit 1) after this many seconds without delivery. */
+  giveUpAfterSeconds: number;
+  /** Stop following (exit 1) once this many attempts have failed. */
+  maxAttempts?: number;
 }
 
-/** `[#########...........] 12/40 instances sent (0 already there), 5.2 MB` */
-function progressLine(t: OutgoingTransfer): string {
+/** `[#########...........] 12/40 instances sent (0 already there), 5.2 MB, sending` */
+export function progressLine(t: OutboxTransfer): string {
   const width = 30;
   const needed = t.needed ?? 0;
   const done = t.instances === null ? 0 : needed === 0 ? width : Math.min(width, Math.round((t.sent / needed) * width));
@@ -30,74 +28,82 @@ function progressLine(t: OutgoingTransfer): string {
   return `[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${t.sent}/${t.instances === null ? '?' : needed} instances sent${already}, ${(t.bytesSent / 1e6).toFixed(1)} MB, ${t.state}`;
 }
 
-/**
- * Queues a study for a partner in the node's outbox (the same database the running node works from) and follows it
- * until it is delivered or fails; the running node does the sending, retries included, and a restart does not lose it.
- */
-export async function sendFromCli(config: Readonly<Config>, o: SendOptions, logger: Logger): Promise<void> {
-  const exchange = config.exchange;
-  if (exchange === undefined) throw new BeeldbrugError('CONFIG_INVALID', 'the configuration has no exchange section: this node cannot send to partners');
-  const partner = findPartner(exchange.partners, o.to);
-  if (partner === undefined) throw new BeeldbrugError('PARTNER_UNKNOWN', `${o.to} is not a partner in exchange.partners (give its URA or name)`);
-  const outbox = new Outbox(join(config.dataDir, 'exchange.sqlite'));
-  const audit = openAuditTrail(config);
-  try {
-    const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey: readEncryptionKeyFile(config.store.encryptionKeyFile) });
-    let queued: OutgoingTransfer;
-    try {
-      const studies = new StudyService({ store, logger, retrieveAeTitle: config.dimse.aeTitle });
-      queued = await queueSend(
-        { outbox, studies, audit, partners: exchange.partners, ourUra: config.node.organization.ura, source: pacsSourceFor(config, studies, logger) },
-        { actor: { kind: 'user', id: o.userId, name: o.userName }, purpose: 'exchange' },
-        { node: config.node.name },
-        {
-          studyInstanceUid: o.study,
-          partnerUra: partner.ura,
-          purpose: o.purpose,
-          urgency: o.urgency,
-          reason: o.reason,
-          user: { id: o.userId, name: o.userName },
-          ...(o.consent !== undefined ? { consentReference: o.consent } : {}),
-        },
-      );
-    } finally {
-      await store.close();
-    }
-    process.stdout.write(`queued transfer ${queued.transferId} to ${partner.name} (URA ${partner.ura})\n`);
-    if (o.noWait === true) return;
-    await follow(outbox, queued.transferId, `${partner.name} (URA ${partner.ura})`);
-  } finally {
-    audit.close();
-    outbox.close();
-  }
+const partnerOf = (t: OutboxTransfer): string => (t.toName !== null ? `${t.toName} (URA ${t.to})` : `URA ${t.to}`);
+
+/** Why the last attempt failed and when the node tries again, for a transfer waiting for its next attempt. */
+export function retryLine(t: OutboxTransfer, now = Date.now()): string | undefined {
+  if (t.state !== 'queued' || t.attempts === 0 || t.lastError === null) return undefined;
+  const next = t.nextAttemptAt !== null ? Date.parse(t.nextAttemptAt) : Number.NaN;
+  const when = Number.isNaN(next) ? 'soon' : `at ${new Date(next).toISOString()} (in ${Math.max(0, Math.round((next - now) / 1000))} s)`;
+  return `attempt ${t.attempts} failed: ${t.lastError}; the node tries again ${when}`;
 }
 
-async function follow(outbox: Outbox, transferId: string, partnerName: string): Promise<void> {
+/** "90s", "10m", "2h" or a number of seconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)\s*(s|m|h)?$/.exec(text.trim());
+  if (m === null) return undefined;
+  const n = Number(m[1]);
+  return m[2] === 'h' ? n * 3600 : m[2] === 'm' ? n * 60 : n;
+}
+
+/**
+ * `beeldbrug send`: asks the node (as the signed-in person, over its HTTPS API) to queue a study for a partner, and
+ * follows it until it is delivered, fails, or the bound the user set has passed. The running node does the sending,
+ * retries included; when the CLI stops following, the transfer stays in the node's outbox and the node keeps trying
+ * until its own limit (exchange.outbox.giveUpAfterHours).
+ */
+export async function sendFromCli(o: SendOptions): Promise<void> {
+  const { client } = signedInClient();
+  const queued = await client.queueSend({
+    studyInstanceUid: o.study,
+    to: o.to,
+    purpose: o.purpose,
+    urgency: o.urgency,
+    reason: o.reason,
+    ...(o.consent !== undefined ? { consentReference: o.consent } : {}),
+  });
+  process.stdout.write(`queued transfer ${queued.transferId} to ${partnerOf(queued)}\n`);
+  if (o.noWait === true) return;
+  await follow(client, queued, o);
+}
+
+async function follow(client: NodeApiClient, first: OutboxTransfer, o: SendOptions): Promise<void> {
   const tty = process.stderr.isTTY;
-  const started = Date.now();
-  let hinted = false;
-  let last = '';
+  const until = Date.now() + o.giveUpAfterSeconds * 1000;
+  let t = first;
+  let lastLine = '';
+  let lastRetry = '';
   for (;;) {
-    const t = outbox.get(transferId);
-    if (t === undefined) throw new BeeldbrugError('NOT_FOUND', `transfer ${transferId} disappeared from the outbox`);
     const line = progressLine(t);
-    if (line !== last) {
+    if (line !== lastLine) {
       process.stderr.write(tty ? `\r${line}` : `${line}\n`);
-      last = line;
+      lastLine = line;
+    }
+    const retry = retryLine(t);
+    if (retry !== undefined && `${t.attempts}` !== lastRetry) {
+      process.stderr.write(tty ? `\n${retry}\n` : `${retry}\n`);
+      lastRetry = `${t.attempts}`;
     }
     if (t.state === 'delivered') {
       if (tty) process.stderr.write('\n');
-      process.stdout.write(`delivered to ${partnerName}: transfer ${t.transferId}, ${t.instances ?? 0} instances, ${t.sent} sent, receipt verified\n`);
+      process.stdout.write(`delivered to ${partnerOf(t)}: transfer ${t.transferId}, ${t.instances ?? 0} instances, ${t.sent} sent, receipt verified\n`);
       return;
     }
     if (t.state === 'failed') {
       if (tty) process.stderr.write('\n');
       throw new BeeldbrugError('PARTNER_REFUSED', `transfer ${t.transferId} failed: ${t.lastError ?? 'no reason recorded'}`);
     }
-    if (!hinted && t.attempts === 0 && Date.now() - started > 15_000) {
-      process.stderr.write(`\nstill queued: the running node sends from its outbox; is it running with this configuration?\n`);
-      hinted = true;
+    const pending = `transfer ${t.transferId} stays in the node's outbox and is tried again${t.nextAttemptAt !== null && t.state === 'queued' ? ` at ${t.nextAttemptAt}` : ''}${t.lastError !== null ? `; last error: ${t.lastError}` : ''}`;
+    if (o.maxAttempts !== undefined && t.state === 'queued' && t.attempts >= o.maxAttempts) {
+      if (tty) process.stderr.write('\n');
+      throw new BeeldbrugError('SEND_NOT_DELIVERED', `not delivered after ${t.attempts} attempt${t.attempts === 1 ? '' : 's'} (--max-attempts ${o.maxAttempts}): ${pending}`);
     }
-    await sleep(250);
+    const left = until - Date.now();
+    if (left <= 0) {
+      if (tty) process.stderr.write('\n');
+      throw new BeeldbrugError('SEND_NOT_DELIVERED', `not delivered within ${o.giveUpAfterSeconds} s (--give-up-after): ${pending}`);
+    }
+    // The node answers when the transfer changes, so this is one request (and one audit record) per change.
+    t = await client.outboxTransfer(t.transferId, { after: t.updatedAt, waitSeconds: Math.max(1, Math.min(20, Math.ceil(left / 1000))) });
   }
 }

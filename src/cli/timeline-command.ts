@@ -1,15 +1,10 @@
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
-import { Inbox } from '../exchange/index.ts';
-import { openAuditTrail, readTlsFiles } from '../node/index.ts';
-import { HttpsRegistryClient, readNetworkKeyFile } from '../registry/index.ts';
-import { type Requester, type Timeline, TimelineService } from '../timeline/index.ts';
+import type { Timeline } from '../timeline/index.ts';
+import { signedInClient } from './session-file.ts';
 
 export interface TimelineCliOptions {
   bsn: string;
-  requester: Requester;
   includeReports: boolean;
   json: boolean;
   /** Retrieve this study (from the source that has it) after listing. */
@@ -40,59 +35,35 @@ export function formatTimeline(t: Timeline): string {
 }
 
 /**
- * `beeldbrug timeline BSN`: asks the registry and the sources with the node's own certificate and network key (the node
- * need not run for the question; it must run to receive a retrieved study), and writes the audit record into the
- * node's audit trail.
+ * `beeldbrug timeline BSN`: asks the node (as the signed-in person, over its HTTPS API) for the patient's studies at
+ * other hospitals. The node signs the question in that person's name and records it; the CLI holds no key and opens no
+ * database. With --retrieve it asks the study's source to send it, and follows its arrival in the node's inbox.
  */
-export async function timelineFromCli(config: Readonly<Config>, o: TimelineCliOptions): Promise<void> {
-  const exchange = config.exchange;
-  if (exchange === undefined) throw new BeeldbrugError('CONFIG_INVALID', 'the configuration has no exchange section: the timeline needs the node certificate and partners');
-  const tls = readTlsFiles(exchange.tls);
-  const registry =
-    config.registry !== undefined
-      ? new HttpsRegistryClient({ baseUrl: config.registry.baseUrl, tls, networkKey: readNetworkKeyFile(config.registry.networkKeyFile), ourUra: config.node.organization.ura, timeoutMs: config.registry.timeoutSeconds * 1000 })
-      : undefined;
-  const audit = openAuditTrail(config);
-  const timeline = new TimelineService({
-    registry,
-    regionalSources: config.timeline.regionalSources,
-    partners: exchange.partners,
-    us: config.node.organization,
-    tls,
-    audit,
-    node: config.node.name,
-    sourceTimeoutMs: config.timeline.sourceTimeoutMs,
-  });
-  try {
-    const t = await timeline.query({ bsn: o.bsn, requester: o.requester, includeReports: o.includeReports });
-    process.stdout.write(o.json ? JSON.stringify(t, null, 2) + '\n' : formatTimeline(t));
-    if (o.retrieve === undefined) return;
-    const study = t.studies.find((s) => s.studyInstanceUid === o.retrieve);
-    if (study === undefined) throw new BeeldbrugError('NOT_FOUND', `study ${o.retrieve} is not in this patient's timeline`);
-    const r = await timeline.retrieve({ bsn: o.bsn, sourceUra: study.source.ura, studyInstanceUid: study.studyInstanceUid, requester: o.requester });
-    process.stdout.write(`${r.source.name} queued the study for us: transfer ${r.transferId}\n`);
-    if (o.waitSeconds > 0) await waitForArrival(join(config.dataDir, 'exchange.sqlite'), r.transferId, o.waitSeconds);
-  } finally {
-    timeline.close();
-    registry?.close();
-    audit.close();
-  }
-}
-
-async function waitForArrival(exchangeDb: string, transferId: string, seconds: number): Promise<void> {
-  const inbox = new Inbox(exchangeDb);
-  try {
-    const until = Date.now() + seconds * 1000;
-    while (Date.now() < until) {
-      const t = inbox.find(transferId);
-      if (t !== undefined && (t.state === 'delivered' || t.state === 'imported')) {
-        process.stdout.write(`arrived and verified: ${t.manifest.instances.length} instances (${t.state})\n`);
-        return;
-      }
-      await sleep(250);
+export async function timelineFromCli(o: TimelineCliOptions): Promise<void> {
+  const { client } = signedInClient();
+  const t = await client.timeline({ bsn: o.bsn, includeReports: o.includeReports });
+  process.stdout.write(o.json ? JSON.stringify(t, null, 2) + '\n' : formatTimeline(t));
+  if (o.retrieve === undefined) return;
+  const study = t.studies.find((s) => s.studyInstanceUid === o.retrieve);
+  if (study === undefined) throw new BeeldbrugError('NOT_FOUND', `study ${o.retrieve} is not in this patient's timeline`);
+  const r = await client.retrieve({ bsn: o.bsn, source: study.source.ura, studyInstanceUid: study.studyInstanceUid });
+  process.stdout.write(`${r.source.name} queued the study for us: transfer ${r.transferId}\n`);
+  if (o.waitSeconds <= 0) return;
+  const until = Date.now() + o.waitSeconds * 1000;
+  // The source announces the transfer before it uploads; until then the node does not know it (404).
+  for (;;) {
+    const left = Math.ceil((until - Date.now()) / 1000);
+    const arrived = await client.inboxTransfer(r.transferId, Math.max(0, Math.min(20, left))).catch((err: unknown) => {
+      if (err instanceof BeeldbrugError && err.code === 'NOT_FOUND') return undefined;
+      throw err;
+    });
+    if (arrived !== undefined && (arrived.state === 'delivered' || arrived.state === 'imported')) {
+      process.stdout.write(`arrived and verified: ${arrived.instances} instances (${arrived.state})\n`);
+      return;
     }
-    throw new BeeldbrugError('PARTNER_TIMEOUT', `transfer ${transferId} has not arrived within ${seconds} s; is this node running? (beeldbrug start)`);
-  } finally {
-    inbox.close();
+    if (arrived?.state === 'failed') throw new BeeldbrugError('PARTNER_REFUSED', `transfer ${r.transferId} failed at this node (see its inbox and log)`);
+    if (Date.now() >= until) throw new BeeldbrugError('PARTNER_TIMEOUT', `transfer ${r.transferId} has not arrived within ${o.waitSeconds} s; it is still on its way (see the node's inbox)`);
+    // Not announced yet: look again shortly (an announced transfer is waited for by the node itself).
+    if (arrived === undefined) await sleep(Math.min(1000, Math.max(0, until - Date.now())));
   }
 }

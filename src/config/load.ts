@@ -67,10 +67,14 @@ function resolvePaths(config: Config, base: string): Config {
   const tls = (t: TlsFilesConfig): TlsFilesConfig => ({ certFile: at(t.certFile), keyFile: at(t.keyFile), caFile: at(t.caFile) });
   const { tlsClient, ...dimse } = config.dimse;
   const { exchange, registry, auth, ...rest } = config;
-  const { oidc, ...localAuth } = auth;
+  const { oidc, assertions, ...localAuth } = auth;
   return {
     ...rest,
-    auth: { ...localAuth, ...(oidc !== undefined ? { oidc: { ...oidc, clientSecretFile: at(oidc.clientSecretFile), ...(oidc.caFile !== undefined ? { caFile: at(oidc.caFile) } : {}) } } : {}) },
+    auth: {
+      ...localAuth,
+      ...(oidc !== undefined ? { oidc: { ...oidc, clientSecretFile: at(oidc.clientSecretFile), ...(oidc.caFile !== undefined ? { caFile: at(oidc.caFile) } : {}) } } : {}),
+      ...(assertions !== undefined ? { assertions: { ...assertions, trustedKeys: assertions.trustedKeys.map((k) => ({ ...k, ...(k.publicKeyFile !== undefined ? { publicKeyFile: at(k.publicKeyFile) } : {}), ...(k.caFile !== undefined ? { caFile: at(k.caFile) } : {}) })) } } : {}),
+    },
     ...(registry !== undefined ? { registry: { ...registry, networkKeyFile: at(registry.networkKeyFile) } } : {}),
     ...(exchange !== undefined ? { exchange: { ...exchange, tls: tls(exchange.tls) } } : {}),
     dataDir: at(config.dataDir),

@@ -76,6 +76,28 @@ const peerCertificate = z
   })
   .refine((c) => c.ura !== undefined || c.subject !== undefined || c.sha256 !== undefined, 'name at least one of ura, subject, sha256');
 
+/**
+ * A system of the hospital (RIS, EPD, by its certificate with our URA) that acts for a person passes a signed
+ * assertion of that person (X-Beeldbrug-On-Behalf-Of): a JWT signed by a key trusted here (the identity provider's).
+ */
+const assertions = z.strictObject({
+  audience: z.string().min(1).describe('the audience an assertion must name: this node (e.g. its HTTPS address)'),
+  maxAgeSeconds: z.number().int().min(10).max(3600).default(300).describe('an assertion issued longer ago than this is refused, even if it has not expired'),
+  trustedKeys: z
+    .array(
+      z
+        .strictObject({
+          issuer: z.string().min(1),
+          publicKeyFile: z.string().min(1).optional().describe('the PEM public key (SPKI) the issuer signs with'),
+          jwksUri: z.url({ protocol: /^https$/ }).optional().describe("where the issuer publishes its signing keys (an OpenID provider's jwks_uri)"),
+          caFile: z.string().min(1).optional().describe("the CA of the jwksUri server's certificate, when it is not a public one"),
+        })
+        .refine((k) => (k.publicKeyFile !== undefined) !== (k.jwksUri !== undefined), 'give either publicKeyFile or jwksUri'),
+    )
+    .default([]),
+  roleCodeClaim: z.string().min(1).default('uzi_role').describe('the claim that carries the UZI role code (e.g. 01.015)'),
+});
+
 const dimsePeer = z.strictObject({
   aeTitle,
   host,
@@ -210,6 +232,7 @@ export const configSchema = z
         })
         .default({ attempts: 5, minutes: 15 }),
       oidc: oidc.optional().describe("sign-in through the hospital's identity provider (OpenID Connect), beside local accounts"),
+      assertions: assertions.optional().describe("signed assertions with which the hospital's own systems act for a person"),
     })
     .default({ sessionIdleMinutes: 30, sessionMaxHours: 12, lockout: { attempts: 5, minutes: 15 } }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),

@@ -77,6 +77,16 @@ auth:
   #   roles:
   #     - { group: radiologie, role: radiologist }
   #     - { group: privacy-audit, role: auditor }
+  # A system of this hospital (RIS, EPD: a client certificate with our URA) acts in its own name; to act for a person
+  # it sends the identity provider's signed assertion of that person (a JWT: sub, name, uzi_role) in the header
+  # X-Beeldbrug-On-Behalf-Of, checked against these keys.
+  # assertions:
+  #   audience: https://beeldbrug.example.nl:8443
+  #   maxAgeSeconds: 300
+  #   trustedKeys:
+  #     - { issuer: https://idp.example.nl/realms/ziekenhuis, publicKeyFile: ./keys/idp-assertions.pub.pem }
+  #     # or the keys the identity provider publishes (its jwks_uri), with caFile for a CA of the hospital's own:
+  #     # - { issuer: https://idp.example.nl/realms/ziekenhuis, jwksUri: https://idp.example.nl/realms/ziekenhuis/protocol/openid-connect/certs }
 
 log:
   # fatal | error | warn | info | debug | trace. The log never contains patient data.

@@ -36,6 +36,11 @@ export const ErrorCatalog = {
   RELEASE_REFUSED: { http: 403, summary: 'the registry does not permit releasing this patient\'s data to the requester (no consent, or a denial)' },
   REQUEST_INVALID: { http: 400, summary: 'the request does not have the expected shape' },
   NOT_FOUND: { http: 404, summary: 'no such object' },
+  SIGN_IN_REQUIRED: { http: 401, summary: 'no signed-in session, or it has ended: sign in (beeldbrug login) and try again' },
+  ACCESS_DENIED: { http: 403, summary: 'the signed-in role, or the calling system, may not do this' },
+  REQUESTER_UNNAMED: { http: 403, summary: 'the person who asks cannot be named to other hospitals (no UZI role code on the account, or no person at all)' },
+  NODE_UNREACHABLE: { http: 502, summary: 'the node cannot be reached at the address given at sign-in (is it running? the right --node and --ca?)' },
+  SEND_NOT_DELIVERED: { http: 504, summary: 'the study was not delivered within the time the sender would wait; the node keeps trying until it gives up' },
   INTERNAL: { http: 500, dimse: 0x0110, summary: 'an unexpected error; details are in the node log' },
 } as const satisfies Record<string, { http: number; dimse?: number; summary: string }>;
 

@@ -1,5 +1,5 @@
 import type { AuditEvent, AuditOutcome } from '../audit/index.ts';
-import type { OwnSystem } from '../http/index.ts';
+import { type Acting, actingUsers } from '../http/index.ts';
 import type { Manifest } from './manifest.ts';
 import type { OutgoingRequest } from './outbox.ts';
 
@@ -22,15 +22,14 @@ function groundsOf(m: { purpose: string; consentReference?: string | undefined }
   return { purpose: m.purpose, authorization: 'exchange-mtls', ...(m.consentReference !== undefined ? { consentReference: m.consentReference } : {}) };
 }
 
-/** One of our own hospital's systems (the CLI, the RIS) by its certificate, as the user of an own-organization call. */
-export function systemUser(system: OwnSystem | undefined): AuditEvent['user'] {
-  if (system === undefined) throw new Error('an own-organization route ran without the calling system');
-  return { id: `system:${system.commonName}`, name: `${system.commonName} (${system.organization})`, organizationUra: system.ura };
+function userOf(u: { id: string; name: string; roleCode?: string | undefined }): AuditEvent['user'] {
+  return { id: u.id, name: u.name, ...(u.roleCode !== undefined ? { roleCode: u.roleCode } : {}) };
 }
 
-/** The person a request body names as acting, with their organization (our own). */
-export function namedUser(user: { id: string; name: string; roleCode?: string | undefined }, system: OwnSystem | undefined): AuditEvent['user'] {
-  return { id: user.id, name: user.name, ...(user.roleCode !== undefined ? { roleCode: user.roleCode } : {}), ...(system !== undefined ? { organizationUra: system.ura } : {}) };
+/** Who acts on a person route, as the audit trail names them: the person, or our system with the person it acts for. */
+export function actingEvent(acting: Acting | undefined): Pick<AuditEvent, 'user' | 'responsibleUser'> {
+  if (acting === undefined) throw new Error('a person route ran without who acts');
+  return actingUsers(acting);
 }
 
 function patientOf(p: { bsn?: string | undefined; patientId?: string | undefined } | undefined): Pick<AuditEvent, 'patient'> {
@@ -131,6 +130,8 @@ export function importEvent(o: {
   failed: number;
   /** The user who accepted a held study; a routing rule otherwise. */
   acceptedBy?: AuditEvent['user'];
+  /** The person a system accepted it for (a verified assertion); the sender's user otherwise stays the responsible user. */
+  acceptedFor?: { id: string; name: string };
   description?: string;
 }): AuditEvent {
   const m = o.manifest;
@@ -139,7 +140,7 @@ export function importEvent(o: {
     outcome: o.outcome,
     description: o.description ?? (o.outcome === 'success' ? `study forwarded into the PACS ${o.destination}` : `${o.failed} instances could not be forwarded into the PACS ${o.destination}`),
     user: o.acceptedBy ?? { id: 'system:routing', name: 'routing rule' },
-    responsibleUser: { id: m.sender.user.id, name: m.sender.user.name },
+    responsibleUser: o.acceptedFor ?? { id: m.sender.user.id, name: m.sender.user.name },
     accessPoint: { ...o.at, aeTitle: o.destination },
     ...patientOf(m.patient),
     objects: { studyInstanceUid: m.study.studyInstanceUid, transferId: o.transferId },
@@ -162,7 +163,8 @@ export function sendEvent(o: {
     action: 'send',
     outcome: o.outcome,
     description: `${o.description} (${o.partnerName}, URA ${r.partnerUra})`,
-    user: { id: r.user.id, name: r.user.name, ...(r.user.roleCode !== undefined ? { roleCode: r.user.roleCode } : {}) },
+    // A system that asked for a person is the user, the person the responsible user; a person who asked is the user.
+    ...(r.system !== undefined ? { user: r.system, responsibleUser: { id: r.user.id, name: r.user.name } } : { user: userOf(r.user) }),
     accessPoint: o.at,
     ...(o.patient !== undefined ? { patient: o.patient } : {}),
     objects: { studyInstanceUid: r.studyInstanceUid, transferId: o.transferId },

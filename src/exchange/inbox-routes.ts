@@ -1,13 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { decideIdentity, type PatientIdentityRule } from './patient-identity.ts';
 import type { AuditEvent, AuditTrail } from '../audit/index.ts';
-import type { HttpsApp } from '../http/index.ts';
-import { importEvent, namedUser, shownEvent, systemUser } from './audit-events.ts';
+import { type HttpsApp, PERSON_ROUTES, personNamedInBody } from '../http/index.ts';
+import { actingEvent, importEvent, shownEvent } from './audit-events.ts';
 import type { Inbox, IncomingTransfer, TransferState } from './inbox.ts';
 
 const acceptSchema = z.strictObject({
   destination: z.string().min(1).max(16).optional(),
-  user: z.strictObject({ id: z.string().min(1).max(64), name: z.string().min(1).max(200), roleCode: z.string().max(16).optional() }),
 });
 
 export interface InboxRouteDeps {
@@ -58,19 +58,19 @@ function view(t: IncomingTransfer & { openedAt?: string; deliveredAt?: string | 
  * held study into the PACS.
  */
 export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
-  app.get<{ Querystring: { state?: string } }>('/api/v1/inbox', { config: { access: 'own-organization' } }, async (req, reply) => {
+  app.get<{ Querystring: { state?: string } }>('/api/v1/inbox', { config: { access: PERSON_ROUTES.inbox } }, async (req, reply) => {
     const state = req.query.state;
     if (state !== undefined && !['open', 'delivered', 'imported', 'failed'].includes(state)) {
       return reply.code(400).send({ error: 'request-invalid', problems: ['state: one of open, delivered, imported, failed'] });
     }
     const transfers = d.inbox.list(state !== undefined ? { state: state as TransferState } : {});
     // Recorded before anything is shown: a listing the trail cannot hold is not answered.
-    const user = systemUser(req.system);
+    const who = actingEvent(req.acting);
     d.audit.recordAll(
       transfers.map((t) =>
         shownEvent({
           at: { node: d.node, ip: req.ip },
-          user,
+          ...who,
           action: 'query',
           description: `inbox listed: study from URA ${t.senderUra} (${t.state})`,
           transferId: t.transferId,
@@ -83,7 +83,34 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
     return { transfers: transfers.map((t) => view(t, d.identity)) };
   });
 
-  app.post<{ Params: { transferId: string } }>('/api/v1/inbox/:transferId/accept', { config: { access: 'own-organization' } }, async (req, reply) => {
+  // One transfer, for a person or system waiting for a study to arrive: `?waitSeconds=N` answers once it is no longer
+  // open (or after N seconds, at most 25), so the waiting costs one request and one audit record per look.
+  app.get<{ Params: { transferId: string }; Querystring: { waitSeconds?: string } }>('/api/v1/inbox/:transferId', { config: { access: PERSON_ROUTES.inbox } }, async (req, reply) => {
+    let t = d.inbox.find(req.params.transferId);
+    if (t === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+    const until = Date.now() + Math.min(25, Math.max(0, Number(req.query.waitSeconds ?? 0) || 0)) * 1000;
+    while (t.state === 'open' && Date.now() < until && !req.raw.destroyed) {
+      await sleep(250);
+      t = d.inbox.find(req.params.transferId) ?? t;
+    }
+    d.audit.record(
+      shownEvent({
+        at: { node: d.node, ip: req.ip },
+        ...actingEvent(req.acting),
+        action: 'read',
+        description: `inbox transfer read: study from URA ${t.senderUra} (${t.state})`,
+        transferId: t.transferId,
+        studyInstanceUid: t.manifest.study.studyInstanceUid,
+        patient: t.manifest.patient,
+        grounds: t.manifest,
+      }),
+    );
+    return view(t, d.identity);
+  });
+
+  app.post<{ Params: { transferId: string } }>('/api/v1/inbox/:transferId/accept', { config: { access: PERSON_ROUTES.accept } }, async (req, reply) => {
+    const named = personNamedInBody(req.body);
+    if (named !== undefined) return reply.code(400).send({ error: 'REQUEST_INVALID', detail: named });
     const parsed = acceptSchema.safeParse(req.body);
     if (!parsed.success) {
       return reply.code(400).send({ error: 'request-invalid', problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
@@ -91,7 +118,8 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
     const transfer = d.inbox.find(req.params.transferId);
     if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
     if (transfer.state !== 'delivered') return reply.code(409).send({ error: 'transfer-not-delivered', state: transfer.state });
-    const user = namedUser(parsed.data.user, req.system);
+    const who = actingEvent(req.acting);
+    const user = who.user;
     const destination = d.importInto(transfer, parsed.data.destination, user, (resolved) =>
       d.audit.record(
         importEvent({
@@ -102,12 +130,13 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
           outcome: 'success',
           failed: 0,
           acceptedBy: user,
-          description: `held study accepted by ${user.name} for import into the PACS ${resolved}`,
+          ...(who.responsibleUser !== undefined ? { acceptedFor: who.responsibleUser } : {}),
+          description: `held study accepted by ${user.name}${who.responsibleUser !== undefined ? ` for ${who.responsibleUser.name}` : ''} for import into the PACS ${resolved}`,
         }),
       ),
     );
     if (destination === undefined) return reply.code(422).send({ error: 'no-pacs', detail: 'name a destination: a dimse peer with a port' });
-    req.log.info({ transferId: transfer.transferId, destination, user: parsed.data.user.id }, 'held study accepted for import');
+    req.log.info({ transferId: transfer.transferId, destination, user: user.id }, 'held study accepted for import');
     return reply.code(202).send({ transferId: transfer.transferId, destination, state: 'importing' });
   });
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { PartnerConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
@@ -6,17 +7,18 @@ import type { AuditEvent, AuditTrail } from '../audit/index.ts';
 import type { HttpsApp } from '../http/index.ts';
 import type { StudyService } from '../studies/index.ts';
 import { Purpose, uid } from './manifest.ts';
-import type { Outbox, OutgoingTransfer } from './outbox.ts';
-import { queueSend, type StudySource } from './queue-send.ts';
-import { shownEvent, systemUser } from './audit-events.ts';
+import type { Outbox, OutgoingRequest, OutgoingTransfer } from './outbox.ts';
+import { findPartner, queueSend, type StudySource } from './queue-send.ts';
+import { actingEvent, shownEvent } from './audit-events.ts';
+import { type Acting, actingUsers, PERSON_ROUTES, personNamedInBody } from '../http/index.ts';
 
 const sendRequestSchema = z.strictObject({
   studyInstanceUid: uid,
-  to: z.string().regex(/^\d{8}$/, 'the partner URA, 8 digits'),
+  /** The partner's URA, or its name as exchange.partners spells it (what an operator types at the command line). */
+  to: z.string().min(1).max(200),
   purpose: z.enum([Purpose.Transfer, Purpose.Consultation, Purpose.Internal]),
   urgency: z.enum(['routine', 'urgent']).default('routine'),
   reason: z.string().max(4000).default(''),
-  user: z.strictObject({ id: z.string().min(1).max(64), name: z.string().min(1).max(200), roleCode: z.string().max(16).optional() }),
   consentReference: z.string().min(1).max(256).optional(),
 });
 
@@ -34,11 +36,12 @@ export interface OutboxRouteDeps {
 }
 
 /** What the API shows of an outgoing transfer: its state and counts, not the receipt's bytes unless delivered. */
-function view(t: OutgoingTransfer): Record<string, unknown> {
+function view(t: OutgoingTransfer, partners: readonly PartnerConfig[] = []): Record<string, unknown> {
   return {
     transferId: t.transferId,
     studyInstanceUid: t.request.studyInstanceUid,
     to: t.request.partnerUra,
+    toName: partners.find((p) => p.ura === t.request.partnerUra)?.name ?? null,
     purpose: t.request.purpose,
     urgency: t.request.urgency,
     state: t.state,
@@ -55,11 +58,11 @@ function view(t: OutgoingTransfer): Record<string, unknown> {
   };
 }
 
-/** The audit record of one outgoing transfer shown to one of our systems. */
+/** The audit record of one outgoing transfer shown to whoever asked (a signed-in person, or one of our systems). */
 function shown(d: OutboxRouteDeps, req: FastifyRequest, t: OutgoingTransfer, action: 'query' | 'read', description: string): AuditEvent {
   return shownEvent({
     at: { node: d.node, ip: req.ip },
-    user: systemUser(req.system),
+    ...actingEvent(req.acting),
     action,
     description,
     transferId: t.transferId,
@@ -70,49 +73,76 @@ function shown(d: OutboxRouteDeps, req: FastifyRequest, t: OutgoingTransfer, act
 }
 
 /**
- * The sending API for the hospital's own systems (RIS, EPD, the CLI with the node's certificate):
- * POST /api/v1/outbox queues a study for a partner; GET /api/v1/outbox[/:transferId] shows the queue.
+ * Who asked for a send, as the outbox keeps it: the signed-in person; a system of ours in its own name; or the person a
+ * system's verified assertion names, with the system beside them.
+ */
+export function requestedBy(acting: Acting | undefined): Pick<OutgoingRequest, 'user' | 'system'> {
+  if (acting === undefined) throw new Error('a person route ran without who acts');
+  const { user } = actingUsers(acting);
+  if (acting.kind === 'person') return { user: { id: user.id, name: user.name, ...(user.roleCode !== undefined ? { roleCode: user.roleCode } : {}) } };
+  const person = acting.onBehalfOf;
+  if (person === undefined) return { user: { id: user.id, name: user.name } };
+  return { user: { id: person.id, name: person.name, ...(person.roleCode !== undefined ? { roleCode: person.roleCode } : {}) }, system: { id: user.id, name: user.name } };
+}
+
+/**
+ * The sending API for people signed in to this node (the CLI after `beeldbrug login`, the web app) and the hospital's
+ * own systems (RIS, EPD, by certificate): POST /api/v1/outbox queues a study for a partner;
+ * GET /api/v1/outbox[/:transferId] shows the queue. Who asked comes from the session or the system's certificate
+ * (with its assertion of a person), never from the body.
  */
 export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
-  app.post('/api/v1/outbox', { config: { access: 'own-organization' } }, async (req, reply) => {
+  app.post('/api/v1/outbox', { config: { access: PERSON_ROUTES.send } }, async (req, reply) => {
+    const named = personNamedInBody(req.body);
+    if (named !== undefined) return reply.code(400).send({ error: 'REQUEST_INVALID', detail: named });
     const parsed = sendRequestSchema.safeParse(req.body);
     if (!parsed.success) {
       return reply.code(400).send({ error: 'request-invalid', problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
     }
     const b = parsed.data;
+    const asker = requestedBy(req.acting);
     try {
-      const transfer = await queueSend(d, { actor: { kind: 'user', id: b.user.id, name: b.user.name }, purpose: 'exchange' }, { node: d.node, ip: req.ip }, {
+      const transfer = await queueSend(d, { actor: { kind: 'user', id: asker.user.id, name: asker.user.name }, purpose: 'exchange' }, { node: d.node, ip: req.ip }, {
         studyInstanceUid: b.studyInstanceUid,
-        partnerUra: b.to,
+        partnerUra: findPartner(d.partners, b.to)?.ura ?? b.to,
         purpose: b.purpose,
         urgency: b.urgency,
         reason: b.reason,
-        user: { id: b.user.id, name: b.user.name, ...(b.user.roleCode !== undefined ? { roleCode: b.user.roleCode } : {}) },
+        ...asker,
         ...(b.consentReference !== undefined ? { consentReference: b.consentReference } : {}),
       });
       req.log.info({ transferId: transfer.transferId, to: b.to, purpose: b.purpose, urgency: b.urgency }, 'transfer queued');
       d.queued();
-      return reply.code(202).send(view(transfer));
+      return reply.code(202).send(view(transfer, d.partners));
     } catch (err) {
       if (!(err instanceof BeeldbrugError)) throw err;
       return reply.code(err.httpStatus).send({ error: err.code, detail: err.message });
     }
   });
 
-  app.get<{ Querystring: { state?: string } }>('/api/v1/outbox', { config: { access: 'own-organization' } }, async (req, reply) => {
+  app.get<{ Querystring: { state?: string } }>('/api/v1/outbox', { config: { access: PERSON_ROUTES.outbox } }, async (req, reply) => {
     const state = req.query.state;
     if (state !== undefined && !['queued', 'sending', 'delivered', 'failed'].includes(state)) {
       return reply.code(400).send({ error: 'request-invalid', problems: ['state: one of queued, sending, delivered, failed'] });
     }
     const transfers = d.outbox.list(state !== undefined ? { state: state as OutgoingTransfer['state'] } : {});
     d.audit.recordAll(transfers.map((t) => shown(d, req, t, 'query', `outbox listed: transfer to URA ${t.request.partnerUra} (${t.state})`)));
-    return { transfers: transfers.map(view) };
+    return { transfers: transfers.map((t) => view(t, d.partners)) };
   });
 
-  app.get<{ Params: { transferId: string } }>('/api/v1/outbox/:transferId', { config: { access: 'own-organization' } }, async (req, reply) => {
-    const t = d.outbox.get(req.params.transferId);
+  // `?after=<updatedAt>&waitSeconds=N` answers once the transfer has changed since the caller's last look (or after N
+  // seconds): a client that follows a transfer gets one answer, and one audit record, per change instead of per poll.
+  app.get<{ Params: { transferId: string }; Querystring: { after?: string; waitSeconds?: string } }>('/api/v1/outbox/:transferId', { config: { access: PERSON_ROUTES.outbox } }, async (req, reply) => {
+    let t = d.outbox.get(req.params.transferId);
     if (t === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+    const waitMs = Math.min(25, Math.max(0, Number(req.query.waitSeconds ?? 0) || 0)) * 1000;
+    const after = req.query.after;
+    const until = Date.now() + waitMs;
+    while (after !== undefined && t.updatedAt === after && (t.state === 'queued' || t.state === 'sending') && Date.now() < until && !req.raw.destroyed) {
+      await sleep(200);
+      t = d.outbox.get(req.params.transferId) ?? t;
+    }
     d.audit.record(shown(d, req, t, 'read', `outbox transfer read: to URA ${t.request.partnerUra} (${t.state})`));
-    return view(t);
+    return view(t, d.partners);
   });
 }

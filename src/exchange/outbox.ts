@@ -17,7 +17,10 @@ export interface OutgoingRequest {
   purpose: Purpose;
   urgency: 'routine' | 'urgent';
   reason: string;
+  /** The person who asked (signed in, or named by a system's verified assertion); a system acting alone is named here itself. */
   user: { id: string; name: string; roleCode?: string };
+  /** The system of ours that asked for `user` (with the identity provider's assertion of them); absent when the person asked. */
+  system?: { id: string; name: string };
   consentReference?: string;
   /** Whose study it is, as found when it was queued: what the audit trail names for every later look at the transfer. */
   patient?: { bsn?: string; patientId?: string };

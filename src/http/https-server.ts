@@ -5,7 +5,7 @@ import { fastify, type FastifyInstance, type FastifyRequest, LogController } fro
 import { organizationOf, type Session } from '../auth/index.ts';
 import type { PartnerConfig } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
-import { decideAccess, type OwnSystem, type PeerCredentials, type RouteAccess } from './route-access.ts';
+import { type Acting, type AssertionCheck, decideAccess, type OwnSystem, type PeerCredentials, type RouteAccess } from './route-access.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -19,8 +19,13 @@ declare module 'fastify' {
     session?: Session;
     /** Our own hospital's system that called an own-organization route, after the access check. */
     system?: OwnSystem;
+    /** Who acts on a person route (the signed-in person, or our system alone or for an asserted person), after the access check. */
+    acting?: Acting;
   }
 }
+
+/** The header in which one of our own systems passes the identity provider's signed assertion of the person it acts for. */
+export const ON_BEHALF_OF_HEADER = 'x-beeldbrug-on-behalf-of';
 
 /** The application the routes are registered on. */
 export type HttpsApp = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
@@ -35,6 +40,10 @@ export interface HttpsServerOptions {
   logger: Logger;
   /** The session a token stands for (user routes); without it every user route refuses. */
   sessions?: (token: string) => Session | undefined;
+  /** Our own organization's name, for the organization of a signed-in person. */
+  ownName?: string;
+  /** Checks an on-behalf-of assertion of one of our systems; without it every assertion is refused. */
+  assertions?: (jwt: string) => Promise<AssertionCheck>;
   /** Registers the routes; each must set `config.access`. */
   routes: (app: HttpsApp) => void;
 }
@@ -123,7 +132,14 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
     }
     const token = typeof access === 'object' ? sessionTokenOf(req) : undefined;
     const session = token !== undefined ? o.sessions?.(token) : undefined;
-    const decision = decideAccess(access, credentialsOf(req), o.partners, o.ownUra, session);
+    const peer = credentialsOf(req);
+    let assertion: AssertionCheck | undefined;
+    const onBehalfOf = req.headers[ON_BEHALF_OF_HEADER];
+    // Only one of our own systems gets its assertion checked: nobody else makes this node fetch an issuer's keys.
+    if (typeof access === 'object' && access.systems !== undefined && token === undefined && onBehalfOf !== undefined && peer.authorized && peer.organization?.ura === o.ownUra) {
+      assertion = typeof onBehalfOf !== 'string' ? { ok: false, reason: 'one assertion per request' } : o.assertions !== undefined ? await o.assertions(onBehalfOf) : { ok: false, reason: 'no identity provider or trusted key for assertions is configured (auth.oidc, auth.assertions)' };
+    }
+    const decision = decideAccess(access, peer, o.partners, o.ownUra, session, { tokenPresented: token !== undefined, ...(assertion !== undefined ? { assertion } : {}), ...(o.ownName !== undefined ? { ownName: o.ownName } : {}) });
     if (!decision.allow) {
       o.logger.warn({ remote: req.ip, route: req.routeOptions.url, reason: decision.reason, ...(session !== undefined ? { user: session.account.id } : {}) }, `refused: ${decision.detail}`);
       await reply.code(decision.status).send({ error: decision.reason });
@@ -132,6 +148,7 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
     if (decision.partner !== undefined) req.partner = decision.partner;
     if (decision.session !== undefined) req.session = decision.session;
     if (decision.system !== undefined) req.system = decision.system;
+    if (decision.acting !== undefined) req.acting = decision.acting;
     return undefined;
   });
   // A TLS 1.2 client could otherwise renegotiate and present another certificate on a connection already checked.

@@ -1,3 +1,3 @@
-export { cookieOf, SESSION_COOKIE, sessionTokenOf, startHttpsServer, type HttpsApp, type HttpsServerOptions, type RunningHttpsServer } from './https-server.ts';
-export { decideAccess, type AccessDecision, type OwnSystem, type PeerCredentials, type RouteAccess } from './route-access.ts';
+export { cookieOf, ON_BEHALF_OF_HEADER, SESSION_COOKIE, sessionTokenOf, startHttpsServer, type HttpsApp, type HttpsServerOptions, type RunningHttpsServer } from './https-server.ts';
+export { actingPerson, actingUsers, decideAccess, PERSON_ROUTES, personNamedInBody, type AccessDecision, type Acting, type ActingUser, type AssertedPerson, type AssertionCheck, type OwnSystem, type PersonAccess, type PersonCredentials, type PeerCredentials, type RouteAccess } from './route-access.ts';
 export { PartnerClient, type PartnerAnswer } from './partner-client.ts';

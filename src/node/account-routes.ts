@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { AUDIT_ACTIONS, type AuditEvent, type AuditTrail } from '../audit/index.ts';
-import type { Account, AccountStore, OidcSignIn, Session } from '../auth/index.ts';
-import { cookieOf, type HttpsApp, SESSION_COOKIE, sessionTokenOf } from '../http/index.ts';
+import { readFileSync } from 'node:fs';
+import { type Account, type AccountStore, type CheckedAssertion, type OidcSignIn, onBehalfOfVerifier, type Session } from '../auth/index.ts';
+import type { Config } from '../config/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import { cookieOf, type HttpsApp, PERSON_ROUTES, SESSION_COOKIE, sessionTokenOf } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 
 export interface AccountRouteDeps {
@@ -78,7 +81,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
     return reply.code(204).send();
   });
 
-  app.get('/api/v1/audit', { config: { access: { roles: ['auditor'], twoFactor: true } } }, async (req, reply) => {
+  app.get('/api/v1/audit', { config: { access: PERSON_ROUTES.audit } }, async (req, reply) => {
     const q = auditQuery.safeParse(req.query);
     if (!q.success) return reply.code(400).send({ error: 'bad-request', detail: q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
     const { purpose, user, ...rest } = q.data;
@@ -155,4 +158,30 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
 
 function publicAccount(s: Session): { username: string; name: string; role: string; uziRoleCode?: string } {
   return { username: s.account.username, name: s.account.name, role: s.account.role, ...(s.account.uziRoleCode !== undefined ? { uziRoleCode: s.account.uziRoleCode } : {}) };
+}
+
+/**
+ * The checker of the assertions with which the hospital's own systems act for a person (auth.assertions), or undefined
+ * when none is configured: then a system acts only in its own name. A key file that cannot be read stops the start.
+ */
+export function openAssertions(config: Readonly<Config>): ((jwt: string) => Promise<CheckedAssertion>) | undefined {
+  const a = config.auth.assertions;
+  if (a === undefined || a.trustedKeys.length === 0) return undefined;
+  const read = (file: string, issuer: string): string => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (cause) {
+      throw new BeeldbrugError('KEY_FILE_PROBLEM', `auth.assertions.trustedKeys: ${file} (issuer ${issuer}) cannot be read`, { cause });
+    }
+  };
+  const issuers = a.trustedKeys.map((k) =>
+    k.jwksUri !== undefined
+      ? { issuer: k.issuer, jwksUri: k.jwksUri, ...(k.caFile !== undefined ? { ca: read(k.caFile, k.issuer) } : {}) }
+      : { issuer: k.issuer, publicKeyPem: read(k.publicKeyFile ?? '', k.issuer) },
+  );
+  try {
+    return onBehalfOfVerifier({ issuers, audience: a.audience, maxAgeSeconds: a.maxAgeSeconds, roleCodeClaim: a.roleCodeClaim });
+  } catch (cause) {
+    throw new BeeldbrugError('KEY_FILE_PROBLEM', 'auth.assertions.trustedKeys: a key file does not hold a PEM public key', { cause });
+  }
 }

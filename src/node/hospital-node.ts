@@ -6,7 +6,7 @@ import { openAuditTrail } from './audit-trail.ts';
 import { AtnaExporter } from './atna-export.ts';
 import { openAccounts, openOidc } from './accounts.ts';
 import { describeInsecure, insecureSettings } from './secure-defaults.ts';
-import { registerAccountRoutes } from './account-routes.ts';
+import { openAssertions, registerAccountRoutes } from './account-routes.ts';
 import { ArrivalNotifier, arrivalNotice, importEvent, Inbox, type IncomingTransfer, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerInboxRoutes, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
 import { PacsForwarder } from './pacs-forwarder.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
@@ -53,6 +53,7 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
   }
   // Files named in the configuration are read before anything opens, so that a missing one stops the start cleanly.
   const oidcSignIn = config.auth.oidc !== undefined ? openOidc(config.auth.oidc) : undefined;
+  const assertions = openAssertions(config);
   const atna = config.audit.atna;
   const atnaTls = atna !== undefined ? readTlsFiles(atna.tls) : undefined;
   const accounts = openAccounts(config);
@@ -253,6 +254,8 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         tls: nodeTls,
         partners: exchange.partners,
         ownUra: config.node.organization.ura,
+        ownName: config.node.organization.name,
+        ...(assertions !== undefined ? { assertions } : {}),
         logger: logger.child({ part: 'https' }),
         sessions: (token) => accounts.session(token),
         routes: (app) => {

@@ -10,6 +10,8 @@ interface TimelineEventInput {
   node: string;
   ip?: string | undefined;
   user: AuditEvent['user'];
+  /** The person a system asked for, when a system asked. */
+  responsibleUser?: AuditEvent['responsibleUser'];
   bsn: string;
   action: 'query' | 'retrieve';
   outcome: 'success' | 'failure';
@@ -26,6 +28,7 @@ export function timelineEvent(o: TimelineEventInput): AuditEvent {
     outcome: o.outcome,
     description: o.description,
     user: o.user,
+    ...(o.responsibleUser !== undefined ? { responsibleUser: o.responsibleUser } : {}),
     accessPoint: { node: o.node, ...(o.ip !== undefined ? { ip: o.ip } : {}) },
     patient: { bsn: o.bsn },
     objects: { ...(o.studyInstanceUid !== undefined ? { studyInstanceUid: o.studyInstanceUid } : {}), ...(o.transferId !== undefined ? { transferId: o.transferId } : {}) },

@@ -1,42 +1,65 @@
 import { z } from 'zod';
 import { BeeldbrugError } from '../errors/index.ts';
-import type { HttpsApp } from '../http/index.ts';
-import { requester } from './claims.ts';
+import { type Acting, actingPerson, type HttpsApp, PERSON_ROUTES, personNamedInBody } from '../http/index.ts';
+import { type Requester, requester } from './claims.ts';
 import type { TimelineService } from './timeline-service.ts';
 
-const queryBody = z.strictObject({ bsn: z.string().min(1).max(32), requester, includeReports: z.boolean().default(false) });
+const queryBody = z.strictObject({ bsn: z.string().min(1).max(32), includeReports: z.boolean().default(false) });
 const retrieveBody = z.strictObject({
   bsn: z.string().min(1).max(32),
   source: z.string().regex(/^\d{8}$/, 'the source organization URA, 8 digits'),
   studyInstanceUid: z.string().regex(/^[0-9.]{1,64}$/, 'a DICOM UID'),
-  requester,
 });
 
 /**
- * The timeline API for the hospital's own systems (the CLI, the web UI, an EPD integration): ask for a patient's
- * studies elsewhere, and retrieve one. The person asking is named in the body; issue 5 puts sign-in in front of it.
+ * The practitioner the signed claims name to the sources: the signed-in person, or the person a system's verified
+ * assertion names; with the system that asked for them, when one did. A person without a UZI role code cannot ask:
+ * the sources' audit trails must say what profession asked, and the node does not guess it.
+ */
+function requesterOf(acting: Acting | undefined): { ok: true; requester: Requester; system?: { id: string; name: string } } | { ok: false; detail: string } {
+  const person = acting !== undefined ? actingPerson(acting) : undefined;
+  if (acting === undefined || person === undefined) return { ok: false, detail: 'the timeline is asked for a person: sign in, or pass the identity provider\'s assertion of the person' };
+  const r = requester.safeParse({ practitionerId: person.id, name: person.name, roleCode: person.roleCode });
+  if (!r.success) {
+    return { ok: false, detail: person.roleCode === undefined ? `${person.name} has no UZI role code: an admin records it with the account (beeldbrug user add --uzi-role, or the identity provider's role claim)` : `the signed-in person cannot be named to other hospitals: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+  }
+  const system = acting.kind === 'system' ? { id: `system:${acting.system.commonName}`, name: `${acting.system.commonName} (${acting.system.organization})` } : undefined;
+  return { ok: true, requester: r.data, ...(system !== undefined ? { system } : {}) };
+}
+
+/**
+ * The timeline API for people signed in to this node (the CLI after `beeldbrug login`, the web app), and for the
+ * hospital's own systems (an EPD integration) acting for a person its identity provider vouches for: ask for a patient's
+ * studies elsewhere, and retrieve one. Who asks comes from the session or the assertion, never from the body.
  */
 export function registerTimelineRoutes(app: HttpsApp, timeline: TimelineService): void {
-  const own = { config: { access: 'own-organization' as const } };
   const problems = (e: z.ZodError): string[] => e.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
 
-  app.post('/api/v1/timeline', own, async (req, reply) => {
+  app.post('/api/v1/timeline', { config: { access: PERSON_ROUTES.timeline } }, async (req, reply) => {
+    const named = personNamedInBody(req.body);
+    if (named !== undefined) return reply.code(400).send({ error: 'REQUEST_INVALID', detail: named });
     const parsed = queryBody.safeParse(req.body);
     if (!parsed.success) return reply.code(400).send({ error: 'REQUEST_INVALID', problems: problems(parsed.error) });
+    const who = requesterOf(req.acting);
+    if (!who.ok) return reply.code(403).send({ error: 'REQUESTER_UNNAMED', detail: who.detail });
     try {
-      return await timeline.query(parsed.data, { ip: req.ip });
+      return await timeline.query({ ...parsed.data, requester: who.requester, ...(who.system !== undefined ? { system: who.system } : {}) }, { ip: req.ip });
     } catch (err) {
       if (!(err instanceof BeeldbrugError)) throw err;
       return reply.code(err.httpStatus).send({ error: err.code, detail: err.message });
     }
   });
 
-  app.post('/api/v1/timeline/retrievals', own, async (req, reply) => {
+  app.post('/api/v1/timeline/retrievals', { config: { access: PERSON_ROUTES.retrieve } }, async (req, reply) => {
+    const named = personNamedInBody(req.body);
+    if (named !== undefined) return reply.code(400).send({ error: 'REQUEST_INVALID', detail: named });
     const parsed = retrieveBody.safeParse(req.body);
     if (!parsed.success) return reply.code(400).send({ error: 'REQUEST_INVALID', problems: problems(parsed.error) });
+    const who = requesterOf(req.acting);
+    if (!who.ok) return reply.code(403).send({ error: 'REQUESTER_UNNAMED', detail: who.detail });
     const b = parsed.data;
     try {
-      const r = await timeline.retrieve({ bsn: b.bsn, sourceUra: b.source, studyInstanceUid: b.studyInstanceUid, requester: b.requester }, { ip: req.ip });
+      const r = await timeline.retrieve({ bsn: b.bsn, sourceUra: b.source, studyInstanceUid: b.studyInstanceUid, requester: who.requester, ...(who.system !== undefined ? { system: who.system } : {}) }, { ip: req.ip });
       return await reply.code(202).send(r);
     } catch (err) {
       if (!(err instanceof BeeldbrugError)) throw err;

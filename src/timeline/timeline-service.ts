@@ -25,7 +25,10 @@ export interface TimelineServiceOptions {
 
 export interface TimelineQuery {
   bsn: string;
+  /** The practitioner who asks: from the session or a system's verified assertion, never from a request body. */
   requester: Requester;
+  /** Our system that asked for the requester (with the identity provider's assertion); absent when they asked themselves. */
+  system?: { id: string; name: string };
   includeReports?: boolean;
 }
 
@@ -57,8 +60,11 @@ export class TimelineService {
     return signTimelineRequest({ bsn, requester, organization: this.#o.us, ...extra }, { keyPem: this.#o.tls.key, certPem: this.#o.tls.cert });
   }
 
-  #user(requester: Requester): { id: string; name: string; roleCode: string; organizationUra: string } {
-    return { id: requester.practitionerId, name: requester.name, roleCode: requester.roleCode, organizationUra: this.#o.us.ura };
+  /** The audit trail's user: the practitioner; or the system that asked, with the practitioner as responsible user. */
+  #who(requester: Requester, system: { id: string; name: string } | undefined): { user: { id: string; name: string; roleCode?: string; organizationUra: string }; responsibleUser?: { id: string; name: string } } {
+    const person = { id: requester.practitionerId, name: requester.name, roleCode: requester.roleCode, organizationUra: this.#o.us.ura };
+    if (system === undefined) return { user: person };
+    return { user: { ...system, organizationUra: this.#o.us.ura }, responsibleUser: { id: person.id, name: person.name } };
   }
 
   async query(q: TimelineQuery, at: { ip?: string } = {}): Promise<Timeline> {
@@ -80,7 +86,7 @@ export class TimelineService {
       timelineEvent({
         node: this.#o.node,
         ip: at.ip,
-        user: this.#user(q.requester),
+        ...this.#who(q.requester, q.system),
         bsn: q.bsn,
         grounds: { purpose: 'treatment', authorization: 'user' },
         action: 'query',
@@ -119,14 +125,14 @@ export class TimelineService {
   }
 
   /** Asks the source to send one study of the timeline here; the transfer then arrives in the inbox like any other. */
-  async retrieve(r: { bsn: string; sourceUra: string; studyInstanceUid: string; requester: Requester }, at: { ip?: string } = {}): Promise<{ transferId: string; source: { ura: string; name: string } }> {
+  async retrieve(r: { bsn: string; sourceUra: string; studyInstanceUid: string; requester: Requester; system?: { id: string; name: string } }, at: { ip?: string } = {}): Promise<{ transferId: string; source: { ura: string; name: string } }> {
     if (!isValidBsn(r.bsn)) throw new BeeldbrugError('BSN_INVALID', `${r.bsn} is not a valid BSN (nine digits that pass the elfproef)`);
     const partner = this.#o.partners.find((p) => p.ura === r.sourceUra);
     if (partner?.baseUrl === undefined) throw new BeeldbrugError('PARTNER_UNKNOWN', `URA ${r.sourceUra} is not a partner with a baseUrl in exchange.partners`);
     const jws = await this.#sign(r.bsn, r.requester, { studyInstanceUid: r.studyInstanceUid });
     const record = (outcome: 'success' | 'failure', description: string, transferId?: string): void => {
       this.#o.audit.record(
-        timelineEvent({ node: this.#o.node, ip: at.ip, user: this.#user(r.requester), bsn: r.bsn, grounds: { purpose: 'treatment', authorization: 'user' }, action: 'retrieve', outcome, description, studyInstanceUid: r.studyInstanceUid, ...(transferId !== undefined ? { transferId } : {}) }),
+        timelineEvent({ node: this.#o.node, ip: at.ip, ...this.#who(r.requester, r.system), bsn: r.bsn, grounds: { purpose: 'treatment', authorization: 'user' }, action: 'retrieve', outcome, description, studyInstanceUid: r.studyInstanceUid, ...(transferId !== undefined ? { transferId } : {}) }),
       );
     };
     const a = await this.#client({ ...partner, baseUrl: partner.baseUrl }).json('POST', '/timeline/v1/retrievals', { request: jws }, { timeoutMs: this.#o.sourceTimeoutMs * 4 });

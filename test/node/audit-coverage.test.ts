@@ -16,7 +16,8 @@ import { parseConfig } from '../../src/config/index.ts';
 import { openAccounts } from '../../src/node/index.ts';
 import { type Answer, call, type ExchangeNode, midden, noord, send } from '../support/exchange.ts';
 import { freePort, waitFor } from '../support/net.ts';
-import { byHolder, network, radiologist, recorded } from '../support/timeline-network.ts';
+import { signedIn } from '../support/sign-in.ts';
+import { byHolder, network, radiologist, radiologistAt, recorded } from '../support/timeline-network.ts';
 
 /** What one route must leave in the trail of the node that serves it. */
 interface Expected {
@@ -58,6 +59,8 @@ test('audit coverage: every route that touches patient data writes a complete re
   const n = nodes.noord;
   const m = nodes.midden;
   const own = (method: string, path: string, body?: unknown): Promise<Answer> => call(n.port, method, path, n.ca.certPem, n.own, body);
+  const asRadiologist = (method: string, path: string, body?: unknown): Promise<Answer> => radiologistAt(n).call(method, path, body);
+  const laborant = await signedIn(t, n, { username: 'j.jansen', name: 'J. Jansen', role: 'staff', uziRoleCode: '30.000' });
   await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
 
   // An auditor with two factors, for the trail's own route.
@@ -90,7 +93,7 @@ test('audit coverage: every route that touches patient data writes a complete re
   let study = '';
   await step(
     async () => {
-      const a = await own('POST', '/api/v1/timeline', { bsn: p.bsn, requester: radiologist });
+      const a = await asRadiologist('POST', '/api/v1/timeline', { bsn: p.bsn });
       assert.equal(a.status, 200, a.body);
       study = (JSON.parse(a.body) as { studies: { studyInstanceUid: string }[] }).studies[0]?.studyInstanceUid ?? '';
       assert.notEqual(study, '');
@@ -105,7 +108,7 @@ test('audit coverage: every route that touches patient data writes a complete re
   let transferId = '';
   await step(
     async () => {
-      const a = await own('POST', '/api/v1/timeline/retrievals', { bsn: p.bsn, source: midden.ura, studyInstanceUid: study, requester: radiologist });
+      const a = await asRadiologist('POST', '/api/v1/timeline/retrievals', { bsn: p.bsn, source: midden.ura, studyInstanceUid: study });
       assert.equal(a.status, 202, a.body);
       transferId = (JSON.parse(a.body) as { transferId: string }).transferId;
       await waitFor('the study delivered at Noord', async () => n.n.node.audit.list({ action: 'receive' }).some((r) => r.description.startsWith('study received complete')), 30_000);
@@ -133,26 +136,37 @@ test('audit coverage: every route that touches patient data writes a complete re
       const list = await own('GET', '/api/v1/inbox');
       assert.equal(list.status, 200, list.body);
       assert.match(list.body, new RegExp(p.bsn));
-      const accept = await own('POST', `/api/v1/inbox/${transferId}/accept`, { destination: 'PACS_NOORD', user: { id: 'laborant-3', name: 'J. Jansen' } });
+      // Naming a colleague in the body is refused: the person comes from the session.
+      const impostor = await laborant.call('POST', `/api/v1/inbox/${transferId}/accept`, { destination: 'PACS_NOORD', user: { id: 'radioloog-1', name: 'Dr. Collega' } });
+      assert.equal(impostor.status, 400, impostor.body);
+      assert.match(impostor.body, /the person who acts comes from sign-in/);
+      const one = await laborant.call('GET', `/api/v1/inbox/${transferId}?waitSeconds=1`);
+      assert.equal(one.status, 200, one.body);
+      const accept = await laborant.call('POST', `/api/v1/inbox/${transferId}/accept`, { destination: 'PACS_NOORD' });
       assert.equal(accept.status, 202, accept.body);
     },
     {
       'GET /api/v1/inbox': { at: n, action: 'query', match: /^inbox listed/, objects: true },
+      'GET /api/v1/inbox/:transferId': { at: n, action: 'read', match: /^inbox transfer read/, objects: true },
       'POST /api/v1/inbox/:transferId/accept': { at: n, action: 'import', match: /^held study accepted by J\. Jansen/, objects: true },
     },
   );
   const listed = n.n.node.audit.list({ action: 'query' }).find((r) => r.description.startsWith('inbox listed'));
   const cn = new X509Certificate(n.own.certPem).subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3);
   assert.deepEqual(listed?.user, { id: `system:${cn}`, name: `${cn} (${noord.name})`, organizationUra: noord.ura }, 'the system that asked, by its certificate');
+  const accepted = n.n.node.audit.list({ action: 'import' }).find((r) => r.description.startsWith('held study accepted'));
+  assert.deepEqual(accepted?.user, { id: laborant.id, name: 'J. Jansen', roleCode: '30.000', organizationUra: noord.ura }, 'the person signed in, with UZI role and organization');
 
   // Noord sends the study on to Midden for a second opinion, and its systems look at the outbox.
   let outgoing = '';
   await step(
     async () => {
-      const a = await own('POST', '/api/v1/outbox', { studyInstanceUid: study, to: midden.ura, purpose: 'transfer', reason: 'overplaatsing', user: { id: '900012345', name: radiologist.name, roleCode: radiologist.roleCode } });
+      const impostor = await asRadiologist('POST', '/api/v1/outbox', { studyInstanceUid: study, to: midden.ura, purpose: 'transfer', reason: 'overplaatsing', user: { id: 'collega-1', name: 'Dr. Collega' } });
+      assert.equal(impostor.status, 400, impostor.body);
+      const a = await asRadiologist('POST', '/api/v1/outbox', { studyInstanceUid: study, to: midden.ura, purpose: 'transfer', reason: 'overplaatsing' });
       assert.equal(a.status, 202, a.body);
       outgoing = (JSON.parse(a.body) as { transferId: string }).transferId;
-      assert.equal((await own('GET', '/api/v1/outbox')).status, 200);
+      assert.equal((await asRadiologist('GET', '/api/v1/outbox')).status, 200);
       assert.equal((await own('GET', `/api/v1/outbox/${outgoing}`)).status, 200);
     },
     {
@@ -161,6 +175,12 @@ test('audit coverage: every route that touches patient data writes a complete re
       'GET /api/v1/outbox/:transferId': { at: n, action: 'read', match: /^outbox transfer read/, objects: true },
     },
   );
+
+  const queuedBy = n.n.node.audit.list({ action: 'send' }).find((r) => r.description.startsWith('study queued for sending'));
+  assert.deepEqual(queuedBy?.user, { id: radiologistAt(n).id, name: radiologist.name, roleCode: radiologist.roleCode, organizationUra: noord.ura }, 'the send names the signed-in radiologist');
+  for (const r of n.n.node.audit.list().filter((x) => x.action === 'query' && x.description.startsWith('timeline'))) {
+    assert.equal(r.user.id, radiologistAt(n).id, 'the timeline question names the signed-in radiologist');
+  }
 
   // The trail itself: reading it about a patient is a record about that patient.
   await step(

@@ -64,7 +64,7 @@ test('the API queues a study the node holds in part: the rest comes by C-GET, th
   await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, study.files[0] ?? '');
   assert.equal(sender.n.node.store.index.stats().instances, 1);
 
-  const body = { studyInstanceUid: study.studyInstanceUid, to: midden.ura, purpose: 'transfer', reason: 'overplaatsing', user: { id: 'r1', name: 'Dr. D. Visser' } };
+  const body = { studyInstanceUid: study.studyInstanceUid, to: midden.ura, purpose: 'transfer', reason: 'overplaatsing' };
   const queued = await call(sender.port, 'POST', '/api/v1/outbox', sender.ca.certPem, sender.own, body);
   assert.equal(queued.status, 202, queued.body);
   const transferId = (JSON.parse(queued.body) as { transferId: string }).transferId;

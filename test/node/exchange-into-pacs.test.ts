@@ -15,6 +15,7 @@ import { run } from '../dimse/helpers.ts';
 import { filesIn, payloadOf } from '../support/dicom-files.ts';
 import { call, type ExchangeNodeOptions, midden, noord, startExchangeNode } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
+import { signedIn } from '../support/sign-in.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
@@ -111,9 +112,12 @@ test('hold, then accept: a held study waits in the inbox and goes into the PACS 
   assert.equal((await pacs.rest<string[]>('GET', '/instances')).length, 0, 'held: nothing in the PACS yet');
   assert.equal((await call(receiver.port, 'GET', '/api/v1/inbox', ca.certPem, receiver.partner)).status, 403, 'the inbox is not for partners');
 
-  const accept = (body: unknown) => call(receiver.port, 'POST', `/api/v1/inbox/${sent.transferId}/accept`, ca.certPem, own, body);
+  // The radiologist who accepts signs in; naming someone in the body is refused.
+  const deWit = await signedIn(t, receiver, { username: 'e.dewit', name: 'Dr. E. de Wit', role: 'radiologist', uziRoleCode: '01.015' });
+  const accept = (body: unknown) => deWit.call('POST', `/api/v1/inbox/${sent.transferId}/accept`, body);
   assert.equal((await accept({ user: {} })).status, 400);
-  const accepted = await accept({ destination: 'PACS_MIDDEN', user: { id: 'radioloog-3', name: 'Dr. E. de Wit' } });
+  assert.equal((await accept({ destination: 'PACS_MIDDEN', user: { id: 'radioloog-9', name: 'Dr. Collega' } })).status, 400);
+  const accepted = await accept({ destination: 'PACS_MIDDEN' });
   assert.equal(accepted.status, 202, accepted.body);
   await waitFor('the study in the PACS', async () => (await pacs.rest<string[]>('GET', '/instances')).length === study.instances, 30_000);
   // One record when the user accepts (written before the 202), one when the PACS has all of it.
@@ -122,11 +126,11 @@ test('hold, then accept: a held study waits in the inbox and goes into the PACS 
   assert.match(acceptance?.description ?? '', /accepted by Dr\. E\. de Wit for import into the PACS PACS_MIDDEN/);
   assert.equal(imported?.outcome, 'success');
   for (const r of [acceptance, imported]) {
-    assert.equal(r?.user.id, 'radioloog-3', 'the accepting user is named');
+    assert.equal(r?.user.id, deWit.id, 'the accepting user, signed in, is named');
     assert.equal(r?.grounds.consentReference, 'toestemming-77');
   }
   assert.equal((JSON.parse((await call(receiver.port, 'GET', '/api/v1/inbox', ca.certPem, own)).body) as { transfers: { state: string }[] }).transfers[0]?.state, 'imported');
-  assert.equal((await accept({ user: { id: 'radioloog-3', name: 'Dr. E. de Wit' } })).status, 409, 'an imported study is not accepted twice');
+  assert.equal((await accept({})).status, 409, 'an imported study is not accepted twice');
 });
 
 /** Rewrites a study's files as a hospital that files patients under its own number would send them. */

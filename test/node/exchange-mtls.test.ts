@@ -53,9 +53,12 @@ test('exchange HTTPS: partners by mutual TLS and URA; everything else refused an
       calls.push(['no credentials', call(port, route.method, url, ca.certPem), 'refused']);
       calls.push(['a partner certificate and no credentials', call(port, route.method, url, ca.certPem, partner), 'refused']);
     } else if (typeof route.access === 'object') {
+      // A route for people; where our own systems may call it too, a certificate of another organization is a 403.
+      const ownSystems = route.access.systems !== undefined;
       calls.push(['no session', call(port, route.method, url, ca.certPem), 401]);
-      calls.push(['a partner certificate and no session', call(port, route.method, url, ca.certPem, partner), 401]);
+      calls.push(['a partner certificate and no session', call(port, route.method, url, ca.certPem, partner), ownSystems ? 403 : 401]);
       calls.push(['a made-up session token', send(port, route.method, url, ca.certPem, undefined, undefined, { authorization: `Bearer ${'x'.repeat(43)}` }), 401]);
+      if (ownSystems) for (const [what, cert, status] of certificateRefusals) calls.push([what, call(port, route.method, url, ca.certPem, cert), status]);
     } else {
       for (const [what, cert, status] of certificateRefusals) calls.push([what, call(port, route.method, url, ca.certPem, cert), status]);
       if (route.access === 'own-organization') calls.push(["a partner certificate on our own systems' route", call(port, route.method, url, ca.certPem, partner), 403]);
@@ -66,9 +69,9 @@ test('exchange HTTPS: partners by mutual TLS and URA; everything else refused an
       else assert.equal(a.status, expected, `${route.method} ${route.url} with ${what}`);
       assert.doesNotMatch(a.body, /Noord|10000001|999\d{6}/, 'a refusal tells nothing about the node or a patient');
     }
-    tried.add(typeof route.access === 'object' ? 'user' : route.access);
+    tried.add(typeof route.access === 'object' ? (route.access.systems !== undefined ? 'person-or-own-system' : 'user') : route.access);
   }
-  assert.deepEqual([...tried].sort(), ['own-organization', 'partner', 'sign-in', 'user'], 'every kind of route was tried');
+  assert.deepEqual([...tried].sort(), ['partner', 'person-or-own-system', 'sign-in', 'user'], 'every kind of route was tried');
   assert.equal((await call(port, 'GET', '/exchange/v1/nothing-here', ca.certPem, partner)).status, 404);
 
   await waitFor('the refusals in the log', async () => logLines(n).filter((l) => String(l['msg']).startsWith('refused')).length >= 4 * partnerRoutes.length, 5000);

@@ -125,7 +125,7 @@ test('a study the node holds, queued through the outbox API by a user, reaches O
   assert.equal(noordNode.n.node.outbox?.list({}).length, 0);
 
   const queued = await call(noordNode.port, 'POST', '/api/v1/outbox', certs.ca.certPem, certs.noord, {
-    studyInstanceUid: study.studyInstanceUid, to: midden.ura, purpose: 'transfer', urgency: 'urgent', reason: 'overplaatsing', user: { id: 'r1', name: 'Dr. D. Visser', roleCode: '01.015' },
+    studyInstanceUid: study.studyInstanceUid, to: midden.ura, purpose: 'transfer', urgency: 'urgent', reason: 'overplaatsing',
   });
   assert.equal(queued.status, 202, queued.body);
   await assertAllInPacsB(pacsB, study.instances, originals);

@@ -1,7 +1,7 @@
 // Push between two hospital nodes over mutual TLS: Noord sends a study to Midden; Midden stores every instance byte for
 // byte, Noord gets a receipt signed by Midden, and sending the same study again moves no image bytes.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTestCa } from '../../src/auth/index.ts';
@@ -10,6 +10,7 @@ import { silentLogger } from '../../src/log/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { collect, filesIn } from '../support/dicom-files.ts';
 import { midden, noord, startExchangeNode } from '../support/exchange.ts';
+import { addAccount, cliAs, cliLogin } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 
 test('push: Noord sends a study to Midden, verified end to end; a second send moves nothing', async (t) => {
@@ -69,26 +70,26 @@ test('beeldbrug send: the command line queues a study in the running node\'s out
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
 
-  const main = new URL('../../src/main.ts', import.meta.url).pathname;
-  const args = ['--disable-warning=ExperimentalWarning', main, 'send', '--config', sender.n.configPath, '--study', study.studyInstanceUid, '--to', midden.ura,
-    '--purpose', 'transfer', '--urgency', 'urgent', '--user-id', 'radioloog-7', '--user-name', 'Dr. C. Bakker'];
-  const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('close', (code) => resolve({ code, out, err }));
-  });
+  // The person signs in at the CLI (password + TOTP), then asks the running node to send; the CLI opens no database.
+  const secret = await addAccount(t, sender, { username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist', uziRoleCode: '01.015' });
+  const sessionFile = join(work, 'session.json');
+  const caFile = join(work, 'ca.crt');
+  writeFileSync(caFile, ca.certPem);
+  const login = await cliLogin(sender, sessionFile, caFile, 'c.bakker', secret);
+  assert.equal(login.code, 0, login.stderr);
+  const run = await cliAs(sessionFile, ['send', '--study', study.studyInstanceUid, '--to', midden.ura, '--purpose', 'transfer', '--urgency', 'urgent']);
+  const r = { code: run.code, out: run.stdout, err: run.stderr };
+  const bakker = sender.n.node.audit.list({ action: 'login' }).findLast((x) => x.user.name === 'Dr. C. Bakker')?.user.id;
+  assert.ok(bakker !== undefined);
   assert.equal(r.code, 0, r.err);
-  const transferId = /queued transfer ([0-9a-f-]{36}) to Ziekenhuis Midden/.exec(r.out)?.[1];
+  const transferId = /queued transfer ([0-9a-f-]{36}) to Ziekenhuis Midden \(URA 10000002\)/.exec(r.out)?.[1];
   assert.ok(transferId !== undefined, r.out);
   const row = sender.n.node.outbox?.get(transferId);
   assert.equal(row?.state, 'delivered', 'the node sent it from its outbox');
   assert.equal(row?.request.urgency, 'urgent');
   assert.ok((row?.receipt ?? '').length > 0, 'the receipt is kept');
   const sent = sender.n.node.audit.list({ action: 'send' });
-  assert.deepEqual(sent.map((r) => [r.outcome, r.objects.transferId, r.user.id]), [['success', transferId, 'radioloog-7'], ['success', transferId, 'radioloog-7']]);
+  assert.deepEqual(sent.map((r) => [r.outcome, r.objects.transferId, r.user.id]), [['success', transferId, bakker], ['success', transferId, bakker]]);
   assert.match(sent[0]?.description ?? '', /queued/);
   assert.match(sent[1]?.description ?? '', /delivered, receipt verified/);
   assert.equal(sent[0]?.patient?.bsn, synth.patients[0]?.bsn, 'the audit trail names the patient');

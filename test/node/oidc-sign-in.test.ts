@@ -85,6 +85,9 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
   assert.equal(radSession.body.twoFactor, true);
   assert.equal(rad.browser.cookie(`127.0.0.1:${port}`, 'beeldbrug_oidc'), undefined, 'the state cookie is cleared once used');
   assert.equal((await rad.browser.go(`${node}/api/v1/audit`)).status, 403, 'a radiologist does not read the audit trail');
+  // Signed in through the identity provider, the radiologist reaches the routes that act for a person.
+  assert.equal((await rad.browser.go(`${node}/api/v1/outbox`)).status, 200, 'the outbox, as the signed-in radiologist');
+  assert.equal((await rad.browser.go(`${node}/api/v1/inbox`)).status, 200, 'the inbox too');
   const firstLogin = records('login').at(-1)!;
   assert.equal(firstLogin.user.name, 'Dr. C. Bakker');
   assert.equal(firstLogin.user.roleCode, '01.015');
@@ -101,6 +104,7 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
   const oneFactor = await signIn('aud-1');
   assert.deepEqual((await session(oneFactor.browser)).body.twoFactor, false);
   assert.equal((await oneFactor.browser.go(`${node}/api/v1/audit`)).status, 403);
+  assert.equal((await oneFactor.browser.go(`${node}/api/v1/outbox`)).status, 403, 'an auditor does not see the outbox');
   // Password and a hardware key are two factors: the auditor reads the trail, and that reading is recorded.
   const twoFactors = await signIn('aud-2');
   assert.equal((await session(twoFactors.browser)).body.user?.role, 'auditor');

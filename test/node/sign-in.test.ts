@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:https';
 import { test } from 'node:test';
-import { totpCode, totpStep } from '../../src/auth/index.ts';
+import { issueNodeCertificate, totpCode, totpStep } from '../../src/auth/index.ts';
 import { call, send, startExchangeNode } from '../support/exchange.ts';
 
 const main = new URL('../../src/main.ts', import.meta.url).pathname;
@@ -65,8 +65,14 @@ test('sign-in: password + TOTP, lockout with one answer for every failure, sessi
   const me = await withHeaders(port, 'GET', '/api/v1/session', ca.certPem, asRadiologist);
   assert.deepEqual(JSON.parse(me.body).user, { username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist', uziRoleCode: '01.015' });
   assert.equal((await withHeaders(port, 'GET', '/api/v1/audit', ca.certPem, asRadiologist)).status, 403, 'a radiologist does not read the audit trail');
+  assert.equal((await withHeaders(port, 'GET', '/api/v1/outbox', ca.certPem, asRadiologist)).status, 200, 'the session opens the routes that act for a person');
   assert.equal((await withHeaders(port, 'DELETE', '/api/v1/session', ca.certPem, asRadiologist)).status, 204);
   assert.equal((await withHeaders(port, 'GET', '/api/v1/session', ca.certPem, asRadiologist)).status, 401, 'signed out');
+  assert.equal((await withHeaders(port, 'GET', '/api/v1/outbox', ca.certPem, asRadiologist)).status, 401, 'and the ended session opens nothing');
+  // An ended session does not fall back to the node's own certificate the same request presents.
+  const own = issueNodeCertificate(ca, { commonName: 'ris.test', organization: { name: 'Ziekenhuis Noord', ura: '10000001' } });
+  const mixed = await send(port, 'GET', '/api/v1/outbox', ca.certPem, own, undefined, { cookie: asRadiologist.cookie });
+  assert.equal(mixed.status, 401, mixed.body);
 
   // No session, a partner's certificate, a made-up token: refused.
   assert.equal((await call(port, 'GET', '/api/v1/audit', ca.certPem)).status, 401);

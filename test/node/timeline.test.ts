@@ -3,7 +3,7 @@
 // the hospitals that know the patient and may be asked; those answer after asking the registry themselves; a chosen
 // study comes over the exchange protocol into Noord's node.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { HttpsRegistryClient, pseudonymOf, readNetworkKeyFile } from '../../src/registry/index.ts';
@@ -12,10 +12,10 @@ import { signTimelineRequest, type Timeline } from '../../src/timeline/index.ts'
 import { call, midden, noord, startExchangeNode } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
 import { beeldbrug, networkCertificates } from '../support/pki-cli.ts';
-import { run } from '../support/processes.ts';
+import { addAccount, cliAs, cliLogin, signedIn } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
-import { byHolder, importStudies, lines, main, network, patientPortal, portalClient, radiologist, recorded, registryOrg, registryProcess, timelineOf, timelineRequestsAt, traag, zuid } from '../support/timeline-network.ts';
+import { byHolder, importStudies, lines, network, patientPortal, portalClient, radiologist, radiologistAt, recorded, registryOrg, registryProcess, timelineOf, timelineRequestsAt, traag, zuid } from '../support/timeline-network.ts';
 
 test('timeline: permit for one hospital and deny for another shows the first only; a revoke takes effect at the next query', async (t) => {
   const net = await network(t);
@@ -45,10 +45,12 @@ test('timeline: permit for one hospital and deny for another shows the first onl
   const atMidden = timelineRequestsAt(nodes.midden, p.bsn);
   assert.equal(atMidden.length, 1);
   assert.equal(atMidden[0]?.outcome, 'success');
-  assert.deepEqual(atMidden[0]?.user, { id: radiologist.practitionerId, name: radiologist.name, roleCode: radiologist.roleCode, organizationUra: noord.ura }, 'the source logs who asked');
+  const asker = radiologistAt(nodes.noord);
+  assert.deepEqual(atMidden[0]?.user, { id: asker.id, name: radiologist.name, roleCode: radiologist.roleCode, organizationUra: noord.ura }, 'the source logs the person signed in at Noord');
   assert.equal(atMidden[0]?.grounds.consentReference, `Consent/${permit.id}`);
   const atNoord = nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'query' });
   assert.equal(atNoord.length, 1, 'the requester logs the question too');
+  assert.deepEqual(atNoord[0]?.user, { id: asker.id, name: radiologist.name, roleCode: radiologist.roleCode, organizationUra: noord.ura }, 'in the name of the signed-in person');
 
   await net.consents.revokeConsent(permit.id);
   const after = await timelineOf(nodes.noord, p.bsn);
@@ -83,6 +85,7 @@ test('timeline: a patient unknown at a hospital causes no request there; a slow 
   const claims = JSON.parse(Buffer.from(sent.request.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
   assert.deepEqual(Object.keys(claims).sort(), ['bsn', 'exp', 'iat', 'includeReports', 'jti', 'organization', 'purpose', 'requester']);
   assert.equal(claims['bsn'], q.bsn);
+  assert.deepEqual(claims['requester'], { practitionerId: radiologistAt(nodes.noord).id, name: radiologist.name, roleCode: radiologist.roleCode }, 'the signed claims name the person signed in at Noord');
   const [family, given] = q.name.split('^');
   for (const leak of [q.birthDate, family, given, q.patientId]) assert.ok(leak === undefined || !net.slow.bodies[0]?.includes(leak), `no ${leak} on the wire`);
   // The registry never saw a BSN: not in its log, not in its database.
@@ -130,13 +133,19 @@ test('timeline: a chosen study is retrieved from its source by its UID, verified
   assert.deepEqual(tl.sources.map((s) => s.status).sort(), ['answered', 'answered']);
   const chosen = tl.studies.find((s) => s.source.ura === zuid.ura);
   assert.ok(chosen !== undefined);
-  const r = await call(nodes.noord.port, 'POST', '/api/v1/timeline/retrievals', nodes.noord.ca.certPem, nodes.noord.own, {
-    bsn: p.bsn, source: zuid.ura, studyInstanceUid: chosen.studyInstanceUid, requester: radiologist,
-  });
+  const asker = radiologistAt(nodes.noord);
+  // Naming someone else in the body does not work, and neither does the node's own certificate without a person.
+  const impostor = await asker.call('POST', '/api/v1/timeline/retrievals', { bsn: p.bsn, source: zuid.ura, studyInstanceUid: chosen.studyInstanceUid, requester: { practitionerId: 'collega-1', name: 'Dr. Collega', roleCode: '01.015' } });
+  assert.equal(impostor.status, 400, impostor.body);
+  assert.match(impostor.body, /REQUEST_INVALID.*the person who acts comes from sign-in/);
+  const systemAlone = await call(nodes.noord.port, 'POST', '/api/v1/timeline/retrievals', nodes.noord.ca.certPem, nodes.noord.own, { bsn: p.bsn, source: zuid.ura, studyInstanceUid: chosen.studyInstanceUid });
+  assert.equal(systemAlone.status, 403, systemAlone.body);
+  assert.match(systemAlone.body, /assertion-required/);
+  const r = await asker.call('POST', '/api/v1/timeline/retrievals', { bsn: p.bsn, source: zuid.ura, studyInstanceUid: chosen.studyInstanceUid });
   assert.equal(r.status, 202, r.body);
   const { transferId } = JSON.parse(r.body) as { transferId: string };
   await waitFor('the retrieved study in Noord', async () => {
-    const inbox = await call(nodes.noord.port, 'GET', '/api/v1/inbox', nodes.noord.ca.certPem, nodes.noord.own);
+    const inbox = await asker.call('GET', '/api/v1/inbox');
     return (JSON.parse(inbox.body) as { transfers: { transferId: string; state: string }[] }).transfers.some((x) => x.transferId === transferId && x.state !== 'open');
   });
   const held = nodes.noord.n.node.studies.studyInstances({ actor: { kind: 'system', task: 'test' }, purpose: 'query' }, chosen.studyInstanceUid);
@@ -144,31 +153,66 @@ test('timeline: a chosen study is retrieved from its source by its UID, verified
   const original = nodes.zuid.n.node.studies.studyInstances({ actor: { kind: 'system', task: 'test' }, purpose: 'query' }, chosen.studyInstanceUid);
   assert.deepEqual(held.map((i) => i.blob.sha256).sort(), original.map((i) => i.blob.sha256).sort(), 'byte for byte what Zuid holds');
   const sent = nodes.zuid.n.node.audit.list({ bsn: p.bsn }).find((x) => x.action === 'retrieve' && x.outcome === 'success');
-  assert.equal(sent?.user.id, radiologist.practitionerId);
+  assert.equal(sent?.user.id, asker.id, 'the source names the person signed in at Noord');
+  assert.equal(nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'retrieve' }).find((x) => x.outcome === 'success')?.user.id, asker.id, 'and so does Noord');
   // A study of another patient cannot be had under this patient's permit.
-  const other = await call(nodes.noord.port, 'POST', '/api/v1/timeline/retrievals', nodes.noord.ca.certPem, nodes.noord.own, {
-    bsn: p.bsn, source: midden.ura, studyInstanceUid: net.q.studies[0]?.studyInstanceUid, requester: radiologist,
-  });
+  const other = await asker.call('POST', '/api/v1/timeline/retrievals', { bsn: p.bsn, source: midden.ura, studyInstanceUid: net.q.studies[0]?.studyInstanceUid });
   assert.equal(other.status, 502);
   assert.match(other.body, /no such study of this patient/);
 
-  const bad = await call(nodes.noord.port, 'POST', '/api/v1/timeline', nodes.noord.ca.certPem, nodes.noord.own, { bsn: '123456789', requester: radiologist });
+  const bad = await asker.call('POST', '/api/v1/timeline', { bsn: '123456789' });
   assert.equal(bad.status, 400);
   assert.equal((JSON.parse(bad.body) as { error: string }).error, 'BSN_INVALID');
-
-  // The CLI, as a radiologist's terminal runs it: its own process, the node's configuration, the same answer.
-  const cli = await run(process.execPath, ['--disable-warning=ExperimentalWarning', main, 'timeline', p.bsn, '--config', nodes.noord.n.configPath, '--user-id', radiologist.practitionerId, '--user-name', radiologist.name, '--json'], 60_000);
-  assert.equal(cli.code, 0, cli.stderr);
-  const fromCli = JSON.parse(cli.stdout) as Timeline;
-  assert.deepEqual(fromCli.studies.map((s) => s.studyInstanceUid), tl.studies.map((s) => s.studyInstanceUid));
-  const badCli = await run(process.execPath, ['--disable-warning=ExperimentalWarning', main, 'timeline', '123456780', '--config', nodes.noord.n.configPath, '--user-id', 'x', '--user-name', 'x'], 60_000);
-  assert.notEqual(badCli.code, 0);
-  assert.match(badCli.stderr, /BSN_INVALID: 123456780 is not a valid BSN/);
+  // A person the node cannot name to other hospitals with a profession does not ask at all.
+  const noRole = await signedIn(t, nodes.noord, { username: 'secretariaat', name: 'Secretariaat Radiologie', role: 'staff' });
+  const unnamed = await noRole.call('POST', '/api/v1/timeline', { bsn: p.bsn });
+  assert.equal(unnamed.status, 403, unnamed.body);
+  assert.match(unnamed.body, /REQUESTER_UNNAMED.*has no UZI role code/);
 
   const regional = await timelineOf(nodes.oost, p.bsn);
   assert.equal(regional.mode, 'regional-sources', 'the answer says no registry was used');
   assert.deepEqual(regional.sources.map((s) => [s.ura, s.status]), [[midden.ura, 'answered']]);
   assert.equal(regional.studies.length, 2, 'Midden still asked the registry before answering');
+
+  // The CLI, as a radiologist's terminal runs it: it signs in over HTTPS (password + TOTP), keeps the session in a file
+  // only its user can read, and asks the node's API; it opens no database of the node and holds no key.
+  const sessionFile = join(tempDir(t), 'beeldbrug', 'session.json');
+  const caFile = join(tempDir(t), 'ca.crt');
+  writeFileSync(caFile, nodes.noord.ca.certPem);
+  const secret = await addAccount(t, nodes.noord, { username: 'j.bos', name: 'Dr. J. Bos', role: 'radiologist', uziRoleCode: '01.015' });
+  const before = await cliAs(sessionFile, ['timeline', p.bsn]);
+  assert.equal(before.code, 1);
+  assert.match(before.stderr, /SIGN_IN_REQUIRED: not signed in .* beeldbrug login/);
+  const login = await cliLogin(nodes.noord, sessionFile, caFile, 'j.bos', secret);
+  assert.equal(login.code, 0, login.stderr);
+  assert.match(login.stdout, /signed in at https:\/\/127\.0\.0\.1:\d+ as Dr\. J\. Bos \(radiologist, UZI role 01\.015\)/);
+  assert.equal(statSync(sessionFile).mode & 0o777, 0o600, 'the session file is private');
+  assert.equal(statSync(join(sessionFile, '..')).mode & 0o777, 0o700);
+  const cli = await cliAs(sessionFile, ['timeline', p.bsn, '--json']);
+  assert.equal(cli.code, 0, cli.stderr);
+  const fromCli = JSON.parse(cli.stdout) as Timeline;
+  assert.deepEqual(fromCli.studies.map((s) => s.studyInstanceUid), tl.studies.map((s) => s.studyInstanceUid));
+  const cliAsked = nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'query' }).findLast((x) => x.description.startsWith('timeline'));
+  assert.equal(cliAsked?.user.name, 'Dr. J. Bos', 'the node records the person signed in at the CLI');
+  assert.equal(timelineRequestsAt(nodes.midden, p.bsn).findLast(() => true)?.user.name, 'Dr. J. Bos', 'and so does the source');
+  const badCli = await cliAs(sessionFile, ['timeline', '123456780']);
+  assert.notEqual(badCli.code, 0);
+  assert.match(badCli.stderr, /BSN_INVALID: 123456780 is not a valid BSN/);
+  // The study retrieved above is at Noord now: the same person sends it on to Midden and follows it to its receipt.
+  const cliSend = await cliAs(sessionFile, ['send', '--study', chosen.studyInstanceUid, '--to', midden.name, '--purpose', 'transfer', '--reason', 'tweede lezing']);
+  assert.equal(cliSend.code, 0, cliSend.stderr);
+  assert.match(cliSend.stdout, /delivered to Ziekenhuis Midden \(URA 10000002\): transfer .*, receipt verified/);
+  const queuedBy = nodes.noord.n.node.audit.list({ action: 'send' }).find((x) => x.description.startsWith('study queued for sending'));
+  assert.equal(queuedBy?.user.name, 'Dr. J. Bos', 'the send is recorded in the name of the signed-in person');
+  // Retrieving from the CLI follows the study until it has arrived, verified.
+  const cliRetrieve = await cliAs(sessionFile, ['timeline', p.bsn, '--retrieve', chosen.studyInstanceUid, '--wait', '60']);
+  assert.equal(cliRetrieve.code, 0, cliRetrieve.stderr);
+  assert.match(cliRetrieve.stdout, /Ziekenhuis (Midden|Zuid) queued the study for us: transfer [0-9a-f-]+\narrived and verified: \d+ instances/);
+  const logout = await cliAs(sessionFile, ['logout']);
+  assert.equal(logout.code, 0, logout.stderr);
+  assert.ok(!existsSync(sessionFile), 'logout removes the saved session');
+  assert.equal(nodes.noord.n.node.audit.list({ action: 'logout' }).findLast(() => true)?.user.name, 'Dr. J. Bos');
+
 });
 
 test('timeline: a source lists what its PACS holds beside its own copies, a PACS-only study is retrieved through the node, and a PACS that is down leaves a partial answer', async (t) => {
@@ -198,11 +242,10 @@ test('timeline: a source lists what its PACS holds beside its own copies, a PACS
   assert.equal(midNode.store.index.stats().instances, heldBefore, 'listing fetched nothing');
 
   // Retrieval: Midden fetches the study from its PACS and sends it whole; Noord gets every instance.
-  const asked = await call(net.nodes.noord.port, 'POST', '/api/v1/timeline/retrievals', net.nodes.noord.ca.certPem, net.nodes.noord.own, {
+  const asked = await radiologistAt(net.nodes.noord).call('POST', '/api/v1/timeline/retrievals', {
     bsn: r.bsn,
     source: midden.ura,
     studyInstanceUid: onlyInPacs.studyInstanceUid,
-    requester: radiologist,
   });
   assert.equal(asked.status, 202, asked.body);
   const atNoord = () => net.nodes.noord.n.node.studies.patientStudies({ actor: { kind: 'system', task: 'test' }, purpose: 'query' }, r.bsn);

@@ -49,6 +49,8 @@ export interface ExchangeNodeOptions {
   retentionDays?: number;
   /** auth.oidc: sign-in through an identity provider. */
   oidc?: Record<string, unknown>;
+  /** auth.assertions: the keys whose assertions let our systems act for a person. */
+  assertions?: Record<string, unknown>;
   /** The data folder, e.g. on a small file system to see a full disk. */
   dataDir?: string;
 }
@@ -85,6 +87,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
       if (o.retentionDays !== undefined) (raw['store'] as Record<string, unknown>)['retentionDays'] = o.retentionDays;
       if (o.dataDir !== undefined) raw['dataDir'] = o.dataDir;
       if (o.oidc !== undefined) raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), oidc: o.oidc };
+      if (o.assertions !== undefined) raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), assertions: o.assertions };
     },
   });
   const first = partners[0] ?? midden;

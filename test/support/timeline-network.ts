@@ -12,7 +12,8 @@ import { createLogger } from '../../src/log/index.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, startRegistry } from '../../src/registry/index.ts';
 import { synthesize, type SynthPatient } from '../../src/synth/index.ts';
 import type { Timeline } from '../../src/timeline/index.ts';
-import { call, type ExchangeNode, midden, noord, startExchangeNode } from './exchange.ts';
+import { type ExchangeNode, midden, noord, startExchangeNode } from './exchange.ts';
+import { type SignedIn, signedIn } from './sign-in.ts';
 import { freePort } from './net.ts';
 import { beeldbrug, networkCertificates } from './pki-cli.ts';
 import { startOrthanc } from './orthanc-pacs.ts';
@@ -25,7 +26,17 @@ export const registryOrg = { name: 'Regio Registry', ura: '10000099' };
 /** The patients' own channel to the registry (as MijnMitz): it records the consents that concern other hospitals. */
 export const patientPortal = { name: 'Patiëntenportaal', ura: '10000050' };
 export const main = new URL('../../src/main.ts', import.meta.url).pathname;
+/** A radiologist as a source names them in signed claims; `radiologistAt` gives the one signed in at a node of `network`. */
 export const radiologist = { practitionerId: '900012345', name: 'Dr. A. de Vries', roleCode: '01.015' };
+
+const signedInAt = new WeakMap<ExchangeNode, SignedIn>();
+
+/** The radiologist signed in at a node of the network: who asks that node's timeline in these tests. */
+export function radiologistAt(n: ExchangeNode): SignedIn {
+  const s = signedInAt.get(n);
+  assert.ok(s !== undefined, 'no radiologist is signed in at this node');
+  return s;
+}
 
 export async function registryProcess(t: TestContext, dir: string) {
   const out = tempDir(t);
@@ -108,6 +119,8 @@ export async function network(t: TestContext, o: { middenPacs?: boolean; noord?:
     // Oost has no registry: it asks its configured regional sources.
     oost: await startExchangeNode(t, { ca: certs.ca, identity: certs.oost, us: oost, port: ports.oost, partners: everyone.filter((p) => p.ura !== oost.ura), timeline: { sourceTimeoutMs: 800, regionalSources: [midden.ura] } }),
   };
+  // The radiologists who ask: signed in at the requesting nodes with password + TOTP, as `beeldbrug login` does.
+  for (const n of [nodes.noord, nodes.oost]) signedInAt.set(n, await signedIn(t, n, { username: 'a.devries', name: radiologist.name, role: 'radiologist', uziRoleCode: radiologist.roleCode }));
   const synth = await synthesize({ outDir: join(tempDir(t), 'synth'), patients: 2, seed: 41, studiesPerPatient: [3, 3], modalities: ['CR', 'DX'] });
   const [p, q] = synth.patients;
   assert.ok(p !== undefined && q !== undefined && p.bsn !== q.bsn);
@@ -123,7 +136,7 @@ export async function network(t: TestContext, o: { middenPacs?: boolean; noord?:
 }
 
 export async function timelineOf(n: ExchangeNode, bsn: string, o: { includeReports?: boolean } = {}): Promise<Timeline> {
-  const a = await call(n.port, 'POST', '/api/v1/timeline', n.ca.certPem, n.own, { bsn, requester: radiologist, ...o });
+  const a = await radiologistAt(n).call('POST', '/api/v1/timeline', { bsn, ...o });
   assert.equal(a.status, 200, a.body);
   return JSON.parse(a.body) as Timeline;
 }
