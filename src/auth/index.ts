@@ -1,7 +1,7 @@
 export { createTestCa, issueNodeCertificate, organizationOf, type IssuedCertificate, type Organization } from './test-pki.ts';
 export { signJws, verifyJws, type JwsVerification } from './jws.ts';
 export { ROLES, type Account, type Role, type Session } from './roles.ts';
-export { AccountError, AccountStore, type AccountPolicy, type SignInResult } from './account-store.ts';
-export { acceptTotp, newTotpSecret, totpCode, totpStep, totpUri } from './totp.ts';
+export { AccountError, AccountStore, type AccountPolicy, type AccountStoreOptions, type SignInResult } from './account-store.ts';
+export { acceptTotp, newTotpSecret, totpCode, totpSealingKey, totpStep, totpUri } from './totp.ts';
 export { MIN_PASSWORD_LENGTH } from './password.ts';
 export { identityOf, isTwoFactor, OidcSignIn, type ExternalIdentity, type OidcOutcome, type OidcSettings } from './oidc.ts';
