@@ -5,6 +5,7 @@ import { Dataset, SopClass, Tag, TransferSyntax, writeDataset } from '../dicom/i
 import { Association, DimseProtocolError } from '../dimse/index.ts';
 import { openAccounts } from './accounts.ts';
 import { insecureSettings, isLoopback } from './secure-defaults.ts';
+import { insecureFiles } from './insecure-files.ts';
 
 export type FindingLevel = 'critical' | 'warning' | 'ok';
 
@@ -93,10 +94,19 @@ function reachable(host: string): string {
 }
 
 function configurationFindings(config: Readonly<Config>): Finding[] {
-  const accounts = openAccounts(config);
-  const admins = accounts.count('admin');
-  accounts.close();
-  const findings: Finding[] = insecureSettings(config, { admins }).map((s) => ({ level: 'critical', subject: s.key, finding: `${s.problem} (the node refuses to start)`, fix: s.fix }));
+  let admins: number;
+  const findings: Finding[] = [];
+  try {
+    const accounts = openAccounts(config);
+    admins = accounts.count('admin');
+    accounts.close();
+  } catch (err) {
+    // The accounts cannot be counted without the store key; the rest of the configuration is checked all the same.
+    findings.push({ level: 'critical', subject: 'accounts', finding: `${(err as Error).message} (the node refuses to start)`, fix: 'see the message; `beeldbrug start` stops with the same one' });
+    admins = 1;
+  }
+  const insecure = [...insecureSettings(config, { admins }), ...insecureFiles(config)];
+  findings.push(...insecure.map((s): Finding => ({ level: 'critical', subject: s.key, finding: `${s.problem} (the node refuses to start)`, fix: s.fix })));
   for (const [i, l] of config.dimse.listeners.entries()) {
     if (l.plainDicom !== undefined && !isLoopback(l.host)) {
       findings.push({ level: 'warning', subject: `dimse.listeners[${i}]`, finding: `plain DICOM on ${l.host}:${l.port}, on purpose: ${l.plainDicom.reason}`, fix: 'keep that network closed to everything but the modalities named; move them to the TLS port when they can' });

@@ -6,6 +6,8 @@ import { openAuditTrail } from './audit-trail.ts';
 import { AtnaExporter } from './atna-export.ts';
 import { openAccounts, openOidc } from './accounts.ts';
 import { describeInsecure, insecureSettings } from './secure-defaults.ts';
+import { insecureFiles } from './insecure-files.ts';
+import { privateDatabaseFile } from './private-files.ts';
 import { registerAccountRoutes } from './account-routes.ts';
 import { ArrivalNotifier, arrivalNotice, importEvent, Inbox, type IncomingTransfer, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerInboxRoutes, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
 import { PacsForwarder } from './pacs-forwarder.ts';
@@ -56,11 +58,13 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
   const atna = config.audit.atna;
   const atnaTls = atna !== undefined ? readTlsFiles(atna.tls) : undefined;
   const accounts = openAccounts(config);
-  const insecure = insecureSettings(config, { admins: accounts.count('admin') });
+  const insecure = [...insecureSettings(config, { admins: accounts.count('admin') }), ...insecureFiles(config)];
   if (insecure.length > 0) {
     accounts.close();
     throw new BeeldbrugError('CONFIG_INSECURE', describeInsecure(insecure));
   }
+  // Created 0600 before SQLite opens them (openAccounts made the data folder private); their journals follow.
+  for (const db of ['index.sqlite', 'audit.sqlite', ...(config.exchange !== undefined ? ['exchange.sqlite'] : [])]) privateDatabaseFile(join(config.dataDir, db));
   const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey });
   const audit = openAuditTrail(config);
   // An expired session is refused when presented; this removes the ones nobody presents again.

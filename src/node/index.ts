@@ -6,3 +6,4 @@ export { openAuditTrail } from './audit-trail.ts';
 export { openAccounts } from './accounts.ts';
 export { runDoctor, PROBE_AE_TITLE, type Finding, type FindingLevel } from './doctor.ts';
 export { insecureSettings, isLoopback, type InsecureSetting } from './secure-defaults.ts';
+export { insecureFiles } from './insecure-files.ts';

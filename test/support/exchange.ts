@@ -62,7 +62,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
   const server = o.identity ?? issueNodeCertificate(ca, { commonName: `${us.ura}.test`, organization: us, hosts: ['127.0.0.1'] });
   writeFileSync(join(pki, 'ca.crt'), ca.certPem);
   writeFileSync(join(pki, 'node.crt'), server.certPem);
-  writeFileSync(join(pki, 'node.key'), server.keyPem);
+  writeFileSync(join(pki, 'node.key'), server.keyPem, { mode: 0o600 });
   const port = o.port ?? (await freePort());
   const n = await startTestNode(t, {
     aeTitle: `BB_${us.ura.slice(-4)}`,
