@@ -5,3 +5,4 @@ export { AccountError, AccountStore, type AccountPolicy, type AccountStoreOption
 export { acceptTotp, newTotpSecret, totpCode, totpSealingKey, totpStep, totpUri } from './totp.ts';
 export { MIN_PASSWORD_LENGTH } from './password.ts';
 export { identityOf, isTwoFactor, OidcSignIn, type ExternalIdentity, type OidcOutcome, type OidcSettings } from './oidc.ts';
+export { rateKeyOf, SignInRateLimit, type SignInAdmission, type SignInRateLimitSettings } from './sign-in-rate-limit.ts';

@@ -32,6 +32,7 @@ export const ErrorCatalog = {
   REGISTRY_UNREACHABLE: { http: 502, summary: 'the localization and consent registry cannot be reached or did not answer' },
   RELEASE_REFUSED: { http: 403, summary: 'the registry does not permit releasing this patient\'s data to the requester (no consent, or a denial)' },
   REQUEST_INVALID: { http: 400, summary: 'the request does not have the expected shape' },
+  SIGN_IN_RATE_LIMITED: { http: 429, summary: 'too many failed sign-ins from this address, or from all together; Retry-After says when to try again' },
   NOT_FOUND: { http: 404, summary: 'no such object' },
   INTERNAL: { http: 500, dimse: 0x0110, summary: 'an unexpected error; details are in the node log' },
 } as const satisfies Record<string, { http: number; dimse?: number; summary: string }>;

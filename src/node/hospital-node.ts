@@ -9,6 +9,7 @@ import { describeInsecure, insecureSettings } from './secure-defaults.ts';
 import { insecureFiles } from './insecure-files.ts';
 import { privateDatabaseFile } from './private-files.ts';
 import { registerAccountRoutes } from './account-routes.ts';
+import { SignInRateLimit } from '../auth/index.ts';
 import { ArrivalNotifier, arrivalNotice, importEvent, Inbox, type IncomingTransfer, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerInboxRoutes, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
 import { PacsForwarder } from './pacs-forwarder.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
@@ -44,8 +45,14 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/** What a test sets besides the configuration. */
+export interface NodeOptions {
+  /** The clock of the sign-in rate limit (milliseconds since the epoch). */
+  now?: () => number;
+}
+
 /** Builds one hospital node from its configuration, in dependency order, and shuts it down in reverse. */
-export async function startNode(config: Readonly<Config>, logger: Logger): Promise<RunningNode> {
+export async function startNode(config: Readonly<Config>, logger: Logger, options: NodeOptions = {}): Promise<RunningNode> {
   let encryptionKey: Buffer;
   try {
     encryptionKey = readEncryptionKeyFile(config.store.encryptionKeyFile);
@@ -261,7 +268,8 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         sessions: (token) => accounts.session(token),
         routes: (app) => {
           app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
-          registerAccountRoutes(app, { accounts, audit, node: config.node.name, logger: logger.child({ part: 'sign-in' }), ...(oidcSignIn !== undefined ? { oidc: oidcSignIn } : {}) });
+          const signInLimit = new SignInRateLimit(config.auth.signInRateLimit, options.now);
+          registerAccountRoutes(app, { accounts, audit, node: config.node.name, logger: logger.child({ part: 'sign-in' }), signInLimit, ...(oidcSignIn !== undefined ? { oidc: oidcSignIn } : {}) });
           registerHelloRoute(app, config.node.organization);
           registerTimelineRoutes(app, theTimeline);
           registerTimelineSourceRoutes(app, {

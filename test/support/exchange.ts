@@ -51,6 +51,9 @@ export interface ExchangeNodeOptions {
   oidc?: Record<string, unknown>;
   /** The data folder, e.g. on a small file system to see a full disk. */
   dataDir?: string;
+  /** auth.signInRateLimit, and the clock it counts by. */
+  signInRateLimit?: Record<string, unknown>;
+  now?: () => number;
 }
 
 /** A node with an exchange listener; by default Noord's, trusting Midden as its one partner. */
@@ -67,6 +70,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
   const n = await startTestNode(t, {
     aeTitle: `BB_${us.ura.slice(-4)}`,
     peers: o.dimsePeers ?? [],
+    ...(o.now !== undefined ? { now: o.now } : {}),
     edit: (raw) => {
       raw['node'] = { name: us.name, organization: us };
       raw['exchange'] = {
@@ -85,6 +89,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
       if (o.retentionDays !== undefined) (raw['store'] as Record<string, unknown>)['retentionDays'] = o.retentionDays;
       if (o.dataDir !== undefined) raw['dataDir'] = o.dataDir;
       if (o.oidc !== undefined) raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), oidc: o.oidc };
+      if (o.signInRateLimit !== undefined) raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), signInRateLimit: o.signInRateLimit };
     },
   });
   const first = partners[0] ?? midden;
