@@ -155,3 +155,11 @@ export function insecureFiles(config: Readonly<Config>, now: Date = new Date()):
   }
   return found;
 }
+
+/** This node's own certificates and when each stops being valid, for doctor's warning before that day comes. */
+export function ownCertificates(config: Readonly<Config>): { key: string; certFile: string; validTo: Date }[] {
+  return tlsSections(config).flatMap(({ key, tls }) => {
+    const own = certificatesIn(readText(tls.certFile) ?? '')[0];
+    return own !== undefined ? [{ key: `${key}.certFile`, certFile: tls.certFile, validTo: own.validToDate }] : [];
+  });
+}

@@ -81,6 +81,11 @@ test('the store key equal to the audit key stops the start', async (t) => {
 test("the node's own certificate out of its validity stops the start", async (t) => {
   await refused(configured(t, (s) => s.tlsListener({ notBefore: new Date(Date.now() - 400 * 86_400_000), validDays: 365 })), 'dimse.listeners[1].tls.certFile', /node\.crt expired on \d{4}-/);
   await refused(configured(t, (s) => s.tlsListener({ notBefore: new Date(Date.now() + 86_400_000), validDays: 365 })), 'dimse.listeners[1].tls.certFile', /is not valid before/);
+  // Not refused yet, but doctor warns a month ahead.
+  const soon = configured(t, (s) => s.tlsListener({ notBefore: new Date(Date.now() - 355 * 86_400_000), validDays: 365 }));
+  const findings = await runDoctor(soon);
+  assert.ok(!findings.some((f) => f.level === 'critical'), JSON.stringify(findings));
+  assert.match(findings.find((f) => f.subject === 'dimse.listeners[1].tls.certFile')?.finding ?? '', /node\.crt expires on \d{4}-\d\d-\d\d, in 9 days/);
 });
 
 test("a public CA as the trust list stops the start: anyone who buys a certificate could claim a partner's URA", async (t) => {
