@@ -5,7 +5,7 @@ import type { AuditEvent, AuditTrail } from '../audit/index.ts';
 import { openAuditTrail } from './audit-trail.ts';
 import { AtnaExporter } from './atna-export.ts';
 import { openAccounts, openOidc } from './accounts.ts';
-import { describeInsecure, insecureSettings } from './secure-defaults.ts';
+import { describeInsecure, insecureResolvedPeers, insecureSettings } from './secure-defaults.ts';
 import { insecureFiles } from './insecure-files.ts';
 import { privateDatabaseFile } from './private-files.ts';
 import { registerAccountRoutes } from './account-routes.ts';
@@ -118,6 +118,8 @@ export async function startNode(config: Readonly<Config>, logger: Logger, option
     closers.push(() => retention.close());
     retention.start();
     const peers = await resolvePeers(config.dimse.peers);
+    const resolvedInsecure = insecureResolvedPeers(config, peers);
+    if (resolvedInsecure.length > 0) throw new BeeldbrugError('CONFIG_INSECURE', describeInsecure(resolvedInsecure));
     // Set once the exchange part below is up; C-MOVEs to a partner's AE title go through it.
     let sendToPartner: ((destination: string, studyInstanceUids: readonly string[], by: { callingAeTitle: string; remoteAddress: string; associationId: string }) => Promise<void>) | undefined;
     const partnerDestinations = (config.exchange?.partners ?? []).flatMap((p) => (p.aeTitle !== undefined ? [p.aeTitle.trim()] : []));

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Config } from '../config/index.ts';
 
 /** One reason the node will not start as configured, with the key to look at and what to do about it. */
@@ -20,6 +21,8 @@ export function isLoopback(host: string): boolean {
 export function wildcardHost(host: string): string | undefined {
   const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
   if (/[*?/]/.test(h)) return 'a pattern or network range, not one host';
+  // inet_aton reads "0", "0.0" or "0x0" as 0.0.0.0: a number is an address only when written in full.
+  if (/^[0-9x.]+$/.test(h) && isIP(h) === 0) return 'a number that is not an address written in full (the resolver may read it as 0.0.0.0)';
   const v4 = /^(?:::ffff:)?(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
   if (v4 !== null) {
     const [a, b, c, d] = v4.slice(1).map(Number);
@@ -77,6 +80,18 @@ export function insecureSettings(config: Readonly<Config>, o: { admins: number }
     }
   }
   return found;
+}
+
+/**
+ * The peers whose host name resolved to an address that stands for no one machine (a DNS entry pointing at 0.0.0.0):
+ * checked once the names are resolved at start, as the configuration alone cannot show it.
+ */
+export function insecureResolvedPeers(config: Readonly<Config>, resolved: readonly { aeTitle: string; addresses: readonly string[] }[]): InsecureSetting[] {
+  return config.dimse.peers.flatMap((p, i) => {
+    const address = resolved[i]?.addresses.find((a) => wildcardHost(a) !== undefined);
+    if (address === undefined || wildcardHost(p.host) !== undefined) return [];
+    return [{ key: `dimse.peers[${i}].host`, problem: `the peer ${p.aeTitle.trim()} has host ${p.host}, which resolves to ${address}, ${wildcardHost(address) ?? ''}`, fix: `name the one address or host name ${p.aeTitle.trim()} connects from, or correct that name in DNS` }];
+  });
 }
 
 /** The refusal as an operator reads it: each problem on its own line, with its fix. */

@@ -13,6 +13,7 @@ import { type Config, parseConfig } from '../../src/config/index.ts';
 import { BeeldbrugError } from '../../src/errors/index.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { runDoctor, startNode } from '../../src/node/index.ts';
+import { insecureResolvedPeers, wildcardHost } from '../../src/node/secure-defaults.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const organization = { name: 'Testziekenhuis', ura: '12345678' };
@@ -112,8 +113,20 @@ test("a public CA as the trust list stops the start: anyone who buys a certifica
 });
 
 test('a DICOM peer at a wildcard, broadcast or multicast address stops the start', async (t) => {
-  for (const host of ['0.0.0.0', '::', '[::]', '255.255.255.255', '224.0.0.1', '10.0.0.0/8', '*']) {
+  for (const host of ['0.0.0.0', '::', '[::]', '::ffff:0.0.0.0', '0', '0x0', '255.255.255.255', '224.0.0.1', 'ff02::1', '10.0.0.0/8', '*']) {
     const config = configured(t, ({ raw }) => ((raw['dimse'] as Record<string, unknown>)['peers'] = [{ aeTitle: 'PACS', host: '127.0.0.1' }, { aeTitle: 'ANY', host }]));
     await refused(config, 'dimse.peers[1].host', /the peer ANY has host .*: the allow-list would not tie that AE title to a machine/);
   }
+});
+
+test('a peer whose host name resolves to a wildcard address is refused once resolved', (t) => {
+  const config = configured(t, ({ raw }) => ((raw['dimse'] as Record<string, unknown>)['peers'] = [{ aeTitle: 'PACS', host: 'pacs.example.nl' }, { aeTitle: 'RIS', host: 'ris.example.nl' }]));
+  assert.deepEqual(insecureResolvedPeers(config, [{ aeTitle: 'PACS', addresses: ['10.1.2.3'] }, { aeTitle: 'RIS', addresses: ['10.1.2.4'] }]), []);
+  const found = insecureResolvedPeers(config, [{ aeTitle: 'PACS', addresses: ['10.1.2.3'] }, { aeTitle: 'RIS', addresses: ['10.1.2.4', '0.0.0.0'] }]);
+  assert.deepEqual(found.map((f) => f.key), ['dimse.peers[1].host']);
+  assert.match(found[0]?.problem ?? '', /ris\.example\.nl, which resolves to 0\.0\.0\.0/);
+});
+
+test('an ordinary peer address is not taken for a wildcard', () => {
+  for (const host of ['10.0.0.1', '192.168.1.255', 'pacs.example.nl', '2001:db8::1', '127.0.0.1', 'fe80::1', '10.0.0.0']) assert.equal(wildcardHost(host), undefined, host);
 });
