@@ -1,6 +1,10 @@
 import { BeeldbrugError } from './errors/index.ts';
 import { buildProgram } from './cli/program.ts';
 
+// Whatever this process creates (databases, key files, temp files) is for the node's own user only, also where a
+// library creates a file without naming a mode.
+process.umask(0o077);
+
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (err) {

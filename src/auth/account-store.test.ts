@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
 import { AccountStore } from './account-store.ts';
-import { totpCode, totpStep } from './totp.ts';
+import { base32Decode, newTotpSecret, totpCode, totpStep } from './totp.ts';
 
-const policy = { sessionIdleMinutes: 30, sessionMaxHours: 12, lockoutAttempts: 5, lockoutMinutes: 15 };
+const policy = { sessionIdleMinutes: 30, sessionMaxHours: 12, lockoutAttempts: 5, lockoutMinutes: 15, totpKey: randomBytes(32) };
 const PASSWORD = 'correct horse battery';
 
 function storeAt(t: { after(fn: () => void): void }, clock: { now: number }): { store: AccountStore; path: string } {
@@ -108,4 +110,49 @@ test('sweeping removes expired sessions and keeps live ones', async (t) => {
   assert.ok(old.ok && fresh.ok);
   assert.equal(store.sweep(), 1, 'the session idle for 40 minutes goes');
   assert.ok(store.session(fresh.token));
+});
+
+/** The database file and its write-ahead log as bytes: what a copy of the data folder gives away. */
+function rawBytes(path: string): Buffer {
+  return Buffer.concat([path, `${path}-wal`].flatMap((p) => {
+    try {
+      return [readFileSync(p)];
+    } catch {
+      return [];
+    }
+  }));
+}
+
+const holds = (raw: Buffer, secret: string): boolean => raw.includes(Buffer.from(secret)) || raw.includes(base32Decode(secret));
+
+test('TOTP secrets are sealed at rest: the database file holds neither the secret nor its bytes', async (t) => {
+  const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
+  const { store, path } = storeAt(t, clock);
+  const { totpSecret } = await store.createLocal({ username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist', password: PASSWORD });
+  assert.ok(!holds(rawBytes(path), totpSecret), 'with the store open');
+  store.close();
+  assert.ok(!holds(rawBytes(path), totpSecret), 'after close');
+  const other = new AccountStore(path, policy, () => new Date(clock.now));
+  t.after(() => other.close());
+  const r = await other.signIn({ username: 'c.bakker', password: PASSWORD, code: totpCode(totpSecret, totpStep(new Date(clock.now))) });
+  assert.ok(r.ok, 'the sealed secret opens with the same key');
+  assert.throws(() => new AccountStore(path, { ...policy, totpKey: randomBytes(32) }), /does not open with this key/, 'another key is refused at open, not at every sign-in');
+});
+
+test('plain-text TOTP secrets of an older version are sealed on first open and still sign in', async (t) => {
+  const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
+  const { store, path } = storeAt(t, clock);
+  await store.createLocal({ username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist', password: PASSWORD });
+  store.close();
+  // As the previous version stored it: the base32 secret itself.
+  const secret = newTotpSecret();
+  const old = new DatabaseSync(path);
+  old.prepare('UPDATE account SET totp_secret = ?').run(secret);
+  old.close();
+  assert.ok(holds(rawBytes(path), secret), 'the old database holds the secret in plain text');
+  const opened = new AccountStore(path, policy, () => new Date(clock.now));
+  t.after(() => opened.close());
+  assert.ok(!holds(rawBytes(path), secret), 'sealed, and no copy left in free pages or the write-ahead log');
+  const r = await opened.signIn({ username: 'c.bakker', password: PASSWORD, code: totpCode(secret, totpStep(new Date(clock.now))) });
+  assert.ok(r.ok, 'the migrated secret signs in');
 });

@@ -3,7 +3,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { hashPassword, passwordProblem, verifyPassword } from './password.ts';
 import type { Account, Role, Session } from './roles.ts';
 import { ROLES } from './roles.ts';
-import { acceptTotp, newTotpSecret } from './totp.ts';
+import { acceptTotp, isSealed, newTotpSecret, openTotpSecret, sealTotpSecret } from './totp.ts';
 
 export interface AccountPolicy {
   sessionIdleMinutes: number;
@@ -12,9 +12,14 @@ export interface AccountPolicy {
   lockoutMinutes: number;
 }
 
+export interface AccountStoreOptions extends AccountPolicy {
+  /** The AES-256 key the TOTP secrets are sealed under (see totpSealingKey). */
+  totpKey: Buffer;
+}
+
 /** A request the account store refuses, with a reason an administrator can act on. */
 export class AccountError extends Error {
-  readonly code: 'ACCOUNT_INVALID' | 'ACCOUNT_EXISTS';
+  readonly code: 'ACCOUNT_INVALID' | 'ACCOUNT_EXISTS' | 'SECRETS_KEY_MISMATCH';
   constructor(code: AccountError['code'], message: string) {
     super(message);
     this.name = 'AccountError';
@@ -61,19 +66,26 @@ const tokenHash = (token: string): string => createHash('sha256').update(token).
 /**
  * Local accounts (argon2id password + TOTP, both always required), lockout after repeated failures, and sessions that
  * expire when idle and after a maximum age. Session tokens are random 256-bit values; only their SHA-256 is stored, so
- * a copy of the database signs nobody in.
+ * a copy of the database signs nobody in. TOTP secrets are stored sealed (AES-256-GCM) under a key kept outside the
+ * database; secrets an older version stored in plain text are sealed when the store is opened.
  */
 export class AccountStore {
   readonly #db: DatabaseSync;
   readonly #policy: AccountPolicy;
   readonly #now: () => Date;
+  readonly #totpKey: Buffer;
   #dummyHash: Promise<string> | undefined;
 
-  constructor(path: string, policy: AccountPolicy, now: () => Date = () => new Date()) {
+  constructor(path: string, options: AccountStoreOptions, now: () => Date = () => new Date()) {
+    const { totpKey, ...policy } = options;
+    if (totpKey.length !== 32) throw new RangeError('the TOTP sealing key is 32 bytes');
     this.#policy = policy;
+    this.#totpKey = Buffer.from(totpKey);
     this.#now = now;
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA journal_mode = WAL');
+    // What is deleted or overwritten (a plain-text secret being sealed, an ended session) is zeroed, not left in free pages.
+    this.#db.exec('PRAGMA secure_delete = ON');
     this.#db.exec('PRAGMA synchronous = FULL');
     this.#db.exec('PRAGMA busy_timeout = 5000');
     this.#db.exec(`
@@ -101,6 +113,37 @@ export class AccountStore {
         expires_at INTEGER NOT NULL
       );
       CREATE INDEX IF NOT EXISTS session_by_expiry ON session (expires_at);`);
+    try {
+      this.#sealPlainSecrets();
+    } catch (err) {
+      this.#db.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Seals the secrets an older version stored in plain text, and checks that the sealed ones open with this key: a node
+   * started with another store key would otherwise refuse every sign-in without saying why.
+   */
+  #sealPlainSecrets(): void {
+    const rows = this.#db.prepare('SELECT id, username, totp_secret FROM account WHERE totp_secret IS NOT NULL').all() as { id: string; username: string; totp_secret: string }[];
+    const plain = rows.filter((r) => !isSealed(r.totp_secret));
+    const sealed = rows.find((r) => isSealed(r.totp_secret));
+    if (sealed !== undefined && openTotpSecret(this.#totpKey, sealed.id, sealed.totp_secret) === undefined) {
+      throw new AccountError('SECRETS_KEY_MISMATCH', `the TOTP secret of ${sealed.username} does not open with this key: the accounts were made under another store key`);
+    }
+    if (plain.length === 0) return;
+    const update = this.#db.prepare('UPDATE account SET totp_secret = ? WHERE id = ?');
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const r of plain) update.run(sealTotpSecret(this.#totpKey, r.id, r.totp_secret), r.id);
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+    // The plain-text pages are in the write-ahead log until a checkpoint writes the sealed ones over them.
+    this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   }
 
   /** Creates a local account; the TOTP secret comes back once, for the user's authenticator app. */
@@ -117,7 +160,7 @@ export class AccountStore {
     const id = randomUUID();
     this.#db
       .prepare('INSERT INTO account (id, username, name, role, uzi_role_code, source, password_hash, totp_secret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(id, username, a.name.trim(), a.role, a.uziRoleCode ?? null, 'local', await hashPassword(a.password), totpSecret, this.#now().toISOString());
+      .run(id, username, a.name.trim(), a.role, a.uziRoleCode ?? null, 'local', await hashPassword(a.password), sealTotpSecret(this.#totpKey, id, totpSecret), this.#now().toISOString());
     return { account: accountOf(this.#row(username)!), totpSecret };
   }
 
@@ -142,7 +185,8 @@ export class AccountStore {
     // Re-read after the await: another sign-in may have counted a failure meanwhile.
     const fresh = this.#row(row.username)!;
     if (fresh.locked_until > at.getTime()) return { ok: false, reason: 'locked', account };
-    const step = passwordOk ? acceptTotp(row.totp_secret, c.code, at, fresh.totp_last_step) : undefined;
+    const secret = passwordOk ? openTotpSecret(this.#totpKey, row.id, row.totp_secret) : undefined;
+    const step = secret !== undefined ? acceptTotp(secret, c.code, at, fresh.totp_last_step) : undefined;
     if (!passwordOk || step === undefined) {
       const failures = fresh.failed_attempts + 1;
       const lock = failures >= this.#policy.lockoutAttempts;
@@ -210,8 +254,9 @@ export class AccountStore {
     return Number(this.#db.prepare('DELETE FROM session WHERE expires_at <= ? OR last_seen <= ?').run(at, at - this.#policy.sessionIdleMinutes * 60_000).changes);
   }
 
+  /** Closes the database; a second call does nothing. */
   close(): void {
-    this.#db.close();
+    if (this.#db.isOpen) this.#db.close();
   }
 
   #openSession(account: Account, twoFactor: boolean, at: Date): { ok: true; token: string; session: Session } {

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** RFC 6238 TOTP as authenticator apps use it: HMAC-SHA-1, 30-second steps, 6 digits. */
 const STEP_SECONDS = 30;
@@ -74,4 +74,42 @@ export function acceptTotp(secret: string, code: string, at: Date, lastUsedStep 
 /** The otpauth:// URI an authenticator app reads from a QR code. */
 export function totpUri(secret: string, account: string, issuer: string): string {
   return `otpauth://totp/${encodeURIComponent(`${issuer}:${account}`)}?secret=${secret}&issuer=${encodeURIComponent(issuer)}&algorithm=SHA1&digits=${DIGITS}&period=${STEP_SECONDS}`;
+}
+
+const SEALED = 'aes256gcm:v1:';
+
+/** The key TOTP secrets are sealed under, derived from a 32-byte node key, so that no extra key file is needed. */
+export function totpSealingKey(nodeKey: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', nodeKey, Buffer.alloc(0), 'beeldbrug accounts: TOTP secrets v1', 32));
+}
+
+/**
+ * A TOTP secret as stored: AES-256-GCM, bound to its account, so that a copy of the accounts database lets nobody make
+ * codes, and a sealed secret moved to another account does not open.
+ */
+export function sealTotpSecret(key: Buffer, accountId: string, secret: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(`totp:${accountId}`));
+  const sealed = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
+  return SEALED + Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64');
+}
+
+export function isSealed(stored: string): boolean {
+  return stored.startsWith(SEALED);
+}
+
+/** The secret, or undefined when it was sealed under another key or for another account, or was changed. */
+export function openTotpSecret(key: Buffer, accountId: string, stored: string): string | undefined {
+  if (!isSealed(stored)) return undefined;
+  const bytes = Buffer.from(stored.slice(SEALED.length), 'base64');
+  if (bytes.length < 29) return undefined;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, 12));
+    decipher.setAAD(Buffer.from(`totp:${accountId}`));
+    decipher.setAuthTag(bytes.subarray(12, 28));
+    return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8');
+  } catch {
+    return undefined;
+  }
 }

@@ -22,7 +22,7 @@ export function initNode(dir: string, values: TemplateValues): { configPath: str
   mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
   writeFileSync(keyPath, generateEncryptionKey() + '\n', { mode: 0o600, flag: 'wx' });
   writeFileSync(auditKeyPath, generateEncryptionKey() + '\n', { mode: 0o600, flag: 'wx' });
-  writeFileSync(configPath, configTemplate(values), { mode: 0o640, flag: 'wx' });
+  writeFileSync(configPath, configTemplate(values), { mode: 0o600, flag: 'wx' });
   return { configPath, keyPath, auditKeyPath };
 }
 

@@ -168,6 +168,22 @@ const exchange = z.strictObject({
 
 const ura = z.string().regex(/^\d{8}$/, 'a URA number is 8 digits');
 
+const rateWindow = (attempts: number, windowSeconds: number) =>
+  z
+    .strictObject({
+      attempts: z.number().int().min(1).max(100_000).default(attempts),
+      windowSeconds: z.number().int().min(1).max(86_400).default(windowSeconds),
+    })
+    .default({ attempts, windowSeconds });
+
+/** Sign-in attempts that failed or are still running, per client address and for all together, in sliding windows. */
+const signInRateLimit = z
+  .strictObject({
+    perAddress: rateWindow(20, 600).describe('one address (an IPv6 client per /64): beyond this it is answered 429 with Retry-After'),
+    global: rateWindow(200, 600).describe('all addresses together: guessing from many addresses; beyond this every sign-in waits'),
+  })
+  .default({ perAddress: { attempts: 20, windowSeconds: 600 }, global: { attempts: 200, windowSeconds: 600 } });
+
 /** The localization and consent registry this node registers its patients with and asks before any timeline answer. */
 const registry = z.strictObject({
   baseUrl: z.url({ protocol: /^https$/ }).describe('where the registry answers, https only (mutual TLS with the exchange certificate)'),
@@ -231,10 +247,11 @@ export const configSchema = z
           minutes: z.number().int().min(1).max(1440).default(15).describe('how long the lock holds, even for the right credentials'),
         })
         .default({ attempts: 5, minutes: 15 }),
+      signInRateLimit: signInRateLimit.describe('password sign-ins that failed (or are running), beside the per-account lockout; a successful sign-in does not count'),
       oidc: oidc.optional().describe("sign-in through the hospital's identity provider (OpenID Connect), beside local accounts"),
       assertions: assertions.optional().describe("signed assertions with which the hospital's own systems act for a person"),
     })
-    .default({ sessionIdleMinutes: 30, sessionMaxHours: 12, lockout: { attempts: 5, minutes: 15 } }),
+    .default({ sessionIdleMinutes: 30, sessionMaxHours: 12, lockout: { attempts: 5, minutes: 15 }, signInRateLimit: { perAddress: { attempts: 20, windowSeconds: 600 }, global: { attempts: 200, windowSeconds: 600 } } }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   dimse: z.strictObject({
     aeTitle,

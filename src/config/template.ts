@@ -65,6 +65,11 @@ auth:
   sessionMaxHours: 12
   # Consecutive failures that lock an account, and for how long.
   lockout: { attempts: 5, minutes: 15 }
+  # Failed (or still running) sign-ins per client address and for all addresses together, in sliding windows; beyond
+  # them the answer is 429 with Retry-After. A successful sign-in does not count.
+  signInRateLimit:
+    perAddress: { attempts: 20, windowSeconds: 600 }
+    global: { attempts: 200, windowSeconds: 600 }
   # Sign-in through the hospital's identity provider (OpenID Connect, code flow with PKCE), beside local accounts.
   # Register this node there as a confidential client with the redirect URI below; groups map to roles (first match
   # wins, a person in none is refused) and the provider's amr says whether two factors were used (pwd + otp, mfa).

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { AUDIT_ACTIONS, type AuditEvent, type AuditTrail } from '../audit/index.ts';
 import { readFileSync } from 'node:fs';
-import { type Account, type AccountStore, type CheckedAssertion, type OidcSignIn, onBehalfOfVerifier, type Session } from '../auth/index.ts';
+import { type Account, type AccountStore, type CheckedAssertion, type OidcSignIn, onBehalfOfVerifier, type Session, type SignInRateLimit } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { cookieOf, type HttpsApp, PERSON_ROUTES, SESSION_COOKIE, sessionTokenOf } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
+import { refuseThrottled } from './sign-in-throttle.ts';
 
 export interface AccountRouteDeps {
   accounts: AccountStore;
@@ -14,6 +15,8 @@ export interface AccountRouteDeps {
   logger: Logger;
   /** Sign-in through the hospital's identity provider, when configured. */
   oidc?: OidcSignIn;
+  /** Password sign-ins per address and in all, beside the per-account lockout. */
+  signInLimit: SignInRateLimit;
 }
 
 const OIDC_COOKIE = 'beeldbrug_oidc';
@@ -50,7 +53,10 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
   app.post('/api/v1/session', { config: { access: 'sign-in' } }, async (req, reply) => {
     const body = signInBody.safeParse(req.body);
     if (!body.success) return reply.code(400).send({ error: 'bad-request', detail: 'username, password and code are required' });
+    const admission = d.signInLimit.admit(req.ip);
+    if (!admission.ok) return refuseThrottled(reply, admission, req.ip, d.logger);
     const r = await d.accounts.signIn(body.data);
+    if (r.ok) admission.succeeded();
     const at = { node: d.node, ip: req.ip };
     if (!r.ok) {
       d.audit.record({

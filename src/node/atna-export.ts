@@ -147,6 +147,6 @@ function readCursor(path: string): number {
 }
 
 function writeCursor(path: string, sequence: number): void {
-  writeFileSync(`${path}.tmp`, `${sequence}\n`);
+  writeFileSync(`${path}.tmp`, `${sequence}\n`, { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
 }

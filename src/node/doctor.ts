@@ -5,6 +5,7 @@ import { Dataset, SopClass, Tag, TransferSyntax, writeDataset } from '../dicom/i
 import { Association, DimseProtocolError } from '../dimse/index.ts';
 import { openAccounts } from './accounts.ts';
 import { insecureSettings, isLoopback } from './secure-defaults.ts';
+import { insecureFiles, ownCertificates } from './insecure-files.ts';
 
 export type FindingLevel = 'critical' | 'warning' | 'ok';
 
@@ -20,6 +21,8 @@ export interface Finding {
 /** The AE title the probes call from: on no allow-list, as a stranger on the network would be. */
 export const PROBE_AE_TITLE = 'BB_DOCTOR_PROBE';
 const CONNECT_MS = 3000;
+/** A certificate renewal through the hospital's PKI (UZI) takes weeks; warn well before. */
+const RENEW_WITHIN_DAYS = 30;
 
 /** Web ports the scans found PACS viewers and admin consoles on (Orthanc 8042, dcm4chee and others 8080), plain HTTP. */
 const WEB_PORTS = [8042, 8080];
@@ -93,10 +96,26 @@ function reachable(host: string): string {
 }
 
 function configurationFindings(config: Readonly<Config>): Finding[] {
-  const accounts = openAccounts(config);
-  const admins = accounts.count('admin');
-  accounts.close();
-  const findings: Finding[] = insecureSettings(config, { admins }).map((s) => ({ level: 'critical', subject: s.key, finding: `${s.problem} (the node refuses to start)`, fix: s.fix }));
+  let admins: number;
+  const findings: Finding[] = [];
+  try {
+    const accounts = openAccounts(config);
+    admins = accounts.count('admin');
+    accounts.close();
+  } catch (err) {
+    // The accounts cannot be counted without the store key; the rest of the configuration is checked all the same.
+    findings.push({ level: 'critical', subject: 'accounts', finding: `${(err as Error).message} (the node refuses to start)`, fix: 'see the message; `beeldbrug start` stops with the same one' });
+    admins = 1;
+  }
+  const insecure = [...insecureSettings(config, { admins }), ...insecureFiles(config)];
+  findings.push(...insecure.map((s): Finding => ({ level: 'critical', subject: s.key, finding: `${s.problem} (the node refuses to start)`, fix: s.fix })));
+  const now = Date.now();
+  for (const c of ownCertificates(config)) {
+    const days = Math.floor((c.validTo.getTime() - now) / 86_400_000);
+    if (days >= 0 && days < RENEW_WITHIN_DAYS) {
+      findings.push({ level: 'warning', subject: c.key, finding: `this node's certificate ${c.certFile} expires on ${c.validTo.toISOString().slice(0, 10)}, in ${days} days`, fix: 'renew it now: on that day partners and peers refuse it and the node will not start' });
+    }
+  }
   for (const [i, l] of config.dimse.listeners.entries()) {
     if (l.plainDicom !== undefined && !isLoopback(l.host)) {
       findings.push({ level: 'warning', subject: `dimse.listeners[${i}]`, finding: `plain DICOM on ${l.host}:${l.port}, on purpose: ${l.plainDicom.reason}`, fix: 'keep that network closed to everything but the modalities named; move them to the TLS port when they can' });

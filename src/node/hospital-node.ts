@@ -5,8 +5,11 @@ import type { AuditEvent, AuditTrail } from '../audit/index.ts';
 import { openAuditTrail } from './audit-trail.ts';
 import { AtnaExporter } from './atna-export.ts';
 import { openAccounts, openOidc } from './accounts.ts';
-import { describeInsecure, insecureSettings } from './secure-defaults.ts';
+import { describeInsecure, insecureResolvedPeers, insecureSettings } from './secure-defaults.ts';
+import { insecureFiles } from './insecure-files.ts';
+import { privateDatabaseFile } from './private-files.ts';
 import { openAssertions, registerAccountRoutes } from './account-routes.ts';
+import { SignInRateLimit } from '../auth/index.ts';
 import { ArrivalNotifier, arrivalNotice, importEvent, Inbox, type IncomingTransfer, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerInboxRoutes, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
 import { PacsForwarder } from './pacs-forwarder.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
@@ -42,8 +45,14 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/** What a test sets besides the configuration. */
+export interface NodeOptions {
+  /** The clock of the sign-in rate limit (milliseconds since the epoch). */
+  now?: () => number;
+}
+
 /** Builds one hospital node from its configuration, in dependency order, and shuts it down in reverse. */
-export async function startNode(config: Readonly<Config>, logger: Logger): Promise<RunningNode> {
+export async function startNode(config: Readonly<Config>, logger: Logger, options: NodeOptions = {}): Promise<RunningNode> {
   let encryptionKey: Buffer;
   try {
     encryptionKey = readEncryptionKeyFile(config.store.encryptionKeyFile);
@@ -57,11 +66,13 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
   const atna = config.audit.atna;
   const atnaTls = atna !== undefined ? readTlsFiles(atna.tls) : undefined;
   const accounts = openAccounts(config);
-  const insecure = insecureSettings(config, { admins: accounts.count('admin') });
+  const insecure = [...insecureSettings(config, { admins: accounts.count('admin') }), ...insecureFiles(config)];
   if (insecure.length > 0) {
     accounts.close();
     throw new BeeldbrugError('CONFIG_INSECURE', describeInsecure(insecure));
   }
+  // Created 0600 before SQLite opens them (openAccounts made the data folder private); their journals follow.
+  for (const db of ['index.sqlite', 'audit.sqlite', ...(config.exchange !== undefined ? ['exchange.sqlite'] : [])]) privateDatabaseFile(join(config.dataDir, db));
   const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey });
   const audit = openAuditTrail(config);
   // An expired session is refused when presented; this removes the ones nobody presents again.
@@ -108,6 +119,8 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
     closers.push(() => retention.close());
     retention.start();
     const peers = await resolvePeers(config.dimse.peers);
+    const resolvedInsecure = insecureResolvedPeers(config, peers);
+    if (resolvedInsecure.length > 0) throw new BeeldbrugError('CONFIG_INSECURE', describeInsecure(resolvedInsecure));
     // Set once the exchange part below is up; C-MOVEs to a partner's AE title go through it.
     let sendToPartner: ((destination: string, studyInstanceUids: readonly string[], by: { callingAeTitle: string; remoteAddress: string; associationId: string }) => Promise<void>) | undefined;
     const partnerDestinations = (config.exchange?.partners ?? []).flatMap((p) => (p.aeTitle !== undefined ? [p.aeTitle.trim()] : []));
@@ -260,7 +273,8 @@ export async function startNode(config: Readonly<Config>, logger: Logger): Promi
         sessions: (token) => accounts.session(token),
         routes: (app) => {
           app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
-          registerAccountRoutes(app, { accounts, audit, node: config.node.name, logger: logger.child({ part: 'sign-in' }), ...(oidcSignIn !== undefined ? { oidc: oidcSignIn } : {}) });
+          const signInLimit = new SignInRateLimit(config.auth.signInRateLimit, options.now);
+          registerAccountRoutes(app, { accounts, audit, node: config.node.name, logger: logger.child({ part: 'sign-in' }), signInLimit, ...(oidcSignIn !== undefined ? { oidc: oidcSignIn } : {}) });
           registerHelloRoute(app, config.node.organization);
           registerTimelineRoutes(app, theTimeline);
           registerTimelineSourceRoutes(app, {

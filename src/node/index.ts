@@ -1,4 +1,4 @@
-export { startNode, type RunningNode } from './hospital-node.ts';
+export { startNode, type NodeOptions, type RunningNode } from './hospital-node.ts';
 export { admit, resolvePeers, type AllowedPeer } from './peer-allow-list.ts';
 export { readTlsFiles } from './tls-files.ts';
 export { PacsSource, pacsSourceFor } from './pacs-source.ts';
@@ -6,3 +6,4 @@ export { openAuditTrail } from './audit-trail.ts';
 export { openAccounts } from './accounts.ts';
 export { runDoctor, PROBE_AE_TITLE, type Finding, type FindingLevel } from './doctor.ts';
 export { insecureSettings, isLoopback, type InsecureSetting } from './secure-defaults.ts';
+export { insecureFiles } from './insecure-files.ts';

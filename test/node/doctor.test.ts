@@ -2,7 +2,7 @@
 // everyone, factory credentials on its web interface) beside one set up as a PACS should be, and this node's own ports.
 // The findings name the problem and the fix, and never print what the open PACS revealed.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -55,18 +55,27 @@ test('doctor: an open PACS is reported with its fixes, a closed one passes, and 
   for (const secret of [p.bsn, p.patientId, p.name.split('^')[0] ?? p.name]) assert.ok(!r.stdout.includes(secret), 'nothing the open PACS revealed is printed');
 
   // A configuration the node would refuse to start with, for a node that is not running: both are reported.
-  const raw2 = parseYaml(readFileSync(n.configPath, 'utf8')) as { dimse: { listeners: { host: string; port: number }[]; peers: unknown[] }; exchange: { partners: unknown[] } };
+  const raw2 = parseYaml(readFileSync(n.configPath, 'utf8')) as { dimse: { listeners: { host: string; port: number }[]; peers: unknown[] }; exchange: { partners: unknown[] }; store: { encryptionKeyFile: string }; audit: { keyFile: string } };
   const listener = raw2.dimse.listeners[0];
   assert.ok(listener !== undefined);
   listener.host = '0.0.0.0';
   listener.port = 1;
-  raw2.dimse.peers = [];
+  raw2.dimse.peers = [{ aeTitle: 'ANYONE', host: '0.0.0.0' }];
   raw2.exchange.partners = [];
+  // Key files as a careless copy leaves them: readable by everyone.
+  const copied = join(tempDir(t), 'keys');
+  mkdirSync(copied);
+  for (const k of ['store.key', 'audit.key']) copyFileSync(join(n.dir, 'keys', k), join(copied, k));
+  chmodSync(join(copied, 'store.key'), 0o644);
+  raw2.store.encryptionKeyFile = join(copied, 'store.key');
+  raw2.audit.keyFile = join(copied, 'audit.key');
   const other = join(tempDir(t), 'beeldbrug.yaml');
   writeFileSync(other, stringifyYaml({ ...raw2, dataDir: join(n.dir, 'data') }));
   const bad = await doctor(other);
   assert.equal(bad.code, 1);
   assert.match(bad.stdout, /^CRITICAL dimse\.listeners\[0\]: DICOM on 0\.0\.0\.0:1 without TLS.*\(the node refuses to start\)\n\s+fix: add tls/m);
   assert.match(bad.stdout, /^CRITICAL exchange\.partners: the node-to-node routes are on but the trust list is empty/m);
+  assert.match(bad.stdout, /^CRITICAL store\.encryptionKeyFile: .*store\.key is open to its group and all other users \(mode 0644\).*\(the node refuses to start\)\n\s+fix: chmod 600 /m);
+  assert.match(bad.stdout, /^CRITICAL dimse\.peers\[0\]\.host: the peer ANYONE has host 0\.0\.0\.0, the wildcard address/m);
   assert.match(bad.stdout, /^WARNING  dimse\.listeners\[0\] 0\.0\.0\.0:1: not reachable .*is the node running\?/m);
 });

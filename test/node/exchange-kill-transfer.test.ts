@@ -94,7 +94,7 @@ function writeNodeTls(dir: string, ca: IssuedCertificate, organization: { name: 
   const files = { certFile: join(dir, 'node.crt'), keyFile: join(dir, 'node.key'), caFile: join(dir, 'ca.crt') };
   writeFileSync(files.caFile, ca.certPem);
   writeFileSync(files.certFile, cert.certPem);
-  writeFileSync(files.keyFile, cert.keyPem);
+  writeFileSync(files.keyFile, cert.keyPem, { mode: 0o600 });
   return files;
 }
 

@@ -53,6 +53,9 @@ export interface ExchangeNodeOptions {
   assertions?: Record<string, unknown>;
   /** The data folder, e.g. on a small file system to see a full disk. */
   dataDir?: string;
+  /** auth.signInRateLimit, and the clock it counts by. */
+  signInRateLimit?: Record<string, unknown>;
+  now?: () => number;
 }
 
 /** A node with an exchange listener; by default Noord's, trusting Midden as its one partner. */
@@ -64,11 +67,12 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
   const server = o.identity ?? issueNodeCertificate(ca, { commonName: `${us.ura}.test`, organization: us, hosts: ['127.0.0.1'] });
   writeFileSync(join(pki, 'ca.crt'), ca.certPem);
   writeFileSync(join(pki, 'node.crt'), server.certPem);
-  writeFileSync(join(pki, 'node.key'), server.keyPem);
+  writeFileSync(join(pki, 'node.key'), server.keyPem, { mode: 0o600 });
   const port = o.port ?? (await freePort());
   const n = await startTestNode(t, {
     aeTitle: `BB_${us.ura.slice(-4)}`,
     peers: o.dimsePeers ?? [],
+    ...(o.now !== undefined ? { now: o.now } : {}),
     edit: (raw) => {
       raw['node'] = { name: us.name, organization: us };
       raw['exchange'] = {
@@ -88,6 +92,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
       if (o.dataDir !== undefined) raw['dataDir'] = o.dataDir;
       if (o.oidc !== undefined) raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), oidc: o.oidc };
       if (o.assertions !== undefined) raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), assertions: o.assertions };
+      if (o.signInRateLimit !== undefined) raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), signInRateLimit: o.signInRateLimit };
     },
   });
   const first = partners[0] ?? midden;

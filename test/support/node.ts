@@ -28,6 +28,8 @@ export interface TestNodeOptions {
   edit?: (raw: Record<string, unknown>) => void;
   /** Leave out the first admin account a node with an HTTPS listener needs, to see the node refuse to start. */
   noAdmin?: boolean;
+  /** The clock of the sign-in rate limit, to let its window pass without waiting. */
+  now?: () => number;
 }
 
 /** The first admin's password in test and benchmark nodes. */
@@ -70,7 +72,7 @@ export async function startTestNode(t: TestContext, o: TestNodeOptions = {}): Pr
   for (let attempt = 1; node === undefined; attempt++) {
     writeFileSync(configPath, stringifyYaml(raw));
     try {
-      node = await startNode(parseConfig(raw, configPath), createLogger({ level: 'debug', destination: createWriteStream(logFile, { flags: 'a' }) }));
+      node = await startNode(parseConfig(raw, configPath), createLogger({ level: 'debug', destination: createWriteStream(logFile, { flags: 'a' }) }), o.now !== undefined ? { now: o.now } : {});
     } catch (err) {
       if (attempt >= 3 || !(err instanceof BeeldbrugError && err.code === 'LISTEN_FAILED' && err.message.includes('DICOM'))) throw err;
       const listeners = (raw['dimse'] as { listeners: { port: number }[] }).listeners;
