@@ -179,7 +179,7 @@ test('our SCU: find (with C-CANCEL on break), move and get against our server', 
     if (seen.length === 3) break;
   }
   assert.deepEqual(seen, ['1.2.3.1', '1.2.3.2', '1.2.3.3']);
-  await waitFor('cancel seen by handler', () => Promise.resolve(cancelled), 5000);
+  await waitFor('cancel seen by handler', () => Promise.resolve(cancelled));
 
   const pending: number[] = [];
   const moved = await assoc.move(StudyRootMove, 'STORESCP', encodeIdentifier({ [QueryRetrieveLevel]: ['CS', 'STUDY'] }, ExplicitLE), (p) => pending.push(p.remaining));
