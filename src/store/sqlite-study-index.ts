@@ -145,8 +145,8 @@ export class SqliteStudyIndex implements StudyIndex {
       if (study !== undefined && (patientPk === null || int(study.patient_pk) !== patientPk)) {
         throw new StoreError(
           'STUDY_PATIENT_CONFLICT',
-          `study ${x.study.studyInstanceUid} is already stored under patient ${text(study.patient_id) ?? ''}` +
-            ` (issuer ${text(study.issuer) ?? 'none'}), not ${p.patientId} (issuer ${p.issuerOfPatientId ?? 'none'})`,
+          `study ${x.study.studyInstanceUid} is already stored under ${patientLabel(text(study.patient_id) ?? '', text(study.issuer))},` +
+            ` not ${patientLabel(p.patientId, p.issuerOfPatientId)}`,
         );
       }
       if (patientPk === null) {
@@ -370,6 +370,11 @@ export class SqliteStudyIndex implements StudyIndex {
       throw asStoreError(err, 'querying the index');
     }
   }
+}
+
+/** How a conflict names a patient; one without a Patient ID says so rather than showing an empty id. */
+function patientLabel(patientId: string, issuer: string | null): string {
+  return `${patientId === '' ? 'a patient without a Patient ID' : `patient ${patientId}`} (issuer ${issuer ?? 'none'})`;
 }
 
 function lower(v: string | null): string | null {
