@@ -103,9 +103,8 @@ function subscribed(t: TestContext, channel: string, listener: (message: unknown
   t.after(() => unsubscribe(channel, listener));
 }
 
-/** Polls until `probe` holds; no deadline of its own (load decides how long things take): the test runner's timeout bounds it. */
-async function until(what: string, probe: () => boolean): Promise<void> {
-  void what;
+/** Polls until `probe` holds (`_what` names it for the reader); no deadline of its own (load decides how long things take): the test runner's timeout bounds it. */
+async function until(_what: string, probe: () => boolean): Promise<void> {
   // A probe may race the node it looks at (a temp file gone between listing and stat): that is a "not yet".
   const holds = (): boolean => {
     try {
