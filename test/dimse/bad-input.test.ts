@@ -1,7 +1,8 @@
 // Malformed and hostile input to our DIMSE server (PS3.8 9.2-9.3), the parser corpus for the upper layer: every PDU
 // type truncated, of length zero, above its limit and in the wrong state, unknown PDU types, and an HTTP request or a
-// TLS ClientHello on a plain DIMSE port. Every case ends in A-ABORT / A-ASSOCIATE-RJ / a closed connection within a
-// second of the last byte sent, with a log line carrying a stable reason, and the same server still serves echoscu.
+// TLS ClientHello on a plain DIMSE port, and malformed PDV items. Every case ends in A-ABORT / A-ASSOCIATE-RJ / a closed
+// connection caused by the bytes sent (the server's ARTIM and idle timers are set beyond any test run, and nothing here
+// waits on a clock), with a log line carrying a stable reason, and the same server still serves echoscu.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
