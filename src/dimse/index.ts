@@ -19,4 +19,4 @@ export {
 export { encodeAssociateRq, encodeAssociateAc, encodeAssociateRj, encodeAbort, encodeReleaseRq, encodeReleaseRp, encodePDataHeader, decodeControlPdu } from './pdu-codec.ts';
 export { PduReader, type PduSink } from './pdu-reader.ts';
 export { negotiate, chooseTransferSyntax, type NegotiatedContext } from './presentation-context.ts';
-export { ApplicationContextName, ImplementationClassUid, ImplementationVersionName, DefaultTransferSyntaxes, defaultAcceptsAbstractSyntax } from './uids.ts';
+export { ApplicationContextName, ImplementationClassUid, ImplementationVersionName, DefaultTransferSyntaxes, defaultAcceptsAbstractSyntax, QueryRetrieveSopClasses, Uid } from './uids.ts';

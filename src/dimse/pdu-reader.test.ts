@@ -82,6 +82,43 @@ test('declared lengths are checked before any allocation; bad input is a typed e
   }
 });
 
+test('a malformed PDV item is refused from the bytes already in, never by waiting for more (PS3.8 9.3.5.1)', () => {
+  const head = (len: number): Buffer => {
+    const b = Buffer.from([4, 0, 0, 0, 0, 0]);
+    b.writeUInt32BE(len, 2);
+    return b;
+  };
+  const item = (len: number): Buffer => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(len, 0);
+    return b;
+  };
+  // Each stream ends exactly where the fault can first be seen: the peer sends nothing after it.
+  const cases: [string, Buffer][] = [
+    ['item length 1 in a PDU of 5 bytes', Buffer.concat([head(5), item(1), Buffer.from([1])])],
+    ['item length 1, only its length field sent', Buffer.concat([head(100), item(1)])],
+    ['item length 0', Buffer.concat([head(100), item(0)])],
+    ['item length past the PDU end, only its length field sent', Buffer.concat([head(10), item(50)])],
+    ['item length 4 GiB', Buffer.concat([head(100), item(0xffffffff)])],
+    ['a P-DATA-TF of 3 bytes', Buffer.concat([head(3), Buffer.alloc(3)])],
+    ['bytes after the last PDV too few for another item', Buffer.concat([head(10), item(2), Buffer.from([1, 3])])],
+  ];
+  for (const [name, bytes] of cases) {
+    const r = new PduReader(recorder().sink, { maxPduLength: 16384 });
+    r.acceptData = true;
+    assert.throws(() => r.push(bytes), (e: unknown) => e instanceof DimseProtocolError && e.code === 'PDU_BAD_LENGTH', name);
+  }
+  // The same faults arriving one byte per chunk are refused too, by the time the last byte is in.
+  for (const [name, bytes] of cases) {
+    const r = new PduReader(recorder().sink, { maxPduLength: 16384 });
+    r.acceptData = true;
+    const pushAll = (): void => {
+      for (let i = 0; i < bytes.length; i++) r.push(bytes.subarray(i, i + 1));
+    };
+    assert.throws(pushAll, (e: unknown) => e instanceof DimseProtocolError && e.code === 'PDU_BAD_LENGTH', `${name}, byte by byte`);
+  }
+});
+
 test('every PDU type: zero and oversize lengths are refused from the 6-byte header; nothing larger than the control cap is allocated', () => {
   const head = (type: number, len: number): Buffer => {
     const b = Buffer.from([type, 0, 0, 0, 0, 0]);

@@ -24,6 +24,9 @@ export interface PduReaderOptions {
 
 type State = 'pduHeader' | 'control' | 'pdvHeader' | 'pdvData';
 
+/** item length (4) + presentation context id (1) + message control header (1) */
+const MIN_PDV_ITEM = 6;
+
 export class PduReader {
   /** P-DATA-TF is only valid once the association is established (PS3.8 9.2 state table). */
   acceptData = false;
@@ -92,13 +95,17 @@ export class PduReader {
           break;
         }
         case 'pdvHeader': {
+          // The item length is judged as soon as its 4 bytes are in: a bad one (below 2, or past the PDU end) would
+          // otherwise leave us waiting for header bytes the peer never sends, until the idle timeout.
+          if (this.headLen < 4) {
+            off = this.fillHead(chunk, off, 4);
+            if (this.headLen < 4) return;
+            this.checkItemLength(this.head.readUInt32BE(0));
+          }
           off = this.fillHead(chunk, off, 6);
           if (this.headLen < 6) return;
           this.headLen = 0;
           const itemLength = this.head.readUInt32BE(0);
-          if (itemLength < 2 || itemLength + 4 > this.pduRemaining) {
-            throw new DimseProtocolError('PDU_BAD_LENGTH', `PDV item length ${itemLength} does not fit the P-DATA-TF PDU`);
-          }
           this.pduRemaining -= itemLength + 4;
           this.pdvRemaining = itemLength - 2;
           const mch = this.head[5] ?? 0;
@@ -120,9 +127,29 @@ export class PduReader {
     }
   }
 
+  /** A PDV item holds at least the context id and the message control header (PS3.8 9.3.5.1) and ends in its PDU. */
+  private checkItemLength(itemLength: number): void {
+    if (itemLength < 2) throw new DimseProtocolError('PDU_BAD_LENGTH', `PDV item length ${itemLength} is below the 2 bytes of its header`);
+    if (itemLength + 4 > this.pduRemaining) {
+      throw new DimseProtocolError('PDU_BAD_LENGTH', `PDV item length ${itemLength} runs past the end of its P-DATA-TF PDU (${this.pduRemaining - 4} bytes left)`);
+    }
+  }
+
   private endPdv(): void {
-    this.state = this.pduRemaining === 0 ? 'pduHeader' : 'pdvHeader';
+    this.enterPdvHeaderOrNextPdu();
     this.sink.pdvEnd();
+  }
+
+  /** Bytes left in a P-DATA-TF that cannot hold another PDV item header are refused now, not waited for. */
+  private enterPdvHeaderOrNextPdu(): void {
+    if (this.pduRemaining === 0) {
+      this.state = 'pduHeader';
+      return;
+    }
+    if (this.pduRemaining < MIN_PDV_ITEM) {
+      throw new DimseProtocolError('PDU_BAD_LENGTH', `${this.pduRemaining} bytes left in the P-DATA-TF PDU, too few for a PDV item`);
+    }
+    this.state = 'pdvHeader';
   }
 
   private startPdu(type: number, length: number): void {
@@ -133,7 +160,7 @@ export class PduReader {
         throw new DimseProtocolError('PDU_TOO_LARGE', `P-DATA-TF length ${length} exceeds the negotiated maximum ${this.maxPduLength}`);
       }
       this.pduRemaining = length;
-      this.state = 'pdvHeader';
+      this.enterPdvHeaderOrNextPdu();
       return;
     }
     if (type < PduType.AssociateRq || type > PduType.Abort) {

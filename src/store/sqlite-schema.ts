@@ -88,6 +88,26 @@ export const migrations: readonly { version: number; sql: string }[] = [
     // Retention finds the oldest received instances without reading the whole table.
     sql: `CREATE INDEX instances_received ON instances (received_at);`,
   },
+  {
+    version: 4,
+    // Patient safety: an empty Patient ID identifies nobody, yet up to version 3 every study without one was filed under
+    // one patient row, so each answered with the first arrival's name. From now on only a non-empty Patient ID with its
+    // issuer joins studies. Each study that shared such a row gets a row of its own; the row's attributes were another
+    // person's, so they are left empty and `reread_from_study` asks start-up recovery to read them again from one of
+    // the study's own files (StudyService.recover). The first study of a shared row keeps it: its attributes came
+    // from that study's first instance.
+    sql: `
+      DROP INDEX patients_identity;
+      CREATE UNIQUE INDEX patients_identity ON patients (patient_id, ifnull(issuer, '')) WHERE patient_id <> '';
+      ALTER TABLE patients ADD COLUMN reread_from_study INTEGER;
+      INSERT INTO patients (patient_id, issuer, reread_from_study)
+        SELECT '', p.issuer, st.pk FROM studies st JOIN patients p ON p.pk = st.patient_pk
+         WHERE p.patient_id = '' AND st.pk > (SELECT min(first.pk) FROM studies first WHERE first.patient_pk = p.pk);
+      UPDATE studies SET patient_pk = (SELECT p.pk FROM patients p WHERE p.reread_from_study = studies.pk)
+       WHERE pk IN (SELECT reread_from_study FROM patients WHERE reread_from_study IS NOT NULL);
+      CREATE INDEX patients_reread ON patients (reread_from_study) WHERE reread_from_study IS NOT NULL;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.reduce((v, m) => Math.max(v, m.version), 0);

@@ -3,7 +3,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
-import { SCHEMA_VERSION } from './sqlite-schema.ts';
+import { migrations, SCHEMA_VERSION } from './sqlite-schema.ts';
 import { SqliteStudyIndex } from './sqlite-study-index.ts';
 import { StoreError } from './store-error.ts';
 import { fakeBlob, newInstance } from './store-test-support.ts';
@@ -129,7 +129,7 @@ test('the hot statements use indexes, not table scans', (t) => {
   const db = new DatabaseSync(path);
   t.after(() => db.close());
   const plans = [
-    `SELECT pk FROM patients WHERE patient_id = 'x' AND ifnull(issuer, '') = ''`,
+    `SELECT pk FROM patients WHERE patient_id = 'x' AND patient_id <> '' AND ifnull(issuer, '') = ''`,
     `SELECT pk FROM studies WHERE study_instance_uid = 'x'`,
     `SELECT pk FROM series WHERE series_instance_uid = 'x'`,
     `SELECT pk FROM instances WHERE sop_instance_uid = 'x'`,
@@ -155,4 +155,111 @@ test('one patient id with two different BSNs is PATIENT_BSN_CONFLICT: two people
   assert.equal(index.getInstance('1.3'), undefined, 'nothing written');
   assert.equal(index.stats().instances, 2);
   assert.equal(index.recordInstance(withBsn('111222333', '1.4', '2.4'), fakeBlob(4), 132).outcome, 'created', 'the same BSN is the same patient');
+});
+
+/** An instance of patient `name`, `n`th study, with the given Patient ID and issuer, and an optional BSN. */
+function ofPatient(name: string, n: number, patientId: string, issuer: string | null, bsn: string | null = null): ReturnType<typeof newInstance> {
+  const x = newInstance({ patientName: name, patientId, issuer, study: `9.${n}`, series: `9.${n}.1`, sop: `9.${n}.1.1` });
+  return { ...x, patient: { ...x.patient, bsn } };
+}
+
+function nameOfStudy(index: SqliteStudyIndex, study: string): unknown {
+  return index.query('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: study }])[0]?.values.patientName;
+}
+
+test('an empty Patient ID never joins two people: each study keeps its own patient, at every query level', (t) => {
+  const { index } = openIndex(t);
+  index.recordInstance(ofPatient('Jansen^Piet', 1, '', null), fakeBlob(1), 0);
+  index.recordInstance(ofPatient('de Boer^Anna', 2, '', null), fakeBlob(2), 0);
+  index.recordInstance(ofPatient('Bakker^Kees', 3, '', 'HOSP'), fakeBlob(3), 0);
+  assert.equal(index.stats().patients, 3);
+  assert.equal(nameOfStudy(index, '9.1'), 'Jansen^Piet');
+  assert.equal(nameOfStudy(index, '9.2'), 'de Boer^Anna');
+  assert.equal(nameOfStudy(index, '9.3'), 'Bakker^Kees');
+  const patients = index.query('PATIENT', []).map((r) => [r.values.patientName, r.numberOfPatientRelatedStudies]);
+  assert.deepEqual(patients, [['Jansen^Piet', 1], ['de Boer^Anna', 1], ['Bakker^Kees', 1]]);
+  // A second instance of a study without a Patient ID joins that study's patient, not a new one.
+  const more = ofPatient('Jansen^Piet', 1, '', null);
+  index.recordInstance({ ...more, instance: { ...more.instance, sopInstanceUid: '9.1.1.2' } }, fakeBlob(4), 0);
+  assert.equal(index.stats().patients, 3);
+  assert.equal(index.query('PATIENT', [{ key: 'patientName', kind: 'single', value: 'Jansen^Piet' }])[0]?.numberOfPatientRelatedInstances, 2);
+});
+
+test('a study without a Patient ID is not joined by an instance naming one, nor by one of another issuer', (t) => {
+  const { index } = openIndex(t);
+  index.recordInstance(ofPatient('Jansen^Piet', 1, '', null), fakeBlob(1), 0);
+  for (const [patientId, issuer] of [['P1', null], ['', 'HOSP']] as const) {
+    const x = ofPatient('Jansen^Piet', 1, patientId, issuer);
+    assert.throws(
+      () => index.recordInstance({ ...x, instance: { ...x.instance, sopInstanceUid: `9.1.1.${patientId}${issuer ?? ''}` } }, fakeBlob(2), 0),
+      (e) => e instanceof StoreError && e.code === 'STUDY_PATIENT_CONFLICT',
+    );
+  }
+  assert.deepEqual(index.stats().patients, 1);
+});
+
+test('the same Patient ID under different issuers is two people, each answering with their own name', (t) => {
+  const { index } = openIndex(t);
+  index.recordInstance(ofPatient('Jansen^Piet', 1, '12345', 'AMC'), fakeBlob(1), 0);
+  index.recordInstance(ofPatient('de Boer^Anna', 2, '12345', 'VUMC'), fakeBlob(2), 0);
+  index.recordInstance(ofPatient('Bakker^Kees', 3, '12345', null), fakeBlob(3), 0);
+  assert.equal(index.stats().patients, 3);
+  assert.deepEqual(['9.1', '9.2', '9.3'].map((st) => nameOfStudy(index, st)), ['Jansen^Piet', 'de Boer^Anna', 'Bakker^Kees']);
+});
+
+test('with an empty Patient ID a BSN joins nobody; with the same Patient ID and issuer two BSNs still conflict', (t) => {
+  const { index } = openIndex(t);
+  index.recordInstance(ofPatient('Jansen^Piet', 1, '', null, '111222333'), fakeBlob(1), 0);
+  index.recordInstance(ofPatient('de Boer^Anna', 2, '', null, '999999990'), fakeBlob(2), 0);
+  assert.equal(index.stats().patients, 2);
+  index.recordInstance(ofPatient('Bakker^Kees', 3, 'P7', 'HOSP', '111222333'), fakeBlob(3), 0);
+  assert.throws(
+    () => index.recordInstance(ofPatient('Bakker^Kees', 4, 'P7', 'HOSP', '999999990'), fakeBlob(4), 0),
+    (e) => e instanceof StoreError && e.code === 'PATIENT_BSN_CONFLICT',
+  );
+});
+
+test('an index of schema 3 that filed studies without a Patient ID together is split at open; attributes wait for their files', (t) => {
+  const path = join(tempDir(t), 'index.sqlite');
+  const db = new DatabaseSync(path);
+  db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+  for (const m of migrations.filter((x) => x.version <= 3)) {
+    db.exec(m.sql);
+    db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(m.version);
+  }
+  // What version 3 wrote for three studies of three people without a Patient ID, and one with an id: one patient row
+  // with the first arrival's name and BSN for the first three.
+  db.exec(`
+    INSERT INTO patients (pk, patient_id, issuer, bsn, patient_name, patient_name_norm, birth_date, sex) VALUES
+      (1, '', NULL, '111222333', 'Jansen^Piet', 'jansen^piet', '19700101', 'M'),
+      (2, 'P7', 'HOSP', NULL, 'Bakker^Kees', 'bakker^kees', '19600101', 'M');
+    INSERT INTO studies (pk, patient_pk, study_instance_uid) VALUES (1, 1, '9.1'), (2, 1, '9.2'), (3, 2, '9.3'), (4, 1, '9.4');
+    INSERT INTO series (pk, study_pk, series_instance_uid) VALUES (1, 1, '9.1.1'), (2, 2, '9.2.1'), (3, 3, '9.3.1'), (4, 4, '9.4.1');
+    INSERT INTO instances (series_pk, sop_instance_uid, sop_class_uid, transfer_syntax_uid, blob_id, size, sha256, dataset_offset, received_at, via)
+      VALUES (1, '9.1.1.1', '1.2', '1.2.840.10008.1.2.1', 'b1', 1, 'x', 0, '2026-01-01', 'dimse'),
+             (2, '9.2.1.1', '1.2', '1.2.840.10008.1.2.1', 'b2', 1, 'x', 0, '2026-01-02', 'dimse'),
+             (3, '9.3.1.1', '1.2', '1.2.840.10008.1.2.1', 'b3', 1, 'x', 0, '2026-01-03', 'dimse'),
+             (4, '9.4.1.1', '1.2', '1.2.840.10008.1.2.1', 'b4', 1, 'x', 0, '2026-01-04', 'dimse');
+  `);
+  db.close();
+
+  const index = new SqliteStudyIndex(path);
+  t.after(() => index.close());
+  assert.equal(index.stats().patients, 4, 'each study without a Patient ID has its own patient');
+  assert.equal(nameOfStudy(index, '9.1'), 'Jansen^Piet', 'the first study keeps the row its own first instance made');
+  assert.equal(nameOfStudy(index, '9.2'), null, 'never the first arrival\'s name');
+  assert.equal(index.getInstance('9.4.1.1')?.patient.bsn, null, 'never the first arrival\'s BSN');
+  assert.equal(nameOfStudy(index, '9.3'), 'Bakker^Kees');
+  const waiting = index.patientsAwaitingAttributes();
+  assert.deepEqual(waiting.map((w) => w.blobId), ['b2', 'b4']);
+  const [second] = waiting;
+  assert.ok(second !== undefined);
+  index.restorePatientAttributes(second.patientKey, { patientId: '', issuerOfPatientId: null, bsn: '999999990', patientName: 'de Boer^Anna', birthDate: '19800101', sex: 'F' });
+  assert.equal(nameOfStudy(index, '9.2'), 'de Boer^Anna');
+  assert.equal(index.getInstance('9.2.1.1')?.patient.bsn, '999999990');
+  assert.deepEqual(index.patientsAwaitingAttributes().map((w) => w.blobId), ['b4']);
+  // New studies without a Patient ID get their own patient too.
+  index.recordInstance(ofPatient('Visser^Jan', 5, '', null), fakeBlob(5), 0);
+  assert.equal(nameOfStudy(index, '9.5'), 'Visser^Jan');
+  assert.equal(index.stats().patients, 5);
 });

@@ -3,7 +3,7 @@ import { configure, migrate } from './sqlite-schema.ts';
 import { ALL_LEVELS_FROM, int, STORED_INSTANCE_COLUMNS, storedInstanceOf, text } from './sqlite-rows.ts';
 import { columnsUpTo, depthOf, fromClause, whereClause } from './query-sql.ts';
 import { asStoreError, StoreError } from './store-error.ts';
-import type { BlobRef, IndexStats, Matcher, NewInstance, QueryLevel, QueryRow, RecordOutcome, StoredInstance, StudyIndex } from './types.ts';
+import type { BlobRef, IndexStats, Matcher, NewInstance, PatientAttributes, QueryLevel, QueryRow, RecordOutcome, StoredInstance, StudyIndex } from './types.ts';
 
 type Row = Record<string, SQLOutputValue>;
 
@@ -52,7 +52,9 @@ export class SqliteStudyIndex implements StudyIndex {
     | 'studyEmpty'
     | 'deleteStudy'
     | 'patientEmpty'
-    | 'deletePatient',
+    | 'deletePatient'
+    | 'patientsToReread'
+    | 'setRereadPatient',
     StatementSync
   >>;
   readonly #queries = new Map<string, StatementSync>();
@@ -71,13 +73,14 @@ export class SqliteStudyIndex implements StudyIndex {
       instanceKeys: db.prepare(
         `SELECT i.pk AS ipk, se.pk AS sepk, st.pk AS stpk, p.pk AS ppk ${ALL_LEVELS_FROM} WHERE i.sop_instance_uid = ?`,
       ),
-      patientPk: db.prepare(`SELECT pk, bsn FROM patients WHERE patient_id = ? AND ifnull(issuer, '') = ?`),
+      // The patient_id <> '' term lets SQLite use the partial unique index; an empty id is never looked up by identity.
+      patientPk: db.prepare(`SELECT pk, bsn FROM patients WHERE patient_id = ? AND patient_id <> '' AND ifnull(issuer, '') = ?`),
       setPatientBsn: db.prepare(`UPDATE patients SET bsn = ? WHERE pk = ? AND bsn IS NULL`),
       insertPatient: db.prepare(
         `INSERT INTO patients (patient_id, issuer, bsn, patient_name, patient_name_norm, birth_date, sex) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       studyByUid: db.prepare(
-        `SELECT st.pk, st.patient_pk, p.patient_id, p.issuer FROM studies st JOIN patients p ON p.pk = st.patient_pk WHERE st.study_instance_uid = ?`,
+        `SELECT st.pk, st.patient_pk, p.patient_id, p.issuer, p.bsn FROM studies st JOIN patients p ON p.pk = st.patient_pk WHERE st.study_instance_uid = ?`,
       ),
       insertStudy: db.prepare(
         `INSERT INTO studies (patient_pk, study_instance_uid, study_date, study_time, accession_number, study_description,
@@ -101,6 +104,14 @@ export class SqliteStudyIndex implements StudyIndex {
       deleteStudy: db.prepare(`DELETE FROM studies WHERE pk = ?`),
       patientEmpty: db.prepare(`SELECT NOT EXISTS (SELECT 1 FROM studies WHERE patient_pk = ?) AS empty`),
       deletePatient: db.prepare(`DELETE FROM patients WHERE pk = ?`),
+      patientsToReread: db.prepare(
+        `SELECT p.pk, (SELECT i.blob_id FROM series se JOIN instances i ON i.series_pk = se.pk WHERE se.study_pk = p.reread_from_study
+           ORDER BY i.pk LIMIT 1) AS blob_id FROM patients p WHERE p.reread_from_study IS NOT NULL ORDER BY p.pk`,
+      ),
+      setRereadPatient: db.prepare(
+        `UPDATE patients SET bsn = ?, patient_name = ?, patient_name_norm = ?, birth_date = ?, sex = ?, reread_from_study = NULL
+          WHERE pk = ? AND reread_from_study IS NOT NULL`,
+      ),
     };
   }
 
@@ -112,7 +123,15 @@ export class SqliteStudyIndex implements StudyIndex {
       if (existing !== undefined) return { outcome: 'duplicate', existing: storedInstanceOf(existing) };
 
       const p = x.patient;
-      const knownPatient = s.patientPk.get(p.patientId, p.issuerOfPatientId ?? '');
+      const study = s.studyByUid.get(x.study.studyInstanceUid);
+      // Patients are keyed by Patient ID with its issuer. An empty Patient ID names nobody, so it never joins two
+      // studies under one patient: its instance joins only the patient of its own study, when that one has no id either.
+      const knownPatient =
+        p.patientId !== ''
+          ? s.patientPk.get(p.patientId, p.issuerOfPatientId ?? '')
+          : study !== undefined && text(study.patient_id) === '' && (text(study.issuer) ?? '') === (p.issuerOfPatientId ?? '')
+            ? { pk: study.patient_pk ?? null, bsn: study.bsn ?? null }
+            : undefined;
       let patientPk = int(knownPatient?.pk);
       const knownBsn = text(knownPatient?.bsn);
       // One patient id with two BSNs means two people: never merge them silently (issue 3, patient reconciliation).
@@ -123,12 +142,11 @@ export class SqliteStudyIndex implements StudyIndex {
         );
       }
       if (patientPk !== null && knownBsn === null && p.bsn !== null) s.setPatientBsn.run(p.bsn, patientPk);
-      const study = s.studyByUid.get(x.study.studyInstanceUid);
       if (study !== undefined && (patientPk === null || int(study.patient_pk) !== patientPk)) {
         throw new StoreError(
           'STUDY_PATIENT_CONFLICT',
-          `study ${x.study.studyInstanceUid} is already stored under patient ${text(study.patient_id) ?? ''}` +
-            ` (issuer ${text(study.issuer) ?? 'none'}), not ${p.patientId} (issuer ${p.issuerOfPatientId ?? 'none'})`,
+          `study ${x.study.studyInstanceUid} is already stored under ${patientLabel(text(study.patient_id) ?? '', text(study.issuer))},` +
+            ` not ${patientLabel(p.patientId, p.issuerOfPatientId)}`,
         );
       }
       if (patientPk === null) {
@@ -184,6 +202,22 @@ export class SqliteStudyIndex implements StudyIndex {
         v.remoteAddress,
       );
       return { outcome: 'created' };
+    });
+  }
+
+  patientsAwaitingAttributes(): { patientKey: number; blobId: string }[] {
+    const out: { patientKey: number; blobId: string }[] = [];
+    for (const r of this.#s.patientsToReread.all()) {
+      const patientKey = int(r.pk);
+      const blobId = text(r.blob_id);
+      if (patientKey !== null && blobId !== null) out.push({ patientKey, blobId });
+    }
+    return out;
+  }
+
+  restorePatientAttributes(patientKey: number, p: PatientAttributes): void {
+    this.#transaction('restoring patient attributes', () => {
+      this.#s.setRereadPatient.run(p.bsn, p.patientName, lower(p.patientName), p.birthDate, p.sex, patientKey);
     });
   }
 
@@ -336,6 +370,11 @@ export class SqliteStudyIndex implements StudyIndex {
       throw asStoreError(err, 'querying the index');
     }
   }
+}
+
+/** How a conflict names a patient; one without a Patient ID says so rather than showing an empty id. */
+function patientLabel(patientId: string, issuer: string | null): string {
+  return `${patientId === '' ? 'a patient without a Patient ID' : `patient ${patientId}`} (issuer ${issuer ?? 'none'})`;
 }
 
 function lower(v: string | null): string | null {

@@ -165,6 +165,12 @@ export interface StudyIndex {
    */
   removeInstance(sopInstanceUid: string): StoredInstance | undefined;
   referencedBlobIds(): Set<string>;
+  /**
+   * Patients whose attributes must be read again from a file of their study (an index from before patients with an
+   * empty Patient ID were kept apart); `blobId` is one instance of that study. Start-up recovery restores them.
+   */
+  patientsAwaitingAttributes(): { patientKey: number; blobId: string }[];
+  restorePatientAttributes(patientKey: number, attributes: PatientAttributes): void;
   /** Blobs of removed instances, until recovery has seen them gone. */
   removedBlobIds(): Set<string>;
   forgetRemovedBlobs(blobIds: Iterable<string>): void;

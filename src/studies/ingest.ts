@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DicomError, HeaderReader, StructureCheck, Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
-import { StoreError, type BlobWriter, type Provenance, type Store } from '../store/index.ts';
+import { StoreError, type BlobWriter, type PatientAttributes, type Provenance, type Store } from '../store/index.ts';
 import { instanceRecordFrom } from './attributes.ts';
 import { splitPart10 } from './part10-stream.ts';
 
@@ -100,6 +100,22 @@ export async function reindexBlob(store: Store, blobId: string): Promise<IngestO
     const recorded = store.index.recordInstance(record, blob, part10.fileMeta.length);
     if (recorded.outcome === 'duplicate') await store.blobs.delete(blobId);
     return { outcome: recorded.outcome, studyInstanceUid: record.study.studyInstanceUid, bytes: size, bsn: record.patient.bsn };
+  } catch (err) {
+    throw asIngestError(err);
+  }
+}
+
+/**
+ * The patient attributes one stored file names, read from its header; for an index that filed patients with an empty
+ * Patient ID together, whose split patient rows wait for their own attributes (see migration 4 of the index schema).
+ */
+export async function patientOfBlob(store: Store, blobId: string): Promise<PatientAttributes> {
+  try {
+    const part10 = await splitPart10(store.blobs.open(blobId) as AsyncIterable<Buffer>);
+    const header = new HeaderReader(part10.transferSyntaxUid);
+    for await (const chunk of part10.dataset) if (!header.done) header.push(chunk);
+    const unused = { receivedAt: '', via: 'recovery', callingAeTitle: null, remoteAddress: null };
+    return instanceRecordFrom(header.end(), part10.transferSyntaxUid, unused).patient;
   } catch (err) {
     throw asIngestError(err);
   }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -78,4 +79,43 @@ test('a recovered blob that the index would refuse (its study belongs to another
   for await (const id of store.blobs.list()) listed.push(id);
   assert.ok(!listed.includes(orphan.blobId), 'the refused blob is gone');
   assert.equal(listed.length, 1);
+});
+
+test('patients an older index filed together for lack of a Patient ID each get their own attributes back at start-up', async (t) => {
+  const dir = tempDir(t);
+  const dataDir = join(dir, 'data');
+  const key = testKey();
+  const before = await openEmbeddedStore({ dataDir, encryptionKey: key });
+  const studies: { uid: string; name: string }[] = [];
+  for (const [seed, name] of [[11, 'Jansen^Piet'], [12, 'de Boer^Anna']] as const) {
+    const study = await writeCtStudy({ outDir: join(dir, `study${seed}`), instances: 1, seed });
+    const part10 = readPart10(readFileSync(study.files[0] ?? ''));
+    part10.dataset.set(Tag.PatientID, 'LO', '').set(Tag.IssuerOfPatientID, 'LO', '').set(Tag.PatientName, 'PN', name);
+    const file = join(dir, `anonymous${seed}.dcm`);
+    writeFileSync(file, Buffer.concat(encodePart10(part10.dataset, part10.transferSyntaxUid)));
+    await serviceOn(before).importFile(system, file);
+    studies.push({ uid: study.studyInstanceUid, name });
+  }
+  await before.close();
+  // Put the index back as schema 3 left it: both studies under the first arrival's patient row.
+  const db = new DatabaseSync(join(dataDir, 'index.sqlite'));
+  db.exec(`
+    UPDATE studies SET patient_pk = (SELECT min(pk) FROM patients);
+    DELETE FROM patients WHERE pk <> (SELECT min(pk) FROM patients);
+    DROP INDEX patients_reread;
+    DROP INDEX patients_identity;
+    ALTER TABLE patients DROP COLUMN reread_from_study;
+    CREATE UNIQUE INDEX patients_identity ON patients (patient_id, ifnull(issuer, ''));
+    DELETE FROM schema_version WHERE version = 4;
+  `);
+  db.close();
+
+  const store = await openEmbeddedStore({ dataDir, encryptionKey: key });
+  t.after(() => store.close());
+  const nameOf = (uid: string): unknown => store.index.query('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: uid }])[0]?.values.patientName;
+  assert.equal(nameOf(studies[1]?.uid ?? ''), null, 'split at open, the second study no longer answers with the first name');
+  const report = await serviceOn(store).recover();
+  assert.equal(report.patientsRestored, 1);
+  assert.deepEqual(studies.map((s) => nameOf(s.uid)), studies.map((s) => s.name));
+  assert.equal((await serviceOn(store).recover()).patientsRestored, 0, 'a second start finds nothing to do');
 });

@@ -5,7 +5,7 @@ import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Provenance, RecoveryReport, Store, StoredInstance } from '../store/index.ts';
 import { type AccessContext, describeActor } from './access-context.ts';
-import { ingestInstance, type IngestInput, type IngestOutcome, reindexBlob } from './ingest.ts';
+import { ingestInstance, type IngestInput, type IngestOutcome, patientOfBlob, reindexBlob } from './ingest.ts';
 import { splitPart10 } from './part10-stream.ts';
 import { type PatientStudy, REPORT_SOP_CLASSES, reportTextOf, summarizeStudies } from './patient-studies.ts';
 import { type InformationModel, parseQuery, requireUniqueKey, responseFor } from './query.ts';
@@ -49,7 +49,7 @@ export class StudyService {
    * A blob that can no longer be indexed (its patient now conflicts) is removed and logged; one that cannot be read is
    * left in place and reported.
    */
-  async recover(): Promise<RecoveryReport & { reindexed: number; refused: number; unreadable: string[] }> {
+  async recover(): Promise<RecoveryReport & { reindexed: number; refused: number; unreadable: string[]; patientsRestored: number }> {
     const report = await this.#store.recover();
     let reindexed = 0;
     let refused = 0;
@@ -69,7 +69,26 @@ export class StudyService {
         }
       }
     }
-    return { ...report, reindexed, refused, unreadable };
+    return { ...report, reindexed, refused, unreadable, patientsRestored: await this.#restorePatients() };
+  }
+
+  /**
+   * Patients split apart by the index migration that stopped joining studies on an empty Patient ID get their own
+   * attributes back from a file of their study. One that cannot be read keeps empty attributes (never another
+   * person's) and is tried again at the next start.
+   */
+  async #restorePatients(): Promise<number> {
+    let restored = 0;
+    for (const { patientKey, blobId } of this.#store.index.patientsAwaitingAttributes()) {
+      try {
+        this.#store.index.restorePatientAttributes(patientKey, await patientOfBlob(this.#store, blobId));
+        restored += 1;
+      } catch (err) {
+        this.#log.error({ blobId, err }, 'the patient attributes of a study could not be read again from its file; they stay empty');
+      }
+    }
+    if (restored > 0) this.#log.info({ restored }, 'patients with an empty Patient ID, once filed together, each have their own attributes again');
+    return restored;
   }
 
   /**

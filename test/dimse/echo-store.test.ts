@@ -151,7 +151,7 @@ test('our SCU: a data source that fails mid-message aborts the association (a DI
   await assert.rejects(assoc.store({ sopClassUid: CT, sopInstanceUid: '1.2.3.8.1', transferSyntaxUid: ExplicitLE, data: failing() }), /disk read error/);
   await assert.rejects(assoc.echo());
   const { waitFor: wait } = await import('../support/net.ts');
-  await wait('server saw the abort', () => Promise.resolve(lines.some((l) => l.reason === 'PEER_ABORT')), 5000);
+  await wait('server saw the abort', () => Promise.resolve(lines.some((l) => l.reason === 'PEER_ABORT')));
   assert.equal(completed, 0, 'the partial instance never completed (its data stream failed or the handler never ran)');
   const again = await Association.connect(connectOpts);
   assert.equal(await again.echo(), Status.Success);

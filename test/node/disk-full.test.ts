@@ -82,7 +82,7 @@ test('a full disk: A700 for C-STORE, 507 for an upload, nothing corrupt, and sto
   assert.equal((JSON.parse(answer.body) as { error: string }).error, 'insufficient-storage');
   for (const b of upload) assert.equal(n.node.store.index.getInstance(sopUidOf(b)), undefined, 'an instance that did not fit is not indexed');
   assert.deepEqual(filesBesidesSpare(dataDir, 'tmp'), []);
-  await waitFor('the refusal in the log', async () => logLines(n).some((l) => l['msg'] === 'upload refused: the disk is full'), 5000);
+  await waitFor('the refusal in the log', async () => logLines(n).some((l) => l['msg'] === 'upload refused: the disk is full'));
 
   // Room again: the same instances store, and a restart finds nothing to repair.
   rmSync(filler);

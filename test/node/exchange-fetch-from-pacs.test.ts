@@ -47,7 +47,7 @@ test('a C-MOVE to the partner for a study only the PACS holds: the node fetches 
   assert.equal(move.code, 0, move.stderr);
   const queued = sender.n.node.outbox?.list({}) ?? [];
   assert.equal(queued.length, 1);
-  await waitFor('delivery', async () => sender.n.node.outbox?.get(queued[0]?.transferId ?? '')?.state === 'delivered', 30_000);
+  await waitFor('delivery', async () => sender.n.node.outbox?.get(queued[0]?.transferId ?? '')?.state === 'delivered');
   assert.equal(sender.n.node.store.index.stats().instances, study.instances, 'the node fetched the whole study from the PACS');
   assert.equal(receiver.n.node.store.index.stats().instances, study.instances, 'Midden got all of it');
 
@@ -68,7 +68,7 @@ test('the API queues a study the node holds in part: the rest comes by C-GET, th
   const queued = await call(sender.port, 'POST', '/api/v1/outbox', sender.ca.certPem, sender.own, body);
   assert.equal(queued.status, 202, queued.body);
   const transferId = (JSON.parse(queued.body) as { transferId: string }).transferId;
-  await waitFor('delivery', async () => sender.n.node.outbox?.get(transferId)?.state === 'delivered', 30_000);
+  await waitFor('delivery', async () => sender.n.node.outbox?.get(transferId)?.state === 'delivered');
   assert.equal(sender.n.node.store.index.stats().instances, study.instances);
   assert.equal(receiver.n.node.store.index.stats().instances, study.instances);
 

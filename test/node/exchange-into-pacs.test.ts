@@ -56,7 +56,7 @@ test('push into the receiving PACS: Orthanc gets every instance, pixel data byte
     { studyInstanceUid: study.studyInstanceUid, to: { ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }, purpose: 'transfer', urgency: 'urgent', reason: 'overplaatsing', user: { id: 'r1', name: 'Dr. D. Visser' } },
     { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() },
   );
-  await waitFor('the study in the PACS', async () => (await pacs.rest<string[]>('GET', '/instances')).length === study.instances, 30_000);
+  await waitFor('the study in the PACS', async () => (await pacs.rest<string[]>('GET', '/instances')).length === study.instances);
   const forwarder = receiver.n.node.forwarding().get('PACS_MIDDEN');
   assert.ok(forwarder !== undefined);
   await forwarder.settled();
@@ -64,7 +64,7 @@ test('push into the receiving PACS: Orthanc gets every instance, pixel data byte
 
   // The receiving node's audit trail: the arrival (a partner node, on behalf of the sending radiologist) and the import.
   const audit = receiver.n.node.audit;
-  await waitFor('the import record', async () => audit.list({ action: 'import' }).length === 1, 10_000);
+  await waitFor('the import record', async () => audit.list({ action: 'import' }).length === 1);
   // Announced, each upload batch, and complete: the record that counts for the auditor is the last.
   const received = audit.list({ action: 'receive' }).find((r) => r.description.startsWith('study received complete'));
   assert.equal(received?.patient?.bsn, synth.patients[0]?.bsn);
@@ -119,9 +119,9 @@ test('hold, then accept: a held study waits in the inbox and goes into the PACS 
   assert.equal((await accept({ destination: 'PACS_MIDDEN', user: { id: 'radioloog-9', name: 'Dr. Collega' } })).status, 400);
   const accepted = await accept({ destination: 'PACS_MIDDEN' });
   assert.equal(accepted.status, 202, accepted.body);
-  await waitFor('the study in the PACS', async () => (await pacs.rest<string[]>('GET', '/instances')).length === study.instances, 30_000);
+  await waitFor('the study in the PACS', async () => (await pacs.rest<string[]>('GET', '/instances')).length === study.instances);
   // One record when the user accepts (written before the 202), one when the PACS has all of it.
-  await waitFor('imported', async () => receiver.n.node.audit.list({ action: 'import' }).length === 2, 10_000);
+  await waitFor('imported', async () => receiver.n.node.audit.list({ action: 'import' }).length === 2);
   const [acceptance, imported] = receiver.n.node.audit.list({ action: 'import' });
   assert.match(acceptance?.description ?? '', /accepted by Dr\. E\. de Wit for import into the PACS PACS_MIDDEN/);
   assert.equal(imported?.outcome, 'success');
@@ -168,7 +168,7 @@ test('patient reconciliation (rule bsn): the PACS files the study under the BSN,
   for (const s of [withBsn, withoutBsn]) {
     await sendStudy({ studyInstanceUid: s.studyInstanceUid, to, purpose: 'transfer', urgency: 'routine', reason: 'overplaatsing', user }, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() });
   }
-  await waitFor('the study with BSN in the PACS', async () => (await pacs.rest<string[]>('GET', '/instances')).length === withBsn.instances, 30_000);
+  await waitFor('the study with BSN in the PACS', async () => (await pacs.rest<string[]>('GET', '/instances')).length === withBsn.instances);
   const forwarder = receiver.n.node.forwarding().get('PACS_MIDDEN');
   await forwarder?.settled();
   assert.equal(forwarder?.failed.length, withoutBsn.instances, 'no instance of the study without BSN was forwarded');

@@ -51,7 +51,7 @@ test('arrival notice: one per study, only once every instance is stored and veri
   const to = { ...midden, baseUrl: `https://127.0.0.1:${receiverNode.port}` };
   const request = { studyInstanceUid: study.studyInstanceUid, to, purpose: 'transfer' as const, urgency: 'urgent' as const, reason: 'trauma, onderweg', user: { id: 'r1', name: 'Dr. D. Visser' } };
   const sent = await sendStudy(request, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() });
-  await waitFor('the notice', async () => notices.length === 1, 10_000);
+  await waitFor('the notice', async () => notices.length === 1);
   const [first] = notices;
   assert.equal(first?.storedThen, study.instances, 'told only when every instance was stored');
   assert.equal(first?.notice.event, 'study-arrived');
@@ -65,6 +65,6 @@ test('arrival notice: one per study, only once every instance is stored and veri
 
   // Sent again (a new transfer, no image bytes moved), routine this time: announced again, not flagged.
   await sendStudy({ ...request, urgency: 'routine' }, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() });
-  await waitFor('the second notice', async () => notices.length === 2, 10_000);
+  await waitFor('the second notice', async () => notices.length === 2);
   assert.equal(notices[1]?.notice.urgent, false, 'a routine send is not flagged');
 });

@@ -43,7 +43,7 @@ test('a partner that is down is tried again with back-off; a restart of the send
     assert.ok(o !== undefined);
     return o;
   };
-  await waitFor('a first failed attempt', async () => (outboxOf(sender).get(transferId)?.attempts ?? 0) >= 1 && outboxOf(sender).get(transferId)?.state === 'queued', 10_000);
+  await waitFor('a first failed attempt', async () => (outboxOf(sender).get(transferId)?.attempts ?? 0) >= 1 && outboxOf(sender).get(transferId)?.state === 'queued');
   const waiting = outboxOf(sender).get(transferId);
   assert.match(waiting?.lastError ?? '', /ECONNREFUSED|PARTNER_UNREACHABLE/);
   assert.ok(Date.parse(waiting?.nextAttemptAt ?? '') > Date.parse(waiting?.updatedAt ?? ''), 'the next attempt waits');
@@ -52,7 +52,7 @@ test('a partner that is down is tried again with back-off; a restart of the send
   assert.equal(outboxOf(sender).get(transferId)?.state, 'queued', 'the queue survives the restart');
 
   const receiver = await startExchangeNode(t, { ca: sender.ca, us: midden, partners: [noord], port: receiverPort });
-  await waitFor('delivery', async () => outboxOf(sender).get(transferId)?.state === 'delivered', 20_000);
+  await waitFor('delivery', async () => outboxOf(sender).get(transferId)?.state === 'delivered');
   const done = outboxOf(sender).get(transferId);
   assert.ok((done?.attempts ?? 0) >= 2, `attempts: ${done?.attempts}`);
   assert.equal(done?.instances, study.instances);
@@ -76,7 +76,7 @@ test('a refusal by the partner fails the transfer at once, with the partner\'s r
   });
   assert.equal(queued.status, 202, queued.body);
   const transferId = (JSON.parse(queued.body) as { transferId: string }).transferId;
-  await waitFor('failure', async () => sender.n.node.outbox?.get(transferId)?.state === 'failed', 10_000);
+  await waitFor('failure', async () => sender.n.node.outbox?.get(transferId)?.state === 'failed');
   const failed = sender.n.node.outbox?.get(transferId);
   assert.equal(failed?.attempts, 1, 'no retries after a refusal');
   assert.match(failed?.lastError ?? '', /PARTNER_REFUSED.*403.*organization-not-trusted/);
@@ -154,7 +154,7 @@ test('send from the PACS menu: a C-MOVE (DCMTK movescu) to the partner\'s AE tit
   assert.equal(queued[0]?.request.studyInstanceUid, study.studyInstanceUid);
   assert.equal(queued[0]?.request.partnerUra, midden.ura);
   assert.equal(queued[0]?.request.user.name, 'PACS_NOORD', 'the calling PACS is named as the requester');
-  await waitFor('delivery', async () => sender.n.node.outbox?.get(queued[0]?.transferId ?? '')?.state === 'delivered', 20_000);
+  await waitFor('delivery', async () => sender.n.node.outbox?.get(queued[0]?.transferId ?? '')?.state === 'delivered');
   assert.equal(receiver.n.node.store.index.stats().instances, study.instances);
 
   // An AE title that is neither a peer nor a partner stays an unknown move destination.

@@ -73,7 +73,7 @@ async function studyInPacsA(t: TestContext, pacsA: OrthancPacs, seed: number) {
 }
 
 async function assertAllInPacsB(pacsB: OrthancPacs, instances: number, originals: ReadonlyMap<string, Buffer>): Promise<void> {
-  await waitFor('Orthanc B holds the study', async () => (await pacsB.rest<string[]>('GET', '/instances')).length === instances, 60_000);
+  await waitFor('Orthanc B holds the study', async () => (await pacsB.rest<string[]>('GET', '/instances')).length === instances);
   for (const id of await pacsB.rest<string[]>('GET', '/instances')) {
     const file = await pacsB.instanceFile(id);
     const p = readPart10(file);
@@ -95,7 +95,7 @@ test('Orthanc A "send to Midden" -> node Noord -> node Midden -> Orthanc B: ever
   assert.equal(sent.length, 1, 'one transfer queued for the study');
   assert.equal(sent[0]?.request.partnerUra, midden.ura);
   assert.match(sent[0]?.request.user.id ?? '', /^dicom:PACS_NOORD@/, 'the PACS that sent it is named as the requester');
-  await waitFor('both audit trails complete', async () => midNode.n.node.audit.list({ action: 'import' }).length === 1 && noordNode.n.node.audit.list({ action: 'send' }).length === 2, 10_000);
+  await waitFor('both audit trails complete', async () => midNode.n.node.audit.list({ action: 'import' }).length === 1 && noordNode.n.node.audit.list({ action: 'send' }).length === 2);
   assert.equal(midNode.n.node.audit.list({ action: 'receive' })[0]?.patient?.bsn, bsn);
   assert.equal(noordNode.n.node.audit.list({ action: 'send' })[1]?.outcome, 'success');
   assert.ok(midNode.n.node.audit.verify().ok && noordNode.n.node.audit.verify().ok);
@@ -116,7 +116,7 @@ test('a study the node holds, queued through the outbox API by a user, reaches O
   const status = await cutOff.store({ sopClassUid, sopInstanceUid: first.dataset.string(Tag.SOPInstanceUID) ?? '', transferSyntaxUid: first.transferSyntaxUid, data: readFileSync(study.files[0] ?? '').subarray(first.datasetOffset) });
   assert.equal(status, 0);
   cutOff.abort();
-  await waitFor('the node saw the abort', async () => logLines(noordNode.n).some((l) => l['msg'] === 'association to a partner AE title aborted; nothing queued'), 5_000);
+  await waitFor('the node saw the abort', async () => logLines(noordNode.n).some((l) => l['msg'] === 'association to a partner AE title aborted; nothing queued'));
   assert.equal(noordNode.n.node.outbox?.list({}).length, 0);
 
   // PACS A sends to the node under its own AE title: stored, but not queued for anyone.

@@ -99,7 +99,7 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
   assert.equal((JSON.parse(again.body) as { receipt: string }).receipt, receipt, 'a retried commit gets the same receipt');
   const status = await call(port, 'GET', `/exchange/v1/transfers/${manifest.transferId}`, ca.certPem, partner);
   assert.deepEqual(JSON.parse(status.body), { transferId: manifest.transferId, state: 'delivered', needed: [] });
-  await waitFor('the arrival notice', async () => logLines(n).some((l) => l['msg'] === 'study arrived'), 5000);
+  await waitFor('the arrival notice', async () => logLines(n).some((l) => l['msg'] === 'study arrived'));
   assert.equal(logLines(n).filter((l) => l['msg'] === 'study arrived').length, 1, 'told once, when the whole study is there');
 
   const second = { ...manifest, transferId: randomUUID() };
@@ -110,7 +110,7 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
   const r4 = await send(port, 'POST', `/exchange/v1/transfers/${second.transferId}/instances`, ca.certPem, partner, tooLarge.body, { 'content-type': tooLarge.contentType });
   // The node answers 413 while the client may still be sending, so the client can see the connection end instead.
   assert.ok(r4.status === 413 || r4.status === 'tls-error', `an upload over the limit is refused (${r4.status})`);
-  await waitFor('the refusal in the log', async () => logLines(n).some((l) => l['msg'] === 'upload refused: too large'), 5000);
+  await waitFor('the refusal in the log', async () => logLines(n).some((l) => l['msg'] === 'upload refused: too large'));
   assert.deepEqual(tmpFiles(), []);
   assert.equal(n.node.store.index.stats().instances, 4);
 

@@ -5,7 +5,11 @@ import { peerEnv } from './tools.ts';
 
 export interface RunResult { code: number | null; stdout: string; stderr: string }
 
-export function run(cmd: string, args: readonly string[], timeoutMs = 30_000): Promise<RunResult> {
+/**
+ * Runs a tool to its end. How long that takes depends on the machine's load, so the default bound is the test
+ * runner's own timeout (scripts/test.ts): the kill only keeps a hung tool from outliving the test that ran it.
+ */
+export function run(cmd: string, args: readonly string[], timeoutMs = 300_000): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { env: peerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -51,10 +51,10 @@ action(type="omfile" file="${join(dir, 'rsyslogd.log')}")
     p.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     p.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     child = p;
-    await waitFor(`rsyslogd listening on ${o.port} (${output})`, async () => {
-      if (p.exitCode !== null) throw new Error(`rsyslogd exited: ${output}`);
-      return readFileSync('/proc/net/tcp', 'utf8').includes(`:${o.port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`);
-    }, 10_000);
+    // Its exit ends the wait too: waitFor has no deadline, and a dead rsyslogd will never listen.
+    await waitFor(`rsyslogd listening on ${o.port}`, async () =>
+      p.exitCode !== null || readFileSync('/proc/net/tcp', 'utf8').includes(`:${o.port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`));
+    if (p.exitCode !== null) throw new Error(`rsyslogd exited: ${output}`);
   };
   const stop = async (): Promise<void> => {
     const p = child;

@@ -1,5 +1,5 @@
 // The timeline network the integration tests run against: a registry and hospital nodes on loopback, every certificate
-// and the network key made with the `beeldbrug` CLI, and a slow source that answers late.
+// and the network key made with the `beeldbrug` CLI, and a slow source that does not answer while the test runs.
 import assert from 'node:assert/strict';
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -58,17 +58,24 @@ export function lines(file: string): Record<string, unknown>[] {
   return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** A source that answers slowly, as a congested hospital would; it records every body it gets. */
-export async function slowSource(t: TestContext, ca: IssuedCertificate, delayMs: number) {
+/**
+ * Long enough that a real node under load answers in time (it is a bound on the other hospitals, not on the code under
+ * test), short enough for the one test that waits for the silent source to time out.
+ */
+const SOURCE_TIMEOUT_MS = 5000;
+
+/**
+ * A source that does not answer while the test runs, as a congested hospital would not; it records every body it gets.
+ * Never answering (rather than answering after a delay) makes "the others were not held back" a fact, not a race.
+ */
+export async function slowSource(t: TestContext, ca: IssuedCertificate) {
   const cert = issueNodeCertificate(ca, { commonName: 'traag.test', organization: traag, hosts: ['127.0.0.1'] });
   const bodies: string[] = [];
-  const server = createServer({ key: cert.keyPem, cert: cert.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+  const server = createServer({ key: cert.keyPem, cert: cert.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (req) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      bodies.push(body);
-      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'answered', organization: traag, consentReference: 'Consent/0', studies: [] })), delayMs);
-    });
+    // The response is never written: closeAllConnections ends it after the test.
+    req.on('end', () => bodies.push(body));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => {
@@ -94,7 +101,7 @@ export async function network(t: TestContext, o: { middenPacs?: boolean; noord?:
   const keyFile = join(tempDir(t), 'network.key');
   beeldbrug(['registry', 'network-key', '--out', keyFile]);
   const { registry, logFile, dataDir } = await registryProcess(t, certs.dir);
-  const slow = await slowSource(t, certs.ca, 2000);
+  const slow = await slowSource(t, certs.ca);
   const ports = { noord: await freePort(), midden: await freePort(), zuid: await freePort(), oost: await freePort() };
   const url = (port: number): string => `https://127.0.0.1:${port}`;
   const everyone = [
@@ -106,7 +113,7 @@ export async function network(t: TestContext, o: { middenPacs?: boolean; noord?:
   ];
   const reg = { baseUrl: url(registry.port), networkKeyFile: keyFile };
   const start = (us: typeof noord, identity: IssuedCertificate, port: number, extra: Parameters<typeof startExchangeNode>[1] = {}) =>
-    startExchangeNode(t, { ca: certs.ca, identity, us, port, partners: everyone.filter((p) => p.ura !== us.ura), registry: reg, timeline: { sourceTimeoutMs: 800 }, ...extra });
+    startExchangeNode(t, { ca: certs.ca, identity, us, port, partners: everyone.filter((p) => p.ura !== us.ura), registry: reg, timeline: { sourceTimeoutMs: SOURCE_TIMEOUT_MS }, ...extra });
   const nodes = {
     noord: await start(noord, certs.noord, ports.noord, o.noord),
     midden: await start(
@@ -117,7 +124,7 @@ export async function network(t: TestContext, o: { middenPacs?: boolean; noord?:
     ),
     zuid: await start(zuid, certs.zuid, ports.zuid),
     // Oost has no registry: it asks its configured regional sources.
-    oost: await startExchangeNode(t, { ca: certs.ca, identity: certs.oost, us: oost, port: ports.oost, partners: everyone.filter((p) => p.ura !== oost.ura), timeline: { sourceTimeoutMs: 800, regionalSources: [midden.ura] } }),
+    oost: await startExchangeNode(t, { ca: certs.ca, identity: certs.oost, us: oost, port: ports.oost, partners: everyone.filter((p) => p.ura !== oost.ura), timeline: { sourceTimeoutMs: SOURCE_TIMEOUT_MS, regionalSources: [midden.ura] } }),
   };
   // The radiologists who ask: signed in at the requesting nodes with password + TOTP, as `beeldbrug login` does.
   for (const n of [nodes.noord, nodes.oost]) signedInAt.set(n, await signedIn(t, n, { username: 'a.devries', name: radiologist.name, role: 'radiologist', uziRoleCode: radiologist.roleCode }));
