@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
@@ -100,4 +101,50 @@ test('retention prunes the oldest records only, the chain stays verifiable, and 
   t.after(() => db.close());
   assert.throws(() => db.exec('DELETE FROM audit_record WHERE sequence = 4'), /append-only/, 'a record inside retention cannot be deleted');
   assert.throws(() => db.exec('DELETE FROM audit_pruned'), /append-only/);
+});
+
+/** The first chain form, as nodes wrote it before the stored bytes were hashed: parsed content, keys sorted. */
+function firstFormHash(previous: string, sequence: number, time: string, eventJson: string): string {
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sorted) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, sorted(x)])) : v;
+  return createHmac('sha256', key).update(previous).update(JSON.stringify(sorted({ sequence, time, event: JSON.parse(eventJson) as unknown }))).digest('hex');
+}
+
+test('a trail written in the first chain form still verifies and gets a witness; the first form is not accepted after the current one', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'audit.sqlite');
+  const witnessFile = join(dir, 'witness.json');
+  const old = new SqliteAuditTrail(path, { key });
+  for (let n = 1; n <= 3; n += 1) old.record(event(n));
+  old.close();
+  const db = new DatabaseSync(path);
+  t.after(() => db.close());
+  db.exec('DROP TRIGGER audit_no_update');
+  const rehash = (from: number, to: number): void => {
+    let previous = from === 1 ? '0'.repeat(64) : (db.prepare('SELECT hash FROM audit_record WHERE sequence = ?').get(from - 1) as { hash: string }).hash;
+    for (let s = from; s <= to; s += 1) {
+      const r = db.prepare('SELECT time, event_json FROM audit_record WHERE sequence = ?').get(s) as { time: string; event_json: string };
+      previous = firstFormHash(previous, s, r.time, r.event_json);
+      db.prepare('UPDATE audit_record SET hash = ? WHERE sequence = ?').run(previous, s);
+    }
+    db.prepare('UPDATE audit_head SET hash = ?, mac = ?').run(previous, createHmac('sha256', key).update(`head\u0000${to}\u0000${previous}`).digest('hex'));
+  };
+  rehash(1, 3);
+  const upgraded = new SqliteAuditTrail(path, { key, witnessFile });
+  t.after(() => upgraded.close());
+  assert.equal(upgraded.witnessProblem, undefined);
+  assert.equal(existsSync(witnessFile), true, 'the first open after the upgrade writes the witness');
+  assert.deepEqual(upgraded.verify(), { ok: true, records: 3 });
+  upgraded.record(event(4));
+  assert.deepEqual(upgraded.verify(), { ok: true, records: 4 });
+  db.exec('DROP TRIGGER audit_no_update');
+  const json = (db.prepare('SELECT event_json FROM audit_record WHERE sequence = 2').get() as { event_json: string }).event_json;
+  db.prepare('UPDATE audit_record SET event_json = ? WHERE sequence = 2').run(`{"action":"login",${json.slice(1)}`);
+  const dup = upgraded.verify();
+  assert.equal(dup.ok, false, 'a duplicate key in a record of the first form is refused too');
+  db.prepare('UPDATE audit_record SET event_json = ? WHERE sequence = 2').run(json);
+  rehash(4, 4);
+  const v = upgraded.verify();
+  assert.equal(v.ok, false, 'a record of the first form after one of the current form');
+  if (!v.ok) assert.equal(v.firstBadSequence, 4);
 });

@@ -191,6 +191,9 @@ export class SqliteAuditTrail implements AuditTrail {
   #verify(withWitness: boolean): AuditVerification {
     const integrity = (this.#db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[]).map((r) => r.integrity_check);
     if (integrity.join() !== 'ok') return { ok: false, records: 0, firstBadSequence: 1, problem: `the audit file is damaged or its indexes were edited (${integrity.slice(0, 3).join('; ')})` };
+    // A view in the place of a table could answer a filtered query otherwise than the full scan below.
+    const tables = this.#db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('audit_record', 'audit_head', 'audit_pruned')").get() as { n: number };
+    if (tables.n !== 3) return { ok: false, records: 0, firstBadSequence: 1, problem: 'the audit tables were replaced (by views, or removed)' };
     const pruned = this.#db.prepare('SELECT sequence, hash, mac FROM audit_pruned ORDER BY sequence DESC LIMIT 1').get() as Anchor | undefined;
     let previous = GENESIS;
     let expected = 1;

@@ -167,6 +167,15 @@ test('a column stored as another SQLite type (a BLOB with the same bytes) fails 
   if (!v.ok) assert.equal(v.firstBadSequence, 2);
 });
 
+test('a view in the place of the records table is refused', (t) => {
+  const b = build(tempDir(t), 'view', 3);
+  const db = attacker(b.path);
+  db.exec('ALTER TABLE audit_record RENAME TO kept; CREATE VIEW audit_record AS SELECT * FROM kept');
+  db.close();
+  // Opening re-creates the append-only triggers and indexes, which SQLite refuses on a view; verify() checks it too.
+  assert.throws(() => reopen(b).close(), /views may not be indexed|cannot create/);
+});
+
 test('the witness: missing, changed, or written with another key fails verify; a trail from before witnesses gets one', (t) => {
   const dir = tempDir(t);
   const gone = build(dir, 'gone', 3);
