@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
-import { readWitness, writeWitness, type HeadWitness } from './head-witness.ts';
+import { readWitness, writeWitness, type HeadWitness, type WitnessRead } from './head-witness.ts';
 import type { AuditEvent, AuditFilter, AuditRecord, AuditTrail, AuditVerification } from './types.ts';
 
 const GENESIS = '0'.repeat(64);
@@ -176,6 +176,11 @@ export class SqliteAuditTrail implements AuditTrail {
     return this.#verify(true);
   }
 
+  /** The newest record's sequence and chain hash, to compare with the audit repository's newest (ATNA export). */
+  newest(): { sequence: number; hash: string } {
+    return this.#head();
+  }
+
   /**
    * For an administrator who has established why the trail no longer reaches its witness (a restore from an older
    * backup): if the chain is intact up to its present end, records `event` (which says so) and moves the witness to it.
@@ -188,7 +193,21 @@ export class SqliteAuditTrail implements AuditTrail {
     return { ok: true, sequence: r.sequence };
   }
 
+  /**
+   * The witness is read first and the file in one read transaction after it: the witness is written after each commit,
+   * so a node or CLI command appending meanwhile makes the file longer than the witness, never shorter.
+   */
   #verify(withWitness: boolean): AuditVerification {
+    const witness = withWitness && this.#witnessFile !== undefined ? readWitness(this.#witnessFile, this.#key) : undefined;
+    this.#db.exec('BEGIN');
+    try {
+      return this.#verifyIn(witness);
+    } finally {
+      this.#db.exec('COMMIT');
+    }
+  }
+
+  #verifyIn(witness: WitnessRead | undefined): AuditVerification {
     const integrity = (this.#db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[]).map((r) => r.integrity_check);
     if (integrity.join() !== 'ok') return { ok: false, records: 0, firstBadSequence: 1, problem: `the audit file is damaged or its indexes were edited (${integrity.slice(0, 3).join('; ')})` };
     // A view in the place of a table could answer a filtered query otherwise than the full scan below.
@@ -203,7 +222,6 @@ export class SqliteAuditTrail implements AuditTrail {
       previous = pruned.hash;
       expected = pruned.sequence + 1;
     }
-    const witness = withWitness && this.#witnessFile !== undefined ? readWitness(this.#witnessFile, this.#key) : undefined;
     const witnessed = witness?.state === 'present' ? witness.witness : undefined;
     let witnessedHash = witnessed === undefined ? undefined : witnessed.sequence === 0 ? GENESIS : witnessed.sequence === pruned?.sequence ? pruned.hash : undefined;
     // Records written before the stored bytes were hashed verify in the older form, but only before the first record

@@ -13,7 +13,10 @@ export function verifyAuditFromCli(config: Readonly<Config>, out: NodeJS.Writabl
   try {
     const v = trail.verify();
     if (v.ok) {
-      out.write(`audit trail intact: ${v.records} records verified (witness ${auditWitnessFile(config)})\n`);
+      const newest = trail.newest();
+      // The audit repository (ATNA export) holds every record with its sequence and hash: the copy to compare with
+      // when the trail and its witness may both have been rolled back.
+      out.write(`audit trail intact: ${v.records} records verified, up to the witness in ${auditWitnessFile(config)}; newest record ${newest.sequence}, chain hash ${newest.hash}\n`);
       return 0;
     }
     out.write(`audit trail BROKEN at record ${v.firstBadSequence}: ${v.problem} (${v.records} records read)\n`);
