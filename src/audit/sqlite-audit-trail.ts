@@ -1,49 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
+import { chainHash, firstFormChainHash, GENESIS, isRow, type Row, type UntrustedRow } from './chain-form.ts';
 import { readWitness, writeWitness, type HeadWitness, type WitnessRead } from './head-witness.ts';
 import type { AuditEvent, AuditFilter, AuditRecord, AuditTrail, AuditVerification } from './types.ts';
-
-const GENESIS = '0'.repeat(64);
-/** Marks the chain form that hashes the stored bytes of every column (see #chain). */
-const CHAIN_V2 = 'beeldbrug-audit-2';
-
-/**
- * The first chain form (records written before the stored bytes were hashed): the record's parsed content with keys
- * sorted at every level. Kept only to verify those older records.
- */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-interface Row {
-  sequence: number;
-  time: string;
-  action: string;
-  bsn: string | null;
-  user_id: string;
-  event_json: string;
-  hash: string;
-}
-
-/** A row as read from a file someone else may have written: any column can hold any SQLite type. */
-type UntrustedRow = { [K in keyof Row]: unknown };
-
-function isRow(r: UntrustedRow): r is Row {
-  return (
-    typeof r.sequence === 'number' &&
-    typeof r.time === 'string' &&
-    typeof r.action === 'string' &&
-    (r.bsn === null || typeof r.bsn === 'string') &&
-    typeof r.user_id === 'string' &&
-    typeof r.event_json === 'string' &&
-    typeof r.hash === 'string'
-  );
-}
 
 interface Anchor {
   sequence: number;
@@ -118,7 +77,12 @@ export class SqliteAuditTrail implements AuditTrail {
         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only; only records past their retention are pruned'); END;
       CREATE TRIGGER IF NOT EXISTS audit_pruned_no_update BEFORE UPDATE ON audit_pruned BEGIN SELECT RAISE(ABORT, 'prune anchors are append-only'); END;
       CREATE TRIGGER IF NOT EXISTS audit_pruned_no_delete BEFORE DELETE ON audit_pruned BEGIN SELECT RAISE(ABORT, 'prune anchors are append-only'); END;`);
-    this.#witnessProblem = this.#checkWitnessAtOpen();
+    try {
+      this.#witnessProblem = this.#checkWitnessAtOpen();
+    } catch (err) {
+      this.#db.close();
+      throw err;
+    }
   }
 
   /**
@@ -239,9 +203,9 @@ export class SqliteAuditTrail implements AuditTrail {
       } catch {
         return { ok: false, records, firstBadSequence: r.sequence, problem: 'the record is not readable' };
       }
-      if (this.#chain(previous, r) === r.hash) {
+      if (chainHash(this.#key, previous, r) === r.hash) {
         current = true;
-      } else if (current || JSON.stringify(event) !== r.event_json || this.#chainV1(previous, r.sequence, r.time, event) !== r.hash) {
+      } else if (current || JSON.stringify(event) !== r.event_json || firstFormChainHash(this.#key, previous, r.sequence, r.time, event) !== r.hash) {
         return { ok: false, records, firstBadSequence: r.sequence, problem: 'the record was changed, or the one before it was' };
       }
       if (typeof event !== 'object' || event === null || r.action !== event.action || r.bsn !== (event.patient?.bsn ?? null) || r.user_id !== event.user?.id) {
@@ -311,7 +275,7 @@ export class SqliteAuditTrail implements AuditTrail {
     const sequence = before.sequence + 1;
     const time = this.#now().toISOString();
     const row: Row = { sequence, time, action: event.action, bsn: event.patient?.bsn ?? null, user_id: event.user.id, event_json: JSON.stringify(event), hash: '' };
-    const hash = this.#chain(before.hash, row);
+    const hash = chainHash(this.#key, before.hash, row);
     this.#db.prepare('INSERT INTO audit_record (sequence, time, action, bsn, user_id, event_json, hash) VALUES (?, ?, ?, ?, ?, ?, ?)').run(sequence, time, row.action, row.bsn, row.user_id, row.event_json, hash);
     const head = { sequence, hash };
     this.#db.prepare('INSERT INTO audit_head (one, sequence, hash, mac) VALUES (1, ?, ?, ?) ON CONFLICT (one) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, mac = excluded.mac').run(sequence, hash, this.#mac('head', head));
@@ -355,7 +319,7 @@ export class SqliteAuditTrail implements AuditTrail {
     const before = rows.find((r) => r.sequence === head.sequence - 1);
     const pruned = this.#db.prepare('SELECT hash FROM audit_pruned WHERE sequence = ?').get(head.sequence - 1) as { hash: string } | undefined;
     const previous = before !== undefined && isRow(before) ? before.hash : (pruned?.hash ?? GENESIS);
-    return this.#chain(previous, newest) === newest.hash;
+    return chainHash(this.#key, previous, newest) === newest.hash;
   }
 
   #refuseIfBroken(): void {
@@ -380,18 +344,6 @@ export class SqliteAuditTrail implements AuditTrail {
     const appended = this.#appended;
     if (appended !== undefined && this.#witnessFile !== undefined) writeWitness(this.#witnessFile, this.#key, appended);
     return result;
-  }
-
-  /**
-   * The chain: HMAC-SHA-256 of the previous record's hash and the stored text of every column, exactly as SQLite holds
-   * it, so an edit that keeps the parsed meaning (a duplicate key, other spacing, other key order) still breaks it.
-   */
-  #chain(previous: string, r: Row): string {
-    return createHmac('sha256', this.#key).update(JSON.stringify([CHAIN_V2, previous, r.sequence, r.time, r.action, r.bsn, r.user_id, r.event_json])).digest('hex');
-  }
-
-  #chainV1(previous: string, sequence: number, time: string, event: AuditEvent): string {
-    return createHmac('sha256', this.#key).update(previous).update(canonical({ sequence, time, event })).digest('hex');
   }
 
   #mac(kind: 'head' | 'pruned', a: { sequence: number; hash: string }): string {
