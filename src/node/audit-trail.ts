@@ -28,7 +28,7 @@ export function openAuditTrail(config: Readonly<Config>, o: { forVerify?: boolea
   const problem = trail.witnessProblem;
   if (problem !== undefined && o.forVerify !== true) {
     trail.close();
-    throw new BeeldbrugError('AUDIT_TRAIL_BROKEN', `${problem}. Nothing is recorded and no patient data is served until this is resolved: run \`beeldbrug audit verify\`, restore the audit file from a backup, or (after recording why) move the witness aside`);
+    throw new BeeldbrugError('AUDIT_TRAIL_BROKEN', `${problem}. Nothing is recorded and no patient data is served until this is resolved: run \`beeldbrug audit verify\`, restore the audit file, and if the restored copy is older than the witness, \`beeldbrug audit accept-head --reason ...\` (recorded)`);
   }
   return trail;
 }
