@@ -27,7 +27,9 @@ export function readWitness(path: string, key: Buffer): WitnessRead {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+    // ENOTDIR: a file where a folder of the path should be; no witness can be there.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { state: 'missing' };
     return { state: 'unreadable', problem: `cannot be read (${(err as Error).message})` };
   }
   let parsed: unknown;

@@ -67,3 +67,11 @@ test('a node whose audit file was emptied or rolled back refuses to open its tra
   assert.match(intact.text(), /audit trail intact: 4 records verified/);
   assert.equal(existsSync(join(config.dataDir, 'audit-witness.json')), false, 'the configured witness is the only one');
 });
+
+test('a witness the node cannot write is a configuration error that names the key', (t) => {
+  const dir = tempDir(t);
+  const { configPath } = initNode(dir, { nodeName: 'n', organizationName: 'Testziekenhuis', ura: '12345678', aeTitle: 'BB_TEST', dimsePort: 11112, peers: [] });
+  // A file where the witness's folder should be: no folder can be made there, whoever runs the test.
+  writeFileSync(join(dir, 'audit-witness'), 'not a folder');
+  assert.throws(() => openAuditTrail(loadConfig(configPath)), (err: unknown) => err instanceof BeeldbrugError && err.code === 'CONFIG_INVALID' && err.message.startsWith('audit.witnessFile:'));
+});

@@ -24,7 +24,16 @@ export function openAuditTrail(config: Readonly<Config>, o: { forVerify?: boolea
     const why = cause instanceof StoreError ? `${cause.code}: ${cause.message}` : String(cause);
     throw new BeeldbrugError('KEY_FILE_PROBLEM', `the audit key cannot be used (${why}); \`beeldbrug init\` writes a fresh one for a new node`, { cause });
   }
-  const trail = new SqliteAuditTrail(join(config.dataDir, 'audit.sqlite'), { key, organizationUra: config.node.organization.ura, witnessFile: auditWitnessFile(config) });
+  const witnessFile = auditWitnessFile(config);
+  let trail: SqliteAuditTrail;
+  try {
+    trail = new SqliteAuditTrail(join(config.dataDir, 'audit.sqlite'), { key, organizationUra: config.node.organization.ura, witnessFile });
+  } catch (cause) {
+    const path = (cause as NodeJS.ErrnoException).path;
+    // The witness, its temporary file, or a folder on its way.
+    if (path === undefined || !(path.startsWith(witnessFile) || witnessFile.startsWith(`${path}/`))) throw cause;
+    throw new BeeldbrugError('CONFIG_INVALID', `audit.witnessFile: ${witnessFile} cannot be written (${(cause as Error).message}); name a place the node can write`, { cause });
+  }
   const problem = trail.witnessProblem;
   if (problem !== undefined && o.forVerify !== true) {
     trail.close();
