@@ -72,7 +72,10 @@ export interface AuditTrail {
   recordAll(events: readonly AuditEvent[]): AuditRecord[];
   /** Records in order, filtered. Callers put the auditor role and two factors in front of it and record the reading. */
   list(filter?: AuditFilter): AuditRecord[];
-  /** Recomputes the chain and names the first record that was edited, removed, inserted or moved. */
+  /**
+   * Recomputes the chain over every record a reader can list and names the first that was edited, removed, inserted
+   * or moved; where the trail keeps a witness of its newest record outside its file, also that the trail reaches it.
+   */
   verify(): AuditVerification;
   /**
    * Removes the records older than `before` (the retention period has passed), keeping the chain verifiable from the

@@ -1,21 +1,60 @@
+import { userInfo } from 'node:os';
 import type { Config } from '../config/index.ts';
-import { openAuditTrail } from '../node/index.ts';
+import { auditWitnessFile, openAuditTrail } from '../node/index.ts';
 
 /**
- * `beeldbrug audit verify`: recomputes the node's audit chain with its audit key and names the first record that was
- * edited, removed, inserted or moved. Prints no patient data, so it needs no auditor sign-in; it needs the key file,
- * which only the node's administrators can read. Returns the process exit code (0 intact, 1 broken).
+ * `beeldbrug audit verify`: recomputes the node's audit chain with its audit key, checks it against the witness of its
+ * newest record kept outside the file, and names the first record that was edited, removed, inserted or moved. Prints
+ * no patient data, so it needs no auditor sign-in; it needs the key file, which only the node's administrators can
+ * read. Returns the process exit code (0 intact, 1 broken).
  */
 export function verifyAuditFromCli(config: Readonly<Config>, out: NodeJS.WritableStream = process.stdout): number {
-  const trail = openAuditTrail(config);
+  const trail = openAuditTrail(config, { forVerify: true });
   try {
     const v = trail.verify();
     if (v.ok) {
-      out.write(`audit trail intact: ${v.records} records verified\n`);
+      const newest = trail.newest();
+      // The audit repository (ATNA export) holds every record with its sequence and hash: the copy to compare with
+      // when the trail and its witness may both have been rolled back.
+      out.write(`audit trail intact: ${v.records} records verified, up to the witness in ${auditWitnessFile(config)}; newest record ${newest.sequence}, chain hash ${newest.hash}\n`);
       return 0;
     }
     out.write(`audit trail BROKEN at record ${v.firstBadSequence}: ${v.problem} (${v.records} records read)\n`);
     return 1;
+  } finally {
+    trail.close();
+  }
+}
+
+/**
+ * `beeldbrug audit accept-head`: after an administrator has established why the trail no longer reaches its witness
+ * (a restore from an older backup, say), moves the witness to the trail's present newest record so the node starts
+ * again. The acceptance is itself a record naming what the witness said and who at the operating system ran it, so the
+ * gap stays visible to an auditor. The chain must be intact up to its present end.
+ */
+export function acceptAuditHeadFromCli(config: Readonly<Config>, reason: string, out: NodeJS.WritableStream = process.stdout): number {
+  const trail = openAuditTrail(config, { forVerify: true });
+  try {
+    const problem = trail.witnessProblem;
+    if (problem === undefined) {
+      out.write('the audit trail reaches its witness; nothing to accept\n');
+      return 0;
+    }
+    const r = trail.acceptHead({
+      action: 'configuration-change',
+      outcome: 'success',
+      description: `audit witness moved to the trail's present end by an administrator (${reason}); it said: ${problem}`,
+      user: { id: `os:${userInfo().username}`, name: `${userInfo().username} (operating system account)` },
+      accessPoint: { node: 'cli' },
+      objects: {},
+      grounds: { purpose: 'audit-maintenance' },
+    });
+    if (!r.ok) {
+      out.write(`not accepted: the chain itself is broken at record ${r.firstBadSequence}: ${r.problem}\n`);
+      return 1;
+    }
+    out.write(`witness moved to record ${r.sequence}, which records the acceptance\n`);
+    return 0;
   } finally {
     trail.close();
   }

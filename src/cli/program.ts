@@ -10,7 +10,7 @@ import { runDemo } from './demo-command.ts';
 import { makeCa, makeNodeCertificate } from './pki-command.ts';
 import { parseDuration, sendFromCli } from './send-command.ts';
 import { loginFromCli, logoutFromCli } from './login-command.ts';
-import { verifyAuditFromCli } from './audit-command.ts';
+import { acceptAuditHeadFromCli, verifyAuditFromCli } from './audit-command.ts';
 import { doctorFromCli } from './doctor-command.ts';
 import { addUserFromCli, readStdin } from './user-command.ts';
 import { ROLES, type Role } from '../auth/index.ts';
@@ -79,6 +79,14 @@ export function buildProgram(): Command {
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .action((o: { config: string }) => {
       process.exitCode = verifyAuditFromCli(loadConfig(o.config));
+    });
+  audit
+    .command('accept-head')
+    .description("after you have established why the trail no longer reaches its witness (a restore from an older backup), move the witness to the trail's present end; recorded with your reason")
+    .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
+    .requiredOption('--reason <text>', 'why, in words an auditor reads')
+    .action((o: { config: string; reason: string }) => {
+      process.exitCode = acceptAuditHeadFromCli(loadConfig(o.config), o.reason);
     });
 
   program

@@ -79,7 +79,7 @@ function resolvePaths(config: Config, base: string): Config {
     ...(exchange !== undefined ? { exchange: { ...exchange, tls: tls(exchange.tls) } } : {}),
     dataDir: at(config.dataDir),
     store: { ...config.store, encryptionKeyFile: at(config.store.encryptionKeyFile) },
-    audit: { ...config.audit, keyFile: at(config.audit.keyFile), ...(config.audit.atna !== undefined ? { atna: { ...config.audit.atna, tls: tls(config.audit.atna.tls) } } : {}) },
+    audit: { ...config.audit, keyFile: at(config.audit.keyFile), ...(config.audit.witnessFile !== undefined ? { witnessFile: at(config.audit.witnessFile) } : {}), ...(config.audit.atna !== undefined ? { atna: { ...config.audit.atna, tls: tls(config.audit.atna.tls) } } : {}) },
     dimse: {
       ...dimse,
       listeners: dimse.listeners.map(({ tls: t, ...l }) => (t !== undefined ? { ...l, tls: tls(t) } : l)),

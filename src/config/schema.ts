@@ -227,6 +227,11 @@ export const configSchema = z
       .max(115)
       .default(5)
       .describe('audit records older than this are pruned; purging images never purges their audit records'),
+    witnessFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("a keyed note of the trail's newest record, kept apart from the audit file so records cut off its end are caught; default <dataDir>/audit-witness.json"),
     atna: z
       .strictObject({
         host,

@@ -50,6 +50,10 @@ audit:
   keyFile: ./keys/audit.key
   # Audit records are kept this many years (at least 5); purging images never purges their audit records.
   retentionYears: 5
+  # A keyed note of the newest audit record, rewritten at every record: \`beeldbrug audit verify\` and the start check
+  # that the trail still reaches it (records cut off its end, an emptied or swapped file). Keep it outside dataDir, on
+  # storage an intruder in the data folder cannot also roll back; when you move it, move the file with it.
+  witnessFile: ./audit-witness/head.json
   # Also send every record to the hospital's audit repository (IHE ATNA): a DICOM audit message (PS3.15 A.5) in
   # syslog over TLS (RFC 5424/5425), mutual TLS with this node's certificate. A repository that is down delays
   # messages, it loses none: they go out from the trail when it is back.

@@ -7,6 +7,7 @@ export const ErrorCatalog = {
   CONFIG_INVALID: { http: 500, summary: 'the configuration file is not valid' },
   CONFIG_NOT_FOUND: { http: 500, summary: 'the configuration file cannot be read' },
   KEY_FILE_PROBLEM: { http: 500, summary: 'a key or certificate file cannot be used' },
+  AUDIT_TRAIL_BROKEN: { http: 500, summary: 'the audit trail does not reach the witness of its newest record (records removed, or the file emptied or replaced); `beeldbrug audit verify` says where' },
   CONFIG_INSECURE: { http: 500, summary: 'the configuration would leave patient data open (a port without TLS, no admin, an empty trust list, a key file others may read, the store key as audit key, an expired own certificate, a public CA as trust list, a peer at a wildcard address); the message says what to fix' },
   LISTEN_FAILED: { http: 500, summary: 'a configured port cannot be opened (in use, or not allowed)' },
   DIMSE_PEER_UNKNOWN: { http: 403, summary: 'the AE title and host pair is not on the allow-list' },

@@ -12,7 +12,7 @@ export interface AtnaExporterOptions {
   host: string;
   port: number;
   tls: { cert: string | Buffer; key: string | Buffer; ca: string | Buffer };
-  /** Where the sequence of the last record handed to the connection is kept across restarts. */
+  /** Where the sequence and chain hash of the last record handed to the connection are kept across restarts. */
   cursorFile: string;
   pollMs: number;
   logger: Logger;
@@ -28,11 +28,14 @@ const MAX_BACKOFF_MS = 30_000;
  * exporter reads it from a cursor, so a repository that is down or unreachable delays messages but loses none, and
  * nothing that records waits for the network. Delivery is at least once: the cursor moves when a batch is written to
  * the connection, and syslog has no acknowledgement, so after a broken connection the repository may see the last
- * messages again (each carries its record's sequence and chain hash to match it).
+ * messages again (each carries its record's sequence and chain hash to match it). The cursor names the record's
+ * chain hash too: a trail put back to an older copy (and accepted by an administrator, `beeldbrug audit accept-head`)
+ * numbers its new records from where the copy ends, and those must go out, not be taken for records already sent.
  */
 export class AtnaExporter {
   readonly #o: AtnaExporterOptions;
   #cursor: number;
+  #cursorHash: string | undefined;
   #socket: TLSSocket | undefined;
   #closed = false;
   #running: Promise<void> | undefined;
@@ -40,7 +43,9 @@ export class AtnaExporter {
 
   constructor(o: AtnaExporterOptions) {
     this.#o = o;
-    this.#cursor = readCursor(o.cursorFile);
+    const cursor = readCursor(o.cursorFile);
+    this.#cursor = cursor.sequence;
+    this.#cursorHash = cursor.hash;
   }
 
   /** The sequence of the last record written to the audit repository's connection. */
@@ -67,6 +72,7 @@ export class AtnaExporter {
         const socket = await this.#connect();
         this.#o.logger.info({ ...target, from: this.#cursor }, 'audit export connected');
         backoff = 1000;
+        this.#checkCursor();
         await this.#pump(socket);
       } catch (err) {
         if (this.#closed) break;
@@ -120,9 +126,26 @@ export class AtnaExporter {
       const frames = Buffer.concat(records.map((r) => syslogFrame(auditMessageXml(r, this.#o.source), { time: r.time, hostname: host, appName: 'beeldbrug', procId: String(process.pid) })));
       await new Promise<void>((resolve, reject) => socket.write(frames, (err) => (err ? reject(err) : resolve())));
       if (broken !== undefined) throw broken;
-      this.#cursor = records.at(-1)!.sequence;
-      writeCursor(this.#o.cursorFile, this.#cursor);
+      const last = records.at(-1)!;
+      this.#cursor = last.sequence;
+      this.#cursorHash = last.hash;
+      writeCursor(this.#o.cursorFile, last);
     }
+  }
+
+  /**
+   * The record the cursor names must still be in the trail with the same chain hash; if not, the trail was put back
+   * to an older copy, and which of its records the repository already has is unknown: all go out again (at least once,
+   * as always; the repository matches duplicates by sequence and hash).
+   */
+  #checkCursor(): void {
+    if (this.#cursor === 0) return;
+    const at = this.#o.trail.list({ afterSequence: this.#cursor - 1, limit: 1 })[0];
+    if (at?.sequence === this.#cursor && (this.#cursorHash === undefined || at.hash === this.#cursorHash)) return;
+    this.#o.logger.error({ cursor: this.#cursor }, 'audit export: the trail no longer holds the last record sent (it was put back to an older copy); sending all records again');
+    this.#cursor = 0;
+    this.#cursorHash = undefined;
+    writeCursor(this.#o.cursorFile, { sequence: 0, hash: '' });
   }
 
   #sleep(ms: number): Promise<void> {
@@ -137,16 +160,18 @@ export class AtnaExporter {
   }
 }
 
-function readCursor(path: string): number {
+/** `sequence hash`; a cursor file from before the hash was kept holds the sequence only. */
+function readCursor(path: string): { sequence: number; hash: string | undefined } {
   try {
-    const n = Number(readFileSync(path, 'utf8').trim());
-    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+    const [n, hash] = readFileSync(path, 'utf8').trim().split(' ');
+    const sequence = Number(n);
+    return Number.isSafeInteger(sequence) && sequence >= 0 ? { sequence, hash: hash !== undefined && hash !== '' ? hash : undefined } : { sequence: 0, hash: undefined };
   } catch {
-    return 0;
+    return { sequence: 0, hash: undefined };
   }
 }
 
-function writeCursor(path: string, sequence: number): void {
-  writeFileSync(`${path}.tmp`, `${sequence}\n`, { mode: 0o600 });
+function writeCursor(path: string, last: { sequence: number; hash: string }): void {
+  writeFileSync(`${path}.tmp`, `${last.sequence} ${last.hash}\n`, { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
 }

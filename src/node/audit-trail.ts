@@ -4,11 +4,19 @@ import type { Config } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { readEncryptionKeyFile, StoreError } from '../store/index.ts';
 
+/** Where the witness of the trail's newest record lives when the configuration does not say. */
+export function auditWitnessFile(config: Readonly<Config>): string {
+  return config.audit.witnessFile ?? join(config.dataDir, 'audit-witness.json');
+}
+
 /**
  * The node's audit trail, in its data folder, keyed with audit.keyFile. The running node, the CLI commands and
- * `beeldbrug audit verify` all open it here, so they extend and check the one chain.
+ * `beeldbrug audit verify` all open it here, so they extend and check the one chain. A trail that does not reach the
+ * witness of its newest record (records cut off its end, the file emptied or replaced) is refused with
+ * AUDIT_TRAIL_BROKEN, so nothing records into it and the node does not start; `forVerify` opens it anyway, for
+ * `beeldbrug audit verify` to say where it breaks.
  */
-export function openAuditTrail(config: Readonly<Config>): SqliteAuditTrail {
+export function openAuditTrail(config: Readonly<Config>, o: { forVerify?: boolean } = {}): SqliteAuditTrail {
   let key: Buffer;
   try {
     key = readEncryptionKeyFile(config.audit.keyFile, 'audit key');
@@ -16,5 +24,20 @@ export function openAuditTrail(config: Readonly<Config>): SqliteAuditTrail {
     const why = cause instanceof StoreError ? `${cause.code}: ${cause.message}` : String(cause);
     throw new BeeldbrugError('KEY_FILE_PROBLEM', `the audit key cannot be used (${why}); \`beeldbrug init\` writes a fresh one for a new node`, { cause });
   }
-  return new SqliteAuditTrail(join(config.dataDir, 'audit.sqlite'), { key, organizationUra: config.node.organization.ura });
+  const witnessFile = auditWitnessFile(config);
+  let trail: SqliteAuditTrail;
+  try {
+    trail = new SqliteAuditTrail(join(config.dataDir, 'audit.sqlite'), { key, organizationUra: config.node.organization.ura, witnessFile });
+  } catch (cause) {
+    const path = (cause as NodeJS.ErrnoException).path;
+    // The witness, its temporary file, or a folder on its way.
+    if (path === undefined || !(path.startsWith(witnessFile) || witnessFile.startsWith(`${path}/`))) throw cause;
+    throw new BeeldbrugError('CONFIG_INVALID', `audit.witnessFile: ${witnessFile} cannot be written (${(cause as Error).message}); name a place the node can write`, { cause });
+  }
+  const problem = trail.witnessProblem;
+  if (problem !== undefined && o.forVerify !== true) {
+    trail.close();
+    throw new BeeldbrugError('AUDIT_TRAIL_BROKEN', `${problem}. Nothing is recorded and no patient data is served until this is resolved: run \`beeldbrug audit verify\`, restore the audit file, and if the restored copy is older than the witness, \`beeldbrug audit accept-head --reason ...\` (recorded)`);
+  }
+  return trail;
 }

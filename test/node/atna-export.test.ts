@@ -4,11 +4,15 @@
 // (test/support/dicom-audit-message.rng). A repository that is down delays messages but loses none; one whose
 // certificate is not from the trusted CA gets nothing.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { createServer } from 'node:tls';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { AUDIT_ACTIONS, type AuditEvent } from '../../src/audit/index.ts';
+import { AUDIT_ACTIONS, SqliteAuditTrail, type AuditEvent } from '../../src/audit/index.ts';
+import { createLogger } from '../../src/log/index.ts';
+import { AtnaExporter } from '../../src/node/atna-export.ts';
 import { createTestCa, issueNodeCertificate } from '../../src/auth/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { run } from '../dimse/helpers.ts';
@@ -150,4 +154,50 @@ test('ATNA export: an audit repository whose certificate the node does not trust
   n.node.audit.record({ action: 'read', outcome: 'success', description: 'x', user: { id: 'u', name: 'U' }, accessPoint: { node: 'n' }, patient: { bsn: '999990019' }, objects: {}, grounds: {} });
   await waitFor('a refused connection in the log', async () => connections > 0 && logLines(n).some((l) => String(l['msg']).startsWith('audit export: the audit repository is not reachable')));
   assert.equal(bytes, 0, 'no audit message went to a repository that could not prove who it is');
+});
+
+test('ATNA export: after the trail is put back to an older copy (and accepted), its new records go out, not taken for sent ones', async (t) => {
+  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
+  const repositoryCert = issueNodeCertificate(ca, { commonName: 'arr.test', organization: { name: 'ARR', ura: '10000001' }, hosts: ['127.0.0.1'] });
+  let received = '';
+  const server = createServer({ key: repositoryCert.keyPem, cert: repositoryCert.certPem }, (socket) => socket.on('data', (d: Buffer) => (received += d.toString('utf8'))));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  const client = issueNodeCertificate(ca, { commonName: 'noord.test', organization: { name: 'Testziekenhuis', ura: '12345678' } });
+  const work = tempDir(t);
+  const path = join(work, 'audit.sqlite');
+  const witnessFile = join(work, 'witness.json');
+  const key = randomBytes(32);
+  const event = (description: string): AuditEvent => ({ action: 'read', outcome: 'success', description, user: { id: 'u', name: 'U' }, accessPoint: { node: 'n' }, objects: {}, grounds: {} });
+  const logged: string[] = [];
+  const logger = createLogger({ level: 'info', destination: new Writable({ write: (chunk: Buffer, _e, done) => (logged.push(chunk.toString('utf8')), done()) }) });
+  const exporter = (trail: SqliteAuditTrail): AtnaExporter =>
+    new AtnaExporter({ trail, source: { node: 'noord', ura: '12345678', aeTitle: 'NOORD' }, host: '127.0.0.1', port, tls: { cert: client.certPem, key: client.keyPem, ca: ca.certPem }, cursorFile: join(work, 'atna-cursor'), pollMs: 50, logger });
+
+  const trail = new SqliteAuditTrail(path, { key, witnessFile });
+  for (let n = 1; n <= 3; n += 1) trail.record(event(`before the backup ${n}`));
+  trail.close();
+  copyFileSync(path, join(work, 'backup.sqlite'));
+  const running = new SqliteAuditTrail(path, { key, witnessFile });
+  running.record(event('after the backup 4'));
+  running.record(event('after the backup 5'));
+  const first = exporter(running);
+  first.start();
+  await waitFor('records 1 to 5 at the repository', async () => first.exported === 5 && received.includes('after the backup 5'));
+  await first.close();
+  running.close();
+
+  rmSync(path);
+  copyFileSync(join(work, 'backup.sqlite'), path);
+  const restored = new SqliteAuditTrail(path, { key, witnessFile });
+  t.after(() => restored.close());
+  assert.deepEqual(restored.acceptHead({ ...event('restored from backup'), action: 'configuration-change' }), { ok: true, sequence: 4 });
+  const fifth = restored.record(event('after the restore 5'));
+  const second = exporter(restored);
+  t.after(() => second.close());
+  second.start();
+  // Before the fix the exporter took the new records 4 and 5 for the ones it had sent and never sent them.
+  await waitFor('records 4 and 5 of the restored trail at the repository', async () => received.includes('restored from backup') && received.includes(fifth.description));
+  assert.ok(logged.some((l) => l.includes('put back to an older copy')), 'the export says why it sends again');
 });
