@@ -1,10 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
 import { BeeldbrugError } from '../errors/index.ts';
+import { type ConfigIssue, describeConfigIssues } from './config-issues.ts';
 import { registryConfigSchema, type RegistryConfig } from './registry-schema.ts';
 import { configSchema, type Config, type TlsFilesConfig } from './schema.ts';
+
+/** CONFIG_INVALID with each problem by key path, so a caller (`init`, `--json`) can point at what to change. */
+export class ConfigInvalidError extends BeeldbrugError {
+  readonly issues: readonly ConfigIssue[];
+  constructor(what: string, origin: string, issues: readonly ConfigIssue[]) {
+    super('CONFIG_INVALID', `invalid ${what} ${origin}:\n${issues.map((i) => `  - ${i.path === '' ? '(top level)' : i.path}: ${i.message}`).join('\n')}`);
+    this.issues = issues;
+  }
+}
 
 /** Reads, validates and freezes a node's configuration file (YAML or JSON). Relative paths are relative to the file. */
 export function loadConfig(path: string): Readonly<Config> {
@@ -19,7 +28,7 @@ export function loadRegistryConfig(path: string): Readonly<RegistryConfig> {
 export function parseRegistryConfig(raw: unknown, origin: string): Readonly<RegistryConfig> {
   const result = registryConfigSchema.safeParse(raw);
   if (!result.success) {
-    throw new BeeldbrugError('CONFIG_INVALID', `invalid registry configuration ${origin}:\n${describeIssues(result.error.issues)}`);
+    throw new ConfigInvalidError('registry configuration', origin, describeConfigIssues(registryConfigSchema, raw, result.error.issues));
   }
   const base = dirname(resolve(origin));
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
@@ -45,21 +54,9 @@ function readYaml(path: string): unknown {
 export function parseConfig(raw: unknown, origin: string): Readonly<Config> {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    throw new BeeldbrugError('CONFIG_INVALID', `invalid configuration ${origin}:\n${describeIssues(result.error.issues)}`);
+    throw new ConfigInvalidError('configuration', origin, describeConfigIssues(configSchema, raw, result.error.issues));
   }
   return deepFreeze(resolvePaths(result.data, dirname(resolve(origin))));
-}
-
-function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues
-    .map((issue) => {
-      const key = issue.path.reduce<string>(
-        (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc === '' ? String(part) : `${acc}.${String(part)}`),
-        '',
-      );
-      return `  - ${key === '' ? '(top level)' : key}: ${issue.message}`;
-    })
-    .join('\n');
 }
 
 function resolvePaths(config: Config, base: string): Config {
