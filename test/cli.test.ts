@@ -180,6 +180,9 @@ test('--json: one JSON document on standard output; errors as JSON with the cata
   assert.deepEqual(cert.out, { certPath: join(dir, 'pki', 'node.crt'), keyPath: join(dir, 'pki', 'node.key'), caPath: join(dir, 'pki', 'ca.crt') });
   const networkKey = json(['registry', 'network-key', '--out', join(dir, 'network.key')]);
   assert.deepEqual(networkKey.out, { keyPath: join(dir, 'network.key') });
+  const nobody = json(['registry', 'init', join(dir, 'registry')]);
+  assert.partialDeepStrictEqual(nobody, { code: 2, err: { code: 'COMMAND_LINE_INVALID' } });
+  assert.match((nobody.err as { detail: string }).detail, /name at least one organization that may call the registry: --client URA:name/);
   const registry = json(['registry', 'init', join(dir, 'registry'), '--client', '10000001:Noord']);
   assert.deepEqual(registry.out, { configPath: join(dir, 'registry', 'registry.yaml') });
   const synth = json(['synth', '--out', join(dir, 'synth'), '--patients', '1']);
@@ -228,6 +231,9 @@ test('start refuses an insecure configuration and says what to fix; user add mak
   const auditorFirst = userAdd('auditor');
   assert.equal(auditorFirst.status, 2);
   assert.match(auditorFirst.stderr, /COMMAND_LINE_INVALID: --role auditor: .* the first one is an admin: run this with --role admin first/);
+  const onTheCommandLine = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', main, 'user', 'add', '--config', config, '--username', 'beheer', '--name', 'Beheer', '--role', 'admin', '--password', 'a long enough passphrase'], { input: '', encoding: 'utf8' });
+  assert.equal(onTheCommandLine.status, 2);
+  assert.match(onTheCommandLine.stderr, /the password is read from standard input, never from the command line/);
   assert.equal(userAdd('admin').status, 0);
   // With an admin and the plain port's reason stated, only the empty trust list is left.
   writeFileSync(config, insecure.replace(/^ {4}- host: 0\.0\.0\.0$/m, '    - plainDicom: { reason: "CT scanner on the modality VLAN cannot do TLS" }\n      host: 0.0.0.0'));

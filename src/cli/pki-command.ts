@@ -29,7 +29,7 @@ export function makeNodeCertificate(
   try {
     ca = { certPem: readFileSync(join(caDir, 'ca.crt'), 'utf8'), keyPem: readFileSync(join(caDir, 'ca.key'), 'utf8') };
   } catch (cause) {
-    throw new BeeldbrugError('KEY_FILE_PROBLEM', `no CA in ${caDir} (ca.crt and ca.key); make one with \`beeldbrug pki ca\``, { cause });
+    throw new BeeldbrugError('KEY_FILE_PROBLEM', `no CA in ${caDir} (ca.crt and ca.key); make one with \`beeldbrug pki ca --out ${caDir}\``, { cause });
   }
   if (!/^\d{8}$/.test(o.ura)) throw new BeeldbrugError('CONFIG_INVALID', `--ura wants the 8-digit URA number, got ${JSON.stringify(o.ura)}`);
   const pair = issueNodeCertificate(ca, { commonName: o.commonName, organization: { name: o.organization, ura: o.ura }, hosts: o.hosts });

@@ -113,8 +113,13 @@ export function buildProgram(): Command {
     .addOption(new Option('--role <role>', 'what the account may do').choices(ROLES).makeOptionMandatory())
     .option('--uzi-role <code>', 'the UZI role code kept in audit records (e.g. 01.015 radiologist)')
     .option('--json', JSON_HELP)
+    // Everyone tries --password first; it is refused with the reason instead of "unknown option".
+    .addOption(new Option('--password <password>').hideHelp())
     .addHelpText('after', '\nExample: printf \'%s\\n\' "$PASSWORD" | beeldbrug user add --config beeldbrug.yaml --username jdevries --name "J. de Vries" --role admin')
-    .action(async (o: { config: string; username: string; name: string; role: Role; uziRole?: string; json?: boolean }) => {
+    .action(async (o: { config: string; username: string; name: string; role: Role; uziRole?: string; json?: boolean; password?: string }) => {
+      if (o.password !== undefined) {
+        throw new BeeldbrugError('COMMAND_LINE_INVALID', 'the password is read from standard input, never from the command line (other users of this machine can see command lines, and shells keep them in their history); no account was created');
+      }
       const config = loadConfig(o.config);
       const password = await readStdin();
       await addUserFromCli(config, { username: o.username, name: o.name, role: o.role, password, ...(o.uziRole !== undefined ? { uziRole: o.uziRole } : {}) }, process.stdout, o.json === true);
@@ -143,7 +148,7 @@ export function buildProgram(): Command {
     .command('demo')
     .description('start a demo network of hospital nodes on this machine with synthetic patients and studies')
     .option('-d, --dir <dir>', 'folder for the demo nodes (kept between runs)', 'demo-data')
-    .option('--base-port <port>', 'first DIMSE port; the nodes use the next ones', positiveInt, 11112)
+    .option('--base-port <port>', 'first DIMSE port; the nodes use the next ones', portNumber(1), 11112)
     .option('--patients <n>', 'synthetic patients per hospital on first start', positiveInt, 4)
     .option('--exit-when-ready', 'stop after start-up (for tests)')
     .action(async (o: { dir: string; basePort: number; patients: number; exitWhenReady?: boolean }) => {

@@ -21,6 +21,8 @@ export function describeConfigIssues(schema: z.ZodType, raw: unknown, issues: re
       for (const key of issue.keys) out.push({ path: pathText([...issue.path, key]), message: unknownKeyMessage(schema, issue.path, key, known) });
     } else if (issue.code === 'invalid_type' && valueAt(raw, issue.path) === undefined) {
       out.push({ path: pathText(issue.path), message: `missing: this key is required (${issue.expected})` });
+    } else if (issue.code === 'too_small' && issue.origin === 'string' && issue.minimum === 1 && issue.message.startsWith('Too small')) {
+      out.push({ path: pathText(issue.path), message: 'must not be empty' });
     } else {
       out.push({ path: pathText(issue.path), message: issue.message });
     }

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { BeeldbrugError } from '../errors/index.ts';
-import { closestKey, ConfigInvalidError, configTemplate, parseConfig, parseRegistryConfig } from './index.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closestKey, ConfigInvalidError, configTemplate, loadConfig, loadRegistryConfig, parseConfig, parseRegistryConfig } from './index.ts';
 
 const template = configTemplate({
   nodeName: 'Noord',
@@ -151,4 +154,22 @@ test('closestKey guesses only when the typed key is close', () => {
   assert.equal(closestKey('xyz', ['host', 'port']), undefined);
   assert.equal(closestKey('a', ['ab', 'abc']), 'ab');
   assert.equal(closestKey('description', ['host', 'port', 'tls']), undefined);
+});
+
+test('the mistakes of a first start get a message that says what to do', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'beeldbrug-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const node = join(dir, 'beeldbrug.yaml');
+  writeFileSync(node, template);
+  assert.throws(() => loadConfig(dir), /is a folder; --config wants the configuration file: .*beeldbrug\.yaml$/);
+  assert.throws(() => loadConfig(join(dir, 'nope.yaml')), /nope\.yaml: there is no such file \(`beeldbrug init DIR` writes one\)/);
+  writeFileSync(join(dir, 'empty.yaml'), '\n');
+  assert.throws(() => loadConfig(join(dir, 'empty.yaml')), /empty\.yaml is empty; `beeldbrug init DIR` writes/);
+  assert.throws(() => loadRegistryConfig(node), /beeldbrug\.yaml is a node's configuration \(`beeldbrug start --config .*`\), not the registry's/);
+  const registry = join(dir, 'registry.yaml');
+  writeFileSync(registry, 'registry: { name: r }\nclients: []\n');
+  assert.throws(() => loadConfig(registry), /registry\.yaml is the registry's configuration \(`beeldbrug registry start --config .*`\), not a node's/);
+  const raw = parseYaml(template) as Record<string, unknown>;
+  setAt(raw, ['node', 'name'], '');
+  assert.throws(() => parseConfig(raw, 'x.yaml'), /node\.name: must not be empty/);
 });
