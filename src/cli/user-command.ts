@@ -29,8 +29,8 @@ export async function addUserFromCli(config: Readonly<Config>, o: UserAddOptions
     try {
       created = await accounts.createLocal({ username: o.username, name: o.name, role: o.role, password: o.password, ...(o.uziRole !== undefined ? { uziRoleCode: o.uziRole } : {}) });
     } catch (err) {
-      // A value that is not valid is a usage error (exit 2); a taken name is a failure of this run (exit 1).
-      if (err instanceof AccountError) throw new BeeldbrugError(err.code === 'ACCOUNT_EXISTS' ? 'ACCOUNT_EXISTS' : 'COMMAND_LINE_INVALID', err.message);
+      // Exit 1, not 2: the rule broken may be the password's, which comes from standard input, not the command line.
+      if (err instanceof AccountError) throw new BeeldbrugError(err.code, err.message);
       throw err;
     }
     const operator = userInfo().username;

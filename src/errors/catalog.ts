@@ -33,6 +33,7 @@ export const ErrorCatalog = {
   RELEASE_REFUSED: { http: 403, summary: 'the registry does not permit releasing this patient\'s data to the requester (no consent, or a denial)' },
   REQUEST_INVALID: { http: 400, summary: 'the request does not have the expected shape' },
   ACCOUNT_EXISTS: { http: 409, summary: 'an account with this user name exists on this node' },
+  ACCOUNT_INVALID: { http: 400, summary: 'the account cannot be made with these values (user name, name, UZI role code or password); the message says which rule' },
   COMMAND_LINE_INVALID: { http: 400, summary: 'the command line is not valid: an unknown command or option, a missing or invalid value (the CLI exits 2; --help shows the usage)' },
   NOT_FOUND: { http: 404, summary: 'no such object' },
   INTERNAL: { http: 500, dimse: 0x0110, summary: 'an unexpected error; details are in the node log' },
