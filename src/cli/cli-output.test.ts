@@ -41,16 +41,17 @@ test('an error as JSON: the catalog code and meaning, the detail, the exit code,
 });
 
 test('reportError writes one JSON document with --json, the operator line without, and nothing for a help request', () => {
-  const read = (err: unknown, json: boolean): string => {
+  const read = (err: unknown, json: boolean, shown = false): string => {
     const out = new PassThrough();
-    reportError(err, json, out);
+    reportError(err, json, out, shown);
     out.end();
     return String(out.read() ?? '');
   };
   assert.equal(read(new BeeldbrugError('CONFIG_NOT_FOUND', 'no such file'), false), 'beeldbrug: CONFIG_NOT_FOUND: no such file\n');
   assert.equal((JSON.parse(read(new BeeldbrugError('CONFIG_NOT_FOUND', 'no such file'), true)) as { code: string }).code, 'CONFIG_NOT_FOUND');
   assert.equal(read(new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)'), true), '');
-  assert.equal(read(new CommanderError(1, 'commander.unknownOption', 'error: unknown option'), false), '', 'commander printed it already');
+  assert.equal(read(new CommanderError(1, 'commander.unknownOption', 'error: unknown option'), false, true), '', 'commander printed it already');
+  assert.equal(read(new InvalidArgumentError('wants URA:name'), false), 'beeldbrug: COMMAND_LINE_INVALID: wants URA:name\n', 'thrown by an action: not printed yet');
 });
 
 test('--json counts only before a --', () => {

@@ -50,13 +50,16 @@ export function jsonErrorOf(err: unknown): JsonError {
   return { code: 'INTERNAL', title: ErrorCatalog.INTERNAL.summary, detail: e.message, exitCode, ...(e.stack !== undefined ? { stack: e.stack } : {}) };
 }
 
-/** Writes what went wrong to standard error (JSON with --json) and returns the exit code. */
-export function reportError(err: unknown, json: boolean, errOut: NodeJS.WritableStream = process.stderr): number {
+/**
+ * Writes what went wrong to standard error (JSON with --json) and returns the exit code. `shown`: commander has
+ * printed this error itself (its parse errors); one thrown by an action, such as an InvalidArgumentError, it has not.
+ */
+export function reportError(err: unknown, json: boolean, errOut: NodeJS.WritableStream = process.stderr, shown = false): number {
   const exitCode = exitCodeOf(err);
   if (json) {
     if (!(err instanceof CommanderError && exitCode === EXIT.ok)) printJson(jsonErrorOf(err), errOut);
   } else if (err instanceof CommanderError) {
-    // Commander has already printed its message (and a hint to --help).
+    if (!shown) errOut.write(`beeldbrug: COMMAND_LINE_INVALID: ${err.message.replace(/^error: /, '')}\n`);
   } else if (err instanceof BeeldbrugError) {
     // Errors we raise on purpose carry a message meant for the operator; anything else is a bug and keeps its stack.
     errOut.write(`beeldbrug: ${err.code}: ${err.message}\n`);
@@ -78,10 +81,15 @@ export function wantsJson(args: readonly string[]): boolean {
  */
 export class CliProgram extends Command {
   private json = false;
+  /** The errors commander reported on its own before handing them to us. */
+  private readonly shownByCommander = new WeakSet<CommanderError>();
 
   constructor(name: string) {
     super(name);
-    this.exitOverride();
+    this.exitOverride((err) => {
+      this.shownByCommander.add(err);
+      throw err;
+    });
     this.configureOutput({
       writeErr: (text) => {
         if (!this.json) process.stderr.write(text);
@@ -96,7 +104,7 @@ export class CliProgram extends Command {
     try {
       await super.parseAsync(argv, parseOptions);
     } catch (err) {
-      process.exitCode = reportError(err, this.json);
+      process.exitCode = reportError(err, this.json, process.stderr, err instanceof CommanderError && this.shownByCommander.has(err));
     }
     return this;
   }
