@@ -21,6 +21,8 @@ export function describeConfigIssues(schema: z.ZodType, raw: unknown, issues: re
       for (const key of issue.keys) out.push({ path: pathText([...issue.path, key]), message: unknownKeyMessage(schema, issue.path, key, known) });
     } else if (issue.code === 'invalid_type' && valueAt(raw, issue.path) === undefined) {
       out.push({ path: pathText(issue.path), message: `missing: this key is required (${issue.expected})` });
+    } else if (issue.code === 'invalid_type' && quotingHint(issue.expected, valueAt(raw, issue.path)) !== undefined) {
+      out.push({ path: pathText(issue.path), message: quotingHint(issue.expected, valueAt(raw, issue.path)) ?? issue.message });
     } else if (issue.code === 'too_small' && issue.origin === 'string' && issue.minimum === 1 && issue.message.startsWith('Too small')) {
       out.push({ path: pathText(issue.path), message: 'must not be empty' });
     } else {
@@ -28,6 +30,19 @@ export function describeConfigIssues(schema: z.ZodType, raw: unknown, issues: re
     }
   }
   return out;
+}
+
+/**
+ * YAML decides the type from how a value is written: `ura: 01234567` is a number (the leading zero gone), `port:
+ * "104"` a string. The fix is quoting, or not.
+ */
+function quotingHint(expected: string, value: unknown): string | undefined {
+  if (expected === 'string' && (typeof value === 'number' || typeof value === 'boolean')) {
+    return `write it in quotes, as text: unquoted, YAML reads ${String(value)} as a ${typeof value}${typeof value === 'number' ? ' (and drops leading zeros)' : ''}`;
+  }
+  if (expected === 'number' && typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return `write the number without quotes: ${value.trim()}`;
+  if (expected === 'boolean' && typeof value === 'string' && /^(true|false)$/i.test(value.trim())) return `write ${value.trim().toLowerCase()} without quotes`;
+  return undefined;
 }
 
 export function pathText(path: readonly PathPart[]): string {

@@ -173,3 +173,15 @@ test('the mistakes of a first start get a message that says what to do', (t) => 
   setAt(raw, ['node', 'name'], '');
   assert.throws(() => parseConfig(raw, 'x.yaml'), /node\.name: must not be empty/);
 });
+
+test('a value of the wrong type because of YAML quoting says to quote it, or not', () => {
+  const cases: [string, string, RegExp][] = [
+    ['ura: "12345678"', 'ura: 01234567', /node\.organization\.ura: write it in quotes, as text: unquoted, YAML reads 1234567 as a number \(and drops leading zeros\)/],
+    ['port: 11112', 'port: "11112"', /dimse\.listeners\[0\]\.port: write the number without quotes: 11112/],
+    ['aeTitle: "NOORD"', 'aeTitle: 12345', /dimse\.aeTitle: write it in quotes/],
+  ];
+  for (const [good, bad, message] of cases) {
+    assert.ok(template.includes(good), good);
+    assert.throws(() => parseConfig(parseYaml(template.replace(good, bad)), 'x.yaml'), message);
+  }
+});
