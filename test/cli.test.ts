@@ -1,7 +1,7 @@
 // The command line as an administrator uses it: help everywhere, init then start, clear errors, and the demo network.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
@@ -14,6 +14,7 @@ import { tempDir } from './support/tmp.ts';
 import { requireTool } from './support/tools.ts';
 
 const main = new URL('../src/main.ts', import.meta.url).pathname;
+const binPath = new URL('../bin/beeldbrug', import.meta.url).pathname;
 
 function cli(args: readonly string[], timeout = 60_000): { code: number | null; out: string; err: string } {
   const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', main, ...args], { encoding: 'utf8', timeout });
@@ -59,6 +60,141 @@ test('init writes a configuration that start accepts; it refuses to overwrite a 
   assert.match(again.err, /already holds a Beeldbrug node/);
 });
 
+/** The installed command, as an administrator or a script runs it. */
+function bin(args: readonly string[], input?: string): { code: number | null; out: string; err: string } {
+  const r = spawnSync(binPath, args, { encoding: 'utf8', timeout: 60_000, ...(input !== undefined ? { input } : {}) });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('init with an invalid value writes nothing, names the option, and the corrected command then succeeds', (t) => {
+  const root = tempDir(t);
+  const dir = join(root, 'node');
+  const bad: [string[], RegExp][] = [
+    [['--ae-title', 'A_VERY_LONG_AE_TITLE'], /--ae-title: an AE title has 1 to 16 characters/],
+    [['--ae-title', 'PA\\CS'], /--ae-title: only printable ASCII without backslash/],
+    [['--peer', 'PACS@127.0.0.1:70000'], /--peer PACS@127\.0\.0\.1:70000: a TCP port is 1 to 65535/],
+    [['--peer', 'PA\\CS@10.0.0.5'], /--peer PA\\CS@10\.0\.0\.5: only printable ASCII/],
+    [['--peer', 'just-a-host'], /--peer .* is invalid\. write the PACS or modality as AE@host/],
+    [['--ura', '1234'], /--ura .* is invalid\. a URA number .* is 8 digits/],
+    [['--port', '0'], /--port .* is invalid\. a TCP port is a number from 1 to 65535/],
+  ];
+  for (const [args, message] of bad) {
+    const r = bin(['init', dir, ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, message);
+    assert.ok(!existsSync(dir), `${args.join(' ')} left ${dir} behind`);
+  }
+  // A folder that is already there (a mount point, say) stays as it was.
+  mkdirSync(dir);
+  assert.equal(bin(['init', dir, '--ae-title', 'A_VERY_LONG_AE_TITLE']).code, 2);
+  assert.deepEqual(readdirSync(dir), []);
+  const good = bin(['init', dir, '--ae-title', 'NOORD', '--ura', '12345678', '--peer', 'PACS@127.0.0.1:104']);
+  assert.equal(good.code, 0, good.err);
+  assert.equal(loadConfig(join(dir, 'beeldbrug.yaml')).dimse.aeTitle, 'NOORD');
+});
+
+test('init that fails half-way removes what it wrote', (t) => {
+  const dir = tempDir(t);
+  // A file where init wants its data folder: the keys folder is made first, then the data folder fails.
+  writeFileSync(join(dir, 'data'), 'not a folder');
+  const r = bin(['init', dir]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /CONFIG_INVALID: cannot write the node into .*nothing was left behind/);
+  assert.deepEqual(readdirSync(dir), ['data'], 'the keys folder init made is gone again');
+  rmSync(join(dir, 'data'));
+  assert.equal(bin(['init', dir]).code, 0, 'and a second try starts from a clean folder');
+});
+
+test('exit codes: 0 done, 1 failed, 2 for a command line that is wrong', (t) => {
+  const dir = tempDir(t);
+  const usage: [string[], RegExp][] = [
+    [[], /Usage: beeldbrug/],
+    [['inti', dir], /unknown command 'inti'\n\(Did you mean init\?\)/],
+    [['init', dir, '--aetitle', 'X'], /unknown option '--aetitle'\n\(Did you mean --ae-title\?\)/],
+    [['init'], /missing required argument 'dir'/],
+    [['init', dir, '--port', 'eleven'], /argument 'eleven' is invalid/],
+    [['audit'], /Usage: beeldbrug audit/],
+    [['audit', 'verify'], /required option '-c, --config <file>' not specified/],
+    [['init', dir, 'extra'], /too many arguments/],
+    [['user', 'add', '--config', 'x.yaml', '--username', 'a', '--name', 'b', '--role', 'chief'], /argument 'chief' is invalid\. Allowed choices are radiologist/],
+  ];
+  for (const [args, message] of usage) {
+    const r = bin(args);
+    assert.equal(r.code, 2, `beeldbrug ${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, message);
+    if (!/^Usage/.test(r.err)) assert.doesNotMatch(r.err, /Options:/, 'one line that says what is wrong, not the whole help');
+  }
+  assert.ok(!existsSync(join(dir, 'beeldbrug.yaml')), 'a usage error does nothing');
+  for (const args of [['--help'], ['--version'], ['init', '--help'], ['help', 'init']]) assert.equal(bin(args).code, 0, args.join(' '));
+  const missing = bin(['audit', 'verify', '--config', join(dir, 'nope.yaml')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /^beeldbrug: CONFIG_NOT_FOUND: cannot read configuration .*nope\.yaml/);
+});
+
+test('--json: one JSON document on standard output; errors as JSON with the catalog code on standard error', (t) => {
+  const dir = tempDir(t);
+  const json = (args: readonly string[], input?: string): { code: number | null; out: unknown; err: unknown } => {
+    const r = bin([...args, '--json'], input);
+    return { code: r.code, out: r.out === '' ? undefined : JSON.parse(r.out), err: r.err === '' ? undefined : JSON.parse(r.err) };
+  };
+  const init = json(['init', join(dir, 'node'), '--ae-title', 'NOORD']);
+  assert.equal(init.code, 0);
+  const config = join(dir, 'node', 'beeldbrug.yaml');
+  assert.deepEqual(init.out, {
+    configPath: config,
+    keyPath: join(dir, 'node', 'keys', 'store.key'),
+    auditKeyPath: join(dir, 'node', 'keys', 'audit.key'),
+    next: [`beeldbrug user add --config ${config} --username <name> --name <person> --role admin`, `beeldbrug start --config ${config}`],
+  });
+
+  const refused = json(['init', join(dir, 'other'), '--ae-title', 'A_VERY_LONG_AE_TITLE']);
+  assert.equal(refused.code, 2);
+  assert.equal(refused.out, undefined);
+  assert.partialDeepStrictEqual(refused.err, { code: 'COMMAND_LINE_INVALID', exitCode: 2 });
+  const usage = json(['init', join(dir, 'other'), '--bogus']);
+  assert.equal(usage.code, 2);
+  assert.partialDeepStrictEqual(usage.err, { code: 'COMMAND_LINE_INVALID', detail: "unknown option '--bogus'", exitCode: 2 });
+
+  const user = json(['user', 'add', '--config', config, '--username', 'beheer', '--name', 'A. Beheer', '--role', 'admin'], 'a long enough passphrase\n');
+  assert.equal(user.code, 0, JSON.stringify(user.err));
+  assert.partialDeepStrictEqual(user.out, { account: { username: 'beheer', name: 'A. Beheer', role: 'admin', source: 'local' } });
+  assert.match((user.out as { totpUri: string }).totpUri, /^otpauth:\/\/totp\//);
+  const taken = json(['user', 'add', '--config', config, '--username', 'beheer', '--name', 'B', '--role', 'admin'], 'a long enough passphrase\n');
+  assert.equal(taken.code, 1);
+  assert.partialDeepStrictEqual(taken.err, { code: 'ACCOUNT_EXISTS', exitCode: 1 });
+
+  const verify = json(['audit', 'verify', '--config', config]);
+  assert.equal(verify.code, 0);
+  assert.partialDeepStrictEqual(verify.out, { intact: true, ok: true });
+
+  const doctor = json(['doctor', '--config', config]);
+  assert.ok(doctor.code === 0 || doctor.code === 1);
+  const findings = doctor.out as { findings: { level: string; subject: string; finding: string }[]; critical: number; warnings: number; ok: number };
+  assert.ok(findings.findings.length > 0);
+  assert.equal(findings.critical + findings.warnings + findings.ok, findings.findings.length);
+
+  const ca = json(['pki', 'ca', '--out', join(dir, 'ca')]);
+  assert.deepEqual(ca.out, { certPath: join(dir, 'ca', 'ca.crt'), keyPath: join(dir, 'ca', 'ca.key') });
+  const cert = json(['pki', 'node', '--ca', join(dir, 'ca'), '--out', join(dir, 'pki'), '--name', 'noord.test', '--organization', 'Noord', '--ura', '10000001']);
+  assert.deepEqual(cert.out, { certPath: join(dir, 'pki', 'node.crt'), keyPath: join(dir, 'pki', 'node.key'), caPath: join(dir, 'pki', 'ca.crt') });
+  const networkKey = json(['registry', 'network-key', '--out', join(dir, 'network.key')]);
+  assert.deepEqual(networkKey.out, { keyPath: join(dir, 'network.key') });
+  const nobody = json(['registry', 'init', join(dir, 'registry')]);
+  assert.partialDeepStrictEqual(nobody, { code: 2, err: { code: 'COMMAND_LINE_INVALID' } });
+  assert.match((nobody.err as { detail: string }).detail, /name at least one organization that may call the registry: --client URA:name/);
+  const registry = json(['registry', 'init', join(dir, 'registry'), '--client', '10000001:Noord']);
+  assert.deepEqual(registry.out, { configPath: join(dir, 'registry', 'registry.yaml') });
+  const synth = json(['synth', '--out', join(dir, 'synth'), '--patients', '1']);
+  assert.equal(synth.code, 0);
+  assert.equal((synth.out as { patients: unknown[] }).patients.length, 1);
+
+  // A mistyped key: the problems by key path, for a script to show.
+  writeFileSync(config, readFileSync(config, 'utf8').replace('retentionDays:', 'retentionDagen:'));
+  const invalid = json(['audit', 'verify', '--config', config]);
+  assert.equal(invalid.code, 1);
+  assert.partialDeepStrictEqual(invalid.err, { code: 'CONFIG_INVALID', issues: [{ path: 'store.retentionDagen', message: 'unknown key; did you mean retentionDays?' }] });
+});
+
 test('start explains an invalid configuration by key, and a missing key file by name', (t) => {
   const dir = tempDir(t);
   assert.equal(cli(['init', dir]).code, 0);
@@ -92,8 +228,11 @@ test('start refuses an insecure configuration and says what to fix; user add mak
 
   const userAdd = (role: string) => spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', main, 'user', 'add', '--config', config, '--username', role, '--name', 'Beheer', '--role', role], { input: 'a long enough passphrase\n', encoding: 'utf8' });
   const auditorFirst = userAdd('auditor');
-  assert.equal(auditorFirst.status, 1);
-  assert.match(auditorFirst.stderr, /the first account of a node is an admin/);
+  assert.equal(auditorFirst.status, 2);
+  assert.match(auditorFirst.stderr, /COMMAND_LINE_INVALID: --role auditor: .* the first one is an admin: run this with --role admin first/);
+  const onTheCommandLine = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', main, 'user', 'add', '--config', config, '--username', 'beheer', '--name', 'Beheer', '--role', 'admin', '--password', 'a long enough passphrase'], { input: '', encoding: 'utf8' });
+  assert.equal(onTheCommandLine.status, 2);
+  assert.match(onTheCommandLine.stderr, /the password is read from standard input, never from the command line/);
   assert.equal(userAdd('admin').status, 0);
   // With an admin and the plain port's reason stated, only the empty trust list is left.
   writeFileSync(config, insecure.replace(/^ {4}- host: 0\.0\.0\.0$/m, '    - plainDicom: { reason: "CT scanner on the modality VLAN cannot do TLS" }\n      host: 0.0.0.0'));
@@ -173,7 +312,10 @@ test('pki: a CA, then a node certificate naming the organization and its URA, ke
   assert.equal(statSync(join(dir, 'noord', 'node.key')).mode & 0o777, 0o600);
   const again = cli(['pki', 'node', '--ca', join(dir, 'ca'), '--out', join(dir, 'noord'), '--name', 'x', '--organization', 'x', '--ura', '10000001']);
   assert.match(again.err, /exists; not overwriting it/);
-  assert.match(cli(['pki', 'node', '--ca', join(dir, 'nope'), '--out', join(dir, 'x'), '--name', 'x', '--organization', 'x', '--ura', '1']).err, /no CA in/);
+  assert.match(cli(['pki', 'node', '--ca', join(dir, 'nope'), '--out', join(dir, 'x'), '--name', 'x', '--organization', 'x', '--ura', '10000001']).err, /no CA in/);
+  const badUra = cli(['pki', 'node', '--ca', join(dir, 'ca'), '--out', join(dir, 'x'), '--name', 'x', '--organization', 'x', '--ura', '1']);
+  assert.equal(badUra.code, 2);
+  assert.match(badUra.err, /--ura .* is invalid\. a URA number .* is 8 digits/);
 });
 
 test('a DIMSE port already in use stops the start with the address named', async (t) => {

@@ -1,17 +1,22 @@
 import { userInfo } from 'node:os';
 import type { Config } from '../config/index.ts';
 import { auditWitnessFile, openAuditTrail } from '../node/index.ts';
+import { printJson } from './cli-output.ts';
 
 /**
  * `beeldbrug audit verify`: recomputes the node's audit chain with its audit key, checks it against the witness of its
  * newest record kept outside the file, and names the first record that was edited, removed, inserted or moved. Prints
  * no patient data, so it needs no auditor sign-in; it needs the key file, which only the node's administrators can
- * read. Returns the process exit code (0 intact, 1 broken).
+ * read. Returns the process exit code (0 intact, 1 broken); with `json` the verification as one JSON document.
  */
-export function verifyAuditFromCli(config: Readonly<Config>, out: NodeJS.WritableStream = process.stdout): number {
+export function verifyAuditFromCli(config: Readonly<Config>, out: NodeJS.WritableStream = process.stdout, json = false): number {
   const trail = openAuditTrail(config, { forVerify: true });
   try {
     const v = trail.verify();
+    if (json) {
+      printJson({ intact: v.ok, ...v }, out);
+      return v.ok ? 0 : 1;
+    }
     if (v.ok) {
       const newest = trail.newest();
       // The audit repository (ATNA export) holds every record with its sequence and hash: the copy to compare with

@@ -45,7 +45,7 @@ export function makeNodeCertificate(
     // A CA folder made before issuing CAs existed has the root only; its certificates keep being issued from it.
     issuer = existsSync(join(caDir, 'issuing-ca.crt')) ? readPair(caDir, 'issuing-ca') : ca;
   } catch (cause) {
-    throw new BeeldbrugError('KEY_FILE_PROBLEM', `no CA in ${caDir} (ca.crt and ca.key); make one with \`beeldbrug pki ca\``, { cause });
+    throw new BeeldbrugError('KEY_FILE_PROBLEM', `no CA in ${caDir} (ca.crt and ca.key); make one with \`beeldbrug pki ca --out ${caDir}\``, { cause });
   }
   if (!/^\d{8}$/.test(o.ura)) throw new BeeldbrugError('CONFIG_INVALID', `--ura wants the 8-digit URA number, got ${JSON.stringify(o.ura)}`);
   // node.crt holds the node certificate followed by the issuing CA: what TLS and signed receipts send.

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, loadRegistryConfig } from '../config/index.ts';
 import { initRegistry, REGISTRY_CONFIG_FILE_NAME, serveRegistry, writeNetworkKey } from './registry-command.ts';
 import { timelineFromCli } from './timeline-command.ts';
@@ -16,10 +16,12 @@ import { addUserFromCli, readStdin } from './user-command.ts';
 import { ROLES, type Role } from '../auth/index.ts';
 import { CONFIG_FILE_NAME, initNode, parsePeerOption } from './init-command.ts';
 import { untilSignal } from './signals.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import { CliProgram, printJson } from './cli-output.ts';
 
 const positiveInt = (v: string): number => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a whole number (0, 1, 2, ...)');
   return n;
 };
 
@@ -29,11 +31,26 @@ const durationOption = (v: string): number => {
   return seconds;
 };
 
+const portNumber = (lowest: 0 | 1) => (v: string): number => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || n < lowest || n > 65535) throw new InvalidArgumentError(`a TCP port is a number from ${lowest} to 65535`);
+  return n;
+};
+
+const uraNumber = (v: string): string => {
+  if (!/^\d{8}$/.test(v)) throw new InvalidArgumentError('a URA number (UZI register) is 8 digits, for example 12345678');
+  return v;
+};
+
+const repeatable = <T>(parse: (v: string) => T) => (v: string, acc: T[]): T[] => [...acc, parse(v)];
+
+const JSON_HELP = 'print the result as one JSON document (errors as JSON on standard error)';
+
 export function buildProgram(): Command {
-  const program = new Command('beeldbrug')
+  const program = new CliProgram('beeldbrug')
     .description('Exchange radiology studies between hospitals: a DICOM node for your PACS, and the bridge to other hospitals.')
-    .showHelpAfterError()
-    .version('0.1.0');
+    .version('0.1.0')
+    .addHelpText('after', '\nExit codes: 0 done, 1 failed (the message says why), 2 the command line is wrong (nothing was done).');
 
   program
     .command('init')
@@ -41,21 +58,23 @@ export function buildProgram(): Command {
     .argument('<dir>', 'folder for the node (created if missing)')
     .option('--name <name>', 'node name shown in logs and to partners', 'Beeldbrug node')
     .option('--organization <name>', 'organization name', 'Voorbeeldziekenhuis')
-    .option('--ura <number>', 'the organization URA number (8 digits)', '00000000')
-    .option('--ae-title <ae>', 'our DICOM AE title', 'BEELDBRUG')
-    .option('--port <port>', 'DIMSE port on 127.0.0.1', positiveInt, 11112)
-    .option('--peer <AE@host[:port]>', 'a PACS or modality allowed to connect (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .action((dir: string, o: { name: string; organization: string; ura: string; aeTitle: string; port: number; peer: string[] }) => {
-      const { configPath, keyPath, auditKeyPath } = initNode(resolve(dir), {
+    .option('--ura <number>', 'the organization URA number (8 digits)', uraNumber, '00000000')
+    .option('--ae-title <ae>', 'our DICOM AE title (1-16 characters)', 'BEELDBRUG')
+    .option('--port <port>', 'DIMSE port on 127.0.0.1', portNumber(1), 11112)
+    .option('--peer <AE@host[:port]>', 'a PACS or modality allowed to connect (repeatable)', repeatable(parsePeerOption), [])
+    .option('--json', JSON_HELP)
+    .action((dir: string, o: { name: string; organization: string; ura: string; aeTitle: string; port: number; peer: ReturnType<typeof parsePeerOption>[]; json?: boolean }) => {
+      const written = initNode(resolve(dir), {
         nodeName: o.name,
         organizationName: o.organization,
         ura: o.ura,
         aeTitle: o.aeTitle,
         dimsePort: o.port,
-        peers: o.peer.map(parsePeerOption),
+        peers: o.peer,
       });
-      loadConfig(configPath); // what init writes must start
-      process.stdout.write(`wrote ${configPath}\nwrote ${keyPath} and ${auditKeyPath} (back them up apart from the data)\nstart with: beeldbrug start --config ${configPath}\n`);
+      const start = `beeldbrug start --config ${written.configPath}`;
+      if (o.json === true) printJson({ ...written, next: [`beeldbrug user add --config ${written.configPath} --username <name> --name <person> --role admin`, start] });
+      else process.stdout.write(`wrote ${written.configPath}\nwrote ${written.keyPath} and ${written.auditKeyPath} (back them up apart from the data)\nstart with: ${start}\n`);
     });
 
   program
@@ -77,8 +96,9 @@ export function buildProgram(): Command {
     .command('verify')
     .description('recompute the hash chain and name the first edited, removed, inserted or reordered record (exit 1 if any)')
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
-    .action((o: { config: string }) => {
-      process.exitCode = verifyAuditFromCli(loadConfig(o.config));
+    .option('--json', JSON_HELP)
+    .action((o: { config: string; json?: boolean }) => {
+      process.exitCode = verifyAuditFromCli(loadConfig(o.config), process.stdout, o.json === true);
     });
   audit
     .command('accept-head')
@@ -93,8 +113,9 @@ export function buildProgram(): Command {
     .command('doctor')
     .description("check the configuration and probe this node's ports and its DICOM peers (PACS) for what the internet-wide PACS scans found open; exit 1 on a critical finding")
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
-    .action(async (o: { config: string }) => {
-      process.exitCode = await doctorFromCli(loadConfig(o.config));
+    .option('--json', JSON_HELP)
+    .action(async (o: { config: string; json?: boolean }) => {
+      process.exitCode = await doctorFromCli(loadConfig(o.config), process.stdout, o.json === true);
     });
 
   const user = program.command('user').description('local accounts (password + TOTP) of staff who sign in to this node');
@@ -106,9 +127,17 @@ export function buildProgram(): Command {
     .requiredOption('--name <name>', 'the person, as the audit trail shows them')
     .addOption(new Option('--role <role>', 'what the account may do').choices(ROLES).makeOptionMandatory())
     .option('--uzi-role <code>', 'the UZI role code kept in audit records (e.g. 01.015 radiologist)')
-    .action(async (o: { config: string; username: string; name: string; role: Role; uziRole?: string }) => {
+    .option('--json', JSON_HELP)
+    // Everyone tries --password first; it is refused with the reason instead of "unknown option".
+    .addOption(new Option('--password <password>').hideHelp())
+    .addHelpText('after', '\nExample: printf \'%s\\n\' "$PASSWORD" | beeldbrug user add --config beeldbrug.yaml --username jdevries --name "J. de Vries" --role admin')
+    .action(async (o: { config: string; username: string; name: string; role: Role; uziRole?: string; json?: boolean; password?: string }) => {
+      if (o.password !== undefined) {
+        throw new BeeldbrugError('COMMAND_LINE_INVALID', 'the password is read from standard input, never from the command line (other users of this machine can see command lines, and shells keep them in their history); no account was created');
+      }
+      const config = loadConfig(o.config);
       const password = await readStdin();
-      await addUserFromCli(loadConfig(o.config), { username: o.username, name: o.name, role: o.role, password, ...(o.uziRole !== undefined ? { uziRole: o.uziRole } : {}) });
+      await addUserFromCli(config, { username: o.username, name: o.name, role: o.role, password, ...(o.uziRole !== undefined ? { uziRole: o.uziRole } : {}) }, process.stdout, o.json === true);
     });
 
   program
@@ -117,8 +146,13 @@ export function buildProgram(): Command {
     .requiredOption('-o, --out <dir>', 'output folder')
     .option('-p, --patients <n>', 'number of patients', positiveInt, 5)
     .option('-s, --seed <n>', 'seed: the same seed gives the same data', positiveInt, 1)
-    .action(async (o: { out: string; patients: number; seed: number }) => {
+    .option('--json', JSON_HELP)
+    .action(async (o: { out: string; patients: number; seed: number; json?: boolean }) => {
       const result = await synthesize({ outDir: resolve(o.out), patients: o.patients, seed: o.seed });
+      if (o.json === true) {
+        printJson({ outDir: resolve(o.out), ...result });
+        return;
+      }
       for (const p of result.patients) {
         process.stdout.write(`${p.bsn}  ${p.name.padEnd(32)} ${p.studies.map((s) => `${s.studyDate} ${s.modality}`).join(', ')}\n`);
       }
@@ -129,7 +163,7 @@ export function buildProgram(): Command {
     .command('demo')
     .description('start a demo network of hospital nodes on this machine with synthetic patients and studies')
     .option('-d, --dir <dir>', 'folder for the demo nodes (kept between runs)', 'demo-data')
-    .option('--base-port <port>', 'first DIMSE port; the nodes use the next ones', positiveInt, 11112)
+    .option('--base-port <port>', 'first DIMSE port; the nodes use the next ones', portNumber(1), 11112)
     .option('--patients <n>', 'synthetic patients per hospital on first start', positiveInt, 4)
     .option('--exit-when-ready', 'stop after start-up (for tests)')
     .action(async (o: { dir: string; basePort: number; patients: number; exitWhenReady?: boolean }) => {
@@ -206,26 +240,28 @@ export function buildProgram(): Command {
     .argument('<dir>', 'folder for the registry')
     .option('--name <name>', 'registry name', 'Beeldbrug registry')
     .option('--organization <name>', 'the operating organization', 'Regionaal samenwerkingsverband')
-    .option('--ura <number>', 'its URA number', '00000000')
+    .option('--ura <number>', 'its URA number', uraNumber, '00000000')
     .option('--host <host>', 'listen address', '127.0.0.1')
-    .option('--port <port>', 'HTTPS port', positiveInt, 8443)
-    .option('--client <URA:name>', 'an organization that may call the registry (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .action((dir: string, o: { name: string; organization: string; ura: string; host: string; port: number; client: string[] }) => {
-      const clients = o.client.map((c) => {
-        const m = /^(\d{8}):(.+)$/.exec(c);
-        if (m?.[1] === undefined || m[2] === undefined) throw new InvalidArgumentError(`--client wants URA:name, got ${c}`);
-        return { ura: m[1], name: m[2] };
-      });
-      const path = initRegistry(resolve(dir), { name: o.name, organization: { name: o.organization, ura: o.ura }, host: o.host, port: o.port, clients });
-      process.stdout.write(`wrote ${path}\n`);
+    .option('--port <port>', 'HTTPS port', portNumber(0), 8443)
+    .option('--client <URA:name>', 'an organization that may call the registry (repeatable; at least one)', repeatable(registryClient), [])
+    .option('--json', JSON_HELP)
+    .action((dir: string, o: { name: string; organization: string; ura: string; host: string; port: number; client: { ura: string; name: string }[]; json?: boolean }) => {
+      if (o.client.length === 0) {
+        throw new BeeldbrugError('COMMAND_LINE_INVALID', 'name at least one organization that may call the registry: --client URA:name (repeatable); the registry refuses every other caller');
+      }
+      const path = initRegistry(resolve(dir), { name: o.name, organization: { name: o.organization, ura: o.ura }, host: o.host, port: o.port, clients: o.client });
+      if (o.json === true) printJson({ configPath: path });
+      else process.stdout.write(`wrote ${path}\n`);
     });
   registry
     .command('network-key')
     .description("write a fresh network key for BSN pseudonyms (give every node a copy, never the registry)")
     .requiredOption('-o, --out <file>', 'where to write it')
-    .action((o: { out: string }) => {
+    .option('--json', JSON_HELP)
+    .action((o: { out: string; json?: boolean }) => {
       writeNetworkKey(resolve(o.out));
-      process.stdout.write(`wrote ${resolve(o.out)}\n`);
+      if (o.json === true) printJson({ keyPath: resolve(o.out) });
+      else process.stdout.write(`wrote ${resolve(o.out)}\n`);
     });
 
   const pki = program
@@ -236,9 +272,11 @@ export function buildProgram(): Command {
     .description('make a root CA (ca.crt, ca.key) and an issuing CA under it (issuing-ca.crt, issuing-ca.key) in DIR')
     .requiredOption('-o, --out <dir>', 'folder for the CA')
     .option('--name <cn>', 'the CA common name', 'Beeldbrug test CA')
-    .action((o: { out: string; name: string }) => {
-      const r = makeCa(resolve(o.out), o.name);
-      process.stdout.write(`wrote ${r.certPath}\nwrote ${r.keyPath}\nwrote ${r.issuingCertPath}\nwrote ${r.issuingKeyPath}\n`);
+    .option('--json', JSON_HELP)
+    .action((o: { out: string; name: string; json?: boolean }) => {
+      const written = makeCa(resolve(o.out), o.name);
+      if (o.json === true) printJson(written);
+      else process.stdout.write(`wrote ${written.certPath}\nwrote ${written.keyPath}\nwrote ${written.issuingCertPath}\nwrote ${written.issuingKeyPath}\n`);
     });
   pki
     .command('node')
@@ -247,13 +285,22 @@ export function buildProgram(): Command {
     .requiredOption('-o, --out <dir>', 'folder for the node certificate')
     .requiredOption('--name <cn>', 'the node name (certificate common name)')
     .requiredOption('--organization <name>', 'the organization name')
-    .requiredOption('--ura <number>', 'the organization URA number (8 digits)')
-    .option('--host <name-or-ip>', 'a DNS name or IPv4 address the node is reached at (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .action((o: { ca: string; out: string; name: string; organization: string; ura: string; host: string[] }) => {
+    .requiredOption('--ura <number>', 'the organization URA number (8 digits)', uraNumber)
+    .option('--host <name-or-ip>', 'a DNS name or IPv4 address the node is reached at (repeatable)', repeatable((v: string) => v), [])
+    .option('--json', JSON_HELP)
+    .action((o: { ca: string; out: string; name: string; organization: string; ura: string; host: string[]; json?: boolean }) => {
       const hosts = o.host.length > 0 ? o.host : ['localhost', '127.0.0.1'];
       const r = makeNodeCertificate(resolve(o.ca), resolve(o.out), { commonName: o.name, organization: o.organization, ura: o.ura, hosts });
-      process.stdout.write(`wrote ${r.certPath}\nwrote ${r.keyPath}\nwrote ${r.caPath}\n`);
+      if (o.json === true) printJson(r);
+      else process.stdout.write(`wrote ${r.certPath}\nwrote ${r.keyPath}\nwrote ${r.caPath}\n`);
     });
 
   return program;
+}
+
+/** `--client URA:name` of registry init. */
+function registryClient(v: string): { ura: string; name: string } {
+  const m = /^(\d{8}):(.+)$/.exec(v);
+  if (m?.[1] === undefined || m[2] === undefined) throw new InvalidArgumentError('write an organization as its 8-digit URA, a colon and its name, for example 10000001:"Ziekenhuis Noord"');
+  return { ura: m[1], name: m[2] };
 }

@@ -3,6 +3,7 @@ import { AccountError, type Role, totpUri } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { openAccounts, openAuditTrail } from '../node/index.ts';
+import { printJson } from './cli-output.ts';
 
 export interface UserAddOptions {
   username: string;
@@ -17,16 +18,19 @@ export interface UserAddOptions {
  * `beeldbrug user add`: a local account (argon2id password, TOTP secret shown once). The first account of a node must
  * be an admin. The creation is an audit record (configuration change) by the operating-system user who ran it.
  */
-export async function addUserFromCli(config: Readonly<Config>, o: UserAddOptions, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+export async function addUserFromCli(config: Readonly<Config>, o: UserAddOptions, out: NodeJS.WritableStream = process.stdout, json = false): Promise<void> {
   const accounts = openAccounts(config);
   const audit = openAuditTrail(config);
   try {
-    if (accounts.count() === 0 && o.role !== 'admin') throw new BeeldbrugError('CONFIG_INVALID', 'the first account of a node is an admin: run this with --role admin first');
+    if (accounts.count() === 0 && o.role !== 'admin') {
+      throw new BeeldbrugError('COMMAND_LINE_INVALID', `--role ${o.role}: this node has no accounts yet, and the first one is an admin: run this with --role admin first`);
+    }
     let created;
     try {
       created = await accounts.createLocal({ username: o.username, name: o.name, role: o.role, password: o.password, ...(o.uziRole !== undefined ? { uziRoleCode: o.uziRole } : {}) });
     } catch (err) {
-      if (err instanceof AccountError) throw new BeeldbrugError('CONFIG_INVALID', err.message);
+      // Exit 1, not 2: the rule broken may be the password's, which comes from standard input, not the command line.
+      if (err instanceof AccountError) throw new BeeldbrugError(err.code === 'SECRETS_KEY_MISMATCH' ? 'KEY_FILE_PROBLEM' : err.code, err.message);
       throw err;
     }
     const operator = userInfo().username;
@@ -39,10 +43,15 @@ export async function addUserFromCli(config: Readonly<Config>, o: UserAddOptions
       objects: {},
       grounds: { purpose: 'account administration' },
     });
+    const uri = totpUri(created.totpSecret, created.account.username, `Beeldbrug ${config.node.name}`);
+    if (json) {
+      printJson({ account: created.account, totpSecret: created.totpSecret, totpUri: uri }, out);
+      return;
+    }
     out.write(
       `created ${created.account.role} ${created.account.username} (${created.account.name})\n` +
         `TOTP secret (enter it in the authenticator app now; it is not shown again): ${created.totpSecret}\n` +
-        `${totpUri(created.totpSecret, created.account.username, `Beeldbrug ${config.node.name}`)}\n`,
+        `${uri}\n`,
     );
   } finally {
     accounts.close();
@@ -50,9 +59,47 @@ export async function addUserFromCli(config: Readonly<Config>, o: UserAddOptions
   }
 }
 
-/** All of standard input as text, without its final newline. */
+/**
+ * The password: all of standard input without its final newline, as a script pipes it in. Typed at a terminal it is
+ * one line, not shown: waiting silently for end-of-input there looked like a hang to everyone who tried it.
+ */
 export async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return readHiddenLine('password (not shown, then Enter): ');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+function readHiddenLine(prompt: string): Promise<string> {
+  const input = process.stdin;
+  process.stderr.write(prompt);
+  input.setRawMode(true);
+  input.setEncoding('utf8');
+  input.resume();
+  let line = '';
+  return new Promise((done, fail) => {
+    const finish = (): void => {
+      input.off('data', onData);
+      input.setRawMode(false);
+      input.pause();
+      process.stderr.write('\n');
+    };
+    const onData = (chunk: string): void => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') {
+          finish();
+          done(line);
+          return;
+        }
+        if (ch === '\u0003') {
+          finish();
+          fail(new BeeldbrugError('COMMAND_LINE_INVALID', 'cancelled: no account was created'));
+          return;
+        }
+        if (ch === '\u007f' || ch === '\b') line = line.slice(0, -1);
+        else line += ch;
+      }
+    };
+    input.on('data', onData);
+  });
 }

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { BeeldbrugError } from '../errors/index.ts';
-import { configTemplate, parseConfig } from './index.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closestKey, ConfigInvalidError, configTemplate, loadConfig, loadRegistryConfig, parseConfig, parseRegistryConfig } from './index.ts';
 
 const template = configTemplate({
   nodeName: 'Noord',
@@ -42,8 +45,8 @@ const invalid: [string, readonly (string | number)[], unknown, RegExp][] = [
   ['audit retention under 5 years', ['audit', 'retentionYears'], 2, /audit\.retentionYears: NEN 7513 wants audit records kept at least 5 years/],
   ['no audit key', ['audit', 'keyFile'], undefined, /audit\.keyFile/],
   ['AGB code not 8 digits', ['node', 'organization', 'agb'], '12-34', /node\.organization\.agb: an AGB code is 8 digits/],
-  ['unknown key', ['dimse', 'aeTitel'], 'X', /dimse: .*aeTitel/],
-  ['missing key file setting', ['store', 'encryptionKeyFile'], undefined, /store\.encryptionKeyFile/],
+  ['unknown key', ['dimse', 'aeTitel'], 'X', /dimse\.aeTitel: unknown key; did you mean aeTitle\?/],
+  ['missing key file setting', ['store', 'encryptionKeyFile'], undefined, /store\.encryptionKeyFile: missing: this key is required/],
   ['arrival notices over plain HTTP to another host', ['exchange'], exchangeWith({ notify: { url: 'http://ris.example.nl/arrivals' } }), /exchange\.notify\.url: https, or http on loopback only/],
   ['fetchFrom a PACS that is not a peer', ['exchange'], exchangeWith({ fetchFrom: { aeTitle: 'NOBODY' } }), /exchange\.fetchFrom\.aeTitle: NOBODY is not a dimse peer with a port/],
   ['an unknown patient-identity rule', ['exchange'], exchangeWith({ patientIdentity: 'merge' }), /exchange\.patientIdentity/],
@@ -110,4 +113,75 @@ test('an audit repository section: port 6514 by default, its TLS files anchored 
   assert.equal(atna?.tls.caFile, '/etc/beeldbrug/keys/arr-ca.crt');
   setAt(raw, ['audit', 'atna'], { host: 'arr.example.nl' });
   assert.throws(() => parseConfig(raw, '/etc/beeldbrug/beeldbrug.yaml'), /audit\.atna\.tls/, 'syslog without TLS is not offered');
+});
+
+// A typo in a key is the most common mistake in a hand-edited file: the message names the key it most likely meant.
+const mistyped: [string, readonly (string | number)[], RegExp][] = [
+  ['a typo at the top level', ['exchnage'], /^exchnage: unknown key; did you mean exchange\?$/],
+  ['another case', ['dimse', 'aetitle'], /^dimse\.aetitle: unknown key; did you mean aeTitle\?$/],
+  ['two letters swapped, in a list element', ['dimse', 'peers', 0, 'hsot'], /^dimse\.peers\[0\]\.hsot: unknown key; did you mean host\?$/],
+  ['the start of a longer key', ['store', 'encryptionKey'], /^store\.encryptionKey: unknown key; did you mean encryptionKeyFile\?$/],
+  ['three levels down', ['auth', 'lockout', 'atempts'], /^auth\.lockout\.atempts: unknown key; did you mean attempts\?$/],
+  ['a key indented under the wrong section', ['store', 'retentionYears'], /^store\.retentionYears: unknown key here; retentionYears belongs in audit \(check the indentation\)$/],
+  ['nothing close: the keys that are there', ['log', 'colour'], /^log\.colour: unknown key; the keys in log are level$/],
+];
+
+for (const [name, path, message] of mistyped) {
+  test(`an unknown key is an error that names the key it most likely meant: ${name}`, () => {
+    const raw: unknown = parseYaml(template);
+    const real = path.slice(0, -1);
+    setAt(raw, path, real.length === 0 ? {} : 'x');
+    if (path[0] === 'store' && path[1] === 'encryptionKey') setAt(raw, ['store', 'encryptionKeyFile'], undefined);
+    let issues: readonly { path: string; message: string }[] = [];
+    assert.throws(() => parseConfig(raw, 'x.yaml'), (err: unknown) => {
+      assert.ok(err instanceof ConfigInvalidError);
+      issues = err.issues;
+      return true;
+    });
+    const text = issues.map((i) => `${i.path}: ${i.message}`);
+    assert.ok(text.some((t) => message.test(t)), text.join('\n'));
+  });
+}
+
+test('the registry configuration gets the same suggestions', () => {
+  const raw = { registry: { name: 'r', organization: { name: 'o', ura: '12345678' } }, dataDir: 'd', listen: { host: '127.0.0.1', port: 1 }, tls: { certFile: 'c', keyFile: 'k', caFile: 'a' }, clients: [{ ura: '12345678', name: 'n' }], workres: 2 };
+  assert.throws(() => parseRegistryConfig(raw, 'registry.yaml'), /workres: unknown key; did you mean workers\?/);
+});
+
+test('closestKey guesses only when the typed key is close', () => {
+  assert.equal(closestKey('prot', ['host', 'port']), 'port');
+  assert.equal(closestKey('timeout', ['timeouts', 'maxPduLength']), 'timeouts');
+  assert.equal(closestKey('xyz', ['host', 'port']), undefined);
+  assert.equal(closestKey('a', ['ab', 'abc']), 'ab');
+  assert.equal(closestKey('description', ['host', 'port', 'tls']), undefined);
+});
+
+test('the mistakes of a first start get a message that says what to do', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'beeldbrug-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const node = join(dir, 'beeldbrug.yaml');
+  writeFileSync(node, template);
+  assert.throws(() => loadConfig(dir), /is a folder; --config wants the configuration file: .*beeldbrug\.yaml$/);
+  assert.throws(() => loadConfig(join(dir, 'nope.yaml')), /nope\.yaml: there is no such file \(`beeldbrug init DIR` writes one\)/);
+  writeFileSync(join(dir, 'empty.yaml'), '\n');
+  assert.throws(() => loadConfig(join(dir, 'empty.yaml')), /empty\.yaml is empty; `beeldbrug init DIR` writes/);
+  assert.throws(() => loadRegistryConfig(node), /beeldbrug\.yaml is a node's configuration \(`beeldbrug start --config .*`\), not the registry's/);
+  const registry = join(dir, 'registry.yaml');
+  writeFileSync(registry, 'registry: { name: r }\nclients: []\n');
+  assert.throws(() => loadConfig(registry), /registry\.yaml is the registry's configuration \(`beeldbrug registry start --config .*`\), not a node's/);
+  const raw = parseYaml(template) as Record<string, unknown>;
+  setAt(raw, ['node', 'name'], '');
+  assert.throws(() => parseConfig(raw, 'x.yaml'), /node\.name: must not be empty/);
+});
+
+test('a value of the wrong type because of YAML quoting says to quote it, or not', () => {
+  const cases: [string, string, RegExp][] = [
+    ['ura: "12345678"', 'ura: 01234567', /node\.organization\.ura: write it in quotes, as text: unquoted, YAML reads 1234567 as a number \(and drops leading zeros\)/],
+    ['port: 11112', 'port: "11112"', /dimse\.listeners\[0\]\.port: write the number without quotes: 11112/],
+    ['aeTitle: "NOORD"', 'aeTitle: 12345', /dimse\.aeTitle: write it in quotes/],
+  ];
+  for (const [good, bad, message] of cases) {
+    assert.ok(template.includes(good), good);
+    assert.throws(() => parseConfig(parseYaml(template.replace(good, bad)), 'x.yaml'), message);
+  }
 });

@@ -1,4 +1,5 @@
 export { configSchema, type AtnaConfig, type Config, type DimseConfig, type DimsePeerConfig, type ExchangeConfig, type OidcConfig, type PartnerConfig, type TlsFilesConfig } from './schema.ts';
-export { loadConfig, loadRegistryConfig, parseConfig, parseRegistryConfig } from './load.ts';
+export { ConfigInvalidError, loadConfig, loadRegistryConfig, parseConfig, parseRegistryConfig } from './load.ts';
+export { closestKey, type ConfigIssue } from './config-issues.ts';
 export { registryConfigSchema, type RegistryConfig } from './registry-schema.ts';
 export { configTemplate, type TemplateValues } from './template.ts';

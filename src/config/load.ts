@@ -1,25 +1,35 @@
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
 import { BeeldbrugError } from '../errors/index.ts';
+import { type ConfigIssue, describeConfigIssues } from './config-issues.ts';
 import { registryConfigSchema, type RegistryConfig } from './registry-schema.ts';
 import { configSchema, type Config, type TlsFilesConfig } from './schema.ts';
 
+/** CONFIG_INVALID with each problem by key path, so a caller (`init`, `--json`) can point at what to change. */
+export class ConfigInvalidError extends BeeldbrugError {
+  readonly issues: readonly ConfigIssue[];
+  constructor(what: string, origin: string, issues: readonly ConfigIssue[]) {
+    super('CONFIG_INVALID', `invalid ${what} ${origin}:\n${issues.map((i) => `  - ${i.path === '' ? '(top level)' : i.path}: ${i.message}`).join('\n')}`);
+    this.issues = issues;
+  }
+}
+
 /** Reads, validates and freezes a node's configuration file (YAML or JSON). Relative paths are relative to the file. */
 export function loadConfig(path: string): Readonly<Config> {
-  return parseConfig(readYaml(path), path);
+  return parseConfig(readYaml(path, NODE), path);
 }
 
 /** Reads, validates and freezes a registry's configuration file, as `loadConfig` does a node's. */
 export function loadRegistryConfig(path: string): Readonly<RegistryConfig> {
-  return parseRegistryConfig(readYaml(path), path);
+  return parseRegistryConfig(readYaml(path, REGISTRY), path);
 }
 
 export function parseRegistryConfig(raw: unknown, origin: string): Readonly<RegistryConfig> {
+  refuseTheOtherKind(raw, origin, REGISTRY);
   const result = registryConfigSchema.safeParse(raw);
   if (!result.success) {
-    throw new BeeldbrugError('CONFIG_INVALID', `invalid registry configuration ${origin}:\n${describeIssues(result.error.issues)}`);
+    throw new ConfigInvalidError('registry configuration', origin, describeConfigIssues(registryConfigSchema, raw, result.error.issues));
   }
   const base = dirname(resolve(origin));
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
@@ -27,13 +37,33 @@ export function parseRegistryConfig(raw: unknown, origin: string): Readonly<Regi
   return deepFreeze({ ...c, dataDir: at(c.dataDir), tls: { certFile: at(c.tls.certFile), keyFile: at(c.tls.keyFile), caFile: at(c.tls.caFile) } });
 }
 
-function readYaml(path: string): unknown {
+/** The two kinds of configuration file, for messages that point a mix-up out. */
+interface ConfigKind {
+  what: string;
+  fileName: string;
+  /** A top-level key only this kind has. */
+  marker: string;
+  start: string;
+  init: string;
+}
+const NODE: ConfigKind = { what: "a node's configuration", fileName: 'beeldbrug.yaml', marker: 'dimse', start: 'beeldbrug start --config', init: 'beeldbrug init DIR' };
+const REGISTRY: ConfigKind = { what: "the registry's configuration", fileName: 'registry.yaml', marker: 'clients', start: 'beeldbrug registry start --config', init: 'beeldbrug registry init DIR --client URA:name' };
+
+function readYaml(path: string, kind: ConfigKind): unknown {
   let text: string;
   try {
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true) {
+      const inside = join(path, kind.fileName);
+      throw new BeeldbrugError('CONFIG_NOT_FOUND', `${path} is a folder; --config wants the configuration file${existsSync(inside) ? `: ${inside}` : ` (${kind.fileName}, which \`${kind.init}\` writes)`}`);
+    }
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new BeeldbrugError('CONFIG_NOT_FOUND', `cannot read configuration ${path}: ${(cause as Error).message}`, { cause });
+    if (cause instanceof BeeldbrugError) throw cause;
+    const missing = (cause as NodeJS.ErrnoException).code === 'ENOENT';
+    const why = missing ? `there is no such file (\`${kind.init}\` writes one)` : (cause as Error).message;
+    throw new BeeldbrugError('CONFIG_NOT_FOUND', `cannot read configuration ${path}: ${why}`, { cause });
   }
+  if (text.trim() === '') throw new BeeldbrugError('CONFIG_INVALID', `${path} is empty; \`${kind.init}\` writes a working, commented configuration`);
   try {
     return parseYaml(text);
   } catch (cause) {
@@ -41,25 +71,22 @@ function readYaml(path: string): unknown {
   }
 }
 
-/** Validates an already parsed configuration; `origin` names the file in messages and anchors relative paths. */
-export function parseConfig(raw: unknown, origin: string): Readonly<Config> {
-  const result = configSchema.safeParse(raw);
-  if (!result.success) {
-    throw new BeeldbrugError('CONFIG_INVALID', `invalid configuration ${origin}:\n${describeIssues(result.error.issues)}`);
+/** A node's file given to the registry (or the other way round) would otherwise get a dozen "unknown key" lines. */
+function refuseTheOtherKind(raw: unknown, origin: string, kind: ConfigKind): void {
+  const other = kind === NODE ? REGISTRY : NODE;
+  if (raw !== null && typeof raw === 'object' && other.marker in raw && !(kind.marker in raw)) {
+    throw new BeeldbrugError('CONFIG_INVALID', `${origin} is ${other.what} (\`${other.start} ${origin}\`), not ${kind.what}`);
   }
-  return deepFreeze(resolvePaths(result.data, dirname(resolve(origin))));
 }
 
-function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues
-    .map((issue) => {
-      const key = issue.path.reduce<string>(
-        (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc === '' ? String(part) : `${acc}.${String(part)}`),
-        '',
-      );
-      return `  - ${key === '' ? '(top level)' : key}: ${issue.message}`;
-    })
-    .join('\n');
+/** Validates an already parsed configuration; `origin` names the file in messages and anchors relative paths. */
+export function parseConfig(raw: unknown, origin: string): Readonly<Config> {
+  refuseTheOtherKind(raw, origin, NODE);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigInvalidError('configuration', origin, describeConfigIssues(configSchema, raw, result.error.issues));
+  }
+  return deepFreeze(resolvePaths(result.data, dirname(resolve(origin))));
 }
 
 function resolvePaths(config: Config, base: string): Config {

@@ -3,13 +3,13 @@ import { z } from 'zod';
 /** PS3.5 6.2: an AE title is 1-16 characters of the default repertoire, no backslash or control characters, not all spaces. */
 const aeTitle = z
   .string()
-  .min(1)
-  .max(16)
+  .min(1, 'an AE title has 1 to 16 characters')
+  .max(16, 'an AE title has 1 to 16 characters')
   .regex(/^[\x20-\x5b\x5d-\x7e]+$/, 'only printable ASCII without backslash')
   .refine((s) => s.trim().length > 0, 'must not be only spaces')
   .describe('AE title');
 
-const port = z.number().int().min(1).max(65535);
+const port = z.number().int('a TCP port is a whole number').min(1, 'a TCP port is 1 to 65535').max(65535, 'a TCP port is 1 to 65535');
 const host = z.string().min(1).describe('an IP address or host name');
 
 /** Files, not inline secrets: key material stays out of the configuration and out of logs. */

@@ -23,7 +23,8 @@ export function configTemplate(v: TemplateValues): string {
               `      description: ${JSON.stringify(p.description)}\n`,
           )
           .join('');
-  return `# Beeldbrug node configuration. Validated at start; an unknown or mistyped key is an error that names it.
+  return `# Beeldbrug node configuration. Validated at start; an unknown or mistyped key is an error that names it and the
+# key it most likely meant.
 
 node:
   # Shown in logs and to partner hospitals.
