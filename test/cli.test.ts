@@ -174,7 +174,7 @@ test('--json: one JSON document on standard output; errors as JSON with the cata
   assert.equal(findings.critical + findings.warnings + findings.ok, findings.findings.length);
 
   const ca = json(['pki', 'ca', '--out', join(dir, 'ca')]);
-  assert.deepEqual(ca.out, { certPath: join(dir, 'ca', 'ca.crt'), keyPath: join(dir, 'ca', 'ca.key') });
+  assert.deepEqual(ca.out, { certPath: join(dir, 'ca', 'ca.crt'), keyPath: join(dir, 'ca', 'ca.key'), issuingCertPath: join(dir, 'ca', 'issuing-ca.crt'), issuingKeyPath: join(dir, 'ca', 'issuing-ca.key') });
   const cert = json(['pki', 'node', '--ca', join(dir, 'ca'), '--out', join(dir, 'pki'), '--name', 'noord.test', '--organization', 'Noord', '--ura', '10000001']);
   assert.deepEqual(cert.out, { certPath: join(dir, 'pki', 'node.crt'), keyPath: join(dir, 'pki', 'node.key'), caPath: join(dir, 'pki', 'ca.crt') });
   const networkKey = json(['registry', 'network-key', '--out', join(dir, 'network.key')]);
