@@ -122,7 +122,7 @@ test('exit codes: 0 done, 1 failed, 2 for a command line that is wrong', (t) => 
     const r = bin(args);
     assert.equal(r.code, 2, `beeldbrug ${args.join(' ')}: ${r.err}`);
     assert.match(r.err, message);
-    if (!/^Usage/.test(r.err)) assert.doesNotMatch(r.err, /Options:/, 'one line that says what is wrong, not the whole help');
+    if (!r.err.startsWith('Usage')) assert.doesNotMatch(r.err, /Options:/, 'one line that says what is wrong, not the whole help');
   }
   assert.ok(!existsSync(join(dir, 'beeldbrug.yaml')), 'a usage error does nothing');
   for (const args of [['--help'], ['--version'], ['init', '--help'], ['help', 'init']]) assert.equal(bin(args).code, 0, args.join(' '));

@@ -88,7 +88,7 @@ function closest(typed: string, known: readonly string[]): { key: string; score:
 export function editDistance(a: string, b: string): number {
   const rows = a.length + 1;
   const cols = b.length + 1;
-  const d: number[] = new Array<number>(rows * cols).fill(0);
+  const d: number[] = Array.from({ length: rows * cols }, () => 0);
   const at = (i: number, j: number): number => d[i * cols + j] ?? 0;
   for (let i = 0; i < rows; i++) d[i * cols] = i;
   for (let j = 0; j < cols; j++) d[j] = j;

@@ -37,7 +37,7 @@ test('numbers: binary VRs, IS and DS', () => {
     .set(0x00091006, 'AT', Tag.PatientID)
     .set(Tag.InstanceNumber, 'IS', 42)
     .set(Tag.RescaleIntercept, 'DS', -1024)
-    .set(Tag.ImagePositionPatient, 'DS', [-0.1 / 3, 1e-20, 123456789.123456789])
+    .set(Tag.ImagePositionPatient, 'DS', [-0.1 / 3, 1e-20, 123456789.12345679])
     .set(0x00091007, 'UV', 2 ** 40);
   assert.equal(ds.number(Tag.Rows), 512);
   assert.deepEqual(ds.get(Tag.Rows)?.bytes, Buffer.from([0x00, 0x02]));

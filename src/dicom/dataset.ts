@@ -144,6 +144,7 @@ export class Dataset {
   }
 
   #coding(): TextCoding {
+    // oxlint-disable-next-line typescript/no-this-alias -- walks up from this data set through the ones that hold it
     let ds: Dataset | undefined = this;
     while (ds !== undefined) {
       const cs = ds.get(SPECIFIC_CHARACTER_SET);

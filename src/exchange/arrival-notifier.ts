@@ -42,7 +42,7 @@ export class ArrivalNotifier {
 
   /** Waits for notices under way (at shutdown, and in tests). */
   async settled(): Promise<void> {
-    await Promise.allSettled([...this.#pending]);
+    await Promise.allSettled(this.#pending);
   }
 
   async #post(notice: ArrivalNotice): Promise<void> {

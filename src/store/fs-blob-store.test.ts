@@ -59,7 +59,7 @@ test('writers interleaved chunk by chunk each get their own bytes and digest', a
   const writers = await Promise.all(datas.map(() => blobs.create()));
   const chunk = 40_000;
   for (let at = 0; datas.some((d) => at < d.length); at += chunk) {
-    await Promise.all(writers.map((w, i) => (at < datas[i]!.length ? w.write(datas[i]!.subarray(at, at + chunk)) : undefined)));
+    await Promise.all(writers.map((w, i) => (at < datas[i]!.length ? w.write(datas[i]!.subarray(at, at + chunk)) : Promise.resolve())));
   }
   const refs = await Promise.all(writers.map((w) => w.commit()));
   for (const [i, ref] of refs.entries()) {

@@ -132,12 +132,24 @@ function matchColumn(ref: string, kind: ColumnKind, m: Matcher): Condition | und
         const from = m.from === null ? undefined : parseInteger(m.from);
         const to = m.to === null ? undefined : parseInteger(m.to);
         if ((m.from !== null && from === undefined) || (m.to !== null && to === undefined)) return { sql: '0', params: [] };
-        if (from !== undefined) parts.push(`${ref} >= ?`), params.push(from);
-        if (to !== undefined) parts.push(`${ref} <= ?`), params.push(to);
+        if (from !== undefined) {
+          parts.push(`${ref} >= ?`);
+          params.push(from);
+        }
+        if (to !== undefined) {
+          parts.push(`${ref} <= ?`);
+          params.push(to);
+        }
       } else {
-        if (m.from !== null && m.from !== '') parts.push(`${ref} >= ?`), params.push(norm(m.from));
+        if (m.from !== null && m.from !== '') {
+          parts.push(`${ref} >= ?`);
+          params.push(norm(m.from));
+        }
         // Compare only as many characters as the bound has: "-1030" includes 10:30:59 (TM precision, PS3.5 6.2).
-        if (m.to !== null && m.to !== '') parts.push(`substr(${ref}, 1, ?) <= ?`), params.push(m.to.length, norm(m.to));
+        if (m.to !== null && m.to !== '') {
+          parts.push(`substr(${ref}, 1, ?) <= ?`);
+          params.push(m.to.length, norm(m.to));
+        }
       }
       return parts.length === 0 ? undefined : { sql: parts.join(' AND '), params };
     }

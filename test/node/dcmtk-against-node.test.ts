@@ -98,7 +98,10 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
   };
   const received = records.filter((r) => r.action === 'receive');
   assert.deepEqual(received.map((r) => r.objects.studyInstanceUid).sort(), (synth.patients[0]?.studies ?? []).map((s) => s.studyInstanceUid).sort(), 'one receive record per study');
-  for (const r of received) (complete(r, 'C-STORE'), assert.equal(r.patient?.bsn, bsn));
+  for (const r of received) {
+    complete(r, 'C-STORE');
+    assert.equal(r.patient?.bsn, bsn);
+  }
   const queries = records.filter((r) => r.action === 'query');
   assert.equal(queries.length, 1);
   complete(queries[0]!, 'C-FIND');
