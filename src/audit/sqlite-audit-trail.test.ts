@@ -6,22 +6,12 @@ import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
 import { SqliteAuditTrail } from './sqlite-audit-trail.ts';
+import { sampleEvent } from './audit-test-support.ts';
 import type { AuditEvent } from './types.ts';
 
 const key = randomBytes(32);
 
-function event(n: number): AuditEvent {
-  return {
-    action: n % 2 === 0 ? 'send' : 'receive',
-    outcome: 'success',
-    description: `event ${n}`,
-    user: { id: `u${n % 3}`, name: 'Dr. C. Bakker', roleCode: '01.015', organizationUra: '10000001' },
-    accessPoint: { node: 'noord', ip: '127.0.0.1' },
-    patient: { bsn: n % 5 === 0 ? '999990019' : '999990020', patientId: `P${n}` },
-    objects: { studyInstanceUid: `1.2.3.${n}`, transferId: `t-${n}` },
-    grounds: { purpose: 'transfer' },
-  };
-}
+const event = sampleEvent;
 
 test('records chain, read back in order, filter by patient, user, action and period, and survive a reopen', (t) => {
   const path = join(tempDir(t), 'audit.sqlite');

@@ -116,32 +116,17 @@ export class SqliteAuditTrail implements AuditTrail {
   }
 
   list(filter: AuditFilter = {}): AuditRecord[] {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (filter.bsn !== undefined) {
-      where.push('bsn = ?');
-      params.push(filter.bsn);
-    }
-    if (filter.userId !== undefined) {
-      where.push('user_id = ?');
-      params.push(filter.userId);
-    }
-    if (filter.action !== undefined) {
-      where.push('action = ?');
-      params.push(filter.action);
-    }
-    if (filter.since !== undefined) {
-      where.push('time >= ?');
-      params.push(filter.since);
-    }
-    if (filter.until !== undefined) {
-      where.push('time < ?');
-      params.push(filter.until);
-    }
-    if (filter.afterSequence !== undefined) {
-      where.push('sequence > ?');
-      params.push(filter.afterSequence);
-    }
+    const conditions: [string, string | number | undefined][] = [
+      ['bsn = ?', filter.bsn],
+      ['user_id = ?', filter.userId],
+      ['action = ?', filter.action],
+      ['time >= ?', filter.since],
+      ['time < ?', filter.until],
+      ['sequence > ?', filter.afterSequence],
+    ];
+    const given = conditions.flatMap(([condition, value]) => (value === undefined ? [] : [{ condition, value }]));
+    const where = given.map((g) => g.condition);
+    const params = given.map((g) => g.value);
     const limit = Math.min(Math.max(filter.limit ?? 1000, 1), 100_000);
     const rows = this.#db
       .prepare(`SELECT sequence, time, event_json, hash FROM audit_record ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY sequence LIMIT ${limit}`)

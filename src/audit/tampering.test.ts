@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { tempDir } from '../../test/support/tmp.ts';
 import { SqliteAuditTrail } from './sqlite-audit-trail.ts';
-import type { AuditEvent } from './types.ts';
+import { sampleEvent } from './audit-test-support.ts';
 
 /**
  * Tampering by someone who can write the audit file while the node is stopped but does not hold the audit key: every
@@ -18,18 +18,7 @@ import type { AuditEvent } from './types.ts';
 const key = randomBytes(32);
 const START = Date.parse('2026-01-01T00:00:00.000Z');
 
-function event(n: number): AuditEvent {
-  return {
-    action: n % 2 === 0 ? 'send' : 'read',
-    outcome: 'success',
-    description: `event ${n}`,
-    user: { id: `u${n % 3}`, name: 'Dr. C. Bakker', roleCode: '01.015', organizationUra: '10000001' },
-    accessPoint: { node: 'noord', ip: '127.0.0.1' },
-    patient: { bsn: n % 5 === 0 ? '999990019' : '999990020', patientId: `P${n}` },
-    objects: { studyInstanceUid: `1.2.3.${n}`, transferId: `t-${n}` },
-    grounds: { purpose: 'treatment' },
-  };
-}
+const event = sampleEvent;
 
 interface Built {
   path: string;

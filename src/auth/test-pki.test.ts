@@ -11,6 +11,31 @@ import { certificatesOf, createIntermediateCa, createTestCa, issueNodeCertificat
 
 const noord = { name: 'Ziekenhuis Noord', ura: '10000001' };
 
+/**
+ * A TLS server that asks for a client certificate, trusts `caPem` only, and notes the URA of each client it admits;
+ * `attempt` connects with a certificate and says 'ok' when the server answered.
+ */
+async function mutualTlsServer(server: { keyPem: string; certPem: string }, caPem: string) {
+  const seen: (string | undefined)[] = [];
+  const srv = createServer({ key: server.keyPem, cert: server.certPem, ca: caPem, requestCert: true, rejectUnauthorized: true }, (s: TLSSocket) => {
+    seen.push(organizationOf(new X509Certificate(s.getPeerX509Certificate()?.raw ?? Buffer.alloc(0)))?.ura);
+    s.end('ok');
+  });
+  srv.on('tlsClientError', () => undefined);
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const address = srv.address();
+  assert.ok(typeof address === 'object' && address !== null);
+  const attempt = (c: { keyPem: string; certPem: string }): Promise<string> =>
+    new Promise((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: address.port, key: c.keyPem, cert: c.certPem, ca: caPem }, () => undefined);
+      let data = '';
+      s.on('data', (d: Buffer) => (data += d.toString()));
+      s.on('end', () => resolve(data === 'ok' ? 'ok' : 'closed'));
+      s.on('error', (e) => resolve(`error: ${e.message}`));
+    });
+  return { seen, attempt, close: () => srv.close() };
+}
+
 test('a CA and a node certificate that X.509 parsers accept, chained and naming the organization', () => {
   const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
   const leaf = issueNodeCertificate(ca, { commonName: 'noord.test', organization: noord, hosts: ['localhost', '127.0.0.1'] });
@@ -81,23 +106,7 @@ test('mutual TLS with these certificates: trusted peers connect, an expired or f
   const otherCa = createTestCa({ commonName: 'someone else' });
   const foreign = issueNodeCertificate(otherCa, { commonName: 'foreign', organization: noord });
 
-  const seen: (string | undefined)[] = [];
-  const srv = createServer({ key: server.keyPem, cert: server.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (s: TLSSocket) => {
-    seen.push(organizationOf(new X509Certificate(s.getPeerX509Certificate()?.raw ?? Buffer.alloc(0)))?.ura);
-    s.end('ok');
-  });
-  srv.on('tlsClientError', () => undefined);
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const address = srv.address();
-  assert.ok(typeof address === 'object' && address !== null);
-  const attempt = (c: { keyPem: string; certPem: string }): Promise<string> =>
-    new Promise((resolve) => {
-      const s = connect({ host: '127.0.0.1', port: address.port, key: c.keyPem, cert: c.certPem, ca: ca.certPem }, () => undefined);
-      let data = '';
-      s.on('data', (d: Buffer) => (data += d.toString()));
-      s.on('end', () => resolve(data === 'ok' ? 'ok' : 'closed'));
-      s.on('error', (e) => resolve(`error: ${e.message}`));
-    });
+  const { seen, attempt, close } = await mutualTlsServer(server, ca.certPem);
   try {
     assert.equal(await attempt(client), 'ok');
     assert.deepEqual(seen, ['10000003'], 'the server reads the client URA from its certificate');
@@ -105,7 +114,7 @@ test('mutual TLS with these certificates: trusted peers connect, an expired or f
     assert.notEqual(await attempt(foreign), 'ok', 'a certificate from another CA is refused');
     assert.equal(seen.length, 1);
   } finally {
-    srv.close();
+    close();
   }
 });
 
@@ -114,29 +123,13 @@ test('mutual TLS through an issuing CA on both sides, trusting the root only', a
   const issuing = createIntermediateCa(root, { commonName: 'Beeldbrug issuing CA' });
   const server = issueNodeCertificate(issuing, { commonName: 'server', organization: noord, hosts: ['127.0.0.1'] });
   const client = issueNodeCertificate(issuing, { commonName: 'client', organization: { name: 'Ziekenhuis Zuid', ura: '10000003' } });
-  const seen: (string | undefined)[] = [];
-  const srv = createServer({ key: server.keyPem, cert: server.certPem, ca: root.certPem, requestCert: true, rejectUnauthorized: true }, (s: TLSSocket) => {
-    seen.push(organizationOf(new X509Certificate(s.getPeerX509Certificate()?.raw ?? Buffer.alloc(0)))?.ura);
-    s.end('ok');
-  });
-  srv.on('tlsClientError', () => undefined);
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const address = srv.address();
-  assert.ok(typeof address === 'object' && address !== null);
-  const attempt = (c: { keyPem: string; certPem: string }): Promise<string> =>
-    new Promise((resolve) => {
-      const s = connect({ host: '127.0.0.1', port: address.port, key: c.keyPem, cert: c.certPem, ca: root.certPem }, () => undefined);
-      let data = '';
-      s.on('data', (d: Buffer) => (data += d.toString()));
-      s.on('end', () => resolve(data === 'ok' ? 'ok' : 'closed'));
-      s.on('error', (e) => resolve(`error: ${e.message}`));
-    });
+  const { seen, attempt, close } = await mutualTlsServer(server, root.certPem);
   try {
     assert.equal(await attempt(client), 'ok');
     assert.deepEqual(seen, ['10000003']);
     const leafOnly = { keyPem: client.keyPem, certPem: certificatesOf(client.certPem)[0]?.toString() ?? '' };
     assert.notEqual(await attempt(leafOnly), 'ok', 'a client that leaves out the issuing CA cannot be chained to the root');
   } finally {
-    srv.close();
+    close();
   }
 });

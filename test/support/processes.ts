@@ -9,9 +9,9 @@ export interface RunResult { code: number | null; stdout: string; stderr: string
  * Runs a tool to its end. How long that takes depends on the machine's load, so the default bound is the test
  * runner's own timeout (scripts/test.ts): the kill only keeps a hung tool from outliving the test that ran it.
  */
-export function run(cmd: string, args: readonly string[], timeoutMs = 300_000): Promise<RunResult> {
+export function run(cmd: string, args: readonly string[], timeoutMs = 300_000, o: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env: peerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { env: o.env ?? peerEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -22,6 +22,8 @@ export function run(cmd: string, args: readonly string[], timeoutMs = 300_000): 
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // An empty standard input (end of file at once), as a tool run from a script gets.
+    p.stdin.end(o.input ?? '');
   });
 }
 

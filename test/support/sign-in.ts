@@ -1,7 +1,7 @@
 // People signed in to a test node: an account made as `beeldbrug user add` makes it, signed in over HTTPS with
 // password + TOTP, and a client that calls the node's API with the session's bearer token.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { run, type RunResult } from './processes.ts';
 import { readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { parse as parseYaml } from 'yaml';
@@ -58,21 +58,8 @@ const mainTs = new URL('../../src/main.ts', import.meta.url).pathname;
  * Runs the `beeldbrug` CLI as a person at their terminal would, with its own saved sign-in (BEELDBRUG_SESSION) and
  * standard input. Asynchronous: the node under test runs in this process and must keep answering.
  */
-export function cliAs(sessionFile: string, args: readonly string[], input = '', timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', mainTs, ...args], { env: { ...process.env, BEELDBRUG_SESSION: sessionFile }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    p.stdin.end(input);
-  });
+export function cliAs(sessionFile: string, args: readonly string[], input = '', timeoutMs = 120_000): Promise<RunResult> {
+  return run(process.execPath, ['--disable-warning=ExperimentalWarning', mainTs, ...args], timeoutMs, { env: { ...process.env, BEELDBRUG_SESSION: sessionFile }, input });
 }
 
 /** `beeldbrug login` for an account made with `addAccount`: password and the current TOTP code on standard input. */
