@@ -94,7 +94,7 @@ export class DimseServer {
         this.server.off('error', reject);
         const a = this.server.address();
         const bound = typeof a === 'object' && a !== null ? a.port : port;
-        this.log.info({ port: bound, host, tls: this.cfg.options.tls !== undefined, aeTitle: this.cfg.aeTitle }, 'DIMSE listening');
+        this.log.info({ boundPort: bound, host, tls: this.cfg.options.tls !== undefined, aeTitle: this.cfg.aeTitle }, 'DIMSE listening');
         resolve({ port: bound });
       });
     });

@@ -156,7 +156,6 @@ export async function startNode(config: Readonly<Config>, logger: Logger, option
       const { port } = await listening(`DICOM ${listener.host}:${listener.port}`, () => server.listen(listener.port, listener.host));
       closers.push(() => server.close());
       dimsePorts.push(port);
-      logger.info({ aeTitle: config.dimse.aeTitle, host: listener.host, port, tls: listener.tls !== undefined }, 'DIMSE listening');
     }
     let https: RunningNode['https'];
     let forwarding: ReadonlyMap<string, PacsForwarder> = new Map();
