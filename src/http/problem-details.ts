@@ -31,8 +31,8 @@ export function problemOf(code: ErrorCode, detail: string, extra?: { status?: nu
     type: problemType(code),
     title: ErrorCatalog[code].summary,
     status: extra?.status ?? ErrorCatalog[code].http,
-    detail,
     code,
+    detail,
     ...(extra?.instance !== undefined ? { instance: `urn:beeldbrug:request:${extra.instance}` } : {}),
   };
 }
