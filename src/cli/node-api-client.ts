@@ -133,7 +133,7 @@ function errorOf(status: number, body: unknown, what: string): BeeldbrugError {
   const b = (typeof body === 'object' && body !== null ? body : {}) as { code?: unknown; error?: unknown; detail?: unknown; problems?: unknown };
   const named = typeof b.code === 'string' ? b.code : typeof b.error === 'string' ? b.error : undefined;
   const detail = typeof b.detail === 'string' ? b.detail : Array.isArray(b.problems) ? b.problems.map(String).join('; ') : `${what}: HTTP ${status}${named !== undefined ? ` (${named})` : ''}`;
-  if (status === 401) return new BeeldbrugError('SIGN_IN_REQUIRED', named === 'sign-in-failed' ? 'sign-in failed: the user name, password or code is not right, or the account is locked' : 'no signed-in session, or it has ended: run beeldbrug login');
+  if (status === 401) return new BeeldbrugError('SIGN_IN_REQUIRED', named === 'sign-in-failed' || named === 'SIGN_IN_FAILED' ? 'sign-in failed: the user name, password or code is not right, or the account is locked' : 'no signed-in session, or it has ended: run beeldbrug login');
   const code: ErrorCode = named !== undefined && named in ErrorCatalog ? (named as ErrorCode) : status === 403 ? 'ACCESS_DENIED' : status === 404 ? 'NOT_FOUND' : status === 400 ? 'REQUEST_INVALID' : 'INTERNAL';
   return new BeeldbrugError(code, detail);
 }

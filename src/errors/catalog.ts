@@ -46,6 +46,11 @@ export const ErrorCatalog = {
   REQUESTER_UNNAMED: { http: 403, summary: 'the person who asks cannot be named to other hospitals (no UZI role code on the account, or no person at all)' },
   NODE_UNREACHABLE: { http: 502, summary: 'the node cannot be reached at the address given at sign-in (is it running? the right --node and --ca?)' },
   SEND_NOT_DELIVERED: { http: 504, summary: 'the study was not delivered within the time the sender would wait; the node keeps trying until it gives up' },
+  SIGN_IN_FAILED: { http: 401, summary: 'sign-in failed: the user name, password or code is not right, or the account is locked (one answer for all, on purpose)' },
+  IDENTITY_PROVIDER_UNREACHABLE: { http: 502, summary: "the hospital's identity provider (auth.oidc) cannot be reached" },
+  BODY_TOO_LARGE: { http: 413, summary: 'the request body is larger than this route accepts' },
+  UNSUPPORTED_MEDIA_TYPE: { http: 415, summary: 'the route does not accept this content-type' },
+  ROUTE_NOT_FOUND: { http: 404, summary: 'no route with this method and path (a wrong method answers this too, so that routes are not probed)' },
   INTERNAL: { http: 500, dimse: 0x0110, summary: 'an unexpected error; details are in the node log' },
 } as const satisfies Record<string, { http: number; dimse?: number; summary: string }>;
 

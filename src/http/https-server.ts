@@ -5,6 +5,7 @@ import { fastify, type FastifyInstance, type FastifyRequest, LogController } fro
 import { organizationOf, type Session } from '../auth/index.ts';
 import type { PartnerConfig } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
+import { installProblemHandlers, problemOf, sendProblem } from './problem-details.ts';
 import { type Acting, type AssertionCheck, decideAccess, type OwnSystem, type PeerCredentials, type RouteAccess } from './route-access.ts';
 
 declare module 'fastify' {
@@ -118,6 +119,7 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
   });
+  installProblemHandlers(app, o.logger);
   const routes: { method: string; url: string; access: RouteAccess }[] = [];
   app.addHook('onRoute', (route) => {
     const access = route.config?.access;
@@ -142,7 +144,10 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
     const decision = decideAccess(access, peer, o.partners, o.ownUra, session, { tokenPresented: token !== undefined, ...(assertion !== undefined ? { assertion } : {}), ...(o.ownName !== undefined ? { ownName: o.ownName } : {}) });
     if (!decision.allow) {
       o.logger.warn({ remote: req.ip, route: req.routeOptions.url, reason: decision.reason, ...(session !== undefined ? { user: session.account.id } : {}) }, `refused: ${decision.detail}`);
-      await reply.code(decision.status).send({ error: decision.reason });
+      // Problem details with the refusal's stable code; `reason` names which check refused, `error` is kept for
+      // clients of the earlier body shape. The detail is the refusal's own text: it names no patient data.
+      const code = decision.status === 401 ? 'SIGN_IN_REQUIRED' : 'ACCESS_DENIED';
+      await sendProblem(reply, problemOf(code, decision.detail, { status: decision.status, instance: req.id, members: { reason: decision.reason, error: decision.reason } }));
       return reply;
     }
     if (decision.partner !== undefined) req.partner = decision.partner;

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { type Account, type AccountStore, type CheckedAssertion, type OidcSignIn, onBehalfOfVerifier, type Session, type SignInRateLimit } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
-import { cookieOf, type HttpsApp, PERSON_ROUTES, SESSION_COOKIE, sessionTokenOf } from '../http/index.ts';
+import { cookieOf, type HttpsApp, PERSON_ROUTES, problemOf, SESSION_COOKIE, sendProblem, sessionTokenOf } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 import { refuseThrottled } from './sign-in-throttle.ts';
 
@@ -49,10 +49,13 @@ const userOf = (a: Account): AuditEvent['user'] => ({ id: a.id, name: a.name, ..
  * it is locked, or which factor was wrong. Reading the trail takes the auditor role and a two-factor session, and is
  * recorded before anything is sent: when that record cannot be written, nothing is read.
  */
+// The one answer to every failed sign-in: the same bytes whichever part failed, so it carries no request id either.
+const signInFailed = problemOf('SIGN_IN_FAILED', 'sign-in failed');
+
 export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void {
   app.post('/api/v1/session', { config: { access: 'sign-in' } }, async (req, reply) => {
     const body = signInBody.safeParse(req.body);
-    if (!body.success) return reply.code(400).send({ error: 'bad-request', detail: 'username, password and code are required' });
+    if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'username, password and code are required');
     const admission = d.signInLimit.admit(req.ip);
     if (!admission.ok) return refuseThrottled(reply, admission, req.ip, d.logger);
     const r = await d.accounts.signIn(body.data);
@@ -68,7 +71,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
         objects: {},
         grounds: { authorization: 'local password + TOTP' },
       });
-      return reply.code(401).send({ error: 'sign-in-failed' });
+      return sendProblem(reply, signInFailed);
     }
     d.audit.record({ action: 'login', outcome: 'success', description: 'signed in', user: userOf(r.session.account), accessPoint: at, objects: {}, grounds: { authorization: 'local password + TOTP' } });
     void reply.header('set-cookie', sessionCookie(r.token, r.session.expiresAt));
@@ -87,9 +90,9 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
     return reply.code(204).send();
   });
 
-  app.get('/api/v1/audit', { config: { access: PERSON_ROUTES.audit } }, async (req, reply) => {
+  app.get('/api/v1/audit', { config: { access: PERSON_ROUTES.audit } }, async (req) => {
     const q = auditQuery.safeParse(req.query);
-    if (!q.success) return reply.code(400).send({ error: 'bad-request', detail: q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+    if (!q.success) throw new BeeldbrugError('REQUEST_INVALID', q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     const { purpose, user, ...rest } = q.data;
     const filter = { ...rest, ...(user !== undefined ? { userId: user } : {}) };
     const shown = Object.entries({ ...filter, limit: undefined }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${String(v)}`).join(', ');
@@ -114,13 +117,13 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
  */
 function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSignIn): void {
   const authorization = `OpenID Connect (${signIn.issuer})`;
-  app.get(OIDC_PATH, { config: { access: 'sign-in' } }, async (_req, reply) => {
+  app.get(OIDC_PATH, { config: { access: 'sign-in' } }, async (req, reply) => {
     let begun: { url: string; state: string };
     try {
       begun = await signIn.begin();
     } catch (err) {
       d.logger.error({ err, issuer: signIn.issuer }, 'the identity provider cannot be reached');
-      return reply.code(502).send({ error: 'identity-provider-unreachable' });
+      return sendProblem(reply, problemOf('IDENTITY_PROVIDER_UNREACHABLE', 'the identity provider did not answer; try again later', { instance: req.id }));
     }
     void reply.header('set-cookie', `${OIDC_COOKIE}=${begun.state}; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=600`);
     return reply.redirect(begun.url, 303);
@@ -144,7 +147,7 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
         objects: {},
         grounds: { authorization },
       });
-      return reply.code(401).send({ error: 'sign-in-failed' });
+      return sendProblem(reply, signInFailed);
     }
     const { identity } = outcome;
     const r = d.accounts.signInExternal(identity);

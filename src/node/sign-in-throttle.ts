@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { SignInAdmission } from '../auth/index.ts';
 import { ErrorCatalog, type ErrorCode } from '../errors/index.ts';
+import { PROBLEM_CONTENT_TYPE, problemOf } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 
 /**
@@ -18,6 +19,6 @@ export function refuseThrottled(reply: FastifyReply, refusal: Extract<SignInAdmi
   return reply
     .code(status)
     .header('retry-after', String(refusal.retryAfterSeconds))
-    .type('application/problem+json')
-    .send({ type: 'about:blank', title: 'Too Many Requests', status, code, detail });
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(problemOf(code, detail, { status })));
 }

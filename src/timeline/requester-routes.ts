@@ -35,35 +35,26 @@ function requesterOf(acting: Acting | undefined): { ok: true; requester: Request
 export function registerTimelineRoutes(app: HttpsApp, timeline: TimelineService): void {
   const problems = (e: z.ZodError): string[] => e.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
 
-  app.post('/api/v1/timeline', { config: { access: PERSON_ROUTES.timeline } }, async (req, reply) => {
+  app.post('/api/v1/timeline', { config: { access: PERSON_ROUTES.timeline } }, async (req) => {
     const named = personNamedInBody(req.body);
-    if (named !== undefined) return reply.code(400).send({ error: 'REQUEST_INVALID', detail: named });
+    if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
     const parsed = queryBody.safeParse(req.body);
-    if (!parsed.success) return reply.code(400).send({ error: 'REQUEST_INVALID', problems: problems(parsed.error) });
+    if (!parsed.success) throw new BeeldbrugError('REQUEST_INVALID', problems(parsed.error).join('; '));
     const who = requesterOf(req.acting);
-    if (!who.ok) return reply.code(403).send({ error: 'REQUESTER_UNNAMED', detail: who.detail });
-    try {
-      return await timeline.query({ ...parsed.data, requester: who.requester, ...(who.system !== undefined ? { system: who.system } : {}) }, { ip: req.ip });
-    } catch (err) {
-      if (!(err instanceof BeeldbrugError)) throw err;
-      return reply.code(err.httpStatus).send({ error: err.code, detail: err.message });
-    }
+    if (!who.ok) throw new BeeldbrugError('REQUESTER_UNNAMED', who.detail);
+    // A BeeldbrugError leaves through the one error handler, as problem details.
+    return timeline.query({ ...parsed.data, requester: who.requester, ...(who.system !== undefined ? { system: who.system } : {}) }, { ip: req.ip });
   });
 
   app.post('/api/v1/timeline/retrievals', { config: { access: PERSON_ROUTES.retrieve } }, async (req, reply) => {
     const named = personNamedInBody(req.body);
-    if (named !== undefined) return reply.code(400).send({ error: 'REQUEST_INVALID', detail: named });
+    if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
     const parsed = retrieveBody.safeParse(req.body);
-    if (!parsed.success) return reply.code(400).send({ error: 'REQUEST_INVALID', problems: problems(parsed.error) });
+    if (!parsed.success) throw new BeeldbrugError('REQUEST_INVALID', problems(parsed.error).join('; '));
     const who = requesterOf(req.acting);
-    if (!who.ok) return reply.code(403).send({ error: 'REQUESTER_UNNAMED', detail: who.detail });
+    if (!who.ok) throw new BeeldbrugError('REQUESTER_UNNAMED', who.detail);
     const b = parsed.data;
-    try {
-      const r = await timeline.retrieve({ bsn: b.bsn, sourceUra: b.source, studyInstanceUid: b.studyInstanceUid, requester: who.requester, ...(who.system !== undefined ? { system: who.system } : {}) }, { ip: req.ip });
-      return await reply.code(202).send(r);
-    } catch (err) {
-      if (!(err instanceof BeeldbrugError)) throw err;
-      return reply.code(err.httpStatus).send({ error: err.code, detail: err.message });
-    }
+    const r = await timeline.retrieve({ bsn: b.bsn, sourceUra: b.source, studyInstanceUid: b.studyInstanceUid, requester: who.requester, ...(who.system !== undefined ? { system: who.system } : {}) }, { ip: req.ip });
+    return reply.code(202).send(r);
   });
 }

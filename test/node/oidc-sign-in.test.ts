@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { problemOf } from '../../src/http/index.ts';
 import { test } from 'node:test';
 import { createTestCa } from '../../src/auth/index.ts';
 import { TestBrowser, type Hop } from '../support/browser.ts';
@@ -13,6 +14,8 @@ import { startExchangeNode } from '../support/exchange.ts';
 import { freePort } from '../support/net.ts';
 import { startTestIdp, type IdpPerson } from '../support/oidc-idp.ts';
 import { tempDir } from '../support/tmp.ts';
+
+const SIGN_IN_FAILED_BODY = JSON.stringify(problemOf('SIGN_IN_FAILED', 'sign-in failed'));
 
 const people: Record<string, IdpPerson> = {
   'rad-1': { name: 'Dr. C. Bakker', username: 'c.bakker@noord.example', groups: ['medewerkers', 'radiologie'], amr: ['pwd', 'otp'], uziRoleCode: '01.015' },
@@ -115,7 +118,7 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
 
   // Someone the provider knows but who is in no mapped group gets no session.
   const facilitair = await signIn('fac-1');
-  assert.deepEqual({ status: facilitair.hop.status, body: facilitair.hop.body }, { status: 401, body: '{"error":"sign-in-failed"}' });
+  assert.deepEqual({ status: facilitair.hop.status, body: facilitair.hop.body }, { status: 401, body: SIGN_IN_FAILED_BODY });
   assert.equal((await session(facilitair.browser)).status, 401);
   const noRole = records('login-failure').at(-1)!;
   assert.equal(noRole.user.name, 'F. Smit');

@@ -11,7 +11,7 @@ import { parseRegistryConfig } from '../../src/config/index.ts';
 import { BeeldbrugError } from '../../src/errors/index.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { HttpsRegistryClient, PSEUDONYM_SYSTEM, pseudonymOf, startRegistry } from '../../src/registry/index.ts';
-import { call, midden, noord } from '../support/exchange.ts';
+import { call, midden, noord, send } from '../support/exchange.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const outsider = { name: 'Onbekend Ziekenhuis', ura: '10000077' };
@@ -332,4 +332,18 @@ test('registry: consents recorded before random ids keep their number, readable 
   assert.equal((await noordCalls('GET', '/fhir/Consent/12')).status, 404);
   assert.equal((await noordCalls('POST', '/fhir/Consent/12/$revoke')).status, 404);
   assert.equal((await middenCalls('POST', '/fhir/Consent/12/$revoke')).status, 200);
+});
+
+test('registry: an unknown route, a body that is not JSON and a refusal answer problem details without internals', async (t) => {
+  const r = await registry(t);
+  const unknown = await call(r.port, 'GET', '/fhir/Nothing', r.ca.certPem, r.cert(noord));
+  const refused = await call(r.port, 'GET', '/fhir/Consent', r.ca.certPem, r.cert(outsider));
+  const badJson = await send(r.port, 'POST', '/fhir/Consent', r.ca.certPem, r.cert(noord), Buffer.from('{"resourceType":'), { 'content-type': 'application/json' });
+  for (const [a, status, code] of [[unknown, 404, 'ROUTE_NOT_FOUND'], [refused, 403, 'ACCESS_DENIED'], [badJson, 400, 'REQUEST_INVALID']] as const) {
+    assert.equal(a.status, status, a.body);
+    const body = JSON.parse(a.body) as { code: string; status: number; type: string; title: string; detail: string };
+    assert.deepEqual([body.code, body.status], [code, status], a.body);
+    assert.match(body.type, /^https:\/\/beeldbrug\.nl\/problems\//);
+    assert.doesNotMatch(a.body, /FST_|Unexpected token|position \d|\.ts\b/);
+  }
 });

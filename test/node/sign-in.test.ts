@@ -4,9 +4,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:https';
+import { problemOf } from '../../src/http/index.ts';
 import { test } from 'node:test';
 import { issueNodeCertificate, totpCode, totpStep } from '../../src/auth/index.ts';
 import { call, send, startExchangeNode } from '../support/exchange.ts';
+
+const SIGN_IN_FAILED_BODY = JSON.stringify(problemOf('SIGN_IN_FAILED', 'sign-in failed'));
 
 const main = new URL('../../src/main.ts', import.meta.url).pathname;
 const PASSWORD = 'a long enough passphrase';
@@ -53,7 +56,7 @@ test('sign-in: password + TOTP, lockout with one answer for every failure, sessi
     await signIn('c.bakker', PASSWORD, '000000'),
     await signIn('nobody', PASSWORD, codeFor(radiologist.secret)),
   ];
-  for (const f of failures) assert.deepEqual(f, { status: 401, body: '{"error":"sign-in-failed"}' });
+  for (const f of failures) assert.deepEqual(f, { status: 401, body: SIGN_IN_FAILED_BODY });
   assert.equal((await call(port, 'POST', '/api/v1/session', ca.certPem, undefined, { username: 'c.bakker' })).status, 400);
 
   // The radiologist signs in (cookie), may not read the audit trail, and signs out.
@@ -108,7 +111,7 @@ test('sign-in: password + TOTP, lockout with one answer for every failure, sessi
 
   // Five failures lock the account: the right credentials then get the same answer until the lock ends.
   for (let i = 0; i < 5; i++) assert.equal((await signIn('beheer', 'wrong wrong wrong', codeFor(admin.secret!))).status, 401);
-  assert.deepEqual(await signIn('beheer', PASSWORD, codeFor(admin.secret!)), { status: 401, body: '{"error":"sign-in-failed"}' });
+  assert.deepEqual(await signIn('beheer', PASSWORD, codeFor(admin.secret!)), { status: 401, body: SIGN_IN_FAILED_BODY });
   assert.equal((await read('?action=login-failure')).at(-1)?.description, 'sign-in refused (locked)');
   assert.equal(n.node.audit.verify().ok, true);
 });

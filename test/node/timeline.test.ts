@@ -160,7 +160,7 @@ test('timeline: a chosen study is retrieved from its source by its UID, verified
 
   const bad = await asker.call('POST', '/api/v1/timeline', { bsn: '123456789' });
   assert.equal(bad.status, 400);
-  assert.equal((JSON.parse(bad.body) as { error: string }).error, 'BSN_INVALID');
+  assert.equal((JSON.parse(bad.body) as { code: string }).code, 'BSN_INVALID');
   // A person the node cannot name to other hospitals with a profession does not ask at all.
   const noRole = await signedIn(t, nodes.noord, { username: 'secretariaat', name: 'Secretariaat Radiologie', role: 'staff' });
   const unnamed = await noRole.call('POST', '/api/v1/timeline', { bsn: p.bsn });
