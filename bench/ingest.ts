@@ -10,12 +10,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeCtStudy } from '../src/synth/index.ts';
 import { freePort } from '../test/support/net.ts';
-import { benchFolder, type BenchStudies, type CompetitorRun, ingestIntoOrthanc, ingestIntoStorescp, type IngestRun, median, peakRssMb, timeStudies } from './peers.ts';
+import {
+  benchFolder,
+  type BenchStudies,
+  type CompetitorRun,
+  ingestIntoOrthanc,
+  ingestIntoStorescp,
+  type IngestRun,
+  median,
+  peakRssMb,
+  timeStudies,
+} from './peers.ts';
 import { spawnNode, verifyStored } from './our-node.ts';
 
 const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 500);
 const WARM_UP_INSTANCES = Number(process.env['BENCH_WARM_UP_INSTANCES'] ?? 100);
-if (!Number.isInteger(WARM_UP_INSTANCES) || WARM_UP_INSTANCES < 1) throw new Error('BENCH_WARM_UP_INSTANCES must be a whole number of at least 1');
+if (!Number.isInteger(WARM_UP_INSTANCES) || WARM_UP_INSTANCES < 1)
+  throw new Error('BENCH_WARM_UP_INSTANCES must be a whole number of at least 1');
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const SCU = 'BENCH_SCU';
 
@@ -25,7 +36,9 @@ try {
   const started = Date.now();
   const study = await writeCtStudy({ outDir: join(work, 'study'), instances: INSTANCES, seed: 1 });
   const warmUp = await writeCtStudy({ outDir: join(work, 'warm-up'), instances: WARM_UP_INSTANCES, seed: 2 });
-  console.log(`study: ${study.files.length} instances, ${(study.bytes / 1e6).toFixed(1)} MB (warm-up study: ${warmUp.files.length}), generated in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `study: ${study.files.length} instances, ${(study.bytes / 1e6).toFixed(1)} MB (warm-up study: ${warmUp.files.length}), generated in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   const studies: BenchStudies = { warmUp: warmUp.files, timed: study.files };
 
   const ours: CompetitorRun[] = [];
@@ -36,7 +49,12 @@ try {
   for (let run = 1; run <= RUNS; run++) {
     const port = await freePort();
     const nodeDir = mkdtempSync(join(work, `node-${run}-`));
-    const node = await spawnNode({ aeTitle: 'BEELDBRUG', port, dir: nodeDir, peers: [{ aeTitle: SCU, host: '127.0.0.1', description: 'benchmark storescu' }] });
+    const node = await spawnNode({
+      aeTitle: 'BEELDBRUG',
+      port,
+      dir: nodeDir,
+      peers: [{ aeTitle: SCU, host: '127.0.0.1', description: 'benchmark storescu' }],
+    });
     let result: CompetitorRun;
     try {
       result = await timeStudies(studies, { host: '127.0.0.1', port, calledAe: 'BEELDBRUG', callingAe: SCU });
@@ -51,7 +69,9 @@ try {
     storescp.push(await ingestIntoStorescp(studies, { pdu: 131072, parent: work }));
     orthanc.push(await ingestIntoOrthanc(studies, { durable: true, parent: work }));
     orthancNoSync.push(await ingestIntoOrthanc(studies, { durable: false, parent: work }));
-    console.log(`run ${run}: ours ${rate(result)}/s (after start ${rateOf(result.afterStart)}/s), storescp ${rate(storescp.at(-1))}/s, orthanc ${rate(orthanc.at(-1))}/s, orthanc without fsync ${rate(orthancNoSync.at(-1))}/s`);
+    console.log(
+      `run ${run}: ours ${rate(result)}/s (after start ${rateOf(result.afterStart)}/s), storescp ${rate(storescp.at(-1))}/s, orthanc ${rate(orthanc.at(-1))}/s, orthanc without fsync ${rate(orthancNoSync.at(-1))}/s`,
+    );
   }
 
   const report = (name: string, competitor: CompetitorRun[]): number => {
@@ -67,9 +87,15 @@ try {
   const s = report('storescp', storescp);
   const x = report('orthanc', orthanc);
   const xn = report('orthanc-nosync', orthancNoSync);
-  console.log(`(beeldbrug and orthanc fsync every instance before acknowledging it; storescp and orthanc-nosync do not: ratio_vs_orthanc_nosync=${(o / xn).toFixed(2)})`);
-  console.log(`(right after start, on the ${warmUp.files.length}-instance warm-up study: ratio_vs_orthanc_after_start=${(afterStart(ours) / afterStart(orthanc)).toFixed(2)})`);
-  console.log(`ingest_ratio_vs_orthanc=${(o / x).toFixed(2)} ingest_ratio_vs_storescp=${(o / s).toFixed(2)} peak_rss_mb=${peakRss.toFixed(0)}`);
+  console.log(
+    `(beeldbrug and orthanc fsync every instance before acknowledging it; storescp and orthanc-nosync do not: ratio_vs_orthanc_nosync=${(o / xn).toFixed(2)})`,
+  );
+  console.log(
+    `(right after start, on the ${warmUp.files.length}-instance warm-up study: ratio_vs_orthanc_after_start=${(afterStart(ours) / afterStart(orthanc)).toFixed(2)})`,
+  );
+  console.log(
+    `ingest_ratio_vs_orthanc=${(o / x).toFixed(2)} ingest_ratio_vs_storescp=${(o / s).toFixed(2)} peak_rss_mb=${peakRss.toFixed(0)}`,
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

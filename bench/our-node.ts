@@ -47,7 +47,13 @@ export async function spawnNode(o: {
 }
 
 /** Starts (or restarts) the node of `dir` and waits for its READY line. */
-export function startNodeProcess(aeTitle: string, port: number, dir: string, configPath: string, wrap: readonly string[] = []): Promise<NodeProcess> {
+export function startNodeProcess(
+  aeTitle: string,
+  port: number,
+  dir: string,
+  configPath: string,
+  wrap: readonly string[] = [],
+): Promise<NodeProcess> {
   // Through the launcher a hospital runs, with its Node flags.
   const command = [...wrap, join(root, 'bin/beeldbrug'), 'start', '--config', configPath];
   const [file, ...args] = command as [string, ...string[]];
@@ -85,7 +91,10 @@ export function startNodeProcess(aeTitle: string, port: number, dir: string, con
 
 /** A benchmark counts only what was really stored: reopen the (stopped) node's store and count. */
 export async function verifyStored(dir: string, expected: number): Promise<void> {
-  const store = await openEmbeddedStore({ dataDir: join(dir, 'data'), encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')) });
+  const store = await openEmbeddedStore({
+    dataDir: join(dir, 'data'),
+    encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')),
+  });
   try {
     const { instances } = store.index.stats();
     if (instances !== expected) throw new Error(`the node in ${dir} stored ${instances} of ${expected} instances`);

@@ -54,7 +54,10 @@ export interface Peer {
 export function benchFolder(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const r = spawnSync('chattr', ['+T', dir], { encoding: 'utf8' });
-  if (r.status !== 0) console.log(`note: chattr +T ${dir} failed (${(r.stderr ?? r.error?.message ?? '').trim()}); folders share block groups`);
+  if (r.status !== 0)
+    console.log(
+      `note: chattr +T ${dir} failed (${(r.stderr ?? r.error?.message ?? '').trim()}); folders share block groups`,
+    );
   return dir;
 }
 
@@ -64,20 +67,38 @@ async function timeStorescu(files: readonly string[], peer: Peer): Promise<Inges
   // Write back what the previous competitor (or the study generator) left dirty, so nobody pays for another's writes.
   await run('sync', [], 120_000);
   const started = process.hrtime.bigint();
-  const r = await run('storescu', ['-aet', peer.callingAe, '-aec', peer.calledAe, peer.host, String(peer.port), ...files], 600_000);
+  const r = await run(
+    'storescu',
+    ['-aet', peer.callingAe, '-aec', peer.calledAe, peer.host, String(peer.port), ...files],
+    600_000,
+  );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (r.code !== 0) throw new Error(`storescu failed (${r.code}):\n${(r.stdout + r.stderr).slice(-2000)}`);
   return { seconds, instances: files.length, bytes };
 }
 
 /** DCMTK storescp writing each instance to a folder on the same disk, with its largest receive PDU. */
-export async function ingestIntoStorescp(studies: BenchStudies, o: { pdu: number; parent: string }): Promise<CompetitorRun> {
+export async function ingestIntoStorescp(
+  studies: BenchStudies,
+  o: { pdu: number; parent: string },
+): Promise<CompetitorRun> {
   const dir = mkdtempSync(join(o.parent, 'storescp-'));
   const port = await freePort();
-  const child = spawn('storescp', ['--aetitle', 'STORESCP', '--max-pdu', String(o.pdu), '-od', dir, String(port)], { env: peerEnv(), stdio: 'ignore' });
+  const child = spawn('storescp', ['--aetitle', 'STORESCP', '--max-pdu', String(o.pdu), '-od', dir, String(port)], {
+    env: peerEnv(),
+    stdio: 'ignore',
+  });
   try {
-    await waitFor('storescp', async () => (await run('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(port)], 5000)).code === 0);
-    const result = await timeStudies(studies, { host: '127.0.0.1', port, calledAe: 'STORESCP', callingAe: 'BENCH_SCU' });
+    await waitFor(
+      'storescp',
+      async () => (await run('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(port)], 5000)).code === 0,
+    );
+    const result = await timeStudies(studies, {
+      host: '127.0.0.1',
+      port,
+      calledAe: 'STORESCP',
+      callingAe: 'BENCH_SCU',
+    });
     const stored = readdirSync(dir).length;
     const sent = studies.warmUp.length + studies.timed.length;
     if (stored !== sent) throw new Error(`storescp stored ${stored} of ${sent}`);
@@ -93,12 +114,25 @@ export async function ingestIntoStorescp(studies: BenchStudies, o: { pdu: number
  * `durable` keeps Orthanc's own default of an fsync per stored file (the guarantee our node gives); without it Orthanc
  * acknowledges what is only in the page cache.
  */
-export async function ingestIntoOrthanc(studies: BenchStudies, o: { durable: boolean; parent: string }): Promise<CompetitorRun> {
+export async function ingestIntoOrthanc(
+  studies: BenchStudies,
+  o: { durable: boolean; parent: string },
+): Promise<CompetitorRun> {
   const dir = mkdtempSync(join(o.parent, 'orthanc-'));
   // storescu only calls Orthanc, so the modality's own port is never used; Orthanc's config requires one.
-  const pacs = await startOrthanc({ dir, tunedForIngest: true, syncStorageArea: o.durable, modalities: { bench: { aeTitle: 'BENCH_SCU', host: '127.0.0.1', port: 1 } } });
+  const pacs = await startOrthanc({
+    dir,
+    tunedForIngest: true,
+    syncStorageArea: o.durable,
+    modalities: { bench: { aeTitle: 'BENCH_SCU', host: '127.0.0.1', port: 1 } },
+  });
   try {
-    const result = await timeStudies(studies, { host: '127.0.0.1', port: pacs.dicomPort, calledAe: pacs.aeTitle, callingAe: 'BENCH_SCU' });
+    const result = await timeStudies(studies, {
+      host: '127.0.0.1',
+      port: pacs.dicomPort,
+      calledAe: pacs.aeTitle,
+      callingAe: 'BENCH_SCU',
+    });
     const stats = await pacs.rest<{ CountInstances: number }>('GET', '/statistics');
     const sent = studies.warmUp.length + studies.timed.length;
     if (stats.CountInstances !== sent) throw new Error(`Orthanc stored ${stats.CountInstances} of ${sent}`);

@@ -80,7 +80,14 @@ async function run(o: LoadOptions): Promise<LoadResult> {
     new Promise((resolve, reject) => {
       const identity = clients[n % clients.length];
       if (identity === undefined) throw new Error('no client certificate');
-      const socket: TLSSocket = connect({ host: '127.0.0.1', port: o.port, ca, cert: identity.cert, key: identity.key, minVersion: 'TLSv1.2' });
+      const socket: TLSSocket = connect({
+        host: '127.0.0.1',
+        port: o.port,
+        ca,
+        cert: identity.cert,
+        key: identity.key,
+        minVersion: 'TLSv1.2',
+      });
       socket.setNoDelay(true);
       let pending: Buffer = Buffer.alloc(0);
       let sentAt = 0;
@@ -115,13 +122,19 @@ async function run(o: LoadOptions): Promise<LoadResult> {
         pending = pending.subarray(end);
         if (phase === 'measure') {
           const status = head.slice(9, 12);
-          if (status !== '200' || !body.startsWith(BUNDLE_START)) fail(`${head.split('\r\n')[0] ?? ''} ${body.slice(0, 200)}`);
+          if (status !== '200' || !body.startsWith(BUNDLE_START))
+            fail(`${head.split('\r\n')[0] ?? ''} ${body.slice(0, 200)}`);
           else {
             // Every 64th answer is parsed whole; the others are checked by their start, so the checking does not eat
             // the CPU the registry needs.
             if (measured % 64 === 0) {
               const bundle = JSON.parse(body) as { resourceType?: unknown; total?: unknown; entry?: unknown[] };
-              if (bundle.resourceType !== 'Bundle' || !Array.isArray(bundle.entry) || bundle.total !== bundle.entry.length) fail(`not a searchset Bundle: ${body.slice(0, 200)}`);
+              if (
+                bundle.resourceType !== 'Bundle' ||
+                !Array.isArray(bundle.entry) ||
+                bundle.total !== bundle.entry.length
+              )
+                fail(`not a searchset Bundle: ${body.slice(0, 200)}`);
             }
             named += body.split('"custodian"').length - 1;
           }

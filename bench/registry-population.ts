@@ -9,7 +9,10 @@ import { pseudonymOf } from '../src/registry/index.ts';
 export const PSEUDONYM_BYTES = 32;
 
 /** The hospitals patients are known at; every one of them is a client of the registry. */
-export const HOSPITALS: readonly { name: string; ura: string }[] = Array.from({ length: 80 }, (_, k) => ({ name: `Ziekenhuis ${k + 1}`, ura: String(31000001 + k) }));
+export const HOSPITALS: readonly { name: string; ura: string }[] = Array.from({ length: 80 }, (_, k) => ({
+  name: `Ziekenhuis ${k + 1}`,
+  ura: String(31000001 + k),
+}));
 
 /** The first eight digits of the first BSN; the ninth is the check digit. */
 const FIRST_HEAD = 10_000_000;
@@ -57,7 +60,12 @@ interface PseudonymJob {
 
 if (!isMainThread && (workerData as { job?: PseudonymJob } | null)?.job !== undefined) {
   const job = (workerData as { job: PseudonymJob }).job;
-  pseudonymsInto(Buffer.from(job.memory, job.offset, job.count * PSEUDONYM_BYTES), job.firstHead, job.count, Buffer.from(job.networkKey));
+  pseudonymsInto(
+    Buffer.from(job.memory, job.offset, job.count * PSEUDONYM_BYTES),
+    job.firstHead,
+    job.count,
+    Buffer.from(job.networkKey),
+  );
 }
 
 /**
@@ -74,7 +82,13 @@ export async function pseudonymsOf(networkKey: Buffer, count: number, skip = 0):
   for (let i = 0; i < skip; i++) head = nextValidHead(head) + 1;
   for (let t = 0, done = 0; done < count; t++) {
     const n = Math.min(per, count - done);
-    jobs.push({ memory, offset: done * PSEUDONYM_BYTES, firstHead: head, count: n, networkKey: new Uint8Array(networkKey) });
+    jobs.push({
+      memory,
+      offset: done * PSEUDONYM_BYTES,
+      firstHead: head,
+      count: n,
+      networkKey: new Uint8Array(networkKey),
+    });
     for (let i = 0; i < n; i++) head = nextValidHead(head) + 1;
     done += n;
   }
@@ -84,7 +98,9 @@ export async function pseudonymsOf(networkKey: Buffer, count: number, skip = 0):
         new Promise<void>((resolve, reject) => {
           const w = new Worker(new URL(import.meta.url), { workerData: { job } });
           w.once('error', reject);
-          w.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pseudonym worker exited with ${code}`))));
+          w.once('exit', (code) =>
+            code === 0 ? resolve() : reject(new Error(`pseudonym worker exited with ${code}`)),
+          );
         }),
     ),
   );
@@ -101,12 +117,14 @@ export function pseudonymOrder(pseudonyms: Buffer): Uint32Array {
   if (indexBits > 32) throw new RangeError('more patients than a 32-bit number counts');
   const bits = BigInt(indexBits);
   const keys = new BigUint64Array(count);
-  for (let i = 0; i < count; i++) keys[i] = ((pseudonyms.readBigUInt64BE(i * PSEUDONYM_BYTES) >> bits) << bits) | BigInt(i);
+  for (let i = 0; i < count; i++)
+    keys[i] = ((pseudonyms.readBigUInt64BE(i * PSEUDONYM_BYTES) >> bits) << bits) | BigInt(i);
   keys.sort();
   const mask = (1n << bits) - 1n;
   const order = new Uint32Array(count);
   for (let i = 0; i < count; i++) order[i] = Number((keys[i] ?? 0n) & mask);
-  const at = (i: number): Buffer => pseudonyms.subarray((order[i] ?? 0) * PSEUDONYM_BYTES, ((order[i] ?? 0) + 1) * PSEUDONYM_BYTES);
+  const at = (i: number): Buffer =>
+    pseudonyms.subarray((order[i] ?? 0) * PSEUDONYM_BYTES, ((order[i] ?? 0) + 1) * PSEUDONYM_BYTES);
   for (let i = 1; i < count; i++) {
     if ((keys[i] ?? 0n) >> bits !== (keys[i - 1] ?? 0n) >> bits) continue;
     for (let j = i; j > 0 && Buffer.compare(at(j - 1), at(j)) > 0; j--) {

@@ -6,7 +6,19 @@
 // and the registry's peak resident memory; the last line is `registry_qps=X p99_ms=Y rss_mb=Z`.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestCa, issueNodeCertificate } from '../src/auth/index.ts';
@@ -45,7 +57,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 const seconds = (since: number): string => ((performance.now() - since) / 1000).toFixed(1);
 
-function certificates(): { caFile: string; registry: { certFile: string; keyFile: string }; clients: { certFile: string; keyFile: string }[] } {
+function certificates(): {
+  caFile: string;
+  registry: { certFile: string; keyFile: string };
+  clients: { certFile: string; keyFile: string }[];
+} {
   const dir = join(work, 'pki');
   mkdirSync(dir);
   const ca = createTestCa({ commonName: 'bench:registry CA' });
@@ -58,7 +74,11 @@ function certificates(): { caFile: string; registry: { certFile: string; keyFile
     return { certFile, keyFile };
   };
   writeFileSync(join(dir, 'ca.crt'), ca.certPem);
-  return { caFile: join(dir, 'ca.crt'), registry: write('registry', REGISTRY), clients: REQUESTERS.map((h) => write(h.ura, h)) };
+  return {
+    caFile: join(dir, 'ca.crt'),
+    registry: write('registry', REGISTRY),
+    clients: REQUESTERS.map((h) => write(h.ura, h)),
+  };
 }
 
 /** Every patient's localizations and consents, in pseudonym order, through the registry's own store. */
@@ -77,16 +97,34 @@ function load(pseudonyms: Buffer, order: Uint32Array, dbFile: string): { locatio
         const known = profile.hospitals.map((h) => HOSPITALS[h]?.ura ?? '');
         for (const ura of known) locations.push({ pseudonym, ura, category: 'imaging' });
         if (profile.consent === 'none') continue;
-        const recorded = { recordedAt: at, recordedBy: { ura: known[0] ?? '', id: '', name: 'patient' }, channel: 'patient-portal' as const, period: { start: at - 86_400_000 } };
-        consents.push({ pseudonym, decision: 'permit', category: 'imaging', actor: { role: 'holder', organization: { type: 'hospital' } }, ...recorded });
+        const recorded = {
+          recordedAt: at,
+          recordedBy: { ura: known[0] ?? '', id: '', name: 'patient' },
+          channel: 'patient-portal' as const,
+          period: { start: at - 86_400_000 },
+        };
+        consents.push({
+          pseudonym,
+          decision: 'permit',
+          category: 'imaging',
+          actor: { role: 'holder', organization: { type: 'hospital' } },
+          ...recorded,
+        });
         if (profile.consent === 'permit-but-deny-one') {
-          consents.push({ pseudonym, decision: 'deny', category: 'imaging', actor: { role: 'holder', organization: { ura: known[0] ?? '' } }, ...recorded });
+          consents.push({
+            pseudonym,
+            decision: 'deny',
+            category: 'imaging',
+            actor: { role: 'holder', organization: { ura: known[0] ?? '' } },
+            ...recorded,
+          });
         }
       }
       const added = store.load({ locations, consents }, at);
       totals.locations += added.locations;
       totals.consents += added.consents;
-      if ((start / BATCH) % 40 === 39) process.stdout.write(`  ${(start + BATCH).toLocaleString('en')} patients loaded\n`);
+      if ((start / BATCH) % 40 === 39)
+        process.stdout.write(`  ${(start + BATCH).toLocaleString('en')} patients loaded\n`);
     }
   } finally {
     store.close();
@@ -103,7 +141,8 @@ async function writeSample(pseudonyms: Buffer, networkKey: Buffer, file: string)
     const i = Math.floor(Math.random() * PATIENTS);
     lines.push(pseudonyms.subarray(i * PSEUDONYM_BYTES, (i + 1) * PSEUDONYM_BYTES).toString('base64url'));
   }
-  for (let n = 0; n < unknown.length / PSEUDONYM_BYTES; n++) lines.push(unknown.subarray(n * PSEUDONYM_BYTES, (n + 1) * PSEUDONYM_BYTES).toString('base64url'));
+  for (let n = 0; n < unknown.length / PSEUDONYM_BYTES; n++)
+    lines.push(unknown.subarray(n * PSEUDONYM_BYTES, (n + 1) * PSEUDONYM_BYTES).toString('base64url'));
   for (let n = lines.length - 1; n > 0; n--) {
     const m = Math.floor(Math.random() * (n + 1));
     [lines[n], lines[m]] = [lines[m] ?? '', lines[n] ?? ''];
@@ -112,11 +151,18 @@ async function writeSample(pseudonyms: Buffer, networkKey: Buffer, file: string)
 }
 
 /** The registry as `beeldbrug registry start` runs it; its log (one line per query) goes to a file, as in production. */
-async function startRegistryProcess(configFile: string, logFile: string): Promise<{ child: ChildProcess; port: number; exited: Promise<number | null> }> {
+async function startRegistryProcess(
+  configFile: string,
+  logFile: string,
+): Promise<{ child: ChildProcess; port: number; exited: Promise<number | null> }> {
   const log = openSync(logFile, 'w');
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', join(root, 'src/main.ts'), 'registry', 'start', '--config', configFile], {
-    stdio: ['ignore', log, 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--disable-warning=ExperimentalWarning', join(root, 'src/main.ts'), 'registry', 'start', '--config', configFile],
+    {
+      stdio: ['ignore', log, 'pipe'],
+    },
+  );
   closeSync(log);
   children.add(child);
   let stderr = '';
@@ -127,13 +173,18 @@ async function startRegistryProcess(configFile: string, logFile: string): Promis
     const out = readFileSync(logFile, 'utf8');
     const ready = /^READY registry https=(\d+)/m.exec(out);
     if (ready?.[1] !== undefined) return { child, port: Number(ready[1]), exited };
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the registry did not start:\n${stderr}${out.slice(-2000)}`);
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`the registry did not start:\n${stderr}${out.slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 function runLoad(o: LoadOptions): Promise<LoadResult> {
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', join(root, 'bench/registry-load.ts'), JSON.stringify(o)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['--disable-warning=ExperimentalWarning', join(root, 'bench/registry-load.ts'), JSON.stringify(o)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   children.add(child);
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -166,12 +217,16 @@ try {
   mkdirSync(dataDir, { recursive: true });
   const dbFile = join(dataDir, 'registry.sqlite');
   const populationFile = join(dataDir, 'population.json');
-  const previous = existsSync(populationFile) ? (JSON.parse(readFileSync(populationFile, 'utf8')) as { patients: number; networkKey: string }) : undefined;
+  const previous = existsSync(populationFile)
+    ? (JSON.parse(readFileSync(populationFile, 'utf8')) as { patients: number; networkKey: string })
+    : undefined;
   const reuse = previous?.patients === PATIENTS;
   const networkKey = reuse ? Buffer.from(previous.networkKey, 'base64') : randomBytes(32);
   if (!reuse) for (const f of readdirSync(dataDir)) if (f.startsWith('registry.sqlite')) rmSync(join(dataDir, f));
 
-  console.log(`${reuse ? 'reusing' : 'loading'} ${PATIENTS.toLocaleString('en')} patients (${HOSPITALS.length} hospitals) ${reuse ? 'in' : 'into'} the registry's SQLite file${reuse ? ` ${dbFile}` : ''}`);
+  console.log(
+    `${reuse ? 'reusing' : 'loading'} ${PATIENTS.toLocaleString('en')} patients (${HOSPITALS.length} hospitals) ${reuse ? 'in' : 'into'} the registry's SQLite file${reuse ? ` ${dbFile}` : ''}`,
+  );
   const loadStarted = performance.now();
   const pseudonyms = await pseudonymsOf(networkKey, PATIENTS);
   console.log(`  pseudonyms (HMAC-SHA256 of valid BSNs) in ${seconds(loadStarted)} s`);
@@ -181,14 +236,20 @@ try {
     console.log(`  sorted by pseudonym in ${seconds(sortStarted)} s`);
     const insertStarted = performance.now();
     const rows = load(pseudonyms, order, dbFile);
-    console.log(`  ${rows.locations.toLocaleString('en')} localizations and ${rows.consents.toLocaleString('en')} consents inserted in ${seconds(insertStarted)} s`);
+    console.log(
+      `  ${rows.locations.toLocaleString('en')} localizations and ${rows.consents.toLocaleString('en')} consents inserted in ${seconds(insertStarted)} s`,
+    );
     // The load's dirty pages would otherwise be written back by the kernel during the measurement.
     const db = openSync(dbFile, 'r+');
     fsyncSync(db);
     closeSync(db);
-    if (kept !== undefined) writeFileSync(populationFile, JSON.stringify({ patients: PATIENTS, networkKey: networkKey.toString('base64') }));
+    if (kept !== undefined)
+      writeFileSync(populationFile, JSON.stringify({ patients: PATIENTS, networkKey: networkKey.toString('base64') }));
   }
-  const dbBytes = readdirSync(dataDir).reduce((sum, f) => sum + (f.startsWith('registry.sqlite') ? statSync(join(dataDir, f)).size : 0), 0);
+  const dbBytes = readdirSync(dataDir).reduce(
+    (sum, f) => sum + (f.startsWith('registry.sqlite') ? statSync(join(dataDir, f)).size : 0),
+    0,
+  );
   console.log(`load: ${seconds(loadStarted)} s in all, database ${(dbBytes / 2 ** 30).toFixed(2)} GiB`);
 
   const sampleFile = join(work, 'sample.txt');
@@ -219,7 +280,9 @@ try {
     `registry: ${WORKERS} worker process(es) on https://127.0.0.1:${registry.port}, mutual TLS, query log at info level to a file; ` +
       `rate limit ${rateLimit.perSecond.toLocaleString('en')}/s per client, so that it does not throttle this benchmark`,
   );
-  console.log(`load process: ${CONNECTIONS} keep-alive connections as ${REQUESTERS.length} hospitals, one query in flight each, ${WARMUP_SECONDS} s warm-up, ${SECONDS} s measured`);
+  console.log(
+    `load process: ${CONNECTIONS} keep-alive connections as ${REQUESTERS.length} hospitals, one query in flight each, ${WARMUP_SECONDS} s warm-up, ${SECONDS} s measured`,
+  );
   const result = await runLoad({
     port: registry.port,
     caFile: pki.caFile,
@@ -235,14 +298,26 @@ try {
   children.delete(registry.child);
   const registryLog = readFileSync(logFile, 'utf8');
   const logged = registryLog.split('"msg":"localization query"').length - 1;
-  const warmed = [...registryLog.matchAll(/"ms":(\d+),"msg":"page cache warmed"/g)].map((m) => `${(Number(m[1]) / 1000).toFixed(1)} s`);
-  console.log(`page cache per worker (${CACHE_MB.toLocaleString('en')} MiB) warmed at start: ${warmed.join('; ') || 'no'}`);
+  const warmed = [...registryLog.matchAll(/"ms":(\d+),"msg":"page cache warmed"/g)].map(
+    (m) => `${(Number(m[1]) / 1000).toFixed(1)} s`,
+  );
+  console.log(
+    `page cache per worker (${CACHE_MB.toLocaleString('en')} MiB) warmed at start: ${warmed.join('; ') || 'no'}`,
+  );
 
-  console.log(`requests: ${result.requests.toLocaleString('en')} in ${result.seconds.toFixed(1)} s, ${(result.named / Math.max(1, result.requests)).toFixed(2)} hospitals named per answer, errors: ${result.errors}`);
-  console.log(`latency ms: p50 ${result.p50Ms.toFixed(2)}  p90 ${result.p90Ms.toFixed(2)}  p99 ${result.p99Ms.toFixed(2)}  p99.9 ${result.p999Ms.toFixed(2)}  max ${result.maxMs.toFixed(2)}`);
+  console.log(
+    `requests: ${result.requests.toLocaleString('en')} in ${result.seconds.toFixed(1)} s, ${(result.named / Math.max(1, result.requests)).toFixed(2)} hospitals named per answer, errors: ${result.errors}`,
+  );
+  console.log(
+    `latency ms: p50 ${result.p50Ms.toFixed(2)}  p90 ${result.p90Ms.toFixed(2)}  p99 ${result.p99Ms.toFixed(2)}  p99.9 ${result.p999Ms.toFixed(2)}  max ${result.maxMs.toFixed(2)}`,
+  );
   console.log(`query log: ${logged.toLocaleString('en')} lines (warm-up included)`);
-  if (result.errors > 0) throw new Error(`${result.errors} answers were not a 200 searchset Bundle, e.g.:\n${result.firstErrors.join('\n')}`);
-  if (logged < result.requests) throw new Error(`the query log has ${logged} lines for ${result.requests} answered queries`);
+  if (result.errors > 0)
+    throw new Error(
+      `${result.errors} answers were not a 200 searchset Bundle, e.g.:\n${result.firstErrors.join('\n')}`,
+    );
+  if (logged < result.requests)
+    throw new Error(`the query log has ${logged} lines for ${result.requests} answered queries`);
   console.log(`registry_qps=${result.qps.toFixed(0)} p99_ms=${result.p99Ms.toFixed(2)} rss_mb=${rss.toFixed(0)}`);
 } catch (err) {
   process.exitCode = 1;

@@ -46,13 +46,42 @@ export function createShapedLink(o: { prefix: string; rateMbit: number }): Shape
   link.teardown();
   ip(['netns', 'add', sender]);
   ip(['netns', 'add', receiver]);
-  ip(['link', 'add', `${o.prefix}-s`, 'netns', sender, 'type', 'veth', 'peer', 'name', `${o.prefix}-r`, 'netns', receiver]);
-  for (const [ns, dev, addr] of [[sender, `${o.prefix}-s`, link.senderIp], [receiver, `${o.prefix}-r`, link.receiverIp]] as const) {
+  ip([
+    'link',
+    'add',
+    `${o.prefix}-s`,
+    'netns',
+    sender,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    `${o.prefix}-r`,
+    'netns',
+    receiver,
+  ]);
+  for (const [ns, dev, addr] of [
+    [sender, `${o.prefix}-s`, link.senderIp],
+    [receiver, `${o.prefix}-r`, link.receiverIp],
+  ] as const) {
     ip(['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev]);
     ip(['-n', ns, 'link', 'set', 'lo', 'up']);
     ip(['-n', ns, 'link', 'set', dev, 'up']);
     // Both directions at the link rate, with a queue of about 20 ms, as a leased line's router would have.
-    tc(ns, ['qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', `${o.rateMbit}mbit`, 'burst', '64kb', 'latency', '20ms']);
+    tc(ns, [
+      'qdisc',
+      'add',
+      'dev',
+      dev,
+      'root',
+      'tbf',
+      'rate',
+      `${o.rateMbit}mbit`,
+      'burst',
+      '64kb',
+      'latency',
+      '20ms',
+    ]);
   }
   return link;
 }

@@ -25,7 +25,8 @@ const ca = createTestCa({ commonName: 'bench CA' });
 const org = (i: number): { name: string; ura: string } => ({ name: `Ziekenhuis ${i}`, ura: String(20000000 + i) });
 const requester = org(0);
 const sources = Array.from({ length: SOURCES }, (_, i) => org(i + 1));
-const certOf = (o: { name: string; ura: string }): IssuedCertificate => issueNodeCertificate(ca, { commonName: `${o.ura}.bench`, organization: o, hosts: ['127.0.0.1'] });
+const certOf = (o: { name: string; ura: string }): IssuedCertificate =>
+  issueNodeCertificate(ca, { commonName: `${o.ura}.bench`, organization: o, hosts: ['127.0.0.1'] });
 const networkKey = randomBytes(32);
 const servers: Server[] = [];
 const closers: (() => Promise<void> | void)[] = [];
@@ -66,34 +67,62 @@ try {
     closers.push(() => client.close());
     await client.register({ add: [bsn] });
     // The patient's permit for this hospital to release, recorded at its desk (a hospital records only its own).
-    await client.recordConsent({ bsn, decision: 'permit', actor: { role: 'holder', ura: s.ura }, recordedBy: { id: 'bench', name: 'bench' } });
-    const server = createServer({ ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        void (async () => {
-          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request?: unknown };
-          const checked = await checkTimelineRequest(body.request, requester.ura, ca.certPem);
-          const permit = checked.ok ? await client.mayRelease(checked.claims.bsn, requester.ura, 'imaging') : undefined;
-          await new Promise((r) => setTimeout(r, DELAY_MS));
-          if (permit?.decision !== 'permit' || permit.consentReference === undefined) {
-            res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'refused', reason: 'no-consent' }));
-            return;
-          }
-          const answer: SourceAnswer = {
-            status: 'answered',
-            organization: s,
-            consentReference: permit.consentReference,
-            studies: [{ studyInstanceUid: `1.2.826.0.1.${s.ura}.1`, studyDate: '20240101', studyTime: '120000', accessionNumber: null, description: 'CT thorax', modalities: ['CT'], bodyParts: ['CHEST'], series: 3, instances: 400, hasReport: true }],
-          };
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
-        })();
-      });
+    await client.recordConsent({
+      bsn,
+      decision: 'permit',
+      actor: { role: 'holder', ura: s.ura },
+      recordedBy: { id: 'bench', name: 'bench' },
     });
+    const server = createServer(
+      { ...tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+      (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          void (async () => {
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request?: unknown };
+            const checked = await checkTimelineRequest(body.request, requester.ura, ca.certPem);
+            const permit = checked.ok
+              ? await client.mayRelease(checked.claims.bsn, requester.ura, 'imaging')
+              : undefined;
+            await new Promise((r) => setTimeout(r, DELAY_MS));
+            if (permit?.decision !== 'permit' || permit.consentReference === undefined) {
+              res
+                .writeHead(403, { 'content-type': 'application/json' })
+                .end(JSON.stringify({ status: 'refused', reason: 'no-consent' }));
+              return;
+            }
+            const answer: SourceAnswer = {
+              status: 'answered',
+              organization: s,
+              consentReference: permit.consentReference,
+              studies: [
+                {
+                  studyInstanceUid: `1.2.826.0.1.${s.ura}.1`,
+                  studyDate: '20240101',
+                  studyTime: '120000',
+                  accessionNumber: null,
+                  description: 'CT thorax',
+                  modalities: ['CT'],
+                  bodyParts: ['CHEST'],
+                  series: 3,
+                  instances: 400,
+                  hasReport: true,
+                },
+              ],
+            };
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+          })();
+        });
+      },
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     servers.push(server);
     const address = server.address();
-    partners.push({ ...s, baseUrl: `https://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}` });
+    partners.push({
+      ...s,
+      baseUrl: `https://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`,
+    });
   }
 
   const requesterCert = certOf(requester);
@@ -102,7 +131,16 @@ try {
   closers.push(() => registryClient.close());
   const audit = new SqliteAuditTrail(join(work, 'audit.sqlite'), { key: randomBytes(32) });
   closers.push(() => audit.close());
-  const timeline = new TimelineService({ registry: registryClient, regionalSources: [], partners, us: requester, tls, audit, node: 'bench', sourceTimeoutMs: 2000 });
+  const timeline = new TimelineService({
+    registry: registryClient,
+    regionalSources: [],
+    partners,
+    us: requester,
+    tls,
+    audit,
+    node: 'bench',
+    sourceTimeoutMs: 2000,
+  });
   closers.push(() => timeline.close());
   const radiologist = { practitionerId: '900000001', name: 'Dr. Bench', roleCode: '01.015' };
 
@@ -114,13 +152,20 @@ try {
     const t = await timeline.query({ bsn, requester: radiologist });
     latencies.push(performance.now() - started);
     if (t.studies.length !== SOURCES || t.sources.some((s) => s.status !== 'answered')) {
-      throw new Error(`query ${i}: ${t.sources.filter((s) => s.status !== 'answered').map((s) => `${s.ura} ${s.status} ${s.reason ?? ''}`).join('; ')}`);
+      throw new Error(
+        `query ${i}: ${t.sources
+          .filter((s) => s.status !== 'answered')
+          .map((s) => `${s.ura} ${s.status} ${s.reason ?? ''}`)
+          .join('; ')}`,
+      );
     }
   }
   latencies.sort((a, b) => a - b);
   const p50 = percentile(latencies, 50);
   const p95 = percentile(latencies, 95);
-  console.log(`${QUERIES} timelines over ${SOURCES} sources answering after ${DELAY_MS} ms each: p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${(latencies.at(-1) ?? 0).toFixed(1)} ms`);
+  console.log(
+    `${QUERIES} timelines over ${SOURCES} sources answering after ${DELAY_MS} ms each: p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${(latencies.at(-1) ?? 0).toFixed(1)} ms`,
+  );
   console.log(`timeline_p95_ms=${p95.toFixed(1)}`);
 } finally {
   for (const s of servers) {

@@ -11,17 +11,30 @@ if (apiPort === undefined || tlsDir === undefined || studyUid === undefined || p
   console.error('usage: transfer-driver.ts API_PORT TLS_DIR STUDY_UID PARTNER_URA');
   process.exit(2);
 }
-const tls = { ca: readFileSync(join(tlsDir, 'ca.crt')), cert: readFileSync(join(tlsDir, 'node.crt')), key: readFileSync(join(tlsDir, 'node.key')) };
+const tls = {
+  ca: readFileSync(join(tlsDir, 'ca.crt')),
+  cert: readFileSync(join(tlsDir, 'node.crt')),
+  key: readFileSync(join(tlsDir, 'node.key')),
+};
 
 function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: Number(apiPort), method, path, ...tls, headers: payload !== undefined ? { 'content-type': 'application/json' } : {} },
+      {
+        host: '127.0.0.1',
+        port: Number(apiPort),
+        method,
+        path,
+        ...tls,
+        headers: payload !== undefined ? { 'content-type': 'application/json' } : {},
+      },
       (res) => {
         let text = '';
         res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }),
+        );
       },
     );
     req.on('error', reject);
@@ -30,7 +43,13 @@ function api(method: string, path: string, body?: unknown): Promise<{ status: nu
 }
 
 const startedAt = Date.now();
-const queued = await api('POST', '/api/v1/outbox', { studyInstanceUid: studyUid, to: partnerUra, purpose: 'transfer', urgency: 'urgent', reason: 'benchmark' });
+const queued = await api('POST', '/api/v1/outbox', {
+  studyInstanceUid: studyUid,
+  to: partnerUra,
+  purpose: 'transfer',
+  urgency: 'urgent',
+  reason: 'benchmark',
+});
 if (queued.status !== 202) throw new Error(`queueing failed: ${queued.status} ${JSON.stringify(queued.json)}`);
 for (;;) {
   const t = await api('GET', `/api/v1/outbox/${String(queued.json['transferId'])}`);

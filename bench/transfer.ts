@@ -37,7 +37,9 @@ try {
   const study = await writeCtStudy({ outDir: join(work, 'study'), instances: INSTANCES, seed: 1 });
   console.log(`study: ${study.files.length} instances, ${(study.bytes / 1e6).toFixed(1)} MB`);
   link = createShapedLink({ prefix: 'bbx', rateMbit: RATE_MBIT });
-  console.log(`link: ${link.sender} (${link.senderIp}) <-> ${link.receiver} (${link.receiverIp}), tbf ${RATE_MBIT} Mbit/s each way, ${2 * ONE_WAY_DELAY_MS} ms round trip`);
+  console.log(
+    `link: ${link.sender} (${link.senderIp}) <-> ${link.receiver} (${link.receiverIp}), tbf ${RATE_MBIT} Mbit/s each way, ${2 * ONE_WAY_DELAY_MS} ms round trip`,
+  );
 
   const ours = await nodeToNode(link, study.files, study.studyInstanceUid);
   report('beeldbrug node -> node', ours, study.bytes);
@@ -45,7 +47,9 @@ try {
   report('storescu -> storescp', dimse, study.bytes);
 
   const ideal = (ours.wireBytes * 8) / (RATE_MBIT * 1e6);
-  console.log(`ideal for our wire bytes: ${ideal.toFixed(1)} s (${(ours.wireBytes / 1e6).toFixed(1)} MB on the wire, ${(study.bytes / ours.wireBytes).toFixed(2)}x smaller than the study)`);
+  console.log(
+    `ideal for our wire bytes: ${ideal.toFixed(1)} s (${(ours.wireBytes / 1e6).toFixed(1)} MB on the wire, ${(study.bytes / ours.wireBytes).toFixed(2)}x smaller than the study)`,
+  );
   const peak = Math.max(ours.peakRss.sender, ours.peakRss.receiver);
   console.log(
     `wan_ratio_vs_dimse=${(dimse.seconds / ours.seconds).toFixed(2)} link_efficiency=${(ideal / ours.seconds).toFixed(2)} first_image_s=${ours.firstImageSeconds.toFixed(2)} peak_rss_mb=${peak.toFixed(0)}`,
@@ -66,23 +70,49 @@ function report(name: string, leg: Leg, studyBytes: number): void {
 async function nodeToNode(l: ShapedLink, files: readonly string[], studyUid: string): Promise<Leg> {
   const pki = join(work, 'pki');
   makeCa(join(pki, 'ca'), 'Beeldbrug benchmark CA');
-  const senderTls = makeNodeCertificate(join(pki, 'ca'), join(pki, 'noord'), { commonName: 'noord.bench', organization: noord.name, ura: noord.ura, hosts: ['127.0.0.1'] });
+  const senderTls = makeNodeCertificate(join(pki, 'ca'), join(pki, 'noord'), {
+    commonName: 'noord.bench',
+    organization: noord.name,
+    ura: noord.ura,
+    hosts: ['127.0.0.1'],
+  });
   // The sender reaches the receiver through the proxy on its own loopback, so that address is in the certificate too.
-  const receiverTls = makeNodeCertificate(join(pki, 'ca'), join(pki, 'midden'), { commonName: 'midden.bench', organization: midden.name, ura: midden.ura, hosts: ['127.0.0.1', l.receiverIp] });
+  const receiverTls = makeNodeCertificate(join(pki, 'ca'), join(pki, 'midden'), {
+    commonName: 'midden.bench',
+    organization: midden.name,
+    ura: midden.ura,
+    hosts: ['127.0.0.1', l.receiverIp],
+  });
   const tlsOf = (t: typeof senderTls) => ({ certFile: t.certPath, keyFile: t.keyPath, caFile: t.caPath });
 
   const receiver = await spawnNode({
-    aeTitle: 'MIDDEN', port: 11112, dir: join(work, 'midden'), peers: [], wrap: l.exec(l.receiver),
+    aeTitle: 'MIDDEN',
+    port: 11112,
+    dir: join(work, 'midden'),
+    peers: [],
+    wrap: l.exec(l.receiver),
     edit: (raw) => {
       raw['node'] = { name: 'Midden (benchmark)', organization: midden };
-      raw['exchange'] = { listen: { host: l.receiverIp, port: EXCHANGE_PORT }, tls: tlsOf(receiverTls), partners: [{ ...noord }] };
+      raw['exchange'] = {
+        listen: { host: l.receiverIp, port: EXCHANGE_PORT },
+        tls: tlsOf(receiverTls),
+        partners: [{ ...noord }],
+      };
     },
   });
   const sender = await spawnNode({
-    aeTitle: 'NOORD', port: 11112, dir: join(work, 'noord'), peers: [{ aeTitle: 'BENCH_SCU', host: '127.0.0.1', description: 'loads the study' }], wrap: l.exec(l.sender),
+    aeTitle: 'NOORD',
+    port: 11112,
+    dir: join(work, 'noord'),
+    peers: [{ aeTitle: 'BENCH_SCU', host: '127.0.0.1', description: 'loads the study' }],
+    wrap: l.exec(l.sender),
     edit: (raw) => {
       raw['node'] = { name: 'Noord (benchmark)', organization: noord };
-      raw['exchange'] = { listen: { host: '127.0.0.1', port: EXCHANGE_PORT }, tls: tlsOf(senderTls), partners: [{ ...midden, baseUrl: `https://127.0.0.1:${PROXY_PORT}` }] };
+      raw['exchange'] = {
+        listen: { host: '127.0.0.1', port: EXCHANGE_PORT },
+        tls: tlsOf(senderTls),
+        partners: [{ ...midden, baseUrl: `https://127.0.0.1:${PROXY_PORT}` }],
+      };
     },
   });
   let proxy: ChildProcess | undefined;
@@ -92,9 +122,21 @@ async function nodeToNode(l: ShapedLink, files: readonly string[], studyUid: str
     proxy = await startProxy(l, PROXY_PORT, EXCHANGE_PORT);
     const firstStored = firstFileUnder(join(receiver.dir, 'data', 'blobs'));
     await run('sync', [], 120_000);
-    const driver = await runIn(l.sender, process.execPath, ['--disable-warning=ExperimentalWarning', join(root, 'bench/transfer-driver.ts'), String(EXCHANGE_PORT), join(pki, 'noord'), studyUid, midden.ura]);
-    const result = JSON.parse(driver.trim().split('\n').at(-1) ?? '{}') as { startedAt: number; endedAt: number; transfer: { state: string; lastError: string | null; sent: number } };
-    if (result.transfer.state !== 'delivered') throw new Error(`the transfer ended ${result.transfer.state}: ${result.transfer.lastError}`);
+    const driver = await runIn(l.sender, process.execPath, [
+      '--disable-warning=ExperimentalWarning',
+      join(root, 'bench/transfer-driver.ts'),
+      String(EXCHANGE_PORT),
+      join(pki, 'noord'),
+      studyUid,
+      midden.ura,
+    ]);
+    const result = JSON.parse(driver.trim().split('\n').at(-1) ?? '{}') as {
+      startedAt: number;
+      endedAt: number;
+      transfer: { state: string; lastError: string | null; sent: number };
+    };
+    if (result.transfer.state !== 'delivered')
+      throw new Error(`the transfer ended ${result.transfer.state}: ${result.transfer.lastError}`);
     const wire = await stopProxy(proxy);
     proxy = undefined;
     const leg: Leg = {
@@ -117,7 +159,10 @@ async function nodeToNode(l: ShapedLink, files: readonly string[], studyUid: str
 async function storescuToStorescp(l: ShapedLink, files: readonly string[]): Promise<Leg> {
   const out = join(work, 'storescp');
   mkdirSync(out);
-  const storescp = spawn(...command(l.receiver, 'storescp', ['--aetitle', 'STORESCP', '--max-pdu', '131072', '-od', out, '11112']), { env: peerEnv(), stdio: 'ignore' });
+  const storescp = spawn(
+    ...command(l.receiver, 'storescp', ['--aetitle', 'STORESCP', '--max-pdu', '131072', '-od', out, '11112']),
+    { env: peerEnv(), stdio: 'ignore' },
+  );
   let proxy: ChildProcess | undefined;
   try {
     proxy = await startProxy(l, PROXY_PORT + 1, 11112);
@@ -125,13 +170,26 @@ async function storescuToStorescp(l: ShapedLink, files: readonly string[]): Prom
     const firstStored = firstFileUnder(out);
     await run('sync', [], 120_000);
     const startedAt = Date.now();
-    await runIn(l.sender, 'storescu', ['-aet', 'BENCH_SCU', '-aec', 'STORESCP', '127.0.0.1', String(PROXY_PORT + 1), ...files]);
+    await runIn(l.sender, 'storescu', [
+      '-aet',
+      'BENCH_SCU',
+      '-aec',
+      'STORESCP',
+      '127.0.0.1',
+      String(PROXY_PORT + 1),
+      ...files,
+    ]);
     const seconds = (Date.now() - startedAt) / 1000;
     const wire = await stopProxy(proxy);
     proxy = undefined;
     const stored = readdirSync(out).length;
     if (stored !== files.length) throw new Error(`storescp stored ${stored} of ${files.length}`);
-    return { seconds, firstImageSeconds: ((await firstStored) - startedAt) / 1000, wireBytes: wire.up, peakRss: { sender: 0, receiver: 0 } };
+    return {
+      seconds,
+      firstImageSeconds: ((await firstStored) - startedAt) / 1000,
+      wireBytes: wire.up,
+      peakRss: { sender: 0, receiver: 0 },
+    };
   } finally {
     if (proxy !== undefined) await stopProxy(proxy);
     storescp.kill('SIGTERM');
@@ -149,7 +207,9 @@ function runIn(ns: string, cmd: string, args: readonly string[]): Promise<string
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (out += d.toString()));
     p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}:\n${out.slice(-2000)}`))));
+    p.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}:\n${out.slice(-2000)}`)),
+    );
   });
 }
 
@@ -167,11 +227,23 @@ async function waitForEcho(l: ShapedLink): Promise<void> {
 
 /** The delay proxy in the sender's namespace, in front of a port of the receiver's. */
 function startProxy(l: ShapedLink, listenPort: number, targetPort: number): Promise<ChildProcess> {
-  const p = spawn(...command(l.sender, process.execPath, ['--disable-warning=ExperimentalWarning', join(root, 'bench/delay-proxy.ts'), String(listenPort), l.receiverIp, String(targetPort), String(ONE_WAY_DELAY_MS)]), {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const p = spawn(
+    ...command(l.sender, process.execPath, [
+      '--disable-warning=ExperimentalWarning',
+      join(root, 'bench/delay-proxy.ts'),
+      String(listenPort),
+      l.receiverIp,
+      String(targetPort),
+      String(ONE_WAY_DELAY_MS),
+    ]),
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   return new Promise((resolve, reject) => {
-    p.stdout?.once('data', (d: Buffer) => (d.toString().includes('READY') ? resolve(p) : reject(new Error(`proxy: ${d.toString()}`))));
+    p.stdout?.once('data', (d: Buffer) =>
+      d.toString().includes('READY') ? resolve(p) : reject(new Error(`proxy: ${d.toString()}`)),
+    );
     p.once('exit', (code) => reject(new Error(`the delay proxy exited ${code}`)));
   });
 }
@@ -180,7 +252,9 @@ function stopProxy(p: ChildProcess): Promise<{ up: number; down: number }> {
   return new Promise((resolve) => {
     let out = '';
     p.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    p.once('exit', () => resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{"up":0,"down":0}') as { up: number; down: number }));
+    p.once('exit', () =>
+      resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{"up":0,"down":0}') as { up: number; down: number }),
+    );
     p.kill('SIGTERM');
   });
 }

@@ -19,10 +19,14 @@ let failedFiles = 0;
 
 function run(file: string): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--test', '--test-reporter=tap', file], {
-      env: { ...process.env, KILL_ROUNDS: rounds },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--disable-warning=ExperimentalWarning', '--test', '--test-reporter=tap', file],
+      {
+        env: { ...process.env, KILL_ROUNDS: rounds },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     createInterface({ input: child.stdout }).on('line', (line) => {
       process.stdout.write(`${line}\n`);
       const m = STATS.exec(line);

@@ -12,7 +12,9 @@ try {
   if (err instanceof BeeldbrugError) {
     process.stderr.write(`beeldbrug: ${err.code}: ${err.message}\n`);
   } else {
-    process.stderr.write(`beeldbrug: unexpected error\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `beeldbrug: unexpected error\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
   }
   process.exitCode = 1;
 }

@@ -31,7 +31,11 @@ const EVENTS: Readonly<Record<AuditAction, { id: Code; action: 'C' | 'R' | 'U' |
   'login-failure': { id: dcm('110114', 'User Authentication'), action: 'E', type: dcm('110122', 'Login') },
   logout: { id: dcm('110114', 'User Authentication'), action: 'E', type: dcm('110123', 'Logout') },
   'consent-check': { id: dcm('110112', 'Query'), action: 'E' },
-  'configuration-change': { id: dcm('110113', 'Security Alert'), action: 'E', type: dcm('110129', 'Security Configuration') },
+  'configuration-change': {
+    id: dcm('110113', 'Security Alert'),
+    action: 'E',
+    type: dcm('110129', 'Security Configuration'),
+  },
   'audit-read': { id: dcm('110101', 'Audit Log Used'), action: 'R' },
 };
 
@@ -63,9 +67,11 @@ const attrs = (a: Readonly<Record<string, string | number | boolean | undefined>
     .map(([k, v]) => ` ${k}="${escape(String(v))}"`)
     .join('');
 
-const coded = (element: string, c: Code): string => `<${element}${attrs({ 'csd-code': c.code, codeSystemName: c.scheme, originalText: c.meaning })}/>`;
+const coded = (element: string, c: Code): string =>
+  `<${element}${attrs({ 'csd-code': c.code, codeSystemName: c.scheme, originalText: c.meaning })}/>`;
 
-const detail = (type: string, value: string): string => `<ParticipantObjectDetail${attrs({ type, value: Buffer.from(value, 'utf8').toString('base64') })}/>`;
+const detail = (type: string, value: string): string =>
+  `<ParticipantObjectDetail${attrs({ type, value: Buffer.from(value, 'utf8').toString('base64') })}/>`;
 
 /** The BSN as an HL7 CX identifier with the Dutch BSN assigning authority, as IHE profiles in the Netherlands write it. */
 const BSN_AUTHORITY = '2.16.840.1.113883.2.4.6.3';
@@ -79,8 +85,12 @@ const BSN_AUTHORITY = '2.16.840.1.113883.2.4.6.3';
 export function auditMessageXml(r: Readonly<AuditRecord>, source: Readonly<AuditSource>): string {
   const e = EVENTS[r.action];
   const purposes = [
-    ...(r.grounds.purpose !== undefined ? [{ code: r.grounds.purpose, scheme: 'urn:beeldbrug:purpose', meaning: r.grounds.purpose }] : []),
-    ...(r.grounds.emergency === true ? [{ code: 'ETREAT', scheme: '2.16.840.1.113883.5.8', meaning: 'Emergency Treatment' }] : []),
+    ...(r.grounds.purpose !== undefined
+      ? [{ code: r.grounds.purpose, scheme: 'urn:beeldbrug:purpose', meaning: r.grounds.purpose }]
+      : []),
+    ...(r.grounds.emergency === true
+      ? [{ code: 'ETREAT', scheme: '2.16.840.1.113883.5.8', meaning: 'Emergency Treatment' }]
+      : []),
   ];
   const event =
     `<EventIdentification${attrs({ EventActionCode: e.action, EventDateTime: r.time, EventOutcomeIndicator: r.outcome === 'success' ? 0 : 4 })}>` +
@@ -89,13 +99,19 @@ export function auditMessageXml(r: Readonly<AuditRecord>, source: Readonly<Audit
     `<EventOutcomeDescription>${escape(r.description)}</EventOutcomeDescription>` +
     purposes.map((p) => coded('PurposeOfUse', p)).join('') +
     '</EventIdentification>';
-  const accessPoint = r.accessPoint.ip !== undefined ? { NetworkAccessPointID: r.accessPoint.ip, NetworkAccessPointTypeCode: 2 } : {};
+  const accessPoint =
+    r.accessPoint.ip !== undefined ? { NetworkAccessPointID: r.accessPoint.ip, NetworkAccessPointTypeCode: 2 } : {};
   const requestor = r.responsibleUser === undefined;
   const user =
     `<ActiveParticipant${attrs({ UserID: r.user.id, AlternativeUserID: r.accessPoint.aeTitle !== undefined ? `AETITLES=${r.accessPoint.aeTitle}` : undefined, UserName: r.user.name, UserIsRequestor: requestor, ...accessPoint })}>` +
-    (r.user.roleCode !== undefined ? coded('RoleIDCode', { code: r.user.roleCode, scheme: 'UZI-rolcode', meaning: `UZI role ${r.user.roleCode}` }) : '') +
+    (r.user.roleCode !== undefined
+      ? coded('RoleIDCode', { code: r.user.roleCode, scheme: 'UZI-rolcode', meaning: `UZI role ${r.user.roleCode}` })
+      : '') +
     '</ActiveParticipant>';
-  const responsible = r.responsibleUser !== undefined ? `<ActiveParticipant${attrs({ UserID: r.responsibleUser.id, UserName: r.responsibleUser.name, UserIsRequestor: true })}/>` : '';
+  const responsible =
+    r.responsibleUser !== undefined
+      ? `<ActiveParticipant${attrs({ UserID: r.responsibleUser.id, UserName: r.responsibleUser.name, UserIsRequestor: true })}/>`
+      : '';
   const application =
     `<ActiveParticipant${attrs({ UserID: source.node, AlternativeUserID: source.aeTitle !== undefined ? `AETITLES=${source.aeTitle}` : undefined, UserIsRequestor: false })}>` +
     coded('RoleIDCode', dcm('110150', 'Application')) +
@@ -104,13 +120,17 @@ export function auditMessageXml(r: Readonly<AuditRecord>, source: Readonly<Audit
   const objects: string[] = [];
   const patientId = r.patient?.bsn !== undefined ? `${r.patient.bsn}^^^&${BSN_AUTHORITY}&ISO` : r.patient?.patientId;
   if (patientId !== undefined) {
-    objects.push(`<ParticipantObjectIdentification${attrs({ ParticipantObjectID: patientId, ParticipantObjectTypeCode: 1, ParticipantObjectTypeCodeRole: 1 })}>${coded('ParticipantObjectIDTypeCode', { code: '2', scheme: 'RFC-3881', meaning: 'Patient Number' })}</ParticipantObjectIdentification>`);
+    objects.push(
+      `<ParticipantObjectIdentification${attrs({ ParticipantObjectID: patientId, ParticipantObjectTypeCode: 1, ParticipantObjectTypeCodeRole: 1 })}>${coded('ParticipantObjectIDTypeCode', { code: '2', scheme: 'RFC-3881', meaning: 'Patient Number' })}</ParticipantObjectIdentification>`,
+    );
   }
   const o = r.objects;
   if (o.studyInstanceUid !== undefined) {
     const details = [
       ...(o.seriesInstanceUid !== undefined ? [detail('SeriesInstanceUID', o.seriesInstanceUid)] : []),
-      ...(o.sopInstanceUids !== undefined && o.sopInstanceUids.length > 0 ? [detail('NumberOfInstances', String(o.sopInstanceUids.length))] : []),
+      ...(o.sopInstanceUids !== undefined && o.sopInstanceUids.length > 0
+        ? [detail('NumberOfInstances', String(o.sopInstanceUids.length))]
+        : []),
     ];
     objects.push(
       `<ParticipantObjectIdentification${attrs({ ParticipantObjectID: o.studyInstanceUid, ParticipantObjectTypeCode: 2, ParticipantObjectTypeCodeRole: 3 })}>${coded('ParticipantObjectIDTypeCode', dcm('110180', 'Study Instance UID'))}${details.join('')}</ParticipantObjectIdentification>`,
@@ -124,7 +144,10 @@ export function auditMessageXml(r: Readonly<AuditRecord>, source: Readonly<Audit
     detail('auditSequence', String(r.sequence)),
     detail('auditHash', r.hash),
   ];
-  for (const [kind, id] of [['transfer', o.transferId], ['share', o.shareId]] as const) {
+  for (const [kind, id] of [
+    ['transfer', o.transferId],
+    ['share', o.shareId],
+  ] as const) {
     if (id === undefined) continue;
     objects.push(
       `<ParticipantObjectIdentification${attrs({ ParticipantObjectID: id, ParticipantObjectTypeCode: 2, ParticipantObjectTypeCodeRole: 20 })}>${coded('ParticipantObjectIDTypeCode', { code: kind, scheme: 'urn:beeldbrug', meaning: `Beeldbrug ${kind} id` })}</ParticipantObjectIdentification>`,
@@ -138,13 +161,19 @@ export function auditMessageXml(r: Readonly<AuditRecord>, source: Readonly<Audit
 }
 
 /** RFC 5424 header fields: printable US-ASCII without spaces, within each field's length. */
-const field = (s: string, max: number): string => (s.replace(/[^\x21-\x7e]/g, '_').slice(0, max) || '-');
+const field = (s: string, max: number): string => s.replace(/[^\x21-\x7e]/g, '_').slice(0, max) || '-';
 
 /**
  * One syslog message (RFC 5424) carrying an audit message, framed by octet counting for TLS transport (RFC 5425):
  * facility authpriv (10), severity notice (5), MSGID "IHE+RFC-3881" as IHE ATNA asks, no structured data.
  */
-export function syslogFrame(xml: string, h: { time: string; hostname: string; appName: string; procId: string }): Buffer {
-  const message = Buffer.from(`<85>1 ${h.time} ${field(h.hostname, 255)} ${field(h.appName, 48)} ${field(h.procId, 128)} IHE+RFC-3881 - ${xml}`, 'utf8');
+export function syslogFrame(
+  xml: string,
+  h: { time: string; hostname: string; appName: string; procId: string },
+): Buffer {
+  const message = Buffer.from(
+    `<85>1 ${h.time} ${field(h.hostname, 255)} ${field(h.appName, 48)} ${field(h.procId, 128)} IHE+RFC-3881 - ${xml}`,
+    'utf8',
+  );
   return Buffer.concat([Buffer.from(`${message.length} `, 'ascii'), message]);
 }

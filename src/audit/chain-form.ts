@@ -40,20 +40,30 @@ export function isRow(r: UntrustedRow): r is Row {
  * returns and its filters compare. A JSON array keeps the fields apart without ambiguity.
  */
 export function chainHash(key: Buffer, previous: string, r: Row): string {
-  return createHmac('sha256', key).update(JSON.stringify([CHAIN_V2, previous, r.sequence, r.time, r.action, r.bsn, r.user_id, r.event_json])).digest('hex');
+  return createHmac('sha256', key)
+    .update(JSON.stringify([CHAIN_V2, previous, r.sequence, r.time, r.action, r.bsn, r.user_id, r.event_json]))
+    .digest('hex');
 }
 
 /** The record's parsed content in one fixed form: keys sorted at every level (the first chain form). */
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
 }
 
 /** The first chain form, kept only to verify records written in it. */
-export function firstFormChainHash(key: Buffer, previous: string, sequence: number, time: string, event: AuditEvent): string {
+export function firstFormChainHash(
+  key: Buffer,
+  previous: string,
+  sequence: number,
+  time: string,
+  event: AuditEvent,
+): string {
   return createHmac('sha256', key).update(previous).update(canonical({ sequence, time, event })).digest('hex');
 }

@@ -16,10 +16,13 @@ export interface HeadWitness {
   time: string;
 }
 
-export type WitnessRead = { state: 'missing' } | { state: 'unreadable'; problem: string } | { state: 'present'; witness: HeadWitness };
+export type WitnessRead =
+  { state: 'missing' } | { state: 'unreadable'; problem: string } | { state: 'present'; witness: HeadWitness };
 
 function mac(key: Buffer, w: HeadWitness): string {
-  return createHmac('sha256', key).update(`beeldbrug-audit-witness\u0000${w.sequence}\u0000${w.hash}\u0000${w.time}`).digest('hex');
+  return createHmac('sha256', key)
+    .update(`beeldbrug-audit-witness\u0000${w.sequence}\u0000${w.hash}\u0000${w.time}`)
+    .digest('hex');
 }
 
 export function readWitness(path: string, key: Buffer): WitnessRead {
@@ -39,11 +42,19 @@ export function readWitness(path: string, key: Buffer): WitnessRead {
     return { state: 'unreadable', problem: 'is not the witness the node writes' };
   }
   const p = parsed as Partial<Record<'sequence' | 'hash' | 'time' | 'mac', unknown>>;
-  if (typeof p.sequence !== 'number' || !Number.isSafeInteger(p.sequence) || p.sequence < 0 || typeof p.hash !== 'string' || typeof p.time !== 'string' || typeof p.mac !== 'string') {
+  if (
+    typeof p.sequence !== 'number' ||
+    !Number.isSafeInteger(p.sequence) ||
+    p.sequence < 0 ||
+    typeof p.hash !== 'string' ||
+    typeof p.time !== 'string' ||
+    typeof p.mac !== 'string'
+  ) {
     return { state: 'unreadable', problem: 'is not the witness the node writes' };
   }
   const witness = { sequence: p.sequence, hash: p.hash, time: p.time };
-  if (mac(key, witness) !== p.mac) return { state: 'unreadable', problem: 'was changed, or written with another audit key' };
+  if (mac(key, witness) !== p.mac)
+    return { state: 'unreadable', problem: 'was changed, or written with another audit key' };
   return { state: 'present', witness };
 }
 

@@ -1,4 +1,13 @@
 /** The audit trail (NEN 7513): one module every part records into; see types.ts for what a record holds. */
-export { AUDIT_ACTIONS, type AuditAction, type AuditEvent, type AuditFilter, type AuditOutcome, type AuditRecord, type AuditTrail, type AuditVerification } from './types.ts';
+export {
+  AUDIT_ACTIONS,
+  type AuditAction,
+  type AuditEvent,
+  type AuditFilter,
+  type AuditOutcome,
+  type AuditRecord,
+  type AuditTrail,
+  type AuditVerification,
+} from './types.ts';
 export { SqliteAuditTrail, type SqliteAuditTrailOptions } from './sqlite-audit-trail.ts';
 export { auditMessageXml, syslogFrame, type AuditSource } from './atna-message.ts';

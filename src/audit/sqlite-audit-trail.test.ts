@@ -25,10 +25,22 @@ test('records chain, read back in order, filter by patient, user, action and per
   const eleventh = again.record(event(11));
   assert.equal(eleventh.sequence, 11, 'the chain continues after a reopen');
   assert.deepEqual(again.verify(), { ok: true, records: 11 });
-  assert.deepEqual(again.list({ bsn: '999990019' }).map((r) => r.description), ['event 5', 'event 10']);
-  assert.deepEqual(again.list({ action: 'send', limit: 2 }).map((r) => r.sequence), [2, 4]);
-  assert.deepEqual(again.list({ userId: 'u0' }).map((r) => r.sequence), [3, 6, 9]);
-  assert.deepEqual(again.list({ since: '2026-01-01T00:03:00.000Z', until: '2026-01-01T00:05:00.000Z' }).map((r) => r.sequence), [3, 4]);
+  assert.deepEqual(
+    again.list({ bsn: '999990019' }).map((r) => r.description),
+    ['event 5', 'event 10'],
+  );
+  assert.deepEqual(
+    again.list({ action: 'send', limit: 2 }).map((r) => r.sequence),
+    [2, 4],
+  );
+  assert.deepEqual(
+    again.list({ userId: 'u0' }).map((r) => r.sequence),
+    [3, 6, 9],
+  );
+  assert.deepEqual(
+    again.list({ since: '2026-01-01T00:03:00.000Z', until: '2026-01-01T00:05:00.000Z' }).map((r) => r.sequence),
+    [3, 4],
+  );
   assert.equal(again.list()[0]?.user.roleCode, '01.015');
 });
 
@@ -37,7 +49,10 @@ test('several records in one write: chained in order, all or none, our organizat
   t.after(() => trail.close());
   trail.record(event(1));
   const ours = { ...event(2), user: { id: 'system:ris', name: 'RIS' } };
-  assert.deepEqual(trail.recordAll([ours, event(3), event(4)]).map((r) => r.sequence), [2, 3, 4]);
+  assert.deepEqual(
+    trail.recordAll([ours, event(3), event(4)]).map((r) => r.sequence),
+    [2, 3, 4],
+  );
   assert.equal(trail.list()[1]?.user.organizationUra, '10000009', 'a user without an organization is ours');
   assert.equal(trail.list()[2]?.user.organizationUra, '10000001', 'a named organization stays');
   const broken = { ...event(5), user: undefined } as unknown as AuditEvent;
@@ -81,7 +96,10 @@ test('retention prunes the oldest records only, the chain stays verifiable, and 
   }
   const removed = trail.prune(new Date('2022-06-01T00:00:00.000Z'), 'audit retention 5 years');
   assert.equal(removed, 3, 'records of 2020, 2021 and early 2022 go');
-  assert.deepEqual(trail.list().map((r) => r.sequence), [4, 5, 6, 7]);
+  assert.deepEqual(
+    trail.list().map((r) => r.sequence),
+    [4, 5, 6, 7],
+  );
   assert.equal(trail.list({ action: 'purge' })[0]?.description.includes('audit records 1 to 3'), true);
   assert.deepEqual(trail.verify(), { ok: true, records: 4 });
   assert.equal(trail.prune(new Date('2022-06-01T00:00:00.000Z'), 'again'), 0, 'nothing more to prune');
@@ -89,15 +107,30 @@ test('retention prunes the oldest records only, the chain stays verifiable, and 
   assert.deepEqual(trail.verify(), { ok: true, records: 5 });
   const db = new DatabaseSync(path);
   t.after(() => db.close());
-  assert.throws(() => db.exec('DELETE FROM audit_record WHERE sequence = 4'), /append-only/, 'a record inside retention cannot be deleted');
+  assert.throws(
+    () => db.exec('DELETE FROM audit_record WHERE sequence = 4'),
+    /append-only/,
+    'a record inside retention cannot be deleted',
+  );
   assert.throws(() => db.exec('DELETE FROM audit_pruned'), /append-only/);
 });
 
 /** The first chain form, as nodes wrote it before the stored bytes were hashed: parsed content, keys sorted. */
 function firstFormHash(previous: string, sequence: number, time: string, eventJson: string): string {
   const sorted = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(sorted) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, sorted(x)])) : v;
-  return createHmac('sha256', key).update(previous).update(JSON.stringify(sorted({ sequence, time, event: JSON.parse(eventJson) as unknown }))).digest('hex');
+    Array.isArray(v)
+      ? v.map(sorted)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.entries(v)
+              .sort(([a], [b]) => (a < b ? -1 : 1))
+              .map(([k, x]) => [k, sorted(x)]),
+          )
+        : v;
+  return createHmac('sha256', key)
+    .update(previous)
+    .update(JSON.stringify(sorted({ sequence, time, event: JSON.parse(eventJson) as unknown })))
+    .digest('hex');
 }
 
 test('a trail written in the first chain form still verifies and gets a witness; the first form is not accepted after the current one', (t) => {
@@ -111,13 +144,22 @@ test('a trail written in the first chain form still verifies and gets a witness;
   t.after(() => db.close());
   db.exec('DROP TRIGGER audit_no_update');
   const rehash = (from: number, to: number): void => {
-    let previous = from === 1 ? '0'.repeat(64) : (db.prepare('SELECT hash FROM audit_record WHERE sequence = ?').get(from - 1) as { hash: string }).hash;
+    let previous =
+      from === 1
+        ? '0'.repeat(64)
+        : (db.prepare('SELECT hash FROM audit_record WHERE sequence = ?').get(from - 1) as { hash: string }).hash;
     for (let s = from; s <= to; s += 1) {
-      const r = db.prepare('SELECT time, event_json FROM audit_record WHERE sequence = ?').get(s) as { time: string; event_json: string };
+      const r = db.prepare('SELECT time, event_json FROM audit_record WHERE sequence = ?').get(s) as {
+        time: string;
+        event_json: string;
+      };
       previous = firstFormHash(previous, s, r.time, r.event_json);
       db.prepare('UPDATE audit_record SET hash = ? WHERE sequence = ?').run(previous, s);
     }
-    db.prepare('UPDATE audit_head SET hash = ?, mac = ?').run(previous, createHmac('sha256', key).update(`head\u0000${to}\u0000${previous}`).digest('hex'));
+    db.prepare('UPDATE audit_head SET hash = ?, mac = ?').run(
+      previous,
+      createHmac('sha256', key).update(`head\u0000${to}\u0000${previous}`).digest('hex'),
+    );
   };
   rehash(1, 3);
   const upgraded = new SqliteAuditTrail(path, { key, witnessFile });
@@ -128,7 +170,8 @@ test('a trail written in the first chain form still verifies and gets a witness;
   upgraded.record(event(4));
   assert.deepEqual(upgraded.verify(), { ok: true, records: 4 });
   db.exec('DROP TRIGGER audit_no_update');
-  const json = (db.prepare('SELECT event_json FROM audit_record WHERE sequence = 2').get() as { event_json: string }).event_json;
+  const json = (db.prepare('SELECT event_json FROM audit_record WHERE sequence = 2').get() as { event_json: string })
+    .event_json;
   db.prepare('UPDATE audit_record SET event_json = ? WHERE sequence = 2').run(`{"action":"login",${json.slice(1)}`);
   const dup = upgraded.verify();
   assert.equal(dup.ok, false, 'a duplicate key in a record of the first form is refused too');

@@ -112,7 +112,9 @@ export class SqliteAuditTrail implements AuditTrail {
   /** A user without an organization is one of ours: our own staff and systems. */
   #complete(event: AuditEvent): AuditEvent {
     const ours = this.#organizationUra;
-    return event.user.organizationUra === undefined && ours !== undefined ? { ...event, user: { ...event.user, organizationUra: ours } } : event;
+    return event.user.organizationUra === undefined && ours !== undefined
+      ? { ...event, user: { ...event.user, organizationUra: ours } }
+      : event;
   }
 
   list(filter: AuditFilter = {}): AuditRecord[] {
@@ -129,9 +131,16 @@ export class SqliteAuditTrail implements AuditTrail {
     const params = given.map((g) => g.value);
     const limit = Math.min(Math.max(filter.limit ?? 1000, 1), 100_000);
     const rows = this.#db
-      .prepare(`SELECT sequence, time, event_json, hash FROM audit_record ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY sequence LIMIT ${limit}`)
+      .prepare(
+        `SELECT sequence, time, event_json, hash FROM audit_record ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY sequence LIMIT ${limit}`,
+      )
       .all(...params) as unknown as Row[];
-    return rows.map((r) => ({ ...(JSON.parse(r.event_json) as AuditEvent), sequence: r.sequence, time: r.time, hash: r.hash }));
+    return rows.map((r) => ({
+      ...(JSON.parse(r.event_json) as AuditEvent),
+      sequence: r.sequence,
+      time: r.time,
+      hash: r.hash,
+    }));
   }
 
   /**
@@ -165,7 +174,8 @@ export class SqliteAuditTrail implements AuditTrail {
    * so a node or CLI command appending meanwhile makes the file longer than the witness, never shorter.
    */
   #verify(withWitness: boolean): AuditVerification {
-    const witness = withWitness && this.#witnessFile !== undefined ? readWitness(this.#witnessFile, this.#key) : undefined;
+    const witness =
+      withWitness && this.#witnessFile !== undefined ? readWitness(this.#witnessFile, this.#key) : undefined;
     this.#db.exec('BEGIN');
     try {
       return this.#verifyIn(witness);
@@ -175,31 +185,74 @@ export class SqliteAuditTrail implements AuditTrail {
   }
 
   #verifyIn(witness: WitnessRead | undefined): AuditVerification {
-    const integrity = (this.#db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[]).map((r) => r.integrity_check);
-    if (integrity.join() !== 'ok') return { ok: false, records: 0, firstBadSequence: 1, problem: `the audit file is damaged or its indexes were edited (${integrity.slice(0, 3).join('; ')})` };
+    const integrity = (this.#db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[]).map(
+      (r) => r.integrity_check,
+    );
+    if (integrity.join() !== 'ok')
+      return {
+        ok: false,
+        records: 0,
+        firstBadSequence: 1,
+        problem: `the audit file is damaged or its indexes were edited (${integrity.slice(0, 3).join('; ')})`,
+      };
     // A view in the place of a table could answer a filtered query otherwise than the full scan below.
-    const tables = this.#db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('audit_record', 'audit_head', 'audit_pruned')").get() as { n: number };
-    if (tables.n !== 3) return { ok: false, records: 0, firstBadSequence: 1, problem: 'the audit tables were replaced (by views, or removed)' };
-    const pruned = this.#db.prepare('SELECT sequence, hash, mac FROM audit_pruned ORDER BY sequence DESC LIMIT 1').get() as Anchor | undefined;
+    const tables = this.#db
+      .prepare(
+        "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('audit_record', 'audit_head', 'audit_pruned')",
+      )
+      .get() as { n: number };
+    if (tables.n !== 3)
+      return {
+        ok: false,
+        records: 0,
+        firstBadSequence: 1,
+        problem: 'the audit tables were replaced (by views, or removed)',
+      };
+    const pruned = this.#db
+      .prepare('SELECT sequence, hash, mac FROM audit_pruned ORDER BY sequence DESC LIMIT 1')
+      .get() as Anchor | undefined;
     let previous = GENESIS;
     let expected = 1;
     let records = 0;
     if (pruned !== undefined) {
-      if (this.#mac('pruned', pruned) !== pruned.mac) return { ok: false, records, firstBadSequence: 1, problem: 'the record of what retention pruned was changed' };
+      if (this.#mac('pruned', pruned) !== pruned.mac)
+        return { ok: false, records, firstBadSequence: 1, problem: 'the record of what retention pruned was changed' };
       previous = pruned.hash;
       expected = pruned.sequence + 1;
     }
     const witnessed = witness?.state === 'present' ? witness.witness : undefined;
-    let witnessedHash = witnessed === undefined ? undefined : witnessed.sequence === 0 ? GENESIS : witnessed.sequence === pruned?.sequence ? pruned.hash : undefined;
+    let witnessedHash =
+      witnessed === undefined
+        ? undefined
+        : witnessed.sequence === 0
+          ? GENESIS
+          : witnessed.sequence === pruned?.sequence
+            ? pruned.hash
+            : undefined;
     // Records written before the stored bytes were hashed verify in the older form, but only before the first record
     // of the current form: an attacker cannot turn the chain back to the weaker check.
     let current = false;
-    const rows = this.#db.prepare('SELECT sequence, time, action, bsn, user_id, event_json, hash FROM audit_record ORDER BY sequence').iterate();
+    const rows = this.#db
+      .prepare('SELECT sequence, time, action, bsn, user_id, event_json, hash FROM audit_record ORDER BY sequence')
+      .iterate();
     for (const r of rows as IterableIterator<UntrustedRow>) {
       records += 1;
-      if (!isRow(r)) return { ok: false, records, firstBadSequence: typeof r.sequence === 'number' ? r.sequence : expected, problem: 'the record is not readable (a column holds the wrong type)' };
-      if (r.sequence < expected) return { ok: false, records, firstBadSequence: r.sequence, problem: `a record numbered ${r.sequence} was added before the first record of the chain (${expected})` };
-      if (r.sequence > expected) return { ok: false, records, firstBadSequence: expected, problem: `record ${expected} is missing` };
+      if (!isRow(r))
+        return {
+          ok: false,
+          records,
+          firstBadSequence: typeof r.sequence === 'number' ? r.sequence : expected,
+          problem: 'the record is not readable (a column holds the wrong type)',
+        };
+      if (r.sequence < expected)
+        return {
+          ok: false,
+          records,
+          firstBadSequence: r.sequence,
+          problem: `a record numbered ${r.sequence} was added before the first record of the chain (${expected})`,
+        };
+      if (r.sequence > expected)
+        return { ok: false, records, firstBadSequence: expected, problem: `record ${expected} is missing` };
       let event: AuditEvent;
       try {
         event = JSON.parse(r.event_json) as AuditEvent;
@@ -208,11 +261,31 @@ export class SqliteAuditTrail implements AuditTrail {
       }
       if (chainHash(this.#key, previous, r) === r.hash) {
         current = true;
-      } else if (current || JSON.stringify(event) !== r.event_json || firstFormChainHash(this.#key, previous, r.sequence, r.time, event) !== r.hash) {
-        return { ok: false, records, firstBadSequence: r.sequence, problem: 'the record was changed, or the one before it was' };
+      } else if (
+        current ||
+        JSON.stringify(event) !== r.event_json ||
+        firstFormChainHash(this.#key, previous, r.sequence, r.time, event) !== r.hash
+      ) {
+        return {
+          ok: false,
+          records,
+          firstBadSequence: r.sequence,
+          problem: 'the record was changed, or the one before it was',
+        };
       }
-      if (typeof event !== 'object' || event === null || r.action !== event.action || r.bsn !== (event.patient?.bsn ?? null) || r.user_id !== event.user?.id) {
-        return { ok: false, records, firstBadSequence: r.sequence, problem: "the record's search columns (action, BSN, user) differ from its content" };
+      if (
+        typeof event !== 'object' ||
+        event === null ||
+        r.action !== event.action ||
+        r.bsn !== (event.patient?.bsn ?? null) ||
+        r.user_id !== event.user?.id
+      ) {
+        return {
+          ok: false,
+          records,
+          firstBadSequence: r.sequence,
+          problem: "the record's search columns (action, BSN, user) differ from its content",
+        };
       }
       if (r.sequence === witnessed?.sequence) witnessedHash = r.hash;
       previous = r.hash;
@@ -220,41 +293,87 @@ export class SqliteAuditTrail implements AuditTrail {
     }
     const last = expected - 1;
     if (witness !== undefined && witness.state !== 'present' && (witness.state === 'unreadable' || current)) {
-      return { ok: false, records, firstBadSequence: last + 1, problem: `the witness of the newest record (${this.#witnessFile}) ${witness.state === 'missing' ? 'is missing' : witness.problem}; records after ${last} may have been removed` };
+      return {
+        ok: false,
+        records,
+        firstBadSequence: last + 1,
+        problem: `the witness of the newest record (${this.#witnessFile}) ${witness.state === 'missing' ? 'is missing' : witness.problem}; records after ${last} may have been removed`,
+      };
     }
     if (witnessed !== undefined) {
       if (witnessed.sequence > last) {
-        return { ok: false, records, firstBadSequence: last + 1, problem: `records ${last + 1} to ${witnessed.sequence} are missing: the witness written ${witnessed.time} names record ${witnessed.sequence}, the trail ends at ${last}` };
+        return {
+          ok: false,
+          records,
+          firstBadSequence: last + 1,
+          problem: `records ${last + 1} to ${witnessed.sequence} are missing: the witness written ${witnessed.time} names record ${witnessed.sequence}, the trail ends at ${last}`,
+        };
       }
       if (witnessedHash !== undefined && witnessedHash !== witnessed.hash) {
-        return { ok: false, records, firstBadSequence: witnessed.sequence, problem: `record ${witnessed.sequence} is not the one the witness written ${witnessed.time} names (the file was swapped or its end replaced)` };
+        return {
+          ok: false,
+          records,
+          firstBadSequence: witnessed.sequence,
+          problem: `record ${witnessed.sequence} is not the one the witness written ${witnessed.time} names (the file was swapped or its end replaced)`,
+        };
       }
     }
     const head = this.#db.prepare('SELECT sequence, hash, mac FROM audit_head').get() as Anchor | undefined;
     if (head === undefined) {
-      return last === 0 && pruned === undefined ? { ok: true, records } : { ok: false, records, firstBadSequence: expected, problem: "the chain's head anchor is missing" };
+      return last === 0 && pruned === undefined
+        ? { ok: true, records }
+        : { ok: false, records, firstBadSequence: expected, problem: "the chain's head anchor is missing" };
     }
     if (this.#mac('head', head) !== head.mac) {
-      return { ok: false, records, firstBadSequence: expected, problem: "the chain's head anchor was changed (records after the last one present may have been removed)" };
+      return {
+        ok: false,
+        records,
+        firstBadSequence: expected,
+        problem: "the chain's head anchor was changed (records after the last one present may have been removed)",
+      };
     }
-    if (head.sequence > last) return { ok: false, records, firstBadSequence: last + 1, problem: `record ${last + 1} is missing (the head anchor names ${head.sequence})` };
-    if (head.sequence < last) return { ok: false, records, firstBadSequence: head.sequence + 1, problem: 'records were added after the head anchor' };
-    if (head.hash !== previous) return { ok: false, records, firstBadSequence: last, problem: 'the newest record is not the one the head anchor names' };
+    if (head.sequence > last)
+      return {
+        ok: false,
+        records,
+        firstBadSequence: last + 1,
+        problem: `record ${last + 1} is missing (the head anchor names ${head.sequence})`,
+      };
+    if (head.sequence < last)
+      return {
+        ok: false,
+        records,
+        firstBadSequence: head.sequence + 1,
+        problem: 'records were added after the head anchor',
+      };
+    if (head.hash !== previous)
+      return {
+        ok: false,
+        records,
+        firstBadSequence: last,
+        problem: 'the newest record is not the one the head anchor names',
+      };
     return { ok: true, records };
   }
 
   prune(before: Date, description: string): number {
     this.#refuseIfBroken();
     return this.#transaction(() => {
-      const firstKept = this.#db.prepare('SELECT MIN(sequence) AS s FROM audit_record WHERE time >= ?').get(before.toISOString()) as { s: number | null };
+      const firstKept = this.#db
+        .prepare('SELECT MIN(sequence) AS s FROM audit_record WHERE time >= ?')
+        .get(before.toISOString()) as { s: number | null };
       const newest = this.#db.prepare('SELECT MAX(sequence) AS s FROM audit_record').get() as { s: number | null };
       const through = firstKept.s !== null ? firstKept.s - 1 : (newest.s ?? 0);
-      const already = (this.#db.prepare('SELECT MAX(sequence) AS s FROM audit_pruned').get() as { s: number | null }).s ?? 0;
+      const already =
+        (this.#db.prepare('SELECT MAX(sequence) AS s FROM audit_pruned').get() as { s: number | null }).s ?? 0;
       if (through <= already) return 0;
-      const row = this.#db.prepare('SELECT hash FROM audit_record WHERE sequence = ?').get(through) as { hash: string } | undefined;
+      const row = this.#db.prepare('SELECT hash FROM audit_record WHERE sequence = ?').get(through) as
+        { hash: string } | undefined;
       if (row === undefined) throw new Error(`audit record ${through} is missing; run \`beeldbrug audit verify\``);
       const anchor = { sequence: through, hash: row.hash };
-      this.#db.prepare('INSERT INTO audit_pruned (sequence, hash, mac, time) VALUES (?, ?, ?, ?)').run(through, row.hash, this.#mac('pruned', anchor), this.#now().toISOString());
+      this.#db
+        .prepare('INSERT INTO audit_pruned (sequence, hash, mac, time) VALUES (?, ?, ?, ?)')
+        .run(through, row.hash, this.#mac('pruned', anchor), this.#now().toISOString());
       this.#db.prepare('DELETE FROM audit_record WHERE sequence <= ?').run(through);
       this.#append({
         action: 'purge',
@@ -277,19 +396,40 @@ export class SqliteAuditTrail implements AuditTrail {
     const before = this.#head();
     const sequence = before.sequence + 1;
     const time = this.#now().toISOString();
-    const row: Row = { sequence, time, action: event.action, bsn: event.patient?.bsn ?? null, user_id: event.user.id, event_json: JSON.stringify(event), hash: '' };
+    const row: Row = {
+      sequence,
+      time,
+      action: event.action,
+      bsn: event.patient?.bsn ?? null,
+      user_id: event.user.id,
+      event_json: JSON.stringify(event),
+      hash: '',
+    };
     const hash = chainHash(this.#key, before.hash, row);
-    this.#db.prepare('INSERT INTO audit_record (sequence, time, action, bsn, user_id, event_json, hash) VALUES (?, ?, ?, ?, ?, ?, ?)').run(sequence, time, row.action, row.bsn, row.user_id, row.event_json, hash);
+    this.#db
+      .prepare(
+        'INSERT INTO audit_record (sequence, time, action, bsn, user_id, event_json, hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(sequence, time, row.action, row.bsn, row.user_id, row.event_json, hash);
     const head = { sequence, hash };
-    this.#db.prepare('INSERT INTO audit_head (one, sequence, hash, mac) VALUES (1, ?, ?, ?) ON CONFLICT (one) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, mac = excluded.mac').run(sequence, hash, this.#mac('head', head));
+    this.#db
+      .prepare(
+        'INSERT INTO audit_head (one, sequence, hash, mac) VALUES (1, ?, ?, ?) ON CONFLICT (one) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, mac = excluded.mac',
+      )
+      .run(sequence, hash, this.#mac('head', head));
     this.#appended = { sequence, hash, time };
     return { ...event, sequence, time, hash };
   }
 
   /** The newest record, or the last pruned one when retention removed all, or the genesis (sequence 0). */
   #head(): { sequence: number; hash: string } {
-    const last = this.#db.prepare('SELECT sequence, hash FROM audit_record ORDER BY sequence DESC LIMIT 1').get() as { sequence: number; hash: string } | undefined;
-    const pruned = last === undefined ? (this.#db.prepare('SELECT sequence, hash FROM audit_pruned ORDER BY sequence DESC LIMIT 1').get() as { sequence: number; hash: string } | undefined) : undefined;
+    const last = this.#db.prepare('SELECT sequence, hash FROM audit_record ORDER BY sequence DESC LIMIT 1').get() as
+      { sequence: number; hash: string } | undefined;
+    const pruned =
+      last === undefined
+        ? (this.#db.prepare('SELECT sequence, hash FROM audit_pruned ORDER BY sequence DESC LIMIT 1').get() as
+            { sequence: number; hash: string } | undefined)
+        : undefined;
     return last ?? pruned ?? { sequence: 0, hash: GENESIS };
   }
 
@@ -301,32 +441,46 @@ export class SqliteAuditTrail implements AuditTrail {
     if (this.#witnessFile === undefined) return undefined;
     const read = readWitness(this.#witnessFile, this.#key);
     const head = this.#head();
-    if (read.state === 'unreadable') return `the witness of the newest audit record (${this.#witnessFile}) ${read.problem}`;
+    if (read.state === 'unreadable')
+      return `the witness of the newest audit record (${this.#witnessFile}) ${read.problem}`;
     if (read.state === 'missing') {
-      if (this.#headIsCurrentForm(head)) return `the witness of the newest audit record (${this.#witnessFile}) is missing; records after ${head.sequence} may have been removed`;
+      if (this.#headIsCurrentForm(head))
+        return `the witness of the newest audit record (${this.#witnessFile}) is missing; records after ${head.sequence} may have been removed`;
       writeWitness(this.#witnessFile, this.#key, { ...head, time: this.#now().toISOString() });
       return undefined;
     }
     const w = read.witness;
-    if (w.sequence > head.sequence) return `the audit trail ends at record ${head.sequence}, but its witness written ${w.time} names record ${w.sequence}: records were removed or the file was replaced`;
-    const at = w.sequence === head.sequence ? head : (this.#db.prepare('SELECT hash FROM audit_record WHERE sequence = ?').get(w.sequence) as { hash: string } | undefined);
-    if (at !== undefined && at.hash !== w.hash) return `audit record ${w.sequence} is not the one its witness written ${w.time} names: the file was replaced`;
+    if (w.sequence > head.sequence)
+      return `the audit trail ends at record ${head.sequence}, but its witness written ${w.time} names record ${w.sequence}: records were removed or the file was replaced`;
+    const at =
+      w.sequence === head.sequence
+        ? head
+        : (this.#db.prepare('SELECT hash FROM audit_record WHERE sequence = ?').get(w.sequence) as
+            { hash: string } | undefined);
+    if (at !== undefined && at.hash !== w.hash)
+      return `audit record ${w.sequence} is not the one its witness written ${w.time} names: the file was replaced`;
     return undefined;
   }
 
   #headIsCurrentForm(head: { sequence: number; hash: string }): boolean {
     if (head.sequence === 0) return false;
-    const rows = this.#db.prepare('SELECT sequence, time, action, bsn, user_id, event_json, hash FROM audit_record WHERE sequence IN (?, ?)').all(head.sequence - 1, head.sequence) as UntrustedRow[];
+    const rows = this.#db
+      .prepare(
+        'SELECT sequence, time, action, bsn, user_id, event_json, hash FROM audit_record WHERE sequence IN (?, ?)',
+      )
+      .all(head.sequence - 1, head.sequence) as UntrustedRow[];
     const newest = rows.find((r) => r.sequence === head.sequence);
     if (newest === undefined || !isRow(newest)) return false;
     const before = rows.find((r) => r.sequence === head.sequence - 1);
-    const pruned = this.#db.prepare('SELECT hash FROM audit_pruned WHERE sequence = ?').get(head.sequence - 1) as { hash: string } | undefined;
+    const pruned = this.#db.prepare('SELECT hash FROM audit_pruned WHERE sequence = ?').get(head.sequence - 1) as
+      { hash: string } | undefined;
     const previous = before !== undefined && isRow(before) ? before.hash : (pruned?.hash ?? GENESIS);
     return chainHash(this.#key, previous, newest) === newest.hash;
   }
 
   #refuseIfBroken(): void {
-    if (this.#witnessProblem !== undefined) throw new Error(`the audit trail cannot record: ${this.#witnessProblem}; run \`beeldbrug audit verify\``);
+    if (this.#witnessProblem !== undefined)
+      throw new Error(`the audit trail cannot record: ${this.#witnessProblem}; run \`beeldbrug audit verify\``);
   }
 
   /**

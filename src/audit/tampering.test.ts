@@ -43,7 +43,9 @@ function attacker(path: string): DatabaseSync {
   const db = new DatabaseSync(path);
   // The attacker needs no durability, and without fsync the generated test takes seconds, not half a minute.
   db.exec('PRAGMA synchronous = OFF');
-  db.exec('DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete; DROP TRIGGER IF EXISTS audit_pruned_no_update; DROP TRIGGER IF EXISTS audit_pruned_no_delete');
+  db.exec(
+    'DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete; DROP TRIGGER IF EXISTS audit_pruned_no_update; DROP TRIGGER IF EXISTS audit_pruned_no_delete',
+  );
   return db;
 }
 
@@ -69,7 +71,9 @@ test('a record inserted with sequence 0 or below fails verify (verify covers eve
   for (const sequence of [0, -1, -1000]) {
     const b = build(dir, `below-${-sequence}`, 3);
     const db = attacker(b.path);
-    db.prepare('INSERT INTO audit_record (sequence, time, action, bsn, user_id, event_json, hash) SELECT ?, time, action, bsn, user_id, event_json, hash FROM audit_record WHERE sequence = 1').run(sequence);
+    db.prepare(
+      'INSERT INTO audit_record (sequence, time, action, bsn, user_id, event_json, hash) SELECT ?, time, action, bsn, user_id, event_json, hash FROM audit_record WHERE sequence = 1',
+    ).run(sequence);
     db.close();
     const trail = reopen(b);
     t.after(() => trail.close());
@@ -83,11 +87,14 @@ test('a record inserted with sequence 0 or below fails verify (verify covers eve
 test('deleting every record, deleting the file or emptying it fails verify, and the trail refuses to record', (t) => {
   const dir = tempDir(t);
   const cases: [string, (b: Built) => void][] = [
-    ['every record and anchor deleted', (b) => {
-      const db = attacker(b.path);
-      db.exec('DELETE FROM audit_record; DELETE FROM audit_head; DELETE FROM audit_pruned');
-      db.close();
-    }],
+    [
+      'every record and anchor deleted',
+      (b) => {
+        const db = attacker(b.path);
+        db.exec('DELETE FROM audit_record; DELETE FROM audit_head; DELETE FROM audit_pruned');
+        db.close();
+      },
+    ],
     ['the file deleted', (b) => removeFile(b.path)],
     ['the file replaced by an empty file', (b) => (removeFile(b.path), writeFileSync(b.path, ''))],
   ];
@@ -98,7 +105,8 @@ test('deleting every record, deleting the file or emptying it fails verify, and 
     t.after(() => trail.close());
     const v = trail.verify();
     assert.equal(v.ok, false, name);
-    if (!v.ok) assert.match(v.problem, /records 1 to 4 are missing: the witness .* names record 4, the trail ends at 0/, name);
+    if (!v.ok)
+      assert.match(v.problem, /records 1 to 4 are missing: the witness .* names record 4, the trail ends at 0/, name);
     assert.match(trail.witnessProblem ?? '', /ends at record 0, but its witness .* names record 4/, name);
     assert.throws(() => trail.record(event(9)), /the audit trail cannot record/, `${name}: nothing records into it`);
   }
@@ -110,10 +118,17 @@ test('cutting off the newest records and putting back an older head row (from th
   // The head anchor as it was after record 3, which the attacker read from the WAL: it carries a valid MAC. The same
   // records give the same anchor, so a trail of 3 records shows it.
   const scratch = new DatabaseSync(build(dir, 'rollback-at-3', 3).path);
-  const headAt3 = scratch.prepare('SELECT sequence, hash, mac FROM audit_head').get() as { sequence: number; hash: string; mac: string };
+  const headAt3 = scratch.prepare('SELECT sequence, hash, mac FROM audit_head').get() as {
+    sequence: number;
+    hash: string;
+    mac: string;
+  };
   scratch.close();
   const db = attacker(b.path);
-  assert.equal((db.prepare('SELECT hash FROM audit_record WHERE sequence = 3').get() as { hash: string }).hash, headAt3.hash);
+  assert.equal(
+    (db.prepare('SELECT hash FROM audit_record WHERE sequence = 3').get() as { hash: string }).hash,
+    headAt3.hash,
+  );
   db.exec('DELETE FROM audit_record WHERE sequence > 3');
   db.prepare('UPDATE audit_head SET sequence = ?, hash = ?, mac = ?').run(headAt3.sequence, headAt3.hash, headAt3.mac);
   db.close();
@@ -134,15 +149,24 @@ test('an edit that keeps the parsed meaning (duplicate key, spacing, key order) 
     ['a duplicate key read first by SQL', (json) => `{"patient":{"bsn":"999990031"},${json.slice(1)}`],
     ['a duplicate description', (json) => `{"description":"nothing happened",${json.slice(1)}`],
     ['spacing', (json) => json.replace('{', '{ ')],
-    ['key order', (json) => JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(json) as Record<string, unknown>).reverse()))],
+    [
+      'key order',
+      (json) =>
+        JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(json) as Record<string, unknown>).reverse())),
+    ],
   ];
   for (const [name, edit] of edits) {
     const b = build(dir, name.replaceAll(' ', '-'), 3);
     const db = attacker(b.path);
-    const json = (db.prepare('SELECT event_json FROM audit_record WHERE sequence = 2').get() as { event_json: string }).event_json;
+    const json = (db.prepare('SELECT event_json FROM audit_record WHERE sequence = 2').get() as { event_json: string })
+      .event_json;
     const edited = edit(json);
     assert.notEqual(edited, json);
-    assert.deepEqual(new Set(Object.keys(JSON.parse(edited) as object)), new Set(Object.keys(JSON.parse(json) as object)), `${name}: parses to the same keys`);
+    assert.deepEqual(
+      new Set(Object.keys(JSON.parse(edited) as object)),
+      new Set(Object.keys(JSON.parse(json) as object)),
+      `${name}: parses to the same keys`,
+    );
     db.prepare('UPDATE audit_record SET event_json = ? WHERE sequence = 2').run(edited);
     db.close();
     const trail = reopen(b);
@@ -182,7 +206,11 @@ test('the witness: missing, changed, or written with another key fails verify; a
   t.after(() => a.close());
   assert.match(a.witnessProblem ?? '', /is missing; records after 3 may have been removed/);
   assert.equal(a.verify().ok, false);
-  assert.equal(existsSync(gone.witnessFile), false, 'a missing witness is not silently recreated for a trail that had one');
+  assert.equal(
+    existsSync(gone.witnessFile),
+    false,
+    'a missing witness is not silently recreated for a trail that had one',
+  );
 
   const edited = build(dir, 'edited', 3);
   writeFileSync(edited.witnessFile, readFileSync(edited.witnessFile, 'utf8').replace('"sequence":3', '"sequence":2'));
@@ -195,10 +223,18 @@ test('the witness: missing, changed, or written with another key fails verify; a
   const c = new SqliteAuditTrail(fresh, { key, witnessFile: join(dir, 'fresh', 'witness.json') });
   t.after(() => c.close());
   assert.equal(c.witnessProblem, undefined);
-  assert.equal(JSON.parse(readFileSync(join(dir, 'fresh', 'witness.json'), 'utf8')).sequence, 0, 'a new trail starts its witness at 0');
+  assert.equal(
+    JSON.parse(readFileSync(join(dir, 'fresh', 'witness.json'), 'utf8')).sequence,
+    0,
+    'a new trail starts its witness at 0',
+  );
   assert.deepEqual(c.verify(), { ok: true, records: 0 });
   c.record(event(1));
-  assert.equal(JSON.parse(readFileSync(join(dir, 'fresh', 'witness.json'), 'utf8')).sequence, 1, 'every append moves the witness');
+  assert.equal(
+    JSON.parse(readFileSync(join(dir, 'fresh', 'witness.json'), 'utf8')).sequence,
+    1,
+    'every append moves the witness',
+  );
 });
 
 test('accepting the present head after a restore: recorded, and the witness moves', (t) => {
@@ -220,7 +256,11 @@ test('accepting the present head after a restore: recorded, and the witness move
 
 /** A tampering, positions as numbers the case maps onto the trail it is applied to. */
 type Tampering =
-  | { kind: 'edit'; at: number; variant: 'character' | 'duplicate-key' | 'spacing' | 'key-order' | 'time' | 'action' | 'bsn' | 'user' | 'hash' }
+  | {
+      kind: 'edit';
+      at: number;
+      variant: 'character' | 'duplicate-key' | 'spacing' | 'key-order' | 'time' | 'action' | 'bsn' | 'user' | 'hash';
+    }
   | { kind: 'delete'; at: number }
   | { kind: 'insert'; at: number; from: number; place: 'middle' | 'zero' | 'negative' | 'after-end' }
   | { kind: 'reorder'; at: number; other: number }
@@ -231,13 +271,40 @@ type Tampering =
 
 const position = fc.nat({ max: 10_000 });
 const tampering: fc.Arbitrary<Tampering> = fc.oneof(
-  fc.record({ kind: fc.constant('edit' as const), at: position, variant: fc.constantFrom('character', 'duplicate-key', 'spacing', 'key-order', 'time', 'action', 'bsn', 'user', 'hash') }),
+  fc.record({
+    kind: fc.constant('edit' as const),
+    at: position,
+    variant: fc.constantFrom(
+      'character',
+      'duplicate-key',
+      'spacing',
+      'key-order',
+      'time',
+      'action',
+      'bsn',
+      'user',
+      'hash',
+    ),
+  }),
   fc.record({ kind: fc.constant('delete' as const), at: position }),
-  fc.record({ kind: fc.constant('insert' as const), at: position, from: position, place: fc.constantFrom('middle', 'zero', 'negative', 'after-end') }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: position,
+    from: position,
+    place: fc.constantFrom('middle', 'zero', 'negative', 'after-end'),
+  }),
   fc.record({ kind: fc.constant('reorder' as const), at: position, other: position }),
-  fc.record({ kind: fc.constant('truncate' as const), at: position, head: fc.constantFrom('kept', 'removed', 'older') }),
+  fc.record({
+    kind: fc.constant('truncate' as const),
+    at: position,
+    head: fc.constantFrom('kept', 'removed', 'older'),
+  }),
   fc.record({ kind: fc.constant('head-rollback' as const), at: position }),
-  fc.record({ kind: fc.constant('file-swap' as const), to: fc.constantFrom('deleted', 'empty', 'older-copy', 'other-key'), at: position }),
+  fc.record({
+    kind: fc.constant('file-swap' as const),
+    to: fc.constantFrom('deleted', 'empty', 'older-copy', 'other-key'),
+    at: position,
+  }),
   fc.record({ kind: fc.constant('delete-all' as const) }),
 );
 
@@ -257,20 +324,30 @@ test('1,000 generated tamperings (edit, delete, insert, reorder, truncate, head 
   {
     const path = join(dir, 'base-0.sqlite');
     let clock = START;
-    const trail = new SqliteAuditTrail(path, { key, witnessFile: join(dir, 'base-0.witness.json'), now: () => new Date((clock += 1000)) });
+    const trail = new SqliteAuditTrail(path, {
+      key,
+      witnessFile: join(dir, 'base-0.witness.json'),
+      now: () => new Date((clock += 1000)),
+    });
     const reader = new DatabaseSync(path);
     for (let n = 0; n < COUNT; n += 1) {
       if (n > 0) trail.record(event(n));
       olderCopies.push(join(dir, `older-${n}.sqlite`));
       reader.prepare('VACUUM INTO ?').run(olderCopies[n]!);
-      heads.push(reader.prepare('SELECT sequence, hash, mac FROM audit_head').get() as { sequence: number; hash: string; mac: string } | undefined);
+      heads.push(
+        reader.prepare('SELECT sequence, hash, mac FROM audit_head').get() as
+          { sequence: number; hash: string; mac: string } | undefined,
+      );
     }
     trail.record(event(COUNT));
     reader.close();
     trail.close();
   }
   const bases = [0, 6].map((pruneThrough) => {
-    const b = pruneThrough > 0 ? build(dir, `base-${pruneThrough}`, COUNT, { pruneThrough }) : { path: join(dir, 'base-0.sqlite'), witnessFile: join(dir, 'base-0.witness.json') };
+    const b =
+      pruneThrough > 0
+        ? build(dir, `base-${pruneThrough}`, COUNT, { pruneThrough })
+        : { path: join(dir, 'base-0.sqlite'), witnessFile: join(dir, 'base-0.witness.json') };
     const first = pruneThrough + 1;
     const last = pruneThrough > 0 ? COUNT + 1 : COUNT;
     return { ...b, first, last };
@@ -299,15 +376,27 @@ test('1,000 generated tamperings (edit, delete, insert, reorder, truncate, head 
       } else {
         const triggers = (() => {
           const reader = new DatabaseSync(b.path);
-          const sql = (reader.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger'").all() as { sql: string }[]).map((r) => r.sql);
+          const sql = (
+            reader.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger'").all() as { sql: string }[]
+          ).map((r) => r.sql);
           reader.close();
           return sql;
         })();
         const db = attacker(b.path);
-        const row = (s: number) => db.prepare('SELECT sequence, time, action, bsn, user_id, event_json, hash FROM audit_record WHERE sequence = ?').get(s) as Record<string, string | number | null>;
+        const row = (s: number) =>
+          db
+            .prepare(
+              'SELECT sequence, time, action, bsn, user_id, event_json, hash FROM audit_record WHERE sequence = ?',
+            )
+            .get(s) as Record<string, string | number | null>;
         const put = (s: number, r: Record<string, string | number | null>) =>
-          db.prepare('INSERT INTO audit_record (sequence, time, action, bsn, user_id, event_json, hash) VALUES (?, ?, ?, ?, ?, ?, ?)').run(s, r.time!, r.action!, r.bsn!, r.user_id!, r.event_json!, r.hash!);
-        const set = (column: string, value: string | null, s: number) => db.prepare(`UPDATE audit_record SET ${column} = ? WHERE sequence = ?`).run(value, s);
+          db
+            .prepare(
+              'INSERT INTO audit_record (sequence, time, action, bsn, user_id, event_json, hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
+            )
+            .run(s, r.time!, r.action!, r.bsn!, r.user_id!, r.event_json!, r.hash!);
+        const set = (column: string, value: string | null, s: number) =>
+          db.prepare(`UPDATE audit_record SET ${column} = ? WHERE sequence = ?`).run(value, s);
         if (tp.kind === 'edit') {
           const k = pick(tp.at);
           const r = row(k);
@@ -316,7 +405,14 @@ test('1,000 generated tamperings (edit, delete, insert, reorder, truncate, head 
             character: () => set('event_json', json.replace('"description":"', '"description":"x'), k),
             'duplicate-key': () => set('event_json', `{"action":"login",${json.slice(1)}`, k),
             spacing: () => set('event_json', `${json} `, k),
-            'key-order': () => set('event_json', JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(json) as Record<string, unknown>).reverse())), k),
+            'key-order': () =>
+              set(
+                'event_json',
+                JSON.stringify(
+                  Object.fromEntries(Object.entries(JSON.parse(json) as Record<string, unknown>).reverse()),
+                ),
+                k,
+              ),
             time: () => set('time', new Date(Date.parse(String(r.time)) + 1).toISOString(), k),
             action: () => set('action', r.action === 'purge' ? 'read' : 'purge', k),
             bsn: () => set('bsn', r.bsn === '999990031' ? null : '999990031', k),
@@ -330,7 +426,9 @@ test('1,000 generated tamperings (edit, delete, insert, reorder, truncate, head 
           const copied = row(pick(tp.from));
           if (tp.place === 'middle') {
             const k = pick(tp.at);
-            db.exec(`UPDATE audit_record SET sequence = sequence + 100000 WHERE sequence >= ${k}; UPDATE audit_record SET sequence = sequence - 99999 WHERE sequence >= 100000`);
+            db.exec(
+              `UPDATE audit_record SET sequence = sequence + 100000 WHERE sequence >= ${k}; UPDATE audit_record SET sequence = sequence - 99999 WHERE sequence >= 100000`,
+            );
             put(k, copied);
           } else {
             put(tp.place === 'zero' ? 0 : tp.place === 'negative' ? -1 - (tp.at % 50) : base.last + 1, copied);
@@ -342,7 +440,9 @@ test('1,000 generated tamperings (edit, delete, insert, reorder, truncate, head 
           if (other < base.first) {
             db.prepare('DELETE FROM audit_record WHERE sequence = ?').run(a);
           } else {
-            db.exec(`UPDATE audit_record SET sequence = -7 WHERE sequence = ${a}; UPDATE audit_record SET sequence = ${a} WHERE sequence = ${other}; UPDATE audit_record SET sequence = ${other} WHERE sequence = -7`);
+            db.exec(
+              `UPDATE audit_record SET sequence = -7 WHERE sequence = ${a}; UPDATE audit_record SET sequence = ${a} WHERE sequence = ${other}; UPDATE audit_record SET sequence = ${other} WHERE sequence = -7`,
+            );
           }
         } else if (tp.kind === 'truncate' || tp.kind === 'head-rollback') {
           const k = pick(tp.at);
@@ -355,7 +455,12 @@ test('1,000 generated tamperings (edit, delete, insert, reorder, truncate, head 
           // An older head anchor with a valid MAC, as the WAL or a backup holds it.
           const older = heads[Math.min(k - 1, COUNT - 1)];
           if (head === 'removed' || (head === 'older' && older === undefined)) db.exec('DELETE FROM audit_head');
-          else if (head === 'older' && older !== undefined) db.prepare('UPDATE audit_head SET sequence = ?, hash = ?, mac = ?').run(older.sequence, older.hash, older.mac);
+          else if (head === 'older' && older !== undefined)
+            db.prepare('UPDATE audit_head SET sequence = ?, hash = ?, mac = ?').run(
+              older.sequence,
+              older.hash,
+              older.mac,
+            );
         } else {
           removesTail = true;
           db.exec('DELETE FROM audit_record; DELETE FROM audit_head; DELETE FROM audit_pruned');
@@ -366,7 +471,8 @@ test('1,000 generated tamperings (edit, delete, insert, reorder, truncate, head 
       try {
         const v = check.verify();
         assert.equal(v.ok, false, `${JSON.stringify(tp)} on records ${base.first}..${base.last} was not caught`);
-        if (removesTail) assert.notEqual(check.witnessProblem, undefined, `${JSON.stringify(tp)}: the trail would still record`);
+        if (removesTail)
+          assert.notEqual(check.witnessProblem, undefined, `${JSON.stringify(tp)}: the trail would still record`);
       } finally {
         check.close();
       }
@@ -374,6 +480,18 @@ test('1,000 generated tamperings (edit, delete, insert, reorder, truncate, head 
     }),
     { numRuns: 1000 },
   );
-  assert.equal([...tried.values()].reduce((a, n) => a + n, 0), 1000);
-  assert.deepEqual([...tried.keys()].sort(), ['delete', 'delete-all', 'edit', 'file-swap', 'head-rollback', 'insert', 'reorder', 'truncate']);
+  assert.equal(
+    [...tried.values()].reduce((a, n) => a + n, 0),
+    1000,
+  );
+  assert.deepEqual([...tried.keys()].sort(), [
+    'delete',
+    'delete-all',
+    'edit',
+    'file-swap',
+    'head-rollback',
+    'insert',
+    'reorder',
+    'truncate',
+  ]);
 });

@@ -39,7 +39,13 @@ export interface AuditEvent {
   responsibleUser?: { id: string; name: string };
   accessPoint: { node: string; ip?: string; aeTitle?: string };
   patient?: { bsn?: string; patientId?: string };
-  objects: { studyInstanceUid?: string; seriesInstanceUid?: string; sopInstanceUids?: string[]; transferId?: string; shareId?: string };
+  objects: {
+    studyInstanceUid?: string;
+    seriesInstanceUid?: string;
+    sopInstanceUids?: string[];
+    transferId?: string;
+    shareId?: string;
+  };
   grounds: { purpose?: string; authorization?: string; consentReference?: string; emergency?: boolean };
 }
 
@@ -63,7 +69,8 @@ export interface AuditFilter {
   limit?: number | undefined;
 }
 
-export type AuditVerification = { ok: true; records: number } | { ok: false; records: number; firstBadSequence: number; problem: string };
+export type AuditVerification =
+  { ok: true; records: number } | { ok: false; records: number; firstBadSequence: number; problem: string };
 
 export interface AuditTrail {
   /** Appends one record; throws when it cannot be written, and the caller must then fail what it was doing. */

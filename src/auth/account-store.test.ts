@@ -8,7 +8,13 @@ import { tempDir } from '../../test/support/tmp.ts';
 import { AccountStore } from './account-store.ts';
 import { base32Decode, newTotpSecret, totpCode, totpStep } from './totp.ts';
 
-const policy = { sessionIdleMinutes: 30, sessionMaxHours: 12, lockoutAttempts: 5, lockoutMinutes: 15, totpKey: randomBytes(32) };
+const policy = {
+  sessionIdleMinutes: 30,
+  sessionMaxHours: 12,
+  lockoutAttempts: 5,
+  lockoutMinutes: 15,
+  totpKey: randomBytes(32),
+};
 const PASSWORD = 'correct horse battery';
 
 function storeAt(t: { after(fn: () => void): void }, clock: { now: number }): { store: AccountStore; path: string } {
@@ -21,8 +27,24 @@ function storeAt(t: { after(fn: () => void): void }, clock: { now: number }): { 
 test('a local account signs in with password and TOTP; the hash is argon2id and the token is not stored', async (t) => {
   const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
   const { store, path } = storeAt(t, clock);
-  const { account, totpSecret } = await store.createLocal({ username: 'C.Bakker', name: 'Dr. C. Bakker', role: 'radiologist', uziRoleCode: '01.015', password: PASSWORD });
-  assert.deepEqual({ ...account, id: 'x' }, { id: 'x', username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist', uziRoleCode: '01.015', source: 'local' });
+  const { account, totpSecret } = await store.createLocal({
+    username: 'C.Bakker',
+    name: 'Dr. C. Bakker',
+    role: 'radiologist',
+    uziRoleCode: '01.015',
+    password: PASSWORD,
+  });
+  assert.deepEqual(
+    { ...account, id: 'x' },
+    {
+      id: 'x',
+      username: 'c.bakker',
+      name: 'Dr. C. Bakker',
+      role: 'radiologist',
+      uziRoleCode: '01.015',
+      source: 'local',
+    },
+  );
   const code = totpCode(totpSecret, totpStep(new Date(clock.now)));
   const r = await store.signIn({ username: 'c.bakker', password: PASSWORD, code });
   assert.ok(r.ok);
@@ -41,9 +63,18 @@ test('a local account signs in with password and TOTP; the hash is argon2id and 
 test('sessions expire when idle and at their maximum age; ending one signs out', async (t) => {
   const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
   const { store } = storeAt(t, clock);
-  const { totpSecret } = await store.createLocal({ username: 'staff1', name: 'S. Jansen', role: 'staff', password: PASSWORD });
+  const { totpSecret } = await store.createLocal({
+    username: 'staff1',
+    name: 'S. Jansen',
+    role: 'staff',
+    password: PASSWORD,
+  });
   const signIn = async (): Promise<string> => {
-    const r = await store.signIn({ username: 'staff1', password: PASSWORD, code: totpCode(totpSecret, totpStep(new Date(clock.now))) });
+    const r = await store.signIn({
+      username: 'staff1',
+      password: PASSWORD,
+      code: totpCode(totpSecret, totpStep(new Date(clock.now))),
+    });
     assert.ok(r.ok);
     return r.token;
   };
@@ -68,11 +99,20 @@ test('sessions expire when idle and at their maximum age; ending one signs out',
 test('five failures lock the account for fifteen minutes, even for the right credentials; unknown users look the same', async (t) => {
   const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
   const { store } = storeAt(t, clock);
-  const { totpSecret } = await store.createLocal({ username: 'admin', name: 'Beheerder', role: 'admin', password: PASSWORD });
+  const { totpSecret } = await store.createLocal({
+    username: 'admin',
+    name: 'Beheerder',
+    role: 'admin',
+    password: PASSWORD,
+  });
   const code = (): string => totpCode(totpSecret, totpStep(new Date(clock.now)));
   const reasons: string[] = [];
   for (let i = 0; i < 5; i++) {
-    const r = await store.signIn({ username: 'admin', password: i % 2 === 0 ? 'wrong password!' : PASSWORD, code: i % 2 === 0 ? code() : '000000' });
+    const r = await store.signIn({
+      username: 'admin',
+      password: i % 2 === 0 ? 'wrong password!' : PASSWORD,
+      code: i % 2 === 0 ? code() : '000000',
+    });
     reasons.push(r.ok ? 'ok' : r.reason);
   }
   assert.deepEqual(reasons.filter((r) => r !== 'ok').length, 5);
@@ -103,10 +143,23 @@ test('accounts are validated: user name, role, UZI role code, weak passwords, ta
 test('sweeping removes expired sessions and keeps live ones', async (t) => {
   const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
   const { store } = storeAt(t, clock);
-  const { totpSecret } = await store.createLocal({ username: 'staff2', name: 'S. de Boer', role: 'staff', password: PASSWORD });
-  const old = await store.signIn({ username: 'staff2', password: PASSWORD, code: totpCode(totpSecret, totpStep(new Date(clock.now))) });
+  const { totpSecret } = await store.createLocal({
+    username: 'staff2',
+    name: 'S. de Boer',
+    role: 'staff',
+    password: PASSWORD,
+  });
+  const old = await store.signIn({
+    username: 'staff2',
+    password: PASSWORD,
+    code: totpCode(totpSecret, totpStep(new Date(clock.now))),
+  });
   clock.now += 40 * 60_000;
-  const fresh = await store.signIn({ username: 'staff2', password: PASSWORD, code: totpCode(totpSecret, totpStep(new Date(clock.now))) });
+  const fresh = await store.signIn({
+    username: 'staff2',
+    password: PASSWORD,
+    code: totpCode(totpSecret, totpStep(new Date(clock.now))),
+  });
   assert.ok(old.ok && fresh.ok);
   assert.equal(store.sweep(), 1, 'the session idle for 40 minutes goes');
   assert.ok(store.session(fresh.token));
@@ -114,29 +167,45 @@ test('sweeping removes expired sessions and keeps live ones', async (t) => {
 
 /** The database file and its write-ahead log as bytes: what a copy of the data folder gives away. */
 function rawBytes(path: string): Buffer {
-  return Buffer.concat([path, `${path}-wal`].flatMap((p) => {
-    try {
-      return [readFileSync(p)];
-    } catch {
-      return [];
-    }
-  }));
+  return Buffer.concat(
+    [path, `${path}-wal`].flatMap((p) => {
+      try {
+        return [readFileSync(p)];
+      } catch {
+        return [];
+      }
+    }),
+  );
 }
 
-const holds = (raw: Buffer, secret: string): boolean => raw.includes(Buffer.from(secret)) || raw.includes(base32Decode(secret));
+const holds = (raw: Buffer, secret: string): boolean =>
+  raw.includes(Buffer.from(secret)) || raw.includes(base32Decode(secret));
 
 test('TOTP secrets are sealed at rest: the database file holds neither the secret nor its bytes', async (t) => {
   const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
   const { store, path } = storeAt(t, clock);
-  const { totpSecret } = await store.createLocal({ username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist', password: PASSWORD });
+  const { totpSecret } = await store.createLocal({
+    username: 'c.bakker',
+    name: 'Dr. C. Bakker',
+    role: 'radiologist',
+    password: PASSWORD,
+  });
   assert.ok(!holds(rawBytes(path), totpSecret), 'with the store open');
   store.close();
   assert.ok(!holds(rawBytes(path), totpSecret), 'after close');
   const other = new AccountStore(path, policy, () => new Date(clock.now));
   t.after(() => other.close());
-  const r = await other.signIn({ username: 'c.bakker', password: PASSWORD, code: totpCode(totpSecret, totpStep(new Date(clock.now))) });
+  const r = await other.signIn({
+    username: 'c.bakker',
+    password: PASSWORD,
+    code: totpCode(totpSecret, totpStep(new Date(clock.now))),
+  });
   assert.ok(r.ok, 'the sealed secret opens with the same key');
-  assert.throws(() => new AccountStore(path, { ...policy, totpKey: randomBytes(32) }), /does not open with this key/, 'another key is refused at open, not at every sign-in');
+  assert.throws(
+    () => new AccountStore(path, { ...policy, totpKey: randomBytes(32) }),
+    /does not open with this key/,
+    'another key is refused at open, not at every sign-in',
+  );
 });
 
 test('plain-text TOTP secrets of an older version are sealed on first open and still sign in', async (t) => {
@@ -153,6 +222,10 @@ test('plain-text TOTP secrets of an older version are sealed on first open and s
   const opened = new AccountStore(path, policy, () => new Date(clock.now));
   t.after(() => opened.close());
   assert.ok(!holds(rawBytes(path), secret), 'sealed, and no copy left in free pages or the write-ahead log');
-  const r = await opened.signIn({ username: 'c.bakker', password: PASSWORD, code: totpCode(secret, totpStep(new Date(clock.now))) });
+  const r = await opened.signIn({
+    username: 'c.bakker',
+    password: PASSWORD,
+    code: totpCode(secret, totpStep(new Date(clock.now))),
+  });
   assert.ok(r.ok, 'the migrated secret signs in');
 });

@@ -126,11 +126,16 @@ export class AccountStore {
    * started with another store key would otherwise refuse every sign-in without saying why.
    */
   #sealPlainSecrets(): void {
-    const rows = this.#db.prepare('SELECT id, username, totp_secret FROM account WHERE totp_secret IS NOT NULL').all() as { id: string; username: string; totp_secret: string }[];
+    const rows = this.#db
+      .prepare('SELECT id, username, totp_secret FROM account WHERE totp_secret IS NOT NULL')
+      .all() as { id: string; username: string; totp_secret: string }[];
     const plain = rows.filter((r) => !isSealed(r.totp_secret));
     const sealed = rows.find((r) => isSealed(r.totp_secret));
     if (sealed !== undefined && openTotpSecret(this.#totpKey, sealed.id, sealed.totp_secret) === undefined) {
-      throw new AccountError('SECRETS_KEY_MISMATCH', `the TOTP secret of ${sealed.username} does not open with this key: the accounts were made under another store key`);
+      throw new AccountError(
+        'SECRETS_KEY_MISMATCH',
+        `the TOTP secret of ${sealed.username} does not open with this key: the accounts were made under another store key`,
+      );
     }
     if (plain.length === 0) return;
     const update = this.#db.prepare('UPDATE account SET totp_secret = ? WHERE id = ?');
@@ -147,25 +152,53 @@ export class AccountStore {
   }
 
   /** Creates a local account; the TOTP secret comes back once, for the user's authenticator app. */
-  async createLocal(a: { username: string; name: string; role: Role; uziRoleCode?: string; password: string }): Promise<{ account: Account; totpSecret: string }> {
+  async createLocal(a: {
+    username: string;
+    name: string;
+    role: Role;
+    uziRoleCode?: string;
+    password: string;
+  }): Promise<{ account: Account; totpSecret: string }> {
     const username = a.username.toLowerCase();
-    if (!USERNAME.test(username)) throw new AccountError('ACCOUNT_INVALID', 'a user name is 2-64 of a-z, 0-9, dot, dash or underscore, starting with a letter or digit');
+    if (!USERNAME.test(username))
+      throw new AccountError(
+        'ACCOUNT_INVALID',
+        'a user name is 2-64 of a-z, 0-9, dot, dash or underscore, starting with a letter or digit',
+      );
     if (a.name.trim().length === 0) throw new AccountError('ACCOUNT_INVALID', "the user's name is empty");
     if (!ROLES.includes(a.role)) throw new AccountError('ACCOUNT_INVALID', `the role is one of ${ROLES.join(', ')}`);
-    if (a.uziRoleCode !== undefined && !UZI_ROLE.test(a.uziRoleCode)) throw new AccountError('ACCOUNT_INVALID', 'a UZI role code looks like 01.015');
+    if (a.uziRoleCode !== undefined && !UZI_ROLE.test(a.uziRoleCode))
+      throw new AccountError('ACCOUNT_INVALID', 'a UZI role code looks like 01.015');
     const weak = passwordProblem(a.password, username);
     if (weak !== undefined) throw new AccountError('ACCOUNT_INVALID', weak);
-    if (this.#row(username) !== undefined) throw new AccountError('ACCOUNT_EXISTS', `the user name ${username} is taken`);
+    if (this.#row(username) !== undefined)
+      throw new AccountError('ACCOUNT_EXISTS', `the user name ${username} is taken`);
     const totpSecret = newTotpSecret();
     const id = randomUUID();
     this.#db
-      .prepare('INSERT INTO account (id, username, name, role, uzi_role_code, source, password_hash, totp_secret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(id, username, a.name.trim(), a.role, a.uziRoleCode ?? null, 'local', await hashPassword(a.password), sealTotpSecret(this.#totpKey, id, totpSecret), this.#now().toISOString());
+      .prepare(
+        'INSERT INTO account (id, username, name, role, uzi_role_code, source, password_hash, totp_secret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        id,
+        username,
+        a.name.trim(),
+        a.role,
+        a.uziRoleCode ?? null,
+        'local',
+        await hashPassword(a.password),
+        sealTotpSecret(this.#totpKey, id, totpSecret),
+        this.#now().toISOString(),
+      );
     return { account: accountOf(this.#row(username)!), totpSecret };
   }
 
   count(role?: Role): number {
-    const row = (role === undefined ? this.#db.prepare('SELECT COUNT(*) AS n FROM account').get() : this.#db.prepare('SELECT COUNT(*) AS n FROM account WHERE role = ?').get(role)) as { n: number };
+    const row = (
+      role === undefined
+        ? this.#db.prepare('SELECT COUNT(*) AS n FROM account').get()
+        : this.#db.prepare('SELECT COUNT(*) AS n FROM account WHERE role = ?').get(role)
+    ) as { n: number };
     return row.n;
   }
 
@@ -192,7 +225,11 @@ export class AccountStore {
       const lock = failures >= this.#policy.lockoutAttempts;
       this.#db
         .prepare('UPDATE account SET failed_attempts = ?, locked_until = ? WHERE id = ?')
-        .run(lock ? 0 : failures, lock ? at.getTime() + this.#policy.lockoutMinutes * 60_000 : fresh.locked_until, row.id);
+        .run(
+          lock ? 0 : failures,
+          lock ? at.getTime() + this.#policy.lockoutMinutes * 60_000 : fresh.locked_until,
+          row.id,
+        );
       return { ok: false, reason: passwordOk ? 'wrong-code' : 'wrong-password', account };
     }
     this.#db.prepare('UPDATE account SET failed_attempts = 0, totp_last_step = ? WHERE id = ?').run(step, row.id);
@@ -204,18 +241,33 @@ export class AccountStore {
    * role and UZI role code are updated on every sign-in, and it has no password or TOTP here (lockout is the provider's).
    * The user name is the provider's, suffixed when a different account already holds it.
    */
-  signInExternal(p: { subject: string; username: string; name: string; role: Role; uziRoleCode?: string; twoFactor: boolean }): { token: string; session: Session } {
+  signInExternal(p: {
+    subject: string;
+    username: string;
+    name: string;
+    role: Role;
+    uziRoleCode?: string;
+    twoFactor: boolean;
+  }): { token: string; session: Session } {
     const at = this.#now();
-    const known = this.#db.prepare('SELECT * FROM account WHERE oidc_subject = ?').get(p.subject) as AccountRow | undefined;
+    const known = this.#db.prepare('SELECT * FROM account WHERE oidc_subject = ?').get(p.subject) as
+      AccountRow | undefined;
     let id: string;
     if (known !== undefined) {
       id = known.id;
-      this.#db.prepare('UPDATE account SET name = ?, role = ?, uzi_role_code = ? WHERE id = ?').run(p.name, p.role, p.uziRoleCode ?? null, id);
+      this.#db
+        .prepare('UPDATE account SET name = ?, role = ?, uzi_role_code = ? WHERE id = ?')
+        .run(p.name, p.role, p.uziRoleCode ?? null, id);
     } else {
       id = randomUUID();
-      const username = this.#row(p.username) === undefined ? p.username : `${p.username}#${createHash('sha256').update(p.subject).digest('hex').slice(0, 8)}`;
+      const username =
+        this.#row(p.username) === undefined
+          ? p.username
+          : `${p.username}#${createHash('sha256').update(p.subject).digest('hex').slice(0, 8)}`;
       this.#db
-        .prepare('INSERT INTO account (id, username, name, role, uzi_role_code, source, oidc_subject, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT INTO account (id, username, name, role, uzi_role_code, source, oidc_subject, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        )
         .run(id, username, p.name, p.role, p.uziRoleCode ?? null, 'oidc', p.subject, at.toISOString());
     }
     const row = this.#db.prepare('SELECT * FROM account WHERE id = ?').get(id) as AccountRow | undefined;
@@ -228,20 +280,30 @@ export class AccountStore {
     if (token.length < 20 || token.length > 100) return undefined;
     const at = this.#now().getTime();
     const hash = tokenHash(token);
-    const row = this.#db.prepare('SELECT s.account_id, s.two_factor, s.created_at, s.expires_at, s.last_seen FROM session s WHERE s.token_hash = ?').get(hash) as
-      | { account_id: string; two_factor: number; created_at: number; expires_at: number; last_seen: number }
-      | undefined;
+    const row = this.#db
+      .prepare(
+        'SELECT s.account_id, s.two_factor, s.created_at, s.expires_at, s.last_seen FROM session s WHERE s.token_hash = ?',
+      )
+      .get(hash) as
+      { account_id: string; two_factor: number; created_at: number; expires_at: number; last_seen: number } | undefined;
     if (row === undefined) return undefined;
     if (at >= row.expires_at || at - row.last_seen >= this.#policy.sessionIdleMinutes * 60_000) {
       this.#db.prepare('DELETE FROM session WHERE token_hash = ?').run(hash);
       return undefined;
     }
-    const account = this.#db.prepare('SELECT * FROM account WHERE id = ?').get(row.account_id) as AccountRow | undefined;
+    const account = this.#db.prepare('SELECT * FROM account WHERE id = ?').get(row.account_id) as
+      AccountRow | undefined;
     if (account === undefined) return undefined;
     // A durable write per request would put a disk flush on every call a signed-in user makes; a minute's precision is
     // plenty for an idle limit counted in minutes.
-    if (at - row.last_seen >= 60_000) this.#db.prepare('UPDATE session SET last_seen = ? WHERE token_hash = ?').run(at, hash);
-    return { account: accountOf(account), twoFactor: row.two_factor === 1, createdAt: new Date(row.created_at).toISOString(), expiresAt: new Date(row.expires_at).toISOString() };
+    if (at - row.last_seen >= 60_000)
+      this.#db.prepare('UPDATE session SET last_seen = ? WHERE token_hash = ?').run(at, hash);
+    return {
+      account: accountOf(account),
+      twoFactor: row.two_factor === 1,
+      createdAt: new Date(row.created_at).toISOString(),
+      expiresAt: new Date(row.expires_at).toISOString(),
+    };
   }
 
   endSession(token: string): void {
@@ -251,7 +313,11 @@ export class AccountStore {
   /** Removes expired sessions (housekeeping; an expired session is refused whether or not it was removed). */
   sweep(): number {
     const at = this.#now().getTime();
-    return Number(this.#db.prepare('DELETE FROM session WHERE expires_at <= ? OR last_seen <= ?').run(at, at - this.#policy.sessionIdleMinutes * 60_000).changes);
+    return Number(
+      this.#db
+        .prepare('DELETE FROM session WHERE expires_at <= ? OR last_seen <= ?')
+        .run(at, at - this.#policy.sessionIdleMinutes * 60_000).changes,
+    );
   }
 
   /** Closes the database; a second call does nothing. */
@@ -263,9 +329,15 @@ export class AccountStore {
     const token = randomBytes(32).toString('base64url');
     const expires = at.getTime() + this.#policy.sessionMaxHours * 3600_000;
     this.#db
-      .prepare('INSERT INTO session (token_hash, account_id, two_factor, created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO session (token_hash, account_id, two_factor, created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+      )
       .run(tokenHash(token), account.id, twoFactor ? 1 : 0, at.getTime(), at.getTime(), expires);
-    return { ok: true, token, session: { account, twoFactor, createdAt: at.toISOString(), expiresAt: new Date(expires).toISOString() } };
+    return {
+      ok: true,
+      token,
+      session: { account, twoFactor, createdAt: at.toISOString(), expiresAt: new Date(expires).toISOString() },
+    };
   }
 
   #row(username: string): AccountRow | undefined {

@@ -29,7 +29,11 @@ const SUBJECT_ALT_NAME_OID = '2.5.29.17';
 const URA_PREFIX = 'URA-';
 
 function subjectFields(cert: X509Certificate): Map<string, string> {
-  return new Map(cert.subject.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const));
+  return new Map(
+    cert.subject
+      .split('\n')
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const),
+  );
 }
 
 /** The otherName values of the subjectAltName extension, as [type-id, text] pairs (IA5String or UTF8String values). */
@@ -48,7 +52,8 @@ export function otherNamesOf(cert: X509Certificate): [string, string][] {
       const parts = der.childrenOf(raw, extension);
       const id = parts[0];
       const value = parts[parts.length - 1];
-      if (id === undefined || value === undefined || value.tag !== 0x04 || der.oidOf(raw, id) !== SUBJECT_ALT_NAME_OID) continue;
+      if (id === undefined || value === undefined || value.tag !== 0x04 || der.oidOf(raw, id) !== SUBJECT_ALT_NAME_OID)
+        continue;
       const names = der.readElement(raw, value.contentStart);
       for (const name of der.childrenOf(raw, names)) {
         if (name.tag !== 0xa0) continue; // [0] otherName
@@ -56,7 +61,10 @@ export function otherNamesOf(cert: X509Certificate): [string, string][] {
         if (typeId === undefined || wrapped === undefined || wrapped.tag !== 0xa0) continue;
         const [text] = der.childrenOf(raw, wrapped);
         if (text === undefined || (text.tag !== 0x16 && text.tag !== 0x0c)) continue;
-        out.push([der.oidOf(raw, typeId), raw.subarray(text.contentStart, text.end).toString(text.tag === 0x16 ? 'latin1' : 'utf8')]);
+        out.push([
+          der.oidOf(raw, typeId),
+          raw.subarray(text.contentStart, text.end).toString(text.tag === 0x16 ? 'latin1' : 'utf8'),
+        ]);
       }
     }
     return out;
@@ -110,9 +118,15 @@ const MAX_CHAIN = 6;
  * certificate valid at `now`). Only the roots are trusted: an intermediate sent by the peer helps build the path but
  * vouches for nothing by itself. Returns the reason when it does not.
  */
-export function chainProblem(leaf: X509Certificate, intermediates: readonly X509Certificate[], roots: readonly X509Certificate[], now = Date.now()): string | undefined {
+export function chainProblem(
+  leaf: X509Certificate,
+  intermediates: readonly X509Certificate[],
+  roots: readonly X509Certificate[],
+  now = Date.now(),
+): string | undefined {
   const validNow = (c: X509Certificate): boolean => now >= Date.parse(c.validFrom) && now <= Date.parse(c.validTo);
-  const issues = (issuer: X509Certificate, c: X509Certificate): boolean => c.checkIssued(issuer) && c.verify(issuer.publicKey);
+  const issues = (issuer: X509Certificate, c: X509Certificate): boolean =>
+    c.checkIssued(issuer) && c.verify(issuer.publicKey);
   if (!validNow(leaf)) return 'the signer certificate is not valid now';
   let current = leaf;
   for (let depth = 0; depth < MAX_CHAIN; depth++) {

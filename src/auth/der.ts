@@ -50,12 +50,15 @@ export function objectIdentifier(oid: string): Buffer {
 }
 
 /** BIT STRING over whole bytes, or with `unusedBits` trailing bits of the last byte unused (key usage flags). */
-export const bitString = (bytes: Buffer, unusedBits = 0): Buffer => tlv(0x03, Buffer.concat([Buffer.from([unusedBits]), bytes]));
+export const bitString = (bytes: Buffer, unusedBits = 0): Buffer =>
+  tlv(0x03, Buffer.concat([Buffer.from([unusedBits]), bytes]));
 
 /** RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime after; always UTC, whole seconds. */
 export function time(d: Date): Buffer {
   const iso = d.toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z';
-  return d.getUTCFullYear() < 2050 ? tlv(0x17, Buffer.from(iso.slice(2), 'ascii')) : tlv(0x18, Buffer.from(iso, 'ascii'));
+  return d.getUTCFullYear() < 2050
+    ? tlv(0x17, Buffer.from(iso.slice(2), 'ascii'))
+    : tlv(0x18, Buffer.from(iso, 'ascii'));
 }
 
 /** One DER element: its tag byte and where its content lies in the buffer it was read from. */
@@ -88,7 +91,7 @@ export function readElement(b: Buffer, at: number): Element {
 /** The elements inside a constructed element, in order. */
 export function childrenOf(b: Buffer, parent: Element): Element[] {
   const out: Element[] = [];
-  for (let at = parent.contentStart; at < parent.end; ) {
+  for (let at = parent.contentStart; at < parent.end;) {
     const child = readElement(b, at);
     if (child.end > parent.end) throw new Error('DER: child runs past its parent');
     out.push(child);

@@ -1,10 +1,39 @@
-export { createIntermediateCa, createTestCa, issueNodeCertificate, type CertificateProfile, type IssuedCertificate } from './test-pki.ts';
+export {
+  createIntermediateCa,
+  createTestCa,
+  issueNodeCertificate,
+  type CertificateProfile,
+  type IssuedCertificate,
+} from './test-pki.ts';
 export { certificatesOf, chainProblem, organizationOf, type Organization } from './certificate-identity.ts';
 export { signJws, verifyJws, type JwsVerification } from './jws.ts';
 export { ROLES, type Account, type Role, type Session } from './roles.ts';
-export { AccountError, AccountStore, type AccountPolicy, type AccountStoreOptions, type SignInResult } from './account-store.ts';
+export {
+  AccountError,
+  AccountStore,
+  type AccountPolicy,
+  type AccountStoreOptions,
+  type SignInResult,
+} from './account-store.ts';
 export { acceptTotp, newTotpSecret, totpCode, totpSealingKey, totpStep, totpUri } from './totp.ts';
 export { MIN_PASSWORD_LENGTH } from './password.ts';
-export { identityOf, isTwoFactor, OidcSignIn, type ExternalIdentity, type OidcOutcome, type OidcSettings } from './oidc.ts';
-export { onBehalfOfVerifier, type AssertionIssuer, type CheckedAssertion, type OnBehalfOfOptions } from './on-behalf-of.ts';
-export { rateKeyOf, SignInRateLimit, type SignInAdmission, type SignInRateLimitSettings } from './sign-in-rate-limit.ts';
+export {
+  identityOf,
+  isTwoFactor,
+  OidcSignIn,
+  type ExternalIdentity,
+  type OidcOutcome,
+  type OidcSettings,
+} from './oidc.ts';
+export {
+  onBehalfOfVerifier,
+  type AssertionIssuer,
+  type CheckedAssertion,
+  type OnBehalfOfOptions,
+} from './on-behalf-of.ts';
+export {
+  rateKeyOf,
+  SignInRateLimit,
+  type SignInAdmission,
+  type SignInRateLimitSettings,
+} from './sign-in-rate-limit.ts';

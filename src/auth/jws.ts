@@ -19,7 +19,11 @@ function algorithmFor(key: KeyObject): 'ES256' | 'RS256' {
 const MAX_X5C = 5;
 
 /** Signs claims with the node's own key; `certPem` is the node certificate file, its intermediates included. */
-export async function signJws(claims: unknown, typ: string, node: { keyPem: string | Buffer; certPem: string | Buffer }): Promise<string> {
+export async function signJws(
+  claims: unknown,
+  typ: string,
+  node: { keyPem: string | Buffer; certPem: string | Buffer },
+): Promise<string> {
   const key = createPrivateKey(node.keyPem);
   const chain = certificatesOf(node.certPem);
   if (chain.length === 0) throw new Error('the node certificate file holds no certificate');
@@ -52,7 +56,8 @@ export async function verifyJws(jws: string, typ: string, caPem: string | Buffer
     const { payload } = await compactVerify(jws, signer.publicKey, { algorithms: [alg] });
     return { ok: true, claims: JSON.parse(Buffer.from(payload).toString('utf8')) as unknown, signer };
   } catch (err) {
-    if (err instanceof errors.JWSSignatureVerificationFailed) return { ok: false, reason: 'the signature does not match' };
+    if (err instanceof errors.JWSSignatureVerificationFailed)
+      return { ok: false, reason: 'the signature does not match' };
     return { ok: false, reason: `unreadable: ${(err as Error).message}` };
   }
 }

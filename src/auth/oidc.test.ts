@@ -11,7 +11,11 @@ test('two factors: a named amr value, or two methods of different kinds', () => 
   assert.equal(isTwoFactor(['pwd', 'pin', 'kba'], ['mfa']), false, 'three things you know are one factor');
   assert.equal(isTwoFactor(['pwd', 'user', 'geo', 'rba'], ['mfa']), false, 'qualifiers are no factor');
   assert.equal(isTwoFactor([], ['mfa']), false);
-  assert.equal(isTwoFactor(['urn:hospital:uzipas'], ['mfa', 'urn:hospital:uzipas']), true, "a hospital's own value, when configured");
+  assert.equal(
+    isTwoFactor(['urn:hospital:uzipas'], ['mfa', 'urn:hospital:uzipas']),
+    true,
+    "a hospital's own value, when configured",
+  );
 });
 
 test('claims to identity: first mapped group wins, unknown groups are refused, the UZI role code is kept only when well-formed', () => {
@@ -24,10 +28,25 @@ test('claims to identity: first mapped group wins, unknown groups are refused, t
     ],
     twoFactorAmr: ['mfa'],
   };
-  const both = identityOf(settings, { sub: 'abc', name: 'Dr. C. Bakker', preferred_username: 'C.Bakker', groups: ['radiologie', 'audit'], amr: ['pwd', 'otp'], uzi: '01.015' });
+  const both = identityOf(settings, {
+    sub: 'abc',
+    name: 'Dr. C. Bakker',
+    preferred_username: 'C.Bakker',
+    groups: ['radiologie', 'audit'],
+    amr: ['pwd', 'otp'],
+    uzi: '01.015',
+  });
   assert.deepEqual(both, {
     ok: true,
-    identity: { subject: 'https://idp.noord.example abc', username: 'c.bakker', name: 'Dr. C. Bakker', role: 'auditor', uziRoleCode: '01.015', twoFactor: true, amr: ['pwd', 'otp'] },
+    identity: {
+      subject: 'https://idp.noord.example abc',
+      username: 'c.bakker',
+      name: 'Dr. C. Bakker',
+      role: 'auditor',
+      uziRoleCode: '01.015',
+      twoFactor: true,
+      amr: ['pwd', 'otp'],
+    },
   });
   const single = identityOf(settings, { sub: 'abc', groups: 'radiologie', uzi: 'radioloog' });
   assert.ok(single.ok);
@@ -36,6 +55,12 @@ test('claims to identity: first mapped group wins, unknown groups are refused, t
   assert.equal(single.identity.name, 'abc', 'without a name claim the subject is shown');
   assert.equal(single.identity.twoFactor, false, 'no amr is one factor');
   const none = identityOf(settings, { sub: 'abc', name: 'F. Smit', groups: ['facilitair'] });
-  assert.deepEqual(none, { ok: false, reason: 'no-role', detail: 'none of the groups (1) maps to a role', subject: 'https://idp.noord.example abc', name: 'F. Smit' });
+  assert.deepEqual(none, {
+    ok: false,
+    reason: 'no-role',
+    detail: 'none of the groups (1) maps to a role',
+    subject: 'https://idp.noord.example abc',
+    name: 'F. Smit',
+  });
   assert.equal(identityOf(settings, { groups: ['audit'] }).ok, false, 'no subject, no identity');
 });

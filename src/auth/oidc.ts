@@ -37,7 +37,13 @@ export interface ExternalIdentity {
  */
 export type OidcOutcome =
   | { ok: true; identity: ExternalIdentity }
-  | { ok: false; reason: 'unknown-state' | 'provider-error' | 'rejected-response' | 'no-role' | 'provider-unreachable'; detail: string; subject?: string; name?: string };
+  | {
+      ok: false;
+      reason: 'unknown-state' | 'provider-error' | 'rejected-response' | 'no-role' | 'provider-unreachable';
+      detail: string;
+      subject?: string;
+      name?: string;
+    };
 
 /**
  * RFC 8176 methods by kind of factor: something you know, have, or are. Two methods of the same kind (a password and
@@ -72,15 +78,30 @@ const UZI_ROLE = /^\d{2}\.\d{3}$/;
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
 
 /** Maps the identity provider's claims onto a node identity; a person in no mapped group is refused. */
-export function identityOf(s: Pick<OidcSettings, 'issuer' | 'claims' | 'roles' | 'twoFactorAmr'>, claims: Readonly<Record<string, unknown>>): OidcOutcome {
+export function identityOf(
+  s: Pick<OidcSettings, 'issuer' | 'claims' | 'roles' | 'twoFactorAmr'>,
+  claims: Readonly<Record<string, unknown>>,
+): OidcOutcome {
   const sub = text(claims['sub']);
-  if (sub === undefined) return { ok: false, reason: 'rejected-response', detail: 'the identity provider named no subject' };
+  if (sub === undefined)
+    return { ok: false, reason: 'rejected-response', detail: 'the identity provider named no subject' };
   const name = text(claims[s.claims.name]) ?? sub;
   const rawGroups = claims[s.claims.groups];
-  const groups = Array.isArray(rawGroups) ? rawGroups.filter((g): g is string => typeof g === 'string') : typeof rawGroups === 'string' ? [rawGroups] : [];
+  const groups = Array.isArray(rawGroups)
+    ? rawGroups.filter((g): g is string => typeof g === 'string')
+    : typeof rawGroups === 'string'
+      ? [rawGroups]
+      : [];
   const role = s.roles.find((r) => groups.includes(r.group))?.role;
   const subject = `${s.issuer} ${sub}`;
-  if (role === undefined) return { ok: false, reason: 'no-role', detail: `none of the groups (${groups.length}) maps to a role`, subject, name };
+  if (role === undefined)
+    return {
+      ok: false,
+      reason: 'no-role',
+      detail: `none of the groups (${groups.length}) maps to a role`,
+      subject,
+      name,
+    };
   const amr = Array.isArray(claims['amr']) ? claims['amr'].filter((m): m is string => typeof m === 'string') : [];
   const uzi = s.claims.uziRoleCode !== undefined ? text(claims[s.claims.uziRoleCode]) : undefined;
   return {
@@ -150,7 +171,9 @@ export class OidcSignIn {
       code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',
       // Many providers put `amr` in the ID token only when asked (OIDC Core 5.5); without it nobody counts as two factors.
-      ...(configuration.serverMetadata().claims_parameter_supported === true ? { claims: JSON.stringify({ id_token: { amr: null } }) } : {}),
+      ...(configuration.serverMetadata().claims_parameter_supported === true
+        ? { claims: JSON.stringify({ id_token: { amr: null } }) }
+        : {}),
     });
     this.#sweep();
     if (this.#pending.size >= MAX_PENDING) this.#pending.delete(this.#pending.keys().next().value!);
@@ -167,10 +190,15 @@ export class OidcSignIn {
     const pending = state !== undefined ? this.#pending.get(state) : undefined;
     if (state !== undefined) this.#pending.delete(state);
     if (state === undefined || pending === undefined || browserState !== state || pending.expiresAt <= this.#now()) {
-      return { ok: false, reason: 'unknown-state', detail: 'the callback does not belong to a sign-in this browser started in the last 10 minutes' };
+      return {
+        ok: false,
+        reason: 'unknown-state',
+        detail: 'the callback does not belong to a sign-in this browser started in the last 10 minutes',
+      };
     }
     const error = callback.searchParams.get('error');
-    if (error !== null) return { ok: false, reason: 'provider-error', detail: `the identity provider answered ${error.slice(0, 100)}` };
+    if (error !== null)
+      return { ok: false, reason: 'provider-error', detail: `the identity provider answered ${error.slice(0, 100)}` };
     let configuration: oidc.Configuration;
     try {
       configuration = await this.#config();
@@ -178,11 +206,24 @@ export class OidcSignIn {
       return { ok: false, reason: 'provider-unreachable', detail: describe(err) };
     }
     try {
-      const tokens = await oidc.authorizationCodeGrant(configuration, callback, { pkceCodeVerifier: pending.codeVerifier, expectedNonce: pending.nonce, expectedState: state });
+      const tokens = await oidc.authorizationCodeGrant(configuration, callback, {
+        pkceCodeVerifier: pending.codeVerifier,
+        expectedNonce: pending.nonce,
+        expectedState: state,
+      });
       const idClaims = tokens.claims();
-      if (idClaims === undefined) return { ok: false, reason: 'rejected-response', detail: 'no ID token in the token response' };
-      const missing = [this.#s.claims.name, this.#s.claims.groups, this.#s.claims.username, this.#s.claims.uziRoleCode].some((c) => c !== undefined && !(c in idClaims));
-      const userInfo = missing && configuration.serverMetadata().userinfo_endpoint !== undefined ? await oidc.fetchUserInfo(configuration, tokens.access_token, idClaims.sub) : {};
+      if (idClaims === undefined)
+        return { ok: false, reason: 'rejected-response', detail: 'no ID token in the token response' };
+      const missing = [
+        this.#s.claims.name,
+        this.#s.claims.groups,
+        this.#s.claims.username,
+        this.#s.claims.uziRoleCode,
+      ].some((c) => c !== undefined && !(c in idClaims));
+      const userInfo =
+        missing && configuration.serverMetadata().userinfo_endpoint !== undefined
+          ? await oidc.fetchUserInfo(configuration, tokens.access_token, idClaims.sub)
+          : {};
       // The ID token decides who it is and how they signed in; userinfo only fills in profile claims.
       return identityOf(this.#s, { ...userInfo, ...idClaims });
     } catch (err) {
@@ -193,9 +234,15 @@ export class OidcSignIn {
   #config(): Promise<oidc.Configuration> {
     this.#configuration ??= (async () => {
       const fetch = fetchTrusting(this.#s.ca);
-      const configuration = await oidc.discovery(new URL(this.#s.issuer), this.#s.clientId, { redirect_uris: [this.#s.redirectUri], response_types: ['code'] }, oidc.ClientSecretBasic(this.#s.clientSecret), {
-        [oidc.customFetch]: fetch,
-      });
+      const configuration = await oidc.discovery(
+        new URL(this.#s.issuer),
+        this.#s.clientId,
+        { redirect_uris: [this.#s.redirectUri], response_types: ['code'] },
+        oidc.ClientSecretBasic(this.#s.clientSecret),
+        {
+          [oidc.customFetch]: fetch,
+        },
+      );
       configuration[oidc.customFetch] = fetch;
       configuration.timeout = 10;
       oidc.enableNonRepudiationChecks(configuration);
@@ -215,7 +262,12 @@ export class OidcSignIn {
 function describe(err: unknown): string {
   // openid-client's messages name the check that failed (issuer, audience, nonce, signature...), never a token.
   const e = err as { message?: unknown; code?: unknown; error?: unknown };
-  return [e.code, e.error, e.message].filter((x) => typeof x === 'string').join(': ').slice(0, 300) || String(err).slice(0, 300);
+  return (
+    [e.code, e.error, e.message]
+      .filter((x) => typeof x === 'string')
+      .join(': ')
+      .slice(0, 300) || String(err).slice(0, 300)
+  );
 }
 
 /**
@@ -226,24 +278,47 @@ function fetchTrusting(ca: string | Buffer | undefined): oidc.CustomFetch {
   return (url, options) =>
     new Promise<Response>((resolve, reject) => {
       const body = options.body;
-      if (body instanceof ReadableStream) return reject(new Error('streamed request bodies are not used with the identity provider'));
-      const payload = body === undefined || body === null ? undefined : body instanceof URLSearchParams ? body.toString() : typeof body === 'string' ? body : Buffer.from(body instanceof ArrayBuffer ? new Uint8Array(body) : body);
-      const req = request(url, { method: options.method, headers: options.headers, ...(ca !== undefined ? { ca } : {}), ...(options.signal !== undefined ? { signal: options.signal } : {}) }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_RESPONSE_BYTES) return res.destroy(new Error(`the identity provider's answer from ${new URL(url).pathname} is larger than ${MAX_RESPONSE_BYTES} bytes`));
-          chunks.push(chunk);
-        });
-        res.on('error', reject);
-        res.on('end', () => {
-          const headers = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) for (const value of [v ?? []].flat()) headers.append(k, value);
-          const status = res.statusCode ?? 502;
-          resolve(new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), { status, headers }));
-        });
-      });
+      if (body instanceof ReadableStream)
+        return reject(new Error('streamed request bodies are not used with the identity provider'));
+      const payload =
+        body === undefined || body === null
+          ? undefined
+          : body instanceof URLSearchParams
+            ? body.toString()
+            : typeof body === 'string'
+              ? body
+              : Buffer.from(body instanceof ArrayBuffer ? new Uint8Array(body) : body);
+      const req = request(
+        url,
+        {
+          method: options.method,
+          headers: options.headers,
+          ...(ca !== undefined ? { ca } : {}),
+          ...(options.signal !== undefined ? { signal: options.signal } : {}),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_RESPONSE_BYTES)
+              return res.destroy(
+                new Error(
+                  `the identity provider's answer from ${new URL(url).pathname} is larger than ${MAX_RESPONSE_BYTES} bytes`,
+                ),
+              );
+            chunks.push(chunk);
+          });
+          res.on('error', reject);
+          res.on('end', () => {
+            const headers = new Headers();
+            for (const [k, v] of Object.entries(res.headers))
+              for (const value of [v ?? []].flat()) headers.append(k, value);
+            const status = res.statusCode ?? 502;
+            resolve(new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), { status, headers }));
+          });
+        },
+      );
       req.on('error', reject);
       req.end(payload);
     });

@@ -14,8 +14,16 @@ export interface SignInRateLimitSettings {
 }
 
 export type SignInAdmission =
-  | { ok: true; /** The sign-in succeeded: its attempt no longer counts against the address or the node. */ succeeded(): void }
-  | { ok: false; limit: 'address' | 'global'; retryAfterSeconds: number; /** The first refusal since this limit last let the address through: worth a log line, the rest are not. */ first: boolean };
+  | {
+      ok: true;
+      /** The sign-in succeeded: its attempt no longer counts against the address or the node. */ succeeded(): void;
+    }
+  | {
+      ok: false;
+      limit: 'address' | 'global';
+      retryAfterSeconds: number;
+      /** The first refusal since this limit last let the address through: worth a log line, the rest are not. */ first: boolean;
+    };
 
 /** The key an address counts under: IPv4 as is (also when IPv4-mapped), IPv6 by its /64 prefix. */
 export function rateKeyOf(address: string): string {
@@ -24,8 +32,13 @@ export function rateKeyOf(address: string): string {
   const [head = '', tail = ''] = a.split('::');
   const left = head === '' ? [] : head.split(':');
   const right = tail === '' ? [] : tail.split(':');
-  const groups = a.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  const groups = a.includes('::')
+    ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 /**
@@ -55,11 +68,21 @@ export class SignInRateLimit {
     const mine = recent(this.#byAddress.get(key) ?? [], at, this.#settings.perAddress.windowSeconds);
     if (mine.length >= this.#settings.perAddress.attempts) {
       this.#byAddress.set(key, mine);
-      return { ok: false, limit: 'address', retryAfterSeconds: retryAfter(mine, at, this.#settings.perAddress.windowSeconds), first: this.#firstRefusal(key) };
+      return {
+        ok: false,
+        limit: 'address',
+        retryAfterSeconds: retryAfter(mine, at, this.#settings.perAddress.windowSeconds),
+        first: this.#firstRefusal(key),
+      };
     }
     if (this.#all.length >= global.attempts) {
       this.#keep(key, mine);
-      return { ok: false, limit: 'global', retryAfterSeconds: retryAfter(this.#all, at, global.windowSeconds), first: this.#firstRefusal('') };
+      return {
+        ok: false,
+        limit: 'global',
+        retryAfterSeconds: retryAfter(this.#all, at, global.windowSeconds),
+        first: this.#firstRefusal(''),
+      };
     }
     this.#refused.delete(key);
     this.#refused.delete('');
@@ -98,7 +121,8 @@ export class SignInRateLimit {
    */
   #sweep(at: number): void {
     if (this.#byAddress.size <= this.#settings.global.attempts) return;
-    for (const [key, times] of this.#byAddress) this.#keep(key, recent(times, at, this.#settings.perAddress.windowSeconds));
+    for (const [key, times] of this.#byAddress)
+      this.#keep(key, recent(times, at, this.#settings.perAddress.windowSeconds));
   }
 }
 

@@ -17,17 +17,23 @@ const noord = { name: 'Ziekenhuis Noord', ura: '10000001' };
  */
 async function mutualTlsServer(server: { keyPem: string; certPem: string }, caPem: string) {
   const seen: (string | undefined)[] = [];
-  const srv = createServer({ key: server.keyPem, cert: server.certPem, ca: caPem, requestCert: true, rejectUnauthorized: true }, (s: TLSSocket) => {
-    seen.push(organizationOf(new X509Certificate(s.getPeerX509Certificate()?.raw ?? Buffer.alloc(0)))?.ura);
-    s.end('ok');
-  });
+  const srv = createServer(
+    { key: server.keyPem, cert: server.certPem, ca: caPem, requestCert: true, rejectUnauthorized: true },
+    (s: TLSSocket) => {
+      seen.push(organizationOf(new X509Certificate(s.getPeerX509Certificate()?.raw ?? Buffer.alloc(0)))?.ura);
+      s.end('ok');
+    },
+  );
   srv.on('tlsClientError', () => undefined);
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const address = srv.address();
   assert.ok(typeof address === 'object' && address !== null);
   const attempt = (c: { keyPem: string; certPem: string }): Promise<string> =>
     new Promise((resolve) => {
-      const s = connect({ host: '127.0.0.1', port: address.port, key: c.keyPem, cert: c.certPem, ca: caPem }, () => undefined);
+      const s = connect(
+        { host: '127.0.0.1', port: address.port, key: c.keyPem, cert: c.certPem, ca: caPem },
+        () => undefined,
+      );
       let data = '';
       s.on('data', (d: Buffer) => (data += d.toString()));
       s.on('end', () => resolve(data === 'ok' ? 'ok' : 'closed'));
@@ -38,7 +44,11 @@ async function mutualTlsServer(server: { keyPem: string; certPem: string }, caPe
 
 test('a CA and a node certificate that X.509 parsers accept, chained and naming the organization', () => {
   const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-  const leaf = issueNodeCertificate(ca, { commonName: 'noord.test', organization: noord, hosts: ['localhost', '127.0.0.1'] });
+  const leaf = issueNodeCertificate(ca, {
+    commonName: 'noord.test',
+    organization: noord,
+    hosts: ['localhost', '127.0.0.1'],
+  });
   const caCert = new X509Certificate(ca.certPem);
   const leafCert = new X509Certificate(leaf.certPem);
   assert.equal(caCert.ca, true);
@@ -51,7 +61,10 @@ test('a CA and a node certificate that X.509 parsers accept, chained and naming 
   assert.deepEqual(organizationOf(leafCert), noord);
   assert.equal(organizationOf(caCert), undefined, 'the CA names no organization');
   assert.ok(new Date(leafCert.validTo) > new Date());
-  assert.throws(() => issueNodeCertificate(ca, { commonName: 'x', organization: { name: 'x', ura: '123' } }), /URA number is 8 digits/);
+  assert.throws(
+    () => issueNodeCertificate(ca, { commonName: 'x', organization: { name: 'x', ura: '123' } }),
+    /URA number is 8 digits/,
+  );
 });
 
 test('an issuing CA under the root: its certificates carry it after the leaf, never the root', () => {
@@ -59,7 +72,9 @@ test('an issuing CA under the root: its certificates carry it after the leaf, ne
   const issuing = createIntermediateCa(root, { commonName: 'Beeldbrug issuing CA' });
   const [issuingCert] = certificatesOf(issuing.certPem);
   assert.ok(issuingCert?.ca === true && issuingCert.checkIssued(new X509Certificate(root.certPem)));
-  const chain = certificatesOf(issueNodeCertificate(issuing, { commonName: 'noord.test', organization: noord }).certPem);
+  const chain = certificatesOf(
+    issueNodeCertificate(issuing, { commonName: 'noord.test', organization: noord }).certPem,
+  );
   assert.equal(chain.length, 2);
   assert.ok(chain[0]?.verify(issuingCert.publicKey), 'the leaf is signed by the issuing CA');
   assert.equal(chain[1]?.fingerprint256, issuingCert.fingerprint256);
@@ -76,11 +91,29 @@ test('openssl verifies a chain through the issuing CA and reads the UZI otherNam
   writeFileSync(join(dir, 'root.pem'), root.certPem);
   writeFileSync(join(dir, 'issuing.pem'), issuing.certPem);
   writeFileSync(join(dir, 'leaf.pem'), leafCert?.toString() ?? '');
-  const verify = spawnSync('openssl', ['verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', join(dir, 'root.pem'), '-untrusted', join(dir, 'issuing.pem'), join(dir, 'leaf.pem')], { encoding: 'utf8' });
+  const verify = spawnSync(
+    'openssl',
+    [
+      'verify',
+      '-x509_strict',
+      '-purpose',
+      'sslserver',
+      '-CAfile',
+      join(dir, 'root.pem'),
+      '-untrusted',
+      join(dir, 'issuing.pem'),
+      join(dir, 'leaf.pem'),
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(verify.status, 0, verify.stderr + verify.stdout);
-  const without = spawnSync('openssl', ['verify', '-CAfile', join(dir, 'root.pem'), join(dir, 'leaf.pem')], { encoding: 'utf8' });
+  const without = spawnSync('openssl', ['verify', '-CAfile', join(dir, 'root.pem'), join(dir, 'leaf.pem')], {
+    encoding: 'utf8',
+  });
   assert.notEqual(without.status, 0, 'not without the issuing CA');
-  const text = spawnSync('openssl', ['x509', '-noout', '-text', '-in', join(dir, 'leaf.pem')], { encoding: 'utf8' }).stdout;
+  const text = spawnSync('openssl', ['x509', '-noout', '-text', '-in', join(dir, 'leaf.pem')], {
+    encoding: 'utf8',
+  }).stdout;
   assert.match(text, /othername: 2\.5\.5\.5::[\d.]+-1-\d{8}-S-10000001-00\.000-\d{8}|othername:\s*<unsupported>/);
 });
 
@@ -91,9 +124,15 @@ test('openssl verifies the chain and reads the extensions', (t) => {
   const leaf = issueNodeCertificate(ca, { commonName: 'noord.test', organization: noord, hosts: ['127.0.0.1'] });
   writeFileSync(join(dir, 'ca.pem'), ca.certPem);
   writeFileSync(join(dir, 'leaf.pem'), leaf.certPem);
-  const verify = spawnSync('openssl', ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', join(dir, 'ca.pem'), join(dir, 'leaf.pem')], { encoding: 'utf8' });
+  const verify = spawnSync(
+    'openssl',
+    ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', join(dir, 'ca.pem'), join(dir, 'leaf.pem')],
+    { encoding: 'utf8' },
+  );
   assert.equal(verify.status, 0, verify.stderr + verify.stdout);
-  const text = spawnSync('openssl', ['x509', '-noout', '-text', '-in', join(dir, 'leaf.pem')], { encoding: 'utf8' }).stdout;
+  const text = spawnSync('openssl', ['x509', '-noout', '-text', '-in', join(dir, 'leaf.pem')], {
+    encoding: 'utf8',
+  }).stdout;
   assert.match(text, /TLS Web Server Authentication, TLS Web Client Authentication/);
   assert.match(text, /IP Address:127\.0\.0\.1/);
 });
@@ -101,8 +140,16 @@ test('openssl verifies the chain and reads the extensions', (t) => {
 test('mutual TLS with these certificates: trusted peers connect, an expired or foreign certificate does not', async () => {
   const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
   const server = issueNodeCertificate(ca, { commonName: 'server', organization: noord, hosts: ['127.0.0.1'] });
-  const client = issueNodeCertificate(ca, { commonName: 'client', organization: { name: 'Ziekenhuis Zuid', ura: '10000003' } });
-  const expired = issueNodeCertificate(ca, { commonName: 'old', organization: noord, validDays: 1, notBefore: new Date(Date.now() - 10 * 86_400_000) });
+  const client = issueNodeCertificate(ca, {
+    commonName: 'client',
+    organization: { name: 'Ziekenhuis Zuid', ura: '10000003' },
+  });
+  const expired = issueNodeCertificate(ca, {
+    commonName: 'old',
+    organization: noord,
+    validDays: 1,
+    notBefore: new Date(Date.now() - 10 * 86_400_000),
+  });
   const otherCa = createTestCa({ commonName: 'someone else' });
   const foreign = issueNodeCertificate(otherCa, { commonName: 'foreign', organization: noord });
 
@@ -122,13 +169,20 @@ test('mutual TLS through an issuing CA on both sides, trusting the root only', a
   const root = createTestCa({ commonName: 'Beeldbrug test root' });
   const issuing = createIntermediateCa(root, { commonName: 'Beeldbrug issuing CA' });
   const server = issueNodeCertificate(issuing, { commonName: 'server', organization: noord, hosts: ['127.0.0.1'] });
-  const client = issueNodeCertificate(issuing, { commonName: 'client', organization: { name: 'Ziekenhuis Zuid', ura: '10000003' } });
+  const client = issueNodeCertificate(issuing, {
+    commonName: 'client',
+    organization: { name: 'Ziekenhuis Zuid', ura: '10000003' },
+  });
   const { seen, attempt, close } = await mutualTlsServer(server, root.certPem);
   try {
     assert.equal(await attempt(client), 'ok');
     assert.deepEqual(seen, ['10000003']);
     const leafOnly = { keyPem: client.keyPem, certPem: certificatesOf(client.certPem)[0]?.toString() ?? '' };
-    assert.notEqual(await attempt(leafOnly), 'ok', 'a client that leaves out the issuing CA cannot be chained to the root');
+    assert.notEqual(
+      await attempt(leafOnly),
+      'ok',
+      'a client that leaves out the issuing CA cannot be chained to the root',
+    );
   } finally {
     close();
   }

@@ -6,7 +6,16 @@
  * the same path building (leaf, intermediate, root) as a real UZI or PKIoverheid chain.
  * Certificates follow RFC 5280 with ECDSA P-256 keys and SHA-256 signatures.
  */
-import { createHash, createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes, randomInt, sign, X509Certificate } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+  randomInt,
+  sign,
+  X509Certificate,
+} from 'node:crypto';
 import { isIP } from 'node:net';
 import { certificatesOf, type Organization, UZI_OTHER_NAME_OID } from './certificate-identity.ts';
 import * as der from './der.ts';
@@ -47,13 +56,20 @@ const OID = {
   clientAuth: '1.3.6.1.5.5.7.3.2',
 } as const;
 
-function name(parts: { commonName: string; organization?: Organization; profile?: CertificateProfile; uziNumber?: string }): Buffer {
+function name(parts: {
+  commonName: string;
+  organization?: Organization;
+  profile?: CertificateProfile;
+  uziNumber?: string;
+}): Buffer {
   const rdn = (oid: string, value: Buffer): Buffer => der.set(der.sequence(der.objectIdentifier(oid), value));
   const org = parts.organization;
   return der.sequence(
     rdn(OID.country, der.printableString('NL')),
     ...(org !== undefined ? [rdn(OID.organization, der.utf8String(org.name))] : []),
-    ...(org !== undefined && parts.profile === 'organization-identifier' ? [rdn(OID.organizationIdentifier, der.utf8String(`URA-${org.ura}`))] : []),
+    ...(org !== undefined && parts.profile === 'organization-identifier'
+      ? [rdn(OID.organizationIdentifier, der.utf8String(`URA-${org.ura}`))]
+      : []),
     ...(parts.uziNumber !== undefined ? [rdn(OID.serialNumber, der.printableString(parts.uziNumber))] : []),
     rdn(OID.commonName, der.utf8String(parts.commonName)),
   );
@@ -61,7 +77,10 @@ function name(parts: { commonName: string; organization?: Organization; profile?
 
 /** subjectAltName otherName { type-id 2.5.5.5, value [0] EXPLICIT IA5String } as a GeneralName ([0] IMPLICIT). */
 function uziOtherName(value: string): Buffer {
-  return der.tlv(0xa0, Buffer.concat([der.objectIdentifier(UZI_OTHER_NAME_OID), der.explicit(0, der.ia5String(value))]));
+  return der.tlv(
+    0xa0,
+    Buffer.concat([der.objectIdentifier(UZI_OTHER_NAME_OID), der.explicit(0, der.ia5String(value))]),
+  );
 }
 
 function extension(oid: string, critical: boolean, value: Buffer): Buffer {
@@ -69,7 +88,10 @@ function extension(oid: string, critical: boolean, value: Buffer): Buffer {
 }
 
 function keyIdentifier(publicKey: KeyObject): Buffer {
-  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest().subarray(0, 20);
+  return createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest()
+    .subarray(0, 20);
 }
 
 function signCertificate(tbs: Buffer, signer: KeyObject): string {
@@ -101,11 +123,14 @@ function tbsCertificate(o: {
     der.sequence(der.time(notBefore), der.time(notAfter)),
     o.subject,
     o.publicKey.export({ type: 'spki', format: 'der' }),
-    der.explicit(3, der.sequence(
-      ...o.extensions,
-      extension(OID.subjectKeyIdentifier, false, der.octetString(keyIdentifier(o.publicKey))),
-      extension(OID.authorityKeyIdentifier, false, der.sequence(der.implicit(0, keyIdentifier(o.authorityKey)))),
-    )),
+    der.explicit(
+      3,
+      der.sequence(
+        ...o.extensions,
+        extension(OID.subjectKeyIdentifier, false, der.octetString(keyIdentifier(o.publicKey))),
+        extension(OID.authorityKeyIdentifier, false, der.sequence(der.implicit(0, keyIdentifier(o.authorityKey)))),
+      ),
+    ),
   );
 }
 
@@ -119,15 +144,28 @@ const caExtensions = (pathLength: number): Buffer[] => [
 export function createTestCa(o: { commonName: string; validDays?: number }): IssuedCertificate {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const subject = name({ commonName: o.commonName });
-  const tbs = tbsCertificate({ issuer: subject, subject, publicKey, authorityKey: publicKey, validDays: o.validDays ?? 3650, extensions: caExtensions(1) });
-  return { certPem: signCertificate(tbs, privateKey), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  const tbs = tbsCertificate({
+    issuer: subject,
+    subject,
+    publicKey,
+    authorityKey: publicKey,
+    validDays: o.validDays ?? 3650,
+    extensions: caExtensions(1),
+  });
+  return {
+    certPem: signCertificate(tbs, privateKey),
+    keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
 }
 
 /**
  * An intermediate CA under `root`, as UZI-register and PKIoverheid issue server certificates (root, domain CA, issuing
  * CA). Its `certPem` is the intermediate alone; certificates it issues carry it after the leaf.
  */
-export function createIntermediateCa(root: IssuedCertificate, o: { commonName: string; validDays?: number }): IssuedCertificate {
+export function createIntermediateCa(
+  root: IssuedCertificate,
+  o: { commonName: string; validDays?: number },
+): IssuedCertificate {
   const rootCert = new X509Certificate(root.certPem);
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const tbs = tbsCertificate({
@@ -139,7 +177,10 @@ export function createIntermediateCa(root: IssuedCertificate, o: { commonName: s
     extensions: caExtensions(0),
   });
   const below = intermediatesOf(root.certPem);
-  return { certPem: signCertificate(tbs, createPrivateKey(root.keyPem)) + below, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  return {
+    certPem: signCertificate(tbs, createPrivateKey(root.keyPem)) + below,
+    keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
 }
 
 /** The certificates of a PEM file that are not self-signed (a root is configured as trusted, never sent), as PEM. */
@@ -157,9 +198,17 @@ function intermediatesOf(pem: string): string {
  */
 export function issueNodeCertificate(
   ca: IssuedCertificate,
-  o: { commonName: string; organization: Organization; hosts?: readonly string[]; validDays?: number; notBefore?: Date; profile?: CertificateProfile },
+  o: {
+    commonName: string;
+    organization: Organization;
+    hosts?: readonly string[];
+    validDays?: number;
+    notBefore?: Date;
+    profile?: CertificateProfile;
+  },
 ): IssuedCertificate {
-  if (!/^\d{8}$/.test(o.organization.ura)) throw new Error(`a URA number is 8 digits, got ${JSON.stringify(o.organization.ura)}`);
+  if (!/^\d{8}$/.test(o.organization.ura))
+    throw new Error(`a URA number is 8 digits, got ${JSON.stringify(o.organization.ura)}`);
   const profile = o.profile ?? 'uzi-server';
   const caKey = createPrivateKey(ca.keyPem);
   const caCert = new X509Certificate(ca.certPem);
@@ -173,7 +222,8 @@ export function issueNodeCertificate(
     if (family === 6) throw new Error('IPv6 addresses in certificates are not supported by the test PKI');
     return der.implicit(2, Buffer.from(h, 'ascii'));
   });
-  if (profile === 'uzi-server') altNames.push(uziOtherName(`${TEST_CA_OID}-1-${uziNumber}-S-${o.organization.ura}-00.000-00000000`));
+  if (profile === 'uzi-server')
+    altNames.push(uziOtherName(`${TEST_CA_OID}-1-${uziNumber}-S-${o.organization.ura}-00.000-00000000`));
   const tbs = tbsCertificate({
     issuer: issuerNameOf(caCert),
     subject: name({
@@ -189,11 +239,18 @@ export function issueNodeCertificate(
       extension(OID.basicConstraints, true, der.sequence()),
       // digitalSignature (bit 0): 0b10000000, seven bits unused.
       extension(OID.keyUsage, true, der.bitString(Buffer.from([0x80]), 7)),
-      extension(OID.extKeyUsage, false, der.sequence(der.objectIdentifier(OID.serverAuth), der.objectIdentifier(OID.clientAuth))),
+      extension(
+        OID.extKeyUsage,
+        false,
+        der.sequence(der.objectIdentifier(OID.serverAuth), der.objectIdentifier(OID.clientAuth)),
+      ),
       ...(altNames.length > 0 ? [extension(OID.subjectAltName, false, der.sequence(...altNames))] : []),
     ],
   });
-  return { certPem: signCertificate(tbs, caKey) + intermediatesOf(ca.certPem), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  return {
+    certPem: signCertificate(tbs, caKey) + intermediatesOf(ca.certPem),
+    keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
 }
 
 /** The issuer Name of a certificate is its CA's subject, byte for byte, so that path building matches it exactly. */

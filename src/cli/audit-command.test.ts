@@ -11,7 +11,16 @@ import { loadConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { auditWitnessFile, openAuditTrail } from '../node/index.ts';
 
-const read: AuditEvent = { action: 'read', outcome: 'success', description: 'viewed', user: { id: 'u1', name: 'Dr. A' }, accessPoint: { node: 'test' }, patient: { bsn: '999990019' }, objects: {}, grounds: { purpose: 'treatment' } };
+const read: AuditEvent = {
+  action: 'read',
+  outcome: 'success',
+  description: 'viewed',
+  user: { id: 'u1', name: 'Dr. A' },
+  accessPoint: { node: 'test' },
+  patient: { bsn: '999990019' },
+  objects: {},
+  grounds: { purpose: 'treatment' },
+};
 
 function captured(): { out: PassThrough; text: () => string } {
   const out = new PassThrough();
@@ -22,10 +31,21 @@ function captured(): { out: PassThrough; text: () => string } {
 
 test('a node whose audit file was emptied or rolled back refuses to open its trail; verify says where; accept-head is recorded', (t) => {
   const dir = tempDir(t);
-  const { configPath } = initNode(dir, { nodeName: 'n', organizationName: 'Testziekenhuis', ura: '12345678', aeTitle: 'BB_TEST', dimsePort: 11112, peers: [] });
+  const { configPath } = initNode(dir, {
+    nodeName: 'n',
+    organizationName: 'Testziekenhuis',
+    ura: '12345678',
+    aeTitle: 'BB_TEST',
+    dimsePort: 11112,
+    peers: [],
+  });
   const config = loadConfig(configPath);
   const witness = auditWitnessFile(config);
-  assert.equal(witness, join(dir, 'audit-witness', 'head.json'), 'a new node keeps its witness outside the data folder');
+  assert.equal(
+    witness,
+    join(dir, 'audit-witness', 'head.json'),
+    'a new node keeps its witness outside the data folder',
+  );
   const auditFile = join(config.dataDir, 'audit.sqlite');
 
   const trail = openAuditTrail(config);
@@ -42,7 +62,13 @@ test('a node whose audit file was emptied or rolled back refuses to open its tra
   // The file replaced by an empty one: the node does not start on it.
   rmSync(auditFile);
   writeFileSync(auditFile, '');
-  assert.throws(() => openAuditTrail(config), (err: unknown) => err instanceof BeeldbrugError && err.code === 'AUDIT_TRAIL_BROKEN' && /ends at record 0, but its witness .* names record 5/.test(err.message));
+  assert.throws(
+    () => openAuditTrail(config),
+    (err: unknown) =>
+      err instanceof BeeldbrugError &&
+      err.code === 'AUDIT_TRAIL_BROKEN' &&
+      /ends at record 0, but its witness .* names record 5/.test(err.message),
+  );
   const empty = captured();
   assert.equal(verifyAuditFromCli(config, empty.out), 1);
   assert.match(empty.text(), /audit trail BROKEN at record 1: records 1 to 5 are missing/);
@@ -55,12 +81,19 @@ test('a node whose audit file was emptied or rolled back refuses to open its tra
   assert.equal(verifyAuditFromCli(config, rolledBack.out), 1);
   assert.match(rolledBack.text(), /BROKEN at record 4: records 4 to 5 are missing/);
   const accepted = captured();
-  assert.equal(acceptAuditHeadFromCli(config, 'restored from the backup of Monday after a disk failure', accepted.out), 0);
+  assert.equal(
+    acceptAuditHeadFromCli(config, 'restored from the backup of Monday after a disk failure', accepted.out),
+    0,
+  );
   assert.match(accepted.text(), /witness moved to record 4/);
   const after = openAuditTrail(config);
   t.after(() => after.close());
   const acceptance = after.list({ action: 'configuration-change' })[0];
-  assert.match(acceptance?.description ?? '', /restored from the backup of Monday.*names record 5/, 'the gap stays visible to an auditor');
+  assert.match(
+    acceptance?.description ?? '',
+    /restored from the backup of Monday.*names record 5/,
+    'the gap stays visible to an auditor',
+  );
   assert.match(acceptance?.user.id ?? '', /^os:/);
   const intact = captured();
   assert.equal(verifyAuditFromCli(config, intact.out), 0);
@@ -70,8 +103,19 @@ test('a node whose audit file was emptied or rolled back refuses to open its tra
 
 test('a witness the node cannot write is a configuration error that names the key', (t) => {
   const dir = tempDir(t);
-  const { configPath } = initNode(dir, { nodeName: 'n', organizationName: 'Testziekenhuis', ura: '12345678', aeTitle: 'BB_TEST', dimsePort: 11112, peers: [] });
+  const { configPath } = initNode(dir, {
+    nodeName: 'n',
+    organizationName: 'Testziekenhuis',
+    ura: '12345678',
+    aeTitle: 'BB_TEST',
+    dimsePort: 11112,
+    peers: [],
+  });
   // A file where the witness's folder should be: no folder can be made there, whoever runs the test.
   writeFileSync(join(dir, 'audit-witness'), 'not a folder');
-  assert.throws(() => openAuditTrail(loadConfig(configPath)), (err: unknown) => err instanceof BeeldbrugError && err.code === 'CONFIG_INVALID' && err.message.startsWith('audit.witnessFile:'));
+  assert.throws(
+    () => openAuditTrail(loadConfig(configPath)),
+    (err: unknown) =>
+      err instanceof BeeldbrugError && err.code === 'CONFIG_INVALID' && err.message.startsWith('audit.witnessFile:'),
+  );
 });

@@ -9,7 +9,11 @@ import { printJson } from './cli-output.ts';
  * no patient data, so it needs no auditor sign-in; it needs the key file, which only the node's administrators can
  * read. Returns the process exit code (0 intact, 1 broken); with `json` the verification as one JSON document.
  */
-export function verifyAuditFromCli(config: Readonly<Config>, out: NodeJS.WritableStream = process.stdout, json = false): number {
+export function verifyAuditFromCli(
+  config: Readonly<Config>,
+  out: NodeJS.WritableStream = process.stdout,
+  json = false,
+): number {
   const trail = openAuditTrail(config, { forVerify: true });
   try {
     const v = trail.verify();
@@ -21,7 +25,9 @@ export function verifyAuditFromCli(config: Readonly<Config>, out: NodeJS.Writabl
       const newest = trail.newest();
       // The audit repository (ATNA export) holds every record with its sequence and hash: the copy to compare with
       // when the trail and its witness may both have been rolled back.
-      out.write(`audit trail intact: ${v.records} records verified, up to the witness in ${auditWitnessFile(config)}; newest record ${newest.sequence}, chain hash ${newest.hash}\n`);
+      out.write(
+        `audit trail intact: ${v.records} records verified, up to the witness in ${auditWitnessFile(config)}; newest record ${newest.sequence}, chain hash ${newest.hash}\n`,
+      );
       return 0;
     }
     out.write(`audit trail BROKEN at record ${v.firstBadSequence}: ${v.problem} (${v.records} records read)\n`);
@@ -37,7 +43,11 @@ export function verifyAuditFromCli(config: Readonly<Config>, out: NodeJS.Writabl
  * again. The acceptance is itself a record naming what the witness said and who at the operating system ran it, so the
  * gap stays visible to an auditor. The chain must be intact up to its present end.
  */
-export function acceptAuditHeadFromCli(config: Readonly<Config>, reason: string, out: NodeJS.WritableStream = process.stdout): number {
+export function acceptAuditHeadFromCli(
+  config: Readonly<Config>,
+  reason: string,
+  out: NodeJS.WritableStream = process.stdout,
+): number {
   const trail = openAuditTrail(config, { forVerify: true });
   try {
     const problem = trail.witnessProblem;

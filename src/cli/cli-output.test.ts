@@ -27,11 +27,16 @@ test('exit codes: 0 for help and version, 2 for the command line, 1 for everythi
 test('an error as JSON: the catalog code and meaning, the detail, the exit code, and config issues by key path', () => {
   assert.deepEqual(jsonErrorOf(new CommanderError(1, 'commander.unknownOption', "error: unknown option '--x'")), {
     code: 'COMMAND_LINE_INVALID',
-    title: 'the command line is not valid: an unknown command or option, a missing or invalid value (the CLI exits 2; --help shows the usage)',
+    title:
+      'the command line is not valid: an unknown command or option, a missing or invalid value (the CLI exits 2; --help shows the usage)',
     detail: "unknown option '--x'",
     exitCode: 2,
   });
-  const invalid = jsonErrorOf(new ConfigInvalidError('configuration', 'x.yaml', [{ path: 'dimse.aeTitel', message: 'unknown key; did you mean aeTitle?' }]));
+  const invalid = jsonErrorOf(
+    new ConfigInvalidError('configuration', 'x.yaml', [
+      { path: 'dimse.aeTitel', message: 'unknown key; did you mean aeTitle?' },
+    ]),
+  );
   assert.deepEqual(invalid.issues, [{ path: 'dimse.aeTitel', message: 'unknown key; did you mean aeTitle?' }]);
   assert.equal(invalid.code, 'CONFIG_INVALID');
   const bug = jsonErrorOf(new TypeError('x is undefined'));
@@ -47,11 +52,25 @@ test('reportError writes one JSON document with --json, the operator line withou
     out.end();
     return String(out.read() ?? '');
   };
-  assert.equal(read(new BeeldbrugError('CONFIG_NOT_FOUND', 'no such file'), false), 'beeldbrug: CONFIG_NOT_FOUND: no such file\n');
-  assert.equal((JSON.parse(read(new BeeldbrugError('CONFIG_NOT_FOUND', 'no such file'), true)) as { code: string }).code, 'CONFIG_NOT_FOUND');
+  assert.equal(
+    read(new BeeldbrugError('CONFIG_NOT_FOUND', 'no such file'), false),
+    'beeldbrug: CONFIG_NOT_FOUND: no such file\n',
+  );
+  assert.equal(
+    (JSON.parse(read(new BeeldbrugError('CONFIG_NOT_FOUND', 'no such file'), true)) as { code: string }).code,
+    'CONFIG_NOT_FOUND',
+  );
   assert.equal(read(new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)'), true), '');
-  assert.equal(read(new CommanderError(1, 'commander.unknownOption', 'error: unknown option'), false, true), '', 'commander printed it already');
-  assert.equal(read(new InvalidArgumentError('wants URA:name'), false), 'beeldbrug: COMMAND_LINE_INVALID: wants URA:name\n', 'thrown by an action: not printed yet');
+  assert.equal(
+    read(new CommanderError(1, 'commander.unknownOption', 'error: unknown option'), false, true),
+    '',
+    'commander printed it already',
+  );
+  assert.equal(
+    read(new InvalidArgumentError('wants URA:name'), false),
+    'beeldbrug: COMMAND_LINE_INVALID: wants URA:name\n',
+    'thrown by an action: not printed yet',
+  );
 });
 
 test('--json counts only before a --', () => {

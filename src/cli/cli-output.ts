@@ -41,20 +41,42 @@ export function jsonErrorOf(err: unknown): JsonError {
   const exitCode = exitCodeOf(err);
   if (err instanceof CommanderError) {
     // Commander phrases its messages for a terminal ("error: unknown option '--x'").
-    return { code: 'COMMAND_LINE_INVALID', title: ErrorCatalog.COMMAND_LINE_INVALID.summary, detail: err.message.replace(/^error: /, ''), exitCode };
+    return {
+      code: 'COMMAND_LINE_INVALID',
+      title: ErrorCatalog.COMMAND_LINE_INVALID.summary,
+      detail: err.message.replace(/^error: /, ''),
+      exitCode,
+    };
   }
   if (err instanceof BeeldbrugError) {
-    return { code: err.code, title: ErrorCatalog[err.code].summary, detail: err.message, exitCode, ...(err instanceof ConfigInvalidError ? { issues: err.issues } : {}) };
+    return {
+      code: err.code,
+      title: ErrorCatalog[err.code].summary,
+      detail: err.message,
+      exitCode,
+      ...(err instanceof ConfigInvalidError ? { issues: err.issues } : {}),
+    };
   }
   const e = err instanceof Error ? err : new Error(String(err));
-  return { code: 'INTERNAL', title: ErrorCatalog.INTERNAL.summary, detail: e.message, exitCode, ...(e.stack !== undefined ? { stack: e.stack } : {}) };
+  return {
+    code: 'INTERNAL',
+    title: ErrorCatalog.INTERNAL.summary,
+    detail: e.message,
+    exitCode,
+    ...(e.stack !== undefined ? { stack: e.stack } : {}),
+  };
 }
 
 /**
  * Writes what went wrong to standard error (JSON with --json) and returns the exit code. `shown`: commander has
  * printed this error itself (its parse errors); one thrown by an action, such as an InvalidArgumentError, it has not.
  */
-export function reportError(err: unknown, json: boolean, errOut: NodeJS.WritableStream = process.stderr, shown = false): number {
+export function reportError(
+  err: unknown,
+  json: boolean,
+  errOut: NodeJS.WritableStream = process.stderr,
+  shown = false,
+): number {
   const exitCode = exitCodeOf(err);
   if (json) {
     if (!(err instanceof CommanderError && exitCode === EXIT.ok)) printJson(jsonErrorOf(err), errOut);
@@ -104,7 +126,12 @@ export class CliProgram extends Command {
     try {
       await super.parseAsync(argv, parseOptions);
     } catch (err) {
-      process.exitCode = reportError(err, this.json, process.stderr, err instanceof CommanderError && this.shownByCommander.has(err));
+      process.exitCode = reportError(
+        err,
+        this.json,
+        process.stderr,
+        err instanceof CommanderError && this.shownByCommander.has(err),
+      );
     }
     return this;
   }

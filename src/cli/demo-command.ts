@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -55,7 +64,10 @@ interface DemoHospital {
 export async function runDemo(o: DemoOptions): Promise<void> {
   const visitorPort = o.basePort + 10;
   const exchangePort = (i: number): number => o.basePort + 20 + i;
-  const pacsPorts = (i: number): { dicom: number; http: number } => ({ dicom: o.basePort + 30 + i, http: o.basePort + 40 + i });
+  const pacsPorts = (i: number): { dicom: number; http: number } => ({
+    dicom: o.basePort + 30 + i,
+    http: o.basePort + 40 + i,
+  });
   const registryPort = o.basePort + 50;
   const withOrthanc = orthancBinary() !== undefined;
   const caDir = join(o.dir, 'pki', 'ca');
@@ -85,7 +97,9 @@ export async function runDemo(o: DemoOptions): Promise<void> {
         pacs = await startDemoPacs(join(dir, 'pacs'), pacsAe, pacsPorts(i), {
           beeldbrug: { aeTitle: hospital.aeTitle, host: '127.0.0.1', port },
           visitor: { aeTitle: VISITOR_AE, host: '127.0.0.1', port: visitorPort },
-          ...Object.fromEntries(others.map((h) => [sendToTitle(h).toLowerCase(), { aeTitle: sendToTitle(h), host: '127.0.0.1', port }])),
+          ...Object.fromEntries(
+            others.map((h) => [sendToTitle(h).toLowerCase(), { aeTitle: sendToTitle(h), host: '127.0.0.1', port }]),
+          ),
         });
         pacses.push(pacs);
       }
@@ -97,26 +111,56 @@ export async function runDemo(o: DemoOptions): Promise<void> {
           aeTitle: hospital.aeTitle,
           dimsePort: port,
           peers: [
-            { aeTitle: VISITOR_AE, host: '127.0.0.1', port: visitorPort, description: 'you, with DCMTK (storescp on this port for C-MOVE)' },
+            {
+              aeTitle: VISITOR_AE,
+              host: '127.0.0.1',
+              port: visitorPort,
+              description: 'you, with DCMTK (storescp on this port for C-MOVE)',
+            },
             ...hospitals
               .map((h, j) => ({ h, j }))
               .filter(({ j }) => j !== i)
-              .map(({ h, j }) => ({ aeTitle: h.aeTitle, host: '127.0.0.1', port: o.basePort + j, description: `demo node ${h.name}` })),
-            ...(pacs !== undefined ? [{ aeTitle: pacsAe, host: '127.0.0.1', port: pacs.dicomPort, description: `${hospital.name} PACS (Orthanc)` }] : []),
+              .map(({ h, j }) => ({
+                aeTitle: h.aeTitle,
+                host: '127.0.0.1',
+                port: o.basePort + j,
+                description: `demo node ${h.name}`,
+              })),
+            ...(pacs !== undefined
+              ? [
+                  {
+                    aeTitle: pacsAe,
+                    host: '127.0.0.1',
+                    port: pacs.dicomPort,
+                    description: `${hospital.name} PACS (Orthanc)`,
+                  },
+                ]
+              : []),
           ],
         });
       }
       if (fresh) {
         firstStart = true;
         // Node-to-node exchange: a certificate from the demo CA, and the other two hospitals as trusted partners.
-        makeNodeCertificate(caDir, join(dir, 'keys'), { commonName: `${hospital.aeTitle.toLowerCase()}.demo`, organization: hospital.name, ura: hospital.ura, hosts: ['localhost', '127.0.0.1'] });
+        makeNodeCertificate(caDir, join(dir, 'keys'), {
+          commonName: `${hospital.aeTitle.toLowerCase()}.demo`,
+          organization: hospital.name,
+          ura: hospital.ura,
+          hosts: ['localhost', '127.0.0.1'],
+        });
         const partners = hospitals
           .map((h, j) => ({ h, j }))
           .filter(({ j }) => j !== i)
-          .map(({ h, j }) => `    - { ura: "${h.ura}", name: "${h.name}", baseUrl: "https://127.0.0.1:${exchangePort(j)}", aeTitle: ${sendToTitle(h)} }\n`)
+          .map(
+            ({ h, j }) =>
+              `    - { ura: "${h.ura}", name: "${h.name}", baseUrl: "https://127.0.0.1:${exchangePort(j)}", aeTitle: ${sendToTitle(h)} }\n`,
+          )
           .join('');
         // With a PACS: arriving studies go into it, and a study to send is fetched from it when the node lacks it.
-        const withPacs = pacs !== undefined ? `  routing:\n    - { action: forward, destination: ${pacsAe} }\n  fetchFrom: { aeTitle: ${pacsAe}, method: c-move }\n` : '';
+        const withPacs =
+          pacs !== undefined
+            ? `  routing:\n    - { action: forward, destination: ${pacsAe} }\n  fetchFrom: { aeTitle: ${pacsAe}, method: c-move }\n`
+            : '';
         appendFileSync(
           join(dir, CONFIG_FILE_NAME),
           `\nexchange:\n  listen: { host: 127.0.0.1, port: ${exchangePort(i)} }\n  tls: { certFile: ./keys/node.crt, keyFile: ./keys/node.key, caFile: ./keys/ca.crt }\n  partners:\n${partners}${withPacs}`,
@@ -124,13 +168,20 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       }
       // Every node registers its patients with the region's registry and asks it before answering a timeline question.
       if (!readFileSync(join(dir, CONFIG_FILE_NAME), 'utf8').includes('\nregistry:')) {
-        appendFileSync(join(dir, CONFIG_FILE_NAME), `\nregistry:\n  baseUrl: https://127.0.0.1:${registryPort}\n  networkKeyFile: ../pki/network.key\n`);
+        appendFileSync(
+          join(dir, CONFIG_FILE_NAME),
+          `\nregistry:\n  baseUrl: https://127.0.0.1:${registryPort}\n  networkKeyFile: ../pki/network.key\n`,
+        );
       }
       const config = loadConfig(join(dir, CONFIG_FILE_NAME));
       await demoAdmin(config, join(dir, 'admin-credentials.txt'));
       // Noord's radiologist: who signs in to send and to ask the timeline (the person comes from sign-in, never a flag).
       if (i === 0) radiologist = await demoRadiologist(config, join(dir, 'radiologist-credentials.txt'));
-      const logger = createLogger({ level: config.log.level, name: config.node.name, destination: createWriteStream(join(dir, 'node.log'), { flags: 'a' }) });
+      const logger = createLogger({
+        level: config.log.level,
+        name: config.node.name,
+        destination: createWriteStream(join(dir, 'node.log'), { flags: 'a' }),
+      });
       const node = await startNode(config, logger);
       nodes.push({ hospital, port: node.dimsePorts[0] ?? port, node, pacs });
       if (fresh) await loadSyntheticPatients(pacs ?? node, join(dir, 'synth-import'), o.patients, i + 1);
@@ -145,14 +196,29 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const patientFile = join(o.dir, 'timeline-patient');
   try {
     if (firstStart) pushed = withOrthanc ? await pushFromPacs(nodes) : await demoPush(o.dir, nodes);
-    if (firstStart || !existsSync(patientFile)) writeFileSync(patientFile, await patientAtTwoHospitals(nodes, join(o.dir, 'timeline-import'), `https://127.0.0.1:${registryPort}`, networkKeyFile, (aeTitle) => join(o.dir, aeTitle.toLowerCase(), 'keys')));
+    if (firstStart || !existsSync(patientFile))
+      writeFileSync(
+        patientFile,
+        await patientAtTwoHospitals(
+          nodes,
+          join(o.dir, 'timeline-import'),
+          `https://127.0.0.1:${registryPort}`,
+          networkKeyFile,
+          (aeTitle) => join(o.dir, aeTitle.toLowerCase(), 'keys'),
+        ),
+      );
     const bsn = readFileSync(patientFile, 'utf8').trim();
     // Asked as a person would ask it: Noord's radiologist signs in over HTTPS and the node asks in their name.
     const noordHttps = nodes[0]?.node.https;
     const rad = radiologist;
     if (noordHttps !== undefined && rad !== undefined) {
       const api = { baseUrl: `https://127.0.0.1:${noordHttps.port}`, ca: readFileSync(join(caDir, 'ca.crt'), 'utf8') };
-      const signIn = (offset: number) => new NodeApiClient(api).signIn({ username: DEMO_RADIOLOGIST.username, password: rad.password, code: totpCode(rad.secret, totpStep(new Date()) + offset) });
+      const signIn = (offset: number) =>
+        new NodeApiClient(api).signIn({
+          username: DEMO_RADIOLOGIST.username,
+          password: rad.password,
+          code: totpCode(rad.secret, totpStep(new Date()) + offset),
+        });
       // A demo started again within the same 30 s has used this step's code already; the next step's is accepted too.
       const { token } = await signIn(0).catch(() => signIn(1));
       const asRadiologist = new NodeApiClient({ ...api, token });
@@ -164,13 +230,23 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     throw err;
   }
 
-  const out: string[] = [`Beeldbrug demo network: ${nodes.length} hospitals, each a node${withOrthanc ? ' and its own PACS (Orthanc)' : ' (no Orthanc installed: the node stands in for the PACS)'}; data in ${o.dir}`, ''];
+  const out: string[] = [
+    `Beeldbrug demo network: ${nodes.length} hospitals, each a node${withOrthanc ? ' and its own PACS (Orthanc)' : ' (no Orthanc installed: the node stands in for the PACS)'}; data in ${o.dir}`,
+    '',
+  ];
   for (const { hospital, port, node, pacs } of nodes) {
     const s = node.store.index.stats();
-    out.push(`  ${hospital.aeTitle.padEnd(7)} ${hospital.name.padEnd(18)} DICOM 127.0.0.1:${port}  ${s.patients} patients, ${s.studies} studies, ${s.instances} instances${pacs !== undefined ? ' (node cache)' : ''}`);
+    out.push(
+      `  ${hospital.aeTitle.padEnd(7)} ${hospital.name.padEnd(18)} DICOM 127.0.0.1:${port}  ${s.patients} patients, ${s.studies} studies, ${s.instances} instances${pacs !== undefined ? ' (node cache)' : ''}`,
+    );
     if (pacs !== undefined) {
-      const p = await pacs.rest<{ CountPatients: number; CountStudies: number; CountInstances: number }>('GET', '/statistics');
-      out.push(`    ${pacs.aeTitle.padEnd(12)} Orthanc          DICOM 127.0.0.1:${pacs.dicomPort}  ${p.CountPatients} patients, ${p.CountStudies} studies, ${p.CountInstances} instances; web http://127.0.0.1:${pacs.httpPort} (user beeldbrug, password in ${join(o.dir, hospital.aeTitle.toLowerCase(), 'pacs', 'password')})`);
+      const p = await pacs.rest<{ CountPatients: number; CountStudies: number; CountInstances: number }>(
+        'GET',
+        '/statistics',
+      );
+      out.push(
+        `    ${pacs.aeTitle.padEnd(12)} Orthanc          DICOM 127.0.0.1:${pacs.dicomPort}  ${p.CountPatients} patients, ${p.CountStudies} studies, ${p.CountInstances} instances; web http://127.0.0.1:${pacs.httpPort} (user beeldbrug, password in ${join(o.dir, hospital.aeTitle.toLowerCase(), 'pacs', 'password')})`,
+      );
     }
   }
   const first = nodes[0];
@@ -191,7 +267,10 @@ export async function runDemo(o: DemoOptions): Promise<void> {
         ? [
             '',
             `Timeline: the registry (https://127.0.0.1:${registryPort}) knows where the patient below is known and that the patient consented; Noord's radiologist sees:`,
-            ...timelineText.trimEnd().split('\n').map((l) => `  ${l}`),
+            ...timelineText
+              .trimEnd()
+              .split('\n')
+              .map((l) => `  ${l}`),
             `Ask it yourself, signed in as Noord's radiologist (user name, password and TOTP secret in ${join(o.dir, first.hospital.aeTitle.toLowerCase(), 'radiologist-credentials.txt')};`,
             '  the code comes from an authenticator app with that secret, or `oathtool --totp -b SECRET`):',
             `  bin/beeldbrug login --node https://127.0.0.1:${first.node.https?.port ?? 0} --ca ${join(caDir, 'ca.crt')} --username ${DEMO_RADIOLOGIST.username}`,
@@ -230,37 +309,78 @@ async function demoAdmin(config: Readonly<Config>, credentialsFile: string): Pro
   let shown = '';
   const out = new Writable({ write: (chunk: Buffer, _enc, done) => ((shown += chunk.toString()), done()) });
   await addUserFromCli(config, { username: 'admin', name: 'Demo beheerder', role: 'admin', password }, out);
-  writeFileSync(credentialsFile, `user name: admin
+  writeFileSync(
+    credentialsFile,
+    `user name: admin
 password: ${password}
-${shown}`, { mode: 0o600 });
+${shown}`,
+    { mode: 0o600 },
+  );
 }
 
 const DEMO_RADIOLOGIST = { username: 'radioloog', name: 'Demo radioloog', uziRoleCode: '01.015' } as const;
 
 /** Noord's demo radiologist, made once with a random password; the credentials go to a file only the owner can read. */
-async function demoRadiologist(config: Readonly<Config>, credentialsFile: string): Promise<{ password: string; secret: string }> {
+async function demoRadiologist(
+  config: Readonly<Config>,
+  credentialsFile: string,
+): Promise<{ password: string; secret: string }> {
   if (!existsSync(credentialsFile)) {
     const password = randomBytes(18).toString('base64url');
     let shown = '';
     const out = new Writable({ write: (chunk: Buffer, _enc, done) => ((shown += chunk.toString()), done()) });
-    await addUserFromCli(config, { username: DEMO_RADIOLOGIST.username, name: DEMO_RADIOLOGIST.name, role: 'radiologist', uziRole: DEMO_RADIOLOGIST.uziRoleCode, password }, out);
-    writeFileSync(credentialsFile, `user name: ${DEMO_RADIOLOGIST.username}\npassword: ${password}\n${shown}`, { mode: 0o600 });
+    await addUserFromCli(
+      config,
+      {
+        username: DEMO_RADIOLOGIST.username,
+        name: DEMO_RADIOLOGIST.name,
+        role: 'radiologist',
+        uziRole: DEMO_RADIOLOGIST.uziRoleCode,
+        password,
+      },
+      out,
+    );
+    writeFileSync(credentialsFile, `user name: ${DEMO_RADIOLOGIST.username}\npassword: ${password}\n${shown}`, {
+      mode: 0o600,
+    });
   }
   const text = readFileSync(credentialsFile, 'utf8');
   const password = /^password: (\S+)$/m.exec(text)?.[1];
   const secret = /TOTP secret .*: ([A-Z2-7]+)$/m.exec(text)?.[1];
-  if (password === undefined || secret === undefined) throw new BeeldbrugError('CONFIG_INVALID', `${credentialsFile} does not hold the demo radiologist's password and TOTP secret; remove it to make a new account`);
+  if (password === undefined || secret === undefined)
+    throw new BeeldbrugError(
+      'CONFIG_INVALID',
+      `${credentialsFile} does not hold the demo radiologist's password and TOTP secret; remove it to make a new account`,
+    );
   return { password, secret };
 }
 
 /** The region's localization and consent registry, in this process, with a certificate from the demo CA. */
 async function startDemoRegistry(dir: string, caDir: string, port: number): Promise<RunningRegistry> {
   if (!existsSync(join(dir, REGISTRY_CONFIG_FILE_NAME))) {
-    initRegistry(dir, { name: 'Demo registry', organization: { name: 'Regio demo', ura: '10000099' }, host: '127.0.0.1', port, clients: hospitals.map((h) => ({ ura: h.ura, name: h.name })) });
-    makeNodeCertificate(caDir, join(dir, 'pki'), { commonName: 'registry.demo', organization: 'Regio demo', ura: '10000099', hosts: ['localhost', '127.0.0.1'] });
+    initRegistry(dir, {
+      name: 'Demo registry',
+      organization: { name: 'Regio demo', ura: '10000099' },
+      host: '127.0.0.1',
+      port,
+      clients: hospitals.map((h) => ({ ura: h.ura, name: h.name })),
+    });
+    makeNodeCertificate(caDir, join(dir, 'pki'), {
+      commonName: 'registry.demo',
+      organization: 'Regio demo',
+      ura: '10000099',
+      hosts: ['localhost', '127.0.0.1'],
+    });
   }
   const config = loadRegistryConfig(join(dir, REGISTRY_CONFIG_FILE_NAME));
-  return startRegistry(config, createLogger({ level: config.log.level, name: config.registry.name, destination: createWriteStream(join(dir, 'registry.log'), { flags: 'a' }) }));
+  return startRegistry(
+    config,
+    createLogger({
+      level: config.log.level,
+      name: config.registry.name,
+      destination: createWriteStream(join(dir, 'registry.log'), { flags: 'a' }),
+    }),
+  );
 }
 
 /**
@@ -268,14 +388,30 @@ async function startDemoRegistry(dir: string, caDir: string, port: number): Prom
  * the patient's permit, recorded at the desk of each, for that hospital to release its studies, so that Noord's
  * timeline has something to show. Returns the BSN.
  */
-async function patientAtTwoHospitals(nodes: readonly DemoHospital[], scratch: string, registryUrl: string, networkKeyFile: string, keysOf: (aeTitle: string) => string): Promise<string> {
+async function patientAtTwoHospitals(
+  nodes: readonly DemoHospital[],
+  scratch: string,
+  registryUrl: string,
+  networkKeyFile: string,
+  keysOf: (aeTitle: string) => string,
+): Promise<string> {
   const [noord, midden, zuid] = nodes;
-  if (noord === undefined || midden === undefined || zuid === undefined) throw new Error('the demo has three hospitals');
+  if (noord === undefined || midden === undefined || zuid === undefined)
+    throw new Error('the demo has three hospitals');
   rmSync(scratch, { recursive: true, force: true });
-  const synth = await synthesize({ outDir: scratch, patients: 1, seed: 77, studiesPerPatient: [3, 3], modalities: ['CR', 'DX', 'MR'] });
+  const synth = await synthesize({
+    outDir: scratch,
+    patients: 1,
+    seed: 77,
+    studiesPerPatient: [3, 3],
+    modalities: ['CR', 'DX', 'MR'],
+  });
   const patient = synth.patients[0];
   if (patient === undefined) throw new Error('no synthetic patient');
-  for (const [at, studies] of [[midden, patient.studies.slice(0, 2)], [zuid, patient.studies.slice(2)]] as const) {
+  for (const [at, studies] of [
+    [midden, patient.studies.slice(0, 2)],
+    [zuid, patient.studies.slice(2)],
+  ] as const) {
     for (const file of studies.flatMap((s) => s.files)) {
       await at.node.studies.importFile({ actor: { kind: 'system', task: 'demo' }, purpose: 'import' }, file);
       if (at.pacs !== undefined) await at.pacs.upload(file);
@@ -286,10 +422,24 @@ async function patientAtTwoHospitals(nodes: readonly DemoHospital[], scratch: st
   // A hospital records only the patient's choices about itself (a broader consent is the patient portal's to record).
   for (const holder of [midden, zuid]) {
     const keys = keysOf(holder.hospital.aeTitle);
-    const tls = readTlsFiles({ certFile: join(keys, 'node.crt'), keyFile: join(keys, 'node.key'), caFile: join(keys, 'ca.crt') });
-    const client = new HttpsRegistryClient({ baseUrl: registryUrl, tls, networkKey: readNetworkKeyFile(networkKeyFile), ourUra: holder.hospital.ura });
+    const tls = readTlsFiles({
+      certFile: join(keys, 'node.crt'),
+      keyFile: join(keys, 'node.key'),
+      caFile: join(keys, 'ca.crt'),
+    });
+    const client = new HttpsRegistryClient({
+      baseUrl: registryUrl,
+      tls,
+      networkKey: readNetworkKeyFile(networkKeyFile),
+      ourUra: holder.hospital.ura,
+    });
     try {
-      await client.recordConsent({ bsn: patient.bsn, decision: 'permit', actor: { role: 'holder', ura: holder.hospital.ura }, recordedBy: { id: 'demo', name: `Demo balie ${holder.hospital.aeTitle.toLowerCase()}` } });
+      await client.recordConsent({
+        bsn: patient.bsn,
+        decision: 'permit',
+        actor: { role: 'holder', ura: holder.hospital.ura },
+        recordedBy: { id: 'demo', name: `Demo balie ${holder.hospital.aeTitle.toLowerCase()}` },
+      });
     } finally {
       client.close();
     }
@@ -298,17 +448,34 @@ async function patientAtTwoHospitals(nodes: readonly DemoHospital[], scratch: st
 }
 
 /** A hospital's Orthanc, with a password made on first start and kept beside its storage. */
-async function startDemoPacs(dir: string, aeTitle: string, ports: { dicom: number; http: number }, modalities: Record<string, { aeTitle: string; host: string; port: number }>): Promise<OrthancPacs> {
+async function startDemoPacs(
+  dir: string,
+  aeTitle: string,
+  ports: { dicom: number; http: number },
+  modalities: Record<string, { aeTitle: string; host: string; port: number }>,
+): Promise<OrthancPacs> {
   const passwordFile = join(dir, 'password');
   if (!existsSync(passwordFile)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(passwordFile, randomBytes(12).toString('hex'), { mode: 0o600 });
   }
-  return startOrthanc({ dir, aeTitle, dicomPort: ports.dicom, httpPort: ports.http, password: readFileSync(passwordFile, 'utf8').trim(), modalities });
+  return startOrthanc({
+    dir,
+    aeTitle,
+    dicomPort: ports.dicom,
+    httpPort: ports.http,
+    password: readFileSync(passwordFile, 'utf8').trim(),
+    modalities,
+  });
 }
 
 /** Synthetic patients into the hospital's PACS (or, without one, its node). */
-async function loadSyntheticPatients(into: OrthancPacs | RunningNode, scratch: string, patients: number, seed: number): Promise<void> {
+async function loadSyntheticPatients(
+  into: OrthancPacs | RunningNode,
+  scratch: string,
+  patients: number,
+  seed: number,
+): Promise<void> {
   rmSync(scratch, { recursive: true, force: true });
   await synthesize({ outDir: scratch, patients, seed });
   for (const file of listFiles(scratch)) {
@@ -331,12 +498,16 @@ async function pushFromPacs(nodes: readonly DemoHospital[]): Promise<string> {
   const study = await from.pacs.rest<{ MainDicomTags: { StudyInstanceUID: string } }>('GET', `/studies/${studyId}`);
   const instances = (await from.pacs.rest<string[]>('GET', `/studies/${studyId}/instances`)).length;
   const before = (await to.pacs.rest<{ CountInstances: number }>('GET', '/statistics')).CountInstances;
-  await from.pacs.rest('POST', `/modalities/${sendToTitle(to.hospital).toLowerCase()}/store`, { Resources: [studyId], Synchronous: true });
+  await from.pacs.rest('POST', `/modalities/${sendToTitle(to.hospital).toLowerCase()}/store`, {
+    Resources: [studyId],
+    Synchronous: true,
+  });
   const deadline = Date.now() + 60_000;
   for (;;) {
     const now = (await to.pacs.rest<{ CountInstances: number }>('GET', '/statistics')).CountInstances;
     if (now >= before + instances) break;
-    if (Date.now() > deadline) return `${from.hospital.name}'s PACS sent study ${study.MainDicomTags.StudyInstanceUID}, but it did not reach ${to.hospital.name}'s PACS within 60 s; see the node logs`;
+    if (Date.now() > deadline)
+      return `${from.hospital.name}'s PACS sent study ${study.MainDicomTags.StudyInstanceUID}, but it did not reach ${to.hospital.name}'s PACS within 60 s; see the node logs`;
     await sleep(200);
   }
   return `${from.hospital.name}'s PACS sent study ${study.MainDicomTags.StudyInstanceUID} (${instances} instances) to ${to.hospital.name} from its "send to" menu; the receipt verified and the study is in ${to.hospital.name}'s PACS.`;

@@ -9,7 +9,11 @@ const MARK: Record<Finding['level'], string> = { critical: 'CRITICAL', warning: 
  * peer with a port, as a stranger on the network would probe them. Prints each finding with its fix; returns the exit
  * code (1 when anything is critical). With `json`, the findings as one JSON document. Counts what a PACS reveals and never prints it.
  */
-export async function doctorFromCli(config: Readonly<Config>, out: NodeJS.WritableStream = process.stdout, json = false): Promise<number> {
+export async function doctorFromCli(
+  config: Readonly<Config>,
+  out: NodeJS.WritableStream = process.stdout,
+  json = false,
+): Promise<number> {
   const findings = await runDoctor(config);
   const critical = findings.filter((f) => f.level === 'critical').length;
   const warnings = findings.filter((f) => f.level === 'warning').length;

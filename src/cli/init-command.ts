@@ -28,7 +28,10 @@ export function initNode(dir: string, values: TemplateValues): InitResult {
   checkInitValues(text, configPath, values);
   const existing = [configPath, keyPath, auditKeyPath].find((p) => existsSync(p));
   if (existing !== undefined) {
-    throw new BeeldbrugError('CONFIG_INVALID', `${dir} already holds a Beeldbrug node (${existing}); not overwriting it. Choose another folder, or remove that node first if it was never used`);
+    throw new BeeldbrugError(
+      'CONFIG_INVALID',
+      `${dir} already holds a Beeldbrug node (${existing}); not overwriting it. Choose another folder, or remove that node first if it was never used`,
+    );
   }
   const created: string[] = [];
   const makeDir = (path: string): void => {
@@ -48,7 +51,11 @@ export function initNode(dir: string, values: TemplateValues): InitResult {
     writeNew(configPath, text, 0o600);
   } catch (cause) {
     for (const path of created.reverse()) rmSync(path, { recursive: true, force: true });
-    throw new BeeldbrugError('CONFIG_INVALID', `cannot write the node into ${dir}: ${(cause as Error).message}; nothing was left behind`, { cause });
+    throw new BeeldbrugError(
+      'CONFIG_INVALID',
+      `cannot write the node into ${dir}: ${(cause as Error).message}; nothing was left behind`,
+      { cause },
+    );
   }
   return { configPath, keyPath, auditKeyPath };
 }
@@ -77,7 +84,10 @@ function checkInitValues(text: string, configPath: string, values: TemplateValue
   } catch (err) {
     if (!(err instanceof ConfigInvalidError)) throw err;
     const lines = err.issues.map((i) => `  - ${optionOf(i.path, values)}: ${i.message}`);
-    throw new BeeldbrugError('COMMAND_LINE_INVALID', `init wrote nothing; these values are not valid:\n${lines.join('\n')}`);
+    throw new BeeldbrugError(
+      'COMMAND_LINE_INVALID',
+      `init wrote nothing; these values are not valid:\n${lines.join('\n')}`,
+    );
   }
 }
 
@@ -85,7 +95,14 @@ function checkInitValues(text: string, configPath: string, values: TemplateValue
 export function parsePeerOption(text: string): TemplateValues['peers'][number] {
   const m = /^([^@]{1,16})@([^:@]+)(?::(\d{1,5}))?$/.exec(text);
   if (m === null || m[1] === undefined || m[2] === undefined) {
-    throw new InvalidArgumentError('write the PACS or modality as AE@host or AE@host:port, for example PACS@10.0.0.5:104 (an AE title is at most 16 characters)');
+    throw new InvalidArgumentError(
+      'write the PACS or modality as AE@host or AE@host:port, for example PACS@10.0.0.5:104 (an AE title is at most 16 characters)',
+    );
   }
-  return { aeTitle: m[1], host: m[2], ...(m[3] !== undefined ? { port: Number(m[3]) } : {}), description: 'added by beeldbrug init' };
+  return {
+    aeTitle: m[1],
+    host: m[2],
+    ...(m[3] !== undefined ? { port: Number(m[3]) } : {}),
+    description: 'added by beeldbrug init',
+  };
 }

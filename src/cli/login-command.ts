@@ -24,7 +24,8 @@ export async function loginFromCli(o: LoginOptions, out: NodeJS.WritableStream =
   } catch {
     throw new BeeldbrugError('REQUEST_INVALID', `--node ${o.node} is not an address: give https://HOST:PORT`);
   }
-  if (base.protocol !== 'https:') throw new BeeldbrugError('REQUEST_INVALID', `--node ${o.node}: the node is reached over https only`);
+  if (base.protocol !== 'https:')
+    throw new BeeldbrugError('REQUEST_INVALID', `--node ${o.node}: the node is reached over https only`);
   let ca: string | undefined;
   if (o.caFile !== undefined) {
     try {
@@ -37,8 +38,13 @@ export async function loginFromCli(o: LoginOptions, out: NodeJS.WritableStream =
   const client = new NodeApiClient({ baseUrl: base.origin, ...(ca !== undefined ? { ca } : {}) });
   const r = await client.signIn({ username: o.username, password, code });
   const path = sessionFilePath();
-  saveSession({ node: base.origin, ...(ca !== undefined ? { ca } : {}), token: r.token, expiresAt: r.expiresAt, user: r.user }, path);
-  out.write(`signed in at ${base.origin} as ${r.user.name} (${r.user.role}${r.user.uziRoleCode !== undefined ? `, UZI role ${r.user.uziRoleCode}` : ''}) until ${r.expiresAt}; session kept in ${path}\n`);
+  saveSession(
+    { node: base.origin, ...(ca !== undefined ? { ca } : {}), token: r.token, expiresAt: r.expiresAt, user: r.user },
+    path,
+  );
+  out.write(
+    `signed in at ${base.origin} as ${r.user.name} (${r.user.role}${r.user.uziRoleCode !== undefined ? `, UZI role ${r.user.uziRoleCode}` : ''}) until ${r.expiresAt}; session kept in ${path}\n`,
+  );
 }
 
 /** `beeldbrug logout`: ends the session at the node (a logout record there) and removes the saved sign-in. */
@@ -53,7 +59,11 @@ export async function logoutFromCli(out: NodeJS.WritableStream = process.stdout)
     return;
   }
   try {
-    await new NodeApiClient({ baseUrl: session.node, token: session.token, ...(session.ca !== undefined ? { ca: session.ca } : {}) }).signOut();
+    await new NodeApiClient({
+      baseUrl: session.node,
+      token: session.token,
+      ...(session.ca !== undefined ? { ca: session.ca } : {}),
+    }).signOut();
   } finally {
     // Even when the node cannot be reached, the token leaves this machine; it ends there by itself when idle.
     removeSession(path);
@@ -70,7 +80,11 @@ async function readSecrets(): Promise<{ password: string; code: string }> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   const [password = '', code = ''] = Buffer.concat(chunks).toString('utf8').split(/\r?\n/);
-  if (password === '' || code.trim() === '') throw new BeeldbrugError('REQUEST_INVALID', 'give the password on the first line of standard input and the code from the authenticator app on the second');
+  if (password === '' || code.trim() === '')
+    throw new BeeldbrugError(
+      'REQUEST_INVALID',
+      'give the password on the first line of standard input and the code from the authenticator app on the second',
+    );
   return { password, code: code.trim() };
 }
 

@@ -49,7 +49,11 @@ export class NodeApiClient {
     this.#o = o;
   }
 
-  signIn(c: { username: string; password: string; code: string }): Promise<{ token: string; user: SessionUser; expiresAt: string }> {
+  signIn(c: {
+    username: string;
+    password: string;
+    code: string;
+  }): Promise<{ token: string; user: SessionUser; expiresAt: string }> {
     return this.#json('POST', '/api/v1/session', c);
   }
 
@@ -61,7 +65,14 @@ export class NodeApiClient {
     await this.#json('DELETE', '/api/v1/session');
   }
 
-  queueSend(r: { studyInstanceUid: string; to: string; purpose: string; urgency: string; reason: string; consentReference?: string }): Promise<OutboxTransfer> {
+  queueSend(r: {
+    studyInstanceUid: string;
+    to: string;
+    purpose: string;
+    urgency: string;
+    reason: string;
+    consentReference?: string;
+  }): Promise<OutboxTransfer> {
     return this.#json('POST', '/api/v1/outbox', r);
   }
 
@@ -71,20 +82,37 @@ export class NodeApiClient {
     if (o.after !== undefined) q.set('after', o.after);
     if (o.waitSeconds !== undefined) q.set('waitSeconds', String(o.waitSeconds));
     const query = q.size > 0 ? `?${q.toString()}` : '';
-    return this.#json('GET', `/api/v1/outbox/${encodeURIComponent(transferId)}${query}`, undefined, ((o.waitSeconds ?? 0) + 30) * 1000);
+    return this.#json(
+      'GET',
+      `/api/v1/outbox/${encodeURIComponent(transferId)}${query}`,
+      undefined,
+      ((o.waitSeconds ?? 0) + 30) * 1000,
+    );
   }
 
   timeline(q: { bsn: string; includeReports: boolean }): Promise<Timeline> {
     return this.#json('POST', '/api/v1/timeline', q);
   }
 
-  retrieve(r: { bsn: string; source: string; studyInstanceUid: string }): Promise<{ transferId: string; source: { ura: string; name: string } }> {
+  retrieve(r: {
+    bsn: string;
+    source: string;
+    studyInstanceUid: string;
+  }): Promise<{ transferId: string; source: { ura: string; name: string } }> {
     return this.#json('POST', '/api/v1/timeline/retrievals', r);
   }
 
   /** One arriving transfer; with `waitSeconds`, the node answers once it is no longer open (or after that long). */
-  inboxTransfer(transferId: string, waitSeconds = 0): Promise<{ transferId: string; state: string; instances: number }> {
-    return this.#json('GET', `/api/v1/inbox/${encodeURIComponent(transferId)}?waitSeconds=${waitSeconds}`, undefined, (waitSeconds + 30) * 1000);
+  inboxTransfer(
+    transferId: string,
+    waitSeconds = 0,
+  ): Promise<{ transferId: string; state: string; instances: number }> {
+    return this.#json(
+      'GET',
+      `/api/v1/inbox/${encodeURIComponent(transferId)}?waitSeconds=${waitSeconds}`,
+      undefined,
+      (waitSeconds + 30) * 1000,
+    );
   }
 
   #json<T>(method: string, path: string, body?: unknown, timeoutMs = this.#o.timeoutMs ?? 120_000): Promise<T> {
@@ -100,7 +128,9 @@ export class NodeApiClient {
           headers: {
             accept: 'application/json',
             ...(this.#o.token !== undefined ? { authorization: `Bearer ${this.#o.token}` } : {}),
-            ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+            ...(payload !== undefined
+              ? { 'content-type': 'application/json', 'content-length': String(payload.length) }
+              : {}),
           },
         },
         (res) => {
@@ -121,8 +151,21 @@ export class NodeApiClient {
           res.on('error', reject);
         },
       );
-      req.on('timeout', () => req.destroy(new BeeldbrugError('NODE_UNREACHABLE', `${url.origin} did not answer within ${Math.round(timeoutMs / 1000)} s`)));
-      req.on('error', (err) => reject(err instanceof BeeldbrugError ? err : new BeeldbrugError('NODE_UNREACHABLE', `${url.origin}: ${err.message}`, { cause: err })));
+      req.on('timeout', () =>
+        req.destroy(
+          new BeeldbrugError(
+            'NODE_UNREACHABLE',
+            `${url.origin} did not answer within ${Math.round(timeoutMs / 1000)} s`,
+          ),
+        ),
+      );
+      req.on('error', (err) =>
+        reject(
+          err instanceof BeeldbrugError
+            ? err
+            : new BeeldbrugError('NODE_UNREACHABLE', `${url.origin}: ${err.message}`, { cause: err }),
+        ),
+      );
       req.end(payload);
     });
   }
@@ -130,10 +173,35 @@ export class NodeApiClient {
 
 /** The node's answer to a failed request, in its old body shape or as RFC 9457 problem details. */
 function errorOf(status: number, body: unknown, what: string): BeeldbrugError {
-  const b = (typeof body === 'object' && body !== null ? body : {}) as { code?: unknown; error?: unknown; detail?: unknown; problems?: unknown };
+  const b = (typeof body === 'object' && body !== null ? body : {}) as {
+    code?: unknown;
+    error?: unknown;
+    detail?: unknown;
+    problems?: unknown;
+  };
   const named = typeof b.code === 'string' ? b.code : typeof b.error === 'string' ? b.error : undefined;
-  const detail = typeof b.detail === 'string' ? b.detail : Array.isArray(b.problems) ? b.problems.map(String).join('; ') : `${what}: HTTP ${status}${named !== undefined ? ` (${named})` : ''}`;
-  if (status === 401) return new BeeldbrugError('SIGN_IN_REQUIRED', named === 'sign-in-failed' || named === 'SIGN_IN_FAILED' ? 'sign-in failed: the user name, password or code is not right, or the account is locked' : 'no signed-in session, or it has ended: run beeldbrug login');
-  const code: ErrorCode = named !== undefined && named in ErrorCatalog ? (named as ErrorCode) : status === 403 ? 'ACCESS_DENIED' : status === 404 ? 'NOT_FOUND' : status === 400 ? 'REQUEST_INVALID' : 'INTERNAL';
+  const detail =
+    typeof b.detail === 'string'
+      ? b.detail
+      : Array.isArray(b.problems)
+        ? b.problems.map(String).join('; ')
+        : `${what}: HTTP ${status}${named !== undefined ? ` (${named})` : ''}`;
+  if (status === 401)
+    return new BeeldbrugError(
+      'SIGN_IN_REQUIRED',
+      named === 'sign-in-failed' || named === 'SIGN_IN_FAILED'
+        ? 'sign-in failed: the user name, password or code is not right, or the account is locked'
+        : 'no signed-in session, or it has ended: run beeldbrug login',
+    );
+  const code: ErrorCode =
+    named !== undefined && named in ErrorCatalog
+      ? (named as ErrorCode)
+      : status === 403
+        ? 'ACCESS_DENIED'
+        : status === 404
+          ? 'NOT_FOUND'
+          : status === 400
+            ? 'REQUEST_INVALID'
+            : 'INTERNAL';
   return new BeeldbrugError(code, detail);
 }

@@ -87,29 +87,64 @@ export async function startOrthanc(o: OrthancOptions): Promise<OrthancPacs> {
     DicomAlwaysAllowMove: false,
     UnknownSopClassAccepted: false,
     DicomModalities: Object.fromEntries(
-      Object.entries(o.modalities ?? {}).map(([name, m]) => [name, { AET: m.aeTitle, Host: m.host, Port: m.port, AllowEcho: true, AllowFind: true, AllowMove: true, AllowGet: true, AllowStore: true }]),
+      Object.entries(o.modalities ?? {}).map(([name, m]) => [
+        name,
+        {
+          AET: m.aeTitle,
+          Host: m.host,
+          Port: m.port,
+          AllowEcho: true,
+          AllowFind: true,
+          AllowMove: true,
+          AllowGet: true,
+          AllowStore: true,
+        },
+      ]),
     ),
     StorageCompression: false,
     ...(o.insecure === true
-      ? { DicomCheckCalledAet: false, DicomCheckModalityHost: false, DicomAlwaysAllowEcho: true, DicomAlwaysAllowFind: true, DicomAlwaysAllowStore: true, RegisteredUsers: { beeldbrug: password, orthanc: 'orthanc' } }
+      ? {
+          DicomCheckCalledAet: false,
+          DicomCheckModalityHost: false,
+          DicomAlwaysAllowEcho: true,
+          DicomAlwaysAllowFind: true,
+          DicomAlwaysAllowStore: true,
+          RegisteredUsers: { beeldbrug: password, orthanc: 'orthanc' },
+        }
       : {}),
     ...(o.tunedForIngest === true
-      ? { SaveJobs: false, StorageAccessOnFind: 'Never', MaximumPduLength: 131072, DicomThreadsCount: 4, KeepAlive: true, TcpNoDelay: true, SyncStorageArea: o.syncStorageArea ?? true }
+      ? {
+          SaveJobs: false,
+          StorageAccessOnFind: 'Never',
+          MaximumPduLength: 131072,
+          DicomThreadsCount: 4,
+          KeepAlive: true,
+          TcpNoDelay: true,
+          SyncStorageArea: o.syncStorageArea ?? true,
+        }
       : {}),
   };
   const configFile = join(o.dir, 'orthanc.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const logFile = join(o.dir, 'orthanc.log');
   // TCP_NODELAY=1 as for every DICOM peer here: Debian's builds leave Nagle on otherwise.
-  const child = spawn(binary, [`--logfile=${logFile}`, configFile], { env: { ...process.env, TCP_NODELAY: '1' }, stdio: 'ignore' });
+  const child = spawn(binary, [`--logfile=${logFile}`, configFile], {
+    env: { ...process.env, TCP_NODELAY: '1' },
+    stdio: 'ignore',
+  });
   running.add(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => (running.delete(child), resolve())));
   const auth = 'Basic ' + Buffer.from(`beeldbrug:${password}`).toString('base64');
   const base = `http://127.0.0.1:${httpPort}`;
 
   const rest = async <T>(method: string, path: string, body?: string | Buffer | object): Promise<T> => {
-    const payload = body === undefined || typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
-    const res = await fetch(base + path, { method, headers: { authorization: auth }, ...(payload !== undefined ? { body: payload } : {}) });
+    const payload =
+      body === undefined || typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+    const res = await fetch(base + path, {
+      method,
+      headers: { authorization: auth },
+      ...(payload !== undefined ? { body: payload } : {}),
+    });
     if (!res.ok) throw new Error(`Orthanc ${method} ${path}: ${res.status} ${await res.text()}`);
     const type = res.headers.get('content-type') ?? '';
     return (type.includes('json') ? await res.json() : Buffer.from(await res.arrayBuffer())) as T;
@@ -126,7 +161,10 @@ export async function startOrthanc(o: OrthancOptions): Promise<OrthancPacs> {
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`Orthanc exited with ${child.exitCode}`);
-      const up = await rest<{ DicomAet: string }>('GET', '/system').then((s) => s.DicomAet === aeTitle, () => false);
+      const up = await rest<{ DicomAet: string }>('GET', '/system').then(
+        (s) => s.DicomAet === aeTitle,
+        () => false,
+      );
       if (up) break;
       if (Date.now() > deadline) throw new Error('no answer within 30 s');
       await sleep(100);

@@ -21,7 +21,10 @@ function writePair(dir: string, base: string, pair: IssuedCertificate): { certPa
  * PKIoverheid issue server certificates: nodes trust the root only and send the issuing CA with their own certificate,
  * so every chain check of the network is exercised with an intermediate.
  */
-export function makeCa(dir: string, commonName: string): { certPath: string; keyPath: string; issuingCertPath: string; issuingKeyPath: string } {
+export function makeCa(
+  dir: string,
+  commonName: string,
+): { certPath: string; keyPath: string; issuingCertPath: string; issuingKeyPath: string } {
   const root = createTestCa({ commonName });
   const written = writePair(dir, 'ca', root);
   const issuing = writePair(dir, 'issuing-ca', createIntermediateCa(root, { commonName: `${commonName} issuing CA` }));
@@ -45,11 +48,20 @@ export function makeNodeCertificate(
     // A CA folder made before issuing CAs existed has the root only; its certificates keep being issued from it.
     issuer = existsSync(join(caDir, 'issuing-ca.crt')) ? readPair(caDir, 'issuing-ca') : ca;
   } catch (cause) {
-    throw new BeeldbrugError('KEY_FILE_PROBLEM', `no CA in ${caDir} (ca.crt and ca.key); make one with \`beeldbrug pki ca --out ${caDir}\``, { cause });
+    throw new BeeldbrugError(
+      'KEY_FILE_PROBLEM',
+      `no CA in ${caDir} (ca.crt and ca.key); make one with \`beeldbrug pki ca --out ${caDir}\``,
+      { cause },
+    );
   }
-  if (!/^\d{8}$/.test(o.ura)) throw new BeeldbrugError('CONFIG_INVALID', `--ura wants the 8-digit URA number, got ${JSON.stringify(o.ura)}`);
+  if (!/^\d{8}$/.test(o.ura))
+    throw new BeeldbrugError('CONFIG_INVALID', `--ura wants the 8-digit URA number, got ${JSON.stringify(o.ura)}`);
   // node.crt holds the node certificate followed by the issuing CA: what TLS and signed receipts send.
-  const pair = issueNodeCertificate(issuer, { commonName: o.commonName, organization: { name: o.organization, ura: o.ura }, hosts: o.hosts });
+  const pair = issueNodeCertificate(issuer, {
+    commonName: o.commonName,
+    organization: { name: o.organization, ura: o.ura },
+    hosts: o.hosts,
+  });
   const written = writePair(outDir, 'node', pair);
   const caPath = join(outDir, 'ca.crt');
   if (!existsSync(caPath)) writeFileSync(caPath, ca.certPem, { mode: 0o644 });

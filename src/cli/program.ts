@@ -21,7 +21,8 @@ import { CliProgram, printJson } from './cli-output.ts';
 
 const positiveInt = (v: string): number => {
   const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a whole number (0, 1, 2, ...)');
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError('expected a whole number (0, 1, 2, ...)');
   return n;
 };
 
@@ -31,26 +32,37 @@ const durationOption = (v: string): number => {
   return seconds;
 };
 
-const portNumber = (lowest: 0 | 1) => (v: string): number => {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || n < lowest || n > 65535) throw new InvalidArgumentError(`a TCP port is a number from ${lowest} to 65535`);
-  return n;
-};
+const portNumber =
+  (lowest: 0 | 1) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || n < lowest || n > 65535)
+      throw new InvalidArgumentError(`a TCP port is a number from ${lowest} to 65535`);
+    return n;
+  };
 
 const uraNumber = (v: string): string => {
-  if (!/^\d{8}$/.test(v)) throw new InvalidArgumentError('a URA number (UZI register) is 8 digits, for example 12345678');
+  if (!/^\d{8}$/.test(v))
+    throw new InvalidArgumentError('a URA number (UZI register) is 8 digits, for example 12345678');
   return v;
 };
 
-const repeatable = <T>(parse: (v: string) => T) => (v: string, acc: T[]): T[] => [...acc, parse(v)];
+const repeatable =
+  <T>(parse: (v: string) => T) =>
+  (v: string, acc: T[]): T[] => [...acc, parse(v)];
 
 const JSON_HELP = 'print the result as one JSON document (errors as JSON on standard error)';
 
 export function buildProgram(): Command {
   const program = new CliProgram('beeldbrug')
-    .description('Exchange radiology studies between hospitals: a DICOM node for your PACS, and the bridge to other hospitals.')
+    .description(
+      'Exchange radiology studies between hospitals: a DICOM node for your PACS, and the bridge to other hospitals.',
+    )
     .version('0.1.0')
-    .addHelpText('after', '\nExit codes: 0 done, 1 failed (the message says why), 2 the command line is wrong (nothing was done).');
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 done, 1 failed (the message says why), 2 the command line is wrong (nothing was done).',
+    );
 
   program
     .command('init')
@@ -61,21 +73,49 @@ export function buildProgram(): Command {
     .option('--ura <number>', 'the organization URA number (8 digits)', uraNumber, '00000000')
     .option('--ae-title <ae>', 'our DICOM AE title (1-16 characters)', 'BEELDBRUG')
     .option('--port <port>', 'DIMSE port on 127.0.0.1', portNumber(1), 11112)
-    .option('--peer <AE@host[:port]>', 'a PACS or modality allowed to connect (repeatable)', repeatable(parsePeerOption), [])
+    .option(
+      '--peer <AE@host[:port]>',
+      'a PACS or modality allowed to connect (repeatable)',
+      repeatable(parsePeerOption),
+      [],
+    )
     .option('--json', JSON_HELP)
-    .action((dir: string, o: { name: string; organization: string; ura: string; aeTitle: string; port: number; peer: ReturnType<typeof parsePeerOption>[]; json?: boolean }) => {
-      const written = initNode(resolve(dir), {
-        nodeName: o.name,
-        organizationName: o.organization,
-        ura: o.ura,
-        aeTitle: o.aeTitle,
-        dimsePort: o.port,
-        peers: o.peer,
-      });
-      const start = `beeldbrug start --config ${written.configPath}`;
-      if (o.json === true) printJson({ ...written, next: [`beeldbrug user add --config ${written.configPath} --username <name> --name <person> --role admin`, start] });
-      else process.stdout.write(`wrote ${written.configPath}\nwrote ${written.keyPath} and ${written.auditKeyPath} (back them up apart from the data)\nstart with: ${start}\n`);
-    });
+    .action(
+      (
+        dir: string,
+        o: {
+          name: string;
+          organization: string;
+          ura: string;
+          aeTitle: string;
+          port: number;
+          peer: ReturnType<typeof parsePeerOption>[];
+          json?: boolean;
+        },
+      ) => {
+        const written = initNode(resolve(dir), {
+          nodeName: o.name,
+          organizationName: o.organization,
+          ura: o.ura,
+          aeTitle: o.aeTitle,
+          dimsePort: o.port,
+          peers: o.peer,
+        });
+        const start = `beeldbrug start --config ${written.configPath}`;
+        if (o.json === true)
+          printJson({
+            ...written,
+            next: [
+              `beeldbrug user add --config ${written.configPath} --username <name> --name <person> --role admin`,
+              start,
+            ],
+          });
+        else
+          process.stdout.write(
+            `wrote ${written.configPath}\nwrote ${written.keyPath} and ${written.auditKeyPath} (back them up apart from the data)\nstart with: ${start}\n`,
+          );
+      },
+    );
 
   program
     .command('start')
@@ -94,7 +134,9 @@ export function buildProgram(): Command {
   const audit = program.command('audit').description("the node's audit trail (NEN 7513)");
   audit
     .command('verify')
-    .description('recompute the hash chain and name the first edited, removed, inserted or reordered record (exit 1 if any)')
+    .description(
+      'recompute the hash chain and name the first edited, removed, inserted or reordered record (exit 1 if any)',
+    )
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .option('--json', JSON_HELP)
     .action((o: { config: string; json?: boolean }) => {
@@ -102,7 +144,9 @@ export function buildProgram(): Command {
     });
   audit
     .command('accept-head')
-    .description("after you have established why the trail no longer reaches its witness (a restore from an older backup), move the witness to the trail's present end; recorded with your reason")
+    .description(
+      "after you have established why the trail no longer reaches its witness (a restore from an older backup), move the witness to the trail's present end; recorded with your reason",
+    )
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .requiredOption('--reason <text>', 'why, in words an auditor reads')
     .action((o: { config: string; reason: string }) => {
@@ -111,17 +155,23 @@ export function buildProgram(): Command {
 
   program
     .command('doctor')
-    .description("check the configuration and probe this node's ports and its DICOM peers (PACS) for what the internet-wide PACS scans found open; exit 1 on a critical finding")
+    .description(
+      "check the configuration and probe this node's ports and its DICOM peers (PACS) for what the internet-wide PACS scans found open; exit 1 on a critical finding",
+    )
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .option('--json', JSON_HELP)
     .action(async (o: { config: string; json?: boolean }) => {
       process.exitCode = await doctorFromCli(loadConfig(o.config), process.stdout, o.json === true);
     });
 
-  const user = program.command('user').description('local accounts (password + TOTP) of staff who sign in to this node');
+  const user = program
+    .command('user')
+    .description('local accounts (password + TOTP) of staff who sign in to this node');
   user
     .command('add')
-    .description('create a local account and show its TOTP secret once; the first account is an admin. The password is read from standard input')
+    .description(
+      'create a local account and show its TOTP secret once; the first account is an admin. The password is read from standard input',
+    )
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .requiredOption('--username <name>', 'the sign-in name (a-z, 0-9, . _ -)')
     .requiredOption('--name <name>', 'the person, as the audit trail shows them')
@@ -130,15 +180,42 @@ export function buildProgram(): Command {
     .option('--json', JSON_HELP)
     // Everyone tries --password first; it is refused with the reason instead of "unknown option".
     .addOption(new Option('--password <password>').hideHelp())
-    .addHelpText('after', '\nExample: printf \'%s\\n\' "$PASSWORD" | beeldbrug user add --config beeldbrug.yaml --username jdevries --name "J. de Vries" --role admin')
-    .action(async (o: { config: string; username: string; name: string; role: Role; uziRole?: string; json?: boolean; password?: string }) => {
-      if (o.password !== undefined) {
-        throw new BeeldbrugError('COMMAND_LINE_INVALID', 'the password is read from standard input, never from the command line (other users of this machine can see command lines, and shells keep them in their history); no account was created');
-      }
-      const config = loadConfig(o.config);
-      const password = await readStdin();
-      await addUserFromCli(config, { username: o.username, name: o.name, role: o.role, password, ...(o.uziRole !== undefined ? { uziRole: o.uziRole } : {}) }, process.stdout, o.json === true);
-    });
+    .addHelpText(
+      'after',
+      '\nExample: printf \'%s\\n\' "$PASSWORD" | beeldbrug user add --config beeldbrug.yaml --username jdevries --name "J. de Vries" --role admin',
+    )
+    .action(
+      async (o: {
+        config: string;
+        username: string;
+        name: string;
+        role: Role;
+        uziRole?: string;
+        json?: boolean;
+        password?: string;
+      }) => {
+        if (o.password !== undefined) {
+          throw new BeeldbrugError(
+            'COMMAND_LINE_INVALID',
+            'the password is read from standard input, never from the command line (other users of this machine can see command lines, and shells keep them in their history); no account was created',
+          );
+        }
+        const config = loadConfig(o.config);
+        const password = await readStdin();
+        await addUserFromCli(
+          config,
+          {
+            username: o.username,
+            name: o.name,
+            role: o.role,
+            password,
+            ...(o.uziRole !== undefined ? { uziRole: o.uziRole } : {}),
+          },
+          process.stdout,
+          o.json === true,
+        );
+      },
+    );
 
   program
     .command('synth')
@@ -154,7 +231,9 @@ export function buildProgram(): Command {
         return;
       }
       for (const p of result.patients) {
-        process.stdout.write(`${p.bsn}  ${p.name.padEnd(32)} ${p.studies.map((s) => `${s.studyDate} ${s.modality}`).join(', ')}\n`);
+        process.stdout.write(
+          `${p.bsn}  ${p.name.padEnd(32)} ${p.studies.map((s) => `${s.studyDate} ${s.modality}`).join(', ')}\n`,
+        );
       }
       process.stdout.write(`${result.files} files, ${(result.bytes / 1e6).toFixed(1)} MB in ${resolve(o.out)}\n`);
     });
@@ -167,15 +246,25 @@ export function buildProgram(): Command {
     .option('--patients <n>', 'synthetic patients per hospital on first start', positiveInt, 4)
     .option('--exit-when-ready', 'stop after start-up (for tests)')
     .action(async (o: { dir: string; basePort: number; patients: number; exitWhenReady?: boolean }) => {
-      await runDemo({ dir: resolve(o.dir), basePort: o.basePort, patients: o.patients, exitWhenReady: o.exitWhenReady === true });
+      await runDemo({
+        dir: resolve(o.dir),
+        basePort: o.basePort,
+        patients: o.patients,
+        exitWhenReady: o.exitWhenReady === true,
+      });
     });
 
   program
     .command('login')
-    .description('sign in at your node (password + code from the authenticator app) for send and timeline; the session is kept in a file only you can read ($BEELDBRUG_SESSION or ~/.config/beeldbrug/session.json)')
+    .description(
+      'sign in at your node (password + code from the authenticator app) for send and timeline; the session is kept in a file only you can read ($BEELDBRUG_SESSION or ~/.config/beeldbrug/session.json)',
+    )
     .requiredOption('--node <url>', "the node's HTTPS address, e.g. https://127.0.0.1:8443")
     .requiredOption('--username <name>', 'your sign-in name')
-    .option('--ca <file>', "the CA certificate that signed the node's server certificate (PEM); the system's CAs otherwise")
+    .option(
+      '--ca <file>',
+      "the CA certificate that signed the node's server certificate (PEM); the system's CAs otherwise",
+    )
     .action(async (o: { node: string; username: string; ca?: string }) => {
       await loginFromCli({ node: o.node, username: o.username, ...(o.ca !== undefined ? { caFile: o.ca } : {}) });
     });
@@ -189,31 +278,65 @@ export function buildProgram(): Command {
 
   program
     .command('send')
-    .description('ask your node (signed in: beeldbrug login) to send a study to a partner hospital, and follow it until delivered; the node sends it (mutual TLS, verified, resumable, retried)')
+    .description(
+      'ask your node (signed in: beeldbrug login) to send a study to a partner hospital, and follow it until delivered; the node sends it (mutual TLS, verified, resumable, retried)',
+    )
     .requiredOption('--study <uid>', 'the StudyInstanceUID to send')
     .requiredOption('--to <partner>', 'the partner organization: its URA number or its name in exchange.partners')
-    .addOption(new Option('--purpose <purpose>', 'why: transfer of care, consultation, or internal').choices(['transfer', 'consultation', 'internal']).makeOptionMandatory())
+    .addOption(
+      new Option('--purpose <purpose>', 'why: transfer of care, consultation, or internal')
+        .choices(['transfer', 'consultation', 'internal'])
+        .makeOptionMandatory(),
+    )
     .addOption(new Option('--urgency <urgency>', 'how urgent').choices(['routine', 'urgent']).default('routine'))
     .option('--reason <text>', 'the reason or question for the receiving radiologist', '')
     .option('--consent <reference>', 'the explicit consent reference (required for consultation)')
-    .option('--give-up-after <duration>', 'stop following (exit 1) when not delivered within this time: 90s, 10m, 2h', durationOption, 600)
+    .option(
+      '--give-up-after <duration>',
+      'stop following (exit 1) when not delivered within this time: 90s, 10m, 2h',
+      durationOption,
+      600,
+    )
     .option('--max-attempts <n>', 'stop following (exit 1) once this many attempts have failed', positiveInt)
     .option('--no-wait', 'return once the transfer is queued')
-    .action(async (o: { study: string; to: string; purpose: 'transfer' | 'consultation' | 'internal'; urgency: 'routine' | 'urgent'; reason: string; consent?: string; giveUpAfter: number; maxAttempts?: number; wait: boolean }) => {
-      await sendFromCli({
-        study: o.study, to: o.to, purpose: o.purpose, urgency: o.urgency, reason: o.reason, noWait: !o.wait, giveUpAfterSeconds: o.giveUpAfter,
-        ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
-        ...(o.consent !== undefined ? { consent: o.consent } : {}),
-      });
-    });
+    .action(
+      async (o: {
+        study: string;
+        to: string;
+        purpose: 'transfer' | 'consultation' | 'internal';
+        urgency: 'routine' | 'urgent';
+        reason: string;
+        consent?: string;
+        giveUpAfter: number;
+        maxAttempts?: number;
+        wait: boolean;
+      }) => {
+        await sendFromCli({
+          study: o.study,
+          to: o.to,
+          purpose: o.purpose,
+          urgency: o.urgency,
+          reason: o.reason,
+          noWait: !o.wait,
+          giveUpAfterSeconds: o.giveUpAfter,
+          ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+          ...(o.consent !== undefined ? { consent: o.consent } : {}),
+        });
+      },
+    );
 
   program
     .command('timeline')
-    .description("a patient's studies at other hospitals, newest first, asked by your node in your name (signed in: beeldbrug login); optionally retrieve one")
+    .description(
+      "a patient's studies at other hospitals, newest first, asked by your node in your name (signed in: beeldbrug login); optionally retrieve one",
+    )
     .argument('<bsn>', 'the BSN (checked with the elfproef)')
     .option('--reports', 'include report texts')
     .option('--json', 'print the timeline as JSON')
-    .option('--retrieve <studyUid>', 'then ask the source of this study to send it here (into the cache and, by the routing rules, the PACS)')
+    .option(
+      '--retrieve <studyUid>',
+      'then ask the source of this study to send it here (into the cache and, by the routing rules, the PACS)',
+    )
     .option('--wait <seconds>', 'with --retrieve: wait this long for it to arrive (0: do not wait)', positiveInt, 300)
     .action(async (bsn: string, o: { reports?: boolean; json?: boolean; retrieve?: string; wait: number }) => {
       await timelineFromCli({
@@ -236,26 +359,55 @@ export function buildProgram(): Command {
     });
   registry
     .command('init')
-    .description('write a registry configuration into DIR (put its certificate in DIR/pki with `beeldbrug pki node --out DIR/pki`)')
+    .description(
+      'write a registry configuration into DIR (put its certificate in DIR/pki with `beeldbrug pki node --out DIR/pki`)',
+    )
     .argument('<dir>', 'folder for the registry')
     .option('--name <name>', 'registry name', 'Beeldbrug registry')
     .option('--organization <name>', 'the operating organization', 'Regionaal samenwerkingsverband')
     .option('--ura <number>', 'its URA number', uraNumber, '00000000')
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option('--port <port>', 'HTTPS port', portNumber(0), 8443)
-    .option('--client <URA:name>', 'an organization that may call the registry (repeatable; at least one)', repeatable(registryClient), [])
+    .option(
+      '--client <URA:name>',
+      'an organization that may call the registry (repeatable; at least one)',
+      repeatable(registryClient),
+      [],
+    )
     .option('--json', JSON_HELP)
-    .action((dir: string, o: { name: string; organization: string; ura: string; host: string; port: number; client: { ura: string; name: string }[]; json?: boolean }) => {
-      if (o.client.length === 0) {
-        throw new BeeldbrugError('COMMAND_LINE_INVALID', 'name at least one organization that may call the registry: --client URA:name (repeatable); the registry refuses every other caller');
-      }
-      const path = initRegistry(resolve(dir), { name: o.name, organization: { name: o.organization, ura: o.ura }, host: o.host, port: o.port, clients: o.client });
-      if (o.json === true) printJson({ configPath: path });
-      else process.stdout.write(`wrote ${path}\n`);
-    });
+    .action(
+      (
+        dir: string,
+        o: {
+          name: string;
+          organization: string;
+          ura: string;
+          host: string;
+          port: number;
+          client: { ura: string; name: string }[];
+          json?: boolean;
+        },
+      ) => {
+        if (o.client.length === 0) {
+          throw new BeeldbrugError(
+            'COMMAND_LINE_INVALID',
+            'name at least one organization that may call the registry: --client URA:name (repeatable); the registry refuses every other caller',
+          );
+        }
+        const path = initRegistry(resolve(dir), {
+          name: o.name,
+          organization: { name: o.organization, ura: o.ura },
+          host: o.host,
+          port: o.port,
+          clients: o.client,
+        });
+        if (o.json === true) printJson({ configPath: path });
+        else process.stdout.write(`wrote ${path}\n`);
+      },
+    );
   registry
     .command('network-key')
-    .description("write a fresh network key for BSN pseudonyms (give every node a copy, never the registry)")
+    .description('write a fresh network key for BSN pseudonyms (give every node a copy, never the registry)')
     .requiredOption('-o, --out <file>', 'where to write it')
     .option('--json', JSON_HELP)
     .action((o: { out: string; json?: boolean }) => {
@@ -276,24 +428,49 @@ export function buildProgram(): Command {
     .action((o: { out: string; name: string; json?: boolean }) => {
       const written = makeCa(resolve(o.out), o.name);
       if (o.json === true) printJson(written);
-      else process.stdout.write(`wrote ${written.certPath}\nwrote ${written.keyPath}\nwrote ${written.issuingCertPath}\nwrote ${written.issuingKeyPath}\n`);
+      else
+        process.stdout.write(
+          `wrote ${written.certPath}\nwrote ${written.keyPath}\nwrote ${written.issuingCertPath}\nwrote ${written.issuingKeyPath}\n`,
+        );
     });
   pki
     .command('node')
-    .description("make a node certificate signed by the issuing CA, naming the organization and its URA as a UZI server certificate does: node.crt (with the issuing CA), node.key, ca.crt")
+    .description(
+      'make a node certificate signed by the issuing CA, naming the organization and its URA as a UZI server certificate does: node.crt (with the issuing CA), node.key, ca.crt',
+    )
     .requiredOption('--ca <dir>', 'folder with ca.crt and ca.key')
     .requiredOption('-o, --out <dir>', 'folder for the node certificate')
     .requiredOption('--name <cn>', 'the node name (certificate common name)')
     .requiredOption('--organization <name>', 'the organization name')
     .requiredOption('--ura <number>', 'the organization URA number (8 digits)', uraNumber)
-    .option('--host <name-or-ip>', 'a DNS name or IPv4 address the node is reached at (repeatable)', repeatable((v: string) => v), [])
+    .option(
+      '--host <name-or-ip>',
+      'a DNS name or IPv4 address the node is reached at (repeatable)',
+      repeatable((v: string) => v),
+      [],
+    )
     .option('--json', JSON_HELP)
-    .action((o: { ca: string; out: string; name: string; organization: string; ura: string; host: string[]; json?: boolean }) => {
-      const hosts = o.host.length > 0 ? o.host : ['localhost', '127.0.0.1'];
-      const r = makeNodeCertificate(resolve(o.ca), resolve(o.out), { commonName: o.name, organization: o.organization, ura: o.ura, hosts });
-      if (o.json === true) printJson(r);
-      else process.stdout.write(`wrote ${r.certPath}\nwrote ${r.keyPath}\nwrote ${r.caPath}\n`);
-    });
+    .action(
+      (o: {
+        ca: string;
+        out: string;
+        name: string;
+        organization: string;
+        ura: string;
+        host: string[];
+        json?: boolean;
+      }) => {
+        const hosts = o.host.length > 0 ? o.host : ['localhost', '127.0.0.1'];
+        const r = makeNodeCertificate(resolve(o.ca), resolve(o.out), {
+          commonName: o.name,
+          organization: o.organization,
+          ura: o.ura,
+          hosts,
+        });
+        if (o.json === true) printJson(r);
+        else process.stdout.write(`wrote ${r.certPath}\nwrote ${r.keyPath}\nwrote ${r.caPath}\n`);
+      },
+    );
 
   return program;
 }
@@ -301,6 +478,9 @@ export function buildProgram(): Command {
 /** `--client URA:name` of registry init. */
 function registryClient(v: string): { ura: string; name: string } {
   const m = /^(\d{8}):(.+)$/.exec(v);
-  if (m?.[1] === undefined || m[2] === undefined) throw new InvalidArgumentError('write an organization as its 8-digit URA, a colon and its name, for example 10000001:"Ziekenhuis Noord"');
+  if (m?.[1] === undefined || m[2] === undefined)
+    throw new InvalidArgumentError(
+      'write an organization as its 8-digit URA, a colon and its name, for example 10000001:"Ziekenhuis Noord"',
+    );
   return { ura: m[1], name: m[2] };
 }

@@ -13,7 +13,11 @@ export const REGISTRY_CONFIG_FILE_NAME = 'registry.yaml';
 
 /** A fresh network key for BSN pseudonyms: 32 random bytes, base64. Every node of the network gets a copy; the registry none. */
 export function writeNetworkKey(path: string): void {
-  if (existsSync(path)) throw new BeeldbrugError('CONFIG_INVALID', `${path} exists; a new network key would change every pseudonym, not overwriting it`);
+  if (existsSync(path))
+    throw new BeeldbrugError(
+      'CONFIG_INVALID',
+      `${path} exists; a new network key would change every pseudonym, not overwriting it`,
+    );
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileSync(path, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
 }
@@ -49,7 +53,7 @@ export function initRegistry(dir: string, v: RegistryInitValues): string {
     '# each patient, and consents shaped as FHIR R4 Consent. Never a BSN, a name or an image.',
     '# tls: the registry certificate and the CA the nodes chain to; clients: the only organizations (URA in their',
     '# certificate) that may call it; rateLimit: requests per second per organization.',
-    '# Care providers record only the patient\'s choices about themselves; the patients\' own channel records the rest:',
+    "# Care providers record only the patient's choices about themselves; the patients' own channel records the rest:",
     '# add it as { ura, name, role: patient-portal, commonName: <CN of its certificate> } (docs/registry.md, "Who may change what").',
     '# At national scale add `workers: 2` (processes on the one port) and `cache: { sizeMb: 4096, warm: true }`',
     '# (a page cache per worker that holds the localizations and consent terms); see docs/registry.md.',
@@ -73,7 +77,10 @@ export async function serveRegistry(config: RegistryConfig, logger: Logger): Pro
   }
   // Connections are spread evenly over the workers, so each enforces its share of a client's rate limit.
   const share = cluster.isWorker ? config.workers : 1;
-  const rateLimit = { perSecond: config.rateLimit.perSecond / share, burst: Math.max(1, Math.ceil(config.rateLimit.burst / share)) };
+  const rateLimit = {
+    perSecond: config.rateLimit.perSecond / share,
+    burst: Math.max(1, Math.ceil(config.rateLimit.burst / share)),
+  };
   const running = await startRegistry({ ...config, rateLimit }, logger);
   const worker = cluster.worker;
   if (worker === undefined) {
@@ -105,7 +112,12 @@ async function superviseWorkers(count: number, logger: Logger): Promise<void> {
       });
     }
   });
-  const ready = workers.map((w) => new Promise<number>((done) => w.on('message', (m: { ready?: unknown }) => typeof m.ready === 'number' && done(m.ready))));
+  const ready = workers.map(
+    (w) =>
+      new Promise<number>((done) =>
+        w.on('message', (m: { ready?: unknown }) => typeof m.ready === 'number' && done(m.ready)),
+      ),
+  );
   const ports = await Promise.race([Promise.all(ready), failed]);
   if (ports !== 'worker-exited') {
     process.stdout.write(`READY registry https=${ports[0] ?? 0} workers=${count}\n`);

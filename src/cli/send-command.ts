@@ -34,7 +34,9 @@ const partnerOf = (t: OutboxTransfer): string => (t.toName !== null ? `${t.toNam
 export function retryLine(t: OutboxTransfer, now = Date.now()): string | undefined {
   if (t.state !== 'queued' || t.attempts === 0 || t.lastError === null) return undefined;
   const next = t.nextAttemptAt !== null ? Date.parse(t.nextAttemptAt) : Number.NaN;
-  const when = Number.isNaN(next) ? 'soon' : `at ${new Date(next).toISOString()} (in ${Math.max(0, Math.round((next - now) / 1000))} s)`;
+  const when = Number.isNaN(next)
+    ? 'soon'
+    : `at ${new Date(next).toISOString()} (in ${Math.max(0, Math.round((next - now) / 1000))} s)`;
   return `attempt ${t.attempts} failed: ${t.lastError}; the node tries again ${when}`;
 }
 
@@ -86,24 +88,38 @@ async function follow(client: NodeApiClient, first: OutboxTransfer, o: SendOptio
     }
     if (t.state === 'delivered') {
       if (tty) process.stderr.write('\n');
-      process.stdout.write(`delivered to ${partnerOf(t)}: transfer ${t.transferId}, ${t.instances ?? 0} instances, ${t.sent} sent, receipt verified\n`);
+      process.stdout.write(
+        `delivered to ${partnerOf(t)}: transfer ${t.transferId}, ${t.instances ?? 0} instances, ${t.sent} sent, receipt verified\n`,
+      );
       return;
     }
     if (t.state === 'failed') {
       if (tty) process.stderr.write('\n');
-      throw new BeeldbrugError('PARTNER_REFUSED', `transfer ${t.transferId} failed: ${t.lastError ?? 'no reason recorded'}`);
+      throw new BeeldbrugError(
+        'PARTNER_REFUSED',
+        `transfer ${t.transferId} failed: ${t.lastError ?? 'no reason recorded'}`,
+      );
     }
     const pending = `transfer ${t.transferId} stays in the node's outbox and is tried again${t.nextAttemptAt !== null && t.state === 'queued' ? ` at ${t.nextAttemptAt}` : ''}${t.lastError !== null ? `; last error: ${t.lastError}` : ''}`;
     if (o.maxAttempts !== undefined && t.state === 'queued' && t.attempts >= o.maxAttempts) {
       if (tty) process.stderr.write('\n');
-      throw new BeeldbrugError('SEND_NOT_DELIVERED', `not delivered after ${t.attempts} attempt${t.attempts === 1 ? '' : 's'} (--max-attempts ${o.maxAttempts}): ${pending}`);
+      throw new BeeldbrugError(
+        'SEND_NOT_DELIVERED',
+        `not delivered after ${t.attempts} attempt${t.attempts === 1 ? '' : 's'} (--max-attempts ${o.maxAttempts}): ${pending}`,
+      );
     }
     const left = until - Date.now();
     if (left <= 0) {
       if (tty) process.stderr.write('\n');
-      throw new BeeldbrugError('SEND_NOT_DELIVERED', `not delivered within ${o.giveUpAfterSeconds} s (--give-up-after): ${pending}`);
+      throw new BeeldbrugError(
+        'SEND_NOT_DELIVERED',
+        `not delivered within ${o.giveUpAfterSeconds} s (--give-up-after): ${pending}`,
+      );
     }
     // The node answers when the transfer changes, so this is one request (and one audit record) per change.
-    t = await client.outboxTransfer(t.transferId, { after: t.updatedAt, waitSeconds: Math.max(1, Math.min(20, Math.ceil(left / 1000))) });
+    t = await client.outboxTransfer(t.transferId, {
+      after: t.updatedAt,
+      waitSeconds: Math.max(1, Math.min(20, Math.ceil(left / 1000))),
+    });
   }
 }

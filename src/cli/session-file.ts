@@ -24,7 +24,10 @@ export type SavedSession = z.output<typeof sessionFile>;
 export function sessionFilePath(env: NodeJS.ProcessEnv = process.env): string {
   const explicit = env['BEELDBRUG_SESSION'];
   if (explicit !== undefined && explicit !== '') return explicit;
-  const config = env['XDG_CONFIG_HOME'] !== undefined && env['XDG_CONFIG_HOME'] !== '' ? env['XDG_CONFIG_HOME'] : join(homedir(), '.config');
+  const config =
+    env['XDG_CONFIG_HOME'] !== undefined && env['XDG_CONFIG_HOME'] !== ''
+      ? env['XDG_CONFIG_HOME']
+      : join(homedir(), '.config');
   return join(config, 'beeldbrug', 'session.json');
 }
 
@@ -42,7 +45,10 @@ export function loadSession(path = sessionFilePath()): SavedSession {
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    throw new BeeldbrugError('SIGN_IN_REQUIRED', `not signed in (no ${path}): run beeldbrug login --node https://HOST:PORT`);
+    throw new BeeldbrugError(
+      'SIGN_IN_REQUIRED',
+      `not signed in (no ${path}): run beeldbrug login --node https://HOST:PORT`,
+    );
   }
   let json: unknown;
   try {
@@ -51,8 +57,16 @@ export function loadSession(path = sessionFilePath()): SavedSession {
     json = undefined;
   }
   const parsed = sessionFile.safeParse(json);
-  if (!parsed.success) throw new BeeldbrugError('SIGN_IN_REQUIRED', `${path} is not a sign-in this version can read: run beeldbrug login again`);
-  if (Date.parse(parsed.data.expiresAt) <= Date.now()) throw new BeeldbrugError('SIGN_IN_REQUIRED', `the sign-in of ${parsed.data.user.name} at ${parsed.data.node} has ended: run beeldbrug login again`);
+  if (!parsed.success)
+    throw new BeeldbrugError(
+      'SIGN_IN_REQUIRED',
+      `${path} is not a sign-in this version can read: run beeldbrug login again`,
+    );
+  if (Date.parse(parsed.data.expiresAt) <= Date.now())
+    throw new BeeldbrugError(
+      'SIGN_IN_REQUIRED',
+      `the sign-in of ${parsed.data.user.name} at ${parsed.data.node} has ended: run beeldbrug login again`,
+    );
   return parsed.data;
 }
 
@@ -63,5 +77,12 @@ export function removeSession(path = sessionFilePath()): void {
 /** A client of the node the saved session is for, as that person. */
 export function signedInClient(path = sessionFilePath()): { client: NodeApiClient; session: SavedSession } {
   const session = loadSession(path);
-  return { client: new NodeApiClient({ baseUrl: session.node, token: session.token, ...(session.ca !== undefined ? { ca: session.ca } : {}) }), session };
+  return {
+    client: new NodeApiClient({
+      baseUrl: session.node,
+      token: session.token,
+      ...(session.ca !== undefined ? { ca: session.ca } : {}),
+    }),
+    session,
+  };
 }

@@ -20,9 +20,14 @@ function dateOf(d: string | null): string {
 /** The timeline as a radiologist reads it in a terminal: the sources first, then the studies newest first. */
 export function formatTimeline(t: Timeline): string {
   const lines: string[] = [];
-  lines.push(`timeline of BSN ${t.bsn} (${t.mode === 'registry' ? 'sources named by the registry' : 'no registry: the configured regional sources were asked'})`);
+  lines.push(
+    `timeline of BSN ${t.bsn} (${t.mode === 'registry' ? 'sources named by the registry' : 'no registry: the configured regional sources were asked'})`,
+  );
   if (t.sources.length === 0) lines.push('  no other organization is known to hold studies that may be shown');
-  for (const s of t.sources) lines.push(`  ${s.name.padEnd(28)} URA ${s.ura}  ${s.status}${s.reason !== undefined ? ` (${s.reason})` : ''}, ${s.studies} studies, ${s.ms} ms`);
+  for (const s of t.sources)
+    lines.push(
+      `  ${s.name.padEnd(28)} URA ${s.ura}  ${s.status}${s.reason !== undefined ? ` (${s.reason})` : ''}, ${s.studies} studies, ${s.ms} ms`,
+    );
   lines.push('');
   for (const s of t.studies) {
     lines.push(
@@ -45,7 +50,8 @@ export async function timelineFromCli(o: TimelineCliOptions): Promise<void> {
   process.stdout.write(o.json ? JSON.stringify(t, null, 2) + '\n' : formatTimeline(t));
   if (o.retrieve === undefined) return;
   const study = t.studies.find((s) => s.studyInstanceUid === o.retrieve);
-  if (study === undefined) throw new BeeldbrugError('NOT_FOUND', `study ${o.retrieve} is not in this patient's timeline`);
+  if (study === undefined)
+    throw new BeeldbrugError('NOT_FOUND', `study ${o.retrieve} is not in this patient's timeline`);
   const r = await client.retrieve({ bsn: o.bsn, source: study.source.ura, studyInstanceUid: study.studyInstanceUid });
   process.stdout.write(`${r.source.name} queued the study for us: transfer ${r.transferId}\n`);
   if (o.waitSeconds <= 0) return;
@@ -61,8 +67,16 @@ export async function timelineFromCli(o: TimelineCliOptions): Promise<void> {
       process.stdout.write(`arrived and verified: ${arrived.instances} instances (${arrived.state})\n`);
       return;
     }
-    if (arrived?.state === 'failed') throw new BeeldbrugError('PARTNER_REFUSED', `transfer ${r.transferId} failed at this node (see its inbox and log)`);
-    if (Date.now() >= until) throw new BeeldbrugError('PARTNER_TIMEOUT', `transfer ${r.transferId} has not arrived within ${o.waitSeconds} s; it is still on its way (see the node's inbox)`);
+    if (arrived?.state === 'failed')
+      throw new BeeldbrugError(
+        'PARTNER_REFUSED',
+        `transfer ${r.transferId} failed at this node (see its inbox and log)`,
+      );
+    if (Date.now() >= until)
+      throw new BeeldbrugError(
+        'PARTNER_TIMEOUT',
+        `transfer ${r.transferId} has not arrived within ${o.waitSeconds} s; it is still on its way (see the node's inbox)`,
+      );
     // Not announced yet: look again shortly (an announced transfer is waited for by the node itself).
     if (arrived === undefined) await sleep(Math.min(1000, Math.max(0, until - Date.now())));
   }

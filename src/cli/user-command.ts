@@ -18,19 +18,34 @@ export interface UserAddOptions {
  * `beeldbrug user add`: a local account (argon2id password, TOTP secret shown once). The first account of a node must
  * be an admin. The creation is an audit record (configuration change) by the operating-system user who ran it.
  */
-export async function addUserFromCli(config: Readonly<Config>, o: UserAddOptions, out: NodeJS.WritableStream = process.stdout, json = false): Promise<void> {
+export async function addUserFromCli(
+  config: Readonly<Config>,
+  o: UserAddOptions,
+  out: NodeJS.WritableStream = process.stdout,
+  json = false,
+): Promise<void> {
   const accounts = openAccounts(config);
   const audit = openAuditTrail(config);
   try {
     if (accounts.count() === 0 && o.role !== 'admin') {
-      throw new BeeldbrugError('COMMAND_LINE_INVALID', `--role ${o.role}: this node has no accounts yet, and the first one is an admin: run this with --role admin first`);
+      throw new BeeldbrugError(
+        'COMMAND_LINE_INVALID',
+        `--role ${o.role}: this node has no accounts yet, and the first one is an admin: run this with --role admin first`,
+      );
     }
     let created;
     try {
-      created = await accounts.createLocal({ username: o.username, name: o.name, role: o.role, password: o.password, ...(o.uziRole !== undefined ? { uziRoleCode: o.uziRole } : {}) });
+      created = await accounts.createLocal({
+        username: o.username,
+        name: o.name,
+        role: o.role,
+        password: o.password,
+        ...(o.uziRole !== undefined ? { uziRoleCode: o.uziRole } : {}),
+      });
     } catch (err) {
       // Exit 1, not 2: the rule broken may be the password's, which comes from standard input, not the command line.
-      if (err instanceof AccountError) throw new BeeldbrugError(err.code === 'SECRETS_KEY_MISMATCH' ? 'KEY_FILE_PROBLEM' : err.code, err.message);
+      if (err instanceof AccountError)
+        throw new BeeldbrugError(err.code === 'SECRETS_KEY_MISMATCH' ? 'KEY_FILE_PROBLEM' : err.code, err.message);
       throw err;
     }
     const operator = userInfo().username;
@@ -67,7 +82,9 @@ export async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) return readHiddenLine('password (not shown, then Enter): ');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 function readHiddenLine(prompt: string): Promise<string> {

@@ -13,17 +13,30 @@ type PathPart = PropertyKey;
  * the wrong section, which YAML makes easy) names the closest known key at that place, or the section it belongs in;
  * a missing key says so instead of "expected string, received undefined".
  */
-export function describeConfigIssues(schema: z.ZodType, raw: unknown, issues: readonly z.core.$ZodIssue[]): ConfigIssue[] {
+export function describeConfigIssues(
+  schema: z.ZodType,
+  raw: unknown,
+  issues: readonly z.core.$ZodIssue[],
+): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
       const known = Object.keys(shapeAt(schema, issue.path) ?? {});
-      for (const key of issue.keys) out.push({ path: pathText([...issue.path, key]), message: unknownKeyMessage(schema, issue.path, key, known) });
+      for (const key of issue.keys)
+        out.push({ path: pathText([...issue.path, key]), message: unknownKeyMessage(schema, issue.path, key, known) });
     } else if (issue.code === 'invalid_type' && valueAt(raw, issue.path) === undefined) {
       out.push({ path: pathText(issue.path), message: `missing: this key is required (${issue.expected})` });
     } else if (issue.code === 'invalid_type' && quotingHint(issue.expected, valueAt(raw, issue.path)) !== undefined) {
-      out.push({ path: pathText(issue.path), message: quotingHint(issue.expected, valueAt(raw, issue.path)) ?? issue.message });
-    } else if (issue.code === 'too_small' && issue.origin === 'string' && issue.minimum === 1 && issue.message.startsWith('Too small')) {
+      out.push({
+        path: pathText(issue.path),
+        message: quotingHint(issue.expected, valueAt(raw, issue.path)) ?? issue.message,
+      });
+    } else if (
+      issue.code === 'too_small' &&
+      issue.origin === 'string' &&
+      issue.minimum === 1 &&
+      issue.message.startsWith('Too small')
+    ) {
       out.push({ path: pathText(issue.path), message: 'must not be empty' });
     } else {
       out.push({ path: pathText(issue.path), message: issue.message });
@@ -40,13 +53,19 @@ function quotingHint(expected: string, value: unknown): string | undefined {
   if (expected === 'string' && (typeof value === 'number' || typeof value === 'boolean')) {
     return `write it in quotes, as text: unquoted, YAML reads ${String(value)} as a ${typeof value}${typeof value === 'number' ? ' (and drops leading zeros)' : ''}`;
   }
-  if (expected === 'number' && typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return `write the number without quotes: ${value.trim()}`;
-  if (expected === 'boolean' && typeof value === 'string' && /^(true|false)$/i.test(value.trim())) return `write ${value.trim().toLowerCase()} without quotes`;
+  if (expected === 'number' && typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))
+    return `write the number without quotes: ${value.trim()}`;
+  if (expected === 'boolean' && typeof value === 'string' && /^(true|false)$/i.test(value.trim()))
+    return `write ${value.trim().toLowerCase()} without quotes`;
   return undefined;
 }
 
 export function pathText(path: readonly PathPart[]): string {
-  return path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc === '' ? String(part) : `${acc}.${String(part)}`), '');
+  return path.reduce<string>(
+    (acc, part) =>
+      typeof part === 'number' ? `${acc}[${part}]` : acc === '' ? String(part) : `${acc}.${String(part)}`,
+    '',
+  );
 }
 
 function unknownKeyMessage(schema: z.ZodType, at: readonly PathPart[], key: string, known: readonly string[]): string {
@@ -56,7 +75,8 @@ function unknownKeyMessage(schema: z.ZodType, at: readonly PathPart[], key: stri
   if (close !== undefined && close.score <= 1) return `unknown key; did you mean ${close.key}?`;
   const elsewhere = sectionsWithKey(schema, key);
   if (close !== undefined && elsewhere.length === 0) return `unknown key; did you mean ${close.key}?`;
-  if (elsewhere.length > 0) return `unknown key here; ${key} belongs in ${elsewhere.map((p) => p || '(top level)').join(' or ')} (check the indentation)`;
+  if (elsewhere.length > 0)
+    return `unknown key here; ${key} belongs in ${elsewhere.map((p) => p || '(top level)').join(' or ')} (check the indentation)`;
   const where = at.length === 0 ? 'at the top level' : `in ${pathText(at)}`;
   return `unknown key; the keys ${where} are ${known.join(', ')}`;
 }
@@ -78,7 +98,8 @@ function closest(typed: string, known: readonly string[]): { key: string; score:
     const allowed = Math.min(3, Math.max(1, Math.floor(Math.max(t.length, k.length) / 4)));
     let score = editDistance(t, k);
     const shorter = Math.min(t.length, k.length);
-    if (score > allowed && shorter >= 3 && (k.startsWith(t) || t.startsWith(k) || k.endsWith(t) || t.endsWith(k))) score = allowed;
+    if (score > allowed && shorter >= 3 && (k.startsWith(t) || t.startsWith(k) || k.endsWith(t) || t.endsWith(k)))
+      score = allowed;
     if (score <= allowed && (best === undefined || score < best.score)) best = { key, score };
   }
   return best;
@@ -107,7 +128,14 @@ export function editDistance(a: string, b: string): number {
 function unwrap(schema: z.ZodType): z.ZodType {
   let s: z.ZodType = schema;
   for (;;) {
-    if (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodNullable || s instanceof z.ZodPrefault || s instanceof z.ZodReadonly) s = s.unwrap() as z.ZodType;
+    if (
+      s instanceof z.ZodOptional ||
+      s instanceof z.ZodDefault ||
+      s instanceof z.ZodNullable ||
+      s instanceof z.ZodPrefault ||
+      s instanceof z.ZodReadonly
+    )
+      s = s.unwrap() as z.ZodType;
     else if (s instanceof z.ZodPipe) s = s.in as z.ZodType;
     else return s;
   }

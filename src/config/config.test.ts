@@ -5,7 +5,15 @@ import { BeeldbrugError } from '../errors/index.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closestKey, ConfigInvalidError, configTemplate, loadConfig, loadRegistryConfig, parseConfig, parseRegistryConfig } from './index.ts';
+import {
+  closestKey,
+  ConfigInvalidError,
+  configTemplate,
+  loadConfig,
+  loadRegistryConfig,
+  parseConfig,
+  parseRegistryConfig,
+} from './index.ts';
 
 const template = configTemplate({
   nodeName: 'Noord',
@@ -42,19 +50,74 @@ const invalid: [string, readonly (string | number)[], unknown, RegExp][] = [
   ['AE title with backslash', ['dimse', 'peers', 0, 'aeTitle'], 'PA\\CS', /dimse\.peers\[0\]\.aeTitle/],
   ['port out of range', ['dimse', 'listeners', 0, 'port'], 70000, /dimse\.listeners\[0\]\.port/],
   ['URA not 8 digits', ['node', 'organization', 'ura'], '123', /node\.organization\.ura: a URA number is 8 digits/],
-  ['audit retention under 5 years', ['audit', 'retentionYears'], 2, /audit\.retentionYears: NEN 7513 wants audit records kept at least 5 years/],
+  [
+    'audit retention under 5 years',
+    ['audit', 'retentionYears'],
+    2,
+    /audit\.retentionYears: NEN 7513 wants audit records kept at least 5 years/,
+  ],
   ['no audit key', ['audit', 'keyFile'], undefined, /audit\.keyFile/],
-  ['AGB code not 8 digits', ['node', 'organization', 'agb'], '12-34', /node\.organization\.agb: an AGB code is 8 digits/],
+  [
+    'AGB code not 8 digits',
+    ['node', 'organization', 'agb'],
+    '12-34',
+    /node\.organization\.agb: an AGB code is 8 digits/,
+  ],
   ['unknown key', ['dimse', 'aeTitel'], 'X', /dimse\.aeTitel: unknown key; did you mean aeTitle\?/],
-  ['missing key file setting', ['store', 'encryptionKeyFile'], undefined, /store\.encryptionKeyFile: missing: this key is required/],
-  ['arrival notices over plain HTTP to another host', ['exchange'], exchangeWith({ notify: { url: 'http://ris.example.nl/arrivals' } }), /exchange\.notify\.url: https, or http on loopback only/],
-  ['fetchFrom a PACS that is not a peer', ['exchange'], exchangeWith({ fetchFrom: { aeTitle: 'NOBODY' } }), /exchange\.fetchFrom\.aeTitle: NOBODY is not a dimse peer with a port/],
-  ['an unknown patient-identity rule', ['exchange'], exchangeWith({ patientIdentity: 'merge' }), /exchange\.patientIdentity/],
-  ['an identity provider over plain HTTP', ['auth', 'oidc'], oidcWith({ issuer: 'http://idp.example.nl' }), /auth\.oidc\.issuer/],
-  ['an OIDC callback on another path', ['auth', 'oidc'], oidcWith({ redirectUri: 'https://bb.example.nl/callback' }), /auth\.oidc\.redirectUri: the path is \/api\/v1\/session\/oidc\/callback/],
-  ['OIDC without any group mapped to a role', ['auth', 'oidc'], oidcWith({ roles: [] }), /auth\.oidc\.roles: map at least one group/],
-  ['OIDC with an unknown role', ['auth', 'oidc'], oidcWith({ roles: [{ group: 'g', role: 'chief' }] }), /auth\.oidc\.roles\[0\]\.role/],
-  ['OIDC without the HTTPS listener', ['auth', 'oidc'], oidcWith({}), /auth\.oidc: sign-in is served on the exchange HTTPS listener/],
+  [
+    'missing key file setting',
+    ['store', 'encryptionKeyFile'],
+    undefined,
+    /store\.encryptionKeyFile: missing: this key is required/,
+  ],
+  [
+    'arrival notices over plain HTTP to another host',
+    ['exchange'],
+    exchangeWith({ notify: { url: 'http://ris.example.nl/arrivals' } }),
+    /exchange\.notify\.url: https, or http on loopback only/,
+  ],
+  [
+    'fetchFrom a PACS that is not a peer',
+    ['exchange'],
+    exchangeWith({ fetchFrom: { aeTitle: 'NOBODY' } }),
+    /exchange\.fetchFrom\.aeTitle: NOBODY is not a dimse peer with a port/,
+  ],
+  [
+    'an unknown patient-identity rule',
+    ['exchange'],
+    exchangeWith({ patientIdentity: 'merge' }),
+    /exchange\.patientIdentity/,
+  ],
+  [
+    'an identity provider over plain HTTP',
+    ['auth', 'oidc'],
+    oidcWith({ issuer: 'http://idp.example.nl' }),
+    /auth\.oidc\.issuer/,
+  ],
+  [
+    'an OIDC callback on another path',
+    ['auth', 'oidc'],
+    oidcWith({ redirectUri: 'https://bb.example.nl/callback' }),
+    /auth\.oidc\.redirectUri: the path is \/api\/v1\/session\/oidc\/callback/,
+  ],
+  [
+    'OIDC without any group mapped to a role',
+    ['auth', 'oidc'],
+    oidcWith({ roles: [] }),
+    /auth\.oidc\.roles: map at least one group/,
+  ],
+  [
+    'OIDC with an unknown role',
+    ['auth', 'oidc'],
+    oidcWith({ roles: [{ group: 'g', role: 'chief' }] }),
+    /auth\.oidc\.roles\[0\]\.role/,
+  ],
+  [
+    'OIDC without the HTTPS listener',
+    ['auth', 'oidc'],
+    oidcWith({}),
+    /auth\.oidc: sign-in is served on the exchange HTTPS listener/,
+  ],
 ];
 
 /** A minimal valid auth.oidc section with changed settings. */
@@ -71,7 +134,11 @@ function oidcWith(changed: Record<string, unknown>): Record<string, unknown> {
 
 /** A minimal valid exchange section with extra settings. */
 function exchangeWith(extra: Record<string, unknown>): Record<string, unknown> {
-  return { listen: { host: '127.0.0.1', port: 8443 }, tls: { certFile: 'n.crt', keyFile: 'n.key', caFile: 'ca.crt' }, ...extra };
+  return {
+    listen: { host: '127.0.0.1', port: 8443 },
+    tls: { certFile: 'n.crt', keyFile: 'n.key', caFile: 'ca.crt' },
+    ...extra,
+  };
 }
 
 for (const [name, path, value, message] of invalid) {
@@ -86,7 +153,11 @@ for (const [name, path, value, message] of invalid) {
 }
 
 test('arrival notices may go to https anywhere or plain http on loopback', () => {
-  for (const url of ['https://ris.example.nl/arrivals', 'http://127.0.0.1:9000/arrivals', 'http://localhost/arrivals']) {
+  for (const url of [
+    'https://ris.example.nl/arrivals',
+    'http://127.0.0.1:9000/arrivals',
+    'http://localhost/arrivals',
+  ]) {
     const raw: unknown = parseYaml(template);
     setAt(raw, ['exchange'], exchangeWith({ notify: { url } }));
     assert.equal(parseConfig(raw, 'x.yaml').exchange?.notify?.url, url);
@@ -107,23 +178,50 @@ test('an identity provider section: defaults filled in, its files anchored at th
 
 test('an audit repository section: port 6514 by default, its TLS files anchored at the configuration file', () => {
   const raw = parseYaml(template) as Record<string, unknown>;
-  setAt(raw, ['audit', 'atna'], { host: 'arr.example.nl', tls: { certFile: 'keys/node.crt', keyFile: 'keys/node.key', caFile: 'keys/arr-ca.crt' } });
+  setAt(raw, ['audit', 'atna'], {
+    host: 'arr.example.nl',
+    tls: { certFile: 'keys/node.crt', keyFile: 'keys/node.key', caFile: 'keys/arr-ca.crt' },
+  });
   const atna = parseConfig(raw, '/etc/beeldbrug/beeldbrug.yaml').audit.atna;
   assert.equal(atna?.port, 6514);
   assert.equal(atna?.tls.caFile, '/etc/beeldbrug/keys/arr-ca.crt');
   setAt(raw, ['audit', 'atna'], { host: 'arr.example.nl' });
-  assert.throws(() => parseConfig(raw, '/etc/beeldbrug/beeldbrug.yaml'), /audit\.atna\.tls/, 'syslog without TLS is not offered');
+  assert.throws(
+    () => parseConfig(raw, '/etc/beeldbrug/beeldbrug.yaml'),
+    /audit\.atna\.tls/,
+    'syslog without TLS is not offered',
+  );
 });
 
 // A typo in a key is the most common mistake in a hand-edited file: the message names the key it most likely meant.
 const mistyped: [string, readonly (string | number)[], RegExp][] = [
   ['a typo at the top level', ['exchnage'], /^exchnage: unknown key; did you mean exchange\?$/],
   ['another case', ['dimse', 'aetitle'], /^dimse\.aetitle: unknown key; did you mean aeTitle\?$/],
-  ['two letters swapped, in a list element', ['dimse', 'peers', 0, 'hsot'], /^dimse\.peers\[0\]\.hsot: unknown key; did you mean host\?$/],
-  ['the start of a longer key', ['store', 'encryptionKey'], /^store\.encryptionKey: unknown key; did you mean encryptionKeyFile\?$/],
-  ['three levels down', ['auth', 'lockout', 'atempts'], /^auth\.lockout\.atempts: unknown key; did you mean attempts\?$/],
-  ['a key indented under the wrong section', ['store', 'retentionYears'], /^store\.retentionYears: unknown key here; retentionYears belongs in audit \(check the indentation\)$/],
-  ['nothing close: the keys that are there', ['log', 'colour'], /^log\.colour: unknown key; the keys in log are level$/],
+  [
+    'two letters swapped, in a list element',
+    ['dimse', 'peers', 0, 'hsot'],
+    /^dimse\.peers\[0\]\.hsot: unknown key; did you mean host\?$/,
+  ],
+  [
+    'the start of a longer key',
+    ['store', 'encryptionKey'],
+    /^store\.encryptionKey: unknown key; did you mean encryptionKeyFile\?$/,
+  ],
+  [
+    'three levels down',
+    ['auth', 'lockout', 'atempts'],
+    /^auth\.lockout\.atempts: unknown key; did you mean attempts\?$/,
+  ],
+  [
+    'a key indented under the wrong section',
+    ['store', 'retentionYears'],
+    /^store\.retentionYears: unknown key here; retentionYears belongs in audit \(check the indentation\)$/,
+  ],
+  [
+    'nothing close: the keys that are there',
+    ['log', 'colour'],
+    /^log\.colour: unknown key; the keys in log are level$/,
+  ],
 ];
 
 for (const [name, path, message] of mistyped) {
@@ -133,18 +231,31 @@ for (const [name, path, message] of mistyped) {
     setAt(raw, path, real.length === 0 ? {} : 'x');
     if (path[0] === 'store' && path[1] === 'encryptionKey') setAt(raw, ['store', 'encryptionKeyFile'], undefined);
     let issues: readonly { path: string; message: string }[] = [];
-    assert.throws(() => parseConfig(raw, 'x.yaml'), (err: unknown) => {
-      assert.ok(err instanceof ConfigInvalidError);
-      issues = err.issues;
-      return true;
-    });
+    assert.throws(
+      () => parseConfig(raw, 'x.yaml'),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigInvalidError);
+        issues = err.issues;
+        return true;
+      },
+    );
     const text = issues.map((i) => `${i.path}: ${i.message}`);
-    assert.ok(text.some((t) => message.test(t)), text.join('\n'));
+    assert.ok(
+      text.some((t) => message.test(t)),
+      text.join('\n'),
+    );
   });
 }
 
 test('the registry configuration gets the same suggestions', () => {
-  const raw = { registry: { name: 'r', organization: { name: 'o', ura: '12345678' } }, dataDir: 'd', listen: { host: '127.0.0.1', port: 1 }, tls: { certFile: 'c', keyFile: 'k', caFile: 'a' }, clients: [{ ura: '12345678', name: 'n' }], workres: 2 };
+  const raw = {
+    registry: { name: 'r', organization: { name: 'o', ura: '12345678' } },
+    dataDir: 'd',
+    listen: { host: '127.0.0.1', port: 1 },
+    tls: { certFile: 'c', keyFile: 'k', caFile: 'a' },
+    clients: [{ ura: '12345678', name: 'n' }],
+    workres: 2,
+  };
   assert.throws(() => parseRegistryConfig(raw, 'registry.yaml'), /workres: unknown key; did you mean workers\?/);
 });
 
@@ -162,13 +273,22 @@ test('the mistakes of a first start get a message that says what to do', (t) => 
   const node = join(dir, 'beeldbrug.yaml');
   writeFileSync(node, template);
   assert.throws(() => loadConfig(dir), /is a folder; --config wants the configuration file: .*beeldbrug\.yaml$/);
-  assert.throws(() => loadConfig(join(dir, 'nope.yaml')), /nope\.yaml: there is no such file \(`beeldbrug init DIR` writes one\)/);
+  assert.throws(
+    () => loadConfig(join(dir, 'nope.yaml')),
+    /nope\.yaml: there is no such file \(`beeldbrug init DIR` writes one\)/,
+  );
   writeFileSync(join(dir, 'empty.yaml'), '\n');
   assert.throws(() => loadConfig(join(dir, 'empty.yaml')), /empty\.yaml is empty; `beeldbrug init DIR` writes/);
-  assert.throws(() => loadRegistryConfig(node), /beeldbrug\.yaml is a node's configuration \(`beeldbrug start --config .*`\), not the registry's/);
+  assert.throws(
+    () => loadRegistryConfig(node),
+    /beeldbrug\.yaml is a node's configuration \(`beeldbrug start --config .*`\), not the registry's/,
+  );
   const registry = join(dir, 'registry.yaml');
   writeFileSync(registry, 'registry: { name: r }\nclients: []\n');
-  assert.throws(() => loadConfig(registry), /registry\.yaml is the registry's configuration \(`beeldbrug registry start --config .*`\), not a node's/);
+  assert.throws(
+    () => loadConfig(registry),
+    /registry\.yaml is the registry's configuration \(`beeldbrug registry start --config .*`\), not a node's/,
+  );
   const raw = parseYaml(template) as Record<string, unknown>;
   setAt(raw, ['node', 'name'], '');
   assert.throws(() => parseConfig(raw, 'x.yaml'), /node\.name: must not be empty/);
@@ -176,7 +296,11 @@ test('the mistakes of a first start get a message that says what to do', (t) => 
 
 test('a value of the wrong type because of YAML quoting says to quote it, or not', () => {
   const cases: [string, string, RegExp][] = [
-    ['ura: "12345678"', 'ura: 01234567', /node\.organization\.ura: write it in quotes, as text: unquoted, YAML reads 1234567 as a number \(and drops leading zeros\)/],
+    [
+      'ura: "12345678"',
+      'ura: 01234567',
+      /node\.organization\.ura: write it in quotes, as text: unquoted, YAML reads 1234567 as a number \(and drops leading zeros\)/,
+    ],
     ['port: 11112', 'port: "11112"', /dimse\.listeners\[0\]\.port: write the number without quotes: 11112/],
     ['aeTitle: "NOORD"', 'aeTitle: 12345', /dimse\.aeTitle: write it in quotes/],
   ];

@@ -1,4 +1,14 @@
-export { configSchema, type AtnaConfig, type Config, type DimseConfig, type DimsePeerConfig, type ExchangeConfig, type OidcConfig, type PartnerConfig, type TlsFilesConfig } from './schema.ts';
+export {
+  configSchema,
+  type AtnaConfig,
+  type Config,
+  type DimseConfig,
+  type DimsePeerConfig,
+  type ExchangeConfig,
+  type OidcConfig,
+  type PartnerConfig,
+  type TlsFilesConfig,
+} from './schema.ts';
 export { ConfigInvalidError, loadConfig, loadRegistryConfig, parseConfig, parseRegistryConfig } from './load.ts';
 export { closestKey, type ConfigIssue } from './config-issues.ts';
 export { registryConfigSchema, type RegistryConfig } from './registry-schema.ts';

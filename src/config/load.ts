@@ -10,7 +10,10 @@ import { configSchema, type Config, type TlsFilesConfig } from './schema.ts';
 export class ConfigInvalidError extends BeeldbrugError {
   readonly issues: readonly ConfigIssue[];
   constructor(what: string, origin: string, issues: readonly ConfigIssue[]) {
-    super('CONFIG_INVALID', `invalid ${what} ${origin}:\n${issues.map((i) => `  - ${i.path === '' ? '(top level)' : i.path}: ${i.message}`).join('\n')}`);
+    super(
+      'CONFIG_INVALID',
+      `invalid ${what} ${origin}:\n${issues.map((i) => `  - ${i.path === '' ? '(top level)' : i.path}: ${i.message}`).join('\n')}`,
+    );
     this.issues = issues;
   }
 }
@@ -29,12 +32,20 @@ export function parseRegistryConfig(raw: unknown, origin: string): Readonly<Regi
   refuseTheOtherKind(raw, origin, REGISTRY);
   const result = registryConfigSchema.safeParse(raw);
   if (!result.success) {
-    throw new ConfigInvalidError('registry configuration', origin, describeConfigIssues(registryConfigSchema, raw, result.error.issues));
+    throw new ConfigInvalidError(
+      'registry configuration',
+      origin,
+      describeConfigIssues(registryConfigSchema, raw, result.error.issues),
+    );
   }
   const base = dirname(resolve(origin));
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const c = result.data;
-  return deepFreeze({ ...c, dataDir: at(c.dataDir), tls: { certFile: at(c.tls.certFile), keyFile: at(c.tls.keyFile), caFile: at(c.tls.caFile) } });
+  return deepFreeze({
+    ...c,
+    dataDir: at(c.dataDir),
+    tls: { certFile: at(c.tls.certFile), keyFile: at(c.tls.keyFile), caFile: at(c.tls.caFile) },
+  });
 }
 
 /** The two kinds of configuration file, for messages that point a mix-up out. */
@@ -46,15 +57,30 @@ interface ConfigKind {
   start: string;
   init: string;
 }
-const NODE: ConfigKind = { what: "a node's configuration", fileName: 'beeldbrug.yaml', marker: 'dimse', start: 'beeldbrug start --config', init: 'beeldbrug init DIR' };
-const REGISTRY: ConfigKind = { what: "the registry's configuration", fileName: 'registry.yaml', marker: 'clients', start: 'beeldbrug registry start --config', init: 'beeldbrug registry init DIR --client URA:name' };
+const NODE: ConfigKind = {
+  what: "a node's configuration",
+  fileName: 'beeldbrug.yaml',
+  marker: 'dimse',
+  start: 'beeldbrug start --config',
+  init: 'beeldbrug init DIR',
+};
+const REGISTRY: ConfigKind = {
+  what: "the registry's configuration",
+  fileName: 'registry.yaml',
+  marker: 'clients',
+  start: 'beeldbrug registry start --config',
+  init: 'beeldbrug registry init DIR --client URA:name',
+};
 
 function readYaml(path: string, kind: ConfigKind): unknown {
   let text: string;
   try {
     if (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true) {
       const inside = join(path, kind.fileName);
-      throw new BeeldbrugError('CONFIG_NOT_FOUND', `${path} is a folder; --config wants the configuration file${existsSync(inside) ? `: ${inside}` : ` (${kind.fileName}, which \`${kind.init}\` writes)`}`);
+      throw new BeeldbrugError(
+        'CONFIG_NOT_FOUND',
+        `${path} is a folder; --config wants the configuration file${existsSync(inside) ? `: ${inside}` : ` (${kind.fileName}, which \`${kind.init}\` writes)`}`,
+      );
     }
     text = readFileSync(path, 'utf8');
   } catch (cause) {
@@ -63,11 +89,17 @@ function readYaml(path: string, kind: ConfigKind): unknown {
     const why = missing ? `there is no such file (\`${kind.init}\` writes one)` : (cause as Error).message;
     throw new BeeldbrugError('CONFIG_NOT_FOUND', `cannot read configuration ${path}: ${why}`, { cause });
   }
-  if (text.trim() === '') throw new BeeldbrugError('CONFIG_INVALID', `${path} is empty; \`${kind.init}\` writes a working, commented configuration`);
+  if (text.trim() === '')
+    throw new BeeldbrugError(
+      'CONFIG_INVALID',
+      `${path} is empty; \`${kind.init}\` writes a working, commented configuration`,
+    );
   try {
     return parseYaml(text);
   } catch (cause) {
-    throw new BeeldbrugError('CONFIG_INVALID', `${path} is not valid YAML or JSON: ${(cause as Error).message}`, { cause });
+    throw new BeeldbrugError('CONFIG_INVALID', `${path} is not valid YAML or JSON: ${(cause as Error).message}`, {
+      cause,
+    });
   }
 }
 
@@ -75,7 +107,10 @@ function readYaml(path: string, kind: ConfigKind): unknown {
 function refuseTheOtherKind(raw: unknown, origin: string, kind: ConfigKind): void {
   const other = kind === NODE ? REGISTRY : NODE;
   if (raw !== null && typeof raw === 'object' && other.marker in raw && !(kind.marker in raw)) {
-    throw new BeeldbrugError('CONFIG_INVALID', `${origin} is ${other.what} (\`${other.start} ${origin}\`), not ${kind.what}`);
+    throw new BeeldbrugError(
+      'CONFIG_INVALID',
+      `${origin} is ${other.what} (\`${other.start} ${origin}\`), not ${kind.what}`,
+    );
   }
 }
 
@@ -91,7 +126,11 @@ export function parseConfig(raw: unknown, origin: string): Readonly<Config> {
 
 function resolvePaths(config: Config, base: string): Config {
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
-  const tls = (t: TlsFilesConfig): TlsFilesConfig => ({ certFile: at(t.certFile), keyFile: at(t.keyFile), caFile: at(t.caFile) });
+  const tls = (t: TlsFilesConfig): TlsFilesConfig => ({
+    certFile: at(t.certFile),
+    keyFile: at(t.keyFile),
+    caFile: at(t.caFile),
+  });
   const { tlsClient, ...dimse } = config.dimse;
   const { exchange, registry, auth, ...rest } = config;
   const { oidc, assertions, ...localAuth } = auth;
@@ -99,14 +138,38 @@ function resolvePaths(config: Config, base: string): Config {
     ...rest,
     auth: {
       ...localAuth,
-      ...(oidc !== undefined ? { oidc: { ...oidc, clientSecretFile: at(oidc.clientSecretFile), ...(oidc.caFile !== undefined ? { caFile: at(oidc.caFile) } : {}) } } : {}),
-      ...(assertions !== undefined ? { assertions: { ...assertions, trustedKeys: assertions.trustedKeys.map((k) => ({ ...k, ...(k.publicKeyFile !== undefined ? { publicKeyFile: at(k.publicKeyFile) } : {}), ...(k.caFile !== undefined ? { caFile: at(k.caFile) } : {}) })) } } : {}),
+      ...(oidc !== undefined
+        ? {
+            oidc: {
+              ...oidc,
+              clientSecretFile: at(oidc.clientSecretFile),
+              ...(oidc.caFile !== undefined ? { caFile: at(oidc.caFile) } : {}),
+            },
+          }
+        : {}),
+      ...(assertions !== undefined
+        ? {
+            assertions: {
+              ...assertions,
+              trustedKeys: assertions.trustedKeys.map((k) => ({
+                ...k,
+                ...(k.publicKeyFile !== undefined ? { publicKeyFile: at(k.publicKeyFile) } : {}),
+                ...(k.caFile !== undefined ? { caFile: at(k.caFile) } : {}),
+              })),
+            },
+          }
+        : {}),
     },
     ...(registry !== undefined ? { registry: { ...registry, networkKeyFile: at(registry.networkKeyFile) } } : {}),
     ...(exchange !== undefined ? { exchange: { ...exchange, tls: tls(exchange.tls) } } : {}),
     dataDir: at(config.dataDir),
     store: { ...config.store, encryptionKeyFile: at(config.store.encryptionKeyFile) },
-    audit: { ...config.audit, keyFile: at(config.audit.keyFile), ...(config.audit.witnessFile !== undefined ? { witnessFile: at(config.audit.witnessFile) } : {}), ...(config.audit.atna !== undefined ? { atna: { ...config.audit.atna, tls: tls(config.audit.atna.tls) } } : {}) },
+    audit: {
+      ...config.audit,
+      keyFile: at(config.audit.keyFile),
+      ...(config.audit.witnessFile !== undefined ? { witnessFile: at(config.audit.witnessFile) } : {}),
+      ...(config.audit.atna !== undefined ? { atna: { ...config.audit.atna, tls: tls(config.audit.atna.tls) } } : {}),
+    },
     dimse: {
       ...dimse,
       listeners: dimse.listeners.map(({ tls: t, ...l }) => (t !== undefined ? { ...l, tls: tls(t) } : l)),

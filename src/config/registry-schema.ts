@@ -13,7 +13,7 @@ export const registryConfigSchema = z.strictObject({
   tls: z.strictObject({
     certFile: z.string().min(1),
     keyFile: z.string().min(1),
-    caFile: z.string().min(1).describe('the CA the nodes\' certificates chain to: the same trust as between nodes'),
+    caFile: z.string().min(1).describe("the CA the nodes' certificates chain to: the same trust as between nodes"),
   }),
   clients: z
     .array(
@@ -21,21 +21,27 @@ export const registryConfigSchema = z.strictObject({
         .strictObject({
           ura,
           name: z.string().min(1),
-          type: z.enum(['hospital', 'general-practice', 'pharmacy']).default('hospital').describe('what a consent for "all hospitals" matches'),
+          type: z
+            .enum(['hospital', 'general-practice', 'pharmacy'])
+            .default('hospital')
+            .describe('what a consent for "all hospitals" matches'),
           role: z
             .enum(['care-provider', 'patient-portal'])
             .default('care-provider')
             .describe(
-              'care-provider: a node that registers localizations, asks questions, and records only the patient\'s choices about itself; patient-portal: the patients\' own channel (a portal where they sign in), which records, changes and revokes any consent and registers nothing',
+              "care-provider: a node that registers localizations, asks questions, and records only the patient's choices about itself; patient-portal: the patients' own channel (a portal where they sign in), which records, changes and revokes any consent and registers nothing",
             ),
           commonName: z
             .string()
             .min(1)
             .optional()
-            .describe('the common name (CN) its certificate must carry; without it any certificate of the URA is this client'),
+            .describe(
+              'the common name (CN) its certificate must carry; without it any certificate of the URA is this client',
+            ),
         })
         .refine((c) => c.role !== 'patient-portal' || c.commonName !== undefined, {
-          message: 'a patient portal names the common name of its certificate, so that no other system of its organization speaks for patients',
+          message:
+            'a patient portal names the common name of its certificate, so that no other system of its organization speaks for patients',
           path: ['commonName'],
         }),
     )
@@ -44,7 +50,12 @@ export const registryConfigSchema = z.strictObject({
   rateLimit: z
     .strictObject({
       perSecond: z.number().positive().default(500).describe('requests per second per client organization, sustained'),
-      burst: z.number().int().positive().default(2000).describe('requests a client may make at once above the sustained rate'),
+      burst: z
+        .number()
+        .int()
+        .positive()
+        .default(2000)
+        .describe('requests a client may make at once above the sustained rate'),
     })
     .default({ perSecond: 500, burst: 2000 }),
   workers: z
@@ -53,17 +64,24 @@ export const registryConfigSchema = z.strictObject({
     .min(1)
     .max(64)
     .default(1)
-    .describe('processes that serve the port together (node:cluster), each with the SQLite file open (WAL: readers run side by side); the rate limit is shared out among them'),
+    .describe(
+      'processes that serve the port together (node:cluster), each with the SQLite file open (WAL: readers run side by side); the rate limit is shared out among them',
+    ),
   cache: z
     .strictObject({
       sizeMb: z.number().int().min(2).default(64).describe('SQLite page cache per worker process, in MiB'),
-      warm: z.boolean().default(false).describe('read the localizations and consent terms into that cache at start, before serving'),
+      warm: z
+        .boolean()
+        .default(false)
+        .describe('read the localizations and consent terms into that cache at start, before serving'),
     })
     .default({ sizeMb: 64, warm: false })
     .describe(
       'for a registry at national scale, a cache that holds the localizations and consent terms (about 3 GiB for 18 million patients) keeps every query off the disk, whatever the OS does with its page cache',
     ),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .default({ level: 'info' }),
 });
 
 export type RegistryConfig = z.output<typeof registryConfigSchema>;

@@ -9,7 +9,11 @@ const aeTitle = z
   .refine((s) => s.trim().length > 0, 'must not be only spaces')
   .describe('AE title');
 
-const port = z.number().int('a TCP port is a whole number').min(1, 'a TCP port is 1 to 65535').max(65535, 'a TCP port is 1 to 65535');
+const port = z
+  .number()
+  .int('a TCP port is a whole number')
+  .min(1, 'a TCP port is 1 to 65535')
+  .max(65535, 'a TCP port is 1 to 65535');
 const host = z.string().min(1).describe('an IP address or host name');
 
 /** Files, not inline secrets: key material stays out of the configuration and out of logs. */
@@ -19,36 +23,60 @@ const tlsFiles = z.strictObject({
   caFile: z.string().min(1).describe('the CA (or bundle) whose certificates we trust for peers'),
 });
 
-const dimseListener = z.strictObject({
-  host,
-  port,
-  tls: tlsFiles.optional().describe('when set, this port speaks DICOM TLS (PS3.15 BCP 195) only'),
-  plainDicom: z
-    .strictObject({ reason: z.string().min(10, 'say why this port may not use TLS (which modality or PACS, on which network)') })
-    .optional()
-    .describe('a port on another interface than loopback without TLS is refused unless this states why (a modality or PACS that cannot speak DICOM TLS); doctor lists it'),
-}).refine((l) => l.tls === undefined || l.plainDicom === undefined, 'a listener has tls or plainDicom, not both');
+const dimseListener = z
+  .strictObject({
+    host,
+    port,
+    tls: tlsFiles.optional().describe('when set, this port speaks DICOM TLS (PS3.15 BCP 195) only'),
+    plainDicom: z
+      .strictObject({
+        reason: z.string().min(10, 'say why this port may not use TLS (which modality or PACS, on which network)'),
+      })
+      .optional()
+      .describe(
+        'a port on another interface than loopback without TLS is refused unless this states why (a modality or PACS that cannot speak DICOM TLS); doctor lists it',
+      ),
+  })
+  .refine((l) => l.tls === undefined || l.plainDicom === undefined, 'a listener has tls or plainDicom, not both');
 
 /**
  * OpenID Connect sign-in (authorization code flow with PKCE). The identity provider is the source of who someone is,
  * which groups they are in and how they proved it; the node maps groups to its roles and `amr` to "two factors".
  */
 const oidc = z.strictObject({
-  issuer: z.url({ protocol: /^https$/ }).describe("the identity provider's issuer URL, https only (its discovery document is read from there)"),
+  issuer: z
+    .url({ protocol: /^https$/ })
+    .describe("the identity provider's issuer URL, https only (its discovery document is read from there)"),
   clientId: z.string().min(1),
-  clientSecretFile: z.string().min(1).describe('a file holding the client secret the identity provider issued to this node'),
+  clientSecretFile: z
+    .string()
+    .min(1)
+    .describe('a file holding the client secret the identity provider issued to this node'),
   redirectUri: z
     .url({ protocol: /^https$/ })
     .refine((u) => new URL(u).pathname === '/api/v1/session/oidc/callback', 'the path is /api/v1/session/oidc/callback')
-    .describe('the callback URL as registered at the identity provider: how browsers reach this node, ending in /api/v1/session/oidc/callback'),
-  caFile: z.string().min(1).optional().describe("the CA that issued the identity provider's certificate, when it is not a public one"),
-  scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/)).default(['openid', 'profile']).refine((s) => s.includes('openid'), 'the scopes include openid'),
+    .describe(
+      'the callback URL as registered at the identity provider: how browsers reach this node, ending in /api/v1/session/oidc/callback',
+    ),
+  caFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("the CA that issued the identity provider's certificate, when it is not a public one"),
+  scopes: z
+    .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/))
+    .default(['openid', 'profile'])
+    .refine((s) => s.includes('openid'), 'the scopes include openid'),
   claims: z
     .strictObject({
       username: z.string().min(1).default('preferred_username'),
       name: z.string().min(1).default('name'),
       groups: z.string().min(1).default('groups'),
-      uziRoleCode: z.string().min(1).optional().describe('the claim that carries the UZI role code (e.g. 01.015), when the identity provider has one'),
+      uziRoleCode: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('the claim that carries the UZI role code (e.g. 01.015), when the identity provider has one'),
     })
     .default({ username: 'preferred_username', name: 'name', groups: 'groups' }),
   roles: z
@@ -60,21 +88,34 @@ const oidc = z.strictObject({
   twoFactorAmr: z
     .array(z.string().min(1))
     .default(['mfa'])
-    .describe('amr values that count as two factors on their own; besides these, two methods of different kinds (e.g. pwd + otp) count'),
+    .describe(
+      'amr values that count as two factors on their own; besides these, two methods of different kinds (e.g. pwd + otp) count',
+    ),
 });
 
 /** What a DICOM peer's TLS client certificate must show; every field given must match. */
 const peerCertificate = z
   .strictObject({
-    ura: z.string().regex(/^\d{8}$/, 'a URA number is 8 digits').optional().describe('the URA the certificate names (UZI server certificate otherName)'),
-    subject: z.string().min(1).optional().describe('the subject as the association log prints it, e.g. "C=NL,O=Ziekenhuis Noord,CN=pacs.noord.nl"'),
+    ura: z
+      .string()
+      .regex(/^\d{8}$/, 'a URA number is 8 digits')
+      .optional()
+      .describe('the URA the certificate names (UZI server certificate otherName)'),
+    subject: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('the subject as the association log prints it, e.g. "C=NL,O=Ziekenhuis Noord,CN=pacs.noord.nl"'),
     sha256: z
       .string()
       .regex(/^(?:[0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, 'a SHA-256 fingerprint: 64 hex digits, colons allowed')
       .optional()
       .describe('the SHA-256 fingerprint of the certificate (openssl x509 -noout -fingerprint -sha256)'),
   })
-  .refine((c) => c.ura !== undefined || c.subject !== undefined || c.sha256 !== undefined, 'name at least one of ura, subject, sha256');
+  .refine(
+    (c) => c.ura !== undefined || c.subject !== undefined || c.sha256 !== undefined,
+    'name at least one of ura, subject, sha256',
+  );
 
 /**
  * A system of the hospital (RIS, EPD, by its certificate with our URA) that acts for a person passes a signed
@@ -82,20 +123,40 @@ const peerCertificate = z
  */
 const assertions = z.strictObject({
   audience: z.string().min(1).describe('the audience an assertion must name: this node (e.g. its HTTPS address)'),
-  maxAgeSeconds: z.number().int().min(10).max(3600).default(300).describe('an assertion issued longer ago than this is refused, even if it has not expired'),
+  maxAgeSeconds: z
+    .number()
+    .int()
+    .min(10)
+    .max(3600)
+    .default(300)
+    .describe('an assertion issued longer ago than this is refused, even if it has not expired'),
   trustedKeys: z
     .array(
       z
         .strictObject({
           issuer: z.string().min(1),
           publicKeyFile: z.string().min(1).optional().describe('the PEM public key (SPKI) the issuer signs with'),
-          jwksUri: z.url({ protocol: /^https$/ }).optional().describe("where the issuer publishes its signing keys (an OpenID provider's jwks_uri)"),
-          caFile: z.string().min(1).optional().describe("the CA of the jwksUri server's certificate, when it is not a public one"),
+          jwksUri: z
+            .url({ protocol: /^https$/ })
+            .optional()
+            .describe("where the issuer publishes its signing keys (an OpenID provider's jwks_uri)"),
+          caFile: z
+            .string()
+            .min(1)
+            .optional()
+            .describe("the CA of the jwksUri server's certificate, when it is not a public one"),
         })
-        .refine((k) => (k.publicKeyFile !== undefined) !== (k.jwksUri !== undefined), 'give either publicKeyFile or jwksUri'),
+        .refine(
+          (k) => (k.publicKeyFile !== undefined) !== (k.jwksUri !== undefined),
+          'give either publicKeyFile or jwksUri',
+        ),
     )
     .default([]),
-  roleCodeClaim: z.string().min(1).default('uzi_role').describe('the claim that carries the UZI role code (e.g. 01.015)'),
+  roleCodeClaim: z
+    .string()
+    .min(1)
+    .default('uzi_role')
+    .describe('the claim that carries the UZI role code (e.g. 01.015)'),
 });
 
 const dimsePeer = z.strictObject({
@@ -103,36 +164,59 @@ const dimsePeer = z.strictObject({
   host,
   certificate: peerCertificate
     .optional()
-    .describe('bind this peer to its TLS client certificate: it is then accepted only on a DICOM TLS port with that certificate. Without a binding, a peer on a TLS port must present a certificate of our own organization (URA)'),
+    .describe(
+      'bind this peer to its TLS client certificate: it is then accepted only on a DICOM TLS port with that certificate. Without a binding, a peer on a TLS port must present a certificate of our own organization (URA)',
+    ),
   port: port.optional().describe('needed when the peer is a C-MOVE destination or a PACS we query'),
   tls: z.boolean().default(false).describe('connect to this peer with DICOM TLS'),
   description: z.string().optional(),
-  web: z.url({ protocol: /^https?$/ }).optional().describe("the peer's web interface (a PACS viewer or admin console), which `beeldbrug doctor` probes"),
+  web: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe("the peer's web interface (a PACS viewer or admin console), which `beeldbrug doctor` probes"),
 });
 
 const partner = z.strictObject({
   ura: z.string().regex(/^\d{8}$/, 'a URA number is 8 digits'),
   name: z.string().min(1),
-  baseUrl: z.url({ protocol: /^https$/ }).describe('where the partner node answers, https only').optional(),
+  baseUrl: z
+    .url({ protocol: /^https$/ })
+    .describe('where the partner node answers, https only')
+    .optional(),
   aeTitle: aeTitle
     .optional()
-    .describe('a DICOM destination AE title that stands for this partner: a C-MOVE to it (the PACS\'s "send to" menu) queues a transfer'),
+    .describe(
+      'a DICOM destination AE title that stands for this partner: a C-MOVE to it (the PACS\'s "send to" menu) queues a transfer',
+    ),
 });
 
 /** Node-to-node HTTPS: our certificate, the CA(s) partners' certificates must chain to, and the partners we trust. */
 const exchange = z.strictObject({
   listen: z.strictObject({ host, port }),
   tls: tlsFiles,
-  partners: z.array(partner).default([]).describe('the trust list: only these organizations (by URA) may call node-to-node routes'),
-  maxUploadBytes: z.number().int().min(1024 * 1024).default(2 * 1024 * 1024 * 1024).describe('largest upload request a partner may send'),
+  partners: z
+    .array(partner)
+    .default([])
+    .describe('the trust list: only these organizations (by URA) may call node-to-node routes'),
+  maxUploadBytes: z
+    .number()
+    .int()
+    .min(1024 * 1024)
+    .default(2 * 1024 * 1024 * 1024)
+    .describe('largest upload request a partner may send'),
   routing: z
     .array(
-      z.strictObject({
-        from: z.string().regex(/^\d{8}$/, 'a URA number is 8 digits').optional(),
-        purpose: z.enum(['transfer', 'consultation', 'internal', 'retrieval']).optional(),
-        action: z.enum(['forward', 'hold']),
-        destination: aeTitle.optional().describe('the local PACS, a dimse peer with a port, for forward'),
-      }).refine((r) => r.action === 'hold' || r.destination !== undefined, 'forward needs a destination AE title'),
+      z
+        .strictObject({
+          from: z
+            .string()
+            .regex(/^\d{8}$/, 'a URA number is 8 digits')
+            .optional(),
+          purpose: z.enum(['transfer', 'consultation', 'internal', 'retrieval']).optional(),
+          action: z.enum(['forward', 'hold']),
+          destination: aeTitle.optional().describe('the local PACS, a dimse peer with a port, for forward'),
+        })
+        .refine((r) => r.action === 'hold' || r.destination !== undefined, 'forward needs a destination AE title'),
     )
     .default([])
     .describe('where arriving studies go; the first matching rule decides; none means hold'),
@@ -140,22 +224,34 @@ const exchange = z.strictObject({
     .strictObject({
       url: z
         .url({ protocol: /^https?$/ })
-        .refine((u) => u.startsWith('https:') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(u), 'https, or http on loopback only: the notice names the patient')
-        .describe("the hospital's own endpoint (RIS, integration engine) that gets a JSON notice when a study has wholly arrived"),
+        .refine(
+          (u) => u.startsWith('https:') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(u),
+          'https, or http on loopback only: the notice names the patient',
+        )
+        .describe(
+          "the hospital's own endpoint (RIS, integration engine) that gets a JSON notice when a study has wholly arrived",
+        ),
     })
     .optional()
     .describe('tell the hospital when a study has arrived and verified (urgent flagged); the inbox API shows it too'),
   patientIdentity: z
     .enum(['keep', 'bsn'])
     .default('keep')
-    .describe("how forwarded studies name the patient in the local PACS: keep (as sent) or bsn (Patient ID = BSN, national issuer; the sender's id kept in Other Patient IDs; no BSN, no forward)"),
+    .describe(
+      "how forwarded studies name the patient in the local PACS: keep (as sent) or bsn (Patient ID = BSN, national issuer; the sender's id kept in Other Patient IDs; no BSN, no forward)",
+    ),
   fetchFrom: z
     .strictObject({
       aeTitle: aeTitle.describe('the PACS, a dimse peer with a port'),
-      method: z.enum(['c-move', 'c-get']).default('c-move').describe('c-move (to this node\'s AE title; every PACS has it) or c-get'),
+      method: z
+        .enum(['c-move', 'c-get'])
+        .default('c-move')
+        .describe("c-move (to this node's AE title; every PACS has it) or c-get"),
     })
     .optional()
-    .describe('where a study to send is fetched from when the node does not hold all of it; without it the node sends what it holds'),
+    .describe(
+      'where a study to send is fetched from when the node does not hold all of it; without it the node sends what it holds',
+    ),
   outbox: z
     .strictObject({
       firstRetrySeconds: z.number().int().min(1).default(5),
@@ -163,7 +259,9 @@ const exchange = z.strictObject({
       giveUpAfterHours: z.number().min(0.01).default(24),
     })
     .default({ firstRetrySeconds: 5, maxRetrySeconds: 600, giveUpAfterHours: 24 })
-    .describe('sending: a partner that cannot be reached is tried again with back-off (doubling) until the give-up time'),
+    .describe(
+      'sending: a partner that cannot be reached is tried again with back-off (doubling) until the give-up time',
+    ),
 });
 
 const ura = z.string().regex(/^\d{8}$/, 'a URA number is 8 digits');
@@ -179,126 +277,243 @@ const rateWindow = (attempts: number, windowSeconds: number) =>
 /** Sign-in attempts that failed or are still running, per client address and for all together, in sliding windows. */
 const signInRateLimit = z
   .strictObject({
-    perAddress: rateWindow(20, 600).describe('one address (an IPv6 client per /64): beyond this it is answered 429 with Retry-After'),
-    global: rateWindow(200, 600).describe('all addresses together: guessing from many addresses; beyond this every sign-in waits'),
+    perAddress: rateWindow(20, 600).describe(
+      'one address (an IPv6 client per /64): beyond this it is answered 429 with Retry-After',
+    ),
+    global: rateWindow(200, 600).describe(
+      'all addresses together: guessing from many addresses; beyond this every sign-in waits',
+    ),
   })
   .default({ perAddress: { attempts: 20, windowSeconds: 600 }, global: { attempts: 200, windowSeconds: 600 } });
 
 /** The localization and consent registry this node registers its patients with and asks before any timeline answer. */
 const registry = z.strictObject({
-  baseUrl: z.url({ protocol: /^https$/ }).describe('where the registry answers, https only (mutual TLS with the exchange certificate)'),
-  networkKeyFile: z.string().min(1).describe("base64 of the network's pseudonym key; every node of the network has the same, the registry never"),
+  baseUrl: z
+    .url({ protocol: /^https$/ })
+    .describe('where the registry answers, https only (mutual TLS with the exchange certificate)'),
+  networkKeyFile: z
+    .string()
+    .min(1)
+    .describe("base64 of the network's pseudonym key; every node of the network has the same, the registry never"),
   timeoutSeconds: z.number().positive().max(60).default(5),
 });
 
 const timeline = z.strictObject({
-  sourceTimeoutMs: z.number().int().min(100).max(60_000).default(3000).describe('a source that has not answered by then is shown as timed out'),
+  sourceTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(60_000)
+    .default(3000)
+    .describe('a source that has not answered by then is shown as timed out'),
   regionalSources: z
     .array(ura)
     .default([])
-    .describe('without a registry: the partners (URA, each with a baseUrl) a timeline asks instead; the answer says it did'),
+    .describe(
+      'without a registry: the partners (URA, each with a baseUrl) a timeline asks instead; the answer says it did',
+    ),
 });
 
 export const configSchema = z
   .strictObject({
-  node: z.strictObject({
-    name: z.string().min(1),
-    organization: z.strictObject({
+    node: z.strictObject({
       name: z.string().min(1),
-      ura: z.string().regex(/^\d{8}$/, 'a URA number is 8 digits'),
-      agb: z.string().regex(/^\d{8}$/, 'an AGB code is 8 digits').optional().describe('the Vektis AGB code, where the organization has one'),
+      organization: z.strictObject({
+        name: z.string().min(1),
+        ura: z.string().regex(/^\d{8}$/, 'a URA number is 8 digits'),
+        agb: z
+          .string()
+          .regex(/^\d{8}$/, 'an AGB code is 8 digits')
+          .optional()
+          .describe('the Vektis AGB code, where the organization has one'),
+      }),
     }),
-  }),
-  dataDir: z.string().min(1),
-  store: z.strictObject({
-    encryptionKeyFile: z.string().min(1).describe('base64 of a 32-byte AES-256 key; `beeldbrug init` writes one'),
-    retentionDays: z
-      .number()
-      .min(0)
-      .default(7)
-      .describe('the node holds transient copies, not an archive: instances received longer ago are purged (0 keeps them)'),
-  }),
-  audit: z.strictObject({
-    keyFile: z.string().min(1).describe('base64 of a 32-byte key that chains the audit records (HMAC-SHA-256); `beeldbrug init` writes one'),
-    retentionYears: z
-      .number()
-      .int()
-      .min(5, 'NEN 7513 wants audit records kept at least 5 years')
-      .max(115)
-      .default(5)
-      .describe('audit records older than this are pruned; purging images never purges their audit records'),
-    witnessFile: z
-      .string()
-      .min(1)
-      .optional()
-      .describe("a keyed note of the trail's newest record, kept apart from the audit file so records cut off its end are caught; default <dataDir>/audit-witness.json"),
-    atna: z
-      .strictObject({
-        host,
-        port: port.default(6514),
-        tls: tlsFiles.describe("our client certificate and the CA of the audit repository's certificate (mutual TLS, RFC 5425)"),
-        pollMs: z.number().int().min(50).max(60_000).default(500).describe('how often the exporter looks for new records'),
-      })
-      .optional()
-      .describe('also send every record as a DICOM audit message (PS3.15 A.5, IHE ATNA) over syslog on TLS to the audit repository'),
-  }),
-  auth: z
-    .strictObject({
-      sessionIdleMinutes: z.number().int().min(1).max(480).default(30).describe('a session unused this long ends'),
-      sessionMaxHours: z.number().int().min(1).max(24).default(12).describe('a session ends this long after sign-in, in use or not'),
-      lockout: z
+    dataDir: z.string().min(1),
+    store: z.strictObject({
+      encryptionKeyFile: z.string().min(1).describe('base64 of a 32-byte AES-256 key; `beeldbrug init` writes one'),
+      retentionDays: z
+        .number()
+        .min(0)
+        .default(7)
+        .describe(
+          'the node holds transient copies, not an archive: instances received longer ago are purged (0 keeps them)',
+        ),
+    }),
+    audit: z.strictObject({
+      keyFile: z
+        .string()
+        .min(1)
+        .describe('base64 of a 32-byte key that chains the audit records (HMAC-SHA-256); `beeldbrug init` writes one'),
+      retentionYears: z
+        .number()
+        .int()
+        .min(5, 'NEN 7513 wants audit records kept at least 5 years')
+        .max(115)
+        .default(5)
+        .describe('audit records older than this are pruned; purging images never purges their audit records'),
+      witnessFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "a keyed note of the trail's newest record, kept apart from the audit file so records cut off its end are caught; default <dataDir>/audit-witness.json",
+        ),
+      atna: z
         .strictObject({
-          attempts: z.number().int().min(3).max(20).default(5).describe('consecutive failed sign-ins that lock an account'),
-          minutes: z.number().int().min(1).max(1440).default(15).describe('how long the lock holds, even for the right credentials'),
+          host,
+          port: port.default(6514),
+          tls: tlsFiles.describe(
+            "our client certificate and the CA of the audit repository's certificate (mutual TLS, RFC 5425)",
+          ),
+          pollMs: z
+            .number()
+            .int()
+            .min(50)
+            .max(60_000)
+            .default(500)
+            .describe('how often the exporter looks for new records'),
         })
-        .default({ attempts: 5, minutes: 15 }),
-      signInRateLimit: signInRateLimit.describe('password sign-ins that failed (or are running), beside the per-account lockout; a successful sign-in does not count'),
-      oidc: oidc.optional().describe("sign-in through the hospital's identity provider (OpenID Connect), beside local accounts"),
-      assertions: assertions.optional().describe("signed assertions with which the hospital's own systems act for a person"),
-    })
-    .default({ sessionIdleMinutes: 30, sessionMaxHours: 12, lockout: { attempts: 5, minutes: 15 }, signInRateLimit: { perAddress: { attempts: 20, windowSeconds: 600 }, global: { attempts: 200, windowSeconds: 600 } } }),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
-  dimse: z.strictObject({
-    aeTitle,
-    listeners: z.array(dimseListener).min(1),
-    peers: z.array(dimsePeer).default([]).describe('the allow-list: only these AE title + host pairs may associate'),
-    tlsClient: tlsFiles.optional().describe('our certificate when we connect to peers with tls: true'),
-    maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(256 * 1024),
-    maxAssociations: z.number().int().min(1).max(1000).default(64),
-    timeouts: z
-      .strictObject({ artimSeconds: z.number().positive().default(10), idleSeconds: z.number().positive().default(300) })
-      .default({ artimSeconds: 10, idleSeconds: 300 }),
-  }),
-  exchange: exchange.optional().describe('node-to-node HTTPS with mutual TLS; off when absent'),
-  registry: registry.optional().describe('the localization and consent registry; without it the timeline asks timeline.regionalSources and this node answers no timeline question'),
-  timeline: timeline.default({ sourceTimeoutMs: 3000, regionalSources: [] }),
+        .optional()
+        .describe(
+          'also send every record as a DICOM audit message (PS3.15 A.5, IHE ATNA) over syslog on TLS to the audit repository',
+        ),
+    }),
+    auth: z
+      .strictObject({
+        sessionIdleMinutes: z.number().int().min(1).max(480).default(30).describe('a session unused this long ends'),
+        sessionMaxHours: z
+          .number()
+          .int()
+          .min(1)
+          .max(24)
+          .default(12)
+          .describe('a session ends this long after sign-in, in use or not'),
+        lockout: z
+          .strictObject({
+            attempts: z
+              .number()
+              .int()
+              .min(3)
+              .max(20)
+              .default(5)
+              .describe('consecutive failed sign-ins that lock an account'),
+            minutes: z
+              .number()
+              .int()
+              .min(1)
+              .max(1440)
+              .default(15)
+              .describe('how long the lock holds, even for the right credentials'),
+          })
+          .default({ attempts: 5, minutes: 15 }),
+        signInRateLimit: signInRateLimit.describe(
+          'password sign-ins that failed (or are running), beside the per-account lockout; a successful sign-in does not count',
+        ),
+        oidc: oidc
+          .optional()
+          .describe("sign-in through the hospital's identity provider (OpenID Connect), beside local accounts"),
+        assertions: assertions
+          .optional()
+          .describe("signed assertions with which the hospital's own systems act for a person"),
+      })
+      .default({
+        sessionIdleMinutes: 30,
+        sessionMaxHours: 12,
+        lockout: { attempts: 5, minutes: 15 },
+        signInRateLimit: {
+          perAddress: { attempts: 20, windowSeconds: 600 },
+          global: { attempts: 200, windowSeconds: 600 },
+        },
+      }),
+    log: z
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .default({ level: 'info' }),
+    dimse: z.strictObject({
+      aeTitle,
+      listeners: z.array(dimseListener).min(1),
+      peers: z.array(dimsePeer).default([]).describe('the allow-list: only these AE title + host pairs may associate'),
+      tlsClient: tlsFiles.optional().describe('our certificate when we connect to peers with tls: true'),
+      maxPduLength: z
+        .number()
+        .int()
+        .min(4096)
+        .max(16 * 1024 * 1024)
+        .default(256 * 1024),
+      maxAssociations: z.number().int().min(1).max(1000).default(64),
+      timeouts: z
+        .strictObject({
+          artimSeconds: z.number().positive().default(10),
+          idleSeconds: z.number().positive().default(300),
+        })
+        .default({ artimSeconds: 10, idleSeconds: 300 }),
+    }),
+    exchange: exchange.optional().describe('node-to-node HTTPS with mutual TLS; off when absent'),
+    registry: registry
+      .optional()
+      .describe(
+        'the localization and consent registry; without it the timeline asks timeline.regionalSources and this node answers no timeline question',
+      ),
+    timeline: timeline.default({ sourceTimeoutMs: 3000, regionalSources: [] }),
   })
   .superRefine((c, ctx) => {
     if (c.auth.oidc !== undefined && c.exchange === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['auth', 'oidc'], message: 'sign-in is served on the exchange HTTPS listener: configure exchange too' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth', 'oidc'],
+        message: 'sign-in is served on the exchange HTTPS listener: configure exchange too',
+      });
     }
     // A partner's AE title names a destination of its own: it must not also be us or a DICOM peer.
     for (const [i, p] of (c.exchange?.partners ?? []).entries()) {
-      if (p.aeTitle !== undefined && (p.aeTitle === c.dimse.aeTitle || c.dimse.peers.some((peer) => peer.aeTitle === p.aeTitle))) {
-        ctx.addIssue({ code: 'custom', path: ['exchange', 'partners', i, 'aeTitle'], message: `${p.aeTitle} is already this node's or a dimse peer's AE title` });
+      if (
+        p.aeTitle !== undefined &&
+        (p.aeTitle === c.dimse.aeTitle || c.dimse.peers.some((peer) => peer.aeTitle === p.aeTitle))
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['exchange', 'partners', i, 'aeTitle'],
+          message: `${p.aeTitle} is already this node's or a dimse peer's AE title`,
+        });
       }
     }
     const fetchFrom = c.exchange?.fetchFrom;
-    if (fetchFrom !== undefined && !c.dimse.peers.some((p) => p.aeTitle === fetchFrom.aeTitle && p.port !== undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['exchange', 'fetchFrom', 'aeTitle'], message: `${fetchFrom.aeTitle} is not a dimse peer with a port` });
+    if (
+      fetchFrom !== undefined &&
+      !c.dimse.peers.some((p) => p.aeTitle === fetchFrom.aeTitle && p.port !== undefined)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['exchange', 'fetchFrom', 'aeTitle'],
+        message: `${fetchFrom.aeTitle} is not a dimse peer with a port`,
+      });
     }
     if (c.exchange === undefined && (c.registry !== undefined || c.timeline.regionalSources.length > 0)) {
-      ctx.addIssue({ code: 'custom', path: [c.registry !== undefined ? 'registry' : 'timeline'], message: 'the registry and the timeline need the exchange section (its certificate and partners)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.registry !== undefined ? 'registry' : 'timeline'],
+        message: 'the registry and the timeline need the exchange section (its certificate and partners)',
+      });
     }
     for (const [i, u] of c.timeline.regionalSources.entries()) {
       if (!(c.exchange?.partners ?? []).some((p) => p.ura === u && p.baseUrl !== undefined)) {
-        ctx.addIssue({ code: 'custom', path: ['timeline', 'regionalSources', i], message: `${u} is not a partner with a baseUrl in exchange.partners` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['timeline', 'regionalSources', i],
+          message: `${u} is not a partner with a baseUrl in exchange.partners`,
+        });
       }
     }
     // A forward destination must be a DICOM peer we can connect to.
     for (const [i, r] of (c.exchange?.routing ?? []).entries()) {
-      if (r.destination !== undefined && !c.dimse.peers.some((p) => p.aeTitle === r.destination && p.port !== undefined)) {
-        ctx.addIssue({ code: 'custom', path: ['exchange', 'routing', i, 'destination'], message: `${r.destination} is not a dimse peer with a port` });
+      if (
+        r.destination !== undefined &&
+        !c.dimse.peers.some((p) => p.aeTitle === r.destination && p.port !== undefined)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['exchange', 'routing', i, 'destination'],
+          message: `${r.destination} is not a dimse peer with a port`,
+        });
       }
     }
   });

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { deflateRawSync } from 'node:zlib';
-import { Dataset, DicomError, type DicomErrorCode, type Element, type ParseLimits, parseDataset, Tag, TransferSyntax, writeDataset } from './index.ts';
+import {
+  Dataset,
+  DicomError,
+  type DicomErrorCode,
+  type Element,
+  type ParseLimits,
+  parseDataset,
+  Tag,
+  TransferSyntax,
+  writeDataset,
+} from './index.ts';
 
 const NATIVE = [
   TransferSyntax.ExplicitVRLittleEndian,
@@ -38,7 +48,11 @@ function sample(): Dataset {
 function view(ds: Dataset): unknown[] {
   return [...ds].map((el: Element) => [
     el.tag.toString(16),
-    el.items !== undefined ? el.items.map(view) : el.fragments !== undefined ? el.fragments.map((f) => f.toString('hex')) : el.bytes?.toString('hex'),
+    el.items !== undefined
+      ? el.items.map(view)
+      : el.fragments !== undefined
+        ? el.fragments.map((f) => f.toString('hex'))
+        : el.bytes?.toString('hex'),
   ]);
 }
 
@@ -53,7 +67,10 @@ for (const ts of NATIVE) {
       assert.deepEqual(back.numbers(0x00091011), [Math.E, -1]);
     }
     assert.deepEqual(back.numbers(Tag.Rows), [2]);
-    assert.equal(back.items(Tag.ContentSequence)[0]?.items(Tag.ConceptNameCodeSequence)[0]?.string(Tag.CodeValue), '121070');
+    assert.equal(
+      back.items(Tag.ContentSequence)[0]?.items(Tag.ConceptNameCodeSequence)[0]?.string(Tag.CodeValue),
+      '121070',
+    );
     if (ts !== TransferSyntax.ImplicitVRLittleEndian) assert.equal(back.get(0x00091010)?.vr, 'US');
     else assert.equal(back.get(0x00091010)?.vr, 'UN', 'implicit VR cannot tell a private element VR');
   });
@@ -63,13 +80,21 @@ test('big endian: binary values are byte-swapped on the wire and little endian i
   const ds = new Dataset().set(Tag.Rows, 'US', 0x0102).set(Tag.PixelData, 'OW', Buffer.from([0x01, 0x02]));
   const wire = writeDataset(ds, TransferSyntax.ExplicitVRBigEndian);
   assert.deepEqual(wire.subarray(0, 10), Buffer.from([0x00, 0x28, 0x00, 0x10, 0x55, 0x53, 0x00, 0x02, 0x01, 0x02]));
-  assert.deepEqual(parseDataset(wire, TransferSyntax.ExplicitVRBigEndian).get(Tag.Rows)?.bytes, Buffer.from([0x02, 0x01]));
-  assert.deepEqual(parseDataset(wire, TransferSyntax.ExplicitVRBigEndian).get(Tag.PixelData)?.bytes, Buffer.from([0x01, 0x02]));
+  assert.deepEqual(
+    parseDataset(wire, TransferSyntax.ExplicitVRBigEndian).get(Tag.Rows)?.bytes,
+    Buffer.from([0x02, 0x01]),
+  );
+  assert.deepEqual(
+    parseDataset(wire, TransferSyntax.ExplicitVRBigEndian).get(Tag.PixelData)?.bytes,
+    Buffer.from([0x01, 0x02]),
+  );
 });
 
 test('encapsulated pixel data keeps the offset table and fragments as slices', () => {
   const frag = Buffer.from('ffd8ffe000104a464946ffd9', 'hex');
-  const ds = new Dataset().set(Tag.Rows, 'US', 1).setElement({ tag: Tag.PixelData, vr: 'OB', fragments: [Buffer.alloc(0), frag] });
+  const ds = new Dataset()
+    .set(Tag.Rows, 'US', 1)
+    .setElement({ tag: Tag.PixelData, vr: 'OB', fragments: [Buffer.alloc(0), frag] });
   const bytes = writeDataset(ds, TransferSyntax.JPEGBaseline8Bit);
   const back = parseDataset(bytes, TransferSyntax.JPEGBaseline8Bit);
   const el = back.get(Tag.PixelData);
@@ -87,7 +112,10 @@ test('values are sliced from the input, not copied', () => {
 test('implicit VR: unknown tags are UN, or SQ when of undefined length; UN of undefined length is read as a sequence', () => {
   const inner = new Dataset().set(Tag.PatientID, 'LO', 'P1');
   const ds = new Dataset().set(0x00111010, 'SQ', [inner]).set(0x00111020, 'LO', 'xy');
-  const implicit = parseDataset(writeDataset(ds, TransferSyntax.ImplicitVRLittleEndian), TransferSyntax.ImplicitVRLittleEndian);
+  const implicit = parseDataset(
+    writeDataset(ds, TransferSyntax.ImplicitVRLittleEndian),
+    TransferSyntax.ImplicitVRLittleEndian,
+  );
   assert.equal(implicit.get(0x00111010)?.vr, 'SQ');
   assert.equal(implicit.items(0x00111010)[0]?.string(Tag.PatientID), 'P1');
   assert.equal(implicit.get(0x00111020)?.vr, 'UN');
@@ -96,7 +124,9 @@ test('implicit VR: unknown tags are UN, or SQ when of undefined length; UN of un
   const item = writeDataset(inner, TransferSyntax.ImplicitVRLittleEndian);
   const un = Buffer.concat([
     Buffer.from([0x11, 0x00, 0x10, 0x10, 0x55, 0x4e, 0, 0, 0xff, 0xff, 0xff, 0xff]),
-    Buffer.from([0xfe, 0xff, 0x00, 0xe0]), u32(item.length), item,
+    Buffer.from([0xfe, 0xff, 0x00, 0xe0]),
+    u32(item.length),
+    item,
     Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]),
   ]);
   const parsed = parseDataset(un, TransferSyntax.ExplicitVRLittleEndian);
@@ -109,18 +139,34 @@ test('explicit UN of a known element gets its dictionary VR back (PS3.5 6.2.2)',
   for (const little of [true, false]) {
     const tag = (t: number): Buffer => {
       const b = Buffer.alloc(4);
-      if (little) { b.writeUInt16LE(t >>> 16, 0); b.writeUInt16LE(t & 0xffff, 2); } else { b.writeUInt16BE(t >>> 16, 0); b.writeUInt16BE(t & 0xffff, 2); }
+      if (little) {
+        b.writeUInt16LE(t >>> 16, 0);
+        b.writeUInt16LE(t & 0xffff, 2);
+      } else {
+        b.writeUInt16BE(t >>> 16, 0);
+        b.writeUInt16BE(t & 0xffff, 2);
+      }
       return b;
     };
     const len = (n: number): Buffer => {
       const b = Buffer.alloc(4);
-      if (little) b.writeUInt32LE(n); else b.writeUInt32BE(n);
+      if (little) b.writeUInt32LE(n);
+      else b.writeUInt32BE(n);
       return b;
     };
     const bytes = Buffer.concat([
-      tag(Tag.PatientName), Buffer.from('UN\0\0'), len(4), Buffer.from('A^B '),
-      tag(Tag.OtherPatientIDsSequence), Buffer.from('UN\0\0'), len(seq.length), seq,
-      tag(Tag.Rows), Buffer.from('UN\0\0'), len(2), Buffer.from([0x00, 0x02]),
+      tag(Tag.PatientName),
+      Buffer.from('UN\0\0'),
+      len(4),
+      Buffer.from('A^B '),
+      tag(Tag.OtherPatientIDsSequence),
+      Buffer.from('UN\0\0'),
+      len(seq.length),
+      seq,
+      tag(Tag.Rows),
+      Buffer.from('UN\0\0'),
+      len(2),
+      Buffer.from([0x00, 0x02]),
     ]);
     const ds = parseDataset(bytes, little ? TransferSyntax.ExplicitVRLittleEndian : TransferSyntax.ExplicitVRBigEndian);
     assert.equal(ds.get(Tag.PatientName)?.vr, 'PN');
@@ -133,8 +179,16 @@ test('explicit UN of a known element gets its dictionary VR back (PS3.5 6.2.2)',
 test('sequences and items of defined length are read', () => {
   const item = writeDataset(new Dataset().set(Tag.CodeValue, 'SH', 'T-D0050'), TransferSyntax.ExplicitVRLittleEndian);
   const itemBytes = Buffer.concat([Buffer.from([0xfe, 0xff, 0x00, 0xe0]), u32(item.length), item]);
-  const seq = Buffer.concat([Buffer.from([0x08, 0x00, 0x32, 0x10, 0x53, 0x51, 0, 0]), u32(itemBytes.length * 2), itemBytes, itemBytes]);
-  const ds = parseDataset(Buffer.concat([seq, explicit(Tag.PatientID, 'LO', 'AB')]), TransferSyntax.ExplicitVRLittleEndian);
+  const seq = Buffer.concat([
+    Buffer.from([0x08, 0x00, 0x32, 0x10, 0x53, 0x51, 0, 0]),
+    u32(itemBytes.length * 2),
+    itemBytes,
+    itemBytes,
+  ]);
+  const ds = parseDataset(
+    Buffer.concat([seq, explicit(Tag.PatientID, 'LO', 'AB')]),
+    TransferSyntax.ExplicitVRLittleEndian,
+  );
   assert.equal(ds.items(Tag.ProcedureCodeSequence).length, 2);
   assert.equal(ds.items(Tag.ProcedureCodeSequence)[1]?.string(Tag.CodeValue), 'T-D0050');
   assert.equal(ds.string(Tag.PatientID), 'AB');
@@ -174,9 +228,17 @@ function nested(depth: number): Buffer {
 /** `depth` undefined-length sequences, each in an item of the one before: built in one concat, not one per level. */
 /** (In implicit VR, (0040,A730) is SQ by the dictionary; the headers are tag and 4-byte length.) */
 function deepUndefined(depth: number, implicit = false): Buffer {
-  const open = implicit ? Buffer.concat([tagBytes(Tag.ContentSequence), u32(0xffffffff), ITEM_U]) : Buffer.concat([SQ_U, ITEM_U]);
-  const inner = implicit ? Buffer.concat([tagBytes(Tag.TextValue), u32(2), Buffer.from('xx')]) : explicit(Tag.TextValue, 'UT', 'xx');
-  return Buffer.concat([...Array<Buffer>(depth).fill(open), inner, ...Array<Buffer>(depth).fill(Buffer.concat([ITEM_END, SEQ_END]))]);
+  const open = implicit
+    ? Buffer.concat([tagBytes(Tag.ContentSequence), u32(0xffffffff), ITEM_U])
+    : Buffer.concat([SQ_U, ITEM_U]);
+  const inner = implicit
+    ? Buffer.concat([tagBytes(Tag.TextValue), u32(2), Buffer.from('xx')])
+    : explicit(Tag.TextValue, 'UT', 'xx');
+  return Buffer.concat([
+    ...Array<Buffer>(depth).fill(open),
+    inner,
+    ...Array<Buffer>(depth).fill(Buffer.concat([ITEM_END, SEQ_END])),
+  ]);
 }
 
 /** The same with defined lengths: each level's sequence and item lengths count everything inside them. */
@@ -184,29 +246,62 @@ function deepDefined(depth: number): Buffer {
   const inner = explicit(Tag.TextValue, 'UT', 'xx');
   const heads: Buffer[] = [];
   for (let level = depth - 1, content = inner.length + 20 * (depth - 1); level >= 0; level--, content -= 20) {
-    heads.push(explicit(Tag.ContentSequence, 'SQ', Buffer.alloc(0), content + 8), Buffer.from([0xfe, 0xff, 0x00, 0xe0]), u32(content));
+    heads.push(
+      explicit(Tag.ContentSequence, 'SQ', Buffer.alloc(0), content + 8),
+      Buffer.from([0xfe, 0xff, 0x00, 0xe0]),
+      u32(content),
+    );
   }
   return Buffer.concat([...heads, inner]);
 }
 
 const EXPL = TransferSyntax.ExplicitVRLittleEndian;
 const cases: { name: string; bytes: Buffer; ts?: string; code: DicomErrorCode; limits?: ParseLimits }[] = [
-  { name: 'element header cut short', bytes: Buffer.concat([explicit(Tag.PatientID, 'LO', 'AB'), Buffer.from([0x10, 0x00, 0x30, 0x00, 0x44])]), code: 'TRUNCATED' },
+  {
+    name: 'element header cut short',
+    bytes: Buffer.concat([explicit(Tag.PatientID, 'LO', 'AB'), Buffer.from([0x10, 0x00, 0x30, 0x00, 0x44])]),
+    code: 'TRUNCATED',
+  },
   { name: 'value longer than the data', bytes: explicit(Tag.PatientID, 'LO', 'AB', 100), code: 'LENGTH_EXCEEDS_DATA' },
-  { name: 'absurd length beyond the data', bytes: explicit(Tag.PixelData, 'OB', 'AB', 0x3ffffffe), code: 'LENGTH_EXCEEDS_DATA' },
-  { name: 'length over the element limit', bytes: explicit(Tag.PixelData, 'OB', 'AB', 0xfffffff0), code: 'ELEMENT_TOO_LARGE' },
-  { name: 'small element limit', bytes: explicit(Tag.PatientID, 'LO', 'ABCD'), code: 'ELEMENT_TOO_LARGE', limits: { maxElementLength: 2 } },
+  {
+    name: 'absurd length beyond the data',
+    bytes: explicit(Tag.PixelData, 'OB', 'AB', 0x3ffffffe),
+    code: 'LENGTH_EXCEEDS_DATA',
+  },
+  {
+    name: 'length over the element limit',
+    bytes: explicit(Tag.PixelData, 'OB', 'AB', 0xfffffff0),
+    code: 'ELEMENT_TOO_LARGE',
+  },
+  {
+    name: 'small element limit',
+    bytes: explicit(Tag.PatientID, 'LO', 'ABCD'),
+    code: 'ELEMENT_TOO_LARGE',
+    limits: { maxElementLength: 2 },
+  },
   { name: 'odd length', bytes: explicit(Tag.PatientID, 'LO', 'ABC'), code: 'ODD_LENGTH' },
   { name: 'VR letters that are no VR', bytes: explicit(Tag.PatientID, 'ZZ', 'AB'), code: 'BAD_VR' },
   { name: 'lower-case VR', bytes: explicit(Tag.PatientID, 'lo', 'AB'), code: 'BAD_VR' },
-  { name: 'undefined length on a text VR', bytes: Buffer.concat([tagBytes(Tag.TextValue), Buffer.from('UT\0\0'), u32(0xffffffff)]), code: 'BAD_VR' },
+  {
+    name: 'undefined length on a text VR',
+    bytes: Buffer.concat([tagBytes(Tag.TextValue), Buffer.from('UT\0\0'), u32(0xffffffff)]),
+    code: 'BAD_VR',
+  },
   { name: 'sequence without delimiter', bytes: Buffer.concat([SQ_U, ITEM_U, ITEM_END]), code: 'UNTERMINATED_ITEM' },
-  { name: 'item without delimiter', bytes: Buffer.concat([SQ_U, ITEM_U, explicit(Tag.TextValue, 'UT', 'ab')]), code: 'UNTERMINATED_ITEM' },
+  {
+    name: 'item without delimiter',
+    bytes: Buffer.concat([SQ_U, ITEM_U, explicit(Tag.TextValue, 'UT', 'ab')]),
+    code: 'UNTERMINATED_ITEM',
+  },
   { name: 'nesting beyond maxDepth', bytes: nested(40), code: 'TOO_DEEP' },
   { name: 'nesting beyond a small maxDepth', bytes: nested(3), code: 'TOO_DEEP', limits: { maxDepth: 2 } },
   { name: 'item tag at the top level', bytes: Buffer.concat([ITEM_U, ITEM_END]), code: 'BAD_ITEM' },
   { name: 'item delimiter at the top level', bytes: ITEM_END, code: 'BAD_ITEM' },
-  { name: 'element where an item belongs', bytes: Buffer.concat([SQ_U, explicit(Tag.PatientID, 'LO', 'AB'), SEQ_END]), code: 'BAD_ITEM' },
+  {
+    name: 'element where an item belongs',
+    bytes: Buffer.concat([SQ_U, explicit(Tag.PatientID, 'LO', 'AB'), SEQ_END]),
+    code: 'BAD_ITEM',
+  },
   {
     name: 'sequence delimiter in a defined-length sequence',
     bytes: Buffer.concat([explicit(Tag.ContentSequence, 'SQ', SEQ_END)]),
@@ -214,7 +309,11 @@ const cases: { name: string; bytes: Buffer; ts?: string; code: DicomErrorCode; l
   },
   {
     name: 'item longer than its sequence',
-    bytes: explicit(Tag.ContentSequence, 'SQ', Buffer.concat([Buffer.from([0xfe, 0xff, 0x00, 0xe0]), u32(20), Buffer.alloc(8)])),
+    bytes: explicit(
+      Tag.ContentSequence,
+      'SQ',
+      Buffer.concat([Buffer.from([0xfe, 0xff, 0x00, 0xe0]), u32(20), Buffer.alloc(8)]),
+    ),
     code: 'LENGTH_EXCEEDS_DATA',
   },
   {
@@ -222,25 +321,66 @@ const cases: { name: string; bytes: Buffer; ts?: string; code: DicomErrorCode; l
     bytes: Buffer.concat([explicit(Tag.PixelData, 'OB', Buffer.alloc(0), 0xffffffff), ITEM_U]),
     code: 'BAD_ITEM',
   },
-  { name: 'encapsulated pixel data without delimiter', bytes: Buffer.concat([explicit(Tag.PixelData, 'OB', Buffer.alloc(0), 0xffffffff), Buffer.from([0xfe, 0xff, 0x00, 0xe0, 0, 0, 0, 0])]), code: 'UNTERMINATED_ITEM' },
-  { name: 'too many items', bytes: Buffer.concat([SQ_U, ITEM_U, ITEM_END, ITEM_U, ITEM_END, ITEM_U, ITEM_END, SEQ_END]), code: 'TOO_MANY_ITEMS', limits: { maxItems: 2 } },
+  {
+    name: 'encapsulated pixel data without delimiter',
+    bytes: Buffer.concat([
+      explicit(Tag.PixelData, 'OB', Buffer.alloc(0), 0xffffffff),
+      Buffer.from([0xfe, 0xff, 0x00, 0xe0, 0, 0, 0, 0]),
+    ]),
+    code: 'UNTERMINATED_ITEM',
+  },
+  {
+    name: 'too many items',
+    bytes: Buffer.concat([SQ_U, ITEM_U, ITEM_END, ITEM_U, ITEM_END, ITEM_U, ITEM_END, SEQ_END]),
+    code: 'TOO_MANY_ITEMS',
+    limits: { maxItems: 2 },
+  },
   // Nesting far past the limit is refused at the limit, as a DicomError: never a stack overflow (RangeError).
   { name: 'nesting 10,000 deep (undefined lengths)', bytes: deepUndefined(10_000), code: 'TOO_DEEP' },
   { name: 'nesting 10,000 deep (defined lengths)', bytes: deepDefined(10_000), code: 'TOO_DEEP' },
-  { name: 'nesting 10,000 deep in implicit VR', bytes: deepUndefined(10_000, true), ts: TransferSyntax.ImplicitVRLittleEndian, code: 'TOO_DEEP' },
   {
-    name: 'nesting 10,000 deep inside a UN of undefined length',
-    bytes: Buffer.concat([explicit(0x00091010, 'UN', Buffer.alloc(0), 0xffffffff), ITEM_U, deepUndefined(10_000, true)]),
+    name: 'nesting 10,000 deep in implicit VR',
+    bytes: deepUndefined(10_000, true),
+    ts: TransferSyntax.ImplicitVRLittleEndian,
     code: 'TOO_DEEP',
   },
-  { name: 'nesting 10,000 deep against a limit set far above the stack', bytes: deepUndefined(10_000), code: 'TOO_DEEP', limits: { maxDepth: 1_000_000 } },
-  { name: 'odd item length', bytes: Buffer.concat([SQ_U, Buffer.from([0xfe, 0xff, 0x00, 0xe0]), u32(3), Buffer.alloc(3), SEQ_END]), code: 'ODD_LENGTH' },
   {
-    name: 'odd fragment length',
-    bytes: Buffer.concat([explicit(Tag.PixelData, 'OB', Buffer.alloc(0), 0xffffffff), Buffer.from([0xfe, 0xff, 0x00, 0xe0]), u32(3), Buffer.alloc(3), SEQ_END]),
+    name: 'nesting 10,000 deep inside a UN of undefined length',
+    bytes: Buffer.concat([
+      explicit(0x00091010, 'UN', Buffer.alloc(0), 0xffffffff),
+      ITEM_U,
+      deepUndefined(10_000, true),
+    ]),
+    code: 'TOO_DEEP',
+  },
+  {
+    name: 'nesting 10,000 deep against a limit set far above the stack',
+    bytes: deepUndefined(10_000),
+    code: 'TOO_DEEP',
+    limits: { maxDepth: 1_000_000 },
+  },
+  {
+    name: 'odd item length',
+    bytes: Buffer.concat([SQ_U, Buffer.from([0xfe, 0xff, 0x00, 0xe0]), u32(3), Buffer.alloc(3), SEQ_END]),
     code: 'ODD_LENGTH',
   },
-  { name: 'odd length in implicit VR', bytes: Buffer.concat([tagBytes(Tag.PatientID), u32(3), Buffer.from('ABC')]), ts: TransferSyntax.ImplicitVRLittleEndian, code: 'ODD_LENGTH' },
+  {
+    name: 'odd fragment length',
+    bytes: Buffer.concat([
+      explicit(Tag.PixelData, 'OB', Buffer.alloc(0), 0xffffffff),
+      Buffer.from([0xfe, 0xff, 0x00, 0xe0]),
+      u32(3),
+      Buffer.alloc(3),
+      SEQ_END,
+    ]),
+    code: 'ODD_LENGTH',
+  },
+  {
+    name: 'odd length in implicit VR',
+    bytes: Buffer.concat([tagBytes(Tag.PatientID), u32(3), Buffer.from('ABC')]),
+    ts: TransferSyntax.ImplicitVRLittleEndian,
+    code: 'ODD_LENGTH',
+  },
   {
     name: 'a deflate bomb (8 MiB of zeros in a few KiB) against the inflate limit',
     bytes: deflateRawSync(Buffer.alloc(8 << 20)),
@@ -248,9 +388,19 @@ const cases: { name: string; bytes: Buffer; ts?: string; code: DicomErrorCode; l
     code: 'HEADER_TOO_LARGE',
     limits: { maxInflatedLength: 1 << 20 },
   },
-  { name: 'implicit VR length beyond the data', bytes: Buffer.concat([tagBytes(Tag.PatientID), u32(0x3ffffff0), Buffer.alloc(4)]), ts: TransferSyntax.ImplicitVRLittleEndian, code: 'LENGTH_EXCEEDS_DATA' },
+  {
+    name: 'implicit VR length beyond the data',
+    bytes: Buffer.concat([tagBytes(Tag.PatientID), u32(0x3ffffff0), Buffer.alloc(4)]),
+    ts: TransferSyntax.ImplicitVRLittleEndian,
+    code: 'LENGTH_EXCEEDS_DATA',
+  },
   { name: 'unknown transfer syntax', bytes: Buffer.alloc(0), ts: '1.2.3.4.5', code: 'UNSUPPORTED_TRANSFER_SYNTAX' },
-  { name: 'corrupt deflate stream', bytes: Buffer.from('not deflate at all, really'), ts: TransferSyntax.DeflatedExplicitVRLittleEndian, code: 'TRUNCATED' },
+  {
+    name: 'corrupt deflate stream',
+    bytes: Buffer.from('not deflate at all, really'),
+    ts: TransferSyntax.DeflatedExplicitVRLittleEndian,
+    code: 'TRUNCATED',
+  },
 ];
 
 test('malformed input: each case is a DicomError with its code and an offset', async (t) => {
@@ -280,11 +430,16 @@ test('nesting up to maxDepth is accepted', () => {
   assert.equal(depth, 32);
   assert.equal(d?.string(Tag.TextValue), 'xx');
   // The corpus builders make well-formed nesting: at the limit it parses, so TOO_DEEP above is the depth, nothing else.
-  const deepest = (x: Dataset): number => (x.has(Tag.ContentSequence) ? 1 + deepest(x.items(Tag.ContentSequence)[0] ?? new Dataset()) : 0);
+  const deepest = (x: Dataset): number =>
+    x.has(Tag.ContentSequence) ? 1 + deepest(x.items(Tag.ContentSequence)[0] ?? new Dataset()) : 0;
   assert.equal(deepest(parseDataset(deepUndefined(32), EXPL)), 32);
   assert.equal(deepest(parseDataset(deepDefined(32), EXPL)), 32);
   assert.equal(deepest(parseDataset(deepUndefined(32, true), TransferSyntax.ImplicitVRLittleEndian)), 32);
-  assert.equal(deepest(parseDataset(deepUndefined(256), EXPL, { maxDepth: 1_000_000 })), 256, 'a limit asked above the ceiling stops at 256');
+  assert.equal(
+    deepest(parseDataset(deepUndefined(256), EXPL, { maxDepth: 1_000_000 })),
+    256,
+    'a limit asked above the ceiling stops at 256',
+  );
 });
 
 test('random corruption never escapes as anything but a DicomError', () => {

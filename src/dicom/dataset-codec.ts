@@ -12,7 +12,8 @@ import { BINARY_UNIT, LONG_LENGTH_VRS } from './vr.ts';
 
 export function requireTransferSyntax(uid: string): TransferSyntaxInfo {
   const info = transferSyntaxInfo(uid);
-  if (info === undefined) throw new DicomError('UNSUPPORTED_TRANSFER_SYNTAX', `unknown transfer syntax ${JSON.stringify(uid)}`);
+  if (info === undefined)
+    throw new DicomError('UNSUPPORTED_TRANSFER_SYNTAX', `unknown transfer syntax ${JSON.stringify(uid)}`);
   return info;
 }
 
@@ -24,7 +25,8 @@ export function inflate(bytes: Buffer, offset: number, maxOutputLength?: number,
       ...(partial ? { finishFlush: zlibConstants.Z_SYNC_FLUSH } : {}),
     });
   } catch (err) {
-    if (err instanceof RangeError) throw new DicomError('HEADER_TOO_LARGE', 'deflated data set inflates beyond the limit', offset);
+    if (err instanceof RangeError)
+      throw new DicomError('HEADER_TOO_LARGE', 'deflated data set inflates beyond the limit', offset);
     throw new DicomError('TRUNCATED', `deflated data set is corrupt: ${(err as Error).message}`, offset);
   }
 }

@@ -61,10 +61,22 @@ test('numbers: binary VRs, IS and DS', () => {
 
 test('bad values give a typed error', () => {
   const ds = new Dataset();
-  assert.throws(() => ds.set(Tag.Rows, 'US', 'x'), (e) => e instanceof DicomError && e.code === 'BAD_VALUE');
-  assert.throws(() => ds.set(Tag.ContentSequence, 'SQ', 'x'), (e) => e instanceof DicomError && e.code === 'BAD_VALUE');
-  assert.throws(() => ds.set(Tag.InstanceNumber, 'IS', 1.5), (e) => e instanceof DicomError && e.code === 'BAD_VALUE');
-  assert.throws(() => ds.set(Tag.SliceLocation, 'DS', Number.NaN), (e) => e instanceof DicomError && e.code === 'BAD_VALUE');
+  assert.throws(
+    () => ds.set(Tag.Rows, 'US', 'x'),
+    (e) => e instanceof DicomError && e.code === 'BAD_VALUE',
+  );
+  assert.throws(
+    () => ds.set(Tag.ContentSequence, 'SQ', 'x'),
+    (e) => e instanceof DicomError && e.code === 'BAD_VALUE',
+  );
+  assert.throws(
+    () => ds.set(Tag.InstanceNumber, 'IS', 1.5),
+    (e) => e instanceof DicomError && e.code === 'BAD_VALUE',
+  );
+  assert.throws(
+    () => ds.set(Tag.SliceLocation, 'DS', Number.NaN),
+    (e) => e instanceof DicomError && e.code === 'BAD_VALUE',
+  );
 });
 
 test('iteration is in ascending unsigned tag order, also after out-of-order sets and deletes', () => {
@@ -73,11 +85,17 @@ test('iteration is in ascending unsigned tag order, also after out-of-order sets
     .set(Tag.PatientID, 'LO', 'a')
     .set(0xfffcfffc, 'OB', Buffer.alloc(0))
     .set(Tag.SpecificCharacterSet, 'CS', 'ISO_IR 100');
-  assert.deepEqual([...ds].map((e) => e.tag), [Tag.SpecificCharacterSet, Tag.PatientID, Tag.PixelData, 0xfffcfffc]);
+  assert.deepEqual(
+    [...ds].map((e) => e.tag),
+    [Tag.SpecificCharacterSet, Tag.PatientID, Tag.PixelData, 0xfffcfffc],
+  );
   assert.ok(ds.delete(Tag.PatientID));
   assert.ok(!ds.delete(Tag.PatientID));
   ds.set(Tag.StudyDate, 'DA', '20240101');
-  assert.deepEqual([...ds].map((e) => e.tag), [Tag.SpecificCharacterSet, Tag.StudyDate, Tag.PixelData, 0xfffcfffc]);
+  assert.deepEqual(
+    [...ds].map((e) => e.tag),
+    [Tag.SpecificCharacterSet, Tag.StudyDate, Tag.PixelData, 0xfffcfffc],
+  );
   assert.equal(ds.size, 4);
   assert.ok(ds.has(Tag.StudyDate) && !ds.has(Tag.PatientID));
 });

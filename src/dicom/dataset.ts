@@ -3,7 +3,17 @@
  * field, sequences as item data sets, encapsulated pixel data as fragments (PS3.5 A.4).
  */
 import { DicomError } from './errors.ts';
-import { codingOf, decodeNumbers, decodeText, encodeNumbers, encodeText, formatAt, padByteFor, padTo, type TextCoding } from './values.ts';
+import {
+  codingOf,
+  decodeNumbers,
+  decodeText,
+  encodeNumbers,
+  encodeText,
+  formatAt,
+  padByteFor,
+  padTo,
+  type TextCoding,
+} from './values.ts';
 import { BINARY_UNIT, TEXT_VRS, type Vr } from './vr.ts';
 
 export interface Element {
@@ -79,7 +89,8 @@ export class Dataset {
     if (Buffer.isBuffer(value)) return this.setElement({ tag, vr, bytes: padTo(value, padByteFor(vr)) });
     const list: readonly unknown[] = Array.isArray(value) ? value : [value];
     if (TEXT_VRS.has(vr)) {
-      if (!list.every((v) => typeof v === 'string' || typeof v === 'number')) throw new DicomError('BAD_VALUE', `${vr} needs text`);
+      if (!list.every((v) => typeof v === 'string' || typeof v === 'number'))
+        throw new DicomError('BAD_VALUE', `${vr} needs text`);
       return this.setElement({ tag, vr, bytes: encodeText(vr, list as (string | number)[], this.#coding()) });
     }
     if (!list.every((v) => typeof v === 'number')) throw new DicomError('BAD_VALUE', `${vr} needs numbers or a Buffer`);
@@ -98,7 +109,14 @@ export class Dataset {
     if (el?.bytes === undefined) return [];
     if (TEXT_VRS.has(el.vr)) return decodeText(el.vr, el.bytes, this.#coding());
     if (el.vr === 'AT') return decodeNumbers('AT', el.bytes).map(formatAt);
-    if (BINARY_UNIT[el.vr] !== undefined && el.vr !== 'OW' && el.vr !== 'OF' && el.vr !== 'OD' && el.vr !== 'OL' && el.vr !== 'OV') {
+    if (
+      BINARY_UNIT[el.vr] !== undefined &&
+      el.vr !== 'OW' &&
+      el.vr !== 'OF' &&
+      el.vr !== 'OD' &&
+      el.vr !== 'OL' &&
+      el.vr !== 'OV'
+    ) {
       return decodeNumbers(el.vr, el.bytes).map(String);
     }
     return [];

@@ -1,6 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatTag, isStorageSopClass, isValidUid, keywordOf, newUid, SopClass, sopClassName, Tag, TransferSyntax, transferSyntaxInfo, uidFromBytes, vrOf } from './index.ts';
+import {
+  formatTag,
+  isStorageSopClass,
+  isValidUid,
+  keywordOf,
+  newUid,
+  SopClass,
+  sopClassName,
+  Tag,
+  TransferSyntax,
+  transferSyntaxInfo,
+  uidFromBytes,
+  vrOf,
+} from './index.ts';
 
 test('tags carry the PS3.6 numbers and VRs', () => {
   assert.equal(Tag.PatientID, 0x00100020);
@@ -31,7 +44,12 @@ test('formatTag prints (gggg,eeee) in upper-case hex', () => {
 
 test('transfer syntax table', () => {
   assert.deepEqual(transferSyntaxInfo(TransferSyntax.ImplicitVRLittleEndian), {
-    uid: '1.2.840.10008.1.2', name: 'ImplicitVRLittleEndian', explicitVr: false, littleEndian: true, deflated: false, encapsulated: false,
+    uid: '1.2.840.10008.1.2',
+    name: 'ImplicitVRLittleEndian',
+    explicitVr: false,
+    littleEndian: true,
+    deflated: false,
+    encapsulated: false,
   });
   assert.equal(transferSyntaxInfo(TransferSyntax.ExplicitVRBigEndian)?.littleEndian, false);
   assert.equal(transferSyntaxInfo(TransferSyntax.DeflatedExplicitVRLittleEndian)?.deflated, true);
@@ -60,5 +78,6 @@ test('UIDs: generated ones are valid and distinct; validation follows PS3.5 9.1'
   assert.notEqual(a, newUid());
   assert.equal(uidFromBytes(Buffer.alloc(16, 0xff)), `2.25.${(2n ** 128n - 1n).toString()}`);
   for (const ok of ['1.2.840.10008.1.2', '0.1', '2.25.0']) assert.ok(isValidUid(ok), ok);
-  for (const bad of ['', '1.02', '1..2', '.1', '1.', '1.2a', '1 .2', `1.${'9'.repeat(63)}`]) assert.ok(!isValidUid(bad), bad);
+  for (const bad of ['', '1.02', '1..2', '.1', '1.', '1.2a', '1 .2', `1.${'9'.repeat(63)}`])
+    assert.ok(!isValidUid(bad), bad);
 });

@@ -15,7 +15,9 @@ function ctInstance(): Dataset {
     .set(Tag.PatientName, 'PN', 'Bakker^Jan')
     .set(Tag.PatientID, 'LO', '999999990')
     .set(Tag.IssuerOfPatientID, 'LO', '2.16.840.1.113883.2.4.6.3')
-    .set(Tag.OtherPatientIDsSequence, 'SQ', [new Dataset().set(Tag.PatientID, 'LO', 'Z123').set(Tag.IssuerOfPatientID, 'LO', 'ZH')])
+    .set(Tag.OtherPatientIDsSequence, 'SQ', [
+      new Dataset().set(Tag.PatientID, 'LO', 'Z123').set(Tag.IssuerOfPatientID, 'LO', 'ZH'),
+    ])
     .set(0x00290010, 'LO', 'BEELDBRUG')
     .set(0x00291001, 'OB', Buffer.alloc(3000, 7))
     .set(Tag.StudyInstanceUID, 'UI', '2.25.1')
@@ -50,7 +52,12 @@ function headerTags(ds: Dataset): number[] {
   return [...ds].map((e) => e.tag).filter((t) => t < Tag.PixelData);
 }
 
-for (const ts of [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.ExplicitVRBigEndian, TransferSyntax.DeflatedExplicitVRLittleEndian]) {
+for (const ts of [
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRBigEndian,
+  TransferSyntax.DeflatedExplicitVRLittleEndian,
+]) {
   for (const size of [1, 7, 1000, 16384, 1 << 20]) {
     test(`${ts} in chunks of ${size}: completes at Pixel Data with the same header`, () => {
       const full = withPixels(ctInstance());
@@ -62,7 +69,10 @@ for (const ts of [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.Implicit
         if (reader.push(c)) break;
       }
       const header = reader.end();
-      assert.deepEqual([...header].map((e) => e.tag), headerTags(full));
+      assert.deepEqual(
+        [...header].map((e) => e.tag),
+        headerTags(full),
+      );
       assert.ok(!header.has(Tag.PixelData));
       assert.equal(header.string(Tag.PatientName), 'Bakker^Jan');
       assert.equal(header.number(Tag.Rows), 512);
@@ -83,8 +93,10 @@ test('the header keeps no pixel data alive: its values are not slices of the chu
   assert.ok(reader.push(bytes));
   const header = reader.end();
   assert.equal(header.string(Tag.PatientID), '999999990');
-  for (const el of header) assert.ok((el.bytes?.buffer.byteLength ?? 0) < 64 * 1024, `${el.tag.toString(16)} holds a large buffer`);
-  for (const item of header.items(Tag.OtherPatientIDsSequence)) for (const el of item) assert.ok((el.bytes?.buffer.byteLength ?? 0) < 64 * 1024);
+  for (const el of header)
+    assert.ok((el.bytes?.buffer.byteLength ?? 0) < 64 * 1024, `${el.tag.toString(16)} holds a large buffer`);
+  for (const item of header.items(Tag.OtherPatientIDsSequence))
+    for (const el of item) assert.ok((el.bytes?.buffer.byteLength ?? 0) < 64 * 1024);
 });
 
 test('a data set without pixel data completes at end()', () => {
@@ -99,10 +111,15 @@ test('a data set without pixel data completes at end()', () => {
 
 test('float pixel data and trailing padding also end the header', () => {
   for (const tag of [Tag.FloatPixelData, Tag.DoubleFloatPixelData, 0xfffcfffc]) {
-    const ds = new Dataset().set(Tag.Rows, 'US', 1).set(tag, tag === Tag.DoubleFloatPixelData ? 'OD' : tag === Tag.FloatPixelData ? 'OF' : 'OB', Buffer.alloc(64));
+    const ds = new Dataset()
+      .set(Tag.Rows, 'US', 1)
+      .set(tag, tag === Tag.DoubleFloatPixelData ? 'OD' : tag === Tag.FloatPixelData ? 'OF' : 'OB', Buffer.alloc(64));
     const reader = new HeaderReader(TransferSyntax.ExplicitVRLittleEndian);
     assert.equal(reader.push(writeDataset(ds, TransferSyntax.ExplicitVRLittleEndian)), true);
-    assert.deepEqual([...reader.end()].map((e) => e.tag), [Tag.Rows]);
+    assert.deepEqual(
+      [...reader.end()].map((e) => e.tag),
+      [Tag.Rows],
+    );
   }
 });
 
@@ -110,10 +127,16 @@ test('data ending inside the header is a DicomError at end()', () => {
   const bytes = writeDataset(ctInstance(), TransferSyntax.ExplicitVRLittleEndian);
   const reader = new HeaderReader(TransferSyntax.ExplicitVRLittleEndian);
   reader.push(bytes.subarray(0, bytes.length - 3));
-  assert.throws(() => reader.end(), (e) => e instanceof DicomError && e.code === 'LENGTH_EXCEEDS_DATA' && typeof e.offset === 'number');
+  assert.throws(
+    () => reader.end(),
+    (e) => e instanceof DicomError && e.code === 'LENGTH_EXCEEDS_DATA' && typeof e.offset === 'number',
+  );
   const cut = new HeaderReader(TransferSyntax.ExplicitVRLittleEndian);
   cut.push(bytes.subarray(0, 5));
-  assert.throws(() => cut.end(), (e) => e instanceof DicomError && e.code === 'TRUNCATED');
+  assert.throws(
+    () => cut.end(),
+    (e) => e instanceof DicomError && e.code === 'TRUNCATED',
+  );
 });
 
 test('malformed data fails on push with the offset in the stream', () => {
@@ -122,25 +145,37 @@ test('malformed data fails on push with the offset in the stream', () => {
   bad.write('ZZ', 4, 'latin1');
   const reader = new HeaderReader(TransferSyntax.ExplicitVRLittleEndian);
   reader.push(good);
-  assert.throws(() => reader.push(bad), (e) => e instanceof DicomError && e.code === 'BAD_VR' && e.offset === good.length + 4);
-  assert.throws(() => reader.end(), (e) => e instanceof DicomError && e.code === 'BAD_VR');
+  assert.throws(
+    () => reader.push(bad),
+    (e) => e instanceof DicomError && e.code === 'BAD_VR' && e.offset === good.length + 4,
+  );
+  assert.throws(
+    () => reader.end(),
+    (e) => e instanceof DicomError && e.code === 'BAD_VR',
+  );
 });
 
 test('a header larger than maxHeaderBytes is refused', () => {
   const ds = new Dataset().set(0x00291001, 'OB', Buffer.alloc(100_000));
   const bytes = writeDataset(ds, TransferSyntax.ExplicitVRLittleEndian);
   const reader = new HeaderReader(TransferSyntax.ExplicitVRLittleEndian, { maxHeaderBytes: 50_000 });
-  assert.throws(() => {
-    for (const c of chunks(bytes, 4096)) reader.push(c);
-  }, (e) => e instanceof DicomError && e.code === 'HEADER_TOO_LARGE');
+  assert.throws(
+    () => {
+      for (const c of chunks(bytes, 4096)) reader.push(c);
+    },
+    (e) => e instanceof DicomError && e.code === 'HEADER_TOO_LARGE',
+  );
 });
 
 test('an undefined-length sequence split over many chunks', () => {
-  const items = Array.from({ length: 200 }, (_, i) => new Dataset().set(Tag.CodeValue, 'SH', `C${i}`).set(Tag.CodeMeaning, 'LO', 'x'.repeat(500)));
+  const items = Array.from({ length: 200 }, (_, i) =>
+    new Dataset().set(Tag.CodeValue, 'SH', `C${i}`).set(Tag.CodeMeaning, 'LO', 'x'.repeat(500)),
+  );
   const ds = new Dataset().set(Tag.ContentSequence, 'SQ', items).set(Tag.PixelData, 'OW', Buffer.alloc(1 << 20));
   const reader = new HeaderReader(TransferSyntax.ExplicitVRLittleEndian);
   let done = false;
-  for (const c of chunks(writeDataset(ds, TransferSyntax.ExplicitVRLittleEndian), 512)) if ((done = reader.push(c))) break;
+  for (const c of chunks(writeDataset(ds, TransferSyntax.ExplicitVRLittleEndian), 512))
+    if ((done = reader.push(c))) break;
   assert.ok(done);
   assert.equal(reader.end().items(Tag.ContentSequence)[199]?.string(Tag.CodeValue), 'C199');
 });
@@ -148,7 +183,11 @@ test('an undefined-length sequence split over many chunks', () => {
 test('sequences nested 10,000 deep are refused as TOO_DEEP however they arrive, never as a stack overflow', () => {
   const open = Buffer.from('4000' + '30a7' + '5351' + '0000' + 'ffffffff' + 'feff00e0' + 'ffffffff', 'hex');
   const close = Buffer.from('feff0de0' + '00000000' + 'feffdde0' + '00000000', 'hex');
-  const deep = Buffer.concat([...Array<Buffer>(10_000).fill(open), ...Array<Buffer>(10_000).fill(close), Buffer.from('e07f1000' + '4f420000' + '00000000', 'hex')]);
+  const deep = Buffer.concat([
+    ...Array<Buffer>(10_000).fill(open),
+    ...Array<Buffer>(10_000).fill(close),
+    Buffer.from('e07f1000' + '4f420000' + '00000000', 'hex'),
+  ]);
   const inputs: [string, Buffer, number][] = [
     ['explicit VR', deep, 7],
     ['explicit VR', deep, 4096],
@@ -157,10 +196,14 @@ test('sequences nested 10,000 deep are refused as TOO_DEEP however they arrive, 
   ];
   for (const [ts, bytes, size] of inputs) {
     const reader = new HeaderReader(ts === 'explicit VR' ? TransferSyntax.ExplicitVRLittleEndian : ts);
-    assert.throws(() => {
-      for (const c of chunks(bytes, size)) reader.push(c);
-      reader.end();
-    }, (e: unknown) => e instanceof DicomError && e.code === 'TOO_DEEP', `${ts} in chunks of ${size}`);
+    assert.throws(
+      () => {
+        for (const c of chunks(bytes, size)) reader.push(c);
+        reader.end();
+      },
+      (e: unknown) => e instanceof DicomError && e.code === 'TOO_DEEP',
+      `${ts} in chunks of ${size}`,
+    );
   }
 });
 
@@ -179,17 +222,30 @@ test('an absurd image size (65535 x 65535 x 16 bits x 3 samples x 2^31 frames) i
   const pixelHead = Buffer.from('e07f1000' + '4f570000' + 'f0ffffff', 'hex');
   const before = process.memoryUsage().arrayBuffers;
   const reader = new HeaderReader(TransferSyntax.ExplicitVRLittleEndian);
-  assert.equal(reader.push(Buffer.concat([header, pixelHead, Buffer.alloc(64)])), true, 'the header is complete at Pixel Data');
+  assert.equal(
+    reader.push(Buffer.concat([header, pixelHead, Buffer.alloc(64)])),
+    true,
+    'the header is complete at Pixel Data',
+  );
   const ds = reader.end();
-  assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 1024 * 1024, 'no buffer sized from the image attributes');
+  assert.ok(
+    process.memoryUsage().arrayBuffers - before < 16 * 1024 * 1024,
+    'no buffer sized from the image attributes',
+  );
   assert.equal(reader.headerLength, header.length);
-  assert.deepEqual([ds.number(Tag.Rows), ds.number(Tag.Columns), ds.number(Tag.BitsAllocated), ds.number(Tag.SamplesPerPixel)], [65535, 65535, 16, 3]);
+  assert.deepEqual(
+    [ds.number(Tag.Rows), ds.number(Tag.Columns), ds.number(Tag.BitsAllocated), ds.number(Tag.SamplesPerPixel)],
+    [65535, 65535, 16, 3],
+  );
   assert.equal(ds.string(Tag.NumberOfFrames), '2147483648');
   assert.ok(!ds.has(Tag.PixelData));
 });
 
 test('unknown transfer syntax is refused up front', () => {
-  assert.throws(() => new HeaderReader('1.2.3'), (e) => e instanceof DicomError && e.code === 'UNSUPPORTED_TRANSFER_SYNTAX');
+  assert.throws(
+    () => new HeaderReader('1.2.3'),
+    (e) => e instanceof DicomError && e.code === 'UNSUPPORTED_TRANSFER_SYNTAX',
+  );
 });
 
 test('cost of parsing a 512x512 CT header (measured)', () => {
@@ -208,6 +264,8 @@ test('cost of parsing a 512x512 CT header (measured)', () => {
     r.end();
   }
   const readerUs = Number(process.hrtime.bigint() - t0) / runs / 1000;
-  console.log(`CT header (${headerOnly.length} bytes, 30 elements): parseDataset ${parseUs.toFixed(2)} us, HeaderReader ${readerUs.toFixed(2)} us`);
+  console.log(
+    `CT header (${headerOnly.length} bytes, 30 elements): parseDataset ${parseUs.toFixed(2)} us, HeaderReader ${readerUs.toFixed(2)} us`,
+  );
   assert.ok(parseUs < 100 && readerUs < 100, 'microseconds, not milliseconds');
 });

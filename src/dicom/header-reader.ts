@@ -54,7 +54,11 @@ export class HeaderReader {
     const overLimit = this.#consumed + this.#pendingLength > this.#maxHeaderBytes;
     if (this.#pendingLength >= this.#retryAt || overLimit) this.#attempt(false);
     if (!this.#done && this.#consumed + this.#pendingLength > this.#maxHeaderBytes) {
-      this.#failure = new DicomError('HEADER_TOO_LARGE', `no pixel data within the first ${this.#maxHeaderBytes} bytes`, this.#consumed);
+      this.#failure = new DicomError(
+        'HEADER_TOO_LARGE',
+        `no pixel data within the first ${this.#maxHeaderBytes} bytes`,
+        this.#consumed,
+      );
       this.#pending = [];
       throw this.#failure;
     }
@@ -70,7 +74,10 @@ export class HeaderReader {
   }
 
   #take(): Buffer {
-    const buf = this.#pending.length === 1 && this.#pending[0] !== undefined ? this.#pending[0] : Buffer.concat(this.#pending, this.#pendingLength);
+    const buf =
+      this.#pending.length === 1 && this.#pending[0] !== undefined
+        ? this.#pending[0]
+        : Buffer.concat(this.#pending, this.#pendingLength);
     this.#pending = [buf];
     return buf;
   }
@@ -152,7 +159,8 @@ export class HeaderReader {
     if (headerEnd >= buf.length || headerEnd === 0) return;
     const copy = Buffer.from(buf.subarray(0, headerEnd));
     const state = parseState(copy, base, this.#limits);
-    for (let off = 0; off < copy.length;) off = readElement(state, this.#dataset, off, copy.length, 0, this.#info.explicitVr, this.#info.littleEndian);
+    for (let off = 0; off < copy.length;)
+      off = readElement(state, this.#dataset, off, copy.length, 0, this.#info.explicitVr, this.#info.littleEndian);
   }
 
   #finish(): void {

@@ -5,14 +5,27 @@
 export type { Vr } from './vr.ts';
 export { Tag, type TagKeyword, keywordOf, vrOf, formatTag } from './dictionary.ts';
 export { Dataset, type Element, type DatasetValue } from './dataset.ts';
-export { TransferSyntax, type TransferSyntaxUid, type TransferSyntaxInfo, transferSyntaxInfo } from './transfer-syntax.ts';
+export {
+  TransferSyntax,
+  type TransferSyntaxUid,
+  type TransferSyntaxInfo,
+  transferSyntaxInfo,
+} from './transfer-syntax.ts';
 export { SopClass, type SopClassUid, isStorageSopClass, sopClassName } from './sop-class.ts';
 export { newUid, uidFromBytes, isValidUid } from './uid.ts';
 export type { ParseLimits } from './parse.ts';
 export { parseDataset, writeDataset } from './dataset-codec.ts';
 export {
-  encodeFileMeta, encodePart10, readFileMeta, readPart10, readPart10Header, writePart10,
-  type FileMetaInput, type Part10, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME,
+  encodeFileMeta,
+  encodePart10,
+  readFileMeta,
+  readPart10,
+  readPart10Header,
+  writePart10,
+  type FileMetaInput,
+  type Part10,
+  IMPLEMENTATION_CLASS_UID,
+  IMPLEMENTATION_VERSION_NAME,
 } from './part10.ts';
 export { HeaderReader } from './header-reader.ts';
 export { StructureCheck } from './structure-check.ts';

@@ -52,7 +52,8 @@ export function parseState(buf: Buffer, base: number, limits: ParseLimits | unde
 
 function fail(s: ParseState, code: DicomErrorCode, message: string, off: number, bound: number, needed = 0): never {
   // Only a shortfall at the very end of the input can be cured by more data (an incremental reader waits for it).
-  if (bound >= s.buf.length) throw new IncompleteDataError(code, message, s.base + off, needed === 0 ? 0 : s.base + needed);
+  if (bound >= s.buf.length)
+    throw new IncompleteDataError(code, message, s.base + off, needed === 0 ? 0 : s.base + needed);
   throw new DicomError(code, message, s.base + off);
 }
 
@@ -87,7 +88,15 @@ export function isPixelOrLater(tag: number): boolean {
  * Reads one element at `off` into `ds` and returns the offset after it. An item delimiter is only valid as the
  * end of an undefined-length item; the caller handles it before calling here.
  */
-export function readElement(s: ParseState, ds: Dataset, off: number, end: number, depth: number, explicit: boolean, little: boolean): number {
+export function readElement(
+  s: ParseState,
+  ds: Dataset,
+  off: number,
+  end: number,
+  depth: number,
+  explicit: boolean,
+  little: boolean,
+): number {
   const buf = s.buf;
   if (off + 8 > end) fail(s, 'TRUNCATED', 'data ends inside an element header', off, end, off + 12);
   const group = u16(buf, off, little);
@@ -99,7 +108,11 @@ export function readElement(s: ParseState, ds: Dataset, off: number, end: number
   if (explicit) {
     const found = vrFromBytes(buf[off + 4] ?? 0, buf[off + 5] ?? 0);
     if (found === undefined) {
-      throw new DicomError('BAD_VR', `invalid VR bytes ${buf.subarray(off + 4, off + 6).toString('hex')} for ${tagText(tag)}`, s.base + off + 4);
+      throw new DicomError(
+        'BAD_VR',
+        `invalid VR bytes ${buf.subarray(off + 4, off + 6).toString('hex')} for ${tagText(tag)}`,
+        s.base + off + 4,
+      );
     }
     vr = found;
     if (LONG_LENGTH_VRS.has(vr)) {
@@ -122,7 +135,17 @@ export function readElement(s: ParseState, ds: Dataset, off: number, end: number
       // UN of undefined length holds a sequence encoded in implicit VR little endian (PS3.5 6.2.2 note 4).
       const implicitInside = vr === 'UN';
       const items: Dataset[] = [];
-      const after = readItems(s, items, valueStart, end, depth + 1, implicitInside ? false : explicit, implicitInside ? true : little, true, off);
+      const after = readItems(
+        s,
+        items,
+        valueStart,
+        end,
+        depth + 1,
+        implicitInside ? false : explicit,
+        implicitInside ? true : little,
+        true,
+        off,
+      );
       ds.setElement({ tag, vr: 'SQ', items });
       return after;
     }
@@ -136,10 +159,15 @@ export function readElement(s: ParseState, ds: Dataset, off: number, end: number
   }
   if ((length & 1) === 1) throw new DicomError('ODD_LENGTH', `${tagText(tag)} has odd length ${length}`, s.base + off);
   if (length > s.maxElementLength) {
-    throw new DicomError('ELEMENT_TOO_LARGE', `${tagText(tag)} declares ${length} bytes, over the limit of ${s.maxElementLength}`, s.base + off);
+    throw new DicomError(
+      'ELEMENT_TOO_LARGE',
+      `${tagText(tag)} declares ${length} bytes, over the limit of ${s.maxElementLength}`,
+      s.base + off,
+    );
   }
   const valueEnd = valueStart + length;
-  if (valueEnd > end) fail(s, 'LENGTH_EXCEEDS_DATA', `${tagText(tag)} declares ${length} bytes, more than remain`, off, end, valueEnd);
+  if (valueEnd > end)
+    fail(s, 'LENGTH_EXCEEDS_DATA', `${tagText(tag)} declares ${length} bytes, more than remain`, off, end, valueEnd);
   // A known element that arrives as UN (e.g. relayed by a node that did not know it) gets its dictionary VR back;
   // a UN value is always implicit VR little endian (PS3.5 6.2.2), so it is never swapped.
   const known = explicit && vr === 'UN' ? vrOf(tag) : undefined;
@@ -162,7 +190,14 @@ export function readElement(s: ParseState, ds: Dataset, off: number, end: number
 
 /** Elements from `off` until `end` or, for an undefined-length item, its delimiter; returns the offset after. */
 export function readDataset(
-  s: ParseState, ds: Dataset, off: number, end: number, depth: number, explicit: boolean, little: boolean, delimited: boolean,
+  s: ParseState,
+  ds: Dataset,
+  off: number,
+  end: number,
+  depth: number,
+  explicit: boolean,
+  little: boolean,
+  delimited: boolean,
 ): number {
   const buf = s.buf;
   while (off < end) {
@@ -177,20 +212,30 @@ export function readDataset(
 }
 
 function readItems(
-  s: ParseState, items: Dataset[], off: number, end: number, depth: number, explicit: boolean, little: boolean, undefinedLength: boolean, at: number,
+  s: ParseState,
+  items: Dataset[],
+  off: number,
+  end: number,
+  depth: number,
+  explicit: boolean,
+  little: boolean,
+  undefinedLength: boolean,
+  at: number,
 ): number {
   if (depth > s.maxDepth) throw new DicomError('TOO_DEEP', `sequences nested deeper than ${s.maxDepth}`, s.base + at);
   const buf = s.buf;
   for (;;) {
     if (!undefinedLength && off === end) return off;
     if (off + 8 > end) {
-      if (undefinedLength) fail(s, 'UNTERMINATED_ITEM', 'a sequence of undefined length has no sequence delimiter', at, end, off + 8);
+      if (undefinedLength)
+        fail(s, 'UNTERMINATED_ITEM', 'a sequence of undefined length has no sequence delimiter', at, end, off + 8);
       fail(s, 'TRUNCATED', 'data ends inside an item header', off, end, off + 8);
     }
     const tag = u16(buf, off, little) * 0x10000 + u16(buf, off + 2, little);
     const length = u32(buf, off + 4, little);
     if (tag === SEQUENCE_DELIMITATION) {
-      if (!undefinedLength) throw new DicomError('BAD_ITEM', 'sequence delimiter inside a sequence of defined length', s.base + off);
+      if (!undefinedLength)
+        throw new DicomError('BAD_ITEM', 'sequence delimiter inside a sequence of defined length', s.base + off);
       return off + 8;
     }
     if (tag !== ITEM) throw new DicomError('BAD_ITEM', `${tagText(tag)} where a sequence item belongs`, s.base + off);
@@ -201,7 +246,8 @@ function readItems(
     } else {
       if ((length & 1) === 1) throw new DicomError('ODD_LENGTH', `item has odd length ${length}`, s.base + off);
       const itemEnd = off + 8 + length;
-      if (itemEnd > end) fail(s, 'LENGTH_EXCEEDS_DATA', `item declares ${length} bytes, more than remain`, off, end, itemEnd);
+      if (itemEnd > end)
+        fail(s, 'LENGTH_EXCEEDS_DATA', `item declares ${length} bytes, more than remain`, off, end, itemEnd);
       readDataset(s, item, off + 8, itemEnd, depth, explicit, little, false);
       off = itemEnd;
     }
@@ -209,20 +255,33 @@ function readItems(
   }
 }
 
-function readFragments(s: ParseState, fragments: Buffer[], off: number, end: number, little: boolean, at: number): number {
+function readFragments(
+  s: ParseState,
+  fragments: Buffer[],
+  off: number,
+  end: number,
+  little: boolean,
+  at: number,
+): number {
   const buf = s.buf;
   for (;;) {
-    if (off + 8 > end) fail(s, 'UNTERMINATED_ITEM', 'encapsulated pixel data has no sequence delimiter', at, end, off + 8);
+    if (off + 8 > end)
+      fail(s, 'UNTERMINATED_ITEM', 'encapsulated pixel data has no sequence delimiter', at, end, off + 8);
     const tag = u16(buf, off, little) * 0x10000 + u16(buf, off + 2, little);
     const length = u32(buf, off + 4, little);
     if (tag === SEQUENCE_DELIMITATION) return off + 8;
-    if (tag !== ITEM) throw new DicomError('BAD_ITEM', `${tagText(tag)} where a pixel data fragment belongs`, s.base + off);
-    if (length === UNDEFINED) throw new DicomError('BAD_ITEM', 'a pixel data fragment of undefined length', s.base + off);
+    if (tag !== ITEM)
+      throw new DicomError('BAD_ITEM', `${tagText(tag)} where a pixel data fragment belongs`, s.base + off);
+    if (length === UNDEFINED)
+      throw new DicomError('BAD_ITEM', 'a pixel data fragment of undefined length', s.base + off);
     if ((length & 1) === 1) throw new DicomError('ODD_LENGTH', `fragment has odd length ${length}`, s.base + off);
-    if (length > s.maxElementLength) throw new DicomError('ELEMENT_TOO_LARGE', `fragment of ${length} bytes`, s.base + off);
-    if (++s.items > s.maxItems) throw new DicomError('TOO_MANY_ITEMS', `more than ${s.maxItems} fragments`, s.base + off);
+    if (length > s.maxElementLength)
+      throw new DicomError('ELEMENT_TOO_LARGE', `fragment of ${length} bytes`, s.base + off);
+    if (++s.items > s.maxItems)
+      throw new DicomError('TOO_MANY_ITEMS', `more than ${s.maxItems} fragments`, s.base + off);
     const fragmentEnd = off + 8 + length;
-    if (fragmentEnd > end) fail(s, 'LENGTH_EXCEEDS_DATA', `fragment declares ${length} bytes, more than remain`, off, end, fragmentEnd);
+    if (fragmentEnd > end)
+      fail(s, 'LENGTH_EXCEEDS_DATA', `fragment declares ${length} bytes, more than remain`, off, end, fragmentEnd);
     fragments.push(buf.subarray(off + 8, fragmentEnd));
     off = fragmentEnd;
   }

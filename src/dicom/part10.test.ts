@@ -6,7 +6,17 @@ import { test, type TestContext } from 'node:test';
 import { requireTool } from '../../test/support/tools.ts';
 import { tempDir } from '../../test/support/tmp.ts';
 import {
-  Dataset, DicomError, encodeFileMeta, IMPLEMENTATION_CLASS_UID, readFileMeta, readPart10, readPart10Header, SopClass, Tag, TransferSyntax, writePart10,
+  Dataset,
+  DicomError,
+  encodeFileMeta,
+  IMPLEMENTATION_CLASS_UID,
+  readFileMeta,
+  readPart10,
+  readPart10Header,
+  SopClass,
+  Tag,
+  TransferSyntax,
+  writePart10,
 } from './index.ts';
 
 function instance(): Dataset {
@@ -18,7 +28,9 @@ function instance(): Dataset {
     .set(Tag.Modality, 'CS', 'CT')
     .set(Tag.PatientName, 'PN', 'Öztürk^Ayşe')
     .set(Tag.PatientID, 'LO', '999999990')
-    .set(Tag.OtherPatientIDsSequence, 'SQ', [new Dataset().set(Tag.PatientID, 'LO', 'Z77').set(Tag.IssuerOfPatientID, 'LO', 'ZH')])
+    .set(Tag.OtherPatientIDsSequence, 'SQ', [
+      new Dataset().set(Tag.PatientID, 'LO', 'Z77').set(Tag.IssuerOfPatientID, 'LO', 'ZH'),
+    ])
     .set(0x00190010, 'LO', 'BEELDBRUG')
     .set(0x00191001, 'LO', 'privaat')
     .set(Tag.StudyInstanceUID, 'UI', '2.25.1')
@@ -35,7 +47,11 @@ function instance(): Dataset {
     .set(Tag.PixelRepresentation, 'US', 1)
     .set(Tag.RescaleIntercept, 'DS', -1024)
     .set(Tag.RescaleSlope, 'DS', 1)
-    .set(Tag.PixelData, 'OW', Buffer.from(new Int16Array([0, 1, -2, 300, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, -1000]).buffer));
+    .set(
+      Tag.PixelData,
+      'OW',
+      Buffer.from(new Int16Array([0, 1, -2, 300, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, -1000]).buffer),
+    );
 }
 
 function run(tool: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -98,7 +114,12 @@ for (const [name, ts, dcmtkName] of WRITERS) {
   });
 }
 
-for (const [option, ts] of [['+tb', TransferSyntax.ExplicitVRBigEndian], ['+ti', TransferSyntax.ImplicitVRLittleEndian], ['+td', TransferSyntax.DeflatedExplicitVRLittleEndian], ['+te', TransferSyntax.ExplicitVRLittleEndian]] as const) {
+for (const [option, ts] of [
+  ['+tb', TransferSyntax.ExplicitVRBigEndian],
+  ['+ti', TransferSyntax.ImplicitVRLittleEndian],
+  ['+td', TransferSyntax.DeflatedExplicitVRLittleEndian],
+  ['+te', TransferSyntax.ExplicitVRLittleEndian],
+] as const) {
   test(`dcmconv ${option} output reads back with the same values`, async (t) => {
     const dcmconv = requireTool(t, 'dcmconv');
     if (dcmconv === undefined) return;
@@ -111,7 +132,11 @@ for (const [option, ts] of [['+tb', TransferSyntax.ExplicitVRBigEndian], ['+ti',
     const part10 = readPart10(readFileSync(converted));
     assert.equal(part10.transferSyntaxUid, ts);
     assertSameValues(part10.dataset);
-    assert.deepEqual(part10.dataset.get(Tag.PixelData)?.bytes, instance().get(Tag.PixelData)?.bytes, 'pixel values survive (swapped back)');
+    assert.deepEqual(
+      part10.dataset.get(Tag.PixelData)?.bytes,
+      instance().get(Tag.PixelData)?.bytes,
+      'pixel values survive (swapped back)',
+    );
     assertSameValues((await readPart10Header(converted)).dataset);
   });
 }
@@ -120,25 +145,28 @@ test('a dump2dcm file with encapsulated pixel data, a defined-length sequence an
   const dump2dcm = requireTool(t, 'dump2dcm');
   if (dump2dcm === undefined) return;
   const dir = tempDir(t);
-  writeFileSync(join(dir, 'in.dump'), [
-    '(0002,0010) UI =JPEGBaseline',
-    '(0008,0016) UI =SecondaryCaptureImageStorage',
-    '(0008,0018) UI [1.2.3.4.5]',
-    '(0009,0010) LO [ACME]',
-    '(0009,1001) LO [privaat]',
-    '(0010,0010) PN [Test^Dump]',
-    '(0010,1002) SQ (Sequence with explicit length #=1)',
-    '  (fffe,e000) na (Item with explicit length #=1)',
-    '    (0010,0020) LO [X9]',
-    '  (fffe,e00d) na (ItemDelimitationItem for re-encoding)',
-    '(fffe,e0dd) na (SequenceDelimitationItem for re-encod.)',
-    '(0028,0010) US 1',
-    '(7fe0,0010) OB (PixelSequence #=2)',
-    '  (fffe,e000) pi (no value available)',
-    '  (fffe,e000) pi ff\\d8\\ff\\d9',
-    '(fffe,e0dd) na (SequenceDelimitationItem)',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 'in.dump'),
+    [
+      '(0002,0010) UI =JPEGBaseline',
+      '(0008,0016) UI =SecondaryCaptureImageStorage',
+      '(0008,0018) UI [1.2.3.4.5]',
+      '(0009,0010) LO [ACME]',
+      '(0009,1001) LO [privaat]',
+      '(0010,0010) PN [Test^Dump]',
+      '(0010,1002) SQ (Sequence with explicit length #=1)',
+      '  (fffe,e000) na (Item with explicit length #=1)',
+      '    (0010,0020) LO [X9]',
+      '  (fffe,e00d) na (ItemDelimitationItem for re-encoding)',
+      '(fffe,e0dd) na (SequenceDelimitationItem for re-encod.)',
+      '(0028,0010) US 1',
+      '(7fe0,0010) OB (PixelSequence #=2)',
+      '  (fffe,e000) pi (no value available)',
+      '  (fffe,e000) pi ff\\d8\\ff\\d9',
+      '(fffe,e0dd) na (SequenceDelimitationItem)',
+      '',
+    ].join('\n'),
+  );
   const file = join(dir, 'enc.dcm');
   const r = run(dump2dcm, ['--write-xfer-same', join(dir, 'in.dump'), file]);
   assert.equal(r.status, 0, r.stderr);
@@ -146,7 +174,10 @@ test('a dump2dcm file with encapsulated pixel data, a defined-length sequence an
   assert.equal(part10.transferSyntaxUid, TransferSyntax.JPEGBaseline8Bit);
   assert.equal(part10.dataset.string(0x00091001), 'privaat');
   assert.equal(part10.dataset.items(Tag.OtherPatientIDsSequence)[0]?.string(Tag.PatientID), 'X9');
-  assert.deepEqual(part10.dataset.get(Tag.PixelData)?.fragments, [Buffer.alloc(0), Buffer.from([0xff, 0xd8, 0xff, 0xd9])]);
+  assert.deepEqual(part10.dataset.get(Tag.PixelData)?.fragments, [
+    Buffer.alloc(0),
+    Buffer.from([0xff, 0xd8, 0xff, 0xd9]),
+  ]);
   // And our writer reproduces it in a form dcmdump accepts.
   const again = join(dir, 'again.dcm');
   await writePart10(again, part10.dataset, part10.transferSyntaxUid);
@@ -158,7 +189,12 @@ test('a dump2dcm file with encapsulated pixel data, a defined-length sequence an
 });
 
 test('file meta: preamble, DICM, group length, version and our implementation class', () => {
-  const meta = encodeFileMeta({ sopClassUid: SopClass.CTImageStorage, sopInstanceUid: '1.2.3', transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian, sourceApplicationEntityTitle: 'BB_A' });
+  const meta = encodeFileMeta({
+    sopClassUid: SopClass.CTImageStorage,
+    sopInstanceUid: '1.2.3',
+    transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
+    sourceApplicationEntityTitle: 'BB_A',
+  });
   assert.deepEqual(meta.subarray(0, 128), Buffer.alloc(128));
   assert.equal(meta.toString('latin1', 128, 132), 'DICM');
   assert.equal(meta.readUInt32LE(140), meta.length - 144, 'group length counts the bytes after it');
@@ -173,14 +209,20 @@ test('file meta: preamble, DICM, group length, version and our implementation cl
 
 test('broken Part 10 files give typed errors', async (t) => {
   const good = Buffer.concat([
-    encodeFileMeta({ sopClassUid: '1.2', sopInstanceUid: '1.2.3', transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian }),
+    encodeFileMeta({
+      sopClassUid: '1.2',
+      sopInstanceUid: '1.2.3',
+      transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
+    }),
     Buffer.from([0x10, 0x00, 0x20, 0x00, 0x4c, 0x4f, 0x02, 0x00, 0x41, 0x42]),
   ]);
   const noDicm = Buffer.from(good);
   noDicm.write('DICX', 128, 'latin1');
   const longMeta = Buffer.from(good);
   longMeta.writeUInt32LE(10_000, 140);
-  const unknownTs = Buffer.concat([encodeFileMeta({ sopClassUid: '1.2', sopInstanceUid: '1.2.3', transferSyntaxUid: '1.2.3.4' })]);
+  const unknownTs = Buffer.concat([
+    encodeFileMeta({ sopClassUid: '1.2', sopInstanceUid: '1.2.3', transferSyntaxUid: '1.2.3.4' }),
+  ]);
   const cases: [string, Buffer, string][] = [
     ['too short', Buffer.alloc(10), 'NOT_PART10'],
     ['no DICM', noDicm, 'NOT_PART10'],
@@ -191,10 +233,18 @@ test('broken Part 10 files give typed errors', async (t) => {
   ];
   const dir = tempDir(t);
   for (const [name, bytes, code] of cases) {
-    assert.throws(() => readPart10(bytes), (e) => e instanceof DicomError && e.code === code, name);
+    assert.throws(
+      () => readPart10(bytes),
+      (e) => e instanceof DicomError && e.code === code,
+      name,
+    );
     const file = join(dir, `${code}.dcm`);
     writeFileSync(file, bytes);
-    await assert.rejects(readPart10Header(file), (e) => e instanceof DicomError && e.code === code, `${name} (streamed)`);
+    await assert.rejects(
+      readPart10Header(file),
+      (e) => e instanceof DicomError && e.code === code,
+      `${name} (streamed)`,
+    );
   }
   const offset = (() => {
     try {
@@ -210,7 +260,11 @@ test('broken Part 10 files give typed errors', async (t) => {
 
 /** Our file meta without its (0002,0000) group length element: the 12 bytes after 'DICM'. */
 function metaWithoutGroupLength(sopInstanceUid = '1.2.3'): Buffer {
-  const meta = encodeFileMeta({ sopClassUid: SopClass.CTImageStorage, sopInstanceUid, transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian });
+  const meta = encodeFileMeta({
+    sopClassUid: SopClass.CTImageStorage,
+    sopInstanceUid,
+    transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
+  });
   return Buffer.concat([meta.subarray(0, 132), meta.subarray(144)]);
 }
 
@@ -241,16 +295,24 @@ test('a file meta without its group length (0002,0000) is accepted, as most read
 
   // Arriving a byte at a time, the meta is either not yet complete or found at the right place; it never fails.
   let found: number | undefined;
-  for (let n = 0; n <= file.length && found === undefined; n++) found = readFileMeta(file.subarray(0, n), n === file.length)?.datasetOffset;
+  for (let n = 0; n <= file.length && found === undefined; n++)
+    found = readFileMeta(file.subarray(0, n), n === file.length)?.datasetOffset;
   assert.equal(found, meta.length);
 });
 
 test('file meta corpus: without a group length, too long or malformed, each is BAD_META, whole and streamed', async (t) => {
   const base = metaWithoutGroupLength();
-  const endless = Buffer.concat([base, ...Array.from({ length: 3000 }, () => metaElement(0x0016, 'AE', Buffer.from('ENDLESS_AE_TITLE')))]);
+  const endless = Buffer.concat([
+    base,
+    ...Array.from({ length: 3000 }, () => metaElement(0x0016, 'AE', Buffer.from('ENDLESS_AE_TITLE'))),
+  ]);
   const absurd = Buffer.concat([base, Buffer.from('02000200' + '4f420000' + 'f0ffffff', 'hex'), Buffer.alloc(64)]);
   const odd = Buffer.concat([base, metaElement(0x0016, 'AE', Buffer.from('ODD'))]);
-  const withLength = encodeFileMeta({ sopClassUid: '1.2', sopInstanceUid: '1.2.3', transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian });
+  const withLength = encodeFileMeta({
+    sopClassUid: '1.2',
+    sopInstanceUid: '1.2.3',
+    transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
+  });
   const hugeGroupLength = Buffer.from(withLength);
   hugeGroupLength.writeUInt32LE(0xfffffff0, 140);
   // [name, bytes, refused by an incremental reader before the stream ends: a limit is passed, more bytes cannot help]
@@ -262,11 +324,23 @@ test('file meta corpus: without a group length, too long or malformed, each is B
   ];
   const dir = tempDir(t);
   for (const [name, bytes, early] of cases) {
-    assert.throws(() => readPart10(bytes), (e) => e instanceof DicomError && e.code === 'BAD_META', name);
-    assert.throws(() => readFileMeta(bytes, !early), (e) => e instanceof DicomError && e.code === 'BAD_META', `${name} (incremental)`);
+    assert.throws(
+      () => readPart10(bytes),
+      (e) => e instanceof DicomError && e.code === 'BAD_META',
+      name,
+    );
+    assert.throws(
+      () => readFileMeta(bytes, !early),
+      (e) => e instanceof DicomError && e.code === 'BAD_META',
+      `${name} (incremental)`,
+    );
     const file = join(dir, 'meta.dcm');
     writeFileSync(file, bytes);
-    await assert.rejects(readPart10Header(file), (e) => e instanceof DicomError && e.code === 'BAD_META', `${name} (streamed)`);
+    await assert.rejects(
+      readPart10Header(file),
+      (e) => e instanceof DicomError && e.code === 'BAD_META',
+      `${name} (streamed)`,
+    );
   }
 });
 
@@ -274,10 +348,18 @@ test('a Part 10 file with sequences nested 10,000 deep is refused as TOO_DEEP, w
   const open = Buffer.from('4000' + '30a7' + '5351' + '0000' + 'ffffffff' + 'feff00e0' + 'ffffffff', 'hex');
   const close = Buffer.from('feff0de0' + '00000000' + 'feffdde0' + '00000000', 'hex');
   const file = Buffer.concat([
-    encodeFileMeta({ sopClassUid: SopClass.CTImageStorage, sopInstanceUid: '1.2.3', transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian }),
-    ...Array<Buffer>(10_000).fill(open), ...Array<Buffer>(10_000).fill(close),
+    encodeFileMeta({
+      sopClassUid: SopClass.CTImageStorage,
+      sopInstanceUid: '1.2.3',
+      transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
+    }),
+    ...Array<Buffer>(10_000).fill(open),
+    ...Array<Buffer>(10_000).fill(close),
   ]);
-  assert.throws(() => readPart10(file), (e) => e instanceof DicomError && e.code === 'TOO_DEEP');
+  assert.throws(
+    () => readPart10(file),
+    (e) => e instanceof DicomError && e.code === 'TOO_DEEP',
+  );
   const path = join(tempDir(t), 'deep.dcm');
   writeFileSync(path, file);
   await assert.rejects(readPart10Header(path), (e) => e instanceof DicomError && e.code === 'TOO_DEEP');

@@ -43,7 +43,8 @@ export function encodeFileMeta(m: FileMetaInput): Buffer {
     .set(Tag.TransferSyntaxUID, 'UI', m.transferSyntaxUid)
     .set(Tag.ImplementationClassUID, 'UI', IMPLEMENTATION_CLASS_UID)
     .set(Tag.ImplementationVersionName, 'SH', IMPLEMENTATION_VERSION_NAME);
-  if (m.sourceApplicationEntityTitle !== undefined) meta.set(Tag.SourceApplicationEntityTitle, 'AE', m.sourceApplicationEntityTitle);
+  if (m.sourceApplicationEntityTitle !== undefined)
+    meta.set(Tag.SourceApplicationEntityTitle, 'AE', m.sourceApplicationEntityTitle);
   const parts: Buffer[] = [];
   encodeInto(meta, true, true, parts);
   const body = Buffer.concat(parts);
@@ -61,12 +62,17 @@ export function encodeFileMeta(m: FileMetaInput): Buffer {
  * Reads the file meta group from the start of `bytes`. Returns undefined when more bytes are needed and
  * `complete` is false.
  */
-function readMeta(bytes: Buffer, complete: boolean, limits: ParseLimits | undefined): { meta: Dataset; end: number } | undefined {
+function readMeta(
+  bytes: Buffer,
+  complete: boolean,
+  limits: ParseLimits | undefined,
+): { meta: Dataset; end: number } | undefined {
   if (bytes.length < META_START) {
     if (!complete) return undefined;
     throw new DicomError('NOT_PART10', 'shorter than a Part 10 preamble', 0);
   }
-  if (bytes.toString('latin1', PREAMBLE_LENGTH, META_START) !== 'DICM') throw new DicomError('NOT_PART10', "no 'DICM' after the preamble", PREAMBLE_LENGTH);
+  if (bytes.toString('latin1', PREAMBLE_LENGTH, META_START) !== 'DICM')
+    throw new DicomError('NOT_PART10', "no 'DICM' after the preamble", PREAMBLE_LENGTH);
   if (bytes.length < META_START + 12) {
     if (!complete) return undefined;
     throw new DicomError('BAD_META', 'file ends inside the file meta information', META_START);
@@ -86,7 +92,8 @@ function readMeta(bytes: Buffer, complete: boolean, limits: ParseLimits | undefi
     }
     if (end + 8 > bytes.length && !complete && end - META_START < MAX_META_LENGTH) return undefined;
   }
-  if (end - META_START > MAX_META_LENGTH) throw new DicomError('BAD_META', `file meta information of ${end - META_START} bytes`, META_START);
+  if (end - META_START > MAX_META_LENGTH)
+    throw new DicomError('BAD_META', `file meta information of ${end - META_START} bytes`, META_START);
   if (end > bytes.length) {
     if (!complete) return undefined;
     throw new DicomError('BAD_META', 'file ends inside the file meta information', META_START);
@@ -95,7 +102,8 @@ function readMeta(bytes: Buffer, complete: boolean, limits: ParseLimits | undefi
   try {
     readDataset(parseState(bytes, 0, limits), meta, META_START, end, 0, true, true, false);
   } catch (err) {
-    if (err instanceof DicomError) throw new DicomError('BAD_META', `file meta information: ${err.message}`, err.offset);
+    if (err instanceof DicomError)
+      throw new DicomError('BAD_META', `file meta information: ${err.message}`, err.offset);
     throw err;
   }
   return { meta, end };
@@ -103,7 +111,8 @@ function readMeta(bytes: Buffer, complete: boolean, limits: ParseLimits | undefi
 
 function transferSyntaxOf(meta: Dataset): string {
   const ts = meta.string(Tag.TransferSyntaxUID);
-  if (ts === undefined) throw new DicomError('BAD_META', 'file meta information has no Transfer Syntax UID', META_START);
+  if (ts === undefined)
+    throw new DicomError('BAD_META', 'file meta information has no Transfer Syntax UID', META_START);
   requireTransferSyntax(ts);
   return ts;
 }
@@ -112,7 +121,11 @@ function transferSyntaxOf(meta: Dataset): string {
  * The file meta information at the start of a Part 10 stream, from as many bytes as have arrived: undefined while more
  * are needed (and `complete` is false), else the meta, its transfer syntax and where the data set starts.
  */
-export function readFileMeta(bytes: Buffer, complete: boolean, limits?: ParseLimits): { meta: Dataset; transferSyntaxUid: string; datasetOffset: number } | undefined {
+export function readFileMeta(
+  bytes: Buffer,
+  complete: boolean,
+  limits?: ParseLimits,
+): { meta: Dataset; transferSyntaxUid: string; datasetOffset: number } | undefined {
   const found = readMeta(bytes, complete, limits);
   if (found === undefined) return undefined;
   return { meta: found.meta, transferSyntaxUid: transferSyntaxOf(found.meta), datasetOffset: found.end };
@@ -129,7 +142,10 @@ export function readPart10(bytes: Buffer, limits?: ParseLimits): Part10 {
 const READ_CHUNK = 64 * 1024;
 
 /** Reads the file meta and the data set up to Pixel Data, reading the file in chunks and stopping there. */
-export async function readPart10Header(path: string, limits?: ParseLimits & { maxHeaderBytes?: number }): Promise<Part10> {
+export async function readPart10Header(
+  path: string,
+  limits?: ParseLimits & { maxHeaderBytes?: number },
+): Promise<Part10> {
   const file = await open(path, 'r');
   try {
     let head = Buffer.alloc(0);
@@ -170,7 +186,9 @@ export function encodePart10(ds: Dataset, transferSyntaxUid: string, sourceAppli
     for (const el of ds) if (el.tag >>> 16 !== 0x0002) body.setElement(el);
   }
   const meta = encodeFileMeta({
-    sopClassUid, sopInstanceUid, transferSyntaxUid,
+    sopClassUid,
+    sopInstanceUid,
+    transferSyntaxUid,
     ...(sourceApplicationEntityTitle === undefined ? {} : { sourceApplicationEntityTitle }),
   });
   return [meta, ...encodeParts(body, transferSyntaxUid)];

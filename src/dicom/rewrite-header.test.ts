@@ -37,7 +37,9 @@ for (const ts of [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.Implicit
   for (const size of [1, 97, 4096, 1 << 20]) {
     test(`rewriteHeader (${ts}, chunks of ${size}): the patient id changes, pixel data and every other element stay as they were`, async () => {
       const original = image(ts);
-      const out = await collect(rewriteHeader(chunked(original, size), ts, (h) => h.set(Tag.PatientID, 'LO', '999999990')));
+      const out = await collect(
+        rewriteHeader(chunked(original, size), ts, (h) => h.set(Tag.PatientID, 'LO', '999999990')),
+      );
       const before = parseDataset(original, ts);
       const after = parseDataset(out, ts);
       assert.equal(after.string(Tag.PatientID), '999999990');
@@ -52,5 +54,10 @@ for (const ts of [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.Implicit
 }
 
 test('rewriteHeader refuses deflated data rather than cutting it blindly', async () => {
-  await assert.rejects(collect(rewriteHeader(chunked(Buffer.alloc(10), 10), TransferSyntax.DeflatedExplicitVRLittleEndian, () => undefined)), /deflated/);
+  await assert.rejects(
+    collect(
+      rewriteHeader(chunked(Buffer.alloc(10), 10), TransferSyntax.DeflatedExplicitVRLittleEndian, () => undefined),
+    ),
+    /deflated/,
+  );
 });

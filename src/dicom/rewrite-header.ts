@@ -8,7 +8,11 @@ import { HeaderReader } from './header-reader.ts';
  * Pixel Data on passed through byte for byte: attribute coercion (PS3.4 B.4.1.3) without touching the image. Only the
  * header is held in memory. Deflated data cannot be cut this way and is refused.
  */
-export async function* rewriteHeader(data: AsyncIterable<Buffer>, transferSyntaxUid: string, edit: (header: Dataset) => void): AsyncIterable<Buffer> {
+export async function* rewriteHeader(
+  data: AsyncIterable<Buffer>,
+  transferSyntaxUid: string,
+  edit: (header: Dataset) => void,
+): AsyncIterable<Buffer> {
   if (requireTransferSyntax(transferSyntaxUid).deflated) {
     throw new DicomError('UNSUPPORTED_TRANSFER_SYNTAX', 'attributes of deflated data sets are not rewritten', 0);
   }

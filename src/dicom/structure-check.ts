@@ -73,7 +73,12 @@ export class StructureCheck {
   end(): void {
     const open = this.#stack.at(-1)!;
     if (this.#skip > 0 || this.#headLength > 0 || open.kind !== 'data-set') {
-      const inside = this.#skip > 0 ? `${this.#skip} bytes short of a value's declared length` : this.#headLength > 0 ? 'inside an element header' : `inside ${open.kind === 'fragments' ? 'encapsulated pixel data' : 'a sequence'}`;
+      const inside =
+        this.#skip > 0
+          ? `${this.#skip} bytes short of a value's declared length`
+          : this.#headLength > 0
+            ? 'inside an element header'
+            : `inside ${open.kind === 'fragments' ? 'encapsulated pixel data' : 'a sequence'}`;
       throw new DicomError('TRUNCATED', `the data set ends ${inside}`, this.#offset);
     }
   }
@@ -90,7 +95,9 @@ export class StructureCheck {
 
   #tag(): number {
     const h = this.#head;
-    return this.#little ? ((h.readUInt16LE(0) << 16) | h.readUInt16LE(2)) >>> 0 : ((h.readUInt16BE(0) << 16) | h.readUInt16BE(2)) >>> 0;
+    return this.#little
+      ? ((h.readUInt16LE(0) << 16) | h.readUInt16LE(2)) >>> 0
+      : ((h.readUInt16BE(0) << 16) | h.readUInt16BE(2)) >>> 0;
   }
 
   /** 8 bytes for items, delimiters and implicit VR; 12 for an explicit VR with a 32-bit length (PS3.5 7.1.2). */
@@ -112,7 +119,8 @@ export class StructureCheck {
     if (tag >>> 16 === 0xfffe) {
       const length = this.#u32(4);
       if (tag === ITEM_DELIMITATION && frame.kind === 'item') return void this.#stack.pop();
-      if (tag === SEQUENCE_DELIMITATION && (frame.kind === 'items' || frame.kind === 'fragments')) return void this.#stack.pop();
+      if (tag === SEQUENCE_DELIMITATION && (frame.kind === 'items' || frame.kind === 'fragments'))
+        return void this.#stack.pop();
       if (tag === ITEM && frame.kind === 'fragments' && length !== UNDEFINED) return void (this.#skip = length);
       if (tag === ITEM && frame.kind === 'items') {
         if (length !== UNDEFINED) return void (this.#skip = length);
@@ -127,16 +135,22 @@ export class StructureCheck {
     else {
       vr = vrFromBytes(this.#head[4]!, this.#head[5]!);
       if (vr === undefined) throw new DicomError('BAD_VR', `${tagText(tag)} has no valid VR`, at);
-      length = LONG_LENGTH_VRS.has(vr as never) ? this.#u32(8) : this.#little ? this.#head.readUInt16LE(6) : this.#head.readUInt16BE(6);
+      length = LONG_LENGTH_VRS.has(vr as never)
+        ? this.#u32(8)
+        : this.#little
+          ? this.#head.readUInt16LE(6)
+          : this.#head.readUInt16BE(6);
     }
     if (length !== UNDEFINED) return void (this.#skip = length);
     if (tag === PIXEL_DATA && vr !== 'SQ') return this.#enter({ kind: 'fragments' }, at);
-    if (vr === undefined || vr === 'SQ' || vr === 'UN') return this.#enter({ kind: 'items', implicit: this.#implicit() || vr === 'UN' }, at);
+    if (vr === undefined || vr === 'SQ' || vr === 'UN')
+      return this.#enter({ kind: 'items', implicit: this.#implicit() || vr === 'UN' }, at);
     throw new DicomError('BAD_VR', `${tagText(tag)} (${vr}) cannot have an undefined length`, at);
   }
 
   #enter(frame: Frame, at: number): void {
-    if (this.#stack.length >= MAX_DEPTH) throw new DicomError('TOO_DEEP', `more than ${MAX_DEPTH} nested sequences`, at);
+    if (this.#stack.length >= MAX_DEPTH)
+      throw new DicomError('TOO_DEEP', `more than ${MAX_DEPTH} nested sequences`, at);
     this.#stack.push(frame);
   }
 }

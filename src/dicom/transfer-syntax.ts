@@ -45,8 +45,11 @@ export interface TransferSyntaxInfo {
 
 const infos = new Map<string, TransferSyntaxInfo>(
   Object.entries(TransferSyntax).map(([name, uid]) => {
-    const native = uid === TransferSyntax.ImplicitVRLittleEndian || uid === TransferSyntax.ExplicitVRLittleEndian
-      || uid === TransferSyntax.DeflatedExplicitVRLittleEndian || uid === TransferSyntax.ExplicitVRBigEndian;
+    const native =
+      uid === TransferSyntax.ImplicitVRLittleEndian ||
+      uid === TransferSyntax.ExplicitVRLittleEndian ||
+      uid === TransferSyntax.DeflatedExplicitVRLittleEndian ||
+      uid === TransferSyntax.ExplicitVRBigEndian;
     const info: TransferSyntaxInfo = Object.freeze({
       uid,
       name,

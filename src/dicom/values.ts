@@ -67,15 +67,37 @@ export function encodeNumbers(vr: Vr, values: readonly number[]): Buffer {
     const v = values[i] ?? 0;
     const o = i * unit;
     switch (vr) {
-      case 'US': case 'OW': out.writeUInt16LE(v, o); break;
-      case 'SS': out.writeInt16LE(v, o); break;
-      case 'UL': case 'OL': out.writeUInt32LE(v, o); break;
-      case 'SL': out.writeInt32LE(v, o); break;
-      case 'FL': case 'OF': out.writeFloatLE(v, o); break;
-      case 'FD': case 'OD': out.writeDoubleLE(v, o); break;
-      case 'SV': out.writeBigInt64LE(BigInt(v), o); break;
-      case 'UV': case 'OV': out.writeBigUInt64LE(BigInt(v), o); break;
-      default: throw new DicomError('BAD_VALUE', `${vr} does not hold binary numbers`);
+      case 'US':
+      case 'OW':
+        out.writeUInt16LE(v, o);
+        break;
+      case 'SS':
+        out.writeInt16LE(v, o);
+        break;
+      case 'UL':
+      case 'OL':
+        out.writeUInt32LE(v, o);
+        break;
+      case 'SL':
+        out.writeInt32LE(v, o);
+        break;
+      case 'FL':
+      case 'OF':
+        out.writeFloatLE(v, o);
+        break;
+      case 'FD':
+      case 'OD':
+        out.writeDoubleLE(v, o);
+        break;
+      case 'SV':
+        out.writeBigInt64LE(BigInt(v), o);
+        break;
+      case 'UV':
+      case 'OV':
+        out.writeBigUInt64LE(BigInt(v), o);
+        break;
+      default:
+        throw new DicomError('BAD_VALUE', `${vr} does not hold binary numbers`);
     }
   }
   return out;
@@ -85,22 +107,45 @@ export function encodeNumbers(vr: Vr, values: readonly number[]): Buffer {
 export function decodeNumbers(vr: Vr, bytes: Buffer, max = Infinity): number[] {
   const out: number[] = [];
   if (vr === 'AT') {
-    for (let o = 0; o + 4 <= bytes.length && out.length < max; o += 4) out.push(bytes.readUInt16LE(o) * 0x10000 + bytes.readUInt16LE(o + 2));
+    for (let o = 0; o + 4 <= bytes.length && out.length < max; o += 4)
+      out.push(bytes.readUInt16LE(o) * 0x10000 + bytes.readUInt16LE(o + 2));
     return out;
   }
   const unit = BINARY_UNIT[vr];
   if (unit === undefined) return out;
   for (let o = 0; o + unit <= bytes.length && out.length < max; o += unit) {
     switch (vr) {
-      case 'US': case 'OW': out.push(bytes.readUInt16LE(o)); break;
-      case 'SS': out.push(bytes.readInt16LE(o)); break;
-      case 'UL': case 'OL': out.push(bytes.readUInt32LE(o)); break;
-      case 'SL': out.push(bytes.readInt32LE(o)); break;
-      case 'FL': case 'OF': out.push(bytes.readFloatLE(o)); break;
-      case 'FD': case 'OD': out.push(bytes.readDoubleLE(o)); break;
-      case 'SV': out.push(Number(bytes.readBigInt64LE(o))); break;
-      case 'UV': case 'OV': out.push(Number(bytes.readBigUInt64LE(o))); break;
-      default: return out;
+      case 'US':
+      case 'OW':
+        out.push(bytes.readUInt16LE(o));
+        break;
+      case 'SS':
+        out.push(bytes.readInt16LE(o));
+        break;
+      case 'UL':
+      case 'OL':
+        out.push(bytes.readUInt32LE(o));
+        break;
+      case 'SL':
+        out.push(bytes.readInt32LE(o));
+        break;
+      case 'FL':
+      case 'OF':
+        out.push(bytes.readFloatLE(o));
+        break;
+      case 'FD':
+      case 'OD':
+        out.push(bytes.readDoubleLE(o));
+        break;
+      case 'SV':
+        out.push(Number(bytes.readBigInt64LE(o)));
+        break;
+      case 'UV':
+      case 'OV':
+        out.push(Number(bytes.readBigUInt64LE(o)));
+        break;
+      default:
+        return out;
     }
   }
   return out;

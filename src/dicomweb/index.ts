@@ -1,1 +1,8 @@
-export { MultipartError, MultipartErrorCode, parseMultipartContentType, readMultipart, type MultipartLimits, type Part } from './multipart-reader.ts';
+export {
+  MultipartError,
+  MultipartErrorCode,
+  parseMultipartContentType,
+  readMultipart,
+  type MultipartLimits,
+  type Part,
+} from './multipart-reader.ts';

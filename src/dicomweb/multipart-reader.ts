@@ -48,7 +48,13 @@ export function parseMultipartContentType(header: string | undefined): { boundar
   for (const p of params) {
     const eq = p.indexOf('=');
     if (eq < 0) continue;
-    values.set(p.slice(0, eq).trim().toLowerCase(), p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1'));
+    values.set(
+      p.slice(0, eq).trim().toLowerCase(),
+      p
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1'),
+    );
   }
   const boundary = values.get('boundary');
   // RFC 2046 5.1.1: 1 to 70 characters from a restricted set, not ending in a space.
@@ -98,7 +104,12 @@ async function readAtMost(src: ChunkSource, n: number): Promise<Buffer> {
 }
 
 /** Reads bytes until `marker`; returns what came before it (at most `limit` bytes, else `onLimit`). */
-async function readUntil(src: ChunkSource, marker: Buffer, limit: number, onLimit: () => MultipartError): Promise<Buffer | undefined> {
+async function readUntil(
+  src: ChunkSource,
+  marker: Buffer,
+  limit: number,
+  onLimit: () => MultipartError,
+): Promise<Buffer | undefined> {
   let acc: Buffer = Buffer.alloc(0);
   for (;;) {
     const idx = acc.indexOf(marker);
@@ -180,7 +191,11 @@ function parseHeaders(block: Buffer): Map<string, string> {
  * The parts of a multipart body, one after another. Each part's body must be consumed before asking for the next part;
  * the whole body must end with the close delimiter, or the last part fails with TRUNCATED.
  */
-export async function* readMultipart(source: AsyncIterable<Buffer>, boundary: string, limits: MultipartLimits = {}): AsyncIterable<Part> {
+export async function* readMultipart(
+  source: AsyncIterable<Buffer>,
+  boundary: string,
+  limits: MultipartLimits = {},
+): AsyncIterable<Part> {
   const maxHeaderBytes = limits.maxHeaderBytes ?? 16 * 1024;
   const maxParts = limits.maxParts ?? 100_000;
   const src = new ChunkSource(source);
@@ -190,9 +205,15 @@ export async function* readMultipart(source: AsyncIterable<Buffer>, boundary: st
   const headerEnd = Buffer.from('\r\n\r\n');
 
   // The body may start with the boundary itself, or with a preamble ending in CRLF before it.
-  const preamble = await readUntil(src, first, limits.maxPreambleBytes ?? 1024, () => new MultipartError('NO_FIRST_BOUNDARY', 'no boundary at the start of the body'));
+  const preamble = await readUntil(
+    src,
+    first,
+    limits.maxPreambleBytes ?? 1024,
+    () => new MultipartError('NO_FIRST_BOUNDARY', 'no boundary at the start of the body'),
+  );
   if (preamble === undefined) throw new MultipartError('NO_FIRST_BOUNDARY', 'the body has no boundary');
-  if (preamble.length > 0 && !preamble.subarray(-2).equals(crlf)) throw new MultipartError('NO_FIRST_BOUNDARY', 'text before the first boundary does not end a line');
+  if (preamble.length > 0 && !preamble.subarray(-2).equals(crlf))
+    throw new MultipartError('NO_FIRST_BOUNDARY', 'text before the first boundary does not end a line');
 
   for (let parts = 0; ; parts++) {
     // After a boundary: "--" closes the body, whatever follows (the epilogue, RFC 2046 5.1.1, is not read: it may be
@@ -200,15 +221,26 @@ export async function* readMultipart(source: AsyncIterable<Buffer>, boundary: st
     const start = await readAtMost(src, 2);
     if (start.toString('latin1') === '--') return;
     src.unshift(start);
-    const after = await readUntil(src, crlf, 256, () => new MultipartError('BAD_DELIMITER', 'garbage after a boundary'));
+    const after = await readUntil(
+      src,
+      crlf,
+      256,
+      () => new MultipartError('BAD_DELIMITER', 'garbage after a boundary'),
+    );
     if (after === undefined) {
       throw new MultipartError('TRUNCATED', 'the body ended without the close delimiter');
     }
-    if (!/^[ \t]*$/.test(after.toString('latin1'))) throw new MultipartError('BAD_DELIMITER', 'garbage after a boundary');
+    if (!/^[ \t]*$/.test(after.toString('latin1')))
+      throw new MultipartError('BAD_DELIMITER', 'garbage after a boundary');
     if (parts >= maxParts) throw new MultipartError('TOO_MANY_PARTS', `more than ${maxParts} parts`);
 
     src.unshift(crlf); // lets an empty header block end with the same CRLFCRLF marker
-    const block = await readUntil(src, headerEnd, maxHeaderBytes, () => new MultipartError('HEADER_TOO_LARGE', `part headers over ${maxHeaderBytes} bytes`));
+    const block = await readUntil(
+      src,
+      headerEnd,
+      maxHeaderBytes,
+      () => new MultipartError('HEADER_TOO_LARGE', `part headers over ${maxHeaderBytes} bytes`),
+    );
     if (block === undefined) throw new MultipartError('TRUNCATED', 'the body ended inside part headers');
     const headers = parseHeaders(block.subarray(2));
     let consumed = false;

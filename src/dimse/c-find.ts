@@ -20,7 +20,12 @@ export async function serveFind(s: ScpContext, req: IncomingMessage): Promise<vo
   let status: number = Status.Success;
   let matches = 0;
   try {
-    const it = handler.call(s.cfg.options.handlers, s.info, { sopClassUid: req.context.abstractSyntax, transferSyntaxUid: req.context.transferSyntax, identifier, signal: s.signal });
+    const it = handler.call(s.cfg.options.handlers, s.info, {
+      sopClassUid: req.context.abstractSyntax,
+      transferSyntaxUid: req.context.transferSyntax,
+      identifier,
+      signal: s.signal,
+    });
     for await (const match of it) {
       if (s.signal.aborted) break;
       await respond(s, req, { status: Status.Pending }, match);

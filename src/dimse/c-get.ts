@@ -22,23 +22,37 @@ function nextId(ul: UpperLayer): number {
 }
 
 async function* chunks(src: NodeJS.ReadableStream | AsyncIterable<Buffer>): AsyncIterable<Buffer> {
-  for await (const c of src as AsyncIterable<Buffer | string>) yield typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
+  for await (const c of src as AsyncIterable<Buffer | string>)
+    yield typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
 }
 
 async function storeBack(s: ScpContext, inst: OutgoingInstance): Promise<number> {
   const ctx = chooseContext(s.ul.contexts.values(), inst.sopClassUid, inst.transferSyntaxUid, (c) => c.requestorIsScp);
   if (ctx === undefined) {
-    throw new DimseProtocolError('NO_PRESENTATION_CONTEXT', `no presentation context for ${inst.sopClassUid} in ${inst.transferSyntaxUid} or a lossless rewrite of it`);
+    throw new DimseProtocolError(
+      'NO_PRESENTATION_CONTEXT',
+      `no presentation context for ${inst.sopClassUid} in ${inst.transferSyntaxUid} or a lossless rewrite of it`,
+    );
   }
   const id = nextId(s.ul);
   const q = new ResponseQueue(60_000);
   s.ul.listen(id, q);
   try {
-    await s.ul.send(ctx.id, {
-      commandField: CommandField.CStoreRq, messageId: id, affectedSopClassUid: inst.sopClassUid, affectedSopInstanceUid: inst.sopInstanceUid,
-      priority: Priority.Medium, dataSetType: DataSetPresent,
-    }, inTransferSyntax(chunks(await inst.open()), inst.transferSyntaxUid, ctx.transferSyntax));
-    const rsp = await q.next(() => s.ul.abortWith(new DimseProtocolError('TIMEOUT', 'no C-STORE response to a C-GET sub-operation')));
+    await s.ul.send(
+      ctx.id,
+      {
+        commandField: CommandField.CStoreRq,
+        messageId: id,
+        affectedSopClassUid: inst.sopClassUid,
+        affectedSopInstanceUid: inst.sopInstanceUid,
+        priority: Priority.Medium,
+        dataSetType: DataSetPresent,
+      },
+      inTransferSyntax(chunks(await inst.open()), inst.transferSyntaxUid, ctx.transferSyntax),
+    );
+    const rsp = await q.next(() =>
+      s.ul.abortWith(new DimseProtocolError('TIMEOUT', 'no C-STORE response to a C-GET sub-operation')),
+    );
     rsp.data?.discard();
     return rsp.command.status ?? Status.ProcessingFailure;
   } finally {

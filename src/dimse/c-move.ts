@@ -11,7 +11,9 @@ import type { OutgoingInstance, RetrievePlan } from './types.ts';
 import type { IncomingMessage } from './upper-layer.ts';
 
 /** One presentation context per (SOP class, stored transfer syntax), offering the stored syntax first and lossless rewrites after it. */
-export function contextsFor(instances: readonly OutgoingInstance[]): { abstractSyntax: string; transferSyntaxes: string[] }[] {
+export function contextsFor(
+  instances: readonly OutgoingInstance[],
+): { abstractSyntax: string; transferSyntaxes: string[] }[] {
   const seen = new Set<string>();
   const out: { abstractSyntax: string; transferSyntaxes: string[] }[] = [];
   for (const i of instances) {
@@ -29,23 +31,51 @@ export async function serveMove(s: ScpContext, req: IncomingMessage): Promise<vo
     open: async (plan: RetrievePlan): Promise<SubOperationTransport> => {
       if (plan.handOff !== undefined) return plan.handOff;
       const dest = plan.destination;
-      if (dest === undefined) throw new DimseFailure(Status.MoveDestinationUnknown, `move destination ${req.command.moveDestination ?? ''} unknown`);
-      const noop: SubOperationTransport = { store: () => Promise.resolve(Status.ProcessingFailure), close: () => Promise.resolve() };
+      if (dest === undefined)
+        throw new DimseFailure(
+          Status.MoveDestinationUnknown,
+          `move destination ${req.command.moveDestination ?? ''} unknown`,
+        );
+      const noop: SubOperationTransport = {
+        store: () => Promise.resolve(Status.ProcessingFailure),
+        close: () => Promise.resolve(),
+      };
       if (plan.instances.length === 0) return noop;
       let sub: Association;
       try {
         sub = await Association.connect({
-          host: dest.host, port: dest.port, callingAeTitle: s.cfg.aeTitle, calledAeTitle: dest.aeTitle,
-          presentationContexts: contextsFor(plan.instances), logger: s.log,
+          host: dest.host,
+          port: dest.port,
+          callingAeTitle: s.cfg.aeTitle,
+          calledAeTitle: dest.aeTitle,
+          presentationContexts: contextsFor(plan.instances),
+          logger: s.log,
           ...(dest.tls !== undefined ? { tls: dest.tls } : {}),
         });
       } catch (err) {
-        s.log.warn({ reason: 'MOVE_DESTINATION_UNREACHABLE', destination: dest.aeTitle, detail: err instanceof Error ? err.message : String(err) }, 'cannot open the sub-association');
-        throw new DimseFailure(Status.OutOfResourcesSubOps, 'unable to perform sub-operations: destination not reachable');
+        s.log.warn(
+          {
+            reason: 'MOVE_DESTINATION_UNREACHABLE',
+            destination: dest.aeTitle,
+            detail: err instanceof Error ? err.message : String(err),
+          },
+          'cannot open the sub-association',
+        );
+        throw new DimseFailure(
+          Status.OutOfResourcesSubOps,
+          'unable to perform sub-operations: destination not reachable',
+        );
       }
       const originator = { aeTitle: s.info.callingAeTitle, messageId: req.command.messageId ?? 0 };
       return {
-        store: async (inst) => sub.store({ sopClassUid: inst.sopClassUid, sopInstanceUid: inst.sopInstanceUid, transferSyntaxUid: inst.transferSyntaxUid, data: await inst.open(), moveOriginator: originator }),
+        store: async (inst) =>
+          sub.store({
+            sopClassUid: inst.sopClassUid,
+            sopInstanceUid: inst.sopInstanceUid,
+            transferSyntaxUid: inst.transferSyntaxUid,
+            data: await inst.open(),
+            moveOriginator: originator,
+          }),
         close: () => sub.release(),
       };
     },

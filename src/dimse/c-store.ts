@@ -23,11 +23,14 @@ export async function serveStore(s: ScpContext, req: IncomingMessage): Promise<v
       sopInstanceUid: c.affectedSopInstanceUid ?? '',
       transferSyntaxUid: req.context.transferSyntax,
       priority: c.priority ?? 0,
-      ...(c.moveOriginatorAeTitle !== undefined ? { moveOriginator: { aeTitle: c.moveOriginatorAeTitle, messageId: c.moveOriginatorMessageId ?? 0 } } : {}),
+      ...(c.moveOriginatorAeTitle !== undefined
+        ? { moveOriginator: { aeTitle: c.moveOriginatorAeTitle, messageId: c.moveOriginatorMessageId ?? 0 } }
+        : {}),
       data,
     };
     try {
-      if (store.sopClassUid !== req.context.abstractSyntax) throw new Error('Affected SOP Class differs from the presentation context');
+      if (store.sopClassUid !== req.context.abstractSyntax)
+        throw new Error('Affected SOP Class differs from the presentation context');
       status = (await s.cfg.options.handlers.store(s.info, store)) ?? Status.Success;
     } catch (err) {
       status = statusOf(s, err);
@@ -35,5 +38,8 @@ export async function serveStore(s: ScpContext, req: IncomingMessage): Promise<v
     data.discard();
   }
   await data?.finished;
-  await respond(s, req, { status, ...(c.affectedSopInstanceUid !== undefined ? { affectedSopInstanceUid: c.affectedSopInstanceUid } : {}) });
+  await respond(s, req, {
+    status,
+    ...(c.affectedSopInstanceUid !== undefined ? { affectedSopInstanceUid: c.affectedSopInstanceUid } : {}),
+  });
 }

@@ -10,7 +10,14 @@ import { type Command, CommandField, DataSetPresent, NoDataSet, Priority } from 
 import { DimseProtocolError } from './errors.ts';
 import { decodeFailedUidList } from './failed-uid-list.ts';
 import { encodeAssociateRq } from './pdu-codec.ts';
-import { AbortReason, AbortSource, ContextResult, PduType, type ProposedContext, type RoleSelection } from './pdu-types.ts';
+import {
+  AbortReason,
+  AbortSource,
+  ContextResult,
+  PduType,
+  type ProposedContext,
+  type RoleSelection,
+} from './pdu-types.ts';
 import type { NegotiatedContext } from './presentation-context.ts';
 import { ResponseQueue } from './response-queue.ts';
 import { DimseFailure, isFailure, isPending, Status } from './status.ts';
@@ -26,14 +33,21 @@ async function* chunks(data: Buffer | NodeJS.ReadableStream | AsyncIterable<Buff
     yield data;
     return;
   }
-  for await (const c of data as AsyncIterable<Buffer | string>) yield typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
+  for await (const c of data as AsyncIterable<Buffer | string>)
+    yield typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
 }
 
 function openSocket(o: ConnectOptions, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket: Socket = o.tls !== undefined
-      ? tlsConnect({ host: o.host, port: o.port, ...secureContextOptions(o.tls), ...(isIp(o.host) ? {} : { servername: o.host }) })
-      : netConnect({ host: o.host, port: o.port });
+    const socket: Socket =
+      o.tls !== undefined
+        ? tlsConnect({
+            host: o.host,
+            port: o.port,
+            ...secureContextOptions(o.tls),
+            ...(isIp(o.host) ? {} : { servername: o.host }),
+          })
+        : netConnect({ host: o.host, port: o.port });
     const ready = o.tls !== undefined ? 'secureConnect' : 'connect';
     const timer = setTimeout(() => {
       socket.destroy();
@@ -47,8 +61,18 @@ function openSocket(o: ConnectOptions, timeoutMs: number): Promise<Socket> {
     socket.once('error', (err) => {
       clearTimeout(timer);
       socket.destroy();
-      const tlsFailure = o.tls !== undefined && /SSL|TLS|certificate|handshake|alert|self.signed|verify/i.test(`${err.message} ${(err as { code?: string }).code ?? ''}`);
-      reject(new DimseProtocolError(tlsFailure ? 'TLS_FAILED' : 'CONNECT_FAILED', `${tlsFailure ? 'TLS' : 'connection'} to ${o.host}:${o.port} failed: ${err.message}`, { cause: err }));
+      const tlsFailure =
+        o.tls !== undefined &&
+        /SSL|TLS|certificate|handshake|alert|self.signed|verify/i.test(
+          `${err.message} ${(err as { code?: string }).code ?? ''}`,
+        );
+      reject(
+        new DimseProtocolError(
+          tlsFailure ? 'TLS_FAILED' : 'CONNECT_FAILED',
+          `${tlsFailure ? 'TLS' : 'connection'} to ${o.host}:${o.port} failed: ${err.message}`,
+          { cause: err },
+        ),
+      );
     });
   });
 }
@@ -58,7 +82,14 @@ function isIp(host: string): boolean {
 }
 
 function retrieveResult(c: Command, failedUids: string[]): RetrieveResult {
-  return { status: c.status ?? Status.ProcessingFailure, completed: c.completed ?? 0, failed: c.failed ?? 0, warning: c.warning ?? 0, remaining: c.remaining ?? 0, failedSopInstanceUids: failedUids };
+  return {
+    status: c.status ?? Status.ProcessingFailure,
+    completed: c.completed ?? 0,
+    failed: c.failed ?? 0,
+    warning: c.warning ?? 0,
+    remaining: c.remaining ?? 0,
+    failedSopInstanceUids: failedUids,
+  };
 }
 
 export class Association {
@@ -83,10 +114,15 @@ export class Association {
     const maxPdu = o.maxPduLength ?? 256 * 1024;
     const socket = await openSocket(o, o.timeouts?.connectMs ?? 10_000);
     const ul = new UpperLayer(socket, 'Sta5', { maxPduLength: maxPdu, maxCommandBytes: 64 * 1024, logger: log });
-    const proposed: ProposedContext[] = o.presentationContexts.map((pc, i) => ({ id: 2 * i + 1, abstractSyntax: pc.abstractSyntax, transferSyntaxes: [...pc.transferSyntaxes] }));
+    const proposed: ProposedContext[] = o.presentationContexts.map((pc, i) => ({
+      id: 2 * i + 1,
+      abstractSyntax: pc.abstractSyntax,
+      transferSyntaxes: [...pc.transferSyntaxes],
+    }));
     const roles: RoleSelection[] = [];
     for (const pc of o.presentationContexts) {
-      if (pc.scpRole === true && !roles.some((r) => r.sopClassUid === pc.abstractSyntax)) roles.push({ sopClassUid: pc.abstractSyntax, scuRole: true, scpRole: true });
+      if (pc.scpRole === true && !roles.some((r) => r.sopClassUid === pc.abstractSyntax))
+        roles.push({ sopClassUid: pc.abstractSyntax, scuRole: true, scpRole: true });
     }
     const answer = new Promise<NegotiatedContext[]>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -95,32 +131,58 @@ export class Association {
       }, o.timeouts?.connectMs ?? 10_000);
       void ul.closed.then(() => {
         clearTimeout(timer);
-        reject(ul.endReason ?? new DimseProtocolError('CONNECTION_CLOSED', 'connection closed during association negotiation'));
+        reject(
+          ul.endReason ??
+            new DimseProtocolError('CONNECTION_CLOSED', 'connection closed during association negotiation'),
+        );
       });
       ul.onControl = (pdu) => {
         clearTimeout(timer);
         if (pdu.type === PduType.AssociateRj) {
           const { result, source, reason } = pdu.rj;
           ul.closeAfter(undefined);
-          reject(new DimseProtocolError('ASSOCIATION_REJECTED', `association rejected (result ${result}, source ${source}, reason ${reason})`, { reject: pdu.rj }));
+          reject(
+            new DimseProtocolError(
+              'ASSOCIATION_REJECTED',
+              `association rejected (result ${result}, source ${source}, reason ${reason})`,
+              { reject: pdu.rj },
+            ),
+          );
           return;
         }
-        if (pdu.type !== PduType.AssociateAc) throw new DimseProtocolError('UNEXPECTED_PDU', `PDU type ${pdu.type} while awaiting A-ASSOCIATE-AC`);
+        if (pdu.type !== PduType.AssociateAc)
+          throw new DimseProtocolError('UNEXPECTED_PDU', `PDU type ${pdu.type} while awaiting A-ASSOCIATE-AC`);
         const accepted: NegotiatedContext[] = [];
         for (const a of pdu.ac.contexts) {
           const p = proposed.find((x) => x.id === a.id);
           if (p === undefined || a.result !== ContextResult.Acceptance) continue;
           const role = pdu.ac.userInfo.roleSelections.find((r) => r.sopClassUid === p.abstractSyntax);
-          accepted.push({ id: a.id, abstractSyntax: p.abstractSyntax, transferSyntax: a.transferSyntax, requestorIsScp: role?.scpRole === true });
+          accepted.push({
+            id: a.id,
+            abstractSyntax: p.abstractSyntax,
+            transferSyntax: a.transferSyntax,
+            requestorIsScp: role?.scpRole === true,
+          });
         }
         ul.establish(accepted, pdu.ac.userInfo.maxPduLength);
         resolve(accepted);
       };
     });
-    socket.write(encodeAssociateRq({
-      protocolVersion: 1, calledAeTitle: o.calledAeTitle, callingAeTitle: o.callingAeTitle, applicationContext: ApplicationContextName, contexts: proposed,
-      userInfo: { maxPduLength: maxPdu, implementationClassUid: ImplementationClassUid, implementationVersionName: ImplementationVersionName, roleSelections: roles },
-    }));
+    socket.write(
+      encodeAssociateRq({
+        protocolVersion: 1,
+        calledAeTitle: o.calledAeTitle,
+        callingAeTitle: o.callingAeTitle,
+        applicationContext: ApplicationContextName,
+        contexts: proposed,
+        userInfo: {
+          maxPduLength: maxPdu,
+          implementationClassUid: ImplementationClassUid,
+          implementationVersionName: ImplementationVersionName,
+          roleSelections: roles,
+        },
+      }),
+    );
     const contexts = await answer;
     log.debug({ accepted: contexts.length, proposed: proposed.length }, 'association established');
     return new Association(ul, contexts, o.timeouts?.responseMs ?? 60_000);
@@ -142,9 +204,15 @@ export class Association {
   }
 
   private context(abstractSyntax: string, transferSyntax?: string): NegotiatedContext {
-    const c = this.contexts.find((x) => x.abstractSyntax === abstractSyntax && (transferSyntax === undefined || x.transferSyntax === transferSyntax));
+    const c = this.contexts.find(
+      (x) =>
+        x.abstractSyntax === abstractSyntax && (transferSyntax === undefined || x.transferSyntax === transferSyntax),
+    );
     if (c === undefined) {
-      throw new DimseProtocolError('NO_PRESENTATION_CONTEXT', `no accepted presentation context for ${abstractSyntax}${transferSyntax !== undefined ? ` in ${transferSyntax}` : ''}`);
+      throw new DimseProtocolError(
+        'NO_PRESENTATION_CONTEXT',
+        `no accepted presentation context for ${abstractSyntax}${transferSyntax !== undefined ? ` in ${transferSyntax}` : ''}`,
+      );
     }
     return c;
   }
@@ -155,7 +223,11 @@ export class Association {
   }
 
   /** Sends a request and returns the queue its responses arrive in. */
-  private async request(contextId: number, command: Command, data?: Buffer | AsyncIterable<Buffer>): Promise<ResponseQueue> {
+  private async request(
+    contextId: number,
+    command: Command,
+    data?: Buffer | AsyncIterable<Buffer>,
+  ): Promise<ResponseQueue> {
     const q = new ResponseQueue(this.responseMs);
     const id = command.messageId ?? 0;
     this.ul.listen(id, q);
@@ -169,13 +241,20 @@ export class Association {
   }
 
   private next(q: ResponseQueue): Promise<IncomingMessage> {
-    return q.next(() => this.ul.abortWith(new DimseProtocolError('TIMEOUT', 'DIMSE response timeout'), AbortSource.ServiceUser));
+    return q.next(() =>
+      this.ul.abortWith(new DimseProtocolError('TIMEOUT', 'DIMSE response timeout'), AbortSource.ServiceUser),
+    );
   }
 
   async echo(): Promise<number> {
     const ctx = this.context('1.2.840.10008.1.1');
     const id = this.nextId();
-    const q = await this.request(ctx.id, { commandField: CommandField.CEchoRq, messageId: id, affectedSopClassUid: ctx.abstractSyntax, dataSetType: NoDataSet });
+    const q = await this.request(ctx.id, {
+      commandField: CommandField.CEchoRq,
+      messageId: id,
+      affectedSopClassUid: ctx.abstractSyntax,
+      dataSetType: NoDataSet,
+    });
     try {
       const rsp = await this.next(q);
       return rsp.command.status ?? Status.ProcessingFailure;
@@ -184,18 +263,37 @@ export class Association {
     }
   }
 
-  async store(x: { sopClassUid: string; sopInstanceUid: string; transferSyntaxUid: string; data: Buffer | NodeJS.ReadableStream | AsyncIterable<Buffer>; moveOriginator?: { aeTitle: string; messageId: number } }): Promise<number> {
+  async store(x: {
+    sopClassUid: string;
+    sopInstanceUid: string;
+    transferSyntaxUid: string;
+    data: Buffer | NodeJS.ReadableStream | AsyncIterable<Buffer>;
+    moveOriginator?: { aeTitle: string; messageId: number };
+  }): Promise<number> {
     const ctx = chooseContext(this.contexts, x.sopClassUid, x.transferSyntaxUid);
     if (ctx === undefined) {
-      throw new DimseProtocolError('NO_PRESENTATION_CONTEXT', `no accepted presentation context for ${x.sopClassUid} in ${x.transferSyntaxUid} or a lossless rewrite of it`);
+      throw new DimseProtocolError(
+        'NO_PRESENTATION_CONTEXT',
+        `no accepted presentation context for ${x.sopClassUid} in ${x.transferSyntaxUid} or a lossless rewrite of it`,
+      );
     }
     const id = this.nextId();
     const cmd: Command = {
-      commandField: CommandField.CStoreRq, messageId: id, affectedSopClassUid: x.sopClassUid, affectedSopInstanceUid: x.sopInstanceUid,
-      priority: Priority.Medium, dataSetType: DataSetPresent,
-      ...(x.moveOriginator !== undefined ? { moveOriginatorAeTitle: x.moveOriginator.aeTitle, moveOriginatorMessageId: x.moveOriginator.messageId } : {}),
+      commandField: CommandField.CStoreRq,
+      messageId: id,
+      affectedSopClassUid: x.sopClassUid,
+      affectedSopInstanceUid: x.sopInstanceUid,
+      priority: Priority.Medium,
+      dataSetType: DataSetPresent,
+      ...(x.moveOriginator !== undefined
+        ? { moveOriginatorAeTitle: x.moveOriginator.aeTitle, moveOriginatorMessageId: x.moveOriginator.messageId }
+        : {}),
     };
-    const q = await this.request(ctx.id, cmd, inTransferSyntax(chunks(x.data), x.transferSyntaxUid, ctx.transferSyntax));
+    const q = await this.request(
+      ctx.id,
+      cmd,
+      inTransferSyntax(chunks(x.data), x.transferSyntaxUid, ctx.transferSyntax),
+    );
     try {
       const rsp = await this.next(q);
       rsp.data?.discard();
@@ -209,7 +307,17 @@ export class Association {
   async *find(sopClassUid: string, identifier: Buffer): AsyncIterable<Buffer> {
     const ctx = this.context(sopClassUid);
     const id = this.nextId();
-    const q = await this.request(ctx.id, { commandField: CommandField.CFindRq, messageId: id, affectedSopClassUid: sopClassUid, priority: Priority.Medium, dataSetType: DataSetPresent }, identifier);
+    const q = await this.request(
+      ctx.id,
+      {
+        commandField: CommandField.CFindRq,
+        messageId: id,
+        affectedSopClassUid: sopClassUid,
+        priority: Priority.Medium,
+        dataSetType: DataSetPresent,
+      },
+      identifier,
+    );
     let final = false;
     try {
       for (;;) {
@@ -221,7 +329,11 @@ export class Association {
         }
         final = true;
         rsp.data?.discard();
-        if (isFailure(status)) throw new DimseFailure(status, `C-FIND failed with status 0x${status.toString(16).padStart(4, '0')}${rsp.command.errorComment !== undefined ? `: ${rsp.command.errorComment}` : ''}`);
+        if (isFailure(status))
+          throw new DimseFailure(
+            status,
+            `C-FIND failed with status 0x${status.toString(16).padStart(4, '0')}${rsp.command.errorComment !== undefined ? `: ${rsp.command.errorComment}` : ''}`,
+          );
         return;
       }
     } finally {
@@ -231,7 +343,11 @@ export class Association {
   }
 
   private async cancelAndDrain(contextId: number, id: number, q: ResponseQueue): Promise<void> {
-    await this.ul.send(contextId, { commandField: CommandField.CCancelRq, messageIdBeingRespondedTo: id, dataSetType: NoDataSet });
+    await this.ul.send(contextId, {
+      commandField: CommandField.CCancelRq,
+      messageIdBeingRespondedTo: id,
+      dataSetType: NoDataSet,
+    });
     for (;;) {
       const rsp = await this.next(q);
       rsp.data?.discard();
@@ -239,11 +355,16 @@ export class Association {
     }
   }
 
-  private async retrieveLoop(q: ResponseQueue, ctx: NegotiatedContext, onPending?: (r: RetrieveResult) => void): Promise<RetrieveResult> {
+  private async retrieveLoop(
+    q: ResponseQueue,
+    ctx: NegotiatedContext,
+    onPending?: (r: RetrieveResult) => void,
+  ): Promise<RetrieveResult> {
     for (;;) {
       const rsp = await this.next(q);
       const status = rsp.command.status ?? Status.ProcessingFailure;
-      const failedUids = rsp.data !== undefined ? decodeFailedUidList(await rsp.data.collect(MAX_IDENTIFIER), ctx.transferSyntax) : [];
+      const failedUids =
+        rsp.data !== undefined ? decodeFailedUidList(await rsp.data.collect(MAX_IDENTIFIER), ctx.transferSyntax) : [];
       const r = retrieveResult(rsp.command, failedUids);
       if (isPending(status)) {
         onPending?.(r);
@@ -253,10 +374,26 @@ export class Association {
     }
   }
 
-  async move(sopClassUid: string, destinationAeTitle: string, identifier: Buffer, onPending?: (r: RetrieveResult) => void): Promise<RetrieveResult> {
+  async move(
+    sopClassUid: string,
+    destinationAeTitle: string,
+    identifier: Buffer,
+    onPending?: (r: RetrieveResult) => void,
+  ): Promise<RetrieveResult> {
     const ctx = this.context(sopClassUid);
     const id = this.nextId();
-    const q = await this.request(ctx.id, { commandField: CommandField.CMoveRq, messageId: id, affectedSopClassUid: sopClassUid, priority: Priority.Medium, moveDestination: destinationAeTitle, dataSetType: DataSetPresent }, identifier);
+    const q = await this.request(
+      ctx.id,
+      {
+        commandField: CommandField.CMoveRq,
+        messageId: id,
+        affectedSopClassUid: sopClassUid,
+        priority: Priority.Medium,
+        moveDestination: destinationAeTitle,
+        dataSetType: DataSetPresent,
+      },
+      identifier,
+    );
     try {
       return await this.retrieveLoop(q, ctx, onPending);
     } finally {
@@ -265,12 +402,26 @@ export class Association {
   }
 
   /** C-GET: the C-STORE sub-operations arrive on this association and go to `onStore` (PS3.4 C.4.3). */
-  async get(sopClassUid: string, identifier: Buffer, onStore: (req: StoreRequest) => Promise<number | void>): Promise<RetrieveResult> {
+  async get(
+    sopClassUid: string,
+    identifier: Buffer,
+    onStore: (req: StoreRequest) => Promise<number | void>,
+  ): Promise<RetrieveResult> {
     const ctx = this.context(sopClassUid);
     const id = this.nextId();
     this.storeHandler = onStore;
     try {
-      const q = await this.request(ctx.id, { commandField: CommandField.CGetRq, messageId: id, affectedSopClassUid: sopClassUid, priority: Priority.Medium, dataSetType: DataSetPresent }, identifier);
+      const q = await this.request(
+        ctx.id,
+        {
+          commandField: CommandField.CGetRq,
+          messageId: id,
+          affectedSopClassUid: sopClassUid,
+          priority: Priority.Medium,
+          dataSetType: DataSetPresent,
+        },
+        identifier,
+      );
       try {
         return await this.retrieveLoop(q, ctx);
       } finally {
@@ -294,7 +445,10 @@ export class Association {
     const reply = async (status: number): Promise<void> => {
       await msg.data?.finished;
       await this.ul.send(msg.context.id, {
-        commandField: c.commandField | 0x8000, messageIdBeingRespondedTo: c.messageId ?? 0, dataSetType: NoDataSet, status,
+        commandField: c.commandField | 0x8000,
+        messageIdBeingRespondedTo: c.messageId ?? 0,
+        dataSetType: NoDataSet,
+        status,
         ...(c.affectedSopClassUid !== undefined ? { affectedSopClassUid: c.affectedSopClassUid } : {}),
         ...(c.affectedSopInstanceUid !== undefined ? { affectedSopInstanceUid: c.affectedSopInstanceUid } : {}),
       });
@@ -307,11 +461,18 @@ export class Association {
     }
     let status: number;
     try {
-      status = (await handler({
-        messageId: c.messageId ?? 0, sopClassUid: c.affectedSopClassUid ?? '', sopInstanceUid: c.affectedSopInstanceUid ?? '',
-        transferSyntaxUid: msg.context.transferSyntax, priority: c.priority ?? 0, data: msg.data,
-        ...(c.moveOriginatorAeTitle !== undefined ? { moveOriginator: { aeTitle: c.moveOriginatorAeTitle, messageId: c.moveOriginatorMessageId ?? 0 } } : {}),
-      })) ?? Status.Success;
+      status =
+        (await handler({
+          messageId: c.messageId ?? 0,
+          sopClassUid: c.affectedSopClassUid ?? '',
+          sopInstanceUid: c.affectedSopInstanceUid ?? '',
+          transferSyntaxUid: msg.context.transferSyntax,
+          priority: c.priority ?? 0,
+          data: msg.data,
+          ...(c.moveOriginatorAeTitle !== undefined
+            ? { moveOriginator: { aeTitle: c.moveOriginatorAeTitle, messageId: c.moveOriginatorMessageId ?? 0 } }
+            : {}),
+        })) ?? Status.Success;
     } catch (err) {
       status = err instanceof DimseFailure ? err.status : Status.ProcessingFailure;
     }

@@ -5,8 +5,14 @@ import { DimseProtocolError } from './errors.ts';
 
 test('command sets round-trip in implicit VR LE with a correct CommandGroupLength (PS3.7 E.1)', () => {
   const c: Command = {
-    commandField: CommandField.CStoreRq, messageId: 7, affectedSopClassUid: '1.2.840.10008.5.1.4.1.1.2', affectedSopInstanceUid: '1.2.3.45',
-    priority: 0, dataSetType: 0, moveOriginatorAeTitle: 'PACS', moveOriginatorMessageId: 3,
+    commandField: CommandField.CStoreRq,
+    messageId: 7,
+    affectedSopClassUid: '1.2.840.10008.5.1.4.1.1.2',
+    affectedSopInstanceUid: '1.2.3.45',
+    priority: 0,
+    dataSetType: 0,
+    moveOriginatorAeTitle: 'PACS',
+    moveOriginatorMessageId: 3,
   };
   const b = encodeCommand(c);
   assert.equal(b.readUInt32LE(0), 0x00000000, 'first element is (0000,0000)');
@@ -17,7 +23,13 @@ test('command sets round-trip in implicit VR LE with a correct CommandGroupLengt
 });
 
 test('odd-length UIDs are NUL padded and AE titles space padded', () => {
-  const b = encodeCommand({ commandField: CommandField.CMoveRq, messageId: 1, affectedSopClassUid: '1.2.3', moveDestination: 'ABC', dataSetType: 0 });
+  const b = encodeCommand({
+    commandField: CommandField.CMoveRq,
+    messageId: 1,
+    affectedSopClassUid: '1.2.3',
+    moveDestination: 'ABC',
+    dataSetType: 0,
+  });
   assert.ok(b.includes(Buffer.from('1.2.3\0')));
   assert.ok(b.includes(Buffer.from('ABC ')));
   const back = decodeCommand(b);
@@ -30,9 +42,21 @@ test('unparseable command sets give COMMAND_UNPARSEABLE', () => {
   const cases: [string, Buffer][] = [
     ['truncated header', good.subarray(0, good.length - 3)],
     ['other group', Buffer.from('0800180002000000aabb', 'hex')],
-    ['length beyond', (() => { const b = Buffer.from(good); b.writeUInt32LE(1000, 4); return b; })()],
+    [
+      'length beyond',
+      (() => {
+        const b = Buffer.from(good);
+        b.writeUInt32LE(1000, 4);
+        return b;
+      })(),
+    ],
     ['no CommandField', encodeCommand({ commandField: 1, dataSetType: 0 }).subarray(0, 12)],
     ['US of wrong length', Buffer.from('0000000103000000010000', 'hex')],
   ];
-  for (const [name, b] of cases) assert.throws(() => decodeCommand(b), (e: unknown) => e instanceof DimseProtocolError && e.code === 'COMMAND_UNPARSEABLE', name);
+  for (const [name, b] of cases)
+    assert.throws(
+      () => decodeCommand(b),
+      (e: unknown) => e instanceof DimseProtocolError && e.code === 'COMMAND_UNPARSEABLE',
+      name,
+    );
 });

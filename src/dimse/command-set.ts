@@ -5,11 +5,16 @@
 import { DimseProtocolError } from './errors.ts';
 
 export const CommandField = {
-  CStoreRq: 0x0001, CStoreRsp: 0x8001,
-  CGetRq: 0x0010, CGetRsp: 0x8010,
-  CFindRq: 0x0020, CFindRsp: 0x8020,
-  CMoveRq: 0x0021, CMoveRsp: 0x8021,
-  CEchoRq: 0x0030, CEchoRsp: 0x8030,
+  CStoreRq: 0x0001,
+  CStoreRsp: 0x8001,
+  CGetRq: 0x0010,
+  CGetRsp: 0x8010,
+  CFindRq: 0x0020,
+  CFindRsp: 0x8020,
+  CMoveRq: 0x0021,
+  CMoveRsp: 0x8021,
+  CEchoRq: 0x0030,
+  CEchoRsp: 0x8030,
   CCancelRq: 0x0fff,
 } as const;
 
@@ -113,8 +118,10 @@ export function decodeCommand(b: Buffer): Command {
     const elem = b.readUInt16LE(off + 2);
     const len = b.readUInt32LE(off + 4);
     off += 8;
-    if (group !== 0x0000) throw bad(`element (${group.toString(16)},${elem.toString(16)}) outside group 0000 in command set`);
-    if (len > b.length - off) throw bad(`command element (0000,${elem.toString(16).padStart(4, '0')}) length ${len} exceeds the command set`);
+    if (group !== 0x0000)
+      throw bad(`element (${group.toString(16)},${elem.toString(16)}) outside group 0000 in command set`);
+    if (len > b.length - off)
+      throw bad(`command element (0000,${elem.toString(16).padStart(4, '0')}) length ${len} exceeds the command set`);
     const value = b.subarray(off, off + len);
     off += len;
     const f = BY_TAG.get(elem);
@@ -123,7 +130,10 @@ export function decodeCommand(b: Buffer): Command {
       if (len !== 2) throw bad(`command element (0000,${elem.toString(16).padStart(4, '0')}) must be 2 bytes`);
       out[f[0]] = value.readUInt16LE(0);
     } else {
-      out[f[0]] = value.toString('latin1').replace(/[\0 ]+$/, '').replace(/^ +/, '');
+      out[f[0]] = value
+        .toString('latin1')
+        .replace(/[\0 ]+$/, '')
+        .replace(/^ +/, '');
     }
   }
   if (typeof out.commandField !== 'number') throw bad('command set without CommandField');

@@ -54,7 +54,11 @@ export function decodeFailedUidList(ds: Buffer, transferSyntaxUid: string): stri
     }
     if (len === 0xffffffff || off + head + len > ds.length) return [];
     if (group === GROUP && element === ELEMENT) {
-      return ds.toString('latin1', off + head, off + head + len).replace(/[\0 ]+$/, '').split('\\').filter((u) => u !== '');
+      return ds
+        .toString('latin1', off + head, off + head + len)
+        .replace(/[\0 ]+$/, '')
+        .split('\\')
+        .filter((u) => u !== '');
     }
     off += head + len;
   }

@@ -29,7 +29,10 @@ test('collect caps the size; discard drops the rest and lets the source flow', a
   const d = new IncomingData(f, 100);
   d.push(Buffer.alloc(80));
   d.push(Buffer.alloc(80));
-  await assert.rejects(d.collect(100), (e: unknown) => e instanceof DimseProtocolError && e.code === 'IDENTIFIER_TOO_LARGE');
+  await assert.rejects(
+    d.collect(100),
+    (e: unknown) => e instanceof DimseProtocolError && e.code === 'IDENTIFIER_TOO_LARGE',
+  );
   assert.equal(f.resumes, f.pauses);
   d.push(Buffer.alloc(80));
   d.end();
@@ -42,7 +45,9 @@ test('a failed association rejects readers and `finished`', async () => {
   d.push(Buffer.from('ab'));
   d.fail(new Error('gone'));
   await assert.rejects(async () => {
-    for await (const _ of d) { /* consume */ }
+    for await (const _ of d) {
+      /* consume */
+    }
   }, /gone/);
   await assert.rejects(d.finished, /gone/);
 });

@@ -4,8 +4,17 @@
  */
 import { DimseProtocolError } from './errors.ts';
 import {
-  type AbortPdu, type AcceptedContext, type AssociateAc, type AssociateRj, type AssociateRq, type ControlPdu, ItemType,
-  PduType, type ProposedContext, type RoleSelection, type UserInformation,
+  type AbortPdu,
+  type AcceptedContext,
+  type AssociateAc,
+  type AssociateRj,
+  type AssociateRq,
+  type ControlPdu,
+  ItemType,
+  PduType,
+  type ProposedContext,
+  type RoleSelection,
+  type UserInformation,
 } from './pdu-types.ts';
 
 function invalid(message: string): DimseProtocolError {
@@ -43,7 +52,8 @@ export function encodeAeTitle(ae: string): Buffer {
 /** Leading and trailing spaces are not significant; control characters and backslash are not allowed (PS3.5 6.2). */
 export function decodeAeTitle(b: Buffer): string {
   for (const c of b) {
-    if (c !== 0 && (c < 0x20 || c > 0x7e || c === 0x5c)) throw new DimseProtocolError('INVALID_PDU_PARAMETER', 'AE title has invalid characters');
+    if (c !== 0 && (c < 0x20 || c > 0x7e || c === 0x5c))
+      throw new DimseProtocolError('INVALID_PDU_PARAMETER', 'AE title has invalid characters');
   }
   return b.toString('latin1').replace(/\0+$/, '').trim();
 }
@@ -55,7 +65,10 @@ function uidText(b: Buffer): string {
 function encodeUserInfo(u: UserInformation): Buffer {
   const max = Buffer.allocUnsafe(4);
   max.writeUInt32BE(u.maxPduLength, 0);
-  const parts = [item(ItemType.MaximumLength, max), item(ItemType.ImplementationClassUid, ascii(u.implementationClassUid))];
+  const parts = [
+    item(ItemType.MaximumLength, max),
+    item(ItemType.ImplementationClassUid, ascii(u.implementationClassUid)),
+  ];
   for (const r of u.roleSelections) {
     const uid = ascii(r.sopClassUid);
     const v = Buffer.allocUnsafe(2 + uid.length + 2);
@@ -65,7 +78,8 @@ function encodeUserInfo(u: UserInformation): Buffer {
     v[3 + uid.length] = r.scpRole ? 1 : 0;
     parts.push(item(ItemType.RoleSelection, v));
   }
-  if (u.implementationVersionName !== undefined) parts.push(item(ItemType.ImplementationVersionName, ascii(u.implementationVersionName)));
+  if (u.implementationVersionName !== undefined)
+    parts.push(item(ItemType.ImplementationVersionName, ascii(u.implementationVersionName)));
   return item(ItemType.UserInformation, Buffer.concat(parts));
 }
 
@@ -78,9 +92,15 @@ function fixedHeader(protocolVersion: number, called: string, calling: string): 
 }
 
 export function encodeAssociateRq(rq: AssociateRq): Buffer {
-  const parts = [fixedHeader(rq.protocolVersion, rq.calledAeTitle, rq.callingAeTitle), item(ItemType.ApplicationContext, ascii(rq.applicationContext))];
+  const parts = [
+    fixedHeader(rq.protocolVersion, rq.calledAeTitle, rq.callingAeTitle),
+    item(ItemType.ApplicationContext, ascii(rq.applicationContext)),
+  ];
   for (const pc of rq.contexts) {
-    const subs = [item(ItemType.AbstractSyntax, ascii(pc.abstractSyntax)), ...pc.transferSyntaxes.map((ts) => item(ItemType.TransferSyntax, ascii(ts)))];
+    const subs = [
+      item(ItemType.AbstractSyntax, ascii(pc.abstractSyntax)),
+      ...pc.transferSyntaxes.map((ts) => item(ItemType.TransferSyntax, ascii(ts))),
+    ];
     parts.push(item(ItemType.PresentationContextRq, Buffer.concat([Buffer.from([pc.id, 0, 0, 0]), ...subs])));
   }
   parts.push(encodeUserInfo(rq.userInfo));
@@ -88,10 +108,18 @@ export function encodeAssociateRq(rq: AssociateRq): Buffer {
 }
 
 export function encodeAssociateAc(ac: AssociateAc): Buffer {
-  const parts = [fixedHeader(ac.protocolVersion, ac.calledAeTitle, ac.callingAeTitle), item(ItemType.ApplicationContext, ascii(ac.applicationContext))];
+  const parts = [
+    fixedHeader(ac.protocolVersion, ac.calledAeTitle, ac.callingAeTitle),
+    item(ItemType.ApplicationContext, ascii(ac.applicationContext)),
+  ];
   for (const pc of ac.contexts) {
     // PS3.8 9.3.3.2: the transfer syntax sub-item is present but not significant when the context is rejected.
-    parts.push(item(ItemType.PresentationContextAc, Buffer.concat([Buffer.from([pc.id, 0, pc.result, 0]), item(ItemType.TransferSyntax, ascii(pc.transferSyntax))])));
+    parts.push(
+      item(
+        ItemType.PresentationContextAc,
+        Buffer.concat([Buffer.from([pc.id, 0, pc.result, 0]), item(ItemType.TransferSyntax, ascii(pc.transferSyntax))]),
+      ),
+    );
   }
   parts.push(encodeUserInfo(ac.userInfo));
   return pdu(PduType.AssociateAc, Buffer.concat(parts));
@@ -125,7 +153,10 @@ export function encodePDataHeader(contextId: number, isCommand: boolean, isLast:
   return h;
 }
 
-interface RawItem { type: number; value: Buffer }
+interface RawItem {
+  type: number;
+  value: Buffer;
+}
 
 function* items(b: Buffer, where: string): Generator<RawItem> {
   let off = 0;
@@ -153,7 +184,11 @@ function decodeUserInfo(v: Buffer): UserInformation {
       if (sub.value.length < 4) throw invalid('role selection sub-item too short');
       const n = sub.value.readUInt16BE(0);
       if (2 + n + 2 !== sub.value.length) throw invalid('role selection UID length mismatch');
-      const r: RoleSelection = { sopClassUid: uidText(sub.value.subarray(2, 2 + n)), scuRole: sub.value[2 + n] === 1, scpRole: sub.value[3 + n] === 1 };
+      const r: RoleSelection = {
+        sopClassUid: uidText(sub.value.subarray(2, 2 + n)),
+        scuRole: sub.value[2 + n] === 1,
+        scpRole: sub.value[3 + n] === 1,
+      };
       u.roleSelections.push(r);
     }
     // Other sub-items (async window, extended negotiation, user identity) are optional and ignored (PS3.7 D.3.3).
@@ -161,7 +196,13 @@ function decodeUserInfo(v: Buffer): UserInformation {
   return u;
 }
 
-interface Common { protocolVersion: number; calledAeTitle: string; callingAeTitle: string; applicationContext: string; userInfo: UserInformation }
+interface Common {
+  protocolVersion: number;
+  calledAeTitle: string;
+  callingAeTitle: string;
+  applicationContext: string;
+  userInfo: UserInformation;
+}
 
 function decodeCommon(body: Buffer, onItem: (it: RawItem) => boolean): Common {
   if (body.length < 68) throw new DimseProtocolError('PDU_BAD_LENGTH', 'A-ASSOCIATE PDU shorter than its fixed fields');
@@ -178,7 +219,8 @@ function decodeCommon(body: Buffer, onItem: (it: RawItem) => boolean): Common {
     else if (it.type === ItemType.UserInformation) {
       c.userInfo = decodeUserInfo(it.value);
       sawUserInfo = true;
-    } else if (!onItem(it)) throw new DimseProtocolError('INVALID_PDU_PARAMETER', `unexpected item type 0x${it.type.toString(16)}`);
+    } else if (!onItem(it))
+      throw new DimseProtocolError('INVALID_PDU_PARAMETER', `unexpected item type 0x${it.type.toString(16)}`);
   }
   if (c.applicationContext === '') throw invalid('missing application context item');
   if (!sawUserInfo) throw invalid('missing user information item');
@@ -194,10 +236,16 @@ export function decodeAssociateRq(body: Buffer): AssociateRq {
     for (const sub of items(it.value.subarray(4), 'presentation context')) {
       if (sub.type === ItemType.AbstractSyntax) pc.abstractSyntax = uidText(sub.value);
       else if (sub.type === ItemType.TransferSyntax) pc.transferSyntaxes.push(uidText(sub.value));
-      else throw new DimseProtocolError('INVALID_PDU_PARAMETER', `unexpected sub-item 0x${sub.type.toString(16)} in presentation context`);
+      else
+        throw new DimseProtocolError(
+          'INVALID_PDU_PARAMETER',
+          `unexpected sub-item 0x${sub.type.toString(16)} in presentation context`,
+        );
     }
-    if (pc.id % 2 === 0) throw new DimseProtocolError('INVALID_PDU_PARAMETER', `presentation context id ${pc.id} is not odd`);
-    if (contexts.some((x) => x.id === pc.id)) throw new DimseProtocolError('INVALID_PDU_PARAMETER', `duplicate presentation context id ${pc.id}`);
+    if (pc.id % 2 === 0)
+      throw new DimseProtocolError('INVALID_PDU_PARAMETER', `presentation context id ${pc.id} is not odd`);
+    if (contexts.some((x) => x.id === pc.id))
+      throw new DimseProtocolError('INVALID_PDU_PARAMETER', `duplicate presentation context id ${pc.id}`);
     contexts.push(pc);
     return true;
   });
@@ -211,7 +259,8 @@ export function decodeAssociateAc(body: Buffer): AssociateAc {
     if (it.type !== ItemType.PresentationContextAc) return false;
     if (it.value.length < 4) throw invalid('presentation context item too short');
     let ts = '';
-    for (const sub of items(it.value.subarray(4), 'presentation context')) if (sub.type === ItemType.TransferSyntax) ts = uidText(sub.value);
+    for (const sub of items(it.value.subarray(4), 'presentation context'))
+      if (sub.type === ItemType.TransferSyntax) ts = uidText(sub.value);
     contexts.push({ id: it.value[0] ?? 0, result: it.value[2] ?? 2, transferSyntax: ts });
     return true;
   });

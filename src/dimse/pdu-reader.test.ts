@@ -5,7 +5,10 @@ import { encodeAbort, encodePDataHeader } from './pdu-codec.ts';
 import { PduReader, type PduSink } from './pdu-reader.ts';
 import type { ControlPdu } from './pdu-types.ts';
 
-interface Recorded { controls: ControlPdu[]; pdvs: { ctx: number; cmd: boolean; last: boolean; data: Buffer[] }[] }
+interface Recorded {
+  controls: ControlPdu[];
+  pdvs: { ctx: number; cmd: boolean; last: boolean; data: Buffer[] }[];
+}
 
 function recorder(): { sink: PduSink; rec: Recorded } {
   const rec: Recorded = { controls: [], pdvs: [] };
@@ -21,7 +24,9 @@ function recorder(): { sink: PduSink; rec: Recorded } {
 }
 
 function pdata(pdvs: { ctx: number; cmd: boolean; last: boolean; data: Buffer }[]): Buffer {
-  const items = pdvs.map((p) => encodePDataHeader(p.ctx, p.cmd, p.last, p.data.length).subarray(6)).map((h, i) => Buffer.concat([h, pdvs[i]?.data ?? Buffer.alloc(0)]));
+  const items = pdvs
+    .map((p) => encodePDataHeader(p.ctx, p.cmd, p.last, p.data.length).subarray(6))
+    .map((h, i) => Buffer.concat([h, pdvs[i]?.data ?? Buffer.alloc(0)]));
   const body = Buffer.concat(items);
   const head = Buffer.from([4, 0, 0, 0, 0, 0]);
   head.writeUInt32BE(body.length, 2);
@@ -31,7 +36,13 @@ function pdata(pdvs: { ctx: number; cmd: boolean; last: boolean; data: Buffer }[
 test('P-DATA-TF split at every byte boundary yields the same PDVs (PS3.8 9.3.5)', () => {
   const a = Buffer.from('command bytes!');
   const b = Buffer.alloc(3000, 7);
-  const stream = Buffer.concat([pdata([{ ctx: 1, cmd: true, last: true, data: a }, { ctx: 1, cmd: false, last: false, data: b }]), encodeAbort({ source: 0, reason: 0 })]);
+  const stream = Buffer.concat([
+    pdata([
+      { ctx: 1, cmd: true, last: true, data: a },
+      { ctx: 1, cmd: false, last: false, data: b },
+    ]),
+    encodeAbort({ source: 0, reason: 0 }),
+  ]);
   for (let cut = 1; cut < stream.length; cut += 7) {
     const { sink, rec } = recorder();
     const r = new PduReader(sink, { maxPduLength: 16384 });
@@ -78,7 +89,11 @@ test('declared lengths are checked before any allocation; bad input is a typed e
   for (const [name, bytes, data, code] of cases) {
     const r = new PduReader(recorder().sink, { maxPduLength: 16384 });
     r.acceptData = data;
-    assert.throws(() => r.push(bytes), (e: unknown) => e instanceof DimseProtocolError && e.code === code, name);
+    assert.throws(
+      () => r.push(bytes),
+      (e: unknown) => e instanceof DimseProtocolError && e.code === code,
+      name,
+    );
   }
 });
 
@@ -106,7 +121,11 @@ test('a malformed PDV item is refused from the bytes already in, never by waitin
   for (const [name, bytes] of cases) {
     const r = new PduReader(recorder().sink, { maxPduLength: 16384 });
     r.acceptData = true;
-    assert.throws(() => r.push(bytes), (e: unknown) => e instanceof DimseProtocolError && e.code === 'PDU_BAD_LENGTH', name);
+    assert.throws(
+      () => r.push(bytes),
+      (e: unknown) => e instanceof DimseProtocolError && e.code === 'PDU_BAD_LENGTH',
+      name,
+    );
   }
   // The same faults arriving one byte per chunk are refused too, by the time the last byte is in.
   for (const [name, bytes] of cases) {
@@ -115,7 +134,11 @@ test('a malformed PDV item is refused from the bytes already in, never by waitin
     const pushAll = (): void => {
       for (let i = 0; i < bytes.length; i++) r.push(bytes.subarray(i, i + 1));
     };
-    assert.throws(pushAll, (e: unknown) => e instanceof DimseProtocolError && e.code === 'PDU_BAD_LENGTH', `${name}, byte by byte`);
+    assert.throws(
+      pushAll,
+      (e: unknown) => e instanceof DimseProtocolError && e.code === 'PDU_BAD_LENGTH',
+      `${name}, byte by byte`,
+    );
   }
 });
 
@@ -148,10 +171,18 @@ test('every PDU type: zero and oversize lengths are refused from the 6-byte head
   };
   try {
     for (const [type, zeroCode, hugeCode] of types) {
-      for (const [len, code] of [[0, zeroCode], [0xffffffff, hugeCode], [cap + 1, hugeCode]] as const) {
+      for (const [len, code] of [
+        [0, zeroCode],
+        [0xffffffff, hugeCode],
+        [cap + 1, hugeCode],
+      ] as const) {
         const r = new PduReader(recorder().sink, { maxPduLength: 16384 });
         r.acceptData = true;
-        assert.throws(() => r.push(head(type, len)), (e: unknown) => e instanceof DimseProtocolError && e.code === code, `type 0x${type.toString(16)}, length ${len}`);
+        assert.throws(
+          () => r.push(head(type, len)),
+          (e: unknown) => e instanceof DimseProtocolError && e.code === code,
+          `type 0x${type.toString(16)}, length ${len}`,
+        );
       }
     }
     // Up to the cap, a control PDU's body is allocated once its header is read; one byte less than declared leaves the

@@ -129,9 +129,16 @@ export class PduReader {
 
   /** A PDV item holds at least the context id and the message control header (PS3.8 9.3.5.1) and ends in its PDU. */
   private checkItemLength(itemLength: number): void {
-    if (itemLength < 2) throw new DimseProtocolError('PDU_BAD_LENGTH', `PDV item length ${itemLength} is below the 2 bytes of its header`);
+    if (itemLength < 2)
+      throw new DimseProtocolError(
+        'PDU_BAD_LENGTH',
+        `PDV item length ${itemLength} is below the 2 bytes of its header`,
+      );
     if (itemLength + 4 > this.pduRemaining) {
-      throw new DimseProtocolError('PDU_BAD_LENGTH', `PDV item length ${itemLength} runs past the end of its P-DATA-TF PDU (${this.pduRemaining - 4} bytes left)`);
+      throw new DimseProtocolError(
+        'PDU_BAD_LENGTH',
+        `PDV item length ${itemLength} runs past the end of its P-DATA-TF PDU (${this.pduRemaining - 4} bytes left)`,
+      );
     }
   }
 
@@ -147,17 +154,24 @@ export class PduReader {
       return;
     }
     if (this.pduRemaining < MIN_PDV_ITEM) {
-      throw new DimseProtocolError('PDU_BAD_LENGTH', `${this.pduRemaining} bytes left in the P-DATA-TF PDU, too few for a PDV item`);
+      throw new DimseProtocolError(
+        'PDU_BAD_LENGTH',
+        `${this.pduRemaining} bytes left in the P-DATA-TF PDU, too few for a PDV item`,
+      );
     }
     this.state = 'pdvHeader';
   }
 
   private startPdu(type: number, length: number): void {
     if (type === PduType.PData) {
-      if (!this.acceptData) throw new DimseProtocolError('UNEXPECTED_PDU', 'P-DATA-TF outside an established association');
+      if (!this.acceptData)
+        throw new DimseProtocolError('UNEXPECTED_PDU', 'P-DATA-TF outside an established association');
       if (length === 0) throw new DimseProtocolError('PDU_ZERO_LENGTH', 'P-DATA-TF without PDVs');
       if (this.maxPduLength > 0 && length > this.maxPduLength) {
-        throw new DimseProtocolError('PDU_TOO_LARGE', `P-DATA-TF length ${length} exceeds the negotiated maximum ${this.maxPduLength}`);
+        throw new DimseProtocolError(
+          'PDU_TOO_LARGE',
+          `P-DATA-TF length ${length} exceeds the negotiated maximum ${this.maxPduLength}`,
+        );
       }
       this.pduRemaining = length;
       this.enterPdvHeaderOrNextPdu();
@@ -168,8 +182,10 @@ export class PduReader {
     }
     if (length === 0) throw new DimseProtocolError('PDU_ZERO_LENGTH', `PDU type ${type} with zero length`);
     const fixed = type === PduType.AssociateRq || type === PduType.AssociateAc ? undefined : 4;
-    if (fixed !== undefined && length !== fixed) throw new DimseProtocolError('PDU_BAD_LENGTH', `PDU type ${type} must have length ${fixed}, has ${length}`);
-    if (length > this.maxControl) throw new DimseProtocolError('PDU_TOO_LARGE', `PDU type ${type} length ${length} exceeds ${this.maxControl}`);
+    if (fixed !== undefined && length !== fixed)
+      throw new DimseProtocolError('PDU_BAD_LENGTH', `PDU type ${type} must have length ${fixed}, has ${length}`);
+    if (length > this.maxControl)
+      throw new DimseProtocolError('PDU_TOO_LARGE', `PDU type ${type} length ${length} exceeds ${this.maxControl}`);
     this.controlType = type;
     this.control = Buffer.allocUnsafe(length);
     this.controlLen = 0;

@@ -18,23 +18,42 @@ test('transfer syntax choice (PS3.8 9.3.3.2)', () => {
     [[ELE, JLS], ELE],
     [[EBE], undefined],
   ];
-  for (const [proposed, want] of table) assert.equal(chooseTransferSyntax(proposed, DefaultTransferSyntaxes), want, proposed.join(','));
+  for (const [proposed, want] of table)
+    assert.equal(chooseTransferSyntax(proposed, DefaultTransferSyntaxes), want, proposed.join(','));
 });
 
 test('negotiation: results per context and role selection for C-GET', () => {
-  const r = negotiate([
-    { id: 1, abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: [ILE] },
-    { id: 3, abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [ELE] },
-    { id: 5, abstractSyntax: '1.2.3.4.5', transferSyntaxes: [ELE] },
-    { id: 7, abstractSyntax: '1.2.840.10008.5.1.4.1.1.4', transferSyntaxes: [EBE] },
-    { id: 9, abstractSyntax: 'garbage!', transferSyntaxes: [ELE] },
-    { id: 11, abstractSyntax: '1.2.840.10008.5.1.4.1.2.2.3', transferSyntaxes: [ELE] },
-  ], [{ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', scuRole: true, scpRole: true }, { sopClassUid: '1.2.3.4.5', scuRole: true, scpRole: true }], policy);
-  assert.deepEqual(r.answers.map((a) => a.result), [
-    ContextResult.Acceptance, ContextResult.Acceptance, ContextResult.AbstractSyntaxNotSupported, ContextResult.TransferSyntaxesNotSupported,
-    ContextResult.AbstractSyntaxNotSupported, ContextResult.Acceptance,
-  ]);
-  assert.deepEqual(r.roles, [{ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', scuRole: true, scpRole: true }], 'roles only for accepted SOP classes');
+  const r = negotiate(
+    [
+      { id: 1, abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: [ILE] },
+      { id: 3, abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [ELE] },
+      { id: 5, abstractSyntax: '1.2.3.4.5', transferSyntaxes: [ELE] },
+      { id: 7, abstractSyntax: '1.2.840.10008.5.1.4.1.1.4', transferSyntaxes: [EBE] },
+      { id: 9, abstractSyntax: 'garbage!', transferSyntaxes: [ELE] },
+      { id: 11, abstractSyntax: '1.2.840.10008.5.1.4.1.2.2.3', transferSyntaxes: [ELE] },
+    ],
+    [
+      { sopClassUid: '1.2.840.10008.5.1.4.1.1.2', scuRole: true, scpRole: true },
+      { sopClassUid: '1.2.3.4.5', scuRole: true, scpRole: true },
+    ],
+    policy,
+  );
+  assert.deepEqual(
+    r.answers.map((a) => a.result),
+    [
+      ContextResult.Acceptance,
+      ContextResult.Acceptance,
+      ContextResult.AbstractSyntaxNotSupported,
+      ContextResult.TransferSyntaxesNotSupported,
+      ContextResult.AbstractSyntaxNotSupported,
+      ContextResult.Acceptance,
+    ],
+  );
+  assert.deepEqual(
+    r.roles,
+    [{ sopClassUid: '1.2.840.10008.5.1.4.1.1.2', scuRole: true, scpRole: true }],
+    'roles only for accepted SOP classes',
+  );
   assert.equal(r.accepted.get(3)?.requestorIsScp, true);
   assert.equal(r.accepted.get(1)?.requestorIsScp, false);
 });

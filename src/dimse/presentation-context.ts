@@ -35,7 +35,11 @@ export function chooseTransferSyntax(proposed: readonly string[], ours: readonly
   return ours.find((ts) => proposed.includes(ts));
 }
 
-export function negotiate(proposed: readonly ProposedContext[], roleRequests: readonly RoleSelection[], policy: NegotiationPolicy): NegotiationResult {
+export function negotiate(
+  proposed: readonly ProposedContext[],
+  roleRequests: readonly RoleSelection[],
+  policy: NegotiationPolicy,
+): NegotiationResult {
   const answers: AcceptedContext[] = [];
   const accepted = new Map<number, NegotiatedContext>();
   const acceptedSyntaxes = new Set<string>();

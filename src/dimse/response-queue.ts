@@ -33,13 +33,14 @@ export class ResponseQueue implements ResponseListener {
     if (m !== undefined) return Promise.resolve(m);
     if (this.error !== undefined) return Promise.reject(this.error);
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const timer = this.timeoutMs > 0
-        ? setTimeout(() => {
-          this.waiter = undefined;
-          onTimeout();
-          reject(new DimseProtocolError('TIMEOUT', `no DIMSE response within ${this.timeoutMs} ms`));
-        }, this.timeoutMs)
-        : undefined;
+      const timer =
+        this.timeoutMs > 0
+          ? setTimeout(() => {
+              this.waiter = undefined;
+              onTimeout();
+              reject(new DimseProtocolError('TIMEOUT', `no DIMSE response within ${this.timeoutMs} ms`));
+            }, this.timeoutMs)
+          : undefined;
       this.waiter = {
         resolve: (msg) => {
           clearTimeout(timer);

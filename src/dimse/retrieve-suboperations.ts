@@ -41,7 +41,11 @@ export async function serveRetrieve(s: ScpContext, req: IncomingMessage, k: Retr
   let transport: SubOperationTransport;
   try {
     plan = await handler.call(s.cfg.options.handlers, s.info, {
-      kind: k.kind, sopClassUid: req.context.abstractSyntax, transferSyntaxUid: req.context.transferSyntax, identifier, signal: s.signal,
+      kind: k.kind,
+      sopClassUid: req.context.abstractSyntax,
+      transferSyntaxUid: req.context.transferSyntax,
+      identifier,
+      signal: s.signal,
       ...(req.command.moveDestination !== undefined ? { moveDestination: req.command.moveDestination } : {}),
     });
     transport = await k.open(plan);
@@ -68,7 +72,13 @@ export async function serveRetrieve(s: ScpContext, req: IncomingMessage, k: Retr
       } catch (err) {
         if (s.ul.ended.aborted) return;
         status = err instanceof DimseFailure ? err.status : Status.ProcessingFailure;
-        s.log.warn({ reason: err instanceof DimseProtocolError ? err.code : 'SUB_OPERATION_FAILED', detail: err instanceof Error ? err.message : String(err) }, 'C-STORE sub-operation failed');
+        s.log.warn(
+          {
+            reason: err instanceof DimseProtocolError ? err.code : 'SUB_OPERATION_FAILED',
+            detail: err instanceof Error ? err.message : String(err),
+          },
+          'C-STORE sub-operation failed',
+        );
       }
       if (isFailure(status)) {
         failed++;
@@ -76,7 +86,8 @@ export async function serveRetrieve(s: ScpContext, req: IncomingMessage, k: Retr
       } else if (isWarning(status)) warning++;
       else completed++;
       const remaining = total - i - 1;
-      if (remaining > 0 && !s.signal.aborted) await respond(s, req, { status: Status.Pending, remaining, completed, failed, warning });
+      if (remaining > 0 && !s.signal.aborted)
+        await respond(s, req, { status: Status.Pending, remaining, completed, failed, warning });
     }
   } finally {
     await transport.close().catch((err: unknown) => s.log.debug({ err }, 'closing the sub-operation transport failed'));
@@ -87,10 +98,20 @@ export async function serveRetrieve(s: ScpContext, req: IncomingMessage, k: Retr
     failedUids.push(...plan.instances.slice(done).map((x) => x.sopInstanceUid));
     const status = Status.Cancel;
     s.log.info({ completed, failed, warning, remaining: total - done }, `C-${k.kind.toUpperCase()} cancelled`);
-    await respond(s, req, { status, remaining: total - done, completed, failed, warning }, encodeFailedUidList(failedUids, req.context.transferSyntax));
+    await respond(
+      s,
+      req,
+      { status, remaining: total - done, completed, failed, warning },
+      encodeFailedUidList(failedUids, req.context.transferSyntax),
+    );
     return;
   }
   const status = failed > 0 || warning > 0 ? Status.WarningSubOpsFailed : Status.Success;
   s.log.info({ completed, failed, warning, status: hex(status) }, `C-${k.kind.toUpperCase()} done`);
-  await respond(s, req, { status, completed, failed, warning }, failed > 0 ? encodeFailedUidList(failedUids, req.context.transferSyntax) : undefined);
+  await respond(
+    s,
+    req,
+    { status, completed, failed, warning },
+    failed > 0 ? encodeFailedUidList(failedUids, req.context.transferSyntax) : undefined,
+  );
 }

@@ -15,7 +15,12 @@ export interface ScpContext {
   signal: AbortSignal;
 }
 
-export async function respond(s: ScpContext, req: IncomingMessage, fields: Partial<Command> & { status: number }, data?: Buffer): Promise<void> {
+export async function respond(
+  s: ScpContext,
+  req: IncomingMessage,
+  fields: Partial<Command> & { status: number },
+  data?: Buffer,
+): Promise<void> {
   const c = req.command;
   const rsp: Command = {
     commandField: c.commandField | 0x8000,
@@ -30,7 +35,10 @@ export async function respond(s: ScpContext, req: IncomingMessage, fields: Parti
 /** Any handler error becomes a status: DimseFailure carries its own; anything else is a processing failure (logged). */
 export function statusOf(s: ScpContext, err: unknown, fallback: number = Status.ProcessingFailure): number {
   if (err instanceof DimseFailure) {
-    s.log.info({ status: `0x${err.status.toString(16).padStart(4, '0')}`, detail: err.message }, 'handler returned a failure status');
+    s.log.info(
+      { status: `0x${err.status.toString(16).padStart(4, '0')}`, detail: err.message },
+      'handler returned a failure status',
+    );
     return err.status;
   }
   s.log.error({ err }, 'handler failed');

@@ -51,7 +51,13 @@ export class ScpSession {
     const id = c.messageId ?? 0;
     this.active.set(id, ctrl);
     const signal = AbortSignal.any([ctrl.signal, this.ul.ended]);
-    const s: ScpContext = { ul: this.ul, info: this.info, cfg: this.cfg, log: this.ul.log.child({ messageId: id }), signal };
+    const s: ScpContext = {
+      ul: this.ul,
+      info: this.info,
+      cfg: this.cfg,
+      log: this.ul.log.child({ messageId: id }),
+      signal,
+    };
     this.queue = this.queue
       .then(() => this.run(s, msg))
       .catch((err: unknown) => this.failed(s, err))
@@ -75,7 +81,10 @@ export class ScpSession {
       case CommandField.CGetRq:
         return serveGet(s, msg);
       default:
-        s.log.warn({ reason: 'UNRECOGNIZED_OPERATION', commandField: msg.command.commandField }, 'unsupported DIMSE command');
+        s.log.warn(
+          { reason: 'UNRECOGNIZED_OPERATION', commandField: msg.command.commandField },
+          'unsupported DIMSE command',
+        );
         msg.data?.discard();
         await msg.data?.finished;
         return respond(s, msg, { status: Status.UnrecognizedOperation });

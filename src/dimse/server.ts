@@ -9,12 +9,27 @@ import { type Server as TlsServer, type TLSSocket, createServer as createTlsServ
 import type { Logger } from 'pino';
 import { DimseProtocolError } from './errors.ts';
 import { encodeAssociateAc, encodeAssociateRj } from './pdu-codec.ts';
-import { AbortReason, AbortSource, type AssociateRq, type AssociateRj, PduType, RejectReason, RejectResult, RejectSource } from './pdu-types.ts';
+import {
+  AbortReason,
+  AbortSource,
+  type AssociateRq,
+  type AssociateRj,
+  PduType,
+  RejectReason,
+  RejectResult,
+  RejectSource,
+} from './pdu-types.ts';
 import { negotiate } from './presentation-context.ts';
 import { ScpSession } from './scp-session.ts';
 import { peerCertificateSubject, secureContextOptions } from './tls-options.ts';
 import type { AssociationInfo, AssociationRequestInfo, ServerOptions } from './types.ts';
-import { ApplicationContextName, DefaultTransferSyntaxes, ImplementationClassUid, ImplementationVersionName, defaultAcceptsAbstractSyntax } from './uids.ts';
+import {
+  ApplicationContextName,
+  DefaultTransferSyntaxes,
+  ImplementationClassUid,
+  ImplementationVersionName,
+  defaultAcceptsAbstractSyntax,
+} from './uids.ts';
 import { UpperLayer } from './upper-layer.ts';
 
 export const DEFAULT_MAX_PDU = 256 * 1024;
@@ -47,7 +62,8 @@ export class DimseServer {
   private established = 0;
 
   constructor(o: ServerOptions) {
-    if (o.aeTitle.trim() === '' || o.aeTitle.length > 16) throw new DimseProtocolError('INVALID_ARGUMENT', 'aeTitle must be 1-16 characters');
+    if (o.aeTitle.trim() === '' || o.aeTitle.length > 16)
+      throw new DimseProtocolError('INVALID_ARGUMENT', 'aeTitle must be 1-16 characters');
     const maxPdu = o.maxPduLength ?? DEFAULT_MAX_PDU;
     if (maxPdu < 4096) throw new DimseProtocolError('INVALID_ARGUMENT', 'maxPduLength must be at least 4096');
     this.cfg = Object.freeze({
@@ -65,7 +81,12 @@ export class DimseServer {
     this.log = o.logger;
     if (o.tls !== undefined) {
       const srv = createTlsServer(
-        { ...secureContextOptions(o.tls), requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.cfg.artimMs },
+        {
+          ...secureContextOptions(o.tls),
+          requestCert: true,
+          rejectUnauthorized: true,
+          handshakeTimeout: this.cfg.artimMs,
+        },
         (s) => {
           // A TLS 1.2 client could otherwise renegotiate and present another certificate after admission.
           s.disableRenegotiation();
@@ -73,7 +94,10 @@ export class DimseServer {
         },
       );
       srv.on('tlsClientError', (err, s) => {
-        this.log.warn({ reason: 'TLS_HANDSHAKE_FAILED', remote: `${s.remoteAddress}:${s.remotePort}`, detail: err.message }, 'TLS connection refused');
+        this.log.warn(
+          { reason: 'TLS_HANDSHAKE_FAILED', remote: `${s.remoteAddress}:${s.remotePort}`, detail: err.message },
+          'TLS connection refused',
+        );
         s.destroy();
       });
       this.server = srv;
@@ -94,7 +118,10 @@ export class DimseServer {
         this.server.off('error', reject);
         const a = this.server.address();
         const bound = typeof a === 'object' && a !== null ? a.port : port;
-        this.log.info({ boundPort: bound, host, tls: this.cfg.options.tls !== undefined, aeTitle: this.cfg.aeTitle }, 'DIMSE listening');
+        this.log.info(
+          { boundPort: bound, host, tls: this.cfg.options.tls !== undefined, aeTitle: this.cfg.aeTitle },
+          'DIMSE listening',
+        );
         resolve({ port: bound });
       });
     });
@@ -116,7 +143,12 @@ export class DimseServer {
     const remoteAddress = socket.remoteAddress ?? '';
     const remotePort = socket.remotePort ?? 0;
     const log = this.log.child({ assoc: id, remote: `${remoteAddress}:${remotePort}` });
-    const ul = new UpperLayer(socket, 'Sta2', { maxPduLength: this.cfg.maxPduLength, maxCommandBytes: this.cfg.maxCommandBytes, logger: log, idleMs: this.cfg.idleMs });
+    const ul = new UpperLayer(socket, 'Sta2', {
+      maxPduLength: this.cfg.maxPduLength,
+      maxCommandBytes: this.cfg.maxCommandBytes,
+      logger: log,
+      idleMs: this.cfg.idleMs,
+    });
     this.connections.add(ul);
     const artim = setTimeout(() => {
       log.warn({ reason: 'ARTIM_TIMEOUT' }, 'no A-ASSOCIATE-RQ in time; connection closed');
@@ -130,12 +162,18 @@ export class DimseServer {
       log.debug('connection closed');
     });
     ul.onControl = (pdu) => {
-      if (pdu.type !== PduType.AssociateRq || ul.state !== 'Sta2') throw new DimseProtocolError('UNEXPECTED_PDU', `PDU type ${pdu.type} in ${ul.state}`);
+      if (pdu.type !== PduType.AssociateRq || ul.state !== 'Sta2')
+        throw new DimseProtocolError('UNEXPECTED_PDU', `PDU type ${pdu.type} in ${ul.state}`);
       clearTimeout(artim);
       ul.state = 'Sta3';
       const peerCertificateSubject_ = tlsSocket !== undefined ? peerCertificateSubject(tlsSocket) : undefined;
       const info: AssociationInfo = {
-        id, callingAeTitle: pdu.rq.callingAeTitle, calledAeTitle: pdu.rq.calledAeTitle, remoteAddress, remotePort, tls: tlsSocket !== undefined,
+        id,
+        callingAeTitle: pdu.rq.callingAeTitle,
+        calledAeTitle: pdu.rq.calledAeTitle,
+        remoteAddress,
+        remotePort,
+        tls: tlsSocket !== undefined,
         ...(peerCertificateSubject_ !== undefined ? { peerCertificateSubject: peerCertificateSubject_ } : {}),
       };
       ul.log = log.child({ callingAe: info.callingAeTitle });
@@ -145,34 +183,69 @@ export class DimseServer {
         return;
       }
       const n = negotiate(pdu.rq.contexts, pdu.rq.userInfo.roleSelections, this.cfg);
-      socket.write(encodeAssociateAc({
-        protocolVersion: 1, calledAeTitle: pdu.rq.calledAeTitle, callingAeTitle: pdu.rq.callingAeTitle, applicationContext: ApplicationContextName,
-        contexts: n.answers,
-        userInfo: { maxPduLength: this.cfg.maxPduLength, implementationClassUid: ImplementationClassUid, implementationVersionName: ImplementationVersionName, roleSelections: n.roles },
-      }));
+      socket.write(
+        encodeAssociateAc({
+          protocolVersion: 1,
+          calledAeTitle: pdu.rq.calledAeTitle,
+          callingAeTitle: pdu.rq.callingAeTitle,
+          applicationContext: ApplicationContextName,
+          contexts: n.answers,
+          userInfo: {
+            maxPduLength: this.cfg.maxPduLength,
+            implementationClassUid: ImplementationClassUid,
+            implementationVersionName: ImplementationVersionName,
+            roleSelections: n.roles,
+          },
+        }),
+      );
       ul.establish(n.accepted.values(), pdu.rq.userInfo.maxPduLength);
       counted = true;
       this.established++;
-      ul.log.info({ calledAe: info.calledAeTitle, tls: info.tls, contexts: n.accepted.size, proposed: pdu.rq.contexts.length, peerMaxPdu: pdu.rq.userInfo.maxPduLength }, 'association accepted');
+      ul.log.info(
+        {
+          calledAe: info.calledAeTitle,
+          tls: info.tls,
+          contexts: n.accepted.size,
+          proposed: pdu.rq.contexts.length,
+          peerMaxPdu: pdu.rq.userInfo.maxPduLength,
+        },
+        'association accepted',
+      );
       new ScpSession(ul, info, this.cfg).start();
     };
   }
 
   /** The A-ASSOCIATE-RJ to send, or undefined to accept (PS3.8 9.3.4, 7.1.1.2). */
-  private decide(rq: AssociateRq, info: AssociationInfo, log: Logger, tlsSocket: TLSSocket | undefined): AssociateRj | undefined {
+  private decide(
+    rq: AssociateRq,
+    info: AssociationInfo,
+    log: Logger,
+    tlsSocket: TLSSocket | undefined,
+  ): AssociateRj | undefined {
     const reject = (reason: string, detail: string, rj: AssociateRj): AssociateRj => {
       log.warn({ reason, detail, calledAe: info.calledAeTitle }, 'association rejected');
       return rj;
     };
     if ((rq.protocolVersion & 1) === 0) {
-      return reject('PROTOCOL_VERSION_NOT_SUPPORTED', `protocol version ${rq.protocolVersion}`, { result: RejectResult.Permanent, source: RejectSource.ServiceProviderAcse, reason: RejectReason.ProtocolVersionNotSupported });
+      return reject('PROTOCOL_VERSION_NOT_SUPPORTED', `protocol version ${rq.protocolVersion}`, {
+        result: RejectResult.Permanent,
+        source: RejectSource.ServiceProviderAcse,
+        reason: RejectReason.ProtocolVersionNotSupported,
+      });
     }
     if (rq.applicationContext !== ApplicationContextName) {
-      return reject('APPLICATION_CONTEXT_NOT_SUPPORTED', 'unknown application context name', { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: RejectReason.ApplicationContextNotSupported });
+      return reject('APPLICATION_CONTEXT_NOT_SUPPORTED', 'unknown application context name', {
+        result: RejectResult.Permanent,
+        source: RejectSource.ServiceUser,
+        reason: RejectReason.ApplicationContextNotSupported,
+      });
     }
     const peerCertificate = tlsSocket?.getPeerX509Certificate();
     const req: AssociationRequestInfo = {
-      callingAeTitle: info.callingAeTitle, calledAeTitle: info.calledAeTitle, remoteAddress: info.remoteAddress, tls: info.tls,
+      callingAeTitle: info.callingAeTitle,
+      calledAeTitle: info.calledAeTitle,
+      remoteAddress: info.remoteAddress,
+      tls: info.tls,
       ...(info.peerCertificateSubject !== undefined ? { peerCertificateSubject: info.peerCertificateSubject } : {}),
       ...(peerCertificate !== undefined ? { peerCertificate } : {}),
     };
@@ -184,10 +257,18 @@ export class DimseServer {
       admission = { accept: false, reason: 'no-reason', detail: 'admission check failed' } as const;
     }
     if (!admission.accept) {
-      return reject(admission.code ?? admission.reason.toUpperCase().replaceAll('-', '_'), admission.detail, { result: RejectResult.Permanent, source: RejectSource.ServiceUser, reason: REJECT_REASON[admission.reason] });
+      return reject(admission.code ?? admission.reason.toUpperCase().replaceAll('-', '_'), admission.detail, {
+        result: RejectResult.Permanent,
+        source: RejectSource.ServiceUser,
+        reason: REJECT_REASON[admission.reason],
+      });
     }
     if (this.established >= this.cfg.maxAssociations) {
-      return reject('TOO_MANY_ASSOCIATIONS', `limit ${this.cfg.maxAssociations}`, { result: RejectResult.Transient, source: RejectSource.ServiceProviderPresentation, reason: RejectReason.LocalLimitExceeded });
+      return reject('TOO_MANY_ASSOCIATIONS', `limit ${this.cfg.maxAssociations}`, {
+        result: RejectResult.Transient,
+        source: RejectSource.ServiceProviderPresentation,
+        reason: RejectReason.LocalLimitExceeded,
+      });
     }
     return undefined;
   }

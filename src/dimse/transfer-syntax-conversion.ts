@@ -8,18 +8,26 @@
 import { parseDataset, TransferSyntax, writeDataset } from '../dicom/index.ts';
 import { DimseFailure, Status } from './status.ts';
 
-const rewritable: ReadonlySet<string> = new Set([TransferSyntax.ImplicitVRLittleEndian, TransferSyntax.ExplicitVRLittleEndian]);
+const rewritable: ReadonlySet<string> = new Set([
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRLittleEndian,
+]);
 
 /** A converted instance is held in memory once; larger ones fail their sub-operation rather than the node. */
 const MAX_CONVERTED_BYTES = 256 * 1024 * 1024;
 
 export function canSendAs(storedTransferSyntax: string, contextTransferSyntax: string): boolean {
-  return storedTransferSyntax === contextTransferSyntax || (rewritable.has(storedTransferSyntax) && rewritable.has(contextTransferSyntax));
+  return (
+    storedTransferSyntax === contextTransferSyntax ||
+    (rewritable.has(storedTransferSyntax) && rewritable.has(contextTransferSyntax))
+  );
 }
 
 /** The transfer syntaxes to propose for data stored in `storedTransferSyntax`: as stored first, then lossless rewrites. */
 export function proposableFor(storedTransferSyntax: string): string[] {
-  return rewritable.has(storedTransferSyntax) ? [storedTransferSyntax, ...[...rewritable].filter((t) => t !== storedTransferSyntax)] : [storedTransferSyntax];
+  return rewritable.has(storedTransferSyntax)
+    ? [storedTransferSyntax, ...[...rewritable].filter((t) => t !== storedTransferSyntax)]
+    : [storedTransferSyntax];
 }
 
 /**
@@ -48,7 +56,8 @@ export async function* inTransferSyntax(data: AsyncIterable<Buffer>, from: strin
   let size = 0;
   for await (const chunk of data) {
     size += chunk.length;
-    if (size > MAX_CONVERTED_BYTES) throw new DimseFailure(Status.OutOfResourcesSubOps, `instance too large to convert from ${from} to ${to}`);
+    if (size > MAX_CONVERTED_BYTES)
+      throw new DimseFailure(Status.OutOfResourcesSubOps, `instance too large to convert from ${from} to ${to}`);
     parts.push(chunk);
   }
   yield writeDataset(parseDataset(Buffer.concat(parts), from), to);

@@ -101,7 +101,12 @@ export interface AssociationRequestInfo {
 
 export type Admission =
   | { accept: true }
-  | { accept: false; reason: 'calling-ae-not-recognized' | 'called-ae-not-recognized' | 'no-reason'; detail: string; /** for the log line, when more precise than the reason */ code?: string };
+  | {
+      accept: false;
+      reason: 'calling-ae-not-recognized' | 'called-ae-not-recognized' | 'no-reason';
+      detail: string;
+      /** for the log line, when more precise than the reason */ code?: string;
+    };
 
 export interface ServerOptions {
   aeTitle: string;

@@ -27,7 +27,12 @@ export function isStorageSopClassUid(uid: string): boolean {
 }
 
 export const QueryRetrieveSopClasses: readonly string[] = [
-  Uid.PatientRootFind, Uid.PatientRootMove, Uid.PatientRootGet, Uid.StudyRootFind, Uid.StudyRootMove, Uid.StudyRootGet,
+  Uid.PatientRootFind,
+  Uid.PatientRootMove,
+  Uid.PatientRootGet,
+  Uid.StudyRootFind,
+  Uid.StudyRootMove,
+  Uid.StudyRootGet,
 ];
 
 /** Default acceptance policy: Verification, storage, patient/study root Q/R. */
@@ -51,7 +56,10 @@ export const DefaultTransferSyntaxes: readonly string[] = [
 ];
 
 const UNCOMPRESSED = new Set<string>([
-  Uid.ImplicitVRLittleEndian, Uid.ExplicitVRLittleEndian, Uid.DeflatedExplicitVRLittleEndian, Uid.ExplicitVRBigEndian,
+  Uid.ImplicitVRLittleEndian,
+  Uid.ExplicitVRLittleEndian,
+  Uid.DeflatedExplicitVRLittleEndian,
+  Uid.ExplicitVRBigEndian,
 ]);
 
 export function isEncapsulatedTransferSyntax(uid: string): boolean {

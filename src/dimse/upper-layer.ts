@@ -83,16 +83,18 @@ export class UpperLayer {
     this.ended = this.endController.signal;
     this.reader = new PduReader(this, { maxPduLength: o.maxPduLength });
     socket.setNoDelay(true);
-    this.closed = new Promise<void>((resolve) => socket.once('close', () => {
-      if (this.reader.inPdu && this.state !== 'Sta13' && this.state !== 'Sta1') {
-        this.log.warn({ reason: 'PDU_TRUNCATED' }, 'connection closed inside a PDU');
-        this.endError ??= new DimseProtocolError('PDU_TRUNCATED', 'connection closed inside a PDU');
-      }
-      // A closed transport is Sta1 whatever we were doing: nothing may wait on it any more (PS3.8 9.2, AA-4/AA-5).
-      this.state = 'Sta1';
-      this.finish(this.endError ?? new DimseProtocolError('CONNECTION_CLOSED', 'connection closed'));
-      resolve();
-    }));
+    this.closed = new Promise<void>((resolve) =>
+      socket.once('close', () => {
+        if (this.reader.inPdu && this.state !== 'Sta13' && this.state !== 'Sta1') {
+          this.log.warn({ reason: 'PDU_TRUNCATED' }, 'connection closed inside a PDU');
+          this.endError ??= new DimseProtocolError('PDU_TRUNCATED', 'connection closed inside a PDU');
+        }
+        // A closed transport is Sta1 whatever we were doing: nothing may wait on it any more (PS3.8 9.2, AA-4/AA-5).
+        this.state = 'Sta1';
+        this.finish(this.endError ?? new DimseProtocolError('CONNECTION_CLOSED', 'connection closed'));
+        resolve();
+      }),
+    );
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => {
       this.log.debug({ err }, 'socket error');
@@ -124,7 +126,10 @@ export class UpperLayer {
     try {
       this.reader.push(chunk);
     } catch (err) {
-      const e = err instanceof DimseProtocolError ? err : new DimseProtocolError('INVALID_PDU_ITEM', String(err), { cause: err });
+      const e =
+        err instanceof DimseProtocolError
+          ? err
+          : new DimseProtocolError('INVALID_PDU_ITEM', String(err), { cause: err });
       this.abortWith(e);
     }
   }
@@ -174,8 +179,14 @@ export class UpperLayer {
 
   control(pdu: ControlPdu): void {
     if (pdu.type === PduType.Abort) {
-      this.log.info({ reason: 'PEER_ABORT', source: pdu.abort.source, abortReason: pdu.abort.reason }, 'peer aborted the association');
-      this.endError ??= new DimseProtocolError('ASSOCIATION_ABORTED', `peer sent A-ABORT (source ${pdu.abort.source}, reason ${pdu.abort.reason})`);
+      this.log.info(
+        { reason: 'PEER_ABORT', source: pdu.abort.source, abortReason: pdu.abort.reason },
+        'peer aborted the association',
+      );
+      this.endError ??= new DimseProtocolError(
+        'ASSOCIATION_ABORTED',
+        `peer sent A-ABORT (source ${pdu.abort.source}, reason ${pdu.abort.reason})`,
+      );
       this.state = 'Sta1';
       this.reader.acceptData = false;
       this.finish(this.endError);
@@ -207,11 +218,15 @@ export class UpperLayer {
 
   pdvStart(contextId: number, isCommand: boolean, isLast: boolean): void {
     if (!this.contexts.has(contextId)) {
-      throw new DimseProtocolError('UNKNOWN_PRESENTATION_CONTEXT', `PDV for presentation context ${contextId} that was not accepted`);
+      throw new DimseProtocolError(
+        'UNKNOWN_PRESENTATION_CONTEXT',
+        `PDV for presentation context ${contextId} that was not accepted`,
+      );
     }
     if (this.current === undefined) {
       if (!isCommand) throw new DimseProtocolError('UNEXPECTED_PDV', 'data set fragment where a command was expected');
-      if (this.cmdParts.length > 0 && contextId !== this.cmdContext) throw new DimseProtocolError('UNEXPECTED_PDV', 'command fragments on different presentation contexts');
+      if (this.cmdParts.length > 0 && contextId !== this.cmdContext)
+        throw new DimseProtocolError('UNEXPECTED_PDV', 'command fragments on different presentation contexts');
       this.cmdContext = contextId;
     } else if (isCommand || contextId !== this.current.context.id) {
       throw new DimseProtocolError('UNEXPECTED_PDV', 'command fragment or other context inside a data set');
@@ -223,7 +238,8 @@ export class UpperLayer {
   pdvData(chunk: Buffer): void {
     if (this.pdvCommand) {
       this.cmdBytes += chunk.length;
-      if (this.cmdBytes > this.maxCommandBytes) throw new DimseProtocolError('COMMAND_TOO_LARGE', `command set larger than ${this.maxCommandBytes} bytes`);
+      if (this.cmdBytes > this.maxCommandBytes)
+        throw new DimseProtocolError('COMMAND_TOO_LARGE', `command set larger than ${this.maxCommandBytes} bytes`);
       this.cmdParts.push(chunk);
     } else {
       this.current?.data?.push(chunk);
@@ -243,7 +259,8 @@ export class UpperLayer {
     this.cmdBytes = 0;
     const command = decodeCommand(bytes);
     const context = this.contexts.get(this.cmdContext);
-    if (context === undefined) throw new DimseProtocolError('UNKNOWN_PRESENTATION_CONTEXT', 'command on an unknown context');
+    if (context === undefined)
+      throw new DimseProtocolError('UNKNOWN_PRESENTATION_CONTEXT', 'command on an unknown context');
     const msg: IncomingMessage = { context, command };
     if (hasDataSet(command)) {
       msg.data = new IncomingData(this.socket);
@@ -301,7 +318,14 @@ export class UpperLayer {
         } catch (err) {
           // Part of the message is on the wire and a DIMSE message cannot be withdrawn: only A-ABORT keeps the
           // peer from reading the next message as the rest of this one (PS3.8 9.3.5).
-          if (this.state === 'Sta6') this.abortWith(new DimseProtocolError('ASSOCIATION_ABORTED', `data set source failed mid-message: ${err instanceof Error ? err.message : String(err)}`), AbortSource.ServiceUser);
+          if (this.state === 'Sta6')
+            this.abortWith(
+              new DimseProtocolError(
+                'ASSOCIATION_ABORTED',
+                `data set source failed mid-message: ${err instanceof Error ? err.message : String(err)}`,
+              ),
+              AbortSource.ServiceUser,
+            );
           throw err;
         }
       }
@@ -317,7 +341,11 @@ export class UpperLayer {
   }
 
   /** Splits a byte stream into PDVs of at most the peer's max PDU; the last PDV carries the last-fragment bit. */
-  private async writeFragments(contextId: number, isCommand: boolean, source: Iterable<Buffer> | AsyncIterable<Buffer>): Promise<void> {
+  private async writeFragments(
+    contextId: number,
+    isCommand: boolean,
+    source: Iterable<Buffer> | AsyncIterable<Buffer>,
+  ): Promise<void> {
     const max = this.maxData;
     let pending: Buffer[] = [];
     let total = 0;
@@ -350,7 +378,13 @@ export class UpperLayer {
   }
 
   /** One PDU per write: header and payload pieces go out corked, so the kernel sees them together. */
-  private async writePdv(contextId: number, isCommand: boolean, isLast: boolean, pieces: Buffer[], length: number): Promise<void> {
+  private async writePdv(
+    contextId: number,
+    isCommand: boolean,
+    isLast: boolean,
+    pieces: Buffer[],
+    length: number,
+  ): Promise<void> {
     this.assertOpen();
     const s = this.socket;
     s.cork();
@@ -365,7 +399,8 @@ export class UpperLayer {
       const done = (): void => {
         this.socket.off('drain', done);
         this.socket.off('close', done);
-        if (this.socket.destroyed) reject(this.endError ?? new DimseProtocolError('CONNECTION_CLOSED', 'connection closed while sending'));
+        if (this.socket.destroyed)
+          reject(this.endError ?? new DimseProtocolError('CONNECTION_CLOSED', 'connection closed while sending'));
         else resolve();
       };
       this.socket.on('drain', done);

@@ -7,50 +7,138 @@ export const ErrorCatalog = {
   CONFIG_INVALID: { http: 500, summary: 'the configuration file is not valid' },
   CONFIG_NOT_FOUND: { http: 500, summary: 'the configuration file cannot be read' },
   KEY_FILE_PROBLEM: { http: 500, summary: 'a key or certificate file cannot be used' },
-  AUDIT_TRAIL_BROKEN: { http: 500, summary: 'the audit trail does not reach the witness of its newest record (records removed, or the file emptied or replaced); `beeldbrug audit verify` says where' },
-  CONFIG_INSECURE: { http: 500, summary: 'the configuration would leave patient data open (a port without TLS, no admin, an empty trust list, a key file others may read, the store key as audit key, an expired own certificate, a public CA as trust list, a peer at a wildcard address); the message says what to fix' },
+  AUDIT_TRAIL_BROKEN: {
+    http: 500,
+    summary:
+      'the audit trail does not reach the witness of its newest record (records removed, or the file emptied or replaced); `beeldbrug audit verify` says where',
+  },
+  CONFIG_INSECURE: {
+    http: 500,
+    summary:
+      'the configuration would leave patient data open (a port without TLS, no admin, an empty trust list, a key file others may read, the store key as audit key, an expired own certificate, a public CA as trust list, a peer at a wildcard address); the message says what to fix',
+  },
   LISTEN_FAILED: { http: 500, summary: 'a configured port cannot be opened (in use, or not allowed)' },
   DIMSE_PEER_UNKNOWN: { http: 403, summary: 'the AE title and host pair is not on the allow-list' },
-  MOVE_DESTINATION_UNKNOWN: { http: 400, dimse: 0xa801, summary: 'the C-MOVE destination AE title is not a known peer with a port' },
+  MOVE_DESTINATION_UNKNOWN: {
+    http: 400,
+    dimse: 0xa801,
+    summary: 'the C-MOVE destination AE title is not a known peer with a port',
+  },
   DATASET_INVALID: { http: 400, dimse: 0xc000, summary: 'the data set cannot be parsed' },
-  DATASET_MISMATCH: { http: 400, dimse: 0xa900, summary: 'the data set does not match the command (SOP class or instance UID)' },
-  IDENTIFIER_INVALID: { http: 400, dimse: 0xa900, summary: 'the query identifier is not valid for this information model' },
+  DATASET_MISMATCH: {
+    http: 400,
+    dimse: 0xa900,
+    summary: 'the data set does not match the command (SOP class or instance UID)',
+  },
+  IDENTIFIER_INVALID: {
+    http: 400,
+    dimse: 0xa900,
+    summary: 'the query identifier is not valid for this information model',
+  },
   DIGEST_MISMATCH: { http: 422, summary: 'the instance does not have the size and SHA-256 the manifest announced' },
   INSTANCE_NOT_EXPECTED: { http: 422, summary: 'the instance is not in the transfer manifest' },
-  PATIENT_BSN_CONFLICT: { http: 409, dimse: 0xa900, summary: 'the patient id is already stored with another BSN: two people, never merged' },
+  PATIENT_BSN_CONFLICT: {
+    http: 409,
+    dimse: 0xa900,
+    summary: 'the patient id is already stored with another BSN: two people, never merged',
+  },
   STUDY_PATIENT_CONFLICT: { http: 409, dimse: 0xa900, summary: 'the study is already stored under another patient' },
   OUT_OF_RESOURCES: { http: 507, dimse: 0xa700, summary: 'the node cannot store more data (disk full)' },
   STORE_FAILED: { http: 500, dimse: 0x0110, summary: 'storing failed' },
   PARTNER_UNREACHABLE: { http: 502, summary: 'the partner node cannot be reached' },
   PARTNER_TIMEOUT: { http: 504, summary: 'the partner node did not answer in time' },
   PARTNER_REFUSED: { http: 502, summary: 'the partner node refused the request' },
-  PARTNER_IDENTITY_MISMATCH: { http: 502, summary: "the server at the partner's address presents a certificate of another organization (URA) than the partner's; nothing was sent" },
-  PARTNER_UNKNOWN: { http: 404, dimse: 0xa801, summary: 'the organization is not a partner this node can send to (exchange.partners, with a baseUrl)' },
-  PATIENT_IDENTITY_UNRESOLVED: { http: 409, summary: 'the arriving study cannot be filed under a local patient by the configured rule (exchange.patientIdentity); it stays in the inbox' },
-  PACS_UNREACHABLE: { http: 502, summary: "the hospital's PACS cannot be reached to fetch a study (exchange.fetchFrom)" },
+  PARTNER_IDENTITY_MISMATCH: {
+    http: 502,
+    summary:
+      "the server at the partner's address presents a certificate of another organization (URA) than the partner's; nothing was sent",
+  },
+  PARTNER_UNKNOWN: {
+    http: 404,
+    dimse: 0xa801,
+    summary: 'the organization is not a partner this node can send to (exchange.partners, with a baseUrl)',
+  },
+  PATIENT_IDENTITY_UNRESOLVED: {
+    http: 409,
+    summary:
+      'the arriving study cannot be filed under a local patient by the configured rule (exchange.patientIdentity); it stays in the inbox',
+  },
+  PACS_UNREACHABLE: {
+    http: 502,
+    summary: "the hospital's PACS cannot be reached to fetch a study (exchange.fetchFrom)",
+  },
   PACS_RETRIEVE_FAILED: { http: 502, summary: 'the PACS did not deliver the whole study' },
-  SEND_NOT_ALLOWED: { http: 422, summary: 'this purpose does not allow the send (internal across organizations, or a consultation without consent reference)' },
+  SEND_NOT_ALLOWED: {
+    http: 422,
+    summary:
+      'this purpose does not allow the send (internal across organizations, or a consultation without consent reference)',
+  },
   BSN_INVALID: { http: 400, summary: 'not a valid BSN: nine digits that pass the elfproef' },
-  REGISTRY_UNREACHABLE: { http: 502, summary: 'the localization and consent registry cannot be reached or did not answer' },
-  REGISTRY_NOT_ALLOWED: { http: 403, summary: 'this registry client may not do this (a care provider records only the patient\'s choices about itself; a patient portal registers and asks nothing); the detail says what' },
+  REGISTRY_UNREACHABLE: {
+    http: 502,
+    summary: 'the localization and consent registry cannot be reached or did not answer',
+  },
+  REGISTRY_NOT_ALLOWED: {
+    http: 403,
+    summary:
+      "this registry client may not do this (a care provider records only the patient's choices about itself; a patient portal registers and asks nothing); the detail says what",
+  },
   CONSENT_REVOKED: { http: 409, summary: 'the consent is revoked and stays as it was; record a new one' },
-  RELEASE_REFUSED: { http: 403, summary: 'the registry does not permit releasing this patient\'s data to the requester (no consent, or a denial)' },
+  RELEASE_REFUSED: {
+    http: 403,
+    summary: "the registry does not permit releasing this patient's data to the requester (no consent, or a denial)",
+  },
   REQUEST_INVALID: { http: 400, summary: 'the request does not have the expected shape' },
-  SIGN_IN_RATE_LIMITED: { http: 429, summary: 'too many failed sign-ins from this address, or from all together; Retry-After says when to try again' },
+  SIGN_IN_RATE_LIMITED: {
+    http: 429,
+    summary: 'too many failed sign-ins from this address, or from all together; Retry-After says when to try again',
+  },
   ACCOUNT_EXISTS: { http: 409, summary: 'an account with this user name exists on this node' },
-  ACCOUNT_INVALID: { http: 400, summary: 'the account cannot be made with these values (user name, name, UZI role code or password); the message says which rule' },
-  COMMAND_LINE_INVALID: { http: 400, summary: 'the command line is not valid: an unknown command or option, a missing or invalid value (the CLI exits 2; --help shows the usage)' },
+  ACCOUNT_INVALID: {
+    http: 400,
+    summary:
+      'the account cannot be made with these values (user name, name, UZI role code or password); the message says which rule',
+  },
+  COMMAND_LINE_INVALID: {
+    http: 400,
+    summary:
+      'the command line is not valid: an unknown command or option, a missing or invalid value (the CLI exits 2; --help shows the usage)',
+  },
   NOT_FOUND: { http: 404, summary: 'no such object' },
-  SIGN_IN_REQUIRED: { http: 401, summary: 'no signed-in session, or it has ended: sign in (beeldbrug login) and try again' },
+  SIGN_IN_REQUIRED: {
+    http: 401,
+    summary: 'no signed-in session, or it has ended: sign in (beeldbrug login) and try again',
+  },
   ACCESS_DENIED: { http: 403, summary: 'the signed-in role, or the calling system, may not do this' },
-  REQUESTER_UNNAMED: { http: 403, summary: 'the person who asks cannot be named to other hospitals (no UZI role code on the account, or no person at all)' },
-  NODE_UNREACHABLE: { http: 502, summary: 'the node cannot be reached at the address given at sign-in (is it running? the right --node and --ca?)' },
-  SEND_NOT_DELIVERED: { http: 504, summary: 'the study was not delivered within the time the sender would wait; the node keeps trying until it gives up' },
-  SIGN_IN_FAILED: { http: 401, summary: 'sign-in failed: the user name, password or code is not right, or the account is locked (one answer for all, on purpose)' },
-  IDENTITY_PROVIDER_UNREACHABLE: { http: 502, summary: "the hospital's identity provider (auth.oidc) cannot be reached" },
+  REQUESTER_UNNAMED: {
+    http: 403,
+    summary:
+      'the person who asks cannot be named to other hospitals (no UZI role code on the account, or no person at all)',
+  },
+  NODE_UNREACHABLE: {
+    http: 502,
+    summary: 'the node cannot be reached at the address given at sign-in (is it running? the right --node and --ca?)',
+  },
+  SEND_NOT_DELIVERED: {
+    http: 504,
+    summary:
+      'the study was not delivered within the time the sender would wait; the node keeps trying until it gives up',
+  },
+  SIGN_IN_FAILED: {
+    http: 401,
+    summary:
+      'sign-in failed: the user name, password or code is not right, or the account is locked (one answer for all, on purpose)',
+  },
+  IDENTITY_PROVIDER_UNREACHABLE: {
+    http: 502,
+    summary: "the hospital's identity provider (auth.oidc) cannot be reached",
+  },
   BODY_TOO_LARGE: { http: 413, summary: 'the request body is larger than this route accepts' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, summary: 'the route does not accept this content-type' },
-  ROUTE_NOT_FOUND: { http: 404, summary: 'no route with this method and path (a wrong method answers this too, so that routes are not probed)' },
+  ROUTE_NOT_FOUND: {
+    http: 404,
+    summary: 'no route with this method and path (a wrong method answers this too, so that routes are not probed)',
+  },
   INTERNAL: { http: 500, dimse: 0x0110, summary: 'an unexpected error; details are in the node log' },
 } as const satisfies Record<string, { http: number; dimse?: number; summary: string }>;
 

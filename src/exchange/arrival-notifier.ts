@@ -48,10 +48,18 @@ export class ArrivalNotifier {
   async #post(notice: ArrivalNotice): Promise<void> {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       try {
-        const res = await fetch(this.#url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(notice), signal: AbortSignal.timeout(10_000) });
+        const res = await fetch(this.#url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(notice),
+          signal: AbortSignal.timeout(10_000),
+        });
         await res.body?.cancel();
         if (res.ok) {
-          this.#log.info({ transferId: notice.transferId, urgent: notice.urgent, status: res.status }, 'arrival notice delivered');
+          this.#log.info(
+            { transferId: notice.transferId, urgent: notice.urgent, status: res.status },
+            'arrival notice delivered',
+          );
           return;
         }
         this.#log.warn({ transferId: notice.transferId, status: res.status, attempt }, 'arrival notice refused');
@@ -60,11 +68,18 @@ export class ArrivalNotifier {
       }
       if (attempt < ATTEMPTS) await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
     }
-    this.#log.error({ transferId: notice.transferId, url: this.#url.origin }, 'arrival notice given up; the study is in the inbox');
+    this.#log.error(
+      { transferId: notice.transferId, url: this.#url.origin },
+      'arrival notice given up; the study is in the inbox',
+    );
   }
 }
 
-export function arrivalNotice(transfer: IncomingTransfer, senderName: string, route: 'forward' | 'hold'): ArrivalNotice {
+export function arrivalNotice(
+  transfer: IncomingTransfer,
+  senderName: string,
+  route: 'forward' | 'hold',
+): ArrivalNotice {
   const m = transfer.manifest;
   return {
     event: 'study-arrived',

@@ -11,7 +11,11 @@ export interface AccessPoint {
 }
 
 /** A partner node acting, on behalf of the user its manifest names. */
-function partnerActor(senderUra: string, senderName: string, manifest: Manifest): Pick<AuditEvent, 'user' | 'responsibleUser'> {
+function partnerActor(
+  senderUra: string,
+  senderName: string,
+  manifest: Manifest,
+): Pick<AuditEvent, 'user' | 'responsibleUser'> {
   return {
     user: { id: `ura:${senderUra}`, name: senderName, organizationUra: senderUra },
     responsibleUser: { id: manifest.sender.user.id, name: manifest.sender.user.name },
@@ -19,7 +23,11 @@ function partnerActor(senderUra: string, senderName: string, manifest: Manifest)
 }
 
 function groundsOf(m: { purpose: string; consentReference?: string | undefined }): AuditEvent['grounds'] {
-  return { purpose: m.purpose, authorization: 'exchange-mtls', ...(m.consentReference !== undefined ? { consentReference: m.consentReference } : {}) };
+  return {
+    purpose: m.purpose,
+    authorization: 'exchange-mtls',
+    ...(m.consentReference !== undefined ? { consentReference: m.consentReference } : {}),
+  };
 }
 
 function userOf(u: { id: string; name: string; roleCode?: string | undefined }): AuditEvent['user'] {
@@ -32,9 +40,16 @@ export function actingEvent(acting: Acting | undefined): Pick<AuditEvent, 'user'
   return actingUsers(acting);
 }
 
-function patientOf(p: { bsn?: string | undefined; patientId?: string | undefined } | undefined): Pick<AuditEvent, 'patient'> {
+function patientOf(
+  p: { bsn?: string | undefined; patientId?: string | undefined } | undefined,
+): Pick<AuditEvent, 'patient'> {
   if (p === undefined) return {};
-  return { patient: { ...(p.bsn !== undefined ? { bsn: p.bsn } : {}), ...(p.patientId !== undefined ? { patientId: p.patientId } : {}) } };
+  return {
+    patient: {
+      ...(p.bsn !== undefined ? { bsn: p.bsn } : {}),
+      ...(p.patientId !== undefined ? { patientId: p.patientId } : {}),
+    },
+  };
 }
 
 /**
@@ -85,13 +100,23 @@ export function receivingEvent(o: {
     ...partnerActor(o.senderUra, o.senderName, m),
     accessPoint: o.at,
     ...patientOf(m.patient),
-    objects: { studyInstanceUid: m.study.studyInstanceUid, transferId: o.transferId, ...(o.sopInstanceUids !== undefined ? { sopInstanceUids: o.sopInstanceUids } : {}) },
+    objects: {
+      studyInstanceUid: m.study.studyInstanceUid,
+      transferId: o.transferId,
+      ...(o.sopInstanceUids !== undefined ? { sopInstanceUids: o.sopInstanceUids } : {}),
+    },
     grounds: groundsOf(m),
   };
 }
 
 /** A study arrived complete and verified from a partner (receiving side, at commit). */
-export function receivedEvent(o: { at: AccessPoint; senderUra: string; senderName: string; transferId: string; manifest: Manifest }): AuditEvent {
+export function receivedEvent(o: {
+  at: AccessPoint;
+  senderUra: string;
+  senderName: string;
+  transferId: string;
+  manifest: Manifest;
+}): AuditEvent {
   const m = o.manifest;
   return {
     action: 'receive',
@@ -106,7 +131,15 @@ export function receivedEvent(o: { at: AccessPoint; senderUra: string; senderNam
 }
 
 /** An uploaded instance did not verify (digest, size, not announced) and was not stored. */
-export function verifyFailureEvent(o: { at: AccessPoint; senderUra: string; senderName: string; transferId: string; manifest: Manifest; sopInstanceUid: string | null; reason: string }): AuditEvent {
+export function verifyFailureEvent(o: {
+  at: AccessPoint;
+  senderUra: string;
+  senderName: string;
+  transferId: string;
+  manifest: Manifest;
+  sopInstanceUid: string | null;
+  reason: string;
+}): AuditEvent {
   const m = o.manifest;
   return {
     action: 'verify-failure',
@@ -115,7 +148,11 @@ export function verifyFailureEvent(o: { at: AccessPoint; senderUra: string; send
     ...partnerActor(o.senderUra, o.senderName, m),
     accessPoint: o.at,
     ...patientOf(m.patient),
-    objects: { studyInstanceUid: m.study.studyInstanceUid, transferId: o.transferId, ...(o.sopInstanceUid !== null ? { sopInstanceUids: [o.sopInstanceUid] } : {}) },
+    objects: {
+      studyInstanceUid: m.study.studyInstanceUid,
+      transferId: o.transferId,
+      ...(o.sopInstanceUid !== null ? { sopInstanceUids: [o.sopInstanceUid] } : {}),
+    },
     grounds: groundsOf(m),
   };
 }
@@ -138,7 +175,11 @@ export function importEvent(o: {
   return {
     action: 'import',
     outcome: o.outcome,
-    description: o.description ?? (o.outcome === 'success' ? `study forwarded into the PACS ${o.destination}` : `${o.failed} instances could not be forwarded into the PACS ${o.destination}`),
+    description:
+      o.description ??
+      (o.outcome === 'success'
+        ? `study forwarded into the PACS ${o.destination}`
+        : `${o.failed} instances could not be forwarded into the PACS ${o.destination}`),
     user: o.acceptedBy ?? { id: 'system:routing', name: 'routing rule' },
     responsibleUser: o.acceptedFor ?? { id: m.sender.user.id, name: m.sender.user.name },
     accessPoint: { ...o.at, aeTitle: o.destination },
@@ -164,7 +205,9 @@ export function sendEvent(o: {
     outcome: o.outcome,
     description: `${o.description} (${o.partnerName}, URA ${r.partnerUra})`,
     // A system that asked for a person is the user, the person the responsible user; a person who asked is the user.
-    ...(r.system !== undefined ? { user: r.system, responsibleUser: { id: r.user.id, name: r.user.name } } : { user: userOf(r.user) }),
+    ...(r.system !== undefined
+      ? { user: r.system, responsibleUser: { id: r.user.id, name: r.user.name } }
+      : { user: userOf(r.user) }),
     accessPoint: o.at,
     ...(o.patient !== undefined ? { patient: o.patient } : {}),
     objects: { studyInstanceUid: r.studyInstanceUid, transferId: o.transferId },

@@ -21,7 +21,12 @@ export interface InboxRouteDeps {
    * `recordAcceptance` once the PACS is known and before anything is queued, so an acceptance the audit trail cannot
    * hold imports nothing.
    */
-  importInto: (transfer: IncomingTransfer, destination: string | undefined, user: AuditEvent['user'], recordAcceptance: (destination: string) => void) => string | undefined;
+  importInto: (
+    transfer: IncomingTransfer,
+    destination: string | undefined,
+    user: AuditEvent['user'],
+    recordAcceptance: (destination: string) => void,
+  ) => string | undefined;
   /** The rule that names the patient in the local PACS, shown with each study. */
   identity: PatientIdentityRule;
 }
@@ -31,10 +36,16 @@ function filedAs(rule: PatientIdentityRule, p: IncomingTransfer['manifest']['pat
   const d = decideIdentity(rule, { patientId: p.patientId, issuer: p.issuerOfPatientId ?? null, bsn: p.bsn ?? null });
   if (d.action === 'coerce') return { patientId: d.patientId, issuerOfPatientId: d.issuer };
   if (d.action === 'refuse') return { refused: d.reason };
-  return { patientId: p.patientId, ...(p.issuerOfPatientId !== undefined ? { issuerOfPatientId: p.issuerOfPatientId } : {}) };
+  return {
+    patientId: p.patientId,
+    ...(p.issuerOfPatientId !== undefined ? { issuerOfPatientId: p.issuerOfPatientId } : {}),
+  };
 }
 
-function view(t: IncomingTransfer & { openedAt?: string; deliveredAt?: string | null }, rule: PatientIdentityRule): Record<string, unknown> {
+function view(
+  t: IncomingTransfer & { openedAt?: string; deliveredAt?: string | null },
+  rule: PatientIdentityRule,
+): Record<string, unknown> {
   const m = t.manifest;
   return {
     transferId: t.transferId,
@@ -58,85 +69,104 @@ function view(t: IncomingTransfer & { openedAt?: string; deliveredAt?: string | 
  * held study into the PACS.
  */
 export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
-  app.get<{ Querystring: { state?: string } }>('/api/v1/inbox', { config: { access: PERSON_ROUTES.inbox } }, async (req, reply) => {
-    const state = req.query.state;
-    if (state !== undefined && !['open', 'delivered', 'imported', 'failed'].includes(state)) {
-      return reply.code(400).send({ error: 'request-invalid', problems: ['state: one of open, delivered, imported, failed'] });
-    }
-    const transfers = d.inbox.list(state !== undefined ? { state: state as TransferState } : {});
-    // Recorded before anything is shown: a listing the trail cannot hold is not answered.
-    const who = actingEvent(req.acting);
-    d.audit.recordAll(
-      transfers.map((t) =>
+  app.get<{ Querystring: { state?: string } }>(
+    '/api/v1/inbox',
+    { config: { access: PERSON_ROUTES.inbox } },
+    async (req, reply) => {
+      const state = req.query.state;
+      if (state !== undefined && !['open', 'delivered', 'imported', 'failed'].includes(state)) {
+        return reply
+          .code(400)
+          .send({ error: 'request-invalid', problems: ['state: one of open, delivered, imported, failed'] });
+      }
+      const transfers = d.inbox.list(state !== undefined ? { state: state as TransferState } : {});
+      // Recorded before anything is shown: a listing the trail cannot hold is not answered.
+      const who = actingEvent(req.acting);
+      d.audit.recordAll(
+        transfers.map((t) =>
+          shownEvent({
+            at: { node: d.node, ip: req.ip },
+            ...who,
+            action: 'query',
+            description: `inbox listed: study from URA ${t.senderUra} (${t.state})`,
+            transferId: t.transferId,
+            studyInstanceUid: t.manifest.study.studyInstanceUid,
+            patient: t.manifest.patient,
+            grounds: t.manifest,
+          }),
+        ),
+      );
+      return { transfers: transfers.map((t) => view(t, d.identity)) };
+    },
+  );
+
+  // One transfer, for a person or system waiting for a study to arrive: `?waitSeconds=N` answers once it is no longer
+  // open (or after N seconds, at most 25), so the waiting costs one request and one audit record per look.
+  app.get<{ Params: { transferId: string }; Querystring: { waitSeconds?: string } }>(
+    '/api/v1/inbox/:transferId',
+    { config: { access: PERSON_ROUTES.inbox } },
+    async (req, reply) => {
+      let t = d.inbox.find(req.params.transferId);
+      if (t === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+      const until = Date.now() + Math.min(25, Math.max(0, Number(req.query.waitSeconds ?? 0) || 0)) * 1000;
+      while (t.state === 'open' && Date.now() < until && !req.raw.destroyed) {
+        await sleep(250);
+        t = d.inbox.find(req.params.transferId) ?? t;
+      }
+      d.audit.record(
         shownEvent({
           at: { node: d.node, ip: req.ip },
-          ...who,
-          action: 'query',
-          description: `inbox listed: study from URA ${t.senderUra} (${t.state})`,
+          ...actingEvent(req.acting),
+          action: 'read',
+          description: `inbox transfer read: study from URA ${t.senderUra} (${t.state})`,
           transferId: t.transferId,
           studyInstanceUid: t.manifest.study.studyInstanceUid,
           patient: t.manifest.patient,
           grounds: t.manifest,
         }),
-      ),
-    );
-    return { transfers: transfers.map((t) => view(t, d.identity)) };
-  });
+      );
+      return view(t, d.identity);
+    },
+  );
 
-  // One transfer, for a person or system waiting for a study to arrive: `?waitSeconds=N` answers once it is no longer
-  // open (or after N seconds, at most 25), so the waiting costs one request and one audit record per look.
-  app.get<{ Params: { transferId: string }; Querystring: { waitSeconds?: string } }>('/api/v1/inbox/:transferId', { config: { access: PERSON_ROUTES.inbox } }, async (req, reply) => {
-    let t = d.inbox.find(req.params.transferId);
-    if (t === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
-    const until = Date.now() + Math.min(25, Math.max(0, Number(req.query.waitSeconds ?? 0) || 0)) * 1000;
-    while (t.state === 'open' && Date.now() < until && !req.raw.destroyed) {
-      await sleep(250);
-      t = d.inbox.find(req.params.transferId) ?? t;
-    }
-    d.audit.record(
-      shownEvent({
-        at: { node: d.node, ip: req.ip },
-        ...actingEvent(req.acting),
-        action: 'read',
-        description: `inbox transfer read: study from URA ${t.senderUra} (${t.state})`,
-        transferId: t.transferId,
-        studyInstanceUid: t.manifest.study.studyInstanceUid,
-        patient: t.manifest.patient,
-        grounds: t.manifest,
-      }),
-    );
-    return view(t, d.identity);
-  });
-
-  app.post<{ Params: { transferId: string } }>('/api/v1/inbox/:transferId/accept', { config: { access: PERSON_ROUTES.accept } }, async (req, reply) => {
-    const named = personNamedInBody(req.body);
-    if (named !== undefined) return reply.code(400).send({ error: 'REQUEST_INVALID', detail: named });
-    const parsed = acceptSchema.safeParse(req.body);
-    if (!parsed.success) {
-      return reply.code(400).send({ error: 'request-invalid', problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
-    }
-    const transfer = d.inbox.find(req.params.transferId);
-    if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
-    if (transfer.state !== 'delivered') return reply.code(409).send({ error: 'transfer-not-delivered', state: transfer.state });
-    const who = actingEvent(req.acting);
-    const user = who.user;
-    const destination = d.importInto(transfer, parsed.data.destination, user, (resolved) =>
-      d.audit.record(
-        importEvent({
-          at: { node: d.node, ip: req.ip },
-          destination: resolved,
-          transferId: transfer.transferId,
-          manifest: transfer.manifest,
-          outcome: 'success',
-          failed: 0,
-          acceptedBy: user,
-          ...(who.responsibleUser !== undefined ? { acceptedFor: who.responsibleUser } : {}),
-          description: `held study accepted by ${user.name}${who.responsibleUser !== undefined ? ` for ${who.responsibleUser.name}` : ''} for import into the PACS ${resolved}`,
-        }),
-      ),
-    );
-    if (destination === undefined) return reply.code(422).send({ error: 'no-pacs', detail: 'name a destination: a dimse peer with a port' });
-    req.log.info({ transferId: transfer.transferId, destination, user: user.id }, 'held study accepted for import');
-    return reply.code(202).send({ transferId: transfer.transferId, destination, state: 'importing' });
-  });
+  app.post<{ Params: { transferId: string } }>(
+    '/api/v1/inbox/:transferId/accept',
+    { config: { access: PERSON_ROUTES.accept } },
+    async (req, reply) => {
+      const named = personNamedInBody(req.body);
+      if (named !== undefined) return reply.code(400).send({ error: 'REQUEST_INVALID', detail: named });
+      const parsed = acceptSchema.safeParse(req.body);
+      if (!parsed.success) {
+        return reply.code(400).send({
+          error: 'request-invalid',
+          problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`),
+        });
+      }
+      const transfer = d.inbox.find(req.params.transferId);
+      if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+      if (transfer.state !== 'delivered')
+        return reply.code(409).send({ error: 'transfer-not-delivered', state: transfer.state });
+      const who = actingEvent(req.acting);
+      const user = who.user;
+      const destination = d.importInto(transfer, parsed.data.destination, user, (resolved) =>
+        d.audit.record(
+          importEvent({
+            at: { node: d.node, ip: req.ip },
+            destination: resolved,
+            transferId: transfer.transferId,
+            manifest: transfer.manifest,
+            outcome: 'success',
+            failed: 0,
+            acceptedBy: user,
+            ...(who.responsibleUser !== undefined ? { acceptedFor: who.responsibleUser } : {}),
+            description: `held study accepted by ${user.name}${who.responsibleUser !== undefined ? ` for ${who.responsibleUser.name}` : ''} for import into the PACS ${resolved}`,
+          }),
+        ),
+      );
+      if (destination === undefined)
+        return reply.code(422).send({ error: 'no-pacs', detail: 'name a destination: a dimse peer with a port' });
+      req.log.info({ transferId: transfer.transferId, destination, user: user.id }, 'held study accepted for import');
+      return reply.code(202).send({ transferId: transfer.transferId, destination, state: 'importing' });
+    },
+  );
 }

@@ -13,7 +13,8 @@ export interface IncomingTransfer {
   manifest: Manifest;
 }
 
-export type OpenOutcome = { outcome: 'created' | 'existing'; transfer: IncomingTransfer } | { outcome: 'conflict'; detail: string };
+export type OpenOutcome =
+  { outcome: 'created' | 'existing'; transfer: IncomingTransfer } | { outcome: 'conflict'; detail: string };
 
 /**
  * The receiving side's record of transfers (docs/exchange-protocol.md), in its own SQLite file beside the study index:
@@ -51,9 +52,9 @@ export class Inbox {
   open(manifest: Manifest, senderUra: string, now = new Date()): OpenOutcome {
     const json = JSON.stringify(manifest);
     const digest = createHash('sha256').update(json).digest('hex');
-    const row = this.#db.prepare('SELECT sender_ura, manifest_sha256 FROM incoming_transfer WHERE transfer_id = ?').get(manifest.transferId) as
-      | { sender_ura: string; manifest_sha256: string }
-      | undefined;
+    const row = this.#db
+      .prepare('SELECT sender_ura, manifest_sha256 FROM incoming_transfer WHERE transfer_id = ?')
+      .get(manifest.transferId) as { sender_ura: string; manifest_sha256: string } | undefined;
     if (row !== undefined) {
       if (row.sender_ura !== senderUra || row.manifest_sha256 !== digest) {
         return { outcome: 'conflict', detail: `transfer ${manifest.transferId} was opened with another manifest` };
@@ -63,32 +64,49 @@ export class Inbox {
       return { outcome: 'existing', transfer: existing };
     }
     this.#db
-      .prepare('INSERT INTO incoming_transfer (transfer_id, sender_ura, manifest_sha256, manifest_json, state, opened_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO incoming_transfer (transfer_id, sender_ura, manifest_sha256, manifest_json, state, opened_at) VALUES (?, ?, ?, ?, ?, ?)',
+      )
       .run(manifest.transferId, senderUra, digest, json, 'open', now.toISOString());
     return { outcome: 'created', transfer: { transferId: manifest.transferId, senderUra, state: 'open', manifest } };
   }
 
   /** A transfer as its sender sees it; another organization's transfer is not found. */
   get(transferId: string, senderUra: string): IncomingTransfer | undefined {
-    const row = this.#db.prepare('SELECT manifest_json, state FROM incoming_transfer WHERE transfer_id = ? AND sender_ura = ?').get(transferId, senderUra) as
-      | { manifest_json: string; state: TransferState }
-      | undefined;
-    return row === undefined ? undefined : { transferId, senderUra, state: row.state, manifest: JSON.parse(row.manifest_json) as Manifest };
+    const row = this.#db
+      .prepare('SELECT manifest_json, state FROM incoming_transfer WHERE transfer_id = ? AND sender_ura = ?')
+      .get(transferId, senderUra) as { manifest_json: string; state: TransferState } | undefined;
+    return row === undefined
+      ? undefined
+      : { transferId, senderUra, state: row.state, manifest: JSON.parse(row.manifest_json) as Manifest };
   }
 
   /** Records that every instance arrived verified, with the receipt given to the sender (answered again on a retry). */
   markDelivered(transferId: string, receipt: string, now = new Date()): void {
-    this.#db.prepare("UPDATE incoming_transfer SET state = 'delivered', delivered_at = ?, receipt = ? WHERE transfer_id = ? AND state = 'open'").run(now.toISOString(), receipt, transferId);
+    this.#db
+      .prepare(
+        "UPDATE incoming_transfer SET state = 'delivered', delivered_at = ?, receipt = ? WHERE transfer_id = ? AND state = 'open'",
+      )
+      .run(now.toISOString(), receipt, transferId);
   }
 
   /** Newest first; what the hospital's own systems see of arrived and arriving studies. */
-  list(o: { state?: TransferState; limit?: number } = {}): (IncomingTransfer & { openedAt: string; deliveredAt: string | null })[] {
+  list(
+    o: { state?: TransferState; limit?: number } = {},
+  ): (IncomingTransfer & { openedAt: string; deliveredAt: string | null })[] {
     const limit = Math.min(Math.max(o.limit ?? 100, 1), 1000);
-    const rows = (
-      o.state === undefined
-        ? this.#db.prepare('SELECT * FROM incoming_transfer ORDER BY opened_at DESC LIMIT ?').all(limit)
-        : this.#db.prepare('SELECT * FROM incoming_transfer WHERE state = ? ORDER BY opened_at DESC LIMIT ?').all(o.state, limit)
-    ) as unknown as { transfer_id: string; sender_ura: string; state: TransferState; manifest_json: string; opened_at: string; delivered_at: string | null }[];
+    const rows = (o.state === undefined
+      ? this.#db.prepare('SELECT * FROM incoming_transfer ORDER BY opened_at DESC LIMIT ?').all(limit)
+      : this.#db
+          .prepare('SELECT * FROM incoming_transfer WHERE state = ? ORDER BY opened_at DESC LIMIT ?')
+          .all(o.state, limit)) as unknown as {
+      transfer_id: string;
+      sender_ura: string;
+      state: TransferState;
+      manifest_json: string;
+      opened_at: string;
+      delivered_at: string | null;
+    }[];
     return rows.map((r) => ({
       transferId: r.transfer_id,
       senderUra: r.sender_ura,
@@ -101,25 +119,33 @@ export class Inbox {
 
   /** A transfer by id, whoever sent it (for this hospital's own users). */
   find(transferId: string): IncomingTransfer | undefined {
-    const row = this.#db.prepare('SELECT sender_ura FROM incoming_transfer WHERE transfer_id = ?').get(transferId) as { sender_ura: string } | undefined;
+    const row = this.#db.prepare('SELECT sender_ura FROM incoming_transfer WHERE transfer_id = ?').get(transferId) as
+      { sender_ura: string } | undefined;
     return row === undefined ? undefined : this.get(transferId, row.sender_ura);
   }
 
   markImported(transferId: string): void {
-    this.#db.prepare("UPDATE incoming_transfer SET state = 'imported' WHERE transfer_id = ? AND state = 'delivered'").run(transferId);
+    this.#db
+      .prepare("UPDATE incoming_transfer SET state = 'imported' WHERE transfer_id = ? AND state = 'delivered'")
+      .run(transferId);
   }
 
   receiptOf(transferId: string): string | undefined {
-    const row = this.#db.prepare('SELECT receipt FROM incoming_transfer WHERE transfer_id = ?').get(transferId) as { receipt: string | null } | undefined;
+    const row = this.#db.prepare('SELECT receipt FROM incoming_transfer WHERE transfer_id = ?').get(transferId) as
+      { receipt: string | null } | undefined;
     return row?.receipt ?? undefined;
   }
 
   markReceived(transferId: string, sopInstanceUid: string, now = new Date()): void {
-    this.#db.prepare('INSERT OR IGNORE INTO incoming_instance (transfer_id, sop_instance_uid, received_at) VALUES (?, ?, ?)').run(transferId, sopInstanceUid, now.toISOString());
+    this.#db
+      .prepare('INSERT OR IGNORE INTO incoming_instance (transfer_id, sop_instance_uid, received_at) VALUES (?, ?, ?)')
+      .run(transferId, sopInstanceUid, now.toISOString());
   }
 
   received(transferId: string): Set<string> {
-    const rows = this.#db.prepare('SELECT sop_instance_uid FROM incoming_instance WHERE transfer_id = ?').all(transferId) as { sop_instance_uid: string }[];
+    const rows = this.#db
+      .prepare('SELECT sop_instance_uid FROM incoming_instance WHERE transfer_id = ?')
+      .all(transferId) as { sop_instance_uid: string }[];
     return new Set(rows.map((r) => r.sop_instance_uid));
   }
 

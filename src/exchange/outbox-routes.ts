@@ -59,7 +59,13 @@ function view(t: OutgoingTransfer, partners: readonly PartnerConfig[] = []): Rec
 }
 
 /** The audit record of one outgoing transfer shown to whoever asked (a signed-in person, or one of our systems). */
-function shown(d: OutboxRouteDeps, req: FastifyRequest, t: OutgoingTransfer, action: 'query' | 'read', description: string): AuditEvent {
+function shown(
+  d: OutboxRouteDeps,
+  req: FastifyRequest,
+  t: OutgoingTransfer,
+  action: 'query' | 'read',
+  description: string,
+): AuditEvent {
   return shownEvent({
     at: { node: d.node, ip: req.ip },
     ...actingEvent(req.acting),
@@ -79,10 +85,16 @@ function shown(d: OutboxRouteDeps, req: FastifyRequest, t: OutgoingTransfer, act
 export function requestedBy(acting: Acting | undefined): Pick<OutgoingRequest, 'user' | 'system'> {
   if (acting === undefined) throw new Error('a person route ran without who acts');
   const { user } = actingUsers(acting);
-  if (acting.kind === 'person') return { user: { id: user.id, name: user.name, ...(user.roleCode !== undefined ? { roleCode: user.roleCode } : {}) } };
+  if (acting.kind === 'person')
+    return {
+      user: { id: user.id, name: user.name, ...(user.roleCode !== undefined ? { roleCode: user.roleCode } : {}) },
+    };
   const person = acting.onBehalfOf;
   if (person === undefined) return { user: { id: user.id, name: user.name } };
-  return { user: { id: person.id, name: person.name, ...(person.roleCode !== undefined ? { roleCode: person.roleCode } : {}) }, system: { id: user.id, name: user.name } };
+  return {
+    user: { id: person.id, name: person.name, ...(person.roleCode !== undefined ? { roleCode: person.roleCode } : {}) },
+    system: { id: user.id, name: user.name },
+  };
 }
 
 /**
@@ -97,21 +109,32 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
     if (named !== undefined) return reply.code(400).send({ error: 'REQUEST_INVALID', detail: named });
     const parsed = sendRequestSchema.safeParse(req.body);
     if (!parsed.success) {
-      return reply.code(400).send({ error: 'request-invalid', problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) });
+      return reply.code(400).send({
+        error: 'request-invalid',
+        problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`),
+      });
     }
     const b = parsed.data;
     const asker = requestedBy(req.acting);
     try {
-      const transfer = await queueSend(d, { actor: { kind: 'user', id: asker.user.id, name: asker.user.name }, purpose: 'exchange' }, { node: d.node, ip: req.ip }, {
-        studyInstanceUid: b.studyInstanceUid,
-        partnerUra: findPartner(d.partners, b.to)?.ura ?? b.to,
-        purpose: b.purpose,
-        urgency: b.urgency,
-        reason: b.reason,
-        ...asker,
-        ...(b.consentReference !== undefined ? { consentReference: b.consentReference } : {}),
-      });
-      req.log.info({ transferId: transfer.transferId, to: b.to, purpose: b.purpose, urgency: b.urgency }, 'transfer queued');
+      const transfer = await queueSend(
+        d,
+        { actor: { kind: 'user', id: asker.user.id, name: asker.user.name }, purpose: 'exchange' },
+        { node: d.node, ip: req.ip },
+        {
+          studyInstanceUid: b.studyInstanceUid,
+          partnerUra: findPartner(d.partners, b.to)?.ura ?? b.to,
+          purpose: b.purpose,
+          urgency: b.urgency,
+          reason: b.reason,
+          ...asker,
+          ...(b.consentReference !== undefined ? { consentReference: b.consentReference } : {}),
+        },
+      );
+      req.log.info(
+        { transferId: transfer.transferId, to: b.to, purpose: b.purpose, urgency: b.urgency },
+        'transfer queued',
+      );
       d.queued();
       return reply.code(202).send(view(transfer, d.partners));
     } catch (err) {
@@ -120,29 +143,49 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
     }
   });
 
-  app.get<{ Querystring: { state?: string } }>('/api/v1/outbox', { config: { access: PERSON_ROUTES.outbox } }, async (req, reply) => {
-    const state = req.query.state;
-    if (state !== undefined && !['queued', 'sending', 'delivered', 'failed'].includes(state)) {
-      return reply.code(400).send({ error: 'request-invalid', problems: ['state: one of queued, sending, delivered, failed'] });
-    }
-    const transfers = d.outbox.list(state !== undefined ? { state: state as OutgoingTransfer['state'] } : {});
-    d.audit.recordAll(transfers.map((t) => shown(d, req, t, 'query', `outbox listed: transfer to URA ${t.request.partnerUra} (${t.state})`)));
-    return { transfers: transfers.map((t) => view(t, d.partners)) };
-  });
+  app.get<{ Querystring: { state?: string } }>(
+    '/api/v1/outbox',
+    { config: { access: PERSON_ROUTES.outbox } },
+    async (req, reply) => {
+      const state = req.query.state;
+      if (state !== undefined && !['queued', 'sending', 'delivered', 'failed'].includes(state)) {
+        return reply
+          .code(400)
+          .send({ error: 'request-invalid', problems: ['state: one of queued, sending, delivered, failed'] });
+      }
+      const transfers = d.outbox.list(state !== undefined ? { state: state as OutgoingTransfer['state'] } : {});
+      d.audit.recordAll(
+        transfers.map((t) =>
+          shown(d, req, t, 'query', `outbox listed: transfer to URA ${t.request.partnerUra} (${t.state})`),
+        ),
+      );
+      return { transfers: transfers.map((t) => view(t, d.partners)) };
+    },
+  );
 
   // `?after=<updatedAt>&waitSeconds=N` answers once the transfer has changed since the caller's last look (or after N
   // seconds): a client that follows a transfer gets one answer, and one audit record, per change instead of per poll.
-  app.get<{ Params: { transferId: string }; Querystring: { after?: string; waitSeconds?: string } }>('/api/v1/outbox/:transferId', { config: { access: PERSON_ROUTES.outbox } }, async (req, reply) => {
-    let t = d.outbox.get(req.params.transferId);
-    if (t === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
-    const waitMs = Math.min(25, Math.max(0, Number(req.query.waitSeconds ?? 0) || 0)) * 1000;
-    const after = req.query.after;
-    const until = Date.now() + waitMs;
-    while (after !== undefined && t.updatedAt === after && (t.state === 'queued' || t.state === 'sending') && Date.now() < until && !req.raw.destroyed) {
-      await sleep(200);
-      t = d.outbox.get(req.params.transferId) ?? t;
-    }
-    d.audit.record(shown(d, req, t, 'read', `outbox transfer read: to URA ${t.request.partnerUra} (${t.state})`));
-    return view(t, d.partners);
-  });
+  app.get<{ Params: { transferId: string }; Querystring: { after?: string; waitSeconds?: string } }>(
+    '/api/v1/outbox/:transferId',
+    { config: { access: PERSON_ROUTES.outbox } },
+    async (req, reply) => {
+      let t = d.outbox.get(req.params.transferId);
+      if (t === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+      const waitMs = Math.min(25, Math.max(0, Number(req.query.waitSeconds ?? 0) || 0)) * 1000;
+      const after = req.query.after;
+      const until = Date.now() + waitMs;
+      while (
+        after !== undefined &&
+        t.updatedAt === after &&
+        (t.state === 'queued' || t.state === 'sending') &&
+        Date.now() < until &&
+        !req.raw.destroyed
+      ) {
+        await sleep(200);
+        t = d.outbox.get(req.params.transferId) ?? t;
+      }
+      d.audit.record(shown(d, req, t, 'read', `outbox transfer read: to URA ${t.request.partnerUra} (${t.state})`));
+      return view(t, d.partners);
+    },
+  );
 }

@@ -16,7 +16,11 @@ export interface RetryPolicy {
   giveUpAfterMs: number;
 }
 
-export const defaultRetryPolicy: RetryPolicy = { firstDelayMs: 5_000, maxDelayMs: 10 * 60_000, giveUpAfterMs: 24 * 3600_000 };
+export const defaultRetryPolicy: RetryPolicy = {
+  firstDelayMs: 5_000,
+  maxDelayMs: 10 * 60_000,
+  giveUpAfterMs: 24 * 3600_000,
+};
 
 export interface OutboxWorkerOptions {
   outbox: Outbox;
@@ -81,7 +85,10 @@ export class OutboxWorker {
     this.#closed = true;
     clearInterval(this.#timer);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled(this.#running.values()), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    await Promise.race([
+      Promise.allSettled(this.#running.values()),
+      new Promise((resolve) => (timer = setTimeout(resolve, waitMs))),
+    ]);
     clearTimeout(timer);
   }
 
@@ -89,7 +96,15 @@ export class OutboxWorker {
     const ctx = { actor: { kind: 'system' as const, task: 'outbox' }, purpose: 'exchange' as const };
     try {
       this.#o.audit.record(
-        sendEvent({ at: { node: this.#o.node }, request: t.request, partnerName, transferId: t.transferId, patient: t.request.patient ?? patientOfStudy(this.#o.studies, ctx, t.request.studyInstanceUid), outcome, description }),
+        sendEvent({
+          at: { node: this.#o.node },
+          request: t.request,
+          partnerName,
+          transferId: t.transferId,
+          patient: t.request.patient ?? patientOfStudy(this.#o.studies, ctx, t.request.studyInstanceUid),
+          outcome,
+          description,
+        }),
       );
     } catch (err) {
       // The transfer's outcome is already recorded in the outbox; a lost audit record must at least be loud.
@@ -146,16 +161,35 @@ export class OutboxWorker {
           // Quick retries belong to the outbox now, with its own back-off and give-up time.
           attempts: 1,
           onProgress: (p) => {
-            if (!this.#closed) outbox.progress(t.transferId, { instances: p.instances, needed: p.needed, sent: t.sent + p.sent, bytesSent: t.bytesSent + p.bytesSent });
+            if (!this.#closed)
+              outbox.progress(t.transferId, {
+                instances: p.instances,
+                needed: p.needed,
+                sent: t.sent + p.sent,
+                bytesSent: t.bytesSent + p.bytesSent,
+              });
           },
         },
       );
       if (this.#closed) return;
-      outbox.delivered(t.transferId, { instances: result.instances, sent: t.sent + result.sent, bytesSent: t.bytesSent + result.bytesSent, receipt: result.receipt });
-      this.#audit(t, partner.name, 'success', `study delivered, receipt verified (${result.instances} instances, ${result.sent} sent)`);
+      outbox.delivered(t.transferId, {
+        instances: result.instances,
+        sent: t.sent + result.sent,
+        bytesSent: t.bytesSent + result.bytesSent,
+        receipt: result.receipt,
+      });
+      this.#audit(
+        t,
+        partner.name,
+        'success',
+        `study delivered, receipt verified (${result.instances} instances, ${result.sent} sent)`,
+      );
     } catch (err) {
       if (this.#closed) return;
-      const reason = err instanceof BeeldbrugError ? `${err.code}: ${err.message}` : `${(err as NodeJS.ErrnoException).code ?? 'ERROR'}: ${(err as Error).message}`;
+      const reason =
+        err instanceof BeeldbrugError
+          ? `${err.code}: ${err.message}`
+          : `${(err as NodeJS.ErrnoException).code ?? 'ERROR'}: ${(err as Error).message}`;
       const age = Date.now() - Date.parse(t.createdAt);
       if (isPassingFault(err) && age < this.#retry.giveUpAfterMs) {
         const wait = Math.min(this.#retry.maxDelayMs, this.#retry.firstDelayMs * 2 ** t.attempts);

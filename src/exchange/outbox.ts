@@ -111,31 +111,36 @@ export class Outbox {
     const transferId = randomUUID();
     const at = now.toISOString();
     this.#db
-      .prepare('INSERT INTO outgoing_transfer (transfer_id, request_json, state, urgent, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO outgoing_transfer (transfer_id, request_json, state, urgent, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
       .run(transferId, JSON.stringify(request), 'queued', request.urgency === 'urgent' ? 1 : 0, at, at, at);
     return this.get(transferId) as OutgoingTransfer;
   }
 
   get(transferId: string): OutgoingTransfer | undefined {
-    const r = this.#db.prepare('SELECT * FROM outgoing_transfer WHERE transfer_id = ?').get(transferId) as Row | undefined;
+    const r = this.#db.prepare('SELECT * FROM outgoing_transfer WHERE transfer_id = ?').get(transferId) as
+      Row | undefined;
     return r === undefined ? undefined : transferOf(r);
   }
 
   /** Newest first. */
   list(o: { state?: OutgoingState; limit?: number } = {}): OutgoingTransfer[] {
     const limit = Math.min(Math.max(o.limit ?? 100, 1), 1000);
-    const rows = (
-      o.state === undefined
-        ? this.#db.prepare('SELECT * FROM outgoing_transfer ORDER BY created_at DESC LIMIT ?').all(limit)
-        : this.#db.prepare('SELECT * FROM outgoing_transfer WHERE state = ? ORDER BY created_at DESC LIMIT ?').all(o.state, limit)
-    ) as unknown as Row[];
+    const rows = (o.state === undefined
+      ? this.#db.prepare('SELECT * FROM outgoing_transfer ORDER BY created_at DESC LIMIT ?').all(limit)
+      : this.#db
+          .prepare('SELECT * FROM outgoing_transfer WHERE state = ? ORDER BY created_at DESC LIMIT ?')
+          .all(o.state, limit)) as unknown as Row[];
     return rows.map(transferOf);
   }
 
   /** Queued transfers whose time has come: urgent ones first, then oldest first. */
   due(now = new Date(), limit = 10): OutgoingTransfer[] {
     const rows = this.#db
-      .prepare("SELECT * FROM outgoing_transfer WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY urgent DESC, created_at LIMIT ?")
+      .prepare(
+        "SELECT * FROM outgoing_transfer WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY urgent DESC, created_at LIMIT ?",
+      )
       .all(now.toISOString(), limit) as unknown as Row[];
     return rows.map(transferOf);
   }
@@ -143,38 +148,60 @@ export class Outbox {
   /** Takes a queued transfer for an attempt; false when another worker took it first. */
   claim(transferId: string, now = new Date()): boolean {
     const r = this.#db
-      .prepare("UPDATE outgoing_transfer SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE transfer_id = ? AND state = 'queued'")
+      .prepare(
+        "UPDATE outgoing_transfer SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE transfer_id = ? AND state = 'queued'",
+      )
       .run(now.toISOString(), transferId);
     return r.changes === 1;
   }
 
-  progress(transferId: string, p: { instances: number; needed: number; sent: number; bytesSent: number }, now = new Date()): void {
+  progress(
+    transferId: string,
+    p: { instances: number; needed: number; sent: number; bytesSent: number },
+    now = new Date(),
+  ): void {
     this.#db
-      .prepare('UPDATE outgoing_transfer SET instances = ?, needed = ?, sent = ?, bytes_sent = ?, updated_at = ? WHERE transfer_id = ?')
+      .prepare(
+        'UPDATE outgoing_transfer SET instances = ?, needed = ?, sent = ?, bytes_sent = ?, updated_at = ? WHERE transfer_id = ?',
+      )
       .run(p.instances, p.needed, p.sent, p.bytesSent, now.toISOString(), transferId);
   }
 
-  delivered(transferId: string, r: { instances: number; sent: number; bytesSent: number; receipt: string }, now = new Date()): void {
+  delivered(
+    transferId: string,
+    r: { instances: number; sent: number; bytesSent: number; receipt: string },
+    now = new Date(),
+  ): void {
     this.#db
-      .prepare("UPDATE outgoing_transfer SET state = 'delivered', instances = ?, sent = ?, bytes_sent = ?, receipt = ?, last_error = NULL, updated_at = ? WHERE transfer_id = ?")
+      .prepare(
+        "UPDATE outgoing_transfer SET state = 'delivered', instances = ?, sent = ?, bytes_sent = ?, receipt = ?, last_error = NULL, updated_at = ? WHERE transfer_id = ?",
+      )
       .run(r.instances, r.sent, r.bytesSent, r.receipt, now.toISOString(), transferId);
   }
 
   retryAt(transferId: string, error: string, at: Date, now = new Date()): void {
     this.#db
-      .prepare("UPDATE outgoing_transfer SET state = 'queued', last_error = ?, next_attempt_at = ?, updated_at = ? WHERE transfer_id = ?")
+      .prepare(
+        "UPDATE outgoing_transfer SET state = 'queued', last_error = ?, next_attempt_at = ?, updated_at = ? WHERE transfer_id = ?",
+      )
       .run(error, at.toISOString(), now.toISOString(), transferId);
   }
 
   failed(transferId: string, error: string, now = new Date()): void {
-    this.#db.prepare("UPDATE outgoing_transfer SET state = 'failed', last_error = ?, updated_at = ? WHERE transfer_id = ?").run(error, now.toISOString(), transferId);
+    this.#db
+      .prepare("UPDATE outgoing_transfer SET state = 'failed', last_error = ?, updated_at = ? WHERE transfer_id = ?")
+      .run(error, now.toISOString(), transferId);
   }
 
   /** At start-up: attempts a stop cut off go back in the queue, due at once. */
   requeueInterrupted(now = new Date()): number {
     const at = now.toISOString();
     return Number(
-      this.#db.prepare("UPDATE outgoing_transfer SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'").run(at, at).changes,
+      this.#db
+        .prepare(
+          "UPDATE outgoing_transfer SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'",
+        )
+        .run(at, at).changes,
     );
   }
 

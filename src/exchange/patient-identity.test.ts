@@ -13,7 +13,9 @@ test('keep leaves every patient as the sender had it, with or without BSN', () =
 
 test('bsn files the study under the BSN with the national issuer, and refuses a study without BSN instead of guessing', () => {
   assert.deepEqual(decideIdentity('bsn', mrn), { action: 'coerce', patientId: '999999990', issuer: BSN_ISSUER_OID });
-  assert.deepEqual(decideIdentity('bsn', { patientId: '999999990', issuer: BSN_ISSUER_OID, bsn: '999999990' }), { action: 'keep' });
+  assert.deepEqual(decideIdentity('bsn', { patientId: '999999990', issuer: BSN_ISSUER_OID, bsn: '999999990' }), {
+    action: 'keep',
+  });
   const refused = decideIdentity('bsn', { ...mrn, bsn: null });
   assert.equal(refused.action, 'refuse');
 });
@@ -22,10 +24,19 @@ test("coercion keeps the sender's id and issuer as the first Other Patient IDs i
   const header = new Dataset()
     .set(Tag.PatientID, 'LO', mrn.patientId)
     .set(Tag.IssuerOfPatientID, 'LO', mrn.issuer)
-    .set(Tag.OtherPatientIDsSequence, 'SQ', [new Dataset().set(Tag.PatientID, 'LO', mrn.patientId).set(Tag.IssuerOfPatientID, 'LO', mrn.issuer), new Dataset().set(Tag.PatientID, 'LO', 'X1')]);
+    .set(Tag.OtherPatientIDsSequence, 'SQ', [
+      new Dataset().set(Tag.PatientID, 'LO', mrn.patientId).set(Tag.IssuerOfPatientID, 'LO', mrn.issuer),
+      new Dataset().set(Tag.PatientID, 'LO', 'X1'),
+    ]);
   coercePatient(header, { patientId: '999999990', issuer: BSN_ISSUER_OID }, mrn);
   assert.equal(header.string(Tag.PatientID), '999999990');
   assert.equal(header.string(Tag.IssuerOfPatientID), BSN_ISSUER_OID);
   const others = header.items(Tag.OtherPatientIDsSequence);
-  assert.deepEqual(others.map((o) => [o.string(Tag.PatientID), o.string(Tag.IssuerOfPatientID)]), [['MRN-4711', 'ZH-NOORD'], ['X1', undefined]]);
+  assert.deepEqual(
+    others.map((o) => [o.string(Tag.PatientID), o.string(Tag.IssuerOfPatientID)]),
+    [
+      ['MRN-4711', 'ZH-NOORD'],
+      ['X1', undefined],
+    ],
+  );
 });

@@ -17,13 +17,12 @@ export interface ArrivingPatient {
 }
 
 export type IdentityDecision =
-  | { action: 'keep' }
-  | { action: 'coerce'; patientId: string; issuer: string }
-  | { action: 'refuse'; reason: string };
+  { action: 'keep' } | { action: 'coerce'; patientId: string; issuer: string } | { action: 'refuse'; reason: string };
 
 export function decideIdentity(rule: PatientIdentityRule, p: ArrivingPatient): IdentityDecision {
   if (rule === 'keep') return { action: 'keep' };
-  if (p.bsn === null) return { action: 'refuse', reason: 'the study carries no BSN, and the patient-identity rule bsn needs one' };
+  if (p.bsn === null)
+    return { action: 'refuse', reason: 'the study carries no BSN, and the patient-identity rule bsn needs one' };
   if (p.patientId === p.bsn && p.issuer === BSN_ISSUER_OID) return { action: 'keep' };
   return { action: 'coerce', patientId: p.bsn, issuer: BSN_ISSUER_OID };
 }
@@ -32,8 +31,17 @@ export function decideIdentity(rule: PatientIdentityRule, p: ArrivingPatient): I
  * Sets the local Patient ID and issuer in a header and keeps the sender's as an Other Patient IDs item (PS3.3 C.7.1.1),
  * so the PACS and a later reader can still trace the study to the sender's patient record.
  */
-export function coercePatient(header: Dataset, to: { patientId: string; issuer: string }, sender: ArrivingPatient): void {
-  const others = header.items(Tag.OtherPatientIDsSequence).filter((i) => !(i.string(Tag.PatientID) === sender.patientId && (i.string(Tag.IssuerOfPatientID) ?? null) === sender.issuer));
+export function coercePatient(
+  header: Dataset,
+  to: { patientId: string; issuer: string },
+  sender: ArrivingPatient,
+): void {
+  const others = header
+    .items(Tag.OtherPatientIDsSequence)
+    .filter(
+      (i) =>
+        !(i.string(Tag.PatientID) === sender.patientId && (i.string(Tag.IssuerOfPatientID) ?? null) === sender.issuer),
+    );
   const senderItem = new Dataset().set(Tag.PatientID, 'LO', sender.patientId).set(Tag.TypeOfPatientID, 'CS', 'TEXT');
   if (sender.issuer !== null) senderItem.set(Tag.IssuerOfPatientID, 'LO', sender.issuer);
   header.set(Tag.PatientID, 'LO', to.patientId);

@@ -32,7 +32,11 @@ export interface QueueSendDeps {
 }
 
 /** The patient of a stored study, as the audit trail names them. */
-export function patientOfStudy(studies: StudyService, ctx: AccessContext, studyInstanceUid: string): { bsn?: string; patientId?: string } | undefined {
+export function patientOfStudy(
+  studies: StudyService,
+  ctx: AccessContext,
+  studyInstanceUid: string,
+): { bsn?: string; patientId?: string } | undefined {
   const first = studies.studyInstances(ctx, studyInstanceUid)[0];
   if (first === undefined) return undefined;
   return { ...(first.patient.bsn !== null ? { bsn: first.patient.bsn } : {}), patientId: first.patient.patientId };
@@ -48,18 +52,46 @@ export function findPartner(partners: readonly PartnerConfig[], uraOrName: strin
  * (a partner we can reach, the purpose rules the receiver applies too, the study in this node or in its PACS) and queues
  * the transfer in the durable outbox. Sending, and fetching from the PACS first, happens in the node's outbox worker.
  */
-export async function queueSend(d: QueueSendDeps, ctx: AccessContext, at: AccessPoint, request: OutgoingRequest): Promise<OutgoingTransfer> {
+export async function queueSend(
+  d: QueueSendDeps,
+  ctx: AccessContext,
+  at: AccessPoint,
+  request: OutgoingRequest,
+): Promise<OutgoingTransfer> {
   const partner = d.partners.find((p) => p.ura === request.partnerUra);
   if (partner?.baseUrl === undefined) {
-    throw new BeeldbrugError('PARTNER_UNKNOWN', `URA ${request.partnerUra} is not a partner with a baseUrl in exchange.partners`);
+    throw new BeeldbrugError(
+      'PARTNER_UNKNOWN',
+      `URA ${request.partnerUra} is not a partner with a baseUrl in exchange.partners`,
+    );
   }
-  const purpose = decidePurpose({ purpose: request.purpose, consentReference: request.consentReference, senderUra: d.ourUra, receiverUra: partner.ura });
+  const purpose = decidePurpose({
+    purpose: request.purpose,
+    consentReference: request.consentReference,
+    senderUra: d.ourUra,
+    receiverUra: partner.ura,
+  });
   if (!purpose.accept) throw new BeeldbrugError('SEND_NOT_ALLOWED', purpose.detail);
-  const patient = patientOfStudy(d.studies, ctx, request.studyInstanceUid) ?? (await d.source?.locate(request.studyInstanceUid))?.patient;
+  const patient =
+    patientOfStudy(d.studies, ctx, request.studyInstanceUid) ??
+    (await d.source?.locate(request.studyInstanceUid))?.patient;
   if (patient === undefined) {
-    throw new BeeldbrugError('NOT_FOUND', `study ${request.studyInstanceUid} is not in this node${d.source !== undefined ? ' nor in its PACS' : ''}`);
+    throw new BeeldbrugError(
+      'NOT_FOUND',
+      `study ${request.studyInstanceUid} is not in this node${d.source !== undefined ? ' nor in its PACS' : ''}`,
+    );
   }
   const queued = d.outbox.enqueue({ ...request, patient });
-  d.audit.record(sendEvent({ at, request, partnerName: partner.name, transferId: queued.transferId, patient, outcome: 'success', description: 'study queued for sending' }));
+  d.audit.record(
+    sendEvent({
+      at,
+      request,
+      partnerName: partner.name,
+      transferId: queued.transferId,
+      patient,
+      outcome: 'success',
+      description: 'study queued for sending',
+    }),
+  );
   return queued;
 }

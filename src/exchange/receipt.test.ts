@@ -14,7 +14,10 @@ const claims: ReceiptClaims = {
 
 test('a receipt verifies against the CA, names its signer, and any change breaks it', async () => {
   const ca = createTestCa({ commonName: 'test CA' });
-  const node = issueNodeCertificate(ca, { commonName: 'midden.test', organization: { name: 'Ziekenhuis Midden', ura: '10000002' } });
+  const node = issueNodeCertificate(ca, {
+    commonName: 'midden.test',
+    organization: { name: 'Ziekenhuis Midden', ura: '10000002' },
+  });
   const jws = await signReceipt(claims, node);
   const ok = await verifyReceipt(jws, ca.certPem);
   assert.ok(ok.ok);
@@ -23,10 +26,17 @@ test('a receipt verifies against the CA, names its signer, and any change breaks
 
   const [h, p, s] = jws.split('.');
   const forged = Buffer.from(JSON.stringify({ ...claims, instances: [] })).toString('base64url');
-  assert.deepEqual(await verifyReceipt(`${h}.${forged}.${s}`, ca.certPem), { ok: false, reason: 'the signature does not match' });
+  assert.deepEqual(await verifyReceipt(`${h}.${forged}.${s}`, ca.certPem), {
+    ok: false,
+    reason: 'the signature does not match',
+  });
   assert.equal((await verifyReceipt(`${h}.${p}`, ca.certPem)).ok, false);
   const otherCa = createTestCa({ commonName: 'other CA' });
   assert.match(JSON.stringify(await verifyReceipt(jws, otherCa.certPem)), /not issued by the trusted CA/);
   const impostor = issueNodeCertificate(otherCa, { commonName: 'x', organization: { name: 'x', ura: '10000002' } });
-  assert.equal((await verifyReceipt(await signReceipt(claims, impostor), ca.certPem)).ok, false, 'a key from another CA cannot sign for this network');
+  assert.equal(
+    (await verifyReceipt(await signReceipt(claims, impostor), ca.certPem)).ok,
+    false,
+    'a key from another CA cannot sign for this network',
+  );
 });

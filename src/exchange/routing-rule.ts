@@ -17,7 +17,11 @@ export type Route = { action: 'hold' } | { action: 'forward'; destination: strin
  * that an administrator did not route there.
  */
 export function routeFor(rules: readonly RoutingRule[], transfer: { senderUra: string; purpose: Purpose }): Route {
-  const rule = rules.find((r) => (r.from === undefined || r.from === transfer.senderUra) && (r.purpose === undefined || r.purpose === transfer.purpose));
+  const rule = rules.find(
+    (r) =>
+      (r.from === undefined || r.from === transfer.senderUra) &&
+      (r.purpose === undefined || r.purpose === transfer.purpose),
+  );
   if (rule === undefined || rule.action === 'hold' || rule.destination === undefined) return { action: 'hold' };
   return { action: 'forward', destination: rule.destination };
 }

@@ -40,7 +40,11 @@ const PARALLEL = 4;
 const BOUNDARY = 'beeldbrug-part-boundary-7d1f0c';
 
 /** A batch of stored instances as a multipart/related body, each file streamed from the store as it goes out. */
-async function* multipartBody(studies: StudyService, batch: readonly StoredInstance[], onBytes: (n: number) => void): AsyncIterable<Buffer> {
+async function* multipartBody(
+  studies: StudyService,
+  batch: readonly StoredInstance[],
+  onBytes: (n: number) => void,
+): AsyncIterable<Buffer> {
   for (const instance of batch) {
     yield Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`);
     for await (const chunk of studies.openFile(instance) as AsyncIterable<Buffer>) {
@@ -54,10 +58,21 @@ async function* multipartBody(studies: StudyService, batch: readonly StoredInsta
 
 /** A 4xx is the partner's considered answer; a 5xx is a passing fault worth another try. */
 function refused(what: string, status: number, body: unknown): BeeldbrugError {
-  return new BeeldbrugError(status >= 500 ? 'PARTNER_UNREACHABLE' : 'PARTNER_REFUSED', `${what}: HTTP ${status} ${JSON.stringify(body).slice(0, 500)}`);
+  return new BeeldbrugError(
+    status >= 500 ? 'PARTNER_UNREACHABLE' : 'PARTNER_REFUSED',
+    `${what}: HTTP ${status} ${JSON.stringify(body).slice(0, 500)}`,
+  );
 }
 
-const connectionFaults: ReadonlySet<string> = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_PREMATURE_CLOSE']);
+const connectionFaults: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
 
 /** Connection faults (refused, reset, cut off mid-upload), 5xx answers and a PACS that is down; never a refusal, a bad receipt or a local fault. */
 export function isPassingFault(err: unknown): boolean {
@@ -117,7 +132,8 @@ class AttemptFailed extends Error {
 }
 
 async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): Promise<SendResult> {
-  if (r.to.baseUrl === undefined) throw new BeeldbrugError('CONFIG_INVALID', `partner ${r.to.name} (${r.to.ura}) has no baseUrl to send to`);
+  if (r.to.baseUrl === undefined)
+    throw new BeeldbrugError('CONFIG_INVALID', `partner ${r.to.name} (${r.to.ura}) has no baseUrl to send to`);
   const ctx: AccessContext = { actor: { kind: 'user', id: r.user.id, name: r.user.name }, purpose: 'exchange' };
   const instances = d.studies.studyInstances(ctx, r.studyInstanceUid);
   const first = instances[0];
@@ -127,7 +143,13 @@ async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): P
     purpose: r.purpose,
     urgency: r.urgency,
     reason: r.reason,
-    sender: { user: { id: r.user.id, name: r.user.name, ...(r.user.roleCode !== undefined ? { roleCode: r.user.roleCode } : {}) } },
+    sender: {
+      user: {
+        id: r.user.id,
+        name: r.user.name,
+        ...(r.user.roleCode !== undefined ? { roleCode: r.user.roleCode } : {}),
+      },
+    },
     ...(r.consentReference !== undefined ? { consentReference: r.consentReference } : {}),
     exclude: [],
     patient: {
@@ -135,11 +157,15 @@ async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): P
       patientId: first.patient.patientId,
       ...(first.patient.issuerOfPatientId !== null ? { issuerOfPatientId: first.patient.issuerOfPatientId } : {}),
       ...(first.patient.patientName !== null ? { name: first.patient.patientName } : {}),
-      ...(first.patient.birthDate !== null && /^\d{8}$/.test(first.patient.birthDate) ? { birthDate: first.patient.birthDate } : {}),
+      ...(first.patient.birthDate !== null && /^\d{8}$/.test(first.patient.birthDate)
+        ? { birthDate: first.patient.birthDate }
+        : {}),
     },
     study: {
       studyInstanceUid: r.studyInstanceUid,
-      ...(first.study.studyDate !== null && /^\d{8}$/.test(first.study.studyDate) ? { studyDate: first.study.studyDate } : {}),
+      ...(first.study.studyDate !== null && /^\d{8}$/.test(first.study.studyDate)
+        ? { studyDate: first.study.studyDate }
+        : {}),
       ...(first.study.studyDescription !== null ? { description: first.study.studyDescription.slice(0, 200) } : {}),
       ...(first.study.accessionNumber !== null ? { accessionNumber: first.study.accessionNumber.slice(0, 16) } : {}),
     },
@@ -157,7 +183,8 @@ async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): P
   const progress: SendProgress = { instances: instances.length, needed: 0, sent: 0, bytesSent: 0 };
   try {
     const opened = await client.json('POST', '/exchange/v1/transfers', manifest);
-    if (opened.status !== 200 && opened.status !== 201) throw refused('opening the transfer', opened.status, opened.json);
+    if (opened.status !== 200 && opened.status !== 201)
+      throw refused('opening the transfer', opened.status, opened.json);
     const needed = new Set((opened.json as { needed: string[] }).needed);
     const toSend = instances.filter((i) => needed.has(i.instance.sopInstanceUid));
     progress.needed = toSend.length;
@@ -169,10 +196,15 @@ async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): P
       for (let batch = batches.shift(); batch !== undefined; batch = batches.shift()) {
         // Compress on the wire only where it pays: JPEG, JPEG-LS, JPEG 2000 and video are compressed already.
         const compress = batch.some((i) => transferSyntaxInfo(i.instance.transferSyntaxUid)?.encapsulated !== true);
-        const a = await client.stream(`/exchange/v1/transfers/${manifest.transferId}/instances`, `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`,
-          multipartBody(d.studies, batch, (n) => (progress.bytesSent += n)), { compress });
+        const a = await client.stream(
+          `/exchange/v1/transfers/${manifest.transferId}/instances`,
+          `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`,
+          multipartBody(d.studies, batch, (n) => (progress.bytesSent += n)),
+          { compress },
+        );
         const answer = a.json as { stored?: string[]; failed?: { sopInstanceUid: string | null; reason: string }[] };
-        if (a.status !== 200 || (answer.failed ?? []).length > 0) throw refused('uploading instances', a.status, a.json);
+        if (a.status !== 200 || (answer.failed ?? []).length > 0)
+          throw refused('uploading instances', a.status, a.json);
         progress.sent += answer.stored?.length ?? 0;
         d.onProgress?.(progress);
       }
@@ -185,11 +217,31 @@ async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): P
     const verified = await verifyReceipt(receipt, d.tls.ca);
     if (!verified.ok) throw new BeeldbrugError('PARTNER_REFUSED', `the receipt does not verify: ${verified.reason}`);
     const signer = organizationOf(new X509Certificate(verified.signer.raw));
-    if (signer?.ura !== r.to.ura || verified.claims.transferId !== manifest.transferId || verified.claims.instances.length !== manifest.instances.length) {
+    if (
+      signer?.ura !== r.to.ura ||
+      verified.claims.transferId !== manifest.transferId ||
+      verified.claims.instances.length !== manifest.instances.length
+    ) {
       throw new BeeldbrugError('PARTNER_REFUSED', 'the receipt is not for this transfer or not from this partner');
     }
-    d.logger.info({ transferId: manifest.transferId, to: r.to.ura, purpose: r.purpose, instances: instances.length, sent: progress.sent, bytes: progress.bytesSent }, 'study delivered');
-    return { transferId: manifest.transferId, instances: instances.length, sent: progress.sent, bytesSent: progress.bytesSent, receipt };
+    d.logger.info(
+      {
+        transferId: manifest.transferId,
+        to: r.to.ura,
+        purpose: r.purpose,
+        instances: instances.length,
+        sent: progress.sent,
+        bytes: progress.bytesSent,
+      },
+      'study delivered',
+    );
+    return {
+      transferId: manifest.transferId,
+      instances: instances.length,
+      sent: progress.sent,
+      bytesSent: progress.bytesSent,
+      receipt,
+    };
   } catch (err) {
     throw new AttemptFailed(err, { sent: progress.sent, bytesSent: progress.bytesSent });
   } finally {

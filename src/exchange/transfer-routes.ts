@@ -27,7 +27,10 @@ export interface TransferRouteDeps {
 function stillNeeded(d: TransferRouteDeps, transfer: IncomingTransfer, remoteAddress: string): string[] {
   const received = d.inbox.received(transfer.transferId);
   const held = d.studies.heldWithDigest(
-    { actor: { kind: 'partner-node', ura: transfer.senderUra, name: transfer.senderUra, remoteAddress }, purpose: 'exchange' },
+    {
+      actor: { kind: 'partner-node', ura: transfer.senderUra, name: transfer.senderUra, remoteAddress },
+      purpose: 'exchange',
+    },
     transfer.manifest.instances.filter((i) => !received.has(i.sopInstanceUid)),
   );
   return transfer.manifest.instances.map((i) => i.sopInstanceUid).filter((uid) => !received.has(uid) && !held.has(uid));
@@ -39,71 +42,130 @@ function stillNeeded(d: TransferRouteDeps, transfer: IncomingTransfer, remoteAdd
  * one named in the body.
  */
 export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): void {
-  app.post('/exchange/v1/transfers', { config: { access: 'partner' }, bodyLimit: MANIFEST_LIMIT_BYTES }, async (req, reply) => {
-    const partner = req.partner;
-    if (partner === undefined) return reply.code(403).send({ error: 'organization-not-trusted' });
-    const parsed = parseManifest(req.body);
-    if (!parsed.ok) return reply.code(400).send({ error: 'manifest-invalid', problems: parsed.problems });
-    const manifest = parsed.manifest;
-    const purpose = decidePurpose({ purpose: manifest.purpose, consentReference: manifest.consentReference, senderUra: partner.ura, receiverUra: d.us.ura });
-    if (!purpose.accept) {
-      req.log.warn({ transferId: manifest.transferId, sender: partner.ura, reason: purpose.reason }, 'transfer refused');
-      return reply.code(purpose.status).send({ error: purpose.reason, detail: purpose.detail });
-    }
-    const opened = d.inbox.open(manifest, partner.ura);
-    if (opened.outcome === 'conflict') return reply.code(409).send({ error: 'transfer-id-conflict', detail: opened.detail });
-    const needed = stillNeeded(d, opened.transfer, req.ip);
-    d.audit.record(
-      receivingEvent({
-        at: { node: d.node, ip: req.ip },
+  app.post(
+    '/exchange/v1/transfers',
+    { config: { access: 'partner' }, bodyLimit: MANIFEST_LIMIT_BYTES },
+    async (req, reply) => {
+      const partner = req.partner;
+      if (partner === undefined) return reply.code(403).send({ error: 'organization-not-trusted' });
+      const parsed = parseManifest(req.body);
+      if (!parsed.ok) return reply.code(400).send({ error: 'manifest-invalid', problems: parsed.problems });
+      const manifest = parsed.manifest;
+      const purpose = decidePurpose({
+        purpose: manifest.purpose,
+        consentReference: manifest.consentReference,
         senderUra: partner.ura,
-        senderName: partner.name,
-        transferId: manifest.transferId,
-        manifest,
-        action: 'receive',
-        description: `transfer ${opened.outcome === 'created' ? 'announced' : 'resumed'} by ${partner.name}: ${manifest.instances.length} instances, ${needed.length} still needed`,
-      }),
-    );
-    req.log.info({ transferId: manifest.transferId, sender: partner.ura, purpose: manifest.purpose, instances: manifest.instances.length, needed: needed.length, outcome: opened.outcome }, 'transfer opened');
-    return reply.code(opened.outcome === 'created' ? 201 : 200).send({ transferId: manifest.transferId, state: opened.transfer.state, needed });
-  });
+        receiverUra: d.us.ura,
+      });
+      if (!purpose.accept) {
+        req.log.warn(
+          { transferId: manifest.transferId, sender: partner.ura, reason: purpose.reason },
+          'transfer refused',
+        );
+        return reply.code(purpose.status).send({ error: purpose.reason, detail: purpose.detail });
+      }
+      const opened = d.inbox.open(manifest, partner.ura);
+      if (opened.outcome === 'conflict')
+        return reply.code(409).send({ error: 'transfer-id-conflict', detail: opened.detail });
+      const needed = stillNeeded(d, opened.transfer, req.ip);
+      d.audit.record(
+        receivingEvent({
+          at: { node: d.node, ip: req.ip },
+          senderUra: partner.ura,
+          senderName: partner.name,
+          transferId: manifest.transferId,
+          manifest,
+          action: 'receive',
+          description: `transfer ${opened.outcome === 'created' ? 'announced' : 'resumed'} by ${partner.name}: ${manifest.instances.length} instances, ${needed.length} still needed`,
+        }),
+      );
+      req.log.info(
+        {
+          transferId: manifest.transferId,
+          sender: partner.ura,
+          purpose: manifest.purpose,
+          instances: manifest.instances.length,
+          needed: needed.length,
+          outcome: opened.outcome,
+        },
+        'transfer opened',
+      );
+      return reply
+        .code(opened.outcome === 'created' ? 201 : 200)
+        .send({ transferId: manifest.transferId, state: opened.transfer.state, needed });
+    },
+  );
 
-  app.get<{ Params: { transferId: string } }>('/exchange/v1/transfers/:transferId', { config: { access: 'partner' } }, async (req, reply) => {
-    const transfer = req.partner !== undefined ? d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
-    if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
-    const needed = transfer.state === 'open' ? stillNeeded(d, transfer, req.ip) : [];
-    const sender = req.partner?.name ?? transfer.senderUra;
-    d.audit.record(
-      receivingEvent({ at: { node: d.node, ip: req.ip }, senderUra: transfer.senderUra, senderName: sender, transferId: transfer.transferId, manifest: transfer.manifest, action: 'read', description: `transfer state read by ${sender}: ${transfer.state}, ${needed.length} still needed` }),
-    );
-    return { transferId: transfer.transferId, state: transfer.state, needed };
-  });
+  app.get<{ Params: { transferId: string } }>(
+    '/exchange/v1/transfers/:transferId',
+    { config: { access: 'partner' } },
+    async (req, reply) => {
+      const transfer = req.partner !== undefined ? d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
+      if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+      const needed = transfer.state === 'open' ? stillNeeded(d, transfer, req.ip) : [];
+      const sender = req.partner?.name ?? transfer.senderUra;
+      d.audit.record(
+        receivingEvent({
+          at: { node: d.node, ip: req.ip },
+          senderUra: transfer.senderUra,
+          senderName: sender,
+          transferId: transfer.transferId,
+          manifest: transfer.manifest,
+          action: 'read',
+          description: `transfer state read by ${sender}: ${transfer.state}, ${needed.length} still needed`,
+        }),
+      );
+      return { transferId: transfer.transferId, state: transfer.state, needed };
+    },
+  );
 
-  app.post<{ Params: { transferId: string } }>('/exchange/v1/transfers/:transferId/commit', { config: { access: 'partner' } }, async (req, reply) => {
-    const transfer = req.partner !== undefined ? d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
-    if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
-    if (transfer.state === 'delivered') return { receipt: d.inbox.receiptOf(transfer.transferId) };
-    const missing = stillNeeded(d, transfer, req.ip);
-    if (missing.length > 0) return reply.code(409).send({ error: 'transfer-incomplete', missing });
-    const receipt = await signReceipt(
-      {
-        transferId: transfer.transferId,
-        studyInstanceUid: transfer.manifest.study.studyInstanceUid,
-        instances: transfer.manifest.instances.map((i) => ({ sopInstanceUid: i.sopInstanceUid, sha256: i.sha256 })),
-        receivedAt: new Date().toISOString(),
-        receiver: { ura: d.us.ura, name: d.us.name },
-        sender: { ura: transfer.senderUra },
-      },
-      d.signer,
-    );
-    // Signing yields to other requests: a commit of the same transfer that finished meanwhile has the receipt already.
-    if (d.inbox.get(transfer.transferId, transfer.senderUra)?.state === 'delivered') return { receipt: d.inbox.receiptOf(transfer.transferId) };
-    // Recorded before anything is confirmed: if the audit trail cannot be written, the commit fails and is retried.
-    d.audit.record(receivedEvent({ at: { node: d.node, ip: req.ip }, senderUra: transfer.senderUra, senderName: req.partner?.name ?? transfer.senderUra, transferId: transfer.transferId, manifest: transfer.manifest }));
-    d.inbox.markDelivered(transfer.transferId, receipt);
-    // Users are told a study arrived only now that all of it is here and verified, never on its first image.
-    req.log.info({ transferId: transfer.transferId, sender: transfer.senderUra, purpose: transfer.manifest.purpose, urgent: transfer.manifest.urgency === 'urgent', instances: transfer.manifest.instances.length }, 'study arrived');
-    d.onDelivered?.(transfer);
-    return { receipt };
-  });
+  app.post<{ Params: { transferId: string } }>(
+    '/exchange/v1/transfers/:transferId/commit',
+    { config: { access: 'partner' } },
+    async (req, reply) => {
+      const transfer = req.partner !== undefined ? d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
+      if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+      if (transfer.state === 'delivered') return { receipt: d.inbox.receiptOf(transfer.transferId) };
+      const missing = stillNeeded(d, transfer, req.ip);
+      if (missing.length > 0) return reply.code(409).send({ error: 'transfer-incomplete', missing });
+      const receipt = await signReceipt(
+        {
+          transferId: transfer.transferId,
+          studyInstanceUid: transfer.manifest.study.studyInstanceUid,
+          instances: transfer.manifest.instances.map((i) => ({ sopInstanceUid: i.sopInstanceUid, sha256: i.sha256 })),
+          receivedAt: new Date().toISOString(),
+          receiver: { ura: d.us.ura, name: d.us.name },
+          sender: { ura: transfer.senderUra },
+        },
+        d.signer,
+      );
+      // Signing yields to other requests: a commit of the same transfer that finished meanwhile has the receipt already.
+      if (d.inbox.get(transfer.transferId, transfer.senderUra)?.state === 'delivered')
+        return { receipt: d.inbox.receiptOf(transfer.transferId) };
+      // Recorded before anything is confirmed: if the audit trail cannot be written, the commit fails and is retried.
+      d.audit.record(
+        receivedEvent({
+          at: { node: d.node, ip: req.ip },
+          senderUra: transfer.senderUra,
+          senderName: req.partner?.name ?? transfer.senderUra,
+          transferId: transfer.transferId,
+          manifest: transfer.manifest,
+        }),
+      );
+      d.inbox.markDelivered(transfer.transferId, receipt);
+      // Users are told a study arrived only now that all of it is here and verified, never on its first image.
+      req.log.info(
+        {
+          transferId: transfer.transferId,
+          sender: transfer.senderUra,
+          purpose: transfer.manifest.purpose,
+          urgent: transfer.manifest.urgency === 'urgent',
+          instances: transfer.manifest.instances.length,
+        },
+        'study arrived',
+      );
+      d.onDelivered?.(transfer);
+      return { receipt };
+    },
+  );
 }

@@ -25,7 +25,9 @@ class UploadTooLarge extends Error {}
  * the decompressor, so a small compressed body cannot expand into an unbounded one.
  */
 function decoded(req: { raw: Readable; headers: Record<string, string | string[] | undefined> }): Readable | undefined {
-  const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const encoding = String(req.headers['content-encoding'] ?? 'identity')
+    .trim()
+    .toLowerCase();
   if (encoding === 'identity') return req.raw;
   if (encoding === 'zstd') return decompressed(req.raw, createZstdDecompress());
   if (encoding === 'deflate') return decompressed(req.raw, createInflate());
@@ -65,87 +67,142 @@ async function* limited(source: Readable, max: number): AsyncIterable<Buffer> {
 export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
   // The body is read as a stream by the route itself, never buffered by the framework.
   app.addContentTypeParser('multipart/related', (_req, _payload, done) => done(null, undefined));
-  app.post<{ Params: { transferId: string } }>('/exchange/v1/transfers/:transferId/instances', { config: { access: 'partner' } }, async (req, reply) => {
-    const partner = req.partner;
-    if (partner === undefined) return reply.code(403).send({ error: 'organization-not-trusted' });
-    const transfer = d.inbox.get(req.params.transferId, partner.ura);
-    if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
-    if (transfer.state !== 'open') return reply.code(409).send({ error: 'transfer-not-open', state: transfer.state });
-    let boundary: string;
-    try {
-      boundary = parseMultipartContentType(req.headers['content-type']).boundary;
-    } catch (err) {
-      return reply.code(415).send({ error: 'multipart-related-expected', detail: (err as Error).message });
-    }
-    const body = decoded(req);
-    if (body === undefined) return reply.code(415).send({ error: 'content-encoding-not-supported', supported: ['identity', 'zstd', 'deflate'] });
-    const announced = new Map(transfer.manifest.instances.map((i) => [i.sopInstanceUid, i]));
-    const ctx = { actor: { kind: 'partner-node' as const, ura: partner.ura, name: partner.name, remoteAddress: req.ip }, purpose: 'exchange' as const };
-    const stored: string[] = [];
-    // One record per batch, before any answer: a sender that gets none sends the batch again, and storing is idempotent.
-    const recordStored = (): void => {
-      if (stored.length === 0) return;
-      d.audit.record(
-        receivingEvent({
-          at: { node: d.node, ip: req.ip },
-          senderUra: partner.ura,
-          senderName: partner.name,
-          transferId: transfer.transferId,
-          manifest: transfer.manifest,
-          action: 'receive',
-          description: `${stored.length} instances received from ${partner.name}`,
-          sopInstanceUids: stored,
-        }),
-      );
-    };
-    const failed: { sopInstanceUid: string | null; reason: string; detail: string }[] = [];
-    try {
-      for await (const part of readMultipart(limited(body, d.maxUploadBytes), boundary)) {
-        if ((part.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/dicom') {
-          failed.push({ sopInstanceUid: null, reason: 'not-application-dicom', detail: 'each part must be application/dicom' });
-          continue;
-        }
-        let uid: string | null = null;
-        try {
-          const r = await d.studies.ingestPart10Stream(ctx, part.body, {
-            provenance: { receivedAt: new Date().toISOString(), via: 'exchange', callingAeTitle: null, remoteAddress: req.ip },
-            expect: ({ sopInstanceUid }) => {
-              uid = sopInstanceUid;
-              const entry = announced.get(sopInstanceUid);
-              if (entry === undefined) throw new BeeldbrugError('INSTANCE_NOT_EXPECTED', `${sopInstanceUid} is not in transfer ${transfer.transferId}`);
-              return entry;
-            },
-          });
-          d.inbox.markReceived(transfer.transferId, r.sopInstanceUid);
-          stored.push(r.sopInstanceUid);
-          d.onStored?.(transfer, r.sopInstanceUid);
-        } catch (err) {
-          if (!(err instanceof BeeldbrugError)) throw err;
-          // A full disk is the node's problem, not the instance's: stop here and say so, the sender tries again later.
-          if (err.code === 'OUT_OF_RESOURCES') throw err;
-          failed.push({ sopInstanceUid: uid, reason: err.code.toLowerCase().replaceAll('_', '-'), detail: err.message });
-          d.audit.record(verifyFailureEvent({ at: { node: d.node, ip: req.ip }, senderUra: partner.ura, senderName: partner.name, transferId: transfer.transferId, manifest: transfer.manifest, sopInstanceUid: uid, reason: err.message }));
-        }
+  app.post<{ Params: { transferId: string } }>(
+    '/exchange/v1/transfers/:transferId/instances',
+    { config: { access: 'partner' } },
+    async (req, reply) => {
+      const partner = req.partner;
+      if (partner === undefined) return reply.code(403).send({ error: 'organization-not-trusted' });
+      const transfer = d.inbox.get(req.params.transferId, partner.ura);
+      if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+      if (transfer.state !== 'open') return reply.code(409).send({ error: 'transfer-not-open', state: transfer.state });
+      let boundary: string;
+      try {
+        boundary = parseMultipartContentType(req.headers['content-type']).boundary;
+      } catch (err) {
+        return reply.code(415).send({ error: 'multipart-related-expected', detail: (err as Error).message });
       }
-    } catch (err) {
+      const body = decoded(req);
+      if (body === undefined)
+        return reply
+          .code(415)
+          .send({ error: 'content-encoding-not-supported', supported: ['identity', 'zstd', 'deflate'] });
+      const announced = new Map(transfer.manifest.instances.map((i) => [i.sopInstanceUid, i]));
+      const ctx = {
+        actor: { kind: 'partner-node' as const, ura: partner.ura, name: partner.name, remoteAddress: req.ip },
+        purpose: 'exchange' as const,
+      };
+      const stored: string[] = [];
+      // One record per batch, before any answer: a sender that gets none sends the batch again, and storing is idempotent.
+      const recordStored = (): void => {
+        if (stored.length === 0) return;
+        d.audit.record(
+          receivingEvent({
+            at: { node: d.node, ip: req.ip },
+            senderUra: partner.ura,
+            senderName: partner.name,
+            transferId: transfer.transferId,
+            manifest: transfer.manifest,
+            action: 'receive',
+            description: `${stored.length} instances received from ${partner.name}`,
+            sopInstanceUids: stored,
+          }),
+        );
+      };
+      const failed: { sopInstanceUid: string | null; reason: string; detail: string }[] = [];
+      try {
+        for await (const part of readMultipart(limited(body, d.maxUploadBytes), boundary)) {
+          if ((part.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/dicom') {
+            failed.push({
+              sopInstanceUid: null,
+              reason: 'not-application-dicom',
+              detail: 'each part must be application/dicom',
+            });
+            continue;
+          }
+          let uid: string | null = null;
+          try {
+            const r = await d.studies.ingestPart10Stream(ctx, part.body, {
+              provenance: {
+                receivedAt: new Date().toISOString(),
+                via: 'exchange',
+                callingAeTitle: null,
+                remoteAddress: req.ip,
+              },
+              expect: ({ sopInstanceUid }) => {
+                uid = sopInstanceUid;
+                const entry = announced.get(sopInstanceUid);
+                if (entry === undefined)
+                  throw new BeeldbrugError(
+                    'INSTANCE_NOT_EXPECTED',
+                    `${sopInstanceUid} is not in transfer ${transfer.transferId}`,
+                  );
+                return entry;
+              },
+            });
+            d.inbox.markReceived(transfer.transferId, r.sopInstanceUid);
+            stored.push(r.sopInstanceUid);
+            d.onStored?.(transfer, r.sopInstanceUid);
+          } catch (err) {
+            if (!(err instanceof BeeldbrugError)) throw err;
+            // A full disk is the node's problem, not the instance's: stop here and say so, the sender tries again later.
+            if (err.code === 'OUT_OF_RESOURCES') throw err;
+            failed.push({
+              sopInstanceUid: uid,
+              reason: err.code.toLowerCase().replaceAll('_', '-'),
+              detail: err.message,
+            });
+            d.audit.record(
+              verifyFailureEvent({
+                at: { node: d.node, ip: req.ip },
+                senderUra: partner.ura,
+                senderName: partner.name,
+                transferId: transfer.transferId,
+                manifest: transfer.manifest,
+                sopInstanceUid: uid,
+                reason: err.message,
+              }),
+            );
+          }
+        }
+      } catch (err) {
+        recordStored();
+        if (err instanceof UploadTooLarge) {
+          req.log.warn(
+            { transferId: transfer.transferId, sender: partner.ura, stored: stored.length },
+            'upload refused: too large',
+          );
+          return reply.code(413).header('connection', 'close').send({ error: 'upload-too-large', stored, failed });
+        }
+        if (err instanceof BeeldbrugError && err.code === 'OUT_OF_RESOURCES') {
+          req.log.error(
+            { transferId: transfer.transferId, sender: partner.ura, stored: stored.length },
+            'upload refused: the disk is full',
+          );
+          return reply
+            .code(507)
+            .header('connection', 'close')
+            .send({ error: 'insufficient-storage', detail: err.message, stored, failed });
+        }
+        if (err instanceof MultipartError)
+          return reply
+            .code(400)
+            .send({ error: 'multipart-invalid', code: err.code, detail: err.message, stored, failed });
+        const code = (err as NodeJS.ErrnoException).code ?? '';
+        if (code.startsWith('ZSTD_error') || code.startsWith('Z_')) {
+          return reply
+            .code(400)
+            .send({ error: 'content-encoding-invalid', detail: (err as Error).message, stored, failed });
+        }
+        throw err;
+      }
+      if (failed.length > 0)
+        req.log.warn(
+          { transferId: transfer.transferId, sender: partner.ura, failed: failed.map((f) => f.reason) },
+          'instances refused',
+        );
       recordStored();
-      if (err instanceof UploadTooLarge) {
-        req.log.warn({ transferId: transfer.transferId, sender: partner.ura, stored: stored.length }, 'upload refused: too large');
-        return reply.code(413).header('connection', 'close').send({ error: 'upload-too-large', stored, failed });
-      }
-      if (err instanceof BeeldbrugError && err.code === 'OUT_OF_RESOURCES') {
-        req.log.error({ transferId: transfer.transferId, sender: partner.ura, stored: stored.length }, 'upload refused: the disk is full');
-        return reply.code(507).header('connection', 'close').send({ error: 'insufficient-storage', detail: err.message, stored, failed });
-      }
-      if (err instanceof MultipartError) return reply.code(400).send({ error: 'multipart-invalid', code: err.code, detail: err.message, stored, failed });
-      const code = (err as NodeJS.ErrnoException).code ?? '';
-      if (code.startsWith('ZSTD_error') || code.startsWith('Z_')) {
-        return reply.code(400).send({ error: 'content-encoding-invalid', detail: (err as Error).message, stored, failed });
-      }
-      throw err;
-    }
-    if (failed.length > 0) req.log.warn({ transferId: transfer.transferId, sender: partner.ura, failed: failed.map((f) => f.reason) }, 'instances refused');
-    recordStored();
-    return reply.code(200).send({ stored, failed });
-  });
+      return reply.code(200).send({ stored, failed });
+    },
+  );
 }

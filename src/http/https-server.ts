@@ -6,7 +6,14 @@ import { organizationOf, type Session } from '../auth/index.ts';
 import type { PartnerConfig } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import { installProblemHandlers, problemOf, sendProblem } from './problem-details.ts';
-import { type Acting, type AssertionCheck, decideAccess, type OwnSystem, type PeerCredentials, type RouteAccess } from './route-access.ts';
+import {
+  type Acting,
+  type AssertionCheck,
+  decideAccess,
+  type OwnSystem,
+  type PeerCredentials,
+  type RouteAccess,
+} from './route-access.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -58,9 +65,15 @@ export interface RunningHttpsServer {
 
 /** TLS 1.2+ with forward-secret AEAD suites only (BCP 195), the same bar as DICOM TLS. */
 const ciphers = [
-  'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
-  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
-  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
 /**
@@ -76,11 +89,16 @@ function credentialsOf(req: FastifyRequest): PeerCredentials {
   if (known !== undefined) return known;
   const peer = socket.getPeerX509Certificate?.();
   const organization = peer !== undefined ? organizationOf(peer) : undefined;
-  const commonName = peer?.subject.split('\n').find((line) => line.startsWith('CN='))?.slice(3);
+  const commonName = peer?.subject
+    .split('\n')
+    .find((line) => line.startsWith('CN='))
+    ?.slice(3);
   const credentials: PeerCredentials = {
     authorized: socket.authorized,
     presentedCertificate: peer !== undefined,
-    ...(socket.authorizationError !== undefined && socket.authorizationError !== null ? { authorizationError: String(socket.authorizationError) } : {}),
+    ...(socket.authorizationError !== undefined && socket.authorizationError !== null
+      ? { authorizationError: String(socket.authorizationError) }
+      : {}),
     ...(organization !== undefined ? { organization } : {}),
     ...(commonName !== undefined ? { commonName } : {}),
   };
@@ -113,7 +131,15 @@ export function cookieOf(req: FastifyRequest, wanted: string): string | undefine
  */
 export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHttpsServer> {
   const app = fastify({
-    https: { key: o.tls.key, cert: o.tls.cert, ca: o.tls.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', ciphers },
+    https: {
+      key: o.tls.key,
+      cert: o.tls.cert,
+      ca: o.tls.ca,
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+      ciphers,
+    },
     loggerInstance: o.logger,
     // Our own lines log refusals; fastify's per-request lines would add URLs and client details for every call.
     logController: new LogController({ disableRequestLogging: true }),
@@ -123,7 +149,8 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
   const routes: { method: string; url: string; access: RouteAccess }[] = [];
   app.addHook('onRoute', (route) => {
     const access = route.config?.access;
-    if (access === undefined) throw new Error(`route ${String(route.method)} ${route.url} does not declare who may call it (config.access)`);
+    if (access === undefined)
+      throw new Error(`route ${String(route.method)} ${route.url} does not declare who may call it (config.access)`);
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url, access });
   });
   app.addHook('onRequest', async (req, reply) => {
@@ -138,16 +165,50 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
     let assertion: AssertionCheck | undefined;
     const onBehalfOf = req.headers[ON_BEHALF_OF_HEADER];
     // Only one of our own systems gets its assertion checked: nobody else makes this node fetch an issuer's keys.
-    if (typeof access === 'object' && access.systems !== undefined && token === undefined && onBehalfOf !== undefined && peer.authorized && peer.organization?.ura === o.ownUra) {
-      assertion = typeof onBehalfOf !== 'string' ? { ok: false, reason: 'one assertion per request' } : o.assertions !== undefined ? await o.assertions(onBehalfOf) : { ok: false, reason: 'no identity provider or trusted key for assertions is configured (auth.oidc, auth.assertions)' };
+    if (
+      typeof access === 'object' &&
+      access.systems !== undefined &&
+      token === undefined &&
+      onBehalfOf !== undefined &&
+      peer.authorized &&
+      peer.organization?.ura === o.ownUra
+    ) {
+      assertion =
+        typeof onBehalfOf !== 'string'
+          ? { ok: false, reason: 'one assertion per request' }
+          : o.assertions !== undefined
+            ? await o.assertions(onBehalfOf)
+            : {
+                ok: false,
+                reason: 'no identity provider or trusted key for assertions is configured (auth.oidc, auth.assertions)',
+              };
     }
-    const decision = decideAccess(access, peer, o.partners, o.ownUra, session, { tokenPresented: token !== undefined, ...(assertion !== undefined ? { assertion } : {}), ...(o.ownName !== undefined ? { ownName: o.ownName } : {}) });
+    const decision = decideAccess(access, peer, o.partners, o.ownUra, session, {
+      tokenPresented: token !== undefined,
+      ...(assertion !== undefined ? { assertion } : {}),
+      ...(o.ownName !== undefined ? { ownName: o.ownName } : {}),
+    });
     if (!decision.allow) {
-      o.logger.warn({ remote: req.ip, route: req.routeOptions.url, reason: decision.reason, ...(session !== undefined ? { user: session.account.id } : {}) }, `refused: ${decision.detail}`);
+      o.logger.warn(
+        {
+          remote: req.ip,
+          route: req.routeOptions.url,
+          reason: decision.reason,
+          ...(session !== undefined ? { user: session.account.id } : {}),
+        },
+        `refused: ${decision.detail}`,
+      );
       // Problem details with the refusal's stable code; `reason` names which check refused, `error` is kept for
       // clients of the earlier body shape. The detail is the refusal's own text: it names no patient data.
       const code = decision.status === 401 ? 'SIGN_IN_REQUIRED' : 'ACCESS_DENIED';
-      await sendProblem(reply, problemOf(code, decision.detail, { status: decision.status, instance: req.id, members: { reason: decision.reason, error: decision.reason } }));
+      await sendProblem(
+        reply,
+        problemOf(code, decision.detail, {
+          status: decision.status,
+          instance: req.id,
+          members: { reason: decision.reason, error: decision.reason },
+        }),
+      );
       return reply;
     }
     if (decision.partner !== undefined) req.partner = decision.partner;
@@ -159,7 +220,10 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
   // A TLS 1.2 client could otherwise renegotiate and present another certificate on a connection already checked.
   app.server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
   app.server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-    o.logger.warn({ remote: socket.remoteAddress, reason: 'tls-handshake-failed', detail: err.message }, 'refused: TLS handshake failed');
+    o.logger.warn(
+      { remote: socket.remoteAddress, reason: 'tls-handshake-failed', detail: err.message },
+      'refused: TLS handshake failed',
+    );
   });
   o.routes(app);
   await app.listen({ host: o.host, port: o.port });

@@ -1,4 +1,37 @@
-export { cookieOf, ON_BEHALF_OF_HEADER, SESSION_COOKIE, sessionTokenOf, startHttpsServer, type HttpsApp, type HttpsServerOptions, type RunningHttpsServer } from './https-server.ts';
-export { actingPerson, actingUsers, decideAccess, PERSON_ROUTES, personNamedInBody, type AccessDecision, type Acting, type ActingUser, type AssertedPerson, type AssertionCheck, type OwnSystem, type PersonAccess, type PersonCredentials, type PeerCredentials, type RouteAccess } from './route-access.ts';
+export {
+  cookieOf,
+  ON_BEHALF_OF_HEADER,
+  SESSION_COOKIE,
+  sessionTokenOf,
+  startHttpsServer,
+  type HttpsApp,
+  type HttpsServerOptions,
+  type RunningHttpsServer,
+} from './https-server.ts';
+export {
+  actingPerson,
+  actingUsers,
+  decideAccess,
+  PERSON_ROUTES,
+  personNamedInBody,
+  type AccessDecision,
+  type Acting,
+  type ActingUser,
+  type AssertedPerson,
+  type AssertionCheck,
+  type OwnSystem,
+  type PersonAccess,
+  type PersonCredentials,
+  type PeerCredentials,
+  type RouteAccess,
+} from './route-access.ts';
 export { PartnerClient, type PartnerAnswer } from './partner-client.ts';
-export { installProblemHandlers, PROBLEM_CONTENT_TYPE, problemForError, problemOf, problemType, sendProblem, type Problem } from './problem-details.ts';
+export {
+  installProblemHandlers,
+  PROBLEM_CONTENT_TYPE,
+  problemForError,
+  problemOf,
+  problemType,
+  sendProblem,
+  type Problem,
+} from './problem-details.ts';

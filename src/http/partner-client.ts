@@ -17,7 +17,9 @@ export interface PartnerAnswer {
  * checks) and, when we know which organization we mean to reach, that organization's URA. It runs inside the handshake,
  * before a single byte of a request (a manifest with a patient's name, an image) is written to the connection.
  */
-export function partnerIdentityCheck(expectedUra: string | undefined): (host: string, cert: PeerCertificate) => Error | undefined {
+export function partnerIdentityCheck(
+  expectedUra: string | undefined,
+): (host: string, cert: PeerCertificate) => Error | undefined {
   return (host, cert) => {
     const hostProblem = checkServerIdentity(host, cert);
     if (hostProblem !== undefined || expectedUra === undefined) return hostProblem;
@@ -44,23 +46,43 @@ export class PartnerClient {
   readonly #base: URL;
   readonly #agent: Agent;
 
-  constructor(baseUrl: string, tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer }, parallel = 4, expect: { ura?: string } = {}) {
+  constructor(
+    baseUrl: string,
+    tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer },
+    parallel = 4,
+    expect: { ura?: string } = {},
+  ) {
     this.#base = new URL(baseUrl);
     this.#agent = new Agent({
-      keepAlive: true, maxSockets: parallel, key: tls.key, cert: tls.cert, ca: tls.ca, minVersion: 'TLSv1.2',
+      keepAlive: true,
+      maxSockets: parallel,
+      key: tls.key,
+      cert: tls.cert,
+      ca: tls.ca,
+      minVersion: 'TLSv1.2',
       checkServerIdentity: partnerIdentityCheck(expect.ura),
     });
   }
 
   /** A JSON request; with `timeoutMs`, a partner that has not answered by then is PARTNER_TIMEOUT. */
-  json(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, o: { timeoutMs?: number; contentType?: string } = {}): Promise<PartnerAnswer> {
+  json(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body?: unknown,
+    o: { timeoutMs?: number; contentType?: string } = {},
+  ): Promise<PartnerAnswer> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers = payload !== undefined ? { 'content-type': o.contentType ?? 'application/json' } : {};
     return this.#send(method, path, headers, payload !== undefined ? Readable.from([payload]) : undefined, o.timeoutMs);
   }
 
   /** Streams a body (e.g. multipart) without knowing its length in advance (chunked transfer encoding). */
-  stream(path: string, contentType: string, body: AsyncIterable<Buffer>, o: { compress?: boolean } = {}): Promise<PartnerAnswer> {
+  stream(
+    path: string,
+    contentType: string,
+    body: AsyncIterable<Buffer>,
+    o: { compress?: boolean } = {},
+  ): Promise<PartnerAnswer> {
     const raw = Readable.from(body);
     if (o.compress !== true) return this.#send('POST', path, { 'content-type': contentType }, raw);
     // zstd at a low level: about 2.6x on uncompressed CT at hundreds of MB/s, so the link, not the CPU, stays the limit.
@@ -73,27 +95,45 @@ export class PartnerClient {
     this.#agent.destroy();
   }
 
-  #send(method: string, path: string, headers: Record<string, string>, body: Readable | undefined, timeoutMs?: number): Promise<PartnerAnswer> {
+  #send(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: Readable | undefined,
+    timeoutMs?: number,
+  ): Promise<PartnerAnswer> {
     const url = new URL(path, this.#base);
     return new Promise((resolve, reject) => {
       const signal = timeoutMs !== undefined ? AbortSignal.timeout(timeoutMs) : undefined;
-      const req = request(url, { method, agent: this.#agent, headers, ...(signal !== undefined ? { signal } : {}) }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown = text;
-          try {
-            json = text === '' ? null : JSON.parse(text);
-          } catch {
-            // not JSON: keep the text for the error message
-          }
-          resolve({ status: res.statusCode ?? 0, json });
-        });
-        res.on('error', (cause) =>
-          reject(signal?.aborted === true ? new BeeldbrugError('PARTNER_TIMEOUT', `${method} ${url.origin}${url.pathname}: no whole answer within ${timeoutMs} ms`, { cause }) : cause),
-        );
-      });
+      const req = request(
+        url,
+        { method, agent: this.#agent, headers, ...(signal !== undefined ? { signal } : {}) },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let json: unknown = text;
+            try {
+              json = text === '' ? null : JSON.parse(text);
+            } catch {
+              // not JSON: keep the text for the error message
+            }
+            resolve({ status: res.statusCode ?? 0, json });
+          });
+          res.on('error', (cause) =>
+            reject(
+              signal?.aborted === true
+                ? new BeeldbrugError(
+                    'PARTNER_TIMEOUT',
+                    `${method} ${url.origin}${url.pathname}: no whole answer within ${timeoutMs} ms`,
+                    { cause },
+                  )
+                : cause,
+            ),
+          );
+        },
+      );
       // A failure on our side (reading the body, e.g. a corrupt stored file) is ours, not an unreachable partner.
       let bodyError: unknown;
       req.on('error', (cause) => {
@@ -103,10 +143,21 @@ export class PartnerClient {
           return;
         }
         if (signal?.aborted === true) {
-          reject(new BeeldbrugError('PARTNER_TIMEOUT', `${method} ${url.origin}${url.pathname}: no answer within ${timeoutMs} ms`, { cause }));
+          reject(
+            new BeeldbrugError(
+              'PARTNER_TIMEOUT',
+              `${method} ${url.origin}${url.pathname}: no answer within ${timeoutMs} ms`,
+              { cause },
+            ),
+          );
           return;
         }
-        reject(bodyError ?? new BeeldbrugError('PARTNER_UNREACHABLE', `${method} ${url.origin}${url.pathname}: ${cause.message}`, { cause }));
+        reject(
+          bodyError ??
+            new BeeldbrugError('PARTNER_UNREACHABLE', `${method} ${url.origin}${url.pathname}: ${cause.message}`, {
+              cause,
+            }),
+        );
       });
       if (body === undefined) req.end();
       else

@@ -25,7 +25,11 @@ export function problemType(code: ErrorCode): string {
   return `https://beeldbrug.nl/problems/${code.toLowerCase().replaceAll('_', '-')}`;
 }
 
-export function problemOf(code: ErrorCode, detail: string, extra?: { status?: number; instance?: string; members?: Record<string, unknown> }): Problem {
+export function problemOf(
+  code: ErrorCode,
+  detail: string,
+  extra?: { status?: number; instance?: string; members?: Record<string, unknown> },
+): Problem {
   return {
     ...extra?.members,
     type: problemType(code),
@@ -47,12 +51,32 @@ export async function sendProblem(reply: FastifyReply, problem: Problem): Promis
  */
 const fastifyClientErrors: Record<string, { code: ErrorCode; status: number; detail: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'REQUEST_INVALID', status: 400, detail: 'the body is not valid JSON' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'REQUEST_INVALID', status: 400, detail: 'the body is empty but content-type says JSON' },
-  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'BODY_TOO_LARGE', status: 413, detail: 'the body is larger than this route accepts' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'REQUEST_INVALID', status: 400, detail: 'the content-length does not match the body' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, detail: 'this route does not accept this content-type' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    code: 'REQUEST_INVALID',
+    status: 400,
+    detail: 'the body is empty but content-type says JSON',
+  },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    code: 'BODY_TOO_LARGE',
+    status: 413,
+    detail: 'the body is larger than this route accepts',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    code: 'REQUEST_INVALID',
+    status: 400,
+    detail: 'the content-length does not match the body',
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    status: 415,
+    detail: 'this route does not accept this content-type',
+  },
   FST_ERR_CTP_EMPTY_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, detail: 'the content-type header is empty' },
-  FST_ERR_CTP_INVALID_TYPE: { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, detail: 'the content-type header is not valid' },
+  FST_ERR_CTP_INVALID_TYPE: {
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    status: 415,
+    detail: 'the content-type header is not valid',
+  },
 };
 
 /** The problem to answer for any error thrown by a route, a hook or fastify itself. */
@@ -61,7 +85,8 @@ export function problemForError(err: unknown, requestId: string, logger: Pick<Lo
   const fe = err as Partial<FastifyError>;
   const known = typeof fe.code === 'string' ? fastifyClientErrors[fe.code] : undefined;
   if (known !== undefined) return problemOf(known.code, known.detail, { status: known.status, instance: requestId });
-  if (fe.validation !== undefined) return problemOf('REQUEST_INVALID', 'the request does not match the route\'s schema', { instance: requestId });
+  if (fe.validation !== undefined)
+    return problemOf('REQUEST_INVALID', "the request does not match the route's schema", { instance: requestId });
   // A parse error of the JSON body outside fastify's parser, or any other 4xx fastify raises: a client error, reworded.
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return problemOf('REQUEST_INVALID', 'the request cannot be read', { status: fe.statusCode, instance: requestId });
@@ -79,5 +104,7 @@ export function installProblemHandlers(app: HttpsApp, logger: Pick<Logger, 'erro
     if (problem.status === 413) void reply.header('connection', 'close');
     return sendProblem(reply, problem);
   });
-  app.setNotFoundHandler(async (req: FastifyRequest, reply: FastifyReply) => sendProblem(reply, problemOf('ROUTE_NOT_FOUND', 'no route with this method and path', { instance: req.id })));
+  app.setNotFoundHandler(async (req: FastifyRequest, reply: FastifyReply) =>
+    sendProblem(reply, problemOf('ROUTE_NOT_FOUND', 'no route with this method and path', { instance: req.id })),
+  );
 }

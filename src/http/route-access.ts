@@ -70,9 +70,20 @@ export interface ActingUser {
 export function actingUsers(a: Acting): { user: ActingUser; responsibleUser?: { id: string; name: string } } {
   if (a.kind === 'person') {
     const p = a.session.account;
-    return { user: { id: p.id, name: p.name, ...(p.uziRoleCode !== undefined ? { roleCode: p.uziRoleCode } : {}), organizationUra: a.organization.ura } };
+    return {
+      user: {
+        id: p.id,
+        name: p.name,
+        ...(p.uziRoleCode !== undefined ? { roleCode: p.uziRoleCode } : {}),
+        organizationUra: a.organization.ura,
+      },
+    };
   }
-  const user = { id: `system:${a.system.commonName}`, name: `${a.system.commonName} (${a.system.organization})`, organizationUra: a.system.ura };
+  const user = {
+    id: `system:${a.system.commonName}`,
+    name: `${a.system.commonName} (${a.system.organization})`,
+    organizationUra: a.system.ura,
+  };
   if (a.onBehalfOf === undefined) return { user };
   const o = a.onBehalfOf;
   return { user, responsibleUser: { id: o.id, name: o.name } };
@@ -126,48 +137,151 @@ export interface PersonCredentials {
 }
 
 /** `session` is the signed-in person the request's token stands for, if any (only user routes look at it). */
-export function decideAccess(access: RouteAccess, peer: PeerCredentials, partners: readonly PartnerConfig[], ownUra: string, session?: Session, extra: PersonCredentials = {}): AccessDecision {
+export function decideAccess(
+  access: RouteAccess,
+  peer: PeerCredentials,
+  partners: readonly PartnerConfig[],
+  ownUra: string,
+  session?: Session,
+  extra: PersonCredentials = {},
+): AccessDecision {
   if (access === 'public' || access === 'sign-in') return { allow: true };
   if (typeof access === 'object') return decidePersonAccess(access, peer, ownUra, session, extra);
-  if (!peer.presentedCertificate) return { allow: false, status: 401, reason: 'no-client-certificate', detail: 'node-to-node routes need a client certificate' };
+  if (!peer.presentedCertificate)
+    return {
+      allow: false,
+      status: 401,
+      reason: 'no-client-certificate',
+      detail: 'node-to-node routes need a client certificate',
+    };
   if (!peer.authorized) {
-    return { allow: false, status: 401, reason: 'untrusted-certificate', detail: `the client certificate is not trusted (${peer.authorizationError ?? 'unknown reason'})` };
+    return {
+      allow: false,
+      status: 401,
+      reason: 'untrusted-certificate',
+      detail: `the client certificate is not trusted (${peer.authorizationError ?? 'unknown reason'})`,
+    };
   }
   if (peer.organization === undefined) {
-    return { allow: false, status: 403, reason: 'no-organization-in-certificate', detail: 'the client certificate names no organization URA' };
+    return {
+      allow: false,
+      status: 403,
+      reason: 'no-organization-in-certificate',
+      detail: 'the client certificate names no organization URA',
+    };
   }
   const ura = peer.organization.ura;
   if (access === 'own-organization') {
-    if (ura === ownUra) return { allow: true, system: { ura, organization: peer.organization.name, commonName: peer.commonName ?? '(no common name)' } };
-    return { allow: false, status: 403, reason: 'organization-not-trusted', detail: `organization URA ${ura} is not this hospital; this route is for its own systems` };
+    if (ura === ownUra)
+      return {
+        allow: true,
+        system: { ura, organization: peer.organization.name, commonName: peer.commonName ?? '(no common name)' },
+      };
+    return {
+      allow: false,
+      status: 403,
+      reason: 'organization-not-trusted',
+      detail: `organization URA ${ura} is not this hospital; this route is for its own systems`,
+    };
   }
   const partner = partners.find((p) => p.ura === ura);
-  if (partner === undefined) return { allow: false, status: 403, reason: 'organization-not-trusted', detail: `organization URA ${ura} is not on the trust list` };
+  if (partner === undefined)
+    return {
+      allow: false,
+      status: 403,
+      reason: 'organization-not-trusted',
+      detail: `organization URA ${ura} is not on the trust list`,
+    };
   return { allow: true, partner };
 }
 
-function decidePersonAccess(access: PersonAccess, peer: PeerCredentials, ownUra: string, session: Session | undefined, extra: PersonCredentials): AccessDecision {
+function decidePersonAccess(
+  access: PersonAccess,
+  peer: PeerCredentials,
+  ownUra: string,
+  session: Session | undefined,
+  extra: PersonCredentials,
+): AccessDecision {
   if (session !== undefined) {
     if (!access.roles.includes(session.account.role)) {
-      return { allow: false, status: 403, reason: 'role-not-allowed', detail: `role ${session.account.role} may not call this route (${access.roles.join(', ')} may)` };
+      return {
+        allow: false,
+        status: 403,
+        reason: 'role-not-allowed',
+        detail: `role ${session.account.role} may not call this route (${access.roles.join(', ')} may)`,
+      };
     }
-    if (access.twoFactor === true && !session.twoFactor) return { allow: false, status: 403, reason: 'second-factor-required', detail: 'this route needs a session signed in with two factors' };
-    return { allow: true, session, acting: { kind: 'person', session, organization: { ura: ownUra, name: extra.ownName ?? ownUra } } };
+    if (access.twoFactor === true && !session.twoFactor)
+      return {
+        allow: false,
+        status: 403,
+        reason: 'second-factor-required',
+        detail: 'this route needs a session signed in with two factors',
+      };
+    return {
+      allow: true,
+      session,
+      acting: { kind: 'person', session, organization: { ura: ownUra, name: extra.ownName ?? ownUra } },
+    };
   }
-  const ours = access.systems !== undefined && extra.tokenPresented !== true && peer.presentedCertificate && peer.authorized && peer.organization?.ura === ownUra;
-  if (!ours && access.systems !== undefined && extra.tokenPresented !== true && peer.authorized && peer.organization !== undefined) {
-    return { allow: false, status: 403, reason: 'organization-not-trusted', detail: `organization URA ${peer.organization.ura} is not this hospital; this route is for its own people and systems` };
+  const ours =
+    access.systems !== undefined &&
+    extra.tokenPresented !== true &&
+    peer.presentedCertificate &&
+    peer.authorized &&
+    peer.organization?.ura === ownUra;
+  if (
+    !ours &&
+    access.systems !== undefined &&
+    extra.tokenPresented !== true &&
+    peer.authorized &&
+    peer.organization !== undefined
+  ) {
+    return {
+      allow: false,
+      status: 403,
+      reason: 'organization-not-trusted',
+      detail: `organization URA ${peer.organization.ura} is not this hospital; this route is for its own people and systems`,
+    };
   }
   if (!ours || access.systems === undefined || peer.organization === undefined) {
-    return { allow: false, status: 401, reason: 'no-session', detail: extra.tokenPresented === true ? 'the session has ended or is not known: sign in again' : 'this route needs a signed-in user' };
+    return {
+      allow: false,
+      status: 401,
+      reason: 'no-session',
+      detail:
+        extra.tokenPresented === true
+          ? 'the session has ended or is not known: sign in again'
+          : 'this route needs a signed-in user',
+    };
   }
-  const system: OwnSystem = { ura: ownUra, organization: peer.organization.name, commonName: peer.commonName ?? '(no common name)' };
+  const system: OwnSystem = {
+    ura: ownUra,
+    organization: peer.organization.name,
+    commonName: peer.commonName ?? '(no common name)',
+  };
   const a = extra.assertion;
-  if (a !== undefined && !a.ok) return { allow: false, status: 403, reason: 'assertion-invalid', detail: `the on-behalf-of assertion is refused: ${a.reason}` };
+  if (a !== undefined && !a.ok)
+    return {
+      allow: false,
+      status: 403,
+      reason: 'assertion-invalid',
+      detail: `the on-behalf-of assertion is refused: ${a.reason}`,
+    };
   if (a === undefined && access.systems === 'for-a-person') {
-    return { allow: false, status: 403, reason: 'assertion-required', detail: 'a system acts on this route only for a person named by a signed assertion of the identity provider (X-Beeldbrug-On-Behalf-Of)' };
+    return {
+      allow: false,
+      status: 403,
+      reason: 'assertion-required',
+      detail:
+        'a system acts on this route only for a person named by a signed assertion of the identity provider (X-Beeldbrug-On-Behalf-Of)',
+    };
   }
-  return { allow: true, system, acting: { kind: 'system', system, ...(a !== undefined ? { onBehalfOf: a.person } : {}) } };
+  return {
+    allow: true,
+    system,
+    acting: { kind: 'system', system, ...(a !== undefined ? { onBehalfOf: a.person } : {}) },
+  };
 }
 
 /**

@@ -1,10 +1,26 @@
 import { z } from 'zod';
 import { AUDIT_ACTIONS, type AuditEvent, type AuditTrail } from '../audit/index.ts';
 import { readFileSync } from 'node:fs';
-import { type Account, type AccountStore, type CheckedAssertion, type OidcSignIn, onBehalfOfVerifier, type Session, type SignInRateLimit } from '../auth/index.ts';
+import {
+  type Account,
+  type AccountStore,
+  type CheckedAssertion,
+  type OidcSignIn,
+  onBehalfOfVerifier,
+  type Session,
+  type SignInRateLimit,
+} from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
-import { cookieOf, type HttpsApp, PERSON_ROUTES, problemOf, SESSION_COOKIE, sendProblem, sessionTokenOf } from '../http/index.ts';
+import {
+  cookieOf,
+  type HttpsApp,
+  PERSON_ROUTES,
+  problemOf,
+  SESSION_COOKIE,
+  sendProblem,
+  sessionTokenOf,
+} from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 import { refuseThrottled } from './sign-in-throttle.ts';
 
@@ -32,7 +48,10 @@ const signInBody = z.strictObject({
 });
 
 const auditQuery = z.strictObject({
-  bsn: z.string().regex(/^\d{9}$/, 'a BSN is 9 digits').optional(),
+  bsn: z
+    .string()
+    .regex(/^\d{9}$/, 'a BSN is 9 digits')
+    .optional(),
   user: z.string().min(1).max(200).optional(),
   action: z.enum(AUDIT_ACTIONS).optional(),
   since: z.iso.datetime().optional(),
@@ -41,7 +60,11 @@ const auditQuery = z.strictObject({
   purpose: z.string().min(1).max(200).default('audit'),
 });
 
-const userOf = (a: Account): AuditEvent['user'] => ({ id: a.id, name: a.name, ...(a.uziRoleCode !== undefined ? { roleCode: a.uziRoleCode } : {}) });
+const userOf = (a: Account): AuditEvent['user'] => ({
+  id: a.id,
+  name: a.name,
+  ...(a.uziRoleCode !== undefined ? { roleCode: a.uziRoleCode } : {}),
+});
 
 /**
  * Sign-in, sign-out and the auditor's view of the audit trail. Every sign-in, failed or not, is an audit record; the
@@ -66,36 +89,74 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
         action: 'login-failure',
         outcome: 'failure',
         description: `sign-in refused (${r.reason})`,
-        user: r.account !== undefined ? userOf(r.account) : { id: `unknown:${body.data.username.toLowerCase().slice(0, 64)}`, name: '(unknown user name)' },
+        user:
+          r.account !== undefined
+            ? userOf(r.account)
+            : { id: `unknown:${body.data.username.toLowerCase().slice(0, 64)}`, name: '(unknown user name)' },
         accessPoint: at,
         objects: {},
         grounds: { authorization: 'local password + TOTP' },
       });
       return sendProblem(reply, signInFailed);
     }
-    d.audit.record({ action: 'login', outcome: 'success', description: 'signed in', user: userOf(r.session.account), accessPoint: at, objects: {}, grounds: { authorization: 'local password + TOTP' } });
+    d.audit.record({
+      action: 'login',
+      outcome: 'success',
+      description: 'signed in',
+      user: userOf(r.session.account),
+      accessPoint: at,
+      objects: {},
+      grounds: { authorization: 'local password + TOTP' },
+    });
     void reply.header('set-cookie', sessionCookie(r.token, r.session.expiresAt));
     return { token: r.token, user: publicAccount(r.session), expiresAt: r.session.expiresAt };
   });
 
   if (d.oidc !== undefined) registerOidcRoutes(app, d, d.oidc);
 
-  app.get('/api/v1/session', { config: { access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] } } }, async (req) => ({ user: publicAccount(req.session!), twoFactor: req.session!.twoFactor, expiresAt: req.session!.expiresAt }));
+  app.get(
+    '/api/v1/session',
+    { config: { access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] } } },
+    async (req) => ({
+      user: publicAccount(req.session!),
+      twoFactor: req.session!.twoFactor,
+      expiresAt: req.session!.expiresAt,
+    }),
+  );
 
-  app.delete('/api/v1/session', { config: { access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] } } }, async (req, reply) => {
-    const token = sessionTokenOf(req);
-    if (token !== undefined) d.accounts.endSession(token);
-    d.audit.record({ action: 'logout', outcome: 'success', description: 'signed out', user: userOf(req.session!.account), accessPoint: { node: d.node, ip: req.ip }, objects: {}, grounds: {} });
-    void reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0`);
-    return reply.code(204).send();
-  });
+  app.delete(
+    '/api/v1/session',
+    { config: { access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] } } },
+    async (req, reply) => {
+      const token = sessionTokenOf(req);
+      if (token !== undefined) d.accounts.endSession(token);
+      d.audit.record({
+        action: 'logout',
+        outcome: 'success',
+        description: 'signed out',
+        user: userOf(req.session!.account),
+        accessPoint: { node: d.node, ip: req.ip },
+        objects: {},
+        grounds: {},
+      });
+      void reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0`);
+      return reply.code(204).send();
+    },
+  );
 
   app.get('/api/v1/audit', { config: { access: PERSON_ROUTES.audit } }, async (req) => {
     const q = auditQuery.safeParse(req.query);
-    if (!q.success) throw new BeeldbrugError('REQUEST_INVALID', q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    if (!q.success)
+      throw new BeeldbrugError(
+        'REQUEST_INVALID',
+        q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      );
     const { purpose, user, ...rest } = q.data;
     const filter = { ...rest, ...(user !== undefined ? { userId: user } : {}) };
-    const shown = Object.entries({ ...filter, limit: undefined }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${String(v)}`).join(', ');
+    const shown = Object.entries({ ...filter, limit: undefined })
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(', ');
     d.audit.record({
       action: 'audit-read',
       outcome: 'success',
@@ -123,9 +184,17 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
       begun = await signIn.begin();
     } catch (err) {
       d.logger.error({ err, issuer: signIn.issuer }, 'the identity provider cannot be reached');
-      return sendProblem(reply, problemOf('IDENTITY_PROVIDER_UNREACHABLE', 'the identity provider did not answer; try again later', { instance: req.id }));
+      return sendProblem(
+        reply,
+        problemOf('IDENTITY_PROVIDER_UNREACHABLE', 'the identity provider did not answer; try again later', {
+          instance: req.id,
+        }),
+      );
     }
-    void reply.header('set-cookie', `${OIDC_COOKIE}=${begun.state}; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=600`);
+    void reply.header(
+      'set-cookie',
+      `${OIDC_COOKIE}=${begun.state}; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=600`,
+    );
     return reply.redirect(begun.url, 303);
   });
 
@@ -137,12 +206,18 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
     void reply.header('set-cookie', `${OIDC_COOKIE}=; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=0`);
     const at = { node: d.node, ip: req.ip };
     if (!outcome.ok) {
-      d.logger.warn({ remote: req.ip, reason: outcome.reason, detail: outcome.detail }, 'OpenID Connect sign-in refused');
+      d.logger.warn(
+        { remote: req.ip, reason: outcome.reason, detail: outcome.detail },
+        'OpenID Connect sign-in refused',
+      );
       d.audit.record({
         action: 'login-failure',
         outcome: 'failure',
         description: `sign-in refused (${outcome.reason}: ${outcome.detail})`,
-        user: { id: outcome.subject !== undefined ? `oidc:${outcome.subject}` : 'unknown:oidc', name: outcome.name ?? '(not identified)' },
+        user: {
+          id: outcome.subject !== undefined ? `oidc:${outcome.subject}` : 'unknown:oidc',
+          name: outcome.name ?? '(not identified)',
+        },
         accessPoint: at,
         objects: {},
         grounds: { authorization },
@@ -166,7 +241,12 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
 }
 
 function publicAccount(s: Session): { username: string; name: string; role: string; uziRoleCode?: string } {
-  return { username: s.account.username, name: s.account.name, role: s.account.role, ...(s.account.uziRoleCode !== undefined ? { uziRoleCode: s.account.uziRoleCode } : {}) };
+  return {
+    username: s.account.username,
+    name: s.account.name,
+    role: s.account.role,
+    ...(s.account.uziRoleCode !== undefined ? { uziRoleCode: s.account.uziRoleCode } : {}),
+  };
 }
 
 /**
@@ -180,7 +260,11 @@ export function openAssertions(config: Readonly<Config>): ((jwt: string) => Prom
     try {
       return readFileSync(file, 'utf8');
     } catch (cause) {
-      throw new BeeldbrugError('KEY_FILE_PROBLEM', `auth.assertions.trustedKeys: ${file} (issuer ${issuer}) cannot be read`, { cause });
+      throw new BeeldbrugError(
+        'KEY_FILE_PROBLEM',
+        `auth.assertions.trustedKeys: ${file} (issuer ${issuer}) cannot be read`,
+        { cause },
+      );
     }
   };
   const issuers = a.trustedKeys.map((k) =>
@@ -189,8 +273,17 @@ export function openAssertions(config: Readonly<Config>): ((jwt: string) => Prom
       : { issuer: k.issuer, publicKeyPem: read(k.publicKeyFile ?? '', k.issuer) },
   );
   try {
-    return onBehalfOfVerifier({ issuers, audience: a.audience, maxAgeSeconds: a.maxAgeSeconds, roleCodeClaim: a.roleCodeClaim });
+    return onBehalfOfVerifier({
+      issuers,
+      audience: a.audience,
+      maxAgeSeconds: a.maxAgeSeconds,
+      roleCodeClaim: a.roleCodeClaim,
+    });
   } catch (cause) {
-    throw new BeeldbrugError('KEY_FILE_PROBLEM', 'auth.assertions.trustedKeys: a key file does not hold a PEM public key', { cause });
+    throw new BeeldbrugError(
+      'KEY_FILE_PROBLEM',
+      'auth.assertions.trustedKeys: a key file does not hold a PEM public key',
+      { cause },
+    );
   }
 }

@@ -18,7 +18,11 @@ export function openAccounts(config: Readonly<Config>): AccountStore {
     storeKey = readEncryptionKeyFile(config.store.encryptionKeyFile);
   } catch (cause) {
     const why = cause instanceof StoreError ? `${cause.code}: ${cause.message}` : String(cause);
-    throw new BeeldbrugError('KEY_FILE_PROBLEM', `the store key, which also seals the TOTP secrets of the accounts, cannot be used (${why})`, { cause });
+    throw new BeeldbrugError(
+      'KEY_FILE_PROBLEM',
+      `the store key, which also seals the TOTP secrets of the accounts, cannot be used (${why})`,
+      { cause },
+    );
   }
   privateDataFolder(config.dataDir);
   const path = join(config.dataDir, 'accounts.sqlite');
@@ -33,7 +37,11 @@ export function openAccounts(config: Readonly<Config>): AccountStore {
     });
   } catch (cause) {
     if (cause instanceof AccountError && cause.code === 'SECRETS_KEY_MISMATCH') {
-      throw new BeeldbrugError('KEY_FILE_PROBLEM', `${cause.message} (${config.store.encryptionKeyFile}); put back the store key the node had, from its backup`, { cause });
+      throw new BeeldbrugError(
+        'KEY_FILE_PROBLEM',
+        `${cause.message} (${config.store.encryptionKeyFile}); put back the store key the node had, from its backup`,
+        { cause },
+      );
     }
     throw cause;
   }
@@ -42,7 +50,11 @@ export function openAccounts(config: Readonly<Config>): AccountStore {
 /** Sign-in through the identity provider; the client secret and CA are read now, so a missing file stops the start. */
 export function openOidc(c: Readonly<OidcConfig>): OidcSignIn {
   const clientSecret = readConfiguredFile('OpenID Connect client secret', c.clientSecretFile).toString('utf8').trim();
-  if (clientSecret === '') throw new BeeldbrugError('KEY_FILE_PROBLEM', `the OpenID Connect client secret file ${c.clientSecretFile} is empty`);
+  if (clientSecret === '')
+    throw new BeeldbrugError(
+      'KEY_FILE_PROBLEM',
+      `the OpenID Connect client secret file ${c.clientSecretFile} is empty`,
+    );
   return new OidcSignIn({
     issuer: c.issuer,
     clientId: c.clientId,

@@ -76,7 +76,10 @@ export class AtnaExporter {
         await this.#pump(socket);
       } catch (err) {
         if (this.#closed) break;
-        this.#o.logger.warn({ ...target, problem: (err as Error).message, pending: `after record ${this.#cursor}` }, 'audit export: the audit repository is not reachable; records wait in the trail');
+        this.#o.logger.warn(
+          { ...target, problem: (err as Error).message, pending: `after record ${this.#cursor}` },
+          'audit export: the audit repository is not reachable; records wait in the trail',
+        );
         await this.#sleep(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       } finally {
@@ -123,7 +126,16 @@ export class AtnaExporter {
         await this.#sleep(this.#o.pollMs);
         continue;
       }
-      const frames = Buffer.concat(records.map((r) => syslogFrame(auditMessageXml(r, this.#o.source), { time: r.time, hostname: host, appName: 'beeldbrug', procId: String(process.pid) })));
+      const frames = Buffer.concat(
+        records.map((r) =>
+          syslogFrame(auditMessageXml(r, this.#o.source), {
+            time: r.time,
+            hostname: host,
+            appName: 'beeldbrug',
+            procId: String(process.pid),
+          }),
+        ),
+      );
       await new Promise<void>((resolve, reject) => socket.write(frames, (err) => (err ? reject(err) : resolve())));
       if (broken !== undefined) throw broken;
       const last = records.at(-1)!;
@@ -142,7 +154,10 @@ export class AtnaExporter {
     if (this.#cursor === 0) return;
     const at = this.#o.trail.list({ afterSequence: this.#cursor - 1, limit: 1 })[0];
     if (at?.sequence === this.#cursor && (this.#cursorHash === undefined || at.hash === this.#cursorHash)) return;
-    this.#o.logger.error({ cursor: this.#cursor }, 'audit export: the trail no longer holds the last record sent (it was put back to an older copy); sending all records again');
+    this.#o.logger.error(
+      { cursor: this.#cursor },
+      'audit export: the trail no longer holds the last record sent (it was put back to an older copy); sending all records again',
+    );
     this.#cursor = 0;
     this.#cursorHash = undefined;
     writeCursor(this.#o.cursorFile, { sequence: 0, hash: '' });
@@ -165,7 +180,9 @@ function readCursor(path: string): { sequence: number; hash: string | undefined 
   try {
     const [n, hash] = readFileSync(path, 'utf8').trim().split(' ');
     const sequence = Number(n);
-    return Number.isSafeInteger(sequence) && sequence >= 0 ? { sequence, hash: hash !== undefined && hash !== '' ? hash : undefined } : { sequence: 0, hash: undefined };
+    return Number.isSafeInteger(sequence) && sequence >= 0
+      ? { sequence, hash: hash !== undefined && hash !== '' ? hash : undefined }
+      : { sequence: 0, hash: undefined };
   } catch {
     return { sequence: 0, hash: undefined };
   }

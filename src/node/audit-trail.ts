@@ -22,22 +22,37 @@ export function openAuditTrail(config: Readonly<Config>, o: { forVerify?: boolea
     key = readEncryptionKeyFile(config.audit.keyFile, 'audit key');
   } catch (cause) {
     const why = cause instanceof StoreError ? `${cause.code}: ${cause.message}` : String(cause);
-    throw new BeeldbrugError('KEY_FILE_PROBLEM', `the audit key cannot be used (${why}); \`beeldbrug init\` writes a fresh one for a new node`, { cause });
+    throw new BeeldbrugError(
+      'KEY_FILE_PROBLEM',
+      `the audit key cannot be used (${why}); \`beeldbrug init\` writes a fresh one for a new node`,
+      { cause },
+    );
   }
   const witnessFile = auditWitnessFile(config);
   let trail: SqliteAuditTrail;
   try {
-    trail = new SqliteAuditTrail(join(config.dataDir, 'audit.sqlite'), { key, organizationUra: config.node.organization.ura, witnessFile });
+    trail = new SqliteAuditTrail(join(config.dataDir, 'audit.sqlite'), {
+      key,
+      organizationUra: config.node.organization.ura,
+      witnessFile,
+    });
   } catch (cause) {
     const path = (cause as NodeJS.ErrnoException).path;
     // The witness, its temporary file, or a folder on its way.
     if (path === undefined || !(path.startsWith(witnessFile) || witnessFile.startsWith(`${path}/`))) throw cause;
-    throw new BeeldbrugError('CONFIG_INVALID', `audit.witnessFile: ${witnessFile} cannot be written (${(cause as Error).message}); name a place the node can write`, { cause });
+    throw new BeeldbrugError(
+      'CONFIG_INVALID',
+      `audit.witnessFile: ${witnessFile} cannot be written (${(cause as Error).message}); name a place the node can write`,
+      { cause },
+    );
   }
   const problem = trail.witnessProblem;
   if (problem !== undefined && o.forVerify !== true) {
     trail.close();
-    throw new BeeldbrugError('AUDIT_TRAIL_BROKEN', `${problem}. Nothing is recorded and no patient data is served until this is resolved: run \`beeldbrug audit verify\`, restore the audit file, and if the restored copy is older than the witness, \`beeldbrug audit accept-head --reason ...\` (recorded)`);
+    throw new BeeldbrugError(
+      'AUDIT_TRAIL_BROKEN',
+      `${problem}. Nothing is recorded and no patient data is served until this is resolved: run \`beeldbrug audit verify\`, restore the audit file, and if the restored copy is older than the witness, \`beeldbrug audit accept-head --reason ...\` (recorded)`,
+    );
   }
   return trail;
 }

@@ -1,6 +1,14 @@
 import type { AuditAction, AuditEvent, AuditTrail } from '../audit/index.ts';
 import { type Dataset, DicomError, parseDataset, SopClass, Tag, writeDataset } from '../dicom/index.ts';
-import { type AssociationInfo, type DimseHandlers, DimseFailure, type OutgoingInstance, type RetrievePlan, Status, type TlsOptions } from '../dimse/index.ts';
+import {
+  type AssociationInfo,
+  type DimseHandlers,
+  DimseFailure,
+  type OutgoingInstance,
+  type RetrievePlan,
+  Status,
+  type TlsOptions,
+} from '../dimse/index.ts';
 import type { StoredInstance } from '../store/index.ts';
 import { BeeldbrugError, dimseStatusOf } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -26,7 +34,11 @@ export interface HandlerOptions {
    * that partner once the association is released; or a C-MOVE names one as its destination.
    */
   partnerDestinations?: readonly string[];
-  sendToPartner?: (destinationAeTitle: string, studyInstanceUids: readonly string[], requestedBy: { callingAeTitle: string; remoteAddress: string; associationId: string }) => Promise<void>;
+  sendToPartner?: (
+    destinationAeTitle: string,
+    studyInstanceUids: readonly string[],
+    requestedBy: { callingAeTitle: string; remoteAddress: string; associationId: string },
+  ) => Promise<void>;
   /** Every C-STORE (once per study and association), C-FIND, C-MOVE and C-GET is recorded here before it is answered. */
   audit: AuditTrail;
   /** This node's name, the audit records' access point. */
@@ -54,7 +66,12 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
   });
 
   /** A DICOM peer is a system user: its AE title is who, its address and our called AE title are where. */
-  const record = (a: AssociationInfo, action: AuditAction, description: string, about: Pick<AuditEvent, 'patient' | 'objects'>): void => {
+  const record = (
+    a: AssociationInfo,
+    action: AuditAction,
+    description: string,
+    about: Pick<AuditEvent, 'patient' | 'objects'>,
+  ): void => {
     o.audit.record({
       action,
       outcome: 'success',
@@ -63,7 +80,10 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
       accessPoint: { node: o.node, ip: a.remoteAddress, aeTitle: a.calledAeTitle.trim() },
       ...(about.patient !== undefined ? { patient: about.patient } : {}),
       objects: about.objects,
-      grounds: { purpose: action === 'receive' ? 'ingest' : action === 'query' ? 'query' : 'retrieve', authorization: 'DICOM allow-list (AE title + host)' },
+      grounds: {
+        purpose: action === 'receive' ? 'ingest' : action === 'query' ? 'query' : 'retrieve',
+        authorization: 'DICOM allow-list (AE title + host)',
+      },
     });
   };
   /** Studies already recorded per association: a study of 500 instances is one record, not 500. */
@@ -85,12 +105,17 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
   };
   const patientAsked = (identifier: Dataset): AuditEvent['patient'] => {
     const id = identifier.string(Tag.PatientID)?.trim();
-    return id !== undefined && id !== '' && !/[*?\\]/.test(id) ? { patientId: id, ...(/^\d{9}$/.test(id) ? { bsn: id } : {}) } : undefined;
+    return id !== undefined && id !== '' && !/[*?\\]/.test(id)
+      ? { patientId: id, ...(/^\d{9}$/.test(id) ? { bsn: id } : {}) }
+      : undefined;
   };
 
   const fail = (a: AssociationInfo, cause: unknown, what: string): never => {
     if (cause instanceof DimseFailure) throw cause;
-    const err = cause instanceof DicomError ? new BeeldbrugError('IDENTIFIER_INVALID', `the identifier cannot be parsed: ${cause.message}`, { cause }) : cause;
+    const err =
+      cause instanceof DicomError
+        ? new BeeldbrugError('IDENTIFIER_INVALID', `the identifier cannot be parsed: ${cause.message}`, { cause })
+        : cause;
     const status = dimseStatusOf(err);
     if (err instanceof BeeldbrugError) {
       o.logger.warn({ association: a.id, code: err.code, status }, `${what} refused: ${err.message}`);
@@ -109,7 +134,8 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
 
   const modelOf = (sopClassUid: string): InformationModel => {
     const model = informationModels[sopClassUid];
-    if (model === undefined) throw new DimseFailure(Status.SopClassNotSupported, `${sopClassUid} is not a supported query/retrieve model`);
+    if (model === undefined)
+      throw new DimseFailure(Status.SopClassNotSupported, `${sopClassUid} is not a supported query/retrieve model`);
     return model;
   };
 
@@ -121,7 +147,15 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
   };
   const refuseOnPartnerTitle = (a: AssociationInfo, what: string): void => {
     const partner = partnerCalled(a);
-    if (partner !== undefined) fail(a, new BeeldbrugError('SEND_NOT_ALLOWED', `${partner} stands for a partner hospital and only takes C-STORE; query ${what} under this node's own AE title`), what);
+    if (partner !== undefined)
+      fail(
+        a,
+        new BeeldbrugError(
+          'SEND_NOT_ALLOWED',
+          `${partner} stands for a partner hospital and only takes C-STORE; query ${what} under this node's own AE title`,
+        ),
+        what,
+      );
   };
 
   return {
@@ -129,12 +163,19 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
 
     async store(a, req) {
       const partner = partnerCalled(a);
-      if (partner !== undefined && o.sendToPartner === undefined) return fail(a, new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running'), 'C-STORE');
+      if (partner !== undefined && o.sendToPartner === undefined)
+        return fail(a, new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running'), 'C-STORE');
       try {
-        const stored = await ingestStoreRequest(o.studies, ctx(a, 'ingest'), req, { aeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress });
+        const stored = await ingestStoreRequest(o.studies, ctx(a, 'ingest'), req, {
+          aeTitle: a.callingAeTitle,
+          remoteAddress: a.remoteAddress,
+        });
         const seen = recordedStudies.get(a.id) ?? new Set<string>();
         if (!seen.has(stored.studyInstanceUid)) {
-          record(a, 'receive', 'C-STORE: study received from a DICOM peer', { ...(stored.bsn !== null ? { patient: { bsn: stored.bsn } } : {}), objects: { studyInstanceUid: stored.studyInstanceUid } });
+          record(a, 'receive', 'C-STORE: study received from a DICOM peer', {
+            ...(stored.bsn !== null ? { patient: { bsn: stored.bsn } } : {}),
+            objects: { studyInstanceUid: stored.studyInstanceUid },
+          });
           seen.add(stored.studyInstanceUid);
           recordedStudies.set(a.id, seen);
         }
@@ -183,11 +224,21 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
           const identifier = parseDataset(req.identifier, req.transferSyntaxUid);
           const instances = o.studies.instancesToRetrieve(ctx(a, 'retrieve'), identifier, model);
           // Studies named by UID are queued even when the node does not hold them: the outbox fetches them from the PACS.
-          const named = (identifier.string(Tag.StudyInstanceUID) ?? '').split('\\').map((u) => u.trim()).filter((u) => u !== '');
+          const named = (identifier.string(Tag.StudyInstanceUID) ?? '')
+            .split('\\')
+            .map((u) => u.trim())
+            .filter((u) => u !== '');
           const studyUids = [...new Set([...instances.map((i) => i.study.studyInstanceUid), ...named])];
-          await o.sendToPartner(wanted, studyUids, { callingAeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress, associationId: a.id });
+          await o.sendToPartner(wanted, studyUids, {
+            callingAeTitle: a.callingAeTitle,
+            remoteAddress: a.remoteAddress,
+            associationId: a.id,
+          });
           recordRetrieve(a, `C-MOVE to partner ${wanted}`, instances);
-          o.logger.info({ association: a.id, destination: wanted, studies: studyUids.length, instances: instances.length }, 'C-MOVE to a partner: queued in the outbox');
+          o.logger.info(
+            { association: a.id, destination: wanted, studies: studyUids.length, instances: instances.length },
+            'C-MOVE to a partner: queued in the outbox',
+          );
           // Each sub-operation counts as completed once its study is in the durable outbox; delivery shows there.
           return {
             handOff: { store: async () => Status.Success, close: async () => undefined },
@@ -196,11 +247,28 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
         }
         if (req.kind === 'move') {
           const d = o.moveDestinations.find((m) => m.aeTitle === wanted);
-          if (d === undefined) throw new BeeldbrugError('MOVE_DESTINATION_UNKNOWN', `move destination ${JSON.stringify(wanted)} is not a configured peer with a port`);
-          if (d.tls && o.tlsClient === undefined) throw new BeeldbrugError('MOVE_DESTINATION_UNKNOWN', `move destination ${d.aeTitle} needs TLS but dimse.tlsClient is not configured`);
-          destination = { aeTitle: d.aeTitle, host: d.host, port: d.port, ...(d.tls && o.tlsClient !== undefined ? { tls: o.tlsClient } : {}) };
+          if (d === undefined)
+            throw new BeeldbrugError(
+              'MOVE_DESTINATION_UNKNOWN',
+              `move destination ${JSON.stringify(wanted)} is not a configured peer with a port`,
+            );
+          if (d.tls && o.tlsClient === undefined)
+            throw new BeeldbrugError(
+              'MOVE_DESTINATION_UNKNOWN',
+              `move destination ${d.aeTitle} needs TLS but dimse.tlsClient is not configured`,
+            );
+          destination = {
+            aeTitle: d.aeTitle,
+            host: d.host,
+            port: d.port,
+            ...(d.tls && o.tlsClient !== undefined ? { tls: o.tlsClient } : {}),
+          };
         }
-        const instances = o.studies.instancesToRetrieve(ctx(a, 'retrieve'), parseDataset(req.identifier, req.transferSyntaxUid), model);
+        const instances = o.studies.instancesToRetrieve(
+          ctx(a, 'retrieve'),
+          parseDataset(req.identifier, req.transferSyntaxUid),
+          model,
+        );
         recordRetrieve(a, req.kind === 'move' ? `C-MOVE to ${wanted}` : 'C-GET', instances);
         return {
           ...(destination !== undefined ? { destination } : {}),
@@ -219,15 +287,28 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
       const studies = [...entry.studies];
       // A study cut off mid-way is not sent: the PACS reports the failure to its user, who sends again.
       if (how === 'aborted') {
-        o.logger.warn({ association: a.id, destination: entry.destination, studies: studies.length }, 'association to a partner AE title aborted; nothing queued');
+        o.logger.warn(
+          { association: a.id, destination: entry.destination, studies: studies.length },
+          'association to a partner AE title aborted; nothing queued',
+        );
         return;
       }
       void (async () => {
         try {
-          await o.sendToPartner?.(entry.destination, studies, { callingAeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress, associationId: a.id });
-          o.logger.info({ association: a.id, destination: entry.destination, studies: studies.length }, 'C-STORE to a partner AE title: queued in the outbox');
+          await o.sendToPartner?.(entry.destination, studies, {
+            callingAeTitle: a.callingAeTitle,
+            remoteAddress: a.remoteAddress,
+            associationId: a.id,
+          });
+          o.logger.info(
+            { association: a.id, destination: entry.destination, studies: studies.length },
+            'C-STORE to a partner AE title: queued in the outbox',
+          );
         } catch (err) {
-          o.logger.error({ association: a.id, destination: entry.destination, err }, 'the studies sent to a partner AE title could not be queued');
+          o.logger.error(
+            { association: a.id, destination: entry.destination, err },
+            'the studies sent to a partner AE title could not be queued',
+          );
         }
       })();
     },

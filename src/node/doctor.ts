@@ -33,7 +33,10 @@ const DEFAULT_CREDENTIALS = [
   ['admin', 'password'],
 ] as const;
 
-type Probe = { outcome: 'accepted'; association: Association } | { outcome: 'rejected'; why: string } | { outcome: 'unreachable'; why: string };
+type Probe =
+  | { outcome: 'accepted'; association: Association }
+  | { outcome: 'rejected'; why: string }
+  | { outcome: 'unreachable'; why: string };
 
 async function associate(host: string, port: number, calledAeTitle: string, sopClass: string): Promise<Probe> {
   try {
@@ -56,10 +59,17 @@ async function associate(host: string, port: number, calledAeTitle: string, sopC
 
 /** Studies a stranger sees with a study-level C-FIND on everything: counted, never shown. */
 async function strangerFind(a: Association): Promise<number | undefined> {
-  const query = new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'STUDY').set(Tag.PatientName, 'PN', '*').set(Tag.StudyInstanceUID, 'UI', '');
+  const query = new Dataset()
+    .set(Tag.QueryRetrieveLevel, 'CS', 'STUDY')
+    .set(Tag.PatientName, 'PN', '*')
+    .set(Tag.StudyInstanceUID, 'UI', '');
   let count = 0;
   try {
-    for await (const _ of a.find(SopClass.StudyRootQueryRetrieveFind, writeDataset(query, TransferSyntax.ExplicitVRLittleEndian))) count++;
+    for await (const _ of a.find(
+      SopClass.StudyRootQueryRetrieveFind,
+      writeDataset(query, TransferSyntax.ExplicitVRLittleEndian),
+    ))
+      count++;
     return count;
   } catch {
     return count > 0 ? count : undefined;
@@ -67,9 +77,17 @@ async function strangerFind(a: Association): Promise<number | undefined> {
 }
 
 /** How a plain HTTP GET with optional basic credentials is answered: the status, or undefined when nothing answers. */
-function httpStatus(host: string, port: number, path: string, credentials?: readonly [string, string]): Promise<number | undefined> {
+function httpStatus(
+  host: string,
+  port: number,
+  path: string,
+  credentials?: readonly [string, string],
+): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const headers: Record<string, string> = credentials !== undefined ? { authorization: `Basic ${Buffer.from(credentials.join(':')).toString('base64')}` } : {};
+    const headers: Record<string, string> =
+      credentials !== undefined
+        ? { authorization: `Basic ${Buffer.from(credentials.join(':')).toString('base64')}` }
+        : {};
     const req = httpRequest({ host, port, path, method: 'GET', headers, timeout: CONNECT_MS, agent: false }, (res) => {
       res.resume();
       resolve(res.statusCode);
@@ -104,29 +122,57 @@ function configurationFindings(config: Readonly<Config>): Finding[] {
     accounts.close();
   } catch (err) {
     // The accounts cannot be counted without the store key; the rest of the configuration is checked all the same.
-    findings.push({ level: 'critical', subject: 'accounts', finding: `${(err as Error).message} (the node refuses to start)`, fix: 'see the message; `beeldbrug start` stops with the same one' });
+    findings.push({
+      level: 'critical',
+      subject: 'accounts',
+      finding: `${(err as Error).message} (the node refuses to start)`,
+      fix: 'see the message; `beeldbrug start` stops with the same one',
+    });
     admins = 1;
   }
   const insecure = [...insecureSettings(config, { admins }), ...insecureFiles(config)];
-  findings.push(...insecure.map((s): Finding => ({ level: 'critical', subject: s.key, finding: `${s.problem} (the node refuses to start)`, fix: s.fix })));
+  findings.push(
+    ...insecure.map((s): Finding => ({
+      level: 'critical',
+      subject: s.key,
+      finding: `${s.problem} (the node refuses to start)`,
+      fix: s.fix,
+    })),
+  );
   const now = Date.now();
   for (const c of ownCertificates(config)) {
     const days = Math.floor((c.validTo.getTime() - now) / 86_400_000);
     if (days >= 0 && days < RENEW_WITHIN_DAYS) {
-      findings.push({ level: 'warning', subject: c.key, finding: `this node's certificate ${c.certFile} expires on ${c.validTo.toISOString().slice(0, 10)}, in ${days} days`, fix: 'renew it now: on that day partners and peers refuse it and the node will not start' });
+      findings.push({
+        level: 'warning',
+        subject: c.key,
+        finding: `this node's certificate ${c.certFile} expires on ${c.validTo.toISOString().slice(0, 10)}, in ${days} days`,
+        fix: 'renew it now: on that day partners and peers refuse it and the node will not start',
+      });
     }
   }
   for (const [i, l] of config.dimse.listeners.entries()) {
     if (l.plainDicom !== undefined && !isLoopback(l.host)) {
-      findings.push({ level: 'warning', subject: `dimse.listeners[${i}]`, finding: `plain DICOM on ${l.host}:${l.port}, on purpose: ${l.plainDicom.reason}`, fix: 'keep that network closed to everything but the modalities named; move them to the TLS port when they can' });
+      findings.push({
+        level: 'warning',
+        subject: `dimse.listeners[${i}]`,
+        finding: `plain DICOM on ${l.host}:${l.port}, on purpose: ${l.plainDicom.reason}`,
+        fix: 'keep that network closed to everything but the modalities named; move them to the TLS port when they can',
+      });
     }
   }
   for (const p of config.dimse.peers) {
     if (p.port !== undefined && !p.tls && !isLoopback(p.host)) {
-      findings.push({ level: 'warning', subject: `dimse.peers ${p.aeTitle}`, finding: `this node talks to ${p.aeTitle} at ${p.host}:${p.port} over plain DICOM`, fix: 'switch on DICOM TLS at that peer and set tls: true' });
+      findings.push({
+        level: 'warning',
+        subject: `dimse.peers ${p.aeTitle}`,
+        finding: `this node talks to ${p.aeTitle} at ${p.host}:${p.port} over plain DICOM`,
+        fix: 'switch on DICOM TLS at that peer and set tls: true',
+      });
     }
   }
-  if (findings.length === 0) findings.push({ level: 'ok', subject: 'configuration', finding: 'no insecure setting found' });
+  if (findings.length === 0)
+    findings.push({ level: 'ok', subject: 'configuration', finding: 'no insecure setting found' });
   return findings;
 }
 
@@ -140,7 +186,12 @@ async function ownDimseFindings(config: Readonly<Config>): Promise<Finding[]> {
       const plain = await associate(host, l.port, config.dimse.aeTitle, SopClass.Verification);
       if (plain.outcome === 'accepted') {
         await plain.association.release().catch(() => undefined);
-        findings.push({ level: 'critical', subject, finding: 'a TLS port took a plain DICOM association', fix: 'report this as a bug; meanwhile close the port to the network' });
+        findings.push({
+          level: 'critical',
+          subject,
+          finding: 'a TLS port took a plain DICOM association',
+          fix: 'report this as a bug; meanwhile close the port to the network',
+        });
       } else if (plain.outcome === 'unreachable') {
         findings.push({ level: 'warning', subject, finding: `not reachable (${plain.why}); is the node running?` });
       } else {
@@ -153,9 +204,18 @@ async function ownDimseFindings(config: Readonly<Config>): Promise<Finding[]> {
       findings.push({ level: 'warning', subject, finding: `not reachable (${echo.why}); is the node running?` });
     } else if (echo.outcome === 'accepted') {
       await echo.association.release().catch(() => undefined);
-      findings.push({ level: 'critical', subject, finding: `an association from ${PROBE_AE_TITLE}, an AE title on no allow-list, was accepted`, fix: 'report this as a bug: the node answers only dimse.peers' });
+      findings.push({
+        level: 'critical',
+        subject,
+        finding: `an association from ${PROBE_AE_TITLE}, an AE title on no allow-list, was accepted`,
+        fix: 'report this as a bug: the node answers only dimse.peers',
+      });
     } else {
-      findings.push({ level: 'ok', subject, finding: `an unknown AE title (${PROBE_AE_TITLE}) is refused at association` });
+      findings.push({
+        level: 'ok',
+        subject,
+        finding: `an unknown AE title (${PROBE_AE_TITLE}) is refused at association`,
+      });
     }
   }
   return findings;
@@ -166,9 +226,18 @@ async function ownHttpsFindings(config: Readonly<Config>): Promise<Finding[]> {
   if (e === undefined) return [];
   const host = reachable(e.listen.host);
   const subject = `exchange.listen ${e.listen.host}:${e.listen.port}`;
-  if (!(await speaksTls(host, e.listen.port))) return [{ level: 'warning', subject, finding: 'no TLS answer; is the node running?' }];
+  if (!(await speaksTls(host, e.listen.port)))
+    return [{ level: 'warning', subject, finding: 'no TLS answer; is the node running?' }];
   const plain = await httpStatus(host, e.listen.port, '/health');
-  if (plain !== undefined) return [{ level: 'critical', subject, finding: `answered plain HTTP (status ${plain})`, fix: 'report this as a bug: the listener speaks HTTPS only' }];
+  if (plain !== undefined)
+    return [
+      {
+        level: 'critical',
+        subject,
+        finding: `answered plain HTTP (status ${plain})`,
+        fix: 'report this as a bug: the listener speaks HTTPS only',
+      },
+    ];
   return [{ level: 'ok', subject, finding: 'HTTPS only; plain HTTP gets no answer' }];
 }
 
@@ -184,30 +253,60 @@ async function pacsFindings(peer: Readonly<Config['dimse']['peers'][number]> & {
     findings.push({ level: 'ok', subject, finding: 'reached over DICOM TLS; the plain-DICOM probes do not apply' });
   } else {
     const stranger = await associate(peer.host, peer.port, peer.aeTitle, SopClass.StudyRootQueryRetrieveFind);
-    if (stranger.outcome === 'unreachable') return [{ level: 'warning', subject, finding: `not reachable (${stranger.why})` }];
+    if (stranger.outcome === 'unreachable')
+      return [{ level: 'warning', subject, finding: `not reachable (${stranger.why})` }];
     if (stranger.outcome === 'accepted') {
-      findings.push({ level: 'critical', subject, finding: `accepts an association from ${PROBE_AE_TITLE}, an AE title it cannot know (the calling AE title is not checked)`, fix: 'allow only known AE title + host pairs in the PACS (Orthanc: DicomCheckModalityHost true, DicomAlwaysAllowFind/Store/Move false, known modalities only)' });
+      findings.push({
+        level: 'critical',
+        subject,
+        finding: `accepts an association from ${PROBE_AE_TITLE}, an AE title it cannot know (the calling AE title is not checked)`,
+        fix: 'allow only known AE title + host pairs in the PACS (Orthanc: DicomCheckModalityHost true, DicomAlwaysAllowFind/Store/Move false, known modalities only)',
+      });
       const studies = await strangerFind(stranger.association);
       await stranger.association.release().catch(() => undefined);
       if (studies !== undefined && studies > 0) {
-        findings.push({ level: 'critical', subject, finding: `answers a C-FIND from that stranger: ${studies} studies visible, with patient names`, fix: 'refuse C-FIND from AE titles that are not configured' });
+        findings.push({
+          level: 'critical',
+          subject,
+          finding: `answers a C-FIND from that stranger: ${studies} studies visible, with patient names`,
+          fix: 'refuse C-FIND from AE titles that are not configured',
+        });
       }
     } else {
-      findings.push({ level: 'ok', subject, finding: `refuses an association from the unknown AE title ${PROBE_AE_TITLE}` });
+      findings.push({
+        level: 'ok',
+        subject,
+        finding: `refuses an association from the unknown AE title ${PROBE_AE_TITLE}`,
+      });
     }
     const wrongCalled = await associate(peer.host, peer.port, 'NOT_THE_PACS', SopClass.Verification);
     if (wrongCalled.outcome === 'accepted') {
       await wrongCalled.association.release().catch(() => undefined);
-      findings.push({ level: 'warning', subject, finding: 'accepts an association addressed to any called AE title', fix: 'check the called AE title (Orthanc: DicomCheckCalledAet true)' });
+      findings.push({
+        level: 'warning',
+        subject,
+        finding: 'accepts an association addressed to any called AE title',
+        fix: 'check the called AE title (Orthanc: DicomCheckCalledAet true)',
+      });
     }
     if (!isLoopback(peer.host)) {
-      findings.push({ level: 'warning', subject, finding: 'DICOM without TLS on a network interface', fix: 'switch on DICOM TLS at the PACS (BCP 195) and set tls: true for this peer' });
+      findings.push({
+        level: 'warning',
+        subject,
+        finding: 'DICOM without TLS on a network interface',
+        fix: 'switch on DICOM TLS at the PACS (BCP 195) and set tls: true for this peer',
+      });
     }
   }
-  const webs = peer.web !== undefined ? [new URL(peer.web)] : WEB_PORTS.map((port) => new URL(`http://${peer.host}:${port}/`));
+  const webs =
+    peer.web !== undefined ? [new URL(peer.web)] : WEB_PORTS.map((port) => new URL(`http://${peer.host}:${port}/`));
   for (const url of webs) {
     if (url.protocol === 'https:') {
-      findings.push({ level: 'ok', subject: `${subject}: web ${url.href}`, finding: 'served over HTTPS; the credential probes run over plain HTTP only' });
+      findings.push({
+        level: 'ok',
+        subject: `${subject}: web ${url.href}`,
+        finding: 'served over HTTPS; the credential probes run over plain HTTP only',
+      });
       continue;
     }
     const port = Number(url.port || 80);
@@ -215,7 +314,12 @@ async function pacsFindings(peer: Readonly<Config['dimse']['peers'][number]> & {
     if (open === undefined) continue;
     const web = `${subject}: web ${url.href}`;
     if (open >= 200 && open < 400) {
-      findings.push({ level: 'critical', subject: web, finding: `answers without credentials (status ${open}), over plain HTTP`, fix: 'switch on authentication and TLS for the web interface, or close the port' });
+      findings.push({
+        level: 'critical',
+        subject: web,
+        finding: `answers without credentials (status ${open}), over plain HTTP`,
+        fix: 'switch on authentication and TLS for the web interface, or close the port',
+      });
       continue;
     }
     const accepted = [];
@@ -223,15 +327,30 @@ async function pacsFindings(peer: Readonly<Config['dimse']['peers'][number]> & {
       const s = await httpStatus(url.hostname, port, url.pathname, c);
       if (s !== undefined && s >= 200 && s < 400) accepted.push(c.join('/'));
     }
-    if (accepted.length > 0) findings.push({ level: 'critical', subject: web, finding: `accepts factory credentials (${accepted.join(', ')})`, fix: 'change the default password; better, sign-in through the hospital identity provider' });
-    findings.push({ level: 'warning', subject: web, finding: 'a web interface over plain HTTP: passwords and images cross the network readable', fix: 'serve it over HTTPS only' });
+    if (accepted.length > 0)
+      findings.push({
+        level: 'critical',
+        subject: web,
+        finding: `accepts factory credentials (${accepted.join(', ')})`,
+        fix: 'change the default password; better, sign-in through the hospital identity provider',
+      });
+    findings.push({
+      level: 'warning',
+      subject: web,
+      finding: 'a web interface over plain HTTP: passwords and images cross the network readable',
+      fix: 'serve it over HTTPS only',
+    });
   }
   return findings;
 }
 
 /** Every check, in the order an administrator fixes things: the configuration, this node's ports, then each PACS. */
 export async function runDoctor(config: Readonly<Config>): Promise<Finding[]> {
-  const findings = [...configurationFindings(config), ...(await ownDimseFindings(config)), ...(await ownHttpsFindings(config))];
+  const findings = [
+    ...configurationFindings(config),
+    ...(await ownDimseFindings(config)),
+    ...(await ownHttpsFindings(config)),
+  ];
   for (const peer of config.dimse.peers) {
     if (peer.port !== undefined) findings.push(...(await pacsFindings({ ...peer, port: peer.port })));
   }

@@ -10,7 +10,22 @@ import { insecureFiles } from './insecure-files.ts';
 import { privateDatabaseFile } from './private-files.ts';
 import { openAssertions, registerAccountRoutes } from './account-routes.ts';
 import { SignInRateLimit } from '../auth/index.ts';
-import { ArrivalNotifier, arrivalNotice, importEvent, Inbox, type IncomingTransfer, Outbox, OutboxWorker, queueSend, registerHelloRoute, registerInboxRoutes, registerOutboxRoutes, registerTransferRoutes, registerUploadRoute, routeFor } from '../exchange/index.ts';
+import {
+  ArrivalNotifier,
+  arrivalNotice,
+  importEvent,
+  Inbox,
+  type IncomingTransfer,
+  Outbox,
+  OutboxWorker,
+  queueSend,
+  registerHelloRoute,
+  registerInboxRoutes,
+  registerOutboxRoutes,
+  registerTransferRoutes,
+  registerUploadRoute,
+  routeFor,
+} from '../exchange/index.ts';
 import { PacsForwarder } from './pacs-forwarder.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
@@ -23,7 +38,12 @@ import { admit, resolvePeers } from './peer-allow-list.ts';
 import { pacsSourceFor } from './pacs-source.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '../registry/index.ts';
-import { LocalizationPublisher, registerTimelineRoutes, registerTimelineSourceRoutes, TimelineService } from '../timeline/index.ts';
+import {
+  LocalizationPublisher,
+  registerTimelineRoutes,
+  registerTimelineSourceRoutes,
+  TimelineService,
+} from '../timeline/index.ts';
 
 export interface RunningNode {
   readonly studies: StudyService;
@@ -52,13 +72,21 @@ export interface NodeOptions {
 }
 
 /** Builds one hospital node from its configuration, in dependency order, and shuts it down in reverse. */
-export async function startNode(config: Readonly<Config>, logger: Logger, options: NodeOptions = {}): Promise<RunningNode> {
+export async function startNode(
+  config: Readonly<Config>,
+  logger: Logger,
+  options: NodeOptions = {},
+): Promise<RunningNode> {
   let encryptionKey: Buffer;
   try {
     encryptionKey = readEncryptionKeyFile(config.store.encryptionKeyFile);
   } catch (cause) {
     const why = cause instanceof StoreError ? `${cause.code}: ${cause.message}` : String(cause);
-    throw new BeeldbrugError('KEY_FILE_PROBLEM', `the store encryption key cannot be used (${why}); \`beeldbrug init\` writes a fresh one`, { cause });
+    throw new BeeldbrugError(
+      'KEY_FILE_PROBLEM',
+      `the store encryption key cannot be used (${why}); \`beeldbrug init\` writes a fresh one`,
+      { cause },
+    );
   }
   // Files named in the configuration are read before anything opens, so that a missing one stops the start cleanly.
   const oidcSignIn = config.auth.oidc !== undefined ? openOidc(config.auth.oidc) : undefined;
@@ -72,12 +100,17 @@ export async function startNode(config: Readonly<Config>, logger: Logger, option
     throw new BeeldbrugError('CONFIG_INSECURE', describeInsecure(insecure));
   }
   // Created 0600 before SQLite opens them (openAccounts made the data folder private); their journals follow.
-  for (const db of ['index.sqlite', 'audit.sqlite', ...(config.exchange !== undefined ? ['exchange.sqlite'] : [])]) privateDatabaseFile(join(config.dataDir, db));
+  for (const db of ['index.sqlite', 'audit.sqlite', ...(config.exchange !== undefined ? ['exchange.sqlite'] : [])])
+    privateDatabaseFile(join(config.dataDir, db));
   const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey });
   const audit = openAuditTrail(config);
   // An expired session is refused when presented; this removes the ones nobody presents again.
   const sweeper = setInterval(() => accounts.sweep(), 3600_000).unref();
-  const closers: (() => Promise<void>)[] = [async () => audit.close(), async () => (clearInterval(sweeper), accounts.close()), () => store.close()];
+  const closers: (() => Promise<void>)[] = [
+    async () => audit.close(),
+    async () => (clearInterval(sweeper), accounts.close()),
+    () => store.close(),
+  ];
   if (atna !== undefined && atnaTls !== undefined) {
     const exporter = new AtnaExporter({
       trail: audit,
@@ -96,16 +129,27 @@ export async function startNode(config: Readonly<Config>, logger: Logger, option
   // Once, in reverse order of opening; a second call waits for the first.
   const closeAll = (): Promise<void> =>
     (closing ??= (async () => {
-      for (const close of closers.reverse()) await close().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
+      for (const close of closers.reverse())
+        await close().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
     })());
   try {
-    const studies = new StudyService({ store, logger: logger.child({ part: 'studies' }), retrieveAeTitle: config.dimse.aeTitle });
+    const studies = new StudyService({
+      store,
+      logger: logger.child({ part: 'studies' }),
+      retrieveAeTitle: config.dimse.aeTitle,
+    });
     const recovery = await studies.recover();
     logger.info(
-      { ...recovery, unindexedBlobs: recovery.unindexedBlobs.length, missingBlobs: recovery.missingBlobs.length, unreadable: recovery.unreadable.length },
+      {
+        ...recovery,
+        unindexedBlobs: recovery.unindexedBlobs.length,
+        missingBlobs: recovery.missingBlobs.length,
+        unreadable: recovery.unreadable.length,
+      },
       'store recovered',
     );
-    if (recovery.missingBlobs.length > 0) logger.error({ count: recovery.missingBlobs.length }, 'indexed instances without their file; run a store check');
+    if (recovery.missingBlobs.length > 0)
+      logger.error({ count: recovery.missingBlobs.length }, 'indexed instances without their file; run a store check');
     let localization: LocalizationPublisher | undefined;
     const retention = new RetentionJob({
       studies,
@@ -122,18 +166,29 @@ export async function startNode(config: Readonly<Config>, logger: Logger, option
     const resolvedInsecure = insecureResolvedPeers(config, peers);
     if (resolvedInsecure.length > 0) throw new BeeldbrugError('CONFIG_INSECURE', describeInsecure(resolvedInsecure));
     // Set once the exchange part below is up; C-MOVEs to a partner's AE title go through it.
-    let sendToPartner: ((destination: string, studyInstanceUids: readonly string[], by: { callingAeTitle: string; remoteAddress: string; associationId: string }) => Promise<void>) | undefined;
-    const partnerDestinations = (config.exchange?.partners ?? []).flatMap((p) => (p.aeTitle !== undefined ? [p.aeTitle.trim()] : []));
+    let sendToPartner:
+      | ((
+          destination: string,
+          studyInstanceUids: readonly string[],
+          by: { callingAeTitle: string; remoteAddress: string; associationId: string },
+        ) => Promise<void>)
+      | undefined;
+    const partnerDestinations = (config.exchange?.partners ?? []).flatMap((p) =>
+      p.aeTitle !== undefined ? [p.aeTitle.trim()] : [],
+    );
     const handlers = dimseHandlers({
       audit,
       node: config.node.name,
       partnerDestinations,
       sendToPartner: async (destination, uids, by) => {
-        if (sendToPartner === undefined) throw new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running');
+        if (sendToPartner === undefined)
+          throw new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running');
         await sendToPartner(destination, uids, by);
       },
       studies,
-      moveDestinations: config.dimse.peers.flatMap((p) => (p.port !== undefined ? [{ aeTitle: p.aeTitle.trim(), host: p.host, port: p.port, tls: p.tls }] : [])),
+      moveDestinations: config.dimse.peers.flatMap((p) =>
+        p.port !== undefined ? [{ aeTitle: p.aeTitle.trim(), host: p.host, port: p.port, tls: p.tls }] : [],
+      ),
       tlsClient: config.dimse.tlsClient !== undefined ? readTlsFiles(config.dimse.tlsClient) : undefined,
       logger: logger.child({ part: 'dimse' }),
     });
@@ -143,17 +198,34 @@ export async function startNode(config: Readonly<Config>, logger: Logger, option
       const server = new DimseServer({
         aeTitle: config.dimse.aeTitle,
         admit: (req) => {
-          const decision = admit(req, [config.dimse.aeTitle, ...partnerDestinations], peers, config.node.organization.ura);
-          return decision.accept ? { accept: true } : { accept: false, reason: decision.reason, detail: decision.detail, ...(decision.code !== undefined ? { code: decision.code } : {}) };
+          const decision = admit(
+            req,
+            [config.dimse.aeTitle, ...partnerDestinations],
+            peers,
+            config.node.organization.ura,
+          );
+          return decision.accept
+            ? { accept: true }
+            : {
+                accept: false,
+                reason: decision.reason,
+                detail: decision.detail,
+                ...(decision.code !== undefined ? { code: decision.code } : {}),
+              };
         },
         handlers,
         maxPduLength: config.dimse.maxPduLength,
         maxAssociations: config.dimse.maxAssociations,
-        timeouts: { artimMs: config.dimse.timeouts.artimSeconds * 1000, idleMs: config.dimse.timeouts.idleSeconds * 1000 },
+        timeouts: {
+          artimMs: config.dimse.timeouts.artimSeconds * 1000,
+          idleMs: config.dimse.timeouts.idleSeconds * 1000,
+        },
         ...(listener.tls !== undefined ? { tls: readTlsFiles(listener.tls) } : {}),
         logger: logger.child({ part: 'dimse', port: listener.port }),
       });
-      const { port } = await listening(`DICOM ${listener.host}:${listener.port}`, () => server.listen(listener.port, listener.host));
+      const { port } = await listening(`DICOM ${listener.host}:${listener.port}`, () =>
+        server.listen(listener.port, listener.host),
+      );
       closers.push(() => server.close());
       dimsePorts.push(port);
     }
@@ -175,7 +247,12 @@ export async function startNode(config: Readonly<Config>, logger: Logger, option
         });
         const theRegistry = registry;
         closers.push(async () => theRegistry.close());
-        localization = new LocalizationPublisher({ registry, studies, logger: logger.child({ part: 'localization' }), archive: config.exchange?.fetchFrom !== undefined });
+        localization = new LocalizationPublisher({
+          registry,
+          studies,
+          logger: logger.child({ part: 'localization' }),
+          archive: config.exchange?.fetchFrom !== undefined,
+        });
         const publisher = localization;
         closers.push(() => publisher.close());
         publisher.start();
@@ -216,20 +293,46 @@ export async function startNode(config: Readonly<Config>, logger: Logger, option
       closers.push(() => worker.close());
       sendToPartner = async (destination, uids, by) => {
         const partner = exchange.partners.find((p) => p.aeTitle?.trim() === destination);
-        if (partner === undefined) throw new BeeldbrugError('PARTNER_UNKNOWN', `no partner has AE title ${destination}`);
+        if (partner === undefined)
+          throw new BeeldbrugError('PARTNER_UNKNOWN', `no partner has AE title ${destination}`);
         // The PACS does not say who pressed "send"; the calling AE and address are what the audit trail can name.
         const user = { id: `dicom:${by.callingAeTitle}@${by.remoteAddress}`, name: by.callingAeTitle };
         for (const studyInstanceUid of uids) {
           await queueSend(
-            { outbox: theOutbox, studies, audit, partners: exchange.partners, ourUra: config.node.organization.ura, source },
-            { actor: { kind: 'dimse-peer', aeTitle: by.callingAeTitle, remoteAddress: by.remoteAddress, associationId: by.associationId }, purpose: 'exchange' },
+            {
+              outbox: theOutbox,
+              studies,
+              audit,
+              partners: exchange.partners,
+              ourUra: config.node.organization.ura,
+              source,
+            },
+            {
+              actor: {
+                kind: 'dimse-peer',
+                aeTitle: by.callingAeTitle,
+                remoteAddress: by.remoteAddress,
+                associationId: by.associationId,
+              },
+              purpose: 'exchange',
+            },
             { node: config.node.name, ip: by.remoteAddress, aeTitle: by.callingAeTitle },
-            { studyInstanceUid, partnerUra: partner.ura, purpose: 'transfer', urgency: 'routine', reason: `sent from the PACS (${by.callingAeTitle})`, user },
+            {
+              studyInstanceUid,
+              partnerUra: partner.ura,
+              purpose: 'transfer',
+              urgency: 'routine',
+              reason: `sent from the PACS (${by.callingAeTitle})`,
+              user,
+            },
           );
         }
         worker.wake();
       };
-      const notifier = exchange.notify !== undefined ? new ArrivalNotifier(exchange.notify.url, logger.child({ part: 'notify' })) : undefined;
+      const notifier =
+        exchange.notify !== undefined
+          ? new ArrivalNotifier(exchange.notify.url, logger.child({ part: 'notify' }))
+          : undefined;
       closers.push(async () => notifier?.settled());
       const forwarders = new Map<string, PacsForwarder>();
       closers.push(async () => {
@@ -240,19 +343,40 @@ export async function startNode(config: Readonly<Config>, logger: Logger, option
         if (peer?.port === undefined) return undefined;
         let f = forwarders.get(aeTitle);
         if (f === undefined) {
-          f = new PacsForwarder({ aeTitle, host: peer.host, port: peer.port }, { ourAeTitle: config.dimse.aeTitle, studies, identity: exchange.patientIdentity, logger: logger.child({ part: 'forward', destination: aeTitle }) });
+          f = new PacsForwarder(
+            { aeTitle, host: peer.host, port: peer.port },
+            {
+              ourAeTitle: config.dimse.aeTitle,
+              studies,
+              identity: exchange.patientIdentity,
+              logger: logger.child({ part: 'forward', destination: aeTitle }),
+            },
+          );
           forwarders.set(aeTitle, f);
         }
         return f;
       };
       forwarding = forwarders;
-      const recordImport = (transfer: IncomingTransfer, destination: string, forwarder: PacsForwarder, acceptedBy: AuditEvent['user'] | undefined): void => {
+      const recordImport = (
+        transfer: IncomingTransfer,
+        destination: string,
+        forwarder: PacsForwarder,
+        acceptedBy: AuditEvent['user'] | undefined,
+      ): void => {
         void forwarder.settled().then(() => {
           const uids = new Set(transfer.manifest.instances.map((i) => i.sopInstanceUid));
           const failed = forwarder.failed.filter((uid) => uids.has(uid)).length;
           try {
             audit.record(
-              importEvent({ at: { node: config.node.name }, destination, transferId: transfer.transferId, manifest: transfer.manifest, outcome: failed === 0 ? 'success' : 'failure', failed, ...(acceptedBy !== undefined ? { acceptedBy } : {}) }),
+              importEvent({
+                at: { node: config.node.name },
+                destination,
+                transferId: transfer.transferId,
+                manifest: transfer.manifest,
+                outcome: failed === 0 ? 'success' : 'failure',
+                failed,
+                ...(acceptedBy !== undefined ? { acceptedBy } : {}),
+              }),
             );
             if (failed === 0) inbox.markImported(transfer.transferId);
           } catch (err) {
@@ -260,106 +384,171 @@ export async function startNode(config: Readonly<Config>, logger: Logger, option
           }
         });
       };
-      const server = await listening(`HTTPS ${exchange.listen.host}:${exchange.listen.port}`, () => startHttpsServer({
-        host: exchange.listen.host,
-        port: exchange.listen.port,
-        tls: nodeTls,
-        partners: exchange.partners,
-        ownUra: config.node.organization.ura,
-        ownName: config.node.organization.name,
-        ...(assertions !== undefined ? { assertions } : {}),
-        logger: logger.child({ part: 'https' }),
-        sessions: (token) => accounts.session(token),
-        routes: (app) => {
-          app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
-          const signInLimit = new SignInRateLimit(config.auth.signInRateLimit, options.now);
-          registerAccountRoutes(app, { accounts, audit, node: config.node.name, logger: logger.child({ part: 'sign-in' }), signInLimit, ...(oidcSignIn !== undefined ? { oidc: oidcSignIn } : {}) });
-          registerHelloRoute(app, config.node.organization);
-          registerTimelineRoutes(app, theTimeline);
-          registerTimelineSourceRoutes(app, {
-            studies,
-            audit,
-            registry,
-            node: config.node.name,
-            us: config.node.organization,
-            caPem: nodeTls.ca,
-            logger: logger.child({ part: 'timeline-source' }),
-            ...(source !== undefined ? { archive: source } : {}),
-            queueRetrieval: async (r) => {
-              const queued = await queueSend(
-                { outbox: theOutbox, studies, audit, partners: exchange.partners, ourUra: config.node.organization.ura, source },
-                { actor: { kind: 'partner-node', ura: r.requesterUra, name: r.claims.organization.name, remoteAddress: r.ip }, purpose: 'exchange' },
-                { node: config.node.name, ip: r.ip },
-                {
-                  studyInstanceUid: r.studyInstanceUid,
-                  partnerUra: r.requesterUra,
-                  purpose: 'retrieval',
-                  urgency: 'routine',
-                  reason: `retrieved from the timeline by ${r.claims.requester.name}`,
-                  user: { id: r.claims.requester.practitionerId, name: r.claims.requester.name, roleCode: r.claims.requester.roleCode },
-                  consentReference: r.consentReference,
-                },
-              );
-              worker.wake();
-              return { transferId: queued.transferId };
-            },
-          });
-          registerOutboxRoutes(app, { outbox: theOutbox, studies, audit, node: config.node.name, partners: exchange.partners, ourUra: config.node.organization.ura, source, queued: () => worker.wake() });
-          registerTransferRoutes(app, {
-            inbox,
-            studies,
-            audit,
-            node: config.node.name,
-            us: config.node.organization,
-            signer: { keyPem: nodeTls.key, certPem: nodeTls.cert },
-            onDelivered: (transfer) => {
-              const route = routeFor(exchange.routing, { senderUra: transfer.senderUra, purpose: transfer.manifest.purpose });
-              const senderName = exchange.partners.find((p) => p.ura === transfer.senderUra)?.name ?? transfer.senderUra;
-              notifier?.notify(arrivalNotice(transfer, senderName, route.action));
-              const forwarder = route.action === 'forward' ? forwarderFor(route.destination) : undefined;
-              // Instances went into the PACS as they arrived; the study counts as imported once the last one is in.
-              if (route.action === 'forward' && forwarder !== undefined) recordImport(transfer, route.destination, forwarder, undefined);
-            },
-          });
-          registerInboxRoutes(app, {
-            inbox,
-            audit,
-            node: config.node.name,
-            identity: exchange.patientIdentity,
-            importInto: (transfer, wanted, user, recordAcceptance) => {
-              const destination = wanted ?? exchange.routing.find((r) => r.action === 'forward')?.destination;
-              const forwarder = destination !== undefined ? forwarderFor(destination) : undefined;
-              if (destination === undefined || forwarder === undefined) return undefined;
-              recordAcceptance(destination);
-              for (const i of transfer.manifest.instances) {
-                const instance = studies.instance({ actor: { kind: 'user', id: user.id, name: user.name }, purpose: 'exchange' }, i.sopInstanceUid);
-                if (instance !== undefined) forwarder.enqueue(instance);
-              }
-              recordImport(transfer, destination, forwarder, user);
-              return destination;
-            },
-          });
-          registerUploadRoute(app, {
-            inbox,
-            studies,
-            audit,
-            node: config.node.name,
-            maxUploadBytes: exchange.maxUploadBytes,
-            onStored: (transfer, uid) => {
-              const route = routeFor(exchange.routing, { senderUra: transfer.senderUra, purpose: transfer.manifest.purpose });
-              if (route.action !== 'forward') return;
-              const instance = studies.instance({ actor: { kind: 'system', task: 'routing' }, purpose: 'exchange' }, uid);
-              if (instance !== undefined) forwarderFor(route.destination)?.enqueue(instance);
-            },
-          });
-        },
-      }));
+      const server = await listening(`HTTPS ${exchange.listen.host}:${exchange.listen.port}`, () =>
+        startHttpsServer({
+          host: exchange.listen.host,
+          port: exchange.listen.port,
+          tls: nodeTls,
+          partners: exchange.partners,
+          ownUra: config.node.organization.ura,
+          ownName: config.node.organization.name,
+          ...(assertions !== undefined ? { assertions } : {}),
+          logger: logger.child({ part: 'https' }),
+          sessions: (token) => accounts.session(token),
+          routes: (app) => {
+            app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
+            const signInLimit = new SignInRateLimit(config.auth.signInRateLimit, options.now);
+            registerAccountRoutes(app, {
+              accounts,
+              audit,
+              node: config.node.name,
+              logger: logger.child({ part: 'sign-in' }),
+              signInLimit,
+              ...(oidcSignIn !== undefined ? { oidc: oidcSignIn } : {}),
+            });
+            registerHelloRoute(app, config.node.organization);
+            registerTimelineRoutes(app, theTimeline);
+            registerTimelineSourceRoutes(app, {
+              studies,
+              audit,
+              registry,
+              node: config.node.name,
+              us: config.node.organization,
+              caPem: nodeTls.ca,
+              logger: logger.child({ part: 'timeline-source' }),
+              ...(source !== undefined ? { archive: source } : {}),
+              queueRetrieval: async (r) => {
+                const queued = await queueSend(
+                  {
+                    outbox: theOutbox,
+                    studies,
+                    audit,
+                    partners: exchange.partners,
+                    ourUra: config.node.organization.ura,
+                    source,
+                  },
+                  {
+                    actor: {
+                      kind: 'partner-node',
+                      ura: r.requesterUra,
+                      name: r.claims.organization.name,
+                      remoteAddress: r.ip,
+                    },
+                    purpose: 'exchange',
+                  },
+                  { node: config.node.name, ip: r.ip },
+                  {
+                    studyInstanceUid: r.studyInstanceUid,
+                    partnerUra: r.requesterUra,
+                    purpose: 'retrieval',
+                    urgency: 'routine',
+                    reason: `retrieved from the timeline by ${r.claims.requester.name}`,
+                    user: {
+                      id: r.claims.requester.practitionerId,
+                      name: r.claims.requester.name,
+                      roleCode: r.claims.requester.roleCode,
+                    },
+                    consentReference: r.consentReference,
+                  },
+                );
+                worker.wake();
+                return { transferId: queued.transferId };
+              },
+            });
+            registerOutboxRoutes(app, {
+              outbox: theOutbox,
+              studies,
+              audit,
+              node: config.node.name,
+              partners: exchange.partners,
+              ourUra: config.node.organization.ura,
+              source,
+              queued: () => worker.wake(),
+            });
+            registerTransferRoutes(app, {
+              inbox,
+              studies,
+              audit,
+              node: config.node.name,
+              us: config.node.organization,
+              signer: { keyPem: nodeTls.key, certPem: nodeTls.cert },
+              onDelivered: (transfer) => {
+                const route = routeFor(exchange.routing, {
+                  senderUra: transfer.senderUra,
+                  purpose: transfer.manifest.purpose,
+                });
+                const senderName =
+                  exchange.partners.find((p) => p.ura === transfer.senderUra)?.name ?? transfer.senderUra;
+                notifier?.notify(arrivalNotice(transfer, senderName, route.action));
+                const forwarder = route.action === 'forward' ? forwarderFor(route.destination) : undefined;
+                // Instances went into the PACS as they arrived; the study counts as imported once the last one is in.
+                if (route.action === 'forward' && forwarder !== undefined)
+                  recordImport(transfer, route.destination, forwarder, undefined);
+              },
+            });
+            registerInboxRoutes(app, {
+              inbox,
+              audit,
+              node: config.node.name,
+              identity: exchange.patientIdentity,
+              importInto: (transfer, wanted, user, recordAcceptance) => {
+                const destination = wanted ?? exchange.routing.find((r) => r.action === 'forward')?.destination;
+                const forwarder = destination !== undefined ? forwarderFor(destination) : undefined;
+                if (destination === undefined || forwarder === undefined) return undefined;
+                recordAcceptance(destination);
+                for (const i of transfer.manifest.instances) {
+                  const instance = studies.instance(
+                    { actor: { kind: 'user', id: user.id, name: user.name }, purpose: 'exchange' },
+                    i.sopInstanceUid,
+                  );
+                  if (instance !== undefined) forwarder.enqueue(instance);
+                }
+                recordImport(transfer, destination, forwarder, user);
+                return destination;
+              },
+            });
+            registerUploadRoute(app, {
+              inbox,
+              studies,
+              audit,
+              node: config.node.name,
+              maxUploadBytes: exchange.maxUploadBytes,
+              onStored: (transfer, uid) => {
+                const route = routeFor(exchange.routing, {
+                  senderUra: transfer.senderUra,
+                  purpose: transfer.manifest.purpose,
+                });
+                if (route.action !== 'forward') return;
+                const instance = studies.instance(
+                  { actor: { kind: 'system', task: 'routing' }, purpose: 'exchange' },
+                  uid,
+                );
+                if (instance !== undefined) forwarderFor(route.destination)?.enqueue(instance);
+              },
+            });
+          },
+        }),
+      );
       closers.push(() => server.close());
       https = { port: server.port, routes: server.routes };
       worker.start();
-      logger.info({ host: exchange.listen.host, port: server.port, partners: exchange.partners.length }, 'HTTPS listening');
+      logger.info(
+        { host: exchange.listen.host, port: server.port, partners: exchange.partners.length },
+        'HTTPS listening',
+      );
     }
-    return { studies, store, audit, dimsePorts, https, forwarding: () => forwarding, outbox, timeline, localization, close: closeAll };
+    return {
+      studies,
+      store,
+      audit,
+      dimsePorts,
+      https,
+      forwarding: () => forwarding,
+      outbox,
+      timeline,
+      localization,
+      close: closeAll,
+    };
   } catch (err) {
     await closeAll();
     throw err;
@@ -373,7 +562,11 @@ async function listening<T>(what: string, open: () => Promise<T>): Promise<T> {
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      throw new BeeldbrugError('LISTEN_FAILED', `cannot listen on ${what}: ${code === 'EADDRINUSE' ? 'the port is in use' : code}`, { cause });
+      throw new BeeldbrugError(
+        'LISTEN_FAILED',
+        `cannot listen on ${what}: ${code === 'EADDRINUSE' ? 'the port is in use' : code}`,
+        { cause },
+      );
     }
     throw cause;
   }

@@ -26,7 +26,13 @@ function publicRootNames(): Map<string, string> {
   publicRoots ??= new Map(
     rootCertificates.map((pem) => {
       const c = new X509Certificate(pem);
-      return [c.fingerprint256, c.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3) ?? c.subject.replace(/\n/g, ', ')];
+      return [
+        c.fingerprint256,
+        c.subject
+          .split('\n')
+          .find((l) => l.startsWith('CN='))
+          ?.slice(3) ?? c.subject.replace(/\n/g, ', '),
+      ];
     }),
   );
   return publicRoots;
@@ -68,23 +74,50 @@ function looseMode(path: string): number | undefined {
 /** Every secret file the configuration names, with its key: what nobody but the node's own user may read. */
 function secretFiles(config: Readonly<Config>): { key: string; path: string; what: string }[] {
   const files = [
-    { key: 'store.encryptionKeyFile', path: config.store.encryptionKeyFile, what: 'the store key (it decrypts every stored image)' },
-    { key: 'audit.keyFile', path: config.audit.keyFile, what: 'the audit key (with it the audit trail can be rewritten unseen)' },
+    {
+      key: 'store.encryptionKeyFile',
+      path: config.store.encryptionKeyFile,
+      what: 'the store key (it decrypts every stored image)',
+    },
+    {
+      key: 'audit.keyFile',
+      path: config.audit.keyFile,
+      what: 'the audit key (with it the audit trail can be rewritten unseen)',
+    },
   ];
-  for (const { key, tls } of tlsSections(config)) files.push({ key: `${key}.keyFile`, path: tls.keyFile, what: 'a TLS private key (with it anyone can pose as this node)' });
-  if (config.registry !== undefined) files.push({ key: 'registry.networkKeyFile', path: config.registry.networkKeyFile, what: "the network's pseudonym key" });
-  if (config.auth.oidc !== undefined) files.push({ key: 'auth.oidc.clientSecretFile', path: config.auth.oidc.clientSecretFile, what: 'the OpenID Connect client secret' });
+  for (const { key, tls } of tlsSections(config))
+    files.push({
+      key: `${key}.keyFile`,
+      path: tls.keyFile,
+      what: 'a TLS private key (with it anyone can pose as this node)',
+    });
+  if (config.registry !== undefined)
+    files.push({
+      key: 'registry.networkKeyFile',
+      path: config.registry.networkKeyFile,
+      what: "the network's pseudonym key",
+    });
+  if (config.auth.oidc !== undefined)
+    files.push({
+      key: 'auth.oidc.clientSecretFile',
+      path: config.auth.oidc.clientSecretFile,
+      what: 'the OpenID Connect client secret',
+    });
   return files;
 }
 
 /** Every place the configuration names a certificate, key and CA file of this node. */
 function tlsSections(config: Readonly<Config>): { key: string; tls: TlsFilesConfig; decidesIdentity: boolean }[] {
   const sections: { key: string; tls: TlsFilesConfig; decidesIdentity: boolean }[] = [];
-  for (const [i, l] of config.dimse.listeners.entries()) if (l.tls !== undefined) sections.push({ key: `dimse.listeners[${i}].tls`, tls: l.tls, decidesIdentity: true });
-  if (config.dimse.tlsClient !== undefined) sections.push({ key: 'dimse.tlsClient', tls: config.dimse.tlsClient, decidesIdentity: true });
-  if (config.exchange !== undefined) sections.push({ key: 'exchange.tls', tls: config.exchange.tls, decidesIdentity: true });
+  for (const [i, l] of config.dimse.listeners.entries())
+    if (l.tls !== undefined) sections.push({ key: `dimse.listeners[${i}].tls`, tls: l.tls, decidesIdentity: true });
+  if (config.dimse.tlsClient !== undefined)
+    sections.push({ key: 'dimse.tlsClient', tls: config.dimse.tlsClient, decidesIdentity: true });
+  if (config.exchange !== undefined)
+    sections.push({ key: 'exchange.tls', tls: config.exchange.tls, decidesIdentity: true });
   // The audit repository is checked by its host name as well, as a web server is; its CA may be a public one.
-  if (config.audit.atna !== undefined) sections.push({ key: 'audit.atna.tls', tls: config.audit.atna.tls, decidesIdentity: false });
+  if (config.audit.atna !== undefined)
+    sections.push({ key: 'audit.atna.tls', tls: config.audit.atna.tls, decidesIdentity: false });
   return sections;
 }
 
@@ -99,13 +132,16 @@ function publicTrust(caFile: string): string | undefined {
   const text = readText(real);
   if (text === undefined) return undefined;
   for (const bundle of SYSTEM_BUNDLES) {
-    if (real === bundle || (bundle !== real && readText(bundle) === text)) return `it is the system's public CA bundle (${bundle})`;
+    if (real === bundle || (bundle !== real && readText(bundle) === text))
+      return `it is the system's public CA bundle (${bundle})`;
   }
   const certificates = certificatesIn(text);
   const roots = publicRootNames();
   const publicOnes = certificates.flatMap((c) => roots.get(c.fingerprint256) ?? []);
-  if (publicOnes.length > 0) return `it holds ${publicOnes.length === 1 ? 'a public root CA' : `${publicOnes.length} public root CAs`} (${publicOnes.slice(0, 3).join('; ')}${publicOnes.length > 3 ? '; ...' : ''})`;
-  if (certificates.length >= MANY_CAS) return `it holds ${certificates.length} CA certificates, as a public bundle does`;
+  if (publicOnes.length > 0)
+    return `it holds ${publicOnes.length === 1 ? 'a public root CA' : `${publicOnes.length} public root CAs`} (${publicOnes.slice(0, 3).join('; ')}${publicOnes.length > 3 ? '; ...' : ''})`;
+  if (certificates.length >= MANY_CAS)
+    return `it holds ${certificates.length} CA certificates, as a public bundle does`;
   return undefined;
 }
 
@@ -131,7 +167,8 @@ export function insecureFiles(config: Readonly<Config>, now: Date = new Date()):
   if (storeKey !== undefined && storeKey !== '' && storeKey === auditKey) {
     found.push({
       key: 'audit.keyFile',
-      problem: 'the audit key is the store key: whoever needs the one to read images can rewrite the audit trail unseen',
+      problem:
+        'the audit key is the store key: whoever needs the one to read images can rewrite the audit trail unseen',
       fix: `give the store its own key (32 random bytes, base64, e.g. \`openssl rand -base64 32\`, mode 0600) in store.encryptionKeyFile and keep the audit key; images stored under the old key can no longer be read, so change it once the node has passed on what it holds (store.retentionDays)`,
     });
   }
@@ -139,9 +176,17 @@ export function insecureFiles(config: Readonly<Config>, now: Date = new Date()):
     const own = certificatesIn(readText(tls.certFile) ?? '')[0];
     if (own !== undefined) {
       if (own.validToDate.getTime() <= now.getTime()) {
-        found.push({ key: `${key}.certFile`, problem: `this node's certificate ${tls.certFile} expired on ${own.validToDate.toISOString()}: partners and peers refuse it`, fix: "install a renewed certificate from the hospital's PKI (UZI server certificate) and its key" });
+        found.push({
+          key: `${key}.certFile`,
+          problem: `this node's certificate ${tls.certFile} expired on ${own.validToDate.toISOString()}: partners and peers refuse it`,
+          fix: "install a renewed certificate from the hospital's PKI (UZI server certificate) and its key",
+        });
       } else if (own.validFromDate.getTime() > now.getTime()) {
-        found.push({ key: `${key}.certFile`, problem: `this node's certificate ${tls.certFile} is not valid before ${own.validFromDate.toISOString()}`, fix: "check this machine's clock, or install a certificate that is valid now" });
+        found.push({
+          key: `${key}.certFile`,
+          problem: `this node's certificate ${tls.certFile} is not valid before ${own.validFromDate.toISOString()}`,
+          fix: "check this machine's clock, or install a certificate that is valid now",
+        });
       }
     }
     const why = decidesIdentity ? publicTrust(tls.caFile) : undefined;

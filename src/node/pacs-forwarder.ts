@@ -33,7 +33,10 @@ export class PacsForwarder {
   readonly forwarded: string[] = [];
   readonly failed: string[] = [];
 
-  constructor(dest: PacsDestination, o: { ourAeTitle: string; studies: StudyService; logger: Logger; identity?: PatientIdentityRule }) {
+  constructor(
+    dest: PacsDestination,
+    o: { ourAeTitle: string; studies: StudyService; logger: Logger; identity?: PatientIdentityRule },
+  ) {
     this.#dest = dest;
     this.#identity = o.identity ?? 'keep';
     this.#ourAeTitle = o.ourAeTitle;
@@ -98,7 +101,11 @@ export class PacsForwarder {
   #dataFor(i: StoredInstance): NodeJS.ReadableStream | AsyncIterable<Buffer> {
     const sender = { patientId: i.patient.patientId, issuer: i.patient.issuerOfPatientId, bsn: i.patient.bsn };
     const decision = decideIdentity(this.#identity, sender);
-    if (decision.action === 'refuse') throw new BeeldbrugError('PATIENT_IDENTITY_UNRESOLVED', `${i.instance.sopInstanceUid} not forwarded: ${decision.reason}`);
+    if (decision.action === 'refuse')
+      throw new BeeldbrugError(
+        'PATIENT_IDENTITY_UNRESOLVED',
+        `${i.instance.sopInstanceUid} not forwarded: ${decision.reason}`,
+      );
     const stored = this.#studies.openDataset(i) as AsyncIterable<Buffer>;
     if (decision.action === 'keep') return stored;
     return rewriteHeader(stored, i.instance.transferSyntaxUid, (header) => coercePatient(header, decision, sender));
@@ -114,7 +121,9 @@ export class PacsForwarder {
       port: this.#dest.port,
       callingAeTitle: this.#ourAeTitle,
       calledAeTitle: this.#dest.aeTitle,
-      presentationContexts: [...this.#contexts].flatMap(([abstractSyntax, syntaxes]) => [...syntaxes].map((ts) => ({ abstractSyntax, transferSyntaxes: [ts] }))),
+      presentationContexts: [...this.#contexts].flatMap(([abstractSyntax, syntaxes]) =>
+        [...syntaxes].map((ts) => ({ abstractSyntax, transferSyntaxes: [ts] })),
+      ),
       logger: this.#log,
     });
     return this.#association;

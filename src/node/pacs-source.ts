@@ -33,7 +33,10 @@ export class PacsSource implements StudySource {
   readonly #studies: StudyService;
   readonly #log: Logger;
 
-  constructor(peer: PacsPeer, o: { method: 'c-move' | 'c-get'; ourAeTitle: string; studies: StudyService; logger: Logger }) {
+  constructor(
+    peer: PacsPeer,
+    o: { method: 'c-move' | 'c-get'; ourAeTitle: string; studies: StudyService; logger: Logger },
+  ) {
     this.#peer = peer;
     this.#method = o.method;
     this.#ourAeTitle = o.ourAeTitle;
@@ -54,7 +57,10 @@ export class PacsSource implements StudySource {
     const patientId = match.string(Tag.PatientID)?.trim() ?? '';
     const issuer = match.string(Tag.IssuerOfPatientID)?.trim();
     const bsn = issuer === BSN_ISSUER_OID && isValidBsn(patientId) ? patientId : undefined;
-    return { instances: match.number(Tag.NumberOfStudyRelatedInstances) ?? 0, patient: { patientId, ...(bsn !== undefined ? { bsn } : {}) } };
+    return {
+      instances: match.number(Tag.NumberOfStudyRelatedInstances) ?? 0,
+      patient: { patientId, ...(bsn !== undefined ? { bsn } : {}) },
+    };
   }
 
   /**
@@ -84,7 +90,10 @@ export class PacsSource implements StudySource {
       const issuer = text(m, Tag.IssuerOfPatientID);
       const uid = text(m, Tag.StudyInstanceUID);
       if (uid === null || text(m, Tag.PatientID) !== bsn || (issuer !== null && issuer !== BSN_ISSUER_OID)) continue;
-      const modalities = (text(m, Tag.ModalitiesInStudy) ?? '').split('\\').map((x) => x.trim()).filter((x) => x !== '');
+      const modalities = (text(m, Tag.ModalitiesInStudy) ?? '')
+        .split('\\')
+        .map((x) => x.trim())
+        .filter((x) => x !== '');
       studies.push({
         studyInstanceUid: uid,
         studyDate: text(m, Tag.StudyDate),
@@ -102,17 +111,28 @@ export class PacsSource implements StudySource {
   }
 
   async fetch(studyInstanceUid: string): Promise<{ retrieved: number }> {
-    const identifier = new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'STUDY').set(Tag.StudyInstanceUID, 'UI', studyInstanceUid);
+    const identifier = new Dataset()
+      .set(Tag.QueryRetrieveLevel, 'CS', 'STUDY')
+      .set(Tag.StudyInstanceUID, 'UI', studyInstanceUid);
     const started = Date.now();
-    const result = this.#method === 'c-move' ? await this.#move(identifier) : await this.#get(identifier, studyInstanceUid);
+    const result =
+      this.#method === 'c-move' ? await this.#move(identifier) : await this.#get(identifier, studyInstanceUid);
     if (isFailure(result.status) || result.failed > 0) {
-      throw new BeeldbrugError('PACS_RETRIEVE_FAILED', `${this.#method.toUpperCase()} of study ${studyInstanceUid} from ${this.#peer.aeTitle}: status 0x${result.status.toString(16)}, ${result.failed} failed, ${result.completed} completed`);
+      throw new BeeldbrugError(
+        'PACS_RETRIEVE_FAILED',
+        `${this.#method.toUpperCase()} of study ${studyInstanceUid} from ${this.#peer.aeTitle}: status 0x${result.status.toString(16)}, ${result.failed} failed, ${result.completed} completed`,
+      );
     }
-    this.#log.info({ pacs: this.#peer.aeTitle, method: this.#method, instances: result.completed, ms: Date.now() - started }, 'study fetched from the PACS');
+    this.#log.info(
+      { pacs: this.#peer.aeTitle, method: this.#method, instances: result.completed, ms: Date.now() - started },
+      'study fetched from the PACS',
+    );
     return { retrieved: result.completed };
   }
 
-  async #connect(contexts: { abstractSyntax: string; transferSyntaxes: readonly string[]; scpRole?: boolean }[]): Promise<Association> {
+  async #connect(
+    contexts: { abstractSyntax: string; transferSyntaxes: readonly string[]; scpRole?: boolean }[],
+  ): Promise<Association> {
     try {
       return await Association.connect({
         host: this.#peer.host,
@@ -124,16 +144,23 @@ export class PacsSource implements StudySource {
         logger: this.#log,
       });
     } catch (cause) {
-      throw new BeeldbrugError('PACS_UNREACHABLE', `the PACS ${this.#peer.aeTitle} at ${this.#peer.host}:${this.#peer.port} cannot be reached: ${(cause as Error).message}`, { cause });
+      throw new BeeldbrugError(
+        'PACS_UNREACHABLE',
+        `the PACS ${this.#peer.aeTitle} at ${this.#peer.host}:${this.#peer.port} cannot be reached: ${(cause as Error).message}`,
+        { cause },
+      );
     }
   }
 
   async #find(query: Dataset): Promise<Dataset[]> {
-    const assoc = await this.#connect([{ abstractSyntax: SopClass.StudyRootQueryRetrieveFind, transferSyntaxes: QUERY_TS }]);
+    const assoc = await this.#connect([
+      { abstractSyntax: SopClass.StudyRootQueryRetrieveFind, transferSyntaxes: QUERY_TS },
+    ]);
     try {
       const out: Dataset[] = [];
       const ts = TransferSyntax.ExplicitVRLittleEndian;
-      for await (const m of assoc.find(SopClass.StudyRootQueryRetrieveFind, writeDataset(query, ts))) out.push(parseDataset(m, ts));
+      for await (const m of assoc.find(SopClass.StudyRootQueryRetrieveFind, writeDataset(query, ts)))
+        out.push(parseDataset(m, ts));
       return out;
     } finally {
       await assoc.release().catch(() => undefined);
@@ -141,9 +168,15 @@ export class PacsSource implements StudySource {
   }
 
   async #move(identifier: Dataset) {
-    const assoc = await this.#connect([{ abstractSyntax: SopClass.StudyRootQueryRetrieveMove, transferSyntaxes: QUERY_TS }]);
+    const assoc = await this.#connect([
+      { abstractSyntax: SopClass.StudyRootQueryRetrieveMove, transferSyntaxes: QUERY_TS },
+    ]);
     try {
-      return await assoc.move(SopClass.StudyRootQueryRetrieveMove, this.#ourAeTitle, writeDataset(identifier, TransferSyntax.ExplicitVRLittleEndian));
+      return await assoc.move(
+        SopClass.StudyRootQueryRetrieveMove,
+        this.#ourAeTitle,
+        writeDataset(identifier, TransferSyntax.ExplicitVRLittleEndian),
+      );
     } finally {
       await assoc.release().catch(() => undefined);
     }
@@ -152,22 +185,51 @@ export class PacsSource implements StudySource {
   async #get(identifier: Dataset, studyInstanceUid: string) {
     // C-GET needs the storage SOP classes up front: an image-level C-FIND names them.
     const sopClasses = new Set<string>();
-    const images = await this.#find(new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'IMAGE').set(Tag.StudyInstanceUID, 'UI', studyInstanceUid).set(Tag.SOPClassUID, 'UI', '').set(Tag.SOPInstanceUID, 'UI', ''));
+    const images = await this.#find(
+      new Dataset()
+        .set(Tag.QueryRetrieveLevel, 'CS', 'IMAGE')
+        .set(Tag.StudyInstanceUID, 'UI', studyInstanceUid)
+        .set(Tag.SOPClassUID, 'UI', '')
+        .set(Tag.SOPInstanceUID, 'UI', ''),
+    );
     for (const i of images) {
       const c = i.string(Tag.SOPClassUID)?.trim();
       if (c !== undefined && c !== '') sopClasses.add(c);
     }
-    const contexts = [...sopClasses].flatMap((abstractSyntax) => DefaultTransferSyntaxes.map((ts) => ({ abstractSyntax, transferSyntaxes: [ts], scpRole: true })));
+    const contexts = [...sopClasses].flatMap((abstractSyntax) =>
+      DefaultTransferSyntaxes.map((ts) => ({ abstractSyntax, transferSyntaxes: [ts], scpRole: true })),
+    );
     if (contexts.length > MAX_CONTEXTS) {
-      throw new BeeldbrugError('PACS_RETRIEVE_FAILED', `study ${studyInstanceUid} has ${sopClasses.size} SOP classes, too many for one C-GET association; use fetchFrom.method c-move`);
+      throw new BeeldbrugError(
+        'PACS_RETRIEVE_FAILED',
+        `study ${studyInstanceUid} has ${sopClasses.size} SOP classes, too many for one C-GET association; use fetchFrom.method c-move`,
+      );
     }
-    const assoc = await this.#connect([{ abstractSyntax: SopClass.StudyRootQueryRetrieveGet, transferSyntaxes: QUERY_TS }, ...contexts]);
-    const ctx: AccessContext = { actor: { kind: 'dimse-peer', aeTitle: this.#peer.aeTitle, remoteAddress: this.#peer.host, associationId: 'c-get' }, purpose: 'ingest' };
+    const assoc = await this.#connect([
+      { abstractSyntax: SopClass.StudyRootQueryRetrieveGet, transferSyntaxes: QUERY_TS },
+      ...contexts,
+    ]);
+    const ctx: AccessContext = {
+      actor: {
+        kind: 'dimse-peer',
+        aeTitle: this.#peer.aeTitle,
+        remoteAddress: this.#peer.host,
+        associationId: 'c-get',
+      },
+      purpose: 'ingest',
+    };
     try {
-      return await assoc.get(SopClass.StudyRootQueryRetrieveGet, writeDataset(identifier, TransferSyntax.ExplicitVRLittleEndian), async (req) => {
-        await ingestStoreRequest(this.#studies, ctx, req, { aeTitle: this.#peer.aeTitle, remoteAddress: this.#peer.host });
-        return Status.Success;
-      });
+      return await assoc.get(
+        SopClass.StudyRootQueryRetrieveGet,
+        writeDataset(identifier, TransferSyntax.ExplicitVRLittleEndian),
+        async (req) => {
+          await ingestStoreRequest(this.#studies, ctx, req, {
+            aeTitle: this.#peer.aeTitle,
+            remoteAddress: this.#peer.host,
+          });
+          return Status.Success;
+        },
+      );
     } finally {
       await assoc.release().catch(() => undefined);
     }
@@ -179,10 +241,19 @@ export function pacsSourceFor(config: Readonly<Config>, studies: StudyService, l
   const fetchFrom = config.exchange?.fetchFrom;
   if (fetchFrom === undefined) return undefined;
   const peer = config.dimse.peers.find((p) => p.aeTitle === fetchFrom.aeTitle);
-  if (peer?.port === undefined) throw new BeeldbrugError('CONFIG_INVALID', `exchange.fetchFrom.aeTitle ${fetchFrom.aeTitle} is not a dimse peer with a port`);
+  if (peer?.port === undefined)
+    throw new BeeldbrugError(
+      'CONFIG_INVALID',
+      `exchange.fetchFrom.aeTitle ${fetchFrom.aeTitle} is not a dimse peer with a port`,
+    );
   const tls = peer.tls && config.dimse.tlsClient !== undefined ? readTlsFiles(config.dimse.tlsClient) : undefined;
   return new PacsSource(
     { aeTitle: peer.aeTitle, host: peer.host, port: peer.port, ...(tls !== undefined ? { tls } : {}) },
-    { method: fetchFrom.method, ourAeTitle: config.dimse.aeTitle, studies, logger: logger.child({ part: 'pacs-source', pacs: peer.aeTitle }) },
+    {
+      method: fetchFrom.method,
+      ourAeTitle: config.dimse.aeTitle,
+      studies,
+      logger: logger.child({ part: 'pacs-source', pacs: peer.aeTitle }),
+    },
   );
 }

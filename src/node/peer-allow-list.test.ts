@@ -11,14 +11,42 @@ const peers = [
 
 const cases: [string, { callingAeTitle: string; calledAeTitle: string; remoteAddress: string }, string][] = [
   ['known AE from its host', { callingAeTitle: 'PACS', calledAeTitle: 'NOORD', remoteAddress: '127.0.0.1' }, 'accept'],
-  ['padding is not part of the AE title', { callingAeTitle: 'PACS  ', calledAeTitle: 'NOORD ', remoteAddress: '::ffff:127.0.0.1' }, 'accept'],
+  [
+    'padding is not part of the AE title',
+    { callingAeTitle: 'PACS  ', calledAeTitle: 'NOORD ', remoteAddress: '::ffff:127.0.0.1' },
+    'accept',
+  ],
   ['second address of a peer', { callingAeTitle: 'CT1', calledAeTitle: 'NOORD', remoteAddress: '10.1.2.4' }, 'accept'],
-  ['known AE from another host', { callingAeTitle: 'PACS', calledAeTitle: 'NOORD', remoteAddress: '10.9.9.9' }, 'calling-ae-not-recognized'],
-  ['unknown AE from a known host', { callingAeTitle: 'ANY-SCU', calledAeTitle: 'NOORD', remoteAddress: '127.0.0.1' }, 'calling-ae-not-recognized'],
-  ['AE titles are case-sensitive', { callingAeTitle: 'pacs', calledAeTitle: 'NOORD', remoteAddress: '127.0.0.1' }, 'calling-ae-not-recognized'],
-  ["a partner's AE title, called by the PACS's send-to menu", { callingAeTitle: 'PACS', calledAeTitle: 'MIDDEN', remoteAddress: '127.0.0.1' }, 'accept'],
-  ["a partner's AE title does not open the door to unknown callers", { callingAeTitle: 'ANY-SCU', calledAeTitle: 'MIDDEN', remoteAddress: '127.0.0.1' }, 'calling-ae-not-recognized'],
-  ['wrong called AE title', { callingAeTitle: 'PACS', calledAeTitle: 'ANY-SCP', remoteAddress: '127.0.0.1' }, 'called-ae-not-recognized'],
+  [
+    'known AE from another host',
+    { callingAeTitle: 'PACS', calledAeTitle: 'NOORD', remoteAddress: '10.9.9.9' },
+    'calling-ae-not-recognized',
+  ],
+  [
+    'unknown AE from a known host',
+    { callingAeTitle: 'ANY-SCU', calledAeTitle: 'NOORD', remoteAddress: '127.0.0.1' },
+    'calling-ae-not-recognized',
+  ],
+  [
+    'AE titles are case-sensitive',
+    { callingAeTitle: 'pacs', calledAeTitle: 'NOORD', remoteAddress: '127.0.0.1' },
+    'calling-ae-not-recognized',
+  ],
+  [
+    "a partner's AE title, called by the PACS's send-to menu",
+    { callingAeTitle: 'PACS', calledAeTitle: 'MIDDEN', remoteAddress: '127.0.0.1' },
+    'accept',
+  ],
+  [
+    "a partner's AE title does not open the door to unknown callers",
+    { callingAeTitle: 'ANY-SCU', calledAeTitle: 'MIDDEN', remoteAddress: '127.0.0.1' },
+    'calling-ae-not-recognized',
+  ],
+  [
+    'wrong called AE title',
+    { callingAeTitle: 'PACS', calledAeTitle: 'ANY-SCP', remoteAddress: '127.0.0.1' },
+    'called-ae-not-recognized',
+  ],
 ];
 
 for (const [name, request, expected] of cases) {
@@ -43,7 +71,13 @@ test('peer host names are resolved once at start', async () => {
 const root = createTestCa({ commonName: 'test root' });
 const issuing = createIntermediateCa(root, { commonName: 'test issuing CA' });
 const certOf = (ura: string, profile?: 'none' | 'organization-identifier'): X509Certificate =>
-  new X509Certificate(issueNodeCertificate(issuing, { commonName: `pacs-${ura}`, organization: { name: `Org ${ura}`, ura }, ...(profile !== undefined ? { profile } : {}) }).certPem);
+  new X509Certificate(
+    issueNodeCertificate(issuing, {
+      commonName: `pacs-${ura}`,
+      organization: { name: `Org ${ura}`, ura },
+      ...(profile !== undefined ? { profile } : {}),
+    }).certPem,
+  );
 const own = certOf('10000001');
 const partner = certOf('10000002');
 const other = certOf('10000003');
@@ -52,8 +86,14 @@ const legacy = certOf('10000001', 'organization-identifier');
 
 const unbound: AllowedPeer = { aeTitle: 'PACS', addresses: ['127.0.0.1'] };
 const byUra: AllowedPeer = { ...unbound, certificate: { ura: '10000002' } };
-const bySubject: AllowedPeer = { ...unbound, certificate: { subject: partner.subject.split('\n').join(', ').replaceAll('=', ' = ') } };
-const byFingerprint: AllowedPeer = { ...unbound, certificate: { sha256: partner.fingerprint256.replaceAll(':', '').toLowerCase() } };
+const bySubject: AllowedPeer = {
+  ...unbound,
+  certificate: { subject: partner.subject.split('\n').join(', ').replaceAll('=', ' = ') },
+};
+const byFingerprint: AllowedPeer = {
+  ...unbound,
+  certificate: { sha256: partner.fingerprint256.replaceAll(':', '').toLowerCase() },
+};
 
 const certificateCases: [string, AllowedPeer, boolean, X509Certificate | undefined, 'accept' | RegExp][] = [
   ['unbound, plain port: as before', unbound, false, undefined, 'accept'],
@@ -62,14 +102,26 @@ const certificateCases: [string, AllowedPeer, boolean, X509Certificate | undefin
   ['unbound, TLS, another organization', unbound, true, other, /URA 10000003, not ours; bind/],
   ['unbound, TLS, a certificate without organization', unbound, true, anonymous, /names no organization/],
   ['bound by URA, its certificate', byUra, true, partner, 'accept'],
-  ['bound by URA, a certificate of another organization', byUra, true, other, /bound to URA 10000002; the certificate is of URA 10000003/],
+  [
+    'bound by URA, a certificate of another organization',
+    byUra,
+    true,
+    other,
+    /bound to URA 10000002; the certificate is of URA 10000003/,
+  ],
   ['bound by URA, a certificate without organization', byUra, true, anonymous, /names no organization/],
   ['bound by URA, our own certificate is not the partner', byUra, true, own, /is of URA 10000001/],
   ['bound, on a plain port', byUra, false, undefined, /must use a DICOM TLS port/],
   ['bound by subject (spaces and commas as openssl prints it)', bySubject, true, partner, 'accept'],
   ['bound by subject, another subject', bySubject, true, other, /bound to subject/],
   ['bound by fingerprint (no colons, lower case)', byFingerprint, true, partner, 'accept'],
-  ['bound by fingerprint, a certificate with the same subject fields but another key', byFingerprint, true, certOf('10000002'), /another certificate/],
+  [
+    'bound by fingerprint, a certificate with the same subject fields but another key',
+    byFingerprint,
+    true,
+    certOf('10000002'),
+    /another certificate/,
+  ],
 ];
 
 for (const [name, peer, tls, cert, expected] of certificateCases) {

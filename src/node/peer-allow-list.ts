@@ -16,7 +16,12 @@ export interface AllowedPeer {
 
 export type AdmissionDecision =
   | { accept: true; peer: AllowedPeer }
-  | { accept: false; reason: 'calling-ae-not-recognized' | 'called-ae-not-recognized'; detail: string; code?: 'PEER_CERTIFICATE_MISMATCH' };
+  | {
+      accept: false;
+      reason: 'calling-ae-not-recognized' | 'called-ae-not-recognized';
+      detail: string;
+      code?: 'PEER_CERTIFICATE_MISMATCH';
+    };
 
 export interface AdmissionRequest {
   callingAeTitle: string;
@@ -46,9 +51,17 @@ const fingerprint = (hex: string): string => hex.replaceAll(':', '').toUpperCase
  * organization, gets in only through a binding that names it, so a certificate the trusted CA issued to someone else
  * cannot borrow an allow-listed AE title. Returns the reason to refuse, or undefined.
  */
-export function certificateProblem(peer: AllowedPeer, tls: boolean, cert: X509Certificate | undefined, ownUra: string): string | undefined {
+export function certificateProblem(
+  peer: AllowedPeer,
+  tls: boolean,
+  cert: X509Certificate | undefined,
+  ownUra: string,
+): string | undefined {
   const binding = peer.certificate;
-  if (!tls) return binding !== undefined ? `AE title ${JSON.stringify(peer.aeTitle)} is bound to a certificate and must use a DICOM TLS port` : undefined;
+  if (!tls)
+    return binding !== undefined
+      ? `AE title ${JSON.stringify(peer.aeTitle)} is bound to a certificate and must use a DICOM TLS port`
+      : undefined;
   if (cert === undefined) return 'no client certificate';
   const ura = organizationOf(cert)?.ura;
   if (binding === undefined) {
@@ -58,7 +71,10 @@ export function certificateProblem(peer: AllowedPeer, tls: boolean, cert: X509Ce
   if (binding.ura !== undefined && ura !== binding.ura) {
     return `AE title ${JSON.stringify(peer.aeTitle)} is bound to URA ${binding.ura}; the certificate ${ura === undefined ? 'names no organization' : `is of URA ${ura}`}`;
   }
-  if (binding.subject !== undefined && subjectParts(binding.subject).join(',') !== subjectParts(cert.subject).join(',')) {
+  if (
+    binding.subject !== undefined &&
+    subjectParts(binding.subject).join(',') !== subjectParts(cert.subject).join(',')
+  ) {
     return `AE title ${JSON.stringify(peer.aeTitle)} is bound to subject ${JSON.stringify(binding.subject)}; the certificate is ${JSON.stringify(cert.subject.replaceAll('\n', ','))}`;
   }
   if (binding.sha256 !== undefined && fingerprint(binding.sha256) !== fingerprint(cert.fingerprint256)) {
@@ -78,10 +94,19 @@ export function normalizeAddress(address: string): string {
  * configured together with the address it connects from; on a DICOM TLS port, its certificate must then fit the peer
  * (certificateProblem). AE titles compare without their space padding, case-sensitively (PS3.5 6.2: AE is case sensitive in practice for most PACS).
  */
-export function admit(request: AdmissionRequest, ourAeTitles: readonly string[], peers: readonly AllowedPeer[], ownUra: string): AdmissionDecision {
+export function admit(
+  request: AdmissionRequest,
+  ourAeTitles: readonly string[],
+  peers: readonly AllowedPeer[],
+  ownUra: string,
+): AdmissionDecision {
   const called = request.calledAeTitle.trim();
   if (!ourAeTitles.some((ae) => ae.trim() === called)) {
-    return { accept: false, reason: 'called-ae-not-recognized', detail: `called AE title ${JSON.stringify(called)} is not ours` };
+    return {
+      accept: false,
+      reason: 'called-ae-not-recognized',
+      detail: `called AE title ${JSON.stringify(called)} is not ours`,
+    };
   }
   const calling = request.callingAeTitle.trim();
   const address = normalizeAddress(request.remoteAddress);
@@ -91,11 +116,14 @@ export function admit(request: AdmissionRequest, ourAeTitles: readonly string[],
     return {
       accept: false,
       reason: 'calling-ae-not-recognized',
-      detail: sameAe ? `AE title ${JSON.stringify(calling)} is allowed, but not from ${address}` : `AE title ${JSON.stringify(calling)} is not on the allow-list`,
+      detail: sameAe
+        ? `AE title ${JSON.stringify(calling)} is allowed, but not from ${address}`
+        : `AE title ${JSON.stringify(calling)} is not on the allow-list`,
     };
   }
   const problem = certificateProblem(peer, request.tls === true, request.peerCertificate, ownUra);
-  if (problem !== undefined) return { accept: false, reason: 'calling-ae-not-recognized', detail: problem, code: 'PEER_CERTIFICATE_MISMATCH' };
+  if (problem !== undefined)
+    return { accept: false, reason: 'calling-ae-not-recognized', detail: problem, code: 'PEER_CERTIFICATE_MISMATCH' };
   return { accept: true, peer };
 }
 
@@ -104,7 +132,8 @@ export async function resolvePeers(peers: readonly DimsePeerConfig[]): Promise<A
   return Promise.all(
     peers.map(async (p) => {
       const certificate = p.certificate !== undefined ? { certificate: p.certificate } : {};
-      if (isIP(p.host) !== 0) return { aeTitle: p.aeTitle.trim(), addresses: [normalizeAddress(p.host)], ...certificate };
+      if (isIP(p.host) !== 0)
+        return { aeTitle: p.aeTitle.trim(), addresses: [normalizeAddress(p.host)], ...certificate };
       const found = await lookup(p.host, { all: true });
       return { aeTitle: p.aeTitle.trim(), addresses: found.map((a) => normalizeAddress(a.address)), ...certificate };
     }),

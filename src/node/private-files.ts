@@ -11,7 +11,11 @@ function tighten(path: string, mode: number, what: string): void {
     if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, mode);
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw new BeeldbrugError('CONFIG_INSECURE', `${what} ${path} is open to other users and cannot be made private (${(cause as Error).message}); make the node's user its owner, or chmod ${mode.toString(8)} it`, { cause });
+    throw new BeeldbrugError(
+      'CONFIG_INSECURE',
+      `${what} ${path} is open to other users and cannot be made private (${(cause as Error).message}); make the node's user its owner, or chmod ${mode.toString(8)} it`,
+      { cause },
+    );
   }
 }
 
@@ -34,5 +38,6 @@ export function privateDataFolder(dataDir: string): void {
  */
 export function privateDatabaseFile(path: string): void {
   closeSync(openSync(path, constants.O_RDWR | constants.O_CREAT, PRIVATE_FILE));
-  for (const p of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) tighten(p, PRIVATE_FILE, 'the database file');
+  for (const p of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`])
+    tighten(p, PRIVATE_FILE, 'the database file');
 }

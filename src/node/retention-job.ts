@@ -32,7 +32,8 @@ export class RetentionJob {
 
   start(): void {
     // Often enough that nothing outlives its period by more than a quarter of it, at most hourly.
-    const every = this.#o.retentionDays === 0 ? 3600_000 : Math.max(1000, Math.min(3600_000, (this.#o.retentionDays * DAY_MS) / 4));
+    const every =
+      this.#o.retentionDays === 0 ? 3600_000 : Math.max(1000, Math.min(3600_000, (this.#o.retentionDays * DAY_MS) / 4));
     this.#timer = setInterval(() => void this.runOnce(), every);
     this.#timer.unref();
     void this.runOnce();
@@ -56,7 +57,8 @@ export class RetentionJob {
       const before = new Date(now);
       before.setUTCFullYear(before.getUTCFullYear() - auditRetentionYears);
       const pruned = audit.prune(before, `audit retention ${auditRetentionYears} years`);
-      if (pruned > 0) logger.info({ records: pruned, before: before.toISOString() }, 'audit records past their retention pruned');
+      if (pruned > 0)
+        logger.info({ records: pruned, before: before.toISOString() }, 'audit records past their retention pruned');
     } catch (err) {
       logger.error({ err }, 'audit retention failed; trying again at the next run');
     }
@@ -66,7 +68,10 @@ export class RetentionJob {
     const { studies, audit, node, retentionDays, logger } = this.#o;
     const cutoff = new Date(now.getTime() - retentionDays * DAY_MS);
     try {
-      const purged = await studies.purgeReceivedBefore({ actor: { kind: 'system', task: 'retention' }, purpose: 'retention' }, cutoff);
+      const purged = await studies.purgeReceivedBefore(
+        { actor: { kind: 'system', task: 'retention' }, purpose: 'retention' },
+        cutoff,
+      );
       for (const s of purged) {
         audit.record({
           action: 'purge',
@@ -78,7 +83,15 @@ export class RetentionJob {
           objects: { studyInstanceUid: s.studyInstanceUid },
           grounds: { purpose: 'retention', authorization: `store.retentionDays=${retentionDays}` },
         });
-        logger.info({ studyInstanceUid: s.studyInstanceUid, instances: s.instances, bytes: s.bytes, receivedBefore: cutoff.toISOString() }, 'purged');
+        logger.info(
+          {
+            studyInstanceUid: s.studyInstanceUid,
+            instances: s.instances,
+            bytes: s.bytes,
+            receivedBefore: cutoff.toISOString(),
+          },
+          'purged',
+        );
       }
       const bsns = [...new Set(purged.flatMap((s) => (s.patient.bsn !== undefined ? [s.patient.bsn] : [])))];
       if (bsns.length > 0) this.#o.onPurged?.(bsns);

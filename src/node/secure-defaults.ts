@@ -10,7 +10,10 @@ export interface InsecureSetting {
 
 /** 127.0.0.0/8, ::1 and localhost: only processes on this machine reach a port bound there. */
 export function isLoopback(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
 }
 
@@ -19,10 +22,14 @@ export function isLoopback(host: string): boolean {
  * An allow-list entry is one AE title at one machine; these would let any machine, or the node itself, pass as the peer.
  */
 export function wildcardHost(host: string): string | undefined {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
   if (/[*?/]/.test(h)) return 'a pattern or network range, not one host';
   // inet_aton reads "0", "0.0" or "0x0" as 0.0.0.0: a number is an address only when written in full.
-  if (/^[0-9x.]+$/.test(h) && isIP(h) === 0) return 'a number that is not an address written in full (the resolver may read it as 0.0.0.0)';
+  if (/^[0-9x.]+$/.test(h) && isIP(h) === 0)
+    return 'a number that is not an address written in full (the resolver may read it as 0.0.0.0)';
   const v4 = /^(?:::ffff:)?(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
   if (v4 !== null) {
     const [a, b, c, d] = v4.slice(1).map(Number);
@@ -86,15 +93,27 @@ export function insecureSettings(config: Readonly<Config>, o: { admins: number }
  * The peers whose host name resolved to an address that stands for no one machine (a DNS entry pointing at 0.0.0.0):
  * checked once the names are resolved at start, as the configuration alone cannot show it.
  */
-export function insecureResolvedPeers(config: Readonly<Config>, resolved: readonly { aeTitle: string; addresses: readonly string[] }[]): InsecureSetting[] {
+export function insecureResolvedPeers(
+  config: Readonly<Config>,
+  resolved: readonly { aeTitle: string; addresses: readonly string[] }[],
+): InsecureSetting[] {
   return config.dimse.peers.flatMap((p, i) => {
     const address = resolved[i]?.addresses.find((a) => wildcardHost(a) !== undefined);
     if (address === undefined || wildcardHost(p.host) !== undefined) return [];
-    return [{ key: `dimse.peers[${i}].host`, problem: `the peer ${p.aeTitle.trim()} has host ${p.host}, which resolves to ${address}, ${wildcardHost(address) ?? ''}`, fix: `name the one address or host name ${p.aeTitle.trim()} connects from, or correct that name in DNS` }];
+    return [
+      {
+        key: `dimse.peers[${i}].host`,
+        problem: `the peer ${p.aeTitle.trim()} has host ${p.host}, which resolves to ${address}, ${wildcardHost(address) ?? ''}`,
+        fix: `name the one address or host name ${p.aeTitle.trim()} connects from, or correct that name in DNS`,
+      },
+    ];
   });
 }
 
 /** The refusal as an operator reads it: each problem on its own line, with its fix. */
 export function describeInsecure(found: readonly InsecureSetting[]): string {
-  return [`the node will not start in this configuration (${found.length} ${found.length === 1 ? 'problem' : 'problems'}):`, ...found.map((f) => `  - ${f.key}: ${f.problem}.\n    Fix: ${f.fix}.`)].join('\n');
+  return [
+    `the node will not start in this configuration (${found.length} ${found.length === 1 ? 'problem' : 'problems'}):`,
+    ...found.map((f) => `  - ${f.key}: ${f.problem}.\n    Fix: ${f.fix}.`),
+  ].join('\n');
 }

@@ -8,11 +8,17 @@ export function readConfiguredFile(what: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (cause) {
-    throw new BeeldbrugError('KEY_FILE_PROBLEM', `cannot read the ${what} ${path}: ${(cause as Error).message}`, { cause });
+    throw new BeeldbrugError('KEY_FILE_PROBLEM', `cannot read the ${what} ${path}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
 }
 
 /** Reads certificate, key and CA files named in the configuration. */
 export function readTlsFiles(files: TlsFilesConfig): TlsOptions {
-  return { cert: readConfiguredFile('certificate', files.certFile), key: readConfiguredFile('private key', files.keyFile), ca: readConfiguredFile('CA certificate', files.caFile) };
+  return {
+    cert: readConfiguredFile('certificate', files.certFile),
+    key: readConfiguredFile('private key', files.keyFile),
+    ca: readConfiguredFile('CA certificate', files.caFile),
+  };
 }

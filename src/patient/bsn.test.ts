@@ -5,7 +5,17 @@ import { BSN_ISSUER_OID, isValidBsn, randomBsn } from './index.ts';
 test('the elfproef accepts valid BSNs and rejects the rest', () => {
   // 111222333: 9+8+7+12+10+8+9+6 = 69, 69 - 3 = 66 = 6 x 11.
   for (const ok of ['111222333', '123456782', '999999990', '010000008']) assert.ok(isValidBsn(ok), ok);
-  for (const bad of ['111222334', '123456789', '000000000', '12345678', '1234567820', '12345678a', ' 23456782', '', '１２３４５６７８２']) {
+  for (const bad of [
+    '111222334',
+    '123456789',
+    '000000000',
+    '12345678',
+    '1234567820',
+    '12345678a',
+    ' 23456782',
+    '',
+    '１２３４５６７８２',
+  ]) {
     assert.ok(!isValidBsn(bad), JSON.stringify(bad));
   }
 });
@@ -25,8 +35,20 @@ test('randomBsn gives valid, varied BSNs and is deterministic for a seeded rng',
     seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
     return seed / 2 ** 32;
   };
-  const a = Array.from({ length: 500 }, ((r) => () => randomBsn(r))(seeded(7)));
-  const b = Array.from({ length: 500 }, ((r) => () => randomBsn(r))(seeded(7)));
+  const a = Array.from(
+    { length: 500 },
+    (
+      (r) => () =>
+        randomBsn(r)
+    )(seeded(7)),
+  );
+  const b = Array.from(
+    { length: 500 },
+    (
+      (r) => () =>
+        randomBsn(r)
+    )(seeded(7)),
+  );
   assert.deepEqual(a, b);
   for (const s of a) assert.ok(isValidBsn(s), s);
   assert.ok(new Set(a).size > 490);

@@ -68,8 +68,14 @@ export function decideConsentAccess(client: ConsentClient, action: ConsentAction
     };
   }
   if (action.kind === 'change') {
-    if (action.consent.status !== 'active') return { allow: false, reason: 'revoked', detail: 'a revoked consent stays as it was; record a new one' };
-    if (!action.terms.pseudonym.equals(action.consent.pseudonym)) return { allow: false, reason: 'other-patient', detail: 'a change keeps the patient; record a new consent for another' };
+    if (action.consent.status !== 'active')
+      return { allow: false, reason: 'revoked', detail: 'a revoked consent stays as it was; record a new one' };
+    if (!action.terms.pseudonym.equals(action.consent.pseudonym))
+      return {
+        allow: false,
+        reason: 'other-patient',
+        detail: 'a change keeps the patient; record a new consent for another',
+      };
   }
   if (!portal && !ownChoice(client.ura, action.terms)) {
     return {

@@ -5,13 +5,32 @@ import type { ConsentRecord } from './types.ts';
 
 const p = Buffer.alloc(32, 1);
 let next = 1;
-function consent(decision: 'permit' | 'deny', actor: ConsentRecord['actor'], extra: Partial<ConsentRecord> = {}): ConsentRecord {
+function consent(
+  decision: 'permit' | 'deny',
+  actor: ConsentRecord['actor'],
+  extra: Partial<ConsentRecord> = {},
+): ConsentRecord {
   return {
-    id: String(next), row: next++, pseudonym: p, status: 'active', decision, category: 'imaging', actor,
-    period: { start: 0 }, recordedAt: 0, recordedBy: { ura: '10000001', id: 'u', name: 'U' }, channel: 'patient-portal', ...extra,
+    id: String(next),
+    row: next++,
+    pseudonym: p,
+    status: 'active',
+    decision,
+    category: 'imaging',
+    actor,
+    period: { start: 0 },
+    recordedAt: 0,
+    recordedBy: { ura: '10000001', id: 'u', name: 'U' },
+    channel: 'patient-portal',
+    ...extra,
   };
 }
-const q: ReleaseQuestion = { holder: { ura: '10000001', type: 'hospital' }, requester: { ura: '10000002', type: 'hospital' }, category: 'imaging', at: 1000 };
+const q: ReleaseQuestion = {
+  holder: { ura: '10000001', type: 'hospital' },
+  requester: { ura: '10000002', type: 'hospital' },
+  category: 'imaging',
+  at: 1000,
+};
 
 test('no consent is no', () => {
   assert.deepEqual(decideRelease([], q), { decision: 'deny', reason: 'no-consent' });
@@ -22,8 +41,14 @@ test('a permit for the holder, or for its organization type, permits and names t
   assert.deepEqual(decideRelease([byUra], q), { decision: 'permit', consentRow: byUra.row });
   const byType = consent('permit', { role: 'holder', organization: { type: 'hospital' } });
   assert.deepEqual(decideRelease([byType], q), { decision: 'permit', consentRow: byType.row });
-  assert.equal(decideRelease([consent('permit', { role: 'holder', organization: { type: 'pharmacy' } })], q).decision, 'deny');
-  assert.equal(decideRelease([consent('permit', { role: 'holder', organization: { ura: '10000003' } })], q).decision, 'deny');
+  assert.equal(
+    decideRelease([consent('permit', { role: 'holder', organization: { type: 'pharmacy' } })], q).decision,
+    'deny',
+  );
+  assert.equal(
+    decideRelease([consent('permit', { role: 'holder', organization: { ura: '10000003' } })], q).decision,
+    'deny',
+  );
 });
 
 test('deny wins over permit, whichever came first', () => {
@@ -42,8 +67,16 @@ test('revoked, inactive, out-of-period and other-category consents do not apply'
   const holder = { role: 'holder' as const, organization: { ura: '10000001' } };
   assert.equal(decideRelease([consent('permit', holder, { status: 'inactive', revokedAt: 500 })], q).decision, 'deny');
   assert.equal(decideRelease([consent('permit', holder, { period: { start: 2000 } })], q).decision, 'deny');
-  assert.equal(decideRelease([consent('permit', holder, { period: { start: 0, end: 1000 } })], q).decision, 'deny', 'the end is exclusive');
+  assert.equal(
+    decideRelease([consent('permit', holder, { period: { start: 0, end: 1000 } })], q).decision,
+    'deny',
+    'the end is exclusive',
+  );
   assert.equal(decideRelease([consent('permit', holder, { period: { start: 0, end: 1001 } })], q).decision, 'permit');
   // A revoked deny no longer blocks.
-  assert.equal(decideRelease([consent('permit', holder), consent('deny', holder, { status: 'inactive', revokedAt: 900 })], q).decision, 'permit');
+  assert.equal(
+    decideRelease([consent('permit', holder), consent('deny', holder, { status: 'inactive', revokedAt: 900 })], q)
+      .decision,
+    'permit',
+  );
 });

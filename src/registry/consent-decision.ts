@@ -49,5 +49,7 @@ export function decideRelease(consents: readonly ConsentTerms[], q: ReleaseQuest
     if (c.decision === 'deny') return { decision: 'deny', consentRow: c.row, reason: 'denied' };
     permit ??= c;
   }
-  return permit !== undefined ? { decision: 'permit', consentRow: permit.row } : { decision: 'deny', reason: 'no-consent' };
+  return permit !== undefined
+    ? { decision: 'permit', consentRow: permit.row }
+    : { decision: 'deny', reason: 'no-consent' };
 }

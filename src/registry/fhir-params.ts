@@ -5,7 +5,10 @@ import { DATA_CATEGORIES, type DataCategory } from './types.ts';
 
 /** A 400 with the issues as a FHIR OperationOutcome. */
 export function invalid(reply: FastifyReply, issues: readonly string[]): FastifyReply {
-  return reply.code(400).type('application/fhir+json').send(operationOutcome('invalid', issues, 'REQUEST_INVALID'));
+  return reply
+    .code(400)
+    .type('application/fhir+json')
+    .send(operationOutcome('invalid', issues, 'REQUEST_INVALID'));
 }
 
 /** `SYSTEM|value` of a token search parameter, the pseudonym as bytes; undefined when it is not ours. */

@@ -31,9 +31,17 @@ export function readNetworkKeyFile(path: string): Buffer {
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new BeeldbrugError('KEY_FILE_PROBLEM', `the network key file ${path} cannot be read: ${(cause as Error).message}`, { cause });
+    throw new BeeldbrugError(
+      'KEY_FILE_PROBLEM',
+      `the network key file ${path} cannot be read: ${(cause as Error).message}`,
+      { cause },
+    );
   }
   const key = Buffer.from(text.trim(), 'base64');
-  if (key.length < 32) throw new BeeldbrugError('KEY_FILE_PROBLEM', `the network key file ${path} does not hold base64 of at least 32 bytes`);
+  if (key.length < 32)
+    throw new BeeldbrugError(
+      'KEY_FILE_PROBLEM',
+      `the network key file ${path} does not hold base64 of at least 32 bytes`,
+    );
   return key;
 }

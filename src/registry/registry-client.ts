@@ -74,12 +74,22 @@ export class HttpsRegistryClient implements RegistryClient {
   async #ask(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
     let answer;
     try {
-      answer = await this.#http.json(method, path, body, { timeoutMs: this.#o.timeoutMs ?? 5000, contentType: 'application/fhir+json' });
+      answer = await this.#http.json(method, path, body, {
+        timeoutMs: this.#o.timeoutMs ?? 5000,
+        contentType: 'application/fhir+json',
+      });
     } catch (cause) {
-      throw new BeeldbrugError('REGISTRY_UNREACHABLE', `the registry at ${this.#o.baseUrl} did not answer: ${(cause as Error).message}`, { cause });
+      throw new BeeldbrugError(
+        'REGISTRY_UNREACHABLE',
+        `the registry at ${this.#o.baseUrl} did not answer: ${(cause as Error).message}`,
+        { cause },
+      );
     }
     if (answer.status >= 300) {
-      throw new BeeldbrugError('REGISTRY_UNREACHABLE', `the registry answered ${answer.status} to ${method} ${path.split('?')[0] ?? ''}: ${JSON.stringify(answer.json).slice(0, 300)}`);
+      throw new BeeldbrugError(
+        'REGISTRY_UNREACHABLE',
+        `the registry answered ${answer.status} to ${method} ${path.split('?')[0] ?? ''}: ${JSON.stringify(answer.json).slice(0, 300)}`,
+      );
     }
     return answer.json;
   }
@@ -96,8 +106,14 @@ export class HttpsRegistryClient implements RegistryClient {
 
   async register(changes: { add?: readonly string[]; remove?: readonly string[] }): Promise<void> {
     const entries = [
-      ...(changes.add ?? []).map((bsn) => ({ resource: this.#documentReference(bsn), request: { method: 'POST', url: 'DocumentReference' } })),
-      ...(changes.remove ?? []).map((bsn) => ({ resource: this.#documentReference(bsn), request: { method: 'DELETE', url: 'DocumentReference' } })),
+      ...(changes.add ?? []).map((bsn) => ({
+        resource: this.#documentReference(bsn),
+        request: { method: 'POST', url: 'DocumentReference' },
+      })),
+      ...(changes.remove ?? []).map((bsn) => ({
+        resource: this.#documentReference(bsn),
+        request: { method: 'DELETE', url: 'DocumentReference' },
+      })),
     ];
     for (let i = 0; i < entries.length; i += BULK) {
       await this.#ask('POST', '/fhir', { resourceType: 'Bundle', type: 'batch', entry: entries.slice(i, i + BULK) });
@@ -106,7 +122,10 @@ export class HttpsRegistryClient implements RegistryClient {
 
   async locate(bsn: string, purpose: 'treatment'): Promise<{ ura: string; name?: string }[]> {
     const s = this.#subject(bsn);
-    const bundle = (await this.#ask('GET', `/fhir/DocumentReference?subject:identifier=${encodeURIComponent(`${s.system}|${s.value}`)}&category=imaging&purpose=${purpose}`)) as {
+    const bundle = (await this.#ask(
+      'GET',
+      `/fhir/DocumentReference?subject:identifier=${encodeURIComponent(`${s.system}|${s.value}`)}&category=imaging&purpose=${purpose}`,
+    )) as {
       entry?: { resource?: { custodian?: { identifier?: { value?: string }; display?: string } } }[];
     };
     const found = new Map<string, string | undefined>();
@@ -145,22 +164,44 @@ export class HttpsRegistryClient implements RegistryClient {
         ...(c.period !== undefined ? { period: c.period } : {}),
         actor: [
           {
-            role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: c.actor.role === 'holder' ? 'CST' : 'IRCP' }] },
-            reference: { identifier: 'ura' in c.actor ? { system: URA_SYSTEM, value: c.actor.ura } : { system: ORGANIZATION_TYPE_SYSTEM, value: code[c.actor.type] } },
+            role: {
+              coding: [
+                {
+                  system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType',
+                  code: c.actor.role === 'holder' ? 'CST' : 'IRCP',
+                },
+              ],
+            },
+            reference: {
+              identifier:
+                'ura' in c.actor
+                  ? { system: URA_SYSTEM, value: c.actor.ura }
+                  : { system: ORGANIZATION_TYPE_SYSTEM, value: code[c.actor.type] },
+            },
           },
         ],
         code: [{ coding: [{ system: DATA_CATEGORY_SYSTEM, code: c.category ?? 'imaging' }] }],
       },
     };
     const created = (await this.#ask('POST', '/fhir/Consent', consent)) as { id?: unknown };
-    if (typeof created.id !== 'string') throw new BeeldbrugError('REGISTRY_UNREACHABLE', 'the registry did not return the recorded consent');
+    if (typeof created.id !== 'string')
+      throw new BeeldbrugError('REGISTRY_UNREACHABLE', 'the registry did not return the recorded consent');
     return { id: created.id };
   }
 
   async listConsents(bsn: string): Promise<{ id: string; status: string; decision: string; actor: string }[]> {
     const s = this.#subject(bsn);
-    const bundle = (await this.#ask('GET', `/fhir/Consent?patient:identifier=${encodeURIComponent(`${s.system}|${s.value}`)}`)) as {
-      entry?: { resource: { id: string; status: string; provision: { type: string; actor: { reference: { identifier: { value: string } } }[] } } }[];
+    const bundle = (await this.#ask(
+      'GET',
+      `/fhir/Consent?patient:identifier=${encodeURIComponent(`${s.system}|${s.value}`)}`,
+    )) as {
+      entry?: {
+        resource: {
+          id: string;
+          status: string;
+          provision: { type: string; actor: { reference: { identifier: { value: string } } }[] };
+        };
+      }[];
     };
     return (bundle.entry ?? []).map((e) => ({
       id: e.resource.id,

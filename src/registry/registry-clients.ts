@@ -38,7 +38,10 @@ function subjectOf(req: FastifyRequest): { subject: string; commonName: string |
  * that also runs the patient portal does not speak for patients from its other systems. Undefined when the
  * certificate matches no entry (its URA is listed only for a common name it does not carry).
  */
-export function callingClient(req: FastifyRequest, clients: readonly RegistryClientConfig[]): CallingClient | undefined {
+export function callingClient(
+  req: FastifyRequest,
+  clients: readonly RegistryClientConfig[],
+): CallingClient | undefined {
   const ura = req.partner?.ura;
   if (ura === undefined) throw new Error('a registry route ran without a client organization');
   const { subject, commonName } = subjectOf(req);

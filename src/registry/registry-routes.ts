@@ -44,7 +44,10 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
         ? `the certificate of URA ${caller(req)} does not carry the common name its registry client entry names`
         : `URA ${client.ura} is the patients' channel here: it records consents and registers or asks nothing`;
     d.queryLog.warn({ client: caller(req), subject: client?.subject, route: req.routeOptions.url }, `refused: ${why}`);
-    await reply.code(403).type('application/fhir+json').send(operationOutcome('forbidden', [why], 'REGISTRY_NOT_ALLOWED'));
+    await reply
+      .code(403)
+      .type('application/fhir+json')
+      .send(operationOutcome('forbidden', [why], 'REGISTRY_NOT_ALLOWED'));
     return reply;
   };
 
@@ -68,11 +71,26 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
     const parsed = locationFromFhir(req.body);
     if (!parsed.ok) return invalid(reply, parsed.issues);
     if (parsed.value.ura !== ura) {
-      return reply.code(403).type('application/fhir+json').send(operationOutcome('forbidden', [`a node registers its own organization (URA ${ura}) as custodian`]));
+      return reply
+        .code(403)
+        .type('application/fhir+json')
+        .send(operationOutcome('forbidden', [`a node registers its own organization (URA ${ura}) as custodian`]));
     }
     const added = d.store.addLocations([parsed.value], Date.now());
-    d.queryLog.info({ op: 'register', client: ura, pseudonym: parsed.value.pseudonym.toString('base64url'), added }, 'localization registered');
-    return reply.code(added > 0 ? 201 : 200).type('application/fhir+json').send(locationToFhir(parsed.value.pseudonym, { ura, category: parsed.value.category, registeredAt: Date.now() }, names.get(ura)));
+    d.queryLog.info(
+      { op: 'register', client: ura, pseudonym: parsed.value.pseudonym.toString('base64url'), added },
+      'localization registered',
+    );
+    return reply
+      .code(added > 0 ? 201 : 200)
+      .type('application/fhir+json')
+      .send(
+        locationToFhir(
+          parsed.value.pseudonym,
+          { ura, category: parsed.value.category, registeredAt: Date.now() },
+          names.get(ura),
+        ),
+      );
   });
 
   app.post('/fhir', { ...partner, bodyLimit: 16 * 1024 * 1024 }, async (req, reply) => {
@@ -81,12 +99,26 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
     if (!parsed.ok) return invalid(reply, parsed.issues.slice(0, 20));
     const foreign = [...parsed.value.add, ...parsed.value.remove].find((e) => e.ura !== ura);
     if (foreign !== undefined) {
-      return reply.code(403).type('application/fhir+json').send(operationOutcome('forbidden', [`a node registers its own organization (URA ${ura}), not ${foreign.ura}`]));
+      return reply
+        .code(403)
+        .type('application/fhir+json')
+        .send(
+          operationOutcome('forbidden', [`a node registers its own organization (URA ${ura}), not ${foreign.ura}`]),
+        );
     }
     const now = Date.now();
     const added = d.store.addLocations(parsed.value.add, now);
     const removed = d.store.removeLocations(parsed.value.remove);
-    d.queryLog.info({ op: 'register-bulk', client: ura, entries: parsed.value.add.length + parsed.value.remove.length, added, removed }, 'localizations registered in bulk');
+    d.queryLog.info(
+      {
+        op: 'register-bulk',
+        client: ura,
+        entries: parsed.value.add.length + parsed.value.remove.length,
+        added,
+        removed,
+      },
+      'localizations registered in bulk',
+    );
     return reply.type('application/fhir+json').send({
       resourceType: 'Bundle',
       type: 'batch-response',
@@ -103,9 +135,13 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
     const q = req.query as Record<string, unknown>;
     const pseudonym = pseudonymParam(q['subject:identifier']);
     const category = categoryParam(q['category']);
-    if (pseudonym === undefined || category === undefined) return invalid(reply, [`subject:identifier=${PSEUDONYM_SYSTEM}|<pseudonym> and an optional category=imaging`]);
+    if (pseudonym === undefined || category === undefined)
+      return invalid(reply, [`subject:identifier=${PSEUDONYM_SYSTEM}|<pseudonym> and an optional category=imaging`]);
     const removed = d.store.removeLocations([{ pseudonym, ura, category }]);
-    d.queryLog.info({ op: 'remove', client: ura, pseudonym: pseudonym.toString('base64url'), removed }, 'localization removed');
+    d.queryLog.info(
+      { op: 'remove', client: ura, pseudonym: pseudonym.toString('base64url'), removed },
+      'localization removed',
+    );
     return reply.code(204).send();
   });
 
@@ -116,17 +152,28 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
     const category = categoryParam(q['category']);
     const purpose = q['purpose'] ?? 'treatment';
     if (pseudonym === undefined || category === undefined || !(PURPOSES as readonly unknown[]).includes(purpose)) {
-      return invalid(reply, [`subject:identifier=${PSEUDONYM_SYSTEM}|<pseudonym>, optional category=imaging and purpose=treatment`]);
+      return invalid(reply, [
+        `subject:identifier=${PSEUDONYM_SYSTEM}|<pseudonym>, optional category=imaging and purpose=treatment`,
+      ]);
     }
     const now = Date.now();
     const consents = d.store.consentTermsOf(pseudonym);
     const requester = party(ura);
     // Only organizations the patient permits to release to this requester are named; the others stay unknown to it.
     // No consent means no one may release, so the localizations need not be read at all.
-    const permitted = (consents.length === 0 ? [] : d.store.locationsOf(pseudonym))
-      .filter((l) => l.category === category && l.ura !== ura && decideRelease(consents, { holder: party(l.ura), requester, category, at: now }).decision === 'permit');
-    d.queryLog.info({ op: 'locate', client: ura, pseudonym: q['subject:identifier'], purpose, answer: permitted.map((l) => l.ura) }, 'localization query');
-    return reply.type('application/fhir+json').send(searchset(permitted.map((l) => locationToFhir(pseudonym, l, names.get(l.ura)))));
+    const permitted = (consents.length === 0 ? [] : d.store.locationsOf(pseudonym)).filter(
+      (l) =>
+        l.category === category &&
+        l.ura !== ura &&
+        decideRelease(consents, { holder: party(l.ura), requester, category, at: now }).decision === 'permit',
+    );
+    d.queryLog.info(
+      { op: 'locate', client: ura, pseudonym: q['subject:identifier'], purpose, answer: permitted.map((l) => l.ura) },
+      'localization query',
+    );
+    return reply
+      .type('application/fhir+json')
+      .send(searchset(permitted.map((l) => locationToFhir(pseudonym, l, names.get(l.ura)))));
   });
 
   registerConsentRoutes(app, { store: d.store, clients: d.clients, queryLog: d.queryLog, partner });
@@ -134,20 +181,51 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
   // The closed question (Mitz): may I, the holder, release this patient's data of this category to that requester?
   app.post('/authorization/v1/release-decisions', partner, async (req, reply) => {
     const ura = caller(req);
-    const b = (req.body ?? {}) as { patient?: { pseudonym?: unknown }; holder?: { ura?: unknown }; requester?: { ura?: unknown }; dataCategory?: unknown };
+    const b = (req.body ?? {}) as {
+      patient?: { pseudonym?: unknown };
+      holder?: { ura?: unknown };
+      requester?: { ura?: unknown };
+      dataCategory?: unknown;
+    };
     const p = b.patient?.pseudonym;
     const category = categoryParam(b.dataCategory);
     const requesterUra = b.requester?.ura;
-    if (typeof p !== 'string' || !isPseudonym(p) || category === undefined || typeof requesterUra !== 'string' || !/^\d{8}$/.test(requesterUra)) {
-      return reply.code(400).send({ error: 'REQUEST_INVALID', message: '{ patient: { pseudonym }, holder: { ura }, requester: { ura }, dataCategory: "imaging" }' });
+    if (
+      typeof p !== 'string' ||
+      !isPseudonym(p) ||
+      category === undefined ||
+      typeof requesterUra !== 'string' ||
+      !/^\d{8}$/.test(requesterUra)
+    ) {
+      return reply.code(400).send({
+        error: 'REQUEST_INVALID',
+        message: '{ patient: { pseudonym }, holder: { ura }, requester: { ura }, dataCategory: "imaging" }',
+      });
     }
     if (b.holder?.ura !== undefined && b.holder.ura !== ura) {
-      return reply.code(403).send({ error: 'FORBIDDEN', message: `only the holder asks about its own release (you are URA ${ura})` });
+      return reply
+        .code(403)
+        .send({ error: 'FORBIDDEN', message: `only the holder asks about its own release (you are URA ${ura})` });
     }
-    const decision = decideRelease(d.store.consentTermsOf(Buffer.from(p, 'base64url')), { holder: party(ura), requester: party(requesterUra), category, at: Date.now() });
+    const decision = decideRelease(d.store.consentTermsOf(Buffer.from(p, 'base64url')), {
+      holder: party(ura),
+      requester: party(requesterUra),
+      category,
+      at: Date.now(),
+    });
     const consentId = 'consentRow' in decision ? d.store.consentIdOf(decision.consentRow) : undefined;
     const consentReference = consentId !== undefined ? `Consent/${consentId}` : undefined;
-    d.queryLog.info({ op: 'release', client: ura, pseudonym: p, requester: requesterUra, answer: decision.decision, consent: consentReference }, 'release question');
+    d.queryLog.info(
+      {
+        op: 'release',
+        client: ura,
+        pseudonym: p,
+        requester: requesterUra,
+        answer: decision.decision,
+        consent: consentReference,
+      },
+      'release question',
+    );
     return reply.send({
       decision: decision.decision,
       ...(consentReference !== undefined ? { consentReference } : {}),

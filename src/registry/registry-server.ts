@@ -20,7 +20,11 @@ function readFile(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (cause) {
-    throw new BeeldbrugError('KEY_FILE_PROBLEM', `the registry's ${what} ${path} cannot be read: ${(cause as Error).message}`, { cause });
+    throw new BeeldbrugError(
+      'KEY_FILE_PROBLEM',
+      `the registry's ${what} ${path} cannot be read: ${(cause as Error).message}`,
+      { cause },
+    );
   }
 }
 
@@ -37,7 +41,11 @@ export function openRegistryStore(config: Readonly<RegistryConfig>): SqliteRegis
  * The localization and consent registry: its own process, HTTPS with mutual TLS against the same CA as the nodes, only
  * the organizations on its client list, a rate limit per organization, and a log line for every question.
  */
-export async function startRegistry(config: Readonly<RegistryConfig>, logger: Logger, o: { store?: RegistryStore } = {}): Promise<RunningRegistry> {
+export async function startRegistry(
+  config: Readonly<RegistryConfig>,
+  logger: Logger,
+  o: { store?: RegistryStore } = {},
+): Promise<RunningRegistry> {
   const store = o.store ?? openRegistryStore(config);
   try {
     if (config.cache.warm && store instanceof SqliteRegistryStore) {
@@ -45,7 +53,11 @@ export async function startRegistry(config: Readonly<RegistryConfig>, logger: Lo
       const counted = store.warm();
       logger.info({ ...counted, ms: Math.round(performance.now() - started) }, 'page cache warmed');
     }
-    const tls = { cert: readFile(config.tls.certFile, 'certificate'), key: readFile(config.tls.keyFile, 'key'), ca: readFile(config.tls.caFile, 'CA') };
+    const tls = {
+      cert: readFile(config.tls.certFile, 'certificate'),
+      key: readFile(config.tls.keyFile, 'key'),
+      ca: readFile(config.tls.caFile, 'CA'),
+    };
     const server = await startHttpsServer({
       host: config.listen.host,
       port: config.listen.port,
@@ -54,9 +66,18 @@ export async function startRegistry(config: Readonly<RegistryConfig>, logger: Lo
       ownUra: config.registry.organization.ura,
       logger: logger.child({ part: 'https' }),
       routes: (app) => {
-        app.addContentTypeParser('application/fhir+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'ignore'));
+        app.addContentTypeParser(
+          'application/fhir+json',
+          { parseAs: 'string' },
+          app.getDefaultJsonParser('error', 'ignore'),
+        );
         app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
-        registerRegistryRoutes(app, { store, clients: config.clients, limiter: new RateLimiter(config.rateLimit), queryLog: logger.child({ part: 'queries' }) });
+        registerRegistryRoutes(app, {
+          store,
+          clients: config.clients,
+          limiter: new RateLimiter(config.rateLimit),
+          queryLog: logger.child({ part: 'queries' }),
+        });
       },
     });
     logger.info({ host: config.listen.host, port: server.port, clients: config.clients.length }, 'registry listening');

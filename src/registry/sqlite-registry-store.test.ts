@@ -19,7 +19,12 @@ const consent = (p: Buffer, decision: 'permit' | 'deny', ura?: string): NewConse
   recordedBy: { ura: '10000002', id: 'balie-1', name: 'Balie', subject: 'O=Ziekenhuis Midden, CN=epd.midden.test' },
   channel: 'care-provider',
 });
-const portal: ChangedBy = { ura: '10000050', subject: 'CN=portaal.test', channel: 'patient-portal', performer: { id: 'digid', name: 'de patiënt' } };
+const portal: ChangedBy = {
+  ura: '10000050',
+  subject: 'CN=portaal.test',
+  channel: 'patient-portal',
+  performer: { id: 'digid', name: 'de patiënt' },
+};
 
 test('registry store: the consent terms a decision reads are the consents minus who recorded them, oldest first', (t) => {
   const store = new SqliteRegistryStore(tempFile(t));
@@ -53,7 +58,11 @@ test('registry store: an index from an older version is replaced by the covering
 
   const store = new SqliteRegistryStore(file);
   t.after(() => store.close());
-  assert.equal(store.consentTermsOf(pseudonym(4))[0]?.decision, 'permit', 'the consent recorded before the upgrade still counts');
+  assert.equal(
+    store.consentTermsOf(pseudonym(4))[0]?.decision,
+    'permit',
+    'the consent recorded before the upgrade still counts',
+  );
   assert.equal(store.consent('1')?.recordedBy.ura, '10000002', 'its old number still names it');
   assert.equal(store.consentIdOf(1), '1');
   const added = store.addConsent(consent(pseudonym(4), 'deny'));
@@ -61,9 +70,19 @@ test('registry store: an index from an older version is replaced by the covering
   assert.equal(store.consent(String(added.row)), undefined, 'and is not found by its row number');
   const check = new DatabaseSync(file, { readOnly: true });
   t.after(() => check.close());
-  const indexes = (check.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'consents'").all() as { name: string }[]).map((r) => r.name);
+  const indexes = (
+    check.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'consents'").all() as {
+      name: string;
+    }[]
+  ).map((r) => r.name);
   assert.deepEqual(indexes.sort(), ['consents_public_id', 'consents_terms']);
-  const plan = (check.prepare('EXPLAIN QUERY PLAN SELECT id, status, decision, category, actor_role, actor_ura, actor_type, period_start, period_end, revoked_at FROM consents INDEXED BY consents_terms WHERE pseudonym = ? ORDER BY id').all(Buffer.alloc(32)) as { detail: string }[]).map((r) => r.detail);
+  const plan = (
+    check
+      .prepare(
+        'EXPLAIN QUERY PLAN SELECT id, status, decision, category, actor_role, actor_ura, actor_type, period_start, period_end, revoked_at FROM consents INDEXED BY consents_terms WHERE pseudonym = ? ORDER BY id',
+      )
+      .all(Buffer.alloc(32)) as { detail: string }[]
+  ).map((r) => r.detail);
   assert.match(plan.join('\n'), /USING COVERING INDEX consents_terms/);
   assert.doesNotMatch(plan.join('\n'), /TEMP B-TREE/, 'id order comes from the index');
 });
@@ -71,9 +90,21 @@ test('registry store: an index from an older version is replaced by the covering
 test('registry store: a bulk load is idempotent for localizations, adds every consent, and warms the page cache', (t) => {
   const store = new SqliteRegistryStore(tempFile(t));
   t.after(() => store.close());
-  const locations = [1, 2, 3].flatMap((n) => [{ pseudonym: pseudonym(n), ura: '10000002', category: 'imaging' as const }]);
-  assert.deepEqual(store.load({ locations, consents: [consent(pseudonym(1), 'permit'), consent(pseudonym(2), 'deny', '10000002')] }, 5000), { locations: 3, consents: 2 });
-  assert.deepEqual(store.load({ locations, consents: [] }, 6000), { locations: 0, consents: 0 }, 'the same localizations again add nothing');
+  const locations = [1, 2, 3].flatMap((n) => [
+    { pseudonym: pseudonym(n), ura: '10000002', category: 'imaging' as const },
+  ]);
+  assert.deepEqual(
+    store.load(
+      { locations, consents: [consent(pseudonym(1), 'permit'), consent(pseudonym(2), 'deny', '10000002')] },
+      5000,
+    ),
+    { locations: 3, consents: 2 },
+  );
+  assert.deepEqual(
+    store.load({ locations, consents: [] }, 6000),
+    { locations: 0, consents: 0 },
+    'the same localizations again add nothing',
+  );
   assert.deepEqual(store.locationsOf(pseudonym(2)), [{ ura: '10000002', category: 'imaging', registeredAt: 5000 }]);
   assert.equal(store.consentTermsOf(pseudonym(2))[0]?.decision, 'deny');
   assert.deepEqual(store.warm(), { locations: 3, consents: 2 }, 'every localization and consent term was read');
@@ -87,21 +118,33 @@ test('registry store: consent ids are 128 random bits; a change and a revocation
   for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]{22}$/);
 
   const c = store.addConsent(consent(pseudonym(2), 'permit', '10000002'));
-  const terms = { decision: 'deny' as const, category: 'imaging' as const, actor: { role: 'holder' as const, organization: { ura: '10000002' } }, period: { start: 1500, end: 9000 } };
+  const terms = {
+    decision: 'deny' as const,
+    category: 'imaging' as const,
+    actor: { role: 'holder' as const, organization: { ura: '10000002' } },
+    period: { start: 1500, end: 9000 },
+  };
   const changed = store.changeConsent(c.id, terms, portal, 2500);
   assert.equal(changed?.decision, 'deny');
   assert.deepEqual(changed?.period, { start: 1500, end: 9000 });
   assert.deepEqual(changed?.recordedBy, c.recordedBy, 'a change by the patient does not make the portal the recorder');
   assert.equal(store.revokeConsent(c.id, 3000, portal)?.revokedAt, 3000);
   assert.equal(store.revokeConsent(c.id, 4000, portal)?.revokedAt, 3000, 'the first revocation stands');
-  assert.equal(store.changeConsent(c.id, { ...terms, decision: 'permit' }, portal, 5000)?.decision, 'deny', 'a revoked consent is not changed');
+  assert.equal(
+    store.changeConsent(c.id, { ...terms, decision: 'permit' }, portal, 5000)?.decision,
+    'deny',
+    'a revoked consent is not changed',
+  );
   assert.equal(store.changeConsent('AAAAAAAAAAAAAAAAAAAAAA', terms, portal, 5000), undefined);
 
   const history = store.consentHistory(c.id);
-  assert.deepEqual(history.map((h) => [h.change, h.at, h.by.ura, h.by.subject, h.by.channel, h.terms.status, h.terms.decision]), [
-    ['create', 2000, '10000002', 'O=Ziekenhuis Midden, CN=epd.midden.test', 'care-provider', 'active', 'permit'],
-    ['update', 2500, '10000050', 'CN=portaal.test', 'patient-portal', 'active', 'deny'],
-    ['revoke', 3000, '10000050', 'CN=portaal.test', 'patient-portal', 'inactive', 'deny'],
-  ]);
+  assert.deepEqual(
+    history.map((h) => [h.change, h.at, h.by.ura, h.by.subject, h.by.channel, h.terms.status, h.terms.decision]),
+    [
+      ['create', 2000, '10000002', 'O=Ziekenhuis Midden, CN=epd.midden.test', 'care-provider', 'active', 'permit'],
+      ['update', 2500, '10000050', 'CN=portaal.test', 'patient-portal', 'active', 'deny'],
+      ['revoke', 3000, '10000050', 'CN=portaal.test', 'patient-portal', 'inactive', 'deny'],
+    ],
+  );
   assert.deepEqual(store.consentHistory('AAAAAAAAAAAAAAAAAAAAAA'), []);
 });

@@ -1,6 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { ChangedBy, ConsentChange, ConsentRecord, ConsentTerms, ConsentTermsChange, DataCategory, Location, NewConsent, OrganizationType, RegistryStore } from './types.ts';
+import type {
+  ChangedBy,
+  ConsentChange,
+  ConsentRecord,
+  ConsentTerms,
+  ConsentTermsChange,
+  DataCategory,
+  Location,
+  NewConsent,
+  OrganizationType,
+  RegistryStore,
+} from './types.ts';
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS locations (
@@ -98,8 +109,21 @@ interface ChangeRow {
 }
 
 /** The columns a release decision reads; the hot path selects only these. */
-const TERMS_COLUMNS = 'id, status, decision, category, actor_role, actor_ura, actor_type, period_start, period_end, revoked_at';
-type TermsRow = Pick<ConsentRow, 'id' | 'status' | 'decision' | 'category' | 'actor_role' | 'actor_ura' | 'actor_type' | 'period_start' | 'period_end' | 'revoked_at'>;
+const TERMS_COLUMNS =
+  'id, status, decision, category, actor_role, actor_ura, actor_type, period_start, period_end, revoked_at';
+type TermsRow = Pick<
+  ConsentRow,
+  | 'id'
+  | 'status'
+  | 'decision'
+  | 'category'
+  | 'actor_role'
+  | 'actor_ura'
+  | 'actor_type'
+  | 'period_start'
+  | 'period_end'
+  | 'revoked_at'
+>;
 
 function termsOf(r: TermsRow): ConsentTerms {
   return {
@@ -155,11 +179,25 @@ function consentParams(c: NewConsent): (string | number | Buffer | null)[] {
 
 function termsParams(t: ConsentTermsChange): (string | number | null)[] {
   const who = t.actor.organization;
-  return [t.decision, t.category, t.actor.role, 'ura' in who ? who.ura : null, 'type' in who ? who.type : null, t.period.start, t.period.end ?? null];
+  return [
+    t.decision,
+    t.category,
+    t.actor.role,
+    'ura' in who ? who.ura : null,
+    'type' in who ? who.type : null,
+    t.period.start,
+    t.period.end ?? null,
+  ];
 }
 
 function changedTerms(c: ConsentRecord): string {
-  return JSON.stringify({ status: c.status, decision: c.decision, category: c.category, actor: c.actor, period: c.period });
+  return JSON.stringify({
+    status: c.status,
+    decision: c.decision,
+    category: c.category,
+    actor: c.actor,
+    period: c.period,
+  });
 }
 
 /**
@@ -192,12 +230,16 @@ export class SqliteRegistryStore implements RegistryStore {
     this.#db.exec('PRAGMA synchronous = NORMAL');
     this.#db.exec(`PRAGMA cache_size = ${-1024 * (o.cacheMb ?? 64)}`);
     this.#inTransaction(() => {
-      const columns = (this.#db.prepare("SELECT name FROM pragma_table_info('consents')").all() as { name: string }[]).map((c) => c.name);
+      const columns = (
+        this.#db.prepare("SELECT name FROM pragma_table_info('consents')").all() as { name: string }[]
+      ).map((c) => c.name);
       if (columns.length > 0 && !columns.includes('public_id')) this.#db.exec(MIGRATE_TO_RANDOM_IDS);
       this.#db.exec(SCHEMA);
       this.#db.exec('CREATE UNIQUE INDEX IF NOT EXISTS consents_public_id ON consents (public_id)');
     });
-    this.#insertLocation = this.#db.prepare('INSERT OR IGNORE INTO locations (pseudonym, ura, category, registered_at) VALUES (?, ?, ?, ?)');
+    this.#insertLocation = this.#db.prepare(
+      'INSERT OR IGNORE INTO locations (pseudonym, ura, category, registered_at) VALUES (?, ?, ?, ?)',
+    );
     this.#deleteLocation = this.#db.prepare('DELETE FROM locations WHERE pseudonym = ? AND ura = ? AND category = ?');
     this.#locations = this.#db.prepare('SELECT ura, category, registered_at FROM locations WHERE pseudonym = ?');
     const insertConsent = `INSERT INTO consents (public_id, pseudonym, status, decision, category, actor_role, actor_ura, actor_type, period_start, period_end,
@@ -206,13 +248,17 @@ export class SqliteRegistryStore implements RegistryStore {
     this.#insertConsent = this.#db.prepare(`${insertConsent} RETURNING *`);
     this.#loadConsent = this.#db.prepare(insertConsent);
     this.#consents = this.#db.prepare('SELECT * FROM consents WHERE pseudonym = ? ORDER BY id');
-    this.#consentTerms = this.#db.prepare(`SELECT ${TERMS_COLUMNS} FROM consents INDEXED BY consents_terms WHERE pseudonym = ? ORDER BY id`);
+    this.#consentTerms = this.#db.prepare(
+      `SELECT ${TERMS_COLUMNS} FROM consents INDEXED BY consents_terms WHERE pseudonym = ? ORDER BY id`,
+    );
     this.#consent = this.#db.prepare('SELECT * FROM consents WHERE public_id = ?');
     this.#consentIdOf = this.#db.prepare('SELECT public_id FROM consents WHERE id = ?');
     this.#change = this.#db.prepare(
       "UPDATE consents SET decision = ?, category = ?, actor_role = ?, actor_ura = ?, actor_type = ?, period_start = ?, period_end = ? WHERE public_id = ? AND status = 'active' RETURNING *",
     );
-    this.#revoke = this.#db.prepare("UPDATE consents SET status = 'inactive', revoked_at = ? WHERE public_id = ? AND status = 'active' RETURNING *");
+    this.#revoke = this.#db.prepare(
+      "UPDATE consents SET status = 'inactive', revoked_at = ? WHERE public_id = ? AND status = 'active' RETURNING *",
+    );
     this.#insertChange = this.#db.prepare(
       `INSERT INTO consent_changes (consent, seq, change, at, client_ura, client_subject, channel, performer_id, performer_name, terms)
        VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM consent_changes WHERE consent = ?1), ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -223,7 +269,17 @@ export class SqliteRegistryStore implements RegistryStore {
   }
 
   #recordChange(change: ConsentChange['change'], c: ConsentRecord, by: ChangedBy, at: number): void {
-    this.#insertChange.run(c.row, change, at, by.ura, by.subject, by.channel, by.performer.id, by.performer.name, changedTerms(c));
+    this.#insertChange.run(
+      c.row,
+      change,
+      at,
+      by.ura,
+      by.subject,
+      by.channel,
+      by.performer.id,
+      by.performer.name,
+      changedTerms(c),
+    );
   }
 
   #inTransaction<T>(work: () => T): T {
@@ -265,7 +321,12 @@ export class SqliteRegistryStore implements RegistryStore {
   addConsent(c: NewConsent): ConsentRecord {
     return this.#inTransaction(() => {
       const added = consentOf(this.#insertConsent.get(...consentParams(c)) as unknown as ConsentRow);
-      const by = { ura: c.recordedBy.ura, subject: c.recordedBy.subject ?? '', channel: c.channel, performer: { id: c.recordedBy.id, name: c.recordedBy.name } };
+      const by = {
+        ura: c.recordedBy.ura,
+        subject: c.recordedBy.subject ?? '',
+        channel: c.channel,
+        performer: { id: c.recordedBy.id, name: c.recordedBy.name },
+      };
       this.#recordChange('create', added, by, c.recordedAt);
       return added;
     });
@@ -278,10 +339,17 @@ export class SqliteRegistryStore implements RegistryStore {
    * Consents get their rows in the order given, and random ids; nothing is returned per row, which is what makes it
    * cheaper than `addConsent` one by one. A load is the operator's act, not a client's, so it writes no change history.
    */
-  load(batch: { locations: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[]; consents: readonly NewConsent[] }, at: number): { locations: number; consents: number } {
+  load(
+    batch: {
+      locations: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[];
+      consents: readonly NewConsent[];
+    },
+    at: number,
+  ): { locations: number; consents: number } {
     return this.#inTransaction(() => {
       let locations = 0;
-      for (const e of batch.locations) locations += Number(this.#insertLocation.run(e.pseudonym, e.ura, e.category, at).changes);
+      for (const e of batch.locations)
+        locations += Number(this.#insertLocation.run(e.pseudonym, e.ura, e.category, at).changes);
       for (const c of batch.consents) this.#loadConsent.run(...consentParams(c));
       return { locations, consents: batch.consents.length };
     });
@@ -329,7 +397,12 @@ export class SqliteRegistryStore implements RegistryStore {
     return (this.#history.all(id) as unknown as ChangeRow[]).map((r) => ({
       change: r.change as ConsentChange['change'],
       at: r.at,
-      by: { ura: r.client_ura, subject: r.client_subject, channel: r.channel as ConsentRecord['channel'], performer: { id: r.performer_id, name: r.performer_name } },
+      by: {
+        ura: r.client_ura,
+        subject: r.client_subject,
+        channel: r.channel as ConsentRecord['channel'],
+        performer: { id: r.performer_id, name: r.performer_name },
+      },
       terms: JSON.parse(r.terms) as ConsentChange['terms'],
     }));
   }
@@ -340,7 +413,10 @@ export class SqliteRegistryStore implements RegistryStore {
    */
   warm(): { locations: number; consents: number } {
     const count = (sql: string): number => Number((this.#db.prepare(sql).get() as { n: number }).n);
-    return { locations: count('SELECT count(*) AS n FROM locations'), consents: count('SELECT count(*) AS n FROM consents INDEXED BY consents_terms') };
+    return {
+      locations: count('SELECT count(*) AS n FROM locations'),
+      consents: count('SELECT count(*) AS n FROM consents INDEXED BY consents_terms'),
+    };
   }
 
   close(): void {

@@ -51,7 +51,10 @@ export interface ConsentRecord {
 export type NewConsent = Omit<ConsentRecord, 'id' | 'row' | 'status' | 'revokedAt'>;
 
 /** The part of a consent a release decision reads: what is allowed, to whom and when, and the row to name it by. */
-export type ConsentTerms = Pick<ConsentRecord, 'row' | 'status' | 'decision' | 'category' | 'actor' | 'period' | 'revokedAt'>;
+export type ConsentTerms = Pick<
+  ConsentRecord,
+  'row' | 'status' | 'decision' | 'category' | 'actor' | 'period' | 'revokedAt'
+>;
 
 /** What a change of a consent may set: the terms, as a FHIR update carries them. */
 export type ConsentTermsChange = Pick<ConsentRecord, 'decision' | 'category' | 'actor' | 'period'>;

@@ -50,6 +50,7 @@ export class AlignedSlots {
   #grow(): void {
     const memory = new WebAssembly.Memory({ initial: (this.slotBytes * this.#slotsPerMemory) / WASM_PAGE });
     this.#memories += 1;
-    for (let i = 0; i < this.#slotsPerMemory; i += 1) this.#free.push(Buffer.from(memory.buffer, i * this.slotBytes, this.slotBytes));
+    for (let i = 0; i < this.#slotsPerMemory; i += 1)
+      this.#free.push(Buffer.from(memory.buffer, i * this.slotBytes, this.slotBytes));
   }
 }

@@ -12,9 +12,13 @@ const CHILD = join(import.meta.dirname, 'crash-writer-child.ts');
 
 /** Starts the writer child, lets it run a random while after it is ready, then SIGKILLs it. */
 async function runAndKill(dataDir: string, key: Buffer, tag: number): Promise<number> {
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', CHILD, dataDir, key.toString('base64'), String(tag)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--disable-warning=ExperimentalWarning', CHILD, dataDir, key.toString('base64'), String(tag)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -53,7 +57,11 @@ test('SIGKILL at random moments never leaves an indexed instance without its blo
       const referenced = store.index.referencedBlobIds();
       const listed = new Set<string>();
       for await (const id of store.blobs.list()) listed.add(id);
-      assert.deepEqual(listed, new Set([...referenced, ...report.unindexedBlobs]), `round ${round}: the indexed blobs and the reported ones remain`);
+      assert.deepEqual(
+        listed,
+        new Set([...referenced, ...report.unindexedBlobs]),
+        `round ${round}: the indexed blobs and the reported ones remain`,
+      );
       for (const id of report.unindexedBlobs) await store.blobs.delete(id);
       assert.deepEqual(readdirSync(join(dataDir, 'tmp')), [], `round ${round}: no temp files`);
       const all = store.index.instancesMatching('PATIENT', []);
@@ -76,5 +84,7 @@ test('SIGKILL at random moments never leaves an indexed instance without its blo
     }
   }
   assert.ok(acknowledged > 0, 'the child made progress');
-  t.diagnostic(`${acknowledged} acknowledged; recovery removed ${temps} temp files and found ${unindexed} unindexed blobs over 10 kills`);
+  t.diagnostic(
+    `${acknowledged} acknowledged; recovery removed ${temps} temp files and found ${unindexed} unindexed blobs over 10 kills`,
+  );
 });

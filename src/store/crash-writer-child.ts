@@ -7,7 +7,8 @@ import { openEmbeddedStore } from './embedded-store.ts';
 import { newInstance } from './store-test-support.ts';
 
 const [dataDir, keyB64, tag] = process.argv.slice(2);
-if (dataDir === undefined || keyB64 === undefined || tag === undefined) throw new Error('usage: crash-writer-child <dataDir> <key> <tag>');
+if (dataDir === undefined || keyB64 === undefined || tag === undefined)
+  throw new Error('usage: crash-writer-child <dataDir> <key> <tag>');
 const store = await openEmbeddedStore({ dataDir, encryptionKey: Buffer.from(keyB64, 'base64') });
 process.stdout.write('ready\n');
 for (let n = 0; ; n += 1) {

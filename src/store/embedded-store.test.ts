@@ -33,7 +33,10 @@ test('recover() settles every crash point: a cut-short write goes, a whole temp 
   await halfWritten.write(randomBytes(100_000));
   const unindexed = await writeBlob(before.blobs, randomBytes(2000));
   const renameLost = await writeBlob(before.blobs, randomBytes(70_000));
-  renameSync(join(dataDir, 'blobs', renameLost.blobId.slice(0, 2), renameLost.blobId), join(dataDir, 'tmp', `${renameLost.blobId}.tmp`));
+  renameSync(
+    join(dataDir, 'blobs', renameLost.blobId.slice(0, 2), renameLost.blobId),
+    join(dataDir, 'tmp', `${renameLost.blobId}.tmp`),
+  );
   before.index.recordInstance(newInstance({ sop: 'rename-lost' }), renameLost, 0);
   const kept = await writeBlob(before.blobs, randomBytes(2000));
   const lost = await writeBlob(before.blobs, randomBytes(2000));
@@ -61,10 +64,22 @@ test('recover() settles every crash point: a cut-short write goes, a whole temp 
   const listed: string[] = [];
   for await (const id of store.blobs.list()) listed.push(id);
   assert.deepEqual(listed.sort(), [kept.blobId, renameLost.blobId, unindexed.blobId].sort());
-  assert.equal((await readAll(store.blobs.open(renameLost.blobId))).length, 70_000, 'the whole temp file reads back under its id');
+  assert.equal(
+    (await readAll(store.blobs.open(renameLost.blobId))).length,
+    70_000,
+    'the whole temp file reads back under its id',
+  );
   assert.deepEqual(store.index.removedBlobIds(), new Set(), 'a removed blob is forgotten once it is gone');
-  assert.equal(store.index.getInstance('lost')?.blob.blobId, lost.blobId, 'the row of a missing blob is kept for the operator');
-  assert.equal(readdirSync(join(dataDir, 'tmp')).length, 2, 'only the live temp file and the spare for the next write remain');
+  assert.equal(
+    store.index.getInstance('lost')?.blob.blobId,
+    lost.blobId,
+    'the row of a missing blob is kept for the operator',
+  );
+  assert.equal(
+    readdirSync(join(dataDir, 'tmp')).length,
+    2,
+    'only the live temp file and the spare for the next write remain',
+  );
   const liveRef = await live.commit();
   // Committed in this process but not yet indexed: a second recover() must not report it.
   assert.deepEqual((await store.recover()).unindexedBlobs, [unindexed.blobId]);

@@ -61,7 +61,13 @@ class EmbeddedStore implements Store {
     for (const blobId of referenced) {
       if (!(await this.#fsBlobs.exists(blobId))) missingBlobs.push(blobId);
     }
-    return { tempFilesRemoved: temp.removed, tempFilesCompleted: temp.completed, orphanBlobsRemoved, unindexedBlobs: unindexedBlobs.sort(), missingBlobs: missingBlobs.sort() };
+    return {
+      tempFilesRemoved: temp.removed,
+      tempFilesCompleted: temp.completed,
+      orphanBlobsRemoved,
+      unindexedBlobs: unindexedBlobs.sort(),
+      missingBlobs: missingBlobs.sort(),
+    };
   }
 
   async close(): Promise<void> {

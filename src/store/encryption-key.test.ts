@@ -43,7 +43,8 @@ test('key file problems are typed errors that name the file and never echo the k
         assert.ok(e instanceof StoreError, name);
         assert.equal(e.code, code, name);
         assert.ok(e.message.includes(file), `${name}: names the file`);
-        if (content !== undefined && content.trim().length > 4) assert.ok(!e.message.includes(content.trim()), `${name}: no key text`);
+        if (content !== undefined && content.trim().length > 4)
+          assert.ok(!e.message.includes(content.trim()), `${name}: no key text`);
         return true;
       },
     );

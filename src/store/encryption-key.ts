@@ -31,7 +31,10 @@ export function parseEncryptionKey(text: string, source: string, what = 'store k
   }
   const key = Buffer.from(compact, 'base64');
   if (key.length !== KEY_BYTES) {
-    throw new StoreError('KEY_INVALID', `the ${what} file ${source} holds ${key.length} bytes, ${KEY_BYTES} are needed`);
+    throw new StoreError(
+      'KEY_INVALID',
+      `the ${what} file ${source} holds ${key.length} bytes, ${KEY_BYTES} are needed`,
+    );
   }
   return key;
 }

@@ -23,11 +23,21 @@ const READ_SEGMENTS = 4;
  * the stream with a StoreError (BLOB_CORRUPT, KEY_MISMATCH, BLOB_NOT_FOUND).
  */
 export function openBlobStream(path: string, blobId: string, storeKey: Buffer, keyId: Buffer, start: number): Readable {
-  return Readable.from(segments(path, blobId, storeKey, keyId, start), { objectMode: false, highWaterMark: SEGMENT_SIZE * 2 });
+  return Readable.from(segments(path, blobId, storeKey, keyId, start), {
+    objectMode: false,
+    highWaterMark: SEGMENT_SIZE * 2,
+  });
 }
 
-async function* segments(path: string, blobId: string, storeKey: Buffer, keyId: Buffer, start: number): AsyncGenerator<Buffer> {
-  if (!Number.isSafeInteger(start) || start < 0) throw new StoreError('RANGE_INVALID', `start ${start} is not a byte offset`);
+async function* segments(
+  path: string,
+  blobId: string,
+  storeKey: Buffer,
+  keyId: Buffer,
+  start: number,
+): AsyncGenerator<Buffer> {
+  if (!Number.isSafeInteger(start) || start < 0)
+    throw new StoreError('RANGE_INVALID', `start ${start} is not a byte offset`);
   let fh;
   try {
     fh = await open(path, 'r');
@@ -42,7 +52,8 @@ async function* segments(path: string, blobId: string, storeKey: Buffer, keyId: 
     const header = decodeHeader(headerBytes.subarray(0, bytesRead), blobId, keyId);
     const layout = await layoutOf(fh, fileSize, header.version, blobId);
     const { segments: count, plainSize, sealedEnd, trailer } = layout;
-    if (start > plainSize) throw new StoreError('RANGE_INVALID', `start ${start} is past the end of blob ${blobId} (${plainSize} bytes)`);
+    if (start > plainSize)
+      throw new StoreError('RANGE_INVALID', `start ${start} is past the end of blob ${blobId} (${plainSize} bytes)`);
     const key = await blobKey(storeKey, header.salt, blobId);
     // A start exactly at the end of a full final segment still authenticates that segment, then yields nothing.
     let index = Math.min(Math.floor(start / SEGMENT_SIZE), count - 1);
@@ -56,7 +67,16 @@ async function* segments(path: string, blobId: string, storeKey: Buffer, keyId: 
       for (let at = 0; at < got && index < count; at += SEALED_SEGMENT_SIZE, index += 1) {
         const sealed = buf.subarray(at, Math.min(at + SEALED_SEGMENT_SIZE, got));
         const final = index === count - 1;
-        const plain = openSegment(key, headerBytes, header.noncePrefix, index, final, sealed, blobId, final ? trailer : undefined);
+        const plain = openSegment(
+          key,
+          headerBytes,
+          header.noncePrefix,
+          index,
+          final,
+          sealed,
+          blobId,
+          final ? trailer : undefined,
+        );
         const out = skip > 0 ? plain.subarray(Math.min(skip, plain.length)) : plain;
         skip = 0;
         if (out.length > 0) yield out;
@@ -71,7 +91,8 @@ async function* segments(path: string, blobId: string, storeKey: Buffer, keyId: 
 
 async function layoutOf(fh: FileHandle, fileSize: number, version: number, blobId: string): Promise<BlobLayout> {
   if (version === 1) return layoutV1(fileSize, blobId);
-  if (fileSize < HEADER_SIZE + TRAILER_SIZE) throw new StoreError('BLOB_CORRUPT', `blob ${blobId} is truncated (${fileSize} bytes)`);
+  if (fileSize < HEADER_SIZE + TRAILER_SIZE)
+    throw new StoreError('BLOB_CORRUPT', `blob ${blobId} is truncated (${fileSize} bytes)`);
   const trailer = Buffer.alloc(TRAILER_SIZE);
   const got = await readFully(fh, trailer, TRAILER_SIZE, fileSize - TRAILER_SIZE);
   if (got < TRAILER_SIZE) throw new StoreError('BLOB_CORRUPT', `blob ${blobId} shrank while being read`);

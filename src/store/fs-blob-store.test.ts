@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
@@ -40,14 +50,26 @@ function assertCode(err: unknown, code: string): void {
 test('round trip: odd chunk sizes, sizes around segment boundaries, sha256 and size', async (t) => {
   const dir = tempDir(t);
   const blobs = await storeIn(dir);
-  for (const size of [0, 1, SEGMENT_SIZE - 1, SEGMENT_SIZE, SEGMENT_SIZE + 1, 3 * SEGMENT_SIZE, 520_000, 3 * 1024 * 1024 + 5]) {
+  for (const size of [
+    0,
+    1,
+    SEGMENT_SIZE - 1,
+    SEGMENT_SIZE,
+    SEGMENT_SIZE + 1,
+    3 * SEGMENT_SIZE,
+    520_000,
+    3 * 1024 * 1024 + 5,
+  ]) {
     const data = randomBytes(size);
     const ref = await writeBlob(blobs, data, [1, 7, 4093, 65537, 100_000]);
     assert.match(ref.blobId, /^[0-9a-f]{32}$/);
     assert.equal(ref.size, size);
     assert.equal(ref.sha256, createHash('sha256').update(data).digest('hex'));
     assert.equal(tempFilesBesidesSpare(dir), 0, 'no temp file after commit');
-    assert.ok(readFileSync(pathOf(dir, ref.blobId)).indexOf(data.subarray(0, 64)) === -1 || size < 64, 'stored encrypted');
+    assert.ok(
+      readFileSync(pathOf(dir, ref.blobId)).indexOf(data.subarray(0, 64)) === -1 || size < 64,
+      'stored encrypted',
+    );
     assert.deepEqual(await readAll(blobs.open(ref.blobId)), data, `size ${size}`);
   }
 });
@@ -59,7 +81,9 @@ test('writers interleaved chunk by chunk each get their own bytes and digest', a
   const writers = await Promise.all(datas.map(() => blobs.create()));
   const chunk = 40_000;
   for (let at = 0; datas.some((d) => at < d.length); at += chunk) {
-    await Promise.all(writers.map((w, i) => (at < datas[i]!.length ? w.write(datas[i]!.subarray(at, at + chunk)) : Promise.resolve())));
+    await Promise.all(
+      writers.map((w, i) => (at < datas[i]!.length ? w.write(datas[i]!.subarray(at, at + chunk)) : Promise.resolve())),
+    );
   }
   const refs = await Promise.all(writers.map((w) => w.commit()));
   for (const [i, ref] of refs.entries()) {
@@ -72,7 +96,17 @@ test('open from `start` seeks by segment and returns the exact tail', async (t) 
   const blobs = await storeIn(tempDir(t));
   const data = randomBytes(3 * SEGMENT_SIZE + 123);
   const ref = await writeBlob(blobs, data, [10_000]);
-  for (const start of [0, 1, 132, SEGMENT_SIZE - 1, SEGMENT_SIZE, SEGMENT_SIZE + 1, 3 * SEGMENT_SIZE, data.length - 1, data.length]) {
+  for (const start of [
+    0,
+    1,
+    132,
+    SEGMENT_SIZE - 1,
+    SEGMENT_SIZE,
+    SEGMENT_SIZE + 1,
+    3 * SEGMENT_SIZE,
+    data.length - 1,
+    data.length,
+  ]) {
     assert.deepEqual(await readAll(blobs.open(ref.blobId, { start })), data.subarray(start), `start ${start}`);
   }
   assertCode((await readUntilError(blobs.open(ref.blobId, { start: data.length + 1 }))).error, 'RANGE_INVALID');
@@ -142,12 +176,28 @@ async function writeVersion1(dir: string, storeKey: Buffer, data: Buffer): Promi
   const blobId = randomBytes(16).toString('hex');
   const salt = randomBytes(16);
   const noncePrefix = randomBytes(8);
-  const header = encodeHeader({ keyId: keyIdOf(storeKey), blobId, salt, noncePrefix, segmentSize: SEGMENT_SIZE, version: 1 });
+  const header = encodeHeader({
+    keyId: keyIdOf(storeKey),
+    blobId,
+    salt,
+    noncePrefix,
+    segmentSize: SEGMENT_SIZE,
+    version: 1,
+  });
   const key = await blobKey(storeKey, salt, blobId);
   const parts = [header];
   const count = Math.max(1, Math.ceil(data.length / SEGMENT_SIZE));
   for (let i = 0; i < count; i += 1) {
-    parts.push(...sealSegment(key, header, noncePrefix, i, i === count - 1, data.subarray(i * SEGMENT_SIZE, (i + 1) * SEGMENT_SIZE)));
+    parts.push(
+      ...sealSegment(
+        key,
+        header,
+        noncePrefix,
+        i,
+        i === count - 1,
+        data.subarray(i * SEGMENT_SIZE, (i + 1) * SEGMENT_SIZE),
+      ),
+    );
   }
   mkdirSync(join(dir, 'blobs', blobId.slice(0, 2)), { recursive: true });
   writeFileSync(pathOf(dir, blobId), Buffer.concat(parts));
@@ -226,7 +276,10 @@ test('ENOSPC and EDQUOT map to DISK_FULL, other errors to IO', () => {
   const enospc = Object.assign(new Error('no space'), { code: 'ENOSPC' });
   assert.equal(asStoreError(enospc, 'x').code, 'DISK_FULL');
   assert.equal(asStoreError(Object.assign(new Error('q'), { code: 'EDQUOT' }), 'x').code, 'DISK_FULL');
-  assert.equal(asStoreError(Object.assign(new Error('full'), { code: 'ERR_SQLITE_ERROR', errcode: 13 }), 'x').code, 'DISK_FULL');
+  assert.equal(
+    asStoreError(Object.assign(new Error('full'), { code: 'ERR_SQLITE_ERROR', errcode: 13 }), 'x').code,
+    'DISK_FULL',
+  );
   assert.equal(asStoreError(Object.assign(new Error('io'), { code: 'EIO' }), 'x').code, 'IO');
 });
 

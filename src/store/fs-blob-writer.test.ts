@@ -50,7 +50,11 @@ test('the data folder on this file system takes direct writes, and blobs ending 
     assert.equal(ref.sha256, createHash('sha256').update(data).digest('hex'));
     assert.deepEqual(await readAll(blobs.open(ref.blobId)), data, `size ${size}`);
     const fileSize = statSync(join(dir, 'blobs', ref.blobId.slice(0, 2), ref.blobId)).size;
-    assert.equal(fileSize % BLOB_ALIGNMENT, 0, `size ${size}: the file ends on a block boundary, so every write could go direct`);
+    assert.equal(
+      fileSize % BLOB_ALIGNMENT,
+      0,
+      `size ${size}: the file ends on a block boundary, so every write could go direct`,
+    );
   }
   assert.equal(BLOB_ALIGNMENT % DIRECT_IO_ALIGNMENT, 0);
 });
@@ -68,7 +72,12 @@ test('a writer whose slot pool runs dry part-way finishes the blob through the p
   let finished = false;
   const salt = randomBytes(16);
   const secret = { salt, key: await blobKey(key, salt, blobId) };
-  const w = new FsBlobWriter({ fh, slots }, { blobId, tempPath: path, finalPath: final, done: () => (finished = true) }, secret, keyIdOf(key));
+  const w = new FsBlobWriter(
+    { fh, slots },
+    { blobId, tempPath: path, finalPath: final, done: () => (finished = true) },
+    secret,
+    keyIdOf(key),
+  );
   const data = randomBytes(300_001);
   for (let at = 0; at < data.length; at += 7_777) await w.write(data.subarray(at, at + 7_777));
   const ref = await w.commit();
@@ -77,7 +86,10 @@ test('a writer whose slot pool runs dry part-way finishes the blob through the p
   assert.deepEqual(await readAll(openBlobStream(final, blobId, key, keyIdOf(key), 0)), data);
   for (const s of held) slots.give(s);
   const all = Array.from({ length: 8 }, () => slots.take());
-  assert.ok(all.every((s) => s !== undefined && s.length === 2 * DIRECT_IO_ALIGNMENT), 'all eight slots are back in the pool');
+  assert.ok(
+    all.every((s) => s !== undefined && s.length === 2 * DIRECT_IO_ALIGNMENT),
+    'all eight slots are back in the pool',
+  );
   assert.equal(slots.take(), undefined, 'the pool does not grow past its cap');
 });
 
@@ -90,7 +102,12 @@ test('an aborted direct writer gives its slot back and leaves no file', async (t
   const fh = await openTemp(dir, path);
   const salt = randomBytes(16);
   const secret = { salt, key: await blobKey(key, salt, blobId) };
-  const w = new FsBlobWriter({ fh, slots }, { blobId, tempPath: path, finalPath: join(dir, blobId), done: () => undefined }, secret, keyIdOf(key));
+  const w = new FsBlobWriter(
+    { fh, slots },
+    { blobId, tempPath: path, finalPath: join(dir, blobId), done: () => undefined },
+    secret,
+    keyIdOf(key),
+  );
   await w.write(randomBytes(200_000));
   await w.abort();
   await assert.rejects(open(path, 'r'), { code: 'ENOENT' });

@@ -2,7 +2,15 @@ import { createHash, type Hash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import type { AlignedSlots } from './aligned-slots.ts';
-import { BLOB_ALIGNMENT, encodeHeader, FORMAT_VERSION, paddingBefore, SEGMENT_SIZE, sealSegment, trailerOf } from './blob-format.ts';
+import {
+  BLOB_ALIGNMENT,
+  encodeHeader,
+  FORMAT_VERSION,
+  paddingBefore,
+  SEGMENT_SIZE,
+  sealSegment,
+  trailerOf,
+} from './blob-format.ts';
 import { asStoreError, StoreError } from './store-error.ts';
 import type { BlobRef, BlobWriter } from './types.ts';
 
@@ -178,7 +186,10 @@ export class FsBlobWriter implements BlobWriter {
 
   #enter(what: string): void {
     if (this.#state !== 'open') {
-      throw new StoreError('WRITER_CLOSED', `cannot ${what}: the blob writer is ${this.#state === 'busy' ? 'busy' : 'closed'}`);
+      throw new StoreError(
+        'WRITER_CLOSED',
+        `cannot ${what}: the blob writer is ${this.#state === 'busy' ? 'busy' : 'closed'}`,
+      );
     }
     this.#state = 'busy';
   }
@@ -186,7 +197,8 @@ export class FsBlobWriter implements BlobWriter {
   /** `trailer` only with the final segment, which authenticates it. */
   #sealPending(final: boolean, trailer?: Buffer): void {
     const plain = this.#pending.subarray(0, this.#pendingLength);
-    for (const sealed of sealSegment(this.#key, this.#header, this.#prefix, this.#segmentIndex, final, plain, trailer)) this.#emit(sealed);
+    for (const sealed of sealSegment(this.#key, this.#header, this.#prefix, this.#segmentIndex, final, plain, trailer))
+      this.#emit(sealed);
     this.#segmentIndex += 1;
     this.#unhashed.push({ segment: this.#pending, length: this.#pendingLength });
     this.#unhashedBytes += this.#pendingLength;

@@ -22,12 +22,79 @@ function archive(t: import('node:test').TestContext): SqliteStudyIndex {
     index.recordInstance(newInstance(o), fakeBlob(n), 0);
   };
   const p1 = { patientId: 'P1', patientName: 'Jansen^Piet', birthDate: '19700101' };
-  add({ ...p1, study: 'S1', studyDate: '20260110', studyTime: '101500', accession: 'A-100', series: 'S1.1', modality: 'CT', seriesNumber: 1, sop: 'S1.1.1', instanceNumber: 1 });
-  add({ ...p1, study: 'S1', studyDate: '20260110', studyTime: '101500', accession: 'A-100', series: 'S1.1', modality: 'CT', seriesNumber: 1, sop: 'S1.1.2', instanceNumber: 2 });
-  add({ ...p1, study: 'S1', studyDate: '20260110', studyTime: '101500', accession: 'A-100', series: 'S1.2', modality: 'SR', seriesNumber: 2, sop: 'S1.2.1', sopClass: '1.2.840.10008.5.1.4.1.1.88.11' });
-  add({ ...p1, study: 'S2', studyDate: '20250601', studyTime: '0800', accession: 'A-200', series: 'S2.1', modality: 'MR', sop: 'S2.1.1', referring: 'Bakker^Jan' });
-  add({ patientId: 'P2', patientName: 'Jánssen^Ëva', birthDate: '19851231', study: 'S3', studyDate: '20260305', studyTime: '235959', accession: null, series: 'S3.1', modality: 'CT', sop: 'S3.1.1' });
-  add({ patientId: 'P3', issuer: null, patientName: '[Bracket]^Bob', birthDate: null, study: 'S4', studyDate: null, studyTime: null, accession: null, series: 'S4.1', modality: 'US', sop: 'S4.1.1', seriesNumber: null });
+  add({
+    ...p1,
+    study: 'S1',
+    studyDate: '20260110',
+    studyTime: '101500',
+    accession: 'A-100',
+    series: 'S1.1',
+    modality: 'CT',
+    seriesNumber: 1,
+    sop: 'S1.1.1',
+    instanceNumber: 1,
+  });
+  add({
+    ...p1,
+    study: 'S1',
+    studyDate: '20260110',
+    studyTime: '101500',
+    accession: 'A-100',
+    series: 'S1.1',
+    modality: 'CT',
+    seriesNumber: 1,
+    sop: 'S1.1.2',
+    instanceNumber: 2,
+  });
+  add({
+    ...p1,
+    study: 'S1',
+    studyDate: '20260110',
+    studyTime: '101500',
+    accession: 'A-100',
+    series: 'S1.2',
+    modality: 'SR',
+    seriesNumber: 2,
+    sop: 'S1.2.1',
+    sopClass: '1.2.840.10008.5.1.4.1.1.88.11',
+  });
+  add({
+    ...p1,
+    study: 'S2',
+    studyDate: '20250601',
+    studyTime: '0800',
+    accession: 'A-200',
+    series: 'S2.1',
+    modality: 'MR',
+    sop: 'S2.1.1',
+    referring: 'Bakker^Jan',
+  });
+  add({
+    patientId: 'P2',
+    patientName: 'Jánssen^Ëva',
+    birthDate: '19851231',
+    study: 'S3',
+    studyDate: '20260305',
+    studyTime: '235959',
+    accession: null,
+    series: 'S3.1',
+    modality: 'CT',
+    sop: 'S3.1.1',
+  });
+  add({
+    patientId: 'P3',
+    issuer: null,
+    patientName: '[Bracket]^Bob',
+    birthDate: null,
+    study: 'S4',
+    studyDate: null,
+    studyTime: null,
+    accession: null,
+    series: 'S4.1',
+    modality: 'US',
+    sop: 'S4.1.1',
+    seriesNumber: null,
+  });
   return index;
 }
 
@@ -47,7 +114,12 @@ const cases: Case[] = [
   ['single name, case-insensitive beyond ASCII', 'PATIENT', [s('patientName', 'JÁNSSEN^ËVA')], ['P2']],
   ['wildcard * prefix', 'PATIENT', [w('patientName', 'jans*')], ['P1']],
   ['wildcard ? one character', 'PATIENT', [w('patientName', 'J?nss*')], ['P2']],
-  ['wildcard * alone is universal, matching empty values too', 'STUDY', [w('accessionNumber', '*')], ['S1', 'S2', 'S3', 'S4']],
+  [
+    'wildcard * alone is universal, matching empty values too',
+    'STUDY',
+    [w('accessionNumber', '*')],
+    ['S1', 'S2', 'S3', 'S4'],
+  ],
   ['wildcard on a non-name is case-sensitive', 'STUDY', [w('accessionNumber', 'a-*')], []],
   ['wildcard with a bracket is literal', 'PATIENT', [w('patientName', '[bracket]*')], ['P3']],
   ['wildcard with SQL LIKE characters is literal', 'STUDY', [w('accessionNumber', 'A%')], []],
@@ -58,7 +130,12 @@ const cases: Case[] = [
   ['date range open start', 'STUDY', [r('studyDate', null, '20251231')], ['S2']],
   ['date range open end', 'STUDY', [r('studyDate', '20260201', null)], ['S3']],
   ['date range excludes studies without a date', 'STUDY', [r('studyDate', '19000101', null)], ['S1', 'S2', 'S3']],
-  ['time range: an upper bound of lower precision includes its whole minute', 'STUDY', [r('studyTime', '0800', '1015')], ['S1', 'S2']],
+  [
+    'time range: an upper bound of lower precision includes its whole minute',
+    'STUDY',
+    [r('studyTime', '0800', '1015')],
+    ['S1', 'S2'],
+  ],
   ['birth date single', 'PATIENT', [s('birthDate', '19851231')], ['P2']],
   ['UID list', 'STUDY', [l('studyInstanceUid', 'S1', 'S3', 'nope')], ['S1', 'S3']],
   ['UID list at series level', 'SERIES', [l('seriesInstanceUid', 'S1.2', 'S4.1')], ['S1.2', 'S4.1']],
@@ -66,7 +143,12 @@ const cases: Case[] = [
   ['series level: modality', 'SERIES', [s('modality', 'CT')], ['S1.1', 'S3.1']],
   ['series number as integer', 'SERIES', [s('seriesNumber', '2')], ['S1.2']],
   ['series number that is not a number matches nothing', 'SERIES', [s('seriesNumber', 'x')], []],
-  ['image level: instance number list', 'IMAGE', [s('seriesInstanceUid', 'S1.1'), l('instanceNumber', '2', '7')], ['S1.1.2']],
+  [
+    'image level: instance number list',
+    'IMAGE',
+    [s('seriesInstanceUid', 'S1.1'), l('instanceNumber', '2', '7')],
+    ['S1.1.2'],
+  ],
   ['image level: SOP class', 'IMAGE', [s('sopClassUid', '1.2.840.10008.5.1.4.1.1.88.11')], ['S1.2.1']],
   ['modalities in study: a study with any series of that modality', 'STUDY', [s('modalitiesInStudy', 'SR')], ['S1']],
   ['modalities in study as a list', 'STUDY', [l('modalitiesInStudy', 'MR', 'US')], ['S2', 'S4']],
@@ -80,7 +162,15 @@ const cases: Case[] = [
 test('C-FIND matching, table of cases', async (t) => {
   const index = archive(t);
   const idOf = (level: QueryLevel, v: Record<string, unknown>): string =>
-    String(level === 'PATIENT' ? v.patientId : level === 'STUDY' ? v.studyInstanceUid : level === 'SERIES' ? v.seriesInstanceUid : v.sopInstanceUid);
+    String(
+      level === 'PATIENT'
+        ? v.patientId
+        : level === 'STUDY'
+          ? v.studyInstanceUid
+          : level === 'SERIES'
+            ? v.seriesInstanceUid
+            : v.sopInstanceUid,
+    );
   for (const [name, level, matchers, expected] of cases) {
     await t.test(name, () => {
       const got = index.query(level, matchers).map((row) => idOf(level, row.values));
@@ -93,7 +183,14 @@ test('rows carry the attributes of their level and above, and the counts', (t) =
   const index = archive(t);
   const [p1] = index.query('PATIENT', [s('patientId', 'P1')]);
   assert.deepEqual(p1, {
-    values: { patientId: 'P1', issuerOfPatientId: 'HOSP', bsn: null, patientName: 'Jansen^Piet', birthDate: '19700101', sex: 'M' },
+    values: {
+      patientId: 'P1',
+      issuerOfPatientId: 'HOSP',
+      bsn: null,
+      patientName: 'Jansen^Piet',
+      birthDate: '19700101',
+      sex: 'M',
+    },
     numberOfPatientRelatedStudies: 2,
     numberOfPatientRelatedSeries: 3,
     numberOfPatientRelatedInstances: 4,

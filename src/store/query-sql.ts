@@ -45,7 +45,9 @@ const COLUMNS: Readonly<Record<Exclude<AttributeKey, 'modalitiesInStudy'>, Colum
 
 /** The attribute keys each level's rows carry, with their columns (for building QueryRow.values). */
 export function columnsUpTo(depth: number): [AttributeKey, Column][] {
-  return (Object.entries(COLUMNS) as [Exclude<AttributeKey, 'modalitiesInStudy'>, Column][]).filter(([, c]) => c.depth <= depth);
+  return (Object.entries(COLUMNS) as [Exclude<AttributeKey, 'modalitiesInStudy'>, Column][]).filter(
+    ([, c]) => c.depth <= depth,
+  );
 }
 
 export function depthOf(level: QueryLevel): number {
@@ -84,7 +86,8 @@ function conditionFor(depth: number, m: Matcher): Condition | undefined {
     const col = { depth: 2, column: 'modality', kind: 'text' } as const;
     const inner = matchColumn(`m.modality`, col.kind, m);
     if (inner === undefined) return undefined;
-    if (depth >= 1) return { sql: `EXISTS (SELECT 1 FROM series m WHERE m.study_pk = st.pk AND ${inner.sql})`, params: inner.params };
+    if (depth >= 1)
+      return { sql: `EXISTS (SELECT 1 FROM series m WHERE m.study_pk = st.pk AND ${inner.sql})`, params: inner.params };
     return existsBelow(depth, { ...col }, m);
   }
   const col = COLUMNS[m.key];
@@ -131,7 +134,8 @@ function matchColumn(ref: string, kind: ColumnKind, m: Matcher): Condition | und
       if (kind === 'int') {
         const from = m.from === null ? undefined : parseInteger(m.from);
         const to = m.to === null ? undefined : parseInteger(m.to);
-        if ((m.from !== null && from === undefined) || (m.to !== null && to === undefined)) return { sql: '0', params: [] };
+        if ((m.from !== null && from === undefined) || (m.to !== null && to === undefined))
+          return { sql: '0', params: [] };
         if (from !== undefined) {
           parts.push(`${ref} >= ?`);
           params.push(from);

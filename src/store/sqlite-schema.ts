@@ -131,7 +131,10 @@ export function migrate(db: DatabaseSync, path: string): void {
   const row = db.prepare('SELECT max(version) AS v FROM schema_version').get();
   const current = typeof row?.v === 'number' ? row.v : 0;
   if (current > SCHEMA_VERSION) {
-    throw new StoreError('SCHEMA_TOO_NEW', `the index ${path} has schema version ${current}; this node knows up to ${SCHEMA_VERSION}`);
+    throw new StoreError(
+      'SCHEMA_TOO_NEW',
+      `the index ${path} has schema version ${current}; this node knows up to ${SCHEMA_VERSION}`,
+    );
   }
   for (const m of migrations) {
     if (m.version <= current) continue;

@@ -57,8 +57,16 @@ test('a study already stored under another patient is STUDY_PATIENT_CONFLICT and
 test('patient identity is patient id + issuer: the same id under another issuer is another patient', (t) => {
   const { index } = openIndex(t);
   index.recordInstance(newInstance({ issuer: 'A' }), fakeBlob(1), 0);
-  index.recordInstance(newInstance({ issuer: null, study: '1.2.9', series: '1.2.9.1', sop: '1.2.9.1.1' }), fakeBlob(2), 0);
-  index.recordInstance(newInstance({ issuer: null, study: '1.2.9', series: '1.2.9.1', sop: '1.2.9.1.2' }), fakeBlob(3), 0);
+  index.recordInstance(
+    newInstance({ issuer: null, study: '1.2.9', series: '1.2.9.1', sop: '1.2.9.1.1' }),
+    fakeBlob(2),
+    0,
+  );
+  index.recordInstance(
+    newInstance({ issuer: null, study: '1.2.9', series: '1.2.9.1', sop: '1.2.9.1.2' }),
+    fakeBlob(3),
+    0,
+  );
   assert.equal(index.stats().patients, 2);
 });
 
@@ -90,8 +98,18 @@ test('removeInstance removes parents that become empty, and only those', (t) => 
 
 test('instancesMatching returns every instance under the matching entities, by series number then instance number', (t) => {
   const { index } = openIndex(t);
-  const add = (series: string, seriesNumber: number | null, sop: string, instanceNumber: number | null, n: number): void => {
-    index.recordInstance(newInstance({ series, seriesNumber, sop, instanceNumber, modality: seriesNumber === 2 ? 'MR' : 'CT' }), fakeBlob(n), 0);
+  const add = (
+    series: string,
+    seriesNumber: number | null,
+    sop: string,
+    instanceNumber: number | null,
+    n: number,
+  ): void => {
+    index.recordInstance(
+      newInstance({ series, seriesNumber, sop, instanceNumber, modality: seriesNumber === 2 ? 'MR' : 'CT' }),
+      fakeBlob(n),
+      0,
+    );
   };
   add('s2', 2, 's2.i3', 3, 1);
   add('s1', 1, 's1.i2', 2, 2);
@@ -101,8 +119,18 @@ test('instancesMatching returns every instance under the matching entities, by s
   index.recordInstance(newInstance({ study: 'other', series: 'o1', sop: 'o1.1', patientId: 'P2' }), fakeBlob(6), 0);
   const sops = (level: 'STUDY' | 'SERIES' | 'PATIENT', m: Parameters<typeof index.instancesMatching>[1]): string[] =>
     index.instancesMatching(level, m).map((i) => i.instance.sopInstanceUid);
-  assert.deepEqual(sops('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: '1.2.3.1' }]), ['s1.i1', 's1.i2', 's1.inull', 's2.i1', 's2.i3']);
-  assert.deepEqual(sops('SERIES', [{ key: 'seriesInstanceUid', kind: 'list', values: ['s2', 'o1'] }]), ['s2.i1', 's2.i3', 'o1.1']);
+  assert.deepEqual(sops('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: '1.2.3.1' }]), [
+    's1.i1',
+    's1.i2',
+    's1.inull',
+    's2.i1',
+    's2.i3',
+  ]);
+  assert.deepEqual(sops('SERIES', [{ key: 'seriesInstanceUid', kind: 'list', values: ['s2', 'o1'] }]), [
+    's2.i1',
+    's2.i3',
+    'o1.1',
+  ]);
   // A study-level key below the level (modality) selects whole studies, not just the CT series.
   assert.deepEqual(sops('STUDY', [{ key: 'modalitiesInStudy', kind: 'single', value: 'MR' }]).length, 5);
   assert.deepEqual(sops('PATIENT', [{ key: 'patientId', kind: 'single', value: 'P2' }]), ['o1.1']);
@@ -121,7 +149,10 @@ test('the schema is versioned and in WAL mode; reopening keeps data; a newer sch
   assert.equal(db.prepare('SELECT max(version) AS v FROM schema_version').get()?.v, SCHEMA_VERSION);
   assert.equal(db.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
   db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION + 1);
-  assert.throws(() => new SqliteStudyIndex(path), (e) => e instanceof StoreError && e.code === 'SCHEMA_TOO_NEW');
+  assert.throws(
+    () => new SqliteStudyIndex(path),
+    (e) => e instanceof StoreError && e.code === 'SCHEMA_TOO_NEW',
+  );
 });
 
 test('the hot statements use indexes, not table scans', (t) => {
@@ -135,7 +166,13 @@ test('the hot statements use indexes, not table scans', (t) => {
     `SELECT pk FROM instances WHERE sop_instance_uid = 'x'`,
     `SELECT pk FROM studies WHERE study_date >= '2020'`,
     `SELECT pk FROM patients WHERE patient_name_norm GLOB 'jan*'`,
-  ].map((sql) => db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => String(r.detail)).join(' | '));
+  ].map((sql) =>
+    db
+      .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+      .all()
+      .map((r) => String(r.detail))
+      .join(' | '),
+  );
   for (const plan of plans) assert.match(plan, /USING (COVERING )?INDEX|USING INTEGER PRIMARY KEY/, plan);
 });
 
@@ -154,12 +191,29 @@ test('one patient id with two different BSNs is PATIENT_BSN_CONFLICT: two people
   );
   assert.equal(index.getInstance('1.3'), undefined, 'nothing written');
   assert.equal(index.stats().instances, 2);
-  assert.equal(index.recordInstance(withBsn('111222333', '1.4', '2.4'), fakeBlob(4), 132).outcome, 'created', 'the same BSN is the same patient');
+  assert.equal(
+    index.recordInstance(withBsn('111222333', '1.4', '2.4'), fakeBlob(4), 132).outcome,
+    'created',
+    'the same BSN is the same patient',
+  );
 });
 
 /** An instance of patient `name`, `n`th study, with the given Patient ID and issuer, and an optional BSN. */
-function ofPatient(name: string, n: number, patientId: string, issuer: string | null, bsn: string | null = null): ReturnType<typeof newInstance> {
-  const x = newInstance({ patientName: name, patientId, issuer, study: `9.${n}`, series: `9.${n}.1`, sop: `9.${n}.1.1` });
+function ofPatient(
+  name: string,
+  n: number,
+  patientId: string,
+  issuer: string | null,
+  bsn: string | null = null,
+): ReturnType<typeof newInstance> {
+  const x = newInstance({
+    patientName: name,
+    patientId,
+    issuer,
+    study: `9.${n}`,
+    series: `9.${n}.1`,
+    sop: `9.${n}.1.1`,
+  });
   return { ...x, patient: { ...x.patient, bsn } };
 }
 
@@ -177,21 +231,37 @@ test('an empty Patient ID never joins two people: each study keeps its own patie
   assert.equal(nameOfStudy(index, '9.2'), 'de Boer^Anna');
   assert.equal(nameOfStudy(index, '9.3'), 'Bakker^Kees');
   const patients = index.query('PATIENT', []).map((r) => [r.values.patientName, r.numberOfPatientRelatedStudies]);
-  assert.deepEqual(patients, [['Jansen^Piet', 1], ['de Boer^Anna', 1], ['Bakker^Kees', 1]]);
+  assert.deepEqual(patients, [
+    ['Jansen^Piet', 1],
+    ['de Boer^Anna', 1],
+    ['Bakker^Kees', 1],
+  ]);
   // A second instance of a study without a Patient ID joins that study's patient, not a new one.
   const more = ofPatient('Jansen^Piet', 1, '', null);
   index.recordInstance({ ...more, instance: { ...more.instance, sopInstanceUid: '9.1.1.2' } }, fakeBlob(4), 0);
   assert.equal(index.stats().patients, 3);
-  assert.equal(index.query('PATIENT', [{ key: 'patientName', kind: 'single', value: 'Jansen^Piet' }])[0]?.numberOfPatientRelatedInstances, 2);
+  assert.equal(
+    index.query('PATIENT', [{ key: 'patientName', kind: 'single', value: 'Jansen^Piet' }])[0]
+      ?.numberOfPatientRelatedInstances,
+    2,
+  );
 });
 
 test('a study without a Patient ID is not joined by an instance naming one, nor by one of another issuer', (t) => {
   const { index } = openIndex(t);
   index.recordInstance(ofPatient('Jansen^Piet', 1, '', null), fakeBlob(1), 0);
-  for (const [patientId, issuer] of [['P1', null], ['', 'HOSP']] as const) {
+  for (const [patientId, issuer] of [
+    ['P1', null],
+    ['', 'HOSP'],
+  ] as const) {
     const x = ofPatient('Jansen^Piet', 1, patientId, issuer);
     assert.throws(
-      () => index.recordInstance({ ...x, instance: { ...x.instance, sopInstanceUid: `9.1.1.${patientId}${issuer ?? ''}` } }, fakeBlob(2), 0),
+      () =>
+        index.recordInstance(
+          { ...x, instance: { ...x.instance, sopInstanceUid: `9.1.1.${patientId}${issuer ?? ''}` } },
+          fakeBlob(2),
+          0,
+        ),
       (e) => e instanceof StoreError && e.code === 'STUDY_PATIENT_CONFLICT',
     );
   }
@@ -204,7 +274,10 @@ test('the same Patient ID under different issuers is two people, each answering 
   index.recordInstance(ofPatient('de Boer^Anna', 2, '12345', 'VUMC'), fakeBlob(2), 0);
   index.recordInstance(ofPatient('Bakker^Kees', 3, '12345', null), fakeBlob(3), 0);
   assert.equal(index.stats().patients, 3);
-  assert.deepEqual(['9.1', '9.2', '9.3'].map((st) => nameOfStudy(index, st)), ['Jansen^Piet', 'de Boer^Anna', 'Bakker^Kees']);
+  assert.deepEqual(
+    ['9.1', '9.2', '9.3'].map((st) => nameOfStudy(index, st)),
+    ['Jansen^Piet', 'de Boer^Anna', 'Bakker^Kees'],
+  );
 });
 
 test('with an empty Patient ID a BSN joins nobody; with the same Patient ID and issuer two BSNs still conflict', (t) => {
@@ -247,17 +320,30 @@ test('an index of schema 3 that filed studies without a Patient ID together is s
   t.after(() => index.close());
   assert.equal(index.stats().patients, 4, 'each study without a Patient ID has its own patient');
   assert.equal(nameOfStudy(index, '9.1'), 'Jansen^Piet', 'the first study keeps the row its own first instance made');
-  assert.equal(nameOfStudy(index, '9.2'), null, 'never the first arrival\'s name');
-  assert.equal(index.getInstance('9.4.1.1')?.patient.bsn, null, 'never the first arrival\'s BSN');
+  assert.equal(nameOfStudy(index, '9.2'), null, "never the first arrival's name");
+  assert.equal(index.getInstance('9.4.1.1')?.patient.bsn, null, "never the first arrival's BSN");
   assert.equal(nameOfStudy(index, '9.3'), 'Bakker^Kees');
   const waiting = index.patientsAwaitingAttributes();
-  assert.deepEqual(waiting.map((w) => w.blobId), ['b2', 'b4']);
+  assert.deepEqual(
+    waiting.map((w) => w.blobId),
+    ['b2', 'b4'],
+  );
   const [second] = waiting;
   assert.ok(second !== undefined);
-  index.restorePatientAttributes(second.patientKey, { patientId: '', issuerOfPatientId: null, bsn: '999999990', patientName: 'de Boer^Anna', birthDate: '19800101', sex: 'F' });
+  index.restorePatientAttributes(second.patientKey, {
+    patientId: '',
+    issuerOfPatientId: null,
+    bsn: '999999990',
+    patientName: 'de Boer^Anna',
+    birthDate: '19800101',
+    sex: 'F',
+  });
   assert.equal(nameOfStudy(index, '9.2'), 'de Boer^Anna');
   assert.equal(index.getInstance('9.2.1.1')?.patient.bsn, '999999990');
-  assert.deepEqual(index.patientsAwaitingAttributes().map((w) => w.blobId), ['b4']);
+  assert.deepEqual(
+    index.patientsAwaitingAttributes().map((w) => w.blobId),
+    ['b4'],
+  );
   // New studies without a Patient ID get their own patient too.
   index.recordInstance(ofPatient('Visser^Jan', 5, '', null), fakeBlob(5), 0);
   assert.equal(nameOfStudy(index, '9.5'), 'Visser^Jan');

@@ -3,21 +3,40 @@ import { configure, migrate } from './sqlite-schema.ts';
 import { ALL_LEVELS_FROM, int, STORED_INSTANCE_COLUMNS, storedInstanceOf, text } from './sqlite-rows.ts';
 import { columnsUpTo, depthOf, fromClause, whereClause } from './query-sql.ts';
 import { asStoreError, StoreError } from './store-error.ts';
-import type { BlobRef, IndexStats, Matcher, NewInstance, PatientAttributes, QueryLevel, QueryRow, RecordOutcome, StoredInstance, StudyIndex } from './types.ts';
+import type {
+  BlobRef,
+  IndexStats,
+  Matcher,
+  NewInstance,
+  PatientAttributes,
+  QueryLevel,
+  QueryRow,
+  RecordOutcome,
+  StoredInstance,
+  StudyIndex,
+} from './types.ts';
 
 type Row = Record<string, SQLOutputValue>;
 
 /** Counts and sets that describe an entity, per level (PS3.4 C.6.1.1.2-4: Number of ... Related ...). */
 const COUNTS: readonly (readonly [depth: number, field: keyof QueryRow, sql: string])[] = [
   [0, 'numberOfPatientRelatedStudies', 'SELECT count(*) FROM studies c1 WHERE c1.patient_pk = p.pk'],
-  [0, 'numberOfPatientRelatedSeries', 'SELECT count(*) FROM studies c1 JOIN series c2 ON c2.study_pk = c1.pk WHERE c1.patient_pk = p.pk'],
+  [
+    0,
+    'numberOfPatientRelatedSeries',
+    'SELECT count(*) FROM studies c1 JOIN series c2 ON c2.study_pk = c1.pk WHERE c1.patient_pk = p.pk',
+  ],
   [
     0,
     'numberOfPatientRelatedInstances',
     'SELECT count(*) FROM studies c1 JOIN series c2 ON c2.study_pk = c1.pk JOIN instances c3 ON c3.series_pk = c2.pk WHERE c1.patient_pk = p.pk',
   ],
   [1, 'numberOfStudyRelatedSeries', 'SELECT count(*) FROM series c2 WHERE c2.study_pk = st.pk'],
-  [1, 'numberOfStudyRelatedInstances', 'SELECT count(*) FROM series c2 JOIN instances c3 ON c3.series_pk = c2.pk WHERE c2.study_pk = st.pk'],
+  [
+    1,
+    'numberOfStudyRelatedInstances',
+    'SELECT count(*) FROM series c2 JOIN instances c3 ON c3.series_pk = c2.pk WHERE c2.study_pk = st.pk',
+  ],
   [1, 'modalitiesInStudy', 'SELECT group_concat(DISTINCT c2.modality) FROM series c2 WHERE c2.study_pk = st.pk'],
   [
     1,
@@ -33,30 +52,32 @@ const COUNTS: readonly (readonly [depth: number, field: keyof QueryRow, sql: str
  */
 export class SqliteStudyIndex implements StudyIndex {
   readonly #db: DatabaseSync;
-  readonly #s: Readonly<Record<
-    | 'instanceBySop'
-    | 'instanceKeys'
-    | 'patientPk'
-    | 'setPatientBsn'
-    | 'insertPatient'
-    | 'studyByUid'
-    | 'insertStudy'
-    | 'seriesByUid'
-    | 'insertSeries'
-    | 'insertInstance'
-    | 'deleteInstance'
-    | 'insertRemovedBlob'
-    | 'deleteRemovedBlob'
-    | 'seriesEmpty'
-    | 'deleteSeries'
-    | 'studyEmpty'
-    | 'deleteStudy'
-    | 'patientEmpty'
-    | 'deletePatient'
-    | 'patientsToReread'
-    | 'setRereadPatient',
-    StatementSync
-  >>;
+  readonly #s: Readonly<
+    Record<
+      | 'instanceBySop'
+      | 'instanceKeys'
+      | 'patientPk'
+      | 'setPatientBsn'
+      | 'insertPatient'
+      | 'studyByUid'
+      | 'insertStudy'
+      | 'seriesByUid'
+      | 'insertSeries'
+      | 'insertInstance'
+      | 'deleteInstance'
+      | 'insertRemovedBlob'
+      | 'deleteRemovedBlob'
+      | 'seriesEmpty'
+      | 'deleteSeries'
+      | 'studyEmpty'
+      | 'deleteStudy'
+      | 'patientEmpty'
+      | 'deletePatient'
+      | 'patientsToReread'
+      | 'setRereadPatient',
+      StatementSync
+    >
+  >;
   readonly #queries = new Map<string, StatementSync>();
 
   constructor(path: string) {
@@ -74,7 +95,9 @@ export class SqliteStudyIndex implements StudyIndex {
         `SELECT i.pk AS ipk, se.pk AS sepk, st.pk AS stpk, p.pk AS ppk ${ALL_LEVELS_FROM} WHERE i.sop_instance_uid = ?`,
       ),
       // The patient_id <> '' term lets SQLite use the partial unique index; an empty id is never looked up by identity.
-      patientPk: db.prepare(`SELECT pk, bsn FROM patients WHERE patient_id = ? AND patient_id <> '' AND ifnull(issuer, '') = ?`),
+      patientPk: db.prepare(
+        `SELECT pk, bsn FROM patients WHERE patient_id = ? AND patient_id <> '' AND ifnull(issuer, '') = ?`,
+      ),
       setPatientBsn: db.prepare(`UPDATE patients SET bsn = ? WHERE pk = ? AND bsn IS NULL`),
       insertPatient: db.prepare(
         `INSERT INTO patients (patient_id, issuer, bsn, patient_name, patient_name_norm, birth_date, sex) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -129,7 +152,9 @@ export class SqliteStudyIndex implements StudyIndex {
       const knownPatient =
         p.patientId !== ''
           ? s.patientPk.get(p.patientId, p.issuerOfPatientId ?? '')
-          : study !== undefined && text(study.patient_id) === '' && (text(study.issuer) ?? '') === (p.issuerOfPatientId ?? '')
+          : study !== undefined &&
+              text(study.patient_id) === '' &&
+              (text(study.issuer) ?? '') === (p.issuerOfPatientId ?? '')
             ? { pk: study.patient_pk ?? null, bsn: study.bsn ?? null }
             : undefined;
       let patientPk = int(knownPatient?.pk);
@@ -151,8 +176,15 @@ export class SqliteStudyIndex implements StudyIndex {
       }
       if (patientPk === null) {
         patientPk = Number(
-          s.insertPatient.run(p.patientId, p.issuerOfPatientId, p.bsn, p.patientName, lower(p.patientName), p.birthDate, p.sex)
-            .lastInsertRowid,
+          s.insertPatient.run(
+            p.patientId,
+            p.issuerOfPatientId,
+            p.bsn,
+            p.patientName,
+            lower(p.patientName),
+            p.birthDate,
+            p.sex,
+          ).lastInsertRowid,
         );
       }
       let studyPk = int(study?.pk);
@@ -175,13 +207,22 @@ export class SqliteStudyIndex implements StudyIndex {
       const series = s.seriesByUid.get(x.series.seriesInstanceUid);
       let seriesPk = int(series?.pk);
       if (series !== undefined && int(series.study_pk) !== studyPk) {
-        throw new StoreError('SERIES_STUDY_CONFLICT', `series ${x.series.seriesInstanceUid} is already stored under another study`);
+        throw new StoreError(
+          'SERIES_STUDY_CONFLICT',
+          `series ${x.series.seriesInstanceUid} is already stored under another study`,
+        );
       }
       if (seriesPk === null) {
         const se = x.series;
         seriesPk = Number(
-          s.insertSeries.run(studyPk, se.seriesInstanceUid, se.modality, se.seriesNumber, se.seriesDescription, se.bodyPartExamined)
-            .lastInsertRowid,
+          s.insertSeries.run(
+            studyPk,
+            se.seriesInstanceUid,
+            se.modality,
+            se.seriesNumber,
+            se.seriesDescription,
+            se.bodyPartExamined,
+          ).lastInsertRowid,
         );
       }
       const i = x.instance;
@@ -266,7 +307,10 @@ export class SqliteStudyIndex implements StudyIndex {
   }
 
   receivedBefore(cutoff: string, limit: number): StoredInstance[] {
-    return this.#run(`SELECT ${STORED_INSTANCE_COLUMNS} ${ALL_LEVELS_FROM} WHERE i.received_at < ? ORDER BY i.received_at LIMIT ?`, [cutoff, limit]).map(storedInstanceOf);
+    return this.#run(
+      `SELECT ${STORED_INSTANCE_COLUMNS} ${ALL_LEVELS_FROM} WHERE i.received_at < ? ORDER BY i.received_at LIMIT ?`,
+      [cutoff, limit],
+    ).map(storedInstanceOf);
   }
 
   removeInstance(sopInstanceUid: string): StoredInstance | undefined {

@@ -39,8 +39,11 @@ export function asStoreError(err: unknown, what: string): StoreError {
   const errno = errnoOf(err);
   // SQLite reports a full disk as SQLITE_FULL (errcode 13) inside ERR_SQLITE_ERROR.
   const sqliteFull = typeof err === 'object' && err !== null && 'errcode' in err && err.errcode === 13;
-  if (errno === 'ENOSPC' || errno === 'EDQUOT' || sqliteFull) return new StoreError('DISK_FULL', `${what}: no space left`, { cause: err });
-  return new StoreError('IO', `${what}: ${errno ?? (err instanceof Error ? err.message : String(err))}`, { cause: err });
+  if (errno === 'ENOSPC' || errno === 'EDQUOT' || sqliteFull)
+    return new StoreError('DISK_FULL', `${what}: no space left`, { cause: err });
+  return new StoreError('IO', `${what}: ${errno ?? (err instanceof Error ? err.message : String(err))}`, {
+    cause: err,
+  });
 }
 
 export function isNotFound(err: unknown): boolean {

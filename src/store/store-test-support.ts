@@ -21,7 +21,11 @@ export async function readUntilError(stream: NodeJS.ReadableStream): Promise<{ d
 }
 
 /** Writes `data` in chunks of the given sizes, cycling through them. */
-export async function writeBlob(blobs: BlobStore, data: Buffer, chunkSizes: readonly number[] = [65536]): Promise<BlobRef> {
+export async function writeBlob(
+  blobs: BlobStore,
+  data: Buffer,
+  chunkSizes: readonly number[] = [65536],
+): Promise<BlobRef> {
   const w = await blobs.create();
   let at = 0;
   let n = 0;
@@ -88,7 +92,12 @@ export function newInstance(
       instanceNumber: o.instanceNumber === undefined ? 1 : o.instanceNumber,
       transferSyntaxUid: '1.2.840.10008.1.2.1',
     },
-    provenance: { receivedAt: '2026-11-22T23:00:00.000Z', via: 'dimse', callingAeTitle: 'MODALITY', remoteAddress: '127.0.0.1' },
+    provenance: {
+      receivedAt: '2026-11-22T23:00:00.000Z',
+      via: 'dimse',
+      callingAeTitle: 'MODALITY',
+      remoteAddress: '127.0.0.1',
+    },
   };
 }
 

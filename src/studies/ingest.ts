@@ -18,7 +18,12 @@ export interface IngestInput {
 }
 
 /** `bsn`: the patient's BSN as the instance names it, so the node can tell the registry where the patient is known. */
-export type IngestOutcome = { outcome: 'created' | 'duplicate'; studyInstanceUid: string; bytes: number; bsn: string | null };
+export type IngestOutcome = {
+  outcome: 'created' | 'duplicate';
+  studyInstanceUid: string;
+  bytes: number;
+  bsn: string | null;
+};
 
 /**
  * Stores one instance: the bytes stream into an encrypted blob while the header is parsed from the same chunks (pixel
@@ -31,12 +36,19 @@ export async function ingestInstance(store: Store, input: IngestInput): Promise<
   if (existing !== undefined) {
     // Storing the same instance again is idempotent: read the bytes off the wire and keep what we have.
     for await (const chunk of input.data) void chunk;
-    return { outcome: 'duplicate', studyInstanceUid: existing.study.studyInstanceUid, bytes: existing.blob.size, bsn: existing.patient.bsn };
+    return {
+      outcome: 'duplicate',
+      studyInstanceUid: existing.study.studyInstanceUid,
+      bytes: existing.blob.size,
+      bsn: existing.patient.bsn,
+    };
   }
 
   const header = new HeaderReader(input.transferSyntaxUid);
   // The header says what the instance is; the structure check proves all of it arrived, pixel data included.
-  const structure = StructureCheck.applies(input.transferSyntaxUid) ? new StructureCheck(input.transferSyntaxUid) : undefined;
+  const structure = StructureCheck.applies(input.transferSyntaxUid)
+    ? new StructureCheck(input.transferSyntaxUid)
+    : undefined;
   let writer: BlobWriter | undefined;
   try {
     writer = await store.blobs.create();
@@ -64,7 +76,12 @@ export async function ingestInstance(store: Store, input: IngestInput): Promise<
       throw err;
     }
     if (recorded.outcome === 'duplicate') await store.blobs.delete(blob.blobId);
-    return { outcome: recorded.outcome, studyInstanceUid: record.study.studyInstanceUid, bytes: blob.size, bsn: record.patient.bsn };
+    return {
+      outcome: recorded.outcome,
+      studyInstanceUid: record.study.studyInstanceUid,
+      bytes: blob.size,
+      bsn: record.patient.bsn,
+    };
   } catch (err) {
     if (writer !== undefined) await writer.abort().catch(() => undefined);
     throw asIngestError(err);
@@ -99,7 +116,12 @@ export async function reindexBlob(store: Store, blobId: string): Promise<IngestO
     const blob = { blobId, size, sha256: hash.digest('hex') };
     const recorded = store.index.recordInstance(record, blob, part10.fileMeta.length);
     if (recorded.outcome === 'duplicate') await store.blobs.delete(blobId);
-    return { outcome: recorded.outcome, studyInstanceUid: record.study.studyInstanceUid, bytes: size, bsn: record.patient.bsn };
+    return {
+      outcome: recorded.outcome,
+      studyInstanceUid: record.study.studyInstanceUid,
+      bytes: size,
+      bsn: record.patient.bsn,
+    };
   } catch (err) {
     throw asIngestError(err);
   }
@@ -122,11 +144,15 @@ export async function patientOfBlob(store: Store, blobId: string): Promise<Patie
 }
 
 function asIngestError(err: unknown): unknown {
-  if (err instanceof DicomError) return new BeeldbrugError('DATASET_INVALID', `the data set cannot be parsed: ${err.message}`, { cause: err });
+  if (err instanceof DicomError)
+    return new BeeldbrugError('DATASET_INVALID', `the data set cannot be parsed: ${err.message}`, { cause: err });
   if (err instanceof StoreError) {
-    if (err.code === 'DISK_FULL') return new BeeldbrugError('OUT_OF_RESOURCES', 'the node is out of disk space', { cause: err });
-    if (err.code === 'STUDY_PATIENT_CONFLICT') return new BeeldbrugError('STUDY_PATIENT_CONFLICT', err.message, { cause: err });
-    if (err.code === 'PATIENT_BSN_CONFLICT') return new BeeldbrugError('PATIENT_BSN_CONFLICT', err.message, { cause: err });
+    if (err.code === 'DISK_FULL')
+      return new BeeldbrugError('OUT_OF_RESOURCES', 'the node is out of disk space', { cause: err });
+    if (err.code === 'STUDY_PATIENT_CONFLICT')
+      return new BeeldbrugError('STUDY_PATIENT_CONFLICT', err.message, { cause: err });
+    if (err.code === 'PATIENT_BSN_CONFLICT')
+      return new BeeldbrugError('PATIENT_BSN_CONFLICT', err.message, { cause: err });
     return new BeeldbrugError('STORE_FAILED', `storing failed: ${err.code}`, { cause: err });
   }
   return err;

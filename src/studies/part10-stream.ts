@@ -38,5 +38,10 @@ export async function splitPart10(source: AsyncIterable<Buffer>): Promise<Part10
       yield r.value as Buffer;
     }
   };
-  return { meta: found.meta, transferSyntaxUid: found.transferSyntaxUid, fileMeta: head.subarray(0, found.datasetOffset), dataset: dataset() };
+  return {
+    meta: found.meta,
+    transferSyntaxUid: found.transferSyntaxUid,
+    fileMeta: head.subarray(0, found.datasetOffset),
+    dataset: dataset(),
+  };
 }

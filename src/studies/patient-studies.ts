@@ -57,7 +57,11 @@ export function summarizeStudies(rows: readonly QueryRow[]): PatientStudy[] {
   return [...studies.values()];
 }
 
-export const REPORT_SOP_CLASSES: ReadonlySet<string> = new Set([SopClass.BasicTextSRStorage, SopClass.EnhancedSRStorage, SopClass.ComprehensiveSRStorage]);
+export const REPORT_SOP_CLASSES: ReadonlySet<string> = new Set([
+  SopClass.BasicTextSRStorage,
+  SopClass.EnhancedSRStorage,
+  SopClass.ComprehensiveSRStorage,
+]);
 
 /**
  * The readable text of a structured report (PS3.3 C.17.3): the content tree walked depth first, each TEXT item as
@@ -71,7 +75,8 @@ export function reportTextOf(part10: Buffer): string {
       const concept = item.items(Tag.ConceptNameCodeSequence)[0]?.string(Tag.CodeMeaning)?.trim();
       const type = item.string(Tag.ValueType)?.trim();
       const value = item.string(Tag.TextValue)?.trim();
-      if (type === 'TEXT' && value !== undefined && value !== '') lines.push(concept !== undefined && concept !== '' ? `${concept}: ${value}` : value);
+      if (type === 'TEXT' && value !== undefined && value !== '')
+        lines.push(concept !== undefined && concept !== '' ? `${concept}: ${value}` : value);
       else if (type === 'CONTAINER' && concept !== undefined && concept !== '') lines.push(`${concept}`);
       walk(item.items(Tag.ContentSequence));
     }

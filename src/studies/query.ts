@@ -23,7 +23,10 @@ export function parseQuery(identifier: Dataset, model: InformationModel): Parsed
   const levelText = identifier.string(Tag.QueryRetrieveLevel)?.trim();
   const level = levels.find((l) => l === levelText);
   if (level === undefined) {
-    throw new BeeldbrugError('IDENTIFIER_INVALID', `QueryRetrieveLevel must be one of ${levels.join(', ')}, got ${JSON.stringify(levelText ?? '')}`);
+    throw new BeeldbrugError(
+      'IDENTIFIER_INVALID',
+      `QueryRetrieveLevel must be one of ${levels.join(', ')}, got ${JSON.stringify(levelText ?? '')}`,
+    );
   }
   if (model === 'study-root' && level === 'PATIENT') {
     throw new BeeldbrugError('IDENTIFIER_INVALID', 'the study root information model has no PATIENT level');
@@ -31,7 +34,12 @@ export function parseQuery(identifier: Dataset, model: InformationModel): Parsed
   const matchers: Matcher[] = [];
   const returnKeys: number[] = [];
   for (const element of identifier) {
-    if (element.tag === Tag.QueryRetrieveLevel || element.tag === Tag.SpecificCharacterSet || element.tag >>> 16 === 0x0002) continue;
+    if (
+      element.tag === Tag.QueryRetrieveLevel ||
+      element.tag === Tag.SpecificCharacterSet ||
+      element.tag >>> 16 === 0x0002
+    )
+      continue;
     returnKeys.push(element.tag);
     const key = keysByTag.get(element.tag);
     if (key?.attribute === undefined || levelRank[key.level] > levelRank[level]) continue;
@@ -72,7 +80,12 @@ export function responseFor(query: ParsedQuery, row: QueryRow, retrieveAeTitle: 
       ds.set(tag, vr, vr === 'SQ' ? [] : '');
       continue;
     }
-    const value = key.computed !== undefined ? key.computed(row) : key.attribute !== undefined ? row.values[key.attribute] : undefined;
+    const value =
+      key.computed !== undefined
+        ? key.computed(row)
+        : key.attribute !== undefined
+          ? row.values[key.attribute]
+          : undefined;
     ds.set(tag, key.vr, formatValue(value));
   }
   return ds;
@@ -87,8 +100,13 @@ function formatValue(value: string | number | readonly string[] | null | undefin
 /** C-MOVE and C-GET must name what to retrieve by unique key at their level: an empty key must not mean "everything". */
 export function requireUniqueKey(query: ParsedQuery): void {
   const uniqueAtLevel = [...keysByTag.values()].find((k) => k.unique === true && k.level === query.level);
-  const named = query.matchers.some((m) => m.key === uniqueAtLevel?.attribute && (m.kind === 'single' || m.kind === 'list'));
+  const named = query.matchers.some(
+    (m) => m.key === uniqueAtLevel?.attribute && (m.kind === 'single' || m.kind === 'list'),
+  );
   if (!named) {
-    throw new BeeldbrugError('IDENTIFIER_INVALID', `a retrieve at ${query.level} level must name ${uniqueAtLevel?.attribute ?? 'the unique key'}`);
+    throw new BeeldbrugError(
+      'IDENTIFIER_INVALID',
+      `a retrieve at ${query.level} level must name ${uniqueAtLevel?.attribute ?? 'the unique key'}`,
+    );
   }
 }

@@ -87,7 +87,10 @@ test('patients an older index filed together for lack of a Patient ID each get t
   const key = testKey();
   const before = await openEmbeddedStore({ dataDir, encryptionKey: key });
   const studies: { uid: string; name: string }[] = [];
-  for (const [seed, name] of [[11, 'Jansen^Piet'], [12, 'de Boer^Anna']] as const) {
+  for (const [seed, name] of [
+    [11, 'Jansen^Piet'],
+    [12, 'de Boer^Anna'],
+  ] as const) {
     const study = await writeCtStudy({ outDir: join(dir, `study${seed}`), instances: 1, seed });
     const part10 = readPart10(readFileSync(study.files[0] ?? ''));
     part10.dataset.set(Tag.PatientID, 'LO', '').set(Tag.IssuerOfPatientID, 'LO', '').set(Tag.PatientName, 'PN', name);
@@ -112,10 +115,18 @@ test('patients an older index filed together for lack of a Patient ID each get t
 
   const store = await openEmbeddedStore({ dataDir, encryptionKey: key });
   t.after(() => store.close());
-  const nameOf = (uid: string): unknown => store.index.query('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: uid }])[0]?.values.patientName;
-  assert.equal(nameOf(studies[1]?.uid ?? ''), null, 'split at open, the second study no longer answers with the first name');
+  const nameOf = (uid: string): unknown =>
+    store.index.query('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: uid }])[0]?.values.patientName;
+  assert.equal(
+    nameOf(studies[1]?.uid ?? ''),
+    null,
+    'split at open, the second study no longer answers with the first name',
+  );
   const report = await serviceOn(store).recover();
   assert.equal(report.patientsRestored, 1);
-  assert.deepEqual(studies.map((s) => nameOf(s.uid)), studies.map((s) => s.name));
+  assert.deepEqual(
+    studies.map((s) => nameOf(s.uid)),
+    studies.map((s) => s.name),
+  );
   assert.equal((await serviceOn(store).recover()).patientsRestored, 0, 'a second start finds nothing to do');
 });

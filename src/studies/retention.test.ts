@@ -29,7 +29,10 @@ test('retention purges what was received before the cutoff, study by study, and 
   for (const f of filesOf(newer)) await studies.importFile(system, f);
   const before = store.index.stats();
 
-  const purged = await studies.purgeReceivedBefore({ actor: { kind: 'system', task: 'retention' }, purpose: 'retention' }, cutoff);
+  const purged = await studies.purgeReceivedBefore(
+    { actor: { kind: 'system', task: 'retention' }, purpose: 'retention' },
+    cutoff,
+  );
   assert.deepEqual(purged.map((s) => s.studyInstanceUid).sort(), older.studies.map((s) => s.studyInstanceUid).sort());
   assert.ok(purged.every((s) => s.patient.bsn === older.bsn && s.instances > 0 && s.bytes > 0));
   const olderInstances = older.studies.reduce((n, s) => n + s.instances, 0);

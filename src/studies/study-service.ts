@@ -49,7 +49,9 @@ export class StudyService {
    * A blob that can no longer be indexed (its patient now conflicts) is removed and logged; one that cannot be read is
    * left in place and reported.
    */
-  async recover(): Promise<RecoveryReport & { reindexed: number; refused: number; unreadable: string[]; patientsRestored: number }> {
+  async recover(): Promise<
+    RecoveryReport & { reindexed: number; refused: number; unreadable: string[]; patientsRestored: number }
+  > {
     const report = await this.#store.recover();
     let reindexed = 0;
     let refused = 0;
@@ -59,7 +61,10 @@ export class StudyService {
         const r = await reindexBlob(this.#store, blobId);
         if (r.outcome === 'created') reindexed += 1;
       } catch (err) {
-        if (err instanceof BeeldbrugError && (err.code === 'PATIENT_BSN_CONFLICT' || err.code === 'STUDY_PATIENT_CONFLICT')) {
+        if (
+          err instanceof BeeldbrugError &&
+          (err.code === 'PATIENT_BSN_CONFLICT' || err.code === 'STUDY_PATIENT_CONFLICT')
+        ) {
           refused += 1;
           this.#log.warn({ blobId, code: err.code }, `a recovered instance was not indexed: ${err.message}`);
           await this.#store.blobs.delete(blobId);
@@ -84,10 +89,17 @@ export class StudyService {
         this.#store.index.restorePatientAttributes(patientKey, await patientOfBlob(this.#store, blobId));
         restored += 1;
       } catch (err) {
-        this.#log.error({ blobId, err }, 'the patient attributes of a study could not be read again from its file; they stay empty');
+        this.#log.error(
+          { blobId, err },
+          'the patient attributes of a study could not be read again from its file; they stay empty',
+        );
       }
     }
-    if (restored > 0) this.#log.info({ restored }, 'patients with an empty Patient ID, once filed together, each have their own attributes again');
+    if (restored > 0)
+      this.#log.info(
+        { restored },
+        'patients with an empty Patient ID, once filed together, each have their own attributes again',
+      );
     return restored;
   }
 
@@ -107,7 +119,10 @@ export class StudyService {
         await this.#store.blobs.delete(removed.blob.blobId);
         const s = byStudy.get(removed.study.studyInstanceUid) ?? {
           studyInstanceUid: removed.study.studyInstanceUid,
-          patient: { ...(removed.patient.bsn !== null ? { bsn: removed.patient.bsn } : {}), patientId: removed.patient.patientId },
+          patient: {
+            ...(removed.patient.bsn !== null ? { bsn: removed.patient.bsn } : {}),
+            patientId: removed.patient.patientId,
+          },
           instances: 0,
           bytes: 0,
         };
@@ -117,7 +132,15 @@ export class StudyService {
       }
     }
     const purged = [...byStudy.values()];
-    if (purged.length > 0) this.#log.info({ actor: describeActor(ctx.actor), studies: purged.length, instances: purged.reduce((n, s) => n + s.instances, 0) }, 'retention purge');
+    if (purged.length > 0)
+      this.#log.info(
+        {
+          actor: describeActor(ctx.actor),
+          studies: purged.length,
+          instances: purged.reduce((n, s) => n + s.instances, 0),
+        },
+        'retention purge',
+      );
     return purged;
   }
 
@@ -129,7 +152,9 @@ export class StudyService {
   /** Every patient with a BSN the node holds studies of. */
   patientBsns(): string[] {
     const rows = this.#store.index.query('PATIENT', []);
-    return [...new Set(rows.flatMap((r) => (typeof r.values.bsn === 'string' && r.values.bsn !== '' ? [r.values.bsn] : [])))];
+    return [
+      ...new Set(rows.flatMap((r) => (typeof r.values.bsn === 'string' && r.values.bsn !== '' ? [r.values.bsn] : []))),
+    ];
   }
 
   async ingest(ctx: AccessContext, input: IngestInput): Promise<IngestOutcome> {
@@ -143,7 +168,10 @@ export class StudyService {
         }
       }
     }
-    this.#log.debug({ actor: describeActor(ctx.actor), outcome: result.outcome, bytes: result.bytes, sopClassUid: input.sopClassUid }, 'instance stored');
+    this.#log.debug(
+      { actor: describeActor(ctx.actor), outcome: result.outcome, bytes: result.bytes, sopClassUid: input.sopClassUid },
+      'instance stored',
+    );
     return result;
   }
 
@@ -162,7 +190,10 @@ export class StudyService {
   async ingestPart10Stream(
     ctx: AccessContext,
     source: AsyncIterable<Buffer>,
-    o: { provenance: Provenance; expect?: (instance: { sopInstanceUid: string; sopClassUid: string }) => { size: number; sha256: string } },
+    o: {
+      provenance: Provenance;
+      expect?: (instance: { sopInstanceUid: string; sopClassUid: string }) => { size: number; sha256: string };
+    },
   ): Promise<IngestOutcome & { sopInstanceUid: string }> {
     const part10 = await splitPart10(source);
     const sopInstanceUid = part10.meta.string(Tag.MediaStorageSOPInstanceUID) ?? '';
@@ -176,17 +207,31 @@ export class StudyService {
         if (expected !== undefined) {
           hash.update(b);
           size += b.length;
-          if (size > expected.size) throw new BeeldbrugError('DIGEST_MISMATCH', `${sopInstanceUid} is larger than the ${expected.size} bytes announced`);
+          if (size > expected.size)
+            throw new BeeldbrugError(
+              'DIGEST_MISMATCH',
+              `${sopInstanceUid} is larger than the ${expected.size} bytes announced`,
+            );
         }
         yield b;
       }
       if (expected === undefined) return;
       const digest = hash.digest('hex');
       if (size !== expected.size || digest !== expected.sha256) {
-        throw new BeeldbrugError('DIGEST_MISMATCH', `${sopInstanceUid}: ${size} bytes with SHA-256 ${digest.slice(0, 12)}…, announced ${expected.size} bytes ${expected.sha256.slice(0, 12)}…`);
+        throw new BeeldbrugError(
+          'DIGEST_MISMATCH',
+          `${sopInstanceUid}: ${size} bytes with SHA-256 ${digest.slice(0, 12)}…, announced ${expected.size} bytes ${expected.sha256.slice(0, 12)}…`,
+        );
       }
     };
-    const result = await this.ingest(ctx, { sopClassUid, sopInstanceUid, transferSyntaxUid: part10.transferSyntaxUid, fileMeta, data: checked(), provenance: o.provenance });
+    const result = await this.ingest(ctx, {
+      sopClassUid,
+      sopInstanceUid,
+      transferSyntaxUid: part10.transferSyntaxUid,
+      fileMeta,
+      data: checked(),
+      provenance: o.provenance,
+    });
     return { ...result, sopInstanceUid };
   }
 
@@ -194,7 +239,10 @@ export class StudyService {
   find(ctx: AccessContext, identifier: Dataset, model: InformationModel): Dataset[] {
     const query = parseQuery(identifier, model);
     const rows = this.#store.index.query(query.level, query.matchers);
-    this.#log.debug({ actor: describeActor(ctx.actor), level: query.level, keys: query.matchers.length, matches: rows.length }, 'query');
+    this.#log.debug(
+      { actor: describeActor(ctx.actor), level: query.level, keys: query.matchers.length, matches: rows.length },
+      'query',
+    );
     return rows.map((row) => responseFor(query, row, this.#retrieveAeTitle));
   }
 
@@ -229,7 +277,9 @@ export class StudyService {
 
   /** Every stored instance of one study, for sending it on (issue 3): attributes, size and SHA-256 of each file. */
   studyInstances(ctx: AccessContext, studyInstanceUid: string): StoredInstance[] {
-    const instances = this.#store.index.instancesMatching('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: studyInstanceUid }]);
+    const instances = this.#store.index.instancesMatching('STUDY', [
+      { key: 'studyInstanceUid', kind: 'single', value: studyInstanceUid },
+    ]);
     this.#log.debug({ actor: describeActor(ctx.actor), instances: instances.length }, 'study for exchange');
     return instances;
   }
@@ -240,12 +290,16 @@ export class StudyService {
     const rows = this.#store.index.query('SERIES', [{ key: 'bsn', kind: 'single', value: bsn }]);
     const studies = summarizeStudies(rows);
     this.#log.debug({ actor: describeActor(ctx.actor), studies: studies.length }, 'patient studies');
-    return studies.sort((a, b) => `${b.studyDate ?? ''}${b.studyTime ?? ''}`.localeCompare(`${a.studyDate ?? ''}${a.studyTime ?? ''}`));
+    return studies.sort((a, b) =>
+      `${b.studyDate ?? ''}${b.studyTime ?? ''}`.localeCompare(`${a.studyDate ?? ''}${a.studyTime ?? ''}`),
+    );
   }
 
   /** The text of the study's structured reports, or undefined when it has none (a PDF report has no text here). */
   async reportText(ctx: AccessContext, studyInstanceUid: string): Promise<string | undefined> {
-    const reports = this.studyInstances(ctx, studyInstanceUid).filter((i) => REPORT_SOP_CLASSES.has(i.instance.sopClassUid) && i.blob.size <= MAX_REPORT_BYTES);
+    const reports = this.studyInstances(ctx, studyInstanceUid).filter(
+      (i) => REPORT_SOP_CLASSES.has(i.instance.sopClassUid) && i.blob.size <= MAX_REPORT_BYTES,
+    );
     if (reports.length === 0) return undefined;
     const texts: string[] = [];
     for (const r of reports) {

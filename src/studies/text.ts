@@ -18,7 +18,9 @@ export function integer(ds: Dataset, tag: number): number | null {
 export function bsnOf(ds: Dataset, isValidBsn: (s: string) => boolean, bsnIssuer: string): string | null {
   const candidates: { id: string | null; issuer: string | null }[] = [
     { id: text(ds, Tag.PatientID), issuer: text(ds, Tag.IssuerOfPatientID) },
-    ...ds.items(Tag.OtherPatientIDsSequence).map((item) => ({ id: text(item, Tag.PatientID), issuer: text(item, Tag.IssuerOfPatientID) })),
+    ...ds
+      .items(Tag.OtherPatientIDsSequence)
+      .map((item) => ({ id: text(item, Tag.PatientID), issuer: text(item, Tag.IssuerOfPatientID) })),
   ];
   for (const c of candidates) {
     if (c.id !== null && c.issuer === bsnIssuer && isValidBsn(c.id)) return c.id;

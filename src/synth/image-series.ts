@@ -5,7 +5,18 @@
  */
 import { join } from 'node:path';
 import { type Dataset, SopClass, Tag, TransferSyntax, writePart10 } from '../dicom/index.ts';
-import { addNoise, chestRadiograph, type CtRegion, ctAnatomy, type Ellipse, type Grid, mrHeadAnatomy, mrKneeAnatomy, paint, pixelBytes } from './phantom.ts';
+import {
+  addNoise,
+  chestRadiograph,
+  type CtRegion,
+  ctAnatomy,
+  type Ellipse,
+  type Grid,
+  mrHeadAnatomy,
+  mrKneeAnatomy,
+  paint,
+  pixelBytes,
+} from './phantom.ts';
 import { derivedUid } from './random.ts';
 import type { EvidenceSeries } from './report.ts';
 import { instanceHeader, type PatientInfo, type SeriesInfo, type StudyInfo } from './study-header.ts';
@@ -59,7 +70,10 @@ const CT_FOV: Record<CtRegion, number> = { HEAD: 250, CHEST: 500, ABDOMEN: 500 }
 const CT_LENGTH: Record<CtRegion, number> = { HEAD: 180, CHEST: 300, ABDOMEN: 350 };
 const CT_START: Record<CtRegion, number> = { HEAD: 0, CHEST: -150, ABDOMEN: -450 };
 
-export async function writeCtSeries(target: SeriesTarget, o: { instances: number; region: CtRegion; frameOfReferenceUid: string }): Promise<SeriesResult> {
+export async function writeCtSeries(
+  target: SeriesTarget,
+  o: { instances: number; region: CtRegion; frameOfReferenceUid: string },
+): Promise<SeriesResult> {
   const grid: Grid = { rows: 512, columns: 512, spacing: CT_FOV[o.region] / 512 };
   const spacing = Math.max(0.625, Math.round((CT_LENGTH[o.region] / o.instances) * 1000) / 1000);
   const sink = new FileSink();
@@ -103,7 +117,8 @@ export async function writeCtSeries(target: SeriesTarget, o: { instances: number
 }
 
 export async function writeMrSeries(
-  target: SeriesTarget, o: { instances: number; anatomy: 'HEAD' | 'KNEE'; weighting: 'T1' | 'T2'; frameOfReferenceUid: string },
+  target: SeriesTarget,
+  o: { instances: number; anatomy: 'HEAD' | 'KNEE'; weighting: 'T1' | 'T2'; frameOfReferenceUid: string },
 ): Promise<SeriesResult> {
   const grid: Grid = { rows: 256, columns: 256, spacing: o.anatomy === 'HEAD' ? 0.9375 : 0.625 };
   const spacing = o.anatomy === 'HEAD' ? 5 : 3.5;
@@ -116,7 +131,8 @@ export async function writeMrSeries(
     const px = new Uint16Array(grid.rows * grid.columns);
     let shapes = o.anatomy === 'HEAD' ? mrHeadAnatomy(t) : mrKneeAnatomy(t);
     // T2: fluid bright, fat a little darker; a crude inversion of the T1 contrast that still looks plausible.
-    if (o.weighting === 'T2') shapes = shapes.map((s) => ({ ...s, value: s.value === 150 ? 1900 : s.value > 1000 ? 800 : s.value }));
+    if (o.weighting === 'T2')
+      shapes = shapes.map((s) => ({ ...s, value: s.value === 150 ? 1900 : s.value > 1000 ? 800 : s.value }));
     paint(grid, 0, shapes, px);
     addNoise(px, 30, target.seed * 31 + i * 7 + 3, 0, 4095);
     const uid = derivedUid(target.seed, `${target.label}/${i}`);
@@ -150,11 +166,16 @@ export async function writeMrSeries(
 }
 
 /** One chest radiograph (PA) as CR or DX for presentation. */
-export async function writeRadiograph(target: SeriesTarget, o: { kind: 'CR' | 'DX'; view: 'PA' | 'LL' }): Promise<SeriesResult> {
-  const grid: Grid = o.kind === 'CR' ? { rows: 1248, columns: 1024, spacing: 0.35 } : { rows: 1500, columns: 1200, spacing: 0.3 };
+export async function writeRadiograph(
+  target: SeriesTarget,
+  o: { kind: 'CR' | 'DX'; view: 'PA' | 'LL' },
+): Promise<SeriesResult> {
+  const grid: Grid =
+    o.kind === 'CR' ? { rows: 1248, columns: 1024, spacing: 0.35 } : { rows: 1500, columns: 1200, spacing: 0.3 };
   const px = new Uint16Array(grid.rows * grid.columns);
   chestRadiograph(grid, px, target.seed * 13 + (o.view === 'PA' ? 1 : 2));
-  const sopClassUid = o.kind === 'CR' ? SopClass.ComputedRadiographyImageStorage : SopClass.DigitalXRayImageStorageForPresentation;
+  const sopClassUid =
+    o.kind === 'CR' ? SopClass.ComputedRadiographyImageStorage : SopClass.DigitalXRayImageStorageForPresentation;
   const uid = derivedUid(target.seed, `${target.label}/0`);
   const d = instanceHeader(target.patient, target.study, target.series, sopClassUid, uid)
     .set(Tag.ImageType, 'CS', ['ORIGINAL', 'PRIMARY'])
@@ -188,7 +209,11 @@ export async function writeRadiograph(target: SeriesTarget, o: { kind: 'CR' | 'D
   const sink = new FileSink();
   await sink.write(fileName(target.dir, 0), d);
   await sink.drain();
-  return { files: sink.files, bytes: sink.bytes, evidence: { seriesInstanceUid: target.series.seriesInstanceUid, instances: [{ sopClassUid, sopInstanceUid: uid }] } };
+  return {
+    files: sink.files,
+    bytes: sink.bytes,
+    evidence: { seriesInstanceUid: target.series.seriesInstanceUid, instances: [{ sopClassUid, sopInstanceUid: uid }] },
+  };
 }
 
 /** Image Plane module (PS3.3 C.7.6.2) of an axial slice centred on the patient axis. */

@@ -9,7 +9,13 @@ function escapePdfText(s: string): string {
 
 export function makePdf(title: string, lines: readonly string[]): Buffer {
   const content = [
-    'BT', '/F1 16 Tf', '56 780 Td', `(${escapePdfText(title)}) Tj`, '/F1 11 Tf', '0 -28 Td', '14 TL',
+    'BT',
+    '/F1 16 Tf',
+    '56 780 Td',
+    `(${escapePdfText(title)}) Tj`,
+    '/F1 11 Tf',
+    '0 -28 Td',
+    '14 TL',
     ...lines.map((l) => `(${escapePdfText(l)}) '`),
     'ET',
   ].join('\n');

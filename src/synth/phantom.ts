@@ -41,13 +41,23 @@ export function paint(grid: Grid, background: number, shapes: readonly Ellipse[]
 }
 
 /** Adds uniform-sum noise of about +-amplitude (triangular distribution) with a fast xorshift generator. */
-export function addNoise(out: Int16Array | Uint16Array, amplitude: number, seed: number, min: number, max: number): void {
-  let x = (seed | 0) || 0x9e3779b9;
+export function addNoise(
+  out: Int16Array | Uint16Array,
+  amplitude: number,
+  seed: number,
+  min: number,
+  max: number,
+): void {
+  let x = seed | 0 || 0x9e3779b9;
   const scale = amplitude / 2147483648;
   for (let i = 0; i < out.length; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
     const a = x;
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
     const v = (out[i] ?? 0) + Math.round((a + x) * 0.5 * scale);
     out[i] = v < min ? min : v > max ? max : v;
   }
@@ -78,8 +88,10 @@ export function ctAnatomy(region: CtRegion, t: number, z: number): Ellipse[] {
       ...ring(0, 0, 74 * w, 94 * w, 7, 950, 35),
       { cx: 0, cy: 0, a: 55 * w, b: 75 * w, value: 28 },
     ];
-    if (t > 0.3 && t < 0.7) shapes.push({ cx: -9, cy: -5, a: 5, b: 22 * w, value: 5 }, { cx: 9, cy: -5, a: 5, b: 22 * w, value: 5 });
-    if (t > 0.75) shapes.push({ cx: 0, cy: -70 * w, a: 18, b: 12, value: -1000 }, { cx: 0, cy: 35, a: 14, b: 14, value: 800 });
+    if (t > 0.3 && t < 0.7)
+      shapes.push({ cx: -9, cy: -5, a: 5, b: 22 * w, value: 5 }, { cx: 9, cy: -5, a: 5, b: 22 * w, value: 5 });
+    if (t > 0.75)
+      shapes.push({ cx: 0, cy: -70 * w, a: 18, b: 12, value: -1000 }, { cx: 0, cy: 35, a: 14, b: 14, value: 800 });
     return shapes;
   }
   const spine: Ellipse[] = [
@@ -95,7 +107,8 @@ export function ctAnatomy(region: CtRegion, t: number, z: number): Ellipse[] {
       { cx: -78, cy: -5, a: 62 * lung + 8, b: 88 * lung + 8, value: -860 },
       { cx: 78, cy: -5, a: 58 * lung + 8, b: 86 * lung + 8, value: -860 },
     ];
-    if (t > 0.3) shapes.push({ cx: 18, cy: -5, a: 58 * Math.sin(Math.PI * t), b: 50 * Math.sin(Math.PI * t), value: 40 });
+    if (t > 0.3)
+      shapes.push({ cx: 18, cy: -5, a: 58 * Math.sin(Math.PI * t), b: 50 * Math.sin(Math.PI * t), value: 40 });
     shapes.push({ cx: -12, cy: 50, a: 14, b: 14, value: 45 }, { cx: 0, cy: -112, a: 16, b: 7, value: 750 }, ...spine);
     // Ribs come and go along z: a rib roughly every 25 mm, cut obliquely.
     if (Math.sin((z * 2 * Math.PI) / 25) > 0.2) {
@@ -112,7 +125,8 @@ export function ctAnatomy(region: CtRegion, t: number, z: number): Ellipse[] {
     { cx: 0, cy: 0, a: 145, b: 100, value: 40 },
   ];
   if (t < 0.6) shapes.push({ cx: -65, cy: -5, a: 80 * (1 - t), b: 70 * (1 - t * 0.8), value: 60 });
-  if (t > 0.25 && t < 0.8) shapes.push({ cx: -72, cy: 48, a: 24, b: 34, value: 30 }, { cx: 72, cy: 48, a: 24, b: 34, value: 30 });
+  if (t > 0.25 && t < 0.8)
+    shapes.push({ cx: -72, cy: 48, a: 24, b: 34, value: 30 }, { cx: 72, cy: 48, a: 24, b: 34, value: 30 });
   shapes.push({ cx: 45, cy: -30, a: 22, b: 14, value: -950 }, { cx: 10, cy: -55, a: 12, b: 9, value: -950 });
   shapes.push({ cx: 12, cy: 45, a: 12, b: 12, value: 180 });
   if (t > 0.7) shapes.push(...ring(-105, 40, 40, 55, 5, 900, 300), ...ring(105, 40, 40, 55, 5, 900, 300));
@@ -128,7 +142,8 @@ export function mrHeadAnatomy(t: number): Ellipse[] {
     ...ring(0, 0, 75 * w, 95 * w, 6, 60, 450),
     { cx: 0, cy: 0, a: 58 * w, b: 76 * w, value: 650 },
   ];
-  if (t > 0.3 && t < 0.7) shapes.push({ cx: -9, cy: -5, a: 5, b: 22 * w, value: 150 }, { cx: 9, cy: -5, a: 5, b: 22 * w, value: 150 });
+  if (t > 0.3 && t < 0.7)
+    shapes.push({ cx: -9, cy: -5, a: 5, b: 22 * w, value: 150 }, { cx: 9, cy: -5, a: 5, b: 22 * w, value: 150 });
   return shapes;
 }
 
@@ -150,9 +165,27 @@ export function chestRadiograph(grid: Grid, out: Uint16Array, seed: number): voi
   const h = grid.rows * grid.spacing;
   const shapes: Ellipse[] = [
     { cx: 0, cy: 0.05 * h, a: 0.42 * grid.columns * grid.spacing, b: 0.55 * h, value: 1900 },
-    { cx: -0.16 * grid.columns * grid.spacing, cy: -0.02 * h, a: 0.13 * grid.columns * grid.spacing, b: 0.27 * h, value: 700 },
-    { cx: 0.16 * grid.columns * grid.spacing, cy: -0.02 * h, a: 0.13 * grid.columns * grid.spacing, b: 0.27 * h, value: 700 },
-    { cx: 0.03 * grid.columns * grid.spacing, cy: 0.12 * h, a: 0.11 * grid.columns * grid.spacing, b: 0.12 * h, value: 2100 },
+    {
+      cx: -0.16 * grid.columns * grid.spacing,
+      cy: -0.02 * h,
+      a: 0.13 * grid.columns * grid.spacing,
+      b: 0.27 * h,
+      value: 700,
+    },
+    {
+      cx: 0.16 * grid.columns * grid.spacing,
+      cy: -0.02 * h,
+      a: 0.13 * grid.columns * grid.spacing,
+      b: 0.27 * h,
+      value: 700,
+    },
+    {
+      cx: 0.03 * grid.columns * grid.spacing,
+      cy: 0.12 * h,
+      a: 0.11 * grid.columns * grid.spacing,
+      b: 0.12 * h,
+      value: 2100,
+    },
     { cx: 0, cy: 0, a: 0.025 * grid.columns * grid.spacing, b: 0.5 * h, value: 2700 },
   ];
   paint(grid, 150, shapes, out);

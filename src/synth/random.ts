@@ -17,7 +17,10 @@ export interface Rng {
 /** sfc32 (Chris Doty-Humphrey's small fast counter generator): 128-bit state, passes PractRand, tiny. */
 function sfc32(a: number, b: number, c: number, d: number): () => number {
   return () => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    a >>>= 0;
+    b >>>= 0;
+    c >>>= 0;
+    d >>>= 0;
     const t = (((a + b) | 0) + d) | 0;
     d = (d + 1) | 0;
     a = b ^ (b >>> 9);

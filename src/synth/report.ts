@@ -20,12 +20,27 @@ export interface EvidenceSeries {
 }
 
 const FINDINGS: Readonly<Record<string, readonly string[]>> = {
-  CT: ['Geen aanwijzingen voor longembolie.', 'Kleine noduli in de rechter bovenkwab, max. 4 mm.', 'Geen vrij vocht, geen lymfadenopathie.', 'Normale aspect van lever, milt en nieren.'],
-  MR: ['Geen diffusierestrictie.', 'Enkele aspecifieke witte-stof-afwijkingen.', 'Intacte kruisbanden, geen meniscusscheur.', 'Geen intracraniële ruimte-innemende processen.'],
+  CT: [
+    'Geen aanwijzingen voor longembolie.',
+    'Kleine noduli in de rechter bovenkwab, max. 4 mm.',
+    'Geen vrij vocht, geen lymfadenopathie.',
+    'Normale aspect van lever, milt en nieren.',
+  ],
+  MR: [
+    'Geen diffusierestrictie.',
+    'Enkele aspecifieke witte-stof-afwijkingen.',
+    'Intacte kruisbanden, geen meniscusscheur.',
+    'Geen intracraniële ruimte-innemende processen.',
+  ],
   CR: ['Normale hartgrootte.', 'Geen consolidaties of pleuravocht.', 'Geen pneumothorax.'],
   DX: ['Normale hartgrootte.', 'Geen consolidaties of pleuravocht.', 'Geen fractuur zichtbaar.'],
 };
-const CONCLUSIONS = ['Geen afwijkingen.', 'Geen acute pathologie.', 'Controle over 12 maanden geadviseerd.', 'Bevindingen passend bij leeftijd.'];
+const CONCLUSIONS = [
+  'Geen afwijkingen.',
+  'Geen acute pathologie.',
+  'Controle over 12 maanden geadviseerd.',
+  'Bevindingen passend bij leeftijd.',
+];
 
 export function reportText(rng: Rng, modality: string, description: string, radiologist: string): ReportText {
   const options = FINDINGS[modality] ?? FINDINGS['CT'] ?? [];
@@ -34,7 +49,10 @@ export function reportText(rng: Rng, modality: string, description: string, radi
 }
 
 function code(value: string, scheme: string, meaning: string): Dataset {
-  return new Dataset().set(Tag.CodeValue, 'SH', value).set(Tag.CodingSchemeDesignator, 'SH', scheme).set(Tag.CodeMeaning, 'LO', meaning);
+  return new Dataset()
+    .set(Tag.CodeValue, 'SH', value)
+    .set(Tag.CodingSchemeDesignator, 'SH', scheme)
+    .set(Tag.CodeMeaning, 'LO', meaning);
 }
 
 function textItem(conceptValue: string, meaning: string, text: string): Dataset {
@@ -56,18 +74,31 @@ function heading(conceptValue: string, meaning: string, children: Dataset[]): Da
 
 function evidence(studyInstanceUid: string, series: readonly EvidenceSeries[]): Dataset[] {
   return [
-    new Dataset()
-      .set(Tag.StudyInstanceUID, 'UI', studyInstanceUid)
-      .set(Tag.ReferencedSeriesSequence, 'SQ', series.map((s) => new Dataset()
-        .set(Tag.SeriesInstanceUID, 'UI', s.seriesInstanceUid)
-        .set(Tag.ReferencedSOPSequence, 'SQ', s.instances.map((i) => new Dataset()
-          .set(Tag.ReferencedSOPClassUID, 'UI', i.sopClassUid)
-          .set(Tag.ReferencedSOPInstanceUID, 'UI', i.sopInstanceUid))))),
+    new Dataset().set(Tag.StudyInstanceUID, 'UI', studyInstanceUid).set(
+      Tag.ReferencedSeriesSequence,
+      'SQ',
+      series.map((s) =>
+        new Dataset().set(Tag.SeriesInstanceUID, 'UI', s.seriesInstanceUid).set(
+          Tag.ReferencedSOPSequence,
+          'SQ',
+          s.instances.map((i) =>
+            new Dataset()
+              .set(Tag.ReferencedSOPClassUID, 'UI', i.sopClassUid)
+              .set(Tag.ReferencedSOPInstanceUID, 'UI', i.sopInstanceUid),
+          ),
+        ),
+      ),
+    ),
   ];
 }
 
 export function basicTextSr(
-  p: PatientInfo, s: StudyInfo, series: SeriesInfo, sopInstanceUid: string, text: ReportText, referenced: readonly EvidenceSeries[],
+  p: PatientInfo,
+  s: StudyInfo,
+  series: SeriesInfo,
+  sopInstanceUid: string,
+  text: ReportText,
+  referenced: readonly EvidenceSeries[],
 ): Dataset {
   return instanceHeader(p, s, series, SopClass.BasicTextSRStorage, sopInstanceUid)
     .set(Tag.InstanceNumber, 'IS', 1)
@@ -92,7 +123,13 @@ export function basicTextSr(
     ]);
 }
 
-export function encapsulatedPdf(p: PatientInfo, s: StudyInfo, series: SeriesInfo, sopInstanceUid: string, text: ReportText): Dataset {
+export function encapsulatedPdf(
+  p: PatientInfo,
+  s: StudyInfo,
+  series: SeriesInfo,
+  sopInstanceUid: string,
+  text: ReportText,
+): Dataset {
   const pdf = makePdf(text.title, [
     `Patient: ${p.name.replace('^', ', ')}   Geboortedatum: ${p.birthDate}   BSN: ${p.bsn}`,
     `Onderzoek: ${s.description}   Datum: ${s.studyDate}   Accessienummer: ${s.accessionNumber}`,

@@ -38,7 +38,13 @@ export interface SeriesInfo {
 export const LOCAL_ISSUER = 'BEELDBRUG-SYNTH';
 const MANUFACTURER = 'Beeldbrug Synthetic';
 
-export function instanceHeader(p: PatientInfo, s: StudyInfo, series: SeriesInfo, sopClassUid: string, sopInstanceUid: string): Dataset {
+export function instanceHeader(
+  p: PatientInfo,
+  s: StudyInfo,
+  series: SeriesInfo,
+  sopClassUid: string,
+  sopInstanceUid: string,
+): Dataset {
   const ds = new Dataset()
     .set(Tag.SpecificCharacterSet, 'CS', 'ISO_IR 100')
     .set(Tag.InstanceCreationDate, 'DA', s.studyDate)
@@ -63,12 +69,18 @@ export function instanceHeader(p: PatientInfo, s: StudyInfo, series: SeriesInfo,
     .set(Tag.PatientID, 'LO', p.bsn)
     .set(Tag.IssuerOfPatientID, 'LO', BSN_ISSUER_OID)
     .set(Tag.IssuerOfPatientIDQualifiersSequence, 'SQ', [
-      new Dataset().set(Tag.UniversalEntityID, 'UT', BSN_ISSUER_OID).set(Tag.UniversalEntityIDType, 'CS', 'ISO').set(Tag.IdentifierTypeCode, 'CS', 'NNNLD'),
+      new Dataset()
+        .set(Tag.UniversalEntityID, 'UT', BSN_ISSUER_OID)
+        .set(Tag.UniversalEntityIDType, 'CS', 'ISO')
+        .set(Tag.IdentifierTypeCode, 'CS', 'NNNLD'),
     ])
     .set(Tag.PatientBirthDate, 'DA', p.birthDate)
     .set(Tag.PatientSex, 'CS', p.sex)
     .set(Tag.OtherPatientIDsSequence, 'SQ', [
-      new Dataset().set(Tag.PatientID, 'LO', p.localId).set(Tag.IssuerOfPatientID, 'LO', LOCAL_ISSUER).set(Tag.TypeOfPatientID, 'CS', 'TEXT'),
+      new Dataset()
+        .set(Tag.PatientID, 'LO', p.localId)
+        .set(Tag.IssuerOfPatientID, 'LO', LOCAL_ISSUER)
+        .set(Tag.TypeOfPatientID, 'CS', 'TEXT'),
     ])
     .set(Tag.StudyInstanceUID, 'UI', s.studyInstanceUid)
     .set(Tag.SeriesInstanceUID, 'UI', series.seriesInstanceUid)

@@ -59,7 +59,10 @@ test('synthesize: patients with valid BSNs, studies with images and a report in 
   const dcmdump = requireTool(t, 'dcmdump');
   if (dcmdump === undefined) return;
   for (let i = 0; i < allFiles.length; i += 50) {
-    const r: SpawnSyncReturns<string> = spawnSync(dcmdump, ['+E', ...allFiles.slice(i, i + 50)], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const r: SpawnSyncReturns<string> = spawnSync(dcmdump, ['+E', ...allFiles.slice(i, i + 50)], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr.trim(), '', 'dcmdump reports no errors or warnings');
     assert.doesNotMatch(r.stdout, /^[EW]: /m);
@@ -70,16 +73,28 @@ test('the same seed gives identical files; another seed gives other patients', a
   const a = await synthesize({ outDir: tempDir(t), patients: 2, seed: 5, ctSlices: [3, 4], mrSlices: [2, 3] });
   const b = await synthesize({ outDir: tempDir(t), patients: 2, seed: 5, ctSlices: [3, 4], mrSlices: [2, 3] });
   const c = await synthesize({ outDir: tempDir(t), patients: 2, seed: 6, ctSlices: [3, 4], mrSlices: [2, 3] });
-  assert.deepEqual(a.patients.map((p) => [p.bsn, p.name, p.studies.map((s) => s.studyInstanceUid)]), b.patients.map((p) => [p.bsn, p.name, p.studies.map((s) => s.studyInstanceUid)]));
+  assert.deepEqual(
+    a.patients.map((p) => [p.bsn, p.name, p.studies.map((s) => s.studyInstanceUid)]),
+    b.patients.map((p) => [p.bsn, p.name, p.studies.map((s) => s.studyInstanceUid)]),
+  );
   const fa = a.patients.flatMap((p) => p.studies.flatMap((s) => s.files));
   const fb = b.patients.flatMap((p) => p.studies.flatMap((s) => s.files));
   assert.equal(fa.length, fb.length);
   fa.forEach((f, i) => assert.ok(readFileSync(f).equals(readFileSync(fb[i] ?? '')), `byte-identical ${i}`));
-  assert.notDeepEqual(a.patients.map((p) => p.bsn), c.patients.map((p) => p.bsn));
+  assert.notDeepEqual(
+    a.patients.map((p) => p.bsn),
+    c.patients.map((p) => p.bsn),
+  );
 });
 
 test('reports: Basic Text SR content tree and a valid embedded PDF', async (t) => {
-  const result = await synthesize({ outDir: tempDir(t), patients: 8, seed: 2, modalities: ['CR'], studiesPerPatient: [1, 1] });
+  const result = await synthesize({
+    outDir: tempDir(t),
+    patients: 8,
+    seed: 2,
+    modalities: ['CR'],
+    studiesPerPatient: [1, 1],
+  });
   const studies = result.patients.flatMap((p) => p.studies);
   const sr = studies.find((s) => s.reportKind === 'sr');
   const pdf = studies.find((s) => s.reportKind === 'pdf');
@@ -93,7 +108,10 @@ test('reports: Basic Text SR content tree and a valid embedded PDF', async (t) =
   assert.equal(srDs.string(Tag.VerificationFlag), 'VERIFIED');
   assert.equal(srDs.items(Tag.ConceptNameCodeSequence)[0]?.string(Tag.CodeValue), '18748-4');
   const headings = srDs.items(Tag.ContentSequence);
-  assert.deepEqual(headings.map((h) => h.items(Tag.ConceptNameCodeSequence)[0]?.string(Tag.CodeMeaning)), ['Findings', 'Conclusions']);
+  assert.deepEqual(
+    headings.map((h) => h.items(Tag.ConceptNameCodeSequence)[0]?.string(Tag.CodeMeaning)),
+    ['Findings', 'Conclusions'],
+  );
   for (const h of headings) {
     assert.equal(h.string(Tag.ValueType), 'CONTAINER');
     assert.equal(h.string(Tag.RelationshipType), 'CONTAINS');
@@ -151,7 +169,9 @@ test('CT: consistent geometry and plausible Hounsfield units', async (t) => {
     assert.equal(ds.get(Tag.PixelData)?.bytes?.length, 512 * 512 * 2);
   }
   assert.equal(seriesUids.size, 1);
-  assert.ok(spacing !== undefined && Math.abs(spacing - Number(load(ct.files[0] ?? '').string(Tag.SliceThickness))) < 0.01);
+  assert.ok(
+    spacing !== undefined && Math.abs(spacing - Number(load(ct.files[0] ?? '').string(Tag.SliceThickness))) < 0.01,
+  );
 
   const mid = load(ct.files[6] ?? '');
   const px = mid.get(Tag.PixelData)?.bytes ?? Buffer.alloc(0);
@@ -179,7 +199,9 @@ test('writeCtStudy speed (measured): about 525 KB per slice', async (t) => {
   const ct = await writeCtStudy({ outDir: tempDir(t), instances: 60, seed: 1 });
   const ms = performance.now() - started;
   const perSlice = ct.bytes / 60;
-  console.log(`writeCtStudy: 60 slices, ${(ct.bytes / 1e6).toFixed(1)} MB in ${ms.toFixed(0)} ms (${(ms / 60).toFixed(1)} ms/slice, 500 slices ~ ${((ms / 60) * 500 / 1000).toFixed(1)} s)`);
+  console.log(
+    `writeCtStudy: 60 slices, ${(ct.bytes / 1e6).toFixed(1)} MB in ${ms.toFixed(0)} ms (${(ms / 60).toFixed(1)} ms/slice, 500 slices ~ ${(((ms / 60) * 500) / 1000).toFixed(1)} s)`,
+  );
   assert.ok(perSlice > 520_000 && perSlice < 540_000, `${perSlice} bytes per slice`);
   // The time is printed, not asserted: on a shared or loaded machine it says nothing about the code.
 });

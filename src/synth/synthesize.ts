@@ -61,7 +61,7 @@ const pad = (n: number, width: number): string => String(n).padStart(width, '0')
 function randomDate(rng: Rng, fromYear: number, toYear: number): string {
   const start = Date.UTC(fromYear, 0, 1);
   const end = Date.UTC(toYear, 11, 31);
-  const d = new Date(start + Math.floor(rng.next() * (end - start) / 86_400_000) * 86_400_000);
+  const d = new Date(start + Math.floor((rng.next() * (end - start)) / 86_400_000) * 86_400_000);
   return `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1, 2)}${pad(d.getUTCDate(), 2)}`;
 }
 
@@ -91,7 +91,9 @@ const PLANS: Record<SynthModality, readonly StudyPlan[]> = {
   DX: [{ modality: 'DX', description: 'X-thorax digitaal', bodyPart: 'CHEST' }],
 };
 
-export async function synthesize(opts: SynthOptions): Promise<{ patients: SynthPatient[]; files: number; bytes: number }> {
+export async function synthesize(
+  opts: SynthOptions,
+): Promise<{ patients: SynthPatient[]; files: number; bytes: number }> {
   const seed = opts.seed ?? 1;
   const [minStudies, maxStudies] = opts.studiesPerPatient ?? [1, 3];
   const modalities = opts.modalities ?? (['CT', 'MR', 'CR', 'DX'] as const);
@@ -116,13 +118,29 @@ export async function synthesize(opts: SynthOptions): Promise<{ patients: SynthP
       const studyRng = rng.fork(`study/${si}`);
       const plan = studyRng.pick(PLANS[studyRng.pick(modalities)]);
       const dir = join(opts.outDir, `patient-${pad(pi + 1, 3)}`, `study-${pad(si + 1, 2)}`);
-      const study = await writeStudy({ seed, label: `p${pi}/s${si}`, rng: studyRng, patient, plan, dir, opts, birthYear });
+      const study = await writeStudy({
+        seed,
+        label: `p${pi}/s${si}`,
+        rng: studyRng,
+        patient,
+        plan,
+        dir,
+        opts,
+        birthYear,
+      });
       studies.push(study);
       files += study.files.length;
       bytes += study.bytes;
     }
     studies.sort((a, b) => a.studyDate.localeCompare(b.studyDate));
-    patients.push({ bsn: patient.bsn, patientId: patient.bsn, name: patient.name, birthDate: patient.birthDate, sex, studies });
+    patients.push({
+      bsn: patient.bsn,
+      patientId: patient.bsn,
+      name: patient.name,
+      birthDate: patient.birthDate,
+      sex,
+      studies,
+    });
   }
   return { patients, files, bytes };
 }
@@ -163,7 +181,14 @@ async function writeStudy(job: StudyJob): Promise<SynthStudy> {
       seriesTime: study.studyTime,
       ...(bodyPart === undefined ? {} : { bodyPart }),
     };
-    return { patient: job.patient, study, series, dir: join(job.dir, `series-${pad(seriesNumber, 2)}`), seed, label: `${label}/series/${seriesNumber}` };
+    return {
+      patient: job.patient,
+      study,
+      series,
+      dir: join(job.dir, `series-${pad(seriesNumber, 2)}`),
+      seed,
+      label: `${label}/series/${seriesNumber}`,
+    };
   };
   const mkdirFor = async (t: SeriesTarget): Promise<SeriesTarget> => {
     await mkdir(t.dir, { recursive: true });
@@ -179,7 +204,9 @@ async function writeStudy(job: StudyJob): Promise<SynthStudy> {
     const slices = rng.int(lo, hi);
     for (const weighting of ['T1', 'T2'] as const) {
       const t = await mkdirFor(seriesTarget(`${weighting} axiaal`, 'MR', plan.bodyPart));
-      results.push(await writeMrSeries(t, { instances: slices, anatomy: plan.mrAnatomy, weighting, frameOfReferenceUid }));
+      results.push(
+        await writeMrSeries(t, { instances: slices, anatomy: plan.mrAnatomy, weighting, frameOfReferenceUid }),
+      );
     }
   } else {
     const views: ('PA' | 'LL')[] = rng.next() < 0.6 ? ['PA', 'LL'] : ['PA'];
@@ -191,11 +218,24 @@ async function writeStudy(job: StudyJob): Promise<SynthStudy> {
 
   const reportKind = rng.next() < 0.5 ? 'sr' : 'pdf';
   const text = reportText(rng, plan.modality, plan.description, randomPhysician(rng));
-  const reportTarget = await mkdirFor(seriesTarget(reportKind === 'sr' ? 'Radiologieverslag' : 'Radiologieverslag (PDF)', reportKind === 'sr' ? 'SR' : 'DOC'));
+  const reportTarget = await mkdirFor(
+    seriesTarget(
+      reportKind === 'sr' ? 'Radiologieverslag' : 'Radiologieverslag (PDF)',
+      reportKind === 'sr' ? 'SR' : 'DOC',
+    ),
+  );
   const reportUid = derivedUid(seed, `${label}/report`);
-  const report = reportKind === 'sr'
-    ? basicTextSr(job.patient, study, reportTarget.series, reportUid, text, results.map((r) => r.evidence))
-    : encapsulatedPdf(job.patient, study, reportTarget.series, reportUid, text);
+  const report =
+    reportKind === 'sr'
+      ? basicTextSr(
+          job.patient,
+          study,
+          reportTarget.series,
+          reportUid,
+          text,
+          results.map((r) => r.evidence),
+        )
+      : encapsulatedPdf(job.patient, study, reportTarget.series, reportUid, text);
   const reportFile = join(reportTarget.dir, '00001.dcm');
   const reportBytes = await writePart10(reportFile, report, TransferSyntax.ExplicitVRLittleEndian);
 
@@ -219,7 +259,11 @@ async function writeStudy(job: StudyJob): Promise<SynthStudy> {
  * One CT series of `instances` 512x512 slices (about 525 KB each) for benchmarks: 500 slices make about 262 MB.
  * Files are outDir/00001.dcm and up.
  */
-export async function writeCtStudy(opts: { outDir: string; instances: number; seed?: number }): Promise<{ files: string[]; bytes: number; studyInstanceUid: string }> {
+export async function writeCtStudy(opts: {
+  outDir: string;
+  instances: number;
+  seed?: number;
+}): Promise<{ files: string[]; bytes: number; studyInstanceUid: string }> {
   const seed = opts.seed ?? 1;
   const rng = seededRng(seed, 'ct-study');
   await mkdir(opts.outDir, { recursive: true });
@@ -242,7 +286,12 @@ export async function writeCtStudy(opts: { outDir: string; instances: number; se
     institution: 'Beeldbrug Synthetisch Ziekenhuis',
   };
   const series: SeriesInfo = {
-    seriesInstanceUid: derivedUid(seed, 'ct-study/series'), seriesNumber: 1, modality: 'CT', description: 'CT thorax axiaal', bodyPart: 'CHEST', seriesTime: study.studyTime,
+    seriesInstanceUid: derivedUid(seed, 'ct-study/series'),
+    seriesNumber: 1,
+    modality: 'CT',
+    description: 'CT thorax axiaal',
+    bodyPart: 'CHEST',
+    seriesTime: study.studyTime,
   };
   const result = await writeCtSeries(
     { patient, study, series, dir: opts.outDir, seed, label: 'ct-study/series' },

@@ -3,7 +3,12 @@ import type { TimelineClaims } from './claims.ts';
 
 /** The person who asked, as the source's audit trail names them: from the signed claims, vouched for by their node. */
 export function requesterUser(c: TimelineClaims): AuditEvent['user'] {
-  return { id: c.requester.practitionerId, name: c.requester.name, roleCode: c.requester.roleCode, organizationUra: c.organization.ura };
+  return {
+    id: c.requester.practitionerId,
+    name: c.requester.name,
+    roleCode: c.requester.roleCode,
+    organizationUra: c.organization.ura,
+  };
 }
 
 interface TimelineEventInput {
@@ -31,18 +36,30 @@ export function timelineEvent(o: TimelineEventInput): AuditEvent {
     ...(o.responsibleUser !== undefined ? { responsibleUser: o.responsibleUser } : {}),
     accessPoint: { node: o.node, ...(o.ip !== undefined ? { ip: o.ip } : {}) },
     patient: { bsn: o.bsn },
-    objects: { ...(o.studyInstanceUid !== undefined ? { studyInstanceUid: o.studyInstanceUid } : {}), ...(o.transferId !== undefined ? { transferId: o.transferId } : {}) },
+    objects: {
+      ...(o.studyInstanceUid !== undefined ? { studyInstanceUid: o.studyInstanceUid } : {}),
+      ...(o.transferId !== undefined ? { transferId: o.transferId } : {}),
+    },
     grounds: o.grounds,
   };
 }
 
 /** The source side: the requester named in the signed claims, the registry's consent as the grounds. */
-export function sourceEvent(o: Omit<TimelineEventInput, 'user' | 'bsn' | 'grounds'> & { claims: TimelineClaims; consentReference?: string | undefined }): AuditEvent {
+export function sourceEvent(
+  o: Omit<TimelineEventInput, 'user' | 'bsn' | 'grounds'> & {
+    claims: TimelineClaims;
+    consentReference?: string | undefined;
+  },
+): AuditEvent {
   const { claims, consentReference, ...rest } = o;
   return timelineEvent({
     ...rest,
     user: requesterUser(claims),
     bsn: claims.bsn,
-    grounds: { purpose: claims.purpose, authorization: 'registry-consent', ...(consentReference !== undefined ? { consentReference } : {}) },
+    grounds: {
+      purpose: claims.purpose,
+      authorization: 'registry-consent',
+      ...(consentReference !== undefined ? { consentReference } : {}),
+    },
   });
 }

@@ -27,7 +27,10 @@ const claims = z.strictObject({
   /** For a list: whether report texts are wanted. */
   includeReports: z.boolean().default(false),
   /** For a retrieval: the study to send. */
-  studyInstanceUid: z.string().regex(/^[0-9.]{1,64}$/).optional(),
+  studyInstanceUid: z
+    .string()
+    .regex(/^[0-9.]{1,64}$/)
+    .optional(),
   iat: z.number().int(),
   exp: z.number().int(),
   jti: z.uuid(),
@@ -35,7 +38,13 @@ const claims = z.strictObject({
 export type TimelineClaims = z.output<typeof claims>;
 
 export function signTimelineRequest(
-  c: { bsn: string; requester: Requester; organization: { ura: string; name: string }; includeReports?: boolean; studyInstanceUid?: string },
+  c: {
+    bsn: string;
+    requester: Requester;
+    organization: { ura: string; name: string };
+    includeReports?: boolean;
+    studyInstanceUid?: string;
+  },
   node: { keyPem: string | Buffer; certPem: string | Buffer },
   now = Date.now(),
 ): Promise<string> {
@@ -53,23 +62,34 @@ export function signTimelineRequest(
   return signJws(body, TIMELINE_REQUEST_TYPE, node);
 }
 
-export type CheckedRequest = { ok: true; claims: TimelineClaims; signer: X509Certificate } | { ok: false; reason: string };
+export type CheckedRequest =
+  { ok: true; claims: TimelineClaims; signer: X509Certificate } | { ok: false; reason: string };
 
 /**
  * Checks a signed request on the source side: signed by a certificate of the network CA, by the same organization the
  * TLS connection authenticated (a node cannot vouch for another's staff), and not expired.
  */
-export async function checkTimelineRequest(jws: unknown, callerUra: string, caPem: string | Buffer, now = Date.now()): Promise<CheckedRequest> {
+export async function checkTimelineRequest(
+  jws: unknown,
+  callerUra: string,
+  caPem: string | Buffer,
+  now = Date.now(),
+): Promise<CheckedRequest> {
   if (typeof jws !== 'string' || jws.length > 16_384) return { ok: false, reason: 'no signed request' };
   const verified = await verifyJws(jws, TIMELINE_REQUEST_TYPE, caPem);
   if (!verified.ok) return verified;
   const parsed = claims.safeParse(verified.claims);
-  if (!parsed.success) return { ok: false, reason: `the claims do not have the expected shape: ${parsed.error.issues[0]?.message ?? ''}` };
+  if (!parsed.success)
+    return { ok: false, reason: `the claims do not have the expected shape: ${parsed.error.issues[0]?.message ?? ''}` };
   const signerUra = organizationOf(verified.signer)?.ura;
   if (signerUra !== callerUra || parsed.data.organization.ura !== callerUra) {
-    return { ok: false, reason: `the request is signed for URA ${signerUra ?? 'none'} / ${parsed.data.organization.ura}, the caller is URA ${callerUra}` };
+    return {
+      ok: false,
+      reason: `the request is signed for URA ${signerUra ?? 'none'} / ${parsed.data.organization.ura}, the caller is URA ${callerUra}`,
+    };
   }
   const seconds = now / 1000;
-  if (parsed.data.exp < seconds || parsed.data.iat > seconds + 60) return { ok: false, reason: 'the signed request has expired or is from the future' };
+  if (parsed.data.exp < seconds || parsed.data.iat > seconds + 60)
+    return { ok: false, reason: 'the signed request has expired or is from the future' };
   return { ok: true, claims: parsed.data, signer: verified.signer };
 }

@@ -7,7 +7,10 @@ import { LocalizationPublisher } from './localization-publisher.ts';
 
 /** A node's study index reduced to what the publisher reads, and a registry that records what it is sent. */
 function setUp(o: { archive?: boolean } = {}) {
-  const held = new Map<string, PatientStudy[]>([['111222333', []], ['123456782', []]]);
+  const held = new Map<string, PatientStudy[]>([
+    ['111222333', []],
+    ['123456782', []],
+  ]);
   const listeners: ((s: { bsn: string | null }) => void)[] = [];
   const studies = {
     onStored: (l: (s: { bsn: string | null }) => void) => void listeners.push(l),
@@ -15,8 +18,16 @@ function setUp(o: { archive?: boolean } = {}) {
     patientStudies: (_ctx: unknown, bsn: string) => held.get(bsn) ?? [],
   };
   const sent: { add?: readonly string[]; remove?: readonly string[] }[] = [];
-  const registry = { register: async (c: { add?: readonly string[]; remove?: readonly string[] }) => void sent.push(c) } as unknown as RegistryClient;
-  const publisher = new LocalizationPublisher({ registry, studies: studies as never, logger: pino({ level: 'silent' }), intervalMs: 60_000, ...o });
+  const registry = {
+    register: async (c: { add?: readonly string[]; remove?: readonly string[] }) => void sent.push(c),
+  } as unknown as RegistryClient;
+  const publisher = new LocalizationPublisher({
+    registry,
+    studies: studies as never,
+    logger: pino({ level: 'silent' }),
+    intervalMs: 60_000,
+    ...o,
+  });
   return { held, listeners, sent, publisher };
 }
 
@@ -32,7 +43,20 @@ test('localization: every patient in bulk at start, a new one once, and a remova
   await publisher.flush();
   assert.deepEqual(sent[1], { add: ['999999990'], remove: [] }, 'only the patient not registered before');
 
-  held.set('123456782', [{ studyInstanceUid: '1.2', studyDate: null, studyTime: null, accessionNumber: null, description: null, modalities: [], bodyParts: [], series: 1, instances: 1, hasReport: false }]);
+  held.set('123456782', [
+    {
+      studyInstanceUid: '1.2',
+      studyDate: null,
+      studyTime: null,
+      accessionNumber: null,
+      description: null,
+      modalities: [],
+      bodyParts: [],
+      series: 1,
+      instances: 1,
+      hasReport: false,
+    },
+  ]);
   held.delete('111222333');
   publisher.purged(['111222333', '123456782']);
   await publisher.flush();

@@ -25,7 +25,13 @@ export class LocalizationPublisher {
    * `archive`: the node has a PACS behind it (exchange.fetchFrom), which keeps the studies after the node's copies are
    * purged, so the patient stays known here.
    */
-  constructor(o: { registry: RegistryClient; studies: Pick<StudyService, 'onStored' | 'patientBsns' | 'patientStudies'>; logger: Logger; intervalMs?: number; archive?: boolean }) {
+  constructor(o: {
+    registry: RegistryClient;
+    studies: Pick<StudyService, 'onStored' | 'patientBsns' | 'patientStudies'>;
+    logger: Logger;
+    intervalMs?: number;
+    archive?: boolean;
+  }) {
     this.#registry = o.registry;
     this.#studies = o.studies;
     this.#archive = o.archive === true;

@@ -16,14 +16,32 @@ const retrieveBody = z.strictObject({
  * assertion names; with the system that asked for them, when one did. A person without a UZI role code cannot ask:
  * the sources' audit trails must say what profession asked, and the node does not guess it.
  */
-function requesterOf(acting: Acting | undefined): { ok: true; requester: Requester; system?: { id: string; name: string } } | { ok: false; detail: string } {
+function requesterOf(
+  acting: Acting | undefined,
+): { ok: true; requester: Requester; system?: { id: string; name: string } } | { ok: false; detail: string } {
   const person = acting !== undefined ? actingPerson(acting) : undefined;
-  if (acting === undefined || person === undefined) return { ok: false, detail: 'the timeline is asked for a person: sign in, or pass the identity provider\'s assertion of the person' };
+  if (acting === undefined || person === undefined)
+    return {
+      ok: false,
+      detail: "the timeline is asked for a person: sign in, or pass the identity provider's assertion of the person",
+    };
   const r = requester.safeParse({ practitionerId: person.id, name: person.name, roleCode: person.roleCode });
   if (!r.success) {
-    return { ok: false, detail: person.roleCode === undefined ? `${person.name} has no UZI role code: an admin records it with the account (beeldbrug user add --uzi-role, or the identity provider's role claim)` : `the signed-in person cannot be named to other hospitals: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+    return {
+      ok: false,
+      detail:
+        person.roleCode === undefined
+          ? `${person.name} has no UZI role code: an admin records it with the account (beeldbrug user add --uzi-role, or the identity provider's role claim)`
+          : `the signed-in person cannot be named to other hospitals: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    };
   }
-  const system = acting.kind === 'system' ? { id: `system:${acting.system.commonName}`, name: `${acting.system.commonName} (${acting.system.organization})` } : undefined;
+  const system =
+    acting.kind === 'system'
+      ? {
+          id: `system:${acting.system.commonName}`,
+          name: `${acting.system.commonName} (${acting.system.organization})`,
+        }
+      : undefined;
   return { ok: true, requester: r.data, ...(system !== undefined ? { system } : {}) };
 }
 
@@ -43,7 +61,10 @@ export function registerTimelineRoutes(app: HttpsApp, timeline: TimelineService)
     const who = requesterOf(req.acting);
     if (!who.ok) throw new BeeldbrugError('REQUESTER_UNNAMED', who.detail);
     // A BeeldbrugError leaves through the one error handler, as problem details.
-    return timeline.query({ ...parsed.data, requester: who.requester, ...(who.system !== undefined ? { system: who.system } : {}) }, { ip: req.ip });
+    return timeline.query(
+      { ...parsed.data, requester: who.requester, ...(who.system !== undefined ? { system: who.system } : {}) },
+      { ip: req.ip },
+    );
   });
 
   app.post('/api/v1/timeline/retrievals', { config: { access: PERSON_ROUTES.retrieve } }, async (req, reply) => {
@@ -54,7 +75,16 @@ export function registerTimelineRoutes(app: HttpsApp, timeline: TimelineService)
     const who = requesterOf(req.acting);
     if (!who.ok) throw new BeeldbrugError('REQUESTER_UNNAMED', who.detail);
     const b = parsed.data;
-    const r = await timeline.retrieve({ bsn: b.bsn, sourceUra: b.source, studyInstanceUid: b.studyInstanceUid, requester: who.requester, ...(who.system !== undefined ? { system: who.system } : {}) }, { ip: req.ip });
+    const r = await timeline.retrieve(
+      {
+        bsn: b.bsn,
+        sourceUra: b.source,
+        studyInstanceUid: b.studyInstanceUid,
+        requester: who.requester,
+        ...(who.system !== undefined ? { system: who.system } : {}),
+      },
+      { ip: req.ip },
+    );
     return reply.code(202).send(r);
   });
 }

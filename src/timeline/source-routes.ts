@@ -23,7 +23,13 @@ export interface SourceRoutesDeps {
    */
   archive?: { patientStudies(bsn: string): Promise<PatientStudy[]> };
   /** Queues the study for the requesting organization (purpose retrieval, with the consent reference). */
-  queueRetrieval: (o: { studyInstanceUid: string; requesterUra: string; consentReference: string; claims: TimelineClaims; ip: string }) => Promise<{ transferId: string }>;
+  queueRetrieval: (o: {
+    studyInstanceUid: string;
+    requesterUra: string;
+    consentReference: string;
+    claims: TimelineClaims;
+    ip: string;
+  }) => Promise<{ transferId: string }>;
 }
 
 /**
@@ -44,7 +50,10 @@ export async function studiesOfPatient(
   try {
     archived = await archive.patientStudies(bsn);
   } catch (err) {
-    logger.warn({ err: (err as Error).message }, 'timeline: the PACS could not be asked; answering with the studies this node holds');
+    logger.warn(
+      { err: (err as Error).message },
+      'timeline: the PACS could not be asked; answering with the studies this node holds',
+    );
     return { studies: held, partial: 'the PACS could not be asked: only the studies this node holds are listed' };
   }
   const merged = new Map(held.map((s) => [s.studyInstanceUid, s]));
@@ -54,7 +63,13 @@ export async function studiesOfPatient(
       a.studyInstanceUid,
       h === undefined
         ? a
-        : { ...h, series: Math.max(h.series, a.series), instances: Math.max(h.instances, a.instances), hasReport: h.hasReport || a.hasReport, modalities: [...new Set([...h.modalities, ...a.modalities])] },
+        : {
+            ...h,
+            series: Math.max(h.series, a.series),
+            instances: Math.max(h.instances, a.instances),
+            hasReport: h.hasReport || a.hasReport,
+            modalities: [...new Set([...h.modalities, ...a.modalities])],
+          },
     );
   }
   const when = (s: PatientStudy): string => `${s.studyDate ?? ''}${s.studyTime ?? ''}`;
@@ -79,40 +94,86 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
   };
 
   /** The checks every timeline request passes before data is touched; a reply has been sent when this returns undefined. */
-  const admit = async (req: FastifyRequest, reply: FastifyReply): Promise<{ claims: TimelineClaims; consentReference: string } | undefined> => {
+  const admit = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<{ claims: TimelineClaims; consentReference: string } | undefined> => {
     const callerUra = req.partner?.ura ?? '';
     const checked = await checkTimelineRequest((req.body as { request?: unknown } | null)?.request, callerUra, d.caPem);
     if (!checked.ok) {
-      d.logger.warn({ caller: callerUra, remote: req.ip, reason: checked.reason }, 'timeline request refused: not a valid signed request');
+      d.logger.warn(
+        { caller: callerUra, remote: req.ip, reason: checked.reason },
+        'timeline request refused: not a valid signed request',
+      );
       await reply.code(400).send({ status: 'refused', reason: 'invalid-request', detail: checked.reason });
       return undefined;
     }
     const claims = checked.claims;
     if (!fresh(claims)) {
-      await reply.code(409).send({ status: 'refused', reason: 'replayed', detail: 'this signed request was already used' });
+      await reply
+        .code(409)
+        .send({ status: 'refused', reason: 'replayed', detail: 'this signed request was already used' });
       return undefined;
     }
     const action = claims.studyInstanceUid !== undefined ? 'retrieve' : 'query';
     if (d.registry === undefined) {
-      d.audit.record(sourceEvent({ node: d.node, ip: req.ip, claims, action, outcome: 'failure', description: `timeline request from URA ${callerUra} refused: this node has no registry to ask for consent` }));
-      await reply.code(403).send({ status: 'refused', reason: 'no-registry', detail: 'this node releases timeline data only with a permit from a registry' });
+      d.audit.record(
+        sourceEvent({
+          node: d.node,
+          ip: req.ip,
+          claims,
+          action,
+          outcome: 'failure',
+          description: `timeline request from URA ${callerUra} refused: this node has no registry to ask for consent`,
+        }),
+      );
+      await reply.code(403).send({
+        status: 'refused',
+        reason: 'no-registry',
+        detail: 'this node releases timeline data only with a permit from a registry',
+      });
       return undefined;
     }
     let answer;
     try {
       answer = await d.registry.mayRelease(claims.bsn, callerUra, 'imaging');
     } catch (err) {
-      d.audit.record(sourceEvent({ node: d.node, ip: req.ip, claims, action, outcome: 'failure', description: `timeline request from URA ${callerUra} refused: the registry could not be asked` }));
+      d.audit.record(
+        sourceEvent({
+          node: d.node,
+          ip: req.ip,
+          claims,
+          action,
+          outcome: 'failure',
+          description: `timeline request from URA ${callerUra} refused: the registry could not be asked`,
+        }),
+      );
       d.logger.error({ err }, 'timeline request: registry unreachable');
-      await reply.code(503).send({ status: 'refused', reason: 'registry-unreachable', detail: 'the registry could not be asked; try again later' });
+      await reply.code(503).send({
+        status: 'refused',
+        reason: 'registry-unreachable',
+        detail: 'the registry could not be asked; try again later',
+      });
       return undefined;
     }
     if (answer.decision !== 'permit' || answer.consentReference === undefined) {
       d.audit.record(
-        sourceEvent({ node: d.node, ip: req.ip, claims, action, outcome: 'failure', description: `timeline request from URA ${callerUra} refused by the registry (${answer.reason ?? 'deny'})`, consentReference: answer.consentReference }),
+        sourceEvent({
+          node: d.node,
+          ip: req.ip,
+          claims,
+          action,
+          outcome: 'failure',
+          description: `timeline request from URA ${callerUra} refused by the registry (${answer.reason ?? 'deny'})`,
+          consentReference: answer.consentReference,
+        }),
       );
       d.logger.info({ caller: callerUra, answer: 'refused' }, 'timeline request');
-      await reply.code(403).send({ status: 'refused', reason: 'no-consent', detail: 'the patient has not permitted release to your organization' });
+      await reply.code(403).send({
+        status: 'refused',
+        reason: 'no-consent',
+        detail: 'the patient has not permitted release to your organization',
+      });
       return undefined;
     }
     return { claims, consentReference: answer.consentReference };
@@ -122,18 +183,41 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
     const admitted = await admit(req, reply);
     if (admitted === undefined) return reply;
     const { claims, consentReference } = admitted;
-    const ctx = { actor: { kind: 'partner-node' as const, ura: claims.organization.ura, name: claims.organization.name, remoteAddress: req.ip }, purpose: 'query' as const };
+    const ctx = {
+      actor: {
+        kind: 'partner-node' as const,
+        ura: claims.organization.ura,
+        name: claims.organization.name,
+        remoteAddress: req.ip,
+      },
+      purpose: 'query' as const,
+    };
     const found = await studiesOfPatient(d.studies, d.archive, ctx, claims.bsn, d.logger);
     const studies: SourceStudy[] = [];
     for (const s of found.studies) {
-      const reportText = claims.includeReports && s.hasReport ? await d.studies.reportText(ctx, s.studyInstanceUid) : undefined;
+      const reportText =
+        claims.includeReports && s.hasReport ? await d.studies.reportText(ctx, s.studyInstanceUid) : undefined;
       studies.push({ ...s, ...(reportText !== undefined ? { reportText } : {}) });
     }
     d.audit.record(
-      sourceEvent({ node: d.node, ip: req.ip, claims, action: 'query', outcome: 'success', description: `timeline: ${studies.length} studies listed for ${claims.organization.name}${claims.includeReports ? ' with reports' : ''}`, consentReference }),
+      sourceEvent({
+        node: d.node,
+        ip: req.ip,
+        claims,
+        action: 'query',
+        outcome: 'success',
+        description: `timeline: ${studies.length} studies listed for ${claims.organization.name}${claims.includeReports ? ' with reports' : ''}`,
+        consentReference,
+      }),
     );
     d.logger.info({ caller: claims.organization.ura, answer: 'answered', studies: studies.length }, 'timeline request');
-    const answer: SourceAnswer = { status: 'answered', organization: d.us, consentReference, studies, ...(found.partial !== undefined ? { partial: found.partial } : {}) };
+    const answer: SourceAnswer = {
+      status: 'answered',
+      organization: d.us,
+      consentReference,
+      studies,
+      ...(found.partial !== undefined ? { partial: found.partial } : {}),
+    };
     return reply.send(answer);
   });
 
@@ -142,14 +226,58 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
     if (admitted === undefined) return reply;
     const { claims, consentReference } = admitted;
     const uid = claims.studyInstanceUid;
-    const ctx = { actor: { kind: 'partner-node' as const, ura: claims.organization.ura, name: claims.organization.name, remoteAddress: req.ip }, purpose: 'retrieve' as const };
+    const ctx = {
+      actor: {
+        kind: 'partner-node' as const,
+        ura: claims.organization.ura,
+        name: claims.organization.name,
+        remoteAddress: req.ip,
+      },
+      purpose: 'retrieve' as const,
+    };
     // The study must be this patient's: a permit for one patient never opens another's study.
-    if (uid === undefined || !(await studiesOfPatient(d.studies, d.archive, ctx, claims.bsn, d.logger)).studies.some((s) => s.studyInstanceUid === uid)) {
-      d.audit.record(sourceEvent({ node: d.node, ip: req.ip, claims, action: 'retrieve', outcome: 'failure', description: 'timeline retrieval refused: no such study of this patient', consentReference, ...(uid !== undefined ? { studyInstanceUid: uid } : {}) }));
-      return reply.code(404).send({ status: 'refused', reason: 'not-found', detail: 'no such study of this patient here' });
+    if (
+      uid === undefined ||
+      !(await studiesOfPatient(d.studies, d.archive, ctx, claims.bsn, d.logger)).studies.some(
+        (s) => s.studyInstanceUid === uid,
+      )
+    ) {
+      d.audit.record(
+        sourceEvent({
+          node: d.node,
+          ip: req.ip,
+          claims,
+          action: 'retrieve',
+          outcome: 'failure',
+          description: 'timeline retrieval refused: no such study of this patient',
+          consentReference,
+          ...(uid !== undefined ? { studyInstanceUid: uid } : {}),
+        }),
+      );
+      return reply
+        .code(404)
+        .send({ status: 'refused', reason: 'not-found', detail: 'no such study of this patient here' });
     }
-    const { transferId } = await d.queueRetrieval({ studyInstanceUid: uid, requesterUra: claims.organization.ura, consentReference, claims, ip: req.ip });
-    d.audit.record(sourceEvent({ node: d.node, ip: req.ip, claims, action: 'retrieve', outcome: 'success', description: `timeline retrieval: study queued for ${claims.organization.name}`, consentReference, studyInstanceUid: uid, transferId }));
+    const { transferId } = await d.queueRetrieval({
+      studyInstanceUid: uid,
+      requesterUra: claims.organization.ura,
+      consentReference,
+      claims,
+      ip: req.ip,
+    });
+    d.audit.record(
+      sourceEvent({
+        node: d.node,
+        ip: req.ip,
+        claims,
+        action: 'retrieve',
+        outcome: 'success',
+        description: `timeline retrieval: study queued for ${claims.organization.name}`,
+        consentReference,
+        studyInstanceUid: uid,
+        transferId,
+      }),
+    );
     return reply.code(202).send({ status: 'queued', transferId, studyInstanceUid: uid });
   });
 }

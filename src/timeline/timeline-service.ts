@@ -56,19 +56,41 @@ export class TimelineService {
     return c;
   }
 
-  #sign(bsn: string, requester: Requester, extra: { includeReports?: boolean; studyInstanceUid?: string }): Promise<string> {
-    return signTimelineRequest({ bsn, requester, organization: this.#o.us, ...extra }, { keyPem: this.#o.tls.key, certPem: this.#o.tls.cert });
+  #sign(
+    bsn: string,
+    requester: Requester,
+    extra: { includeReports?: boolean; studyInstanceUid?: string },
+  ): Promise<string> {
+    return signTimelineRequest(
+      { bsn, requester, organization: this.#o.us, ...extra },
+      { keyPem: this.#o.tls.key, certPem: this.#o.tls.cert },
+    );
   }
 
   /** The audit trail's user: the practitioner; or the system that asked, with the practitioner as responsible user. */
-  #who(requester: Requester, system: { id: string; name: string } | undefined): { user: { id: string; name: string; roleCode?: string; organizationUra: string }; responsibleUser?: { id: string; name: string } } {
-    const person = { id: requester.practitionerId, name: requester.name, roleCode: requester.roleCode, organizationUra: this.#o.us.ura };
+  #who(
+    requester: Requester,
+    system: { id: string; name: string } | undefined,
+  ): {
+    user: { id: string; name: string; roleCode?: string; organizationUra: string };
+    responsibleUser?: { id: string; name: string };
+  } {
+    const person = {
+      id: requester.practitionerId,
+      name: requester.name,
+      roleCode: requester.roleCode,
+      organizationUra: this.#o.us.ura,
+    };
     if (system === undefined) return { user: person };
-    return { user: { ...system, organizationUra: this.#o.us.ura }, responsibleUser: { id: person.id, name: person.name } };
+    return {
+      user: { ...system, organizationUra: this.#o.us.ura },
+      responsibleUser: { id: person.id, name: person.name },
+    };
   }
 
   async query(q: TimelineQuery, at: { ip?: string } = {}): Promise<Timeline> {
-    if (!isValidBsn(q.bsn)) throw new BeeldbrugError('BSN_INVALID', `${q.bsn} is not a valid BSN (nine digits that pass the elfproef)`);
+    if (!isValidBsn(q.bsn))
+      throw new BeeldbrugError('BSN_INVALID', `${q.bsn} is not a valid BSN (nine digits that pass the elfproef)`);
     const mode = this.#o.registry !== undefined ? 'registry' : 'regional-sources';
     let asked: { ura: string; name?: string }[];
     if (this.#o.registry !== undefined) {
@@ -76,11 +98,18 @@ export class TimelineService {
     } else {
       asked = this.#o.regionalSources.filter((ura) => ura !== this.#o.us.ura).map((ura) => ({ ura }));
     }
-    const jws = asked.length > 0 ? await this.#sign(q.bsn, q.requester, { includeReports: q.includeReports ?? false }) : '';
+    const jws =
+      asked.length > 0 ? await this.#sign(q.bsn, q.requester, { includeReports: q.includeReports ?? false }) : '';
     const outcomes = await Promise.all(asked.map((s) => this.#ask(s, jws)));
     const studies: TimelineStudy[] = outcomes
-      .flatMap((o) => (o.answer !== undefined ? o.answer.studies.map((s) => ({ ...s, source: { ura: o.outcome.ura, name: o.outcome.name } })) : []))
-      .sort((a, b) => `${b.studyDate ?? ''}${b.studyTime ?? ''}`.localeCompare(`${a.studyDate ?? ''}${a.studyTime ?? ''}`));
+      .flatMap((o) =>
+        o.answer !== undefined
+          ? o.answer.studies.map((s) => ({ ...s, source: { ura: o.outcome.ura, name: o.outcome.name } }))
+          : [],
+      )
+      .sort((a, b) =>
+        `${b.studyDate ?? ''}${b.studyTime ?? ''}`.localeCompare(`${a.studyDate ?? ''}${a.studyTime ?? ''}`),
+      );
     const sources = outcomes.map((o) => o.outcome);
     this.#o.audit.record(
       timelineEvent({
@@ -97,7 +126,10 @@ export class TimelineService {
     return { bsn: q.bsn, mode, sources, studies };
   }
 
-  async #ask(s: { ura: string; name?: string }, jws: string): Promise<{ outcome: SourceOutcome; answer?: SourceAnswer }> {
+  async #ask(
+    s: { ura: string; name?: string },
+    jws: string,
+  ): Promise<{ outcome: SourceOutcome; answer?: SourceAnswer }> {
     const partner = this.#o.partners.find((p) => p.ura === s.ura);
     const name = partner?.name ?? s.name ?? s.ura;
     const started = performance.now();
@@ -109,37 +141,80 @@ export class TimelineService {
       ms: Math.round(performance.now() - started),
       ...(reason !== undefined ? { reason } : {}),
     });
-    if (partner?.baseUrl === undefined) return { outcome: done('failed', 0, 'not a partner with a baseUrl in exchange.partners') };
+    if (partner?.baseUrl === undefined)
+      return { outcome: done('failed', 0, 'not a partner with a baseUrl in exchange.partners') };
     try {
-      const a = await this.#client({ ...partner, baseUrl: partner.baseUrl }).json('POST', '/timeline/v1/studies', { request: jws }, { timeoutMs: this.#o.sourceTimeoutMs });
+      const a = await this.#client({ ...partner, baseUrl: partner.baseUrl }).json(
+        'POST',
+        '/timeline/v1/studies',
+        { request: jws },
+        { timeoutMs: this.#o.sourceTimeoutMs },
+      );
       const body = a.json as Partial<SourceAnswer> & { reason?: string; detail?: string };
       if (a.status === 200 && body.status === 'answered' && Array.isArray(body.studies)) {
-        return { outcome: done('answered', body.studies.length, typeof body.partial === 'string' ? body.partial : undefined), answer: body as SourceAnswer };
+        return {
+          outcome: done('answered', body.studies.length, typeof body.partial === 'string' ? body.partial : undefined),
+          answer: body as SourceAnswer,
+        };
       }
       if (a.status === 403) return { outcome: done('refused', 0, body.reason ?? 'refused') };
       return { outcome: done('failed', 0, `HTTP ${a.status}: ${body.detail ?? body.reason ?? ''}`.trim()) };
     } catch (err) {
-      if (err instanceof BeeldbrugError && err.code === 'PARTNER_TIMEOUT') return { outcome: done('timed-out', 0, `no answer within ${this.#o.sourceTimeoutMs} ms`) };
+      if (err instanceof BeeldbrugError && err.code === 'PARTNER_TIMEOUT')
+        return { outcome: done('timed-out', 0, `no answer within ${this.#o.sourceTimeoutMs} ms`) };
       return { outcome: done('failed', 0, (err as Error).message) };
     }
   }
 
   /** Asks the source to send one study of the timeline here; the transfer then arrives in the inbox like any other. */
-  async retrieve(r: { bsn: string; sourceUra: string; studyInstanceUid: string; requester: Requester; system?: { id: string; name: string } }, at: { ip?: string } = {}): Promise<{ transferId: string; source: { ura: string; name: string } }> {
-    if (!isValidBsn(r.bsn)) throw new BeeldbrugError('BSN_INVALID', `${r.bsn} is not a valid BSN (nine digits that pass the elfproef)`);
+  async retrieve(
+    r: {
+      bsn: string;
+      sourceUra: string;
+      studyInstanceUid: string;
+      requester: Requester;
+      system?: { id: string; name: string };
+    },
+    at: { ip?: string } = {},
+  ): Promise<{ transferId: string; source: { ura: string; name: string } }> {
+    if (!isValidBsn(r.bsn))
+      throw new BeeldbrugError('BSN_INVALID', `${r.bsn} is not a valid BSN (nine digits that pass the elfproef)`);
     const partner = this.#o.partners.find((p) => p.ura === r.sourceUra);
-    if (partner?.baseUrl === undefined) throw new BeeldbrugError('PARTNER_UNKNOWN', `URA ${r.sourceUra} is not a partner with a baseUrl in exchange.partners`);
+    if (partner?.baseUrl === undefined)
+      throw new BeeldbrugError(
+        'PARTNER_UNKNOWN',
+        `URA ${r.sourceUra} is not a partner with a baseUrl in exchange.partners`,
+      );
     const jws = await this.#sign(r.bsn, r.requester, { studyInstanceUid: r.studyInstanceUid });
     const record = (outcome: 'success' | 'failure', description: string, transferId?: string): void => {
       this.#o.audit.record(
-        timelineEvent({ node: this.#o.node, ip: at.ip, ...this.#who(r.requester, r.system), bsn: r.bsn, grounds: { purpose: 'treatment', authorization: 'user' }, action: 'retrieve', outcome, description, studyInstanceUid: r.studyInstanceUid, ...(transferId !== undefined ? { transferId } : {}) }),
+        timelineEvent({
+          node: this.#o.node,
+          ip: at.ip,
+          ...this.#who(r.requester, r.system),
+          bsn: r.bsn,
+          grounds: { purpose: 'treatment', authorization: 'user' },
+          action: 'retrieve',
+          outcome,
+          description,
+          studyInstanceUid: r.studyInstanceUid,
+          ...(transferId !== undefined ? { transferId } : {}),
+        }),
       );
     };
-    const a = await this.#client({ ...partner, baseUrl: partner.baseUrl }).json('POST', '/timeline/v1/retrievals', { request: jws }, { timeoutMs: this.#o.sourceTimeoutMs * 4 });
+    const a = await this.#client({ ...partner, baseUrl: partner.baseUrl }).json(
+      'POST',
+      '/timeline/v1/retrievals',
+      { request: jws },
+      { timeoutMs: this.#o.sourceTimeoutMs * 4 },
+    );
     const body = a.json as { transferId?: unknown; reason?: string; detail?: string };
     if (a.status !== 202 || typeof body.transferId !== 'string') {
       record('failure', `retrieval from ${partner.name} refused: ${body.reason ?? a.status}`);
-      throw new BeeldbrugError('PARTNER_REFUSED', `${partner.name} did not queue the study: ${body.detail ?? body.reason ?? `HTTP ${a.status}`}`);
+      throw new BeeldbrugError(
+        'PARTNER_REFUSED',
+        `${partner.name} did not queue the study: ${body.detail ?? body.reason ?? `HTTP ${a.status}`}`,
+      );
     }
     record('success', `retrieval from ${partner.name} queued there`, body.transferId);
     return { transferId: body.transferId, source: { ura: partner.ura, name: partner.name } };

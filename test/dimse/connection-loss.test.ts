@@ -35,8 +35,15 @@ test('release and echo after the connection was lost end at once instead of hang
   for (const s of sockets) s.destroy();
 
   // Whether the echo goes out before or after our side sees the connection end, it fails when it does.
-  await assert.rejects(assoc.echo(), (err: unknown) => err instanceof DimseProtocolError, 'a request on a lost association fails');
+  await assert.rejects(
+    assoc.echo(),
+    (err: unknown) => err instanceof DimseProtocolError,
+    'a request on a lost association fails',
+  );
   // "At once" without a clock: release settles before the event loop turns, so it waits for no I/O and no timer.
-  const settled = await Promise.race([assoc.release().then(() => 'released'), new Promise<string>((r) => setImmediate(() => r('still waiting')))]);
+  const settled = await Promise.race([
+    assoc.release().then(() => 'released'),
+    new Promise<string>((r) => setImmediate(() => r('still waiting'))),
+  ]);
   assert.equal(settled, 'released', 'release of a lost association returns at once');
 });

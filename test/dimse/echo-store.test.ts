@@ -37,7 +37,15 @@ test('storescu sends several files over one association; the handler receives by
   if (storescu === undefined) return;
   const dir = tempDir(t);
   const files = [];
-  for (let i = 0; i < 5; i++) files.push(await makeInstance(dir, `f${i}`, { sopInstanceUid: `1.2.3.4.1.${i + 1}`, pixelBytes: 20_000 + i * 70_001 + (i % 2), seed: i + 7, implicit: i === 3 }));
+  for (let i = 0; i < 5; i++)
+    files.push(
+      await makeInstance(dir, `f${i}`, {
+        sopInstanceUid: `1.2.3.4.1.${i + 1}`,
+        pixelBytes: 20_000 + i * 70_001 + (i % 2),
+        seed: i + 7,
+        implicit: i === 3,
+      }),
+    );
   const received = new Map<string, { bytes: Buffer; ts: string; chunks: number }>();
   const { port } = await startServer(t, {
     maxPduLength: 16384,
@@ -45,7 +53,11 @@ test('storescu sends several files over one association; the handler receives by
       store: async (_a, req) => {
         const parts: Buffer[] = [];
         for await (const c of req.data) parts.push(c);
-        received.set(req.sopInstanceUid, { bytes: Buffer.concat(parts), ts: req.transferSyntaxUid, chunks: parts.length });
+        received.set(req.sopInstanceUid, {
+          bytes: Buffer.concat(parts),
+          ts: req.transferSyntaxUid,
+          chunks: parts.length,
+        });
       },
     },
   });
@@ -59,7 +71,10 @@ test('storescu sends several files over one association; the handler receives by
     assert.equal(got.ts, want.transferSyntaxUid, 'accepted in the file transfer syntax, so no conversion by storescu');
     assert.ok(got.bytes.equals(want.bytes), `instance ${i} differs`);
   }
-  assert.ok([...received.values()].some((x) => x.chunks > 1), 'large data sets arrive in several chunks');
+  assert.ok(
+    [...received.values()].some((x) => x.chunks > 1),
+    'large data sets arrive in several chunks',
+  );
 });
 
 test('a failing store handler turns into a failure status; the server keeps working', async (t) => {
@@ -73,7 +88,9 @@ test('a failing store handler turns into a failure status; the server keeps work
     handlers: {
       store: async (_a, req) => {
         if (req.sopInstanceUid === '1.2.3.9.1') throw new DimseFailure(Status.OutOfResources, 'disk full');
-        for await (const _ of req.data) { /* drain */ }
+        for await (const _ of req.data) {
+          /* drain */
+        }
         ok.push(req.sopInstanceUid);
       },
     },
@@ -94,12 +111,21 @@ test('our SCU: C-ECHO and C-STORE to DCMTK storescp, files arrive identical', as
   mkdirSync(out);
   const port = await freePort();
   startPeer(t, storescp, ['-aet', 'STORESCP', '-od', out, '--max-pdu', '16384', String(port)]);
-  const files = [await makeInstance(dir, 'x1', { sopInstanceUid: '1.2.3.7.1', pixelBytes: 100_000 }), await makeInstance(dir, 'x2', { sopInstanceUid: '1.2.3.7.2', pixelBytes: 30_001 })];
+  const files = [
+    await makeInstance(dir, 'x1', { sopInstanceUid: '1.2.3.7.1', pixelBytes: 100_000 }),
+    await makeInstance(dir, 'x2', { sopInstanceUid: '1.2.3.7.2', pixelBytes: 30_001 }),
+  ];
   let assoc: Association | undefined;
   await waitFor('storescp', async () => {
     assoc = await Association.connect({
-      host: '127.0.0.1', port, callingAeTitle: 'TESTSCU', calledAeTitle: 'STORESCP',
-      presentationContexts: [{ abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: [ExplicitLE, ImplicitLE] }, { abstractSyntax: CT, transferSyntaxes: [ExplicitLE] }],
+      host: '127.0.0.1',
+      port,
+      callingAeTitle: 'TESTSCU',
+      calledAeTitle: 'STORESCP',
+      presentationContexts: [
+        { abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: [ExplicitLE, ImplicitLE] },
+        { abstractSyntax: CT, transferSyntaxes: [ExplicitLE] },
+      ],
     });
     return true;
   });
@@ -109,7 +135,12 @@ test('our SCU: C-ECHO and C-STORE to DCMTK storescp, files arrive identical', as
   for (const [i, f] of files.entries()) {
     const ds = datasetOf(f);
     // one as a Buffer, one streamed from the file in small chunks
-    const status = await assoc.store({ sopClassUid: CT, sopInstanceUid: `1.2.3.7.${i + 1}`, transferSyntaxUid: ExplicitLE, data: i === 0 ? ds.bytes : streamFrom(f, ds.bytes.length) });
+    const status = await assoc.store({
+      sopClassUid: CT,
+      sopInstanceUid: `1.2.3.7.${i + 1}`,
+      transferSyntaxUid: ExplicitLE,
+      data: i === 0 ? ds.bytes : streamFrom(f, ds.bytes.length),
+    });
     assert.equal(status, Status.Success);
   }
   await assoc.release();
@@ -134,21 +165,32 @@ test('our SCU: a data source that fails mid-message aborts the association (a DI
     maxPduLength: 4096,
     handlers: {
       store: async (_a, req) => {
-        for await (const _ of req.data) { /* drain */ }
+        for await (const _ of req.data) {
+          /* drain */
+        }
         completed++;
       },
     },
   });
   const connectOpts = {
-    host: '127.0.0.1', port, callingAeTitle: 'TESTSCU', calledAeTitle: 'BEELDBRUG',
-    presentationContexts: [{ abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: [ExplicitLE] }, { abstractSyntax: CT, transferSyntaxes: [ExplicitLE] }],
+    host: '127.0.0.1',
+    port,
+    callingAeTitle: 'TESTSCU',
+    calledAeTitle: 'BEELDBRUG',
+    presentationContexts: [
+      { abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: [ExplicitLE] },
+      { abstractSyntax: CT, transferSyntaxes: [ExplicitLE] },
+    ],
   };
   const assoc = await Association.connect(connectOpts);
   async function* failing(): AsyncIterable<Buffer> {
     yield Buffer.alloc(10_000, 1);
     throw new Error('disk read error');
   }
-  await assert.rejects(assoc.store({ sopClassUid: CT, sopInstanceUid: '1.2.3.8.1', transferSyntaxUid: ExplicitLE, data: failing() }), /disk read error/);
+  await assert.rejects(
+    assoc.store({ sopClassUid: CT, sopInstanceUid: '1.2.3.8.1', transferSyntaxUid: ExplicitLE, data: failing() }),
+    /disk read error/,
+  );
   await assert.rejects(assoc.echo());
   const { waitFor: wait } = await import('../support/net.ts');
   await wait('server saw the abort', () => Promise.resolve(lines.some((l) => l.reason === 'PEER_ABORT')));

@@ -15,7 +15,12 @@ export const StudyRootFind = '1.2.840.10008.5.1.4.1.2.2.1';
 export const StudyRootMove = '1.2.840.10008.5.1.4.1.2.2.2';
 export const StudyRootGet = '1.2.840.10008.5.1.4.1.2.2.3';
 
-export interface LogLine { level: number; msg: string; reason?: string; [k: string]: unknown }
+export interface LogLine {
+  level: number;
+  msg: string;
+  reason?: string;
+  [k: string]: unknown;
+}
 
 export function captureLogger(): { logger: pino.Logger; lines: LogLine[] } {
   const lines: LogLine[] = [];
@@ -28,13 +33,17 @@ export function captureLogger(): { logger: pino.Logger; lines: LogLine[] } {
   return { logger: pino({ level: 'debug' }, dest), lines };
 }
 
-export async function startServer(t: TestContext, o: Partial<ServerOptions> & Pick<ServerOptions, 'handlers'>): Promise<{ server: DimseServer; port: number; lines: LogLine[] }> {
+export async function startServer(
+  t: TestContext,
+  o: Partial<ServerOptions> & Pick<ServerOptions, 'handlers'>,
+): Promise<{ server: DimseServer; port: number; lines: LogLine[] }> {
   const { logger, lines } = captureLogger();
   const server = new DimseServer({
     aeTitle: 'BEELDBRUG',
-    admit: (r) => (['TESTSCU', 'ECHOSCU', 'STORESCU', 'FINDSCU', 'MOVESCU', 'GETSCU'].includes(r.callingAeTitle)
-      ? { accept: true }
-      : { accept: false, reason: 'calling-ae-not-recognized', detail: `unknown calling AE ${r.callingAeTitle}` }),
+    admit: (r) =>
+      ['TESTSCU', 'ECHOSCU', 'STORESCU', 'FINDSCU', 'MOVESCU', 'GETSCU'].includes(r.callingAeTitle)
+        ? { accept: true }
+        : { accept: false, reason: 'calling-ae-not-recognized', detail: `unknown calling AE ${r.callingAeTitle}` },
     logger,
     ...o,
   });
@@ -47,7 +56,19 @@ export { run, startPeer, type RunResult } from '../support/processes.ts';
 import { run } from '../support/processes.ts';
 
 /** A Part 10 file made by dump2dcm with the given attributes and `pixelBytes` bytes of OW pixel data. */
-export async function makeInstance(dir: string, name: string, o: { sopClassUid?: string; sopInstanceUid: string; studyUid?: string; pixelBytes?: number; patientId?: string; seed?: number; implicit?: boolean }): Promise<string> {
+export async function makeInstance(
+  dir: string,
+  name: string,
+  o: {
+    sopClassUid?: string;
+    sopInstanceUid: string;
+    studyUid?: string;
+    pixelBytes?: number;
+    patientId?: string;
+    seed?: number;
+    implicit?: boolean;
+  },
+): Promise<string> {
   const px = join(dir, `${name}.raw`);
   const n = o.pixelBytes ?? 512;
   const buf = Buffer.allocUnsafe(n);
@@ -58,18 +79,27 @@ export async function makeInstance(dir: string, name: string, o: { sopClassUid?:
   }
   writeFileSync(px, buf);
   const dump = join(dir, `${name}.dump`);
-  writeFileSync(dump, [
-    `(0008,0016) UI [${o.sopClassUid ?? CT}]`,
-    `(0008,0018) UI [${o.sopInstanceUid}]`,
-    `(0008,0060) CS [CT]`,
-    `(0010,0010) PN [Jansen^Piet]`,
-    `(0010,0020) LO [${o.patientId ?? '123456782'}]`,
-    `(0020,000d) UI [${o.studyUid ?? '1.2.3.4'}]`,
-    `(0020,000e) UI [${o.studyUid ?? '1.2.3.4'}.1]`,
-    '(0028,0002) US 1', '(0028,0004) CS [MONOCHROME2]', '(0028,0010) US 16', `(0028,0011) US ${Math.max(1, Math.floor(n / 32))}`,
-    '(0028,0100) US 16', '(0028,0101) US 16', '(0028,0102) US 15', '(0028,0103) US 1',
-    `(7fe0,0010) OW =${px}`,
-  ].join('\n'));
+  writeFileSync(
+    dump,
+    [
+      `(0008,0016) UI [${o.sopClassUid ?? CT}]`,
+      `(0008,0018) UI [${o.sopInstanceUid}]`,
+      `(0008,0060) CS [CT]`,
+      `(0010,0010) PN [Jansen^Piet]`,
+      `(0010,0020) LO [${o.patientId ?? '123456782'}]`,
+      `(0020,000d) UI [${o.studyUid ?? '1.2.3.4'}]`,
+      `(0020,000e) UI [${o.studyUid ?? '1.2.3.4'}.1]`,
+      '(0028,0002) US 1',
+      '(0028,0004) CS [MONOCHROME2]',
+      '(0028,0010) US 16',
+      `(0028,0011) US ${Math.max(1, Math.floor(n / 32))}`,
+      '(0028,0100) US 16',
+      '(0028,0101) US 16',
+      '(0028,0102) US 15',
+      '(0028,0103) US 1',
+      `(7fe0,0010) OW =${px}`,
+    ].join('\n'),
+  );
   const out = join(dir, `${name}.dcm`);
   const r = await run('dump2dcm', [o.implicit === true ? '+ti' : '+te', dump, out]);
   if (r.code !== 0) throw new Error(`dump2dcm failed: ${r.stderr}`);
@@ -100,7 +130,9 @@ export function datasetOf(file: string): { bytes: Buffer; transferSyntaxUid: str
 export function encodeIdentifier(elements: Record<number, [string, string]>, transferSyntaxUid: string): Buffer {
   const explicit = transferSyntaxUid !== ImplicitLE;
   const parts: Buffer[] = [];
-  for (const tag of Object.keys(elements).map(Number).sort((a, b) => a - b)) {
+  for (const tag of Object.keys(elements)
+    .map(Number)
+    .sort((a, b) => a - b)) {
     const [vr, text] = elements[tag] ?? ['LO', ''];
     let v = Buffer.from(text, 'latin1');
     if (v.length % 2 === 1) v = Buffer.concat([v, Buffer.from([vr === 'UI' ? 0 : 0x20])]);
@@ -122,7 +154,7 @@ export function decodeIdentifier(b: Buffer, transferSyntaxUid: string): Map<numb
   const out = new Map<number, string>();
   let off = 0;
   while (off + 8 <= b.length) {
-    const tag = (b.readUInt16LE(off) << 16 | b.readUInt16LE(off + 2)) >>> 0;
+    const tag = ((b.readUInt16LE(off) << 16) | b.readUInt16LE(off + 2)) >>> 0;
     const len = explicit ? b.readUInt16LE(off + 6) : b.readUInt32LE(off + 4);
     out.set(tag, b.toString('latin1', off + 8, off + 8 + len).replace(/[\0 ]+$/, ''));
     off += 8 + len;

@@ -9,8 +9,19 @@ import { freePort, waitFor } from '../support/net.ts';
 import { requireTool } from '../support/tools.ts';
 import { tempDir } from '../support/tmp.ts';
 import {
-  CT, datasetOf, decodeIdentifier, encodeIdentifier, ExplicitLE, ImplicitLE, makeInstance, run, startPeer, startServer, StudyRootFind,
-  StudyRootGet, StudyRootMove,
+  CT,
+  datasetOf,
+  decodeIdentifier,
+  encodeIdentifier,
+  ExplicitLE,
+  ImplicitLE,
+  makeInstance,
+  run,
+  startPeer,
+  startServer,
+  StudyRootFind,
+  StudyRootGet,
+  StudyRootMove,
 } from './helpers.ts';
 
 const QueryRetrieveLevel = 0x00080052;
@@ -19,14 +30,24 @@ const PatientID = 0x00100020;
 const PatientName = 0x00100010;
 
 function studyMatch(uid: string, ts: string): Buffer {
-  return encodeIdentifier({ [QueryRetrieveLevel]: ['CS', 'STUDY'], [PatientName]: ['PN', 'Jansen^Piet'], [PatientID]: ['LO', '123456782'], [StudyInstanceUID]: ['UI', uid] }, ts);
+  return encodeIdentifier(
+    {
+      [QueryRetrieveLevel]: ['CS', 'STUDY'],
+      [PatientName]: ['PN', 'Jansen^Piet'],
+      [PatientID]: ['LO', '123456782'],
+      [StudyInstanceUID]: ['UI', uid],
+    },
+    ts,
+  );
 }
 
 function instancesOf(files: readonly string[], uids: readonly string[]): OutgoingInstance[] {
   return files.map((f, i) => {
     const ds = datasetOf(f);
     return {
-      sopClassUid: CT, sopInstanceUid: uids[i] ?? '', transferSyntaxUid: ds.transferSyntaxUid,
+      sopClassUid: CT,
+      sopInstanceUid: uids[i] ?? '',
+      transferSyntaxUid: ds.transferSyntaxUid,
       open: () => Promise.resolve(createReadStream(f, { start: statSync(f).size - ds.bytes.length })),
     };
   });
@@ -36,13 +57,16 @@ async function makeStudy(t: TestContext, n: number): Promise<{ files: string[]; 
   const dir = tempDir(t);
   const uids = Array.from({ length: n }, (_, i) => `1.2.3.4.2.${i + 1}`);
   const files = [];
-  for (const [i, uid] of uids.entries()) files.push(await makeInstance(dir, `s${i}`, { sopInstanceUid: uid, pixelBytes: 40_000 + i * 999, seed: i }));
+  for (const [i, uid] of uids.entries())
+    files.push(await makeInstance(dir, `s${i}`, { sopInstanceUid: uid, pixelBytes: 40_000 + i * 999, seed: i }));
   return { files, uids, dir };
 }
 
 /** Resolves when the request is cancelled (C-CANCEL) or its association ends. */
 function abortOf(signal: AbortSignal): Promise<void> {
-  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  return signal.aborted
+    ? Promise.resolve()
+    : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 test('findscu gets the matches the find handler yields, in the negotiated transfer syntax', async (t) => {
@@ -59,12 +83,33 @@ test('findscu gets the matches the find handler yields, in the negotiated transf
     },
   });
   const dir = tempDir(t);
-  const r = await run(findscu, ['-S', '-aet', 'FINDSCU', '-aec', 'BEELDBRUG', '-X', '-od', dir, '-k', 'QueryRetrieveLevel=STUDY', '-k', 'PatientID=123456782', '-k', 'StudyInstanceUID', '-k', 'PatientName', '127.0.0.1', String(port)]);
+  const r = await run(findscu, [
+    '-S',
+    '-aet',
+    'FINDSCU',
+    '-aec',
+    'BEELDBRUG',
+    '-X',
+    '-od',
+    dir,
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    'PatientID=123456782',
+    '-k',
+    'StudyInstanceUID',
+    '-k',
+    'PatientName',
+    '127.0.0.1',
+    String(port),
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(queries.length, 1);
   assert.equal(queries[0]?.get(QueryRetrieveLevel), 'STUDY');
   assert.equal(queries[0]?.get(PatientID), '123456782');
-  const rsp = readdirSync(dir).filter((f) => f.startsWith('rsp')).sort();
+  const rsp = readdirSync(dir)
+    .filter((f) => f.startsWith('rsp'))
+    .sort();
   assert.equal(rsp.length, 2);
   const dumps = await Promise.all(rsp.map((f) => run('dcmdump', [join(dir, f)])));
   assert.match(dumps[0]?.stdout ?? '', /\(0020,000d\) UI \[1\.2\.3\.100\]/);
@@ -82,7 +127,18 @@ test('a failing find handler gives findscu a failure status, not a hang', async 
       },
     },
   });
-  const r = await run(findscu, ['-v', '-S', '-aet', 'FINDSCU', '-aec', 'BEELDBRUG', '-k', 'QueryRetrieveLevel=STUDY', '127.0.0.1', String(port)]);
+  const r = await run(findscu, [
+    '-v',
+    '-S',
+    '-aet',
+    'FINDSCU',
+    '-aec',
+    'BEELDBRUG',
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '127.0.0.1',
+    String(port),
+  ]);
   assert.match(r.stderr + r.stdout, /Received Final Find Response \(Error: DataSetDoesNotMatchSOPClass\)/);
 });
 
@@ -95,18 +151,40 @@ test('movescu: our server stores the planned instances to a storescp destination
   mkdirSync(out);
   const destPort = await freePort();
   startPeer(t, storescp, ['-aet', 'STORESCP', '-od', out, String(destPort)]);
-  await waitFor('storescp', async () => (await run('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(destPort)])).code === 0);
+  await waitFor(
+    'storescp',
+    async () => (await run('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(destPort)])).code === 0,
+  );
   const { port, lines } = await startServer(t, {
     handlers: {
       retrieve: async (_a, req) => {
         assert.equal(req.kind, 'move');
-        if (req.moveDestination !== 'STORESCP') throw new DimseFailure(Status.MoveDestinationUnknown, 'unknown destination');
+        if (req.moveDestination !== 'STORESCP')
+          throw new DimseFailure(Status.MoveDestinationUnknown, 'unknown destination');
         assert.equal(decodeIdentifier(req.identifier, req.transferSyntaxUid).get(StudyInstanceUID), '1.2.3.4');
-        return { destination: { aeTitle: 'STORESCP', host: '127.0.0.1', port: destPort }, instances: instancesOf(files, uids) };
+        return {
+          destination: { aeTitle: 'STORESCP', host: '127.0.0.1', port: destPort },
+          instances: instancesOf(files, uids),
+        };
       },
     },
   });
-  const r = await run(movescu, ['-v', '-S', '-aet', 'MOVESCU', '-aec', 'BEELDBRUG', '-aem', 'STORESCP', '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID=1.2.3.4', '127.0.0.1', String(port)]);
+  const r = await run(movescu, [
+    '-v',
+    '-S',
+    '-aet',
+    'MOVESCU',
+    '-aec',
+    'BEELDBRUG',
+    '-aem',
+    'STORESCP',
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    'StudyInstanceUID=1.2.3.4',
+    '127.0.0.1',
+    String(port),
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr + r.stdout, /Received Final Move Response \(Success\)/);
   const got = readdirSync(out);
@@ -118,7 +196,22 @@ test('movescu: our server stores the planned instances to a storescp destination
   }
   assert.ok(lines.some((l) => l.msg === 'C-MOVE done' && l['completed'] === 3));
 
-  const unknown = await run(movescu, ['-v', '-S', '-aet', 'MOVESCU', '-aec', 'BEELDBRUG', '-aem', 'NOWHERE', '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID=1.2.3.4', '127.0.0.1', String(port)]);
+  const unknown = await run(movescu, [
+    '-v',
+    '-S',
+    '-aet',
+    'MOVESCU',
+    '-aec',
+    'BEELDBRUG',
+    '-aem',
+    'NOWHERE',
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    'StudyInstanceUID=1.2.3.4',
+    '127.0.0.1',
+    String(port),
+  ]);
   assert.match(unknown.stderr + unknown.stdout, /Received Final Move Response \(Refused: MoveDestinationUnknown\)/);
 });
 
@@ -128,8 +221,25 @@ test('getscu receives the instances over the same association (C-GET with role s
   const { files, uids, dir } = await makeStudy(t, 3);
   const out = join(dir, 'got');
   mkdirSync(out);
-  const { port } = await startServer(t, { handlers: { retrieve: async () => ({ instances: instancesOf(files, uids) }) } });
-  const r = await run(getscu, ['-v', '-S', '-aet', 'GETSCU', '-aec', 'BEELDBRUG', '-od', out, '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID=1.2.3.4', '127.0.0.1', String(port)]);
+  const { port } = await startServer(t, {
+    handlers: { retrieve: async () => ({ instances: instancesOf(files, uids) }) },
+  });
+  const r = await run(getscu, [
+    '-v',
+    '-S',
+    '-aet',
+    'GETSCU',
+    '-aec',
+    'BEELDBRUG',
+    '-od',
+    out,
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    'StudyInstanceUID=1.2.3.4',
+    '127.0.0.1',
+    String(port),
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const got = readdirSync(out);
   assert.equal(got.length, 3, r.stderr);
@@ -149,7 +259,10 @@ test('our SCU: find (with C-CANCEL on break), move and get against our server', 
   const out = join(dir, 'out');
   mkdirSync(out);
   startPeer(t, storescp, ['-aet', 'STORESCP', '-od', out, String(destPort)]);
-  await waitFor('storescp', async () => (await run('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(destPort)])).code === 0);
+  await waitFor(
+    'storescp',
+    async () => (await run('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(destPort)])).code === 0,
+  );
   const { port } = await startServer(t, {
     handlers: {
       async *find(_a, req) {
@@ -165,12 +278,23 @@ test('our SCU: find (with C-CANCEL on break), move and get against our server', 
       },
       retrieve: async (_a, req) => ({
         ...(req.kind === 'move' ? { destination: { aeTitle: 'STORESCP', host: '127.0.0.1', port: destPort } } : {}),
-        instances: [...instancesOf(files, uids), { sopClassUid: CT, sopInstanceUid: '1.2.3.404', transferSyntaxUid: ExplicitLE, open: () => Promise.reject(new Error('blob missing')) }],
+        instances: [
+          ...instancesOf(files, uids),
+          {
+            sopClassUid: CT,
+            sopInstanceUid: '1.2.3.404',
+            transferSyntaxUid: ExplicitLE,
+            open: () => Promise.reject(new Error('blob missing')),
+          },
+        ],
       }),
     },
   });
   const assoc = await Association.connect({
-    host: '127.0.0.1', port, callingAeTitle: 'TESTSCU', calledAeTitle: 'BEELDBRUG',
+    host: '127.0.0.1',
+    port,
+    callingAeTitle: 'TESTSCU',
+    calledAeTitle: 'BEELDBRUG',
     presentationContexts: [
       { abstractSyntax: StudyRootFind, transferSyntaxes: [ImplicitLE] },
       { abstractSyntax: StudyRootMove, transferSyntaxes: [ExplicitLE] },
@@ -180,7 +304,10 @@ test('our SCU: find (with C-CANCEL on break), move and get against our server', 
   });
   assert.equal(assoc.acceptedTransferSyntax(StudyRootFind), ImplicitLE);
   const seen: string[] = [];
-  for await (const m of assoc.find(StudyRootFind, encodeIdentifier({ [QueryRetrieveLevel]: ['CS', 'STUDY'] }, ImplicitLE))) {
+  for await (const m of assoc.find(
+    StudyRootFind,
+    encodeIdentifier({ [QueryRetrieveLevel]: ['CS', 'STUDY'] }, ImplicitLE),
+  )) {
     seen.push(decodeIdentifier(m, ImplicitLE).get(StudyInstanceUID) ?? '');
     if (seen.length === 3) break;
   }
@@ -188,7 +315,12 @@ test('our SCU: find (with C-CANCEL on break), move and get against our server', 
   await waitFor('cancel seen by handler', () => Promise.resolve(cancelled));
 
   const pending: number[] = [];
-  const moved = await assoc.move(StudyRootMove, 'STORESCP', encodeIdentifier({ [QueryRetrieveLevel]: ['CS', 'STUDY'] }, ExplicitLE), (p) => pending.push(p.remaining));
+  const moved = await assoc.move(
+    StudyRootMove,
+    'STORESCP',
+    encodeIdentifier({ [QueryRetrieveLevel]: ['CS', 'STUDY'] }, ExplicitLE),
+    (p) => pending.push(p.remaining),
+  );
   assert.equal(moved.status, Status.WarningSubOpsFailed);
   assert.equal(moved.completed, 2);
   assert.equal(moved.failed, 1);
@@ -197,11 +329,15 @@ test('our SCU: find (with C-CANCEL on break), move and get against our server', 
   assert.equal(readdirSync(out).length, 2);
 
   const stored = new Map<string, Buffer>();
-  const got = await assoc.get(StudyRootGet, encodeIdentifier({ [QueryRetrieveLevel]: ['CS', 'STUDY'] }, ExplicitLE), async (req) => {
-    const parts: Buffer[] = [];
-    for await (const c of req.data) parts.push(c);
-    stored.set(req.sopInstanceUid, Buffer.concat(parts));
-  });
+  const got = await assoc.get(
+    StudyRootGet,
+    encodeIdentifier({ [QueryRetrieveLevel]: ['CS', 'STUDY'] }, ExplicitLE),
+    async (req) => {
+      const parts: Buffer[] = [];
+      for await (const c of req.data) parts.push(c);
+      stored.set(req.sopInstanceUid, Buffer.concat(parts));
+    },
+  );
   assert.equal(got.completed, 2);
   assert.equal(got.failed, 1);
   for (const [i, f] of files.entries()) assert.ok(stored.get(uids[i] ?? '')?.equals(datasetOf(f).bytes));
@@ -221,7 +357,10 @@ test('C-CANCEL from findscu and movescu stops the handler / the sub-operations w
   mkdirSync(out);
   const destPort = await freePort();
   startPeer(t, storescp, ['-aet', 'STORESCP', '-od', out, String(destPort)]);
-  await waitFor('storescp', async () => (await run('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(destPort)])).code === 0);
+  await waitFor(
+    'storescp',
+    async () => (await run('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(destPort)])).code === 0,
+  );
   const { port } = await startServer(t, {
     handlers: {
       async *find(_a, req) {
@@ -239,18 +378,49 @@ test('C-CANCEL from findscu and movescu stops the handler / the sub-operations w
         destination: { aeTitle: 'STORESCP', host: '127.0.0.1', port: destPort },
         // movescu --cancel 1 cancels after the first pending response: every later sub-operation waits for that
         // C-CANCEL, so the count below proves the cancel stopped them, whatever the machine's speed.
-        instances: instancesOf(files, uids).map((x, i) => ({ ...x, open: async () => {
-          opened++;
-          if (i >= 1) await abortOf(req.signal);
-          return x.open();
-        } })),
+        instances: instancesOf(files, uids).map((x, i) => ({
+          ...x,
+          open: async () => {
+            opened++;
+            if (i >= 1) await abortOf(req.signal);
+            return x.open();
+          },
+        })),
       }),
     },
   });
-  const f = await run(findscu, ['-v', '--cancel', '2', '-S', '-aet', 'FINDSCU', '-aec', 'BEELDBRUG', '-k', 'QueryRetrieveLevel=STUDY', '127.0.0.1', String(port)]);
+  const f = await run(findscu, [
+    '-v',
+    '--cancel',
+    '2',
+    '-S',
+    '-aet',
+    'FINDSCU',
+    '-aec',
+    'BEELDBRUG',
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '127.0.0.1',
+    String(port),
+  ]);
   assert.match(f.stderr + f.stdout, /Received Final Find Response \(Cancel/);
   assert.ok(findAborted);
-  const m = await run(movescu, ['-v', '--cancel', '1', '-S', '-aet', 'MOVESCU', '-aec', 'BEELDBRUG', '-aem', 'STORESCP', '-k', 'QueryRetrieveLevel=STUDY', '127.0.0.1', String(port)]);
+  const m = await run(movescu, [
+    '-v',
+    '--cancel',
+    '1',
+    '-S',
+    '-aet',
+    'MOVESCU',
+    '-aec',
+    'BEELDBRUG',
+    '-aem',
+    'STORESCP',
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '127.0.0.1',
+    String(port),
+  ]);
   assert.match(m.stderr + m.stdout, /Received Final Move Response \(Cancel/);
   assert.ok(opened < 6, `sub-operations stopped early (${opened} of 6 started)`);
 });

@@ -16,7 +16,11 @@ test(`storescu -> our SCP: ${COUNT} x ~520 KB over one association`, async (t) =
   const storescu = requireTool(t, 'storescu');
   if (storescu === undefined) return;
   const dir = tempDir(t);
-  const template = await makeInstance(dir, 'template', { sopInstanceUid: '1.2.826.0.1.3680043.9.9999.100000', pixelBytes: 512 * 512 * 2, seed: 3 });
+  const template = await makeInstance(dir, 'template', {
+    sopInstanceUid: '1.2.826.0.1.3680043.9.9999.100000',
+    pixelBytes: 512 * 512 * 2,
+    seed: 3,
+  });
   const bytes = readFileSync(template);
   const uidAt = bytes.indexOf('1.2.826.0.1.3680043.9.9999.100000');
   const files: string[] = [];
@@ -41,11 +45,25 @@ test(`storescu -> our SCP: ${COUNT} x ~520 KB over one association`, async (t) =
       await fh.close();
     }
   };
-  for (const [name, store] of [['drain to /dev/null', drainToNull], ['write + fsync per instance', durable]] as const) {
+  for (const [name, store] of [
+    ['drain to /dev/null', drainToNull],
+    ['write + fsync per instance', durable],
+  ] as const) {
     let stored = 0;
-    const { port, server } = await startServer(t, { handlers: { store: async (a, req) => { await store(a, req); stored++; } } });
+    const { port, server } = await startServer(t, {
+      handlers: {
+        store: async (a, req) => {
+          await store(a, req);
+          stored++;
+        },
+      },
+    });
     const started = process.hrtime.bigint();
-    const r = await run(storescu, ['-aet', 'STORESCU', '-aec', 'BEELDBRUG', '--max-pdu', '131072', '127.0.0.1', String(port), ...files], 120_000);
+    const r = await run(
+      storescu,
+      ['-aet', 'STORESCU', '-aec', 'BEELDBRUG', '--max-pdu', '131072', '127.0.0.1', String(port), ...files],
+      120_000,
+    );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     assert.equal(r.code, 0, r.stderr);
     assert.equal(stored, COUNT);

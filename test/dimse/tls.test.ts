@@ -28,15 +28,38 @@ test('DICOM TLS: echoscu and our SCU with client certificates; untrusted or miss
     },
     handlers: { echo: async () => undefined },
   });
-  const tlsArgs = (name: string): string[] => ['+tls', join(dir, `${name}.key`), join(dir, `${name}.crt`), '+cf', join(dir, 'ca.pem')];
+  const tlsArgs = (name: string): string[] => [
+    '+tls',
+    join(dir, `${name}.key`),
+    join(dir, `${name}.crt`),
+    '+cf',
+    join(dir, 'ca.pem'),
+  ];
 
   for (const profile of [[], ['+py']]) {
-    const ok = await run(echoscu, [...profile, ...tlsArgs('client'), '-aet', 'ECHOSCU', '-aec', 'BEELDBRUG', '127.0.0.1', String(port)]);
+    const ok = await run(echoscu, [
+      ...profile,
+      ...tlsArgs('client'),
+      '-aet',
+      'ECHOSCU',
+      '-aec',
+      'BEELDBRUG',
+      '127.0.0.1',
+      String(port),
+    ]);
     assert.equal(ok.code, 0, `echoscu ${profile.join(' ')}: ${ok.stderr}`);
   }
   assert.match(subjects[0] ?? '', /CN=client/);
 
-  const rogue = await run(echoscu, [...tlsArgs('rogue'), '-aet', 'ECHOSCU', '-aec', 'BEELDBRUG', '127.0.0.1', String(port)]);
+  const rogue = await run(echoscu, [
+    ...tlsArgs('rogue'),
+    '-aet',
+    'ECHOSCU',
+    '-aec',
+    'BEELDBRUG',
+    '127.0.0.1',
+    String(port),
+  ]);
   assert.notEqual(rogue.code, 0);
   const plain = await run(echoscu, ['-aet', 'ECHOSCU', '-aec', 'BEELDBRUG', '127.0.0.1', String(port)]);
   assert.notEqual(plain.code, 0);
@@ -44,7 +67,11 @@ test('DICOM TLS: echoscu and our SCU with client certificates; untrusted or miss
   assert.equal(subjects.length, 2, 'no association reached admit() without a trusted client certificate');
 
   const assoc = await Association.connect({
-    host: '127.0.0.1', port, callingAeTitle: 'TESTSCU', calledAeTitle: 'BEELDBRUG', tls: tlsOf(dir, 'client', 'ca'),
+    host: '127.0.0.1',
+    port,
+    callingAeTitle: 'TESTSCU',
+    calledAeTitle: 'BEELDBRUG',
+    tls: tlsOf(dir, 'client', 'ca'),
     presentationContexts: [{ abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: ['1.2.840.10008.1.2'] }],
   });
   assert.equal(await assoc.echo(), Status.Success);
@@ -52,7 +79,11 @@ test('DICOM TLS: echoscu and our SCU with client certificates; untrusted or miss
 
   await assert.rejects(
     Association.connect({
-      host: '127.0.0.1', port, callingAeTitle: 'TESTSCU', calledAeTitle: 'BEELDBRUG', tls: { ...tlsOf(dir, 'client', 'ca'), ca: readFileSync(join(dir, 'rogue-ca.pem')) },
+      host: '127.0.0.1',
+      port,
+      callingAeTitle: 'TESTSCU',
+      calledAeTitle: 'BEELDBRUG',
+      tls: { ...tlsOf(dir, 'client', 'ca'), ca: readFileSync(join(dir, 'rogue-ca.pem')) },
       presentationContexts: [{ abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: ['1.2.840.10008.1.2'] }],
     }),
     (e: unknown) => e instanceof DimseProtocolError && e.code === 'TLS_FAILED',

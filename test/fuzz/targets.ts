@@ -5,9 +5,27 @@
 // `npm run fuzz` a long one. A counterexample fast-check prints goes into regressions.ts as a fixed case.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Dataset, DicomError, encodePart10, parseDataset, readPart10, SopClass, Tag, TransferSyntax, writeDataset } from '../../src/dicom/index.ts';
+import {
+  Dataset,
+  DicomError,
+  encodePart10,
+  parseDataset,
+  readPart10,
+  SopClass,
+  Tag,
+  TransferSyntax,
+  writeDataset,
+} from '../../src/dicom/index.ts';
 import { MultipartError, readMultipart } from '../../src/dicomweb/index.ts';
-import { DimseProtocolError, encodeAbort, encodeAssociateRq, encodePDataHeader, encodeReleaseRq, PduReader, type PduSink } from '../../src/dimse/index.ts';
+import {
+  DimseProtocolError,
+  encodeAbort,
+  encodeAssociateRq,
+  encodePDataHeader,
+  encodeReleaseRq,
+  PduReader,
+  type PduSink,
+} from '../../src/dimse/index.ts';
 
 const LIMITS = { maxDepth: 8, maxElementLength: 1024 * 1024, maxItems: 10_000 };
 
@@ -20,7 +38,9 @@ export function seedPart10(): Buffer {
     .set(Tag.StudyInstanceUID, 'UI', '2.25.1234567891')
     .set(Tag.PatientName, 'PN', 'Jansen^Jan')
     .set(Tag.PatientID, 'LO', '999999990')
-    .set(Tag.OtherPatientIDsSequence, 'SQ', [new Dataset().set(Tag.PatientID, 'LO', 'Z77').set(Tag.IssuerOfPatientID, 'LO', 'ZH')])
+    .set(Tag.OtherPatientIDsSequence, 'SQ', [
+      new Dataset().set(Tag.PatientID, 'LO', 'Z77').set(Tag.IssuerOfPatientID, 'LO', 'ZH'),
+    ])
     .set(0x00190010, 'LO', 'BEELDBRUG')
     .set(Tag.Rows, 'US', 4)
     .set(Tag.Columns, 'US', 4)
@@ -33,11 +53,28 @@ export function seedPart10(): Buffer {
 const mutation = (size: number) =>
   fc.oneof(
     fc.record({ kind: fc.constant('flip' as const), at: fc.nat(size - 1), bit: fc.nat(7) }),
-    fc.record({ kind: fc.constant('u32' as const), at: fc.nat(Math.max(0, size - 4)), value: fc.constantFrom(0, 1, 0xffffffff, 0xfffffffe, 0x7fffffff, 0x10000, 3) }),
-    fc.record({ kind: fc.constant('u16' as const), at: fc.nat(Math.max(0, size - 2)), value: fc.constantFrom(0, 1, 0xffff, 0x5351 /* 'SQ' */, 0x4e55 /* 'UN' */, 0x424f /* 'OB' */) }),
+    fc.record({
+      kind: fc.constant('u32' as const),
+      at: fc.nat(Math.max(0, size - 4)),
+      value: fc.constantFrom(0, 1, 0xffffffff, 0xfffffffe, 0x7fffffff, 0x10000, 3),
+    }),
+    fc.record({
+      kind: fc.constant('u16' as const),
+      at: fc.nat(Math.max(0, size - 2)),
+      value: fc.constantFrom(0, 1, 0xffff, 0x5351 /* 'SQ' */, 0x4e55 /* 'UN' */, 0x424f /* 'OB' */),
+    }),
     fc.record({ kind: fc.constant('cut' as const), at: fc.nat(size) }),
-    fc.record({ kind: fc.constant('insert' as const), at: fc.nat(size), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
-    fc.record({ kind: fc.constant('repeat' as const), at: fc.nat(size), length: fc.integer({ min: 1, max: 64 }), times: fc.integer({ min: 1, max: 64 }) }),
+    fc.record({
+      kind: fc.constant('insert' as const),
+      at: fc.nat(size),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }),
+    }),
+    fc.record({
+      kind: fc.constant('repeat' as const),
+      at: fc.nat(size),
+      length: fc.integer({ min: 1, max: 64 }),
+      times: fc.integer({ min: 1, max: 64 }),
+    }),
   );
 
 export type Mutation = typeof mutation extends (n: number) => fc.Arbitrary<infer M> ? M : never;
@@ -95,7 +132,11 @@ interface Event {
 function readPdus(chunks: readonly Buffer[]): { events: Event[]; error: string | undefined } {
   const events: Event[] = [];
   const sink: PduSink = {
-    control: (p) => events.push({ kind: 'control', value: JSON.stringify(p, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)) }),
+    control: (p) =>
+      events.push({
+        kind: 'control',
+        value: JSON.stringify(p, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+      }),
     pdvStart: (ctx, cmd, last) => events.push({ kind: 'pdv', value: `${ctx}/${cmd}/${last}` }),
     pdvData: (c) => {
       const prev = events.at(-1);
@@ -122,11 +163,24 @@ export function seedPdus(): Buffer {
     calledAeTitle: 'BEELDBRUG',
     callingAeTitle: 'PACS01',
     applicationContext: '1.2.840.10008.3.1.1.1',
-    contexts: [{ id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] }],
-    userInfo: { maxPduLength: 16384, implementationClassUid: '1.2.3.4', implementationVersionName: 'FUZZ', roleSelections: [] },
+    contexts: [
+      { id: 1, abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] },
+    ],
+    userInfo: {
+      maxPduLength: 16384,
+      implementationClassUid: '1.2.3.4',
+      implementationVersionName: 'FUZZ',
+      roleSelections: [],
+    },
   });
   const data = Buffer.from('0123456789abcdef');
-  return Buffer.concat([rq, encodePDataHeader(1, true, true, data.length), data, encodeReleaseRq(), encodeAbort({ source: 0, reason: 0 })]);
+  return Buffer.concat([
+    rq,
+    encodePDataHeader(1, true, true, data.length),
+    data,
+    encodeReleaseRq(),
+    encodeAbort({ source: 0, reason: 0 }),
+  ]);
 }
 
 /**
@@ -134,26 +188,40 @@ export function seedPdus(): Buffer {
  * when the whole stream arrives at once; only DimseProtocolError is thrown.
  */
 export function pduProperty(seed: Buffer = seedPdus()): fc.IPropertyWithHooks<[Mutation[], number[]]> {
-  return fc.property(fc.array(mutation(seed.length), { minLength: 0, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 12 }), (mutations, cuts) => {
-    const bytes = mutate(seed, mutations);
-    const whole = readPdus([bytes]);
-    const pieces = readPdus(chunked(bytes, cuts));
-    assert.deepEqual(pieces, whole);
-  });
+  return fc.property(
+    fc.array(mutation(seed.length), { minLength: 0, maxLength: 6 }),
+    fc.array(fc.nat(), { maxLength: 12 }),
+    (mutations, cuts) => {
+      const bytes = mutate(seed, mutations);
+      const whole = readPdus([bytes]);
+      const pieces = readPdus(chunked(bytes, cuts));
+      assert.deepEqual(pieces, whole);
+    },
+  );
 }
 
 export function seedMultipart(boundary: string): Buffer {
-  const part = (body: string) => `--${boundary}\r\nContent-Type: application/dicom\r\nContent-Length: ${body.length}\r\n\r\n${body}\r\n`;
-  return Buffer.from(`preamble\r\n${part('first instance bytes')}${part(`--${boundary.slice(0, 3)} not a boundary`)}--${boundary}--\r\n`);
+  const part = (body: string) =>
+    `--${boundary}\r\nContent-Type: application/dicom\r\nContent-Length: ${body.length}\r\n\r\n${body}\r\n`;
+  return Buffer.from(
+    `preamble\r\n${part('first instance bytes')}${part(`--${boundary.slice(0, 3)} not a boundary`)}--${boundary}--\r\n`,
+  );
 }
 
-async function readAllParts(chunks: readonly Buffer[], boundary: string): Promise<{ parts: { headers: [string, string][]; body: string }[]; error: string | undefined }> {
+async function readAllParts(
+  chunks: readonly Buffer[],
+  boundary: string,
+): Promise<{ parts: { headers: [string, string][]; body: string }[]; error: string | undefined }> {
   const parts: { headers: [string, string][]; body: string }[] = [];
   async function* source(): AsyncIterable<Buffer> {
     for (const c of chunks) yield c;
   }
   try {
-    for await (const p of readMultipart(source(), boundary, { maxHeaderBytes: 1024, maxParts: 16, maxPreambleBytes: 1024 })) {
+    for await (const p of readMultipart(source(), boundary, {
+      maxHeaderBytes: 1024,
+      maxParts: 16,
+      maxPreambleBytes: 1024,
+    })) {
       const body: Buffer[] = [];
       for await (const c of p.body) body.push(c);
       parts.push({ headers: [...p.headers], body: Buffer.concat(body).toString('hex') });
@@ -169,10 +237,14 @@ async function readAllParts(chunks: readonly Buffer[], boundary: string): Promis
 export function multipartProperty(): fc.IAsyncPropertyWithHooks<[Mutation[], number[]]> {
   const boundary = 'fuzz-boundary-0123';
   const seed = seedMultipart(boundary);
-  return fc.asyncProperty(fc.array(mutation(seed.length), { minLength: 0, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 12 }), async (mutations, cuts) => {
-    const bytes = mutate(seed, mutations);
-    const whole = await readAllParts([bytes], boundary);
-    const pieces = await readAllParts(chunked(bytes, cuts), boundary);
-    assert.deepEqual(pieces, whole);
-  });
+  return fc.asyncProperty(
+    fc.array(mutation(seed.length), { minLength: 0, maxLength: 6 }),
+    fc.array(fc.nat(), { maxLength: 12 }),
+    async (mutations, cuts) => {
+      const bytes = mutate(seed, mutations);
+      const whole = await readAllParts([bytes], boundary);
+      const pieces = await readAllParts(chunked(bytes, cuts), boundary);
+      assert.deepEqual(pieces, whole);
+    },
+  );
 }

@@ -42,7 +42,9 @@ async function held(): Promise<number> {
 }
 
 test(`${ROUNDS} associations grow the node's memory by less than 10 MiB`, { timeout: 600_000 }, async (t) => {
-  const n = await startTestNode(t, { peers: [{ aeTitle: 'CHURN', host: '127.0.0.1', description: 'association churn' }] });
+  const n = await startTestNode(t, {
+    peers: [{ aeTitle: 'CHURN', host: '127.0.0.1', description: 'association churn' }],
+  });
   const echo = async (calling: string): Promise<void> => {
     try {
       const a = await Association.connect({
@@ -50,7 +52,9 @@ test(`${ROUNDS} associations grow the node's memory by less than 10 MiB`, { time
         port: n.port,
         callingAeTitle: calling,
         calledAeTitle: n.aeTitle,
-        presentationContexts: [{ abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] }],
+        presentationContexts: [
+          { abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] },
+        ],
       });
       assert.equal(await a.echo(), 0);
       await a.release();
@@ -61,16 +65,20 @@ test(`${ROUNDS} associations grow the node's memory by less than 10 MiB`, { time
   // An A-ASSOCIATE-RQ header announcing more than is sent, then the connection drops.
   const cutOff = (): Promise<void> =>
     new Promise((resolve) => {
-      const s = connect(n.port, '127.0.0.1', () => s.end(Buffer.from([0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x01])));
+      const s = connect(n.port, '127.0.0.1', () =>
+        s.end(Buffer.from([0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x01])),
+      );
       s.on('close', () => resolve());
       s.on('error', () => resolve());
     });
   const one = (i: number): Promise<void> => (i % 10 === 8 ? echo('STRANGER') : i % 10 === 9 ? cutOff() : echo('CHURN'));
   const churn = async (count: number): Promise<void> => {
     let next = 0;
-    await Promise.all(Array.from({ length: PARALLEL }, async () => {
-      while (next < count) await one(next++);
-    }));
+    await Promise.all(
+      Array.from({ length: PARALLEL }, async () => {
+        while (next < count) await one(next++);
+      }),
+    );
   };
 
   await churn(Math.min(2000, ROUNDS));
@@ -78,6 +86,8 @@ test(`${ROUNDS} associations grow the node's memory by less than 10 MiB`, { time
   await churn(ROUNDS);
   const after = await held();
   const growthMiB = (after - before) / 1024 / 1024;
-  t.diagnostic(`held before ${(before / 1048576).toFixed(1)} MiB, after ${(after / 1048576).toFixed(1)} MiB, growth ${growthMiB.toFixed(2)} MiB, rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB`);
+  t.diagnostic(
+    `held before ${(before / 1048576).toFixed(1)} MiB, after ${(after / 1048576).toFixed(1)} MiB, growth ${growthMiB.toFixed(2)} MiB, rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB`,
+  );
   assert.ok(growthMiB < 10, `memory held grew ${growthMiB.toFixed(2)} MiB over ${ROUNDS} associations`);
 });

@@ -24,10 +24,15 @@ import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 
 const SCHEMA = new URL('../support/dicom-audit-message.rng', import.meta.url).pathname;
-const HEADER = /^<85>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) beeldbrug (\d+) IHE\+RFC-3881 - (<\?xml .*<\/AuditMessage>)$/;
+const HEADER =
+  /^<85>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) beeldbrug (\d+) IHE\+RFC-3881 - (<\?xml .*<\/AuditMessage>)$/;
 
 /** Validates audit messages with xmllint against the PS3.15 A.5.1 structure; returns xmllint's complaints. */
-async function validate(xmllint: string, dir: string, messages: readonly string[]): Promise<{ code: number | null; stderr: string }> {
+async function validate(
+  xmllint: string,
+  dir: string,
+  messages: readonly string[],
+): Promise<{ code: number | null; stderr: string }> {
   mkdirSync(dir, { recursive: true });
   const files = messages.map((xml, i) => {
     const f = join(dir, `message-${i}.xml`);
@@ -38,7 +43,8 @@ async function validate(xmllint: string, dir: string, messages: readonly string[
   return { code: r.code, stderr: r.stderr };
 }
 
-const attribute = (xml: string, element: string, name: string): string | undefined => new RegExp(`<${element}\\b[^>]*\\b${name}="([^"]*)"`).exec(xml)?.[1];
+const attribute = (xml: string, element: string, name: string): string | undefined =>
+  new RegExp(`<${element}\\b[^>]*\\b${name}="([^"]*)"`).exec(xml)?.[1];
 
 test('ATNA export: every record as a valid DICOM audit message over syslog TLS to rsyslog; an outage loses nothing', async (t) => {
   const tools = ['rsyslogd', 'xmllint', 'storescu'].map((p) => requireTool(t, p));
@@ -47,7 +53,10 @@ test('ATNA export: every record as a valid DICOM audit message over syslog TLS t
   const work = tempDir(t);
   const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
   const repository = await startRsyslog(t, { rsyslogd, ca, dir: join(work, 'rsyslog'), port: await freePort() });
-  const client = issueNodeCertificate(ca, { commonName: 'noord.test', organization: { name: 'Testziekenhuis', ura: '12345678' } });
+  const client = issueNodeCertificate(ca, {
+    commonName: 'noord.test',
+    organization: { name: 'Testziekenhuis', ura: '12345678' },
+  });
   writeFileSync(join(work, 'node.crt'), client.certPem);
   writeFileSync(join(work, 'node.key'), client.keyPem, { mode: 0o600 });
   writeFileSync(join(work, 'ca.crt'), ca.certPem);
@@ -65,7 +74,15 @@ test('ATNA export: every record as a valid DICOM audit message over syslog TLS t
 
   // A modality stores two images: the node records their receipt, which goes out as "DICOM Instances Transferred".
   await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 5 });
-  const store = await run('storescu', ['-aet', 'MODALITY', '-aec', n.aeTitle, '127.0.0.1', String(n.port), ...filesIn(join(work, 'synth')).slice(0, 2)]);
+  const store = await run('storescu', [
+    '-aet',
+    'MODALITY',
+    '-aec',
+    n.aeTitle,
+    '127.0.0.1',
+    String(n.port),
+    ...filesIn(join(work, 'synth')).slice(0, 2),
+  ]);
   assert.equal(store.code, 0, store.stderr);
   // Every kind of record, with every field filled, including an emergency and a consent reference.
   const everything = (action: (typeof AUDIT_ACTIONS)[number], i: number): AuditEvent => ({
@@ -76,7 +93,13 @@ test('ATNA export: every record as a valid DICOM audit message over syslog TLS t
     responsibleUser: { id: 'resp-1', name: 'Dr. R. Verantwoordelijk' },
     accessPoint: { node: 'test', ip: '10.1.2.3', aeTitle: 'PACS' },
     patient: { bsn: '999990019' },
-    objects: { studyInstanceUid: '1.2.3.4', seriesInstanceUid: '1.2.3.4.1', sopInstanceUids: ['1.2.3.4.1.1', '1.2.3.4.1.2'], transferId: 'tr-1', shareId: 'sh-1' },
+    objects: {
+      studyInstanceUid: '1.2.3.4',
+      seriesInstanceUid: '1.2.3.4.1',
+      sopInstanceUids: ['1.2.3.4.1.1', '1.2.3.4.1.2'],
+      transferId: 'tr-1',
+      shareId: 'sh-1',
+    },
     grounds: { purpose: 'treatment', authorization: 'consent', consentReference: 'consent-42', emergency: i === 0 },
   });
   AUDIT_ACTIONS.forEach((action, i) => n.node.audit.record(everything(action, i)));
@@ -88,92 +111,200 @@ test('ATNA export: every record as a valid DICOM audit message over syslog TLS t
     assert.ok(m !== null, `an RFC 5424 message with the IHE MSGID: ${line.slice(0, 120)}`);
     return { time: m[1]!, xml: m[4]! };
   });
-  const validation = await validate(xmllint, join(work, 'messages'), messages.map((m) => m.xml));
+  const validation = await validate(
+    xmllint,
+    join(work, 'messages'),
+    messages.map((m) => m.xml),
+  );
   assert.equal(validation.code, 0, `every message is a valid DICOM audit message: ${validation.stderr.slice(0, 2000)}`);
   // The schema is no formality: a message the standard does not allow is refused.
   const sample = messages[0]!.xml;
-  for (const broken of [sample.replace(/EventOutcomeIndicator="\d+"/, 'EventOutcomeIndicator="3"'), sample.replace(/<EventID [^>]*\/>/, ''), sample.replace(/ UserIsRequestor="\w+"/g, '')]) {
+  for (const broken of [
+    sample.replace(/EventOutcomeIndicator="\d+"/, 'EventOutcomeIndicator="3"'),
+    sample.replace(/<EventID [^>]*\/>/, ''),
+    sample.replace(/ UserIsRequestor="\w+"/g, ''),
+  ]) {
     assert.notEqual(broken, sample);
-    assert.notEqual((await validate(xmllint, join(work, 'broken'), [broken])).code, 0, `refused: ${broken.slice(0, 200)}`);
+    assert.notEqual(
+      (await validate(xmllint, join(work, 'broken'), [broken])).code,
+      0,
+      `refused: ${broken.slice(0, 200)}`,
+    );
   }
-  const sequences = messages.map((m) => Number(Buffer.from(/type="auditSequence" value="([^"]+)"/.exec(m.xml)![1]!, 'base64').toString()));
-  assert.deepEqual(sequences, n.node.audit.list({ limit: 100_000 }).map((r) => r.sequence), 'every record once, in order');
+  const sequences = messages.map((m) =>
+    Number(Buffer.from(/type="auditSequence" value="([^"]+)"/.exec(m.xml)![1]!, 'base64').toString()),
+  );
+  assert.deepEqual(
+    sequences,
+    n.node.audit.list({ limit: 100_000 }).map((r) => r.sequence),
+    'every record once, in order',
+  );
 
-  const received = messages.find((m) => attribute(m.xml, 'EventID', 'csd-code') === '110104' && attribute(m.xml, 'EventIdentification', 'EventActionCode') === 'C' && m.xml.includes('MODALITY'));
+  const received = messages.find(
+    (m) =>
+      attribute(m.xml, 'EventID', 'csd-code') === '110104' &&
+      attribute(m.xml, 'EventIdentification', 'EventActionCode') === 'C' &&
+      m.xml.includes('MODALITY'),
+  );
   assert.ok(received !== undefined, 'the C-STORE receipt is a DICOM Instances Transferred (create) message');
   assert.match(received.xml, /ParticipantObjectTypeCodeRole="1"/, 'with the patient');
   assert.match(received.xml, /<ParticipantObjectIDTypeCode csd-code="110180" codeSystemName="DCM"/, 'and the study');
   const emergency = messages.find((m) => m.xml.includes('user-0'))!.xml;
   assert.match(emergency, /<PurposeOfUse csd-code="ETREAT"/);
   assert.match(emergency, /EventOutcomeIndicator="4"/);
-  assert.ok(emergency.includes('ParticipantObjectID="999990019^^^&amp;2.16.840.1.113883.2.4.6.3&amp;ISO"'), 'the BSN with its assigning authority');
-  assert.ok(emergency.includes('test create &lt;with&gt; &quot;markup&quot; &amp; &apos;quotes&apos;'), 'text is escaped');
+  assert.ok(
+    emergency.includes('ParticipantObjectID="999990019^^^&amp;2.16.840.1.113883.2.4.6.3&amp;ISO"'),
+    'the BSN with its assigning authority',
+  );
+  assert.ok(
+    emergency.includes('test create &lt;with&gt; &quot;markup&quot; &amp; &apos;quotes&apos;'),
+    'text is escaped',
+  );
   assert.ok(emergency.includes('Dr. É. van Dijk'), 'names keep their accents (UTF-8)');
   const loginFailure = messages.find((m) => m.xml.includes('test login-failure'))!.xml;
   assert.match(loginFailure, /<EventID csd-code="110114"[^>]*\/><EventTypeCode csd-code="110122"/);
 
   // The repository goes away; the node records on, undisturbed, and everything arrives once it is back.
-  const unreachable = (): number => logLines(n).filter((l) => String(l['msg']).startsWith('audit export: the audit repository is not reachable')).length;
+  const unreachable = (): number =>
+    logLines(n).filter((l) => String(l['msg']).startsWith('audit export: the audit repository is not reachable'))
+      .length;
   const unreachableBefore = unreachable();
   await repository.stop();
   // record() is synchronous: it cannot wait for the repository, and each record is in the trail when it returns.
   const recorded = n.node.audit.list({ limit: 100_000 }).length;
-  for (let i = 0; i < 20; i++) n.node.audit.record({ ...everything('read', i + 1), description: `during the outage ${i}` });
-  assert.equal(n.node.audit.list({ limit: 100_000 }).length, recorded + 20, 'recording does not wait for the repository');
+  for (let i = 0; i < 20; i++)
+    n.node.audit.record({ ...everything('read', i + 1), description: `during the outage ${i}` });
+  assert.equal(
+    n.node.audit.list({ limit: 100_000 }).length,
+    recorded + 20,
+    'recording does not wait for the repository',
+  );
   // The repository comes back once the exporter has found it gone, not after a guess at how long that takes.
   await waitFor('the exporter to find the repository gone', async () => unreachable() > unreachableBefore);
   await repository.start();
-  await waitFor('the backlog at the repository', async () => repository.received().filter((l) => l.includes('during the outage')).length >= 20);
-  const after = repository.received().map((l) => Number(Buffer.from(/type="auditSequence" value="([^"]+)"/.exec(l)![1]!, 'base64').toString()));
+  await waitFor(
+    'the backlog at the repository',
+    async () => repository.received().filter((l) => l.includes('during the outage')).length >= 20,
+  );
+  const after = repository
+    .received()
+    .map((l) => Number(Buffer.from(/type="auditSequence" value="([^"]+)"/.exec(l)![1]!, 'base64').toString()));
   const expected = n.node.audit.list({ limit: 100_000 }).map((r) => r.sequence);
-  assert.deepEqual([...new Set(after)].sort((a, b) => a - b), expected, 'no record is missing (a message may come twice, never not at all)');
-  assert.ok(logLines(n).some((l) => String(l['msg']).startsWith('audit export: the audit repository is not reachable')), 'the outage is logged');
-  assert.ok(!JSON.stringify(logLines(n).filter((l) => l['part'] === 'atna')).includes('999990019'), 'the log names no patient');
+  assert.deepEqual(
+    [...new Set(after)].sort((a, b) => a - b),
+    expected,
+    'no record is missing (a message may come twice, never not at all)',
+  );
+  assert.ok(
+    logLines(n).some((l) => String(l['msg']).startsWith('audit export: the audit repository is not reachable')),
+    'the outage is logged',
+  );
+  assert.ok(
+    !JSON.stringify(logLines(n).filter((l) => l['part'] === 'atna')).includes('999990019'),
+    'the log names no patient',
+  );
 });
 
 test('ATNA export: an audit repository whose certificate the node does not trust receives nothing', async (t) => {
   const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-  const impostor = issueNodeCertificate(createTestCa({ commonName: 'somebody else' }), { commonName: 'arr.test', organization: { name: 'X', ura: '10000009' }, hosts: ['127.0.0.1'] });
+  const impostor = issueNodeCertificate(createTestCa({ commonName: 'somebody else' }), {
+    commonName: 'arr.test',
+    organization: { name: 'X', ura: '10000009' },
+    hosts: ['127.0.0.1'],
+  });
   let bytes = 0;
   let connections = 0;
-  const server = createServer({ key: impostor.keyPem, cert: impostor.certPem }, (socket) => socket.on('data', (d: Buffer) => (bytes += d.length)));
+  const server = createServer({ key: impostor.keyPem, cert: impostor.certPem }, (socket) =>
+    socket.on('data', (d: Buffer) => (bytes += d.length)),
+  );
   server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => server.close());
   const port = (server.address() as { port: number }).port;
   const work = tempDir(t);
-  const client = issueNodeCertificate(ca, { commonName: 'noord.test', organization: { name: 'Testziekenhuis', ura: '12345678' } });
+  const client = issueNodeCertificate(ca, {
+    commonName: 'noord.test',
+    organization: { name: 'Testziekenhuis', ura: '12345678' },
+  });
   writeFileSync(join(work, 'node.crt'), client.certPem);
   writeFileSync(join(work, 'node.key'), client.keyPem, { mode: 0o600 });
   writeFileSync(join(work, 'ca.crt'), ca.certPem);
   const n = await startTestNode(t, {
     edit: (raw) => {
-      (raw['audit'] as Record<string, unknown>)['atna'] = { host: '127.0.0.1', port, tls: { certFile: join(work, 'node.crt'), keyFile: join(work, 'node.key'), caFile: join(work, 'ca.crt') }, pollMs: 100 };
+      (raw['audit'] as Record<string, unknown>)['atna'] = {
+        host: '127.0.0.1',
+        port,
+        tls: { certFile: join(work, 'node.crt'), keyFile: join(work, 'node.key'), caFile: join(work, 'ca.crt') },
+        pollMs: 100,
+      };
     },
   });
-  n.node.audit.record({ action: 'read', outcome: 'success', description: 'x', user: { id: 'u', name: 'U' }, accessPoint: { node: 'n' }, patient: { bsn: '999990019' }, objects: {}, grounds: {} });
-  await waitFor('a refused connection in the log', async () => connections > 0 && logLines(n).some((l) => String(l['msg']).startsWith('audit export: the audit repository is not reachable')));
+  n.node.audit.record({
+    action: 'read',
+    outcome: 'success',
+    description: 'x',
+    user: { id: 'u', name: 'U' },
+    accessPoint: { node: 'n' },
+    patient: { bsn: '999990019' },
+    objects: {},
+    grounds: {},
+  });
+  await waitFor(
+    'a refused connection in the log',
+    async () =>
+      connections > 0 &&
+      logLines(n).some((l) => String(l['msg']).startsWith('audit export: the audit repository is not reachable')),
+  );
   assert.equal(bytes, 0, 'no audit message went to a repository that could not prove who it is');
 });
 
 test('ATNA export: after the trail is put back to an older copy (and accepted), its new records go out, not taken for sent ones', async (t) => {
   const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-  const repositoryCert = issueNodeCertificate(ca, { commonName: 'arr.test', organization: { name: 'ARR', ura: '10000001' }, hosts: ['127.0.0.1'] });
+  const repositoryCert = issueNodeCertificate(ca, {
+    commonName: 'arr.test',
+    organization: { name: 'ARR', ura: '10000001' },
+    hosts: ['127.0.0.1'],
+  });
   let received = '';
-  const server = createServer({ key: repositoryCert.keyPem, cert: repositoryCert.certPem }, (socket) => socket.on('data', (d: Buffer) => (received += d.toString('utf8'))));
+  const server = createServer({ key: repositoryCert.keyPem, cert: repositoryCert.certPem }, (socket) =>
+    socket.on('data', (d: Buffer) => (received += d.toString('utf8'))),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => server.close());
   const port = (server.address() as { port: number }).port;
-  const client = issueNodeCertificate(ca, { commonName: 'noord.test', organization: { name: 'Testziekenhuis', ura: '12345678' } });
+  const client = issueNodeCertificate(ca, {
+    commonName: 'noord.test',
+    organization: { name: 'Testziekenhuis', ura: '12345678' },
+  });
   const work = tempDir(t);
   const path = join(work, 'audit.sqlite');
   const witnessFile = join(work, 'witness.json');
   const key = randomBytes(32);
-  const event = (description: string): AuditEvent => ({ action: 'read', outcome: 'success', description, user: { id: 'u', name: 'U' }, accessPoint: { node: 'n' }, objects: {}, grounds: {} });
+  const event = (description: string): AuditEvent => ({
+    action: 'read',
+    outcome: 'success',
+    description,
+    user: { id: 'u', name: 'U' },
+    accessPoint: { node: 'n' },
+    objects: {},
+    grounds: {},
+  });
   const logged: string[] = [];
-  const logger = createLogger({ level: 'info', destination: new Writable({ write: (chunk: Buffer, _e, done) => (logged.push(chunk.toString('utf8')), done()) }) });
+  const logger = createLogger({
+    level: 'info',
+    destination: new Writable({ write: (chunk: Buffer, _e, done) => (logged.push(chunk.toString('utf8')), done()) }),
+  });
   const exporter = (trail: SqliteAuditTrail): AtnaExporter =>
-    new AtnaExporter({ trail, source: { node: 'noord', ura: '12345678', aeTitle: 'NOORD' }, host: '127.0.0.1', port, tls: { cert: client.certPem, key: client.keyPem, ca: ca.certPem }, cursorFile: join(work, 'atna-cursor'), pollMs: 50, logger });
+    new AtnaExporter({
+      trail,
+      source: { node: 'noord', ura: '12345678', aeTitle: 'NOORD' },
+      host: '127.0.0.1',
+      port,
+      tls: { cert: client.certPem, key: client.keyPem, ca: ca.certPem },
+      cursorFile: join(work, 'atna-cursor'),
+      pollMs: 50,
+      logger,
+    });
 
   const trail = new SqliteAuditTrail(path, { key, witnessFile });
   for (let n = 1; n <= 3; n += 1) trail.record(event(`before the backup ${n}`));
@@ -184,7 +315,10 @@ test('ATNA export: after the trail is put back to an older copy (and accepted), 
   running.record(event('after the backup 5'));
   const first = exporter(running);
   first.start();
-  await waitFor('records 1 to 5 at the repository', async () => first.exported === 5 && received.includes('after the backup 5'));
+  await waitFor(
+    'records 1 to 5 at the repository',
+    async () => first.exported === 5 && received.includes('after the backup 5'),
+  );
   await first.close();
   running.close();
 
@@ -192,12 +326,21 @@ test('ATNA export: after the trail is put back to an older copy (and accepted), 
   copyFileSync(join(work, 'backup.sqlite'), path);
   const restored = new SqliteAuditTrail(path, { key, witnessFile });
   t.after(() => restored.close());
-  assert.deepEqual(restored.acceptHead({ ...event('restored from backup'), action: 'configuration-change' }), { ok: true, sequence: 4 });
+  assert.deepEqual(restored.acceptHead({ ...event('restored from backup'), action: 'configuration-change' }), {
+    ok: true,
+    sequence: 4,
+  });
   const fifth = restored.record(event('after the restore 5'));
   const second = exporter(restored);
   t.after(() => second.close());
   second.start();
   // Before the fix the exporter took the new records 4 and 5 for the ones it had sent and never sent them.
-  await waitFor('records 4 and 5 of the restored trail at the repository', async () => received.includes('restored from backup') && received.includes(fifth.description));
-  assert.ok(logged.some((l) => l.includes('put back to an older copy')), 'the export says why it sends again');
+  await waitFor(
+    'records 4 and 5 of the restored trail at the repository',
+    async () => received.includes('restored from backup') && received.includes(fifth.description),
+  );
+  assert.ok(
+    logged.some((l) => l.includes('put back to an older copy')),
+    'the export says why it sends again',
+  );
 });

@@ -28,19 +28,32 @@ test('audit coverage: C-STORE and every query/retrieve model (C-FIND, C-MOVE, C-
   assert.ok(patient !== undefined && study !== undefined);
 
   const destPort = await freePort();
-  const n = await startTestNode(t, { peers: [{ aeTitle: PACS, host: '127.0.0.1', port: destPort, description: 'test PACS' }] });
+  const n = await startTestNode(t, {
+    peers: [{ aeTitle: PACS, host: '127.0.0.1', port: destPort, description: 'test PACS' }],
+  });
   const peer = ['-aet', PACS, '-aec', n.aeTitle, '127.0.0.1', String(n.port)];
   const moved = join(work, 'moved');
   mkdirSync(moved);
   startPeer(t, 'storescp', ['--aetitle', PACS, '-od', moved, String(destPort)]);
-  await waitFor('storescp', async () => (await run('echoscu', ['-aec', PACS, '127.0.0.1', String(destPort)])).code === 0);
+  await waitFor(
+    'storescp',
+    async () => (await run('echoscu', ['-aec', PACS, '127.0.0.1', String(destPort)])).code === 0,
+  );
 
   /** Every record about patient data must say who, from where, which patient, which objects, why and when. */
   const assertComplete = (what: string, r: AuditRecord, objects: boolean): void => {
     assert.equal(r.outcome, 'success', what);
     assert.match(r.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, `${what}: when, UTC in ms`);
-    assert.deepEqual(r.user, { id: `dicom:${PACS}`, name: `DICOM peer ${PACS}`, organizationUra: '12345678' }, `${what}: who`);
-    assert.deepEqual(r.accessPoint, { node: `test node ${n.aeTitle}`, ip: '127.0.0.1', aeTitle: n.aeTitle }, `${what}: from where`);
+    assert.deepEqual(
+      r.user,
+      { id: `dicom:${PACS}`, name: `DICOM peer ${PACS}`, organizationUra: '12345678' },
+      `${what}: who`,
+    );
+    assert.deepEqual(
+      r.accessPoint,
+      { node: `test node ${n.aeTitle}`, ip: '127.0.0.1', aeTitle: n.aeTitle },
+      `${what}: from where`,
+    );
     assert.equal(r.patient?.bsn, patient.bsn, `${what}: which patient`);
     if (objects) assert.equal(r.objects.studyInstanceUid, study.studyInstanceUid, `${what}: which study`);
     assert.ok((r.grounds.purpose ?? '').length > 0, `${what}: on what grounds`);
@@ -62,28 +75,64 @@ test('audit coverage: C-STORE and every query/retrieve model (C-FIND, C-MOVE, C-
   assert.equal(n.node.audit.list().length, echoFrom, 'C-ECHO touches no patient data and writes no record');
 
   const stored = await drive('C-STORE', 'storescu', [...peer, ...study.files], true);
-  assert.deepEqual(stored.map((r) => r.action), ['receive'], 'one receive record for the study, not one per instance');
+  assert.deepEqual(
+    stored.map((r) => r.action),
+    ['receive'],
+    'one receive record for the study, not one per instance',
+  );
 
   // Each query/retrieve model, at the level that names the patient (patient root) or the study (study root).
-  const keys = (root: '-P' | '-S'): string[] => (root === '-P'
-    ? ['-k', 'QueryRetrieveLevel=PATIENT', '-k', `PatientID=${patient.patientId}`]
-    : ['-k', 'QueryRetrieveLevel=STUDY', '-k', `PatientID=${patient.patientId}`, '-k', `StudyInstanceUID=${study.studyInstanceUid}`]);
+  const keys = (root: '-P' | '-S'): string[] =>
+    root === '-P'
+      ? ['-k', 'QueryRetrieveLevel=PATIENT', '-k', `PatientID=${patient.patientId}`]
+      : [
+          '-k',
+          'QueryRetrieveLevel=STUDY',
+          '-k',
+          `PatientID=${patient.patientId}`,
+          '-k',
+          `StudyInstanceUID=${study.studyInstanceUid}`,
+        ];
   const findDir = join(work, 'found');
   mkdirSync(findDir);
   const got = join(work, 'got');
   mkdirSync(got);
   const services: Record<string, () => Promise<AuditRecord[]>> = {
-    [Uid.PatientRootFind]: () => drive('C-FIND, patient root', 'findscu', ['-P', ...peer, ...keys('-P'), '-k', 'PatientName'], false),
-    [Uid.StudyRootFind]: () => drive('C-FIND, study root', 'findscu', ['-S', ...peer, ...keys('-S'), '-k', 'PatientName'], true),
-    [Uid.PatientRootMove]: () => drive('C-MOVE, patient root', 'movescu', ['-P', ...peer.slice(0, 2), '-aem', PACS, ...peer.slice(2), ...keys('-P')], true),
-    [Uid.StudyRootMove]: () => drive('C-MOVE, study root', 'movescu', ['-S', ...peer.slice(0, 2), '-aem', PACS, ...peer.slice(2), ...keys('-S')], true),
-    [Uid.PatientRootGet]: () => drive('C-GET, patient root', 'getscu', ['-P', ...peer, '-od', got, ...keys('-P')], true),
+    [Uid.PatientRootFind]: () =>
+      drive('C-FIND, patient root', 'findscu', ['-P', ...peer, ...keys('-P'), '-k', 'PatientName'], false),
+    [Uid.StudyRootFind]: () =>
+      drive('C-FIND, study root', 'findscu', ['-S', ...peer, ...keys('-S'), '-k', 'PatientName'], true),
+    [Uid.PatientRootMove]: () =>
+      drive(
+        'C-MOVE, patient root',
+        'movescu',
+        ['-P', ...peer.slice(0, 2), '-aem', PACS, ...peer.slice(2), ...keys('-P')],
+        true,
+      ),
+    [Uid.StudyRootMove]: () =>
+      drive(
+        'C-MOVE, study root',
+        'movescu',
+        ['-S', ...peer.slice(0, 2), '-aem', PACS, ...peer.slice(2), ...keys('-S')],
+        true,
+      ),
+    [Uid.PatientRootGet]: () =>
+      drive('C-GET, patient root', 'getscu', ['-P', ...peer, '-od', got, ...keys('-P')], true),
     [Uid.StudyRootGet]: () => drive('C-GET, study root', 'getscu', ['-S', ...peer, '-od', got, ...keys('-S')], true),
   };
   const actions = new Map<string, string[]>();
-  for (const [sopClass, driveIt] of Object.entries(services)) actions.set(sopClass, (await driveIt()).map((r) => r.action));
-  assert.deepEqual(Object.keys(services).sort(), [...QueryRetrieveSopClasses].sort(), 'every query/retrieve model the node accepts is driven');
+  for (const [sopClass, driveIt] of Object.entries(services))
+    actions.set(
+      sopClass,
+      (await driveIt()).map((r) => r.action),
+    );
+  assert.deepEqual(
+    Object.keys(services).sort(),
+    [...QueryRetrieveSopClasses].sort(),
+    'every query/retrieve model the node accepts is driven',
+  );
   for (const uid of [Uid.PatientRootFind, Uid.StudyRootFind]) assert.deepEqual(actions.get(uid), ['query'], uid);
-  for (const uid of [Uid.PatientRootMove, Uid.StudyRootMove, Uid.PatientRootGet, Uid.StudyRootGet]) assert.deepEqual(actions.get(uid), ['retrieve'], uid);
+  for (const uid of [Uid.PatientRootMove, Uid.StudyRootMove, Uid.PatientRootGet, Uid.StudyRootGet])
+    assert.deepEqual(actions.get(uid), ['retrieve'], uid);
   assert.deepEqual(n.node.audit.verify(), { ok: true, records: n.node.audit.list().length }, 'and the chain is intact');
 });

@@ -39,7 +39,11 @@ function assertComplete(route: string, r: AuditRecord, e: Expected): void {
   assert.ok(r.accessPoint.node.length > 0, `${what}: which node`);
   assert.ok(r.accessPoint.ip !== undefined || r.accessPoint.aeTitle !== undefined, `${what}: from where`);
   assert.equal(r.patient?.bsn, e.bsn, `${what}: which patient`);
-  if (e.objects) assert.ok(Object.values(r.objects).some((v) => v !== undefined), `${what}: which objects`);
+  if (e.objects)
+    assert.ok(
+      Object.values(r.objects).some((v) => v !== undefined),
+      `${what}: which objects`,
+    );
   assert.ok((r.grounds.purpose ?? '').length > 0, `${what}: on what grounds`);
 }
 
@@ -54,22 +58,45 @@ const noPatientData: Record<string, string> = {
 
 test('audit coverage: every route that touches patient data writes a complete record before it answers', async (t) => {
   const pacsPort = await freePort();
-  const net = await network(t, { noord: { dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacsPort, description: 'Noord PACS (down)' }] } });
+  const net = await network(t, {
+    noord: {
+      dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacsPort, description: 'Noord PACS (down)' }],
+    },
+  });
   const { p, nodes } = net;
   const n = nodes.noord;
   const m = nodes.midden;
-  const own = (method: string, path: string, body?: unknown): Promise<Answer> => call(n.port, method, path, n.ca.certPem, n.own, body);
-  const asRadiologist = (method: string, path: string, body?: unknown): Promise<Answer> => radiologistAt(n).call(method, path, body);
-  const laborant = await signedIn(t, n, { username: 'j.jansen', name: 'J. Jansen', role: 'staff', uziRoleCode: '30.000' });
+  const own = (method: string, path: string, body?: unknown): Promise<Answer> =>
+    call(n.port, method, path, n.ca.certPem, n.own, body);
+  const asRadiologist = (method: string, path: string, body?: unknown): Promise<Answer> =>
+    radiologistAt(n).call(method, path, body);
+  const laborant = await signedIn(t, n, {
+    username: 'j.jansen',
+    name: 'J. Jansen',
+    role: 'staff',
+    uziRoleCode: '30.000',
+  });
   await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
 
   // An auditor with two factors, for the trail's own route.
-  const config = parseConfig(parseYaml(readFileSync(n.n.configPath, 'utf8')) as Record<string, unknown>, n.n.configPath);
+  const config = parseConfig(
+    parseYaml(readFileSync(n.n.configPath, 'utf8')) as Record<string, unknown>,
+    n.n.configPath,
+  );
   const accounts = openAccounts(config);
   t.after(() => accounts.close());
   const password = 'a long enough passphrase';
-  const { totpSecret } = await accounts.createLocal({ username: 'auditor1', name: 'A. Auditor', role: 'auditor', password });
-  const signIn = await call(n.port, 'POST', '/api/v1/session', n.ca.certPem, undefined, { username: 'auditor1', password, code: totpCode(totpSecret, totpStep(new Date())) });
+  const { totpSecret } = await accounts.createLocal({
+    username: 'auditor1',
+    name: 'A. Auditor',
+    role: 'auditor',
+    password,
+  });
+  const signIn = await call(n.port, 'POST', '/api/v1/session', n.ca.certPem, undefined, {
+    username: 'auditor1',
+    password,
+    code: totpCode(totpSecret, totpStep(new Date())),
+  });
   assert.equal(signIn.status, 200, signIn.body);
   const token = (JSON.parse(signIn.body) as { token: string }).token;
 
@@ -81,7 +108,11 @@ test('audit coverage: every route that touches patient data writes a complete re
     await drive();
     for (const [route, e] of Object.entries(expected)) {
       const from = before.get(e.at) ?? 0;
-      const found = (): AuditRecord[] => e.at.n.node.audit.list().slice(from).filter((r) => r.action === e.action && e.match.test(r.description));
+      const found = (): AuditRecord[] =>
+        e.at.n.node.audit
+          .list()
+          .slice(from)
+          .filter((r) => r.action === e.action && e.match.test(r.description));
       await waitFor(`the ${e.action} record of ${route}`, async () => found().length > 0);
       for (const r of found()) assertComplete(route, r, { ...e, bsn: p.bsn });
       seen.set(route, found().length);
@@ -108,26 +139,57 @@ test('audit coverage: every route that touches patient data writes a complete re
   let transferId = '';
   await step(
     async () => {
-      const a = await asRadiologist('POST', '/api/v1/timeline/retrievals', { bsn: p.bsn, source: midden.ura, studyInstanceUid: study });
+      const a = await asRadiologist('POST', '/api/v1/timeline/retrievals', {
+        bsn: p.bsn,
+        source: midden.ura,
+        studyInstanceUid: study,
+      });
       assert.equal(a.status, 202, a.body);
       transferId = (JSON.parse(a.body) as { transferId: string }).transferId;
-      await waitFor('the study delivered at Noord', async () => n.n.node.audit.list({ action: 'receive' }).some((r) => r.description.startsWith('study received complete')));
+      await waitFor('the study delivered at Noord', async () =>
+        n.n.node.audit.list({ action: 'receive' }).some((r) => r.description.startsWith('study received complete')),
+      );
     },
     {
       'POST /api/v1/timeline/retrievals': { at: n, action: 'retrieve', match: /^retrieval from/, objects: true },
-      'POST /timeline/v1/retrievals': { at: m, action: 'retrieve', match: /^timeline retrieval: study queued/, objects: true },
+      'POST /timeline/v1/retrievals': {
+        at: m,
+        action: 'retrieve',
+        match: /^timeline retrieval: study queued/,
+        objects: true,
+      },
       'POST /exchange/v1/transfers': { at: n, action: 'receive', match: /^transfer announced/, objects: true },
-      'POST /exchange/v1/transfers/:transferId/instances': { at: n, action: 'receive', match: /^\d+ instances received/, objects: true },
-      'POST /exchange/v1/transfers/:transferId/commit': { at: n, action: 'receive', match: /^study received complete/, objects: true },
+      'POST /exchange/v1/transfers/:transferId/instances': {
+        at: n,
+        action: 'receive',
+        match: /^\d+ instances received/,
+        objects: true,
+      },
+      'POST /exchange/v1/transfers/:transferId/commit': {
+        at: n,
+        action: 'receive',
+        match: /^study received complete/,
+        objects: true,
+      },
     },
   );
   const uploads = n.n.node.audit.list({ action: 'receive' }).filter((r) => /instances received/.test(r.description));
-  assert.equal(uploads.flatMap((r) => r.objects.sopInstanceUids ?? []).length, new Set(uploads.flatMap((r) => r.objects.sopInstanceUids ?? [])).size, 'each instance received is named once');
+  assert.equal(
+    uploads.flatMap((r) => r.objects.sopInstanceUids ?? []).length,
+    new Set(uploads.flatMap((r) => r.objects.sopInstanceUids ?? [])).size,
+    'each instance received is named once',
+  );
 
   // The sender may ask how its transfer stands.
   await step(
-    async () => assert.equal((await call(n.port, 'GET', `/exchange/v1/transfers/${transferId}`, n.ca.certPem, m.own)).status, 200),
-    { 'GET /exchange/v1/transfers/:transferId': { at: n, action: 'read', match: /^transfer state read/, objects: true } },
+    async () =>
+      assert.equal(
+        (await call(n.port, 'GET', `/exchange/v1/transfers/${transferId}`, n.ca.certPem, m.own)).status,
+        200,
+      ),
+    {
+      'GET /exchange/v1/transfers/:transferId': { at: n, action: 'read', match: /^transfer state read/, objects: true },
+    },
   );
 
   // Noord's own systems: the inbox lists the study, a user accepts it for import into the PACS.
@@ -137,7 +199,10 @@ test('audit coverage: every route that touches patient data writes a complete re
       assert.equal(list.status, 200, list.body);
       assert.match(list.body, new RegExp(p.bsn));
       // Naming a colleague in the body is refused: the person comes from the session.
-      const impostor = await laborant.call('POST', `/api/v1/inbox/${transferId}/accept`, { destination: 'PACS_NOORD', user: { id: 'radioloog-1', name: 'Dr. Collega' } });
+      const impostor = await laborant.call('POST', `/api/v1/inbox/${transferId}/accept`, {
+        destination: 'PACS_NOORD',
+        user: { id: 'radioloog-1', name: 'Dr. Collega' },
+      });
       assert.equal(impostor.status, 400, impostor.body);
       assert.match(impostor.body, /the person who acts comes from sign-in/);
       const one = await laborant.call('GET', `/api/v1/inbox/${transferId}?waitSeconds=1`);
@@ -148,22 +213,51 @@ test('audit coverage: every route that touches patient data writes a complete re
     {
       'GET /api/v1/inbox': { at: n, action: 'query', match: /^inbox listed/, objects: true },
       'GET /api/v1/inbox/:transferId': { at: n, action: 'read', match: /^inbox transfer read/, objects: true },
-      'POST /api/v1/inbox/:transferId/accept': { at: n, action: 'import', match: /^held study accepted by J\. Jansen/, objects: true },
+      'POST /api/v1/inbox/:transferId/accept': {
+        at: n,
+        action: 'import',
+        match: /^held study accepted by J\. Jansen/,
+        objects: true,
+      },
     },
   );
   const listed = n.n.node.audit.list({ action: 'query' }).find((r) => r.description.startsWith('inbox listed'));
-  const cn = new X509Certificate(n.own.certPem).subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3);
-  assert.deepEqual(listed?.user, { id: `system:${cn}`, name: `${cn} (${noord.name})`, organizationUra: noord.ura }, 'the system that asked, by its certificate');
-  const accepted = n.n.node.audit.list({ action: 'import' }).find((r) => r.description.startsWith('held study accepted'));
-  assert.deepEqual(accepted?.user, { id: laborant.id, name: 'J. Jansen', roleCode: '30.000', organizationUra: noord.ura }, 'the person signed in, with UZI role and organization');
+  const cn = new X509Certificate(n.own.certPem).subject
+    .split('\n')
+    .find((l) => l.startsWith('CN='))
+    ?.slice(3);
+  assert.deepEqual(
+    listed?.user,
+    { id: `system:${cn}`, name: `${cn} (${noord.name})`, organizationUra: noord.ura },
+    'the system that asked, by its certificate',
+  );
+  const accepted = n.n.node.audit
+    .list({ action: 'import' })
+    .find((r) => r.description.startsWith('held study accepted'));
+  assert.deepEqual(
+    accepted?.user,
+    { id: laborant.id, name: 'J. Jansen', roleCode: '30.000', organizationUra: noord.ura },
+    'the person signed in, with UZI role and organization',
+  );
 
   // Noord sends the study on to Midden for a second opinion, and its systems look at the outbox.
   let outgoing = '';
   await step(
     async () => {
-      const impostor = await asRadiologist('POST', '/api/v1/outbox', { studyInstanceUid: study, to: midden.ura, purpose: 'transfer', reason: 'overplaatsing', user: { id: 'collega-1', name: 'Dr. Collega' } });
+      const impostor = await asRadiologist('POST', '/api/v1/outbox', {
+        studyInstanceUid: study,
+        to: midden.ura,
+        purpose: 'transfer',
+        reason: 'overplaatsing',
+        user: { id: 'collega-1', name: 'Dr. Collega' },
+      });
       assert.equal(impostor.status, 400, impostor.body);
-      const a = await asRadiologist('POST', '/api/v1/outbox', { studyInstanceUid: study, to: midden.ura, purpose: 'transfer', reason: 'overplaatsing' });
+      const a = await asRadiologist('POST', '/api/v1/outbox', {
+        studyInstanceUid: study,
+        to: midden.ura,
+        purpose: 'transfer',
+        reason: 'overplaatsing',
+      });
       assert.equal(a.status, 202, a.body);
       outgoing = (JSON.parse(a.body) as { transferId: string }).transferId;
       assert.equal((await asRadiologist('GET', '/api/v1/outbox')).status, 200);
@@ -176,8 +270,14 @@ test('audit coverage: every route that touches patient data writes a complete re
     },
   );
 
-  const queuedBy = n.n.node.audit.list({ action: 'send' }).find((r) => r.description.startsWith('study queued for sending'));
-  assert.deepEqual(queuedBy?.user, { id: radiologistAt(n).id, name: radiologist.name, roleCode: radiologist.roleCode, organizationUra: noord.ura }, 'the send names the signed-in radiologist');
+  const queuedBy = n.n.node.audit
+    .list({ action: 'send' })
+    .find((r) => r.description.startsWith('study queued for sending'));
+  assert.deepEqual(
+    queuedBy?.user,
+    { id: radiologistAt(n).id, name: radiologist.name, roleCode: radiologist.roleCode, organizationUra: noord.ura },
+    'the send names the signed-in radiologist',
+  );
   for (const r of n.n.node.audit.list().filter((x) => x.action === 'query' && x.description.startsWith('timeline'))) {
     assert.equal(r.user.id, radiologistAt(n).id, 'the timeline question names the signed-in radiologist');
   }
@@ -185,7 +285,15 @@ test('audit coverage: every route that touches patient data writes a complete re
   // The trail itself: reading it about a patient is a record about that patient.
   await step(
     async () => {
-      const a = await send(n.port, 'GET', `/api/v1/audit?bsn=${p.bsn}&purpose=${encodeURIComponent('patient asked who saw his data')}`, n.ca.certPem, undefined, undefined, { authorization: `Bearer ${token}` });
+      const a = await send(
+        n.port,
+        'GET',
+        `/api/v1/audit?bsn=${p.bsn}&purpose=${encodeURIComponent('patient asked who saw his data')}`,
+        n.ca.certPem,
+        undefined,
+        undefined,
+        { authorization: `Bearer ${token}` },
+      );
       assert.equal(a.status, 200, String(a.body));
     },
     { 'GET /api/v1/audit': { at: n, action: 'audit-read', match: /^audit trail read/, objects: false } },
@@ -197,7 +305,11 @@ test('audit coverage: every route that touches patient data writes a complete re
 
   // The partner's upload batches each left one record; the count follows the study, not the requests made by this test.
   assert.ok((seen.get('POST /exchange/v1/transfers/:transferId/instances') ?? 0) >= 1);
-  assert.deepEqual(n.n.node.audit.verify(), { ok: true, records: n.n.node.audit.list().length }, 'and the chain is intact');
+  assert.deepEqual(
+    n.n.node.audit.verify(),
+    { ok: true, records: n.n.node.audit.list().length },
+    'and the chain is intact',
+  );
 
   // When the trail cannot be written (here another process holds its write lock past the busy timeout), a request on
   // patient data fails and shows nothing.
@@ -207,7 +319,9 @@ test('audit coverage: every route that touches patient data writes a complete re
     const answers = await Promise.all([
       own('GET', '/api/v1/inbox'),
       call(n.port, 'GET', `/exchange/v1/transfers/${transferId}`, n.ca.certPem, m.own),
-      send(n.port, 'GET', `/api/v1/audit?bsn=${p.bsn}`, n.ca.certPem, undefined, undefined, { authorization: `Bearer ${token}` }),
+      send(n.port, 'GET', `/api/v1/audit?bsn=${p.bsn}`, n.ca.certPem, undefined, undefined, {
+        authorization: `Bearer ${token}`,
+      }),
     ]);
     for (const a of answers) {
       assert.equal(a.status, 500, a.body);
@@ -217,5 +331,9 @@ test('audit coverage: every route that touches patient data writes a complete re
     holder.exec('ROLLBACK');
     holder.close();
   }
-  assert.equal((await own('GET', '/api/v1/inbox')).status, 200, 'and once the trail is writable again, the route answers');
+  assert.equal(
+    (await own('GET', '/api/v1/inbox')).status,
+    200,
+    'and once the trail is writable again, the route answers',
+  );
 });

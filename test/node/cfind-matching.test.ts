@@ -24,7 +24,14 @@ test('findscu: patient and study root, all levels, wildcard, range and UID match
   let queries = 0;
   const find = async (root: '-P' | '-S', keys: Record<string, string>): Promise<Dataset[]> => {
     const dir = join(work, `find-${++queries}`);
-    const args = [root, '-X', '-od', dir, ...peer, ...Object.entries(keys).flatMap(([k, v]) => ['-k', v === '' ? k : `${k}=${v}`])];
+    const args = [
+      root,
+      '-X',
+      '-od',
+      dir,
+      ...peer,
+      ...Object.entries(keys).flatMap(([k, v]) => ['-k', v === '' ? k : `${k}=${v}`]),
+    ];
     mkdirSync(dir);
     const r = await run('findscu', args);
     assert.equal(r.code, 0, r.stderr);
@@ -34,20 +41,36 @@ test('findscu: patient and study root, all levels, wildcard, range and UID match
   const [p1, p2] = synth.patients;
   assert.ok(p1 !== undefined && p2 !== undefined);
 
-  const patients = await find('-P', { QueryRetrieveLevel: 'PATIENT', PatientID: p1.patientId, PatientName: '', NumberOfPatientRelatedStudies: '' });
+  const patients = await find('-P', {
+    QueryRetrieveLevel: 'PATIENT',
+    PatientID: p1.patientId,
+    PatientName: '',
+    NumberOfPatientRelatedStudies: '',
+  });
   assert.equal(patients.length, 1);
   assert.equal(patients[0]?.string(Tag.PatientName), p1.name);
   assert.equal(Number(patients[0]?.string(Tag.NumberOfPatientRelatedStudies)), p1.studies.length);
 
-  const wildcard = await find('-P', { QueryRetrieveLevel: 'PATIENT', PatientID: `${p2.patientId.slice(0, 8)}?`, PatientBirthDate: '' });
-  assert.deepEqual(wildcard.map((d) => d.string(Tag.PatientBirthDate)), [p2.birthDate], '? matches one character');
+  const wildcard = await find('-P', {
+    QueryRetrieveLevel: 'PATIENT',
+    PatientID: `${p2.patientId.slice(0, 8)}?`,
+    PatientBirthDate: '',
+  });
+  assert.deepEqual(
+    wildcard.map((d) => d.string(Tag.PatientBirthDate)),
+    [p2.birthDate],
+    '? matches one character',
+  );
 
   const allStudies = [...p1.studies, ...p2.studies].sort((a, b) => a.studyDate.localeCompare(b.studyDate));
   const cut = allStudies[Math.floor(allStudies.length / 2)]?.studyDate ?? '';
   const upTo = await find('-S', { QueryRetrieveLevel: 'STUDY', StudyDate: `-${cut}`, StudyInstanceUID: '' });
   assert.deepEqual(
     upTo.map((d) => d.string(Tag.StudyInstanceUID)).sort(),
-    allStudies.filter((s) => s.studyDate <= cut).map((s) => s.studyInstanceUid).sort(),
+    allStudies
+      .filter((s) => s.studyDate <= cut)
+      .map((s) => s.studyInstanceUid)
+      .sort(),
     'an open-ended date range',
   );
   const from = await find('-S', { QueryRetrieveLevel: 'STUDY', StudyDate: `${cut}-`, StudyInstanceUID: '' });
@@ -55,16 +78,36 @@ test('findscu: patient and study root, all levels, wildcard, range and UID match
 
   const study = p1.studies[0];
   assert.ok(study !== undefined);
-  const inPatientRoot = await find('-P', { QueryRetrieveLevel: 'STUDY', PatientID: p1.patientId, StudyInstanceUID: '', AccessionNumber: '' });
+  const inPatientRoot = await find('-P', {
+    QueryRetrieveLevel: 'STUDY',
+    PatientID: p1.patientId,
+    StudyInstanceUID: '',
+    AccessionNumber: '',
+  });
   assert.equal(inPatientRoot.length, p1.studies.length, 'patient root, study level');
   assert.ok(inPatientRoot.some((d) => d.string(Tag.AccessionNumber) === study.accessionNumber));
 
-  const series = await find('-S', { QueryRetrieveLevel: 'SERIES', StudyInstanceUID: study.studyInstanceUid, SeriesInstanceUID: '', Modality: '', NumberOfSeriesRelatedInstances: '' });
+  const series = await find('-S', {
+    QueryRetrieveLevel: 'SERIES',
+    StudyInstanceUID: study.studyInstanceUid,
+    SeriesInstanceUID: '',
+    Modality: '',
+    NumberOfSeriesRelatedInstances: '',
+  });
   assert.equal(series.length, study.series, 'one answer per series (images and report)');
-  assert.equal(series.reduce((sum, d) => sum + Number(d.string(Tag.NumberOfSeriesRelatedInstances)), 0), study.instances);
+  assert.equal(
+    series.reduce((sum, d) => sum + Number(d.string(Tag.NumberOfSeriesRelatedInstances)), 0),
+    study.instances,
+  );
 
   const firstSeries = series[0]?.string(Tag.SeriesInstanceUID) ?? '';
-  const images = await find('-S', { QueryRetrieveLevel: 'IMAGE', StudyInstanceUID: study.studyInstanceUid, SeriesInstanceUID: firstSeries, SOPInstanceUID: '', InstanceNumber: '' });
+  const images = await find('-S', {
+    QueryRetrieveLevel: 'IMAGE',
+    StudyInstanceUID: study.studyInstanceUid,
+    SeriesInstanceUID: firstSeries,
+    SOPInstanceUID: '',
+    InstanceNumber: '',
+  });
   assert.equal(images.length, Number(series[0]?.string(Tag.NumberOfSeriesRelatedInstances)));
 
   const none = await find('-S', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '1.2.3.999', PatientID: '' });

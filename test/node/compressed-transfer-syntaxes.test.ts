@@ -14,13 +14,28 @@ import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 
 const codecs = [
-  { name: 'JPEG lossless (SV1)', tool: 'dcmcjpeg', args: ['+e1'], propose: '-xs', transferSyntax: '1.2.840.10008.1.2.4.70' },
-  { name: 'JPEG-LS lossless', tool: 'dcmcjpls', args: ['+el'], propose: '-xt', transferSyntax: '1.2.840.10008.1.2.4.80' },
+  {
+    name: 'JPEG lossless (SV1)',
+    tool: 'dcmcjpeg',
+    args: ['+e1'],
+    propose: '-xs',
+    transferSyntax: '1.2.840.10008.1.2.4.70',
+  },
+  {
+    name: 'JPEG-LS lossless',
+    tool: 'dcmcjpls',
+    args: ['+el'],
+    propose: '-xt',
+    transferSyntax: '1.2.840.10008.1.2.4.80',
+  },
   { name: 'RLE lossless', tool: 'dcmcrle', args: [], propose: '-xr', transferSyntax: '1.2.840.10008.1.2.5' },
 ] as const;
 
 test('JPEG lossless, JPEG-LS and RLE are stored as offered and moved back with identical fragments', async (t) => {
-  if (['storescu', 'movescu', 'storescp', ...codecs.map((c) => c.tool)].map((p) => requireTool(t, p)).includes(undefined)) return;
+  if (
+    ['storescu', 'movescu', 'storescp', ...codecs.map((c) => c.tool)].map((p) => requireTool(t, p)).includes(undefined)
+  )
+    return;
   const work = tempDir(t);
   const ct = await writeCtStudy({ outDir: join(work, 'ct'), instances: 2, seed: 4 });
   const compressed: string[] = [];
@@ -39,7 +54,9 @@ test('JPEG lossless, JPEG-LS and RLE are stored as offered and moved back with i
     }
   }
   const destPort = await freePort();
-  const n = await startTestNode(t, { peers: [{ aeTitle: 'MODALITY', host: '127.0.0.1', port: destPort, description: 'test modality and PACS' }] });
+  const n = await startTestNode(t, {
+    peers: [{ aeTitle: 'MODALITY', host: '127.0.0.1', port: destPort, description: 'test modality and PACS' }],
+  });
   const peer = ['-aet', 'MODALITY', '-aec', n.aeTitle, '127.0.0.1', String(n.port)];
   // storescu proposes a compressed syntax only when told which; one association per codec, as a modality would.
   for (const [i, codec] of codecs.entries()) {
@@ -47,19 +64,39 @@ test('JPEG lossless, JPEG-LS and RLE are stored as offered and moved back with i
     assert.equal(stored.code, 0, `${codec.name}: ${stored.stderr}`);
   }
 
-  const sent = new Map(compressed.map((f) => {
-    const p = readPart10(readFileSync(f));
-    return [p.dataset.string(Tag.SOPInstanceUID) ?? '', p] as const;
-  }));
+  const sent = new Map(
+    compressed.map((f) => {
+      const p = readPart10(readFileSync(f));
+      return [p.dataset.string(Tag.SOPInstanceUID) ?? '', p] as const;
+    }),
+  );
   for (const [uid, p] of sent) {
-    assert.equal(n.node.store.index.getInstance(uid)?.instance.transferSyntaxUid, p.transferSyntaxUid, 'kept in the transfer syntax it came in');
+    assert.equal(
+      n.node.store.index.getInstance(uid)?.instance.transferSyntaxUid,
+      p.transferSyntaxUid,
+      'kept in the transfer syntax it came in',
+    );
     assert.ok(codecs.some((c) => c.transferSyntax === p.transferSyntaxUid));
   }
 
   const moved = tempDir(t);
   startPeer(t, 'storescp', ['+B', '+xa', '--aetitle', 'MODALITY', '-od', moved, String(destPort)]);
-  await waitFor('storescp', async () => (await run('echoscu', ['-aec', 'MODALITY', '127.0.0.1', String(destPort)])).code === 0);
-  const move = await run('movescu', ['-S', '-aet', 'MODALITY', '-aem', 'MODALITY', ...peer.slice(2), '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+  await waitFor(
+    'storescp',
+    async () => (await run('echoscu', ['-aec', 'MODALITY', '127.0.0.1', String(destPort)])).code === 0,
+  );
+  const move = await run('movescu', [
+    '-S',
+    '-aet',
+    'MODALITY',
+    '-aem',
+    'MODALITY',
+    ...peer.slice(2),
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    `StudyInstanceUID=${ct.studyInstanceUid}`,
+  ]);
   assert.equal(move.code, 0, move.stderr);
   const back = filesIn(moved).map((f) => readPart10(readFileSync(f)));
   assert.equal(back.length, sent.size);

@@ -34,7 +34,9 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
   assert.ok(study !== undefined);
 
   const destPort = await freePort();
-  const n = await startTestNode(t, { peers: [{ aeTitle: PACS, host: '127.0.0.1', port: destPort, description: 'test PACS' }] });
+  const n = await startTestNode(t, {
+    peers: [{ aeTitle: PACS, host: '127.0.0.1', port: destPort, description: 'test PACS' }],
+  });
   const peer = ['-aet', PACS, '-aec', n.aeTitle, '127.0.0.1', String(n.port)];
 
   const store = await run('storescu', [...peer, ...sent]);
@@ -44,9 +46,25 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
   // C-FIND at study level, with a wildcard on the name and the counts a PACS shows.
   const findDir = tempDir(t);
   const find = await run('findscu', [
-    '-S', '-X', '-od', findDir, ...peer,
-    '-k', 'QueryRetrieveLevel=STUDY', '-k', `PatientName=${(synth.patients[0]?.name ?? '').slice(0, 3)}*`,
-    '-k', 'StudyInstanceUID', '-k', 'StudyDate', '-k', 'ModalitiesInStudy', '-k', 'NumberOfStudyRelatedInstances', '-k', 'PatientID',
+    '-S',
+    '-X',
+    '-od',
+    findDir,
+    ...peer,
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    `PatientName=${(synth.patients[0]?.name ?? '').slice(0, 3)}*`,
+    '-k',
+    'StudyInstanceUID',
+    '-k',
+    'StudyDate',
+    '-k',
+    'ModalitiesInStudy',
+    '-k',
+    'NumberOfStudyRelatedInstances',
+    '-k',
+    'PatientID',
   ]);
   assert.equal(find.code, 0, find.stderr);
   const answers = filesIn(findDir).map((f) => readPart10(readFileSync(f)).dataset);
@@ -60,8 +78,21 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
   // C-MOVE to a storescp acting as the PACS.
   const moved = tempDir(t);
   startPeer(t, 'storescp', ['+B', '--aetitle', PACS, '-od', moved, String(destPort)]);
-  await waitFor('storescp', async () => (await run('echoscu', ['-aec', PACS, '127.0.0.1', String(destPort)])).code === 0);
-  const move = await run('movescu', ['-S', ...peer.slice(0, 2), '-aem', PACS, ...peer.slice(2), '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${study.studyInstanceUid}`]);
+  await waitFor(
+    'storescp',
+    async () => (await run('echoscu', ['-aec', PACS, '127.0.0.1', String(destPort)])).code === 0,
+  );
+  const move = await run('movescu', [
+    '-S',
+    ...peer.slice(0, 2),
+    '-aem',
+    PACS,
+    ...peer.slice(2),
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    `StudyInstanceUID=${study.studyInstanceUid}`,
+  ]);
   assert.equal(move.code, 0, move.stderr);
   // What the node returns is exactly what it was sent; the image content is that of the original files.
   const studyExpected = new Map<string, Buffer>();
@@ -70,7 +101,8 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
     assert.ok(stored !== undefined, `${uid} is stored`);
     studyExpected.set(uid, await collect(n.node.studies.openDataset(stored)));
   }
-  const transferSyntaxOf = (uid: string): string => n.node.store.index.getInstance(uid)?.instance.transferSyntaxUid ?? '';
+  const transferSyntaxOf = (uid: string): string =>
+    n.node.store.index.getInstance(uid)?.instance.transferSyntaxUid ?? '';
   for (const file of study.files) {
     const original = readPart10(readFileSync(file));
     const uid = original.dataset.string(Tag.SOPInstanceUID) ?? '';
@@ -81,7 +113,17 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
 
   // C-GET over the same association.
   const got = tempDir(t);
-  const get = await run('getscu', ['-S', '+B', ...peer, '-od', got, '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${study.studyInstanceUid}`]);
+  const get = await run('getscu', [
+    '-S',
+    '+B',
+    ...peer,
+    '-od',
+    got,
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    `StudyInstanceUID=${study.studyInstanceUid}`,
+  ]);
   assert.equal(get.code, 0, get.stderr);
   assertSameDatasets(datasetsByUid(filesIn(got)), studyExpected, 'C-GET');
 
@@ -97,7 +139,11 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
     assert.ok(r.grounds.purpose !== undefined, what);
   };
   const received = records.filter((r) => r.action === 'receive');
-  assert.deepEqual(received.map((r) => r.objects.studyInstanceUid).sort(), (synth.patients[0]?.studies ?? []).map((s) => s.studyInstanceUid).sort(), 'one receive record per study');
+  assert.deepEqual(
+    received.map((r) => r.objects.studyInstanceUid).sort(),
+    (synth.patients[0]?.studies ?? []).map((s) => s.studyInstanceUid).sort(),
+    'one receive record per study',
+  );
   for (const r of received) {
     complete(r, 'C-STORE');
     assert.equal(r.patient?.bsn, bsn);
@@ -107,7 +153,10 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
   complete(queries[0]!, 'C-FIND');
   assert.equal(queries[0]?.description, `C-FIND at STUDY level: ${answers.length} matches`);
   const retrievals = records.filter((r) => r.action === 'retrieve');
-  assert.deepEqual(retrievals.map((r) => r.description), [`C-MOVE to ${PACS}: ${study.instances} instances`, `C-GET: ${study.instances} instances`]);
+  assert.deepEqual(
+    retrievals.map((r) => r.description),
+    [`C-MOVE to ${PACS}: ${study.instances} instances`, `C-GET: ${study.instances} instances`],
+  );
   for (const r of retrievals) {
     complete(r, r.description);
     assert.equal(r.patient?.bsn, bsn);

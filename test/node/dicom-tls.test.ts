@@ -38,7 +38,11 @@ test('a TLS listener from the configuration: trusted client certificate in, plai
     peers: [{ aeTitle: 'PACS', host: '127.0.0.1', description: 'test PACS' }],
     edit: (raw) => {
       const dimse = raw['dimse'] as { listeners: unknown[]; peers: unknown[] };
-      dimse.listeners.push({ host: '127.0.0.1', port: tlsPort, tls: { certFile: join(pki, 'node.crt'), keyFile: join(pki, 'node.key'), caFile: join(pki, 'ca.pem') } });
+      dimse.listeners.push({
+        host: '127.0.0.1',
+        port: tlsPort,
+        tls: { certFile: join(pki, 'node.crt'), keyFile: join(pki, 'node.key'), caFile: join(pki, 'ca.pem') },
+      });
       dimse.peers.push({ aeTitle: 'MIDDEN', host: '127.0.0.1', certificate: { ura: partner.ura } });
       dimse.peers.push({ aeTitle: 'MODALITY', host: '127.0.0.1', certificate: { sha256: anonymousFingerprint } });
     },
@@ -47,10 +51,19 @@ test('a TLS listener from the configuration: trusted client certificate in, plai
 
   const dump = join(pki, 'x.dump');
   const file = join(pki, 'x.dcm');
-  writeFileSync(dump, '(0008,0016) UI [1.2.840.10008.5.1.4.1.1.7]\n(0008,0018) UI [1.2.826.0.1.3680043.9.7777.42.1]\n(0010,0020) LO [TLS1]\n(0020,000d) UI [1.2.826.0.1.3680043.9.7777.42]\n(0020,000e) UI [1.2.826.0.1.3680043.9.7777.42.2]\n');
+  writeFileSync(
+    dump,
+    '(0008,0016) UI [1.2.840.10008.5.1.4.1.1.7]\n(0008,0018) UI [1.2.826.0.1.3680043.9.7777.42.1]\n(0010,0020) LO [TLS1]\n(0020,000d) UI [1.2.826.0.1.3680043.9.7777.42]\n(0020,000e) UI [1.2.826.0.1.3680043.9.7777.42.2]\n',
+  );
   assert.equal((await run('dump2dcm', ['+te', dump, file])).code, 0);
 
-  const tls = (name: string, ca = 'ca'): string[] => ['+tls', join(pki, `${name}.key`), join(pki, `${name}.crt`), '+cf', join(pki, `${ca}.pem`)];
+  const tls = (name: string, ca = 'ca'): string[] => [
+    '+tls',
+    join(pki, `${name}.key`),
+    join(pki, `${name}.crt`),
+    '+cf',
+    join(pki, `${ca}.pem`),
+  ];
   const as = (aeTitle: string): string[] => ['-aet', aeTitle, '-aec', n.aeTitle, '127.0.0.1', String(tlsPort)];
   const stored = await run('storescu', [...tls('pacs'), ...as('PACS'), file]);
   assert.equal(stored.code, 0, `a PACS of our own organization stores, through the issuing CA: ${stored.stderr}`);
@@ -64,17 +77,41 @@ test('a TLS listener from the configuration: trusted client certificate in, plai
   assert.notEqual(noCert.code, 0, 'TLS without a client certificate is refused');
 
   // The same trusted CA, other organizations: each certificate gets only the AE title it is bound to.
-  const echo = async (cert: string, aeTitle: string): Promise<number | null> => (await run('echoscu', [...tls(cert), ...as(aeTitle)], 10_000)).code;
+  const echo = async (cert: string, aeTitle: string): Promise<number | null> =>
+    (await run('echoscu', [...tls(cert), ...as(aeTitle)], 10_000)).code;
   assert.notEqual(await echo('zuid', 'PACS'), 0, "another organization's certificate cannot use our PACS's AE title");
-  assert.notEqual(await echo('anonymous', 'PACS'), 0, 'a certificate without organization cannot use an unbound AE title');
+  assert.notEqual(
+    await echo('anonymous', 'PACS'),
+    0,
+    'a certificate without organization cannot use an unbound AE title',
+  );
   assert.equal(await echo('midden', 'MIDDEN'), 0, 'a peer bound to its URA gets in with its certificate');
-  assert.notEqual(await echo('zuid', 'MIDDEN'), 0, "a peer bound to a URA: another organization's certificate is refused");
-  assert.notEqual(await echo('anonymous', 'MIDDEN'), 0, 'a peer bound to a URA: a certificate without organization is refused');
-  assert.notEqual(await echo('pacs', 'MIDDEN'), 0, "a peer bound to a URA: our own organization's certificate is not the partner");
-  assert.equal(await echo('anonymous', 'MODALITY'), 0, 'a certificate without organization gets in where its fingerprint is bound');
+  assert.notEqual(
+    await echo('zuid', 'MIDDEN'),
+    0,
+    "a peer bound to a URA: another organization's certificate is refused",
+  );
+  assert.notEqual(
+    await echo('anonymous', 'MIDDEN'),
+    0,
+    'a peer bound to a URA: a certificate without organization is refused',
+  );
+  assert.notEqual(
+    await echo('pacs', 'MIDDEN'),
+    0,
+    "a peer bound to a URA: our own organization's certificate is not the partner",
+  );
+  assert.equal(
+    await echo('anonymous', 'MODALITY'),
+    0,
+    'a certificate without organization gets in where its fingerprint is bound',
+  );
   assert.notEqual(await echo('pacs', 'MODALITY'), 0, 'a peer bound to a fingerprint: another certificate is refused');
 
-  await waitFor('the refusals in the log', async () => logLines(n).filter((l) => l['reason'] === 'PEER_CERTIFICATE_MISMATCH').length >= 6);
+  await waitFor(
+    'the refusals in the log',
+    async () => logLines(n).filter((l) => l['reason'] === 'PEER_CERTIFICATE_MISMATCH').length >= 6,
+  );
   const refusal = logLines(n).find((l) => l['reason'] === 'PEER_CERTIFICATE_MISMATCH' && l['callingAe'] === 'MIDDEN');
   assert.match(String(refusal?.['detail']), /bound to URA 10000002; the certificate is of URA 10000003/);
 });

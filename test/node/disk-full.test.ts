@@ -34,7 +34,10 @@ test('a full disk: A700 for C-STORE, 507 for an upload, nothing corrupt, and sto
   if (mnt === undefined) return;
   const dataDir = join(mnt, 'data');
   mkdirSync(dataDir);
-  let { n, port, ca, partner } = await startExchangeNode(t, { dataDir, dimsePeers: [{ aeTitle: 'MODALITY', host: '127.0.0.1', description: 'test modality' }] });
+  let { n, port, ca, partner } = await startExchangeNode(t, {
+    dataDir,
+    dimsePeers: [{ aeTitle: 'MODALITY', host: '127.0.0.1', description: 'test modality' }],
+  });
 
   const work = tempDir(t);
   const studyUid = newUid();
@@ -51,14 +54,27 @@ test('a full disk: A700 for C-STORE, 507 for an upload, nothing corrupt, and sto
   const filler = join(mnt, 'filler');
   writeFileSync(filler, Buffer.alloc(Math.max(0, free() - 1_100_000)));
 
-  const stored = await run('storescu', ['-v', '-aet', 'MODALITY', '-aec', n.aeTitle, '127.0.0.1', String(n.port), ...files]);
+  const stored = await run('storescu', [
+    '-v',
+    '-aet',
+    'MODALITY',
+    '-aec',
+    n.aeTitle,
+    '127.0.0.1',
+    String(n.port),
+    ...files,
+  ]);
   const output = stored.stdout + stored.stderr;
   const refused = (output.match(/Refused: OutOfResources/g) ?? []).length;
   assert.ok(refused >= 1, `storescu was told Out of Resources:\n${output.slice(-1500)}`);
   const indexed = n.node.store.index.stats().instances;
   assert.ok(indexed >= 1 && indexed < files.length, `some fit, some did not (${indexed} of ${files.length})`);
   assert.deepEqual(filesBesidesSpare(dataDir, 'tmp'), [], 'no half-written temp file is left');
-  assert.equal((await run('echoscu', ['-aet', 'MODALITY', '-aec', n.aeTitle, '127.0.0.1', String(n.port)])).code, 0, 'the node keeps answering');
+  assert.equal(
+    (await run('echoscu', ['-aet', 'MODALITY', '-aec', n.aeTitle, '127.0.0.1', String(n.port)])).code,
+    0,
+    'the node keeps answering',
+  );
 
   // A partner uploads a transfer into the full disk: 507, and what did not fit is not in the store.
   const upload = [instance(studyUid, 9), instance(studyUid, 10)];
@@ -70,29 +86,57 @@ test('a full disk: A700 for C-STORE, 507 for an upload, nothing corrupt, and sto
     patient: { patientId: 'FULL-1' },
     study: { studyInstanceUid: studyUid },
     instances: upload.map((b) => {
-      return { sopInstanceUid: sopUidOf(b), sopClassUid: SopClass.SecondaryCaptureImageStorage, seriesInstanceUid: `${studyUid}.1`, transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian, size: b.length, sha256: createHash('sha256').update(b).digest('hex') };
+      return {
+        sopInstanceUid: sopUidOf(b),
+        sopClassUid: SopClass.SecondaryCaptureImageStorage,
+        seriesInstanceUid: `${studyUid}.1`,
+        transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
+        size: b.length,
+        sha256: createHash('sha256').update(b).digest('hex'),
+      };
     }),
   };
   const opened = await call(port, 'POST', `/exchange/v1/transfers`, ca.certPem, partner, manifest);
   assert.ok(opened.status === 200 || opened.status === 201, opened.body);
   writeFileSync(filler, Buffer.alloc(readFileSync(filler).length + Math.max(0, free() - 400_000)));
   const body = multipartOf(upload);
-  const answer = await send(port, 'POST', `/exchange/v1/transfers/${manifest.transferId}/instances`, ca.certPem, partner, body.body, { 'content-type': body.contentType });
+  const answer = await send(
+    port,
+    'POST',
+    `/exchange/v1/transfers/${manifest.transferId}/instances`,
+    ca.certPem,
+    partner,
+    body.body,
+    { 'content-type': body.contentType },
+  );
   assert.equal(answer.status, 507, answer.body);
   assert.equal((JSON.parse(answer.body) as { error: string }).error, 'insufficient-storage');
-  for (const b of upload) assert.equal(n.node.store.index.getInstance(sopUidOf(b)), undefined, 'an instance that did not fit is not indexed');
+  for (const b of upload)
+    assert.equal(n.node.store.index.getInstance(sopUidOf(b)), undefined, 'an instance that did not fit is not indexed');
   assert.deepEqual(filesBesidesSpare(dataDir, 'tmp'), []);
-  await waitFor('the refusal in the log', async () => logLines(n).some((l) => l['msg'] === 'upload refused: the disk is full'));
+  await waitFor('the refusal in the log', async () =>
+    logLines(n).some((l) => l['msg'] === 'upload refused: the disk is full'),
+  );
 
   // Room again: the same instances store, and a restart finds nothing to repair.
   rmSync(filler);
   const again = await run('storescu', ['-aet', 'MODALITY', '-aec', n.aeTitle, '127.0.0.1', String(n.port), ...files]);
   assert.equal(again.code, 0, again.stderr);
-  const retried = await send(port, 'POST', `/exchange/v1/transfers/${manifest.transferId}/instances`, ca.certPem, partner, body.body, { 'content-type': body.contentType });
+  const retried = await send(
+    port,
+    'POST',
+    `/exchange/v1/transfers/${manifest.transferId}/instances`,
+    ca.certPem,
+    partner,
+    body.body,
+    { 'content-type': body.contentType },
+  );
   assert.equal(retried.status, 200, retried.body);
   assert.equal(n.node.store.index.stats().instances, files.length + upload.length);
   n = await restartTestNode(t, n);
-  const recovered = logLines(n).filter((l) => l['msg'] === 'store recovered').at(-1)!;
+  const recovered = logLines(n)
+    .filter((l) => l['msg'] === 'store recovered')
+    .at(-1)!;
   assert.equal(recovered['unindexedBlobs'], 0);
   assert.equal(recovered['missingBlobs'], 0);
   assert.equal(n.node.store.index.stats().instances, files.length + upload.length);

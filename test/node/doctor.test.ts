@@ -14,15 +14,22 @@ import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 
 const main = new URL('../../src/main.ts', import.meta.url).pathname;
-const doctor = (configPath: string) => run(process.execPath, ['--disable-warning=ExperimentalWarning', main, 'doctor', '--config', configPath], 60_000);
+const doctor = (configPath: string) =>
+  run(process.execPath, ['--disable-warning=ExperimentalWarning', main, 'doctor', '--config', configPath], 60_000);
 
-test('doctor: an open PACS is reported with its fixes, a closed one passes, and the node\'s own ports hold', async (t) => {
+test("doctor: an open PACS is reported with its fixes, a closed one passes, and the node's own ports hold", async (t) => {
   if (requireTool(t, 'Orthanc') === undefined) return;
   const open = await startOrthanc({ dir: tempDir(t), aeTitle: 'OPEN_PACS', insecure: true });
   t.after(() => open.stop());
   const closed = await startOrthanc({ dir: tempDir(t), aeTitle: 'SAFE_PACS' });
   t.after(() => closed.stop());
-  const synth = await synthesize({ outDir: join(tempDir(t), 'synth'), patients: 1, seed: 7, studiesPerPatient: [1, 1], modalities: ['CR'] });
+  const synth = await synthesize({
+    outDir: join(tempDir(t), 'synth'),
+    patients: 1,
+    seed: 7,
+    studiesPerPatient: [1, 1],
+    modalities: ['CR'],
+  });
   for (const f of synth.patients[0]?.studies[0]?.files ?? []) await open.upload(f);
 
   const { n } = await startExchangeNode(t, {
@@ -32,30 +39,51 @@ test('doctor: an open PACS is reported with its fixes, a closed one passes, and 
     ],
   });
   // The web interfaces, as an administrator adds them for doctor to probe.
-  const raw = parseYaml(readFileSync(n.configPath, 'utf8')) as { dimse: { peers: { aeTitle: string; web?: string }[] } };
-  for (const p of raw.dimse.peers) p.web = `http://127.0.0.1:${p.aeTitle === 'OPEN_PACS' ? open.httpPort : closed.httpPort}/`;
+  const raw = parseYaml(readFileSync(n.configPath, 'utf8')) as {
+    dimse: { peers: { aeTitle: string; web?: string }[] };
+  };
+  for (const p of raw.dimse.peers)
+    p.web = `http://127.0.0.1:${p.aeTitle === 'OPEN_PACS' ? open.httpPort : closed.httpPort}/`;
   writeFileSync(n.configPath, stringifyYaml(raw));
 
   const r = await doctor(n.configPath);
   assert.equal(r.code, 1, 'a critical finding fails the run');
   const line = (re: RegExp): void => assert.match(r.stdout, re);
-  line(/^CRITICAL PACS OPEN_PACS 127\.0\.0\.1:\d+: accepts an association from BB_DOCTOR_PROBE, an AE title it cannot know .*\n\s+fix: allow only known AE title \+ host pairs/m);
+  line(
+    /^CRITICAL PACS OPEN_PACS 127\.0\.0\.1:\d+: accepts an association from BB_DOCTOR_PROBE, an AE title it cannot know .*\n\s+fix: allow only known AE title \+ host pairs/m,
+  );
   line(/^CRITICAL PACS OPEN_PACS .*: answers a C-FIND from that stranger: 1 studies visible/m);
-  line(/^WARNING  PACS OPEN_PACS .*: accepts an association addressed to any called AE title\n\s+fix: check the called AE title/m);
-  line(/^CRITICAL PACS OPEN_PACS .*: web http:\/\/127\.0\.0\.1:\d+\/: accepts factory credentials \(orthanc\/orthanc\)/m);
+  line(
+    /^WARNING  PACS OPEN_PACS .*: accepts an association addressed to any called AE title\n\s+fix: check the called AE title/m,
+  );
+  line(
+    /^CRITICAL PACS OPEN_PACS .*: web http:\/\/127\.0\.0\.1:\d+\/: accepts factory credentials \(orthanc\/orthanc\)/m,
+  );
   line(/^ok\s+PACS SAFE_PACS .*: refuses an association from the unknown AE title BB_DOCTOR_PROBE/m);
   line(/^WARNING  PACS SAFE_PACS .*: web .*: a web interface over plain HTTP/m);
-  assert.doesNotMatch(r.stdout, /SAFE_PACS.*(factory credentials|C-FIND from that stranger|any called AE)/, 'nothing critical about the closed PACS');
-  line(/^ok\s+dimse\.listeners\[0\] 127\.0\.0\.1:\d+: an unknown AE title \(BB_DOCTOR_PROBE\) is refused at association/m);
+  assert.doesNotMatch(
+    r.stdout,
+    /SAFE_PACS.*(factory credentials|C-FIND from that stranger|any called AE)/,
+    'nothing critical about the closed PACS',
+  );
+  line(
+    /^ok\s+dimse\.listeners\[0\] 127\.0\.0\.1:\d+: an unknown AE title \(BB_DOCTOR_PROBE\) is refused at association/m,
+  );
   line(/^ok\s+exchange\.listen 127\.0\.0\.1:\d+: HTTPS only; plain HTTP gets no answer/m);
   line(/^ok\s+configuration: no insecure setting found/m);
   line(/^3 critical, 3 warnings, 4 ok$/m);
   const p = synth.patients[0];
   assert.ok(p !== undefined);
-  for (const secret of [p.bsn, p.patientId, p.name.split('^')[0] ?? p.name]) assert.ok(!r.stdout.includes(secret), 'nothing the open PACS revealed is printed');
+  for (const secret of [p.bsn, p.patientId, p.name.split('^')[0] ?? p.name])
+    assert.ok(!r.stdout.includes(secret), 'nothing the open PACS revealed is printed');
 
   // A configuration the node would refuse to start with, for a node that is not running: both are reported.
-  const raw2 = parseYaml(readFileSync(n.configPath, 'utf8')) as { dimse: { listeners: { host: string; port: number }[]; peers: unknown[] }; exchange: { partners: unknown[] }; store: { encryptionKeyFile: string }; audit: { keyFile: string } };
+  const raw2 = parseYaml(readFileSync(n.configPath, 'utf8')) as {
+    dimse: { listeners: { host: string; port: number }[]; peers: unknown[] };
+    exchange: { partners: unknown[] };
+    store: { encryptionKeyFile: string };
+    audit: { keyFile: string };
+  };
   const listener = raw2.dimse.listeners[0];
   assert.ok(listener !== undefined);
   listener.host = '0.0.0.0';
@@ -73,9 +101,18 @@ test('doctor: an open PACS is reported with its fixes, a closed one passes, and 
   writeFileSync(other, stringifyYaml({ ...raw2, dataDir: join(n.dir, 'data') }));
   const bad = await doctor(other);
   assert.equal(bad.code, 1);
-  assert.match(bad.stdout, /^CRITICAL dimse\.listeners\[0\]: DICOM on 0\.0\.0\.0:1 without TLS.*\(the node refuses to start\)\n\s+fix: add tls/m);
+  assert.match(
+    bad.stdout,
+    /^CRITICAL dimse\.listeners\[0\]: DICOM on 0\.0\.0\.0:1 without TLS.*\(the node refuses to start\)\n\s+fix: add tls/m,
+  );
   assert.match(bad.stdout, /^CRITICAL exchange\.partners: the node-to-node routes are on but the trust list is empty/m);
-  assert.match(bad.stdout, /^CRITICAL store\.encryptionKeyFile: .*store\.key is open to its group and all other users \(mode 0644\).*\(the node refuses to start\)\n\s+fix: chmod 600 /m);
-  assert.match(bad.stdout, /^CRITICAL dimse\.peers\[0\]\.host: the peer ANYONE has host 0\.0\.0\.0, the wildcard address/m);
+  assert.match(
+    bad.stdout,
+    /^CRITICAL store\.encryptionKeyFile: .*store\.key is open to its group and all other users \(mode 0644\).*\(the node refuses to start\)\n\s+fix: chmod 600 /m,
+  );
+  assert.match(
+    bad.stdout,
+    /^CRITICAL dimse\.peers\[0\]\.host: the peer ANYONE has host 0\.0\.0\.0, the wildcard address/m,
+  );
   assert.match(bad.stdout, /^WARNING  dimse\.listeners\[0\] 0\.0\.0\.0:1: not reachable .*is the node running\?/m);
 });

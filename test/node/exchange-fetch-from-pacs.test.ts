@@ -15,7 +15,11 @@ import { requireTool } from '../support/tools.ts';
 
 /** Noord's node with Orthanc as its PACS and fetch source; Midden's node as the partner, holding what arrives. */
 async function nodeWithPacs(t: TestContext, method: 'c-move' | 'c-get') {
-  const pacs = await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_NOORD', modalities: { workstation: { aeTitle: 'WS1', host: '127.0.0.1', port: 1 } } });
+  const pacs = await startOrthanc({
+    dir: tempDir(t),
+    aeTitle: 'PACS_NOORD',
+    modalities: { workstation: { aeTitle: 'WS1', host: '127.0.0.1', port: 1 } },
+  });
   t.after(() => pacs.stop());
   const receiver = await startExchangeNode(t, { us: midden, partners: [noord] });
   const sender = await startExchangeNode(t, {
@@ -30,7 +34,11 @@ async function nodeWithPacs(t: TestContext, method: 'c-move' | 'c-get') {
   });
   // The PACS knows the node as a modality (for C-MOVE, also as the destination), once its port is known.
   await pacs.rest('PUT', '/modalities/beeldbrug', { AET: sender.n.aeTitle, Host: '127.0.0.1', Port: sender.n.port });
-  const synth = await synthesize({ outDir: join(tempDir(t), 'synth'), patients: 1, seed: method === 'c-move' ? 81 : 82 });
+  const synth = await synthesize({
+    outDir: join(tempDir(t), 'synth'),
+    patients: 1,
+    seed: method === 'c-move' ? 81 : 82,
+  });
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
   for (const f of study.files) await pacs.upload(f);
@@ -38,33 +46,83 @@ async function nodeWithPacs(t: TestContext, method: 'c-move' | 'c-get') {
 }
 
 test('a C-MOVE to the partner for a study only the PACS holds: the node fetches it by C-MOVE and Midden gets all of it', async (t) => {
-  if (requireTool(t, 'Orthanc') === undefined || requireTool(t, 'movescu') === undefined || requireTool(t, 'findscu') === undefined) return;
+  if (
+    requireTool(t, 'Orthanc') === undefined ||
+    requireTool(t, 'movescu') === undefined ||
+    requireTool(t, 'findscu') === undefined
+  )
+    return;
   const { receiver, sender, study } = await nodeWithPacs(t, 'c-move');
   assert.equal(sender.n.node.store.index.stats().instances, 0);
 
-  const move = await run('movescu', ['-S', '-aet', 'WS1', '-aec', sender.n.aeTitle, '-aem', 'MIDDEN', '127.0.0.1', String(sender.n.port),
-    '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${study.studyInstanceUid}`]);
+  const move = await run('movescu', [
+    '-S',
+    '-aet',
+    'WS1',
+    '-aec',
+    sender.n.aeTitle,
+    '-aem',
+    'MIDDEN',
+    '127.0.0.1',
+    String(sender.n.port),
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    `StudyInstanceUID=${study.studyInstanceUid}`,
+  ]);
   assert.equal(move.code, 0, move.stderr);
   const queued = sender.n.node.outbox?.list({}) ?? [];
   assert.equal(queued.length, 1);
   await waitFor('delivery', async () => sender.n.node.outbox?.get(queued[0]?.transferId ?? '')?.state === 'delivered');
-  assert.equal(sender.n.node.store.index.stats().instances, study.instances, 'the node fetched the whole study from the PACS');
+  assert.equal(
+    sender.n.node.store.index.stats().instances,
+    study.instances,
+    'the node fetched the whole study from the PACS',
+  );
   assert.equal(receiver.n.node.store.index.stats().instances, study.instances, 'Midden got all of it');
 
   // The partner's AE title only takes C-STORE: a query under it is refused.
-  const find = await run('findscu', ['-v', '-S', '-aet', 'WS1', '-aec', 'MIDDEN', '127.0.0.1', String(sender.n.port), '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID']);
-  assert.doesNotMatch(find.stdout + find.stderr, new RegExp(study.studyInstanceUid.replaceAll('.', '\\.')), 'no study is answered under the partner title');
-  assert.ok(logLines(sender.n).some((l) => String(l['msg']).startsWith('C-FIND refused: MIDDEN stands for a partner hospital')), 'the refusal is logged');
+  const find = await run('findscu', [
+    '-v',
+    '-S',
+    '-aet',
+    'WS1',
+    '-aec',
+    'MIDDEN',
+    '127.0.0.1',
+    String(sender.n.port),
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    'StudyInstanceUID',
+  ]);
+  assert.doesNotMatch(
+    find.stdout + find.stderr,
+    new RegExp(study.studyInstanceUid.replaceAll('.', '\\.')),
+    'no study is answered under the partner title',
+  );
+  assert.ok(
+    logLines(sender.n).some((l) => String(l['msg']).startsWith('C-FIND refused: MIDDEN stands for a partner hospital')),
+    'the refusal is logged',
+  );
 });
 
 test('the API queues a study the node holds in part: the rest comes by C-GET, the partner gets it whole; an unknown study is 404', async (t) => {
   if (requireTool(t, 'Orthanc') === undefined) return;
   const { receiver, sender, study } = await nodeWithPacs(t, 'c-get');
   // One instance already passed through the node (an earlier send, say).
-  await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, study.files[0] ?? '');
+  await sender.n.node.studies.importFile(
+    { actor: { kind: 'system', task: 'test' }, purpose: 'import' },
+    study.files[0] ?? '',
+  );
   assert.equal(sender.n.node.store.index.stats().instances, 1);
 
-  const body = { studyInstanceUid: study.studyInstanceUid, to: midden.ura, purpose: 'transfer', reason: 'overplaatsing' };
+  const body = {
+    studyInstanceUid: study.studyInstanceUid,
+    to: midden.ura,
+    purpose: 'transfer',
+    reason: 'overplaatsing',
+  };
   const queued = await call(sender.port, 'POST', '/api/v1/outbox', sender.ca.certPem, sender.own, body);
   assert.equal(queued.status, 202, queued.body);
   const transferId = (JSON.parse(queued.body) as { transferId: string }).transferId;
@@ -72,7 +130,10 @@ test('the API queues a study the node holds in part: the rest comes by C-GET, th
   assert.equal(sender.n.node.store.index.stats().instances, study.instances);
   assert.equal(receiver.n.node.store.index.stats().instances, study.instances);
 
-  const unknown = await call(sender.port, 'POST', '/api/v1/outbox', sender.ca.certPem, sender.own, { ...body, studyInstanceUid: '1.2.3.4.5.6.7.8.9' });
+  const unknown = await call(sender.port, 'POST', '/api/v1/outbox', sender.ca.certPem, sender.own, {
+    ...body,
+    studyInstanceUid: '1.2.3.4.5.6.7.8.9',
+  });
   assert.equal(unknown.status, 404, unknown.body);
   assert.match(unknown.body, /nor in its PACS/);
 });

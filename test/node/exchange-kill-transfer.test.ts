@@ -31,7 +31,13 @@ const KILL_WINDOW_MS = 200;
 /** send-study.ts uploads batches of 16, 4 at a time: at most this many instances are cut off (and sent again) by a kill. */
 const CUT_OFF_PER_KILL = 4 * 16;
 /** How a push cut off by a dying partner fails (a connection refused, reset or cut mid-answer): a passing fault. */
-const CUT_OFF: ReadonlySet<string> = new Set(['PARTNER_UNREACHABLE', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE']);
+const CUT_OFF: ReadonlySet<string> = new Set([
+  'PARTNER_UNREACHABLE',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
 const EXCHANGE_PATH = /^\/exchange\/v1\/transfers(\/|$)/;
 const UPLOAD_PATH = /^\/exchange\/v1\/transfers\/[^/]+\/instances$/;
 const system: AccessContext = { actor: { kind: 'system', task: 'test' }, purpose: 'import' };
@@ -57,11 +63,19 @@ async function storeStudy(studies: StudyService, patientId: string): Promise<Tes
       .set(Tag.InstanceNumber, 'IS', String(n))
       .set(Tag.PixelData, 'OB', randomBytes(2 * (2_000 + Math.floor(Math.random() * 63_000))));
     const parts = encodePart10(ds, TransferSyntax.ExplicitVRLittleEndian);
-    await studies.ingestPart10Stream(system, (async function* () { yield* parts; })(), {
-      provenance: { receivedAt: new Date().toISOString(), via: 'import', callingAeTitle: null, remoteAddress: null },
-    });
+    await studies.ingestPart10Stream(
+      system,
+      (async function* () {
+        yield* parts;
+      })(),
+      {
+        provenance: { receivedAt: new Date().toISOString(), via: 'import', callingAeTitle: null, remoteAddress: null },
+      },
+    );
   }
-  const digests = new Map(studies.studyInstances(system, studyInstanceUid).map((i) => [i.instance.sopInstanceUid, i.blob.sha256]));
+  const digests = new Map(
+    studies.studyInstances(system, studyInstanceUid).map((i) => [i.instance.sopInstanceUid, i.blob.sha256]),
+  );
   assert.equal(digests.size, STUDY_INSTANCES);
   return { studyInstanceUid, digests };
 }
@@ -73,7 +87,11 @@ async function decryptedDigest(store: Store, blobId: string): Promise<string> {
 }
 
 function filesUnder(dir: string): Set<string> {
-  return new Set(readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name));
+  return new Set(
+    readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => e.name),
+  );
 }
 
 /** Every instance of `expected` held once with the sender's digest, its file decrypting to it; nothing else indexed. */
@@ -83,13 +101,18 @@ async function holdsExactly(store: Store, expected: Map<string, string>): Promis
     const stored = store.index.getInstance(uid);
     if (stored === undefined) lost.push(`${uid}: not indexed`);
     else if (stored.blob.sha256 !== digest) lost.push(`${uid}: indexed with another digest`);
-    else if ((await decryptedDigest(store, stored.blob.blobId).catch((err: unknown) => String(err))) !== digest) lost.push(`${uid}: file does not decrypt to its digest`);
+    else if ((await decryptedDigest(store, stored.blob.blobId).catch((err: unknown) => String(err))) !== digest)
+      lost.push(`${uid}: file does not decrypt to its digest`);
   }
   return { lost, extra: store.index.stats().instances - expected.size };
 }
 
 /** The mutual TLS files of a node run as its own process. */
-function writeNodeTls(dir: string, ca: IssuedCertificate, organization: { name: string; ura: string }): { certFile: string; keyFile: string; caFile: string } {
+function writeNodeTls(
+  dir: string,
+  ca: IssuedCertificate,
+  organization: { name: string; ura: string },
+): { certFile: string; keyFile: string; caFile: string } {
   const cert = issueNodeCertificate(ca, { commonName: `${organization.ura}.test`, organization, hosts: ['127.0.0.1'] });
   const files = { certFile: join(dir, 'node.crt'), keyFile: join(dir, 'node.key'), caFile: join(dir, 'ca.crt') };
   writeFileSync(files.caFile, ca.certPem);
@@ -127,10 +150,17 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
   const httpsPort = await freePort();
   const dimsePort = await freePort();
   let receiver: NodeProcess = await spawnNode({
-    aeTitle: 'MIDDEN', port: dimsePort, dir, peers: [],
+    aeTitle: 'MIDDEN',
+    port: dimsePort,
+    dir,
+    peers: [],
     edit: (raw) => {
       raw['node'] = { name: midden.name, organization: midden };
-      raw['exchange'] = { listen: { host: '127.0.0.1', port: httpsPort }, tls, partners: [{ ura: noord.ura, name: noord.name }] };
+      raw['exchange'] = {
+        listen: { host: '127.0.0.1', port: httpsPort },
+        tls,
+        partners: [{ ura: noord.ura, name: noord.name }],
+      };
     },
   });
   t.after(() => receiver.stop('SIGKILL'));
@@ -155,7 +185,8 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
     const chunks: Buffer[] = [];
     response.on('data', (c: Buffer) => chunks.push(c));
     response.on('end', () => {
-      for (const uid of (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { stored: string[] }).stored) acknowledged.add(uid);
+      for (const uid of (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { stored: string[] }).stored)
+        acknowledged.add(uid);
     });
   });
   // How often each instance went out: a resumed push sends only what the receiver lacks, so a kill costs at most the
@@ -175,7 +206,14 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
   });
   const push = (study: TestStudy, transferId: string): Promise<{ ok: true } | { ok: false; err: unknown }> =>
     sendStudy(
-      { studyInstanceUid: study.studyInstanceUid, to, purpose: 'transfer', urgency: 'urgent', reason: 'kill test', user: { id: 'r', name: 'R' } },
+      {
+        studyInstanceUid: study.studyInstanceUid,
+        to,
+        purpose: 'transfer',
+        urgency: 'urgent',
+        reason: 'kill test',
+        user: { id: 'r', name: 'R' },
+      },
       // One attempt each, as the outbox worker runs them; this test is the outbox and tries again once the receiver is back.
       { studies: counting, tls: sender.tls, logger: silentLogger(), transferId, attempts: 1 },
     ).then(
@@ -219,21 +257,28 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
 
         // Before any restart: what the sender saw acknowledged is indexed, its file decrypts to the announced digest,
         // every index row has its file, and the inbox counts as received nothing the store lacks.
-        const store = await openEmbeddedStore({ dataDir, encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')) });
+        const store = await openEmbeddedStore({
+          dataDir,
+          encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')),
+        });
         const problems: string[] = [];
         try {
           const onDisk = filesUnder(join(dataDir, 'blobs'));
           for (const uid of acknowledged) {
             const stored = store.index.getInstance(uid);
-            if (stored === undefined || stored.blob.sha256 !== expected.get(uid) || !onDisk.has(stored.blob.blobId)) problems.push(`acknowledged ${uid} is not held intact`);
+            if (stored === undefined || stored.blob.sha256 !== expected.get(uid) || !onDisk.has(stored.blob.blobId))
+              problems.push(`acknowledged ${uid} is not held intact`);
             else if (!verified.has(uid)) {
-              if ((await decryptedDigest(store, stored.blob.blobId)) !== stored.blob.sha256) problems.push(`acknowledged ${uid} does not decrypt to its digest`);
+              if ((await decryptedDigest(store, stored.blob.blobId)) !== stored.blob.sha256)
+                problems.push(`acknowledged ${uid} does not decrypt to its digest`);
               verified.add(uid);
             }
           }
           const inbox = new Inbox(join(dataDir, 'exchange.sqlite'));
           try {
-            for (const uid of inbox.received(current.transferId)) if (store.index.getInstance(uid) === undefined) problems.push(`the inbox counts ${uid} as received but the store lacks it`);
+            for (const uid of inbox.received(current.transferId))
+              if (store.index.getInstance(uid) === undefined)
+                problems.push(`the inbox counts ${uid} as received but the store lacks it`);
           } finally {
             inbox.close();
           }
@@ -253,7 +298,10 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
         // Cut off by the kill (reset, refused, cut mid-upload): the outbox would try again; so does this loop. Without a
         // kill nothing may fail.
         assert.ok(killedNow, `an attempt failed without a kill: ${String(o.err)}`);
-        assert.ok(CUT_OFF.has((o.err as { code?: string }).code ?? ''), `the attempt failed for the kill: ${String(o.err)}`);
+        assert.ok(
+          CUT_OFF.has((o.err as { code?: string }).code ?? ''),
+          `the attempt failed for the kill: ${String(o.err)}`,
+        );
       }
     }
     // The last push runs to its end with the receiver left alone.
@@ -261,7 +309,10 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
     assert.ok(last.ok, `the last push completes: ${last.ok ? '' : String(last.err)}`);
     await receiver.stop();
 
-    const store = await openEmbeddedStore({ dataDir, encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')) });
+    const store = await openEmbeddedStore({
+      dataDir,
+      encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')),
+    });
     t.after(() => store.close());
     const held = await holdsExactly(store, expected);
     lost += held.lost.length;
@@ -276,11 +327,15 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
     assert.deepEqual(blobs, referenced, 'one file per instance, each indexed');
     const inbox = new Inbox(join(dataDir, 'exchange.sqlite'));
     t.after(() => inbox.close());
-    for (const p of pushed) assert.equal(inbox.find(p.transferId)?.state, 'delivered', `transfer ${p.transferId} delivered`);
+    for (const p of pushed)
+      assert.equal(inbox.find(p.transferId)?.state, 'delivered', `transfer ${p.transferId} delivered`);
 
     const resent = [...uploads.values()].reduce((n, c) => n + c, 0) - expected.size;
     assert.equal(uploads.size, expected.size, 'every instance went out');
-    assert.ok(resent <= kills * CUT_OFF_PER_KILL, `resumed rather than started over: ${resent} instances sent again over ${kills} kills`);
+    assert.ok(
+      resent <= kills * CUT_OFF_PER_KILL,
+      `resumed rather than started over: ${resent} instances sent again over ${kills} kills`,
+    );
     t.diagnostic(
       `${kills} receiver kills (${killsDuringUpload} during an upload batch) in ${((Date.now() - started) / 1000).toFixed(1)} s: ${pushed.length} pushes, ` +
         `${expected.size} instances, ${acknowledged.size} acknowledged in 2xx batches, ${resent} sent again`,
@@ -314,7 +369,10 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
   const httpsPort = await freePort();
   const dimsePort = await freePort();
   const first = await spawnNode({
-    aeTitle: 'NOORD', port: dimsePort, dir, peers: [],
+    aeTitle: 'NOORD',
+    port: dimsePort,
+    dir,
+    peers: [],
     edit: (raw) => {
       raw['node'] = { name: noord.name, organization: noord };
       raw['exchange'] = {
@@ -341,12 +399,23 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
   };
   /** While the sender is down: a study into its store and a transfer of it into its outbox, as `beeldbrug send` queues one. */
   const queueStudy = async (): Promise<void> => {
-    const store = await openEmbeddedStore({ dataDir, encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')) });
+    const store = await openEmbeddedStore({
+      dataDir,
+      encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')),
+    });
     try {
       const patientId = `KILL-S${queued.length + 1}`;
-      const study = await storeStudy(new StudyService({ store, logger: silentLogger(), retrieveAeTitle: 'NOORD' }), patientId);
+      const study = await storeStudy(
+        new StudyService({ store, logger: silentLogger(), retrieveAeTitle: 'NOORD' }),
+        patientId,
+      );
       const { transferId } = outbox.enqueue({
-        studyInstanceUid: study.studyInstanceUid, partnerUra: midden.ura, purpose: 'transfer', urgency: 'routine', reason: 'kill test', user: { id: 'r', name: 'R' },
+        studyInstanceUid: study.studyInstanceUid,
+        partnerUra: midden.ura,
+        purpose: 'transfer',
+        urgency: 'routine',
+        reason: 'kill test',
+        user: { id: 'r', name: 'R' },
         patient: { patientId },
       });
       queued.push({ study, transferId });
@@ -392,14 +461,22 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
       kills += 1;
       assert.equal(await node.stop('SIGKILL'), null, 'killed, not exited');
       // The receiver drops what the dead sender was uploading: the instance cut off leaves no temp file behind.
-      const cleaned = await until('the receiver cleaned up the cut-off uploads', () => inFlight.size === 0 && filesBesidesSpare(receiverData, 'tmp').length === 0).then(
+      const cleaned = await until(
+        'the receiver cleaned up the cut-off uploads',
+        () => inFlight.size === 0 && filesBesidesSpare(receiverData, 'tmp').length === 0,
+      ).then(
         () => true,
         () => false,
       );
       const leftBehind = filesBesidesSpare(receiverData, 'tmp');
       if (!cleaned) orphans += leftBehind.length;
       assert.deepEqual(leftBehind, [], `kill ${kills}: no temp file left on the receiver`);
-      for (const q of queued) assert.notEqual(outbox.get(q.transferId)?.state, 'failed', `kill ${kills}: transfer ${q.transferId} was not given up`);
+      for (const q of queued)
+        assert.notEqual(
+          outbox.get(q.transferId)?.state,
+          'failed',
+          `kill ${kills}: transfer ${q.transferId} was not given up`,
+        );
     }
     // Left alone, the sender's outbox works off the rest.
     sender = await startNodeProcess('NOORD', dimsePort, dir, join(dir, 'beeldbrug.yaml'));
@@ -416,10 +493,17 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
       const receipt = await verifyReceipt(sent.receipt ?? '', ca.certPem);
       assert.ok(receipt.ok, 'the receipt verifies');
       assert.equal(receipt.claims.transferId, q.transferId);
-      assert.deepEqual(new Map(receipt.claims.instances.map((i) => [i.sopInstanceUid, i.sha256])), q.study.digests, 'the receipt names every instance with its digest');
+      assert.deepEqual(
+        new Map(receipt.claims.instances.map((i) => [i.sopInstanceUid, i.sha256])),
+        q.study.digests,
+        'the receipt names every instance with its digest',
+      );
     }
     // Each kill cut off at least one attempt under way, and each was taken up again after the restart.
-    assert.ok(attempts >= queued.length + kills, `${attempts} attempts for ${queued.length} transfers and ${kills} kills`);
+    assert.ok(
+      attempts >= queued.length + kills,
+      `${attempts} attempts for ${queued.length} transfers and ${kills} kills`,
+    );
 
     const held = await holdsExactly(receiverStore, expected);
     lost += held.lost.length;
@@ -427,13 +511,17 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
     assert.equal(held.extra, 0, 'and nothing else');
     const referenced = receiverStore.index.referencedBlobIds();
     const blobs = filesUnder(join(receiverData, 'blobs'));
-    const strays = [...blobs].filter((id) => !referenced.has(id)).length + filesBesidesSpare(receiverData, 'tmp').length;
+    const strays =
+      [...blobs].filter((id) => !referenced.has(id)).length + filesBesidesSpare(receiverData, 'tmp').length;
     orphans += strays;
     assert.equal(strays, 0, 'no orphan blob or temp file on the receiver');
     assert.deepEqual(blobs, referenced);
 
     // The sender's own store came through the kills untouched.
-    const senderStore = await openEmbeddedStore({ dataDir, encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')) });
+    const senderStore = await openEmbeddedStore({
+      dataDir,
+      encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')),
+    });
     t.after(() => senderStore.close());
     const senderHeld = await holdsExactly(senderStore, expected);
     lost += senderHeld.lost.length;

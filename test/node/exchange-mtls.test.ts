@@ -6,7 +6,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createIntermediateCa, createTestCa, type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
+import {
+  createIntermediateCa,
+  createTestCa,
+  type IssuedCertificate,
+  issueNodeCertificate,
+} from '../../src/auth/index.ts';
 import { BeeldbrugError } from '../../src/errors/index.ts';
 import { Inbox, sendStudy, verifyReceipt } from '../../src/exchange/index.ts';
 import { createLogger, silentLogger } from '../../src/log/index.ts';
@@ -21,11 +26,26 @@ import { tempDir } from '../support/tmp.ts';
 test('exchange HTTPS: partners by mutual TLS and URA; everything else refused and logged', async (t) => {
   const { n, port, ca, partner } = await startExchangeNode(t);
   assert.equal(n.node.https?.port, port);
-  const stranger = issueNodeCertificate(ca, { commonName: 'zuid.test', organization: { name: 'Ziekenhuis Zuid', ura: '10000003' } });
-  const expired = issueNodeCertificate(ca, { commonName: 'old.test', organization: midden, validDays: 1, notBefore: new Date(Date.now() - 30 * 86_400_000) });
-  const foreign = issueNodeCertificate(createTestCa({ commonName: 'not our CA' }), { commonName: 'foreign.test', organization: midden });
+  const stranger = issueNodeCertificate(ca, {
+    commonName: 'zuid.test',
+    organization: { name: 'Ziekenhuis Zuid', ura: '10000003' },
+  });
+  const expired = issueNodeCertificate(ca, {
+    commonName: 'old.test',
+    organization: midden,
+    validDays: 1,
+    notBefore: new Date(Date.now() - 30 * 86_400_000),
+  });
+  const foreign = issueNodeCertificate(createTestCa({ commonName: 'not our CA' }), {
+    commonName: 'foreign.test',
+    organization: midden,
+  });
 
-  assert.deepEqual(await call(port, 'GET', '/health', ca.certPem), { status: 200, body: '{"status":"ok"}' }, 'liveness is open and says nothing else');
+  assert.deepEqual(
+    await call(port, 'GET', '/health', ca.certPem),
+    { status: 200, body: '{"status":"ok"}' },
+    'liveness is open and says nothing else',
+  );
   const hello = await call(port, 'GET', '/exchange/v1/hello', ca.certPem, partner);
   assert.equal(hello.status, 200);
   assert.deepEqual(JSON.parse(hello.body), { organization: noord, caller: { name: midden.name, ura: midden.ura } });
@@ -34,8 +54,16 @@ test('exchange HTTPS: partners by mutual TLS and URA; everything else refused an
   const routes = n.node.https?.routes ?? [];
   const partnerRoutes = routes.filter((r) => r.access === 'partner');
   assert.ok(partnerRoutes.length > 0);
-  assert.deepEqual(routes.filter((r) => r.access === 'public').map((r) => r.url), ['/health'], 'the only open route');
-  assert.deepEqual(routes.filter((r) => r.access === 'sign-in').map((r) => `${r.method} ${r.url}`), ['POST /api/v1/session'], 'the only route that takes no session or certificate');
+  assert.deepEqual(
+    routes.filter((r) => r.access === 'public').map((r) => r.url),
+    ['/health'],
+    'the only open route',
+  );
+  assert.deepEqual(
+    routes.filter((r) => r.access === 'sign-in').map((r) => `${r.method} ${r.url}`),
+    ['POST /api/v1/session'],
+    'the only route that takes no session or certificate',
+  );
   const selfSigned = createTestCa({ commonName: 'self-signed Midden' });
   const certificateRefusals: [string, IssuedCertificate | undefined, number][] = [
     ['no certificate', undefined, 401],
@@ -51,32 +79,74 @@ test('exchange HTTPS: partners by mutual TLS and URA; everything else refused an
     if (route.access === 'public') continue;
     if (route.access === 'sign-in') {
       calls.push(['no credentials', call(port, route.method, url, ca.certPem), 'refused']);
-      calls.push(['a partner certificate and no credentials', call(port, route.method, url, ca.certPem, partner), 'refused']);
+      calls.push([
+        'a partner certificate and no credentials',
+        call(port, route.method, url, ca.certPem, partner),
+        'refused',
+      ]);
     } else if (typeof route.access === 'object') {
       // A route for people; where our own systems may call it too, a certificate of another organization is a 403.
       const ownSystems = route.access.systems !== undefined;
       calls.push(['no session', call(port, route.method, url, ca.certPem), 401]);
-      calls.push(['a partner certificate and no session', call(port, route.method, url, ca.certPem, partner), ownSystems ? 403 : 401]);
-      calls.push(['a made-up session token', send(port, route.method, url, ca.certPem, undefined, undefined, { authorization: `Bearer ${'x'.repeat(43)}` }), 401]);
-      if (ownSystems) for (const [what, cert, status] of certificateRefusals) calls.push([what, call(port, route.method, url, ca.certPem, cert), status]);
+      calls.push([
+        'a partner certificate and no session',
+        call(port, route.method, url, ca.certPem, partner),
+        ownSystems ? 403 : 401,
+      ]);
+      calls.push([
+        'a made-up session token',
+        send(port, route.method, url, ca.certPem, undefined, undefined, { authorization: `Bearer ${'x'.repeat(43)}` }),
+        401,
+      ]);
+      if (ownSystems)
+        for (const [what, cert, status] of certificateRefusals)
+          calls.push([what, call(port, route.method, url, ca.certPem, cert), status]);
     } else {
-      for (const [what, cert, status] of certificateRefusals) calls.push([what, call(port, route.method, url, ca.certPem, cert), status]);
-      if (route.access === 'own-organization') calls.push(["a partner certificate on our own systems' route", call(port, route.method, url, ca.certPem, partner), 403]);
+      for (const [what, cert, status] of certificateRefusals)
+        calls.push([what, call(port, route.method, url, ca.certPem, cert), status]);
+      if (route.access === 'own-organization')
+        calls.push([
+          "a partner certificate on our own systems' route",
+          call(port, route.method, url, ca.certPem, partner),
+          403,
+        ]);
     }
     for (const [what, answer, expected] of calls) {
       const a = await answer;
-      if (expected === 'refused') assert.ok(a.status === 400 || a.status === 401, `${route.method} ${route.url} with ${what}: ${String(a.status)}`);
+      if (expected === 'refused')
+        assert.ok(
+          a.status === 400 || a.status === 401,
+          `${route.method} ${route.url} with ${what}: ${String(a.status)}`,
+        );
       else assert.equal(a.status, expected, `${route.method} ${route.url} with ${what}`);
       assert.doesNotMatch(a.body, /Noord|10000001|999\d{6}/, 'a refusal tells nothing about the node or a patient');
     }
-    tried.add(typeof route.access === 'object' ? (route.access.systems !== undefined ? 'person-or-own-system' : 'user') : route.access);
+    tried.add(
+      typeof route.access === 'object'
+        ? route.access.systems !== undefined
+          ? 'person-or-own-system'
+          : 'user'
+        : route.access,
+    );
   }
-  assert.deepEqual([...tried].sort(), ['partner', 'person-or-own-system', 'sign-in', 'user'], 'every kind of route was tried');
+  assert.deepEqual(
+    [...tried].sort(),
+    ['partner', 'person-or-own-system', 'sign-in', 'user'],
+    'every kind of route was tried',
+  );
   assert.equal((await call(port, 'GET', '/exchange/v1/nothing-here', ca.certPem, partner)).status, 404);
 
-  await waitFor('the refusals in the log', async () => logLines(n).filter((l) => String(l['msg']).startsWith('refused')).length >= 4 * partnerRoutes.length);
-  const reasons = new Set(logLines(n).filter((l) => String(l['msg']).startsWith('refused')).map((l) => l['reason']));
-  for (const r of ['no-client-certificate', 'untrusted-certificate', 'organization-not-trusted', 'no-session']) assert.ok(reasons.has(r), `a refusal for ${r} is logged`);
+  await waitFor(
+    'the refusals in the log',
+    async () => logLines(n).filter((l) => String(l['msg']).startsWith('refused')).length >= 4 * partnerRoutes.length,
+  );
+  const reasons = new Set(
+    logLines(n)
+      .filter((l) => String(l['msg']).startsWith('refused'))
+      .map((l) => l['reason']),
+  );
+  for (const r of ['no-client-certificate', 'untrusted-certificate', 'organization-not-trusted', 'no-session'])
+    assert.ok(reasons.has(r), `a refusal for ${r} is logged`);
 });
 
 test('a partner configured with the right address but another URA: the handshake stops it, nothing arrives', async (t) => {
@@ -89,7 +159,8 @@ test('a partner configured with the right address but another URA: the handshake
 
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 32 });
-  for (const f of filesIn(join(work, 'synth'))) await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  for (const f of filesIn(join(work, 'synth')))
+    await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
 
@@ -104,7 +175,12 @@ test('a partner configured with the right address but another URA: the handshake
   const senderLog: string[] = [];
   const logStream = new PassThrough();
   logStream.on('data', (line: Buffer) => senderLog.push(line.toString()));
-  const failed = await sendStudy(request, { studies: sender.n.node.studies, tls: sender.tls, logger: createLogger({ level: 'info', destination: logStream }), attempts: 8 }).then(
+  const failed = await sendStudy(request, {
+    studies: sender.n.node.studies,
+    tls: sender.tls,
+    logger: createLogger({ level: 'info', destination: logStream }),
+    attempts: 8,
+  }).then(
     () => undefined,
     (err: unknown) => err,
   );
@@ -126,9 +202,15 @@ test('a partner configured with the right address but another URA: the handshake
 test('certificates from an issuing CA under the root, as UZI server certificates are: mutual TLS, partner check and receipt hold', async (t) => {
   const root = createTestCa({ commonName: 'regio test root' });
   const issuing = createIntermediateCa(root, { commonName: 'regio issuing CA' });
-  const identity = (org: { name: string; ura: string }): IssuedCertificate => issueNodeCertificate(issuing, { commonName: `${org.ura}.test`, organization: org, hosts: ['127.0.0.1'] });
+  const identity = (org: { name: string; ura: string }): IssuedCertificate =>
+    issueNodeCertificate(issuing, { commonName: `${org.ura}.test`, organization: org, hosts: ['127.0.0.1'] });
   const receiver = await startExchangeNode(t, { ca: root, identity: identity(midden), us: midden, partners: [noord] });
-  const sender = await startExchangeNode(t, { ca: root, identity: identity(noord), us: noord, partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }] });
+  const sender = await startExchangeNode(t, {
+    ca: root,
+    identity: identity(noord),
+    us: noord,
+    partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }],
+  });
 
   const hello = await call(receiver.port, 'GET', '/exchange/v1/hello', root.certPem, identity(noord));
   assert.equal(hello.status, 200, hello.body);
@@ -136,11 +218,19 @@ test('certificates from an issuing CA under the root, as UZI server certificates
 
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 33 });
-  for (const f of filesIn(join(work, 'synth'))) await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  for (const f of filesIn(join(work, 'synth')))
+    await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
   const result = await sendStudy(
-    { studyInstanceUid: study.studyInstanceUid, to: { ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }, purpose: 'transfer', urgency: 'routine', reason: 'Overplaatsing', user: { id: 'radioloog-7', name: 'Dr. C. Bakker' } },
+    {
+      studyInstanceUid: study.studyInstanceUid,
+      to: { ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` },
+      purpose: 'transfer',
+      urgency: 'routine',
+      reason: 'Overplaatsing',
+      user: { id: 'radioloog-7', name: 'Dr. C. Bakker' },
+    },
     { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() },
   );
   assert.equal(result.sent, study.instances);

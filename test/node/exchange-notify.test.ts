@@ -31,7 +31,10 @@ test('arrival notice: one per study, only once every instance is stored and veri
         res.writeHead(503).end();
         return;
       }
-      notices.push({ notice: JSON.parse(b) as ArrivalNotice, storedThen: receiverNode?.n.node.store.index.stats().instances ?? -1 });
+      notices.push({
+        notice: JSON.parse(b) as ArrivalNotice,
+        storedThen: receiverNode?.n.node.store.index.stats().instances ?? -1,
+      });
       res.writeHead(204).end();
     });
   });
@@ -40,16 +43,32 @@ test('arrival notice: one per study, only once every instance is stored and veri
   const address = ris.address();
   assert.ok(address !== null && typeof address === 'object');
 
-  receiverNode = await startExchangeNode(t, { us: midden, partners: [noord], notifyUrl: `http://127.0.0.1:${address.port}/beeldbrug/arrivals` });
-  const sender = await startExchangeNode(t, { ca: receiverNode.ca, us: noord, partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiverNode.port}` }] });
+  receiverNode = await startExchangeNode(t, {
+    us: midden,
+    partners: [noord],
+    notifyUrl: `http://127.0.0.1:${address.port}/beeldbrug/arrivals`,
+  });
+  const sender = await startExchangeNode(t, {
+    ca: receiverNode.ca,
+    us: noord,
+    partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiverNode.port}` }],
+  });
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 91 });
-  for (const f of filesIn(join(work, 'synth'))) await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  for (const f of filesIn(join(work, 'synth')))
+    await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
 
   const to = { ...midden, baseUrl: `https://127.0.0.1:${receiverNode.port}` };
-  const request = { studyInstanceUid: study.studyInstanceUid, to, purpose: 'transfer' as const, urgency: 'urgent' as const, reason: 'trauma, onderweg', user: { id: 'r1', name: 'Dr. D. Visser' } };
+  const request = {
+    studyInstanceUid: study.studyInstanceUid,
+    to,
+    purpose: 'transfer' as const,
+    urgency: 'urgent' as const,
+    reason: 'trauma, onderweg',
+    user: { id: 'r1', name: 'Dr. D. Visser' },
+  };
   const sent = await sendStudy(request, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() });
   await waitFor('the notice', async () => notices.length === 1);
   const [first] = notices;
@@ -64,7 +83,10 @@ test('arrival notice: one per study, only once every instance is stored and veri
   assert.equal(first?.notice.patient.bsn, synth.patients[0]?.bsn);
 
   // Sent again (a new transfer, no image bytes moved), routine this time: announced again, not flagged.
-  await sendStudy({ ...request, urgency: 'routine' }, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() });
+  await sendStudy(
+    { ...request, urgency: 'routine' },
+    { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() },
+  );
   await waitFor('the second notice', async () => notices.length === 2);
   assert.equal(notices[1]?.notice.urgent, false, 'a routine send is not flagged');
 });

@@ -13,7 +13,10 @@ test('a partner opens a transfer; the receiver answers what it still needs', asy
   const { n, port, ca, partner } = await startExchangeNode(t);
   const ct = await writeCtStudy({ outDir: join(tempDir(t), 'ct'), instances: 4, seed: 8 });
   // The receiver already holds the first instance (say, from an earlier transfer): it must not be asked for again.
-  const held = await n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, ct.files[0] ?? '');
+  const held = await n.node.studies.importFile(
+    { actor: { kind: 'system', task: 'test' }, purpose: 'import' },
+    ct.files[0] ?? '',
+  );
   assert.equal(held.outcome, 'created');
   const instances = await Promise.all(
     ct.files.map(async (f) => {
@@ -45,7 +48,11 @@ test('a partner opens a transfer; the receiver answers what it still needs', asy
   const first = await post(manifest);
   assert.equal(first.status, 201, first.body);
   const needed = (JSON.parse(first.body) as { needed: string[] }).needed;
-  assert.deepEqual(needed, instances.slice(1).map((i) => i.sopInstanceUid), 'everything but the instance already held');
+  assert.deepEqual(
+    needed,
+    instances.slice(1).map((i) => i.sopInstanceUid),
+    'everything but the instance already held',
+  );
 
   const again = await post(manifest);
   assert.equal(again.status, 200, 're-posting the same manifest resumes the transfer');
@@ -57,7 +64,11 @@ test('a partner opens a transfer; the receiver answers what it still needs', asy
   const consultation = await post({ ...manifest, transferId: randomUUID(), purpose: 'consultation' });
   assert.equal(consultation.status, 422);
   assert.match(consultation.body, /consent-reference-missing/);
-  assert.equal((await post({ ...manifest, transferId: randomUUID(), purpose: 'consultation', consentReference: 'Consent/42' })).status, 201);
+  assert.equal(
+    (await post({ ...manifest, transferId: randomUUID(), purpose: 'consultation', consentReference: 'Consent/42' }))
+      .status,
+    201,
+  );
   const internal = await post({ ...manifest, transferId: randomUUID(), purpose: 'internal' });
   assert.equal(internal.status, 403, 'internal transfers only within one organization');
 

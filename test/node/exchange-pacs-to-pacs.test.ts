@@ -27,7 +27,11 @@ function certificates(t: TestContext): { ca: IssuedCertificate; noord: IssuedCer
 /** Two hospitals: Orthanc A knows Noord's node as "beeldbrug" and Midden as a destination at that node. */
 async function twoHospitals(t: TestContext) {
   const certs = certificates(t);
-  const pacsB = await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_MIDDEN', modalities: { beeldbrug: { aeTitle: 'BB_0002', host: '127.0.0.1', port: 1 } } });
+  const pacsB = await startOrthanc({
+    dir: tempDir(t),
+    aeTitle: 'PACS_MIDDEN',
+    modalities: { beeldbrug: { aeTitle: 'BB_0002', host: '127.0.0.1', port: 1 } },
+  });
   t.after(() => pacsB.stop());
   const midNode = await startExchangeNode(t, {
     ca: certs.ca,
@@ -67,18 +71,35 @@ async function studyInPacsA(t: TestContext, pacsA: OrthancPacs, seed: number) {
     const p = readPart10(readFileSync(f));
     originals.set(p.dataset.string(Tag.SOPInstanceUID) ?? '', payloadOf(p.dataset));
   }
-  const orthancId = (await pacsA.rest<string[]>('POST', '/tools/find', { Level: 'Study', Query: { StudyInstanceUID: study.studyInstanceUid } }))[0];
+  const orthancId = (
+    await pacsA.rest<string[]>('POST', '/tools/find', {
+      Level: 'Study',
+      Query: { StudyInstanceUID: study.studyInstanceUid },
+    })
+  )[0];
   assert.ok(orthancId !== undefined);
   return { study, bsn: synth.patients[0]?.bsn, orthancId, originals };
 }
 
-async function assertAllInPacsB(pacsB: OrthancPacs, instances: number, originals: ReadonlyMap<string, Buffer>): Promise<void> {
-  await waitFor('Orthanc B holds the study', async () => (await pacsB.rest<string[]>('GET', '/instances')).length === instances);
+async function assertAllInPacsB(
+  pacsB: OrthancPacs,
+  instances: number,
+  originals: ReadonlyMap<string, Buffer>,
+): Promise<void> {
+  await waitFor(
+    'Orthanc B holds the study',
+    async () => (await pacsB.rest<string[]>('GET', '/instances')).length === instances,
+  );
   for (const id of await pacsB.rest<string[]>('GET', '/instances')) {
     const file = await pacsB.instanceFile(id);
     const p = readPart10(file);
     const uid = p.dataset.string(Tag.SOPInstanceUID) ?? '';
-    assert.ok(payloadOf(parseDataset(file.subarray(p.datasetOffset), p.transferSyntaxUid)).equals(originals.get(uid) ?? Buffer.alloc(0)), `${uid}: byte-identical in Orthanc B`);
+    assert.ok(
+      payloadOf(parseDataset(file.subarray(p.datasetOffset), p.transferSyntaxUid)).equals(
+        originals.get(uid) ?? Buffer.alloc(0),
+      ),
+      `${uid}: byte-identical in Orthanc B`,
+    );
   }
 }
 
@@ -95,7 +116,12 @@ test('Orthanc A "send to Midden" -> node Noord -> node Midden -> Orthanc B: ever
   assert.equal(sent.length, 1, 'one transfer queued for the study');
   assert.equal(sent[0]?.request.partnerUra, midden.ura);
   assert.match(sent[0]?.request.user.id ?? '', /^dicom:PACS_NOORD@/, 'the PACS that sent it is named as the requester');
-  await waitFor('both audit trails complete', async () => midNode.n.node.audit.list({ action: 'import' }).length === 1 && noordNode.n.node.audit.list({ action: 'send' }).length === 2);
+  await waitFor(
+    'both audit trails complete',
+    async () =>
+      midNode.n.node.audit.list({ action: 'import' }).length === 1 &&
+      noordNode.n.node.audit.list({ action: 'send' }).length === 2,
+  );
   assert.equal(midNode.n.node.audit.list({ action: 'receive' })[0]?.patient?.bsn, bsn);
   assert.equal(noordNode.n.node.audit.list({ action: 'send' })[1]?.outcome, 'success');
   assert.ok(midNode.n.node.audit.verify().ok && noordNode.n.node.audit.verify().ok);
@@ -110,13 +136,23 @@ test('a study the node holds, queued through the outbox API by a user, reaches O
   const first = readPart10(readFileSync(study.files[0] ?? ''));
   const sopClassUid = first.dataset.string(Tag.SOPClassUID) ?? '';
   const cutOff = await Association.connect({
-    host: '127.0.0.1', port: noordNode.n.port, callingAeTitle: 'PACS_NOORD', calledAeTitle: 'MIDDEN',
+    host: '127.0.0.1',
+    port: noordNode.n.port,
+    callingAeTitle: 'PACS_NOORD',
+    calledAeTitle: 'MIDDEN',
     presentationContexts: [{ abstractSyntax: sopClassUid, transferSyntaxes: [first.transferSyntaxUid] }],
   });
-  const status = await cutOff.store({ sopClassUid, sopInstanceUid: first.dataset.string(Tag.SOPInstanceUID) ?? '', transferSyntaxUid: first.transferSyntaxUid, data: readFileSync(study.files[0] ?? '').subarray(first.datasetOffset) });
+  const status = await cutOff.store({
+    sopClassUid,
+    sopInstanceUid: first.dataset.string(Tag.SOPInstanceUID) ?? '',
+    transferSyntaxUid: first.transferSyntaxUid,
+    data: readFileSync(study.files[0] ?? '').subarray(first.datasetOffset),
+  });
   assert.equal(status, 0);
   cutOff.abort();
-  await waitFor('the node saw the abort', async () => logLines(noordNode.n).some((l) => l['msg'] === 'association to a partner AE title aborted; nothing queued'));
+  await waitFor('the node saw the abort', async () =>
+    logLines(noordNode.n).some((l) => l['msg'] === 'association to a partner AE title aborted; nothing queued'),
+  );
   assert.equal(noordNode.n.node.outbox?.list({}).length, 0);
 
   // PACS A sends to the node under its own AE title: stored, but not queued for anyone.
@@ -125,7 +161,11 @@ test('a study the node holds, queued through the outbox API by a user, reaches O
   assert.equal(noordNode.n.node.outbox?.list({}).length, 0);
 
   const queued = await call(noordNode.port, 'POST', '/api/v1/outbox', certs.ca.certPem, certs.noord, {
-    studyInstanceUid: study.studyInstanceUid, to: midden.ura, purpose: 'transfer', urgency: 'urgent', reason: 'overplaatsing',
+    studyInstanceUid: study.studyInstanceUid,
+    to: midden.ura,
+    purpose: 'transfer',
+    urgency: 'urgent',
+    reason: 'overplaatsing',
   });
   assert.equal(queued.status, 202, queued.body);
   await assertAllInPacsB(pacsB, study.instances, originals);

@@ -16,11 +16,16 @@ import { tempDir } from '../support/tmp.ts';
 test('push: Noord sends a study to Midden, verified end to end; a second send moves nothing', async (t) => {
   const ca = createTestCa({ commonName: 'regio test CA' });
   const receiver = await startExchangeNode(t, { ca, us: midden, partners: [noord] });
-  const sender = await startExchangeNode(t, { ca, us: noord, partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }] });
+  const sender = await startExchangeNode(t, {
+    ca,
+    us: noord,
+    partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }],
+  });
 
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 31 });
-  for (const f of filesIn(join(work, 'synth'))) await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  for (const f of filesIn(join(work, 'synth')))
+    await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
 
@@ -33,18 +38,30 @@ test('push: Noord sends a study to Midden, verified end to end; a second send mo
     reason: 'Overplaatsing, graag beoordelen',
     user: { id: 'radioloog-7', name: 'Dr. C. Bakker', roleCode: '01.015' },
   };
-  const result = await sendStudy(request, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger(), onProgress: (p) => progress.push(p.sent) });
+  const result = await sendStudy(request, {
+    studies: sender.n.node.studies,
+    tls: sender.tls,
+    logger: silentLogger(),
+    onProgress: (p) => progress.push(p.sent),
+  });
   assert.equal(result.instances, study.instances);
   assert.equal(result.sent, study.instances);
   assert.ok(progress.at(-1) === study.instances, 'progress reaches every instance');
   const verified = await verifyReceipt(result.receipt, ca.certPem);
   assert.ok(verified.ok && verified.claims.receiver.ura === midden.ura && verified.claims.sender.ura === noord.ura);
 
-  for (const sent of sender.n.node.studies.studyInstances({ actor: { kind: 'system', task: 'test' }, purpose: 'exchange' }, study.studyInstanceUid)) {
+  for (const sent of sender.n.node.studies.studyInstances(
+    { actor: { kind: 'system', task: 'test' }, purpose: 'exchange' },
+    study.studyInstanceUid,
+  )) {
     const got = receiver.n.node.store.index.getInstance(sent.instance.sopInstanceUid);
     assert.ok(got !== undefined, `${sent.instance.sopInstanceUid} arrived`);
     assert.equal(got.blob.sha256, sent.blob.sha256, 'the same bytes, file meta included');
-    assert.ok((await collect(receiver.n.node.studies.openFile(got))).equals(await collect(sender.n.node.studies.openFile(sent))));
+    assert.ok(
+      (await collect(receiver.n.node.studies.openFile(got))).equals(
+        await collect(sender.n.node.studies.openFile(sent)),
+      ),
+    );
     assert.equal(got.provenance.via, 'exchange');
   }
 
@@ -54,32 +71,56 @@ test('push: Noord sends a study to Midden, verified end to end; a second send mo
   assert.ok((await verifyReceipt(again.receipt, ca.certPem)).ok);
 
   await assert.rejects(
-    sendStudy({ ...request, purpose: 'consultation' }, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() }),
+    sendStudy(
+      { ...request, purpose: 'consultation' },
+      { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() },
+    ),
     /consent-reference-missing/,
     'a consultation without consent is refused by the receiver',
   );
 });
 
-test('beeldbrug send: the command line queues a study in the running node\'s outbox, shows progress and reports the verified receipt', async (t) => {
+test("beeldbrug send: the command line queues a study in the running node's outbox, shows progress and reports the verified receipt", async (t) => {
   const ca = createTestCa({ commonName: 'regio test CA' });
   const receiver = await startExchangeNode(t, { ca, us: midden, partners: [noord] });
-  const sender = await startExchangeNode(t, { ca, us: noord, partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }] });
+  const sender = await startExchangeNode(t, {
+    ca,
+    us: noord,
+    partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }],
+  });
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 32 });
-  for (const f of filesIn(join(work, 'synth'))) await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  for (const f of filesIn(join(work, 'synth')))
+    await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
 
   // The person signs in at the CLI (password + TOTP), then asks the running node to send; the CLI opens no database.
-  const secret = await addAccount(t, sender, { username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist', uziRoleCode: '01.015' });
+  const secret = await addAccount(t, sender, {
+    username: 'c.bakker',
+    name: 'Dr. C. Bakker',
+    role: 'radiologist',
+    uziRoleCode: '01.015',
+  });
   const sessionFile = join(work, 'session.json');
   const caFile = join(work, 'ca.crt');
   writeFileSync(caFile, ca.certPem);
   const login = await cliLogin(sender, sessionFile, caFile, 'c.bakker', secret);
   assert.equal(login.code, 0, login.stderr);
-  const run = await cliAs(sessionFile, ['send', '--study', study.studyInstanceUid, '--to', midden.ura, '--purpose', 'transfer', '--urgency', 'urgent']);
+  const run = await cliAs(sessionFile, [
+    'send',
+    '--study',
+    study.studyInstanceUid,
+    '--to',
+    midden.ura,
+    '--purpose',
+    'transfer',
+    '--urgency',
+    'urgent',
+  ]);
   const r = { code: run.code, out: run.stdout, err: run.stderr };
-  const bakker = sender.n.node.audit.list({ action: 'login' }).findLast((x) => x.user.name === 'Dr. C. Bakker')?.user.id;
+  const bakker = sender.n.node.audit.list({ action: 'login' }).findLast((x) => x.user.name === 'Dr. C. Bakker')
+    ?.user.id;
   assert.ok(bakker !== undefined);
   assert.equal(r.code, 0, r.err);
   const transferId = /queued transfer ([0-9a-f-]{36}) to Ziekenhuis Midden \(URA 10000002\)/.exec(r.out)?.[1];
@@ -89,11 +130,22 @@ test('beeldbrug send: the command line queues a study in the running node\'s out
   assert.equal(row?.request.urgency, 'urgent');
   assert.ok((row?.receipt ?? '').length > 0, 'the receipt is kept');
   const sent = sender.n.node.audit.list({ action: 'send' });
-  assert.deepEqual(sent.map((r) => [r.outcome, r.objects.transferId, r.user.id]), [['success', transferId, bakker], ['success', transferId, bakker]]);
+  assert.deepEqual(
+    sent.map((r) => [r.outcome, r.objects.transferId, r.user.id]),
+    [
+      ['success', transferId, bakker],
+      ['success', transferId, bakker],
+    ],
+  );
   assert.match(sent[0]?.description ?? '', /queued/);
   assert.match(sent[1]?.description ?? '', /delivered, receipt verified/);
   assert.equal(sent[0]?.patient?.bsn, synth.patients[0]?.bsn, 'the audit trail names the patient');
-  assert.match(r.out, new RegExp(`delivered to Ziekenhuis Midden \\(URA ${midden.ura}\\): transfer [0-9a-f-]{36}, ${study.instances} instances, ${study.instances} sent, receipt verified`));
+  assert.match(
+    r.out,
+    new RegExp(
+      `delivered to Ziekenhuis Midden \\(URA ${midden.ura}\\): transfer [0-9a-f-]{36}, ${study.instances} instances, ${study.instances} sent, receipt verified`,
+    ),
+  );
   assert.match(r.err, new RegExp(`${study.instances}/${study.instances} instances sent`), 'progress is shown');
   assert.equal(receiver.n.node.store.index.stats().instances, study.instances);
 });

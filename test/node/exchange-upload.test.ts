@@ -42,25 +42,46 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
       };
     }),
   };
-  const open = async (): Promise<string[]> => (JSON.parse((await call(port, 'POST', '/exchange/v1/transfers', ca.certPem, partner, manifest)).body) as { needed: string[] }).needed;
+  const open = async (): Promise<string[]> =>
+    (
+      JSON.parse((await call(port, 'POST', '/exchange/v1/transfers', ca.certPem, partner, manifest)).body) as {
+        needed: string[];
+      }
+    ).needed;
   const upload = (body: Buffer, contentType: string) =>
-    send(port, 'POST', `/exchange/v1/transfers/${manifest.transferId}/instances`, ca.certPem, partner, body, { 'content-type': contentType });
+    send(port, 'POST', `/exchange/v1/transfers/${manifest.transferId}/instances`, ca.certPem, partner, body, {
+      'content-type': contentType,
+    });
   const tmpFiles = (): string[] => filesBesidesSpare(join(n.dir, 'data'), 'tmp');
 
   assert.deepEqual(await open(), uids);
 
   const corrupted = Buffer.from(files[2] ?? Buffer.alloc(0));
   corrupted[corrupted.length - 100] = (corrupted[corrupted.length - 100] ?? 0) ^ 0xff;
-  const first = multipartOf([files[0] ?? Buffer.alloc(0), files[1] ?? Buffer.alloc(0), corrupted, readFileSync(other.files[0] ?? '')]);
+  const first = multipartOf([
+    files[0] ?? Buffer.alloc(0),
+    files[1] ?? Buffer.alloc(0),
+    corrupted,
+    readFileSync(other.files[0] ?? ''),
+  ]);
   const r1 = await upload(first.body, first.contentType);
   assert.equal(r1.status, 200, r1.body);
   const a1 = JSON.parse(r1.body) as { stored: string[]; failed: { sopInstanceUid: string; reason: string }[] };
   assert.deepEqual(a1.stored, uids.slice(0, 2));
-  assert.deepEqual(a1.failed.map((f) => [f.sopInstanceUid, f.reason]), [[uids[2], 'digest-mismatch'], [uidOf(readFileSync(other.files[0] ?? '')), 'instance-not-expected']]);
+  assert.deepEqual(
+    a1.failed.map((f) => [f.sopInstanceUid, f.reason]),
+    [
+      [uids[2], 'digest-mismatch'],
+      [uidOf(readFileSync(other.files[0] ?? '')), 'instance-not-expected'],
+    ],
+  );
   for (const i of [0, 1]) {
     const stored = n.node.store.index.getInstance(uids[i] ?? '');
     assert.ok(stored !== undefined);
-    assert.ok((await collect(n.node.store.blobs.open(stored.blob.blobId))).equals(files[i] ?? Buffer.alloc(0)), 'stored exactly as sent, file meta included');
+    assert.ok(
+      (await collect(n.node.store.blobs.open(stored.blob.blobId))).equals(files[i] ?? Buffer.alloc(0)),
+      'stored exactly as sent, file meta included',
+    );
   }
   assert.equal(n.node.store.index.getInstance(uids[2] ?? ''), undefined, 'the corrupted instance is not stored');
   const refusals = n.node.audit.list({ action: 'verify-failure' });
@@ -92,37 +113,106 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
   const verified = await verifyReceipt(receipt, ca.certPem);
   assert.ok(verified.ok, 'the receipt is signed by the receiving node under the network CA');
   assert.equal(verified.claims.transferId, manifest.transferId);
-  assert.deepEqual(verified.claims.instances, manifest.instances.map((i) => ({ sopInstanceUid: i.sopInstanceUid, sha256: i.sha256 })));
+  assert.deepEqual(
+    verified.claims.instances,
+    manifest.instances.map((i) => ({ sopInstanceUid: i.sopInstanceUid, sha256: i.sha256 })),
+  );
   assert.deepEqual(verified.claims.receiver, { ura: noord.ura, name: noord.name });
   assert.equal(verified.claims.sender.ura, midden.ura);
   const again = await call(port, 'POST', `/exchange/v1/transfers/${manifest.transferId}/commit`, ca.certPem, partner);
-  assert.equal((JSON.parse(again.body) as { receipt: string }).receipt, receipt, 'a retried commit gets the same receipt');
+  assert.equal(
+    (JSON.parse(again.body) as { receipt: string }).receipt,
+    receipt,
+    'a retried commit gets the same receipt',
+  );
   const status = await call(port, 'GET', `/exchange/v1/transfers/${manifest.transferId}`, ca.certPem, partner);
   assert.deepEqual(JSON.parse(status.body), { transferId: manifest.transferId, state: 'delivered', needed: [] });
   await waitFor('the arrival notice', async () => logLines(n).some((l) => l['msg'] === 'study arrived'));
-  assert.equal(logLines(n).filter((l) => l['msg'] === 'study arrived').length, 1, 'told once, when the whole study is there');
+  assert.equal(
+    logLines(n).filter((l) => l['msg'] === 'study arrived').length,
+    1,
+    'told once, when the whole study is there',
+  );
 
   const second = { ...manifest, transferId: randomUUID() };
   assert.equal((await call(port, 'POST', '/exchange/v1/transfers', ca.certPem, partner, second)).status, 201);
   const tooLarge = multipartOf([Buffer.alloc(4 * 1024 * 1024, 1)]);
   const late = multipartOf([files[0] ?? Buffer.alloc(0)]);
   assert.equal((await upload(late.body, late.contentType)).status, 409, 'a delivered transfer takes no more uploads');
-  const r4 = await send(port, 'POST', `/exchange/v1/transfers/${second.transferId}/instances`, ca.certPem, partner, tooLarge.body, { 'content-type': tooLarge.contentType });
+  const r4 = await send(
+    port,
+    'POST',
+    `/exchange/v1/transfers/${second.transferId}/instances`,
+    ca.certPem,
+    partner,
+    tooLarge.body,
+    { 'content-type': tooLarge.contentType },
+  );
   // The node answers 413 while the client may still be sending, so the client can see the connection end instead.
   assert.ok(r4.status === 413 || r4.status === 'tls-error', `an upload over the limit is refused (${r4.status})`);
-  await waitFor('the refusal in the log', async () => logLines(n).some((l) => l['msg'] === 'upload refused: too large'));
+  await waitFor('the refusal in the log', async () =>
+    logLines(n).some((l) => l['msg'] === 'upload refused: too large'),
+  );
   assert.deepEqual(tmpFiles(), []);
   assert.equal(n.node.store.index.stats().instances, 4);
 
   const notDicom = multipartOf([Buffer.from('this is not a DICOM file')]);
-  const r5 = await send(port, 'POST', `/exchange/v1/transfers/${second.transferId}/instances`, ca.certPem, partner, notDicom.body, { 'content-type': notDicom.contentType });
+  const r5 = await send(
+    port,
+    'POST',
+    `/exchange/v1/transfers/${second.transferId}/instances`,
+    ca.certPem,
+    partner,
+    notDicom.body,
+    { 'content-type': notDicom.contentType },
+  );
   assert.equal(r5.status, 200);
-  assert.deepEqual((JSON.parse(r5.body) as { failed: { reason: string }[] }).failed.map((f) => f.reason), ['dataset-invalid'], 'a part that is not Part 10 is refused on its own');
-  assert.equal((await send(port, 'POST', `/exchange/v1/transfers/${second.transferId}/instances`, ca.certPem, partner, Buffer.from('{}'), { 'content-type': 'application/json' })).status, 415);
-  const gzip = await send(port, 'POST', `/exchange/v1/transfers/${second.transferId}/instances`, ca.certPem, partner, notDicom.body, { 'content-type': notDicom.contentType, 'content-encoding': 'gzip' });
+  assert.deepEqual(
+    (JSON.parse(r5.body) as { failed: { reason: string }[] }).failed.map((f) => f.reason),
+    ['dataset-invalid'],
+    'a part that is not Part 10 is refused on its own',
+  );
+  assert.equal(
+    (
+      await send(
+        port,
+        'POST',
+        `/exchange/v1/transfers/${second.transferId}/instances`,
+        ca.certPem,
+        partner,
+        Buffer.from('{}'),
+        { 'content-type': 'application/json' },
+      )
+    ).status,
+    415,
+  );
+  const gzip = await send(
+    port,
+    'POST',
+    `/exchange/v1/transfers/${second.transferId}/instances`,
+    ca.certPem,
+    partner,
+    notDicom.body,
+    { 'content-type': notDicom.contentType, 'content-encoding': 'gzip' },
+  );
   assert.equal(gzip.status, 415, 'an encoding the node does not speak');
-  const badZstd = await send(port, 'POST', `/exchange/v1/transfers/${second.transferId}/instances`, ca.certPem, partner, Buffer.from('not zstd at all'), { 'content-type': notDicom.contentType, 'content-encoding': 'zstd' });
+  const badZstd = await send(
+    port,
+    'POST',
+    `/exchange/v1/transfers/${second.transferId}/instances`,
+    ca.certPem,
+    partner,
+    Buffer.from('not zstd at all'),
+    { 'content-type': notDicom.contentType, 'content-encoding': 'zstd' },
+  );
   assert.equal(badZstd.status, 400, 'a corrupt compressed body');
   assert.equal(n.node.store.index.stats().instances, 4);
-  assert.equal((await send(port, 'POST', `/exchange/v1/transfers/${randomUUID()}/instances`, ca.certPem, partner, first.body, { 'content-type': first.contentType })).status, 404);
+  assert.equal(
+    (
+      await send(port, 'POST', `/exchange/v1/transfers/${randomUUID()}/instances`, ca.certPem, partner, first.body, {
+        'content-type': first.contentType,
+      })
+    ).status,
+    404,
+  );
 });

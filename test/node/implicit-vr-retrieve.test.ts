@@ -18,17 +18,25 @@ test('implicit VR in, explicit VR out through C-GET and C-MOVE, pixel data uncha
   const work = tempDir(t);
   const ct = await writeCtStudy({ outDir: join(work, 'ct'), instances: 3, seed: 3 });
   const destPort = await freePort();
-  const n = await startTestNode(t, { peers: [{ aeTitle: 'PACS', host: '127.0.0.1', port: destPort, description: 'test PACS' }] });
+  const n = await startTestNode(t, {
+    peers: [{ aeTitle: 'PACS', host: '127.0.0.1', port: destPort, description: 'test PACS' }],
+  });
   const peer = ['-aet', 'PACS', '-aec', n.aeTitle, '127.0.0.1', String(n.port)];
 
   const stored = await run('storescu', ['-xi', ...peer, ...ct.files]);
   assert.equal(stored.code, 0, stored.stderr);
-  const originals = new Map(ct.files.map((f) => {
-    const p = readPart10(readFileSync(f));
-    return [p.dataset.string(Tag.SOPInstanceUID) ?? '', payloadOf(p.dataset)] as const;
-  }));
+  const originals = new Map(
+    ct.files.map((f) => {
+      const p = readPart10(readFileSync(f));
+      return [p.dataset.string(Tag.SOPInstanceUID) ?? '', payloadOf(p.dataset)] as const;
+    }),
+  );
   for (const uid of originals.keys()) {
-    assert.equal(n.node.store.index.getInstance(uid)?.instance.transferSyntaxUid, TransferSyntax.ImplicitVRLittleEndian, 'kept as the modality sent it');
+    assert.equal(
+      n.node.store.index.getInstance(uid)?.instance.transferSyntaxUid,
+      TransferSyntax.ImplicitVRLittleEndian,
+      'kept as the modality sent it',
+    );
   }
 
   const check = (dir: string, what: string): void => {
@@ -37,19 +45,45 @@ test('implicit VR in, explicit VR out through C-GET and C-MOVE, pixel data uncha
     for (const f of files) {
       const p = readPart10(readFileSync(f));
       assert.equal(p.transferSyntaxUid, TransferSyntax.ExplicitVRLittleEndian, `${what}: explicit VR as negotiated`);
-      assert.ok(payloadOf(p.dataset).equals(originals.get(p.dataset.string(Tag.SOPInstanceUID) ?? '') ?? Buffer.alloc(0)), `${what}: pixel data unchanged`);
+      assert.ok(
+        payloadOf(p.dataset).equals(originals.get(p.dataset.string(Tag.SOPInstanceUID) ?? '') ?? Buffer.alloc(0)),
+        `${what}: pixel data unchanged`,
+      );
     }
   };
 
   const got = tempDir(t);
-  const get = await run('getscu', ['-S', ...peer, '-od', got, '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+  const get = await run('getscu', [
+    '-S',
+    ...peer,
+    '-od',
+    got,
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    `StudyInstanceUID=${ct.studyInstanceUid}`,
+  ]);
   assert.equal(get.code, 0, get.stderr);
   check(got, 'C-GET');
 
   const moved = tempDir(t);
   startPeer(t, 'storescp', ['+xe', '--aetitle', 'PACS', '-od', moved, String(destPort)]);
-  await waitFor('storescp', async () => (await run('echoscu', ['-aec', 'PACS', '127.0.0.1', String(destPort)])).code === 0);
-  const move = await run('movescu', ['-S', '-aet', 'PACS', '-aem', 'PACS', ...peer.slice(2), '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${ct.studyInstanceUid}`]);
+  await waitFor(
+    'storescp',
+    async () => (await run('echoscu', ['-aec', 'PACS', '127.0.0.1', String(destPort)])).code === 0,
+  );
+  const move = await run('movescu', [
+    '-S',
+    '-aet',
+    'PACS',
+    '-aem',
+    'PACS',
+    ...peer.slice(2),
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    `StudyInstanceUID=${ct.studyInstanceUid}`,
+  ]);
   assert.equal(move.code, 0, move.stderr);
   check(moved, 'C-MOVE');
 });

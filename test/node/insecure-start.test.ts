@@ -28,7 +28,14 @@ interface Setup {
 /** A node as `beeldbrug init` writes it (no port is opened: every case is refused before that), changed by `change`. */
 function configured(t: TestContext, change: (s: Setup) => void): Config {
   const dir = tempDir(t, 'beeldbrug-insecure-');
-  const { configPath } = initNode(dir, { nodeName: 'test', organizationName: organization.name, ura: organization.ura, aeTitle: 'BB_TEST', dimsePort: 1, peers: [] });
+  const { configPath } = initNode(dir, {
+    nodeName: 'test',
+    organizationName: organization.name,
+    ura: organization.ura,
+    aeTitle: 'BB_TEST',
+    dimsePort: 1,
+    peers: [],
+  });
   const raw = parseYaml(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
   change({
     dir,
@@ -36,7 +43,11 @@ function configured(t: TestContext, change: (s: Setup) => void): Config {
     tlsListener: (o = {}) => {
       const ca = createTestCa({ commonName: 'test CA' });
       const own = issueNodeCertificate(ca, { commonName: 'node', organization, hosts: ['127.0.0.1'], ...o });
-      const files = { certFile: join(dir, 'keys', 'node.crt'), keyFile: join(dir, 'keys', 'node.key'), caFile: join(dir, 'keys', 'ca.crt') };
+      const files = {
+        certFile: join(dir, 'keys', 'node.crt'),
+        keyFile: join(dir, 'keys', 'node.key'),
+        caFile: join(dir, 'keys', 'ca.crt'),
+      };
       writeFileSync(files.certFile, own.certPem, { mode: 0o600 });
       writeFileSync(files.keyFile, own.keyPem, { mode: 0o600 });
       writeFileSync(files.caFile, ca.certPem, { mode: 0o600 });
@@ -68,25 +79,58 @@ async function refused(config: Config, key: string, problem: RegExp): Promise<vo
 }
 
 test('a store key, audit key or TLS private key that others may read stops the start', async (t) => {
-  await refused(configured(t, ({ dir }) => chmodSync(join(dir, 'keys', 'store.key'), 0o644)), 'store.encryptionKeyFile', /store\.key is open to its group and all other users \(mode 0644\)/);
-  await refused(configured(t, ({ dir }) => chmodSync(join(dir, 'keys', 'audit.key'), 0o640)), 'audit.keyFile', /audit\.key is open to its group \(mode 0640\)/);
-  await refused(configured(t, (s) => chmodSync(s.tlsListener().keyFile, 0o604)), 'dimse.listeners[1].tls.keyFile', /node\.key is open to all other users \(mode 0604\).*TLS private key/);
+  await refused(
+    configured(t, ({ dir }) => chmodSync(join(dir, 'keys', 'store.key'), 0o644)),
+    'store.encryptionKeyFile',
+    /store\.key is open to its group and all other users \(mode 0644\)/,
+  );
+  await refused(
+    configured(t, ({ dir }) => chmodSync(join(dir, 'keys', 'audit.key'), 0o640)),
+    'audit.keyFile',
+    /audit\.key is open to its group \(mode 0640\)/,
+  );
+  await refused(
+    configured(t, (s) => chmodSync(s.tlsListener().keyFile, 0o604)),
+    'dimse.listeners[1].tls.keyFile',
+    /node\.key is open to all other users \(mode 0604\).*TLS private key/,
+  );
 });
 
 test('the store key equal to the audit key stops the start', async (t) => {
-  await refused(configured(t, ({ dir }) => copyFileSync(join(dir, 'keys', 'store.key'), join(dir, 'keys', 'audit.key'))), 'audit.keyFile', /the audit key is the store key/);
+  await refused(
+    configured(t, ({ dir }) => copyFileSync(join(dir, 'keys', 'store.key'), join(dir, 'keys', 'audit.key'))),
+    'audit.keyFile',
+    /the audit key is the store key/,
+  );
   // The same file named twice is the same key.
-  await refused(configured(t, ({ raw }) => ((raw['audit'] as Record<string, unknown>)['keyFile'] = './keys/store.key')), 'audit.keyFile', /the audit key is the store key/);
+  await refused(
+    configured(t, ({ raw }) => ((raw['audit'] as Record<string, unknown>)['keyFile'] = './keys/store.key')),
+    'audit.keyFile',
+    /the audit key is the store key/,
+  );
 });
 
 test("the node's own certificate out of its validity stops the start", async (t) => {
-  await refused(configured(t, (s) => s.tlsListener({ notBefore: new Date(Date.now() - 400 * 86_400_000), validDays: 365 })), 'dimse.listeners[1].tls.certFile', /node\.crt expired on \d{4}-/);
-  await refused(configured(t, (s) => s.tlsListener({ notBefore: new Date(Date.now() + 86_400_000), validDays: 365 })), 'dimse.listeners[1].tls.certFile', /is not valid before/);
+  await refused(
+    configured(t, (s) => s.tlsListener({ notBefore: new Date(Date.now() - 400 * 86_400_000), validDays: 365 })),
+    'dimse.listeners[1].tls.certFile',
+    /node\.crt expired on \d{4}-/,
+  );
+  await refused(
+    configured(t, (s) => s.tlsListener({ notBefore: new Date(Date.now() + 86_400_000), validDays: 365 })),
+    'dimse.listeners[1].tls.certFile',
+    /is not valid before/,
+  );
   // Not refused yet, but doctor warns a month ahead.
-  const soon = configured(t, (s) => s.tlsListener({ notBefore: new Date(Date.now() - 355 * 86_400_000), validDays: 365 }));
+  const soon = configured(t, (s) =>
+    s.tlsListener({ notBefore: new Date(Date.now() - 355 * 86_400_000), validDays: 365 }),
+  );
   const findings = await runDoctor(soon);
   assert.ok(!findings.some((f) => f.level === 'critical'), JSON.stringify(findings));
-  assert.match(findings.find((f) => f.subject === 'dimse.listeners[1].tls.certFile')?.finding ?? '', /node\.crt expires on \d{4}-\d\d-\d\d, in 9 days/);
+  assert.match(
+    findings.find((f) => f.subject === 'dimse.listeners[1].tls.certFile')?.finding ?? '',
+    /node\.crt expires on \d{4}-\d\d-\d\d, in 9 days/,
+  );
 });
 
 test("a public CA as the trust list stops the start: anyone who buys a certificate could claim a partner's URA", async (t) => {
@@ -99,7 +143,10 @@ test("a public CA as the trust list stops the start: anyone who buys a certifica
   // A bundle of many CAs, none of them known as public.
   const many = configured(t, (s) => {
     const { caFile } = s.tlsListener();
-    writeFileSync(caFile, Array.from({ length: 25 }, (_, i) => createTestCa({ commonName: `private CA ${i}` }).certPem).join('\n'));
+    writeFileSync(
+      caFile,
+      Array.from({ length: 25 }, (_, i) => createTestCa({ commonName: `private CA ${i}` }).certPem).join('\n'),
+    );
   });
   await refused(many, 'dimse.listeners[1].tls.caFile', /holds 25 CA certificates, as a public bundle does/);
   const bundle = '/etc/ssl/certs/ca-certificates.crt';
@@ -108,25 +155,80 @@ test("a public CA as the trust list stops the start: anyone who buys a certifica
       const files = s.tlsListener();
       files.caFile = bundle;
     });
-    await refused(system, 'dimse.listeners[1].tls.caFile', /is the system's public CA bundle \(\/etc\/ssl\/certs\/ca-certificates\.crt\)/);
+    await refused(
+      system,
+      'dimse.listeners[1].tls.caFile',
+      /is the system's public CA bundle \(\/etc\/ssl\/certs\/ca-certificates\.crt\)/,
+    );
   }
 });
 
 test('a DICOM peer at a wildcard, broadcast or multicast address stops the start', async (t) => {
-  for (const host of ['0.0.0.0', '::', '[::]', '::ffff:0.0.0.0', '0', '0x0', '255.255.255.255', '224.0.0.1', 'ff02::1', '10.0.0.0/8', '*']) {
-    const config = configured(t, ({ raw }) => ((raw['dimse'] as Record<string, unknown>)['peers'] = [{ aeTitle: 'PACS', host: '127.0.0.1' }, { aeTitle: 'ANY', host }]));
-    await refused(config, 'dimse.peers[1].host', /the peer ANY has host .*: the allow-list would not tie that AE title to a machine/);
+  for (const host of [
+    '0.0.0.0',
+    '::',
+    '[::]',
+    '::ffff:0.0.0.0',
+    '0',
+    '0x0',
+    '255.255.255.255',
+    '224.0.0.1',
+    'ff02::1',
+    '10.0.0.0/8',
+    '*',
+  ]) {
+    const config = configured(
+      t,
+      ({ raw }) =>
+        ((raw['dimse'] as Record<string, unknown>)['peers'] = [
+          { aeTitle: 'PACS', host: '127.0.0.1' },
+          { aeTitle: 'ANY', host },
+        ]),
+    );
+    await refused(
+      config,
+      'dimse.peers[1].host',
+      /the peer ANY has host .*: the allow-list would not tie that AE title to a machine/,
+    );
   }
 });
 
 test('a peer whose host name resolves to a wildcard address is refused once resolved', (t) => {
-  const config = configured(t, ({ raw }) => ((raw['dimse'] as Record<string, unknown>)['peers'] = [{ aeTitle: 'PACS', host: 'pacs.example.nl' }, { aeTitle: 'RIS', host: 'ris.example.nl' }]));
-  assert.deepEqual(insecureResolvedPeers(config, [{ aeTitle: 'PACS', addresses: ['10.1.2.3'] }, { aeTitle: 'RIS', addresses: ['10.1.2.4'] }]), []);
-  const found = insecureResolvedPeers(config, [{ aeTitle: 'PACS', addresses: ['10.1.2.3'] }, { aeTitle: 'RIS', addresses: ['10.1.2.4', '0.0.0.0'] }]);
-  assert.deepEqual(found.map((f) => f.key), ['dimse.peers[1].host']);
+  const config = configured(
+    t,
+    ({ raw }) =>
+      ((raw['dimse'] as Record<string, unknown>)['peers'] = [
+        { aeTitle: 'PACS', host: 'pacs.example.nl' },
+        { aeTitle: 'RIS', host: 'ris.example.nl' },
+      ]),
+  );
+  assert.deepEqual(
+    insecureResolvedPeers(config, [
+      { aeTitle: 'PACS', addresses: ['10.1.2.3'] },
+      { aeTitle: 'RIS', addresses: ['10.1.2.4'] },
+    ]),
+    [],
+  );
+  const found = insecureResolvedPeers(config, [
+    { aeTitle: 'PACS', addresses: ['10.1.2.3'] },
+    { aeTitle: 'RIS', addresses: ['10.1.2.4', '0.0.0.0'] },
+  ]);
+  assert.deepEqual(
+    found.map((f) => f.key),
+    ['dimse.peers[1].host'],
+  );
   assert.match(found[0]?.problem ?? '', /ris\.example\.nl, which resolves to 0\.0\.0\.0/);
 });
 
 test('an ordinary peer address is not taken for a wildcard', () => {
-  for (const host of ['10.0.0.1', '192.168.1.255', 'pacs.example.nl', '2001:db8::1', '127.0.0.1', 'fe80::1', '10.0.0.0']) assert.equal(wildcardHost(host), undefined, host);
+  for (const host of [
+    '10.0.0.1',
+    '192.168.1.255',
+    'pacs.example.nl',
+    '2001:db8::1',
+    '127.0.0.1',
+    'fe80::1',
+    '10.0.0.0',
+  ])
+    assert.equal(wildcardHost(host), undefined, host);
 });

@@ -48,16 +48,24 @@ async function decrypted(store: Store, blobId: string): Promise<Buffer> {
 }
 
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name);
 }
 
 test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survives intact, nothing orphaned`, async (t) => {
   const started = Date.now();
   const dir = tempDir(t, 'beeldbrug-kill-');
   const dataDir = join(dir, 'data');
-  const openStore = (): Promise<Store> => openEmbeddedStore({ dataDir, encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')) });
+  const openStore = (): Promise<Store> =>
+    openEmbeddedStore({ dataDir, encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')) });
   const port = await freePort();
-  const first = await spawnNode({ aeTitle: 'KILLTEST', port, dir, peers: [{ aeTitle: 'MODALITY', host: '127.0.0.1', description: 'test modality' }] });
+  const first = await spawnNode({
+    aeTitle: 'KILLTEST',
+    port,
+    dir,
+    peers: [{ aeTitle: 'MODALITY', host: '127.0.0.1', description: 'test modality' }],
+  });
   await first.stop();
   let node: NodeProcess | undefined;
   t.after(() => node?.stop('SIGKILL'));
@@ -82,7 +90,12 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
             port,
             callingAeTitle: 'MODALITY',
             calledAeTitle: 'KILLTEST',
-            presentationContexts: [{ abstractSyntax: SopClass.SecondaryCaptureImageStorage, transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }],
+            presentationContexts: [
+              {
+                abstractSyntax: SopClass.SecondaryCaptureImageStorage,
+                transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian],
+              },
+            ],
           }),
         ),
       );
@@ -97,7 +110,12 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
             const uid = newUid();
             const data = instance(studyUid, uid);
             inFlight.add(uid);
-            const status = await assoc.store({ sopClassUid: SopClass.SecondaryCaptureImageStorage, sopInstanceUid: uid, transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian, data });
+            const status = await assoc.store({
+              sopClassUid: SopClass.SecondaryCaptureImageStorage,
+              sopInstanceUid: uid,
+              transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
+              data,
+            });
             inFlight.delete(uid);
             if (status === Status.Success) acknowledged.set(uid, sha256(data));
             else failures.push(`status 0x${status.toString(16)}`);
@@ -139,12 +157,18 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
           else if (!onDisk.has(stored.blob.blobId)) lostNow.push(`acknowledged ${uid} has no file`);
           else if (!verified.has(uid)) {
             const file = await decrypted(store, stored.blob.blobId).catch(() => Buffer.alloc(0));
-            if (file.length !== stored.blob.size || sha256(file) !== stored.blob.sha256) lostNow.push(`${uid}: the file does not match its indexed size and digest`);
-            else if (sha256(file.subarray(stored.datasetOffset)) !== digest) lostNow.push(`${uid}: the file does not hold the data set sent`);
+            if (file.length !== stored.blob.size || sha256(file) !== stored.blob.sha256)
+              lostNow.push(`${uid}: the file does not match its indexed size and digest`);
+            else if (sha256(file.subarray(stored.datasetOffset)) !== digest)
+              lostNow.push(`${uid}: the file does not hold the data set sent`);
             verified.add(uid);
           }
         }
-        orphansNow.push(...[...store.index.referencedBlobIds()].filter((id) => !onDisk.has(id)).map((id) => `indexed blob ${id} has no file`));
+        orphansNow.push(
+          ...[...store.index.referencedBlobIds()]
+            .filter((id) => !onDisk.has(id))
+            .map((id) => `indexed blob ${id} has no file`),
+        );
 
         if (round % SETTLE_EVERY === 0 || round === ROUNDS) {
           // What a start-up does: settle the store, then index again every durable blob whose index commit the kill cut
@@ -156,7 +180,11 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
           totals.tempFilesCompleted += recovery.tempFilesCompleted;
           totals.reindexed += recovery.reindexed;
           const referenced = store.index.referencedBlobIds();
-          orphansNow.push(...filesUnder(join(dataDir, 'blobs')).filter((id) => !referenced.has(id)).map((id) => `blob ${id} is not indexed`));
+          orphansNow.push(
+            ...filesUnder(join(dataDir, 'blobs'))
+              .filter((id) => !referenced.has(id))
+              .map((id) => `blob ${id} is not indexed`),
+          );
           orphansNow.push(...readdirSync(join(dataDir, 'tmp')).map((name) => `temp file ${name} remains`));
         }
       } finally {
@@ -172,11 +200,17 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
     // At the end every indexed instance, acknowledged or only recovered, decrypts to the digest its row names.
     const store = await openStore();
     t.after(() => store.close());
-    const indexed = store.index.instancesMatching('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: studyUid }]);
+    const indexed = store.index.instancesMatching('STUDY', [
+      { key: 'studyInstanceUid', kind: 'single', value: studyUid },
+    ]);
     assert.equal(indexed.length, store.index.stats().instances, 'every instance belongs to the one study');
     for (const stored of indexed) {
       const file = await decrypted(store, stored.blob.blobId);
-      assert.equal(sha256(file), stored.blob.sha256, `${stored.instance.sopInstanceUid} decrypts to its indexed digest`);
+      assert.equal(
+        sha256(file),
+        stored.blob.sha256,
+        `${stored.instance.sopInstanceUid} decrypts to its indexed digest`,
+      );
     }
     t.diagnostic(
       `${kills} kills in ${((Date.now() - started) / 1000).toFixed(1)} s: ${acknowledged.size} acknowledged, ${indexed.length} indexed, ` +

@@ -18,7 +18,13 @@ import { tempDir } from '../support/tmp.ts';
 const SIGN_IN_FAILED_BODY = JSON.stringify(problemOf('SIGN_IN_FAILED', 'sign-in failed'));
 
 const people: Record<string, IdpPerson> = {
-  'rad-1': { name: 'Dr. C. Bakker', username: 'c.bakker@noord.example', groups: ['medewerkers', 'radiologie'], amr: ['pwd', 'otp'], uziRoleCode: '01.015' },
+  'rad-1': {
+    name: 'Dr. C. Bakker',
+    username: 'c.bakker@noord.example',
+    groups: ['medewerkers', 'radiologie'],
+    amr: ['pwd', 'otp'],
+    uziRoleCode: '01.015',
+  },
   'aud-1': { name: 'A. de Vries', username: 'a.devries@noord.example', groups: ['privacy-audit'], amr: ['pwd'] },
   'aud-2': { name: 'B. Jansen', username: 'b.jansen@noord.example', groups: ['privacy-audit'], amr: ['pwd', 'hwk'] },
   'fac-1': { name: 'F. Smit', username: 'f.smit@noord.example', groups: ['facilitair'], amr: ['pwd', 'otp'] },
@@ -49,11 +55,20 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
       ],
     },
   });
-  const signInRoutes = (n.node.https?.routes ?? []).filter((r) => r.access === 'sign-in').map((r) => `${r.method} ${r.url}`);
-  assert.deepEqual(signInRoutes.sort(), ['GET /api/v1/session/oidc', 'GET /api/v1/session/oidc/callback', 'POST /api/v1/session']);
+  const signInRoutes = (n.node.https?.routes ?? [])
+    .filter((r) => r.access === 'sign-in')
+    .map((r) => `${r.method} ${r.url}`);
+  assert.deepEqual(signInRoutes.sort(), [
+    'GET /api/v1/session/oidc',
+    'GET /api/v1/session/oidc/callback',
+    'POST /api/v1/session',
+  ]);
 
   /** Start at the node, log in at the provider as `person`, and stop when the browser is about to return to the node. */
-  const toCallback = async (browser: TestBrowser, person: string): Promise<{ callback: string; interaction: string }> => {
+  const toCallback = async (
+    browser: TestBrowser,
+    person: string,
+  ): Promise<{ callback: string; interaction: string }> => {
     const out = await browser.follow(`${node}/api/v1/session/oidc`, (url) => url.includes('/interaction/'));
     assert.equal(out[0]?.status, 303);
     assert.ok(out[0]?.location?.startsWith(`${idp.issuer}/auth?`), 'the node sends the browser to the provider');
@@ -72,7 +87,12 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
     const { callback, interaction } = await toCallback(browser, person);
     return { browser, hop: await browser.go(callback, { from: interaction }) };
   };
-  const session = async (browser: TestBrowser): Promise<{ status: number; body: { user?: { name: string; role: string; uziRoleCode?: string; username: string }; twoFactor?: boolean } }> => {
+  const session = async (
+    browser: TestBrowser,
+  ): Promise<{
+    status: number;
+    body: { user?: { name: string; role: string; uziRoleCode?: string; username: string }; twoFactor?: boolean };
+  }> => {
     const r = await browser.go(`${node}/api/v1/session`);
     return { status: r.status, body: r.body !== '' ? (JSON.parse(r.body) as never) : {} };
   };
@@ -84,10 +104,23 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
   assert.equal(rad.hop.location, `${node}/`);
   const radSession = await session(rad.browser);
   assert.equal(radSession.status, 200);
-  assert.deepEqual(radSession.body.user, { username: 'c.bakker@noord.example', name: 'Dr. C. Bakker', role: 'radiologist', uziRoleCode: '01.015' });
+  assert.deepEqual(radSession.body.user, {
+    username: 'c.bakker@noord.example',
+    name: 'Dr. C. Bakker',
+    role: 'radiologist',
+    uziRoleCode: '01.015',
+  });
   assert.equal(radSession.body.twoFactor, true);
-  assert.equal(rad.browser.cookie(`127.0.0.1:${port}`, 'beeldbrug_oidc'), undefined, 'the state cookie is cleared once used');
-  assert.equal((await rad.browser.go(`${node}/api/v1/audit`)).status, 403, 'a radiologist does not read the audit trail');
+  assert.equal(
+    rad.browser.cookie(`127.0.0.1:${port}`, 'beeldbrug_oidc'),
+    undefined,
+    'the state cookie is cleared once used',
+  );
+  assert.equal(
+    (await rad.browser.go(`${node}/api/v1/audit`)).status,
+    403,
+    'a radiologist does not read the audit trail',
+  );
   // Signed in through the identity provider, the radiologist reaches the routes that act for a person.
   assert.equal((await rad.browser.go(`${node}/api/v1/outbox`)).status, 200, 'the outbox, as the signed-in radiologist');
   assert.equal((await rad.browser.go(`${node}/api/v1/inbox`)).status, 200, 'the inbox too');
@@ -118,7 +151,10 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
 
   // Someone the provider knows but who is in no mapped group gets no session.
   const facilitair = await signIn('fac-1');
-  assert.deepEqual({ status: facilitair.hop.status, body: facilitair.hop.body }, { status: 401, body: SIGN_IN_FAILED_BODY });
+  assert.deepEqual(
+    { status: facilitair.hop.status, body: facilitair.hop.body },
+    { status: 401, body: SIGN_IN_FAILED_BODY },
+  );
   assert.equal((await session(facilitair.browser)).status, 401);
   const noRole = records('login-failure').at(-1)!;
   assert.equal(noRole.user.name, 'F. Smit');
@@ -131,7 +167,10 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
   const submitted = await refusedBrowser.go(`${interaction}/login`, { form: { person: 'nobody' }, from: interaction });
   const back = await refusedBrowser.follow(submitted.location!, () => false, interaction);
   assert.equal(back.at(-1)?.status, 401);
-  assert.match(records('login-failure').at(-1)!.description, /provider-error: the identity provider answered access_denied/);
+  assert.match(
+    records('login-failure').at(-1)!.description,
+    /provider-error: the identity provider answered access_denied/,
+  );
 
   // Login CSRF: a callback with someone else's code, in a browser that did not start that sign-in, signs nobody in.
   const victim = new TestBrowser(ca.certPem);
@@ -151,5 +190,6 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
 
   // Nothing in the answers, the log or the trail carries a code, a token or the client secret.
   const log = JSON.stringify(n.node.audit.list({}));
-  for (const secret of [idp.clientSecret, new URL(stolen.callback).searchParams.get('code')!]) assert.ok(!log.includes(secret));
+  for (const secret of [idp.clientSecret, new URL(stolen.callback).searchParams.get('code')!])
+    assert.ok(!log.includes(secret));
 });

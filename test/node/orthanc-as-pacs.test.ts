@@ -4,7 +4,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Dataset, parseDataset, readPart10, SopClass, Tag, TransferSyntax, writeDataset } from '../../src/dicom/index.ts';
+import {
+  Dataset,
+  parseDataset,
+  readPart10,
+  SopClass,
+  Tag,
+  TransferSyntax,
+  writeDataset,
+} from '../../src/dicom/index.ts';
 import { Association, Status } from '../../src/dimse/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { waitFor } from '../support/net.ts';
@@ -19,20 +27,32 @@ test('our SCU and SCP against Orthanc as the PACS: echo, store, find, move, get,
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 21 });
   const files = filesIn(join(work, 'synth'));
-  const originals = new Map(files.map((f) => {
-    const p = readPart10(readFileSync(f));
-    return [p.dataset.string(Tag.SOPInstanceUID) ?? '', { file: f, part10: p }] as const;
-  }));
+  const originals = new Map(
+    files.map((f) => {
+      const p = readPart10(readFileSync(f));
+      return [p.dataset.string(Tag.SOPInstanceUID) ?? '', { file: f, part10: p }] as const;
+    }),
+  );
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
 
   // Each side allow-lists the other: Orthanc associates with our node for C-MOVE, we with Orthanc for everything else.
   const orthancDir = tempDir(t);
-  const n = await startTestNode(t, { aeTitle: 'BEELDBRUG', peers: [{ aeTitle: 'ORTHANC', host: '127.0.0.1', description: 'the test PACS' }] });
-  const pacs = await startOrthanc({ dir: orthancDir, modalities: { beeldbrug: { aeTitle: 'BEELDBRUG', host: '127.0.0.1', port: n.port } } });
+  const n = await startTestNode(t, {
+    aeTitle: 'BEELDBRUG',
+    peers: [{ aeTitle: 'ORTHANC', host: '127.0.0.1', description: 'the test PACS' }],
+  });
+  const pacs = await startOrthanc({
+    dir: orthancDir,
+    modalities: { beeldbrug: { aeTitle: 'BEELDBRUG', host: '127.0.0.1', port: n.port } },
+  });
   t.after(() => pacs.stop());
 
-  const sopClasses = [...new Set([...originals.values()].map((o) => `${o.part10.dataset.string(Tag.SOPClassUID)}|${o.part10.transferSyntaxUid}`))];
+  const sopClasses = [
+    ...new Set(
+      [...originals.values()].map((o) => `${o.part10.dataset.string(Tag.SOPClassUID)}|${o.part10.transferSyntaxUid}`),
+    ),
+  ];
   const assoc = await Association.connect({
     host: '127.0.0.1',
     port: pacs.dicomPort,
@@ -40,8 +60,14 @@ test('our SCU and SCP against Orthanc as the PACS: echo, store, find, move, get,
     calledAeTitle: 'ORTHANC',
     presentationContexts: [
       { abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] },
-      { abstractSyntax: SopClass.StudyRootQueryRetrieveFind, transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian] },
-      { abstractSyntax: SopClass.StudyRootQueryRetrieveMove, transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian] },
+      {
+        abstractSyntax: SopClass.StudyRootQueryRetrieveFind,
+        transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian],
+      },
+      {
+        abstractSyntax: SopClass.StudyRootQueryRetrieveMove,
+        transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian],
+      },
       ...sopClasses.map((s) => {
         const [abstractSyntax = '', ts = ''] = s.split('|');
         return { abstractSyntax, transferSyntaxes: [ts] };
@@ -62,14 +88,16 @@ test('our SCU and SCP against Orthanc as the PACS: echo, store, find, move, get,
   }
   assert.equal((await pacs.rest<string[]>('GET', '/instances')).length, originals.size, 'Orthanc holds every instance');
 
-  const findTs = assoc.acceptedTransferSyntax(SopClass.StudyRootQueryRetrieveFind) ?? TransferSyntax.ImplicitVRLittleEndian;
+  const findTs =
+    assoc.acceptedTransferSyntax(SopClass.StudyRootQueryRetrieveFind) ?? TransferSyntax.ImplicitVRLittleEndian;
   const query = new Dataset()
     .set(Tag.QueryRetrieveLevel, 'CS', 'STUDY')
     .set(Tag.PatientID, 'LO', synth.patients[0]?.patientId ?? '')
     .set(Tag.StudyInstanceUID, 'UI', '')
     .set(Tag.StudyDate, 'DA', '');
   const found: Dataset[] = [];
-  for await (const m of assoc.find(SopClass.StudyRootQueryRetrieveFind, writeDataset(query, findTs))) found.push(parseDataset(m, findTs));
+  for await (const m of assoc.find(SopClass.StudyRootQueryRetrieveFind, writeDataset(query, findTs)))
+    found.push(parseDataset(m, findTs));
   assert.deepEqual(
     found.map((d) => d.string(Tag.StudyInstanceUID)).sort(),
     (synth.patients[0]?.studies ?? []).map((s) => s.studyInstanceUid).sort(),
@@ -77,8 +105,12 @@ test('our SCU and SCP against Orthanc as the PACS: echo, store, find, move, get,
   );
 
   // C-MOVE: Orthanc pushes the study into our node.
-  const moveTs = assoc.acceptedTransferSyntax(SopClass.StudyRootQueryRetrieveMove) ?? TransferSyntax.ImplicitVRLittleEndian;
-  const moveId = writeDataset(new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'STUDY').set(Tag.StudyInstanceUID, 'UI', study.studyInstanceUid), moveTs);
+  const moveTs =
+    assoc.acceptedTransferSyntax(SopClass.StudyRootQueryRetrieveMove) ?? TransferSyntax.ImplicitVRLittleEndian;
+  const moveId = writeDataset(
+    new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'STUDY').set(Tag.StudyInstanceUID, 'UI', study.studyInstanceUid),
+    moveTs,
+  );
   const moved = await assoc.move(SopClass.StudyRootQueryRetrieveMove, 'BEELDBRUG', moveId);
   assert.equal(moved.status, Status.Success);
   assert.equal(moved.completed, study.instances);
@@ -89,7 +121,10 @@ test('our SCU and SCP against Orthanc as the PACS: echo, store, find, move, get,
     const bytes = await collect(n.node.studies.openDataset(stored));
     const original = originals.get(uid)?.part10;
     assert.ok(original !== undefined);
-    assert.ok(payloadOf(parseDataset(bytes, stored.instance.transferSyntaxUid)).equals(payloadOf(original.dataset)), `${uid}: byte-exact after C-MOVE`);
+    assert.ok(
+      payloadOf(parseDataset(bytes, stored.instance.transferSyntaxUid)).equals(payloadOf(original.dataset)),
+      `${uid}: byte-exact after C-MOVE`,
+    );
   }
 
   // C-GET: our SCU receives the study on its own association.
@@ -102,14 +137,32 @@ test('our SCU and SCP against Orthanc as the PACS: echo, store, find, move, get,
     port: pacs.dicomPort,
     callingAeTitle: 'BEELDBRUG',
     calledAeTitle: 'ORTHANC',
-    presentationContexts: [{ abstractSyntax: SopClass.StudyRootQueryRetrieveGet, transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] }, ...getContexts],
+    presentationContexts: [
+      { abstractSyntax: SopClass.StudyRootQueryRetrieveGet, transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian] },
+      ...getContexts,
+    ],
   });
   t.after(() => getAssoc.release());
   const received = new Map<string, Buffer>();
-  const got = await getAssoc.get(SopClass.StudyRootQueryRetrieveGet, writeDataset(new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'STUDY').set(Tag.StudyInstanceUID, 'UI', study.studyInstanceUid), TransferSyntax.ExplicitVRLittleEndian), async (req) => {
-    received.set(req.sopInstanceUid, payloadOf(parseDataset(await collect(req.data), req.transferSyntaxUid)));
-  });
+  const got = await getAssoc.get(
+    SopClass.StudyRootQueryRetrieveGet,
+    writeDataset(
+      new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'STUDY').set(Tag.StudyInstanceUID, 'UI', study.studyInstanceUid),
+      TransferSyntax.ExplicitVRLittleEndian,
+    ),
+    async (req) => {
+      received.set(req.sopInstanceUid, payloadOf(parseDataset(await collect(req.data), req.transferSyntaxUid)));
+    },
+  );
   assert.equal(got.status, Status.Success);
   assert.equal(received.size, study.instances);
-  for (const [uid, payload] of received) assert.ok(payload.equals(payloadOf(originals.get(uid)?.part10.dataset ?? parseDataset(Buffer.alloc(0), TransferSyntax.ExplicitVRLittleEndian))), `${uid}: byte-exact after C-GET`);
+  for (const [uid, payload] of received)
+    assert.ok(
+      payload.equals(
+        payloadOf(
+          originals.get(uid)?.part10.dataset ?? parseDataset(Buffer.alloc(0), TransferSyntax.ExplicitVRLittleEndian),
+        ),
+      ),
+      `${uid}: byte-exact after C-GET`,
+    );
 });

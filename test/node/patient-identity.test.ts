@@ -30,8 +30,14 @@ test('storescu + findscu: no Patient ID, or one id from two issuers, never makes
     const study = await writeCtStudy({ outDir: join(work, `study${n}`), instances: 2, seed: 40 + n });
     for (const [i, f] of study.files.entries()) {
       const part10 = readPart10(readFileSync(f));
-      part10.dataset.set(Tag.PatientName, 'PN', p.name).set(Tag.PatientID, 'LO', p.patientId).set(Tag.IssuerOfPatientID, 'LO', p.issuer);
-      writeFileSync(join(upload, `${n}-${i}.dcm`), Buffer.concat(encodePart10(part10.dataset, part10.transferSyntaxUid)));
+      part10.dataset
+        .set(Tag.PatientName, 'PN', p.name)
+        .set(Tag.PatientID, 'LO', p.patientId)
+        .set(Tag.IssuerOfPatientID, 'LO', p.issuer);
+      writeFileSync(
+        join(upload, `${n}-${i}.dcm`),
+        Buffer.concat(encodePart10(part10.dataset, part10.transferSyntaxUid)),
+      );
     }
     studyOf.set(study.studyInstanceUid, p.name);
   }
@@ -45,27 +51,61 @@ test('storescu + findscu: no Patient ID, or one id from two issuers, never makes
   const find = async (root: '-P' | '-S', keys: Record<string, string>): Promise<Dataset[]> => {
     const dir = join(work, `find-${++queries}`);
     mkdirSync(dir);
-    const r = await run('findscu', [root, '-X', '-od', dir, ...peer, ...Object.entries(keys).flatMap(([k, v]) => ['-k', v === '' ? k : `${k}=${v}`])]);
+    const r = await run('findscu', [
+      root,
+      '-X',
+      '-od',
+      dir,
+      ...peer,
+      ...Object.entries(keys).flatMap(([k, v]) => ['-k', v === '' ? k : `${k}=${v}`]),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     return filesIn(dir).map((f) => readPart10(readFileSync(f)).dataset);
   };
 
-  const studies = await find('-S', { QueryRetrieveLevel: 'STUDY', StudyInstanceUID: '', PatientName: '', PatientID: '', IssuerOfPatientID: '' });
+  const studies = await find('-S', {
+    QueryRetrieveLevel: 'STUDY',
+    StudyInstanceUID: '',
+    PatientName: '',
+    PatientID: '',
+    IssuerOfPatientID: '',
+  });
   assert.deepEqual(
     studies.map((d) => [d.string(Tag.StudyInstanceUID), d.string(Tag.PatientName)]).sort(),
     [...studyOf].sort(),
     'every study answers with its own patient name',
   );
 
-  const patients = await find('-P', { QueryRetrieveLevel: 'PATIENT', PatientName: '', PatientID: '', IssuerOfPatientID: '', NumberOfPatientRelatedStudies: '' });
+  const patients = await find('-P', {
+    QueryRetrieveLevel: 'PATIENT',
+    PatientName: '',
+    PatientID: '',
+    IssuerOfPatientID: '',
+    NumberOfPatientRelatedStudies: '',
+  });
   assert.deepEqual(
-    patients.map((d) => `${d.string(Tag.PatientName) ?? ''}|${d.string(Tag.PatientID) ?? ''}|${d.string(Tag.IssuerOfPatientID) ?? ''}|${d.string(Tag.NumberOfPatientRelatedStudies) ?? ''}`).sort(),
+    patients
+      .map(
+        (d) =>
+          `${d.string(Tag.PatientName) ?? ''}|${d.string(Tag.PatientID) ?? ''}|${d.string(Tag.IssuerOfPatientID) ?? ''}|${d.string(Tag.NumberOfPatientRelatedStudies) ?? ''}`,
+      )
+      .sort(),
     people.map((p) => `${p.name}|${p.patientId}|${p.issuer}|1`).sort(),
     'four people, one study each',
   );
 
   for (const p of people.filter((x) => x.patientId !== '')) {
-    const own = await find('-P', { QueryRetrieveLevel: 'STUDY', PatientID: p.patientId, IssuerOfPatientID: p.issuer, StudyInstanceUID: '', PatientName: '' });
-    assert.deepEqual(own.map((d) => d.string(Tag.PatientName)), [p.name], `Patient ID ${p.patientId} of ${p.issuer} is one person`);
+    const own = await find('-P', {
+      QueryRetrieveLevel: 'STUDY',
+      PatientID: p.patientId,
+      IssuerOfPatientID: p.issuer,
+      StudyInstanceUID: '',
+      PatientName: '',
+    });
+    assert.deepEqual(
+      own.map((d) => d.string(Tag.PatientName)),
+      [p.name],
+      `Patient ID ${p.patientId} of ${p.issuer} is one person`,
+    );
   }
 });

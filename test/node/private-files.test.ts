@@ -45,25 +45,63 @@ function withUmask(t: { after(fn: () => void): void }, mask: number): void {
 test('a node that stored studies, signed people in and kept its audit trail has only private files and folders', async (t) => {
   if (requireTool(t, 'storescu') === undefined) return;
   withUmask(t, 0o022);
-  const { n, port, ca } = await startExchangeNode(t, { dimsePeers: [{ aeTitle: 'MODALITY', host: '127.0.0.1', description: 'test modality' }] });
+  const { n, port, ca } = await startExchangeNode(t, {
+    dimsePeers: [{ aeTitle: 'MODALITY', host: '127.0.0.1', description: 'test modality' }],
+  });
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 2, seed: 19 });
-  const stored = await run('storescu', ['-aet', 'MODALITY', '-aec', n.aeTitle, '127.0.0.1', String(n.port), ...filesIn(join(work, 'synth'))], 120_000);
+  const stored = await run(
+    'storescu',
+    ['-aet', 'MODALITY', '-aec', n.aeTitle, '127.0.0.1', String(n.port), ...filesIn(join(work, 'synth'))],
+    120_000,
+  );
   assert.equal(stored.code, 0, stored.stderr);
   assert.equal(n.node.store.index.stats().instances, synth.files);
 
   // As `beeldbrug user add` does, but without its start-up tightening of the data folder, which would hide what the node left.
   const config = parseConfig(parseYaml(readFileSync(n.configPath, 'utf8')) as Record<string, unknown>, n.configPath);
-  const accounts = new AccountStore(join(config.dataDir, 'accounts.sqlite'), { sessionIdleMinutes: 30, sessionMaxHours: 12, lockoutAttempts: 5, lockoutMinutes: 15, totpKey: totpSealingKey(readEncryptionKeyFile(config.store.encryptionKeyFile)) });
-  const { totpSecret } = await accounts.createLocal({ username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist', password: 'a long enough passphrase' });
+  const accounts = new AccountStore(join(config.dataDir, 'accounts.sqlite'), {
+    sessionIdleMinutes: 30,
+    sessionMaxHours: 12,
+    lockoutAttempts: 5,
+    lockoutMinutes: 15,
+    totpKey: totpSealingKey(readEncryptionKeyFile(config.store.encryptionKeyFile)),
+  });
+  const { totpSecret } = await accounts.createLocal({
+    username: 'c.bakker',
+    name: 'Dr. C. Bakker',
+    role: 'radiologist',
+    password: 'a long enough passphrase',
+  });
   accounts.close();
-  assert.equal((await call(port, 'POST', '/api/v1/session', ca.certPem, undefined, { username: 'c.bakker', password: 'wrong passphrase!', code: '000000' })).status, 401);
+  assert.equal(
+    (
+      await call(port, 'POST', '/api/v1/session', ca.certPem, undefined, {
+        username: 'c.bakker',
+        password: 'wrong passphrase!',
+        code: '000000',
+      })
+    ).status,
+    401,
+  );
   const code = totpCode(totpSecret, totpStep(new Date()));
-  assert.equal((await call(port, 'POST', '/api/v1/session', ca.certPem, undefined, { username: 'c.bakker', password: 'a long enough passphrase', code })).status, 200);
+  assert.equal(
+    (
+      await call(port, 'POST', '/api/v1/session', ca.certPem, undefined, {
+        username: 'c.bakker',
+        password: 'a long enough passphrase',
+        code,
+      })
+    ).status,
+    200,
+  );
   assert.ok(n.node.audit.list({ action: 'login' }).length >= 1);
 
   const dataDir = join(n.dir, 'data');
-  assert.ok(readdirSync(dataDir).some((f) => f.endsWith('-wal')), 'the databases are open, with their write-ahead logs');
+  assert.ok(
+    readdirSync(dataDir).some((f) => f.endsWith('-wal')),
+    'the databases are open, with their write-ahead logs',
+  );
   assert.deepEqual(notPrivate(dataDir), [], 'while the node runs');
   assert.deepEqual(notPrivate(join(n.dir, 'keys')), []);
   await n.node.close();
@@ -86,10 +124,21 @@ test('a data folder an older version left open to others is made private at star
 test('`beeldbrug init` writes its configuration, keys and folders for its own user only', async (t) => {
   withUmask(t, 0o022);
   const dir = join(tempDir(t), 'node');
-  initNode(dir, { nodeName: 'test', organizationName: 'Testziekenhuis', ura: '12345678', aeTitle: 'BB_TEST', dimsePort: 11112, peers: [] });
+  initNode(dir, {
+    nodeName: 'test',
+    organizationName: 'Testziekenhuis',
+    ura: '12345678',
+    aeTitle: 'BB_TEST',
+    dimsePort: 11112,
+    peers: [],
+  });
   assert.deepEqual(notPrivate(dir), [], 'in-process, under umask 022');
   const cliDir = join(tempDir(t), 'cli-node');
-  const r = await run(process.execPath, ['--disable-warning=ExperimentalWarning', main, 'init', cliDir, '--ura', '12345678'], 60_000);
+  const r = await run(
+    process.execPath,
+    ['--disable-warning=ExperimentalWarning', main, 'init', cliDir, '--ura', '12345678'],
+    60_000,
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(notPrivate(cliDir), [], 'from the command line');
 });

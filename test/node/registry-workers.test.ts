@@ -19,16 +19,52 @@ interface Started {
   stderr: () => string;
 }
 
-async function startWithWorkers(t: TestContext, workers: number): Promise<Started & { dir: string; certs: ReturnType<typeof networkCertificates<'registry' | 'noord' | 'midden'>> }> {
+async function startWithWorkers(
+  t: TestContext,
+  workers: number,
+): Promise<Started & { dir: string; certs: ReturnType<typeof networkCertificates<'registry' | 'noord' | 'midden'>> }> {
   const certs = networkCertificates(t, { registry: { name: 'Regio', ura: '10000099' }, noord, midden });
   const dir = join(certs.dir, 'registry-home');
-  beeldbrug(['registry', 'init', dir, '--ura', '10000099', '--port', '0', '--client', `${noord.ura}:${noord.name}`, '--client', `${midden.ura}:${midden.name}`]);
+  beeldbrug([
+    'registry',
+    'init',
+    dir,
+    '--ura',
+    '10000099',
+    '--port',
+    '0',
+    '--client',
+    `${noord.ura}:${noord.name}`,
+    '--client',
+    `${midden.ura}:${midden.name}`,
+  ]);
   const configFile = join(dir, 'registry.yaml');
   // `registry init` writes a commented YAML file; an administrator adds the worker count to it.
   writeFileSync(configFile, `${readFileSync(configFile, 'utf8')}workers: ${workers}\n`);
-  beeldbrug(['pki', 'node', '--ca', join(certs.dir, 'ca'), '--out', join(dir, 'pki'), '--name', 'registry.test', '--organization', 'Regio', '--ura', '10000099', '--host', '127.0.0.1']);
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', main, 'registry', 'start', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
+  beeldbrug([
+    'pki',
+    'node',
+    '--ca',
+    join(certs.dir, 'ca'),
+    '--out',
+    join(dir, 'pki'),
+    '--name',
+    'registry.test',
+    '--organization',
+    'Regio',
+    '--ura',
+    '10000099',
+    '--host',
+    '127.0.0.1',
+  ]);
+  const child = spawn(
+    process.execPath,
+    ['--disable-warning=ExperimentalWarning', main, 'registry', 'start', '--config', configFile],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.once('exit', (code, signal) => done({ code, signal })),
+  );
   t.after(() => child.kill('SIGKILL'));
   let stdout = '';
   let stderr = '';
@@ -53,21 +89,43 @@ test('registry start with two workers: one port, one query log, every answer rig
   const pid = r.child.pid ?? 0;
   assert.equal(workerPids(pid).length, 2, 'two worker processes under the registry');
   const client = (cert: { keyPem: string; certPem: string }, ura: string): HttpsRegistryClient =>
-    new HttpsRegistryClient({ baseUrl: `https://127.0.0.1:${r.port}`, tls: { key: cert.keyPem, cert: cert.certPem, ca: r.certs.ca.certPem }, networkKey: key, ourUra: ura });
+    new HttpsRegistryClient({
+      baseUrl: `https://127.0.0.1:${r.port}`,
+      tls: { key: cert.keyPem, cert: cert.certPem, ca: r.certs.ca.certPem },
+      networkKey: key,
+      ourUra: ura,
+    });
   const asMidden = client(r.certs.midden, midden.ura);
   t.after(() => asMidden.close());
   await asMidden.register({ add: ['111222333'] });
-  await asMidden.recordConsent({ bsn: '111222333', decision: 'permit', actor: { role: 'holder', ura: midden.ura }, recordedBy: { id: 'balie-1', name: 'Balie' }, channel: 'care-provider' });
+  await asMidden.recordConsent({
+    bsn: '111222333',
+    decision: 'permit',
+    actor: { role: 'holder', ura: midden.ura },
+    recordedBy: { id: 'balie-1', name: 'Balie' },
+    channel: 'care-provider',
+  });
   const pseudonym = pseudonymOf('111222333', key);
 
   // Each call is a new connection, so the primary hands them to both workers in turn; both read the same file.
   const search = `/fhir/DocumentReference?subject:identifier=${encodeURIComponent(`${PSEUDONYM_SYSTEM}|${pseudonym}`)}`;
-  const answers = await Promise.all(Array.from({ length: 12 }, () => call(r.port, 'GET', search, r.certs.ca.certPem, r.certs.noord)));
+  const answers = await Promise.all(
+    Array.from({ length: 12 }, () => call(r.port, 'GET', search, r.certs.ca.certPem, r.certs.noord)),
+  );
   for (const a of answers) {
     assert.equal(a.status, 200);
-    assert.deepEqual((JSON.parse(a.body) as { entry: { resource: { custodian: { identifier: { value: string } } } }[] }).entry.map((e) => e.resource.custodian.identifier.value), [midden.ura]);
+    assert.deepEqual(
+      (JSON.parse(a.body) as { entry: { resource: { custodian: { identifier: { value: string } } } }[] }).entry.map(
+        (e) => e.resource.custodian.identifier.value,
+      ),
+      [midden.ura],
+    );
   }
-  assert.equal((await call(r.port, 'GET', search, r.certs.ca.certPem)).status, 401, 'every worker demands a certificate');
+  assert.equal(
+    (await call(r.port, 'GET', search, r.certs.ca.certPem)).status,
+    401,
+    'every worker demands a certificate',
+  );
 
   const workers = workerPids(pid);
   r.child.kill('SIGTERM');

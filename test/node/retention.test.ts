@@ -13,14 +13,26 @@ import { tempDir } from '../support/tmp.ts';
 test('the node purges instances older than store.retentionDays, with a log line and an audit record per study, and keeps the audit records', async (t) => {
   // Imported while retention is off (0 keeps everything), so that no purge pass can run while the study is still
   // arriving, however slow the machine: a pass in the middle would purge part of a study and record it twice.
-  const first = await startTestNode(t, { edit: (raw) => ((raw['store'] as Record<string, unknown>)['retentionDays'] = 0) });
+  const first = await startTestNode(t, {
+    edit: (raw) => ((raw['store'] as Record<string, unknown>)['retentionDays'] = 0),
+  });
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 62 });
-  for (const f of filesIn(join(work, 'synth'))) await first.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  for (const f of filesIn(join(work, 'synth')))
+    await first.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
   const importedAt = Date.now();
   assert.equal(first.node.store.index.stats().instances, synth.files);
   const bsn = synth.patients[0]?.bsn ?? assert.fail('a patient');
-  first.node.audit.record({ action: 'read', outcome: 'success', description: 'viewed before the purge', user: { id: 'u1', name: 'Dr. A' }, accessPoint: { node: 'test' }, patient: { bsn }, objects: {}, grounds: { purpose: 'treatment' } });
+  first.node.audit.record({
+    action: 'read',
+    outcome: 'success',
+    description: 'viewed before the purge',
+    user: { id: 'u1', name: 'Dr. A' },
+    accessPoint: { node: 'test' },
+    patient: { bsn },
+    objects: {},
+    grounds: { purpose: 'treatment' },
+  });
 
   // One second instead of seven days. Once every instance is older than that, a restart with it purges them all in its
   // first pass; the wait is for the clock to pass that point, not a guess at how fast anything runs.
@@ -30,10 +42,16 @@ test('the node purges instances older than store.retentionDays, with a log line 
   await waitFor('every instance to be older than the retention period', async () => Date.now() > importedAt + 1000);
   const n = await restartTestNode(t, first);
   await waitFor('the purge', async () => n.node.store.index.stats().instances === 0);
-  await waitFor('the audit records', async () => n.node.audit.list({ action: 'purge' }).length === synth.patients[0]?.studies.length);
+  await waitFor(
+    'the audit records',
+    async () => n.node.audit.list({ action: 'purge' }).length === synth.patients[0]?.studies.length,
+  );
   const records = n.node.audit.list({ action: 'purge' });
   assert.ok(records.every((r) => r.patient?.bsn === synth.patients[0]?.bsn && r.user.id === 'system:retention'));
-  assert.deepEqual(records.map((r) => r.objects.studyInstanceUid).sort(), synth.patients[0]?.studies.map((s) => s.studyInstanceUid).sort());
+  assert.deepEqual(
+    records.map((r) => r.objects.studyInstanceUid).sort(),
+    synth.patients[0]?.studies.map((s) => s.studyInstanceUid).sort(),
+  );
   assert.deepEqual(
     n.node.audit.list({ bsn }).map((r) => r.action),
     ['read', ...records.map(() => 'purge')],
@@ -41,5 +59,8 @@ test('the node purges instances older than store.retentionDays, with a log line 
   );
   assert.equal(n.node.audit.verify().ok, true);
   assert.deepEqual(filesBesidesSpare(join(n.dir, 'data'), 'blobs'), [], 'no image file is left');
-  assert.ok(logLines(n).some((l) => l['msg'] === 'purged' && l['studyInstanceUid'] !== undefined), 'each purged study is logged');
+  assert.ok(
+    logLines(n).some((l) => l['msg'] === 'purged' && l['studyInstanceUid'] !== undefined),
+    'each purged study is logged',
+  );
 });

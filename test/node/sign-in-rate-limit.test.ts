@@ -20,11 +20,25 @@ interface Reply {
 }
 
 /** A sign-in from a chosen loopback address (127.0.0.0/8 all reach the node), as different clients would send it. */
-function signIn(port: number, ca: string, from: string, credentials: { username: string; password: string; code: string }): Promise<Reply> {
+function signIn(
+  port: number,
+  ca: string,
+  from: string,
+  credentials: { username: string; password: string; code: string },
+): Promise<Reply> {
   const body = JSON.stringify(credentials);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path: '/api/v1/session', method: 'POST', ca, agent: false, localAddress: from, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/api/v1/session',
+        method: 'POST',
+        ca,
+        agent: false,
+        localAddress: from,
+        headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+      },
       (res) => {
         let text = '';
         res.on('data', (d: Buffer) => (text += d.toString()));
@@ -52,16 +66,28 @@ test('sign-in is limited per address and in all: 429 with Retry-After, and allow
     signInRateLimit: { perAddress: { attempts: 3, windowSeconds: 60 }, global: { attempts: 5, windowSeconds: 120 } },
     now: () => clock.now,
   });
-  const accounts = openAccounts(parseConfig(parseYaml(readFileSync(n.configPath, 'utf8')) as Record<string, unknown>, n.configPath));
-  const { totpSecret } = await accounts.createLocal({ username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist', password: PASSWORD });
+  const accounts = openAccounts(
+    parseConfig(parseYaml(readFileSync(n.configPath, 'utf8')) as Record<string, unknown>, n.configPath),
+  );
+  const { totpSecret } = await accounts.createLocal({
+    username: 'c.bakker',
+    name: 'Dr. C. Bakker',
+    role: 'radiologist',
+    password: PASSWORD,
+  });
   accounts.close();
   const wrong = { username: 'c.bakker', password: 'not the passphrase', code: '000000' };
-  const right = (offset: number) => ({ username: 'c.bakker', password: PASSWORD, code: totpCode(totpSecret, totpStep(new Date()) + offset) });
+  const right = (offset: number) => ({
+    username: 'c.bakker',
+    password: PASSWORD,
+    code: totpCode(totpSecret, totpStep(new Date()) + offset),
+  });
 
   // A successful sign-in does not count against the address.
   assert.equal((await signIn(port, ca.certPem, '127.0.0.1', right(-1))).status, 200);
   // Per address: three failures, then 429 even for the right credentials, while another address still gets through.
-  for (let i = 0; i < 3; i++) assert.equal((await signIn(port, ca.certPem, '127.0.0.1', { ...wrong, username: `user${i}` })).status, 401);
+  for (let i = 0; i < 3; i++)
+    assert.equal((await signIn(port, ca.certPem, '127.0.0.1', { ...wrong, username: `user${i}` })).status, 401);
   assertThrottled(await signIn(port, ca.certPem, '127.0.0.1', wrong), 60, /from this address/);
   clock.now += 45_000;
   assertThrottled(await signIn(port, ca.certPem, '127.0.0.1', right(0)), 15, /from this address/);
@@ -75,7 +101,11 @@ test('sign-in is limited per address and in all: 429 with Retry-After, and allow
   assert.equal((await signIn(port, ca.certPem, '127.0.0.3', wrong)).status, 401);
   assertThrottled(await signIn(port, ca.certPem, '127.0.0.4', wrong), 60, /at this node/);
   clock.now += 60_000;
-  assert.equal((await signIn(port, ca.certPem, '127.0.0.4', right(1))).status, 200, 'after the oldest failures left the window');
+  assert.equal(
+    (await signIn(port, ca.certPem, '127.0.0.4', right(1))).status,
+    200,
+    'after the oldest failures left the window',
+  );
 
   // Throttled attempts are not audited one by one (a flood would fill the trail); the attempts that ran are.
   assert.equal(n.node.audit.list({ action: 'login-failure' }).length, 5);

@@ -40,13 +40,28 @@ export class TestBrowser {
           method: o.method ?? (body !== undefined ? 'POST' : 'GET'),
           ca: this.#ca,
           agent: false,
-          headers: { ...(cookies !== '' ? { cookie: cookies } : {}), ...(body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)) } : {}) },
+          headers: {
+            ...(cookies !== '' ? { cookie: cookies } : {}),
+            ...(body !== undefined
+              ? {
+                  'content-type': 'application/x-www-form-urlencoded',
+                  'content-length': String(Buffer.byteLength(body)),
+                }
+              : {}),
+          },
         },
         (res) => {
           for (const line of res.headers['set-cookie'] ?? []) this.#store(u, line);
           let text = '';
           res.on('data', (d: Buffer) => (text += d.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, url: u.href, ...(res.headers.location !== undefined ? { location: new URL(res.headers.location, u).href } : {}) }));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: text,
+              url: u.href,
+              ...(res.headers.location !== undefined ? { location: new URL(res.headers.location, u).href } : {}),
+            }),
+          );
         },
       );
       req.on('error', reject);
@@ -84,6 +99,10 @@ export class TestBrowser {
       jar.delete(name);
       return;
     }
-    jar.set(name, { value: pair.slice(eq + 1), path: attr.get('path') ?? '/', sameSite: (attr.get('samesite')?.toLowerCase() as Cookie['sameSite'] | undefined) ?? 'lax' });
+    jar.set(name, {
+      value: pair.slice(eq + 1),
+      path: attr.get('path') ?? '/',
+      sameSite: (attr.get('samesite')?.toLowerCase() as Cookie['sameSite'] | undefined) ?? 'lax',
+    });
   }
 }

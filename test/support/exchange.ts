@@ -64,7 +64,8 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
   const ca = o.ca ?? createTestCa({ commonName: 'Beeldbrug test CA' });
   const us = o.us ?? noord;
   const partners = o.partners ?? [{ ...midden, baseUrl: 'https://127.0.0.1:1' }];
-  const server = o.identity ?? issueNodeCertificate(ca, { commonName: `${us.ura}.test`, organization: us, hosts: ['127.0.0.1'] });
+  const server =
+    o.identity ?? issueNodeCertificate(ca, { commonName: `${us.ura}.test`, organization: us, hosts: ['127.0.0.1'] });
   writeFileSync(join(pki, 'ca.crt'), ca.certPem);
   writeFileSync(join(pki, 'node.crt'), server.certPem);
   writeFileSync(join(pki, 'node.key'), server.keyPem, { mode: 0o600 });
@@ -78,7 +79,12 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
       raw['exchange'] = {
         listen: { host: '127.0.0.1', port },
         tls: { certFile: join(pki, 'node.crt'), keyFile: join(pki, 'node.key'), caFile: join(pki, 'ca.crt') },
-        partners: partners.map((p) => ({ ura: p.ura, name: p.name, ...(p.baseUrl !== undefined ? { baseUrl: p.baseUrl } : {}), ...(p.aeTitle !== undefined ? { aeTitle: p.aeTitle } : {}) })),
+        partners: partners.map((p) => ({
+          ura: p.ura,
+          name: p.name,
+          ...(p.baseUrl !== undefined ? { baseUrl: p.baseUrl } : {}),
+          ...(p.aeTitle !== undefined ? { aeTitle: p.aeTitle } : {}),
+        })),
         ...(o.maxUploadBytes !== undefined ? { maxUploadBytes: o.maxUploadBytes } : {}),
         ...(o.outbox !== undefined ? { outbox: o.outbox } : {}),
         ...(o.routing !== undefined ? { routing: o.routing } : {}),
@@ -91,8 +97,10 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
       if (o.retentionDays !== undefined) (raw['store'] as Record<string, unknown>)['retentionDays'] = o.retentionDays;
       if (o.dataDir !== undefined) raw['dataDir'] = o.dataDir;
       if (o.oidc !== undefined) raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), oidc: o.oidc };
-      if (o.assertions !== undefined) raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), assertions: o.assertions };
-      if (o.signInRateLimit !== undefined) raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), signInRateLimit: o.signInRateLimit };
+      if (o.assertions !== undefined)
+        raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), assertions: o.assertions };
+      if (o.signInRateLimit !== undefined)
+        raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), signInRateLimit: o.signInRateLimit };
     },
   });
   const first = partners[0] ?? midden;
@@ -100,7 +108,10 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
     n,
     port,
     ca,
-    partner: issueNodeCertificate(ca, { commonName: `${first.ura}.test`, organization: { name: first.name, ura: first.ura } }),
+    partner: issueNodeCertificate(ca, {
+      commonName: `${first.ura}.test`,
+      organization: { name: first.name, ura: first.ura },
+    }),
     tls: { key: server.keyPem, cert: server.certPem, ca: ca.certPem },
     own: server,
   };
@@ -111,23 +122,53 @@ export interface Answer {
   body: string;
 }
 
-export function call(port: number, method: string, path: string, ca: string, client?: IssuedCertificate, json?: unknown): Promise<Answer> {
+export function call(
+  port: number,
+  method: string,
+  path: string,
+  ca: string,
+  client?: IssuedCertificate,
+  json?: unknown,
+): Promise<Answer> {
   return json === undefined
     ? send(port, method, path, ca, client, undefined, {})
     : send(port, method, path, ca, client, Buffer.from(JSON.stringify(json)), { 'content-type': 'application/json' });
 }
 
 /** Part 10 files as a multipart/related body, as the exchange upload (and STOW-RS) carries them. */
-export function multipartOf(parts: readonly Buffer[], boundary = 'beeldbrug-test-boundary'): { body: Buffer; contentType: string } {
-  const pieces = parts.flatMap((p) => [Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), p, Buffer.from('\r\n')]);
-  return { body: Buffer.concat([...pieces, Buffer.from(`--${boundary}--\r\n`)]), contentType: `multipart/related; type="application/dicom"; boundary=${boundary}` };
+export function multipartOf(
+  parts: readonly Buffer[],
+  boundary = 'beeldbrug-test-boundary',
+): { body: Buffer; contentType: string } {
+  const pieces = parts.flatMap((p) => [
+    Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
+    p,
+    Buffer.from('\r\n'),
+  ]);
+  return {
+    body: Buffer.concat([...pieces, Buffer.from(`--${boundary}--\r\n`)]),
+    contentType: `multipart/related; type="application/dicom"; boundary=${boundary}`,
+  };
 }
 
-export function send(port: number, method: string, path: string, ca: string, client: IssuedCertificate | undefined, payload: Buffer | undefined, headers: Record<string, string>): Promise<Answer> {
+export function send(
+  port: number,
+  method: string,
+  path: string,
+  ca: string,
+  client: IssuedCertificate | undefined,
+  payload: Buffer | undefined,
+  headers: Record<string, string>,
+): Promise<Answer> {
   return new Promise((resolve) => {
     const req = request(
       {
-        host: '127.0.0.1', port, path, method, ca, agent: false,
+        host: '127.0.0.1',
+        port,
+        path,
+        method,
+        ca,
+        agent: false,
         ...(client !== undefined ? { key: client.keyPem, cert: client.certPem } : {}),
         headers: payload !== undefined ? { ...headers, 'content-length': String(payload.length) } : headers,
       },

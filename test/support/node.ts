@@ -43,7 +43,13 @@ export async function ensureAdmin(raw: Record<string, unknown>, configPath: stri
   if (raw['exchange'] === undefined) return;
   const accounts = openAccounts(parseConfig(raw, configPath));
   try {
-    if (accounts.count('admin') === 0) await accounts.createLocal({ username: 'admin', name: 'Test admin', role: 'admin', password: TEST_ADMIN_PASSWORD });
+    if (accounts.count('admin') === 0)
+      await accounts.createLocal({
+        username: 'admin',
+        name: 'Test admin',
+        role: 'admin',
+        password: TEST_ADMIN_PASSWORD,
+      });
   } finally {
     accounts.close();
   }
@@ -72,9 +78,17 @@ export async function startTestNode(t: TestContext, o: TestNodeOptions = {}): Pr
   for (let attempt = 1; node === undefined; attempt++) {
     writeFileSync(configPath, stringifyYaml(raw));
     try {
-      node = await startNode(parseConfig(raw, configPath), createLogger({ level: 'debug', destination: createWriteStream(logFile, { flags: 'a' }) }), o.now !== undefined ? { now: o.now } : {});
+      node = await startNode(
+        parseConfig(raw, configPath),
+        createLogger({ level: 'debug', destination: createWriteStream(logFile, { flags: 'a' }) }),
+        o.now !== undefined ? { now: o.now } : {},
+      );
     } catch (err) {
-      if (attempt >= 3 || !(err instanceof BeeldbrugError && err.code === 'LISTEN_FAILED' && err.message.includes('DICOM'))) throw err;
+      if (
+        attempt >= 3 ||
+        !(err instanceof BeeldbrugError && err.code === 'LISTEN_FAILED' && err.message.includes('DICOM'))
+      )
+        throw err;
       const listeners = (raw['dimse'] as { listeners: { port: number }[] }).listeners;
       if (listeners[0] !== undefined) listeners[0].port = await freePort();
     }
@@ -88,7 +102,10 @@ export async function startTestNode(t: TestContext, o: TestNodeOptions = {}): Pr
 export async function restartTestNode(t: TestContext, n: TestNode): Promise<TestNode> {
   await n.node.close();
   const config = parseConfig(parseYaml(readFileSync(n.configPath, 'utf8')) as Record<string, unknown>, n.configPath);
-  const node = await startNode(config, createLogger({ level: 'debug', destination: createWriteStream(n.logFile, { flags: 'a' }) }));
+  const node = await startNode(
+    config,
+    createLogger({ level: 'debug', destination: createWriteStream(n.logFile, { flags: 'a' }) }),
+  );
   t.after(() => node.close());
   return { ...n, node, port: node.dimsePorts[0] ?? n.port };
 }
@@ -106,7 +123,9 @@ export function logLines(n: TestNode): Record<string, unknown>[] {
  * its next write: what a refused or cut-off write must not leave behind.
  */
 export function filesBesidesSpare(dataDir: string, under: 'blobs' | 'tmp' | '' = ''): string[] {
-  const files = readdirSync(join(dataDir, under), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !e.name.endsWith('.sqlite') && !/\.sqlite-(wal|shm)$/.test(e.name));
+  const files = readdirSync(join(dataDir, under), { recursive: true, withFileTypes: true }).filter(
+    (e) => e.isFile() && !e.name.endsWith('.sqlite') && !/\.sqlite-(wal|shm)$/.test(e.name),
+  );
   const spares = files.filter((e) => e.parentPath.endsWith('tmp') && statSync(join(e.parentPath, e.name)).size === 0);
   const rest = files.filter((e) => !spares.includes(e));
   // More than one empty temp file would be a leak of its own.

@@ -5,6 +5,13 @@ import { freePort } from './net.ts';
 
 export type { OrthancModality, OrthancPacs } from '../../src/cli/orthanc-pacs.ts';
 
-export async function startOrthanc(o: Omit<OrthancOptions, 'dicomPort' | 'httpPort' | 'password'>): Promise<OrthancPacs> {
-  return start({ ...o, dicomPort: await freePort(), httpPort: await freePort(), password: randomBytes(12).toString('hex') });
+export async function startOrthanc(
+  o: Omit<OrthancOptions, 'dicomPort' | 'httpPort' | 'password'>,
+): Promise<OrthancPacs> {
+  return start({
+    ...o,
+    dicomPort: await freePort(),
+    httpPort: await freePort(),
+    password: randomBytes(12).toString('hex'),
+  });
 }

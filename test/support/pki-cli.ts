@@ -18,13 +18,34 @@ export function beeldbrug(args: readonly string[]): string {
 }
 
 /** A network CA and one certificate per organization (key: a folder name), all from `beeldbrug pki`. */
-export function networkCertificates<K extends string>(t: TestContext, orgs: Record<K, { name: string; ura: string }>): { ca: IssuedCertificate; dir: string } & Record<K, IssuedCertificate> {
+export function networkCertificates<K extends string>(
+  t: TestContext,
+  orgs: Record<K, { name: string; ura: string }>,
+): { ca: IssuedCertificate; dir: string } & Record<K, IssuedCertificate> {
   const dir = tempDir(t);
   beeldbrug(['pki', 'ca', '--out', join(dir, 'ca'), '--name', 'Regio test CA']);
-  const pair = (sub: string, base: string): IssuedCertificate => ({ certPem: readFileSync(join(dir, sub, `${base}.crt`), 'utf8'), keyPem: readFileSync(join(dir, sub, `${base}.key`), 'utf8') });
+  const pair = (sub: string, base: string): IssuedCertificate => ({
+    certPem: readFileSync(join(dir, sub, `${base}.crt`), 'utf8'),
+    keyPem: readFileSync(join(dir, sub, `${base}.key`), 'utf8'),
+  });
   const certs: Record<string, IssuedCertificate> = {};
   for (const [sub, org] of Object.entries(orgs) as [K, { name: string; ura: string }][]) {
-    beeldbrug(['pki', 'node', '--ca', join(dir, 'ca'), '--out', join(dir, sub), '--name', `${sub}.test`, '--organization', org.name, '--ura', org.ura, '--host', '127.0.0.1']);
+    beeldbrug([
+      'pki',
+      'node',
+      '--ca',
+      join(dir, 'ca'),
+      '--out',
+      join(dir, sub),
+      '--name',
+      `${sub}.test`,
+      '--organization',
+      org.name,
+      '--ura',
+      org.ura,
+      '--host',
+      '127.0.0.1',
+    ]);
     certs[sub] = pair(sub, 'node');
   }
   return { ca: pair('ca', 'ca'), dir, ...(certs as Record<K, IssuedCertificate>) };

@@ -3,13 +3,22 @@ import { spawn } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import { peerEnv } from './tools.ts';
 
-export interface RunResult { code: number | null; stdout: string; stderr: string }
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /**
  * Runs a tool to its end. How long that takes depends on the machine's load, so the default bound is the test
  * runner's own timeout (scripts/test.ts): the kill only keeps a hung tool from outliving the test that ran it.
  */
-export function run(cmd: string, args: readonly string[], timeoutMs = 300_000, o: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  timeoutMs = 300_000,
+  o: { env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { env: o.env ?? peerEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -38,4 +47,3 @@ export function startPeer(t: TestContext, cmd: string, args: readonly string[]):
   });
   return { output: () => out };
 }
-

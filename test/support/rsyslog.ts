@@ -16,10 +16,17 @@ export interface Rsyslog {
   start(): Promise<void>;
 }
 
-export async function startRsyslog(t: TestContext, o: { rsyslogd: string; ca: IssuedCertificate; dir: string; port: number }): Promise<Rsyslog> {
+export async function startRsyslog(
+  t: TestContext,
+  o: { rsyslogd: string; ca: IssuedCertificate; dir: string; port: number },
+): Promise<Rsyslog> {
   const dir = o.dir;
   mkdirSync(join(dir, 'work'), { recursive: true });
-  const server = issueNodeCertificate(o.ca, { commonName: 'audit-repository.test', organization: { name: 'Ziekenhuis Noord ARR', ura: '10000001' }, hosts: ['127.0.0.1'] });
+  const server = issueNodeCertificate(o.ca, {
+    commonName: 'audit-repository.test',
+    organization: { name: 'Ziekenhuis Noord ARR', ura: '10000001' },
+    hosts: ['127.0.0.1'],
+  });
   writeFileSync(join(dir, 'ca.crt'), o.ca.certPem);
   writeFileSync(join(dir, 'server.crt'), server.certPem);
   writeFileSync(join(dir, 'server.key'), server.keyPem, { mode: 0o600 });
@@ -47,13 +54,21 @@ action(type="omfile" file="${join(dir, 'rsyslogd.log')}")
   let child: ChildProcess | undefined;
   let output = '';
   const start = async (): Promise<void> => {
-    const p = spawn(o.rsyslogd, ['-n', '-f', join(dir, 'rsyslog.conf'), '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(o.rsyslogd, ['-n', '-f', join(dir, 'rsyslog.conf'), '-i', join(dir, 'rsyslogd.pid')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     p.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     p.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     child = p;
     // Its exit ends the wait too: waitFor has no deadline, and a dead rsyslogd will never listen.
-    await waitFor(`rsyslogd listening on ${o.port}`, async () =>
-      p.exitCode !== null || readFileSync('/proc/net/tcp', 'utf8').includes(`:${o.port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`));
+    await waitFor(
+      `rsyslogd listening on ${o.port}`,
+      async () =>
+        p.exitCode !== null ||
+        readFileSync('/proc/net/tcp', 'utf8').includes(
+          `:${o.port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`,
+        ),
+    );
     if (p.exitCode !== null) throw new Error(`rsyslogd exited: ${output}`);
   };
   const stop = async (): Promise<void> => {
@@ -68,7 +83,12 @@ action(type="omfile" file="${join(dir, 'rsyslogd.log')}")
   t.after(stop);
   return {
     port: o.port,
-    received: () => (existsSync(received) ? readFileSync(received, 'utf8').split('\n').filter((l) => l !== '') : []),
+    received: () =>
+      existsSync(received)
+        ? readFileSync(received, 'utf8')
+            .split('\n')
+            .filter((l) => l !== '')
+        : [],
     stop,
     start,
   };

@@ -24,9 +24,17 @@ export interface SignedIn {
 }
 
 /** Makes a local account on the node and signs it in. */
-export async function signedIn(t: TestContext, n: ExchangeNode, a: { username: string; name: string; role: Role; uziRoleCode?: string }): Promise<SignedIn> {
+export async function signedIn(
+  t: TestContext,
+  n: ExchangeNode,
+  a: { username: string; name: string; role: Role; uziRoleCode?: string },
+): Promise<SignedIn> {
   const totpSecret = await addAccount(t, n, a);
-  const r = await call(n.port, 'POST', '/api/v1/session', n.ca.certPem, undefined, { username: a.username, password: PERSON_PASSWORD, code: totpCode(totpSecret, totpStep(new Date())) });
+  const r = await call(n.port, 'POST', '/api/v1/session', n.ca.certPem, undefined, {
+    username: a.username,
+    password: PERSON_PASSWORD,
+    code: totpCode(totpSecret, totpStep(new Date())),
+  });
   assert.equal(r.status, 200, r.body);
   const body = JSON.parse(r.body) as { token: string };
   const id = n.n.node.audit.list({ action: 'login' }).findLast((rec) => rec.user.name === a.name)?.user.id ?? '';
@@ -39,13 +47,23 @@ export async function signedIn(t: TestContext, n: ExchangeNode, a: { username: s
     call: (method, path, json) =>
       json === undefined
         ? send(n.port, method, path, n.ca.certPem, undefined, undefined, { authorization: `Bearer ${body.token}` })
-        : send(n.port, method, path, n.ca.certPem, undefined, Buffer.from(JSON.stringify(json)), { authorization: `Bearer ${body.token}`, 'content-type': 'application/json' }),
+        : send(n.port, method, path, n.ca.certPem, undefined, Buffer.from(JSON.stringify(json)), {
+            authorization: `Bearer ${body.token}`,
+            'content-type': 'application/json',
+          }),
   };
 }
 
 /** Makes a local account on a running node (its accounts database, as `beeldbrug user add` does); returns its TOTP secret. */
-export async function addAccount(t: TestContext, n: ExchangeNode, a: { username: string; name: string; role: Role; uziRoleCode?: string }): Promise<string> {
-  const config = parseConfig(parseYaml(readFileSync(n.n.configPath, 'utf8')) as Record<string, unknown>, n.n.configPath);
+export async function addAccount(
+  t: TestContext,
+  n: ExchangeNode,
+  a: { username: string; name: string; role: Role; uziRoleCode?: string },
+): Promise<string> {
+  const config = parseConfig(
+    parseYaml(readFileSync(n.n.configPath, 'utf8')) as Record<string, unknown>,
+    n.n.configPath,
+  );
   const accounts = openAccounts(config);
   t.after(() => accounts.close());
   const { totpSecret } = await accounts.createLocal({ ...a, password: PERSON_PASSWORD });
@@ -58,11 +76,29 @@ const mainTs = new URL('../../src/main.ts', import.meta.url).pathname;
  * Runs the `beeldbrug` CLI as a person at their terminal would, with its own saved sign-in (BEELDBRUG_SESSION) and
  * standard input. Asynchronous: the node under test runs in this process and must keep answering.
  */
-export function cliAs(sessionFile: string, args: readonly string[], input = '', timeoutMs = 120_000): Promise<RunResult> {
-  return run(process.execPath, ['--disable-warning=ExperimentalWarning', mainTs, ...args], timeoutMs, { env: { ...process.env, BEELDBRUG_SESSION: sessionFile }, input });
+export function cliAs(
+  sessionFile: string,
+  args: readonly string[],
+  input = '',
+  timeoutMs = 120_000,
+): Promise<RunResult> {
+  return run(process.execPath, ['--disable-warning=ExperimentalWarning', mainTs, ...args], timeoutMs, {
+    env: { ...process.env, BEELDBRUG_SESSION: sessionFile },
+    input,
+  });
 }
 
 /** `beeldbrug login` for an account made with `addAccount`: password and the current TOTP code on standard input. */
-export async function cliLogin(n: ExchangeNode, sessionFile: string, caFile: string, username: string, totpSecret: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return cliAs(sessionFile, ['login', '--node', `https://127.0.0.1:${n.port}`, '--ca', caFile, '--username', username], `${PERSON_PASSWORD}\n${totpCode(totpSecret, totpStep(new Date()))}\n`);
+export async function cliLogin(
+  n: ExchangeNode,
+  sessionFile: string,
+  caFile: string,
+  username: string,
+  totpSecret: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return cliAs(
+    sessionFile,
+    ['login', '--node', `https://127.0.0.1:${n.port}`, '--ca', caFile, '--username', username],
+    `${PERSON_PASSWORD}\n${totpCode(totpSecret, totpStep(new Date()))}\n`,
+  );
 }

@@ -41,21 +41,44 @@ export function radiologistAt(n: ExchangeNode): SignedIn {
 export async function registryProcess(t: TestContext, dir: string) {
   const out = tempDir(t);
   const clients = [noord, midden, zuid, traag, oost].flatMap((o) => ['--client', `${o.ura}:${o.name}`]);
-  beeldbrug(['registry', 'init', out, '--name', 'Regio registry', '--organization', registryOrg.name, '--ura', registryOrg.ura, '--port', '0', ...clients]);
+  beeldbrug([
+    'registry',
+    'init',
+    out,
+    '--name',
+    'Regio registry',
+    '--organization',
+    registryOrg.name,
+    '--ura',
+    registryOrg.ura,
+    '--port',
+    '0',
+    ...clients,
+  ]);
   const configPath = join(out, 'registry.yaml');
   const raw = parseYaml(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
   // `networkCertificates` names a certificate `<key>.test`; the portal's is made under the key `portal`.
   (raw['clients'] as unknown[]).push({ ...patientPortal, role: 'patient-portal', commonName: 'portal.test' });
-  raw['tls'] = { certFile: join(dir, 'registry', 'node.crt'), keyFile: join(dir, 'registry', 'node.key'), caFile: join(dir, 'ca', 'ca.crt') };
+  raw['tls'] = {
+    certFile: join(dir, 'registry', 'node.crt'),
+    keyFile: join(dir, 'registry', 'node.key'),
+    caFile: join(dir, 'ca', 'ca.crt'),
+  };
   writeFileSync(configPath, stringifyYaml(raw));
   const logFile = join(out, 'registry.log');
-  const registry = await startRegistry(parseRegistryConfig(raw, configPath), createLogger({ level: 'info', destination: createWriteStream(logFile) }));
+  const registry = await startRegistry(
+    parseRegistryConfig(raw, configPath),
+    createLogger({ level: 'info', destination: createWriteStream(logFile) }),
+  );
   t.after(() => registry.close());
   return { registry, logFile, dataDir: join(out, 'data') };
 }
 
 export function lines(file: string): Record<string, unknown>[] {
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 /**
@@ -71,12 +94,15 @@ const SOURCE_TIMEOUT_MS = 5000;
 export async function slowSource(t: TestContext, ca: IssuedCertificate) {
   const cert = issueNodeCertificate(ca, { commonName: 'traag.test', organization: traag, hosts: ['127.0.0.1'] });
   const bodies: string[] = [];
-  const server = createServer({ key: cert.keyPem, cert: cert.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (req) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    // The response is never written: closeAllConnections ends it after the test.
-    req.on('end', () => bodies.push(body));
-  });
+  const server = createServer(
+    { key: cert.keyPem, cert: cert.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true },
+    (req) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      // The response is never written: closeAllConnections ends it after the test.
+      req.on('end', () => bodies.push(body));
+    },
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => {
     server.closeAllConnections();
@@ -88,14 +114,19 @@ export async function slowSource(t: TestContext, ca: IssuedCertificate) {
 
 export async function importStudies(n: ExchangeNode, p: SynthPatient, which: number[]): Promise<void> {
   for (const i of which) {
-    for (const f of p.studies[i]?.files ?? []) await n.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+    for (const f of p.studies[i]?.files ?? [])
+      await n.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
   }
 }
 
 /** `noord` adds to Noord's node options, e.g. a PACS to import held studies into. */
-export async function network(t: TestContext, o: { middenPacs?: boolean; noord?: Parameters<typeof startExchangeNode>[1] } = {}) {
+export async function network(
+  t: TestContext,
+  o: { middenPacs?: boolean; noord?: Parameters<typeof startExchangeNode>[1] } = {},
+) {
   // Midden's PACS, when asked for: a real Orthanc that Midden's node queries and fetches from (C-GET).
-  const pacs = o.middenPacs === true ? await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_MIDDEN', modalities: {} }) : undefined;
+  const pacs =
+    o.middenPacs === true ? await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_MIDDEN', modalities: {} }) : undefined;
   if (pacs !== undefined) t.after(() => pacs.stop());
   const certs = networkCertificates(t, { noord, midden, zuid, oost, registry: registryOrg, portal: patientPortal });
   const keyFile = join(tempDir(t), 'network.key');
@@ -112,23 +143,66 @@ export async function network(t: TestContext, o: { middenPacs?: boolean; noord?:
     { ...oost, baseUrl: url(ports.oost) },
   ];
   const reg = { baseUrl: url(registry.port), networkKeyFile: keyFile };
-  const start = (us: typeof noord, identity: IssuedCertificate, port: number, extra: Parameters<typeof startExchangeNode>[1] = {}) =>
-    startExchangeNode(t, { ca: certs.ca, identity, us, port, partners: everyone.filter((p) => p.ura !== us.ura), registry: reg, timeline: { sourceTimeoutMs: SOURCE_TIMEOUT_MS }, ...extra });
+  const start = (
+    us: typeof noord,
+    identity: IssuedCertificate,
+    port: number,
+    extra: Parameters<typeof startExchangeNode>[1] = {},
+  ) =>
+    startExchangeNode(t, {
+      ca: certs.ca,
+      identity,
+      us,
+      port,
+      partners: everyone.filter((p) => p.ura !== us.ura),
+      registry: reg,
+      timeline: { sourceTimeoutMs: SOURCE_TIMEOUT_MS },
+      ...extra,
+    });
   const nodes = {
     noord: await start(noord, certs.noord, ports.noord, o.noord),
     midden: await start(
       midden,
       certs.midden,
       ports.midden,
-      pacs !== undefined ? { dimsePeers: [{ aeTitle: 'PACS_MIDDEN', host: '127.0.0.1', port: pacs.dicomPort, description: 'Midden PACS' }], fetchFrom: { aeTitle: 'PACS_MIDDEN', method: 'c-get' } } : {},
+      pacs !== undefined
+        ? {
+            dimsePeers: [
+              { aeTitle: 'PACS_MIDDEN', host: '127.0.0.1', port: pacs.dicomPort, description: 'Midden PACS' },
+            ],
+            fetchFrom: { aeTitle: 'PACS_MIDDEN', method: 'c-get' },
+          }
+        : {},
     ),
     zuid: await start(zuid, certs.zuid, ports.zuid),
     // Oost has no registry: it asks its configured regional sources.
-    oost: await startExchangeNode(t, { ca: certs.ca, identity: certs.oost, us: oost, port: ports.oost, partners: everyone.filter((p) => p.ura !== oost.ura), timeline: { sourceTimeoutMs: SOURCE_TIMEOUT_MS, regionalSources: [midden.ura] } }),
+    oost: await startExchangeNode(t, {
+      ca: certs.ca,
+      identity: certs.oost,
+      us: oost,
+      port: ports.oost,
+      partners: everyone.filter((p) => p.ura !== oost.ura),
+      timeline: { sourceTimeoutMs: SOURCE_TIMEOUT_MS, regionalSources: [midden.ura] },
+    }),
   };
   // The radiologists who ask: signed in at the requesting nodes with password + TOTP, as `beeldbrug login` does.
-  for (const n of [nodes.noord, nodes.oost]) signedInAt.set(n, await signedIn(t, n, { username: 'a.devries', name: radiologist.name, role: 'radiologist', uziRoleCode: radiologist.roleCode }));
-  const synth = await synthesize({ outDir: join(tempDir(t), 'synth'), patients: 2, seed: 41, studiesPerPatient: [3, 3], modalities: ['CR', 'DX'] });
+  for (const n of [nodes.noord, nodes.oost])
+    signedInAt.set(
+      n,
+      await signedIn(t, n, {
+        username: 'a.devries',
+        name: radiologist.name,
+        role: 'radiologist',
+        uziRoleCode: radiologist.roleCode,
+      }),
+    );
+  const synth = await synthesize({
+    outDir: join(tempDir(t), 'synth'),
+    patients: 2,
+    seed: 41,
+    studiesPerPatient: [3, 3],
+    modalities: ['CR', 'DX'],
+  });
   const [p, q] = synth.patients;
   assert.ok(p !== undefined && q !== undefined && p.bsn !== q.bsn);
   // P has two studies at Midden and one at Zuid; Q has studies at Midden only.
@@ -138,11 +212,33 @@ export async function network(t: TestContext, o: { middenPacs?: boolean; noord?:
   for (const n of [nodes.midden, nodes.zuid]) await n.n.node.localization?.flush();
   // The patient records consents through the patient portal (a hospital records only choices about itself).
   const consents = portalClient(t, certs, reg.baseUrl, keyFile);
-  if (pacs !== undefined) await pacs.rest('PUT', '/modalities/beeldbrug', { AET: nodes.midden.n.aeTitle, Host: '127.0.0.1', Port: nodes.midden.n.port });
-  return { certs, keyFile, registry, registryLog: logFile, registryData: dataDir, slow, nodes, p, q, consents, reg, pacs };
+  if (pacs !== undefined)
+    await pacs.rest('PUT', '/modalities/beeldbrug', {
+      AET: nodes.midden.n.aeTitle,
+      Host: '127.0.0.1',
+      Port: nodes.midden.n.port,
+    });
+  return {
+    certs,
+    keyFile,
+    registry,
+    registryLog: logFile,
+    registryData: dataDir,
+    slow,
+    nodes,
+    p,
+    q,
+    consents,
+    reg,
+    pacs,
+  };
 }
 
-export async function timelineOf(n: ExchangeNode, bsn: string, o: { includeReports?: boolean } = {}): Promise<Timeline> {
+export async function timelineOf(
+  n: ExchangeNode,
+  bsn: string,
+  o: { includeReports?: boolean } = {},
+): Promise<Timeline> {
   const a = await radiologistAt(n).call('POST', '/api/v1/timeline', { bsn, ...o });
   assert.equal(a.status, 200, a.body);
   return JSON.parse(a.body) as Timeline;
@@ -156,8 +252,18 @@ export const byHolder = (ura: string) => ({ role: 'holder' as const, ura });
 export const recorded = { recordedBy: { id: 'digid', name: 'de patiënt' }, channel: 'patient-portal' as const };
 
 /** A registry client with the patient portal's certificate. */
-export function portalClient(t: TestContext, certs: { ca: IssuedCertificate; portal: IssuedCertificate }, baseUrl: string, keyFile: string): HttpsRegistryClient {
-  const client = new HttpsRegistryClient({ baseUrl, tls: { key: certs.portal.keyPem, cert: certs.portal.certPem, ca: certs.ca.certPem }, networkKey: readNetworkKeyFile(keyFile), ourUra: patientPortal.ura });
+export function portalClient(
+  t: TestContext,
+  certs: { ca: IssuedCertificate; portal: IssuedCertificate },
+  baseUrl: string,
+  keyFile: string,
+): HttpsRegistryClient {
+  const client = new HttpsRegistryClient({
+    baseUrl,
+    tls: { key: certs.portal.keyPem, cert: certs.portal.certPem, ca: certs.ca.certPem },
+    networkKey: readNetworkKeyFile(keyFile),
+    ourUra: patientPortal.ura,
+  });
   t.after(() => client.close());
   return client;
 }

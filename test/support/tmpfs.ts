@@ -13,7 +13,8 @@ export function mountTmpfs(t: TestContext, size: string): string | undefined {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt], { stdio: 'ignore' });
   } catch {
     rmSync(mnt, { recursive: true, force: true });
-    if (process.env['CI'] === 'true') throw new Error('cannot mount a tmpfs for the disk-full test; CI must run as root');
+    if (process.env['CI'] === 'true')
+      throw new Error('cannot mount a tmpfs for the disk-full test; CI must run as root');
     t.skip('cannot mount a tmpfs here (needs root)');
     return undefined;
   }

@@ -8,7 +8,9 @@ const found = new Map<string, string | undefined>();
 /** The absolute path of a program on PATH (or in /usr/sbin for Orthanc), or undefined. */
 export function which(program: string): string | undefined {
   if (!found.has(program)) {
-    const r = spawnSync('sh', ['-c', `command -v ${program} || ls /usr/sbin/${program} 2>/dev/null`], { encoding: 'utf8' });
+    const r = spawnSync('sh', ['-c', `command -v ${program} || ls /usr/sbin/${program} 2>/dev/null`], {
+      encoding: 'utf8',
+    });
     const path = r.stdout.trim().split('\n')[0];
     found.set(program, path !== undefined && path !== '' ? path : undefined);
   }
