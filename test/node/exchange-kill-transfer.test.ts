@@ -460,17 +460,14 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
       node.child.kill('SIGKILL');
       kills += 1;
       assert.equal(await node.stop('SIGKILL'), null, 'killed, not exited');
-      // The receiver drops what the dead sender was uploading: the instance cut off leaves no temp file behind.
-      const cleaned = await until(
-        'the receiver cleaned up the cut-off uploads',
+      // The receiver drops what the dead sender was uploading: the instance cut off leaves no temp file behind. A
+      // request the dead sender had already put in the socket may still start after the kill (seen under load: a temp
+      // file listed just after the wait had held), so the wait is for no request in flight and no temp file at one
+      // moment; a temp file that stays keeps the wait, and the test, from ending (the runner's timeout names it).
+      await until(
+        `kill ${kills}: the receiver cleaned up the cut-off uploads, no temp file left`,
         () => inFlight.size === 0 && filesBesidesSpare(receiverData, 'tmp').length === 0,
-      ).then(
-        () => true,
-        () => false,
       );
-      const leftBehind = filesBesidesSpare(receiverData, 'tmp');
-      if (!cleaned) orphans += leftBehind.length;
-      assert.deepEqual(leftBehind, [], `kill ${kills}: no temp file left on the receiver`);
       for (const q of queued)
         assert.notEqual(
           outbox.get(q.transferId)?.state,
