@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SqliteAuditTrail } from '../src/audit/index.ts';
+import { openEmbeddedStore } from '../src/store/index.ts';
+import { PatientData } from '../src/studies/index.ts';
 import { createTestCa, issueNodeCertificate, type IssuedCertificate } from '../src/auth/index.ts';
 import { parseRegistryConfig } from '../src/config/index.ts';
 import { silentLogger } from '../src/log/index.ts';
@@ -131,13 +133,22 @@ try {
   closers.push(() => registryClient.close());
   const audit = new SqliteAuditTrail(join(work, 'audit.sqlite'), { key: randomBytes(32) });
   closers.push(() => audit.close());
+  const store = await openEmbeddedStore({ dataDir: join(work, 'store'), encryptionKey: randomBytes(32) });
+  closers.push(() => store.close());
+  const patientData = new PatientData({
+    store,
+    audit,
+    logger: silentLogger(),
+    retrieveAeTitle: 'BENCH',
+    node: 'bench',
+  });
   const timeline = new TimelineService({
     registry: registryClient,
     regionalSources: [],
     partners,
     us: requester,
     tls,
-    audit,
+    patientData,
     node: 'bench',
     sourceTimeoutMs: 2000,
   });

@@ -24,7 +24,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   audit: [],
   registry: ['config', 'errors', 'http', 'log'],
   timeline: ['audit', 'auth', 'config', 'errors', 'exchange', 'http', 'log', 'patient', 'registry', 'studies'],
-  studies: ['dicom', 'patient', 'store', 'errors', 'log'],
+  studies: ['audit', 'dicom', 'patient', 'store', 'errors', 'log'],
   node: [
     'audit',
     'auth',
@@ -87,4 +87,59 @@ test('domains import only the domains the architecture allows, and only through 
 test('every domain in src has a rule', () => {
   const domains = new Set(globSync('*/', { cwd: src }).map((d) => d.replace(/\/$/, '')));
   for (const d of domains) assert.ok(d in allowed, `src/${d} has no entry in the layering rules`);
+});
+
+/**
+ * The one chokepoint for patient data (src/studies/patient-data.ts): outside the store and the studies domain nothing
+ * reads the study index or the image files, opens the store, or writes the audit trail, except where named here and why.
+ */
+const chokepoint: readonly { what: string; pattern: RegExp; allowedIn: Readonly<Record<string, string>> }[] = [
+  {
+    what: 'opens the study store',
+    pattern: /\bopenEmbeddedStore\(/,
+    allowedIn: { 'node/hospital-node.ts': 'opens the store once, and hands it to PatientData' },
+  },
+  {
+    what: 'reads or writes the study index',
+    pattern: /\.index\.(?!stats\()\w+\(/,
+    allowedIn: {},
+  },
+  {
+    what: 'opens image files',
+    pattern: /\.blobs\.\w+\(/,
+    allowedIn: {},
+  },
+  {
+    what: 'writes the audit trail directly',
+    pattern: /\baudit\.record(All)?\(/,
+    allowedIn: {
+      'node/account-routes.ts': 'sign-in, sign-out and audit-read records: about accounts, not patient data',
+      'cli/user-command.ts': 'account administration records: about accounts, not patient data',
+    },
+  },
+  {
+    what: 'reaches the study service behind the chokepoint',
+    pattern: /\bStudyService\b/,
+    allowedIn: {},
+  },
+];
+
+test('patient data is reached only through the access layer in src/studies', () => {
+  const problems: string[] = [];
+  for (const file of globSync('**/*.ts', { cwd: src })) {
+    if (file.endsWith('.test.ts') || file.startsWith('store/') || file.startsWith('studies/')) continue;
+    if (file.startsWith('audit/')) continue;
+    const text = readFileSync(resolve(src, file), 'utf8');
+    for (const rule of chokepoint) {
+      if (rule.pattern.test(text) && rule.allowedIn[file] === undefined)
+        problems.push(`src/${file} ${rule.what}: go through PatientData / PatientDataAccess`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('the study service is not part of the studies domain public surface', () => {
+  const surface = readFileSync(resolve(src, 'studies/index.ts'), 'utf8');
+  assert.doesNotMatch(surface, /\bStudyService\b/);
+  assert.match(surface, /\bPatientData\b/);
 });

@@ -23,6 +23,7 @@ import { synthesize } from '../synth/index.ts';
 import { CONFIG_FILE_NAME, initNode } from './init-command.ts';
 import { makeCa, makeNodeCertificate } from './pki-command.ts';
 import { sendStudy } from '../exchange/index.ts';
+import { Dataset, Tag } from '../dicom/index.ts';
 import { readTlsFiles } from '../node/index.ts';
 import { silentLogger } from '../log/index.ts';
 import { untilSignal } from './signals.ts';
@@ -413,7 +414,7 @@ async function patientAtTwoHospitals(
     [zuid, patient.studies.slice(2)],
   ] as const) {
     for (const file of studies.flatMap((s) => s.files)) {
-      await at.node.studies.importFile({ actor: { kind: 'system', task: 'demo' }, purpose: 'import' }, file);
+      await at.node.patientData.openForTask('demo', 'demo network', 'import', 'demo data').importFile(file);
       if (at.pacs !== undefined) await at.pacs.upload(file);
     }
     await at.node.localization?.flush();
@@ -480,7 +481,7 @@ async function loadSyntheticPatients(
   await synthesize({ outDir: scratch, patients, seed });
   for (const file of listFiles(scratch)) {
     if ('upload' in into) await into.upload(file);
-    else await into.studies.importFile({ actor: { kind: 'system', task: 'demo' }, purpose: 'import' }, file);
+    else await into.patientData.openForTask('demo', 'demo network', 'import', 'demo data').importFile(file);
   }
   rmSync(scratch, { recursive: true, force: true });
 }
@@ -525,9 +526,12 @@ async function demoPush(dir: string, nodes: readonly DemoHospital[]): Promise<st
   const from = nodes[0];
   const to = nodes[1];
   if (from === undefined || to === undefined) return 'no two hospitals to push between';
-  const study = from.node.store.index.query('STUDY', [])[0];
-  const studyInstanceUid = study?.values.studyInstanceUid;
-  if (typeof studyInstanceUid !== 'string') return 'no study to push';
+  const access = from.node.patientData.openForTask('demo', 'demo network', 'exchange', 'demo push');
+  const anyStudy = new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'STUDY').set(Tag.StudyInstanceUID, 'UI', '');
+  const studyInstanceUid = access
+    .find(anyStudy, 'study-root', (n) => `demo: a study to push, of ${n}`, undefined)[0]
+    ?.string(Tag.StudyInstanceUID);
+  if (studyInstanceUid === undefined) return 'no study to push';
   const config = loadConfig(join(dir, from.hospital.aeTitle.toLowerCase(), CONFIG_FILE_NAME));
   if (config.exchange === undefined) return 'exchange not configured';
   const result = await sendStudy(
@@ -539,7 +543,11 @@ async function demoPush(dir: string, nodes: readonly DemoHospital[]): Promise<st
       reason: 'demo: overplaatsing',
       user: { id: 'demo', name: 'Demo gebruiker' },
     },
-    { studies: from.node.studies, tls: readTlsFiles(config.exchange.tls), logger: silentLogger() },
+    {
+      access,
+      tls: readTlsFiles(config.exchange.tls),
+      logger: silentLogger(),
+    },
   );
   return `${from.hospital.name} sent study ${studyInstanceUid} (${result.instances} instances) to ${to.hospital.name}; receipt verified.`;
 }

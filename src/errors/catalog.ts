@@ -88,6 +88,10 @@ export const ErrorCatalog = {
     http: 403,
     summary: "the registry does not permit releasing this patient's data to the requester (no consent, or a denial)",
   },
+  RELEASE_WITHOUT_REGISTRY: {
+    http: 403,
+    summary: 'this node releases patient data to another organization only with a permit from a registry, and has none',
+  },
   REQUEST_INVALID: { http: 400, summary: 'the request does not have the expected shape' },
   SIGN_IN_RATE_LIMITED: {
     http: 429,

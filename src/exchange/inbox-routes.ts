@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { decideIdentity, type PatientIdentityRule } from './patient-identity.ts';
-import type { AuditEvent, AuditTrail } from '../audit/index.ts';
 import { type HttpsApp, PERSON_ROUTES, personNamedInBody } from '../http/index.ts';
-import { actingEvent, importEvent, shownEvent } from './audit-events.ts';
+import type { AccessGrounds, PatientData, PatientDataAccess } from '../studies/index.ts';
+import { actingGrounds, importAbout, shownAbout } from './audit-events.ts';
 import type { Inbox, IncomingTransfer, TransferState } from './inbox.ts';
 
 const acceptSchema = z.strictObject({
@@ -12,20 +12,21 @@ const acceptSchema = z.strictObject({
 
 export interface InboxRouteDeps {
   inbox: Inbox;
-  audit: AuditTrail;
+  /** Every transfer shown is recorded through here in the name of who asked. */
+  patientData: PatientData;
   /** This node's name, for the audit trail's access point. */
   node: string;
   /**
    * Imports a delivered transfer into a local PACS (a dimse peer with a port; the routing rules' forward destination
-   * when none is named). Returns the AE title it goes to, or undefined when there is no such PACS. Calls
-   * `recordAcceptance` once the PACS is known and before anything is queued, so an acceptance the audit trail cannot
-   * hold imports nothing.
+   * when none is named), through a patient-data access in the name of who accepted it. Returns the AE title it goes
+   * to, or undefined when there is no such PACS. Calls `recordAcceptance` with that access once the PACS is known and
+   * before anything is queued, so an acceptance the audit trail cannot hold imports nothing.
    */
   importInto: (
     transfer: IncomingTransfer,
     destination: string | undefined,
-    user: AuditEvent['user'],
-    recordAcceptance: (destination: string) => void,
+    acceptedBy: Pick<AccessGrounds, 'kind' | 'user' | 'responsibleUser'> & { ip: string },
+    recordAcceptance: (access: PatientDataAccess, destination: string) => void,
   ) => string | undefined;
   /** The rule that names the patient in the local PACS, shown with each study. */
   identity: PatientIdentityRule;
@@ -81,12 +82,9 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
       }
       const transfers = d.inbox.list(state !== undefined ? { state: state as TransferState } : {});
       // Recorded before anything is shown: a listing the trail cannot hold is not answered.
-      const who = actingEvent(req.acting);
-      d.audit.recordAll(
+      d.patientData.open(actingGrounds(req.acting, { node: d.node, ip: req.ip })).recordAll(
         transfers.map((t) =>
-          shownEvent({
-            at: { node: d.node, ip: req.ip },
-            ...who,
+          shownAbout({
             action: 'query',
             description: `inbox listed: study from URA ${t.senderUra} (${t.state})`,
             transferId: t.transferId,
@@ -113,10 +111,8 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
         await sleep(250);
         t = d.inbox.find(req.params.transferId) ?? t;
       }
-      d.audit.record(
-        shownEvent({
-          at: { node: d.node, ip: req.ip },
-          ...actingEvent(req.acting),
+      d.patientData.open(actingGrounds(req.acting, { node: d.node, ip: req.ip })).record(
+        shownAbout({
           action: 'read',
           description: `inbox transfer read: study from URA ${t.senderUra} (${t.state})`,
           transferId: t.transferId,
@@ -146,19 +142,22 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
       if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
       if (transfer.state !== 'delivered')
         return reply.code(409).send({ error: 'transfer-not-delivered', state: transfer.state });
-      const who = actingEvent(req.acting);
+      const who = actingGrounds(req.acting, { node: d.node, ip: req.ip });
       const user = who.user;
-      const destination = d.importInto(transfer, parsed.data.destination, user, (resolved) =>
-        d.audit.record(
-          importEvent({
-            at: { node: d.node, ip: req.ip },
+      const acceptedBy = {
+        kind: who.kind,
+        user,
+        ...(who.responsibleUser !== undefined ? { responsibleUser: who.responsibleUser } : {}),
+        ip: req.ip,
+      };
+      const destination = d.importInto(transfer, parsed.data.destination, acceptedBy, (access, resolved) =>
+        access.record(
+          importAbout({
             destination: resolved,
             transferId: transfer.transferId,
             manifest: transfer.manifest,
             outcome: 'success',
             failed: 0,
-            acceptedBy: user,
-            ...(who.responsibleUser !== undefined ? { acceptedFor: who.responsibleUser } : {}),
             description: `held study accepted by ${user.name}${who.responsibleUser !== undefined ? ` for ${who.responsibleUser.name}` : ''} for import into the PACS ${resolved}`,
           }),
         ),

@@ -12,6 +12,6 @@ export { Outbox, type OutgoingRequest, type OutgoingState, type OutgoingTransfer
 export { OutboxWorker, defaultRetryPolicy, type RetryPolicy } from './outbox-worker.ts';
 export { registerOutboxRoutes } from './outbox-routes.ts';
 export { findPartner, queueSend, type StudyLocation, type StudySource } from './queue-send.ts';
-export { importEvent, type AccessPoint } from './audit-events.ts';
+export { importAbout, importGrounds, sendGrounds, type AccessPoint } from './audit-events.ts';
 export { coercePatient, decideIdentity, type IdentityDecision, type PatientIdentityRule } from './patient-identity.ts';
 export { type ArrivalNotice, ArrivalNotifier, arrivalNotice } from './arrival-notifier.ts';

@@ -2,14 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { PartnerConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
-import type { FastifyRequest } from 'fastify';
-import type { AuditEvent, AuditTrail } from '../audit/index.ts';
 import type { HttpsApp } from '../http/index.ts';
-import type { StudyService } from '../studies/index.ts';
+import type { AuditAbout, PatientData } from '../studies/index.ts';
 import { Purpose, uid } from './manifest.ts';
 import type { Outbox, OutgoingRequest, OutgoingTransfer } from './outbox.ts';
 import { findPartner, queueSend, type StudySource } from './queue-send.ts';
-import { actingEvent, shownEvent } from './audit-events.ts';
+import { actingGrounds, shownAbout } from './audit-events.ts';
 import { type Acting, actingUsers, PERSON_ROUTES, personNamedInBody } from '../http/index.ts';
 
 const sendRequestSchema = z.strictObject({
@@ -24,8 +22,8 @@ const sendRequestSchema = z.strictObject({
 
 export interface OutboxRouteDeps {
   outbox: Outbox;
-  studies: StudyService;
-  audit: AuditTrail;
+  /** Every transfer shown, and every send queued, is recorded through here in the name of who asked. */
+  patientData: PatientData;
   node: string;
   partners: readonly PartnerConfig[];
   ourUra: string;
@@ -59,16 +57,8 @@ function view(t: OutgoingTransfer, partners: readonly PartnerConfig[] = []): Rec
 }
 
 /** The audit record of one outgoing transfer shown to whoever asked (a signed-in person, or one of our systems). */
-function shown(
-  d: OutboxRouteDeps,
-  req: FastifyRequest,
-  t: OutgoingTransfer,
-  action: 'query' | 'read',
-  description: string,
-): AuditEvent {
-  return shownEvent({
-    at: { node: d.node, ip: req.ip },
-    ...actingEvent(req.acting),
+function shown(t: OutgoingTransfer, action: 'query' | 'read', description: string): AuditAbout {
+  return shownAbout({
     action,
     description,
     transferId: t.transferId,
@@ -119,7 +109,7 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
     try {
       const transfer = await queueSend(
         d,
-        { actor: { kind: 'user', id: asker.user.id, name: asker.user.name }, purpose: 'exchange' },
+        req.acting?.kind === 'person' ? 'person' : 'own-system',
         { node: d.node, ip: req.ip },
         {
           studyInstanceUid: b.studyInstanceUid,
@@ -154,11 +144,13 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
           .send({ error: 'request-invalid', problems: ['state: one of queued, sending, delivered, failed'] });
       }
       const transfers = d.outbox.list(state !== undefined ? { state: state as OutgoingTransfer['state'] } : {});
-      d.audit.recordAll(
-        transfers.map((t) =>
-          shown(d, req, t, 'query', `outbox listed: transfer to URA ${t.request.partnerUra} (${t.state})`),
-        ),
-      );
+      d.patientData
+        .open(actingGrounds(req.acting, { node: d.node, ip: req.ip }))
+        .recordAll(
+          transfers.map((t) =>
+            shown(t, 'query', `outbox listed: transfer to URA ${t.request.partnerUra} (${t.state})`),
+          ),
+        );
       return { transfers: transfers.map((t) => view(t, d.partners)) };
     },
   );
@@ -184,7 +176,9 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
         await sleep(200);
         t = d.outbox.get(req.params.transferId) ?? t;
       }
-      d.audit.record(shown(d, req, t, 'read', `outbox transfer read: to URA ${t.request.partnerUra} (${t.state})`));
+      d.patientData
+        .open(actingGrounds(req.acting, { node: d.node, ip: req.ip }))
+        .record(shown(t, 'read', `outbox transfer read: to URA ${t.request.partnerUra} (${t.state})`));
       return view(t, d.partners);
     },
   );

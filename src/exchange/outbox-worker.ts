@@ -1,12 +1,11 @@
 import type { PartnerConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { StudyService } from '../studies/index.ts';
+import type { PatientData, PatientDataAccess } from '../studies/index.ts';
 import type { Outbox, OutgoingTransfer } from './outbox.ts';
 import { isPassingFault, sendStudy } from './send-study.ts';
-import { sendEvent } from './audit-events.ts';
-import { patientOfStudy, type StudySource } from './queue-send.ts';
-import type { AuditTrail } from '../audit/index.ts';
+import { sendAbout, sendGrounds } from './audit-events.ts';
+import type { StudySource } from './queue-send.ts';
 
 export interface RetryPolicy {
   /** Wait after the first failed attempt; doubles with every further one. */
@@ -24,8 +23,8 @@ export const defaultRetryPolicy: RetryPolicy = {
 
 export interface OutboxWorkerOptions {
   outbox: Outbox;
-  studies: StudyService;
-  audit: AuditTrail;
+  /** The study's bytes and every record of the transfer go through here, in the name of who asked for the send. */
+  patientData: PatientData;
   /** This node's name, for the audit trail. */
   node: string;
   partners: readonly PartnerConfig[];
@@ -92,16 +91,20 @@ export class OutboxWorker {
     clearTimeout(timer);
   }
 
+  /** The worker sends in the name of who asked: the records of a transfer name that person (or system). */
+  #access(t: OutgoingTransfer): PatientDataAccess {
+    return this.#o.patientData.open(sendGrounds(t.request, { node: this.#o.node }, 'node-task'));
+  }
+
   #audit(t: OutgoingTransfer, partnerName: string, outcome: 'success' | 'failure', description: string): void {
-    const ctx = { actor: { kind: 'system' as const, task: 'outbox' }, purpose: 'exchange' as const };
     try {
-      this.#o.audit.record(
-        sendEvent({
-          at: { node: this.#o.node },
+      const access = this.#access(t);
+      access.record(
+        sendAbout({
           request: t.request,
           partnerName,
           transferId: t.transferId,
-          patient: t.request.patient ?? patientOfStudy(this.#o.studies, ctx, t.request.studyInstanceUid),
+          patient: t.request.patient ?? access.studySummary(t.request.studyInstanceUid).patient,
           outcome,
           description,
         }),
@@ -116,11 +119,10 @@ export class OutboxWorker {
    * The node's copy is a cache: when the PACS holds more of the study than the node (or all of it), fetch it first, so
    * the partner gets the whole study. Without a PACS configured the node sends what it holds.
    */
-  async #fetchIfMissing(studyInstanceUid: string, log: Logger): Promise<void> {
+  async #fetchIfMissing(access: PatientDataAccess, studyInstanceUid: string, log: Logger): Promise<void> {
     const source = this.#o.source;
     if (source === undefined) return;
-    const ctx = { actor: { kind: 'system' as const, task: 'outbox' }, purpose: 'exchange' as const };
-    const held = this.#o.studies.studyInstances(ctx, studyInstanceUid).length;
+    const held = access.studySummary(studyInstanceUid).instances;
     const atSource = await source.locate(studyInstanceUid);
     if (atSource === undefined) {
       if (held > 0) return;
@@ -142,7 +144,8 @@ export class OutboxWorker {
       return;
     }
     try {
-      await this.#fetchIfMissing(r.studyInstanceUid, log);
+      const access = this.#access(t);
+      await this.#fetchIfMissing(access, r.studyInstanceUid, log);
       const result = await sendStudy(
         {
           studyInstanceUid: r.studyInstanceUid,
@@ -154,7 +157,7 @@ export class OutboxWorker {
           ...(r.consentReference !== undefined ? { consentReference: r.consentReference } : {}),
         },
         {
-          studies: this.#o.studies,
+          access,
           tls: this.#o.tls,
           logger: log,
           transferId: t.transferId,

@@ -1,10 +1,9 @@
 import type { PartnerConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
-import type { AccessContext, StudyService } from '../studies/index.ts';
+import type { AccessorKind, PatientData } from '../studies/index.ts';
 import type { Outbox, OutgoingRequest, OutgoingTransfer } from './outbox.ts';
 import { decidePurpose } from './purpose-decision.ts';
-import { type AccessPoint, sendEvent } from './audit-events.ts';
-import type { AuditTrail } from '../audit/index.ts';
+import { type AccessPoint, sendAbout, sendGrounds } from './audit-events.ts';
 
 export interface StudyLocation {
   instances: number;
@@ -24,22 +23,10 @@ export interface StudySource {
 
 export interface QueueSendDeps {
   outbox: Outbox;
-  studies: StudyService;
-  audit: AuditTrail;
+  patientData: PatientData;
   partners: readonly PartnerConfig[];
   ourUra: string;
   source?: StudySource | undefined;
-}
-
-/** The patient of a stored study, as the audit trail names them. */
-export function patientOfStudy(
-  studies: StudyService,
-  ctx: AccessContext,
-  studyInstanceUid: string,
-): { bsn?: string; patientId?: string } | undefined {
-  const first = studies.studyInstances(ctx, studyInstanceUid)[0];
-  if (first === undefined) return undefined;
-  return { ...(first.patient.bsn !== null ? { bsn: first.patient.bsn } : {}), patientId: first.patient.patientId };
 }
 
 /** The partner by URA, or by name as an operator types it. */
@@ -54,10 +41,11 @@ export function findPartner(partners: readonly PartnerConfig[], uraOrName: strin
  */
 export async function queueSend(
   d: QueueSendDeps,
-  ctx: AccessContext,
+  by: AccessorKind,
   at: AccessPoint,
   request: OutgoingRequest,
 ): Promise<OutgoingTransfer> {
+  const access = d.patientData.open(sendGrounds(request, at, by));
   const partner = d.partners.find((p) => p.ura === request.partnerUra);
   if (partner?.baseUrl === undefined) {
     throw new BeeldbrugError(
@@ -73,7 +61,7 @@ export async function queueSend(
   });
   if (!purpose.accept) throw new BeeldbrugError('SEND_NOT_ALLOWED', purpose.detail);
   const patient =
-    patientOfStudy(d.studies, ctx, request.studyInstanceUid) ??
+    access.studySummary(request.studyInstanceUid).patient ??
     (await d.source?.locate(request.studyInstanceUid))?.patient;
   if (patient === undefined) {
     throw new BeeldbrugError(
@@ -82,9 +70,8 @@ export async function queueSend(
     );
   }
   const queued = d.outbox.enqueue({ ...request, patient });
-  d.audit.record(
-    sendEvent({
-      at,
+  access.record(
+    sendAbout({
       request,
       partnerName: partner.name,
       transferId: queued.transferId,

@@ -4,8 +4,7 @@ import { transferSyntaxInfo } from '../dicom/index.ts';
 import type { PartnerConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { StoredInstance } from '../store/index.ts';
-import type { AccessContext, StudyService } from '../studies/index.ts';
+import type { PatientDataAccess, ReleasedInstance } from '../studies/index.ts';
 import type { Manifest, Purpose } from './manifest.ts';
 import { PartnerClient } from '../http/index.ts';
 import { verifyReceipt } from './receipt.ts';
@@ -40,14 +39,10 @@ const PARALLEL = 4;
 const BOUNDARY = 'beeldbrug-part-boundary-7d1f0c';
 
 /** A batch of stored instances as a multipart/related body, each file streamed from the store as it goes out. */
-async function* multipartBody(
-  studies: StudyService,
-  batch: readonly StoredInstance[],
-  onBytes: (n: number) => void,
-): AsyncIterable<Buffer> {
+async function* multipartBody(batch: readonly ReleasedInstance[], onBytes: (n: number) => void): AsyncIterable<Buffer> {
   for (const instance of batch) {
     yield Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`);
-    for await (const chunk of studies.openFile(instance) as AsyncIterable<Buffer>) {
+    for await (const chunk of instance.openFile() as AsyncIterable<Buffer>) {
       onBytes(chunk.length);
       yield chunk;
     }
@@ -87,7 +82,8 @@ export function isPassingFault(err: unknown): boolean {
  * partner already holds moves no image bytes.
  */
 export interface SendDeps {
-  studies: StudyService;
+  /** The access in the name of who asked for the send: the only way to the study's bytes. */
+  access: PatientDataAccess;
   tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer };
   logger: Logger;
   onProgress?: (p: SendProgress) => void;
@@ -134,8 +130,9 @@ class AttemptFailed extends Error {
 async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): Promise<SendResult> {
   if (r.to.baseUrl === undefined)
     throw new BeeldbrugError('CONFIG_INVALID', `partner ${r.to.name} (${r.to.ura}) has no baseUrl to send to`);
-  const ctx: AccessContext = { actor: { kind: 'user', id: r.user.id, name: r.user.name }, purpose: 'exchange' };
-  const instances = d.studies.studyInstances(ctx, r.studyInstanceUid);
+  // The worker records the outcome (delivered or given up) through the same access; each attempt is not a record.
+  const released = d.access.releaseStudy(r.studyInstanceUid, undefined);
+  const instances = released.map((i) => i.stored);
   const first = instances[0];
   if (first === undefined) throw new BeeldbrugError('NOT_FOUND', `no study ${r.studyInstanceUid} in this node`);
   const manifest: Manifest = {
@@ -186,20 +183,22 @@ async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): P
     if (opened.status !== 200 && opened.status !== 201)
       throw refused('opening the transfer', opened.status, opened.json);
     const needed = new Set((opened.json as { needed: string[] }).needed);
-    const toSend = instances.filter((i) => needed.has(i.instance.sopInstanceUid));
+    const toSend = released.filter((i) => needed.has(i.stored.instance.sopInstanceUid));
     progress.needed = toSend.length;
     d.onProgress?.(progress);
 
-    const batches: StoredInstance[][] = [];
+    const batches: ReleasedInstance[][] = [];
     for (let i = 0; i < toSend.length; i += BATCH) batches.push(toSend.slice(i, i + BATCH));
     const worker = async (): Promise<void> => {
       for (let batch = batches.shift(); batch !== undefined; batch = batches.shift()) {
         // Compress on the wire only where it pays: JPEG, JPEG-LS, JPEG 2000 and video are compressed already.
-        const compress = batch.some((i) => transferSyntaxInfo(i.instance.transferSyntaxUid)?.encapsulated !== true);
+        const compress = batch.some(
+          (i) => transferSyntaxInfo(i.stored.instance.transferSyntaxUid)?.encapsulated !== true,
+        );
         const a = await client.stream(
           `/exchange/v1/transfers/${manifest.transferId}/instances`,
           `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`,
-          multipartBody(d.studies, batch, (n) => (progress.bytesSent += n)),
+          multipartBody(batch, (n) => (progress.bytesSent += n)),
           { compress },
         );
         const answer = a.json as { stored?: string[]; failed?: { sopInstanceUid: string | null; reason: string }[] };

@@ -1,7 +1,6 @@
-import type { AuditTrail } from '../audit/index.ts';
 import type { HttpsApp } from '../http/index.ts';
-import { receivedEvent, receivingEvent } from './audit-events.ts';
-import type { StudyService } from '../studies/index.ts';
+import { receivedAbout, receivingAbout, receivingGrounds } from './audit-events.ts';
+import type { PatientData, PatientDataAccess } from '../studies/index.ts';
 import type { IncomingTransfer, Inbox } from './inbox.ts';
 import { parseManifest } from './manifest.ts';
 import { decidePurpose } from './purpose-decision.ts';
@@ -12,8 +11,8 @@ const MANIFEST_LIMIT_BYTES = 64 * 1024 * 1024;
 
 export interface TransferRouteDeps {
   inbox: Inbox;
-  studies: StudyService;
-  audit: AuditTrail;
+  /** What the node already holds, and every record of the transfer, go through here in the partner's name. */
+  patientData: PatientData;
   /** This node's name, for the audit trail's access point. */
   node: string;
   /** Told once a transfer is complete and verified, e.g. to import it into the PACS. */
@@ -24,16 +23,22 @@ export interface TransferRouteDeps {
 }
 
 /** The instances of a transfer this node does not yet hold verified: not received in it, nor held with the same digest. */
-function stillNeeded(d: TransferRouteDeps, transfer: IncomingTransfer, remoteAddress: string): string[] {
+function stillNeeded(d: TransferRouteDeps, transfer: IncomingTransfer, access: PatientDataAccess): string[] {
   const received = d.inbox.received(transfer.transferId);
-  const held = d.studies.heldWithDigest(
-    {
-      actor: { kind: 'partner-node', ura: transfer.senderUra, name: transfer.senderUra, remoteAddress },
-      purpose: 'exchange',
-    },
-    transfer.manifest.instances.filter((i) => !received.has(i.sopInstanceUid)),
-  );
+  const held = access.heldWithDigest(transfer.manifest.instances.filter((i) => !received.has(i.sopInstanceUid)));
   return transfer.manifest.instances.map((i) => i.sopInstanceUid).filter((uid) => !received.has(uid) && !held.has(uid));
+}
+
+/** The partner's access to one transfer, in the name of the user its manifest names. */
+function accessFor(
+  d: TransferRouteDeps,
+  ip: string,
+  sender: { ura: string; name: string },
+  manifest: IncomingTransfer['manifest'],
+): PatientDataAccess {
+  return d.patientData.open(
+    receivingGrounds({ at: { node: d.node, ip }, senderUra: sender.ura, senderName: sender.name, manifest }),
+  );
 }
 
 /**
@@ -67,12 +72,10 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
       const opened = d.inbox.open(manifest, partner.ura);
       if (opened.outcome === 'conflict')
         return reply.code(409).send({ error: 'transfer-id-conflict', detail: opened.detail });
-      const needed = stillNeeded(d, opened.transfer, req.ip);
-      d.audit.record(
-        receivingEvent({
-          at: { node: d.node, ip: req.ip },
-          senderUra: partner.ura,
-          senderName: partner.name,
+      const access = accessFor(d, req.ip, partner, manifest);
+      const needed = stillNeeded(d, opened.transfer, access);
+      access.record(
+        receivingAbout({
           transferId: manifest.transferId,
           manifest,
           action: 'receive',
@@ -102,13 +105,11 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
     async (req, reply) => {
       const transfer = req.partner !== undefined ? d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
       if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
-      const needed = transfer.state === 'open' ? stillNeeded(d, transfer, req.ip) : [];
       const sender = req.partner?.name ?? transfer.senderUra;
-      d.audit.record(
-        receivingEvent({
-          at: { node: d.node, ip: req.ip },
-          senderUra: transfer.senderUra,
-          senderName: sender,
+      const access = accessFor(d, req.ip, { ura: transfer.senderUra, name: sender }, transfer.manifest);
+      const needed = transfer.state === 'open' ? stillNeeded(d, transfer, access) : [];
+      access.record(
+        receivingAbout({
           transferId: transfer.transferId,
           manifest: transfer.manifest,
           action: 'read',
@@ -126,7 +127,9 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
       const transfer = req.partner !== undefined ? d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
       if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
       if (transfer.state === 'delivered') return { receipt: d.inbox.receiptOf(transfer.transferId) };
-      const missing = stillNeeded(d, transfer, req.ip);
+      const senderName = req.partner?.name ?? transfer.senderUra;
+      const access = accessFor(d, req.ip, { ura: transfer.senderUra, name: senderName }, transfer.manifest);
+      const missing = stillNeeded(d, transfer, access);
       if (missing.length > 0) return reply.code(409).send({ error: 'transfer-incomplete', missing });
       const receipt = await signReceipt(
         {
@@ -143,15 +146,7 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
       if (d.inbox.get(transfer.transferId, transfer.senderUra)?.state === 'delivered')
         return { receipt: d.inbox.receiptOf(transfer.transferId) };
       // Recorded before anything is confirmed: if the audit trail cannot be written, the commit fails and is retried.
-      d.audit.record(
-        receivedEvent({
-          at: { node: d.node, ip: req.ip },
-          senderUra: transfer.senderUra,
-          senderName: req.partner?.name ?? transfer.senderUra,
-          transferId: transfer.transferId,
-          manifest: transfer.manifest,
-        }),
-      );
+      access.record(receivedAbout({ senderName, transferId: transfer.transferId, manifest: transfer.manifest }));
       d.inbox.markDelivered(transfer.transferId, receipt);
       // Users are told a study arrived only now that all of it is here and verified, never on its first image.
       req.log.info(

@@ -2,16 +2,15 @@ import type { Readable, Transform } from 'node:stream';
 import { createInflate, createZstdDecompress } from 'node:zlib';
 import { MultipartError, parseMultipartContentType, readMultipart } from '../dicomweb/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
-import type { AuditTrail } from '../audit/index.ts';
 import type { HttpsApp } from '../http/index.ts';
-import { receivingEvent, verifyFailureEvent } from './audit-events.ts';
-import type { StudyService } from '../studies/index.ts';
+import { receivingAbout, receivingGrounds, verifyFailureAbout } from './audit-events.ts';
+import type { PatientData } from '../studies/index.ts';
 import type { Inbox, IncomingTransfer } from './inbox.ts';
 
 export interface UploadRouteDeps {
   inbox: Inbox;
-  studies: StudyService;
-  audit: AuditTrail;
+  /** Every stored instance and every record of the upload go through here, in the partner's name. */
+  patientData: PatientData;
   node: string;
   maxUploadBytes: number;
   /** Told of each instance stored, in arrival order, e.g. to forward it into the PACS by the routing rules. */
@@ -88,19 +87,20 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
           .code(415)
           .send({ error: 'content-encoding-not-supported', supported: ['identity', 'zstd', 'deflate'] });
       const announced = new Map(transfer.manifest.instances.map((i) => [i.sopInstanceUid, i]));
-      const ctx = {
-        actor: { kind: 'partner-node' as const, ura: partner.ura, name: partner.name, remoteAddress: req.ip },
-        purpose: 'exchange' as const,
-      };
+      const access = d.patientData.open(
+        receivingGrounds({
+          at: { node: d.node, ip: req.ip },
+          senderUra: partner.ura,
+          senderName: partner.name,
+          manifest: transfer.manifest,
+        }),
+      );
       const stored: string[] = [];
       // One record per batch, before any answer: a sender that gets none sends the batch again, and storing is idempotent.
       const recordStored = (): void => {
         if (stored.length === 0) return;
-        d.audit.record(
-          receivingEvent({
-            at: { node: d.node, ip: req.ip },
-            senderUra: partner.ura,
-            senderName: partner.name,
+        access.record(
+          receivingAbout({
             transferId: transfer.transferId,
             manifest: transfer.manifest,
             action: 'receive',
@@ -122,24 +122,29 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
           }
           let uid: string | null = null;
           try {
-            const r = await d.studies.ingestPart10Stream(ctx, part.body, {
-              provenance: {
-                receivedAt: new Date().toISOString(),
-                via: 'exchange',
-                callingAeTitle: null,
-                remoteAddress: req.ip,
+            // Recorded per batch below, not per instance.
+            const r = await access.ingestPart10Stream(
+              part.body,
+              {
+                provenance: {
+                  receivedAt: new Date().toISOString(),
+                  via: 'exchange',
+                  callingAeTitle: null,
+                  remoteAddress: req.ip,
+                },
+                expect: ({ sopInstanceUid }) => {
+                  uid = sopInstanceUid;
+                  const entry = announced.get(sopInstanceUid);
+                  if (entry === undefined)
+                    throw new BeeldbrugError(
+                      'INSTANCE_NOT_EXPECTED',
+                      `${sopInstanceUid} is not in transfer ${transfer.transferId}`,
+                    );
+                  return entry;
+                },
               },
-              expect: ({ sopInstanceUid }) => {
-                uid = sopInstanceUid;
-                const entry = announced.get(sopInstanceUid);
-                if (entry === undefined)
-                  throw new BeeldbrugError(
-                    'INSTANCE_NOT_EXPECTED',
-                    `${sopInstanceUid} is not in transfer ${transfer.transferId}`,
-                  );
-                return entry;
-              },
-            });
+              undefined,
+            );
             d.inbox.markReceived(transfer.transferId, r.sopInstanceUid);
             stored.push(r.sopInstanceUid);
             d.onStored?.(transfer, r.sopInstanceUid);
@@ -152,10 +157,8 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
               reason: err.code.toLowerCase().replaceAll('_', '-'),
               detail: err.message,
             });
-            d.audit.record(
-              verifyFailureEvent({
-                at: { node: d.node, ip: req.ip },
-                senderUra: partner.ura,
+            access.record(
+              verifyFailureAbout({
                 senderName: partner.name,
                 transferId: transfer.transferId,
                 manifest: transfer.manifest,

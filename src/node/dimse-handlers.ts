@@ -1,4 +1,4 @@
-import type { AuditAction, AuditEvent, AuditTrail } from '../audit/index.ts';
+import type { AuditEvent } from '../audit/index.ts';
 import { type Dataset, DicomError, parseDataset, SopClass, Tag, writeDataset } from '../dicom/index.ts';
 import {
   type AssociationInfo,
@@ -9,10 +9,15 @@ import {
   Status,
   type TlsOptions,
 } from '../dimse/index.ts';
-import type { StoredInstance } from '../store/index.ts';
 import { BeeldbrugError, dimseStatusOf } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { AccessContext, InformationModel, StudyService } from '../studies/index.ts';
+import type {
+  AccessPurpose,
+  InformationModel,
+  PatientData,
+  PatientDataAccess,
+  ReleasedInstance,
+} from '../studies/index.ts';
 import { ingestStoreRequest } from './ingest-store-request.ts';
 
 /** A C-MOVE destination: a configured peer with a port. */
@@ -24,7 +29,8 @@ export interface MoveDestination {
 }
 
 export interface HandlerOptions {
-  studies: StudyService;
+  /** Every C-STORE (once per study and association), C-FIND, C-MOVE and C-GET goes through here and is recorded. */
+  patientData: PatientData;
   moveDestinations: readonly MoveDestination[];
   /** Our certificate for destinations that speak DICOM TLS. */
   tlsClient: TlsOptions | undefined;
@@ -39,8 +45,6 @@ export interface HandlerOptions {
     studyInstanceUids: readonly string[],
     requestedBy: { callingAeTitle: string; remoteAddress: string; associationId: string },
   ) => Promise<void>;
-  /** Every C-STORE (once per study and association), C-FIND, C-MOVE and C-GET is recorded here before it is answered. */
-  audit: AuditTrail;
   /** This node's name, the audit records' access point. */
   node: string;
   logger: Logger;
@@ -60,48 +64,27 @@ const informationModels: Readonly<Record<string, InformationModel>> = {
  * the status from the error catalog, anything unexpected is logged and answered as a processing failure.
  */
 export function dimseHandlers(o: HandlerOptions): DimseHandlers {
-  const ctx = (a: AssociationInfo, purpose: AccessContext['purpose']): AccessContext => ({
-    actor: { kind: 'dimse-peer', aeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress, associationId: a.id },
-    purpose,
-  });
-
-  /** A DICOM peer is a system user: its AE title is who, its address and our called AE title are where. */
-  const record = (
-    a: AssociationInfo,
-    action: AuditAction,
-    description: string,
-    about: Pick<AuditEvent, 'patient' | 'objects'>,
-  ): void => {
-    o.audit.record({
-      action,
-      outcome: 'success',
-      description,
-      user: { id: `dicom:${a.callingAeTitle.trim()}`, name: `DICOM peer ${a.callingAeTitle.trim()}` },
-      accessPoint: { node: o.node, ip: a.remoteAddress, aeTitle: a.calledAeTitle.trim() },
-      ...(about.patient !== undefined ? { patient: about.patient } : {}),
-      objects: about.objects,
-      grounds: {
-        purpose: action === 'receive' ? 'ingest' : action === 'query' ? 'query' : 'retrieve',
+  /**
+   * One access per association and purpose: a DICOM peer is a system user, its AE title is who, its address and our
+   * called AE title are where; a study stored over one association is recorded once, not once per instance.
+   */
+  const accesses = new Map<string, Map<AccessPurpose, PatientDataAccess>>();
+  const access = (a: AssociationInfo, purpose: AccessPurpose): PatientDataAccess => {
+    const ofAssociation = accesses.get(a.id) ?? new Map<AccessPurpose, PatientDataAccess>();
+    accesses.set(a.id, ofAssociation);
+    let found = ofAssociation.get(purpose);
+    if (found === undefined) {
+      const ae = a.callingAeTitle.trim();
+      found = o.patientData.open({
+        kind: 'dicom-peer',
+        user: { id: `dicom:${ae}`, name: `DICOM peer ${ae}` },
+        accessPoint: { node: o.node, ip: a.remoteAddress, aeTitle: a.calledAeTitle.trim() },
+        purpose,
         authorization: 'DICOM allow-list (AE title + host)',
-      },
-    });
-  };
-  /** Studies already recorded per association: a study of 500 instances is one record, not 500. */
-  const recordedStudies = new Map<string, Set<string>>();
-  const recordRetrieve = (a: AssociationInfo, what: string, instances: readonly StoredInstance[]): void => {
-    const byStudy = new Map<string, StoredInstance[]>();
-    for (const i of instances) {
-      const list = byStudy.get(i.study.studyInstanceUid);
-      if (list !== undefined) list.push(i);
-      else byStudy.set(i.study.studyInstanceUid, [i]);
-    }
-    for (const [uid, list] of byStudy) {
-      const p = list[0]!.patient;
-      record(a, 'retrieve', `${what}: ${list.length} instances`, {
-        patient: { ...(p.bsn !== null ? { bsn: p.bsn } : {}), patientId: p.patientId },
-        objects: { studyInstanceUid: uid, sopInstanceUids: list.map((i) => i.instance.sopInstanceUid) },
       });
+      ofAssociation.set(purpose, found);
     }
+    return found;
   };
   const patientAsked = (identifier: Dataset): AuditEvent['patient'] => {
     const id = identifier.string(Tag.PatientID)?.trim();
@@ -125,11 +108,11 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
     throw new DimseFailure(status, 'processing failure; see the node log');
   };
 
-  const outgoing = (i: StoredInstance): OutgoingInstance => ({
-    sopClassUid: i.instance.sopClassUid,
-    sopInstanceUid: i.instance.sopInstanceUid,
-    transferSyntaxUid: i.instance.transferSyntaxUid,
-    open: async () => o.studies.openDataset(i),
+  const outgoing = (i: ReleasedInstance): OutgoingInstance => ({
+    sopClassUid: i.stored.instance.sopClassUid,
+    sopInstanceUid: i.stored.instance.sopInstanceUid,
+    transferSyntaxUid: i.stored.instance.transferSyntaxUid,
+    open: async () => i.openDataset(),
   });
 
   const modelOf = (sopClassUid: string): InformationModel => {
@@ -166,19 +149,12 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
       if (partner !== undefined && o.sendToPartner === undefined)
         return fail(a, new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running'), 'C-STORE');
       try {
-        const stored = await ingestStoreRequest(o.studies, ctx(a, 'ingest'), req, {
-          aeTitle: a.callingAeTitle,
-          remoteAddress: a.remoteAddress,
-        });
-        const seen = recordedStudies.get(a.id) ?? new Set<string>();
-        if (!seen.has(stored.studyInstanceUid)) {
-          record(a, 'receive', 'C-STORE: study received from a DICOM peer', {
-            ...(stored.bsn !== null ? { patient: { bsn: stored.bsn } } : {}),
-            objects: { studyInstanceUid: stored.studyInstanceUid },
-          });
-          seen.add(stored.studyInstanceUid);
-          recordedStudies.set(a.id, seen);
-        }
+        const stored = await ingestStoreRequest(
+          access(a, 'ingest'),
+          req,
+          { aeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress },
+          'C-STORE: study received from a DICOM peer',
+        );
         if (partner !== undefined) {
           const entry = forPartner.get(a.id) ?? { destination: partner, studies: new Set<string>() };
           entry.studies.add(stored.studyInstanceUid);
@@ -196,15 +172,13 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
       let matches;
       try {
         const identifier = parseDataset(req.identifier, req.transferSyntaxUid);
-        matches = o.studies.find(ctx(a, 'query'), identifier, model);
         const level = identifier.string(Tag.QueryRetrieveLevel)?.trim() ?? '';
-        const studyUids = [...new Set(matches.flatMap((m) => m.string(Tag.StudyInstanceUID) ?? []))];
-        const asked = patientAsked(identifier);
-        const only = studyUids.length === 1 ? studyUids[0] : undefined;
-        record(a, 'query', `C-FIND at ${level} level: ${matches.length} matches`, {
-          ...(asked !== undefined ? { patient: asked } : {}),
-          objects: only !== undefined ? { studyInstanceUid: only } : {},
-        });
+        matches = access(a, 'query').find(
+          identifier,
+          model,
+          (n) => `C-FIND at ${level} level: ${n} matches`,
+          patientAsked(identifier),
+        );
       } catch (err) {
         return fail(a, err, 'C-FIND');
       }
@@ -222,19 +196,18 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
         const wanted = (req.moveDestination ?? '').trim();
         if (req.kind === 'move' && o.sendToPartner !== undefined && (o.partnerDestinations ?? []).includes(wanted)) {
           const identifier = parseDataset(req.identifier, req.transferSyntaxUid);
-          const instances = o.studies.instancesToRetrieve(ctx(a, 'retrieve'), identifier, model);
+          const instances = access(a, 'retrieve').retrieve(identifier, model, `C-MOVE to partner ${wanted}`);
           // Studies named by UID are queued even when the node does not hold them: the outbox fetches them from the PACS.
           const named = (identifier.string(Tag.StudyInstanceUID) ?? '')
             .split('\\')
             .map((u) => u.trim())
             .filter((u) => u !== '');
-          const studyUids = [...new Set([...instances.map((i) => i.study.studyInstanceUid), ...named])];
+          const studyUids = [...new Set([...instances.map((i) => i.stored.study.studyInstanceUid), ...named])];
           await o.sendToPartner(wanted, studyUids, {
             callingAeTitle: a.callingAeTitle,
             remoteAddress: a.remoteAddress,
             associationId: a.id,
           });
-          recordRetrieve(a, `C-MOVE to partner ${wanted}`, instances);
           o.logger.info(
             { association: a.id, destination: wanted, studies: studyUids.length, instances: instances.length },
             'C-MOVE to a partner: queued in the outbox',
@@ -264,12 +237,11 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
             ...(d.tls && o.tlsClient !== undefined ? { tls: o.tlsClient } : {}),
           };
         }
-        const instances = o.studies.instancesToRetrieve(
-          ctx(a, 'retrieve'),
+        const instances = access(a, 'retrieve').retrieve(
           parseDataset(req.identifier, req.transferSyntaxUid),
           model,
+          req.kind === 'move' ? `C-MOVE to ${wanted}` : 'C-GET',
         );
-        recordRetrieve(a, req.kind === 'move' ? `C-MOVE to ${wanted}` : 'C-GET', instances);
         return {
           ...(destination !== undefined ? { destination } : {}),
           instances: instances.map(outgoing),
@@ -280,7 +252,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
     },
 
     ended(a, how) {
-      recordedStudies.delete(a.id);
+      accesses.delete(a.id);
       const entry = forPartner.get(a.id);
       if (entry === undefined) return;
       forPartner.delete(a.id);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
-import type { AuditEvent, AuditTrail } from '../audit/index.ts';
+import type { AuditTrail } from '../audit/index.ts';
 import { openAuditTrail } from './audit-trail.ts';
 import { AtnaExporter } from './atna-export.ts';
 import { openAccounts, openOidc } from './accounts.ts';
@@ -13,7 +13,8 @@ import { SignInRateLimit } from '../auth/index.ts';
 import {
   ArrivalNotifier,
   arrivalNotice,
-  importEvent,
+  importAbout,
+  importGrounds,
   Inbox,
   type IncomingTransfer,
   Outbox,
@@ -31,7 +32,7 @@ import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { openEmbeddedStore, readEncryptionKeyFile, StoreError, type Store } from '../store/index.ts';
-import { StudyService } from '../studies/index.ts';
+import { type AccessGrounds, PatientData, type PatientDataAccess } from '../studies/index.ts';
 import { dimseHandlers } from './dimse-handlers.ts';
 import { RetentionJob } from './retention-job.ts';
 import { admit, resolvePeers } from './peer-allow-list.ts';
@@ -46,7 +47,9 @@ import {
 } from '../timeline/index.ts';
 
 export interface RunningNode {
-  readonly studies: StudyService;
+  /** The only way to patient data: every access authorized, consented where needed, and recorded. */
+  readonly patientData: PatientData;
+  /** The store itself, for operator checks and tests; nothing of the node reaches patient data through it. */
   readonly store: Store;
   /** The DIMSE ports actually listening, in configuration order (a configured port 0 gets one from the OS). */
   readonly dimsePorts: readonly number[];
@@ -133,12 +136,20 @@ export async function startNode(
         await close().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
     })());
   try {
-    const studies = new StudyService({
+    // Set once the exchange part below is up: the registry decides every release to another organization.
+    let registry: RegistryClient | undefined;
+    const patientData = new PatientData({
       store,
+      audit,
       logger: logger.child({ part: 'studies' }),
       retrieveAeTitle: config.dimse.aeTitle,
+      node: config.node.name,
+      consent: () => {
+        const r = registry;
+        return r !== undefined ? { mayRelease: (bsn, toUra) => r.mayRelease(bsn, toUra, 'imaging') } : undefined;
+      },
     });
-    const recovery = await studies.recover();
+    const recovery = await patientData.recover();
     logger.info(
       {
         ...recovery,
@@ -152,9 +163,8 @@ export async function startNode(
       logger.error({ count: recovery.missingBlobs.length }, 'indexed instances without their file; run a store check');
     let localization: LocalizationPublisher | undefined;
     const retention = new RetentionJob({
-      studies,
+      patientData,
       audit,
-      node: config.node.name,
       retentionDays: config.store.retentionDays,
       auditRetentionYears: config.audit.retentionYears,
       logger: logger.child({ part: 'retention' }),
@@ -177,7 +187,7 @@ export async function startNode(
       p.aeTitle !== undefined ? [p.aeTitle.trim()] : [],
     );
     const handlers = dimseHandlers({
-      audit,
+      patientData,
       node: config.node.name,
       partnerDestinations,
       sendToPartner: async (destination, uids, by) => {
@@ -185,7 +195,6 @@ export async function startNode(
           throw new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running');
         await sendToPartner(destination, uids, by);
       },
-      studies,
       moveDestinations: config.dimse.peers.flatMap((p) =>
         p.port !== undefined ? [{ aeTitle: p.aeTitle.trim(), host: p.host, port: p.port, tls: p.tls }] : [],
       ),
@@ -236,7 +245,6 @@ export async function startNode(
     if (config.exchange !== undefined) {
       const exchange = config.exchange;
       const nodeTls = readTlsFiles(exchange.tls);
-      let registry: RegistryClient | undefined;
       if (config.registry !== undefined) {
         registry = new HttpsRegistryClient({
           baseUrl: config.registry.baseUrl,
@@ -247,9 +255,19 @@ export async function startNode(
         });
         const theRegistry = registry;
         closers.push(async () => theRegistry.close());
+        const localizing = patientData.openForTask(
+          'localization',
+          'localization publisher',
+          'localization',
+          'registry localization',
+        );
         localization = new LocalizationPublisher({
           registry,
-          studies,
+          studies: {
+            onStored: (listener) => patientData.onStored(listener),
+            patientBsns: () => localizing.patientBsns(),
+            holds: (bsn) => localizing.patientStudies(bsn).length > 0,
+          },
           logger: logger.child({ part: 'localization' }),
           archive: config.exchange?.fetchFrom !== undefined,
         });
@@ -263,7 +281,7 @@ export async function startNode(
         partners: exchange.partners,
         us: config.node.organization,
         tls: nodeTls,
-        audit,
+        patientData,
         node: config.node.name,
         sourceTimeoutMs: config.timeline.sourceTimeoutMs,
       });
@@ -274,12 +292,11 @@ export async function startNode(
       outbox = new Outbox(join(config.dataDir, 'exchange.sqlite'));
       const theOutbox = outbox;
       closers.push(async () => theOutbox.close());
-      const source = pacsSourceFor(config, studies, logger);
+      const source = pacsSourceFor(config, patientData, logger);
       const worker = new OutboxWorker({
         outbox,
         source,
-        studies,
-        audit,
+        patientData,
         node: config.node.name,
         partners: exchange.partners,
         tls: nodeTls,
@@ -301,21 +318,12 @@ export async function startNode(
           await queueSend(
             {
               outbox: theOutbox,
-              studies,
-              audit,
+              patientData,
               partners: exchange.partners,
               ourUra: config.node.organization.ura,
               source,
             },
-            {
-              actor: {
-                kind: 'dimse-peer',
-                aeTitle: by.callingAeTitle,
-                remoteAddress: by.remoteAddress,
-                associationId: by.associationId,
-              },
-              purpose: 'exchange',
-            },
+            'dicom-peer',
             { node: config.node.name, ip: by.remoteAddress, aeTitle: by.callingAeTitle },
             {
               studyInstanceUid,
@@ -347,7 +355,6 @@ export async function startNode(
             { aeTitle, host: peer.host, port: peer.port },
             {
               ourAeTitle: config.dimse.aeTitle,
-              studies,
               identity: exchange.patientIdentity,
               logger: logger.child({ part: 'forward', destination: aeTitle }),
             },
@@ -357,25 +364,39 @@ export async function startNode(
         return f;
       };
       forwarding = forwarders;
+      /** The access a received study goes into the PACS through: the routing rule's, or the person's who accepted it. */
+      const importAccess = (
+        transfer: IncomingTransfer,
+        destination: string,
+        by: (Pick<AccessGrounds, 'kind' | 'user' | 'responsibleUser'> & { ip: string }) | undefined,
+      ): PatientDataAccess =>
+        patientData.open(
+          importGrounds({
+            at: { node: config.node.name, ...(by !== undefined ? { ip: by.ip } : {}) },
+            destination,
+            manifest: transfer.manifest,
+            kind: by?.kind ?? 'node-task',
+            ...(by !== undefined ? { acceptedBy: by.user, acceptedFor: by.responsibleUser } : {}),
+          }),
+        );
+      /** Records the import once the forwarder has settled: the study counts as imported when every instance is in. */
       const recordImport = (
         transfer: IncomingTransfer,
         destination: string,
         forwarder: PacsForwarder,
-        acceptedBy: AuditEvent['user'] | undefined,
+        access: PatientDataAccess,
       ): void => {
         void forwarder.settled().then(() => {
           const uids = new Set(transfer.manifest.instances.map((i) => i.sopInstanceUid));
           const failed = forwarder.failed.filter((uid) => uids.has(uid)).length;
           try {
-            audit.record(
-              importEvent({
-                at: { node: config.node.name },
+            access.record(
+              importAbout({
                 destination,
                 transferId: transfer.transferId,
                 manifest: transfer.manifest,
                 outcome: failed === 0 ? 'success' : 'failure',
                 failed,
-                ...(acceptedBy !== undefined ? { acceptedBy } : {}),
               }),
             );
             if (failed === 0) inbox.markImported(transfer.transferId);
@@ -409,9 +430,7 @@ export async function startNode(
             registerHelloRoute(app, config.node.organization);
             registerTimelineRoutes(app, theTimeline);
             registerTimelineSourceRoutes(app, {
-              studies,
-              audit,
-              registry,
+              patientData,
               node: config.node.name,
               us: config.node.organization,
               caPem: nodeTls.ca,
@@ -421,21 +440,12 @@ export async function startNode(
                 const queued = await queueSend(
                   {
                     outbox: theOutbox,
-                    studies,
-                    audit,
+                    patientData,
                     partners: exchange.partners,
                     ourUra: config.node.organization.ura,
                     source,
                   },
-                  {
-                    actor: {
-                      kind: 'partner-node',
-                      ura: r.requesterUra,
-                      name: r.claims.organization.name,
-                      remoteAddress: r.ip,
-                    },
-                    purpose: 'exchange',
-                  },
+                  'partner-node',
                   { node: config.node.name, ip: r.ip },
                   {
                     studyInstanceUid: r.studyInstanceUid,
@@ -457,8 +467,7 @@ export async function startNode(
             });
             registerOutboxRoutes(app, {
               outbox: theOutbox,
-              studies,
-              audit,
+              patientData,
               node: config.node.name,
               partners: exchange.partners,
               ourUra: config.node.organization.ura,
@@ -467,8 +476,7 @@ export async function startNode(
             });
             registerTransferRoutes(app, {
               inbox,
-              studies,
-              audit,
+              patientData,
               node: config.node.name,
               us: config.node.organization,
               signer: { keyPem: nodeTls.key, certPem: nodeTls.cert },
@@ -483,34 +491,34 @@ export async function startNode(
                 const forwarder = route.action === 'forward' ? forwarderFor(route.destination) : undefined;
                 // Instances went into the PACS as they arrived; the study counts as imported once the last one is in.
                 if (route.action === 'forward' && forwarder !== undefined)
-                  recordImport(transfer, route.destination, forwarder, undefined);
+                  recordImport(
+                    transfer,
+                    route.destination,
+                    forwarder,
+                    importAccess(transfer, route.destination, undefined),
+                  );
               },
             });
             registerInboxRoutes(app, {
               inbox,
-              audit,
+              patientData,
               node: config.node.name,
               identity: exchange.patientIdentity,
-              importInto: (transfer, wanted, user, recordAcceptance) => {
+              importInto: (transfer, wanted, by, recordAcceptance) => {
                 const destination = wanted ?? exchange.routing.find((r) => r.action === 'forward')?.destination;
                 const forwarder = destination !== undefined ? forwarderFor(destination) : undefined;
                 if (destination === undefined || forwarder === undefined) return undefined;
-                recordAcceptance(destination);
-                for (const i of transfer.manifest.instances) {
-                  const instance = studies.instance(
-                    { actor: { kind: 'user', id: user.id, name: user.name }, purpose: 'exchange' },
-                    i.sopInstanceUid,
-                  );
-                  if (instance !== undefined) forwarder.enqueue(instance);
-                }
-                recordImport(transfer, destination, forwarder, user);
+                const access = importAccess(transfer, destination, by);
+                recordAcceptance(access, destination);
+                const uids = transfer.manifest.instances.map((i) => i.sopInstanceUid);
+                for (const released of access.releaseInstances(uids, undefined)) forwarder.enqueue(released);
+                recordImport(transfer, destination, forwarder, access);
                 return destination;
               },
             });
             registerUploadRoute(app, {
               inbox,
-              studies,
-              audit,
+              patientData,
               node: config.node.name,
               maxUploadBytes: exchange.maxUploadBytes,
               onStored: (transfer, uid) => {
@@ -519,11 +527,11 @@ export async function startNode(
                   purpose: transfer.manifest.purpose,
                 });
                 if (route.action !== 'forward') return;
-                const instance = studies.instance(
-                  { actor: { kind: 'system', task: 'routing' }, purpose: 'exchange' },
-                  uid,
-                );
-                if (instance !== undefined) forwarderFor(route.destination)?.enqueue(instance);
+                const forwarder = forwarderFor(route.destination);
+                if (forwarder === undefined) return;
+                // Each instance goes into the PACS as it arrives; the import is recorded once the study is in.
+                const access = importAccess(transfer, route.destination, undefined);
+                for (const released of access.releaseInstances([uid], undefined)) forwarder.enqueue(released);
               },
             });
           },
@@ -538,7 +546,7 @@ export async function startNode(
       );
     }
     return {
-      studies,
+      patientData,
       store,
       audit,
       dimsePorts,

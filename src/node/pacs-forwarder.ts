@@ -3,8 +3,7 @@ import { Association, Status } from '../dimse/index.ts';
 import { coercePatient, decideIdentity, type PatientIdentityRule } from '../exchange/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { StoredInstance } from '../store/index.ts';
-import type { StudyService } from '../studies/index.ts';
+import type { ReleasedInstance } from '../studies/index.ts';
 
 export interface PacsDestination {
   aeTitle: string;
@@ -22,10 +21,9 @@ const IDLE_MS = 5_000;
 export class PacsForwarder {
   readonly #dest: PacsDestination;
   readonly #ourAeTitle: string;
-  readonly #studies: StudyService;
   readonly #log: Logger;
   readonly #identity: PatientIdentityRule;
-  readonly #queue: StoredInstance[] = [];
+  readonly #queue: ReleasedInstance[] = [];
   readonly #contexts = new Map<string, Set<string>>();
   #association: Association | undefined;
   #running: Promise<void> | undefined;
@@ -33,18 +31,15 @@ export class PacsForwarder {
   readonly forwarded: string[] = [];
   readonly failed: string[] = [];
 
-  constructor(
-    dest: PacsDestination,
-    o: { ourAeTitle: string; studies: StudyService; logger: Logger; identity?: PatientIdentityRule },
-  ) {
+  constructor(dest: PacsDestination, o: { ourAeTitle: string; logger: Logger; identity?: PatientIdentityRule }) {
     this.#dest = dest;
     this.#identity = o.identity ?? 'keep';
     this.#ourAeTitle = o.ourAeTitle;
-    this.#studies = o.studies;
     this.#log = o.logger;
   }
 
-  enqueue(instance: StoredInstance): void {
+  /** Queues an instance released through the patient-data access that records its forwarding. */
+  enqueue(instance: ReleasedInstance): void {
     this.#queue.push(instance);
     this.#kick();
   }
@@ -70,10 +65,11 @@ export class PacsForwarder {
 
   async #drain(): Promise<void> {
     clearTimeout(this.#idle);
-    for (let next = this.#queue.shift(); next !== undefined; next = this.#queue.shift()) {
+    for (let released = this.#queue.shift(); released !== undefined; released = this.#queue.shift()) {
+      const next = released.stored;
       const uid = next.instance.sopInstanceUid;
       try {
-        const data = this.#dataFor(next);
+        const data = this.#dataFor(released);
         const assoc = await this.#associationFor(next);
         const status = await assoc.store({
           sopClassUid: next.instance.sopClassUid,
@@ -98,7 +94,8 @@ export class PacsForwarder {
   }
 
   /** The instance as the PACS gets it: as stored, or with the patient named by the local rule (pixel data untouched). */
-  #dataFor(i: StoredInstance): NodeJS.ReadableStream | AsyncIterable<Buffer> {
+  #dataFor(released: ReleasedInstance): NodeJS.ReadableStream | AsyncIterable<Buffer> {
+    const i = released.stored;
     const sender = { patientId: i.patient.patientId, issuer: i.patient.issuerOfPatientId, bsn: i.patient.bsn };
     const decision = decideIdentity(this.#identity, sender);
     if (decision.action === 'refuse')
@@ -106,12 +103,12 @@ export class PacsForwarder {
         'PATIENT_IDENTITY_UNRESOLVED',
         `${i.instance.sopInstanceUid} not forwarded: ${decision.reason}`,
       );
-    const stored = this.#studies.openDataset(i) as AsyncIterable<Buffer>;
+    const stored = released.openDataset() as AsyncIterable<Buffer>;
     if (decision.action === 'keep') return stored;
     return rewriteHeader(stored, i.instance.transferSyntaxUid, (header) => coercePatient(header, decision, sender));
   }
 
-  async #associationFor(i: StoredInstance): Promise<Association> {
+  async #associationFor(i: ReleasedInstance['stored']): Promise<Association> {
     const known = this.#contexts.get(i.instance.sopClassUid);
     if (this.#association !== undefined && known?.has(i.instance.transferSyntaxUid) === true) return this.#association;
     this.#contexts.set(i.instance.sopClassUid, (known ?? new Set()).add(i.instance.transferSyntaxUid));

@@ -4,7 +4,7 @@ import { BeeldbrugError } from '../errors/index.ts';
 import type { StudyLocation, StudySource } from '../exchange/index.ts';
 import type { Logger } from '../log/index.ts';
 import { BSN_ISSUER_OID, isValidBsn } from '../patient/index.ts';
-import { type AccessContext, isReportModality, type PatientStudy, type StudyService } from '../studies/index.ts';
+import { isReportModality, type PatientData, type PatientStudy } from '../studies/index.ts';
 import type { Config } from '../config/index.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { ingestStoreRequest } from './ingest-store-request.ts';
@@ -30,17 +30,19 @@ export class PacsSource implements StudySource {
   readonly #peer: PacsPeer;
   readonly #method: 'c-move' | 'c-get';
   readonly #ourAeTitle: string;
-  readonly #studies: StudyService;
+  readonly #patientData: PatientData;
+  readonly #node: string;
   readonly #log: Logger;
 
   constructor(
     peer: PacsPeer,
-    o: { method: 'c-move' | 'c-get'; ourAeTitle: string; studies: StudyService; logger: Logger },
+    o: { method: 'c-move' | 'c-get'; ourAeTitle: string; patientData: PatientData; node: string; logger: Logger },
   ) {
     this.#peer = peer;
     this.#method = o.method;
     this.#ourAeTitle = o.ourAeTitle;
-    this.#studies = o.studies;
+    this.#patientData = o.patientData;
+    this.#node = o.node;
     this.#log = o.logger;
   }
 
@@ -209,24 +211,25 @@ export class PacsSource implements StudySource {
       { abstractSyntax: SopClass.StudyRootQueryRetrieveGet, transferSyntaxes: QUERY_TS },
       ...contexts,
     ]);
-    const ctx: AccessContext = {
-      actor: {
-        kind: 'dimse-peer',
-        aeTitle: this.#peer.aeTitle,
-        remoteAddress: this.#peer.host,
-        associationId: 'c-get',
-      },
+    // The PACS sends over our own association: it is the DICOM peer the study came from, as with a C-STORE to us.
+    const access = this.#patientData.open({
+      kind: 'dicom-peer',
+      user: { id: `dicom:${this.#peer.aeTitle}`, name: `DICOM peer ${this.#peer.aeTitle}` },
+      accessPoint: { node: this.#node, ip: this.#peer.host, aeTitle: this.#ourAeTitle },
       purpose: 'ingest',
-    };
+      authorization: 'exchange.fetchFrom (C-GET from the PACS)',
+    });
     try {
       return await assoc.get(
         SopClass.StudyRootQueryRetrieveGet,
         writeDataset(identifier, TransferSyntax.ExplicitVRLittleEndian),
         async (req) => {
-          await ingestStoreRequest(this.#studies, ctx, req, {
-            aeTitle: this.#peer.aeTitle,
-            remoteAddress: this.#peer.host,
-          });
+          await ingestStoreRequest(
+            access,
+            req,
+            { aeTitle: this.#peer.aeTitle, remoteAddress: this.#peer.host },
+            'C-GET: study fetched from the PACS',
+          );
           return Status.Success;
         },
       );
@@ -237,7 +240,11 @@ export class PacsSource implements StudySource {
 }
 
 /** The configured PACS source (exchange.fetchFrom), or undefined when the node sends only what it holds. */
-export function pacsSourceFor(config: Readonly<Config>, studies: StudyService, logger: Logger): PacsSource | undefined {
+export function pacsSourceFor(
+  config: Readonly<Config>,
+  patientData: PatientData,
+  logger: Logger,
+): PacsSource | undefined {
   const fetchFrom = config.exchange?.fetchFrom;
   if (fetchFrom === undefined) return undefined;
   const peer = config.dimse.peers.find((p) => p.aeTitle === fetchFrom.aeTitle);
@@ -252,7 +259,8 @@ export function pacsSourceFor(config: Readonly<Config>, studies: StudyService, l
     {
       method: fetchFrom.method,
       ourAeTitle: config.dimse.aeTitle,
-      studies,
+      patientData,
+      node: config.node.name,
       logger: logger.child({ part: 'pacs-source', pacs: peer.aeTitle }),
     },
   );

@@ -1,6 +1,6 @@
 import type { AuditTrail } from '../audit/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { StudyService } from '../studies/index.ts';
+import type { PatientData } from '../studies/index.ts';
 
 const DAY_MS = 24 * 3600_000;
 
@@ -11,9 +11,9 @@ const DAY_MS = 24 * 3600_000;
  * Audit records have their own, much longer period (audit.retentionYears): purging a study never removes its records.
  */
 export interface RetentionJobOptions {
-  studies: StudyService;
+  patientData: PatientData;
+  /** Only for pruning records past their own retention; purged studies are recorded through patientData. */
   audit: AuditTrail;
-  node: string;
   retentionDays: number;
   auditRetentionYears: number;
   logger: Logger;
@@ -65,24 +65,16 @@ export class RetentionJob {
   }
 
   async #purgeStudies(now: Date): Promise<void> {
-    const { studies, audit, node, retentionDays, logger } = this.#o;
+    const { patientData, retentionDays, logger } = this.#o;
     const cutoff = new Date(now.getTime() - retentionDays * DAY_MS);
     try {
-      const purged = await studies.purgeReceivedBefore(
-        { actor: { kind: 'system', task: 'retention' }, purpose: 'retention' },
-        cutoff,
-      );
+      const purged = await patientData
+        .openForTask('retention', 'retention job', 'retention', `store.retentionDays=${retentionDays}`)
+        .purgeReceivedBefore(
+          cutoff,
+          (s) => `transient copy purged after ${retentionDays} days (${s.instances} instances, ${s.bytes} bytes)`,
+        );
       for (const s of purged) {
-        audit.record({
-          action: 'purge',
-          outcome: 'success',
-          description: `transient copy purged after ${retentionDays} days (${s.instances} instances, ${s.bytes} bytes)`,
-          user: { id: 'system:retention', name: 'retention job' },
-          accessPoint: { node },
-          patient: s.patient,
-          objects: { studyInstanceUid: s.studyInstanceUid },
-          grounds: { purpose: 'retention', authorization: `store.retentionDays=${retentionDays}` },
-        });
         logger.info(
           {
             studyInstanceUid: s.studyInstanceUid,

@@ -2,6 +2,18 @@ export type { AccessContext, Actor } from './access-context.ts';
 export { describeActor } from './access-context.ts';
 export type { IngestInput, IngestOutcome } from './ingest.ts';
 export type { InformationModel } from './query.ts';
-export { type PurgedStudy, StudyService, type StudyServiceOptions } from './study-service.ts';
+export type { PurgedStudy } from './study-service.ts';
+export {
+  type AccessGrounds,
+  type AccessorKind,
+  type AccessPurpose,
+  type AuditAbout,
+  type ConsentDecider,
+  type ConsentDecision,
+  PatientData,
+  PatientDataAccess,
+  type PatientDataOptions,
+  type ReleasedInstance,
+} from './patient-data.ts';
 export type { PatientStudy } from './patient-studies.ts';
 export { isReportModality } from './patient-studies.ts';

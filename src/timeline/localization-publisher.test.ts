@@ -15,7 +15,7 @@ function setUp(o: { archive?: boolean } = {}) {
   const studies = {
     onStored: (l: (s: { bsn: string | null }) => void) => void listeners.push(l),
     patientBsns: () => [...held.keys()],
-    patientStudies: (_ctx: unknown, bsn: string) => held.get(bsn) ?? [],
+    holds: (bsn: string) => (held.get(bsn) ?? []).length > 0,
   };
   const sent: { add?: readonly string[]; remove?: readonly string[] }[] = [];
   const registry = {

@@ -1,6 +1,12 @@
 import type { Logger } from '../log/index.ts';
 import type { RegistryClient } from '../registry/index.ts';
-import type { StudyService } from '../studies/index.ts';
+
+/** What the publisher needs to know of the node's patients: BSNs only, through the node's patient-data access. */
+export interface PatientsHeld {
+  onStored(listener: (stored: { bsn: string | null }) => void): void;
+  patientBsns(): string[];
+  holds(bsn: string): boolean;
+}
 
 /**
  * Keeps the registry's "patient known here" in step with the node: at start every patient with a BSN in bulk, then each
@@ -10,7 +16,7 @@ import type { StudyService } from '../studies/index.ts';
  */
 export class LocalizationPublisher {
   readonly #registry: RegistryClient;
-  readonly #studies: Pick<StudyService, 'onStored' | 'patientBsns' | 'patientStudies'>;
+  readonly #studies: PatientsHeld;
   readonly #archive: boolean;
   readonly #log: Logger;
   readonly #intervalMs: number;
@@ -27,7 +33,7 @@ export class LocalizationPublisher {
    */
   constructor(o: {
     registry: RegistryClient;
-    studies: Pick<StudyService, 'onStored' | 'patientBsns' | 'patientStudies'>;
+    studies: PatientsHeld;
     logger: Logger;
     intervalMs?: number;
     archive?: boolean;
@@ -55,9 +61,8 @@ export class LocalizationPublisher {
   /** After a retention purge: patients of whom the node now holds nothing are no longer known here. */
   purged(bsns: readonly string[]): void {
     if (this.#archive) return;
-    const ctx = { actor: { kind: 'system' as const, task: 'localization' }, purpose: 'retention' as const };
     for (const bsn of bsns) {
-      if (this.#studies.patientStudies(ctx, bsn).length > 0) continue;
+      if (this.#studies.holds(bsn)) continue;
       this.#known.delete(bsn);
       this.#add.delete(bsn);
       this.#remove.add(bsn);

@@ -1,18 +1,18 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditTrail } from '../audit/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
 import type { HttpsApp } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { RegistryClient } from '../registry/index.ts';
-import type { AccessContext, PatientStudy, StudyService } from '../studies/index.ts';
+import type { PatientData, PatientDataAccess, PatientStudy } from '../studies/index.ts';
 import { checkTimelineRequest, type TimelineClaims } from './claims.ts';
-import { sourceEvent } from './audit-events.ts';
+import { requesterUser } from './audit-events.ts';
 import type { SourceAnswer, SourceStudy } from './types.ts';
 
 export interface SourceRoutesDeps {
-  studies: StudyService;
-  audit: AuditTrail;
-  /** Without a registry this node answers no timeline question: a source never releases without a permit. */
-  registry: RegistryClient | undefined;
+  /**
+   * Every release goes through here, which asks the registry's consent first; without a registry the node answers no
+   * timeline question, since a source never releases without a permit.
+   */
+  patientData: PatientData;
   node: string;
   us: { ura: string; name: string };
   caPem: string | Buffer;
@@ -38,13 +38,12 @@ export interface SourceRoutesDeps {
  * first. When the PACS cannot be asked, the node's copies are still listed and `partial` says why more may exist.
  */
 export async function studiesOfPatient(
-  studies: Pick<StudyService, 'patientStudies'>,
+  access: Pick<PatientDataAccess, 'patientStudies'>,
   archive: SourceRoutesDeps['archive'],
-  ctx: AccessContext,
   bsn: string,
   logger: Logger,
 ): Promise<{ studies: PatientStudy[]; partial?: string }> {
-  const held = studies.patientStudies(ctx, bsn);
+  const held = access.patientStudies(bsn);
   if (archive === undefined) return { studies: held };
   let archived: PatientStudy[];
   try {
@@ -97,7 +96,7 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
   const admit = async (
     req: FastifyRequest,
     reply: FastifyReply,
-  ): Promise<{ claims: TimelineClaims; consentReference: string } | undefined> => {
+  ): Promise<{ claims: TimelineClaims; consentReference: string; access: PatientDataAccess } | undefined> => {
     const callerUra = req.partner?.ura ?? '';
     const checked = await checkTimelineRequest((req.body as { request?: unknown } | null)?.request, callerUra, d.caPem);
     if (!checked.ok) {
@@ -116,100 +115,63 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
       return undefined;
     }
     const action = claims.studyInstanceUid !== undefined ? 'retrieve' : 'query';
-    if (d.registry === undefined) {
-      d.audit.record(
-        sourceEvent({
-          node: d.node,
-          ip: req.ip,
-          claims,
-          action,
-          outcome: 'failure',
-          description: `timeline request from URA ${callerUra} refused: this node has no registry to ask for consent`,
-        }),
-      );
-      await reply.code(403).send({
-        status: 'refused',
-        reason: 'no-registry',
-        detail: 'this node releases timeline data only with a permit from a registry',
-      });
-      return undefined;
-    }
-    let answer;
+    // The person who asked, vouched for by their node; the release rests on the registry's consent, asked here.
+    const access = d.patientData.open({
+      kind: 'partner-node',
+      user: requesterUser(claims),
+      accessPoint: { node: d.node, ip: req.ip },
+      purpose: 'release',
+      purposeOfUse: claims.purpose,
+      authorization: 'registry-consent',
+    });
+    let consentReference: string;
     try {
-      answer = await d.registry.mayRelease(claims.bsn, callerUra, 'imaging');
+      consentReference = await access.establishConsent(claims.bsn, callerUra, {
+        action,
+        objects: claims.studyInstanceUid !== undefined ? { studyInstanceUid: claims.studyInstanceUid } : {},
+        refusedAs: `timeline request from URA ${callerUra}`,
+      });
     } catch (err) {
-      d.audit.record(
-        sourceEvent({
-          node: d.node,
-          ip: req.ip,
-          claims,
-          action,
-          outcome: 'failure',
-          description: `timeline request from URA ${callerUra} refused: the registry could not be asked`,
-        }),
-      );
-      d.logger.error({ err }, 'timeline request: registry unreachable');
-      await reply.code(503).send({
-        status: 'refused',
-        reason: 'registry-unreachable',
-        detail: 'the registry could not be asked; try again later',
-      });
+      if (!(err instanceof BeeldbrugError)) throw err;
+      d.logger.info({ caller: callerUra, answer: 'refused', code: err.code }, 'timeline request');
+      const refusal =
+        err.code === 'REGISTRY_UNREACHABLE'
+          ? { status: 503, reason: 'registry-unreachable', detail: 'the registry could not be asked; try again later' }
+          : err.code === 'RELEASE_WITHOUT_REGISTRY'
+            ? {
+                status: 403,
+                reason: 'no-registry',
+                detail: 'this node releases timeline data only with a permit from a registry',
+              }
+            : {
+                status: 403,
+                reason: 'no-consent',
+                detail: 'the patient has not permitted release to your organization',
+              };
+      await reply.code(refusal.status).send({ status: 'refused', reason: refusal.reason, detail: refusal.detail });
       return undefined;
     }
-    if (answer.decision !== 'permit' || answer.consentReference === undefined) {
-      d.audit.record(
-        sourceEvent({
-          node: d.node,
-          ip: req.ip,
-          claims,
-          action,
-          outcome: 'failure',
-          description: `timeline request from URA ${callerUra} refused by the registry (${answer.reason ?? 'deny'})`,
-          consentReference: answer.consentReference,
-        }),
-      );
-      d.logger.info({ caller: callerUra, answer: 'refused' }, 'timeline request');
-      await reply.code(403).send({
-        status: 'refused',
-        reason: 'no-consent',
-        detail: 'the patient has not permitted release to your organization',
-      });
-      return undefined;
-    }
-    return { claims, consentReference: answer.consentReference };
+    return { claims, consentReference, access };
   };
 
   app.post('/timeline/v1/studies', partner, async (req, reply) => {
     const admitted = await admit(req, reply);
     if (admitted === undefined) return reply;
-    const { claims, consentReference } = admitted;
-    const ctx = {
-      actor: {
-        kind: 'partner-node' as const,
-        ura: claims.organization.ura,
-        name: claims.organization.name,
-        remoteAddress: req.ip,
-      },
-      purpose: 'query' as const,
-    };
-    const found = await studiesOfPatient(d.studies, d.archive, ctx, claims.bsn, d.logger);
+    const { claims, consentReference, access } = admitted;
+    const found = await studiesOfPatient(access, d.archive, claims.bsn, d.logger);
     const studies: SourceStudy[] = [];
     for (const s of found.studies) {
       const reportText =
-        claims.includeReports && s.hasReport ? await d.studies.reportText(ctx, s.studyInstanceUid) : undefined;
+        claims.includeReports && s.hasReport ? await access.reportText(claims.bsn, s.studyInstanceUid) : undefined;
       studies.push({ ...s, ...(reportText !== undefined ? { reportText } : {}) });
     }
-    d.audit.record(
-      sourceEvent({
-        node: d.node,
-        ip: req.ip,
-        claims,
-        action: 'query',
-        outcome: 'success',
-        description: `timeline: ${studies.length} studies listed for ${claims.organization.name}${claims.includeReports ? ' with reports' : ''}`,
-        consentReference,
-      }),
-    );
+    access.record({
+      action: 'query',
+      outcome: 'success',
+      description: `timeline: ${studies.length} studies listed for ${claims.organization.name}${claims.includeReports ? ' with reports' : ''}`,
+      patient: { bsn: claims.bsn },
+      objects: {},
+    });
     d.logger.info({ caller: claims.organization.ura, answer: 'answered', studies: studies.length }, 'timeline request');
     const answer: SourceAnswer = {
       status: 'answered',
@@ -224,36 +186,20 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
   app.post('/timeline/v1/retrievals', partner, async (req, reply) => {
     const admitted = await admit(req, reply);
     if (admitted === undefined) return reply;
-    const { claims, consentReference } = admitted;
+    const { claims, consentReference, access } = admitted;
     const uid = claims.studyInstanceUid;
-    const ctx = {
-      actor: {
-        kind: 'partner-node' as const,
-        ura: claims.organization.ura,
-        name: claims.organization.name,
-        remoteAddress: req.ip,
-      },
-      purpose: 'retrieve' as const,
-    };
     // The study must be this patient's: a permit for one patient never opens another's study.
     if (
       uid === undefined ||
-      !(await studiesOfPatient(d.studies, d.archive, ctx, claims.bsn, d.logger)).studies.some(
-        (s) => s.studyInstanceUid === uid,
-      )
+      !(await studiesOfPatient(access, d.archive, claims.bsn, d.logger)).studies.some((s) => s.studyInstanceUid === uid)
     ) {
-      d.audit.record(
-        sourceEvent({
-          node: d.node,
-          ip: req.ip,
-          claims,
-          action: 'retrieve',
-          outcome: 'failure',
-          description: 'timeline retrieval refused: no such study of this patient',
-          consentReference,
-          ...(uid !== undefined ? { studyInstanceUid: uid } : {}),
-        }),
-      );
+      access.record({
+        action: 'retrieve',
+        outcome: 'failure',
+        description: 'timeline retrieval refused: no such study of this patient',
+        patient: { bsn: claims.bsn },
+        objects: uid !== undefined ? { studyInstanceUid: uid } : {},
+      });
       return reply
         .code(404)
         .send({ status: 'refused', reason: 'not-found', detail: 'no such study of this patient here' });
@@ -265,19 +211,13 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
       claims,
       ip: req.ip,
     });
-    d.audit.record(
-      sourceEvent({
-        node: d.node,
-        ip: req.ip,
-        claims,
-        action: 'retrieve',
-        outcome: 'success',
-        description: `timeline retrieval: study queued for ${claims.organization.name}`,
-        consentReference,
-        studyInstanceUid: uid,
-        transferId,
-      }),
-    );
+    access.record({
+      action: 'retrieve',
+      outcome: 'success',
+      description: `timeline retrieval: study queued for ${claims.organization.name}`,
+      patient: { bsn: claims.bsn },
+      objects: { studyInstanceUid: uid, transferId },
+    });
     return reply.code(202).send({ status: 'queued', transferId, studyInstanceUid: uid });
   });
 }

@@ -17,7 +17,6 @@ const study = (uid: string, date: string, o: Partial<PatientStudy> = {}): Patien
   hasReport: false,
   ...o,
 });
-const ctx = { actor: { kind: 'system' as const, task: 'test' }, purpose: 'query' as const };
 const silent = pino({ level: 'silent' });
 
 test('a source lists its own copies and its PACS once per study, newest first, the larger counts winning', async () => {
@@ -30,7 +29,7 @@ test('a source lists its own copies and its PACS once per study, newest first, t
       study('1.3', '20220101'),
     ],
   };
-  const r = await studiesOfPatient(held, archive, ctx, '111222333', silent);
+  const r = await studiesOfPatient(held, archive, '111222333', silent);
   assert.equal(r.partial, undefined);
   assert.deepEqual(
     r.studies.map((s) => s.studyInstanceUid),
@@ -55,14 +54,14 @@ test('a source whose PACS cannot be asked lists its own copies and says the list
       throw new Error('connection refused');
     },
   };
-  const r = await studiesOfPatient(held, archive, ctx, '111222333', silent);
+  const r = await studiesOfPatient(held, archive, '111222333', silent);
   assert.deepEqual(
     r.studies.map((s) => s.studyInstanceUid),
     ['1.1'],
   );
   assert.match(r.partial ?? '', /PACS could not be asked/);
   assert.deepEqual(
-    (await studiesOfPatient(held, undefined, ctx, '111222333', silent)).studies.length,
+    (await studiesOfPatient(held, undefined, '111222333', silent)).studies.length,
     1,
     'no PACS configured: the copies only, not partial',
   );

@@ -1,10 +1,9 @@
-import type { AuditTrail } from '../audit/index.ts';
 import type { PartnerConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { PartnerClient } from '../http/index.ts';
 import { isValidBsn } from '../patient/index.ts';
 import type { RegistryClient } from '../registry/index.ts';
-import { timelineEvent } from './audit-events.ts';
+import type { PatientData, PatientDataAccess } from '../studies/index.ts';
 import { type Requester, signTimelineRequest } from './claims.ts';
 import type { SourceAnswer, SourceOutcome, Timeline, TimelineStudy } from './types.ts';
 
@@ -17,7 +16,8 @@ export interface TimelineServiceOptions {
   us: { ura: string; name: string };
   /** The node's key, certificate and CA: for mutual TLS to the sources and to sign the requests. */
   tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer };
-  audit: AuditTrail;
+  /** Every question and retrieval is recorded through here, in the name of who asked. */
+  patientData: PatientData;
   node: string;
   /** A source that has not answered by then is reported as timed out; the others are not held back. */
   sourceTimeoutMs: number;
@@ -67,25 +67,31 @@ export class TimelineService {
     );
   }
 
-  /** The audit trail's user: the practitioner; or the system that asked, with the practitioner as responsible user. */
-  #who(
+  /**
+   * The access a question or retrieval is recorded through: the practitioner acts; or the system that asked, with the
+   * practitioner as responsible user. The grounds are treatment, on the signed-in session or verified assertion.
+   */
+  #access(
     requester: Requester,
     system: { id: string; name: string } | undefined,
-  ): {
-    user: { id: string; name: string; roleCode?: string; organizationUra: string };
-    responsibleUser?: { id: string; name: string };
-  } {
-    const person = {
-      id: requester.practitionerId,
-      name: requester.name,
-      roleCode: requester.roleCode,
-      organizationUra: this.#o.us.ura,
-    };
-    if (system === undefined) return { user: person };
-    return {
-      user: { ...system, organizationUra: this.#o.us.ura },
-      responsibleUser: { id: person.id, name: person.name },
-    };
+    purpose: 'query' | 'retrieve',
+    ip: string | undefined,
+  ): PatientDataAccess {
+    const ura = this.#o.us.ura;
+    const person = { id: requester.practitionerId, name: requester.name, roleCode: requester.roleCode };
+    return this.#o.patientData.open({
+      ...(system === undefined
+        ? { kind: 'person', user: { ...person, organizationUra: ura } }
+        : {
+            kind: 'own-system',
+            user: { ...system, organizationUra: ura },
+            responsibleUser: { id: person.id, name: person.name },
+          }),
+      accessPoint: { node: this.#o.node, ...(ip !== undefined ? { ip } : {}) },
+      purpose,
+      purposeOfUse: 'treatment',
+      authorization: 'user',
+    });
   }
 
   async query(q: TimelineQuery, at: { ip?: string } = {}): Promise<Timeline> {
@@ -111,18 +117,13 @@ export class TimelineService {
         `${b.studyDate ?? ''}${b.studyTime ?? ''}`.localeCompare(`${a.studyDate ?? ''}${a.studyTime ?? ''}`),
       );
     const sources = outcomes.map((o) => o.outcome);
-    this.#o.audit.record(
-      timelineEvent({
-        node: this.#o.node,
-        ip: at.ip,
-        ...this.#who(q.requester, q.system),
-        bsn: q.bsn,
-        grounds: { purpose: 'treatment', authorization: 'user' },
-        action: 'query',
-        outcome: 'success',
-        description: `timeline (${mode}): ${studies.length} studies; ${sources.map((s) => `${s.name} ${s.status}`).join(', ') || 'no source known'}`,
-      }),
-    );
+    this.#access(q.requester, q.system, 'query', at.ip).record({
+      action: 'query',
+      outcome: 'success',
+      description: `timeline (${mode}): ${studies.length} studies; ${sources.map((s) => `${s.name} ${s.status}`).join(', ') || 'no source known'}`,
+      patient: { bsn: q.bsn },
+      objects: {},
+    });
     return { bsn: q.bsn, mode, sources, studies };
   }
 
@@ -186,21 +187,15 @@ export class TimelineService {
         `URA ${r.sourceUra} is not a partner with a baseUrl in exchange.partners`,
       );
     const jws = await this.#sign(r.bsn, r.requester, { studyInstanceUid: r.studyInstanceUid });
+    const access = this.#access(r.requester, r.system, 'retrieve', at.ip);
     const record = (outcome: 'success' | 'failure', description: string, transferId?: string): void => {
-      this.#o.audit.record(
-        timelineEvent({
-          node: this.#o.node,
-          ip: at.ip,
-          ...this.#who(r.requester, r.system),
-          bsn: r.bsn,
-          grounds: { purpose: 'treatment', authorization: 'user' },
-          action: 'retrieve',
-          outcome,
-          description,
-          studyInstanceUid: r.studyInstanceUid,
-          ...(transferId !== undefined ? { transferId } : {}),
-        }),
-      );
+      access.record({
+        action: 'retrieve',
+        outcome,
+        description,
+        patient: { bsn: r.bsn },
+        objects: { studyInstanceUid: r.studyInstanceUid, ...(transferId !== undefined ? { transferId } : {}) },
+      });
     };
     const a = await this.#client({ ...partner, baseUrl: partner.baseUrl }).json(
       'POST',

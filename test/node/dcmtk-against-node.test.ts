@@ -14,6 +14,7 @@ import { freePort, waitFor } from '../support/net.ts';
 import { logLines, startTestNode } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
+import { heldInstance } from '../support/patient-data.ts';
 
 const PACS = 'PACS_AE';
 
@@ -99,7 +100,9 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
   for (const uid of datasetsByUid(study.files).keys()) {
     const stored = n.node.store.index.getInstance(uid);
     assert.ok(stored !== undefined, `${uid} is stored`);
-    studyExpected.set(uid, await collect(n.node.studies.openDataset(stored)));
+    const held = heldInstance(n.node, uid);
+    assert.ok(held !== undefined);
+    studyExpected.set(uid, await collect(held.openDataset()));
   }
   const transferSyntaxOf = (uid: string): string =>
     n.node.store.index.getInstance(uid)?.instance.transferSyntaxUid ?? '';

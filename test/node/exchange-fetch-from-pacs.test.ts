@@ -12,6 +12,7 @@ import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { logLines } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
+import { testAccess } from '../support/patient-data.ts';
 
 /** Noord's node with Orthanc as its PACS and fetch source; Midden's node as the partner, holding what arrives. */
 async function nodeWithPacs(t: TestContext, method: 'c-move' | 'c-get') {
@@ -111,10 +112,7 @@ test('the API queues a study the node holds in part: the rest comes by C-GET, th
   if (requireTool(t, 'Orthanc') === undefined) return;
   const { receiver, sender, study } = await nodeWithPacs(t, 'c-get');
   // One instance already passed through the node (an earlier send, say).
-  await sender.n.node.studies.importFile(
-    { actor: { kind: 'system', task: 'test' }, purpose: 'import' },
-    study.files[0] ?? '',
-  );
+  await testAccess(sender.n.node, 'import').importFile(study.files[0] ?? '');
   assert.equal(sender.n.node.store.index.stats().instances, 1);
 
   const body = {

@@ -19,6 +19,8 @@ import { signedIn } from '../support/sign-in.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
+import { testAccess } from '../support/patient-data.ts';
+import { heldInstance } from '../support/patient-data.ts';
 
 /** Midden's node with Midden's PACS (a real Orthanc) behind it, and Noord's node that sends to it. */
 async function noordToMidden(
@@ -62,7 +64,7 @@ test('push into the receiving PACS: Orthanc gets every instance, pixel data byte
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 41 });
   const originals = new Map<string, Buffer>();
   for (const f of filesIn(join(work, 'synth'))) {
-    await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+    await testAccess(sender.n.node, 'import').importFile(f);
     const p = readPart10(readFileSync(f));
     originals.set(p.dataset.string(Tag.SOPInstanceUID) ?? '', payloadOf(p.dataset));
   }
@@ -78,7 +80,7 @@ test('push into the receiving PACS: Orthanc gets every instance, pixel data byte
       reason: 'overplaatsing',
       user: { id: 'r1', name: 'Dr. D. Visser' },
     },
-    { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() },
+    { access: testAccess(sender.n.node, 'exchange'), tls: sender.tls, logger: silentLogger() },
   );
   await waitFor(
     'the study in the PACS',
@@ -151,8 +153,7 @@ test('hold, then accept: a held study waits in the inbox and goes into the PACS 
   const { pacs, ca, receiver, sender } = await noordToMidden(t, [{ purpose: 'consultation', action: 'hold' }]);
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 45 });
-  for (const f of filesIn(join(work, 'synth')))
-    await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
   const sent = await sendStudy(
@@ -165,7 +166,7 @@ test('hold, then accept: a held study waits in the inbox and goes into the PACS 
       reason: 'second opinion',
       user: { id: 'r1', name: 'Dr. D. Visser' },
     },
-    { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() },
+    { access: testAccess(sender.n.node, 'exchange'), tls: sender.tls, logger: silentLogger() },
   );
 
   const own = receiver.own;
@@ -268,11 +269,10 @@ test("patient reconciliation (rule bsn): the PACS files the study under the BSN,
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 2, seed: 46 });
   const [withBsn, withoutBsn] = synth.patients.map((p) => p.studies[0]);
   assert.ok(withBsn !== undefined && withoutBsn !== undefined);
-  const ctx = { actor: { kind: 'system' as const, task: 'test' }, purpose: 'import' as const };
   for (const f of await asLocalNumbers(withBsn.files, join(work, 'a'), { mrn: 'MRN-1001', keepBsn: true }))
-    await sender.n.node.studies.importFile(ctx, f);
+    await testAccess(sender.n.node, 'import').importFile(f);
   for (const f of await asLocalNumbers(withoutBsn.files, join(work, 'b'), { mrn: 'MRN-1002', keepBsn: false }))
-    await sender.n.node.studies.importFile(ctx, f);
+    await testAccess(sender.n.node, 'import').importFile(f);
   const to = { ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` };
   const user = { id: 'r1', name: 'Dr. D. Visser' };
   for (const s of [withBsn, withoutBsn]) {
@@ -285,7 +285,7 @@ test("patient reconciliation (rule bsn): the PACS files the study under the BSN,
         reason: 'overplaatsing',
         user,
       },
-      { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() },
+      { access: testAccess(sender.n.node, 'exchange'), tls: sender.tls, logger: silentLogger() },
     );
   }
   await waitFor(
@@ -307,9 +307,9 @@ test("patient reconciliation (rule bsn): the PACS files the study under the BSN,
       .items(Tag.OtherPatientIDsSequence)
       .map((i) => `${i.string(Tag.PatientID)}/${i.string(Tag.IssuerOfPatientID)}`);
     assert.ok(others.includes('MRN-1001/ZH-NOORD'), `the sender's number is kept: ${others.join(', ')}`);
-    const stored = receiver.n.node.studies.instance(ctx, p.dataset.string(Tag.SOPInstanceUID) ?? '');
+    const stored = heldInstance(receiver.n.node, p.dataset.string(Tag.SOPInstanceUID) ?? '');
     assert.ok(stored !== undefined);
-    const original = readPart10(await collectStream(receiver.n.node.studies.openFile(stored)));
+    const original = readPart10(await collectStream(stored.openFile()));
     assert.ok(
       payloadOf(parseDataset(file.subarray(p.datasetOffset), p.transferSyntaxUid)).equals(payloadOf(original.dataset)),
       'pixel data byte-identical',

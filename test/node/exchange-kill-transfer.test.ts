@@ -17,7 +17,10 @@ import { Dataset, encodePart10, newUid, SopClass, Tag, TransferSyntax } from '..
 import { Inbox, Outbox, sendStudy, verifyReceipt } from '../../src/exchange/index.ts';
 import { silentLogger } from '../../src/log/index.ts';
 import { openEmbeddedStore, readEncryptionKeyFile, type Store } from '../../src/store/index.ts';
-import { type AccessContext, StudyService } from '../../src/studies/index.ts';
+import type { AccessContext, PatientDataAccess } from '../../src/studies/index.ts';
+import { StudyService } from '../../src/studies/study-service.ts';
+import { heldInstances, testAccess } from '../support/patient-data.ts';
+import type { RunningNode } from '../../src/node/index.ts';
 import { midden, noord, startExchangeNode } from '../support/exchange.ts';
 import { freePort } from '../support/net.ts';
 import { filesBesidesSpare } from '../support/node.ts';
@@ -48,8 +51,38 @@ interface TestStudy {
   digests: Map<string, string>;
 }
 
+/** Where a test study goes: a running node (through its patient-data access), or a stopped node's store itself. */
+interface StudyTarget {
+  ingest(source: AsyncIterable<Buffer>): Promise<unknown>;
+  digests(studyInstanceUid: string): Map<string, string>;
+}
+
+const provenance = (): { receivedAt: string; via: 'import'; callingAeTitle: null; remoteAddress: null } => ({
+  receivedAt: new Date().toISOString(),
+  via: 'import',
+  callingAeTitle: null,
+  remoteAddress: null,
+});
+
+function runningTarget(node: RunningNode): StudyTarget {
+  const access = testAccess(node, 'import');
+  return {
+    ingest: (source) => access.ingestPart10Stream(source, { provenance: provenance() }, undefined),
+    digests: (uid) =>
+      new Map(heldInstances(node, uid).map((i) => [i.stored.instance.sopInstanceUid, i.stored.blob.sha256])),
+  };
+}
+
+function storeTarget(studies: StudyService): StudyTarget {
+  return {
+    ingest: (source) => studies.ingestPart10Stream(system, source, { provenance: provenance() }),
+    digests: (uid) =>
+      new Map(studies.studyInstances(system, uid).map((i) => [i.instance.sopInstanceUid, i.blob.sha256])),
+  };
+}
+
 /** A study of Secondary Capture instances of random pixels, 4 KB to 130 KB each, stored in `studies` as if imported. */
-async function storeStudy(studies: StudyService, patientId: string): Promise<TestStudy> {
+async function storeStudy(studies: StudyTarget, patientId: string): Promise<TestStudy> {
   const studyInstanceUid = newUid();
   for (let n = 1; n <= STUDY_INSTANCES; n++) {
     const ds = new Dataset()
@@ -63,19 +96,13 @@ async function storeStudy(studies: StudyService, patientId: string): Promise<Tes
       .set(Tag.InstanceNumber, 'IS', String(n))
       .set(Tag.PixelData, 'OB', randomBytes(2 * (2_000 + Math.floor(Math.random() * 63_000))));
     const parts = encodePart10(ds, TransferSyntax.ExplicitVRLittleEndian);
-    await studies.ingestPart10Stream(
-      system,
+    await studies.ingest(
       (async function* () {
         yield* parts;
       })(),
-      {
-        provenance: { receivedAt: new Date().toISOString(), via: 'import', callingAeTitle: null, remoteAddress: null },
-      },
     );
   }
-  const digests = new Map(
-    studies.studyInstances(system, studyInstanceUid).map((i) => [i.instance.sopInstanceUid, i.blob.sha256]),
-  );
+  const digests = studies.digests(studyInstanceUid);
   assert.equal(digests.size, STUDY_INSTANCES);
   return { studyInstanceUid, digests };
 }
@@ -166,7 +193,7 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
   t.after(() => receiver.stop('SIGKILL'));
   const to = { ...midden, baseUrl: `https://127.0.0.1:${httpsPort}` };
   const sender = await startExchangeNode(t, { ca, us: noord, partners: [to] });
-  const studies = sender.n.node.studies;
+  const studies = runningTarget(sender.n.node);
 
   // The sender's side of the wire: its requests of the push in flight, and every 2xx answer to an upload batch with the
   // instances it names as stored. Those are acknowledged: a kill must not lose one of them.
@@ -192,13 +219,19 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
   // How often each instance went out: a resumed push sends only what the receiver lacks, so a kill costs at most the
   // batches it cut off.
   const uploads = new Map<string, number>();
-  const counting = new Proxy(studies, {
+  const access = testAccess(sender.n.node, 'exchange');
+  const counting = new Proxy(access, {
     get(target, key) {
-      if (key === 'openFile') {
-        return (i: Parameters<StudyService['openFile']>[0]) => {
-          uploads.set(i.instance.sopInstanceUid, (uploads.get(i.instance.sopInstanceUid) ?? 0) + 1);
-          return target.openFile(i);
-        };
+      if (key === 'releaseStudy') {
+        return (...args: Parameters<PatientDataAccess['releaseStudy']>) =>
+          target.releaseStudy(...args).map((i) => ({
+            ...i,
+            openFile: () => {
+              const uid = i.stored.instance.sopInstanceUid;
+              uploads.set(uid, (uploads.get(uid) ?? 0) + 1);
+              return i.openFile();
+            },
+          }));
       }
       const value: unknown = Reflect.get(target, key, target);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
@@ -215,7 +248,7 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
         user: { id: 'r', name: 'R' },
       },
       // One attempt each, as the outbox worker runs them; this test is the outbox and tries again once the receiver is back.
-      { studies: counting, tls: sender.tls, logger: silentLogger(), transferId, attempts: 1 },
+      { access: counting, tls: sender.tls, logger: silentLogger(), transferId, attempts: 1 },
     ).then(
       () => ({ ok: true }) as const,
       (err: unknown) => ({ ok: false, err }) as const,
@@ -406,7 +439,7 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
     try {
       const patientId = `KILL-S${queued.length + 1}`;
       const study = await storeStudy(
-        new StudyService({ store, logger: silentLogger(), retrieveAeTitle: 'NOORD' }),
+        storeTarget(new StudyService({ store, logger: silentLogger(), retrieveAeTitle: 'NOORD' })),
         patientId,
       );
       const { transferId } = outbox.enqueue({

@@ -22,6 +22,7 @@ import { type Answer, call, midden, noord, send, startExchangeNode } from '../su
 import { waitFor } from '../support/net.ts';
 import { logLines } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
+import { testAccess } from '../support/patient-data.ts';
 
 test('exchange HTTPS: partners by mutual TLS and URA; everything else refused and logged', async (t) => {
   const { n, port, ca, partner } = await startExchangeNode(t);
@@ -159,8 +160,7 @@ test('a partner configured with the right address but another URA: the handshake
 
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 32 });
-  for (const f of filesIn(join(work, 'synth')))
-    await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
 
@@ -176,7 +176,7 @@ test('a partner configured with the right address but another URA: the handshake
   const logStream = new PassThrough();
   logStream.on('data', (line: Buffer) => senderLog.push(line.toString()));
   const failed = await sendStudy(request, {
-    studies: sender.n.node.studies,
+    access: testAccess(sender.n.node, 'exchange'),
     tls: sender.tls,
     logger: createLogger({ level: 'info', destination: logStream }),
     attempts: 8,
@@ -218,8 +218,7 @@ test('certificates from an issuing CA under the root, as UZI server certificates
 
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 33 });
-  for (const f of filesIn(join(work, 'synth')))
-    await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
   const result = await sendStudy(
@@ -231,7 +230,7 @@ test('certificates from an issuing CA under the root, as UZI server certificates
       reason: 'Overplaatsing',
       user: { id: 'radioloog-7', name: 'Dr. C. Bakker' },
     },
-    { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() },
+    { access: testAccess(sender.n.node, 'exchange'), tls: sender.tls, logger: silentLogger() },
   );
   assert.equal(result.sent, study.instances);
   const receipt = await verifyReceipt(result.receipt, root.certPem);

@@ -12,6 +12,7 @@ import { filesIn } from '../support/dicom-files.ts';
 import { midden, noord, startExchangeNode } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
 import { tempDir } from '../support/tmp.ts';
+import { testAccess } from '../support/patient-data.ts';
 
 async function bodyOf(req: IncomingMessage): Promise<string> {
   let s = '';
@@ -55,8 +56,7 @@ test('arrival notice: one per study, only once every instance is stored and veri
   });
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 91 });
-  for (const f of filesIn(join(work, 'synth')))
-    await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
 
@@ -69,7 +69,11 @@ test('arrival notice: one per study, only once every instance is stored and veri
     reason: 'trauma, onderweg',
     user: { id: 'r1', name: 'Dr. D. Visser' },
   };
-  const sent = await sendStudy(request, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() });
+  const sent = await sendStudy(request, {
+    access: testAccess(sender.n.node, 'exchange'),
+    tls: sender.tls,
+    logger: silentLogger(),
+  });
   await waitFor('the notice', async () => notices.length === 1);
   const [first] = notices;
   assert.equal(first?.storedThen, study.instances, 'told only when every instance was stored');
@@ -85,7 +89,7 @@ test('arrival notice: one per study, only once every instance is stored and veri
   // Sent again (a new transfer, no image bytes moved), routine this time: announced again, not flagged.
   await sendStudy(
     { ...request, urgency: 'routine' },
-    { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() },
+    { access: testAccess(sender.n.node, 'exchange'), tls: sender.tls, logger: silentLogger() },
   );
   await waitFor('the second notice', async () => notices.length === 2);
   assert.equal(notices[1]?.notice.urgent, false, 'a routine send is not flagged');

@@ -8,15 +8,13 @@ import { readPart10Header, Tag } from '../../src/dicom/index.ts';
 import { writeCtStudy } from '../../src/synth/index.ts';
 import { call, startExchangeNode } from '../support/exchange.ts';
 import { tempDir } from '../support/tmp.ts';
+import { testAccess } from '../support/patient-data.ts';
 
 test('a partner opens a transfer; the receiver answers what it still needs', async (t) => {
   const { n, port, ca, partner } = await startExchangeNode(t);
   const ct = await writeCtStudy({ outDir: join(tempDir(t), 'ct'), instances: 4, seed: 8 });
   // The receiver already holds the first instance (say, from an earlier transfer): it must not be asked for again.
-  const held = await n.node.studies.importFile(
-    { actor: { kind: 'system', task: 'test' }, purpose: 'import' },
-    ct.files[0] ?? '',
-  );
+  const held = await testAccess(n.node, 'import').importFile(ct.files[0] ?? '');
   assert.equal(held.outcome, 'created');
   const instances = await Promise.all(
     ct.files.map(async (f) => {

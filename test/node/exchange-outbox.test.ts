@@ -16,6 +16,7 @@ import { restartTestNode } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
 import { run } from '../support/processes.ts';
 import { requireTool } from '../support/tools.ts';
+import { testAccess } from '../support/patient-data.ts';
 
 async function withStudy(
   t: Parameters<typeof tempDir>[0],
@@ -24,8 +25,7 @@ async function withStudy(
 ): Promise<{ studyInstanceUid: string; instances: number }> {
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed });
-  for (const f of filesIn(join(work, 'synth')))
-    await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
   return study;

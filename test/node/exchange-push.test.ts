@@ -12,6 +12,8 @@ import { collect, filesIn } from '../support/dicom-files.ts';
 import { midden, noord, startExchangeNode } from '../support/exchange.ts';
 import { addAccount, cliAs, cliLogin } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
+import { testAccess } from '../support/patient-data.ts';
+import { heldInstance, heldInstances } from '../support/patient-data.ts';
 
 test('push: Noord sends a study to Midden, verified end to end; a second send moves nothing', async (t) => {
   const ca = createTestCa({ commonName: 'regio test CA' });
@@ -24,8 +26,7 @@ test('push: Noord sends a study to Midden, verified end to end; a second send mo
 
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 31 });
-  for (const f of filesIn(join(work, 'synth')))
-    await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
 
@@ -39,7 +40,7 @@ test('push: Noord sends a study to Midden, verified end to end; a second send mo
     user: { id: 'radioloog-7', name: 'Dr. C. Bakker', roleCode: '01.015' },
   };
   const result = await sendStudy(request, {
-    studies: sender.n.node.studies,
+    access: testAccess(sender.n.node, 'exchange'),
     tls: sender.tls,
     logger: silentLogger(),
     onProgress: (p) => progress.push(p.sent),
@@ -50,22 +51,21 @@ test('push: Noord sends a study to Midden, verified end to end; a second send mo
   const verified = await verifyReceipt(result.receipt, ca.certPem);
   assert.ok(verified.ok && verified.claims.receiver.ura === midden.ura && verified.claims.sender.ura === noord.ura);
 
-  for (const sent of sender.n.node.studies.studyInstances(
-    { actor: { kind: 'system', task: 'test' }, purpose: 'exchange' },
-    study.studyInstanceUid,
-  )) {
-    const got = receiver.n.node.store.index.getInstance(sent.instance.sopInstanceUid);
-    assert.ok(got !== undefined, `${sent.instance.sopInstanceUid} arrived`);
+  for (const released of heldInstances(sender.n.node, study.studyInstanceUid)) {
+    const sent = released.stored;
+    const arrived = heldInstance(receiver.n.node, sent.instance.sopInstanceUid);
+    assert.ok(arrived !== undefined, `${sent.instance.sopInstanceUid} arrived`);
+    const got = arrived.stored;
     assert.equal(got.blob.sha256, sent.blob.sha256, 'the same bytes, file meta included');
-    assert.ok(
-      (await collect(receiver.n.node.studies.openFile(got))).equals(
-        await collect(sender.n.node.studies.openFile(sent)),
-      ),
-    );
+    assert.ok((await collect(arrived.openFile())).equals(await collect(released.openFile())));
     assert.equal(got.provenance.via, 'exchange');
   }
 
-  const again = await sendStudy(request, { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() });
+  const again = await sendStudy(request, {
+    access: testAccess(sender.n.node, 'exchange'),
+    tls: sender.tls,
+    logger: silentLogger(),
+  });
   assert.equal(again.sent, 0, 're-sending a delivered study moves no instances');
   assert.equal(again.bytesSent, 0);
   assert.ok((await verifyReceipt(again.receipt, ca.certPem)).ok);
@@ -73,7 +73,7 @@ test('push: Noord sends a study to Midden, verified end to end; a second send mo
   await assert.rejects(
     sendStudy(
       { ...request, purpose: 'consultation' },
-      { studies: sender.n.node.studies, tls: sender.tls, logger: silentLogger() },
+      { access: testAccess(sender.n.node, 'exchange'), tls: sender.tls, logger: silentLogger() },
     ),
     /consent-reference-missing/,
     'a consultation without consent is refused by the receiver',
@@ -90,8 +90,7 @@ test("beeldbrug send: the command line queues a study in the running node's outb
   });
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 32 });
-  for (const f of filesIn(join(work, 'synth')))
-    await sender.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
 

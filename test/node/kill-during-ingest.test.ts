@@ -14,7 +14,7 @@ import { Dataset, newUid, SopClass, Tag, TransferSyntax, writeDataset } from '..
 import { Association, Status } from '../../src/dimse/index.ts';
 import { silentLogger } from '../../src/log/index.ts';
 import { openEmbeddedStore, readEncryptionKeyFile, type Store } from '../../src/store/index.ts';
-import { StudyService } from '../../src/studies/index.ts';
+import { StudyService } from '../../src/studies/study-service.ts';
 import { type NodeProcess, spawnNode, startNodeProcess } from '../../bench/our-node.ts';
 import { freePort } from '../support/net.ts';
 import { tempDir } from '../support/tmp.ts';

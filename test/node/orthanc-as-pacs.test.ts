@@ -21,6 +21,7 @@ import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { collect, filesIn, payloadOf } from '../support/dicom-files.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
+import { heldInstance } from '../support/patient-data.ts';
 
 test('our SCU and SCP against Orthanc as the PACS: echo, store, find, move, get, byte-exact', async (t) => {
   if (requireTool(t, 'Orthanc') === undefined) return;
@@ -118,7 +119,9 @@ test('our SCU and SCP against Orthanc as the PACS: echo, store, find, move, get,
   for (const uid of [...originals.keys()].filter((u) => study.files.includes(originals.get(u)?.file ?? ''))) {
     const stored = n.node.store.index.getInstance(uid);
     assert.ok(stored !== undefined, `${uid} arrived`);
-    const bytes = await collect(n.node.studies.openDataset(stored));
+    const held = heldInstance(n.node, uid);
+    assert.ok(held !== undefined);
+    const bytes = await collect(held.openDataset());
     const original = originals.get(uid)?.part10;
     assert.ok(original !== undefined);
     assert.ok(

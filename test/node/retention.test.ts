@@ -9,6 +9,7 @@ import { filesIn } from '../support/dicom-files.ts';
 import { waitFor } from '../support/net.ts';
 import { filesBesidesSpare, logLines, restartTestNode, startTestNode } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
+import { importFiles } from '../support/patient-data.ts';
 
 test('the node purges instances older than store.retentionDays, with a log line and an audit record per study, and keeps the audit records', async (t) => {
   // Imported while retention is off (0 keeps everything), so that no purge pass can run while the study is still
@@ -18,8 +19,7 @@ test('the node purges instances older than store.retentionDays, with a log line 
   });
   const work = tempDir(t);
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 62 });
-  for (const f of filesIn(join(work, 'synth')))
-    await first.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+  await importFiles(first.node, filesIn(join(work, 'synth')));
   const importedAt = Date.now();
   assert.equal(first.node.store.index.stats().instances, synth.files);
   const bsn = synth.patients[0]?.bsn ?? assert.fail('a patient');
@@ -54,7 +54,7 @@ test('the node purges instances older than store.retentionDays, with a log line 
   );
   assert.deepEqual(
     n.node.audit.list({ bsn }).map((r) => r.action),
-    ['read', ...records.map(() => 'purge')],
+    [...synth.patients[0]!.studies.map(() => 'import'), 'read', ...records.map(() => 'purge')],
     'purging the images keeps the audit records about them',
   );
   assert.equal(n.node.audit.verify().ok, true);

@@ -32,6 +32,7 @@ import {
   traag,
   zuid,
 } from '../support/timeline-network.ts';
+import { heldInstances, testAccess } from '../support/patient-data.ts';
 
 test('timeline: permit for one hospital and deny for another shows the first only; a revoke takes effect at the next query', async (t) => {
   const net = await network(t);
@@ -271,15 +272,9 @@ test('timeline: a chosen study is retrieved from its source by its UID, verified
       (x) => x.transferId === transferId && x.state !== 'open',
     );
   });
-  const held = nodes.noord.n.node.studies.studyInstances(
-    { actor: { kind: 'system', task: 'test' }, purpose: 'query' },
-    chosen.studyInstanceUid,
-  );
+  const held = heldInstances(nodes.noord.n.node, chosen.studyInstanceUid).map((i) => i.stored);
   assert.equal(held.length, chosen.instances, 'every instance arrived');
-  const original = nodes.zuid.n.node.studies.studyInstances(
-    { actor: { kind: 'system', task: 'test' }, purpose: 'query' },
-    chosen.studyInstanceUid,
-  );
+  const original = heldInstances(nodes.zuid.n.node, chosen.studyInstanceUid).map((i) => i.stored);
   assert.deepEqual(
     held.map((i) => i.blob.sha256).sort(),
     original.map((i) => i.blob.sha256).sort(),
@@ -459,8 +454,7 @@ test('timeline: a source lists what its PACS holds beside its own copies, a PACS
     studyInstanceUid: onlyInPacs.studyInstanceUid,
   });
   assert.equal(asked.status, 202, asked.body);
-  const atNoord = () =>
-    net.nodes.noord.n.node.studies.patientStudies({ actor: { kind: 'system', task: 'test' }, purpose: 'query' }, r.bsn);
+  const atNoord = () => testAccess(net.nodes.noord.n.node, 'query').patientStudies(r.bsn);
   await waitFor('the PACS-only study at Noord', async () => atNoord()[0]?.instances === onlyInPacs.instances);
 
   // The PACS goes down: Midden still answers with the copy it now holds, and says the list may be incomplete.

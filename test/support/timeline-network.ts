@@ -18,6 +18,7 @@ import { freePort } from './net.ts';
 import { beeldbrug, networkCertificates } from './pki-cli.ts';
 import { startOrthanc } from './orthanc-pacs.ts';
 import { tempDir } from './tmp.ts';
+import { testAccess } from './patient-data.ts';
 
 export const zuid = { name: 'Ziekenhuis Zuid', ura: '10000003' };
 export const traag = { name: 'Kliniek Traag', ura: '10000004' };
@@ -114,8 +115,7 @@ export async function slowSource(t: TestContext, ca: IssuedCertificate) {
 
 export async function importStudies(n: ExchangeNode, p: SynthPatient, which: number[]): Promise<void> {
   for (const i of which) {
-    for (const f of p.studies[i]?.files ?? [])
-      await n.n.node.studies.importFile({ actor: { kind: 'system', task: 'test' }, purpose: 'import' }, f);
+    for (const f of p.studies[i]?.files ?? []) await testAccess(n.n.node, 'import').importFile(f);
   }
 }
 

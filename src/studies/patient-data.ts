@@ -1,0 +1,568 @@
+import type { AuditEvent, AuditRecord, AuditTrail } from '../audit/index.ts';
+import { type Dataset, Tag } from '../dicom/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { Provenance, Store, StoredInstance } from '../store/index.ts';
+import type { AccessContext, Actor } from './access-context.ts';
+import type { IngestInput, IngestOutcome } from './ingest.ts';
+import type { PatientStudy } from './patient-studies.ts';
+import type { InformationModel } from './query.ts';
+import { type PurgedStudy, StudyService } from './study-service.ts';
+
+/**
+ * Why patient data is touched. Each purpose names who may ask for it, and whether the patient's consent must be
+ * established first (a release to another organization rests on the registry's permit).
+ */
+export type AccessPurpose =
+  'ingest' | 'query' | 'retrieve' | 'import' | 'exchange' | 'release' | 'retention' | 'localization';
+
+/**
+ * Who touches patient data, as the node authenticated them: a DICOM peer of the allow-list, a partner hospital's
+ * node (mutual TLS with its URA), a signed-in person, one of the hospital's own systems (its certificate, perhaps with
+ * an assertion naming a person), or a task of the node itself (retention, the outbox worker).
+ */
+export type AccessorKind = 'dicom-peer' | 'partner-node' | 'person' | 'own-system' | 'node-task';
+
+/** Which kind of accessor may touch patient data for which purpose; anything else is refused and recorded. */
+const MAY: Readonly<Record<AccessPurpose, readonly AccessorKind[]>> = {
+  ingest: ['dicom-peer', 'own-system', 'node-task'],
+  query: ['dicom-peer', 'person', 'own-system', 'node-task'],
+  retrieve: ['dicom-peer', 'person', 'own-system', 'node-task'],
+  import: ['person', 'node-task'],
+  exchange: ['partner-node', 'person', 'own-system', 'dicom-peer', 'node-task'],
+  release: ['partner-node'],
+  retention: ['node-task'],
+  localization: ['node-task'],
+};
+
+/**
+ * What each kind of accessor may do with patient data, whatever the purpose: a partner node's request never opens
+ * image bytes itself (what it is sent leaves through the outbox, in the name of who asked), and only the node's own
+ * tasks purge.
+ */
+type Operation = 'store' | 'query' | 'read' | 'release' | 'import' | 'purge';
+const CAN: Readonly<Record<AccessorKind, readonly Operation[]>> = {
+  'dicom-peer': ['store', 'query', 'read', 'release'],
+  'partner-node': ['store', 'query', 'read'],
+  person: ['query', 'read', 'release', 'import'],
+  'own-system': ['store', 'query', 'read', 'release'],
+  'node-task': ['store', 'query', 'read', 'release', 'import', 'purge'],
+};
+
+/** Purposes that hand patient data to another organization on the patient's consent, never without it. */
+const NEEDS_CONSENT: ReadonlySet<AccessPurpose> = new Set(['release']);
+
+/** Who, on whose behalf, why, from where and on what grounds: everything an audit record says besides the what. */
+export interface AccessGrounds {
+  kind: AccessorKind;
+  /** The person or system that acts, as the audit trail names it. */
+  user: AuditEvent['user'];
+  /** The person on whose behalf the user acts, where that differs. */
+  responsibleUser?: AuditEvent['responsibleUser'] | undefined;
+  accessPoint: AuditEvent['accessPoint'];
+  purpose: AccessPurpose;
+  /** The purpose as the record names it, when more precise than the access purpose ('transfer-of-care'). */
+  purposeOfUse?: string | undefined;
+  /** What allowed the accessor in ('DICOM allow-list (AE title + host)', 'exchange-mtls', 'session'). */
+  authorization: string;
+  consentReference?: string | undefined;
+  emergency?: boolean | undefined;
+}
+
+/** What one audit record is about; who, where and why come from the access. */
+export type AuditAbout = Pick<AuditEvent, 'action' | 'outcome' | 'description' | 'patient' | 'objects'> & {
+  /** A more specific consent reference for this record than the access's own (a transfer's manifest). */
+  consentReference?: string | undefined;
+  /** A more specific purpose for this record than the access's own (a listed transfer's purpose). */
+  purposeOfUse?: string | undefined;
+};
+
+/** The registry's answer whether this patient permits release of imaging data to that organization. */
+export interface ConsentDecision {
+  decision: 'permit' | 'deny';
+  consentReference?: string | undefined;
+  reason?: string | undefined;
+}
+
+export interface ConsentDecider {
+  mayRelease(bsn: string, toUra: string): Promise<ConsentDecision>;
+}
+
+/** An instance that may be sent on: its attributes, and its bytes, opened only through the access that found it. */
+export interface ReleasedInstance {
+  stored: StoredInstance;
+  /** The whole Part 10 file (file meta included), decrypted as it streams. */
+  openFile(): NodeJS.ReadableStream;
+  /** The data set without its file meta, decrypted as it streams. */
+  openDataset(): NodeJS.ReadableStream;
+}
+
+export interface PatientDataOptions {
+  store: Store;
+  audit: AuditTrail;
+  logger: Logger;
+  /** The AE title a C-FIND answer names as where to retrieve from. */
+  retrieveAeTitle: string;
+  /** This node's name: the access point of the node's own tasks. */
+  node: string;
+  /**
+   * Asked before a purpose that needs consent touches a patient's data; when it gives none (no registry configured),
+   * such purposes are refused.
+   */
+  consent?: (() => ConsentDecider | undefined) | undefined;
+}
+
+interface Held {
+  studies: StudyService;
+  audit: AuditTrail;
+  logger: Logger;
+  consent: () => ConsentDecider | undefined;
+}
+
+/**
+ * The only holder of the study store and the audit trail for patient data. Every reader and writer (DIMSE handlers,
+ * HTTP routes, the timeline source, the exchange) opens an access with its grounds and goes through it; the access
+ * authorizes, establishes consent where the purpose needs it, and records the audit event, granted or denied.
+ */
+export class PatientData {
+  readonly #o: Held;
+  readonly #node: string;
+
+  constructor(o: PatientDataOptions) {
+    this.#o = {
+      studies: new StudyService({ store: o.store, logger: o.logger, retrieveAeTitle: o.retrieveAeTitle }),
+      audit: o.audit,
+      logger: o.logger,
+      consent: o.consent ?? (() => undefined),
+    };
+    this.#node = o.node;
+  }
+
+  /** An access for one request (or one association), with who acts, why, from where and on what grounds. */
+  open(grounds: AccessGrounds): PatientDataAccess {
+    return new PatientDataAccess(this.#o, grounds);
+  }
+
+  /** An access for a task of the node itself (retention, the outbox worker, an import), recorded as `system:<task>`. */
+  openForTask(task: string, name: string, purpose: AccessPurpose, authorization: string): PatientDataAccess {
+    return this.open({
+      kind: 'node-task',
+      user: { id: `system:${task}`, name },
+      accessPoint: { node: this.#node },
+      purpose,
+      authorization,
+    });
+  }
+
+  /** Start-up recovery of the store, before anything is accepted. */
+  recover(): ReturnType<StudyService['recover']> {
+    return this.#o.studies.recover();
+  }
+
+  /** Calls `listener` after each newly stored instance; it learns the patient's BSN, nothing more. */
+  onStored(listener: (stored: { bsn: string | null; studyInstanceUid: string }) => void): void {
+    this.#o.studies.onStored((s) => listener({ bsn: s.bsn, studyInstanceUid: s.studyInstanceUid }));
+  }
+}
+
+const actorOf = (g: AccessGrounds): Actor => {
+  switch (g.kind) {
+    case 'dicom-peer':
+      return {
+        kind: 'dimse-peer',
+        aeTitle: g.user.id.replace(/^dicom:/, ''),
+        remoteAddress: g.accessPoint.ip ?? '',
+        associationId: '',
+      };
+    case 'partner-node':
+      return {
+        kind: 'partner-node',
+        ura: g.user.organizationUra ?? '',
+        name: g.user.name,
+        remoteAddress: g.accessPoint.ip ?? '',
+      };
+    case 'person':
+    case 'own-system':
+      return { kind: 'user', id: g.user.id, name: g.user.name };
+    case 'node-task':
+      return { kind: 'system', task: g.user.id.replace(/^system:/, '') };
+  }
+};
+
+const patientOf = (i: StoredInstance): NonNullable<AuditEvent['patient']> => ({
+  ...(i.patient.bsn !== null ? { bsn: i.patient.bsn } : {}),
+  patientId: i.patient.patientId,
+});
+
+/**
+ * One request's (or association's) access to patient data. Each method that reads or writes records what it did;
+ * a refusal is recorded too, and then thrown as a catalog error for the route or handler to answer.
+ */
+export class PatientDataAccess {
+  readonly #o: Held;
+  readonly grounds: AccessGrounds;
+  readonly #ctx: AccessContext;
+  /** Patients whose consent this access established: BSN → consent reference. */
+  readonly #consented = new Map<string, string>();
+  /** Studies whose arrival this access already recorded: a study of 500 instances is one record, not 500. */
+  readonly #receivedStudies = new Set<string>();
+
+  constructor(o: Held, grounds: AccessGrounds) {
+    this.#o = o;
+    this.grounds = grounds;
+    this.#ctx = { actor: actorOf(grounds), purpose: contextPurpose(grounds.purpose) };
+  }
+
+  /**
+   * Records one event with this access's who, where and why. Throws when the trail cannot be written; the caller must
+   * then fail what it was doing, so nothing happens unrecorded.
+   */
+  record(about: AuditAbout): AuditRecord {
+    return this.#o.audit.record(this.#eventOf(about));
+  }
+
+  /** Records several events in one durable write: all or none. */
+  recordAll(abouts: readonly AuditAbout[]): void {
+    if (abouts.length > 0) this.#o.audit.recordAll(abouts.map((about) => this.#eventOf(about)));
+  }
+
+  #eventOf(about: AuditAbout): AuditEvent {
+    const g = this.grounds;
+    const consentReference = about.consentReference ?? this.#consentOf(about.patient) ?? g.consentReference;
+    return {
+      action: about.action,
+      outcome: about.outcome,
+      description: about.description,
+      user: g.user,
+      ...(g.responsibleUser !== undefined ? { responsibleUser: g.responsibleUser } : {}),
+      accessPoint: g.accessPoint,
+      ...(about.patient !== undefined ? { patient: about.patient } : {}),
+      objects: about.objects,
+      grounds: {
+        purpose: about.purposeOfUse ?? g.purposeOfUse ?? g.purpose,
+        authorization: g.authorization,
+        ...(consentReference !== undefined ? { consentReference } : {}),
+        ...(g.emergency === true ? { emergency: true } : {}),
+      },
+    };
+  }
+
+  /** The consent this access established for the record's patient, which the record then names as its grounds. */
+  #consentOf(patient: AuditEvent['patient']): string | undefined {
+    return patient?.bsn !== undefined ? this.#consented.get(patient.bsn) : undefined;
+  }
+
+  /** Refuses (recorded, then thrown) unless this accessor may act for this purpose. */
+  #authorize(
+    op: Operation,
+    what: string,
+    about: Omit<AuditAbout, 'action' | 'outcome' | 'description'>,
+    action: AuditEvent['action'],
+  ): void {
+    const g = this.grounds;
+    if (!MAY[g.purpose].includes(g.kind))
+      this.#refuse(action, `${what} refused: a ${g.kind} may not act for ${g.purpose}`, about);
+    if (!CAN[g.kind].includes(op))
+      this.#refuse(action, `${what} refused: a ${g.kind} may not ${op} patient data`, about);
+  }
+
+  #refuse(
+    action: AuditEvent['action'],
+    description: string,
+    about: Omit<AuditAbout, 'action' | 'outcome' | 'description'>,
+  ): never {
+    this.record({
+      action,
+      outcome: 'failure',
+      description,
+      objects: about.objects,
+      ...(about.patient !== undefined ? { patient: about.patient } : {}),
+    });
+    this.#o.logger.warn({ actor: this.grounds.user.id, purpose: this.grounds.purpose }, description);
+    throw new BeeldbrugError('ACCESS_DENIED', description);
+  }
+
+  /**
+   * Establishes the patient's consent for this access's purpose by asking the consent decider (the registry); the
+   * answer is recorded either way. Returns the consent reference the release rests on. Throws RELEASE_REFUSED, RELEASE_WITHOUT_REGISTRY or REGISTRY_UNREACHABLE.
+   */
+  async establishConsent(
+    bsn: string,
+    toUra: string,
+    about: {
+      action: AuditEvent['action'];
+      objects: AuditEvent['objects'];
+      /** The request as a refusal names it: 'timeline request from URA 87654321'. */
+      refusedAs: string;
+    },
+  ): Promise<string> {
+    const patient = { bsn };
+    const refused = (
+      code: 'RELEASE_WITHOUT_REGISTRY' | 'REGISTRY_UNREACHABLE' | 'RELEASE_REFUSED',
+      description: string,
+      consentReference?: string,
+    ): never => {
+      this.record({
+        action: about.action,
+        outcome: 'failure',
+        description,
+        patient,
+        objects: about.objects,
+        consentReference,
+      });
+      throw new BeeldbrugError(code, description);
+    };
+    this.#authorize('query', about.refusedAs, { patient, objects: about.objects }, about.action);
+    const decider = this.#o.consent();
+    if (decider === undefined)
+      return refused(
+        'RELEASE_WITHOUT_REGISTRY',
+        `${about.refusedAs} refused: this node has no registry to ask for consent`,
+      );
+    let answer: ConsentDecision;
+    try {
+      answer = await decider.mayRelease(bsn, toUra);
+    } catch (err) {
+      this.#o.logger.error({ err }, 'consent: the registry could not be asked');
+      return refused('REGISTRY_UNREACHABLE', `${about.refusedAs} refused: the registry could not be asked`);
+    }
+    if (answer.decision !== 'permit' || answer.consentReference === undefined)
+      return refused(
+        'RELEASE_REFUSED',
+        `${about.refusedAs} refused by the registry (${answer.reason ?? 'deny'})`,
+        answer.consentReference,
+      );
+    this.#consented.set(bsn, answer.consentReference);
+    return answer.consentReference;
+  }
+
+  /** For purposes that need consent: the reference established for this patient, or a recorded refusal. */
+  #consentFor(bsn: string, action: AuditEvent['action'], objects: AuditEvent['objects']): string | undefined {
+    if (!NEEDS_CONSENT.has(this.grounds.purpose)) return undefined;
+    const ref = this.#consented.get(bsn);
+    if (ref !== undefined) return ref;
+    this.record({
+      action,
+      outcome: 'failure',
+      description: 'refused: no consent established for this patient',
+      patient: { bsn },
+      objects,
+    });
+    throw new BeeldbrugError('RELEASE_REFUSED', 'no consent was established for this patient');
+  }
+
+  /** Stores one instance (C-STORE, a C-GET sub-operation); the first instance of each study is recorded. */
+  async ingest(input: IngestInput, description: string): Promise<IngestOutcome> {
+    this.#authorize('store', 'storing an instance', { objects: {} }, 'receive');
+    const stored = await this.#o.studies.ingest(this.#ctx, input);
+    this.#recordReceived(stored, description);
+    return stored;
+  }
+
+  /** Stores a whole Part 10 stream (file import, exchange upload); see StudyService.ingestPart10Stream. */
+  async ingestPart10Stream(
+    source: AsyncIterable<Buffer>,
+    o: {
+      provenance: Provenance;
+      expect?: (instance: { sopInstanceUid: string; sopClassUid: string }) => { size: number; sha256: string };
+    },
+    description: string | undefined,
+  ): Promise<IngestOutcome & { sopInstanceUid: string }> {
+    this.#authorize('store', 'storing an instance', { objects: {} }, 'receive');
+    const stored = await this.#o.studies.ingestPart10Stream(this.#ctx, source, o);
+    if (description !== undefined) this.#recordReceived(stored, description);
+    return stored;
+  }
+
+  /** Imports a Part 10 file from disk, recorded per study. */
+  async importFile(path: string): Promise<IngestOutcome & { sopInstanceUid: string }> {
+    this.#authorize('import', 'importing a file', { objects: {} }, 'import');
+    const stored = await this.#o.studies.importFile(this.#ctx, path);
+    if (!this.#receivedStudies.has(stored.studyInstanceUid)) {
+      this.#receivedStudies.add(stored.studyInstanceUid);
+      this.record({
+        action: 'import',
+        outcome: 'success',
+        description: 'study imported from files',
+        ...(stored.bsn !== null ? { patient: { bsn: stored.bsn } } : {}),
+        objects: { studyInstanceUid: stored.studyInstanceUid },
+      });
+    }
+    return stored;
+  }
+
+  #recordReceived(stored: IngestOutcome, description: string): void {
+    if (this.#receivedStudies.has(stored.studyInstanceUid)) return;
+    this.record({
+      action: 'receive',
+      outcome: 'success',
+      description,
+      ...(stored.bsn !== null ? { patient: { bsn: stored.bsn } } : {}),
+      objects: { studyInstanceUid: stored.studyInstanceUid },
+    });
+    this.#receivedStudies.add(stored.studyInstanceUid);
+  }
+
+  /**
+   * C-FIND: the response identifiers for the matches, recorded as one query naming the patient asked for (when the
+   * identifier names one) and the study (when the answer is one study).
+   */
+  find(
+    identifier: Dataset,
+    model: InformationModel,
+    description: (matches: number) => string,
+    asked: AuditEvent['patient'],
+  ): Dataset[] {
+    this.#authorize('query', 'query', { ...(asked !== undefined ? { patient: asked } : {}), objects: {} }, 'query');
+    const matches = this.#o.studies.find(this.#ctx, identifier, model);
+    const studyUids = new Set<string>();
+    for (const m of matches) {
+      const uid = m.string(Tag.StudyInstanceUID);
+      if (uid !== undefined) studyUids.add(uid);
+    }
+    const only = studyUids.size === 1 ? [...studyUids][0] : undefined;
+    this.record({
+      action: 'query',
+      outcome: 'success',
+      description: description(matches.length),
+      ...(asked !== undefined ? { patient: asked } : {}),
+      objects: only !== undefined ? { studyInstanceUid: only } : {},
+    });
+    return matches;
+  }
+
+  /** C-MOVE / C-GET: every instance the identifier names by unique key, recorded per study, bytes opened through here. */
+  retrieve(identifier: Dataset, model: InformationModel, description: string): ReleasedInstance[] {
+    this.#authorize('release', 'retrieve', { objects: {} }, 'retrieve');
+    const instances = this.#o.studies.instancesToRetrieve(this.#ctx, identifier, model);
+    this.#recordRetrieved(instances, description);
+    return instances.map((i) => this.#released(i));
+  }
+
+  #recordRetrieved(instances: readonly StoredInstance[], description: string, extra?: AuditEvent['objects']): void {
+    const byStudy = new Map<string, StoredInstance[]>();
+    for (const i of instances) {
+      const list = byStudy.get(i.study.studyInstanceUid);
+      if (list !== undefined) list.push(i);
+      else byStudy.set(i.study.studyInstanceUid, [i]);
+    }
+    this.recordAll(
+      [...byStudy].map(([uid, list]) => ({
+        action: 'retrieve' as const,
+        outcome: 'success' as const,
+        description: `${description}: ${list.length} instances`,
+        patient: patientOf(list[0]!),
+        objects: { ...extra, studyInstanceUid: uid, sopInstanceUids: list.map((i) => i.instance.sopInstanceUid) },
+      })),
+    );
+  }
+
+  #released(i: StoredInstance): ReleasedInstance {
+    return {
+      stored: i,
+      openFile: () => this.#o.studies.openFile(i),
+      openDataset: () => this.#o.studies.openDataset(i),
+    };
+  }
+
+  /**
+   * The instances of one study that leave the node (sent to a partner), recorded as one retrieve naming each instance,
+   * or, without a description, by the caller through this access with the outcome (a send delivered or given up);
+   * their bytes open only through what this returns.
+   */
+  releaseStudy(
+    studyInstanceUid: string,
+    description: string | undefined,
+    objects?: AuditEvent['objects'],
+  ): ReleasedInstance[] {
+    this.#authorize('release', 'sending a study', { objects: { ...objects, studyInstanceUid } }, 'retrieve');
+    const instances = this.#o.studies.studyInstances(this.#ctx, studyInstanceUid);
+    const bsn = instances[0]?.patient.bsn;
+    if (bsn !== null && bsn !== undefined) this.#consentFor(bsn, 'retrieve', { ...objects, studyInstanceUid });
+    if (instances.length > 0 && description !== undefined) this.#recordRetrieved(instances, description, objects);
+    return instances.map((i) => this.#released(i));
+  }
+
+  /**
+   * Named instances leaving the node (forwarded into the PACS after a transfer): recorded per study with the
+   * description, or, without one, by the caller through this access once the import is settled.
+   */
+  releaseInstances(
+    sopInstanceUids: readonly string[],
+    description: string | undefined,
+    objects?: AuditEvent['objects'],
+  ): ReleasedInstance[] {
+    this.#authorize('release', 'sending instances', { objects: { ...objects } }, 'retrieve');
+    const found = sopInstanceUids.flatMap((uid) => this.#o.studies.instance(this.#ctx, uid) ?? []);
+    if (found.length > 0 && description !== undefined) this.#recordRetrieved(found, description, objects);
+    return found.map((i) => this.#released(i));
+  }
+
+  /**
+   * What the node holds of a study, without its bytes: how many instances and whose. Used to decide whether to fetch
+   * from the PACS; not recorded, since nothing of the patient leaves and no person sees it.
+   */
+  studySummary(studyInstanceUid: string): { instances: number; patient?: AuditEvent['patient'] } {
+    this.#authorize('read', 'looking up a study', { objects: { studyInstanceUid } }, 'read');
+    const instances = this.#o.studies.studyInstances(this.#ctx, studyInstanceUid);
+    const first = instances[0];
+    return { instances: instances.length, ...(first !== undefined ? { patient: patientOf(first) } : {}) };
+  }
+
+  /** Which of these instances the node holds with exactly these bytes; see StudyService.heldWithDigest. */
+  heldWithDigest(instances: readonly { sopInstanceUid: string; sha256: string }[]): Set<string> {
+    this.#authorize('read', 'checking held instances', { objects: {} }, 'read');
+    return this.#o.studies.heldWithDigest(this.#ctx, instances);
+  }
+
+  /**
+   * Every study the node holds of this patient, newest first. For a release, consent must have been established; the
+   * listing itself is recorded by the caller with what it showed (reports included or not).
+   */
+  patientStudies(bsn: string): PatientStudy[] {
+    this.#authorize('query', 'listing studies', { patient: { bsn }, objects: {} }, 'query');
+    this.#consentFor(bsn, 'query', {});
+    return this.#o.studies.patientStudies(this.#ctx, bsn);
+  }
+
+  /** The text of a study's structured reports (consent as for patientStudies). */
+  async reportText(bsn: string, studyInstanceUid: string): Promise<string | undefined> {
+    this.#authorize('read', 'reading reports', { patient: { bsn }, objects: { studyInstanceUid } }, 'read');
+    this.#consentFor(bsn, 'read', { studyInstanceUid });
+    const held = this.#o.studies.studyInstances(this.#ctx, studyInstanceUid);
+    if (held.some((i) => i.patient.bsn !== bsn)) return undefined;
+    return this.#o.studies.reportText(this.#ctx, studyInstanceUid);
+  }
+
+  /** Every patient with a BSN the node holds studies of (for the localization registry). */
+  patientBsns(): string[] {
+    this.#authorize('query', 'listing patients', { objects: {} }, 'query');
+    return this.#o.studies.patientBsns();
+  }
+
+  /** Retention: removes every instance received before `cutoff`, each study recorded as purged. */
+  async purgeReceivedBefore(cutoff: Date, description: (s: PurgedStudy) => string): Promise<PurgedStudy[]> {
+    this.#authorize('purge', 'retention', { objects: {} }, 'purge');
+    const purged = await this.#o.studies.purgeReceivedBefore(this.#ctx, cutoff);
+    for (const s of purged)
+      this.record({
+        action: 'purge',
+        outcome: 'success',
+        description: description(s),
+        patient: s.patient,
+        objects: { studyInstanceUid: s.studyInstanceUid },
+      });
+    return purged;
+  }
+}
+
+function contextPurpose(p: AccessPurpose): AccessContext['purpose'] {
+  switch (p) {
+    case 'release':
+      return 'retrieve';
+    case 'localization':
+      return 'retention';
+    default:
+      return p;
+  }
+}
