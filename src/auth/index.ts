@@ -24,6 +24,7 @@ export {
   type ExternalIdentity,
   type OidcOutcome,
   type OidcSettings,
+  type DeviceSignIn,
 } from './oidc.ts';
 export {
   onBehalfOfVerifier,

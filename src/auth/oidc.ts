@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { request } from 'node:https';
 import * as oidc from 'openid-client';
 import type { Role } from './roles.ts';
@@ -39,7 +40,13 @@ export type OidcOutcome =
   | { ok: true; identity: ExternalIdentity }
   | {
       ok: false;
-      reason: 'unknown-state' | 'provider-error' | 'rejected-response' | 'no-role' | 'provider-unreachable';
+      reason:
+        | 'unknown-state'
+        | 'provider-error'
+        | 'rejected-response'
+        | 'no-role'
+        | 'provider-unreachable'
+        | 'device-code-expired';
       detail: string;
       subject?: string;
       name?: string;
@@ -124,6 +131,24 @@ interface Pending {
   expiresAt: number;
 }
 
+/** A device sign-in (RFC 8628) under way: the grant being polled at the provider, settled once the person is done. */
+interface PendingDevice {
+  outcome: Promise<OidcOutcome>;
+  settled: OidcOutcome | undefined;
+  abort: AbortController;
+  expiresAt: number;
+}
+
+/** What a terminal shows the person: where to go, which code to enter, and the handle the terminal waits with. */
+export interface DeviceSignIn {
+  /** Secret to the terminal that started the sign-in: whoever holds it receives the session. */
+  handle: string;
+  userCode: string;
+  verificationUri: string;
+  verificationUriComplete?: string;
+  expiresInSeconds: number;
+}
+
 /** A sign-in started in a browser must come back within this time. */
 const PENDING_MS = 10 * 60_000;
 /** Pending sign-ins kept at most; a flood of started sign-ins pushes out the oldest, it does not grow memory. */
@@ -140,6 +165,7 @@ const MAX_RESPONSE_BYTES = 1024 * 1024;
 export class OidcSignIn {
   readonly #s: OidcSettings;
   readonly #pending = new Map<string, Pending>();
+  readonly #devices = new Map<string, PendingDevice>();
   readonly #now: () => number;
   #configuration: Promise<oidc.Configuration> | undefined;
 
@@ -211,24 +237,120 @@ export class OidcSignIn {
         expectedNonce: pending.nonce,
         expectedState: state,
       });
-      const idClaims = tokens.claims();
-      if (idClaims === undefined)
-        return { ok: false, reason: 'rejected-response', detail: 'no ID token in the token response' };
-      const missing = [
-        this.#s.claims.name,
-        this.#s.claims.groups,
-        this.#s.claims.username,
-        this.#s.claims.uziRoleCode,
-      ].some((c) => c !== undefined && !(c in idClaims));
-      const userInfo =
-        missing && configuration.serverMetadata().userinfo_endpoint !== undefined
-          ? await oidc.fetchUserInfo(configuration, tokens.access_token, idClaims.sub)
-          : {};
-      // The ID token decides who it is and how they signed in; userinfo only fills in profile claims.
-      return identityOf(this.#s, { ...userInfo, ...idClaims });
+      return await this.#identityFrom(configuration, tokens);
     } catch (err) {
       return { ok: false, reason: 'rejected-response', detail: describe(err) };
     }
+  }
+
+  /**
+   * Starts a sign-in for a terminal without a browser (OAuth 2.0 Device Authorization Grant, RFC 8628): the person opens
+   * the provider's page on any device, enters the code, and signs in there as usual. The node then polls the provider
+   * in the background; the terminal asks for the outcome with `handle`. Undefined when the provider offers no device
+   * flow.
+   */
+  async beginDevice(): Promise<DeviceSignIn | undefined> {
+    const configuration = await this.#config();
+    if (configuration.serverMetadata().device_authorization_endpoint === undefined) return undefined;
+    const response = await oidc.initiateDeviceAuthorization(configuration, {
+      scope: this.#s.scopes.join(' '),
+      ...(configuration.serverMetadata().claims_parameter_supported === true
+        ? { claims: JSON.stringify({ id_token: { amr: null } }) }
+        : {}),
+    });
+    const abort = new AbortController();
+    const expiresAt = this.#now() + response.expires_in * 1000;
+    const pending: PendingDevice = {
+      abort,
+      expiresAt,
+      settled: undefined,
+      outcome: (async (): Promise<OidcOutcome> => {
+        try {
+          const tokens = await oidc.pollDeviceAuthorizationGrant(configuration, response, undefined, {
+            signal: abort.signal,
+          });
+          return await this.#identityFrom(configuration, tokens);
+        } catch (err) {
+          const code = (err as { error?: unknown }).error;
+          if (code === 'expired_token' || abort.signal.aborted)
+            return { ok: false, reason: 'device-code-expired', detail: 'the code was not used in time' };
+          if (code === 'access_denied')
+            return { ok: false, reason: 'provider-error', detail: 'the identity provider answered access_denied' };
+          return { ok: false, reason: 'rejected-response', detail: describe(err) };
+        }
+      })(),
+    };
+    void pending.outcome.then((o) => (pending.settled = o));
+    // The provider's own expiry ends the polling too; this is the bound when the provider never says so.
+    setTimeout(() => abort.abort(), response.expires_in * 1000 + 5_000).unref();
+    this.#sweepDevices();
+    if (this.#devices.size >= MAX_PENDING) this.#dropDevice(this.#devices.keys().next().value!);
+    const handle = randomBytes(32).toString('base64url');
+    this.#devices.set(handle, pending);
+    return {
+      handle,
+      userCode: response.user_code,
+      verificationUri: response.verification_uri,
+      ...(response.verification_uri_complete !== undefined
+        ? { verificationUriComplete: response.verification_uri_complete }
+        : {}),
+      expiresInSeconds: response.expires_in,
+    };
+  }
+
+  /**
+   * The outcome of a device sign-in, waiting at most `waitMs` for the person to finish: 'pending' while they have not,
+   * the outcome once (a handle is used once), 'unknown' for a handle this node did not hand out or already used.
+   */
+  async pollDevice(handle: string, waitMs: number): Promise<OidcOutcome | 'pending' | 'unknown'> {
+    const pending = this.#devices.get(handle);
+    if (pending === undefined) return 'unknown';
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([pending.outcome, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
+    const settled = pending.settled ?? (await Promise.race([pending.outcome, Promise.resolve(undefined)]));
+    if (settled === undefined) return 'pending';
+    // Two terminals polling with one handle: only the first gets the outcome, so one sign-in makes one session.
+    if (this.#devices.get(handle) !== pending) return 'unknown';
+    this.#devices.delete(handle);
+    return settled;
+  }
+
+  #dropDevice(handle: string): void {
+    this.#devices.get(handle)?.abort.abort();
+    this.#devices.delete(handle);
+  }
+
+  #sweepDevices(): void {
+    const now = this.#now();
+    for (const [handle, p] of this.#devices) if (p.expiresAt + 60_000 <= now) this.#dropDevice(handle);
+  }
+
+  /** Stops every device sign-in still polling the provider (the node is stopping). */
+  close(): void {
+    for (const p of this.#devices.values()) p.abort.abort();
+    this.#devices.clear();
+  }
+
+  /** The identity in a token response: the ID token decides who and how; userinfo only fills in profile claims. */
+  async #identityFrom(
+    configuration: oidc.Configuration,
+    tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
+  ): Promise<OidcOutcome> {
+    const idClaims = tokens.claims();
+    if (idClaims === undefined)
+      return { ok: false, reason: 'rejected-response', detail: 'no ID token in the token response' };
+    const missing = [
+      this.#s.claims.name,
+      this.#s.claims.groups,
+      this.#s.claims.username,
+      this.#s.claims.uziRoleCode,
+    ].some((c) => c !== undefined && !(c in idClaims));
+    const userInfo =
+      missing && configuration.serverMetadata().userinfo_endpoint !== undefined
+        ? await oidc.fetchUserInfo(configuration, tokens.access_token, idClaims.sub)
+        : {};
+    return identityOf(this.#s, { ...userInfo, ...idClaims });
   }
 
   #config(): Promise<oidc.Configuration> {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { BeeldbrugError } from '../errors/index.ts';
-import { NodeApiClient } from './node-api-client.ts';
+import { NodeApiClient, type SessionUser } from './node-api-client.ts';
 import { loadSession, removeSession, saveSession, sessionFilePath } from './session-file.ts';
 
 export interface LoginOptions {
@@ -8,7 +8,10 @@ export interface LoginOptions {
   node: string;
   /** A file with the CA that signed the node's server certificate (PEM); the system's CAs when absent. */
   caFile?: string;
-  username: string;
+  /** Sign in with a password and a code from the authenticator app. */
+  username?: string;
+  /** Or sign in at the hospital's identity provider (OpenID Connect device sign-in) on any device with a browser. */
+  oidc?: boolean;
 }
 
 /**
@@ -18,6 +21,11 @@ export interface LoginOptions {
  * are never command-line arguments, which other users can read in `ps`.
  */
 export async function loginFromCli(o: LoginOptions, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+  if ((o.username !== undefined) === (o.oidc === true))
+    throw new BeeldbrugError(
+      'COMMAND_LINE_INVALID',
+      'give either --username (password and authenticator code) or --oidc (sign in at the identity provider)',
+    );
   let base: URL;
   try {
     base = new URL(o.node);
@@ -34,9 +42,11 @@ export async function loginFromCli(o: LoginOptions, out: NodeJS.WritableStream =
       throw new BeeldbrugError('KEY_FILE_PROBLEM', `--ca ${o.caFile} cannot be read`, { cause });
     }
   }
-  const { password, code } = await readSecrets();
   const client = new NodeApiClient({ baseUrl: base.origin, ...(ca !== undefined ? { ca } : {}) });
-  const r = await client.signIn({ username: o.username, password, code });
+  const r =
+    o.username !== undefined
+      ? await client.signIn({ username: o.username, ...(await readSecrets()) })
+      : await deviceSignIn(client, out);
   const path = sessionFilePath();
   saveSession(
     { node: base.origin, ...(ca !== undefined ? { ca } : {}), token: r.token, expiresAt: r.expiresAt, user: r.user },
@@ -45,6 +55,28 @@ export async function loginFromCli(o: LoginOptions, out: NodeJS.WritableStream =
   out.write(
     `signed in at ${base.origin} as ${r.user.name} (${r.user.role}${r.user.uziRoleCode !== undefined ? `, UZI role ${r.user.uziRoleCode}` : ''}) until ${r.expiresAt}; session kept in ${path}\n`,
   );
+}
+
+/**
+ * The identity provider's device sign-in: the person opens the page shown, on this or any other device, enters the
+ * code and signs in there as they always do (with the provider's own second factor). The terminal waits at the node,
+ * which polls the provider; only the node holds the client secret.
+ */
+async function deviceSignIn(
+  client: NodeApiClient,
+  out: NodeJS.WritableStream,
+): Promise<{ token: string; user: SessionUser; expiresAt: string }> {
+  const begun = await client.beginDeviceSignIn();
+  const minutes = Math.max(1, Math.round(begun.expiresInSeconds / 60));
+  out.write(
+    `To sign in, open ${begun.verificationUri} and enter the code ${begun.userCode}` +
+      (begun.verificationUriComplete !== undefined ? `\n(or open ${begun.verificationUriComplete})` : '') +
+      `\nwithin ${minutes} minutes. Waiting...\n`,
+  );
+  for (;;) {
+    const answer = await client.deviceSignIn(begun.handle);
+    if ('token' in answer) return answer;
+  }
 }
 
 /** `beeldbrug logout`: ends the session at the node (a logout record there) and removes the saved sign-in. */

@@ -57,6 +57,24 @@ export class NodeApiClient {
     return this.#json('POST', '/api/v1/session', c);
   }
 
+  /** Starts a sign-in at the hospital's identity provider for a terminal without a browser (RFC 8628). */
+  beginDeviceSignIn(): Promise<{
+    handle: string;
+    userCode: string;
+    verificationUri: string;
+    verificationUriComplete?: string;
+    expiresInSeconds: number;
+  }> {
+    return this.#json('POST', '/api/v1/session/oidc/device');
+  }
+
+  /** The device sign-in's outcome: the node answers once the person is done, or after about 20 s with 'pending'. */
+  deviceSignIn(
+    handle: string,
+  ): Promise<{ status: 'pending' } | { token: string; user: SessionUser; expiresAt: string }> {
+    return this.#json('POST', '/api/v1/session/oidc/device/token', { handle }, 60_000);
+  }
+
   session(): Promise<{ user: SessionUser; twoFactor: boolean; expiresAt: string }> {
     return this.#json('GET', '/api/v1/session');
   }

@@ -257,16 +257,22 @@ export function buildProgram(): Command {
   program
     .command('login')
     .description(
-      'sign in at your node (password + code from the authenticator app) for send and timeline; the session is kept in a file only you can read ($BEELDBRUG_SESSION or ~/.config/beeldbrug/session.json)',
+      "sign in at your node for send and timeline, with a password and a code from the authenticator app, or at the hospital's identity provider (--oidc); the session is kept in a file only you can read ($BEELDBRUG_SESSION or ~/.config/beeldbrug/session.json)",
     )
     .requiredOption('--node <url>', "the node's HTTPS address, e.g. https://127.0.0.1:8443")
-    .requiredOption('--username <name>', 'your sign-in name')
+    .option('--username <name>', 'your sign-in name at the node (password and authenticator code)')
+    .option('--oidc', "sign in at the hospital's identity provider instead: open the page shown and enter the code")
     .option(
       '--ca <file>',
       "the CA certificate that signed the node's server certificate (PEM); the system's CAs otherwise",
     )
-    .action(async (o: { node: string; username: string; ca?: string }) => {
-      await loginFromCli({ node: o.node, username: o.username, ...(o.ca !== undefined ? { caFile: o.ca } : {}) });
+    .action(async (o: { node: string; username?: string; oidc?: boolean; ca?: string }) => {
+      await loginFromCli({
+        node: o.node,
+        ...(o.username !== undefined ? { username: o.username } : {}),
+        ...(o.oidc === true ? { oidc: true } : {}),
+        ...(o.ca !== undefined ? { caFile: o.ca } : {}),
+      });
     });
 
   program

@@ -5,6 +5,7 @@ import {
   type Account,
   type AccountStore,
   type CheckedAssertion,
+  type OidcOutcome,
   type OidcSignIn,
   onBehalfOfVerifier,
   type Session,
@@ -37,6 +38,9 @@ export interface AccountRouteDeps {
 
 const OIDC_COOKIE = 'beeldbrug_oidc';
 const OIDC_PATH = '/api/v1/session/oidc';
+/** A terminal waiting for a device sign-in asks again after this long: one request per 20 s, not per second. */
+const DEVICE_WAIT_MS = 20_000;
+const deviceTokenBody = z.strictObject({ handle: z.string().min(20).max(100) });
 
 const sessionCookie = (token: string, expiresAt: string): string =>
   `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=${Math.max(0, Math.floor((Date.parse(expiresAt) - Date.now()) / 1000))}`;
@@ -204,12 +208,17 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
     callback.search = new URL(req.url, 'https://callback.invalid').search;
     const outcome = await signIn.finish(callback, cookieOf(req, OIDC_COOKIE));
     void reply.header('set-cookie', `${OIDC_COOKIE}=; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=0`);
-    const at = { node: d.node, ip: req.ip };
+    const r = complete(outcome, req.ip, authorization);
+    if (r === undefined) return sendProblem(reply, signInFailed);
+    void reply.header('set-cookie', sessionCookie(r.token, r.session.expiresAt));
+    return reply.redirect('/', 303);
+  });
+
+  /** Signs the person in (a session, a login record), or records the refusal; undefined when refused. */
+  const complete = (outcome: OidcOutcome, ip: string, how: string): { token: string; session: Session } | undefined => {
+    const at = { node: d.node, ip };
     if (!outcome.ok) {
-      d.logger.warn(
-        { remote: req.ip, reason: outcome.reason, detail: outcome.detail },
-        'OpenID Connect sign-in refused',
-      );
+      d.logger.warn({ remote: ip, reason: outcome.reason, detail: outcome.detail }, 'OpenID Connect sign-in refused');
       d.audit.record({
         action: 'login-failure',
         outcome: 'failure',
@@ -220,9 +229,9 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
         },
         accessPoint: at,
         objects: {},
-        grounds: { authorization },
+        grounds: { authorization: how },
       });
-      return sendProblem(reply, signInFailed);
+      return undefined;
     }
     const { identity } = outcome;
     const r = d.accounts.signInExternal(identity);
@@ -233,10 +242,42 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
       user: userOf(r.session.account),
       accessPoint: at,
       objects: {},
-      grounds: { authorization },
+      grounds: { authorization: how },
     });
-    void reply.header('set-cookie', sessionCookie(r.token, r.session.expiresAt));
-    return reply.redirect('/', 303);
+    return r;
+  };
+
+  // A terminal without a browser (`beeldbrug login --oidc`): the person signs in at the provider on any device with the
+  // code shown, while the terminal waits here. The node keeps the client secret; the terminal holds only a handle.
+  const deviceAuthorization = `OpenID Connect device sign-in (${signIn.issuer})`;
+  app.post(`${OIDC_PATH}/device`, { config: { access: 'sign-in' } }, async () => {
+    let begun;
+    try {
+      begun = await signIn.beginDevice();
+    } catch (err) {
+      d.logger.error({ err, issuer: signIn.issuer }, 'the identity provider cannot be reached');
+      throw new BeeldbrugError(
+        'IDENTITY_PROVIDER_UNREACHABLE',
+        'the identity provider did not answer; try again later',
+      );
+    }
+    if (begun === undefined)
+      throw new BeeldbrugError(
+        'REQUEST_INVALID',
+        'the identity provider offers no device sign-in; sign in with a password and a code from the authenticator app',
+      );
+    return begun;
+  });
+
+  app.post(`${OIDC_PATH}/device/token`, { config: { access: 'sign-in' } }, async (req, reply) => {
+    const body = deviceTokenBody.safeParse(req.body);
+    if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'handle is required');
+    const result = await signIn.pollDevice(body.data.handle, DEVICE_WAIT_MS);
+    if (result === 'pending') return reply.code(202).send({ status: 'pending' });
+    if (result === 'unknown') return sendProblem(reply, signInFailed);
+    const r = complete(result, req.ip, deviceAuthorization);
+    if (r === undefined) return sendProblem(reply, signInFailed);
+    return { token: r.token, user: publicAccount(r.session), expiresAt: r.session.expiresAt };
   });
 }
 

@@ -113,6 +113,7 @@ export async function startNode(
     async () => audit.close(),
     async () => (clearInterval(sweeper), accounts.close()),
     () => store.close(),
+    async () => oidcSignIn?.close(),
   ];
   if (atna !== undefined && atnaTls !== undefined) {
     const exporter = new AtnaExporter({

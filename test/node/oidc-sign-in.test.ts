@@ -62,6 +62,8 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
     'GET /api/v1/session/oidc',
     'GET /api/v1/session/oidc/callback',
     'POST /api/v1/session',
+    'POST /api/v1/session/oidc/device',
+    'POST /api/v1/session/oidc/device/token',
   ]);
 
   /** Start at the node, log in at the provider as `person`, and stop when the browser is about to return to the node. */

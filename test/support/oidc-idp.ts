@@ -53,7 +53,8 @@ export async function startTestIdp(
         client_id: clientId,
         client_secret: clientSecret,
         redirect_uris: [o.redirectUri],
-        grant_types: ['authorization_code'],
+        // The code flow for the browser, the device flow for `beeldbrug login --oidc` at a terminal (RFC 8628).
+        grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',
       },
@@ -68,7 +69,11 @@ export async function startTestIdp(
       openid: ['sub'],
       profile: ['name', 'preferred_username', 'groups', 'uzi_role_code'],
     },
-    features: { devInteractions: { enabled: false }, claimsParameter: { enabled: true } },
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
+      deviceFlow: { enabled: true },
+    },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     findAccount: (_ctx, id) => {
       const p = o.people[id];
