@@ -206,7 +206,11 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
     // The URL the provider redirected to, as registered: openid-client takes the redirect_uri for the code exchange from it.
     const callback = new URL(signIn.redirectUri);
     callback.search = new URL(req.url, 'https://callback.invalid').search;
+    // Counted as a sign-in: forged or replayed callbacks from one address, or from many, are slowed like passwords.
+    const admission = d.signInLimit.admit(req.ip);
+    if (!admission.ok) return refuseThrottled(reply, admission, req.ip, d.logger);
     const outcome = await signIn.finish(callback, cookieOf(req, OIDC_COOKIE));
+    if (outcome.ok) admission.succeeded();
     void reply.header('set-cookie', `${OIDC_COOKIE}=; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=0`);
     const r = complete(outcome, req.ip, authorization);
     if (r === undefined) return sendProblem(reply, signInFailed);
@@ -250,7 +254,10 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
   // A terminal without a browser (`beeldbrug login --oidc`): the person signs in at the provider on any device with the
   // code shown, while the terminal waits here. The node keeps the client secret; the terminal holds only a handle.
   const deviceAuthorization = `OpenID Connect device sign-in (${signIn.issuer})`;
-  app.post(`${OIDC_PATH}/device`, { config: { access: 'sign-in' } }, async () => {
+  app.post(`${OIDC_PATH}/device`, { config: { access: 'sign-in' } }, async (req, reply) => {
+    // Each start counts: it makes the node ask the provider, so a flood of them is slowed like password guessing.
+    const admission = d.signInLimit.admit(req.ip);
+    if (!admission.ok) return refuseThrottled(reply, admission, req.ip, d.logger);
     let begun;
     try {
       begun = await signIn.beginDevice();
@@ -272,10 +279,21 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
   app.post(`${OIDC_PATH}/device/token`, { config: { access: 'sign-in' } }, async (req, reply) => {
     const body = deviceTokenBody.safeParse(req.body);
     if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'handle is required');
+    // A wait that is still pending, and a sign-in that succeeds, give their place back: guessed handles and refusals count.
+    const admission = d.signInLimit.admit(req.ip);
+    if (!admission.ok) return refuseThrottled(reply, admission, req.ip, d.logger);
     const result = await signIn.pollDevice(body.data.handle, DEVICE_WAIT_MS);
+    if (result === 'pending' || (result !== 'unknown' && result.ok)) admission.succeeded();
     if (result === 'pending') return reply.code(202).send({ status: 'pending' });
-    if (result === 'unknown') return sendProblem(reply, signInFailed);
-    const r = complete(result, req.ip, deviceAuthorization);
+    const outcome: OidcOutcome =
+      result === 'unknown'
+        ? {
+            ok: false,
+            reason: 'unknown-state',
+            detail: 'the handle does not belong to a device sign-in this node started, or was used already',
+          }
+        : result;
+    const r = complete(outcome, req.ip, deviceAuthorization);
     if (r === undefined) return sendProblem(reply, signInFailed);
     return { token: r.token, user: publicAccount(r.session), expiresAt: r.session.expiresAt };
   });

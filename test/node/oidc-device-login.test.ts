@@ -190,3 +190,39 @@ function call(
     req.end(payload);
   });
 }
+
+test('identity-provider sign-ins count against the sign-in rate limit: forged device handles and callbacks get 429', async (t) => {
+  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
+  const port = await freePort();
+  const node = `https://127.0.0.1:${port}`;
+  const redirectUri = `${node}/api/v1/session/oidc/callback`;
+  const idp = await startTestIdp(t, { ca, redirectUri, people });
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'client-secret'), `${idp.clientSecret}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, 'ca.crt'), ca.certPem);
+  const { n } = await startExchangeNode(t, {
+    ca,
+    port,
+    signInRateLimit: { perAddress: { attempts: 2, windowSeconds: 600 }, global: { attempts: 50, windowSeconds: 600 } },
+    oidc: {
+      issuer: idp.issuer,
+      clientId: idp.clientId,
+      clientSecretFile: join(dir, 'client-secret'),
+      caFile: join(dir, 'ca.crt'),
+      redirectUri,
+      roles: [{ group: 'radiologie', role: 'radiologist' }],
+    },
+  });
+  const forged = (): Promise<{ status: number; body: Record<string, unknown> }> =>
+    call('POST', `${node}/api/v1/session/oidc/device/token`, ca.certPem, { handle: 'y'.repeat(43) });
+  assert.equal((await forged()).status, 401);
+  assert.equal((await forged()).status, 401);
+  const held = await forged();
+  assert.equal(held.status, 429);
+  assert.equal(held.body['code'], 'SIGN_IN_RATE_LIMITED');
+  // The same address's callbacks are held back too, before the node asks the provider anything.
+  const callback = await new TestBrowser(ca.certPem).go(`${redirectUri}?code=forged&state=forged`);
+  assert.equal(callback.status, 429);
+  const refusals = n.node.audit.list({ action: 'login-failure' });
+  assert.equal(refusals.length, 2, 'the two refused handles are recorded; the held-back attempts never ran');
+});
