@@ -286,18 +286,20 @@ function decidePersonAccess(
 
 /**
  * Who may act on the routes that act for a person, in one table. Radiologists and radiology staff (laboranten, the
- * secretariat) send, ask the timeline and handle the inbox; an admin configures the node and sees no patient data; an
+ * secretariat), signed in with two factors, send, ask the timeline and handle the inbox; an admin configures the node and sees no patient data; an
  * auditor reads the trail only, with two factors. Our own systems may send and handle the inbox in their own name (the
  * trail names the system, as it names a PACS that sends with C-MOVE); the timeline goes out to other hospitals in a
  * practitioner's name, so a system asks it only for a person its identity provider vouches for.
  */
 export const PERSON_ROUTES = {
-  timeline: { roles: ['radiologist', 'staff'], systems: 'for-a-person' },
-  retrieve: { roles: ['radiologist', 'staff'], systems: 'for-a-person' },
-  send: { roles: ['radiologist', 'staff'], systems: 'as-itself' },
-  outbox: { roles: ['radiologist', 'staff'], systems: 'as-itself' },
-  inbox: { roles: ['radiologist', 'staff'], systems: 'as-itself' },
-  accept: { roles: ['radiologist', 'staff'], systems: 'as-itself' },
+  // Patient data takes a session with two factors (the Dutch Besluit elektronische gegevensverwerking door
+  // zorgaanbieders asks for it; a local account always has them, an identity provider's `amr` must show them).
+  timeline: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'for-a-person' },
+  retrieve: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'for-a-person' },
+  send: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
+  outbox: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
+  inbox: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
+  accept: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
   audit: { roles: ['auditor'], twoFactor: true },
 } as const satisfies Record<string, PersonAccess>;
 

@@ -25,6 +25,7 @@ const people: Record<string, IdpPerson> = {
     amr: ['pwd', 'otp'],
     uziRoleCode: '01.015',
   },
+  'rad-2': { name: 'Dr. E. Mulder', username: 'e.mulder@noord.example', groups: ['radiologie'], amr: ['pwd'] },
   'aud-1': { name: 'A. de Vries', username: 'a.devries@noord.example', groups: ['privacy-audit'], amr: ['pwd'] },
   'aud-2': { name: 'B. Jansen', username: 'b.jansen@noord.example', groups: ['privacy-audit'], amr: ['pwd', 'hwk'] },
   'fac-1': { name: 'F. Smit', username: 'f.smit@noord.example', groups: ['facilitair'], amr: ['pwd', 'otp'] },
@@ -143,6 +144,13 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
   assert.deepEqual((await session(oneFactor.browser)).body.twoFactor, false);
   assert.equal((await oneFactor.browser.go(`${node}/api/v1/audit`)).status, 403);
   assert.equal((await oneFactor.browser.go(`${node}/api/v1/outbox`)).status, 403, 'an auditor does not see the outbox');
+  // A radiologist with a password only sees no patient data: the inbox, outbox and timeline need two factors.
+  const radOneFactor = await signIn('rad-2');
+  assert.equal((await session(radOneFactor.browser)).body.user?.role, 'radiologist');
+  const inbox = await radOneFactor.browser.go(`${node}/api/v1/inbox`);
+  assert.equal(inbox.status, 403);
+  assert.match(inbox.body, /two factors/);
+  assert.equal((await radOneFactor.browser.go(`${node}/api/v1/outbox`)).status, 403);
   // Password and a hardware key are two factors: the auditor reads the trail, and that reading is recorded.
   const twoFactors = await signIn('aud-2');
   assert.equal((await session(twoFactors.browser)).body.user?.role, 'auditor');
