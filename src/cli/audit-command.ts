@@ -2,6 +2,7 @@ import { userInfo } from 'node:os';
 import type { Config } from '../config/index.ts';
 import { auditWitnessFile, openAuditTrail } from '../node/index.ts';
 import { printJson } from './cli-output.ts';
+import { signedInClient } from './session-file.ts';
 
 /**
  * `beeldbrug audit verify`: recomputes the node's audit chain with its audit key, checks it against the witness of its
@@ -72,5 +73,53 @@ export function acceptAuditHeadFromCli(
     return 0;
   } finally {
     trail.close();
+  }
+}
+
+export interface AuditListOptions {
+  bsn?: string;
+  user?: string;
+  action?: string;
+  since?: string;
+  until?: string;
+  /** Why the auditor reads, recorded with the reading (e.g. a patient's request for their log). */
+  purpose?: string;
+  limit?: number;
+}
+
+/**
+ * `beeldbrug audit list`: the auditor's view of the trail, through the node's API with the saved sign-in (an auditor's
+ * session with two factors), so the reading is itself recorded with who read and why. One line per record, oldest
+ * first; with `json` the records as the node gives them.
+ */
+export async function listAuditFromCli(
+  o: AuditListOptions,
+  out: NodeJS.WritableStream = process.stdout,
+  json = false,
+): Promise<void> {
+  const { client } = signedInClient();
+  const { records } = await client.auditRecords({
+    ...(o.bsn !== undefined ? { bsn: o.bsn } : {}),
+    ...(o.user !== undefined ? { user: o.user } : {}),
+    ...(o.action !== undefined ? { action: o.action } : {}),
+    ...(o.since !== undefined ? { since: o.since } : {}),
+    ...(o.until !== undefined ? { until: o.until } : {}),
+    ...(o.purpose !== undefined ? { purpose: o.purpose } : {}),
+    ...(o.limit !== undefined ? { limit: String(o.limit) } : {}),
+  });
+  if (json) return printJson(records, out);
+  if (records.length === 0) {
+    out.write('no audit records match\n');
+    return;
+  }
+  for (const r of records) {
+    const who = r.responsibleUser !== undefined ? `${r.user.name} for ${r.responsibleUser.name}` : r.user.name;
+    const patient = r.patient?.bsn ?? r.patient?.patientId;
+    const where = r.accessPoint.ip ?? r.accessPoint.aeTitle ?? r.accessPoint.node;
+    out.write(
+      `${r.time}  #${r.sequence}  ${r.action}${r.outcome === 'failure' ? ' (refused)' : ''}  ${who}  from ${where}` +
+        `${patient !== undefined ? `  patient ${patient}` : ''}  ${r.description}` +
+        `${r.grounds.purpose !== undefined ? `  [${r.grounds.purpose}${r.grounds.consentReference !== undefined ? `, consent ${r.grounds.consentReference}` : ''}]` : ''}\n`,
+    );
   }
 }

@@ -1,5 +1,6 @@
 import { request } from 'node:https';
 import { BeeldbrugError, ErrorCatalog, type ErrorCode } from '../errors/index.ts';
+import type { AuditRecord } from '../audit/index.ts';
 import type { Timeline } from '../timeline/index.ts';
 
 /** An outgoing transfer as GET /api/v1/outbox/:id shows it. */
@@ -81,6 +82,15 @@ export class NodeApiClient {
 
   async signOut(): Promise<void> {
     await this.#json('DELETE', '/api/v1/session');
+  }
+
+  /** Audit records, newest last, as the auditor's view shows them; reading them is itself recorded at the node. */
+  auditRecords(
+    filter: Partial<Record<'bsn' | 'user' | 'action' | 'since' | 'until' | 'purpose' | 'limit', string>>,
+  ): Promise<{ records: AuditRecord[] }> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, v);
+    return this.#json('GET', `/api/v1/audit${q.size > 0 ? `?${q.toString()}` : ''}`);
   }
 
   queueSend(r: {

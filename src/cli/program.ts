@@ -10,7 +10,12 @@ import { runDemo } from './demo-command.ts';
 import { makeCa, makeNodeCertificate } from './pki-command.ts';
 import { parseDuration, sendFromCli } from './send-command.ts';
 import { loginFromCli, logoutFromCli } from './login-command.ts';
-import { acceptAuditHeadFromCli, verifyAuditFromCli } from './audit-command.ts';
+import {
+  acceptAuditHeadFromCli,
+  type AuditListOptions,
+  listAuditFromCli,
+  verifyAuditFromCli,
+} from './audit-command.ts';
 import { doctorFromCli } from './doctor-command.ts';
 import { addUserFromCli, readStdin } from './user-command.ts';
 import { ROLES, type Role } from '../auth/index.ts';
@@ -151,6 +156,22 @@ export function buildProgram(): Command {
     .requiredOption('--reason <text>', 'why, in words an auditor reads')
     .action((o: { config: string; reason: string }) => {
       process.exitCode = acceptAuditHeadFromCli(loadConfig(o.config), o.reason);
+    });
+  audit
+    .command('list')
+    .description(
+      'read the trail as an auditor (signed in: beeldbrug login, with two factors); your reading is recorded with its purpose. One line per record, oldest first',
+    )
+    .option('--bsn <bsn>', "only records about this patient (for a patient's request to see who looked at their data)")
+    .option('--user <id>', 'only records of this user id')
+    .option('--action <action>', 'only this action (login, query, retrieve, send, receive, import, purge, ...)')
+    .option('--since <time>', 'from this time on (ISO 8601, e.g. 2026-12-01T00:00:00Z)')
+    .option('--until <time>', 'before this time (ISO 8601)')
+    .option('--purpose <text>', 'why you read, recorded with the reading', 'audit')
+    .option('--limit <n>', 'at most this many records (default 1000)', (v) => Number.parseInt(v, 10))
+    .option('--json', JSON_HELP)
+    .action(async (o: AuditListOptions & { json?: boolean }) => {
+      await listAuditFromCli(o, process.stdout, o.json === true);
     });
 
   program
