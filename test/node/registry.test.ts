@@ -2,7 +2,7 @@
 // refuses (a node registering for another organization, a consent without the required parts, a BSN instead of a
 // pseudonym), its rate limit per client, and its query log.
 import assert from 'node:assert/strict';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { type TestContext, test } from 'node:test';
@@ -12,7 +12,9 @@ import { BeeldbrugError } from '../../src/errors/index.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { HttpsRegistryClient, PSEUDONYM_SYSTEM, pseudonymOf, startRegistry } from '../../src/registry/index.ts';
 import { call, midden, noord, send } from '../support/exchange.ts';
+import { waitFor } from '../support/net.ts';
 import { tempDir } from '../support/tmp.ts';
+import { syncLogFile } from '../support/log-file.ts';
 
 const outsider = { name: 'Onbekend Ziekenhuis', ura: '10000077' };
 const key = Buffer.alloc(32, 7);
@@ -56,7 +58,7 @@ async function registry(
   const logFile = join(dir, 'registry.log');
   const running = await startRegistry(
     parseRegistryConfig(raw, join(dir, 'registry.yaml')),
-    createLogger({ level: 'info', destination: createWriteStream(logFile) }),
+    createLogger({ level: 'info', destination: syncLogFile(logFile) }),
   );
   t.after(() => running.close());
   const cert = (org: { name: string; ura: string }, from = ca, commonName = `${org.ura}.test`): IssuedCertificate =>
@@ -218,11 +220,19 @@ test('registry: each client has its own rate limit; every question gets a log li
   );
   assert.equal(raw.status, 429);
 
-  const log = readFileSync(r.logFile, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const questions = log.filter((l) => l['op'] === 'locate' || l['op'] === 'release');
+  const readLog = (): Record<string, unknown>[] =>
+    readFileSync(r.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const isQuestion = (l: Record<string, unknown>): boolean => l['op'] === 'locate' || l['op'] === 'release';
+  // The registry's logger writes on its own time: wait for the lines, a busy machine may not have written them yet.
+  await waitFor('the six question log lines and the refusal', async () => {
+    const lines = readLog();
+    return lines.filter(isQuestion).length >= 6 && lines.some((l) => l['msg'] === 'rate limit: request refused');
+  });
+  const log = readLog();
+  const questions = log.filter(isQuestion);
   assert.equal(questions.length, 6, 'five localization questions and one release question');
   const pseudonym = pseudonymOf('111222333', key);
   for (const q of questions) {

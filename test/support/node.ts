@@ -1,6 +1,6 @@
 // Starts a real hospital node in the test process from a configuration written by `beeldbrug init`, so the
 // integration tests exercise the same start-up path an administrator uses.
-import { createWriteStream, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -11,6 +11,7 @@ import { createLogger } from '../../src/log/index.ts';
 import { openAccounts, type RunningNode, startNode } from '../../src/node/index.ts';
 import { freePort } from './net.ts';
 import { tempDir } from './tmp.ts';
+import { syncLogFile } from './log-file.ts';
 
 export interface TestNode {
   node: RunningNode;
@@ -80,7 +81,7 @@ export async function startTestNode(t: TestContext, o: TestNodeOptions = {}): Pr
     try {
       node = await startNode(
         parseConfig(raw, configPath),
-        createLogger({ level: 'debug', destination: createWriteStream(logFile, { flags: 'a' }) }),
+        createLogger({ level: 'debug', destination: syncLogFile(logFile) }),
         o.now !== undefined ? { now: o.now } : {},
       );
     } catch (err) {
@@ -102,10 +103,7 @@ export async function startTestNode(t: TestContext, o: TestNodeOptions = {}): Pr
 export async function restartTestNode(t: TestContext, n: TestNode): Promise<TestNode> {
   await n.node.close();
   const config = parseConfig(parseYaml(readFileSync(n.configPath, 'utf8')) as Record<string, unknown>, n.configPath);
-  const node = await startNode(
-    config,
-    createLogger({ level: 'debug', destination: createWriteStream(n.logFile, { flags: 'a' }) }),
-  );
+  const node = await startNode(config, createLogger({ level: 'debug', destination: syncLogFile(n.logFile) }));
   t.after(() => node.close());
   return { ...n, node, port: node.dimsePorts[0] ?? n.port };
 }

@@ -1,7 +1,7 @@
 // The timeline network the integration tests run against: a registry and hospital nodes on loopback, every certificate
 // and the network key made with the `beeldbrug` CLI, and a slow source that does not answer while the test runs.
 import assert from 'node:assert/strict';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -19,6 +19,7 @@ import { beeldbrug, networkCertificates } from './pki-cli.ts';
 import { startOrthanc } from './orthanc-pacs.ts';
 import { tempDir } from './tmp.ts';
 import { testAccess } from './patient-data.ts';
+import { syncLogFile } from './log-file.ts';
 
 export const zuid = { name: 'Ziekenhuis Zuid', ura: '10000003' };
 export const traag = { name: 'Kliniek Traag', ura: '10000004' };
@@ -69,7 +70,7 @@ export async function registryProcess(t: TestContext, dir: string) {
   const logFile = join(out, 'registry.log');
   const registry = await startRegistry(
     parseRegistryConfig(raw, configPath),
-    createLogger({ level: 'info', destination: createWriteStream(logFile) }),
+    createLogger({ level: 'info', destination: syncLogFile(logFile) }),
   );
   t.after(() => registry.close());
   return { registry, logFile, dataDir: join(out, 'data') };
