@@ -31,3 +31,4 @@ export { HeaderReader } from './header-reader.ts';
 export { StructureCheck } from './structure-check.ts';
 export { rewriteHeader } from './rewrite-header.ts';
 export { DicomError, DicomErrorCode } from './errors.ts';
+export { toDicomJson, type DicomJson, type DicomJsonAttribute, type DicomJsonOptions } from './dicom-json.ts';

@@ -6,3 +6,4 @@ export {
   type MultipartLimits,
   type Part,
 } from './multipart-reader.ts';
+export { DICOMWEB_ROOT, registerDicomwebRoutes, type DicomwebRouteDeps } from './dicomweb-routes.ts';

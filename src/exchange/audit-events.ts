@@ -1,5 +1,5 @@
 import type { AuditEvent, AuditOutcome } from '../audit/index.ts';
-import { type Acting, actingUsers } from '../http/index.ts';
+import { type Acting, actingAccessor } from '../http/index.ts';
 import type { AccessGrounds, AccessorKind, AuditAbout } from '../studies/index.ts';
 import type { Manifest } from './manifest.ts';
 import type { OutgoingRequest } from './outbox.ts';
@@ -71,14 +71,7 @@ export function sendGrounds(r: OutgoingRequest, at: AccessPoint, kind: AccessorK
 
 /** Who acts on a person route (the person, or our system with the person it acts for), reading exchange data. */
 export function actingGrounds(acting: Acting | undefined, at: AccessPoint): AccessGrounds {
-  if (acting === undefined) throw new Error('a person route ran without who acts');
-  return {
-    kind: acting.kind === 'person' ? 'person' : 'own-system',
-    ...actingUsers(acting),
-    accessPoint: at,
-    purpose: 'exchange',
-    authorization: 'exchange-mtls',
-  };
+  return { ...actingAccessor(acting), accessPoint: at, purpose: 'exchange', authorization: 'exchange-mtls' };
 }
 
 /**

@@ -9,6 +9,7 @@ export {
   type RunningHttpsServer,
 } from './https-server.ts';
 export {
+  actingAccessor,
   actingPerson,
   actingUsers,
   decideAccess,

@@ -89,6 +89,19 @@ export function actingUsers(a: Acting): { user: ActingUser; responsibleUser?: { 
   return { user, responsibleUser: { id: o.id, name: o.name } };
 }
 
+/**
+ * Who acts, as the patient-data access layer names an accessor: a signed-in person, or one of our own systems (with the
+ * person an assertion names as the responsible user). Kept structural: http does not depend on studies.
+ */
+export function actingAccessor(a: Acting | undefined): {
+  kind: 'person' | 'own-system';
+  user: ActingUser;
+  responsibleUser?: { id: string; name: string };
+} {
+  if (a === undefined) throw new Error('a person route ran without who acts');
+  return { kind: a.kind === 'person' ? 'person' : 'own-system', ...actingUsers(a) };
+}
+
 /** The person who acts, if any: the signed-in person, or the one an assertion names (a system alone is no person). */
 export function actingPerson(a: Acting): { id: string; name: string; roleCode?: string } | undefined {
   if (a.kind === 'person') {
@@ -300,6 +313,8 @@ export const PERSON_ROUTES = {
   outbox: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
   inbox: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
   accept: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
+  // A viewer or the PACS's own DICOMweb client searching and retrieving the node's studies.
+  dicomweb: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
   audit: { roles: ['auditor'], twoFactor: true },
 } as const satisfies Record<string, PersonAccess>;
 

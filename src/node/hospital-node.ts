@@ -29,6 +29,7 @@ import {
 } from '../exchange/index.ts';
 import { PacsForwarder } from './pacs-forwarder.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
+import { registerDicomwebRoutes } from '../dicomweb/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { openEmbeddedStore, readEncryptionKeyFile, StoreError, type Store } from '../store/index.ts';
@@ -429,6 +430,7 @@ export async function startNode(
               ...(oidcSignIn !== undefined ? { oidc: oidcSignIn } : {}),
             });
             registerHelloRoute(app, config.node.organization);
+            registerDicomwebRoutes(app, { patientData, node: config.node.name });
             registerTimelineRoutes(app, theTimeline);
             registerTimelineSourceRoutes(app, {
               patientData,

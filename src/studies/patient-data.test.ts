@@ -50,7 +50,7 @@ async function withPatient(
   // The trail as the node sees it, with a switch to make the next write fail as a full disk would.
   const audit = new Proxy(trail, {
     get(target, key) {
-      if (key === 'record' && failing) {
+      if ((key === 'record' || key === 'recordAll') && failing) {
         return () => {
           failing = false;
           throw new Error('disk full');

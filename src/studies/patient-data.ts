@@ -414,20 +414,22 @@ export class PatientDataAccess {
     asked: AuditEvent['patient'],
   ): Dataset[] {
     this.#authorize('query', 'query', { ...(asked !== undefined ? { patient: asked } : {}), objects: {} }, 'query');
-    const matches = this.#o.studies.find(this.#ctx, identifier, model);
+    const { matches, patients } = this.#o.studies.find(this.#ctx, identifier, model);
     const studyUids = new Set<string>();
     for (const m of matches) {
       const uid = m.string(Tag.StudyInstanceUID);
       if (uid !== undefined) studyUids.add(uid);
     }
     const only = studyUids.size === 1 ? [...studyUids][0] : undefined;
-    this.record({
+    const about = (patient: AuditEvent['patient']): AuditAbout => ({
       action: 'query',
       outcome: 'success',
       description: description(matches.length),
-      ...(asked !== undefined ? { patient: asked } : {}),
+      ...(patient !== undefined ? { patient } : {}),
       objects: only !== undefined ? { studyInstanceUid: only } : {},
     });
+    // One record per patient whose data the answer showed, so each patient's log has it; none shown: the one asked for.
+    this.recordAll(patients.length > 0 ? patients.map(about) : [about(asked)]);
     return matches;
   }
 

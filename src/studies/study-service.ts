@@ -235,15 +235,31 @@ export class StudyService {
     return { ...result, sopInstanceUid };
   }
 
-  /** C-FIND: the response identifiers for the matches, in the order the index gives them. */
-  find(ctx: AccessContext, identifier: Dataset, model: InformationModel): Dataset[] {
+  /**
+   * C-FIND: the response identifiers for the matches, in the order the index gives them, and the patients they are of
+   * (for the audit trail, which names whose data a search showed even when the answer does not carry it).
+   */
+  find(
+    ctx: AccessContext,
+    identifier: Dataset,
+    model: InformationModel,
+  ): { matches: Dataset[]; patients: { bsn?: string; patientId: string }[] } {
     const query = parseQuery(identifier, model);
     const rows = this.#store.index.query(query.level, query.matchers);
     this.#log.debug(
       { actor: describeActor(ctx.actor), level: query.level, keys: query.matchers.length, matches: rows.length },
       'query',
     );
-    return rows.map((row) => responseFor(query, row, this.#retrieveAeTitle));
+    const patients = new Map<string, { bsn?: string; patientId: string }>();
+    for (const row of rows) {
+      const patientId = typeof row.values.patientId === 'string' ? row.values.patientId : '';
+      const bsn = typeof row.values.bsn === 'string' && row.values.bsn !== '' ? row.values.bsn : undefined;
+      patients.set(`${bsn ?? ''}|${patientId}`, { ...(bsn !== undefined ? { bsn } : {}), patientId });
+    }
+    return {
+      matches: rows.map((row) => responseFor(query, row, this.#retrieveAeTitle)),
+      patients: [...patients.values()],
+    };
   }
 
   /** C-MOVE / C-GET: every instance under the entities the identifier names by unique key. */

@@ -282,6 +282,85 @@ test('audit coverage: every route that touches patient data writes a complete re
     assert.equal(r.user.id, radiologistAt(n).id, 'the timeline question names the signed-in radiologist');
   }
 
+  // DICOMweb at Noord, which now holds the study: a viewer searches and retrieves it in the radiologist's name.
+  const dicomweb = async (path: string): Promise<Answer> => {
+    const a = await asRadiologist('GET', `/dicomweb${path}`);
+    assert.equal(a.status, 200, `${path}: ${String(a.body).slice(0, 200)}`);
+    return a;
+  };
+  const firstOf = (a: Answer): Record<string, { Value?: string[] }> =>
+    (JSON.parse(String(a.body)) as Record<string, { Value?: string[] }>[])[0] ?? {};
+  let seriesUid = '';
+  let instanceUid = '';
+  await step(
+    async () => {
+      await dicomweb(`/studies?PatientID=${p.bsn}`);
+      seriesUid = firstOf(await dicomweb(`/studies/${study}/series`))['0020000E']?.Value?.[0] ?? '';
+      await dicomweb(`/series?StudyInstanceUID=${study}`);
+      instanceUid =
+        firstOf(await dicomweb(`/studies/${study}/series/${seriesUid}/instances`))['00080018']?.Value?.[0] ?? '';
+      await dicomweb(`/studies/${study}/instances`);
+      await dicomweb(`/instances?StudyInstanceUID=${study}`);
+    },
+    {
+      'GET /dicomweb/studies': { at: n, action: 'query', match: /^QIDO-RS study search/, objects: true },
+      'GET /dicomweb/studies/:study/series': { at: n, action: 'query', match: /^QIDO-RS series search/, objects: true },
+      'GET /dicomweb/series': { at: n, action: 'query', match: /^QIDO-RS series search/, objects: true },
+      'GET /dicomweb/studies/:study/series/:series/instances': {
+        at: n,
+        action: 'query',
+        match: /^QIDO-RS instance search/,
+        objects: true,
+      },
+      'GET /dicomweb/studies/:study/instances': {
+        at: n,
+        action: 'query',
+        match: /^QIDO-RS instance search/,
+        objects: true,
+      },
+      'GET /dicomweb/instances': { at: n, action: 'query', match: /^QIDO-RS instance search/, objects: true },
+    },
+  );
+  await step(
+    async () => {
+      await dicomweb(`/studies/${study}`);
+      await dicomweb(`/studies/${study}/series/${seriesUid}`);
+      await dicomweb(`/studies/${study}/series/${seriesUid}/instances/${instanceUid}`);
+    },
+    {
+      'GET /dicomweb/studies/:study': { at: n, action: 'retrieve', match: /^WADO-RS: /, objects: true },
+      'GET /dicomweb/studies/:study/series/:series': { at: n, action: 'retrieve', match: /^WADO-RS: /, objects: true },
+      'GET /dicomweb/studies/:study/series/:series/instances/:instance': {
+        at: n,
+        action: 'retrieve',
+        match: /^WADO-RS: 1 instances/,
+        objects: true,
+      },
+    },
+  );
+  await step(
+    async () => {
+      await dicomweb(`/studies/${study}/metadata`);
+      await dicomweb(`/studies/${study}/series/${seriesUid}/metadata`);
+      await dicomweb(`/studies/${study}/series/${seriesUid}/instances/${instanceUid}/metadata`);
+    },
+    {
+      'GET /dicomweb/studies/:study/metadata': { at: n, action: 'retrieve', match: /^WADO-RS metadata/, objects: true },
+      'GET /dicomweb/studies/:study/series/:series/metadata': {
+        at: n,
+        action: 'retrieve',
+        match: /^WADO-RS metadata/,
+        objects: true,
+      },
+      'GET /dicomweb/studies/:study/series/:series/instances/:instance/metadata': {
+        at: n,
+        action: 'retrieve',
+        match: /^WADO-RS metadata: 1 instances/,
+        objects: true,
+      },
+    },
+  );
+
   // The trail itself: reading it about a patient is a record about that patient.
   await step(
     async () => {

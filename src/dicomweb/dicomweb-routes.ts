@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Dataset, HeaderReader, Tag, toDicomJson, type DicomJson } from '../dicom/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import { actingAccessor, type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
+import type { PatientData, PatientDataAccess, ReleasedInstance } from '../studies/index.ts';
+import { type QidoLevel, qidoQuery } from './qido-query.ts';
+
+export interface DicomwebRouteDeps {
+  patientData: PatientData;
+  /** This node's name, the audit records' access point. */
+  node: string;
+}
+
+/** Where the DICOMweb services live: a viewer's qidoRoot and wadoRoot are https://<node>/dicomweb. */
+export const DICOMWEB_ROOT = '/dicomweb';
+
+const DICOM_JSON = 'application/dicom+json';
+
+type Path = { study?: string; series?: string; instance?: string };
+
+/**
+ * DICOMweb (PS3.18) for viewers and the hospital's own systems: QIDO-RS searches and WADO-RS retrieval of studies,
+ * series and instances (multipart application/dicom, as stored) and their metadata (DICOM JSON). Every request acts
+ * for the signed-in person (two factors) or one of our systems, and goes through the patient-data access layer, which
+ * records each search and each retrieval.
+ */
+export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): void {
+  const config = { config: { access: PERSON_ROUTES.dicomweb } };
+  const access = (req: FastifyRequest, purpose: 'query' | 'retrieve'): PatientDataAccess =>
+    d.patientData.open({
+      ...actingAccessor(req.acting),
+      accessPoint: { node: d.node, ip: req.ip },
+      purpose,
+      authorization: 'DICOMweb, signed in',
+    });
+  const base = (req: FastifyRequest): string => `https://${req.headers.host ?? 'localhost'}${DICOMWEB_ROOT}`;
+
+  const search = (level: QidoLevel) => async (req: FastifyRequest<{ Params: Path }>, reply: FastifyReply) => {
+    const params = new URL(req.url, 'https://query.invalid').searchParams;
+    const q = qidoQuery(level, params, req.params);
+    const asked = q.identifier.string(Tag.PatientID);
+    const matches = access(req, 'query').find(
+      q.identifier,
+      'study-root',
+      (n) => `QIDO-RS ${level === 'IMAGE' ? 'instance' : level.toLowerCase()} search: ${n} matches`,
+      asked !== undefined && !/[*?\\]/.test(asked)
+        ? { patientId: asked, ...(/^\d{9}$/.test(asked) ? { bsn: asked } : {}) }
+        : undefined,
+    );
+    const page = matches.slice(q.offset, q.limit !== undefined ? q.offset + q.limit : undefined);
+    if (q.fuzzyAsked) void reply.header('warning', '299 beeldbrug "fuzzymatching is not supported; matched exactly"');
+    if (page.length === 0) return reply.code(204).send();
+    const root = base(req);
+    return reply.type(DICOM_JSON).send(page.map((ds) => qidoResult(ds, root)));
+  };
+
+  app.get(`${DICOMWEB_ROOT}/studies`, config, search('STUDY'));
+  app.get(`${DICOMWEB_ROOT}/series`, config, search('SERIES'));
+  app.get(`${DICOMWEB_ROOT}/instances`, config, search('IMAGE'));
+  app.get(`${DICOMWEB_ROOT}/studies/:study/series`, config, search('SERIES'));
+  app.get(`${DICOMWEB_ROOT}/studies/:study/instances`, config, search('IMAGE'));
+  app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/instances`, config, search('IMAGE'));
+
+  /** The instances a WADO-RS path names, released through the access that records the retrieval. */
+  const released = (req: FastifyRequest<{ Params: Path }>, what: string): ReleasedInstance[] => {
+    const p = req.params;
+    const identifier = new Dataset().set(Tag.SpecificCharacterSet, 'CS', 'ISO_IR 192');
+    identifier.set(
+      Tag.QueryRetrieveLevel,
+      'CS',
+      p.instance !== undefined ? 'IMAGE' : p.series !== undefined ? 'SERIES' : 'STUDY',
+    );
+    if (p.study !== undefined) identifier.set(Tag.StudyInstanceUID, 'UI', p.study);
+    if (p.series !== undefined) identifier.set(Tag.SeriesInstanceUID, 'UI', p.series);
+    if (p.instance !== undefined) identifier.set(Tag.SOPInstanceUID, 'UI', p.instance);
+    const found = access(req, 'retrieve').retrieve(identifier, 'study-root', what);
+    // The path names the study (and series): an instance of another study under this path is not it.
+    const inPath = found.filter(
+      (i) =>
+        (p.study === undefined || i.stored.study.studyInstanceUid === p.study) &&
+        (p.series === undefined || i.stored.series.seriesInstanceUid === p.series),
+    );
+    if (inPath.length === 0) throw new BeeldbrugError('NOT_FOUND', 'no such study, series or instance here');
+    return inPath;
+  };
+
+  const retrieve = async (req: FastifyRequest<{ Params: Path }>, reply: FastifyReply) => {
+    const accept = req.headers.accept ?? '*/*';
+    if (!/application\/dicom(?![+\w])|multipart\/related|\*\/\*/.test(accept))
+      throw new BeeldbrugError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        'this node answers a retrieval as multipart/related; type="application/dicom" (the files as stored)',
+      );
+    const instances = released(req, 'WADO-RS');
+    const boundary = `beeldbrug-${randomBytes(12).toString('hex')}`;
+    return reply
+      .type(`multipart/related; type="application/dicom"; boundary=${boundary}`)
+      .send(Readable.from(multipart(instances, boundary)));
+  };
+  app.get(`${DICOMWEB_ROOT}/studies/:study`, config, retrieve);
+  app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series`, config, retrieve);
+  app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/instances/:instance`, config, retrieve);
+
+  const metadata = async (req: FastifyRequest<{ Params: Path }>, reply: FastifyReply) => {
+    const instances = released(req, 'WADO-RS metadata');
+    const out: DicomJson[] = [];
+    for (const i of instances) out.push(toDicomJson(await headerOf(i)));
+    return reply.type(DICOM_JSON).send(out);
+  };
+  app.get(`${DICOMWEB_ROOT}/studies/:study/metadata`, config, metadata);
+  app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/metadata`, config, metadata);
+  app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/instances/:instance/metadata`, config, metadata);
+}
+
+/** A QIDO-RS result: the match without the C-FIND bookkeeping, and where to retrieve it (RetrieveURL). */
+function qidoResult(ds: Dataset, root: string): DicomJson {
+  ds.delete(Tag.QueryRetrieveLevel);
+  ds.delete(Tag.RetrieveAETitle);
+  const study = ds.string(Tag.StudyInstanceUID);
+  const series = ds.string(Tag.SeriesInstanceUID);
+  const instance = ds.string(Tag.SOPInstanceUID);
+  const url =
+    study === undefined
+      ? undefined
+      : `${root}/studies/${study}` +
+        (series !== undefined ? `/series/${series}` : '') +
+        (series !== undefined && instance !== undefined ? `/instances/${instance}` : '');
+  if (url !== undefined) ds.set(Tag.RetrieveURL, 'UR', url);
+  return toDicomJson(ds);
+}
+
+/** The files one after another as multipart/related parts, each streamed from the store as it goes out. */
+async function* multipart(instances: readonly ReleasedInstance[], boundary: string): AsyncIterable<Buffer> {
+  for (const i of instances) {
+    yield Buffer.from(
+      `--${boundary}\r\nContent-Type: application/dicom; transfer-syntax=${i.stored.instance.transferSyntaxUid}\r\n\r\n`,
+    );
+    for await (const chunk of i.openFile() as AsyncIterable<Buffer>) yield chunk;
+    yield Buffer.from('\r\n');
+  }
+  yield Buffer.from(`--${boundary}--\r\n`);
+}
+
+/** The header of a stored instance (every element before Pixel Data), read from its file until it is complete. */
+async function headerOf(i: ReleasedInstance): Promise<Dataset> {
+  const reader = new HeaderReader(i.stored.instance.transferSyntaxUid);
+  const stream = i.openDataset();
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) if (reader.push(chunk)) break;
+  } finally {
+    (stream as Readable).destroy();
+  }
+  return reader.end();
+}
