@@ -32,7 +32,15 @@ export interface OrthancOptions {
    * everyone, and the factory user orthanc/orthanc beside ours. Only for testing `beeldbrug doctor`.
    */
   insecure?: boolean;
+  /**
+   * Orthanc's DICOMweb plugin (Debian's orthanc-dicomweb) as a client of other DICOMweb servers: each server by name
+   * with its root URL and the HTTP headers to send (a bearer token), and the CA file its HTTPS certificates chain to.
+   */
+  dicomwebClient?: { servers: Record<string, { url: string; headers?: Record<string, string> }>; caFile: string };
 }
+
+/** Where Debian's orthanc-dicomweb package puts the plugin. */
+export const ORTHANC_DICOMWEB_PLUGIN = '/usr/share/orthanc/plugins/libOrthancDicomWeb.so';
 
 export interface OrthancPacs {
   aeTitle: string;
@@ -69,7 +77,7 @@ export async function startOrthanc(o: OrthancOptions): Promise<OrthancPacs> {
     Name: `PACS ${aeTitle}`,
     StorageDirectory: join(o.dir, 'storage'),
     IndexDirectory: join(o.dir, 'storage'),
-    Plugins: [],
+    Plugins: o.dicomwebClient !== undefined ? [ORTHANC_DICOMWEB_PLUGIN] : [],
     HttpServerEnabled: true,
     HttpPort: httpPort,
     RemoteAccessAllowed: false,
@@ -102,6 +110,22 @@ export async function startOrthanc(o: OrthancOptions): Promise<OrthancPacs> {
       ]),
     ),
     StorageCompression: false,
+    ...(o.dicomwebClient !== undefined
+      ? {
+          HttpsVerifyPeers: true,
+          HttpsCACertificates: o.dicomwebClient.caFile,
+          DicomWeb: {
+            Enable: true,
+            Root: '/dicom-web/',
+            Servers: Object.fromEntries(
+              Object.entries(o.dicomwebClient.servers).map(([name, server]) => [
+                name,
+                { Url: server.url, ...(server.headers !== undefined ? { HttpHeaders: server.headers } : {}) },
+              ]),
+            ),
+          },
+        }
+      : {}),
     ...(o.insecure === true
       ? {
           DicomCheckCalledAet: false,

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { globalAgent } from 'node:https';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { api } from 'dicomweb-client';
@@ -14,6 +14,9 @@ import { readPart10, Tag } from '../../src/dicom/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { call, startExchangeNode } from '../support/exchange.ts';
 import { importFiles } from '../support/patient-data.ts';
+import { startOrthanc } from '../support/orthanc-pacs.ts';
+import { requireTool } from '../support/tools.ts';
+import { ORTHANC_DICOMWEB_PLUGIN } from '../../src/cli/orthanc-pacs.ts';
 import { signedIn } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 
@@ -126,4 +129,65 @@ test('DICOMweb: dicomweb-client finds a study with QIDO-RS and retrieves it with
   const unknown = await rad.call('GET', '/dicomweb/studies?NoSuchKeyword=1');
   assert.equal(unknown.status, 400);
   assert.match(unknown.body, /NoSuchKeyword is not an attribute keyword/);
+});
+
+test("DICOMweb: Orthanc's DICOMweb plugin searches the node and retrieves a study from it; the files arrive byte for byte", async (t) => {
+  if (requireTool(t, 'Orthanc') === undefined) return;
+  if (!existsSync(ORTHANC_DICOMWEB_PLUGIN)) {
+    const why = `the Orthanc DICOMweb plugin is not installed (${ORTHANC_DICOMWEB_PLUGIN}; Debian orthanc-dicomweb)`;
+    if (process.env['CI'] === 'true') throw new Error(`${why}; CI must install it`);
+    return t.skip(why);
+  }
+  const n = await startExchangeNode(t);
+  const dir = tempDir(t);
+  const synth = await synthesize({ outDir: join(dir, 'synth'), patients: 1, studiesPerPatient: [1, 1], seed: 82 });
+  const study = synth.patients[0]?.studies[0];
+  assert.ok(study !== undefined);
+  await importFiles(n.n.node, study.files);
+  const expected = study.files.map((f) => sha256(readFileSync(f))).sort();
+  const rad = await signedIn(t, n, {
+    username: 'c.bakker',
+    name: 'Dr. C. Bakker',
+    role: 'radiologist',
+    uziRoleCode: '01.015',
+  });
+  const caFile = join(dir, 'ca.crt');
+  writeFileSync(caFile, n.ca.certPem);
+  const orthanc = await startOrthanc({
+    dir: join(dir, 'orthanc'),
+    dicomwebClient: {
+      caFile,
+      servers: {
+        beeldbrug: {
+          url: `https://127.0.0.1:${n.port}/dicomweb/`,
+          headers: { Authorization: `Bearer ${rad.token}` },
+        },
+      },
+    },
+  });
+  t.after(() => orthanc.stop());
+
+  // The plugin answers in Orthanc's own simplified JSON: each attribute with its value as one string.
+  const found = await orthanc.rest<Record<string, { Value?: string }>[]>('POST', '/dicom-web/servers/beeldbrug/qido', {
+    Uri: '/studies',
+    Arguments: { PatientID: synth.patients[0]!.bsn },
+  });
+  assert.equal(found.length, 1, JSON.stringify(found));
+  assert.equal(found[0]?.['0020000D']?.Value, study.studyInstanceUid);
+  assert.equal(found[0]?.['00100020']?.Value, synth.patients[0]!.bsn);
+
+  await orthanc.rest('POST', '/dicom-web/servers/beeldbrug/retrieve', {
+    Resources: [{ Study: study.studyInstanceUid }],
+  });
+  const ids = await orthanc.rest<string[]>('GET', '/instances');
+  assert.equal(ids.length, study.instances, 'every instance of the study is in Orthanc');
+  const got: string[] = [];
+  for (const id of ids) got.push(sha256(await orthanc.instanceFile(id)));
+  assert.deepEqual(got.sort(), expected, 'each file as the node stored it');
+  assert.ok(
+    n.n.node.audit
+      .list({ userId: rad.id, action: 'retrieve' })
+      .some((r) => r.objects.studyInstanceUid === study.studyInstanceUid && /^WADO-RS/.test(r.description)),
+    "Orthanc's retrieval is recorded in the name of the radiologist whose session it used",
+  );
 });
