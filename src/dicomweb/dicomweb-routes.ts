@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Dataset, HeaderReader, Tag, toDicomJson, type DicomJson } from '../dicom/index.ts';
+import { Dataset, HeaderReader, parseDataset, Tag, toDicomJson, type DicomJson } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { actingAccessor, type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
 import type { PatientData, PatientDataAccess, ReleasedInstance } from '../studies/index.ts';
@@ -109,6 +109,37 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
     for (const i of instances) out.push(toDicomJson(await headerOf(i)));
     return reply.type(DICOM_JSON).send(out);
   };
+  app.get<{ Params: Path & { frames: string } }>(
+    `${DICOMWEB_ROOT}/studies/:study/series/:series/instances/:instance/frames/:frames`,
+    config,
+    async (req, reply) => {
+      const numbers = req.params.frames.split(',').map((f) => (/^\d+$/.test(f.trim()) ? Number(f.trim()) : 0));
+      if (numbers.length === 0 || numbers.some((f) => f < 1))
+        throw new BeeldbrugError(
+          'REQUEST_INVALID',
+          'frames are numbered from 1, comma-separated: frames/1 or frames/1,2',
+        );
+      const [instance] = released(req, `WADO-RS frames ${req.params.frames}`);
+      const { frames, transferSyntaxUid, encapsulated } = framesOf(await datasetOf(instance!), instance!);
+      const missing = numbers.filter((f) => f > frames.length);
+      if (missing.length > 0)
+        throw new BeeldbrugError(
+          'NOT_FOUND',
+          `the instance has ${frames.length} frames; no frame ${missing.join(', ')}`,
+        );
+      const boundary = `beeldbrug-${randomBytes(12).toString('hex')}`;
+      // Uncompressed frames go as little-endian bytes; compressed ones as stored, the part naming their syntax.
+      const type = `application/octet-stream${encapsulated ? `; transfer-syntax=${transferSyntaxUid}` : ''}`;
+      const parts = numbers.flatMap((f) => [
+        Buffer.from(`--${boundary}\r\nContent-Type: ${type}\r\n\r\n`),
+        frames[f - 1]!,
+        Buffer.from('\r\n'),
+      ]);
+      return reply
+        .type(`multipart/related; type="application/octet-stream"; boundary=${boundary}`)
+        .send(Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]));
+    },
+  );
   app.get(`${DICOMWEB_ROOT}/studies/:study/metadata`, config, metadata);
   app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/metadata`, config, metadata);
   app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/instances/:instance/metadata`, config, metadata);
@@ -141,6 +172,58 @@ async function* multipart(instances: readonly ReleasedInstance[], boundary: stri
     yield Buffer.from('\r\n');
   }
   yield Buffer.from(`--${boundary}--\r\n`);
+}
+
+/** The whole data set of one stored instance: one instance is read into memory here, never a study. */
+async function datasetOf(i: ReleasedInstance): Promise<Dataset> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of i.openDataset() as AsyncIterable<Buffer>) chunks.push(chunk);
+  return parseDataset(Buffer.concat(chunks), i.stored.instance.transferSyntaxUid);
+}
+
+/**
+ * The frames of an instance's pixel data: for uncompressed syntaxes, equal slices of Rows x Columns x Samples x bytes
+ * per sample; for compressed ones, the fragments, one per frame, or grouped by the Basic Offset Table, or all of them
+ * for a single frame (PS3.5 A.4).
+ */
+function framesOf(
+  ds: Dataset,
+  i: ReleasedInstance,
+): { frames: Buffer[]; transferSyntaxUid: string; encapsulated: boolean } {
+  const transferSyntaxUid = i.stored.instance.transferSyntaxUid;
+  const pixels = ds.get(Tag.PixelData);
+  if (pixels === undefined) throw new BeeldbrugError('NOT_FOUND', 'the instance has no pixel data');
+  const count = Math.max(1, ds.number(Tag.NumberOfFrames) ?? 1);
+  if (pixels.fragments !== undefined) {
+    const [offsetTable = Buffer.alloc(0), ...fragments] = pixels.fragments;
+    if (count === 1) return { frames: [Buffer.concat(fragments)], transferSyntaxUid, encapsulated: true };
+    if (fragments.length === count) return { frames: fragments, transferSyntaxUid, encapsulated: true };
+    const offsets: number[] = [];
+    for (let o = 0; o + 4 <= offsetTable.length; o += 4) offsets.push(offsetTable.readUInt32LE(o));
+    if (offsets.length !== count)
+      throw new BeeldbrugError('DATASET_INVALID', 'the compressed frames cannot be told apart (no Basic Offset Table)');
+    const frames: Buffer[][] = offsets.map(() => []);
+    let position = 0;
+    for (const fragment of fragments) {
+      const frame = offsets.findLastIndex((o) => o <= position);
+      frames[Math.max(0, frame)]!.push(fragment);
+      position += fragment.length + 8;
+    }
+    return { frames: frames.map((f) => Buffer.concat(f)), transferSyntaxUid, encapsulated: true };
+  }
+  const bytes = pixels.bytes ?? Buffer.alloc(0);
+  const rows = ds.number(Tag.Rows) ?? 0;
+  const columns = ds.number(Tag.Columns) ?? 0;
+  const samples = ds.number(Tag.SamplesPerPixel) ?? 1;
+  const bits = ds.number(Tag.BitsAllocated) ?? 16;
+  const size = bits === 1 ? Math.ceil((rows * columns * samples) / 8) : rows * columns * samples * (bits / 8);
+  if (size === 0 || size * count > bytes.length)
+    throw new BeeldbrugError('DATASET_INVALID', 'the pixel data is shorter than its rows, columns and frames say');
+  return {
+    frames: Array.from({ length: count }, (_, f) => bytes.subarray(f * size, (f + 1) * size)),
+    transferSyntaxUid,
+    encapsulated: false,
+  };
 }
 
 /** The header of a stored instance (every element before Pixel Data), read from its file until it is complete. */

@@ -326,6 +326,7 @@ test('audit coverage: every route that touches patient data writes a complete re
       await dicomweb(`/studies/${study}`);
       await dicomweb(`/studies/${study}/series/${seriesUid}`);
       await dicomweb(`/studies/${study}/series/${seriesUid}/instances/${instanceUid}`);
+      await dicomweb(`/studies/${study}/series/${seriesUid}/instances/${instanceUid}/frames/1`);
     },
     {
       'GET /dicomweb/studies/:study': { at: n, action: 'retrieve', match: /^WADO-RS: /, objects: true },
@@ -334,6 +335,12 @@ test('audit coverage: every route that touches patient data writes a complete re
         at: n,
         action: 'retrieve',
         match: /^WADO-RS: 1 instances/,
+        objects: true,
+      },
+      'GET /dicomweb/studies/:study/series/:series/instances/:instance/frames/:frames': {
+        at: n,
+        action: 'retrieve',
+        match: /^WADO-RS frames 1: 1 instances/,
         objects: true,
       },
     },

@@ -32,6 +32,12 @@ interface DicomwebClient {
     sopInstanceUID: string;
   }): Promise<ArrayBuffer>;
   retrieveStudy(o: { studyInstanceUID: string }): Promise<ArrayBuffer[]>;
+  retrieveInstanceFrames(o: {
+    studyInstanceUID: string;
+    seriesInstanceUID: string;
+    sopInstanceUID: string;
+    frameNumbers: number[];
+  }): Promise<ArrayBuffer[]>;
   retrieveStudyMetadata(o: { studyInstanceUID: string }): Promise<Json[]>;
 }
 
@@ -97,6 +103,20 @@ test('DICOMweb: dicomweb-client finds a study with QIDO-RS and retrieves it with
     sopInstanceUID: String(value(first, Tag.SOPInstanceUID)),
   });
   assert.equal(sha256(one), byUid.get(String(value(first, Tag.SOPInstanceUID)))?.sha256);
+  // The pixels of its first frame, as a viewer asks for them.
+  const firstFile = readPart10(readFileSync(byUid.get(String(value(first, Tag.SOPInstanceUID)))!.file));
+  const [frame] = await client.retrieveInstanceFrames({
+    studyInstanceUID: study.studyInstanceUid,
+    seriesInstanceUID: String(value(first, Tag.SeriesInstanceUID)),
+    sopInstanceUID: String(value(first, Tag.SOPInstanceUID)),
+    frameNumbers: [1],
+  });
+  const expectedPixels = firstFile.dataset.get(Tag.PixelData)?.bytes;
+  assert.ok(frame !== undefined && expectedPixels !== undefined);
+  const rows = firstFile.dataset.number(Tag.Rows) ?? 0;
+  const columns = firstFile.dataset.number(Tag.Columns) ?? 0;
+  assert.equal(frame.byteLength, rows * columns * 2, 'one frame of 16-bit pixels');
+  assert.ok(Buffer.from(frame).equals(expectedPixels.subarray(0, frame.byteLength)), 'the frame is the stored pixels');
   const whole = await client.retrieveStudy({ studyInstanceUID: study.studyInstanceUid });
   assert.equal(whole.length, study.instances);
   assert.deepEqual(whole.map((b) => sha256(b)).sort(), [...byUid.values()].map((f) => f.sha256).sort());
