@@ -60,7 +60,9 @@ export async function timelineFromCli(o: TimelineCliOptions): Promise<void> {
   for (;;) {
     const left = Math.ceil((until - Date.now()) / 1000);
     const arrived = await client.inboxTransfer(r.transferId, Math.max(0, Math.min(20, left))).catch((err: unknown) => {
-      if (err instanceof BeeldbrugError && err.code === 'NOT_FOUND') return undefined;
+      // Not in the inbox yet: the source has not opened the transfer. (NOT_FOUND is how an older node says so.)
+      if (err instanceof BeeldbrugError && (err.code === 'TRANSFER_NOT_FOUND' || err.code === 'NOT_FOUND'))
+        return undefined;
       throw err;
     });
     if (arrived !== undefined && (arrived.state === 'delivered' || arrived.state === 'imported')) {

@@ -3,11 +3,17 @@ import { ErrorCatalog, type ErrorCode } from './catalog.ts';
 /** The one error type the node throws on purpose. `message` is safe to show to the caller; `cause` is for the log. */
 export class BeeldbrugError extends Error {
   readonly code: ErrorCode;
+  /**
+   * Facts the caller can act on beside the message (a transfer's state, the instances still missing, what was stored
+   * before the failure): extension members of the problem details an HTTP route answers.
+   */
+  readonly members: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; members?: Record<string, unknown> }) {
     super(message, options);
     this.name = 'BeeldbrugError';
     this.code = code;
+    this.members = options?.members;
   }
 
   get httpStatus(): number {

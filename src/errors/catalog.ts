@@ -109,6 +109,27 @@ export const ErrorCatalog = {
       'the command line is not valid: an unknown command or option, a missing or invalid value (the CLI exits 2; --help shows the usage)',
   },
   NOT_FOUND: { http: 404, summary: 'no such object' },
+  TRANSFER_NOT_FOUND: { http: 404, summary: 'no such transfer (of your organization) at this node' },
+  TRANSFER_NOT_OPEN: {
+    http: 409,
+    summary: 'the transfer takes no more instances: it is delivered, imported or failed (`state` says which)',
+  },
+  TRANSFER_INCOMPLETE: {
+    http: 409,
+    summary: 'the transfer cannot be committed: `missing` names the instances still needed',
+  },
+  TRANSFER_NOT_DELIVERED: { http: 409, summary: 'only a delivered (complete, verified) study can be accepted' },
+  TRANSFER_ID_CONFLICT: { http: 409, summary: 'this transfer id was opened with another manifest' },
+  MANIFEST_INVALID: { http: 400, summary: 'the manifest is not valid; `problems` names each field' },
+  CONSENT_REFERENCE_MISSING: {
+    http: 422,
+    summary: 'a consultation or retrieval needs the reference of the explicit consent it rests on',
+  },
+  INTERNAL_ACROSS_ORGANIZATIONS: { http: 403, summary: 'internal transfers stay within one organization (one URA)' },
+  MULTIPART_INVALID: { http: 400, summary: 'the multipart body is broken; `stored` names what was stored before it' },
+  CONTENT_ENCODING_INVALID: { http: 400, summary: 'the compressed body cannot be decompressed' },
+  PACS_NOT_CONFIGURED: { http: 422, summary: 'name a destination: a DICOM peer with a port (the PACS)' },
+  REQUEST_REPLAYED: { http: 409, summary: 'this signed request was already used; sign a new one' },
   SIGN_IN_REQUIRED: {
     http: 401,
     summary: 'no signed-in session, or it has ended: sign in (beeldbrug login) and try again',

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { BeeldbrugError } from '../errors/index.ts';
 import { decideIdentity, type PatientIdentityRule } from './patient-identity.ts';
-import { type HttpsApp, PERSON_ROUTES, personNamedInBody } from '../http/index.ts';
+import { bodyInvalid, type HttpsApp, PERSON_ROUTES, personNamedInBody } from '../http/index.ts';
 import type { AccessGrounds, PatientData, PatientDataAccess } from '../studies/index.ts';
 import { actingGrounds, importAbout, shownAbout } from './audit-events.ts';
 import type { Inbox, IncomingTransfer, TransferState } from './inbox.ts';
@@ -73,12 +74,10 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
   app.get<{ Querystring: { state?: string } }>(
     '/api/v1/inbox',
     { config: { access: PERSON_ROUTES.inbox } },
-    async (req, reply) => {
+    async (req) => {
       const state = req.query.state;
       if (state !== undefined && !['open', 'delivered', 'imported', 'failed'].includes(state)) {
-        return reply
-          .code(400)
-          .send({ error: 'request-invalid', problems: ['state: one of open, delivered, imported, failed'] });
+        throw new BeeldbrugError('REQUEST_INVALID', 'state: one of open, delivered, imported, failed');
       }
       const transfers = d.inbox.list(state !== undefined ? { state: state as TransferState } : {});
       // Recorded before anything is shown: a listing the trail cannot hold is not answered.
@@ -103,9 +102,10 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
   app.get<{ Params: { transferId: string }; Querystring: { waitSeconds?: string } }>(
     '/api/v1/inbox/:transferId',
     { config: { access: PERSON_ROUTES.inbox } },
-    async (req, reply) => {
+    async (req) => {
       let t = d.inbox.find(req.params.transferId);
-      if (t === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+      if (t === undefined)
+        throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no arriving transfer ${req.params.transferId} here`);
       const until = Date.now() + Math.min(25, Math.max(0, Number(req.query.waitSeconds ?? 0) || 0)) * 1000;
       while (t.state === 'open' && Date.now() < until && !req.raw.destroyed) {
         await sleep(250);
@@ -130,18 +130,16 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
     { config: { access: PERSON_ROUTES.accept } },
     async (req, reply) => {
       const named = personNamedInBody(req.body);
-      if (named !== undefined) return reply.code(400).send({ error: 'REQUEST_INVALID', detail: named });
+      if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
       const parsed = acceptSchema.safeParse(req.body);
-      if (!parsed.success) {
-        return reply.code(400).send({
-          error: 'request-invalid',
-          problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`),
-        });
-      }
+      if (!parsed.success) throw bodyInvalid(parsed.error);
       const transfer = d.inbox.find(req.params.transferId);
-      if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+      if (transfer === undefined)
+        throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no arriving transfer ${req.params.transferId} here`);
       if (transfer.state !== 'delivered')
-        return reply.code(409).send({ error: 'transfer-not-delivered', state: transfer.state });
+        throw new BeeldbrugError('TRANSFER_NOT_DELIVERED', `transfer ${transfer.transferId} is ${transfer.state}`, {
+          members: { state: transfer.state },
+        });
       const who = actingGrounds(req.acting, { node: d.node, ip: req.ip });
       const user = who.user;
       const acceptedBy = {
@@ -163,7 +161,7 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
         ),
       );
       if (destination === undefined)
-        return reply.code(422).send({ error: 'no-pacs', detail: 'name a destination: a dimse peer with a port' });
+        throw new BeeldbrugError('PACS_NOT_CONFIGURED', 'name a destination: a dimse peer with a port');
       req.log.info({ transferId: transfer.transferId, destination, user: user.id }, 'held study accepted for import');
       return reply.code(202).send({ transferId: transfer.transferId, destination, state: 'importing' });
     },

@@ -8,7 +8,7 @@ import { Purpose, uid } from './manifest.ts';
 import type { Outbox, OutgoingRequest, OutgoingTransfer } from './outbox.ts';
 import { findPartner, queueSend, type StudySource } from './queue-send.ts';
 import { actingGrounds, shownAbout } from './audit-events.ts';
-import { type Acting, actingUsers, PERSON_ROUTES, personNamedInBody } from '../http/index.ts';
+import { type Acting, actingUsers, bodyInvalid, PERSON_ROUTES, personNamedInBody } from '../http/index.ts';
 
 const sendRequestSchema = z.strictObject({
   studyInstanceUid: uid,
@@ -96,52 +96,40 @@ export function requestedBy(acting: Acting | undefined): Pick<OutgoingRequest, '
 export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
   app.post('/api/v1/outbox', { config: { access: PERSON_ROUTES.send } }, async (req, reply) => {
     const named = personNamedInBody(req.body);
-    if (named !== undefined) return reply.code(400).send({ error: 'REQUEST_INVALID', detail: named });
+    if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
     const parsed = sendRequestSchema.safeParse(req.body);
-    if (!parsed.success) {
-      return reply.code(400).send({
-        error: 'request-invalid',
-        problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`),
-      });
-    }
+    if (!parsed.success) throw bodyInvalid(parsed.error);
     const b = parsed.data;
     const asker = requestedBy(req.acting);
-    try {
-      const transfer = await queueSend(
-        d,
-        req.acting?.kind === 'person' ? 'person' : 'own-system',
-        { node: d.node, ip: req.ip },
-        {
-          studyInstanceUid: b.studyInstanceUid,
-          partnerUra: findPartner(d.partners, b.to)?.ura ?? b.to,
-          purpose: b.purpose,
-          urgency: b.urgency,
-          reason: b.reason,
-          ...asker,
-          ...(b.consentReference !== undefined ? { consentReference: b.consentReference } : {}),
-        },
-      );
-      req.log.info(
-        { transferId: transfer.transferId, to: b.to, purpose: b.purpose, urgency: b.urgency },
-        'transfer queued',
-      );
-      d.queued();
-      return reply.code(202).send(view(transfer, d.partners));
-    } catch (err) {
-      if (!(err instanceof BeeldbrugError)) throw err;
-      return reply.code(err.httpStatus).send({ error: err.code, detail: err.message });
-    }
+    const transfer = await queueSend(
+      d,
+      req.acting?.kind === 'person' ? 'person' : 'own-system',
+      { node: d.node, ip: req.ip },
+      {
+        studyInstanceUid: b.studyInstanceUid,
+        partnerUra: findPartner(d.partners, b.to)?.ura ?? b.to,
+        purpose: b.purpose,
+        urgency: b.urgency,
+        reason: b.reason,
+        ...asker,
+        ...(b.consentReference !== undefined ? { consentReference: b.consentReference } : {}),
+      },
+    );
+    req.log.info(
+      { transferId: transfer.transferId, to: b.to, purpose: b.purpose, urgency: b.urgency },
+      'transfer queued',
+    );
+    d.queued();
+    return reply.code(202).send(view(transfer, d.partners));
   });
 
   app.get<{ Querystring: { state?: string } }>(
     '/api/v1/outbox',
     { config: { access: PERSON_ROUTES.outbox } },
-    async (req, reply) => {
+    async (req) => {
       const state = req.query.state;
       if (state !== undefined && !['queued', 'sending', 'delivered', 'failed'].includes(state)) {
-        return reply
-          .code(400)
-          .send({ error: 'request-invalid', problems: ['state: one of queued, sending, delivered, failed'] });
+        throw new BeeldbrugError('REQUEST_INVALID', 'state: one of queued, sending, delivered, failed');
       }
       const transfers = d.outbox.list(state !== undefined ? { state: state as OutgoingTransfer['state'] } : {});
       d.patientData
@@ -160,9 +148,10 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
   app.get<{ Params: { transferId: string }; Querystring: { after?: string; waitSeconds?: string } }>(
     '/api/v1/outbox/:transferId',
     { config: { access: PERSON_ROUTES.outbox } },
-    async (req, reply) => {
+    async (req) => {
       let t = d.outbox.get(req.params.transferId);
-      if (t === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+      if (t === undefined)
+        throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no outgoing transfer ${req.params.transferId} here`);
       const waitMs = Math.min(25, Math.max(0, Number(req.query.waitSeconds ?? 0) || 0)) * 1000;
       const after = req.query.after;
       const until = Date.now() + waitMs;

@@ -1,3 +1,4 @@
+import { BeeldbrugError } from '../errors/index.ts';
 import type { HttpsApp } from '../http/index.ts';
 import { receivedAbout, receivingAbout, receivingGrounds } from './audit-events.ts';
 import type { PatientData, PatientDataAccess } from '../studies/index.ts';
@@ -52,9 +53,15 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
     { config: { access: 'partner' }, bodyLimit: MANIFEST_LIMIT_BYTES },
     async (req, reply) => {
       const partner = req.partner;
-      if (partner === undefined) return reply.code(403).send({ error: 'organization-not-trusted' });
+      if (partner === undefined)
+        throw new BeeldbrugError('ACCESS_DENIED', "your organization is not on this node's trust list", {
+          members: { reason: 'organization-not-trusted' },
+        });
       const parsed = parseManifest(req.body);
-      if (!parsed.ok) return reply.code(400).send({ error: 'manifest-invalid', problems: parsed.problems });
+      if (!parsed.ok)
+        throw new BeeldbrugError('MANIFEST_INVALID', parsed.problems.join('; '), {
+          members: { problems: parsed.problems },
+        });
       const manifest = parsed.manifest;
       const purpose = decidePurpose({
         purpose: manifest.purpose,
@@ -67,11 +74,16 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
           { transferId: manifest.transferId, sender: partner.ura, reason: purpose.reason },
           'transfer refused',
         );
-        return reply.code(purpose.status).send({ error: purpose.reason, detail: purpose.detail });
+        throw new BeeldbrugError(
+          purpose.reason === 'consent-reference-missing'
+            ? 'CONSENT_REFERENCE_MISSING'
+            : 'INTERNAL_ACROSS_ORGANIZATIONS',
+          purpose.detail,
+          { members: { reason: purpose.reason } },
+        );
       }
       const opened = d.inbox.open(manifest, partner.ura);
-      if (opened.outcome === 'conflict')
-        return reply.code(409).send({ error: 'transfer-id-conflict', detail: opened.detail });
+      if (opened.outcome === 'conflict') throw new BeeldbrugError('TRANSFER_ID_CONFLICT', opened.detail);
       const access = accessFor(d, req.ip, partner, manifest);
       const needed = stillNeeded(d, opened.transfer, access);
       access.record(
@@ -102,9 +114,13 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
   app.get<{ Params: { transferId: string } }>(
     '/exchange/v1/transfers/:transferId',
     { config: { access: 'partner' } },
-    async (req, reply) => {
+    async (req) => {
       const transfer = req.partner !== undefined ? d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
-      if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+      if (transfer === undefined)
+        throw new BeeldbrugError(
+          'TRANSFER_NOT_FOUND',
+          `no transfer ${req.params.transferId} of your organization here`,
+        );
       const sender = req.partner?.name ?? transfer.senderUra;
       const access = accessFor(d, req.ip, { ura: transfer.senderUra, name: sender }, transfer.manifest);
       const needed = transfer.state === 'open' ? stillNeeded(d, transfer, access) : [];
@@ -123,14 +139,21 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
   app.post<{ Params: { transferId: string } }>(
     '/exchange/v1/transfers/:transferId/commit',
     { config: { access: 'partner' } },
-    async (req, reply) => {
+    async (req) => {
       const transfer = req.partner !== undefined ? d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
-      if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
+      if (transfer === undefined)
+        throw new BeeldbrugError(
+          'TRANSFER_NOT_FOUND',
+          `no transfer ${req.params.transferId} of your organization here`,
+        );
       if (transfer.state === 'delivered') return { receipt: d.inbox.receiptOf(transfer.transferId) };
       const senderName = req.partner?.name ?? transfer.senderUra;
       const access = accessFor(d, req.ip, { ura: transfer.senderUra, name: senderName }, transfer.manifest);
       const missing = stillNeeded(d, transfer, access);
-      if (missing.length > 0) return reply.code(409).send({ error: 'transfer-incomplete', missing });
+      if (missing.length > 0)
+        throw new BeeldbrugError('TRANSFER_INCOMPLETE', `${missing.length} instances are still missing`, {
+          members: { missing },
+        });
       const receipt = await signReceipt(
         {
           transferId: transfer.transferId,

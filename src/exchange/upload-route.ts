@@ -71,21 +71,34 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
     { config: { access: 'partner' } },
     async (req, reply) => {
       const partner = req.partner;
-      if (partner === undefined) return reply.code(403).send({ error: 'organization-not-trusted' });
+      if (partner === undefined)
+        throw new BeeldbrugError('ACCESS_DENIED', "your organization is not on this node's trust list", {
+          members: { reason: 'organization-not-trusted' },
+        });
       const transfer = d.inbox.get(req.params.transferId, partner.ura);
-      if (transfer === undefined) return reply.code(404).send({ error: 'transfer-not-found' });
-      if (transfer.state !== 'open') return reply.code(409).send({ error: 'transfer-not-open', state: transfer.state });
+      if (transfer === undefined)
+        throw new BeeldbrugError(
+          'TRANSFER_NOT_FOUND',
+          `no transfer ${req.params.transferId} of your organization here`,
+        );
+      if (transfer.state !== 'open')
+        throw new BeeldbrugError('TRANSFER_NOT_OPEN', `transfer ${transfer.transferId} is ${transfer.state}`, {
+          members: { state: transfer.state },
+        });
       let boundary: string;
       try {
         boundary = parseMultipartContentType(req.headers['content-type']).boundary;
       } catch (err) {
-        return reply.code(415).send({ error: 'multipart-related-expected', detail: (err as Error).message });
+        throw new BeeldbrugError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          `instances are uploaded as multipart/related: ${(err as Error).message}`,
+        );
       }
       const body = decoded(req);
       if (body === undefined)
-        return reply
-          .code(415)
-          .send({ error: 'content-encoding-not-supported', supported: ['identity', 'zstd', 'deflate'] });
+        throw new BeeldbrugError('UNSUPPORTED_MEDIA_TYPE', 'this content-encoding is not supported', {
+          members: { supported: ['identity', 'zstd', 'deflate'] },
+        });
       const announced = new Map(transfer.manifest.instances.map((i) => [i.sopInstanceUid, i]));
       const access = d.patientData.open(
         receivingGrounds({
@@ -175,27 +188,30 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
             { transferId: transfer.transferId, sender: partner.ura, stored: stored.length },
             'upload refused: too large',
           );
-          return reply.code(413).header('connection', 'close').send({ error: 'upload-too-large', stored, failed });
+          throw new BeeldbrugError(
+            'BODY_TOO_LARGE',
+            `the upload is over ${d.maxUploadBytes} bytes; send smaller batches`,
+            {
+              members: { stored, failed },
+            },
+          );
         }
         if (err instanceof BeeldbrugError && err.code === 'OUT_OF_RESOURCES') {
           req.log.error(
             { transferId: transfer.transferId, sender: partner.ura, stored: stored.length },
             'upload refused: the disk is full',
           );
-          return reply
-            .code(507)
-            .header('connection', 'close')
-            .send({ error: 'insufficient-storage', detail: err.message, stored, failed });
+          // The rest of the body is not read: closing stops the sender from sending it.
+          void reply.header('connection', 'close');
+          throw new BeeldbrugError('OUT_OF_RESOURCES', err.message, { members: { stored, failed } });
         }
         if (err instanceof MultipartError)
-          return reply
-            .code(400)
-            .send({ error: 'multipart-invalid', code: err.code, detail: err.message, stored, failed });
+          throw new BeeldbrugError('MULTIPART_INVALID', err.message, {
+            members: { multipartError: err.code, stored, failed },
+          });
         const code = (err as NodeJS.ErrnoException).code ?? '';
         if (code.startsWith('ZSTD_error') || code.startsWith('Z_')) {
-          return reply
-            .code(400)
-            .send({ error: 'content-encoding-invalid', detail: (err as Error).message, stored, failed });
+          throw new BeeldbrugError('CONTENT_ENCODING_INVALID', (err as Error).message, { members: { stored, failed } });
         }
         throw err;
       }

@@ -31,6 +31,7 @@ export {
   installProblemHandlers,
   PROBLEM_CONTENT_TYPE,
   problemForError,
+  bodyInvalid,
   problemOf,
   problemType,
   sendProblem,

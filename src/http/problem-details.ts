@@ -41,6 +41,17 @@ export function problemOf(
   };
 }
 
+/**
+ * A request body that does not match its schema: REQUEST_INVALID naming every field that is wrong, in the detail and
+ * as `problems`, one line per field.
+ */
+export function bodyInvalid(e: {
+  issues: readonly { path: readonly PropertyKey[]; message: string }[];
+}): BeeldbrugError {
+  const problems = e.issues.map((i) => `${i.path.map(String).join('.') || '(body)'}: ${i.message}`);
+  return new BeeldbrugError('REQUEST_INVALID', problems.join('; '), { members: { problems } });
+}
+
 export async function sendProblem(reply: FastifyReply, problem: Problem): Promise<FastifyReply> {
   return reply.code(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
 }
@@ -81,7 +92,11 @@ const fastifyClientErrors: Record<string, { code: ErrorCode; status: number; det
 
 /** The problem to answer for any error thrown by a route, a hook or fastify itself. */
 export function problemForError(err: unknown, requestId: string, logger: Pick<Logger, 'error'>): Problem {
-  if (err instanceof BeeldbrugError) return problemOf(err.code, err.message, { instance: requestId });
+  if (err instanceof BeeldbrugError)
+    return problemOf(err.code, err.message, {
+      instance: requestId,
+      ...(err.members !== undefined ? { members: { ...err.members } } : {}),
+    });
   const fe = err as Partial<FastifyError>;
   const known = typeof fe.code === 'string' ? fastifyClientErrors[fe.code] : undefined;
   if (known !== undefined) return problemOf(known.code, known.detail, { status: known.status, instance: requestId });

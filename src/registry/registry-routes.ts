@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { BeeldbrugError } from '../errors/index.ts';
 import type { HttpsApp } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 import { decideRelease, type Party } from './consent-decision.ts';
@@ -197,15 +198,16 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
       typeof requesterUra !== 'string' ||
       !/^\d{8}$/.test(requesterUra)
     ) {
-      return reply.code(400).send({
-        error: 'REQUEST_INVALID',
-        message: '{ patient: { pseudonym }, holder: { ura }, requester: { ura }, dataCategory: "imaging" }',
-      });
+      throw new BeeldbrugError(
+        'REQUEST_INVALID',
+        'the body is { patient: { pseudonym }, holder: { ura }, requester: { ura }, dataCategory: "imaging" }',
+      );
     }
     if (b.holder?.ura !== undefined && b.holder.ura !== ura) {
-      return reply
-        .code(403)
-        .send({ error: 'FORBIDDEN', message: `only the holder asks about its own release (you are URA ${ura})` });
+      throw new BeeldbrugError(
+        'REGISTRY_NOT_ALLOWED',
+        `only the holder asks about its own release (you are URA ${ura})`,
+      );
     }
     const decision = decideRelease(d.store.consentTermsOf(Buffer.from(p, 'base64url')), {
       holder: party(ura),

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { BeeldbrugError } from '../errors/index.ts';
-import { type Acting, actingPerson, type HttpsApp, PERSON_ROUTES, personNamedInBody } from '../http/index.ts';
+import {
+  type Acting,
+  actingPerson,
+  bodyInvalid,
+  type HttpsApp,
+  PERSON_ROUTES,
+  personNamedInBody,
+} from '../http/index.ts';
 import { type Requester, requester } from './claims.ts';
 import type { TimelineService } from './timeline-service.ts';
 
@@ -51,13 +58,11 @@ function requesterOf(
  * studies elsewhere, and retrieve one. Who asks comes from the session or the assertion, never from the body.
  */
 export function registerTimelineRoutes(app: HttpsApp, timeline: TimelineService): void {
-  const problems = (e: z.ZodError): string[] => e.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
-
   app.post('/api/v1/timeline', { config: { access: PERSON_ROUTES.timeline } }, async (req) => {
     const named = personNamedInBody(req.body);
     if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
     const parsed = queryBody.safeParse(req.body);
-    if (!parsed.success) throw new BeeldbrugError('REQUEST_INVALID', problems(parsed.error).join('; '));
+    if (!parsed.success) throw bodyInvalid(parsed.error);
     const who = requesterOf(req.acting);
     if (!who.ok) throw new BeeldbrugError('REQUESTER_UNNAMED', who.detail);
     // A BeeldbrugError leaves through the one error handler, as problem details.
@@ -71,7 +76,7 @@ export function registerTimelineRoutes(app: HttpsApp, timeline: TimelineService)
     const named = personNamedInBody(req.body);
     if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
     const parsed = retrieveBody.safeParse(req.body);
-    if (!parsed.success) throw new BeeldbrugError('REQUEST_INVALID', problems(parsed.error).join('; '));
+    if (!parsed.success) throw bodyInvalid(parsed.error);
     const who = requesterOf(req.acting);
     if (!who.ok) throw new BeeldbrugError('REQUESTER_UNNAMED', who.detail);
     const b = parsed.data;

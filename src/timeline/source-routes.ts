@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { HttpsApp } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -92,11 +92,10 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
     return true;
   };
 
-  /** The checks every timeline request passes before data is touched; a reply has been sent when this returns undefined. */
+  /** The checks every timeline request passes before data is touched; a refusal is thrown as problem details. */
   const admit = async (
     req: FastifyRequest,
-    reply: FastifyReply,
-  ): Promise<{ claims: TimelineClaims; consentReference: string; access: PatientDataAccess } | undefined> => {
+  ): Promise<{ claims: TimelineClaims; consentReference: string; access: PatientDataAccess }> => {
     const callerUra = req.partner?.ura ?? '';
     const checked = await checkTimelineRequest((req.body as { request?: unknown } | null)?.request, callerUra, d.caPem);
     if (!checked.ok) {
@@ -104,15 +103,15 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
         { caller: callerUra, remote: req.ip, reason: checked.reason },
         'timeline request refused: not a valid signed request',
       );
-      await reply.code(400).send({ status: 'refused', reason: 'invalid-request', detail: checked.reason });
-      return undefined;
+      throw new BeeldbrugError('REQUEST_INVALID', `not a valid signed timeline request: ${checked.reason}`, {
+        members: { reason: 'invalid-request' },
+      });
     }
     const claims = checked.claims;
     if (!fresh(claims)) {
-      await reply
-        .code(409)
-        .send({ status: 'refused', reason: 'replayed', detail: 'this signed request was already used' });
-      return undefined;
+      throw new BeeldbrugError('REQUEST_REPLAYED', 'this signed request was already used', {
+        members: { reason: 'replayed' },
+      });
     }
     const action = claims.studyInstanceUid !== undefined ? 'retrieve' : 'query';
     // The person who asked, vouched for by their node; the release rests on the registry's consent, asked here.
@@ -134,29 +133,26 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
     } catch (err) {
       if (!(err instanceof BeeldbrugError)) throw err;
       d.logger.info({ caller: callerUra, answer: 'refused', code: err.code }, 'timeline request');
-      const refusal =
+      // The requesting node shows `reason` to its user; the registry's own answer stays in this node's trail.
+      const reason =
         err.code === 'REGISTRY_UNREACHABLE'
-          ? { status: 503, reason: 'registry-unreachable', detail: 'the registry could not be asked; try again later' }
+          ? 'registry-unreachable'
           : err.code === 'RELEASE_WITHOUT_REGISTRY'
-            ? {
-                status: 403,
-                reason: 'no-registry',
-                detail: 'this node releases timeline data only with a permit from a registry',
-              }
-            : {
-                status: 403,
-                reason: 'no-consent',
-                detail: 'the patient has not permitted release to your organization',
-              };
-      await reply.code(refusal.status).send({ status: 'refused', reason: refusal.reason, detail: refusal.detail });
-      return undefined;
+            ? 'no-registry'
+            : 'no-consent';
+      const detail =
+        reason === 'registry-unreachable'
+          ? 'the registry could not be asked; try again later'
+          : reason === 'no-registry'
+            ? 'this node releases timeline data only with a permit from a registry'
+            : 'the patient has not permitted release to your organization';
+      throw new BeeldbrugError(err.code, detail, { members: { reason } });
     }
     return { claims, consentReference, access };
   };
 
   app.post('/timeline/v1/studies', partner, async (req, reply) => {
-    const admitted = await admit(req, reply);
-    if (admitted === undefined) return reply;
+    const admitted = await admit(req);
     const { claims, consentReference, access } = admitted;
     const found = await studiesOfPatient(access, d.archive, claims.bsn, d.logger);
     const studies: SourceStudy[] = [];
@@ -184,8 +180,7 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
   });
 
   app.post('/timeline/v1/retrievals', partner, async (req, reply) => {
-    const admitted = await admit(req, reply);
-    if (admitted === undefined) return reply;
+    const admitted = await admit(req);
     const { claims, consentReference, access } = admitted;
     const uid = claims.studyInstanceUid;
     // The study must be this patient's: a permit for one patient never opens another's study.
@@ -200,9 +195,7 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
         patient: { bsn: claims.bsn },
         objects: uid !== undefined ? { studyInstanceUid: uid } : {},
       });
-      return reply
-        .code(404)
-        .send({ status: 'refused', reason: 'not-found', detail: 'no such study of this patient here' });
+      throw new BeeldbrugError('NOT_FOUND', 'no such study of this patient here', { members: { reason: 'not-found' } });
     }
     const { transferId } = await d.queueRetrieval({
       studyInstanceUid: uid,

@@ -110,7 +110,10 @@ test('a full disk: A700 for C-STORE, 507 for an upload, nothing corrupt, and sto
     { 'content-type': body.contentType },
   );
   assert.equal(answer.status, 507, answer.body);
-  assert.equal((JSON.parse(answer.body) as { error: string }).error, 'insufficient-storage');
+  const problem = JSON.parse(answer.body) as { code: string; status: number; stored: string[] };
+  assert.equal(problem.code, 'OUT_OF_RESOURCES');
+  assert.equal(problem.status, 507);
+  assert.ok(Array.isArray(problem.stored), 'the answer names what was stored before the disk filled');
   for (const b of upload)
     assert.equal(n.node.store.index.getInstance(sopUidOf(b)), undefined, 'an instance that did not fit is not indexed');
   assert.deepEqual(filesBesidesSpare(dataDir, 'tmp'), []);

@@ -58,10 +58,12 @@ test('a partner opens a transfer; the receiver answers what it still needs', asy
 
   const conflict = await post({ ...manifest, urgency: 'routine' });
   assert.equal(conflict.status, 409, 'the same transfer id with another manifest');
+  assert.equal((JSON.parse(conflict.body) as { code: string }).code, 'TRANSFER_ID_CONFLICT');
 
   const consultation = await post({ ...manifest, transferId: randomUUID(), purpose: 'consultation' });
   assert.equal(consultation.status, 422);
   assert.match(consultation.body, /consent-reference-missing/);
+  assert.equal((JSON.parse(consultation.body) as { code: string }).code, 'CONSENT_REFERENCE_MISSING');
   assert.equal(
     (await post({ ...manifest, transferId: randomUUID(), purpose: 'consultation', consentReference: 'Consent/42' }))
       .status,
@@ -73,6 +75,12 @@ test('a partner opens a transfer; the receiver answers what it still needs', asy
   const unknownPurpose = await post({ ...manifest, transferId: randomUUID(), purpose: 'research' });
   assert.equal(unknownPurpose.status, 400);
   assert.match(unknownPurpose.body, /purpose/);
+  const invalid = JSON.parse(unknownPurpose.body) as { code: string; problems: string[] };
+  assert.equal(invalid.code, 'MANIFEST_INVALID');
+  assert.ok(
+    invalid.problems.some((p) => p.startsWith('purpose')),
+    invalid.problems.join('; '),
+  );
   const smuggled = await post({ ...manifest, transferId: randomUUID(), senderOrganization: { ura: '10000001' } });
   assert.equal(smuggled.status, 400, 'the sender organization comes from the certificate, never the body');
   assert.equal(n.node.store.index.stats().instances, 1, 'opening transfers stores nothing');

@@ -143,7 +143,7 @@ test("the outbox API answers only this hospital's own people and systems, takes 
   ]) {
     for (const r of [await bakker.call('POST', '/api/v1/outbox', named), await post(sender.own, named)]) {
       assert.equal(r.status, 400, r.body);
-      assert.equal((JSON.parse(r.body) as { error: string }).error, 'REQUEST_INVALID');
+      assert.equal((JSON.parse(r.body) as { code: string }).code, 'REQUEST_INVALID');
       assert.match(r.body, /the person who acts comes from sign-in/);
     }
   }
@@ -170,7 +170,10 @@ test("the outbox API answers only this hospital's own people and systems, takes 
   for (const [body, status, code] of refusals) {
     const r = await post(sender.own, body);
     assert.equal(r.status, status, r.body);
-    assert.equal((JSON.parse(r.body) as { error: string }).error, code);
+    const problem = JSON.parse(r.body) as { code: string; status: number; type: string };
+    assert.equal(problem.code, code);
+    assert.equal(problem.status, status);
+    assert.equal(problem.type, `https://beeldbrug.nl/problems/${code.toLowerCase().replaceAll('_', '-')}`);
   }
   assert.deepEqual(sender.n.node.outbox?.list(), [], 'nothing refused was queued');
 

@@ -15,6 +15,9 @@ import { waitFor } from '../support/net.ts';
 import { filesBesidesSpare, logLines } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
 
+/** The catalog code of a problem-details answer. */
+const codeOf = (a: { body: string }): string => (JSON.parse(a.body) as { code: string }).code;
+
 test('upload: verified instances are stored byte for byte; wrong ones are refused and nothing partial remains', async (t) => {
   const { n, port, ca, partner } = await startExchangeNode(t, { maxUploadBytes: 3 * 1024 * 1024 });
   const work = tempDir(t);
@@ -93,6 +96,7 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
   assert.deepEqual(await open(), uids.slice(2), 're-opening resumes with what is missing');
   const early = await call(port, 'POST', `/exchange/v1/transfers/${manifest.transferId}/commit`, ca.certPem, partner);
   assert.equal(early.status, 409, 'no commit before everything is there');
+  assert.equal(codeOf(early), 'TRANSFER_INCOMPLETE');
   assert.deepEqual((JSON.parse(early.body) as { missing: string[] }).missing, uids.slice(2));
 
   const whole = multipartOf([files[2] ?? Buffer.alloc(0), files[3] ?? Buffer.alloc(0)]);
@@ -138,7 +142,10 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
   assert.equal((await call(port, 'POST', '/exchange/v1/transfers', ca.certPem, partner, second)).status, 201);
   const tooLarge = multipartOf([Buffer.alloc(4 * 1024 * 1024, 1)]);
   const late = multipartOf([files[0] ?? Buffer.alloc(0)]);
-  assert.equal((await upload(late.body, late.contentType)).status, 409, 'a delivered transfer takes no more uploads');
+  const lateAnswer = await upload(late.body, late.contentType);
+  assert.equal(lateAnswer.status, 409, 'a delivered transfer takes no more uploads');
+  assert.equal(codeOf(lateAnswer), 'TRANSFER_NOT_OPEN');
+  assert.equal((JSON.parse(lateAnswer.body) as { state: string }).state, 'delivered');
   const r4 = await send(
     port,
     'POST',
@@ -196,6 +203,7 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
     { 'content-type': notDicom.contentType, 'content-encoding': 'gzip' },
   );
   assert.equal(gzip.status, 415, 'an encoding the node does not speak');
+  assert.deepEqual((JSON.parse(gzip.body) as { supported: string[] }).supported, ['identity', 'zstd', 'deflate']);
   const badZstd = await send(
     port,
     'POST',
@@ -206,6 +214,7 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
     { 'content-type': notDicom.contentType, 'content-encoding': 'zstd' },
   );
   assert.equal(badZstd.status, 400, 'a corrupt compressed body');
+  assert.equal(codeOf(badZstd), 'CONTENT_ENCODING_INVALID');
   assert.equal(n.node.store.index.stats().instances, 4);
   assert.equal(
     (

@@ -177,11 +177,16 @@ test('timeline: a node that skips the registry and asks a source directly gets n
       request,
     });
     assert.equal(a.status, 403, a.body);
-    assert.deepEqual(JSON.parse(a.body), {
-      status: 'refused',
-      reason: 'no-consent',
-      detail: 'the patient has not permitted release to your organization',
-    });
+    const refusal = JSON.parse(a.body) as Record<string, unknown>;
+    assert.equal(refusal['code'], 'RELEASE_REFUSED');
+    assert.equal(refusal['status'], 403);
+    assert.equal(refusal['reason'], 'no-consent', 'the requesting node shows the reason to its user');
+    assert.equal(refusal['detail'], 'the patient has not permitted release to your organization');
+    assert.deepEqual(
+      Object.keys(refusal).sort(),
+      ['code', 'detail', 'instance', 'reason', 'status', 'title', 'type'],
+      "nothing of the registry's answer beyond that",
+    );
     const logged = timelineRequestsAt(source, bsn);
     assert.equal(logged.length, 1);
     assert.equal(logged[0]?.outcome, 'failure', 'the refused request is logged with who asked');
