@@ -4,7 +4,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { chooseContext, inTransferSyntax } from './transfer-syntax-conversion.ts';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { pino } from 'pino';
 import { type Command, CommandField, DataSetPresent, NoDataSet, Priority } from './command-set.ts';
 import { DimseProtocolError } from './errors.ts';
@@ -56,6 +56,24 @@ function openSocket(o: ConnectOptions, timeoutMs: number): Promise<Socket> {
     socket.once(ready, () => {
       clearTimeout(timer);
       socket.removeAllListeners('error');
+      const verify = o.tls?.verifyPeer;
+      const certificate = verify !== undefined ? (socket as TLSSocket).getPeerX509Certificate() : undefined;
+      const problem =
+        verify === undefined
+          ? undefined
+          : certificate === undefined
+            ? 'the server presented no certificate'
+            : verify(certificate);
+      if (problem !== undefined) {
+        socket.destroy();
+        reject(
+          new DimseProtocolError(
+            'PEER_CERTIFICATE_MISMATCH',
+            `${o.calledAeTitle.trim()} at ${o.host}:${o.port} is not the peer configured: ${problem}; nothing was sent`,
+          ),
+        );
+        return;
+      }
       resolve(socket);
     });
     socket.once('error', (err) => {

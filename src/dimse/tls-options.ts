@@ -2,12 +2,18 @@
  * DICOM TLS (PS3.15 B.9, BCP 195 profile): TLS 1.2 or newer, ECDHE key exchange with AEAD ciphers only, and mutual
  * authentication: the server requires a client certificate signed by the configured CA.
  */
+import type { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, SecureContextOptions, TLSSocket } from 'node:tls';
 
 export interface TlsOptions {
   key: string | Buffer;
   cert: string | Buffer;
   ca: string | Buffer;
+  /**
+   * For a connection we open: whether the server certificate (its chain already verified against `ca`) is the peer we
+   * meant; the reason to refuse it, or undefined. Checked before the A-ASSOCIATE-RQ, so a wrong peer gets nothing.
+   */
+  verifyPeer?: (certificate: X509Certificate) => string | undefined;
 }
 
 /** TLS 1.2 suites allowed by BCP 195; TLS 1.3 suites are all AEAD and stay enabled. */

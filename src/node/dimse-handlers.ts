@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import type { AuditEvent } from '../audit/index.ts';
 import { type Dataset, DicomError, parseDataset, SopClass, Tag, writeDataset } from '../dicom/index.ts';
 import {
@@ -26,6 +27,8 @@ export interface MoveDestination {
   host: string;
   port: number;
   tls: boolean;
+  /** Whether the server certificate is this destination's (its binding, or our own organization). */
+  verifyPeer?: (certificate: X509Certificate) => string | undefined;
 }
 
 export interface HandlerOptions {
@@ -234,7 +237,9 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
             aeTitle: d.aeTitle,
             host: d.host,
             port: d.port,
-            ...(d.tls && o.tlsClient !== undefined ? { tls: o.tlsClient } : {}),
+            ...(d.tls && o.tlsClient !== undefined
+              ? { tls: { ...o.tlsClient, ...(d.verifyPeer !== undefined ? { verifyPeer: d.verifyPeer } : {}) } }
+              : {}),
           };
         }
         const instances = access(a, 'retrieve').retrieve(

@@ -36,7 +36,7 @@ import { openEmbeddedStore, readEncryptionKeyFile, StoreError, type Store } from
 import { type AccessGrounds, PatientData, type PatientDataAccess } from '../studies/index.ts';
 import { dimseHandlers } from './dimse-handlers.ts';
 import { RetentionJob } from './retention-job.ts';
-import { admit, resolvePeers } from './peer-allow-list.ts';
+import { admit, peerCertificateCheck, resolvePeers } from './peer-allow-list.ts';
 import { pacsSourceFor } from './pacs-source.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '../registry/index.ts';
@@ -198,7 +198,17 @@ export async function startNode(
         await sendToPartner(destination, uids, by);
       },
       moveDestinations: config.dimse.peers.flatMap((p) =>
-        p.port !== undefined ? [{ aeTitle: p.aeTitle.trim(), host: p.host, port: p.port, tls: p.tls }] : [],
+        p.port !== undefined
+          ? [
+              {
+                aeTitle: p.aeTitle.trim(),
+                host: p.host,
+                port: p.port,
+                tls: p.tls,
+                verifyPeer: peerCertificateCheck(p, config.node.organization.ura),
+              },
+            ]
+          : [],
       ),
       tlsClient: config.dimse.tlsClient !== undefined ? readTlsFiles(config.dimse.tlsClient) : undefined,
       logger: logger.child({ part: 'dimse' }),
@@ -353,8 +363,22 @@ export async function startNode(
         if (peer?.port === undefined) return undefined;
         let f = forwarders.get(aeTitle);
         if (f === undefined) {
+          if (peer.tls && config.dimse.tlsClient === undefined) {
+            logger.error(
+              { destination: aeTitle },
+              'the PACS is reached with DICOM TLS but dimse.tlsClient is not configured; nothing is forwarded to it',
+            );
+            return undefined;
+          }
+          const tls =
+            peer.tls && config.dimse.tlsClient !== undefined
+              ? {
+                  ...readTlsFiles(config.dimse.tlsClient),
+                  verifyPeer: peerCertificateCheck(peer, config.node.organization.ura),
+                }
+              : undefined;
           f = new PacsForwarder(
-            { aeTitle, host: peer.host, port: peer.port },
+            { aeTitle, host: peer.host, port: peer.port, ...(tls !== undefined ? { tls } : {}) },
             {
               ourAeTitle: config.dimse.aeTitle,
               identity: exchange.patientIdentity,

@@ -1,5 +1,5 @@
 import { rewriteHeader } from '../dicom/index.ts';
-import { Association, Status } from '../dimse/index.ts';
+import { Association, Status, type TlsOptions } from '../dimse/index.ts';
 import { coercePatient, decideIdentity, type PatientIdentityRule } from '../exchange/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -9,6 +9,8 @@ export interface PacsDestination {
   aeTitle: string;
   host: string;
   port: number;
+  /** DICOM TLS to the PACS: our certificate, and the check that the server is that PACS. */
+  tls?: TlsOptions;
 }
 
 const IDLE_MS = 5_000;
@@ -118,6 +120,7 @@ export class PacsForwarder {
       port: this.#dest.port,
       callingAeTitle: this.#ourAeTitle,
       calledAeTitle: this.#dest.aeTitle,
+      ...(this.#dest.tls !== undefined ? { tls: this.#dest.tls } : {}),
       presentationContexts: [...this.#contexts].flatMap(([abstractSyntax, syntaxes]) =>
         [...syntaxes].map((ts) => ({ abstractSyntax, transferSyntaxes: [ts] })),
       ),

@@ -7,6 +7,7 @@ import { BSN_ISSUER_OID, isValidBsn } from '../patient/index.ts';
 import { isReportModality, type PatientData, type PatientStudy } from '../studies/index.ts';
 import type { Config } from '../config/index.ts';
 import { readTlsFiles } from './tls-files.ts';
+import { peerCertificateCheck } from './peer-allow-list.ts';
 import { ingestStoreRequest } from './ingest-store-request.ts';
 
 export interface PacsPeer {
@@ -253,7 +254,18 @@ export function pacsSourceFor(
       'CONFIG_INVALID',
       `exchange.fetchFrom.aeTitle ${fetchFrom.aeTitle} is not a dimse peer with a port`,
     );
-  const tls = peer.tls && config.dimse.tlsClient !== undefined ? readTlsFiles(config.dimse.tlsClient) : undefined;
+  if (peer.tls && config.dimse.tlsClient === undefined)
+    throw new BeeldbrugError(
+      'CONFIG_INVALID',
+      `the PACS ${peer.aeTitle} (exchange.fetchFrom) is reached with DICOM TLS, but dimse.tlsClient is not configured`,
+    );
+  const tls =
+    peer.tls && config.dimse.tlsClient !== undefined
+      ? {
+          ...readTlsFiles(config.dimse.tlsClient),
+          verifyPeer: peerCertificateCheck(peer, config.node.organization.ura),
+        }
+      : undefined;
   return new PacsSource(
     { aeTitle: peer.aeTitle, host: peer.host, port: peer.port, ...(tls !== undefined ? { tls } : {}) },
     {

@@ -83,6 +83,24 @@ export function certificateProblem(
   return undefined;
 }
 
+/**
+ * The check of a server certificate when the node connects to a configured peer over DICOM TLS (a C-MOVE destination,
+ * the PACS it fetches from or forwards into): the same rules as for a peer that connects to us, so a bound peer must
+ * show its bound certificate and an unbound one a certificate of our own organization. Checked before the
+ * association request, so a server that is not the peer receives nothing.
+ */
+export function peerCertificateCheck(
+  peer: Pick<DimsePeerConfig, 'aeTitle' | 'certificate'>,
+  ownUra: string,
+): (certificate: X509Certificate) => string | undefined {
+  const allowed: AllowedPeer = {
+    aeTitle: peer.aeTitle.trim(),
+    addresses: [],
+    ...(peer.certificate !== undefined ? { certificate: peer.certificate } : {}),
+  };
+  return (certificate) => certificateProblem(allowed, true, certificate, ownUra);
+}
+
 /** `::ffff:10.0.0.1` and `10.0.0.1` are the same peer. */
 export function normalizeAddress(address: string): string {
   return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;

@@ -5,10 +5,10 @@
 // (dimse.peers[].certificate) its bound URA, subject or fingerprint.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { run } from '../dimse/helpers.ts';
+import { run, startPeer } from '../dimse/helpers.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { logLines, startTestNode } from '../support/node.ts';
 import { makeCa, makeCert, makeIntermediateCa } from '../support/test-certificates.ts';
@@ -114,4 +114,108 @@ test('a TLS listener from the configuration: trusted client certificate in, plai
   );
   const refusal = logLines(n).find((l) => l['reason'] === 'PEER_CERTIFICATE_MISMATCH' && l['callingAe'] === 'MIDDEN');
   assert.match(String(refusal?.['detail']), /bound to URA 10000002; the certificate is of URA 10000003/);
+});
+
+test('outgoing DICOM TLS checks the server it reached: a C-MOVE goes to the bound or own-organization PACS, and to no other', async (t) => {
+  const tools = ['storescu', 'movescu', 'storescp', 'echoscu', 'dump2dcm'].map((p) => requireTool(t, p));
+  if (tools.includes(undefined)) return;
+  const pki = tempDir(t);
+  makeCa(pki, 'ca');
+  makeIntermediateCa(pki, 'ca', 'issuing');
+  makeCert(pki, 'issuing', 'node', 'IP:127.0.0.1,DNS:localhost', { organization: own });
+  makeCert(pki, 'issuing', 'pacs', 'IP:127.0.0.1,DNS:pacs.test', { organization: own });
+  makeCert(pki, 'issuing', 'midden', 'IP:127.0.0.1,DNS:midden.test', { organization: partner });
+  makeCert(pki, 'issuing', 'zuid', 'IP:127.0.0.1,DNS:zuid.test', { organization: stranger });
+  const tlsOf = (name: string): string[] => [
+    '+tls',
+    join(pki, `${name}.key`),
+    join(pki, `${name}.crt`),
+    '+cf',
+    join(pki, 'ca.pem'),
+  ];
+
+  // Three DICOM TLS servers: our own PACS, the partner's (bound to its URA), and one that answers at an address
+  // configured for our PACS with another organization's certificate.
+  const servers = {
+    own: { aeTitle: 'PACS_TLS', cert: 'pacs', port: await freePort(), dir: join(pki, 'own') },
+    partner: { aeTitle: 'MIDDEN_TLS', cert: 'midden', port: await freePort(), dir: join(pki, 'partner') },
+    impostor: { aeTitle: 'PACS_TLS2', cert: 'zuid', port: await freePort(), dir: join(pki, 'impostor') },
+  };
+  for (const s of Object.values(servers)) {
+    mkdirSync(s.dir);
+    startPeer(t, 'storescp', [...tlsOf(s.cert), '--aetitle', s.aeTitle, '-od', s.dir, String(s.port)]);
+    await waitFor(
+      `storescp ${s.aeTitle}`,
+      async () => (await run('echoscu', [...tlsOf('pacs'), '-aec', s.aeTitle, '127.0.0.1', String(s.port)])).code === 0,
+    );
+  }
+  const n = await startTestNode(t, {
+    peers: [{ aeTitle: 'PACS', host: '127.0.0.1', description: 'the PACS that asks' }],
+    edit: (raw) => {
+      const dimse = raw['dimse'] as { peers: unknown[]; tlsClient?: unknown };
+      dimse.tlsClient = {
+        certFile: join(pki, 'node.crt'),
+        keyFile: join(pki, 'node.key'),
+        caFile: join(pki, 'ca.pem'),
+      };
+      dimse.peers.push({ aeTitle: servers.own.aeTitle, host: '127.0.0.1', port: servers.own.port, tls: true });
+      dimse.peers.push({
+        aeTitle: servers.partner.aeTitle,
+        host: '127.0.0.1',
+        port: servers.partner.port,
+        tls: true,
+        certificate: { ura: partner.ura },
+      });
+      dimse.peers.push({
+        aeTitle: servers.impostor.aeTitle,
+        host: '127.0.0.1',
+        port: servers.impostor.port,
+        tls: true,
+      });
+    },
+  });
+  const dump = join(pki, 'x.dump');
+  const file = join(pki, 'x.dcm');
+  writeFileSync(
+    dump,
+    '(0008,0016) UI [1.2.840.10008.5.1.4.1.1.7]\n(0008,0018) UI [1.2.826.0.1.3680043.9.7777.43.1]\n(0010,0020) LO [TLSOUT]\n(0020,000d) UI [1.2.826.0.1.3680043.9.7777.43]\n(0020,000e) UI [1.2.826.0.1.3680043.9.7777.43.2]\n',
+  );
+  assert.equal((await run('dump2dcm', ['+te', dump, file])).code, 0);
+  assert.equal((await run('storescu', ['-aet', 'PACS', '-aec', n.aeTitle, '127.0.0.1', String(n.port), file])).code, 0);
+
+  const move = (destination: string) =>
+    run('movescu', [
+      '-aet',
+      'PACS',
+      '-aec',
+      n.aeTitle,
+      '-aem',
+      destination,
+      '-S',
+      '-k',
+      'QueryRetrieveLevel=STUDY',
+      '-k',
+      'StudyInstanceUID=1.2.826.0.1.3680043.9.7777.43',
+      '127.0.0.1',
+      String(n.port),
+    ]);
+  const filesIn = (dir: string): string[] => readdirSync(dir).filter((f) => !f.startsWith('.'));
+
+  assert.equal((await move(servers.own.aeTitle)).code, 0);
+  assert.equal(filesIn(servers.own.dir).length, 1, 'our own PACS (a certificate of our URA) gets the study');
+  assert.equal((await move(servers.partner.aeTitle)).code, 0);
+  assert.equal(filesIn(servers.partner.dir).length, 1, 'a destination bound to a URA gets it with that certificate');
+
+  const refused = await move(servers.impostor.aeTitle);
+  assert.match(`${refused.stdout}${refused.stderr}`, /Failed|Refused|Out of Resources|fail/i);
+  assert.deepEqual(
+    filesIn(servers.impostor.dir),
+    [],
+    'a server with another organization’s certificate receives nothing',
+  );
+  await waitFor('the refusal in the log', async () =>
+    logLines(n).some((l) => String(l['detail'] ?? '').includes('PACS_TLS2 at 127.0.0.1')),
+  );
+  const line = logLines(n).find((l) => String(l['detail'] ?? '').includes('PACS_TLS2 at 127.0.0.1'));
+  assert.match(String(line?.['detail']), /is of URA 10000003, not ours; .*nothing was sent/);
 });
