@@ -213,9 +213,9 @@ test('outgoing DICOM TLS checks the server it reached: a C-MOVE goes to the boun
     [],
     'a server with another organization’s certificate receives nothing',
   );
-  await waitFor('the refusal in the log', async () =>
-    logLines(n).some((l) => String(l['detail'] ?? '').includes('PACS_TLS2 at 127.0.0.1')),
-  );
-  const line = logLines(n).find((l) => String(l['detail'] ?? '').includes('PACS_TLS2 at 127.0.0.1'));
+  const refusalLine = (): Record<string, unknown> | undefined =>
+    logLines(n).find((l) => typeof l['detail'] === 'string' && l['detail'].includes('PACS_TLS2 at 127.0.0.1'));
+  await waitFor('the refusal in the log', async () => refusalLine() !== undefined);
+  const line = refusalLine();
   assert.match(String(line?.['detail']), /is of URA 10000003, not ours; .*nothing was sent/);
 });
