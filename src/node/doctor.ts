@@ -4,6 +4,7 @@ import type { Config } from '../config/index.ts';
 import { Dataset, SopClass, Tag, TransferSyntax, writeDataset } from '../dicom/index.ts';
 import { Association, DimseProtocolError } from '../dimse/index.ts';
 import { openAccounts } from './accounts.ts';
+import { openAuditTrail } from './audit-trail.ts';
 import { insecureSettings, isLoopback } from './secure-defaults.ts';
 import { insecureFiles, ownCertificates } from './insecure-files.ts';
 
@@ -171,9 +172,59 @@ function configurationFindings(config: Readonly<Config>): Finding[] {
       });
     }
   }
+  const tlsListener = config.dimse.listeners.some((l) => l.tls !== undefined);
+  for (const p of config.dimse.peers) {
+    if (p.certificate === undefined && (p.tls || tlsListener)) {
+      findings.push({
+        level: 'warning',
+        subject: `dimse.peers ${p.aeTitle}`,
+        finding: `over DICOM TLS, any certificate of our own organization (URA ${config.node.organization.ura}) stands for ${p.aeTitle}`,
+        fix: `bind it to its own certificate: dimse.peers[].certificate with its ura, subject or sha256 (openssl x509 -noout -fingerprint -sha256 -in its.crt)`,
+      });
+    }
+  }
   if (findings.length === 0)
     findings.push({ level: 'ok', subject: 'configuration', finding: 'no insecure setting found' });
   return findings;
+}
+
+/**
+ * The audit trail as `beeldbrug audit verify` checks it: the chain intact, and reaching the witness of its newest
+ * record kept outside the file. A broken trail stops the node at start; doctor says so before the next restart does.
+ */
+function auditFindings(config: Readonly<Config>): Finding[] {
+  const subject = 'audit trail';
+  let trail;
+  try {
+    trail = openAuditTrail(config, { forVerify: true });
+  } catch (err) {
+    return [{ level: 'critical', subject, finding: `cannot be opened: ${(err as Error).message}` }];
+  }
+  try {
+    const v = trail.verify();
+    if (!v.ok)
+      return [
+        {
+          level: 'critical',
+          subject,
+          finding: `broken at record ${v.firstBadSequence}: ${v.problem}`,
+          fix: 'run beeldbrug audit verify, find out what changed the file, and compare with the copy the audit repository (ATNA) holds',
+        },
+      ];
+    const problem = trail.witnessProblem;
+    if (problem !== undefined)
+      return [
+        {
+          level: 'critical',
+          subject,
+          finding: `${problem} (the node refuses to start)`,
+          fix: 'find out why (a restore from an older backup?); then beeldbrug audit accept-head --reason "..." records the gap',
+        },
+      ];
+    return [{ level: 'ok', subject, finding: `intact: ${v.records} records, up to the witness of the newest` }];
+  } finally {
+    trail.close();
+  }
 }
 
 async function ownDimseFindings(config: Readonly<Config>): Promise<Finding[]> {
@@ -250,7 +301,11 @@ async function pacsFindings(peer: Readonly<Config['dimse']['peers'][number]> & {
   const subject = `PACS ${peer.aeTitle} ${peer.host}:${peer.port}`;
   const findings: Finding[] = [];
   if (peer.tls) {
-    findings.push({ level: 'ok', subject, finding: 'reached over DICOM TLS; the plain-DICOM probes do not apply' });
+    if (!(await speaksTls(peer.host, peer.port)))
+      return [
+        { level: 'warning', subject, finding: 'no TLS answer; is the PACS running, and is this its DICOM TLS port?' },
+      ];
+    findings.push({ level: 'ok', subject, finding: 'answers DICOM TLS; the plain-DICOM probes do not apply' });
   } else {
     const stranger = await associate(peer.host, peer.port, peer.aeTitle, SopClass.StudyRootQueryRetrieveFind);
     if (stranger.outcome === 'unreachable')
@@ -348,6 +403,7 @@ async function pacsFindings(peer: Readonly<Config['dimse']['peers'][number]> & {
 export async function runDoctor(config: Readonly<Config>): Promise<Finding[]> {
   const findings = [
     ...configurationFindings(config),
+    ...auditFindings(config),
     ...(await ownDimseFindings(config)),
     ...(await ownHttpsFindings(config)),
   ];

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { synthesize } from '../../src/synth/index.ts';
@@ -71,7 +72,8 @@ test("doctor: an open PACS is reported with its fixes, a closed one passes, and 
   );
   line(/^ok\s+exchange\.listen 127\.0\.0\.1:\d+: HTTPS only; plain HTTP gets no answer/m);
   line(/^ok\s+configuration: no insecure setting found/m);
-  line(/^3 critical, 3 warnings, 4 ok$/m);
+  line(/^ok\s+audit trail: intact: \d+ records, up to the witness of the newest/m);
+  line(/^3 critical, 3 warnings, 5 ok$/m);
   const p = synth.patients[0];
   assert.ok(p !== undefined);
   for (const secret of [p.bsn, p.patientId, p.name.split('^')[0] ?? p.name])
@@ -115,4 +117,47 @@ test("doctor: an open PACS is reported with its fixes, a closed one passes, and 
     /^CRITICAL dimse\.peers\[0\]\.host: the peer ANYONE has host 0\.0\.0\.0, the wildcard address/m,
   );
   assert.match(bad.stdout, /^WARNING  dimse\.listeners\[0\] 0\.0\.0\.0:1: not reachable .*is the node running\?/m);
+});
+
+test('doctor: a truncated audit trail is critical before the next start finds it, and a TLS peer without a certificate binding is a warning', async (t) => {
+  const { n } = await startExchangeNode(t, {
+    dimsePeers: [{ aeTitle: 'PACS_TLS', host: '127.0.0.1', port: 1, description: 'a PACS over DICOM TLS' }],
+  });
+  // The PACS is reached over DICOM TLS, but nobody bound it to its certificate.
+  const raw = parseYaml(readFileSync(n.configPath, 'utf8')) as { dimse: { peers: { tls?: boolean }[] } };
+  for (const p of raw.dimse.peers) p.tls = true;
+  writeFileSync(n.configPath, stringifyYaml(raw));
+  for (let i = 0; i < 3; i++)
+    n.node.audit.record({
+      action: 'read',
+      outcome: 'success',
+      description: `record ${i}`,
+      user: { id: 'u1', name: 'Dr. A' },
+      accessPoint: { node: 'test' },
+      objects: {},
+      grounds: { purpose: 'treatment' },
+    });
+  const intact = await doctor(n.configPath);
+  assert.match(intact.stdout, /^ok\s+audit trail: intact: \d+ records/m);
+  assert.match(
+    intact.stdout,
+    /^WARNING  dimse\.peers PACS_TLS: over DICOM TLS, any certificate of our own organization \(URA \d{8}\) stands for PACS_TLS\n\s+fix: bind it to its own certificate/m,
+  );
+  assert.match(intact.stdout, /^WARNING  PACS PACS_TLS 127\.0\.0\.1:1: no TLS answer/m);
+  await n.node.close();
+
+  // Someone removes the newest records from the file; the witness outside it still names the last one.
+  const db = new DatabaseSync(join(n.dir, 'data', 'audit.sqlite'));
+  const newest = (db.prepare('SELECT max(sequence) AS s FROM audit_record').get() as { s: number }).s;
+  // An attacker with the file drops the guard first, removes the rows, and moves the in-file head back with them.
+  db.exec('DROP TRIGGER audit_no_delete');
+  db.exec(`DELETE FROM audit_record WHERE sequence > ${newest - 2}`);
+  db.exec('DELETE FROM audit_head');
+  db.close();
+  const broken = await doctor(n.configPath);
+  assert.equal(broken.code, 1, 'a critical finding fails the run');
+  assert.match(
+    broken.stdout,
+    /^CRITICAL audit trail: broken at record \d+: records \d+ to \d+ are missing: the witness .* names record \d+, the trail ends at \d+\n\s+fix: run beeldbrug audit verify/m,
+  );
 });
