@@ -73,6 +73,8 @@ const entries = [
   ['ReferencedSOPClassUID', 0x00081150, 'UI'],
   ['ReferencedSOPInstanceUID', 0x00081155, 'UI'],
   ['RetrieveURL', 0x00081190, 'UR'],
+  ['FailureReason', 0x00081197, 'US'],
+  ['FailedSOPSequence', 0x00081198, 'SQ'],
   ['ReferencedSOPSequence', 0x00081199, 'SQ'],
   ['DerivationDescription', 0x00082111, 'ST'],
   // Patient (group 0010)

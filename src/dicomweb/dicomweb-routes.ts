@@ -5,18 +5,30 @@ import { Dataset, HeaderReader, parseDataset, Tag, toDicomJson, type DicomJson }
 import { BeeldbrugError } from '../errors/index.ts';
 import { actingAccessor, type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
 import type { PatientData, PatientDataAccess, ReleasedInstance } from '../studies/index.ts';
+import {
+  BodyTooLarge,
+  limitedBody,
+  MultipartError,
+  parseMultipartContentType,
+  readMultipart,
+} from './multipart-reader.ts';
 import { type QidoLevel, qidoQuery } from './qido-query.ts';
 
 export interface DicomwebRouteDeps {
   patientData: PatientData;
   /** This node's name, the audit records' access point. */
   node: string;
+  /** The largest STOW-RS body taken; more is refused with 413 (exchange.maxUploadBytes). */
+  maxUploadBytes: number;
 }
 
 /** Where the DICOMweb services live: a viewer's qidoRoot and wadoRoot are https://<node>/dicomweb. */
 export const DICOMWEB_ROOT = '/dicomweb';
 
 const DICOM_JSON = 'application/dicom+json';
+
+/** Failure Reason (0008,1197) values of a STOW-RS answer (PS3.4 Annex GG, PS3.18 Table 10.5.3-1). */
+const STOW_FAILURE = { processing: 0x0110, notDicom: 0xc000 } as const;
 
 type Path = { study?: string; series?: string; instance?: string };
 
@@ -141,6 +153,91 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
     },
   );
   app.get(`${DICOMWEB_ROOT}/studies/:study/metadata`, config, metadata);
+
+  // STOW-RS (PS3.18 10.5): the body streams part by part into the store, never buffered by the framework.
+  if (!app.hasContentTypeParser('multipart/related'))
+    app.addContentTypeParser('multipart/related', (_req, _payload, done) => done(null, undefined));
+  const stow = async (req: FastifyRequest, reply: FastifyReply) => {
+    let boundary: string;
+    try {
+      const type = parseMultipartContentType(req.headers['content-type']);
+      boundary = type.boundary;
+    } catch (err) {
+      throw new BeeldbrugError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `STOW-RS takes multipart/related; type="application/dicom": ${(err as Error).message}`,
+      );
+    }
+    const access = d.patientData.open({
+      ...actingAccessor(req.acting),
+      accessPoint: { node: d.node, ip: req.ip },
+      purpose: 'import',
+      authorization: 'DICOMweb, signed in',
+    });
+    const root = base(req);
+    const stored: Dataset[] = [];
+    const failed: Dataset[] = [];
+    const studies = new Set<string>();
+    const refuse = (sopClassUid: string, sopInstanceUid: string, reason: number): void => {
+      failed.push(
+        new Dataset()
+          .set(Tag.ReferencedSOPClassUID, 'UI', sopClassUid)
+          .set(Tag.ReferencedSOPInstanceUID, 'UI', sopInstanceUid)
+          .set(Tag.FailureReason, 'US', reason),
+      );
+    };
+    try {
+      for await (const part of readMultipart(limitedBody(req.raw, d.maxUploadBytes), boundary)) {
+        if ((part.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/dicom') {
+          // Read past it, so the next part can be: it is refused, not stored.
+          for await (const chunk of part.body) void chunk;
+          refuse('', '', STOW_FAILURE.notDicom);
+          continue;
+        }
+        try {
+          const r = await access.ingestPart10Stream(
+            part.body,
+            {
+              provenance: {
+                receivedAt: new Date().toISOString(),
+                via: 'stow-rs',
+                callingAeTitle: null,
+                remoteAddress: req.ip,
+              },
+            },
+            'STOW-RS: study stored',
+          );
+          const study = r.studyInstanceUid;
+          studies.add(study);
+          stored.push(
+            new Dataset()
+              .set(Tag.ReferencedSOPInstanceUID, 'UI', r.sopInstanceUid)
+              .set(Tag.RetrieveURL, 'UR', `${root}/studies/${study}`),
+          );
+        } catch (err) {
+          if (!(err instanceof BeeldbrugError) || err.code === 'OUT_OF_RESOURCES') throw err;
+          refuse('', '', STOW_FAILURE.processing);
+        }
+      }
+    } catch (err) {
+      if (err instanceof BodyTooLarge)
+        throw new BeeldbrugError(
+          'BODY_TOO_LARGE',
+          `the upload is over ${d.maxUploadBytes} bytes; send fewer instances at once`,
+        );
+      if (err instanceof MultipartError) throw new BeeldbrugError('MULTIPART_INVALID', err.message);
+      throw err;
+    }
+    const answer = new Dataset();
+    const only = studies.size === 1 ? [...studies][0] : undefined;
+    if (only !== undefined) answer.set(Tag.RetrieveURL, 'UR', `${root}/studies/${only}`);
+    if (failed.length > 0) answer.set(Tag.FailedSOPSequence, 'SQ', failed);
+    answer.set(Tag.ReferencedSOPSequence, 'SQ', stored);
+    // PS3.18 10.5.3: all stored 200, some 202, none 409.
+    const status = failed.length === 0 ? 200 : stored.length > 0 ? 202 : 409;
+    return reply.code(status).type(DICOM_JSON).send(toDicomJson(answer));
+  };
+  app.post(`${DICOMWEB_ROOT}/studies`, { config: { access: PERSON_ROUTES.dicomweb } }, stow);
   app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/metadata`, config, metadata);
   app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/instances/:instance/metadata`, config, metadata);
 }

@@ -1,4 +1,6 @@
 export {
+  BodyTooLarge,
+  limitedBody,
   MultipartError,
   MultipartErrorCode,
   parseMultipartContentType,

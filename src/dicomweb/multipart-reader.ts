@@ -258,3 +258,16 @@ export async function* readMultipart(
     }
   }
 }
+
+/** A request body over the bytes a route takes: the route answers 413 and stops reading. */
+export class BodyTooLarge extends Error {}
+
+/** The body as it streams, failing with BodyTooLarge once more than `max` bytes have come. */
+export async function* limitedBody(source: AsyncIterable<Buffer>, max: number): AsyncIterable<Buffer> {
+  let total = 0;
+  for await (const chunk of source) {
+    total += chunk.length;
+    if (total > max) throw new BodyTooLarge(`the body is over ${max} bytes`);
+    yield chunk;
+  }
+}

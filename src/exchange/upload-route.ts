@@ -1,6 +1,12 @@
 import type { Readable, Transform } from 'node:stream';
 import { createInflate, createZstdDecompress } from 'node:zlib';
-import { MultipartError, parseMultipartContentType, readMultipart } from '../dicomweb/index.ts';
+import {
+  BodyTooLarge,
+  limitedBody,
+  MultipartError,
+  parseMultipartContentType,
+  readMultipart,
+} from '../dicomweb/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { HttpsApp } from '../http/index.ts';
 import { receivingAbout, receivingGrounds, verifyFailureAbout } from './audit-events.ts';
@@ -16,8 +22,6 @@ export interface UploadRouteDeps {
   /** Told of each instance stored, in arrival order, e.g. to forward it into the PACS by the routing rules. */
   onStored?: (transfer: IncomingTransfer, sopInstanceUid: string) => void;
 }
-
-class UploadTooLarge extends Error {}
 
 /**
  * The body as sent, decompressed when the sender compressed it on the wire. The size limit counts what comes out of
@@ -49,15 +53,6 @@ function decompressed(raw: Readable, decompressor: Transform): Readable {
   return raw.pipe(decompressor);
 }
 
-async function* limited(source: Readable, max: number): AsyncIterable<Buffer> {
-  let total = 0;
-  for await (const chunk of source as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > max) throw new UploadTooLarge(`upload over ${max} bytes`);
-    yield chunk;
-  }
-}
-
 /**
  * POST /exchange/v1/transfers/{transferId}/instances (docs/exchange-protocol.md, step 2): a multipart/related body of
  * Part 10 instances, as in STOW-RS. Each part streams into the store while its SHA-256 is computed; only an instance of
@@ -65,7 +60,8 @@ async function* limited(source: Readable, max: number): AsyncIterable<Buffer> {
  */
 export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
   // The body is read as a stream by the route itself, never buffered by the framework.
-  app.addContentTypeParser('multipart/related', (_req, _payload, done) => done(null, undefined));
+  if (!app.hasContentTypeParser('multipart/related'))
+    app.addContentTypeParser('multipart/related', (_req, _payload, done) => done(null, undefined));
   app.post<{ Params: { transferId: string } }>(
     '/exchange/v1/transfers/:transferId/instances',
     { config: { access: 'partner' } },
@@ -124,7 +120,7 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
       };
       const failed: { sopInstanceUid: string | null; reason: string; detail: string }[] = [];
       try {
-        for await (const part of readMultipart(limited(body, d.maxUploadBytes), boundary)) {
+        for await (const part of readMultipart(limitedBody(body, d.maxUploadBytes), boundary)) {
           if ((part.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/dicom') {
             failed.push({
               sopInstanceUid: null,
@@ -183,7 +179,7 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
         }
       } catch (err) {
         recordStored();
-        if (err instanceof UploadTooLarge) {
+        if (err instanceof BodyTooLarge) {
           req.log.warn(
             { transferId: transfer.transferId, sender: partner.ura, stored: stored.length },
             'upload refused: too large',

@@ -454,7 +454,11 @@ export async function startNode(
               ...(oidcSignIn !== undefined ? { oidc: oidcSignIn } : {}),
             });
             registerHelloRoute(app, config.node.organization);
-            registerDicomwebRoutes(app, { patientData, node: config.node.name });
+            registerDicomwebRoutes(app, {
+              patientData,
+              node: config.node.name,
+              maxUploadBytes: exchange.maxUploadBytes,
+            });
             registerTimelineRoutes(app, theTimeline);
             registerTimelineSourceRoutes(app, {
               patientData,

@@ -368,7 +368,13 @@ export class PatientDataAccess {
     },
     description: string | undefined,
   ): Promise<IngestOutcome & { sopInstanceUid: string }> {
-    this.#authorize('store', 'storing an instance', { objects: {} }, 'receive');
+    // A person's upload (STOW-RS) is an import; a partner's or a peer's is storing what it sent.
+    this.#authorize(
+      this.grounds.purpose === 'import' ? 'import' : 'store',
+      'storing an instance',
+      { objects: {} },
+      'receive',
+    );
     const stored = await this.#o.studies.ingestPart10Stream(this.#ctx, source, o);
     if (description !== undefined) this.#recordReceived(stored, description);
     return stored;

@@ -368,6 +368,27 @@ test('audit coverage: every route that touches patient data writes a complete re
     },
   );
 
+  // STOW-RS at Noord: the radiologist stores a study of the patient (from a CD, say) through DICOMweb.
+  await step(
+    async () => {
+      const other = p.studies.find((s) => s.studyInstanceUid !== study);
+      assert.ok(other !== undefined);
+      const file = readFileSync(other.files[0] ?? '');
+      const boundary = 'coverage-boundary';
+      const body = Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
+        file,
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]);
+      const a = await send(n.port, 'POST', '/dicomweb/studies', n.ca.certPem, undefined, body, {
+        authorization: `Bearer ${radiologistAt(n).token}`,
+        'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+      });
+      assert.equal(a.status, 200, String(a.body));
+    },
+    { 'POST /dicomweb/studies': { at: n, action: 'receive', match: /^STOW-RS: study stored/, objects: true } },
+  );
+
   // The trail itself: reading it about a patient is a record about that patient.
   await step(
     async () => {

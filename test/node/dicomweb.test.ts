@@ -12,7 +12,7 @@ import { api } from 'dicomweb-client';
 import XMLHttpRequest from 'xhr2';
 import { readPart10, Tag } from '../../src/dicom/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
-import { call, startExchangeNode } from '../support/exchange.ts';
+import { call, send, startExchangeNode } from '../support/exchange.ts';
 import { importFiles } from '../support/patient-data.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { requireTool } from '../support/tools.ts';
@@ -39,6 +39,7 @@ interface DicomwebClient {
     frameNumbers: number[];
   }): Promise<ArrayBuffer[]>;
   retrieveStudyMetadata(o: { studyInstanceUID: string }): Promise<Json[]>;
+  storeInstances(o: { datasets: ArrayBuffer[] }): Promise<unknown>;
 }
 
 const sha256 = (b: Buffer | ArrayBuffer): string =>
@@ -138,6 +139,44 @@ test('DICOMweb: dicomweb-client finds a study with QIDO-RS and retrieves it with
         r.patient?.bsn === patient.bsn,
     ),
   );
+
+  // STOW-RS: a study from elsewhere (a CD, say) stored by the radiologist, found afterwards, recorded in her name.
+  const cd = await synthesize({ outDir: join(dir, 'cd'), patients: 1, studiesPerPatient: [1, 1], seed: 83 });
+  const cdStudy = cd.patients[0]?.studies[0];
+  assert.ok(cdStudy !== undefined);
+  await client.storeInstances({
+    datasets: cdStudy.files.map((f) => {
+      const b = readFileSync(f);
+      return b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
+    }),
+  });
+  const afterStow = await client.searchForInstances({ studyInstanceUID: cdStudy.studyInstanceUid });
+  assert.equal(afterStow.length, cdStudy.instances, 'every stored instance is found');
+  assert.ok(
+    n.n.node.audit
+      .list({ userId: rad.id, action: 'receive' })
+      .some(
+        (r) => r.objects.studyInstanceUid === cdStudy.studyInstanceUid && r.description === 'STOW-RS: study stored',
+      ),
+  );
+  // A part that is not DICOM stores nothing and is named in the answer: 409 when nothing was stored.
+  const boundary = 'not-dicom-boundary';
+  const notDicom = await send(
+    n.port,
+    'POST',
+    '/dicomweb/studies',
+    n.ca.certPem,
+    undefined,
+    Buffer.from(`--${boundary}\r\nContent-Type: text/plain\r\n\r\nhello\r\n--${boundary}--\r\n`),
+    {
+      authorization: `Bearer ${rad.token}`,
+      'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+    },
+  );
+  assert.equal(notDicom.status, 409, notDicom.body);
+  const failedSeq = (JSON.parse(notDicom.body) as Json)['00081198']?.Value as Json[] | undefined;
+  assert.equal(failedSeq?.length, 1);
+  assert.equal(value(failedSeq[0]!, Tag.FailureReason), 0xc000);
 
   // Nothing without a session; an auditor's session does not open images.
   const anonymous = await call(n.port, 'GET', '/dicomweb/studies', n.ca.certPem);
