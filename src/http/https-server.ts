@@ -1,10 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { fastify, type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
+import { fastify, type FastifyRequest, LogController } from 'fastify';
 import { organizationOf, type Session } from '../auth/index.ts';
 import type { PartnerConfig } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
+import type { HttpsApp } from './https-app.ts';
 import { installProblemHandlers, problemOf, sendProblem } from './problem-details.ts';
 import {
   type Acting,
@@ -36,7 +35,6 @@ declare module 'fastify' {
 export const ON_BEHALF_OF_HEADER = 'x-beeldbrug-on-behalf-of';
 
 /** The application the routes are registered on. */
-export type HttpsApp = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
 
 export interface HttpsServerOptions {
   host: string;

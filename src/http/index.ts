@@ -1,10 +1,10 @@
+export type { HttpsApp } from './https-app.ts';
 export {
   cookieOf,
   ON_BEHALF_OF_HEADER,
   SESSION_COOKIE,
   sessionTokenOf,
   startHttpsServer,
-  type HttpsApp,
   type HttpsServerOptions,
   type RunningHttpsServer,
 } from './https-server.ts';

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BeeldbrugError, ErrorCatalog, type ErrorCode } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { HttpsApp } from './https-server.ts';
+import type { HttpsApp } from './https-app.ts';
 
 /** RFC 9457 media type: every error answer of the node and the registry carries it. */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
