@@ -1,7 +1,7 @@
 /** What every SCP service function gets, and the response helper (PS3.7 9.3: a response echoes the request's ids). */
 import type { Logger } from 'pino';
 import { type Command, NoDataSet, DataSetPresent } from './command-set.ts';
-import type { ResolvedServerOptions } from './server.ts';
+import type { ResolvedServerOptions } from './types.ts';
 import { DimseFailure, Status } from './status.ts';
 import type { AssociationInfo } from './types.ts';
 import type { IncomingMessage, UpperLayer } from './upper-layer.ts';

@@ -11,7 +11,7 @@ import { serveStore } from './c-store.ts';
 import { CommandField } from './command-set.ts';
 import { DimseProtocolError } from './errors.ts';
 import { respond, type ScpContext } from './scp-context.ts';
-import type { ResolvedServerOptions } from './server.ts';
+import type { ResolvedServerOptions } from './types.ts';
 import { Status } from './status.ts';
 import type { AssociationInfo } from './types.ts';
 import type { IncomingMessage, UpperLayer } from './upper-layer.ts';

@@ -22,7 +22,7 @@ import {
 import { negotiate } from './presentation-context.ts';
 import { ScpSession } from './scp-session.ts';
 import { peerCertificateSubject, secureContextOptions } from './tls-options.ts';
-import type { AssociationInfo, AssociationRequestInfo, ServerOptions } from './types.ts';
+import type { AssociationInfo, AssociationRequestInfo, ResolvedServerOptions, ServerOptions } from './types.ts';
 import {
   ApplicationContextName,
   DefaultTransferSyntaxes,
@@ -33,20 +33,6 @@ import {
 import { UpperLayer } from './upper-layer.ts';
 
 export const DEFAULT_MAX_PDU = 256 * 1024;
-
-/** Options with defaults applied; frozen. */
-export interface ResolvedServerOptions {
-  aeTitle: string;
-  options: ServerOptions;
-  maxPduLength: number;
-  maxAssociations: number;
-  artimMs: number;
-  idleMs: number;
-  maxCommandBytes: number;
-  maxIdentifierBytes: number;
-  transferSyntaxes: readonly string[];
-  acceptsAbstractSyntax(uid: string): boolean;
-}
 
 const REJECT_REASON = {
   'calling-ae-not-recognized': RejectReason.CallingAeNotRecognized,

@@ -137,3 +137,17 @@ export interface ConnectOptions {
   timeouts?: { connectMs?: number; responseMs?: number };
   logger?: Logger;
 }
+
+/** Options with defaults applied; frozen. */
+export interface ResolvedServerOptions {
+  aeTitle: string;
+  options: ServerOptions;
+  maxPduLength: number;
+  maxAssociations: number;
+  artimMs: number;
+  idleMs: number;
+  maxCommandBytes: number;
+  maxIdentifierBytes: number;
+  transferSyntaxes: readonly string[];
+  acceptsAbstractSyntax(uid: string): boolean;
+}
