@@ -15,6 +15,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   auth: [],
   http: ['auth', 'config', 'errors', 'log'],
   dicomweb: ['dicom', 'errors', 'http', 'studies'],
+  workspace: ['config', 'http'],
   exchange: ['audit', 'auth', 'dicom', 'http', 'config', 'studies', 'dicomweb', 'errors', 'log', 'patient', 'store'],
   store: [],
   synth: ['dicom', 'patient'],
@@ -41,6 +42,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
     'store',
     'studies',
     'timeline',
+    'workspace',
   ],
   cli: [
     'audit',

@@ -40,6 +40,7 @@ import { admit, peerCertificateCheck, resolvePeers } from './peer-allow-list.ts'
 import { pacsSourceFor } from './pacs-source.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '../registry/index.ts';
+import { registerWorkspaceRoutes } from '../workspace/index.ts';
 import {
   LocalizationPublisher,
   registerTimelineRoutes,
@@ -454,6 +455,12 @@ export async function startNode(
               ...(oidcSignIn !== undefined ? { oidc: oidcSignIn } : {}),
             });
             registerHelloRoute(app, config.node.organization);
+            registerWorkspaceRoutes(app, {
+              organization: config.node.organization,
+              partners: exchange.partners,
+              pacs: config.dimse.peers,
+              oidc: oidcSignIn !== undefined,
+            });
             registerDicomwebRoutes(app, {
               patientData,
               node: config.node.name,

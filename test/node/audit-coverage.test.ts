@@ -54,6 +54,11 @@ const noPatientData: Record<string, string> = {
   'POST /api/v1/session': 'sign-in: recorded as login or login-failure, no patient',
   'GET /api/v1/session': 'the signed-in user themselves',
   'DELETE /api/v1/session': 'sign-out: recorded as logout, no patient',
+  'GET /': 'the web app itself (static files), no data',
+  'GET /assets/*': 'the web app itself (static files), no data',
+  'GET /favicon.svg': 'the web app itself (static file), no data',
+  'GET /api/v1/workspace': 'which hospital this is, and how to sign in',
+  'GET /api/v1/destinations': 'the trust list and the PACS AE titles: configuration, no patient',
 };
 
 test('audit coverage: every route that touches patient data writes a complete record before it answers', async (t) => {

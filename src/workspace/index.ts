@@ -1,0 +1,1 @@
+export { registerWorkspaceRoutes, WORKSPACE_ROOT, type WorkspaceRouteDeps } from './workspace-routes.ts';

@@ -1,0 +1,63 @@
+import { fileURLToPath } from 'node:url';
+import type { DimsePeerConfig, PartnerConfig } from '../config/index.ts';
+import type { HttpsApp } from '../http/index.ts';
+import { StaticFiles, WORKSPACE_CSP } from './static-files.ts';
+
+/** Where `npm run build:ui` writes the web app. */
+export const WORKSPACE_ROOT = fileURLToPath(new URL('../../ui/dist/', import.meta.url));
+
+export interface WorkspaceRouteDeps {
+  /** The folder of the built web app; WORKSPACE_ROOT unless a test builds its own. */
+  root?: string;
+  organization: { name: string; ura: string };
+  partners: readonly PartnerConfig[];
+  /** The PACS a held study can be accepted into: DIMSE peers the node can connect to. */
+  pacs: readonly DimsePeerConfig[];
+  /** Whether people can sign in through the hospital's identity provider. */
+  oidc: boolean;
+}
+
+// Shown when the node runs from a checkout where the web app was never built: says what to do, names no patient.
+const notBuilt = `<!doctype html><html lang="en"><meta charset="utf-8"><title>Beeldbrug</title>
+<body style="font-family:sans-serif;max-width:40em;margin:4em auto">
+<h1>The workspace is not built</h1>
+<p>This node serves its API, but the web app has not been built on this machine. Run <code>npm run build:ui</code>
+in the Beeldbrug folder and reload this page.</p></body></html>`;
+
+/**
+ * The staff workspace: the built web app at `/`, what its sign-in page may know before anyone signs in (which hospital
+ * this is, whether the identity provider is there), and the destinations a signed-in person picks from.
+ */
+export function registerWorkspaceRoutes(app: HttpsApp, d: WorkspaceRouteDeps): void {
+  const files = new StaticFiles(d.root ?? WORKSPACE_ROOT);
+  const page = { config: { access: 'public' as const } };
+
+  app.get('/', page, async (_req, reply) => {
+    if (files.built) return files.send(reply, '/index.html');
+    return reply
+      .code(503)
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('content-security-policy', WORKSPACE_CSP)
+      .send(notBuilt);
+  });
+  app.get<{ Params: { '*': string } }>('/assets/*', page, async (req, reply) => {
+    const path = `/assets/${req.params['*']}`;
+    if (!files.has(path)) return reply.callNotFound();
+    return files.send(reply, path);
+  });
+  app.get('/favicon.svg', page, async (_req, reply) =>
+    files.has('/favicon.svg') ? files.send(reply, '/favicon.svg') : reply.callNotFound(),
+  );
+
+  app.get('/api/v1/workspace', page, async () => ({
+    organization: d.organization,
+    signIn: { password: true, oidc: d.oidc },
+  }));
+
+  app.get('/api/v1/destinations', { config: { access: { roles: ['radiologist', 'staff', 'admin'] } } }, async () => ({
+    partners: d.partners.map((p) => ({ name: p.name, ura: p.ura })),
+    pacs: d.pacs
+      .filter((p) => p.port !== undefined)
+      .map((p) => ({ aeTitle: p.aeTitle, ...(p.description !== undefined ? { description: p.description } : {}) })),
+  }));
+}

@@ -1,0 +1,63 @@
+// Debian's Chromium, driven by playwright-core, as the staff's browser. TLS stays on: Chromium is told to accept the
+// test nodes' own public keys (by SPKI hash) and nothing else, so a wrong certificate still fails the page.
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { requireTool } from './tools.ts';
+
+/** Where screenshots of each screen go (kept by CI as artifacts; a few are copied into docs/ for the README). */
+export const SCREENSHOTS = new URL('../../test-artifacts/screenshots/', import.meta.url).pathname;
+
+function spkiHash(certPem: string): string {
+  const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
+}
+
+/** A headless Chromium that trusts the given node certificates; undefined when Chromium is missing (skips, or fails in CI). */
+export async function startChromium(t: TestContext, nodeCerts: readonly string[]): Promise<Browser | undefined> {
+  const executablePath = requireTool(t, 'chromium');
+  if (executablePath === undefined) return undefined;
+  const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--ignore-certificate-errors-spki-list=${nodeCerts.map(spkiHash).join(',')}`,
+    ],
+  });
+  t.after(() => browser.close());
+  return browser;
+}
+
+/** A fresh browser profile (its own cookies) in Dutch, at a desktop size, failing the test on any page error. */
+export async function freshContext(browser: Browser, locale: 'nl-NL' | 'en-GB' = 'nl-NL'): Promise<BrowserContext> {
+  const context = await browser.newContext({ locale, viewport: { width: 1360, height: 860 } });
+  context.on('page', (p) => watchPage(p));
+  return context;
+}
+
+const pageErrors = new WeakMap<Page, string[]>();
+
+function watchPage(p: Page): void {
+  const errors: string[] = [];
+  pageErrors.set(p, errors);
+  p.on('pageerror', (e) => errors.push(e.message));
+}
+
+/** Uncaught errors of a page's scripts so far: a screen that throws is a failing screen even if it looks right. */
+export function scriptErrors(p: Page): readonly string[] {
+  return pageErrors.get(p) ?? [];
+}
+
+export async function screenshot(p: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await p.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}

@@ -1,0 +1,231 @@
+// The staff workspace in a real browser (Debian's Chromium through playwright-core) against a live network: a registry,
+// Noord with its PACS (a real Orthanc), Midden and Zuid. People sign in with password and TOTP, search, send a study
+// and watch it arrive at the other hospital, ask the timeline, retrieve a prior and accept it into the PACS, read the
+// audit trail as an auditor; and the refusals: a wrong code, a screen of another role, a session that ended.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { BrowserContext, Page } from 'playwright-core';
+import { totpCode, totpStep } from '../../src/auth/index.ts';
+import { synthesize } from '../../src/synth/index.ts';
+import { freshContext, screenshot, scriptErrors, startChromium } from '../support/chromium.ts';
+import { type ExchangeNode, midden, noord, send } from '../support/exchange.ts';
+import { waitFor } from '../support/net.ts';
+import { startOrthanc } from '../support/orthanc-pacs.ts';
+import { addAccount, PERSON_PASSWORD } from '../support/sign-in.ts';
+import { byHolder, importStudies, network, recorded } from '../support/timeline-network.ts';
+import { tempDir } from '../support/tmp.ts';
+import { requireTool } from '../support/tools.ts';
+
+const urlOf = (n: ExchangeNode): string => `https://127.0.0.1:${n.port}/`;
+
+/** Signs in through the page as a person at the screen would: user name, password, and the authenticator's code. */
+async function signIn(page: Page, username: string, totpSecret: string, code?: string): Promise<void> {
+  await page.getByLabel('Gebruikersnaam').fill(username);
+  await page.getByLabel('Wachtwoord').fill(PERSON_PASSWORD);
+  await page.getByLabel('Code uit de authenticator-app').fill(code ?? totpCode(totpSecret, totpStep(new Date())));
+  await page.getByRole('button', { name: 'Inloggen', exact: true }).click();
+}
+
+/** A code that is not the account's at this moment, nor at the steps beside it that a verifier may accept. */
+function wrongCode(secret: string): string {
+  const now = totpStep(new Date());
+  const near = new Set([-2, -1, 0, 1, 2].map((d) => totpCode(secret, now + d)));
+  for (let i = 0; ; i++) {
+    const c = String(i).padStart(6, '0');
+    if (!near.has(c)) return c;
+  }
+}
+
+async function openAt(context: BrowserContext, n: ExchangeNode): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(urlOf(n));
+  return page;
+}
+
+test('the staff workspace in Chromium: sign in, send and see it arrive, timeline, accept into the PACS, audit, refusals', async (t) => {
+  if (requireTool(t, 'Orthanc') === undefined) return;
+  const pacs = await startOrthanc({
+    dir: tempDir(t),
+    aeTitle: 'PACS_NOORD',
+    modalities: { beeldbrug: { aeTitle: 'BB_0001', host: '127.0.0.1', port: 1 } },
+  });
+  t.after(() => pacs.stop());
+  const net = await network(t, {
+    noord: {
+      dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacs.dicomPort, description: 'PACS Noord' }],
+      routing: [{ action: 'hold' }],
+    },
+  });
+  const { nodes, p } = net;
+  const browser = await startChromium(t, [net.certs.noord.certPem, net.certs.midden.certPem]);
+  if (browser === undefined) return;
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
+
+  // A CT study of another patient that Noord holds and will send.
+  const own = await synthesize({ outDir: join(tempDir(t), 'own'), patients: 1, seed: 77, modalities: ['CT'] });
+  const patient = own.patients[0];
+  assert.ok(patient !== undefined);
+  await importStudies(nodes.noord, patient, [0]);
+  const study = patient.studies[0];
+  assert.ok(study !== undefined);
+
+  const visser = { username: 'r.visser', name: 'Dr. R. Visser', role: 'radiologist' as const, uziRoleCode: '01.015' };
+  const visserSecret = await addAccount(t, nodes.noord, visser);
+  const noordContext = await freshContext(browser);
+  const page = await openAt(noordContext, nodes.noord);
+
+  await t.test('sign-in: a wrong code is refused without saying which factor; the right one signs in', async () => {
+    await page.getByRole('heading', { name: 'Beeldbrug' }).waitFor();
+    await page.getByText(noord.name).waitFor();
+    await screenshot(page, 'sign-in');
+    await signIn(page, visser.username, visserSecret, wrongCode(visserSecret));
+    await page.getByRole('alert').getByText('Inloggen mislukt').waitFor();
+    const failures = nodes.noord.n.node.audit.list({ action: 'login-failure' });
+    assert.ok(failures.some((r) => r.user.name === visser.name));
+    await signIn(page, visser.username, visserSecret);
+    await page.getByTestId('signed-in-as').getByText('Dr. R. Visser · radioloog').waitFor();
+  });
+
+  await t.test('studies: the node’s studies are listed and searched by patient id', async () => {
+    const table = page.getByTestId('studies');
+    await table.getByText(patient.patientId).first().waitFor();
+    await page.getByLabel('BSN of patiëntnummer').fill(patient.patientId);
+    await page.getByRole('button', { name: 'Zoeken' }).click();
+    await table.getByRole('row').nth(1).waitFor();
+    assert.equal(await table.getByRole('row').count(), 2, 'the header and the one study');
+    await screenshot(page, 'studies');
+  });
+
+  const midContext = await freshContext(browser);
+  const bos = { username: 'm.bos', name: 'M. Bos', role: 'staff' as const, uziRoleCode: '30.000' };
+  const bosSecret = await addAccount(t, nodes.midden, bos);
+  const midPage = await openAt(midContext, nodes.midden);
+
+  await t.test(
+    'send: to Midden with a purpose, urgency and reason; the progress ends in a signed receipt',
+    async () => {
+      await page.getByTestId('studies').getByRole('button', { name: 'Versturen' }).first().click();
+      await page.getByTestId('study-summary').getByText(patient.patientId).waitFor();
+      await page.getByLabel('Naar ziekenhuis').selectOption(midden.ura);
+      await page.getByLabel('Overdracht van zorg').check();
+      await page.getByLabel('Spoed').check();
+      await page.getByLabel('Reden / vraagstelling').fill('Overplaatsing naar IC, graag beoordelen');
+      await screenshot(page, 'send');
+      await page.getByRole('button', { name: 'Versturen' }).click();
+      await page.getByRole('heading', { name: `Verzending → ${midden.name}` }).waitFor();
+      await page.getByText('afgeleverd').waitFor();
+      assert.equal(await page.getByTestId('instances').textContent(), `${study.instances} / ${study.instances}`);
+      await page.getByText('Ondertekend ontvangstbewijs').waitFor();
+      await screenshot(page, 'send-delivered');
+      const sent = nodes.noord.n.node.audit.list({ action: 'send' }).filter((r) => r.user.name === visser.name);
+      assert.ok(sent.length > 0, 'the send is recorded in the name of the signed-in radiologist');
+    },
+  );
+
+  await t.test('the other hospital: the study is in Midden’s inbox with the sender’s reason', async () => {
+    await signIn(midPage, bos.username, bosSecret);
+    await midPage.getByRole('link', { name: 'Verzendingen' }).click();
+    const row = midPage.getByTestId('inbox').getByRole('row').filter({ hasText: 'Overplaatsing naar IC' });
+    await row.waitFor();
+    assert.match((await row.textContent()) ?? '', /Ziekenhuis Noord/);
+    assert.match((await row.textContent()) ?? '', /Spoed/);
+    await screenshot(midPage, 'inbox-midden');
+  });
+
+  await t.test(
+    'timeline: a wrong BSN is caught, a right one shows Midden’s studies, and one is retrieved',
+    async () => {
+      await page.getByRole('link', { name: 'Tijdlijn' }).click();
+      await page.getByLabel('BSN').fill('123456788');
+      await page.getByRole('button', { name: 'Tijdlijn tonen' }).click();
+      await page.getByRole('alert').getByText('geen geldig BSN').waitFor();
+      await page.getByLabel('BSN').fill(p.bsn);
+      await page.getByRole('button', { name: 'Tijdlijn tonen' }).click();
+      await page.getByTestId('sources').getByText(midden.name).waitFor();
+      const events = page.getByTestId('timeline').locator('.event');
+      await events.first().waitFor();
+      assert.equal(await events.count(), 2, 'the two studies at Midden, the one consent permits');
+      await screenshot(page, 'timeline');
+      await events.first().getByRole('button', { name: 'Ophalen naar PACS' }).click();
+      await events.first().getByText('Wordt opgehaald').waitFor();
+    },
+  );
+
+  await t.test('inbox: the retrieved study is held; accepted, it goes into Noord’s PACS', async () => {
+    await page.getByRole('link', { name: 'Verzendingen' }).click();
+    const held = page.getByTestId('inbox').getByRole('row').filter({ hasText: 'afgeleverd' });
+    await waitFor('the retrieved study delivered and held', async () => {
+      await page.getByRole('button', { name: 'Vernieuwen' }).click();
+      return (await held.count()) === 1;
+    });
+    await screenshot(page, 'transfers');
+    await held.getByRole('button', { name: 'Accepteren in PACS' }).click();
+    const expected = p.studies[1]?.instances ?? p.studies[0]?.instances ?? 0;
+    await waitFor(
+      'the study in the PACS',
+      async () => (await pacs.rest<string[]>('GET', '/instances')).length >= Math.min(expected, 1),
+    );
+    await waitFor('the inbox says it is in the PACS', async () => {
+      await page.getByRole('button', { name: 'Vernieuwen' }).click();
+      return (await page.getByTestId('inbox').getByText('in PACS').count()) === 1;
+    });
+  });
+
+  await t.test('refused: a radiologist does not see the audit trail, in the menu or by the API', async () => {
+    assert.equal(await page.getByRole('link', { name: 'Logboek' }).count(), 0);
+    await page.goto(`${urlOf(nodes.noord)}#/audit`);
+    await page.getByRole('alert').getByText('Uw rol geeft geen toegang').waitFor();
+    const status = await page.evaluate(async () => (await fetch('/api/v1/audit')).status);
+    assert.equal(status, 403);
+  });
+
+  await t.test('a session ended elsewhere sends the page back to sign-in, saying why', async () => {
+    const cookie = (await noordContext.cookies()).find((c) => c.name === 'beeldbrug_session');
+    assert.ok(cookie !== undefined && cookie.httpOnly && cookie.secure && cookie.sameSite === 'Strict');
+    await page.goto(`${urlOf(nodes.noord)}#/transfers`);
+    await page.getByTestId('inbox').waitFor();
+    // Ended from elsewhere (another tab's sign-out, an admin), with the same session: the page learns it at its next call.
+    const ended = await send(
+      nodes.noord.port,
+      'DELETE',
+      '/api/v1/session',
+      nodes.noord.ca.certPem,
+      undefined,
+      undefined,
+      {
+        authorization: `Bearer ${cookie.value}`,
+      },
+    );
+    assert.equal(ended.status, 204, ended.body);
+    await page.getByRole('button', { name: 'Vernieuwen' }).click();
+    await page.getByText('Uw sessie is verlopen of beëindigd').waitFor();
+    await screenshot(page, 'session-ended');
+  });
+
+  await t.test(
+    'audit: an auditor finds the send by the patient’s BSN, and the reading is itself recorded',
+    async () => {
+      const auditor = { username: 'k.smit', name: 'K. Smit', role: 'auditor' as const };
+      const secret = await addAccount(t, nodes.noord, auditor);
+      const auditPage = await openAt(await freshContext(browser), nodes.noord);
+      await signIn(auditPage, auditor.username, secret);
+      await auditPage.getByRole('heading', { name: 'Logboek (NEN 7513)' }).waitFor();
+      await auditPage.getByLabel('BSN').fill(patient.bsn);
+      await auditPage.getByRole('button', { name: 'Zoeken' }).click();
+      const sendRow = auditPage
+        .getByTestId('audit')
+        .getByRole('row')
+        .filter({ hasText: visser.name })
+        .filter({ hasText: 'send' });
+      await sendRow.first().waitFor();
+      await screenshot(auditPage, 'audit');
+      const reads = nodes.noord.n.node.audit.list({ action: 'audit-read' });
+      assert.ok(reads.some((r) => r.user.name === auditor.name && r.patient?.bsn === patient.bsn));
+      assert.deepEqual(scriptErrors(auditPage), []);
+    },
+  );
+
+  assert.deepEqual(scriptErrors(page), []);
+  assert.deepEqual(scriptErrors(midPage), []);
+});

@@ -1,0 +1,193 @@
+import { createContext, type ReactNode, useContext, useState } from 'react';
+
+export type Language = 'nl' | 'en';
+
+// Dutch first: the hospital's own staff; English for guests, fellows and IT suppliers.
+const texts = {
+  appName: { nl: 'Beeldbrug', en: 'Beeldbrug' },
+  signInTitle: { nl: 'Inloggen', en: 'Sign in' },
+  username: { nl: 'Gebruikersnaam', en: 'User name' },
+  password: { nl: 'Wachtwoord', en: 'Password' },
+  code: { nl: 'Code uit de authenticator-app', en: 'Code from the authenticator app' },
+  signIn: { nl: 'Inloggen', en: 'Sign in' },
+  signingIn: { nl: 'Bezig met inloggen…', en: 'Signing in…' },
+  signInOidc: { nl: 'Inloggen via het ziekenhuisaccount', en: "Sign in with the hospital's account" },
+  signInFailed: {
+    nl: 'Inloggen mislukt. Controleer gebruikersnaam, wachtwoord en code. Na vijf mislukte pogingen wordt het account geblokkeerd.',
+    en: 'Sign-in failed. Check the user name, password and code. Five failures lock the account.',
+  },
+  signInThrottled: {
+    nl: 'Te veel pogingen vanaf deze plek. Wacht even en probeer het opnieuw.',
+    en: 'Too many attempts from here. Wait a moment and try again.',
+  },
+  sessionEnded: {
+    nl: 'Uw sessie is verlopen of beëindigd. Log opnieuw in.',
+    en: 'Your session has expired or was ended. Please sign in again.',
+  },
+  signOut: { nl: 'Uitloggen', en: 'Sign out' },
+  signedOut: { nl: 'U bent uitgelogd.', en: 'You are signed out.' },
+  roleAdmin: { nl: 'beheerder', en: 'admin' },
+  roleRadiologist: { nl: 'radioloog', en: 'radiologist' },
+  roleStaff: { nl: 'medewerker', en: 'staff' },
+  roleAuditor: { nl: 'auditor', en: 'auditor' },
+  navStudies: { nl: 'Onderzoeken', en: 'Studies' },
+  navTransfers: { nl: 'Verzendingen', en: 'Transfers' },
+  navTimeline: { nl: 'Tijdlijn', en: 'Timeline' },
+  navAudit: { nl: 'Logboek', en: 'Audit trail' },
+  navAdmin: { nl: 'Beheer', en: 'Administration' },
+  loading: { nl: 'Laden…', en: 'Loading…' },
+  search: { nl: 'Zoeken', en: 'Search' },
+  patientId: { nl: 'BSN of patiëntnummer', en: 'BSN or patient id' },
+  patientName: { nl: 'Naam patiënt', en: 'Patient name' },
+  dateFrom: { nl: 'Datum vanaf', en: 'Date from' },
+  dateTo: { nl: 'Datum tot en met', en: 'Date to' },
+  modality: { nl: 'Modaliteit', en: 'Modality' },
+  accession: { nl: 'Accessienummer', en: 'Accession number' },
+  any: { nl: 'alle', en: 'any' },
+  date: { nl: 'Datum', en: 'Date' },
+  patient: { nl: 'Patiënt', en: 'Patient' },
+  description: { nl: 'Omschrijving', en: 'Description' },
+  images: { nl: 'Beelden', en: 'Images' },
+  noStudies: { nl: 'Geen onderzoeken gevonden.', en: 'No studies found.' },
+  studiesHint: {
+    nl: 'Zoek op BSN, naam, datum, modaliteit of accessienummer. Een * in een naam zoekt op het begin.',
+    en: 'Search by BSN, name, date, modality or accession number. A * in a name matches any ending.',
+  },
+  more: { nl: 'Meer tonen', en: 'Show more' },
+  send: { nl: 'Versturen', en: 'Send' },
+  sendTitle: { nl: 'Onderzoek versturen', en: 'Send a study' },
+  to: { nl: 'Naar ziekenhuis', en: 'To hospital' },
+  choose: { nl: 'Kies…', en: 'Choose…' },
+  purpose: { nl: 'Doel', en: 'Purpose' },
+  purposeTransfer: { nl: 'Overdracht van zorg', en: 'Transfer of care' },
+  purposeConsultation: { nl: 'Consultatie (second opinion)', en: 'Consultation (second opinion)' },
+  purposeInternal: { nl: 'Intern (eigen organisatie)', en: 'Internal (own organization)' },
+  purposeRetrieval: { nl: 'Opgevraagd via de tijdlijn', en: 'Retrieved through the timeline' },
+  consentReference: { nl: 'Kenmerk toestemming patiënt', en: "Reference of the patient's consent" },
+  consentNeeded: {
+    nl: 'Voor een consultatie is de uitdrukkelijke toestemming van de patiënt nodig.',
+    en: "A consultation needs the patient's explicit consent.",
+  },
+  urgency: { nl: 'Urgentie', en: 'Urgency' },
+  routine: { nl: 'Normaal', en: 'Routine' },
+  urgent: { nl: 'Spoed', en: 'Urgent' },
+  reason: { nl: 'Reden / vraagstelling', en: 'Reason / clinical question' },
+  reasonHint: {
+    nl: 'Wat moet de ontvanger weten? Bijvoorbeeld: overplaatsing naar IC, graag beoordelen.',
+    en: 'What should the receiver know? For example: transferred to ICU, please review.',
+  },
+  cancel: { nl: 'Annuleren', en: 'Cancel' },
+  sending: { nl: 'Bezig met versturen…', en: 'Sending…' },
+  transferTitle: { nl: 'Verzending', en: 'Transfer' },
+  state: { nl: 'Status', en: 'State' },
+  stateQueued: { nl: 'in de wachtrij', en: 'queued' },
+  stateSending: { nl: 'bezig', en: 'sending' },
+  stateDelivered: { nl: 'afgeleverd', en: 'delivered' },
+  stateFailed: { nl: 'mislukt', en: 'failed' },
+  stateOpen: { nl: 'komt binnen', en: 'arriving' },
+  stateImported: { nl: 'in PACS', en: 'in the PACS' },
+  instances: { nl: 'Beelden', en: 'Instances' },
+  transferred: { nl: 'Overgedragen', en: 'Transferred' },
+  rate: { nl: 'Snelheid', en: 'Rate' },
+  eta: { nl: 'Nog', en: 'Time left' },
+  attempts: { nl: 'Pogingen', en: 'Attempts' },
+  lastError: { nl: 'Laatste fout', en: 'Last error' },
+  receipt: { nl: 'Ontvangstbewijs', en: 'Receipt' },
+  receiptSigned: {
+    nl: 'Ondertekend ontvangstbewijs van de ontvanger: alle beelden zijn aangekomen en gecontroleerd.',
+    en: 'Signed receipt from the receiver: every instance arrived and was verified.',
+  },
+  inbox: { nl: 'Ontvangen', en: 'Inbox' },
+  outbox: { nl: 'Verstuurd', en: 'Outbox' },
+  from: { nl: 'Van', en: 'From' },
+  sender: { nl: 'Afzender', en: 'Sender' },
+  study: { nl: 'Onderzoek', en: 'Study' },
+  asSent: { nl: 'Zoals verstuurd', en: 'As sent' },
+  filedAs: { nl: 'In ons PACS als', en: 'Filed in our PACS as' },
+  refusedFiling: { nl: 'Niet automatisch op te slaan', en: 'Not filed automatically' },
+  accept: { nl: 'Accepteren in PACS', en: 'Accept into PACS' },
+  accepting: { nl: 'Wordt in PACS gezet…', en: 'Going into the PACS…' },
+  noTransfers: { nl: 'Geen verzendingen.', en: 'No transfers.' },
+  refresh: { nl: 'Vernieuwen', en: 'Refresh' },
+  open: { nl: 'Openen', en: 'Open' },
+  bsn: { nl: 'BSN', en: 'BSN' },
+  bsnInvalid: {
+    nl: 'Dit is geen geldig BSN (9 cijfers, elfproef).',
+    en: 'This is not a valid BSN (9 digits, eleven test).',
+  },
+  timelineHint: {
+    nl: 'Toont de eerdere onderzoeken van de patiënt in de ziekenhuizen waarvoor de patiënt toestemming gaf.',
+    en: "Shows the patient's earlier studies at the hospitals the patient consented to.",
+  },
+  showTimeline: { nl: 'Tijdlijn tonen', en: 'Show timeline' },
+  sources: { nl: 'Bronnen', en: 'Sources' },
+  sourceAnswered: { nl: 'geantwoord', en: 'answered' },
+  sourceRefused: { nl: 'geweigerd', en: 'refused' },
+  sourceTimedOut: { nl: 'geen antwoord op tijd', en: 'no answer in time' },
+  sourceFailed: { nl: 'fout', en: 'failed' },
+  noSources: {
+    nl: 'Geen ziekenhuis met toestemming bekend voor deze patiënt.',
+    en: 'No hospital with consent is known for this patient.',
+  },
+  report: { nl: 'Verslag', en: 'Report' },
+  retrieve: { nl: 'Ophalen naar PACS', en: 'Retrieve into PACS' },
+  retrieving: { nl: 'Wordt opgehaald', en: 'Being retrieved' },
+  auditTitle: { nl: 'Logboek (NEN 7513)', en: 'Audit trail (NEN 7513)' },
+  auditHint: {
+    nl: 'Elke raadpleging van dit logboek wordt zelf ook gelogd.',
+    en: 'Every reading of this trail is itself recorded.',
+  },
+  since: { nl: 'Vanaf', en: 'Since' },
+  until: { nl: 'Tot', en: 'Until' },
+  action: { nl: 'Handeling', en: 'Action' },
+  user: { nl: 'Gebruiker', en: 'User' },
+  outcome: { nl: 'Uitkomst', en: 'Outcome' },
+  grounds: { nl: 'Grondslag', en: 'Grounds' },
+  where: { nl: 'Waar', en: 'Where' },
+  time: { nl: 'Tijd', en: 'Time' },
+  noRecords: { nl: 'Geen regels gevonden.', en: 'No records found.' },
+  adminTitle: { nl: 'Beheer', en: 'Administration' },
+  partners: { nl: 'Partnerziekenhuizen', en: 'Partner hospitals' },
+  pacs: { nl: "PACS'en", en: 'PACS' },
+  forbidden: {
+    nl: 'Uw rol geeft geen toegang tot dit onderdeel.',
+    en: 'Your role does not give access to this part.',
+  },
+  notFound: { nl: 'Deze pagina bestaat niet.', en: 'This page does not exist.' },
+  errorPrefix: { nl: 'Er ging iets mis', en: 'Something went wrong' },
+  unreachable: { nl: 'De node antwoordt niet.', en: 'The node does not answer.' },
+  language: { nl: 'English', en: 'Nederlands' },
+} as const satisfies Record<string, Record<Language, string>>;
+
+export type TextKey = keyof typeof texts;
+
+const LanguageContext = createContext<{ lang: Language; setLang: (l: Language) => void }>({
+  lang: 'nl',
+  setLang: () => undefined,
+});
+
+function initialLanguage(): Language {
+  const saved = localStorage.getItem('beeldbrug.language');
+  if (saved === 'nl' || saved === 'en') return saved;
+  return navigator.language.toLowerCase().startsWith('nl') ? 'nl' : 'en';
+}
+
+export function LanguageProvider({ children }: { children: ReactNode }) {
+  const [lang, setLangState] = useState<Language>(initialLanguage);
+  const setLang = (l: Language): void => {
+    localStorage.setItem('beeldbrug.language', l);
+    document.documentElement.lang = l;
+    setLangState(l);
+  };
+  return <LanguageContext.Provider value={{ lang, setLang }}>{children}</LanguageContext.Provider>;
+}
+
+export function useLanguage(): { lang: Language; setLang: (l: Language) => void } {
+  return useContext(LanguageContext);
+}
+
+/** The text for a key in the chosen language. */
+export function useT(): (key: TextKey) => string {
+  const { lang } = useContext(LanguageContext);
+  return (key) => texts[key][lang];
+}

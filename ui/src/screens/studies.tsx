@@ -1,0 +1,168 @@
+import { type FormEvent, useEffect, useState } from 'react';
+import { api } from '../api.ts';
+import { type DicomJson, num, str, strs, TAG } from '../dicom-json.ts';
+import { dicomDate, personName, toDicomDate } from '../format.ts';
+import { useLanguage, useT } from '../i18n.tsx';
+import { go } from '../route.ts';
+import { Empty, ErrorNote, Field, Loading } from '../ui-parts.tsx';
+
+const PAGE = 25;
+const MODALITIES = ['CT', 'MR', 'CR', 'DX', 'US', 'MG', 'NM', 'PT', 'XA', 'RF', 'SR'] as const;
+
+interface Criteria {
+  patientId: string;
+  patientName: string;
+  from: string;
+  to: string;
+  modality: string;
+  accession: string;
+}
+
+const empty: Criteria = { patientId: '', patientName: '', from: '', to: '', modality: '', accession: '' };
+
+/** The QIDO-RS query for the criteria (PS3.18 10.6): the node's own index, through the same access layer as DICOM. */
+function qido(c: Criteria, offset: number): string {
+  const q = new URLSearchParams();
+  if (c.patientId.trim() !== '') q.set('PatientID', c.patientId.trim());
+  const name = c.patientName.trim();
+  // A name typed without a wildcard matches names that start with it, as staff expect of a search box.
+  if (name !== '') q.set('PatientName', /[*?]/.test(name) ? name : `${name}*`);
+  if (c.from !== '' || c.to !== '') q.set('StudyDate', `${toDicomDate(c.from)}-${toDicomDate(c.to)}`);
+  if (c.modality !== '') q.set('ModalitiesInStudy', c.modality);
+  if (c.accession.trim() !== '') q.set('AccessionNumber', c.accession.trim());
+  q.set('includefield', 'StudyDescription,ModalitiesInStudy,NumberOfStudyRelatedSeries,NumberOfStudyRelatedInstances');
+  q.set('limit', String(PAGE + 1));
+  q.set('offset', String(offset));
+  return `/dicomweb/studies?${q.toString()}`;
+}
+
+export function StudiesScreen() {
+  const t = useT();
+  const { lang } = useLanguage();
+  const [criteria, setCriteria] = useState<Criteria>(empty);
+  const [asked, setAsked] = useState<Criteria>(empty);
+  const [studies, setStudies] = useState<DicomJson[]>();
+  const [more, setMore] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+
+  const load = async (c: Criteria, offset: number): Promise<void> => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const page = (await api<DicomJson[] | undefined>('GET', qido(c, offset))) ?? [];
+      setMore(page.length > PAGE);
+      setStudies((prev) => [...(offset > 0 ? (prev ?? []) : []), ...page.slice(0, PAGE)]);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  useEffect(() => {
+    void load(empty, 0);
+  }, []);
+
+  const submit = (e: FormEvent): void => {
+    e.preventDefault();
+    setAsked(criteria);
+    void load(criteria, 0);
+  };
+  const set = (k: keyof Criteria) => (e: { target: { value: string } }) =>
+    setCriteria({ ...criteria, [k]: e.target.value });
+
+  return (
+    <section aria-labelledby="studies-title">
+      <h1 id="studies-title">{t('navStudies')}</h1>
+      <form className="search" onSubmit={submit} role="search">
+        <Field label={t('patientId')}>
+          <input name="patientId" value={criteria.patientId} onChange={set('patientId')} />
+        </Field>
+        <Field label={t('patientName')}>
+          <input name="patientName" value={criteria.patientName} onChange={set('patientName')} />
+        </Field>
+        <Field label={t('dateFrom')}>
+          <input name="from" type="date" value={criteria.from} onChange={set('from')} />
+        </Field>
+        <Field label={t('dateTo')}>
+          <input name="to" type="date" value={criteria.to} onChange={set('to')} />
+        </Field>
+        <Field label={t('modality')}>
+          <select name="modality" value={criteria.modality} onChange={set('modality')}>
+            <option value="">{t('any')}</option>
+            {MODALITIES.map((m) => (
+              <option key={m}>{m}</option>
+            ))}
+          </select>
+        </Field>
+        <Field label={t('accession')}>
+          <input name="accession" value={criteria.accession} onChange={set('accession')} />
+        </Field>
+        <button type="submit" className="primary" disabled={busy}>
+          {t('search')}
+        </button>
+      </form>
+      <p className="muted">{t('studiesHint')}</p>
+      <ErrorNote error={error} />
+      {studies === undefined && error === undefined ? <Loading /> : null}
+      {studies !== undefined && studies.length === 0 ? <Empty>{t('noStudies')}</Empty> : null}
+      {studies !== undefined && studies.length > 0 ? (
+        <table className="list" data-testid="studies">
+          <thead>
+            <tr>
+              <th aria-label="thumbnail" />
+              <th>{t('date')}</th>
+              <th>{t('patient')}</th>
+              <th>{t('patientId')}</th>
+              <th>{t('description')}</th>
+              <th>{t('modality')}</th>
+              <th className="number">{t('images')}</th>
+              <th>{t('accession')}</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {studies.map((s) => {
+              const uid = str(s, TAG.StudyInstanceUID);
+              return (
+                <tr key={uid}>
+                  <td>
+                    <img
+                      className="thumb"
+                      src={`/dicomweb/studies/${uid}/thumbnail?viewport=64,64`}
+                      alt=""
+                      width={64}
+                      height={64}
+                      loading="lazy"
+                      onError={(e) => {
+                        e.currentTarget.style.visibility = 'hidden';
+                      }}
+                    />
+                  </td>
+                  <td>{dicomDate(str(s, TAG.StudyDate), lang)}</td>
+                  <td>{personName(str(s, TAG.PatientName))}</td>
+                  <td>{str(s, TAG.PatientID)}</td>
+                  <td>{str(s, TAG.StudyDescription)}</td>
+                  <td>{strs(s, TAG.ModalitiesInStudy).join(', ')}</td>
+                  <td className="number">{num(s, TAG.NumberOfStudyRelatedInstances) ?? ''}</td>
+                  <td>{str(s, TAG.AccessionNumber)}</td>
+                  <td className="actions">
+                    <button type="button" onClick={() => go('send', uid)}>
+                      {t('send')}
+                    </button>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      ) : null}
+      {more ? (
+        <button type="button" disabled={busy} onClick={() => void load(asked, studies?.length ?? 0)}>
+          {t('more')}
+        </button>
+      ) : null}
+    </section>
+  );
+}
