@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Dataset, HeaderReader, parseDataset, Tag, toDicomJson, type DicomJson } from '../dicom/index.ts';
+import { Dataset, Tag, toDicomJson, type DicomJson } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { actingAccessor, type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
 import type { PatientData, PatientDataAccess, ReleasedInstance } from '../studies/index.ts';
@@ -13,6 +13,9 @@ import {
   readMultipart,
 } from './multipart-reader.ts';
 import { type QidoLevel, qidoQuery } from './qido-query.ts';
+import { accessFor, type Path, releasedInPath } from './dicomweb-access.ts';
+import { datasetOf, framesOf, headerOf } from './stored-instance.ts';
+import { registerRenderedRoutes } from './rendered-routes.ts';
 
 export interface DicomwebRouteDeps {
   patientData: PatientData;
@@ -30,8 +33,6 @@ const DICOM_JSON = 'application/dicom+json';
 /** Failure Reason (0008,1197) values of a STOW-RS answer (PS3.4 Annex GG, PS3.18 Table 10.5.3-1). */
 const STOW_FAILURE = { processing: 0x0110, notDicom: 0xc000 } as const;
 
-type Path = { study?: string; series?: string; instance?: string };
-
 /**
  * DICOMweb (PS3.18) for viewers and the hospital's own systems: QIDO-RS searches and WADO-RS retrieval of studies,
  * series and instances (multipart application/dicom, as stored) and their metadata (DICOM JSON). Every request acts
@@ -40,13 +41,7 @@ type Path = { study?: string; series?: string; instance?: string };
  */
 export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): void {
   const config = { config: { access: PERSON_ROUTES.dicomweb } };
-  const access = (req: FastifyRequest, purpose: 'query' | 'retrieve'): PatientDataAccess =>
-    d.patientData.open({
-      ...actingAccessor(req.acting),
-      accessPoint: { node: d.node, ip: req.ip },
-      purpose,
-      authorization: 'DICOMweb, signed in',
-    });
+  const access = (req: FastifyRequest, purpose: 'query' | 'retrieve'): PatientDataAccess => accessFor(d, req, purpose);
   const base = (req: FastifyRequest): string => `https://${req.headers.host ?? 'localhost'}${DICOMWEB_ROOT}`;
 
   const search = (level: QidoLevel) => async (req: FastifyRequest<{ Params: Path }>, reply: FastifyReply) => {
@@ -75,28 +70,8 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
   app.get(`${DICOMWEB_ROOT}/studies/:study/instances`, config, search('IMAGE'));
   app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/instances`, config, search('IMAGE'));
 
-  /** The instances a WADO-RS path names, released through the access that records the retrieval. */
-  const released = (req: FastifyRequest<{ Params: Path }>, what: string): ReleasedInstance[] => {
-    const p = req.params;
-    const identifier = new Dataset().set(Tag.SpecificCharacterSet, 'CS', 'ISO_IR 192');
-    identifier.set(
-      Tag.QueryRetrieveLevel,
-      'CS',
-      p.instance !== undefined ? 'IMAGE' : p.series !== undefined ? 'SERIES' : 'STUDY',
-    );
-    if (p.study !== undefined) identifier.set(Tag.StudyInstanceUID, 'UI', p.study);
-    if (p.series !== undefined) identifier.set(Tag.SeriesInstanceUID, 'UI', p.series);
-    if (p.instance !== undefined) identifier.set(Tag.SOPInstanceUID, 'UI', p.instance);
-    const found = access(req, 'retrieve').retrieve(identifier, 'study-root', what);
-    // The path names the study (and series): an instance of another study under this path is not it.
-    const inPath = found.filter(
-      (i) =>
-        (p.study === undefined || i.stored.study.studyInstanceUid === p.study) &&
-        (p.series === undefined || i.stored.series.seriesInstanceUid === p.series),
-    );
-    if (inPath.length === 0) throw new BeeldbrugError('NOT_FOUND', 'no such study, series or instance here');
-    return inPath;
-  };
+  const released = (req: FastifyRequest<{ Params: Path }>, what: string): ReleasedInstance[] =>
+    releasedInPath(d, req, what);
 
   const retrieve = async (req: FastifyRequest<{ Params: Path }>, reply: FastifyReply) => {
     const accept = req.headers.accept ?? '*/*';
@@ -240,6 +215,7 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
   app.post(`${DICOMWEB_ROOT}/studies`, { config: { access: PERSON_ROUTES.dicomweb } }, stow);
   app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/metadata`, config, metadata);
   app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/instances/:instance/metadata`, config, metadata);
+  registerRenderedRoutes(app, d);
 }
 
 /** A QIDO-RS result: the match without the C-FIND bookkeeping, and where to retrieve it (RetrieveURL). */
@@ -269,68 +245,4 @@ async function* multipart(instances: readonly ReleasedInstance[], boundary: stri
     yield Buffer.from('\r\n');
   }
   yield Buffer.from(`--${boundary}--\r\n`);
-}
-
-/** The whole data set of one stored instance: one instance is read into memory here, never a study. */
-async function datasetOf(i: ReleasedInstance): Promise<Dataset> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of i.openDataset() as AsyncIterable<Buffer>) chunks.push(chunk);
-  return parseDataset(Buffer.concat(chunks), i.stored.instance.transferSyntaxUid);
-}
-
-/**
- * The frames of an instance's pixel data: for uncompressed syntaxes, equal slices of Rows x Columns x Samples x bytes
- * per sample; for compressed ones, the fragments, one per frame, or grouped by the Basic Offset Table, or all of them
- * for a single frame (PS3.5 A.4).
- */
-function framesOf(
-  ds: Dataset,
-  i: ReleasedInstance,
-): { frames: Buffer[]; transferSyntaxUid: string; encapsulated: boolean } {
-  const transferSyntaxUid = i.stored.instance.transferSyntaxUid;
-  const pixels = ds.get(Tag.PixelData);
-  if (pixels === undefined) throw new BeeldbrugError('NOT_FOUND', 'the instance has no pixel data');
-  const count = Math.max(1, ds.number(Tag.NumberOfFrames) ?? 1);
-  if (pixels.fragments !== undefined) {
-    const [offsetTable = Buffer.alloc(0), ...fragments] = pixels.fragments;
-    if (count === 1) return { frames: [Buffer.concat(fragments)], transferSyntaxUid, encapsulated: true };
-    if (fragments.length === count) return { frames: fragments, transferSyntaxUid, encapsulated: true };
-    const offsets: number[] = [];
-    for (let o = 0; o + 4 <= offsetTable.length; o += 4) offsets.push(offsetTable.readUInt32LE(o));
-    if (offsets.length !== count)
-      throw new BeeldbrugError('DATASET_INVALID', 'the compressed frames cannot be told apart (no Basic Offset Table)');
-    const frames: Buffer[][] = offsets.map(() => []);
-    let position = 0;
-    for (const fragment of fragments) {
-      const frame = offsets.findLastIndex((o) => o <= position);
-      frames[Math.max(0, frame)]!.push(fragment);
-      position += fragment.length + 8;
-    }
-    return { frames: frames.map((f) => Buffer.concat(f)), transferSyntaxUid, encapsulated: true };
-  }
-  const bytes = pixels.bytes ?? Buffer.alloc(0);
-  const rows = ds.number(Tag.Rows) ?? 0;
-  const columns = ds.number(Tag.Columns) ?? 0;
-  const samples = ds.number(Tag.SamplesPerPixel) ?? 1;
-  const bits = ds.number(Tag.BitsAllocated) ?? 16;
-  const size = bits === 1 ? Math.ceil((rows * columns * samples) / 8) : rows * columns * samples * (bits / 8);
-  if (size === 0 || size * count > bytes.length)
-    throw new BeeldbrugError('DATASET_INVALID', 'the pixel data is shorter than its rows, columns and frames say');
-  return {
-    frames: Array.from({ length: count }, (_, f) => bytes.subarray(f * size, (f + 1) * size)),
-    transferSyntaxUid,
-    encapsulated: false,
-  };
-}
-
-/** The header of a stored instance (every element before Pixel Data), read from its file until it is complete. */
-async function headerOf(i: ReleasedInstance): Promise<Dataset> {
-  const reader = new HeaderReader(i.stored.instance.transferSyntaxUid);
-  const stream = i.openDataset();
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) if (reader.push(chunk)) break;
-  } finally {
-    (stream as Readable).destroy();
-  }
-  return reader.end();
 }

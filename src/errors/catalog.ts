@@ -159,6 +159,11 @@ export const ErrorCatalog = {
     summary: "the hospital's identity provider (auth.oidc) cannot be reached",
   },
   BODY_TOO_LARGE: { http: 413, summary: 'the request body is larger than this route accepts' },
+  RENDERING_UNSUPPORTED: {
+    http: 406,
+    summary:
+      'the node cannot render this image (a compressed transfer syntax before transcoding exists, or a photometric interpretation it does not draw); retrieve the instance or its frames instead',
+  },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, summary: 'the route does not accept this content-type' },
   ROUTE_NOT_FOUND: {
     http: 404,

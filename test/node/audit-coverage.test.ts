@@ -373,6 +373,37 @@ test('audit coverage: every route that touches patient data writes a complete re
     },
   );
 
+  // Rendered images and thumbnails: what the workspace's study list and a browser show, recorded like any retrieval.
+  await step(
+    async () => {
+      const instance = `/studies/${study}/series/${seriesUid}/instances/${instanceUid}`;
+      await dicomweb(`${instance}/rendered`);
+      await dicomweb(`${instance}/frames/1/rendered`);
+      await dicomweb(`${instance}/thumbnail`);
+      await dicomweb(`/studies/${study}/series/${seriesUid}/thumbnail`);
+      await dicomweb(`/studies/${study}/thumbnail`);
+    },
+    Object.fromEntries(
+      [
+        ['/rendered', /^WADO-RS rendered: 1 instances/],
+        ['/frames/:frames/rendered', /^WADO-RS rendered frame 1: 1 instances/],
+        ['/thumbnail', /^WADO-RS thumbnail: 1 instances/],
+      ]
+        .map(([tail, match]) => [
+          `GET /dicomweb/studies/:study/series/:series/instances/:instance${String(tail)}`,
+          match,
+        ])
+        .concat([
+          ['GET /dicomweb/studies/:study/series/:series/thumbnail', /^WADO-RS thumbnail: 1 instances/],
+          ['GET /dicomweb/studies/:study/thumbnail', /^WADO-RS thumbnail: 1 instances/],
+        ])
+        .map(([route, match]) => [
+          String(route),
+          { at: n, action: 'retrieve' as const, match: match as RegExp, objects: true },
+        ]),
+    ),
+  );
+
   // STOW-RS at Noord: the radiologist stores a study of the patient (from a CD, say) through DICOMweb.
   await step(
     async () => {

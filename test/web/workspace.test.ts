@@ -94,6 +94,10 @@ test('the staff workspace in Chromium: sign in, send and see it arrive, timeline
     await page.getByRole('button', { name: 'Zoeken' }).click();
     await table.getByRole('row').nth(1).waitFor();
     assert.equal(await table.getByRole('row').count(), 2, 'the header and the one study');
+    const thumbnail = table.locator('img.thumb').first();
+    await waitFor('the thumbnail drawn', async () =>
+      thumbnail.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth > 0),
+    );
     await screenshot(page, 'studies');
   });
 

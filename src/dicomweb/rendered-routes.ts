@@ -1,0 +1,113 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Tag } from '../dicom/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import { type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
+import { type AccessDeps, accessFor, identifierOf, type Path, releasedInPath } from './dicomweb-access.ts';
+import { parseViewport, parseWindow, renderFrame, type RenderOptions } from './rendered.ts';
+import { datasetOf, framesOf } from './stored-instance.ts';
+
+const ROOT = '/dicomweb';
+const THUMBNAIL = { width: 128, height: 128 };
+
+/** SOP classes with no picture to show: structured reports, encapsulated documents, presentation states, key objects. */
+const NOT_AN_IMAGE = /^1\.2\.840\.10008\.5\.1\.4\.1\.1\.(88\.|104\.|11\.|66)/;
+
+type Query = { window?: string; viewport?: string; quality?: string };
+
+function optionsOf(req: FastifyRequest<{ Querystring: Query }>, viewport?: RenderOptions['viewport']): RenderOptions {
+  const accept = req.headers.accept ?? '';
+  const png =
+    accept.indexOf('image/png') !== -1 &&
+    !(accept.indexOf('image/jpeg') !== -1 && accept.indexOf('image/jpeg') < accept.indexOf('image/png'));
+  const quality = req.query.quality !== undefined ? Number(req.query.quality) : undefined;
+  if (quality !== undefined && !(Number.isInteger(quality) && quality >= 1 && quality <= 100))
+    throw new BeeldbrugError('REQUEST_INVALID', 'quality: a whole number from 1 to 100');
+  const window = parseWindow(req.query.window);
+  const asked = parseViewport(req.query.viewport) ?? viewport;
+  return {
+    type: png ? 'image/png' : 'image/jpeg',
+    ...(window !== undefined ? { window } : {}),
+    ...(asked !== undefined ? { viewport: asked } : {}),
+    ...(quality !== undefined ? { quality } : {}),
+  };
+}
+
+/**
+ * Rendered resources and thumbnails (PS3.18 8.3.5, 10.4.1.1.3): an image a browser shows as it is, in the window the
+ * request names (or the instance's own). A study's or series' thumbnail is the middle image of its largest image
+ * series. Reading goes through the access layer like every retrieval; a thumbnail records only the instance drawn.
+ */
+export function registerRenderedRoutes(app: HttpsApp, d: AccessDeps): void {
+  const config = { config: { access: PERSON_ROUTES.dicomweb } };
+
+  const render = async (
+    req: FastifyRequest<{ Params: Path & { frames?: string }; Querystring: Query }>,
+    reply: FastifyReply,
+    path: Path,
+    what: string,
+    viewport?: RenderOptions['viewport'],
+  ) => {
+    const o = optionsOf(req, viewport);
+    const frameNumber = req.params.frames !== undefined ? Number(req.params.frames) : undefined;
+    if (frameNumber !== undefined && !(Number.isInteger(frameNumber) && frameNumber >= 1))
+      throw new BeeldbrugError('REQUEST_INVALID', 'a rendered frame is one frame number, from 1');
+    const [instance] = releasedInPath(d, req, what, path);
+    const ds = await datasetOf(instance!);
+    const { frames, transferSyntaxUid, encapsulated } = framesOf(ds, instance!);
+    const index = frameNumber !== undefined ? frameNumber - 1 : Math.floor((frames.length - 1) / 2);
+    const frame = frames[index];
+    if (frame === undefined)
+      throw new BeeldbrugError('NOT_FOUND', `the instance has ${frames.length} frames; no frame ${frameNumber}`);
+    const image = await renderFrame(ds, frame, transferSyntaxUid, encapsulated, o);
+    return reply.type(o.type).header('cache-control', 'private, no-store').send(image);
+  };
+
+  /** The instance a study's or series' thumbnail shows, found by a query that names the patient in the trail. */
+  const representative = (req: FastifyRequest<{ Params: Path }>): Path => {
+    const identifier = identifierOf(req.params)
+      .set(Tag.QueryRetrieveLevel, 'CS', 'IMAGE')
+      .set(Tag.SeriesInstanceUID, 'UI', req.params.series ?? '')
+      .set(Tag.SOPInstanceUID, 'UI', '')
+      .set(Tag.SOPClassUID, 'UI', '')
+      .set(Tag.InstanceNumber, 'IS', '');
+    const matches = accessFor(d, req, 'query').find(
+      identifier,
+      'study-root',
+      (n) => `thumbnail: ${n} instances looked at`,
+      undefined,
+    );
+    const bySeries = new Map<string, { uid: string; number: number }[]>();
+    for (const m of matches) {
+      if (NOT_AN_IMAGE.test(m.string(Tag.SOPClassUID) ?? '')) continue;
+      const series = m.string(Tag.SeriesInstanceUID) ?? '';
+      const list = bySeries.get(series) ?? [];
+      list.push({ uid: m.string(Tag.SOPInstanceUID) ?? '', number: m.number(Tag.InstanceNumber) ?? 0 });
+      bySeries.set(series, list);
+    }
+    const [series, instances] = [...bySeries].sort((a, b) => b[1].length - a[1].length)[0] ?? [];
+    if (series === undefined || instances === undefined)
+      throw new BeeldbrugError('NOT_FOUND', 'no image here to make a thumbnail of');
+    instances.sort((a, b) => a.number - b.number);
+    const middle = instances[Math.floor((instances.length - 1) / 2)]!;
+    return { ...(req.params.study !== undefined ? { study: req.params.study } : {}), series, instance: middle.uid };
+  };
+
+  type Req = FastifyRequest<{ Params: Path & { frames?: string }; Querystring: Query }>;
+  app.get(`${ROOT}/studies/:study/series/:series/instances/:instance/rendered`, config, (req: Req, reply) =>
+    render(req, reply, req.params, 'WADO-RS rendered'),
+  );
+  app.get(
+    `${ROOT}/studies/:study/series/:series/instances/:instance/frames/:frames/rendered`,
+    config,
+    (req: Req, reply) => render(req, reply, req.params, `WADO-RS rendered frame ${req.params.frames}`),
+  );
+  app.get(`${ROOT}/studies/:study/series/:series/instances/:instance/thumbnail`, config, (req: Req, reply) =>
+    render(req, reply, req.params, 'WADO-RS thumbnail', THUMBNAIL),
+  );
+  app.get(`${ROOT}/studies/:study/series/:series/thumbnail`, config, (req: Req, reply) =>
+    render(req, reply, representative(req), 'WADO-RS thumbnail', THUMBNAIL),
+  );
+  app.get(`${ROOT}/studies/:study/thumbnail`, config, (req: Req, reply) =>
+    render(req, reply, representative(req), 'WADO-RS thumbnail', THUMBNAIL),
+  );
+}

@@ -1,0 +1,68 @@
+import type { Readable } from 'node:stream';
+import { type Dataset, HeaderReader, parseDataset, Tag } from '../dicom/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import type { ReleasedInstance } from '../studies/index.ts';
+
+/** The whole data set of one stored instance: one instance is read into memory here, never a study. */
+export async function datasetOf(i: ReleasedInstance): Promise<Dataset> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of i.openDataset() as AsyncIterable<Buffer>) chunks.push(chunk);
+  return parseDataset(Buffer.concat(chunks), i.stored.instance.transferSyntaxUid);
+}
+
+/**
+ * The frames of an instance's pixel data: for uncompressed syntaxes, equal slices of Rows x Columns x Samples x bytes
+ * per sample; for compressed ones, the fragments, one per frame, or grouped by the Basic Offset Table, or all of them
+ * for a single frame (PS3.5 A.4).
+ */
+export function framesOf(
+  ds: Dataset,
+  i: ReleasedInstance,
+): { frames: Buffer[]; transferSyntaxUid: string; encapsulated: boolean } {
+  const transferSyntaxUid = i.stored.instance.transferSyntaxUid;
+  const pixels = ds.get(Tag.PixelData);
+  if (pixels === undefined) throw new BeeldbrugError('NOT_FOUND', 'the instance has no pixel data');
+  const count = Math.max(1, ds.number(Tag.NumberOfFrames) ?? 1);
+  if (pixels.fragments !== undefined) {
+    const [offsetTable = Buffer.alloc(0), ...fragments] = pixels.fragments;
+    if (count === 1) return { frames: [Buffer.concat(fragments)], transferSyntaxUid, encapsulated: true };
+    if (fragments.length === count) return { frames: fragments, transferSyntaxUid, encapsulated: true };
+    const offsets: number[] = [];
+    for (let o = 0; o + 4 <= offsetTable.length; o += 4) offsets.push(offsetTable.readUInt32LE(o));
+    if (offsets.length !== count)
+      throw new BeeldbrugError('DATASET_INVALID', 'the compressed frames cannot be told apart (no Basic Offset Table)');
+    const frames: Buffer[][] = offsets.map(() => []);
+    let position = 0;
+    for (const fragment of fragments) {
+      const frame = offsets.findLastIndex((o) => o <= position);
+      frames[Math.max(0, frame)]!.push(fragment);
+      position += fragment.length + 8;
+    }
+    return { frames: frames.map((f) => Buffer.concat(f)), transferSyntaxUid, encapsulated: true };
+  }
+  const bytes = pixels.bytes ?? Buffer.alloc(0);
+  const rows = ds.number(Tag.Rows) ?? 0;
+  const columns = ds.number(Tag.Columns) ?? 0;
+  const samples = ds.number(Tag.SamplesPerPixel) ?? 1;
+  const bits = ds.number(Tag.BitsAllocated) ?? 16;
+  const size = bits === 1 ? Math.ceil((rows * columns * samples) / 8) : rows * columns * samples * (bits / 8);
+  if (size === 0 || size * count > bytes.length)
+    throw new BeeldbrugError('DATASET_INVALID', 'the pixel data is shorter than its rows, columns and frames say');
+  return {
+    frames: Array.from({ length: count }, (_, f) => bytes.subarray(f * size, (f + 1) * size)),
+    transferSyntaxUid,
+    encapsulated: false,
+  };
+}
+
+/** The header of a stored instance (every element before Pixel Data), read from its file until it is complete. */
+export async function headerOf(i: ReleasedInstance): Promise<Dataset> {
+  const reader = new HeaderReader(i.stored.instance.transferSyntaxUid);
+  const stream = i.openDataset();
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) if (reader.push(chunk)) break;
+  } finally {
+    (stream as Readable).destroy();
+  }
+  return reader.end();
+}
