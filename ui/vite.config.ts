@@ -8,4 +8,6 @@ export default defineConfig({
   plugins: [react()],
   build: { outDir: 'dist', emptyOutDir: true, sourcemap: true, chunkSizeWarningLimit: 4096 },
   worker: { format: 'es' },
+  // The image loader starts its decoding workers from its own files; pre-bundling would break their URLs.
+  optimizeDeps: { exclude: ['@cornerstonejs/dicom-image-loader'] },
 });

@@ -50,6 +50,8 @@ function watchPage(p: Page): void {
   const errors: string[] = [];
   pageErrors.set(p, errors);
   p.on('pageerror', (e) => errors.push(e.message));
+  if (process.env['BEELDBRUG_BROWSER_LOG'] !== undefined)
+    p.on('console', (m) => process.stderr.write(`[browser ${m.type()}] ${m.text()}\n`));
 }
 
 /** Uncaught errors of a page's scripts so far: a screen that throws is a failing screen even if it looks right. */

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { totpCode, totpStep } from '../../src/auth/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { freshContext, screenshot, scriptErrors, startChromium } from '../support/chromium.ts';
@@ -100,6 +101,52 @@ test('the staff workspace in Chromium: sign in, send and see it arrive, timeline
     );
     await screenshot(page, 'studies');
   });
+
+  await t.test(
+    'viewer: the CT opens at its middle slice, scrolls, and a window preset changes the pixels',
+    async () => {
+      await page.getByTestId('studies').getByRole('button', { name: 'Bekijken' }).first().click();
+      const viewport = page.getByTestId('viewport');
+      await page.locator('[data-testid="viewport"][data-ready="true"]').waitFor();
+      const slice = page.getByTestId('slice');
+      const pixels = async (): Promise<{ lit: number; data: Buffer }> => {
+        const { data } = await sharp(await viewport.screenshot())
+          .greyscale()
+          .raw()
+          .toBuffer({ resolveWithObject: true });
+        let lit = 0;
+        for (const v of data) if (v > 24) lit++;
+        return { lit, data };
+      };
+      // The first image is drawn when the canvas shows more than the black background.
+      let first = await pixels();
+      await waitFor('the first image drawn', async () => {
+        first = await pixels();
+        return first.lit > first.data.length / 50;
+      });
+      const startSlice = await slice.textContent();
+      assert.match(startSlice ?? '', /^\d+ \/ \d+$/);
+      await screenshot(page, 'viewer');
+      await viewport.focus();
+      await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('ArrowDown');
+      await waitFor('the next slice', async () => (await slice.textContent()) !== startSlice);
+      const [at, of] = (startSlice ?? '').split(' / ').map(Number);
+      assert.equal(await slice.textContent(), `${(at ?? 0) + 2} / ${of}`);
+      let scrolled = await pixels();
+      await waitFor('the other slice drawn', async () => {
+        scrolled = await pixels();
+        return !scrolled.data.equals(first.data);
+      });
+      await page.getByRole('button', { name: 'Long' }).click();
+      await waitFor(
+        'the lung window',
+        async () => (await page.getByTestId('window').textContent()) === 'W 1500 L -600',
+      );
+      await waitFor('the lung window drawn', async () => !(await pixels()).data.equals(scrolled.data));
+      await page.getByRole('link', { name: 'Onderzoeken' }).click();
+    },
+  );
 
   const midContext = await freshContext(browser);
   const bos = { username: 'm.bos', name: 'M. Bos', role: 'staff' as const, uziRoleCode: '30.000' };

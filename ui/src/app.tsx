@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useState } from 'react';
 import { api, ApiError, onSessionEnded, request, type Role, type SessionInfo, type WorkspaceInfo } from './api.ts';
 import { type TextKey, useLanguage, useT } from './i18n.tsx';
 import { go, type Route, SCREENS_OF, type Screen, useRoute } from './route.ts';
@@ -11,6 +11,9 @@ import { TimelineScreen } from './screens/timeline.tsx';
 import { TransferScreen } from './screens/transfer.tsx';
 import { TransfersScreen } from './screens/transfers.tsx';
 import { ErrorNote, Loading } from './ui-parts.tsx';
+
+// The viewer carries Cornerstone and its codecs (megabytes): loaded when a study is first opened, not at sign-in.
+const ViewerScreen = lazy(async () => ({ default: (await import('./screens/viewer.tsx')).ViewerScreen }));
 
 const NAV: readonly { screen: Screen; text: TextKey }[] = [
   { screen: 'studies', text: 'navStudies' },
@@ -134,6 +137,12 @@ function ScreenOf({ route, allowed }: { route: Route; allowed: readonly Screen[]
   switch (route.screen) {
     case 'studies':
       return <StudiesScreen />;
+    case 'viewer':
+      return (
+        <Suspense fallback={<Loading />}>
+          <ViewerScreen studyInstanceUid={route.id ?? ''} />
+        </Suspense>
+      );
     case 'send':
       return <SendScreen studyInstanceUid={route.id ?? ''} />;
     case 'transfer':

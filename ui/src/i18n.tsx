@@ -157,6 +157,15 @@ const texts = {
   errorPrefix: { nl: 'Er ging iets mis', en: 'Something went wrong' },
   unreachable: { nl: 'De node antwoordt niet.', en: 'The node does not answer.' },
   language: { nl: 'English', en: 'Nederlands' },
+  view: { nl: 'Bekijken', en: 'View' },
+  viewer: { nl: 'Viewer', en: 'Viewer' },
+  series: { nl: 'Series', en: 'Series' },
+  tags: { nl: 'Tags', en: 'Tags' },
+  windowPresets: { nl: 'Vensterinstellingen', en: 'Window presets' },
+  viewerHelp: {
+    nl: 'Links slepen: venster/niveau · midden: verschuiven · rechts: zoomen · wiel of pijltjes: door de beelden · 1-4: vensters · r: herstellen',
+    en: 'Left drag: window/level · middle: pan · right: zoom · wheel or arrows: scroll · 1-4: presets · r: reset',
+  },
 } as const satisfies Record<string, Record<Language, string>>;
 
 export type TextKey = keyof typeof texts;

@@ -148,6 +148,9 @@ export function StudiesScreen() {
                   <td className="number">{num(s, TAG.NumberOfStudyRelatedInstances) ?? ''}</td>
                   <td>{str(s, TAG.AccessionNumber)}</td>
                   <td className="actions">
+                    <button type="button" onClick={() => go('viewer', uid)}>
+                      {t('view')}
+                    </button>{' '}
                     <button type="button" onClick={() => go('send', uid)}>
                       {t('send')}
                     </button>

@@ -1,0 +1,109 @@
+// Cornerstone3D, set up once for the workspace: its DICOM image loader reads frames over WADO-RS from this node (same
+// origin, the session cookie), decodes compressed syntaxes in its WebAssembly codecs in a worker, and the tools give
+// window/level, pan, zoom and scrolling.
+import { Enums, init as coreInit, RenderingEngine, type Types, utilities } from '@cornerstonejs/core';
+import { init as loaderInit, wadors } from '@cornerstonejs/dicom-image-loader';
+import {
+  addTool,
+  Enums as ToolEnums,
+  init as toolsInit,
+  PanTool,
+  StackScrollTool,
+  ToolGroupManager,
+  WindowLevelTool,
+  ZoomTool,
+} from '@cornerstonejs/tools';
+import { api } from '../api.ts';
+import { type DicomJson, num, str, TAG } from '../dicom-json.ts';
+
+let ready: Promise<void> | undefined;
+
+/** Starts Cornerstone once; every viewer after the first reuses it. */
+export function cornerstoneReady(): Promise<void> {
+  ready ??= Promise.resolve().then(() => {
+    coreInit();
+    loaderInit({ maxWebWorkers: Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1)) });
+    toolsInit();
+    for (const tool of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool]) addTool(tool);
+  });
+  return ready;
+}
+
+export const renderingEngine = (() => {
+  let engine: RenderingEngine | undefined;
+  return (): RenderingEngine => (engine ??= new RenderingEngine('beeldbrug'));
+})();
+
+/** Mouse as in every PACS: left window/level, middle pan, right zoom, wheel through the slices. */
+export function attachTools(viewportId: string): void {
+  const id = `tools-${viewportId}`;
+  ToolGroupManager.destroyToolGroup(id);
+  const group = ToolGroupManager.createToolGroup(id);
+  if (group === undefined) return;
+  for (const tool of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool]) group.addTool(tool.toolName);
+  const B = ToolEnums.MouseBindings;
+  group.setToolActive(WindowLevelTool.toolName, { bindings: [{ mouseButton: B.Primary }] });
+  group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: B.Auxiliary }] });
+  group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: B.Secondary }] });
+  group.setToolActive(StackScrollTool.toolName, { bindings: [{ mouseButton: B.Wheel }] });
+  group.addViewport(viewportId, renderingEngine().id);
+}
+
+export interface SeriesStack {
+  seriesInstanceUid: string;
+  imageIds: string[];
+  /** The DICOM JSON of each image, in the same order. */
+  metadata: DicomJson[];
+}
+
+/**
+ * A series as a stack: its metadata over WADO-RS (one request), the instances in instance-number order, each frame an
+ * image id the loader fetches from /frames when it is shown.
+ */
+export async function loadSeries(studyInstanceUid: string, seriesInstanceUid: string): Promise<SeriesStack> {
+  const base = `${location.origin}/dicomweb/studies/${studyInstanceUid}/series/${seriesInstanceUid}`;
+  const instances = await api<DicomJson[]>('GET', `${base}/metadata`);
+  instances.sort((a, b) => (num(a, TAG.InstanceNumber) ?? 0) - (num(b, TAG.InstanceNumber) ?? 0));
+  const imageIds: string[] = [];
+  const metadata: DicomJson[] = [];
+  for (const instance of instances) {
+    const frames = Math.max(1, num(instance, '00280008') ?? 1);
+    for (let f = 1; f <= frames; f++) {
+      const imageId = `wadors:${base}/instances/${str(instance, TAG.SOPInstanceUID)}/frames/${f}`;
+      wadors.metaDataManager.add(imageId, instance as never);
+      imageIds.push(imageId);
+      metadata.push(instance);
+    }
+  }
+  return { seriesInstanceUid, imageIds, metadata };
+}
+
+export function stackViewport(viewportId: string): Types.IStackViewport | undefined {
+  return renderingEngine().getViewport(viewportId) as Types.IStackViewport | undefined;
+}
+
+export function enableStack(viewportId: string, element: HTMLDivElement): Types.IStackViewport {
+  renderingEngine().enableElement({ viewportId, type: Enums.ViewportType.STACK, element });
+  return stackViewport(viewportId)!;
+}
+
+export function setWindow(viewport: Types.IStackViewport, center: number, width: number): void {
+  viewport.setProperties({ voiRange: utilities.windowLevel.toLowHighRange(width, center) });
+  viewport.render();
+}
+
+/** Moves through the stack by `delta` images, stopping at either end; resolves with the index shown. */
+export async function scrollBy(viewport: Types.IStackViewport, delta: number): Promise<number> {
+  const last = viewport.getImageIds().length - 1;
+  const next = Math.max(0, Math.min(last, viewport.getCurrentImageIdIndex() + delta));
+  await viewport.setImageIdIndex(next);
+  return next;
+}
+
+/** The window of a VOI range as a radiologist reads it: width and level (center). */
+export function windowOf(range: { lower: number; upper: number }): { center: number; width: number } {
+  const w = utilities.windowLevel.toWindowLevel(range.lower, range.upper);
+  return { center: Math.round(w.windowCenter), width: Math.round(w.windowWidth) };
+}
+
+export { Enums };
