@@ -288,6 +288,11 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       'Send a study to another hospital (over mutual TLS, verified, with a signed receipt):',
       `  bin/beeldbrug send --study <uid> --to ${hospitals[1].ura} --purpose transfer --give-up-after 5m   # signed in with beeldbrug login, as above`,
       '',
+      'Workspace (the web app; the browser must trust the demo CA, ' +
+        join(caDir, 'ca.crt') +
+        ', or be told to go on):',
+      ...nodes.map((n) => `  ${n.hospital.name}: https://127.0.0.1:${n.node.https?.port ?? 0}/`),
+      `  At ${first.hospital.name} sign in as ${DEMO_RADIOLOGIST.username} with the password and a code from the TOTP secret in radiologist-credentials.txt (above).`,
       `Sign-in (staff API, POST /api/v1/session): each node's first admin is in ${join(o.dir, '<node>', 'admin-credentials.txt')}; sign out with bin/beeldbrug logout.`,
       `Node logs: ${join(o.dir, '<node>', 'node.log')}. Stop with Ctrl-C.`,
     );
