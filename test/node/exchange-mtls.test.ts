@@ -57,8 +57,14 @@ test('exchange HTTPS: partners by mutual TLS and URA; everything else refused an
   assert.ok(partnerRoutes.length > 0);
   assert.deepEqual(
     routes.filter((r) => r.access === 'public').map((r) => r.url),
-    ['/health'],
-    'the only open route',
+    ['/health', '/', '/assets/*', '/favicon.svg', '/api/v1/workspace'],
+    'the only open routes: liveness, the web app files, and what its sign-in page shows',
+  );
+  const workspace = await call(port, 'GET', '/api/v1/workspace', ca.certPem);
+  assert.deepEqual(
+    Object.keys(JSON.parse(workspace.body) as object).sort(),
+    ['organization', 'signIn'],
+    "the sign-in page learns the hospital's name and how to sign in, nothing else",
   );
   assert.deepEqual(
     routes.filter((r) => r.access === 'sign-in').map((r) => `${r.method} ${r.url}`),

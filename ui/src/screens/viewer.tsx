@@ -107,7 +107,10 @@ export function ViewerScreen({ studyInstanceUid }: { studyInstanceUid: string })
     const step = { ArrowDown: 1, ArrowUp: -1, PageDown: 10, PageUp: -10 }[e.key];
     if (step !== undefined) {
       e.preventDefault();
-      scrollBy(v, step).then(setIndex, setError);
+      scrollBy(v, step).then(
+        () => setIndex(v.getCurrentImageIdIndex()),
+        (err: unknown) => setError(err),
+      );
       return;
     }
     const p = PRESETS.find((x) => x.key === e.key);

@@ -92,11 +92,21 @@ export function setWindow(viewport: Types.IStackViewport, center: number, width:
   viewport.render();
 }
 
+// Where the stack is going: keys pressed faster than images load each count from the last one asked for, not from the
+// one still shown, so three presses are three images.
+const heading = new WeakMap<Types.IStackViewport, number>();
+
 /** Moves through the stack by `delta` images, stopping at either end; resolves with the index shown. */
 export async function scrollBy(viewport: Types.IStackViewport, delta: number): Promise<number> {
   const last = viewport.getImageIds().length - 1;
-  const next = Math.max(0, Math.min(last, viewport.getCurrentImageIdIndex() + delta));
-  await viewport.setImageIdIndex(next);
+  const from = heading.get(viewport) ?? viewport.getCurrentImageIdIndex();
+  const next = Math.max(0, Math.min(last, from + delta));
+  heading.set(viewport, next);
+  try {
+    await viewport.setImageIdIndex(next);
+  } finally {
+    if (heading.get(viewport) === next) heading.delete(viewport);
+  }
   return next;
 }
 
