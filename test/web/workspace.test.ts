@@ -180,6 +180,7 @@ test('the staff workspace in Chromium: sign in, send and see it arrive, timeline
     await midPage.getByRole('link', { name: 'Verzendingen' }).click();
     const row = midPage.getByTestId('inbox').getByRole('row').filter({ hasText: 'Overplaatsing naar IC' });
     await row.waitFor();
+    // The sender by name, not by URA: the table waits for the trust list before it shows a row.
     assert.match((await row.textContent()) ?? '', /Ziekenhuis Noord/);
     assert.match((await row.textContent()) ?? '', /Spoed/);
     await screenshot(midPage, 'inbox-midden');

@@ -94,9 +94,9 @@ export function TransfersScreen() {
       </button>
       <ErrorNote error={error} />
       <h2>{t('inbox')}</h2>
-      {inbox === undefined ? <Loading /> : null}
+      {inbox === undefined || destinations === undefined ? <Loading /> : null}
       {inbox?.length === 0 ? <Empty>{t('noTransfers')}</Empty> : null}
-      {inbox !== undefined && inbox.length > 0 ? (
+      {inbox !== undefined && destinations !== undefined && inbox.length > 0 ? (
         <table className="list" data-testid="inbox">
           <thead>
             <tr>
