@@ -16,9 +16,9 @@ type Query = { window?: string; viewport?: string; quality?: string };
 
 function optionsOf(req: FastifyRequest<{ Querystring: Query }>, viewport?: RenderOptions['viewport']): RenderOptions {
   const accept = req.headers.accept ?? '';
-  const png =
-    accept.indexOf('image/png') !== -1 &&
-    !(accept.indexOf('image/jpeg') !== -1 && accept.indexOf('image/jpeg') < accept.indexOf('image/png'));
+  // PNG when the client names it before JPEG (or names only PNG); JPEG for everything else, `image/*` included.
+  const at = (type: string): number => (accept.includes(type) ? accept.indexOf(type) : Infinity);
+  const png = at('image/png') < at('image/jpeg');
   const quality = req.query.quality !== undefined ? Number(req.query.quality) : undefined;
   if (quality !== undefined && !(Number.isInteger(quality) && quality >= 1 && quality <= 100))
     throw new BeeldbrugError('REQUEST_INVALID', 'quality: a whole number from 1 to 100');

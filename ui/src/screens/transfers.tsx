@@ -76,7 +76,7 @@ export function TransfersScreen() {
   const partnerName = (ura: string): string => destinations?.partners.find((p) => p.ura === ura)?.name ?? ura;
 
   const accept = async (transferId: string, destination: string): Promise<void> => {
-    setAccepting(new Set([...accepting, transferId]));
+    setAccepting((a) => new Set([...a, transferId]));
     try {
       await api('POST', `/api/v1/inbox/${transferId}/accept`, destination !== '' ? { destination } : {});
       load();
