@@ -14,6 +14,7 @@ export type {
   PatientAttributes,
   Provenance,
   QueryLevel,
+  QueryPage,
   QueryRow,
   RecordOutcome,
   RecoveryReport,

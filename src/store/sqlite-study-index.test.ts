@@ -349,3 +349,16 @@ test('an index of schema 3 that filed studies without a Patient ID together is s
   assert.equal(nameOfStudy(index, '9.5'), 'Visser^Jan');
   assert.equal(index.stats().patients, 5);
 });
+
+test('a query pages through its matches in the order they were stored: limit, offset, or both', (t) => {
+  const { index } = openIndex(t);
+  for (let n = 1; n <= 5; n++)
+    index.recordInstance(newInstance({ study: `1.2.3.${n}`, series: `1.2.4.${n}`, sop: `1.2.5.${n}` }), fakeBlob(n), 0);
+  const studies = (page?: { limit?: number; offset?: number }): unknown[] =>
+    index.query('STUDY', [], page).map((r) => r.values.studyInstanceUid);
+  assert.deepEqual(studies(), ['1.2.3.1', '1.2.3.2', '1.2.3.3', '1.2.3.4', '1.2.3.5']);
+  assert.deepEqual(studies({ limit: 2 }), ['1.2.3.1', '1.2.3.2']);
+  assert.deepEqual(studies({ limit: 2, offset: 1 }), ['1.2.3.2', '1.2.3.3']);
+  assert.deepEqual(studies({ offset: 3 }), ['1.2.3.4', '1.2.3.5']);
+  assert.deepEqual(studies({ limit: 10, offset: 5 }), []);
+});

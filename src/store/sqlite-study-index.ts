@@ -10,6 +10,7 @@ import type {
   NewInstance,
   PatientAttributes,
   QueryLevel,
+  QueryPage,
   QueryRow,
   RecordOutcome,
   StoredInstance,
@@ -267,7 +268,7 @@ export class SqliteStudyIndex implements StudyIndex {
     return r === undefined ? undefined : storedInstanceOf(r);
   }
 
-  query(level: QueryLevel, matchers: readonly Matcher[], opts?: { limit?: number }): QueryRow[] {
+  query(level: QueryLevel, matchers: readonly Matcher[], opts?: QueryPage): QueryRow[] {
     const depth = depthOf(level);
     const columns = columnsUpTo(depth);
     const counts = COUNTS.filter(([d]) => d <= depth);
@@ -276,7 +277,14 @@ export class SqliteStudyIndex implements StudyIndex {
       ...counts.map(([, , sql], n) => `(${sql}) AS c${n}`),
     ];
     const where = whereClause(depth, matchers);
-    const limit = opts?.limit !== undefined && opts.limit > 0 ? ` LIMIT ${Math.floor(opts.limit)}` : '';
+    const offset = opts?.offset !== undefined && opts.offset > 0 ? Math.floor(opts.offset) : 0;
+    // SQLite takes an OFFSET only after a LIMIT; -1 is its "no limit".
+    const limit =
+      opts?.limit !== undefined && opts.limit > 0
+        ? ` LIMIT ${Math.floor(opts.limit)}${offset > 0 ? ` OFFSET ${offset}` : ''}`
+        : offset > 0
+          ? ` LIMIT -1 OFFSET ${offset}`
+          : '';
     const alias = ['p', 'st', 'se', 'i'][depth] ?? 'p';
     const sql = `SELECT ${select.join(', ')} ${fromClause(depth)} ${where.sql} ORDER BY ${alias}.pk${limit}`;
     return this.#run(sql, where.params).map((r) => {

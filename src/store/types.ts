@@ -114,6 +114,12 @@ export type AttributeKey =
   | 'sopClassUid'
   | 'instanceNumber';
 
+/** A page of matches: at most `limit` (none: all), after skipping `offset`. */
+export interface QueryPage {
+  limit?: number;
+  offset?: number;
+}
+
 /** C-FIND matching types (PS3.4 C.2.2.2). */
 export type Matcher =
   /** Exact; person names case-insensitive (C.2.2.2.1). */
@@ -154,7 +160,8 @@ export interface IndexStats {
 export interface StudyIndex {
   recordInstance(x: NewInstance, blob: BlobRef, datasetOffset: number): RecordOutcome;
   getInstance(sopInstanceUid: string): StoredInstance | undefined;
-  query(level: QueryLevel, matchers: readonly Matcher[], opts?: { limit?: number }): QueryRow[];
+  /** Matches in the order they were first stored; `offset` and `limit` page through them. */
+  query(level: QueryLevel, matchers: readonly Matcher[], opts?: QueryPage): QueryRow[];
   /** Every instance under the matching entities (for C-MOVE/C-GET), ordered by series, then instance number. */
   instancesMatching(level: QueryLevel, matchers: readonly Matcher[]): StoredInstance[];
   /** The oldest instances received before `cutoff` (ISO 8601 UTC), for retention. */

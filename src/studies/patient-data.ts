@@ -2,7 +2,7 @@ import type { AuditEvent, AuditRecord, AuditTrail } from '../audit/index.ts';
 import { type Dataset, Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { Provenance, Store, StoredInstance } from '../store/index.ts';
+import type { Provenance, QueryPage, Store, StoredInstance } from '../store/index.ts';
 import type { AccessContext, Actor } from './access-context.ts';
 import type { IngestInput, IngestOutcome } from './ingest.ts';
 import type { PatientStudy } from './patient-studies.ts';
@@ -418,9 +418,11 @@ export class PatientDataAccess {
     model: InformationModel,
     description: (matches: number) => string,
     asked: AuditEvent['patient'],
+    /** QIDO-RS paging (limit/offset); C-FIND answers every match. */
+    page?: QueryPage,
   ): Dataset[] {
     this.#authorize('query', 'query', { ...(asked !== undefined ? { patient: asked } : {}), objects: {} }, 'query');
-    const { matches, patients } = this.#o.studies.find(this.#ctx, identifier, model);
+    const { matches, patients } = this.#o.studies.find(this.#ctx, identifier, model, page);
     const studyUids = new Set<string>();
     for (const m of matches) {
       const uid = m.string(Tag.StudyInstanceUID);

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { type Dataset, Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { Provenance, RecoveryReport, Store, StoredInstance } from '../store/index.ts';
+import type { Provenance, QueryPage, RecoveryReport, Store, StoredInstance } from '../store/index.ts';
 import { type AccessContext, describeActor } from './access-context.ts';
 import { ingestInstance, type IngestInput, type IngestOutcome, patientOfBlob, reindexBlob } from './ingest.ts';
 import { splitPart10 } from './part10-stream.ts';
@@ -243,9 +243,10 @@ export class StudyService {
     ctx: AccessContext,
     identifier: Dataset,
     model: InformationModel,
+    page?: QueryPage,
   ): { matches: Dataset[]; patients: { bsn?: string; patientId: string }[] } {
     const query = parseQuery(identifier, model);
-    const rows = this.#store.index.query(query.level, query.matchers);
+    const rows = this.#store.index.query(query.level, query.matchers, page);
     this.#log.debug(
       { actor: describeActor(ctx.actor), level: query.level, keys: query.matchers.length, matches: rows.length },
       'query',
