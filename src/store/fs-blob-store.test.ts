@@ -111,6 +111,11 @@ test('open from `start` seeks by segment and returns the exact tail', async (t) 
   }
   assertCode((await readUntilError(blobs.open(ref.blobId, { start: data.length + 1 }))).error, 'RANGE_INVALID');
   assertCode((await readUntilError(blobs.open(ref.blobId, { start: -1 }))).error, 'RANGE_INVALID');
+  // Larger than one read of the reader (about a MB): a start past it, and the whole blob across several reads.
+  const big = randomBytes(40 * SEGMENT_SIZE + 7);
+  const bigRef = await writeBlob(blobs, big, [100_000]);
+  for (const start of [0, 16 * SEGMENT_SIZE + 3, 33 * SEGMENT_SIZE, big.length - 1])
+    assert.deepEqual(await readAll(blobs.open(bigRef.blobId, { start })), big.subarray(start), `start ${start}`);
 });
 
 test('a blob that fits exactly in whole segments reads back, also from its end', async (t) => {
