@@ -14,8 +14,9 @@ import {
 } from './multipart-reader.ts';
 import { type QidoLevel, qidoQuery } from './qido-query.ts';
 import { accessFor, type Path, releasedInPath } from './dicomweb-access.ts';
-import { datasetOf, framesOf, headerOf } from './stored-instance.ts';
+import { datasetOf, framesOf, headersOf } from './stored-instance.ts';
 import { registerRenderedRoutes } from './rendered-routes.ts';
+import { readAhead } from './read-ahead.ts';
 
 export interface DicomwebRouteDeps {
   patientData: PatientData;
@@ -29,6 +30,9 @@ export interface DicomwebRouteDeps {
 export const DICOMWEB_ROOT = '/dicomweb';
 
 const DICOM_JSON = 'application/dicom+json';
+
+/** A retrieval reads a few instances ahead of the one being sent, holding at most a few MB per request. */
+const READ_AHEAD = { ahead: 4, maxBytesEach: 1024 * 1024 };
 
 /** Failure Reason (0008,1197) values of a STOW-RS answer (PS3.4 Annex GG, PS3.18 Table 10.5.3-1). */
 const STOW_FAILURE = { processing: 0x0110, notDicom: 0xc000 } as const;
@@ -55,12 +59,12 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
       asked !== undefined && !/[*?\\]/.test(asked)
         ? { patientId: asked, ...(/^\d{9}$/.test(asked) ? { bsn: asked } : {}) }
         : undefined,
+      { offset: q.offset, ...(q.limit !== undefined ? { limit: q.limit } : {}) },
     );
-    const page = matches.slice(q.offset, q.limit !== undefined ? q.offset + q.limit : undefined);
     if (q.fuzzyAsked) void reply.header('warning', '299 beeldbrug "fuzzymatching is not supported; matched exactly"');
-    if (page.length === 0) return reply.code(204).send();
+    if (matches.length === 0) return reply.code(204).send();
     const root = base(req);
-    return reply.type(DICOM_JSON).send(page.map((ds) => qidoResult(ds, root)));
+    return reply.type(DICOM_JSON).send(matches.map((ds) => qidoResult(ds, root)));
   };
 
   app.get(`${DICOMWEB_ROOT}/studies`, config, search('STUDY'));
@@ -93,7 +97,7 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
   const metadata = async (req: FastifyRequest<{ Params: Path }>, reply: FastifyReply) => {
     const instances = released(req, 'WADO-RS metadata');
     const out: DicomJson[] = [];
-    for (const i of instances) out.push(toDicomJson(await headerOf(i)));
+    for await (const header of headersOf(instances)) out.push(toDicomJson(header));
     return reply.type(DICOM_JSON).send(out);
   };
   app.get<{ Params: Path & { frames: string } }>(
@@ -237,11 +241,11 @@ function qidoResult(ds: Dataset, root: string): DicomJson {
 
 /** The files one after another as multipart/related parts, each streamed from the store as it goes out. */
 async function* multipart(instances: readonly ReleasedInstance[], boundary: string): AsyncIterable<Buffer> {
-  for (const i of instances) {
+  for await (const { item, body } of readAhead(instances, (i) => i.openFile() as AsyncIterable<Buffer>, READ_AHEAD)) {
     yield Buffer.from(
-      `--${boundary}\r\nContent-Type: application/dicom; transfer-syntax=${i.stored.instance.transferSyntaxUid}\r\n\r\n`,
+      `--${boundary}\r\nContent-Type: application/dicom; transfer-syntax=${item.stored.instance.transferSyntaxUid}\r\n\r\n`,
     );
-    for await (const chunk of i.openFile() as AsyncIterable<Buffer>) yield chunk;
+    for await (const chunk of body) yield chunk;
     yield Buffer.from('\r\n');
   }
   yield Buffer.from(`--${boundary}--\r\n`);

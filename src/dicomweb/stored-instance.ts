@@ -1,7 +1,7 @@
-import type { Readable } from 'node:stream';
 import { type Dataset, HeaderReader, parseDataset, Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { ReleasedInstance } from '../studies/index.ts';
+import { readAhead } from './read-ahead.ts';
 
 /** The whole data set of one stored instance: one instance is read into memory here, never a study. */
 export async function datasetOf(i: ReleasedInstance): Promise<Dataset> {
@@ -55,14 +55,21 @@ export function framesOf(
   };
 }
 
-/** The header of a stored instance (every element before Pixel Data), read from its file until it is complete. */
-export async function headerOf(i: ReleasedInstance): Promise<Dataset> {
-  const reader = new HeaderReader(i.stored.instance.transferSyntaxUid);
-  const stream = i.openDataset();
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) if (reader.push(chunk)) break;
-  } finally {
-    (stream as Readable).destroy();
+/** Instances whose headers are read ahead of the one being parsed: each is a file to open and decrypt. */
+const HEADERS_AHEAD = { ahead: 8, maxBytesEach: 64 * 1024 };
+
+/**
+ * The header (every element before Pixel Data) of each stored instance, in order, each read from its file only until
+ * it is complete, with the next files already being opened and read.
+ */
+export async function* headersOf(instances: readonly ReleasedInstance[]): AsyncGenerator<Dataset> {
+  for await (const { item, body } of readAhead(
+    instances,
+    (i) => i.openDataset() as AsyncIterable<Buffer>,
+    HEADERS_AHEAD,
+  )) {
+    const reader = new HeaderReader(item.stored.instance.transferSyntaxUid);
+    for await (const chunk of body) if (reader.push(chunk)) break;
+    yield reader.end();
   }
-  return reader.end();
 }
