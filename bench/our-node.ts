@@ -28,6 +28,8 @@ export async function spawnNode(o: {
   edit?: (raw: Record<string, unknown>) => void;
   /** A command prefix the node runs under, e.g. `ip netns exec NS`. */
   wrap?: readonly string[];
+  /** Runs once the node's folder, keys and config exist, before it starts (e.g. to fill its index). */
+  prepare?: (dir: string, configPath: string) => Promise<void>;
 }): Promise<NodeProcess> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'beeldbrug-bench-node-'));
   const { configPath } = initNode(dir, {
@@ -43,6 +45,7 @@ export async function spawnNode(o: {
   o.edit?.(raw);
   writeFileSync(configPath, stringifyYaml(raw));
   await ensureAdmin(raw, configPath);
+  await o.prepare?.(dir, configPath);
   return startNodeProcess(o.aeTitle, o.port, dir, configPath, o.wrap);
 }
 

@@ -37,6 +37,8 @@ export interface OrthancOptions {
    * with its root URL and the HTTP headers to send (a bearer token), and the CA file its HTTPS certificates chain to.
    */
   dicomwebClient?: { servers: Record<string, { url: string; headers?: Record<string, string> }>; caFile: string };
+  /** Orthanc's DICOMweb plugin as a server, at `/dicom-web/` (the benchmark's competitor). */
+  dicomwebServer?: boolean;
 }
 
 /** Where Debian's orthanc-dicomweb package puts the plugin. */
@@ -47,6 +49,10 @@ export interface OrthancPacs {
   dicomPort: number;
   httpPort: number;
   pid: number | undefined;
+  /** `http://127.0.0.1:PORT`: REST and, with the plugin, DICOMweb at `/dicom-web/`. */
+  baseUrl: string;
+  /** The value of the Authorization header for user `beeldbrug`. */
+  authorization: string;
   rest<T>(method: 'GET' | 'POST' | 'DELETE' | 'PUT', path: string, body?: string | Buffer | object): Promise<T>;
   /** Stores a Part 10 file through the REST API; returns Orthanc's instance id. */
   upload(file: string): Promise<string>;
@@ -77,7 +83,7 @@ export async function startOrthanc(o: OrthancOptions): Promise<OrthancPacs> {
     Name: `PACS ${aeTitle}`,
     StorageDirectory: join(o.dir, 'storage'),
     IndexDirectory: join(o.dir, 'storage'),
-    Plugins: o.dicomwebClient !== undefined ? [ORTHANC_DICOMWEB_PLUGIN] : [],
+    Plugins: o.dicomwebClient !== undefined || o.dicomwebServer === true ? [ORTHANC_DICOMWEB_PLUGIN] : [],
     HttpServerEnabled: true,
     HttpPort: httpPort,
     RemoteAccessAllowed: false,
@@ -125,6 +131,9 @@ export async function startOrthanc(o: OrthancOptions): Promise<OrthancPacs> {
             ),
           },
         }
+      : {}),
+    ...(o.dicomwebServer === true && o.dicomwebClient === undefined
+      ? { DicomWeb: { Enable: true, Root: '/dicom-web/' } }
       : {}),
     ...(o.insecure === true
       ? {
@@ -203,6 +212,8 @@ export async function startOrthanc(o: OrthancOptions): Promise<OrthancPacs> {
     dicomPort,
     httpPort,
     pid: child.pid,
+    baseUrl: base,
+    authorization: auth,
     rest: (method, path, body) => rest(method, path, body),
     upload: async (file) => (await rest<{ ID: string }>('POST', '/instances', readFileSync(file))).ID,
     instanceFile: (id) => rest<Buffer>('GET', `/instances/${id}/file`),

@@ -8,3 +8,5 @@ export {
   type SynthModality,
 } from './synthesize.ts';
 export { makePdf } from './pdf.ts';
+export { randomName, type SynthName } from './names.ts';
+export { seededRng, type Rng } from './random.ts';

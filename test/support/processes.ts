@@ -31,7 +31,9 @@ export function run(
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
-    // An empty standard input (end of file at once), as a tool run from a script gets.
+    // An empty standard input (end of file at once), as a tool run from a script gets. A tool may exit before it reads
+    // its input (EPIPE); that is its answer, not a failure of ours.
+    p.stdin.on('error', () => undefined);
     p.stdin.end(o.input ?? '');
   });
 }
