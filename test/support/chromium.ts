@@ -19,7 +19,14 @@ function spkiHash(certPem: string): string {
 export async function startChromium(t: TestContext, nodeCerts: readonly string[]): Promise<Browser | undefined> {
   const executablePath = requireTool(t, 'chromium');
   if (executablePath === undefined) return undefined;
-  const browser = await chromium.launch({
+  const browser = await launchChromium(executablePath, nodeCerts);
+  t.after(() => browser.close());
+  return browser;
+}
+
+/** Debian's Chromium, headless, trusting exactly the given certificates' keys (also for benchmarks). */
+export function launchChromium(executablePath: string, nodeCerts: readonly string[]): Promise<Browser> {
+  return chromium.launch({
     executablePath,
     headless: true,
     args: [
@@ -33,8 +40,6 @@ export async function startChromium(t: TestContext, nodeCerts: readonly string[]
       `--ignore-certificate-errors-spki-list=${nodeCerts.map(spkiHash).join(',')}`,
     ],
   });
-  t.after(() => browser.close());
-  return browser;
 }
 
 /** A fresh browser profile (its own cookies) in Dutch, at a desktop size, failing the test on any page error. */

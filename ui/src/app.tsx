@@ -12,8 +12,28 @@ import { TransferScreen } from './screens/transfer.tsx';
 import { TransfersScreen } from './screens/transfers.tsx';
 import { ErrorNote, Loading } from './ui-parts.tsx';
 
-// The viewer carries Cornerstone and its codecs (megabytes): loaded when a study is first opened, not at sign-in.
-const ViewerScreen = lazy(async () => ({ default: (await import('./screens/viewer.tsx')).ViewerScreen }));
+// The viewer carries Cornerstone and its codecs (megabytes): not part of the sign-in page. Once someone who may view
+// images is signed in, it loads (and Cornerstone starts its decoders) while the browser is idle, so opening the first
+// study does not wait for it. Once loaded it renders directly: through React.lazy even a loaded module suspends once,
+// and React holds a suspended screen back for 300 ms.
+type ViewerModule = typeof import('./screens/viewer.tsx');
+let viewerModule: ViewerModule | undefined;
+const loadViewer = async (): Promise<ViewerModule> => (viewerModule ??= await import('./screens/viewer.tsx'));
+const LazyViewer = lazy(async () => ({ default: (await loadViewer()).ViewerScreen }));
+function Viewer({ studyInstanceUid }: { studyInstanceUid: string }) {
+  const Screen = viewerModule?.ViewerScreen ?? LazyViewer;
+  return <Screen studyInstanceUid={studyInstanceUid} />;
+}
+function preloadViewer(): void {
+  const start = (): void => {
+    loadViewer().then(
+      (m) => m.prepareViewer(),
+      () => undefined, // a failed preload is tried again, and shown, when a study is opened
+    );
+  };
+  if ('requestIdleCallback' in window) requestIdleCallback(start, { timeout: 2000 });
+  else setTimeout(start, 200);
+}
 
 const NAV: readonly { screen: Screen; text: TextKey }[] = [
   { screen: 'studies', text: 'navStudies' },
@@ -50,6 +70,10 @@ export function App() {
         else setStartError(err);
       });
   }, []);
+
+  useEffect(() => {
+    if (signed.state === 'in' && SCREENS_OF[signed.session.user.role].includes('viewer')) preloadViewer();
+  }, [signed]);
 
   useEffect(() => onSessionEnded(() => setSigned((s) => (s.state === 'in' ? { state: 'out', why: 'ended' } : s))), []);
 
@@ -140,7 +164,7 @@ function ScreenOf({ route, allowed }: { route: Route; allowed: readonly Screen[]
     case 'viewer':
       return (
         <Suspense fallback={<Loading />}>
-          <ViewerScreen studyInstanceUid={route.id ?? ''} />
+          <Viewer studyInstanceUid={route.id ?? ''} />
         </Suspense>
       );
     case 'send':

@@ -10,6 +10,7 @@ import {
   enableStack,
   Enums,
   loadSeries,
+  prefetchStack,
   scrollBy,
   type SeriesStack,
   setWindow,
@@ -26,6 +27,11 @@ const PRESETS = [
 ] as const;
 
 const VIEWPORT = 'main';
+
+/** Starts Cornerstone (its decoders in workers) ahead of the first study opened. */
+export function prepareViewer(): Promise<void> {
+  return cornerstoneReady();
+}
 const NOT_AN_IMAGE = new Set(['SR', 'DOC', 'KO', 'PR']);
 
 /**
@@ -63,6 +69,7 @@ export function ViewerScreen({ studyInstanceUid }: { studyInstanceUid: string })
   useEffect(() => {
     if (current === undefined || element.current === null) return;
     let cancelled = false;
+    let stopPrefetch: (() => void) | undefined;
     const el = element.current;
     const onImage = (): void => {
       const v = stackViewport(VIEWPORT);
@@ -86,10 +93,12 @@ export function ViewerScreen({ studyInstanceUid }: { studyInstanceUid: string })
       viewport.render();
       setIndex(middle);
       onVoi();
+      stopPrefetch = prefetchStack(el);
       el.dataset['ready'] = 'true';
     })().catch((err: unknown) => setError(err));
     return () => {
       cancelled = true;
+      stopPrefetch?.();
       el.removeEventListener(Enums.Events.STACK_NEW_IMAGE, onImage);
       el.removeEventListener(Enums.Events.VOI_MODIFIED, onVoi);
       delete el.dataset['ready'];
