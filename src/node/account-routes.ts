@@ -173,6 +173,26 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
     });
     return { records: d.audit.list(filter) };
   });
+
+  // The whole chain recomputed, as `beeldbrug audit verify` does: no patient data in the answer, but only auditors ask,
+  // and each verification is itself recorded.
+  app.get('/api/v1/audit/verification', { config: { access: PERSON_ROUTES.audit } }, async (req) => {
+    const v = d.audit.verify();
+    d.audit.record({
+      action: 'audit-read',
+      outcome: v.ok ? 'success' : 'failure',
+      description: v.ok
+        ? `audit chain verified: intact, ${v.records} records`
+        : `audit chain verified: broken at record ${v.firstBadSequence} (${v.problem})`,
+      user: userOf(req.session!.account),
+      accessPoint: { node: d.node, ip: req.ip },
+      objects: {},
+      grounds: { authorization: 'auditor role, two factors' },
+    });
+    return v.ok
+      ? { intact: true, records: v.records }
+      : { intact: false, records: v.records, firstBadSequence: v.firstBadSequence, problem: v.problem };
+  });
 }
 
 /**

@@ -59,6 +59,7 @@ const noPatientData: Record<string, string> = {
   'GET /favicon.svg': 'the web app itself (static file), no data',
   'GET /api/v1/workspace': 'which hospital this is, and how to sign in',
   'GET /api/v1/destinations': 'the trust list and the PACS AE titles: configuration, no patient',
+  'GET /api/v1/audit/verification': 'the chain checked: counts and hashes, no patient (recorded, checked below)',
 };
 
 test('audit coverage: every route that touches patient data writes a complete record before it answers', async (t) => {
@@ -440,6 +441,18 @@ test('audit coverage: every route that touches patient data writes a complete re
       assert.equal(a.status, 200, String(a.body));
     },
     { 'GET /api/v1/audit': { at: n, action: 'audit-read', match: /^audit trail read/, objects: false } },
+  );
+  // Verifying the chain shows no patient data, but it is an auditor's act on the trail: recorded, with its outcome.
+  const verified = await send(n.port, 'GET', '/api/v1/audit/verification', n.ca.certPem, undefined, undefined, {
+    authorization: `Bearer ${token}`,
+  });
+  assert.equal(verified.status, 200, String(verified.body));
+  const v = JSON.parse(String(verified.body)) as { intact: boolean; records: number };
+  assert.equal(v.intact, true);
+  assert.ok(v.records > 10, `${v.records} records verified`);
+  assert.match(
+    n.n.node.audit.list({ action: 'audit-read' }).at(-1)?.description ?? '',
+    new RegExp(`^audit chain verified: intact, ${v.records} records$`),
   );
 
   // Every route of the router is either driven above or named as free of patient data, and nothing else.

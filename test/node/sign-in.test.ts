@@ -129,6 +129,11 @@ test('sign-in: password + TOTP, lockout with one answer for every failure, sessi
     'a radiologist does not read the audit trail',
   );
   assert.equal(
+    (await withHeaders(port, 'GET', '/api/v1/audit/verification', ca.certPem, asRadiologist)).status,
+    403,
+    'nor verify its chain',
+  );
+  assert.equal(
     (await withHeaders(port, 'GET', '/api/v1/outbox', ca.certPem, asRadiologist)).status,
     200,
     'the session opens the routes that act for a person',

@@ -257,7 +257,7 @@ test('the staff workspace in Chromium: sign in, send and see it arrive, timeline
   });
 
   await t.test(
-    'audit: an auditor finds the send by the patient’s BSN, and the reading is itself recorded',
+    'audit: an auditor finds the send by the patient’s BSN and verifies the chain; both are themselves recorded',
     async () => {
       const auditor = { username: 'k.smit', name: 'K. Smit', role: 'auditor' as const };
       const secret = await addAccount(t, nodes.noord, auditor);
@@ -272,9 +272,17 @@ test('the staff workspace in Chromium: sign in, send and see it arrive, timeline
         .filter({ hasText: visser.name })
         .filter({ hasText: 'send' });
       await sendRow.first().waitFor();
+      // The chain, recomputed by the node: intact, with the number of records it checked.
+      await auditPage.getByRole('button', { name: 'Keten controleren' }).click();
+      const chain = auditPage.getByTestId('chain');
+      await chain.waitFor();
+      assert.match((await chain.textContent()) ?? '', /^De keten is intact: \d+ regels nagerekend/);
       await screenshot(auditPage, 'audit');
       const reads = nodes.noord.n.node.audit.list({ action: 'audit-read' });
       assert.ok(reads.some((r) => r.user.name === auditor.name && r.patient?.bsn === patient.bsn));
+      assert.ok(
+        reads.some((r) => r.user.name === auditor.name && r.description.startsWith('audit chain verified: intact')),
+      );
       assert.deepEqual(scriptErrors(auditPage), []);
     },
   );

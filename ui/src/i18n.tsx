@@ -137,6 +137,15 @@ const texts = {
     nl: 'Elke raadpleging van dit logboek wordt zelf ook gelogd.',
     en: 'Every reading of this trail is itself recorded.',
   },
+  verifyChain: { nl: 'Keten controleren', en: 'Verify the chain' },
+  chainIntact: {
+    nl: 'De keten is intact: {records} regels nagerekend, geen enkele gewijzigd, verwijderd of tussengevoegd.',
+    en: 'The chain is intact: {records} records recomputed, none edited, removed or inserted.',
+  },
+  chainBroken: {
+    nl: 'De keten is GEBROKEN bij regel {sequence}: {problem}. Meld dit aan de beveiligingsfunctionaris.',
+    en: 'The chain is BROKEN at record {sequence}: {problem}. Report this to the security officer.',
+  },
   since: { nl: 'Vanaf', en: 'Since' },
   until: { nl: 'Tot', en: 'Until' },
   action: { nl: 'Handeling', en: 'Action' },
@@ -196,7 +205,11 @@ export function useLanguage(): { lang: Language; setLang: (l: Language) => void 
 }
 
 /** The text for a key in the chosen language. */
-export function useT(): (key: TextKey) => string {
+/** The text in the chosen language; `{name}` in it is replaced by `values.name`. */
+export function useT(): (key: TextKey, values?: Readonly<Record<string, string | number>>) => string {
   const { lang } = useContext(LanguageContext);
-  return (key) => texts[key][lang];
+  return (key, values) =>
+    values === undefined
+      ? texts[key][lang]
+      : texts[key][lang].replace(/\{(\w+)\}/g, (m, name: string) => String(values[name] ?? m));
 }

@@ -19,6 +19,9 @@ interface AuditRecord {
   grounds: { purpose?: string; authorization?: string; consentReference?: string };
 }
 
+type ChainVerification =
+  { intact: true; records: number } | { intact: false; records: number; firstBadSequence: number; problem: string };
+
 /** The auditor's view of the trail (NEN 7513): filter by patient, person, action and time; each reading is recorded. */
 export function AuditScreen() {
   const t = useT();
@@ -31,6 +34,21 @@ export function AuditScreen() {
   const [records, setRecords] = useState<AuditRecord[]>();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
+  const [chain, setChain] = useState<ChainVerification>();
+  const [verifying, setVerifying] = useState(false);
+
+  const verify = async (): Promise<void> => {
+    setVerifying(true);
+    setChain(undefined);
+    setError(undefined);
+    try {
+      setChain(await api<ChainVerification>('GET', '/api/v1/audit/verification'));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setVerifying(false);
+    }
+  };
 
   const submit = async (e?: FormEvent): Promise<void> => {
     e?.preventDefault();
@@ -80,7 +98,21 @@ export function AuditScreen() {
         <button type="submit" className="primary" disabled={busy}>
           {t('search')}
         </button>
+        <button type="button" onClick={() => void verify()} disabled={verifying}>
+          {t('verifyChain')}
+        </button>
       </form>
+      {verifying ? <Loading /> : null}
+      {chain?.intact === true ? (
+        <p className="notice" role="status" data-testid="chain">
+          {t('chainIntact', { records: chain.records })}
+        </p>
+      ) : null}
+      {chain?.intact === false ? (
+        <p className="error" role="alert" data-testid="chain">
+          {t('chainBroken', { sequence: chain.firstBadSequence, problem: chain.problem })}
+        </p>
+      ) : null}
       <ErrorNote error={error} />
       {busy ? <Loading /> : null}
       {records?.length === 0 ? <Empty>{t('noRecords')}</Empty> : null}
