@@ -10,6 +10,7 @@ import {
   enableStack,
   Enums,
   loadSeries,
+  middleImage,
   prefetchStack,
   scrollBy,
   type SeriesStack,
@@ -83,10 +84,21 @@ export function ViewerScreen({ studyInstanceUid }: { studyInstanceUid: string })
     el.addEventListener(Enums.Events.VOI_MODIFIED, onVoi);
     (async () => {
       await cornerstoneReady();
-      const s = await loadSeries(studyInstanceUid, current);
-      if (cancelled) return;
+      const series = loadSeries(studyInstanceUid, current);
+      series.catch(() => undefined); // awaited below
       const viewport = enableStack(VIEWPORT, el);
       attachTools(VIEWPORT);
+      // The middle image first, on its own, while the series' metadata comes; unless the series came first.
+      const preview = middleImage(studyInstanceUid, current).catch(() => undefined); // then no preview, only the series
+      const first = await Promise.race([preview, series.then(() => undefined)]);
+      if (cancelled) return;
+      if (first !== undefined) {
+        await viewport.setStack([first], 0);
+        viewport.render();
+        onVoi();
+      }
+      const s = await series;
+      if (cancelled) return;
       setStack(s);
       const middle = Math.floor((s.imageIds.length - 1) / 2);
       await viewport.setStack(s.imageIds, middle);

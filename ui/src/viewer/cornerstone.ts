@@ -94,6 +94,25 @@ export async function loadSeries(studyInstanceUid: string, seriesInstanceUid: st
   return { seriesInstanceUid, imageIds, metadata };
 }
 
+/**
+ * The middle image of a series, found without the series' metadata: the instances from QIDO-RS (the node's index, fast)
+ * in instance-number order, then the metadata of the middle one alone. The viewer shows it while the whole series'
+ * metadata (a file read per instance on the node) is still coming.
+ */
+export async function middleImage(studyInstanceUid: string, seriesInstanceUid: string): Promise<string | undefined> {
+  const base = `${location.origin}/dicomweb/studies/${studyInstanceUid}/series/${seriesInstanceUid}`;
+  const found = await api<DicomJson[] | undefined>('GET', `${base}/instances?includefield=00200013`);
+  const instances = (found ?? []).sort((a, b) => (num(a, TAG.InstanceNumber) ?? 0) - (num(b, TAG.InstanceNumber) ?? 0));
+  const middle = instances[Math.floor((instances.length - 1) / 2)];
+  if (middle === undefined) return undefined;
+  const sop = str(middle, TAG.SOPInstanceUID);
+  const [metadata] = await api<DicomJson[]>('GET', `${base}/instances/${sop}/metadata`);
+  if (metadata === undefined) return undefined;
+  const imageId = `wadors:${base}/instances/${sop}/frames/1`;
+  wadors.metaDataManager.add(imageId, metadata as never);
+  return imageId;
+}
+
 export function stackViewport(viewportId: string): Types.IStackViewport | undefined {
   return renderingEngine().getViewport(viewportId) as Types.IStackViewport | undefined;
 }
