@@ -2,24 +2,10 @@ import { request } from 'node:https';
 import { BeeldbrugError, ErrorCatalog, type ErrorCode } from '../errors/index.ts';
 import type { AuditRecord } from '../audit/index.ts';
 import type { Timeline } from '../timeline/index.ts';
+import type { OutboxView } from '../exchange/index.ts';
 
 /** An outgoing transfer as GET /api/v1/outbox/:id shows it. */
-export interface OutboxTransfer {
-  transferId: string;
-  studyInstanceUid: string;
-  to: string;
-  /** The partner's name as the node's configuration has it. */
-  toName: string | null;
-  state: 'queued' | 'sending' | 'delivered' | 'failed';
-  attempts: number;
-  nextAttemptAt: string | null;
-  lastError: string | null;
-  instances: number | null;
-  needed: number | null;
-  sent: number;
-  bytesSent: number;
-  updatedAt: string;
-}
+export type OutboxTransfer = OutboxView;
 
 export interface SessionUser {
   username: string;

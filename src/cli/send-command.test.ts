@@ -22,6 +22,8 @@ const transfer = (o: Partial<OutboxTransfer>): OutboxTransfer => ({
   studyInstanceUid: '1.2',
   to: '10000002',
   toName: 'Ziekenhuis Midden',
+  purpose: 'transfer',
+  urgency: 'routine',
   state: 'queued',
   attempts: 0,
   nextAttemptAt: null,
@@ -30,6 +32,8 @@ const transfer = (o: Partial<OutboxTransfer>): OutboxTransfer => ({
   needed: null,
   sent: 0,
   bytesSent: 0,
+  receipt: null,
+  createdAt: '2026-12-05T00:00:00.000Z',
   updatedAt: '2026-12-05T00:00:00.000Z',
   ...o,
 });

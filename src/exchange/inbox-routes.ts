@@ -6,6 +6,7 @@ import { bodyInvalid, type HttpsApp, PERSON_ROUTES, personNamedInBody } from '..
 import type { AccessGrounds, PatientData, PatientDataAccess } from '../studies/index.ts';
 import { actingGrounds, importAbout, shownAbout } from './audit-events.ts';
 import type { Inbox, IncomingTransfer, TransferState } from './inbox.ts';
+import type { Manifest } from './manifest.ts';
 
 const acceptSchema = z.strictObject({
   destination: z.string().min(1).max(16).optional(),
@@ -34,7 +35,29 @@ export interface InboxRouteDeps {
 }
 
 /** How the study is (or would be) filed in the local PACS: as sent, under another id, or not at all and why. */
-function filedAs(rule: PatientIdentityRule, p: IncomingTransfer['manifest']['patient']): Record<string, unknown> {
+export type FiledAs =
+  | { patientId: string; issuerOfPatientId?: string; refused?: never }
+  | { refused: string; patientId?: never; issuerOfPatientId?: never };
+
+/** What the API shows of an arrived or arriving study (GET /api/v1/inbox): the answer the workspace reads. */
+export interface InboxView {
+  transferId: string;
+  /** The sender's URA. */
+  from: string;
+  state: IncomingTransfer['state'];
+  purpose: Manifest['purpose'];
+  urgency: Manifest['urgency'];
+  reason: string;
+  sender: Manifest['sender']['user'];
+  /** The patient as the sender sent them, and how the local PACS files the study. */
+  patient: Manifest['patient'] & { filedAs: FiledAs };
+  study: Manifest['study'];
+  instances: number;
+  openedAt?: string;
+  deliveredAt?: string | null;
+}
+
+function filedAs(rule: PatientIdentityRule, p: Manifest['patient']): FiledAs {
   const d = decideIdentity(rule, { patientId: p.patientId, issuer: p.issuerOfPatientId ?? null, bsn: p.bsn ?? null });
   if (d.action === 'coerce') return { patientId: d.patientId, issuerOfPatientId: d.issuer };
   if (d.action === 'refuse') return { refused: d.reason };
@@ -47,7 +70,7 @@ function filedAs(rule: PatientIdentityRule, p: IncomingTransfer['manifest']['pat
 function view(
   t: IncomingTransfer & { openedAt?: string; deliveredAt?: string | null },
   rule: PatientIdentityRule,
-): Record<string, unknown> {
+): InboxView {
   const m = t.manifest;
   return {
     transferId: t.transferId,

@@ -1,6 +1,6 @@
 export { registerHelloRoute } from './hello-route.ts';
 export { Inbox, type IncomingTransfer } from './inbox.ts';
-export { registerInboxRoutes } from './inbox-routes.ts';
+export { registerInboxRoutes, type FiledAs, type InboxView } from './inbox-routes.ts';
 export { parseManifest, type Manifest, Purpose } from './manifest.ts';
 export { decidePurpose } from './purpose-decision.ts';
 export { registerTransferRoutes } from './transfer-routes.ts';
@@ -10,7 +10,7 @@ export { sendStudy, type SendProgress, type SendRequest, type SendResult } from 
 export { routeFor, type Route, type RoutingRule } from './routing-rule.ts';
 export { Outbox, type OutgoingRequest, type OutgoingState, type OutgoingTransfer } from './outbox.ts';
 export { OutboxWorker, defaultRetryPolicy, type RetryPolicy } from './outbox-worker.ts';
-export { registerOutboxRoutes } from './outbox-routes.ts';
+export { registerOutboxRoutes, type OutboxView } from './outbox-routes.ts';
 export { findPartner, queueSend, type StudyLocation, type StudySource } from './queue-send.ts';
 export { importAbout, importGrounds, sendGrounds, type AccessPoint } from './audit-events.ts';
 export { coercePatient, decideIdentity, type IdentityDecision, type PatientIdentityRule } from './patient-identity.ts';

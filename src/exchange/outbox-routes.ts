@@ -33,8 +33,32 @@ export interface OutboxRouteDeps {
   queued: () => void;
 }
 
-/** What the API shows of an outgoing transfer: its state and counts, not the receipt's bytes unless delivered. */
-function view(t: OutgoingTransfer, partners: readonly PartnerConfig[] = []): Record<string, unknown> {
+/** What the API shows of an outgoing transfer (GET /api/v1/outbox/:id): the answer the CLI and the workspace read. */
+export interface OutboxView {
+  transferId: string;
+  studyInstanceUid: string;
+  /** The partner's URA. */
+  to: string;
+  /** The partner's name as the node's configuration has it. */
+  toName: string | null;
+  purpose: OutgoingRequest['purpose'];
+  urgency: OutgoingRequest['urgency'];
+  state: OutgoingTransfer['state'];
+  attempts: number;
+  /** When the next attempt is due, while it waits. */
+  nextAttemptAt: string | null;
+  lastError: string | null;
+  instances: number | null;
+  needed: number | null;
+  sent: number;
+  bytesSent: number;
+  /** The partner's signed receipt, once delivered. */
+  receipt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+function view(t: OutgoingTransfer, partners: readonly PartnerConfig[] = []): OutboxView {
   return {
     transferId: t.transferId,
     studyInstanceUid: t.request.studyInstanceUid,

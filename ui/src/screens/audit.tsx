@@ -1,23 +1,9 @@
 import { type FormEvent, useState } from 'react';
-import { AUDIT_ACTIONS } from '../../../src/audit/types.ts';
+import { AUDIT_ACTIONS, type AuditRecord } from '../../../src/audit/types.ts';
 import { api } from '../api.ts';
 import { localTime } from '../format.ts';
 import { useLanguage, useT } from '../i18n.tsx';
 import { Empty, ErrorNote, Field, Loading } from '../ui-parts.tsx';
-
-interface AuditRecord {
-  sequence: number;
-  time: string;
-  action: string;
-  outcome: 'success' | 'failure';
-  description: string;
-  user: { id: string; name: string; roleCode?: string; organizationUra?: string };
-  responsibleUser?: { id: string; name: string };
-  accessPoint: { node: string; ip?: string; aeTitle?: string };
-  patient?: { bsn?: string; patientId?: string };
-  objects: { studyInstanceUid?: string; transferId?: string };
-  grounds: { purpose?: string; authorization?: string; consentReference?: string };
-}
 
 type ChainVerification =
   { intact: true; records: number } | { intact: false; records: number; firstBadSequence: number; problem: string };

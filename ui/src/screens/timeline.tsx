@@ -1,39 +1,10 @@
 import { type FormEvent, useState } from 'react';
 import { isValidBsn } from '../../../src/patient/bsn.ts';
+import type { SourceOutcome, Timeline, TimelineStudy } from '../../../src/timeline/types.ts';
 import { api } from '../api.ts';
 import { dicomDate } from '../format.ts';
 import { type TextKey, useLanguage, useT } from '../i18n.tsx';
 import { Empty, ErrorNote, Field } from '../ui-parts.tsx';
-
-interface TimelineStudy {
-  studyInstanceUid: string;
-  studyDate: string | null;
-  accessionNumber: string | null;
-  description: string | null;
-  modalities: string[];
-  bodyParts: string[];
-  series: number;
-  instances: number;
-  hasReport: boolean;
-  reportText?: string;
-  source: { ura: string; name: string };
-}
-
-interface SourceOutcome {
-  ura: string;
-  name: string;
-  status: 'answered' | 'refused' | 'timed-out' | 'failed';
-  reason?: string;
-  studies: number;
-  ms: number;
-}
-
-interface Timeline {
-  bsn: string;
-  mode: 'registry' | 'regional-sources';
-  sources: SourceOutcome[];
-  studies: TimelineStudy[];
-}
 
 const SOURCE_TEXT: Readonly<Record<SourceOutcome['status'], TextKey>> = {
   answered: 'sourceAnswered',

@@ -1,29 +1,10 @@
 import { useEffect, useRef, useState } from 'react';
+import type { OutboxView } from '../../../src/exchange/outbox-routes.ts';
 import { api, ApiError } from '../api.ts';
 import { duration, localTime, megabytes } from '../format.ts';
 import { useLanguage, useT } from '../i18n.tsx';
 import { ErrorNote, Loading } from '../ui-parts.tsx';
 import { StateBadge } from './transfers.tsx';
-
-export interface OutgoingView {
-  transferId: string;
-  studyInstanceUid: string;
-  to: string;
-  toName: string | null;
-  purpose: string;
-  urgency: 'routine' | 'urgent';
-  state: 'queued' | 'sending' | 'delivered' | 'failed';
-  attempts: number;
-  nextAttemptAt: string | null;
-  lastError: string | null;
-  instances: number | null;
-  needed: number | null;
-  sent: number;
-  bytesSent: number;
-  receipt: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
 
 /**
  * One outgoing transfer as it goes: the node answers when it changed (long poll), so following a send costs one
@@ -32,7 +13,7 @@ export interface OutgoingView {
 export function TransferScreen({ transferId }: { transferId: string }) {
   const t = useT();
   const { lang } = useLanguage();
-  const [transfer, setTransfer] = useState<OutgoingView>();
+  const [transfer, setTransfer] = useState<OutboxView>();
   const [error, setError] = useState<unknown>();
   const first = useRef<{ at: number; bytes: number; sent: number } | undefined>(undefined);
   const [now, setNow] = useState(() => Date.now());
@@ -43,7 +24,7 @@ export function TransferScreen({ transferId }: { transferId: string }) {
     const follow = async (): Promise<void> => {
       for (;;) {
         const q = after !== undefined ? `?after=${encodeURIComponent(after)}&waitSeconds=20` : '';
-        const v = await api<OutgoingView>('GET', `/api/v1/outbox/${transferId}${q}`, undefined, abort.signal);
+        const v = await api<OutboxView>('GET', `/api/v1/outbox/${transferId}${q}`, undefined, abort.signal);
         if (first.current === undefined || v.state === 'queued')
           first.current = { at: Date.now(), bytes: v.bytesSent, sent: v.sent };
         setNow(Date.now());

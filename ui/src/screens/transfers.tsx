@@ -3,7 +3,8 @@ import { api, type Destinations } from '../api.ts';
 import { dicomDate, localTime, personName } from '../format.ts';
 import { type TextKey, useLanguage, useT } from '../i18n.tsx';
 import { Empty, ErrorNote, Loading } from '../ui-parts.tsx';
-import type { OutgoingView } from './transfer.tsx';
+import type { InboxView } from '../../../src/exchange/inbox-routes.ts';
+import type { OutboxView } from '../../../src/exchange/outbox-routes.ts';
 
 const STATE_TEXT: Readonly<Record<string, TextKey>> = {
   queued: 'stateQueued',
@@ -28,45 +29,20 @@ export function StateBadge({ state }: { state: string }) {
   return <span className={`badge state-${state}`}>{key !== undefined ? t(key) : state}</span>;
 }
 
-interface PatientAsSent {
-  patientId: string;
-  issuerOfPatientId?: string;
-  name?: string;
-  birthDate?: string;
-  sex?: string;
-  bsn?: string;
-  filedAs: { patientId?: string; issuerOfPatientId?: string; refused?: string };
-}
-
-interface IncomingView {
-  transferId: string;
-  from: string;
-  state: 'open' | 'delivered' | 'imported' | 'failed';
-  purpose: string;
-  urgency: 'routine' | 'urgent';
-  reason: string;
-  sender: { id: string; name: string };
-  patient: PatientAsSent;
-  study: { studyInstanceUid: string; studyDate?: string; description?: string; accessionNumber?: string };
-  instances: number;
-  openedAt?: string;
-  deliveredAt?: string | null;
-}
-
 /** Arrived and sent studies side by side; a held study is accepted into the PACS from here. */
 export function TransfersScreen() {
   const t = useT();
   const { lang } = useLanguage();
-  const [inbox, setInbox] = useState<IncomingView[]>();
-  const [outbox, setOutbox] = useState<OutgoingView[]>();
+  const [inbox, setInbox] = useState<InboxView[]>();
+  const [outbox, setOutbox] = useState<OutboxView[]>();
   const [destinations, setDestinations] = useState<Destinations>();
   const [error, setError] = useState<unknown>();
   const [accepting, setAccepting] = useState<ReadonlySet<string>>(new Set());
 
   const load = useCallback(() => {
     setError(undefined);
-    api<{ transfers: IncomingView[] }>('GET', '/api/v1/inbox').then((r) => setInbox(r.transfers), setError);
-    api<{ transfers: OutgoingView[] }>('GET', '/api/v1/outbox').then((r) => setOutbox(r.transfers), setError);
+    api<{ transfers: InboxView[] }>('GET', '/api/v1/inbox').then((r) => setInbox(r.transfers), setError);
+    api<{ transfers: OutboxView[] }>('GET', '/api/v1/outbox').then((r) => setOutbox(r.transfers), setError);
   }, []);
   useEffect(() => {
     load();
