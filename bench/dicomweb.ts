@@ -27,7 +27,8 @@ import { openEmbeddedStore, readEncryptionKeyFile } from '../src/store/index.ts'
 import { randomName, seededRng, writeCtStudy } from '../src/synth/index.ts';
 import { startOrthanc } from '../test/support/orthanc-pacs.ts';
 import { run } from '../test/support/processes.ts';
-import { benchFolder, median } from './peers.ts';
+import { benchFolder } from './peers.ts';
+import { median, percentile } from './stats.ts';
 import { BENCH_SCU, spawnWebNode, storescu } from './web-node.ts';
 
 const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 500);
@@ -145,8 +146,10 @@ try {
     byKind.set(s.kind, [...(byKind.get(s.kind) ?? []), ms]);
   }
   for (const [kind, ms] of byKind)
-    console.log(`qido ${kind.padEnd(22)} p50 ${p(ms, 50).toFixed(1).padStart(6)} ms  p95 ${p(ms, 95).toFixed(1)} ms`);
-  console.log(`wado_ratio_vs_orthanc=${(x / o).toFixed(2)} qido_p95_ms=${p(all, 95).toFixed(1)}`);
+    console.log(
+      `qido ${kind.padEnd(22)} p50 ${pct(ms, 50).toFixed(1).padStart(6)} ms  p95 ${pct(ms, 95).toFixed(1)} ms`,
+    );
+  console.log(`wado_ratio_vs_orthanc=${(x / o).toFixed(2)} qido_p95_ms=${pct(all, 95).toFixed(1)}`);
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
   await run('rm', ['-rf', work], 120_000);
@@ -352,11 +355,13 @@ function datasetDigest(part10: Buffer): string {
   return `${dataset.string(Tag.SOPInstanceUID)} ${createHash('sha256').update(pixels).digest('hex')}`;
 }
 
-function mbps(bytes: number, seconds: number | undefined): string {
-  return seconds === undefined ? '-' : (bytes / 1e6 / seconds).toFixed(0);
+function pct(xs: readonly number[], p: number): number {
+  return percentile(
+    [...xs].sort((a, b) => a - b),
+    p,
+  );
 }
 
-function p(xs: readonly number[], pct: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((pct / 100) * s.length) - 1)] ?? Number.NaN;
+function mbps(bytes: number, seconds: number | undefined): string {
+  return seconds === undefined ? '-' : (bytes / 1e6 / seconds).toFixed(0);
 }

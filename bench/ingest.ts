@@ -17,10 +17,10 @@ import {
   ingestIntoOrthanc,
   ingestIntoStorescp,
   type IngestRun,
-  median,
   peakRssMb,
   timeStudies,
 } from './peers.ts';
+import { median } from './stats.ts';
 import { spawnNode, verifyStored } from './our-node.ts';
 
 const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 500);

@@ -5,6 +5,7 @@
 // registry does, and both share the same two cores. Prints one JSON line: rate, latency percentiles, errors.
 import { readFileSync } from 'node:fs';
 import { connect, type TLSSocket } from 'node:tls';
+import { percentile } from './stats.ts';
 
 export interface LoadOptions {
   port: number;
@@ -37,10 +38,6 @@ export interface LoadResult {
 const SYSTEM = 'urn:beeldbrug:bsn-pseudonym:v1';
 const HEADER_END = Buffer.from('\r\n\r\n');
 const BUNDLE_START = '{"resourceType":"Bundle","type":"searchset"';
-
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
-}
 
 async function run(o: LoadOptions): Promise<LoadResult> {
   const ca = readFileSync(o.caFile);

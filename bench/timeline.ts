@@ -16,6 +16,7 @@ import { parseRegistryConfig } from '../src/config/index.ts';
 import { silentLogger } from '../src/log/index.ts';
 import { randomBsn } from '../src/patient/index.ts';
 import { HttpsRegistryClient, startRegistry } from '../src/registry/index.ts';
+import { percentile } from './stats.ts';
 import { checkTimelineRequest, TimelineService, type SourceAnswer } from '../src/timeline/index.ts';
 
 const SOURCES = Number(process.env['BENCH_SOURCES'] ?? 20);
@@ -32,10 +33,6 @@ const certOf = (o: { name: string; ura: string }): IssuedCertificate =>
 const networkKey = randomBytes(32);
 const servers: Server[] = [];
 const closers: (() => Promise<void> | void)[] = [];
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
 
 try {
   const registryCert = certOf({ name: 'Registry', ura: '20009999' });

@@ -12,7 +12,9 @@ import { totpCode, totpStep } from '../src/auth/index.ts';
 import { writeCtStudy } from '../src/synth/index.ts';
 import { launchChromium } from '../test/support/chromium.ts';
 import { run } from '../test/support/processes.ts';
-import { benchFolder, median } from './peers.ts';
+import { which } from '../test/support/tools.ts';
+import { benchFolder } from './peers.ts';
+import { median } from './stats.ts';
 import { spawnWebNode, storescu } from './web-node.ts';
 
 // The page's globals, as far as the functions run in the page use them (this project's Node typings have no DOM).
@@ -33,8 +35,8 @@ const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 
 const root = new URL('..', import.meta.url).pathname;
 if (!existsSync(join(root, 'ui/dist/index.html'))) throw new Error('the workspace is not built: npm run build:ui');
-const chromium = (await run('sh', ['-c', 'command -v chromium'], 5000)).stdout.trim();
-if (chromium === '') throw new Error('Chromium is not installed (Debian package chromium; see .ci/run)');
+const chromium = which('chromium');
+if (chromium === undefined) throw new Error('Chromium is not installed (Debian package chromium; see .ci/run)');
 
 const work = benchFolder('beeldbrug-bench-viewer-');
 const stops: (() => Promise<unknown>)[] = [];

@@ -65,6 +65,19 @@ export function attachTools(viewportId: string): void {
   group.addViewport(viewportId, renderingEngine().id);
 }
 
+const seriesUrl = (studyInstanceUid: string, seriesInstanceUid: string): string =>
+  `${location.origin}/dicomweb/studies/${studyInstanceUid}/series/${seriesInstanceUid}`;
+
+const byInstanceNumber = (instances: DicomJson[]): DicomJson[] =>
+  instances.sort((a, b) => (num(a, TAG.InstanceNumber) ?? 0) - (num(b, TAG.InstanceNumber) ?? 0));
+
+/** The loader's id of one frame, with its instance's metadata registered for it (the loader reads it from there). */
+function frameImageId(base: string, instance: DicomJson, frame: number): string {
+  const imageId = `wadors:${base}/instances/${str(instance, TAG.SOPInstanceUID)}/frames/${frame}`;
+  wadors.metaDataManager.add(imageId, instance as never);
+  return imageId;
+}
+
 export interface SeriesStack {
   seriesInstanceUid: string;
   imageIds: string[];
@@ -77,17 +90,14 @@ export interface SeriesStack {
  * image id the loader fetches from /frames when it is shown.
  */
 export async function loadSeries(studyInstanceUid: string, seriesInstanceUid: string): Promise<SeriesStack> {
-  const base = `${location.origin}/dicomweb/studies/${studyInstanceUid}/series/${seriesInstanceUid}`;
-  const instances = await api<DicomJson[]>('GET', `${base}/metadata`);
-  instances.sort((a, b) => (num(a, TAG.InstanceNumber) ?? 0) - (num(b, TAG.InstanceNumber) ?? 0));
+  const base = seriesUrl(studyInstanceUid, seriesInstanceUid);
+  const instances = byInstanceNumber(await api<DicomJson[]>('GET', `${base}/metadata`));
   const imageIds: string[] = [];
   const metadata: DicomJson[] = [];
   for (const instance of instances) {
     const frames = Math.max(1, num(instance, '00280008') ?? 1);
     for (let f = 1; f <= frames; f++) {
-      const imageId = `wadors:${base}/instances/${str(instance, TAG.SOPInstanceUID)}/frames/${f}`;
-      wadors.metaDataManager.add(imageId, instance as never);
-      imageIds.push(imageId);
+      imageIds.push(frameImageId(base, instance, f));
       metadata.push(instance);
     }
   }
@@ -100,17 +110,12 @@ export async function loadSeries(studyInstanceUid: string, seriesInstanceUid: st
  * metadata (a file read per instance on the node) is still coming.
  */
 export async function middleImage(studyInstanceUid: string, seriesInstanceUid: string): Promise<string | undefined> {
-  const base = `${location.origin}/dicomweb/studies/${studyInstanceUid}/series/${seriesInstanceUid}`;
+  const base = seriesUrl(studyInstanceUid, seriesInstanceUid);
   const found = await api<DicomJson[] | undefined>('GET', `${base}/instances?includefield=00200013`);
-  const instances = (found ?? []).sort((a, b) => (num(a, TAG.InstanceNumber) ?? 0) - (num(b, TAG.InstanceNumber) ?? 0));
-  const middle = instances[Math.floor((instances.length - 1) / 2)];
+  const middle = byInstanceNumber(found ?? []).at(Math.floor(((found?.length ?? 0) - 1) / 2));
   if (middle === undefined) return undefined;
-  const sop = str(middle, TAG.SOPInstanceUID);
-  const [metadata] = await api<DicomJson[]>('GET', `${base}/instances/${sop}/metadata`);
-  if (metadata === undefined) return undefined;
-  const imageId = `wadors:${base}/instances/${sop}/frames/1`;
-  wadors.metaDataManager.add(imageId, metadata as never);
-  return imageId;
+  const [metadata] = await api<DicomJson[]>('GET', `${base}/instances/${str(middle, TAG.SOPInstanceUID)}/metadata`);
+  return metadata !== undefined ? frameImageId(base, metadata, 1) : undefined;
 }
 
 export function stackViewport(viewportId: string): Types.IStackViewport | undefined {
