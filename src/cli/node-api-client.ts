@@ -3,16 +3,12 @@ import { BeeldbrugError, ErrorCatalog, type ErrorCode } from '../errors/index.ts
 import type { AuditRecord } from '../audit/index.ts';
 import type { Timeline } from '../timeline/index.ts';
 import type { OutboxView } from '../exchange/index.ts';
+import type { SessionUser, SessionView } from '../node/index.ts';
 
 /** An outgoing transfer as GET /api/v1/outbox/:id shows it. */
 export type OutboxTransfer = OutboxView;
 
-export interface SessionUser {
-  username: string;
-  name: string;
-  role: string;
-  uziRoleCode?: string;
-}
+export type { SessionUser } from '../node/index.ts';
 
 export interface NodeApiOptions {
   /** The node's HTTPS address, e.g. https://pacs-bridge.noord.example:8443. */
@@ -62,7 +58,7 @@ export class NodeApiClient {
     return this.#json('POST', '/api/v1/session/oidc/device/token', { handle }, 60_000);
   }
 
-  session(): Promise<{ user: SessionUser; twoFactor: boolean; expiresAt: string }> {
+  session(): Promise<SessionView> {
     return this.#json('GET', '/api/v1/session');
   }
 

@@ -8,6 +8,7 @@ import {
   type OidcOutcome,
   type OidcSignIn,
   onBehalfOfVerifier,
+  type Role,
   type Session,
   type SignInRateLimit,
 } from '../auth/index.ts';
@@ -121,7 +122,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
   app.get(
     '/api/v1/session',
     { config: { access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] } } },
-    async (req) => ({
+    async (req): Promise<SessionView> => ({
       user: publicAccount(req.session!),
       twoFactor: req.session!.twoFactor,
       expiresAt: req.session!.expiresAt,
@@ -176,23 +177,27 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
 
   // The whole chain recomputed, as `beeldbrug audit verify` does: no patient data in the answer, but only auditors ask,
   // and each verification is itself recorded.
-  app.get('/api/v1/audit/verification', { config: { access: PERSON_ROUTES.audit } }, async (req) => {
-    const v = d.audit.verify();
-    d.audit.record({
-      action: 'audit-read',
-      outcome: v.ok ? 'success' : 'failure',
-      description: v.ok
-        ? `audit chain verified: intact, ${v.records} records`
-        : `audit chain verified: broken at record ${v.firstBadSequence} (${v.problem})`,
-      user: userOf(req.session!.account),
-      accessPoint: { node: d.node, ip: req.ip },
-      objects: {},
-      grounds: { authorization: 'auditor role, two factors' },
-    });
-    return v.ok
-      ? { intact: true, records: v.records }
-      : { intact: false, records: v.records, firstBadSequence: v.firstBadSequence, problem: v.problem };
-  });
+  app.get(
+    '/api/v1/audit/verification',
+    { config: { access: PERSON_ROUTES.audit } },
+    async (req): Promise<AuditChainView> => {
+      const v = d.audit.verify();
+      d.audit.record({
+        action: 'audit-read',
+        outcome: v.ok ? 'success' : 'failure',
+        description: v.ok
+          ? `audit chain verified: intact, ${v.records} records`
+          : `audit chain verified: broken at record ${v.firstBadSequence} (${v.problem})`,
+        user: userOf(req.session!.account),
+        accessPoint: { node: d.node, ip: req.ip },
+        objects: {},
+        grounds: { authorization: 'auditor role, two factors' },
+      });
+      return v.ok
+        ? { intact: true, records: v.records }
+        : { intact: false, records: v.records, firstBadSequence: v.firstBadSequence, problem: v.problem };
+    },
+  );
 }
 
 /**
@@ -319,7 +324,26 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
   });
 }
 
-function publicAccount(s: Session): { username: string; name: string; role: string; uziRoleCode?: string } {
+/** A signed-in person as the API shows them. */
+export interface SessionUser {
+  username: string;
+  name: string;
+  role: Role;
+  uziRoleCode?: string;
+}
+
+/** GET /api/v1/session: who is signed in, with both factors or not, and until when. */
+export interface SessionView {
+  user: SessionUser;
+  twoFactor: boolean;
+  expiresAt: string;
+}
+
+/** GET /api/v1/audit/verification: the chain intact, or where it breaks. */
+export type AuditChainView =
+  { intact: true; records: number } | { intact: false; records: number; firstBadSequence: number; problem: string };
+
+function publicAccount(s: Session): SessionUser {
   return {
     username: s.account.username,
     name: s.account.name,

@@ -7,3 +7,4 @@ export { openAccounts } from './accounts.ts';
 export { runDoctor, PROBE_AE_TITLE, type Finding, type FindingLevel } from './doctor.ts';
 export { insecureSettings, isLoopback, type InsecureSetting } from './secure-defaults.ts';
 export { insecureFiles } from './insecure-files.ts';
+export type { AuditChainView, SessionUser, SessionView } from './account-routes.ts';

@@ -6,6 +6,18 @@ import { StaticFiles, WORKSPACE_CSP } from './static-files.ts';
 /** Where `npm run build:ui` writes the web app. */
 export const WORKSPACE_ROOT = fileURLToPath(new URL('../../ui/dist/', import.meta.url));
 
+/** GET /api/v1/workspace (public): which hospital this is, and how its people sign in. */
+export interface WorkspaceInfo {
+  organization: { name: string; ura: string };
+  signIn: { password: boolean; oidc: boolean };
+}
+
+/** GET /api/v1/destinations: where a study can be sent, the partner hospitals and the PACS. */
+export interface Destinations {
+  partners: { name: string; ura: string }[];
+  pacs: { aeTitle: string; description?: string }[];
+}
+
 export interface WorkspaceRouteDeps {
   /** The folder of the built web app; WORKSPACE_ROOT unless a test builds its own. */
   root?: string;
@@ -49,15 +61,19 @@ export function registerWorkspaceRoutes(app: HttpsApp, d: WorkspaceRouteDeps): v
     files.has('/favicon.svg') ? files.send(reply, '/favicon.svg') : reply.callNotFound(),
   );
 
-  app.get('/api/v1/workspace', page, async () => ({
+  app.get('/api/v1/workspace', page, async (): Promise<WorkspaceInfo> => ({
     organization: d.organization,
     signIn: { password: true, oidc: d.oidc },
   }));
 
-  app.get('/api/v1/destinations', { config: { access: { roles: ['radiologist', 'staff', 'admin'] } } }, async () => ({
-    partners: d.partners.map((p) => ({ name: p.name, ura: p.ura })),
-    pacs: d.pacs
-      .filter((p) => p.port !== undefined)
-      .map((p) => ({ aeTitle: p.aeTitle, ...(p.description !== undefined ? { description: p.description } : {}) })),
-  }));
+  app.get(
+    '/api/v1/destinations',
+    { config: { access: { roles: ['radiologist', 'staff', 'admin'] } } },
+    async (): Promise<Destinations> => ({
+      partners: d.partners.map((p) => ({ name: p.name, ura: p.ura })),
+      pacs: d.pacs
+        .filter((p) => p.port !== undefined)
+        .map((p) => ({ aeTitle: p.aeTitle, ...(p.description !== undefined ? { description: p.description } : {}) })),
+    }),
+  );
 }

@@ -71,20 +71,6 @@ export async function api<T>(method: string, path: string, body?: unknown, signa
   return (await res.json()) as T;
 }
 
-export type Role = 'admin' | 'radiologist' | 'staff' | 'auditor';
-
-export interface SessionInfo {
-  user: { username: string; name: string; role: Role; uziRoleCode?: string };
-  twoFactor: boolean;
-  expiresAt: string;
-}
-
-export interface WorkspaceInfo {
-  organization: { name: string; ura: string };
-  signIn: { password: boolean; oidc: boolean };
-}
-
-export interface Destinations {
-  partners: { name: string; ura: string }[];
-  pacs: { aeTitle: string; description?: string }[];
-}
+export type { Role } from '../../src/auth/roles.ts';
+export type { AuditChainView, SessionView as SessionInfo } from '../../src/node/account-routes.ts';
+export type { Destinations, WorkspaceInfo } from '../../src/workspace/workspace-routes.ts';

@@ -1,12 +1,9 @@
 import { type FormEvent, useState } from 'react';
 import { AUDIT_ACTIONS, type AuditRecord } from '../../../src/audit/types.ts';
-import { api } from '../api.ts';
+import { api, type AuditChainView } from '../api.ts';
 import { localTime } from '../format.ts';
 import { useLanguage, useT } from '../i18n.tsx';
 import { Empty, ErrorNote, Field, Loading } from '../ui-parts.tsx';
-
-type ChainVerification =
-  { intact: true; records: number } | { intact: false; records: number; firstBadSequence: number; problem: string };
 
 /** The auditor's view of the trail (NEN 7513): filter by patient, person, action and time; each reading is recorded. */
 export function AuditScreen() {
@@ -20,7 +17,7 @@ export function AuditScreen() {
   const [records, setRecords] = useState<AuditRecord[]>();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
-  const [chain, setChain] = useState<ChainVerification>();
+  const [chain, setChain] = useState<AuditChainView>();
   const [verifying, setVerifying] = useState(false);
 
   const verify = async (): Promise<void> => {
@@ -28,7 +25,7 @@ export function AuditScreen() {
     setChain(undefined);
     setError(undefined);
     try {
-      setChain(await api<ChainVerification>('GET', '/api/v1/audit/verification'));
+      setChain(await api<AuditChainView>('GET', '/api/v1/audit/verification'));
     } catch (err) {
       setError(err);
     } finally {
