@@ -112,13 +112,21 @@ export const ErrorCatalog = {
   TRANSFER_NOT_FOUND: { http: 404, summary: 'no such transfer (of your organization) at this node' },
   TRANSFER_NOT_OPEN: {
     http: 409,
-    summary: 'the transfer takes no more instances: it is delivered, imported or failed (`state` says which)',
+    summary: 'the transfer takes no more instances: it is delivered, imported, rejected or failed (`state` says which)',
   },
   TRANSFER_INCOMPLETE: {
     http: 409,
     summary: 'the transfer cannot be committed: `missing` names the instances still needed',
   },
-  TRANSFER_NOT_DELIVERED: { http: 409, summary: 'only a delivered (complete, verified) study can be accepted' },
+  TRANSFER_NOT_DELIVERED: {
+    http: 409,
+    summary: 'only a delivered (complete, verified) study that waits in the inbox can be accepted or rejected',
+  },
+  TRANSFER_STATE_CONFLICT: {
+    http: 409,
+    summary:
+      'the send cannot be changed in its state: only a failed or cancelled send is retried, only one not yet delivered is cancelled (`state` says which it is)',
+  },
   TRANSFER_ID_CONFLICT: { http: 409, summary: 'this transfer id was opened with another manifest' },
   MANIFEST_INVALID: { http: 400, summary: 'the manifest is not valid; `problems` names each field' },
   CONSENT_REFERENCE_MISSING: {

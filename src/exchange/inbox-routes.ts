@@ -5,11 +5,16 @@ import { decideIdentity, type PatientIdentityRule } from './patient-identity.ts'
 import { bodyInvalid, type HttpsApp, PERSON_ROUTES, personNamedInBody } from '../http/index.ts';
 import type { AccessGrounds, PatientData, PatientDataAccess } from '../studies/index.ts';
 import { actingGrounds, importAbout, shownAbout } from './audit-events.ts';
-import type { Inbox, IncomingTransfer, TransferState } from './inbox.ts';
+import { type Inbox, type IncomingTransfer, type Rejection, TRANSFER_STATES, type TransferState } from './inbox.ts';
 import type { Manifest } from './manifest.ts';
 
 const acceptSchema = z.strictObject({
   destination: z.string().min(1).max(16).optional(),
+});
+
+const rejectSchema = z.strictObject({
+  /** Why the study is refused (wrong patient, sent to the wrong hospital, duplicate): kept with the transfer. */
+  reason: z.string().trim().min(1).max(1000),
 });
 
 export interface InboxRouteDeps {
@@ -55,6 +60,8 @@ export interface InboxView {
   instances: number;
   openedAt?: string;
   deliveredAt?: string | null;
+  /** Who refused the held study, when and why. */
+  rejection?: Rejection;
 }
 
 function filedAs(rule: PatientIdentityRule, p: Manifest['patient']): FiledAs {
@@ -85,6 +92,7 @@ function view(
     study: m.study,
     instances: m.instances.length,
     ...(t.openedAt !== undefined ? { openedAt: t.openedAt, deliveredAt: t.deliveredAt ?? null } : {}),
+    ...(t.rejection !== undefined ? { rejection: t.rejection } : {}),
   };
 }
 
@@ -99,8 +107,8 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
     { config: { access: PERSON_ROUTES.inbox } },
     async (req) => {
       const state = req.query.state;
-      if (state !== undefined && !['open', 'delivered', 'imported', 'failed'].includes(state)) {
-        throw new BeeldbrugError('REQUEST_INVALID', 'state: one of open, delivered, imported, failed');
+      if (state !== undefined && !(TRANSFER_STATES as readonly string[]).includes(state)) {
+        throw new BeeldbrugError('REQUEST_INVALID', `state: one of ${TRANSFER_STATES.join(', ')}`);
       }
       const transfers = d.inbox.list(state !== undefined ? { state: state as TransferState } : {});
       // Recorded before anything is shown: a listing the trail cannot hold is not answered.
@@ -152,17 +160,7 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
     '/api/v1/inbox/:transferId/accept',
     { config: { access: PERSON_ROUTES.accept } },
     async (req, reply) => {
-      const named = personNamedInBody(req.body);
-      if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
-      const parsed = acceptSchema.safeParse(req.body);
-      if (!parsed.success) throw bodyInvalid(parsed.error);
-      const transfer = d.inbox.find(req.params.transferId);
-      if (transfer === undefined)
-        throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no arriving transfer ${req.params.transferId} here`);
-      if (transfer.state !== 'delivered')
-        throw new BeeldbrugError('TRANSFER_NOT_DELIVERED', `transfer ${transfer.transferId} is ${transfer.state}`, {
-          members: { state: transfer.state },
-        });
+      const { transfer, body } = heldTransfer(req.params.transferId, req.body, acceptSchema);
       const who = actingGrounds(req.acting, { node: d.node, ip: req.ip });
       const user = who.user;
       const acceptedBy = {
@@ -171,7 +169,7 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
         ...(who.responsibleUser !== undefined ? { responsibleUser: who.responsibleUser } : {}),
         ip: req.ip,
       };
-      const destination = d.importInto(transfer, parsed.data.destination, acceptedBy, (access, resolved) =>
+      const destination = d.importInto(transfer, body.destination, acceptedBy, (access, resolved) =>
         access.record(
           importAbout({
             destination: resolved,
@@ -189,4 +187,77 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
       return reply.code(202).send({ transferId: transfer.transferId, destination, state: 'importing' });
     },
   );
+
+  // A held study refused (wrong patient, wrong hospital, a duplicate): the person's decision is recorded first, then
+  // the node removes its copy in its own name with that person as the one responsible. The sender already holds a
+  // receipt; telling them is the person's to do (the reason is kept and shown).
+  app.post<{ Params: { transferId: string } }>(
+    '/api/v1/inbox/:transferId/reject',
+    { config: { access: PERSON_ROUTES.accept } },
+    async (req) => {
+      const { transfer, body } = heldTransfer(req.params.transferId, req.body, rejectSchema);
+      const who = actingGrounds(req.acting, { node: d.node, ip: req.ip });
+      const person = who.responsibleUser ?? who.user;
+      const reason = body.reason;
+      d.patientData.open(who).record(
+        importAbout({
+          destination: '',
+          transferId: transfer.transferId,
+          manifest: transfer.manifest,
+          outcome: 'failure',
+          failed: transfer.manifest.instances.length,
+          description: `held study rejected by ${who.user.name}${who.responsibleUser !== undefined ? ` for ${who.responsibleUser.name}` : ''}, not imported: ${reason}`,
+        }),
+      );
+      const rejection: Rejection = {
+        by: { id: person.id, name: person.name },
+        at: new Date().toISOString(),
+        reason,
+      };
+      if (!d.inbox.reject(transfer.transferId, rejection)) {
+        const now = d.inbox.find(transfer.transferId)?.state ?? transfer.state;
+        throw new BeeldbrugError('TRANSFER_NOT_DELIVERED', `transfer ${transfer.transferId} is ${now}`, {
+          members: { state: now },
+        });
+      }
+      const purged = await d.patientData
+        .open({
+          kind: 'node-task',
+          user: { id: 'system:inbox', name: 'inbox' },
+          responsibleUser: { id: person.id, name: person.name },
+          accessPoint: { node: d.node },
+          purpose: 'retention',
+          authorization: 'rejected by a person',
+        })
+        .purgeInstances(
+          transfer.manifest.instances.map((i) => i.sopInstanceUid),
+          (s) => `copy of a rejected study removed (${s.instances} instances, ${s.bytes} bytes)`,
+        );
+      req.log.info(
+        { transferId: transfer.transferId, user: person.id, instances: purged.reduce((n, s) => n + s.instances, 0) },
+        'held study rejected',
+      );
+      return view({ ...transfer, state: 'rejected', rejection }, d.identity);
+    },
+  );
+
+  /** The transfer an accept or reject is about: it must wait in the inbox, and the body must be valid and name no one. */
+  function heldTransfer<T>(
+    transferId: string,
+    body: unknown,
+    schema: z.ZodType<T>,
+  ): { transfer: IncomingTransfer; body: T } {
+    const named = personNamedInBody(body);
+    if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) throw bodyInvalid(parsed.error);
+    const transfer = d.inbox.find(transferId);
+    if (transfer === undefined)
+      throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no arriving transfer ${transferId} here`);
+    if (transfer.state !== 'delivered')
+      throw new BeeldbrugError('TRANSFER_NOT_DELIVERED', `transfer ${transfer.transferId} is ${transfer.state}`, {
+        members: { state: transfer.state },
+      });
+    return { transfer, body: parsed.data };
+  }
 }

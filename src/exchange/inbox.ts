@@ -3,18 +3,51 @@ import type { DatabaseSync } from 'node:sqlite';
 import { openExchangeDatabase } from './exchange-database.ts';
 import type { Manifest } from './manifest.ts';
 
-/** open: instances arriving; delivered: complete, verified, receipt given; imported: also in the local PACS. */
-export type TransferState = 'open' | 'delivered' | 'imported' | 'failed';
+/**
+ * open: instances arriving; delivered: complete, verified, receipt given, held for a person unless a routing rule
+ * forwards it; imported: also in the local PACS; rejected: a person refused the held study and its copy was removed.
+ */
+export type TransferState = 'open' | 'delivered' | 'imported' | 'failed' | 'rejected';
+
+export const TRANSFER_STATES: readonly TransferState[] = ['open', 'delivered', 'imported', 'failed', 'rejected'];
+
+/** Who refused a held study, when, and why (shown in the inbox and kept after the copy is gone). */
+export interface Rejection {
+  by: { id: string; name: string };
+  at: string;
+  reason: string;
+}
 
 export interface IncomingTransfer {
   transferId: string;
   senderUra: string;
   state: TransferState;
   manifest: Manifest;
+  rejection?: Rejection;
 }
 
 export type OpenOutcome =
   { outcome: 'created' | 'existing'; transfer: IncomingTransfer } | { outcome: 'conflict'; detail: string };
+
+interface Row {
+  transfer_id: string;
+  sender_ura: string;
+  state: TransferState;
+  manifest_json: string;
+  opened_at: string;
+  delivered_at: string | null;
+  rejection_json: string | null;
+}
+
+function transferOf(r: Row): IncomingTransfer {
+  return {
+    transferId: r.transfer_id,
+    senderUra: r.sender_ura,
+    state: r.state,
+    manifest: JSON.parse(r.manifest_json) as Manifest,
+    ...(r.rejection_json !== null ? { rejection: JSON.parse(r.rejection_json) as Rejection } : {}),
+  };
+}
 
 /**
  * The receiving side's record of transfers (docs/exchange-protocol.md), in its own SQLite file beside the study index:
@@ -43,6 +76,10 @@ export class Inbox {
         received_at TEXT NOT NULL,
         PRIMARY KEY (transfer_id, sop_instance_uid)
       );`);
+    // Added with rejection by a person; inboxes written before it have no rejected transfers.
+    const columns = this.#db.prepare('PRAGMA table_info(incoming_transfer)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'rejection_json'))
+      this.#db.exec('ALTER TABLE incoming_transfer ADD COLUMN rejection_json TEXT');
   }
 
   /**
@@ -74,11 +111,9 @@ export class Inbox {
   /** A transfer as its sender sees it; another organization's transfer is not found. */
   get(transferId: string, senderUra: string): IncomingTransfer | undefined {
     const row = this.#db
-      .prepare('SELECT manifest_json, state FROM incoming_transfer WHERE transfer_id = ? AND sender_ura = ?')
-      .get(transferId, senderUra) as { manifest_json: string; state: TransferState } | undefined;
-    return row === undefined
-      ? undefined
-      : { transferId, senderUra, state: row.state, manifest: JSON.parse(row.manifest_json) as Manifest };
+      .prepare('SELECT * FROM incoming_transfer WHERE transfer_id = ? AND sender_ura = ?')
+      .get(transferId, senderUra) as Row | undefined;
+    return row === undefined ? undefined : transferOf(row);
   }
 
   /** Records that every instance arrived verified, with the receipt given to the sender (answered again on a retry). */
@@ -99,22 +134,8 @@ export class Inbox {
       ? this.#db.prepare('SELECT * FROM incoming_transfer ORDER BY opened_at DESC LIMIT ?').all(limit)
       : this.#db
           .prepare('SELECT * FROM incoming_transfer WHERE state = ? ORDER BY opened_at DESC LIMIT ?')
-          .all(o.state, limit)) as unknown as {
-      transfer_id: string;
-      sender_ura: string;
-      state: TransferState;
-      manifest_json: string;
-      opened_at: string;
-      delivered_at: string | null;
-    }[];
-    return rows.map((r) => ({
-      transferId: r.transfer_id,
-      senderUra: r.sender_ura,
-      state: r.state,
-      manifest: JSON.parse(r.manifest_json) as Manifest,
-      openedAt: r.opened_at,
-      deliveredAt: r.delivered_at,
-    }));
+          .all(o.state, limit)) as unknown as Row[];
+    return rows.map((r) => ({ ...transferOf(r), openedAt: r.opened_at, deliveredAt: r.delivered_at }));
   }
 
   /** A transfer by id, whoever sent it (for this hospital's own users). */
@@ -128,6 +149,16 @@ export class Inbox {
     this.#db
       .prepare("UPDATE incoming_transfer SET state = 'imported' WHERE transfer_id = ? AND state = 'delivered'")
       .run(transferId);
+  }
+
+  /** A person refused a held study; false when it is no longer held (accepted, or rejected by someone else first). */
+  reject(transferId: string, rejection: Rejection): boolean {
+    const r = this.#db
+      .prepare(
+        "UPDATE incoming_transfer SET state = 'rejected', rejection_json = ? WHERE transfer_id = ? AND state = 'delivered'",
+      )
+      .run(JSON.stringify(rejection), transferId);
+    return r.changes === 1;
   }
 
   receiptOf(transferId: string): string | undefined {

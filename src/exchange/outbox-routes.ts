@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { PartnerConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { HttpsApp } from '../http/index.ts';
 import type { AuditAbout, PatientData } from '../studies/index.ts';
 import { Purpose, uid } from './manifest.ts';
-import type { Outbox, OutgoingRequest, OutgoingTransfer } from './outbox.ts';
+import { OUTGOING_STATES, type Outbox, type OutgoingRequest, type OutgoingTransfer } from './outbox.ts';
 import { findPartner, queueSend, type StudySource } from './queue-send.ts';
 import { actingGrounds, shownAbout } from './audit-events.ts';
 import { type Acting, actingUsers, bodyInvalid, PERSON_ROUTES, personNamedInBody } from '../http/index.ts';
@@ -29,8 +30,10 @@ export interface OutboxRouteDeps {
   ourUra: string;
   /** The PACS, for a study the node does not hold. */
   source?: StudySource | undefined;
-  /** Called after a transfer is queued, so the worker starts at once instead of at its next look. */
+  /** Called after a transfer is queued (or queued again), so the worker starts at once instead of at its next look. */
   queued: () => void;
+  /** Called after a person cancelled a transfer, so an attempt under way stops. */
+  cancelled: (transferId: string) => void;
 }
 
 /** What the API shows of an outgoing transfer (GET /api/v1/outbox/:id): the answer the CLI and the workspace read. */
@@ -152,8 +155,8 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
     { config: { access: PERSON_ROUTES.outbox } },
     async (req) => {
       const state = req.query.state;
-      if (state !== undefined && !['queued', 'sending', 'delivered', 'failed'].includes(state)) {
-        throw new BeeldbrugError('REQUEST_INVALID', 'state: one of queued, sending, delivered, failed');
+      if (state !== undefined && !(OUTGOING_STATES as readonly string[]).includes(state)) {
+        throw new BeeldbrugError('REQUEST_INVALID', `state: one of ${OUTGOING_STATES.join(', ')}`);
       }
       const transfers = d.outbox.list(state !== undefined ? { state: state as OutgoingTransfer['state'] } : {});
       d.patientData
@@ -195,4 +198,52 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
       return view(t, d.partners);
     },
   );
+
+  // A person retries a failed or cancelled send, or cancels one not yet delivered. The record is written before the
+  // change, in the person's name: a change the trail cannot hold is not made.
+  const change =
+    (what: 'retry' | 'cancel') =>
+    async (req: FastifyRequest<{ Params: { transferId: string } }>): Promise<OutboxView> => {
+      const named = personNamedInBody(req.body);
+      if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
+      const t = d.outbox.get(req.params.transferId);
+      if (t === undefined)
+        throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no outgoing transfer ${req.params.transferId} here`);
+      const allowed: readonly OutgoingTransfer['state'][] =
+        what === 'retry' ? ['failed', 'cancelled'] : ['queued', 'sending', 'failed'];
+      const conflict = (state: OutgoingTransfer['state']) =>
+        new BeeldbrugError(
+          'TRANSFER_STATE_CONFLICT',
+          `transfer ${t.transferId} is ${state}: only a ${allowed.join(', ')} send can be ${what === 'retry' ? 'retried' : 'cancelled'}`,
+          { members: { state } },
+        );
+      if (!allowed.includes(t.state)) throw conflict(t.state);
+      const who = actingGrounds(req.acting, { node: d.node, ip: req.ip });
+      d.patientData.open(who).record({
+        ...shown(
+          t,
+          'read',
+          what === 'retry'
+            ? `send to URA ${t.request.partnerUra} queued again by ${who.user.name} (was ${t.state})`
+            : `send to URA ${t.request.partnerUra} cancelled by ${who.user.name} (was ${t.state})`,
+        ),
+        action: 'send',
+      });
+      const changed =
+        what === 'retry'
+          ? d.outbox.retry(t.transferId)
+          : d.outbox.cancel(t.transferId, `cancelled by ${who.user.name}`);
+      const done = 'retried' in changed ? changed.retried : changed.cancelled;
+      // The worker may have moved it on between the look and the change (delivered, say): answer what it is now.
+      if (!done) throw conflict(changed.transfer?.state ?? t.state);
+      if (what === 'retry') d.queued();
+      else d.cancelled(t.transferId);
+      req.log.info(
+        { transferId: t.transferId, user: who.user.id },
+        what === 'retry' ? 'send retried' : 'send cancelled',
+      );
+      return view(changed.transfer ?? t, d.partners);
+    };
+  app.post('/api/v1/outbox/:transferId/retry', { config: { access: PERSON_ROUTES.send } }, change('retry'));
+  app.post('/api/v1/outbox/:transferId/cancel', { config: { access: PERSON_ROUTES.send } }, change('cancel'));
 }

@@ -47,7 +47,7 @@ export interface OutboxWorkerOptions {
 export class OutboxWorker {
   readonly #o: OutboxWorkerOptions;
   readonly #retry: RetryPolicy;
-  readonly #running = new Map<string, Promise<void>>();
+  readonly #running = new Map<string, { run: Promise<void>; stop: AbortController }>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -71,12 +71,18 @@ export class OutboxWorker {
     if (free <= 0) return;
     for (const t of this.#o.outbox.due(new Date(), free)) {
       if (this.#running.has(t.transferId) || !this.#o.outbox.claim(t.transferId)) continue;
-      const run = this.#send(t).finally(() => {
+      const stop = new AbortController();
+      const run = this.#send(t, stop.signal).finally(() => {
         this.#running.delete(t.transferId);
         this.wake();
       });
-      this.#running.set(t.transferId, run);
+      this.#running.set(t.transferId, { run, stop });
     }
+  }
+
+  /** A person cancelled this transfer (the outbox already says so): an attempt under way stops at its next batch. */
+  cancelled(transferId: string): void {
+    this.#running.get(transferId)?.stop.abort();
   }
 
   /** Stops taking work and waits for the attempts under way; one that outlives the wait is queued again at next start. */
@@ -85,7 +91,7 @@ export class OutboxWorker {
     clearInterval(this.#timer);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled(this.#running.values()),
+      Promise.allSettled([...this.#running.values()].map((r) => r.run)),
       new Promise((resolve) => (timer = setTimeout(resolve, waitMs))),
     ]);
     clearTimeout(timer);
@@ -133,7 +139,7 @@ export class OutboxWorker {
     await source.fetch(studyInstanceUid);
   }
 
-  async #send(t: OutgoingTransfer): Promise<void> {
+  async #send(t: OutgoingTransfer, cancelled: AbortSignal): Promise<void> {
     const { outbox, logger } = this.#o;
     const r = t.request;
     const log = logger.child({ transferId: t.transferId, to: r.partnerUra, attempt: t.attempts + 1 });
@@ -163,6 +169,7 @@ export class OutboxWorker {
           transferId: t.transferId,
           // Quick retries belong to the outbox now, with its own back-off and give-up time.
           attempts: 1,
+          signal: cancelled,
           onProgress: (p) => {
             if (!this.#closed)
               outbox.progress(t.transferId, {
@@ -189,11 +196,16 @@ export class OutboxWorker {
       );
     } catch (err) {
       if (this.#closed) return;
+      if (cancelled.aborted) {
+        // The person who cancelled is recorded by the cancel itself; the outbox already says 'cancelled'.
+        log.info('transfer cancelled during an attempt');
+        return;
+      }
       const reason =
         err instanceof BeeldbrugError
           ? `${err.code}: ${err.message}`
           : `${(err as NodeJS.ErrnoException).code ?? 'ERROR'}: ${(err as Error).message}`;
-      const age = Date.now() - Date.parse(t.createdAt);
+      const age = Date.now() - Date.parse(t.triesSince);
       if (isPassingFault(err) && age < this.#retry.giveUpAfterMs) {
         const wait = Math.min(this.#retry.maxDelayMs, this.#retry.firstDelayMs * 2 ** t.attempts);
         outbox.retryAt(t.transferId, reason, new Date(Date.now() + wait));

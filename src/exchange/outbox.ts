@@ -5,9 +5,12 @@ import type { Purpose } from './manifest.ts';
 
 /**
  * queued: waiting for its (next) attempt; sending: an attempt runs; delivered: the partner's signed receipt is kept;
- * failed: given up, with the reason. A transfer found 'sending' at start-up was cut off by a stop and is queued again.
+ * failed: given up, with the reason; cancelled: a person stopped it. A transfer found 'sending' at start-up was cut off
+ * by a stop and is queued again. A failed or cancelled transfer can be queued again by a person (retry).
  */
-export type OutgoingState = 'queued' | 'sending' | 'delivered' | 'failed';
+export type OutgoingState = 'queued' | 'sending' | 'delivered' | 'failed' | 'cancelled';
+
+export const OUTGOING_STATES: readonly OutgoingState[] = ['queued', 'sending', 'delivered', 'failed', 'cancelled'];
 
 /** What a user asked to send; kept as asked, so every retry sends the same manifest under the same transfer id. */
 export interface OutgoingRequest {
@@ -33,6 +36,8 @@ export interface OutgoingTransfer {
   attempts: number;
   nextAttemptAt: string;
   lastError: string | null;
+  /** Since when the worker's give-up time counts: when it was queued, or when a person last retried it. */
+  triesSince: string;
   instances: number | null;
   /** Of those, the ones the partner still lacked at the start of the last attempt. */
   needed: number | null;
@@ -50,6 +55,7 @@ interface Row {
   attempts: number;
   next_attempt_at: string;
   last_error: string | null;
+  tries_since: string | null;
   instances: number | null;
   needed: number | null;
   sent: number;
@@ -67,6 +73,7 @@ function transferOf(r: Row): OutgoingTransfer {
     attempts: r.attempts,
     nextAttemptAt: r.next_attempt_at,
     lastError: r.last_error,
+    triesSince: r.tries_since ?? r.created_at,
     instances: r.instances,
     needed: r.needed,
     sent: r.sent,
@@ -105,6 +112,10 @@ export class Outbox {
         updated_at TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS outgoing_due ON outgoing_transfer (state, next_attempt_at);`);
+    // Added with retry by a person; outboxes written before it count from created_at.
+    const columns = this.#db.prepare('PRAGMA table_info(outgoing_transfer)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'tries_since'))
+      this.#db.exec('ALTER TABLE outgoing_transfer ADD COLUMN tries_since TEXT');
   }
 
   enqueue(request: OutgoingRequest, now = new Date()): OutgoingTransfer {
@@ -162,11 +173,12 @@ export class Outbox {
   ): void {
     this.#db
       .prepare(
-        'UPDATE outgoing_transfer SET instances = ?, needed = ?, sent = ?, bytes_sent = ?, updated_at = ? WHERE transfer_id = ?',
+        "UPDATE outgoing_transfer SET instances = ?, needed = ?, sent = ?, bytes_sent = ?, updated_at = ? WHERE transfer_id = ? AND state = 'sending'",
       )
       .run(p.instances, p.needed, p.sent, p.bytesSent, now.toISOString(), transferId);
   }
 
+  /** Unconditional: a verified receipt is the truth, even when a cancel came too late to stop the transfer. */
   delivered(
     transferId: string,
     r: { instances: number; sent: number; bytesSent: number; receipt: string },
@@ -182,15 +194,48 @@ export class Outbox {
   retryAt(transferId: string, error: string, at: Date, now = new Date()): void {
     this.#db
       .prepare(
-        "UPDATE outgoing_transfer SET state = 'queued', last_error = ?, next_attempt_at = ?, updated_at = ? WHERE transfer_id = ?",
+        "UPDATE outgoing_transfer SET state = 'queued', last_error = ?, next_attempt_at = ?, updated_at = ? WHERE transfer_id = ? AND state = 'sending'",
       )
       .run(error, at.toISOString(), now.toISOString(), transferId);
   }
 
   failed(transferId: string, error: string, now = new Date()): void {
     this.#db
-      .prepare("UPDATE outgoing_transfer SET state = 'failed', last_error = ?, updated_at = ? WHERE transfer_id = ?")
+      .prepare(
+        "UPDATE outgoing_transfer SET state = 'failed', last_error = ?, updated_at = ? WHERE transfer_id = ? AND state = 'sending'",
+      )
       .run(error, now.toISOString(), transferId);
+  }
+
+  /**
+   * A person queues a failed or cancelled transfer again: due at once, with a fresh give-up time. Answers the transfer
+   * as it is afterwards; unchanged when its state allows no retry.
+   */
+  retry(transferId: string, now = new Date()): { retried: boolean; transfer: OutgoingTransfer | undefined } {
+    const at = now.toISOString();
+    const r = this.#db
+      .prepare(
+        "UPDATE outgoing_transfer SET state = 'queued', attempts = 0, next_attempt_at = ?, tries_since = ?, updated_at = ? WHERE transfer_id = ? AND state IN ('failed', 'cancelled')",
+      )
+      .run(at, at, at, transferId);
+    return { retried: r.changes === 1, transfer: this.get(transferId) };
+  }
+
+  /**
+   * A person stops a transfer that is not yet delivered. One being sent stops at its next batch (the worker is told);
+   * should its receipt arrive first, the transfer is delivered after all, and shown so.
+   */
+  cancel(
+    transferId: string,
+    reason: string,
+    now = new Date(),
+  ): { cancelled: boolean; transfer: OutgoingTransfer | undefined } {
+    const r = this.#db
+      .prepare(
+        "UPDATE outgoing_transfer SET state = 'cancelled', last_error = ?, updated_at = ? WHERE transfer_id = ? AND state IN ('queued', 'sending', 'failed')",
+      )
+      .run(reason, now.toISOString(), transferId);
+    return { cancelled: r.changes === 1, transfer: this.get(transferId) };
   }
 
   /** At start-up: attempts a stop cut off go back in the queue, due at once. */

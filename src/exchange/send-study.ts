@@ -90,6 +90,8 @@ export interface SendDeps {
   transferId?: string;
   /** Attempts before giving up on a partner that cannot be reached (default 8, with back-off up to 5 s). */
   attempts?: number;
+  /** Stops the send before its next batch or commit (a person cancelled it); the batch under way finishes. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -108,7 +110,7 @@ export async function sendStudy(r: SendRequest, d: SendDeps): Promise<SendResult
       const progress = err instanceof AttemptFailed ? err.progress : { sent: 0, bytesSent: 0 };
       sentBefore = { sent: sentBefore.sent + progress.sent, bytesSent: sentBefore.bytesSent + progress.bytesSent };
       const cause = err instanceof AttemptFailed ? err.cause : err;
-      if (attempt >= attempts || !isPassingFault(cause)) throw cause;
+      if (attempt >= attempts || !isPassingFault(cause) || d.signal?.aborted === true) throw cause;
       const wait = Math.min(5_000, 250 * 2 ** (attempt - 1));
       d.logger.warn({ transferId, to: r.to.ura, attempt, waitMs: wait, err: cause }, 'send interrupted; trying again');
       await new Promise((resolve) => setTimeout(resolve, wait));
@@ -130,6 +132,7 @@ class AttemptFailed extends Error {
 async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): Promise<SendResult> {
   if (r.to.baseUrl === undefined)
     throw new BeeldbrugError('CONFIG_INVALID', `partner ${r.to.name} (${r.to.ura}) has no baseUrl to send to`);
+  d.signal?.throwIfAborted();
   // The worker records the outcome (delivered or given up) through the same access; each attempt is not a record.
   const released = d.access.releaseStudy(r.studyInstanceUid, undefined);
   const instances = released.map((i) => i.stored);
@@ -191,6 +194,7 @@ async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): P
     for (let i = 0; i < toSend.length; i += BATCH) batches.push(toSend.slice(i, i + BATCH));
     const worker = async (): Promise<void> => {
       for (let batch = batches.shift(); batch !== undefined; batch = batches.shift()) {
+        d.signal?.throwIfAborted();
         // Compress on the wire only where it pays: JPEG, JPEG-LS, JPEG 2000 and video are compressed already.
         const compress = batch.some(
           (i) => transferSyntaxInfo(i.stored.instance.transferSyntaxUid)?.encapsulated !== true,
@@ -209,6 +213,7 @@ async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): P
       }
     };
     await Promise.all(Array.from({ length: Math.min(PARALLEL, batches.length) }, worker));
+    d.signal?.throwIfAborted();
 
     const committed = await client.json('POST', `/exchange/v1/transfers/${manifest.transferId}/commit`);
     if (committed.status !== 200) throw refused('committing the transfer', committed.status, committed.json);

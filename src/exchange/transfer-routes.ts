@@ -146,7 +146,9 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
           'TRANSFER_NOT_FOUND',
           `no transfer ${req.params.transferId} of your organization here`,
         );
-      if (transfer.state === 'delivered') return { receipt: d.inbox.receiptOf(transfer.transferId) };
+      // A commit repeated after the receipt was given (a lost answer) gets the same receipt, whatever became of the study.
+      const given = d.inbox.receiptOf(transfer.transferId);
+      if (given !== undefined) return { receipt: given };
       const senderName = req.partner?.name ?? transfer.senderUra;
       const access = accessFor(d, req.ip, { ura: transfer.senderUra, name: senderName }, transfer.manifest);
       const missing = stillNeeded(d, transfer, access);

@@ -511,6 +511,7 @@ export async function startNode(
               ourUra: config.node.organization.ura,
               source,
               queued: () => worker.wake(),
+              cancelled: (transferId) => worker.cancelled(transferId),
             });
             registerTransferRoutes(app, {
               inbox,

@@ -554,14 +554,30 @@ export class PatientDataAccess {
   async purgeReceivedBefore(cutoff: Date, description: (s: PurgedStudy) => string): Promise<PurgedStudy[]> {
     this.#authorize('purge', 'retention', { objects: {} }, 'purge');
     const purged = await this.#o.studies.purgeReceivedBefore(this.#ctx, cutoff);
-    for (const s of purged)
-      this.record({
-        action: 'purge',
-        outcome: 'success',
+    return this.#recordPurged(purged, description);
+  }
+
+  /** Removes these instances (a rejected transfer's copy), each study recorded as purged. */
+  async purgeInstances(
+    sopInstanceUids: readonly string[],
+    description: (s: PurgedStudy) => string,
+  ): Promise<PurgedStudy[]> {
+    this.#authorize('purge', 'removing instances', { objects: {} }, 'purge');
+    const purged = await this.#o.studies.purgeInstances(this.#ctx, sopInstanceUids);
+    return this.#recordPurged(purged, description);
+  }
+
+  /** One record per study, written in one durable append. */
+  #recordPurged(purged: PurgedStudy[], description: (s: PurgedStudy) => string): PurgedStudy[] {
+    this.recordAll(
+      purged.map((s) => ({
+        action: 'purge' as const,
+        outcome: 'success' as const,
         description: description(s),
         patient: s.patient,
         objects: { studyInstanceUid: s.studyInstanceUid },
-      });
+      })),
+    );
     return purged;
   }
 }

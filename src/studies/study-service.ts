@@ -109,29 +109,13 @@ export class StudyService {
    * trail; audit records themselves are never purged here.
    */
   async purgeReceivedBefore(ctx: AccessContext, cutoff: Date): Promise<PurgedStudy[]> {
-    const byStudy = new Map<string, PurgedStudy>();
-    for (;;) {
-      const batch = this.#store.index.receivedBefore(cutoff.toISOString(), 500);
-      if (batch.length === 0) break;
-      for (const i of batch) {
-        const removed = this.#store.index.removeInstance(i.instance.sopInstanceUid);
-        if (removed === undefined) continue;
-        await this.#store.blobs.delete(removed.blob.blobId);
-        const s = byStudy.get(removed.study.studyInstanceUid) ?? {
-          studyInstanceUid: removed.study.studyInstanceUid,
-          patient: {
-            ...(removed.patient.bsn !== null ? { bsn: removed.patient.bsn } : {}),
-            patientId: removed.patient.patientId,
-          },
-          instances: 0,
-          bytes: 0,
-        };
-        s.instances += 1;
-        s.bytes += removed.blob.size;
-        byStudy.set(s.studyInstanceUid, s);
+    const purged = await this.#purge(function* (index) {
+      for (;;) {
+        const batch = index.receivedBefore(cutoff.toISOString(), 500);
+        if (batch.length === 0) return;
+        for (const i of batch) yield i.instance.sopInstanceUid;
       }
-    }
-    const purged = [...byStudy.values()];
+    });
     if (purged.length > 0)
       this.#log.info(
         {
@@ -142,6 +126,39 @@ export class StudyService {
         'retention purge',
       );
     return purged;
+  }
+
+  /** Removes these instances (those the node holds), e.g. a rejected transfer's; each study's share is answered. */
+  async purgeInstances(ctx: AccessContext, sopInstanceUids: readonly string[]): Promise<PurgedStudy[]> {
+    const purged = await this.#purge(() => sopInstanceUids.values());
+    this.#log.info(
+      { actor: describeActor(ctx.actor), instances: purged.reduce((n, s) => n + s.instances, 0) },
+      'instances purged',
+    );
+    return purged;
+  }
+
+  /** Index first (durable, remembered as removed), then the blob: a crash between the two never re-indexes it. */
+  async #purge(uids: (index: Store['index']) => Iterable<string>): Promise<PurgedStudy[]> {
+    const byStudy = new Map<string, PurgedStudy>();
+    for (const uid of uids(this.#store.index)) {
+      const removed = this.#store.index.removeInstance(uid);
+      if (removed === undefined) continue;
+      await this.#store.blobs.delete(removed.blob.blobId);
+      const s = byStudy.get(removed.study.studyInstanceUid) ?? {
+        studyInstanceUid: removed.study.studyInstanceUid,
+        patient: {
+          ...(removed.patient.bsn !== null ? { bsn: removed.patient.bsn } : {}),
+          patientId: removed.patient.patientId,
+        },
+        instances: 0,
+        bytes: 0,
+      };
+      s.instances += 1;
+      s.bytes += removed.blob.size;
+      byStudy.set(s.studyInstanceUid, s);
+    }
+    return [...byStudy.values()];
   }
 
   /** Calls `listener` after each newly stored instance (not after duplicates), e.g. to tell the registry. */

@@ -17,7 +17,7 @@ import { openAccounts } from '../../src/node/index.ts';
 import { type Answer, call, type ExchangeNode, midden, noord, send } from '../support/exchange.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { signedIn } from '../support/sign-in.ts';
-import { byHolder, network, radiologist, radiologistAt, recorded } from '../support/timeline-network.ts';
+import { byHolder, network, radiologist, radiologistAt, recorded, zuid } from '../support/timeline-network.ts';
 
 /** What one route must leave in the trail of the node that serves it. */
 interface Expected {
@@ -128,12 +128,16 @@ test('audit coverage: every route that touches patient data writes a complete re
 
   // The timeline: Noord asks; Midden, as the source, answers after asking the registry.
   let study = '';
+  let prior = '';
   await step(
     async () => {
       const a = await asRadiologist('POST', '/api/v1/timeline', { bsn: p.bsn });
       assert.equal(a.status, 200, a.body);
-      study = (JSON.parse(a.body) as { studies: { studyInstanceUid: string }[] }).studies[0]?.studyInstanceUid ?? '';
+      const studies = (JSON.parse(a.body) as { studies: { studyInstanceUid: string }[] }).studies;
+      study = studies[0]?.studyInstanceUid ?? '';
+      prior = studies[1]?.studyInstanceUid ?? '';
       assert.notEqual(study, '');
+      assert.notEqual(prior, '', 'a second study, to be rejected below');
     },
     {
       'POST /api/v1/timeline': { at: n, action: 'query', match: /^timeline \(registry\)/, objects: false },
@@ -227,6 +231,36 @@ test('audit coverage: every route that touches patient data writes a complete re
       },
     },
   );
+  // The second study is retrieved too, and a user rejects it: the decision is the person's, the removal the node's.
+  await step(
+    async () => {
+      const a = await asRadiologist('POST', '/api/v1/timeline/retrievals', {
+        bsn: p.bsn,
+        source: midden.ura,
+        studyInstanceUid: prior,
+      });
+      assert.equal(a.status, 202, a.body);
+      const id = (JSON.parse(a.body) as { transferId: string }).transferId;
+      await waitFor('the second study held at Noord', async () => {
+        const one = await laborant.call('GET', `/api/v1/inbox/${id}?waitSeconds=5`);
+        return one.status === 200 && (JSON.parse(one.body) as { state: string }).state === 'delivered';
+      });
+      const reject = await laborant.call('POST', `/api/v1/inbox/${id}/reject`, { reason: 'al in ons PACS' });
+      assert.equal(reject.status, 200, reject.body);
+    },
+    {
+      'POST /api/v1/inbox/:transferId/reject': {
+        at: n,
+        action: 'import',
+        match: /^held study rejected by J\. Jansen, not imported: al in ons PACS/,
+        objects: true,
+      },
+    },
+  );
+  const removed = n.n.node.audit.list({ action: 'purge' }).find((r) => r.objects.studyInstanceUid === prior);
+  assert.equal(removed?.responsibleUser?.id, laborant.id, "the rejected copy's removal names who rejected it");
+  assert.equal(removed?.patient?.bsn, p.bsn);
+
   const listed = n.n.node.audit.list({ action: 'query' }).find((r) => r.description.startsWith('inbox listed'));
   const cn = new X509Certificate(n.own.certPem).subject
     .split('\n')
@@ -273,6 +307,34 @@ test('audit coverage: every route that touches patient data writes a complete re
       'POST /api/v1/outbox': { at: n, action: 'send', match: /^study queued for sending/, objects: true },
       'GET /api/v1/outbox': { at: n, action: 'query', match: /^outbox listed/, objects: true },
       'GET /api/v1/outbox/:transferId': { at: n, action: 'read', match: /^outbox transfer read/, objects: true },
+    },
+  );
+
+  // A send that failed: a person stops it, then queues it again. Made failed in the outbox itself (queued, taken and
+  // given up in one go, before the worker can look), so the test does not race a real partner.
+  await step(
+    async () => {
+      const outbox = n.n.node.outbox;
+      assert.ok(outbox !== undefined);
+      const failed = outbox.enqueue({
+        studyInstanceUid: study,
+        partnerUra: zuid.ura,
+        purpose: 'transfer',
+        urgency: 'routine',
+        reason: 'overplaatsing',
+        user: { id: radiologistAt(n).id, name: radiologist.name },
+        patient: { bsn: p.bsn },
+      });
+      assert.ok(outbox.claim(failed.transferId));
+      outbox.failed(failed.transferId, 'PARTNER_REFUSED: a test refusal');
+      const cancel = await asRadiologist('POST', `/api/v1/outbox/${failed.transferId}/cancel`, {});
+      assert.equal(cancel.status, 200, cancel.body);
+      const retry = await asRadiologist('POST', `/api/v1/outbox/${failed.transferId}/retry`, {});
+      assert.equal(retry.status, 200, retry.body);
+    },
+    {
+      'POST /api/v1/outbox/:transferId/cancel': { at: n, action: 'send', match: /cancelled by Dr\./, objects: true },
+      'POST /api/v1/outbox/:transferId/retry': { at: n, action: 'send', match: /queued again by Dr\./, objects: true },
     },
   );
 

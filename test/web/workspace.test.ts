@@ -186,6 +186,26 @@ test('the staff workspace in Chromium: sign in, send and see it arrive, timeline
     await screenshot(midPage, 'inbox-midden');
   });
 
+  await t.test('Midden rejects the held study with a reason: its copy goes, the row says who and why', async () => {
+    const row = midPage.getByTestId('inbox').getByRole('row').filter({ hasText: 'Overplaatsing naar IC' });
+    await row.getByText('wacht op beoordeling').waitFor();
+    const before = nodes.midden.n.node.store.index.stats().instances;
+    await row.getByRole('button', { name: 'Weigeren' }).click();
+    const confirm = midPage.getByRole('button', { name: 'Weigeren en kopie verwijderen' });
+    assert.equal(await confirm.isDisabled(), true, 'no rejection without a reason');
+    await midPage.getByLabel('Reden van weigering').fill('Verkeerde patiënt, graag opnieuw sturen');
+    await screenshot(midPage, 'inbox-reject');
+    await confirm.click();
+    await row.getByText('geweigerd').waitFor();
+    await row.getByText('M. Bos: Verkeerde patiënt, graag opnieuw sturen').waitFor();
+    assert.equal(await row.getByRole('button', { name: 'Accepteren in PACS' }).count(), 0);
+    assert.equal(
+      nodes.midden.n.node.store.index.stats().instances,
+      before - study.instances,
+      "Midden's copy of the study is removed, its other studies stay",
+    );
+  });
+
   await t.test(
     'timeline: a wrong BSN is caught, a right one shows Midden’s studies, and one is retrieved',
     async () => {
@@ -207,7 +227,7 @@ test('the staff workspace in Chromium: sign in, send and see it arrive, timeline
 
   await t.test('inbox: the retrieved study is held; accepted, it goes into Noord’s PACS', async () => {
     await page.getByRole('link', { name: 'Verzendingen' }).click();
-    const held = page.getByTestId('inbox').getByRole('row').filter({ hasText: 'afgeleverd' });
+    const held = page.getByTestId('inbox').getByRole('row').filter({ hasText: 'wacht op beoordeling' });
     await waitFor('the retrieved study delivered and held', async () => {
       await page.getByRole('button', { name: 'Vernieuwen' }).click();
       return (await held.count()) === 1;

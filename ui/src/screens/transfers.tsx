@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { Fragment, useCallback, useEffect, useState } from 'react';
 import { api, type Destinations } from '../api.ts';
 import { dicomDate, localTime, personName } from '../format.ts';
 import { type TextKey, useLanguage, useT } from '../i18n.tsx';
@@ -14,6 +14,9 @@ const STATE_TEXT: Readonly<Record<string, TextKey>> = {
   open: 'stateOpen',
   imported: 'stateImported',
   importing: 'accepting',
+  held: 'stateHeld',
+  rejected: 'stateRejected',
+  cancelled: 'stateCancelled',
 };
 
 const PURPOSE_TEXT: Readonly<Record<string, TextKey>> = {
@@ -29,7 +32,10 @@ export function StateBadge({ state }: { state: string }) {
   return <span className={`badge state-${state}`}>{key !== undefined ? t(key) : state}</span>;
 }
 
-/** Arrived and sent studies side by side; a held study is accepted into the PACS from here. */
+/**
+ * Arrived and sent studies side by side: a held study is accepted into the PACS or rejected with a reason from here; a
+ * failed or cancelled send is tried again, one not yet delivered is stopped.
+ */
 export function TransfersScreen() {
   const t = useT();
   const { lang } = useLanguage();
@@ -38,6 +44,9 @@ export function TransfersScreen() {
   const [destinations, setDestinations] = useState<Destinations>();
   const [error, setError] = useState<unknown>();
   const [accepting, setAccepting] = useState<ReadonlySet<string>>(new Set());
+  const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
+  /** The held study whose rejection is being written (its reason asked for in a row below it). */
+  const [rejecting, setRejecting] = useState<string>();
 
   const load = useCallback(() => {
     setError(undefined);
@@ -59,6 +68,20 @@ export function TransfersScreen() {
     } catch (err) {
       setError(err);
       setAccepting((a) => new Set([...a].filter((id) => id !== transferId)));
+    }
+  };
+
+  /** A decision about one transfer (reject, retry, cancel): the list is reloaded after it, or the error shown. */
+  const decide = async (transferId: string, path: string, body: unknown = {}): Promise<void> => {
+    setBusy((b) => new Set([...b, transferId]));
+    setError(undefined);
+    try {
+      await api('POST', path, body);
+      load();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy((b) => new Set([...b].filter((id) => id !== transferId)));
     }
   };
 
@@ -88,51 +111,81 @@ export function TransfersScreen() {
           </thead>
           <tbody>
             {inbox.map((i) => (
-              <tr key={i.transferId} data-transfer={i.transferId}>
-                <td>
-                  {partnerName(i.from)}
-                  <br />
-                  <small className="muted">{i.sender.name}</small>
-                </td>
-                <td>
-                  {personName(i.patient.name)}
-                  <br />
-                  <small>
-                    {i.patient.patientId}
-                    {i.patient.bsn !== undefined ? ` · BSN ${i.patient.bsn}` : ''}
-                    {i.patient.birthDate !== undefined ? ` · ${dicomDate(i.patient.birthDate, lang)}` : ''}
-                  </small>
-                </td>
-                <td>
-                  {i.patient.filedAs.refused !== undefined ? (
-                    <span className="error">
-                      {t('refusedFiling')}: {i.patient.filedAs.refused}
-                    </span>
-                  ) : (
-                    i.patient.filedAs.patientId
-                  )}
-                </td>
-                <td>
-                  {dicomDate(i.study.studyDate, lang)} {i.study.description ?? ''}
-                  <br />
-                  <small>
-                    {i.instances} {t('images').toLowerCase()}
-                  </small>
-                </td>
-                <td>
-                  {PURPOSE_TEXT[i.purpose] !== undefined ? t(PURPOSE_TEXT[i.purpose]!) : i.purpose}
-                  {i.urgency === 'urgent' ? <strong> · {t('urgent')}</strong> : null}
-                </td>
-                <td className="reason">{i.reason}</td>
-                <td>
-                  <StateBadge state={accepting.has(i.transferId) && i.state === 'delivered' ? 'importing' : i.state} />
-                </td>
-                <td className="actions">
-                  {i.state === 'delivered' && !accepting.has(i.transferId) ? (
-                    <AcceptButton pacs={destinations?.pacs ?? []} onAccept={(d) => void accept(i.transferId, d)} />
-                  ) : null}
-                </td>
-              </tr>
+              <Fragment key={i.transferId}>
+                <tr data-transfer={i.transferId}>
+                  <td>
+                    {partnerName(i.from)}
+                    <br />
+                    <small className="muted">{i.sender.name}</small>
+                  </td>
+                  <td>
+                    {personName(i.patient.name)}
+                    <br />
+                    <small>
+                      {i.patient.patientId}
+                      {i.patient.bsn !== undefined ? ` · BSN ${i.patient.bsn}` : ''}
+                      {i.patient.birthDate !== undefined ? ` · ${dicomDate(i.patient.birthDate, lang)}` : ''}
+                    </small>
+                  </td>
+                  <td>
+                    {i.patient.filedAs.refused !== undefined ? (
+                      <span className="error">
+                        {t('refusedFiling')}: {i.patient.filedAs.refused}
+                      </span>
+                    ) : (
+                      i.patient.filedAs.patientId
+                    )}
+                  </td>
+                  <td>
+                    {dicomDate(i.study.studyDate, lang)} {i.study.description ?? ''}
+                    <br />
+                    <small>
+                      {i.instances} {t('images').toLowerCase()}
+                    </small>
+                  </td>
+                  <td>
+                    {PURPOSE_TEXT[i.purpose] !== undefined ? t(PURPOSE_TEXT[i.purpose]!) : i.purpose}
+                    {i.urgency === 'urgent' ? <strong> · {t('urgent')}</strong> : null}
+                  </td>
+                  <td className="reason">{i.reason}</td>
+                  <td>
+                    <StateBadge
+                      state={i.state !== 'delivered' ? i.state : accepting.has(i.transferId) ? 'importing' : 'held'}
+                    />
+                    {i.rejection !== undefined ? (
+                      <small className="rejection">
+                        <br />
+                        {i.rejection.by.name}: {i.rejection.reason}
+                      </small>
+                    ) : null}
+                  </td>
+                  <td className="actions">
+                    {i.state === 'delivered' && !accepting.has(i.transferId) && rejecting !== i.transferId ? (
+                      <>
+                        <AcceptButton pacs={destinations?.pacs ?? []} onAccept={(d) => void accept(i.transferId, d)} />
+                        <button type="button" onClick={() => setRejecting(i.transferId)}>
+                          {t('reject')}
+                        </button>
+                      </>
+                    ) : null}
+                  </td>
+                </tr>
+                {rejecting === i.transferId && i.state === 'delivered' ? (
+                  <tr className="reject-row">
+                    <td colSpan={8}>
+                      <RejectForm
+                        busy={busy.has(i.transferId)}
+                        onCancel={() => setRejecting(undefined)}
+                        onReject={(reason) =>
+                          void decide(i.transferId, `/api/v1/inbox/${i.transferId}/reject`, { reason }).then(() =>
+                            setRejecting(undefined),
+                          )
+                        }
+                      />
+                    </td>
+                  </tr>
+                ) : null}
+              </Fragment>
             ))}
           </tbody>
         </table>
@@ -171,6 +224,24 @@ export function TransfersScreen() {
                 <td className="error">{o.lastError ?? ''}</td>
                 <td className="actions">
                   <a href={`#/transfer/${o.transferId}`}>{t('open')}</a>
+                  {o.state === 'failed' || o.state === 'cancelled' ? (
+                    <button
+                      type="button"
+                      disabled={busy.has(o.transferId)}
+                      onClick={() => void decide(o.transferId, `/api/v1/outbox/${o.transferId}/retry`)}
+                    >
+                      {t('retrySend')}
+                    </button>
+                  ) : null}
+                  {o.state === 'queued' || o.state === 'sending' || o.state === 'failed' ? (
+                    <button
+                      type="button"
+                      disabled={busy.has(o.transferId)}
+                      onClick={() => void decide(o.transferId, `/api/v1/outbox/${o.transferId}/cancel`)}
+                    >
+                      {t('cancelSend')}
+                    </button>
+                  ) : null}
                 </td>
               </tr>
             ))}
@@ -205,5 +276,49 @@ function AcceptButton({
         {t('accept')}
       </button>
     </span>
+  );
+}
+
+/** Rejecting a held study asks why first: the reason is kept with the transfer and shown to colleagues. */
+function RejectForm({
+  busy,
+  onReject,
+  onCancel,
+}: {
+  busy: boolean;
+  onReject: (reason: string) => void;
+  onCancel: () => void;
+}) {
+  const t = useT();
+  const [reason, setReason] = useState('');
+  return (
+    <form
+      className="reject"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (reason.trim() !== '') onReject(reason.trim());
+      }}
+    >
+      <label>
+        {t('rejectReason')}
+        <input
+          autoFocus
+          value={reason}
+          maxLength={1000}
+          required
+          onChange={(e) => setReason(e.target.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Escape') onCancel();
+          }}
+        />
+      </label>
+      <button type="submit" className="danger" disabled={busy || reason.trim() === ''}>
+        {t('rejectConfirm')}
+      </button>
+      <button type="button" onClick={onCancel}>
+        {t('cancel')}
+      </button>
+      <small className="muted">{t('rejectHint')}</small>
+    </form>
   );
 }

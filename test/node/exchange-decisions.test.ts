@@ -1,0 +1,180 @@
+// What people decide about transfers: a send that waits for a partner is cancelled and later retried (and then
+// delivered); a held study is rejected with a reason, its copy removed, and both decisions recorded in their name.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { silentLogger } from '../../src/log/index.ts';
+import { sendStudy } from '../../src/exchange/index.ts';
+import { synthesize } from '../../src/synth/index.ts';
+import { filesIn } from '../support/dicom-files.ts';
+import { call, midden, noord, startExchangeNode } from '../support/exchange.ts';
+import { freePort, waitFor } from '../support/net.ts';
+import { testAccess } from '../support/patient-data.ts';
+import { signedIn } from '../support/sign-in.ts';
+import { tempDir } from '../support/tmp.ts';
+
+const radiologist = { username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist' as const };
+
+test('a send waiting for a partner that is down is cancelled, then retried by a person, and delivered once the partner is up', async (t) => {
+  const receiverPort = await freePort();
+  const sender = await startExchangeNode(t, {
+    us: noord,
+    partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiverPort}` }],
+    outbox: { firstRetrySeconds: 1, maxRetrySeconds: 1 },
+  });
+  const dir = join(tempDir(t), 'synth');
+  const synth = await synthesize({ outDir: dir, patients: 1, seed: 51 });
+  for (const f of filesIn(dir)) await testAccess(sender.n.node, 'import').importFile(f);
+  const study = synth.patients[0]?.studies[0];
+  assert.ok(study !== undefined);
+  const outbox = sender.n.node.outbox;
+  assert.ok(outbox !== undefined);
+
+  const bakker = await signedIn(t, sender, radiologist);
+  const queued = await bakker.call('POST', '/api/v1/outbox', {
+    studyInstanceUid: study.studyInstanceUid,
+    to: midden.ura,
+    purpose: 'transfer',
+    reason: 'overplaatsing',
+  });
+  assert.equal(queued.status, 202, queued.body);
+  const id = (JSON.parse(queued.body) as { transferId: string }).transferId;
+  await waitFor(
+    'a failed attempt',
+    async () => (outbox.get(id)?.attempts ?? 0) >= 1 && outbox.get(id)?.state === 'queued',
+  );
+
+  const retryTooSoon = await bakker.call('POST', `/api/v1/outbox/${id}/retry`, {});
+  assert.equal(retryTooSoon.status, 409, 'a send still being tried is not retried');
+  assert.equal((JSON.parse(retryTooSoon.body) as { code: string; state: string }).code, 'TRANSFER_STATE_CONFLICT');
+  assert.equal(
+    (await bakker.call('POST', `/api/v1/outbox/${id}/cancel`, { user: { id: 'x', name: 'Someone Else' } })).status,
+    400,
+    'naming a person in the body is refused',
+  );
+
+  const cancelled = await bakker.call('POST', `/api/v1/outbox/${id}/cancel`, {});
+  assert.equal(cancelled.status, 200, cancelled.body);
+  const view = JSON.parse(cancelled.body) as { state: string; lastError: string };
+  assert.equal(view.state, 'cancelled');
+  assert.equal(view.lastError, `cancelled by ${radiologist.name}`);
+  assert.equal(
+    outbox.due(new Date(Date.now() + 3600_000)).find((x) => x.transferId === id),
+    undefined,
+    'the worker never takes a cancelled send',
+  );
+  assert.equal((await bakker.call('POST', `/api/v1/outbox/${id}/cancel`, {})).status, 409, 'cancelled once');
+  assert.equal(
+    (await bakker.call('POST', '/api/v1/outbox/00000000-0000-4000-8000-000000000000/cancel', {})).status,
+    404,
+  );
+
+  // The partner comes up; the person queues the send again and it goes.
+  const receiver = await startExchangeNode(t, { ca: sender.ca, us: midden, partners: [noord], port: receiverPort });
+  const retried = await bakker.call('POST', `/api/v1/outbox/${id}/retry`, {});
+  assert.equal(retried.status, 200, retried.body);
+  assert.equal((JSON.parse(retried.body) as { attempts: number }).attempts, 0, 'a retry starts counting again');
+  await waitFor('delivery', async () => outbox.get(id)?.state === 'delivered');
+  assert.equal(receiver.n.node.store.index.stats().instances, study.instances);
+  assert.equal((await bakker.call('POST', `/api/v1/outbox/${id}/cancel`, {})).status, 409, 'a delivered send stays');
+  assert.equal((await bakker.call('POST', `/api/v1/outbox/${id}/retry`, {})).status, 409);
+
+  // Both decisions are the person's, recorded with the patient.
+  const decisions = sender.n.node.audit
+    .list({ action: 'send' })
+    .filter((r) => r.user.id === bakker.id && / by Dr\. C\. Bakker/.test(r.description));
+  assert.deepEqual(
+    decisions.map((r) => r.description.replace(/ \(was \w+\)$/, '')),
+    [
+      `send to URA ${midden.ura} cancelled by ${radiologist.name}`,
+      `send to URA ${midden.ura} queued again by ${radiologist.name}`,
+    ],
+  );
+  for (const r of decisions) assert.equal(r.objects.transferId, id);
+
+  const auditor = await signedIn(t, sender, { username: 'a.audit', name: 'A. Auditor', role: 'auditor' });
+  assert.equal(
+    (await auditor.call('POST', `/api/v1/outbox/${id}/retry`, {})).status,
+    403,
+    'an auditor changes nothing',
+  );
+});
+
+test('a held study is rejected with a reason: its copy is removed, the inbox shows who and why, and it cannot be accepted after', async (t) => {
+  const receiver = await startExchangeNode(t, { us: midden, partners: [noord] });
+  const sender = await startExchangeNode(t, {
+    ca: receiver.ca,
+    us: noord,
+    partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }],
+  });
+  const dir = join(tempDir(t), 'synth');
+  const synth = await synthesize({ outDir: dir, patients: 1, seed: 52 });
+  for (const f of filesIn(dir)) await testAccess(sender.n.node, 'import').importFile(f);
+  const study = synth.patients[0]?.studies[0];
+  assert.ok(study !== undefined);
+  const sent = await sendStudy(
+    {
+      studyInstanceUid: study.studyInstanceUid,
+      to: { ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` },
+      purpose: 'transfer',
+      urgency: 'routine',
+      reason: 'overplaatsing',
+      user: { id: 'r1', name: 'Dr. D. Visser' },
+    },
+    { access: testAccess(sender.n.node, 'exchange'), tls: sender.tls, logger: silentLogger() },
+  );
+  assert.equal(receiver.n.node.store.index.stats().instances, study.instances, 'held: the copy is here');
+
+  const deWit = await signedIn(t, receiver, { username: 'e.dewit', name: 'Dr. E. de Wit', role: 'radiologist' });
+  const reject = (body: unknown) => deWit.call('POST', `/api/v1/inbox/${sent.transferId}/reject`, body);
+  assert.equal((await reject({})).status, 400, 'a reason is needed');
+  assert.equal((await reject({ reason: '   ' })).status, 400, 'a blank reason is no reason');
+  assert.equal((await reject({ reason: 'wrong patient', user: { id: 'x', name: 'Y' } })).status, 400);
+  const auditor = await signedIn(t, receiver, { username: 'a.audit', name: 'A. Auditor', role: 'auditor' });
+  assert.equal((await auditor.call('POST', `/api/v1/inbox/${sent.transferId}/reject`, { reason: 'x' })).status, 403);
+
+  const rejected = await reject({ reason: 'wrong patient: not ours' });
+  assert.equal(rejected.status, 200, rejected.body);
+  const view = JSON.parse(rejected.body) as { state: string; rejection: { by: { name: string }; reason: string } };
+  assert.equal(view.state, 'rejected');
+  assert.deepEqual([view.rejection.by.name, view.rejection.reason], ['Dr. E. de Wit', 'wrong patient: not ours']);
+  assert.equal(receiver.n.node.store.index.stats().instances, 0, "the node's copy is gone");
+
+  const listed = JSON.parse((await deWit.call('GET', '/api/v1/inbox?state=rejected')).body) as {
+    transfers: { transferId: string; rejection?: { reason: string } }[];
+  };
+  assert.deepEqual(
+    listed.transfers.map((x) => [x.transferId, x.rejection?.reason]),
+    [[sent.transferId, 'wrong patient: not ours']],
+  );
+  const accepted = await deWit.call('POST', `/api/v1/inbox/${sent.transferId}/accept`, {});
+  assert.equal(accepted.status, 409, 'a rejected study is not accepted');
+  assert.equal((JSON.parse(accepted.body) as { state: string }).state, 'rejected');
+  assert.equal((await reject({ reason: 'again' })).status, 409);
+
+  // The sender asking again for its receipt (a lost answer) still gets it.
+  const receipt = await call(
+    receiver.port,
+    'POST',
+    `/exchange/v1/transfers/${sent.transferId}/commit`,
+    receiver.ca.certPem,
+    receiver.partner,
+  );
+  assert.equal(receipt.status, 200, receipt.body);
+  assert.equal((JSON.parse(receipt.body) as { receipt: string }).receipt, sent.receipt);
+
+  // The decision in the person's name, the removal in the node's with that person responsible; both name the patient.
+  const decision = receiver.n.node.audit.list({ action: 'import' }).find((r) => r.user.id === deWit.id);
+  assert.match(decision?.description ?? '', /held study rejected by Dr\. E\. de Wit, not imported: wrong patient/);
+  assert.equal(decision?.outcome, 'failure');
+  const purge = receiver.n.node.audit.list({ action: 'purge' });
+  assert.equal(purge.length, 1);
+  assert.equal(purge[0]?.user.id, 'system:inbox');
+  assert.equal(purge[0]?.responsibleUser?.id, deWit.id);
+  assert.match(
+    purge[0]?.description ?? '',
+    new RegExp(`copy of a rejected study removed \\(${study.instances} instances`),
+  );
+  for (const r of [decision, purge[0]]) assert.equal(r?.objects.studyInstanceUid, study.studyInstanceUid);
+  assert.ok(purge[0]?.patient?.patientId !== undefined);
+});
