@@ -229,3 +229,59 @@ test('plain-text TOTP secrets of an older version are sealed on first open and s
   });
   assert.ok(r.ok, 'the migrated secret signs in');
 });
+
+test('an admin disables, enables, unlocks and gives a new second factor; the last enabled admin stays', async (t) => {
+  const clock = { now: Date.parse('2026-12-05T09:00:00Z') };
+  const { store } = storeAt(t, clock);
+  const admin = await store.createLocal({ username: 'beheer', name: 'B. Beheer', role: 'admin', password: PASSWORD });
+  const { account, totpSecret } = await store.createLocal({
+    username: 'c.bakker',
+    name: 'Dr. C. Bakker',
+    role: 'radiologist',
+    password: PASSWORD,
+  });
+  const code = (secret: string) => totpCode(secret, totpStep(new Date(clock.now)));
+  const signIn = (secret: string) => store.signIn({ username: 'c.bakker', password: PASSWORD, code: code(secret) });
+
+  const first = await signIn(totpSecret);
+  assert.ok(first.ok);
+  assert.equal(store.setDisabled(account.id, true).disabled, true);
+  assert.equal(store.session(first.token), undefined, 'disabling ends every session');
+  clock.now += 30_000;
+  assert.deepEqual(await signIn(totpSecret), { ok: false, reason: 'disabled', account });
+  assert.equal(store.setDisabled(account.id, false).disabled, false);
+  clock.now += 30_000;
+  assert.equal((await signIn(totpSecret)).ok, true, 'enabled again, the same factors sign in');
+
+  for (let i = 0; i < 5; i++) await store.signIn({ username: 'c.bakker', password: 'wrong', code: '000000' });
+  assert.ok(store.find(account.id)?.lockedUntil !== null, 'locked after five failures');
+  clock.now += 30_000;
+  assert.equal((await signIn(totpSecret)).ok, false);
+  assert.equal(store.unlock(account.id).lockedUntil, null);
+  clock.now += 30_000;
+  assert.equal((await signIn(totpSecret)).ok, true, 'unlocked at once, not after fifteen minutes');
+
+  const live = await (async () => {
+    clock.now += 30_000;
+    const r = await signIn(totpSecret);
+    assert.ok(r.ok);
+    return r.token;
+  })();
+  const reset = store.resetSecondFactor(account.id);
+  assert.notEqual(reset.totpSecret, totpSecret);
+  assert.equal(store.session(live), undefined, 'a new second factor ends the sessions of the old one');
+  clock.now += 30_000;
+  assert.equal((await signIn(totpSecret)).ok, false, 'the lost authenticator no longer works');
+  assert.equal((await signIn(reset.totpSecret)).ok, true);
+
+  assert.throws(() => store.setDisabled(admin.account.id, true), /last enabled admin/);
+  assert.throws(() => store.unlock('no-such-id'), { code: 'ACCOUNT_NOT_FOUND' });
+  assert.deepEqual(
+    store.list().map((a) => [a.username, a.role, a.disabled]),
+    [
+      ['beheer', 'admin', false],
+      ['c.bakker', 'radiologist', false],
+    ],
+  );
+  assert.ok(!JSON.stringify(store.list()).includes(reset.totpSecret), 'the list shows no secret');
+});

@@ -19,7 +19,7 @@ export interface AccountStoreOptions extends AccountPolicy {
 
 /** A request the account store refuses, with a reason an administrator can act on. */
 export class AccountError extends Error {
-  readonly code: 'ACCOUNT_INVALID' | 'ACCOUNT_EXISTS' | 'SECRETS_KEY_MISMATCH';
+  readonly code: 'ACCOUNT_INVALID' | 'ACCOUNT_EXISTS' | 'ACCOUNT_NOT_FOUND' | 'SECRETS_KEY_MISMATCH';
   constructor(code: AccountError['code'], message: string) {
     super(message);
     this.name = 'AccountError';
@@ -33,7 +33,20 @@ export class AccountError extends Error {
  */
 export type SignInResult =
   | { ok: true; token: string; session: Session }
-  | { ok: false; reason: 'unknown-user' | 'wrong-password' | 'wrong-code' | 'locked'; account?: Account };
+  | {
+      ok: false;
+      reason: 'unknown-user' | 'wrong-password' | 'wrong-code' | 'locked' | 'disabled';
+      account?: Account;
+    };
+
+/** What an admin sees of an account: never a password hash or a TOTP secret. */
+export interface AccountSummary extends Account {
+  createdAt: string;
+  /** Disabled by an admin: signs in nowhere, its sessions ended. */
+  disabled: boolean;
+  /** Locked after repeated failed sign-ins, until this time. */
+  lockedUntil: string | null;
+}
 
 interface AccountRow {
   id: string;
@@ -47,6 +60,8 @@ interface AccountRow {
   totp_last_step: number;
   failed_attempts: number;
   locked_until: number;
+  disabled_at: number | null;
+  created_at: string;
 }
 
 const USERNAME = /^[a-z0-9][a-z0-9._-]{1,63}$/;
@@ -113,6 +128,10 @@ export class AccountStore {
         expires_at INTEGER NOT NULL
       );
       CREATE INDEX IF NOT EXISTS session_by_expiry ON session (expires_at);`);
+    // Added with account administration in the workspace; accounts made before it are enabled.
+    const columns = this.#db.prepare('PRAGMA table_info(account)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'disabled_at'))
+      this.#db.exec('ALTER TABLE account ADD COLUMN disabled_at INTEGER');
     try {
       this.#sealPlainSecrets();
     } catch (err) {
@@ -217,6 +236,7 @@ export class AccountStore {
     const account = accountOf(row);
     // Re-read after the await: another sign-in may have counted a failure meanwhile.
     const fresh = this.#row(row.username)!;
+    if (fresh.disabled_at !== null) return { ok: false, reason: 'disabled', account };
     if (fresh.locked_until > at.getTime()) return { ok: false, reason: 'locked', account };
     const secret = passwordOk ? openTotpSecret(this.#totpKey, row.id, row.totp_secret) : undefined;
     const step = secret !== undefined ? acceptTotp(secret, c.code, at, fresh.totp_last_step) : undefined;
@@ -239,7 +259,8 @@ export class AccountStore {
   /**
    * Opens a session for a person the hospital's identity provider vouched for. The account follows the provider: name,
    * role and UZI role code are updated on every sign-in, and it has no password or TOTP here (lockout is the provider's).
-   * The user name is the provider's, suffixed when a different account already holds it.
+   * The user name is the provider's, suffixed when a different account already holds it. An account an admin disabled
+   * here is not signed in (undefined), whatever the provider says.
    */
   signInExternal(p: {
     subject: string;
@@ -248,11 +269,12 @@ export class AccountStore {
     role: Role;
     uziRoleCode?: string;
     twoFactor: boolean;
-  }): { token: string; session: Session } {
+  }): { token: string; session: Session } | undefined {
     const at = this.#now();
     const known = this.#db.prepare('SELECT * FROM account WHERE oidc_subject = ?').get(p.subject) as
       AccountRow | undefined;
     let id: string;
+    if (known?.disabled_at !== null && known?.disabled_at !== undefined) return undefined;
     if (known !== undefined) {
       id = known.id;
       this.#db
@@ -293,7 +315,7 @@ export class AccountStore {
     }
     const account = this.#db.prepare('SELECT * FROM account WHERE id = ?').get(row.account_id) as
       AccountRow | undefined;
-    if (account === undefined) return undefined;
+    if (account === undefined || account.disabled_at !== null) return undefined;
     // A durable write per request would put a disk flush on every call a signed-in user makes; a minute's precision is
     // plenty for an idle limit counted in minutes.
     if (at - row.last_seen >= 60_000)
@@ -318,6 +340,87 @@ export class AccountStore {
         .prepare('DELETE FROM session WHERE expires_at <= ? OR last_seen <= ?')
         .run(at, at - this.#policy.sessionIdleMinutes * 60_000).changes,
     );
+  }
+
+  /** Every account, by user name, for the admin's screen. */
+  list(): AccountSummary[] {
+    const at = this.#now().getTime();
+    const rows = this.#db.prepare('SELECT * FROM account ORDER BY username').all() as unknown as AccountRow[];
+    return rows.map((r) => ({
+      ...accountOf(r),
+      createdAt: r.created_at,
+      disabled: r.disabled_at !== null,
+      lockedUntil: r.locked_until > at ? new Date(r.locked_until).toISOString() : null,
+    }));
+  }
+
+  find(id: string): AccountSummary | undefined {
+    return this.list().find((a) => a.id === id);
+  }
+
+  /** Disables (and ends every session of) or enables an account; refuses to leave the node without an enabled admin. */
+  setDisabled(id: string, disabled: boolean): AccountSummary {
+    const row = this.#byId(id);
+    if (disabled && row.role === 'admin' && row.disabled_at === null) {
+      const admins = this.#db
+        .prepare("SELECT COUNT(*) AS n FROM account WHERE role = 'admin' AND disabled_at IS NULL")
+        .get() as { n: number };
+      if (admins.n <= 1)
+        throw new AccountError('ACCOUNT_INVALID', `${row.username} is the last enabled admin: add another admin first`);
+    }
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      this.#db
+        .prepare('UPDATE account SET disabled_at = ? WHERE id = ?')
+        .run(disabled ? this.#now().getTime() : null, id);
+      if (disabled) this.#db.prepare('DELETE FROM session WHERE account_id = ?').run(id);
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+    return this.find(id)!;
+  }
+
+  /** Ends a lockout after failed sign-ins, at once. */
+  unlock(id: string): AccountSummary {
+    this.#byId(id);
+    this.#db.prepare('UPDATE account SET failed_attempts = 0, locked_until = 0 WHERE id = ?').run(id);
+    return this.find(id)!;
+  }
+
+  /**
+   * A new TOTP secret for a local account whose authenticator was lost: the old one stops working and every session
+   * ends. The new secret comes back once, to be handed to the person.
+   */
+  resetSecondFactor(id: string): { account: AccountSummary; totpSecret: string } {
+    const row = this.#byId(id);
+    if (row.source !== 'local')
+      throw new AccountError(
+        'ACCOUNT_INVALID',
+        `${row.username} signs in through the identity provider, which keeps its second factor`,
+      );
+    const totpSecret = newTotpSecret();
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      this.#db
+        .prepare(
+          'UPDATE account SET totp_secret = ?, totp_last_step = -1, failed_attempts = 0, locked_until = 0 WHERE id = ?',
+        )
+        .run(sealTotpSecret(this.#totpKey, id, totpSecret), id);
+      this.#db.prepare('DELETE FROM session WHERE account_id = ?').run(id);
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+    return { account: this.find(id)!, totpSecret };
+  }
+
+  #byId(id: string): AccountRow {
+    const row = this.#db.prepare('SELECT * FROM account WHERE id = ?').get(id) as AccountRow | undefined;
+    if (row === undefined) throw new AccountError('ACCOUNT_NOT_FOUND', `no account ${id} on this node`);
+    return row;
   }
 
   /** Closes the database; a second call does nothing. */

@@ -13,6 +13,7 @@ export {
   AccountStore,
   type AccountPolicy,
   type AccountStoreOptions,
+  type AccountSummary,
   type SignInResult,
 } from './account-store.ts';
 export { acceptTotp, newTotpSecret, totpCode, totpSealingKey, totpStep, totpUri } from './totp.ts';

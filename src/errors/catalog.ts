@@ -101,8 +101,9 @@ export const ErrorCatalog = {
   ACCOUNT_INVALID: {
     http: 400,
     summary:
-      'the account cannot be made with these values (user name, name, UZI role code or password); the message says which rule',
+      'the account cannot be made or changed so (user name, name, UZI role code, password, or the last enabled admin); the message says which rule',
   },
+  ACCOUNT_NOT_FOUND: { http: 404, summary: 'no account with this id on this node' },
   COMMAND_LINE_INVALID: {
     http: 400,
     summary:

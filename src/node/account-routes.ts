@@ -264,6 +264,18 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
     }
     const { identity } = outcome;
     const r = d.accounts.signInExternal(identity);
+    if (r === undefined) {
+      d.audit.record({
+        action: 'login-failure',
+        outcome: 'failure',
+        description: 'sign-in refused (disabled: the account is disabled on this node)',
+        user: { id: `oidc:${identity.subject}`, name: identity.name },
+        accessPoint: at,
+        objects: {},
+        grounds: { authorization: how },
+      });
+      return undefined;
+    }
     d.audit.record({
       action: 'login',
       outcome: 'success',

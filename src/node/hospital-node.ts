@@ -9,6 +9,7 @@ import { describeInsecure, insecureResolvedPeers, insecureSettings } from './sec
 import { insecureFiles } from './insecure-files.ts';
 import { privateDatabaseFile } from './private-files.ts';
 import { openAssertions, registerAccountRoutes } from './account-routes.ts';
+import { registerAccountAdminRoutes } from './account-admin-routes.ts';
 import { SignInRateLimit } from '../auth/index.ts';
 import {
   ArrivalNotifier,
@@ -454,6 +455,7 @@ export async function startNode(
               signInLimit,
               ...(oidcSignIn !== undefined ? { oidc: oidcSignIn } : {}),
             });
+            registerAccountAdminRoutes(app, { accounts, audit, node: config.node.name });
             registerHelloRoute(app, config.node.organization);
             registerWorkspaceRoutes(app, {
               organization: config.node.organization,

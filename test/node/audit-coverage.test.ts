@@ -60,6 +60,12 @@ const noPatientData: Record<string, string> = {
   'GET /api/v1/workspace': 'which hospital this is, and how to sign in',
   'GET /api/v1/destinations': 'the trust list and the PACS AE titles: configuration, no patient',
   'GET /api/v1/audit/verification': 'the chain checked: counts and hashes, no patient (recorded, checked below)',
+  'GET /api/v1/accounts': "the node's staff accounts, no patient (account-admin.test.ts)",
+  'POST /api/v1/accounts': 'an account added: a configuration change, no patient (account-admin.test.ts)',
+  'POST /api/v1/accounts/:id/disable': 'a configuration change, no patient (account-admin.test.ts)',
+  'POST /api/v1/accounts/:id/enable': 'a configuration change, no patient (account-admin.test.ts)',
+  'POST /api/v1/accounts/:id/unlock': 'a configuration change, no patient (account-admin.test.ts)',
+  'POST /api/v1/accounts/:id/reset-second-factor': 'a configuration change, no patient (account-admin.test.ts)',
 };
 
 test('audit coverage: every route that touches patient data writes a complete record before it answers', async (t) => {
