@@ -316,8 +316,8 @@ export const PERSON_ROUTES = {
   // A viewer or the PACS's own DICOMweb client searching and retrieving the node's studies.
   dicomweb: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
   audit: { roles: ['auditor'], twoFactor: true },
-  // Local accounts: who may sign in at all, so two factors here too.
-  accounts: { roles: ['admin'], twoFactor: true },
+  // Accounts and the node's configuration: who may sign in at all and where studies go, so two factors here too.
+  admin: { roles: ['admin'], twoFactor: true },
 } as const satisfies Record<string, PersonAccess>;
 
 /** Body fields through which a client used to name the acting person; they now come from sign-in only. */

@@ -48,7 +48,7 @@ function catalogOf(err: unknown): unknown {
  * audit trail, in the admin's name; an admin cannot disable their own account, nor the last enabled admin.
  */
 export function registerAccountAdminRoutes(app: HttpsApp, d: AccountAdminDeps): void {
-  const access = { config: { access: PERSON_ROUTES.accounts } };
+  const access = { config: { access: PERSON_ROUTES.admin } };
   const issuer = `Beeldbrug ${d.node}`;
 
   const recordChange = (session: Session, ip: string, description: string): void => {

@@ -10,6 +10,7 @@ import { insecureFiles } from './insecure-files.ts';
 import { privateDatabaseFile } from './private-files.ts';
 import { openAssertions, registerAccountRoutes } from './account-routes.ts';
 import { registerAccountAdminRoutes } from './account-admin-routes.ts';
+import { registerNodeAdminRoutes } from './node-admin-routes.ts';
 import { SignInRateLimit } from '../auth/index.ts';
 import {
   ArrivalNotifier,
@@ -456,6 +457,7 @@ export async function startNode(
               ...(oidcSignIn !== undefined ? { oidc: oidcSignIn } : {}),
             });
             registerAccountAdminRoutes(app, { accounts, audit, node: config.node.name });
+            registerNodeAdminRoutes(app, config);
             registerHelloRoute(app, config.node.organization);
             registerWorkspaceRoutes(app, {
               organization: config.node.organization,

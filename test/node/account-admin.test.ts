@@ -63,6 +63,13 @@ test('an admin adds, disables, enables, unlocks and re-keys an account; each cha
   assert.equal((await asBakker('GET', '/api/v1/session')).status, 200);
   assert.equal((await asBakker('GET', '/api/v1/accounts')).status, 403, 'a radiologist manages no accounts');
   assert.equal((await asBakker('POST', `/api/v1/accounts/${account.id}/unlock`, {})).status, 403);
+  assert.equal((await asBakker('GET', '/api/v1/configuration')).status, 403);
+  assert.equal((await asBakker('GET', '/api/v1/doctor')).status, 403);
+  const configuration = await admin.call('GET', '/api/v1/configuration');
+  assert.equal(configuration.status, 200, configuration.body);
+  const shownConfig = JSON.parse(configuration.body) as { dimse: { aeTitle: string }; retentionDays: number };
+  assert.deepEqual([shownConfig.dimse.aeTitle, shownConfig.retentionDays], ['BB_0001', 7]);
+  assert.doesNotMatch(configuration.body, /keyFile|\.key|secret/i, 'no key file or secret named');
 
   // Disabled: the session ends at once, and sign-in is refused with the one answer every failure gets.
   const disabled = await admin.call('POST', `/api/v1/accounts/${account.id}/disable`, {});

@@ -66,6 +66,8 @@ const noPatientData: Record<string, string> = {
   'POST /api/v1/accounts/:id/enable': 'a configuration change, no patient (account-admin.test.ts)',
   'POST /api/v1/accounts/:id/unlock': 'a configuration change, no patient (account-admin.test.ts)',
   'POST /api/v1/accounts/:id/reset-second-factor': 'a configuration change, no patient (account-admin.test.ts)',
+  'GET /api/v1/configuration': "the node's configuration without secrets, no patient",
+  'GET /api/v1/doctor': "findings about the node's configuration and ports, no patient",
 };
 
 test('audit coverage: every route that touches patient data writes a complete record before it answers', async (t) => {

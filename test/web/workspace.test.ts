@@ -307,6 +307,88 @@ test('the staff workspace in Chromium: sign in, send and see it arrive, timeline
     },
   );
 
+  await t.test(
+    'admin: adds a user whose QR secret signs in, disables a colleague, reads the configuration and runs the check',
+    async () => {
+      const beheer = { username: 'i.beheer', name: 'I. Beheer', role: 'admin' as const };
+      const secret = await addAccount(t, nodes.noord, beheer);
+      const adminPage = await openAt(await freshContext(browser), nodes.noord);
+      await signIn(adminPage, beheer.username, secret);
+      await adminPage.getByRole('heading', { name: 'Beheer', level: 1 }).waitFor();
+      assert.equal(await adminPage.getByRole('link', { name: 'Onderzoeken' }).count(), 0, 'no patient data for admins');
+      const accounts = adminPage.getByTestId('accounts');
+      await accounts.getByRole('row').filter({ hasText: visser.username }).waitFor();
+
+      await adminPage.getByRole('button', { name: 'Gebruiker toevoegen' }).click();
+      await adminPage.getByLabel('Gebruikersnaam').fill('n.nieuw');
+      await adminPage.getByRole('textbox', { name: /^Naam/ }).fill('N. Nieuw');
+      await adminPage.getByRole('combobox', { name: /^Rol/ }).selectOption('staff');
+      await adminPage.getByLabel('UZI-rolcode (optioneel)').fill('30.000');
+      await adminPage.getByLabel('Eerste wachtwoord').fill(PERSON_PASSWORD);
+      await adminPage.getByRole('button', { name: 'Gebruiker toevoegen' }).click();
+      const handover = adminPage.getByTestId('new-secret');
+      await handover.getByRole('img', { name: 'QR-code voor de authenticator-app' }).waitFor();
+      assert.ok(
+        await handover
+          .getByRole('img')
+          .evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth > 100),
+        'the QR code is drawn',
+      );
+      await screenshot(adminPage, 'admin-new-user');
+      const shown = ((await handover.getByTestId('totp-secret').textContent()) ?? '').replace(/\s/g, '');
+      const newcomer = await send(
+        nodes.noord.port,
+        'POST',
+        '/api/v1/session',
+        nodes.noord.ca.certPem,
+        undefined,
+        Buffer.from(
+          JSON.stringify({
+            username: 'n.nieuw',
+            password: PERSON_PASSWORD,
+            code: totpCode(shown, totpStep(new Date())),
+          }),
+        ),
+        { 'content-type': 'application/json' },
+      );
+      assert.equal(newcomer.status, 200, `the secret as shown signs the new user in: ${newcomer.body}`);
+      await handover.getByRole('button', { name: 'Gekoppeld, sluiten' }).click();
+      await accounts.getByRole('row').filter({ hasText: 'n.nieuw' }).getByText('actief').waitFor();
+
+      const bosRow = accounts.getByRole('row').filter({ hasText: visser.username });
+      await bosRow.getByRole('button', { name: 'Uitschakelen' }).click();
+      await bosRow.getByText('uitgeschakeld').waitFor();
+      assert.equal(
+        await accounts
+          .getByRole('row')
+          .filter({ hasText: beheer.username })
+          .getByRole('button', { name: 'Uitschakelen' })
+          .count(),
+        0,
+        'an admin cannot disable their own account',
+      );
+      assert.ok(
+        nodes.noord.n.node.audit
+          .list({ action: 'configuration-change' })
+          .some(
+            (r) =>
+              r.user.name === beheer.name &&
+              r.description === `account ${visser.username} (${visser.name}) disabled; its sessions ended`,
+          ),
+      );
+
+      const configuration = adminPage.getByTestId('configuration');
+      await configuration.getByTestId('dicom-peers').getByText('PACS_NOORD').waitFor();
+      assert.match((await configuration.getByTestId('routing').textContent()) ?? '', /vasthouden ter beoordeling/);
+      await adminPage.getByRole('button', { name: 'Controle uitvoeren' }).click();
+      const doctor = adminPage.getByTestId('doctor');
+      await doctor.waitFor();
+      assert.ok((await doctor.getByRole('row').count()) > 0, 'the check reports its findings');
+      await screenshot(adminPage, 'admin');
+      assert.deepEqual(scriptErrors(adminPage), []);
+    },
+  );
+
   assert.deepEqual(scriptErrors(page), []);
   assert.deepEqual(scriptErrors(midPage), []);
 });

@@ -138,13 +138,13 @@ export function App() {
         </div>
       </header>
       <main className="content">
-        <ScreenOf route={route} allowed={allowed} />
+        <ScreenOf route={route} allowed={allowed} username={signed.session.user.username} />
       </main>
     </div>
   );
 }
 
-function ScreenOf({ route, allowed }: { route: Route; allowed: readonly Screen[] }) {
+function ScreenOf({ route, allowed, username }: { route: Route; allowed: readonly Screen[]; username: string }) {
   const t = useT();
   const home = allowed[0]!;
   useEffect(() => {
@@ -178,6 +178,6 @@ function ScreenOf({ route, allowed }: { route: Route; allowed: readonly Screen[]
     case 'audit':
       return <AuditScreen />;
     case 'admin':
-      return <AdminScreen />;
+      return <AdminScreen self={username} />;
   }
 }
