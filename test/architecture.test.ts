@@ -21,6 +21,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   synth: ['dicom', 'patient'],
   errors: [],
   log: [],
+  metrics: [],
   config: ['errors'],
   audit: [],
   registry: ['config', 'errors', 'http', 'log'],
@@ -37,6 +38,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
     'exchange',
     'http',
     'log',
+    'metrics',
     'patient',
     'registry',
     'store',
@@ -118,6 +120,7 @@ const chokepoint: readonly { what: string; pattern: RegExp; allowedIn: Readonly<
     allowedIn: {
       'node/account-routes.ts': 'sign-in, sign-out and audit-read records: about accounts, not patient data',
       'cli/user-command.ts': 'account administration records: about accounts, not patient data',
+      'node/account-admin-routes.ts': 'account administration in the workspace: about accounts, not patient data',
     },
   },
   {

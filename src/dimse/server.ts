@@ -197,6 +197,7 @@ export class DimseServer {
         },
         'association accepted',
       );
+      this.cfg.options.onAssociation?.({ accepted: true });
       new ScpSession(ul, info, this.cfg).start();
     };
   }
@@ -210,6 +211,7 @@ export class DimseServer {
   ): AssociateRj | undefined {
     const reject = (reason: string, detail: string, rj: AssociateRj): AssociateRj => {
       log.warn({ reason, detail, calledAe: info.calledAeTitle }, 'association rejected');
+      this.cfg.options.onAssociation?.({ accepted: false, code: reason });
       return rj;
     };
     if ((rq.protocolVersion & 1) === 0) {

@@ -124,6 +124,8 @@ export interface ServerOptions {
   /** when set, the port speaks DICOM TLS only */
   tls?: TlsOptions;
   logger: Logger;
+  /** told of each association asked for: accepted, or rejected with the code its log line names (for metrics) */
+  onAssociation?(outcome: { accepted: true } | { accepted: false; code: string }): void;
 }
 
 export interface ConnectOptions {

@@ -180,6 +180,15 @@ export class Inbox {
     return new Set(rows.map((r) => r.sop_instance_uid));
   }
 
+  /** How many transfers are in each state (for metrics). */
+  countByState(): Record<string, number> {
+    const rows = this.#db.prepare('SELECT state, COUNT(*) AS n FROM incoming_transfer GROUP BY state').all() as {
+      state: string;
+      n: number;
+    }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
   close(): void {
     this.#db.close();
   }

@@ -250,6 +250,15 @@ export class Outbox {
     );
   }
 
+  /** How many transfers are in each state (for metrics). */
+  countByState(): Record<string, number> {
+    const rows = this.#db.prepare('SELECT state, COUNT(*) AS n FROM outgoing_transfer GROUP BY state').all() as {
+      state: string;
+      n: number;
+    }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }

@@ -4,7 +4,7 @@ import { organizationOf, type Session } from '../auth/index.ts';
 import type { PartnerConfig } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { HttpsApp } from './https-app.ts';
-import { installProblemHandlers, problemOf, sendProblem } from './problem-details.ts';
+import { installProblemHandlers, problemCodeOf, problemOf, sendProblem } from './problem-details.ts';
 import {
   type Acting,
   type AssertionCheck,
@@ -44,6 +44,8 @@ export interface HttpsServerOptions {
   /** Our own URA, for own-organization routes. */
   ownUra: string;
   logger: Logger;
+  /** Told the catalog code of every problem answered (metrics: errors by code). */
+  onProblem?: (code: string) => void;
   /** The session a token stands for (user routes); without it every user route refuses. */
   sessions?: (token: string) => Session | undefined;
   /** Our own organization's name, for the organization of a signed-in person. */
@@ -144,6 +146,12 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
     bodyLimit: 1024 * 1024,
   });
   installProblemHandlers(app, o.logger);
+  const onProblem = o.onProblem;
+  if (onProblem !== undefined)
+    app.addHook('onResponse', async (_req, reply) => {
+      const code = problemCodeOf(reply);
+      if (code !== undefined) onProblem(code);
+    });
   const routes: { method: string; url: string; access: RouteAccess }[] = [];
   app.addHook('onRoute', (route) => {
     const access = route.config?.access;

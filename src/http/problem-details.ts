@@ -52,7 +52,16 @@ export function bodyInvalid(e: {
   return new BeeldbrugError('REQUEST_INVALID', problems.join('; '), { members: { problems } });
 }
 
+/** The catalog code each problem answer carried, for the server's onResponse hook (metrics by code). */
+const answeredCodes = new WeakMap<FastifyReply, string>();
+
+/** The catalog code of the problem this reply answered, if it answered one. */
+export function problemCodeOf(reply: FastifyReply): string | undefined {
+  return answeredCodes.get(reply);
+}
+
 export async function sendProblem(reply: FastifyReply, problem: Problem): Promise<FastifyReply> {
+  answeredCodes.set(reply, problem.code);
   return reply.code(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
 }
 

@@ -10,7 +10,8 @@ import { insecureFiles } from './insecure-files.ts';
 import { privateDatabaseFile } from './private-files.ts';
 import { openAssertions, registerAccountRoutes } from './account-routes.ts';
 import { registerAccountAdminRoutes } from './account-admin-routes.ts';
-import { registerNodeAdminRoutes } from './node-admin-routes.ts';
+import { registerMetricsRoute, registerNodeAdminRoutes } from './node-admin-routes.ts';
+import { NodeMetrics } from '../metrics/index.ts';
 import { SignInRateLimit } from '../auth/index.ts';
 import {
   ArrivalNotifier,
@@ -154,6 +155,18 @@ export async function startNode(
         return r !== undefined ? { mayRelease: (bsn, toUra) => r.mayRelease(bsn, toUra, 'imaging') } : undefined;
       },
     });
+    // Sources the gauges read at scrape time; set as the parts below come up.
+    const dimseServers: DimseServer[] = [];
+    let forwarding: ReadonlyMap<string, PacsForwarder> = new Map();
+    let outboxCounts: () => Record<string, number> = () => ({});
+    let inboxCounts: () => Record<string, number> = () => ({});
+    const metrics = new NodeMetrics({
+      associationsOpen: () => dimseServers.reduce((n, s) => n + s.activeAssociations, 0),
+      outgoing: () => outboxCounts(),
+      incoming: () => inboxCounts(),
+      pacsQueue: () => Object.fromEntries([...forwarding].map(([ae, f]) => [ae, f.pending])),
+    });
+    patientData.onStored(() => metrics.instanceStored());
     const recovery = await patientData.recover();
     logger.info(
       {
@@ -246,7 +259,9 @@ export async function startNode(
         },
         ...(listener.tls !== undefined ? { tls: readTlsFiles(listener.tls) } : {}),
         logger: logger.child({ part: 'dimse', port: listener.port }),
+        onAssociation: (o) => (o.accepted ? metrics.associationAccepted() : metrics.associationRejected(o.code)),
       });
+      dimseServers.push(server);
       const { port } = await listening(`DICOM ${listener.host}:${listener.port}`, () =>
         server.listen(listener.port, listener.host),
       );
@@ -254,7 +269,6 @@ export async function startNode(
       dimsePorts.push(port);
     }
     let https: RunningNode['https'];
-    let forwarding: ReadonlyMap<string, PacsForwarder> = new Map();
     let outbox: Outbox | undefined;
     let timeline: TimelineService | undefined;
     if (config.exchange !== undefined) {
@@ -299,13 +313,16 @@ export async function startNode(
         patientData,
         node: config.node.name,
         sourceTimeoutMs: config.timeline.sourceTimeoutMs,
+        onSource: (o) => metrics.timelineSource(o),
       });
       const theTimeline = timeline;
       closers.push(async () => theTimeline.close());
       const inbox = new Inbox(join(config.dataDir, 'exchange.sqlite'));
       closers.push(async () => inbox.close());
+      inboxCounts = () => inbox.countByState();
       outbox = new Outbox(join(config.dataDir, 'exchange.sqlite'));
       const theOutbox = outbox;
+      outboxCounts = () => theOutbox.countByState();
       closers.push(async () => theOutbox.close());
       const source = pacsSourceFor(config, patientData, logger);
       const worker = new OutboxWorker({
@@ -445,8 +462,10 @@ export async function startNode(
           ...(assertions !== undefined ? { assertions } : {}),
           logger: logger.child({ part: 'https' }),
           sessions: (token) => accounts.session(token),
+          onProblem: (code) => metrics.error(code, 'http'),
           routes: (app) => {
             app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
+            registerMetricsRoute(app, metrics);
             const signInLimit = new SignInRateLimit(config.auth.signInRateLimit, options.now);
             registerAccountRoutes(app, {
               accounts,

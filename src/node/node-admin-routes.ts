@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.ts';
 import { type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
+import type { NodeMetrics } from '../metrics/index.ts';
 import { type Finding, runDoctor } from './doctor.ts';
 
 /** GET /api/v1/configuration: what the node is set up with, as an admin checks it; no secrets, no patient data. */
@@ -77,4 +78,19 @@ export function registerNodeAdminRoutes(app: HttpsApp, config: Readonly<Config>)
   const access = { config: { access: PERSON_ROUTES.admin } };
   app.get('/api/v1/configuration', access, async (): Promise<NodeConfigurationView> => configurationOf(config));
   app.get('/api/v1/doctor', access, async (): Promise<DoctorView> => ({ findings: await runDoctor(config) }));
+}
+
+/**
+ * GET /metrics in Prometheus' text format, for the hospital's monitoring: Prometheus scrapes it with a client
+ * certificate of our own organization (tls_config cert_file/key_file), or an admin looks with their session.
+ */
+export function registerMetricsRoute(app: HttpsApp, metrics: NodeMetrics): void {
+  app.get(
+    '/metrics',
+    { config: { access: { roles: ['admin'], twoFactor: true, systems: 'as-itself' } } },
+    async (_req, reply) => {
+      const { contentType, body } = await metrics.exposition();
+      return reply.header('content-type', contentType).send(body);
+    },
+  );
 }

@@ -26,6 +26,11 @@ export class PacsForwarder {
   readonly #log: Logger;
   readonly #identity: PatientIdentityRule;
   readonly #queue: ReleasedInstance[] = [];
+
+  /** Instances waiting to go into this PACS. */
+  get pending(): number {
+    return this.#queue.length;
+  }
   readonly #contexts = new Map<string, Set<string>>();
   #association: Association | undefined;
   #running: Promise<void> | undefined;

@@ -21,6 +21,8 @@ export interface TimelineServiceOptions {
   node: string;
   /** A source that has not answered by then is reported as timed out; the others are not held back. */
   sourceTimeoutMs: number;
+  /** Told how each source did (status, time taken), e.g. for metrics. */
+  onSource?: (outcome: SourceOutcome) => void;
 }
 
 export interface TimelineQuery {
@@ -134,14 +136,18 @@ export class TimelineService {
     const partner = this.#o.partners.find((p) => p.ura === s.ura);
     const name = partner?.name ?? s.name ?? s.ura;
     const started = performance.now();
-    const done = (status: SourceOutcome['status'], studies: number, reason?: string): SourceOutcome => ({
-      ura: s.ura,
-      name,
-      status,
-      studies,
-      ms: Math.round(performance.now() - started),
-      ...(reason !== undefined ? { reason } : {}),
-    });
+    const done = (status: SourceOutcome['status'], studies: number, reason?: string): SourceOutcome => {
+      const outcome: SourceOutcome = {
+        ura: s.ura,
+        name,
+        status,
+        studies,
+        ms: Math.round(performance.now() - started),
+        ...(reason !== undefined ? { reason } : {}),
+      };
+      this.#o.onSource?.(outcome);
+      return outcome;
+    };
     if (partner?.baseUrl === undefined)
       return { outcome: done('failed', 0, 'not a partner with a baseUrl in exchange.partners') };
     try {

@@ -1,0 +1,1 @@
+export { type MetricSources, NodeMetrics } from './node-metrics.ts';
