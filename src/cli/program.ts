@@ -4,7 +4,7 @@ import { loadConfig, loadRegistryConfig } from '../config/index.ts';
 import { initRegistry, REGISTRY_CONFIG_FILE_NAME, serveRegistry, writeNetworkKey } from './registry-command.ts';
 import { timelineFromCli } from './timeline-command.ts';
 import { createLogger } from '../log/index.ts';
-import { startNode } from '../node/index.ts';
+import { BEELDBRUG_VERSION, startNode } from '../node/index.ts';
 import { synthesize } from '../synth/index.ts';
 import { runDemo } from './demo-command.ts';
 import { makeCa, makeNodeCertificate } from './pki-command.ts';
@@ -63,7 +63,7 @@ export function buildProgram(): Command {
     .description(
       'Exchange radiology studies between hospitals: a DICOM node for your PACS, and the bridge to other hospitals.',
     )
-    .version('0.1.0')
+    .version(BEELDBRUG_VERSION)
     .addHelpText(
       'after',
       '\nExit codes: 0 done, 1 failed (the message says why), 2 the command line is wrong (nothing was done).',

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Dataset, Tag, toDicomJson, type DicomJson } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
-import { actingAccessor, type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
+import { actingAccessor, type HttpsApp, PERSON_ROUTES, type RouteDoc } from '../http/index.ts';
 import type { PatientData, PatientDataAccess, ReleasedInstance } from '../studies/index.ts';
 import {
   BodyTooLarge,
@@ -44,7 +44,24 @@ const STOW_FAILURE = { processing: 0x0110, notDicom: 0xc000 } as const;
  * records each search and each retrieval.
  */
 export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): void {
-  const config = { config: { access: PERSON_ROUTES.dicomweb } };
+  const QIDO =
+    'QIDO-RS (PS3.18 10.6): matching keys by keyword or tag (PatientID, PatientName with * and ?, StudyDate ranges, ModalitiesInStudy, AccessionNumber, UIDs), includefield, limit and offset. 204 when nothing matches.';
+  const config = (summary: string, more: Omit<RouteDoc, 'tag' | 'summary'> = {}) => ({
+    config: { access: PERSON_ROUTES.dicomweb, doc: { tag: 'dicomweb', summary, ...more } },
+  });
+  const qido = (summary: string) => config(summary, { description: QIDO, answers: 'application/dicom+json' });
+  const wado = (summary: string) =>
+    config(summary, {
+      description: 'WADO-RS (PS3.18 10.4): the instances as stored, multipart/related; type="application/dicom".',
+      answers: 'multipart/related; type="application/dicom"',
+      errors: ['NOT_FOUND', 'UNSUPPORTED_MEDIA_TYPE'],
+    });
+  const meta = (summary: string) =>
+    config(summary, {
+      description: 'WADO-RS metadata (PS3.18 10.4): DICOM JSON of each instance, without bulk data.',
+      answers: 'application/dicom+json',
+      errors: ['NOT_FOUND'],
+    });
   const access = (req: FastifyRequest, purpose: 'query' | 'retrieve'): PatientDataAccess => accessFor(d, req, purpose);
   const base = (req: FastifyRequest): string => `https://${req.headers.host ?? 'localhost'}${DICOMWEB_ROOT}`;
 
@@ -67,12 +84,16 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
     return reply.type(DICOM_JSON).send(matches.map((ds) => qidoResult(ds, root)));
   };
 
-  app.get(`${DICOMWEB_ROOT}/studies`, config, search('STUDY'));
-  app.get(`${DICOMWEB_ROOT}/series`, config, search('SERIES'));
-  app.get(`${DICOMWEB_ROOT}/instances`, config, search('IMAGE'));
-  app.get(`${DICOMWEB_ROOT}/studies/:study/series`, config, search('SERIES'));
-  app.get(`${DICOMWEB_ROOT}/studies/:study/instances`, config, search('IMAGE'));
-  app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/instances`, config, search('IMAGE'));
+  app.get(`${DICOMWEB_ROOT}/studies`, qido('Search for studies'), search('STUDY'));
+  app.get(`${DICOMWEB_ROOT}/series`, qido('Search for series'), search('SERIES'));
+  app.get(`${DICOMWEB_ROOT}/instances`, qido('Search for instances'), search('IMAGE'));
+  app.get(`${DICOMWEB_ROOT}/studies/:study/series`, qido("Search a study's series"), search('SERIES'));
+  app.get(`${DICOMWEB_ROOT}/studies/:study/instances`, qido("Search a study's instances"), search('IMAGE'));
+  app.get(
+    `${DICOMWEB_ROOT}/studies/:study/series/:series/instances`,
+    qido("Search a series' instances"),
+    search('IMAGE'),
+  );
 
   const released = (req: FastifyRequest<{ Params: Path }>, what: string): ReleasedInstance[] =>
     releasedInPath(d, req, what);
@@ -90,9 +111,9 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
       .type(`multipart/related; type="application/dicom"; boundary=${boundary}`)
       .send(Readable.from(multipart(instances, boundary)));
   };
-  app.get(`${DICOMWEB_ROOT}/studies/:study`, config, retrieve);
-  app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series`, config, retrieve);
-  app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/instances/:instance`, config, retrieve);
+  app.get(`${DICOMWEB_ROOT}/studies/:study`, wado('Retrieve a study'), retrieve);
+  app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series`, wado('Retrieve a series'), retrieve);
+  app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/instances/:instance`, wado('Retrieve an instance'), retrieve);
 
   const metadata = async (req: FastifyRequest<{ Params: Path }>, reply: FastifyReply) => {
     const instances = released(req, 'WADO-RS metadata');
@@ -102,7 +123,12 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
   };
   app.get<{ Params: Path & { frames: string } }>(
     `${DICOMWEB_ROOT}/studies/:study/series/:series/instances/:instance/frames/:frames`,
-    config,
+    config('Retrieve frames (numbered from 1, comma-separated) as pixel data', {
+      description:
+        'WADO-RS frames (PS3.18 10.4): uncompressed frames as little-endian bytes, compressed ones as stored, multipart.',
+      answers: 'multipart/related; type="application/octet-stream"',
+      errors: ['NOT_FOUND'],
+    }),
     async (req, reply) => {
       const numbers = req.params.frames.split(',').map((f) => (/^\d+$/.test(f.trim()) ? Number(f.trim()) : 0));
       if (numbers.length === 0 || numbers.some((f) => f < 1))
@@ -131,7 +157,7 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
         .send(Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]));
     },
   );
-  app.get(`${DICOMWEB_ROOT}/studies/:study/metadata`, config, metadata);
+  app.get(`${DICOMWEB_ROOT}/studies/:study/metadata`, meta("A study's metadata"), metadata);
 
   // STOW-RS (PS3.18 10.5): the body streams part by part into the store, never buffered by the framework.
   if (!app.hasContentTypeParser('multipart/related'))
@@ -216,9 +242,23 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
     const status = failed.length === 0 ? 200 : stored.length > 0 ? 202 : 409;
     return reply.code(status).type(DICOM_JSON).send(toDicomJson(answer));
   };
-  app.post(`${DICOMWEB_ROOT}/studies`, { config: { access: PERSON_ROUTES.dicomweb } }, stow);
-  app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/metadata`, config, metadata);
-  app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/instances/:instance/metadata`, config, metadata);
+  app.post(
+    `${DICOMWEB_ROOT}/studies`,
+    config('Store instances (STOW-RS)', {
+      description:
+        'STOW-RS (PS3.18 10.5): Part 10 files as multipart/related; type="application/dicom", streamed into the store; the answer lists each stored and failed instance.',
+      bodyType: 'multipart/related; type="application/dicom"',
+      answers: 'application/dicom+json',
+      errors: ['BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'],
+    }),
+    stow,
+  );
+  app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/metadata`, meta("A series' metadata"), metadata);
+  app.get(
+    `${DICOMWEB_ROOT}/studies/:study/series/:series/instances/:instance/metadata`,
+    meta("An instance's metadata"),
+    metadata,
+  );
   registerRenderedRoutes(app, d);
 }
 

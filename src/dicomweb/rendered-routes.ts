@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
-import { type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
+import { z } from 'zod';
+import { bodyInvalid, type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
 import { type AccessDeps, accessFor, identifierOf, type Path, releasedInPath } from './dicomweb-access.ts';
 import { parseViewport, parseWindow, renderFrame, type RenderOptions } from './rendered.ts';
 import { datasetOf, framesOf } from './stored-instance.ts';
@@ -12,18 +13,25 @@ const THUMBNAIL = { width: 128, height: 128 };
 /** SOP classes with no picture to show: structured reports, encapsulated documents, presentation states, key objects. */
 const NOT_AN_IMAGE = /^1\.2\.840\.10008\.5\.1\.4\.1\.1\.(88\.|104\.|11\.|66)/;
 
-type Query = { window?: string; viewport?: string; quality?: string };
+/** PS3.18 8.3.5.1's rendering parameters this node takes; others (annotation, charset) are ignored, as it may. */
+const renderedQuery = z.looseObject({
+  window: z.string().max(64).optional().describe('center,width,function (function: linear, linear-exact, sigmoid)'),
+  viewport: z.string().max(64).optional().describe('width,height of the answer in pixels'),
+  quality: z.coerce.number().int().min(1).max(100).optional().describe('JPEG quality'),
+});
+
+type Query = z.input<typeof renderedQuery>;
 
 function optionsOf(req: FastifyRequest<{ Querystring: Query }>, viewport?: RenderOptions['viewport']): RenderOptions {
   const accept = req.headers.accept ?? '';
   // PNG when the client names it before JPEG (or names only PNG); JPEG for everything else, `image/*` included.
   const at = (type: string): number => (accept.includes(type) ? accept.indexOf(type) : Infinity);
   const png = at('image/png') < at('image/jpeg');
-  const quality = req.query.quality !== undefined ? Number(req.query.quality) : undefined;
-  if (quality !== undefined && !(Number.isInteger(quality) && quality >= 1 && quality <= 100))
-    throw new BeeldbrugError('REQUEST_INVALID', 'quality: a whole number from 1 to 100');
-  const window = parseWindow(req.query.window);
-  const asked = parseViewport(req.query.viewport) ?? viewport;
+  const q = renderedQuery.safeParse(req.query);
+  if (!q.success) throw bodyInvalid(q.error);
+  const quality = q.data.quality;
+  const window = parseWindow(q.data.window);
+  const asked = parseViewport(q.data.viewport) ?? viewport;
   return {
     type: png ? 'image/png' : 'image/jpeg',
     ...(window !== undefined ? { window } : {}),
@@ -38,7 +46,19 @@ function optionsOf(req: FastifyRequest<{ Querystring: Query }>, viewport?: Rende
  * series. Reading goes through the access layer like every retrieval; a thumbnail records only the instance drawn.
  */
 export function registerRenderedRoutes(app: HttpsApp, d: AccessDeps): void {
-  const config = { config: { access: PERSON_ROUTES.dicomweb } };
+  const config = (summary: string) => ({
+    config: {
+      access: PERSON_ROUTES.dicomweb,
+      doc: {
+        tag: 'dicomweb',
+        summary,
+        description: 'PS3.18 rendered resources: JPEG, or PNG when the Accept header names it first.',
+        query: renderedQuery,
+        answers: 'image/jpeg',
+        errors: ['NOT_FOUND'] as const,
+      },
+    },
+  });
 
   const render = async (
     req: FastifyRequest<{ Params: Path & { frames?: string }; Querystring: Query }>,
@@ -93,21 +113,29 @@ export function registerRenderedRoutes(app: HttpsApp, d: AccessDeps): void {
   };
 
   type Req = FastifyRequest<{ Params: Path & { frames?: string }; Querystring: Query }>;
-  app.get(`${ROOT}/studies/:study/series/:series/instances/:instance/rendered`, config, (req: Req, reply) =>
-    render(req, reply, req.params, 'WADO-RS rendered'),
+  app.get(
+    `${ROOT}/studies/:study/series/:series/instances/:instance/rendered`,
+    config('An instance rendered as an image (WADO-RS)'),
+    (req: Req, reply) => render(req, reply, req.params, 'WADO-RS rendered'),
   );
   app.get(
     `${ROOT}/studies/:study/series/:series/instances/:instance/frames/:frames/rendered`,
-    config,
+    config('A frame rendered as an image (WADO-RS)'),
     (req: Req, reply) => render(req, reply, req.params, `WADO-RS rendered frame ${req.params.frames}`),
   );
-  app.get(`${ROOT}/studies/:study/series/:series/instances/:instance/thumbnail`, config, (req: Req, reply) =>
-    render(req, reply, req.params, 'WADO-RS thumbnail', THUMBNAIL),
+  app.get(
+    `${ROOT}/studies/:study/series/:series/instances/:instance/thumbnail`,
+    config('A thumbnail of an instance'),
+    (req: Req, reply) => render(req, reply, req.params, 'WADO-RS thumbnail', THUMBNAIL),
   );
-  app.get(`${ROOT}/studies/:study/series/:series/thumbnail`, config, (req: Req, reply) =>
-    render(req, reply, representative(req), 'WADO-RS thumbnail', THUMBNAIL),
+  app.get(
+    `${ROOT}/studies/:study/series/:series/thumbnail`,
+    config('A thumbnail of a series: its middle image'),
+    (req: Req, reply) => render(req, reply, representative(req), 'WADO-RS thumbnail', THUMBNAIL),
   );
-  app.get(`${ROOT}/studies/:study/thumbnail`, config, (req: Req, reply) =>
-    render(req, reply, representative(req), 'WADO-RS thumbnail', THUMBNAIL),
+  app.get(
+    `${ROOT}/studies/:study/thumbnail`,
+    config('A thumbnail of a study: the middle image of its largest series'),
+    (req: Req, reply) => render(req, reply, representative(req), 'WADO-RS thumbnail', THUMBNAIL),
   );
 }

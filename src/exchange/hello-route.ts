@@ -5,7 +5,8 @@ import type { HttpsApp } from '../http/index.ts';
  * organization answers and which organization this node saw in its client certificate. No patient data.
  */
 export function registerHelloRoute(app: HttpsApp, us: { name: string; ura: string }): void {
-  app.get('/exchange/v1/hello', { config: { access: 'partner' } }, async (req) => ({
+  const doc = { tag: 'exchange', summary: 'Check the link: which organization answers, and which one it saw calling' };
+  app.get('/exchange/v1/hello', { config: { access: 'partner', doc } }, async (req) => ({
     organization: { name: us.name, ura: us.ura },
     caller: req.partner !== undefined ? { name: req.partner.name, ura: req.partner.ura } : null,
   }));

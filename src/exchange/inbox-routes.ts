@@ -2,10 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { BeeldbrugError } from '../errors/index.ts';
 import { decideIdentity, type PatientIdentityRule } from './patient-identity.ts';
-import { bodyInvalid, type HttpsApp, PERSON_ROUTES, personNamedInBody } from '../http/index.ts';
+import { bodyInvalid, type HttpsApp, PERSON_ROUTES, personNamedInBody, type RouteDoc } from '../http/index.ts';
 import type { AccessGrounds, PatientData, PatientDataAccess } from '../studies/index.ts';
 import { actingGrounds, importAbout, shownAbout } from './audit-events.ts';
-import { type Inbox, type IncomingTransfer, type Rejection, TRANSFER_STATES, type TransferState } from './inbox.ts';
+import { type Inbox, type IncomingTransfer, type Rejection, TRANSFER_STATES } from './inbox.ts';
 import type { Manifest } from './manifest.ts';
 
 const acceptSchema = z.strictObject({
@@ -15,6 +15,16 @@ const acceptSchema = z.strictObject({
 const rejectSchema = z.strictObject({
   /** Why the study is refused (wrong patient, sent to the wrong hospital, duplicate): kept with the transfer. */
   reason: z.string().trim().min(1).max(1000),
+});
+
+const listQuery = z.strictObject({ state: z.enum(TRANSFER_STATES).optional() });
+/** Waiting for one transfer to arrive: answer once it is no longer open, or after waitSeconds. */
+const waitQuery = z.strictObject({ waitSeconds: z.coerce.number().min(0).max(25).default(0) });
+
+const inboxDoc = (summary: string, more: Omit<RouteDoc, 'tag' | 'summary'> = {}): RouteDoc => ({
+  tag: 'inbox',
+  summary,
+  ...more,
 });
 
 export interface InboxRouteDeps {
@@ -102,15 +112,24 @@ function view(
  * held study into the PACS.
  */
 export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
-  app.get<{ Querystring: { state?: string } }>(
+  app.get(
     '/api/v1/inbox',
-    { config: { access: PERSON_ROUTES.inbox } },
+    {
+      config: {
+        access: PERSON_ROUTES.inbox,
+        doc: inboxDoc(
+          "Arrived and arriving studies, newest first, with the sender's patient and how the PACS files it",
+          {
+            query: listQuery,
+          },
+        ),
+      },
+    },
     async (req) => {
-      const state = req.query.state;
-      if (state !== undefined && !(TRANSFER_STATES as readonly string[]).includes(state)) {
-        throw new BeeldbrugError('REQUEST_INVALID', `state: one of ${TRANSFER_STATES.join(', ')}`);
-      }
-      const transfers = d.inbox.list(state !== undefined ? { state: state as TransferState } : {});
+      const q = listQuery.safeParse(req.query);
+      if (!q.success) throw bodyInvalid(q.error);
+      const state = q.data.state;
+      const transfers = d.inbox.list(state !== undefined ? { state } : {});
       // Recorded before anything is shown: a listing the trail cannot hold is not answered.
       d.patientData.open(actingGrounds(req.acting, { node: d.node, ip: req.ip })).recordAll(
         transfers.map((t) =>
@@ -130,14 +149,24 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
 
   // One transfer, for a person or system waiting for a study to arrive: `?waitSeconds=N` answers once it is no longer
   // open (or after N seconds, at most 25), so the waiting costs one request and one audit record per look.
-  app.get<{ Params: { transferId: string }; Querystring: { waitSeconds?: string } }>(
+  app.get<{ Params: { transferId: string } }>(
     '/api/v1/inbox/:transferId',
-    { config: { access: PERSON_ROUTES.inbox } },
+    {
+      config: {
+        access: PERSON_ROUTES.inbox,
+        doc: inboxDoc('One arriving transfer; with waitSeconds, answers once it is no longer open', {
+          query: waitQuery,
+          errors: ['TRANSFER_NOT_FOUND'],
+        }),
+      },
+    },
     async (req) => {
+      const q = waitQuery.safeParse(req.query);
+      if (!q.success) throw bodyInvalid(q.error);
       let t = d.inbox.find(req.params.transferId);
       if (t === undefined)
         throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no arriving transfer ${req.params.transferId} here`);
-      const until = Date.now() + Math.min(25, Math.max(0, Number(req.query.waitSeconds ?? 0) || 0)) * 1000;
+      const until = Date.now() + q.data.waitSeconds * 1000;
       while (t.state === 'open' && Date.now() < until && !req.raw.destroyed) {
         await sleep(250);
         t = d.inbox.find(req.params.transferId) ?? t;
@@ -158,7 +187,15 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
 
   app.post<{ Params: { transferId: string } }>(
     '/api/v1/inbox/:transferId/accept',
-    { config: { access: PERSON_ROUTES.accept } },
+    {
+      config: {
+        access: PERSON_ROUTES.accept,
+        doc: inboxDoc('Import a held study into the PACS (the routing rule’s, or the one named)', {
+          body: acceptSchema,
+          errors: ['TRANSFER_NOT_FOUND', 'TRANSFER_NOT_DELIVERED', 'PACS_NOT_CONFIGURED'],
+        }),
+      },
+    },
     async (req, reply) => {
       const { transfer, body } = heldTransfer(req.params.transferId, req.body, acceptSchema);
       const who = actingGrounds(req.acting, { node: d.node, ip: req.ip });
@@ -193,7 +230,15 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
   // receipt; telling them is the person's to do (the reason is kept and shown).
   app.post<{ Params: { transferId: string } }>(
     '/api/v1/inbox/:transferId/reject',
-    { config: { access: PERSON_ROUTES.accept } },
+    {
+      config: {
+        access: PERSON_ROUTES.accept,
+        doc: inboxDoc("Refuse a held study with a reason; the node's copy is removed", {
+          body: rejectSchema,
+          errors: ['TRANSFER_NOT_FOUND', 'TRANSFER_NOT_DELIVERED'],
+        }),
+      },
+    },
     async (req) => {
       const { transfer, body } = heldTransfer(req.params.transferId, req.body, rejectSchema);
       const who = actingGrounds(req.acting, { node: d.node, ip: req.ip });

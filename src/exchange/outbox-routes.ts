@@ -9,7 +9,14 @@ import { Purpose, uid } from './manifest.ts';
 import { OUTGOING_STATES, type Outbox, type OutgoingRequest, type OutgoingTransfer } from './outbox.ts';
 import { findPartner, queueSend, type StudySource } from './queue-send.ts';
 import { actingGrounds, shownAbout } from './audit-events.ts';
-import { type Acting, actingUsers, bodyInvalid, PERSON_ROUTES, personNamedInBody } from '../http/index.ts';
+import {
+  type Acting,
+  actingUsers,
+  bodyInvalid,
+  PERSON_ROUTES,
+  personNamedInBody,
+  type RouteDoc,
+} from '../http/index.ts';
 
 const sendRequestSchema = z.strictObject({
   studyInstanceUid: uid,
@@ -19,6 +26,23 @@ const sendRequestSchema = z.strictObject({
   urgency: z.enum(['routine', 'urgent']).default('routine'),
   reason: z.string().max(4000).default(''),
   consentReference: z.string().min(1).max(256).optional(),
+});
+
+const listQuery = z.strictObject({ state: z.enum(OUTGOING_STATES).optional() });
+
+/** Following one transfer: answer once it changed since `after` (its updatedAt as last seen), or after waitSeconds. */
+const followQuery = z.strictObject({
+  after: z.string().max(64).optional(),
+  waitSeconds: z.coerce.number().min(0).max(25).default(0),
+});
+
+/** Retry and cancel take no body; an empty object is accepted for clients that always send one. */
+const noBody = z.union([z.undefined(), z.null(), z.strictObject({})]);
+
+const outboxDoc = (summary: string, more: Omit<RouteDoc, 'tag' | 'summary'> = {}): RouteDoc => ({
+  tag: 'outbox',
+  summary,
+  ...more,
 });
 
 export interface OutboxRouteDeps {
@@ -121,44 +145,60 @@ export function requestedBy(acting: Acting | undefined): Pick<OutgoingRequest, '
  * (with its assertion of a person), never from the body.
  */
 export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
-  app.post('/api/v1/outbox', { config: { access: PERSON_ROUTES.send } }, async (req, reply) => {
-    const named = personNamedInBody(req.body);
-    if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
-    const parsed = sendRequestSchema.safeParse(req.body);
-    if (!parsed.success) throw bodyInvalid(parsed.error);
-    const b = parsed.data;
-    const asker = requestedBy(req.acting);
-    const transfer = await queueSend(
-      d,
-      req.acting?.kind === 'person' ? 'person' : 'own-system',
-      { node: d.node, ip: req.ip },
-      {
-        studyInstanceUid: b.studyInstanceUid,
-        partnerUra: findPartner(d.partners, b.to)?.ura ?? b.to,
-        purpose: b.purpose,
-        urgency: b.urgency,
-        reason: b.reason,
-        ...asker,
-        ...(b.consentReference !== undefined ? { consentReference: b.consentReference } : {}),
-      },
-    );
-    req.log.info(
-      { transferId: transfer.transferId, to: b.to, purpose: b.purpose, urgency: b.urgency },
-      'transfer queued',
-    );
-    d.queued();
-    return reply.code(202).send(view(transfer, d.partners));
-  });
-
-  app.get<{ Querystring: { state?: string } }>(
+  app.post(
     '/api/v1/outbox',
-    { config: { access: PERSON_ROUTES.outbox } },
+    {
+      config: {
+        access: PERSON_ROUTES.send,
+        doc: outboxDoc('Queue a study for a partner hospital, with purpose, urgency and reason', {
+          body: sendRequestSchema,
+          errors: ['NOT_FOUND', 'PARTNER_UNKNOWN', 'CONSENT_REFERENCE_MISSING', 'INTERNAL_ACROSS_ORGANIZATIONS'],
+        }),
+      },
+    },
+    async (req, reply) => {
+      const named = personNamedInBody(req.body);
+      if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
+      const parsed = sendRequestSchema.safeParse(req.body);
+      if (!parsed.success) throw bodyInvalid(parsed.error);
+      const b = parsed.data;
+      const asker = requestedBy(req.acting);
+      const transfer = await queueSend(
+        d,
+        req.acting?.kind === 'person' ? 'person' : 'own-system',
+        { node: d.node, ip: req.ip },
+        {
+          studyInstanceUid: b.studyInstanceUid,
+          partnerUra: findPartner(d.partners, b.to)?.ura ?? b.to,
+          purpose: b.purpose,
+          urgency: b.urgency,
+          reason: b.reason,
+          ...asker,
+          ...(b.consentReference !== undefined ? { consentReference: b.consentReference } : {}),
+        },
+      );
+      req.log.info(
+        { transferId: transfer.transferId, to: b.to, purpose: b.purpose, urgency: b.urgency },
+        'transfer queued',
+      );
+      d.queued();
+      return reply.code(202).send(view(transfer, d.partners));
+    },
+  );
+
+  app.get(
+    '/api/v1/outbox',
+    {
+      config: {
+        access: PERSON_ROUTES.outbox,
+        doc: outboxDoc('Outgoing transfers, newest first, optionally by state', { query: listQuery }),
+      },
+    },
     async (req) => {
-      const state = req.query.state;
-      if (state !== undefined && !(OUTGOING_STATES as readonly string[]).includes(state)) {
-        throw new BeeldbrugError('REQUEST_INVALID', `state: one of ${OUTGOING_STATES.join(', ')}`);
-      }
-      const transfers = d.outbox.list(state !== undefined ? { state: state as OutgoingTransfer['state'] } : {});
+      const q = listQuery.safeParse(req.query);
+      if (!q.success) throw bodyInvalid(q.error);
+      const state = q.data.state;
+      const transfers = d.outbox.list(state !== undefined ? { state } : {});
       d.patientData
         .open(actingGrounds(req.acting, { node: d.node, ip: req.ip }))
         .recordAll(
@@ -172,15 +212,25 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
 
   // `?after=<updatedAt>&waitSeconds=N` answers once the transfer has changed since the caller's last look (or after N
   // seconds): a client that follows a transfer gets one answer, and one audit record, per change instead of per poll.
-  app.get<{ Params: { transferId: string }; Querystring: { after?: string; waitSeconds?: string } }>(
+  app.get<{ Params: { transferId: string } }>(
     '/api/v1/outbox/:transferId',
-    { config: { access: PERSON_ROUTES.outbox } },
+    {
+      config: {
+        access: PERSON_ROUTES.outbox,
+        doc: outboxDoc("One outgoing transfer's progress and receipt; with `after`, waits for its next change", {
+          query: followQuery,
+          errors: ['TRANSFER_NOT_FOUND'],
+        }),
+      },
+    },
     async (req) => {
+      const q = followQuery.safeParse(req.query);
+      if (!q.success) throw bodyInvalid(q.error);
       let t = d.outbox.get(req.params.transferId);
       if (t === undefined)
         throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no outgoing transfer ${req.params.transferId} here`);
-      const waitMs = Math.min(25, Math.max(0, Number(req.query.waitSeconds ?? 0) || 0)) * 1000;
-      const after = req.query.after;
+      const waitMs = q.data.waitSeconds * 1000;
+      const after = q.data.after;
       const until = Date.now() + waitMs;
       while (
         after !== undefined &&
@@ -206,6 +256,7 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
     async (req: FastifyRequest<{ Params: { transferId: string } }>): Promise<OutboxView> => {
       const named = personNamedInBody(req.body);
       if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
+      if (!noBody.safeParse(req.body).success) throw new BeeldbrugError('REQUEST_INVALID', `${what} takes no body`);
       const t = d.outbox.get(req.params.transferId);
       if (t === undefined)
         throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no outgoing transfer ${req.params.transferId} here`);
@@ -244,6 +295,21 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
       );
       return view(changed.transfer ?? t, d.partners);
     };
-  app.post('/api/v1/outbox/:transferId/retry', { config: { access: PERSON_ROUTES.send } }, change('retry'));
-  app.post('/api/v1/outbox/:transferId/cancel', { config: { access: PERSON_ROUTES.send } }, change('cancel'));
+  const changeDoc = (summary: string) =>
+    outboxDoc(summary, { body: noBody, errors: ['TRANSFER_NOT_FOUND', 'TRANSFER_STATE_CONFLICT'] });
+  app.post(
+    '/api/v1/outbox/:transferId/retry',
+    { config: { access: PERSON_ROUTES.send, doc: changeDoc('Queue a failed or cancelled send again, due at once') } },
+    change('retry'),
+  );
+  app.post(
+    '/api/v1/outbox/:transferId/cancel',
+    {
+      config: {
+        access: PERSON_ROUTES.send,
+        doc: changeDoc('Stop a send not yet delivered (one under way stops at its next batch)'),
+      },
+    },
+    change('cancel'),
+  );
 }

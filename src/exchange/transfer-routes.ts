@@ -3,7 +3,7 @@ import type { HttpsApp } from '../http/index.ts';
 import { receivedAbout, receivingAbout, receivingGrounds } from './audit-events.ts';
 import type { PatientData, PatientDataAccess } from '../studies/index.ts';
 import type { IncomingTransfer, Inbox } from './inbox.ts';
-import { parseManifest } from './manifest.ts';
+import { manifestSchema, parseManifest } from './manifest.ts';
 import { decidePurpose } from './purpose-decision.ts';
 import { signReceipt } from './receipt.ts';
 
@@ -50,7 +50,18 @@ function accessFor(
 export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): void {
   app.post(
     '/exchange/v1/transfers',
-    { config: { access: 'partner' }, bodyLimit: MANIFEST_LIMIT_BYTES },
+    {
+      config: {
+        access: 'partner',
+        doc: {
+          tag: 'exchange',
+          summary: 'Open or resume a transfer with its manifest; the answer lists the instances still needed',
+          body: manifestSchema,
+          errors: ['MANIFEST_INVALID', 'TRANSFER_ID_CONFLICT', 'CONSENT_REFERENCE_MISSING'],
+        },
+      },
+      bodyLimit: MANIFEST_LIMIT_BYTES,
+    },
     async (req, reply) => {
       const partner = req.partner;
       if (partner === undefined)
@@ -113,7 +124,16 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
 
   app.get<{ Params: { transferId: string } }>(
     '/exchange/v1/transfers/:transferId',
-    { config: { access: 'partner' } },
+    {
+      config: {
+        access: 'partner',
+        doc: {
+          tag: 'exchange',
+          summary: "A transfer's state as its sender sees it, with the instances still needed",
+          errors: ['TRANSFER_NOT_FOUND'],
+        },
+      },
+    },
     async (req) => {
       const transfer = req.partner !== undefined ? d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
       if (transfer === undefined)
@@ -138,7 +158,16 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
 
   app.post<{ Params: { transferId: string } }>(
     '/exchange/v1/transfers/:transferId/commit',
-    { config: { access: 'partner' } },
+    {
+      config: {
+        access: 'partner',
+        doc: {
+          tag: 'exchange',
+          summary: 'Commit a complete transfer: the signed receipt (the same one again for a repeated commit)',
+          errors: ['TRANSFER_NOT_FOUND', 'TRANSFER_INCOMPLETE'],
+        },
+      },
+    },
     async (req) => {
       const transfer = req.partner !== undefined ? d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
       if (transfer === undefined)

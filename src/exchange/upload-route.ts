@@ -64,7 +64,19 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
     app.addContentTypeParser('multipart/related', (_req, _payload, done) => done(null, undefined));
   app.post<{ Params: { transferId: string } }>(
     '/exchange/v1/transfers/:transferId/instances',
-    { config: { access: 'partner' } },
+    {
+      config: {
+        access: 'partner',
+        doc: {
+          tag: 'exchange',
+          summary: "Upload a batch of a transfer's instances (docs/exchange-protocol.md, step 2)",
+          description:
+            'Part 10 files, multipart/related, optionally gzip-encoded; each is checked against the manifest (size, SHA-256) before it is stored.',
+          bodyType: 'multipart/related; type="application/dicom"',
+          errors: ['TRANSFER_NOT_FOUND', 'TRANSFER_NOT_OPEN', 'BODY_TOO_LARGE'],
+        },
+      },
+    },
     async (req, reply) => {
       const partner = req.partner;
       if (partner === undefined)

@@ -5,6 +5,7 @@ import type { PartnerConfig } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { HttpsApp } from './https-app.ts';
 import { installProblemHandlers, problemCodeOf, problemOf, sendProblem } from './problem-details.ts';
+import { type DocumentedRoute, openApiDocument, type RouteDoc } from './openapi.ts';
 import {
   type Acting,
   type AssertionCheck,
@@ -18,6 +19,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may call this route; required on every route. */
     access?: RouteAccess;
+    /** What the API description says of it, with the schemas its handler validates with. */
+    doc?: RouteDoc;
   }
   interface FastifyRequest {
     /** The partner organization that called a partner route, after the access check. */
@@ -54,12 +57,14 @@ export interface HttpsServerOptions {
   assertions?: (jwt: string) => Promise<AssertionCheck>;
   /** Registers the routes; each must set `config.access`. */
   routes: (app: HttpsApp) => void;
+  /** Serves the OpenAPI description of every route at this path, to anyone signed in or any own system. */
+  openApi?: { path: string; title: string; version: string; description: string };
 }
 
 export interface RunningHttpsServer {
   port: number;
   /** Every route with its declared access, as the router holds them (for the route inventory test). */
-  routes: readonly { method: string; url: string; access: RouteAccess }[];
+  routes: readonly DocumentedRoute[];
   close(): Promise<void>;
 }
 
@@ -152,12 +157,14 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
       const code = problemCodeOf(reply);
       if (code !== undefined) onProblem(code);
     });
-  const routes: { method: string; url: string; access: RouteAccess }[] = [];
+  const routes: DocumentedRoute[] = [];
   app.addHook('onRoute', (route) => {
     const access = route.config?.access;
     if (access === undefined)
       throw new Error(`route ${String(route.method)} ${route.url} does not declare who may call it (config.access)`);
-    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url, access });
+    const doc = route.config?.doc;
+    for (const method of [route.method].flat())
+      if (method !== 'HEAD') routes.push({ method, url: route.url, access, ...(doc !== undefined ? { doc } : {}) });
   });
   app.addHook('onRequest', async (req, reply) => {
     const access = req.routeOptions.config.access;
@@ -232,6 +239,22 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
     );
   });
   o.routes(app);
+  const openApi = o.openApi;
+  if (openApi !== undefined) {
+    const { path, ...info } = openApi;
+    let document: Record<string, unknown> | undefined;
+    app.get(
+      path,
+      {
+        config: {
+          access: { roles: ['radiologist', 'staff', 'admin', 'auditor'], systems: 'as-itself' },
+          doc: { tag: 'api', summary: 'This description (OpenAPI 3.1), built from the routes and their schemas' },
+        },
+      },
+      // Built on first use, when every route is registered; the table does not change while the server runs.
+      async () => (document ??= openApiDocument(routes, info)),
+    );
+  }
   await app.listen({ host: o.host, port: o.port });
   const address = app.server.address();
   return {

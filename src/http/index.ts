@@ -37,3 +37,4 @@ export {
   sendProblem,
   type Problem,
 } from './problem-details.ts';
+export { openApiDocument, type DocumentedRoute, type RouteDoc } from './openapi.ts';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AuditTrail } from '../audit/index.ts';
 import { AccountError, type AccountStore, type AccountSummary, ROLES, totpUri, type Session } from '../auth/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
-import { bodyInvalid, type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
+import { bodyInvalid, type HttpsApp, PERSON_ROUTES, type RouteDoc } from '../http/index.ts';
 
 export interface AccountAdminDeps {
   accounts: AccountStore;
@@ -35,6 +35,13 @@ const noBody = z.union([z.undefined(), z.null(), z.strictObject({})]);
 
 type Change = 'disable' | 'enable' | 'unlock' | 'reset-second-factor';
 
+const CHANGE_SUMMARY: Readonly<Record<Change, string>> = {
+  disable: 'Disable an account: it signs in nowhere and its sessions end (not your own, not the last admin)',
+  enable: 'Enable a disabled account',
+  unlock: 'End a lockout after failed sign-ins at once',
+  'reset-second-factor': 'Give a local account a new TOTP secret (answered once); the old one stops working',
+};
+
 /** The account store's refusals as catalog errors; anything else is unexpected and answered generically. */
 function catalogOf(err: unknown): unknown {
   return err instanceof AccountError && err.code !== 'SECRETS_KEY_MISMATCH'
@@ -48,7 +55,9 @@ function catalogOf(err: unknown): unknown {
  * audit trail, in the admin's name; an admin cannot disable their own account, nor the last enabled admin.
  */
 export function registerAccountAdminRoutes(app: HttpsApp, d: AccountAdminDeps): void {
-  const access = { config: { access: PERSON_ROUTES.admin } };
+  const admin = (doc: Omit<RouteDoc, 'tag'>) => ({
+    config: { access: PERSON_ROUTES.admin, doc: { tag: 'accounts', ...doc } },
+  });
   const issuer = `Beeldbrug ${d.node}`;
 
   const recordChange = (session: Session, ip: string, description: string): void => {
@@ -76,70 +85,86 @@ export function registerAccountAdminRoutes(app: HttpsApp, d: AccountAdminDeps): 
     }
   };
 
-  app.get('/api/v1/accounts', access, async (): Promise<{ accounts: AccountView[] }> => ({
-    accounts: d.accounts.list(),
-  }));
+  app.get(
+    '/api/v1/accounts',
+    admin({ summary: 'Every local and identity-provider account, without secrets' }),
+    async (): Promise<{ accounts: AccountView[] }> => ({
+      accounts: d.accounts.list(),
+    }),
+  );
 
-  app.post('/api/v1/accounts', access, async (req, reply) => {
-    const parsed = createBody.safeParse(req.body);
-    if (!parsed.success) throw bodyInvalid(parsed.error);
-    const { uziRoleCode, ...rest } = parsed.data;
-    const created = await d.accounts
-      .createLocal({ ...rest, ...(uziRoleCode !== undefined ? { uziRoleCode } : {}) })
-      .catch((err: unknown) => {
-        throw catalogOf(err);
-      });
-    const a = created.account;
-    recordChange(req.session!, req.ip, `local account ${a.username} (${a.name}) created with role ${a.role}`);
-    const answer: NewSecondFactor = {
-      account: d.accounts.find(a.id)!,
-      totpSecret: created.totpSecret,
-      totpUri: totpUri(created.totpSecret, a.username, issuer),
-    };
-    return reply.code(201).send(answer);
-  });
+  app.post(
+    '/api/v1/accounts',
+    admin({
+      summary: 'Add a local account; its TOTP secret is answered once, with the otpauth URI for a QR code',
+      body: createBody,
+      errors: ['ACCOUNT_INVALID', 'ACCOUNT_EXISTS'],
+    }),
+    async (req, reply) => {
+      const parsed = createBody.safeParse(req.body);
+      if (!parsed.success) throw bodyInvalid(parsed.error);
+      const { uziRoleCode, ...rest } = parsed.data;
+      const created = await d.accounts
+        .createLocal({ ...rest, ...(uziRoleCode !== undefined ? { uziRoleCode } : {}) })
+        .catch((err: unknown) => {
+          throw catalogOf(err);
+        });
+      const a = created.account;
+      recordChange(req.session!, req.ip, `local account ${a.username} (${a.name}) created with role ${a.role}`);
+      const answer: NewSecondFactor = {
+        account: d.accounts.find(a.id)!,
+        totpSecret: created.totpSecret,
+        totpUri: totpUri(created.totpSecret, a.username, issuer),
+      };
+      return reply.code(201).send(answer);
+    },
+  );
 
   const change = (what: Change) =>
-    app.post<{ Params: { id: string } }>(`/api/v1/accounts/:id/${what}`, access, async (req) => {
-      if (!noBody.safeParse(req.body).success) throw new BeeldbrugError('REQUEST_INVALID', `${what} takes no body`);
-      const self = req.session!.account;
-      if (what === 'disable' && req.params.id === self.id)
-        throw new BeeldbrugError('ACCOUNT_INVALID', 'you cannot disable your own account: ask another admin');
-      const before = d.accounts.find(req.params.id);
-      if (before === undefined)
-        throw new BeeldbrugError('ACCOUNT_NOT_FOUND', `no account ${req.params.id} on this node`);
-      const who = `${before.username} (${before.name})`;
-      switch (what) {
-        case 'disable': {
-          const after = asCatalog(() => d.accounts.setDisabled(before.id, true));
-          recordChange(req.session!, req.ip, `account ${who} disabled; its sessions ended`);
-          return { account: after };
+    app.post<{ Params: { id: string } }>(
+      `/api/v1/accounts/:id/${what}`,
+      admin({ summary: CHANGE_SUMMARY[what], body: noBody, errors: ['ACCOUNT_INVALID', 'ACCOUNT_NOT_FOUND'] }),
+      async (req) => {
+        if (!noBody.safeParse(req.body).success) throw new BeeldbrugError('REQUEST_INVALID', `${what} takes no body`);
+        const self = req.session!.account;
+        if (what === 'disable' && req.params.id === self.id)
+          throw new BeeldbrugError('ACCOUNT_INVALID', 'you cannot disable your own account: ask another admin');
+        const before = d.accounts.find(req.params.id);
+        if (before === undefined)
+          throw new BeeldbrugError('ACCOUNT_NOT_FOUND', `no account ${req.params.id} on this node`);
+        const who = `${before.username} (${before.name})`;
+        switch (what) {
+          case 'disable': {
+            const after = asCatalog(() => d.accounts.setDisabled(before.id, true));
+            recordChange(req.session!, req.ip, `account ${who} disabled; its sessions ended`);
+            return { account: after };
+          }
+          case 'enable': {
+            const after = asCatalog(() => d.accounts.setDisabled(before.id, false));
+            recordChange(req.session!, req.ip, `account ${who} enabled`);
+            return { account: after };
+          }
+          case 'unlock': {
+            const after = asCatalog(() => d.accounts.unlock(before.id));
+            recordChange(req.session!, req.ip, `account ${who} unlocked`);
+            return { account: after };
+          }
+          case 'reset-second-factor': {
+            const r = asCatalog(() => d.accounts.resetSecondFactor(before.id));
+            recordChange(
+              req.session!,
+              req.ip,
+              `account ${who}: second factor (TOTP) replaced; the old one no longer works, its sessions ended`,
+            );
+            const answer: NewSecondFactor = {
+              account: r.account,
+              totpSecret: r.totpSecret,
+              totpUri: totpUri(r.totpSecret, before.username, issuer),
+            };
+            return answer;
+          }
         }
-        case 'enable': {
-          const after = asCatalog(() => d.accounts.setDisabled(before.id, false));
-          recordChange(req.session!, req.ip, `account ${who} enabled`);
-          return { account: after };
-        }
-        case 'unlock': {
-          const after = asCatalog(() => d.accounts.unlock(before.id));
-          recordChange(req.session!, req.ip, `account ${who} unlocked`);
-          return { account: after };
-        }
-        case 'reset-second-factor': {
-          const r = asCatalog(() => d.accounts.resetSecondFactor(before.id));
-          recordChange(
-            req.session!,
-            req.ip,
-            `account ${who}: second factor (TOTP) replaced; the old one no longer works, its sessions ended`,
-          );
-          const answer: NewSecondFactor = {
-            account: r.account,
-            totpSecret: r.totpSecret,
-            totpUri: totpUri(r.totpSecret, before.username, issuer),
-          };
-          return answer;
-        }
-      }
-    });
+      },
+    );
   for (const what of ['disable', 'enable', 'unlock', 'reset-second-factor'] as const) change(what);
 }

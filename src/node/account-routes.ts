@@ -17,6 +17,7 @@ import { BeeldbrugError } from '../errors/index.ts';
 import {
   cookieOf,
   type HttpsApp,
+  type RouteDoc,
   PERSON_ROUTES,
   problemOf,
   SESSION_COOKIE,
@@ -81,47 +82,69 @@ const userOf = (a: Account): AuditEvent['user'] => ({
 const signInFailed = problemOf('SIGN_IN_FAILED', 'sign-in failed');
 
 export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void {
-  app.post('/api/v1/session', { config: { access: 'sign-in' } }, async (req, reply) => {
-    const body = signInBody.safeParse(req.body);
-    if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'username, password and code are required');
-    const admission = d.signInLimit.admit(req.ip);
-    if (!admission.ok) return refuseThrottled(reply, admission, req.ip, d.logger);
-    const r = await d.accounts.signIn(body.data);
-    if (r.ok) admission.succeeded();
-    const at = { node: d.node, ip: req.ip };
-    if (!r.ok) {
+  const doc = (summary: string, more: Omit<RouteDoc, 'tag' | 'summary'> = {}): RouteDoc => ({
+    tag: 'sessions',
+    summary,
+    ...more,
+  });
+  app.post(
+    '/api/v1/session',
+    {
+      config: {
+        access: 'sign-in',
+        doc: doc('Sign in with user name, password and TOTP code: a session cookie and bearer token', {
+          body: signInBody,
+          errors: ['SIGN_IN_FAILED', 'SIGN_IN_RATE_LIMITED'],
+        }),
+      },
+    },
+    async (req, reply) => {
+      const body = signInBody.safeParse(req.body);
+      if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'username, password and code are required');
+      const admission = d.signInLimit.admit(req.ip);
+      if (!admission.ok) return refuseThrottled(reply, admission, req.ip, d.logger);
+      const r = await d.accounts.signIn(body.data);
+      if (r.ok) admission.succeeded();
+      const at = { node: d.node, ip: req.ip };
+      if (!r.ok) {
+        d.audit.record({
+          action: 'login-failure',
+          outcome: 'failure',
+          description: `sign-in refused (${r.reason})`,
+          user:
+            r.account !== undefined
+              ? userOf(r.account)
+              : { id: `unknown:${body.data.username.toLowerCase().slice(0, 64)}`, name: '(unknown user name)' },
+          accessPoint: at,
+          objects: {},
+          grounds: { authorization: 'local password + TOTP' },
+        });
+        return sendProblem(reply, signInFailed);
+      }
       d.audit.record({
-        action: 'login-failure',
-        outcome: 'failure',
-        description: `sign-in refused (${r.reason})`,
-        user:
-          r.account !== undefined
-            ? userOf(r.account)
-            : { id: `unknown:${body.data.username.toLowerCase().slice(0, 64)}`, name: '(unknown user name)' },
+        action: 'login',
+        outcome: 'success',
+        description: 'signed in',
+        user: userOf(r.session.account),
         accessPoint: at,
         objects: {},
         grounds: { authorization: 'local password + TOTP' },
       });
-      return sendProblem(reply, signInFailed);
-    }
-    d.audit.record({
-      action: 'login',
-      outcome: 'success',
-      description: 'signed in',
-      user: userOf(r.session.account),
-      accessPoint: at,
-      objects: {},
-      grounds: { authorization: 'local password + TOTP' },
-    });
-    void reply.header('set-cookie', sessionCookie(r.token, r.session.expiresAt));
-    return { token: r.token, user: publicAccount(r.session), expiresAt: r.session.expiresAt };
-  });
+      void reply.header('set-cookie', sessionCookie(r.token, r.session.expiresAt));
+      return { token: r.token, user: publicAccount(r.session), expiresAt: r.session.expiresAt };
+    },
+  );
 
   if (d.oidc !== undefined) registerOidcRoutes(app, d, d.oidc);
 
   app.get(
     '/api/v1/session',
-    { config: { access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] } } },
+    {
+      config: {
+        access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] },
+        doc: doc('Who is signed in, with which role, until when'),
+      },
+    },
     async (req): Promise<SessionView> => ({
       user: publicAccount(req.session!),
       twoFactor: req.session!.twoFactor,
@@ -131,7 +154,12 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
 
   app.delete(
     '/api/v1/session',
-    { config: { access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] } } },
+    {
+      config: {
+        access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] },
+        doc: doc('Sign out: the session ends'),
+      },
+    },
     async (req, reply) => {
       const token = sessionTokenOf(req);
       if (token !== undefined) d.accounts.endSession(token);
@@ -149,37 +177,59 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
     },
   );
 
-  app.get('/api/v1/audit', { config: { access: PERSON_ROUTES.audit } }, async (req) => {
-    const q = auditQuery.safeParse(req.query);
-    if (!q.success)
-      throw new BeeldbrugError(
-        'REQUEST_INVALID',
-        q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
-      );
-    const { purpose, user, ...rest } = q.data;
-    const filter = { ...rest, ...(user !== undefined ? { userId: user } : {}) };
-    const shown = Object.entries({ ...filter, limit: undefined })
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${k}=${String(v)}`)
-      .join(', ');
-    d.audit.record({
-      action: 'audit-read',
-      outcome: 'success',
-      description: `audit trail read${shown !== '' ? ` (${shown})` : ''}`,
-      user: userOf(req.session!.account),
-      accessPoint: { node: d.node, ip: req.ip },
-      ...(filter.bsn !== undefined ? { patient: { bsn: filter.bsn } } : {}),
-      objects: {},
-      grounds: { purpose, authorization: 'auditor role, two factors' },
-    });
-    return { records: d.audit.list(filter) };
-  });
+  app.get(
+    '/api/v1/audit',
+    {
+      config: {
+        access: PERSON_ROUTES.audit,
+        doc: {
+          tag: 'audit',
+          summary: 'Read the audit trail (NEN 7513), filtered; the reading is itself recorded',
+          query: auditQuery,
+        },
+      },
+    },
+    async (req) => {
+      const q = auditQuery.safeParse(req.query);
+      if (!q.success)
+        throw new BeeldbrugError(
+          'REQUEST_INVALID',
+          q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+        );
+      const { purpose, user, ...rest } = q.data;
+      const filter = { ...rest, ...(user !== undefined ? { userId: user } : {}) };
+      const shown = Object.entries({ ...filter, limit: undefined })
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(', ');
+      d.audit.record({
+        action: 'audit-read',
+        outcome: 'success',
+        description: `audit trail read${shown !== '' ? ` (${shown})` : ''}`,
+        user: userOf(req.session!.account),
+        accessPoint: { node: d.node, ip: req.ip },
+        ...(filter.bsn !== undefined ? { patient: { bsn: filter.bsn } } : {}),
+        objects: {},
+        grounds: { purpose, authorization: 'auditor role, two factors' },
+      });
+      return { records: d.audit.list(filter) };
+    },
+  );
 
   // The whole chain recomputed, as `beeldbrug audit verify` does: no patient data in the answer, but only auditors ask,
   // and each verification is itself recorded.
   app.get(
     '/api/v1/audit/verification',
-    { config: { access: PERSON_ROUTES.audit } },
+    {
+      config: {
+        access: PERSON_ROUTES.audit,
+        doc: {
+          tag: 'audit',
+          summary: 'Recompute the hash chain of the whole trail: intact, or where it breaks',
+          errors: ['AUDIT_TRAIL_BROKEN'],
+        },
+      },
+    },
     async (req): Promise<AuditChainView> => {
       const v = d.audit.verify();
       d.audit.record({
@@ -207,41 +257,56 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
  */
 function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSignIn): void {
   const authorization = `OpenID Connect (${signIn.issuer})`;
-  app.get(OIDC_PATH, { config: { access: 'sign-in' } }, async (req, reply) => {
-    let begun: { url: string; state: string };
-    try {
-      begun = await signIn.begin();
-    } catch (err) {
-      d.logger.error({ err, issuer: signIn.issuer }, 'the identity provider cannot be reached');
-      return sendProblem(
-        reply,
-        problemOf('IDENTITY_PROVIDER_UNREACHABLE', 'the identity provider did not answer; try again later', {
-          instance: req.id,
-        }),
+  const doc = (summary: string, more: Omit<RouteDoc, 'tag' | 'summary'> = {}): RouteDoc => ({
+    tag: 'sessions',
+    summary,
+    ...more,
+  });
+  app.get(
+    OIDC_PATH,
+    { config: { access: 'sign-in', doc: doc("Start signing in at the hospital's identity provider (a redirect)") } },
+    async (req, reply) => {
+      let begun: { url: string; state: string };
+      try {
+        begun = await signIn.begin();
+      } catch (err) {
+        d.logger.error({ err, issuer: signIn.issuer }, 'the identity provider cannot be reached');
+        return sendProblem(
+          reply,
+          problemOf('IDENTITY_PROVIDER_UNREACHABLE', 'the identity provider did not answer; try again later', {
+            instance: req.id,
+          }),
+        );
+      }
+      void reply.header(
+        'set-cookie',
+        `${OIDC_COOKIE}=${begun.state}; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=600`,
       );
-    }
-    void reply.header(
-      'set-cookie',
-      `${OIDC_COOKIE}=${begun.state}; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=600`,
-    );
-    return reply.redirect(begun.url, 303);
-  });
+      return reply.redirect(begun.url, 303);
+    },
+  );
 
-  app.get(`${OIDC_PATH}/callback`, { config: { access: 'sign-in' } }, async (req, reply) => {
-    // The URL the provider redirected to, as registered: openid-client takes the redirect_uri for the code exchange from it.
-    const callback = new URL(signIn.redirectUri);
-    callback.search = new URL(req.url, 'https://callback.invalid').search;
-    // Counted as a sign-in: forged or replayed callbacks from one address, or from many, are slowed like passwords.
-    const admission = d.signInLimit.admit(req.ip);
-    if (!admission.ok) return refuseThrottled(reply, admission, req.ip, d.logger);
-    const outcome = await signIn.finish(callback, cookieOf(req, OIDC_COOKIE));
-    if (outcome.ok) admission.succeeded();
-    void reply.header('set-cookie', `${OIDC_COOKIE}=; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=0`);
-    const r = complete(outcome, req.ip, authorization);
-    if (r === undefined) return sendProblem(reply, signInFailed);
-    void reply.header('set-cookie', sessionCookie(r.token, r.session.expiresAt));
-    return reply.redirect('/', 303);
-  });
+  app.get(
+    `${OIDC_PATH}/callback`,
+    {
+      config: { access: 'sign-in', doc: doc('Where the identity provider sends the browser back; opens the session') },
+    },
+    async (req, reply) => {
+      // The URL the provider redirected to, as registered: openid-client takes the redirect_uri for the code exchange from it.
+      const callback = new URL(signIn.redirectUri);
+      callback.search = new URL(req.url, 'https://callback.invalid').search;
+      // Counted as a sign-in: forged or replayed callbacks from one address, or from many, are slowed like passwords.
+      const admission = d.signInLimit.admit(req.ip);
+      if (!admission.ok) return refuseThrottled(reply, admission, req.ip, d.logger);
+      const outcome = await signIn.finish(callback, cookieOf(req, OIDC_COOKIE));
+      if (outcome.ok) admission.succeeded();
+      void reply.header('set-cookie', `${OIDC_COOKIE}=; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=0`);
+      const r = complete(outcome, req.ip, authorization);
+      if (r === undefined) return sendProblem(reply, signInFailed);
+      void reply.header('set-cookie', sessionCookie(r.token, r.session.expiresAt));
+      return reply.redirect('/', 303);
+    },
+  );
 
   /** Signs the person in (a session, a login record), or records the refusal; undefined when refused. */
   const complete = (outcome: OidcOutcome, ip: string, how: string): { token: string; session: Session } | undefined => {
@@ -291,49 +356,69 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
   // A terminal without a browser (`beeldbrug login --oidc`): the person signs in at the provider on any device with the
   // code shown, while the terminal waits here. The node keeps the client secret; the terminal holds only a handle.
   const deviceAuthorization = `OpenID Connect device sign-in (${signIn.issuer})`;
-  app.post(`${OIDC_PATH}/device`, { config: { access: 'sign-in' } }, async (req, reply) => {
-    // Each start counts: it makes the node ask the provider, so a flood of them is slowed like password guessing.
-    const admission = d.signInLimit.admit(req.ip);
-    if (!admission.ok) return refuseThrottled(reply, admission, req.ip, d.logger);
-    let begun;
-    try {
-      begun = await signIn.beginDevice();
-    } catch (err) {
-      d.logger.error({ err, issuer: signIn.issuer }, 'the identity provider cannot be reached');
-      throw new BeeldbrugError(
-        'IDENTITY_PROVIDER_UNREACHABLE',
-        'the identity provider did not answer; try again later',
-      );
-    }
-    if (begun === undefined)
-      throw new BeeldbrugError(
-        'REQUEST_INVALID',
-        'the identity provider offers no device sign-in; sign in with a password and a code from the authenticator app',
-      );
-    return begun;
-  });
+  app.post(
+    `${OIDC_PATH}/device`,
+    {
+      config: {
+        access: 'sign-in',
+        doc: doc('Start a device sign-in for a terminal: a code to enter at the identity provider, and a handle'),
+      },
+    },
+    async (req, reply) => {
+      // Each start counts: it makes the node ask the provider, so a flood of them is slowed like password guessing.
+      const admission = d.signInLimit.admit(req.ip);
+      if (!admission.ok) return refuseThrottled(reply, admission, req.ip, d.logger);
+      let begun;
+      try {
+        begun = await signIn.beginDevice();
+      } catch (err) {
+        d.logger.error({ err, issuer: signIn.issuer }, 'the identity provider cannot be reached');
+        throw new BeeldbrugError(
+          'IDENTITY_PROVIDER_UNREACHABLE',
+          'the identity provider did not answer; try again later',
+        );
+      }
+      if (begun === undefined)
+        throw new BeeldbrugError(
+          'REQUEST_INVALID',
+          'the identity provider offers no device sign-in; sign in with a password and a code from the authenticator app',
+        );
+      return begun;
+    },
+  );
 
-  app.post(`${OIDC_PATH}/device/token`, { config: { access: 'sign-in' } }, async (req, reply) => {
-    const body = deviceTokenBody.safeParse(req.body);
-    if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'handle is required');
-    // A wait that is still pending, and a sign-in that succeeds, give their place back: guessed handles and refusals count.
-    const admission = d.signInLimit.admit(req.ip);
-    if (!admission.ok) return refuseThrottled(reply, admission, req.ip, d.logger);
-    const result = await signIn.pollDevice(body.data.handle, DEVICE_WAIT_MS);
-    if (result === 'pending' || (result !== 'unknown' && result.ok)) admission.succeeded();
-    if (result === 'pending') return reply.code(202).send({ status: 'pending' });
-    const outcome: OidcOutcome =
-      result === 'unknown'
-        ? {
-            ok: false,
-            reason: 'unknown-state',
-            detail: 'the handle does not belong to a device sign-in this node started, or was used already',
-          }
-        : result;
-    const r = complete(outcome, req.ip, deviceAuthorization);
-    if (r === undefined) return sendProblem(reply, signInFailed);
-    return { token: r.token, user: publicAccount(r.session), expiresAt: r.session.expiresAt };
-  });
+  app.post(
+    `${OIDC_PATH}/device/token`,
+    {
+      config: {
+        access: 'sign-in',
+        doc: doc('Wait for a device sign-in to finish (answers within about 20 s): the session, or pending', {
+          body: deviceTokenBody,
+        }),
+      },
+    },
+    async (req, reply) => {
+      const body = deviceTokenBody.safeParse(req.body);
+      if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'handle is required');
+      // A wait that is still pending, and a sign-in that succeeds, give their place back: guessed handles and refusals count.
+      const admission = d.signInLimit.admit(req.ip);
+      if (!admission.ok) return refuseThrottled(reply, admission, req.ip, d.logger);
+      const result = await signIn.pollDevice(body.data.handle, DEVICE_WAIT_MS);
+      if (result === 'pending' || (result !== 'unknown' && result.ok)) admission.succeeded();
+      if (result === 'pending') return reply.code(202).send({ status: 'pending' });
+      const outcome: OidcOutcome =
+        result === 'unknown'
+          ? {
+              ok: false,
+              reason: 'unknown-state',
+              detail: 'the handle does not belong to a device sign-in this node started, or was used already',
+            }
+          : result;
+      const r = complete(outcome, req.ip, deviceAuthorization);
+      if (r === undefined) return sendProblem(reply, signInFailed);
+      return { token: r.token, user: publicAccount(r.session), expiresAt: r.session.expiresAt };
+    },
+  );
 }
 
 /** A signed-in person as the API shows them. */

@@ -12,6 +12,7 @@ import { openAssertions, registerAccountRoutes } from './account-routes.ts';
 import { registerAccountAdminRoutes } from './account-admin-routes.ts';
 import { registerMetricsRoute, registerNodeAdminRoutes } from './node-admin-routes.ts';
 import { NodeMetrics } from '../metrics/index.ts';
+import { BEELDBRUG_VERSION } from './version.ts';
 import { SignInRateLimit } from '../auth/index.ts';
 import {
   ArrivalNotifier,
@@ -463,8 +464,19 @@ export async function startNode(
           logger: logger.child({ part: 'https' }),
           sessions: (token) => accounts.session(token),
           onProblem: (code) => metrics.error(code, 'http'),
+          openApi: {
+            path: '/api/v1/openapi.json',
+            title: `Beeldbrug node ${config.node.name}`,
+            version: BEELDBRUG_VERSION,
+            description:
+              "The HTTP API of a Beeldbrug node: the staff workspace's and the CLI's API (/api/v1), DICOMweb (/dicomweb, PS3.18), node-to-node exchange (/exchange/v1, docs/exchange-protocol.md) and the timeline between hospitals (/timeline/v1). Errors are RFC 9457 problem details with a stable `code`.",
+          },
           routes: (app) => {
-            app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok' }));
+            app.get(
+              '/health',
+              { config: { access: 'public', doc: { tag: 'node', summary: 'Liveness: answers while the node runs' } } },
+              async () => ({ status: 'ok' }),
+            );
             registerMetricsRoute(app, metrics);
             const signInLimit = new SignInRateLimit(config.auth.signInRateLimit, options.now);
             registerAccountRoutes(app, {

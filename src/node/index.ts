@@ -8,3 +8,4 @@ export { runDoctor, PROBE_AE_TITLE, type Finding, type FindingLevel } from './do
 export { insecureSettings, isLoopback, type InsecureSetting } from './secure-defaults.ts';
 export { insecureFiles } from './insecure-files.ts';
 export type { AuditChainView, SessionUser, SessionView } from './account-routes.ts';
+export { BEELDBRUG_VERSION } from './version.ts';

@@ -75,9 +75,19 @@ function configurationOf(c: Readonly<Config>): NodeConfigurationView {
  * start-up check validate) and the doctor's findings, run now against this node's own ports and its PACS.
  */
 export function registerNodeAdminRoutes(app: HttpsApp, config: Readonly<Config>): void {
-  const access = { config: { access: PERSON_ROUTES.admin } };
-  app.get('/api/v1/configuration', access, async (): Promise<NodeConfigurationView> => configurationOf(config));
-  app.get('/api/v1/doctor', access, async (): Promise<DoctorView> => ({ findings: await runDoctor(config) }));
+  const admin = (summary: string) => ({
+    config: { access: PERSON_ROUTES.admin, doc: { tag: 'administration', summary } },
+  });
+  app.get(
+    '/api/v1/configuration',
+    admin('The configuration as the node runs it, without secrets or key file paths'),
+    async (): Promise<NodeConfigurationView> => configurationOf(config),
+  );
+  app.get(
+    '/api/v1/doctor',
+    admin("beeldbrug doctor's findings: the configuration, this node's ports and each PACS, probed now"),
+    async (): Promise<DoctorView> => ({ findings: await runDoctor(config) }),
+  );
 }
 
 /**
@@ -87,7 +97,16 @@ export function registerNodeAdminRoutes(app: HttpsApp, config: Readonly<Config>)
 export function registerMetricsRoute(app: HttpsApp, metrics: NodeMetrics): void {
   app.get(
     '/metrics',
-    { config: { access: { roles: ['admin'], twoFactor: true, systems: 'as-itself' } } },
+    {
+      config: {
+        access: { roles: ['admin'], twoFactor: true, systems: 'as-itself' },
+        doc: {
+          tag: 'administration',
+          summary: 'Prometheus metrics (text exposition format)',
+          answers: 'text/plain; version=0.0.4',
+        },
+      },
+    },
     async (_req, reply) => {
       const { contentType, body } = await metrics.exposition();
       return reply.header('content-type', contentType).send(body);

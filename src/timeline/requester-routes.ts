@@ -58,38 +58,67 @@ function requesterOf(
  * studies elsewhere, and retrieve one. Who asks comes from the session or the assertion, never from the body.
  */
 export function registerTimelineRoutes(app: HttpsApp, timeline: TimelineService): void {
-  app.post('/api/v1/timeline', { config: { access: PERSON_ROUTES.timeline } }, async (req) => {
-    const named = personNamedInBody(req.body);
-    if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
-    const parsed = queryBody.safeParse(req.body);
-    if (!parsed.success) throw bodyInvalid(parsed.error);
-    const who = requesterOf(req.acting);
-    if (!who.ok) throw new BeeldbrugError('REQUESTER_UNNAMED', who.detail);
-    // A BeeldbrugError leaves through the one error handler, as problem details.
-    return timeline.query(
-      { ...parsed.data, requester: who.requester, ...(who.system !== undefined ? { system: who.system } : {}) },
-      { ip: req.ip },
-    );
-  });
-
-  app.post('/api/v1/timeline/retrievals', { config: { access: PERSON_ROUTES.retrieve } }, async (req, reply) => {
-    const named = personNamedInBody(req.body);
-    if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
-    const parsed = retrieveBody.safeParse(req.body);
-    if (!parsed.success) throw bodyInvalid(parsed.error);
-    const who = requesterOf(req.acting);
-    if (!who.ok) throw new BeeldbrugError('REQUESTER_UNNAMED', who.detail);
-    const b = parsed.data;
-    const r = await timeline.retrieve(
-      {
-        bsn: b.bsn,
-        sourceUra: b.source,
-        studyInstanceUid: b.studyInstanceUid,
-        requester: who.requester,
-        ...(who.system !== undefined ? { system: who.system } : {}),
+  app.post(
+    '/api/v1/timeline',
+    {
+      config: {
+        access: PERSON_ROUTES.timeline,
+        doc: {
+          tag: 'timeline',
+          summary:
+            "A patient's studies at every hospital the registry names and consent permits, each source's status beside",
+          body: queryBody,
+          errors: ['BSN_INVALID', 'REQUESTER_UNNAMED', 'REGISTRY_UNREACHABLE'],
+        },
       },
-      { ip: req.ip },
-    );
-    return reply.code(202).send(r);
-  });
+    },
+    async (req) => {
+      const named = personNamedInBody(req.body);
+      if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
+      const parsed = queryBody.safeParse(req.body);
+      if (!parsed.success) throw bodyInvalid(parsed.error);
+      const who = requesterOf(req.acting);
+      if (!who.ok) throw new BeeldbrugError('REQUESTER_UNNAMED', who.detail);
+      // A BeeldbrugError leaves through the one error handler, as problem details.
+      return timeline.query(
+        { ...parsed.data, requester: who.requester, ...(who.system !== undefined ? { system: who.system } : {}) },
+        { ip: req.ip },
+      );
+    },
+  );
+
+  app.post(
+    '/api/v1/timeline/retrievals',
+    {
+      config: {
+        access: PERSON_ROUTES.retrieve,
+        doc: {
+          tag: 'timeline',
+          summary: 'Ask a source hospital to send one study of the timeline here; it arrives in the inbox',
+          body: retrieveBody,
+          errors: ['BSN_INVALID', 'REQUESTER_UNNAMED', 'PARTNER_UNREACHABLE'],
+        },
+      },
+    },
+    async (req, reply) => {
+      const named = personNamedInBody(req.body);
+      if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
+      const parsed = retrieveBody.safeParse(req.body);
+      if (!parsed.success) throw bodyInvalid(parsed.error);
+      const who = requesterOf(req.acting);
+      if (!who.ok) throw new BeeldbrugError('REQUESTER_UNNAMED', who.detail);
+      const b = parsed.data;
+      const r = await timeline.retrieve(
+        {
+          bsn: b.bsn,
+          sourceUra: b.source,
+          studyInstanceUid: b.studyInstanceUid,
+          requester: who.requester,
+          ...(who.system !== undefined ? { system: who.system } : {}),
+        },
+        { ip: req.ip },
+      );
+      return reply.code(202).send(r);
+    },
+  );
 }

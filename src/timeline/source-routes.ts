@@ -81,7 +81,18 @@ export async function studiesOfPatient(
  * whether this patient permits release to that organization; the answer and the request go into the audit trail.
  */
 export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps): void {
-  const partner = { config: { access: 'partner' as const } };
+  const partner = (summary: string) => ({
+    config: {
+      access: 'partner' as const,
+      doc: {
+        tag: 'timeline between hospitals',
+        summary,
+        description:
+          "The body is { request: <JWS> }: a timeline request signed by the asking node's key (type beeldbrug-timeline-request+jwt), naming the practitioner, purpose and patient; used once. The source asks the registry for consent before answering.",
+        errors: ['RELEASE_REFUSED', 'RELEASE_WITHOUT_REGISTRY', 'REGISTRY_UNREACHABLE', 'REQUEST_REPLAYED'] as const,
+      },
+    },
+  });
   // A signed request is used once: a captured one cannot be sent again within its lifetime.
   const seen = new Map<string, number>();
   const fresh = (c: TimelineClaims): boolean => {
@@ -151,66 +162,81 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
     return { claims, consentReference, access };
   };
 
-  app.post('/timeline/v1/studies', partner, async (req, reply) => {
-    const admitted = await admit(req);
-    const { claims, consentReference, access } = admitted;
-    const found = await studiesOfPatient(access, d.archive, claims.bsn, d.logger);
-    const studies: SourceStudy[] = [];
-    for (const s of found.studies) {
-      const reportText =
-        claims.includeReports && s.hasReport ? await access.reportText(claims.bsn, s.studyInstanceUid) : undefined;
-      studies.push({ ...s, ...(reportText !== undefined ? { reportText } : {}) });
-    }
-    access.record({
-      action: 'query',
-      outcome: 'success',
-      description: `timeline: ${studies.length} studies listed for ${claims.organization.name}${claims.includeReports ? ' with reports' : ''}`,
-      patient: { bsn: claims.bsn },
-      objects: {},
-    });
-    d.logger.info({ caller: claims.organization.ura, answer: 'answered', studies: studies.length }, 'timeline request');
-    const answer: SourceAnswer = {
-      status: 'answered',
-      organization: d.us,
-      consentReference,
-      studies,
-      ...(found.partial !== undefined ? { partial: found.partial } : {}),
-    };
-    return reply.send(answer);
-  });
+  app.post(
+    '/timeline/v1/studies',
+    partner("This hospital's studies of the patient, for a permitted partner"),
+    async (req, reply) => {
+      const admitted = await admit(req);
+      const { claims, consentReference, access } = admitted;
+      const found = await studiesOfPatient(access, d.archive, claims.bsn, d.logger);
+      const studies: SourceStudy[] = [];
+      for (const s of found.studies) {
+        const reportText =
+          claims.includeReports && s.hasReport ? await access.reportText(claims.bsn, s.studyInstanceUid) : undefined;
+        studies.push({ ...s, ...(reportText !== undefined ? { reportText } : {}) });
+      }
+      access.record({
+        action: 'query',
+        outcome: 'success',
+        description: `timeline: ${studies.length} studies listed for ${claims.organization.name}${claims.includeReports ? ' with reports' : ''}`,
+        patient: { bsn: claims.bsn },
+        objects: {},
+      });
+      d.logger.info(
+        { caller: claims.organization.ura, answer: 'answered', studies: studies.length },
+        'timeline request',
+      );
+      const answer: SourceAnswer = {
+        status: 'answered',
+        organization: d.us,
+        consentReference,
+        studies,
+        ...(found.partial !== undefined ? { partial: found.partial } : {}),
+      };
+      return reply.send(answer);
+    },
+  );
 
-  app.post('/timeline/v1/retrievals', partner, async (req, reply) => {
-    const admitted = await admit(req);
-    const { claims, consentReference, access } = admitted;
-    const uid = claims.studyInstanceUid;
-    // The study must be this patient's: a permit for one patient never opens another's study.
-    if (
-      uid === undefined ||
-      !(await studiesOfPatient(access, d.archive, claims.bsn, d.logger)).studies.some((s) => s.studyInstanceUid === uid)
-    ) {
+  app.post(
+    '/timeline/v1/retrievals',
+    partner('Send one study of the patient to the asking partner, through the exchange'),
+    async (req, reply) => {
+      const admitted = await admit(req);
+      const { claims, consentReference, access } = admitted;
+      const uid = claims.studyInstanceUid;
+      // The study must be this patient's: a permit for one patient never opens another's study.
+      if (
+        uid === undefined ||
+        !(await studiesOfPatient(access, d.archive, claims.bsn, d.logger)).studies.some(
+          (s) => s.studyInstanceUid === uid,
+        )
+      ) {
+        access.record({
+          action: 'retrieve',
+          outcome: 'failure',
+          description: 'timeline retrieval refused: no such study of this patient',
+          patient: { bsn: claims.bsn },
+          objects: uid !== undefined ? { studyInstanceUid: uid } : {},
+        });
+        throw new BeeldbrugError('NOT_FOUND', 'no such study of this patient here', {
+          members: { reason: 'not-found' },
+        });
+      }
+      const { transferId } = await d.queueRetrieval({
+        studyInstanceUid: uid,
+        requesterUra: claims.organization.ura,
+        consentReference,
+        claims,
+        ip: req.ip,
+      });
       access.record({
         action: 'retrieve',
-        outcome: 'failure',
-        description: 'timeline retrieval refused: no such study of this patient',
+        outcome: 'success',
+        description: `timeline retrieval: study queued for ${claims.organization.name}`,
         patient: { bsn: claims.bsn },
-        objects: uid !== undefined ? { studyInstanceUid: uid } : {},
+        objects: { studyInstanceUid: uid, transferId },
       });
-      throw new BeeldbrugError('NOT_FOUND', 'no such study of this patient here', { members: { reason: 'not-found' } });
-    }
-    const { transferId } = await d.queueRetrieval({
-      studyInstanceUid: uid,
-      requesterUra: claims.organization.ura,
-      consentReference,
-      claims,
-      ip: req.ip,
-    });
-    access.record({
-      action: 'retrieve',
-      outcome: 'success',
-      description: `timeline retrieval: study queued for ${claims.organization.name}`,
-      patient: { bsn: claims.bsn },
-      objects: { studyInstanceUid: uid, transferId },
-    });
-    return reply.code(202).send({ status: 'queued', transferId, studyInstanceUid: uid });
-  });
+      return reply.code(202).send({ status: 'queued', transferId, studyInstanceUid: uid });
+    },
+  );
 }

@@ -43,8 +43,9 @@ in the Beeldbrug folder and reload this page.</p></body></html>`;
 export function registerWorkspaceRoutes(app: HttpsApp, d: WorkspaceRouteDeps): void {
   const files = new StaticFiles(d.root ?? WORKSPACE_ROOT);
   const page = { config: { access: 'public' as const } };
+  const about = (summary: string) => ({ config: { access: 'public' as const, doc: { tag: 'workspace', summary } } });
 
-  app.get('/', page, async (_req, reply) => {
+  app.get('/', about('The staff workspace (the web app)'), async (_req, reply) => {
     if (files.built) return files.send(reply, '/index.html');
     return reply
       .code(503)
@@ -57,18 +58,27 @@ export function registerWorkspaceRoutes(app: HttpsApp, d: WorkspaceRouteDeps): v
     if (!files.has(path)) return reply.callNotFound();
     return files.send(reply, path);
   });
-  app.get('/favicon.svg', page, async (_req, reply) =>
+  app.get('/favicon.svg', about("The workspace's icon"), async (_req, reply) =>
     files.has('/favicon.svg') ? files.send(reply, '/favicon.svg') : reply.callNotFound(),
   );
 
-  app.get('/api/v1/workspace', page, async (): Promise<WorkspaceInfo> => ({
-    organization: d.organization,
-    signIn: { password: true, oidc: d.oidc },
-  }));
+  app.get(
+    '/api/v1/workspace',
+    about('Which hospital this is, and how its people sign in'),
+    async (): Promise<WorkspaceInfo> => ({
+      organization: d.organization,
+      signIn: { password: true, oidc: d.oidc },
+    }),
+  );
 
   app.get(
     '/api/v1/destinations',
-    { config: { access: { roles: ['radiologist', 'staff', 'admin'] } } },
+    {
+      config: {
+        access: { roles: ['radiologist', 'staff', 'admin'] },
+        doc: { tag: 'workspace', summary: 'Where a study can go: the partner hospitals and the PACS' },
+      },
+    },
     async (): Promise<Destinations> => ({
       partners: d.partners.map((p) => ({ name: p.name, ura: p.ura })),
       pacs: d.pacs

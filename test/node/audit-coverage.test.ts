@@ -68,6 +68,7 @@ const noPatientData: Record<string, string> = {
   'POST /api/v1/accounts/:id/reset-second-factor': 'a configuration change, no patient (account-admin.test.ts)',
   'GET /api/v1/configuration': "the node's configuration without secrets, no patient",
   'GET /api/v1/doctor': "findings about the node's configuration and ports, no patient",
+  'GET /api/v1/openapi.json': 'the API description, built from the route table: no patient (openapi.test.ts)',
   'GET /metrics': 'counts and times, labelled by outcome, URA, state and error code: no patient (metrics.test.ts)',
 };
 
