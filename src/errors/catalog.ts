@@ -137,7 +137,11 @@ export const ErrorCatalog = {
   INTERNAL_ACROSS_ORGANIZATIONS: { http: 403, summary: 'internal transfers stay within one organization (one URA)' },
   MULTIPART_INVALID: { http: 400, summary: 'the multipart body is broken; `stored` names what was stored before it' },
   CONTENT_ENCODING_INVALID: { http: 400, summary: 'the compressed body cannot be decompressed' },
-  PACS_NOT_CONFIGURED: { http: 422, summary: 'name a destination: a DICOM peer with a port (the PACS)' },
+  PACS_NOT_CONFIGURED: {
+    http: 422,
+    summary:
+      'no PACS for this: name a destination (a DICOM peer with a port), or configure exchange.fetchFrom to search and fetch from the PACS',
+  },
   REQUEST_REPLAYED: { http: 409, summary: 'this signed request was already used; sign a new one' },
   SIGN_IN_REQUIRED: {
     http: 401,

@@ -313,6 +313,8 @@ export const PERSON_ROUTES = {
   outbox: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
   inbox: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
   accept: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
+  // The hospital's PACS searched, and a study fetched from it into the node, from the workspace.
+  pacs: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
   // A viewer or the PACS's own DICOMweb client searching and retrieving the node's studies.
   dicomweb: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
   audit: { roles: ['auditor'], twoFactor: true },

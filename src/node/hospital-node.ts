@@ -11,6 +11,7 @@ import { privateDatabaseFile } from './private-files.ts';
 import { openAssertions, registerAccountRoutes } from './account-routes.ts';
 import { registerAccountAdminRoutes } from './account-admin-routes.ts';
 import { registerMetricsRoute, registerNodeAdminRoutes } from './node-admin-routes.ts';
+import { registerPacsRoutes } from './pacs-routes.ts';
 import { NodeMetrics } from '../metrics/index.ts';
 import { BEELDBRUG_VERSION } from './version.ts';
 import { SignInRateLimit } from '../auth/index.ts';
@@ -488,6 +489,8 @@ export async function startNode(
               ...(oidcSignIn !== undefined ? { oidc: oidcSignIn } : {}),
             });
             registerAccountAdminRoutes(app, { accounts, audit, node: config.node.name });
+            const pacsDescription = config.dimse.peers.find((p) => p.aeTitle === source?.aeTitle)?.description;
+            registerPacsRoutes(app, { source, description: pacsDescription, patientData, node: config.node.name });
             registerNodeAdminRoutes(app, config);
             registerHelloRoute(app, config.node.organization);
             registerWorkspaceRoutes(app, {
@@ -495,6 +498,13 @@ export async function startNode(
               partners: exchange.partners,
               pacs: config.dimse.peers,
               oidc: oidcSignIn !== undefined,
+              pacsSearch:
+                source !== undefined
+                  ? {
+                      aeTitle: source.aeTitle,
+                      ...(pacsDescription !== undefined ? { description: pacsDescription } : {}),
+                    }
+                  : undefined,
             });
             registerDicomwebRoutes(app, {
               patientData,

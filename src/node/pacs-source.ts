@@ -10,6 +10,34 @@ import { readTlsFiles } from './tls-files.ts';
 import { peerCertificateCheck } from './peer-allow-list.ts';
 import { ingestStoreRequest } from './ingest-store-request.ts';
 
+/** What a study list searches the PACS by; each as DICOM matching has it (names with *, dates as ranges). */
+export interface PacsSearch {
+  patientId?: string;
+  patientName?: string;
+  /** YYYYMMDD, or a range YYYYMMDD-YYYYMMDD (either end open). */
+  studyDate?: string;
+  modality?: string;
+  accessionNumber?: string;
+}
+
+/** One study as the PACS answered it. */
+export interface PacsStudy {
+  studyInstanceUid: string;
+  patient: {
+    patientId: string;
+    issuerOfPatientId?: string;
+    bsn?: string;
+    name: string | null;
+    birthDate: string | null;
+  };
+  studyDate: string | null;
+  accessionNumber: string | null;
+  description: string | null;
+  modalities: string[];
+  series: number;
+  instances: number;
+}
+
 export interface PacsPeer {
   aeTitle: string;
   host: string;
@@ -113,6 +141,65 @@ export class PacsSource implements StudySource {
     return studies;
   }
 
+  /**
+   * A study-level C-FIND with the criteria a study list offers (the PACS's own matching: wildcards in names, date
+   * ranges); at most `limit` studies, the rest cancelled (C-CANCEL) so a broad search does not flood the node.
+   */
+  async searchStudies(c: PacsSearch, limit: number): Promise<{ studies: PacsStudy[]; more: boolean }> {
+    const query = new Dataset()
+      .set(Tag.QueryRetrieveLevel, 'CS', 'STUDY')
+      .set(Tag.PatientID, 'LO', c.patientId ?? '')
+      .set(Tag.IssuerOfPatientID, 'LO', '')
+      .set(Tag.PatientName, 'PN', c.patientName ?? '')
+      .set(Tag.PatientBirthDate, 'DA', '')
+      .set(Tag.StudyInstanceUID, 'UI', '')
+      .set(Tag.StudyDate, 'DA', c.studyDate ?? '')
+      .set(Tag.StudyTime, 'TM', '')
+      .set(Tag.AccessionNumber, 'SH', c.accessionNumber ?? '')
+      .set(Tag.StudyDescription, 'LO', '')
+      .set(Tag.ModalitiesInStudy, 'CS', c.modality ?? '')
+      .set(Tag.NumberOfStudyRelatedSeries, 'IS', '')
+      .set(Tag.NumberOfStudyRelatedInstances, 'IS', '');
+    const text = (d: Dataset, tag: number): string | null => {
+      const v = d.string(tag)?.trim();
+      return v === undefined || v === '' ? null : v;
+    };
+    const matches = await this.#find(query, limit + 1);
+    const studies: PacsStudy[] = [];
+    for (const m of matches.slice(0, limit)) {
+      const uid = text(m, Tag.StudyInstanceUID);
+      if (uid === null) continue;
+      const patientId = text(m, Tag.PatientID) ?? '';
+      const issuer = text(m, Tag.IssuerOfPatientID);
+      const modalities = (text(m, Tag.ModalitiesInStudy) ?? '')
+        .split('\\')
+        .map((x) => x.trim())
+        .filter((x) => x !== '');
+      studies.push({
+        studyInstanceUid: uid,
+        patient: {
+          patientId,
+          ...(issuer !== null ? { issuerOfPatientId: issuer } : {}),
+          ...((issuer === null || issuer === BSN_ISSUER_OID) && isValidBsn(patientId) ? { bsn: patientId } : {}),
+          name: text(m, Tag.PatientName),
+          birthDate: text(m, Tag.PatientBirthDate),
+        },
+        studyDate: text(m, Tag.StudyDate),
+        accessionNumber: text(m, Tag.AccessionNumber),
+        description: text(m, Tag.StudyDescription),
+        modalities,
+        series: m.number(Tag.NumberOfStudyRelatedSeries) ?? 0,
+        instances: m.number(Tag.NumberOfStudyRelatedInstances) ?? 0,
+      });
+    }
+    return { studies, more: matches.length > limit };
+  }
+
+  /** The PACS's AE title, as a study list names where a study is. */
+  get aeTitle(): string {
+    return this.#peer.aeTitle;
+  }
+
   async fetch(studyInstanceUid: string): Promise<{ retrieved: number }> {
     const identifier = new Dataset()
       .set(Tag.QueryRetrieveLevel, 'CS', 'STUDY')
@@ -155,15 +242,18 @@ export class PacsSource implements StudySource {
     }
   }
 
-  async #find(query: Dataset): Promise<Dataset[]> {
+  /** The matches, at most `atMost` (leaving the loop early cancels the rest with C-CANCEL). */
+  async #find(query: Dataset, atMost = Infinity): Promise<Dataset[]> {
     const assoc = await this.#connect([
       { abstractSyntax: SopClass.StudyRootQueryRetrieveFind, transferSyntaxes: QUERY_TS },
     ]);
     try {
       const out: Dataset[] = [];
       const ts = TransferSyntax.ExplicitVRLittleEndian;
-      for await (const m of assoc.find(SopClass.StudyRootQueryRetrieveFind, writeDataset(query, ts)))
+      for await (const m of assoc.find(SopClass.StudyRootQueryRetrieveFind, writeDataset(query, ts))) {
         out.push(parseDataset(m, ts));
+        if (out.length >= atMost) break;
+      }
       return out;
     } finally {
       await assoc.release().catch(() => undefined);

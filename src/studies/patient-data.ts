@@ -441,6 +441,26 @@ export class PatientDataAccess {
     return matches;
   }
 
+  /**
+   * A search another system answered for this access (the hospital's PACS, asked by C-FIND): authorized as a query of
+   * this node, and recorded once per study the answer showed (so each patient's log names what was seen), or once for
+   * the question when it showed nothing.
+   */
+  recordSearchElsewhere(
+    description: string,
+    shown: readonly { patient: NonNullable<AuditEvent['patient']>; studyInstanceUid: string }[],
+  ): void {
+    this.#authorize('query', 'searching the PACS', { objects: {} }, 'query');
+    const records: AuditAbout[] = shown.map((s) => ({
+      action: 'query',
+      outcome: 'success',
+      description,
+      patient: s.patient,
+      objects: { studyInstanceUid: s.studyInstanceUid },
+    }));
+    this.recordAll(records.length > 0 ? records : [{ action: 'query', outcome: 'success', description, objects: {} }]);
+  }
+
   /** C-MOVE / C-GET: every instance the identifier names by unique key, recorded per study, bytes opened through here. */
   retrieve(identifier: Dataset, model: InformationModel, description: string): ReleasedInstance[] {
     this.#authorize('release', 'retrieve', { objects: {} }, 'retrieve');

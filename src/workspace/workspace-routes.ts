@@ -16,6 +16,8 @@ export interface WorkspaceInfo {
 export interface Destinations {
   partners: { name: string; ura: string }[];
   pacs: { aeTitle: string; description?: string }[];
+  /** The PACS the study list can also search (exchange.fetchFrom), when there is one. */
+  pacsSearch?: { aeTitle: string; description?: string };
 }
 
 export interface WorkspaceRouteDeps {
@@ -27,6 +29,8 @@ export interface WorkspaceRouteDeps {
   pacs: readonly DimsePeerConfig[];
   /** Whether people can sign in through the hospital's identity provider. */
   oidc: boolean;
+  /** The PACS the study list can also search. */
+  pacsSearch?: { aeTitle: string; description?: string } | undefined;
 }
 
 // Shown when the node runs from a checkout where the web app was never built: says what to do, names no patient.
@@ -84,6 +88,7 @@ export function registerWorkspaceRoutes(app: HttpsApp, d: WorkspaceRouteDeps): v
       pacs: d.pacs
         .filter((p) => p.port !== undefined)
         .map((p) => ({ aeTitle: p.aeTitle, ...(p.description !== undefined ? { description: p.description } : {}) })),
+      ...(d.pacsSearch !== undefined ? { pacsSearch: d.pacsSearch } : {}),
     }),
   );
 }

@@ -15,7 +15,10 @@ import { totpCode, totpStep } from '../../src/auth/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { openAccounts } from '../../src/node/index.ts';
 import { type Answer, call, type ExchangeNode, midden, noord, send } from '../support/exchange.ts';
-import { freePort, waitFor } from '../support/net.ts';
+import { waitFor } from '../support/net.ts';
+import { startOrthanc } from '../support/orthanc-pacs.ts';
+import { tempDir } from '../support/tmp.ts';
+import { requireTool } from '../support/tools.ts';
 import { signedIn } from '../support/sign-in.ts';
 import { byHolder, network, radiologist, radiologistAt, recorded, zuid } from '../support/timeline-network.ts';
 
@@ -73,13 +76,23 @@ const noPatientData: Record<string, string> = {
 };
 
 test('audit coverage: every route that touches patient data writes a complete record before it answers', async (t) => {
-  const pacsPort = await freePort();
+  if (requireTool(t, 'Orthanc') === undefined) return;
+  // Noord's PACS, searched and fetched from in the workspace; it holds one of the patient's studies.
+  const pacs = await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_NOORD', modalities: {} });
+  t.after(() => pacs.stop());
   const net = await network(t, {
     noord: {
-      dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacsPort, description: 'Noord PACS (down)' }],
+      dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacs.dicomPort, description: 'Noord PACS' }],
+      fetchFrom: { aeTitle: 'PACS_NOORD', method: 'c-get' },
     },
   });
   const { p, nodes } = net;
+  await pacs.rest('PUT', '/modalities/beeldbrug', {
+    AET: nodes.noord.n.aeTitle,
+    Host: '127.0.0.1',
+    Port: nodes.noord.n.port,
+  });
+  for (const f of p.studies[2]?.files ?? []) await pacs.upload(f);
   const n = nodes.noord;
   const m = nodes.midden;
   const own = (method: string, path: string, body?: unknown): Promise<Answer> =>
@@ -496,6 +509,32 @@ test('audit coverage: every route that touches patient data writes a complete re
       assert.equal(a.status, 200, String(a.body));
     },
     { 'POST /dicomweb/studies': { at: n, action: 'receive', match: /^STOW-RS: study stored/, objects: true } },
+  );
+
+  // The PACS from the workspace: a search shows the patient's study there, and it is fetched into the node.
+  await step(
+    async () => {
+      const found = await asRadiologist('GET', `/api/v1/pacs/studies?patientId=${p.bsn}`);
+      assert.equal(found.status, 200, found.body);
+      const uid = p.studies[2]?.studyInstanceUid;
+      assert.ok(
+        (JSON.parse(found.body) as { studies: { studyInstanceUid: string }[] }).studies.some(
+          (x) => x.studyInstanceUid === uid,
+        ),
+        found.body,
+      );
+      const fetched = await asRadiologist('POST', '/api/v1/pacs/retrievals', { studyInstanceUid: uid });
+      assert.equal(fetched.status, 200, fetched.body);
+    },
+    {
+      'GET /api/v1/pacs/studies': { at: n, action: 'query', match: /^PACS PACS_NOORD searched/, objects: true },
+      'POST /api/v1/pacs/retrievals': {
+        at: n,
+        action: 'retrieve',
+        match: /^study fetched from the PACS PACS_NOORD/,
+        objects: true,
+      },
+    },
   );
 
   // The trail itself: reading it about a patient is a record about that patient.
