@@ -56,6 +56,7 @@ test('the staff workspace in Chromium: sign in, send and see it arrive, timeline
     noord: {
       dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacs.dicomPort, description: 'PACS Noord' }],
       routing: [{ action: 'hold' }],
+      fetchFrom: { aeTitle: 'PACS_NOORD', method: 'c-get' },
     },
   });
   const { nodes, p } = net;
@@ -244,6 +245,33 @@ test('the staff workspace in Chromium: sign in, send and see it arrive, timeline
       return (await page.getByTestId('inbox').getByText('in PACS').count()) === 1;
     });
   });
+
+  await t.test(
+    'studies: the PACS is searched too; a study only the PACS holds is fetched, then opens here',
+    async () => {
+      // The PACS now holds the accepted prior; it also gets one of the patient's studies that Beeldbrug never saw.
+      const only = p.studies[2];
+      assert.ok(only !== undefined);
+      for (const f of only.files) await pacs.upload(f);
+      await page.getByRole('link', { name: 'Onderzoeken' }).click();
+      await page.getByRole('radio', { name: 'PACS (PACS Noord)' }).check();
+      await page.getByRole('button', { name: 'Zoeken' }).click();
+      await page.getByRole('alert').getByText('Vul minstens één zoekterm in').waitFor();
+      await page.getByLabel('BSN of patiëntnummer').fill(p.bsn);
+      await page.getByRole('button', { name: 'Zoeken' }).click();
+      const results = page.getByTestId('pacs-studies');
+      await results.waitFor();
+      const row = results.getByRole('row').filter({ hasText: only.accessionNumber });
+      await row.getByRole('button', { name: 'Ophalen uit PACS' }).waitFor();
+      assert.equal(await results.getByText('in Beeldbrug').count(), 1, 'the accepted prior is in Beeldbrug already');
+      await screenshot(page, 'studies-pacs');
+      await row.getByRole('button', { name: 'Ophalen uit PACS' }).click();
+      await row.getByText('in Beeldbrug').waitFor();
+      await row.getByRole('button', { name: 'Bekijken' }).click();
+      await page.getByTestId('viewport').waitFor();
+      await page.getByRole('link', { name: 'Verzendingen' }).click();
+    },
+  );
 
   await t.test('refused: a radiologist does not see the audit trail, in the menu or by the API', async () => {
     assert.equal(await page.getByRole('link', { name: 'Logboek' }).count(), 0);

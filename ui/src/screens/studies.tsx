@@ -1,5 +1,6 @@
 import { type FormEvent, useEffect, useState } from 'react';
-import { api } from '../api.ts';
+import { api, type Destinations } from '../api.ts';
+import type { PacsSearchView } from '../../../src/node/pacs-routes.ts';
 import { type DicomJson, num, str, strs, TAG } from '../dicom-json.ts';
 import { dicomDate, personName, toDicomDate } from '../format.ts';
 import { useLanguage, useT } from '../i18n.tsx';
@@ -36,9 +37,26 @@ function qido(c: Criteria, offset: number): string {
   return `/dicomweb/studies?${q.toString()}`;
 }
 
+/** The PACS search's query: the same criteria, as the node's API takes them (dates as YYYY-MM-DD). */
+function pacsQuery(c: Criteria): string | undefined {
+  const q = new URLSearchParams();
+  if (c.patientId.trim() !== '') q.set('patientId', c.patientId.trim());
+  if (c.patientName.trim() !== '') q.set('patientName', c.patientName.trim());
+  if (c.from !== '') q.set('from', c.from);
+  if (c.to !== '') q.set('to', c.to);
+  if (c.modality !== '') q.set('modality', c.modality);
+  if (c.accession.trim() !== '') q.set('accession', c.accession.trim());
+  if (q.size === 0) return undefined;
+  q.set('limit', '50');
+  return `/api/v1/pacs/studies?${q.toString()}`;
+}
+
 export function StudiesScreen() {
   const t = useT();
   const { lang } = useLanguage();
+  const [where, setWhere] = useState<'node' | 'pacs'>('node');
+  const [pacs, setPacs] = useState<Destinations['pacsSearch']>();
+  const [pacsFound, setPacsFound] = useState<PacsSearchView>();
   const [criteria, setCriteria] = useState<Criteria>(empty);
   const [asked, setAsked] = useState<Criteria>(empty);
   const [studies, setStudies] = useState<DicomJson[]>();
@@ -62,12 +80,32 @@ export function StudiesScreen() {
 
   useEffect(() => {
     void load(empty, 0);
+    api<Destinations>('GET', '/api/v1/destinations').then((d) => setPacs(d.pacsSearch), setError);
   }, []);
+
+  const searchPacs = async (c: Criteria): Promise<void> => {
+    const path = pacsQuery(c);
+    setError(undefined);
+    setPacsFound(undefined);
+    if (path === undefined) {
+      setError(new Error(t('pacsNeedsCriteria')));
+      return;
+    }
+    setBusy(true);
+    try {
+      setPacsFound(await api<PacsSearchView>('GET', path));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
 
   const submit = (e: FormEvent): void => {
     e.preventDefault();
     setAsked(criteria);
-    void load(criteria, 0);
+    if (where === 'pacs') void searchPacs(criteria);
+    else void load(criteria, 0);
   };
   const set = (k: keyof Criteria) => (e: { target: { value: string } }) =>
     setCriteria({ ...criteria, [k]: e.target.value });
@@ -75,6 +113,27 @@ export function StudiesScreen() {
   return (
     <section aria-labelledby="studies-title">
       <h1 id="studies-title">{t('navStudies')}</h1>
+      {pacs !== undefined ? (
+        <div className="where" role="radiogroup" aria-label={t('searchIn')}>
+          <label className="choice">
+            <input type="radio" name="where" checked={where === 'node'} onChange={() => setWhere('node')} />
+            {t('searchNode')}
+          </label>
+          <label className="choice">
+            <input
+              type="radio"
+              name="where"
+              checked={where === 'pacs'}
+              onChange={() => {
+                setWhere('pacs');
+                setPacsFound(undefined);
+                setError(undefined);
+              }}
+            />
+            {t('searchPacs', { pacs: pacs.description ?? pacs.aeTitle })}
+          </label>
+        </div>
+      ) : null}
       <form className="search" onSubmit={submit} role="search">
         <Field label={t('patientId')}>
           <input name="patientId" value={criteria.patientId} onChange={set('patientId')} />
@@ -103,11 +162,12 @@ export function StudiesScreen() {
           {t('search')}
         </button>
       </form>
-      <p className="muted">{t('studiesHint')}</p>
+      <p className="muted">{where === 'pacs' ? t('pacsHint') : t('studiesHint')}</p>
       <ErrorNote error={error} />
-      {studies === undefined && error === undefined ? <Loading /> : null}
-      {studies !== undefined && studies.length === 0 ? <Empty>{t('noStudies')}</Empty> : null}
-      {studies !== undefined && studies.length > 0 ? (
+      {where === 'pacs' ? <PacsResults found={pacsFound} busy={busy} onFetched={() => void searchPacs(asked)} /> : null}
+      {where === 'node' && studies === undefined && error === undefined ? <Loading /> : null}
+      {where === 'node' && studies !== undefined && studies.length === 0 ? <Empty>{t('noStudies')}</Empty> : null}
+      {where === 'node' && studies !== undefined && studies.length > 0 ? (
         <table className="list" data-testid="studies">
           <thead>
             <tr>
@@ -161,11 +221,97 @@ export function StudiesScreen() {
           </tbody>
         </table>
       ) : null}
-      {more ? (
+      {where === 'node' && more ? (
         <button type="button" disabled={busy} onClick={() => void load(asked, studies?.length ?? 0)}>
           {t('more')}
         </button>
       ) : null}
     </section>
+  );
+}
+
+/** What the PACS answered: a study the node holds opens and sends from here; another is fetched into the node first. */
+function PacsResults({
+  found,
+  busy,
+  onFetched,
+}: {
+  found: PacsSearchView | undefined;
+  busy: boolean;
+  onFetched: () => void;
+}) {
+  const t = useT();
+  const { lang } = useLanguage();
+  const [fetching, setFetching] = useState<ReadonlySet<string>>(new Set());
+  const [error, setError] = useState<unknown>();
+  if (found === undefined) return busy ? <Loading /> : null;
+  const fetchStudy = async (uid: string): Promise<void> => {
+    setFetching((f) => new Set([...f, uid]));
+    setError(undefined);
+    try {
+      await api('POST', '/api/v1/pacs/retrievals', { studyInstanceUid: uid });
+      onFetched();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setFetching((f) => new Set([...f].filter((x) => x !== uid)));
+    }
+  };
+  return (
+    <>
+      <ErrorNote error={error} />
+      {found.studies.length === 0 ? <Empty>{t('noStudies')}</Empty> : null}
+      {found.studies.length > 0 ? (
+        <table className="list" data-testid="pacs-studies">
+          <thead>
+            <tr>
+              <th>{t('date')}</th>
+              <th>{t('patient')}</th>
+              <th>{t('patientId')}</th>
+              <th>{t('description')}</th>
+              <th>{t('modality')}</th>
+              <th className="number">{t('images')}</th>
+              <th>{t('accession')}</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {found.studies.map((s) => (
+              <tr key={s.studyInstanceUid}>
+                <td>{dicomDate(s.studyDate, lang)}</td>
+                <td>{personName(s.patient.name)}</td>
+                <td>{s.patient.patientId}</td>
+                <td>{s.description ?? ''}</td>
+                <td>{s.modalities.join(', ')}</td>
+                <td className="number">{s.instances}</td>
+                <td>{s.accessionNumber ?? ''}</td>
+                <td className="actions">
+                  {s.heldHere ? (
+                    <>
+                      <span className="badge state-delivered">{t('inBeeldbrug')}</span>{' '}
+                      <button type="button" onClick={() => go('viewer', s.studyInstanceUid)}>
+                        {t('view')}
+                      </button>{' '}
+                      <button type="button" onClick={() => go('send', s.studyInstanceUid)}>
+                        {t('send')}
+                      </button>
+                    </>
+                  ) : (
+                    <button
+                      type="button"
+                      disabled={fetching.has(s.studyInstanceUid)}
+                      onClick={() => void fetchStudy(s.studyInstanceUid)}
+                    >
+                      {fetching.has(s.studyInstanceUid) ? t('fetchingFromPacs') : t('fetchFromPacs')}
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {found.more ? <p className="muted">{t('pacsMore')}</p> : null}
+    </>
   );
 }
