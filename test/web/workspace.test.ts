@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { totpCode, totpStep } from '../../src/auth/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
@@ -26,6 +26,17 @@ async function signIn(page: Page, username: string, totpSecret: string, code?: s
   await page.getByLabel('Wachtwoord').fill(PERSON_PASSWORD);
   await page.getByLabel('Code uit de authenticator-app').fill(code ?? totpCode(totpSecret, totpStep(new Date())));
   await page.getByRole('button', { name: 'Inloggen', exact: true }).click();
+}
+
+/** The viewport's pixels in grey, and how many are lit above the black background. */
+async function pixelsOf(viewport: Locator): Promise<{ lit: number; data: Buffer }> {
+  const { data } = await sharp(await viewport.screenshot())
+    .greyscale()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  let lit = 0;
+  for (const v of data) if (v > 24) lit++;
+  return { lit, data };
 }
 
 /** A code that is not the account's at this moment, nor at the steps beside it that a verifier may accept. */
@@ -110,15 +121,7 @@ test('the staff workspace in Chromium: sign in, send and see it arrive, timeline
       const viewport = page.getByTestId('viewport');
       await page.locator('[data-testid="viewport"][data-ready="true"]').waitFor();
       const slice = page.getByTestId('slice');
-      const pixels = async (): Promise<{ lit: number; data: Buffer }> => {
-        const { data } = await sharp(await viewport.screenshot())
-          .greyscale()
-          .raw()
-          .toBuffer({ resolveWithObject: true });
-        let lit = 0;
-        for (const v of data) if (v > 24) lit++;
-        return { lit, data };
-      };
+      const pixels = () => pixelsOf(viewport);
       // The first image is drawn when the canvas shows more than the black background.
       let first = await pixels();
       await waitFor('the first image drawn', async () => {
@@ -269,6 +272,27 @@ test('the staff workspace in Chromium: sign in, send and see it arrive, timeline
       await row.getByText('in Beeldbrug').waitFor();
       await row.getByRole('button', { name: 'Bekijken' }).click();
       await page.getByTestId('viewport').waitFor();
+      await page.getByRole('link', { name: 'Verzendingen' }).click();
+    },
+  );
+
+  await t.test(
+    'timeline: a prior at Midden opens in the viewer straight from there (sent here, not into the PACS)',
+    async () => {
+      await page.getByRole('link', { name: 'Tijdlijn' }).click();
+      await page.getByLabel('BSN').fill(p.bsn);
+      await page.getByRole('button', { name: 'Tijdlijn tonen' }).click();
+      const events = page.getByTestId('timeline').locator('.event');
+      await events.nth(1).waitFor();
+      const before = nodes.noord.n.node.store.index.stats().instances;
+      await events.nth(1).getByRole('button', { name: 'Bekijken' }).click();
+      await page.locator('[data-testid="viewport"][data-ready="true"]').waitFor();
+      assert.ok(nodes.noord.n.node.store.index.stats().instances > before, 'the study came from Midden');
+      await waitFor('the prior drawn', async () => {
+        const { lit, data } = await pixelsOf(page.getByTestId('viewport'));
+        return lit > data.length / 50;
+      });
+      await screenshot(page, 'timeline-viewer');
       await page.getByRole('link', { name: 'Verzendingen' }).click();
     },
   );

@@ -162,6 +162,11 @@ const texts = {
   report: { nl: 'Verslag', en: 'Report' },
   retrieve: { nl: 'Ophalen naar PACS', en: 'Retrieve into PACS' },
   retrieving: { nl: 'Wordt opgehaald', en: 'Being retrieved' },
+  openingFromSource: { nl: 'Wordt opgehaald…', en: 'Fetching…' },
+  viewFailed: {
+    nl: 'Het onderzoek kwam niet aan; probeer het opnieuw of haal het op naar het PACS.',
+    en: 'The study did not arrive; try again, or retrieve it into the PACS.',
+  },
   auditTitle: { nl: 'Logboek (NEN 7513)', en: 'Audit trail (NEN 7513)' },
   auditHint: {
     nl: 'Elke raadpleging van dit logboek wordt zelf ook gelogd.',

@@ -2,6 +2,9 @@ import { type FormEvent, useState } from 'react';
 import { isValidBsn } from '../../../src/patient/bsn.ts';
 import type { SourceOutcome, Timeline, TimelineStudy } from '../../../src/timeline/types.ts';
 import { api } from '../api.ts';
+import { type DicomJson, num, TAG } from '../dicom-json.ts';
+import { go } from '../route.ts';
+import type { InboxView } from '../../../src/exchange/inbox-routes.ts';
 import { dicomDate } from '../format.ts';
 import { type TextKey, useLanguage, useT } from '../i18n.tsx';
 import { Empty, ErrorNote, Field } from '../ui-parts.tsx';
@@ -15,7 +18,8 @@ const SOURCE_TEXT: Readonly<Record<SourceOutcome['status'], TextKey>> = {
 
 /**
  * A patient's studies at every hospital the registry names and the patient consented to, newest first on one axis,
- * with what each hospital answered; a study can be retrieved into the own PACS from here.
+ * with what each hospital answered; a study is opened in the viewer from its source (the source sends it here over the
+ * exchange, consent checked again there) or retrieved into the own PACS.
  */
 export function TimelineScreen() {
   const t = useT();
@@ -25,7 +29,10 @@ export function TimelineScreen() {
   const [timeline, setTimeline] = useState<Timeline>();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
-  const [retrieving, setRetrieving] = useState<ReadonlySet<string>>(new Set());
+  /** Studies asked of their source, with the transfer that brings each here. */
+  const [retrieving, setRetrieving] = useState<ReadonlyMap<string, string>>(new Map());
+  /** The study being fetched to be opened in the viewer. */
+  const [opening, setOpening] = useState<string>();
   const valid = isValidBsn(bsn.trim());
 
   const submit = async (e: FormEvent): Promise<void> => {
@@ -44,17 +51,49 @@ export function TimelineScreen() {
     }
   };
 
-  const retrieve = async (s: TimelineStudy): Promise<void> => {
-    if (timeline === undefined) return;
+  /** Asks the source to send the study here (once); answers the transfer that brings it. */
+  const retrieve = async (s: TimelineStudy): Promise<string | undefined> => {
+    if (timeline === undefined) return undefined;
+    const asked = retrieving.get(s.studyInstanceUid);
+    if (asked !== undefined) return asked;
     try {
-      await api('POST', '/api/v1/timeline/retrievals', {
+      const r = await api<{ transferId: string }>('POST', '/api/v1/timeline/retrievals', {
         bsn: timeline.bsn,
         source: s.source.ura,
         studyInstanceUid: s.studyInstanceUid,
       });
-      setRetrieving((r) => new Set([...r, s.studyInstanceUid]));
+      setRetrieving((m) => new Map([...m, [s.studyInstanceUid, r.transferId]]));
+      return r.transferId;
     } catch (err) {
       setError(err);
+      return undefined;
+    }
+  };
+
+  /** Opens the study in the viewer: at once when this node holds all of it, else once its source has sent it. */
+  const view = async (s: TimelineStudy): Promise<void> => {
+    setOpening(s.studyInstanceUid);
+    setError(undefined);
+    try {
+      const q = new URLSearchParams({
+        StudyInstanceUID: s.studyInstanceUid,
+        includefield: 'NumberOfStudyRelatedInstances',
+      });
+      const here = (await api<DicomJson[] | undefined>('GET', `/dicomweb/studies?${q.toString()}`))?.[0];
+      if (here === undefined || (num(here, TAG.NumberOfStudyRelatedInstances) ?? 0) < s.instances) {
+        const transferId = await retrieve(s);
+        if (transferId === undefined) return;
+        for (;;) {
+          const tr = await api<InboxView>('GET', `/api/v1/inbox/${transferId}?waitSeconds=20`);
+          if (tr.state === 'failed' || tr.state === 'rejected') throw new Error(t('viewFailed'));
+          if (tr.state !== 'open') break;
+        }
+      }
+      go('viewer', s.studyInstanceUid);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setOpening(undefined);
     }
   };
 
@@ -126,6 +165,14 @@ export function TimelineScreen() {
                         ) : null}
                       </div>
                       <div className="actions">
+                        <button
+                          type="button"
+                          className="primary"
+                          disabled={opening !== undefined}
+                          onClick={() => void view(s)}
+                        >
+                          {opening === s.studyInstanceUid ? t('openingFromSource') : t('view')}
+                        </button>
                         {retrieving.has(s.studyInstanceUid) ? (
                           <span className="badge state-sending">{t('retrieving')}</span>
                         ) : (
