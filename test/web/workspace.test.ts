@@ -293,6 +293,30 @@ test('the staff workspace in Chromium: sign in, send and see it arrive, timeline
         return lit > data.length / 50;
       });
       await screenshot(page, 'timeline-viewer');
+
+      // Beside it, another study of the patient this node holds; a preset windows both alike.
+      await page.getByRole('button', { name: 'Vergelijken' }).click();
+      const priors = page.getByTestId('priors').getByRole('button');
+      await priors.first().waitFor();
+      assert.ok((await priors.count()) >= 1);
+      await priors.first().click();
+      const second = page.getByTestId('prior-viewport');
+      await page.locator('[data-testid="prior-viewport"][data-ready="true"]').waitFor();
+      await waitFor('the comparison drawn', async () => {
+        const { lit, data } = await pixelsOf(second);
+        return lit > data.length / 50;
+      });
+      await screenshot(page, 'viewer-compare');
+      await page.getByRole('button', { name: 'Long' }).click();
+      await waitFor('both panes in the lung window', async () => {
+        const windows = [
+          await page.getByTestId('window').textContent(),
+          await page.getByTestId('prior-viewport-window').textContent(),
+        ];
+        return windows.every((w) => w === 'W 1500 L -600');
+      });
+      await page.getByRole('button', { name: 'Vergelijking sluiten' }).click();
+      assert.equal(await second.count(), 0);
       await page.getByRole('link', { name: 'Verzendingen' }).click();
     },
   );

@@ -276,6 +276,12 @@ const texts = {
   unreachable: { nl: 'De node antwoordt niet.', en: 'The node does not answer.' },
   language: { nl: 'English', en: 'Nederlands' },
   view: { nl: 'Bekijken', en: 'View' },
+  compare: { nl: 'Vergelijken', en: 'Compare' },
+  compareClose: { nl: 'Vergelijking sluiten', en: 'Close comparison' },
+  noPriors: {
+    nl: 'Geen ander onderzoek van deze patiënt in Beeldbrug. Haal een eerder onderzoek op via de tijdlijn.',
+    en: 'No other study of this patient in Beeldbrug. Fetch an earlier one through the timeline.',
+  },
   viewer: { nl: 'Viewer', en: 'Viewer' },
   series: { nl: 'Series', en: 'Series' },
   tags: { nl: 'Tags', en: 'Tags' },

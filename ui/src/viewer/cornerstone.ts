@@ -127,6 +127,12 @@ export function enableStack(viewportId: string, element: HTMLDivElement): Types.
   return stackViewport(viewportId)!;
 }
 
+/** Gives a viewport's element back (a comparison pane closed); its tool group goes with it. */
+export function disableStack(viewportId: string): void {
+  ToolGroupManager.destroyToolGroup(`tools-${viewportId}`);
+  renderingEngine().disableElement(viewportId);
+}
+
 /**
  * Loads the rest of the stack in the background, nearest images first, as a PACS viewer does: scrolling then shows
  * images already decoded instead of waiting for each frame's request. Stops when the element is disabled.
