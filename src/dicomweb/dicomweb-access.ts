@@ -42,8 +42,9 @@ export function releasedInPath(
   req: FastifyRequest<{ Params: Path }>,
   what: string,
   path: Path = req.params,
+  o: { viewing?: boolean } = {},
 ): ReleasedInstance[] {
-  const found = accessFor(d, req, 'retrieve').retrieve(identifierOf(path), 'study-root', what);
+  const found = accessFor(d, req, 'retrieve').retrieve(identifierOf(path), 'study-root', what, o);
   // The path names the study (and series): an instance of another study under this path is not it.
   const inPath = found.filter(
     (i) =>

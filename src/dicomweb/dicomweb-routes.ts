@@ -95,8 +95,11 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
     search('IMAGE'),
   );
 
-  const released = (req: FastifyRequest<{ Params: Path }>, what: string): ReleasedInstance[] =>
-    releasedInPath(d, req, what);
+  const released = (
+    req: FastifyRequest<{ Params: Path }>,
+    what: string,
+    o?: { viewing: boolean },
+  ): ReleasedInstance[] => releasedInPath(d, req, what, req.params, o);
 
   const retrieve = async (req: FastifyRequest<{ Params: Path }>, reply: FastifyReply) => {
     const accept = req.headers.accept ?? '*/*';
@@ -136,7 +139,8 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
           'REQUEST_INVALID',
           'frames are numbered from 1, comma-separated: frames/1 or frames/1,2',
         );
-      const [instance] = released(req, `WADO-RS frames ${req.params.frames}`);
+      // A viewer asks for every frame of a series, one request each: one record covers them (see VIEWING_WINDOW_MS).
+      const [instance] = released(req, `WADO-RS frames ${req.params.frames}`, { viewing: true });
       const { frames, transferSyntaxUid, encapsulated } = framesOf(await datasetOf(instance!), instance!);
       const missing = numbers.filter((f) => f > frames.length);
       if (missing.length > 0)

@@ -32,6 +32,7 @@ const PACS: AccessGrounds = {
 async function withPatient(
   t: TestContext,
   consent?: ConsentDecider,
+  now?: () => number,
 ): Promise<{
   data: PatientData;
   bsn: string;
@@ -67,6 +68,7 @@ async function withPatient(
     retrieveAeTitle: 'NOORD',
     node: 'noord',
     ...(consent !== undefined ? { consent: () => consent } : {}),
+    ...(now !== undefined ? { now } : {}),
   });
   const synth = await synthesize({ outDir: join(dir, 'synth'), patients: 1, studiesPerPatient: [1, 1], seed: 5 });
   const patient = synth.patients[0];
@@ -247,4 +249,43 @@ test('retention purges as the node task, one record per study', async (t) => {
     p.data.open(PACS).purgeReceivedBefore(new Date(), () => ''),
     (err: unknown) => err instanceof BeeldbrugError && err.code === 'ACCESS_DENIED',
   );
+});
+
+test("a viewer's frames of one series: the first is recorded and covers that person's next ones for five minutes", async (t) => {
+  let clock = Date.parse('2026-12-05T10:00:00Z');
+  const p = await withPatient(t, undefined, () => clock);
+  const person: AccessGrounds = {
+    kind: 'person',
+    user: { id: 'u-1', name: 'Dr. R. Visser', organizationUra: '12345678' },
+    accessPoint: { node: 'noord', ip: '192.0.2.20' },
+    purpose: 'retrieve',
+    authorization: 'DICOMweb, signed in',
+  };
+  const instances = p.data
+    .open({ ...PACS, purpose: 'retrieve' })
+    .retrieve(
+      new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'STUDY').set(Tag.StudyInstanceUID, 'UI', p.studyInstanceUid),
+      'study-root',
+      'C-GET',
+    )
+    .filter((i, _, all) => i.stored.series.seriesInstanceUid === all[0]?.stored.series.seriesInstanceUid);
+  const frameOf = (n: number) =>
+    new Dataset()
+      .set(Tag.QueryRetrieveLevel, 'CS', 'IMAGE')
+      .set(Tag.StudyInstanceUID, 'UI', p.studyInstanceUid)
+      .set(Tag.SOPInstanceUID, 'UI', instances[n % instances.length]!.stored.instance.sopInstanceUid);
+  const retrieves = () => p.records().filter((r) => r.action === 'retrieve' && r.user.id !== 'dicom:PACS');
+  const view = (who: AccessGrounds, n: number) =>
+    p.data.open(who).retrieve(frameOf(n), 'study-root', `WADO-RS frames 1`, { viewing: true });
+
+  for (let n = 0; n < 5; n++) assert.equal(view(person, n).length, 1, 'every frame is released');
+  assert.equal(retrieves().length, 1, 'five frames, one record');
+  assert.match(retrieves()[0]?.description ?? '', /covers this person's further frames of the series for 5 minutes/);
+  view({ ...person, user: { ...person.user, id: 'u-2', name: 'Dr. B' } }, 0);
+  assert.equal(retrieves().length, 2, 'another person has a record of their own');
+  p.data.open(person).retrieve(frameOf(0), 'study-root', 'WADO-RS');
+  assert.equal(retrieves().length, 3, 'a retrieval that is not a viewer frame is recorded every time');
+  clock += 5 * 60_000;
+  view(person, 1);
+  assert.equal(retrieves().length, 4, 'after five minutes, a new record');
 });

@@ -110,6 +110,8 @@ export interface PatientDataOptions {
    * such purposes are refused.
    */
   consent?: (() => ConsentDecider | undefined) | undefined;
+  /** The clock viewing windows are counted by (milliseconds since the epoch). */
+  now?: () => number;
 }
 
 interface Held {
@@ -117,7 +119,17 @@ interface Held {
   audit: AuditTrail;
   logger: Logger;
   consent: () => ConsentDecider | undefined;
+  /** Series a viewer is reading, by who and which series: until when its first record covers further frames. */
+  viewing: Map<string, number>;
+  now: () => number;
 }
+
+/**
+ * How long the record of a viewer's first frame of a series covers the frames that follow (a 500-slice CT is 500
+ * requests, scrolled and prefetched within seconds to minutes): one record per person, series and five minutes,
+ * instead of 500 that say the same.
+ */
+export const VIEWING_WINDOW_MS = 5 * 60_000;
 
 /**
  * The only holder of the study store and the audit trail for patient data. Every reader and writer (DIMSE handlers,
@@ -134,6 +146,8 @@ export class PatientData {
       audit: o.audit,
       logger: o.logger,
       consent: o.consent ?? (() => undefined),
+      viewing: new Map(),
+      now: o.now ?? Date.now,
     };
     this.#node = o.node;
   }
@@ -461,15 +475,52 @@ export class PatientDataAccess {
     this.recordAll(records.length > 0 ? records : [{ action: 'query', outcome: 'success', description, objects: {} }]);
   }
 
-  /** C-MOVE / C-GET: every instance the identifier names by unique key, recorded per study, bytes opened through here. */
-  retrieve(identifier: Dataset, model: InformationModel, description: string): ReleasedInstance[] {
+  /**
+   * C-MOVE / C-GET / WADO-RS: every instance the identifier names by unique key, recorded per study, bytes opened
+   * through here. `viewing`: a viewer's frame of one series, whose first record covers this person's further frames of
+   * that series for VIEWING_WINDOW_MS (the record says so); everything else is recorded every time.
+   */
+  retrieve(
+    identifier: Dataset,
+    model: InformationModel,
+    description: string,
+    o: { viewing?: boolean } = {},
+  ): ReleasedInstance[] {
     this.#authorize('release', 'retrieve', { objects: {} }, 'retrieve');
     const instances = this.#o.studies.instancesToRetrieve(this.#ctx, identifier, model);
-    this.#recordRetrieved(instances, description);
+    const series = new Set(instances.map((i) => i.series.seriesInstanceUid));
+    const key =
+      o.viewing === true && series.size === 1
+        ? `${this.grounds.user.id}|${this.grounds.accessPoint.ip ?? ''}|${[...series][0]}`
+        : undefined;
+    const now = this.#o.now();
+    if (key === undefined || (this.#o.viewing.get(key) ?? 0) <= now) {
+      this.#recordRetrieved(
+        instances,
+        description,
+        undefined,
+        key !== undefined
+          ? `; viewing: this record covers this person's further frames of the series for ${VIEWING_WINDOW_MS / 60_000} minutes`
+          : '',
+      );
+      if (key !== undefined) this.#remember(key, now + VIEWING_WINDOW_MS, now);
+    }
     return instances.map((i) => this.#released(i));
   }
 
-  #recordRetrieved(instances: readonly StoredInstance[], description: string, extra?: AuditEvent['objects']): void {
+  /** Keeps the viewing windows that have not ended, so the map stays as small as the series being read. */
+  #remember(key: string, until: number, now: number): void {
+    const viewing = this.#o.viewing;
+    if (viewing.size > 1000) for (const [k, end] of viewing) if (end <= now) viewing.delete(k);
+    viewing.set(key, until);
+  }
+
+  #recordRetrieved(
+    instances: readonly StoredInstance[],
+    description: string,
+    extra?: AuditEvent['objects'],
+    note = '',
+  ): void {
     const byStudy = new Map<string, StoredInstance[]>();
     for (const i of instances) {
       const list = byStudy.get(i.study.studyInstanceUid);
@@ -480,7 +531,7 @@ export class PatientDataAccess {
       [...byStudy].map(([uid, list]) => ({
         action: 'retrieve' as const,
         outcome: 'success' as const,
-        description: `${description}: ${list.length} instances`,
+        description: `${description}: ${list.length} instances${note}`,
         patient: patientOf(list[0]!),
         objects: { ...extra, studyInstanceUid: uid, sopInstanceUids: list.map((i) => i.instance.sopInstanceUid) },
       })),
