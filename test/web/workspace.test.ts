@@ -148,6 +148,13 @@ test('the staff workspace in Chromium: sign in, send and see it arrive, timeline
         async () => (await page.getByTestId('window').textContent()) === 'W 1500 L -600',
       );
       await waitFor('the lung window drawn', async () => !(await pixels()).data.equals(scrolled.data));
+      // The tags of the image shown, with their keywords.
+      await page.getByRole('button', { name: 'Tags' }).click();
+      const modality = page.getByTestId('tags').getByRole('row').filter({ hasText: '(0008,0060)' });
+      assert.deepEqual(
+        (await modality.getByRole('cell').allTextContents()).map((c) => c.trim()),
+        ['(0008,0060)', 'Modality', 'CS', 'CT'],
+      );
       await page.getByRole('link', { name: 'Onderzoeken' }).click();
     },
   );

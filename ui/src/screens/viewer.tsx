@@ -1,5 +1,6 @@
 import { type KeyboardEvent, useCallback, useEffect, useRef, useState } from 'react';
 import { api } from '../api.ts';
+import { keywordOf } from '../../../src/dicom/dictionary.ts';
 import { type DicomJson, num, str, strs, TAG } from '../dicom-json.ts';
 import { dicomDate, personName } from '../format.ts';
 import { useLanguage, useT } from '../i18n.tsx';
@@ -234,6 +235,7 @@ export function ViewerScreen({ studyInstanceUid }: { studyInstanceUid: string })
                     <td>
                       ({tag.slice(0, 4)},{tag.slice(4)})
                     </td>
+                    <td>{keywordOf(Number.parseInt(tag, 16)) ?? ''}</td>
                     <td>{v.vr}</td>
                     <td>{strs(tagsOf, tag).join('\\') || str(tagsOf, tag)}</td>
                   </tr>
