@@ -80,6 +80,14 @@ const userOf = (a: Account): AuditEvent['user'] => ({
  */
 // The one answer to every failed sign-in: the same bytes whichever part failed, so it carries no request id either.
 const signInFailed = problemOf('SIGN_IN_FAILED', 'sign-in failed');
+// The same for a browser coming back from the identity provider, in words a person reads.
+const SIGN_IN_FAILED_PAGE = `<!doctype html><html lang="nl"><meta charset="utf-8"><title>Beeldbrug: inloggen mislukt</title>
+<body style="font-family:sans-serif;max-width:36em;margin:4em auto"><h1>Inloggen mislukt</h1>
+<p>Inloggen via het ziekenhuisaccount is niet gelukt. Probeer het opnieuw; lukt het weer niet, vraag de beheerder dan of
+uw account een rol in Beeldbrug heeft.</p>
+<p lang="en">Signing in with the hospital account failed. Try again; if it fails again, ask the administrator whether
+your account has a role in Beeldbrug.</p>
+<p><a href="/">Terug naar Beeldbrug / Back to Beeldbrug</a></p></body></html>`;
 
 export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void {
   const doc = (summary: string, more: Omit<RouteDoc, 'tag' | 'summary'> = {}): RouteDoc => ({
@@ -302,7 +310,15 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
       if (outcome.ok) admission.succeeded();
       void reply.header('set-cookie', `${OIDC_COOKIE}=; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=0`);
       const r = complete(outcome, req.ip, authorization);
-      if (r === undefined) return sendProblem(reply, signInFailed);
+      if (r === undefined) {
+        // A browser lands here from the provider: it gets a page it can read and a way back, the same for every failure.
+        if (!/text\/html/.test(req.headers.accept ?? '')) return sendProblem(reply, signInFailed);
+        return reply
+          .code(401)
+          .header('content-type', 'text/html; charset=utf-8')
+          .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+          .send(SIGN_IN_FAILED_PAGE);
+      }
       void reply.header('set-cookie', sessionCookie(r.token, r.session.expiresAt));
       return reply.redirect('/', 303);
     },

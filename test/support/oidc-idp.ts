@@ -22,6 +22,8 @@ export interface TestIdp {
   issuer: string;
   clientId: string;
   clientSecret: string;
+  /** The provider's own TLS certificate (a browser is told to trust its key). */
+  certPem: string;
 }
 
 /** Starts the identity provider on a free loopback port; `redirectUri` is the node's callback. */
@@ -104,6 +106,17 @@ export async function startTestIdp(
   });
   const callback = provider.callback();
   https.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // The provider's sign-in page, as a browser shows it: a form naming the person (their password is the provider's).
+    const page = /^\/interaction\/([\w-]+)$/.exec(req.url ?? '');
+    if (page !== null && req.method === 'GET') {
+      res.setHeader('content-type', 'text/html; charset=utf-8');
+      res.end(
+        `<!doctype html><html lang="nl"><title>Ziekenhuis Noord: inloggen</title><body><h1>Ziekenhuis Noord</h1>` +
+          `<form method="post" action="/interaction/${page[1]}/login"><label>Account <input name="person"></label>` +
+          `<button type="submit">Inloggen bij het ziekenhuis</button></form></body></html>`,
+      );
+      return;
+    }
     const login = /^\/interaction\/([\w-]+)\/login$/.exec(req.url ?? '');
     if (login === null || req.method !== 'POST') return void callback(req, res);
     let body = '';
@@ -121,5 +134,5 @@ export async function startTestIdp(
       });
     });
   });
-  return { issuer, clientId, clientSecret };
+  return { issuer, clientId, clientSecret, certPem: server.certPem };
 }
