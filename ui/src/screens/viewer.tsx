@@ -11,6 +11,7 @@ import {
   disableStack,
   enableStack,
   Enums,
+  followSize,
   loadSeries,
   middleImage,
   prefetchStack,
@@ -324,6 +325,7 @@ function StackPane(p: {
   useEffect(() => onShown(id, stack?.metadata[index]), [id, stack, index, onShown]);
   // A pane that closes takes its viewport with it.
   useEffect(() => () => disableStack(id), [id]);
+  useEffect(() => (element.current !== null ? followSize(element.current) : undefined), []);
 
   const onKey = (e: KeyboardEvent): void => {
     const v = stackViewport(id);

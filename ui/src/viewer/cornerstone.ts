@@ -127,6 +127,16 @@ export function enableStack(viewportId: string, element: HTMLDivElement): Types.
   return stackViewport(viewportId)!;
 }
 
+/**
+ * Keeps the canvas the size of its element: when a comparison pane opens or closes, or the window is resized, the
+ * rendering engine is told, so images keep their aspect instead of being stretched to the old size.
+ */
+export function followSize(element: HTMLDivElement): () => void {
+  const observer = new ResizeObserver(() => renderingEngine().resize(true, true));
+  observer.observe(element);
+  return () => observer.disconnect();
+}
+
 /** Gives a viewport's element back (a comparison pane closed); its tool group goes with it. */
 export function disableStack(viewportId: string): void {
   ToolGroupManager.destroyToolGroup(`tools-${viewportId}`);
