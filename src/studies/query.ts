@@ -1,4 +1,4 @@
-import { Dataset, Tag } from '../dicom/index.ts';
+import { Dataset, Tag, vrOf } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Matcher, QueryLevel, QueryRow } from '../store/index.ts';
 import { keysByTag, levelRank, type QueryKey } from './query-keys.ts';
@@ -75,9 +75,10 @@ export function responseFor(query: ParsedQuery, row: QueryRow, retrieveAeTitle: 
   for (const tag of query.returnKeys) {
     const key = keysByTag.get(tag);
     if (key === undefined || levelRank[key.level] > levelRank[query.level]) {
-      // Not indexed or below the query level: an empty value says "no value known" (PS3.4 C.4.1.1.3.2).
-      const vr = key?.vr ?? 'UN';
-      ds.set(tag, vr, vr === 'SQ' ? [] : '');
+      // Not indexed or below the query level: an empty value says "no value known" (PS3.4 C.4.1.1.3.2). A tag the
+      // dictionary does not know is answered as UN, empty (OHIF asks for SeriesDate and SeriesTime this way).
+      const vr = key?.vr ?? vrOf(tag) ?? 'UN';
+      ds.set(tag, vr, vr === 'SQ' ? [] : vr === 'UN' ? Buffer.alloc(0) : '');
       continue;
     }
     const value =
