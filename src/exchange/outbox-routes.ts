@@ -28,6 +28,9 @@ const sendRequestSchema = z.strictObject({
   consentReference: z.string().min(1).max(256).optional(),
 });
 
+/** What a person may send for (a retrieval is the timeline's, never asked for here): the send screen offers these. */
+export type SendRequest = z.input<typeof sendRequestSchema>;
+
 const listQuery = z.strictObject({ state: z.enum(OUTGOING_STATES).optional() });
 
 /** Following one transfer: answer once it changed since `after` (its updatedAt as last seen), or after waitSeconds. */

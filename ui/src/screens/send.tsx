@@ -5,8 +5,9 @@ import { dicomDate, personName } from '../format.ts';
 import { useLanguage, useT } from '../i18n.tsx';
 import { go } from '../route.ts';
 import { ErrorNote, Field, Loading } from '../ui-parts.tsx';
+import type { SendRequest } from '../../../src/exchange/outbox-routes.ts';
 
-type Purpose = 'transfer' | 'consultation' | 'internal';
+type Purpose = SendRequest['purpose'];
 
 /** Send one study to a partner hospital: to whom, why, how urgent, and a reason the receiver reads. */
 export function SendScreen({ studyInstanceUid }: { studyInstanceUid: string }) {
