@@ -10,6 +10,18 @@ import { readTlsFiles } from './tls-files.ts';
 import { peerCertificateCheck } from './peer-allow-list.ts';
 import { ingestStoreRequest } from './ingest-store-request.ts';
 
+/** A value the PACS answered, or null when it left it empty. */
+function text(d: Dataset, tag: number): string | null {
+  const v = d.string(tag)?.trim();
+  return v === undefined || v === '' ? null : v;
+}
+
+const modalitiesOf = (d: Dataset): string[] =>
+  (text(d, Tag.ModalitiesInStudy) ?? '')
+    .split('\\')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+
 /** What a study list searches the PACS by; each as DICOM matching has it (names with *, dates as ranges). */
 export interface PacsSearch {
   patientId?: string;
@@ -112,19 +124,12 @@ export class PacsSource implements StudySource {
       .set(Tag.ModalitiesInStudy, 'CS', '')
       .set(Tag.NumberOfStudyRelatedSeries, 'IS', '')
       .set(Tag.NumberOfStudyRelatedInstances, 'IS', '');
-    const text = (d: Dataset, tag: number): string | null => {
-      const v = d.string(tag)?.trim();
-      return v === undefined || v === '' ? null : v;
-    };
     const studies: PatientStudy[] = [];
     for (const m of await this.#find(query)) {
       const issuer = text(m, Tag.IssuerOfPatientID);
       const uid = text(m, Tag.StudyInstanceUID);
       if (uid === null || text(m, Tag.PatientID) !== bsn || (issuer !== null && issuer !== BSN_ISSUER_OID)) continue;
-      const modalities = (text(m, Tag.ModalitiesInStudy) ?? '')
-        .split('\\')
-        .map((x) => x.trim())
-        .filter((x) => x !== '');
+      const modalities = modalitiesOf(m);
       studies.push({
         studyInstanceUid: uid,
         studyDate: text(m, Tag.StudyDate),
@@ -160,10 +165,6 @@ export class PacsSource implements StudySource {
       .set(Tag.ModalitiesInStudy, 'CS', c.modality ?? '')
       .set(Tag.NumberOfStudyRelatedSeries, 'IS', '')
       .set(Tag.NumberOfStudyRelatedInstances, 'IS', '');
-    const text = (d: Dataset, tag: number): string | null => {
-      const v = d.string(tag)?.trim();
-      return v === undefined || v === '' ? null : v;
-    };
     const matches = await this.#find(query, limit + 1);
     const studies: PacsStudy[] = [];
     for (const m of matches.slice(0, limit)) {
@@ -171,10 +172,7 @@ export class PacsSource implements StudySource {
       if (uid === null) continue;
       const patientId = text(m, Tag.PatientID) ?? '';
       const issuer = text(m, Tag.IssuerOfPatientID);
-      const modalities = (text(m, Tag.ModalitiesInStudy) ?? '')
-        .split('\\')
-        .map((x) => x.trim())
-        .filter((x) => x !== '');
+      const modalities = modalitiesOf(m);
       studies.push({
         studyInstanceUid: uid,
         patient: {

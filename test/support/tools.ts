@@ -1,6 +1,7 @@
 // Real peers (DCMTK, Orthanc, Chromium) are part of what the tests prove. On a developer machine a missing
 // tool skips the test with a reason; in CI (CI=true) it fails, because skipped interop is hidden breakage.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 
 const found = new Map<string, string | undefined>();
@@ -23,8 +24,15 @@ export function which(program: string): string | undefined {
  */
 export function requireTool(t: TestContext, program: string): string | undefined {
   const path = which(program);
-  if (path !== undefined) return path;
-  const why = `${program} is not installed (Debian: see .ci/run)`;
+  return path !== undefined ? path : missing(t, `${program} is not installed (Debian: see .ci/run)`);
+}
+
+/** The same for a tool unpacked into a folder (the prebuilt OHIF viewer): the path when `file` is there. */
+export function requireUnpacked(t: TestContext, file: string, installer: string): string | undefined {
+  return existsSync(file) ? file : missing(t, `${file} is not there (run ${installer}; .ci/run does)`);
+}
+
+function missing(t: TestContext, why: string): undefined {
   if (process.env['CI'] === 'true') throw new Error(`${why}; CI must install it`);
   t.skip(why);
   return undefined;
