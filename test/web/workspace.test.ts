@@ -155,6 +155,7 @@ test('the staff workspace in Chromium: sign in, send and see it arrive, timeline
         (await modality.getByRole('cell').allTextContents()).map((c) => c.trim()),
         ['(0008,0060)', 'Modality', 'CS', 'CT'],
       );
+      await screenshot(page, 'viewer-tags');
       await page.getByRole('link', { name: 'Onderzoeken' }).click();
     },
   );
