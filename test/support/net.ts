@@ -37,16 +37,20 @@ function bindable(port: number): Promise<boolean> {
 }
 
 /**
- * Polls until `probe` resolves true; `_what` names the event for the reader of the test. There is no deadline here on purpose: how long an event takes depends on the
+ * Polls until `probe` resolves true; `what` names the event for the reader of the test (and for the error when the
+ * test's signal says it gave up). There is no deadline here on purpose: how long an event takes depends on the
  * machine's load, so the only bound is the test runner's timeout (scripts/test.ts), which fails the test that waits.
  * The poll interval only samples; it assumes nothing about when the event comes.
  */
-export async function waitFor(_what: string, probe: () => Promise<boolean>): Promise<void> {
+export async function waitFor(what: string, probe: () => Promise<boolean>, signal?: AbortSignal): Promise<void> {
+  let lastError: unknown;
   for (;;) {
+    // A test that gave up (its own timeout aborts its signal) says what it was waiting for, and the last failure seen.
+    if (signal?.aborted === true) throw new Error(`gave up waiting for ${what}`, { cause: lastError ?? signal.reason });
     try {
       if (await probe()) return;
-    } catch {
-      // not up yet
+    } catch (e) {
+      lastError = e; // not up yet
     }
     // Unref'd: a wait the runner has already failed for its timeout must not keep the process alive on its own.
     await new Promise((r) => setTimeout(r, 100).unref());
