@@ -65,7 +65,7 @@ const HEADERS_AHEAD = { ahead: 8, maxBytesEach: 64 * 1024 };
 export async function* headersOf(instances: readonly ReleasedInstance[]): AsyncGenerator<Dataset> {
   for await (const { item, body } of readAhead(
     instances,
-    (i) => i.openDataset() as AsyncIterable<Buffer>,
+    (i) => i.openDataset({ chunkBytes: HEADERS_AHEAD.maxBytesEach }) as AsyncIterable<Buffer>,
     HEADERS_AHEAD,
   )) {
     const reader = new HeaderReader(item.stored.instance.transferSyntaxUid);

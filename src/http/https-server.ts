@@ -144,6 +144,9 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
       ciphers,
+      // Our order, as on DICOM TLS: AES-128-GCM first (curl and OpenSSL clients would pick AES-256), which costs both
+      // ends about a quarter less CPU per byte of a study going out, at a strength BCP 195 and the NCSC rate as good.
+      honorCipherOrder: true,
     },
     loggerInstance: o.logger,
     // Our own lines log refusals; fastify's per-request lines would add URLs and client details for every call.

@@ -118,6 +118,60 @@ test('open from `start` seeks by segment and returns the exact tail', async (t) 
     assert.deepEqual(await readAll(blobs.open(bigRef.blobId, { start })), big.subarray(start), `start ${start}`);
 });
 
+test('reading runs in a reader thread: a header reader decrypts little, and a reader that stops early closes the file', async (t) => {
+  const blobs = await storeIn(tempDir(t));
+  const data = randomBytes(40 * SEGMENT_SIZE + 7);
+  const ref = await writeBlob(blobs, data, [SEGMENT_SIZE * 3]);
+  const openFiles = (): number => readdirSync('/proc/self/fd').length;
+  // The reader threads start on first use (at most four), each with descriptors of its own event loop.
+  for (let i = 0; i < 4; i++) assert.equal((await readAll(blobs.open(ref.blobId))).length, data.length);
+  const before = openFiles();
+
+  // A small step for the start of a blob (a header); the default step is about a MB.
+  const small = blobs.open(ref.blobId, { chunkBytes: SEGMENT_SIZE }) as AsyncIterable<Buffer>;
+  for await (const chunk of small) {
+    assert.deepEqual(chunk, data.subarray(0, SEGMENT_SIZE));
+    break;
+  }
+  const whole = blobs.open(ref.blobId) as AsyncIterable<Buffer>;
+  for await (const chunk of whole) {
+    assert.equal(chunk.length, 16 * SEGMENT_SIZE);
+    break;
+  }
+
+  // Two large blobs read in turns, piece by piece: the reader thread's buffer is shared, and neither gets the other's.
+  const other = randomBytes(40 * SEGMENT_SIZE + 11);
+  const otherRef = await writeBlob(blobs, other, [SEGMENT_SIZE * 5]);
+  const a = (blobs.open(ref.blobId) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const b = (blobs.open(otherRef.blobId) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const got: [Buffer[], Buffer[]] = [[], []];
+  for (let more = true; more;) {
+    more = false;
+    for (const [i, it] of [a, b].entries()) {
+      const next = await it.next();
+      if (next.done !== true) {
+        got[i]?.push(next.value);
+        more = true;
+      }
+    }
+  }
+  assert.deepEqual(Buffer.concat(got[0]), data);
+  assert.deepEqual(Buffer.concat(got[1]), other);
+
+  // Twenty readers that each take one piece and stop: the reader thread closes every file they left open.
+  for (let i = 0; i < 20; i++) {
+    const stream = blobs.open(ref.blobId, { start: i * 1000 }) as AsyncIterable<Buffer>;
+    for await (const chunk of stream) {
+      assert.deepEqual(chunk.subarray(0, 1000), data.subarray(i * 1000, i * 1000 + 1000));
+      break;
+    }
+  }
+  // The close requests travel after the reads; each reader thread gets to them in its own time.
+  while (openFiles() > before) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(await readAll(blobs.open(ref.blobId)), data);
+  assert.equal(openFiles(), before);
+});
+
 test('a blob that fits exactly in whole segments reads back, also from its end', async (t) => {
   const blobs = await storeIn(tempDir(t));
   const data = randomBytes(2 * SEGMENT_SIZE);

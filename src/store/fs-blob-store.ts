@@ -4,7 +4,7 @@ import { type FileHandle, lstat, mkdir, open, readdir, rename, unlink } from 'no
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BLOB_ID_PATTERN, blobKey } from './blob-format.ts';
-import { openBlobStream } from './fs-blob-reader.ts';
+import { openBlobStream } from './blob-read-pool.ts';
 import { AlignedSlots, DIRECT_IO_ALIGNMENT } from './aligned-slots.ts';
 import { type BlobSecret, FsBlobWriter, type WriterFiles } from './fs-blob-writer.ts';
 import { fsyncDir } from './fs-sync.ts';
@@ -108,7 +108,7 @@ export class FsBlobStore implements BlobStore {
     );
   }
 
-  open(blobId: string, opts?: { start?: number }): NodeJS.ReadableStream {
+  open(blobId: string, opts?: { start?: number; chunkBytes?: number }): NodeJS.ReadableStream {
     let path: string;
     try {
       path = this.#pathOf(blobId);
@@ -116,7 +116,7 @@ export class FsBlobStore implements BlobStore {
       // Report through the stream like every other read failure, so callers handle one path.
       return new Readable({ read() {} }).destroy(err instanceof Error ? err : new Error(String(err)));
     }
-    return openBlobStream(path, blobId, this.#key, this.#keyId, opts?.start ?? 0);
+    return openBlobStream(path, blobId, this.#key, this.#keyId, opts?.start ?? 0, opts?.chunkBytes);
   }
 
   async delete(blobId: string): Promise<void> {

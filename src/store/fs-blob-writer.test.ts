@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
 import { AlignedSlots, DIRECT_IO_ALIGNMENT } from './aligned-slots.ts';
 import { BLOB_ALIGNMENT, blobKey, HEADER_SIZE, SEGMENT_SIZE, TAG_SIZE, TRAILER_SIZE } from './blob-format.ts';
-import { openBlobStream } from './fs-blob-reader.ts';
+import { openBlobStream } from './blob-read-pool.ts';
 import { DIRECT_SLOT_BYTES, FsBlobStore } from './fs-blob-store.ts';
 import { FsBlobWriter } from './fs-blob-writer.ts';
 import { keyIdOf } from './encryption-key.ts';

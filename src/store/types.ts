@@ -81,8 +81,11 @@ export interface BlobWriter {
 
 export interface BlobStore {
   create(): Promise<BlobWriter>;
-  /** Decrypted plaintext from byte `start`, verified as it streams; errors are StoreError. */
-  open(blobId: string, opts?: { start?: number }): NodeJS.ReadableStream;
+  /**
+   * Decrypted plaintext from byte `start`, verified as it streams; errors are StoreError. `chunkBytes` is how much is
+   * decrypted per step: a reader that needs only the start of a blob (a header) asks for little.
+   */
+  open(blobId: string, opts?: { start?: number; chunkBytes?: number }): NodeJS.ReadableStream;
   /** Idempotent: deleting a blob that is not there succeeds. */
   delete(blobId: string): Promise<void>;
   list(): AsyncIterable<string>;

@@ -93,8 +93,8 @@ export interface ReleasedInstance {
   stored: StoredInstance;
   /** The whole Part 10 file (file meta included), decrypted as it streams. */
   openFile(): NodeJS.ReadableStream;
-  /** The data set without its file meta, decrypted as it streams. */
-  openDataset(): NodeJS.ReadableStream;
+  /** The data set without its file meta, decrypted as it streams (`chunkBytes` per step: little for a header). */
+  openDataset(opts?: { chunkBytes?: number }): NodeJS.ReadableStream;
 }
 
 export interface PatientDataOptions {
@@ -542,7 +542,7 @@ export class PatientDataAccess {
     return {
       stored: i,
       openFile: () => this.#o.studies.openFile(i),
-      openDataset: () => this.#o.studies.openDataset(i),
+      openDataset: (opts) => this.#o.studies.openDataset(i, opts),
     };
   }
 

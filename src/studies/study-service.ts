@@ -350,7 +350,7 @@ export class StudyService {
   }
 
   /** The data set bytes of a stored instance (without its file meta), decrypted as they stream. */
-  openDataset(instance: StoredInstance): NodeJS.ReadableStream {
-    return this.#store.blobs.open(instance.blob.blobId, { start: instance.datasetOffset });
+  openDataset(instance: StoredInstance, opts?: { chunkBytes?: number }): NodeJS.ReadableStream {
+    return this.#store.blobs.open(instance.blob.blobId, { start: instance.datasetOffset, ...opts });
   }
 }
