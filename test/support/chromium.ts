@@ -7,6 +7,9 @@ import type { TestContext } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { requireTool } from './tools.ts';
 
+/** A browser test's own budget, below the file's (scripts/test.ts): a hang fails the test that hangs, with its step. */
+export const BROWSER_TEST_BUDGET = { timeout: 600_000 };
+
 /** Where screenshots of each screen go (kept by CI as artifacts; a few are copied into docs/ for the README). */
 export const SCREENSHOTS = new URL('../../test-artifacts/screenshots/', import.meta.url).pathname;
 
@@ -42,9 +45,14 @@ export function launchChromium(executablePath: string, nodeCerts: readonly strin
   });
 }
 
-/** A fresh browser profile (its own cookies) in Dutch, at a desktop size, failing the test on any page error. */
+/**
+ * A fresh browser profile (its own cookies) in Dutch, at a desktop size, failing the test on any page error. Its waits
+ * have no deadline of their own (Playwright's default is 30 s, which a busy CI machine overran): each browser test has a
+ * budget below its file's, so a wait that never ends fails that test, naming the step.
+ */
 export async function freshContext(browser: Browser, locale: 'nl-NL' | 'en-GB' = 'nl-NL'): Promise<BrowserContext> {
   const context = await browser.newContext({ locale, viewport: { width: 1360, height: 860 } });
+  context.setDefaultTimeout(0);
   context.on('page', (p) => watchPage(p));
   return context;
 }

@@ -118,7 +118,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
 }
 
 export interface Answer {
-  status: number | 'tls-error';
+  status: number | 'tls-error' | 'aborted';
   body: string;
 }
 
@@ -176,6 +176,8 @@ export function send(
         let body = '';
         res.on('data', (d: Buffer) => (body += d.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        // A server that fails half-way through an answer cuts the connection: the test hears of it, not waits.
+        res.on('error', (e) => resolve({ status: 'aborted', body: `${body}\n[answer cut off: ${e.message}]` }));
       },
     );
     req.on('error', (e) => resolve({ status: 'tls-error', body: e.message }));

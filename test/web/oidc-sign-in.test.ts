@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createTestCa } from '../../src/auth/index.ts';
-import { freshContext, screenshot, scriptErrors, startChromium } from '../support/chromium.ts';
+import { BROWSER_TEST_BUDGET, freshContext, screenshot, scriptErrors, startChromium } from '../support/chromium.ts';
 import { startExchangeNode } from '../support/exchange.ts';
 import { freePort } from '../support/net.ts';
 import { type IdpPerson, startTestIdp } from '../support/oidc-idp.ts';
@@ -23,58 +23,62 @@ const people: Record<string, IdpPerson> = {
   'fac-1': { name: 'F. Smit', username: 'f.smit@noord.example', groups: ['facilitair'], amr: ['pwd', 'otp'] },
 };
 
-test('the workspace signs in through the identity provider in Chromium, with the role its groups give', async (t) => {
-  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-  const port = await freePort();
-  const node = `https://127.0.0.1:${port}`;
-  const redirectUri = `${node}/api/v1/session/oidc/callback`;
-  const idp = await startTestIdp(t, { ca, redirectUri, people });
-  const dir = tempDir(t);
-  writeFileSync(join(dir, 'client-secret'), `${idp.clientSecret}\n`, { mode: 0o600 });
-  writeFileSync(join(dir, 'idp-ca.crt'), ca.certPem);
-  const n = await startExchangeNode(t, {
-    ca,
-    port,
-    oidc: {
-      issuer: idp.issuer,
-      clientId: idp.clientId,
-      clientSecretFile: join(dir, 'client-secret'),
-      caFile: join(dir, 'idp-ca.crt'),
-      redirectUri,
-      claims: { uziRoleCode: 'uzi_role_code' },
-      roles: [{ group: 'radiologie', role: 'radiologist' }],
-    },
-  });
-  const browser = await startChromium(t, [n.own.certPem, idp.certPem]);
-  if (browser === undefined) return;
+test(
+  'the workspace signs in through the identity provider in Chromium, with the role its groups give',
+  BROWSER_TEST_BUDGET,
+  async (t) => {
+    const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
+    const port = await freePort();
+    const node = `https://127.0.0.1:${port}`;
+    const redirectUri = `${node}/api/v1/session/oidc/callback`;
+    const idp = await startTestIdp(t, { ca, redirectUri, people });
+    const dir = tempDir(t);
+    writeFileSync(join(dir, 'client-secret'), `${idp.clientSecret}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, 'idp-ca.crt'), ca.certPem);
+    const n = await startExchangeNode(t, {
+      ca,
+      port,
+      oidc: {
+        issuer: idp.issuer,
+        clientId: idp.clientId,
+        clientSecretFile: join(dir, 'client-secret'),
+        caFile: join(dir, 'idp-ca.crt'),
+        redirectUri,
+        claims: { uziRoleCode: 'uzi_role_code' },
+        roles: [{ group: 'radiologie', role: 'radiologist' }],
+      },
+    });
+    const browser = await startChromium(t, [n.own.certPem, idp.certPem]);
+    if (browser === undefined) return;
 
-  const signInAs = async (person: string) => {
-    const page = await (await freshContext(browser)).newPage();
-    await page.goto(node);
-    await page.getByRole('link', { name: 'Inloggen via het ziekenhuisaccount' }).click();
-    await page.getByRole('heading', { name: 'Ziekenhuis Noord' }).waitFor();
-    assert.ok(page.url().startsWith(`${idp.issuer}/interaction/`), `at the provider: ${page.url()}`);
-    await page.getByLabel('Account').fill(person);
-    await page.getByRole('button', { name: 'Inloggen bij het ziekenhuis' }).click();
-    return page;
-  };
+    const signInAs = async (person: string) => {
+      const page = await (await freshContext(browser)).newPage();
+      await page.goto(node);
+      await page.getByRole('link', { name: 'Inloggen via het ziekenhuisaccount' }).click();
+      await page.getByRole('heading', { name: 'Ziekenhuis Noord' }).waitFor();
+      assert.ok(page.url().startsWith(`${idp.issuer}/interaction/`), `at the provider: ${page.url()}`);
+      await page.getByLabel('Account').fill(person);
+      await page.getByRole('button', { name: 'Inloggen bij het ziekenhuis' }).click();
+      return page;
+    };
 
-  const bakker = await signInAs('rad-1');
-  await bakker.getByTestId('signed-in-as').getByText('Dr. C. Bakker · radioloog').waitFor();
-  assert.ok(bakker.url().startsWith(node), 'back at the workspace');
-  await bakker.getByRole('link', { name: 'Onderzoeken' }).waitFor();
-  await screenshot(bakker, 'oidc-signed-in');
-  const login = n.n.node.audit.list({ action: 'login' }).at(-1);
-  assert.equal(login?.user.name, 'Dr. C. Bakker');
-  assert.match(login?.description ?? '', /two factors/);
-  assert.deepEqual(scriptErrors(bakker), []);
+    const bakker = await signInAs('rad-1');
+    await bakker.getByTestId('signed-in-as').getByText('Dr. C. Bakker · radioloog').waitFor();
+    assert.ok(bakker.url().startsWith(node), 'back at the workspace');
+    await bakker.getByRole('link', { name: 'Onderzoeken' }).waitFor();
+    await screenshot(bakker, 'oidc-signed-in');
+    const login = n.n.node.audit.list({ action: 'login' }).at(-1);
+    assert.equal(login?.user.name, 'Dr. C. Bakker');
+    assert.match(login?.description ?? '', /two factors/);
+    assert.deepEqual(scriptErrors(bakker), []);
 
-  // Groups that give no role: back at the node with a page that says so (the same for every failure) and a way back.
-  const smit = await signInAs('fac-1');
-  await smit.getByRole('heading', { name: 'Inloggen mislukt' }).waitFor();
-  assert.ok(smit.url().startsWith(node));
-  await screenshot(smit, 'oidc-refused');
-  await smit.getByRole('link', { name: /Terug naar Beeldbrug/ }).click();
-  await smit.getByRole('link', { name: 'Inloggen via het ziekenhuisaccount' }).waitFor();
-  assert.equal(n.n.node.audit.list({ action: 'login-failure' }).at(-1)?.user.name, 'F. Smit');
-});
+    // Groups that give no role: back at the node with a page that says so (the same for every failure) and a way back.
+    const smit = await signInAs('fac-1');
+    await smit.getByRole('heading', { name: 'Inloggen mislukt' }).waitFor();
+    assert.ok(smit.url().startsWith(node));
+    await screenshot(smit, 'oidc-refused');
+    await smit.getByRole('link', { name: /Terug naar Beeldbrug/ }).click();
+    await smit.getByRole('link', { name: 'Inloggen via het ziekenhuisaccount' }).waitFor();
+    assert.equal(n.n.node.audit.list({ action: 'login-failure' }).at(-1)?.user.name, 'F. Smit');
+  },
+);
