@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Dataset, Tag, toDicomJson, type DicomJson } from '../dicom/index.ts';
+import { Dataset, isValidUid, Tag, toDicomJson, type DicomJson } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { actingAccessor, type HttpsApp, PERSON_ROUTES, type RouteDoc } from '../http/index.ts';
 import type { PatientData, PatientDataAccess, ReleasedInstance } from '../studies/index.ts';
@@ -35,7 +35,7 @@ const DICOM_JSON = 'application/dicom+json';
 const READ_AHEAD = { ahead: 4, maxBytesEach: 1024 * 1024 };
 
 /** Failure Reason (0008,1197) values of a STOW-RS answer (PS3.4 Annex GG, PS3.18 Table 10.5.3-1). */
-const STOW_FAILURE = { processing: 0x0110, notDicom: 0xc000 } as const;
+const STOW_FAILURE = { processing: 0x0110, notDicom: 0xc000, doesNotMatch: 0xa900 } as const;
 
 /**
  * DICOMweb (PS3.18) for viewers and the hospital's own systems: QIDO-RS searches and WADO-RS retrieval of studies,
@@ -166,7 +166,11 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
   // STOW-RS (PS3.18 10.5): the body streams part by part into the store, never buffered by the framework.
   if (!app.hasContentTypeParser('multipart/related'))
     app.addContentTypeParser('multipart/related', (_req, _payload, done) => done(null, undefined));
-  const stow = async (req: FastifyRequest, reply: FastifyReply) => {
+  const stow = async (req: FastifyRequest<{ Params: { study?: string } }>, reply: FastifyReply) => {
+    // STOW-RS to one study (PS3.18 10.5.1): an instance of another study is refused, the others are stored.
+    const addressed = req.params.study;
+    if (addressed !== undefined && !isValidUid(addressed))
+      throw new BeeldbrugError('REQUEST_INVALID', `${addressed} is not a Study Instance UID`);
     let boundary: string;
     try {
       const type = parseMultipartContentType(req.headers['content-type']);
@@ -213,6 +217,7 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
                 callingAeTitle: null,
                 remoteAddress: req.ip,
               },
+              ...(addressed !== undefined ? { studyInstanceUid: addressed } : {}),
             },
             'STOW-RS: study stored',
           );
@@ -225,7 +230,15 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
           );
         } catch (err) {
           if (!(err instanceof BeeldbrugError) || err.code === 'OUT_OF_RESOURCES') throw err;
-          refuse('', '', STOW_FAILURE.processing);
+          const named = (key: string): string => {
+            const v = err.members?.[key];
+            return typeof v === 'string' ? v : '';
+          };
+          refuse(
+            named('sopClassUid'),
+            named('sopInstanceUid'),
+            err.code === 'DATASET_MISMATCH' ? STOW_FAILURE.doesNotMatch : STOW_FAILURE.processing,
+          );
         }
       }
     } catch (err) {
@@ -238,7 +251,7 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
       throw err;
     }
     const answer = new Dataset();
-    const only = studies.size === 1 ? [...studies][0] : undefined;
+    const only = addressed ?? (studies.size === 1 ? [...studies][0] : undefined);
     if (only !== undefined) answer.set(Tag.RetrieveURL, 'UR', `${root}/studies/${only}`);
     if (failed.length > 0) answer.set(Tag.FailedSOPSequence, 'SQ', failed);
     answer.set(Tag.ReferencedSOPSequence, 'SQ', stored);
@@ -254,6 +267,17 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
       bodyType: 'multipart/related; type="application/dicom"',
       answers: 'application/dicom+json',
       errors: ['BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'],
+    }),
+    stow,
+  );
+  app.post(
+    `${DICOMWEB_ROOT}/studies/:study`,
+    config('Store instances of one study (STOW-RS)', {
+      description:
+        'STOW-RS (PS3.18 10.5) to one study: as POST /dicomweb/studies, and an instance of another study is not stored but listed as failed (Failure Reason A900).',
+      bodyType: 'multipart/related; type="application/dicom"',
+      answers: 'application/dicom+json',
+      errors: ['BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'REQUEST_INVALID'],
     }),
     stow,
   );

@@ -28,7 +28,7 @@ export const ErrorCatalog = {
   DATASET_MISMATCH: {
     http: 400,
     dimse: 0xa900,
-    summary: 'the data set does not match the command (SOP class or instance UID)',
+    summary: 'the data set does not match the command or request (SOP class, instance UID, or the study named)',
   },
   IDENTIFIER_INVALID: {
     http: 400,

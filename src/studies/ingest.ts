@@ -15,6 +15,8 @@ export interface IngestInput {
   /** The data set bytes, streamed as they arrive. */
   data: AsyncIterable<Buffer>;
   provenance: Provenance;
+  /** The study the request addressed (STOW-RS to /studies/{study}): an instance of another study is not stored. */
+  studyInstanceUid?: string;
 }
 
 /** `bsn`: the patient's BSN as the instance names it, so the node can tell the registry where the patient is known. */
@@ -36,6 +38,7 @@ export async function ingestInstance(store: Store, input: IngestInput): Promise<
   if (existing !== undefined) {
     // Storing the same instance again is idempotent: read the bytes off the wire and keep what we have.
     for await (const chunk of input.data) void chunk;
+    checkStudy(input, existing.study.studyInstanceUid);
     return {
       outcome: 'duplicate',
       studyInstanceUid: existing.study.studyInstanceUid,
@@ -66,6 +69,7 @@ export async function ingestInstance(store: Store, input: IngestInput): Promise<
         `the data set is ${record.instance.sopClassUid} / ${record.instance.sopInstanceUid}, the command said ${input.sopClassUid} / ${input.sopInstanceUid}`,
       );
     }
+    checkStudy(input, record.study.studyInstanceUid);
     const blob = await writer.commit();
     writer = undefined;
     let recorded;
@@ -86,6 +90,15 @@ export async function ingestInstance(store: Store, input: IngestInput): Promise<
     if (writer !== undefined) await writer.abort().catch(() => undefined);
     throw asIngestError(err);
   }
+}
+
+function checkStudy(input: IngestInput, studyInstanceUid: string): void {
+  if (input.studyInstanceUid === undefined || input.studyInstanceUid === studyInstanceUid) return;
+  throw new BeeldbrugError(
+    'DATASET_MISMATCH',
+    `instance ${input.sopInstanceUid} belongs to study ${studyInstanceUid}, not to study ${input.studyInstanceUid} that the request named`,
+    { members: { sopClassUid: input.sopClassUid, sopInstanceUid: input.sopInstanceUid } },
+  );
 }
 
 /**

@@ -379,6 +379,7 @@ export class PatientDataAccess {
     o: {
       provenance: Provenance;
       expect?: (instance: { sopInstanceUid: string; sopClassUid: string }) => { size: number; sha256: string };
+      studyInstanceUid?: string;
     },
     description: string | undefined,
   ): Promise<IngestOutcome & { sopInstanceUid: string }> {

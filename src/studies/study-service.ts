@@ -210,6 +210,8 @@ export class StudyService {
     o: {
       provenance: Provenance;
       expect?: (instance: { sopInstanceUid: string; sopClassUid: string }) => { size: number; sha256: string };
+      /** The study the instance must belong to (STOW-RS to one study); another is refused before it is stored. */
+      studyInstanceUid?: string;
     },
   ): Promise<IngestOutcome & { sopInstanceUid: string }> {
     const part10 = await splitPart10(source);
@@ -248,6 +250,7 @@ export class StudyService {
       fileMeta,
       data: checked(),
       provenance: o.provenance,
+      ...(o.studyInstanceUid !== undefined ? { studyInstanceUid: o.studyInstanceUid } : {}),
     });
     return { ...result, sopInstanceUid };
   }

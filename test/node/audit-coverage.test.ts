@@ -507,8 +507,25 @@ test('audit coverage: every route that touches patient data writes a complete re
         'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
       });
       assert.equal(a.status, 200, String(a.body));
+      // The same to that study's own resource: stored again (idempotent), and recorded again.
+      const b = await send(
+        n.port,
+        'POST',
+        `/dicomweb/studies/${other.studyInstanceUid}`,
+        n.ca.certPem,
+        undefined,
+        body,
+        {
+          authorization: `Bearer ${radiologistAt(n).token}`,
+          'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+        },
+      );
+      assert.equal(b.status, 200, String(b.body));
     },
-    { 'POST /dicomweb/studies': { at: n, action: 'receive', match: /^STOW-RS: study stored/, objects: true } },
+    {
+      'POST /dicomweb/studies': { at: n, action: 'receive', match: /^STOW-RS: study stored/, objects: true },
+      'POST /dicomweb/studies/:study': { at: n, action: 'receive', match: /^STOW-RS: study stored/, objects: true },
+    },
   );
 
   // The PACS from the workspace: a search shows the patient's study there, and it is fetched into the node.

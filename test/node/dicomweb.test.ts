@@ -12,7 +12,7 @@ import { api } from 'dicomweb-client';
 import XMLHttpRequest from 'xhr2';
 import { readPart10, Tag } from '../../src/dicom/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
-import { call, send, startExchangeNode } from '../support/exchange.ts';
+import { call, multipartOf, send, startExchangeNode } from '../support/exchange.ts';
 import { importFiles } from '../support/patient-data.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { requireTool } from '../support/tools.ts';
@@ -141,7 +141,7 @@ test('DICOMweb: dicomweb-client finds a study with QIDO-RS and retrieves it with
   );
 
   // STOW-RS: a study from elsewhere (a CD, say) stored by the radiologist, found afterwards, recorded in her name.
-  const cd = await synthesize({ outDir: join(dir, 'cd'), patients: 1, studiesPerPatient: [1, 1], seed: 83 });
+  const cd = await synthesize({ outDir: join(dir, 'cd'), patients: 1, studiesPerPatient: [3, 3], seed: 83 });
   const cdStudy = cd.patients[0]?.studies[0];
   assert.ok(cdStudy !== undefined);
   await client.storeInstances({
@@ -159,6 +159,47 @@ test('DICOMweb: dicomweb-client finds a study with QIDO-RS and retrieves it with
         (r) => r.objects.studyInstanceUid === cdStudy.studyInstanceUid && r.description === 'STOW-RS: study stored',
       ),
   );
+  // STOW-RS to one study (dicomweb-client posts to /studies/{uid} when given one): its instances are stored.
+  const [, second, third] = cd.patients[0]?.studies ?? [];
+  assert.ok(second !== undefined && third !== undefined);
+  const buffers = (files: readonly string[]): ArrayBuffer[] =>
+    files.map((f) => {
+      const b = readFileSync(f);
+      return b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
+    });
+  // Its type declarations leave the option out; its code takes it.
+  const toStudy = { studyInstanceUID: second.studyInstanceUid, datasets: buffers(second.files) };
+  await client.storeInstances(toStudy);
+  assert.equal(
+    (await client.searchForInstances({ studyInstanceUID: second.studyInstanceUid })).length,
+    second.instances,
+  );
+  // Instances of other studies posted to this one are not stored, each named with Failure Reason A900 (also one the
+  // node already holds under its own study); the one that belongs is stored (again: idempotent), so the answer is 202.
+  const strayFile = third.files[0] ?? '';
+  const stray = readPart10(readFileSync(strayFile)).dataset.string(Tag.SOPInstanceUID);
+  const mixed = multipartOf(
+    [second.files[0] ?? '', ...third.files.slice(1), strayFile, cdStudy.files[0] ?? ''].map((f) => readFileSync(f)),
+  );
+  const wrongStudy = await send(
+    n.port,
+    'POST',
+    `/dicomweb/studies/${second.studyInstanceUid}`,
+    n.ca.certPem,
+    undefined,
+    mixed.body,
+    { authorization: `Bearer ${rad.token}`, 'content-type': mixed.contentType },
+  );
+  assert.equal(wrongStudy.status, 202, wrongStudy.body);
+  const mixedAnswer = JSON.parse(wrongStudy.body) as Json;
+  const failures = mixedAnswer['00081198']?.Value as Json[] | undefined;
+  assert.equal(failures?.length, third.files.length + 1);
+  assert.ok(failures.every((f) => value(f, Tag.FailureReason) === 0xa900));
+  assert.ok(failures.some((f) => value(f, Tag.ReferencedSOPInstanceUID) === stray));
+  assert.equal((mixedAnswer['00081199']?.Value as Json[] | undefined)?.length, 1);
+  assert.equal((await rad.call('GET', `/dicomweb/instances?StudyInstanceUID=${third.studyInstanceUid}`)).status, 204);
+  assert.equal((await rad.call('POST', '/dicomweb/studies/not-a-uid', {})).status, 400);
+
   // A part that is not DICOM stores nothing and is named in the answer: 409 when nothing was stored.
   const boundary = 'not-dicom-boundary';
   const notDicom = await send(
