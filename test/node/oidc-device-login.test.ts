@@ -4,15 +4,13 @@
 // checks the ID token as for a browser sign-in, and hands the terminal its session. Tested with the real CLI process.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createTestCa } from '../../src/auth/index.ts';
 import { TestBrowser } from '../support/browser.ts';
-import { startExchangeNode } from '../support/exchange.ts';
-import { freePort } from '../support/net.ts';
-import { startTestIdp, type IdpPerson } from '../support/oidc-idp.ts';
+import type { IdpPerson } from '../support/oidc-idp.ts';
+import { startNodeBehindIdp } from '../support/oidc-node.ts';
 import { cliAs } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 
@@ -43,26 +41,18 @@ function formOf(html: string, base: string): { action: string; fields: Record<st
 }
 
 test('beeldbrug login --oidc: the person signs in at the identity provider with the code shown, and the terminal gets a session', async (t) => {
-  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-  const port = await freePort();
-  const node = `https://127.0.0.1:${port}`;
-  const idp = await startTestIdp(t, { ca, redirectUri: `${node}/api/v1/session/oidc/callback`, people });
-  const dir = tempDir(t);
-  writeFileSync(join(dir, 'client-secret'), `${idp.clientSecret}\n`, { mode: 0o600 });
-  writeFileSync(join(dir, 'ca.crt'), ca.certPem);
-  const { n } = await startExchangeNode(t, {
+  const {
+    node: { n },
+    idp,
     ca,
-    port,
-    oidc: {
-      issuer: idp.issuer,
-      clientId: idp.clientId,
-      clientSecretFile: join(dir, 'client-secret'),
-      caFile: join(dir, 'ca.crt'),
-      redirectUri: `${node}/api/v1/session/oidc/callback`,
-      claims: { uziRoleCode: 'uzi_role_code' },
-      roles: [{ group: 'radiologie', role: 'radiologist' }],
-    },
+    caFile,
+    origin: node,
+  } = await startNodeBehindIdp(t, {
+    people,
+    claims: { uziRoleCode: 'uzi_role_code' },
+    roles: [{ group: 'radiologie', role: 'radiologist' }],
   });
+  const dir = tempDir(t);
 
   /** Runs `beeldbrug login --oidc`, signs in at the provider as `person` with the code it shows, and waits for its end. */
   const login = async (
@@ -71,7 +61,7 @@ test('beeldbrug login --oidc: the person signs in at the identity provider with 
   ): Promise<{ code: number | null; stdout: string; stderr: string }> => {
     const cli = spawn(
       process.execPath,
-      ['--disable-warning=ExperimentalWarning', mainTs, 'login', '--oidc', '--node', node, '--ca', join(dir, 'ca.crt')],
+      ['--disable-warning=ExperimentalWarning', mainTs, 'login', '--oidc', '--node', node, '--ca', caFile],
       { env: { ...process.env, BEELDBRUG_SESSION: sessionFile }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     t.after(() => cli.kill('SIGKILL'));
@@ -152,7 +142,7 @@ test('beeldbrug login --oidc: the person signs in at the identity provider with 
   assert.equal(forged.body['code'], 'SIGN_IN_FAILED');
 
   // A newcomer's mistake: neither way of signing in named.
-  const neither = await cliAs(sessionFile, ['login', '--node', node, '--ca', join(dir, 'ca.crt')]);
+  const neither = await cliAs(sessionFile, ['login', '--node', node, '--ca', caFile]);
   assert.equal(neither.code, 2);
   assert.match(neither.stderr, /either --username .* or --oidc/);
 });
@@ -192,26 +182,15 @@ function call(
 }
 
 test('identity-provider sign-ins count against the sign-in rate limit: forged device handles and callbacks get 429', async (t) => {
-  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-  const port = await freePort();
-  const node = `https://127.0.0.1:${port}`;
-  const redirectUri = `${node}/api/v1/session/oidc/callback`;
-  const idp = await startTestIdp(t, { ca, redirectUri, people });
-  const dir = tempDir(t);
-  writeFileSync(join(dir, 'client-secret'), `${idp.clientSecret}\n`, { mode: 0o600 });
-  writeFileSync(join(dir, 'ca.crt'), ca.certPem);
-  const { n } = await startExchangeNode(t, {
+  const {
+    node: { n },
     ca,
-    port,
+    origin: node,
+    redirectUri,
+  } = await startNodeBehindIdp(t, {
+    people,
     signInRateLimit: { perAddress: { attempts: 2, windowSeconds: 600 }, global: { attempts: 50, windowSeconds: 600 } },
-    oidc: {
-      issuer: idp.issuer,
-      clientId: idp.clientId,
-      clientSecretFile: join(dir, 'client-secret'),
-      caFile: join(dir, 'ca.crt'),
-      redirectUri,
-      roles: [{ group: 'radiologie', role: 'radiologist' }],
-    },
+    roles: [{ group: 'radiologie', role: 'radiologist' }],
   });
   const forged = (): Promise<{ status: number; body: Record<string, unknown> }> =>
     call('POST', `${node}/api/v1/session/oidc/device/token`, ca.certPem, { handle: 'y'.repeat(43) });

@@ -4,16 +4,11 @@
 // the profile from userinfo, maps groups to a role and `amr` to two factors. A person in no mapped group, an error from
 // the provider, a callback this browser did not start, and a replayed callback sign nobody in; each is an audit record.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { problemOf } from '../../src/http/index.ts';
 import { test } from 'node:test';
-import { createTestCa } from '../../src/auth/index.ts';
 import { TestBrowser, type Hop } from '../support/browser.ts';
-import { startExchangeNode } from '../support/exchange.ts';
-import { freePort } from '../support/net.ts';
-import { startTestIdp, type IdpPerson } from '../support/oidc-idp.ts';
-import { tempDir } from '../support/tmp.ts';
+import type { IdpPerson } from '../support/oidc-idp.ts';
+import { startNodeBehindIdp } from '../support/oidc-node.ts';
 
 const SIGN_IN_FAILED_BODY = JSON.stringify(problemOf('SIGN_IN_FAILED', 'sign-in failed'));
 
@@ -32,29 +27,20 @@ const people: Record<string, IdpPerson> = {
 };
 
 test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and everything that is not a sign-in this browser started is refused', async (t) => {
-  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-  const port = await freePort();
-  const node = `https://127.0.0.1:${port}`;
-  const redirectUri = `${node}/api/v1/session/oidc/callback`;
-  const idp = await startTestIdp(t, { ca, redirectUri, people });
-  const dir = tempDir(t);
-  writeFileSync(join(dir, 'client-secret'), `${idp.clientSecret}\n`, { mode: 0o600 });
-  writeFileSync(join(dir, 'idp-ca.crt'), ca.certPem);
-  const { n } = await startExchangeNode(t, {
+  const {
+    node: { n },
+    idp,
     ca,
+    origin: node,
     port,
-    oidc: {
-      issuer: idp.issuer,
-      clientId: idp.clientId,
-      clientSecretFile: join(dir, 'client-secret'),
-      caFile: join(dir, 'idp-ca.crt'),
-      redirectUri,
-      claims: { uziRoleCode: 'uzi_role_code' },
-      roles: [
-        { group: 'privacy-audit', role: 'auditor' },
-        { group: 'radiologie', role: 'radiologist' },
-      ],
-    },
+    redirectUri,
+  } = await startNodeBehindIdp(t, {
+    people,
+    claims: { uziRoleCode: 'uzi_role_code' },
+    roles: [
+      { group: 'privacy-audit', role: 'auditor' },
+      { group: 'radiologie', role: 'radiologist' },
+    ],
   });
   const signInRoutes = (n.node.https?.routes ?? [])
     .filter((r) => r.access === 'sign-in')

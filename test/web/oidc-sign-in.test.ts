@@ -2,15 +2,10 @@
 // provider (oidc-provider, its own sign-in page), and back to the workspace signed in with the role its groups give;
 // a person whose groups give no role is told sign-in failed, with a way back to the sign-in page.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { createTestCa } from '../../src/auth/index.ts';
 import { BROWSER_TEST_BUDGET, freshContext, screenshot, scriptErrors, startChromium } from '../support/chromium.ts';
-import { startExchangeNode } from '../support/exchange.ts';
-import { freePort } from '../support/net.ts';
-import { type IdpPerson, startTestIdp } from '../support/oidc-idp.ts';
-import { tempDir } from '../support/tmp.ts';
+import type { IdpPerson } from '../support/oidc-idp.ts';
+import { startNodeBehindIdp } from '../support/oidc-node.ts';
 
 const people: Record<string, IdpPerson> = {
   'rad-1': {
@@ -27,26 +22,14 @@ test(
   'the workspace signs in through the identity provider in Chromium, with the role its groups give',
   BROWSER_TEST_BUDGET,
   async (t) => {
-    const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-    const port = await freePort();
-    const node = `https://127.0.0.1:${port}`;
-    const redirectUri = `${node}/api/v1/session/oidc/callback`;
-    const idp = await startTestIdp(t, { ca, redirectUri, people });
-    const dir = tempDir(t);
-    writeFileSync(join(dir, 'client-secret'), `${idp.clientSecret}\n`, { mode: 0o600 });
-    writeFileSync(join(dir, 'idp-ca.crt'), ca.certPem);
-    const n = await startExchangeNode(t, {
-      ca,
-      port,
-      oidc: {
-        issuer: idp.issuer,
-        clientId: idp.clientId,
-        clientSecretFile: join(dir, 'client-secret'),
-        caFile: join(dir, 'idp-ca.crt'),
-        redirectUri,
-        claims: { uziRoleCode: 'uzi_role_code' },
-        roles: [{ group: 'radiologie', role: 'radiologist' }],
-      },
+    const {
+      node: n,
+      idp,
+      origin: node,
+    } = await startNodeBehindIdp(t, {
+      people,
+      claims: { uziRoleCode: 'uzi_role_code' },
+      roles: [{ group: 'radiologie', role: 'radiologist' }],
     });
     const browser = await startChromium(t, [n.own.certPem, idp.certPem]);
     if (browser === undefined) return;
