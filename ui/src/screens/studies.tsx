@@ -1,4 +1,4 @@
-import { type FormEvent, useEffect, useState } from 'react';
+import { type FormEvent, type ReactNode, useEffect, useState } from 'react';
 import { api, type Destinations } from '../api.ts';
 import type { PacsSearchView } from '../../../src/node/pacs-routes.ts';
 import { type DicomJson, num, str, strs, TAG } from '../dicom-json.ts';
@@ -53,7 +53,6 @@ function pacsQuery(c: Criteria): string | undefined {
 
 export function StudiesScreen() {
   const t = useT();
-  const { lang } = useLanguage();
   const [where, setWhere] = useState<'node' | 'pacs'>('node');
   const [pacs, setPacs] = useState<Destinations['pacsSearch']>();
   const [pacsFound, setPacsFound] = useState<PacsSearchView>();
@@ -168,58 +167,24 @@ export function StudiesScreen() {
       {where === 'node' && studies === undefined && error === undefined ? <Loading /> : null}
       {where === 'node' && studies !== undefined && studies.length === 0 ? <Empty>{t('noStudies')}</Empty> : null}
       {where === 'node' && studies !== undefined && studies.length > 0 ? (
-        <table className="list" data-testid="studies">
-          <thead>
-            <tr>
-              <th aria-label="thumbnail" />
-              <th>{t('date')}</th>
-              <th>{t('patient')}</th>
-              <th>{t('patientId')}</th>
-              <th>{t('description')}</th>
-              <th>{t('modality')}</th>
-              <th className="number">{t('images')}</th>
-              <th>{t('accession')}</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {studies.map((s) => {
-              const uid = str(s, TAG.StudyInstanceUID);
-              return (
-                <tr key={uid}>
-                  <td>
-                    <img
-                      className="thumb"
-                      src={`/dicomweb/studies/${uid}/thumbnail?viewport=64,64`}
-                      alt=""
-                      width={64}
-                      height={64}
-                      loading="lazy"
-                      onError={(e) => {
-                        e.currentTarget.style.visibility = 'hidden';
-                      }}
-                    />
-                  </td>
-                  <td>{dicomDate(str(s, TAG.StudyDate), lang)}</td>
-                  <td>{personName(str(s, TAG.PatientName))}</td>
-                  <td>{str(s, TAG.PatientID)}</td>
-                  <td>{str(s, TAG.StudyDescription)}</td>
-                  <td>{strs(s, TAG.ModalitiesInStudy).join(', ')}</td>
-                  <td className="number">{num(s, TAG.NumberOfStudyRelatedInstances) ?? ''}</td>
-                  <td>{str(s, TAG.AccessionNumber)}</td>
-                  <td className="actions">
-                    <button type="button" onClick={() => go('viewer', uid)}>
-                      {t('view')}
-                    </button>{' '}
-                    <button type="button" onClick={() => go('send', uid)}>
-                      {t('send')}
-                    </button>
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <StudyTable
+          testId="studies"
+          thumbnails
+          rows={studies.map((s) => {
+            const uid = str(s, TAG.StudyInstanceUID);
+            return {
+              uid,
+              date: str(s, TAG.StudyDate),
+              patientName: str(s, TAG.PatientName),
+              patientId: str(s, TAG.PatientID),
+              description: str(s, TAG.StudyDescription),
+              modalities: strs(s, TAG.ModalitiesInStudy),
+              instances: num(s, TAG.NumberOfStudyRelatedInstances),
+              accession: str(s, TAG.AccessionNumber),
+              actions: <OpenAndSend uid={uid} />,
+            };
+          })}
+        />
       ) : null}
       {where === 'node' && more ? (
         <button type="button" disabled={busy} onClick={() => void load(asked, studies?.length ?? 0)}>
@@ -241,7 +206,6 @@ function PacsResults({
   onFetched: () => void;
 }) {
   const t = useT();
-  const { lang } = useLanguage();
   const [fetching, setFetching] = useState<ReadonlySet<string>>(new Set());
   const [error, setError] = useState<unknown>();
   if (found === undefined) return busy ? <Loading /> : null;
@@ -262,56 +226,114 @@ function PacsResults({
       <ErrorNote error={error} />
       {found.studies.length === 0 ? <Empty>{t('noStudies')}</Empty> : null}
       {found.studies.length > 0 ? (
-        <table className="list" data-testid="pacs-studies">
-          <thead>
-            <tr>
-              <th>{t('date')}</th>
-              <th>{t('patient')}</th>
-              <th>{t('patientId')}</th>
-              <th>{t('description')}</th>
-              <th>{t('modality')}</th>
-              <th className="number">{t('images')}</th>
-              <th>{t('accession')}</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {found.studies.map((s) => (
-              <tr key={s.studyInstanceUid}>
-                <td>{dicomDate(s.studyDate, lang)}</td>
-                <td>{personName(s.patient.name)}</td>
-                <td>{s.patient.patientId}</td>
-                <td>{s.description ?? ''}</td>
-                <td>{s.modalities.join(', ')}</td>
-                <td className="number">{s.instances}</td>
-                <td>{s.accessionNumber ?? ''}</td>
-                <td className="actions">
-                  {s.heldHere ? (
-                    <>
-                      <span className="badge state-delivered">{t('inBeeldbrug')}</span>{' '}
-                      <button type="button" onClick={() => go('viewer', s.studyInstanceUid)}>
-                        {t('view')}
-                      </button>{' '}
-                      <button type="button" onClick={() => go('send', s.studyInstanceUid)}>
-                        {t('send')}
-                      </button>
-                    </>
-                  ) : (
-                    <button
-                      type="button"
-                      disabled={fetching.has(s.studyInstanceUid)}
-                      onClick={() => void fetchStudy(s.studyInstanceUid)}
-                    >
-                      {fetching.has(s.studyInstanceUid) ? t('fetchingFromPacs') : t('fetchFromPacs')}
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <StudyTable
+          testId="pacs-studies"
+          rows={found.studies.map((s) => ({
+            uid: s.studyInstanceUid,
+            date: s.studyDate,
+            patientName: s.patient.name,
+            patientId: s.patient.patientId,
+            description: s.description,
+            modalities: s.modalities,
+            instances: s.instances,
+            accession: s.accessionNumber,
+            actions: s.heldHere ? (
+              <>
+                <span className="badge state-delivered">{t('inBeeldbrug')}</span>{' '}
+                <OpenAndSend uid={s.studyInstanceUid} />
+              </>
+            ) : (
+              <button
+                type="button"
+                disabled={fetching.has(s.studyInstanceUid)}
+                onClick={() => void fetchStudy(s.studyInstanceUid)}
+              >
+                {fetching.has(s.studyInstanceUid) ? t('fetchingFromPacs') : t('fetchFromPacs')}
+              </button>
+            ),
+          }))}
+        />
       ) : null}
       {found.more ? <p className="muted">{t('pacsMore')}</p> : null}
+    </>
+  );
+}
+
+interface StudyRow {
+  uid: string;
+  date: string | null | undefined;
+  patientName: string | null | undefined;
+  patientId: string | null | undefined;
+  description: string | null | undefined;
+  modalities: readonly string[];
+  instances: number | null | undefined;
+  accession: string | null | undefined;
+  actions: ReactNode;
+}
+
+/** One list of studies, whether the node or the PACS answered; the node's rows show a thumbnail. */
+function StudyTable({ rows, testId, thumbnails = false }: { rows: StudyRow[]; testId: string; thumbnails?: boolean }) {
+  const t = useT();
+  const { lang } = useLanguage();
+  return (
+    <table className="list" data-testid={testId}>
+      <thead>
+        <tr>
+          {thumbnails ? <th aria-label="thumbnail" /> : null}
+          <th>{t('date')}</th>
+          <th>{t('patient')}</th>
+          <th>{t('patientId')}</th>
+          <th>{t('description')}</th>
+          <th>{t('modality')}</th>
+          <th className="number">{t('images')}</th>
+          <th>{t('accession')}</th>
+          <th />
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={r.uid}>
+            {thumbnails ? (
+              <td>
+                <img
+                  className="thumb"
+                  src={`/dicomweb/studies/${r.uid}/thumbnail?viewport=64,64`}
+                  alt=""
+                  width={64}
+                  height={64}
+                  loading="lazy"
+                  onError={(e) => {
+                    e.currentTarget.style.visibility = 'hidden';
+                  }}
+                />
+              </td>
+            ) : null}
+            <td>{dicomDate(r.date, lang)}</td>
+            <td>{personName(r.patientName)}</td>
+            <td>{r.patientId ?? ''}</td>
+            <td>{r.description ?? ''}</td>
+            <td>{r.modalities.join(', ')}</td>
+            <td className="number">{r.instances ?? ''}</td>
+            <td>{r.accession ?? ''}</td>
+            <td className="actions">{r.actions}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** A study the node holds: open it in the viewer, or send it. */
+function OpenAndSend({ uid }: { uid: string }) {
+  const t = useT();
+  return (
+    <>
+      <button type="button" onClick={() => go('viewer', uid)}>
+        {t('view')}
+      </button>{' '}
+      <button type="button" onClick={() => go('send', uid)}>
+        {t('send')}
+      </button>
     </>
   );
 }
