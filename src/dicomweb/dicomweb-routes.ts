@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Dataset, isValidUid, Tag, toDicomJson, type DicomJson } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
-import { actingAccessor, type HttpsApp, PERSON_ROUTES, type RouteDoc } from '../http/index.ts';
+import { actingAccessor, documented, type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
 import type { PatientData, PatientDataAccess, ReleasedInstance } from '../studies/index.ts';
 import {
   BodyTooLarge,
@@ -46,9 +46,7 @@ const STOW_FAILURE = { processing: 0x0110, notDicom: 0xc000, doesNotMatch: 0xa90
 export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): void {
   const QIDO =
     'QIDO-RS (PS3.18 10.6): matching keys by keyword or tag (PatientID, PatientName with * and ?, StudyDate ranges, ModalitiesInStudy, AccessionNumber, UIDs), includefield, limit and offset. 204 when nothing matches.';
-  const config = (summary: string, more: Omit<RouteDoc, 'tag' | 'summary'> = {}) => ({
-    config: { access: PERSON_ROUTES.dicomweb, doc: { tag: 'dicomweb', summary, ...more } },
-  });
+  const config = documented(PERSON_ROUTES.dicomweb, 'dicomweb');
   const qido = (summary: string) => config(summary, { description: QIDO, answers: 'application/dicom+json' });
   const wado = (summary: string) =>
     config(summary, {

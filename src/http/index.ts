@@ -37,4 +37,4 @@ export {
   sendProblem,
   type Problem,
 } from './problem-details.ts';
-export { openApiDocument, type DocumentedRoute, type RouteDoc } from './openapi.ts';
+export { documented, openApiDocument, type DocumentedRoute, type RouteDoc } from './openapi.ts';

@@ -23,6 +23,13 @@ export interface RouteDoc {
   errors?: readonly ErrorCode[];
 }
 
+/** The route options of a group of routes with one access rule and one tag: `doc('summary', { more })`. */
+export function documented(access: RouteAccess, tag: string) {
+  return (summary: string, more: Omit<RouteDoc, 'tag' | 'summary'> = {}) => ({
+    config: { access, doc: { tag, summary, ...more } },
+  });
+}
+
 export interface DocumentedRoute {
   method: string;
   url: string;

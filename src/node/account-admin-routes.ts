@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AuditTrail } from '../audit/index.ts';
 import { AccountError, type AccountStore, type AccountSummary, ROLES, totpUri, type Session } from '../auth/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
-import { bodyInvalid, type HttpsApp, PERSON_ROUTES, type RouteDoc } from '../http/index.ts';
+import { bodyInvalid, documented, type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
 
 export interface AccountAdminDeps {
   accounts: AccountStore;
@@ -55,9 +55,7 @@ function catalogOf(err: unknown): unknown {
  * audit trail, in the admin's name; an admin cannot disable their own account, nor the last enabled admin.
  */
 export function registerAccountAdminRoutes(app: HttpsApp, d: AccountAdminDeps): void {
-  const admin = (doc: Omit<RouteDoc, 'tag'>) => ({
-    config: { access: PERSON_ROUTES.admin, doc: { tag: 'accounts', ...doc } },
-  });
+  const admin = documented(PERSON_ROUTES.admin, 'accounts');
   const issuer = `Beeldbrug ${d.node}`;
 
   const recordChange = (session: Session, ip: string, description: string): void => {
@@ -87,7 +85,7 @@ export function registerAccountAdminRoutes(app: HttpsApp, d: AccountAdminDeps): 
 
   app.get(
     '/api/v1/accounts',
-    admin({ summary: 'Every local and identity-provider account, without secrets' }),
+    admin('Every local and identity-provider account, without secrets'),
     async (): Promise<{ accounts: AccountView[] }> => ({
       accounts: d.accounts.list(),
     }),
@@ -95,8 +93,7 @@ export function registerAccountAdminRoutes(app: HttpsApp, d: AccountAdminDeps): 
 
   app.post(
     '/api/v1/accounts',
-    admin({
-      summary: 'Add a local account; its TOTP secret is answered once, with the otpauth URI for a QR code',
+    admin('Add a local account; its TOTP secret is answered once, with the otpauth URI for a QR code', {
       body: createBody,
       errors: ['ACCOUNT_INVALID', 'ACCOUNT_EXISTS'],
     }),
@@ -123,7 +120,7 @@ export function registerAccountAdminRoutes(app: HttpsApp, d: AccountAdminDeps): 
   const change = (what: Change) =>
     app.post<{ Params: { id: string } }>(
       `/api/v1/accounts/:id/${what}`,
-      admin({ summary: CHANGE_SUMMARY[what], body: noBody, errors: ['ACCOUNT_INVALID', 'ACCOUNT_NOT_FOUND'] }),
+      admin(CHANGE_SUMMARY[what], { body: noBody, errors: ['ACCOUNT_INVALID', 'ACCOUNT_NOT_FOUND'] }),
       async (req) => {
         if (!noBody.safeParse(req.body).success) throw new BeeldbrugError('REQUEST_INVALID', `${what} takes no body`);
         const self = req.session!.account;

@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.ts';
-import { type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
+import { documented, type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
 import type { NodeMetrics } from '../metrics/index.ts';
 import { type Finding, runDoctor } from './doctor.ts';
 
@@ -75,9 +75,7 @@ function configurationOf(c: Readonly<Config>): NodeConfigurationView {
  * start-up check validate) and the doctor's findings, run now against this node's own ports and its PACS.
  */
 export function registerNodeAdminRoutes(app: HttpsApp, config: Readonly<Config>): void {
-  const admin = (summary: string) => ({
-    config: { access: PERSON_ROUTES.admin, doc: { tag: 'administration', summary } },
-  });
+  const admin = documented(PERSON_ROUTES.admin, 'administration');
   app.get(
     '/api/v1/configuration',
     admin('The configuration as the node runs it, without secrets or key file paths'),

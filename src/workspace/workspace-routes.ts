@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { DimsePeerConfig, PartnerConfig } from '../config/index.ts';
-import type { HttpsApp } from '../http/index.ts';
+import { documented, type HttpsApp } from '../http/index.ts';
 import { StaticFiles, WORKSPACE_CSP } from './static-files.ts';
 
 /** Where `npm run build:ui` writes the web app. */
@@ -47,7 +47,7 @@ in the Beeldbrug folder and reload this page.</p></body></html>`;
 export function registerWorkspaceRoutes(app: HttpsApp, d: WorkspaceRouteDeps): void {
   const files = new StaticFiles(d.root ?? WORKSPACE_ROOT);
   const page = { config: { access: 'public' as const } };
-  const about = (summary: string) => ({ config: { access: 'public' as const, doc: { tag: 'workspace', summary } } });
+  const about = documented('public', 'workspace');
 
   app.get('/', about('The staff workspace (the web app)'), async (_req, reply) => {
     if (files.built) return files.send(reply, '/index.html');
