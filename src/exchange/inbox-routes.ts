@@ -147,8 +147,8 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
     },
   );
 
-  // One transfer, for a person or system waiting for a study to arrive: `?waitSeconds=N` answers once it is no longer
-  // open (or after N seconds, at most 25), so the waiting costs one request and one audit record per look.
+  // One transfer, for a person or system waiting for a study to arrive: `?waitSeconds=N` answers once it is here and
+  // no longer open (or after N seconds, at most 25), so the waiting costs one request and one audit record per look.
   app.get<{ Params: { transferId: string } }>(
     '/api/v1/inbox/:transferId',
     {
@@ -163,10 +163,16 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
     async (req) => {
       const q = waitQuery.safeParse(req.query);
       if (!q.success) throw bodyInvalid(q.error);
+      const until = Date.now() + q.data.waitSeconds * 1000;
       let t = d.inbox.find(req.params.transferId);
+      // A study asked from another hospital a moment ago (a timeline retrieval) arrives as a transfer that its sender
+      // opens here when its outbox gets to it: a wait covers that too, or the waiting person would be told "not found".
+      while (t === undefined && Date.now() < until && !req.raw.destroyed) {
+        await sleep(250);
+        t = d.inbox.find(req.params.transferId);
+      }
       if (t === undefined)
         throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no arriving transfer ${req.params.transferId} here`);
-      const until = Date.now() + q.data.waitSeconds * 1000;
       while (t.state === 'open' && Date.now() < until && !req.raw.destroyed) {
         await sleep(250);
         t = d.inbox.find(req.params.transferId) ?? t;

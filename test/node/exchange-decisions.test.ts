@@ -71,10 +71,19 @@ test('a send waiting for a partner that is down is cancelled, then retried by a 
 
   // The partner comes up; the person queues the send again and it goes.
   const receiver = await startExchangeNode(t, { ca: sender.ca, us: midden, partners: [noord], port: receiverPort });
+  // Someone at Midden already waits for the study, before its sender has opened the transfer there: the wait covers
+  // that, where it used to answer "not found" at once (how the timeline's "view a prior" stalled).
+  const atMidden = await signedIn(t, receiver, { username: 'm.devries', name: 'M. de Vries', role: 'radiologist' });
+  const unknown = await atMidden.call('GET', '/api/v1/inbox/00000000-0000-4000-8000-000000000000?waitSeconds=1');
+  assert.equal(unknown.status, 404, 'a transfer that never comes is still not found, after the wait');
+  const waiting = atMidden.call('GET', `/api/v1/inbox/${id}?waitSeconds=25`);
   const retried = await bakker.call('POST', `/api/v1/outbox/${id}/retry`, {});
   assert.equal(retried.status, 200, retried.body);
   assert.equal((JSON.parse(retried.body) as { attempts: number }).attempts, 0, 'a retry starts counting again');
   await waitFor('delivery', async () => outbox.get(id)?.state === 'delivered');
+  const waited = await waiting;
+  assert.equal(waited.status, 200, waited.body);
+  assert.equal((JSON.parse(waited.body) as { transferId: string }).transferId, id);
   assert.equal(receiver.n.node.store.index.stats().instances, study.instances);
   assert.equal((await bakker.call('POST', `/api/v1/outbox/${id}/cancel`, {})).status, 409, 'a delivered send stays');
   assert.equal((await bakker.call('POST', `/api/v1/outbox/${id}/retry`, {})).status, 409);
