@@ -167,16 +167,12 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
       let t = d.inbox.find(req.params.transferId);
       // A study asked from another hospital a moment ago (a timeline retrieval) arrives as a transfer that its sender
       // opens here when its outbox gets to it: a wait covers that too, or the waiting person would be told "not found".
-      while (t === undefined && Date.now() < until && !req.raw.destroyed) {
-        await sleep(250);
-        t = d.inbox.find(req.params.transferId);
-      }
-      if (t === undefined)
-        throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no arriving transfer ${req.params.transferId} here`);
-      while (t.state === 'open' && Date.now() < until && !req.raw.destroyed) {
+      while ((t === undefined || t.state === 'open') && Date.now() < until && !req.raw.destroyed) {
         await sleep(250);
         t = d.inbox.find(req.params.transferId) ?? t;
       }
+      if (t === undefined)
+        throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no arriving transfer ${req.params.transferId} here`);
       d.patientData.open(actingGrounds(req.acting, { node: d.node, ip: req.ip })).record(
         shownAbout({
           action: 'read',

@@ -14,7 +14,7 @@ import type { AuditAction, AuditRecord } from '../../src/audit/index.ts';
 import { totpCode, totpStep } from '../../src/auth/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { openAccounts } from '../../src/node/index.ts';
-import { type Answer, call, type ExchangeNode, midden, noord, send } from '../support/exchange.ts';
+import { type Answer, call, type ExchangeNode, midden, multipartOf, noord, send } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -495,31 +495,13 @@ test('audit coverage: every route that touches patient data writes a complete re
     async () => {
       const other = p.studies.find((s) => s.studyInstanceUid !== study);
       assert.ok(other !== undefined);
-      const file = readFileSync(other.files[0] ?? '');
-      const boundary = 'coverage-boundary';
-      const body = Buffer.concat([
-        Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
-        file,
-        Buffer.from(`\r\n--${boundary}--\r\n`),
-      ]);
-      const a = await send(n.port, 'POST', '/dicomweb/studies', n.ca.certPem, undefined, body, {
-        authorization: `Bearer ${radiologistAt(n).token}`,
-        'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
-      });
+      const { body, contentType } = multipartOf([readFileSync(other.files[0] ?? '')]);
+      const headers = { authorization: `Bearer ${radiologistAt(n).token}`, 'content-type': contentType };
+      const a = await send(n.port, 'POST', '/dicomweb/studies', n.ca.certPem, undefined, body, headers);
       assert.equal(a.status, 200, String(a.body));
       // The same to that study's own resource: stored again (idempotent), and recorded again.
-      const b = await send(
-        n.port,
-        'POST',
-        `/dicomweb/studies/${other.studyInstanceUid}`,
-        n.ca.certPem,
-        undefined,
-        body,
-        {
-          authorization: `Bearer ${radiologistAt(n).token}`,
-          'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
-        },
-      );
+      const to = `/dicomweb/studies/${other.studyInstanceUid}`;
+      const b = await send(n.port, 'POST', to, n.ca.certPem, undefined, body, headers);
       assert.equal(b.status, 200, String(b.body));
     },
     {
