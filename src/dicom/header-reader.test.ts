@@ -74,6 +74,7 @@ for (const ts of [
         headerTags(full),
       );
       assert.ok(!header.has(Tag.PixelData));
+      assert.deepEqual(reader.pixelData, { tag: Tag.PixelData, vr: 'OW' });
       assert.equal(header.string(Tag.PatientName), 'Bakker^Jan');
       assert.equal(header.number(Tag.Rows), 512);
       assert.equal(header.items(Tag.OtherPatientIDsSequence)[0]?.string(Tag.IssuerOfPatientID), 'ZH');
@@ -107,6 +108,21 @@ test('a data set without pixel data completes at end()', () => {
   assert.equal(reader.done, false);
   assert.equal(reader.end().string(Tag.Modality), 'SR');
   assert.ok(reader.done);
+  assert.equal(reader.pixelData, undefined);
+});
+
+test('the pixel data VR is the one written, also when the chunk ends between the tag and the VR', () => {
+  const ds = ctInstance().set(Tag.BitsAllocated, 'US', 8).set(Tag.PixelData, 'OB', Buffer.alloc(64, 3));
+  const bytes = writeDataset(ds, TransferSyntax.ExplicitVRLittleEndian);
+  const at = bytes.length - 64 - 12;
+  const reader = new HeaderReader(TransferSyntax.ExplicitVRLittleEndian);
+  assert.equal(reader.push(bytes.subarray(0, at + 4)), false, 'the tag alone does not end the header');
+  assert.equal(reader.push(bytes.subarray(at + 4)), true);
+  assert.deepEqual(reader.pixelData, { tag: Tag.PixelData, vr: 'OB' });
+  const implicit = new HeaderReader(TransferSyntax.ImplicitVRLittleEndian);
+  implicit.push(writeDataset(ds, TransferSyntax.ImplicitVRLittleEndian));
+  implicit.end();
+  assert.deepEqual(implicit.pixelData, { tag: Tag.PixelData, vr: 'OW' }, 'Implicit VR: OW, as PS3.5 A.1 says');
 });
 
 test('float pixel data and trailing padding also end the header', () => {

@@ -8,6 +8,7 @@ import { inflate, requireTransferSyntax } from './dataset-codec.ts';
 import { DicomError, IncompleteDataError } from './errors.ts';
 import { isPixelOrLater, type ParseLimits, type ParseState, parseState, peekTag, readElement } from './parse.ts';
 import type { TransferSyntaxInfo } from './transfer-syntax.ts';
+import type { Vr } from './vr.ts';
 
 const DEFAULT_MAX_HEADER_BYTES = 16 * 1024 * 1024;
 /** When an element of unknown size (undefined length) is incomplete, retry after this much more data at least. */
@@ -28,6 +29,7 @@ export class HeaderReader {
   #retryAt = 0;
   #failure: DicomError | undefined;
   #headerLength: number | undefined;
+  #pixelData: { tag: number; vr: Vr } | undefined;
 
   constructor(transferSyntaxUid: string, limits?: ParseLimits & { maxHeaderBytes?: number }) {
     this.#info = requireTransferSyntax(transferSyntaxUid);
@@ -42,6 +44,11 @@ export class HeaderReader {
   /** Bytes of the stream before Pixel Data (or the whole data set without it); unknown for deflated data. */
   get headerLength(): number | undefined {
     return this.#headerLength;
+  }
+
+  /** The pixel data element the header ends at (Pixel Data, or Float or Double Float Pixel Data), with its VR. */
+  get pixelData(): { tag: number; vr: Vr } | undefined {
+    return this.#pixelData;
   }
 
   /** Adds the next chunk; true once the header is complete (later chunks are then ignored). */
@@ -127,7 +134,13 @@ export class HeaderReader {
     while (off < buf.length) {
       const tag = peekTag(buf, off, buf.length, little);
       if (tag !== undefined && isPixelOrLater(tag)) {
+        // The VR follows the tag (explicit VR): wait for it, so the pixel data's VR is the one written.
+        if (this.#info.explicitVr && off + 6 > buf.length && !final) {
+          this.#retryAt = 0;
+          return off;
+        }
         if (!this.#info.deflated) this.#headerLength = this.#consumed + off;
+        this.#pixelData = pixelElementAt(buf, off, tag, this.#info.explicitVr);
         this.#finish();
         return off;
       }
@@ -168,4 +181,24 @@ export class HeaderReader {
     this.#pending = [];
     this.#pendingLength = 0;
   }
+}
+
+/** VRs of the pixel data elements when the data set does not say (Implicit VR, PS3.5 A.1, and PS3.6). */
+const PIXEL_VRS: ReadonlyMap<number, Vr> = new Map<number, Vr>([
+  [0x7fe00008, 'OF'],
+  [0x7fe00009, 'OD'],
+  [0x7fe00010, 'OW'],
+]);
+
+function pixelElementAt(
+  buf: Buffer,
+  off: number,
+  tag: number,
+  explicitVr: boolean,
+): { tag: number; vr: Vr } | undefined {
+  const implied = PIXEL_VRS.get(tag);
+  if (implied === undefined) return undefined;
+  if (!explicitVr || off + 6 > buf.length) return { tag, vr: implied };
+  const written = buf.toString('latin1', off + 4, off + 6);
+  return { tag, vr: written === 'OB' || written === 'OW' || written === 'OF' || written === 'OD' ? written : implied };
 }

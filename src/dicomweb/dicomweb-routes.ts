@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Dataset, isValidUid, Tag, toDicomJson, type DicomJson } from '../dicom/index.ts';
+import { Dataset, isValidUid, Tag, toDicomJson, type DicomJson, type Vr } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { actingAccessor, documented, type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
 import type { PatientData, PatientDataAccess, ReleasedInstance } from '../studies/index.ts';
@@ -14,7 +14,7 @@ import {
 } from './multipart-reader.ts';
 import { type QidoLevel, qidoQuery } from './qido-query.ts';
 import { accessFor, type Path, releasedInPath } from './dicomweb-access.ts';
-import { datasetOf, framesOf, headersOf } from './stored-instance.ts';
+import { datasetOf, elementAt, formatBulkPath, framesOf, headersOf, parseBulkPath } from './stored-instance.ts';
 import { registerRenderedRoutes } from './rendered-routes.ts';
 import { readAhead } from './read-ahead.ts';
 
@@ -30,6 +30,14 @@ export interface DicomwebRouteDeps {
 export const DICOMWEB_ROOT = '/dicomweb';
 
 const DICOM_JSON = 'application/dicom+json';
+
+const OCTETS = 'multipart/related; type="application/octet-stream"';
+
+/** The VRs whose values are bytes, which a bulk data URI can name (PS3.18 F.2.7). */
+const BULK_VRS: ReadonlySet<Vr> = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
+
+/** Binary values over this size are left behind a bulk data URI, so a series' metadata stays small for a viewer. */
+const MAX_INLINE_BYTES = 1024;
 
 /** A retrieval reads a few instances ahead of the one being sent, holding at most a few MB per request. */
 const READ_AHEAD = { ahead: 4, maxBytesEach: 1024 * 1024 };
@@ -56,7 +64,8 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
     });
   const meta = (summary: string) =>
     config(summary, {
-      description: 'WADO-RS metadata (PS3.18 10.4): DICOM JSON of each instance, without bulk data.',
+      description:
+        'WADO-RS metadata (PS3.18 10.4): DICOM JSON of each instance; Pixel Data and binary values over 1 KB by BulkDataURI.',
       answers: 'application/dicom+json',
       errors: ['NOT_FOUND'],
     });
@@ -118,16 +127,57 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
 
   const metadata = async (req: FastifyRequest<{ Params: Path }>, reply: FastifyReply) => {
     const instances = released(req, 'WADO-RS metadata');
+    const root = base(req);
     const out: DicomJson[] = [];
-    for await (const header of headersOf(instances)) out.push(toDicomJson(header));
+    for await (const { instance, header, pixelData } of headersOf(instances)) {
+      const at = `${instanceUrl(root, instance)}/bulk/`;
+      // The pixel data is never read for metadata: it is named with its VR, and its bytes are behind its URI.
+      if (pixelData !== undefined) header.set(pixelData.tag, pixelData.vr, Buffer.alloc(0));
+      out.push(
+        toDicomJson(header, {
+          bulkDataUri: (el, path) =>
+            (path.length === 1 && el.tag === pixelData?.tag) || (el.bytes?.length ?? 0) > MAX_INLINE_BYTES
+              ? at + formatBulkPath(path)
+              : undefined,
+        }),
+      );
+    }
     return reply.type(DICOM_JSON).send(out);
   };
+  app.get<{ Params: Path & { '*': string } }>(
+    `${DICOMWEB_ROOT}/studies/:study/series/:series/instances/:instance/bulk/*`,
+    config('Retrieve one bulk data value (a BulkDataURI of the metadata)', {
+      description:
+        "WADO-RS bulk data (PS3.18 8.7.3): the value an instance's metadata names by BulkDataURI, multipart. Pixel Data comes as stored: uncompressed as little-endian bytes in one part, compressed as one part per frame, each naming its transfer syntax.",
+      answers: OCTETS,
+      errors: ['NOT_FOUND', 'REQUEST_INVALID'],
+    }),
+    async (req, reply) => {
+      const text = req.params['*'];
+      const path = parseBulkPath(text);
+      if (path === undefined)
+        throw new BeeldbrugError(
+          'REQUEST_INVALID',
+          'a bulk data path is a tag (8 hex digits), with the item number and tag after each sequence: bulk/7FE00010',
+        );
+      const [instance] = released(req, `WADO-RS bulk data ${formatBulkPath(path)}`, { viewing: true });
+      const ds = await datasetOf(instance!);
+      const el = elementAt(ds, path);
+      if (el === undefined || !BULK_VRS.has(el.vr))
+        throw new BeeldbrugError('NOT_FOUND', `the instance has no bulk data at ${formatBulkPath(path)}`);
+      if (el.fragments !== undefined) {
+        const { frames, transferSyntaxUid } = framesOf(ds, instance!);
+        return octetParts(reply, frames, `; transfer-syntax=${transferSyntaxUid}`);
+      }
+      return octetParts(reply, [el.bytes ?? Buffer.alloc(0)], '');
+    },
+  );
   app.get<{ Params: Path & { frames: string } }>(
     `${DICOMWEB_ROOT}/studies/:study/series/:series/instances/:instance/frames/:frames`,
     config('Retrieve frames (numbered from 1, comma-separated) as pixel data', {
       description:
         'WADO-RS frames (PS3.18 10.4): uncompressed frames as little-endian bytes, compressed ones as stored, multipart.',
-      answers: 'multipart/related; type="application/octet-stream"',
+      answers: OCTETS,
       errors: ['NOT_FOUND'],
     }),
     async (req, reply) => {
@@ -146,17 +196,12 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
           'NOT_FOUND',
           `the instance has ${frames.length} frames; no frame ${missing.join(', ')}`,
         );
-      const boundary = `beeldbrug-${randomBytes(12).toString('hex')}`;
       // Uncompressed frames go as little-endian bytes; compressed ones as stored, the part naming their syntax.
-      const type = `application/octet-stream${encapsulated ? `; transfer-syntax=${transferSyntaxUid}` : ''}`;
-      const parts = numbers.flatMap((f) => [
-        Buffer.from(`--${boundary}\r\nContent-Type: ${type}\r\n\r\n`),
-        frames[f - 1]!,
-        Buffer.from('\r\n'),
-      ]);
-      return reply
-        .type(`multipart/related; type="application/octet-stream"; boundary=${boundary}`)
-        .send(Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]));
+      return octetParts(
+        reply,
+        numbers.map((f) => frames[f - 1]!),
+        encapsulated ? `; transfer-syntax=${transferSyntaxUid}` : '',
+      );
     },
   );
   app.get(`${DICOMWEB_ROOT}/studies/:study/metadata`, meta("A study's metadata"), metadata);
@@ -303,6 +348,21 @@ function qidoResult(ds: Dataset, root: string): DicomJson {
         (series !== undefined && instance !== undefined ? `/instances/${instance}` : '');
   if (url !== undefined) ds.set(Tag.RetrieveURL, 'UR', url);
   return toDicomJson(ds);
+}
+
+/** Values as a multipart/related answer of application/octet-stream parts (frames, bulk data). */
+function octetParts(reply: FastifyReply, values: readonly Buffer[], typeParameters: string): FastifyReply {
+  const boundary = `beeldbrug-${randomBytes(12).toString('hex')}`;
+  const head = Buffer.from(`--${boundary}\r\nContent-Type: application/octet-stream${typeParameters}\r\n\r\n`);
+  const parts = values.flatMap((v) => [head, v, Buffer.from('\r\n')]);
+  return reply
+    .type(`${OCTETS}; boundary=${boundary}`)
+    .send(Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]));
+}
+
+/** Where WADO-RS retrieves one instance. */
+function instanceUrl(root: string, i: ReleasedInstance): string {
+  return `${root}/studies/${i.stored.study.studyInstanceUid}/series/${i.stored.series.seriesInstanceUid}/instances/${i.stored.instance.sopInstanceUid}`;
 }
 
 /** The files one after another as multipart/related parts, each streamed from the store as it goes out. */

@@ -1,4 +1,4 @@
-import { type Dataset, HeaderReader, parseDataset, Tag } from '../dicom/index.ts';
+import { type Dataset, type Element, HeaderReader, parseDataset, Tag, type Vr } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { ReleasedInstance } from '../studies/index.ts';
 import { readAhead } from './read-ahead.ts';
@@ -58,11 +58,18 @@ export function framesOf(
 /** Instances whose headers are read ahead of the one being parsed: each is a file to open and decrypt. */
 const HEADERS_AHEAD = { ahead: 8, maxBytesEach: 64 * 1024 };
 
+/** The header of one stored instance, and the pixel data element it ends at, if any. */
+export interface InstanceHeader {
+  instance: ReleasedInstance;
+  header: Dataset;
+  pixelData: { tag: number; vr: Vr } | undefined;
+}
+
 /**
  * The header (every element before Pixel Data) of each stored instance, in order, each read from its file only until
  * it is complete, with the next files already being opened and read.
  */
-export async function* headersOf(instances: readonly ReleasedInstance[]): AsyncGenerator<Dataset> {
+export async function* headersOf(instances: readonly ReleasedInstance[]): AsyncGenerator<InstanceHeader> {
   for await (const { item, body } of readAhead(
     instances,
     (i) => i.openDataset({ chunkBytes: HEADERS_AHEAD.maxBytesEach }) as AsyncIterable<Buffer>,
@@ -70,6 +77,37 @@ export async function* headersOf(instances: readonly ReleasedInstance[]): AsyncG
   )) {
     const reader = new HeaderReader(item.stored.instance.transferSyntaxUid);
     for await (const chunk of body) if (reader.push(chunk)) break;
-    yield reader.end();
+    yield { instance: item, header: reader.end(), pixelData: reader.pixelData };
   }
+}
+
+/**
+ * Where an attribute sits in a data set: tags, with the item number (from 0) after each sequence, written as a bulk
+ * data URI's last segments: 7FE00010, or 00540016/0/00181072.
+ */
+export type BulkPath = readonly number[];
+
+export function formatBulkPath(path: BulkPath): string {
+  return path.map((p, i) => (i % 2 === 0 ? p.toString(16).toUpperCase().padStart(8, '0') : String(p))).join('/');
+}
+
+/** The path a bulk data URI names; undefined when it is not one (tags as 8 hex digits, items as numbers). */
+export function parseBulkPath(text: string): BulkPath | undefined {
+  const segments = text.split('/');
+  if (segments.length % 2 === 0) return undefined;
+  const path: number[] = [];
+  for (const [i, segment] of segments.entries()) {
+    if (!(i % 2 === 0 ? /^[0-9A-Fa-f]{8}$/ : /^\d{1,6}$/).test(segment)) return undefined;
+    path.push(i % 2 === 0 ? parseInt(segment, 16) : Number(segment));
+  }
+  return path;
+}
+
+/** The element a bulk data path names in a data set, if there is one. */
+export function elementAt(ds: Dataset, path: BulkPath): Element | undefined {
+  const [tag, item, ...rest] = path;
+  if (tag === undefined) return undefined;
+  if (item === undefined) return ds.get(tag);
+  const nested = ds.items(tag)[item];
+  return nested === undefined ? undefined : elementAt(nested, rest);
 }

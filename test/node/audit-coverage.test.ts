@@ -418,6 +418,12 @@ test('audit coverage: every route that touches patient data writes a complete re
       await dicomweb(`/studies/${study}/series/${seriesUid}`);
       await dicomweb(`/studies/${study}/series/${seriesUid}/instances/${instanceUid}`);
       await dicomweb(`/studies/${study}/series/${seriesUid}/instances/${instanceUid}/frames/1`);
+      // The frames' record covers the radiologist's further viewing of the series; the laborant's is her own.
+      const bulk = await laborant.call(
+        'GET',
+        `/dicomweb/studies/${study}/series/${seriesUid}/instances/${instanceUid}/bulk/7FE00010`,
+      );
+      assert.equal(bulk.status, 200);
     },
     {
       'GET /dicomweb/studies/:study': { at: n, action: 'retrieve', match: /^WADO-RS: /, objects: true },
@@ -432,6 +438,12 @@ test('audit coverage: every route that touches patient data writes a complete re
         at: n,
         action: 'retrieve',
         match: /^WADO-RS frames 1: 1 instances/,
+        objects: true,
+      },
+      'GET /dicomweb/studies/:study/series/:series/instances/:instance/bulk/*': {
+        at: n,
+        action: 'retrieve',
+        match: /^WADO-RS bulk data 7FE00010: 1 instances/,
         objects: true,
       },
     },

@@ -3,16 +3,16 @@
 // each file byte for byte as it was stored, and its metadata as DICOM JSON. Every search and retrieval is recorded in
 // the signed-in person's name; without a session, or with the wrong role, nothing is answered.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { globalAgent } from 'node:https';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { api } from 'dicomweb-client';
 import XMLHttpRequest from 'xhr2';
-import { readPart10, Tag } from '../../src/dicom/index.ts';
+import { Dataset, encodePart10, newUid, readPart10, Tag, TransferSyntax } from '../../src/dicom/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
-import { call, multipartOf, send, startExchangeNode } from '../support/exchange.ts';
+import { call, type ExchangeNode, multipartOf, send, startExchangeNode } from '../support/exchange.ts';
 import { importFiles } from '../support/patient-data.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { requireTool } from '../support/tools.ts';
@@ -20,7 +20,7 @@ import { ORTHANC_DICOMWEB_PLUGIN } from '../../src/cli/orthanc-pacs.ts';
 import { signedIn } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 
-type Json = Record<string, { vr: string; Value?: unknown[] }>;
+type Json = Record<string, { vr: string; Value?: unknown[]; InlineBinary?: string; BulkDataURI?: string }>;
 
 interface DicomwebClient {
   searchForStudies(o: { queryParams?: Record<string, string> }): Promise<Json[]>;
@@ -39,6 +39,8 @@ interface DicomwebClient {
     frameNumbers: number[];
   }): Promise<ArrayBuffer[]>;
   retrieveStudyMetadata(o: { studyInstanceUID: string }): Promise<Json[]>;
+  retrieveSeriesMetadata(o: { studyInstanceUID: string; seriesInstanceUID: string }): Promise<Json[]>;
+  retrieveBulkData(o: { BulkDataURI: string }): Promise<ArrayBuffer[]>;
   storeInstances(o: { datasets: ArrayBuffer[] }): Promise<unknown>;
 }
 
@@ -46,6 +48,25 @@ const sha256 = (b: Buffer | ArrayBuffer): string =>
   createHash('sha256')
     .update(Buffer.isBuffer(b) ? b : Buffer.from(b))
     .digest('hex');
+/**
+ * The client runs in this process: XMLHttpRequest over Node's https, trusting the node's test CA, with the bearer
+ * token of a signed-in session.
+ */
+function dicomwebClient(t: TestContext, n: ExchangeNode, token: string): DicomwebClient {
+  (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = XMLHttpRequest;
+  const previousCa = globalAgent.options.ca;
+  globalAgent.options.ca = n.ca.certPem;
+  t.after(() => {
+    globalAgent.options.ca = previousCa;
+    delete (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest;
+  });
+  // The package's generated typings make optional arguments required; these are the calls as its docs show them.
+  return new api.DICOMwebClient({
+    url: `https://127.0.0.1:${n.port}/dicomweb`,
+    headers: { Authorization: `Bearer ${token}` },
+  } as never) as unknown as DicomwebClient;
+}
+
 const value = (j: Json, tag: number): unknown => j[tag.toString(16).toUpperCase().padStart(8, '0')]?.Value?.[0];
 
 test('DICOMweb: dicomweb-client finds a study with QIDO-RS and retrieves it with WADO-RS, byte for byte, each access recorded', async (t) => {
@@ -69,19 +90,7 @@ test('DICOMweb: dicomweb-client finds a study with QIDO-RS and retrieves it with
     role: 'radiologist',
     uziRoleCode: '01.015',
   });
-  // The client runs in this process: XMLHttpRequest over Node's https, trusting the node's test CA.
-  (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = XMLHttpRequest;
-  const previousCa = globalAgent.options.ca;
-  globalAgent.options.ca = n.ca.certPem;
-  t.after(() => {
-    globalAgent.options.ca = previousCa;
-    delete (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest;
-  });
-  // The package's generated typings make optional arguments required; these are the calls as its docs show them.
-  const client = new api.DICOMwebClient({
-    url: `https://127.0.0.1:${n.port}/dicomweb`,
-    headers: { Authorization: `Bearer ${rad.token}` },
-  } as never) as unknown as DicomwebClient;
+  const client = dicomwebClient(t, n, rad.token);
 
   const studies = await client.searchForStudies({ queryParams: { PatientID: patient.bsn } });
   assert.equal(studies.length, 1, 'one study of this patient, none of the other');
@@ -229,6 +238,92 @@ test('DICOMweb: dicomweb-client finds a study with QIDO-RS and retrieves it with
   const unknown = await rad.call('GET', '/dicomweb/studies?NoSuchKeyword=1');
   assert.equal(unknown.status, 400);
   assert.match(unknown.body, /NoSuchKeyword is not an attribute keyword/);
+});
+
+test('DICOMweb bulk data: the metadata names Pixel Data and large binary values by BulkDataURI; dicomweb-client retrieves each value as stored', async (t) => {
+  const n = await startExchangeNode(t);
+  const dir = tempDir(t);
+  const synth = await synthesize({ outDir: join(dir, 'synth'), patients: 1, studiesPerPatient: [1, 1], seed: 84 });
+  const study = synth.patients[0]?.studies[0];
+  assert.ok(study !== undefined && study.files.length >= 2);
+  const [firstFile = '', secondFile = '', ...rest] = study.files;
+
+  // An instance with a private block: a large and a small binary value, and a large one inside a sequence.
+  const source = readPart10(readFileSync(firstFile));
+  const large = randomBytes(3000);
+  const small = Buffer.from([1, 2, 3, 4]);
+  const nested = randomBytes(2000);
+  const withBinary = source.dataset
+    .set(0x00290010, 'LO', 'BEELDBRUG TEST')
+    .set(0x00291001, 'OB', large)
+    .set(0x00291002, 'OB', small)
+    .set(0x00291010, 'SQ', [new Dataset().set(0x00290010, 'LO', 'BEELDBRUG TEST').set(0x00291001, 'OB', nested)]);
+  const binaryFile = join(dir, 'binary.dcm');
+  writeFileSync(binaryFile, Buffer.concat(encodePart10(withBinary, source.transferSyntaxUid)));
+  const pixels = withBinary.get(Tag.PixelData)?.bytes;
+  assert.ok(pixels !== undefined);
+
+  // A compressed instance of two frames (RLE, one fragment each): its frames come as stored, never decoded.
+  const frames = [randomBytes(700), randomBytes(900)];
+  const compressedUid = newUid();
+  const compressed = readPart10(readFileSync(secondFile))
+    .dataset.set(Tag.SOPInstanceUID, 'UI', compressedUid)
+    .set(Tag.NumberOfFrames, 'IS', 2)
+    .setElement({ tag: Tag.PixelData, vr: 'OB', fragments: [Buffer.alloc(0), ...frames] });
+  const compressedFile = join(dir, 'rle.dcm');
+  writeFileSync(compressedFile, Buffer.concat(encodePart10(compressed, TransferSyntax.RLELossless)));
+  await importFiles(n.n.node, [binaryFile, compressedFile, ...rest]);
+
+  const rad = await signedIn(t, n, { username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist' });
+  const client = dicomwebClient(t, n, rad.token);
+  const series = withBinary.string(Tag.SeriesInstanceUID) ?? '';
+  const metadata = await client.retrieveSeriesMetadata({
+    studyInstanceUID: study.studyInstanceUid,
+    seriesInstanceUID: series,
+  });
+  const of = (uid: string | undefined): Json => {
+    const found = metadata.find((m) => value(m, Tag.SOPInstanceUID) === uid);
+    assert.ok(found !== undefined, `metadata of ${uid}`);
+    return found;
+  };
+  const bulk = async (uri: string | undefined): Promise<Buffer[]> => {
+    assert.ok(uri !== undefined, 'a BulkDataURI');
+    return (await client.retrieveBulkData({ BulkDataURI: uri })).map((b) => Buffer.from(b));
+  };
+
+  const binaryMeta = of(withBinary.string(Tag.SOPInstanceUID));
+  const instanceUrl = `https://127.0.0.1:${n.port}/dicomweb/studies/${study.studyInstanceUid}/series/${series}/instances/${withBinary.string(Tag.SOPInstanceUID)}`;
+  assert.deepEqual(binaryMeta['7FE00010'], { vr: 'OW', BulkDataURI: `${instanceUrl}/bulk/7FE00010` });
+  assert.deepEqual(await bulk(binaryMeta['7FE00010']?.BulkDataURI), [pixels], 'the stored pixels, one part');
+  assert.deepEqual(await bulk(binaryMeta['00291001']?.BulkDataURI), [large]);
+  assert.equal(binaryMeta['00291002']?.InlineBinary, small.toString('base64'), 'a small value stays inline');
+  const item = (binaryMeta['00291010']?.Value as Json[] | undefined)?.[0];
+  assert.equal(item?.['00291001']?.BulkDataURI, `${instanceUrl}/bulk/00291010/0/00291001`);
+  assert.deepEqual(await bulk(item['00291001']?.BulkDataURI), [nested], 'a value inside a sequence item');
+
+  const compressedMeta = of(compressedUid);
+  assert.equal(compressedMeta['7FE00010']?.vr, 'OB');
+  assert.deepEqual(await bulk(compressedMeta['7FE00010']?.BulkDataURI), frames, 'one part per frame, as stored');
+  const raw = await rad.call('GET', new URL(compressedMeta['7FE00010']?.BulkDataURI ?? '').pathname);
+  assert.match(raw.body, /Content-Type: application\/octet-stream; transfer-syntax=1\.2\.840\.10008\.1\.2\.5/);
+
+  // Mistakes get a clear answer; nothing is answered from a value that is not bulk data.
+  const at = new URL(instanceUrl).pathname;
+  assert.equal((await rad.call('GET', `${at}/bulk/pixeldata`)).status, 400);
+  assert.equal((await rad.call('GET', `${at}/bulk/00291010/0`)).status, 400);
+  assert.equal((await rad.call('GET', `${at}/bulk/00291003`)).status, 404, 'no such value');
+  const text = await rad.call('GET', `${at}/bulk/00100010`);
+  assert.equal(text.status, 404, 'Patient Name is not bulk data');
+  assert.doesNotMatch(text.body, new RegExp(withBinary.string(Tag.PatientName) ?? '-'));
+  const auditor = await signedIn(t, n, { username: 'a.devries', name: 'A. de Vries', role: 'auditor' });
+  assert.equal((await auditor.call('GET', `${at}/bulk/7FE00010`)).status, 403);
+
+  // Each retrieval is in the trail, in the radiologist's name.
+  assert.ok(
+    n.n.node.audit
+      .list({ userId: rad.id, action: 'retrieve' })
+      .some((r) => r.description.startsWith('WADO-RS bulk data 7FE00010') && r.patient?.bsn === synth.patients[0]?.bsn),
+  );
 });
 
 test("DICOMweb: Orthanc's DICOMweb plugin searches the node and retrieves a study from it; the files arrive byte for byte", async (t) => {
