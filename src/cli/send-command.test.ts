@@ -33,6 +33,7 @@ const transfer = (o: Partial<OutboxTransfer>): OutboxTransfer => ({
   sent: 0,
   bytesSent: 0,
   receipt: null,
+  atReceiver: null,
   createdAt: '2026-12-05T00:00:00.000Z',
   updatedAt: '2026-12-05T00:00:00.000Z',
   ...o,

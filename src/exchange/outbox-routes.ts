@@ -84,6 +84,8 @@ export interface OutboxView {
   bytesSent: number;
   /** The partner's signed receipt, once delivered. */
   receipt: string | null;
+  /** Once delivered: what became of the study at the partner, as last asked (held, imported, rejected and why). */
+  atReceiver: OutgoingTransfer['atReceiver'];
   createdAt: string;
   updatedAt: string;
 }
@@ -105,6 +107,7 @@ function view(t: OutgoingTransfer, partners: readonly PartnerConfig[] = []): Out
     sent: t.sent,
     bytesSent: t.bytesSent,
     receipt: t.receipt,
+    atReceiver: t.atReceiver,
     createdAt: t.createdAt,
     updatedAt: t.updatedAt,
   };

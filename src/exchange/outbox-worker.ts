@@ -5,6 +5,7 @@ import type { PatientData, PatientDataAccess } from '../studies/index.ts';
 import type { Outbox, OutgoingTransfer } from './outbox.ts';
 import { isPassingFault, sendStudy } from './send-study.ts';
 import { sendAbout, sendGrounds } from './audit-events.ts';
+import { PartnerClient } from '../http/index.ts';
 import type { StudySource } from './queue-send.ts';
 
 export interface RetryPolicy {
@@ -50,6 +51,8 @@ export class OutboxWorker {
   readonly #running = new Map<string, { run: Promise<void>; stop: AbortController }>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Asking receivers what became of delivered studies, one at a time, beside the sends. */
+  #checking: Promise<void> | undefined;
 
   constructor(o: OutboxWorkerOptions) {
     this.#o = o;
@@ -78,6 +81,55 @@ export class OutboxWorker {
       });
       this.#running.set(t.transferId, { run, stop });
     }
+    if (this.#checking === undefined && this.#o.outbox.dueChecks(new Date(), 1).length > 0)
+      this.#checking = this.#askReceivers().finally(() => (this.#checking = undefined));
+  }
+
+  /**
+   * Asks each receiver due to be asked what became of a study it signed for: a study held there waits for a person,
+   * who may import it into the PACS or reject it (with a reason the sender should see, not a silent disappearance).
+   */
+  async #askReceivers(): Promise<void> {
+    const { outbox, logger } = this.#o;
+    for (const t of outbox.dueChecks()) {
+      if (this.#closed) return;
+      const partner = this.#o.partners.find((p) => p.ura === t.request.partnerUra);
+      if (partner?.baseUrl === undefined) {
+        outbox.receiverAnswered(t.transferId, undefined);
+        continue;
+      }
+      const client = new PartnerClient(partner.baseUrl, this.#o.tls, 1, { ura: partner.ura });
+      try {
+        const a = await client.json('GET', `/exchange/v1/transfers/${t.transferId}`, undefined, {
+          timeoutMs: 30_000,
+        });
+        const answer = a.json as { state?: string; rejection?: { reason?: unknown } };
+        const state = a.status === 200 ? answer.state : undefined;
+        if (state === 'delivered' || state === 'imported' || state === 'rejected' || state === 'failed') {
+          const reason = typeof answer.rejection?.reason === 'string' ? answer.rejection.reason.slice(0, 500) : null;
+          outbox.receiverAnswered(t.transferId, { state, reason });
+          if (state !== t.atReceiver?.state)
+            logger.info(
+              { transferId: t.transferId, to: partner.ura, state, reason },
+              'the receiver says what became of the study',
+            );
+        } else {
+          outbox.receiverAnswered(t.transferId, undefined);
+          logger.warn(
+            { transferId: t.transferId, to: partner.ura, status: a.status },
+            'the receiver did not say what became of the study',
+          );
+        }
+      } catch (err) {
+        outbox.receiverAnswered(t.transferId, undefined);
+        logger.warn(
+          { transferId: t.transferId, to: partner.ura, err },
+          'the receiver could not be asked what became of the study',
+        );
+      } finally {
+        client.close();
+      }
+    }
   }
 
   /** A person cancelled this transfer (the outbox already says so): an attempt under way stops at its next batch. */
@@ -91,7 +143,7 @@ export class OutboxWorker {
     clearInterval(this.#timer);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled([...this.#running.values()].map((r) => r.run)),
+      Promise.allSettled([...[...this.#running.values()].map((r) => r.run), this.#checking]),
       new Promise((resolve) => (timer = setTimeout(resolve, waitMs))),
     ]);
     clearTimeout(timer);

@@ -52,3 +52,46 @@ test('a retry queues a failed send at once, counts attempts afresh and restarts 
     [b.transferId],
   );
 });
+
+test('a delivered study’s receiver is asked again ever less often until it says what became of it, or has purged it', (t) => {
+  const outbox = new Outbox(join(tempDir(t), 'exchange.sqlite'));
+  t.after(() => outbox.close());
+  const at = (s: number): Date => new Date(Date.UTC(2026, 11, 1, 10) + s * 1000);
+  const due = (s: number): string[] => outbox.dueChecks(at(s)).map((x) => x.transferId);
+  const held = outbox.enqueue(request, at(0));
+  assert.ok(outbox.claim(held.transferId, at(0)));
+  outbox.delivered(held.transferId, { instances: 1, sent: 1, bytesSent: 1, receipt: 'r' }, at(0));
+  assert.deepEqual(outbox.get(held.transferId)?.atReceiver?.state, 'delivered');
+  assert.deepEqual(due(4), [], 'not before the first delay');
+  assert.deepEqual(due(5), [held.transferId]);
+  // Unreachable, then still held: each next question waits twice as long, and "still held" changes nothing shown.
+  const updated = outbox.get(held.transferId)?.updatedAt;
+  outbox.receiverAnswered(held.transferId, undefined, at(5));
+  assert.deepEqual([due(14), due(15)], [[], [held.transferId]]);
+  outbox.receiverAnswered(held.transferId, { state: 'delivered', reason: null }, at(15));
+  assert.deepEqual([due(34), due(35)], [[], [held.transferId]]);
+  assert.equal(outbox.get(held.transferId)?.updatedAt, updated);
+  // Imported there: a change others wait on, and the end of the asking.
+  outbox.receiverAnswered(held.transferId, { state: 'imported', reason: null }, at(35));
+  assert.deepEqual(outbox.get(held.transferId)?.atReceiver, {
+    state: 'imported',
+    reason: null,
+    checkedAt: at(35).toISOString(),
+  });
+  assert.equal(outbox.get(held.transferId)?.updatedAt, at(35).toISOString());
+  assert.deepEqual(due(10 * 24 * 3600), []);
+
+  // A receiver that never answers is asked at most every half hour, and not after its copy is purged (7 days).
+  const silent = outbox.enqueue(request, at(0));
+  assert.ok(outbox.claim(silent.transferId, at(0)));
+  outbox.delivered(silent.transferId, { instances: 1, sent: 1, bytesSent: 1, receipt: 'r' }, at(0));
+  let asked = 0;
+  for (let s = 0; s < 10 * 24 * 3600 && asked < 1000; s += 60)
+    if (due(s).includes(silent.transferId)) {
+      outbox.receiverAnswered(silent.transferId, undefined, at(s));
+      asked++;
+    }
+  assert.ok(asked > 300 && asked < 500, `asked ${asked} times in 9 days`);
+  assert.deepEqual(due(30 * 24 * 3600), [], 'no longer asked');
+  assert.equal(outbox.get(silent.transferId)?.atReceiver?.state, 'delivered');
+});

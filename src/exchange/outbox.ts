@@ -44,9 +44,17 @@ export interface OutgoingTransfer {
   sent: number;
   bytesSent: number;
   receipt: string | null;
+  /**
+   * What became of a delivered study at the receiver, as last asked: still there (held for a person's decision, or
+   * being forwarded), imported into its PACS, rejected by a person there (with their reason), or failed to forward.
+   */
+  atReceiver: { state: ReceiverState; reason: string | null; checkedAt: string } | null;
   createdAt: string;
   updatedAt: string;
 }
+
+/** The receiver's state of a delivered transfer (its inbox, docs/exchange-protocol.md). */
+export type ReceiverState = 'delivered' | 'imported' | 'rejected' | 'failed';
 
 interface Row {
   transfer_id: string;
@@ -61,6 +69,9 @@ interface Row {
   sent: number;
   bytes_sent: number;
   receipt: string | null;
+  receiver_state: ReceiverState | null;
+  receiver_reason: string | null;
+  receiver_checked_at: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -79,10 +90,20 @@ function transferOf(r: Row): OutgoingTransfer {
     sent: r.sent,
     bytesSent: r.bytes_sent,
     receipt: r.receipt,
+    atReceiver:
+      r.receiver_state !== null
+        ? { state: r.receiver_state, reason: r.receiver_reason, checkedAt: r.receiver_checked_at ?? r.updated_at }
+        : null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
 }
+
+/**
+ * How the sender asks the receiver what became of a delivered study (held, imported, rejected): soon after delivery,
+ * then ever less often, for as long as the receiver keeps its transient copy (7 days after delivery) and a little more.
+ */
+export const RECEIVER_CHECKS = { firstDelayMs: 5_000, maxDelayMs: 30 * 60_000, askForMs: 9 * 24 * 3600_000 };
 
 /**
  * The sending side's durable queue of transfers, in the node's exchange database. Every change is committed before it
@@ -116,6 +137,15 @@ export class Outbox {
     const columns = this.#db.prepare('PRAGMA table_info(outgoing_transfer)').all() as { name: string }[];
     if (!columns.some((c) => c.name === 'tries_since'))
       this.#db.exec('ALTER TABLE outgoing_transfer ADD COLUMN tries_since TEXT');
+    // Added with asking the receiver what became of a delivered study; older deliveries are not asked about.
+    if (!columns.some((c) => c.name === 'receiver_state'))
+      this.#db.exec(`
+        ALTER TABLE outgoing_transfer ADD COLUMN receiver_state TEXT;
+        ALTER TABLE outgoing_transfer ADD COLUMN receiver_reason TEXT;
+        ALTER TABLE outgoing_transfer ADD COLUMN receiver_checked_at TEXT;
+        ALTER TABLE outgoing_transfer ADD COLUMN receiver_checks INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE outgoing_transfer ADD COLUMN next_check_at TEXT;
+        CREATE INDEX IF NOT EXISTS outgoing_check ON outgoing_transfer (next_check_at);`);
   }
 
   enqueue(request: OutgoingRequest, now = new Date()): OutgoingTransfer {
@@ -186,9 +216,61 @@ export class Outbox {
   ): void {
     this.#db
       .prepare(
-        "UPDATE outgoing_transfer SET state = 'delivered', instances = ?, sent = ?, bytes_sent = ?, receipt = ?, last_error = NULL, updated_at = ? WHERE transfer_id = ?",
+        "UPDATE outgoing_transfer SET state = 'delivered', instances = ?, sent = ?, bytes_sent = ?, receipt = ?, last_error = NULL, updated_at = ?, receiver_state = 'delivered', receiver_checked_at = ?, receiver_checks = 0, next_check_at = ? WHERE transfer_id = ?",
       )
-      .run(r.instances, r.sent, r.bytesSent, r.receipt, now.toISOString(), transferId);
+      .run(
+        r.instances,
+        r.sent,
+        r.bytesSent,
+        r.receipt,
+        now.toISOString(),
+        now.toISOString(),
+        new Date(now.getTime() + RECEIVER_CHECKS.firstDelayMs).toISOString(),
+        transferId,
+      );
+  }
+
+  /** Delivered transfers whose receiver is due to be asked again what became of the study. */
+  dueChecks(now = new Date(), limit = 10): OutgoingTransfer[] {
+    const rows = this.#db
+      .prepare(
+        "SELECT * FROM outgoing_transfer WHERE next_check_at IS NOT NULL AND next_check_at <= ? AND state = 'delivered' ORDER BY next_check_at LIMIT ?",
+      )
+      .all(now.toISOString(), limit) as unknown as Row[];
+    return rows.map(transferOf);
+  }
+
+  /**
+   * What the receiver answered (or undefined when it could not be asked). A final state ends the asking; otherwise the
+   * next question waits twice as long as the last, and none is asked once the receiver has purged its copy.
+   */
+  receiverAnswered(
+    transferId: string,
+    answer: { state: ReceiverState; reason: string | null } | undefined,
+    now = new Date(),
+  ): void {
+    const t = this.#db
+      .prepare('SELECT receiver_checks, receiver_state, created_at FROM outgoing_transfer WHERE transfer_id = ?')
+      .get(transferId) as
+      { receiver_checks: number; receiver_state: ReceiverState | null; created_at: string } | undefined;
+    if (t === undefined) return;
+    const delay = Math.min(RECEIVER_CHECKS.firstDelayMs * 2 ** (t.receiver_checks + 1), RECEIVER_CHECKS.maxDelayMs);
+    const next = new Date(now.getTime() + delay);
+    const final = answer !== undefined && answer.state !== 'delivered';
+    const gone = next.getTime() > Date.parse(t.created_at) + RECEIVER_CHECKS.askForMs;
+    const at = now.toISOString();
+    const checks = 'receiver_checks = receiver_checks + 1, next_check_at = ?';
+    if (answer === undefined)
+      this.#db
+        .prepare(`UPDATE outgoing_transfer SET ${checks} WHERE transfer_id = ?`)
+        .run(gone ? null : next.toISOString(), transferId);
+    else
+      // A change of state is a change of the transfer: whoever waits on it (GET …?after=) hears of it.
+      this.#db
+        .prepare(
+          `UPDATE outgoing_transfer SET ${checks}, receiver_state = ?, receiver_reason = ?, receiver_checked_at = ?, updated_at = CASE WHEN receiver_state IS ? THEN updated_at ELSE ? END WHERE transfer_id = ?`,
+        )
+        .run(final || gone ? null : next.toISOString(), answer.state, answer.reason, at, answer.state, at, transferId);
   }
 
   retryAt(transferId: string, error: string, at: Date, now = new Date()): void {

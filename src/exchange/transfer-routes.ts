@@ -152,7 +152,15 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
           description: `transfer state read by ${sender}: ${transfer.state}, ${needed.length} still needed`,
         }),
       );
-      return { transferId: transfer.transferId, state: transfer.state, needed };
+      // A rejected study's sender is told why (not by whom: that stays in this hospital's own trail).
+      return {
+        transferId: transfer.transferId,
+        state: transfer.state,
+        needed,
+        ...(transfer.rejection !== undefined
+          ? { rejection: { at: transfer.rejection.at, reason: transfer.rejection.reason } }
+          : {}),
+      };
     },
   );
 

@@ -1,10 +1,9 @@
 // What people decide about transfers: a send that waits for a partner is cancelled and later retried (and then
-// delivered); a held study is rejected with a reason, its copy removed, and both decisions recorded in their name.
+// delivered); a held study is rejected with a reason, its copy removed, both decisions recorded in their name, and
+// the sender told the reason.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { silentLogger } from '../../src/log/index.ts';
-import { sendStudy } from '../../src/exchange/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { filesIn } from '../support/dicom-files.ts';
 import { call, midden, noord, startExchangeNode } from '../support/exchange.ts';
@@ -109,7 +108,7 @@ test('a send waiting for a partner that is down is cancelled, then retried by a 
   );
 });
 
-test('a held study is rejected with a reason: its copy is removed, the inbox shows who and why, and it cannot be accepted after', async (t) => {
+test('a held study is rejected with a reason: its copy is removed, the inbox shows who and why, the sender sees why, and it cannot be accepted after', async (t) => {
   const receiver = await startExchangeNode(t, { us: midden, partners: [noord] });
   const sender = await startExchangeNode(t, {
     ca: receiver.ca,
@@ -121,17 +120,25 @@ test('a held study is rejected with a reason: its copy is removed, the inbox sho
   for (const f of filesIn(dir)) await testAccess(sender.n.node, 'import').importFile(f);
   const study = synth.patients[0]?.studies[0];
   assert.ok(study !== undefined);
-  const sent = await sendStudy(
-    {
-      studyInstanceUid: study.studyInstanceUid,
-      to: { ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` },
-      purpose: 'transfer',
-      urgency: 'routine',
-      reason: 'overplaatsing',
-      user: { id: 'r1', name: 'Dr. D. Visser' },
-    },
-    { access: testAccess(sender.n.node, 'exchange'), tls: sender.tls, logger: silentLogger() },
-  );
+  // Sent from the outbox by a radiologist at Noord, who is then told what became of it at Midden.
+  const visser = await signedIn(t, sender, { username: 'd.visser', name: 'Dr. D. Visser', role: 'radiologist' });
+  const queued = await visser.call('POST', '/api/v1/outbox', {
+    studyInstanceUid: study.studyInstanceUid,
+    to: midden.ura,
+    purpose: 'transfer',
+    reason: 'overplaatsing',
+  });
+  assert.equal(queued.status, 202, queued.body);
+  const id = (JSON.parse(queued.body) as { transferId: string }).transferId;
+  const outbox = sender.n.node.outbox;
+  assert.ok(outbox !== undefined);
+  await waitFor('delivery', async () => outbox.get(id)?.state === 'delivered');
+  const sent = { transferId: id, receipt: outbox.get(id)?.receipt };
+  const atMidden = async () => {
+    const a = await visser.call('GET', `/api/v1/outbox/${id}`);
+    return (JSON.parse(a.body) as { atReceiver: { state: string; reason: string | null } | null }).atReceiver;
+  };
+  await waitFor('Midden to say the study is there, held', async () => (await atMidden())?.state === 'delivered');
   assert.equal(receiver.n.node.store.index.stats().instances, study.instances, 'held: the copy is here');
 
   const deWit = await signedIn(t, receiver, { username: 'e.dewit', name: 'Dr. E. de Wit', role: 'radiologist' });
@@ -148,6 +155,15 @@ test('a held study is rejected with a reason: its copy is removed, the inbox sho
   assert.equal(view.state, 'rejected');
   assert.deepEqual([view.rejection.by.name, view.rejection.reason], ['Dr. E. de Wit', 'wrong patient: not ours']);
   assert.equal(receiver.n.node.store.index.stats().instances, 0, "the node's copy is gone");
+  // The sender hears of it, with the reason but not the name of who rejected it.
+  await waitFor('Noord to hear of the rejection', async () => (await atMidden())?.state === 'rejected');
+  assert.deepEqual(await atMidden(), {
+    state: 'rejected',
+    reason: 'wrong patient: not ours',
+    checkedAt: outbox.get(id)?.atReceiver?.checkedAt,
+  });
+  assert.doesNotMatch(JSON.stringify(await visser.call('GET', `/api/v1/outbox/${id}`)), /de Wit/);
+  assert.equal(outbox.dueChecks(new Date(Date.now() + 30 * 24 * 3600_000)).length, 0, 'a rejection ends the asking');
 
   const listed = JSON.parse((await deWit.call('GET', '/api/v1/inbox?state=rejected')).body) as {
     transfers: { transferId: string; rejection?: { reason: string } }[];

@@ -240,25 +240,32 @@ test(
       },
     );
 
-    await t.test('inbox: the retrieved study is held; accepted, it goes into Noord’s PACS', async () => {
-      await page.getByRole('link', { name: 'Verzendingen' }).click();
-      const held = page.getByTestId('inbox').getByRole('row').filter({ hasText: 'wacht op beoordeling' });
-      await waitFor('the retrieved study delivered and held', async () => {
-        await page.getByRole('button', { name: 'Vernieuwen' }).click();
-        return (await held.count()) === 1;
-      });
-      await screenshot(page, 'transfers');
-      await held.getByRole('button', { name: 'Accepteren in PACS' }).click();
-      const expected = p.studies[1]?.instances ?? p.studies[0]?.instances ?? 0;
-      await waitFor(
-        'the study in the PACS',
-        async () => (await pacs.rest<string[]>('GET', '/instances')).length >= Math.min(expected, 1),
-      );
-      await waitFor('the inbox says it is in the PACS', async () => {
-        await page.getByRole('button', { name: 'Vernieuwen' }).click();
-        return (await page.getByTestId('inbox').getByText('in PACS').count()) === 1;
-      });
-    });
+    await t.test(
+      'inbox: the retrieved study is held; accepted, it goes into Noord’s PACS; the outbox shows Midden’s rejection',
+      async () => {
+        await page.getByRole('link', { name: 'Verzendingen' }).click();
+        const held = page.getByTestId('inbox').getByRole('row').filter({ hasText: 'wacht op beoordeling' });
+        // Noord's outbox also says what Midden did with the study sent earlier, and why.
+        const rejectedThere = page
+          .getByTestId('outbox')
+          .getByText('Bij de ontvanger: geweigerd (Verkeerde patiënt, graag opnieuw sturen)');
+        await waitFor('the retrieved study delivered and held, and the rejection at Midden heard of', async () => {
+          await page.getByRole('button', { name: 'Vernieuwen' }).click();
+          return (await held.count()) === 1 && (await rejectedThere.count()) === 1;
+        });
+        await screenshot(page, 'transfers');
+        await held.getByRole('button', { name: 'Accepteren in PACS' }).click();
+        const expected = p.studies[1]?.instances ?? p.studies[0]?.instances ?? 0;
+        await waitFor(
+          'the study in the PACS',
+          async () => (await pacs.rest<string[]>('GET', '/instances')).length >= Math.min(expected, 1),
+        );
+        await waitFor('the inbox says it is in the PACS', async () => {
+          await page.getByRole('button', { name: 'Vernieuwen' }).click();
+          return (await page.getByTestId('inbox').getByText('in PACS').count()) === 1;
+        });
+      },
+    );
 
     await t.test(
       'studies: the PACS is searched too; a study only the PACS holds is fetched, then opens here',

@@ -110,8 +110,8 @@ const texts = {
   reject: { nl: 'Weigeren', en: 'Reject' },
   rejectReason: { nl: 'Reden van weigering', en: 'Reason for rejecting' },
   rejectHint: {
-    nl: 'De kopie in Beeldbrug wordt verwijderd; de reden blijft zichtbaar. Laat de afzender zelf weten waarom.',
-    en: 'The copy in Beeldbrug is removed; the reason stays visible. Tell the sender yourself why.',
+    nl: 'De kopie in Beeldbrug wordt verwijderd; de reden blijft zichtbaar, ook voor de afzender.',
+    en: 'The copy in Beeldbrug is removed; the reason stays visible, to the sender too.',
   },
   rejectConfirm: { nl: 'Weigeren en kopie verwijderen', en: 'Reject and remove the copy' },
   retrySend: { nl: 'Opnieuw versturen', en: 'Send again' },
@@ -123,6 +123,11 @@ const texts = {
   attempts: { nl: 'Pogingen', en: 'Attempts' },
   lastError: { nl: 'Laatste fout', en: 'Last error' },
   receipt: { nl: 'Ontvangstbewijs', en: 'Receipt' },
+  atReceiver: { nl: 'Bij de ontvanger', en: 'At the receiver' },
+  receiverDelivered: { nl: 'ontvangen, nog niet in hun PACS', en: 'received, not yet in their PACS' },
+  receiverImported: { nl: 'in hun PACS opgenomen', en: 'imported into their PACS' },
+  receiverRejected: { nl: 'geweigerd', en: 'rejected' },
+  receiverFailed: { nl: 'niet in hun PACS gekomen', en: 'could not go into their PACS' },
   receiptSigned: {
     nl: 'Ondertekend ontvangstbewijs van de ontvanger: alle beelden zijn aangekomen en gecontroleerd.',
     en: 'Signed receipt from the receiver: every instance arrived and was verified.',

@@ -4,7 +4,7 @@ import { api, ApiError } from '../api.ts';
 import { duration, localTime, megabytes } from '../format.ts';
 import { useLanguage, useT } from '../i18n.tsx';
 import { ErrorNote, Loading } from '../ui-parts.tsx';
-import { StateBadge } from './transfers.tsx';
+import { AtReceiver, StateBadge } from './transfers.tsx';
 
 /**
  * One outgoing transfer as it goes: the node answers when it changed (long poll), so following a send costs one
@@ -55,7 +55,8 @@ export function TransferScreen({ transferId }: { transferId: string }) {
         {t('transferTitle')} → {transfer.toName ?? transfer.to}
       </h1>
       <p>
-        <StateBadge state={transfer.state} /> {transfer.urgency === 'urgent' ? <strong>{t('urgent')}</strong> : null}
+        <StateBadge state={transfer.state} /> {transfer.urgency === 'urgent' ? <strong>{t('urgent')}</strong> : null}{' '}
+        <AtReceiver at={transfer.atReceiver} />
       </p>
       <progress
         max={total ?? 1}

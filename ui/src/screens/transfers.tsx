@@ -32,6 +32,25 @@ export function StateBadge({ state }: { state: string }) {
   return <span className={`badge state-${state}`}>{key !== undefined ? t(key) : state}</span>;
 }
 
+const RECEIVER_TEXT = {
+  delivered: 'receiverDelivered',
+  imported: 'receiverImported',
+  rejected: 'receiverRejected',
+  failed: 'receiverFailed',
+} as const;
+
+/** What became of a delivered study at the receiver, and why it was rejected there. */
+export function AtReceiver({ at }: { at: OutboxView['atReceiver'] }) {
+  const t = useT();
+  if (at === null) return null;
+  return (
+    <span className={`at-receiver receiver-${at.state}`} data-testid="at-receiver">
+      {t('atReceiver')}: {t(RECEIVER_TEXT[at.state])}
+      {at.reason !== null ? ` (${at.reason})` : ''}
+    </span>
+  );
+}
+
 /**
  * Arrived and sent studies side by side: a held study is accepted into the PACS or rejected with a reason from here; a
  * failed or cancelled send is tried again, one not yet delivered is stopped.
@@ -219,7 +238,7 @@ export function TransfersScreen() {
                   {o.sent} / {o.needed ?? o.instances ?? '?'}
                 </td>
                 <td>
-                  <StateBadge state={o.state} />
+                  <StateBadge state={o.state} /> <AtReceiver at={o.atReceiver} />
                 </td>
                 <td className="error">{o.lastError ?? ''}</td>
                 <td className="actions">
