@@ -17,6 +17,7 @@ export interface WebNode {
   httpsPort: number;
   /** The node's certificate (PEM file) and the CA it chains to. */
   certPath: string;
+  keyPath: string;
   caPath: string;
   /** A radiologist who signs in with this password and a TOTP code from this secret. */
   account: { username: string; password: string; totpSecret: string };
@@ -66,7 +67,7 @@ export async function spawnWebNode(
       }
     },
   });
-  return { node, dimsePort, httpsPort, certPath: tls.certPath, caPath: tls.caPath, account };
+  return { node, dimsePort, httpsPort, certPath: tls.certPath, keyPath: tls.keyPath, caPath: tls.caPath, account };
 }
 
 /** DCMTK storescu sends the files on one association (how the study gets into a node or Orthanc, untimed). */

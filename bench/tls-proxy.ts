@@ -1,0 +1,98 @@
+// nginx as the TLS reverse proxy in front of Orthanc, as the Orthanc Book advises for HTTPS ("How can I run Orthanc
+// behind nginx?"): Debian's Orthanc 1.10.1 ends its own HTTPS (SslEnabled) at the first request. The proxy uses the
+// same certificate and the same TLS preferences as our node (AES-128-GCM first, the server's order), and nginx's
+// usual settings for large downloads through a proxy, so the two differ in the server, not in the encryption.
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { freePort, waitFor } from '../test/support/net.ts';
+
+export interface TlsProxy {
+  /** https://127.0.0.1:<port>, which forwards to the upstream. */
+  baseUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function startTlsProxy(o: {
+  dir: string;
+  /** http://host:port of the server behind it. */
+  upstream: string;
+  certPath: string;
+  keyPath: string;
+  caPem: Buffer;
+}): Promise<TlsProxy> {
+  mkdirSync(join(o.dir, 'temp'), { recursive: true, mode: 0o700 });
+  const port = await freePort();
+  const upstream = new URL(o.upstream);
+  const config = join(o.dir, 'nginx.conf');
+  writeFileSync(
+    config,
+    `${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes auto;
+daemon off;
+pid ${join(o.dir, 'nginx.pid')};
+error_log ${join(o.dir, 'error.log')} warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${join(o.dir, 'temp')};
+  proxy_temp_path ${join(o.dir, 'temp')};
+  fastcgi_temp_path ${join(o.dir, 'temp')};
+  uwsgi_temp_path ${join(o.dir, 'temp')};
+  scgi_temp_path ${join(o.dir, 'temp')};
+  upstream behind { server ${upstream.host}; keepalive 8; }
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${o.certPath};
+    ssl_certificate_key ${o.keyPath};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers on;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384;
+    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;
+    location / {
+      proxy_pass http://behind;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_request_buffering off;
+      proxy_max_temp_file_size 0;
+      proxy_buffer_size 64k;
+      proxy_buffers 32 64k;
+      proxy_busy_buffers_size 128k;
+      client_max_body_size 0;
+    }
+  }
+}
+`,
+    { mode: 0o600 },
+  );
+  const nginx = spawn('nginx', ['-c', config, '-p', o.dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  nginx.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => nginx.on('close', () => resolve()));
+  nginx.on('error', (err) => (stderr += `${err.message}\n`));
+  const baseUrl = `https://127.0.0.1:${port}`;
+  const answers = waitFor('nginx to answer over TLS', () => {
+    return new Promise<boolean>((resolve) => {
+      const req = request(`${baseUrl}/`, { ca: o.caPem, method: 'HEAD' }, (res) => {
+        res.resume();
+        resolve(true);
+      });
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+  });
+  await Promise.race([
+    answers,
+    exited.then(() => {
+      throw new Error(`nginx ended: ${stderr}`);
+    }),
+  ]);
+  return {
+    baseUrl,
+    stop: async () => {
+      nginx.kill('SIGQUIT');
+      await exited;
+    },
+  };
+}
