@@ -4,7 +4,7 @@
 // the signed-in person's name; without a session, or with the wrong role, nothing is answered.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { globalAgent } from 'node:https';
+import { globalAgent, request as httpsRequest } from 'node:https';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -129,6 +129,22 @@ test('DICOMweb: dicomweb-client finds a study with QIDO-RS and retrieves it with
   assert.ok(Buffer.from(frame).equals(expectedPixels.subarray(0, frame.byteLength)), 'the frame is the stored pixels');
   const whole = await client.retrieveStudy({ studyInstanceUID: study.studyInstanceUid });
   assert.equal(whole.length, study.instances);
+  // The answer's length is known up front (a client can show its progress), and it is the length sent.
+  const sized = await new Promise<{ declared: string | undefined; received: number }>((resolve, reject) => {
+    const req = httpsRequest(
+      `https://127.0.0.1:${n.port}/dicomweb/studies/${study.studyInstanceUid}`,
+      { ca: n.ca.certPem, headers: { authorization: `Bearer ${rad.token}` } },
+      (res) => {
+        let received = 0;
+        res.on('data', (c: Buffer) => (received += c.length));
+        res.on('end', () => resolve({ declared: res.headers['content-length'], received }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(sized.declared, String(sized.received));
   assert.deepEqual(whole.map((b) => sha256(b)).sort(), [...byUid.values()].map((f) => f.sha256).sort());
 
   const metadata = await client.retrieveStudyMetadata({ studyInstanceUID: study.studyInstanceUid });
