@@ -30,7 +30,7 @@ import { randomName, seededRng, writeCtStudy } from '../src/synth/index.ts';
 import { startOrthanc } from '../test/support/orthanc-pacs.ts';
 import { startTlsProxy } from './tls-proxy.ts';
 import { run } from '../test/support/processes.ts';
-import { benchFolder } from './peers.ts';
+import { benchFolder, cpuSeconds } from './peers.ts';
 import { median, percentile } from './stats.ts';
 import { BENCH_SCU, spawnWebNode, storescu } from './web-node.ts';
 
@@ -125,10 +125,24 @@ try {
   await run('sync', [], 600_000);
 
   const times = { ours: [] as number[], orthanc: [] as number[], orthancHttp: [] as number[] };
+  const firstBytes = { ours: [] as number[], orthanc: [] as number[], orthancHttp: [] as number[] };
+  const cpu = { all: [] as number[], main: [] as number[] };
+  const nodePid = web.node.child.pid ?? 0;
+  const timed = async (server: Server, into: keyof typeof times): Promise<void> => {
+    const before = cpuSeconds(nodePid);
+    const t = await curl(server, study.bytes);
+    if (into === 'ours') {
+      const after = cpuSeconds(nodePid);
+      cpu.all.push(after.all - before.all);
+      cpu.main.push(after.main - before.main);
+    }
+    times[into].push(t.seconds);
+    firstBytes[into].push(t.firstByte);
+  };
   for (let r = 1; r <= RUNS; r++) {
-    times.ours.push(await curl(ours, study.bytes));
-    times.orthanc.push(await curl(orthanc, study.bytes));
-    times.orthancHttp.push(await curl(orthancHttp, study.bytes));
+    await timed(ours, 'ours');
+    await timed(orthanc, 'orthanc');
+    await timed(orthancHttp, 'orthancHttp');
     console.log(
       `run ${r}: beeldbrug ${mbps(study.bytes, times.ours.at(-1))} MB/s, orthanc via nginx ${mbps(study.bytes, times.orthanc.at(-1))} MB/s, orthanc on http ${mbps(study.bytes, times.orthancHttp.at(-1))} MB/s`,
     );
@@ -136,16 +150,19 @@ try {
   await proxy.stop();
   await pacs.stop();
 
-  const report = (name: string, seconds: number[]): number => {
-    const s = median(seconds);
+  const report = (name: string, of: keyof typeof times): number => {
+    const s = median(times[of]);
     console.log(
-      `${name.padEnd(24)} ${s.toFixed(2).padStart(6)} s  ${(study.bytes / 1e6 / s).toFixed(0).padStart(5)} MB/s  ${(INSTANCES / s).toFixed(0).padStart(6)} instances/s  (median of ${seconds.length})`,
+      `${name.padEnd(24)} ${s.toFixed(2).padStart(6)} s  ${(study.bytes / 1e6 / s).toFixed(0).padStart(5)} MB/s  ${(INSTANCES / s).toFixed(0).padStart(6)} instances/s  first byte after ${(median(firstBytes[of]) * 1000).toFixed(0)} ms  (medians of ${times[of].length})`,
     );
     return s;
   };
-  const o = report('beeldbrug (https)', times.ours);
-  const x = report('orthanc (https, nginx)', times.orthanc);
-  const plain = report('orthanc (http)', times.orthancHttp);
+  const o = report('beeldbrug (https)', 'ours');
+  const x = report('orthanc (https, nginx)', 'orthanc');
+  const plain = report('orthanc (http)', 'orthancHttp');
+  console.log(
+    `beeldbrug CPU per retrieval: ${median(cpu.all).toFixed(2)} s, of which ${median(cpu.main).toFixed(2)} s on the main thread (medians)`,
+  );
 
   // QIDO-RS over the 100,000 studies.
   if (population === undefined) throw new Error('the index was not filled');
@@ -299,8 +316,8 @@ function searchesOver(pop: Population): (i: number) => { kind: string; query: st
   };
 }
 
-/** One whole-study retrieval by curl into /dev/null; seconds from the request to the last byte. */
-async function curl(s: Server, studyBytes: number): Promise<number> {
+/** One whole-study retrieval by curl into /dev/null; seconds from the request to the first and to the last byte. */
+async function curl(s: Server, studyBytes: number): Promise<{ seconds: number; firstByte: number }> {
   const r = await run(
     'curl',
     [
@@ -310,7 +327,7 @@ async function curl(s: Server, studyBytes: number): Promise<number> {
       '--output',
       '/dev/null',
       '--write-out',
-      '%{http_code} %{size_download} %{time_total}',
+      '%{http_code} %{size_download} %{time_total} %{time_starttransfer}',
       ...(s.ca !== undefined ? ['--cacert', s.ca] : []),
       '--header',
       `Authorization: ${s.authorization}`,
@@ -320,10 +337,10 @@ async function curl(s: Server, studyBytes: number): Promise<number> {
     ],
     600_000,
   );
-  const [status, size, seconds] = r.stdout.trim().split(' ');
+  const [status, size, seconds, firstByte] = r.stdout.trim().split(' ');
   if (r.code !== 0 || status !== '200' || Number(size) < studyBytes)
     throw new Error(`curl ${s.url}: exit ${r.code}, HTTP ${status}, ${size} bytes\n${r.stderr}`);
-  return Number(seconds);
+  return { seconds: Number(seconds), firstByte: Number(firstByte) };
 }
 
 /** Reads one whole-study answer, part by part, and returns each part's UID and pixel digest. */

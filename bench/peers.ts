@@ -148,3 +148,19 @@ export function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m?.[1] !== undefined ? Number(m[1]) / 1024 : 0;
 }
+
+/**
+ * CPU seconds a live process has used so far (user + system, /proc/PID/stat), in all and on its main thread alone.
+ * Clock ticks are 100 a second on Linux for these fields (USER_HZ).
+ */
+export function cpuSeconds(pid: number): { all: number; main: number } {
+  const ticks = (stat: string): number => {
+    // The command name may hold spaces and parentheses: the fields start after its last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  };
+  return {
+    all: ticks(readFileSync(`/proc/${pid}/stat`, 'utf8')) / 100,
+    main: ticks(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')) / 100,
+  };
+}
