@@ -1,5 +1,5 @@
+import type { ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Dataset, isValidUid, Tag, toDicomJson, type DicomJson, type Vr } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
@@ -118,12 +118,30 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
     const instances = released(req, 'WADO-RS');
     const boundary = `beeldbrug-${randomBytes(12).toString('hex')}`;
     const answer = multipart(instances, boundary);
+    // Written here rather than piped by the framework: only a write's own callback says when its piece is out, and
+    // then the piece's memory goes back to the store for the next one (see ReleasedInstance.giveBack).
+    reply.hijack();
+    const res = reply.raw;
     // The length is known before the first byte (the index has each file's size): no chunked framing, which costs a
     // copy of every byte on its way into TLS, and a client can show how far it is.
-    return reply
-      .type(`multipart/related; type="application/dicom"; boundary=${boundary}`)
-      .header('content-length', answer.length)
-      .send(Readable.from(answer.body));
+    res.writeHead(200, {
+      'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+      'content-length': answer.length,
+    });
+    if (req.method === 'HEAD') return void res.end();
+    try {
+      for await (const piece of answer.body) {
+        const written = res.write(piece.bytes, (err) => {
+          if (err === null || err === undefined) piece.written?.();
+        });
+        if (!written) await drained(res);
+      }
+      res.end();
+    } catch (err) {
+      // The status line is out: all that is left is to cut the answer off, which its declared length makes plain.
+      req.log.warn({ err, route: req.routeOptions.url }, 'WADO-RS answer cut off');
+      res.destroy();
+    }
   };
   app.get(`${DICOMWEB_ROOT}/studies/:study`, wado('Retrieve a study'), retrieve);
   app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series`, wado('Retrieve a series'), retrieve);
@@ -369,15 +387,21 @@ function instanceUrl(root: string, i: ReleasedInstance): string {
   return `${root}/studies/${i.stored.study.studyInstanceUid}/series/${i.stored.series.seriesInstanceUid}/instances/${i.stored.instance.sopInstanceUid}`;
 }
 
+/** One piece of an answer, and what to do once it is written out. */
+interface Piece {
+  bytes: Buffer;
+  written?: () => void;
+}
+
 /**
  * The files one after another as multipart/related parts, each streamed from the store as it goes out, and the
  * answer's length in bytes. A file whose length differs from the index's ends the answer with an error, never a
- * short or padded one.
+ * short or padded one. A piece of a file, once written, is handed back to the store for the next read.
  */
 function multipart(
   instances: readonly ReleasedInstance[],
   boundary: string,
-): { length: number; body: AsyncIterable<Buffer> } {
+): { length: number; body: AsyncIterable<Piece> } {
   const heads = new Map(
     instances.map((i) => [
       i,
@@ -390,21 +414,37 @@ function multipart(
   const crlf = Buffer.from('\r\n');
   let length = closing.length;
   for (const [i, head] of heads) length += head.length + i.stored.blob.size + crlf.length;
-  async function* body(): AsyncIterable<Buffer> {
+  async function* body(): AsyncIterable<Piece> {
     for await (const { item, body } of readAhead(instances, (i) => i.openFile() as AsyncIterable<Buffer>, READ_AHEAD)) {
-      yield heads.get(item) ?? Buffer.alloc(0);
+      yield { bytes: heads.get(item) ?? Buffer.alloc(0) };
       let bytes = 0;
       for await (const chunk of body) {
         bytes += chunk.length;
-        yield chunk;
+        yield { bytes: chunk, written: () => item.giveBack(chunk) };
       }
       if (bytes !== item.stored.blob.size)
         throw new Error(
           `instance ${item.stored.instance.sopInstanceUid}: ${bytes} bytes read, the index says ${item.stored.blob.size}`,
         );
-      yield crlf;
+      yield { bytes: crlf };
     }
-    yield closing;
+    yield { bytes: closing };
   }
   return { length, body: body() };
+}
+
+/** Resolves when the answer wants more, rejects when the client is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      res.removeListener('close', onClose);
+      resolve();
+    };
+    const onClose = (): void => {
+      res.removeListener('drain', onDrain);
+      reject(new Error('the client closed the connection'));
+    };
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
 }

@@ -106,9 +106,10 @@ export class BlobCursor {
 
   /**
    * The next verified plaintext, at most about `maxBytes` (whole segments, at least one); undefined at the end, when
-   * the file is closed already. Each segment is authenticated before any of its bytes are returned.
+   * the file is closed already. Each segment is authenticated before any of its bytes are returned. Given `into`, the
+   * plaintext is copied there when it fits (and the answer is its start).
    */
-  next(maxBytes: number): Buffer | undefined {
+  next(maxBytes: number, into?: Buffer): Buffer | undefined {
     const layout = this.#layout;
     if (this.#closed || layout === undefined) return undefined;
     try {
@@ -125,6 +126,11 @@ export class BlobCursor {
       }
       if (this.#index >= layout.segments) this.close();
       if (pieces.length === 0) return undefined;
+      if (into !== undefined && bytes <= into.length) {
+        let at = 0;
+        for (const piece of pieces) at += piece.copy(into, at);
+        return into.subarray(0, bytes);
+      }
       return pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, bytes);
     } catch (err) {
       this.close();

@@ -1,4 +1,11 @@
+import { SEGMENT_SIZE } from './blob-format.ts';
 import type { StoreErrorCode } from './store-error.ts';
+
+/**
+ * Plaintext per step when the reader does not say: about the MB the reader thread takes from the disk at once. Pieces
+ * of this size travel in buffers of exactly this capacity, which a consumer may hand back to be filled again.
+ */
+export const CHUNK_BYTES = 16 * SEGMENT_SIZE;
 
 /** What the main thread asks a blob reader thread: one request at a time per open blob. */
 export type ReadRequest =
@@ -11,8 +18,10 @@ export type ReadRequest =
       keyId: Uint8Array;
       start: number;
       chunkBytes: number;
+      /** A buffer of CHUNK_BYTES a consumer handed back, to be filled with this blob's next piece. */
+      spare?: ArrayBuffer;
     }
-  | { op: 'next'; id: number }
+  | { op: 'next'; id: number; spare?: ArrayBuffer }
   | { op: 'close'; id: number };
 
 /** A verified piece of plaintext (handed over, not copied), or why the blob cannot be read. */

@@ -3,7 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import { BlobCursor, READ_BYTES, type ReadBuffer } from './blob-cursor.ts';
 import { asStoreError } from './store-error.ts';
-import type { ReadReply, ReadRequest } from './blob-read-protocol.ts';
+import { CHUNK_BYTES, type ReadReply, type ReadRequest } from './blob-read-protocol.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('blob-read-worker.ts runs as a worker thread');
@@ -12,6 +12,9 @@ const cursors = new Map<number, { cursor: BlobCursor; chunkBytes: number }>();
 // One read buffer for all blobs: the plaintext is always a new buffer, and a blob whose piece was overwritten by another
 // blob's reads it again (see ReadBuffer).
 const buf: ReadBuffer = { bytes: Buffer.allocUnsafe(READ_BYTES), owner: undefined };
+/** Buffers of CHUNK_BYTES handed back by the main thread, filled again before new ones are made. */
+const spares: ArrayBuffer[] = [];
+const MAX_SPARES = 8;
 
 port.on('message', (m: ReadRequest) => {
   if (m.op === 'close') {
@@ -19,6 +22,7 @@ port.on('message', (m: ReadRequest) => {
     cursors.delete(m.id);
     return;
   }
+  if (m.spare !== undefined && spares.length < MAX_SPARES) spares.push(m.spare);
   try {
     let open = cursors.get(m.id);
     if (m.op === 'open') {
@@ -26,9 +30,16 @@ port.on('message', (m: ReadRequest) => {
       open = { cursor, chunkBytes: m.chunkBytes };
       cursors.set(m.id, open);
     }
-    const chunk = open?.cursor.next(open.chunkBytes);
+    // A piece of the usual size goes out in a buffer of its own, of exactly CHUNK_BYTES, which can come back (a spare)
+    // instead of each piece being new memory for the main thread's collector to find.
+    const into =
+      open?.chunkBytes === CHUNK_BYTES
+        ? Buffer.from(spares.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES).buffer)
+        : undefined;
+    const chunk = open?.cursor.next(open.chunkBytes, into);
     const done = chunk === undefined || open?.cursor.closed === true;
     if (done) cursors.delete(m.id);
+    if (into !== undefined && chunk?.buffer !== into.buffer && spares.length < MAX_SPARES) spares.push(into.buffer);
     reply({ id: m.id, chunk: chunk === undefined ? undefined : own(chunk), done });
   } catch (err) {
     cursors.delete(m.id);
@@ -41,9 +52,12 @@ function reply(r: ReadReply): void {
   port?.postMessage(r, r.chunk !== undefined ? [r.chunk.buffer as ArrayBuffer] : []);
 }
 
-/** The bytes in an ArrayBuffer of their own, which can be handed over (a pooled one would take its neighbours along). */
+/**
+ * The bytes in an ArrayBuffer that can be handed over whole: one of ours of CHUNK_BYTES (the piece at its start), or a
+ * buffer of their own (a pooled one would take its neighbours along).
+ */
 function own(b: Buffer): Uint8Array {
-  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b;
+  if (b.byteOffset === 0 && (b.byteLength === b.buffer.byteLength || b.buffer.byteLength === CHUNK_BYTES)) return b;
   const copy = Buffer.allocUnsafeSlow(b.byteLength);
   b.copy(copy);
   return copy;

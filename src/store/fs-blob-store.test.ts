@@ -17,6 +17,7 @@ import { tempDir } from '../../test/support/tmp.ts';
 import { mountTmpfs } from '../../test/support/tmpfs.ts';
 import { blobKey, encodeHeader, HEADER_SIZE, SEALED_SEGMENT_SIZE, SEGMENT_SIZE, sealSegment } from './blob-format.ts';
 import { keyIdOf } from './encryption-key.ts';
+import { CHUNK_BYTES } from './blob-read-pool.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
 import { asStoreError, StoreError } from './store-error.ts';
 import { readAll, readUntilError, testKey, writeBlob } from './store-test-support.ts';
@@ -170,6 +171,38 @@ test('reading runs in a reader thread: a header reader decrypts little, and a re
   // reads are answered, every thread has handled the close requests sent before them.
   for (let i = 0; i < 4; i++) assert.deepEqual(await readAll(blobs.open(ref.blobId)), data);
   assert.equal(openFiles(), before);
+});
+
+test('pieces handed back are filled again for later reads: every blob still reads back exactly, and a handed-back piece is emptied', async (t) => {
+  const s = await storeIn(tempDir(t));
+  const datas = [randomBytes(3 * CHUNK_BYTES + 12345), randomBytes(CHUNK_BYTES / 2), randomBytes(5 * CHUNK_BYTES)];
+  const refs = [];
+  for (const d of datas) refs.push(await writeBlob(s, d));
+  const givenBack: Buffer[] = [];
+  for (const [k, ref] of refs.entries()) {
+    const copies: Buffer[] = [];
+    for await (const chunk of s.open(ref.blobId)) {
+      const piece = chunk as Buffer;
+      // Pieces of the usual size travel in buffers of exactly CHUNK_BYTES, so that they can come back.
+      assert.equal(piece.buffer.byteLength, CHUNK_BYTES);
+      copies.push(Buffer.from(piece));
+      s.giveBack(piece);
+      givenBack.push(piece);
+    }
+    assert.ok(Buffer.concat(copies).equals(datas[k]!), `blob ${k} reads back exactly after others were handed back`);
+  }
+  // Handed over to a reader thread with a later request: nothing of the bytes is left in the old view.
+  assert.ok(
+    givenBack.some((b) => b.length === 0),
+    'some handed-back pieces went back to the reader thread',
+  );
+  // Twice, or something that never came from a reader: left alone.
+  const mine = Buffer.alloc(CHUNK_BYTES, 7);
+  s.giveBack(mine);
+  s.giveBack(givenBack[0]!);
+  assert.deepEqual(await readAll(s.open(refs[1]!.blobId)), datas[1]);
+  assert.equal(mine.length, CHUNK_BYTES);
+  assert.equal(mine[0], 7);
 });
 
 test('a blob that fits exactly in whole segments reads back, also from its end', async (t) => {

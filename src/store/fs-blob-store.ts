@@ -4,7 +4,7 @@ import { type FileHandle, lstat, mkdir, open, readdir, rename, unlink } from 'no
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BLOB_ID_PATTERN, blobKey } from './blob-format.ts';
-import { openBlobStream } from './blob-read-pool.ts';
+import { giveBack, openBlobStream } from './blob-read-pool.ts';
 import { AlignedSlots, DIRECT_IO_ALIGNMENT } from './aligned-slots.ts';
 import { type BlobSecret, FsBlobWriter, type WriterFiles } from './fs-blob-writer.ts';
 import { fsyncDir } from './fs-sync.ts';
@@ -117,6 +117,10 @@ export class FsBlobStore implements BlobStore {
       return new Readable({ read() {} }).destroy(err instanceof Error ? err : new Error(String(err)));
     }
     return openBlobStream(path, blobId, this.#key, this.#keyId, opts?.start ?? 0, opts?.chunkBytes);
+  }
+
+  giveBack(piece: Buffer): void {
+    giveBack(piece);
   }
 
   async delete(blobId: string): Promise<void> {

@@ -86,6 +86,11 @@ export interface BlobStore {
    * decrypted per step: a reader that needs only the start of a blob (a header) asks for little.
    */
   open(blobId: string, opts?: { start?: number; chunkBytes?: number }): NodeJS.ReadableStream;
+  /**
+   * A piece of plaintext from `open` its consumer is done with (written out): its memory may serve a later read. The
+   * piece must not be used afterwards. A store that reuses nothing ignores it.
+   */
+  giveBack(piece: Buffer): void;
   /** Idempotent: deleting a blob that is not there succeeds. */
   delete(blobId: string): Promise<void>;
   list(): AsyncIterable<string>;

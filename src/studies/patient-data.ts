@@ -95,6 +95,11 @@ export interface ReleasedInstance {
   openFile(): NodeJS.ReadableStream;
   /** The data set without its file meta, decrypted as it streams (`chunkBytes` per step: little for a header). */
   openDataset(opts?: { chunkBytes?: number }): NodeJS.ReadableStream;
+  /**
+   * A piece of openFile or openDataset its consumer is done with (written to its socket): its memory serves a later
+   * read. The piece must not be used afterwards (its bytes are gone from it).
+   */
+  giveBack(piece: Buffer): void;
 }
 
 export interface PatientDataOptions {
@@ -544,6 +549,7 @@ export class PatientDataAccess {
       stored: i,
       openFile: () => this.#o.studies.openFile(i),
       openDataset: (opts) => this.#o.studies.openDataset(i, opts),
+      giveBack: (piece) => this.#o.studies.giveBack(piece),
     };
   }
 

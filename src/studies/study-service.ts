@@ -352,6 +352,11 @@ export class StudyService {
     return this.#store.blobs.open(instance.blob.blobId);
   }
 
+  /** A piece of openFile or openDataset its consumer has written out: the store may fill its memory again. */
+  giveBack(piece: Buffer): void {
+    this.#store.blobs.giveBack(piece);
+  }
+
   /** The data set bytes of a stored instance (without its file meta), decrypted as they stream. */
   openDataset(instance: StoredInstance, opts?: { chunkBytes?: number }): NodeJS.ReadableStream {
     return this.#store.blobs.open(instance.blob.blobId, { start: instance.datasetOffset, ...opts });
