@@ -436,6 +436,7 @@ function multipart(
 /** Resolves when the answer wants more, rejects when the client is gone. */
 function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (res.destroyed) return reject(new Error('the client closed the connection'));
     const onDrain = (): void => {
       res.removeListener('close', onClose);
       resolve();

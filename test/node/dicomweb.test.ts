@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { globalAgent, request as httpsRequest } from 'node:https';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { api } from 'dicomweb-client';
@@ -19,6 +19,7 @@ import { requireTool } from '../support/tools.ts';
 import { ORTHANC_DICOMWEB_PLUGIN } from '../../src/cli/orthanc-pacs.ts';
 import { signedIn } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
+import { waitFor } from '../support/net.ts';
 
 type Json = Record<string, { vr: string; Value?: unknown[]; InlineBinary?: string; BulkDataURI?: string }>;
 
@@ -340,6 +341,43 @@ test('DICOMweb bulk data: the metadata names Pixel Data and large binary values 
       .list({ userId: rad.id, action: 'retrieve' })
       .some((r) => r.description.startsWith('WADO-RS bulk data 7FE00010') && r.patient?.bsn === synth.patients[0]?.bsn),
   );
+});
+
+test('DICOMweb: a client that hangs up during a retrieval leaves no file open, and the next retrieval is whole', async (t) => {
+  const n = await startExchangeNode(t);
+  const dir = tempDir(t);
+  const synth = await synthesize({ outDir: join(dir, 'synth'), patients: 1, studiesPerPatient: [1, 1], seed: 85 });
+  const study = synth.patients[0]?.studies[0];
+  assert.ok(study !== undefined);
+  await importFiles(n.n.node, study.files);
+  const rad = await signedIn(t, n, { username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist' });
+  const client = dicomwebClient(t, n, rad.token);
+  const url = `https://127.0.0.1:${n.port}/dicomweb/studies/${study.studyInstanceUid}`;
+  const openBlobFiles = (): number =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return /\/blobs\/[0-9a-f]{2}\/[0-9a-f]{32}$/.test(readlinkSync(`/proc/self/fd/${fd}`));
+      } catch {
+        return false; // closed meanwhile
+      }
+    }).length;
+
+  // The client takes the first bytes and hangs up.
+  await new Promise<void>((resolve, reject) => {
+    const req = httpsRequest(url, { ca: n.ca.certPem, headers: { authorization: `Bearer ${rad.token}` } }, (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)));
+    req.end();
+  });
+  await waitFor('the node to close the files of the retrieval that was cut off', async () => openBlobFiles() === 0);
+
+  // The pieces handed back meanwhile serve the next retrieval, which is whole and exact.
+  const whole = await client.retrieveStudy({ studyInstanceUID: study.studyInstanceUid });
+  assert.deepEqual(whole.map((b) => sha256(b)).sort(), study.files.map((f) => sha256(readFileSync(f))).sort());
 });
 
 test("DICOMweb: Orthanc's DICOMweb plugin searches the node and retrieves a study from it; the files arrive byte for byte", async (t) => {
