@@ -101,9 +101,10 @@ function transferOf(r: Row): OutgoingTransfer {
 
 /**
  * How the sender asks the receiver what became of a delivered study (held, imported, rejected): soon after delivery,
- * then ever less often, for as long as the receiver keeps its transient copy (7 days after delivery) and a little more.
+ * then ever less often (each question is a record in the receiver's audit trail), for as long as the receiver keeps its
+ * transient copy (7 days after delivery) and a little more.
  */
-export const RECEIVER_CHECKS = { firstDelayMs: 5_000, maxDelayMs: 30 * 60_000, askForMs: 9 * 24 * 3600_000 };
+export const RECEIVER_CHECKS = { firstDelayMs: 5_000, maxDelayMs: 2 * 3600_000, askForMs: 9 * 24 * 3600_000 };
 
 /**
  * The sending side's durable queue of transfers, in the node's exchange database. Every change is committed before it
