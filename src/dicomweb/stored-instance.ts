@@ -7,7 +7,10 @@ import { readAhead } from './read-ahead.ts';
 export async function datasetOf(i: ReleasedInstance): Promise<Dataset> {
   const chunks: Buffer[] = [];
   for await (const chunk of i.openDataset() as AsyncIterable<Buffer>) chunks.push(chunk);
-  return parseDataset(Buffer.concat(chunks), i.stored.instance.transferSyntaxUid);
+  const bytes = Buffer.concat(chunks);
+  // Copied out: the pieces' memory goes back to the store (a viewer asks for hundreds of instances in a row).
+  for (const chunk of chunks) i.giveBack(chunk);
+  return parseDataset(bytes, i.stored.instance.transferSyntaxUid);
 }
 
 /**
