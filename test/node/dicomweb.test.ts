@@ -13,7 +13,7 @@ import XMLHttpRequest from 'xhr2';
 import { Dataset, encodePart10, newUid, readPart10, Tag, TransferSyntax } from '../../src/dicom/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { call, type ExchangeNode, multipartOf, send, startExchangeNode } from '../support/exchange.ts';
-import { importFiles } from '../support/patient-data.ts';
+import { importFiles, importSynthPatient } from '../support/patient-data.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { requireTool } from '../support/tools.ts';
 import { ORTHANC_DICOMWEB_PLUGIN } from '../../src/cli/orthanc-pacs.ts';
@@ -345,11 +345,7 @@ test('DICOMweb bulk data: the metadata names Pixel Data and large binary values 
 
 test('DICOMweb: a client that hangs up during a retrieval leaves no file open, and the next retrieval is whole', async (t) => {
   const n = await startExchangeNode(t);
-  const dir = tempDir(t);
-  const synth = await synthesize({ outDir: join(dir, 'synth'), patients: 1, studiesPerPatient: [1, 1], seed: 85 });
-  const study = synth.patients[0]?.studies[0];
-  assert.ok(study !== undefined);
-  await importFiles(n.n.node, study.files);
+  const study = await importSynthPatient(t, n.n.node, 85, { studiesPerPatient: [1, 1] });
   const rad = await signedIn(t, n, { username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist' });
   const client = dicomwebClient(t, n, rad.token);
   const url = `https://127.0.0.1:${n.port}/dicomweb/studies/${study.studyInstanceUid}`;

@@ -2,17 +2,25 @@
 // delivered); a held study is rejected with a reason, its copy removed, both decisions recorded in their name, and
 // the sender told the reason.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { synthesize } from '../../src/synth/index.ts';
-import { filesIn } from '../support/dicom-files.ts';
 import { call, midden, noord, startExchangeNode } from '../support/exchange.ts';
 import { freePort, waitFor } from '../support/net.ts';
-import { testAccess } from '../support/patient-data.ts';
-import { signedIn } from '../support/sign-in.ts';
-import { tempDir } from '../support/tmp.ts';
+import { importSynthPatient } from '../support/patient-data.ts';
+import { type SignedIn, signedIn } from '../support/sign-in.ts';
 
 const radiologist = { username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist' as const };
+
+/** A signed-in person queues a transfer of care of the study to Midden; answers the transfer id. */
+async function queueTransferOfCare(person: SignedIn, studyInstanceUid: string): Promise<string> {
+  const queued = await person.call('POST', '/api/v1/outbox', {
+    studyInstanceUid,
+    to: midden.ura,
+    purpose: 'transfer',
+    reason: 'overplaatsing',
+  });
+  assert.equal(queued.status, 202, queued.body);
+  return (JSON.parse(queued.body) as { transferId: string }).transferId;
+}
 
 test('a send waiting for a partner that is down is cancelled, then retried by a person, and delivered once the partner is up', async (t) => {
   const receiverPort = await freePort();
@@ -21,23 +29,12 @@ test('a send waiting for a partner that is down is cancelled, then retried by a 
     partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiverPort}` }],
     outbox: { firstRetrySeconds: 1, maxRetrySeconds: 1 },
   });
-  const dir = join(tempDir(t), 'synth');
-  const synth = await synthesize({ outDir: dir, patients: 1, seed: 51 });
-  for (const f of filesIn(dir)) await testAccess(sender.n.node, 'import').importFile(f);
-  const study = synth.patients[0]?.studies[0];
-  assert.ok(study !== undefined);
+  const study = await importSynthPatient(t, sender.n.node, 51);
   const outbox = sender.n.node.outbox;
   assert.ok(outbox !== undefined);
 
   const bakker = await signedIn(t, sender, radiologist);
-  const queued = await bakker.call('POST', '/api/v1/outbox', {
-    studyInstanceUid: study.studyInstanceUid,
-    to: midden.ura,
-    purpose: 'transfer',
-    reason: 'overplaatsing',
-  });
-  assert.equal(queued.status, 202, queued.body);
-  const id = (JSON.parse(queued.body) as { transferId: string }).transferId;
+  const id = await queueTransferOfCare(bakker, study.studyInstanceUid);
   await waitFor(
     'a failed attempt',
     async () => (outbox.get(id)?.attempts ?? 0) >= 1 && outbox.get(id)?.state === 'queued',
@@ -115,21 +112,10 @@ test('a held study is rejected with a reason: its copy is removed, the inbox sho
     us: noord,
     partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }],
   });
-  const dir = join(tempDir(t), 'synth');
-  const synth = await synthesize({ outDir: dir, patients: 1, seed: 52 });
-  for (const f of filesIn(dir)) await testAccess(sender.n.node, 'import').importFile(f);
-  const study = synth.patients[0]?.studies[0];
-  assert.ok(study !== undefined);
+  const study = await importSynthPatient(t, sender.n.node, 52);
   // Sent from the outbox by a radiologist at Noord, who is then told what became of it at Midden.
   const visser = await signedIn(t, sender, { username: 'd.visser', name: 'Dr. D. Visser', role: 'radiologist' });
-  const queued = await visser.call('POST', '/api/v1/outbox', {
-    studyInstanceUid: study.studyInstanceUid,
-    to: midden.ura,
-    purpose: 'transfer',
-    reason: 'overplaatsing',
-  });
-  assert.equal(queued.status, 202, queued.body);
-  const id = (JSON.parse(queued.body) as { transferId: string }).transferId;
+  const id = await queueTransferOfCare(visser, study.studyInstanceUid);
   const outbox = sender.n.node.outbox;
   assert.ok(outbox !== undefined);
   await waitFor('delivery', async () => outbox.get(id)?.state === 'delivered');

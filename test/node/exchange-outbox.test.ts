@@ -6,8 +6,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { issueNodeCertificate } from '../../src/auth/index.ts';
-import { synthesize } from '../../src/synth/index.ts';
-import { filesIn } from '../support/dicom-files.ts';
 import { SignJWT } from 'jose';
 import { call, midden, noord, send, startExchangeNode, type ExchangeNode } from '../support/exchange.ts';
 import { addAccount, cliAs, cliLogin, signedIn } from '../support/sign-in.ts';
@@ -16,20 +14,7 @@ import { restartTestNode } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
 import { run } from '../support/processes.ts';
 import { requireTool } from '../support/tools.ts';
-import { testAccess } from '../support/patient-data.ts';
-
-async function withStudy(
-  t: Parameters<typeof tempDir>[0],
-  sender: ExchangeNode,
-  seed: number,
-): Promise<{ studyInstanceUid: string; instances: number }> {
-  const work = tempDir(t);
-  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed });
-  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
-  const study = synth.patients[0]?.studies[0];
-  assert.ok(study !== undefined);
-  return study;
-}
+import { importSynthPatient } from '../support/patient-data.ts';
 
 const radiologist = {
   username: 'c.bakker',
@@ -45,7 +30,7 @@ test('a partner that is down is tried again with back-off; a restart of the send
     partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiverPort}` }],
     outbox: { firstRetrySeconds: 1, maxRetrySeconds: 2 },
   });
-  const study = await withStudy(t, sender, 41);
+  const study = await importSynthPatient(t, sender.n.node, 41);
   const bakker = await signedIn(t, sender, radiologist);
   const queued = await bakker.call('POST', '/api/v1/outbox', {
     studyInstanceUid: study.studyInstanceUid,
@@ -102,7 +87,7 @@ test("a refusal by the partner fails the transfer at once, with the partner's re
     us: noord,
     partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }],
   });
-  const study = await withStudy(t, sender, 42);
+  const study = await importSynthPatient(t, sender.n.node, 42);
   const queued = await call(sender.port, 'POST', '/api/v1/outbox', sender.ca.certPem, sender.own, {
     studyInstanceUid: study.studyInstanceUid,
     to: midden.ura,
@@ -130,7 +115,7 @@ test("the outbox API answers only this hospital's own people and systems, takes 
       { name: 'Ziekenhuis Zuid', ura: '10000003' },
     ],
   });
-  const study = await withStudy(t, sender, 43);
+  const study = await importSynthPatient(t, sender.n.node, 43);
   const post = (client: typeof sender.own | undefined, body: unknown) =>
     call(sender.port, 'POST', '/api/v1/outbox', sender.ca.certPem, client, body);
   const good = { studyInstanceUid: study.studyInstanceUid, to: midden.ura, purpose: 'transfer' };
@@ -213,7 +198,7 @@ test("send from the PACS menu: a C-MOVE (DCMTK movescu) to the partner's AE titl
     partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}`, aeTitle: 'ZH_MIDDEN' }],
     dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', description: 'the PACS (no port: it only calls us)' }],
   });
-  const study = await withStudy(t, sender, 44);
+  const study = await importSynthPatient(t, sender.n.node, 44);
   const move = await run('movescu', [
     '-S',
     '-aet',
@@ -266,7 +251,7 @@ test('beeldbrug send to a partner that is down says why and when the node tries 
     partners: [{ ...midden, baseUrl: `https://127.0.0.1:${downPort}` }],
     outbox: { firstRetrySeconds: 60, maxRetrySeconds: 120 },
   });
-  const study = await withStudy(t, sender, 45);
+  const study = await importSynthPatient(t, sender.n.node, 45);
   const secret = await addAccount(t, sender, radiologist);
   const sessionFile = join(tempDir(t), 'session.json');
   const caFile = join(tempDir(t), 'ca.crt');
@@ -339,7 +324,7 @@ test('a system of ours acts for a person only with a verified assertion of the i
     partners: [{ ...midden, baseUrl: 'https://127.0.0.1:1' }],
     assertions: { audience, trustedKeys: [{ issuer, publicKeyFile: keyFile }] },
   });
-  const study = await withStudy(t, sender, 46);
+  const study = await importSynthPatient(t, sender.n.node, 46);
   const jwt = (o: { key?: KeyObject; iss?: string; exp?: number } = {}) =>
     new SignJWT({ name: 'Dr. A. de Vries', uzi_role: '01.015' })
       .setProtectedHeader({ alg: 'ES256' })
