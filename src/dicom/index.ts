@@ -13,7 +13,7 @@ export {
 } from './transfer-syntax.ts';
 export { SopClass, type SopClassUid, isStorageSopClass, sopClassName } from './sop-class.ts';
 export { newUid, uidFromBytes, isValidUid } from './uid.ts';
-export type { ParseLimits } from './parse.ts';
+export { isPixelOrLater, type ParseLimits } from './parse.ts';
 export { parseDataset, writeDataset } from './dataset-codec.ts';
 export {
   encodeFileMeta,

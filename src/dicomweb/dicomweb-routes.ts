@@ -14,7 +14,15 @@ import {
 } from './multipart-reader.ts';
 import { type QidoLevel, qidoQuery } from './qido-query.ts';
 import { accessFor, type Path, releasedInPath } from './dicomweb-access.ts';
-import { datasetOf, elementAt, formatBulkPath, framesOf, headersOf, parseBulkPath } from './stored-instance.ts';
+import {
+  datasetHolding,
+  datasetOf,
+  elementAt,
+  formatBulkPath,
+  framesOf,
+  headersOf,
+  parseBulkPath,
+} from './stored-instance.ts';
 import { registerRenderedRoutes } from './rendered-routes.ts';
 import { readAhead } from './read-ahead.ts';
 
@@ -183,7 +191,7 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
           'a bulk data path is a tag (8 hex digits), with the item number and tag after each sequence: bulk/7FE00010',
         );
       const [instance] = released(req, `WADO-RS bulk data ${formatBulkPath(path)}`, { viewing: true });
-      const ds = await datasetOf(instance!);
+      const ds = await datasetHolding(instance!, path);
       const el = elementAt(ds, path);
       if (el === undefined || !BULK_VRS.has(el.vr))
         throw new BeeldbrugError('NOT_FOUND', `the instance has no bulk data at ${formatBulkPath(path)}`);

@@ -1,4 +1,12 @@
-import { type Dataset, type Element, HeaderReader, parseDataset, Tag, type Vr } from '../dicom/index.ts';
+import {
+  type Dataset,
+  type Element,
+  HeaderReader,
+  isPixelOrLater,
+  parseDataset,
+  Tag,
+  type Vr,
+} from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { ReleasedInstance } from '../studies/index.ts';
 import { readAhead } from './read-ahead.ts';
@@ -104,6 +112,16 @@ export function parseBulkPath(text: string): BulkPath | undefined {
     path.push(i % 2 === 0 ? parseInt(segment, 16) : Number(segment));
   }
   return path;
+}
+
+/**
+ * The data set a bulk data path is looked up in: the header alone for a value before the pixel data (read until it is
+ * complete), the whole instance for the pixel data.
+ */
+export async function datasetHolding(i: ReleasedInstance, path: BulkPath): Promise<Dataset> {
+  if (isPixelOrLater(path[0] ?? 0)) return datasetOf(i);
+  for await (const { header } of headersOf([i])) return header;
+  throw new BeeldbrugError('NOT_FOUND', 'the instance could not be read');
 }
 
 /** The element a bulk data path names in a data set, if there is one. */
