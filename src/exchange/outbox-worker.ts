@@ -2,7 +2,7 @@ import type { PartnerConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { PatientData, PatientDataAccess } from '../studies/index.ts';
-import type { Outbox, OutgoingTransfer } from './outbox.ts';
+import { type Outbox, type OutgoingTransfer, RECEIVER_STATES } from './outbox.ts';
 import { isPassingFault, sendStudy } from './send-study.ts';
 import { sendAbout, sendGrounds } from './audit-events.ts';
 import { PartnerClient } from '../http/index.ts';
@@ -104,8 +104,8 @@ export class OutboxWorker {
           timeoutMs: 30_000,
         });
         const answer = a.json as { state?: string; rejection?: { reason?: unknown } };
-        const state = a.status === 200 ? answer.state : undefined;
-        if (state === 'delivered' || state === 'imported' || state === 'rejected' || state === 'failed') {
+        const state = RECEIVER_STATES.find((s) => a.status === 200 && s === answer.state);
+        if (state !== undefined) {
           const reason = typeof answer.rejection?.reason === 'string' ? answer.rejection.reason.slice(0, 500) : null;
           outbox.receiverAnswered(t.transferId, { state, reason });
           if (state !== t.atReceiver?.state)

@@ -53,8 +53,9 @@ export interface OutgoingTransfer {
   updatedAt: string;
 }
 
-/** The receiver's state of a delivered transfer (its inbox, docs/exchange-protocol.md). */
-export type ReceiverState = 'delivered' | 'imported' | 'rejected' | 'failed';
+/** The receiver's states of a delivered transfer (its inbox, docs/exchange-protocol.md). */
+export const RECEIVER_STATES = ['delivered', 'imported', 'rejected', 'failed'] as const;
+export type ReceiverState = (typeof RECEIVER_STATES)[number];
 
 interface Row {
   transfer_id: string;
@@ -251,9 +252,8 @@ export class Outbox {
     now = new Date(),
   ): void {
     const t = this.#db
-      .prepare('SELECT receiver_checks, receiver_state, created_at FROM outgoing_transfer WHERE transfer_id = ?')
-      .get(transferId) as
-      { receiver_checks: number; receiver_state: ReceiverState | null; created_at: string } | undefined;
+      .prepare('SELECT receiver_checks, created_at FROM outgoing_transfer WHERE transfer_id = ?')
+      .get(transferId) as { receiver_checks: number; created_at: string } | undefined;
     if (t === undefined) return;
     const delay = Math.min(RECEIVER_CHECKS.firstDelayMs * 2 ** (t.receiver_checks + 1), RECEIVER_CHECKS.maxDelayMs);
     const next = new Date(now.getTime() + delay);
