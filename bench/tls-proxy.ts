@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import { HTTPS_CIPHERS } from '../src/http/index.ts';
 import { freePort, waitFor } from '../test/support/net.ts';
 
 export interface TlsProxy {
@@ -26,6 +27,10 @@ export async function startTlsProxy(o: {
   const port = await freePort();
   const upstream = new URL(o.upstream);
   const config = join(o.dir, 'nginx.conf');
+  // Our node's suites in its order: TLS 1.3 suites (OpenSSL's Ciphersuites) and those of TLS 1.2.
+  const suites = HTTPS_CIPHERS.split(':');
+  const tls13 = suites.filter((c) => c.startsWith('TLS_')).join(':');
+  const tls12 = suites.filter((c) => !c.startsWith('TLS_')).join(':');
   writeFileSync(
     config,
     `${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes auto;
@@ -47,8 +52,8 @@ http {
     ssl_certificate_key ${o.keyPath};
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_prefer_server_ciphers on;
-    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384;
-    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;
+    ssl_ciphers ${tls12};
+    ssl_conf_command Ciphersuites ${tls13};
     location / {
       proxy_pass http://behind;
       proxy_http_version 1.1;

@@ -1,6 +1,7 @@
 export type { HttpsApp } from './https-app.ts';
 export {
   cookieOf,
+  HTTPS_CIPHERS,
   ON_BEHALF_OF_HEADER,
   SESSION_COOKIE,
   sessionTokenOf,
