@@ -139,10 +139,8 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
     if (req.method === 'HEAD') return void res.end();
     try {
       for await (const piece of answer.body) {
-        const written = res.write(piece.bytes, (err) => {
-          if (err === null || err === undefined) piece.written?.();
-        });
-        if (!written) await drained(res);
+        await writtenOut(res, piece.bytes);
+        piece.written?.();
       }
       res.end();
     } catch (err) {
@@ -442,18 +440,20 @@ function multipart(
 }
 
 /** Resolves when the answer wants more, rejects when the client is gone. */
-function drained(res: ServerResponse): Promise<void> {
+/**
+ * Writes one piece and waits until the socket has taken it, so that the next piece is written alone. Pieces written
+ * in one tick, or behind one still being sent, go out together, and TLS copies such a batch into one buffer before
+ * encrypting it: a copy of the whole study on the main thread, an eighth of its CPU in bench:dicomweb.
+ */
+function writtenOut(res: ServerResponse, bytes: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     if (res.destroyed) return reject(new Error('the client closed the connection'));
-    const onDrain = (): void => {
-      res.removeListener('close', onClose);
-      resolve();
-    };
-    const onClose = (): void => {
-      res.removeListener('drain', onDrain);
-      reject(new Error('the client closed the connection'));
-    };
-    res.once('drain', onDrain);
+    const onClose = (): void => reject(new Error('the client closed the connection'));
     res.once('close', onClose);
+    res.write(bytes, (err) => {
+      res.removeListener('close', onClose);
+      if (err === null || err === undefined) resolve();
+      else reject(err);
+    });
   });
 }
