@@ -14,6 +14,7 @@ export {
   PatientDataAccess,
   type PatientDataOptions,
   type ReleasedInstance,
+  type SharedStudy,
 } from './patient-data.ts';
 export type { PatientStudy } from './patient-studies.ts';
 export { isReportModality } from './patient-studies.ts';

@@ -14,14 +14,15 @@ import { type PurgedStudy, StudyService } from './study-service.ts';
  * established first (a release to another organization rests on the registry's permit).
  */
 export type AccessPurpose =
-  'ingest' | 'query' | 'retrieve' | 'import' | 'exchange' | 'release' | 'retention' | 'localization';
+  'ingest' | 'query' | 'retrieve' | 'import' | 'exchange' | 'release' | 'retention' | 'localization' | 'share';
 
 /**
  * Who touches patient data, as the node authenticated them: a DICOM peer of the allow-list, a partner hospital's
  * node (mutual TLS with its URA), a signed-in person, one of the hospital's own systems (its certificate, perhaps with
- * an assertion naming a person), or a task of the node itself (retention, the outbox worker).
+ * an assertion naming a person), the recipient of a share (its e-mailed link and the code sent to their phone), or a
+ * task of the node itself (retention, the outbox worker).
  */
-export type AccessorKind = 'dicom-peer' | 'partner-node' | 'person' | 'own-system' | 'node-task';
+export type AccessorKind = 'dicom-peer' | 'partner-node' | 'person' | 'own-system' | 'share-recipient' | 'node-task';
 
 /** Which kind of accessor may touch patient data for which purpose; anything else is refused and recorded. */
 const MAY: Readonly<Record<AccessPurpose, readonly AccessorKind[]>> = {
@@ -33,6 +34,7 @@ const MAY: Readonly<Record<AccessPurpose, readonly AccessorKind[]>> = {
   release: ['partner-node'],
   retention: ['node-task'],
   localization: ['node-task'],
+  share: ['person', 'share-recipient', 'node-task'],
 };
 
 /**
@@ -46,6 +48,8 @@ const CAN: Readonly<Record<AccessorKind, readonly Operation[]>> = {
   'partner-node': ['store', 'query', 'read'],
   person: ['query', 'read', 'release', 'import'],
   'own-system': ['store', 'query', 'read', 'release'],
+  // Only the studies of their own share, which the share's access names (see sharedStudies, openShared).
+  'share-recipient': ['read'],
   'node-task': ['store', 'query', 'read', 'release', 'import', 'purge'],
 };
 
@@ -202,6 +206,7 @@ const actorOf = (g: AccessGrounds): Actor => {
       };
     case 'person':
     case 'own-system':
+    case 'share-recipient':
       return { kind: 'user', id: g.user.id, name: g.user.name };
     case 'node-task':
       return { kind: 'system', task: g.user.id.replace(/^system:/, '') };
@@ -604,6 +609,53 @@ export class PatientDataAccess {
   }
 
   /**
+   * A person shares studies with someone outside the hospital (a patient, a doctor elsewhere): what each study is, one
+   * 'share' record per study naming the recipient. Throws NOT_FOUND (recorded) when the node does not hold a study.
+   */
+  shareStudies(studyInstanceUids: readonly string[], description: string, shareId: string): SharedStudy[] {
+    this.#authorize('release', 'sharing studies', { objects: {} }, 'share');
+    const studies = this.#shared(studyInstanceUids, 'share');
+    this.recordAll(studies.map((s) => sharedAbout(s, 'share', description, shareId)));
+    return studies.map((s) => s.study);
+  }
+
+  /** What a share's recipient sees of its studies, recorded as read (their own share's studies only: the caller's). */
+  sharedStudies(studyInstanceUids: readonly string[], description: string, shareId: string): SharedStudy[] {
+    this.#authorize('read', 'showing shared studies', { objects: {} }, 'read');
+    const studies = this.#shared(studyInstanceUids, 'read');
+    this.recordAll(studies.map((s) => sharedAbout(s, 'read', description, shareId)));
+    return studies.map((s) => s.study);
+  }
+
+  /** A share's studies downloaded by its recipient, one 'download' record per study; their bytes open through here. */
+  openShared(studyInstanceUids: readonly string[], description: string, shareId: string): ReleasedInstance[] {
+    this.#authorize('read', 'downloading shared studies', { objects: {} }, 'download');
+    const studies = this.#shared(studyInstanceUids, 'download');
+    this.recordAll(studies.map((s) => sharedAbout(s, 'download', description, shareId)));
+    return studies.flatMap((s) => s.instances.map((i) => this.#released(i)));
+  }
+
+  #shared(
+    studyInstanceUids: readonly string[],
+    action: AuditEvent['action'],
+  ): { study: SharedStudy; instances: StoredInstance[] }[] {
+    return studyInstanceUids.map((uid) => {
+      const instances = this.#o.studies.studyInstances(this.#ctx, uid);
+      const first = instances[0];
+      if (first === undefined) {
+        this.record({
+          action,
+          outcome: 'failure',
+          description: 'refused: the node holds no such study',
+          objects: { studyInstanceUid: uid },
+        });
+        throw new BeeldbrugError('NOT_FOUND', `this node holds no study ${uid}`);
+      }
+      return { study: sharedStudyOf(first, instances), instances };
+    });
+  }
+
+  /**
    * Every study the node holds of this patient, newest first. For a release, consent must have been established; the
    * listing itself is recorded by the caller with what it showed (reports included or not).
    */
@@ -666,7 +718,52 @@ function contextPurpose(p: AccessPurpose): AccessContext['purpose'] {
       return 'retrieve';
     case 'localization':
       return 'retention';
+    case 'share':
+      return 'retrieve';
     default:
       return p;
   }
+}
+
+/** A shared study as its sender and its recipient see it: whose, when, what, and how much. */
+export interface SharedStudy {
+  studyInstanceUid: string;
+  patient: { bsn: string | null; patientId: string; name: string | null; birthDate: string | null };
+  studyDate: string | null;
+  description: string | null;
+  modalities: string[];
+  instances: number;
+  bytes: number;
+}
+
+function sharedStudyOf(first: StoredInstance, instances: readonly StoredInstance[]): SharedStudy {
+  return {
+    studyInstanceUid: first.study.studyInstanceUid,
+    patient: {
+      bsn: first.patient.bsn,
+      patientId: first.patient.patientId,
+      name: first.patient.patientName,
+      birthDate: first.patient.birthDate,
+    },
+    studyDate: first.study.studyDate,
+    description: first.study.studyDescription,
+    modalities: [...new Set(instances.flatMap((i) => i.series.modality ?? []))],
+    instances: instances.length,
+    bytes: instances.reduce((n, i) => n + i.blob.size, 0),
+  };
+}
+
+function sharedAbout(
+  s: { study: SharedStudy; instances: readonly StoredInstance[] },
+  action: AuditEvent['action'],
+  description: string,
+  shareId: string,
+): AuditAbout {
+  return {
+    action,
+    outcome: 'success',
+    description: `${description}: ${s.study.instances} instances`,
+    patient: patientOf(s.instances[0]!),
+    objects: { studyInstanceUid: s.study.studyInstanceUid, shareId },
+  };
 }
