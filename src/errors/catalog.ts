@@ -97,6 +97,24 @@ export const ErrorCatalog = {
     http: 429,
     summary: 'too many failed sign-ins from this address, or from all together; Retry-After says when to try again',
   },
+  SHARE_LINK_CLOSED: {
+    http: 410,
+    summary:
+      'the share link no longer opens: it expired, was revoked, is locked after wrong codes, or is used up (the answer says which, and nothing about the patient)',
+  },
+  SHARE_CODE_WRONG: {
+    http: 401,
+    summary: 'the code is wrong, already used or older than 10 minutes; after 5 wrong codes the link locks',
+  },
+  SHARE_RATE_LIMITED: {
+    http: 429,
+    summary: 'too many codes asked for or tried from this address; Retry-After says when to try again',
+  },
+  SHARE_NOT_SENT: {
+    http: 502,
+    summary:
+      'the e-mail or SMS could not be handed to the mail server or SMS gateway (refused, or no answer); nothing was shared',
+  },
   ACCOUNT_EXISTS: { http: 409, summary: 'an account with this user name exists on this node' },
   ACCOUNT_INVALID: {
     http: 400,

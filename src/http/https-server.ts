@@ -13,6 +13,7 @@ import {
   type OwnSystem,
   type PeerCredentials,
   type RouteAccess,
+  type RecipientSession,
 } from './route-access.ts';
 
 declare module 'fastify' {
@@ -31,6 +32,8 @@ declare module 'fastify' {
     system?: OwnSystem;
     /** Who acts on a person route (the signed-in person, or our system alone or for an asserted person), after the access check. */
     acting?: Acting;
+    /** The share recipient that called a share-recipient route, after the access check. */
+    recipient?: RecipientSession;
   }
 }
 
@@ -51,6 +54,8 @@ export interface HttpsServerOptions {
   onProblem?: (code: string) => void;
   /** The session a token stands for (user routes); without it every user route refuses. */
   sessions?: (token: string) => Session | undefined;
+  /** The share recipient session a token stands for (share-recipient routes). */
+  recipientSessions?: (token: string) => Promise<RecipientSession | undefined>;
   /** Our own organization's name, for the organization of a signed-in person. */
   ownName?: string;
   /** Checks an on-behalf-of assertion of one of our systems; without it every assertion is refused. */
@@ -112,12 +117,21 @@ function credentialsOf(req: FastifyRequest): PeerCredentials {
 }
 
 export const SESSION_COOKIE = 'beeldbrug_session';
+/** A share recipient's session: another cookie, so that a recipient's browser never holds a staff session's name. */
+export const RECIPIENT_COOKIE = 'beeldbrug_share';
 
 /** The session token of a request: the session cookie (browsers) or an Authorization bearer token (API clients). */
 export function sessionTokenOf(req: FastifyRequest): string | undefined {
   const auth = req.headers.authorization;
   if (auth !== undefined && auth.startsWith('Bearer ')) return auth.slice('Bearer '.length).trim();
   return cookieOf(req, SESSION_COOKIE);
+}
+
+/** A share recipient's session token: its cookie, or an Authorization bearer token. */
+export function recipientTokenOf(req: FastifyRequest): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth !== undefined && auth.startsWith('Bearer ')) return auth.slice('Bearer '.length).trim();
+  return cookieOf(req, RECIPIENT_COOKIE);
 }
 
 /** One cookie of a request, by name. */
@@ -176,6 +190,11 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
       return;
     }
     const token = typeof access === 'object' ? sessionTokenOf(req) : undefined;
+    const recipientToken = access === 'share-recipient' ? recipientTokenOf(req) : undefined;
+    const recipient =
+      recipientToken !== undefined && o.recipientSessions !== undefined
+        ? await o.recipientSessions(recipientToken)
+        : undefined;
     const session = token !== undefined ? o.sessions?.(token) : undefined;
     const peer = credentialsOf(req);
     let assertion: AssertionCheck | undefined;
@@ -203,6 +222,7 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
       tokenPresented: token !== undefined,
       ...(assertion !== undefined ? { assertion } : {}),
       ...(o.ownName !== undefined ? { ownName: o.ownName } : {}),
+      ...(recipient !== undefined ? { recipient } : {}),
     });
     if (!decision.allow) {
       o.logger.warn(
@@ -231,6 +251,7 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
     if (decision.session !== undefined) req.session = decision.session;
     if (decision.system !== undefined) req.system = decision.system;
     if (decision.acting !== undefined) req.acting = decision.acting;
+    if (decision.recipient !== undefined) req.recipient = decision.recipient;
     return undefined;
   });
   // A TLS 1.2 client could otherwise renegotiate and present another certificate on a connection already checked.

@@ -3,6 +3,8 @@ export {
   cookieOf,
   HTTPS_CIPHERS,
   ON_BEHALF_OF_HEADER,
+  RECIPIENT_COOKIE,
+  recipientTokenOf,
   SESSION_COOKIE,
   sessionTokenOf,
   startHttpsServer,
@@ -25,6 +27,7 @@ export {
   type PersonAccess,
   type PersonCredentials,
   type PeerCredentials,
+  type RecipientSession,
   type RouteAccess,
 } from './route-access.ts';
 export { PartnerClient, type PartnerAnswer } from './partner-client.ts';

@@ -47,7 +47,8 @@ const jsonSchemaOf = (s: z.ZodType): Record<string, unknown> => {
 
 /** Who may call, as OpenAPI security requirements: alternatives, any one of which will do. */
 function securityOf(access: RouteAccess): Record<string, string[]>[] {
-  if (access === 'public' || access === 'sign-in') return [];
+  if (access === 'public' || access === 'sign-in' || access === 'share-link') return [];
+  if (access === 'share-recipient') return [{ recipientCookie: [] }, { bearerSession: [] }];
   if (access === 'partner' || access === 'own-organization') return [{ mutualTLS: [] }];
   const people = [{ sessionCookie: [] }, { bearerSession: [] }];
   return access.systems !== undefined ? [...people, { mutualTLS: [] }] : people;
@@ -56,6 +57,9 @@ function securityOf(access: RouteAccess): Record<string, string[]>[] {
 function accessText(access: RouteAccess): string {
   if (access === 'public') return 'No credentials.';
   if (access === 'sign-in') return 'Takes credentials and gives a session.';
+  if (access === 'share-link')
+    return "Takes a share's link token (from the e-mail) and its code (from the SMS); answers no patient data.";
+  if (access === 'share-recipient') return 'The recipient of a share, in the session its link and code opened.';
   if (access === 'partner') return 'A partner node on the trust list, by its client certificate (mutual TLS).';
   if (access === 'own-organization') return "One of this hospital's own systems, by its client certificate.";
   const who = `Signed in as ${access.roles.join(' or ')}${access.twoFactor === true ? ', with two factors' : ''}`;
@@ -142,6 +146,7 @@ export function openApiDocument(
     components: {
       securitySchemes: {
         sessionCookie: { type: 'apiKey', in: 'cookie', name: 'beeldbrug_session' },
+        recipientCookie: { type: 'apiKey', in: 'cookie', name: 'beeldbrug_share' },
         bearerSession: {
           type: 'http',
           scheme: 'bearer',

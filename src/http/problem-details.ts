@@ -126,6 +126,9 @@ export function installProblemHandlers(app: HttpsApp, logger: Pick<Logger, 'erro
     const problem = problemForError(err, req.id, logger);
     // After a body-too-large the rest of the upload is not read; closing stops the client sending it.
     if (problem.status === 413) void reply.header('connection', 'close');
+    // A refusal that says when to try again says it as HTTP does too (RFC 9110 10.2.3).
+    const retryAfter = problem['retryAfterSeconds'];
+    if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
     return sendProblem(reply, problem);
   });
   app.setNotFoundHandler(async (req: FastifyRequest, reply: FastifyReply) =>

@@ -9,6 +9,10 @@ import type { PartnerConfig } from '../config/index.ts';
  * - own-organization: a system of our own hospital (the CLI with the node's certificate, a RIS or EPD integration), by
  *   mutual TLS: a client certificate that chains to our trusted CA and names our own URA
  * - sign-in: takes credentials and gives a session; answers nothing else, and the same refusal to every failure
+ * - share-link: takes a share's link token (and its code) in the body; answers the link's state and opens a recipient
+ *   session, never patient data
+ * - share-recipient: a recipient session, opened with a share's link and code (cookie beeldbrug_share or bearer); the
+ *   route answers only that share
  * - { roles }: a signed-in person with one of these roles (session cookie or bearer token); `twoFactor` demands a
  *   session opened with two factors. A route that acts for a person (send, timeline, inbox, outbox) also says whether
  *   one of our own systems may call it by its certificate (`systems`, see PersonAccess).
@@ -33,7 +37,14 @@ export interface PersonAccess {
   systems?: 'as-itself' | 'for-a-person';
 }
 
-export type RouteAccess = 'public' | 'sign-in' | 'partner' | 'own-organization' | PersonAccess;
+export type RouteAccess =
+  'public' | 'sign-in' | 'share-link' | 'share-recipient' | 'partner' | 'own-organization' | PersonAccess;
+
+/** A share's recipient, by the session link and code opened: which share, and until when. */
+export interface RecipientSession {
+  shareId: string;
+  expiresAt: string;
+}
 
 /** A person named by a signed assertion of the hospital's identity provider, after its signature, issuer, audience and age were checked. */
 export interface AssertedPerson {
@@ -122,7 +133,14 @@ export interface PeerCredentials {
 }
 
 export type AccessDecision =
-  | { allow: true; partner?: PartnerConfig; session?: Session; system?: OwnSystem; acting?: Acting }
+  | {
+      allow: true;
+      partner?: PartnerConfig;
+      session?: Session;
+      system?: OwnSystem;
+      acting?: Acting;
+      recipient?: RecipientSession;
+    }
   | {
       allow: false;
       status: 401 | 403;
@@ -132,6 +150,7 @@ export type AccessDecision =
         | 'no-organization-in-certificate'
         | 'organization-not-trusted'
         | 'no-session'
+        | 'no-recipient-session'
         | 'role-not-allowed'
         | 'second-factor-required'
         | 'assertion-required'
@@ -147,6 +166,8 @@ export interface PersonCredentials {
   assertion?: AssertionCheck;
   /** Our own organization's name, for the acting person's organization. */
   ownName?: string;
+  /** The share recipient session the request's token stands for, if any (only share-recipient routes look). */
+  recipient?: RecipientSession;
 }
 
 /** `session` is the signed-in person the request's token stands for, if any (only user routes look at it). */
@@ -158,7 +179,16 @@ export function decideAccess(
   session?: Session,
   extra: PersonCredentials = {},
 ): AccessDecision {
-  if (access === 'public' || access === 'sign-in') return { allow: true };
+  if (access === 'public' || access === 'sign-in' || access === 'share-link') return { allow: true };
+  if (access === 'share-recipient')
+    return extra.recipient !== undefined
+      ? { allow: true, recipient: extra.recipient }
+      : {
+          allow: false,
+          status: 401,
+          reason: 'no-recipient-session',
+          detail: 'open the link from the e-mail and enter the code from the SMS first (or the session ended)',
+        };
   if (typeof access === 'object') return decidePersonAccess(access, peer, ownUra, session, extra);
   if (!peer.presentedCertificate)
     return {
@@ -317,6 +347,8 @@ export const PERSON_ROUTES = {
   pacs: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
   // A viewer or the PACS's own DICOMweb client searching and retrieving the node's studies.
   dicomweb: { roles: ['radiologist', 'staff'], twoFactor: true, systems: 'as-itself' },
+  // Sharing studies with a patient or a doctor elsewhere: a person decides, never a system.
+  share: { roles: ['radiologist', 'staff'], twoFactor: true },
   audit: { roles: ['auditor'], twoFactor: true },
   // Accounts and the node's configuration: who may sign in at all and where studies go, so two factors here too.
   admin: { roles: ['admin'], twoFactor: true },
