@@ -7,6 +7,7 @@ export {
   type ExchangeConfig,
   type OidcConfig,
   type PartnerConfig,
+  type ShareConfig,
   type TlsFilesConfig,
 } from './schema.ts';
 export { ConfigInvalidError, loadConfig, loadRegistryConfig, parseConfig, parseRegistryConfig } from './load.ts';

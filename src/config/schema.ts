@@ -286,6 +286,56 @@ const signInRateLimit = z
   })
   .default({ perAddress: { attempts: 20, windowSeconds: 600 }, global: { attempts: 200, windowSeconds: 600 } });
 
+/** Sharing with patients and doctors elsewhere: a link by e-mail, a one-time code by SMS (docs/sharing.md). */
+const share = z.strictObject({
+  publicUrl: z
+    .url({ protocol: /^https$/ })
+    .describe("the address recipients open the link at: this node's HTTPS listener as the internet reaches it"),
+  validDays: z.number().int().min(1).max(30).default(7).describe('how long a link holds'),
+  maxOpens: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(10)
+    .describe('how often a link may be opened with a code before it is used up'),
+  disclaimer: z
+    .string()
+    .min(1)
+    .max(4000)
+    .default(
+      'Deze beelden zijn persoonlijke medische gegevens. Bewaar ze zorgvuldig en deel ze alleen met wie u vertrouwt. Aan de beelden kunt u zonder uitleg van een arts geen conclusies verbinden.',
+    )
+    .describe('shown to the recipient before any download'),
+  smtp: z
+    .strictObject({
+      host,
+      port: port.default(587),
+      from: z.string().min(3).describe('the sender the e-mail names: "Radiologie Ziekenhuis <beelden@ziekenhuis.nl>"'),
+      username: z.string().min(1).optional(),
+      passwordFile: z.string().min(1).optional().describe('the SMTP password, in a file of its own'),
+      caFile: z.string().min(1).optional().describe("the CA of the mail server's certificate, when not a public one"),
+    })
+    .refine(
+      (c) => (c.username !== undefined) === (c.passwordFile !== undefined),
+      'give username and passwordFile together',
+    )
+    .describe('the mail server the links go out through; STARTTLS is required'),
+  sms: z
+    .strictObject({
+      url: z.url({ protocol: /^https$/ }).describe('where the SMS gateway takes a message (POST, JSON)'),
+      tokenFile: z.string().min(1).optional().describe("the gateway's bearer token, in a file of its own"),
+      caFile: z.string().min(1).optional(),
+      sender: z
+        .string()
+        .min(1)
+        .max(11)
+        .default('Beeldbrug')
+        .describe('the sender name the phone shows (11 characters at most)'),
+    })
+    .describe('the SMS gateway the one-time codes go out through'),
+});
+
 /** The localization and consent registry this node registers its patients with and asks before any timeline answer. */
 const registry = z.strictObject({
   baseUrl: z
@@ -454,6 +504,7 @@ export const configSchema = z
         'the localization and consent registry; without it the timeline asks timeline.regionalSources and this node answers no timeline question',
       ),
     timeline: timeline.default({ sourceTimeoutMs: 3000, regionalSources: [] }),
+    share: share.optional().describe('sharing studies with patients and doctors elsewhere; off when absent'),
   })
   .superRefine((c, ctx) => {
     if (c.auth.oidc !== undefined && c.exchange === undefined) {
@@ -485,6 +536,13 @@ export const configSchema = z
         code: 'custom',
         path: ['exchange', 'fetchFrom', 'aeTitle'],
         message: `${fetchFrom.aeTitle} is not a dimse peer with a port`,
+      });
+    }
+    if (c.share !== undefined && c.exchange === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['share'],
+        message: 'shares are opened on the exchange HTTPS listener: configure exchange too',
       });
     }
     if (c.exchange === undefined && (c.registry !== undefined || c.timeline.regionalSources.length > 0)) {
@@ -527,3 +585,4 @@ export type AtnaConfig = NonNullable<Config['audit']['atna']>;
 export type ExchangeConfig = z.output<typeof exchange>;
 export type PartnerConfig = z.output<typeof partner>;
 export type NodeRegistryConfig = z.output<typeof registry>;
+export type ShareConfig = z.output<typeof share>;

@@ -148,5 +148,13 @@ ${peers}  # Largest PDU we receive, in bytes.
 #   # routing:
 #   #   - { from: "10000002", purpose: transfer, action: forward, destination: PACS }
 #   #   - { action: hold }
+
+# Sharing studies with a patient or a doctor elsewhere (docs/sharing.md): a link by e-mail, a one-time code by SMS;
+# neither opens anything alone. Needs the exchange section (recipients open the link on its HTTPS listener).
+# share:
+#   publicUrl: https://beelden.example.nl   # the HTTPS listener as recipients reach it
+#   validDays: 7
+#   smtp: { host: smtp.example.nl, port: 587, from: "Radiologie <beelden@example.nl>" }   # STARTTLS required
+#   sms: { url: https://sms-gateway.example.nl/v1/messages, tokenFile: ./keys/sms.token, sender: Radiologie }
 `;
 }

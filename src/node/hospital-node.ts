@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
@@ -46,6 +47,7 @@ import { pacsSourceFor } from './pacs-source.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '../registry/index.ts';
 import { registerWorkspaceRoutes } from '../workspace/index.ts';
+import { httpsSmsGateway, registerShareRoutes, Shares, smtpMailer, SqliteShareStore } from '../share/index.ts';
 import {
   LocalizationPublisher,
   registerTimelineRoutes,
@@ -110,7 +112,12 @@ export async function startNode(
     throw new BeeldbrugError('CONFIG_INSECURE', describeInsecure(insecure));
   }
   // Created 0600 before SQLite opens them (openAccounts made the data folder private); their journals follow.
-  for (const db of ['index.sqlite', 'audit.sqlite', ...(config.exchange !== undefined ? ['exchange.sqlite'] : [])])
+  for (const db of [
+    'index.sqlite',
+    'audit.sqlite',
+    ...(config.exchange !== undefined ? ['exchange.sqlite'] : []),
+    ...(config.share !== undefined ? ['share.sqlite'] : []),
+  ])
     privateDatabaseFile(join(config.dataDir, db));
   const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey });
   const audit = openAuditTrail(config);
@@ -453,6 +460,27 @@ export async function startNode(
           }
         });
       };
+      const openShares = (c: NonNullable<typeof config.share>): Shares => {
+        const shareStore = new SqliteShareStore(join(config.dataDir, 'share.sqlite'));
+        const mailer = smtpMailer(c.smtp);
+        closers.push(async () => (mailer.close(), shareStore.close()));
+        return new Shares({
+          store: shareStore,
+          patientData,
+          mailer,
+          sms: httpsSmsGateway(c.sms),
+          logger: logger.child({ part: 'share' }),
+          node: config.node.name,
+          hospital: config.node.organization.name,
+          publicUrl: c.publicUrl,
+          validDays: c.validDays,
+          maxOpens: c.maxOpens,
+          // Codes are hashed with a key of the node's own, so the share database alone does not give them away.
+          codeKey: Buffer.from(hkdfSync('sha256', encryptionKey, Buffer.alloc(0), 'beeldbrug share codes v1', 32)),
+          ...(options.now !== undefined ? { now: options.now } : {}),
+        });
+      };
+      const shares = config.share !== undefined ? openShares(config.share) : undefined;
       const server = await listening(`HTTPS ${exchange.listen.host}:${exchange.listen.port}`, () =>
         startHttpsServer({
           host: exchange.listen.host,
@@ -464,6 +492,7 @@ export async function startNode(
           ...(assertions !== undefined ? { assertions } : {}),
           logger: logger.child({ part: 'https' }),
           sessions: (token) => accounts.session(token),
+          ...(shares !== undefined ? { recipientSessions: (token: string) => shares.recipientSession(token) } : {}),
           onProblem: (code) => metrics.error(code, 'http'),
           openApi: {
             path: '/api/v1/openapi.json',
@@ -511,6 +540,14 @@ export async function startNode(
               node: config.node.name,
               maxUploadBytes: exchange.maxUploadBytes,
             });
+            if (shares !== undefined && config.share !== undefined)
+              registerShareRoutes(app, {
+                shares,
+                patientData,
+                node: config.node.name,
+                hospital: config.node.organization.name,
+                disclaimer: config.share.disclaimer,
+              });
             registerTimelineRoutes(app, theTimeline);
             registerTimelineSourceRoutes(app, {
               patientData,

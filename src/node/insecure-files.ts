@@ -103,6 +103,11 @@ function secretFiles(config: Readonly<Config>): { key: string; path: string; wha
       path: config.auth.oidc.clientSecretFile,
       what: 'the OpenID Connect client secret',
     });
+  const share = config.share;
+  if (share?.smtp.passwordFile !== undefined)
+    files.push({ key: 'share.smtp.passwordFile', path: share.smtp.passwordFile, what: 'the SMTP password' });
+  if (share?.sms.tokenFile !== undefined)
+    files.push({ key: 'share.sms.tokenFile', path: share.sms.tokenFile, what: "the SMS gateway's token" });
   return files;
 }
 

@@ -1,0 +1,12 @@
+export { httpsSmsGateway, type Mailer, type MailMessage, type SmsGateway, smtpMailer } from './messages.ts';
+export { mobileNumber, registerShareRoutes, type ShareRouteDeps } from './share-routes.ts';
+export { type Recipient, type Share, type ShareStore, SqliteShareStore } from './share-store.ts';
+export {
+  CODE_MINUTES,
+  type LinkStatus,
+  RECIPIENT_SESSION_MINUTES,
+  Shares,
+  type ShareState,
+  type ShareView,
+  WRONG_CODES_LOCK,
+} from './shares.ts';

@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { createTransport } from 'nodemailer';
+import type { ShareConfig } from '../config/index.ts';
+
+/** An e-mail to a share's recipient. It names the hospital and the link, never the patient or the study. */
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+}
+
+export interface Mailer {
+  send(m: MailMessage): Promise<void>;
+  close(): void;
+}
+
+/**
+ * The hospital's mail server over SMTP. STARTTLS is required: a server that does not offer it gets no message (the
+ * link is half of what opens a share), and its certificate is checked (against `caFile` when the server has a private CA).
+ */
+export function smtpMailer(c: ShareConfig['smtp']): Mailer {
+  const transport = createTransport({
+    host: c.host,
+    port: c.port,
+    secure: false,
+    requireTLS: true,
+    tls: {
+      minVersion: 'TLSv1.2',
+      ...(c.caFile !== undefined ? { ca: readFileSync(c.caFile) } : {}),
+    },
+    ...(c.username !== undefined && c.passwordFile !== undefined
+      ? { auth: { user: c.username, pass: readFileSync(c.passwordFile, 'utf8').trim() } }
+      : {}),
+    connectionTimeout: 15_000,
+    socketTimeout: 30_000,
+  });
+  return {
+    send: async (m) => {
+      await transport.sendMail({ from: c.from, to: m.to, subject: m.subject, text: m.text });
+    },
+    close: () => transport.close(),
+  };
+}
+
+/** A one-time code to a recipient's mobile phone. */
+export interface SmsGateway {
+  send(to: string, text: string): Promise<void>;
+}
+
+/**
+ * A generic HTTPS SMS gateway: `POST url` with `{"to": "+31612345678", "from": "Ziekenhuis", "text": "..."}` as JSON and
+ * the gateway's token as a bearer token (from `tokenFile`); any 2xx is taken as accepted. Most Dutch SMS providers
+ * take this shape directly or through a small adapter of theirs.
+ */
+export function httpsSmsGateway(c: ShareConfig['sms']): SmsGateway {
+  const token = c.tokenFile !== undefined ? readFileSync(c.tokenFile, 'utf8').trim() : undefined;
+  const ca = c.caFile !== undefined ? readFileSync(c.caFile) : undefined;
+  return {
+    send: (to, text) =>
+      new Promise<void>((resolve, reject) => {
+        const body = JSON.stringify({ to, from: c.sender, text });
+        const req = request(
+          c.url,
+          {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              'content-length': Buffer.byteLength(body),
+              ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+            },
+            ...(ca !== undefined ? { ca } : {}),
+            minVersion: 'TLSv1.2',
+            timeout: 15_000,
+          },
+          (res) => {
+            res.resume();
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) resolve();
+            else reject(new Error(`the SMS gateway answered HTTP ${status}`));
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error('the SMS gateway did not answer within 15 s')));
+        req.on('error', reject);
+        req.end(body);
+      }),
+  };
+}

@@ -1,0 +1,239 @@
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { BeeldbrugError } from '../errors/index.ts';
+import {
+  actingAccessor,
+  actingUsers,
+  bodyInvalid,
+  type HttpsApp,
+  PERSON_ROUTES,
+  RECIPIENT_COOKIE,
+  recipientTokenOf,
+  type RouteDoc,
+} from '../http/index.ts';
+import type { PatientData } from '../studies/index.ts';
+import type { ShareActor, Shares } from './shares.ts';
+
+const uid = z
+  .string()
+  .regex(/^[0-9]+(\.[0-9]+)*$/, 'a DICOM UID')
+  .max(64);
+
+/**
+ * A mobile number as people type it ("06 1234 5678", "+31 6 12345678", "0031612345678"), as E.164: +31612345678. A
+ * Dutch number must be a mobile one (06): a code sent to a landline never arrives.
+ */
+export function mobileNumber(typed: string): string | undefined {
+  const digits = typed.replace(/[\s().-]/g, '');
+  const international = digits.startsWith('00') ? `+${digits.slice(2)}` : digits;
+  const e164 = international.startsWith('0') ? `+31${international.slice(1)}` : international;
+  if (!/^\+[1-9]\d{7,14}$/.test(e164)) return undefined;
+  if (e164.startsWith('+31') && !/^\+316\d{8}$/.test(e164)) return undefined;
+  return e164;
+}
+
+const recipientSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  email: z.email().max(254),
+  mobile: z
+    .string()
+    .max(32)
+    .transform((m, ctx) => {
+      const e164 = mobileNumber(m);
+      if (e164 === undefined)
+        ctx.addIssue({ code: 'custom', message: 'a mobile number: 06 12345678, or +44 7700 900123 abroad' });
+      return e164 ?? '';
+    }),
+});
+
+const createSchema = z.strictObject({
+  studyInstanceUids: z.array(uid).min(1).max(20),
+  recipient: recipientSchema,
+  validDays: z.number().int().min(1).max(30).optional(),
+});
+
+/** A link token as the e-mail carries it (43 characters of base64url); anything else is simply not a link of ours. */
+const linkSchema = z.strictObject({ token: z.string().min(1).max(100) });
+const codeSchema = z.strictObject({ token: z.string().min(1).max(100), code: z.string().trim().min(1).max(12) });
+
+export interface ShareRouteDeps {
+  shares: Shares;
+  patientData: PatientData;
+  node: string;
+  hospital: string;
+  disclaimer: string;
+}
+
+const staffDoc = (summary: string, more: Omit<RouteDoc, 'tag' | 'summary'> = {}): RouteDoc => ({
+  tag: 'shares',
+  summary,
+  ...more,
+});
+const recipientDoc = (summary: string, more: Omit<RouteDoc, 'tag' | 'summary'> = {}): RouteDoc => ({
+  tag: 'share recipients',
+  summary,
+  ...more,
+});
+
+function parsed<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
+  const r = schema.safeParse(body);
+  if (!r.success) throw bodyInvalid(r.error);
+  return r.data;
+}
+
+/**
+ * Shares: staff make, list and revoke them (/api/v1/shares); their recipients open them with the e-mailed link and the
+ * code sent by SMS (/share/v1). The recipient's routes answer nothing about the patient before the code.
+ */
+export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
+  const actor = (req: FastifyRequest): ShareActor => {
+    const { user } = actingUsers(req.acting!);
+    return {
+      access: d.patientData.open({
+        ...actingAccessor(req.acting),
+        accessPoint: { node: d.node, ip: req.ip },
+        purpose: 'share',
+        authorization: 'session',
+      }),
+      user: { id: user.id, name: user.name },
+    };
+  };
+
+  app.post(
+    '/api/v1/shares',
+    {
+      config: {
+        access: PERSON_ROUTES.share,
+        doc: staffDoc(
+          'Share studies of one patient with someone outside the hospital: a link by e-mail, a code by SMS',
+          {
+            body: createSchema,
+            errors: ['NOT_FOUND', 'SHARE_NOT_SENT'],
+          },
+        ),
+      },
+    },
+    async (req, reply) => {
+      const b = parsed(createSchema, req.body);
+      const share = await d.shares.create(actor(req), b);
+      req.log.info({ shareId: share.shareId, studies: share.studies.length }, 'share made; link e-mailed');
+      return reply.code(201).send(share);
+    },
+  );
+
+  app.get(
+    '/api/v1/shares',
+    { config: { access: PERSON_ROUTES.share, doc: staffDoc('Every share, newest first, with its state') } },
+    async (req) => ({ shares: await d.shares.list(actor(req)) }),
+  );
+
+  app.post<{ Params: { shareId: string } }>(
+    '/api/v1/shares/:shareId/revoke',
+    {
+      config: {
+        access: PERSON_ROUTES.share,
+        doc: staffDoc('Withdraw a share: its link and any open session stop at once', { errors: ['NOT_FOUND'] }),
+      },
+    },
+    async (req) => d.shares.revoke(actor(req), req.params.shareId),
+  );
+
+  app.post(
+    '/share/v1/link',
+    {
+      config: {
+        access: 'share-link',
+        doc: recipientDoc('What a link says before its code: the hospital, and whether it still opens', {
+          body: linkSchema,
+        }),
+      },
+    },
+    async (req) => d.shares.linkStatus(parsed(linkSchema, req.body).token),
+  );
+
+  app.post(
+    '/share/v1/code',
+    {
+      config: {
+        access: 'share-link',
+        doc: recipientDoc("Send a one-time code to the recipient's phone", {
+          body: linkSchema,
+          errors: ['SHARE_LINK_CLOSED', 'SHARE_RATE_LIMITED', 'SHARE_NOT_SENT'],
+        }),
+      },
+    },
+    async (req) => d.shares.sendCode(parsed(linkSchema, req.body).token, { ip: req.ip }),
+  );
+
+  app.post(
+    '/share/v1/session',
+    {
+      config: {
+        access: 'share-link',
+        doc: recipientDoc('Open the share with link and code: a recipient session (cookie beeldbrug_share)', {
+          body: codeSchema,
+          errors: ['SHARE_LINK_CLOSED', 'SHARE_CODE_WRONG', 'SHARE_RATE_LIMITED'],
+        }),
+      },
+    },
+    async (req, reply) => {
+      const b = parsed(codeSchema, req.body);
+      const opened = await d.shares.openWithCode(b.token, b.code, { ip: req.ip });
+      const maxAge = Math.max(1, Math.floor((Date.parse(opened.expiresAt) - Date.now()) / 1000));
+      void reply.header(
+        'set-cookie',
+        `${RECIPIENT_COOKIE}=${opened.session}; Path=/share; Max-Age=${maxAge}; HttpOnly; Secure; SameSite=Strict`,
+      );
+      return { expiresAt: opened.expiresAt };
+    },
+  );
+
+  app.delete(
+    '/share/v1/session',
+    { config: { access: 'share-recipient', doc: recipientDoc('Close the recipient session') } },
+    async (req, reply) => {
+      const token = recipientTokenOf(req);
+      if (token !== undefined) await d.shares.endRecipientSession(token);
+      void reply.header(
+        'set-cookie',
+        `${RECIPIENT_COOKIE}=; Path=/share; Max-Age=0; HttpOnly; Secure; SameSite=Strict`,
+      );
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/share/v1/studies',
+    {
+      config: {
+        access: 'share-recipient',
+        doc: recipientDoc('The shared studies, the hospital and its disclaimer (shown before any download)'),
+      },
+    },
+    async (req) => {
+      const { share, studies } = await d.shares.studiesFor(recipientOf(req).shareId, { ip: req.ip });
+      return {
+        hospital: d.hospital,
+        disclaimer: d.disclaimer,
+        recipient: share.recipient.name,
+        expiresAt: share.expiresAt,
+        studies: studies.map((s) => ({
+          studyInstanceUid: s.studyInstanceUid,
+          patientName: s.patient.name,
+          birthDate: s.patient.birthDate,
+          studyDate: s.studyDate,
+          description: s.description,
+          modalities: s.modalities,
+          instances: s.instances,
+          bytes: s.bytes,
+        })),
+      };
+    },
+  );
+}
+
+function recipientOf(req: FastifyRequest): { shareId: string } {
+  if (req.recipient === undefined)
+    throw new BeeldbrugError('INTERNAL', 'a share-recipient route ran without its session');
+  return req.recipient;
+}

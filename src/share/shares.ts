@@ -1,0 +1,442 @@
+import { createHash, createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
+import { SignInRateLimit, type SignInRateLimitSettings } from '../auth/index.ts';
+import { BeeldbrugError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { AccessGrounds, PatientData, PatientDataAccess, ReleasedInstance, SharedStudy } from '../studies/index.ts';
+import type { Mailer, SmsGateway } from './messages.ts';
+import type { Recipient, Share, ShareStore } from './share-store.ts';
+
+/** A code by SMS holds this long, and only for the link it was sent for. */
+export const CODE_MINUTES = 10;
+/** Wrong codes in a row that lock a link (the right one resets the count). */
+export const WRONG_CODES_LOCK = 5;
+/** How long a recipient's session, opened with link and code, lasts: long enough to download a study over a slow line. */
+export const RECIPIENT_SESSION_MINUTES = 60;
+
+/** Code requests and code checks per address (and for all together): what the per-link lock misses, many links tried. */
+export const SHARE_RATE_LIMIT: SignInRateLimitSettings = {
+  perAddress: { attempts: 10, windowSeconds: 900 },
+  global: { attempts: 300, windowSeconds: 900 },
+};
+
+/** Only `active` opens; the others say why not, and nothing else. */
+export type ShareState = 'active' | 'expired' | 'revoked' | 'locked' | 'used-up';
+
+export function stateOf(s: Share, now: number): ShareState {
+  if (s.revokedAt !== null) return 'revoked';
+  if (s.lockedAt !== null) return 'locked';
+  if (Date.parse(s.expiresAt) <= now) return 'expired';
+  if (s.opens >= s.maxOpens) return 'used-up';
+  return 'active';
+}
+
+/** What staff see of a share. */
+export interface ShareView {
+  shareId: string;
+  state: ShareState;
+  recipient: Recipient;
+  studies: Share['studies'];
+  patient: Share['patient'];
+  createdBy: Share['createdBy'];
+  createdAt: string;
+  expiresAt: string;
+  opens: number;
+  maxOpens: number;
+  downloads: number;
+  wrongCodes: number;
+  revokedAt: string | null;
+  revokedBy: Share['revokedBy'];
+}
+
+/** What a link tells anyone who has it, before the code: the hospital, and whether it still opens. No patient data. */
+export interface LinkStatus {
+  state: ShareState | 'unknown';
+  hospital: string;
+  /** While active: until when, and the last two digits of the phone the code goes to. */
+  expiresAt?: string;
+  phoneEndsWith?: string;
+}
+
+export interface SharesOptions {
+  store: ShareStore;
+  patientData: PatientData;
+  mailer: Mailer;
+  sms: SmsGateway;
+  logger: Logger;
+  /** This node's name (the access point of every record). */
+  node: string;
+  hospital: string;
+  /** The links' base: the node's HTTPS address as recipients reach it. */
+  publicUrl: string;
+  validDays: number;
+  maxOpens: number;
+  /** The key codes are hashed with, so a copy of the database alone does not give them away. */
+  codeKey: Buffer;
+  now?: () => number;
+}
+
+/** A person who acts on shares (signed in): who the records and the share name. */
+export interface ShareActor {
+  access: PatientDataAccess;
+  user: { id: string; name: string };
+}
+
+/** Where a recipient's request came from. */
+export interface FromAddress {
+  ip: string;
+}
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/**
+ * Shares: a person picks studies and a recipient; the node e-mails a link whose token (256 random bits) it keeps only
+ * as a hash; opening the link sends a one-time code by SMS (6 digits, 10 minutes, kept as a keyed hash); link and code
+ * together open a recipient session of an hour. Every step that touches the patient is recorded through the access
+ * layer, in the name of the person or of the recipient; the steps before the code name the share, not the patient.
+ */
+export class Shares {
+  readonly #o: SharesOptions;
+  readonly #now: () => number;
+  readonly #limit: SignInRateLimit;
+
+  constructor(o: SharesOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+    this.#limit = new SignInRateLimit(SHARE_RATE_LIMIT, this.#now);
+  }
+
+  /** Shares held studies with a recipient and e-mails the link; nothing is kept when the mail server does not take it. */
+  async create(
+    by: ShareActor,
+    o: { studyInstanceUids: readonly string[]; recipient: Recipient; validDays?: number | undefined },
+  ): Promise<ShareView> {
+    const recipient = o.recipient;
+    const shareId = randomUUID();
+    const studies = by.access.shareStudies(
+      o.studyInstanceUids,
+      `shared with ${recipient.name} (${recipient.email}, ${recipient.mobile})`,
+      shareId,
+    );
+    const patients = new Set(studies.map((s) => s.patient.bsn ?? s.patient.patientId));
+    if (patients.size > 1)
+      throw new BeeldbrugError('REQUEST_INVALID', 'a share holds the studies of one patient; these are of several');
+    const first = studies[0] as SharedStudy;
+    const token = randomBytes(32).toString('base64url');
+    const now = this.#now();
+    const share: Share = {
+      shareId,
+      studies: studies.map((s) => ({
+        studyInstanceUid: s.studyInstanceUid,
+        studyDate: s.studyDate,
+        description: s.description,
+        modalities: s.modalities,
+      })),
+      recipient,
+      patient: {
+        ...(first.patient.bsn !== null ? { bsn: first.patient.bsn } : {}),
+        patientId: first.patient.patientId,
+      },
+      createdBy: by.user,
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + (o.validDays ?? this.#o.validDays) * 86_400_000).toISOString(),
+      maxOpens: this.#o.maxOpens,
+      opens: 0,
+      downloads: 0,
+      wrongCodes: 0,
+      lockedAt: null,
+      revokedAt: null,
+      revokedBy: null,
+    };
+    await this.#o.store.insert(share, sha256(token));
+    try {
+      await this.#o.mailer.send(this.#linkMail(recipient, token, share.expiresAt));
+    } catch (err) {
+      await this.#o.store.remove(share.shareId);
+      this.#o.logger.error({ err, shareId: share.shareId }, 'share: the e-mail with the link could not be sent');
+      by.access.record({
+        action: 'share',
+        outcome: 'failure',
+        description: `share with ${recipient.name} not made: the e-mail could not be sent`,
+        patient: share.patient,
+        objects: { shareId },
+      });
+      throw new BeeldbrugError(
+        'SHARE_NOT_SENT',
+        'the mail server did not take the e-mail with the link; nothing was shared',
+        {
+          cause: err,
+        },
+      );
+    }
+    return this.#view(share);
+  }
+
+  /** Every share, newest first; what the list showed is recorded, one record per patient. */
+  async list(by: ShareActor): Promise<ShareView[]> {
+    const shares = await this.#o.store.list();
+    const byPatient = new Map<string, Share>();
+    for (const s of shares) byPatient.set(s.patient.bsn ?? s.patient.patientId ?? '', s);
+    by.access.recordAll(
+      [...byPatient.values()].map((s) => ({
+        action: 'query' as const,
+        outcome: 'success' as const,
+        description: 'shares listed',
+        patient: s.patient,
+        objects: {},
+      })),
+    );
+    return shares.map((s) => this.#view(s));
+  }
+
+  /** Ends a share at once: its link and any open recipient session stop working. */
+  async revoke(by: ShareActor, shareId: string): Promise<ShareView> {
+    const share = await this.#o.store.get(shareId);
+    if (share === undefined) throw new BeeldbrugError('NOT_FOUND', `no share ${shareId}`);
+    await this.#o.store.revoke(shareId, by.user, new Date(this.#now()).toISOString());
+    by.access.record({
+      action: 'share',
+      outcome: 'success',
+      description: `share with ${share.recipient.name} revoked`,
+      patient: share.patient,
+      objects: { shareId },
+    });
+    return this.#view((await this.#o.store.get(shareId)) ?? share);
+  }
+
+  /** What the link says before any code. An unknown token looks like nothing at all: 'unknown', the hospital. */
+  async linkStatus(token: string): Promise<LinkStatus> {
+    const share = await this.#byToken(token);
+    const hospital = this.#o.hospital;
+    if (share === undefined) return { state: 'unknown', hospital };
+    const state = stateOf(share, this.#now());
+    if (state !== 'active') return { state, hospital };
+    return { state, hospital, expiresAt: share.expiresAt, phoneEndsWith: share.recipient.mobile.slice(-2) };
+  }
+
+  /** Sends a new code to the recipient's phone (any earlier one stops working). */
+  async sendCode(token: string, from: FromAddress): Promise<{ phoneEndsWith: string; validMinutes: number }> {
+    const admission = this.#admit(from);
+    const share = await this.#openable(token);
+    const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+    await this.#o.store.setCode(share.shareId, {
+      codeHash: this.#codeHash(share.shareId, code),
+      expiresAt: new Date(this.#now() + CODE_MINUTES * 60_000).toISOString(),
+    });
+    const recipient = this.#recipientAccess(share, from);
+    try {
+      await this.#o.sms.send(
+        share.recipient.mobile,
+        `Uw code voor de beelden van ${this.#o.hospital}: ${code}. Geldig ${CODE_MINUTES} minuten. Deel deze code met niemand.`,
+      );
+    } catch (err) {
+      this.#o.logger.error({ err, shareId: share.shareId }, 'share: the SMS with the code could not be sent');
+      recipient.record({
+        action: 'login-failure',
+        outcome: 'failure',
+        description: 'share link opened; the SMS with the code could not be sent',
+        patient: share.patient,
+        objects: { shareId: share.shareId },
+      });
+      throw new BeeldbrugError('SHARE_NOT_SENT', 'the SMS gateway did not take the code; try again in a moment', {
+        cause: err,
+      });
+    }
+    admission.succeeded();
+    recipient.record({
+      action: 'login',
+      outcome: 'success',
+      description: `share link opened; a code was sent by SMS to the number ending in ${share.recipient.mobile.slice(-2)}`,
+      patient: share.patient,
+      objects: { shareId: share.shareId },
+    });
+    return { phoneEndsWith: share.recipient.mobile.slice(-2), validMinutes: CODE_MINUTES };
+  }
+
+  /**
+   * Link and code: the code is used up and a recipient session opens. A wrong code counts towards the lock; the answer
+   * says how many tries are left, nothing else.
+   */
+  async openWithCode(token: string, code: string, from: FromAddress): Promise<{ session: string; expiresAt: string }> {
+    const admission = this.#admit(from);
+    const share = await this.#openable(token);
+    const recipient = this.#recipientAccess(share, from);
+    const stored = await this.#o.store.codeOf(share.shareId);
+    const now = this.#now();
+    const right =
+      stored !== undefined &&
+      Date.parse(stored.expiresAt) > now &&
+      /^\d{6}$/.test(code) &&
+      timingSafeEqual(Buffer.from(stored.codeHash, 'hex'), Buffer.from(this.#codeHash(share.shareId, code), 'hex'));
+    if (!right) {
+      const wrong = await this.#o.store.wrongCode(share.shareId, WRONG_CODES_LOCK, new Date(now).toISOString());
+      const left = Math.max(0, WRONG_CODES_LOCK - wrong);
+      recipient.record({
+        action: 'login-failure',
+        outcome: 'failure',
+        description:
+          left > 0
+            ? `share link: wrong or expired code (${wrong} of ${WRONG_CODES_LOCK})`
+            : `share link locked after ${WRONG_CODES_LOCK} wrong codes`,
+        patient: share.patient,
+        objects: { shareId: share.shareId },
+      });
+      if (left === 0)
+        throw new BeeldbrugError('SHARE_LINK_CLOSED', 'this link is locked after too many wrong codes', {
+          members: { state: 'locked' },
+        });
+      throw new BeeldbrugError('SHARE_CODE_WRONG', `the code is not right, or no longer valid; ${left} tries left`, {
+        members: { triesLeft: left },
+      });
+    }
+    admission.succeeded();
+    const session = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(Math.min(now + RECIPIENT_SESSION_MINUTES * 60_000, Date.parse(share.expiresAt)));
+    await this.#o.store.opened(share.shareId, { tokenHash: sha256(session), expiresAt: expiresAt.toISOString() });
+    recipient.record({
+      action: 'login',
+      outcome: 'success',
+      description: `share opened with link and code (opening ${share.opens + 1} of ${share.maxOpens})`,
+      patient: share.patient,
+      objects: { shareId: share.shareId },
+    });
+    return { session, expiresAt: expiresAt.toISOString() };
+  }
+
+  /** The share a recipient session stands for, while both hold (a revoked or locked share ends its sessions). */
+  async recipientSession(session: string): Promise<{ shareId: string; expiresAt: string } | undefined> {
+    const found = await this.#o.store.session(sha256(session));
+    if (found === undefined || Date.parse(found.expiresAt) <= this.#now()) return undefined;
+    const share = await this.#o.store.get(found.shareId);
+    if (share === undefined) return undefined;
+    const state = stateOf(share, this.#now());
+    // An opening that used the last one up may go on: it is the session of that opening.
+    return state === 'active' || state === 'used-up' ? found : undefined;
+  }
+
+  async endRecipientSession(session: string): Promise<void> {
+    await this.#o.store.endSession(sha256(session));
+  }
+
+  /** What the recipient sees: the studies (recorded as read by them), the hospital and its disclaimer. */
+  async studiesFor(shareId: string, from: FromAddress): Promise<{ share: Share; studies: SharedStudy[] }> {
+    const share = await this.#shareOf(shareId);
+    const studies = this.#recipientAccess(share, from).sharedStudies(
+      share.studies.map((s) => s.studyInstanceUid),
+      'shared studies shown to their recipient',
+      shareId,
+    );
+    return { share, studies };
+  }
+
+  /** The instances of a share, opened for its recipient to download (each study recorded as downloaded). */
+  async download(shareId: string, from: FromAddress): Promise<{ share: Share; instances: ReleasedInstance[] }> {
+    const share = await this.#shareOf(shareId);
+    const instances = this.#recipientAccess(share, from).openShared(
+      share.studies.map((s) => s.studyInstanceUid),
+      'shared studies downloaded by their recipient',
+      shareId,
+    );
+    await this.#o.store.downloaded(shareId);
+    return { share, instances };
+  }
+
+  async #shareOf(shareId: string): Promise<Share> {
+    const share = await this.#o.store.get(shareId);
+    if (share === undefined) throw new BeeldbrugError('SHARE_LINK_CLOSED', 'this share no longer exists');
+    return share;
+  }
+
+  #admit(from: FromAddress): { succeeded(): void } {
+    const admission = this.#limit.admit(from.ip);
+    if (admission.ok) return admission;
+    if (admission.first)
+      this.#o.logger.warn({ remote: from.ip, limit: admission.limit }, 'share: rate limit reached for codes');
+    throw new BeeldbrugError(
+      'SHARE_RATE_LIMITED',
+      `too many codes asked for or tried ${admission.limit === 'address' ? 'from this address' : 'at this node'}; try again in ${admission.retryAfterSeconds} s`,
+      { members: { retryAfterSeconds: admission.retryAfterSeconds } },
+    );
+  }
+
+  async #byToken(token: string): Promise<Share | undefined> {
+    if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
+    return this.#o.store.byTokenHash(sha256(token));
+  }
+
+  /** The share of an active link; any other link is refused with its state (an unknown one as expired: no oracle). */
+  async #openable(token: string): Promise<Share> {
+    const share = await this.#byToken(token);
+    const state = share !== undefined ? stateOf(share, this.#now()) : 'expired';
+    if (share === undefined || state !== 'active')
+      throw new BeeldbrugError('SHARE_LINK_CLOSED', closedText[state], { members: { state } });
+    return share;
+  }
+
+  #recipientAccess(share: Share, from: FromAddress): PatientDataAccess {
+    const grounds: AccessGrounds = {
+      kind: 'share-recipient',
+      user: { id: `share:${share.shareId}`, name: `${share.recipient.name} (recipient of a share)` },
+      responsibleUser: share.createdBy,
+      accessPoint: { node: this.#o.node, ip: from.ip },
+      purpose: 'share',
+      authorization: 'share link (e-mail) + one-time code (SMS)',
+    };
+    return this.#o.patientData.open(grounds);
+  }
+
+  #codeHash(shareId: string, code: string): string {
+    return createHmac('sha256', this.#o.codeKey).update(`${shareId}:${code}`).digest('hex');
+  }
+
+  #linkMail(r: Recipient, token: string, expiresAt: string): { to: string; subject: string; text: string } {
+    const hospital = this.#o.hospital;
+    // The token travels in the fragment: browsers never send it to a server, so no proxy or access log keeps it.
+    const link = `${this.#o.publicUrl.replace(/\/+$/, '')}/share#${token}`;
+    const until = new Date(expiresAt).toLocaleDateString('nl-NL', { day: 'numeric', month: 'long', year: 'numeric' });
+    return {
+      to: r.email,
+      subject: `Beelden van ${hospital} voor u klaargezet`,
+      text: [
+        `Beste ${r.name},`,
+        '',
+        `${hospital} heeft medische beelden voor u klaargezet. U kunt ze bekijken en downloaden via deze link:`,
+        '',
+        link,
+        '',
+        `Als u de link opent, sturen wij een code per sms naar uw mobiele nummer. Met link en code samen opent u de beelden. De link werkt tot en met ${until}.`,
+        '',
+        'Hebt u deze e-mail niet verwacht? Open de link dan niet en neem contact op met de afdeling radiologie.',
+        '',
+        `Met vriendelijke groet,`,
+        hospital,
+      ].join('\n'),
+    };
+  }
+
+  #view(s: Share): ShareView {
+    return {
+      shareId: s.shareId,
+      state: stateOf(s, this.#now()),
+      recipient: s.recipient,
+      studies: s.studies,
+      patient: s.patient,
+      createdBy: s.createdBy,
+      createdAt: s.createdAt,
+      expiresAt: s.expiresAt,
+      opens: s.opens,
+      maxOpens: s.maxOpens,
+      downloads: s.downloads,
+      wrongCodes: s.wrongCodes,
+      revokedAt: s.revokedAt,
+      revokedBy: s.revokedBy,
+    };
+  }
+}
+
+const closedText: Record<ShareState, string> = {
+  active: 'this link is open',
+  expired: 'this link has expired',
+  revoked: 'this link was withdrawn by the hospital',
+  locked: 'this link is locked after too many wrong codes',
+  'used-up': 'this link has been opened as often as it may be',
+};
