@@ -11,7 +11,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import type { AuditAction, AuditRecord } from '../../src/audit/index.ts';
-import { totpCode, totpStep } from '../../src/auth/index.ts';
+import { createTestCa, totpCode, totpStep } from '../../src/auth/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { openAccounts } from '../../src/node/index.ts';
 import { type Answer, call, type ExchangeNode, midden, multipartOf, noord, send } from '../support/exchange.ts';
@@ -20,6 +20,7 @@ import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 import { signedIn } from '../support/sign-in.ts';
+import { asRecipient, type Reply, shareSection, startMailServer, startSmsGateway } from '../support/share-services.ts';
 import { byHolder, network, radiologist, radiologistAt, recorded, zuid } from '../support/timeline-network.ts';
 
 /** What one route must leave in the trail of the node that serves it. */
@@ -31,6 +32,8 @@ interface Expected {
   bsn: string;
   /** Queries name the patient but no object; everything else names the study, transfer or instances. */
   objects: boolean;
+  /** Someone outside any organization (a share's recipient): named with the person responsible for the share. */
+  outsider?: boolean;
 }
 
 function assertComplete(route: string, r: AuditRecord, e: Expected): void {
@@ -38,7 +41,8 @@ function assertComplete(route: string, r: AuditRecord, e: Expected): void {
   assert.match(r.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, `${what}: when, UTC in ms`);
   assert.ok(r.outcome === 'success' || r.outcome === 'failure', what);
   assert.ok(r.user.id.length > 0 && r.user.name.length > 0, `${what}: who`);
-  assert.match(r.user.organizationUra ?? '', /^\d{8}$/, `${what}: the user's organization`);
+  if (e.outsider === true) assert.ok((r.responsibleUser?.name ?? '').length > 0, `${what}: who is responsible`);
+  else assert.match(r.user.organizationUra ?? '', /^\d{8}$/, `${what}: the user's organization`);
   assert.ok(r.accessPoint.node.length > 0, `${what}: which node`);
   assert.ok(r.accessPoint.ip !== undefined || r.accessPoint.aeTitle !== undefined, `${what}: from where`);
   assert.equal(r.patient?.bsn, e.bsn, `${what}: which patient`);
@@ -73,6 +77,8 @@ const noPatientData: Record<string, string> = {
   'GET /api/v1/doctor': "findings about the node's configuration and ports, no patient",
   'GET /api/v1/openapi.json': 'the API description, built from the route table: no patient (openapi.test.ts)',
   'GET /metrics': 'counts and times, labelled by outcome, URA, state and error code: no patient (metrics.test.ts)',
+  'POST /share/v1/link': "a link's state and the hospital's name, no patient (share.test.ts)",
+  'DELETE /share/v1/session': "a share recipient's sign-out, no patient",
 };
 
 test('audit coverage: every route that touches patient data writes a complete record before it answers', async (t) => {
@@ -80,10 +86,15 @@ test('audit coverage: every route that touches patient data writes a complete re
   // Noord's PACS, searched and fetched from in the workspace; it holds one of the patient's studies.
   const pacs = await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_NOORD', modalities: {} });
   t.after(() => pacs.stop());
+  // Noord shares studies: its mail server and SMS gateway, under a CA of their own.
+  const servicesCa = createTestCa({ commonName: 'Mail and SMS test CA' });
+  const mail = await startMailServer(t, servicesCa);
+  const sms = await startSmsGateway(t, servicesCa);
   const net = await network(t, {
     noord: {
       dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacs.dicomPort, description: 'Noord PACS' }],
       fetchFrom: { aeTitle: 'PACS_NOORD', method: 'c-get' },
+      share: shareSection(t, { ca: servicesCa, mail, sms, publicUrl: 'https://beelden.noord.test' }),
     },
   });
   const { p, nodes } = net;
@@ -211,6 +222,45 @@ test('audit coverage: every route that touches patient data writes a complete re
     uploads.flatMap((r) => r.objects.sopInstanceUids ?? []).length,
     new Set(uploads.flatMap((r) => r.objects.sopInstanceUids ?? [])).size,
     'each instance received is named once',
+  );
+
+  // The delivered study shared with the patient: made, listed, opened with link and code, shown, and withdrawn.
+  let shareId = '';
+  let cookie = '';
+  const recipient = (method: string, path: string, json?: unknown): Promise<Reply> =>
+    asRecipient(n.port, n.ca.certPem, method, path, json, cookie === '' ? undefined : cookie);
+  await step(
+    async () => {
+      const made = await laborant.call('POST', '/api/v1/shares', {
+        studyInstanceUids: [study],
+        recipient: { name: 'De patiënt', email: 'patient@example.test', mobile: '0612345678' },
+      });
+      assert.equal(made.status, 201, made.body);
+      shareId = (JSON.parse(made.body) as { shareId: string }).shareId;
+      assert.equal((await laborant.call('GET', '/api/v1/shares')).status, 200);
+      const token = /share#([\w-]{43})/.exec((await mail.next()).text)?.[1] ?? '';
+      assert.equal((await recipient('POST', '/share/v1/code', { token })).status, 200);
+      const code = /\d{6}/.exec((await sms.next()).text)?.[0] ?? '';
+      const opened = await recipient('POST', '/share/v1/session', { token, code });
+      assert.equal(opened.status, 200, opened.body);
+      cookie = String(opened.headers['set-cookie']).split(';')[0] ?? '';
+      assert.equal((await recipient('GET', '/share/v1/studies')).status, 200);
+      assert.equal((await laborant.call('POST', `/api/v1/shares/${shareId}/revoke`)).status, 200);
+    },
+    {
+      'POST /api/v1/shares': { at: n, action: 'share', match: /^shared with De patiënt/, objects: true },
+      'GET /api/v1/shares': { at: n, action: 'query', match: /^shares listed/, objects: false },
+      'POST /share/v1/code': { at: n, action: 'login', match: /^share link opened/, objects: true, outsider: true },
+      'POST /share/v1/session': {
+        at: n,
+        action: 'login',
+        match: /^share opened with link and code/,
+        objects: true,
+        outsider: true,
+      },
+      'GET /share/v1/studies': { at: n, action: 'read', match: /^shared studies shown/, objects: true, outsider: true },
+      'POST /api/v1/shares/:shareId/revoke': { at: n, action: 'share', match: /revoked$/, objects: true },
+    },
   );
 
   // The sender may ask how its transfer stands.

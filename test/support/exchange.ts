@@ -56,6 +56,8 @@ export interface ExchangeNodeOptions {
   /** auth.signInRateLimit, and the clock it counts by. */
   signInRateLimit?: Record<string, unknown>;
   now?: () => number;
+  /** The share section: its mail server and SMS gateway (see share-services.ts). */
+  share?: Record<string, unknown>;
 }
 
 /** A node with an exchange listener; by default Noord's, trusting Midden as its one partner. */
@@ -96,6 +98,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
       if (o.timeline !== undefined) raw['timeline'] = o.timeline;
       if (o.retentionDays !== undefined) (raw['store'] as Record<string, unknown>)['retentionDays'] = o.retentionDays;
       if (o.dataDir !== undefined) raw['dataDir'] = o.dataDir;
+      if (o.share !== undefined) raw['share'] = o.share;
       if (o.oidc !== undefined) raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), oidc: o.oidc };
       if (o.assertions !== undefined)
         raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), assertions: o.assertions };

@@ -1,0 +1,262 @@
+// Shares with a patient or a doctor elsewhere: the link goes out by e-mail through a real SMTP server (STARTTLS), the
+// code by SMS through an HTTPS gateway; link and code together open the share, and nothing opens it alone.
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { createTestCa } from '../../src/auth/index.ts';
+import { type ExchangeNode, startExchangeNode } from '../support/exchange.ts';
+import { freePort } from '../support/net.ts';
+import { importSynthPatient } from '../support/patient-data.ts';
+import {
+  asRecipient,
+  type MailServer,
+  type Reply,
+  shareSection,
+  type SmsGatewayServer,
+  startMailServer,
+  startSmsGateway,
+} from '../support/share-services.ts';
+import { type SignedIn, signedIn } from '../support/sign-in.ts';
+
+interface Setup {
+  node: ExchangeNode;
+  mail: MailServer;
+  sms: SmsGatewayServer;
+  staff: SignedIn;
+  studyInstanceUid: string;
+  clock: { now: number };
+}
+
+async function setUp(t: TestContext, o: { refuseMailTo?: string[] } = {}): Promise<Setup> {
+  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
+  const mail = await startMailServer(t, ca, { refuse: o.refuseMailTo ?? [] });
+  const sms = await startSmsGateway(t, ca);
+  const port = await freePort();
+  const clock = { now: Date.now() };
+  const node = await startExchangeNode(t, {
+    ca,
+    port,
+    now: () => clock.now,
+    share: shareSection(t, { ca, mail, sms, publicUrl: `https://127.0.0.1:${port}` }),
+  });
+  const study = await importSynthPatient(t, node.n.node, 21);
+  const staff = await signedIn(t, node, { username: 'secretaresse', name: 'Sanne Secretaresse', role: 'staff' });
+  return { node, mail, sms, staff, studyInstanceUid: study.studyInstanceUid, clock };
+}
+
+const recipient = { name: 'Jan Ontvanger', email: 'jan@example.test', mobile: '06 1234 5678' };
+
+/** Makes a share and answers the link's token, read from the e-mail the SMTP server took. */
+async function share(s: Setup, to = recipient): Promise<{ shareId: string; token: string; mailText: string }> {
+  const r = await s.staff.call('POST', '/api/v1/shares', { studyInstanceUids: [s.studyInstanceUid], recipient: to });
+  assert.equal(r.status, 201, r.body);
+  const m = await s.mail.next();
+  const token = /\/share#([A-Za-z0-9_-]{43})/.exec(m.text)?.[1];
+  assert.ok(token !== undefined, m.text);
+  return { shareId: (JSON.parse(r.body) as { shareId: string }).shareId, token, mailText: m.text };
+}
+
+function recipientCall(s: Setup, method: string, path: string, json?: unknown, cookie?: string): Promise<Reply> {
+  return asRecipient(s.node.port, s.node.ca.certPem, method, path, json, cookie);
+}
+
+async function codeBySms(s: Setup, token: string): Promise<string> {
+  const r = await recipientCall(s, 'POST', '/share/v1/code', { token });
+  assert.equal(r.status, 200, r.body);
+  const m = await s.sms.next();
+  const code = /\b(\d{6})\b/.exec(m.text)?.[1];
+  assert.ok(code !== undefined, m.text);
+  return code;
+}
+
+const problem = (a: { body: string }): { code: string; state?: string; triesLeft?: number; detail: string } =>
+  JSON.parse(a.body) as { code: string; state?: string; triesLeft?: number; detail: string };
+
+test('a share opens with the e-mailed link and the SMS code together, is recorded at every step, and can be revoked', async (t) => {
+  const s = await setUp(t);
+  const { shareId, token, mailText } = await share(s);
+
+  // The e-mail went out over STARTTLS to the recipient, and says nothing about the patient or the study.
+  const mail = s.mail.all[0]!;
+  assert.equal(mail.secure, true, 'the node required STARTTLS');
+  assert.match(mail.to, /jan@example\.test/);
+  assert.match(mailText, /Ziekenhuis Noord/);
+  const shared = s.node.n.node.audit.list({ action: 'share' }).at(-1)!;
+  const bsn = shared.patient?.bsn ?? '';
+  assert.match(bsn, /^\d{9}$/);
+  assert.ok(!mailText.includes(bsn), 'no BSN in the e-mail');
+
+  // Before the code: the link says only that it opens, and where the code goes; the studies stay closed.
+  const status = await recipientCall(s, 'POST', '/share/v1/link', { token });
+  assert.equal(status.status, 200, status.body);
+  assert.deepEqual(
+    { ...(JSON.parse(status.body) as Record<string, unknown>), expiresAt: undefined },
+    { state: 'active', hospital: 'Ziekenhuis Noord', phoneEndsWith: '78', expiresAt: undefined },
+  );
+  assert.equal((await recipientCall(s, 'GET', '/share/v1/studies')).status, 401);
+
+  // The code goes to the recipient's mobile, as E.164, with no patient data either.
+  const code = await codeBySms(s, token);
+  const sms = s.sms.all[0]!;
+  assert.equal(sms.to, '+31612345678');
+  assert.equal(sms.from, 'ZH Noord');
+  assert.ok(!sms.text.includes(bsn));
+
+  // A wrong code counts; the right one opens a session of the recipient's own.
+  const wrong = await recipientCall(s, 'POST', '/share/v1/session', {
+    token,
+    code: code === '000000' ? '111111' : '000000',
+  });
+  assert.equal(wrong.status, 401);
+  assert.equal(problem(wrong).code, 'SHARE_CODE_WRONG');
+  assert.equal(problem(wrong).triesLeft, 4);
+  const opened = await recipientCall(s, 'POST', '/share/v1/session', { token, code });
+  assert.equal(opened.status, 200, opened.body);
+  const setCookie = String(opened.headers['set-cookie'] ?? '');
+  assert.match(
+    setCookie,
+    /^beeldbrug_share=[A-Za-z0-9_-]{43}; Path=\/share; Max-Age=\d+; HttpOnly; Secure; SameSite=Strict/,
+  );
+  const cookie = setCookie.split(';')[0]!;
+
+  const studies = await recipientCall(s, 'GET', '/share/v1/studies', undefined, cookie);
+  assert.equal(studies.status, 200, studies.body);
+  const body = JSON.parse(studies.body) as {
+    hospital: string;
+    disclaimer: string;
+    studies: { studyInstanceUid: string; patientName: string; instances: number }[];
+  };
+  assert.equal(body.hospital, 'Ziekenhuis Noord');
+  assert.match(body.disclaimer, /persoonlijke medische gegevens/);
+  assert.deepEqual(
+    body.studies.map((x) => x.studyInstanceUid),
+    [s.studyInstanceUid],
+  );
+  assert.ok(body.studies[0]!.instances > 0);
+  assert.ok(!mailText.includes(body.studies[0]!.patientName.split('^')[0]!), 'no patient name in the e-mail');
+
+  // The code was used up with the opening.
+  const again = await recipientCall(s, 'POST', '/share/v1/session', { token, code });
+  assert.equal(problem(again).code, 'SHARE_CODE_WRONG');
+
+  // Every step is in the audit trail, with the share, the patient, and who acted: the staff member, then the recipient
+  // (on the staff member's responsibility).
+  const records = s.node.n.node.audit.list({}).filter((r) => r.objects.shareId === shareId);
+  const steps = records.map(
+    (r) => `${r.action}:${r.outcome}:${r.user.id.startsWith('share:') ? 'recipient' : r.user.name}`,
+  );
+  assert.deepEqual(steps, [
+    'share:success:Sanne Secretaresse',
+    'login:success:recipient',
+    'login-failure:failure:recipient',
+    'login:success:recipient',
+    'read:success:recipient',
+    'login-failure:failure:recipient',
+  ]);
+  for (const r of records) assert.equal(r.patient?.bsn, bsn);
+  const byRecipient = records.filter((r) => r.user.id === `share:${shareId}`);
+  for (const r of byRecipient) {
+    assert.equal(r.responsibleUser?.name, 'Sanne Secretaresse');
+    assert.equal(r.accessPoint.ip, '127.0.0.1');
+  }
+
+  // Staff see the share's state; revoking ends the link and the open session at once.
+  const list = await s.staff.call('GET', '/api/v1/shares');
+  const listed = (JSON.parse(list.body) as { shares: { shareId: string; state: string; opens: number }[] }).shares;
+  assert.deepEqual(
+    listed.map((x) => [x.shareId, x.state, x.opens]),
+    [[shareId, 'active', 1]],
+  );
+  const revoked = await s.staff.call('POST', `/api/v1/shares/${shareId}/revoke`);
+  assert.equal(revoked.status, 200, revoked.body);
+  assert.equal((JSON.parse(revoked.body) as { state: string }).state, 'revoked');
+  assert.equal((await recipientCall(s, 'GET', '/share/v1/studies', undefined, cookie)).status, 401);
+  const after = await recipientCall(s, 'POST', '/share/v1/link', { token });
+  assert.deepEqual(JSON.parse(after.body), { state: 'revoked', hospital: 'Ziekenhuis Noord' });
+  const closed = await recipientCall(s, 'POST', '/share/v1/code', { token });
+  assert.equal(closed.status, 410);
+  assert.equal(problem(closed).state, 'revoked');
+  assert.ok(!closed.body.includes(bsn));
+  assert.equal(s.sms.all.length, 1, 'no code for a revoked link');
+});
+
+test('five wrong codes lock a link; an expired or unknown link reveals nothing; the address is rate limited', async (t) => {
+  const s = await setUp(t);
+  const first = await share(s);
+  await codeBySms(s, first.token);
+  for (let i = 1; i <= 4; i++) {
+    const r = await recipientCall(s, 'POST', '/share/v1/session', { token: first.token, code: 'abcdef' });
+    assert.equal(problem(r).triesLeft, 5 - i);
+  }
+  const fifth = await recipientCall(s, 'POST', '/share/v1/session', { token: first.token, code: '12345' });
+  assert.equal(fifth.status, 410);
+  assert.equal(problem(fifth).state, 'locked');
+  // Locked means locked: not even a new code, and the right one would not help.
+  assert.equal(problem(await recipientCall(s, 'POST', '/share/v1/code', { token: first.token })).state, 'locked');
+  const locked = s.node.n.node.audit.list({ action: 'login-failure' }).at(-1)!;
+  assert.match(locked.description, /locked after 5 wrong codes/);
+
+  // Unknown tokens look like nothing at all.
+  const unknown = await recipientCall(s, 'POST', '/share/v1/link', { token: 'A'.repeat(43) });
+  assert.deepEqual(JSON.parse(unknown.body), { state: 'unknown', hospital: 'Ziekenhuis Noord' });
+
+  // One address trying codes on link after link: 10 failed attempts (the 5 above and the refused code request count
+  // too) and then 429, with when to try again.
+  const third = await share(s);
+  const tries: number[] = [];
+  for (let i = 0; i < 4; i++)
+    tries.push(
+      Number((await recipientCall(s, 'POST', '/share/v1/session', { token: third.token, code: '000000' })).status),
+    );
+  assert.deepEqual(tries, [401, 401, 401, 401]);
+  const limited = await recipientCall(s, 'POST', '/share/v1/session', { token: third.token, code: '000000' });
+  assert.equal(limited.status, 429, limited.body);
+  assert.equal(problem(limited).code, 'SHARE_RATE_LIMITED');
+  assert.match(String(limited.headers['retry-after']), /^\d+$/);
+
+  // A link past its 7 days says so, and no more (the rate limit's window has passed by then too).
+  const second = await share(s);
+  s.clock.now += 7 * 86_400_000 + 1000;
+  const expired = await recipientCall(s, 'POST', '/share/v1/link', { token: second.token });
+  assert.deepEqual(JSON.parse(expired.body), { state: 'expired', hospital: 'Ziekenhuis Noord' });
+  const late = await recipientCall(s, 'POST', '/share/v1/code', { token: second.token });
+  assert.equal(late.status, 410);
+  assert.deepEqual(
+    { code: problem(late).code, state: problem(late).state },
+    { code: 'SHARE_LINK_CLOSED', state: 'expired' },
+  );
+});
+
+test('a share whose e-mail the mail server refuses is not made, and says so', async (t) => {
+  const s = await setUp(t, { refuseMailTo: ['weg@example.test'] });
+  const r = await s.staff.call('POST', '/api/v1/shares', {
+    studyInstanceUids: [s.studyInstanceUid],
+    recipient: { ...recipient, email: 'weg@example.test' },
+  });
+  assert.equal(r.status, 502, r.body);
+  assert.equal(problem(r).code, 'SHARE_NOT_SENT');
+  const list = JSON.parse((await s.staff.call('GET', '/api/v1/shares')).body) as { shares: unknown[] };
+  assert.deepEqual(list.shares, []);
+  const failed = s.node.n.node.audit.list({ action: 'share' }).filter((x) => x.outcome === 'failure');
+  assert.equal(failed.length, 1);
+});
+
+test('a share takes a mobile number as people type it, and refuses what no SMS reaches', async (t) => {
+  const s = await setUp(t);
+  for (const mobile of ['0201234567', '12345', '+31 20 123 4567']) {
+    const r = await s.staff.call('POST', '/api/v1/shares', {
+      studyInstanceUids: [s.studyInstanceUid],
+      recipient: { ...recipient, mobile },
+    });
+    assert.equal(r.status, 400, `${mobile}: ${r.body}`);
+    assert.match(r.body, /mobile number/);
+  }
+  const r = await s.staff.call('POST', '/api/v1/shares', {
+    studyInstanceUids: [s.studyInstanceUid],
+    recipient: { ...recipient, mobile: '+44 7700 900123' },
+  });
+  assert.equal(r.status, 201, r.body);
+  assert.equal((JSON.parse(r.body) as { recipient: { mobile: string } }).recipient.mobile, '+447700900123');
+  // A person's role decides: an auditor reads the trail, and shares nothing.
+  const auditor = await signedIn(t, s.node, { username: 'auditor', name: 'Anne Auditor', role: 'auditor' });
+  assert.equal((await auditor.call('GET', '/api/v1/shares')).status, 403);
+});
