@@ -12,6 +12,7 @@ import {
   type RouteDoc,
 } from '../http/index.ts';
 import type { PatientData } from '../studies/index.ts';
+import { shareZip } from './share-zip.ts';
 import type { ShareActor, Shares } from './shares.ts';
 
 const uid = z
@@ -228,6 +229,28 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
           bytes: s.bytes,
         })),
       };
+    },
+  );
+
+  app.get(
+    '/share/v1/download',
+    {
+      config: {
+        access: 'share-recipient',
+        doc: recipientDoc(
+          'The shared studies as a zip: the DICOM files in the standard media layout with a DICOMDIR, streamed',
+          { answers: 'application/zip' },
+        ),
+      },
+    },
+    async (req, reply) => {
+      const { instances } = await d.shares.download(recipientOf(req).shareId, { ip: req.ip });
+      const day = new Date().toISOString().slice(0, 10);
+      return reply
+        .type('application/zip')
+        .header('content-disposition', `attachment; filename="beelden-${day}.zip"`)
+        .header('cache-control', 'no-store')
+        .send(shareZip(instances, { hospital: d.hospital, disclaimer: d.disclaimer }));
     },
   );
 }

@@ -1,11 +1,18 @@
 // Shares with a patient or a doctor elsewhere: the link goes out by e-mail through a real SMTP server (STARTTLS), the
 // code by SMS through an HTTPS gateway; link and code together open the share, and nothing opens it alone.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { createTestCa } from '../../src/auth/index.ts';
 import { type ExchangeNode, startExchangeNode } from '../support/exchange.ts';
 import { freePort } from '../support/net.ts';
-import { importSynthPatient } from '../support/patient-data.ts';
+import { filesIn } from '../support/dicom-files.ts';
+import { heldInstances, importSynthPatient } from '../support/patient-data.ts';
+import { run } from '../support/processes.ts';
+import { tempDir } from '../support/tmp.ts';
+import { requireTool } from '../support/tools.ts';
 import {
   asRecipient,
   type MailServer,
@@ -259,4 +266,66 @@ test('a share takes a mobile number as people type it, and refuses what no SMS r
   // A person's role decides: an auditor reads the trail, and shares nothing.
   const auditor = await signedIn(t, s.node, { username: 'auditor', name: 'Anne Auditor', role: 'auditor' });
   assert.equal((await auditor.call('GET', '/api/v1/shares')).status, 403);
+});
+
+test('the recipient downloads a zip: the DICOM files as held, in the standard media layout, with a DICOMDIR DCMTK reads', async (t) => {
+  const unzip = requireTool(t, 'unzip');
+  const dcmdump = requireTool(t, 'dcmdump');
+  const dcmmkdir = requireTool(t, 'dcmmkdir');
+  if (unzip === undefined || dcmdump === undefined || dcmmkdir === undefined) return;
+  const s = await setUp(t);
+  const { shareId, token } = await share(s);
+  const code = await codeBySms(s, token);
+  const opened = await recipientCall(s, 'POST', '/share/v1/session', { token, code });
+  const cookie = String(opened.headers['set-cookie']).split(';')[0]!;
+  assert.equal((await recipientCall(s, 'GET', '/share/v1/download')).status, 401, 'not without the session');
+
+  const zip = await recipientCall(s, 'GET', '/share/v1/download', undefined, cookie);
+  assert.equal(zip.status, 200, zip.body.slice(0, 500));
+  assert.equal(zip.headers['content-type'], 'application/zip');
+  assert.match(String(zip.headers['content-disposition']), /^attachment; filename="beelden-\d{4}-\d\d-\d\d\.zip"$/);
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'share.zip'), zip.bytes);
+  const unpacked = join(dir, 'unpacked');
+  const u = await run(unzip, ['-q', join(dir, 'share.zip'), '-d', unpacked], 60_000);
+  assert.equal(u.code, 0, u.stderr);
+
+  // Every instance of the study, byte for byte as the node holds it, under File IDs of the General Purpose profile.
+  const held = heldInstances(s.node.n.node, s.studyInstanceUid);
+  const files = filesIn(join(unpacked, 'DICOM'));
+  assert.equal(files.length, held.length);
+  for (const f of files) {
+    const id = relative(unpacked, f).split(sep);
+    assert.ok(id.length <= 8 && id.every((c) => /^[A-Z0-9_]{1,8}$/.test(c)), `File ID ${id.join('\\')}`);
+  }
+  const digest = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+  assert.deepEqual(new Set(files.map((f) => digest(readFileSync(f)))), new Set(held.map((i) => i.stored.blob.sha256)));
+
+  // DCMTK reads the DICOMDIR without complaint, and it lists the same records as the one dcmmkdir makes of these files.
+  const ours = await run(dcmdump, ['-q', '+L', join(unpacked, 'DICOMDIR')], 60_000);
+  assert.equal(ours.code, 0, ours.stderr);
+  assert.equal(ours.stderr, '');
+  const reference = join(dir, 'REFERENCE');
+  const made = await run(
+    dcmmkdir,
+    ['-q', '+id', unpacked, '+r', '+I', '--output-file', reference, ...files.map((f) => relative(unpacked, f))],
+    60_000,
+  );
+  assert.equal(made.code, 0, made.stdout + made.stderr);
+  // Record types, File IDs, the referenced instances and the keys a viewer shows.
+  const KEYS =
+    /\((0004,1430|0004,1500|0004,1511|0004,1512|0010,0010|0010,0020|0020,000d|0020,000e|0008,0060|0020,0011|0020,0013)\)/;
+  const records = async (file: string): Promise<string[]> =>
+    (await run(dcmdump, ['-q', '+L', file], 60_000)).stdout
+      .split('\n')
+      .filter((l) => KEYS.test(l))
+      .map((l) => l.replace(/^\s+/, '').replace(/\s+#.*$/, ''));
+  assert.deepEqual(await records(join(unpacked, 'DICOMDIR')), await records(reference));
+
+  // The download is recorded, per study, in the recipient's name.
+  const downloads = s.node.n.node.audit.list({ action: 'download' }).filter((r) => r.objects.shareId === shareId);
+  assert.deepEqual(
+    downloads.map((r) => [r.user.id, r.objects.studyInstanceUid]),
+    [[`share:${shareId}`, s.studyInstanceUid]],
+  );
 });

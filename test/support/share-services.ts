@@ -171,6 +171,7 @@ export function shareSection(
 export interface Reply {
   status: number;
   body: string;
+  bytes: Buffer;
   headers: IncomingHttpHeaders;
 }
 
@@ -199,9 +200,12 @@ export function asRecipient(
         },
       },
       (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => {
+          const bytes = Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, body: bytes.toString('utf8'), bytes, headers: res.headers });
+        });
       },
     );
     req.on('error', reject);

@@ -1,0 +1,110 @@
+import { Readable } from 'node:stream';
+import ZipStream from 'zip-stream';
+import { HeaderReader } from '../dicom/index.ts';
+import type { ReleasedInstance } from '../studies/index.ts';
+import { type DirectoryEntry, dicomdir } from './dicomdir.ts';
+
+/** What the zip says to its recipient beside the files: who sent it, and how to open it. */
+export interface ZipTexts {
+  hospital: string;
+  /** The hospital's disclaimer, also shown before the download. */
+  disclaimer: string;
+}
+
+const pad = (n: number, width: number): string => String(n).padStart(width, '0');
+
+/** The instances in the order a viewer and DICOMDIR list them: study as shared, then series and instance number. */
+function ordered(instances: readonly ReleasedInstance[]): ReleasedInstance[] {
+  const studyOrder = new Map<string, number>();
+  for (const i of instances)
+    if (!studyOrder.has(i.stored.study.studyInstanceUid))
+      studyOrder.set(i.stored.study.studyInstanceUid, studyOrder.size);
+  const key = (i: ReleasedInstance): [number, number, string, number] => [
+    studyOrder.get(i.stored.study.studyInstanceUid) ?? 0,
+    i.stored.series.seriesNumber ?? Number.MAX_SAFE_INTEGER,
+    i.stored.series.seriesInstanceUid,
+    i.stored.instance.instanceNumber ?? Number.MAX_SAFE_INTEGER,
+  ];
+  return [...instances].sort((a, b) => {
+    const [a1, a2, a3, a4] = key(a);
+    const [b1, b2, b3, b4] = key(b);
+    return a1 - b1 || a2 - b2 || a3.localeCompare(b3) || a4 - b4;
+  });
+}
+
+/**
+ * A share as a zip, streamed as it is written (never whole in memory or on disk): the DICOM files in the standard
+ * media layout (DICOM/ST001/SE001/IM00001, PS3.10 8.5: at most 8 characters per component, no extension), a DICOMDIR
+ * that lists them (written last, from each file's own header, read on the way through), and a LEESMIJ.TXT. Files are
+ * stored, not deflated: images hardly shrink, and a recipient's download should not wait on compression.
+ */
+export function shareZip(instances: readonly ReleasedInstance[], texts: ZipTexts): Readable {
+  const zip = new ZipStream({ store: true });
+  const entry = (source: Readable | Buffer, name: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      zip.entry(source, { name, store: true, date: new Date() }, (err) => (err !== null ? reject(err) : resolve()));
+    });
+  const fill = async (): Promise<void> => {
+    const entries: DirectoryEntry[] = [];
+    const studies = new Map<string, number>();
+    const series = new Map<string, { number: number; images: number }>();
+    for (const i of ordered(instances)) {
+      const s = i.stored;
+      if (!studies.has(s.study.studyInstanceUid)) studies.set(s.study.studyInstanceUid, studies.size + 1);
+      const seriesKey = s.series.seriesInstanceUid;
+      let se = series.get(seriesKey);
+      if (se === undefined) {
+        se = { number: [...series.values()].length + 1, images: 0 };
+        series.set(seriesKey, se);
+      }
+      se.images++;
+      const fileId = [
+        'DICOM',
+        `ST${pad(studies.get(s.study.studyInstanceUid) ?? 0, 3)}`,
+        `SE${pad(se.number, 3)}`,
+        `IM${pad(se.images, 5)}`,
+      ];
+      const header = new HeaderReader(s.instance.transferSyntaxUid);
+      await entry(Readable.from(teeHeader(i, header)), fileId.join('/'));
+      entries.push({
+        fileId,
+        sopClassUid: s.instance.sopClassUid,
+        sopInstanceUid: s.instance.sopInstanceUid,
+        transferSyntaxUid: s.instance.transferSyntaxUid,
+        header: header.end(),
+      });
+    }
+    await entry(dicomdir(entries, 'BEELDBRUG'), 'DICOMDIR');
+    await entry(Buffer.from(readme(texts, entries.length), 'utf8'), 'LEESMIJ.TXT');
+    zip.finalize();
+  };
+  void fill().catch((err: unknown) => zip.destroy(err instanceof Error ? err : new Error(String(err))));
+  return zip as unknown as Readable;
+}
+
+/** The file's bytes as they go into the zip; its data set's header is read from them on the way (for the DICOMDIR). */
+async function* teeHeader(i: ReleasedInstance, header: HeaderReader): AsyncGenerator<Buffer> {
+  let skip = i.stored.datasetOffset;
+  for await (const chunk of i.openFile() as AsyncIterable<Buffer>) {
+    if (!header.done) {
+      if (skip >= chunk.length) skip -= chunk.length;
+      else {
+        header.push(skip > 0 ? chunk.subarray(skip) : chunk);
+        skip = 0;
+      }
+    }
+    yield chunk;
+  }
+}
+
+function readme(t: ZipTexts, files: number): string {
+  return [
+    `Medische beelden van ${t.hospital}`,
+    '',
+    `Deze map bevat ${files} DICOM-bestanden in de map DICOM, met een DICOMDIR die ze opsomt.`,
+    'Een DICOM-viewer (bijvoorbeeld die van uw ziekenhuis of huisarts) opent de DICOMDIR en toont de beelden.',
+    '',
+    t.disclaimer,
+    '',
+  ].join('\r\n');
+}
