@@ -245,6 +245,7 @@ test('audit coverage: every route that touches patient data writes a complete re
       assert.equal(opened.status, 200, opened.body);
       cookie = String(opened.headers['set-cookie']).split(';')[0] ?? '';
       assert.equal((await recipient('GET', '/share/v1/studies')).status, 200);
+      assert.equal((await recipient('GET', '/share/v1/download')).status, 200);
       assert.equal((await laborant.call('POST', `/api/v1/shares/${shareId}/revoke`)).status, 200);
     },
     {
@@ -259,6 +260,13 @@ test('audit coverage: every route that touches patient data writes a complete re
         outsider: true,
       },
       'GET /share/v1/studies': { at: n, action: 'read', match: /^shared studies shown/, objects: true, outsider: true },
+      'GET /share/v1/download': {
+        at: n,
+        action: 'download',
+        match: /^shared studies downloaded/,
+        objects: true,
+        outsider: true,
+      },
       'POST /api/v1/shares/:shareId/revoke': { at: n, action: 'share', match: /revoked$/, objects: true },
     },
   );
