@@ -74,12 +74,14 @@ export interface RunningNode {
   readonly timeline: TimelineService | undefined;
   /** What keeps the registry's localizations in step, when a registry is configured. */
   readonly localization: LocalizationPublisher | undefined;
+  /** The retention job: one pass can be asked for besides its own schedule (an operator's check, a test). */
+  readonly retention: { runOnce(): Promise<void> };
   close(): Promise<void>;
 }
 
 /** What a test sets besides the configuration. */
 export interface NodeOptions {
-  /** The clock of the sign-in rate limit (milliseconds since the epoch). */
+  /** The clock of the sign-in rate limit, shares and retention (milliseconds since the epoch). */
   now?: () => number;
 }
 
@@ -164,6 +166,28 @@ export async function startNode(
         return r !== undefined ? { mayRelease: (bsn, toUra) => r.mayRelease(bsn, toUra, 'imaging') } : undefined;
       },
     });
+    const openShares = (c: NonNullable<typeof config.share>): Shares => {
+      const shareStore = new SqliteShareStore(join(config.dataDir, 'share.sqlite'));
+      const mailer = smtpMailer(c.smtp);
+      closers.push(async () => (mailer.close(), shareStore.close()));
+      return new Shares({
+        store: shareStore,
+        patientData,
+        mailer,
+        sms: httpsSmsGateway(c.sms),
+        logger: logger.child({ part: 'share' }),
+        node: config.node.name,
+        hospital: config.node.organization.name,
+        publicUrl: c.publicUrl,
+        validDays: c.validDays,
+        maxOpens: c.maxOpens,
+        // Codes are hashed with a key of the node's own, so the share database alone does not give them away.
+        codeKey: Buffer.from(hkdfSync('sha256', encryptionKey, Buffer.alloc(0), 'beeldbrug share codes v1', 32)),
+        ...(options.now !== undefined ? { now: options.now } : {}),
+      });
+    };
+    // Opened before the first retention pass, which keeps the studies of shares that have not ended.
+    const shares = config.share !== undefined ? openShares(config.share) : undefined;
     // Sources the gauges read at scrape time; set as the parts below come up.
     const dimseServers: DimseServer[] = [];
     let forwarding: ReadonlyMap<string, PacsForwarder> = new Map();
@@ -196,6 +220,8 @@ export async function startNode(
       auditRetentionYears: config.audit.retentionYears,
       logger: logger.child({ part: 'retention' }),
       onPurged: (bsns) => localization?.purged(bsns),
+      ...(shares !== undefined ? { shares } : {}),
+      ...(options.now !== undefined ? { now: options.now } : {}),
     });
     closers.push(() => retention.close());
     retention.start();
@@ -460,27 +486,6 @@ export async function startNode(
           }
         });
       };
-      const openShares = (c: NonNullable<typeof config.share>): Shares => {
-        const shareStore = new SqliteShareStore(join(config.dataDir, 'share.sqlite'));
-        const mailer = smtpMailer(c.smtp);
-        closers.push(async () => (mailer.close(), shareStore.close()));
-        return new Shares({
-          store: shareStore,
-          patientData,
-          mailer,
-          sms: httpsSmsGateway(c.sms),
-          logger: logger.child({ part: 'share' }),
-          node: config.node.name,
-          hospital: config.node.organization.name,
-          publicUrl: c.publicUrl,
-          validDays: c.validDays,
-          maxOpens: c.maxOpens,
-          // Codes are hashed with a key of the node's own, so the share database alone does not give them away.
-          codeKey: Buffer.from(hkdfSync('sha256', encryptionKey, Buffer.alloc(0), 'beeldbrug share codes v1', 32)),
-          ...(options.now !== undefined ? { now: options.now } : {}),
-        });
-      };
-      const shares = config.share !== undefined ? openShares(config.share) : undefined;
       const server = await listening(`HTTPS ${exchange.listen.host}:${exchange.listen.port}`, () =>
         startHttpsServer({
           host: exchange.listen.host,
@@ -676,6 +681,7 @@ export async function startNode(
       outbox,
       timeline,
       localization,
+      retention,
       close: closeAll,
     };
   } catch (err) {

@@ -1,6 +1,6 @@
 import type { AuditTrail } from '../audit/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { PatientData } from '../studies/index.ts';
+import type { PatientData, PatientDataAccess } from '../studies/index.ts';
 
 const DAY_MS = 24 * 3600_000;
 
@@ -19,6 +19,13 @@ export interface RetentionJobOptions {
   logger: Logger;
   /** Told the BSNs of the patients whose studies were purged (the registry's localizations follow). */
   onPurged?: (bsns: string[]) => void;
+  /** Shares keep their studies until they end, and are purged themselves once they ended a retention period ago. */
+  /** The clock (milliseconds since the epoch). */
+  now?: () => number;
+  shares?: {
+    studiesInUse(): Promise<string[]>;
+    purgeEnded(cutoff: Date, by: PatientDataAccess, description: string): Promise<number>;
+  };
 }
 
 export class RetentionJob {
@@ -40,7 +47,7 @@ export class RetentionJob {
   }
 
   /** One purge pass; concurrent calls share the pass under way. */
-  runOnce(now = new Date()): Promise<void> {
+  runOnce(now = new Date(this.#o.now?.() ?? Date.now())): Promise<void> {
     this.#running ??= this.#purge(now).finally(() => (this.#running = undefined));
     return this.#running;
   }
@@ -68,12 +75,20 @@ export class RetentionJob {
     const { patientData, retentionDays, logger } = this.#o;
     const cutoff = new Date(now.getTime() - retentionDays * DAY_MS);
     try {
-      const purged = await patientData
-        .openForTask('retention', 'retention job', 'retention', `store.retentionDays=${retentionDays}`)
-        .purgeReceivedBefore(
-          cutoff,
-          (s) => `transient copy purged after ${retentionDays} days (${s.instances} instances, ${s.bytes} bytes)`,
-        );
+      const access = patientData.openForTask(
+        'retention',
+        'retention job',
+        'retention',
+        `store.retentionDays=${retentionDays}`,
+      );
+      const shares = this.#o.shares;
+      const purged = await access.purgeReceivedBefore(
+        cutoff,
+        (s) => `transient copy purged after ${retentionDays} days (${s.instances} instances, ${s.bytes} bytes)`,
+        (await shares?.studiesInUse()) ?? [],
+      );
+      const sharesPurged = (await shares?.purgeEnded(cutoff, access, `${retentionDays} days after it ended`)) ?? 0;
+      if (sharesPurged > 0) logger.info({ shares: sharesPurged }, 'ended shares purged');
       for (const s of purged) {
         logger.info(
           {

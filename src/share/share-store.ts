@@ -67,6 +67,8 @@ export interface ShareStore {
   revoke(shareId: string, by: { id: string; name: string }, at: string): Promise<void>;
   /** Shares that ended before `cutoff` (expired, or revoked), for the retention job to purge. */
   endedBefore(cutoff: string): Promise<Share[]>;
+  /** Shares not yet ended at `now` (neither expired nor revoked): their studies stay. */
+  notEndedAt(now: string): Promise<Share[]>;
   close(): void;
 }
 
@@ -262,6 +264,13 @@ export class SqliteShareStore implements ShareStore {
     const rows = this.#db
       .prepare('SELECT * FROM share WHERE expires_at < ? OR revoked_at < ? ORDER BY created_at')
       .all(cutoff, cutoff) as unknown as Row[];
+    return rows.map(shareOf);
+  }
+
+  async notEndedAt(now: string): Promise<Share[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM share WHERE revoked_at IS NULL AND expires_at > ?')
+      .all(now) as unknown as Row[];
     return rows.map(shareOf);
   }
 

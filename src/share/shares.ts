@@ -340,6 +340,28 @@ export class Shares {
     return { share, instances };
   }
 
+  /** The studies of shares that have not ended: retention keeps them until the share ends. */
+  async studiesInUse(): Promise<string[]> {
+    const open = await this.#o.store.notEndedAt(new Date(this.#now()).toISOString());
+    return [...new Set(open.flatMap((s) => s.studies.map((x) => x.studyInstanceUid)))];
+  }
+
+  /** Removes shares that ended before `cutoff` (their recipient's address and number with them), each recorded. */
+  async purgeEnded(cutoff: Date, by: PatientDataAccess, description: string): Promise<number> {
+    const ended = await this.#o.store.endedBefore(cutoff.toISOString());
+    for (const share of ended) {
+      await this.#o.store.remove(share.shareId);
+      by.record({
+        action: 'purge',
+        outcome: 'success',
+        description: `share with ${share.recipient.name} purged ${description}`,
+        patient: share.patient,
+        objects: { shareId: share.shareId },
+      });
+    }
+    return ended.length;
+  }
+
   async #shareOf(shareId: string): Promise<Share> {
     const share = await this.#o.store.get(shareId);
     if (share === undefined) throw new BeeldbrugError('SHARE_LINK_CLOSED', 'this share no longer exists');

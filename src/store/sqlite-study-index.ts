@@ -314,10 +314,11 @@ export class SqliteStudyIndex implements StudyIndex {
     return this.#run(sql, where.params).map(storedInstanceOf);
   }
 
-  receivedBefore(cutoff: string, limit: number): StoredInstance[] {
+  receivedBefore(cutoff: string, limit: number, kept: readonly string[] = []): StoredInstance[] {
     return this.#run(
-      `SELECT ${STORED_INSTANCE_COLUMNS} ${ALL_LEVELS_FROM} WHERE i.received_at < ? ORDER BY i.received_at LIMIT ?`,
-      [cutoff, limit],
+      `SELECT ${STORED_INSTANCE_COLUMNS} ${ALL_LEVELS_FROM} WHERE i.received_at < ?
+         AND st.study_instance_uid NOT IN (SELECT value FROM json_each(?)) ORDER BY i.received_at LIMIT ?`,
+      [cutoff, JSON.stringify(kept), limit],
     ).map(storedInstanceOf);
   }
 

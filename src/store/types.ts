@@ -172,8 +172,8 @@ export interface StudyIndex {
   query(level: QueryLevel, matchers: readonly Matcher[], opts?: QueryPage): QueryRow[];
   /** Every instance under the matching entities (for C-MOVE/C-GET), ordered by series, then instance number. */
   instancesMatching(level: QueryLevel, matchers: readonly Matcher[]): StoredInstance[];
-  /** The oldest instances received before `cutoff` (ISO 8601 UTC), for retention. */
-  receivedBefore(cutoff: string, limit: number): StoredInstance[];
+  /** The oldest instances received before `cutoff` (ISO 8601 UTC), for retention; none of the `kept` studies. */
+  receivedBefore(cutoff: string, limit: number, kept?: readonly string[]): StoredInstance[];
   /**
    * For retention; removes parents that become empty. Durable when it returns, and remembers the blob as removed, so
    * the caller deletes the blob next and recovery never indexes it again.

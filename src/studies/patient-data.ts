@@ -680,10 +680,17 @@ export class PatientDataAccess {
     return this.#o.studies.patientBsns();
   }
 
-  /** Retention: removes every instance received before `cutoff`, each study recorded as purged. */
-  async purgeReceivedBefore(cutoff: Date, description: (s: PurgedStudy) => string): Promise<PurgedStudy[]> {
+  /**
+   * Retention: removes every instance received before `cutoff`, except those of the `kept` studies (shared, until the
+   * share ends), each study recorded as purged.
+   */
+  async purgeReceivedBefore(
+    cutoff: Date,
+    description: (s: PurgedStudy) => string,
+    kept: readonly string[] = [],
+  ): Promise<PurgedStudy[]> {
     this.#authorize('purge', 'retention', { objects: {} }, 'purge');
-    const purged = await this.#o.studies.purgeReceivedBefore(this.#ctx, cutoff);
+    const purged = await this.#o.studies.purgeReceivedBefore(this.#ctx, cutoff, kept);
     return this.#recordPurged(purged, description);
   }
 

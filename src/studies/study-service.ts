@@ -108,10 +108,10 @@ export class StudyService {
    * batches, each removal durable before its file is deleted. Returns what went, per study, for the log and the audit
    * trail; audit records themselves are never purged here.
    */
-  async purgeReceivedBefore(ctx: AccessContext, cutoff: Date): Promise<PurgedStudy[]> {
+  async purgeReceivedBefore(ctx: AccessContext, cutoff: Date, kept: readonly string[] = []): Promise<PurgedStudy[]> {
     const purged = await this.#purge(function* (index) {
       for (;;) {
-        const batch = index.receivedBefore(cutoff.toISOString(), 500);
+        const batch = index.receivedBefore(cutoff.toISOString(), 500, kept);
         if (batch.length === 0) return;
         for (const i of batch) yield i.instance.sopInstanceUid;
       }

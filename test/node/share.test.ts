@@ -329,3 +329,44 @@ test('the recipient downloads a zip: the DICOM files as held, in the standard me
     [[`share:${shareId}`, s.studyInstanceUid]],
   );
 });
+
+test('retention keeps a shared study until its share ends, then purges the copy, and the share itself a period later', async (t) => {
+  const s = await setUp(t);
+  const made = await s.staff.call('POST', '/api/v1/shares', {
+    studyInstanceUids: [s.studyInstanceUid],
+    recipient,
+    validDays: 14,
+  });
+  assert.equal(made.status, 201, made.body);
+  const shareId = (JSON.parse(made.body) as { shareId: string }).shareId;
+  const node = s.node.n.node;
+  const held = (): number => heldInstances(node, s.studyInstanceUid).length;
+  const before = held();
+
+  // Past the node's 7 days: the received copy would go, but the share still needs it.
+  s.clock.now += 8 * 86_400_000;
+  await node.retention.runOnce();
+  assert.equal(held(), before, 'kept while its share holds');
+
+  // Revoked, the share has ended: its study's copy goes at the next pass; the share stays listed a while.
+  assert.equal((await s.staff.call('POST', `/api/v1/shares/${shareId}/revoke`)).status, 200);
+  await node.retention.runOnce();
+  assert.equal(held(), 0, 'purged once the share ended');
+  const listed = JSON.parse((await s.staff.call('GET', '/api/v1/shares')).body) as { shares: { state: string }[] };
+  assert.deepEqual(
+    listed.shares.map((x) => x.state),
+    ['revoked'],
+  );
+
+  // Another period on, the share goes too (the recipient's address and number with it), recorded.
+  s.clock.now += 8 * 86_400_000;
+  await node.retention.runOnce();
+  assert.deepEqual(
+    (JSON.parse((await s.staff.call('GET', '/api/v1/shares')).body) as { shares: unknown[] }).shares,
+    [],
+  );
+  const purged = node.audit.list({ action: 'purge' }).filter((r) => r.objects.shareId === shareId);
+  assert.equal(purged.length, 1);
+  assert.match(purged[0]!.description, /^share with Jan Ontvanger purged 7 days after it ended$/);
+  assert.equal(purged[0]!.user.id, 'system:retention');
+});
