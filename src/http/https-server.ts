@@ -166,6 +166,9 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
     // Our own lines log refusals; fastify's per-request lines would add URLs and client details for every call.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
+    // A stop closes every connection at once: waiting for browsers to let go of theirs held a stop for a minute or more,
+    // and a client cut off retries (the exchange resumes, a download starts again).
+    forceCloseConnections: true,
   });
   installProblemHandlers(app, o.logger);
   const onProblem = o.onProblem;
