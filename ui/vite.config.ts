@@ -6,7 +6,16 @@ export default defineConfig({
   root: import.meta.dirname,
   base: '/',
   plugins: [react()],
-  build: { outDir: 'dist', emptyOutDir: true, sourcemap: true, chunkSizeWarningLimit: 4096 },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    sourcemap: true,
+    chunkSizeWarningLimit: 4096,
+    // Two pages: the staff workspace, and the page a share's recipient opens from the e-mail (none of the staff code).
+    rollupOptions: {
+      input: { main: `${import.meta.dirname}/index.html`, share: `${import.meta.dirname}/share.html` },
+    },
+  },
   worker: { format: 'es' },
   // The image loader starts its decoding workers from its own files; pre-bundling would break their URLs.
   optimizeDeps: { exclude: ['@cornerstonejs/dicom-image-loader'] },

@@ -57,6 +57,24 @@ const createSchema = z.strictObject({
 const linkSchema = z.strictObject({ token: z.string().min(1).max(100) });
 const codeSchema = z.strictObject({ token: z.string().min(1).max(100), code: z.string().trim().min(1).max(12) });
 
+/** What a share's recipient sees once link and code opened it (GET /share/v1/studies). */
+export interface RecipientView {
+  hospital: string;
+  disclaimer: string;
+  recipient: string;
+  expiresAt: string;
+  studies: {
+    studyInstanceUid: string;
+    patientName: string | null;
+    birthDate: string | null;
+    studyDate: string | null;
+    description: string | null;
+    modalities: string[];
+    instances: number;
+    bytes: number;
+  }[];
+}
+
 export interface ShareRouteDeps {
   shares: Shares;
   patientData: PatientData;
@@ -211,7 +229,7 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
         doc: recipientDoc('The shared studies, the hospital and its disclaimer (shown before any download)'),
       },
     },
-    async (req) => {
+    async (req): Promise<RecipientView> => {
       const { share, studies } = await d.shares.studiesFor(recipientOf(req).shareId, { ip: req.ip });
       return {
         hospital: d.hospital,

@@ -23,6 +23,8 @@ export interface Share {
   recipient: Recipient;
   /** Whose studies: what every audit record of the share names. */
   patient: { bsn?: string; patientId?: string };
+  /** As staff recognize the patient in the list of shares (DICOM PN). */
+  patientName: string | null;
   createdBy: { id: string; name: string };
   createdAt: string;
   expiresAt: string;
@@ -77,6 +79,7 @@ interface Row {
   studies_json: string;
   recipient_json: string;
   patient_json: string;
+  patient_name: string | null;
   created_by_json: string;
   created_at: string;
   expires_at: string;
@@ -95,6 +98,7 @@ function shareOf(r: Row): Share {
     studies: JSON.parse(r.studies_json) as ShareStudyRef[],
     recipient: JSON.parse(r.recipient_json) as Recipient,
     patient: JSON.parse(r.patient_json) as Share['patient'],
+    patientName: r.patient_name,
     createdBy: JSON.parse(r.created_by_json) as Share['createdBy'],
     createdAt: r.created_at,
     expiresAt: r.expires_at,
@@ -124,6 +128,7 @@ export class SqliteShareStore implements ShareStore {
         studies_json TEXT NOT NULL,
         recipient_json TEXT NOT NULL,
         patient_json TEXT NOT NULL,
+        patient_name TEXT,
         created_by_json TEXT NOT NULL,
         created_at TEXT NOT NULL,
         expires_at TEXT NOT NULL,
@@ -149,8 +154,8 @@ export class SqliteShareStore implements ShareStore {
   async insert(s: Share, tokenHash: string): Promise<void> {
     this.#db
       .prepare(
-        `INSERT INTO share (share_id, token_hash, studies_json, recipient_json, patient_json, created_by_json, created_at,
-           expires_at, max_opens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO share (share_id, token_hash, studies_json, recipient_json, patient_json, patient_name, created_by_json,
+           created_at, expires_at, max_opens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         s.shareId,
@@ -158,6 +163,7 @@ export class SqliteShareStore implements ShareStore {
         JSON.stringify(s.studies),
         JSON.stringify(s.recipient),
         JSON.stringify(s.patient),
+        s.patientName,
         JSON.stringify(s.createdBy),
         s.createdAt,
         s.expiresAt,

@@ -37,6 +37,7 @@ export interface ShareView {
   recipient: Recipient;
   studies: Share['studies'];
   patient: Share['patient'];
+  patientName: string | null;
   createdBy: Share['createdBy'];
   createdAt: string;
   expiresAt: string;
@@ -136,6 +137,7 @@ export class Shares {
         ...(first.patient.bsn !== null ? { bsn: first.patient.bsn } : {}),
         patientId: first.patient.patientId,
       },
+      patientName: first.patient.name,
       createdBy: by.user,
       createdAt: new Date(now).toISOString(),
       expiresAt: new Date(now + (o.validDays ?? this.#o.validDays) * 86_400_000).toISOString(),
@@ -442,6 +444,7 @@ export class Shares {
       recipient: s.recipient,
       studies: s.studies,
       patient: s.patient,
+      patientName: s.patientName,
       createdBy: s.createdBy,
       createdAt: s.createdAt,
       expiresAt: s.expiresAt,

@@ -57,6 +57,10 @@ export function registerWorkspaceRoutes(app: HttpsApp, d: WorkspaceRouteDeps): v
       .header('content-security-policy', WORKSPACE_CSP)
       .send(notBuilt);
   });
+  // The recipient's page of a share: the token stays in the fragment, which no request carries.
+  app.get('/share', about("The page a share's recipient opens from the e-mail"), async (_req, reply) =>
+    files.has('/share.html') ? files.send(reply, '/share.html') : reply.callNotFound(),
+  );
   app.get<{ Params: { '*': string } }>('/assets/*', page, async (req, reply) => {
     const path = `/assets/${req.params['*']}`;
     if (!files.has(path)) return reply.callNotFound();

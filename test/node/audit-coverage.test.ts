@@ -77,6 +77,7 @@ const noPatientData: Record<string, string> = {
   'GET /api/v1/doctor': "findings about the node's configuration and ports, no patient",
   'GET /api/v1/openapi.json': 'the API description, built from the route table: no patient (openapi.test.ts)',
   'GET /metrics': 'counts and times, labelled by outcome, URA, state and error code: no patient (metrics.test.ts)',
+  'GET /share': "the share recipient's page itself (static file), no data",
   'POST /share/v1/link': "a link's state and the hospital's name, no patient (share.test.ts)",
   'DELETE /share/v1/session': "a share recipient's sign-out, no patient",
 };

@@ -6,11 +6,14 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly detail: string;
-  constructor(status: number, code: string, detail: string) {
+  /** The problem's extension members: facts to act on (a link's state, tries left, when to try again). */
+  readonly members: Readonly<Record<string, unknown>>;
+  constructor(status: number, code: string, detail: string, members: Readonly<Record<string, unknown>> = {}) {
     super(detail);
     this.status = status;
     this.code = code;
     this.detail = detail;
+    this.members = members;
   }
 }
 
@@ -26,8 +29,8 @@ export function onSessionEnded(f: Listener): () => void {
 async function problemOf(res: Response): Promise<ApiError> {
   const text = await res.text();
   try {
-    const p = JSON.parse(text) as { code?: string; detail?: string; title?: string };
-    return new ApiError(res.status, p.code ?? `HTTP_${res.status}`, p.detail ?? p.title ?? res.statusText);
+    const p = JSON.parse(text) as { code?: string; detail?: string; title?: string } & Record<string, unknown>;
+    return new ApiError(res.status, p.code ?? `HTTP_${res.status}`, p.detail ?? p.title ?? res.statusText, p);
   } catch {
     return new ApiError(res.status, `HTTP_${res.status}`, res.statusText);
   }

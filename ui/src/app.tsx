@@ -5,6 +5,7 @@ import { go, type Route, SCREENS_OF, type Screen, useRoute } from './route.ts';
 import { AdminScreen } from './screens/admin.tsx';
 import { AuditScreen } from './screens/audit.tsx';
 import { SendScreen } from './screens/send.tsx';
+import { ShareScreen, SharesScreen } from './screens/share.tsx';
 import { SignInScreen } from './screens/sign-in.tsx';
 import { StudiesScreen } from './screens/studies.tsx';
 import { TimelineScreen } from './screens/timeline.tsx';
@@ -38,6 +39,7 @@ function preloadViewer(): void {
 const NAV: readonly { screen: Screen; text: TextKey }[] = [
   { screen: 'studies', text: 'navStudies' },
   { screen: 'transfers', text: 'navTransfers' },
+  { screen: 'shares', text: 'navShares' },
   { screen: 'timeline', text: 'navTimeline' },
   { screen: 'audit', text: 'navAudit' },
   { screen: 'admin', text: 'navAdmin' },
@@ -169,6 +171,10 @@ function ScreenOf({ route, allowed, username }: { route: Route; allowed: readonl
       );
     case 'send':
       return <SendScreen studyInstanceUid={route.id ?? ''} />;
+    case 'share':
+      return <ShareScreen studyInstanceUid={route.id ?? ''} />;
+    case 'shares':
+      return <SharesScreen />;
     case 'transfer':
       return <TransferScreen transferId={route.id ?? ''} />;
     case 'transfers':

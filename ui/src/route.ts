@@ -2,12 +2,13 @@ import { useEffect, useState } from 'react';
 import type { Role } from './api.ts';
 
 // The screens, addressed by the part after '#': the node serves one page, and a reload or a bookmark comes back here.
-export type Screen = 'studies' | 'viewer' | 'send' | 'transfer' | 'transfers' | 'timeline' | 'audit' | 'admin';
+export type Screen =
+  'studies' | 'viewer' | 'send' | 'share' | 'shares' | 'transfer' | 'transfers' | 'timeline' | 'audit' | 'admin';
 
 /** Which roles see which screen: the node refuses the same things, this only keeps the menu honest. */
 export const SCREENS_OF: Readonly<Record<Role, readonly Screen[]>> = {
-  radiologist: ['studies', 'viewer', 'send', 'transfer', 'transfers', 'timeline'],
-  staff: ['studies', 'viewer', 'send', 'transfer', 'transfers', 'timeline'],
+  radiologist: ['studies', 'viewer', 'send', 'share', 'shares', 'transfer', 'transfers', 'timeline'],
+  staff: ['studies', 'viewer', 'send', 'share', 'shares', 'transfer', 'transfers', 'timeline'],
   auditor: ['audit'],
   admin: ['admin'],
 };
@@ -21,7 +22,18 @@ export interface Route {
 export function parseRoute(hash: string): Route {
   const [name = '', id] = hash.replace(/^#\/?/, '').split('/');
   if (name === '') return { screen: 'home' };
-  const known: readonly string[] = ['studies', 'viewer', 'send', 'transfer', 'transfers', 'timeline', 'audit', 'admin'];
+  const known: readonly string[] = [
+    'studies',
+    'viewer',
+    'send',
+    'share',
+    'shares',
+    'transfer',
+    'transfers',
+    'timeline',
+    'audit',
+    'admin',
+  ];
   if (!known.includes(name)) return { screen: 'unknown' };
   return { screen: name as Screen, ...(id !== undefined && id !== '' ? { id: decodeURIComponent(id) } : {}) };
 }

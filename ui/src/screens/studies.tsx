@@ -323,7 +323,7 @@ function StudyTable({ rows, testId, thumbnails = false }: { rows: StudyRow[]; te
   );
 }
 
-/** A study the node holds: open it in the viewer, or send it. */
+/** A study the node holds: open it in the viewer, send it to a hospital, or share it with a patient or doctor. */
 function OpenAndSend({ uid }: { uid: string }) {
   const t = useT();
   return (
@@ -333,6 +333,9 @@ function OpenAndSend({ uid }: { uid: string }) {
       </button>{' '}
       <button type="button" onClick={() => go('send', uid)}>
         {t('send')}
+      </button>{' '}
+      <button type="button" onClick={() => go('share', uid)}>
+        {t('share')}
       </button>
     </>
   );

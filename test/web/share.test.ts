@@ -1,0 +1,109 @@
+// Sharing in a real browser (Debian's Chromium): a secretary shares a study from the workspace, the link arrives at a
+// real SMTP server, the recipient follows it in another browser, asks for the SMS code, types it, reads the disclaimer
+// and downloads the zip; the secretary revokes the share and the link says so.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { createTestCa, totpCode, totpStep } from '../../src/auth/index.ts';
+import { BROWSER_TEST_BUDGET, freshContext, screenshot, scriptErrors, startChromium } from '../support/chromium.ts';
+import { startExchangeNode } from '../support/exchange.ts';
+import { freePort } from '../support/net.ts';
+import { importSynthPatient } from '../support/patient-data.ts';
+import { run } from '../support/processes.ts';
+import { shareSection, startMailServer, startSmsGateway } from '../support/share-services.ts';
+import { addAccount, PERSON_PASSWORD } from '../support/sign-in.ts';
+import { tempDir } from '../support/tmp.ts';
+import { requireTool } from '../support/tools.ts';
+
+async function signIn(page: Page, username: string, totpSecret: string): Promise<void> {
+  await page.getByLabel('Gebruikersnaam').fill(username);
+  await page.getByLabel('Wachtwoord').fill(PERSON_PASSWORD);
+  await page.getByLabel('Code uit de authenticator-app').fill(totpCode(totpSecret, totpStep(new Date())));
+  await page.getByRole('button', { name: 'Inloggen', exact: true }).click();
+}
+
+test(
+  'sharing in Chromium: share from the workspace, open with e-mail link and SMS code, download, revoke',
+  BROWSER_TEST_BUDGET,
+  async (t) => {
+    const unzip = requireTool(t, 'unzip');
+    if (unzip === undefined) return;
+    const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
+    const mail = await startMailServer(t, ca);
+    const sms = await startSmsGateway(t, ca);
+    const port = await freePort();
+    const n = await startExchangeNode(t, {
+      ca,
+      port,
+      share: shareSection(t, { ca, mail, sms, publicUrl: `https://127.0.0.1:${port}` }),
+    });
+    const study = await importSynthPatient(t, n.n.node, 33);
+    const totpSecret = await addAccount(t, n, { username: 's.smit', name: 'S. Smit', role: 'staff' });
+    const browser = await startChromium(t, [n.own.certPem]);
+    if (browser === undefined) return;
+
+    // The secretary finds the study and shares it.
+    const staff = await (await freshContext(browser)).newPage();
+    await staff.goto(`https://127.0.0.1:${port}/`);
+    await signIn(staff, 's.smit', totpSecret);
+    await staff.getByRole('button', { name: 'Zoeken' }).click();
+    await staff.getByTestId('studies').getByRole('button', { name: 'Delen' }).first().click();
+    await staff.getByRole('heading', { name: 'Delen met patiënt of arts' }).waitFor();
+    await staff.getByLabel('Naam ontvanger').fill('Jan Ontvanger');
+    await staff.getByLabel('E-mailadres').fill('jan@example.test');
+    await staff.getByLabel('Mobiel nummer').fill('06 1234 5678');
+    await screenshot(staff, 'share-form');
+    await staff.getByRole('button', { name: 'Delen', exact: true }).click();
+    const row = staff.getByTestId('shares').locator('tbody tr').first();
+    await row.getByText('actief').waitFor();
+    assert.match(await row.innerText(), /Jan Ontvanger/);
+    await screenshot(staff, 'shares');
+
+    // The recipient follows the link from the e-mail in a browser of their own.
+    const link = /https:\/\/\S+\/share#[\w-]{43}/.exec((await mail.next()).text)?.[0];
+    assert.ok(link !== undefined);
+    const recipient = await (await freshContext(browser)).newPage();
+    await recipient.goto(link);
+    await recipient.getByText('eindigt op 78').waitFor();
+    assert.equal(sms.all.length, 0, 'opening the link sends nothing by itself');
+    await screenshot(recipient, 'share-recipient-link');
+    await recipient.getByRole('button', { name: 'Stuur mij een code' }).click();
+    const code = /\d{6}/.exec((await sms.next()).text)?.[0] ?? '';
+    await recipient.getByLabel('Code uit de sms').fill(code === '000000' ? '111111' : '000000');
+    await recipient.getByRole('button', { name: 'Openen' }).click();
+    await recipient.getByText('U kunt het nog 4 keer proberen').waitFor();
+    await recipient.getByLabel('Code uit de sms').fill(code);
+    await recipient.getByRole('button', { name: 'Openen' }).click();
+    const studies = recipient.getByTestId('shared-studies');
+    await studies.waitFor();
+    assert.match(await studies.innerText(), new RegExp(study.description));
+    // The download waits for the disclaimer to be read.
+    assert.equal(await recipient.getByRole('button', { name: 'Download alle beelden (zip)' }).isDisabled(), true);
+    await recipient.getByLabel('Ik heb dit gelezen').check();
+    await screenshot(recipient, 'share-recipient-studies');
+    const [download] = await Promise.all([
+      recipient.waitForEvent('download'),
+      recipient.getByRole('link', { name: 'Download alle beelden (zip)' }).click(),
+    ]);
+    const saved = join(tempDir(t), 'beelden.zip');
+    await download.saveAs(saved);
+    const listed = await run(unzip, ['-l', saved], 60_000);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /DICOMDIR/);
+    assert.match(listed.stdout, /DICOM\/ST001\/SE001\/IM00001/);
+    assert.ok(readFileSync(saved).length > study.bytes, 'the whole study is in it');
+
+    // Revoked by the secretary: the recipient's page says so at the next look, and shows nothing of the patient.
+    staff.once('dialog', (d) => void d.accept());
+    await row.getByRole('button', { name: 'Intrekken' }).click();
+    await row.getByText('ingetrokken').waitFor();
+    await recipient.reload();
+    await recipient.getByTestId('link-closed').waitFor();
+    assert.match(await recipient.getByTestId('link-closed').innerText(), /ingetrokken/);
+    assert.doesNotMatch(await recipient.content(), new RegExp(study.description));
+    await screenshot(recipient, 'share-recipient-revoked');
+    assert.deepEqual([...scriptErrors(staff), ...scriptErrors(recipient)], []);
+  },
+);

@@ -1,0 +1,220 @@
+import { type FormEvent, useCallback, useEffect, useState } from 'react';
+import { api } from '../api.ts';
+import { type DicomJson, num, str, strs, TAG } from '../dicom-json.ts';
+import { dicomDate, localTime, personName } from '../format.ts';
+import { type TextKey, useLanguage, useT } from '../i18n.tsx';
+import { go } from '../route.ts';
+import { Empty, ErrorNote, Field, Loading } from '../ui-parts.tsx';
+import type { ShareState, ShareView } from '../../../src/share/index.ts';
+
+const STATE_TEXT: Readonly<Record<ShareState, TextKey>> = {
+  active: 'shareActive',
+  expired: 'shareExpired',
+  revoked: 'shareRevoked',
+  locked: 'shareLocked',
+  'used-up': 'shareUsedUp',
+};
+
+/** Share one study with a patient or a doctor elsewhere: who gets the link by e-mail and the code by SMS. */
+export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) {
+  const t = useT();
+  const { lang } = useLanguage();
+  const [study, setStudy] = useState<DicomJson | null>();
+  const [name, setName] = useState('');
+  const [email, setEmail] = useState('');
+  const [mobile, setMobile] = useState('');
+  const [validDays, setValidDays] = useState(7);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+
+  useEffect(() => {
+    const q = new URLSearchParams({
+      StudyInstanceUID: studyInstanceUid,
+      includefield: 'StudyDescription,ModalitiesInStudy,NumberOfStudyRelatedInstances',
+    });
+    api<DicomJson[] | undefined>('GET', `/dicomweb/studies?${q.toString()}`).then(
+      (r) => setStudy(r?.[0] ?? null),
+      setError,
+    );
+  }, [studyInstanceUid]);
+
+  const submit = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api<ShareView>('POST', '/api/v1/shares', {
+        studyInstanceUids: [studyInstanceUid],
+        recipient: { name, email, mobile },
+        validDays,
+      });
+      go('shares');
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+
+  if (error === undefined && study === undefined) return <Loading />;
+  return (
+    <section aria-labelledby="share-title">
+      <h1 id="share-title">{t('shareTitle')}</h1>
+      {study !== undefined && study !== null ? (
+        <dl className="summary" data-testid="study-summary">
+          <dt>{t('patient')}</dt>
+          <dd>
+            {personName(str(study, TAG.PatientName))} ({str(study, TAG.PatientID)})
+          </dd>
+          <dt>{t('study')}</dt>
+          <dd>
+            {dicomDate(str(study, TAG.StudyDate), lang)} · {str(study, TAG.StudyDescription)} ·{' '}
+            {strs(study, TAG.ModalitiesInStudy).join(', ')} · {num(study, TAG.NumberOfStudyRelatedInstances) ?? '?'}{' '}
+            {t('images').toLowerCase()}
+          </dd>
+        </dl>
+      ) : null}
+      <p className="muted">{t('shareHint')}</p>
+      <form className="form" onSubmit={(e) => void submit(e)}>
+        <Field label={t('recipientName')}>
+          <input name="name" required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />
+        </Field>
+        <Field label={t('recipientEmail')}>
+          <input
+            name="email"
+            type="email"
+            required
+            autoComplete="off"
+            value={email}
+            onChange={(e) => setEmail(e.target.value)}
+          />
+        </Field>
+        <Field label={t('recipientMobile')} hint={t('recipientMobileHint')}>
+          <input
+            name="mobile"
+            type="tel"
+            required
+            autoComplete="off"
+            value={mobile}
+            onChange={(e) => setMobile(e.target.value)}
+          />
+        </Field>
+        <Field label={t('validDays')}>
+          <input
+            name="validDays"
+            type="number"
+            min={1}
+            max={30}
+            required
+            value={validDays}
+            onChange={(e) => setValidDays(Number(e.target.value))}
+          />
+        </Field>
+        <ErrorNote error={error} />
+        <div className="buttons">
+          <button type="submit" className="primary" disabled={busy || study === null}>
+            {busy ? t('sharing') : t('share')}
+          </button>
+          <button type="button" onClick={() => go('studies')}>
+            {t('cancel')}
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+/** Everything shared from this node: with whom, whether the link still opens, how often it was used; revoke from here. */
+export function SharesScreen() {
+  const t = useT();
+  const { lang } = useLanguage();
+  const [shares, setShares] = useState<ShareView[]>();
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState<string>();
+
+  const load = useCallback(() => {
+    api<{ shares: ShareView[] }>('GET', '/api/v1/shares').then((r) => setShares(r.shares), setError);
+  }, []);
+  useEffect(load, [load]);
+
+  const revoke = async (s: ShareView): Promise<void> => {
+    if (!confirm(t('revokeConfirm', { name: s.recipient.name }))) return;
+    setBusy(s.shareId);
+    setError(undefined);
+    try {
+      const revoked = await api<ShareView>('POST', `/api/v1/shares/${s.shareId}/revoke`);
+      setShares((all) => all?.map((x) => (x.shareId === revoked.shareId ? revoked : x)));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(undefined);
+    }
+  };
+
+  if (shares === undefined && error === undefined) return <Loading />;
+  return (
+    <section aria-labelledby="shares-title">
+      <h1 id="shares-title">{t('sharesTitle')}</h1>
+      <ErrorNote error={error} />
+      {shares !== undefined && shares.length === 0 ? <Empty>{t('noShares')}</Empty> : null}
+      {shares !== undefined && shares.length > 0 ? (
+        <table className="list" data-testid="shares">
+          <thead>
+            <tr>
+              <th>{t('date')}</th>
+              <th>{t('patient')}</th>
+              <th>{t('study')}</th>
+              <th>{t('recipient')}</th>
+              <th>{t('state')}</th>
+              <th>{t('opened')}</th>
+              <th>{t('downloads')}</th>
+              <th>{t('validUntil')}</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {shares.map((s) => (
+              <tr key={s.shareId} data-share={s.shareId}>
+                <td>{localTime(s.createdAt, lang)}</td>
+                <td>
+                  {personName(s.patientName ?? '')}{' '}
+                  <span className="muted">({s.patient.bsn ?? s.patient.patientId})</span>
+                </td>
+                <td>
+                  {s.studies.map((x) => (
+                    <div key={x.studyInstanceUid}>
+                      {dicomDate(x.studyDate ?? '', lang)} · {x.description ?? ''} · {x.modalities.join(', ')}
+                    </div>
+                  ))}
+                </td>
+                <td>
+                  {s.recipient.name}
+                  <div className="muted">
+                    {s.recipient.email} · {s.recipient.mobile}
+                  </div>
+                  <div className="muted">
+                    {t('sharedBy')}: {s.createdBy.name}
+                  </div>
+                </td>
+                <td>
+                  <span className={`badge share-${s.state}`}>{t(STATE_TEXT[s.state])}</span>
+                </td>
+                <td>
+                  {s.opens} / {s.maxOpens}
+                </td>
+                <td>{s.downloads}</td>
+                <td>{localTime(s.expiresAt, lang)}</td>
+                <td className="actions">
+                  {s.state === 'active' || s.state === 'used-up' || s.state === 'locked' ? (
+                    <button type="button" disabled={busy === s.shareId} onClick={() => void revoke(s)}>
+                      {t('revoke')}
+                    </button>
+                  ) : null}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+    </section>
+  );
+}
