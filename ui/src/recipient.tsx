@@ -83,9 +83,9 @@ export function RecipientApp() {
       setStep({ kind: 'open', view: await api<RecipientView>('GET', '/share/v1/studies') });
     } catch (err) {
       if (err instanceof ApiError && err.code === 'SHARE_CODE_WRONG') {
-        setNote(t('codeWrong', { tries: String(err.members['triesLeft'] ?? '?') }));
+        setNote(t('codeWrong', { tries: numberOf(err.members['triesLeft']) ?? '?' }));
       } else if (err instanceof ApiError && err.code === 'SHARE_RATE_LIMITED') {
-        setNote(t('tooManyTries', { seconds: String(err.members['retryAfterSeconds'] ?? 60) }));
+        setNote(t('tooManyTries', { seconds: numberOf(err.members['retryAfterSeconds']) ?? 60 }));
       } else problem(err, status);
     } finally {
       setBusy(false);
@@ -231,3 +231,5 @@ export function RecipientApp() {
     </>
   );
 }
+
+const numberOf = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
