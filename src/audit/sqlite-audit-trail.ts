@@ -109,10 +109,10 @@ export class SqliteAuditTrail implements AuditTrail {
     return this.#transaction(() => events.map((e) => this.#append(this.#complete(e))));
   }
 
-  /** A user without an organization is one of ours: our own staff and systems. */
+  /** A user without an organization is one of ours (our own staff and systems), unless an outsider. */
   #complete(event: AuditEvent): AuditEvent {
     const ours = this.#organizationUra;
-    return event.user.organizationUra === undefined && ours !== undefined
+    return event.user.organizationUra === undefined && event.user.outsider !== true && ours !== undefined
       ? { ...event, user: { ...event.user, organizationUra: ours } }
       : event;
   }

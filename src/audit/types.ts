@@ -33,8 +33,11 @@ export interface AuditEvent {
   outcome: AuditOutcome;
   /** What happened, in words an auditor reads ("study queued for Ziekenhuis Midden", "digest mismatch"). */
   description: string;
-  /** The person or system that acted; a partner node or a PACS is a system user. */
-  user: { id: string; name: string; roleCode?: string; organizationUra?: string };
+  /**
+   * The person or system that acted; a partner node or a PACS is a system user. `outsider`: a person of no
+   * organization (a share's recipient), whom the trail does not count as one of ours.
+   */
+  user: { id: string; name: string; roleCode?: string; organizationUra?: string; outsider?: true };
   /** The person on whose behalf the user acted, where that differs (a PACS sending for a radiologist). */
   responsibleUser?: { id: string; name: string };
   accessPoint: { node: string; ip?: string; aeTitle?: string };

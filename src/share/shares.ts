@@ -399,7 +399,7 @@ export class Shares {
   #recipientAccess(share: Share, from: FromAddress): PatientDataAccess {
     const grounds: AccessGrounds = {
       kind: 'share-recipient',
-      user: { id: `share:${share.shareId}`, name: `${share.recipient.name} (recipient of a share)` },
+      user: { id: `share:${share.shareId}`, name: `${share.recipient.name} (recipient of a share)`, outsider: true },
       responsibleUser: share.createdBy,
       accessPoint: { node: this.#o.node, ip: from.ip },
       purpose: 'share',

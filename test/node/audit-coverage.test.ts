@@ -41,8 +41,10 @@ function assertComplete(route: string, r: AuditRecord, e: Expected): void {
   assert.match(r.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, `${what}: when, UTC in ms`);
   assert.ok(r.outcome === 'success' || r.outcome === 'failure', what);
   assert.ok(r.user.id.length > 0 && r.user.name.length > 0, `${what}: who`);
-  if (e.outsider === true) assert.ok((r.responsibleUser?.name ?? '').length > 0, `${what}: who is responsible`);
-  else assert.match(r.user.organizationUra ?? '', /^\d{8}$/, `${what}: the user's organization`);
+  if (e.outsider === true) {
+    assert.ok((r.responsibleUser?.name ?? '').length > 0, `${what}: who is responsible`);
+    assert.equal(r.user.organizationUra, undefined, `${what}: an outsider is of no organization`);
+  } else assert.match(r.user.organizationUra ?? '', /^\d{8}$/, `${what}: the user's organization`);
   assert.ok(r.accessPoint.node.length > 0, `${what}: which node`);
   assert.ok(r.accessPoint.ip !== undefined || r.accessPoint.aeTitle !== undefined, `${what}: from where`);
   assert.equal(r.patient?.bsn, e.bsn, `${what}: which patient`);
