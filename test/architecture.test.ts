@@ -27,6 +27,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   registry: ['config', 'errors', 'http', 'log'],
   timeline: ['audit', 'auth', 'config', 'errors', 'exchange', 'http', 'log', 'patient', 'registry', 'studies'],
   studies: ['audit', 'dicom', 'patient', 'store', 'errors', 'log'],
+  share: ['auth', 'config', 'dicom', 'errors', 'http', 'log', 'studies'],
   node: [
     'audit',
     'auth',
@@ -41,6 +42,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
     'metrics',
     'patient',
     'registry',
+    'share',
     'store',
     'studies',
     'timeline',

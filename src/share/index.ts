@@ -1,5 +1,5 @@
 export { httpsSmsGateway, type Mailer, type MailMessage, type SmsGateway, smtpMailer } from './messages.ts';
-export { mobileNumber, registerShareRoutes, type ShareRouteDeps } from './share-routes.ts';
+export { mobileNumber, type RecipientView, registerShareRoutes, type ShareRouteDeps } from './share-routes.ts';
 export { type Recipient, type Share, type ShareStore, SqliteShareStore } from './share-store.ts';
 export {
   CODE_MINUTES,

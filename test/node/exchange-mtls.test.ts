@@ -57,8 +57,8 @@ test('exchange HTTPS: partners by mutual TLS and URA; everything else refused an
   assert.ok(partnerRoutes.length > 0);
   assert.deepEqual(
     routes.filter((r) => r.access === 'public').map((r) => r.url),
-    ['/health', '/', '/assets/*', '/favicon.svg', '/api/v1/workspace'],
-    'the only open routes: liveness, the web app files, and what its sign-in page shows',
+    ['/health', '/', '/share', '/assets/*', '/favicon.svg', '/api/v1/workspace'],
+    "the only open routes: liveness, the web app's files (its staff page, and its share recipients' page), and what its sign-in page shows",
   );
   const workspace = await call(port, 'GET', '/api/v1/workspace', ca.certPem);
   assert.deepEqual(

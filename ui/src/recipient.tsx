@@ -3,8 +3,7 @@ import { api, ApiError } from './api.ts';
 import { dicomDate, megabytes, personName } from './format.ts';
 import { type TextKey, useLanguage, useT } from './i18n.tsx';
 import { ErrorNote, Field, Loading } from './ui-parts.tsx';
-import type { LinkStatus } from '../../src/share/index.ts';
-import type { RecipientView } from '../../src/share/share-routes.ts';
+import type { LinkStatus, RecipientView } from '../../src/share/index.ts';
 
 const CLOSED_TEXT: Readonly<Record<Exclude<LinkStatus['state'], 'active'>, TextKey>> = {
   expired: 'linkExpired',
