@@ -52,6 +52,8 @@ async function freeDemoPorts(): Promise<number> {
       base + 41,
       base + 42,
       base + 50,
+      base + 60,
+      base + 61,
     ];
     if ((await Promise.all(ports.map(isFree))).every(Boolean)) return base;
   }
@@ -471,6 +473,17 @@ test('the demo starts three hospitals, each a node and its own PACS (Orthanc), p
     first.out,
     /Push: Ziekenhuis Noord's PACS sent study [0-9.]+ \(\d+ instances\) to Ziekenhuis Midden from its "send to" menu; the receipt verified and the study is in Ziekenhuis Midden's PACS\./,
   );
+  // A share: the link from the e-mail (kept as a file), and where the SMS code will appear.
+  const shared =
+    /Share with a patient: .* the e-mail is in (\S+), with this link:\n\s+(https:\/\/127\.0\.0\.1:\d+\/share#[\w-]{43})\n\s+Open it .* the SMS arrives in (\S+)\./.exec(
+      first.out,
+    );
+  assert.ok(shared !== null, first.out);
+  const [, mailDir = '', link = '', smsFile = ''] = shared;
+  const mails = readdirSync(mailDir).map((f) => readFileSync(join(mailDir, f), 'utf8').replace(/=\r?\n/g, ''));
+  assert.equal(mails.length, 1);
+  assert.ok(mails[0]?.includes(link.split('#')[1] ?? '-'), 'the printed link is the e-mailed one');
+  assert.match(smsFile, /mail-and-sms\/sms\.txt$/);
   const second = cli(['demo', '--dir', dir, '--base-port', String(base), '--exit-when-ready']);
   assert.equal(second.code, 0, second.err);
   const counts = (out: string): string[] =>

@@ -31,6 +31,7 @@ import { NodeApiClient } from './node-api-client.ts';
 import { totpCode, totpStep } from '../auth/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { orthancBinary, type OrthancPacs, startOrthanc } from './orthanc-pacs.ts';
+import { type DemoMailAndSms, startDemoMailAndSms } from './demo-mail-sms.ts';
 
 /** The DCMTK tools a visitor uses to try the demo; it is on every node's allow-list. */
 const VISITOR_AE = 'DEMO_SCU';
@@ -80,13 +81,32 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   let radiologist: { password: string; secret: string } | undefined;
   const pacses: OrthancPacs[] = [];
   let registry: RunningRegistry | undefined;
+  let mailAndSms: DemoMailAndSms | undefined;
   const stopAll = async (): Promise<void> => {
     for (const { node } of nodes.reverse()) await node.close();
     for (const p of pacses) await p.stop();
     await registry?.close();
+    await mailAndSms?.close();
   };
   try {
     registry = await startDemoRegistry(join(o.dir, 'registry'), caDir, registryPort);
+    // Noord shares studies with patients: its mail server and SMS gateway are stand-ins that write to files.
+    const servicesDir = join(o.dir, 'mail-and-sms');
+    const servicesTls = join(o.dir, 'pki', 'services');
+    if (!existsSync(join(servicesTls, 'node.crt')))
+      makeNodeCertificate(caDir, servicesTls, {
+        commonName: 'mail-and-sms.demo',
+        organization: 'Demo mail and SMS',
+        ura: '99999999',
+        hosts: ['127.0.0.1'],
+      });
+    mailAndSms = await startDemoMailAndSms({
+      dir: servicesDir,
+      smtpPort: o.basePort + 60,
+      smsPort: o.basePort + 61,
+      tls: { certPath: join(servicesTls, 'node.crt'), keyPath: join(servicesTls, 'node.key') },
+      caPath: join(caDir, 'ca.crt'),
+    });
     for (const [i, hospital] of hospitals.entries()) {
       const dir = join(o.dir, hospital.aeTitle.toLowerCase());
       const port = o.basePort + i;
@@ -166,6 +186,8 @@ export async function runDemo(o: DemoOptions): Promise<void> {
           join(dir, CONFIG_FILE_NAME),
           `\nexchange:\n  listen: { host: 127.0.0.1, port: ${exchangePort(i)} }\n  tls: { certFile: ./keys/node.crt, keyFile: ./keys/node.key, caFile: ./keys/ca.crt }\n  partners:\n${partners}${withPacs}`,
         );
+        if (i === 0)
+          appendFileSync(join(dir, CONFIG_FILE_NAME), mailAndSms.shareConfig(`https://127.0.0.1:${exchangePort(i)}`));
       }
       // Every node registers its patients with the region's registry and asks it before answering a timeline question.
       if (!readFileSync(join(dir, CONFIG_FILE_NAME), 'utf8').includes('\nregistry:')) {
@@ -194,6 +216,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
 
   let pushed: string | undefined;
   let timelineText: string | undefined;
+  let shareLink: string | undefined;
   const patientFile = join(o.dir, 'timeline-patient');
   try {
     if (firstStart) pushed = withOrthanc ? await pushFromPacs(nodes) : await demoPush(o.dir, nodes);
@@ -224,6 +247,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       const { token } = await signIn(0).catch(() => signIn(1));
       const asRadiologist = new NodeApiClient({ ...api, token });
       timelineText = formatTimeline(await asRadiologist.timeline({ bsn, includeReports: false }));
+      shareLink = await demoShare(asRadiologist, mailAndSms);
       await asRadiologist.signOut();
     }
   } catch (err) {
@@ -288,6 +312,14 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       'Send a study to another hospital (over mutual TLS, verified, with a signed receipt):',
       `  bin/beeldbrug send --study <uid> --to ${hospitals[1].ura} --purpose transfer --give-up-after 5m   # signed in with beeldbrug login, as above`,
       '',
+      ...(shareLink !== undefined && mailAndSms !== undefined
+        ? [
+            `Share with a patient: Noord's radiologist shared a study Noord holds; the e-mail is in ${mailAndSms.mailDir}, with this link:`,
+            `  ${shareLink}`,
+            `  Open it in the browser and ask for the code: the SMS arrives in ${mailAndSms.smsFile}. Share more from the workspace (Onderzoeken, Delen).`,
+            '',
+          ]
+        : []),
       'Workspace (the web app; the browser must trust the demo CA, ' +
         join(caDir, 'ca.crt') +
         ', or be told to go on):',
@@ -300,6 +332,20 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   process.stdout.write(out.join('\n') + '\n');
   if (!o.exitWhenReady) await untilSignal();
   await stopAll();
+}
+
+/** Shares a study Noord holds with a demo recipient; answers the link from the e-mail it sent. */
+async function demoShare(as: NodeApiClient, mail: DemoMailAndSms | undefined): Promise<string | undefined> {
+  const uid = (await as.newestStudies(1))[0]?.['0020000D']?.Value?.[0];
+  if (mail === undefined || typeof uid !== 'string') return undefined;
+  const arrived = mail.nextMail();
+  await as.share({
+    studyInstanceUids: [uid],
+    recipient: { name: 'Demo patiënt', email: 'patient@demo.test', mobile: '06 1234 5678' },
+  });
+  // The message as sent: quoted-printable may break the link's line, and writes '=' as =3D.
+  const text = (await arrived).replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+  return /https:\/\/\S+\/share#[\w-]{43}/.exec(text)?.[0];
 }
 
 /**

@@ -100,6 +100,22 @@ export class NodeApiClient {
     );
   }
 
+  /** The node's newest studies (QIDO-RS), as DICOM JSON. */
+  async newestStudies(limit: number): Promise<Record<string, { Value?: unknown[] }>[]> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    return (
+      (await this.#json<Record<string, { Value?: unknown[] }>[] | undefined>('GET', `/dicomweb/studies?${q}`)) ?? []
+    );
+  }
+
+  /** Shares studies with a patient or doctor: the node e-mails the link; the code goes by SMS when it is opened. */
+  share(r: {
+    studyInstanceUids: string[];
+    recipient: { name: string; email: string; mobile: string };
+  }): Promise<{ shareId: string; expiresAt: string }> {
+    return this.#json('POST', '/api/v1/shares', r);
+  }
+
   timeline(q: { bsn: string; includeReports: boolean }): Promise<Timeline> {
     return this.#json('POST', '/api/v1/timeline', q);
   }
