@@ -104,7 +104,10 @@ export class NodeApiClient {
   async newestStudies(limit: number): Promise<Record<string, { Value?: unknown[] }>[]> {
     const q = new URLSearchParams({ limit: String(limit) });
     return (
-      (await this.#json<Record<string, { Value?: unknown[] }>[] | undefined>('GET', `/dicomweb/studies?${q}`)) ?? []
+      (await this.#json<Record<string, { Value?: unknown[] }>[] | undefined>(
+        'GET',
+        `/dicomweb/studies?${q.toString()}`,
+      )) ?? []
     );
   }
 
