@@ -10,6 +10,7 @@ import {
   RECIPIENT_COOKIE,
   recipientTokenOf,
   type RouteDoc,
+  writtenOut,
 } from '../http/index.ts';
 import type { PatientData } from '../studies/index.ts';
 import { shareZip } from './share-zip.ts';
@@ -264,11 +265,23 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
     async (req, reply) => {
       const { instances } = await d.shares.download(recipientOf(req).shareId, { ip: req.ip });
       const day = new Date().toISOString().slice(0, 10);
-      return reply
-        .type('application/zip')
-        .header('content-disposition', `attachment; filename="beelden-${day}.zip"`)
-        .header('cache-control', 'no-store')
-        .send(shareZip(instances, { hospital: d.hospital, disclaimer: d.disclaimer }));
+      // Written piece by piece rather than piped by the framework (see writtenOut): the zip's size is not known
+      // beforehand, so it goes chunked, and a download cut off mid-way is an incomplete zip the recipient sees fail.
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'application/zip',
+        'content-disposition': `attachment; filename="beelden-${day}.zip"`,
+        'cache-control': 'no-store',
+      });
+      try {
+        for await (const piece of shareZip(instances, { hospital: d.hospital, disclaimer: d.disclaimer }))
+          await writtenOut(res, piece as Buffer);
+        res.end();
+      } catch (err) {
+        req.log.warn({ err, route: req.routeOptions.url }, 'share download cut off');
+        res.destroy();
+      }
     },
   );
 }
