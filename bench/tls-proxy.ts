@@ -1,7 +1,8 @@
-// nginx as the TLS reverse proxy in front of Orthanc, as the Orthanc Book advises for HTTPS ("How can I run Orthanc
-// behind nginx?"): Debian's Orthanc 1.10.1 ends its own HTTPS (SslEnabled) at the first request. The proxy uses the
-// same certificate and the same TLS preferences as our node (AES-128-GCM first, the server's order), and nginx's
-// usual settings for large downloads through a proxy, so the two differ in the server, not in the encryption.
+// nginx with our node's certificate and TLS preferences (AES-128-GCM first, the server's order), so that what it is
+// compared with differs in the server, not in the encryption. Two uses: the TLS reverse proxy in front of Orthanc, as
+// the Orthanc Book advises for HTTPS ("How can I run Orthanc behind nginx?"; Debian's Orthanc 1.10.1 ends its own
+// HTTPS at the first request), with nginx's usual settings for large downloads through a proxy; and plain HTTPS file
+// serving of a folder, what a hospital's file server does.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -17,15 +18,31 @@ export interface TlsProxy {
 
 export async function startTlsProxy(o: {
   dir: string;
-  /** http://host:port of the server behind it. */
-  upstream: string;
+  /** http://host:port of the server behind it; or, with `root`, none: nginx serves that folder's files itself. */
+  upstream?: string;
+  root?: string;
   certPath: string;
   keyPath: string;
   caPem: Buffer;
 }): Promise<TlsProxy> {
   mkdirSync(join(o.dir, 'temp'), { recursive: true, mode: 0o700 });
   const port = await freePort();
-  const upstream = new URL(o.upstream);
+  const upstream = o.upstream !== undefined ? new URL(o.upstream) : undefined;
+  const serve =
+    upstream !== undefined
+      ? `location / {
+      proxy_pass http://behind;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_request_buffering off;
+      proxy_max_temp_file_size 0;
+      proxy_buffer_size 64k;
+      proxy_buffers 32 64k;
+      proxy_busy_buffers_size 128k;
+      client_max_body_size 0;
+    }`
+      : `location / { root ${o.root ?? o.dir}; }`;
   const config = join(o.dir, 'nginx.conf');
   // Our node's suites in its order: TLS 1.3 suites (OpenSSL's Ciphersuites) and those of TLS 1.2.
   const suites = HTTPS_CIPHERS.split(':');
@@ -45,7 +62,7 @@ http {
   fastcgi_temp_path ${join(o.dir, 'temp')};
   uwsgi_temp_path ${join(o.dir, 'temp')};
   scgi_temp_path ${join(o.dir, 'temp')};
-  upstream behind { server ${upstream.host}; keepalive 8; }
+  ${upstream !== undefined ? `upstream behind { server ${upstream.host}; keepalive 8; }` : ''}
   server {
     listen 127.0.0.1:${port} ssl;
     ssl_certificate ${o.certPath};
@@ -54,18 +71,7 @@ http {
     ssl_prefer_server_ciphers on;
     ssl_ciphers ${tls12};
     ssl_conf_command Ciphersuites ${tls13};
-    location / {
-      proxy_pass http://behind;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_request_buffering off;
-      proxy_max_temp_file_size 0;
-      proxy_buffer_size 64k;
-      proxy_buffers 32 64k;
-      proxy_busy_buffers_size 128k;
-      client_max_body_size 0;
-    }
+    ${serve}
   }
 }
 `,

@@ -25,7 +25,11 @@ export interface WebNode {
 
 export async function spawnWebNode(
   work: string,
-  o: { prepare?: (dir: string) => Promise<void> } = {},
+  o: {
+    prepare?: (dir: string) => Promise<void>;
+    /** More of the node's configuration (e.g. its share section), given the HTTPS port. */
+    edit?: (raw: Record<string, unknown>, httpsPort: number) => void;
+  } = {},
 ): Promise<WebNode> {
   const pki = join(work, 'pki');
   makeCa(join(pki, 'ca'), 'Beeldbrug benchmark CA');
@@ -50,6 +54,7 @@ export async function spawnWebNode(
         // A node with the HTTPS side on must trust someone; nobody from there calls in these benchmarks.
         partners: [{ ura: '87654321', name: 'Partnerziekenhuis' }],
       };
+      o.edit?.(raw, httpsPort);
     },
     prepare: async (dir, configPath) => {
       await o.prepare?.(dir);

@@ -12,6 +12,7 @@ import {
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
+import { stringify as stringifyYaml } from 'yaml';
 import { type Config, loadConfig, loadRegistryConfig } from '../config/index.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, type RunningRegistry, startRegistry } from '../registry/index.ts';
 import { initRegistry, REGISTRY_CONFIG_FILE_NAME, writeNetworkKey } from './registry-command.ts';
@@ -186,8 +187,12 @@ export async function runDemo(o: DemoOptions): Promise<void> {
           join(dir, CONFIG_FILE_NAME),
           `\nexchange:\n  listen: { host: 127.0.0.1, port: ${exchangePort(i)} }\n  tls: { certFile: ./keys/node.crt, keyFile: ./keys/node.key, caFile: ./keys/ca.crt }\n  partners:\n${partners}${withPacs}`,
         );
+        // Noord shares studies with patients; the demo catches the e-mails and SMS messages in files.
         if (i === 0)
-          appendFileSync(join(dir, CONFIG_FILE_NAME), mailAndSms.shareConfig(`https://127.0.0.1:${exchangePort(i)}`));
+          appendFileSync(
+            join(dir, CONFIG_FILE_NAME),
+            `\n${stringifyYaml({ share: mailAndSms.shareConfig(`https://127.0.0.1:${exchangePort(i)}`) })}`,
+          );
       }
       // Every node registers its patients with the region's registry and asks it before answering a timeline question.
       if (!readFileSync(join(dir, CONFIG_FILE_NAME), 'utf8').includes('\nregistry:')) {

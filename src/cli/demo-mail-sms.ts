@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 
 export interface DemoMailAndSms {
-  /** The share section of the demo node's configuration (paths relative to the node's folder). */
-  shareConfig(publicUrl: string): string;
+  /** The share section of a node's configuration that uses these two. */
+  shareConfig(publicUrl: string): Record<string, unknown>;
   /** Where each e-mail lands, one file per message. */
   mailDir: string;
   /** Where each SMS lands, one line per message. */
@@ -80,16 +80,11 @@ export async function startDemoMailAndSms(o: {
   return {
     mailDir,
     smsFile,
-    shareConfig: (publicUrl) =>
-      [
-        '',
-        '# Sharing with patients: the demo catches the e-mails and SMS messages in files (see the demo output).',
-        'share:',
-        `  publicUrl: ${publicUrl}`,
-        `  smtp: { host: 127.0.0.1, port: ${o.smtpPort}, from: "Radiologie <beelden@demo.test>", caFile: ${o.caPath} }`,
-        `  sms: { url: "https://127.0.0.1:${o.smsPort}/sms", tokenFile: ${tokenFile}, caFile: ${o.caPath}, sender: Radiologie }`,
-        '',
-      ].join('\n'),
+    shareConfig: (publicUrl) => ({
+      publicUrl,
+      smtp: { host: '127.0.0.1', port: o.smtpPort, from: 'Radiologie <beelden@demo.test>', caFile: o.caPath },
+      sms: { url: `https://127.0.0.1:${o.smsPort}/sms`, tokenFile, caFile: o.caPath, sender: 'Radiologie' },
+    }),
     nextMail: () => new Promise((resolve) => waiting.push(resolve)),
     close: async () => {
       await new Promise<void>((resolve) => smtp.close(() => resolve()));
