@@ -121,17 +121,15 @@ export const SESSION_COOKIE = 'beeldbrug_session';
 export const RECIPIENT_COOKIE = 'beeldbrug_share';
 
 /** The session token of a request: the session cookie (browsers) or an Authorization bearer token (API clients). */
-export function sessionTokenOf(req: FastifyRequest): string | undefined {
-  const auth = req.headers.authorization;
-  if (auth !== undefined && auth.startsWith('Bearer ')) return auth.slice('Bearer '.length).trim();
-  return cookieOf(req, SESSION_COOKIE);
-}
+export const sessionTokenOf = (req: FastifyRequest): string | undefined => tokenOf(req, SESSION_COOKIE);
 
-/** A share recipient's session token: its cookie, or an Authorization bearer token. */
-export function recipientTokenOf(req: FastifyRequest): string | undefined {
+/** A share recipient's session token: its own cookie, or an Authorization bearer token. */
+export const recipientTokenOf = (req: FastifyRequest): string | undefined => tokenOf(req, RECIPIENT_COOKIE);
+
+function tokenOf(req: FastifyRequest, cookie: string): string | undefined {
   const auth = req.headers.authorization;
   if (auth !== undefined && auth.startsWith('Bearer ')) return auth.slice('Bearer '.length).trim();
-  return cookieOf(req, RECIPIENT_COOKIE);
+  return cookieOf(req, cookie);
 }
 
 /** One cookie of a request, by name. */
