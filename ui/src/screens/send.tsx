@@ -1,9 +1,8 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { api, type Destinations } from '../api.ts';
-import { type DicomJson, num, str, strs, TAG } from '../dicom-json.ts';
-import { dicomDate, personName } from '../format.ts';
-import { useLanguage, useT } from '../i18n.tsx';
+import { useT } from '../i18n.tsx';
 import { go } from '../route.ts';
+import { StudySummary, useStudy } from '../study-summary.tsx';
 import { ErrorNote, Field, Loading } from '../ui-parts.tsx';
 import type { SendRequest } from '../../../src/exchange/outbox-routes.ts';
 
@@ -12,8 +11,6 @@ type Purpose = SendRequest['purpose'];
 /** Send one study to a partner hospital: to whom, why, how urgent, and a reason the receiver reads. */
 export function SendScreen({ studyInstanceUid }: { studyInstanceUid: string }) {
   const t = useT();
-  const { lang } = useLanguage();
-  const [study, setStudy] = useState<DicomJson | null>();
   const [destinations, setDestinations] = useState<Destinations>();
   const [to, setTo] = useState('');
   const [purpose, setPurpose] = useState<Purpose>('transfer');
@@ -23,17 +20,11 @@ export function SendScreen({ studyInstanceUid }: { studyInstanceUid: string }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
 
+  const study = useStudy(studyInstanceUid, setError);
+
   useEffect(() => {
-    const q = new URLSearchParams({
-      StudyInstanceUID: studyInstanceUid,
-      includefield: 'StudyDescription,ModalitiesInStudy,NumberOfStudyRelatedInstances',
-    });
-    api<DicomJson[] | undefined>('GET', `/dicomweb/studies?${q.toString()}`).then(
-      (r) => setStudy(r?.[0] ?? null),
-      setError,
-    );
     api<Destinations>('GET', '/api/v1/destinations').then(setDestinations, setError);
-  }, [studyInstanceUid]);
+  }, []);
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
@@ -59,20 +50,7 @@ export function SendScreen({ studyInstanceUid }: { studyInstanceUid: string }) {
   return (
     <section aria-labelledby="send-title">
       <h1 id="send-title">{t('sendTitle')}</h1>
-      {study !== undefined && study !== null ? (
-        <dl className="summary" data-testid="study-summary">
-          <dt>{t('patient')}</dt>
-          <dd>
-            {personName(str(study, TAG.PatientName))} ({str(study, TAG.PatientID)})
-          </dd>
-          <dt>{t('study')}</dt>
-          <dd>
-            {dicomDate(str(study, TAG.StudyDate), lang)} · {str(study, TAG.StudyDescription)} ·{' '}
-            {strs(study, TAG.ModalitiesInStudy).join(', ')} · {num(study, TAG.NumberOfStudyRelatedInstances) ?? '?'}{' '}
-            {t('images').toLowerCase()}
-          </dd>
-        </dl>
-      ) : null}
+      <StudySummary study={study} />
       <form className="form" onSubmit={(e) => void submit(e)}>
         <Field label={t('to')}>
           <select name="to" required value={to} onChange={(e) => setTo(e.target.value)}>

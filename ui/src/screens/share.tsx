@@ -1,9 +1,9 @@
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
 import { api } from '../api.ts';
-import { type DicomJson, num, str, strs, TAG } from '../dicom-json.ts';
 import { dicomDate, localTime, personName } from '../format.ts';
 import { type TextKey, useLanguage, useT } from '../i18n.tsx';
 import { go } from '../route.ts';
+import { StudySummary, useStudy } from '../study-summary.tsx';
 import { Empty, ErrorNote, Field, Loading } from '../ui-parts.tsx';
 import type { ShareState, ShareView } from '../../../src/share/index.ts';
 
@@ -18,8 +18,6 @@ const STATE_TEXT: Readonly<Record<ShareState, TextKey>> = {
 /** Share one study with a patient or a doctor elsewhere: who gets the link by e-mail and the code by SMS. */
 export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) {
   const t = useT();
-  const { lang } = useLanguage();
-  const [study, setStudy] = useState<DicomJson | null>();
   const [name, setName] = useState('');
   const [email, setEmail] = useState('');
   const [mobile, setMobile] = useState('');
@@ -27,16 +25,7 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
 
-  useEffect(() => {
-    const q = new URLSearchParams({
-      StudyInstanceUID: studyInstanceUid,
-      includefield: 'StudyDescription,ModalitiesInStudy,NumberOfStudyRelatedInstances',
-    });
-    api<DicomJson[] | undefined>('GET', `/dicomweb/studies?${q.toString()}`).then(
-      (r) => setStudy(r?.[0] ?? null),
-      setError,
-    );
-  }, [studyInstanceUid]);
+  const study = useStudy(studyInstanceUid, setError);
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
@@ -59,20 +48,7 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
   return (
     <section aria-labelledby="share-title">
       <h1 id="share-title">{t('shareTitle')}</h1>
-      {study !== undefined && study !== null ? (
-        <dl className="summary" data-testid="study-summary">
-          <dt>{t('patient')}</dt>
-          <dd>
-            {personName(str(study, TAG.PatientName))} ({str(study, TAG.PatientID)})
-          </dd>
-          <dt>{t('study')}</dt>
-          <dd>
-            {dicomDate(str(study, TAG.StudyDate), lang)} · {str(study, TAG.StudyDescription)} ·{' '}
-            {strs(study, TAG.ModalitiesInStudy).join(', ')} · {num(study, TAG.NumberOfStudyRelatedInstances) ?? '?'}{' '}
-            {t('images').toLowerCase()}
-          </dd>
-        </dl>
-      ) : null}
+      <StudySummary study={study} />
       <p className="muted">{t('shareHint')}</p>
       <form className="form" onSubmit={(e) => void submit(e)}>
         <Field label={t('recipientName')}>
