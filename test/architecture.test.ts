@@ -27,7 +27,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   registry: ['config', 'errors', 'http', 'log'],
   timeline: ['audit', 'auth', 'config', 'errors', 'exchange', 'http', 'log', 'patient', 'registry', 'studies'],
   studies: ['audit', 'dicom', 'patient', 'store', 'errors', 'log'],
-  share: ['auth', 'config', 'dicom', 'errors', 'http', 'log', 'studies'],
+  share: ['auth', 'config', 'dicom', 'errors', 'http', 'log', 'store', 'studies'],
   node: [
     'audit',
     'auth',

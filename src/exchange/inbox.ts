@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
-import { openExchangeDatabase } from './exchange-database.ts';
+import { openDurableDatabase } from '../store/index.ts';
 import type { Manifest } from './manifest.ts';
 
 /**
@@ -58,7 +58,7 @@ export class Inbox {
   readonly #db: DatabaseSync;
 
   constructor(path: string) {
-    this.#db = openExchangeDatabase(path);
+    this.#db = openDurableDatabase(path);
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS incoming_transfer (
         transfer_id TEXT PRIMARY KEY,

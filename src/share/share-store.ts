@@ -1,4 +1,5 @@
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
+import { inTransaction, openDurableDatabase } from '../store/index.ts';
 
 /** Who a share is for: the link goes to the e-mail address, the code to the mobile number, and neither opens alone. */
 export interface Recipient {
@@ -117,10 +118,7 @@ export class SqliteShareStore implements ShareStore {
   readonly #db: DatabaseSync;
 
   constructor(path: string) {
-    this.#db = new DatabaseSync(path);
-    this.#db.exec('PRAGMA journal_mode = WAL');
-    this.#db.exec('PRAGMA synchronous = FULL');
-    this.#db.exec('PRAGMA busy_timeout = 5000');
+    this.#db = openDurableDatabase(path);
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS share (
         share_id TEXT PRIMARY KEY,
@@ -219,8 +217,7 @@ export class SqliteShareStore implements ShareStore {
   }
 
   async opened(shareId: string, session: { tokenHash: string; expiresAt: string }): Promise<void> {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
+    inTransaction(this.#db, () => {
       this.#db
         .prepare(
           'UPDATE share SET opens = opens + 1, wrong_codes = 0, code_hash = NULL, code_expires_at = NULL WHERE share_id = ?',
@@ -229,11 +226,7 @@ export class SqliteShareStore implements ShareStore {
       this.#db
         .prepare('INSERT INTO share_session (token_hash, share_id, expires_at) VALUES (?, ?, ?)')
         .run(session.tokenHash, shareId, session.expiresAt);
-      this.#db.exec('COMMIT');
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
-    }
+    });
   }
 
   async session(tokenHash: string): Promise<{ shareId: string; expiresAt: string } | undefined> {
@@ -251,19 +244,14 @@ export class SqliteShareStore implements ShareStore {
   }
 
   async revoke(shareId: string, by: { id: string; name: string }, at: string): Promise<void> {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
+    inTransaction(this.#db, () => {
       this.#db
         .prepare(
           'UPDATE share SET revoked_at = coalesce(revoked_at, ?), revoked_by_json = coalesce(revoked_by_json, ?), code_hash = NULL WHERE share_id = ?',
         )
         .run(at, JSON.stringify(by), shareId);
       this.#db.prepare('DELETE FROM share_session WHERE share_id = ?').run(shareId);
-      this.#db.exec('COMMIT');
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
-    }
+    });
   }
 
   async endedBefore(cutoff: string): Promise<Share[]> {
