@@ -30,24 +30,8 @@ export function stateOf(s: Share, now: number): ShareState {
   return 'active';
 }
 
-/** What staff see of a share. */
-export interface ShareView {
-  shareId: string;
-  state: ShareState;
-  recipient: Recipient;
-  studies: Share['studies'];
-  patient: Share['patient'];
-  patientName: string | null;
-  createdBy: Share['createdBy'];
-  createdAt: string;
-  expiresAt: string;
-  opens: number;
-  maxOpens: number;
-  downloads: number;
-  wrongCodes: number;
-  revokedAt: string | null;
-  revokedBy: Share['revokedBy'];
-}
+/** What staff see of a share: all of it, with its state now. */
+export type ShareView = Share & { state: ShareState };
 
 /** What a link tells anyone who has it, before the code: the hospital, and whether it still opens. No patient data. */
 export interface LinkStatus {
@@ -438,23 +422,7 @@ export class Shares {
   }
 
   #view(s: Share): ShareView {
-    return {
-      shareId: s.shareId,
-      state: stateOf(s, this.#now()),
-      recipient: s.recipient,
-      studies: s.studies,
-      patient: s.patient,
-      patientName: s.patientName,
-      createdBy: s.createdBy,
-      createdAt: s.createdAt,
-      expiresAt: s.expiresAt,
-      opens: s.opens,
-      maxOpens: s.maxOpens,
-      downloads: s.downloads,
-      wrongCodes: s.wrongCodes,
-      revokedAt: s.revokedAt,
-      revokedBy: s.revokedBy,
-    };
+    return { ...s, state: stateOf(s, this.#now()) };
   }
 }
 
