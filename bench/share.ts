@@ -97,7 +97,7 @@ try {
     { authorization: `Bearer ${token}` },
   );
   if (made.status !== 201) throw new Error(`share: ${made.status} ${made.body}`);
-  const link = /share#([\w-]{43})/.exec((await mail).replace(/=\r?\n/g, ''))?.[1] ?? '';
+  const link = /share#([\w-]{43})/.exec(await mail)?.[1] ?? '';
   await call('POST', '/share/v1/code', { token: link });
   const code = /(\d{6})\. Geldig/.exec(readFileSync(services.smsFile, 'utf8'))?.[1] ?? '';
   const opened = await call('POST', '/share/v1/session', { token: link, code });

@@ -12,7 +12,7 @@ export interface DemoMailAndSms {
   mailDir: string;
   /** Where each SMS lands, one line per message. */
   smsFile: string;
-  /** Resolves with the next e-mail's text. */
+  /** Resolves with the next e-mail as sent, quoted-printable undone (so its link reads whole). */
   nextMail(): Promise<string>;
   close(): Promise<void>;
 }
@@ -50,7 +50,7 @@ export async function startDemoMailAndSms(o: {
         writeFileSync(join(mailDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${count}.eml`), text, {
           mode: 0o600,
         });
-        waiting.shift()?.(text);
+        waiting.shift()?.(unquoted(text));
         callback();
       });
     },
@@ -91,4 +91,11 @@ export async function startDemoMailAndSms(o: {
       await new Promise<void>((resolve) => sms.close(() => resolve()));
     },
   };
+}
+
+/** Quoted-printable undone: soft line breaks joined, =XX bytes (such as =3D for '=') written out. */
+function unquoted(text: string): string {
+  return text
+    .replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
