@@ -100,6 +100,7 @@ const entries = [
   ['PatientBirthDate', 0x00100030, 'DA'],
   ['PatientBirthTime', 0x00100032, 'TM'],
   ['PatientSex', 0x00100040, 'CS'],
+  ['OtherPatientIDs', 0x00101000, 'LO'],
   ['OtherPatientNames', 0x00101001, 'PN'],
   ['OtherPatientIDsSequence', 0x00101002, 'SQ'],
   ['PatientAge', 0x00101010, 'AS'],
@@ -108,6 +109,7 @@ const entries = [
   ['PatientComments', 0x00104000, 'LT'],
   ['PatientIdentityRemoved', 0x00120062, 'CS'],
   ['DeidentificationMethod', 0x00120063, 'LO'],
+  ['DeidentificationMethodCodeSequence', 0x00120064, 'SQ'],
   // Acquisition (group 0018)
   ['ContrastBolusAgent', 0x00180010, 'LO'],
   ['BodyPartExamined', 0x00180015, 'CS'],
@@ -184,6 +186,7 @@ const entries = [
   ['SmallestImagePixelValue', 0x00280106, 'US'],
   ['LargestImagePixelValue', 0x00280107, 'US'],
   ['BurnedInAnnotation', 0x00280301, 'CS'],
+  ['LongitudinalTemporalInformationModified', 0x00280303, 'CS'],
   ['WindowCenter', 0x00281050, 'DS'],
   ['WindowWidth', 0x00281051, 'DS'],
   ['RescaleIntercept', 0x00281052, 'DS'],
