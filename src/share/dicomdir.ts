@@ -50,6 +50,12 @@ const OPTIONAL: ReadonlySet<number> = new Set([
   Tag.VerificationDateTime,
 ]);
 
+const ENCAPSULATED_PREFIX = '1.2.840.10008.5.1.4.1.1.104.';
+
+/** A report or document (structured report, or an encapsulated PDF, CDA, ...) rather than an image. */
+export const isDocument = (sopClassUid: string): boolean =>
+  sopClassUid.startsWith(SR_PREFIX) || sopClassUid.startsWith(ENCAPSULATED_PREFIX);
+
 function recordTypeOf(sopClassUid: string): string {
   if (sopClassUid.startsWith(SR_PREFIX)) return 'SR DOCUMENT';
   if (sopClassUid === ENCAPSULATED_PDF) return 'ENCAP DOC';

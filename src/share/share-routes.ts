@@ -48,10 +48,18 @@ const recipientSchema = z.strictObject({
     }),
 });
 
+/** The PS3.15 E.3 options a sender may pick for a de-identified share; absent, the share goes as it is. */
+const deidentifySchema = z.strictObject({
+  retainLongitudinalDates: z.boolean().default(false),
+  retainDeviceIdentity: z.boolean().default(false),
+  cleanDescriptors: z.boolean().default(false),
+});
+
 const createSchema = z.strictObject({
   studyInstanceUids: z.array(uid).min(1).max(20),
   recipient: recipientSchema,
   validDays: z.number().int().min(1).max(30).optional(),
+  deidentify: deidentifySchema.optional(),
 });
 
 /** A link token as the e-mail carries it (43 characters of base64url); anything else is simply not a link of ours. */
@@ -64,6 +72,8 @@ export interface RecipientView {
   disclaimer: string;
   recipient: string;
   expiresAt: string;
+  /** De-identified: the studies show no name, birth date or description, and dates only where the sender kept them. */
+  deidentified: boolean;
   studies: {
     studyInstanceUid: string;
     patientName: string | null;
@@ -231,18 +241,21 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
       },
     },
     async (req): Promise<RecipientView> => {
-      const { share, studies } = await d.shares.studiesFor(recipientOf(req).shareId, { ip: req.ip });
+      const { share, studies, deidentifier } = await d.shares.studiesFor(recipientOf(req).shareId, { ip: req.ip });
+      const deid = share.deidentify;
       return {
         hospital: d.hospital,
         disclaimer: d.disclaimer,
         recipient: share.recipient.name,
         expiresAt: share.expiresAt,
+        deidentified: deid !== null,
         studies: studies.map((s) => ({
-          studyInstanceUid: s.studyInstanceUid,
-          patientName: s.patient.name,
-          birthDate: s.patient.birthDate,
-          studyDate: s.studyDate,
-          description: s.description,
+          // De-identified, the study goes by the share's UID for it, as in its files.
+          studyInstanceUid: deidentifier?.uid(s.studyInstanceUid) ?? s.studyInstanceUid,
+          patientName: deid === null ? s.patient.name : null,
+          birthDate: deid === null ? s.patient.birthDate : null,
+          studyDate: deid === null || deid.retainLongitudinalDates ? s.studyDate : null,
+          description: deid === null ? s.description : null,
           modalities: s.modalities,
           instances: s.instances,
           bytes: s.bytes,
@@ -263,7 +276,7 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
       },
     },
     async (req, reply) => {
-      const { instances } = await d.shares.download(recipientOf(req).shareId, { ip: req.ip });
+      const { instances, deidentifier } = await d.shares.download(recipientOf(req).shareId, { ip: req.ip });
       const day = new Date().toISOString().slice(0, 10);
       // Written piece by piece rather than piped by the framework (see writtenOut): the zip's size is not known
       // beforehand, so it goes chunked, and a download cut off mid-way is an incomplete zip the recipient sees fail.
@@ -275,8 +288,8 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
         'cache-control': 'no-store',
       });
       try {
-        for await (const piece of shareZip(instances, { hospital: d.hospital, disclaimer: d.disclaimer }))
-          await writtenOut(res, piece as Buffer);
+        const texts = { hospital: d.hospital, disclaimer: d.disclaimer };
+        for await (const piece of shareZip(instances, texts, deidentifier)) await writtenOut(res, piece as Buffer);
         res.end();
       } catch (err) {
         req.log.warn({ err, route: req.routeOptions.url }, 'share download cut off');

@@ -1,4 +1,5 @@
 import type { DatabaseSync } from 'node:sqlite';
+import type { DeidOptions } from '../deid/index.ts';
 import { inTransaction, openDurableDatabase } from '../store/index.ts';
 
 /** Who a share is for: the link goes to the e-mail address, the code to the mobile number, and neither opens alone. */
@@ -37,6 +38,8 @@ export interface Share {
   lockedAt: string | null;
   revokedAt: string | null;
   revokedBy: { id: string; name: string } | null;
+  /** De-identified for its recipient (PS3.15 Basic Profile with these options), or null: shared as it is. */
+  deidentify: DeidOptions | null;
 }
 
 /** A one-time code sent by SMS, as kept: its keyed hash, and until when it holds. */
@@ -91,6 +94,7 @@ interface Row {
   locked_at: string | null;
   revoked_at: string | null;
   revoked_by_json: string | null;
+  deidentify_json: string | null;
 }
 
 function shareOf(r: Row): Share {
@@ -110,6 +114,7 @@ function shareOf(r: Row): Share {
     lockedAt: r.locked_at,
     revokedAt: r.revoked_at,
     revokedBy: r.revoked_by_json !== null ? (JSON.parse(r.revoked_by_json) as Share['revokedBy']) : null,
+    deidentify: r.deidentify_json !== null ? (JSON.parse(r.deidentify_json) as DeidOptions) : null,
   };
 }
 
@@ -138,7 +143,8 @@ export class SqliteShareStore implements ShareStore {
         revoked_at TEXT,
         revoked_by_json TEXT,
         code_hash TEXT,
-        code_expires_at TEXT
+        code_expires_at TEXT,
+        deidentify_json TEXT
       );
       CREATE TABLE IF NOT EXISTS share_session (
         token_hash TEXT PRIMARY KEY,
@@ -146,6 +152,10 @@ export class SqliteShareStore implements ShareStore {
         expires_at TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS share_expiry ON share (expires_at);`);
+    // Shares made before de-identification was offered were all shared as they are.
+    const columns = this.#db.prepare('PRAGMA table_info(share)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'deidentify_json'))
+      this.#db.exec('ALTER TABLE share ADD COLUMN deidentify_json TEXT');
     this.#db.exec('PRAGMA foreign_keys = ON');
   }
 
@@ -153,7 +163,7 @@ export class SqliteShareStore implements ShareStore {
     this.#db
       .prepare(
         `INSERT INTO share (share_id, token_hash, studies_json, recipient_json, patient_json, patient_name, created_by_json,
-           created_at, expires_at, max_opens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           created_at, expires_at, max_opens, deidentify_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         s.shareId,
@@ -166,6 +176,7 @@ export class SqliteShareStore implements ShareStore {
         s.createdAt,
         s.expiresAt,
         s.maxOpens,
+        s.deidentify !== null ? JSON.stringify(s.deidentify) : null,
       );
   }
 

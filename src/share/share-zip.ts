@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
 import ZipStream from 'zip-stream';
-import { HeaderReader } from '../dicom/index.ts';
+import type { Deidentifier } from '../deid/index.ts';
+import { encodePart10, HeaderReader, readPart10, Tag } from '../dicom/index.ts';
 import type { ReleasedInstance } from '../studies/index.ts';
-import { type DirectoryEntry, dicomdir } from './dicomdir.ts';
+import { type DirectoryEntry, dicomdir, isDocument } from './dicomdir.ts';
 
 /** What the zip says to its recipient beside the files: who sent it, and how to open it. */
 export interface ZipTexts {
@@ -32,13 +33,26 @@ function ordered(instances: readonly ReleasedInstance[]): ReleasedInstance[] {
   });
 }
 
+/** What de-identification left for the recipient to know: reports left out, series that may show text in the pixels. */
+interface DeidSummary {
+  reportsLeftOut: number;
+  textInPixels: Set<string>;
+}
+
 /**
  * A share as a zip, streamed as it is written (never whole in memory or on disk): the DICOM files in the standard
  * media layout (DICOM/ST001/SE001/IM00001, PS3.10 8.5: at most 8 characters per component, no extension), a DICOMDIR
  * that lists them (written last, from each file's own header, read on the way through), and a LEESMIJ.TXT. Files are
  * stored, not deflated: images hardly shrink, and a recipient's download should not wait on compression.
+ *
+ * With a de-identifier, each instance is read whole (one at a time), de-identified and written anew; reports (SR and
+ * encapsulated documents) are left out, as their free text cannot be de-identified mechanically.
  */
-export function shareZip(instances: readonly ReleasedInstance[], texts: ZipTexts): Readable {
+export function shareZip(
+  instances: readonly ReleasedInstance[],
+  texts: ZipTexts,
+  deidentifier?: Deidentifier,
+): Readable {
   const zip = new ZipStream({ store: true });
   const entry = (source: Readable | Buffer, name: string): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -48,8 +62,14 @@ export function shareZip(instances: readonly ReleasedInstance[], texts: ZipTexts
     const entries: DirectoryEntry[] = [];
     const studies = new Map<string, number>();
     const series = new Map<string, { number: number; images: number }>();
+    const deid: DeidSummary | undefined =
+      deidentifier !== undefined ? { reportsLeftOut: 0, textInPixels: new Set() } : undefined;
     for (const i of ordered(instances)) {
       const s = i.stored;
+      if (deid !== undefined && isDocument(s.instance.sopClassUid)) {
+        deid.reportsLeftOut++;
+        continue;
+      }
       if (!studies.has(s.study.studyInstanceUid)) studies.set(s.study.studyInstanceUid, studies.size + 1);
       const seriesKey = s.series.seriesInstanceUid;
       let se = series.get(seriesKey);
@@ -64,6 +84,20 @@ export function shareZip(instances: readonly ReleasedInstance[], texts: ZipTexts
         `SE${pad(se.number, 3)}`,
         `IM${pad(se.images, 5)}`,
       ];
+      if (deidentifier !== undefined && deid !== undefined) {
+        const { dataset, transferSyntaxUid } = readPart10(await whole(i));
+        if (deidentifier.apply(dataset).burnedIn !== 'no')
+          deid.textInPixels.add(`${fileId[1]}/${fileId[2]} (${s.series.modality ?? '?'})`);
+        await entry(Readable.from(encodePart10(dataset, transferSyntaxUid)), fileId.join('/'));
+        entries.push({
+          fileId,
+          sopClassUid: s.instance.sopClassUid,
+          sopInstanceUid: dataset.string(Tag.SOPInstanceUID) ?? '',
+          transferSyntaxUid,
+          header: dataset,
+        });
+        continue;
+      }
       const header = new HeaderReader(s.instance.transferSyntaxUid);
       await entry(Readable.from(teeHeader(i, header)), fileId.join('/'));
       entries.push({
@@ -75,7 +109,7 @@ export function shareZip(instances: readonly ReleasedInstance[], texts: ZipTexts
       });
     }
     await entry(dicomdir(entries, 'BEELDBRUG'), 'DICOMDIR');
-    await entry(Buffer.from(readme(texts, entries.length), 'utf8'), 'LEESMIJ.TXT');
+    await entry(Buffer.from(readme(texts, entries.length, deid), 'utf8'), 'LEESMIJ.TXT');
     zip.finalize();
   };
   void fill().catch((err: unknown) => zip.destroy(err instanceof Error ? err : new Error(String(err))));
@@ -97,13 +131,40 @@ async function* teeHeader(i: ReleasedInstance, header: HeaderReader): AsyncGener
   }
 }
 
-function readme(t: ZipTexts, files: number): string {
+/** One instance's whole file, for the de-identifier (which edits the data set and writes it anew). */
+async function whole(i: ReleasedInstance): Promise<Buffer> {
+  const pieces: Buffer[] = [];
+  for await (const chunk of i.openFile() as AsyncIterable<Buffer>) pieces.push(Buffer.from(chunk));
+  return Buffer.concat(pieces);
+}
+
+function readme(t: ZipTexts, files: number, deid: DeidSummary | undefined): string {
+  const deidText =
+    deid === undefined
+      ? []
+      : [
+          'De beelden zijn gede-identificeerd volgens het Basic Profile van DICOM (PS3.15 bijlage E): naam,',
+          'patientnummer, geboortedatum en andere gegevens die de patient herkenbaar maken zijn eruit gehaald.',
+          ...(deid.reportsLeftOut > 0
+            ? [
+                `${deid.reportsLeftOut} verslag(en) zijn niet meegestuurd: vrije tekst is niet automatisch te ontdoen van namen.`,
+              ]
+            : []),
+          ...(deid.textInPixels.size > 0
+            ? [
+                'Let op: in deze series kan tekst in het beeld zelf staan (bijvoorbeeld een naam of datum), die niet is verwijderd:',
+                ...[...deid.textInPixels].map((s) => `  ${s}`),
+              ]
+            : []),
+          '',
+        ];
   return [
     `Medische beelden van ${t.hospital}`,
     '',
     `Deze map bevat ${files} DICOM-bestanden in de map DICOM, met een DICOMDIR die ze opsomt.`,
     'Een DICOM-viewer (bijvoorbeeld die van uw ziekenhuis of huisarts) opent de DICOMDIR en toont de beelden.',
     '',
+    ...deidText,
     t.disclaimer,
     '',
   ].join('\r\n');

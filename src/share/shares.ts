@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import { SignInRateLimit, type SignInRateLimitSettings } from '../auth/index.ts';
+import { type DeidOptions, Deidentifier } from '../deid/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { AccessGrounds, PatientData, PatientDataAccess, ReleasedInstance, SharedStudy } from '../studies/index.ts';
@@ -55,7 +56,10 @@ export interface SharesOptions {
   publicUrl: string;
   validDays: number;
   maxOpens: number;
-  /** The key codes are hashed with, so a copy of the database alone does not give them away. */
+  /**
+   * The key codes are hashed with, so a copy of the database alone does not give them away; de-identification keys
+   * are derived from it too.
+   */
   codeKey: Buffer;
   now?: () => number;
 }
@@ -93,13 +97,18 @@ export class Shares {
   /** Shares held studies with a recipient and e-mails the link; nothing is kept when the mail server does not take it. */
   async create(
     by: ShareActor,
-    o: { studyInstanceUids: readonly string[]; recipient: Recipient; validDays?: number | undefined },
+    o: {
+      studyInstanceUids: readonly string[];
+      recipient: Recipient;
+      validDays?: number | undefined;
+      deidentify?: DeidOptions | undefined;
+    },
   ): Promise<ShareView> {
     const recipient = o.recipient;
     const shareId = randomUUID();
     const studies = by.access.shareStudies(
       o.studyInstanceUids,
-      `shared with ${recipient.name} (${recipient.email}, ${recipient.mobile})`,
+      `shared${o.deidentify !== undefined ? ' de-identified' : ''} with ${recipient.name} (${recipient.email}, ${recipient.mobile})`,
       shareId,
     );
     const patients = new Set(studies.map((s) => s.patient.bsn ?? s.patient.patientId));
@@ -132,6 +141,7 @@ export class Shares {
       lockedAt: null,
       revokedAt: null,
       revokedBy: null,
+      deidentify: o.deidentify ?? null,
     };
     await this.#o.store.insert(share, sha256(token));
     try {
@@ -304,26 +314,45 @@ export class Shares {
   }
 
   /** What the recipient sees: the studies (recorded as read by them), the hospital and its disclaimer. */
-  async studiesFor(shareId: string, from: FromAddress): Promise<{ share: Share; studies: SharedStudy[] }> {
+  async studiesFor(
+    shareId: string,
+    from: FromAddress,
+  ): Promise<{ share: Share; studies: SharedStudy[]; deidentifier: Deidentifier | undefined }> {
     const share = await this.#shareOf(shareId);
     const studies = this.#recipientAccess(share, from).sharedStudies(
       share.studies.map((s) => s.studyInstanceUid),
       'shared studies shown to their recipient',
       shareId,
     );
-    return { share, studies };
+    return { share, studies, deidentifier: this.#deidentifierOf(share) };
   }
 
-  /** The instances of a share, opened for its recipient to download (each study recorded as downloaded). */
-  async download(shareId: string, from: FromAddress): Promise<{ share: Share; instances: ReleasedInstance[] }> {
+  /**
+   * The instances of a share, opened for its recipient to download (each study recorded as downloaded), with the
+   * de-identifier they pass through when the share is de-identified.
+   */
+  async download(
+    shareId: string,
+    from: FromAddress,
+  ): Promise<{ share: Share; instances: ReleasedInstance[]; deidentifier: Deidentifier | undefined }> {
     const share = await this.#shareOf(shareId);
     const instances = this.#recipientAccess(share, from).openShared(
       share.studies.map((s) => s.studyInstanceUid),
-      'shared studies downloaded by their recipient',
+      `shared studies downloaded by their recipient${share.deidentify !== null ? ', de-identified' : ''}`,
       shareId,
     );
     await this.#o.store.downloaded(shareId);
-    return { share, instances };
+    return { share, instances, deidentifier: this.#deidentifierOf(share) };
+  }
+
+  /**
+   * A de-identified share's de-identifier: its key follows from the node's key and the share, so every download of the
+   * share gets the same new UIDs and pseudonym, and another share other ones.
+   */
+  #deidentifierOf(share: Share): Deidentifier | undefined {
+    if (share.deidentify === null) return undefined;
+    const key = createHmac('sha256', this.#o.codeKey).update(`de-identification:${share.shareId}`).digest();
+    return new Deidentifier(share.deidentify, key);
   }
 
   /** The studies of shares that have not ended: retention keeps them until the share ends. */

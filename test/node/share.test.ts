@@ -268,6 +268,56 @@ test('a share takes a mobile number as people type it, and refuses what no SMS r
   assert.equal((await auditor.call('GET', '/api/v1/shares')).status, 403);
 });
 
+/** Opens a share with its link and code, downloads the zip and unpacks it; answers where, and the zip's reply. */
+async function downloaded(
+  t: TestContext,
+  s: Setup,
+  token: string,
+  unzip: string,
+): Promise<{ unpacked: string; zip: Reply; cookie: string }> {
+  const code = await codeBySms(s, token);
+  const opened = await recipientCall(s, 'POST', '/share/v1/session', { token, code });
+  const cookie = String(opened.headers['set-cookie']).split(';')[0]!;
+  const zip = await recipientCall(s, 'GET', '/share/v1/download', undefined, cookie);
+  assert.equal(zip.status, 200, zip.body.slice(0, 500));
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'share.zip'), zip.bytes);
+  const unpacked = join(dir, 'unpacked');
+  const u = await run(unzip, ['-q', join(dir, 'share.zip'), '-d', unpacked], 60_000);
+  assert.equal(u.code, 0, u.stderr);
+  return { unpacked, zip, cookie };
+}
+
+/** DCMTK reads the DICOMDIR without complaint, and it lists the same records as the one dcmmkdir makes of the files. */
+async function assertDicomdirAsDcmtkMakesIt(
+  t: TestContext,
+  unpacked: string,
+  files: readonly string[],
+  tools: { dcmdump: string; dcmmkdir: string },
+): Promise<void> {
+  const ours = await run(tools.dcmdump, ['-q', '+L', join(unpacked, 'DICOMDIR')], 60_000);
+  assert.equal(ours.code, 0, ours.stderr);
+  assert.equal(ours.stderr, '');
+  const reference = join(tempDir(t), 'REFERENCE');
+  const made = await run(
+    tools.dcmmkdir,
+    ['-q', '+id', unpacked, '+r', '+I', '--output-file', reference, ...files.map((f) => relative(unpacked, f))],
+    60_000,
+  );
+  assert.equal(made.code, 0, made.stdout + made.stderr);
+  // Record types, File IDs, the referenced instances and the keys a viewer shows.
+  const KEYS =
+    /\((0004,1430|0004,1500|0004,1511|0004,1512|0010,0010|0010,0020|0020,000d|0020,000e|0008,0060|0020,0011|0020,0013)\)/;
+  const records = async (file: string): Promise<string[]> =>
+    (await run(tools.dcmdump, ['-q', '+L', file], 60_000)).stdout
+      .split('\n')
+      .filter((l) => KEYS.test(l))
+      .map((l) => l.replace(/^\s+/, '').replace(/\s+#.*$/, ''));
+  assert.deepEqual(await records(join(unpacked, 'DICOMDIR')), await records(reference));
+}
+
+const digest = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
 test('the recipient downloads a zip: the DICOM files as held, in the standard media layout, with a DICOMDIR DCMTK reads', async (t) => {
   const unzip = requireTool(t, 'unzip');
   const dcmdump = requireTool(t, 'dcmdump');
@@ -275,20 +325,10 @@ test('the recipient downloads a zip: the DICOM files as held, in the standard me
   if (unzip === undefined || dcmdump === undefined || dcmmkdir === undefined) return;
   const s = await setUp(t);
   const { shareId, token } = await share(s);
-  const code = await codeBySms(s, token);
-  const opened = await recipientCall(s, 'POST', '/share/v1/session', { token, code });
-  const cookie = String(opened.headers['set-cookie']).split(';')[0]!;
   assert.equal((await recipientCall(s, 'GET', '/share/v1/download')).status, 401, 'not without the session');
-
-  const zip = await recipientCall(s, 'GET', '/share/v1/download', undefined, cookie);
-  assert.equal(zip.status, 200, zip.body.slice(0, 500));
+  const { unpacked, zip } = await downloaded(t, s, token, unzip);
   assert.equal(zip.headers['content-type'], 'application/zip');
   assert.match(String(zip.headers['content-disposition']), /^attachment; filename="beelden-\d{4}-\d\d-\d\d\.zip"$/);
-  const dir = tempDir(t);
-  writeFileSync(join(dir, 'share.zip'), zip.bytes);
-  const unpacked = join(dir, 'unpacked');
-  const u = await run(unzip, ['-q', join(dir, 'share.zip'), '-d', unpacked], 60_000);
-  assert.equal(u.code, 0, u.stderr);
 
   // Every instance of the study, byte for byte as the node holds it, under File IDs of the General Purpose profile.
   const held = heldInstances(s.node.n.node, s.studyInstanceUid);
@@ -298,29 +338,8 @@ test('the recipient downloads a zip: the DICOM files as held, in the standard me
     const id = relative(unpacked, f).split(sep);
     assert.ok(id.length <= 8 && id.every((c) => /^[A-Z0-9_]{1,8}$/.test(c)), `File ID ${id.join('\\')}`);
   }
-  const digest = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
   assert.deepEqual(new Set(files.map((f) => digest(readFileSync(f)))), new Set(held.map((i) => i.stored.blob.sha256)));
-
-  // DCMTK reads the DICOMDIR without complaint, and it lists the same records as the one dcmmkdir makes of these files.
-  const ours = await run(dcmdump, ['-q', '+L', join(unpacked, 'DICOMDIR')], 60_000);
-  assert.equal(ours.code, 0, ours.stderr);
-  assert.equal(ours.stderr, '');
-  const reference = join(dir, 'REFERENCE');
-  const made = await run(
-    dcmmkdir,
-    ['-q', '+id', unpacked, '+r', '+I', '--output-file', reference, ...files.map((f) => relative(unpacked, f))],
-    60_000,
-  );
-  assert.equal(made.code, 0, made.stdout + made.stderr);
-  // Record types, File IDs, the referenced instances and the keys a viewer shows.
-  const KEYS =
-    /\((0004,1430|0004,1500|0004,1511|0004,1512|0010,0010|0010,0020|0020,000d|0020,000e|0008,0060|0020,0011|0020,0013)\)/;
-  const records = async (file: string): Promise<string[]> =>
-    (await run(dcmdump, ['-q', '+L', file], 60_000)).stdout
-      .split('\n')
-      .filter((l) => KEYS.test(l))
-      .map((l) => l.replace(/^\s+/, '').replace(/\s+#.*$/, ''));
-  assert.deepEqual(await records(join(unpacked, 'DICOMDIR')), await records(reference));
+  await assertDicomdirAsDcmtkMakesIt(t, unpacked, files, { dcmdump, dcmmkdir });
 
   // The download is recorded, per study, in the recipient's name.
   const downloads = s.node.n.node.audit.list({ action: 'download' }).filter((r) => r.objects.shareId === shareId);
@@ -328,6 +347,104 @@ test('the recipient downloads a zip: the DICOM files as held, in the standard me
     downloads.map((r) => [r.user.id, r.objects.studyInstanceUid]),
     [[`share:${shareId}`, s.studyInstanceUid]],
   );
+});
+
+test('a de-identified share: the images under new UIDs and a pseudonym, the same in every download, without the reports', async (t) => {
+  const unzip = requireTool(t, 'unzip');
+  const dcmdump = requireTool(t, 'dcmdump');
+  const dcmmkdir = requireTool(t, 'dcmmkdir');
+  if (unzip === undefined || dcmdump === undefined || dcmmkdir === undefined) return;
+  const s = await setUp(t);
+  const made = await s.staff.call('POST', '/api/v1/shares', {
+    studyInstanceUids: [s.studyInstanceUid],
+    recipient,
+    deidentify: { retainLongitudinalDates: true },
+  });
+  assert.equal(made.status, 201, made.body);
+  const created = JSON.parse(made.body) as { shareId: string; deidentify: unknown };
+  assert.deepEqual(created.deidentify, {
+    retainLongitudinalDates: true,
+    retainDeviceIdentity: false,
+    cleanDescriptors: false,
+  });
+  const token = /\/share#([A-Za-z0-9_-]{43})/.exec((await s.mail.next()).text)?.[1] ?? '';
+
+  const held = heldInstances(s.node.n.node, s.studyInstanceUid);
+  const images = held.filter(
+    (i) => !/^1\.2\.840\.10008\.5\.1\.4\.1\.1\.(88|104)\./.test(i.stored.instance.sopClassUid),
+  );
+  assert.ok(images.length > 0 && images.length < held.length, 'the study has images and a report');
+  const patient = held[0]!.stored.patient;
+
+  const first = await downloaded(t, s, token, unzip);
+  const view = await recipientCall(s, 'GET', '/share/v1/studies', undefined, first.cookie);
+  const shown = JSON.parse(view.body) as { deidentified: boolean; studies: Record<string, unknown>[] };
+  assert.equal(shown.deidentified, true);
+  assert.equal(shown.studies[0]?.patientName, null);
+  assert.equal(shown.studies[0]?.birthDate, null);
+  assert.notEqual(shown.studies[0]?.studyInstanceUid, s.studyInstanceUid);
+
+  const files = filesIn(join(first.unpacked, 'DICOM'));
+  assert.equal(files.length, images.length, 'the images, not the report');
+  // Nothing of the patient's name, BSN, id or birth date is left in any file, nor the study's own UID.
+  const giveaways = [
+    ...(patient.patientName ?? '').split('^').filter((p) => p.length > 2),
+    patient.bsn ?? '',
+    patient.patientId,
+    patient.birthDate ?? '',
+    s.studyInstanceUid,
+  ].filter((g) => g !== '');
+  for (const f of [...files, join(first.unpacked, 'DICOMDIR')]) {
+    const bytes = readFileSync(f).toString('latin1');
+    for (const g of giveaways) assert.ok(!bytes.includes(g), `${relative(first.unpacked, f)} holds ${g}`);
+  }
+  const dumped = (
+    await run(
+      dcmdump,
+      [
+        '-q',
+        '+P',
+        'PatientName',
+        '+P',
+        'PatientID',
+        '+P',
+        'StudyInstanceUID',
+        '+P',
+        'StudyDate',
+        '+P',
+        'PatientIdentityRemoved',
+        ...files,
+      ],
+      60_000,
+    )
+  ).stdout;
+  const values = (tag: string): Set<string> =>
+    new Set([...dumped.matchAll(new RegExp(`^\\(${tag}\\) \\w\\w \\[([^\\]]*)\\]`, 'gm'))].map((m) => m[1] ?? ''));
+  assert.deepEqual(values('0010,0010'), new Set(['ANONIEM']));
+  assert.equal(values('0010,0020').size, 1, 'one pseudonym throughout');
+  assert.match([...values('0010,0020')][0] ?? '', /^ANON[0-9A-F]{12}$/);
+  assert.equal(values('0020,000d').size, 1, 'one new Study Instance UID throughout');
+  assert.deepEqual(values('0020,000d'), new Set([shown.studies[0]?.studyInstanceUid]));
+  assert.deepEqual(values('0008,0020'), new Set([held[0]!.stored.study.studyDate]), 'dates kept, as asked');
+  assert.deepEqual(values('0012,0062'), new Set(['YES']));
+  await assertDicomdirAsDcmtkMakesIt(t, first.unpacked, files, { dcmdump, dcmmkdir });
+  assert.match(
+    readFileSync(join(first.unpacked, 'LEESMIJ.TXT'), 'utf8'),
+    /gede-identificeerd[\s\S]*1 verslag\(en\) zijn niet meegestuurd/,
+  );
+
+  // A second download of the same share: the same files, so a viewer sees the same study again, not a new one.
+  const second = await downloaded(t, s, token, unzip);
+  const hashes = (dir: string): string[] =>
+    filesIn(join(dir, 'DICOM'))
+      .map((f) => digest(readFileSync(f)))
+      .sort();
+  assert.deepEqual(hashes(second.unpacked), hashes(first.unpacked));
+  const recorded = s.node.n.node.audit
+    .list({ action: 'download' })
+    .filter((r) => r.objects.shareId === created.shareId);
+  assert.equal(recorded.length, 2);
+  assert.match(recorded[0]?.description ?? '', /de-identified/);
 });
 
 test('retention keeps a shared study until its share ends, then purges the copy, and the share itself a period later', async (t) => {
