@@ -8,6 +8,7 @@ import {
   type ProfileRow,
   REPEATING_PROFILE,
 } from './basic-profile.ts';
+import { mayHaveTextInPixels } from './text-in-pixels.ts';
 
 /** The options of PS3.15 E.3 a sender may pick; each off means the Basic Profile's own action. */
 export interface DeidOptions {
@@ -104,9 +105,6 @@ const BINARY_DUMMY_BYTES: Partial<Record<Vr, number>> = {
 };
 const TEXTUAL: ReadonlySet<Vr> = new Set(Object.keys(DUMMY_TEXT) as Vr[]);
 
-/** Modalities whose images often carry the patient's name or date in the pixels (ultrasound, screen captures, ...). */
-const TEXT_IN_PIXELS_MODALITIES: ReadonlySet<string> = new Set(['US', 'XA', 'RF', 'ES', 'XC', 'GM', 'OT', 'SC', 'DOC']);
-
 /** Whether identifying text may be burned into the pixels, which the Basic Profile does not touch. */
 export type BurnedIn = 'yes' | 'no' | 'unknown';
 
@@ -114,11 +112,8 @@ export function burnedInOf(ds: Dataset): BurnedIn {
   const flag = ds.string(Tag.BurnedInAnnotation)?.toUpperCase();
   if (flag === 'YES') return 'yes';
   if (flag === 'NO') return 'no';
-  return TEXT_IN_PIXELS_MODALITIES.has(ds.string(Tag.Modality) ?? '') ? 'unknown' : 'no';
+  return mayHaveTextInPixels(ds.string(Tag.Modality) ?? '') ? 'unknown' : 'no';
 }
-
-/** Whether a modality's images often have text burned in; the sender is warned before sharing them de-identified. */
-export const mayHaveTextInPixels = (modality: string): boolean => TEXT_IN_PIXELS_MODALITIES.has(modality);
 
 /** CID 7050 codes for the profile and each option applied (PS3.16), as De-identification Method Code Sequence holds. */
 const METHOD_CODES: readonly [code: string, meaning: string, option?: keyof DeidOptions][] = [

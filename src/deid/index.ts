@@ -9,5 +9,5 @@ export {
   type BurnedIn,
   actionFor,
   burnedInOf,
-  mayHaveTextInPixels,
 } from './deidentify.ts';
+export { mayHaveTextInPixels } from './text-in-pixels.ts';

@@ -104,6 +104,32 @@ test(
     assert.match(await recipient.getByTestId('link-closed').innerText(), /ingetrokken/);
     assert.doesNotMatch(await recipient.content(), new RegExp(study.description));
     await screenshot(recipient, 'share-recipient-revoked');
-    assert.deepEqual([...scriptErrors(staff), ...scriptErrors(recipient)], []);
+
+    // A de-identified share: the options appear once it is ticked; its recipient sees no name and no birth date.
+    await staff.goto(`https://127.0.0.1:${port}/#/share/${study.studyInstanceUid}`);
+    await staff.getByRole('heading', { name: 'Delen met patiënt of arts' }).waitFor();
+    await staff.getByLabel('Naam ontvanger').fill('Dr. A. Onderzoeker');
+    await staff.getByLabel('E-mailadres').fill('onderzoek@example.test');
+    await staff.getByLabel('Mobiel nummer').fill('06 8765 4321');
+    await staff.getByLabel(/Beelden de-identificeren/).check();
+    await staff.getByLabel('datums en tijden').check();
+    await screenshot(staff, 'share-form-deidentify');
+    await staff.getByRole('button', { name: 'Delen', exact: true }).click();
+    const deidRow = staff.getByTestId('shares').locator('tbody tr').first();
+    await deidRow.getByText('gede-identificeerd').waitFor();
+    await screenshot(staff, 'shares-deidentified');
+    const deidLink = /https:\/\/\S+\/share#[\w-]{43}/.exec((await mail.next()).text)?.[0];
+    assert.ok(deidLink !== undefined);
+    const researcher = await (await freshContext(browser)).newPage();
+    await researcher.goto(deidLink);
+    await researcher.getByRole('button', { name: 'Stuur mij een code' }).click();
+    await researcher.getByLabel('Code uit de sms').fill(/\d{6}/.exec((await sms.next()).text)?.[0] ?? '');
+    await researcher.getByRole('button', { name: 'Openen' }).click();
+    await researcher.getByTestId('deidentified').waitFor();
+    const shown = await researcher.getByTestId('shared-studies').innerText();
+    assert.doesNotMatch(shown, /Geboortedatum|Patiënt/);
+    assert.doesNotMatch(await researcher.content(), new RegExp(study.description));
+    await screenshot(researcher, 'share-recipient-deidentified');
+    assert.deepEqual([...scriptErrors(staff), ...scriptErrors(recipient), ...scriptErrors(researcher)], []);
   },
 );

@@ -294,6 +294,30 @@ const texts = {
     en: 'For the code by SMS, e.g. +31 6 1234 5678',
   },
   validDays: { nl: 'Geldig (dagen)', en: 'Valid (days)' },
+  deidentify: { nl: 'De-identificeren', en: 'De-identify' },
+  deidentifyImages: {
+    nl: 'Beelden de-identificeren (naam, BSN, geboortedatum en andere herkenbare gegevens eruit)',
+    en: 'De-identify the images (name, BSN, date of birth and other identifying data removed)',
+  },
+  deidentifyHint: {
+    nl: 'Volgens het DICOM Basic Profile (PS3.15 bijlage E). De ontvanger ziet een pseudoniem; verslagen gaan niet mee, omdat vrije tekst niet automatisch te ontdoen is van namen. Behouden:',
+    en: 'By the DICOM Basic Profile (PS3.15 Annex E). The recipient sees a pseudonym; reports are left out, as free text cannot be cleared of names automatically. Keep:',
+  },
+  deidKeepDates: { nl: 'datums en tijden', en: 'dates and times' },
+  deidKeepDevice: { nl: 'apparaatgegevens', en: 'device identity' },
+  deidCleanDescriptions: {
+    nl: 'omschrijvingen (met naam en nummers van de patiënt eruit)',
+    en: "descriptions (with the patient's names and numbers taken out)",
+  },
+  deidentifyTextInPixels: {
+    nl: 'Let op: {modalities}-beelden hebben vaak tekst in het beeld zelf (naam, datum). Die blijft staan; kijk de beelden na voor u deelt.',
+    en: 'Note: {modalities} images often have text in the image itself (name, date). That stays; check the images before sharing.',
+  },
+  deidentified: { nl: 'gede-identificeerd', en: 'de-identified' },
+  deidentifiedForYou: {
+    nl: 'Deze beelden zijn gede-identificeerd: ze noemen de patiënt niet.',
+    en: 'These images are de-identified: they do not name the patient.',
+  },
   sharing: { nl: 'Bezig met delen…', en: 'Sharing…' },
   shared: { nl: 'Gedeeld. De link is gemaild naar {email}.', en: 'Shared. The link was e-mailed to {email}.' },
   sharesTitle: { nl: 'Gedeeld met patiënten en artsen', en: 'Shared with patients and doctors' },

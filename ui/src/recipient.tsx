@@ -175,11 +175,12 @@ export function RecipientApp() {
           <section aria-labelledby="shared-title">
             <h1 id="shared-title">{t('linkTitle', { hospital })}</h1>
             <p className="muted">{t('sharedWithYou', { name: step.view.recipient })}</p>
+            {step.view.deidentified ? <p data-testid="deidentified">{t('deidentifiedForYou')}</p> : null}
             <table className="list" data-testid="shared-studies">
               <thead>
                 <tr>
-                  <th>{t('patient')}</th>
-                  <th>{t('birthDate')}</th>
+                  {step.view.deidentified ? null : <th>{t('patient')}</th>}
+                  {step.view.deidentified ? null : <th>{t('birthDate')}</th>}
                   <th>{t('date')}</th>
                   <th>{t('study')}</th>
                   <th>{t('images')}</th>
@@ -189,8 +190,8 @@ export function RecipientApp() {
               <tbody>
                 {step.view.studies.map((s) => (
                   <tr key={s.studyInstanceUid}>
-                    <td>{personName(s.patientName)}</td>
-                    <td>{dicomDate(s.birthDate, lang)}</td>
+                    {step.view.deidentified ? null : <td>{personName(s.patientName)}</td>}
+                    {step.view.deidentified ? null : <td>{dicomDate(s.birthDate, lang)}</td>}
                     <td>{dicomDate(s.studyDate, lang)}</td>
                     <td>
                       {s.description ?? ''} <span className="muted">{s.modalities.join(', ')}</span>

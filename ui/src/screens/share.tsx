@@ -1,11 +1,26 @@
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
 import { api } from '../api.ts';
+import { strs, TAG } from '../dicom-json.ts';
 import { dicomDate, localTime, personName } from '../format.ts';
 import { type TextKey, useLanguage, useT } from '../i18n.tsx';
 import { go } from '../route.ts';
 import { StudySummary, useStudy } from '../study-summary.tsx';
 import { Empty, ErrorNote, Field, Loading } from '../ui-parts.tsx';
+import type { DeidOptions } from '../../../src/deid/index.ts';
+import { mayHaveTextInPixels } from '../../../src/deid/text-in-pixels.ts';
 import type { ShareState, ShareView } from '../../../src/share/index.ts';
+
+/** The PS3.15 options a sender may pick, with their labels; all off is the Basic Profile alone. */
+const DEID_OPTIONS: readonly (readonly [keyof DeidOptions, TextKey])[] = [
+  ['retainLongitudinalDates', 'deidKeepDates'],
+  ['retainDeviceIdentity', 'deidKeepDevice'],
+  ['cleanDescriptors', 'deidCleanDescriptions'],
+];
+const NO_OPTIONS: DeidOptions = {
+  retainLongitudinalDates: false,
+  retainDeviceIdentity: false,
+  cleanDescriptors: false,
+};
 
 const STATE_TEXT: Readonly<Record<ShareState, TextKey>> = {
   active: 'shareActive',
@@ -22,6 +37,7 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
   const [email, setEmail] = useState('');
   const [mobile, setMobile] = useState('');
   const [validDays, setValidDays] = useState(7);
+  const [deidentify, setDeidentify] = useState<DeidOptions>();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
 
@@ -36,6 +52,7 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
         studyInstanceUids: [studyInstanceUid],
         recipient: { name, email, mobile },
         validDays,
+        ...(deidentify !== undefined ? { deidentify } : {}),
       });
       go('shares');
     } catch (err) {
@@ -45,6 +62,8 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
   };
 
   if (error === undefined && study === undefined) return <Loading />;
+  const textInPixels =
+    study !== undefined && study !== null ? strs(study, TAG.ModalitiesInStudy).filter(mayHaveTextInPixels) : [];
   return (
     <section aria-labelledby="share-title">
       <h1 id="share-title">{t('shareTitle')}</h1>
@@ -85,6 +104,41 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
             onChange={(e) => setValidDays(Number(e.target.value))}
           />
         </Field>
+        <fieldset>
+          <legend>{t('deidentify')}</legend>
+          <label className="choice">
+            <input
+              type="checkbox"
+              name="deidentify"
+              checked={deidentify !== undefined}
+              onChange={(e) => setDeidentify(e.target.checked ? NO_OPTIONS : undefined)}
+            />
+            {t('deidentifyImages')}
+          </label>
+          {deidentify !== undefined ? (
+            <div data-testid="deid-options">
+              <p className="muted">{t('deidentifyHint')}</p>
+              <div className="options">
+                {DEID_OPTIONS.map(([option, label]) => (
+                  <label key={option} className="choice">
+                    <input
+                      type="checkbox"
+                      name={option}
+                      checked={deidentify[option]}
+                      onChange={(e) => setDeidentify({ ...deidentify, [option]: e.target.checked })}
+                    />
+                    {t(label)}
+                  </label>
+                ))}
+              </div>
+              {textInPixels.length > 0 ? (
+                <p className="warning" role="note">
+                  {t('deidentifyTextInPixels', { modalities: textInPixels.join(', ') })}
+                </p>
+              ) : null}
+            </div>
+          ) : null}
+        </fieldset>
         <ErrorNote error={error} />
         <div className="buttons">
           <button type="submit" className="primary" disabled={busy || study === null}>
@@ -154,6 +208,11 @@ export function SharesScreen() {
                 <td>
                   {personName(s.patientName ?? '')}{' '}
                   <span className="muted">({s.patient.bsn ?? s.patient.patientId})</span>
+                  {s.deidentify !== null ? (
+                    <div>
+                      <span className="badge">{t('deidentified')}</span>
+                    </div>
+                  ) : null}
                 </td>
                 <td>
                   {s.studies.map((x) => (
