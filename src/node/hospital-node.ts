@@ -178,6 +178,7 @@ export async function startNode(
         logger: logger.child({ part: 'share' }),
         node: config.node.name,
         hospital: config.node.organization.name,
+        organizationUra: config.node.organization.ura,
         publicUrl: c.publicUrl,
         validDays: c.validDays,
         maxOpens: c.maxOpens,

@@ -2,6 +2,7 @@ export { httpsSmsGateway, type Mailer, type MailMessage, type SmsGateway, smtpMa
 export { mobileNumber, type RecipientView, registerShareRoutes, type ShareRouteDeps } from './share-routes.ts';
 export { type Recipient, type Share, type ShareStore, SqliteShareStore } from './share-store.ts';
 export {
+  type AccessHistoryEntry,
   CODE_MINUTES,
   type LinkStatus,
   RECIPIENT_SESSION_MINUTES,

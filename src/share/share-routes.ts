@@ -46,6 +46,7 @@ const recipientSchema = z.strictObject({
         ctx.addIssue({ code: 'custom', message: 'a mobile number: 06 12345678, or +44 7700 900123 abroad' });
       return e164 ?? '';
     }),
+  isPatient: z.boolean().default(false),
 });
 
 /** The PS3.15 E.3 options a sender may pick for a de-identified share; absent, the share goes as it is. */
@@ -74,6 +75,8 @@ export interface RecipientView {
   expiresAt: string;
   /** De-identified: the studies show no name, birth date or description, and dates only where the sender kept them. */
   deidentified: boolean;
+  /** Shared with the patient themselves: they may see who accessed their data (GET /share/v1/access-history). */
+  accessHistory: boolean;
   studies: {
     studyInstanceUid: string;
     patientName: string | null;
@@ -249,6 +252,7 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
         recipient: share.recipient.name,
         expiresAt: share.expiresAt,
         deidentified: deid !== null,
+        accessHistory: share.recipient.isPatient === true && deid === null && share.patient.bsn !== undefined,
         studies: studies.map((s) => ({
           // De-identified, the study goes by the share's UID for it, as in its files.
           studyInstanceUid: deidentifier?.uid(s.studyInstanceUid) ?? s.studyInstanceUid,
@@ -262,6 +266,22 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
         })),
       };
     },
+  );
+
+  app.get(
+    '/share/v1/access-history',
+    {
+      config: {
+        access: 'share-recipient',
+        doc: recipientDoc("Who accessed the patient's data on this node, newest first: for the patient only", {
+          errors: ['ACCESS_DENIED'],
+        }),
+      },
+    },
+    async (req) => ({
+      hospital: d.hospital,
+      entries: await d.shares.accessHistory(recipientOf(req).shareId, { ip: req.ip }),
+    }),
   );
 
   app.get(

@@ -8,6 +8,8 @@ export interface Recipient {
   email: string;
   /** E.164, as the SMS gateway takes it: +31612345678. */
   mobile: string;
+  /** The patient themselves (as staff say when sharing): they may also see who accessed their data. */
+  isPatient?: boolean;
 }
 
 /** A shared study as staff see it in the list of shares (what it was when shared). */

@@ -2,6 +2,7 @@ import { createHash, createHmac, randomBytes, randomInt, randomUUID, timingSafeE
 import { SignInRateLimit, type SignInRateLimitSettings } from '../auth/index.ts';
 import { type DeidOptions, Deidentifier } from '../deid/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
+import type { AuditAction, AuditOutcome, AuditRecord } from '../audit/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { AccessGrounds, PatientData, PatientDataAccess, ReleasedInstance, SharedStudy } from '../studies/index.ts';
 import type { Mailer, SmsGateway } from './messages.ts';
@@ -52,6 +53,8 @@ export interface SharesOptions {
   /** This node's name (the access point of every record). */
   node: string;
   hospital: string;
+  /** The hospital's URA: the people of the access history who work here are named with the hospital. */
+  organizationUra: string;
   /** The links' base: the node's HTTPS address as recipients reach it. */
   publicUrl: string;
   validDays: number;
@@ -62,6 +65,19 @@ export interface SharesOptions {
    */
   codeKey: Buffer;
   now?: () => number;
+}
+
+/** One access to the patient's data, as the patient reads it: when, who, what, and whether it was allowed. */
+export interface AccessHistoryEntry {
+  time: string;
+  action: AuditAction;
+  outcome: AuditOutcome;
+  /** The person, system or hospital, by name. */
+  who: string;
+  kind: 'person' | 'system' | 'hospital' | 'recipient';
+  /** Where a person works: this hospital by name, another by URA; null for systems and recipients. */
+  organization: string | null;
+  purpose: string | null;
 }
 
 /** A person who acts on shares (signed in): who the records and the share name. */
@@ -325,6 +341,53 @@ export class Shares {
       shareId,
     );
     return { share, studies, deidentifier: this.#deidentifierOf(share) };
+  }
+
+  /**
+   * Who accessed the patient's data on this node, for a share made to the patient themselves (not de-identified, and
+   * with a BSN to find their records by); anyone else is refused, and the refusal recorded.
+   */
+  async accessHistory(shareId: string, from: FromAddress): Promise<AccessHistoryEntry[]> {
+    const share = await this.#shareOf(shareId);
+    const access = this.#recipientAccess(share, from);
+    const bsn = share.patient.bsn;
+    if (share.recipient.isPatient !== true || share.deidentify !== null || bsn === undefined) {
+      access.record({
+        action: 'audit-read',
+        outcome: 'failure',
+        description: 'access history refused: the share is not made to the patient',
+        patient: share.patient,
+        objects: { shareId },
+      });
+      throw new BeeldbrugError(
+        'ACCESS_DENIED',
+        'who accessed the data is shown only to the patient, through their share',
+      );
+    }
+    return access.accessHistory({ bsn }, shareId).map((r) => this.#plain(r));
+  }
+
+  #plain(r: AuditRecord): AccessHistoryEntry {
+    const id = r.user.id;
+    const kind: AccessHistoryEntry['kind'] = id.startsWith('share:')
+      ? 'recipient'
+      : id.startsWith('ura:')
+        ? 'hospital'
+        : /^(system|dicom|os):/.test(id)
+          ? 'system'
+          : 'person';
+    const ura = r.user.organizationUra;
+    const organization =
+      kind !== 'person' || ura === undefined ? null : ura === this.#o.organizationUra ? this.#o.hospital : `URA ${ura}`;
+    return {
+      time: r.time,
+      action: r.action,
+      outcome: r.outcome,
+      who: kind === 'recipient' ? r.user.name.replace(/ \(recipient of a share\)$/, '') : r.user.name,
+      kind,
+      organization,
+      purpose: r.grounds.purpose ?? null,
+    };
   }
 
   /**

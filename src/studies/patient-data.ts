@@ -627,6 +627,26 @@ export class PatientDataAccess {
     return studies.map((s) => s.study);
   }
 
+  /**
+   * Who accessed a patient's data on this node, newest first, for the patient themselves (NEN 7513: a patient may see
+   * the records about them): only a share's recipient may ask, and the share decides that its recipient is the patient.
+   * The reading is itself recorded.
+   */
+  accessHistory(patient: { bsn: string }, shareId: string, limit = 1000): AuditRecord[] {
+    const about = { patient, objects: { shareId } };
+    this.#authorize('read', 'showing a patient who accessed their data', about, 'audit-read');
+    if (this.grounds.kind !== 'share-recipient')
+      this.#refuse('audit-read', 'access history refused: it is shown to the patient, through their share', about);
+    const records = this.#o.audit.list({ bsn: patient.bsn, limit: 100_000 }).slice(-limit).reverse();
+    this.record({
+      action: 'audit-read',
+      outcome: 'success',
+      description: 'the patient read who accessed their data',
+      ...about,
+    });
+    return records;
+  }
+
   /** A share's studies downloaded by its recipient, one 'download' record per study; their bytes open through here. */
   openShared(studyInstanceUids: readonly string[], description: string, shareId: string): ReleasedInstance[] {
     this.#authorize('read', 'downloading shared studies', { objects: {} }, 'download');

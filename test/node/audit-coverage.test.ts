@@ -236,7 +236,7 @@ test('audit coverage: every route that touches patient data writes a complete re
     async () => {
       const made = await laborant.call('POST', '/api/v1/shares', {
         studyInstanceUids: [study],
-        recipient: { name: 'De patiënt', email: 'patient@example.test', mobile: '0612345678' },
+        recipient: { name: 'De patiënt', email: 'patient@example.test', mobile: '0612345678', isPatient: true },
       });
       assert.equal(made.status, 201, made.body);
       shareId = (JSON.parse(made.body) as { shareId: string }).shareId;
@@ -249,6 +249,7 @@ test('audit coverage: every route that touches patient data writes a complete re
       cookie = String(opened.headers['set-cookie']).split(';')[0] ?? '';
       assert.equal((await recipient('GET', '/share/v1/studies')).status, 200);
       assert.equal((await recipient('GET', '/share/v1/download')).status, 200);
+      assert.equal((await recipient('GET', '/share/v1/access-history')).status, 200);
       assert.equal((await laborant.call('POST', `/api/v1/shares/${shareId}/revoke`)).status, 200);
     },
     {
@@ -267,6 +268,13 @@ test('audit coverage: every route that touches patient data writes a complete re
         at: n,
         action: 'download',
         match: /^shared studies downloaded/,
+        objects: true,
+        outsider: true,
+      },
+      'GET /share/v1/access-history': {
+        at: n,
+        action: 'audit-read',
+        match: /^the patient read who accessed their data$/,
         objects: true,
         outsider: true,
       },

@@ -447,6 +447,66 @@ test('a de-identified share: the images under new UIDs and a pseudonym, the same
   assert.match(recorded[0]?.description ?? '', /de-identified/);
 });
 
+test('the patient, with link and code, sees who accessed their data on this node, newest first; no one else does', async (t) => {
+  const s = await setUp(t);
+  const made = await s.staff.call('POST', '/api/v1/shares', {
+    studyInstanceUids: [s.studyInstanceUid],
+    recipient: { ...recipient, isPatient: true },
+  });
+  assert.equal(made.status, 201, made.body);
+  const shareId = (JSON.parse(made.body) as { shareId: string }).shareId;
+  const token = /\/share#([A-Za-z0-9_-]{43})/.exec((await s.mail.next()).text)?.[1] ?? '';
+  const code = await codeBySms(s, token);
+  const opened = await recipientCall(s, 'POST', '/share/v1/session', { token, code });
+  const cookie = String(opened.headers['set-cookie']).split(';')[0]!;
+  const view = JSON.parse((await recipientCall(s, 'GET', '/share/v1/studies', undefined, cookie)).body) as {
+    hospital: string;
+    accessHistory: boolean;
+  };
+  assert.equal(view.accessHistory, true);
+
+  const r = await recipientCall(s, 'GET', '/share/v1/access-history', undefined, cookie);
+  assert.equal(r.status, 200, r.body);
+  const { entries } = JSON.parse(r.body) as {
+    entries: { time: string; action: string; who: string; kind: string; organization: string | null }[];
+  };
+  const times = entries.map((e) => e.time);
+  assert.deepEqual(times, [...times].sort().reverse(), 'newest first');
+  const line = (e: (typeof entries)[number]): string => `${e.action} by ${e.kind} ${e.who} (${e.organization ?? '-'})`;
+  const lines = new Set(entries.map(line));
+  assert.ok(lines.has(`share by person Sanne Secretaresse (${view.hospital})`), [...lines].join('\n'));
+  assert.ok(lines.has('login by recipient Jan Ontvanger (-)'), [...lines].join('\n'));
+  assert.ok(
+    entries.some((e) => e.action === 'import' && e.kind === 'system'),
+    `the study's import into the node: ${[...lines].join('; ')}`,
+  );
+  const audit = s.node.n.node.audit;
+  const read = audit.list({ action: 'audit-read' }).filter((x) => x.objects.shareId === shareId);
+  assert.deepEqual(
+    read.map((x) => [x.user.id, x.outcome, x.patient?.bsn !== undefined]),
+    [[`share:${shareId}`, 'success', true]],
+  );
+
+  // A share to someone else (a doctor elsewhere) does not show the patient's history: refused, and recorded.
+  const other = await share(s, { name: 'Dr. Elders', email: 'elders@example.test', mobile: '06 1111 2222' });
+  const otherCode = await codeBySms(s, other.token);
+  const otherOpened = await recipientCall(s, 'POST', '/share/v1/session', { token: other.token, code: otherCode });
+  const otherCookie = String(otherOpened.headers['set-cookie']).split(';')[0]!;
+  const otherView = JSON.parse((await recipientCall(s, 'GET', '/share/v1/studies', undefined, otherCookie)).body) as {
+    accessHistory: boolean;
+  };
+  assert.equal(otherView.accessHistory, false);
+  const refused = await recipientCall(s, 'GET', '/share/v1/access-history', undefined, otherCookie);
+  assert.equal(refused.status, 403);
+  assert.equal(problem(refused).code, 'ACCESS_DENIED');
+  const refusals = audit.list({ action: 'audit-read' }).filter((x) => x.objects.shareId === other.shareId);
+  assert.deepEqual(
+    refusals.map((x) => x.outcome),
+    ['failure'],
+  );
+  assert.equal((await recipientCall(s, 'GET', '/share/v1/access-history')).status, 401, 'not without a session');
+});
+
 test('retention keeps a shared study until its share ends, then purges the copy, and the share itself a period later', async (t) => {
   const s = await setUp(t);
   const made = await s.staff.call('POST', '/api/v1/shares', {
