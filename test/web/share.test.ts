@@ -54,6 +54,7 @@ test(
     await staff.getByLabel('Naam ontvanger').fill('Jan Ontvanger');
     await staff.getByLabel('E-mailadres').fill('jan@example.test');
     await staff.getByLabel('Mobiel nummer').fill('06 1234 5678');
+    await staff.getByLabel(/De ontvanger is de patiënt zelf/).check();
     await screenshot(staff, 'share-form');
     await staff.getByRole('button', { name: 'Delen', exact: true }).click();
     const row = staff.getByTestId('shares').locator('tbody tr').first();
@@ -94,6 +95,15 @@ test(
     assert.match(listed.stdout, /DICOMDIR/);
     assert.match(listed.stdout, /DICOM\/ST001\/SE001\/IM00001/);
     assert.ok(readFileSync(saved).length > study.bytes, 'the whole study is in it');
+
+    // The recipient is the patient: they may see who accessed their data, asked for on purpose.
+    await recipient.getByRole('button', { name: 'Toon het overzicht' }).click();
+    const history = recipient.getByTestId('access-history');
+    await history.waitFor();
+    const historyText = await history.innerText();
+    assert.match(historyText, /S\. Smit\s+medewerker, Ziekenhuis Noord\s+Beelden gedeeld via een link/);
+    assert.match(historyText, /Jan Ontvanger\s+ontvanger van een link\s+Beelden gedownload/);
+    await screenshot(recipient, 'share-recipient-history');
 
     // Revoked by the secretary: the recipient's page says so at the next look, and shows nothing of the patient.
     staff.once('dialog', (d) => void d.accept());

@@ -1,4 +1,5 @@
 import { type FormEvent, useEffect, useState } from 'react';
+import { AccessHistory } from './access-history.tsx';
 import { api, ApiError } from './api.ts';
 import { dicomDate, megabytes, personName } from './format.ts';
 import { type TextKey, useLanguage, useT } from './i18n.tsx';
@@ -224,6 +225,7 @@ export function RecipientApp() {
                 {t('closeShare')}
               </button>
             </div>
+            {step.view.accessHistory ? <AccessHistory /> : null}
           </section>
         ) : null}
         {step.kind === 'left' ? <p className="empty">{t('shareClosed')}</p> : null}

@@ -37,6 +37,7 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
   const [email, setEmail] = useState('');
   const [mobile, setMobile] = useState('');
   const [validDays, setValidDays] = useState(7);
+  const [isPatient, setIsPatient] = useState(false);
   const [deidentify, setDeidentify] = useState<DeidOptions>();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
@@ -50,7 +51,7 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
     try {
       await api<ShareView>('POST', '/api/v1/shares', {
         studyInstanceUids: [studyInstanceUid],
-        recipient: { name, email, mobile },
+        recipient: { name, email, mobile, isPatient },
         validDays,
         ...(deidentify !== undefined ? { deidentify } : {}),
       });
@@ -93,6 +94,15 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
             onChange={(e) => setMobile(e.target.value)}
           />
         </Field>
+        <label className="choice">
+          <input
+            type="checkbox"
+            name="isPatient"
+            checked={isPatient}
+            onChange={(e) => setIsPatient(e.target.checked)}
+          />
+          {t('recipientIsPatient')}
+        </label>
         <Field label={t('validDays')}>
           <input
             name="validDays"
