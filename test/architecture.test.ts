@@ -10,6 +10,7 @@ const src = resolve(import.meta.dirname, '../src');
 /** Each domain and the domains it may import (through their index.ts). */
 const allowed: Readonly<Record<string, readonly string[]>> = {
   dicom: [],
+  deid: ['dicom'],
   dimse: ['dicom'],
   patient: [],
   auth: [],
@@ -27,7 +28,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   registry: ['config', 'errors', 'http', 'log'],
   timeline: ['audit', 'auth', 'config', 'errors', 'exchange', 'http', 'log', 'patient', 'registry', 'studies'],
   studies: ['audit', 'dicom', 'patient', 'store', 'errors', 'log'],
-  share: ['auth', 'config', 'dicom', 'errors', 'http', 'log', 'store', 'studies'],
+  share: ['audit', 'auth', 'config', 'deid', 'dicom', 'errors', 'http', 'log', 'store', 'studies'],
   node: [
     'audit',
     'auth',
