@@ -299,6 +299,12 @@ const share = z.strictObject({
     .max(100)
     .default(10)
     .describe('how often a link may be opened with a code before it is used up'),
+  maxUploadBytes: z
+    .number()
+    .int()
+    .min(1024 * 1024)
+    .default(5 * 1024 ** 3)
+    .describe('the largest file a recipient may upload (a DVD holds 4.7 GB): larger ones are refused at the start'),
   disclaimer: z
     .string()
     .min(1)

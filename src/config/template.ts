@@ -154,6 +154,7 @@ ${peers}  # Largest PDU we receive, in bytes.
 # share:
 #   publicUrl: https://beelden.example.nl   # the HTTPS listener as recipients reach it
 #   validDays: 7
+#   maxUploadBytes: 5368709120   # the largest file a recipient may upload into quarantine (5 GiB)
 #   smtp: { host: smtp.example.nl, port: 587, from: "Radiologie <beelden@example.nl>" }   # STARTTLS required
 #   sms: { url: https://sms-gateway.example.nl/v1/messages, tokenFile: ./keys/sms.token, sender: Radiologie }
 `;

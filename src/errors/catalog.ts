@@ -115,6 +115,16 @@ export const ErrorCatalog = {
     summary:
       'the e-mail or SMS could not be handed to the mail server or SMS gateway (refused, or no answer); nothing was shared',
   },
+  UPLOAD_REFUSED: {
+    http: 422,
+    summary:
+      'the uploaded file is not taken in: not DICOM and not a zip, or a zip that is unsafe (entries outside its folder, a zip bomb) or broken',
+  },
+  UPLOAD_OFFSET_CONFLICT: {
+    http: 409,
+    summary: 'the upload goes on from another offset than sent (tus Upload-Offset); ask it with HEAD and resume there',
+  },
+  UPLOAD_TOO_LARGE: { http: 413, summary: 'the upload is larger than this node takes (share.maxUploadBytes)' },
   ACCOUNT_EXISTS: { http: 409, summary: 'an account with this user name exists on this node' },
   ACCOUNT_INVALID: {
     http: 400,

@@ -1,5 +1,7 @@
 import { hkdfSync } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { BSN_ISSUER_OID } from '../patient/index.ts';
 import type { Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
 import type { AuditTrail } from '../audit/index.ts';
@@ -47,7 +49,16 @@ import { pacsSourceFor } from './pacs-source.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '../registry/index.ts';
 import { registerWorkspaceRoutes } from '../workspace/index.ts';
-import { httpsSmsGateway, registerShareRoutes, Shares, smtpMailer, SqliteShareStore } from '../share/index.ts';
+import {
+  httpsSmsGateway,
+  Quarantine,
+  registerShareRoutes,
+  registerUploadRoutes,
+  Shares,
+  smtpMailer,
+  SqliteShareStore,
+  SqliteUploadStore,
+} from '../share/index.ts';
 import {
   LocalizationPublisher,
   registerTimelineRoutes,
@@ -166,6 +177,42 @@ export async function startNode(
         return r !== undefined ? { mayRelease: (bsn, toUra) => r.mayRelease(bsn, toUra, 'imaging') } : undefined;
       },
     });
+    /**
+     * The quarantine: a study store of its own (under `quarantine/`, encrypted like the main one) behind a PatientData of
+     * its own, so an upload reaches the hospital's studies only when a person imports it into the PACS.
+     */
+    const openQuarantine = async (c: NonNullable<typeof config.share>) => {
+      const dir = join(config.dataDir, 'quarantine');
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      for (const db of ['index.sqlite', 'uploads.sqlite']) privateDatabaseFile(join(dir, db));
+      const quarantineStore = await openEmbeddedStore({ dataDir: dir, encryptionKey });
+      const uploads = new SqliteUploadStore(join(dir, 'uploads.sqlite'));
+      closers.push(
+        async () => uploads.close(),
+        () => quarantineStore.close(),
+      );
+      const data = new PatientData({
+        store: quarantineStore,
+        audit,
+        logger: logger.child({ part: 'quarantine' }),
+        retrieveAeTitle: config.dimse.aeTitle,
+        node: config.node.name,
+      });
+      await data.recover();
+      const quarantine = new Quarantine({
+        store: uploads,
+        patientData: data,
+        incomingDir: join(dir, 'incoming'),
+        nodeKey: Buffer.from(hkdfSync('sha256', encryptionKey, Buffer.alloc(0), 'beeldbrug quarantine v1', 32)),
+        maxUploadBytes: c.maxUploadBytes,
+        logger: logger.child({ part: 'quarantine' }),
+        node: config.node.name,
+        ...(options.now !== undefined ? { now: options.now } : {}),
+      });
+      await quarantine.start();
+      await quarantine.sweep();
+      return { quarantine, data };
+    };
     const openShares = (c: NonNullable<typeof config.share>): Shares => {
       const shareStore = new SqliteShareStore(join(config.dataDir, 'share.sqlite'));
       const mailer = smtpMailer(c.smtp);
@@ -189,6 +236,7 @@ export async function startNode(
     };
     // Opened before the first retention pass, which keeps the studies of shares that have not ended.
     const shares = config.share !== undefined ? openShares(config.share) : undefined;
+    const quarantine = config.share !== undefined ? await openQuarantine(config.share) : undefined;
     // Sources the gauges read at scrape time; set as the parts below come up.
     const dimseServers: DimseServer[] = [];
     let forwarding: ReadonlyMap<string, PacsForwarder> = new Map();
@@ -222,6 +270,7 @@ export async function startNode(
       logger: logger.child({ part: 'retention' }),
       onPurged: (bsns) => localization?.purged(bsns),
       ...(shares !== undefined ? { shares } : {}),
+      ...(quarantine !== undefined ? { quarantine: quarantine.quarantine } : {}),
       ...(options.now !== undefined ? { now: options.now } : {}),
     });
     closers.push(() => retention.close());
@@ -553,6 +602,28 @@ export async function startNode(
                 node: config.node.name,
                 hospital: config.node.organization.name,
                 disclaimer: config.share.disclaimer,
+              });
+            if (shares !== undefined && quarantine !== undefined)
+              registerUploadRoutes(app, {
+                shares,
+                quarantine: quarantine.quarantine,
+                quarantineData: quarantine.data,
+                node: config.node.name,
+                pacsFor: (wanted) => {
+                  const destination = wanted ?? exchange.routing.find((r) => r.action === 'forward')?.destination;
+                  const forwarder = destination !== undefined ? forwarderFor(destination) : undefined;
+                  if (destination === undefined || forwarder === undefined) return undefined;
+                  return {
+                    destination,
+                    send: async (instances, fileAs) => {
+                      const uids = new Set(instances.map((i) => i.stored.instance.sopInstanceUid));
+                      for (const i of instances)
+                        forwarder.enqueue(i, { patientId: fileAs.bsn, issuer: BSN_ISSUER_OID });
+                      await forwarder.settled();
+                      return { failed: forwarder.failed.filter((uid) => uids.has(uid)).length };
+                    },
+                  };
+                },
               });
             registerTimelineRoutes(app, theTimeline);
             registerTimelineSourceRoutes(app, {

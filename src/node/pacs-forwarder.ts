@@ -1,6 +1,6 @@
 import { rewriteHeader } from '../dicom/index.ts';
 import { Association, Status, type TlsOptions } from '../dimse/index.ts';
-import { coercePatient, decideIdentity, type PatientIdentityRule } from '../exchange/index.ts';
+import { coercePatient, decideIdentity, type IdentityDecision, type PatientIdentityRule } from '../exchange/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { ReleasedInstance } from '../studies/index.ts';
@@ -25,7 +25,7 @@ export class PacsForwarder {
   readonly #ourAeTitle: string;
   readonly #log: Logger;
   readonly #identity: PatientIdentityRule;
-  readonly #queue: ReleasedInstance[] = [];
+  readonly #queue: { released: ReleasedInstance; fileAs: { patientId: string; issuer: string } | undefined }[] = [];
 
   /** Instances waiting to go into this PACS. */
   get pending(): number {
@@ -45,9 +45,12 @@ export class PacsForwarder {
     this.#log = o.logger;
   }
 
-  /** Queues an instance released through the patient-data access that records its forwarding. */
-  enqueue(instance: ReleasedInstance): void {
-    this.#queue.push(instance);
+  /**
+   * Queues an instance released through the patient-data access that records its forwarding; `fileAs` names the local
+   * patient a person chose for it (an upload filed under a BSN), instead of the node's patient-identity rule.
+   */
+  enqueue(instance: ReleasedInstance, fileAs?: { patientId: string; issuer: string }): void {
+    this.#queue.push({ released: instance, fileAs });
     this.#kick();
   }
 
@@ -72,11 +75,12 @@ export class PacsForwarder {
 
   async #drain(): Promise<void> {
     clearTimeout(this.#idle);
-    for (let released = this.#queue.shift(); released !== undefined; released = this.#queue.shift()) {
+    for (let queued = this.#queue.shift(); queued !== undefined; queued = this.#queue.shift()) {
+      const { released, fileAs } = queued;
       const next = released.stored;
       const uid = next.instance.sopInstanceUid;
       try {
-        const data = this.#dataFor(released);
+        const data = this.#dataFor(released, fileAs);
         const assoc = await this.#associationFor(next);
         const status = await assoc.store({
           sopClassUid: next.instance.sopClassUid,
@@ -101,10 +105,14 @@ export class PacsForwarder {
   }
 
   /** The instance as the PACS gets it: as stored, or with the patient named by the local rule (pixel data untouched). */
-  #dataFor(released: ReleasedInstance): NodeJS.ReadableStream | AsyncIterable<Buffer> {
+  #dataFor(
+    released: ReleasedInstance,
+    fileAs: { patientId: string; issuer: string } | undefined,
+  ): NodeJS.ReadableStream | AsyncIterable<Buffer> {
     const i = released.stored;
     const sender = { patientId: i.patient.patientId, issuer: i.patient.issuerOfPatientId, bsn: i.patient.bsn };
-    const decision = decideIdentity(this.#identity, sender);
+    const decision: IdentityDecision =
+      fileAs !== undefined ? { action: 'coerce', ...fileAs } : decideIdentity(this.#identity, sender);
     if (decision.action === 'refuse')
       throw new BeeldbrugError(
         'PATIENT_IDENTITY_UNRESOLVED',

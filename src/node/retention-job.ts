@@ -22,6 +22,8 @@ export interface RetentionJobOptions {
   /** Shares keep their studies until they end, and are purged themselves once they ended a retention period ago. */
   /** The clock (milliseconds since the epoch). */
   now?: () => number;
+  /** Uploads not reviewed within the retention period: their quarantined copies go too. */
+  quarantine?: { purgeBefore(cutoff: Date): Promise<number> };
   shares?: {
     studiesInUse(): Promise<string[]>;
     purgeEnded(cutoff: Date, by: PatientDataAccess, description: string): Promise<number>;
@@ -89,6 +91,8 @@ export class RetentionJob {
       );
       const sharesPurged = (await shares?.purgeEnded(cutoff, access, `${retentionDays} days after it ended`)) ?? 0;
       if (sharesPurged > 0) logger.info({ shares: sharesPurged }, 'ended shares purged');
+      const unreviewed = (await this.#o.quarantine?.purgeBefore(cutoff)) ?? 0;
+      if (unreviewed > 0) logger.info({ studies: unreviewed }, 'uploads not reviewed in time purged from quarantine');
       for (const s of purged) {
         logger.info(
           {

@@ -11,3 +11,6 @@ export {
   type ShareView,
   WRONG_CODES_LOCK,
 } from './shares.ts';
+export { type PacsImport, Quarantine, type QuarantineView } from './upload/quarantine.ts';
+export { registerUploadRoutes } from './upload/upload-routes.ts';
+export { SqliteUploadStore, type Upload } from './upload/upload-store.ts';

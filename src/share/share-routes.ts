@@ -57,8 +57,10 @@ const deidentifySchema = z.strictObject({
 });
 
 const createSchema = z.strictObject({
-  studyInstanceUids: z.array(uid).min(1).max(20),
+  /** Empty only for an upload request (upload: true). */
+  studyInstanceUids: z.array(uid).max(20),
   recipient: recipientSchema,
+  upload: z.boolean().optional(),
   validDays: z.number().int().min(1).max(30).optional(),
   deidentify: deidentifySchema.optional(),
 });
@@ -77,6 +79,8 @@ export interface RecipientView {
   deidentified: boolean;
   /** Shared with the patient themselves: they may see who accessed their data (GET /share/v1/access-history). */
   accessHistory: boolean;
+  /** The recipient may upload files (POST /share/v1/uploads, tus). */
+  upload: boolean;
   studies: {
     studyInstanceUid: string;
     patientName: string | null;
@@ -253,6 +257,7 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
         expiresAt: share.expiresAt,
         deidentified: deid !== null,
         accessHistory: share.recipient.isPatient === true && deid === null && share.patient.bsn !== undefined,
+        upload: share.upload,
         studies: studies.map((s) => ({
           // De-identified, the study goes by the share's UID for it, as in its files.
           studyInstanceUid: deidentifier?.uid(s.studyInstanceUid) ?? s.studyInstanceUid,

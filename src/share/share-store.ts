@@ -42,6 +42,8 @@ export interface Share {
   revokedBy: { id: string; name: string } | null;
   /** De-identified for its recipient (PS3.15 Basic Profile with these options), or null: shared as it is. */
   deidentify: DeidOptions | null;
+  /** Its recipient may upload files (into quarantine). */
+  upload: boolean;
 }
 
 /** A one-time code sent by SMS, as kept: its keyed hash, and until when it holds. */
@@ -97,6 +99,7 @@ interface Row {
   revoked_at: string | null;
   revoked_by_json: string | null;
   deidentify_json: string | null;
+  allow_upload: number;
 }
 
 function shareOf(r: Row): Share {
@@ -117,6 +120,7 @@ function shareOf(r: Row): Share {
     revokedAt: r.revoked_at,
     revokedBy: r.revoked_by_json !== null ? (JSON.parse(r.revoked_by_json) as Share['revokedBy']) : null,
     deidentify: r.deidentify_json !== null ? (JSON.parse(r.deidentify_json) as DeidOptions) : null,
+    upload: r.allow_upload === 1,
   };
 }
 
@@ -146,7 +150,8 @@ export class SqliteShareStore implements ShareStore {
         revoked_by_json TEXT,
         code_hash TEXT,
         code_expires_at TEXT,
-        deidentify_json TEXT
+        deidentify_json TEXT,
+        allow_upload INTEGER NOT NULL DEFAULT 0
       );
       CREATE TABLE IF NOT EXISTS share_session (
         token_hash TEXT PRIMARY KEY,
@@ -154,10 +159,12 @@ export class SqliteShareStore implements ShareStore {
         expires_at TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS share_expiry ON share (expires_at);`);
-    // Shares made before de-identification was offered were all shared as they are.
+    // Shares made before de-identification and uploads were offered were shared as they are, without uploads.
     const columns = this.#db.prepare('PRAGMA table_info(share)').all() as { name: string }[];
     if (!columns.some((c) => c.name === 'deidentify_json'))
       this.#db.exec('ALTER TABLE share ADD COLUMN deidentify_json TEXT');
+    if (!columns.some((c) => c.name === 'allow_upload'))
+      this.#db.exec('ALTER TABLE share ADD COLUMN allow_upload INTEGER NOT NULL DEFAULT 0');
     this.#db.exec('PRAGMA foreign_keys = ON');
   }
 
@@ -165,7 +172,7 @@ export class SqliteShareStore implements ShareStore {
     this.#db
       .prepare(
         `INSERT INTO share (share_id, token_hash, studies_json, recipient_json, patient_json, patient_name, created_by_json,
-           created_at, expires_at, max_opens, deidentify_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           created_at, expires_at, max_opens, deidentify_json, allow_upload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         s.shareId,
@@ -179,6 +186,7 @@ export class SqliteShareStore implements ShareStore {
         s.expiresAt,
         s.maxOpens,
         s.deidentify !== null ? JSON.stringify(s.deidentify) : null,
+        s.upload ? 1 : 0,
       );
   }
 

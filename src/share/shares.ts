@@ -6,6 +6,7 @@ import type { AuditAction, AuditOutcome, AuditRecord } from '../audit/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { AccessGrounds, PatientData, PatientDataAccess, ReleasedInstance, SharedStudy } from '../studies/index.ts';
 import type { Mailer, SmsGateway } from './messages.ts';
+import type { UploadActor } from './upload/quarantine.ts';
 import type { Recipient, Share, ShareStore } from './share-store.ts';
 
 /** A code by SMS holds this long, and only for the link it was sent for. */
@@ -118,19 +119,33 @@ export class Shares {
       recipient: Recipient;
       validDays?: number | undefined;
       deidentify?: DeidOptions | undefined;
+      /** The recipient may also upload (into quarantine); a share may then hold no studies: an upload request. */
+      upload?: boolean | undefined;
     },
   ): Promise<ShareView> {
     const recipient = o.recipient;
     const shareId = randomUUID();
+    const upload = o.upload === true;
+    if (o.studyInstanceUids.length === 0 && !upload)
+      throw new BeeldbrugError('REQUEST_INVALID', 'a share holds at least one study, or lets its recipient upload');
+    const to = `${recipient.name} (${recipient.email}, ${recipient.mobile})`;
     const studies = by.access.shareStudies(
       o.studyInstanceUids,
-      `shared${o.deidentify !== undefined ? ' de-identified' : ''} with ${recipient.name} (${recipient.email}, ${recipient.mobile})`,
+      `shared${o.deidentify !== undefined ? ' de-identified' : ''} with ${to}${upload ? ', who may upload' : ''}`,
       shareId,
     );
     const patients = new Set(studies.map((s) => s.patient.bsn ?? s.patient.patientId));
     if (patients.size > 1)
       throw new BeeldbrugError('REQUEST_INVALID', 'a share holds the studies of one patient; these are of several');
-    const first = studies[0] as SharedStudy;
+    const first = studies[0] as SharedStudy | undefined;
+    // An upload request names no study, and no patient until something arrives: its making is recorded on its own.
+    if (first === undefined)
+      by.access.record({
+        action: 'share',
+        outcome: 'success',
+        description: `upload request sent to ${to}`,
+        objects: { shareId },
+      });
     const token = randomBytes(32).toString('base64url');
     const now = this.#now();
     const share: Share = {
@@ -142,11 +157,14 @@ export class Shares {
         modalities: s.modalities,
       })),
       recipient,
-      patient: {
-        ...(first.patient.bsn !== null ? { bsn: first.patient.bsn } : {}),
-        patientId: first.patient.patientId,
-      },
-      patientName: first.patient.name,
+      patient:
+        first === undefined
+          ? {}
+          : {
+              ...(first.patient.bsn !== null ? { bsn: first.patient.bsn } : {}),
+              patientId: first.patient.patientId,
+            },
+      patientName: first?.patient.name ?? null,
       createdBy: by.user,
       createdAt: new Date(now).toISOString(),
       expiresAt: new Date(now + (o.validDays ?? this.#o.validDays) * 86_400_000).toISOString(),
@@ -158,10 +176,11 @@ export class Shares {
       revokedAt: null,
       revokedBy: null,
       deidentify: o.deidentify ?? null,
+      upload,
     };
     await this.#o.store.insert(share, sha256(token));
     try {
-      await this.#o.mailer.send(this.#linkMail(recipient, token, share.expiresAt));
+      await this.#o.mailer.send(this.#linkMail(share, token));
     } catch (err) {
       await this.#o.store.remove(share.shareId);
       this.#o.logger.error({ err, shareId: share.shareId }, 'share: the e-mail with the link could not be sent');
@@ -344,6 +363,26 @@ export class Shares {
   }
 
   /**
+   * The recipient of a share that lets them upload, as the quarantine takes their files: who (the audit trail's
+   * `share:<id>`) and the grounds (purpose upload). A share without upload is refused, and the refusal recorded.
+   */
+  async uploader(shareId: string, from: FromAddress): Promise<UploadActor> {
+    const share = await this.#shareOf(shareId);
+    const grounds = this.#recipientGrounds(share, from, 'upload');
+    if (!share.upload) {
+      this.#o.patientData.open(grounds).record({
+        action: 'upload',
+        outcome: 'failure',
+        description: 'upload refused: this share does not let its recipient upload',
+        patient: share.patient,
+        objects: { shareId },
+      });
+      throw new BeeldbrugError('ACCESS_DENIED', 'this share does not take uploads');
+    }
+    return { uploader: { id: grounds.user.id, name: share.recipient.name, shareId }, grounds };
+  }
+
+  /**
    * Who accessed the patient's data on this node, for a share made to the patient themselves (not de-identified, and
    * with a BSN to find their records by); anyone else is refused, and the refusal recorded.
    */
@@ -473,33 +512,41 @@ export class Shares {
   }
 
   #recipientAccess(share: Share, from: FromAddress): PatientDataAccess {
-    const grounds: AccessGrounds = {
+    return this.#o.patientData.open(this.#recipientGrounds(share, from, 'share'));
+  }
+
+  #recipientGrounds(share: Share, from: FromAddress, purpose: 'share' | 'upload'): AccessGrounds {
+    return {
       kind: 'share-recipient',
       user: { id: `share:${share.shareId}`, name: `${share.recipient.name} (recipient of a share)`, outsider: true },
       responsibleUser: share.createdBy,
       accessPoint: { node: this.#o.node, ip: from.ip },
-      purpose: 'share',
+      purpose,
       authorization: 'share link (e-mail) + one-time code (SMS)',
     };
-    return this.#o.patientData.open(grounds);
   }
 
   #codeHash(shareId: string, code: string): string {
     return createHmac('sha256', this.#o.codeKey).update(`${shareId}:${code}`).digest('hex');
   }
 
-  #linkMail(r: Recipient, token: string, expiresAt: string): { to: string; subject: string; text: string } {
+  #linkMail(share: Share, token: string): { to: string; subject: string; text: string } {
+    const r = share.recipient;
+    const expiresAt = share.expiresAt;
+    const onlyUpload = share.studies.length === 0;
     const hospital = this.#o.hospital;
     // The token travels in the fragment: browsers never send it to a server, so no proxy or access log keeps it.
     const link = `${this.#o.publicUrl.replace(/\/+$/, '')}/share#${token}`;
     const until = new Date(expiresAt).toLocaleDateString('nl-NL', { day: 'numeric', month: 'long', year: 'numeric' });
     return {
       to: r.email,
-      subject: `Beelden van ${hospital} voor u klaargezet`,
+      subject: onlyUpload ? `${hospital} vraagt u beelden te sturen` : `Beelden van ${hospital} voor u klaargezet`,
       text: [
         `Beste ${r.name},`,
         '',
-        `${hospital} heeft medische beelden voor u klaargezet. U kunt ze bekijken en downloaden via deze link:`,
+        onlyUpload
+          ? `${hospital} vraagt u medische beelden te sturen (bijvoorbeeld van een cd van een ander ziekenhuis). U kunt ze uploaden via deze link:`
+          : `${hospital} heeft medische beelden voor u klaargezet. U kunt ze bekijken en downloaden via deze link:`,
         '',
         link,
         '',

@@ -14,7 +14,16 @@ import { type PurgedStudy, StudyService } from './study-service.ts';
  * established first (a release to another organization rests on the registry's permit).
  */
 export type AccessPurpose =
-  'ingest' | 'query' | 'retrieve' | 'import' | 'exchange' | 'release' | 'retention' | 'localization' | 'share';
+  | 'ingest'
+  | 'query'
+  | 'retrieve'
+  | 'import'
+  | 'exchange'
+  | 'release'
+  | 'retention'
+  | 'localization'
+  | 'share'
+  | 'upload';
 
 /**
  * Who touches patient data, as the node authenticated them: a DICOM peer of the allow-list, a partner hospital's
@@ -35,6 +44,8 @@ const MAY: Readonly<Record<AccessPurpose, readonly AccessorKind[]>> = {
   retention: ['node-task'],
   localization: ['node-task'],
   share: ['person', 'share-recipient', 'node-task'],
+  // Into the quarantine's own store (share/upload), never the hospital's: see hospital-node.ts.
+  upload: ['share-recipient', 'node-task'],
 };
 
 /**
@@ -51,6 +62,11 @@ const CAN: Readonly<Record<AccessorKind, readonly Operation[]>> = {
   // Only the studies of their own share, which the share's access names (see sharedStudies, openShared).
   'share-recipient': ['read'],
   'node-task': ['store', 'query', 'read', 'release', 'import', 'purge'],
+};
+
+/** Where what an accessor may do depends on the purpose too: a share's recipient stores only when uploading. */
+const CAN_FOR_PURPOSE: Partial<Record<AccessorKind, Partial<Record<AccessPurpose, readonly Operation[]>>>> = {
+  'share-recipient': { upload: ['store'] },
 };
 
 /** Purposes that hand patient data to another organization on the patient's consent, never without it. */
@@ -286,7 +302,7 @@ export class PatientDataAccess {
     const g = this.grounds;
     if (!MAY[g.purpose].includes(g.kind))
       this.#refuse(action, `${what} refused: a ${g.kind} may not act for ${g.purpose}`, about);
-    if (!CAN[g.kind].includes(op))
+    if (!(CAN_FOR_PURPOSE[g.kind]?.[g.purpose] ?? CAN[g.kind]).includes(op))
       this.#refuse(action, `${what} refused: a ${g.kind} may not ${op} patient data`, about);
   }
 
@@ -747,6 +763,8 @@ function contextPurpose(p: AccessPurpose): AccessContext['purpose'] {
       return 'retention';
     case 'share':
       return 'retrieve';
+    case 'upload':
+      return 'ingest';
     default:
       return p;
   }

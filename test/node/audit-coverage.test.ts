@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import type { AuditAction, AuditRecord } from '../../src/audit/index.ts';
 import { createTestCa, totpCode, totpStep } from '../../src/auth/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
+import { readPart10, Tag } from '../../src/dicom/index.ts';
 import { openAccounts } from '../../src/node/index.ts';
 import { type Answer, call, type ExchangeNode, midden, multipartOf, noord, send } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
@@ -82,6 +83,8 @@ const noPatientData: Record<string, string> = {
   'GET /share': "the share recipient's page itself (static file), no data",
   'POST /share/v1/link': "a link's state and the hospital's name, no patient (share.test.ts)",
   'DELETE /share/v1/session': "a share recipient's sign-out, no patient",
+  'POST /share/v1/uploads': 'an upload begun: a name and a size, nothing stored yet (share-upload.test.ts)',
+  'GET /share/v1/uploads': "the recipient's own uploads: file names and counts (share-upload.test.ts)",
 };
 
 test('audit coverage: every route that touches patient data writes a complete record before it answers', async (t) => {
@@ -237,6 +240,7 @@ test('audit coverage: every route that touches patient data writes a complete re
       const made = await laborant.call('POST', '/api/v1/shares', {
         studyInstanceUids: [study],
         recipient: { name: 'De patiënt', email: 'patient@example.test', mobile: '0612345678', isPatient: true },
+        upload: true,
       });
       assert.equal(made.status, 201, made.body);
       shareId = (JSON.parse(made.body) as { shareId: string }).shareId;
@@ -250,6 +254,43 @@ test('audit coverage: every route that touches patient data writes a complete re
       assert.equal((await recipient('GET', '/share/v1/studies')).status, 200);
       assert.equal((await recipient('GET', '/share/v1/download')).status, 200);
       assert.equal((await recipient('GET', '/share/v1/access-history')).status, 200);
+      // The patient uploads two images of theirs (tus: create, then the bytes); staff import one and reject the other.
+      const uploaded: string[] = [];
+      for (const files of [p.studies[0]?.files ?? [], p.studies[1]?.files ?? []]) {
+        const bytes = readFileSync(files[0] ?? '');
+        const tus = { 'tus-resumable': '1.0.0' };
+        const created = await asRecipient(n.port, n.ca.certPem, 'POST', '/share/v1/uploads', undefined, cookie, {
+          ...tus,
+          'upload-length': String(bytes.length),
+        });
+        assert.equal(created.status, 201, created.body);
+        const sent = await asRecipient(
+          n.port,
+          n.ca.certPem,
+          'PATCH',
+          String(created.headers['location']),
+          bytes,
+          cookie,
+          {
+            ...tus,
+            'upload-offset': '0',
+            'content-type': 'application/offset+octet-stream',
+          },
+        );
+        assert.equal(sent.status, 204, sent.body);
+        uploaded.push(readPart10(bytes).dataset.string(Tag.StudyInstanceUID) ?? '');
+      }
+      assert.equal((await recipient('GET', '/share/v1/uploads')).status, 200);
+      assert.equal((await laborant.call('GET', '/api/v1/quarantine')).status, 200);
+      const accepted = await laborant.call('POST', `/api/v1/quarantine/${uploaded[0]}/import`, {
+        bsn: p.bsn,
+        destination: 'PACS_NOORD',
+      });
+      assert.equal(accepted.status, 202, accepted.body);
+      const rejected = await laborant.call('POST', `/api/v1/quarantine/${uploaded[1]}/reject`, {
+        reason: 'niet van deze patiënt',
+      });
+      assert.equal(rejected.status, 200, rejected.body);
       assert.equal((await laborant.call('POST', `/api/v1/shares/${shareId}/revoke`)).status, 200);
     },
     {
@@ -277,6 +318,26 @@ test('audit coverage: every route that touches patient data writes a complete re
         match: /^the patient read who accessed their data$/,
         objects: true,
         outsider: true,
+      },
+      'PATCH /share/v1/uploads/:uploadId': {
+        at: n,
+        action: 'upload',
+        match: /^study uploaded by De patiënt into quarantine/,
+        objects: true,
+        outsider: true,
+      },
+      'GET /api/v1/quarantine': { at: n, action: 'read', match: /^uploaded study shown for review/, objects: true },
+      'POST /api/v1/quarantine/:studyInstanceUid/import': {
+        at: n,
+        action: 'import',
+        match: /^uploaded study accepted for import into PACS_NOORD/,
+        objects: true,
+      },
+      'POST /api/v1/quarantine/:studyInstanceUid/reject': {
+        at: n,
+        action: 'import',
+        match: /^uploaded study rejected: niet van deze patiënt$/,
+        objects: true,
       },
       'POST /api/v1/shares/:shareId/revoke': { at: n, action: 'share', match: /revoked$/, objects: true },
     },

@@ -183,8 +183,11 @@ export function asRecipient(
   path: string,
   json?: unknown,
   cookie?: string,
+  headers: Record<string, string> = {},
 ): Promise<Reply> {
-  const payload = json !== undefined ? Buffer.from(JSON.stringify(json)) : undefined;
+  // A Buffer goes as it is (an upload's bytes); anything else as JSON.
+  const raw = Buffer.isBuffer(json);
+  const payload = raw ? json : json !== undefined ? Buffer.from(JSON.stringify(json)) : undefined;
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -195,8 +198,10 @@ export function asRecipient(
         ca,
         agent: false,
         headers: {
-          ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+          ...(payload !== undefined ? { 'content-length': payload.length } : {}),
+          ...(payload !== undefined && !raw ? { 'content-type': 'application/json' } : {}),
           ...(cookie !== undefined ? { cookie } : {}),
+          ...headers,
         },
       },
       (res) => {

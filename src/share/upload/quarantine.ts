@@ -1,0 +1,357 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { BeeldbrugError } from '../../errors/index.ts';
+import type { Logger } from '../../log/index.ts';
+import type { AccessGrounds, PatientData, ReleasedInstance, SharedStudy } from '../../studies/index.ts';
+import { IncomingFile } from './incoming-file.ts';
+import { DEFAULT_ZIP_LIMITS, takeIn, type ZipLimits } from './intake.ts';
+import type { QuarantinedStudy, Upload, Uploader, UploadStore } from './upload-store.ts';
+
+/** Someone who uploads (a share's recipient): who, and the grounds their access to the quarantine rests on. */
+export interface UploadActor {
+  uploader: Uploader;
+  grounds: AccessGrounds;
+}
+
+/** A person who reviews the quarantine: the grounds of their access (purpose import). */
+export interface ReviewActor {
+  grounds: AccessGrounds;
+  user: { id: string; name: string };
+}
+
+/** The PACS an import goes to: its AE title, and how instances get there, filed under the local patient by BSN. */
+export interface PacsImport {
+  destination: string;
+  /** Resolves once every instance is in or has failed, with how many failed. */
+  send(instances: readonly ReleasedInstance[], fileAs: { bsn: string }): Promise<{ failed: number }>;
+}
+
+export interface QuarantineOptions {
+  store: UploadStore;
+  /** The quarantine's own study store, behind its own access layer: uploads never reach the hospital's studies. */
+  patientData: PatientData;
+  /** Where arriving files are kept, encrypted, until they are complete. */
+  incomingDir: string;
+  /** The node's key; each incoming file's key is derived from it. */
+  nodeKey: Buffer;
+  maxUploadBytes: number;
+  zipLimits?: ZipLimits;
+  logger: Logger;
+  /** This node's name: the access point of the quarantine's own records. */
+  node: string;
+  now?: () => number;
+}
+
+/** A held study as staff review it: what it is (as uploaded), who sent it and when, and what was decided. */
+export interface QuarantineView extends QuarantinedStudy {
+  study: SharedStudy | null;
+}
+
+/**
+ * The quarantine: files uploaded by a share's recipient arrive resumably (tus), encrypted, and once complete are taken
+ * in (DICOM checked, zips checked for bombs and path escapes) into a study store of their own. Staff review each
+ * study and import it into the PACS under the local patient (by BSN), or reject it; either way the copy goes.
+ */
+export class Quarantine {
+  readonly #o: QuarantineOptions;
+  readonly #now: () => number;
+  /** Appends in progress, per upload: a second PATCH while one runs is refused, not interleaved. */
+  readonly #busy = new Set<string>();
+
+  constructor(o: QuarantineOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+  }
+
+  get maxUploadBytes(): number {
+    return this.#o.maxUploadBytes;
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.#o.incomingDir, { recursive: true, mode: 0o700 });
+  }
+
+  /** A new upload of `size` bytes (tus creation); nothing is stored until its last byte arrives. */
+  async create(by: UploadActor, o: { fileName: string; size: number }): Promise<Upload> {
+    if (o.size > this.#o.maxUploadBytes)
+      throw new BeeldbrugError(
+        'UPLOAD_TOO_LARGE',
+        `${o.fileName} has ${o.size} bytes; this node takes at most ${this.#o.maxUploadBytes} per file`,
+      );
+    const upload: Upload = {
+      uploadId: randomUUID(),
+      uploader: by.uploader,
+      fileName: o.fileName,
+      size: o.size,
+      state: 'receiving',
+      createdAt: new Date(this.#now()).toISOString(),
+      result: null,
+      problem: null,
+    };
+    await this.#file(upload.uploadId).create();
+    await this.#o.store.insertUpload(upload);
+    return upload;
+  }
+
+  /** How far an upload of this uploader has come (tus HEAD); another uploader's upload is not found. */
+  async progress(by: UploadActor, uploadId: string): Promise<{ upload: Upload; offset: number }> {
+    const upload = await this.#uploadOf(by, uploadId);
+    const offset = upload.state === 'receiving' ? await this.#file(uploadId).size() : upload.size;
+    return { upload, offset };
+  }
+
+  /**
+   * Appends the bytes of a PATCH at `offset` (which must be where the upload stands); once the last byte is in, the
+   * file is taken in before this resolves. Answers the new offset and, when complete, the upload as taken in.
+   */
+  async append(
+    by: UploadActor,
+    uploadId: string,
+    offset: number,
+    body: Readable,
+  ): Promise<{ offset: number; upload: Upload }> {
+    const { upload, offset: at } = await this.progress(by, uploadId);
+    if (upload.state !== 'receiving' || offset !== at || this.#busy.has(uploadId))
+      throw new BeeldbrugError('UPLOAD_OFFSET_CONFLICT', `the upload stands at ${at}, not ${offset}`, {
+        members: { offset: at },
+      });
+    this.#busy.add(uploadId);
+    try {
+      const file = this.#file(uploadId);
+      await file.append(offset, body, upload.size - offset);
+      const now = await file.size();
+      if (now < upload.size) return { offset: now, upload };
+      return { offset: now, upload: await this.#takeIn(by, upload, file) };
+    } finally {
+      this.#busy.delete(uploadId);
+    }
+  }
+
+  /** The uploads of one uploader, newest first, with what came of each. */
+  async uploadsOf(by: UploadActor): Promise<Upload[]> {
+    return this.#o.store.uploadsOf(by.uploader.id);
+  }
+
+  /** The studies waiting for a person (and those on their way into the PACS), each shown recorded as read. */
+  async held(by: ReviewActor): Promise<QuarantineView[]> {
+    const studies = await this.#o.store.studies({ states: ['held', 'importing', 'failed'] });
+    const access = this.#o.patientData.open(by.grounds);
+    return studies.map((q) => {
+      try {
+        const [study] = access.sharedStudies(
+          [q.studyInstanceUid],
+          'uploaded study shown for review',
+          q.uploader.shareId,
+        );
+        return { ...q, study: study ?? null };
+      } catch (err) {
+        // A copy gone (purged by retention) while its bookkeeping stays: shown as empty rather than failing the list.
+        if (err instanceof BeeldbrugError && err.code === 'NOT_FOUND') return { ...q, study: null };
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Imports a held study into the PACS, filed under the local patient with this BSN (the person checked it against
+   * what was uploaded): its instances go through `forward`; when all are in, the quarantine's copy is removed.
+   */
+  async import(
+    by: ReviewActor,
+    studyInstanceUid: string,
+    fileAs: { bsn: string },
+    pacs: PacsImport | undefined,
+  ): Promise<NonNullable<QuarantinedStudy['decision']>> {
+    if (pacs === undefined)
+      throw new BeeldbrugError('PACS_NOT_CONFIGURED', 'no PACS to import into: configure a forward destination');
+    const held = await this.#heldStudy(studyInstanceUid);
+    const decision = {
+      by: by.user,
+      at: new Date(this.#now()).toISOString(),
+      bsn: fileAs.bsn,
+      destination: pacs.destination,
+    };
+    if (!(await this.#o.store.decide(studyInstanceUid, ['held', 'failed'], 'importing', decision)))
+      throw new BeeldbrugError('NOT_FOUND', 'this study is no longer held: someone else decided first');
+    const access = this.#o.patientData.open(by.grounds);
+    const instances = access.releaseStudy(studyInstanceUid, undefined, { shareId: held.uploader.shareId });
+    // The person's decision is recorded before anything leaves: an acceptance the trail cannot hold imports nothing.
+    access.record({
+      action: 'import',
+      outcome: 'success',
+      description: `uploaded study accepted for import into ${pacs.destination} as BSN ${fileAs.bsn}`,
+      patient: { bsn: fileAs.bsn },
+      objects: { studyInstanceUid, shareId: held.uploader.shareId },
+    });
+    void pacs.send(instances, fileAs).then(
+      (s) => this.#imported(access, held, s.failed, decision),
+      (err: unknown) => this.#o.logger.error({ err, studyInstanceUid }, 'quarantine: the import failed'),
+    );
+    return decision;
+  }
+
+  /** Rejects a held study: its copy is removed, and the reason kept. */
+  async reject(by: ReviewActor, studyInstanceUid: string, reason: string): Promise<void> {
+    const held = await this.#heldStudy(studyInstanceUid);
+    const decision = { by: by.user, at: new Date(this.#now()).toISOString(), reason };
+    if (!(await this.#o.store.decide(studyInstanceUid, ['held', 'failed'], 'rejected', decision)))
+      throw new BeeldbrugError('NOT_FOUND', 'this study is no longer held: someone else decided first');
+    const access = this.#o.patientData.open(by.grounds);
+    const instances = access.releaseStudy(studyInstanceUid, undefined, { shareId: held.uploader.shareId });
+    const bsn = instances[0]?.stored.patient.bsn ?? null;
+    access.record({
+      action: 'import',
+      outcome: 'failure',
+      description: `uploaded study rejected: ${reason}`,
+      ...(bsn !== null ? { patient: { bsn } } : {}),
+      objects: { studyInstanceUid, shareId: held.uploader.shareId },
+    });
+    await this.#purge(
+      instances.map((i) => i.stored.instance.sopInstanceUid),
+      `from quarantine, uploaded by ${held.uploader.name}, rejected: ${reason}`,
+      by.user,
+    );
+  }
+
+  /** Retention: uploads older than `cutoff` go (bookkeeping and any file never completed), and held copies with them. */
+  async purgeBefore(cutoff: Date): Promise<number> {
+    const iso = cutoff.toISOString();
+    const stale = (await this.#o.store.studies({ states: ['held', 'failed'] })).filter((s) => s.receivedAt < iso);
+    for (const s of stale) {
+      await this.#o.store.decide(s.studyInstanceUid, ['held', 'failed'], 'rejected', {
+        by: { id: 'system:retention', name: 'retention' },
+        at: new Date(this.#now()).toISOString(),
+        reason: 'not reviewed within the retention period',
+      });
+    }
+    const task = this.#o.patientData.openForTask('retention', 'retention', 'retention', 'node task');
+    await task.purgeReceivedBefore(cutoff, () => `from quarantine, not reviewed within the retention period`);
+    for (const uploadId of await this.#o.store.removeBefore(iso)) await this.#file(uploadId).remove();
+    return stale.length;
+  }
+
+  /** Incoming files whose upload is no longer known (a crash between file and record): removed at start. */
+  async sweep(): Promise<void> {
+    for (const name of await readdir(this.#o.incomingDir)) {
+      if ((await this.#o.store.getUpload(name)) === undefined)
+        await rm(join(this.#o.incomingDir, name), { force: true });
+    }
+  }
+
+  async #takeIn(by: UploadActor, upload: Upload, file: IncomingFile): Promise<Upload> {
+    const access = this.#o.patientData.open(by.grounds);
+    const receivedAt = new Date(this.#now()).toISOString();
+    const recorded = new Set<string>();
+    try {
+      const result = await takeIn(
+        file,
+        upload.size,
+        upload.fileName,
+        async (source) => {
+          const stored = await access.ingestPart10Stream(
+            source,
+            {
+              provenance: {
+                receivedAt,
+                via: 'upload',
+                callingAeTitle: null,
+                remoteAddress: by.grounds.accessPoint.ip ?? null,
+              },
+            },
+            undefined,
+          );
+          if (!recorded.has(stored.studyInstanceUid)) {
+            recorded.add(stored.studyInstanceUid);
+            access.record({
+              action: 'upload',
+              outcome: 'success',
+              description: `study uploaded by ${by.uploader.name} into quarantine (${upload.fileName})`,
+              ...(stored.bsn !== null ? { patient: { bsn: stored.bsn } } : {}),
+              objects: { studyInstanceUid: stored.studyInstanceUid, shareId: by.uploader.shareId },
+            });
+            await this.#o.store.holdStudy({
+              studyInstanceUid: stored.studyInstanceUid,
+              uploader: by.uploader,
+              receivedAt,
+            });
+          }
+          return stored;
+        },
+        this.#o.zipLimits ?? DEFAULT_ZIP_LIMITS,
+      );
+      await this.#o.store.finishUpload(upload.uploadId, { result });
+    } catch (err) {
+      if (!(err instanceof BeeldbrugError) || err.code !== 'UPLOAD_REFUSED') throw err;
+      access.record({
+        action: 'upload',
+        outcome: 'failure',
+        description: `upload by ${by.uploader.name} refused: ${err.message}`,
+        objects: { shareId: by.uploader.shareId },
+      });
+      await this.#o.store.finishUpload(upload.uploadId, { problem: err.message });
+    } finally {
+      await file.remove();
+    }
+    return (await this.#o.store.getUpload(upload.uploadId)) ?? upload;
+  }
+
+  async #imported(
+    access: ReturnType<PatientData['open']>,
+    held: QuarantinedStudy,
+    failed: number,
+    decision: NonNullable<QuarantinedStudy['decision']>,
+  ): Promise<void> {
+    const uid = held.studyInstanceUid;
+    access.record({
+      action: 'import',
+      outcome: failed === 0 ? 'success' : 'failure',
+      description:
+        failed === 0
+          ? `uploaded study imported into ${decision.destination ?? 'the PACS'}: all instances in`
+          : `uploaded study not wholly imported into ${decision.destination ?? 'the PACS'}: ${failed} instances failed`,
+      ...(decision.bsn !== undefined ? { patient: { bsn: decision.bsn } } : {}),
+      objects: { studyInstanceUid: uid, shareId: held.uploader.shareId },
+    });
+    await this.#o.store.decide(uid, ['importing'], failed === 0 ? 'imported' : 'failed', decision);
+    if (failed > 0) return;
+    const instances = access.releaseStudy(uid, undefined, { shareId: held.uploader.shareId });
+    await this.#purge(
+      instances.map((i) => i.stored.instance.sopInstanceUid),
+      `from quarantine, imported into ${decision.destination ?? 'the PACS'}`,
+      decision.by,
+    );
+  }
+
+  /** Removes a decided study's copy, in the name of the person whose decision it follows. */
+  async #purge(sopInstanceUids: readonly string[], description: string, decidedBy: Uploader | ReviewActor['user']) {
+    const task = this.#o.patientData.open({
+      kind: 'node-task',
+      user: { id: 'system:quarantine', name: 'quarantine' },
+      responsibleUser: { id: decidedBy.id, name: decidedBy.name },
+      accessPoint: { node: this.#o.node },
+      purpose: 'retention',
+      authorization: 'decided by a person',
+    });
+    await task.purgeInstances(sopInstanceUids, () => description);
+  }
+
+  async #heldStudy(studyInstanceUid: string): Promise<QuarantinedStudy> {
+    const held = await this.#o.store.getStudy(studyInstanceUid);
+    if (held === undefined || !['held', 'failed'].includes(held.state))
+      throw new BeeldbrugError('NOT_FOUND', 'no such study held in quarantine');
+    return held;
+  }
+
+  async #uploadOf(by: UploadActor, uploadId: string): Promise<Upload> {
+    const upload = /^[0-9a-f-]{36}$/.test(uploadId) ? await this.#o.store.getUpload(uploadId) : undefined;
+    if (upload === undefined || upload.uploader.id !== by.uploader.id)
+      throw new BeeldbrugError('NOT_FOUND', 'no such upload');
+    return upload;
+  }
+
+  #file(uploadId: string): IncomingFile {
+    return new IncomingFile(join(this.#o.incomingDir, uploadId), this.#o.nodeKey, uploadId);
+  }
+}

@@ -1,0 +1,238 @@
+import type { DatabaseSync } from 'node:sqlite';
+import { openDurableDatabase } from '../../store/index.ts';
+
+/** Who sent an upload: a share's recipient (later also a partner account), as staff see it in the quarantine. */
+export interface Uploader {
+  /** The audit trail's user id (`share:<id>`). */
+  id: string;
+  name: string;
+  shareId: string;
+}
+
+/** What taking in a complete file came to: instances stored in quarantine, and files left out with the reason. */
+export interface IntakeResult {
+  stored: number;
+  duplicates: number;
+  studies: string[];
+  /** Left out (not DICOM, a DICOMDIR, a viewer on a CD): the first ones by name, and how many in all. */
+  skipped: { name: string; reason: string }[];
+  skippedCount: number;
+}
+
+/** receiving: bytes still coming; done: taken in (see result); refused: the whole file refused (problem says why). */
+export type UploadState = 'receiving' | 'done' | 'refused';
+
+export interface Upload {
+  uploadId: string;
+  uploader: Uploader;
+  fileName: string;
+  /** Announced by the client (tus Upload-Length). */
+  size: number;
+  state: UploadState;
+  createdAt: string;
+  result: IntakeResult | null;
+  problem: string | null;
+}
+
+/** held: waiting for a person; importing: on its way into the PACS; imported; rejected (and purged); failed. */
+export type QuarantinedState = 'held' | 'importing' | 'imported' | 'rejected' | 'failed';
+
+/** A study in quarantine: who uploaded it and when, and what a person decided. */
+export interface QuarantinedStudy {
+  studyInstanceUid: string;
+  uploader: Uploader;
+  receivedAt: string;
+  state: QuarantinedState;
+  decision: {
+    by: { id: string; name: string };
+    at: string;
+    bsn?: string;
+    destination?: string;
+    reason?: string;
+  } | null;
+}
+
+/**
+ * The quarantine's bookkeeping: uploads as they arrive (tus), and the studies they brought, until a person imports or
+ * rejects them. Promises throughout, for a PostgreSQL store behind the same interface.
+ */
+export interface UploadStore {
+  insertUpload(u: Upload): Promise<void>;
+  getUpload(uploadId: string): Promise<Upload | undefined>;
+  /** The uploads of one sender (what their page lists), newest first. */
+  uploadsOf(uploaderId: string): Promise<Upload[]>;
+  finishUpload(uploadId: string, outcome: { result: IntakeResult } | { problem: string }): Promise<void>;
+  /** Records that an upload brought this study (the first upload that did stays its sender). */
+  holdStudy(s: { studyInstanceUid: string; uploader: Uploader; receivedAt: string }): Promise<void>;
+  studies(o?: { states?: readonly QuarantinedState[] }): Promise<QuarantinedStudy[]>;
+  getStudy(studyInstanceUid: string): Promise<QuarantinedStudy | undefined>;
+  /** Moves a study from one state to another; false when it was not in `from` (someone else decided first). */
+  decide(
+    studyInstanceUid: string,
+    from: readonly QuarantinedState[],
+    to: QuarantinedState,
+    decision: QuarantinedStudy['decision'],
+  ): Promise<boolean>;
+  /** Uploads and decided studies older than `cutoff`, removed (retention): answers the upload ids removed. */
+  removeBefore(cutoff: string): Promise<string[]>;
+  close(): void;
+}
+
+interface UploadRow {
+  upload_id: string;
+  uploader_json: string;
+  file_name: string;
+  size: number;
+  state: UploadState;
+  created_at: string;
+  result_json: string | null;
+  problem: string | null;
+}
+
+interface StudyRow {
+  study_instance_uid: string;
+  uploader_json: string;
+  received_at: string;
+  state: QuarantinedState;
+  decision_json: string | null;
+}
+
+const uploadOf = (r: UploadRow): Upload => ({
+  uploadId: r.upload_id,
+  uploader: JSON.parse(r.uploader_json) as Uploader,
+  fileName: r.file_name,
+  size: r.size,
+  state: r.state,
+  createdAt: r.created_at,
+  result: r.result_json !== null ? (JSON.parse(r.result_json) as IntakeResult) : null,
+  problem: r.problem,
+});
+
+const studyOf = (r: StudyRow): QuarantinedStudy => ({
+  studyInstanceUid: r.study_instance_uid,
+  uploader: JSON.parse(r.uploader_json) as Uploader,
+  receivedAt: r.received_at,
+  state: r.state,
+  decision: r.decision_json !== null ? (JSON.parse(r.decision_json) as QuarantinedStudy['decision']) : null,
+});
+
+/** The embedded upload store: `<dataDir>/quarantine/uploads.sqlite`, each change durable before it answers. */
+export class SqliteUploadStore implements UploadStore {
+  readonly #db: DatabaseSync;
+
+  constructor(path: string) {
+    this.#db = openDurableDatabase(path);
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS upload (
+        upload_id TEXT PRIMARY KEY,
+        uploader_id TEXT NOT NULL,
+        uploader_json TEXT NOT NULL,
+        file_name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        result_json TEXT,
+        problem TEXT
+      );
+      CREATE INDEX IF NOT EXISTS upload_by_uploader ON upload (uploader_id, created_at);
+      CREATE TABLE IF NOT EXISTS quarantined_study (
+        study_instance_uid TEXT PRIMARY KEY,
+        uploader_json TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        decision_json TEXT
+      );`);
+  }
+
+  async insertUpload(u: Upload): Promise<void> {
+    this.#db
+      .prepare(
+        `INSERT INTO upload (upload_id, uploader_id, uploader_json, file_name, size, state, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(u.uploadId, u.uploader.id, JSON.stringify(u.uploader), u.fileName, u.size, u.state, u.createdAt);
+  }
+
+  async getUpload(uploadId: string): Promise<Upload | undefined> {
+    const r = this.#db.prepare('SELECT * FROM upload WHERE upload_id = ?').get(uploadId) as UploadRow | undefined;
+    return r !== undefined ? uploadOf(r) : undefined;
+  }
+
+  async uploadsOf(uploaderId: string): Promise<Upload[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM upload WHERE uploader_id = ? ORDER BY created_at DESC, upload_id LIMIT 1000')
+      .all(uploaderId) as unknown as UploadRow[];
+    return rows.map(uploadOf);
+  }
+
+  async finishUpload(uploadId: string, outcome: { result: IntakeResult } | { problem: string }): Promise<void> {
+    if ('result' in outcome)
+      this.#db
+        .prepare("UPDATE upload SET state = 'done', result_json = ? WHERE upload_id = ?")
+        .run(JSON.stringify(outcome.result), uploadId);
+    else
+      this.#db
+        .prepare("UPDATE upload SET state = 'refused', problem = ? WHERE upload_id = ?")
+        .run(outcome.problem, uploadId);
+  }
+
+  async holdStudy(s: { studyInstanceUid: string; uploader: Uploader; receivedAt: string }): Promise<void> {
+    // A study rejected or imported before and uploaded again is held again, for a person to look at anew.
+    this.#db
+      .prepare(
+        `INSERT INTO quarantined_study (study_instance_uid, uploader_json, received_at, state) VALUES (?, ?, ?, 'held')
+         ON CONFLICT (study_instance_uid) DO UPDATE SET state = 'held', decision_json = NULL, received_at = excluded.received_at
+         WHERE quarantined_study.state IN ('rejected', 'imported', 'failed')`,
+      )
+      .run(s.studyInstanceUid, JSON.stringify(s.uploader), s.receivedAt);
+  }
+
+  async studies(o: { states?: readonly QuarantinedState[] } = {}): Promise<QuarantinedStudy[]> {
+    const states = o.states ?? [];
+    const rows = (states.length === 0
+      ? this.#db.prepare('SELECT * FROM quarantined_study ORDER BY received_at DESC LIMIT 1000').all()
+      : this.#db
+          .prepare(
+            `SELECT * FROM quarantined_study WHERE state IN (${states.map(() => '?').join(', ')})
+               ORDER BY received_at DESC LIMIT 1000`,
+          )
+          .all(...states)) as unknown as StudyRow[];
+    return rows.map(studyOf);
+  }
+
+  async getStudy(studyInstanceUid: string): Promise<QuarantinedStudy | undefined> {
+    const r = this.#db.prepare('SELECT * FROM quarantined_study WHERE study_instance_uid = ?').get(studyInstanceUid) as
+      StudyRow | undefined;
+    return r !== undefined ? studyOf(r) : undefined;
+  }
+
+  async decide(
+    studyInstanceUid: string,
+    from: readonly QuarantinedState[],
+    to: QuarantinedState,
+    decision: QuarantinedStudy['decision'],
+  ): Promise<boolean> {
+    const r = this.#db
+      .prepare(
+        `UPDATE quarantined_study SET state = ?, decision_json = ?
+         WHERE study_instance_uid = ? AND state IN (${from.map(() => '?').join(', ')})`,
+      )
+      .run(to, decision !== null ? JSON.stringify(decision) : null, studyInstanceUid, ...from);
+    return r.changes === 1;
+  }
+
+  async removeBefore(cutoff: string): Promise<string[]> {
+    const uploads = this.#db.prepare('SELECT upload_id FROM upload WHERE created_at < ?').all(cutoff) as {
+      upload_id: string;
+    }[];
+    this.#db.prepare('DELETE FROM upload WHERE created_at < ?').run(cutoff);
+    this.#db
+      .prepare("DELETE FROM quarantined_study WHERE received_at < ? AND state IN ('imported', 'rejected')")
+      .run(cutoff);
+    return uploads.map((u) => u.upload_id);
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
