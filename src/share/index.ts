@@ -14,3 +14,4 @@ export {
 export { type PacsImport, Quarantine, type QuarantineView } from './upload/quarantine.ts';
 export { registerUploadRoutes } from './upload/upload-routes.ts';
 export { SqliteUploadStore, type Upload } from './upload/upload-store.ts';
+export type { RefusalKind } from './upload/intake.ts';

@@ -163,7 +163,7 @@ async function cdContent(t: TestContext, study: SynthStudy, dcmmkdir: string): P
 interface UploadView {
   fileName: string;
   state: string;
-  problem: string | null;
+  problem: { kind: string; detail: string } | null;
   result: { stored: number; studies: string[]; skipped: { name: string; reason: string }[]; skippedCount: number };
 }
 
@@ -285,13 +285,15 @@ test('uploads that are unsafe or not DICOM are refused and store nothing; a shar
   );
 
   const uploads = await uploadsOf(s, cookie);
-  const problems = Object.fromEntries(uploads.map((u) => [u.fileName, [u.state, u.problem ?? '']]));
-  assert.equal(problems['slip.zip']?.[0], 'refused');
-  assert.match(problems['slip.zip']?.[1] ?? '', /invalid relative path: \.\.\/evil\.dcm/);
-  assert.equal(problems['bomb.zip']?.[0], 'refused');
-  assert.match(problems['bomb.zip']?.[1] ?? '', /zip bomb/);
-  assert.equal(problems['brief.pdf']?.[0], 'refused');
-  assert.match(problems['brief.pdf']?.[1] ?? '', /neither a DICOM file .* nor a zip/);
+  const problems = Object.fromEntries(
+    uploads.map((u) => [u.fileName, [u.state, u.problem?.kind ?? '', u.problem?.detail ?? '']]),
+  );
+  assert.deepEqual(problems['slip.zip']?.slice(0, 2), ['refused', 'zip-unsafe']);
+  assert.match(problems['slip.zip']?.[2] ?? '', /invalid relative path: \.\.\/evil\.dcm/);
+  assert.deepEqual(problems['bomb.zip']?.slice(0, 2), ['refused', 'zip-bomb']);
+  assert.match(problems['bomb.zip']?.[2] ?? '', /zip bomb/);
+  assert.deepEqual(problems['brief.pdf']?.slice(0, 2), ['refused', 'not-dicom']);
+  assert.match(problems['brief.pdf']?.[2] ?? '', /neither a DICOM file .* nor a zip/);
   assert.equal(
     (JSON.parse((await s.staff.call('GET', '/api/v1/quarantine')).body) as { studies: unknown[] }).studies.length,
     0,

@@ -6,6 +6,7 @@ import { AdminScreen } from './screens/admin.tsx';
 import { AuditScreen } from './screens/audit.tsx';
 import { SendScreen } from './screens/send.tsx';
 import { ShareScreen, SharesScreen } from './screens/share.tsx';
+import { UploadsScreen } from './screens/uploads.tsx';
 import { SignInScreen } from './screens/sign-in.tsx';
 import { StudiesScreen } from './screens/studies.tsx';
 import { TimelineScreen } from './screens/timeline.tsx';
@@ -40,6 +41,7 @@ const NAV: readonly { screen: Screen; text: TextKey }[] = [
   { screen: 'studies', text: 'navStudies' },
   { screen: 'transfers', text: 'navTransfers' },
   { screen: 'shares', text: 'navShares' },
+  { screen: 'uploads', text: 'navUploads' },
   { screen: 'timeline', text: 'navTimeline' },
   { screen: 'audit', text: 'navAudit' },
   { screen: 'admin', text: 'navAdmin' },
@@ -175,6 +177,8 @@ function ScreenOf({ route, allowed, username }: { route: Route; allowed: readonl
       return <ShareScreen studyInstanceUid={route.id ?? ''} />;
     case 'shares':
       return <SharesScreen />;
+    case 'uploads':
+      return <UploadsScreen />;
     case 'transfer':
       return <TransferScreen transferId={route.id ?? ''} />;
     case 'transfers':

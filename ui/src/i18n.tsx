@@ -294,6 +294,31 @@ const texts = {
     en: 'For the code by SMS, e.g. +31 6 1234 5678',
   },
   validDays: { nl: 'Geldig (dagen)', en: 'Valid (days)' },
+  allowUpload: {
+    nl: 'De ontvanger mag ook beelden naar ons uploaden (komen in quarantaine)',
+    en: 'The recipient may also upload images to us (they go into quarantine)',
+  },
+  requestTitle: { nl: 'Beelden opvragen bij patiënt of arts', en: 'Ask a patient or doctor for images' },
+  requestHint: {
+    nl: 'De ontvanger krijgt een link per e-mail en een code per sms, en kan daarmee beelden uploaden: losse DICOM-bestanden, een map of een zip, bijvoorbeeld de inhoud van een cd. Wat binnenkomt, komt in quarantaine tot iemand het beoordeelt.',
+    en: 'The recipient gets a link by e-mail and a code by SMS, and can then upload images: DICOM files, a folder or a zip, for example the content of a CD. What arrives stays in quarantine until someone reviews it.',
+  },
+  request: { nl: 'Opvragen', en: 'Ask' },
+  uploadRequest: { nl: 'Uploadverzoek', en: 'Upload request' },
+  navUploads: { nl: 'Uploads', en: 'Uploads' },
+  uploadsTitle: { nl: 'Geüploade beelden (quarantaine)', en: 'Uploaded images (quarantine)' },
+  uploadsHint: {
+    nl: 'Beelden die patiënten en artsen elders uploadden. Controleer de patiënt en importeer in het PACS onder het BSN van uw eigen patiëntgegevens, of wijs af; de kopie hier verdwijnt daarna.',
+    en: 'Images uploaded by patients and doctors elsewhere. Check the patient and import into the PACS under the BSN of your own patient record, or reject; the copy here goes afterwards.',
+  },
+  requestImages: { nl: 'Beelden opvragen', en: 'Ask for images' },
+  noUploads: { nl: 'Er wacht niets in quarantaine.', en: 'Nothing is waiting in quarantine.' },
+  received: { nl: 'Ontvangen', en: 'Received' },
+  uploadedBy: { nl: 'Geüpload door', en: 'Uploaded by' },
+  asUploaded: { nl: 'Patiënt zoals geüpload', en: 'Patient as uploaded' },
+  fileUnder: { nl: 'Importeren onder BSN', en: 'Import under BSN' },
+  fileUnderBsn: { nl: 'BSN om onder te importeren', en: 'BSN to import under' },
+  importIntoPacs: { nl: 'Importeren in PACS', en: 'Import into PACS' },
   deidentify: { nl: 'De-identificeren', en: 'De-identify' },
   deidentifyImages: {
     nl: 'Beelden de-identificeren (naam, BSN, geboortedatum en andere herkenbare gegevens eruit)',
@@ -392,6 +417,40 @@ const texts = {
     en: 'You have left. Open the link again to see the images.',
   },
   birthDate: { nl: 'Geboortedatum', en: 'Date of birth' },
+  // Uploads by the recipient (tus), on the recipient's page.
+  uploadTitle: { nl: 'Beelden naar {hospital} sturen', en: 'Send images to {hospital}' },
+  uploadHint: {
+    nl: 'Kies DICOM-bestanden, een map (bijvoorbeeld de inhoud van een cd) of een zip. Grote bestanden gaan verder waar ze bleven als de verbinding wegvalt. Wat u stuurt, bekijkt het ziekenhuis eerst.',
+    en: 'Choose DICOM files, a folder (for example the content of a CD) or a zip. Large files carry on where they stopped if the connection drops. The hospital reviews what you send first.',
+  },
+  chooseFiles: { nl: 'Bestanden of zip kiezen', en: 'Choose files or a zip' },
+  chooseFolder: { nl: 'Map kiezen (cd)', en: 'Choose a folder (CD)' },
+  uploadingFile: { nl: 'Bezig: {name}', en: 'Sending: {name}' },
+  uploadStored: { nl: '{n} beelden ontvangen', en: '{n} images received' },
+  uploadSkipped: { nl: '{n} bestanden overgeslagen', en: '{n} files left out' },
+  uploadRefused: { nl: 'Geweigerd', en: 'Refused' },
+  refusedNotDicom: {
+    nl: 'dit is geen DICOM-bestand en geen zip. Stuur de beelden zelf, niet bijvoorbeeld een brief of foto.',
+    en: 'this is neither a DICOM file nor a zip. Send the images themselves, not for example a letter or photo.',
+  },
+  refusedNotStored: {
+    nl: 'het bestand kon niet als beeld worden opgeslagen.',
+    en: 'the file could not be stored as an image.',
+  },
+  refusedTooManyFiles: { nl: 'de zip bevat te veel bestanden.', en: 'the zip holds too many files.' },
+  refusedZipBomb: {
+    nl: 'de zip pakt uit tot veel meer dan normaal en is niet geopend.',
+    en: 'the zip unpacks to far more than normal and was not opened.',
+  },
+  refusedZipUnsafe: {
+    nl: 'de zip is beschadigd of onveilig (bestanden buiten de eigen map) en is niet geopend.',
+    en: 'the zip is damaged or unsafe (files outside its own folder) and was not opened.',
+  },
+  uploadReceiving: {
+    nl: 'Onvolledig: kies het bestand opnieuw om verder te gaan',
+    en: 'Incomplete: choose the file again to carry on',
+  },
+  yourUploads: { nl: 'Wat u stuurde', en: 'What you sent' },
   // The patient's own access history (NEN 7513), on the recipient's page.
   historyTitle: { nl: 'Wie heeft uw gegevens ingezien?', en: 'Who accessed your data?' },
   historyHint: {

@@ -1,5 +1,6 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { AccessHistory } from './access-history.tsx';
+import { UploadFiles } from './upload-files.tsx';
 import { api, ApiError } from './api.ts';
 import { dicomDate, megabytes, personName } from './format.ts';
 import { type TextKey, useLanguage, useT } from './i18n.tsx';
@@ -35,7 +36,6 @@ export function RecipientApp() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
   const [note, setNote] = useState<string>();
-  const [read, setRead] = useState(false);
 
   useEffect(() => {
     // A session still open from before (a reload) shows the studies at once; otherwise the link says where it stands.
@@ -174,53 +174,11 @@ export function RecipientApp() {
         ) : null}
         {step.kind === 'open' ? (
           <section aria-labelledby="shared-title">
-            <h1 id="shared-title">{t('linkTitle', { hospital })}</h1>
+            <h1 id="shared-title">{t(step.view.studies.length > 0 ? 'linkTitle' : 'uploadTitle', { hospital })}</h1>
             <p className="muted">{t('sharedWithYou', { name: step.view.recipient })}</p>
-            {step.view.deidentified ? <p data-testid="deidentified">{t('deidentifiedForYou')}</p> : null}
-            <table className="list" data-testid="shared-studies">
-              <thead>
-                <tr>
-                  {step.view.deidentified ? null : <th>{t('patient')}</th>}
-                  {step.view.deidentified ? null : <th>{t('birthDate')}</th>}
-                  <th>{t('date')}</th>
-                  <th>{t('study')}</th>
-                  <th>{t('images')}</th>
-                  <th>{t('size')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {step.view.studies.map((s) => (
-                  <tr key={s.studyInstanceUid}>
-                    {step.view.deidentified ? null : <td>{personName(s.patientName)}</td>}
-                    {step.view.deidentified ? null : <td>{dicomDate(s.birthDate, lang)}</td>}
-                    <td>{dicomDate(s.studyDate, lang)}</td>
-                    <td>
-                      {s.description ?? ''} <span className="muted">{s.modalities.join(', ')}</span>
-                    </td>
-                    <td>{s.instances}</td>
-                    <td>{megabytes(s.bytes)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            <aside className="disclaimer" aria-label="disclaimer">
-              <p>{step.view.disclaimer}</p>
-              <label className="choice">
-                <input type="checkbox" checked={read} onChange={(e) => setRead(e.target.checked)} />
-                {t('disclaimerRead')}
-              </label>
-            </aside>
-            <p className="muted">{t('downloadHint')}</p>
+            {step.view.studies.length > 0 ? <SharedStudies view={step.view} /> : null}
+            {step.view.upload ? <UploadFiles hospital={hospital} heading={step.view.studies.length > 0} /> : null}
             <div className="buttons">
-              {read ? (
-                <a className="button primary" href="/share/v1/download" download>
-                  {t('download')}
-                </a>
-              ) : (
-                <button type="button" className="primary" disabled>
-                  {t('download')}
-                </button>
-              )}
               <button type="button" onClick={() => void leave()}>
                 {t('closeShare')}
               </button>
@@ -235,3 +193,60 @@ export function RecipientApp() {
 }
 
 const numberOf = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+
+/** The shared studies, the hospital's disclaimer, and the download once the disclaimer is read. */
+function SharedStudies({ view }: { view: RecipientView }) {
+  const t = useT();
+  const { lang } = useLanguage();
+  const [read, setRead] = useState(false);
+  return (
+    <>
+      {view.deidentified ? <p data-testid="deidentified">{t('deidentifiedForYou')}</p> : null}
+      <table className="list" data-testid="shared-studies">
+        <thead>
+          <tr>
+            {view.deidentified ? null : <th>{t('patient')}</th>}
+            {view.deidentified ? null : <th>{t('birthDate')}</th>}
+            <th>{t('date')}</th>
+            <th>{t('study')}</th>
+            <th>{t('images')}</th>
+            <th>{t('size')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {view.studies.map((s) => (
+            <tr key={s.studyInstanceUid}>
+              {view.deidentified ? null : <td>{personName(s.patientName)}</td>}
+              {view.deidentified ? null : <td>{dicomDate(s.birthDate, lang)}</td>}
+              <td>{dicomDate(s.studyDate, lang)}</td>
+              <td>
+                {s.description ?? ''} <span className="muted">{s.modalities.join(', ')}</span>
+              </td>
+              <td>{s.instances}</td>
+              <td>{megabytes(s.bytes)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <aside className="disclaimer" aria-label="disclaimer">
+        <p>{view.disclaimer}</p>
+        <label className="choice">
+          <input type="checkbox" checked={read} onChange={(e) => setRead(e.target.checked)} />
+          {t('disclaimerRead')}
+        </label>
+      </aside>
+      <p className="muted">{t('downloadHint')}</p>
+      <div className="buttons">
+        {read ? (
+          <a className="button primary" href="/share/v1/download" download>
+            {t('download')}
+          </a>
+        ) : (
+          <button type="button" className="primary" disabled>
+            {t('download')}
+          </button>
+        )}
+      </div>
+    </>
+  );
+}

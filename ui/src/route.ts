@@ -3,12 +3,22 @@ import type { Role } from './api.ts';
 
 // The screens, addressed by the part after '#': the node serves one page, and a reload or a bookmark comes back here.
 export type Screen =
-  'studies' | 'viewer' | 'send' | 'share' | 'shares' | 'transfer' | 'transfers' | 'timeline' | 'audit' | 'admin';
+  | 'studies'
+  | 'viewer'
+  | 'send'
+  | 'share'
+  | 'shares'
+  | 'uploads'
+  | 'transfer'
+  | 'transfers'
+  | 'timeline'
+  | 'audit'
+  | 'admin';
 
 /** Which roles see which screen: the node refuses the same things, this only keeps the menu honest. */
 export const SCREENS_OF: Readonly<Record<Role, readonly Screen[]>> = {
-  radiologist: ['studies', 'viewer', 'send', 'share', 'shares', 'transfer', 'transfers', 'timeline'],
-  staff: ['studies', 'viewer', 'send', 'share', 'shares', 'transfer', 'transfers', 'timeline'],
+  radiologist: ['studies', 'viewer', 'send', 'share', 'shares', 'uploads', 'transfer', 'transfers', 'timeline'],
+  staff: ['studies', 'viewer', 'send', 'share', 'shares', 'uploads', 'transfer', 'transfers', 'timeline'],
   auditor: ['audit'],
   admin: ['admin'],
 };
@@ -28,6 +38,7 @@ export function parseRoute(hash: string): Route {
     'send',
     'share',
     'shares',
+    'uploads',
     'transfer',
     'transfers',
     'timeline',

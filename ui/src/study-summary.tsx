@@ -8,9 +8,14 @@ import { useLanguage, useT } from './i18n.tsx';
  * The study a screen acts on (send, share), as the node's study list has it: undefined while asked, null when the node
  * does not hold it. Failures go to `onError`.
  */
-export function useStudy(studyInstanceUid: string, onError: (err: unknown) => void): DicomJson | null | undefined {
+export function useStudy(
+  studyInstanceUid: string,
+  onError: (err: unknown) => void,
+  wanted = true,
+): DicomJson | null | undefined {
   const [study, setStudy] = useState<DicomJson | null>();
   useEffect(() => {
+    if (!wanted) return;
     const q = new URLSearchParams({
       StudyInstanceUID: studyInstanceUid,
       includefield: 'StudyDescription,ModalitiesInStudy,NumberOfStudyRelatedInstances',
@@ -19,7 +24,7 @@ export function useStudy(studyInstanceUid: string, onError: (err: unknown) => vo
       (r) => setStudy(r?.[0] ?? null),
       onError,
     );
-  }, [studyInstanceUid, onError]);
+  }, [studyInstanceUid, onError, wanted]);
   return study;
 }
 

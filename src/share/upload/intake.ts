@@ -24,6 +24,12 @@ export interface ZipLimits {
 
 export const DEFAULT_ZIP_LIMITS: ZipLimits = { maxEntries: 100_000, maxUnpackedBytes: 64 * 1024 ** 3, maxRatio: 50 };
 
+/** Why a whole file was refused, for the uploader's page to say in their language. */
+export type RefusalKind = 'not-dicom' | 'not-stored' | 'too-many-files' | 'zip-bomb' | 'zip-unsafe';
+
+const refused = (kind: RefusalKind, detail: string, cause?: unknown): BeeldbrugError =>
+  new BeeldbrugError('UPLOAD_REFUSED', detail, { members: { kind }, ...(cause !== undefined ? { cause } : {}) });
+
 /** Stores one Part 10 file in quarantine; throws (a catalog error) when it is not a DICOM instance the node keeps. */
 export type StoreInstance = (source: AsyncIterable<Buffer>) => Promise<{ outcome: string; studyInstanceUid: string }>;
 
@@ -110,11 +116,10 @@ export async function takeIn(
     await takeInZip(file, size, store, limits, tally);
     return tally.result;
   }
-  if (!isPart10(head))
-    throw new BeeldbrugError('UPLOAD_REFUSED', `${name} is neither a DICOM file (no DICM at byte 128) nor a zip`);
+  if (!isPart10(head)) throw refused('not-dicom', `${name} is neither a DICOM file (no DICM at byte 128) nor a zip`);
   await takeInOne(name, file.read(0, size), store, tally);
   if (tally.result.stored + tally.result.duplicates === 0)
-    throw new BeeldbrugError('UPLOAD_REFUSED', `${name}: ${tally.result.skipped[0]?.reason ?? 'not stored'}`);
+    throw refused('not-stored', `${name}: ${tally.result.skipped[0]?.reason ?? 'not stored'}`);
   return tally.result;
 }
 
@@ -139,10 +144,10 @@ async function takeInZip(file: IncomingFile, size: number, store: StoreInstance,
     const files = entries.filter((e) => !e.fileName.endsWith('/'));
     const unpacked = files.reduce((n, e) => n + e.uncompressedSize, 0);
     if (files.length > limits.maxEntries)
-      throw new BeeldbrugError('UPLOAD_REFUSED', `the zip holds ${files.length} files; at most ${limits.maxEntries}`);
+      throw refused('too-many-files', `the zip holds ${files.length} files; at most ${limits.maxEntries}`);
     if (unpacked > limits.maxUnpackedBytes || unpacked > limits.maxRatio * Math.max(size, 1))
-      throw new BeeldbrugError(
-        'UPLOAD_REFUSED',
+      throw refused(
+        'zip-bomb',
         `the zip would unpack to ${unpacked} bytes from ${size}: refused as a zip bomb, nothing was unpacked`,
       );
     for (const entry of files) {
@@ -181,5 +186,5 @@ function allEntries(zip: yauzl.ZipFile): Promise<yauzl.Entry[]> {
 function refusedZip(err: unknown): BeeldbrugError {
   if (err instanceof BeeldbrugError) return err;
   const detail = err instanceof Error ? err.message : String(err);
-  return new BeeldbrugError('UPLOAD_REFUSED', `the zip cannot be taken in: ${detail}`, { cause: err });
+  return refused('zip-unsafe', `the zip cannot be taken in: ${detail}`, err);
 }

@@ -6,7 +6,7 @@ import { BeeldbrugError } from '../../errors/index.ts';
 import type { Logger } from '../../log/index.ts';
 import type { AccessGrounds, PatientData, ReleasedInstance, SharedStudy } from '../../studies/index.ts';
 import { IncomingFile } from './incoming-file.ts';
-import { DEFAULT_ZIP_LIMITS, takeIn, type ZipLimits } from './intake.ts';
+import { DEFAULT_ZIP_LIMITS, type RefusalKind, takeIn, type ZipLimits } from './intake.ts';
 import type { QuarantinedStudy, Upload, Uploader, UploadStore } from './upload-store.ts';
 
 /** Someone who uploads (a share's recipient): who, and the grounds their access to the quarantine rests on. */
@@ -290,7 +290,8 @@ export class Quarantine {
         description: `upload by ${by.uploader.name} refused: ${err.message}`,
         objects: { shareId: by.uploader.shareId },
       });
-      await this.#o.store.finishUpload(upload.uploadId, { problem: err.message });
+      const kind = (err.members?.['kind'] ?? 'not-stored') as RefusalKind;
+      await this.#o.store.finishUpload(upload.uploadId, { problem: { kind, detail: err.message } });
     } finally {
       await file.remove();
     }

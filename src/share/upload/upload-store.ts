@@ -1,5 +1,6 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { openDurableDatabase } from '../../store/index.ts';
+import type { RefusalKind } from './intake.ts';
 
 /** Who sent an upload: a share's recipient (later also a partner account), as staff see it in the quarantine. */
 export interface Uploader {
@@ -31,7 +32,8 @@ export interface Upload {
   state: UploadState;
   createdAt: string;
   result: IntakeResult | null;
-  problem: string | null;
+  /** Why the whole file was refused: a kind the uploader's page words in their language, and the details. */
+  problem: { kind: RefusalKind; detail: string } | null;
 }
 
 /** held: waiting for a person; importing: on its way into the PACS; imported; rejected (and purged); failed. */
@@ -61,7 +63,10 @@ export interface UploadStore {
   getUpload(uploadId: string): Promise<Upload | undefined>;
   /** The uploads of one sender (what their page lists), newest first. */
   uploadsOf(uploaderId: string): Promise<Upload[]>;
-  finishUpload(uploadId: string, outcome: { result: IntakeResult } | { problem: string }): Promise<void>;
+  finishUpload(
+    uploadId: string,
+    outcome: { result: IntakeResult } | { problem: NonNullable<Upload['problem']> },
+  ): Promise<void>;
   /** Records that an upload brought this study (the first upload that did stays its sender). */
   holdStudy(s: { studyInstanceUid: string; uploader: Uploader; receivedAt: string }): Promise<void>;
   studies(o?: { states?: readonly QuarantinedState[] }): Promise<QuarantinedStudy[]>;
@@ -105,7 +110,7 @@ const uploadOf = (r: UploadRow): Upload => ({
   state: r.state,
   createdAt: r.created_at,
   result: r.result_json !== null ? (JSON.parse(r.result_json) as IntakeResult) : null,
-  problem: r.problem,
+  problem: r.problem !== null ? (JSON.parse(r.problem) as Upload['problem']) : null,
 });
 
 const studyOf = (r: StudyRow): QuarantinedStudy => ({
@@ -165,7 +170,10 @@ export class SqliteUploadStore implements UploadStore {
     return rows.map(uploadOf);
   }
 
-  async finishUpload(uploadId: string, outcome: { result: IntakeResult } | { problem: string }): Promise<void> {
+  async finishUpload(
+    uploadId: string,
+    outcome: { result: IntakeResult } | { problem: NonNullable<Upload['problem']> },
+  ): Promise<void> {
     if ('result' in outcome)
       this.#db
         .prepare("UPDATE upload SET state = 'done', result_json = ? WHERE upload_id = ?")
@@ -173,7 +181,7 @@ export class SqliteUploadStore implements UploadStore {
     else
       this.#db
         .prepare("UPDATE upload SET state = 'refused', problem = ? WHERE upload_id = ?")
-        .run(outcome.problem, uploadId);
+        .run(JSON.stringify(outcome.problem), uploadId);
   }
 
   async holdStudy(s: { studyInstanceUid: string; uploader: Uploader; receivedAt: string }): Promise<void> {

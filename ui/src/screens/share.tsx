@@ -30,19 +30,24 @@ const STATE_TEXT: Readonly<Record<ShareState, TextKey>> = {
   'used-up': 'shareUsedUp',
 };
 
-/** Share one study with a patient or a doctor elsewhere: who gets the link by e-mail and the code by SMS. */
+/**
+ * Share one study with a patient or a doctor elsewhere: who gets the link by e-mail and the code by SMS. Without a
+ * study, the same link asks them for images instead (an upload request).
+ */
 export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) {
   const t = useT();
+  const request = studyInstanceUid === '';
   const [name, setName] = useState('');
   const [email, setEmail] = useState('');
   const [mobile, setMobile] = useState('');
   const [validDays, setValidDays] = useState(7);
   const [isPatient, setIsPatient] = useState(false);
+  const [upload, setUpload] = useState(false);
   const [deidentify, setDeidentify] = useState<DeidOptions>();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
 
-  const study = useStudy(studyInstanceUid, setError);
+  const study = useStudy(studyInstanceUid, setError, !request);
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
@@ -50,10 +55,11 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
     setError(undefined);
     try {
       await api<ShareView>('POST', '/api/v1/shares', {
-        studyInstanceUids: [studyInstanceUid],
+        studyInstanceUids: request ? [] : [studyInstanceUid],
         recipient: { name, email, mobile, isPatient },
         validDays,
-        ...(deidentify !== undefined ? { deidentify } : {}),
+        ...(request || upload ? { upload: true } : {}),
+        ...(deidentify !== undefined && !request ? { deidentify } : {}),
       });
       go('shares');
     } catch (err) {
@@ -62,14 +68,14 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
     }
   };
 
-  if (error === undefined && study === undefined) return <Loading />;
+  if (error === undefined && study === undefined && !request) return <Loading />;
   const textInPixels =
     study !== undefined && study !== null ? strs(study, TAG.ModalitiesInStudy).filter(mayHaveTextInPixels) : [];
   return (
     <section aria-labelledby="share-title">
-      <h1 id="share-title">{t('shareTitle')}</h1>
-      <StudySummary study={study} />
-      <p className="muted">{t('shareHint')}</p>
+      <h1 id="share-title">{t(request ? 'requestTitle' : 'shareTitle')}</h1>
+      {request ? null : <StudySummary study={study} />}
+      <p className="muted">{t(request ? 'requestHint' : 'shareHint')}</p>
       <form className="form" onSubmit={(e) => void submit(e)}>
         <Field label={t('recipientName')}>
           <input name="name" required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />
@@ -114,47 +120,55 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
             onChange={(e) => setValidDays(Number(e.target.value))}
           />
         </Field>
-        <fieldset>
-          <legend>{t('deidentify')}</legend>
+        {request ? null : (
           <label className="choice">
-            <input
-              type="checkbox"
-              name="deidentify"
-              checked={deidentify !== undefined}
-              onChange={(e) => setDeidentify(e.target.checked ? NO_OPTIONS : undefined)}
-            />
-            {t('deidentifyImages')}
+            <input type="checkbox" name="upload" checked={upload} onChange={(e) => setUpload(e.target.checked)} />
+            {t('allowUpload')}
           </label>
-          {deidentify !== undefined ? (
-            <div data-testid="deid-options">
-              <p className="muted">{t('deidentifyHint')}</p>
-              <div className="options">
-                {DEID_OPTIONS.map(([option, label]) => (
-                  <label key={option} className="choice">
-                    <input
-                      type="checkbox"
-                      name={option}
-                      checked={deidentify[option]}
-                      onChange={(e) => setDeidentify({ ...deidentify, [option]: e.target.checked })}
-                    />
-                    {t(label)}
-                  </label>
-                ))}
+        )}
+        {request ? null : (
+          <fieldset>
+            <legend>{t('deidentify')}</legend>
+            <label className="choice">
+              <input
+                type="checkbox"
+                name="deidentify"
+                checked={deidentify !== undefined}
+                onChange={(e) => setDeidentify(e.target.checked ? NO_OPTIONS : undefined)}
+              />
+              {t('deidentifyImages')}
+            </label>
+            {deidentify !== undefined ? (
+              <div data-testid="deid-options">
+                <p className="muted">{t('deidentifyHint')}</p>
+                <div className="options">
+                  {DEID_OPTIONS.map(([option, label]) => (
+                    <label key={option} className="choice">
+                      <input
+                        type="checkbox"
+                        name={option}
+                        checked={deidentify[option]}
+                        onChange={(e) => setDeidentify({ ...deidentify, [option]: e.target.checked })}
+                      />
+                      {t(label)}
+                    </label>
+                  ))}
+                </div>
+                {textInPixels.length > 0 ? (
+                  <p className="warning" role="note">
+                    {t('deidentifyTextInPixels', { modalities: textInPixels.join(', ') })}
+                  </p>
+                ) : null}
               </div>
-              {textInPixels.length > 0 ? (
-                <p className="warning" role="note">
-                  {t('deidentifyTextInPixels', { modalities: textInPixels.join(', ') })}
-                </p>
-              ) : null}
-            </div>
-          ) : null}
-        </fieldset>
+            ) : null}
+          </fieldset>
+        )}
         <ErrorNote error={error} />
         <div className="buttons">
-          <button type="submit" className="primary" disabled={busy || study === null}>
-            {busy ? t('sharing') : t('share')}
+          <button type="submit" className="primary" disabled={busy || (study === null && !request)}>
+            {busy ? t('sharing') : t(request ? 'request' : 'share')}
           </button>
-          <button type="button" onClick={() => go('studies')}>
+          <button type="button" onClick={() => go(request ? 'uploads' : 'studies')}>
             {t('cancel')}
           </button>
         </div>
@@ -217,7 +231,9 @@ export function SharesScreen() {
                 <td>{localTime(s.createdAt, lang)}</td>
                 <td>
                   {personName(s.patientName ?? '')}{' '}
-                  <span className="muted">({s.patient.bsn ?? s.patient.patientId})</span>
+                  {s.patient.bsn !== undefined || s.patient.patientId !== undefined ? (
+                    <span className="muted">({s.patient.bsn ?? s.patient.patientId})</span>
+                  ) : null}
                   {s.deidentify !== null ? (
                     <div>
                       <span className="badge">{t('deidentified')}</span>
@@ -230,6 +246,7 @@ export function SharesScreen() {
                       {dicomDate(x.studyDate ?? '', lang)} · {x.description ?? ''} · {x.modalities.join(', ')}
                     </div>
                   ))}
+                  {s.studies.length === 0 ? <div>{t('uploadRequest')}</div> : null}
                 </td>
                 <td>
                   {s.recipient.name}

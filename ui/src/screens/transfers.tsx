@@ -299,7 +299,7 @@ function AcceptButton({
 }
 
 /** Rejecting a held study asks why first: the reason is kept with the transfer and shown to colleagues. */
-function RejectForm({
+export function RejectForm({
   busy,
   onReject,
   onCancel,
