@@ -29,6 +29,7 @@ import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 
 interface Setup {
+  clock: { now: number };
   node: ExchangeNode;
   mail: MailServer;
   sms: SmsGatewayServer;
@@ -50,9 +51,11 @@ async function setUp(t: TestContext, o: { pacs?: boolean; maxUploadBytes?: numbe
       : undefined;
   if (pacs !== undefined) t.after(() => pacs.stop());
   const port = await freePort();
+  const clock = { now: Date.now() };
   const node = await startExchangeNode(t, {
     ca,
     port,
+    now: () => clock.now,
     share: {
       ...shareSection(t, { ca, mail, sms, publicUrl: `https://127.0.0.1:${port}` }),
       ...(o.maxUploadBytes !== undefined ? { maxUploadBytes: o.maxUploadBytes } : {}),
@@ -65,7 +68,7 @@ async function setUp(t: TestContext, o: { pacs?: boolean; maxUploadBytes?: numbe
       : {}),
   });
   const staff = await signedIn(t, node, { username: 'secretaresse', name: 'Sanne Secretaresse', role: 'staff' });
-  return { node, mail, sms, staff, ...(pacs !== undefined ? { pacs } : {}) };
+  return { clock, node, mail, sms, staff, ...(pacs !== undefined ? { pacs } : {}) };
 }
 
 /** Asks the patient for images (an upload request: no studies) and opens it as them: the session cookie. */
@@ -340,4 +343,28 @@ test('uploads that are unsafe or not DICOM are refused and store nothing; a shar
     },
   );
   assert.equal(refused.status, 403, refused.body);
+});
+
+test('an upload nobody reviews is purged from quarantine after the retention period, and recorded', async (t) => {
+  const s = await setUp(t);
+  const { cookie } = await openUploadRequest(s);
+  const synth = await synthesize({ outDir: join(tempDir(t), 'synth'), patients: 1, seed: 64 });
+  const study = synth.patients[0]!.studies[0]!;
+  assert.equal((await tusUpload(s, cookie, readFileSync(study.files[0]!), { fileName: 'IM1' })).completed, true);
+  const held = async (): Promise<QuarantineEntry[]> =>
+    (JSON.parse((await s.staff.call('GET', '/api/v1/quarantine')).body) as { studies: QuarantineEntry[] }).studies;
+  assert.equal((await held()).length, 1);
+
+  // Within the period it stays; past it, the copy goes (and so does the upload's bookkeeping).
+  await s.node.n.node.retention.runOnce();
+  assert.equal((await held()).length, 1);
+  s.clock.now += 8 * 86_400_000;
+  await s.node.n.node.retention.runOnce();
+  assert.deepEqual(await held(), []);
+  const purged = s.node.n.node.audit
+    .list({ action: 'purge' })
+    .filter((r) => r.objects.studyInstanceUid === study.studyInstanceUid);
+  assert.equal(purged.length, 1);
+  assert.match(purged[0]!.description, /^from quarantine, not reviewed within the retention period/);
+  assert.equal(purged[0]!.user.id, 'system:retention');
 });
