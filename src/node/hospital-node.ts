@@ -211,7 +211,7 @@ export async function startNode(
       });
       await quarantine.start();
       await quarantine.sweep();
-      return { quarantine, data };
+      return quarantine;
     };
     const openShares = (c: NonNullable<typeof config.share>): Shares => {
       const shareStore = new SqliteShareStore(join(config.dataDir, 'share.sqlite'));
@@ -270,7 +270,7 @@ export async function startNode(
       logger: logger.child({ part: 'retention' }),
       onPurged: (bsns) => localization?.purged(bsns),
       ...(shares !== undefined ? { shares } : {}),
-      ...(quarantine !== undefined ? { quarantine: quarantine.quarantine } : {}),
+      ...(quarantine !== undefined ? { quarantine } : {}),
       ...(options.now !== undefined ? { now: options.now } : {}),
     });
     closers.push(() => retention.close());
@@ -606,8 +606,7 @@ export async function startNode(
             if (shares !== undefined && quarantine !== undefined)
               registerUploadRoutes(app, {
                 shares,
-                quarantine: quarantine.quarantine,
-                quarantineData: quarantine.data,
+                quarantine,
                 node: config.node.name,
                 pacsFor: (wanted) => {
                   const destination = wanted ?? exchange.routing.find((r) => r.action === 'forward')?.destination;

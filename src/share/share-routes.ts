@@ -1,18 +1,9 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { BeeldbrugError } from '../errors/index.ts';
-import {
-  actingAccessor,
-  actingUsers,
-  bodyInvalid,
-  type HttpsApp,
-  PERSON_ROUTES,
-  RECIPIENT_COOKIE,
-  recipientTokenOf,
-  type RouteDoc,
-  writtenOut,
-} from '../http/index.ts';
+import { type HttpsApp, PERSON_ROUTES, RECIPIENT_COOKIE, recipientTokenOf, writtenOut } from '../http/index.ts';
 import type { PatientData } from '../studies/index.ts';
+import { docUnder, parsed, personActing } from './route-parts.ts';
 import { shareZip } from './share-zip.ts';
 import type { ShareActor, Shares } from './shares.ts';
 
@@ -101,22 +92,8 @@ export interface ShareRouteDeps {
   disclaimer: string;
 }
 
-const staffDoc = (summary: string, more: Omit<RouteDoc, 'tag' | 'summary'> = {}): RouteDoc => ({
-  tag: 'shares',
-  summary,
-  ...more,
-});
-const recipientDoc = (summary: string, more: Omit<RouteDoc, 'tag' | 'summary'> = {}): RouteDoc => ({
-  tag: 'share recipients',
-  summary,
-  ...more,
-});
-
-function parsed<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
-  const r = schema.safeParse(body);
-  if (!r.success) throw bodyInvalid(r.error);
-  return r.data;
-}
+const staffDoc = docUnder('shares');
+const recipientDoc = docUnder('share recipients');
 
 /**
  * Shares: staff make, list and revoke them (/api/v1/shares); their recipients open them with the e-mailed link and the
@@ -124,16 +101,8 @@ function parsed<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
  */
 export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
   const actor = (req: FastifyRequest): ShareActor => {
-    const { user } = actingUsers(req.acting!);
-    return {
-      access: d.patientData.open({
-        ...actingAccessor(req.acting),
-        accessPoint: { node: d.node, ip: req.ip },
-        purpose: 'share',
-        authorization: 'session',
-      }),
-      user: { id: user.id, name: user.name },
-    };
+    const { grounds, user } = personActing(req, d.node, 'share');
+    return { access: d.patientData.open(grounds), user };
   };
 
   app.post(

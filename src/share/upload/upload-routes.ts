@@ -1,16 +1,9 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { BeeldbrugError } from '../../errors/index.ts';
-import {
-  actingAccessor,
-  actingUsers,
-  bodyInvalid,
-  type HttpsApp,
-  PERSON_ROUTES,
-  type RouteDoc,
-} from '../../http/index.ts';
+import { type HttpsApp, PERSON_ROUTES } from '../../http/index.ts';
 import { isValidBsn } from '../../patient/index.ts';
-import type { PatientData } from '../../studies/index.ts';
+import { docUnder, parsed, personActing } from '../route-parts.ts';
 import type { Shares } from '../shares.ts';
 import type { PacsImport, Quarantine, QuarantineView, ReviewActor, UploadActor } from './quarantine.ts';
 import type { Upload } from './upload-store.ts';
@@ -19,16 +12,8 @@ import type { Upload } from './upload-store.ts';
 const TUS_VERSION = '1.0.0';
 const TUS_CONTENT_TYPE = 'application/offset+octet-stream';
 
-const recipientDoc = (summary: string, more: Omit<RouteDoc, 'tag' | 'summary'> = {}): RouteDoc => ({
-  tag: 'share recipients',
-  summary,
-  ...more,
-});
-const staffDoc = (summary: string, more: Omit<RouteDoc, 'tag' | 'summary'> = {}): RouteDoc => ({
-  tag: 'quarantine',
-  summary,
-  ...more,
-});
+const recipientDoc = docUnder('share recipients');
+const staffDoc = docUnder('quarantine');
 
 const importSchema = z.strictObject({
   /** The BSN of the local patient the study is filed under: the uploaded one once a person checked it, or another. */
@@ -66,8 +51,6 @@ const fileNameOf = (raw: string | undefined): string =>
 export interface UploadRouteDeps {
   shares: Shares;
   quarantine: Quarantine;
-  /** The quarantine's own patient data: staff's review reads it, and only it. */
-  quarantineData: PatientData;
   node: string;
   /** The PACS an accepted upload goes into (a named one, or the routing rules' forward destination). */
   pacsFor: (destination: string | undefined) => PacsImport | undefined;
@@ -87,18 +70,7 @@ export function registerUploadRoutes(app: HttpsApp, d: UploadRouteDeps): void {
       throw new BeeldbrugError('INTERNAL', 'a share-recipient route ran without its session');
     return d.shares.uploader(req.recipient.shareId, { ip: req.ip });
   };
-  const reviewer = (req: FastifyRequest): ReviewActor => {
-    const { user } = actingUsers(req.acting!);
-    return {
-      grounds: {
-        ...actingAccessor(req.acting),
-        accessPoint: { node: d.node, ip: req.ip },
-        purpose: 'import',
-        authorization: 'session',
-      },
-      user: { id: user.id, name: user.name },
-    };
-  };
+  const reviewer = (req: FastifyRequest): ReviewActor => personActing(req, d.node, 'import');
 
   app.post(
     '/share/v1/uploads',
@@ -201,13 +173,12 @@ export function registerUploadRoutes(app: HttpsApp, d: UploadRouteDeps): void {
       },
     },
     async (req, reply) => {
-      const b = importSchema.safeParse(req.body);
-      if (!b.success) throw bodyInvalid(b.error);
+      const b = parsed(importSchema, req.body);
       const decision = await d.quarantine.import(
         reviewer(req),
         req.params.studyInstanceUid,
-        { bsn: b.data.bsn },
-        d.pacsFor(b.data.destination),
+        { bsn: b.bsn },
+        d.pacsFor(b.destination),
       );
       return reply.code(202).send({ state: 'importing', decision });
     },
@@ -225,9 +196,7 @@ export function registerUploadRoutes(app: HttpsApp, d: UploadRouteDeps): void {
       },
     },
     async (req) => {
-      const b = rejectSchema.safeParse(req.body);
-      if (!b.success) throw bodyInvalid(b.error);
-      await d.quarantine.reject(reviewer(req), req.params.studyInstanceUid, b.data.reason);
+      await d.quarantine.reject(reviewer(req), req.params.studyInstanceUid, parsed(rejectSchema, req.body).reason);
       return { state: 'rejected' };
     },
   );
