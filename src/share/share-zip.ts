@@ -4,6 +4,10 @@ import type { Deidentifier } from '../deid/index.ts';
 import { encodePart10, HeaderReader, readPart10, Tag } from '../dicom/index.ts';
 import type { ReleasedInstance } from '../studies/index.ts';
 import { type DirectoryEntry, dicomdir, isDocument } from './dicomdir.ts';
+import { type ReportPdf, reportPdf } from './report-pdf.ts';
+
+/** Where the reports go as PDF, beside the DICOM folder: readable without a DICOM viewer. */
+const REPORTS_FOLDER = 'VERSLAGEN';
 
 /** What the zip says to its recipient beside the files: who sent it, and how to open it. */
 export interface ZipTexts {
@@ -42,7 +46,8 @@ interface DeidSummary {
 /**
  * A share as a zip, streamed as it is written (never whole in memory or on disk): the DICOM files in the standard
  * media layout (DICOM/ST001/SE001/IM00001, PS3.10 8.5: at most 8 characters per component, no extension), a DICOMDIR
- * that lists them (written last, from each file's own header, read on the way through), and a LEESMIJ.TXT. Files are
+ * that lists them (written last, from each file's own header, read on the way through), the reports as PDF in
+ * VERSLAGEN (an encapsulated PDF as stored, a structured report rendered), and a LEESMIJ.TXT. Files are
  * stored, not deflated: images hardly shrink, and a recipient's download should not wait on compression.
  *
  * With a de-identifier, each instance is read whole (one at a time), de-identified and written anew; reports (SR and
@@ -62,6 +67,7 @@ export function shareZip(
     const entries: DirectoryEntry[] = [];
     const studies = new Map<string, number>();
     const series = new Map<string, { number: number; images: number }>();
+    const reports: ReportPdf[] = [];
     const deid: DeidSummary | undefined =
       deidentifier !== undefined ? { reportsLeftOut: 0, textInPixels: new Set() } : undefined;
     for (const i of ordered(instances)) {
@@ -98,18 +104,31 @@ export function shareZip(
         });
         continue;
       }
-      const header = new HeaderReader(s.instance.transferSyntaxUid);
-      await entry(Readable.from(teeHeader(i, header)), fileId.join('/'));
+      const reader = new HeaderReader(s.instance.transferSyntaxUid);
+      await entry(Readable.from(teeHeader(i, reader)), fileId.join('/'));
+      const header = reader.end();
       entries.push({
         fileId,
         sopClassUid: s.instance.sopClassUid,
         sopInstanceUid: s.instance.sopInstanceUid,
         transferSyntaxUid: s.instance.transferSyntaxUid,
-        header: header.end(),
+        header,
       });
+      if (isDocument(s.instance.sopClassUid)) {
+        const report = await reportPdf(header, texts.hospital);
+        if (report !== undefined) reports.push(report);
+      }
     }
     await entry(dicomdir(entries, 'BEELDBRUG'), 'DICOMDIR');
-    await entry(Buffer.from(readme(texts, entries.length, deid), 'utf8'), 'LEESMIJ.TXT');
+    const names = new Set<string>();
+    for (const r of reports) {
+      // Two reports of one day and kind get a number, not one in place of the other.
+      let name = r.fileName;
+      for (let n = 2; names.has(name); n++) name = r.fileName.replace(/\.pdf$/, ` (${n}).pdf`);
+      names.add(name);
+      await entry(r.pdf, `${REPORTS_FOLDER}/${name}`);
+    }
+    await entry(Buffer.from(readme(texts, entries.length, reports.length, deid), 'utf8'), 'LEESMIJ.TXT');
     zip.finalize();
   };
   void fill().catch((err: unknown) => zip.destroy(err instanceof Error ? err : new Error(String(err))));
@@ -138,7 +157,7 @@ async function whole(i: ReleasedInstance): Promise<Buffer> {
   return Buffer.concat(pieces);
 }
 
-function readme(t: ZipTexts, files: number, deid: DeidSummary | undefined): string {
+function readme(t: ZipTexts, files: number, reports: number, deid: DeidSummary | undefined): string {
   const deidText =
     deid === undefined
       ? []
@@ -163,6 +182,7 @@ function readme(t: ZipTexts, files: number, deid: DeidSummary | undefined): stri
     '',
     `Deze map bevat ${files} DICOM-bestanden in de map DICOM, met een DICOMDIR die ze opsomt.`,
     'Een DICOM-viewer (bijvoorbeeld die van uw ziekenhuis of huisarts) opent de DICOMDIR en toont de beelden.',
+    ...(reports > 0 ? [`De map ${REPORTS_FOLDER} bevat de verslagen als PDF, te openen zonder DICOM-viewer.`] : []),
     '',
     ...deidText,
     t.disclaimer,

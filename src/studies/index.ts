@@ -17,4 +17,4 @@ export {
   type SharedStudy,
 } from './patient-data.ts';
 export type { PatientStudy } from './patient-studies.ts';
-export { isReportModality } from './patient-studies.ts';
+export { isReportModality, reportLinesOf } from './patient-studies.ts';

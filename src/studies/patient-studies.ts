@@ -68,7 +68,11 @@ export const REPORT_SOP_CLASSES: ReadonlySet<string> = new Set([
  * "Concept: value", headings from CONTAINER items. Nesting is bounded by the parser's limits.
  */
 export function reportTextOf(part10: Buffer): string {
-  const ds = readPart10(part10).dataset;
+  return reportLinesOf(readPart10(part10).dataset).join('\n');
+}
+
+/** The lines of reportTextOf, from the report's data set. */
+export function reportLinesOf(ds: Dataset): string[] {
   const lines: string[] = [];
   const walk = (items: readonly Dataset[]): void => {
     for (const item of items) {
@@ -82,5 +86,5 @@ export function reportTextOf(part10: Buffer): string {
     }
   };
   walk(ds.items(Tag.ContentSequence));
-  return lines.join('\n');
+  return lines;
 }

@@ -340,6 +340,12 @@ test('the recipient downloads a zip: the DICOM files as held, in the standard me
   }
   assert.deepEqual(new Set(files.map((f) => digest(readFileSync(f)))), new Set(held.map((i) => i.stored.blob.sha256)));
   await assertDicomdirAsDcmtkMakesIt(t, unpacked, files, { dcmdump, dcmmkdir });
+  // The report also as a PDF, beside the DICOM folder, for a recipient without a DICOM viewer.
+  const reports = filesIn(join(unpacked, 'VERSLAGEN'));
+  assert.equal(reports.length, 1);
+  assert.match(relative(unpacked, reports[0]!), /^VERSLAGEN\/\d{4}-\d\d-\d\d .+\.pdf$/);
+  assert.equal(readFileSync(reports[0]!).subarray(0, 5).toString('latin1'), '%PDF-');
+  assert.match(readFileSync(join(unpacked, 'LEESMIJ.TXT'), 'utf8'), /VERSLAGEN bevat de verslagen als PDF/);
 
   // The download is recorded, per study, in the recipient's name.
   const downloads = s.node.n.node.audit.list({ action: 'download' }).filter((r) => r.objects.shareId === shareId);
