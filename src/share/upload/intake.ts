@@ -33,6 +33,15 @@ const refused = (kind: RefusalKind, detail: string, cause?: unknown): BeeldbrugE
 /** Stores one Part 10 file in quarantine; throws (a catalog error) when it is not a DICOM instance the node keeps. */
 export type StoreInstance = (source: AsyncIterable<Buffer>) => Promise<{ outcome: string; studyInstanceUid: string }>;
 
+/** Refusals that are about the file itself: it is left out, and the rest of the upload goes on. */
+const FILE_PROBLEMS: ReadonlySet<string> = new Set([
+  'DATASET_INVALID',
+  'DATASET_MISMATCH',
+  'IDENTIFIER_INVALID',
+  'PATIENT_BSN_CONFLICT',
+  'STUDY_PATIENT_CONFLICT',
+]);
+
 const isPart10 = (head: Buffer): boolean =>
   head.length >= PART10_HEAD && head.subarray(128, 132).toString('latin1') === 'DICM';
 const isZip = (head: Buffer): boolean => head.length >= 4 && head.readUInt32LE(0) === 0x04034b50;
@@ -92,7 +101,8 @@ async function takeInOne(name: string, source: AsyncIterable<Buffer>, store: Sto
     const stored = await store(all);
     tally.stored(stored.outcome, stored.studyInstanceUid);
   } catch (err) {
-    if (!(err instanceof BeeldbrugError)) throw err;
+    // What is wrong with the file leaves it out; what is wrong with the node (a full disk) fails the whole upload.
+    if (!(err instanceof BeeldbrugError) || !FILE_PROBLEMS.has(err.code)) throw err;
     tally.skipped(name, err.message);
   }
 }

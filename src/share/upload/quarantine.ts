@@ -283,15 +283,21 @@ export class Quarantine {
       );
       await this.#o.store.finishUpload(upload.uploadId, { result });
     } catch (err) {
-      if (!(err instanceof BeeldbrugError) || err.code !== 'UPLOAD_REFUSED') throw err;
+      // Refused, or the node could not take it in (a full disk): either way the upload ends with a reason, and what
+      // it stored before stays in quarantine for staff to see; nothing is left half-open for the client to resume.
+      const refused = err instanceof BeeldbrugError && err.code === 'UPLOAD_REFUSED';
+      if (!refused)
+        this.#o.logger.error({ err, uploadId: upload.uploadId }, 'quarantine: an upload could not be taken in');
+      const problem = refused
+        ? { kind: (err.members?.['kind'] ?? 'not-stored') as RefusalKind, detail: err.message }
+        : { kind: 'not-stored' as const, detail: 'the node could not take the file in; try again later' };
       access.record({
         action: 'upload',
         outcome: 'failure',
-        description: `upload by ${by.uploader.name} refused: ${err.message}`,
+        description: `upload by ${by.uploader.name} ${refused ? 'refused' : 'failed'}: ${problem.detail}`,
         objects: { shareId: by.uploader.shareId },
       });
-      const kind = (err.members?.['kind'] ?? 'not-stored') as RefusalKind;
-      await this.#o.store.finishUpload(upload.uploadId, { problem: { kind, detail: err.message } });
+      await this.#o.store.finishUpload(upload.uploadId, { problem });
     } finally {
       await file.remove();
     }
