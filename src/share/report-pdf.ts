@@ -1,4 +1,3 @@
-import PDFDocument from 'pdfkit';
 import { type Dataset, Tag } from '../dicom/index.ts';
 import { reportLinesOf } from '../studies/index.ts';
 
@@ -49,7 +48,9 @@ export async function reportPdf(ds: Dataset, hospital: string): Promise<ReportPd
   return { fileName, pdf: await renderPdf(title, hospital, ds, lines) };
 }
 
-function renderPdf(title: string, hospital: string, ds: Dataset, lines: readonly string[]): Promise<Buffer> {
+async function renderPdf(title: string, hospital: string, ds: Dataset, lines: readonly string[]): Promise<Buffer> {
+  // Loaded when the first structured report is rendered: its fonts cost memory a node that never renders one keeps.
+  const { default: PDFDocument } = await import('pdfkit');
   const doc = new PDFDocument({ size: 'A4', margin: 56, info: { Title: title, Producer: 'Beeldbrug' } });
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
