@@ -321,6 +321,17 @@ test('uploads that are unsafe or not DICOM are refused and store nothing; a shar
     'content-type': 'application/offset+octet-stream',
   });
   assert.equal(wrong.status, 409, wrong.body);
+  const tooMuch = await asRecipient(
+    s.node.port,
+    s.node.ca.certPem,
+    'PATCH',
+    String(created.headers['location']),
+    Buffer.alloc(20),
+    cookie,
+    { 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+  );
+  assert.equal(tooMuch.status, 400, tooMuch.body);
+  assert.match(tooMuch.body, /more bytes than the 10 announced/);
 
   // A share that neither holds a study nor takes uploads is not made; one that only shares studies takes no upload.
   const empty = await s.staff.call('POST', '/api/v1/shares', {
@@ -330,6 +341,29 @@ test('uploads that are unsafe or not DICOM are refused and store nothing; a shar
   assert.equal(empty.status, 400, empty.body);
   const held = await importSynthPatient(t, s.node.n.node, 63);
   const only = await openShare(s, { studyInstanceUids: [held.studyInstanceUid] });
+  // Another share's recipient cannot see or continue this recipient's upload.
+  const other = await openUploadRequest(s);
+  for (const method of ['HEAD', 'PATCH'])
+    assert.equal(
+      (
+        await asRecipient(
+          s.node.port,
+          s.node.ca.certPem,
+          method,
+          String(created.headers['location']),
+          undefined,
+          other.cookie,
+          {
+            'tus-resumable': '1.0.0',
+            'upload-offset': '0',
+            'content-type': 'application/offset+octet-stream',
+          },
+        )
+      ).status,
+      404,
+      `${method} of another recipient's upload`,
+    );
+  assert.deepEqual(await uploadsOf(s, other.cookie), [], "another recipient's list is their own");
   const refused = await asRecipient(
     s.node.port,
     s.node.ca.certPem,

@@ -120,7 +120,17 @@ export class Quarantine {
     this.#busy.add(uploadId);
     try {
       const file = this.#file(uploadId);
-      await file.append(offset, body, upload.size - offset);
+      await file.append(offset, body, upload.size - offset).catch((err: unknown) => {
+        // A client that sends more than it announced, or whose connection drops, is told so (or nobody is listening):
+        // what arrived is kept, and a HEAD says where to go on from.
+        throw new BeeldbrugError(
+          'REQUEST_INVALID',
+          err instanceof RangeError
+            ? `more bytes than the ${upload.size} announced`
+            : 'the upload was cut off; ask where it stands (HEAD) and go on from there',
+          { cause: err },
+        );
+      });
       const now = await file.size();
       if (now < upload.size) return { offset: now, upload };
       return { offset: now, upload: await this.#takeIn(by, upload, file) };
