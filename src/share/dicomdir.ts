@@ -1,4 +1,4 @@
-import { Dataset, encodeFileMeta, newUid, Tag, writeDataset } from '../dicom/index.ts';
+import { Dataset, type Element, encodeFileMeta, newUid, Tag, writeDataset } from '../dicom/index.ts';
 
 /** Media Storage Directory Storage (PS3.4 Annex I): the SOP class of a DICOMDIR. */
 export const MEDIA_STORAGE_DIRECTORY = '1.2.840.10008.1.3.10';
@@ -41,6 +41,35 @@ const KEYS: Record<string, readonly number[]> = {
     Tag.MIMETypeOfEncapsulatedDocument,
   ],
 };
+
+/** Every element a record may copy, and the charset they are encoded in. */
+const DIRECTORY_TAGS: readonly number[] = [Tag.SpecificCharacterSet, ...new Set(Object.values(KEYS).flat())];
+
+/** An element with bytes of its own (a sequence's items too), so it holds nothing of the buffer it was read from. */
+function ownCopy(el: Element): Element {
+  if (el.items !== undefined) return { tag: el.tag, vr: el.vr, items: el.items.map(copyOf) };
+  return { tag: el.tag, vr: el.vr, ...(el.bytes !== undefined ? { bytes: Buffer.from(el.bytes) } : {}) };
+}
+
+function copyOf(ds: Dataset): Dataset {
+  const out = new Dataset();
+  for (const el of ds) out.setElement(ownCopy(el));
+  return out;
+}
+
+/**
+ * What a DICOMDIR needs of an instance's header, copied out of it: a header read from a stream points into the chunks
+ * it came in (64 KB and more each), and a share of thousands of instances would otherwise keep every chunk alive until
+ * the DICOMDIR is written.
+ */
+export function directoryKeysOf(header: Dataset): Dataset {
+  const out = new Dataset();
+  for (const tag of DIRECTORY_TAGS) {
+    const el = header.get(tag);
+    if (el !== undefined) out.setElement(ownCopy(el));
+  }
+  return out;
+}
 
 /** Keys a record must have a value for (Type 1); the others may stay empty (Type 2) or away (Type 3, 1C). */
 const OPTIONAL: ReadonlySet<number> = new Set([

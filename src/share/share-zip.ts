@@ -3,7 +3,7 @@ import ZipStream from 'zip-stream';
 import type { Deidentifier } from '../deid/index.ts';
 import { encodePart10, HeaderReader, readPart10, Tag } from '../dicom/index.ts';
 import type { ReleasedInstance } from '../studies/index.ts';
-import { type DirectoryEntry, dicomdir, isDocument } from './dicomdir.ts';
+import { type DirectoryEntry, dicomdir, directoryKeysOf, isDocument } from './dicomdir.ts';
 import { type ReportPdf, reportPdf } from './report-pdf.ts';
 
 /** Where the reports go as PDF, beside the DICOM folder: readable without a DICOM viewer. */
@@ -100,7 +100,7 @@ export function shareZip(
           sopClassUid: s.instance.sopClassUid,
           sopInstanceUid: dataset.string(Tag.SOPInstanceUID) ?? '',
           transferSyntaxUid,
-          header: dataset,
+          header: directoryKeysOf(dataset),
         });
         continue;
       }
@@ -112,7 +112,7 @@ export function shareZip(
         sopClassUid: s.instance.sopClassUid,
         sopInstanceUid: s.instance.sopInstanceUid,
         transferSyntaxUid: s.instance.transferSyntaxUid,
-        header,
+        header: directoryKeysOf(header),
       });
       if (isDocument(s.instance.sopClassUid)) {
         const report = await reportPdf(header, texts.hospital);
