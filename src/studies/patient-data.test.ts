@@ -289,3 +289,22 @@ test("a viewer's frames of one series: the first is recorded and covers that per
   view(person, 1);
   assert.equal(retrieves().length, 4, 'after five minutes, a new record');
 });
+
+test("a share's recipient stores only when uploading, and reads nothing then; sharing gives no store", async (t) => {
+  const p = await withPatient(t);
+  const recipient: AccessGrounds = {
+    kind: 'share-recipient',
+    user: { id: 'share:s1', name: 'Els (recipient of a share)', outsider: true },
+    accessPoint: { node: 'noord', ip: '192.0.2.20' },
+    purpose: 'share',
+    authorization: 'share link (e-mail) + one-time code (SMS)',
+  };
+  const refused = (err: unknown): boolean => err instanceof BeeldbrugError && err.code === 'ACCESS_DENIED';
+  const nothing = (async function* () {})();
+  const provenance = { receivedAt: new Date().toISOString(), via: 'upload', callingAeTitle: null, remoteAddress: null };
+  await assert.rejects(p.data.open(recipient).ingestPart10Stream(nothing, { provenance }, undefined), refused);
+  assert.match(p.records().at(-1)?.description ?? '', /a share-recipient may not store patient data/);
+  const uploading = p.data.open({ ...recipient, purpose: 'upload' });
+  assert.throws(() => uploading.openShared([p.studyInstanceUid], 'downloaded', 's1'), refused);
+  assert.match(p.records().at(-1)?.description ?? '', /a share-recipient may not read patient data/);
+});
