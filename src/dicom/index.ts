@@ -11,7 +11,14 @@ export {
   type TransferSyntaxInfo,
   transferSyntaxInfo,
 } from './transfer-syntax.ts';
-export { SopClass, type SopClassUid, isStorageSopClass, sopClassName } from './sop-class.ts';
+export {
+  SopClass,
+  type SopClassUid,
+  isDocumentSopClass,
+  isStorageSopClass,
+  SR_SOP_CLASS_ROOT,
+  sopClassName,
+} from './sop-class.ts';
 export { newUid, uidFromBytes, isValidUid } from './uid.ts';
 export { isPixelOrLater, type ParseLimits } from './parse.ts';
 export { parseDataset, writeDataset } from './dataset-codec.ts';

@@ -41,6 +41,15 @@ export function isStorageSopClass(uid: string): boolean {
   return uid.startsWith(STORAGE_ROOT) && uid.length > STORAGE_ROOT.length;
 }
 
+/** Structured reports (PS3.4 B.5, under .88.) and encapsulated documents (PDF, CDA, ...; under .104.). */
+export const SR_SOP_CLASS_ROOT = `${STORAGE_ROOT}88.`;
+const ENCAPSULATED_ROOT = `${STORAGE_ROOT}104.`;
+
+/** A report or a document rather than an image: a structured report, or an encapsulated PDF, CDA, ... */
+export function isDocumentSopClass(uid: string): boolean {
+  return uid.startsWith(SR_SOP_CLASS_ROOT) || uid.startsWith(ENCAPSULATED_ROOT);
+}
+
 export function sopClassName(uid: string): string | undefined {
   return names.get(uid);
 }

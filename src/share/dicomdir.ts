@@ -1,4 +1,4 @@
-import { Dataset, type Element, encodeFileMeta, newUid, Tag, writeDataset } from '../dicom/index.ts';
+import { Dataset, type Element, encodeFileMeta, newUid, SR_SOP_CLASS_ROOT, Tag, writeDataset } from '../dicom/index.ts';
 
 /** Media Storage Directory Storage (PS3.4 Annex I): the SOP class of a DICOMDIR. */
 export const MEDIA_STORAGE_DIRECTORY = '1.2.840.10008.1.3.10';
@@ -14,7 +14,6 @@ export interface DirectoryEntry {
   header: Dataset;
 }
 
-const SR_PREFIX = '1.2.840.10008.5.1.4.1.1.88.';
 const ENCAPSULATED_PDF = '1.2.840.10008.5.1.4.1.1.104.1';
 
 /** The keys each record type carries (PS3.3 F.5): copied from the instance where it has them, empty otherwise. */
@@ -79,14 +78,8 @@ const OPTIONAL: ReadonlySet<number> = new Set([
   Tag.VerificationDateTime,
 ]);
 
-const ENCAPSULATED_PREFIX = '1.2.840.10008.5.1.4.1.1.104.';
-
-/** A report or document (structured report, or an encapsulated PDF, CDA, ...) rather than an image. */
-export const isDocument = (sopClassUid: string): boolean =>
-  sopClassUid.startsWith(SR_PREFIX) || sopClassUid.startsWith(ENCAPSULATED_PREFIX);
-
 function recordTypeOf(sopClassUid: string): string {
-  if (sopClassUid.startsWith(SR_PREFIX)) return 'SR DOCUMENT';
+  if (sopClassUid.startsWith(SR_SOP_CLASS_ROOT)) return 'SR DOCUMENT';
   if (sopClassUid === ENCAPSULATED_PDF) return 'ENCAP DOC';
   return 'IMAGE';
 }

@@ -235,7 +235,8 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
           studyDate: deid === null || deid.retainLongitudinalDates ? s.studyDate : null,
           description: deid === null ? s.description : null,
           modalities: s.modalities,
-          instances: s.instances,
+          // De-identified, the reports stay behind: the count is what the zip holds.
+          instances: deid === null ? s.instances : s.instances - s.documents,
           bytes: s.bytes,
         })),
       };

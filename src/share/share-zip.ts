@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import ZipStream from 'zip-stream';
 import type { Deidentifier } from '../deid/index.ts';
-import { encodePart10, HeaderReader, readPart10, Tag } from '../dicom/index.ts';
+import { encodePart10, HeaderReader, isDocumentSopClass, readPart10, Tag } from '../dicom/index.ts';
 import type { ReleasedInstance } from '../studies/index.ts';
-import { type DirectoryEntry, dicomdir, directoryKeysOf, isDocument } from './dicomdir.ts';
+import { type DirectoryEntry, dicomdir, directoryKeysOf } from './dicomdir.ts';
 import { type ReportPdf, reportPdf } from './report-pdf.ts';
 
 /** Where the reports go as PDF, beside the DICOM folder: readable without a DICOM viewer. */
@@ -72,7 +72,7 @@ export function shareZip(
       deidentifier !== undefined ? { reportsLeftOut: 0, textInPixels: new Set() } : undefined;
     for (const i of ordered(instances)) {
       const s = i.stored;
-      if (deid !== undefined && isDocument(s.instance.sopClassUid)) {
+      if (deid !== undefined && isDocumentSopClass(s.instance.sopClassUid)) {
         deid.reportsLeftOut++;
         continue;
       }
@@ -114,7 +114,7 @@ export function shareZip(
         transferSyntaxUid: s.instance.transferSyntaxUid,
         header: directoryKeysOf(header),
       });
-      if (isDocument(s.instance.sopClassUid)) {
+      if (isDocumentSopClass(s.instance.sopClassUid)) {
         const report = await reportPdf(header, texts.hospital);
         if (report !== undefined) reports.push(report);
       }

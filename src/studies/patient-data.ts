@@ -1,5 +1,5 @@
 import type { AuditEvent, AuditRecord, AuditTrail } from '../audit/index.ts';
-import { type Dataset, Tag } from '../dicom/index.ts';
+import { type Dataset, isDocumentSopClass, Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Provenance, QueryPage, Store, StoredInstance } from '../store/index.ts';
@@ -778,6 +778,8 @@ export interface SharedStudy {
   description: string | null;
   modalities: string[];
   instances: number;
+  /** Of the instances, the reports and documents (a de-identified share leaves them out). */
+  documents: number;
   bytes: number;
 }
 
@@ -794,6 +796,7 @@ function sharedStudyOf(first: StoredInstance, instances: readonly StoredInstance
     description: first.study.studyDescription,
     modalities: [...new Set(instances.flatMap((i) => i.series.modality ?? []))],
     instances: instances.length,
+    documents: instances.filter((i) => isDocumentSopClass(i.instance.sopClassUid)).length,
     bytes: instances.reduce((n, i) => n + i.blob.size, 0),
   };
 }

@@ -389,6 +389,7 @@ test('a de-identified share: the images under new UIDs and a pseudonym, the same
   assert.equal(shown.studies[0]?.patientName, null);
   assert.equal(shown.studies[0]?.birthDate, null);
   assert.notEqual(shown.studies[0]?.studyInstanceUid, s.studyInstanceUid);
+  assert.equal(shown.studies[0]?.instances, images.length, 'the images the zip holds, the report left out');
 
   const files = filesIn(join(first.unpacked, 'DICOM'));
   assert.equal(files.length, images.length, 'the images, not the report');
