@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
-import { openDurableDatabase } from '../store/index.ts';
+import { addMissingColumns, openDurableDatabase } from '../store/index.ts';
 import type { Manifest } from './manifest.ts';
 
 /**
@@ -77,9 +77,7 @@ export class Inbox {
         PRIMARY KEY (transfer_id, sop_instance_uid)
       );`);
     // Added with rejection by a person; inboxes written before it have no rejected transfers.
-    const columns = this.#db.prepare('PRAGMA table_info(incoming_transfer)').all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'rejection_json'))
-      this.#db.exec('ALTER TABLE incoming_transfer ADD COLUMN rejection_json TEXT');
+    addMissingColumns(this.#db, 'incoming_transfer', ['rejection_json TEXT']);
   }
 
   /**

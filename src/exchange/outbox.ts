@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
-import { openDurableDatabase } from '../store/index.ts';
+import { addMissingColumns, openDurableDatabase } from '../store/index.ts';
 import type { Purpose } from './manifest.ts';
 
 /**
@@ -136,18 +136,16 @@ export class Outbox {
       );
       CREATE INDEX IF NOT EXISTS outgoing_due ON outgoing_transfer (state, next_attempt_at);`);
     // Added with retry by a person; outboxes written before it count from created_at.
-    const columns = this.#db.prepare('PRAGMA table_info(outgoing_transfer)').all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'tries_since'))
-      this.#db.exec('ALTER TABLE outgoing_transfer ADD COLUMN tries_since TEXT');
-    // Added with asking the receiver what became of a delivered study; older deliveries are not asked about.
-    if (!columns.some((c) => c.name === 'receiver_state'))
-      this.#db.exec(`
-        ALTER TABLE outgoing_transfer ADD COLUMN receiver_state TEXT;
-        ALTER TABLE outgoing_transfer ADD COLUMN receiver_reason TEXT;
-        ALTER TABLE outgoing_transfer ADD COLUMN receiver_checked_at TEXT;
-        ALTER TABLE outgoing_transfer ADD COLUMN receiver_checks INTEGER NOT NULL DEFAULT 0;
-        ALTER TABLE outgoing_transfer ADD COLUMN next_check_at TEXT;
-        CREATE INDEX IF NOT EXISTS outgoing_check ON outgoing_transfer (next_check_at);`);
+    addMissingColumns(this.#db, 'outgoing_transfer', [
+      'tries_since TEXT',
+      // Added with asking the receiver what became of a delivered study; older deliveries are not asked about.
+      'receiver_state TEXT',
+      'receiver_reason TEXT',
+      'receiver_checked_at TEXT',
+      'receiver_checks INTEGER NOT NULL DEFAULT 0',
+      'next_check_at TEXT',
+    ]);
+    this.#db.exec('CREATE INDEX IF NOT EXISTS outgoing_check ON outgoing_transfer (next_check_at)');
   }
 
   enqueue(request: OutgoingRequest, now = new Date()): OutgoingTransfer {

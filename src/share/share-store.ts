@@ -1,6 +1,6 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { DeidOptions } from '../deid/index.ts';
-import { inTransaction, openDurableDatabase } from '../store/index.ts';
+import { addMissingColumns, inTransaction, openDurableDatabase } from '../store/index.ts';
 
 /** Who a share is for: the link goes to the e-mail address, the code to the mobile number, and neither opens alone. */
 export interface Recipient {
@@ -160,11 +160,7 @@ export class SqliteShareStore implements ShareStore {
       );
       CREATE INDEX IF NOT EXISTS share_expiry ON share (expires_at);`);
     // Shares made before de-identification and uploads were offered were shared as they are, without uploads.
-    const columns = this.#db.prepare('PRAGMA table_info(share)').all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'deidentify_json'))
-      this.#db.exec('ALTER TABLE share ADD COLUMN deidentify_json TEXT');
-    if (!columns.some((c) => c.name === 'allow_upload'))
-      this.#db.exec('ALTER TABLE share ADD COLUMN allow_upload INTEGER NOT NULL DEFAULT 0');
+    addMissingColumns(this.#db, 'share', ['deidentify_json TEXT', 'allow_upload INTEGER NOT NULL DEFAULT 0']);
     this.#db.exec('PRAGMA foreign_keys = ON');
   }
 

@@ -27,4 +27,4 @@ export type {
 export { StoreError, StoreErrorCode } from './store-error.ts';
 export { generateEncryptionKey, readEncryptionKeyFile } from './encryption-key.ts';
 export { openEmbeddedStore } from './embedded-store.ts';
-export { inTransaction, openDurableDatabase } from './sqlite-database.ts';
+export { addMissingColumns, inTransaction, openDurableDatabase } from './sqlite-database.ts';

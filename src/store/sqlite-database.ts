@@ -24,3 +24,15 @@ export function inTransaction<T>(db: DatabaseSync, work: () => T): T {
     throw err;
   }
 }
+
+/**
+ * Adds the columns a table lacks (a database written by an older version): each as `name TYPE...`, in order. Rows
+ * already there take the column's default.
+ */
+export function addMissingColumns(db: DatabaseSync, table: string, columns: readonly string[]): void {
+  const have = new Set((db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+  for (const column of columns) {
+    const name = column.split(' ')[0] ?? '';
+    if (!have.has(name)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column}`);
+  }
+}
