@@ -494,6 +494,14 @@ export async function startNode(
         }
         return f;
       };
+      /** The PACS a person's import goes to: the one named, or the routing rules' forward destination. */
+      const importTarget = (
+        wanted: string | undefined,
+      ): { destination: string; forwarder: PacsForwarder } | undefined => {
+        const destination = wanted ?? exchange.routing.find((r) => r.action === 'forward')?.destination;
+        const forwarder = destination !== undefined ? forwarderFor(destination) : undefined;
+        return destination !== undefined && forwarder !== undefined ? { destination, forwarder } : undefined;
+      };
       forwarding = forwarders;
       /** The access a received study goes into the PACS through: the routing rule's, or the person's who accepted it. */
       const importAccess = (
@@ -609,9 +617,9 @@ export async function startNode(
                 quarantine,
                 node: config.node.name,
                 pacsFor: (wanted) => {
-                  const destination = wanted ?? exchange.routing.find((r) => r.action === 'forward')?.destination;
-                  const forwarder = destination !== undefined ? forwarderFor(destination) : undefined;
-                  if (destination === undefined || forwarder === undefined) return undefined;
+                  const target = importTarget(wanted);
+                  if (target === undefined) return undefined;
+                  const { destination, forwarder } = target;
                   return {
                     destination,
                     send: async (instances, fileAs) => {
@@ -702,9 +710,9 @@ export async function startNode(
               node: config.node.name,
               identity: exchange.patientIdentity,
               importInto: (transfer, wanted, by, recordAcceptance) => {
-                const destination = wanted ?? exchange.routing.find((r) => r.action === 'forward')?.destination;
-                const forwarder = destination !== undefined ? forwarderFor(destination) : undefined;
-                if (destination === undefined || forwarder === undefined) return undefined;
+                const target = importTarget(wanted);
+                if (target === undefined) return undefined;
+                const { destination, forwarder } = target;
                 const access = importAccess(transfer, destination, by);
                 recordAcceptance(access, destination);
                 const uids = transfer.manifest.instances.map((i) => i.sopInstanceUid);
