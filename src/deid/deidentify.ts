@@ -134,6 +134,8 @@ const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\
 export class Deidentifier {
   readonly #options: DeidOptions;
   readonly #key: Buffer;
+  /** Each tag's action under these options, worked out once: a share's instances repeat the same tags. */
+  readonly #actions = new Map<number, Action | undefined>();
 
   constructor(options: DeidOptions, key: Buffer) {
     this.#options = options;
@@ -154,8 +156,9 @@ export class Deidentifier {
   apply(ds: Dataset): { burnedIn: BurnedIn } {
     const burnedIn = burnedInOf(ds);
     const patientId = ds.string(Tag.PatientID) ?? '';
-    const identifiers = identifiersIn(ds);
-    this.#walk(ds, identifiers);
+    // Only cleaning (C) uses them: with no option that cleans, the regular expression is not built per instance.
+    const cleans = this.#options.cleanDescriptors || this.#options.retainDeviceIdentity;
+    this.#walk(ds, cleans ? identifiersIn(ds) : undefined);
     ds.set(Tag.PatientName, 'PN', 'ANONIEM').set(Tag.PatientID, 'LO', this.pseudonym(patientId));
     ds.set(Tag.PatientIdentityRemoved, 'CS', 'YES')
       .set(Tag.DeidentificationMethod, 'LO', 'PS3.15 E.1 Basic Profile (Beeldbrug)')
@@ -185,7 +188,7 @@ export class Deidentifier {
         ds.delete(el.tag);
         continue;
       }
-      const action = actionFor(el.tag, this.#options);
+      const action = this.#actionFor(el.tag);
       if (action === undefined || action === 'K' || action === 'U*') {
         for (const item of el.items ?? []) this.#walk(item, identifiers);
         continue;
@@ -226,6 +229,11 @@ export class Deidentifier {
       if (text !== undefined) setText(ds, el, [text]);
       else ds.setElement({ tag, vr, bytes: Buffer.alloc(BINARY_DUMMY_BYTES[vr] ?? 2) });
     }
+  }
+
+  #actionFor(tag: number): Action | undefined {
+    if (!this.#actions.has(tag)) this.#actions.set(tag, actionFor(tag, this.#options));
+    return this.#actions.get(tag);
   }
 
   #hash(s: string): Buffer {
