@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import ZipStream from 'zip-stream';
 import type { Deidentifier } from '../deid/index.ts';
 import { encodePart10, HeaderReader, isDocumentSopClass, readPart10, Tag } from '../dicom/index.ts';
@@ -80,7 +81,7 @@ export function shareZip(
       const seriesKey = s.series.seriesInstanceUid;
       let se = series.get(seriesKey);
       if (se === undefined) {
-        se = { number: [...series.values()].length + 1, images: 0 };
+        se = { number: series.size + 1, images: 0 };
         series.set(seriesKey, se);
       }
       se.images++;
@@ -91,7 +92,7 @@ export function shareZip(
         `IM${pad(se.images, 5)}`,
       ];
       if (deidentifier !== undefined && deid !== undefined) {
-        const { dataset, transferSyntaxUid } = readPart10(await whole(i));
+        const { dataset, transferSyntaxUid } = readPart10(await buffer(i.openFile()));
         if (deidentifier.apply(dataset).burnedIn !== 'no')
           deid.textInPixels.add(`${fileId[1]}/${fileId[2]} (${s.series.modality ?? '?'})`);
         await entry(Readable.from(encodePart10(dataset, transferSyntaxUid)), fileId.join('/'));
@@ -148,13 +149,6 @@ async function* teeHeader(i: ReleasedInstance, header: HeaderReader): AsyncGener
     }
     yield chunk;
   }
-}
-
-/** One instance's whole file, for the de-identifier (which edits the data set and writes it anew). */
-async function whole(i: ReleasedInstance): Promise<Buffer> {
-  const pieces: Buffer[] = [];
-  for await (const chunk of i.openFile() as AsyncIterable<Buffer>) pieces.push(Buffer.from(chunk));
-  return Buffer.concat(pieces);
 }
 
 function readme(t: ZipTexts, files: number, reports: number, deid: DeidSummary | undefined): string {
