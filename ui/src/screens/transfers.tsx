@@ -282,19 +282,29 @@ function AcceptButton({
   const [destination, setDestination] = useState(pacs[0]?.aeTitle ?? '');
   return (
     <span className="accept">
-      {pacs.length > 1 ? (
-        <select aria-label="PACS" value={destination} onChange={(e) => setDestination(e.target.value)}>
-          {pacs.map((p) => (
-            <option key={p.aeTitle} value={p.aeTitle}>
-              {p.description ?? p.aeTitle}
-            </option>
-          ))}
-        </select>
-      ) : null}
+      <PacsSelect pacs={pacs} value={destination} onChange={setDestination} />
       <button type="button" className="primary" onClick={() => onAccept(destination)}>
         {t('accept')}
       </button>
     </span>
+  );
+}
+
+/** Which PACS a study goes into, when the node has more than one; with one there is nothing to choose. */
+export function PacsSelect(p: {
+  pacs: readonly { aeTitle: string; description?: string }[];
+  value: string;
+  onChange: (aeTitle: string) => void;
+}) {
+  if (p.pacs.length < 2) return null;
+  return (
+    <select aria-label="PACS" value={p.value} onChange={(e) => p.onChange(e.target.value)}>
+      {p.pacs.map((x) => (
+        <option key={x.aeTitle} value={x.aeTitle}>
+          {x.description ?? x.aeTitle}
+        </option>
+      ))}
+    </select>
   );
 }
 

@@ -6,7 +6,7 @@ import { go } from '../route.ts';
 import { Empty, ErrorNote, Loading } from '../ui-parts.tsx';
 import { isValidBsn } from '../../../src/patient/bsn.ts';
 import type { QuarantineView } from '../../../src/share/index.ts';
-import { RejectForm, StateBadge } from './transfers.tsx';
+import { PacsSelect, RejectForm, StateBadge } from './transfers.tsx';
 
 /**
  * Studies uploaded by patients and doctors elsewhere, held in quarantine: each is seen as uploaded, with who sent it,
@@ -164,15 +164,7 @@ function ImportForm(p: {
         value={bsn}
         onChange={(e) => setBsn(e.target.value.replace(/\D/g, ''))}
       />
-      {p.pacs.length > 1 ? (
-        <select aria-label="PACS" value={destination} onChange={(e) => setDestination(e.target.value)}>
-          {p.pacs.map((x) => (
-            <option key={x.aeTitle} value={x.aeTitle}>
-              {x.description ?? x.aeTitle}
-            </option>
-          ))}
-        </select>
-      ) : null}
+      <PacsSelect pacs={p.pacs} value={destination} onChange={setDestination} />
       <button type="submit" className="primary" disabled={!valid || p.busy}>
         {t('importIntoPacs')}
       </button>
