@@ -210,7 +210,6 @@ export async function startNode(
         ...(options.now !== undefined ? { now: options.now } : {}),
       });
       await quarantine.start();
-      await quarantine.sweep();
       return quarantine;
     };
     const openShares = (c: NonNullable<typeof config.share>): Shares => {

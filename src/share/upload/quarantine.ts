@@ -69,8 +69,16 @@ export class Quarantine {
     return this.#o.maxUploadBytes;
   }
 
+  /**
+   * Makes the incoming folder (0700) and removes files in it whose upload is no longer known (a crash between file and
+   * record).
+   */
   async start(): Promise<void> {
     await mkdir(this.#o.incomingDir, { recursive: true, mode: 0o700 });
+    for (const name of await readdir(this.#o.incomingDir)) {
+      if ((await this.#o.store.getUpload(name)) === undefined)
+        await rm(join(this.#o.incomingDir, name), { force: true });
+    }
   }
 
   /** A new upload of `size` bytes (tus creation); nothing is stored until its last byte arrives. */
@@ -242,14 +250,6 @@ export class Quarantine {
     return stale.length;
   }
 
-  /** Incoming files whose upload is no longer known (a crash between file and record): removed at start. */
-  async sweep(): Promise<void> {
-    for (const name of await readdir(this.#o.incomingDir)) {
-      if ((await this.#o.store.getUpload(name)) === undefined)
-        await rm(join(this.#o.incomingDir, name), { force: true });
-    }
-  }
-
   async #takeIn(by: UploadActor, upload: Upload, file: IncomingFile): Promise<Upload> {
     const access = this.#o.patientData.open(by.grounds);
     const receivedAt = new Date(this.#now()).toISOString();
@@ -292,6 +292,7 @@ export class Quarantine {
         this.#o.zipLimits ?? DEFAULT_ZIP_LIMITS,
       );
       await this.#o.store.finishUpload(upload.uploadId, { result });
+      return { ...upload, state: 'done', result };
     } catch (err) {
       // Refused, or the node could not take it in (a full disk): either way the upload ends with a reason, and what
       // it stored before stays in quarantine for staff to see; nothing is left half-open for the client to resume.
@@ -308,10 +309,10 @@ export class Quarantine {
         objects: { shareId: by.uploader.shareId },
       });
       await this.#o.store.finishUpload(upload.uploadId, { problem });
+      return { ...upload, state: 'refused', problem };
     } finally {
       await file.remove();
     }
-    return (await this.#o.store.getUpload(upload.uploadId)) ?? upload;
   }
 
   async #imported(
