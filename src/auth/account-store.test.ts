@@ -285,3 +285,125 @@ test('an admin disables, enables, unlocks and gives a new second factor; the las
   );
   assert.ok(!JSON.stringify(store.list()).includes(reset.totpSecret), 'the list shows no secret');
 });
+
+test('a partner account names its organization; its password expires after 90 days and is changed with both factors', async (t) => {
+  const clock = { now: Date.parse('2026-01-05T09:00:00Z') };
+  const { store } = storeAt(t, clock);
+  await assert.rejects(
+    store.createLocal({ username: 'kliniek', name: 'Kliniek Noord', role: 'partner', password: PASSWORD }),
+    /names the partner's organization/,
+  );
+  await assert.rejects(
+    store.createLocal({ username: 'jan', name: 'Jan', role: 'staff', organization: 'Elders', password: PASSWORD }),
+    /only a partner account names an organization/,
+  );
+  const { account, totpSecret } = await store.createLocal({
+    username: 'kliniek',
+    name: 'Servicedesk',
+    role: 'partner',
+    organization: 'Kliniek Noord',
+    password: PASSWORD,
+  });
+  assert.equal(account.organization, 'Kliniek Noord');
+  const code = (): string => totpCode(totpSecret, totpStep(new Date(clock.now)));
+
+  const fresh = await store.signIn({ username: 'kliniek', password: PASSWORD, code: code() });
+  assert.ok(fresh.ok);
+  assert.equal(fresh.session.passwordExpiresAt, '2026-04-05T09:00:00.000Z', 'a warning can count down to this');
+  assert.deepEqual(await store.checkPassword('kliniek', PASSWORD), { ok: true, account });
+
+  clock.now = Date.parse('2026-04-05T09:00:30Z');
+  const expired = await store.signIn({ username: 'kliniek', password: PASSWORD, code: code() });
+  assert.equal(expired.ok ? 'signed in' : expired.reason, 'password-expired');
+  assert.equal((await store.checkPassword('kliniek', PASSWORD)).ok, false, 'SFTP with an expired password is refused');
+  const wrongCode = await store.signIn({ username: 'kliniek', password: PASSWORD, code: '000000', newPassword: 'x' });
+  assert.equal(
+    wrongCode.ok ? 'signed in' : wrongCode.reason,
+    'wrong-code',
+    'the expiry is told only with both factors',
+  );
+  await assert.rejects(
+    store.signIn({ username: 'kliniek', password: PASSWORD, code: code(), newPassword: PASSWORD }),
+    /not the current one/,
+  );
+  // The same code as the refused attempt: it was not used up.
+  const renewed = await store.signIn({
+    username: 'kliniek',
+    password: PASSWORD,
+    code: code(),
+    newPassword: 'a new partner passphrase',
+  });
+  assert.ok(renewed.ok);
+  assert.equal(renewed.session.passwordExpiresAt, '2026-07-04T09:00:30.000Z');
+  assert.equal((await store.checkPassword('kliniek', 'a new partner passphrase')).ok, true);
+
+  // A staff password does not expire.
+  await store.createLocal({ username: 'sec', name: 'Secretariaat', role: 'staff', password: PASSWORD });
+  clock.now = Date.parse('2027-06-01T09:00:00Z');
+  assert.equal((await store.checkPassword('sec', PASSWORD)).ok, true);
+  assert.equal(store.list().find((a) => a.username === 'sec')?.passwordExpiresAt, null);
+});
+
+test('a signed-in person changes their password with the current one; the other sessions end', async (t) => {
+  const clock = { now: Date.parse('2026-03-01T09:00:00Z') };
+  const { store } = storeAt(t, clock);
+  const { account, totpSecret } = await store.createLocal({
+    username: 'kliniek',
+    name: 'Servicedesk',
+    role: 'partner',
+    organization: 'Kliniek Noord',
+    password: PASSWORD,
+  });
+  const signIn = async (password: string): Promise<string> => {
+    clock.now += 30_000;
+    const r = await store.signIn({
+      username: 'kliniek',
+      password,
+      code: totpCode(totpSecret, totpStep(new Date(clock.now))),
+    });
+    assert.ok(r.ok);
+    return r.token;
+  };
+  const here = await signIn(PASSWORD);
+  const elsewhere = await signIn(PASSWORD);
+  await assert.rejects(store.changePassword(account.id, 'not it', 'another good passphrase', here), /not right/);
+  await assert.rejects(store.changePassword(account.id, PASSWORD, 'short', here), /at least 12/);
+  await store.changePassword(account.id, PASSWORD, 'another good passphrase', here);
+  assert.ok(store.session(here) !== undefined);
+  assert.equal(store.session(elsewhere), undefined);
+  assert.equal((await store.checkPassword('kliniek', PASSWORD)).ok, false);
+});
+
+test("a partner's SSH key is checked and signs in only its own account", async (t) => {
+  const clock = { now: Date.parse('2026-03-01T09:00:00Z') };
+  const { store } = storeAt(t, clock);
+  const partner = (username: string, organization: string) =>
+    store.createLocal({ username, name: organization, role: 'partner', organization, password: PASSWORD });
+  const { account: noord } = await partner('noord', 'Kliniek Noord');
+  await partner('zuid', 'Kliniek Zuid');
+  const { account: staff } = await store.createLocal({ username: 'sec', name: 'S', role: 'staff', password: PASSWORD });
+  // An ed25519 public key: the type, then 32 bytes of key.
+  const typed = Buffer.from('ssh-ed25519');
+  const blob = Buffer.concat([
+    Buffer.from([0, 0, 0, typed.length]),
+    typed,
+    Buffer.from([0, 0, 0, 32]),
+    randomBytes(32),
+  ]);
+  const line = `ssh-ed25519 ${blob.toString('base64')} beheer@noord`;
+  assert.throws(() => store.addSshKey(staff.id, line), /only partner accounts/);
+  assert.throws(() => store.addSshKey(noord.id, 'ssh-dss AAAA'), /the type is one of/);
+  assert.throws(() => store.addSshKey(noord.id, `ssh-rsa ${blob.toString('base64')}`), /says it is ssh-ed25519/);
+  assert.throws(() => store.addSshKey(noord.id, `ssh-ed25519 ${blob.subarray(0, 20).toString('base64')}`), /cut short/);
+  const key = store.addSshKey(noord.id, line);
+  assert.match(key.fingerprint, /^SHA256:[A-Za-z0-9+/]{43}$/);
+  assert.equal(key.comment, 'beheer@noord');
+  assert.deepEqual(store.sshKeysOf(noord.id), [key]);
+  assert.throws(() => store.addSshKey(noord.id, line), /registered already/);
+  assert.equal(store.accountForSshKey('noord', 'ssh-ed25519', blob)?.id, noord.id);
+  assert.equal(store.accountForSshKey('zuid', 'ssh-ed25519', blob), undefined, "another partner's name with this key");
+  store.setDisabled(noord.id, true);
+  assert.equal(store.accountForSshKey('noord', 'ssh-ed25519', blob), undefined, 'a disabled account');
+  store.removeSshKey(noord.id, key.fingerprint);
+  assert.deepEqual(store.sshKeysOf(noord.id), []);
+});

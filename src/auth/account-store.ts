@@ -10,6 +10,12 @@ export interface AccountPolicy {
   sessionMaxHours: number;
   lockoutAttempts: number;
   lockoutMinutes: number;
+  /**
+   * A partner's password holds this long, then must be changed before it opens anything (default 90); staff passwords
+   * do not expire (NIST SP 800-63B: rotation without cause makes passwords weaker, and staff sign in with a second
+   * factor everywhere, while a partner's SFTP client signs in with the password alone).
+   */
+  partnerPasswordDays?: number;
 }
 
 export interface AccountStoreOptions extends AccountPolicy {
@@ -19,7 +25,7 @@ export interface AccountStoreOptions extends AccountPolicy {
 
 /** A request the account store refuses, with a reason an administrator can act on. */
 export class AccountError extends Error {
-  readonly code: 'ACCOUNT_INVALID' | 'ACCOUNT_EXISTS' | 'ACCOUNT_NOT_FOUND' | 'SECRETS_KEY_MISMATCH';
+  readonly code: 'ACCOUNT_INVALID' | 'ACCOUNT_EXISTS' | 'ACCOUNT_NOT_FOUND' | 'SECRETS_KEY_MISMATCH' | 'SIGN_IN_FAILED';
   constructor(code: AccountError['code'], message: string) {
     super(message);
     this.name = 'AccountError';
@@ -35,9 +41,32 @@ export type SignInResult =
   | { ok: true; token: string; session: Session }
   | {
       ok: false;
-      reason: 'unknown-user' | 'wrong-password' | 'wrong-code' | 'locked' | 'disabled';
+      /**
+       * 'password-expired' is answered only when password and code were right: the person then sets a new password
+       * (signIn with newPassword) with the same code, which was not used up.
+       */
+      reason: 'unknown-user' | 'wrong-password' | 'wrong-code' | 'locked' | 'disabled' | 'password-expired';
       account?: Account;
     };
+
+type PasswordRefusal = {
+  ok: false;
+  reason: 'unknown-user' | 'wrong-password' | 'locked' | 'disabled';
+  account?: Account;
+};
+
+/** A password checked on its own (SFTP): the account, or why not (for the audit trail only, as with SignInResult). */
+export type PasswordCheck =
+  { ok: true; account: Account } | PasswordRefusal | { ok: false; reason: 'password-expired'; account: Account };
+
+/** A public key registered for SFTP, as its owner and the admin see it. */
+export interface SshKey {
+  /** OpenSSH's SHA256 fingerprint (SHA256:...), as `ssh-keygen -l` prints it. */
+  fingerprint: string;
+  type: string;
+  comment: string;
+  addedAt: string;
+}
 
 /** What an admin sees of an account: never a password hash or a TOTP secret. */
 export interface AccountSummary extends Account {
@@ -46,6 +75,8 @@ export interface AccountSummary extends Account {
   disabled: boolean;
   /** Locked after repeated failed sign-ins, until this time. */
   lockedUntil: string | null;
+  /** When the password must be changed (partners), or null. */
+  passwordExpiresAt: string | null;
 }
 
 interface AccountRow {
@@ -62,6 +93,8 @@ interface AccountRow {
   locked_until: number;
   disabled_at: number | null;
   created_at: string;
+  organization: string | null;
+  password_changed_at: number | null;
 }
 
 const USERNAME = /^[a-z0-9][a-z0-9._-]{1,63}$/;
@@ -74,7 +107,48 @@ const accountOf = (r: AccountRow): Account => ({
   role: r.role,
   ...(r.uzi_role_code !== null ? { uziRoleCode: r.uzi_role_code } : {}),
   source: r.source,
+  ...(r.organization !== null ? { organization: r.organization } : {}),
 });
+
+/** The SSH public key types a partner may register: what OpenSSH makes by default, and no DSA or short RSA. */
+const SSH_KEY_TYPES = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa'];
+
+/** An OpenSSH public key line (`type base64 comment`), checked: the type inside the blob matches, RSA has 3072+ bits. */
+function parseSshKey(line: string): { type: string; blob: Buffer; comment: string } {
+  const [type = '', data = '', ...rest] = line.trim().split(/\s+/);
+  const bad = (why: string): never => {
+    throw new AccountError('ACCOUNT_INVALID', `not an SSH public key this node takes: ${why}`);
+  };
+  if (!SSH_KEY_TYPES.includes(type)) bad(`the type is one of ${SSH_KEY_TYPES.join(', ')} (the .pub file's first word)`);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(data)) bad("the key is the .pub file's second word, in base64");
+  const blob = Buffer.from(data, 'base64');
+  const field = (at: number): { value: Buffer; next: number } => {
+    if (at + 4 > blob.length) bad('the key is cut short');
+    const length = blob.readUInt32BE(at);
+    if (at + 4 + length > blob.length) bad('the key is cut short');
+    return { value: blob.subarray(at + 4, at + 4 + length), next: at + 4 + length };
+  };
+  const fields: Buffer[] = [];
+  for (let at = 0; at < blob.length;) {
+    const f = field(at);
+    fields.push(f.value);
+    at = f.next;
+  }
+  const inner = fields[0]?.toString('latin1');
+  if (inner !== type) bad(`the key says it is ${inner ?? 'nothing'}, not ${type}`);
+  // ed25519: the key (32 bytes); ECDSA: curve and point; RSA: exponent and modulus.
+  if (fields.length !== (type === 'ssh-ed25519' ? 2 : 3) || (type === 'ssh-ed25519' && fields[1]?.length !== 32))
+    bad('the key is cut short or has more than its parts');
+  if (type === 'ssh-rsa') {
+    const modulus = fields[2]!;
+    const bits = (modulus.length - (modulus[0] === 0 ? 1 : 0)) * 8;
+    if (bits < 3072) bad(`an RSA key has at least 3072 bits; this one has about ${bits}`);
+  }
+  return { type, blob, comment: rest.join(' ').slice(0, 200) };
+}
+
+const fingerprintOf = (blob: Buffer): string =>
+  `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 
 const tokenHash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
@@ -129,9 +203,24 @@ export class AccountStore {
       );
       CREATE INDEX IF NOT EXISTS session_by_expiry ON session (expires_at);`);
     // Added with account administration in the workspace; accounts made before it are enabled.
+    // Partner accounts came later still (their organization, their passwords' age, their SSH keys).
     const columns = this.#db.prepare('PRAGMA table_info(account)').all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'disabled_at'))
-      this.#db.exec('ALTER TABLE account ADD COLUMN disabled_at INTEGER');
+    for (const [name, type] of [
+      ['disabled_at', 'INTEGER'],
+      ['organization', 'TEXT'],
+      ['password_changed_at', 'INTEGER'],
+    ])
+      if (!columns.some((c) => c.name === name)) this.#db.exec(`ALTER TABLE account ADD COLUMN ${name} ${type}`);
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS ssh_key (
+        fingerprint TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES account (id),
+        type TEXT NOT NULL,
+        blob BLOB NOT NULL,
+        comment TEXT NOT NULL,
+        added_at TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS ssh_key_by_account ON ssh_key (account_id);`);
     try {
       this.#sealPlainSecrets();
     } catch (err) {
@@ -176,6 +265,8 @@ export class AccountStore {
     name: string;
     role: Role;
     uziRoleCode?: string;
+    /** A partner's organization; required for a partner, refused for anyone else. */
+    organization?: string;
     password: string;
   }): Promise<{ account: Account; totpSecret: string }> {
     const username = a.username.toLowerCase();
@@ -188,6 +279,11 @@ export class AccountStore {
     if (!ROLES.includes(a.role)) throw new AccountError('ACCOUNT_INVALID', `the role is one of ${ROLES.join(', ')}`);
     if (a.uziRoleCode !== undefined && !UZI_ROLE.test(a.uziRoleCode))
       throw new AccountError('ACCOUNT_INVALID', 'a UZI role code looks like 01.015');
+    const organization = a.organization?.trim() ?? '';
+    if (a.role === 'partner' && organization === '')
+      throw new AccountError('ACCOUNT_INVALID', "a partner account names the partner's organization");
+    if (a.role !== 'partner' && organization !== '')
+      throw new AccountError('ACCOUNT_INVALID', 'only a partner account names an organization');
     const weak = passwordProblem(a.password, username);
     if (weak !== undefined) throw new AccountError('ACCOUNT_INVALID', weak);
     if (this.#row(username) !== undefined)
@@ -196,7 +292,7 @@ export class AccountStore {
     const id = randomUUID();
     this.#db
       .prepare(
-        'INSERT INTO account (id, username, name, role, uzi_role_code, source, password_hash, totp_secret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO account (id, username, name, role, uzi_role_code, source, password_hash, totp_secret, created_at, organization, password_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         id,
@@ -208,6 +304,8 @@ export class AccountStore {
         await hashPassword(a.password),
         sealTotpSecret(this.#totpKey, id, totpSecret),
         this.#now().toISOString(),
+        organization === '' ? null : organization,
+        this.#now().getTime(),
       );
     return { account: accountOf(this.#row(username)!), totpSecret };
   }
@@ -225,35 +323,157 @@ export class AccountStore {
    * Password and TOTP code, both checked every time. An unknown user name costs the same argon2 work as a known one.
    * The lockout counts consecutive failures and holds even for the right credentials until it ends.
    */
-  async signIn(c: { username: string; password: string; code: string }): Promise<SignInResult> {
-    const row = this.#row(c.username.toLowerCase());
-    if (row === undefined || row.source !== 'local' || row.password_hash === null || row.totp_secret === null) {
-      await verifyPassword(await this.#dummy(), c.password);
-      return { ok: false, reason: 'unknown-user', ...(row !== undefined ? { account: accountOf(row) } : {}) };
+  async signIn(c: { username: string; password: string; code: string; newPassword?: string }): Promise<SignInResult> {
+    const checked = await this.#checkPassword(c.username, c.password);
+    if (!checked.ok) return checked.refusal;
+    const { row, at } = checked;
+    const account = accountOf(row);
+    const secret = openTotpSecret(this.#totpKey, row.id, row.totp_secret!);
+    const step = secret !== undefined ? acceptTotp(secret, c.code, at, row.totp_last_step) : undefined;
+    if (step === undefined) {
+      this.#failed(row, at);
+      return { ok: false, reason: 'wrong-code', account };
     }
-    const passwordOk = await verifyPassword(row.password_hash, c.password);
+    if (this.#passwordExpired(row, at)) {
+      // Both factors were right; the code stays unused so that the same one goes with the new password.
+      if (c.newPassword === undefined) return { ok: false, reason: 'password-expired', account };
+      await this.#setPassword(row, c.newPassword, c.password);
+    }
+    this.#db.prepare('UPDATE account SET failed_attempts = 0, totp_last_step = ? WHERE id = ?').run(step, row.id);
+    return this.#openSession(account, true, at);
+  }
+
+  /**
+   * The password alone (an SFTP client, which has no place for a code), with the same lockout, the same dummy work for
+   * an unknown name, and an expired password refused: it is changed on the web, with the second factor.
+   */
+  async checkPassword(username: string, password: string): Promise<PasswordCheck> {
+    const checked = await this.#checkPassword(username, password);
+    if (!checked.ok) return checked.refusal;
+    const account = accountOf(checked.row);
+    if (this.#passwordExpired(checked.row, checked.at)) return { ok: false, reason: 'password-expired', account };
+    this.#db.prepare('UPDATE account SET failed_attempts = 0 WHERE id = ?').run(checked.row.id);
+    return { ok: true, account };
+  }
+
+  /** A new password for a signed-in person who knows the current one; the account's other sessions end. */
+  async changePassword(id: string, current: string, next: string, keepSession: string): Promise<AccountSummary> {
+    const row = this.#byId(id);
+    const checked = await this.#checkPassword(row.username, current);
+    if (!checked.ok)
+      throw new AccountError('SIGN_IN_FAILED', 'the current password is not right (failures count towards the lock)');
+    await this.#setPassword(checked.row, next, current);
+    this.#db.prepare('DELETE FROM session WHERE account_id = ? AND token_hash != ?').run(id, tokenHash(keepSession));
+    return this.find(id)!;
+  }
+
+  async #setPassword(row: AccountRow, next: string, current: string): Promise<void> {
+    const weak = passwordProblem(next, row.username);
+    if (weak !== undefined) throw new AccountError('ACCOUNT_INVALID', weak);
+    if (next === current) throw new AccountError('ACCOUNT_INVALID', 'the new password is not the current one');
+    this.#db
+      .prepare('UPDATE account SET password_hash = ?, password_changed_at = ? WHERE id = ?')
+      .run(await hashPassword(next), this.#now().getTime(), row.id);
+  }
+
+  /**
+   * The password checked against a local account (one with a second factor), lockout and disabling honoured; a wrong
+   * one is counted. An unknown user name costs the same argon2 work as a known one.
+   */
+  async #checkPassword(
+    username: string,
+    password: string,
+  ): Promise<{ ok: true; row: AccountRow; at: Date } | { ok: false; refusal: PasswordRefusal }> {
+    const row = this.#row(username.toLowerCase());
+    if (row === undefined || row.source !== 'local' || row.password_hash === null || row.totp_secret === null) {
+      await verifyPassword(await this.#dummy(), password);
+      const account = row !== undefined ? { account: accountOf(row) } : {};
+      return { ok: false, refusal: { ok: false, reason: 'unknown-user', ...account } };
+    }
+    const passwordOk = await verifyPassword(row.password_hash, password);
     const at = this.#now();
     const account = accountOf(row);
     // Re-read after the await: another sign-in may have counted a failure meanwhile.
     const fresh = this.#row(row.username)!;
-    if (fresh.disabled_at !== null) return { ok: false, reason: 'disabled', account };
-    if (fresh.locked_until > at.getTime()) return { ok: false, reason: 'locked', account };
-    const secret = passwordOk ? openTotpSecret(this.#totpKey, row.id, row.totp_secret) : undefined;
-    const step = secret !== undefined ? acceptTotp(secret, c.code, at, fresh.totp_last_step) : undefined;
-    if (!passwordOk || step === undefined) {
-      const failures = fresh.failed_attempts + 1;
-      const lock = failures >= this.#policy.lockoutAttempts;
-      this.#db
-        .prepare('UPDATE account SET failed_attempts = ?, locked_until = ? WHERE id = ?')
-        .run(
-          lock ? 0 : failures,
-          lock ? at.getTime() + this.#policy.lockoutMinutes * 60_000 : fresh.locked_until,
-          row.id,
-        );
-      return { ok: false, reason: passwordOk ? 'wrong-code' : 'wrong-password', account };
+    if (fresh.disabled_at !== null) return { ok: false, refusal: { ok: false, reason: 'disabled', account } };
+    if (fresh.locked_until > at.getTime()) return { ok: false, refusal: { ok: false, reason: 'locked', account } };
+    if (!passwordOk) {
+      this.#failed(fresh, at);
+      return { ok: false, refusal: { ok: false, reason: 'wrong-password', account } };
     }
-    this.#db.prepare('UPDATE account SET failed_attempts = 0, totp_last_step = ? WHERE id = ?').run(step, row.id);
-    return this.#openSession(account, true, at);
+    return { ok: true, row: fresh, at };
+  }
+
+  /** Counts a failed sign-in; enough in a row lock the account for a while. */
+  #failed(row: AccountRow, at: Date): void {
+    const fresh = this.#row(row.username)!;
+    const failures = fresh.failed_attempts + 1;
+    const lock = failures >= this.#policy.lockoutAttempts;
+    this.#db
+      .prepare('UPDATE account SET failed_attempts = ?, locked_until = ? WHERE id = ?')
+      .run(
+        lock ? 0 : failures,
+        lock ? at.getTime() + this.#policy.lockoutMinutes * 60_000 : fresh.locked_until,
+        row.id,
+      );
+  }
+
+  /** When a partner's password expires; null for accounts whose passwords do not. */
+  #passwordExpiry(row: AccountRow): number | null {
+    if (row.role !== 'partner' || row.source !== 'local') return null;
+    const changed = row.password_changed_at ?? Date.parse(row.created_at);
+    return changed + (this.#policy.partnerPasswordDays ?? 90) * 86_400_000;
+  }
+
+  #passwordExpired(row: AccountRow, at: Date): boolean {
+    const expiry = this.#passwordExpiry(row);
+    return expiry !== null && expiry <= at.getTime();
+  }
+
+  /** Registers an SSH public key for a partner's SFTP sign-in (an OpenSSH .pub line); answers it as listed. */
+  addSshKey(id: string, publicKey: string): SshKey {
+    const row = this.#byId(id);
+    if (row.role !== 'partner')
+      throw new AccountError('ACCOUNT_INVALID', 'only partner accounts sign in over SFTP, and so have SSH keys');
+    const key = parseSshKey(publicKey);
+    const fingerprint = fingerprintOf(key.blob);
+    if (this.#db.prepare('SELECT 1 FROM ssh_key WHERE fingerprint = ?').get(fingerprint) !== undefined)
+      throw new AccountError('ACCOUNT_EXISTS', `the key ${fingerprint} is registered already`);
+    const addedAt = this.#now().toISOString();
+    this.#db
+      .prepare('INSERT INTO ssh_key (fingerprint, account_id, type, blob, comment, added_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(fingerprint, id, key.type, key.blob, key.comment, addedAt);
+    return { fingerprint, type: key.type, comment: key.comment, addedAt };
+  }
+
+  sshKeysOf(id: string): SshKey[] {
+    this.#byId(id);
+    return (
+      this.#db
+        .prepare('SELECT fingerprint, type, comment, added_at FROM ssh_key WHERE account_id = ? ORDER BY added_at')
+        .all(id) as { fingerprint: string; type: string; comment: string; added_at: string }[]
+    ).map((k) => ({ fingerprint: k.fingerprint, type: k.type, comment: k.comment, addedAt: k.added_at }));
+  }
+
+  removeSshKey(id: string, fingerprint: string): void {
+    const removed = this.#db
+      .prepare('DELETE FROM ssh_key WHERE account_id = ? AND fingerprint = ?')
+      .run(id, fingerprint);
+    if (removed.changes === 0) throw new AccountError('ACCOUNT_NOT_FOUND', `no key ${fingerprint} on this account`);
+  }
+
+  /**
+   * The partner account a registered public key signs in: the user name must be its owner's, and the account enabled
+   * and not locked. The caller checks the client's signature with the key.
+   */
+  accountForSshKey(username: string, type: string, blob: Buffer): Account | undefined {
+    const row = this.#row(username.toLowerCase());
+    if (row === undefined || row.role !== 'partner' || row.disabled_at !== null) return undefined;
+    if (row.locked_until > this.#now().getTime()) return undefined;
+    const key = this.#db
+      .prepare('SELECT 1 FROM ssh_key WHERE fingerprint = ? AND account_id = ? AND type = ?')
+      .get(fingerprintOf(blob), row.id, type);
+    return key !== undefined ? accountOf(row) : undefined;
   }
 
   /**
@@ -325,6 +545,7 @@ export class AccountStore {
       twoFactor: row.two_factor === 1,
       createdAt: new Date(row.created_at).toISOString(),
       expiresAt: new Date(row.expires_at).toISOString(),
+      ...this.#passwordExpiresAt(account),
     };
   }
 
@@ -351,6 +572,7 @@ export class AccountStore {
       createdAt: r.created_at,
       disabled: r.disabled_at !== null,
       lockedUntil: r.locked_until > at ? new Date(r.locked_until).toISOString() : null,
+      passwordExpiresAt: this.#passwordExpiresAt(r).passwordExpiresAt ?? null,
     }));
   }
 
@@ -439,8 +661,19 @@ export class AccountStore {
     return {
       ok: true,
       token,
-      session: { account, twoFactor, createdAt: at.toISOString(), expiresAt: new Date(expires).toISOString() },
+      session: {
+        account,
+        twoFactor,
+        createdAt: at.toISOString(),
+        expiresAt: new Date(expires).toISOString(),
+        ...this.#passwordExpiresAt(this.#byId(account.id)),
+      },
     };
+  }
+
+  #passwordExpiresAt(row: AccountRow): { passwordExpiresAt?: string } {
+    const expiry = this.#passwordExpiry(row);
+    return expiry !== null ? { passwordExpiresAt: new Date(expiry).toISOString() } : {};
   }
 
   #row(username: string): AccountRow | undefined {

@@ -1,8 +1,9 @@
 /**
- * What a signed-in person may do. The UZI role code (e.g. 01.015 radiologist) is kept beside it for the audit trail:
+ * What a signed-in person may do. A partner is an account of another organization: it sees only its own folders (the
+ * shares made to it, its uploads into quarantine), on the web and over SFTP, and nothing of the workspace. The UZI role code (e.g. 01.015 radiologist) is kept beside it for the audit trail:
  * the role decides access here, the UZI code says to an auditor what profession acted.
  */
-export const ROLES = ['radiologist', 'staff', 'admin', 'auditor'] as const;
+export const ROLES = ['radiologist', 'staff', 'admin', 'auditor', 'partner'] as const;
 export type Role = (typeof ROLES)[number];
 
 export interface Account {
@@ -12,6 +13,8 @@ export interface Account {
   role: Role;
   uziRoleCode?: string;
   source: 'local' | 'oidc';
+  /** A partner account's organization (a clinic, a teleradiology service): what its folders and the audit trail name. */
+  organization?: string;
 }
 
 export interface Session {
@@ -20,4 +23,6 @@ export interface Session {
   twoFactor: boolean;
   createdAt: string;
   expiresAt: string;
+  /** When the password must be changed, for accounts whose passwords expire (partners). */
+  passwordExpiresAt?: string;
 }

@@ -198,6 +198,7 @@ export function buildProgram(): Command {
     .requiredOption('--name <name>', 'the person, as the audit trail shows them')
     .addOption(new Option('--role <role>', 'what the account may do').choices(ROLES).makeOptionMandatory())
     .option('--uzi-role <code>', 'the UZI role code kept in audit records (e.g. 01.015 radiologist)')
+    .option('--organization <name>', "a partner account's organization (required with --role partner)")
     .option('--json', JSON_HELP)
     // Everyone tries --password first; it is refused with the reason instead of "unknown option".
     .addOption(new Option('--password <password>').hideHelp())
@@ -212,6 +213,7 @@ export function buildProgram(): Command {
         name: string;
         role: Role;
         uziRole?: string;
+        organization?: string;
         json?: boolean;
         password?: string;
       }) => {
@@ -231,6 +233,7 @@ export function buildProgram(): Command {
             role: o.role,
             password,
             ...(o.uziRole !== undefined ? { uziRole: o.uziRole } : {}),
+            ...(o.organization !== undefined ? { organization: o.organization } : {}),
           },
           process.stdout,
           o.json === true,

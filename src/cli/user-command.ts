@@ -10,6 +10,8 @@ export interface UserAddOptions {
   name: string;
   role: Role;
   uziRole?: string;
+  /** A partner account's organization. */
+  organization?: string;
   /** The password, read from standard input: never a command-line argument, which other users can see in `ps`. */
   password: string;
 }
@@ -41,6 +43,7 @@ export async function addUserFromCli(
         role: o.role,
         password: o.password,
         ...(o.uziRole !== undefined ? { uziRoleCode: o.uziRole } : {}),
+        ...(o.organization !== undefined ? { organization: o.organization } : {}),
       });
     } catch (err) {
       // Exit 1, not 2: the rule broken may be the password's, which comes from standard input, not the command line.

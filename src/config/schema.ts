@@ -340,6 +340,15 @@ const share = z.strictObject({
         .describe('the sender name the phone shows (11 characters at most)'),
     })
     .describe('the SMS gateway the one-time codes go out through'),
+  sftp: z
+    .strictObject({
+      host: host.default('0.0.0.0'),
+      port: port.default(2222),
+    })
+    .optional()
+    .describe(
+      'the SFTP server for partner accounts (their upload and download folders); its host key is made at first start in <dataDir>/sftp-host-key; off when absent',
+    ),
 });
 
 /** The localization and consent registry this node registers its patients with and asks before any timeline answer. */
@@ -444,6 +453,13 @@ export const configSchema = z
           .max(24)
           .default(12)
           .describe('a session ends this long after sign-in, in use or not'),
+        partnerPasswordDays: z
+          .number()
+          .int()
+          .min(30)
+          .max(365)
+          .default(90)
+          .describe("how long a partner account's password holds before it must be changed (warned 14 days before)"),
         lockout: z
           .strictObject({
             attempts: z
@@ -475,6 +491,7 @@ export const configSchema = z
       .default({
         sessionIdleMinutes: 30,
         sessionMaxHours: 12,
+        partnerPasswordDays: 90,
         lockout: { attempts: 5, minutes: 15 },
         signInRateLimit: {
           perAddress: { attempts: 20, windowSeconds: 600 },

@@ -33,6 +33,7 @@ export function openAccounts(config: Readonly<Config>): AccountStore {
       sessionMaxHours: a.sessionMaxHours,
       lockoutAttempts: a.lockout.attempts,
       lockoutMinutes: a.lockout.minutes,
+      partnerPasswordDays: a.partnerPasswordDays,
       totpKey: totpSealingKey(storeKey),
     });
   } catch (cause) {

@@ -58,7 +58,7 @@ export async function signedIn(
 export async function addAccount(
   t: TestContext,
   n: ExchangeNode,
-  a: { username: string; name: string; role: Role; uziRoleCode?: string },
+  a: { username: string; name: string; role: Role; uziRoleCode?: string; organization?: string },
 ): Promise<string> {
   const config = parseConfig(
     parseYaml(readFileSync(n.n.configPath, 'utf8')) as Record<string, unknown>,
