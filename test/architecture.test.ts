@@ -127,6 +127,7 @@ const chokepoint: readonly { what: string; pattern: RegExp; allowedIn: Readonly<
       'node/account-routes.ts': 'sign-in, sign-out and audit-read records: about accounts, not patient data',
       'cli/user-command.ts': 'account administration records: about accounts, not patient data',
       'node/account-admin-routes.ts': 'account administration in the workspace: about accounts, not patient data',
+      'share/sftp/sftp-server.ts': "a partner's SFTP sign-in records: about accounts, not patient data",
     },
   },
   {

@@ -51,7 +51,10 @@ import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '..
 import { registerWorkspaceRoutes } from '../workspace/index.ts';
 import {
   httpsSmsGateway,
+  hostKeyFingerprint,
   Quarantine,
+  SftpServer,
+  sftpHostKey,
   registerShareRoutes,
   registerUploadRoutes,
   Shares,
@@ -75,6 +78,8 @@ export interface RunningNode {
   readonly dimsePorts: readonly number[];
   /** The node-to-node HTTPS listener, when `exchange` is configured, with every route and who may call it. */
   readonly https: { port: number; routes: readonly { method: string; url: string; access: RouteAccess }[] } | undefined;
+  /** The SFTP port for partner accounts, when `share.sftp` is configured. */
+  readonly sftpPort: number | undefined;
   /** The PACS forwarders by destination AE title, as routing created them. */
   forwarding(): ReadonlyMap<string, PacsForwarder>;
   /** The node's audit trail (NEN 7513). */
@@ -355,6 +360,7 @@ export async function startNode(
     let https: RunningNode['https'];
     let outbox: Outbox | undefined;
     let timeline: TimelineService | undefined;
+    let sftpPort: number | undefined;
     if (config.exchange !== undefined) {
       const exchange = config.exchange;
       const nodeTls = readTlsFiles(exchange.tls);
@@ -609,6 +615,12 @@ export async function startNode(
                 node: config.node.name,
                 hospital: config.node.organization.name,
                 disclaimer: config.share.disclaimer,
+                partnerNamed: (username) => {
+                  const a = accounts.list().find((x) => x.username === username.toLowerCase());
+                  return a?.role === 'partner' && !a.disabled && a.organization !== undefined
+                    ? { id: a.id, organization: a.organization }
+                    : undefined;
+                },
               });
             if (shares !== undefined && quarantine !== undefined)
               registerUploadRoutes(app, {
@@ -748,6 +760,29 @@ export async function startNode(
         { host: exchange.listen.host, port: server.port, partners: exchange.partners.length },
         'HTTPS listening',
       );
+      const sftpConfig = config.share?.sftp;
+      if (sftpConfig !== undefined && shares !== undefined && quarantine !== undefined && config.share !== undefined) {
+        const hostKey = await sftpHostKey(join(config.dataDir, 'sftp-host-key'));
+        const sftp = new SftpServer({
+          hostKey,
+          accounts,
+          shares,
+          quarantine,
+          audit,
+          signInLimit: new SignInRateLimit(config.auth.signInRateLimit, options.now),
+          node: config.node.name,
+          zipTexts: { hospital: config.node.organization.name, disclaimer: config.share.disclaimer },
+          logger: logger.child({ part: 'sftp' }),
+        });
+        sftpPort = await listening(`SFTP ${sftpConfig.host}:${sftpConfig.port}`, () =>
+          sftp.listen(sftpConfig.port, sftpConfig.host),
+        );
+        closers.push(() => sftp.close());
+        logger.info(
+          { host: sftpConfig.host, port: sftpPort, hostKey: hostKeyFingerprint(hostKey) },
+          'SFTP listening (partner accounts)',
+        );
+      }
     }
     return {
       patientData,
@@ -755,6 +790,7 @@ export async function startNode(
       audit,
       dimsePorts,
       https,
+      sftpPort,
       forwarding: () => forwarding,
       outbox,
       timeline,

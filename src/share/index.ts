@@ -15,3 +15,5 @@ export { type PacsImport, Quarantine, type QuarantineView } from './upload/quara
 export { registerUploadRoutes } from './upload/upload-routes.ts';
 export { SqliteUploadStore, type Upload } from './upload/upload-store.ts';
 export type { RefusalKind } from './upload/intake.ts';
+export { hostKeyFingerprint, SftpServer } from './sftp/sftp-server.ts';
+export { sftpHostKey } from './sftp/host-key.ts';

@@ -47,14 +47,20 @@ const deidentifySchema = z.strictObject({
   cleanDescriptors: z.boolean().default(false),
 });
 
-const createSchema = z.strictObject({
-  /** Empty only for an upload request (upload: true). */
-  studyInstanceUids: z.array(uid).max(20),
-  recipient: recipientSchema,
-  upload: z.boolean().optional(),
-  validDays: z.number().int().min(1).max(30).optional(),
-  deidentify: deidentifySchema.optional(),
-});
+const createSchema = z
+  .strictObject({
+    /** Empty only for an upload request (upload: true). */
+    studyInstanceUids: z.array(uid).max(20),
+    /** A person, by e-mail and mobile number; or a partner account, by its user name. */
+    recipient: recipientSchema.optional(),
+    partner: z.string().min(1).max(64).optional(),
+    upload: z.boolean().optional(),
+    validDays: z.number().int().min(1).max(30).optional(),
+    deidentify: deidentifySchema.optional(),
+  })
+  .refine((b) => (b.recipient === undefined) !== (b.partner === undefined), {
+    message: 'a share goes to a recipient (name, e-mail, mobile) or to a partner account, one of the two',
+  });
 
 /** A link token as the e-mail carries it (43 characters of base64url); anything else is simply not a link of ours. */
 const linkSchema = z.strictObject({ token: z.string().min(1).max(100) });
@@ -90,6 +96,8 @@ export interface ShareRouteDeps {
   node: string;
   hospital: string;
   disclaimer: string;
+  /** An enabled partner account by user name: where a share to a partner goes. */
+  partnerNamed(username: string): { id: string; organization: string } | undefined;
 }
 
 const staffDoc = docUnder('shares');
@@ -120,8 +128,22 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
       },
     },
     async (req, reply) => {
-      const b = parsed(createSchema, req.body);
-      const share = await d.shares.create(actor(req), b);
+      const { partner, recipient, ...b } = parsed(createSchema, req.body);
+      const account = partner !== undefined ? d.partnerNamed(partner) : undefined;
+      if (partner !== undefined && account === undefined)
+        throw new BeeldbrugError('NOT_FOUND', `no enabled partner account ${partner} on this node`);
+      const share = await d.shares.create(actor(req), {
+        ...b,
+        recipient:
+          account !== undefined
+            ? {
+                name: account.organization,
+                email: '',
+                mobile: '',
+                partner: { accountId: account.id, organization: account.organization },
+              }
+            : recipient!,
+      });
       req.log.info({ shareId: share.shareId, studies: share.studies.length }, 'share made; link e-mailed');
       return reply.code(201).send(share);
     },

@@ -10,6 +10,11 @@ export interface Recipient {
   mobile: string;
   /** The patient themselves (as staff say when sharing): they may also see who accessed their data. */
   isPatient?: boolean;
+  /**
+   * A partner organization's account: the share appears in its download folder (web and SFTP) instead of a link by
+   * e-mail and a code by SMS; `email` and `mobile` are then empty.
+   */
+  partner?: { accountId: string; organization: string };
 }
 
 /** A shared study as staff see it in the list of shares (what it was when shared). */
@@ -64,6 +69,8 @@ export interface ShareStore {
   byTokenHash(tokenHash: string): Promise<Share | undefined>;
   /** Newest first. */
   list(o?: { limit?: number }): Promise<Share[]>;
+  /** The shares made to a partner account, newest first. */
+  ofPartner(accountId: string): Promise<Share[]>;
   /** A new code replaces any earlier one of the share. */
   setCode(shareId: string, code: StoredCode): Promise<void>;
   codeOf(shareId: string): Promise<StoredCode | undefined>;
@@ -204,6 +211,15 @@ export class SqliteShareStore implements ShareStore {
     const rows = this.#db
       .prepare('SELECT * FROM share ORDER BY created_at DESC, share_id LIMIT ?')
       .all(o.limit ?? 500) as unknown as Row[];
+    return rows.map(shareOf);
+  }
+
+  async ofPartner(accountId: string): Promise<Share[]> {
+    const rows = this.#db
+      .prepare(
+        "SELECT * FROM share WHERE json_extract(recipient_json, '$.partner.accountId') = ? ORDER BY created_at DESC, share_id",
+      )
+      .all(accountId) as unknown as Row[];
     return rows.map(shareOf);
   }
 

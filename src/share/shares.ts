@@ -7,7 +7,7 @@ import type { Logger } from '../log/index.ts';
 import type { AccessGrounds, PatientData, PatientDataAccess, ReleasedInstance, SharedStudy } from '../studies/index.ts';
 import type { Mailer, SmsGateway } from './messages.ts';
 import type { UploadActor } from './upload/quarantine.ts';
-import type { Recipient, Share, ShareStore } from './share-store.ts';
+import type { Recipient, Share, ShareStore, ShareStudyRef } from './share-store.ts';
 
 /** A code by SMS holds this long, and only for the link it was sent for. */
 export const CODE_MINUTES = 10;
@@ -81,6 +81,19 @@ export interface AccessHistoryEntry {
   purpose: string | null;
 }
 
+/** A share opened for download: its instances, and the de-identifier they pass through when it is de-identified. */
+export interface SharedDownload {
+  share: Share;
+  instances: ReleasedInstance[];
+  deidentifier: Deidentifier | undefined;
+}
+
+/** A partner's zip name: the day shared, the modalities, and the share's first characters. */
+function partnerFileName(s: Share): string {
+  const modalities = [...new Set(s.studies.flatMap((x) => x.modalities))].join('-') || 'studies';
+  return `${s.createdAt.slice(0, 10)}_${modalities.replace(/[^A-Za-z0-9-]/g, '')}_${s.shareId.slice(0, 8)}.zip`;
+}
+
 /** A person who acts on shares (signed in): who the records and the share name. */
 export interface ShareActor {
   access: PatientDataAccess;
@@ -90,6 +103,26 @@ export interface ShareActor {
 /** Where a recipient's request came from. */
 export interface FromAddress {
   ip: string;
+}
+
+/** A partner organization's account, signed in (on the web with password and TOTP; over SFTP with password or key). */
+export interface PartnerActor {
+  account: { id: string; name: string; organization: string };
+  ip: string;
+  /** How they signed in, as the audit trail names it. */
+  authorization: string;
+}
+
+/** A share as its partner finds it in the download folder. */
+export interface PartnerShare {
+  shareId: string;
+  /** The zip's name in the folder: the day it was shared, the modalities and the share (no patient data). */
+  fileName: string;
+  createdAt: string;
+  expiresAt: string;
+  studies: ShareStudyRef[];
+  patientName: string | null;
+  deidentified: boolean;
 }
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -128,7 +161,10 @@ export class Shares {
     const upload = o.upload === true;
     if (o.studyInstanceUids.length === 0 && !upload)
       throw new BeeldbrugError('REQUEST_INVALID', 'a share holds at least one study, or lets its recipient upload');
-    const to = `${recipient.name} (${recipient.email}, ${recipient.mobile})`;
+    const to =
+      recipient.partner !== undefined
+        ? `partner ${recipient.partner.organization}`
+        : `${recipient.name} (${recipient.email}, ${recipient.mobile})`;
     const studies = by.access.shareStudies(
       o.studyInstanceUids,
       `shared${o.deidentify !== undefined ? ' de-identified' : ''} with ${to}${upload ? ', who may upload' : ''}`,
@@ -179,6 +215,8 @@ export class Shares {
       upload,
     };
     await this.#o.store.insert(share, sha256(token));
+    // A partner finds the share in its folder: there is no link to send (its token is never told to anyone).
+    if (recipient.partner !== undefined) return this.#view(share);
     try {
       await this.#o.mailer.send(this.#linkMail(share, token));
     } catch (err) {
@@ -433,12 +471,82 @@ export class Shares {
    * The instances of a share, opened for its recipient to download (each study recorded as downloaded), with the
    * de-identifier they pass through when the share is de-identified.
    */
-  async download(
-    shareId: string,
-    from: FromAddress,
-  ): Promise<{ share: Share; instances: ReleasedInstance[]; deidentifier: Deidentifier | undefined }> {
+  async download(shareId: string, from: FromAddress): Promise<SharedDownload> {
     const share = await this.#shareOf(shareId);
-    const instances = this.#recipientAccess(share, from).openShared(
+    return this.#download(share, this.#recipientAccess(share, from));
+  }
+
+  /**
+   * The shares in a partner's download folder: those made to its account that have not ended, newest first. What the
+   * list shows is recorded, one record per patient.
+   */
+  async partnerShares(by: PartnerActor): Promise<PartnerShare[]> {
+    const now = this.#now();
+    const shares = (await this.#o.store.ofPartner(by.account.id)).filter((s) => stateOf(s, now) === 'active');
+    const byPatient = new Map<string, Share>();
+    for (const s of shares) byPatient.set(s.patient.bsn ?? s.patient.patientId ?? '', s);
+    const access = this.#o.patientData.open(this.#partnerGrounds(by, 'share'));
+    access.recordAll(
+      [...byPatient.values()].map((s) => ({
+        action: 'query' as const,
+        outcome: 'success' as const,
+        description: "shares listed in the partner's download folder",
+        patient: s.patient,
+        objects: {},
+      })),
+    );
+    return shares.map((s) => ({
+      shareId: s.shareId,
+      fileName: partnerFileName(s),
+      createdAt: s.createdAt,
+      expiresAt: s.expiresAt,
+      studies: s.studies,
+      patientName: s.deidentify !== null ? null : s.patientName,
+      deidentified: s.deidentify !== null,
+    }));
+  }
+
+  /** A share in a partner's folder, downloaded; a share not theirs (or ended) is not found, and the try recorded. */
+  async partnerDownload(by: PartnerActor, shareId: string): Promise<SharedDownload> {
+    const share = /^[0-9a-f-]{36}$/.test(shareId) ? await this.#o.store.get(shareId) : undefined;
+    if (
+      share === undefined ||
+      share.recipient.partner?.accountId !== by.account.id ||
+      stateOf(share, this.#now()) !== 'active'
+    ) {
+      this.#o.patientData.open(this.#partnerGrounds(by, 'share')).record({
+        action: 'download',
+        outcome: 'failure',
+        description: "download refused: no such share in the partner's folder",
+        objects: {},
+      });
+      throw new BeeldbrugError('NOT_FOUND', 'no such share in your download folder');
+    }
+    return this.#download(share, this.#o.patientData.open(this.#partnerGrounds(by, 'share', share)));
+  }
+
+  /** A partner as the quarantine takes its uploads: who, and the grounds (purpose upload). */
+  partnerUploader(by: PartnerActor): UploadActor {
+    return {
+      uploader: { id: by.account.id, name: `${by.account.name} (${by.account.organization})` },
+      grounds: this.#partnerGrounds(by, 'upload'),
+    };
+  }
+
+  #partnerGrounds(by: PartnerActor, purpose: 'share' | 'upload', share?: Share): AccessGrounds {
+    return {
+      kind: 'share-recipient',
+      user: { id: by.account.id, name: `${by.account.name} (${by.account.organization})`, outsider: true },
+      ...(share !== undefined ? { responsibleUser: share.createdBy } : {}),
+      accessPoint: { node: this.#o.node, ip: by.ip },
+      purpose,
+      authorization: by.authorization,
+    };
+  }
+
+  async #download(share: Share, access: PatientDataAccess): Promise<SharedDownload> {
+    const shareId = share.shareId;
+    const instances = access.openShared(
       share.studies.map((s) => s.studyInstanceUid),
       `shared studies downloaded by their recipient${share.deidentify !== null ? ', de-identified' : ''}`,
       shareId,

@@ -636,7 +636,7 @@ export class PatientDataAccess {
   }
 
   /** What a share's recipient sees of its studies, recorded as read (their own share's studies only: the caller's). */
-  sharedStudies(studyInstanceUids: readonly string[], description: string, shareId: string): SharedStudy[] {
+  sharedStudies(studyInstanceUids: readonly string[], description: string, shareId?: string): SharedStudy[] {
     this.#authorize('read', 'showing shared studies', { objects: {} }, 'read');
     const studies = this.#shared(studyInstanceUids, 'read');
     this.recordAll(studies.map((s) => sharedAbout(s, 'read', description, shareId)));
@@ -805,13 +805,13 @@ function sharedAbout(
   s: { study: SharedStudy; instances: readonly StoredInstance[] },
   action: AuditEvent['action'],
   description: string,
-  shareId: string,
+  shareId: string | undefined,
 ): AuditAbout {
   return {
     action,
     outcome: 'success',
     description: `${description}: ${s.study.instances} instances`,
     patient: patientOf(s.instances[0]!),
-    objects: { studyInstanceUid: s.study.studyInstanceUid, shareId },
+    objects: { studyInstanceUid: s.study.studyInstanceUid, ...(shareId !== undefined ? { shareId } : {}) },
   };
 }

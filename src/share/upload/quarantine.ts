@@ -15,6 +15,12 @@ export interface UploadActor {
   grounds: AccessGrounds;
 }
 
+/** What a record about an upload names: the study, and the share its uploader came through (a partner has none). */
+const objectsOf = (u: Uploader, studyInstanceUid?: string): { studyInstanceUid?: string; shareId?: string } => ({
+  ...(studyInstanceUid !== undefined ? { studyInstanceUid } : {}),
+  ...(u.shareId !== undefined ? { shareId: u.shareId } : {}),
+});
+
 /** A person who reviews the quarantine: the grounds of their access (purpose import). */
 export interface ReviewActor {
   grounds: AccessGrounds;
@@ -147,6 +153,41 @@ export class Quarantine {
     }
   }
 
+  /**
+   * A whole file whose size is known only when it ends (an SFTP client's put): kept encrypted as it arrives, capped at
+   * the largest upload, and taken in once `body` ends. A body that fails or is cut off leaves nothing behind: there is
+   * no resuming, the client sends the file again.
+   */
+  async receiveWhole(by: UploadActor, fileName: string, body: Readable): Promise<Upload> {
+    const uploadId = randomUUID();
+    const file = this.#file(uploadId);
+    await file.create();
+    let size: number;
+    try {
+      size = await file.append(0, body, this.#o.maxUploadBytes);
+    } catch (err) {
+      await file.remove();
+      if (err instanceof RangeError)
+        throw new BeeldbrugError(
+          'UPLOAD_TOO_LARGE',
+          `${fileName} is larger than the ${this.#o.maxUploadBytes} bytes this node takes per file`,
+        );
+      throw err;
+    }
+    const upload: Upload = {
+      uploadId,
+      uploader: by.uploader,
+      fileName,
+      size,
+      state: 'receiving',
+      createdAt: new Date(this.#now()).toISOString(),
+      result: null,
+      problem: null,
+    };
+    await this.#o.store.insertUpload(upload);
+    return this.#takeIn(by, upload, file);
+  }
+
   /** The uploads of one uploader, newest first, with what came of each. */
   async uploadsOf(by: UploadActor): Promise<Upload[]> {
     return this.#o.store.uploadsOf(by.uploader.id);
@@ -194,14 +235,14 @@ export class Quarantine {
     if (!(await this.#o.store.decide(studyInstanceUid, ['held', 'failed'], 'importing', decision)))
       throw new BeeldbrugError('NOT_FOUND', 'this study is no longer held: someone else decided first');
     const access = this.#o.patientData.open(by.grounds);
-    const instances = access.releaseStudy(studyInstanceUid, undefined, { shareId: held.uploader.shareId });
+    const instances = access.releaseStudy(studyInstanceUid, undefined, objectsOf(held.uploader));
     // The person's decision is recorded before anything leaves: an acceptance the trail cannot hold imports nothing.
     access.record({
       action: 'import',
       outcome: 'success',
       description: `uploaded study accepted for import into ${pacs.destination} as BSN ${fileAs.bsn}`,
       patient: { bsn: fileAs.bsn },
-      objects: { studyInstanceUid, shareId: held.uploader.shareId },
+      objects: objectsOf(held.uploader, studyInstanceUid),
     });
     void pacs.send(instances, fileAs).then(
       (s) => this.#imported(access, held, s.failed, decision),
@@ -217,14 +258,14 @@ export class Quarantine {
     if (!(await this.#o.store.decide(studyInstanceUid, ['held', 'failed'], 'rejected', decision)))
       throw new BeeldbrugError('NOT_FOUND', 'this study is no longer held: someone else decided first');
     const access = this.#o.patientData.open(by.grounds);
-    const instances = access.releaseStudy(studyInstanceUid, undefined, { shareId: held.uploader.shareId });
+    const instances = access.releaseStudy(studyInstanceUid, undefined, objectsOf(held.uploader));
     const bsn = instances[0]?.stored.patient.bsn ?? null;
     access.record({
       action: 'import',
       outcome: 'failure',
       description: `uploaded study rejected: ${reason}`,
       ...(bsn !== null ? { patient: { bsn } } : {}),
-      objects: { studyInstanceUid, shareId: held.uploader.shareId },
+      objects: objectsOf(held.uploader, studyInstanceUid),
     });
     await this.#purge(
       instances.map((i) => i.stored.instance.sopInstanceUid),
@@ -279,7 +320,7 @@ export class Quarantine {
               outcome: 'success',
               description: `study uploaded by ${by.uploader.name} into quarantine (${upload.fileName})`,
               ...(stored.bsn !== null ? { patient: { bsn: stored.bsn } } : {}),
-              objects: { studyInstanceUid: stored.studyInstanceUid, shareId: by.uploader.shareId },
+              objects: objectsOf(by.uploader, stored.studyInstanceUid),
             });
             await this.#o.store.holdStudy({
               studyInstanceUid: stored.studyInstanceUid,
@@ -306,7 +347,7 @@ export class Quarantine {
         action: 'upload',
         outcome: 'failure',
         description: `upload by ${by.uploader.name} ${refused ? 'refused' : 'failed'}: ${problem.detail}`,
-        objects: { shareId: by.uploader.shareId },
+        objects: objectsOf(by.uploader),
       });
       await this.#o.store.finishUpload(upload.uploadId, { problem });
       return { ...upload, state: 'refused', problem };
@@ -330,11 +371,11 @@ export class Quarantine {
           ? `uploaded study imported into ${decision.destination ?? 'the PACS'}: all instances in`
           : `uploaded study not wholly imported into ${decision.destination ?? 'the PACS'}: ${failed} instances failed`,
       ...(decision.bsn !== undefined ? { patient: { bsn: decision.bsn } } : {}),
-      objects: { studyInstanceUid: uid, shareId: held.uploader.shareId },
+      objects: objectsOf(held.uploader, uid),
     });
     await this.#o.store.decide(uid, ['importing'], failed === 0 ? 'imported' : 'failed', decision);
     if (failed > 0) return;
-    const instances = access.releaseStudy(uid, undefined, { shareId: held.uploader.shareId });
+    const instances = access.releaseStudy(uid, undefined, objectsOf(held.uploader));
     await this.#purge(
       instances.map((i) => i.stored.instance.sopInstanceUid),
       `from quarantine, imported into ${decision.destination ?? 'the PACS'}`,

@@ -4,10 +4,11 @@ import type { RefusalKind } from './intake.ts';
 
 /** Who sent an upload: a share's recipient (later also a partner account), as staff see it in the quarantine. */
 export interface Uploader {
-  /** The audit trail's user id (`share:<id>`). */
+  /** The audit trail's user id: `share:<id>` for a share's recipient, the account's id for a partner. */
   id: string;
   name: string;
-  shareId: string;
+  /** The share whose recipient uploads; absent for a partner's account. */
+  shareId?: string;
 }
 
 /** What taking in a complete file came to: instances stored in quarantine, and files left out with the reason. */

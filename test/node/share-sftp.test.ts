@@ -1,0 +1,251 @@
+// Partner accounts over SFTP, driven by OpenSSH's own sftp client: a partner signs in with its password or a
+// registered SSH key, finds the shares made to it in download (a zip with DICOMDIR, read as it is made), sends files
+// into upload (they land in the quarantine, where staff see them), and sees nothing of another partner nor of the
+// machine: `..`, absolute paths, links, and the other partner's zip by name all lead nowhere.
+import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import yauzl from 'yauzl';
+import { createTestCa } from '../../src/auth/index.ts';
+import { parseConfig } from '../../src/config/index.ts';
+import { openAccounts } from '../../src/node/index.ts';
+import { type ExchangeNode, startExchangeNode } from '../support/exchange.ts';
+import { freePort } from '../support/net.ts';
+import { importSynthPatient } from '../support/patient-data.ts';
+import { run, type RunResult } from '../support/processes.ts';
+import { shareSection, startMailServer, startSmsGateway } from '../support/share-services.ts';
+import { addAccount, PERSON_PASSWORD, signedIn } from '../support/sign-in.ts';
+import { tempDir } from '../support/tmp.ts';
+import { requireTool } from '../support/tools.ts';
+
+/** Runs OpenSSH's sftp with commands on standard input (a '-' before a command lets it fail without stopping). */
+function sftp(
+  node: { sftpPort: number },
+  user: string,
+  commands: string[],
+  auth: { password: string; dir: string } | { identity: string },
+): Promise<RunResult> {
+  const common = [
+    '-P',
+    String(node.sftpPort),
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+  ];
+  if ('identity' in auth)
+    return run(
+      'sftp',
+      [
+        ...common,
+        '-b',
+        '-',
+        '-o',
+        'PreferredAuthentications=publickey',
+        '-o',
+        'IdentitiesOnly=yes',
+        '-i',
+        auth.identity,
+        `${user}@127.0.0.1`,
+      ],
+      120_000,
+      { env: { ...process.env, SSH_AUTH_SOCK: '' }, input: `${commands.join('\n')}\n` },
+    );
+  // A password comes from SSH_ASKPASS (sftp's -b would forbid asking for one): a script that prints it.
+  const askpass = join(auth.dir, `askpass-${user}`);
+  writeFileSync(askpass, `#!/bin/sh\necho '${auth.password}'\n`, { mode: 0o700 });
+  chmodSync(askpass, 0o700);
+  return run(
+    'setsid',
+    [
+      '-w',
+      'sftp',
+      ...common,
+      '-o',
+      'PreferredAuthentications=password',
+      '-o',
+      'PubkeyAuthentication=no',
+      '-o',
+      'NumberOfPasswordPrompts=1',
+      `${user}@127.0.0.1`,
+    ],
+    120_000,
+    {
+      env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' },
+      input: `${commands.join('\n')}\n`,
+    },
+  );
+}
+
+function zipEntries(path: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(path, { lazyEntries: true }, (err, zip) => {
+      if (err !== null) return reject(err);
+      const names: string[] = [];
+      zip.on('entry', (e: yauzl.Entry) => {
+        names.push(e.fileName);
+        zip.readEntry();
+      });
+      zip.on('end', () => resolve(names));
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  });
+}
+
+async function setUp(t: TestContext): Promise<{ node: ExchangeNode; sftpPort: number; dir: string }> {
+  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
+  const mail = await startMailServer(t, ca);
+  const sms = await startSmsGateway(t, ca);
+  const port = await freePort();
+  const node = await startExchangeNode(t, {
+    ca,
+    port,
+    share: {
+      ...shareSection(t, { ca, mail, sms, publicUrl: `https://127.0.0.1:${port}` }),
+      sftp: { host: '127.0.0.1', port: await freePort() },
+    },
+  });
+  const sftpPort = node.n.node.sftpPort;
+  assert.ok(sftpPort !== undefined);
+  return { node, sftpPort, dir: tempDir(t) };
+}
+
+test('a partner signs in over SFTP and reaches only its own download and upload folders', async (t) => {
+  if (requireTool(t, 'sftp') === undefined || requireTool(t, 'ssh-keygen') === undefined) return;
+  const { node, sftpPort, dir } = await setUp(t);
+  const staff = await signedIn(t, node, { username: 'secretaresse', name: 'Sanne Secretaresse', role: 'staff' });
+  await addAccount(t, node, { username: 'noord', name: 'Servicedesk', role: 'partner', organization: 'Kliniek Noord' });
+  await addAccount(t, node, { username: 'zuid', name: 'PACS-beheer', role: 'partner', organization: 'Kliniek Zuid' });
+  // Zuid signs in with a key of its own, registered with its account.
+  const identity = join(dir, 'zuid_ed25519');
+  const keygen = await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'beheer@zuid', '-f', identity]);
+  assert.equal(keygen.code, 0, keygen.stderr);
+  const config = parseConfig(
+    parseYaml(readFileSync(node.n.configPath, 'utf8')) as Record<string, unknown>,
+    node.n.configPath,
+  );
+  const accounts = openAccounts(config);
+  t.after(() => accounts.close());
+  const zuidId = accounts.list().find((a) => a.username === 'zuid')!.id;
+  accounts.addSshKey(zuidId, readFileSync(`${identity}.pub`, 'utf8'));
+
+  const study = await importSynthPatient(t, node.n.node, 41);
+  const made = await staff.call('POST', '/api/v1/shares', {
+    studyInstanceUids: [study.studyInstanceUid],
+    partner: 'noord',
+  });
+  assert.equal(made.status, 201, made.body);
+  const shareId = (JSON.parse(made.body) as { shareId: string }).shareId;
+  const unknownPartner = await staff.call('POST', '/api/v1/shares', {
+    studyInstanceUids: [study.studyInstanceUid],
+    partner: 'nobody',
+  });
+  assert.equal(unknownPartner.status, 404);
+
+  // Noord, with its password: the share is its zip in download; an instance and a text file go into upload.
+  const local = join(dir, 'noord');
+  const notDicom = join(dir, 'brief.txt');
+  writeFileSync(notDicom, 'not an image');
+  const password = { password: PERSON_PASSWORD, dir };
+  const listed = await sftp({ sftpPort }, 'noord', ['ls -l download'], password);
+  assert.equal(listed.code, 0, listed.stderr);
+  const zipName = new RegExp(`(\\d{4}-\\d\\d-\\d\\d_[A-Z-]+_${shareId.slice(0, 8)}\\.zip)`).exec(listed.stdout)?.[1];
+  assert.ok(zipName !== undefined, listed.stdout);
+  const noord = await sftp(
+    { sftpPort },
+    'noord',
+    [
+      `get download/${zipName} ${local}.zip`,
+      'mkdir upload/cd',
+      `put ${study.files[0]} upload/cd/IM1`,
+      `-put ${notDicom} upload/brief.txt`,
+      'ls -l upload',
+      'ls -l upload/cd',
+      `get upload/brief.txt.geweigerd.txt ${local}-refused.txt`,
+    ],
+    password,
+  );
+  assert.equal(noord.code, 0, noord.stderr + noord.stdout);
+  const names = await zipEntries(`${local}.zip`);
+  assert.ok(names.includes('DICOMDIR'), names.join());
+  assert.equal(names.filter((n) => n.startsWith('DICOM/')).length, study.instances);
+  assert.match(noord.stdout, /^--w------- 1 partner partner +\d+ .* IM1$/m, 'what was sent is listed, write-only');
+  assert.doesNotMatch(noord.stderr, /read remote/, 'the zip is read to its end without an error');
+  assert.match(readFileSync(`${local}-refused.txt`, 'utf8'), /brief\.txt was not taken in: .*neither a DICOM file/);
+  assert.match(noord.stderr, /brief\.txt|close|Failure/i, 'the refused put is told to the client');
+
+  // The staff's quarantine shows the study, sent by Kliniek Noord.
+  const quarantine = await staff.call('GET', '/api/v1/quarantine');
+  const held = JSON.parse(quarantine.body) as { studies: { studyInstanceUid: string; uploader: { name: string } }[] };
+  assert.deepEqual(
+    held.studies.map((s) => [s.studyInstanceUid, s.uploader.name]),
+    [[study.studyInstanceUid, 'Servicedesk (Kliniek Noord)']],
+  );
+
+  // Zuid, with its key: an empty download folder, no way to Noord's zip or uploads, and none out of the folders.
+  const zuid = await sftp(
+    { sftpPort },
+    'zuid',
+    [
+      'ls download',
+      'ls upload',
+      `-get download/${zipName} ${dir}/stolen.zip`,
+      `-get /download/../download/${zipName} ${dir}/stolen.zip`,
+      `-get ../../../../etc/passwd ${dir}/passwd`,
+      `-get /etc/passwd ${dir}/passwd`,
+      '-cd /etc',
+      '-cd ../..',
+      'pwd',
+      '-ln -s /etc/passwd upload/passwd',
+      '-symlink /etc upload/etc',
+      '-mkdir /evil',
+      '-put /etc/hostname /etc/hostname',
+      '-put /etc/hostname download/x',
+      '-rename upload download/x',
+      '-rm upload/cd/IM1',
+    ],
+    { identity },
+  );
+  assert.equal(zuid.code, 0, zuid.stderr + zuid.stdout);
+  const answers = zuid.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('sftp>'))
+    .join('\n');
+  assert.doesNotMatch(answers, new RegExp(zipName.replace(/\./g, '\\.')), "Noord's zip is not listed for Zuid");
+  assert.doesNotMatch(answers, /IM1|brief/, "Noord's uploads are not listed for Zuid");
+  assert.match(zuid.stdout, /Remote working directory: \/\n/);
+  assert.equal((zuid.stderr.match(/not found|No such file/gi) ?? []).length >= 4, true, zuid.stderr);
+  assert.match(zuid.stderr, /Permission denied/);
+
+  // A wrong password signs nobody in, and the attempt is recorded; the partners' own steps are recorded by name.
+  const wrong = await sftp({ sftpPort }, 'noord', ['ls'], { password: 'not the password', dir });
+  assert.notEqual(wrong.code, 0);
+  const audit = node.n.node.audit;
+  assert.ok(
+    audit.list({ action: 'login-failure' }).some((r) => r.description === 'SFTP sign-in refused (wrong-password)'),
+  );
+  const logins = audit.list({ action: 'login' }).filter((r) => r.description === 'signed in over SFTP');
+  assert.deepEqual(
+    [...new Set(logins.map((r) => `${r.user.name}: ${r.grounds.authorization?.replace(/SHA256:\S+/, 'SHA256:…')}`))],
+    [
+      'Servicedesk (Kliniek Noord): SFTP, partner account password',
+      'PACS-beheer (Kliniek Zuid): SFTP, registered SSH key SHA256:…',
+    ],
+  );
+  const downloads = audit.list({ action: 'download' });
+  assert.ok(
+    downloads.some((r) => r.outcome === 'success' && r.user.name === 'Servicedesk (Kliniek Noord)'),
+    'the download is recorded in the partner’s name',
+  );
+  assert.ok(!downloads.some((r) => r.user.name === 'PACS-beheer (Kliniek Zuid)'), 'Zuid reached nothing to download');
+  assert.ok(
+    audit
+      .list({ action: 'upload' })
+      .some((r) => r.outcome === 'success' && r.user.name === 'Servicedesk (Kliniek Noord)'),
+  );
+});
