@@ -323,7 +323,12 @@ export class AccountStore {
    * Password and TOTP code, both checked every time. An unknown user name costs the same argon2 work as a known one.
    * The lockout counts consecutive failures and holds even for the right credentials until it ends.
    */
-  async signIn(c: { username: string; password: string; code: string; newPassword?: string }): Promise<SignInResult> {
+  async signIn(c: {
+    username: string;
+    password: string;
+    code: string;
+    newPassword?: string | undefined;
+  }): Promise<SignInResult> {
     const checked = await this.#checkPassword(c.username, c.password);
     if (!checked.ok) return checked.refusal;
     const { row, at } = checked;

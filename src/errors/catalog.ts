@@ -190,6 +190,11 @@ export const ErrorCatalog = {
     summary:
       'the study was not delivered within the time the sender would wait; the node keeps trying until it gives up',
   },
+  PASSWORD_EXPIRED: {
+    http: 403,
+    summary:
+      'the password has expired (partner accounts): sign in again with the same password and code, and a new password (told only after both factors were right)',
+  },
   SIGN_IN_FAILED: {
     http: 401,
     summary:

@@ -3,7 +3,9 @@ import { AUDIT_ACTIONS, type AuditEvent, type AuditTrail } from '../audit/index.
 import { readFileSync } from 'node:fs';
 import {
   type Account,
+  AccountError,
   type AccountStore,
+  ROLES,
   type CheckedAssertion,
   type OidcOutcome,
   type OidcSignIn,
@@ -51,7 +53,17 @@ const signInBody = z.strictObject({
   username: z.string().min(1).max(64),
   password: z.string().min(1).max(1024),
   code: z.string().min(1).max(12),
+  /** Only when the answer was PASSWORD_EXPIRED: the new password, sent with the same password and code. */
+  newPassword: z.string().min(1).max(1024).optional(),
 });
+
+const passwordBody = z.strictObject({
+  currentPassword: z.string().min(1).max(1024),
+  newPassword: z.string().min(1).max(1024),
+});
+
+/** Every role that signs in to the web, partners included: who may ask who they are, sign out, change a password. */
+const ANY_ROLE = { roles: ROLES };
 
 const auditQuery = z.strictObject({
   bsn: z
@@ -102,7 +114,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
         access: 'sign-in',
         doc: doc('Sign in with user name, password and TOTP code: a session cookie and bearer token', {
           body: signInBody,
-          errors: ['SIGN_IN_FAILED', 'SIGN_IN_RATE_LIMITED'],
+          errors: ['SIGN_IN_FAILED', 'SIGN_IN_RATE_LIMITED', 'PASSWORD_EXPIRED', 'ACCOUNT_INVALID'],
         }),
       },
     },
@@ -111,9 +123,30 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
       if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'username, password and code are required');
       const admission = d.signInLimit.admit(req.ip);
       if (!admission.ok) return refuseThrottled(reply, admission, req.ip, d.logger);
-      const r = await d.accounts.signIn(body.data);
+      const r = await d.accounts.signIn(body.data).catch((err: unknown) => {
+        // A new password that breaks a rule, told only after password and code were right.
+        if (err instanceof AccountError && err.code === 'ACCOUNT_INVALID')
+          throw new BeeldbrugError('ACCOUNT_INVALID', err.message);
+        throw err;
+      });
       if (r.ok) admission.succeeded();
       const at = { node: d.node, ip: req.ip };
+      if (!r.ok && r.reason === 'password-expired') {
+        admission.succeeded();
+        d.audit.record({
+          action: 'login-failure',
+          outcome: 'failure',
+          description: 'sign-in held: the password has expired and must be changed first',
+          user: userOf(r.account!),
+          accessPoint: at,
+          objects: {},
+          grounds: { authorization: 'local password + TOTP' },
+        });
+        throw new BeeldbrugError(
+          'PASSWORD_EXPIRED',
+          'your password has expired: choose a new one, and sign in with it and the same code',
+        );
+      }
       if (!r.ok) {
         d.audit.record({
           action: 'login-failure',
@@ -132,7 +165,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
       d.audit.record({
         action: 'login',
         outcome: 'success',
-        description: 'signed in',
+        description: body.data.newPassword !== undefined ? 'signed in with a new password' : 'signed in',
         user: userOf(r.session.account),
         accessPoint: at,
         objects: {},
@@ -149,7 +182,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
     '/api/v1/session',
     {
       config: {
-        access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] },
+        access: ANY_ROLE,
         doc: doc('Who is signed in, with which role, until when'),
       },
     },
@@ -164,7 +197,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
     '/api/v1/session',
     {
       config: {
-        access: { roles: ['radiologist', 'staff', 'admin', 'auditor'] },
+        access: ANY_ROLE,
         doc: doc('Sign out: the session ends'),
       },
     },
@@ -181,6 +214,42 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
         grounds: {},
       });
       void reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0`);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/api/v1/session/password',
+    {
+      config: {
+        access: { ...ANY_ROLE, twoFactor: true },
+        doc: doc("Change one's own password (local accounts): the current one, and a new one; other sessions end", {
+          body: passwordBody,
+          errors: ['SIGN_IN_FAILED', 'ACCOUNT_INVALID'],
+        }),
+      },
+    },
+    async (req, reply) => {
+      const body = passwordBody.safeParse(req.body);
+      if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'currentPassword and newPassword are required');
+      const session = req.session!;
+      const token = sessionTokenOf(req) ?? '';
+      try {
+        await d.accounts.changePassword(session.account.id, body.data.currentPassword, body.data.newPassword, token);
+      } catch (err) {
+        if (err instanceof AccountError && err.code !== 'SECRETS_KEY_MISMATCH')
+          throw new BeeldbrugError(err.code, err.message);
+        throw err;
+      }
+      d.audit.record({
+        action: 'configuration-change',
+        outcome: 'success',
+        description: 'own password changed; the other sessions of the account ended',
+        user: userOf(session.account),
+        accessPoint: { node: d.node, ip: req.ip },
+        objects: {},
+        grounds: { purpose: 'account administration', authorization: 'session, two factors' },
+      });
       return reply.code(204).send();
     },
   );
@@ -443,6 +512,10 @@ export interface SessionUser {
   name: string;
   role: Role;
   uziRoleCode?: string;
+  /** A partner account's organization. */
+  organization?: string;
+  /** When the password must be changed (partner accounts): the web app warns in the 14 days before. */
+  passwordExpiresAt?: string;
 }
 
 /** GET /api/v1/session: who is signed in, with both factors or not, and until when. */
@@ -462,6 +535,8 @@ function publicAccount(s: Session): SessionUser {
     name: s.account.name,
     role: s.account.role,
     ...(s.account.uziRoleCode !== undefined ? { uziRoleCode: s.account.uziRoleCode } : {}),
+    ...(s.account.organization !== undefined ? { organization: s.account.organization } : {}),
+    ...(s.passwordExpiresAt !== undefined ? { passwordExpiresAt: s.passwordExpiresAt } : {}),
   };
 }
 

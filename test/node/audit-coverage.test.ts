@@ -62,6 +62,7 @@ const noPatientData: Record<string, string> = {
   'GET /health': 'liveness only',
   'GET /exchange/v1/hello': 'names the two organizations, no patient',
   'POST /api/v1/session': 'sign-in: recorded as login or login-failure, no patient',
+  'POST /api/v1/session/password': 'a person changes their own password: recorded as a configuration change, no patient',
   'GET /api/v1/session': 'the signed-in user themselves',
   'DELETE /api/v1/session': 'sign-out: recorded as logout, no patient',
   'GET /': 'the web app itself (static files), no data',

@@ -4,14 +4,15 @@
 // machine: `..`, absolute paths, links, and the other partner's zip by name all lead nowhere.
 import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import yauzl from 'yauzl';
-import { createTestCa } from '../../src/auth/index.ts';
+import { createTestCa, totpCode, totpStep } from '../../src/auth/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { openAccounts } from '../../src/node/index.ts';
-import { type ExchangeNode, startExchangeNode } from '../support/exchange.ts';
+import { call, type ExchangeNode, send, startExchangeNode } from '../support/exchange.ts';
 import { freePort } from '../support/net.ts';
 import { importSynthPatient } from '../support/patient-data.ts';
 import { run, type RunResult } from '../support/processes.ts';
@@ -247,5 +248,83 @@ test('a partner signs in over SFTP and reaches only its own download and upload 
     audit
       .list({ action: 'upload' })
       .some((r) => r.outcome === 'success' && r.user.name === 'Servicedesk (Kliniek Noord)'),
+  );
+});
+
+test("a partner's password expires: SFTP refuses it, the web asks for a new one with both factors", async (t) => {
+  if (requireTool(t, 'sftp') === undefined) return;
+  const { node, sftpPort, dir } = await setUp(t);
+  const totpSecret = await addAccount(t, node, {
+    username: 'noord',
+    name: 'Servicedesk',
+    role: 'partner',
+    organization: 'Kliniek Noord',
+  });
+  // The password was last changed 91 days ago.
+  const config = parseConfig(
+    parseYaml(readFileSync(node.n.configPath, 'utf8')) as Record<string, unknown>,
+    node.n.configPath,
+  );
+  const db = new DatabaseSync(join(config.dataDir, 'accounts.sqlite'));
+  t.after(() => db.close());
+  db.prepare("UPDATE account SET password_changed_at = ? WHERE username = 'noord'").run(Date.now() - 91 * 86_400_000);
+
+  const refused = await sftp({ sftpPort }, 'noord', ['ls'], { password: PERSON_PASSWORD, dir });
+  assert.notEqual(refused.code, 0);
+  const signIn = (o: { password: string; newPassword?: string }) =>
+    call(node.port, 'POST', '/api/v1/session', node.ca.certPem, undefined, {
+      username: 'noord',
+      code: totpCode(totpSecret, totpStep(new Date())),
+      ...o,
+    });
+  const expired = await signIn({ password: PERSON_PASSWORD });
+  assert.equal(expired.status, 403);
+  assert.equal((JSON.parse(expired.body) as { code: string }).code, 'PASSWORD_EXPIRED');
+  const wrong = await signIn({ password: 'not the password at all' });
+  assert.equal(wrong.status, 401, 'a wrong password is told nothing about expiry');
+  const weak = await signIn({ password: PERSON_PASSWORD, newPassword: 'short' });
+  assert.equal(weak.status, 400);
+  const renewed = await signIn({ password: PERSON_PASSWORD, newPassword: 'a fresh partner passphrase' });
+  assert.equal(renewed.status, 200, renewed.body);
+  const session = JSON.parse(renewed.body) as {
+    token: string;
+    user: { organization: string; passwordExpiresAt: string };
+  };
+  assert.equal(session.user.organization, 'Kliniek Noord');
+  assert.ok(Date.parse(session.user.passwordExpiresAt) > Date.now() + 89 * 86_400_000);
+
+  const as = (method: string, path: string, json?: unknown) =>
+    send(
+      node.port,
+      method,
+      path,
+      node.ca.certPem,
+      undefined,
+      json !== undefined ? Buffer.from(JSON.stringify(json)) : undefined,
+      {
+        authorization: `Bearer ${session.token}`,
+        ...(json !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+    );
+  assert.equal((await as('GET', '/api/v1/session')).status, 200);
+  assert.equal((await as('GET', '/api/v1/shares')).status, 403, 'a partner does not see the staff workspace');
+  assert.equal((await as('GET', '/api/v1/quarantine')).status, 403);
+  const ok = await sftp({ sftpPort }, 'noord', ['ls'], { password: 'a fresh partner passphrase', dir });
+  assert.equal(ok.code, 0, ok.stderr);
+
+  const change = await as('POST', '/api/v1/session/password', {
+    currentPassword: 'a fresh partner passphrase',
+    newPassword: 'yet another partner passphrase',
+  });
+  assert.equal(change.status, 204, change.body);
+  const wrongCurrent = await as('POST', '/api/v1/session/password', {
+    currentPassword: 'a fresh partner passphrase',
+    newPassword: 'and one more passphrase',
+  });
+  assert.equal(wrongCurrent.status, 401);
+  assert.ok(
+    node.n.node.audit
+      .list({ action: 'configuration-change' })
+      .some((r) => r.description.startsWith('own password changed') && r.user.name === 'Servicedesk'),
   );
 });
