@@ -266,7 +266,7 @@ export class AccountStore {
     role: Role;
     uziRoleCode?: string;
     /** A partner's organization; required for a partner, refused for anyone else. */
-    organization?: string;
+    organization?: string | undefined;
     password: string;
   }): Promise<{ account: Account; totpSecret: string }> {
     const username = a.username.toLowerCase();

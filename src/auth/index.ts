@@ -14,7 +14,9 @@ export {
   type AccountPolicy,
   type AccountStoreOptions,
   type AccountSummary,
+  type PasswordCheck,
   type SignInResult,
+  type SshKey,
 } from './account-store.ts';
 export { acceptTotp, newTotpSecret, totpCode, totpSealingKey, totpStep, totpUri } from './totp.ts';
 export { MIN_PASSWORD_LENGTH } from './password.ts';

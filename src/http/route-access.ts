@@ -352,6 +352,8 @@ export const PERSON_ROUTES = {
   audit: { roles: ['auditor'], twoFactor: true },
   // Accounts and the node's configuration: who may sign in at all and where studies go, so two factors here too.
   admin: { roles: ['admin'], twoFactor: true },
+  // A partner organization's account: its own download and upload folders, nothing else.
+  partner: { roles: ['partner'], twoFactor: true },
 } as const satisfies Record<string, PersonAccess>;
 
 /** Body fields through which a client used to name the acting person; they now come from sign-in only. */

@@ -26,6 +26,8 @@ const createBody = z.strictObject({
   username: z.string().min(1).max(64),
   name: z.string().min(1).max(200),
   role: z.enum(ROLES),
+  /** A partner account's organization. */
+  organization: z.string().min(1).max(200).optional(),
   uziRoleCode: z.string().min(1).max(16).optional(),
   password: z.string().min(1).max(1024),
 });
@@ -43,7 +45,7 @@ const CHANGE_SUMMARY: Readonly<Record<Change, string>> = {
 };
 
 /** The account store's refusals as catalog errors; anything else is unexpected and answered generically. */
-function catalogOf(err: unknown): unknown {
+export function catalogOf(err: unknown): unknown {
   return err instanceof AccountError && err.code !== 'SECRETS_KEY_MISMATCH'
     ? new BeeldbrugError(err.code, err.message)
     : err;

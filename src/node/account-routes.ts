@@ -1,9 +1,9 @@
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AUDIT_ACTIONS, type AuditEvent, type AuditTrail } from '../audit/index.ts';
 import { readFileSync } from 'node:fs';
 import {
   type Account,
-  AccountError,
   type AccountStore,
   ROLES,
   type CheckedAssertion,
@@ -27,6 +27,7 @@ import {
   sessionTokenOf,
 } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
+import { catalogOf } from './account-admin-routes.ts';
 import { refuseThrottled } from './sign-in-throttle.ts';
 
 export interface AccountRouteDeps {
@@ -61,6 +62,9 @@ const passwordBody = z.strictObject({
   currentPassword: z.string().min(1).max(1024),
   newPassword: z.string().min(1).max(1024),
 });
+
+const sshKeyBody = z.strictObject({ publicKey: z.string().min(1).max(16_384) });
+const sshKeyRemoveBody = z.strictObject({ fingerprint: z.string().min(1).max(100) });
 
 /** Every role that signs in to the web, partners included: who may ask who they are, sign out, change a password. */
 const ANY_ROLE = { roles: ROLES };
@@ -125,9 +129,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
       if (!admission.ok) return refuseThrottled(reply, admission, req.ip, d.logger);
       const r = await d.accounts.signIn(body.data).catch((err: unknown) => {
         // A new password that breaks a rule, told only after password and code were right.
-        if (err instanceof AccountError && err.code === 'ACCOUNT_INVALID')
-          throw new BeeldbrugError('ACCOUNT_INVALID', err.message);
-        throw err;
+        throw catalogOf(err);
       });
       if (r.ok) admission.succeeded();
       const at = { node: d.node, ip: req.ip };
@@ -234,13 +236,11 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
       if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'currentPassword and newPassword are required');
       const session = req.session!;
       const token = sessionTokenOf(req) ?? '';
-      try {
-        await d.accounts.changePassword(session.account.id, body.data.currentPassword, body.data.newPassword, token);
-      } catch (err) {
-        if (err instanceof AccountError && err.code !== 'SECRETS_KEY_MISMATCH')
-          throw new BeeldbrugError(err.code, err.message);
-        throw err;
-      }
+      await d.accounts
+        .changePassword(session.account.id, body.data.currentPassword, body.data.newPassword, token)
+        .catch((err: unknown) => {
+          throw catalogOf(err);
+        });
       d.audit.record({
         action: 'configuration-change',
         outcome: 'success',
@@ -250,6 +250,69 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
         objects: {},
         grounds: { purpose: 'account administration', authorization: 'session, two factors' },
       });
+      return reply.code(204).send();
+    },
+  );
+
+  // A partner's SSH keys for SFTP: registered by the partner itself, on the web, with two factors.
+  const keyChange = (req: FastifyRequest, description: string): void => {
+    d.audit.record({
+      action: 'configuration-change',
+      outcome: 'success',
+      description,
+      user: userOf(req.session!.account),
+      accessPoint: { node: d.node, ip: req.ip },
+      objects: {},
+      grounds: { purpose: 'account administration', authorization: 'session, two factors' },
+    });
+  };
+  const asCatalog = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (err) {
+      throw catalogOf(err);
+    }
+  };
+  app.get(
+    '/api/v1/session/ssh-keys',
+    { config: { access: PERSON_ROUTES.partner, doc: doc("The partner's SSH keys for SFTP") } },
+    async (req) => ({ keys: d.accounts.sshKeysOf(req.session!.account.id) }),
+  );
+  app.post(
+    '/api/v1/session/ssh-keys',
+    {
+      config: {
+        access: PERSON_ROUTES.partner,
+        doc: doc('Register an SSH public key (an OpenSSH .pub line) for SFTP', {
+          body: sshKeyBody,
+          errors: ['ACCOUNT_INVALID', 'ACCOUNT_EXISTS'],
+        }),
+      },
+    },
+    async (req, reply) => {
+      const body = sshKeyBody.safeParse(req.body);
+      if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'publicKey is required: the .pub file');
+      const key = asCatalog(() => d.accounts.addSshKey(req.session!.account.id, body.data.publicKey));
+      keyChange(req, `SSH key ${key.fingerprint} (${key.type}) registered for SFTP`);
+      return reply.code(201).send(key);
+    },
+  );
+  app.post(
+    '/api/v1/session/ssh-keys/remove',
+    {
+      config: {
+        access: PERSON_ROUTES.partner,
+        doc: doc('Remove a registered SSH key: it signs in no more', {
+          body: sshKeyRemoveBody,
+          errors: ['ACCOUNT_NOT_FOUND'],
+        }),
+      },
+    },
+    async (req, reply) => {
+      const body = sshKeyRemoveBody.safeParse(req.body);
+      if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'fingerprint is required (SHA256:...)');
+      asCatalog(() => d.accounts.removeSshKey(req.session!.account.id, body.data.fingerprint));
+      keyChange(req, `SSH key ${body.data.fingerprint} removed`);
       return reply.code(204).send();
     },
   );

@@ -361,6 +361,18 @@ export async function startNode(
     let outbox: Outbox | undefined;
     let timeline: TimelineService | undefined;
     let sftpPort: number | undefined;
+    // Read (or made) before the workspace's routes, which tell partners the key's fingerprint.
+    const sftpHostKeyText =
+      config.share?.sftp !== undefined ? await sftpHostKey(join(config.dataDir, 'sftp-host-key')) : undefined;
+    /** Enabled partner accounts, read when asked: an admin may add one at any time. */
+    const partnerAccounts = (): { id: string; username: string; organization: string }[] =>
+      accounts
+        .list()
+        .flatMap((a) =>
+          a.role === 'partner' && !a.disabled && a.organization !== undefined
+            ? [{ id: a.id, username: a.username, organization: a.organization }]
+            : [],
+        );
     if (config.exchange !== undefined) {
       const exchange = config.exchange;
       const nodeTls = readTlsFiles(exchange.tls);
@@ -595,6 +607,12 @@ export async function startNode(
               partners: exchange.partners,
               pacs: config.dimse.peers,
               oidc: oidcSignIn !== undefined,
+              sftp:
+                sftpHostKeyText !== undefined && config.share?.sftp !== undefined
+                  ? { port: config.share.sftp.port, hostKeyFingerprint: hostKeyFingerprint(sftpHostKeyText) }
+                  : undefined,
+              partnerAccounts: () =>
+                partnerAccounts().map((a) => ({ username: a.username, organization: a.organization })),
               pacsSearch:
                 source !== undefined
                   ? {
@@ -616,10 +634,8 @@ export async function startNode(
                 hospital: config.node.organization.name,
                 disclaimer: config.share.disclaimer,
                 partnerNamed: (username) => {
-                  const a = accounts.list().find((x) => x.username === username.toLowerCase());
-                  return a?.role === 'partner' && !a.disabled && a.organization !== undefined
-                    ? { id: a.id, organization: a.organization }
-                    : undefined;
+                  const a = partnerAccounts().find((x) => x.username === username.toLowerCase());
+                  return a !== undefined ? { id: a.id, organization: a.organization } : undefined;
                 },
               });
             if (shares !== undefined && quarantine !== undefined)
@@ -762,7 +778,7 @@ export async function startNode(
       );
       const sftpConfig = config.share?.sftp;
       if (sftpConfig !== undefined && shares !== undefined && quarantine !== undefined && config.share !== undefined) {
-        const hostKey = await sftpHostKey(join(config.dataDir, 'sftp-host-key'));
+        const hostKey = sftpHostKeyText ?? '';
         const sftp = new SftpServer({
           hostKey,
           accounts,

@@ -5,6 +5,8 @@ export {
   type AccessHistoryEntry,
   CODE_MINUTES,
   type LinkStatus,
+  type PartnerActor,
+  type PartnerShare,
   RECIPIENT_SESSION_MINUTES,
   Shares,
   type ShareState,

@@ -1,11 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { BeeldbrugError } from '../errors/index.ts';
-import { type HttpsApp, PERSON_ROUTES, RECIPIENT_COOKIE, recipientTokenOf, writtenOut } from '../http/index.ts';
+import { type HttpsApp, PERSON_ROUTES, RECIPIENT_COOKIE, recipientTokenOf } from '../http/index.ts';
 import type { PatientData } from '../studies/index.ts';
-import { docUnder, parsed, personActing } from './route-parts.ts';
+import { docUnder, parsed, partnerActing, personActing, sendZip } from './route-parts.ts';
 import { shareZip } from './share-zip.ts';
-import type { ShareActor, Shares } from './shares.ts';
+import { partnerFileName, type ShareActor, type Shares } from './shares.ts';
 
 const uid = z
   .string()
@@ -102,6 +102,7 @@ export interface ShareRouteDeps {
 
 const staffDoc = docUnder('shares');
 const recipientDoc = docUnder('share recipients');
+const partnerDoc = docUnder('partner folders');
 
 /**
  * Shares: staff make, list and revoke them (/api/v1/shares); their recipients open them with the e-mailed link and the
@@ -295,23 +296,37 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
     async (req, reply) => {
       const { instances, deidentifier } = await d.shares.download(recipientOf(req).shareId, { ip: req.ip });
       const day = new Date().toISOString().slice(0, 10);
-      // Written piece by piece rather than piped by the framework (see writtenOut): the zip's size is not known
-      // beforehand, so it goes chunked, and a download cut off mid-way is an incomplete zip the recipient sees fail.
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'application/zip',
-        'content-disposition': `attachment; filename="beelden-${day}.zip"`,
-        'cache-control': 'no-store',
-      });
-      try {
-        const texts = { hospital: d.hospital, disclaimer: d.disclaimer };
-        for await (const piece of shareZip(instances, texts, deidentifier)) await writtenOut(res, piece as Buffer);
-        res.end();
-      } catch (err) {
-        req.log.warn({ err, route: req.routeOptions.url }, 'share download cut off');
-        res.destroy();
-      }
+      const texts = { hospital: d.hospital, disclaimer: d.disclaimer };
+      await sendZip(req, reply, `beelden-${day}.zip`, shareZip(instances, texts, deidentifier));
+    },
+  );
+
+  app.get(
+    '/partner/v1/shares',
+    {
+      config: {
+        access: PERSON_ROUTES.partner,
+        doc: partnerDoc("The partner's download folder: the shares made to it that have not ended, newest first"),
+      },
+    },
+    async (req) => ({ shares: await d.shares.partnerShares(partnerActing(req)) }),
+  );
+
+  app.get<{ Params: { shareId: string } }>(
+    '/partner/v1/shares/:shareId/zip',
+    {
+      config: {
+        access: PERSON_ROUTES.partner,
+        doc: partnerDoc('A share in the download folder as a zip (DICOMDIR, reports as PDF), streamed', {
+          answers: 'application/zip',
+          errors: ['NOT_FOUND'],
+        }),
+      },
+    },
+    async (req, reply) => {
+      const { share, instances, deidentifier } = await d.shares.partnerDownload(partnerActing(req), req.params.shareId);
+      const texts = { hospital: d.hospital, disclaimer: d.disclaimer };
+      await sendZip(req, reply, partnerFileName(share), shareZip(instances, texts, deidentifier));
     },
   );
 }

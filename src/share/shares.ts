@@ -89,7 +89,7 @@ export interface SharedDownload {
 }
 
 /** A partner's zip name: the day shared, the modalities, and the share's first characters. */
-function partnerFileName(s: Share): string {
+export function partnerFileName(s: Share): string {
   const modalities = [...new Set(s.studies.flatMap((x) => x.modalities))].join('-') || 'studies';
   return `${s.createdAt.slice(0, 10)}_${modalities.replace(/[^A-Za-z0-9-]/g, '')}_${s.shareId.slice(0, 8)}.zip`;
 }

@@ -10,6 +10,8 @@ export const WORKSPACE_ROOT = fileURLToPath(new URL('../../ui/dist/', import.met
 export interface WorkspaceInfo {
   organization: { name: string; ura: string };
   signIn: { password: boolean; oidc: boolean };
+  /** Where partner accounts reach their folders over SFTP, and the host key's fingerprint they check on first connect. */
+  sftp?: { port: number; hostKeyFingerprint: string };
 }
 
 /** GET /api/v1/destinations: where a study can be sent, the partner hospitals and the PACS. */
@@ -18,6 +20,8 @@ export interface Destinations {
   pacs: { aeTitle: string; description?: string }[];
   /** The PACS the study list can also search (exchange.fetchFrom), when there is one. */
   pacsSearch?: { aeTitle: string; description?: string };
+  /** Partner organizations with an account here: a share can go to their download folder. */
+  partnerAccounts: { username: string; organization: string }[];
 }
 
 export interface WorkspaceRouteDeps {
@@ -31,6 +35,9 @@ export interface WorkspaceRouteDeps {
   oidc: boolean;
   /** The PACS the study list can also search. */
   pacsSearch?: { aeTitle: string; description?: string } | undefined;
+  sftp?: WorkspaceInfo['sftp'] | undefined;
+  /** The enabled partner accounts, read when asked (an admin may add one at any time). */
+  partnerAccounts: () => { username: string; organization: string }[];
 }
 
 // Shown when the node runs from a checkout where the web app was never built: says what to do, names no patient.
@@ -76,6 +83,7 @@ export function registerWorkspaceRoutes(app: HttpsApp, d: WorkspaceRouteDeps): v
     async (): Promise<WorkspaceInfo> => ({
       organization: d.organization,
       signIn: { password: true, oidc: d.oidc },
+      ...(d.sftp !== undefined ? { sftp: d.sftp } : {}),
     }),
   );
 
@@ -93,6 +101,7 @@ export function registerWorkspaceRoutes(app: HttpsApp, d: WorkspaceRouteDeps): v
         .filter((p) => p.port !== undefined)
         .map((p) => ({ aeTitle: p.aeTitle, ...(p.description !== undefined ? { description: p.description } : {}) })),
       ...(d.pacsSearch !== undefined ? { pacsSearch: d.pacsSearch } : {}),
+      partnerAccounts: d.partnerAccounts(),
     }),
   );
 }

@@ -7,6 +7,7 @@ import { AuditScreen } from './screens/audit.tsx';
 import { SendScreen } from './screens/send.tsx';
 import { ShareScreen, SharesScreen } from './screens/share.tsx';
 import { UploadsScreen } from './screens/uploads.tsx';
+import { PartnerScreen } from './screens/partner.tsx';
 import { SignInScreen } from './screens/sign-in.tsx';
 import { StudiesScreen } from './screens/studies.tsx';
 import { TimelineScreen } from './screens/timeline.tsx';
@@ -45,6 +46,7 @@ const NAV: readonly { screen: Screen; text: TextKey }[] = [
   { screen: 'timeline', text: 'navTimeline' },
   { screen: 'audit', text: 'navAudit' },
   { screen: 'admin', text: 'navAdmin' },
+  { screen: 'partner', text: 'navPartner' },
 ];
 
 const ROLE_TEXT: Readonly<Record<Role, TextKey>> = {
@@ -52,6 +54,7 @@ const ROLE_TEXT: Readonly<Record<Role, TextKey>> = {
   radiologist: 'roleRadiologist',
   staff: 'roleStaff',
   auditor: 'roleAuditor',
+  partner: 'rolePartner',
 };
 
 type Signed =
@@ -142,13 +145,24 @@ export function App() {
         </div>
       </header>
       <main className="content">
-        <ScreenOf route={route} allowed={allowed} username={signed.session.user.username} />
+        <ScreenOf route={route} allowed={allowed} session={signed.session} workspace={workspace} />
       </main>
     </div>
   );
 }
 
-function ScreenOf({ route, allowed, username }: { route: Route; allowed: readonly Screen[]; username: string }) {
+function ScreenOf({
+  route,
+  allowed,
+  session,
+  workspace,
+}: {
+  route: Route;
+  allowed: readonly Screen[];
+  session: SessionInfo;
+  workspace: WorkspaceInfo;
+}) {
+  const username = session.user.username;
   const t = useT();
   const home = allowed[0]!;
   useEffect(() => {
@@ -165,6 +179,8 @@ function ScreenOf({ route, allowed, username }: { route: Route; allowed: readonl
   switch (route.screen) {
     case 'studies':
       return <StudiesScreen />;
+    case 'partner':
+      return <PartnerScreen session={session} workspace={workspace} />;
     case 'viewer':
       return (
         <Suspense fallback={<Loading />}>

@@ -13,7 +13,8 @@ export type Screen =
   | 'transfers'
   | 'timeline'
   | 'audit'
-  | 'admin';
+  | 'admin'
+  | 'partner';
 
 /** Which roles see which screen: the node refuses the same things, this only keeps the menu honest. */
 export const SCREENS_OF: Readonly<Record<Role, readonly Screen[]>> = {
@@ -21,6 +22,7 @@ export const SCREENS_OF: Readonly<Record<Role, readonly Screen[]>> = {
   staff: ['studies', 'viewer', 'send', 'share', 'shares', 'uploads', 'transfer', 'transfers', 'timeline'],
   auditor: ['audit'],
   admin: ['admin'],
+  partner: ['partner'],
 };
 
 export interface Route {
@@ -44,6 +46,7 @@ export function parseRoute(hash: string): Route {
     'timeline',
     'audit',
     'admin',
+    'partner',
   ];
   if (!known.includes(name)) return { screen: 'unknown' };
   return { screen: name as Screen, ...(id !== undefined && id !== '' ? { id: decodeURIComponent(id) } : {}) };

@@ -18,10 +18,10 @@ const REFUSAL_TEXT: Readonly<Record<RefusalKind, TextKey>> = {
 const CHUNK_BYTES = 8 * 1024 * 1024;
 
 /** Sends one file by tus; a file sent before and cut off carries on from where the node says it stands. */
-function sendFile(file: File, onProgress: (sent: number) => void): Promise<void> {
+function sendFile(endpoint: string, file: File, onProgress: (sent: number) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const upload = new tus.Upload(file, {
-      endpoint: `${location.origin}/share/v1/uploads`,
+      endpoint: `${location.origin}${endpoint}`,
       metadata: { filename: file.webkitRelativePath !== '' ? file.webkitRelativePath : file.name },
       chunkSize: CHUNK_BYTES,
       retryDelays: [0, 1000, 3000, 10000],
@@ -41,7 +41,16 @@ function sendFile(file: File, onProgress: (sent: number) => void): Promise<void>
  * Uploading images to the hospital, for a share that takes them: DICOM files, a folder (a CD's content) or a zip, one
  * file after the other with its progress; below, what came of each file sent.
  */
-export function UploadFiles({ hospital, heading }: { hospital: string; heading: boolean }) {
+export function UploadFiles({
+  hospital,
+  heading,
+  endpoint = '/share/v1/uploads',
+}: {
+  hospital: string;
+  heading: boolean;
+  /** A share's recipient's uploads, or a partner's (/partner/v1/uploads). */
+  endpoint?: string;
+}) {
   const t = useT();
   const { lang } = useLanguage();
   const [uploads, setUploads] = useState<Upload[]>();
@@ -49,8 +58,8 @@ export function UploadFiles({ hospital, heading }: { hospital: string; heading: 
   const [error, setError] = useState<unknown>();
 
   const load = useCallback(() => {
-    api<{ uploads: Upload[] }>('GET', '/share/v1/uploads').then((r) => setUploads(r.uploads), setError);
-  }, []);
+    api<{ uploads: Upload[] }>('GET', endpoint).then((r) => setUploads(r.uploads), setError);
+  }, [endpoint]);
   useEffect(load, [load]);
 
   const send = async (files: readonly File[]): Promise<void> => {
@@ -59,7 +68,7 @@ export function UploadFiles({ hospital, heading }: { hospital: string; heading: 
       for (const [i, file] of files.entries()) {
         const progress = { name: file.name, size: file.size, left: files.length - i - 1 };
         setCurrent({ ...progress, sent: 0 });
-        await sendFile(file, (sent) => setCurrent({ ...progress, sent }));
+        await sendFile(endpoint, file, (sent) => setCurrent({ ...progress, sent }));
         load();
       }
     } catch (err) {

@@ -1,9 +1,9 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { BeeldbrugError } from '../../errors/index.ts';
-import { type HttpsApp, PERSON_ROUTES } from '../../http/index.ts';
+import { type HttpsApp, PERSON_ROUTES, type RouteAccess } from '../../http/index.ts';
 import { isValidBsn } from '../../patient/index.ts';
-import { docUnder, parsed, personActing } from '../route-parts.ts';
+import { docUnder, parsed, partnerActing, personActing } from '../route-parts.ts';
 import type { Shares } from '../shares.ts';
 import type { PacsImport, Quarantine, QuarantineView, ReviewActor, UploadActor } from './quarantine.ts';
 import type { Upload } from './upload-store.ts';
@@ -13,6 +13,7 @@ const TUS_VERSION = '1.0.0';
 const TUS_CONTENT_TYPE = 'application/offset+octet-stream';
 
 const recipientDoc = docUnder('share recipients');
+const partnerDoc = docUnder('partner folders');
 const staffDoc = docUnder('quarantine');
 
 const importSchema = z.strictObject({
@@ -65,90 +66,108 @@ export function registerUploadRoutes(app: HttpsApp, d: UploadRouteDeps): void {
   // The body of a PATCH is the file's bytes, streamed into the incoming file as they come.
   app.addContentTypeParser(TUS_CONTENT_TYPE, (_req, _payload, done) => done(null, undefined));
 
-  const uploader = (req: FastifyRequest): Promise<UploadActor> => {
+  const recipientUploader = (req: FastifyRequest): Promise<UploadActor> => {
     if (req.recipient === undefined)
       throw new BeeldbrugError('INTERNAL', 'a share-recipient route ran without its session');
     return d.shares.uploader(req.recipient.shareId, { ip: req.ip });
   };
   const reviewer = (req: FastifyRequest): ReviewActor => personActing(req, d.node, 'import');
 
-  app.post(
-    '/share/v1/uploads',
-    {
-      config: {
-        access: 'share-recipient',
-        doc: recipientDoc('Start an upload (tus creation: Upload-Length, Upload-Metadata filename)', {
-          errors: ['UPLOAD_TOO_LARGE', 'ACCESS_DENIED'],
-        }),
+  // The same resumable uploads for a share's recipient (link and code) and for a partner (its account, with two
+  // factors); each sees only its own uploads.
+  const tusRoutes: readonly [
+    string,
+    RouteAccess,
+    (req: FastifyRequest) => Promise<UploadActor>,
+    typeof recipientDoc,
+  ][] = [
+    ['/share/v1/uploads', 'share-recipient', recipientUploader, recipientDoc],
+    [
+      '/partner/v1/uploads',
+      PERSON_ROUTES.partner,
+      async (req) => d.shares.partnerUploader(partnerActing(req)),
+      partnerDoc,
+    ],
+  ];
+  for (const [base, access, uploader, doc] of tusRoutes) {
+    app.post(
+      base,
+      {
+        config: {
+          access,
+          doc: doc('Start an upload (tus creation: Upload-Length, Upload-Metadata filename)', {
+            errors: ['UPLOAD_TOO_LARGE', 'ACCESS_DENIED'],
+          }),
+        },
       },
-    },
-    async (req, reply) => {
-      const by = await uploader(req);
-      const size = tusNumber(req, 'upload-length');
-      const upload = await d.quarantine.create(by, {
-        fileName: fileNameOf(metadataOf(req.headers['upload-metadata'] as string | undefined)['filename']),
-        size,
-      });
-      return reply
-        .code(201)
-        .header('tus-resumable', TUS_VERSION)
-        .header('location', `/share/v1/uploads/${upload.uploadId}`)
-        .header('upload-offset', '0')
-        .send();
-    },
-  );
+      async (req, reply) => {
+        const by = await uploader(req);
+        const size = tusNumber(req, 'upload-length');
+        const upload = await d.quarantine.create(by, {
+          fileName: fileNameOf(metadataOf(req.headers['upload-metadata'] as string | undefined)['filename']),
+          size,
+        });
+        return reply
+          .code(201)
+          .header('tus-resumable', TUS_VERSION)
+          .header('location', `${base}/${upload.uploadId}`)
+          .header('upload-offset', '0')
+          .send();
+      },
+    );
 
-  app.head<{ Params: { uploadId: string } }>(
-    '/share/v1/uploads/:uploadId',
-    {
-      config: {
-        access: 'share-recipient',
-        doc: recipientDoc('How far an upload has come (tus: Upload-Offset), to resume from there'),
+    app.head<{ Params: { uploadId: string } }>(
+      `${base}/:uploadId`,
+      {
+        config: {
+          access,
+          doc: doc('How far an upload has come (tus: Upload-Offset), to resume from there'),
+        },
       },
-    },
-    async (req, reply) => {
-      const { upload, offset } = await d.quarantine.progress(await uploader(req), req.params.uploadId);
-      return reply
-        .header('tus-resumable', TUS_VERSION)
-        .header('upload-offset', String(offset))
-        .header('upload-length', String(upload.size))
-        .header('cache-control', 'no-store')
-        .send();
-    },
-  );
+      async (req, reply) => {
+        const { upload, offset } = await d.quarantine.progress(await uploader(req), req.params.uploadId);
+        return reply
+          .header('tus-resumable', TUS_VERSION)
+          .header('upload-offset', String(offset))
+          .header('upload-length', String(upload.size))
+          .header('cache-control', 'no-store')
+          .send();
+      },
+    );
 
-  app.patch<{ Params: { uploadId: string } }>(
-    '/share/v1/uploads/:uploadId',
-    {
-      config: {
-        access: 'share-recipient',
-        doc: recipientDoc('Send the next bytes of an upload (tus: Upload-Offset, application/offset+octet-stream)', {
-          errors: ['UPLOAD_OFFSET_CONFLICT', 'NOT_FOUND'],
-        }),
+    app.patch<{ Params: { uploadId: string } }>(
+      `${base}/:uploadId`,
+      {
+        config: {
+          access,
+          doc: doc('Send the next bytes of an upload (tus: Upload-Offset, application/offset+octet-stream)', {
+            errors: ['UPLOAD_OFFSET_CONFLICT', 'NOT_FOUND'],
+          }),
+        },
       },
-    },
-    async (req, reply) => {
-      if (req.headers['content-type'] !== TUS_CONTENT_TYPE)
-        throw new BeeldbrugError('REQUEST_INVALID', `a PATCH of an upload has Content-Type ${TUS_CONTENT_TYPE}`);
-      const offset = tusNumber(req, 'upload-offset');
-      const { offset: now } = await d.quarantine.append(await uploader(req), req.params.uploadId, offset, req.raw);
-      return reply.code(204).header('tus-resumable', TUS_VERSION).header('upload-offset', String(now)).send();
-    },
-  );
+      async (req, reply) => {
+        if (req.headers['content-type'] !== TUS_CONTENT_TYPE)
+          throw new BeeldbrugError('REQUEST_INVALID', `a PATCH of an upload has Content-Type ${TUS_CONTENT_TYPE}`);
+        const offset = tusNumber(req, 'upload-offset');
+        const { offset: now } = await d.quarantine.append(await uploader(req), req.params.uploadId, offset, req.raw);
+        return reply.code(204).header('tus-resumable', TUS_VERSION).header('upload-offset', String(now)).send();
+      },
+    );
 
-  app.get(
-    '/share/v1/uploads',
-    {
-      config: {
-        access: 'share-recipient',
-        doc: recipientDoc("The recipient's uploads, newest first, with what came of each file"),
+    app.get(
+      base,
+      {
+        config: {
+          access,
+          doc: doc("The uploader's uploads, newest first, with what came of each file"),
+        },
       },
-    },
-    async (req): Promise<{ uploads: Upload[]; maxUploadBytes: number }> => ({
-      uploads: await d.quarantine.uploadsOf(await uploader(req)),
-      maxUploadBytes: d.quarantine.maxUploadBytes,
-    }),
-  );
+      async (req): Promise<{ uploads: Upload[]; maxUploadBytes: number }> => ({
+        uploads: await d.quarantine.uploadsOf(await uploader(req)),
+        maxUploadBytes: d.quarantine.maxUploadBytes,
+      }),
+    );
+  }
 
   app.get(
     '/api/v1/quarantine',

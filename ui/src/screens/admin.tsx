@@ -13,6 +13,7 @@ const ROLE_TEXT: Readonly<Record<Role, TextKey>> = {
   staff: 'roleStaff',
   admin: 'roleAdmin',
   auditor: 'roleAuditor',
+  partner: 'rolePartner',
 };
 
 /**
@@ -155,6 +156,7 @@ function AddAccount({ onAdded, onCancel }: { onAdded: (r: NewSecondFactor) => vo
   const [name, setName] = useState('');
   const [role, setRole] = useState<Role>('radiologist');
   const [uzi, setUzi] = useState('');
+  const [organization, setOrganization] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
@@ -171,6 +173,7 @@ function AddAccount({ onAdded, onCancel }: { onAdded: (r: NewSecondFactor) => vo
           role,
           password,
           ...(uzi.trim() !== '' ? { uziRoleCode: uzi.trim() } : {}),
+          ...(role === 'partner' ? { organization } : {}),
         }),
       );
     } catch (err) {
@@ -199,9 +202,15 @@ function AddAccount({ onAdded, onCancel }: { onAdded: (r: NewSecondFactor) => vo
             ))}
           </select>
         </Field>
-        <Field label={t('uziRoleCode')} hint={t('uziRoleHint')}>
-          <input value={uzi} autoComplete="off" placeholder="01.015" onChange={(e) => setUzi(e.target.value)} />
-        </Field>
+        {role === 'partner' ? (
+          <Field label={t('partnerOrganization')} hint={t('partnerOrganizationHint')}>
+            <input value={organization} required autoComplete="off" onChange={(e) => setOrganization(e.target.value)} />
+          </Field>
+        ) : (
+          <Field label={t('uziRoleCode')} hint={t('uziRoleHint')}>
+            <input value={uzi} autoComplete="off" placeholder="01.015" onChange={(e) => setUzi(e.target.value)} />
+          </Field>
+        )}
         <Field label={t('initialPassword')} hint={t('initialPasswordHint')}>
           <input
             type="password"

@@ -1,5 +1,5 @@
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
-import { api } from '../api.ts';
+import { api, type Destinations } from '../api.ts';
 import { strs, TAG } from '../dicom-json.ts';
 import { dicomDate, localTime, personName } from '../format.ts';
 import { type TextKey, useLanguage, useT } from '../i18n.tsx';
@@ -44,10 +44,18 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
   const [isPatient, setIsPatient] = useState(false);
   const [upload, setUpload] = useState(false);
   const [deidentify, setDeidentify] = useState<DeidOptions>();
+  // A partner organization's account instead of a person: the share goes to its download folder.
+  const [partners, setPartners] = useState<Destinations['partnerAccounts']>([]);
+  const [partner, setPartner] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
 
   const study = useStudy(studyInstanceUid, setError, !request);
+  useEffect(() => {
+    if (!request)
+      api<Destinations>('GET', '/api/v1/destinations').then((d) => setPartners(d.partnerAccounts), setError);
+  }, [request]);
+  const toPartner = partner !== '';
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
@@ -56,9 +64,9 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
     try {
       await api<ShareView>('POST', '/api/v1/shares', {
         studyInstanceUids: request ? [] : [studyInstanceUid],
-        recipient: { name, email, mobile, isPatient },
+        ...(toPartner ? { partner } : { recipient: { name, email, mobile, isPatient } }),
         validDays,
-        ...(request || upload ? { upload: true } : {}),
+        ...(request || (upload && !toPartner) ? { upload: true } : {}),
         ...(deidentify !== undefined && !request ? { deidentify } : {}),
       });
       go('shares');
@@ -75,40 +83,57 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
     <section aria-labelledby="share-title">
       <h1 id="share-title">{t(request ? 'requestTitle' : 'shareTitle')}</h1>
       {request ? null : <StudySummary study={study} />}
-      <p className="muted">{t(request ? 'requestHint' : 'shareHint')}</p>
+      {toPartner ? null : <p className="muted">{t(request ? 'requestHint' : 'shareHint')}</p>}
       <form className="form" onSubmit={(e) => void submit(e)}>
-        <Field label={t('recipientName')}>
-          <input name="name" required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />
-        </Field>
-        <Field label={t('recipientEmail')}>
-          <input
-            name="email"
-            type="email"
-            required
-            autoComplete="off"
-            value={email}
-            onChange={(e) => setEmail(e.target.value)}
-          />
-        </Field>
-        <Field label={t('recipientMobile')} hint={t('recipientMobileHint')}>
-          <input
-            name="mobile"
-            type="tel"
-            required
-            autoComplete="off"
-            value={mobile}
-            onChange={(e) => setMobile(e.target.value)}
-          />
-        </Field>
-        <label className="choice">
-          <input
-            type="checkbox"
-            name="isPatient"
-            checked={isPatient}
-            onChange={(e) => setIsPatient(e.target.checked)}
-          />
-          {t('recipientIsPatient')}
-        </label>
+        {partners.length > 0 ? (
+          <Field label={t('shareTo')}>
+            <select name="partner" value={partner} onChange={(e) => setPartner(e.target.value)}>
+              <option value="">{t('shareToPerson')}</option>
+              {partners.map((p) => (
+                <option key={p.username} value={p.username}>
+                  {t('shareToPartner', { organization: p.organization })}
+                </option>
+              ))}
+            </select>
+          </Field>
+        ) : null}
+        {toPartner ? <p className="muted">{t('shareToPartnerHint')}</p> : null}
+        {toPartner ? null : (
+          <>
+            <Field label={t('recipientName')}>
+              <input name="name" required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />
+            </Field>
+            <Field label={t('recipientEmail')}>
+              <input
+                name="email"
+                type="email"
+                required
+                autoComplete="off"
+                value={email}
+                onChange={(e) => setEmail(e.target.value)}
+              />
+            </Field>
+            <Field label={t('recipientMobile')} hint={t('recipientMobileHint')}>
+              <input
+                name="mobile"
+                type="tel"
+                required
+                autoComplete="off"
+                value={mobile}
+                onChange={(e) => setMobile(e.target.value)}
+              />
+            </Field>
+            <label className="choice">
+              <input
+                type="checkbox"
+                name="isPatient"
+                checked={isPatient}
+                onChange={(e) => setIsPatient(e.target.checked)}
+              />
+              {t('recipientIsPatient')}
+            </label>
+          </>
+        )}
         <Field label={t('validDays')}>
           <input
             name="validDays"
@@ -120,7 +145,7 @@ export function ShareScreen({ studyInstanceUid }: { studyInstanceUid: string }) 
             onChange={(e) => setValidDays(Number(e.target.value))}
           />
         </Field>
-        {request ? null : (
+        {request || toPartner ? null : (
           <label className="choice">
             <input type="checkbox" name="upload" checked={upload} onChange={(e) => setUpload(e.target.checked)} />
             {t('allowUpload')}
@@ -251,7 +276,9 @@ export function SharesScreen() {
                 <td>
                   {s.recipient.name}
                   <div className="muted">
-                    {s.recipient.email} · {s.recipient.mobile}
+                    {s.recipient.partner !== undefined
+                      ? t('partnerFolder')
+                      : `${s.recipient.email} · ${s.recipient.mobile}`}
                   </div>
                   <div className="muted">
                     {t('sharedBy')}: {s.createdBy.name}

@@ -21,19 +21,35 @@ export function SignInScreen({
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [code, setCode] = useState('');
+  // A partner's password that has expired: a new one goes with the same password and code.
+  const [expired, setExpired] = useState(false);
+  const [newPassword, setNewPassword] = useState('');
+  const [repeated, setRepeated] = useState('');
   const [busy, setBusy] = useState(false);
   const [failure, setFailure] = useState<unknown>();
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
+    if (expired && newPassword !== repeated) {
+      setFailure(new Error(t('passwordsDiffer')));
+      return;
+    }
     setBusy(true);
     setFailure(undefined);
     try {
-      await api('POST', '/api/v1/session', { username, password, code: code.replace(/\s/g, '') });
+      await api('POST', '/api/v1/session', {
+        username,
+        password,
+        code: code.replace(/\s/g, ''),
+        ...(expired ? { newPassword } : {}),
+      });
       signedIn(await api<SessionInfo>('GET', '/api/v1/session'));
     } catch (err) {
-      setFailure(err);
-      setCode('');
+      if (err instanceof ApiError && err.code === 'PASSWORD_EXPIRED') setExpired(true);
+      else if (!(err instanceof ApiError && err.code === 'ACCOUNT_INVALID')) {
+        setFailure(err);
+        setCode('');
+      } else setFailure(err);
     } finally {
       setBusy(false);
     }
@@ -86,6 +102,34 @@ export function SignInScreen({
             onChange={(e) => setPassword(e.target.value)}
           />
         </Field>
+        {expired ? (
+          <>
+            <p className="notice" role="status" data-testid="password-expired">
+              {t('passwordExpired')}
+            </p>
+            <Field label={t('newPassword')} hint={t('newPasswordHint')}>
+              <input
+                name="newPassword"
+                type="password"
+                autoComplete="new-password"
+                required
+                autoFocus
+                value={newPassword}
+                onChange={(e) => setNewPassword(e.target.value)}
+              />
+            </Field>
+            <Field label={t('repeatPassword')}>
+              <input
+                name="repeatPassword"
+                type="password"
+                autoComplete="new-password"
+                required
+                value={repeated}
+                onChange={(e) => setRepeated(e.target.value)}
+              />
+            </Field>
+          </>
+        ) : null}
         <Field label={t('code')}>
           <input
             name="code"
