@@ -95,6 +95,7 @@ interface AccountRow {
   created_at: string;
   organization: string | null;
   password_changed_at: number | null;
+  created_by_json: string | null;
 }
 
 const USERNAME = /^[a-z0-9][a-z0-9._-]{1,63}$/;
@@ -108,6 +109,7 @@ const accountOf = (r: AccountRow): Account => ({
   ...(r.uzi_role_code !== null ? { uziRoleCode: r.uzi_role_code } : {}),
   source: r.source,
   ...(r.organization !== null ? { organization: r.organization } : {}),
+  ...(r.created_by_json !== null ? { createdBy: JSON.parse(r.created_by_json) as { id: string; name: string } } : {}),
 });
 
 /** The SSH public key types a partner may register: what OpenSSH makes by default, and no DSA or short RSA. */
@@ -209,6 +211,7 @@ export class AccountStore {
       ['disabled_at', 'INTEGER'],
       ['organization', 'TEXT'],
       ['password_changed_at', 'INTEGER'],
+      ['created_by_json', 'TEXT'],
     ])
       if (!columns.some((c) => c.name === name)) this.#db.exec(`ALTER TABLE account ADD COLUMN ${name} ${type}`);
     this.#db.exec(`
@@ -268,6 +271,8 @@ export class AccountStore {
     /** A partner's organization; required for a partner, refused for anyone else. */
     organization?: string | undefined;
     password: string;
+    /** Who makes the account, as the audit trail names them. */
+    createdBy?: { id: string; name: string } | undefined;
   }): Promise<{ account: Account; totpSecret: string }> {
     const username = a.username.toLowerCase();
     if (!USERNAME.test(username))
@@ -292,7 +297,7 @@ export class AccountStore {
     const id = randomUUID();
     this.#db
       .prepare(
-        'INSERT INTO account (id, username, name, role, uzi_role_code, source, password_hash, totp_secret, created_at, organization, password_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO account (id, username, name, role, uzi_role_code, source, password_hash, totp_secret, created_at, organization, password_changed_at, created_by_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         id,
@@ -306,6 +311,7 @@ export class AccountStore {
         this.#now().toISOString(),
         organization === '' ? null : organization,
         this.#now().getTime(),
+        a.createdBy !== undefined ? JSON.stringify({ id: a.createdBy.id, name: a.createdBy.name }) : null,
       );
     return { account: accountOf(this.#row(username)!), totpSecret };
   }

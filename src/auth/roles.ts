@@ -15,6 +15,11 @@ export interface Account {
   source: 'local' | 'oidc';
   /** A partner account's organization (a clinic, a teleradiology service): what its folders and the audit trail name. */
   organization?: string;
+  /**
+   * Who made the account (an admin, or the operator of `beeldbrug user add`): for a partner, the person of the hospital
+   * the audit trail names as responsible for what the partner does outside a share.
+   */
+  createdBy?: { id: string; name: string };
 }
 
 export interface Session {

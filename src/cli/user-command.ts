@@ -35,6 +35,7 @@ export async function addUserFromCli(
         `--role ${o.role}: this node has no accounts yet, and the first one is an admin: run this with --role admin first`,
       );
     }
+    const operator = userInfo().username;
     let created;
     try {
       created = await accounts.createLocal({
@@ -44,6 +45,7 @@ export async function addUserFromCli(
         password: o.password,
         ...(o.uziRole !== undefined ? { uziRoleCode: o.uziRole } : {}),
         ...(o.organization !== undefined ? { organization: o.organization } : {}),
+        createdBy: { id: `os:${operator}`, name: `${operator} (beeldbrug user add)` },
       });
     } catch (err) {
       // Exit 1, not 2: the rule broken may be the password's, which comes from standard input, not the command line.
@@ -51,7 +53,6 @@ export async function addUserFromCli(
         throw new BeeldbrugError(err.code === 'SECRETS_KEY_MISMATCH' ? 'KEY_FILE_PROBLEM' : err.code, err.message);
       throw err;
     }
-    const operator = userInfo().username;
     audit.record({
       action: 'configuration-change',
       outcome: 'success',

@@ -104,7 +104,11 @@ export function registerAccountAdminRoutes(app: HttpsApp, d: AccountAdminDeps): 
       if (!parsed.success) throw bodyInvalid(parsed.error);
       const { uziRoleCode, ...rest } = parsed.data;
       const created = await d.accounts
-        .createLocal({ ...rest, ...(uziRoleCode !== undefined ? { uziRoleCode } : {}) })
+        .createLocal({
+          ...rest,
+          ...(uziRoleCode !== undefined ? { uziRoleCode } : {}),
+          createdBy: { id: req.session!.account.id, name: req.session!.account.name },
+        })
         .catch((err: unknown) => {
           throw catalogOf(err);
         });

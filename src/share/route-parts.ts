@@ -26,6 +26,7 @@ export function partnerActing(req: FastifyRequest): PartnerActor {
     throw new BeeldbrugError('INTERNAL', 'a partner route ran without a partner session');
   return {
     account: { id: account.id, name: account.name, organization: account.organization },
+    sponsor: account.createdBy,
     ip: req.ip,
     authorization: 'partner account, password + TOTP',
   };

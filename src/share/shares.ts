@@ -108,6 +108,8 @@ export interface FromAddress {
 /** A partner organization's account, signed in (on the web with password and TOTP; over SFTP with password or key). */
 export interface PartnerActor {
   account: { id: string; name: string; organization: string };
+  /** Who at the hospital made the partner's account: responsible for what the partner does outside a share. */
+  sponsor?: { id: string; name: string } | undefined;
   ip: string;
   /** How they signed in, as the audit trail names it. */
   authorization: string;
@@ -485,16 +487,15 @@ export class Shares {
     const shares = (await this.#o.store.ofPartner(by.account.id)).filter((s) => stateOf(s, now) === 'active');
     const byPatient = new Map<string, Share>();
     for (const s of shares) byPatient.set(s.patient.bsn ?? s.patient.patientId ?? '', s);
-    const access = this.#o.patientData.open(this.#partnerGrounds(by, 'share'));
-    access.recordAll(
-      [...byPatient.values()].map((s) => ({
-        action: 'query' as const,
-        outcome: 'success' as const,
+    // Each in the name of the person who shared, the partner's access resting on that share.
+    for (const s of byPatient.values())
+      this.#o.patientData.open(this.#partnerGrounds(by, 'share', s)).record({
+        action: 'query',
+        outcome: 'success',
         description: "shares listed in the partner's download folder",
         patient: s.patient,
         objects: {},
-      })),
-    );
+      });
     return shares.map((s) => ({
       shareId: s.shareId,
       fileName: partnerFileName(s),
@@ -537,7 +538,11 @@ export class Shares {
     return {
       kind: 'share-recipient',
       user: { id: by.account.id, name: `${by.account.name} (${by.account.organization})`, outsider: true },
-      ...(share !== undefined ? { responsibleUser: share.createdBy } : {}),
+      ...(share !== undefined
+        ? { responsibleUser: share.createdBy }
+        : by.sponsor !== undefined
+          ? { responsibleUser: by.sponsor }
+          : {}),
       accessPoint: { node: this.#o.node, ip: by.ip },
       purpose,
       authorization: by.authorization,

@@ -62,7 +62,8 @@ const noPatientData: Record<string, string> = {
   'GET /health': 'liveness only',
   'GET /exchange/v1/hello': 'names the two organizations, no patient',
   'POST /api/v1/session': 'sign-in: recorded as login or login-failure, no patient',
-  'POST /api/v1/session/password': 'a person changes their own password: recorded as a configuration change, no patient',
+  'POST /api/v1/session/password':
+    'a person changes their own password: recorded as a configuration change, no patient',
   'GET /api/v1/session': 'the signed-in user themselves',
   'DELETE /api/v1/session': 'sign-out: recorded as logout, no patient',
   'GET /': 'the web app itself (static files), no data',
@@ -86,6 +87,11 @@ const noPatientData: Record<string, string> = {
   'DELETE /share/v1/session': "a share recipient's sign-out, no patient",
   'POST /share/v1/uploads': 'an upload begun: a name and a size, nothing stored yet (share-upload.test.ts)',
   'GET /share/v1/uploads': "the recipient's own uploads: file names and counts (share-upload.test.ts)",
+  'POST /partner/v1/uploads': 'an upload begun: a name and a size, nothing stored yet (share-sftp.test.ts)',
+  'GET /partner/v1/uploads': "the partner's own uploads: file names and counts (partner.test.ts)",
+  'GET /api/v1/session/ssh-keys': "a partner's own SSH keys: fingerprints, no patient (partner.test.ts)",
+  'POST /api/v1/session/ssh-keys': 'a key registered: a configuration change, no patient (partner.test.ts)',
+  'POST /api/v1/session/ssh-keys/remove': 'a key removed: a configuration change, no patient',
 };
 
 test('audit coverage: every route that touches patient data writes a complete record before it answers', async (t) => {
@@ -341,6 +347,74 @@ test('audit coverage: every route that touches patient data writes a complete re
         objects: true,
       },
       'POST /api/v1/shares/:shareId/revoke': { at: n, action: 'share', match: /revoked$/, objects: true },
+    },
+  );
+
+  // A partner organization's account: a share lands in its download folder; it lists and downloads it on the web and
+  // sends an image into the quarantine, each in its own name.
+  const partnerSecret = (
+    await accounts.createLocal({
+      username: 'kliniek',
+      name: 'Servicedesk',
+      role: 'partner',
+      organization: 'Kliniek Noord',
+      password,
+      createdBy: { id: 'os:beheer', name: 'beheer (beeldbrug user add)' },
+    })
+  ).totpSecret;
+  const partnerSignIn = await call(n.port, 'POST', '/api/v1/session', n.ca.certPem, undefined, {
+    username: 'kliniek',
+    password,
+    code: totpCode(partnerSecret, totpStep(new Date())),
+  });
+  assert.equal(partnerSignIn.status, 200, partnerSignIn.body);
+  const partnerCookie = `beeldbrug_session=${(JSON.parse(partnerSignIn.body) as { token: string }).token}`;
+  const asPartner = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    asRecipient(n.port, n.ca.certPem, method, path, body, partnerCookie, headers);
+  await step(
+    async () => {
+      const made = await laborant.call('POST', '/api/v1/shares', { studyInstanceUids: [study], partner: 'kliniek' });
+      assert.equal(made.status, 201, made.body);
+      const partnerShare = (JSON.parse(made.body) as { shareId: string }).shareId;
+      assert.equal((await asPartner('GET', '/partner/v1/shares')).status, 200);
+      assert.equal((await asPartner('GET', `/partner/v1/shares/${partnerShare}/zip`)).status, 200);
+      const bytes = readFileSync(p.studies[2]?.files[0] ?? '');
+      const tus = { 'tus-resumable': '1.0.0' };
+      const created = await asPartner('POST', '/partner/v1/uploads', undefined, {
+        ...tus,
+        'upload-length': String(bytes.length),
+      });
+      assert.equal(created.status, 201, created.body);
+      const sent = await asPartner('PATCH', String(created.headers['location']), bytes, {
+        ...tus,
+        'upload-offset': '0',
+        'content-type': 'application/offset+octet-stream',
+      });
+      assert.equal(sent.status, 204, sent.body);
+      assert.equal((await asPartner('GET', '/partner/v1/uploads')).status, 200);
+    },
+    {
+      'GET /partner/v1/shares': {
+        at: n,
+        action: 'query',
+        match: /^shares listed in the partner's download folder$/,
+        objects: false,
+        outsider: true,
+      },
+      'GET /partner/v1/shares/:shareId/zip': {
+        at: n,
+        action: 'download',
+        match: /^shared studies downloaded by their recipient: \d+ instances$/,
+        objects: true,
+        outsider: true,
+      },
+      'PATCH /partner/v1/uploads/:uploadId': {
+        at: n,
+        action: 'upload',
+        match: /^study uploaded by Servicedesk \(Kliniek Noord\) into quarantine/,
+        objects: true,
+        outsider: true,
+      },
     },
   );
 

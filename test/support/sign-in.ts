@@ -66,7 +66,11 @@ export async function addAccount(
   );
   const accounts = openAccounts(config);
   t.after(() => accounts.close());
-  const { totpSecret } = await accounts.createLocal({ ...a, password: PERSON_PASSWORD });
+  const { totpSecret } = await accounts.createLocal({
+    ...a,
+    password: PERSON_PASSWORD,
+    createdBy: { id: 'os:beheer', name: 'beheer (beeldbrug user add)' },
+  });
   return totpSecret;
 }
 

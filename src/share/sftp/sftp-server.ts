@@ -164,6 +164,7 @@ export class SftpServer {
     admission.succeeded();
     const actor: PartnerActor = {
       account: { id: account.id, name: account.name, organization: account.organization },
+      sponsor: account.createdBy,
       ip,
       authorization: how,
     };
