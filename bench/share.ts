@@ -7,10 +7,16 @@
 // file server or portal does with a zip made beforehand. Runs alternate; medians. The node's peak memory is measured
 // over the downloads alone (its high-water mark reset before them).
 //
-// The second half of the issue's benchmark, an upload over SFTP against OpenSSH's own SFTP server, waits for the
-// node's SFTP server; until then its field says NA.
+// The second half: that zip (a CD's worth of DICOM, about 1 GB) uploaded over SFTP by OpenSSH's sftp client into a
+// partner's upload folder, signed in with its SSH key: encrypted as it arrives, then taken into the quarantine (each
+// instance checked, hashed and stored) before the close is answered. The competitor is OpenSSH's sshd with its
+// internal-sftp on the same machine, writing the file as it comes. Same client, same key type, same cipher
+// (aes128-gcm, which both do in OpenSSL). Between our runs the held study is rejected, so every run stores it anew.
+// The node's peak memory is over the downloads and the uploads.
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { Agent, request } from 'node:https';
 import { totpCode, totpStep } from '../src/auth/index.ts';
@@ -19,6 +25,7 @@ import { makeCa, makeNodeCertificate } from '../src/cli/pki-command.ts';
 import { writeCtStudy } from '../src/synth/index.ts';
 import { freePort } from '../test/support/net.ts';
 import { run } from '../test/support/processes.ts';
+import { startOpenSshSftp } from './openssh-sftp.ts';
 import { benchFolder, cpuSeconds, peakRssMb } from './peers.ts';
 import { median } from './stats.ts';
 import { startTlsProxy } from './tls-proxy.ts';
@@ -51,8 +58,21 @@ try {
     caPath: servicesTls.caPath,
   });
   stops.push(() => services.close());
+  const sshDir = join(work, 'ssh');
+  await run('mkdir', ['-p', '-m', '700', sshDir]);
+  const clientKey = join(sshDir, 'client_ed25519');
+  const keygen = await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bench@partner', '-f', clientKey]);
+  if (keygen.code !== 0) throw new Error(`ssh-keygen: ${keygen.stderr}`);
+  const publicKey = readFileSync(`${clientKey}.pub`, 'utf8');
+  const sftpPort = await freePort();
   const web = await spawnWebNode(work, {
-    edit: (raw, httpsPort) => (raw['share'] = services.shareConfig(`https://127.0.0.1:${httpsPort}`)),
+    edit: (raw, httpsPort) => {
+      raw['share'] = {
+        ...services.shareConfig(`https://127.0.0.1:${httpsPort}`),
+        sftp: { host: '127.0.0.1', port: sftpPort },
+      };
+    },
+    partner: { username: 'bench.partner', organization: 'Bench Kliniek', publicKey },
   });
   stops.push(() => web.node.stop());
   await storescu(web.dimsePort, 'BEELDBRUG', study.files);
@@ -142,16 +162,43 @@ try {
       `run ${r}: beeldbrug ${mbps(zipBytes.length, times.ours.at(-1))} MB/s, nginx ${mbps(zipBytes.length, times.nginx.at(-1))} MB/s`,
     );
   }
+  // SFTP: the zip into the partner's upload folder, and into OpenSSH's sftp, alternating.
+  const openssh = await startOpenSshSftp(join(sshDir, 'sshd'), publicKey);
+  stops.push(() => openssh.stop());
+  const upload = { ours: [] as number[], openssh: [] as number[] };
+  const sshTarget = join(work, 'openssh-upload.zip');
+  for (let r = 1; r <= RUNS; r++) {
+    upload.ours.push(await sftpPut(sftpPort, 'bench.partner', clientKey, zipPath, `upload/bench-${r}.zip`));
+    const rejected = await call(
+      'POST',
+      `/api/v1/quarantine/${study.studyInstanceUid}/reject`,
+      { reason: 'benchmark run' },
+      { authorization: `Bearer ${token}` },
+    );
+    if (rejected.status !== 200)
+      throw new Error(`the upload was not held in quarantine: ${rejected.status} ${rejected.body}`);
+    upload.openssh.push(await sftpPut(openssh.port, userInfo().username, clientKey, zipPath, sshTarget));
+    rmSync(sshTarget, { force: true });
+    console.log(
+      `sftp run ${r}: beeldbrug ${mbps(zipBytes.length, upload.ours.at(-1))} MB/s (into quarantine), OpenSSH ${mbps(zipBytes.length, upload.openssh.at(-1))} MB/s`,
+    );
+  }
   const rss = peakRssMb(pid);
   const ours = median(times.ours);
   const theirs = median(times.nginx);
+  const sftpOurs = median(upload.ours);
+  const sftpTheirs = median(upload.openssh);
   console.log(
     `beeldbrug (share zip, https) ${ours.toFixed(2)} s  ${mbps(zipBytes.length, ours)} MB/s  CPU ${median(cpu).toFixed(2)} s per download`,
   );
   console.log(`nginx (the zip as a file)    ${theirs.toFixed(2)} s  ${mbps(zipBytes.length, theirs)} MB/s`);
-  console.log(`node peak RSS during the downloads: ${rss.toFixed(0)} MB (before them: ${restingRss.toFixed(0)} MB)`);
+  console.log(`beeldbrug (sftp upload)      ${sftpOurs.toFixed(2)} s  ${mbps(zipBytes.length, sftpOurs)} MB/s`);
+  console.log(`OpenSSH (sftp upload)        ${sftpTheirs.toFixed(2)} s  ${mbps(zipBytes.length, sftpTheirs)} MB/s`);
   console.log(
-    `share_ratio_vs_https=${(theirs / ours).toFixed(2)} sftp_ratio_vs_openssh=NA peak_rss_mb=${rss.toFixed(0)}`,
+    `node peak RSS during the downloads and uploads: ${rss.toFixed(0)} MB (before them: ${restingRss.toFixed(0)} MB)`,
+  );
+  console.log(
+    `share_ratio_vs_https=${(theirs / ours).toFixed(2)} sftp_ratio_vs_openssh=${(sftpTheirs / sftpOurs).toFixed(2)} peak_rss_mb=${rss.toFixed(0)}`,
   );
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -160,6 +207,38 @@ try {
 
 function mbps(bytes: number, seconds: number | undefined): string {
   return seconds === undefined ? '?' : (bytes / 1e6 / seconds).toFixed(0);
+}
+
+/** One `put` by OpenSSH's sftp client, with the key and cipher both servers get; seconds until it exits. */
+async function sftpPut(port: number, user: string, key: string, file: string, target: string): Promise<number> {
+  const start = performance.now();
+  const r = await run(
+    'sftp',
+    [
+      '-b',
+      '-',
+      '-i',
+      key,
+      '-P',
+      String(port),
+      '-c',
+      'aes128-gcm@openssh.com',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'LogLevel=ERROR',
+      `${user}@127.0.0.1`,
+    ],
+    1_200_000,
+    { env: { ...process.env, SSH_AUTH_SOCK: '' }, input: `put ${file} ${target}\n` },
+  );
+  const seconds = (performance.now() - start) / 1000;
+  if (r.code !== 0) throw new Error(`sftp put to port ${port}: exit ${r.code} ${r.stderr}`);
+  return seconds;
 }
 
 /** One download by curl (to `out`, or /dev/null); seconds to the last byte. */

@@ -29,6 +29,8 @@ export async function spawnWebNode(
     prepare?: (dir: string) => Promise<void>;
     /** More of the node's configuration (e.g. its share section), given the HTTPS port. */
     edit?: (raw: Record<string, unknown>, httpsPort: number) => void;
+    /** A partner account too, signing in over SFTP with this key (an OpenSSH .pub line). */
+    partner?: { username: string; organization: string; publicKey: string };
   } = {},
 ): Promise<WebNode> {
   const pki = join(work, 'pki');
@@ -67,6 +69,17 @@ export async function spawnWebNode(
           role: 'radiologist',
           password: account.password,
         }));
+        if (o.partner !== undefined) {
+          const { account: partner } = await accounts.createLocal({
+            username: o.partner.username,
+            name: 'Bench partner',
+            role: 'partner',
+            organization: o.partner.organization,
+            password: account.password,
+            createdBy: { id: 'os:bench', name: 'bench (beeldbrug user add)' },
+          });
+          accounts.addSshKey(partner.id, o.partner.publicKey);
+        }
       } finally {
         accounts.close();
       }

@@ -4,7 +4,7 @@
 # repository, xmllint to validate audit messages; unzip to open a share's download, pdftotext to read its reports) and
 # openssl for test certificates. Idempotent: does nothing when they are already there.
 set -euo pipefail
-packages=(dcmtk orthanc orthanc-dicomweb openssl rsyslog rsyslog-openssl libxml2-utils chromium nginx-light unzip poppler-utils openssh-client)
+packages=(dcmtk orthanc orthanc-dicomweb openssl rsyslog rsyslog-openssl libxml2-utils chromium nginx-light unzip poppler-utils openssh-client openssh-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
