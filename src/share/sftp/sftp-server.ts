@@ -328,6 +328,9 @@ class PartnerSftp {
     if (writing) {
       if (!PartnerFolders.writable(normal) || e?.kind === 'dir' || e?.kind === 'refusal')
         return this.#status(reqId, 'PERMISSION_DENIED', 'files are sent into upload; the rest is read-only');
+      // oxlint-disable-next-line eslint/no-control-regex -- control characters are what is refused
+      if (/[\u0000-\u001f\u007f]/.test(normal))
+        return this.#status(reqId, 'PERMISSION_DENIED', 'a file name has no control characters');
       const parent = normal.slice(0, normal.lastIndexOf('/'));
       if (folders.get(parent)?.kind !== 'dir') return this.#status(reqId, 'NO_SUCH_FILE', 'no such folder');
       return this.#startUpload(reqId, normal.slice(UPLOAD.length + 1));
