@@ -11,9 +11,16 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: true,
     chunkSizeWarningLimit: 4096,
-    // Two pages: the staff workspace, and the page a share's recipient opens from the e-mail (none of the staff code).
+    // Every browser the pages are for knows modulepreload; without the polyfill the offline viewer is one file.
+    modulePreload: { polyfill: false },
+    // Three pages: the staff workspace, the page a share's recipient opens from the e-mail (none of the staff code),
+    // and the offline viewer that goes into a share's zip (its script inlined there: see share/offline-viewer.ts).
     rollupOptions: {
-      input: { main: `${import.meta.dirname}/index.html`, share: `${import.meta.dirname}/share.html` },
+      input: {
+        main: `${import.meta.dirname}/index.html`,
+        share: `${import.meta.dirname}/share.html`,
+        'offline-viewer': `${import.meta.dirname}/offline-viewer.html`,
+      },
     },
   },
   worker: { format: 'es' },

@@ -48,10 +48,11 @@ import { admit, peerCertificateCheck, resolvePeers } from './peer-allow-list.ts'
 import { pacsSourceFor } from './pacs-source.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '../registry/index.ts';
-import { registerWorkspaceRoutes } from '../workspace/index.ts';
+import { registerWorkspaceRoutes, WORKSPACE_ROOT } from '../workspace/index.ts';
 import {
   httpsSmsGateway,
   hostKeyFingerprint,
+  offlineViewerPage,
   Quarantine,
   SftpServer,
   sftpHostKey,
@@ -361,6 +362,8 @@ export async function startNode(
     let outbox: Outbox | undefined;
     let timeline: TimelineService | undefined;
     let sftpPort: number | undefined;
+    // The viewer that goes into each share's zip, from the built web app (read once).
+    const offlineViewer = config.share !== undefined ? offlineViewerPage(WORKSPACE_ROOT) : undefined;
     // Read (or made) before the workspace's routes, which tell partners the key's fingerprint.
     const sftpHostKeyText =
       config.share?.sftp !== undefined ? await sftpHostKey(join(config.dataDir, 'sftp-host-key')) : undefined;
@@ -633,6 +636,7 @@ export async function startNode(
                 node: config.node.name,
                 hospital: config.node.organization.name,
                 disclaimer: config.share.disclaimer,
+                offlineViewer,
                 partnerNamed: (username) => {
                   const a = partnerAccounts().find((x) => x.username === username.toLowerCase());
                   return a !== undefined ? { id: a.id, organization: a.organization } : undefined;
@@ -787,7 +791,11 @@ export async function startNode(
           audit,
           signInLimit: new SignInRateLimit(config.auth.signInRateLimit, options.now),
           node: config.node.name,
-          zipTexts: { hospital: config.node.organization.name, disclaimer: config.share.disclaimer },
+          zipTexts: {
+            hospital: config.node.organization.name,
+            disclaimer: config.share.disclaimer,
+            viewer: offlineViewer,
+          },
           logger: logger.child({ part: 'sftp' }),
         });
         sftpPort = await listening(`SFTP ${sftpConfig.host}:${sftpConfig.port}`, () =>

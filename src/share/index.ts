@@ -19,3 +19,4 @@ export { SqliteUploadStore, type Upload } from './upload/upload-store.ts';
 export type { RefusalKind } from './upload/intake.ts';
 export { hostKeyFingerprint, SftpServer } from './sftp/sftp-server.ts';
 export { sftpHostKey } from './sftp/host-key.ts';
+export { offlineViewerPage } from './offline-viewer.ts';

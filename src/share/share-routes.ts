@@ -96,6 +96,8 @@ export interface ShareRouteDeps {
   node: string;
   hospital: string;
   disclaimer: string;
+  /** The offline viewer page that goes into each zip, when the web app is built. */
+  offlineViewer?: string | undefined;
   /** An enabled partner account by user name: where a share to a partner goes. */
   partnerNamed(username: string): { id: string; organization: string } | undefined;
 }
@@ -296,7 +298,7 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
     async (req, reply) => {
       const { instances, deidentifier } = await d.shares.download(recipientOf(req).shareId, { ip: req.ip });
       const day = new Date().toISOString().slice(0, 10);
-      const texts = { hospital: d.hospital, disclaimer: d.disclaimer };
+      const texts = { hospital: d.hospital, disclaimer: d.disclaimer, viewer: d.offlineViewer };
       await sendZip(req, reply, `beelden-${day}.zip`, shareZip(instances, texts, deidentifier));
     },
   );
@@ -325,7 +327,7 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
     },
     async (req, reply) => {
       const { share, instances, deidentifier } = await d.shares.partnerDownload(partnerActing(req), req.params.shareId);
-      const texts = { hospital: d.hospital, disclaimer: d.disclaimer };
+      const texts = { hospital: d.hospital, disclaimer: d.disclaimer, viewer: d.offlineViewer };
       await sendZip(req, reply, partnerFileName(share), shareZip(instances, texts, deidentifier));
     },
   );

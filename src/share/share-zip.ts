@@ -5,6 +5,7 @@ import type { Deidentifier } from '../deid/index.ts';
 import { encodePart10, HeaderReader, isDocumentSopClass, readPart10, Tag } from '../dicom/index.ts';
 import type { ReleasedInstance } from '../studies/index.ts';
 import { type DirectoryEntry, dicomdir, directoryKeysOf } from './dicomdir.ts';
+import { OFFLINE_VIEWER_NAME } from './offline-viewer.ts';
 import { type ReportPdf, reportPdf } from './report-pdf.ts';
 
 /** Where the reports go as PDF, beside the DICOM folder: readable without a DICOM viewer. */
@@ -15,6 +16,8 @@ export interface ZipTexts {
   hospital: string;
   /** The hospital's disclaimer, also shown before the download. */
   disclaimer: string;
+  /** The offline viewer page (see offline-viewer.ts), when the web app is built. */
+  viewer?: string | undefined;
 }
 
 const pad = (n: number, width: number): string => String(n).padStart(width, '0');
@@ -129,6 +132,7 @@ export function shareZip(
       names.add(name);
       await entry(r.pdf, `${REPORTS_FOLDER}/${name}`);
     }
+    if (texts.viewer !== undefined) await entry(Buffer.from(texts.viewer, 'utf8'), OFFLINE_VIEWER_NAME);
     await entry(Buffer.from(readme(texts, entries.length, reports.length, deid), 'utf8'), 'LEESMIJ.TXT');
     zip.finalize();
   };
@@ -176,6 +180,12 @@ function readme(t: ZipTexts, files: number, reports: number, deid: DeidSummary |
     '',
     `Deze map bevat ${files} DICOM-bestanden in de map DICOM, met een DICOMDIR die ze opsomt.`,
     'Een DICOM-viewer (bijvoorbeeld die van uw ziekenhuis of huisarts) opent de DICOMDIR en toont de beelden.',
+    ...(t.viewer !== undefined
+      ? [
+          `Zonder DICOM-viewer: pak de zip uit, open ${OFFLINE_VIEWER_NAME} in uw browser en kies de uitgepakte map.`,
+          'De beelden blijven dan op uw computer.',
+        ]
+      : []),
     ...(reports > 0 ? [`De map ${REPORTS_FOLDER} bevat de verslagen als PDF, te openen zonder DICOM-viewer.`] : []),
     '',
     ...deidText,

@@ -96,6 +96,33 @@ test(
     assert.match(listed.stdout, /DICOM\/ST001\/SE001\/IM00001/);
     assert.ok(readFileSync(saved).length > study.bytes, 'the whole study is in it');
 
+    // Without a DICOM viewer: the zip's own viewer, opened from disk with no server, shows the unpacked folder.
+    const unpacked = join(tempDir(t), 'uitgepakt');
+    assert.equal((await run(unzip, ['-q', saved, '-d', unpacked], 60_000)).code, 0);
+    const offline = await (await freshContext(browser)).newPage();
+    await offline.goto(`file://${join(unpacked, 'BEKIJK-BEELDEN.html')}`);
+    await offline.locator('#folder').setInputFiles(unpacked);
+    await offline.getByText(/^Beeld 1 van \d+ · W \d+ L -?\d+$/).waitFor();
+    assert.match(await offline.locator('nav').innerText(), new RegExp(study.description));
+    const lit = await offline.locator('#image').evaluate((element) => {
+      const canvas = element as unknown as {
+        width: number;
+        height: number;
+        getContext(kind: '2d'): {
+          getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+        };
+      };
+      const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if ((d[i] ?? 0) > 0) n++;
+      return { n, width: canvas.width };
+    });
+    assert.ok(lit.width > 1 && lit.n > 0, 'the image is drawn');
+    await screenshot(offline, 'share-offline-viewer');
+    await offline.getByRole('button', { name: '▶' }).click();
+    await offline.getByText(/^Beeld 2 van \d+ · W \d+ L -?\d+$/).waitFor();
+    assert.deepEqual(scriptErrors(offline), []);
+
     // The recipient is the patient: they may see who accessed their data, asked for on purpose.
     await recipient.getByRole('button', { name: 'Toon het overzicht' }).click();
     const history = recipient.getByTestId('access-history');
