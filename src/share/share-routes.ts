@@ -111,6 +111,7 @@ const partnerDoc = docUnder('partner folders');
  * code sent by SMS (/share/v1). The recipient's routes answer nothing about the patient before the code.
  */
 export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
+  const zipTexts = { hospital: d.hospital, disclaimer: d.disclaimer, viewer: d.offlineViewer };
   const actor = (req: FastifyRequest): ShareActor => {
     const { grounds, user } = personActing(req, d.node, 'share');
     return { access: d.patientData.open(grounds), user };
@@ -298,8 +299,7 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
     async (req, reply) => {
       const { instances, deidentifier } = await d.shares.download(recipientOf(req).shareId, { ip: req.ip });
       const day = new Date().toISOString().slice(0, 10);
-      const texts = { hospital: d.hospital, disclaimer: d.disclaimer, viewer: d.offlineViewer };
-      await sendZip(req, reply, `beelden-${day}.zip`, shareZip(instances, texts, deidentifier));
+      await sendZip(req, reply, `beelden-${day}.zip`, shareZip(instances, zipTexts, deidentifier));
     },
   );
 
@@ -327,8 +327,7 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
     },
     async (req, reply) => {
       const { share, instances, deidentifier } = await d.shares.partnerDownload(partnerActing(req), req.params.shareId);
-      const texts = { hospital: d.hospital, disclaimer: d.disclaimer, viewer: d.offlineViewer };
-      await sendZip(req, reply, partnerFileName(share), shareZip(instances, texts, deidentifier));
+      await sendZip(req, reply, partnerFileName(share), shareZip(instances, zipTexts, deidentifier));
     },
   );
 }

@@ -8,7 +8,6 @@ import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import yauzl from 'yauzl';
 import { createTestCa, totpCode, totpStep } from '../../src/auth/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { openAccounts } from '../../src/node/index.ts';
@@ -16,7 +15,7 @@ import { call, type ExchangeNode, send, startExchangeNode } from '../support/exc
 import { freePort } from '../support/net.ts';
 import { importSynthPatient } from '../support/patient-data.ts';
 import { run, type RunResult } from '../support/processes.ts';
-import { shareSection, startMailServer, startSmsGateway } from '../support/share-services.ts';
+import { shareSection, startMailServer, startSmsGateway, zipEntryNames } from '../support/share-services.ts';
 import { addAccount, PERSON_PASSWORD, signedIn } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
@@ -80,22 +79,6 @@ function sftp(
       input: `${commands.join('\n')}\n`,
     },
   );
-}
-
-function zipEntries(path: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    yauzl.open(path, { lazyEntries: true }, (err, zip) => {
-      if (err !== null) return reject(err);
-      const names: string[] = [];
-      zip.on('entry', (e: yauzl.Entry) => {
-        names.push(e.fileName);
-        zip.readEntry();
-      });
-      zip.on('end', () => resolve(names));
-      zip.on('error', reject);
-      zip.readEntry();
-    });
-  });
 }
 
 async function setUp(t: TestContext): Promise<{ node: ExchangeNode; sftpPort: number; dir: string }> {
@@ -172,7 +155,7 @@ test('a partner signs in over SFTP and reaches only its own download and upload 
     password,
   );
   assert.equal(noord.code, 0, noord.stderr + noord.stdout);
-  const names = await zipEntries(`${local}.zip`);
+  const names = await zipEntryNames(`${local}.zip`);
   assert.ok(names.includes('DICOMDIR'), names.join());
   assert.equal(names.filter((n) => n.startsWith('DICOM/')).length, study.instances);
   assert.match(noord.stdout, /^--w------- 1 partner partner +\d+ .* IM1$/m, 'what was sent is listed, write-only');

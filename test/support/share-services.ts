@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import yauzl from 'yauzl';
 import { type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
 import { tempDir } from './tmp.ts';
 
@@ -215,5 +216,22 @@ export function asRecipient(
     );
     req.on('error', reject);
     req.end(payload);
+  });
+}
+
+/** The names of a zip's entries, in order, read by yauzl (an independent reader of the format). */
+export function zipEntryNames(path: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(path, { lazyEntries: true }, (err, zip) => {
+      if (err !== null) return reject(err);
+      const names: string[] = [];
+      zip.on('entry', (e: yauzl.Entry) => {
+        names.push(e.fileName);
+        zip.readEntry();
+      });
+      zip.on('end', () => resolve(names));
+      zip.on('error', reject);
+      zip.readEntry();
+    });
   });
 }

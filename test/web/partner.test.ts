@@ -9,7 +9,6 @@ import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { parse as parseYaml } from 'yaml';
-import yauzl from 'yauzl';
 import { createTestCa, totpCode, totpStep } from '../../src/auth/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { BROWSER_TEST_BUDGET, freshContext, screenshot, scriptErrors, startChromium } from '../support/chromium.ts';
@@ -17,7 +16,7 @@ import { startExchangeNode } from '../support/exchange.ts';
 import { freePort } from '../support/net.ts';
 import { importSynthPatient } from '../support/patient-data.ts';
 import { run } from '../support/processes.ts';
-import { shareSection, startMailServer, startSmsGateway } from '../support/share-services.ts';
+import { shareSection, startMailServer, startSmsGateway, zipEntryNames } from '../support/share-services.ts';
 import { addAccount, PERSON_PASSWORD } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
@@ -27,22 +26,6 @@ async function signIn(page: Page, username: string, totpSecret: string, password
   await page.getByLabel('Wachtwoord', { exact: true }).fill(password);
   await page.getByLabel('Code uit de authenticator-app').fill(totpCode(totpSecret, totpStep(new Date())));
   await page.getByRole('button', { name: 'Inloggen', exact: true }).click();
-}
-
-function zipNames(path: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    yauzl.open(path, { lazyEntries: true }, (err, zip) => {
-      if (err !== null) return reject(err);
-      const names: string[] = [];
-      zip.on('entry', (e: yauzl.Entry) => {
-        names.push(e.fileName);
-        zip.readEntry();
-      });
-      zip.on('end', () => resolve(names));
-      zip.on('error', reject);
-      zip.readEntry();
-    });
-  });
 }
 
 test(
@@ -128,7 +111,7 @@ test(
     ]);
     const saved = join(dir, 'noord.zip');
     await download.saveAs(saved);
-    const names = await zipNames(saved);
+    const names = await zipEntryNames(saved);
     assert.ok(names.includes('DICOMDIR'));
     assert.equal(names.filter((x) => x.startsWith('DICOM/')).length, study.instances);
 
