@@ -54,10 +54,18 @@ export class IncomingFile {
   }
 
   /**
-   * Appends what `body` brings at `offset` (which must be the file's size), durably, at most `max` bytes: answers the
-   * new size. A body cut off mid-way leaves what arrived, for the client to resume from.
+   * Appends what `body` brings at `offset` (which must be the file's size), at most `max` bytes: answers the new size.
+   * A body cut off mid-way leaves what arrived, for the client to resume from. `durable` (the default) makes it so
+   * before answering: a resumable upload's offset must hold after a crash. A file that arrives whole or not at all
+   * (SFTP) skips that: after a crash it is sent again anyway, and a flush of a whole file to disk would only be waited
+   * for.
    */
-  async append(offset: number, body: Readable, max: number): Promise<number> {
+  async append(
+    offset: number,
+    body: Readable,
+    max: number,
+    o: { durable: boolean } = { durable: true },
+  ): Promise<number> {
     let taken = 0;
     const limit = new Transform({
       transform(chunk: Buffer, _enc, done) {
@@ -71,9 +79,11 @@ export class IncomingFile {
       await pipeline(body, limit, ctrStream(this.#key, offset), out);
     } finally {
       // Whatever arrived is kept, and made durable, so a resumed upload goes on from the offset it is told.
-      const f = await open(this.path, 'r+');
-      await f.sync();
-      await f.close();
+      if (o.durable) {
+        const f = await open(this.path, 'r+');
+        await f.sync();
+        await f.close();
+      }
     }
     return offset + taken;
   }

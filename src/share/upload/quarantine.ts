@@ -164,7 +164,7 @@ export class Quarantine {
     await file.create();
     let size: number;
     try {
-      size = await file.append(0, body, this.#o.maxUploadBytes);
+      size = await file.append(0, body, this.#o.maxUploadBytes, { durable: false });
     } catch (err) {
       await file.remove();
       if (err instanceof RangeError)
