@@ -54,6 +54,7 @@ async function freeDemoPorts(): Promise<number> {
       base + 50,
       base + 60,
       base + 61,
+      base + 62,
     ];
     if ((await Promise.all(ports.map(isFree))).every(Boolean)) return base;
   }

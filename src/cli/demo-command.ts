@@ -19,7 +19,7 @@ import { initRegistry, REGISTRY_CONFIG_FILE_NAME, writeNetworkKey } from './regi
 import { formatTimeline } from './timeline-command.ts';
 import { createLogger } from '../log/index.ts';
 import { openAccounts, type RunningNode, startNode } from '../node/index.ts';
-import { addUserFromCli } from './user-command.ts';
+import { addUserFromCli, type UserAddOptions } from './user-command.ts';
 import { synthesize } from '../synth/index.ts';
 import { CONFIG_FILE_NAME, initNode } from './init-command.ts';
 import { makeCa, makeNodeCertificate } from './pki-command.ts';
@@ -191,7 +191,13 @@ export async function runDemo(o: DemoOptions): Promise<void> {
         if (i === 0)
           appendFileSync(
             join(dir, CONFIG_FILE_NAME),
-            `\n${stringifyYaml({ share: mailAndSms.shareConfig(`https://127.0.0.1:${exchangePort(i)}`) })}`,
+            `\n${stringifyYaml({
+              share: {
+                ...mailAndSms.shareConfig(`https://127.0.0.1:${exchangePort(i)}`),
+                // Partner accounts reach their folders over SFTP too.
+                sftp: { host: '127.0.0.1', port: o.basePort + 62 },
+              },
+            })}`,
           );
       }
       // Every node registers its patients with the region's registry and asks it before answering a timeline question.
@@ -204,7 +210,9 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       const config = loadConfig(join(dir, CONFIG_FILE_NAME));
       await demoAdmin(config, join(dir, 'admin-credentials.txt'));
       // Noord's radiologist: who signs in to send and to ask the timeline (the person comes from sign-in, never a flag).
-      if (i === 0) radiologist = await demoRadiologist(config, join(dir, 'radiologist-credentials.txt'));
+      if (i === 0) radiologist = await demoPerson(config, join(dir, 'radiologist-credentials.txt'), DEMO_RADIOLOGIST);
+      // And a partner clinic with its own download and upload folders, on the web and over SFTP.
+      if (i === 0) await demoPerson(config, join(dir, 'partner-credentials.txt'), DEMO_PARTNER);
       const logger = createLogger({
         level: config.log.level,
         name: config.node.name,
@@ -322,6 +330,8 @@ export async function runDemo(o: DemoOptions): Promise<void> {
             `Share with a patient: Noord's radiologist shared a study Noord holds; the e-mail is in ${mailAndSms.mailDir}, with this link:`,
             `  ${shareLink}`,
             `  Open it in the browser and ask for the code: the SMS arrives in ${mailAndSms.smsFile}. Share more from the workspace (Onderzoeken, Delen).`,
+            `A partner clinic (${DEMO_PARTNER.organization}) found the same study in its download folder. Its password and TOTP secret are in ${join(o.dir, first.hospital.aeTitle.toLowerCase(), 'partner-credentials.txt')}:`,
+            `  the workspace (below) as ${DEMO_PARTNER.username}, or  sftp -P ${o.basePort + 62} ${DEMO_PARTNER.username}@127.0.0.1   (ls download; put <file> upload/)`,
             '',
           ]
         : []),
@@ -349,6 +359,8 @@ async function demoShare(as: NodeApiClient, mail: DemoMailAndSms | undefined): P
     recipient: { name: 'Demo patiënt', email: 'patient@demo.test', mobile: '06 1234 5678' },
   });
   const text = await arrived;
+  // The same study into the demo partner's download folder.
+  await as.share({ studyInstanceUids: [uid], partner: DEMO_PARTNER.username });
   return /https:\/\/\S+\/share#[\w-]{43}/.exec(text)?.[0];
 }
 
@@ -374,29 +386,33 @@ ${shown}`,
   );
 }
 
-const DEMO_RADIOLOGIST = { username: 'radioloog', name: 'Demo radioloog', uziRoleCode: '01.015' } as const;
+const DEMO_RADIOLOGIST = {
+  username: 'radioloog',
+  name: 'Demo radioloog',
+  role: 'radiologist',
+  uziRole: '01.015',
+} as const satisfies DemoPerson;
+const DEMO_PARTNER = {
+  username: 'kliniek.demo',
+  name: 'Servicedesk',
+  role: 'partner',
+  organization: 'Kliniek Demo',
+} as const satisfies DemoPerson;
 
-/** Noord's demo radiologist, made once with a random password; the credentials go to a file only the owner can read. */
-async function demoRadiologist(
+type DemoPerson = Omit<UserAddOptions, 'password'>;
+
+/** A demo account of Noord, made once with a random password; the credentials go to a file only the owner can read. */
+async function demoPerson(
   config: Readonly<Config>,
   credentialsFile: string,
+  person: DemoPerson,
 ): Promise<{ password: string; secret: string }> {
   if (!existsSync(credentialsFile)) {
     const password = randomBytes(18).toString('base64url');
     let shown = '';
     const out = new Writable({ write: (chunk: Buffer, _enc, done) => ((shown += chunk.toString()), done()) });
-    await addUserFromCli(
-      config,
-      {
-        username: DEMO_RADIOLOGIST.username,
-        name: DEMO_RADIOLOGIST.name,
-        role: 'radiologist',
-        uziRole: DEMO_RADIOLOGIST.uziRoleCode,
-        password,
-      },
-      out,
-    );
-    writeFileSync(credentialsFile, `user name: ${DEMO_RADIOLOGIST.username}\npassword: ${password}\n${shown}`, {
+    await addUserFromCli(config, { ...person, password }, out);
+    writeFileSync(credentialsFile, `user name: ${person.username}\npassword: ${password}\n${shown}`, {
       mode: 0o600,
     });
   }
@@ -406,7 +422,7 @@ async function demoRadiologist(
   if (password === undefined || secret === undefined)
     throw new BeeldbrugError(
       'CONFIG_INVALID',
-      `${credentialsFile} does not hold the demo radiologist's password and TOTP secret; remove it to make a new account`,
+      `${credentialsFile} does not hold the demo account's password and TOTP secret; remove it to make a new account`,
     );
   return { password, secret };
 }

@@ -111,11 +111,15 @@ export class NodeApiClient {
     );
   }
 
-  /** Shares studies with a patient or doctor: the node e-mails the link; the code goes by SMS when it is opened. */
-  share(r: {
-    studyInstanceUids: string[];
-    recipient: { name: string; email: string; mobile: string };
-  }): Promise<{ shareId: string; expiresAt: string }> {
+  /**
+   * Shares studies with a patient or doctor (the node e-mails the link; the code goes by SMS when it is opened), or
+   * with a partner account (into its download folder).
+   */
+  share(
+    r: { studyInstanceUids: string[] } & (
+      { recipient: { name: string; email: string; mobile: string } } | { partner: string }
+    ),
+  ): Promise<{ shareId: string; expiresAt: string }> {
     return this.#json('POST', '/api/v1/shares', r);
   }
 
