@@ -220,6 +220,18 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
     },
   );
 
+  /** A signed-in person changed their own account (password, SSH keys): a configuration change in their name. */
+  const ownAccountChange = (req: FastifyRequest, description: string): void => {
+    d.audit.record({
+      action: 'configuration-change',
+      outcome: 'success',
+      description,
+      user: userOf(req.session!.account),
+      accessPoint: { node: d.node, ip: req.ip },
+      objects: {},
+      grounds: { purpose: 'account administration', authorization: 'session, two factors' },
+    });
+  };
   app.post(
     '/api/v1/session/password',
     {
@@ -241,31 +253,12 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
         .catch((err: unknown) => {
           throw catalogOf(err);
         });
-      d.audit.record({
-        action: 'configuration-change',
-        outcome: 'success',
-        description: 'own password changed; the other sessions of the account ended',
-        user: userOf(session.account),
-        accessPoint: { node: d.node, ip: req.ip },
-        objects: {},
-        grounds: { purpose: 'account administration', authorization: 'session, two factors' },
-      });
+      ownAccountChange(req, 'own password changed; the other sessions of the account ended');
       return reply.code(204).send();
     },
   );
 
   // A partner's SSH keys for SFTP: registered by the partner itself, on the web, with two factors.
-  const keyChange = (req: FastifyRequest, description: string): void => {
-    d.audit.record({
-      action: 'configuration-change',
-      outcome: 'success',
-      description,
-      user: userOf(req.session!.account),
-      accessPoint: { node: d.node, ip: req.ip },
-      objects: {},
-      grounds: { purpose: 'account administration', authorization: 'session, two factors' },
-    });
-  };
   const asCatalog = <T>(f: () => T): T => {
     try {
       return f();
@@ -293,7 +286,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
       const body = sshKeyBody.safeParse(req.body);
       if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'publicKey is required: the .pub file');
       const key = asCatalog(() => d.accounts.addSshKey(req.session!.account.id, body.data.publicKey));
-      keyChange(req, `SSH key ${key.fingerprint} (${key.type}) registered for SFTP`);
+      ownAccountChange(req, `SSH key ${key.fingerprint} (${key.type}) registered for SFTP`);
       return reply.code(201).send(key);
     },
   );
@@ -312,7 +305,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
       const body = sshKeyRemoveBody.safeParse(req.body);
       if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'fingerprint is required (SHA256:...)');
       asCatalog(() => d.accounts.removeSshKey(req.session!.account.id, body.data.fingerprint));
-      keyChange(req, `SSH key ${body.data.fingerprint} removed`);
+      ownAccountChange(req, `SSH key ${body.data.fingerprint} removed`);
       return reply.code(204).send();
     },
   );

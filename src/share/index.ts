@@ -1,6 +1,6 @@
 export { httpsSmsGateway, type Mailer, type MailMessage, type SmsGateway, smtpMailer } from './messages.ts';
 export { mobileNumber, type RecipientView, registerShareRoutes, type ShareRouteDeps } from './share-routes.ts';
-export { type Recipient, type Share, type ShareStore, SqliteShareStore } from './share-store.ts';
+export { type Recipient, type Share, type ShareStore, type ShareStudyRef, SqliteShareStore } from './share-store.ts';
 export {
   type AccessHistoryEntry,
   CODE_MINUTES,

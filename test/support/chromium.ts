@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { requireTool } from './tools.ts';
+import { totpCode, totpStep } from '../../src/auth/index.ts';
+import { PERSON_PASSWORD } from './sign-in.ts';
 
 /** A browser test's own budget, below the file's (scripts/test.ts): a hang fails the test that hangs, with its step. */
 export const BROWSER_TEST_BUDGET = { timeout: 600_000 };
@@ -75,4 +77,17 @@ export function scriptErrors(p: Page): readonly string[] {
 export async function screenshot(p: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await p.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Signs a local account in on the workspace's sign-in page: user name, password and the current TOTP code. */
+export async function signInOnPage(
+  page: Page,
+  username: string,
+  totpSecret: string,
+  o: { password?: string; code?: string } = {},
+): Promise<void> {
+  await page.getByLabel('Gebruikersnaam').fill(username);
+  await page.getByLabel('Wachtwoord', { exact: true }).fill(o.password ?? PERSON_PASSWORD);
+  await page.getByLabel('Code uit de authenticator-app').fill(o.code ?? totpCode(totpSecret, totpStep(new Date())));
+  await page.getByRole('button', { name: 'Inloggen', exact: true }).click();
 }

@@ -7,26 +7,25 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
-import type { Page } from 'playwright-core';
 import { parse as parseYaml } from 'yaml';
-import { createTestCa, totpCode, totpStep } from '../../src/auth/index.ts';
+import { createTestCa } from '../../src/auth/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
-import { BROWSER_TEST_BUDGET, freshContext, screenshot, scriptErrors, startChromium } from '../support/chromium.ts';
+import {
+  BROWSER_TEST_BUDGET,
+  freshContext,
+  screenshot,
+  scriptErrors,
+  signInOnPage,
+  startChromium,
+} from '../support/chromium.ts';
 import { startExchangeNode } from '../support/exchange.ts';
 import { freePort } from '../support/net.ts';
 import { importSynthPatient } from '../support/patient-data.ts';
 import { run } from '../support/processes.ts';
 import { shareSection, startMailServer, startSmsGateway, zipEntryNames } from '../support/share-services.ts';
-import { addAccount, PERSON_PASSWORD } from '../support/sign-in.ts';
+import { addAccount } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
-
-async function signIn(page: Page, username: string, totpSecret: string, password = PERSON_PASSWORD): Promise<void> {
-  await page.getByLabel('Gebruikersnaam').fill(username);
-  await page.getByLabel('Wachtwoord', { exact: true }).fill(password);
-  await page.getByLabel('Code uit de authenticator-app').fill(totpCode(totpSecret, totpStep(new Date())));
-  await page.getByRole('button', { name: 'Inloggen', exact: true }).click();
-}
 
 test(
   'partner folders in Chromium: a share to a partner, its download and upload folders, SSH keys, an expired password',
@@ -78,7 +77,7 @@ test(
     // The secretary shares the study with Kliniek Noord: no e-mail, no SMS; it goes to the partner's folder.
     const staff = await (await freshContext(browser)).newPage();
     await staff.goto(`https://127.0.0.1:${port}/#/share/${study.studyInstanceUid}`);
-    await signIn(staff, 's.smit', staffSecret);
+    await signInOnPage(staff, 's.smit', staffSecret);
     await staff.locator('select[name="partner"]').selectOption({ label: 'Partner: Kliniek Noord (downloadmap)' });
     await staff.getByText('er gaat geen e-mail of sms').waitFor();
     assert.equal(await staff.getByLabel('E-mailadres').count(), 0, 'no e-mail address is asked for');
@@ -94,7 +93,7 @@ test(
     // The partner signs in, is warned about its password, and finds the share in its download folder.
     const partner = await (await freshContext(browser)).newPage();
     await partner.goto(`https://127.0.0.1:${port}/`);
-    await signIn(partner, 'noord', partnerSecret);
+    await signInOnPage(partner, 'noord', partnerSecret);
     await partner.getByRole('heading', { name: 'Mappen van Kliniek Noord' }).waitFor();
     assert.match(await partner.getByTestId('password-warning').innerText(), /verloopt over 10 dagen/);
     const row = partner.getByTestId('partner-shares').locator('tbody tr');
@@ -131,7 +130,7 @@ test(
     // Zuid's password has expired: it sets a new one at sign-in, with the same code, and is in.
     const expired = await (await freshContext(browser)).newPage();
     await expired.goto(`https://127.0.0.1:${port}/`);
-    await signIn(expired, 'zuid', expiredSecret);
+    await signInOnPage(expired, 'zuid', expiredSecret);
     await expired.getByTestId('password-expired').waitFor();
     await expired.locator('input[name="newPassword"]').fill('een vers wachtwoord voor de kliniek');
     await expired.locator('input[name="repeatPassword"]').fill('een vers wachtwoord voor de kliniek');

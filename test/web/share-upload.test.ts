@@ -5,26 +5,25 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Page } from 'playwright-core';
 import ZipStream from 'zip-stream';
 import type { AuditRecord } from '../../src/audit/index.ts';
-import { createTestCa, totpCode, totpStep } from '../../src/auth/index.ts';
+import { createTestCa } from '../../src/auth/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
-import { BROWSER_TEST_BUDGET, freshContext, screenshot, scriptErrors, startChromium } from '../support/chromium.ts';
+import {
+  BROWSER_TEST_BUDGET,
+  freshContext,
+  screenshot,
+  scriptErrors,
+  signInOnPage,
+  startChromium,
+} from '../support/chromium.ts';
 import { startExchangeNode } from '../support/exchange.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { shareSection, startMailServer, startSmsGateway } from '../support/share-services.ts';
-import { addAccount, PERSON_PASSWORD } from '../support/sign-in.ts';
+import { addAccount } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
-
-async function signIn(page: Page, username: string, totpSecret: string): Promise<void> {
-  await page.getByLabel('Gebruikersnaam').fill(username);
-  await page.getByLabel('Wachtwoord').fill(PERSON_PASSWORD);
-  await page.getByLabel('Code uit de authenticator-app').fill(totpCode(totpSecret, totpStep(new Date())));
-  await page.getByRole('button', { name: 'Inloggen', exact: true }).click();
-}
 
 /** The files of a study packed as a zip, as a patient makes one of a CD's folder. */
 async function zipOf(files: readonly string[]): Promise<Buffer> {
@@ -78,7 +77,7 @@ test(
     // The secretary asks the patient for the images of an examination elsewhere.
     const staff = await (await freshContext(browser)).newPage();
     await staff.goto(`https://127.0.0.1:${port}/`);
-    await signIn(staff, 's.smit', totpSecret);
+    await signInOnPage(staff, 's.smit', totpSecret);
     await staff.getByRole('link', { name: 'Uploads' }).click();
     await staff.getByText('Er wacht niets in quarantaine.').waitFor();
     await staff.getByRole('button', { name: 'Beelden opvragen' }).click();

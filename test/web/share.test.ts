@@ -5,24 +5,23 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Page } from 'playwright-core';
-import { createTestCa, totpCode, totpStep } from '../../src/auth/index.ts';
-import { BROWSER_TEST_BUDGET, freshContext, screenshot, scriptErrors, startChromium } from '../support/chromium.ts';
+import { createTestCa } from '../../src/auth/index.ts';
+import {
+  BROWSER_TEST_BUDGET,
+  freshContext,
+  screenshot,
+  scriptErrors,
+  signInOnPage,
+  startChromium,
+} from '../support/chromium.ts';
 import { startExchangeNode } from '../support/exchange.ts';
 import { freePort } from '../support/net.ts';
 import { importSynthPatient } from '../support/patient-data.ts';
 import { run } from '../support/processes.ts';
 import { shareSection, startMailServer, startSmsGateway } from '../support/share-services.ts';
-import { addAccount, PERSON_PASSWORD } from '../support/sign-in.ts';
+import { addAccount } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
-
-async function signIn(page: Page, username: string, totpSecret: string): Promise<void> {
-  await page.getByLabel('Gebruikersnaam').fill(username);
-  await page.getByLabel('Wachtwoord').fill(PERSON_PASSWORD);
-  await page.getByLabel('Code uit de authenticator-app').fill(totpCode(totpSecret, totpStep(new Date())));
-  await page.getByRole('button', { name: 'Inloggen', exact: true }).click();
-}
 
 test(
   'sharing in Chromium: share from the workspace, open with e-mail link and SMS code, download, revoke',
@@ -47,7 +46,7 @@ test(
     // The secretary finds the study and shares it.
     const staff = await (await freshContext(browser)).newPage();
     await staff.goto(`https://127.0.0.1:${port}/`);
-    await signIn(staff, 's.smit', totpSecret);
+    await signInOnPage(staff, 's.smit', totpSecret);
     await staff.getByRole('button', { name: 'Zoeken' }).click();
     await staff.getByTestId('studies').getByRole('button', { name: 'Delen' }).first().click();
     await staff.getByRole('heading', { name: 'Delen met patiënt of arts' }).waitFor();

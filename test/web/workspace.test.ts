@@ -9,7 +9,14 @@ import type { BrowserContext, Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { totpCode, totpStep } from '../../src/auth/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
-import { BROWSER_TEST_BUDGET, freshContext, screenshot, scriptErrors, startChromium } from '../support/chromium.ts';
+import {
+  BROWSER_TEST_BUDGET,
+  freshContext,
+  screenshot,
+  scriptErrors,
+  signInOnPage,
+  startChromium,
+} from '../support/chromium.ts';
 import { type ExchangeNode, midden, noord, send } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
@@ -21,13 +28,6 @@ import { requireTool } from '../support/tools.ts';
 const urlOf = (n: ExchangeNode): string => `https://127.0.0.1:${n.port}/`;
 
 /** Signs in through the page as a person at the screen would: user name, password, and the authenticator's code. */
-async function signIn(page: Page, username: string, totpSecret: string, code?: string): Promise<void> {
-  await page.getByLabel('Gebruikersnaam').fill(username);
-  await page.getByLabel('Wachtwoord').fill(PERSON_PASSWORD);
-  await page.getByLabel('Code uit de authenticator-app').fill(code ?? totpCode(totpSecret, totpStep(new Date())));
-  await page.getByRole('button', { name: 'Inloggen', exact: true }).click();
-}
-
 /** The viewport's pixels in grey, and how many are lit above the black background. */
 async function pixelsOf(viewport: Locator): Promise<{ lit: number; data: Buffer }> {
   const { data } = await sharp(await viewport.screenshot())
@@ -95,11 +95,11 @@ test(
       await page.getByRole('heading', { name: 'Beeldbrug' }).waitFor();
       await page.getByText(noord.name).waitFor();
       await screenshot(page, 'sign-in');
-      await signIn(page, visser.username, visserSecret, wrongCode(visserSecret));
+      await signInOnPage(page, visser.username, visserSecret, { code: wrongCode(visserSecret) });
       await page.getByRole('alert').getByText('Inloggen mislukt').waitFor();
       const failures = nodes.noord.n.node.audit.list({ action: 'login-failure' });
       assert.ok(failures.some((r) => r.user.name === visser.name));
-      await signIn(page, visser.username, visserSecret);
+      await signInOnPage(page, visser.username, visserSecret);
       await page.getByTestId('signed-in-as').getByText('Dr. R. Visser · radioloog').waitFor();
     });
 
@@ -191,7 +191,7 @@ test(
     );
 
     await t.test('the other hospital: the study is in Midden’s inbox with the sender’s reason', async () => {
-      await signIn(midPage, bos.username, bosSecret);
+      await signInOnPage(midPage, bos.username, bosSecret);
       await midPage.getByRole('link', { name: 'Verzendingen' }).click();
       const row = midPage.getByTestId('inbox').getByRole('row').filter({ hasText: 'Overplaatsing naar IC' });
       await row.waitFor();
@@ -376,7 +376,7 @@ test(
         const auditor = { username: 'k.smit', name: 'K. Smit', role: 'auditor' as const };
         const secret = await addAccount(t, nodes.noord, auditor);
         const auditPage = await openAt(await freshContext(browser), nodes.noord);
-        await signIn(auditPage, auditor.username, secret);
+        await signInOnPage(auditPage, auditor.username, secret);
         await auditPage.getByRole('heading', { name: 'Logboek (NEN 7513)' }).waitFor();
         await auditPage.getByLabel('BSN').fill(patient.bsn);
         await auditPage.getByRole('button', { name: 'Zoeken' }).click();
@@ -407,7 +407,7 @@ test(
         const beheer = { username: 'i.beheer', name: 'I. Beheer', role: 'admin' as const };
         const secret = await addAccount(t, nodes.noord, beheer);
         const adminPage = await openAt(await freshContext(browser), nodes.noord);
-        await signIn(adminPage, beheer.username, secret);
+        await signInOnPage(adminPage, beheer.username, secret);
         await adminPage.getByRole('heading', { name: 'Beheer', level: 1 }).waitFor();
         assert.equal(
           await adminPage.getByRole('link', { name: 'Onderzoeken' }).count(),

@@ -3,6 +3,7 @@ import { api } from './api.ts';
 import { type DicomJson, num, str, strs, TAG } from './dicom-json.ts';
 import { dicomDate, personName } from './format.ts';
 import { useLanguage, useT } from './i18n.tsx';
+import type { ShareStudyRef } from '../../src/share/index.ts';
 
 /**
  * The study a screen acts on (send, share), as the node's study list has it: undefined while asked, null when the node
@@ -46,5 +47,19 @@ export function StudySummary({ study }: { study: DicomJson | null | undefined })
         {t('images').toLowerCase()}
       </dd>
     </dl>
+  );
+}
+
+/** A share's studies as they were when shared, a line each: date, description, modalities. */
+export function ShareStudyLines({ studies }: { studies: readonly ShareStudyRef[] }) {
+  const { lang } = useLanguage();
+  return (
+    <>
+      {studies.map((x) => (
+        <div key={x.studyInstanceUid}>
+          {dicomDate(x.studyDate ?? '', lang)} · {x.description ?? ''} · {x.modalities.join(', ')}
+        </div>
+      ))}
+    </>
   );
 }

@@ -43,3 +43,46 @@ export function Field({ label, children, hint }: { label: string; children: Reac
     </label>
   );
 }
+
+/**
+ * A new password, typed twice (the caller compares the two before sending): at sign-in once the old one expired, and
+ * when a person changes theirs.
+ */
+export function NewPasswordFields({
+  value,
+  repeated,
+  onChange,
+  autoFocus = false,
+}: {
+  value: string;
+  repeated: string;
+  onChange: (value: string, repeated: string) => void;
+  autoFocus?: boolean;
+}) {
+  const t = useT();
+  return (
+    <>
+      <Field label={t('newPassword')} hint={t('newPasswordHint')}>
+        <input
+          name="newPassword"
+          type="password"
+          autoComplete="new-password"
+          required
+          autoFocus={autoFocus}
+          value={value}
+          onChange={(e) => onChange(e.target.value, repeated)}
+        />
+      </Field>
+      <Field label={t('repeatPassword')}>
+        <input
+          name="repeatPassword"
+          type="password"
+          autoComplete="new-password"
+          required
+          value={repeated}
+          onChange={(e) => onChange(value, e.target.value)}
+        />
+      </Field>
+    </>
+  );
+}

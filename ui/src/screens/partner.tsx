@@ -1,8 +1,9 @@
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
 import { api, type SessionInfo, type WorkspaceInfo } from '../api.ts';
-import { dicomDate, localTime, personName } from '../format.ts';
+import { localTime, personName } from '../format.ts';
 import { useLanguage, useT } from '../i18n.tsx';
-import { Empty, ErrorNote, Field, Loading } from '../ui-parts.tsx';
+import { ShareStudyLines } from '../study-summary.tsx';
+import { Empty, ErrorNote, Field, Loading, NewPasswordFields } from '../ui-parts.tsx';
 import { UploadFiles } from '../upload-files.tsx';
 import type { SshKey } from '../../../src/auth/index.ts';
 import type { PartnerShare } from '../../../src/share/index.ts';
@@ -70,11 +71,7 @@ function DownloadFolder() {
                   {s.deidentified ? <span className="badge">{t('deidentified')}</span> : personName(s.patientName)}
                 </td>
                 <td>
-                  {s.studies.map((x) => (
-                    <div key={x.studyInstanceUid}>
-                      {dicomDate(x.studyDate ?? '', lang)} · {x.description ?? ''} · {x.modalities.join(', ')}
-                    </div>
-                  ))}
+                  <ShareStudyLines studies={s.studies} />
                 </td>
                 <td>{localTime(s.expiresAt, lang)}</td>
                 <td className="actions">
@@ -203,24 +200,14 @@ function ChangePassword({ open }: { open: boolean }) {
             onChange={(e) => setCurrent(e.target.value)}
           />
         </Field>
-        <Field label={t('newPassword')} hint={t('newPasswordHint')}>
-          <input
-            type="password"
-            autoComplete="new-password"
-            required
-            value={next}
-            onChange={(e) => setNext(e.target.value)}
-          />
-        </Field>
-        <Field label={t('repeatPassword')}>
-          <input
-            type="password"
-            autoComplete="new-password"
-            required
-            value={repeated}
-            onChange={(e) => setRepeated(e.target.value)}
-          />
-        </Field>
+        <NewPasswordFields
+          value={next}
+          repeated={repeated}
+          onChange={(v, r) => {
+            setNext(v);
+            setRepeated(r);
+          }}
+        />
         <ErrorNote error={error} />
         {done ? <p role="status">{t('passwordChanged')}</p> : null}
         <div className="buttons">

@@ -1,10 +1,10 @@
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
 import { api, type Destinations } from '../api.ts';
 import { strs, TAG } from '../dicom-json.ts';
-import { dicomDate, localTime, personName } from '../format.ts';
+import { localTime, personName } from '../format.ts';
 import { type TextKey, useLanguage, useT } from '../i18n.tsx';
 import { go } from '../route.ts';
-import { StudySummary, useStudy } from '../study-summary.tsx';
+import { ShareStudyLines, StudySummary, useStudy } from '../study-summary.tsx';
 import { Empty, ErrorNote, Field, Loading } from '../ui-parts.tsx';
 import type { DeidOptions } from '../../../src/deid/index.ts';
 import { mayHaveTextInPixels } from '../../../src/deid/text-in-pixels.ts';
@@ -266,11 +266,7 @@ export function SharesScreen() {
                   ) : null}
                 </td>
                 <td>
-                  {s.studies.map((x) => (
-                    <div key={x.studyInstanceUid}>
-                      {dicomDate(x.studyDate ?? '', lang)} · {x.description ?? ''} · {x.modalities.join(', ')}
-                    </div>
-                  ))}
+                  <ShareStudyLines studies={s.studies} />
                   {s.studies.length === 0 ? <div>{t('uploadRequest')}</div> : null}
                 </td>
                 <td>

@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { api, ApiError, type SessionInfo, type WorkspaceInfo } from '../api.ts';
 import { useLanguage, useT } from '../i18n.tsx';
-import { ErrorNote, Field } from '../ui-parts.tsx';
+import { ErrorNote, Field, NewPasswordFields } from '../ui-parts.tsx';
 
 /**
  * Password plus the authenticator's code, both at every sign-in (a local account), or the hospital's identity
@@ -107,27 +107,15 @@ export function SignInScreen({
             <p className="notice" role="status" data-testid="password-expired">
               {t('passwordExpired')}
             </p>
-            <Field label={t('newPassword')} hint={t('newPasswordHint')}>
-              <input
-                name="newPassword"
-                type="password"
-                autoComplete="new-password"
-                required
-                autoFocus
-                value={newPassword}
-                onChange={(e) => setNewPassword(e.target.value)}
-              />
-            </Field>
-            <Field label={t('repeatPassword')}>
-              <input
-                name="repeatPassword"
-                type="password"
-                autoComplete="new-password"
-                required
-                value={repeated}
-                onChange={(e) => setRepeated(e.target.value)}
-              />
-            </Field>
+            <NewPasswordFields
+              value={newPassword}
+              repeated={repeated}
+              autoFocus
+              onChange={(v, r) => {
+                setNewPassword(v);
+                setRepeated(r);
+              }}
+            />
           </>
         ) : null}
         <Field label={t('code')}>
