@@ -13,16 +13,9 @@ import {
 } from './multipart-reader.ts';
 import { type QidoLevel, qidoQuery } from './qido-query.ts';
 import { accessFor, type Path, releasedInPath } from './dicomweb-access.ts';
-import {
-  datasetHolding,
-  datasetOf,
-  elementAt,
-  formatBulkPath,
-  framesOf,
-  headersOf,
-  parseBulkPath,
-} from './stored-instance.ts';
+import { datasetHolding, elementAt, formatBulkPath, framesOf, parseBulkPath } from './stored-instance.ts';
 import { registerRenderedRoutes } from './rendered-routes.ts';
+import { framesAsked, metadataOf, OCTETS, sendFrames, sendOctetParts } from './instance-answers.ts';
 import { readAhead } from './read-ahead.ts';
 
 export interface DicomwebRouteDeps {
@@ -38,13 +31,8 @@ export const DICOMWEB_ROOT = '/dicomweb';
 
 const DICOM_JSON = 'application/dicom+json';
 
-const OCTETS = 'multipart/related; type="application/octet-stream"';
-
 /** The VRs whose values are bytes, which a bulk data URI can name (PS3.18 F.2.7). */
 const BULK_VRS: ReadonlySet<Vr> = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
-
-/** Binary values over this size are left behind a bulk data URI, so a series' metadata stays small for a viewer. */
-const MAX_INLINE_BYTES = 1024;
 
 /** A retrieval reads a few instances ahead of the one being sent, holding at most a few MB per request. */
 const READ_AHEAD = { ahead: 4, maxBytesEach: 1024 * 1024 };
@@ -153,22 +141,8 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
   app.get(`${DICOMWEB_ROOT}/studies/:study/series/:series/instances/:instance`, wado('Retrieve an instance'), retrieve);
 
   const metadata = async (req: FastifyRequest<{ Params: Path }>, reply: FastifyReply) => {
-    const instances = released(req, 'WADO-RS metadata');
     const root = base(req);
-    const out: DicomJson[] = [];
-    for await (const { instance, header, pixelData } of headersOf(instances)) {
-      const at = `${instanceUrl(root, instance)}/bulk/`;
-      // The pixel data is never read for metadata: it is named with its VR, and its bytes are behind its URI.
-      if (pixelData !== undefined) header.set(pixelData.tag, pixelData.vr, Buffer.alloc(0));
-      out.push(
-        toDicomJson(header, {
-          bulkDataUri: (el, path) =>
-            (path.length === 1 && el.tag === pixelData?.tag) || (el.bytes?.length ?? 0) > MAX_INLINE_BYTES
-              ? at + formatBulkPath(path)
-              : undefined,
-        }),
-      );
-    }
+    const out = await metadataOf(released(req, 'WADO-RS metadata'), (i) => instanceUrl(root, i));
     return reply.type(DICOM_JSON).send(out);
   };
   app.get<{ Params: Path & { '*': string } }>(
@@ -194,9 +168,9 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
         throw new BeeldbrugError('NOT_FOUND', `the instance has no bulk data at ${formatBulkPath(path)}`);
       if (el.fragments !== undefined) {
         const { frames, transferSyntaxUid } = framesOf(ds, instance!);
-        return octetParts(reply, frames, `; transfer-syntax=${transferSyntaxUid}`);
+        return sendOctetParts(reply, frames, `; transfer-syntax=${transferSyntaxUid}`);
       }
-      return octetParts(reply, [el.bytes ?? Buffer.alloc(0)], '');
+      return sendOctetParts(reply, [el.bytes ?? Buffer.alloc(0)], '');
     },
   );
   app.get<{ Params: Path & { frames: string } }>(
@@ -208,27 +182,10 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
       errors: ['NOT_FOUND'],
     }),
     async (req, reply) => {
-      const numbers = req.params.frames.split(',').map((f) => (/^\d+$/.test(f.trim()) ? Number(f.trim()) : 0));
-      if (numbers.length === 0 || numbers.some((f) => f < 1))
-        throw new BeeldbrugError(
-          'REQUEST_INVALID',
-          'frames are numbered from 1, comma-separated: frames/1 or frames/1,2',
-        );
+      framesAsked(req.params.frames);
       // A viewer asks for every frame of a series, one request each: one record covers them (see VIEWING_WINDOW_MS).
       const [instance] = released(req, `WADO-RS frames ${req.params.frames}`, { viewing: true });
-      const { frames, transferSyntaxUid, encapsulated } = framesOf(await datasetOf(instance!), instance!);
-      const missing = numbers.filter((f) => f > frames.length);
-      if (missing.length > 0)
-        throw new BeeldbrugError(
-          'NOT_FOUND',
-          `the instance has ${frames.length} frames; no frame ${missing.join(', ')}`,
-        );
-      // Uncompressed frames go as little-endian bytes; compressed ones as stored, the part naming their syntax.
-      return octetParts(
-        reply,
-        numbers.map((f) => frames[f - 1]!),
-        encapsulated ? `; transfer-syntax=${transferSyntaxUid}` : '',
-      );
+      return sendFrames(reply, instance!, req.params.frames);
     },
   );
   app.get(`${DICOMWEB_ROOT}/studies/:study/metadata`, meta("A study's metadata"), metadata);
@@ -375,16 +332,6 @@ function qidoResult(ds: Dataset, root: string): DicomJson {
         (series !== undefined && instance !== undefined ? `/instances/${instance}` : '');
   if (url !== undefined) ds.set(Tag.RetrieveURL, 'UR', url);
   return toDicomJson(ds);
-}
-
-/** Values as a multipart/related answer of application/octet-stream parts (frames, bulk data). */
-function octetParts(reply: FastifyReply, values: readonly Buffer[], typeParameters: string): FastifyReply {
-  const boundary = `beeldbrug-${randomBytes(12).toString('hex')}`;
-  const head = Buffer.from(`--${boundary}\r\nContent-Type: application/octet-stream${typeParameters}\r\n\r\n`);
-  const parts = values.flatMap((v) => [head, v, Buffer.from('\r\n')]);
-  return reply
-    .type(`${OCTETS}; boundary=${boundary}`)
-    .send(Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]));
 }
 
 /** Where WADO-RS retrieves one instance. */

@@ -6,23 +6,28 @@ import { bodyInvalid, type HttpsApp, PERSON_ROUTES } from '../http/index.ts';
 import { type AccessDeps, accessFor, identifierOf, type Path, releasedInPath } from './dicomweb-access.ts';
 import { parseViewport, parseWindow, renderFrame, type RenderOptions } from './rendered.ts';
 import { datasetOf, framesOf } from './stored-instance.ts';
+import type { ReleasedInstance } from '../studies/index.ts';
 
 const ROOT = '/dicomweb';
-const THUMBNAIL = { width: 128, height: 128 };
+export const THUMBNAIL = { width: 128, height: 128 };
 
 /** SOP classes with no picture to show: structured reports, encapsulated documents, presentation states, key objects. */
 const NOT_AN_IMAGE = /^1\.2\.840\.10008\.5\.1\.4\.1\.1\.(88\.|104\.|11\.|66)/;
 
 /** PS3.18 8.3.5.1's rendering parameters this node takes; others (annotation, charset) are ignored, as it may. */
-const renderedQuery = z.looseObject({
+export const renderedQuery = z.looseObject({
   window: z.string().max(64).optional().describe('center,width,function (function: linear, linear-exact, sigmoid)'),
   viewport: z.string().max(64).optional().describe('width,height of the answer in pixels'),
   quality: z.coerce.number().int().min(1).max(100).optional().describe('JPEG quality'),
 });
 
-type Query = z.input<typeof renderedQuery>;
+export type RenderedQuery = z.input<typeof renderedQuery>;
 
-function optionsOf(req: FastifyRequest<{ Querystring: Query }>, viewport?: RenderOptions['viewport']): RenderOptions {
+/** The rendering a request asks for: the Accept header's image type, and the window, size and quality it names. */
+export function renderOptionsOf(
+  req: FastifyRequest<{ Querystring: RenderedQuery }>,
+  viewport?: RenderOptions['viewport'],
+): RenderOptions {
   const accept = req.headers.accept ?? '';
   // PNG when the client names it before JPEG (or names only PNG); JPEG for everything else, `image/*` included.
   const at = (type: string): number => (accept.includes(type) ? accept.indexOf(type) : Infinity);
@@ -61,25 +66,16 @@ export function registerRenderedRoutes(app: HttpsApp, d: AccessDeps): void {
   });
 
   const render = async (
-    req: FastifyRequest<{ Params: Path & { frames?: string }; Querystring: Query }>,
+    req: FastifyRequest<{ Params: Path & { frames?: string }; Querystring: RenderedQuery }>,
     reply: FastifyReply,
     path: Path,
     what: string,
     viewport?: RenderOptions['viewport'],
   ) => {
-    const o = optionsOf(req, viewport);
-    const frameNumber = req.params.frames !== undefined ? Number(req.params.frames) : undefined;
-    if (frameNumber !== undefined && !(Number.isInteger(frameNumber) && frameNumber >= 1))
-      throw new BeeldbrugError('REQUEST_INVALID', 'a rendered frame is one frame number, from 1');
+    const o = renderOptionsOf(req, viewport);
+    const frameNumber = frameNumberOf(req.params.frames);
     const [instance] = releasedInPath(d, req, what, path);
-    const ds = await datasetOf(instance!);
-    const { frames, transferSyntaxUid, encapsulated } = framesOf(ds, instance!);
-    const index = frameNumber !== undefined ? frameNumber - 1 : Math.floor((frames.length - 1) / 2);
-    const frame = frames[index];
-    if (frame === undefined)
-      throw new BeeldbrugError('NOT_FOUND', `the instance has ${frames.length} frames; no frame ${frameNumber}`);
-    const image = await renderFrame(ds, frame, transferSyntaxUid, encapsulated, o);
-    return reply.type(o.type).header('cache-control', 'private, no-store').send(image);
+    return sendRendered(reply, instance!, frameNumber, o);
   };
 
   /** The instance a study's or series' thumbnail shows, found by a query that names the patient in the trail. */
@@ -112,7 +108,7 @@ export function registerRenderedRoutes(app: HttpsApp, d: AccessDeps): void {
     return { ...(req.params.study !== undefined ? { study: req.params.study } : {}), series, instance: middle.uid };
   };
 
-  type Req = FastifyRequest<{ Params: Path & { frames?: string }; Querystring: Query }>;
+  type Req = FastifyRequest<{ Params: Path & { frames?: string }; Querystring: RenderedQuery }>;
   app.get(
     `${ROOT}/studies/:study/series/:series/instances/:instance/rendered`,
     config('An instance rendered as an image (WADO-RS)'),
@@ -138,4 +134,29 @@ export function registerRenderedRoutes(app: HttpsApp, d: AccessDeps): void {
     config('A thumbnail of a study: the middle image of its largest series'),
     (req: Req, reply) => render(req, reply, representative(req), 'WADO-RS thumbnail', THUMBNAIL),
   );
+}
+
+/** A rendered frame's number from its path segment (one number, from 1); absent, the middle frame is drawn. */
+export function frameNumberOf(segment: string | undefined): number | undefined {
+  const n = segment !== undefined ? Number(segment) : undefined;
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1))
+    throw new BeeldbrugError('REQUEST_INVALID', 'a rendered frame is one frame number, from 1');
+  return n;
+}
+
+/** One frame of an instance (the middle one unless named) drawn as JPEG or PNG, never kept by a cache. */
+export async function sendRendered(
+  reply: FastifyReply,
+  instance: ReleasedInstance,
+  frameNumber: number | undefined,
+  o: RenderOptions,
+): Promise<FastifyReply> {
+  const ds = await datasetOf(instance);
+  const { frames, transferSyntaxUid, encapsulated } = framesOf(ds, instance);
+  const index = frameNumber !== undefined ? frameNumber - 1 : Math.floor((frames.length - 1) / 2);
+  const frame = frames[index];
+  if (frame === undefined)
+    throw new BeeldbrugError('NOT_FOUND', `the instance has ${frames.length} frames; no frame ${frameNumber}`);
+  const image = await renderFrame(ds, frame, transferSyntaxUid, encapsulated, o);
+  return reply.type(o.type).header('cache-control', 'private, no-store').send(image);
 }
