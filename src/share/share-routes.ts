@@ -5,6 +5,8 @@ import { type HttpsApp, PERSON_ROUTES, RECIPIENT_COOKIE, recipientTokenOf } from
 import type { PatientData } from '../studies/index.ts';
 import { docUnder, parsed, partnerActing, personActing, sendZip } from './route-parts.ts';
 import { shareZip } from './share-zip.ts';
+import { registerShareViewRoutes } from './share-view-routes.ts';
+import { PARTNER_VIEW_ROOT, RECIPIENT_VIEW_ROOT } from './view-roots.ts';
 import { partnerFileName, type ShareActor, type Shares } from './shares.ts';
 
 const uid = z
@@ -330,6 +332,19 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
       await sendZip(req, reply, partnerFileName(share), shareZip(instances, zipTexts, deidentifier));
     },
   );
+
+  registerShareViewRoutes(app, {
+    root: RECIPIENT_VIEW_ROOT,
+    access: 'share-recipient',
+    tag: 'share recipients',
+    opened: (req) => d.shares.viewed(recipientOf(req).shareId, { ip: req.ip }),
+  });
+  registerShareViewRoutes(app, {
+    root: PARTNER_VIEW_ROOT,
+    access: PERSON_ROUTES.partner,
+    tag: 'partner folders',
+    opened: (req) => d.shares.partnerViewed(partnerActing(req), req.params.shareId ?? ''),
+  });
 }
 
 function recipientOf(req: FastifyRequest): { shareId: string } {

@@ -81,7 +81,7 @@ export interface AccessHistoryEntry {
   purpose: string | null;
 }
 
-/** A share opened for download: its instances, and the de-identifier they pass through when it is de-identified. */
+/** A share opened for download or viewing: its instances, and the de-identifier they pass through when it is de-identified. */
 export interface SharedDownload {
   share: Share;
   instances: ReleasedInstance[];
@@ -478,6 +478,12 @@ export class Shares {
     return this.#download(share, this.#recipientAccess(share, from));
   }
 
+  /** The instances of a share, opened for its recipient's viewer in the browser (see PatientDataAccess.openShared). */
+  async viewed(shareId: string, from: FromAddress): Promise<SharedDownload> {
+    const share = await this.#shareOf(shareId);
+    return this.#viewed(share, this.#recipientAccess(share, from), 'their recipient');
+  }
+
   /**
    * The shares in a partner's download folder: those made to its account that have not ended, newest first. What the
    * list shows is recorded, one record per patient.
@@ -501,7 +507,7 @@ export class Shares {
       fileName: partnerFileName(s),
       createdAt: s.createdAt,
       expiresAt: s.expiresAt,
-      studies: s.studies,
+      studies: this.#studiesAsSeen(s),
       patientName: s.deidentify !== null ? null : s.patientName,
       deidentified: s.deidentify !== null,
     }));
@@ -509,6 +515,17 @@ export class Shares {
 
   /** A share in a partner's folder, downloaded; a share not theirs (or ended) is not found, and the try recorded. */
   async partnerDownload(by: PartnerActor, shareId: string): Promise<SharedDownload> {
+    const share = await this.#partnerShare(by, shareId, 'download');
+    return this.#download(share, this.#o.patientData.open(this.#partnerGrounds(by, 'share', share)));
+  }
+
+  /** A share in a partner's folder, opened for the viewer in the browser; one not theirs as in partnerDownload. */
+  async partnerViewed(by: PartnerActor, shareId: string): Promise<SharedDownload> {
+    const share = await this.#partnerShare(by, shareId, 'read');
+    return this.#viewed(share, this.#o.patientData.open(this.#partnerGrounds(by, 'share', share)), 'the partner');
+  }
+
+  async #partnerShare(by: PartnerActor, shareId: string, action: 'download' | 'read'): Promise<Share> {
     const share = /^[0-9a-f-]{36}$/.test(shareId) ? await this.#o.store.get(shareId) : undefined;
     if (
       share === undefined ||
@@ -516,14 +533,14 @@ export class Shares {
       stateOf(share, this.#now()) !== 'active'
     ) {
       this.#o.patientData.open(this.#partnerGrounds(by, 'share')).record({
-        action: 'download',
+        action,
         outcome: 'failure',
-        description: "download refused: no such share in the partner's folder",
+        description: `${action === 'read' ? 'viewing' : 'download'} refused: no such share in the partner's folder`,
         objects: {},
       });
       throw new BeeldbrugError('NOT_FOUND', 'no such share in your download folder');
     }
-    return this.#download(share, this.#o.patientData.open(this.#partnerGrounds(by, 'share', share)));
+    return share;
   }
 
   /** A partner as the quarantine takes its uploads: who, and the grounds (purpose upload). */
@@ -557,6 +574,32 @@ export class Shares {
       shareId,
     );
     await this.#o.store.downloaded(shareId);
+    return { share, instances, deidentifier: this.#deidentifierOf(share) };
+  }
+
+  /**
+   * A share's studies as its recipient knows them: a de-identified share's under the UIDs its files carry, with no
+   * description, and no date unless the sender kept dates.
+   */
+  #studiesAsSeen(share: Share): ShareStudyRef[] {
+    const deid = share.deidentify;
+    const deidentifier = this.#deidentifierOf(share);
+    if (deid === null || deidentifier === undefined) return share.studies;
+    return share.studies.map((s) => ({
+      studyInstanceUid: deidentifier.uid(s.studyInstanceUid),
+      studyDate: deid.retainLongitudinalDates ? s.studyDate : null,
+      description: null,
+      modalities: s.modalities,
+    }));
+  }
+
+  #viewed(share: Share, access: PatientDataAccess, by: string): SharedDownload {
+    const instances = access.openShared(
+      share.studies.map((s) => s.studyInstanceUid),
+      `shared studies viewed in the browser by ${by}${share.deidentify !== null ? ', de-identified' : ''}`,
+      share.shareId,
+      { viewing: true },
+    );
     return { share, instances, deidentifier: this.#deidentifierOf(share) };
   }
 

@@ -663,11 +663,35 @@ export class PatientDataAccess {
     return records;
   }
 
-  /** A share's studies downloaded by its recipient, one 'download' record per study; their bytes open through here. */
-  openShared(studyInstanceUids: readonly string[], description: string, shareId: string): ReleasedInstance[] {
-    this.#authorize('read', 'downloading shared studies', { objects: {} }, 'download');
-    const studies = this.#shared(studyInstanceUids, 'download');
-    this.recordAll(studies.map((s) => sharedAbout(s, 'download', description, shareId)));
+  /**
+   * A share's studies opened by its recipient, their bytes through here: downloaded (one 'download' record per study),
+   * or `viewing` in the browser, where a viewer asks for every image on its own: one 'read' record per study covers
+   * this recipient's further images of it for VIEWING_WINDOW_MS (the record says so).
+   */
+  openShared(
+    studyInstanceUids: readonly string[],
+    description: string,
+    shareId: string,
+    o: { viewing?: boolean } = {},
+  ): ReleasedInstance[] {
+    const action = o.viewing === true ? 'read' : 'download';
+    this.#authorize(
+      'read',
+      o.viewing === true ? 'viewing shared studies' : 'downloading shared studies',
+      { objects: {} },
+      action,
+    );
+    const studies = this.#shared(studyInstanceUids, action);
+    if (o.viewing !== true) this.recordAll(studies.map((s) => sharedAbout(s, action, description, shareId)));
+    else {
+      const now = this.#o.now();
+      const keyOf = (s: { study: SharedStudy }): string =>
+        `${this.grounds.user.id}|${this.grounds.accessPoint.ip ?? ''}|${s.study.studyInstanceUid}`;
+      const due = studies.filter((s) => (this.#o.viewing.get(keyOf(s)) ?? 0) <= now);
+      const covers = `; viewing: this record covers their further images of the study for ${VIEWING_WINDOW_MS / 60_000} minutes`;
+      this.recordAll(due.map((s) => sharedAbout(s, action, description, shareId, covers)));
+      for (const s of due) this.#remember(keyOf(s), now + VIEWING_WINDOW_MS, now);
+    }
     return studies.flatMap((s) => s.instances.map((i) => this.#released(i)));
   }
 
@@ -806,11 +830,12 @@ function sharedAbout(
   action: AuditEvent['action'],
   description: string,
   shareId: string | undefined,
+  more = '',
 ): AuditAbout {
   return {
     action,
     outcome: 'success',
-    description: `${description}: ${s.study.instances} instances`,
+    description: `${description}: ${s.study.instances} instances${more}`,
     patient: patientOf(s.instances[0]!),
     objects: { studyInstanceUid: s.study.studyInstanceUid, ...(shareId !== undefined ? { shareId } : {}) },
   };

@@ -1,5 +1,5 @@
-import { Tag, type Vr } from '../dicom/index.ts';
-import type { AttributeKey, QueryLevel, QueryRow } from '../store/index.ts';
+import { Dataset, Tag, type Vr } from '../dicom/index.ts';
+import type { AttributeKey, QueryLevel, QueryRow, StoredInstance } from '../store/index.ts';
 
 /** A C-FIND key the node can match on and return (PS3.4 C.6.1.1 and C.6.2.1). */
 export interface QueryKey {
@@ -78,3 +78,18 @@ export const queryKeys: readonly QueryKey[] = [
 export const keysByTag: ReadonlyMap<number, QueryKey> = new Map(queryKeys.map((k) => [k.tag, k]));
 
 export const levelRank: Readonly<Record<QueryLevel, number>> = { PATIENT: 0, STUDY: 1, SERIES: 2, IMAGE: 3 };
+
+/**
+ * What the index holds of one stored instance, from the patient down to `level`, as the data set a C-FIND match would
+ * carry (computed keys, such as counts, left out).
+ */
+export function indexedAttributes(s: StoredInstance, level: QueryLevel): Dataset {
+  const values: Partial<Record<AttributeKey, unknown>> = { ...s.patient, ...s.study, ...s.series, ...s.instance };
+  const ds = new Dataset().set(Tag.SpecificCharacterSet, 'CS', 'ISO_IR 192');
+  for (const key of queryKeys) {
+    if (key.attribute === undefined || levelRank[key.level] > levelRank[level]) continue;
+    const value = values[key.attribute];
+    if (typeof value === 'string' || typeof value === 'number') ds.set(key.tag, key.vr, String(value));
+  }
+  return ds;
+}

@@ -260,6 +260,7 @@ test('audit coverage: every route that touches patient data writes a complete re
       cookie = String(opened.headers['set-cookie']).split(';')[0] ?? '';
       assert.equal((await recipient('GET', '/share/v1/studies')).status, 200);
       assert.equal((await recipient('GET', '/share/v1/download')).status, 200);
+      await driveSharedViewer((path) => recipient('GET', path), '/share/v1/dicomweb');
       assert.equal((await recipient('GET', '/share/v1/access-history')).status, 200);
       // The patient uploads two images of theirs (tus: create, then the bytes); staff import one and reject the other.
       const uploaded: string[] = [];
@@ -319,6 +320,13 @@ test('audit coverage: every route that touches patient data writes a complete re
         objects: true,
         outsider: true,
       },
+      ...sharedViewerRoutes('/share/v1/dicomweb', {
+        at: n,
+        action: 'read',
+        match: /^shared studies viewed in the browser by their recipient/,
+        objects: true,
+        outsider: true,
+      }),
       'GET /share/v1/access-history': {
         at: n,
         action: 'audit-read',
@@ -378,6 +386,7 @@ test('audit coverage: every route that touches patient data writes a complete re
       const partnerShare = (JSON.parse(made.body) as { shareId: string }).shareId;
       assert.equal((await asPartner('GET', '/partner/v1/shares')).status, 200);
       assert.equal((await asPartner('GET', `/partner/v1/shares/${partnerShare}/zip`)).status, 200);
+      await driveSharedViewer((path) => asPartner('GET', path), `/partner/v1/shares/${partnerShare}/dicomweb`);
       const bytes = readFileSync(p.studies[2]?.files[0] ?? '');
       const tus = { 'tus-resumable': '1.0.0' };
       const created = await asPartner('POST', '/partner/v1/uploads', undefined, {
@@ -408,6 +417,13 @@ test('audit coverage: every route that touches patient data writes a complete re
         objects: true,
         outsider: true,
       },
+      ...sharedViewerRoutes('/partner/v1/shares/:shareId/dicomweb', {
+        at: n,
+        action: 'read',
+        match: /^shared studies viewed in the browser by the partner: \d+ instances; viewing/,
+        objects: true,
+        outsider: true,
+      }),
       'PATCH /partner/v1/uploads/:uploadId': {
         at: n,
         action: 'upload',
@@ -820,3 +836,37 @@ test('audit coverage: every route that touches patient data writes a complete re
     'and once the trail is writable again, the route answers',
   );
 });
+
+/** The routes of a share's viewer (share-view-routes.ts), each expected to leave the viewing's record. */
+function sharedViewerRoutes<E>(root: string, expected: E): Record<string, E> {
+  const paths = [
+    '/studies',
+    '/studies/:study/series',
+    '/studies/:study/series/:series/instances',
+    '/studies/:study/series/:series/metadata',
+    '/studies/:study/series/:series/instances/:instance/metadata',
+    '/studies/:study/series/:series/instances/:instance/frames/:frames',
+    '/studies/:study/series/:series/thumbnail',
+  ];
+  return Object.fromEntries(paths.map((p) => [`GET ${root}${p}`, expected]));
+}
+
+/** Walks a share's viewer as the web app does: the study, its series, their instances, metadata, a frame, a thumbnail. */
+async function driveSharedViewer(get: (path: string) => Promise<Reply>, root: string): Promise<void> {
+  const json = async (path: string): Promise<Record<string, { Value?: unknown[] }>[]> => {
+    const r = await get(`${root}${path}`);
+    assert.equal(r.status, 200, `${path}: ${r.body.slice(0, 300)}`);
+    return JSON.parse(r.body) as Record<string, { Value?: unknown[] }>[];
+  };
+  const uid = (j: Record<string, { Value?: unknown[] }> | undefined, tag: string): string =>
+    String(j?.[tag]?.Value?.[0]);
+  const study = uid((await json('/studies'))[0], '0020000D');
+  const series = uid((await json(`/studies/${study}/series`))[0], '0020000E');
+  const instance = uid((await json(`/studies/${study}/series/${series}/instances`))[0], '00080018');
+  await json(`/studies/${study}/series/${series}/metadata`);
+  await json(`/studies/${study}/series/${series}/instances/${instance}/metadata`);
+  for (const path of [`/instances/${instance}/frames/1`, '/thumbnail']) {
+    const r = await get(`${root}/studies/${study}/series/${series}${path}`);
+    assert.equal(r.status, 200, `${path}: ${r.body.slice(0, 300)}`);
+  }
+}

@@ -206,6 +206,28 @@ test('a partner signs in over SFTP and reaches only its own download and upload 
   assert.equal((zuid.stderr.match(/not found|No such file/gi) ?? []).length >= 4, true, zuid.stderr);
   assert.match(zuid.stderr, /Permission denied/);
 
+  // Nor on the web: another partner, signed in, finds Noord's share neither to download nor to view, and the tries are
+  // recorded in its name.
+  const west = await signedIn(t, node, {
+    username: 'west',
+    name: 'Beheer West',
+    role: 'partner',
+    organization: 'Kliniek West',
+  });
+  assert.deepEqual(JSON.parse((await west.call('GET', '/partner/v1/shares')).body), { shares: [] });
+  for (const path of [`/partner/v1/shares/${shareId}/zip`, `/partner/v1/shares/${shareId}/dicomweb/studies`])
+    assert.equal((await west.call('GET', path)).status, 404, path);
+  assert.deepEqual(
+    node.n.node.audit
+      .list()
+      .filter((r) => r.user.name === 'Beheer West (Kliniek West)' && r.outcome === 'failure')
+      .map((r) => `${r.action}: ${r.description}`),
+    [
+      "download: download refused: no such share in the partner's folder",
+      "read: viewing refused: no such share in the partner's folder",
+    ],
+  );
+
   // A wrong password signs nobody in, and the attempt is recorded; the partners' own steps are recorded by name.
   const wrong = await sftp({ sftpPort }, 'noord', ['ls'], { password: 'not the password', dir });
   assert.notEqual(wrong.code, 0);

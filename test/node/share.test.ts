@@ -9,7 +9,8 @@ import { createTestCa } from '../../src/auth/index.ts';
 import { type ExchangeNode, startExchangeNode } from '../support/exchange.ts';
 import { freePort } from '../support/net.ts';
 import { filesIn } from '../support/dicom-files.ts';
-import { heldInstances, importSynthPatient } from '../support/patient-data.ts';
+import { heldInstance, heldInstances, importSynthPatient } from '../support/patient-data.ts';
+import { datasetOf, framesOf } from '../../src/dicomweb/stored-instance.ts';
 import { run } from '../support/processes.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
@@ -452,6 +453,168 @@ test('a de-identified share: the images under new UIDs and a pseudonym, the same
     .filter((r) => r.objects.shareId === created.shareId);
   assert.equal(recorded.length, 2);
   assert.match(recorded[0]?.description ?? '', /de-identified/);
+});
+
+/** A recipient session opened with link and code: its cookie. */
+async function openedSession(s: Setup, token: string): Promise<string> {
+  const code = await codeBySms(s, token);
+  const opened = await recipientCall(s, 'POST', '/share/v1/session', { token, code });
+  assert.equal(opened.status, 200, opened.body);
+  return String(opened.headers['set-cookie']).split(';')[0]!;
+}
+
+type Json = Record<string, { vr: string; Value?: unknown[]; BulkDataURI?: string }>;
+const jsonOf = (r: Reply): Json[] => {
+  assert.equal(r.status, 200, r.body.slice(0, 500));
+  return JSON.parse(r.body) as Json[];
+};
+const value = (j: Json, tag: string): unknown => j[tag]?.Value?.[0];
+
+/** The parts of a multipart/related answer, as bytes. */
+function partsOf(r: Reply): Buffer[] {
+  const boundary = /boundary=([^;\s]+)/.exec(String(r.headers['content-type']))?.[1] ?? '';
+  assert.notEqual(boundary, '', String(r.headers['content-type']));
+  const parts: Buffer[] = [];
+  let at = r.bytes.indexOf(`--${boundary}`);
+  while (at >= 0) {
+    const next = r.bytes.indexOf(`--${boundary}`, at + boundary.length + 2);
+    if (next < 0) break;
+    const part = r.bytes.subarray(at, next - 2);
+    parts.push(part.subarray(part.indexOf('\r\n\r\n') + 4));
+    at = next;
+  }
+  return parts;
+}
+
+/** The first frame of a held instance, as the node stores it. */
+async function heldFrame(s: Setup, sopInstanceUid: string): Promise<Buffer> {
+  const held = heldInstance(s.node.n.node, sopInstanceUid);
+  assert.ok(held !== undefined, sopInstanceUid);
+  return framesOf(await datasetOf(held), held).frames[0]!;
+}
+
+test("the recipient views a shared study in the browser's viewer, without download: only the share's images, each as held, one record per study", async (t) => {
+  const s = await setUp(t);
+  const other = await importSynthPatient(t, s.node.n.node, 22);
+  const { shareId, token } = await share(s);
+  const root = '/share/v1/dicomweb';
+
+  // Nothing without the session of link and code.
+  assert.equal((await recipientCall(s, 'GET', `${root}/studies`)).status, 401);
+  const cookie = await openedSession(s, token);
+  const get = (path: string): Promise<Reply> => recipientCall(s, 'GET', `${root}${path}`, undefined, cookie);
+
+  const [study] = jsonOf(await get(`/studies?StudyInstanceUID=${s.studyInstanceUid}`));
+  assert.equal(value(study!, '0020000D'), s.studyInstanceUid);
+  const held = heldInstances(s.node.n.node, s.studyInstanceUid);
+  assert.equal(value(study!, '00201208'), held.length, 'every instance of the share');
+  assert.ok(JSON.stringify(value(study!, '00100010')).length > 2, 'the patient, by name');
+
+  const series = jsonOf(await get(`/studies/${s.studyInstanceUid}/series`));
+  assert.equal(
+    series.reduce((n, x) => n + Number(value(x, '00201209')), 0),
+    held.length,
+    'the series hold every instance',
+  );
+  const images = series.find((x) => value(x, '00080060') !== 'SR' && value(x, '00080060') !== 'DOC')!;
+  const seriesUid = String(value(images, '0020000E'));
+  const instances = jsonOf(await get(`/studies/${s.studyInstanceUid}/series/${seriesUid}/instances`));
+  const metadata = jsonOf(await get(`/studies/${s.studyInstanceUid}/series/${seriesUid}/metadata`));
+  assert.equal(metadata.length, instances.length);
+  const sop = String(value(metadata[0]!, '00080018'));
+  assert.match(
+    metadata[0]!['7FE00010']?.BulkDataURI ?? '',
+    new RegExp(`${root}/studies/.*/instances/${sop}/bulk/7FE00010$`),
+  );
+
+  // Every frame of the series, as a viewer asks for them: each the bytes the node holds.
+  for (const instance of instances) {
+    const uid = String(value(instance, '00080018'));
+    const frame = await get(`/studies/${s.studyInstanceUid}/series/${seriesUid}/instances/${uid}/frames/1`);
+    assert.equal(frame.status, 200, frame.body.slice(0, 300));
+    assert.ok(partsOf(frame)[0]!.equals(await heldFrame(s, uid)), `frame 1 of ${uid}`);
+  }
+  const thumbnail = await get(`/studies/${s.studyInstanceUid}/series/${seriesUid}/thumbnail`);
+  assert.equal(thumbnail.status, 200, thumbnail.body.slice(0, 300));
+  assert.equal(thumbnail.headers['content-type'], 'image/jpeg');
+
+  // Another patient's study, which the node holds, is not in this share: not found, whichever path names it.
+  const otherHeld = heldInstances(s.node.n.node, other.studyInstanceUid)[0]!.stored;
+  for (const path of [
+    `/studies/${other.studyInstanceUid}/series`,
+    `/studies/${other.studyInstanceUid}/series/${otherHeld.series.seriesInstanceUid}/metadata`,
+    `/studies/${s.studyInstanceUid}/series/${seriesUid}/instances/${otherHeld.instance.sopInstanceUid}/frames/1`,
+  ])
+    assert.equal((await get(path)).status, 404, path);
+  assert.deepEqual(jsonOf(await get(`/studies?StudyInstanceUID=${other.studyInstanceUid}`)), []);
+  // Nor is the node's own DICOMweb, or a partner's folder, open to a recipient.
+  for (const path of ['/dicomweb/studies', `/partner/v1/shares/${shareId}/dicomweb/studies`])
+    assert.equal((await recipientCall(s, 'GET', path, undefined, cookie)).status, 401, path);
+
+  // One record for the viewing of the study, however many images were asked for, naming the share and its recipient.
+  const viewed = s.node.n.node.audit
+    .list({ action: 'read' })
+    .filter((r) => r.description.startsWith('shared studies viewed in the browser'));
+  assert.equal(viewed.length, 1, viewed.map((r) => r.description).join('\n'));
+  assert.equal(viewed[0]?.objects.shareId, shareId);
+  assert.equal(viewed[0]?.objects.studyInstanceUid, s.studyInstanceUid);
+  assert.match(viewed[0]?.description ?? '', /covers their further images of the study for 5 minutes/);
+  assert.equal(viewed[0]?.user.id, `share:${shareId}`);
+});
+
+test('a de-identified share is viewed as its zip holds it: new UIDs, a pseudonym, no reports, the original UIDs not found', async (t) => {
+  const s = await setUp(t);
+  const made = await s.staff.call('POST', '/api/v1/shares', {
+    studyInstanceUids: [s.studyInstanceUid],
+    recipient,
+    deidentify: {},
+  });
+  assert.equal(made.status, 201, made.body);
+  const token = /\/share#([A-Za-z0-9_-]{43})/.exec((await s.mail.next()).text)?.[1] ?? '';
+  const cookie = await openedSession(s, token);
+  const root = '/share/v1/dicomweb';
+  const get = (path: string): Promise<Reply> => recipientCall(s, 'GET', `${root}${path}`, undefined, cookie);
+
+  const held = heldInstances(s.node.n.node, s.studyInstanceUid);
+  const patient = held[0]!.stored.patient;
+  const giveaways = [
+    s.studyInstanceUid,
+    ...held.map((i) => i.stored.instance.sopInstanceUid),
+    ...(patient.patientName ?? '').split('^').filter((p) => p.length > 2),
+    patient.patientId,
+    patient.birthDate ?? '',
+  ].filter((g) => g !== '');
+
+  const studies = await get('/studies');
+  const [study] = jsonOf(studies);
+  const studyUid = String(value(study!, '0020000D'));
+  assert.notEqual(studyUid, s.studyInstanceUid);
+  assert.deepEqual(value(study!, '00100010'), { Alphabetic: 'ANONIEM' });
+  const series = await get(`/studies/${studyUid}/series`);
+  assert.ok(
+    jsonOf(series).every((x) => !['SR', 'DOC'].includes(String(value(x, '00080060')))),
+    'no reports',
+  );
+  const seriesUid = String(value(jsonOf(series)[0]!, '0020000E'));
+  const instances = await get(`/studies/${studyUid}/series/${seriesUid}/instances`);
+  const metadata = await get(`/studies/${studyUid}/series/${seriesUid}/metadata`);
+  for (const answer of [studies, series, instances, metadata])
+    for (const g of giveaways) assert.ok(!answer.body.includes(g), `an answer holds ${g}`);
+  const sop = String(value(jsonOf(metadata)[0]!, '00080018'));
+  assert.equal(value(jsonOf(metadata)[0]!, '00120062'), 'YES', 'Patient Identity Removed');
+
+  // The pixels are the held ones, under the share's UIDs; under the original UIDs nothing is found.
+  const frame = await get(`/studies/${studyUid}/series/${seriesUid}/instances/${sop}/frames/1`);
+  assert.equal(frame.status, 200, frame.body.slice(0, 300));
+  const number = Number(value(jsonOf(metadata)[0]!, '00200013'));
+  const candidates = held.filter(
+    (i) =>
+      i.stored.instance.instanceNumber === number &&
+      i.stored.series.seriesNumber === Number(value(jsonOf(series)[0]!, '00200011')),
+  );
+  assert.equal(candidates.length, 1, 'the held instance of that series and number');
+  assert.ok(partsOf(frame)[0]!.equals(await heldFrame(s, candidates[0]!.stored.instance.sopInstanceUid)));
+  assert.equal((await get(`/studies/${s.studyInstanceUid}/series`)).status, 404);
 });
 
 test('the patient, with link and code, sees who accessed their data on this node, newest first; no one else does', async (t) => {

@@ -27,7 +27,7 @@ export interface SignedIn {
 export async function signedIn(
   t: TestContext,
   n: ExchangeNode,
-  a: { username: string; name: string; role: Role; uziRoleCode?: string },
+  a: { username: string; name: string; role: Role; uziRoleCode?: string; organization?: string },
 ): Promise<SignedIn> {
   const totpSecret = await addAccount(t, n, a);
   const r = await call(n.port, 'POST', '/api/v1/session', n.ca.certPem, undefined, {
