@@ -4,7 +4,8 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { requireTool } from './tools.ts';
 import { totpCode, totpStep } from '../../src/auth/index.ts';
 import { PERSON_PASSWORD } from './sign-in.ts';
@@ -90,4 +91,15 @@ export async function signInOnPage(
   await page.getByLabel('Wachtwoord', { exact: true }).fill(o.password ?? PERSON_PASSWORD);
   await page.getByLabel('Code uit de authenticator-app').fill(o.code ?? totpCode(totpSecret, totpStep(new Date())));
   await page.getByRole('button', { name: 'Inloggen', exact: true }).click();
+}
+
+/** The viewport's pixels in grey, and how many are lit above the black background. */
+export async function viewportPixels(viewport: Locator): Promise<{ lit: number; data: Buffer }> {
+  const { data } = await sharp(await viewport.screenshot())
+    .greyscale()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  let lit = 0;
+  for (const v of data) if (v > 24) lit++;
+  return { lit, data };
 }

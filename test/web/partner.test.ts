@@ -14,12 +14,13 @@ import {
   BROWSER_TEST_BUDGET,
   freshContext,
   screenshot,
+  viewportPixels,
   scriptErrors,
   signInOnPage,
   startChromium,
 } from '../support/chromium.ts';
 import { startExchangeNode } from '../support/exchange.ts';
-import { freePort } from '../support/net.ts';
+import { freePort, waitFor } from '../support/net.ts';
 import { importSynthPatient } from '../support/patient-data.ts';
 import { run } from '../support/processes.ts';
 import { shareSection, startMailServer, startSmsGateway, zipEntryNames } from '../support/share-services.ts';
@@ -113,6 +114,18 @@ test(
     const names = await zipEntryNames(saved);
     assert.ok(names.includes('DICOMDIR'));
     assert.equal(names.filter((x) => x.startsWith('DICOM/')).length, study.instances);
+
+    // Or it looks at the study in the browser, read from its folder's share, and goes back to the folders.
+    await row.getByRole('button', { name: 'Bekijken' }).click();
+    await partner.locator('[data-testid="viewport"][data-ready="true"]').waitFor();
+    await waitFor('the image drawn', async () => {
+      const { lit, data } = await viewportPixels(partner.getByTestId('viewport'));
+      return lit > data.length / 50;
+    });
+    assert.match(await partner.locator('#viewer-title').innerText(), new RegExp(study.description));
+    await screenshot(partner, 'partner-viewer');
+    await partner.getByRole('button', { name: '← Terug naar de lijst' }).click();
+    await row.getByText(study.description).waitFor();
 
     // It registers its SSH key, and sends an image to the hospital.
     await partner.getByLabel('SSH-sleutel registreren').fill(readFileSync(`${key}.pub`, 'utf8'));

@@ -1,6 +1,6 @@
 // Sharing in a real browser (Debian's Chromium): a secretary shares a study from the workspace, the link arrives at a
 // real SMTP server, the recipient follows it in another browser, asks for the SMS code, types it, reads the disclaimer
-// and downloads the zip; the secretary revokes the share and the link says so.
+// views the study in the browser and downloads the zip; the secretary revokes the share and the link says so.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,9 +13,10 @@ import {
   scriptErrors,
   signInOnPage,
   startChromium,
+  viewportPixels,
 } from '../support/chromium.ts';
 import { startExchangeNode } from '../support/exchange.ts';
-import { freePort } from '../support/net.ts';
+import { freePort, waitFor } from '../support/net.ts';
 import { importSynthPatient } from '../support/patient-data.ts';
 import { run } from '../support/processes.ts';
 import { shareSection, startMailServer, startSmsGateway } from '../support/share-services.ts';
@@ -95,6 +96,23 @@ test(
     assert.match(listed.stdout, /DICOM\/ST001\/SE001\/IM00001/);
     assert.ok(readFileSync(saved).length > study.bytes, 'the whole study is in it');
 
+    // Or without download: the study in the web app's viewer, read from the share, drawn on the canvas.
+    await studies.getByRole('button', { name: 'Bekijken' }).click();
+    await recipient.locator('[data-testid="viewport"][data-ready="true"]').waitFor();
+    await waitFor('the image drawn', async () => {
+      const { lit, data } = await viewportPixels(recipient.getByTestId('viewport'));
+      return lit > data.length / 50;
+    });
+    assert.match(await recipient.locator('#viewer-title').innerText(), new RegExp(study.description));
+    assert.equal(
+      await recipient.getByRole('button', { name: 'Vergelijken' }).count(),
+      0,
+      'a share holds nothing to compare',
+    );
+    await screenshot(recipient, 'share-recipient-viewer');
+    await recipient.getByRole('button', { name: '← Terug naar de lijst' }).click();
+    await studies.waitFor();
+
     // Without a DICOM viewer: the zip's own viewer, opened from disk with no server, shows the unpacked folder.
     const unpacked = join(tempDir(t), 'uitgepakt');
     assert.equal((await run(unzip, ['-q', saved, '-d', unpacked], 60_000)).code, 0);
@@ -166,6 +184,12 @@ test(
     assert.doesNotMatch(shown, /Geboortedatum|Patiënt/);
     assert.doesNotMatch(await researcher.content(), new RegExp(study.description));
     await screenshot(researcher, 'share-recipient-deidentified');
+    // Its viewer shows the images under the pseudonym, never the patient's name.
+    await researcher.getByLabel('Ik heb dit gelezen').check();
+    await researcher.getByTestId('shared-studies').getByRole('button', { name: 'Bekijken' }).click();
+    await researcher.locator('[data-testid="viewport"][data-ready="true"]').waitFor();
+    assert.match(await researcher.locator('#viewer-title').innerText(), /^ANONIEM · /);
+    assert.doesNotMatch(await researcher.content(), new RegExp(study.description));
     assert.deepEqual([...scriptErrors(staff), ...scriptErrors(recipient), ...scriptErrors(researcher)], []);
   },
 );

@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { BrowserContext, Locator, Page } from 'playwright-core';
-import sharp from 'sharp';
+import type { BrowserContext, Page } from 'playwright-core';
 import { totpCode, totpStep } from '../../src/auth/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import {
@@ -16,6 +15,7 @@ import {
   scriptErrors,
   signInOnPage,
   startChromium,
+  viewportPixels,
 } from '../support/chromium.ts';
 import { type ExchangeNode, midden, noord, send } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
@@ -28,17 +28,6 @@ import { requireTool } from '../support/tools.ts';
 const urlOf = (n: ExchangeNode): string => `https://127.0.0.1:${n.port}/`;
 
 /** Signs in through the page as a person at the screen would: user name, password, and the authenticator's code. */
-/** The viewport's pixels in grey, and how many are lit above the black background. */
-async function pixelsOf(viewport: Locator): Promise<{ lit: number; data: Buffer }> {
-  const { data } = await sharp(await viewport.screenshot())
-    .greyscale()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  let lit = 0;
-  for (const v of data) if (v > 24) lit++;
-  return { lit, data };
-}
-
 /** A code that is not the account's at this moment, nor at the steps beside it that a verifier may accept. */
 function wrongCode(secret: string): string {
   const now = totpStep(new Date());
@@ -124,7 +113,7 @@ test(
         const viewport = page.getByTestId('viewport');
         await page.locator('[data-testid="viewport"][data-ready="true"]').waitFor();
         const slice = page.getByTestId('slice');
-        const pixels = () => pixelsOf(viewport);
+        const pixels = () => viewportPixels(viewport);
         // The first image is drawn when the canvas shows more than the black background.
         let first = await pixels();
         await waitFor('the first image drawn', async () => {
@@ -307,7 +296,7 @@ test(
         await page.locator('[data-testid="viewport"][data-ready="true"]').waitFor();
         assert.ok(nodes.noord.n.node.store.index.stats().instances > before, 'the study came from Midden');
         await waitFor('the prior drawn', async () => {
-          const { lit, data } = await pixelsOf(page.getByTestId('viewport'));
+          const { lit, data } = await viewportPixels(page.getByTestId('viewport'));
           return lit > data.length / 50;
         });
         await screenshot(page, 'timeline-viewer');
@@ -321,7 +310,7 @@ test(
         const second = page.getByTestId('prior-viewport');
         await page.locator('[data-testid="prior-viewport"][data-ready="true"]').waitFor();
         await waitFor('the comparison drawn', async () => {
-          const { lit, data } = await pixelsOf(second);
+          const { lit, data } = await viewportPixels(second);
           return lit > data.length / 50;
         });
         await screenshot(page, 'viewer-compare');

@@ -1,4 +1,4 @@
-import { lazy, Suspense, useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { api, ApiError, onSessionEnded, request, type Role, type SessionInfo, type WorkspaceInfo } from './api.ts';
 import { type TextKey, useLanguage, useT } from './i18n.tsx';
 import { go, type Route, SCREENS_OF, type Screen, useRoute } from './route.ts';
@@ -14,29 +14,7 @@ import { TimelineScreen } from './screens/timeline.tsx';
 import { TransferScreen } from './screens/transfer.tsx';
 import { TransfersScreen } from './screens/transfers.tsx';
 import { ErrorNote, Loading } from './ui-parts.tsx';
-
-// The viewer carries Cornerstone and its codecs (megabytes): not part of the sign-in page. Once someone who may view
-// images is signed in, it loads (and Cornerstone starts its decoders) while the browser is idle, so opening the first
-// study does not wait for it. Once loaded it renders directly: through React.lazy even a loaded module suspends once,
-// and React holds a suspended screen back for 300 ms.
-type ViewerModule = typeof import('./screens/viewer.tsx');
-let viewerModule: ViewerModule | undefined;
-const loadViewer = async (): Promise<ViewerModule> => (viewerModule ??= await import('./screens/viewer.tsx'));
-const LazyViewer = lazy(async () => ({ default: (await loadViewer()).ViewerScreen }));
-function Viewer({ studyInstanceUid }: { studyInstanceUid: string }) {
-  const Screen = viewerModule?.ViewerScreen ?? LazyViewer;
-  return <Screen studyInstanceUid={studyInstanceUid} />;
-}
-function preloadViewer(): void {
-  const start = (): void => {
-    loadViewer().then(
-      (m) => m.prepareViewer(),
-      () => undefined, // a failed preload is tried again, and shown, when a study is opened
-    );
-  };
-  if ('requestIdleCallback' in window) requestIdleCallback(start, { timeout: 2000 });
-  else setTimeout(start, 200);
-}
+import { preloadViewer, Viewer } from './viewer/lazy-viewer.tsx';
 
 const NAV: readonly { screen: Screen; text: TextKey }[] = [
   { screen: 'studies', text: 'navStudies' },
@@ -182,11 +160,7 @@ function ScreenOf({
     case 'partner':
       return <PartnerScreen session={session} workspace={workspace} />;
     case 'viewer':
-      return (
-        <Suspense fallback={<Loading />}>
-          <Viewer studyInstanceUid={route.id ?? ''} />
-        </Suspense>
-      );
+      return <Viewer studyInstanceUid={route.id ?? ''} />;
     case 'send':
       return <SendScreen studyInstanceUid={route.id ?? ''} />;
     case 'share':

@@ -560,6 +560,8 @@ const texts = {
   unreachable: { nl: 'De node antwoordt niet.', en: 'The node does not answer.' },
   language: { nl: 'English', en: 'Nederlands' },
   view: { nl: 'Bekijken', en: 'View' },
+  backToShare: { nl: '← Terug naar de lijst', en: '← Back to the list' },
+  readDisclaimerFirst: { nl: 'Lees eerst de tekst hieronder', en: 'Read the text below first' },
   compare: { nl: 'Vergelijken', en: 'Compare' },
   compareClose: { nl: 'Vergelijking sluiten', en: 'Close comparison' },
   noPriors: {

@@ -5,7 +5,9 @@ import { api, ApiError } from './api.ts';
 import { dicomDate, megabytes, personName } from './format.ts';
 import { type TextKey, useLanguage, useT } from './i18n.tsx';
 import { ErrorNote, Field, Loading } from './ui-parts.tsx';
+import { SharedViewer } from './viewer/shared-viewer.tsx';
 import type { LinkStatus, RecipientView } from '../../src/share/index.ts';
+import { RECIPIENT_VIEW_ROOT } from '../../src/share/view-roots.ts';
 
 const CLOSED_TEXT: Readonly<Record<Exclude<LinkStatus['state'], 'active'>, TextKey>> = {
   expired: 'linkExpired',
@@ -194,11 +196,17 @@ export function RecipientApp() {
 
 const numberOf = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
-/** The shared studies, the hospital's disclaimer, and the download once the disclaimer is read. */
+/**
+ * The shared studies, the hospital's disclaimer, and once it is read, each study in the viewer (in the browser, nothing
+ * downloaded) or all of them as a zip.
+ */
 function SharedStudies({ view }: { view: RecipientView }) {
   const t = useT();
   const { lang } = useLanguage();
   const [read, setRead] = useState(false);
+  const [viewing, setViewing] = useState<string>();
+  if (viewing !== undefined)
+    return <SharedViewer root={RECIPIENT_VIEW_ROOT} studyInstanceUid={viewing} onClose={() => setViewing(undefined)} />;
   return (
     <>
       {view.deidentified ? <p data-testid="deidentified">{t('deidentifiedForYou')}</p> : null}
@@ -211,6 +219,7 @@ function SharedStudies({ view }: { view: RecipientView }) {
             <th>{t('study')}</th>
             <th>{t('images')}</th>
             <th>{t('size')}</th>
+            <th aria-label={t('view')} />
           </tr>
         </thead>
         <tbody>
@@ -224,6 +233,16 @@ function SharedStudies({ view }: { view: RecipientView }) {
               </td>
               <td>{s.instances}</td>
               <td>{megabytes(s.bytes)}</td>
+              <td>
+                <button
+                  type="button"
+                  disabled={!read}
+                  title={read ? undefined : t('readDisclaimerFirst')}
+                  onClick={() => setViewing(s.studyInstanceUid)}
+                >
+                  {t('view')}
+                </button>
+              </td>
             </tr>
           ))}
         </tbody>

@@ -51,13 +51,29 @@ export function StudySummary({ study }: { study: DicomJson | null | undefined })
 }
 
 /** A share's studies as they were when shared, a line each: date, description, modalities. */
-export function ShareStudyLines({ studies }: { studies: readonly ShareStudyRef[] }) {
+export function ShareStudyLines({
+  studies,
+  onView,
+}: {
+  studies: readonly ShareStudyRef[];
+  /** Offers each study in the viewer. */
+  onView?: (studyInstanceUid: string) => void;
+}) {
+  const t = useT();
   const { lang } = useLanguage();
   return (
     <>
       {studies.map((x) => (
         <div key={x.studyInstanceUid}>
           {dicomDate(x.studyDate ?? '', lang)} · {x.description ?? ''} · {x.modalities.join(', ')}
+          {onView !== undefined ? (
+            <>
+              {' '}
+              <button type="button" className="link" onClick={() => onView(x.studyInstanceUid)}>
+                {t('view')}
+              </button>
+            </>
+          ) : null}
         </div>
       ))}
     </>

@@ -7,6 +7,8 @@ import { Empty, ErrorNote, Field, Loading, NewPasswordFields } from '../ui-parts
 import { UploadFiles } from '../upload-files.tsx';
 import type { SshKey } from '../../../src/auth/index.ts';
 import type { PartnerShare } from '../../../src/share/index.ts';
+import { partnerViewRoot } from '../../../src/share/view-roots.ts';
+import { SharedViewer } from '../viewer/shared-viewer.tsx';
 
 /** Days before a partner's password expires that the page warns. */
 const WARN_DAYS = 14;
@@ -43,9 +45,18 @@ function DownloadFolder() {
   const { lang } = useLanguage();
   const [shares, setShares] = useState<PartnerShare[]>();
   const [error, setError] = useState<unknown>();
+  const [viewing, setViewing] = useState<{ shareId: string; studyInstanceUid: string }>();
   useEffect(() => {
     api<{ shares: PartnerShare[] }>('GET', '/partner/v1/shares').then((r) => setShares(r.shares), setError);
   }, []);
+  if (viewing !== undefined)
+    return (
+      <SharedViewer
+        root={partnerViewRoot(viewing.shareId)}
+        studyInstanceUid={viewing.studyInstanceUid}
+        onClose={() => setViewing(undefined)}
+      />
+    );
   return (
     <>
       <h2>{t('partnerDownload')}</h2>
@@ -71,7 +82,10 @@ function DownloadFolder() {
                   {s.deidentified ? <span className="badge">{t('deidentified')}</span> : personName(s.patientName)}
                 </td>
                 <td>
-                  <ShareStudyLines studies={s.studies} />
+                  <ShareStudyLines
+                    studies={s.studies}
+                    onView={(studyInstanceUid) => setViewing({ shareId: s.shareId, studyInstanceUid })}
+                  />
                 </td>
                 <td>{localTime(s.expiresAt, lang)}</td>
                 <td className="actions">

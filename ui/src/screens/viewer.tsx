@@ -8,6 +8,7 @@ import { ErrorNote, Loading } from '../ui-parts.tsx';
 import {
   attachTools,
   cornerstoneReady,
+  DICOMWEB_ROOT,
   disableStack,
   enableStack,
   Enums,
@@ -39,9 +40,9 @@ export function prepareViewer(): Promise<void> {
 }
 const NOT_AN_IMAGE = new Set(['SR', 'DOC', 'KO', 'PR']);
 
-/** The largest image series of a study: what a radiologist looks at first. */
-async function seriesOf(studyInstanceUid: string): Promise<DicomJson[]> {
-  const r = await api<DicomJson[] | undefined>('GET', `/dicomweb/studies/${studyInstanceUid}/series`);
+/** The image series of a study, in series-number order. */
+async function seriesOf(root: string, studyInstanceUid: string): Promise<DicomJson[]> {
+  const r = await api<DicomJson[] | undefined>('GET', `${root}/studies/${studyInstanceUid}/series`);
   return (r ?? [])
     .filter((s) => !NOT_AN_IMAGE.has(str(s, TAG.Modality)))
     .sort((a, b) => (num(a, TAG.SeriesNumber) ?? 0) - (num(b, TAG.SeriesNumber) ?? 0));
@@ -58,9 +59,18 @@ const largestOf = (series: readonly DicomJson[]): string | undefined => {
  * A stack viewer fed by WADO-RS: series thumbnails, the images of one series to scroll through, window/level with
  * presets, zoom and pan, and the tags of the image shown; beside it, on request, an earlier study of the same patient
  * (from this node: its own, or one the timeline brought from another hospital), each pane scrolled on its own and
- * windowed together.
+ * windowed together. `root` is where it reads: the node's DICOMweb, or one share's for its recipient (no comparison
+ * there: a share holds only what was shared).
  */
-export function ViewerScreen({ studyInstanceUid }: { studyInstanceUid: string }) {
+export function ViewerScreen({
+  studyInstanceUid,
+  root = DICOMWEB_ROOT,
+  compare = true,
+}: {
+  studyInstanceUid: string;
+  root?: string;
+  compare?: boolean;
+}) {
   const t = useT();
   const { lang } = useLanguage();
   const [series, setSeries] = useState<DicomJson[]>();
@@ -76,14 +86,14 @@ export function ViewerScreen({ studyInstanceUid }: { studyInstanceUid: string })
 
   useEffect(() => {
     const q = new URLSearchParams({ StudyInstanceUID: studyInstanceUid });
-    api<DicomJson[] | undefined>('GET', `/dicomweb/studies?${q.toString()}`).then((r) => setStudy(r?.[0]), setError);
-    seriesOf(studyInstanceUid).then((images) => {
+    api<DicomJson[] | undefined>('GET', `${root}/studies?${q.toString()}`).then((r) => setStudy(r?.[0]), setError);
+    seriesOf(root, studyInstanceUid).then((images) => {
       setSeries(images);
       setCurrent(largestOf(images));
     }, setError);
     setPrior(undefined);
     setPriors(undefined);
-  }, [studyInstanceUid]);
+  }, [root, studyInstanceUid]);
 
   /** The patient's other studies this node holds, newest first: what can be put beside this one. */
   const pickPrior = (): void => {
@@ -93,7 +103,7 @@ export function ViewerScreen({ studyInstanceUid }: { studyInstanceUid: string })
       PatientID: str(study, TAG.PatientID),
       includefield: 'StudyDescription,ModalitiesInStudy',
     });
-    api<DicomJson[] | undefined>('GET', `/dicomweb/studies?${q.toString()}`).then(
+    api<DicomJson[] | undefined>('GET', `${root}/studies?${q.toString()}`).then(
       (r) =>
         setPriors(
           (r ?? [])
@@ -105,7 +115,7 @@ export function ViewerScreen({ studyInstanceUid }: { studyInstanceUid: string })
   };
   const compareWith = (s: DicomJson): void => {
     setPicking(false);
-    seriesOf(str(s, TAG.StudyInstanceUID)).then((images) => {
+    seriesOf(root, str(s, TAG.StudyInstanceUID)).then((images) => {
       const uid = largestOf(images);
       if (uid !== undefined) setPrior({ study: s, seriesInstanceUid: uid });
     }, setError);
@@ -140,7 +150,7 @@ export function ViewerScreen({ studyInstanceUid }: { studyInstanceUid: string })
           <button type="button" onClick={() => setShowTags(!showTags)} aria-pressed={showTags}>
             {t('tags')}
           </button>
-          {prior === undefined ? (
+          {!compare ? null : prior === undefined ? (
             <button type="button" onClick={pickPrior} aria-expanded={picking} disabled={study === undefined}>
               {t('compare')}
             </button>
@@ -178,7 +188,7 @@ export function ViewerScreen({ studyInstanceUid }: { studyInstanceUid: string })
                   className="series-button"
                 >
                   <img
-                    src={`/dicomweb/studies/${studyInstanceUid}/series/${uid}/thumbnail?viewport=96,96`}
+                    src={`${root}/studies/${studyInstanceUid}/series/${uid}/thumbnail?viewport=96,96`}
                     alt=""
                     width={96}
                     height={96}
@@ -200,6 +210,7 @@ export function ViewerScreen({ studyInstanceUid }: { studyInstanceUid: string })
           {current !== undefined ? (
             <StackPane
               id={VIEWPORT}
+              root={root}
               studyInstanceUid={studyInstanceUid}
               seriesInstanceUid={current}
               testId="viewport"
@@ -213,6 +224,7 @@ export function ViewerScreen({ studyInstanceUid }: { studyInstanceUid: string })
           {prior !== undefined ? (
             <StackPane
               id={PRIOR}
+              root={root}
               studyInstanceUid={str(prior.study, TAG.StudyInstanceUID)}
               seriesInstanceUid={prior.seriesInstanceUid}
               testId="prior-viewport"
@@ -255,6 +267,7 @@ export function ViewerScreen({ studyInstanceUid }: { studyInstanceUid: string })
  */
 function StackPane(p: {
   id: string;
+  root: string;
   studyInstanceUid: string;
   seriesInstanceUid: string;
   testId: string;
@@ -270,7 +283,7 @@ function StackPane(p: {
   const [stack, setStack] = useState<SeriesStack>();
   const [index, setIndex] = useState(0);
   const [voi, setVoi] = useState<{ center: number; width: number }>();
-  const { id, studyInstanceUid, seriesInstanceUid, onShown, onError } = p;
+  const { id, root, studyInstanceUid, seriesInstanceUid, onShown, onError } = p;
 
   useEffect(() => {
     if (element.current === null) return;
@@ -289,12 +302,12 @@ function StackPane(p: {
     el.addEventListener(Enums.Events.VOI_MODIFIED, onVoi);
     (async () => {
       await cornerstoneReady();
-      const series = loadSeries(studyInstanceUid, seriesInstanceUid);
+      const series = loadSeries(root, studyInstanceUid, seriesInstanceUid);
       series.catch(() => undefined); // awaited below
       const viewport = enableStack(id, el);
       attachTools(id);
       // The middle image first, on its own, while the series' metadata comes; unless the series came first.
-      const preview = middleImage(studyInstanceUid, seriesInstanceUid).catch(() => undefined); // then only the series
+      const preview = middleImage(root, studyInstanceUid, seriesInstanceUid).catch(() => undefined); // then only the series
       const first = await Promise.race([preview, series.then(() => undefined)]);
       if (cancelled) return;
       if (first !== undefined) {
@@ -320,7 +333,7 @@ function StackPane(p: {
       el.removeEventListener(Enums.Events.VOI_MODIFIED, onVoi);
       delete el.dataset['ready'];
     };
-  }, [id, studyInstanceUid, seriesInstanceUid, onError]);
+  }, [id, root, studyInstanceUid, seriesInstanceUid, onError]);
 
   useEffect(() => onShown(id, stack?.metadata[index]), [id, stack, index, onShown]);
   // A pane that closes takes its viewport with it.

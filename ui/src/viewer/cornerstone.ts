@@ -65,8 +65,11 @@ export function attachTools(viewportId: string): void {
   group.addViewport(viewportId, renderingEngine().id);
 }
 
-const seriesUrl = (studyInstanceUid: string, seriesInstanceUid: string): string =>
-  `${location.origin}/dicomweb/studies/${studyInstanceUid}/series/${seriesInstanceUid}`;
+/** The node's own DICOMweb; a share's viewer reads its share's root instead (see share-view-routes.ts). */
+export const DICOMWEB_ROOT = '/dicomweb';
+
+const seriesUrl = (root: string, studyInstanceUid: string, seriesInstanceUid: string): string =>
+  `${location.origin}${root}/studies/${studyInstanceUid}/series/${seriesInstanceUid}`;
 
 const byInstanceNumber = (instances: DicomJson[]): DicomJson[] =>
   instances.sort((a, b) => (num(a, TAG.InstanceNumber) ?? 0) - (num(b, TAG.InstanceNumber) ?? 0));
@@ -89,8 +92,12 @@ export interface SeriesStack {
  * A series as a stack: its metadata over WADO-RS (one request), the instances in instance-number order, each frame an
  * image id the loader fetches from /frames when it is shown.
  */
-export async function loadSeries(studyInstanceUid: string, seriesInstanceUid: string): Promise<SeriesStack> {
-  const base = seriesUrl(studyInstanceUid, seriesInstanceUid);
+export async function loadSeries(
+  root: string,
+  studyInstanceUid: string,
+  seriesInstanceUid: string,
+): Promise<SeriesStack> {
+  const base = seriesUrl(root, studyInstanceUid, seriesInstanceUid);
   const instances = byInstanceNumber(await api<DicomJson[]>('GET', `${base}/metadata`));
   const imageIds: string[] = [];
   const metadata: DicomJson[] = [];
@@ -109,8 +116,12 @@ export async function loadSeries(studyInstanceUid: string, seriesInstanceUid: st
  * in instance-number order, then the metadata of the middle one alone. The viewer shows it while the whole series'
  * metadata (a file read per instance on the node) is still coming.
  */
-export async function middleImage(studyInstanceUid: string, seriesInstanceUid: string): Promise<string | undefined> {
-  const base = seriesUrl(studyInstanceUid, seriesInstanceUid);
+export async function middleImage(
+  root: string,
+  studyInstanceUid: string,
+  seriesInstanceUid: string,
+): Promise<string | undefined> {
+  const base = seriesUrl(root, studyInstanceUid, seriesInstanceUid);
   const found = await api<DicomJson[] | undefined>('GET', `${base}/instances?includefield=00200013`);
   const middle = byInstanceNumber(found ?? []).at(Math.floor(((found?.length ?? 0) - 1) / 2));
   if (middle === undefined) return undefined;
