@@ -56,34 +56,44 @@ export function catalogOf(err: unknown): unknown {
  * lockout, and give a new second factor. Accounts carry no patient data, so these are configuration changes in the
  * audit trail, in the admin's name; an admin cannot disable their own account, nor the last enabled admin.
  */
+/** An account error as the catalog's answer, thrown from `f`. */
+export function asCatalog<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    throw catalogOf(err);
+  }
+}
+
+/**
+ * A change to an account (an admin's, or a person's to their own password or keys): a configuration change in the
+ * name of the person signed in, with what the session rests on.
+ */
+export function recordAccountChange(
+  d: { audit: AuditTrail; node: string },
+  session: Session,
+  ip: string,
+  description: string,
+  authorization: string,
+): void {
+  const by = session.account;
+  d.audit.record({
+    action: 'configuration-change',
+    outcome: 'success',
+    description,
+    user: { id: by.id, name: by.name, ...(by.uziRoleCode !== undefined ? { roleCode: by.uziRoleCode } : {}) },
+    accessPoint: { node: d.node, ip },
+    objects: {},
+    grounds: { purpose: 'account administration', authorization },
+  });
+}
+
 export function registerAccountAdminRoutes(app: HttpsApp, d: AccountAdminDeps): void {
   const admin = documented(PERSON_ROUTES.admin, 'accounts');
   const issuer = `Beeldbrug ${d.node}`;
 
-  const recordChange = (session: Session, ip: string, description: string): void => {
-    const admin = session.account;
-    d.audit.record({
-      action: 'configuration-change',
-      outcome: 'success',
-      description,
-      user: {
-        id: admin.id,
-        name: admin.name,
-        ...(admin.uziRoleCode !== undefined ? { roleCode: admin.uziRoleCode } : {}),
-      },
-      accessPoint: { node: d.node, ip },
-      objects: {},
-      grounds: { purpose: 'account administration', authorization: 'admin role, two factors' },
-    });
-  };
-
-  const asCatalog = <T>(f: () => T): T => {
-    try {
-      return f();
-    } catch (err) {
-      throw catalogOf(err);
-    }
-  };
+  const recordChange = (session: Session, ip: string, description: string): void =>
+    recordAccountChange(d, session, ip, description, 'admin role, two factors');
 
   app.get(
     '/api/v1/accounts',

@@ -27,7 +27,7 @@ import {
   sessionTokenOf,
 } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
-import { catalogOf } from './account-admin-routes.ts';
+import { asCatalog, catalogOf, recordAccountChange } from './account-admin-routes.ts';
 import { refuseThrottled } from './sign-in-throttle.ts';
 
 export interface AccountRouteDeps {
@@ -221,17 +221,8 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
   );
 
   /** A signed-in person changed their own account (password, SSH keys): a configuration change in their name. */
-  const ownAccountChange = (req: FastifyRequest, description: string): void => {
-    d.audit.record({
-      action: 'configuration-change',
-      outcome: 'success',
-      description,
-      user: userOf(req.session!.account),
-      accessPoint: { node: d.node, ip: req.ip },
-      objects: {},
-      grounds: { purpose: 'account administration', authorization: 'session, two factors' },
-    });
-  };
+  const ownAccountChange = (req: FastifyRequest, description: string): void =>
+    recordAccountChange(d, req.session!, req.ip, description, 'session, two factors');
   app.post(
     '/api/v1/session/password',
     {
@@ -259,13 +250,6 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
   );
 
   // A partner's SSH keys for SFTP: registered by the partner itself, on the web, with two factors.
-  const asCatalog = <T>(f: () => T): T => {
-    try {
-      return f();
-    } catch (err) {
-      throw catalogOf(err);
-    }
-  };
   app.get(
     '/api/v1/session/ssh-keys',
     { config: { access: PERSON_ROUTES.partner, doc: doc("The partner's SSH keys for SFTP") } },
