@@ -1,301 +1,69 @@
 /**
- * The data dictionary entries this project uses: keyword, tag and VR as listed in PS3.6 section 6 (data elements),
- * section 7 (file meta elements) and section 8 (item tags). Tags are `(group << 16) | element` as unsigned numbers.
- * The table is typed `as const` so `Tag.PatientID` has the literal type 0x00100020.
+ * The data dictionary of PS3.6: every data element (section 6, retired ones included), the file meta elements (section
+ * 7) and the item tags (section 8), generated from the standard's own tables (see scripts/generate-dictionary.ts).
+ * Tags are `(group << 16) | element` as unsigned numbers; `Tag.PatientID` has the literal type 0x00100020.
  */
+import { ELEMENTS, REPEATING_ELEMENTS } from './dictionary-data.ts';
 import type { Vr } from './vr.ts';
 
-const entries = [
-  // File meta information (PS3.10 7.1, PS3.6 section 7)
-  ['FileMetaInformationGroupLength', 0x00020000, 'UL'],
-  ['FileMetaInformationVersion', 0x00020001, 'OB'],
-  ['MediaStorageSOPClassUID', 0x00020002, 'UI'],
-  ['MediaStorageSOPInstanceUID', 0x00020003, 'UI'],
-  ['TransferSyntaxUID', 0x00020010, 'UI'],
-  ['ImplementationClassUID', 0x00020012, 'UI'],
-  ['ImplementationVersionName', 0x00020013, 'SH'],
-  ['SourceApplicationEntityTitle', 0x00020016, 'AE'],
-  ['SendingApplicationEntityTitle', 0x00020017, 'AE'],
-  ['ReceivingApplicationEntityTitle', 0x00020018, 'AE'],
-  ['PrivateInformationCreatorUID', 0x00020100, 'UI'],
-  ['PrivateInformation', 0x00020102, 'OB'],
-  // Media storage directory (DICOMDIR, PS3.3 F.5)
-  ['FileSetID', 0x00041130, 'CS'],
-  ['OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity', 0x00041200, 'UL'],
-  ['OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity', 0x00041202, 'UL'],
-  ['FileSetConsistencyFlag', 0x00041212, 'US'],
-  ['DirectoryRecordSequence', 0x00041220, 'SQ'],
-  ['OffsetOfTheNextDirectoryRecord', 0x00041400, 'UL'],
-  ['RecordInUseFlag', 0x00041410, 'US'],
-  ['OffsetOfReferencedLowerLevelDirectoryEntity', 0x00041420, 'UL'],
-  ['DirectoryRecordType', 0x00041430, 'CS'],
-  ['ReferencedFileID', 0x00041500, 'CS'],
-  ['ReferencedSOPClassUIDInFile', 0x00041510, 'UI'],
-  ['ReferencedSOPInstanceUIDInFile', 0x00041511, 'UI'],
-  ['ReferencedTransferSyntaxUIDInFile', 0x00041512, 'UI'],
-  // SOP common, general study / series / equipment, query/retrieve (group 0008)
-  ['SpecificCharacterSet', 0x00080005, 'CS'],
-  ['ImageType', 0x00080008, 'CS'],
-  ['InstanceCreationDate', 0x00080012, 'DA'],
-  ['InstanceCreationTime', 0x00080013, 'TM'],
-  ['InstanceCreatorUID', 0x00080014, 'UI'],
-  ['SOPClassUID', 0x00080016, 'UI'],
-  ['SOPInstanceUID', 0x00080018, 'UI'],
-  ['StudyDate', 0x00080020, 'DA'],
-  ['SeriesDate', 0x00080021, 'DA'],
-  ['AcquisitionDate', 0x00080022, 'DA'],
-  ['ContentDate', 0x00080023, 'DA'],
-  ['AcquisitionDateTime', 0x0008002a, 'DT'],
-  ['StudyTime', 0x00080030, 'TM'],
-  ['SeriesTime', 0x00080031, 'TM'],
-  ['AcquisitionTime', 0x00080032, 'TM'],
-  ['ContentTime', 0x00080033, 'TM'],
-  ['AccessionNumber', 0x00080050, 'SH'],
-  ['IssuerOfAccessionNumberSequence', 0x00080051, 'SQ'],
-  ['QueryRetrieveLevel', 0x00080052, 'CS'],
-  ['RetrieveAETitle', 0x00080054, 'AE'],
-  ['InstanceAvailability', 0x00080056, 'CS'],
-  ['FailedSOPInstanceUIDList', 0x00080058, 'UI'],
-  ['Modality', 0x00080060, 'CS'],
-  ['ModalitiesInStudy', 0x00080061, 'CS'],
-  ['SOPClassesInStudy', 0x00080062, 'UI'],
-  ['ConversionType', 0x00080064, 'CS'],
-  ['PresentationIntentType', 0x00080068, 'CS'],
-  ['Manufacturer', 0x00080070, 'LO'],
-  ['InstitutionName', 0x00080080, 'LO'],
-  ['InstitutionAddress', 0x00080081, 'ST'],
-  ['ReferringPhysicianName', 0x00080090, 'PN'],
-  ['CodeValue', 0x00080100, 'SH'],
-  ['CodingSchemeDesignator', 0x00080102, 'SH'],
-  ['CodingSchemeVersion', 0x00080103, 'SH'],
-  ['CodeMeaning', 0x00080104, 'LO'],
-  ['MappingResource', 0x00080105, 'CS'],
-  ['TimezoneOffsetFromUTC', 0x00080201, 'SH'],
-  ['StationName', 0x00081010, 'SH'],
-  ['StudyDescription', 0x00081030, 'LO'],
-  ['ProcedureCodeSequence', 0x00081032, 'SQ'],
-  ['SeriesDescription', 0x0008103e, 'LO'],
-  ['InstitutionalDepartmentName', 0x00081040, 'LO'],
-  ['PerformingPhysicianName', 0x00081050, 'PN'],
-  ['NameOfPhysiciansReadingStudy', 0x00081060, 'PN'],
-  ['OperatorsName', 0x00081070, 'PN'],
-  ['ManufacturerModelName', 0x00081090, 'LO'],
-  ['ReferencedStudySequence', 0x00081110, 'SQ'],
-  ['ReferencedPerformedProcedureStepSequence', 0x00081111, 'SQ'],
-  ['ReferencedSeriesSequence', 0x00081115, 'SQ'],
-  ['ReferencedImageSequence', 0x00081140, 'SQ'],
-  ['ReferencedSOPClassUID', 0x00081150, 'UI'],
-  ['ReferencedSOPInstanceUID', 0x00081155, 'UI'],
-  ['RetrieveURL', 0x00081190, 'UR'],
-  ['FailureReason', 0x00081197, 'US'],
-  ['FailedSOPSequence', 0x00081198, 'SQ'],
-  ['ReferencedSOPSequence', 0x00081199, 'SQ'],
-  ['DerivationDescription', 0x00082111, 'ST'],
-  // Patient (group 0010)
-  ['PatientName', 0x00100010, 'PN'],
-  ['PatientID', 0x00100020, 'LO'],
-  ['IssuerOfPatientID', 0x00100021, 'LO'],
-  ['TypeOfPatientID', 0x00100022, 'CS'],
-  ['IssuerOfPatientIDQualifiersSequence', 0x00100024, 'SQ'],
-  ['PatientBirthDate', 0x00100030, 'DA'],
-  ['PatientBirthTime', 0x00100032, 'TM'],
-  ['PatientSex', 0x00100040, 'CS'],
-  ['OtherPatientIDs', 0x00101000, 'LO'],
-  ['OtherPatientNames', 0x00101001, 'PN'],
-  ['OtherPatientIDsSequence', 0x00101002, 'SQ'],
-  ['PatientAge', 0x00101010, 'AS'],
-  ['PatientSize', 0x00101020, 'DS'],
-  ['PatientWeight', 0x00101030, 'DS'],
-  ['PatientComments', 0x00104000, 'LT'],
-  ['PatientIdentityRemoved', 0x00120062, 'CS'],
-  ['DeidentificationMethod', 0x00120063, 'LO'],
-  ['DeidentificationMethodCodeSequence', 0x00120064, 'SQ'],
-  // Acquisition (group 0018)
-  ['ContrastBolusAgent', 0x00180010, 'LO'],
-  ['BodyPartExamined', 0x00180015, 'CS'],
-  ['ScanningSequence', 0x00180020, 'CS'],
-  ['SequenceVariant', 0x00180021, 'CS'],
-  ['ScanOptions', 0x00180022, 'CS'],
-  ['MRAcquisitionType', 0x00180023, 'CS'],
-  ['SliceThickness', 0x00180050, 'DS'],
-  ['KVP', 0x00180060, 'DS'],
-  ['RepetitionTime', 0x00180080, 'DS'],
-  ['EchoTime', 0x00180081, 'DS'],
-  ['InversionTime', 0x00180082, 'DS'],
-  ['NumberOfAverages', 0x00180083, 'DS'],
-  ['ImagingFrequency', 0x00180084, 'DS'],
-  ['ImagedNucleus', 0x00180085, 'SH'],
-  ['EchoNumbers', 0x00180086, 'IS'],
-  ['MagneticFieldStrength', 0x00180087, 'DS'],
-  ['SpacingBetweenSlices', 0x00180088, 'DS'],
-  ['DataCollectionDiameter', 0x00180090, 'DS'],
-  ['EchoTrainLength', 0x00180091, 'IS'],
-  ['DeviceSerialNumber', 0x00181000, 'LO'],
-  ['SoftwareVersions', 0x00181020, 'LO'],
-  ['ProtocolName', 0x00181030, 'LO'],
-  ['ReconstructionDiameter', 0x00181100, 'DS'],
-  ['DistanceSourceToDetector', 0x00181110, 'DS'],
-  ['DistanceSourceToPatient', 0x00181111, 'DS'],
-  ['GantryDetectorTilt', 0x00181120, 'DS'],
-  ['TableHeight', 0x00181130, 'DS'],
-  ['RotationDirection', 0x00181140, 'CS'],
-  ['ExposureTime', 0x00181150, 'IS'],
-  ['XRayTubeCurrent', 0x00181151, 'IS'],
-  ['Exposure', 0x00181152, 'IS'],
-  ['FilterType', 0x00181160, 'SH'],
-  ['ImagerPixelSpacing', 0x00181164, 'DS'],
-  ['ConvolutionKernel', 0x00181210, 'SH'],
-  ['FlipAngle', 0x00181314, 'DS'],
-  ['PatientPosition', 0x00185100, 'CS'],
-  ['ViewPosition', 0x00185101, 'CS'],
-  // Relationship and image plane (group 0020)
-  ['StudyInstanceUID', 0x0020000d, 'UI'],
-  ['SeriesInstanceUID', 0x0020000e, 'UI'],
-  ['StudyID', 0x00200010, 'SH'],
-  ['SeriesNumber', 0x00200011, 'IS'],
-  ['AcquisitionNumber', 0x00200012, 'IS'],
-  ['InstanceNumber', 0x00200013, 'IS'],
-  ['PatientOrientation', 0x00200020, 'CS'],
-  ['ImagePositionPatient', 0x00200032, 'DS'],
-  ['ImageOrientationPatient', 0x00200037, 'DS'],
-  ['FrameOfReferenceUID', 0x00200052, 'UI'],
-  ['Laterality', 0x00200060, 'CS'],
-  ['ImagesInAcquisition', 0x00201002, 'IS'],
-  ['PositionReferenceIndicator', 0x00201040, 'LO'],
-  ['SliceLocation', 0x00201041, 'DS'],
-  ['NumberOfPatientRelatedStudies', 0x00201200, 'IS'],
-  ['NumberOfPatientRelatedSeries', 0x00201202, 'IS'],
-  ['NumberOfPatientRelatedInstances', 0x00201204, 'IS'],
-  ['NumberOfStudyRelatedSeries', 0x00201206, 'IS'],
-  ['NumberOfStudyRelatedInstances', 0x00201208, 'IS'],
-  ['NumberOfSeriesRelatedInstances', 0x00201209, 'IS'],
-  ['ImageComments', 0x00204000, 'LT'],
-  // Image pixel and presentation (group 0028)
-  ['SamplesPerPixel', 0x00280002, 'US'],
-  ['PhotometricInterpretation', 0x00280004, 'CS'],
-  ['PlanarConfiguration', 0x00280006, 'US'],
-  ['NumberOfFrames', 0x00280008, 'IS'],
-  ['Rows', 0x00280010, 'US'],
-  ['Columns', 0x00280011, 'US'],
-  ['PixelSpacing', 0x00280030, 'DS'],
-  ['PixelAspectRatio', 0x00280034, 'IS'],
-  ['BitsAllocated', 0x00280100, 'US'],
-  ['BitsStored', 0x00280101, 'US'],
-  ['HighBit', 0x00280102, 'US'],
-  ['PixelRepresentation', 0x00280103, 'US'],
-  ['SmallestImagePixelValue', 0x00280106, 'US'],
-  ['LargestImagePixelValue', 0x00280107, 'US'],
-  ['BurnedInAnnotation', 0x00280301, 'CS'],
-  ['LongitudinalTemporalInformationModified', 0x00280303, 'CS'],
-  ['WindowCenter', 0x00281050, 'DS'],
-  ['WindowWidth', 0x00281051, 'DS'],
-  ['RescaleIntercept', 0x00281052, 'DS'],
-  ['RescaleSlope', 0x00281053, 'DS'],
-  ['RescaleType', 0x00281054, 'LO'],
-  ['WindowCenterWidthExplanation', 0x00281055, 'LO'],
-  ['LossyImageCompression', 0x00282110, 'CS'],
-  ['LossyImageCompressionRatio', 0x00282112, 'DS'],
-  ['LossyImageCompressionMethod', 0x00282114, 'CS'],
-  // Request and procedure (groups 0032, 0040)
-  ['RequestingPhysician', 0x00321032, 'PN'],
-  ['RequestedProcedureDescription', 0x00321060, 'LO'],
-  ['ScheduledProcedureStepID', 0x00400009, 'SH'],
-  ['UniversalEntityID', 0x00400032, 'UT'],
-  ['UniversalEntityIDType', 0x00400033, 'CS'],
-  ['IdentifierTypeCode', 0x00400035, 'CS'],
-  ['AssigningFacilitySequence', 0x00400036, 'SQ'],
-  ['PerformedProcedureStepStartDate', 0x00400244, 'DA'],
-  ['PerformedProcedureStepStartTime', 0x00400245, 'TM'],
-  ['PerformedProcedureStepID', 0x00400253, 'SH'],
-  ['PerformedProcedureStepDescription', 0x00400254, 'LO'],
-  ['RequestAttributesSequence', 0x00400275, 'SQ'],
-  ['MeasurementUnitsCodeSequence', 0x004008ea, 'SQ'],
-  ['RequestedProcedureID', 0x00401001, 'SH'],
-  ['ReasonForTheRequestedProcedure', 0x00401002, 'LO'],
-  // Structured reporting (PS3.3 C.17)
-  ['RelationshipType', 0x0040a010, 'CS'],
-  ['VerifyingOrganization', 0x0040a027, 'LO'],
-  ['VerificationDateTime', 0x0040a030, 'DT'],
-  ['ObservationDateTime', 0x0040a032, 'DT'],
-  ['ValueType', 0x0040a040, 'CS'],
-  ['ConceptNameCodeSequence', 0x0040a043, 'SQ'],
-  ['ContinuityOfContent', 0x0040a050, 'CS'],
-  ['VerifyingObserverSequence', 0x0040a073, 'SQ'],
-  ['VerifyingObserverName', 0x0040a075, 'PN'],
-  ['AuthorObserverSequence', 0x0040a078, 'SQ'],
-  ['VerifyingObserverIdentificationCodeSequence', 0x0040a088, 'SQ'],
-  ['DateTime', 0x0040a120, 'DT'],
-  ['Date', 0x0040a121, 'DA'],
-  ['Time', 0x0040a122, 'TM'],
-  ['PersonName', 0x0040a123, 'PN'],
-  ['UID', 0x0040a124, 'UI'],
-  ['TextValue', 0x0040a160, 'UT'],
-  ['ConceptCodeSequence', 0x0040a168, 'SQ'],
-  ['MeasuredValueSequence', 0x0040a300, 'SQ'],
-  ['NumericValue', 0x0040a30a, 'DS'],
-  ['ReferencedRequestSequence', 0x0040a370, 'SQ'],
-  ['PerformedProcedureCodeSequence', 0x0040a372, 'SQ'],
-  ['CurrentRequestedProcedureEvidenceSequence', 0x0040a375, 'SQ'],
-  ['PertinentOtherEvidenceSequence', 0x0040a385, 'SQ'],
-  ['CompletionFlag', 0x0040a491, 'CS'],
-  ['VerificationFlag', 0x0040a493, 'CS'],
-  ['PreliminaryFlag', 0x0040a496, 'CS'],
-  ['ContentTemplateSequence', 0x0040a504, 'SQ'],
-  ['ContentSequence', 0x0040a730, 'SQ'],
-  ['TemplateIdentifier', 0x0040db00, 'CS'],
-  ['ReferencedContentItemIdentifier', 0x0040db73, 'UL'],
-  // Encapsulated document (PS3.3 C.24.2)
-  ['DocumentTitle', 0x00420010, 'ST'],
-  ['EncapsulatedDocument', 0x00420011, 'OB'],
-  ['MIMETypeOfEncapsulatedDocument', 0x00420012, 'LO'],
-  ['SourceInstanceSequence', 0x00420013, 'SQ'],
-  ['ListOfMIMETypes', 0x00420014, 'LO'],
-  ['EncapsulatedDocumentLength', 0x00420015, 'UL'],
-  // Presentation state / content identification (group 0070)
-  ['ContentLabel', 0x00700080, 'CS'],
-  ['ContentDescription', 0x00700081, 'LO'],
-  ['PresentationCreationDate', 0x00700082, 'DA'],
-  ['PresentationCreationTime', 0x00700083, 'TM'],
-  ['ContentCreatorName', 0x00700084, 'PN'],
-  ['StorageMediaFileSetUID', 0x00880140, 'UI'],
-  // Pixel data (PS3.3 C.7.6.3) and padding
-  ['ExtendedOffsetTable', 0x7fe00001, 'OV'],
-  ['ExtendedOffsetTableLengths', 0x7fe00002, 'OV'],
-  ['FloatPixelData', 0x7fe00008, 'OF'],
-  ['DoubleFloatPixelData', 0x7fe00009, 'OD'],
-  ['PixelData', 0x7fe00010, 'OW'],
-  ['DataSetTrailingPadding', 0xfffcfffc, 'OB'],
-  // Item tags (PS3.5 7.5); they have no VR, UN stands in for the type
-  ['Item', 0xfffee000, 'UN'],
-  ['ItemDelimitationItem', 0xfffee00d, 'UN'],
-  ['SequenceDelimitationItem', 0xfffee0dd, 'UN'],
-] as const satisfies readonly (readonly [string, number, Vr])[];
-
-type Entry = (typeof entries)[number];
+// The elements of repeating groups are found by dictionaryEntry and keywordOf; `Tag` names one tag per keyword.
+type Entry = (typeof ELEMENTS)[number];
 type TagTable = { readonly [E in Entry as E[0]]: E[1] };
 
-export const Tag: TagTable = Object.freeze(Object.fromEntries(entries.map(([k, t]) => [k, t]))) as TagTable;
+export const Tag: TagTable = Object.freeze(
+  Object.fromEntries((ELEMENTS as readonly (readonly [string, number, ...unknown[]])[]).map((e) => [e[0], e[1]])),
+) as TagTable;
 export type TagKeyword = keyof TagTable;
 
-const keywordByTag = new Map<number, string>(entries.map(([k, t]) => [t, k]));
-const vrByTag = new Map<number, Vr>(entries.map(([, t, vr]) => [t, vr]));
+/** What PS3.6 says of one data element. */
+export interface DictionaryEntry {
+  keyword: string;
+  /** The VR implicit VR data is read by (OW where the standard allows OB or OW, US for US or SS). */
+  vr: Vr;
+  /** The standard's VR column, where it offers more than one: ['US', 'SS'], ['OB', 'OW']. */
+  alternatives?: readonly Vr[];
+  /** Value multiplicity as PS3.6 writes it: '1', '1-n', '2-2n', '3'. */
+  vm: string;
+  retired: boolean;
+}
+
+const entryOf = (e: readonly [string, number, Vr, string, boolean, (string | undefined)?]): DictionaryEntry => ({
+  keyword: e[0],
+  vr: e[2],
+  vm: e[3],
+  retired: e[4],
+  ...(e[5] !== undefined ? { alternatives: e[5].split('|') as Vr[] } : {}),
+});
+
+const byTag = new Map<number, (typeof ELEMENTS)[number]>(ELEMENTS.map((e) => [e[1], e]));
+
+/** The dictionary's entry for a tag, repeating groups (60xx overlays, 50xx curves) included; private tags have none. */
+export function dictionaryEntry(tag: number): DictionaryEntry | undefined {
+  const fixed = byTag.get(tag);
+  if (fixed !== undefined) return entryOf(fixed);
+  if (((tag >>> 16) & 1) === 1) return undefined; // private: repeating groups are even (6000-601E)
+  const repeating = REPEATING_ELEMENTS.find(([, value, mask]) => (tag & mask) >>> 0 === value);
+  return repeating !== undefined
+    ? entryOf([repeating[0], repeating[1], repeating[3], repeating[4], repeating[5], repeating[6]])
+    : undefined;
+}
 
 export function keywordOf(tag: number): string | undefined {
-  return keywordByTag.get(tag);
+  return byTag.get(tag)?.[0] ?? dictionaryEntry(tag)?.keyword;
 }
 
 /**
  * The dictionary VR, used to read implicit VR data (PS3.5 A.1). Group lengths are UL and private creators LO by
- * rule (PS3.5 7.2, 7.8.1), whatever the group.
+ * rule (PS3.5 7.2, 7.8.1), whatever the group; any other private element has no VR here, and is kept as it came.
  */
 export function vrOf(tag: number): Vr | undefined {
-  const known = vrByTag.get(tag);
+  const known = byTag.get(tag)?.[2];
   if (known !== undefined) return known;
   const element = tag & 0xffff;
   if (element === 0) return 'UL';
   const group = tag >>> 16;
-  if ((group & 1) === 1 && element >= 0x10 && element <= 0xff) return 'LO';
-  return undefined;
+  if ((group & 1) === 1) return element >= 0x10 && element <= 0xff ? 'LO' : undefined;
+  return dictionaryEntry(tag)?.vr;
 }
 
 /** '(0010,0020)' */

@@ -3,7 +3,15 @@
  * Imports nothing from the rest of the project.
  */
 export type { Vr } from './vr.ts';
-export { Tag, type TagKeyword, keywordOf, vrOf, formatTag } from './dictionary.ts';
+export {
+  Tag,
+  type TagKeyword,
+  type DictionaryEntry,
+  dictionaryEntry,
+  keywordOf,
+  vrOf,
+  formatTag,
+} from './dictionary.ts';
 export { Dataset, type Element, type DatasetValue } from './dataset.ts';
 export {
   TransferSyntax,
