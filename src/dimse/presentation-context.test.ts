@@ -8,15 +8,22 @@ const ELE = '1.2.840.10008.1.2.1';
 const ILE = '1.2.840.10008.1.2';
 const EBE = '1.2.840.10008.1.2.2';
 const JLS = '1.2.840.10008.1.2.4.80';
+const DEFLATED = '1.2.840.10008.1.2.1.99';
 const policy = { acceptsAbstractSyntax: defaultAcceptsAbstractSyntax, transferSyntaxes: DefaultTransferSyntaxes };
 
 test('transfer syntax choice (PS3.8 9.3.3.2)', () => {
+  // A compressed syntax listed first is kept; otherwise our preference; anything offered alone that we take is taken.
   const table: [string[], string | undefined][] = [
     [[ILE, ELE], ELE],
     [[EBE, ILE], ILE],
     [[JLS, ELE], JLS],
     [[ELE, JLS], ELE],
-    [[EBE], undefined],
+    [[EBE], EBE],
+    [[DEFLATED], DEFLATED],
+    [[DEFLATED, ELE], DEFLATED],
+    [[ELE, DEFLATED], ELE],
+    [['1.2.840.10008.1.2.4.100', ELE], ELE],
+    [['1.2.840.10008.1.2.4.100'], undefined],
   ];
   for (const [proposed, want] of table)
     assert.equal(chooseTransferSyntax(proposed, DefaultTransferSyntaxes), want, proposed.join(','));
@@ -28,7 +35,7 @@ test('negotiation: results per context and role selection for C-GET', () => {
       { id: 1, abstractSyntax: '1.2.840.10008.1.1', transferSyntaxes: [ILE] },
       { id: 3, abstractSyntax: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxes: [ELE] },
       { id: 5, abstractSyntax: '1.2.3.4.5', transferSyntaxes: [ELE] },
-      { id: 7, abstractSyntax: '1.2.840.10008.5.1.4.1.1.4', transferSyntaxes: [EBE] },
+      { id: 7, abstractSyntax: '1.2.840.10008.5.1.4.1.1.4', transferSyntaxes: ['1.2.840.10008.1.2.4.100'] },
       { id: 9, abstractSyntax: 'garbage!', transferSyntaxes: [ELE] },
       { id: 11, abstractSyntax: '1.2.840.10008.5.1.4.1.2.2.3', transferSyntaxes: [ELE] },
     ],

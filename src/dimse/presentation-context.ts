@@ -2,7 +2,7 @@
  * Presentation context negotiation by the acceptor (PS3.8 9.3.3.2, PS3.7 D.3.3.4 for SCP/SCU role selection).
  */
 import { type AcceptedContext, ContextResult, type ProposedContext, type RoleSelection } from './pdu-types.ts';
-import { isEncapsulatedTransferSyntax, isUidSyntax } from './uids.ts';
+import { isEncapsulatedTransferSyntax, isUidSyntax, Uid } from './uids.ts';
 
 /** A presentation context both sides agreed on. */
 export interface NegotiatedContext {
@@ -26,14 +26,20 @@ export interface NegotiationResult {
 }
 
 /**
- * Picks a transfer syntax: an encapsulated one is kept when the requestor lists it first (no forced decompression),
- * otherwise the first of our preference order that was proposed.
+ * Picks a transfer syntax. A compressed one (encapsulated, or deflated) is kept when the requestor lists it first: its
+ * data is in it, and taking another would make the requestor decompress or inflate it. Otherwise the first of our
+ * preference order that was proposed: DCMTK, for one, offers big endian before implicit VR as mere alternatives for
+ * little endian data. A syntax offered alone (GDCM offers only a file's own) is taken if we take it at all, so an
+ * instance is kept as it was sent.
  */
 export function chooseTransferSyntax(proposed: readonly string[], ours: readonly string[]): string | undefined {
   const first = proposed[0];
-  if (first !== undefined && isEncapsulatedTransferSyntax(first) && ours.includes(first)) return first;
+  if (first !== undefined && isCompressed(first) && ours.includes(first)) return first;
   return ours.find((ts) => proposed.includes(ts));
 }
+
+const isCompressed = (ts: string): boolean =>
+  isEncapsulatedTransferSyntax(ts) || ts === Uid.DeflatedExplicitVRLittleEndian;
 
 export function negotiate(
   proposed: readonly ProposedContext[],

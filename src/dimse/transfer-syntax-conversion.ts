@@ -1,16 +1,21 @@
 /**
- * Sending an instance on a presentation context whose transfer syntax differs from the stored one. Between implicit
- * and explicit VR little endian (PS3.5 A.1, A.2) a data set is rewritten without loss: the values, pixel data included,
- * stay byte for byte; only the element headers change. That matters in practice: many modalities send implicit VR,
- * many requestors accept only explicit VR for C-GET, and a C-MOVE destination chooses what it accepts. Compressed
- * syntaxes are sent only as stored: transcoding pixel data is not this layer's job.
+ * Sending an instance on a presentation context whose transfer syntax differs from the stored one. Among the native
+ * syntaxes (implicit and explicit VR little endian, deflated explicit VR little endian, explicit VR big endian; PS3.5
+ * A.1-A.5) a data set is rewritten without loss: the values, pixel data included, stay the same; the element headers,
+ * the byte order of binary values and the deflate change. That matters in practice: many modalities send implicit VR,
+ * GDCM and some archives send deflated or big endian data, many requestors accept only explicit VR little endian for
+ * C-GET, and a C-MOVE destination chooses what it accepts. Compressed syntaxes are sent only as stored: transcoding
+ * pixel data is not this layer's job.
  */
 import { parseDataset, TransferSyntax, writeDataset } from '../dicom/index.ts';
 import { DimseFailure, Status } from './status.ts';
 
+/** The native syntaxes, in the order they are proposed after the stored one. */
 const rewritable: ReadonlySet<string> = new Set([
-  TransferSyntax.ImplicitVRLittleEndian,
   TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.DeflatedExplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRBigEndian,
 ]);
 
 /** A converted instance is held in memory once; larger ones fail their sub-operation rather than the node. */

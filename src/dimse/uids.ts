@@ -40,10 +40,15 @@ export function defaultAcceptsAbstractSyntax(uid: string): boolean {
   return uid === Uid.Verification || isStorageSopClassUid(uid) || QueryRetrieveSopClasses.includes(uid);
 }
 
-/** Accepted transfer syntaxes, our preference first (uncompressed), then the common encapsulated ones. */
+/**
+ * Accepted transfer syntaxes: the native ones (explicit and implicit VR little endian, deflated, big endian), then the
+ * common encapsulated ones. An instance is kept in the syntax it came in; see chooseTransferSyntax.
+ */
 export const DefaultTransferSyntaxes: readonly string[] = [
   Uid.ExplicitVRLittleEndian,
   Uid.ImplicitVRLittleEndian,
+  Uid.DeflatedExplicitVRLittleEndian,
+  Uid.ExplicitVRBigEndian,
   '1.2.840.10008.1.2.4.50', // JPEG baseline
   '1.2.840.10008.1.2.4.51', // JPEG extended
   '1.2.840.10008.1.2.4.57', // JPEG lossless

@@ -1,0 +1,114 @@
+// Data sent in big endian or deflated explicit VR, offered alone, as GDCM's gdcmscu offers only a file's own syntax
+// (DCMTK's storescu with a profile of just that syntax stands in: Debian's gdcmscu 3.0.21 aborts after the association
+// is accepted, against DCMTK's storescp too). The node accepts it, keeps each instance in the syntax it came in, and
+// hands it out through C-GET in the syntax the requestor prefers (DCMTK's getscu: explicit VR little endian), pixel
+// data unchanged.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readPart10, Tag, TransferSyntax } from '../../src/dicom/index.ts';
+import { writeCtStudy } from '../../src/synth/index.ts';
+import { run } from '../dimse/helpers.ts';
+import { filesIn, payloadOf } from '../support/dicom-files.ts';
+import { startTestNode } from '../support/node.ts';
+import { tempDir } from '../support/tmp.ts';
+import { requireTool } from '../support/tools.ts';
+
+test('big endian and deflated, each offered alone: stored as sent, retrieved with getscu as it takes them', async (t) => {
+  if (['storescu', 'dcmconv', 'getscu'].map((p) => requireTool(t, p)).includes(undefined)) return;
+  const work = tempDir(t);
+  const ct = await writeCtStudy({ outDir: join(work, 'ct'), instances: 2, seed: 7 });
+  const n = await startTestNode(t, {
+    peers: [{ aeTitle: 'SENDER', host: '127.0.0.1', description: 'a sender of big endian and deflated data' }],
+  });
+  const cases = [
+    { syntax: TransferSyntax.ExplicitVRBigEndian, flag: '+tb', profile: 'BigEndian', file: ct.files[0]! },
+    { syntax: TransferSyntax.DeflatedExplicitVRLittleEndian, flag: '+td', profile: 'Deflated', file: ct.files[1]! },
+  ];
+  // storescu's own configuration format (storescu.cfg): one profile per syntax, each proposing only that syntax.
+  const profiles = join(work, 'only.cfg');
+  writeFileSync(
+    profiles,
+    [
+      '[[TransferSyntaxes]]',
+      '[Deflated]',
+      'TransferSyntax1 = DeflatedLittleEndianExplicit',
+      '[BigEndian]',
+      'TransferSyntax1 = BigEndianExplicit',
+      '[[PresentationContexts]]',
+      '[Deflated]',
+      'PresentationContext1 = CTImageStorage\\Deflated',
+      '[BigEndian]',
+      'PresentationContext1 = CTImageStorage\\BigEndian',
+      '[[Profiles]]',
+      '[Deflated]',
+      'PresentationContexts = Deflated',
+      '[BigEndian]',
+      'PresentationContexts = BigEndian',
+      '',
+    ].join('\n'),
+  );
+  const originals = new Map<string, Buffer>();
+  for (const c of cases) {
+    const converted = join(work, `${c.flag}.dcm`);
+    const conv = await run('dcmconv', [c.flag, c.file, converted]);
+    assert.equal(conv.code, 0, conv.stderr);
+    const p = readPart10(readFileSync(converted));
+    assert.equal(p.transferSyntaxUid, c.syntax, `dcmconv ${c.flag}`);
+    const uid = p.dataset.string(Tag.SOPInstanceUID) ?? '';
+    originals.set(uid, payloadOf(p.dataset));
+
+    const stored = await run('storescu', [
+      '-xf',
+      profiles,
+      c.profile,
+      '-aet',
+      'SENDER',
+      '-aec',
+      n.aeTitle,
+      '127.0.0.1',
+      String(n.port),
+      converted,
+    ]);
+    assert.equal(stored.code, 0, stored.stdout + stored.stderr);
+    assert.equal(n.node.store.index.getInstance(uid)?.instance.transferSyntaxUid, c.syntax, 'kept as it was sent');
+  }
+
+  // getscu proposes the uncompressed syntaxes, explicit VR little endian first, which the node takes: the big endian
+  // instance is byte-swapped and the deflated one inflated into it; the pixels are the same.
+  const got = tempDir(t);
+  const get = await run('getscu', [
+    '-S',
+    '-aet',
+    'SENDER',
+    '-aec',
+    n.aeTitle,
+    '127.0.0.1',
+    String(n.port),
+    '-od',
+    got,
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    `StudyInstanceUID=${ct.studyInstanceUid}`,
+  ]);
+  assert.equal(get.code, 0, get.stderr);
+  const files = filesIn(got);
+  assert.equal(files.length, cases.length, 'every instance');
+  const received = new Map(
+    files.map((f) => {
+      const p = readPart10(readFileSync(f));
+      return [p.dataset.string(Tag.SOPInstanceUID) ?? '', p] as const;
+    }),
+  );
+  for (const [uid, pixels] of originals) {
+    const p = received.get(uid);
+    assert.ok(p !== undefined, uid);
+    assert.ok(payloadOf(p.dataset).equals(pixels), `${p.transferSyntaxUid}: pixel data unchanged`);
+  }
+  assert.deepEqual([...received.values()].map((p) => p.transferSyntaxUid).sort(), [
+    TransferSyntax.ExplicitVRLittleEndian,
+    TransferSyntax.ExplicitVRLittleEndian,
+  ]);
+});
