@@ -142,6 +142,9 @@ test('broken data sets get a failure status, store nothing, and the association 
     .filter((m) => m.startsWith('C-STORE refused'));
   assert.ok(refusals.length >= broken.length, 'each refusal is logged');
   broken.forEach(([name, , why], i) => assert.match(refusals[i] ?? '', why, `${name}: refused for its own reason`));
+  // A refusal is the sender's problem, told in one line: nothing is logged as an error, and no stack trace.
+  const errors = logLines(n).filter((l) => Number(l['level']) >= 50 || JSON.stringify(l).includes('    at '));
+  assert.deepEqual(errors, [], 'no error and no stack trace for a refused instance');
 });
 
 /** Every file under `dir`, relative to it. */
