@@ -142,6 +142,29 @@ export function encodeAbort(a: AbortPdu): Buffer {
 }
 
 /** Header of a P-DATA-TF PDU holding one PDV (PS3.8 9.3.5, E.2): 6 bytes PDU header + 4 length + context id + control. */
+/**
+ * The header of a P-DATA-TF PDU holding a command set and its whole data set as two PDVs (PS3.8 9.3.5.1): the PDU
+ * header, then each PDV's header goes before its bytes. Answers the three headers.
+ */
+export function encodePDataPairHeaders(
+  contextId: number,
+  commandLength: number,
+  dataLength: number,
+): [pdu: Buffer, command: Buffer, data: Buffer] {
+  const pdu = Buffer.allocUnsafe(6);
+  pdu[0] = PduType.PData;
+  pdu[1] = 0;
+  pdu.writeUInt32BE(commandLength + 6 + dataLength + 6, 2);
+  const pdv = (length: number, control: number): Buffer => {
+    const h = Buffer.allocUnsafe(6);
+    h.writeUInt32BE(length + 2, 0);
+    h[4] = contextId;
+    h[5] = control;
+    return h;
+  };
+  return [pdu, pdv(commandLength, 3), pdv(dataLength, 2)];
+}
+
 export function encodePDataHeader(contextId: number, isCommand: boolean, isLast: boolean, dataLength: number): Buffer {
   const h = Buffer.allocUnsafe(12);
   h[0] = PduType.PData;

@@ -9,7 +9,13 @@ import type { Logger } from 'pino';
 import { type Command, decodeCommand, encodeCommand, hasDataSet, isResponse } from './command-set.ts';
 import { DimseProtocolError, type DimseErrorCode } from './errors.ts';
 import { IncomingData } from './incoming-data.ts';
-import { encodeAbort, encodePDataHeader, encodeReleaseRp, encodeReleaseRq } from './pdu-codec.ts';
+import {
+  encodeAbort,
+  encodePDataHeader,
+  encodePDataPairHeaders,
+  encodeReleaseRp,
+  encodeReleaseRq,
+} from './pdu-codec.ts';
 import { PduReader } from './pdu-reader.ts';
 import { AbortReason, AbortSource, type ControlPdu, PduType } from './pdu-types.ts';
 import type { NegotiatedContext } from './presentation-context.ts';
@@ -311,7 +317,15 @@ export class UpperLayer {
     await prev;
     try {
       this.assertOpen();
-      await this.writeFragments(contextId, true, [encodeCommand(command)]);
+      const commandBytes = encodeCommand(command);
+      if (Buffer.isBuffer(data) && this.fitsOnePdu(commandBytes.length + 6 + data.length + 6)) {
+        // A response with a small data set (a C-FIND match, a C-GET's list of failed instances) goes in one PDU. A
+        // requestor that reads the command and not the data set (DCMTK's getscu, after a C-GET's final response)
+        // then finds no P-DATA PDU in its way when it releases the association.
+        await this.writePair(contextId, commandBytes, data);
+        return;
+      }
+      await this.writeFragments(contextId, true, [commandBytes]);
       if (data !== undefined) {
         try {
           await this.writeFragments(contextId, false, Buffer.isBuffer(data) ? [data] : data);
@@ -375,6 +389,20 @@ export class UpperLayer {
     }
     await this.writePdv(contextId, isCommand, true, pending, total);
     pending = [];
+  }
+
+  /** Whether a P-DATA-TF PDU whose variable field has `length` bytes is within what the peer takes. */
+  private fitsOnePdu(length: number): boolean {
+    return length <= this.maxData + 6;
+  }
+
+  private async writePair(contextId: number, command: Buffer, data: Buffer): Promise<void> {
+    const [pdu, commandHeader, dataHeader] = encodePDataPairHeaders(contextId, command.length, data.length);
+    const s = this.socket;
+    s.cork();
+    for (const piece of [pdu, commandHeader, command, dataHeader, data]) s.write(piece);
+    s.uncork();
+    if (s.writableNeedDrain) await this.drained();
   }
 
   /** One PDU per write: header and payload pieces go out corked, so the kernel sees them together. */

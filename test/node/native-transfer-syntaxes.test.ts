@@ -112,3 +112,39 @@ test('big endian and deflated, each offered alone: stored as sent, retrieved wit
     TransferSyntax.ExplicitVRLittleEndian,
   ]);
 });
+
+test('a C-GET whose requestor takes none of the stored syntaxes: every failure counted, and the association releases cleanly', async (t) => {
+  if (['storescu', 'dcmcjpls', 'getscu'].map((p) => requireTool(t, p)).includes(undefined)) return;
+  const work = tempDir(t);
+  const ct = await writeCtStudy({ outDir: join(work, 'ct'), instances: 3, seed: 9 });
+  const n = await startTestNode(t, { peers: [{ aeTitle: 'SENDER', host: '127.0.0.1', description: 'modality' }] });
+  const peer = ['-aet', 'SENDER', '-aec', n.aeTitle, '127.0.0.1', String(n.port)];
+  const compressed: string[] = [];
+  for (const [i, file] of ct.files.entries()) {
+    const out = join(work, `${i}.dcm`);
+    const r = await run('dcmcjpls', [file, out]);
+    assert.equal(r.code, 0, r.stderr);
+    compressed.push(out);
+  }
+  const stored = await run('storescu', ['-xt', ...peer, ...compressed]);
+  assert.equal(stored.code, 0, stored.stderr);
+
+  // getscu takes only uncompressed syntaxes, and this node does not transcode JPEG-LS (yet): each instance fails.
+  const get = await run('getscu', [
+    '-v',
+    '-S',
+    ...peer,
+    '-od',
+    tempDir(t),
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    `StudyInstanceUID=${ct.studyInstanceUid}`,
+  ]);
+  const said = get.stdout + get.stderr;
+  assert.match(said, /Number of Failed Suboperations\s+: 3/);
+  assert.match(said, /Releasing Association/);
+  // The final response's list of failed instances came in the same PDU as its command, so getscu, which does not
+  // read that list, finds nothing in its way when it releases.
+  assert.doesNotMatch(said, /P-Data PDU arrived|Release Failed|Aborting/, said);
+});
