@@ -2,6 +2,7 @@
  * An in-memory data set (PS3.5 section 7): elements keyed by tag, values as little-endian bytes of the value
  * field, sequences as item data sets, encapsulated pixel data as fragments (PS3.5 A.4).
  */
+import { CharacterSets } from './character-sets.ts';
 import { DicomError } from './errors.ts';
 import {
   codingOf,
@@ -132,7 +133,7 @@ export class Dataset {
     if (el?.bytes === undefined) return [];
     if (el.vr === 'IS' || el.vr === 'DS') {
       const out: number[] = [];
-      for (const s of decodeText(el.vr, el.bytes, 'latin1')) {
+      for (const s of decodeText(el.vr, el.bytes, CharacterSets.DEFAULT)) {
         if (out.length >= max) break;
         const n = s === '' ? Number.NaN : Number(s);
         if (Number.isNaN(n)) return out;
@@ -169,6 +170,6 @@ export class Dataset {
       if (cs !== undefined) return codingOf(cs.bytes ?? EMPTY);
       ds = parents.get(ds);
     }
-    return 'latin1';
+    return CharacterSets.DEFAULT;
   }
 }

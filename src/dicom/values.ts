@@ -2,15 +2,25 @@
  * Encoding and decoding of element values (PS3.5 section 6.2 value representations, 6.1 character repertoires).
  * Values are held as little-endian bytes; text is padded to even length with a space (UI and binary with NUL).
  */
+import { CharacterSets } from './character-sets.ts';
 import { DicomError } from './errors.ts';
 import { BINARY_UNIT, SINGLE_VALUED_TEXT_VRS, TEXT_VRS, type Vr } from './vr.ts';
 
-/** Character sets we decode: UTF-8 for ISO_IR 192 (PS3.5 6.1.2.3), else ISO 8859-1, a superset of the default. */
-export type TextCoding = 'utf8' | 'latin1';
+/** How a data set's text is coded: its Specific Character Set (see character-sets.ts). */
+export type TextCoding = CharacterSets;
 
 export function codingOf(specificCharacterSet: Buffer | undefined): TextCoding {
-  if (specificCharacterSet === undefined) return 'latin1';
-  return specificCharacterSet.toString('latin1').includes('ISO_IR 192') ? 'utf8' : 'latin1';
+  if (specificCharacterSet === undefined) return CharacterSets.DEFAULT;
+  return CharacterSets.of(specificCharacterSet.toString('latin1').replace(/[\s\0]+$/, ''));
+}
+
+/** The VRs whose text is in the data set's character set (PS3.5 6.1.2.3); the others are in the default repertoire. */
+const CHARACTER_SET_VRS: ReadonlySet<Vr> = new Set(['SH', 'LO', 'ST', 'LT', 'PN', 'UC', 'UT']);
+
+/** After these, code extensions go back to a value's initial designations (PS3.5 6.1.2.5.3). */
+function delimitersOf(vr: Vr): string {
+  if (vr === 'PN') return '^=\\';
+  return SINGLE_VALUED_TEXT_VRS.has(vr) ? '\r\n\f\t' : '\\';
 }
 
 const SPACE = 0x20;
@@ -47,7 +57,7 @@ function formatNumberFor(vr: Vr, n: number): string {
 
 export function encodeText(vr: Vr, values: readonly (string | number)[], coding: TextCoding): Buffer {
   const joined = values.map((v) => (typeof v === 'number' ? formatNumberFor(vr, v) : v)).join('\\');
-  return padTo(Buffer.from(joined, coding), padByteFor(vr));
+  return padTo(CHARACTER_SET_VRS.has(vr) ? coding.encode(joined) : Buffer.from(joined, 'latin1'), padByteFor(vr));
 }
 
 export function encodeNumbers(vr: Vr, values: readonly number[]): Buffer {
@@ -164,7 +174,7 @@ function trimEnd(s: string): string {
 /** Text values: split on backslash for multi-valued VRs, padding and insignificant spaces removed. */
 export function decodeText(vr: Vr, bytes: Buffer, coding: TextCoding): string[] {
   if (bytes.length === 0) return [];
-  const text = bytes.toString(coding);
+  const text = CHARACTER_SET_VRS.has(vr) ? coding.decode(bytes, delimitersOf(vr)) : bytes.toString('latin1');
   if (SINGLE_VALUED_TEXT_VRS.has(vr)) {
     const v = trimEnd(text);
     return v === '' ? [] : [v];

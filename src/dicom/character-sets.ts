@@ -1,0 +1,218 @@
+/**
+ * Specific Character Set (0008,0005): how a data set's text turns into strings (PS3.5 section 6.1, PS3.3 C.12.1.1.2).
+ * Every defined term is read: the single-byte sets (ISO 8859 parts, Thai, Japanese katakana), UTF-8, GB18030 and GBK
+ * without code extensions, and with them (ISO 2022): escape sequences that switch G0 between ASCII, JIS X 0201 romaji,
+ * JIS X 0208 and JIS X 0212, and G1 between the single-byte sets, JIS X 0201 katakana, KS X 1001 and GB 2312. The
+ * multi-byte sets are decoded by the runtime's own decoders (TextDecoder, ICU), each run of bytes re-expressed in the
+ * EUC form those decoders read; no code table is typed here.
+ *
+ * Text written into a data set is UTF-8 where it declares ISO_IR 192, ISO 8859-1 otherwise (the node declares
+ * ISO_IR 192 on what it makes).
+ */
+
+const ESC = 0x1b;
+
+type G0 = 'ascii' | 'romaji' | 'jisx0208' | 'jisx0212';
+/** A G1 set: a single-byte right half (an ISO 8859 part, by its decoder's label), katakana, or a double-byte set. */
+type G1 = { single: string } | 'katakana' | 'ksx1001' | 'gb2312' | undefined;
+
+interface State {
+  g0: G0;
+  g1: G1;
+}
+
+/** The right halves of the single-byte sets, by their ISO 2022 final byte (ESC - F) and their defined term. */
+const SINGLE_BYTE: readonly { ir: string; final: string; label: string }[] = [
+  { ir: '100', final: 'A', label: 'latin1' },
+  { ir: '101', final: 'B', label: 'iso-8859-2' },
+  { ir: '109', final: 'C', label: 'iso-8859-3' },
+  { ir: '110', final: 'D', label: 'iso-8859-4' },
+  { ir: '144', final: 'L', label: 'iso-8859-5' },
+  { ir: '127', final: 'G', label: 'iso-8859-6' },
+  { ir: '126', final: 'F', label: 'iso-8859-7' },
+  { ir: '138', final: 'H', label: 'iso-8859-8' },
+  { ir: '148', final: 'M', label: 'iso-8859-9' },
+  { ir: '203', final: 'b', label: 'iso-8859-15' },
+  { ir: '166', final: 'T', label: 'windows-874' },
+];
+
+/** Escape sequences (after ESC) and the designation each makes (PS3.3 Tables C.12-3 and C.12-4). */
+const ESCAPES: ReadonlyMap<string, Partial<State>> = new Map<string, Partial<State>>([
+  ['(B', { g0: 'ascii' }],
+  ['(J', { g0: 'romaji' }],
+  ['$B', { g0: 'jisx0208' }],
+  ['$(D', { g0: 'jisx0212' }],
+  [')I', { g1: 'katakana' }],
+  ['$)C', { g1: 'ksx1001' }],
+  ['$)A', { g1: 'gb2312' }],
+  ...SINGLE_BYTE.map((s): [string, Partial<State>] => [`-${s.final}`, { g1: { single: s.label } }]),
+]);
+
+const decoders = new Map<string, InstanceType<typeof TextDecoder>>();
+function decoder(label: string): InstanceType<typeof TextDecoder> {
+  let d = decoders.get(label);
+  if (d === undefined) {
+    d = new TextDecoder(label);
+    decoders.set(label, d);
+  }
+  return d;
+}
+
+/** Bytes of one decoder, gathered until the set changes. */
+class Runs {
+  #label = '';
+  #bytes: number[] = [];
+  #out = '';
+
+  push(label: string, ...bytes: number[]): void {
+    if (label !== this.#label) this.flush(label);
+    this.#bytes.push(...bytes);
+  }
+
+  text(t: string): void {
+    this.flush('');
+    this.#out += t;
+  }
+
+  flush(next = ''): void {
+    if (this.#bytes.length > 0) {
+      const bytes = Uint8Array.from(this.#bytes);
+      this.#out +=
+        this.#label === 'latin1' ? Buffer.from(bytes).toString('latin1') : decoder(this.#label).decode(bytes);
+    }
+    this.#bytes = [];
+    this.#label = next;
+  }
+
+  done(): string {
+    this.flush();
+    return this.#out;
+  }
+}
+
+/** A data set's character sets, read from Specific Character Set. */
+export class CharacterSets {
+  /** Whether text is written as UTF-8 (ISO_IR 192); otherwise ISO 8859-1. */
+  readonly utf8: boolean;
+  /** A decoder for the whole value, where there are no code extensions. */
+  readonly #whole: string | undefined;
+  /** The designations each value starts with, where there are code extensions (ISO 2022). */
+  readonly #initial: State | undefined;
+
+  private constructor(terms: readonly string[]) {
+    const first = terms[0] ?? '';
+    this.utf8 = first === 'ISO_IR 192';
+    if (!terms.some((t) => t.startsWith('ISO 2022'))) {
+      this.#whole = wholeDecoderOf(first);
+      this.#initial = undefined;
+      return;
+    }
+    this.#whole = undefined;
+    this.#initial = initialStateOf(first);
+  }
+
+  static #cache = new Map<string, CharacterSets>();
+
+  /** The character sets a Specific Character Set value names (backslash-separated defined terms; empty: the default). */
+  static of(value: string): CharacterSets {
+    let sets = CharacterSets.#cache.get(value);
+    if (sets === undefined) {
+      const terms = value.split('\\').map((t) => t.trim());
+      sets = new CharacterSets(terms);
+      if (CharacterSets.#cache.size < 256) CharacterSets.#cache.set(value, sets);
+    }
+    return sets;
+  }
+
+  static readonly DEFAULT = CharacterSets.of('');
+
+  /**
+   * A text value (all its values, backslashes included) as a string. `delimiters`: the characters after which the
+   * designations go back to the value's initial ones (PS3.5 6.1.2.5.3): ^ and = in person names, CR LF FF and TAB in
+   * text, the backslash between values.
+   */
+  decode(bytes: Buffer, delimiters: string): string {
+    if (this.#whole !== undefined)
+      return this.#whole === 'latin1' ? bytes.toString('latin1') : decoder(this.#whole).decode(bytes);
+    return this.#decodeIso2022(bytes, this.#initial!, delimiters);
+  }
+
+  encode(text: string): Buffer {
+    return Buffer.from(text, this.utf8 ? 'utf8' : 'latin1');
+  }
+
+  #decodeIso2022(bytes: Buffer, initial: State, delimiters: string): string {
+    const runs = new Runs();
+    let s: State = { ...initial };
+    for (let i = 0; i < bytes.length;) {
+      const b = bytes[i]!;
+      if (b === ESC) {
+        const found = escapeAt(bytes, i);
+        if (found !== undefined) {
+          s = { ...s, ...found.designates };
+          i += found.length;
+          continue;
+        }
+        runs.push('latin1', b);
+        i++;
+        continue;
+      }
+      if (b < 0x80) {
+        if ((s.g0 === 'jisx0208' || s.g0 === 'jisx0212') && b > 0x20 && i + 1 < bytes.length) {
+          // Two 7-bit bytes, in the EUC-JP form the decoder reads (JIS X 0212 behind its single shift 0x8F).
+          const pair = [b | 0x80, bytes[i + 1]! | 0x80];
+          if (s.g0 === 'jisx0212') runs.push('euc-jp', 0x8f, ...pair);
+          else runs.push('euc-jp', ...pair);
+          i += 2;
+          continue;
+        }
+        const c = String.fromCharCode(b);
+        if (s.g0 === 'romaji' && (b === 0x5c || b === 0x7e)) runs.text(b === 0x5c ? '\u00a5' : '\u203e');
+        else runs.push('latin1', b);
+        if (delimiters.includes(c)) s = { ...initial };
+        i++;
+        continue;
+      }
+      const g1 = s.g1;
+      if ((g1 === 'ksx1001' || g1 === 'gb2312') && i + 1 < bytes.length) {
+        runs.push(g1 === 'ksx1001' ? 'euc-kr' : 'gb18030', b, bytes[i + 1]!);
+        i += 2;
+      } else if (g1 === 'katakana') {
+        runs.push('euc-jp', 0x8e, b);
+        i++;
+      } else {
+        runs.push(typeof g1 === 'object' ? g1.single : 'latin1', b);
+        i++;
+      }
+    }
+    return runs.done();
+  }
+}
+
+function escapeAt(bytes: Buffer, at: number): { designates: Partial<State>; length: number } | undefined {
+  for (const length of [3, 4]) {
+    const key = bytes.subarray(at + 1, at + length).toString('latin1');
+    const designates = ESCAPES.get(key);
+    if (designates !== undefined) return { designates, length };
+  }
+  return undefined;
+}
+
+/** The decoder of a set without code extensions, by its defined term; an unknown term reads as ISO 8859-1. */
+function wholeDecoderOf(term: string): string {
+  if (term === 'ISO_IR 192') return 'utf-8';
+  if (term === 'GB18030') return 'gb18030';
+  if (term === 'GBK') return 'gbk';
+  if (term === 'ISO_IR 13') return 'shift_jis';
+  const single = SINGLE_BYTE.find((s) => term === `ISO_IR ${s.ir}`);
+  return single?.label ?? 'latin1';
+}
+
+/** Where each value starts, with code extensions: the designations of the first defined term (PS3.3 C.12.1.1.2). */
+function initialStateOf(term: string): State {
+  if (term === 'ISO 2022 IR 13') return { g0: 'romaji', g1: 'katakana' };
+  if (term === 'ISO 2022 IR 149') return { g0: 'ascii', g1: 'ksx1001' };
+  if (term === 'ISO 2022 IR 58') return { g0: 'ascii', g1: 'gb2312' };
+  const single = SINGLE_BYTE.find((s) => term === `ISO 2022 IR ${s.ir}`);
+  return { g0: 'ascii', g1: single !== undefined ? { single: single.label } : undefined };
+}
