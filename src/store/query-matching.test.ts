@@ -221,3 +221,32 @@ test('limit caps the number of rows', (t) => {
   assert.equal(index.query('STUDY', [], { limit: 2 }).length, 2);
   assert.equal(index.query('IMAGE', []).length, 6);
 });
+
+test('person names match by component group too (PS3.5 6.2.1.1): 山田* finds a Japanese name by its ideographs', (t) => {
+  const index = new SqliteStudyIndex(join(tempDir(t), 'index.sqlite'));
+  t.after(() => index.close());
+  const name = 'Yamada^Tarou=山田^太郎=やまだ^たろう';
+  index.recordInstance(
+    newInstance({ patientId: 'P4', patientName: name, study: 'S5', series: 'S5.1', modality: 'MR', sop: 'S5.1.1' }),
+    fakeBlob(1),
+    0,
+  );
+  const table: [string, Matcher, string[]][] = [
+    ['ideographic group, wildcard', { key: 'patientName', kind: 'wildcard', pattern: '山田*' }, ['P4']],
+    ['phonetic group, exactly', { key: 'patientName', kind: 'single', value: 'やまだ^たろう' }, ['P4']],
+    ['alphabetic group, any case', { key: 'patientName', kind: 'wildcard', pattern: 'YAMADA*' }, ['P4']],
+    ['all groups', { key: 'patientName', kind: 'single', value: name }, ['P4']],
+    ['a group is matched whole', { key: 'patientName', kind: 'single', value: '太郎' }, []],
+    [
+      'a key with its own = is matched against the whole value',
+      { key: 'patientName', kind: 'wildcard', pattern: '山田*=*' },
+      [],
+    ],
+  ];
+  for (const [what, matcher, expected] of table)
+    assert.deepEqual(
+      index.query('PATIENT', [matcher]).map((r) => r.values.patientId),
+      expected,
+      what,
+    );
+});

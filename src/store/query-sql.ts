@@ -121,10 +121,12 @@ function matchColumn(ref: string, kind: ColumnKind, m: Matcher): Condition | und
         const n = parseInteger(m.value);
         return n === undefined ? { sql: '0', params: [] } : { sql: `${ref} = ?`, params: [n] };
       }
+      if (kind === 'name') return nameGroups(ref, globOf(norm(m.value)));
       return { sql: `${ref} = ?`, params: [norm(m.value)] };
     }
     case 'wildcard': {
       if (/^\**$/.test(m.pattern)) return undefined;
+      if (kind === 'name') return nameGroups(ref, globOf(norm(m.pattern)));
       const target = kind === 'int' ? `CAST(${ref} AS TEXT)` : ref;
       return { sql: `${target} GLOB ?`, params: [globOf(norm(m.pattern))] };
     }
@@ -170,6 +172,19 @@ function matchColumn(ref: string, kind: ColumnKind, m: Matcher): Condition | und
       return { sql: `${ref} IN (${values.map(() => '?').join(', ')})`, params: values };
     }
   }
+}
+
+/**
+ * A person name matches the whole value, or any one of its component groups when the key names one group only
+ * (PS3.5 6.2.1.1): 山田* finds Yamada^Tarou=山田^太郎=やまだ^たろう by its ideographic group, as a Japanese PACS is
+ * searched. A key with its own = is matched against the whole value.
+ */
+function nameGroups(ref: string, glob: string): Condition {
+  if (glob.includes('=')) return { sql: `${ref} GLOB ?`, params: [glob] };
+  return {
+    sql: `(${ref} GLOB ? OR ${ref} GLOB ? OR ${ref} GLOB ? OR ${ref} GLOB ?)`,
+    params: [glob, `${glob}=*`, `*=${glob}`, `*=${glob}=*`],
+  };
 }
 
 /** DICOM `*` and `?` mean the same in GLOB; only `[` is special to GLOB and not to DICOM, so it is bracketed. */
