@@ -36,6 +36,23 @@ const SINGLE_BYTE: readonly { ir: string; final: string; label: string }[] = [
   { ir: '166', final: 'T', label: 'windows-874' },
 ];
 
+/** Every defined term of Specific Character Set this node reads (PS3.3 C.12.1.1.2), for the conformance statement. */
+export const CHARACTER_SET_TERMS: readonly string[] = [
+  'ISO_IR 6 (default repertoire, no value)',
+  ...SINGLE_BYTE.map((s) => `ISO_IR ${s.ir}`),
+  'ISO_IR 13',
+  'ISO_IR 192',
+  'GB18030',
+  'GBK',
+  'ISO 2022 IR 6',
+  ...SINGLE_BYTE.map((s) => `ISO 2022 IR ${s.ir}`),
+  'ISO 2022 IR 13',
+  'ISO 2022 IR 87',
+  'ISO 2022 IR 159',
+  'ISO 2022 IR 149',
+  'ISO 2022 IR 58',
+];
+
 /** Escape sequences (after ESC) and the designation each makes (PS3.3 Tables C.12-3 and C.12-4). */
 const ESCAPES: ReadonlyMap<string, Partial<State>> = new Map<string, Partial<State>>([
   ['(B', { g0: 'ascii' }],

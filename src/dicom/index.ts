@@ -47,3 +47,4 @@ export { StructureCheck } from './structure-check.ts';
 export { rewriteHeader } from './rewrite-header.ts';
 export { DicomError, DicomErrorCode } from './errors.ts';
 export { toDicomJson, type DicomJson, type DicomJsonAttribute, type DicomJsonOptions } from './dicom-json.ts';
+export { CHARACTER_SET_TERMS } from './character-sets.ts';
