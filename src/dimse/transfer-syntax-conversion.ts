@@ -4,10 +4,10 @@
  * A.1-A.5) a data set is rewritten without loss: the values, pixel data included, stay the same; the element headers,
  * the byte order of binary values and the deflate change. That matters in practice: many modalities send implicit VR,
  * GDCM and some archives send deflated or big endian data, many requestors accept only explicit VR little endian for
- * C-GET, and a C-MOVE destination chooses what it accepts. Compressed syntaxes are sent only as stored: transcoding
- * pixel data is not this layer's job.
+ * C-GET, and a C-MOVE destination chooses what it accepts. Compressed pixel data goes as stored where the requestor
+ * takes it, and is otherwise decoded (see dicom/pixel-codecs.ts) into the native syntax it takes.
  */
-import { parseDataset, TransferSyntax, writeDataset } from '../dicom/index.ts';
+import { canDecode, decodePixelData, parseDataset, TransferSyntax, writeDataset } from '../dicom/index.ts';
 import { DimseFailure, Status } from './status.ts';
 
 /** The native syntaxes, in the order they are proposed after the stored one. */
@@ -24,13 +24,16 @@ const MAX_CONVERTED_BYTES = 256 * 1024 * 1024;
 export function canSendAs(storedTransferSyntax: string, contextTransferSyntax: string): boolean {
   return (
     storedTransferSyntax === contextTransferSyntax ||
-    (rewritable.has(storedTransferSyntax) && rewritable.has(contextTransferSyntax))
+    ((rewritable.has(storedTransferSyntax) || canDecode(storedTransferSyntax)) && rewritable.has(contextTransferSyntax))
   );
 }
 
-/** The transfer syntaxes to propose for data stored in `storedTransferSyntax`: as stored first, then lossless rewrites. */
+/**
+ * The transfer syntaxes to propose for data stored in `storedTransferSyntax`: as stored first, then what it can be
+ * rewritten or decoded into.
+ */
 export function proposableFor(storedTransferSyntax: string): string[] {
-  return rewritable.has(storedTransferSyntax)
+  return rewritable.has(storedTransferSyntax) || canDecode(storedTransferSyntax)
     ? [storedTransferSyntax, ...[...rewritable].filter((t) => t !== storedTransferSyntax)]
     : [storedTransferSyntax];
 }
@@ -65,5 +68,13 @@ export async function* inTransferSyntax(data: AsyncIterable<Buffer>, from: strin
       throw new DimseFailure(Status.OutOfResourcesSubOps, `instance too large to convert from ${from} to ${to}`);
     parts.push(chunk);
   }
-  yield writeDataset(parseDataset(Buffer.concat(parts), from), to);
+  const ds = parseDataset(Buffer.concat(parts), from);
+  if (!rewritable.has(from)) {
+    try {
+      await decodePixelData(ds, from);
+    } catch (err) {
+      throw new DimseFailure(Status.ProcessingFailure, `cannot decode ${from}: ${(err as Error).message}`);
+    }
+  }
+  yield writeDataset(ds, to);
 }

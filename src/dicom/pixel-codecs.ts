@@ -1,0 +1,154 @@
+/**
+ * Compressed pixel data decoded into native (uncompressed little endian) pixels, for a requestor that does not accept
+ * the syntax an instance is stored in (PS3.5 8.2, A.4). The codecs are maintained WebAssembly builds from npm, the same
+ * the web app's viewer decodes with: CharLS (JPEG-LS), OpenJPEG (JPEG 2000), OpenJPH (HTJ2K), libjpeg-turbo (8-bit
+ * JPEG baseline) and jpeg-lossless-decoder-js (JPEG lossless). Nothing is decoded by code written here.
+ */
+import { createRequire } from 'node:module';
+import { Dataset } from './dataset.ts';
+import { Tag } from './dictionary.ts';
+import { DicomError } from './errors.ts';
+import { TransferSyntax } from './transfer-syntax.ts';
+
+const require = createRequire(import.meta.url);
+
+/** What the Emscripten builds expose: a decoder per codec, fed through buffers in WebAssembly memory. */
+interface WasmDecoder {
+  getEncodedBuffer(length: number): Uint8Array;
+  decode(): void;
+  getDecodedBuffer(): Uint8Array;
+  getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number };
+  delete(): void;
+}
+type Factory = () => Promise<Record<string, new () => WasmDecoder>>;
+
+function wasm(module: string, decoderName: string): () => Promise<new () => WasmDecoder> {
+  let loaded: Promise<new () => WasmDecoder> | undefined;
+  return () =>
+    (loaded ??= (require(module) as Factory)().then((m) => {
+      const D = m[decoderName];
+      if (D === undefined) throw new Error(`${module} has no ${decoderName}`);
+      return D;
+    }));
+}
+
+const CHARLS = wasm('@cornerstonejs/codec-charls/decodewasmjs', 'JpegLSDecoder');
+const OPENJPEG = wasm('@cornerstonejs/codec-openjpeg/decodewasmjs', 'J2KDecoder');
+const OPENJPH = wasm('@cornerstonejs/codec-openjph/wasmjs', 'HTJ2KDecoder');
+const LIBJPEG_TURBO = wasm('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs', 'JPEGDecoder');
+
+interface Codec {
+  decode(frame: Buffer, bytesPerSample: 1 | 2): Promise<Buffer>;
+  /** The photometric interpretation the decoded pixels have, from the stored one (colour JPEG comes out RGB). */
+  photometric(stored: string): string;
+}
+
+const asStored = (p: string): string => p;
+const colourToRgb = (p: string): string => (/^YBR_(FULL|FULL_422|ICT|RCT)$/.test(p) ? 'RGB' : p);
+
+function wasmCodec(load: () => Promise<new () => WasmDecoder>, photometric: (p: string) => string): Codec {
+  return {
+    async decode(frame) {
+      const Decoder = await load();
+      const d = new Decoder();
+      try {
+        d.getEncodedBuffer(frame.length).set(frame);
+        d.decode();
+        // Copied out of WebAssembly memory, which the next decode reuses.
+        return Buffer.from(d.getDecodedBuffer());
+      } finally {
+        d.delete();
+      }
+    },
+    photometric,
+  };
+}
+
+let losslessDecoder: Promise<new () => { decode(b: ArrayBuffer, o: number, l: number, n: number): ArrayBufferView }>;
+const JPEG_LOSSLESS: Codec = {
+  async decode(frame, bytesPerSample) {
+    losslessDecoder ??= import('@cornerstonejs/jpeg-lossless-decoder-js').then((m) => m.Decoder as never);
+    const Decoder = await losslessDecoder;
+    const out = new Decoder().decode(frame.buffer as ArrayBuffer, frame.byteOffset, frame.length, bytesPerSample);
+    return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  },
+  photometric: asStored,
+};
+
+const CODECS: ReadonlyMap<string, Codec> = new Map([
+  [TransferSyntax.JPEGLSLossless, wasmCodec(CHARLS, asStored)],
+  [TransferSyntax.JPEGLSNearLossless, wasmCodec(CHARLS, asStored)],
+  [TransferSyntax.JPEG2000Lossless, wasmCodec(OPENJPEG, colourToRgb)],
+  [TransferSyntax.JPEG2000, wasmCodec(OPENJPEG, colourToRgb)],
+  [TransferSyntax.HTJ2KLossless, wasmCodec(OPENJPH, colourToRgb)],
+  [TransferSyntax.HTJ2KLosslessRPCL, wasmCodec(OPENJPH, colourToRgb)],
+  [TransferSyntax.HTJ2K, wasmCodec(OPENJPH, colourToRgb)],
+  [TransferSyntax.JPEGBaseline8Bit, wasmCodec(LIBJPEG_TURBO, colourToRgb)],
+  [TransferSyntax.JPEGLossless, JPEG_LOSSLESS],
+  [TransferSyntax.JPEGLosslessSV1, JPEG_LOSSLESS],
+]);
+
+/** Whether pixel data in this transfer syntax can be decoded here. */
+export function canDecode(transferSyntaxUid: string): boolean {
+  return CODECS.has(transferSyntaxUid);
+}
+
+/**
+ * The data set with its encapsulated pixel data decoded, every frame, as native pixels: Pixel Data OW (OB for 8-bit
+ * samples), colour as RGB interleaved. Everything else stays as it is; the caller writes it in the native syntax it
+ * chose. Throws a DicomError for a syntax without a codec here or pixel data a codec refuses.
+ */
+export async function decodePixelData(ds: Dataset, transferSyntaxUid: string): Promise<Dataset> {
+  const codec = CODECS.get(transferSyntaxUid);
+  if (codec === undefined)
+    throw new DicomError('BAD_VALUE', `pixel data in ${transferSyntaxUid} cannot be decoded by this node`);
+  const pixels = ds.get(Tag.PixelData);
+  if (pixels?.fragments === undefined) return ds;
+  const rows = ds.number(Tag.Rows) ?? 0;
+  const columns = ds.number(Tag.Columns) ?? 0;
+  const samples = ds.number(Tag.SamplesPerPixel) ?? 1;
+  const bitsAllocated = ds.number(Tag.BitsAllocated) ?? 16;
+  const bytesPerSample = bitsAllocated <= 8 ? 1 : 2;
+  const frameBytes = rows * columns * samples * bytesPerSample;
+  const frames = framesOfFragments(pixels.fragments, Math.max(1, ds.number(Tag.NumberOfFrames) ?? 1));
+  const decoded: Buffer[] = [];
+  for (const [i, frame] of frames.entries()) {
+    let out: Buffer;
+    try {
+      out = await codec.decode(frame, bytesPerSample);
+    } catch (err) {
+      throw new DicomError('BAD_VALUE', `frame ${i + 1} cannot be decoded: ${(err as Error).message}`);
+    }
+    if (out.length !== frameBytes)
+      throw new DicomError('BAD_VALUE', `frame ${i + 1} decodes to ${out.length} bytes, not ${frameBytes}`);
+    decoded.push(out);
+  }
+  const photometric = ds.string(Tag.PhotometricInterpretation) ?? 'MONOCHROME2';
+  ds.setElement({ tag: Tag.PixelData, vr: bytesPerSample === 1 ? 'OB' : 'OW', bytes: Buffer.concat(decoded) });
+  ds.set(Tag.PhotometricInterpretation, 'CS', codec.photometric(photometric));
+  if (samples > 1) ds.set(Tag.PlanarConfiguration, 'US', 0);
+  return ds;
+}
+
+/**
+ * The frames of encapsulated pixel data (PS3.5 A.4): one fragment per frame, all fragments for a single frame, or
+ * grouped by the Basic Offset Table.
+ */
+export function framesOfFragments(fragments: readonly Buffer[], count: number): Buffer[] {
+  const [offsetTable = Buffer.alloc(0), ...rest] = fragments;
+  if (count === 1) return [Buffer.concat(rest)];
+  if (rest.length === count) return rest;
+  if (offsetTable.length !== count * 4)
+    throw new DicomError('BAD_VALUE', `${count} frames in ${rest.length} fragments without a Basic Offset Table`);
+  const offsets = Array.from({ length: count }, (_, i) => offsetTable.readUInt32LE(i * 4));
+  const frames: Buffer[] = Array.from({ length: count }, () => Buffer.alloc(0));
+  let at = 0;
+  for (const fragment of rest) {
+    // A fragment belongs to the last frame whose offset is at or before it (offsets count item headers too).
+    let f = 0;
+    while (f + 1 < count && offsets[f + 1]! <= at) f++;
+    frames[f] = Buffer.concat([frames[f]!, fragment]);
+    at += fragment.length + 8;
+  }
+  return frames;
+}
