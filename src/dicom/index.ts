@@ -48,4 +48,4 @@ export { rewriteHeader } from './rewrite-header.ts';
 export { DicomError, DicomErrorCode } from './errors.ts';
 export { toDicomJson, type DicomJson, type DicomJsonAttribute, type DicomJsonOptions } from './dicom-json.ts';
 export { CHARACTER_SET_TERMS } from './character-sets.ts';
-export { canDecode, decodePixelData, framesOfFragments } from './pixel-codecs.ts';
+export { canDecode, decodeFrame, decodePixelData, framesOfFragments } from './pixel-codecs.ts';

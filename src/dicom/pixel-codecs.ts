@@ -93,39 +93,59 @@ export function canDecode(transferSyntaxUid: string): boolean {
   return CODECS.has(transferSyntaxUid);
 }
 
+/** The geometry of one frame, as a data set describes it. */
+function frameLayout(ds: Dataset): { samples: number; bytesPerSample: 1 | 2; frameBytes: number } {
+  const rows = ds.number(Tag.Rows) ?? 0;
+  const columns = ds.number(Tag.Columns) ?? 0;
+  const samples = ds.number(Tag.SamplesPerPixel) ?? 1;
+  const bytesPerSample = (ds.number(Tag.BitsAllocated) ?? 16) <= 8 ? 1 : 2;
+  return { samples, bytesPerSample, frameBytes: rows * columns * samples * bytesPerSample };
+}
+
+/**
+ * One compressed frame of a data set as native pixels, and the photometric interpretation they have (a rendered
+ * frame or thumbnail of a compressed instance).
+ */
+export async function decodeFrame(
+  ds: Dataset,
+  frame: Buffer,
+  transferSyntaxUid: string,
+): Promise<{ pixels: Buffer; photometric: string }> {
+  const codec = CODECS.get(transferSyntaxUid);
+  if (codec === undefined)
+    throw new DicomError('BAD_VALUE', `pixel data in ${transferSyntaxUid} cannot be decoded by this node`);
+  const { bytesPerSample, frameBytes } = frameLayout(ds);
+  const pixels = await codec.decode(frame, bytesPerSample);
+  if (pixels.length !== frameBytes)
+    throw new DicomError('BAD_VALUE', `the frame decodes to ${pixels.length} bytes, not ${frameBytes}`);
+  return { pixels, photometric: codec.photometric(ds.string(Tag.PhotometricInterpretation) ?? 'MONOCHROME2') };
+}
+
 /**
  * The data set with its encapsulated pixel data decoded, every frame, as native pixels: Pixel Data OW (OB for 8-bit
  * samples), colour as RGB interleaved. Everything else stays as it is; the caller writes it in the native syntax it
  * chose. Throws a DicomError for a syntax without a codec here or pixel data a codec refuses.
  */
 export async function decodePixelData(ds: Dataset, transferSyntaxUid: string): Promise<Dataset> {
-  const codec = CODECS.get(transferSyntaxUid);
-  if (codec === undefined)
+  if (!CODECS.has(transferSyntaxUid))
     throw new DicomError('BAD_VALUE', `pixel data in ${transferSyntaxUid} cannot be decoded by this node`);
   const pixels = ds.get(Tag.PixelData);
   if (pixels?.fragments === undefined) return ds;
-  const rows = ds.number(Tag.Rows) ?? 0;
-  const columns = ds.number(Tag.Columns) ?? 0;
-  const samples = ds.number(Tag.SamplesPerPixel) ?? 1;
-  const bitsAllocated = ds.number(Tag.BitsAllocated) ?? 16;
-  const bytesPerSample = bitsAllocated <= 8 ? 1 : 2;
-  const frameBytes = rows * columns * samples * bytesPerSample;
+  const { samples, bytesPerSample } = frameLayout(ds);
   const frames = framesOfFragments(pixels.fragments, Math.max(1, ds.number(Tag.NumberOfFrames) ?? 1));
   const decoded: Buffer[] = [];
+  let photometric = ds.string(Tag.PhotometricInterpretation) ?? 'MONOCHROME2';
   for (const [i, frame] of frames.entries()) {
-    let out: Buffer;
     try {
-      out = await codec.decode(frame, bytesPerSample);
+      const d = await decodeFrame(ds, frame, transferSyntaxUid);
+      decoded.push(d.pixels);
+      photometric = d.photometric;
     } catch (err) {
-      throw new DicomError('BAD_VALUE', `frame ${i + 1} cannot be decoded: ${(err as Error).message}`);
+      throw new DicomError('BAD_VALUE', `frame ${i + 1}: ${(err as Error).message}`);
     }
-    if (out.length !== frameBytes)
-      throw new DicomError('BAD_VALUE', `frame ${i + 1} decodes to ${out.length} bytes, not ${frameBytes}`);
-    decoded.push(out);
   }
-  const photometric = ds.string(Tag.PhotometricInterpretation) ?? 'MONOCHROME2';
   ds.setElement({ tag: Tag.PixelData, vr: bytesPerSample === 1 ? 'OB' : 'OW', bytes: Buffer.concat(decoded) });
-  ds.set(Tag.PhotometricInterpretation, 'CS', codec.photometric(photometric));
+  ds.set(Tag.PhotometricInterpretation, 'CS', photometric);
   if (samples > 1) ds.set(Tag.PlanarConfiguration, 'US', 0);
   return ds;
 }

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { type Dataset, Tag } from '../dicom/index.ts';
+import { canDecode, type Dataset, decodeFrame, Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 
 /** A VOI window as PS3.18 8.3.5.1.4 spells it: `window=center,width,function`. */
@@ -95,24 +95,32 @@ function windowOf(ds: Dataset, values: Float32Array, asked: Window | undefined):
 }
 
 /**
- * One uncompressed frame as JPEG or PNG for a person to look at (PS3.18 rendered resources): grayscale through the
- * modality LUT and a VOI window (MONOCHROME1 inverted), RGB as it is. Compressed frames wait for transcoding.
+ * One frame as JPEG or PNG for a person to look at (PS3.18 rendered resources): grayscale through the modality LUT and
+ * a VOI window (MONOCHROME1 inverted), RGB as it is. A compressed frame is decoded first (dicom/pixel-codecs.ts).
  */
 export async function renderFrame(
   ds: Dataset,
-  frame: Buffer,
+  stored: Buffer,
   transferSyntaxUid: string,
   encapsulated: boolean,
   o: RenderOptions,
 ): Promise<Buffer> {
-  if (encapsulated || transferSyntaxUid === BIG_ENDIAN)
+  if ((encapsulated && !canDecode(transferSyntaxUid)) || transferSyntaxUid === BIG_ENDIAN)
     throw new BeeldbrugError(
       'RENDERING_UNSUPPORTED',
-      `the pixel data is in transfer syntax ${transferSyntaxUid}; this node renders uncompressed little-endian images until transcoding comes`,
+      `the pixel data is in transfer syntax ${transferSyntaxUid}, which this node does not render`,
     );
+  let frame = stored;
+  let photometric = ds.string(Tag.PhotometricInterpretation) ?? 'MONOCHROME2';
+  if (encapsulated) {
+    try {
+      ({ pixels: frame, photometric } = await decodeFrame(ds, stored, transferSyntaxUid));
+    } catch (err) {
+      throw new BeeldbrugError('RENDERING_UNSUPPORTED', `the frame cannot be decoded: ${(err as Error).message}`);
+    }
+  }
   const rows = ds.number(Tag.Rows) ?? 0;
   const columns = ds.number(Tag.Columns) ?? 0;
-  const photometric = ds.string(Tag.PhotometricInterpretation) ?? 'MONOCHROME2';
   const bits = ds.number(Tag.BitsAllocated) ?? 16;
   const count = rows * columns;
   let raw: Buffer;
@@ -128,7 +136,8 @@ export async function renderFrame(
     }
     channels = 1;
   } else if (photometric === 'RGB' && bits === 8) {
-    if ((ds.number(Tag.PlanarConfiguration) ?? 0) === 1) {
+    // Decoded frames come interleaved, whatever the data set says of the stored ones.
+    if (!encapsulated && (ds.number(Tag.PlanarConfiguration) ?? 0) === 1) {
       raw = Buffer.alloc(count * 3);
       for (let i = 0; i < count; i++) for (let c = 0; c < 3; c++) raw[i * 3 + c] = frame[c * count + i]!;
     } else raw = frame.subarray(0, count * 3);

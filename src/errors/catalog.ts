@@ -208,7 +208,7 @@ export const ErrorCatalog = {
   RENDERING_UNSUPPORTED: {
     http: 406,
     summary:
-      'the node cannot render this image (a compressed transfer syntax before transcoding exists, or a photometric interpretation it does not draw); retrieve the instance or its frames instead',
+      'the node cannot render this image (a compressed transfer syntax it has no decoder for, such as RLE, or a photometric interpretation it does not draw); retrieve the instance or its frames instead',
   },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, summary: 'the route does not accept this content-type' },
   ROUTE_NOT_FOUND: {

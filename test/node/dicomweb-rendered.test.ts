@@ -116,6 +116,22 @@ test('rendered: a CT slice in a window is drawn as DCMTK draws it; a thumbnail i
     assert.equal(records[0]?.patient?.bsn, synth.patients[0]?.bsn);
   });
 
+  await t.test('a JPEG-LS copy of the slice (DCMTK compressed it) is decoded and drawn the same', async (tt) => {
+    const dcmcjpls = requireTool(tt, 'dcmcjpls');
+    if (dcmcjpls === undefined) return;
+    const compressed = join(dir, 'jpegls.dcm');
+    assert.equal((await run(dcmcjpls, [ct.f, compressed])).code, 0);
+    const uid = `${ds.string(Tag.SOPInstanceUID)}.9`;
+    assert.equal((await run('dcmodify', ['-nb', '-m', `(0008,0018)=${uid}`, compressed])).code, 0);
+    await importFiles(n.n.node, [compressed]);
+    const at = path.replace(/instances\/[^/]+$/, `instances/${uid}`);
+    const [plain, decoded] = await Promise.all(
+      [path, at].map((p) => get(n.port, `${p}/rendered?window=40,400`, n.ca.certPem, { ...auth, accept: 'image/png' })),
+    );
+    assert.equal(decoded?.status, 200, decoded?.body.toString());
+    assert.deepEqual((await grayPixels(decoded!.body)).data, (await grayPixels(plain!.body)).data);
+  });
+
   await t.test('mistakes: a malformed window, a frame that is not there, and no session', async () => {
     const bad = await get(n.port, `${path}/rendered?window=40`, n.ca.certPem, auth);
     assert.equal(bad.status, 400);
