@@ -14,43 +14,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { format, resolveConfig } from 'prettier';
 import { z } from 'zod';
-
-const VRS = [
-  'AE',
-  'AS',
-  'AT',
-  'CS',
-  'DA',
-  'DS',
-  'DT',
-  'FD',
-  'FL',
-  'IS',
-  'LO',
-  'LT',
-  'OB',
-  'OD',
-  'OF',
-  'OL',
-  'OV',
-  'OW',
-  'PN',
-  'SH',
-  'SL',
-  'SQ',
-  'SS',
-  'ST',
-  'SV',
-  'TM',
-  'UC',
-  'UI',
-  'UL',
-  'UN',
-  'UR',
-  'US',
-  'UT',
-  'UV',
-] as const;
+import { isVr, type Vr } from '../src/dicom/vr.ts';
 
 const Row = z.object({
   tag: z.string(),
@@ -74,12 +38,12 @@ const rows = z.array(Row).parse(JSON.parse(readFileSync(source, 'utf8')));
  * SS" is read as US, the Pixel Representation deciding how a reader takes it. Item tags have no VR (PS3.5 7.5): UN
  * stands in for them.
  */
-function vrOf(column: string): { vr: (typeof VRS)[number]; alternatives?: string } {
+function vrOf(column: string): { vr: Vr; alternatives?: string } {
   if (/^See Note/i.test(column)) return { vr: 'UN' };
   const options = column.split(/\s+or\s+/).map((v) => v.trim());
-  for (const v of options)
-    if (!(VRS as readonly string[]).includes(v)) throw new Error(`a VR this script does not know: ${column}`);
-  const vr = (options.includes('OW') ? 'OW' : options[0]) as (typeof VRS)[number];
+  const vrs = options.filter(isVr);
+  if (vrs.length !== options.length) throw new Error(`a VR this script does not know: ${column}`);
+  const vr = vrs.includes('OW') ? 'OW' : vrs[0]!;
   return options.length > 1 ? { vr, alternatives: options.join('|') } : { vr };
 }
 
