@@ -48,4 +48,12 @@ export { rewriteHeader } from './rewrite-header.ts';
 export { DicomError, DicomErrorCode } from './errors.ts';
 export { toDicomJson, type DicomJson, type DicomJsonAttribute, type DicomJsonOptions } from './dicom-json.ts';
 export { CHARACTER_SET_TERMS } from './character-sets.ts';
-export { canDecode, decodeFrame, decodePixelData, framesOfFragments } from './pixel-codecs.ts';
+export {
+  canConvert,
+  canDecode,
+  convertedDataset,
+  decodeFrame,
+  decodePixelData,
+  framesOfFragments,
+  NATIVE_TRANSFER_SYNTAXES,
+} from './pixel-codecs.ts';

@@ -5,7 +5,8 @@
  * JPEG baseline) and jpeg-lossless-decoder-js (JPEG lossless). Nothing is decoded by code written here.
  */
 import { createRequire } from 'node:module';
-import { Dataset } from './dataset.ts';
+import type { Dataset } from './dataset.ts';
+import { parseDataset } from './dataset-codec.ts';
 import { Tag } from './dictionary.ts';
 import { DicomError } from './errors.ts';
 import { TransferSyntax } from './transfer-syntax.ts';
@@ -87,6 +88,35 @@ const CODECS: ReadonlyMap<string, Codec> = new Map([
   [TransferSyntax.JPEGLossless, JPEG_LOSSLESS],
   [TransferSyntax.JPEGLosslessSV1, JPEG_LOSSLESS],
 ]);
+
+/**
+ * The native syntaxes (PS3.5 A.1-A.5): a data set is rewritten among them without loss, in this order of preference
+ * after its own.
+ */
+export const NATIVE_TRANSFER_SYNTAXES: readonly string[] = [
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.DeflatedExplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRBigEndian,
+];
+
+const isNative = (ts: string): boolean => NATIVE_TRANSFER_SYNTAXES.includes(ts);
+
+/** Whether data stored in `from` can be given in `to`: the same syntax, or a native one it is rewritten or decoded into. */
+export function canConvert(from: string, to: string): boolean {
+  return from === to || ((isNative(from) || canDecode(from)) && isNative(to));
+}
+
+/**
+ * A data set whose bytes are in `from`, ready to be written in `to` (see canConvert): compressed pixel data decoded
+ * where `to` is native, everything else as it was.
+ */
+export async function convertedDataset(bytes: Buffer, from: string, to: string): Promise<Dataset> {
+  if (!canConvert(from, to)) throw new DicomError('BAD_VALUE', `data in ${from} cannot be given in ${to} here`);
+  const ds = parseDataset(bytes, from);
+  if (from !== to && !isNative(from)) await decodePixelData(ds, from);
+  return ds;
+}
 
 /** Whether pixel data in this transfer syntax can be decoded here. */
 export function canDecode(transferSyntaxUid: string): boolean {

@@ -1,6 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Dataset, isValidUid, Tag, toDicomJson, type DicomJson, type Vr } from '../dicom/index.ts';
+import {
+  canConvert,
+  convertedDataset,
+  Dataset,
+  encodePart10,
+  isValidUid,
+  Tag,
+  toDicomJson,
+  type DicomJson,
+  type Vr,
+} from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { actingAccessor, documented, type HttpsApp, PERSON_ROUTES, writtenOut } from '../http/index.ts';
 import type { PatientData, PatientDataAccess, ReleasedInstance } from '../studies/index.ts';
@@ -15,7 +25,14 @@ import { type QidoLevel, qidoQuery } from './qido-query.ts';
 import { accessFor, type Path, releasedInPath } from './dicomweb-access.ts';
 import { datasetHolding, elementAt, formatBulkPath, framesOf, parseBulkPath } from './stored-instance.ts';
 import { registerRenderedRoutes } from './rendered-routes.ts';
-import { framesAsked, metadataOf, OCTETS, sendFrames, sendOctetParts } from './instance-answers.ts';
+import {
+  framesAsked,
+  metadataOf,
+  OCTETS,
+  sendFrames,
+  sendOctetParts,
+  transferSyntaxAsked,
+} from './instance-answers.ts';
 import { readAhead } from './read-ahead.ts';
 
 export interface DicomwebRouteDeps {
@@ -53,9 +70,10 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
   const qido = (summary: string) => config(summary, { description: QIDO, answers: 'application/dicom+json' });
   const wado = (summary: string) =>
     config(summary, {
-      description: 'WADO-RS (PS3.18 10.4): the instances as stored, multipart/related; type="application/dicom".',
+      description:
+        'WADO-RS (PS3.18 10.4): the instances as stored, multipart/related; type="application/dicom"; or, with a transfer-syntax parameter in Accept, in that syntax where it is an uncompressed one (compressed pixel data decoded).',
       answers: 'multipart/related; type="application/dicom"',
-      errors: ['NOT_FOUND', 'UNSUPPORTED_MEDIA_TYPE'],
+      errors: ['NOT_FOUND', 'UNSUPPORTED_MEDIA_TYPE', 'TRANSFER_SYNTAX_UNSUPPORTED'],
     });
   const meta = (summary: string) =>
     config(summary, {
@@ -112,6 +130,9 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
       );
     const instances = released(req, 'WADO-RS');
     const boundary = `beeldbrug-${randomBytes(12).toString('hex')}`;
+    const wanted = transferSyntaxAsked(accept);
+    if (wanted !== undefined && instances.some((i) => i.stored.instance.transferSyntaxUid !== wanted))
+      return sendConverted(req, reply, instances, wanted, boundary);
     const answer = multipart(instances, boundary);
     // Written here rather than piped by the framework: only a write's own callback says when its piece is out, and
     // then the piece's memory goes back to the store for the next one (see ReleasedInstance.giveBack).
@@ -185,7 +206,7 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
       framesAsked(req.params.frames);
       // A viewer asks for every frame of a series, one request each: one record covers them (see VIEWING_WINDOW_MS).
       const [instance] = released(req, `WADO-RS frames ${req.params.frames}`, { viewing: true });
-      return sendFrames(reply, instance!, req.params.frames);
+      return sendFrames(reply, instance!, req.params.frames, req.headers.accept);
     },
   );
   app.get(`${DICOMWEB_ROOT}/studies/:study/metadata`, meta("A study's metadata"), metadata);
@@ -337,6 +358,54 @@ function qidoResult(ds: Dataset, root: string): DicomJson {
 /** Where WADO-RS retrieves one instance. */
 function instanceUrl(root: string, i: ReleasedInstance): string {
   return `${root}/studies/${i.stored.study.studyInstanceUid}/series/${i.stored.series.seriesInstanceUid}/instances/${i.stored.instance.sopInstanceUid}`;
+}
+
+/**
+ * A retrieval in the transfer syntax the request asks for (PS3.18 8.7.3.5.2), where an instance is stored in another:
+ * each rewritten among the native syntaxes, or its pixel data decoded into one, one instance in memory at a time. The
+ * length is not known beforehand, so the answer goes chunked. Anything that cannot be given so is refused before the
+ * first byte (406).
+ */
+async function sendConverted(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  instances: readonly ReleasedInstance[],
+  wanted: string,
+  boundary: string,
+): Promise<void> {
+  const refused = instances.find((i) => !canConvert(i.stored.instance.transferSyntaxUid, wanted));
+  if (refused !== undefined)
+    throw new BeeldbrugError(
+      'TRANSFER_SYNTAX_UNSUPPORTED',
+      `an instance stored in ${refused.stored.instance.transferSyntaxUid} cannot be given in ${wanted}; ask for transfer-syntax=* to get it as stored`,
+    );
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` });
+  if (req.method === 'HEAD') return void res.end();
+  try {
+    for (const i of instances) {
+      const from = i.stored.instance.transferSyntaxUid;
+      const ds = await convertedDataset(await collected(i.openDataset()), from, wanted);
+      await writtenOut(
+        res,
+        Buffer.from(`--${boundary}\r\nContent-Type: application/dicom; transfer-syntax=${wanted}\r\n\r\n`),
+      );
+      for (const piece of encodePart10(ds, wanted)) await writtenOut(res, piece);
+      await writtenOut(res, Buffer.from('\r\n'));
+    }
+    await writtenOut(res, Buffer.from(`--${boundary}--\r\n`));
+    res.end();
+  } catch (err) {
+    req.log.warn({ err, route: req.routeOptions.url }, 'WADO-RS answer cut off');
+    res.destroy();
+  }
+}
+
+async function collected(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
 
 /** One piece of an answer, and what to do once it is written out. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
-import { type Dataset, type DicomJson, toDicomJson } from '../dicom/index.ts';
+import { canDecode, type Dataset, decodeFrame, type DicomJson, toDicomJson, TransferSyntax } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { ReleasedInstance } from '../studies/index.ts';
 import { datasetOf, formatBulkPath, framesOf, headersOf } from './stored-instance.ts';
@@ -39,24 +39,43 @@ export async function metadataOf(
 }
 
 /**
+ * The transfer syntax an Accept header asks for (PS3.18 8.7.3.5.2: the `transfer-syntax` parameter); undefined for
+ * "as stored" (no parameter, or `*`).
+ */
+export function transferSyntaxAsked(accept: string | undefined): string | undefined {
+  const asked = [...(accept ?? '').matchAll(/transfer-syntax\s*=\s*"?([0-9.*]+)"?/gi)].map((m) => m[1] ?? '*');
+  return asked.length === 0 || asked.includes('*') ? undefined : asked[0];
+}
+
+/**
  * WADO-RS frames (numbered from 1, comma-separated) of one instance: uncompressed frames as little-endian bytes,
- * compressed ones as stored, the part naming their syntax.
+ * compressed ones as stored, the part naming their syntax; or decoded, when the request asks for explicit VR little
+ * endian (a viewer without that codec).
  */
 export async function sendFrames(
   reply: FastifyReply,
   instance: ReleasedInstance,
   asked: string,
+  accept?: string,
 ): Promise<FastifyReply> {
   const numbers = framesAsked(asked);
-  const { frames, transferSyntaxUid, encapsulated } = framesOf(await datasetOf(instance), instance);
+  const wanted = transferSyntaxAsked(accept);
+  const ds = await datasetOf(instance);
+  const { frames, transferSyntaxUid, encapsulated } = framesOf(ds, instance);
   const missing = numbers.filter((f) => f > frames.length);
   if (missing.length > 0)
     throw new BeeldbrugError('NOT_FOUND', `the instance has ${frames.length} frames; no frame ${missing.join(', ')}`);
-  return sendOctetParts(
-    reply,
-    numbers.map((f) => frames[f - 1]!),
-    encapsulated ? `; transfer-syntax=${transferSyntaxUid}` : '',
-  );
+  const chosen = numbers.map((f) => frames[f - 1]!);
+  if (!encapsulated || wanted === undefined || wanted === transferSyntaxUid)
+    return sendOctetParts(reply, chosen, encapsulated ? `; transfer-syntax=${transferSyntaxUid}` : '');
+  if (wanted !== TransferSyntax.ExplicitVRLittleEndian || !canDecode(transferSyntaxUid))
+    throw new BeeldbrugError(
+      'TRANSFER_SYNTAX_UNSUPPORTED',
+      `frames stored in ${transferSyntaxUid} go as stored, or decoded into ${TransferSyntax.ExplicitVRLittleEndian}; not in ${wanted}`,
+    );
+  const decoded: Buffer[] = [];
+  for (const f of chosen) decoded.push((await decodeFrame(ds, f, transferSyntaxUid)).pixels);
+  return sendOctetParts(reply, decoded, '');
 }
 
 /** The frame numbers of a WADO-RS frames path segment, checked before anything is read. */

@@ -7,35 +7,25 @@
  * C-GET, and a C-MOVE destination chooses what it accepts. Compressed pixel data goes as stored where the requestor
  * takes it, and is otherwise decoded (see dicom/pixel-codecs.ts) into the native syntax it takes.
  */
-import { canDecode, decodePixelData, parseDataset, TransferSyntax, writeDataset } from '../dicom/index.ts';
+import { canConvert, convertedDataset, NATIVE_TRANSFER_SYNTAXES, writeDataset } from '../dicom/index.ts';
 import { DimseFailure, Status } from './status.ts';
-
-/** The native syntaxes, in the order they are proposed after the stored one. */
-const rewritable: ReadonlySet<string> = new Set([
-  TransferSyntax.ExplicitVRLittleEndian,
-  TransferSyntax.ImplicitVRLittleEndian,
-  TransferSyntax.DeflatedExplicitVRLittleEndian,
-  TransferSyntax.ExplicitVRBigEndian,
-]);
 
 /** A converted instance is held in memory once; larger ones fail their sub-operation rather than the node. */
 const MAX_CONVERTED_BYTES = 256 * 1024 * 1024;
 
 export function canSendAs(storedTransferSyntax: string, contextTransferSyntax: string): boolean {
-  return (
-    storedTransferSyntax === contextTransferSyntax ||
-    ((rewritable.has(storedTransferSyntax) || canDecode(storedTransferSyntax)) && rewritable.has(contextTransferSyntax))
-  );
+  return canConvert(storedTransferSyntax, contextTransferSyntax);
 }
 
 /**
- * The transfer syntaxes to propose for data stored in `storedTransferSyntax`: as stored first, then what it can be
- * rewritten or decoded into.
+ * The transfer syntaxes to propose for data stored in `storedTransferSyntax`: as stored first, then the native ones it
+ * can be rewritten or decoded into.
  */
 export function proposableFor(storedTransferSyntax: string): string[] {
-  return rewritable.has(storedTransferSyntax) || canDecode(storedTransferSyntax)
-    ? [storedTransferSyntax, ...[...rewritable].filter((t) => t !== storedTransferSyntax)]
-    : [storedTransferSyntax];
+  return [
+    storedTransferSyntax,
+    ...NATIVE_TRANSFER_SYNTAXES.filter((t) => t !== storedTransferSyntax && canConvert(storedTransferSyntax, t)),
+  ];
 }
 
 /**
@@ -68,13 +58,11 @@ export async function* inTransferSyntax(data: AsyncIterable<Buffer>, from: strin
       throw new DimseFailure(Status.OutOfResourcesSubOps, `instance too large to convert from ${from} to ${to}`);
     parts.push(chunk);
   }
-  const ds = parseDataset(Buffer.concat(parts), from);
-  if (!rewritable.has(from)) {
-    try {
-      await decodePixelData(ds, from);
-    } catch (err) {
-      throw new DimseFailure(Status.ProcessingFailure, `cannot decode ${from}: ${(err as Error).message}`);
-    }
+  let ds;
+  try {
+    ds = await convertedDataset(Buffer.concat(parts), from, to);
+  } catch (err) {
+    throw new DimseFailure(Status.ProcessingFailure, `cannot give ${from} as ${to}: ${(err as Error).message}`);
   }
   yield writeDataset(ds, to);
 }

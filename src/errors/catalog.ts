@@ -211,6 +211,11 @@ export const ErrorCatalog = {
       'the node cannot render this image (a compressed transfer syntax it has no decoder for, such as RLE, or a photometric interpretation it does not draw); retrieve the instance or its frames instead',
   },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, summary: 'the route does not accept this content-type' },
+  TRANSFER_SYNTAX_UNSUPPORTED: {
+    http: 406,
+    summary:
+      'the data cannot be given in the transfer syntax asked for (only as stored, or decoded into an uncompressed one); ask for transfer-syntax=* to get it as stored',
+  },
   ROUTE_NOT_FOUND: {
     http: 404,
     summary: 'no route with this method and path (a wrong method answers this too, so that routes are not probed)',

@@ -130,7 +130,7 @@ export function registerShareViewRoutes(
       framesAsked(req.params.frames ?? '');
       const { all } = await viewed(req);
       const [v] = inPath(all, req.params);
-      return sendFrames(reply, v!.instance, req.params.frames ?? '');
+      return sendFrames(reply, v!.instance, req.params.frames ?? '', req.headers.accept);
     },
   );
   app.get(

@@ -14,6 +14,7 @@ import { Dataset, encodePart10, newUid, readPart10, Tag, TransferSyntax } from '
 import { synthesize } from '../../src/synth/index.ts';
 import { call, type ExchangeNode, multipartOf, send, startExchangeNode } from '../support/exchange.ts';
 import { importFiles, importSynthPatient } from '../support/patient-data.ts';
+import { run } from '../support/processes.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { requireTool } from '../support/tools.ts';
 import { ORTHANC_DICOMWEB_PLUGIN } from '../../src/cli/orthanc-pacs.ts';
@@ -436,3 +437,87 @@ test("DICOMweb: Orthanc's DICOMweb plugin searches the node and retrieves a stud
     "Orthanc's retrieval is recorded in the name of the radiologist whose session it used",
   );
 });
+
+test('DICOMweb: a JPEG-LS instance asked for in explicit VR little endian comes decoded, its frame too; a syntax the node cannot give is 406', async (t) => {
+  const dcmcjpls = requireTool(t, 'dcmcjpls');
+  if (dcmcjpls === undefined) return;
+  const n = await startExchangeNode(t);
+  const dir = tempDir(t);
+  const synth = await synthesize({ outDir: join(dir, 'synth'), patients: 1, seed: 93, modalities: ['CT'] });
+  const ct = (synth.patients[0]?.studies[0]?.files ?? [])
+    .map((f) => ({ f, p: readPart10(readFileSync(f)) }))
+    .find((x) => x.p.dataset.string(Tag.Modality) === 'CT' && x.p.dataset.get(Tag.PixelData) !== undefined);
+  assert.ok(ct !== undefined);
+  const compressed = join(dir, 'jpegls.dcm');
+  assert.equal((await run(dcmcjpls, [ct.f, compressed])).code, 0);
+  await importFiles(n.n.node, [compressed]);
+  const original = ct.p.dataset.get(Tag.PixelData)?.bytes ?? Buffer.alloc(0);
+  const ids = {
+    studyInstanceUID: ct.p.dataset.string(Tag.StudyInstanceUID) ?? '',
+    seriesInstanceUID: ct.p.dataset.string(Tag.SeriesInstanceUID) ?? '',
+    sopInstanceUID: ct.p.dataset.string(Tag.SOPInstanceUID) ?? '',
+  };
+  const rad = await signedIn(t, n, { username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist' });
+  const client = dicomwebClient(t, n, rad.token);
+  const ELE = TransferSyntax.ExplicitVRLittleEndian;
+
+  // As stored by default: JPEG-LS.
+  const stored = readPart10(Buffer.from(await client.retrieveInstance(ids)));
+  assert.equal(stored.transferSyntaxUid, TransferSyntax.JPEGLSLossless);
+  // Asked for in explicit VR little endian: decoded, pixel for pixel. (dicomweb-client 0.10 cannot ask for a transfer
+  // syntax of an instance: it compares "application/" with "application/dicom"; the request is made as it would.)
+  const path = `/dicomweb/studies/${ids.studyInstanceUID}/series/${ids.seriesInstanceUID}/instances/${ids.sopInstanceUID}`;
+  const [file] = await parts(n, rad.token, path, `multipart/related; type="application/dicom"; transfer-syntax=${ELE}`);
+  const decoded = readPart10(file!);
+  assert.equal(decoded.transferSyntaxUid, ELE);
+  assert.ok(decoded.dataset.get(Tag.PixelData)?.bytes?.equals(original), 'the original pixels');
+  assert.equal(decoded.dataset.string(Tag.SOPInstanceUID), ids.sopInstanceUID);
+  const [frame] = await (client.retrieveInstanceFrames as (o: object) => Promise<ArrayBuffer[]>)({
+    ...ids,
+    frameNumbers: [1],
+    mediaTypes: [{ mediaType: 'application/octet-stream', transferSyntaxUID: ELE }],
+  });
+  assert.ok(Buffer.from(frame!).equals(original), 'the frame decoded');
+
+  // HTJ2K is not made here: refused before anything is sent, with the catalog's code.
+  const refused = await send(n.port, 'GET', path, n.ca.certPem, undefined, undefined, {
+    authorization: `Bearer ${rad.token}`,
+    accept: `multipart/related; type="application/dicom"; transfer-syntax=${TransferSyntax.HTJ2KLossless}`,
+  });
+  assert.equal(refused.status, 406, refused.body);
+  assert.match(refused.body, /TRANSFER_SYNTAX_UNSUPPORTED/);
+});
+
+/** The parts of a multipart/related answer to a GET with this Accept header, as bytes. */
+function parts(n: ExchangeNode, token: string, path: string, accept: string): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    httpsRequest(
+      `https://127.0.0.1:${n.port}${path}`,
+      { ca: n.ca.certPem, headers: { authorization: `Bearer ${token}`, accept } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          const boundary = /boundary=([^;\s]+)/.exec(String(res.headers['content-type']))?.[1];
+          if (res.statusCode !== 200 || boundary === undefined)
+            return reject(new Error(`${res.statusCode}: ${body.toString().slice(0, 300)}`));
+          const out: Buffer[] = [];
+          let at = body.indexOf(`--${boundary}`);
+          for (
+            let next = body.indexOf(`--${boundary}`, at + 2);
+            next > 0;
+            next = body.indexOf(`--${boundary}`, at + 2)
+          ) {
+            const part = body.subarray(at, next - 2);
+            out.push(part.subarray(part.indexOf('\r\n\r\n') + 4));
+            at = next;
+          }
+          resolve(out);
+        });
+      },
+    )
+      .on('error', reject)
+      .end();
+  });
+}
