@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 
 /**
@@ -17,15 +19,54 @@ const EPHEMERAL_START = (() => {
 const RANGE_START = Math.max(1024, EPHEMERAL_START - 12_000);
 const handedOut = new Set<number>();
 
-/** A TCP port on 127.0.0.1, below the ephemeral range, that was free a moment ago and not yet handed out by this process. */
+/**
+ * A TCP port on 127.0.0.1, below the ephemeral range, that was free a moment ago and that no test process running now
+ * was handed. Test files run in parallel, each its own process: a port is claimed by a file named after it (holding
+ * the claiming process's id) for as long as that process lives, so a node that is killed and restarted on its port
+ * (the kill tests) does not find it taken by another file's node in between (seen in CI as LISTEN_FAILED).
+ */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt += 1) {
     const port = RANGE_START + Math.floor(Math.random() * (EPHEMERAL_START - RANGE_START));
-    if (handedOut.has(port) || !(await bindable(port))) continue;
+    if (handedOut.has(port) || !claim(port) || !(await bindable(port))) continue;
     handedOut.add(port);
     return port;
   }
   throw new Error(`no free port between ${RANGE_START} and ${EPHEMERAL_START - 1}`);
+}
+
+const CLAIMS = join(tmpdir(), `beeldbrug-test-ports-${userInfo().uid}`);
+mkdirSync(CLAIMS, { recursive: true, mode: 0o700 });
+process.once('exit', () => {
+  for (const port of handedOut) rmSync(join(CLAIMS, String(port)), { force: true });
+});
+
+/** Claims a port for this process, or says another living test process has it. */
+function claim(port: number): boolean {
+  const file = join(CLAIMS, String(port));
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = readFileSync(file, 'utf8');
+      // Empty: being written by the process that claimed it a moment ago.
+      if (holder === '' || alive(Number(holder))) return false;
+      rmSync(file, { force: true }); // left by a test process that has ended
+    }
+  }
+  return false;
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function bindable(port: number): Promise<boolean> {
