@@ -464,3 +464,22 @@ test('random corruption never escapes as anything but a DicomError', () => {
   }
   assert.ok(rejected > 1000);
 });
+
+test('a deflated data set of odd length gets a trailing NUL (PS3.5 A.5), and reads back the same', () => {
+  // Find values whose deflated stream has an odd length, as about half do.
+  let odd: Buffer | undefined;
+  let ds: Dataset | undefined;
+  for (let i = 0; odd === undefined && i < 100; i++) {
+    ds = new Dataset().set(Tag.PatientName, 'PN', `Patient^${'x'.repeat(i)}${i}`);
+    const raw = deflateRawSync(writeDataset(ds, TransferSyntax.ExplicitVRLittleEndian));
+    if (raw.length % 2 === 1) odd = raw;
+  }
+  assert.ok(odd !== undefined && ds !== undefined);
+  const written = writeDataset(ds, TransferSyntax.DeflatedExplicitVRLittleEndian);
+  assert.equal(written.length, odd.length + 1);
+  assert.equal(written.at(-1), 0);
+  assert.equal(
+    parseDataset(written, TransferSyntax.DeflatedExplicitVRLittleEndian).string(Tag.PatientName),
+    ds.string(Tag.PatientName),
+  );
+});

@@ -133,7 +133,11 @@ export function encodeParts(ds: Dataset, transferSyntaxUid: string): Buffer[] {
   const info = requireTransferSyntax(transferSyntaxUid);
   const parts: Buffer[] = [];
   encodeInto(ds, info.explicitVr, info.littleEndian, parts);
-  if (info.deflated) return [deflateRawSync(Buffer.concat(parts))];
+  if (info.deflated) {
+    // PS3.5 A.5: a deflated stream of odd length gets one trailing NUL, as every DICOM value and PDV is even.
+    const deflated = deflateRawSync(Buffer.concat(parts));
+    return [deflated.length % 2 === 0 ? deflated : Buffer.concat([deflated, Buffer.alloc(1)])];
+  }
   return parts;
 }
 

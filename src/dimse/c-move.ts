@@ -2,6 +2,7 @@
  * C-MOVE SCP (PS3.4 C.4.2): C-STORE sub-operations go over a new association to the destination the handler
  * resolved from the Move Destination AE title, carrying Move Originator AE title and Message ID (PS3.7 9.1.1.1).
  */
+import { TransferSyntax } from '../dicom/index.ts';
 import { Association } from './client.ts';
 import { serveRetrieve, type SubOperationTransport } from './retrieve-suboperations.ts';
 import { proposableFor } from './transfer-syntax-conversion.ts';
@@ -10,20 +11,36 @@ import { DimseFailure, Status } from './status.ts';
 import type { OutgoingInstance, RetrievePlan } from './types.ts';
 import type { IncomingMessage } from './upper-layer.ts';
 
-/** One presentation context per (SOP class, stored transfer syntax), offering the stored syntax first and lossless rewrites after it. */
+/**
+ * One presentation context per (SOP class, stored transfer syntax) offering that syntax alone, so an acceptor that
+ * takes it cannot pick another (DCMTK's storescp prefers deflated when offered); and per SOP class one more with the
+ * uncompressed syntaxes every acceptor takes, for what is stored in a syntax it refuses (rewritten or decoded).
+ */
 export function contextsFor(
   instances: readonly OutgoingInstance[],
 ): { abstractSyntax: string; transferSyntaxes: string[] }[] {
   const seen = new Set<string>();
   const out: { abstractSyntax: string; transferSyntaxes: string[] }[] = [];
+  const fallback = (i: OutgoingInstance): string[] =>
+    proposableFor(i.transferSyntaxUid).filter((ts) => UNCOMPRESSED_FALLBACK.includes(ts));
   for (const i of instances) {
-    const key = `${i.sopClassUid}|${i.transferSyntaxUid}`;
-    if (seen.has(key) || out.length >= 128) continue;
-    seen.add(key);
-    out.push({ abstractSyntax: i.sopClassUid, transferSyntaxes: proposableFor(i.transferSyntaxUid) });
+    for (const [key, transferSyntaxes] of [
+      [`${i.sopClassUid}|${i.transferSyntaxUid}`, [i.transferSyntaxUid]],
+      [`${i.sopClassUid}|fallback`, fallback(i)],
+    ] as const) {
+      if (seen.has(key) || transferSyntaxes.length === 0 || out.length >= 128) continue;
+      seen.add(key);
+      out.push({ abstractSyntax: i.sopClassUid, transferSyntaxes: [...transferSyntaxes] });
+    }
   }
   return out;
 }
+
+/** What every acceptor takes (PS3.5 10.1: implicit VR little endian is the default for all). */
+const UNCOMPRESSED_FALLBACK: readonly string[] = [
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ImplicitVRLittleEndian,
+];
 
 export async function serveMove(s: ScpContext, req: IncomingMessage): Promise<void> {
   await serveRetrieve(s, req, {
