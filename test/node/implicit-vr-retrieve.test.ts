@@ -1,5 +1,5 @@
-// A modality that sends implicit VR little endian (many do) and requestors that take only explicit VR: the node keeps
-// the instance as sent, and rewrites it losslessly for C-GET and C-MOVE peers that negotiated the other syntax.
+// A modality that sends implicit VR little endian (many do): the node keeps the instance as sent, rewrites it losslessly
+// for a C-GET requestor that negotiated explicit VR, and moves it as stored to a destination that takes implicit VR.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { startTestNode } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 
-test('implicit VR in, explicit VR out through C-GET and C-MOVE, pixel data unchanged', async (t) => {
+test('implicit VR in: rewritten to explicit VR for C-GET, moved as stored, pixel data unchanged', async (t) => {
   if (['storescu', 'getscu', 'movescu', 'storescp'].map((p) => requireTool(t, p)).includes(undefined)) return;
   const work = tempDir(t);
   const ct = await writeCtStudy({ outDir: join(work, 'ct'), instances: 3, seed: 3 });
@@ -39,12 +39,12 @@ test('implicit VR in, explicit VR out through C-GET and C-MOVE, pixel data uncha
     );
   }
 
-  const check = (dir: string, what: string): void => {
+  const check = (dir: string, what: string, transferSyntax: string): void => {
     const files = filesIn(dir);
     assert.equal(files.length, originals.size, `${what}: every instance`);
     for (const f of files) {
       const p = readPart10(readFileSync(f));
-      assert.equal(p.transferSyntaxUid, TransferSyntax.ExplicitVRLittleEndian, `${what}: explicit VR as negotiated`);
+      assert.equal(p.transferSyntaxUid, transferSyntax, `${what}: the syntax negotiated`);
       assert.ok(
         payloadOf(p.dataset).equals(originals.get(p.dataset.string(Tag.SOPInstanceUID) ?? '') ?? Buffer.alloc(0)),
         `${what}: pixel data unchanged`,
@@ -64,7 +64,8 @@ test('implicit VR in, explicit VR out through C-GET and C-MOVE, pixel data uncha
     `StudyInstanceUID=${ct.studyInstanceUid}`,
   ]);
   assert.equal(get.code, 0, get.stderr);
-  check(got, 'C-GET');
+  // getscu proposes explicit VR first, and the node, accepting, takes it: rewritten.
+  check(got, 'C-GET', TransferSyntax.ExplicitVRLittleEndian);
 
   const moved = tempDir(t);
   startPeer(t, 'storescp', ['+xe', '--aetitle', 'PACS', '-od', moved, String(destPort)]);
@@ -85,5 +86,6 @@ test('implicit VR in, explicit VR out through C-GET and C-MOVE, pixel data uncha
     `StudyInstanceUID=${ct.studyInstanceUid}`,
   ]);
   assert.equal(move.code, 0, move.stderr);
-  check(moved, 'C-MOVE');
+  // The node offers the stored syntax alone, and storescp takes implicit VR too: as stored.
+  check(moved, 'C-MOVE', TransferSyntax.ImplicitVRLittleEndian);
 });

@@ -82,12 +82,14 @@ test('interoperability matrix: Orthanc and DCMTK store, find and retrieve every 
   }
 
   const storescpPort = await freePort();
+  const plainPort = await freePort();
   const orthanc = await startOrthanc({ dir: join(work, 'orthanc'), aeTitle: 'ORTHANC' });
   t.after(() => orthanc.stop());
   const n = await startTestNode(t, {
     peers: [
       { aeTitle: 'ORTHANC', host: '127.0.0.1', port: orthanc.dicomPort, description: 'Orthanc' },
       { aeTitle: 'DCMTK', host: '127.0.0.1', port: storescpPort, description: 'DCMTK tools' },
+      { aeTitle: 'PLAIN', host: '127.0.0.1', port: plainPort, description: 'a destination for uncompressed data only' },
     ],
   });
   await orthanc.rest('PUT', '/modalities/beeldbrug', { AET: n.aeTitle, Host: '127.0.0.1', Port: n.port });
@@ -187,6 +189,34 @@ test('interoperability matrix: Orthanc and DCMTK store, find and retrieve every 
     const s = sent.get(p.dataset.string(Tag.SOPInstanceUID) ?? '')!;
     assert.equal(p.transferSyntaxUid, s.uid, 'C-MOVE: as stored');
     assert.ok(payloadOf(p.dataset).equals(s.dicom), `C-MOVE ${s.uid}: the pixel data as sent`);
+  }
+
+  // movescu to a storescp that takes only uncompressed syntaxes (its default): what it refuses goes rewritten or
+  // decoded on the node's uncompressed context; RLE, which the node cannot decode, fails alone.
+  const plain = join(work, 'moved-plain');
+  mkdirSync(plain);
+  startPeer(t, 'storescp', ['+B', '--aetitle', 'PLAIN', '-od', plain, String(plainPort)]);
+  await waitFor(
+    'storescp',
+    async () => (await run('echoscu', ['-aec', 'PLAIN', '127.0.0.1', String(plainPort)])).code === 0,
+  );
+  const plainMove = await run('movescu', [
+    '-S',
+    '-aem',
+    'PLAIN',
+    ...peer,
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    `StudyInstanceUID=${ct.studyInstanceUid}`,
+  ]);
+  assert.match(plainMove.stderr, /Warning: SubOperationsCompleteOneOrMoreFailures/);
+  const plainFiles = filesIn(plain).map((f) => readPart10(readFileSync(f)));
+  assert.equal(plainFiles.length, sent.size - 1, 'all but the RLE instance');
+  for (const p of plainFiles) {
+    const s = sent.get(p.dataset.string(Tag.SOPInstanceUID) ?? '')!;
+    assert.ok(!DECODED.has(p.transferSyntaxUid), 'C-MOVE to an uncompressed-only destination: uncompressed');
+    assert.ok(payloadOf(p.dataset).equals(s.pixels), `C-MOVE ${s.uid} decoded: the original pixels`);
   }
 
   // getscu, which takes only uncompressed syntaxes: the native ones rewritten, the compressed ones decoded; RLE fails.
