@@ -70,6 +70,8 @@ test('the single-byte sets, with and without code extensions, and UTF-8', () => 
     ['', '4275635e4a6572', 'Buc^Jer'],
   ];
   for (const [set, hex, name] of table) assert.equal(personName(set, bytes(hex)), name, set || 'default');
+  // A first value written without code extensions beside ISO 2022 ones: Cyrillic is still G1 from the start.
+  assert.equal(personName('ISO_IR 144\\ISO 2022 IR 126', bytes('bbeeda6365dcd17970d3')), 'Люкceмбypг');
   // With code extensions: Greek in G1 behind ESC - F, Latin-1 beside it behind ESC - A.
   assert.equal(
     personName('ISO 2022 IR 100\\ISO 2022 IR 126', bytes(`4275635e4ae972f46d65 3d <ESC>2d46 c4e9efedf5f3e9eff2`)),

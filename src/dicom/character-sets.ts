@@ -226,7 +226,9 @@ function wholeDecoderOf(term: string): string {
 }
 
 /** Where each value starts, with code extensions: the designations of the first defined term (PS3.3 C.12.1.1.2). */
-function initialStateOf(term: string): State {
+function initialStateOf(written: string): State {
+  // A first value without code extensions (ISO_IR 100) beside ISO 2022 ones designates the same set.
+  const term = written.replace(/^ISO_IR /, 'ISO 2022 IR ');
   if (term === 'ISO 2022 IR 13') return { g0: 'romaji', g1: 'katakana' };
   if (term === 'ISO 2022 IR 149') return { g0: 'ascii', g1: 'ksx1001' };
   if (term === 'ISO 2022 IR 58') return { g0: 'ascii', g1: 'gb2312' };
