@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readPart10, Tag } from '../../src/dicom/index.ts';
 import { writeCtStudy } from '../../src/synth/index.ts';
-import { run, startPeer } from '../dimse/helpers.ts';
+import { run } from '../dimse/helpers.ts';
 import { filesIn, payloadOf } from '../support/dicom-files.ts';
-import { freePort, waitFor } from '../support/net.ts';
+import { freePort } from '../support/net.ts';
 import { startTestNode } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
+import { storescpDestination, wholeStudy } from '../support/dcmtk.ts';
 
 const codecs = [
   {
@@ -80,11 +81,7 @@ test('JPEG lossless, JPEG-LS and RLE are stored as offered and moved back with i
   }
 
   const moved = tempDir(t);
-  startPeer(t, 'storescp', ['+B', '+xa', '--aetitle', 'MODALITY', '-od', moved, String(destPort)]);
-  await waitFor(
-    'storescp',
-    async () => (await run('echoscu', ['-aec', 'MODALITY', '127.0.0.1', String(destPort)])).code === 0,
-  );
+  await storescpDestination(t, { aeTitle: 'MODALITY', port: destPort, dir: moved, flags: ['+B', '+xa'] });
   const move = await run('movescu', [
     '-S',
     '-aet',
@@ -92,10 +89,7 @@ test('JPEG lossless, JPEG-LS and RLE are stored as offered and moved back with i
     '-aem',
     'MODALITY',
     ...peer.slice(2),
-    '-k',
-    'QueryRetrieveLevel=STUDY',
-    '-k',
-    `StudyInstanceUID=${ct.studyInstanceUid}`,
+    ...wholeStudy(ct.studyInstanceUid),
   ]);
   assert.equal(move.code, 0, move.stderr);
   const back = filesIn(moved).map((f) => readPart10(readFileSync(f)));

@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readPart10, Tag, TransferSyntax } from '../../src/dicom/index.ts';
 import { writeCtStudy } from '../../src/synth/index.ts';
-import { run, startPeer } from '../dimse/helpers.ts';
+import { run } from '../dimse/helpers.ts';
 import { filesIn, payloadOf } from '../support/dicom-files.ts';
-import { freePort, waitFor } from '../support/net.ts';
+import { freePort } from '../support/net.ts';
 import { startTestNode } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
+import { storescpDestination, wholeStudy } from '../support/dcmtk.ts';
 
 test('implicit VR in: rewritten to explicit VR for C-GET, moved as stored, pixel data unchanged', async (t) => {
   if (['storescu', 'getscu', 'movescu', 'storescp'].map((p) => requireTool(t, p)).includes(undefined)) return;
@@ -53,26 +54,13 @@ test('implicit VR in: rewritten to explicit VR for C-GET, moved as stored, pixel
   };
 
   const got = tempDir(t);
-  const get = await run('getscu', [
-    '-S',
-    ...peer,
-    '-od',
-    got,
-    '-k',
-    'QueryRetrieveLevel=STUDY',
-    '-k',
-    `StudyInstanceUID=${ct.studyInstanceUid}`,
-  ]);
+  const get = await run('getscu', ['-S', ...peer, '-od', got, ...wholeStudy(ct.studyInstanceUid)]);
   assert.equal(get.code, 0, get.stderr);
   // getscu proposes explicit VR first, and the node, accepting, takes it: rewritten.
   check(got, 'C-GET', TransferSyntax.ExplicitVRLittleEndian);
 
   const moved = tempDir(t);
-  startPeer(t, 'storescp', ['+xe', '--aetitle', 'PACS', '-od', moved, String(destPort)]);
-  await waitFor(
-    'storescp',
-    async () => (await run('echoscu', ['-aec', 'PACS', '127.0.0.1', String(destPort)])).code === 0,
-  );
+  await storescpDestination(t, { aeTitle: 'PACS', port: destPort, dir: moved, flags: ['+xe'] });
   const move = await run('movescu', [
     '-S',
     '-aet',
@@ -80,10 +68,7 @@ test('implicit VR in: rewritten to explicit VR for C-GET, moved as stored, pixel
     '-aem',
     'PACS',
     ...peer.slice(2),
-    '-k',
-    'QueryRetrieveLevel=STUDY',
-    '-k',
-    `StudyInstanceUID=${ct.studyInstanceUid}`,
+    ...wholeStudy(ct.studyInstanceUid),
   ]);
   assert.equal(move.code, 0, move.stderr);
   // The node offers the stored syntax alone, and storescp takes implicit VR too: as stored.

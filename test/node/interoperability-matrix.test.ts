@@ -11,13 +11,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { readPart10, Tag, TransferSyntax } from '../../src/dicom/index.ts';
 import { writeCtStudy } from '../../src/synth/index.ts';
-import { run, startPeer } from '../dimse/helpers.ts';
+import { run } from '../dimse/helpers.ts';
 import { filesIn, payloadOf } from '../support/dicom-files.ts';
-import { freePort, waitFor } from '../support/net.ts';
+import { freePort } from '../support/net.ts';
 import { startTestNode } from '../support/node.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
+import { storescpDestination, wholeStudy } from '../support/dcmtk.ts';
 
 /** Each syntax, the tool and arguments that make it from an explicit VR little endian file, and DCMTK's name for it. */
 const SYNTAXES = [
@@ -167,21 +168,8 @@ test('interoperability matrix: Orthanc and DCMTK store, find and retrieve every 
   // movescu to storescp, which takes every syntax: each instance as stored, its encoded pixels byte for byte.
   const moved = join(work, 'moved');
   mkdirSync(moved);
-  startPeer(t, 'storescp', ['+B', '+xa', '--aetitle', 'DCMTK', '-od', moved, String(storescpPort)]);
-  await waitFor(
-    'storescp',
-    async () => (await run('echoscu', ['-aec', 'DCMTK', '127.0.0.1', String(storescpPort)])).code === 0,
-  );
-  const move = await run('movescu', [
-    '-S',
-    '-aem',
-    'DCMTK',
-    ...peer,
-    '-k',
-    'QueryRetrieveLevel=STUDY',
-    '-k',
-    `StudyInstanceUID=${ct.studyInstanceUid}`,
-  ]);
+  await storescpDestination(t, { aeTitle: 'DCMTK', port: storescpPort, dir: moved, flags: ['+B', '+xa'] });
+  const move = await run('movescu', ['-S', '-aem', 'DCMTK', ...peer, ...wholeStudy(ct.studyInstanceUid)]);
   const movedFiles = filesIn(moved).map((f) => readPart10(readFileSync(f)));
   assert.equal(move.code, 0, move.stderr);
   assert.equal(movedFiles.length, sent.size);
@@ -195,21 +183,8 @@ test('interoperability matrix: Orthanc and DCMTK store, find and retrieve every 
   // decoded on the node's uncompressed context; RLE, which the node cannot decode, fails alone.
   const plain = join(work, 'moved-plain');
   mkdirSync(plain);
-  startPeer(t, 'storescp', ['+B', '--aetitle', 'PLAIN', '-od', plain, String(plainPort)]);
-  await waitFor(
-    'storescp',
-    async () => (await run('echoscu', ['-aec', 'PLAIN', '127.0.0.1', String(plainPort)])).code === 0,
-  );
-  const plainMove = await run('movescu', [
-    '-S',
-    '-aem',
-    'PLAIN',
-    ...peer,
-    '-k',
-    'QueryRetrieveLevel=STUDY',
-    '-k',
-    `StudyInstanceUID=${ct.studyInstanceUid}`,
-  ]);
+  await storescpDestination(t, { aeTitle: 'PLAIN', port: plainPort, dir: plain, flags: ['+B'] });
+  const plainMove = await run('movescu', ['-S', '-aem', 'PLAIN', ...peer, ...wholeStudy(ct.studyInstanceUid)]);
   assert.match(plainMove.stderr, /Warning: SubOperationsCompleteOneOrMoreFailures/);
   const plainFiles = filesIn(plain).map((f) => readPart10(readFileSync(f)));
   assert.equal(plainFiles.length, sent.size - 1, 'all but the RLE instance');
@@ -222,17 +197,7 @@ test('interoperability matrix: Orthanc and DCMTK store, find and retrieve every 
   // getscu, which takes only uncompressed syntaxes: the native ones rewritten, the compressed ones decoded; RLE fails.
   const got = join(work, 'got');
   mkdirSync(got);
-  const get = await run('getscu', [
-    '-v',
-    '-S',
-    ...peer,
-    '-od',
-    got,
-    '-k',
-    'QueryRetrieveLevel=STUDY',
-    '-k',
-    `StudyInstanceUID=${ct.studyInstanceUid}`,
-  ]);
+  const get = await run('getscu', ['-v', '-S', ...peer, '-od', got, ...wholeStudy(ct.studyInstanceUid)]);
   const said = get.stdout + get.stderr;
   assert.match(said, /Number of Failed Suboperations\s+: 1/, said);
   assert.doesNotMatch(said, /P-Data PDU arrived|Release Failed/);

@@ -14,6 +14,7 @@ import { filesIn, payloadOf } from '../support/dicom-files.ts';
 import { startTestNode } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
+import { wholeStudy } from '../support/dcmtk.ts';
 
 test('big endian and deflated, each offered alone: stored as sent, retrieved with getscu as it takes them', async (t) => {
   if (['storescu', 'dcmconv', 'getscu'].map((p) => requireTool(t, p)).includes(undefined)) return;
@@ -88,10 +89,7 @@ test('big endian and deflated, each offered alone: stored as sent, retrieved wit
     String(n.port),
     '-od',
     got,
-    '-k',
-    'QueryRetrieveLevel=STUDY',
-    '-k',
-    `StudyInstanceUID=${ct.studyInstanceUid}`,
+    ...wholeStudy(ct.studyInstanceUid),
   ]);
   assert.equal(get.code, 0, get.stderr);
   const files = filesIn(got);
@@ -143,17 +141,7 @@ test('compressed instances go decoded to a requestor that takes only uncompresse
   // getscu takes only the uncompressed syntaxes: JPEG-LS, JPEG lossless and JPEG 2000 are decoded on the way out;
   // RLE has no codec here yet, so that one sub-operation fails, is counted, and the association releases cleanly.
   const got = tempDir(t);
-  const get = await run('getscu', [
-    '-v',
-    '-S',
-    ...peer,
-    '-od',
-    got,
-    '-k',
-    'QueryRetrieveLevel=STUDY',
-    '-k',
-    `StudyInstanceUID=${ct.studyInstanceUid}`,
-  ]);
+  const get = await run('getscu', ['-v', '-S', ...peer, '-od', got, ...wholeStudy(ct.studyInstanceUid)]);
   const said = get.stdout + get.stderr;
   assert.match(said, /Number of Completed Suboperations\s+: 3/, said);
   assert.match(said, /Number of Failed Suboperations\s+: 1/, said);
