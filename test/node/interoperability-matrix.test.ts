@@ -1,10 +1,11 @@
 // The interoperability matrix: for every transfer syntax the node takes that an encoder here can make (the four native
 // ones; JPEG-LS, JPEG lossless and RLE by DCMTK; JPEG 2000 by GDCM), peers nobody here wrote store, find and retrieve:
-// Orthanc pushes each instance in (C-STORE SCU) and finds it (C-FIND SCU); DCMTK's storescu sends it again in that
-// syntax alone, findscu finds it, movescu moves it to storescp as stored, and getscu, which takes only uncompressed
-// syntaxes, gets it rewritten or decoded. Each is compared with what was sent, byte for byte where it goes as stored,
-// pixel for pixel where it was decoded. (GDCM's gdcmscu 3.0.21, Debian's, aborts after the association is accepted,
-// against DCMTK too, so GDCM takes part as an encoder only.)
+// PixelMed's storage SCU stores each into a node of its own; Orthanc pushes each instance in (C-STORE SCU) and finds it
+// (C-FIND SCU); DCMTK's storescu sends it again in that syntax alone, findscu finds it, movescu moves it to storescp as
+// stored and to an uncompressed-only storescp decoded, and getscu, which takes only uncompressed syntaxes, gets it
+// rewritten or decoded. Each is compared with what was sent, byte for byte where it goes as stored, pixel for pixel
+// where it was decoded. (GDCM's gdcmscu 3.0.21, Debian's, aborts after the association is accepted, against DCMTK too,
+// so GDCM takes part as an encoder only.)
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,9 @@ import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 import { storescpDestination, wholeStudy } from '../support/dcmtk.ts';
+
+/** PixelMed's classes, as Debian's pixelmed-apps installs them. */
+const PIXELMED_JAR = '/usr/share/java/pixelmed.jar';
 
 /** Each syntax, the tool and arguments that make it from an explicit VR little endian file, and DCMTK's name for it. */
 const SYNTAXES = [
@@ -47,8 +51,10 @@ const DECODED = new Set<string>([
   TransferSyntax.JPEG2000Lossless,
 ]);
 
-test('interoperability matrix: Orthanc and DCMTK store, find and retrieve every transfer syntax, compared with what was sent', async (t) => {
+test('interoperability matrix: PixelMed, Orthanc and DCMTK store, find and retrieve every transfer syntax, compared with what was sent', async (t) => {
   const tools = [
+    'VerificationSOPClassSCU',
+    'java',
     'Orthanc',
     'storescu',
     'findscu',
@@ -95,6 +101,29 @@ test('interoperability matrix: Orthanc and DCMTK store, find and retrieve every 
   });
   await orthanc.rest('PUT', '/modalities/beeldbrug', { AET: n.aeTitle, Host: '127.0.0.1', Port: n.port });
   const peer = ['-aet', 'DCMTK', '-aec', n.aeTitle, '127.0.0.1', String(n.port)];
+
+  // PixelMed's StorageSOPClassSCU (Debian's pixelmed-apps), into a node of its own: each stored as PixelMed sent it.
+  const pixelmedNode = await startTestNode(t, {
+    peers: [{ aeTitle: 'PIXELMED', host: '127.0.0.1', description: 'PixelMed storage SCU' }],
+  });
+  for (const [uid, s] of sent) {
+    const pm = await run('java', [
+      '-cp',
+      PIXELMED_JAR,
+      'com.pixelmed.network.StorageSOPClassSCU',
+      '127.0.0.1',
+      String(pixelmedNode.port),
+      pixelmedNode.aeTitle,
+      'PIXELMED',
+      s.file,
+    ]);
+    assert.equal(pm.code, 0, pm.stdout + pm.stderr);
+    // PixelMed sends an uncompressed file as explicit VR little endian where that is accepted (its own choice among
+    // the contexts it offered); everything else goes in its own syntax, and is kept so.
+    const stored = pixelmedNode.node.store.index.getInstance(uid)?.instance.transferSyntaxUid;
+    const native = s.uid === TransferSyntax.ImplicitVRLittleEndian || s.uid === TransferSyntax.ExplicitVRBigEndian;
+    assert.equal(stored, native ? TransferSyntax.ExplicitVRLittleEndian : s.uid, `PixelMed's ${s.uid}: as it was sent`);
+  }
 
   // Orthanc as storage SCU: each file pushed in the syntax Orthanc holds it in; the node keeps it as sent.
   for (const [uid, s] of sent) {
