@@ -86,3 +86,32 @@ export function NewPasswordFields({
     </>
   );
 }
+
+/**
+ * A list as every screen shows one: loading until the rows come, a sentence when there are none, else a table with
+ * these column headers (an empty one for a column of buttons) and a row per item.
+ */
+export function ListTable<T>(p: {
+  rows: readonly T[] | undefined;
+  /** Shown while the rows have not come (and nothing went wrong). */
+  loading: boolean;
+  empty: ReactNode;
+  testId: string;
+  headers: readonly (string | undefined)[];
+  children: (row: T) => ReactNode;
+}) {
+  if (p.rows === undefined) return p.loading ? <Loading /> : null;
+  if (p.rows.length === 0) return <Empty>{p.empty}</Empty>;
+  return (
+    <table className="list" data-testid={p.testId}>
+      <thead>
+        <tr>
+          {p.headers.map((h, i) => (
+            <th key={i}>{h}</th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{p.rows.map(p.children)}</tbody>
+    </table>
+  );
+}

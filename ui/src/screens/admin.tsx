@@ -3,7 +3,7 @@ import QRCode from 'qrcode';
 import { api } from '../api.ts';
 import { localTime } from '../format.ts';
 import { type TextKey, useLanguage, useT } from '../i18n.tsx';
-import { Empty, ErrorNote, Field, Loading } from '../ui-parts.tsx';
+import { ErrorNote, Field, ListTable, Loading } from '../ui-parts.tsx';
 import type { AccountView, NewSecondFactor } from '../../../src/node/account-admin-routes.ts';
 import type { DoctorView, NodeConfigurationView } from '../../../src/node/node-admin-routes.ts';
 import type { Role } from '../../../src/auth/roles.ts';
@@ -65,71 +65,57 @@ function Accounts({ self }: { self: string }) {
       <h2>{t('accounts')}</h2>
       <ErrorNote error={error} />
       {secret !== undefined ? <SecretHandover secret={secret} onDone={() => setSecret(undefined)} /> : null}
-      {accounts === undefined && error === undefined ? <Loading /> : null}
-      {accounts?.length === 0 ? <Empty>{t('noAccounts')}</Empty> : null}
-      {accounts !== undefined && accounts.length > 0 ? (
-        <table className="list" data-testid="accounts">
-          <thead>
-            <tr>
-              <th>{t('username')}</th>
-              <th>{t('name')}</th>
-              <th>{t('role')}</th>
-              <th>{t('signsInWith')}</th>
-              <th>{t('state')}</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {accounts.map((a) => (
-              <tr key={a.id} className={a.disabled ? 'muted' : undefined}>
-                <td>{a.username}</td>
-                <td>
-                  {a.name}
-                  {a.uziRoleCode !== undefined ? <small className="muted"> · UZI {a.uziRoleCode}</small> : null}
-                </td>
-                <td>{t(ROLE_TEXT[a.role])}</td>
-                <td>{a.source === 'local' ? t('sourceLocal') : t('sourceOidc')}</td>
-                <td>
-                  {a.disabled ? (
-                    <span className="badge state-failed">{t('accountDisabled')}</span>
-                  ) : a.lockedUntil !== null ? (
-                    <span className="badge state-queued">
-                      {t('accountLocked', { until: localTime(a.lockedUntil, lang) })}
-                    </span>
-                  ) : (
-                    <span className="badge state-delivered">{t('accountActive')}</span>
-                  )}
-                </td>
-                <td className="actions">
-                  {a.lockedUntil !== null && !a.disabled ? (
-                    <button type="button" disabled={busy === a.id} onClick={() => void change(a, 'unlock')}>
-                      {t('unlock')}
-                    </button>
-                  ) : null}
-                  {a.source === 'local' && !a.disabled ? (
-                    <button
-                      type="button"
-                      disabled={busy === a.id}
-                      onClick={() => void change(a, 'reset-second-factor')}
-                    >
-                      {t('resetSecondFactor')}
-                    </button>
-                  ) : null}
-                  {a.username === self ? null : a.disabled ? (
-                    <button type="button" disabled={busy === a.id} onClick={() => void change(a, 'enable')}>
-                      {t('enable')}
-                    </button>
-                  ) : (
-                    <button type="button" disabled={busy === a.id} onClick={() => void change(a, 'disable')}>
-                      {t('disable')}
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : null}
+      <ListTable
+        rows={accounts}
+        loading={error === undefined}
+        empty={t('noAccounts')}
+        testId="accounts"
+        headers={[t('username'), t('name'), t('role'), t('signsInWith'), t('state'), undefined]}
+      >
+        {(a) => (
+          <tr key={a.id} className={a.disabled ? 'muted' : undefined}>
+            <td>{a.username}</td>
+            <td>
+              {a.name}
+              {a.uziRoleCode !== undefined ? <small className="muted"> · UZI {a.uziRoleCode}</small> : null}
+            </td>
+            <td>{t(ROLE_TEXT[a.role])}</td>
+            <td>{a.source === 'local' ? t('sourceLocal') : t('sourceOidc')}</td>
+            <td>
+              {a.disabled ? (
+                <span className="badge state-failed">{t('accountDisabled')}</span>
+              ) : a.lockedUntil !== null ? (
+                <span className="badge state-queued">
+                  {t('accountLocked', { until: localTime(a.lockedUntil, lang) })}
+                </span>
+              ) : (
+                <span className="badge state-delivered">{t('accountActive')}</span>
+              )}
+            </td>
+            <td className="actions">
+              {a.lockedUntil !== null && !a.disabled ? (
+                <button type="button" disabled={busy === a.id} onClick={() => void change(a, 'unlock')}>
+                  {t('unlock')}
+                </button>
+              ) : null}
+              {a.source === 'local' && !a.disabled ? (
+                <button type="button" disabled={busy === a.id} onClick={() => void change(a, 'reset-second-factor')}>
+                  {t('resetSecondFactor')}
+                </button>
+              ) : null}
+              {a.username === self ? null : a.disabled ? (
+                <button type="button" disabled={busy === a.id} onClick={() => void change(a, 'enable')}>
+                  {t('enable')}
+                </button>
+              ) : (
+                <button type="button" disabled={busy === a.id} onClick={() => void change(a, 'disable')}>
+                  {t('disable')}
+                </button>
+              )}
+            </td>
+          </tr>
+        )}
+      </ListTable>
       {adding ? (
         <AddAccount
           onCancel={() => setAdding(false)}

@@ -3,7 +3,7 @@ import { api, type SessionInfo, type WorkspaceInfo } from '../api.ts';
 import { localTime, personName } from '../format.ts';
 import { useLanguage, useT } from '../i18n.tsx';
 import { ShareStudyLines } from '../study-summary.tsx';
-import { Empty, ErrorNote, Field, Loading, NewPasswordFields } from '../ui-parts.tsx';
+import { ErrorNote, Field, ListTable, NewPasswordFields } from '../ui-parts.tsx';
 import { UploadFiles } from '../upload-files.tsx';
 import type { SshKey } from '../../../src/auth/index.ts';
 import type { PartnerShare } from '../../../src/share/index.ts';
@@ -61,43 +61,32 @@ function DownloadFolder() {
     <>
       <h2>{t('partnerDownload')}</h2>
       <ErrorNote error={error} />
-      {shares === undefined && error === undefined ? <Loading /> : null}
-      {shares !== undefined && shares.length === 0 ? <Empty>{t('partnerNoShares')}</Empty> : null}
-      {shares !== undefined && shares.length > 0 ? (
-        <table className="list" data-testid="partner-shares">
-          <thead>
-            <tr>
-              <th>{t('sharedOn')}</th>
-              <th>{t('patient')}</th>
-              <th>{t('navStudies')}</th>
-              <th>{t('validUntil')}</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {shares.map((s) => (
-              <tr key={s.shareId}>
-                <td>{localTime(s.createdAt, lang)}</td>
-                <td>
-                  {s.deidentified ? <span className="badge">{t('deidentified')}</span> : personName(s.patientName)}
-                </td>
-                <td>
-                  <ShareStudyLines
-                    studies={s.studies}
-                    onView={(studyInstanceUid) => setViewing({ shareId: s.shareId, studyInstanceUid })}
-                  />
-                </td>
-                <td>{localTime(s.expiresAt, lang)}</td>
-                <td className="actions">
-                  <a className="button primary" href={`/partner/v1/shares/${s.shareId}/zip`} download={s.fileName}>
-                    {t('downloadZip')}
-                  </a>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : null}
+      <ListTable
+        rows={shares}
+        loading={error === undefined}
+        empty={t('partnerNoShares')}
+        testId="partner-shares"
+        headers={[t('sharedOn'), t('patient'), t('navStudies'), t('validUntil'), undefined]}
+      >
+        {(s) => (
+          <tr key={s.shareId}>
+            <td>{localTime(s.createdAt, lang)}</td>
+            <td>{s.deidentified ? <span className="badge">{t('deidentified')}</span> : personName(s.patientName)}</td>
+            <td>
+              <ShareStudyLines
+                studies={s.studies}
+                onView={(studyInstanceUid) => setViewing({ shareId: s.shareId, studyInstanceUid })}
+              />
+            </td>
+            <td>{localTime(s.expiresAt, lang)}</td>
+            <td className="actions">
+              <a className="button primary" href={`/partner/v1/shares/${s.shareId}/zip`} download={s.fileName}>
+                {t('downloadZip')}
+              </a>
+            </td>
+          </tr>
+        )}
+      </ListTable>
     </>
   );
 }

@@ -5,7 +5,7 @@ import { localTime, personName } from '../format.ts';
 import { type TextKey, useLanguage, useT } from '../i18n.tsx';
 import { go } from '../route.ts';
 import { ShareStudyLines, StudySummary, useStudy } from '../study-summary.tsx';
-import { Empty, ErrorNote, Field, Loading } from '../ui-parts.tsx';
+import { ErrorNote, Field, ListTable, Loading } from '../ui-parts.tsx';
 import type { DeidOptions } from '../../../src/deid/index.ts';
 import { mayHaveTextInPixels } from '../../../src/deid/text-in-pixels.ts';
 import type { ShareState, ShareView } from '../../../src/share/index.ts';
@@ -234,72 +234,70 @@ export function SharesScreen() {
     <section aria-labelledby="shares-title">
       <h1 id="shares-title">{t('sharesTitle')}</h1>
       <ErrorNote error={error} />
-      {shares !== undefined && shares.length === 0 ? <Empty>{t('noShares')}</Empty> : null}
-      {shares !== undefined && shares.length > 0 ? (
-        <table className="list" data-testid="shares">
-          <thead>
-            <tr>
-              <th>{t('date')}</th>
-              <th>{t('patient')}</th>
-              <th>{t('study')}</th>
-              <th>{t('recipient')}</th>
-              <th>{t('state')}</th>
-              <th>{t('opened')}</th>
-              <th>{t('downloads')}</th>
-              <th>{t('validUntil')}</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {shares.map((s) => (
-              <tr key={s.shareId} data-share={s.shareId}>
-                <td>{localTime(s.createdAt, lang)}</td>
-                <td>
-                  {personName(s.patientName ?? '')}{' '}
-                  {s.patient.bsn !== undefined || s.patient.patientId !== undefined ? (
-                    <span className="muted">({s.patient.bsn ?? s.patient.patientId})</span>
-                  ) : null}
-                  {s.deidentify !== null ? (
-                    <div>
-                      <span className="badge">{t('deidentified')}</span>
-                    </div>
-                  ) : null}
-                </td>
-                <td>
-                  <ShareStudyLines studies={s.studies} />
-                  {s.studies.length === 0 ? <div>{t('uploadRequest')}</div> : null}
-                </td>
-                <td>
-                  {s.recipient.name}
-                  <div className="muted">
-                    {s.recipient.partner !== undefined
-                      ? t('partnerFolder')
-                      : `${s.recipient.email} · ${s.recipient.mobile}`}
-                  </div>
-                  <div className="muted">
-                    {t('sharedBy')}: {s.createdBy.name}
-                  </div>
-                </td>
-                <td>
-                  <span className={`badge share-${s.state}`}>{t(STATE_TEXT[s.state])}</span>
-                </td>
-                <td>
-                  {s.opens} / {s.maxOpens}
-                </td>
-                <td>{s.downloads}</td>
-                <td>{localTime(s.expiresAt, lang)}</td>
-                <td className="actions">
-                  {s.state === 'active' || s.state === 'used-up' || s.state === 'locked' ? (
-                    <button type="button" disabled={busy === s.shareId} onClick={() => void revoke(s)}>
-                      {t('revoke')}
-                    </button>
-                  ) : null}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : null}
+      <ListTable
+        rows={shares}
+        loading={error === undefined}
+        empty={t('noShares')}
+        testId="shares"
+        headers={[
+          t('date'),
+          t('patient'),
+          t('study'),
+          t('recipient'),
+          t('state'),
+          t('opened'),
+          t('downloads'),
+          t('validUntil'),
+          undefined,
+        ]}
+      >
+        {(s) => (
+          <tr key={s.shareId} data-share={s.shareId}>
+            <td>{localTime(s.createdAt, lang)}</td>
+            <td>
+              {personName(s.patientName ?? '')}{' '}
+              {s.patient.bsn !== undefined || s.patient.patientId !== undefined ? (
+                <span className="muted">({s.patient.bsn ?? s.patient.patientId})</span>
+              ) : null}
+              {s.deidentify !== null ? (
+                <div>
+                  <span className="badge">{t('deidentified')}</span>
+                </div>
+              ) : null}
+            </td>
+            <td>
+              <ShareStudyLines studies={s.studies} />
+              {s.studies.length === 0 ? <div>{t('uploadRequest')}</div> : null}
+            </td>
+            <td>
+              {s.recipient.name}
+              <div className="muted">
+                {s.recipient.partner !== undefined
+                  ? t('partnerFolder')
+                  : `${s.recipient.email} · ${s.recipient.mobile}`}
+              </div>
+              <div className="muted">
+                {t('sharedBy')}: {s.createdBy.name}
+              </div>
+            </td>
+            <td>
+              <span className={`badge share-${s.state}`}>{t(STATE_TEXT[s.state])}</span>
+            </td>
+            <td>
+              {s.opens} / {s.maxOpens}
+            </td>
+            <td>{s.downloads}</td>
+            <td>{localTime(s.expiresAt, lang)}</td>
+            <td className="actions">
+              {s.state === 'active' || s.state === 'used-up' || s.state === 'locked' ? (
+                <button type="button" disabled={busy === s.shareId} onClick={() => void revoke(s)}>
+                  {t('revoke')}
+                </button>
+              ) : null}
+            </td>
+          </tr>
+        )}
+      </ListTable>
     </section>
   );
 }
