@@ -8,14 +8,14 @@ import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { createTestCa, totpCode, totpStep } from '../../src/auth/index.ts';
+import { totpCode, totpStep } from '../../src/auth/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { openAccounts } from '../../src/node/index.ts';
-import { call, type ExchangeNode, send, startExchangeNode } from '../support/exchange.ts';
+import { call, type ExchangeNode, send } from '../support/exchange.ts';
 import { freePort } from '../support/net.ts';
 import { importSynthPatient } from '../support/patient-data.ts';
 import { run, type RunResult } from '../support/processes.ts';
-import { shareSection, startMailServer, startSmsGateway, zipEntryNames } from '../support/share-services.ts';
+import { zipEntryNames, startShareNode } from '../support/share-services.ts';
 import { addAccount, PERSON_PASSWORD, signedIn } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
@@ -82,18 +82,7 @@ function sftp(
 }
 
 async function setUp(t: TestContext): Promise<{ node: ExchangeNode; sftpPort: number; dir: string }> {
-  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-  const mail = await startMailServer(t, ca);
-  const sms = await startSmsGateway(t, ca);
-  const port = await freePort();
-  const node = await startExchangeNode(t, {
-    ca,
-    port,
-    share: {
-      ...shareSection(t, { ca, mail, sms, publicUrl: `https://127.0.0.1:${port}` }),
-      sftp: { host: '127.0.0.1', port: await freePort() },
-    },
-  });
+  const { node } = await startShareNode(t, { share: { sftp: { host: '127.0.0.1', port: await freePort() } } });
   const sftpPort = node.n.node.sftpPort;
   assert.ok(sftpPort !== undefined);
   return { node, sftpPort, dir: tempDir(t) };

@@ -8,22 +8,14 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import ZipStream from 'zip-stream';
 import * as tus from 'tus-js-client';
-import { createTestCa } from '../../src/auth/index.ts';
 import { randomBsn } from '../../src/patient/index.ts';
 import { synthesize, type SynthStudy } from '../../src/synth/index.ts';
-import { type ExchangeNode, startExchangeNode } from '../support/exchange.ts';
-import { freePort, waitFor } from '../support/net.ts';
+import type { ExchangeNode } from '../support/exchange.ts';
+import { waitFor } from '../support/net.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { heldInstances, importSynthPatient } from '../support/patient-data.ts';
 import { run } from '../support/processes.ts';
-import {
-  asRecipient,
-  type MailServer,
-  shareSection,
-  type SmsGatewayServer,
-  startMailServer,
-  startSmsGateway,
-} from '../support/share-services.ts';
+import { asRecipient, type MailServer, type SmsGatewayServer, startShareNode } from '../support/share-services.ts';
 import { type SignedIn, signedIn } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
@@ -38,9 +30,6 @@ interface Setup {
 }
 
 async function setUp(t: TestContext, o: { pacs?: boolean; maxUploadBytes?: number } = {}): Promise<Setup> {
-  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-  const mail = await startMailServer(t, ca);
-  const sms = await startSmsGateway(t, ca);
   const pacs =
     o.pacs === true
       ? await startOrthanc({
@@ -50,22 +39,18 @@ async function setUp(t: TestContext, o: { pacs?: boolean; maxUploadBytes?: numbe
         })
       : undefined;
   if (pacs !== undefined) t.after(() => pacs.stop());
-  const port = await freePort();
   const clock = { now: Date.now() };
-  const node = await startExchangeNode(t, {
-    ca,
-    port,
-    now: () => clock.now,
-    share: {
-      ...shareSection(t, { ca, mail, sms, publicUrl: `https://127.0.0.1:${port}` }),
-      ...(o.maxUploadBytes !== undefined ? { maxUploadBytes: o.maxUploadBytes } : {}),
+  const { node, mail, sms } = await startShareNode(t, {
+    share: o.maxUploadBytes !== undefined ? { maxUploadBytes: o.maxUploadBytes } : {},
+    node: {
+      now: () => clock.now,
+      ...(pacs !== undefined
+        ? {
+            dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacs.dicomPort, description: 'Noord PACS' }],
+            routing: [{ action: 'forward', destination: 'PACS_NOORD' }],
+          }
+        : {}),
     },
-    ...(pacs !== undefined
-      ? {
-          dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacs.dicomPort, description: 'Noord PACS' }],
-          routing: [{ action: 'forward', destination: 'PACS_NOORD' }],
-        }
-      : {}),
   });
   const staff = await signedIn(t, node, { username: 'secretaresse', name: 'Sanne Secretaresse', role: 'staff' });
   return { clock, node, mail, sms, staff, ...(pacs !== undefined ? { pacs } : {}) };

@@ -5,9 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { createTestCa } from '../../src/auth/index.ts';
-import { type ExchangeNode, startExchangeNode } from '../support/exchange.ts';
-import { freePort } from '../support/net.ts';
+import type { ExchangeNode } from '../support/exchange.ts';
 import { filesIn } from '../support/dicom-files.ts';
 import { heldInstance, heldInstances, importSynthPatient } from '../support/patient-data.ts';
 import { datasetOf, framesOf } from '../../src/dicomweb/stored-instance.ts';
@@ -18,10 +16,8 @@ import {
   asRecipient,
   type MailServer,
   type Reply,
-  shareSection,
   type SmsGatewayServer,
-  startMailServer,
-  startSmsGateway,
+  startShareNode,
 } from '../support/share-services.ts';
 import { type SignedIn, signedIn } from '../support/sign-in.ts';
 
@@ -35,16 +31,10 @@ interface Setup {
 }
 
 async function setUp(t: TestContext, o: { refuseMailTo?: string[] } = {}): Promise<Setup> {
-  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-  const mail = await startMailServer(t, ca, { refuse: o.refuseMailTo ?? [] });
-  const sms = await startSmsGateway(t, ca);
-  const port = await freePort();
   const clock = { now: Date.now() };
-  const node = await startExchangeNode(t, {
-    ca,
-    port,
-    now: () => clock.now,
-    share: shareSection(t, { ca, mail, sms, publicUrl: `https://127.0.0.1:${port}` }),
+  const { node, mail, sms } = await startShareNode(t, {
+    node: { now: () => clock.now },
+    ...(o.refuseMailTo !== undefined ? { refuseMailTo: o.refuseMailTo } : {}),
   });
   const study = await importSynthPatient(t, node.n.node, 21);
   const staff = await signedIn(t, node, { username: 'secretaresse', name: 'Sanne Secretaresse', role: 'staff' });

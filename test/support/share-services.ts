@@ -9,7 +9,9 @@ import type { TestContext } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import yauzl from 'yauzl';
-import { type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
+import { createTestCa, type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
+import { type ExchangeNode, type ExchangeNodeOptions, startExchangeNode } from './exchange.ts';
+import { freePort } from './net.ts';
 import { tempDir } from './tmp.ts';
 
 /** Items as they arrive; `next()` waits for the next one not yet taken. */
@@ -234,4 +236,30 @@ export function zipEntryNames(path: string): Promise<string[]> {
       zip.readEntry();
     });
   });
+}
+
+/**
+ * A node with sharing on, on a port of its own (its public URL): a test CA, and the SMTP server and SMS gateway its
+ * share section uses under that CA. `share` adds to the share section (sftp, maxUploadBytes); `node` to the node's
+ * options (a clock, DICOM peers, routing).
+ */
+export async function startShareNode(
+  t: TestContext,
+  o: {
+    share?: Record<string, unknown>;
+    node?: Omit<ExchangeNodeOptions, 'ca' | 'port' | 'share'>;
+    refuseMailTo?: string[];
+  } = {},
+): Promise<{ node: ExchangeNode; ca: IssuedCertificate; mail: MailServer; sms: SmsGatewayServer; port: number }> {
+  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
+  const mail = await startMailServer(t, ca, { refuse: o.refuseMailTo ?? [] });
+  const sms = await startSmsGateway(t, ca);
+  const port = await freePort();
+  const node = await startExchangeNode(t, {
+    ...o.node,
+    ca,
+    port,
+    share: { ...shareSection(t, { ca, mail, sms, publicUrl: `https://127.0.0.1:${port}` }), ...o.share },
+  });
+  return { node, ca, mail, sms, port };
 }

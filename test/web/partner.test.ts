@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { createTestCa } from '../../src/auth/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import {
   BROWSER_TEST_BUDGET,
@@ -19,11 +18,10 @@ import {
   signInOnPage,
   startChromium,
 } from '../support/chromium.ts';
-import { startExchangeNode } from '../support/exchange.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { importSynthPatient } from '../support/patient-data.ts';
 import { run } from '../support/processes.ts';
-import { shareSection, startMailServer, startSmsGateway, zipEntryNames } from '../support/share-services.ts';
+import { zipEntryNames, startShareNode } from '../support/share-services.ts';
 import { addAccount } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
@@ -33,17 +31,8 @@ test(
   BROWSER_TEST_BUDGET,
   async (t) => {
     if (requireTool(t, 'ssh-keygen') === undefined) return;
-    const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-    const mail = await startMailServer(t, ca);
-    const sms = await startSmsGateway(t, ca);
-    const port = await freePort();
-    const n = await startExchangeNode(t, {
-      ca,
-      port,
-      share: {
-        ...shareSection(t, { ca, mail, sms, publicUrl: `https://127.0.0.1:${port}` }),
-        sftp: { host: '127.0.0.1', port: await freePort() },
-      },
+    const { node: n, port } = await startShareNode(t, {
+      share: { sftp: { host: '127.0.0.1', port: await freePort() } },
     });
     const staffSecret = await addAccount(t, n, { username: 's.smit', name: 'S. Smit', role: 'staff' });
     const partnerSecret = await addAccount(t, n, {

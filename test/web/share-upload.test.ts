@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import ZipStream from 'zip-stream';
 import type { AuditRecord } from '../../src/audit/index.ts';
-import { createTestCa } from '../../src/auth/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import {
   BROWSER_TEST_BUDGET,
@@ -17,10 +16,9 @@ import {
   signInOnPage,
   startChromium,
 } from '../support/chromium.ts';
-import { startExchangeNode } from '../support/exchange.ts';
-import { freePort, waitFor } from '../support/net.ts';
+import { waitFor } from '../support/net.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
-import { shareSection, startMailServer, startSmsGateway } from '../support/share-services.ts';
+import { startShareNode } from '../support/share-services.ts';
 import { addAccount } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
@@ -47,22 +45,22 @@ test(
   BROWSER_TEST_BUDGET,
   async (t) => {
     if (requireTool(t, 'Orthanc') === undefined) return;
-    const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-    const mail = await startMailServer(t, ca);
-    const sms = await startSmsGateway(t, ca);
     const pacs = await startOrthanc({
       dir: tempDir(t),
       aeTitle: 'PACS_NOORD',
       modalities: { beeldbrug: { aeTitle: 'BB_0001', host: '127.0.0.1', port: 1 } },
     });
     t.after(() => pacs.stop());
-    const port = await freePort();
-    const n = await startExchangeNode(t, {
-      ca,
+    const {
+      node: n,
+      mail,
+      sms,
       port,
-      share: shareSection(t, { ca, mail, sms, publicUrl: `https://127.0.0.1:${port}` }),
-      dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacs.dicomPort, description: 'Noord PACS' }],
-      routing: [{ action: 'forward', destination: 'PACS_NOORD' }],
+    } = await startShareNode(t, {
+      node: {
+        dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacs.dicomPort, description: 'Noord PACS' }],
+        routing: [{ action: 'forward', destination: 'PACS_NOORD' }],
+      },
     });
     const totpSecret = await addAccount(t, n, { username: 's.smit', name: 'S. Smit', role: 'staff' });
     const synth = await synthesize({ outDir: join(tempDir(t), 'synth'), patients: 1, seed: 71 });

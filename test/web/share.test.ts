@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createTestCa } from '../../src/auth/index.ts';
 import {
   BROWSER_TEST_BUDGET,
   freshContext,
@@ -15,11 +14,10 @@ import {
   startChromium,
   viewportPixels,
 } from '../support/chromium.ts';
-import { startExchangeNode } from '../support/exchange.ts';
-import { freePort, waitFor } from '../support/net.ts';
+import { waitFor } from '../support/net.ts';
 import { importSynthPatient } from '../support/patient-data.ts';
 import { run } from '../support/processes.ts';
-import { shareSection, startMailServer, startSmsGateway } from '../support/share-services.ts';
+import { startShareNode } from '../support/share-services.ts';
 import { addAccount } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
@@ -30,15 +28,7 @@ test(
   async (t) => {
     const unzip = requireTool(t, 'unzip');
     if (unzip === undefined) return;
-    const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-    const mail = await startMailServer(t, ca);
-    const sms = await startSmsGateway(t, ca);
-    const port = await freePort();
-    const n = await startExchangeNode(t, {
-      ca,
-      port,
-      share: shareSection(t, { ca, mail, sms, publicUrl: `https://127.0.0.1:${port}` }),
-    });
+    const { node: n, mail, sms, port } = await startShareNode(t);
     const study = await importSynthPatient(t, n.n.node, 33);
     const totpSecret = await addAccount(t, n, { username: 's.smit', name: 'S. Smit', role: 'staff' });
     const browser = await startChromium(t, [n.own.certPem]);
