@@ -1,7 +1,6 @@
-/**
- * The few UIDs the upper layer needs itself (PS3.6 Annex A, PS3.7 A.2.1). Kept local so this folder has no
- * runtime dependency beyond node: modules.
- */
+/** The few UIDs the upper layer needs itself (PS3.6 Annex A, PS3.7 A.2.1). */
+import { NATIVE_TRANSFER_SYNTAXES } from '../dicom/index.ts';
+
 export const ApplicationContextName = '1.2.840.10008.3.1.1.1';
 /** Beeldbrug's Implementation Class UID (PS3.7 D.3.3.2), a UUID-derived UID (PS3.5 B.2). */
 export const ImplementationClassUid = '2.25.153565516575931685982610343688195382723';
@@ -60,15 +59,8 @@ export const DefaultTransferSyntaxes: readonly string[] = [
   '1.2.840.10008.1.2.5', // RLE lossless
 ];
 
-const UNCOMPRESSED = new Set<string>([
-  Uid.ImplicitVRLittleEndian,
-  Uid.ExplicitVRLittleEndian,
-  Uid.DeflatedExplicitVRLittleEndian,
-  Uid.ExplicitVRBigEndian,
-]);
-
 export function isEncapsulatedTransferSyntax(uid: string): boolean {
-  return !UNCOMPRESSED.has(uid);
+  return !NATIVE_TRANSFER_SYNTAXES.includes(uid);
 }
 
 /** PS3.5 9.1: at most 64 characters, digits and dots, components without leading zeros. */
