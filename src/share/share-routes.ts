@@ -337,13 +337,13 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
     root: RECIPIENT_VIEW_ROOT,
     access: 'share-recipient',
     tag: 'share recipients',
-    opened: (req) => d.shares.viewed(recipientOf(req).shareId, { ip: req.ip }),
+    opened: (req, study) => d.shares.viewed(recipientOf(req).shareId, { ip: req.ip }, study),
   });
   registerShareViewRoutes(app, {
     root: PARTNER_VIEW_ROOT,
     access: PERSON_ROUTES.partner,
     tag: 'partner folders',
-    opened: (req) => d.shares.partnerViewed(partnerActing(req), req.params.shareId ?? ''),
+    opened: (req, study) => d.shares.partnerViewed(partnerActing(req), req.params.shareId ?? '', study),
   });
 }
 

@@ -38,12 +38,18 @@ const DICOM_JSON = 'application/dicom+json';
  */
 export function registerShareViewRoutes(
   app: HttpsApp,
-  o: { root: string; access: RouteAccess; tag: string; opened: (req: Req) => Promise<SharedDownload> },
+  o: {
+    root: string;
+    access: RouteAccess;
+    tag: string;
+    /** The share, opened for the study the request names, or all of its studies. */
+    opened: (req: Req, study: string | undefined) => Promise<SharedDownload>;
+  },
 ): void {
   const config = documented(o.access, o.tag);
   const errors = ['NOT_FOUND'] as const;
   const viewed = async (req: Req): Promise<{ all: Viewed[]; opened: SharedDownload }> => {
-    const opened = await o.opened(req);
+    const opened = await o.opened(req, req.params.study);
     return { all: viewedOf(opened), opened };
   };
   const inPath = (all: Viewed[], p: Path): Viewed[] => {

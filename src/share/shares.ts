@@ -479,9 +479,9 @@ export class Shares {
   }
 
   /** The instances of a share, opened for its recipient's viewer in the browser (see PatientDataAccess.openShared). */
-  async viewed(shareId: string, from: FromAddress): Promise<SharedDownload> {
+  async viewed(shareId: string, from: FromAddress, study?: string): Promise<SharedDownload> {
     const share = await this.#shareOf(shareId);
-    return this.#viewed(share, this.#recipientAccess(share, from), 'their recipient');
+    return this.#viewed(share, this.#recipientAccess(share, from), 'their recipient', study);
   }
 
   /**
@@ -520,9 +520,10 @@ export class Shares {
   }
 
   /** A share in a partner's folder, opened for the viewer in the browser; one not theirs as in partnerDownload. */
-  async partnerViewed(by: PartnerActor, shareId: string): Promise<SharedDownload> {
+  async partnerViewed(by: PartnerActor, shareId: string, study?: string): Promise<SharedDownload> {
     const share = await this.#partnerShare(by, shareId, 'read');
-    return this.#viewed(share, this.#o.patientData.open(this.#partnerGrounds(by, 'share', share)), 'the partner');
+    const access = this.#o.patientData.open(this.#partnerGrounds(by, 'share', share));
+    return this.#viewed(share, access, 'the partner', study);
   }
 
   async #partnerShare(by: PartnerActor, shareId: string, action: 'download' | 'read'): Promise<Share> {
@@ -593,14 +594,21 @@ export class Shares {
     }));
   }
 
-  #viewed(share: Share, access: PatientDataAccess, by: string): SharedDownload {
+  /**
+   * A share opened for its viewer: `study` (as the recipient knows it: the share's UID when it is de-identified) when a
+   * request names one, so a viewer's request per image opens that study alone, else all of them.
+   */
+  #viewed(share: Share, access: PatientDataAccess, by: string, study?: string): SharedDownload {
+    const deidentifier = this.#deidentifierOf(share);
     const instances = access.openShared(
-      share.studies.map((s) => s.studyInstanceUid),
+      share.studies
+        .map((s) => s.studyInstanceUid)
+        .filter((uid) => study === undefined || (deidentifier?.uid(uid) ?? uid) === study),
       `shared studies viewed in the browser by ${by}${share.deidentify !== null ? ', de-identified' : ''}`,
       share.shareId,
       { viewing: true },
     );
-    return { share, instances, deidentifier: this.#deidentifierOf(share) };
+    return { share, instances, deidentifier };
   }
 
   /**
