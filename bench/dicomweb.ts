@@ -30,7 +30,7 @@ import { randomName, seededRng, writeCtStudy } from '../src/synth/index.ts';
 import { startOrthanc } from '../test/support/orthanc-pacs.ts';
 import { startTlsProxy } from './tls-proxy.ts';
 import { run } from '../test/support/processes.ts';
-import { benchFolder, cpuSeconds } from './peers.ts';
+import { benchFolder, cpuSeconds, endedChildrenCpuSeconds, machineBusySeconds } from './peers.ts';
 import { median, percentile } from './stats.ts';
 import { BENCH_SCU, spawnWebNode, storescu } from './web-node.ts';
 
@@ -127,10 +127,16 @@ try {
   const times = { ours: [] as number[], orthanc: [] as number[], orthancHttp: [] as number[] };
   const firstBytes = { ours: [] as number[], orthanc: [] as number[], orthancHttp: [] as number[] };
   const cpu = { all: [] as number[], main: [] as number[] };
+  // Client and machine: curl decrypts on the same two cores, so what the node may use is what curl leaves.
+  const client = { ours: [] as number[], orthanc: [] as number[], orthancHttp: [] as number[] };
+  const busy = { ours: [] as number[], orthanc: [] as number[], orthancHttp: [] as number[] };
   const nodePid = web.node.child.pid ?? 0;
   const timed = async (server: Server, into: keyof typeof times): Promise<void> => {
     const before = cpuSeconds(nodePid);
+    const [clientBefore, busyBefore] = [endedChildrenCpuSeconds(), machineBusySeconds()];
     const t = await curl(server, study.bytes);
+    client[into].push(endedChildrenCpuSeconds() - clientBefore);
+    busy[into].push((machineBusySeconds() - busyBefore) / t.seconds);
     if (into === 'ours') {
       const after = cpuSeconds(nodePid);
       cpu.all.push(after.all - before.all);
@@ -153,7 +159,7 @@ try {
   const report = (name: string, of: keyof typeof times): number => {
     const s = median(times[of]);
     console.log(
-      `${name.padEnd(24)} ${s.toFixed(2).padStart(6)} s  ${(study.bytes / 1e6 / s).toFixed(0).padStart(5)} MB/s  ${(INSTANCES / s).toFixed(0).padStart(6)} instances/s  first byte after ${(median(firstBytes[of]) * 1000).toFixed(0)} ms  (medians of ${times[of].length})`,
+      `${name.padEnd(24)} ${s.toFixed(2).padStart(6)} s  ${(study.bytes / 1e6 / s).toFixed(0).padStart(5)} MB/s  ${(INSTANCES / s).toFixed(0).padStart(6)} instances/s  first byte after ${(median(firstBytes[of]) * 1000).toFixed(0)} ms  curl CPU ${median(client[of]).toFixed(2)} s  machine busy ${median(busy[of]).toFixed(1)} cores  (medians of ${times[of].length})`,
     );
     return s;
   };
@@ -162,6 +168,12 @@ try {
   const plain = report('orthanc (http)', 'orthancHttp');
   console.log(
     `beeldbrug CPU per retrieval: ${median(cpu.all).toFixed(2)} s, of which ${median(cpu.main).toFixed(2)} s on the main thread (medians)`,
+  );
+  // curl reads and decrypts on the same two cores: what it takes is not the node's to use. For twice Orthanc's rate,
+  // both together must fit in two cores for half of Orthanc's time.
+  const nodeBudget = x - median(client.ours);
+  console.log(
+    `for a ratio of 2: the node's CPU per retrieval would have to stay under ${nodeBudget.toFixed(2)} s (two cores for ${(x / 2).toFixed(2)} s, less curl's ${median(client.ours).toFixed(2)} s), for decrypting ${(study.bytes / 1e6).toFixed(0)} MB from the store and encrypting it for TLS; it used ${median(cpu.all).toFixed(2)} s`,
   );
 
   // QIDO-RS over the 100,000 studies.

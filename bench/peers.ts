@@ -164,3 +164,21 @@ export function cpuSeconds(pid: number): { all: number; main: number } {
     main: ticks(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')) / 100,
   };
 }
+
+/**
+ * CPU seconds used so far by this process's children that have ended and been waited for (cutime + cstime of
+ * /proc/self/stat): the clients a benchmark ran, such as curl, once each has exited.
+ */
+export function endedChildrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+/** CPU seconds the whole machine has been busy so far, over all cores (/proc/stat: all but idle and iowait). */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
+  return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) / 100;
+}
