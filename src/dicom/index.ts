@@ -57,3 +57,4 @@ export {
   framesOfFragments,
   NATIVE_TRANSFER_SYNTAXES,
 } from './pixel-codecs.ts';
+export { mayPack, packInstance, unpackInstance } from './packed-instance.ts';

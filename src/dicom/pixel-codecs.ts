@@ -21,22 +21,40 @@ interface WasmDecoder {
   getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number };
   delete(): void;
 }
-type Factory = () => Promise<Record<string, new () => WasmDecoder>>;
 
-function wasm(module: string, decoderName: string): () => Promise<new () => WasmDecoder> {
-  let loaded: Promise<new () => WasmDecoder> | undefined;
+/** The encoder of the same builds: raw samples in, one compressed frame out. */
+interface WasmEncoder {
+  getDecodedBuffer(frame: {
+    width: number;
+    height: number;
+    bitsPerSample: number;
+    componentCount: number;
+    isSigned: boolean;
+    isUsingColorTransform: boolean;
+  }): Uint8Array;
+  /** CharLS's interleave mode: 0 none (planes), 1 line, 2 sample (as DICOM's Planar Configuration 0 stores colour). */
+  setInterleaveMode(mode: 0 | 1 | 2): void;
+  encode(): void;
+  getEncodedBuffer(): Uint8Array;
+  delete(): void;
+}
+type Factory = () => Promise<Record<string, new () => unknown>>;
+
+function wasm<T>(module: string, className: string): () => Promise<new () => T> {
+  let loaded: Promise<new () => T> | undefined;
   return () =>
     (loaded ??= (require(module) as Factory)().then((m) => {
-      const D = m[decoderName];
-      if (D === undefined) throw new Error(`${module} has no ${decoderName}`);
-      return D;
+      const C = m[className];
+      if (C === undefined) throw new Error(`${module} has no ${className}`);
+      return C as new () => T;
     }));
 }
 
-const CHARLS = wasm('@cornerstonejs/codec-charls/decodewasmjs', 'JpegLSDecoder');
-const OPENJPEG = wasm('@cornerstonejs/codec-openjpeg/decodewasmjs', 'J2KDecoder');
-const OPENJPH = wasm('@cornerstonejs/codec-openjph/wasmjs', 'HTJ2KDecoder');
-const LIBJPEG_TURBO = wasm('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs', 'JPEGDecoder');
+const CHARLS = wasm<WasmDecoder>('@cornerstonejs/codec-charls/decodewasmjs', 'JpegLSDecoder');
+const CHARLS_ENCODER = wasm<WasmEncoder>('@cornerstonejs/codec-charls/wasmjs', 'JpegLSEncoder');
+const OPENJPEG = wasm<WasmDecoder>('@cornerstonejs/codec-openjpeg/decodewasmjs', 'J2KDecoder');
+const OPENJPH = wasm<WasmDecoder>('@cornerstonejs/codec-openjph/wasmjs', 'HTJ2KDecoder');
+const LIBJPEG_TURBO = wasm<WasmDecoder>('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs', 'JPEGDecoder');
 
 interface Codec {
   decode(frame: Buffer, bytesPerSample: 1 | 2): Promise<Buffer>;
@@ -76,9 +94,11 @@ const JPEG_LOSSLESS: Codec = {
   photometric: asStored,
 };
 
+const JPEG_LS = wasmCodec(CHARLS, asStored);
+
 const CODECS: ReadonlyMap<string, Codec> = new Map([
-  [TransferSyntax.JPEGLSLossless, wasmCodec(CHARLS, asStored)],
-  [TransferSyntax.JPEGLSNearLossless, wasmCodec(CHARLS, asStored)],
+  [TransferSyntax.JPEGLSLossless, JPEG_LS],
+  [TransferSyntax.JPEGLSNearLossless, JPEG_LS],
   [TransferSyntax.JPEG2000Lossless, wasmCodec(OPENJPEG, colourToRgb)],
   [TransferSyntax.JPEG2000, wasmCodec(OPENJPEG, colourToRgb)],
   [TransferSyntax.HTJ2KLossless, wasmCodec(OPENJPH, colourToRgb)],
@@ -201,4 +221,42 @@ export function framesOfFragments(fragments: readonly Buffer[], count: number): 
     at += fragment.length + 8;
   }
   return frames;
+}
+
+/** One frame of samples: 8 or 16 bits each (16 as little-endian words), one component or three interleaved by pixel. */
+export interface RawFrame {
+  width: number;
+  height: number;
+  bitsPerSample: 8 | 16;
+  components: 1 | 3;
+}
+
+/**
+ * One frame as a lossless JPEG-LS stream (CharLS), every bit pattern kept: signed samples are coded as the unsigned
+ * words they are stored as, and come back the same.
+ */
+export async function encodeJpegLsLossless(samples: Buffer, frame: RawFrame): Promise<Buffer> {
+  const Encoder = await CHARLS_ENCODER();
+  const e = new Encoder();
+  try {
+    e.getDecodedBuffer({
+      width: frame.width,
+      height: frame.height,
+      bitsPerSample: frame.bitsPerSample,
+      componentCount: frame.components,
+      isSigned: false,
+      isUsingColorTransform: false,
+    }).set(samples);
+    if (frame.components === 3) e.setInterleaveMode(2);
+    e.encode();
+    // Copied out of WebAssembly memory, which the next encode reuses.
+    return Buffer.from(e.getEncodedBuffer());
+  } finally {
+    e.delete();
+  }
+}
+
+/** A JPEG-LS stream's samples, decoded by CharLS. */
+export function decodeJpegLs(stream: Buffer): Promise<Buffer> {
+  return JPEG_LS.decode(stream, 2);
 }
