@@ -140,6 +140,8 @@ ${peers}  # Largest PDU we receive, in bytes.
 #   partners:
 #     # aeTitle: the PACS's "send to" menu gets a destination MIDDEN (this node's host and port); what it sends there
 #     # goes to Midden. A C-MOVE naming MIDDEN as destination does the same.
+#     # wireCompression: uncompressed images go JPEG-LS lossless coded (the default, smallest) or zstd (less CPU, for a
+#     # fast LAN); either way the partner stores them byte for byte as they are here.
 #     - { ura: "10000002", name: "Ziekenhuis Midden", baseUrl: "https://midden.example.nl:8443", aeTitle: MIDDEN }
 #   # Where a study to send comes from when this node does not hold all of it: the PACS (a dimse peer with a port),
 #   # by C-MOVE to this node's AE title (the PACS must know it as a destination) or by C-GET.

@@ -165,6 +165,11 @@ export const ErrorCatalog = {
   INTERNAL_ACROSS_ORGANIZATIONS: { http: 403, summary: 'internal transfers stay within one organization (one URA)' },
   MULTIPART_INVALID: { http: 400, summary: 'the multipart body is broken; `stored` names what was stored before it' },
   CONTENT_ENCODING_INVALID: { http: 400, summary: 'the compressed body cannot be decompressed' },
+  PACKED_INSTANCE_INVALID: {
+    http: 400,
+    summary:
+      'a packed instance (uncompressed pixels sent as JPEG-LS frames) cannot be restored; nothing of it is stored',
+  },
   PACS_NOT_CONFIGURED: {
     http: 422,
     summary:

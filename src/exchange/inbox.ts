@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
-import { addMissingColumns, openDurableDatabase } from '../store/index.ts';
+import { addMissingColumns, inTransaction, openDurableDatabase } from '../store/index.ts';
 import type { Manifest } from './manifest.ts';
 
 /**
@@ -165,10 +165,18 @@ export class Inbox {
     return row?.receipt ?? undefined;
   }
 
-  markReceived(transferId: string, sopInstanceUid: string, now = new Date()): void {
-    this.#db
-      .prepare('INSERT OR IGNORE INTO incoming_instance (transfer_id, sop_instance_uid, received_at) VALUES (?, ?, ?)')
-      .run(transferId, sopInstanceUid, now.toISOString());
+  /**
+   * Notes instances of a transfer as received, in one transaction (one fsync for a batch, not one per instance). The
+   * notes only spare work: an instance stored but not noted (a stop in between) is still found held, by its digest.
+   */
+  markReceived(transferId: string, sopInstanceUids: readonly string[], now = new Date()): void {
+    if (sopInstanceUids.length === 0) return;
+    const insert = this.#db.prepare(
+      'INSERT OR IGNORE INTO incoming_instance (transfer_id, sop_instance_uid, received_at) VALUES (?, ?, ?)',
+    );
+    inTransaction(this.#db, () => {
+      for (const uid of sopInstanceUids) insert.run(transferId, uid, now.toISOString());
+    });
   }
 
   received(transferId: string): Set<string> {

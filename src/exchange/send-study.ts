@@ -1,6 +1,6 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { organizationOf } from '../auth/index.ts';
-import { transferSyntaxInfo } from '../dicom/index.ts';
+import { mayPack, packInstance, transferSyntaxInfo } from '../dicom/index.ts';
 import type { PartnerConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -8,6 +8,7 @@ import type { PatientDataAccess, ReleasedInstance } from '../studies/index.ts';
 import type { Manifest, Purpose } from './manifest.ts';
 import { PartnerClient } from '../http/index.ts';
 import { verifyReceipt } from './receipt.ts';
+import { PACKED_INSTANCE_TYPE } from './upload-route.ts';
 
 export interface SendRequest {
   studyInstanceUid: string;
@@ -38,13 +39,34 @@ const BATCH = 16;
 const PARALLEL = 4;
 const BOUNDARY = 'beeldbrug-part-boundary-7d1f0c';
 
-/** A batch of stored instances as a multipart/related body, each file streamed from the store as it goes out. */
-async function* multipartBody(batch: readonly ReleasedInstance[], onBytes: (n: number) => void): AsyncIterable<Buffer> {
+/**
+ * A batch of stored instances as a multipart/related body, each file streamed from the store as it goes out; with
+ * `pack`, a file of uncompressed pixels goes packed (JPEG-LS lossless frames, see dicom/packed-instance.ts) when that
+ * makes it smaller, read whole first (only files of a size mayPack allows).
+ */
+async function* multipartBody(
+  batch: readonly ReleasedInstance[],
+  onBytes: (n: number) => void,
+  pack: boolean,
+): AsyncIterable<Buffer> {
   for (const instance of batch) {
-    yield Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`);
-    for await (const chunk of instance.openFile() as AsyncIterable<Buffer>) {
-      onBytes(chunk.length);
-      yield chunk;
+    const { transferSyntaxUid } = instance.stored.instance;
+    if (pack && mayPack(transferSyntaxUid, instance.stored.blob.size)) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of instance.openFile() as AsyncIterable<Buffer>) chunks.push(chunk);
+      const file = Buffer.concat(chunks);
+      const packed = await packInstance(file);
+      yield Buffer.from(
+        `--${BOUNDARY}\r\nContent-Type: ${packed !== undefined ? PACKED_INSTANCE_TYPE : 'application/dicom'}\r\n\r\n`,
+      );
+      yield packed ?? file;
+      onBytes(file.length);
+    } else {
+      yield Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`);
+      for await (const chunk of instance.openFile() as AsyncIterable<Buffer>) {
+        onBytes(chunk.length);
+        yield chunk;
+      }
     }
     yield Buffer.from('\r\n');
   }
@@ -185,7 +207,13 @@ async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): P
     const opened = await client.json('POST', '/exchange/v1/transfers', manifest);
     if (opened.status !== 200 && opened.status !== 201)
       throw refused('opening the transfer', opened.status, opened.json);
-    const needed = new Set((opened.json as { needed: string[] }).needed);
+    const answer = opened.json as { needed: string[]; partTypes?: unknown };
+    const needed = new Set(answer.needed);
+    // Packed only for a partner that says it restores them (an older node does not), and as the partner is configured.
+    const pack =
+      r.to.wireCompression !== 'zstd' &&
+      Array.isArray(answer.partTypes) &&
+      answer.partTypes.includes(PACKED_INSTANCE_TYPE);
     const toSend = released.filter((i) => needed.has(i.stored.instance.sopInstanceUid));
     progress.needed = toSend.length;
     d.onProgress?.(progress);
@@ -195,14 +223,16 @@ async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): P
     const worker = async (): Promise<void> => {
       for (let batch = batches.shift(); batch !== undefined; batch = batches.shift()) {
         d.signal?.throwIfAborted();
-        // Compress on the wire only where it pays: JPEG, JPEG-LS, JPEG 2000 and video are compressed already.
-        const compress = batch.some(
-          (i) => transferSyntaxInfo(i.stored.instance.transferSyntaxUid)?.encapsulated !== true,
-        );
+        // zstd on the wire only where it pays: JPEG, JPEG-LS, JPEG 2000 and video are compressed already, and so are
+        // packed pixels (the kB of header each that zstd would still find are not worth its pass over the rest).
+        const compress = batch.some(({ stored }) => {
+          const ts = stored.instance.transferSyntaxUid;
+          return transferSyntaxInfo(ts)?.encapsulated !== true && !(pack && mayPack(ts, stored.blob.size));
+        });
         const a = await client.stream(
           `/exchange/v1/transfers/${manifest.transferId}/instances`,
           `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`,
-          multipartBody(batch, (n) => (progress.bytesSent += n)),
+          multipartBody(batch, (n) => (progress.bytesSent += n), pack),
           { compress },
         );
         const answer = a.json as { stored?: string[]; failed?: { sopInstanceUid: string | null; reason: string }[] };

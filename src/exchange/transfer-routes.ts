@@ -1,3 +1,4 @@
+import { PACKED_INSTANCE_TYPE } from './upload-route.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { HttpsApp } from '../http/index.ts';
 import { receivedAbout, receivingAbout, receivingGrounds } from './audit-events.ts';
@@ -29,6 +30,9 @@ function stillNeeded(d: TransferRouteDeps, transfer: IncomingTransfer, access: P
   const held = access.heldWithDigest(transfer.manifest.instances.filter((i) => !received.has(i.sopInstanceUid)));
   return transfer.manifest.instances.map((i) => i.sopInstanceUid).filter((uid) => !received.has(uid) && !held.has(uid));
 }
+
+/** What an upload's parts may be besides application/dicom: the sender packs only what is listed here. */
+const PART_TYPES = [PACKED_INSTANCE_TYPE];
 
 /** The partner's access to one transfer, in the name of the user its manifest names. */
 function accessFor(
@@ -118,7 +122,7 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
       );
       return reply
         .code(opened.outcome === 'created' ? 201 : 200)
-        .send({ transferId: manifest.transferId, state: opened.transfer.state, needed });
+        .send({ transferId: manifest.transferId, state: opened.transfer.state, needed, partTypes: PART_TYPES });
     },
   );
 

@@ -1,4 +1,4 @@
-import type { Readable, Transform } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { createInflate, createZstdDecompress } from 'node:zlib';
 import {
   BodyTooLarge,
@@ -7,11 +7,21 @@ import {
   parseMultipartContentType,
   readMultipart,
 } from '../dicomweb/index.ts';
+import { DicomError, unpackInstance } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { HttpsApp } from '../http/index.ts';
 import { receivingAbout, receivingGrounds, verifyFailureAbout } from './audit-events.ts';
 import type { PatientData } from '../studies/index.ts';
 import type { Inbox, IncomingTransfer } from './inbox.ts';
+
+/**
+ * A part holding a packed instance (dicom/packed-instance.ts): a Part 10 file whose uncompressed pixels travel as
+ * lossless JPEG-LS frames, restored here byte for byte before it is checked and stored. The transfer's opening answer
+ * lists it in `partTypes`, so a sender uses it only with a node that restores it.
+ */
+export const PACKED_INSTANCE_TYPE = 'application/vnd.beeldbrug.packed-dicom';
+/** A packed part is read whole before it is restored: one file of at most this size (twice mayPack's limit, unpacked). */
+const PACKED_PART_MAX_BYTES = 2 * 64 * 1024 * 1024;
 
 export interface UploadRouteDeps {
   inbox: Inbox;
@@ -21,6 +31,8 @@ export interface UploadRouteDeps {
   maxUploadBytes: number;
   /** Told of each instance stored, in arrival order, e.g. to forward it into the PACS by the routing rules. */
   onStored?: (transfer: IncomingTransfer, sopInstanceUid: string) => void;
+  /** Told of each instance stored, with how it travelled. */
+  onReceived?: (form: 'packed' | 'as-stored') => void;
 }
 
 /**
@@ -117,9 +129,11 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
         }),
       );
       const stored: string[] = [];
-      // One record per batch, before any answer: a sender that gets none sends the batch again, and storing is idempotent.
+      // One record (and one note in the inbox) per batch, before any answer: a sender that gets none sends the batch
+      // again, and storing is idempotent.
       const recordStored = (): void => {
         if (stored.length === 0) return;
+        d.inbox.markReceived(transfer.transferId, stored);
         access.record(
           receivingAbout({
             transferId: transfer.transferId,
@@ -133,11 +147,12 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
       const failed: { sopInstanceUid: string | null; reason: string; detail: string }[] = [];
       try {
         for await (const part of readMultipart(limitedBody(body, d.maxUploadBytes), boundary)) {
-          if ((part.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/dicom') {
+          const type = (part.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+          if (type !== 'application/dicom' && type !== PACKED_INSTANCE_TYPE) {
             failed.push({
               sopInstanceUid: null,
               reason: 'not-application-dicom',
-              detail: 'each part must be application/dicom',
+              detail: `each part must be application/dicom or ${PACKED_INSTANCE_TYPE}`,
             });
             continue;
           }
@@ -145,7 +160,7 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
           try {
             // Recorded per batch below, not per instance.
             const r = await access.ingestPart10Stream(
-              part.body,
+              type === PACKED_INSTANCE_TYPE ? await unpacked(part.body) : part.body,
               {
                 provenance: {
                   receivedAt: new Date().toISOString(),
@@ -166,7 +181,7 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
               },
               undefined,
             );
-            d.inbox.markReceived(transfer.transferId, r.sopInstanceUid);
+            d.onReceived?.(type === PACKED_INSTANCE_TYPE ? 'packed' : 'as-stored');
             stored.push(r.sopInstanceUid);
             d.onStored?.(transfer, r.sopInstanceUid);
           } catch (err) {
@@ -232,4 +247,22 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
       return reply.code(200).send({ stored, failed });
     },
   );
+}
+
+/** A packed part restored to the file it was made from; BeeldbrugError PACKED_INSTANCE_INVALID when it cannot be. */
+async function unpacked(body: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > PACKED_PART_MAX_BYTES)
+      throw new BeeldbrugError('PACKED_INSTANCE_INVALID', `a packed instance is over ${PACKED_PART_MAX_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return Readable.from([await unpackInstance(Buffer.concat(chunks, size), PACKED_PART_MAX_BYTES)]);
+  } catch (err) {
+    if (err instanceof DicomError) throw new BeeldbrugError('PACKED_INSTANCE_INVALID', err.message);
+    throw err;
+  }
 }

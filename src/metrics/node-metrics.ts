@@ -23,6 +23,7 @@ export class NodeMetrics {
   readonly #instances: Counter;
   readonly #timeline: Histogram<'source' | 'status'>;
   readonly #errors: Counter<'code' | 'interface'>;
+  readonly #received: Counter<'form'>;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -49,6 +50,12 @@ export class NodeMetrics {
       name: 'beeldbrug_errors_total',
       help: 'errors answered, by catalog code and interface (http)',
       labelNames: ['code', 'interface'],
+      registers,
+    });
+    this.#received = new Counter({
+      name: 'beeldbrug_exchange_instances_received_total',
+      help: 'instances a partner node sent and this node stored, by how they travelled: packed (uncompressed pixels as JPEG-LS lossless, restored here) or as-stored',
+      labelNames: ['form'],
       registers,
     });
     new Gauge({
@@ -103,6 +110,10 @@ export class NodeMetrics {
 
   instanceStored(): void {
     this.#instances.inc();
+  }
+
+  exchangeInstanceReceived(form: 'packed' | 'as-stored'): void {
+    this.#received.inc({ form });
   }
 
   timelineSource(o: { ura: string; status: string; ms: number }): void {

@@ -757,6 +757,7 @@ export async function startNode(
               patientData,
               node: config.node.name,
               maxUploadBytes: exchange.maxUploadBytes,
+              onReceived: (form) => metrics.exchangeInstanceReceived(form),
               onStored: (transfer, uid) => {
                 const route = routeFor(exchange.routing, {
                   senderUra: transfer.senderUra,

@@ -9,7 +9,7 @@ import { sendStudy, verifyReceipt } from '../../src/exchange/index.ts';
 import { silentLogger } from '../../src/log/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { collect, filesIn } from '../support/dicom-files.ts';
-import { midden, noord, startExchangeNode } from '../support/exchange.ts';
+import { call, midden, noord, startExchangeNode } from '../support/exchange.ts';
 import { addAccount, cliAs, cliLogin } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { testAccess } from '../support/patient-data.ts';
@@ -60,6 +60,9 @@ test('push: Noord sends a study to Midden, verified end to end; a second send mo
     assert.ok((await collect(arrived.openFile())).equals(await collect(released.openFile())));
     assert.equal(got.provenance.via, 'exchange');
   }
+  // The study's uncompressed images travelled packed (JPEG-LS lossless), restored above byte for byte.
+  const received = await receivedByForm(receiver);
+  assert.ok((received.packed ?? 0) > 0, `packed instances received: ${JSON.stringify(received)}`);
 
   const again = await sendStudy(request, {
     access: testAccess(sender.n.node, 'exchange'),
@@ -147,4 +150,46 @@ test("beeldbrug send: the command line queues a study in the running node's outb
   );
   assert.match(r.err, new RegExp(`${study.instances}/${study.instances} instances sent`), 'progress is shown');
   assert.equal(receiver.n.node.store.index.stats().instances, study.instances);
+});
+
+/** The receiving node's count of instances received, by how they travelled (its /metrics, read with its own certificate). */
+async function receivedByForm(node: Awaited<ReturnType<typeof startExchangeNode>>): Promise<Record<string, number>> {
+  const a = await call(node.port, 'GET', '/metrics', node.ca.certPem, node.own);
+  assert.equal(a.status, 200, a.body);
+  const counts: Record<string, number> = {};
+  for (const m of a.body.matchAll(/^beeldbrug_exchange_instances_received_total\{form="([^"]+)"\} (\d+)$/gm))
+    counts[m[1] ?? ''] = Number(m[2]);
+  return counts;
+}
+
+test('push with wireCompression zstd: nothing is packed, and every instance still arrives byte for byte', async (t) => {
+  const ca = createTestCa({ commonName: 'regio test CA' });
+  const receiver = await startExchangeNode(t, { ca, us: midden, partners: [noord] });
+  const to = { ...midden, baseUrl: `https://127.0.0.1:${receiver.port}`, wireCompression: 'zstd' as const };
+  const sender = await startExchangeNode(t, { ca, us: noord, partners: [to] });
+  const work = tempDir(t);
+  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 32 });
+  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
+  const study = synth.patients[0]?.studies[0];
+  assert.ok(study !== undefined);
+  const result = await sendStudy(
+    {
+      studyInstanceUid: study.studyInstanceUid,
+      to,
+      purpose: 'transfer',
+      urgency: 'routine',
+      reason: 'Overplaatsing',
+      user: { id: 'radioloog-7', name: 'Dr. C. Bakker' },
+    },
+    { access: testAccess(sender.n.node, 'exchange'), tls: sender.tls, logger: silentLogger() },
+  );
+  assert.equal(result.sent, study.instances);
+  for (const released of heldInstances(sender.n.node, study.studyInstanceUid)) {
+    const arrived = heldInstance(receiver.n.node, released.stored.instance.sopInstanceUid);
+    assert.ok(arrived !== undefined);
+    assert.ok((await collect(arrived.openFile())).equals(await collect(released.openFile())));
+  }
+  const received = await receivedByForm(receiver);
+  assert.equal(received.packed ?? 0, 0);
+  assert.equal(received['as-stored'], study.instances);
 });

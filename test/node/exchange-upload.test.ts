@@ -6,10 +6,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readPart10, Tag } from '../../src/dicom/index.ts';
+import { packInstance, readPart10, Tag } from '../../src/dicom/index.ts';
 import { writeCtStudy } from '../../src/synth/index.ts';
 import { collect } from '../support/dicom-files.ts';
-import { verifyReceipt } from '../../src/exchange/index.ts';
+import { PACKED_INSTANCE_TYPE, verifyReceipt } from '../../src/exchange/index.ts';
 import { call, midden, multipartOf, noord, send, startExchangeNode } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
 import { filesBesidesSpare, logLines } from '../support/node.ts';
@@ -17,22 +17,17 @@ import { tempDir } from '../support/tmp.ts';
 
 /** The catalog code of a problem-details answer. */
 const codeOf = (a: { body: string }): string => (JSON.parse(a.body) as { code: string }).code;
+const uidOf = (b: Buffer): string => readPart10(b).dataset.string(Tag.SOPInstanceUID) ?? '';
 
-test('upload: verified instances are stored byte for byte; wrong ones are refused and nothing partial remains', async (t) => {
-  const { n, port, ca, partner } = await startExchangeNode(t, { maxUploadBytes: 3 * 1024 * 1024 });
-  const work = tempDir(t);
-  const ct = await writeCtStudy({ outDir: join(work, 'ct'), instances: 4, seed: 12 });
-  const other = await writeCtStudy({ outDir: join(work, 'other'), instances: 1, seed: 13 });
-  const files = ct.files.map((f) => readFileSync(f));
-  const uidOf = (b: Buffer): string => readPart10(b).dataset.string(Tag.SOPInstanceUID) ?? '';
-  const uids = files.map(uidOf);
-  const manifest = {
+/** A transfer's manifest announcing these Part 10 files. */
+function manifestOf(studyInstanceUid: string, files: readonly Buffer[]) {
+  return {
     transferId: randomUUID(),
     purpose: 'transfer',
     urgency: 'routine',
     sender: { user: { id: 'r1', name: 'Dr. B. Jansen' } },
     patient: { patientId: 'P1' },
-    study: { studyInstanceUid: ct.studyInstanceUid },
+    study: { studyInstanceUid },
     instances: files.map((b) => {
       const p = readPart10(b);
       return {
@@ -45,6 +40,16 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
       };
     }),
   };
+}
+
+test('upload: verified instances are stored byte for byte; wrong ones are refused and nothing partial remains', async (t) => {
+  const { n, port, ca, partner } = await startExchangeNode(t, { maxUploadBytes: 3 * 1024 * 1024 });
+  const work = tempDir(t);
+  const ct = await writeCtStudy({ outDir: join(work, 'ct'), instances: 4, seed: 12 });
+  const other = await writeCtStudy({ outDir: join(work, 'other'), instances: 1, seed: 13 });
+  const files = ct.files.map((f) => readFileSync(f));
+  const uids = files.map(uidOf);
+  const manifest = manifestOf(ct.studyInstanceUid, files);
   const open = async (): Promise<string[]> =>
     (
       JSON.parse((await call(port, 'POST', '/exchange/v1/transfers', ca.certPem, partner, manifest)).body) as {
@@ -224,4 +229,73 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
     ).status,
     404,
   );
+});
+
+test('upload of packed instances: restored byte for byte before they are checked; a broken one is refused alone', async (t) => {
+  const { n, port, ca, partner } = await startExchangeNode(t);
+  const work = tempDir(t);
+  const ct = await writeCtStudy({ outDir: join(work, 'ct'), instances: 3, seed: 14 });
+  const files = ct.files.map((f) => readFileSync(f));
+  const uids = files.map(uidOf);
+  const manifest = manifestOf(ct.studyInstanceUid, files);
+  const opened = await call(port, 'POST', '/exchange/v1/transfers', ca.certPem, partner, manifest);
+  const answer = JSON.parse(opened.body) as { needed: string[]; partTypes: string[] };
+  assert.deepEqual(answer.partTypes, [PACKED_INSTANCE_TYPE], 'the node says it restores packed instances');
+
+  const packed = await Promise.all(files.map(async (f) => (await packInstance(f)) ?? Buffer.alloc(0)));
+  assert.ok(packed.every((p) => p.length > 0 && p.length * 3 < files[0]!.length));
+  const notPacked = Buffer.from(packed[1] ?? Buffer.alloc(0)).fill(0, 0, 4);
+  // Another instance's pixels under this one's header: restored, it is not the announced file.
+  const swapped = Buffer.from(packed[2] ?? Buffer.alloc(0));
+  const head = swapped.readUInt32BE(8);
+  const otherPixels = (packed[0] ?? Buffer.alloc(0)).subarray(12 + head);
+  const mixed = Buffer.concat([swapped.subarray(0, 12 + head), otherPixels]);
+  const body = multipartOf([
+    { bytes: packed[0] ?? Buffer.alloc(0), type: PACKED_INSTANCE_TYPE },
+    { bytes: notPacked, type: PACKED_INSTANCE_TYPE },
+    { bytes: mixed, type: PACKED_INSTANCE_TYPE },
+  ]);
+  const r = await send(
+    port,
+    'POST',
+    `/exchange/v1/transfers/${manifest.transferId}/instances`,
+    ca.certPem,
+    partner,
+    body.body,
+    {
+      'content-type': body.contentType,
+    },
+  );
+  assert.equal(r.status, 200, r.body);
+  const a = JSON.parse(r.body) as { stored: string[]; failed: { sopInstanceUid: string | null; reason: string }[] };
+  assert.deepEqual(a.stored, [uids[0]]);
+  assert.deepEqual(
+    a.failed.map((f) => [f.sopInstanceUid, f.reason]),
+    [
+      [null, 'packed-instance-invalid'],
+      [uids[2], 'digest-mismatch'],
+    ],
+  );
+  const stored = n.node.store.index.getInstance(uids[0] ?? '');
+  assert.ok(stored !== undefined);
+  assert.ok((await collect(n.node.store.blobs.open(stored.blob.blobId))).equals(files[0] ?? Buffer.alloc(0)));
+  assert.deepEqual(filesBesidesSpare(join(n.dir, 'data'), 'tmp'), []);
+
+  // The rest as they are: a sender may mix packed and plain parts in one body.
+  const rest = multipartOf([
+    files[1] ?? Buffer.alloc(0),
+    { bytes: packed[2] ?? Buffer.alloc(0), type: PACKED_INSTANCE_TYPE },
+  ]);
+  const r2 = await send(
+    port,
+    'POST',
+    `/exchange/v1/transfers/${manifest.transferId}/instances`,
+    ca.certPem,
+    partner,
+    rest.body,
+    {
+      'content-type': rest.contentType,
+    },
+  );
+  assert.deepEqual((JSON.parse(r2.body) as { stored: string[] }).stored, uids.slice(1));
 });

@@ -139,15 +139,15 @@ export function call(
 }
 
 /** Part 10 files as a multipart/related body, as the exchange upload (and STOW-RS) carries them. */
+/** Parts are Part 10 files (application/dicom), or bytes of another type. */
 export function multipartOf(
-  parts: readonly Buffer[],
+  parts: readonly (Buffer | { bytes: Buffer; type: string })[],
   boundary = 'beeldbrug-test-boundary',
 ): { body: Buffer; contentType: string } {
-  const pieces = parts.flatMap((p) => [
-    Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
-    p,
-    Buffer.from('\r\n'),
-  ]);
+  const pieces = parts.flatMap((p) => {
+    const { bytes, type } = Buffer.isBuffer(p) ? { bytes: p, type: 'application/dicom' } : p;
+    return [Buffer.from(`--${boundary}\r\nContent-Type: ${type}\r\n\r\n`), bytes, Buffer.from('\r\n')];
+  });
   return {
     body: Buffer.concat([...pieces, Buffer.from(`--${boundary}--\r\n`)]),
     contentType: `multipart/related; type="application/dicom"; boundary=${boundary}`,
