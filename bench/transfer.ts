@@ -3,6 +3,7 @@
 // this kernel). (a) our sending node pushes the study to our receiving node through its outbox; (b) DCMTK storescu sends
 // it to storescp on one association, both with TCP_NODELAY=1, as a well-tuned DIMSE link runs. Same data, same link.
 // BENCH_INSTANCES (default 500, ~260 MB) sizes the study; 4000 makes the 2 GB study for the memory figure.
+// Uncompressed images go JPEG-LS lossless packed (BENCH_WIRE_COMPRESSION=zstd: zstd, as before packing).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,10 +13,12 @@ import { writeCtStudy } from '../src/synth/index.ts';
 import { peerEnv } from '../test/support/tools.ts';
 import { run } from '../test/support/processes.ts';
 import { spawnNode, type NodeProcess, verifyStored } from './our-node.ts';
-import { peakRssMb } from './peers.ts';
+import { cpuSeconds, peakRssMb } from './peers.ts';
 import { createShapedLink, type ShapedLink } from './shaped-link.ts';
 
 const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 500);
+// How the sender sends uncompressed images (the partner's exchange.partners[].wireCompression): jpeg-ls by default.
+const WIRE_COMPRESSION = process.env['BENCH_WIRE_COMPRESSION'] === 'zstd' ? 'zstd' : 'jpeg-ls';
 const RATE_MBIT = 100;
 const ONE_WAY_DELAY_MS = 10;
 const root = new URL('..', import.meta.url).pathname;
@@ -29,6 +32,8 @@ interface Leg {
   firstImageSeconds: number;
   wireBytes: number;
   peakRss: { sender: number; receiver: number };
+  /** CPU seconds each side used during the transfer (our nodes only). */
+  cpu?: { sender: number; receiver: number };
 }
 
 const work = mkdtempSync(join(tmpdir(), 'beeldbrug-bench-transfer-'));
@@ -62,7 +67,10 @@ try {
 function report(name: string, leg: Leg, studyBytes: number): void {
   console.log(
     `${name.padEnd(24)} ${leg.seconds.toFixed(1).padStart(6)} s  ${((studyBytes * 8) / leg.seconds / 1e6).toFixed(0).padStart(4)} Mbit/s of study data  ` +
-      `first image ${leg.firstImageSeconds.toFixed(2)} s  wire ${(leg.wireBytes / 1e6).toFixed(1)} MB  peak RSS sender ${leg.peakRss.sender.toFixed(0)} MB, receiver ${leg.peakRss.receiver.toFixed(0)} MB`,
+      `first image ${leg.firstImageSeconds.toFixed(2)} s  wire ${(leg.wireBytes / 1e6).toFixed(1)} MB  peak RSS sender ${leg.peakRss.sender.toFixed(0)} MB, receiver ${leg.peakRss.receiver.toFixed(0)} MB` +
+      (leg.cpu !== undefined
+        ? `  CPU sender ${leg.cpu.sender.toFixed(1)} s, receiver ${leg.cpu.receiver.toFixed(1)} s`
+        : ''),
   );
 }
 
@@ -111,7 +119,7 @@ async function nodeToNode(l: ShapedLink, files: readonly string[], studyUid: str
       raw['exchange'] = {
         listen: { host: '127.0.0.1', port: EXCHANGE_PORT },
         tls: tlsOf(senderTls),
-        partners: [{ ...midden, baseUrl: `https://127.0.0.1:${PROXY_PORT}` }],
+        partners: [{ ...midden, baseUrl: `https://127.0.0.1:${PROXY_PORT}`, wireCompression: WIRE_COMPRESSION }],
       };
     },
   });
@@ -122,6 +130,8 @@ async function nodeToNode(l: ShapedLink, files: readonly string[], studyUid: str
     proxy = await startProxy(l, PROXY_PORT, EXCHANGE_PORT);
     const firstStored = firstFileUnder(join(receiver.dir, 'data', 'blobs'));
     await run('sync', [], 120_000);
+    const cpuOf = (n: NodeProcess): number => (n.child.pid !== undefined ? cpuSeconds(n.child.pid).all : 0);
+    const cpuBefore = { sender: cpuOf(sender), receiver: cpuOf(receiver) };
     const driver = await runIn(l.sender, process.execPath, [
       '--disable-warning=ExperimentalWarning',
       join(root, 'bench/transfer-driver.ts'),
@@ -144,6 +154,7 @@ async function nodeToNode(l: ShapedLink, files: readonly string[], studyUid: str
       firstImageSeconds: ((await firstStored) - result.startedAt) / 1000,
       wireBytes: wire.up,
       peakRss: { sender: peakOf(sender), receiver: peakOf(receiver) },
+      cpu: { sender: cpuOf(sender) - cpuBefore.sender, receiver: cpuOf(receiver) - cpuBefore.receiver },
     };
     await receiver.stop();
     await verifyStored(receiver.dir, files.length);
