@@ -1,11 +1,11 @@
 // The decoders the DIMSE and DICOMweb tests do not reach with DCMTK or GDCM encoders: HTJ2K (neither encodes it;
-// OpenJPH's own encoder makes the stream), 8-bit JPEG baseline (DCMTK's dcmcjpeg encodes it, and its dcmdjpeg decodes
-// it for comparison), and multi-frame pixel data split by the Basic Offset Table.
+// OpenJPH's own encoder makes the stream), 8-bit JPEG baseline and RLE (DCMTK's dcmcjpeg and dcmcrle encode them, its
+// dcmdjpeg and dcmdrle decode them for comparison), and multi-frame pixel data split by the Basic Offset Table.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { run } from '../../test/support/processes.ts';
 import { tempDir } from '../../test/support/tmp.ts';
 import { requireTool } from '../../test/support/tools.ts';
@@ -72,29 +72,97 @@ test('HTJ2K lossless, as OpenJPH encodes it, decodes to the original pixels', as
   assert.ok(ds.get(Tag.PixelData)?.bytes?.equals(pixels), 'pixel for pixel');
 });
 
-test("8-bit JPEG baseline, as DCMTK's dcmcjpeg encodes it, decodes as DCMTK's dcmdjpeg decodes it", async (t) => {
-  const dcmcjpeg = requireTool(t, 'dcmcjpeg');
-  const dcmdjpeg = requireTool(t, 'dcmdjpeg');
-  if (dcmcjpeg === undefined || dcmdjpeg === undefined) return;
+/** A data set with pixels encoded by a DCMTK tool, that tool's own decoding of it, and ours. */
+async function dcmtkRoundTrip(
+  t: TestContext,
+  o: { ds: Dataset; encoder: string; encoderArgs: string[]; decoder: string; transferSyntax: string },
+): Promise<{ ours: Buffer; theirs: Buffer } | undefined> {
+  const encoder = requireTool(t, o.encoder);
+  const decoder = requireTool(t, o.decoder);
+  if (encoder === undefined || decoder === undefined) return undefined;
   const dir = tempDir(t);
+  const plain = join(dir, 'plain.dcm');
+  writeFileSync(plain, Buffer.concat(encodePart10(o.ds, TransferSyntax.ExplicitVRLittleEndian)));
+  const encoded = join(dir, 'encoded.dcm');
+  assert.equal((await run(encoder, [...o.encoderArgs, plain, encoded])).code, 0);
+  const back = join(dir, 'dcmtk.dcm');
+  assert.equal((await run(decoder, [encoded, back])).code, 0);
+  const compressed = readPart10(readFileSync(encoded));
+  assert.equal(compressed.transferSyntaxUid, o.transferSyntax);
+  await decodePixelData(compressed.dataset, compressed.transferSyntaxUid);
+  return {
+    ours: compressed.dataset.get(Tag.PixelData)?.bytes ?? Buffer.alloc(0),
+    theirs: readPart10(readFileSync(back)).dataset.get(Tag.PixelData)?.bytes ?? Buffer.alloc(1),
+  };
+}
+
+test("8-bit JPEG baseline, as DCMTK's dcmcjpeg encodes it, decodes as DCMTK's dcmdjpeg decodes it", async (t) => {
   const { ds, pixels } = image(64, 64, 8);
   ds.setElement({ tag: Tag.PixelData, vr: 'OB', bytes: pixels });
-  const plain = join(dir, 'plain.dcm');
-  writeFileSync(plain, Buffer.concat(encodePart10(ds, TransferSyntax.ExplicitVRLittleEndian)));
-  const jpeg = join(dir, 'baseline.dcm');
-  assert.equal((await run(dcmcjpeg, ['+eb', plain, jpeg])).code, 0);
-  const back = join(dir, 'dcmtk.dcm');
-  assert.equal((await run(dcmdjpeg, [jpeg, back])).code, 0);
-  const compressed = readPart10(readFileSync(jpeg));
-  assert.equal(compressed.transferSyntaxUid, TransferSyntax.JPEGBaseline8Bit);
-  await decodePixelData(compressed.dataset, compressed.transferSyntaxUid);
-  const ours = compressed.dataset.get(Tag.PixelData)?.bytes ?? Buffer.alloc(0);
-  const theirs = readPart10(readFileSync(back)).dataset.get(Tag.PixelData)?.bytes ?? Buffer.alloc(1);
-  assert.equal(ours.length, pixels.length);
+  const r = await dcmtkRoundTrip(t, {
+    ds,
+    encoder: 'dcmcjpeg',
+    encoderArgs: ['+eb'],
+    decoder: 'dcmdjpeg',
+    transferSyntax: TransferSyntax.JPEGBaseline8Bit,
+  });
+  if (r === undefined) return;
+  assert.equal(r.ours.length, pixels.length);
   // Two IDCT implementations (libjpeg-turbo, DCMTK's IJG) may round a level apart; a lossy image, near its original.
   let worst = 0;
-  for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i]! - theirs[i]!));
+  for (let i = 0; i < r.ours.length; i++) worst = Math.max(worst, Math.abs(r.ours[i]! - r.theirs[i]!));
   assert.ok(worst <= 1, `at most one level from DCMTK's decoding, found ${worst}`);
+});
+
+test("RLE lossless, as DCMTK's dcmcrle encodes it, decodes to the original pixels: 16-bit grey and 8-bit colour", async (t) => {
+  const grey = image(40, 56, 16);
+  grey.ds.setElement({ tag: Tag.PixelData, vr: 'OW', bytes: grey.pixels });
+  const g = await dcmtkRoundTrip(t, {
+    ds: grey.ds,
+    encoder: 'dcmcrle',
+    encoderArgs: [],
+    decoder: 'dcmdrle',
+    transferSyntax: TransferSyntax.RLELossless,
+  });
+  if (g === undefined) return;
+  assert.ok(g.ours.equals(grey.pixels), 'pixel for pixel');
+  assert.ok(g.ours.equals(g.theirs), "and as DCMTK's dcmdrle decodes it");
+
+  // Colour by pixel in, colour by pixel out, whatever order the RLE segments keep the planes in.
+  const { ds } = image(24, 32, 8);
+  const rgb = Buffer.alloc(24 * 32 * 3);
+  for (let i = 0; i < rgb.length; i++) rgb[i] = (i * 5 + (i % 3) * 70) & 0xff;
+  ds.set(Tag.SamplesPerPixel, 'US', 3)
+    .set(Tag.PhotometricInterpretation, 'CS', 'RGB')
+    .set(Tag.PlanarConfiguration, 'US', 0)
+    .setElement({ tag: Tag.PixelData, vr: 'OB', bytes: rgb });
+  const c = await dcmtkRoundTrip(t, {
+    ds,
+    encoder: 'dcmcrle',
+    encoderArgs: [],
+    decoder: 'dcmdrle',
+    transferSyntax: TransferSyntax.RLELossless,
+  });
+  assert.ok(c?.ours.equals(rgb), 'colour pixel for pixel');
+});
+
+test('an RLE frame with a header that does not fit its samples or its length is refused before it is decoded', async () => {
+  const { ds } = image(16, 16, 16);
+  const header = (segments: number, ...offsets: number[]): Buffer => {
+    const h = Buffer.alloc(64);
+    h.writeUInt32LE(segments, 0);
+    offsets.forEach((o, i) => h.writeUInt32LE(o, (i + 1) * 4));
+    return h;
+  };
+  const refused = async (frame: Buffer, why: RegExp) => {
+    ds.setElement({ tag: Tag.PixelData, vr: 'OB', fragments: [Buffer.alloc(0), frame] });
+    await assert.rejects(decodePixelData(ds, TransferSyntax.RLELossless), why);
+  };
+  const body = Buffer.alloc(200, 0x7f);
+  await refused(Buffer.concat([header(0x7fffffff, 64, 164), body]), /segments, not the 2/);
+  await refused(Buffer.concat([header(2, 64, 0x7ffffff0), body]), /outside the frame/);
+  await refused(Buffer.concat([header(2, 164, 64), body]), /outside the frame/);
+  await refused(header(2, 64, 64).subarray(0, 40), /shorter than its 64-byte header/);
 });
 
 test('multi-frame pixel data is split into frames by the Basic Offset Table', () => {

@@ -1,10 +1,13 @@
 /**
  * Compressed pixel data decoded into native (uncompressed little endian) pixels, for a requestor that does not accept
- * the syntax an instance is stored in (PS3.5 8.2, A.4). The codecs are maintained WebAssembly builds from npm, the same
- * the web app's viewer decodes with: CharLS (JPEG-LS), OpenJPEG (JPEG 2000), OpenJPH (HTJ2K), libjpeg-turbo (8-bit
- * JPEG baseline) and jpeg-lossless-decoder-js (JPEG lossless). Nothing is decoded by code written here.
+ * the syntax an instance is stored in (PS3.5 8.2, A.4). The codecs are maintained builds from npm, the same the web
+ * app's viewer decodes with: CharLS (JPEG-LS), OpenJPEG (JPEG 2000), OpenJPH (HTJ2K), libjpeg-turbo (8-bit JPEG
+ * baseline) as WebAssembly; jpeg-lossless-decoder-js (JPEG lossless) and Cornerstone's own RLE decoder. Nothing is
+ * decoded by code written here.
  */
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Dataset } from './dataset.ts';
 import { parseDataset } from './dataset-codec.ts';
 import { Tag } from './dictionary.ts';
@@ -56,8 +59,19 @@ const OPENJPEG = wasm<WasmDecoder>('@cornerstonejs/codec-openjpeg/decodewasmjs',
 const OPENJPH = wasm<WasmDecoder>('@cornerstonejs/codec-openjph/wasmjs', 'HTJ2KDecoder');
 const LIBJPEG_TURBO = wasm<WasmDecoder>('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs', 'JPEGDecoder');
 
+/** A frame's geometry, as its data set states it: what a decoder needs besides the compressed bytes. */
+interface FrameLayout {
+  rows: number;
+  columns: number;
+  samples: number;
+  bitsAllocated: number;
+  bytesPerSample: 1 | 2;
+  pixelRepresentation: number;
+  frameBytes: number;
+}
+
 interface Codec {
-  decode(frame: Buffer, bytesPerSample: 1 | 2): Promise<Buffer>;
+  decode(frame: Buffer, layout: FrameLayout): Promise<Buffer>;
   /** The photometric interpretation the decoded pixels have, from the stored one (colour JPEG comes out RGB). */
   photometric(stored: string): string;
 }
@@ -65,31 +79,101 @@ interface Codec {
 const asStored = (p: string): string => p;
 const colourToRgb = (p: string): string => (/^YBR_(FULL|FULL_422|ICT|RCT)$/.test(p) ? 'RGB' : p);
 
-function wasmCodec(load: () => Promise<new () => WasmDecoder>, photometric: (p: string) => string): Codec {
-  return {
-    async decode(frame) {
-      const Decoder = await load();
-      const d = new Decoder();
-      try {
-        d.getEncodedBuffer(frame.length).set(frame);
-        d.decode();
-        // Copied out of WebAssembly memory, which the next decode reuses.
-        return Buffer.from(d.getDecodedBuffer());
-      } finally {
-        d.delete();
-      }
-    },
-    photometric,
-  };
+async function wasmDecode(load: () => Promise<new () => WasmDecoder>, frame: Buffer): Promise<Buffer> {
+  const Decoder = await load();
+  const d = new Decoder();
+  try {
+    d.getEncodedBuffer(frame.length).set(frame);
+    d.decode();
+    // Copied out of WebAssembly memory, which the next decode reuses.
+    return Buffer.from(d.getDecodedBuffer());
+  } finally {
+    d.delete();
+  }
 }
+
+function wasmCodec(load: () => Promise<new () => WasmDecoder>, photometric: (p: string) => string): Codec {
+  return { decode: (frame) => wasmDecode(load, frame), photometric };
+}
+
+const viewOf = (a: ArrayBufferView): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 let losslessDecoder: Promise<new () => { decode(b: ArrayBuffer, o: number, l: number, n: number): ArrayBufferView }>;
 const JPEG_LOSSLESS: Codec = {
-  async decode(frame, bytesPerSample) {
+  async decode(frame, layout) {
     losslessDecoder ??= import('@cornerstonejs/jpeg-lossless-decoder-js').then((m) => m.Decoder as never);
     const Decoder = await losslessDecoder;
-    const out = new Decoder().decode(frame.buffer as ArrayBuffer, frame.byteOffset, frame.length, bytesPerSample);
-    return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+    return viewOf(
+      new Decoder().decode(frame.buffer as ArrayBuffer, frame.byteOffset, frame.length, layout.bytesPerSample),
+    );
+  },
+  photometric: asStored,
+};
+
+/**
+ * A module of Cornerstone's dicom-image-loader (the viewer's own loader) that its package exports do not name: its RLE
+ * decoder, plain JavaScript without imports of its own. (Its 12-bit JPEG decoder is not used: it puts every sample
+ * about 15 levels above where DCMTK's dcmdjpeg and the original have it, a wrong level shift for 12-bit precision.)
+ */
+function cornerstoneModule<T>(path: string): () => Promise<T> {
+  let loaded: Promise<T> | undefined;
+  return () =>
+    (loaded ??= import(
+      pathToFileURL(join(dirname(require.resolve('@cornerstonejs/dicom-image-loader/package.json')), path)).href
+    ) as Promise<T>);
+}
+
+interface CornerstoneFrame {
+  rows: number;
+  columns: number;
+  samplesPerPixel: number;
+  bitsAllocated: number;
+  planarConfiguration: number;
+  pixelRepresentation: number;
+  pixelData?: ArrayBufferView;
+}
+const RLE_DECODER = cornerstoneModule<{
+  default: (f: CornerstoneFrame, data: Uint8Array) => Promise<CornerstoneFrame>;
+}>('dist/esm/shared/decoders/decodeRLE.js');
+/**
+ * Refuses an RLE frame whose header (PS3.5 G.5) the decoder would trust blindly: it reads as many segments as the
+ * header says, each up to the offset it gives, which for a damaged or crafted frame means billions of idle steps.
+ */
+function checkRleHeader(frame: Buffer, layout: FrameLayout): void {
+  const bad = (why: string) => new DicomError('BAD_VALUE', `the RLE frame ${why}`);
+  if (layout.bitsAllocated !== 8 && layout.bitsAllocated !== 16)
+    throw bad(`has ${layout.bitsAllocated}-bit samples; 8 and 16 are decoded here`);
+  if (frame.length < 64) throw bad('is shorter than its 64-byte header');
+  const segments = frame.readUInt32LE(0);
+  if (segments !== layout.samples * layout.bytesPerSample)
+    throw bad(`has ${segments} segments, not the ${layout.samples * layout.bytesPerSample} its samples need`);
+  let previous = 64;
+  for (let i = 1; i <= segments; i++) {
+    const offset = frame.readUInt32LE(i * 4);
+    if (offset < previous || offset > frame.length) throw bad(`has segment ${i} at ${offset}, outside the frame`);
+    previous = offset;
+  }
+}
+
+const RLE: Codec = {
+  async decode(frame, layout) {
+    checkRleHeader(frame, layout);
+    const { default: decodeRle } = await RLE_DECODER();
+    const f = await decodeRle(
+      {
+        rows: layout.rows,
+        columns: layout.columns,
+        samplesPerPixel: layout.samples,
+        bitsAllocated: layout.bitsAllocated,
+        // The segments are planes whatever the data set says (PS3.5 G.2); asked for by pixel, they come interleaved.
+        planarConfiguration: 0,
+        pixelRepresentation: layout.pixelRepresentation,
+      },
+      // A copy of its own: the decoder reads to the end of the view's memory, not to the end of the frame.
+      new Uint8Array(frame),
+    );
+    if (f.pixelData === undefined) throw new DicomError('BAD_VALUE', 'the RLE frame decodes to nothing');
+    return viewOf(f.pixelData);
   },
   photometric: asStored,
 };
@@ -105,6 +189,7 @@ const CODECS: ReadonlyMap<string, Codec> = new Map([
   [TransferSyntax.HTJ2KLosslessRPCL, wasmCodec(OPENJPH, colourToRgb)],
   [TransferSyntax.HTJ2K, wasmCodec(OPENJPH, colourToRgb)],
   [TransferSyntax.JPEGBaseline8Bit, wasmCodec(LIBJPEG_TURBO, colourToRgb)],
+  [TransferSyntax.RLELossless, RLE],
   [TransferSyntax.JPEGLossless, JPEG_LOSSLESS],
   [TransferSyntax.JPEGLosslessSV1, JPEG_LOSSLESS],
 ]);
@@ -144,12 +229,21 @@ export function canDecode(transferSyntaxUid: string): boolean {
 }
 
 /** The geometry of one frame, as a data set describes it. */
-function frameLayout(ds: Dataset): { samples: number; bytesPerSample: 1 | 2; frameBytes: number } {
+function frameLayout(ds: Dataset): FrameLayout {
   const rows = ds.number(Tag.Rows) ?? 0;
   const columns = ds.number(Tag.Columns) ?? 0;
   const samples = ds.number(Tag.SamplesPerPixel) ?? 1;
-  const bytesPerSample = (ds.number(Tag.BitsAllocated) ?? 16) <= 8 ? 1 : 2;
-  return { samples, bytesPerSample, frameBytes: rows * columns * samples * bytesPerSample };
+  const bitsAllocated = ds.number(Tag.BitsAllocated) ?? 16;
+  const bytesPerSample = bitsAllocated <= 8 ? 1 : 2;
+  return {
+    rows,
+    columns,
+    samples,
+    bitsAllocated,
+    bytesPerSample,
+    pixelRepresentation: ds.number(Tag.PixelRepresentation) ?? 0,
+    frameBytes: rows * columns * samples * bytesPerSample,
+  };
 }
 
 /**
@@ -164,8 +258,9 @@ export async function decodeFrame(
   const codec = CODECS.get(transferSyntaxUid);
   if (codec === undefined)
     throw new DicomError('BAD_VALUE', `pixel data in ${transferSyntaxUid} cannot be decoded by this node`);
-  const { bytesPerSample, frameBytes } = frameLayout(ds);
-  const pixels = await codec.decode(frame, bytesPerSample);
+  const layout = frameLayout(ds);
+  const { frameBytes } = layout;
+  const pixels = await codec.decode(frame, layout);
   if (pixels.length !== frameBytes)
     throw new DicomError('BAD_VALUE', `the frame decodes to ${pixels.length} bytes, not ${frameBytes}`);
   return { pixels, photometric: codec.photometric(ds.string(Tag.PhotometricInterpretation) ?? 'MONOCHROME2') };
@@ -258,5 +353,5 @@ export async function encodeJpegLsLossless(samples: Buffer, frame: RawFrame): Pr
 
 /** A JPEG-LS stream's samples, decoded by CharLS. */
 export function decodeJpegLs(stream: Buffer): Promise<Buffer> {
-  return JPEG_LS.decode(stream, 2);
+  return wasmDecode(CHARLS, stream);
 }
