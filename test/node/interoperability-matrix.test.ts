@@ -3,8 +3,8 @@
 // PixelMed's storage SCU stores each into a node of its own; Orthanc pushes each instance in (C-STORE SCU) and finds it
 // (C-FIND SCU); DCMTK's storescu sends it again in that syntax alone, findscu finds it, movescu moves it to storescp as
 // stored and to an uncompressed-only storescp decoded, and getscu, which takes only uncompressed syntaxes, gets it
-// rewritten or decoded. Each is compared with what was sent, byte for byte where it goes as stored, pixel for pixel
-// where it was decoded. (GDCM's gdcmscu 3.0.21, Debian's, aborts after the association is accepted, against DCMTK too,
+// rewritten or decoded; PixelMed's move SCU moves it to PixelMed's storage SCP. Each is
+// compared with what was sent, byte for byte where it goes as stored, pixel for pixel where it was decoded. (GDCM's gdcmscu 3.0.21, Debian's, aborts after the association is accepted, against DCMTK too,
 // so GDCM takes part as an encoder only.)
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,8 +13,9 @@ import { test } from 'node:test';
 import { readPart10, Tag, TransferSyntax } from '../../src/dicom/index.ts';
 import { writeCtStudy } from '../../src/synth/index.ts';
 import { run } from '../dimse/helpers.ts';
+import { startPeer } from '../support/processes.ts';
 import { filesIn, payloadOf } from '../support/dicom-files.ts';
-import { freePort } from '../support/net.ts';
+import { freePort, waitFor } from '../support/net.ts';
 import { startTestNode } from '../support/node.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -91,6 +92,7 @@ test('interoperability matrix: PixelMed, Orthanc and DCMTK store, find and retri
 
   const storescpPort = await freePort();
   const plainPort = await freePort();
+  const pixelmedPort = await freePort();
   const orthanc = await startOrthanc({ dir: join(work, 'orthanc'), aeTitle: 'ORTHANC' });
   t.after(() => orthanc.stop());
   const n = await startTestNode(t, {
@@ -98,6 +100,7 @@ test('interoperability matrix: PixelMed, Orthanc and DCMTK store, find and retri
       { aeTitle: 'ORTHANC', host: '127.0.0.1', port: orthanc.dicomPort, description: 'Orthanc' },
       { aeTitle: 'DCMTK', host: '127.0.0.1', port: storescpPort, description: 'DCMTK tools' },
       { aeTitle: 'PLAIN', host: '127.0.0.1', port: plainPort, description: 'a destination for uncompressed data only' },
+      { aeTitle: 'PIXELMED', host: '127.0.0.1', port: pixelmedPort, description: 'PixelMed: retrieve SCU and SCP' },
     ],
   });
   await orthanc.rest('PUT', '/modalities/beeldbrug', { AET: n.aeTitle, Host: '127.0.0.1', Port: n.port });
@@ -237,5 +240,32 @@ test('interoperability matrix: PixelMed, Orthanc and DCMTK store, find and retri
     const s = sent.get(p.dataset.string(Tag.SOPInstanceUID) ?? '')!;
     assert.ok(!DECODED.has(p.transferSyntaxUid), 'C-GET: uncompressed');
     assert.ok(payloadOf(p.dataset).equals(s.pixels), `C-GET ${s.uid}: the original pixels`);
+  }
+
+  // PixelMed retrieving: its MoveSOPClassSCU moves the study to its own storage SCP (StorageSOPClassSCPDispatcher). Each
+  // instance arrives in a syntax PixelMed took: as stored, its encoded pixels byte for byte; in another, the original
+  // pixels. (Its GetSOPClassSCU cannot take part: run from the command line it proposes a context for every storage SOP
+  // class it knows, more than the 128 an association has, and stops before it connects.)
+  const pixelmedDir = join(work, 'pixelmed-scp');
+  mkdirSync(pixelmedDir);
+  const scp = ['-cp', PIXELMED_JAR, 'com.pixelmed.network.StorageSOPClassSCPDispatcher'];
+  startPeer(t, 'java', [...scp, String(pixelmedPort), 'PIXELMED', pixelmedDir]);
+  await waitFor(
+    "PixelMed's storage SCP",
+    async () => (await run('echoscu', ['-aec', 'PIXELMED', '127.0.0.1', String(pixelmedPort)])).code === 0,
+  );
+  const pixelmed = (cls: string, args: string[]) =>
+    run('java', ['-cp', PIXELMED_JAR, `com.pixelmed.network.${cls}`, '127.0.0.1', String(n.port), n.aeTitle, ...args]);
+  const pmMove = await pixelmed('MoveSOPClassSCU', ['PIXELMED', 'PIXELMED', 'STUDY', ct.studyInstanceUid]);
+  assert.match(pmMove.stdout + pmMove.stderr, /final status = 0x0\b/, pmMove.stdout + pmMove.stderr);
+  const pmFiles = filesIn(pixelmedDir).map((f) => readPart10(readFileSync(f)));
+  assert.equal(pmFiles.length, sent.size, 'C-MOVE to PixelMed: every instance');
+  for (const p of pmFiles) {
+    const s = sent.get(p.dataset.string(Tag.SOPInstanceUID) ?? '')!;
+    const expected = p.transferSyntaxUid === s.uid ? s.dicom : s.pixels;
+    assert.ok(
+      payloadOf(p.dataset).equals(expected),
+      `C-MOVE to PixelMed ${s.uid} (in ${p.transferSyntaxUid}): the pixels`,
+    );
   }
 });
