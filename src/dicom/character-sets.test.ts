@@ -94,3 +94,67 @@ test('a value starts in its initial sets again after each delimiter: a missing E
     'CT',
   );
 });
+
+/** The bytes a PN value is written as in this Specific Character Set, without the even-length padding. */
+function written(specificCharacterSet: string, name: string): Buffer {
+  const ds = new Dataset().set(Tag.SpecificCharacterSet, 'CS', specificCharacterSet.split('\\'));
+  const b = ds.set(Tag.PatientName, 'PN', name).get(Tag.PatientName)?.bytes ?? Buffer.alloc(0);
+  return b.at(-1) === 0x20 ? b.subarray(0, -1) : b;
+}
+
+test("written in each set as the standard's examples write it: escape sequences where Annexes H, I and J put them", () => {
+  const cases: [string, string, string][] = [
+    [
+      '\\ISO 2022 IR 87',
+      'Yamada^Tarou=山田^太郎=やまだ^たろう',
+      `${ascii('Yamada^Tarou=')} ${JIS.kanji} 3b33 4544 ${JIS.ascii} 5e ${JIS.kanji} 4240 4f3a ${JIS.ascii} 3d` +
+        ` ${JIS.kanji} 2464 245e 2440 ${JIS.ascii} 5e ${JIS.kanji} 243f 246d 2426 ${JIS.ascii}`,
+    ],
+    [
+      'ISO 2022 IR 13\\ISO 2022 IR 87',
+      'ﾔﾏﾀﾞ^ﾀﾛｳ=山田^太郎=やまだ^たろう',
+      `d4cf c0de 5e c0db b3 3d ${JIS.kanji} 3b33 4544 ${JIS.romaji} 5e ${JIS.kanji} 4240 4f3a ${JIS.romaji} 3d` +
+        ` ${JIS.kanji} 2464 245e 2440 ${JIS.romaji} 5e ${JIS.kanji} 243f 246d 2426 ${JIS.romaji}`,
+    ],
+    ['\\ISO 2022 IR 159', 'A丂', `${ascii('A')} <ESC>242844 3021 ${JIS.ascii}`],
+    [
+      '\\ISO 2022 IR 149',
+      'Hong^Gildong=洪^吉洞=홍^길동',
+      `${ascii('Hong^Gildong=')} <ESC>242943 fbf3 5e <ESC>242943 d1ce d4d7 3d <ESC>242943 c8ab 5e <ESC>242943 b1e6 b5bf`,
+    ],
+    [
+      '\\ISO 2022 IR 58',
+      'Zhang^XiaoDong=张^小东=',
+      `${ascii('Zhang^XiaoDong=')} <ESC>242941 d5c5 5e <ESC>242941 d0a1 b6ab 3d`,
+    ],
+    ['GB18030', 'Wang^XiaoDong=王^小东=', `${ascii('Wang^XiaoDong=')} cdf5 5e d0a1 b6ab 3d`],
+    ['GBK', 'Wang^XiaoDong=王^小东=', `${ascii('Wang^XiaoDong=')} cdf5 5e d0a1 b6ab 3d`],
+    ['ISO_IR 13', 'ﾔﾏﾀﾞ^ﾀﾛｳ', 'd4cf c0de 5e c0db b3'],
+    ['ISO_IR 100', 'Buc^Jérôme', '4275635e4ae972f46d65'],
+    ['ISO_IR 101', 'Dvořák^Antonín', '44766ff8e16b5e416e746f6eed6e'],
+    ['ISO_IR 144', 'Люкceмбypг', 'bbeeda6365dcd17970d3'],
+    ['ISO_IR 127', 'قباني^لنزار', 'e2c8c7e6ea5ee4e6d2c7d1'],
+    ['ISO_IR 126', 'Διονυσιος', 'c4e9efedf5f3e9eff2'],
+    ['ISO_IR 138', 'שרון^דבורה', 'f9f8e5ef5ee3e1e5f8e4'],
+    ['ISO_IR 148', 'Çelik^Gülşen', 'c7656c696b5e47fc6cfe656e'],
+    ['ISO_IR 166', 'นามสกุล^ชื่อ', 'b9d2c1caa1d8c55eaad7e8cd'],
+    ['ISO_IR 144\\ISO 2022 IR 126', 'Люкceмбypг', 'bbeeda6365dcd17970d3'],
+    [
+      'ISO 2022 IR 100\\ISO 2022 IR 126',
+      'Buc^Jérôme=Διονυσιος',
+      '4275635e4ae972f46d65 3d <ESC>2d46 c4e9efedf5f3e9eff2',
+    ],
+  ];
+  for (const [set, name, hex] of cases) {
+    assert.equal(written(set, name).toString('hex'), bytes(hex).toString('hex'), set);
+    assert.equal(personName(set, written(set, name)), name, `${set}: read back`);
+  }
+});
+
+test('a character no declared set holds is refused, not written as a substitute', () => {
+  assert.throws(() => written('ISO_IR 100', 'Yamada=山田'), /"山" cannot be written/);
+  assert.throws(() => written('\\ISO 2022 IR 149', '山田^Ἀ'), /cannot be written/);
+  assert.throws(() => written('', 'Dvořák'), /"ř" cannot be written/);
+  // The default repertoire and ISO_IR 100 share their first half; UTF-8 holds everything.
+  assert.equal(written('ISO_IR 192', 'Yamada=山田').toString('utf8'), 'Yamada=山田');
+});

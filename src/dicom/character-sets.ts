@@ -6,9 +6,15 @@
  * multi-byte sets are decoded by the runtime's own decoders (TextDecoder, ICU), each run of bytes re-expressed in the
  * EUC form those decoders read; no code table is typed here.
  *
- * Text written into a data set is UTF-8 where it declares ISO_IR 192, ISO 8859-1 otherwise (the node declares
- * ISO_IR 192 on what it makes).
+ * Text is written in the data set's sets too: the single-byte sets, GB18030 and GBK by iconv-lite's encoders, and with
+ * code extensions each character in the first declared set that holds it, behind the escape sequence that designates
+ * that set, back in the value's initial sets before each delimiter and at the value's end (PS3.5 6.1.2.5.3, as the
+ * examples of Annexes H, I and J place them). The node declares ISO_IR 192 on what it makes, and answers a query in
+ * the set the query declared where every value fits in it.
  */
+import iconv from 'iconv-lite';
+
+import { DicomError } from './errors.ts';
 
 const ESC = 0x1b;
 
@@ -52,6 +58,11 @@ export const CHARACTER_SET_TERMS: readonly string[] = [
   'ISO 2022 IR 149',
   'ISO 2022 IR 58',
 ];
+
+/** Whether this node reads and writes every defined term of a Specific Character Set value (the first may be empty). */
+export function isKnownCharacterSet(terms: readonly string[]): boolean {
+  return terms.every((t, i) => (i === 0 && t === '') || CHARACTER_SET_TERMS.includes(t));
+}
 
 /** Escape sequences (after ESC) and the designation each makes (PS3.3 Tables C.12-3 and C.12-4). */
 const ESCAPES: ReadonlyMap<string, Partial<State>> = new Map<string, Partial<State>>([
@@ -109,12 +120,14 @@ class Runs {
 
 /** A data set's character sets, read from Specific Character Set. */
 export class CharacterSets {
-  /** Whether text is written as UTF-8 (ISO_IR 192); otherwise ISO 8859-1. */
+  /** Whether text is written as UTF-8 (ISO_IR 192). */
   readonly utf8: boolean;
   /** A decoder for the whole value, where there are no code extensions. */
   readonly #whole: string | undefined;
   /** The designations each value starts with, where there are code extensions (ISO 2022). */
   readonly #initial: State | undefined;
+  /** The sets a value may switch to, where there are code extensions, in the order they were declared. */
+  readonly #declared: readonly (G0 | G1)[];
 
   private constructor(terms: readonly string[]) {
     const first = terms[0] ?? '';
@@ -122,10 +135,12 @@ export class CharacterSets {
     if (!terms.some((t) => t.startsWith('ISO 2022'))) {
       this.#whole = wholeDecoderOf(first);
       this.#initial = undefined;
+      this.#declared = [];
       return;
     }
     this.#whole = undefined;
     this.#initial = initialStateOf(first);
+    this.#declared = terms.flatMap(setsOf);
   }
 
   static #cache = new Map<string, CharacterSets>();
@@ -154,8 +169,90 @@ export class CharacterSets {
     return this.#decodeIso2022(bytes, this.#initial!, delimiters);
   }
 
-  encode(text: string): Buffer {
-    return Buffer.from(text, this.utf8 ? 'utf8' : 'latin1');
+  /**
+   * A text value (all its values, backslashes included) in these sets; `delimiters` as for decode. Throws a
+   * DicomError (BAD_VALUE) naming the first character none of the sets holds.
+   */
+  encode(text: string, delimiters: string): Buffer {
+    if (this.#whole === 'utf-8') return Buffer.from(text, 'utf8');
+    const bytes =
+      this.#whole === undefined
+        ? this.#encodeIso2022(text, this.#initial!, delimiters)
+        : this.#whole === 'latin1'
+          ? Buffer.from(text, 'latin1')
+          : iconv.encode(text, this.#whole);
+    // The encoders write what they cannot represent as a substitute ('?'): reading it back says whether it all fit.
+    if (this.decode(bytes, delimiters) !== text) {
+      const lost = [...text].find((c) => this.decode(this.#encodeOne(c), delimiters) !== c) ?? '';
+      throw new DicomError('BAD_VALUE', `${JSON.stringify(lost)} cannot be written in this Specific Character Set`);
+    }
+    return bytes;
+  }
+
+  /** Whether every character of `text` can be written in these sets. */
+  canEncode(text: string): boolean {
+    try {
+      this.encode(text, '\\');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #encodeOne(c: string): Buffer {
+    if (this.#whole === undefined) return this.#encodeIso2022(c, this.#initial!, '');
+    return this.#whole === 'latin1' ? Buffer.from(c, 'latin1') : iconv.encode(c, this.#whole);
+  }
+
+  #encodeIso2022(text: string, initial: State, delimiters: string): Buffer {
+    const out: number[] = [];
+    let s: State = { ...initial };
+    const designate = (next: Partial<State>): void => {
+      const escape = [...ESCAPES].find(([, d]) => sameDesignation(d, next))?.[0];
+      if (escape === undefined) return;
+      out.push(ESC, ...Buffer.from(escape, 'latin1'));
+      s = { ...s, ...next };
+    };
+    /** Back to the value's initial G0 (G1 needs no escape: a reader resets it at a delimiter by itself). */
+    const backToInitial = (): void => {
+      if (s.g0 !== initial.g0) designate({ g0: initial.g0 });
+    };
+    for (const c of text) {
+      const code = c.codePointAt(0) ?? 0;
+      if (code < 0x80) {
+        // Romaji differs from ASCII in two places only.
+        const holds = (g0: G0): boolean => g0 === 'ascii' || (g0 === 'romaji' && c !== '\\' && c !== '~');
+        // A delimiter goes in the value's initial G0 where that holds it, so that a reader's reset changes nothing.
+        if (delimiters.includes(c) && holds(initial.g0)) backToInitial();
+        else if (!holds(s.g0)) designate({ g0: holds(initial.g0) ? initial.g0 : 'ascii' });
+        out.push(code);
+        if (delimiters.includes(c)) s = { ...initial };
+        continue;
+      }
+      const written = this.#inDeclaredSet(c, s);
+      if (written === undefined) {
+        // Not in any declared set: a substitute the caller's check finds.
+        out.push(0x3f);
+        continue;
+      }
+      if (written.set !== undefined) designate(written.set);
+      out.push(...written.bytes);
+    }
+    backToInitial();
+    return Buffer.from(out);
+  }
+
+  /** The bytes of a character in the set that holds it (the designated one first), and the designation it needs. */
+  #inDeclaredSet(c: string, s: State): { bytes: number[]; set?: Partial<State> } | undefined {
+    const candidates = [s.g0, s.g1, ...this.#declared].filter((x, i, all) => all.indexOf(x) === i);
+    for (const set of candidates) {
+      const bytes = bytesIn(c, set);
+      if (bytes === undefined) continue;
+      const isG0 = set === 'jisx0208' || set === 'jisx0212';
+      const current = isG0 ? s.g0 === set : sameG1(s.g1, set as G1);
+      return { bytes, ...(current ? {} : { set: isG0 ? { g0: set } : { g1: set as G1 } }) };
+    }
+    return undefined;
   }
 
   #decodeIso2022(bytes: Buffer, initial: State, delimiters: string): string {
@@ -234,4 +331,49 @@ function initialStateOf(written: string): State {
   if (term === 'ISO 2022 IR 58') return { g0: 'ascii', g1: 'gb2312' };
   const single = SINGLE_BYTE.find((s) => term === `ISO 2022 IR ${s.ir}`);
   return { g0: 'ascii', g1: single !== undefined ? { single: single.label } : undefined };
+}
+
+/** The sets a defined term with code extensions makes available. */
+function setsOf(term: string): (G0 | G1)[] {
+  const t = term.replace(/^ISO_IR /, 'ISO 2022 IR ');
+  if (t === 'ISO 2022 IR 87') return ['jisx0208'];
+  if (t === 'ISO 2022 IR 159') return ['jisx0212'];
+  if (t === 'ISO 2022 IR 13') return ['katakana'];
+  if (t === 'ISO 2022 IR 149') return ['ksx1001'];
+  if (t === 'ISO 2022 IR 58') return ['gb2312'];
+  const single = SINGLE_BYTE.find((x) => t === `ISO 2022 IR ${x.ir}`);
+  return single !== undefined ? [{ single: single.label }] : [];
+}
+
+const sameG1 = (a: G1, b: G1): boolean =>
+  typeof a === 'object' && typeof b === 'object' ? a.single === b.single : a === b;
+
+function sameDesignation(a: Partial<State>, b: Partial<State>): boolean {
+  if (b.g0 !== undefined) return a.g0 === b.g0;
+  return a.g1 !== undefined && b.g1 !== undefined && sameG1(a.g1, b.g1);
+}
+
+/**
+ * A non-ASCII character as it is written in one set (7-bit pairs in G0 for JIS X 0208 and 0212, high-bit bytes in G1
+ * for the others), by the EUC forms of iconv-lite's encoders; undefined when that set does not hold it.
+ */
+function bytesIn(c: string, set: G0 | G1): number[] | undefined {
+  if (set === undefined || set === 'ascii' || set === 'romaji') return undefined;
+  if (typeof set === 'object') {
+    const b = set.single === 'latin1' ? Buffer.from(c, 'latin1') : iconv.encode(c, set.single);
+    return b.length === 1 && b[0]! >= 0xa0 && iconv.decode(b, set.single) === c ? [b[0]!] : undefined;
+  }
+  const euc =
+    set === 'ksx1001'
+      ? iconv.encode(c, 'euc-kr')
+      : set === 'gb2312'
+        ? iconv.encode(c, 'gb2312')
+        : iconv.encode(c, 'euc-jp');
+  const high = (b: number | undefined): boolean => b !== undefined && b >= 0xa1 && b <= 0xfe;
+  if (set === 'jisx0208' && euc.length === 2 && high(euc[0]) && high(euc[1])) return [euc[0]! & 0x7f, euc[1]! & 0x7f];
+  if (set === 'jisx0212' && euc.length === 3 && euc[0] === 0x8f && high(euc[1]) && high(euc[2]))
+    return [euc[1]! & 0x7f, euc[2]! & 0x7f];
+  if (set === 'katakana' && euc.length === 2 && euc[0] === 0x8e) return [euc[1]!];
+  if ((set === 'ksx1001' || set === 'gb2312') && euc.length === 2 && high(euc[0]) && high(euc[1])) return [...euc];
+  return undefined;
 }

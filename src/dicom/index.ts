@@ -47,7 +47,7 @@ export { StructureCheck } from './structure-check.ts';
 export { rewriteHeader } from './rewrite-header.ts';
 export { DicomError, DicomErrorCode } from './errors.ts';
 export { toDicomJson, type DicomJson, type DicomJsonAttribute, type DicomJsonOptions } from './dicom-json.ts';
-export { CHARACTER_SET_TERMS } from './character-sets.ts';
+export { CHARACTER_SET_TERMS, isKnownCharacterSet } from './character-sets.ts';
 export {
   canConvert,
   canDecode,

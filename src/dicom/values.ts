@@ -57,7 +57,10 @@ function formatNumberFor(vr: Vr, n: number): string {
 
 export function encodeText(vr: Vr, values: readonly (string | number)[], coding: TextCoding): Buffer {
   const joined = values.map((v) => (typeof v === 'number' ? formatNumberFor(vr, v) : v)).join('\\');
-  return padTo(CHARACTER_SET_VRS.has(vr) ? coding.encode(joined) : Buffer.from(joined, 'latin1'), padByteFor(vr));
+  return padTo(
+    CHARACTER_SET_VRS.has(vr) ? coding.encode(joined, delimitersOf(vr)) : Buffer.from(joined, 'latin1'),
+    padByteFor(vr),
+  );
 }
 
 export function encodeNumbers(vr: Vr, values: readonly number[]): Buffer {

@@ -7,7 +7,7 @@ test('a return key the index does not hold is answered empty with its dictionary
   // OHIF's series search asks for SeriesDate and SeriesTime, which the index does not keep; a private tag is unknown.
   const privateTag = 0x00091001;
   const ds = responseFor(
-    { level: 'SERIES', matchers: [], returnKeys: [Tag.SeriesDate, Tag.SeriesTime, privateTag] },
+    { level: 'SERIES', matchers: [], returnKeys: [Tag.SeriesDate, Tag.SeriesTime, privateTag], characterSet: [] },
     { values: {} } as never,
     'NOORD',
   );

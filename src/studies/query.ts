@@ -1,4 +1,4 @@
-import { Dataset, Tag, vrOf } from '../dicom/index.ts';
+import { Dataset, DicomError, isKnownCharacterSet, Tag, vrOf } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Matcher, QueryLevel, QueryRow } from '../store/index.ts';
 import { keysByTag, levelRank, type QueryKey } from './query-keys.ts';
@@ -11,6 +11,8 @@ export interface ParsedQuery {
   matchers: Matcher[];
   /** The keys the caller asked for, in the order given, to fill in each response. */
   returnKeys: readonly number[];
+  /** The Specific Character Set the query declared (its defined terms), empty when it declared none. */
+  characterSet: readonly string[];
 }
 
 const levels: readonly QueryLevel[] = ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'];
@@ -46,7 +48,7 @@ export function parseQuery(identifier: Dataset, model: InformationModel): Parsed
     const matcher = matcherFor(key, identifier);
     if (matcher !== undefined) matchers.push(matcher);
   }
-  return { level, matchers, returnKeys };
+  return { level, matchers, returnKeys, characterSet: identifier.strings(Tag.SpecificCharacterSet) };
 }
 
 function matcherFor(key: QueryKey, identifier: Dataset): Matcher | undefined {
@@ -66,10 +68,32 @@ function matcherFor(key: QueryKey, identifier: Dataset): Matcher | undefined {
   return { key: attribute, kind: 'single', value };
 }
 
-/** The C-FIND response identifier for one match: every requested key, filled where we know it, empty where not. */
+/**
+ * The C-FIND response identifier for one match: every requested key, filled where we know it, empty where not. It is
+ * written in the character set the query declared where every value fits in it (a PACS that asks in ISO_IR 100 may
+ * read nothing else), otherwise, and for a query that declared none, in UTF-8, declared as ISO_IR 192.
+ */
 export function responseFor(query: ParsedQuery, row: QueryRow, retrieveAeTitle: string): Dataset {
+  const asked = query.characterSet;
+  if (asked.length > 0 && asked.join('\\') !== 'ISO_IR 192' && isKnownCharacterSet(asked)) {
+    try {
+      return response(query, row, retrieveAeTitle, asked);
+    } catch (err) {
+      if (!(err instanceof DicomError)) throw err;
+    }
+  }
+  return response(query, row, retrieveAeTitle, ['ISO_IR 192']);
+}
+
+/** Throws a DicomError when a value does not fit in the character set. */
+function response(
+  query: ParsedQuery,
+  row: QueryRow,
+  retrieveAeTitle: string,
+  characterSet: readonly string[],
+): Dataset {
   const ds = new Dataset();
-  ds.set(Tag.SpecificCharacterSet, 'CS', 'ISO_IR 192');
+  ds.set(Tag.SpecificCharacterSet, 'CS', characterSet);
   ds.set(Tag.QueryRetrieveLevel, 'CS', query.level);
   ds.set(Tag.RetrieveAETitle, 'AE', retrieveAeTitle);
   for (const tag of query.returnKeys) {

@@ -1,12 +1,13 @@
 // Names in the character sets of PS3.5 Annex H (Japanese, ISO 2022 IR 87 with code extensions), Annex I (Korean, ISO
 // 2022 IR 149) and Annex J (Chinese, GB18030), the standard's own examples: DCMTK reads each file as the node does
 // (dcmconv +U8) or glibc's iconv does, the node indexes them, and DCMTK's findscu finds each patient by a wildcard
-// on the non-Latin part of the name, answered in UTF-8 and declared so.
+// on the non-Latin part of the name, answered in UTF-8 and declared so; a query that declares one of these sets is
+// answered in it, the names written byte for byte as the standard's examples write them.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { encodePart10, readPart10, Tag } from '../../src/dicom/index.ts';
+import { type Dataset, encodePart10, readPart10, Tag } from '../../src/dicom/index.ts';
 import { writeCtStudy } from '../../src/synth/index.ts';
 import { run } from '../dimse/helpers.ts';
 import { filesIn } from '../support/dicom-files.ts';
@@ -127,4 +128,43 @@ test('Japanese, Korean and Chinese names: read as DCMTK reads them, found by fin
       `findscu ${x.search}`,
     );
   }
+
+  // A query that declares its own character set is answered in it where the names fit, as the standard's examples
+  // write them, byte for byte; where a name does not fit (Japanese asked in ISO_IR 100), in UTF-8, declared so.
+  const ask = async (i: number, set: string): Promise<Dataset[]> => {
+    const dir = join(work, `find-in-set${i}-${set.replace(/\W/g, '')}`);
+    mkdirSync(dir);
+    const found = await run('findscu', [
+      '-S',
+      '-X',
+      '-od',
+      dir,
+      ...peer,
+      '-k',
+      'QueryRetrieveLevel=STUDY',
+      '-k',
+      `SpecificCharacterSet=${set}`,
+      '-k',
+      `PatientID=CHARSET-${i}`,
+      '-k',
+      'PatientName',
+    ]);
+    assert.equal(found.code, 0, found.stderr);
+    return filesIn(dir).map((f) => readPart10(readFileSync(f)).dataset);
+  };
+  for (const [i, x] of NAMES.entries()) {
+    const [answer] = await ask(i, x.set.join('\\'));
+    assert.deepEqual(answer?.strings(Tag.SpecificCharacterSet), x.set);
+    const raw = answer?.get(Tag.PatientName)?.bytes ?? Buffer.alloc(0);
+    assert.equal(
+      raw.toString('hex'),
+      padded(x.bytes).toString('hex'),
+      `${x.set.join('\\')}: as the standard writes it`,
+    );
+  }
+  const [fallback] = await ask(0, 'ISO_IR 100');
+  assert.equal(fallback?.string(Tag.SpecificCharacterSet), 'ISO_IR 192');
+  assert.equal(fallback?.string(Tag.PatientName), NAMES[0]?.name);
 });
+
+const padded = (b: Buffer): Buffer => (b.length % 2 === 0 ? b : Buffer.concat([b, Buffer.from(' ')]));
