@@ -102,26 +102,18 @@ test('Japanese, Korean and Chinese names: read as DCMTK reads them, found by fin
   const stored = await run('storescu', [...peer, ...files]);
   assert.equal(stored.code, 0, stored.stderr);
 
-  for (const [i, x] of NAMES.entries()) {
-    const dir = join(work, `find${i}`);
+  /** findscu's answers at the study level, to a query with these keys. */
+  let queries = 0;
+  const find = async (keys: string[]): Promise<Dataset[]> => {
+    const dir = join(work, `find${queries++}`);
     mkdirSync(dir);
-    const found = await run('findscu', [
-      '-S',
-      '-X',
-      '-od',
-      dir,
-      ...peer,
-      '-k',
-      'QueryRetrieveLevel=STUDY',
-      '-k',
-      'SpecificCharacterSet=ISO_IR 192',
-      '-k',
-      `PatientName=${x.search}`,
-      '-k',
-      'PatientID',
-    ]);
+    const k = ['QueryRetrieveLevel=STUDY', ...keys].flatMap((key) => ['-k', key]);
+    const found = await run('findscu', ['-S', '-X', '-od', dir, ...peer, ...k]);
     assert.equal(found.code, 0, found.stderr);
-    const answers = filesIn(dir).map((f) => readPart10(readFileSync(f)).dataset);
+    return filesIn(dir).map((f) => readPart10(readFileSync(f)).dataset);
+  };
+  for (const [i, x] of NAMES.entries()) {
+    const answers = await find(['SpecificCharacterSet=ISO_IR 192', `PatientName=${x.search}`, 'PatientID']);
     assert.deepEqual(
       answers.map((a) => [a.string(Tag.PatientID), a.string(Tag.PatientName), a.string(Tag.SpecificCharacterSet)]),
       [[`CHARSET-${i}`, x.name, 'ISO_IR 192']],
@@ -131,27 +123,8 @@ test('Japanese, Korean and Chinese names: read as DCMTK reads them, found by fin
 
   // A query that declares its own character set is answered in it where the names fit, as the standard's examples
   // write them, byte for byte; where a name does not fit (Japanese asked in ISO_IR 100), in UTF-8, declared so.
-  const ask = async (i: number, set: string): Promise<Dataset[]> => {
-    const dir = join(work, `find-in-set${i}-${set.replace(/\W/g, '')}`);
-    mkdirSync(dir);
-    const found = await run('findscu', [
-      '-S',
-      '-X',
-      '-od',
-      dir,
-      ...peer,
-      '-k',
-      'QueryRetrieveLevel=STUDY',
-      '-k',
-      `SpecificCharacterSet=${set}`,
-      '-k',
-      `PatientID=CHARSET-${i}`,
-      '-k',
-      'PatientName',
-    ]);
-    assert.equal(found.code, 0, found.stderr);
-    return filesIn(dir).map((f) => readPart10(readFileSync(f)).dataset);
-  };
+  const ask = (i: number, set: string) =>
+    find([`SpecificCharacterSet=${set}`, `PatientID=CHARSET-${i}`, 'PatientName']);
   for (const [i, x] of NAMES.entries()) {
     const [answer] = await ask(i, x.set.join('\\'));
     assert.deepEqual(answer?.strings(Tag.SpecificCharacterSet), x.set);

@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/log/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { run } from '../dimse/helpers.ts';
 import { filesIn, payloadOf } from '../support/dicom-files.ts';
-import { call, type ExchangeNodeOptions, midden, noord, startExchangeNode } from '../support/exchange.ts';
+import { call, type ExchangeNodeOptions, midden, noord, startExchangeNode, studyHeldBy } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
 import { signedIn } from '../support/sign-in.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
@@ -151,11 +151,7 @@ test('push into the receiving PACS: Orthanc gets every instance, pixel data byte
 test('hold, then accept: a held study waits in the inbox and goes into the PACS (Orthanc) when a user accepts it', async (t) => {
   if (requireTool(t, 'Orthanc') === undefined) return;
   const { pacs, ca, receiver, sender } = await noordToMidden(t, [{ purpose: 'consultation', action: 'hold' }]);
-  const work = tempDir(t);
-  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 45 });
-  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
-  const study = synth.patients[0]?.studies[0];
-  assert.ok(study !== undefined);
+  const { study } = await studyHeldBy(t, sender.n, 45);
   const sent = await sendStudy(
     {
       studyInstanceUid: study.studyInstanceUid,

@@ -16,9 +16,7 @@ import { BeeldbrugError } from '../../src/errors/index.ts';
 import { Inbox, sendStudy, verifyReceipt } from '../../src/exchange/index.ts';
 import { createLogger, silentLogger } from '../../src/log/index.ts';
 import { PassThrough } from 'node:stream';
-import { synthesize } from '../../src/synth/index.ts';
-import { filesIn } from '../support/dicom-files.ts';
-import { type Answer, call, midden, noord, send, startExchangeNode } from '../support/exchange.ts';
+import { type Answer, call, midden, noord, send, startExchangeNode, studyHeldBy } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
 import { logLines } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -164,11 +162,7 @@ test('a partner configured with the right address but another URA: the handshake
   const zuid = { name: 'Ziekenhuis Zuid', ura: '10000003', baseUrl: `https://127.0.0.1:${receiver.port}` };
   const sender = await startExchangeNode(t, { ca, us: noord, partners: [zuid] });
 
-  const work = tempDir(t);
-  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 32 });
-  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
-  const study = synth.patients[0]?.studies[0];
-  assert.ok(study !== undefined);
+  const { study } = await studyHeldBy(t, sender.n, 32);
 
   const request = {
     studyInstanceUid: study.studyInstanceUid,
@@ -222,11 +216,7 @@ test('certificates from an issuing CA under the root, as UZI server certificates
   assert.equal(hello.status, 200, hello.body);
   assert.deepEqual(JSON.parse(hello.body).caller, { name: noord.name, ura: noord.ura });
 
-  const work = tempDir(t);
-  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 33 });
-  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
-  const study = synth.patients[0]?.studies[0];
-  assert.ok(study !== undefined);
+  const { study } = await studyHeldBy(t, sender.n, 33);
   const result = await sendStudy(
     {
       studyInstanceUid: study.studyInstanceUid,

@@ -3,15 +3,11 @@
 // HTTP server the test runs.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { type ArrivalNotice, sendStudy } from '../../src/exchange/index.ts';
 import { silentLogger } from '../../src/log/index.ts';
-import { synthesize } from '../../src/synth/index.ts';
-import { filesIn } from '../support/dicom-files.ts';
-import { midden, noord, startExchangeNode } from '../support/exchange.ts';
+import { midden, noord, startExchangeNode, studyHeldBy } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
-import { tempDir } from '../support/tmp.ts';
 import { testAccess } from '../support/patient-data.ts';
 
 async function bodyOf(req: IncomingMessage): Promise<string> {
@@ -54,11 +50,7 @@ test('arrival notice: one per study, only once every instance is stored and veri
     us: noord,
     partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiverNode.port}` }],
   });
-  const work = tempDir(t);
-  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 91 });
-  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
-  const study = synth.patients[0]?.studies[0];
-  assert.ok(study !== undefined);
+  const { study, patient } = await studyHeldBy(t, sender.n, 91);
 
   const to = { ...midden, baseUrl: `https://127.0.0.1:${receiverNode.port}` };
   const request = {
@@ -84,7 +76,7 @@ test('arrival notice: one per study, only once every instance is stored and veri
   assert.equal(first?.notice.route, 'hold');
   assert.deepEqual(first?.notice.from, { ura: noord.ura, name: noord.name });
   assert.equal(first?.notice.study.studyInstanceUid, study.studyInstanceUid);
-  assert.equal(first?.notice.patient.bsn, synth.patients[0]?.bsn);
+  assert.equal(first?.notice.patient.bsn, patient.bsn);
 
   // Sent again (a new transfer, no image bytes moved), routine this time: announced again, not flagged.
   await sendStudy(

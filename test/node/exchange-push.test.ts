@@ -7,9 +7,8 @@ import { test } from 'node:test';
 import { createTestCa } from '../../src/auth/index.ts';
 import { sendStudy, verifyReceipt } from '../../src/exchange/index.ts';
 import { silentLogger } from '../../src/log/index.ts';
-import { synthesize } from '../../src/synth/index.ts';
-import { collect, filesIn } from '../support/dicom-files.ts';
-import { call, midden, noord, startExchangeNode } from '../support/exchange.ts';
+import { collect } from '../support/dicom-files.ts';
+import { call, midden, noord, startExchangeNode, studyHeldBy } from '../support/exchange.ts';
 import { addAccount, cliAs, cliLogin } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { testAccess } from '../support/patient-data.ts';
@@ -24,11 +23,7 @@ test('push: Noord sends a study to Midden, verified end to end; a second send mo
     partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }],
   });
 
-  const work = tempDir(t);
-  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 31 });
-  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
-  const study = synth.patients[0]?.studies[0];
-  assert.ok(study !== undefined);
+  const { study } = await studyHeldBy(t, sender.n, 31);
 
   const progress: number[] = [];
   const request = {
@@ -91,11 +86,8 @@ test("beeldbrug send: the command line queues a study in the running node's outb
     us: noord,
     partners: [{ ...midden, baseUrl: `https://127.0.0.1:${receiver.port}` }],
   });
+  const { study, patient } = await studyHeldBy(t, sender.n, 32);
   const work = tempDir(t);
-  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 32 });
-  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
-  const study = synth.patients[0]?.studies[0];
-  assert.ok(study !== undefined);
 
   // The person signs in at the CLI (password + TOTP), then asks the running node to send; the CLI opens no database.
   const secret = await addAccount(t, sender, {
@@ -141,7 +133,7 @@ test("beeldbrug send: the command line queues a study in the running node's outb
   );
   assert.match(sent[0]?.description ?? '', /queued/);
   assert.match(sent[1]?.description ?? '', /delivered, receipt verified/);
-  assert.equal(sent[0]?.patient?.bsn, synth.patients[0]?.bsn, 'the audit trail names the patient');
+  assert.equal(sent[0]?.patient?.bsn, patient.bsn, 'the audit trail names the patient');
   assert.match(
     r.out,
     new RegExp(
@@ -167,11 +159,7 @@ test('push with wireCompression zstd: nothing is packed, and every instance stil
   const receiver = await startExchangeNode(t, { ca, us: midden, partners: [noord] });
   const to = { ...midden, baseUrl: `https://127.0.0.1:${receiver.port}`, wireCompression: 'zstd' as const };
   const sender = await startExchangeNode(t, { ca, us: noord, partners: [to] });
-  const work = tempDir(t);
-  const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 32 });
-  for (const f of filesIn(join(work, 'synth'))) await testAccess(sender.n.node, 'import').importFile(f);
-  const study = synth.patients[0]?.studies[0];
-  assert.ok(study !== undefined);
+  const { study } = await studyHeldBy(t, sender.n, 32);
   const result = await sendStudy(
     {
       studyInstanceUid: study.studyInstanceUid,

@@ -250,22 +250,16 @@ test('upload of packed instances: restored byte for byte before they are checked
   const head = swapped.readUInt32BE(8);
   const otherPixels = (packed[0] ?? Buffer.alloc(0)).subarray(12 + head);
   const mixed = Buffer.concat([swapped.subarray(0, 12 + head), otherPixels]);
-  const body = multipartOf([
+  const upload = (parts: Parameters<typeof multipartOf>[0]) => {
+    const { body, contentType } = multipartOf(parts);
+    const path = `/exchange/v1/transfers/${manifest.transferId}/instances`;
+    return send(port, 'POST', path, ca.certPem, partner, body, { 'content-type': contentType });
+  };
+  const r = await upload([
     { bytes: packed[0] ?? Buffer.alloc(0), type: PACKED_INSTANCE_TYPE },
     { bytes: notPacked, type: PACKED_INSTANCE_TYPE },
     { bytes: mixed, type: PACKED_INSTANCE_TYPE },
   ]);
-  const r = await send(
-    port,
-    'POST',
-    `/exchange/v1/transfers/${manifest.transferId}/instances`,
-    ca.certPem,
-    partner,
-    body.body,
-    {
-      'content-type': body.contentType,
-    },
-  );
   assert.equal(r.status, 200, r.body);
   const a = JSON.parse(r.body) as { stored: string[]; failed: { sopInstanceUid: string | null; reason: string }[] };
   assert.deepEqual(a.stored, [uids[0]]);
@@ -282,20 +276,9 @@ test('upload of packed instances: restored byte for byte before they are checked
   assert.deepEqual(filesBesidesSpare(join(n.dir, 'data'), 'tmp'), []);
 
   // The rest as they are: a sender may mix packed and plain parts in one body.
-  const rest = multipartOf([
+  const r2 = await upload([
     files[1] ?? Buffer.alloc(0),
     { bytes: packed[2] ?? Buffer.alloc(0), type: PACKED_INSTANCE_TYPE },
   ]);
-  const r2 = await send(
-    port,
-    'POST',
-    `/exchange/v1/transfers/${manifest.transferId}/instances`,
-    ca.certPem,
-    partner,
-    rest.body,
-    {
-      'content-type': rest.contentType,
-    },
-  );
   assert.deepEqual((JSON.parse(r2.body) as { stored: string[] }).stored, uids.slice(1));
 });

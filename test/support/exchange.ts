@@ -5,7 +5,10 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { createTestCa, type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
+import { synthesize, type SynthPatient, type SynthStudy } from '../../src/synth/index.ts';
+import { filesIn } from './dicom-files.ts';
 import { freePort } from './net.ts';
+import { testAccess } from './patient-data.ts';
 import { startTestNode, type TestNode } from './node.ts';
 import { tempDir } from './tmp.ts';
 
@@ -186,4 +189,19 @@ export function send(
     req.on('error', (e) => resolve({ status: 'tls-error', body: e.message }));
     req.end(payload);
   });
+}
+
+/** A synthetic patient and their first study, imported into a node as its PACS would have sent it there. */
+export async function studyHeldBy(
+  t: TestContext,
+  node: TestNode,
+  seed: number,
+): Promise<{ study: SynthStudy; patient: SynthPatient }> {
+  const dir = join(tempDir(t), 'synth');
+  const synth = await synthesize({ outDir: dir, patients: 1, seed });
+  for (const f of filesIn(dir)) await testAccess(node.node, 'import').importFile(f);
+  const patient = synth.patients[0];
+  const study = patient?.studies[0];
+  if (patient === undefined || study === undefined) throw new Error('the synthetic patient has no study');
+  return { study, patient };
 }
