@@ -183,7 +183,12 @@ export class CharacterSets {
           : iconv.encode(text, this.#whole);
     // The encoders write what they cannot represent as a substitute ('?'): reading it back says whether it all fit.
     if (this.decode(bytes, delimiters) !== text) {
-      const lost = [...text].find((c) => this.decode(this.#encodeOne(c), delimiters) !== c) ?? '';
+      let lost = '';
+      for (const c of text)
+        if (this.decode(this.#encodeOne(c), delimiters) !== c) {
+          lost = c;
+          break;
+        }
       throw new DicomError('BAD_VALUE', `${JSON.stringify(lost)} cannot be written in this Specific Character Set`);
     }
     return bytes;
