@@ -24,8 +24,11 @@ const MAGIC = Buffer.from('BBPK', 'latin1');
 const VERSION = 1;
 const PREAMBLE = 8;
 const GEOMETRY = 10;
-/** Larger files (long multi-frame series) go as they are: packing holds a file whole in memory, twice. */
-export const PACKABLE_MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * Larger files (long multi-frame series) go as they are: packing holds a file whole in memory, and its packed form,
+ * and a sender packs for several batches at once (four: some 100 MB at this size).
+ */
+const PACKABLE_MAX_BYTES = 16 * 1024 * 1024;
 /** Packing that saves less than this share of the bytes is not worth the receiver's decoding. */
 const WORTHWHILE = 0.9;
 

@@ -20,8 +20,11 @@ import type { Inbox, IncomingTransfer } from './inbox.ts';
  * lists it in `partTypes`, so a sender uses it only with a node that restores it.
  */
 export const PACKED_INSTANCE_TYPE = 'application/vnd.beeldbrug.packed-dicom';
-/** A packed part is read whole before it is restored: one file of at most this size (twice mayPack's limit, unpacked). */
-const PACKED_PART_MAX_BYTES = 2 * 64 * 1024 * 1024;
+/**
+ * A packed part is read whole before it is restored, to at most this size: well above what a sender packs today
+ * (mayPack: 16 MiB), so a sender that packs larger files later is not refused by this node.
+ */
+const PACKED_PART_MAX_BYTES = 128 * 1024 * 1024;
 
 export interface UploadRouteDeps {
   inbox: Inbox;
