@@ -55,7 +55,8 @@ async function* multipartBody(
       const chunks: Buffer[] = [];
       for await (const chunk of instance.openFile() as AsyncIterable<Buffer>) chunks.push(chunk);
       const file = Buffer.concat(chunks);
-      const packed = await packInstance(file);
+      // A file the encoder cannot take goes as it is: the receiver stores it the same.
+      const packed = await packInstance(file).catch(() => undefined);
       yield Buffer.from(
         `--${BOUNDARY}\r\nContent-Type: ${packed !== undefined ? PACKED_INSTANCE_TYPE : 'application/dicom'}\r\n\r\n`,
       );
