@@ -194,16 +194,6 @@ export class CharacterSets {
     return bytes;
   }
 
-  /** Whether every character of `text` can be written in these sets. */
-  canEncode(text: string): boolean {
-    try {
-      this.encode(text, '\\');
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   #encodeOne(c: string): Buffer {
     if (this.#whole === undefined) return this.#encodeIso2022(c, this.#initial!, '');
     return this.#whole === 'latin1' ? Buffer.from(c, 'latin1') : iconv.encode(c, this.#whole);

@@ -1,4 +1,5 @@
 import { Readable, type Transform } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { createInflate, createZstdDecompress } from 'node:zlib';
 import {
   BodyTooLarge,
@@ -253,18 +254,13 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
 }
 
 /** A packed part restored to the file it was made from; BeeldbrugError PACKED_INSTANCE_INVALID when it cannot be. */
-async function unpacked(body: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > PACKED_PART_MAX_BYTES)
-      throw new BeeldbrugError('PACKED_INSTANCE_INVALID', `a packed instance is over ${PACKED_PART_MAX_BYTES} bytes`);
-    chunks.push(chunk);
-  }
+async function unpacked(body: AsyncIterable<Buffer>): Promise<Readable> {
   try {
-    return Readable.from([await unpackInstance(Buffer.concat(chunks, size), PACKED_PART_MAX_BYTES)]);
+    const packed = await buffer(limitedBody(body, PACKED_PART_MAX_BYTES));
+    return Readable.from([await unpackInstance(packed, PACKED_PART_MAX_BYTES)]);
   } catch (err) {
+    if (err instanceof BodyTooLarge)
+      throw new BeeldbrugError('PACKED_INSTANCE_INVALID', `a packed instance is over ${PACKED_PART_MAX_BYTES} bytes`);
     if (err instanceof DicomError) throw new BeeldbrugError('PACKED_INSTANCE_INVALID', err.message);
     throw err;
   }

@@ -4,16 +4,16 @@
 // on the non-Latin part of the name, answered in UTF-8 and declared so; a query that declares one of these sets is
 // answered in it, the names written byte for byte as the standard's examples write them.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type Dataset, encodePart10, readPart10, Tag } from '../../src/dicom/index.ts';
+import { encodePart10, readPart10, Tag } from '../../src/dicom/index.ts';
 import { writeCtStudy } from '../../src/synth/index.ts';
 import { run } from '../dimse/helpers.ts';
-import { filesIn } from '../support/dicom-files.ts';
 import { startTestNode } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
+import { findscuAnswers } from '../support/dcmtk.ts';
 
 const hex = (s: string): Buffer => Buffer.from(s.replaceAll('ESC', '1b').replace(/[^0-9a-f]/gi, ''), 'hex');
 const text = (s: string): string => Buffer.from(s, 'latin1').toString('hex');
@@ -102,16 +102,7 @@ test('Japanese, Korean and Chinese names: read as DCMTK reads them, found by fin
   const stored = await run('storescu', [...peer, ...files]);
   assert.equal(stored.code, 0, stored.stderr);
 
-  /** findscu's answers at the study level, to a query with these keys. */
-  let queries = 0;
-  const find = async (keys: string[]): Promise<Dataset[]> => {
-    const dir = join(work, `find${queries++}`);
-    mkdirSync(dir);
-    const k = ['QueryRetrieveLevel=STUDY', ...keys].flatMap((key) => ['-k', key]);
-    const found = await run('findscu', ['-S', '-X', '-od', dir, ...peer, ...k]);
-    assert.equal(found.code, 0, found.stderr);
-    return filesIn(dir).map((f) => readPart10(readFileSync(f)).dataset);
-  };
+  const find = (keys: string[]) => findscuAnswers(t, peer, ['QueryRetrieveLevel=STUDY', ...keys]);
   for (const [i, x] of NAMES.entries()) {
     const answers = await find(['SpecificCharacterSet=ISO_IR 192', `PatientName=${x.search}`, 'PatientID']);
     assert.deepEqual(

@@ -20,7 +20,7 @@ import { startTestNode } from '../support/node.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
-import { storescpDestination, wholeStudy } from '../support/dcmtk.ts';
+import { findscuAnswers, storescpDestination, wholeStudy } from '../support/dcmtk.ts';
 
 /** PixelMed's classes, as Debian's pixelmed-apps installs them. */
 const PIXELMED_JAR = '/usr/share/java/pixelmed.jar';
@@ -175,28 +175,12 @@ test('interoperability matrix: PixelMed, Orthanc and DCMTK store, find and retri
   }
 
   // findscu: each instance at the image level.
-  const findDir = join(work, 'find');
-  mkdirSync(findDir);
-  const find = await run('findscu', [
-    '-S',
-    '-X',
-    '-od',
-    findDir,
-    ...peer,
-    '-k',
+  const images = await findscuAnswers(t, peer, [
     'QueryRetrieveLevel=IMAGE',
-    '-k',
     `StudyInstanceUID=${ct.studyInstanceUid}`,
-    '-k',
     'SOPInstanceUID',
   ]);
-  assert.equal(find.code, 0, find.stderr);
-  assert.deepEqual(
-    filesIn(findDir)
-      .map((f) => readPart10(readFileSync(f)).dataset.string(Tag.SOPInstanceUID))
-      .sort(),
-    [...sent.keys()].sort(),
-  );
+  assert.deepEqual(images.map((a) => a.string(Tag.SOPInstanceUID)).sort(), [...sent.keys()].sort());
 
   // movescu to storescp, which takes every syntax: each instance as stored, its encoded pixels byte for byte.
   const moved = join(work, 'moved');

@@ -23,6 +23,7 @@ test('big endian and deflated, each offered alone: stored as sent, retrieved wit
   const n = await startTestNode(t, {
     peers: [{ aeTitle: 'SENDER', host: '127.0.0.1', description: 'a sender of big endian and deflated data' }],
   });
+  const peer = ['-aet', 'SENDER', '-aec', n.aeTitle, '127.0.0.1', String(n.port)];
   const cases = [
     { syntax: TransferSyntax.ExplicitVRBigEndian, flag: '+tb', profile: 'BigEndian', file: ct.files[0]! },
     { syntax: TransferSyntax.DeflatedExplicitVRLittleEndian, flag: '+td', profile: 'Deflated', file: ct.files[1]! },
@@ -60,18 +61,7 @@ test('big endian and deflated, each offered alone: stored as sent, retrieved wit
     const uid = p.dataset.string(Tag.SOPInstanceUID) ?? '';
     originals.set(uid, payloadOf(p.dataset));
 
-    const stored = await run('storescu', [
-      '-xf',
-      profiles,
-      c.profile,
-      '-aet',
-      'SENDER',
-      '-aec',
-      n.aeTitle,
-      '127.0.0.1',
-      String(n.port),
-      converted,
-    ]);
+    const stored = await run('storescu', ['-xf', profiles, c.profile, ...peer, converted]);
     assert.equal(stored.code, 0, stored.stdout + stored.stderr);
     assert.equal(n.node.store.index.getInstance(uid)?.instance.transferSyntaxUid, c.syntax, 'kept as it was sent');
   }
@@ -79,18 +69,7 @@ test('big endian and deflated, each offered alone: stored as sent, retrieved wit
   // getscu proposes the uncompressed syntaxes, explicit VR little endian first, which the node takes: the big endian
   // instance is byte-swapped and the deflated one inflated into it; the pixels are the same.
   const got = tempDir(t);
-  const get = await run('getscu', [
-    '-S',
-    '-aet',
-    'SENDER',
-    '-aec',
-    n.aeTitle,
-    '127.0.0.1',
-    String(n.port),
-    '-od',
-    got,
-    ...wholeStudy(ct.studyInstanceUid),
-  ]);
+  const get = await run('getscu', ['-S', ...peer, '-od', got, ...wholeStudy(ct.studyInstanceUid)]);
   assert.equal(get.code, 0, get.stderr);
   const files = filesIn(got);
   assert.equal(files.length, cases.length, 'every instance');

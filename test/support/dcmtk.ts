@@ -1,7 +1,12 @@
 // DCMTK's tools as the tests drive them, where several tests do the same.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
+import { type Dataset, readPart10 } from '../../src/dicom/index.ts';
+import { filesIn } from './dicom-files.ts';
 import { waitFor } from './net.ts';
 import { run, startPeer } from './processes.ts';
+import { tempDir } from './tmp.ts';
 
 /** movescu's and getscu's keys for one whole study. */
 export const wholeStudy = (studyInstanceUid: string): string[] => [
@@ -21,4 +26,19 @@ export async function storescpDestination(
     `storescp ${o.aeTitle}`,
     async () => (await run('echoscu', ['-aec', o.aeTitle, '127.0.0.1', String(o.port)])).code === 0,
   );
+}
+
+/**
+ * findscu's answers (study root), each as the data set it wrote: `peer` is findscu's association arguments, `keys` the
+ * query's (`QueryRetrieveLevel=STUDY`, `PatientName=AB*`, `PatientID`). Fails the test when findscu does.
+ */
+export async function findscuAnswers(
+  t: TestContext,
+  peer: readonly string[],
+  keys: readonly string[],
+): Promise<Dataset[]> {
+  const dir = tempDir(t);
+  const found = await run('findscu', ['-S', '-X', '-od', dir, ...peer, ...keys.flatMap((k) => ['-k', k])]);
+  assert.equal(found.code, 0, found.stderr);
+  return filesIn(dir).map((f) => readPart10(readFileSync(f)).dataset);
 }
