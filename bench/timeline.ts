@@ -153,11 +153,11 @@ try {
   const radiologist = { practitionerId: '900000001', name: 'Dr. Bench', roleCode: '01.015' };
 
   // Warm-up: the first timeline opens the TLS connections a running node keeps open.
-  for (let i = 0; i < 5; i++) await timeline.query({ bsn, requester: radiologist });
+  for (let i = 0; i < 5; i++) await timeline.query({ bsn, asker: { kind: 'person', requester: radiologist } });
   const latencies: number[] = [];
   for (let i = 0; i < QUERIES; i++) {
     const started = performance.now();
-    const t = await timeline.query({ bsn, requester: radiologist });
+    const t = await timeline.query({ bsn, asker: { kind: 'person', requester: radiologist } });
     latencies.push(performance.now() - started);
     if (t.studies.length !== SOURCES || t.sources.some((s) => s.status !== 'answered')) {
       throw new Error(

@@ -383,6 +383,18 @@ const timeline = z.strictObject({
     .describe(
       'without a registry: the partners (URA, each with a baseUrl) a timeline asks instead; the answer says it did',
     ),
+  externalAe: z
+    .strictObject({
+      aeTitle: aeTitle.describe("the AE title the PACS knows as the other hospitals' archive, e.g. BB_PRIORS"),
+      callers: z
+        .array(aeTitle)
+        .min(1)
+        .describe('the dimse peers (AE titles) that may query it: the PACS, not every modality'),
+    })
+    .optional()
+    .describe(
+      "the virtual PACS: a C-FIND for one patient under this AE title answers with the patient's studies at the other hospitals (the timeline), so the PACS's own query screen shows them",
+    ),
 });
 
 export const configSchema = z
@@ -580,6 +592,34 @@ export const configSchema = z
         path: [c.registry !== undefined ? 'registry' : 'timeline'],
         message: 'the registry and the timeline need the exchange section (its certificate and partners)',
       });
+    }
+    const external = c.timeline.externalAe;
+    if (external !== undefined) {
+      if (c.exchange === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['timeline', 'externalAe'],
+          message: 'the virtual PACS asks other hospitals: configure exchange too',
+        });
+      const taken = [
+        c.dimse.aeTitle,
+        ...c.dimse.peers.map((p) => p.aeTitle),
+        ...(c.exchange?.partners ?? []).flatMap((p) => (p.aeTitle !== undefined ? [p.aeTitle] : [])),
+      ];
+      if (taken.includes(external.aeTitle))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['timeline', 'externalAe', 'aeTitle'],
+          message: `${external.aeTitle} is already this node's, a dimse peer's or a partner's AE title`,
+        });
+      for (const [i, caller] of external.callers.entries()) {
+        if (!c.dimse.peers.some((p) => p.aeTitle === caller))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['timeline', 'externalAe', 'callers', i],
+            message: `${caller} is not a dimse peer`,
+          });
+      }
     }
     for (const [i, u] of c.timeline.regionalSources.entries()) {
       if (!(c.exchange?.partners ?? []).some((p) => p.ura === u && p.baseUrl !== undefined)) {

@@ -2,7 +2,7 @@
  * C-FIND SCP (PS3.7 9.1.2, PS3.4 C.4.1): one pending response per match with its identifier, then the final
  * status; C-CANCEL (or the end of the association) stops the handler's iteration.
  */
-import { respond, type ScpContext, statusOf } from './scp-context.ts';
+import { respond, type ScpContext, failureOf } from './scp-context.ts';
 import { Status } from './status.ts';
 import type { IncomingMessage } from './upper-layer.ts';
 
@@ -17,7 +17,7 @@ export async function serveFind(s: ScpContext, req: IncomingMessage): Promise<vo
     await respond(s, req, { status: Status.SopClassNotSupported });
     return;
   }
-  let status: number = Status.Success;
+  let outcome: { status: number; errorComment?: string } = { status: Status.Success };
   let matches = 0;
   try {
     const it = handler.call(s.cfg.options.handlers, s.info, {
@@ -31,11 +31,11 @@ export async function serveFind(s: ScpContext, req: IncomingMessage): Promise<vo
       await respond(s, req, { status: Status.Pending }, match);
       matches++;
     }
-    if (s.signal.aborted) status = Status.Cancel;
+    if (s.signal.aborted) outcome = { status: Status.Cancel };
   } catch (err) {
-    status = s.signal.aborted ? Status.Cancel : statusOf(s, err, Status.UnableToProcess);
+    outcome = s.signal.aborted ? { status: Status.Cancel } : failureOf(s, err, Status.UnableToProcess);
   }
   if (s.ul.ended.aborted) return;
-  s.log.info({ matches, status: `0x${status.toString(16).padStart(4, '0')}` }, 'C-FIND done');
-  await respond(s, req, { status });
+  s.log.info({ matches, status: `0x${outcome.status.toString(16).padStart(4, '0')}` }, 'C-FIND done');
+  await respond(s, req, outcome);
 }

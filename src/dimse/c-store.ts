@@ -2,7 +2,7 @@
  * C-STORE SCP (PS3.7 9.1.1, PS3.4 B.2.3): the handler gets the data set as it arrives; the response goes out only
  * when both the handler has finished (the node made the instance durable) and the whole data set was received.
  */
-import { respond, type ScpContext, statusOf } from './scp-context.ts';
+import { respond, type ScpContext, failureOf } from './scp-context.ts';
 import { Status } from './status.ts';
 import type { StoreRequest } from './types.ts';
 import type { IncomingMessage } from './upper-layer.ts';
@@ -10,12 +10,12 @@ import type { IncomingMessage } from './upper-layer.ts';
 export async function serveStore(s: ScpContext, req: IncomingMessage): Promise<void> {
   const c = req.command;
   const data = req.data;
-  let status: number;
+  let outcome: { status: number; errorComment?: string };
   if (data === undefined) {
-    status = Status.CannotUnderstand;
+    outcome = { status: Status.CannotUnderstand };
   } else if (s.cfg.options.handlers.store === undefined) {
     data.discard();
-    status = Status.SopClassNotSupported;
+    outcome = { status: Status.SopClassNotSupported };
   } else {
     const store: StoreRequest = {
       messageId: c.messageId ?? 0,
@@ -31,15 +31,15 @@ export async function serveStore(s: ScpContext, req: IncomingMessage): Promise<v
     try {
       if (store.sopClassUid !== req.context.abstractSyntax)
         throw new Error('Affected SOP Class differs from the presentation context');
-      status = (await s.cfg.options.handlers.store(s.info, store)) ?? Status.Success;
+      outcome = { status: (await s.cfg.options.handlers.store(s.info, store)) ?? Status.Success };
     } catch (err) {
-      status = statusOf(s, err);
+      outcome = failureOf(s, err);
     }
     data.discard();
   }
   await data?.finished;
   await respond(s, req, {
-    status,
+    ...outcome,
     ...(c.affectedSopInstanceUid !== undefined ? { affectedSopInstanceUid: c.affectedSopInstanceUid } : {}),
   });
 }

@@ -5,7 +5,7 @@
  */
 import { DimseProtocolError } from './errors.ts';
 import { encodeFailedUidList } from './failed-uid-list.ts';
-import { respond, type ScpContext, statusOf } from './scp-context.ts';
+import { respond, type ScpContext, failureOf } from './scp-context.ts';
 import { DimseFailure, isFailure, isWarning, Status } from './status.ts';
 import type { OutgoingInstance, RetrievePlan } from './types.ts';
 import type { IncomingMessage } from './upper-layer.ts';
@@ -51,7 +51,7 @@ export async function serveRetrieve(s: ScpContext, req: IncomingMessage, k: Retr
     transport = await k.open(plan);
   } catch (err) {
     if (s.ul.ended.aborted) return;
-    await respond(s, req, { status: statusOf(s, err, Status.UnableToProcess) });
+    await respond(s, req, failureOf(s, err, Status.UnableToProcess));
     return;
   }
   const total = plan.instances.length;

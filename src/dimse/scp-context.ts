@@ -32,15 +32,27 @@ export async function respond(
   await s.ul.send(req.context.id, rsp, data);
 }
 
-/** Any handler error becomes a status: DimseFailure carries its own; anything else is a processing failure (logged). */
-export function statusOf(s: ScpContext, err: unknown, fallback: number = Status.ProcessingFailure): number {
+/**
+ * Any handler error becomes a status: DimseFailure carries its own, and its reason goes to the peer as Error Comment
+ * (PS3.7 C.4, at most 64 characters, ISO 646) so the PACS operator reads why; anything else is a processing failure
+ * (logged here, not told).
+ */
+export function failureOf(
+  s: ScpContext,
+  err: unknown,
+  fallback: number = Status.ProcessingFailure,
+): { status: number; errorComment?: string } {
   if (err instanceof DimseFailure) {
     s.log.info(
       { status: `0x${err.status.toString(16).padStart(4, '0')}`, detail: err.message },
       'handler returned a failure status',
     );
-    return err.status;
+    const comment = err.message
+      .replace(/[^\x20-\x5b\x5d-\x7e]/g, '?')
+      .slice(0, 64)
+      .trimEnd();
+    return { status: err.status, ...(comment !== '' ? { errorComment: comment } : {}) };
   }
   s.log.error({ err }, 'handler failed');
-  return fallback;
+  return { status: fallback };
 }

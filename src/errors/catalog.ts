@@ -181,6 +181,12 @@ export const ErrorCatalog = {
     summary: 'no signed-in session, or it has ended: sign in (beeldbrug login) and try again',
   },
   ACCESS_DENIED: { http: 403, summary: 'the signed-in role, or the calling system, may not do this' },
+  PATIENT_UNMAPPED: {
+    http: 404,
+    dimse: 0xc000,
+    summary:
+      'the Patient ID is not a BSN and the node knows no BSN for it (it holds no study of that patient with one): ask by BSN',
+  },
   REQUESTER_UNNAMED: {
     http: 403,
     summary:

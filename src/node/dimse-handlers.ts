@@ -19,6 +19,7 @@ import type {
   PatientDataAccess,
   ReleasedInstance,
 } from '../studies/index.ts';
+import type { VirtualPacs } from '../gateway/index.ts';
 import { ingestStoreRequest } from './ingest-store-request.ts';
 
 /** A C-MOVE destination: a configured peer with a port. */
@@ -48,6 +49,8 @@ export interface HandlerOptions {
     studyInstanceUids: readonly string[],
     requestedBy: { callingAeTitle: string; remoteAddress: string; associationId: string },
   ) => Promise<void>;
+  /** The external AE title, under which the PACS queries the other hospitals' studies (timeline.externalAe). */
+  virtualPacs?: { aeTitle: string; handlers: VirtualPacs };
   /** This node's name, the audit records' access point. */
   node: string;
   logger: Logger;
@@ -144,10 +147,28 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
       );
   };
 
+  /** The virtual PACS, when the association was called with its AE title. */
+  const virtualCalled = (a: AssociationInfo): VirtualPacs | undefined =>
+    o.virtualPacs !== undefined && a.calledAeTitle.trim() === o.virtualPacs.aeTitle
+      ? o.virtualPacs.handlers
+      : undefined;
+  const refuseOnVirtualTitle = (a: AssociationInfo, what: string): void => {
+    if (virtualCalled(a) !== undefined)
+      fail(
+        a,
+        new BeeldbrugError(
+          'SEND_NOT_ALLOWED',
+          `${a.calledAeTitle.trim()} is the other hospitals' archive and only answers C-FIND; ${what} under this node's own AE title`,
+        ),
+        what,
+      );
+  };
+
   return {
     async echo() {},
 
     async store(a, req) {
+      refuseOnVirtualTitle(a, 'C-STORE');
       const partner = partnerCalled(a);
       if (partner !== undefined && o.sendToPartner === undefined)
         return fail(a, new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running'), 'C-STORE');
@@ -176,12 +197,16 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
       try {
         const identifier = parseDataset(req.identifier, req.transferSyntaxUid);
         const level = identifier.string(Tag.QueryRetrieveLevel)?.trim() ?? '';
-        matches = access(a, 'query').find(
-          identifier,
-          model,
-          (n) => `C-FIND at ${level} level: ${n} matches`,
-          patientAsked(identifier),
-        );
+        const virtual = virtualCalled(a);
+        matches =
+          virtual !== undefined
+            ? await virtual.find(a, identifier, model)
+            : access(a, 'query').find(
+                identifier,
+                model,
+                (n) => `C-FIND at ${level} level: ${n} matches`,
+                patientAsked(identifier),
+              );
       } catch (err) {
         return fail(a, err, 'C-FIND');
       }
@@ -193,6 +218,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
 
     async retrieve(a, req): Promise<RetrievePlan> {
       refuseOnPartnerTitle(a, req.kind === 'move' ? 'C-MOVE' : 'C-GET');
+      refuseOnVirtualTitle(a, req.kind === 'move' ? 'C-MOVE' : 'C-GET');
       const model = modelOf(req.sopClassUid);
       try {
         let destination: RetrievePlan['destination'];

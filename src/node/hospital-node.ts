@@ -45,6 +45,7 @@ import { type AccessGrounds, PatientData, type PatientDataAccess } from '../stud
 import { dimseHandlers } from './dimse-handlers.ts';
 import { RetentionJob } from './retention-job.ts';
 import { admit, peerCertificateCheck, resolvePeers } from './peer-allow-list.ts';
+import { virtualPacs } from '../gateway/index.ts';
 import { pacsSourceFor } from './pacs-source.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '../registry/index.ts';
@@ -67,6 +68,7 @@ import {
   LocalizationPublisher,
   registerTimelineRoutes,
   registerTimelineSourceRoutes,
+  requesterUser,
   TimelineService,
 } from '../timeline/index.ts';
 
@@ -294,10 +296,27 @@ export async function startNode(
     const partnerDestinations = (config.exchange?.partners ?? []).flatMap((p) =>
       p.aeTitle !== undefined ? [p.aeTitle.trim()] : [],
     );
+    // Set once the exchange part below is up; the virtual PACS asks other hospitals through it.
+    let timelineForPacs: TimelineService | undefined;
+    const externalAe = config.timeline.externalAe;
     const handlers = dimseHandlers({
       patientData,
       node: config.node.name,
       partnerDestinations,
+      ...(externalAe !== undefined
+        ? {
+            virtualPacs: {
+              aeTitle: externalAe.aeTitle.trim(),
+              handlers: virtualPacs({
+                aeTitle: externalAe.aeTitle.trim(),
+                timeline: () => timelineForPacs,
+                patientData,
+                node: config.node.name,
+                logger: logger.child({ part: 'virtual-pacs' }),
+              }),
+            },
+          }
+        : {}),
       sendToPartner: async (destination, uids, by) => {
         if (sendToPartner === undefined)
           throw new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running');
@@ -320,6 +339,9 @@ export async function startNode(
       logger: logger.child({ part: 'dimse' }),
     });
 
+    const externalCallers = new Map(
+      externalAe !== undefined ? [[externalAe.aeTitle.trim(), externalAe.callers.map((c) => c.trim())]] : [],
+    );
     const dimsePorts: number[] = [];
     for (const listener of config.dimse.listeners) {
       const server = new DimseServer({
@@ -327,9 +349,10 @@ export async function startNode(
         admit: (req) => {
           const decision = admit(
             req,
-            [config.dimse.aeTitle, ...partnerDestinations],
+            [config.dimse.aeTitle, ...partnerDestinations, ...(externalAe !== undefined ? [externalAe.aeTitle] : [])],
             peers,
             config.node.organization.ura,
+            externalCallers,
           );
           return decision.accept
             ? { accept: true }
@@ -421,6 +444,7 @@ export async function startNode(
         onSource: (o) => metrics.timelineSource(o),
       });
       const theTimeline = timeline;
+      timelineForPacs = timeline;
       closers.push(async () => theTimeline.close());
       const inbox = new Inbox(join(config.dataDir, 'exchange.sqlite'));
       closers.push(async () => inbox.close());
@@ -687,12 +711,8 @@ export async function startNode(
                     partnerUra: r.requesterUra,
                     purpose: 'retrieval',
                     urgency: 'routine',
-                    reason: `retrieved from the timeline by ${r.claims.requester.name}`,
-                    user: {
-                      id: r.claims.requester.practitionerId,
-                      name: r.claims.requester.name,
-                      roleCode: r.claims.requester.roleCode,
-                    },
+                    reason: `retrieved from the timeline by ${requesterUser(r.claims).name}`,
+                    user: requesterUser(r.claims),
                     consentReference: r.consentReference,
                   },
                 );

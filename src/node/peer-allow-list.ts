@@ -117,6 +117,8 @@ export function admit(
   ourAeTitles: readonly string[],
   peers: readonly AllowedPeer[],
   ownUra: string,
+  /** Called AE titles only some peers may call (the virtual PACS: the PACS, not every modality), by AE title. */
+  callersOf: ReadonlyMap<string, readonly string[]> = new Map(),
 ): AdmissionDecision {
   const called = request.calledAeTitle.trim();
   if (!ourAeTitles.some((ae) => ae.trim() === called)) {
@@ -142,6 +144,13 @@ export function admit(
   const problem = certificateProblem(peer, request.tls === true, request.peerCertificate, ownUra);
   if (problem !== undefined)
     return { accept: false, reason: 'calling-ae-not-recognized', detail: problem, code: 'PEER_CERTIFICATE_MISMATCH' };
+  const callers = callersOf.get(called);
+  if (callers !== undefined && !callers.includes(calling))
+    return {
+      accept: false,
+      reason: 'calling-ae-not-recognized',
+      detail: `AE title ${JSON.stringify(calling)} may not call ${JSON.stringify(called)}`,
+    };
   return { accept: true, peer };
 }
 

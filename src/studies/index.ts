@@ -1,9 +1,16 @@
 export type { AccessContext, Actor } from './access-context.ts';
 export { describeActor } from './access-context.ts';
 export type { IngestInput, IngestOutcome } from './ingest.ts';
-export type { InformationModel } from './query.ts';
+export {
+  type ExtraValue,
+  type InformationModel,
+  type ParsedQuery,
+  parseQuery,
+  responseFor,
+  rowMatches,
+} from './query.ts';
 export { indexedAttributes } from './query-keys.ts';
-export type { PurgedStudy } from './study-service.ts';
+export type { LocalPatient, PurgedStudy } from './study-service.ts';
 export {
   type AccessGrounds,
   type AccessorKind,

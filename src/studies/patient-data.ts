@@ -7,7 +7,7 @@ import type { AccessContext, Actor } from './access-context.ts';
 import type { IngestInput, IngestOutcome } from './ingest.ts';
 import type { PatientStudy } from './patient-studies.ts';
 import type { InformationModel } from './query.ts';
-import { type PurgedStudy, StudyService } from './study-service.ts';
+import { type LocalPatient, type PurgedStudy, StudyService } from './study-service.ts';
 
 /**
  * Why patient data is touched. Each purpose names who may ask for it, and whether the patient's consent must be
@@ -723,6 +723,15 @@ export class PatientDataAccess {
     this.#authorize('query', 'listing studies', { patient: { bsn }, objects: {} }, 'query');
     this.#consentFor(bsn, 'query', {});
     return this.#o.studies.patientStudies(this.#ctx, bsn);
+  }
+
+  /**
+   * The patient the node's index knows by this Patient ID (with their BSN where known: how a local id is mapped to the
+   * BSN a timeline asks by) or BSN. The caller records the question it serves (the timeline query names the patient).
+   */
+  localPatient(by: { patientId: string; issuer?: string | undefined } | { bsn: string }): LocalPatient | undefined {
+    this.#authorize('query', 'looking up a patient', { patient: by, objects: {} }, 'query');
+    return this.#o.studies.localPatient(this.#ctx, by);
   }
 
   /** The text of a study's structured reports (consent as for patientStudies). */

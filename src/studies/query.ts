@@ -1,7 +1,11 @@
 import { Dataset, DicomError, isKnownCharacterSet, Tag, vrOf } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Matcher, QueryLevel, QueryRow } from '../store/index.ts';
-import { keysByTag, levelRank, type QueryKey } from './query-keys.ts';
+import { keysByTag, levelRank, type QueryKey, queryKeys } from './query-keys.ts';
+
+const keysByAttribute: ReadonlyMap<string, QueryKey> = new Map(
+  queryKeys.flatMap((k) => (k.attribute !== undefined ? [[k.attribute, k] as const] : [])),
+);
 
 /** Query/Retrieve information models (PS3.4 C.6.1 patient root, C.6.2 study root). */
 export type InformationModel = 'patient-root' | 'study-root';
@@ -73,16 +77,28 @@ function matcherFor(key: QueryKey, identifier: Dataset): Matcher | undefined {
  * written in the character set the query declared where every value fits in it (a PACS that asks in ISO_IR 100 may
  * read nothing else), otherwise, and for a query that declared none, in UTF-8, declared as ISO_IR 192.
  */
-export function responseFor(query: ParsedQuery, row: QueryRow, retrieveAeTitle: string): Dataset {
+export function responseFor(
+  query: ParsedQuery,
+  row: QueryRow,
+  retrieveAeTitle: string,
+  extra: readonly ExtraValue[] = [],
+): Dataset {
   const asked = query.characterSet;
   if (asked.length > 0 && asked.join('\\') !== 'ISO_IR 192' && isKnownCharacterSet(asked)) {
     try {
-      return response(query, row, retrieveAeTitle, asked);
+      return response(query, row, retrieveAeTitle, asked, extra);
     } catch (err) {
       if (!(err instanceof DicomError)) throw err;
     }
   }
-  return response(query, row, retrieveAeTitle, ['ISO_IR 192']);
+  return response(query, row, retrieveAeTitle, ['ISO_IR 192'], extra);
+}
+
+/** A value a response carries beside the requested keys (the virtual PACS names each study's source hospital). */
+export interface ExtraValue {
+  tag: number;
+  vr: 'LO' | 'SH' | 'CS';
+  value: string;
 }
 
 /** Throws a DicomError when a value does not fit in the character set. */
@@ -91,12 +107,15 @@ function response(
   row: QueryRow,
   retrieveAeTitle: string,
   characterSet: readonly string[],
+  extra: readonly ExtraValue[],
 ): Dataset {
   const ds = new Dataset();
   ds.set(Tag.SpecificCharacterSet, 'CS', characterSet);
   ds.set(Tag.QueryRetrieveLevel, 'CS', query.level);
   ds.set(Tag.RetrieveAETitle, 'AE', retrieveAeTitle);
   for (const tag of query.returnKeys) {
+    // Set above: where to retrieve from is ours to say, asked for or not.
+    if (tag === Tag.RetrieveAETitle) continue;
     const key = keysByTag.get(tag);
     if (key === undefined || levelRank[key.level] > levelRank[query.level]) {
       // Not indexed or below the query level: an empty value says "no value known" (PS3.4 C.4.1.1.3.2). A tag the
@@ -113,7 +132,37 @@ function response(
           : undefined;
     ds.set(tag, key.vr, formatValue(value));
   }
+  for (const e of extra) ds.set(e.tag, e.vr, e.value);
   return ds;
+}
+
+/**
+ * Whether a row (built in memory, not read from the index) satisfies the matchers, by the rules the index applies
+ * (PS3.4 C.2.2.2): single values exact, person names case-insensitive; wildcards; inclusive ranges; UID lists. A key
+ * with several values (Modalities in Study) matches when one of them does.
+ */
+export function rowMatches(row: QueryRow, matchers: readonly Matcher[]): boolean {
+  return matchers.every((m) => {
+    const raw = m.key === 'modalitiesInStudy' ? (row.modalitiesInStudy ?? []) : [row.values[m.key]];
+    const values = raw.flatMap((v) => (v === null || v === undefined ? [] : [String(v)]));
+    const caseless = keysByAttribute.get(m.key)?.vr === 'PN';
+    const same = (a: string, b: string): boolean => (caseless ? a.toUpperCase() === b.toUpperCase() : a === b);
+    switch (m.kind) {
+      case 'single':
+        return values.some((v) => same(v, m.value));
+      case 'list':
+        return values.some((v) => m.values.includes(v));
+      case 'range':
+        return values.some((v) => v !== '' && (m.from === null || v >= m.from) && (m.to === null || v <= m.to));
+      case 'wildcard': {
+        const pattern = new RegExp(
+          `^${Array.from(m.pattern, (c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}]/g, '\\$&'))).join('')}$`,
+          caseless ? 'is' : 's',
+        );
+        return values.some((v) => pattern.test(v));
+      }
+    }
+  });
 }
 
 function formatValue(value: string | number | readonly string[] | null | undefined): string | readonly string[] {

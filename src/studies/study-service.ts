@@ -31,6 +31,15 @@ export interface StudyServiceOptions {
  * The one way in to stored studies. DIMSE handlers (and later HTTP routes) call this with an access context; none of
  * them reaches the store itself, so access decisions and the audit trail have a single place to live.
  */
+/** A patient as the node's index knows them. */
+export interface LocalPatient {
+  patientId: string;
+  bsn?: string;
+  name?: string;
+  birthDate?: string;
+  sex?: string;
+}
+
 export class StudyService {
   readonly #store: Store;
   readonly #log: Logger;
@@ -319,6 +328,40 @@ export class StudyService {
     ]);
     this.#log.debug({ actor: describeActor(ctx.actor), instances: instances.length }, 'study for exchange');
     return instances;
+  }
+
+  /**
+   * The patient the node knows by this Patient ID (and issuer, when given) or BSN: BSN, name, birth date and sex as
+   * indexed. Undefined when the node holds no studies of such a patient, or several patients answer (other issuers).
+   */
+  localPatient(
+    ctx: AccessContext,
+    by: { patientId: string; issuer?: string | undefined } | { bsn: string },
+  ): LocalPatient | undefined {
+    const rows = this.#store.index.query(
+      'PATIENT',
+      'bsn' in by
+        ? [{ key: 'bsn', kind: 'single', value: by.bsn }]
+        : [
+            { key: 'patientId', kind: 'single', value: by.patientId },
+            ...(by.issuer !== undefined
+              ? [{ key: 'issuerOfPatientId' as const, kind: 'single' as const, value: by.issuer }]
+              : []),
+          ],
+    );
+    this.#log.debug({ actor: describeActor(ctx.actor), patients: rows.length }, 'local patient');
+    const only = rows.length === 1 ? rows[0] : undefined;
+    if (only === undefined) return undefined;
+    const text = (v: string | number | null | undefined): string | undefined =>
+      typeof v === 'string' && v !== '' ? v : undefined;
+    const v = only.values;
+    return {
+      patientId: String(v.patientId ?? ''),
+      ...(text(v.bsn) !== undefined ? { bsn: String(v.bsn) } : {}),
+      ...(text(v.patientName) !== undefined ? { name: String(v.patientName) } : {}),
+      ...(text(v.birthDate) !== undefined ? { birthDate: String(v.birthDate) } : {}),
+      ...(text(v.sex) !== undefined ? { sex: String(v.sex) } : {}),
+    };
   }
 
   /** Every study the node holds of the patient with this BSN, summarized for a timeline, newest first. */

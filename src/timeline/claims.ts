@@ -4,8 +4,9 @@ import { organizationOf, signJws, verifyJws } from '../auth/index.ts';
 
 /**
  * What a requesting node tells a source about a timeline question: the BSN, and who asks (practitioner id, name, role
- * code, organization), signed with the requesting node's key so that the source's audit trail can name the person and
- * prove who vouched for it. Nothing else about the patient travels: no name, no birth date.
+ * code, organization; or, where no person is known, the requesting hospital's system, such as its PACS querying the
+ * node's external AE title), signed with the requesting node's key so that the source's audit trail can name who
+ * asked and prove who vouched for it. Nothing else about the patient travels: no name, no birth date.
  */
 export const TIMELINE_REQUEST_TYPE = 'beeldbrug-timeline-request+jwt';
 
@@ -19,28 +20,39 @@ export const requester = z.strictObject({
 });
 export type Requester = z.output<typeof requester>;
 
-const claims = z.strictObject({
-  bsn: z.string().regex(/^\d{9}$/),
-  requester,
-  organization: z.strictObject({ ura: z.string().regex(/^\d{8}$/), name: z.string().min(1).max(200) }),
-  purpose: z.literal('treatment'),
-  /** For a list: whether report texts are wanted. */
-  includeReports: z.boolean().default(false),
-  /** For a retrieval: the study to send. */
-  studyInstanceUid: z
-    .string()
-    .regex(/^[0-9.]{1,64}$/)
-    .optional(),
-  iat: z.number().int(),
-  exp: z.number().int(),
-  jti: z.uuid(),
+/** A system of the requesting hospital that asked without a person known to the node (its PACS, by AE title). */
+export const requestingSystem = z.strictObject({
+  id: z.string().min(1).max(80).describe('e.g. dicom:PACS_A'),
+  name: z.string().min(1).max(200),
 });
+export type RequestingSystem = z.output<typeof requestingSystem>;
+
+const claims = z
+  .strictObject({
+    bsn: z.string().regex(/^\d{9}$/),
+    requester: requester.optional(),
+    system: requestingSystem.optional(),
+    organization: z.strictObject({ ura: z.string().regex(/^\d{8}$/), name: z.string().min(1).max(200) }),
+    purpose: z.literal('treatment'),
+    /** For a list: whether report texts are wanted. */
+    includeReports: z.boolean().default(false),
+    /** For a retrieval: the study to send. */
+    studyInstanceUid: z
+      .string()
+      .regex(/^[0-9.]{1,64}$/)
+      .optional(),
+    iat: z.number().int(),
+    exp: z.number().int(),
+    jti: z.uuid(),
+  })
+  .refine((c) => c.requester !== undefined || c.system !== undefined, 'a request names a person or a system who asks');
 export type TimelineClaims = z.output<typeof claims>;
 
 export function signTimelineRequest(
   c: {
     bsn: string;
-    requester: Requester;
+    requester: Requester | undefined;
+    system?: RequestingSystem | undefined;
     organization: { ura: string; name: string };
     includeReports?: boolean;
     studyInstanceUid?: string;
@@ -50,7 +62,8 @@ export function signTimelineRequest(
 ): Promise<string> {
   const body: TimelineClaims = {
     bsn: c.bsn,
-    requester: c.requester,
+    ...(c.requester !== undefined ? { requester: c.requester } : {}),
+    ...(c.system !== undefined ? { system: c.system } : {}),
     organization: c.organization,
     purpose: 'treatment',
     includeReports: c.includeReports ?? false,

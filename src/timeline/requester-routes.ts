@@ -8,8 +8,8 @@ import {
   PERSON_ROUTES,
   personNamedInBody,
 } from '../http/index.ts';
-import { type Requester, requester } from './claims.ts';
-import type { TimelineService } from './timeline-service.ts';
+import { requester } from './claims.ts';
+import type { TimelineAsker, TimelineService } from './timeline-service.ts';
 
 const queryBody = z.strictObject({ bsn: z.string().min(1).max(32), includeReports: z.boolean().default(false) });
 const retrieveBody = z.strictObject({
@@ -23,9 +23,7 @@ const retrieveBody = z.strictObject({
  * assertion names; with the system that asked for them, when one did. A person without a UZI role code cannot ask:
  * the sources' audit trails must say what profession asked, and the node does not guess it.
  */
-function requesterOf(
-  acting: Acting | undefined,
-): { ok: true; requester: Requester; system?: { id: string; name: string } } | { ok: false; detail: string } {
+function requesterOf(acting: Acting | undefined): { ok: true; asker: TimelineAsker } | { ok: false; detail: string } {
   const person = acting !== undefined ? actingPerson(acting) : undefined;
   if (acting === undefined || person === undefined)
     return {
@@ -49,7 +47,7 @@ function requesterOf(
           name: `${acting.system.commonName} (${acting.system.organization})`,
         }
       : undefined;
-  return { ok: true, requester: r.data, ...(system !== undefined ? { system } : {}) };
+  return { ok: true, asker: { kind: 'person', requester: r.data, ...(system !== undefined ? { system } : {}) } };
 }
 
 /**
@@ -80,10 +78,7 @@ export function registerTimelineRoutes(app: HttpsApp, timeline: TimelineService)
       const who = requesterOf(req.acting);
       if (!who.ok) throw new BeeldbrugError('REQUESTER_UNNAMED', who.detail);
       // A BeeldbrugError leaves through the one error handler, as problem details.
-      return timeline.query(
-        { ...parsed.data, requester: who.requester, ...(who.system !== undefined ? { system: who.system } : {}) },
-        { ip: req.ip },
-      );
+      return timeline.query({ ...parsed.data, asker: who.asker }, { ip: req.ip });
     },
   );
 
@@ -113,8 +108,7 @@ export function registerTimelineRoutes(app: HttpsApp, timeline: TimelineService)
           bsn: b.bsn,
           sourceUra: b.source,
           studyInstanceUid: b.studyInstanceUid,
-          requester: who.requester,
-          ...(who.system !== undefined ? { system: who.system } : {}),
+          asker: who.asker,
         },
         { ip: req.ip },
       );

@@ -4,7 +4,7 @@ import { PartnerClient } from '../http/index.ts';
 import { isValidBsn } from '../patient/index.ts';
 import type { RegistryClient } from '../registry/index.ts';
 import type { PatientData, PatientDataAccess } from '../studies/index.ts';
-import { type Requester, signTimelineRequest } from './claims.ts';
+import { type Requester, type RequestingSystem, signTimelineRequest } from './claims.ts';
 import type { SourceAnswer, SourceOutcome, Timeline, TimelineStudy } from './types.ts';
 
 export interface TimelineServiceOptions {
@@ -25,12 +25,20 @@ export interface TimelineServiceOptions {
   onSource?: (outcome: SourceOutcome) => void;
 }
 
+/**
+ * Who asks, as the node authenticated them, never from a request body: a practitioner (signed in, or named by the
+ * verified assertion of one of our systems, which `system` then names); or a DICOM peer of the allow-list (the PACS
+ * querying the external AE title), for which the node knows no person.
+ */
+export type TimelineAsker =
+  | { kind: 'person'; requester: Requester; system?: RequestingSystem }
+  | { kind: 'dicom-peer'; system: RequestingSystem; aeTitle: string; remoteAddress: string };
+
 export interface TimelineQuery {
   bsn: string;
-  /** The practitioner who asks: from the session or a system's verified assertion, never from a request body. */
-  requester: Requester;
-  /** Our system that asked for the requester (with the identity provider's assertion); absent when they asked themselves. */
-  system?: { id: string; name: string };
+  asker: TimelineAsker;
+  /** The Patient ID the asker named the patient by, when not the BSN (for the audit record). */
+  patientId?: string;
   includeReports?: boolean;
 }
 
@@ -60,39 +68,50 @@ export class TimelineService {
 
   #sign(
     bsn: string,
-    requester: Requester,
+    asker: TimelineAsker,
     extra: { includeReports?: boolean; studyInstanceUid?: string },
   ): Promise<string> {
     return signTimelineRequest(
-      { bsn, requester, organization: this.#o.us, ...extra },
+      {
+        bsn,
+        requester: asker.kind === 'person' ? asker.requester : undefined,
+        system: asker.kind === 'dicom-peer' ? asker.system : undefined,
+        organization: this.#o.us,
+        ...extra,
+      },
       { keyPem: this.#o.tls.key, certPem: this.#o.tls.cert },
     );
   }
 
   /**
    * The access a question or retrieval is recorded through: the practitioner acts; or the system that asked, with the
-   * practitioner as responsible user. The grounds are treatment, on the signed-in session or verified assertion.
+   * practitioner as responsible user; or the DICOM peer, by AE title. The grounds are treatment.
    */
-  #access(
-    requester: Requester,
-    system: { id: string; name: string } | undefined,
-    purpose: 'query' | 'retrieve',
-    ip: string | undefined,
-  ): PatientDataAccess {
+  #access(asker: TimelineAsker, purpose: 'query' | 'retrieve', ip: string | undefined): PatientDataAccess {
     const ura = this.#o.us.ura;
-    const person = { id: requester.practitionerId, name: requester.name, roleCode: requester.roleCode };
+    const common = { purpose, purposeOfUse: 'treatment' } as const;
+    if (asker.kind === 'dicom-peer') {
+      return this.#o.patientData.open({
+        kind: 'dicom-peer',
+        user: { ...asker.system, organizationUra: ura },
+        accessPoint: { node: this.#o.node, ip: asker.remoteAddress, aeTitle: asker.aeTitle },
+        authorization: 'DICOM allow-list (AE title + host)',
+        ...common,
+      });
+    }
+    const r = asker.requester;
+    const person = { id: r.practitionerId, name: r.name, roleCode: r.roleCode };
     return this.#o.patientData.open({
-      ...(system === undefined
+      ...(asker.system === undefined
         ? { kind: 'person', user: { ...person, organizationUra: ura } }
         : {
             kind: 'own-system',
-            user: { ...system, organizationUra: ura },
+            user: { ...asker.system, organizationUra: ura },
             responsibleUser: { id: person.id, name: person.name },
           }),
       accessPoint: { node: this.#o.node, ...(ip !== undefined ? { ip } : {}) },
-      purpose,
-      purposeOfUse: 'treatment',
       authorization: 'user',
+      ...common,
     });
   }
 
@@ -106,8 +125,7 @@ export class TimelineService {
     } else {
       asked = this.#o.regionalSources.filter((ura) => ura !== this.#o.us.ura).map((ura) => ({ ura }));
     }
-    const jws =
-      asked.length > 0 ? await this.#sign(q.bsn, q.requester, { includeReports: q.includeReports ?? false }) : '';
+    const jws = asked.length > 0 ? await this.#sign(q.bsn, q.asker, { includeReports: q.includeReports ?? false }) : '';
     const outcomes = await Promise.all(asked.map((s) => this.#ask(s, jws)));
     const studies: TimelineStudy[] = outcomes
       .flatMap((o) =>
@@ -119,11 +137,14 @@ export class TimelineService {
         `${b.studyDate ?? ''}${b.studyTime ?? ''}`.localeCompare(`${a.studyDate ?? ''}${a.studyTime ?? ''}`),
       );
     const sources = outcomes.map((o) => o.outcome);
-    this.#access(q.requester, q.system, 'query', at.ip).record({
+    this.#access(q.asker, 'query', at.ip).record({
       action: 'query',
       outcome: 'success',
       description: `timeline (${mode}): ${studies.length} studies; ${sources.map((s) => `${s.name} ${s.status}`).join(', ') || 'no source known'}`,
-      patient: { bsn: q.bsn },
+      patient: {
+        bsn: q.bsn,
+        ...(q.patientId !== undefined && q.patientId !== q.bsn ? { patientId: q.patientId } : {}),
+      },
       objects: {},
     });
     return { bsn: q.bsn, mode, sources, studies };
@@ -179,8 +200,7 @@ export class TimelineService {
       bsn: string;
       sourceUra: string;
       studyInstanceUid: string;
-      requester: Requester;
-      system?: { id: string; name: string };
+      asker: TimelineAsker;
     },
     at: { ip?: string } = {},
   ): Promise<{ transferId: string; source: { ura: string; name: string } }> {
@@ -192,8 +212,8 @@ export class TimelineService {
         'PARTNER_UNKNOWN',
         `URA ${r.sourceUra} is not a partner with a baseUrl in exchange.partners`,
       );
-    const jws = await this.#sign(r.bsn, r.requester, { studyInstanceUid: r.studyInstanceUid });
-    const access = this.#access(r.requester, r.system, 'retrieve', at.ip);
+    const jws = await this.#sign(r.bsn, r.asker, { studyInstanceUid: r.studyInstanceUid });
+    const access = this.#access(r.asker, 'retrieve', at.ip);
     const record = (outcome: 'success' | 'failure', description: string, transferId?: string): void => {
       access.record({
         action: 'retrieve',

@@ -47,7 +47,11 @@ export interface ExchangeNodeOptions {
   identity?: IssuedCertificate;
   /** The localization and consent registry. */
   registry?: { baseUrl: string; networkKeyFile: string };
-  timeline?: { sourceTimeoutMs?: number; regionalSources?: string[] };
+  timeline?: {
+    sourceTimeoutMs?: number;
+    regionalSources?: string[];
+    externalAe?: { aeTitle: string; callers: string[] };
+  };
   /** store.retentionDays, e.g. a few seconds' worth to see a purge. */
   retentionDays?: number;
   /** auth.oidc: sign-in through an identity provider. */

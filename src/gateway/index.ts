@@ -1,0 +1,1 @@
+export { virtualPacs, type VirtualPacs, type VirtualPacsOptions } from './virtual-pacs.ts';

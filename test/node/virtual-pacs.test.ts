@@ -1,0 +1,190 @@
+// The virtual PACS: Noord's PACS queries Noord's node under its external AE title with DCMTK's findscu (as a PACS's
+// "query other archive" screen does) and sees the patient's studies at the other hospitals of the timeline network as
+// one archive. Consent is checked by the registry and at each source; every question is in both audit trails.
+import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { BSN_ISSUER_OID } from '../../src/patient/index.ts';
+import { testAccess } from '../support/patient-data.ts';
+import { tempDir } from '../support/tmp.ts';
+import { Tag } from '../../src/dicom/index.ts';
+import { midden, noord } from '../support/exchange.ts';
+import { findscuAnswers } from '../support/dcmtk.ts';
+import { run } from '../support/processes.ts';
+import { requireTool } from '../support/tools.ts';
+import { byHolder, network, recorded, timelineRequestsAt, zuid } from '../support/timeline-network.ts';
+
+const EXTERNAL = 'BB_PRIORS';
+
+/** Noord with its PACS and a CT modality as DICOM peers; only the PACS may ask the external AE title. */
+const withVirtualPacs = (t: Parameters<typeof network>[0]) =>
+  network(t, {
+    noord: {
+      dimsePeers: [
+        { aeTitle: 'PACS_NOORD', host: '127.0.0.1', description: 'Noord PACS' },
+        { aeTitle: 'CT_NOORD', host: '127.0.0.1', description: 'a CT scanner' },
+      ],
+      timeline: { sourceTimeoutMs: 5000, externalAe: { aeTitle: EXTERNAL, callers: ['PACS_NOORD'] } },
+    },
+  });
+
+test("virtual PACS: findscu under the external AE title sees the patient's studies at every permitted hospital, each naming its hospital and where to retrieve it", async (t) => {
+  requireTool(t, 'findscu');
+  const net = await withVirtualPacs(t);
+  const { p, nodes } = net;
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(zuid.ura), ...recorded });
+  const pacs = ['-aet', 'PACS_NOORD', '-aec', EXTERNAL, '127.0.0.1', String(nodes.noord.n.port)];
+  const keys = [
+    'QueryRetrieveLevel=STUDY',
+    `PatientID=${p.bsn}`,
+    'PatientName',
+    'StudyInstanceUID',
+    'StudyDate',
+    'StudyDescription',
+    'ModalitiesInStudy',
+    'NumberOfStudyRelatedInstances',
+    'InstitutionName',
+    'RetrieveAETitle',
+  ];
+
+  const answers = await findscuAnswers(t, pacs, keys);
+  const byUid = new Map(answers.map((d) => [d.string(Tag.StudyInstanceUID) ?? '', d]));
+  assert.deepEqual(
+    [...byUid.keys()].sort(),
+    p.studies.map((s) => s.studyInstanceUid).sort(),
+    'two studies at Midden and one at Zuid, as one archive',
+  );
+  for (const [i, s] of p.studies.entries()) {
+    const d = byUid.get(s.studyInstanceUid);
+    assert.ok(d !== undefined);
+    assert.equal(d.string(Tag.InstitutionName), i < 2 ? midden.name : zuid.name, 'the source hospital');
+    assert.equal(d.string(Tag.RetrieveAETitle)?.trim(), EXTERNAL, 'retrieved through the node');
+    assert.equal(d.string(Tag.PatientID)?.trim(), p.bsn);
+    assert.equal(d.string(Tag.PatientName), undefined, 'Noord holds nothing of P: no name is known here');
+    assert.equal(d.string(Tag.StudyDate), s.studyDate);
+    assert.equal(d.string(Tag.NumberOfStudyRelatedInstances)?.trim(), String(s.instances));
+    assert.ok(d.strings(Tag.ModalitiesInStudy).includes(s.modality));
+  }
+
+  // The other keys narrow the answer as any archive's would: one study's date.
+  const first = p.studies[0];
+  assert.ok(first !== undefined);
+  const onDate = await findscuAnswers(t, pacs, [
+    ...keys.filter((k) => k !== 'StudyDate'),
+    `StudyDate=${first.studyDate}`,
+  ]);
+  assert.deepEqual(
+    onDate.map((d) => d.string(Tag.StudyDate)),
+    p.studies.filter((s) => s.studyDate === first.studyDate).map((s) => s.studyDate),
+  );
+
+  // Each source recorded the question as the PACS's of Noord (no person is known on a DICOM association).
+  const atMidden = timelineRequestsAt(nodes.midden, p.bsn);
+  assert.equal(atMidden.length, 2);
+  assert.deepEqual(atMidden[0]?.user, {
+    id: 'dicom:PACS_NOORD',
+    name: 'PACS PACS_NOORD (DICOM)',
+    organizationUra: noord.ura,
+  });
+  assert.equal(atMidden[0]?.outcome, 'success');
+  const atNoord = nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'query' });
+  assert.equal(atNoord.length, 2, 'Noord records each question too');
+  assert.equal(atNoord[0]?.user.id, 'dicom:PACS_NOORD');
+  assert.equal(atNoord[0]?.accessPoint.aeTitle, EXTERNAL);
+  assert.equal(atNoord[0]?.grounds.purpose, 'treatment');
+});
+
+test('virtual PACS: a local Patient ID is mapped to the BSN; a modality may not ask, a query without a patient is refused, and a denied hospital is not shown', async (t) => {
+  requireTool(t, 'findscu');
+  requireTool(t, 'dcmodify');
+  const net = await withVirtualPacs(t);
+  const { p, nodes } = net;
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'deny', actor: byHolder(zuid.ura), ...recorded });
+  const port = String(nodes.noord.n.port);
+  const pacs = ['-aet', 'PACS_NOORD', '-aec', EXTERNAL, '127.0.0.1', port];
+
+  // Noord knows P by its own Patient ID, with the BSN in Other Patient IDs, once it holds a study of P filed so.
+  const local = tempDir(t);
+  for (const [i, f] of (p.studies[2]?.files ?? []).entries()) {
+    const copy = join(local, `${i}.dcm`);
+    copyFileSync(f, copy);
+    const modified = await run('dcmodify', [
+      '-nb',
+      '-m',
+      'PatientID=NOORD-4711',
+      '-m',
+      'IssuerOfPatientID=NOORD',
+      '-i',
+      `(0010,1002)[0].PatientID=${p.bsn}`,
+      '-i',
+      `(0010,1002)[0].IssuerOfPatientID=${BSN_ISSUER_OID}`,
+      copy,
+    ]);
+    assert.equal(modified.code, 0, modified.stderr);
+    await testAccess(nodes.noord.n.node, 'import').importFile(copy);
+  }
+  const byLocalId = await findscuAnswers(t, pacs, [
+    'QueryRetrieveLevel=STUDY',
+    'PatientID=NOORD-4711',
+    'IssuerOfPatientID=NOORD',
+    'PatientName',
+    'StudyInstanceUID',
+    'InstitutionName',
+  ]);
+  assert.deepEqual(
+    byLocalId.map((d) => d.string(Tag.StudyInstanceUID)).sort(),
+    p.studies
+      .slice(0, 2)
+      .map((s) => s.studyInstanceUid)
+      .sort(),
+    "Midden's two studies; Zuid is denied",
+  );
+  assert.deepEqual(
+    byLocalId.map((d) => d.string(Tag.PatientID)?.trim()),
+    byLocalId.map(() => 'NOORD-4711'),
+    'named as the PACS named them',
+  );
+  assert.deepEqual(
+    byLocalId.map((d) => d.string(Tag.PatientName)),
+    byLocalId.map(() => p.name),
+    'with the name the node knows the patient by',
+  );
+
+  // findscu -d prints the final response: its status and the reason in Error Comment.
+  const refusal = async (patientId: string): Promise<string> => {
+    const r = await run('findscu', [
+      '-d',
+      '-S',
+      ...pacs,
+      '-k',
+      'QueryRetrieveLevel=STUDY',
+      '-k',
+      `PatientID=${patientId}`,
+    ]);
+    return r.stdout + r.stderr;
+  };
+  const unknown = await refusal('ONBEKEND1');
+  assert.match(unknown, /Unable to process|C000/i);
+  assert.match(unknown, /no BSN is known here for Patient ID ONBEKEND1/);
+  assert.match(await refusal('*'), /answers for one patient at a time/);
+
+  const modality = await run('findscu', [
+    '-S',
+    '-aet',
+    'CT_NOORD',
+    '-aec',
+    EXTERNAL,
+    '127.0.0.1',
+    port,
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    `PatientID=${p.bsn}`,
+  ]);
+  assert.notEqual(modality.code, 0);
+  assert.match(modality.stderr, /Association Rejected/i, modality.stderr);
+  assert.equal(timelineRequestsAt(nodes.zuid, p.bsn).length, 0, 'the denied hospital was never asked');
+});
