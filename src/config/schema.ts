@@ -390,6 +390,15 @@ const timeline = z.strictObject({
         .array(aeTitle)
         .min(1)
         .describe('the dimse peers (AE titles) that may query it: the PACS, not every modality'),
+      retrieveIdleSeconds: z
+        .number()
+        .int()
+        .min(10)
+        .max(3600)
+        .default(300)
+        .describe(
+          'a C-MOVE or C-GET through it whose source hospital sends nothing for this long gives up what has not arrived',
+        ),
     })
     .optional()
     .describe(

@@ -15,3 +15,4 @@ export { findPartner, queueSend, type StudyLocation, type StudySource } from './
 export { importAbout, importGrounds, sendGrounds, type AccessPoint } from './audit-events.ts';
 export { coercePatient, decideIdentity, type IdentityDecision, type PatientIdentityRule } from './patient-identity.ts';
 export { type ArrivalNotice, ArrivalNotifier, arrivalNotice } from './arrival-notifier.ts';
+export { TransferWatch, type WatchedTransfer } from './transfer-watch.ts';

@@ -19,6 +19,8 @@ export interface TransferRouteDeps {
   node: string;
   /** Told once a transfer is complete and verified, e.g. to import it into the PACS. */
   onDelivered?: (transfer: IncomingTransfer) => void;
+  /** Told when a partner opens or resumes a transfer (its manifest is known). */
+  onOpened?: (transfer: IncomingTransfer) => void;
   us: { name: string; ura: string };
   /** Our node key and certificate, which sign receipts. */
   signer: { keyPem: string | Buffer; certPem: string | Buffer };
@@ -109,6 +111,7 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
           description: `transfer ${opened.outcome === 'created' ? 'announced' : 'resumed'} by ${partner.name}: ${manifest.instances.length} instances, ${needed.length} still needed`,
         }),
       );
+      d.onOpened?.(opened.transfer);
       req.log.info(
         {
           transferId: manifest.transferId,

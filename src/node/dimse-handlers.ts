@@ -158,7 +158,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
         a,
         new BeeldbrugError(
           'SEND_NOT_ALLOWED',
-          `${a.calledAeTitle.trim()} is the other hospitals' archive and only answers C-FIND; ${what} under this node's own AE title`,
+          `${a.calledAeTitle.trim()} is the other hospitals' archive: it answers C-FIND, C-MOVE and C-GET; ${what} under this node's own AE title`,
         ),
         what,
       );
@@ -218,12 +218,17 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
 
     async retrieve(a, req): Promise<RetrievePlan> {
       refuseOnPartnerTitle(a, req.kind === 'move' ? 'C-MOVE' : 'C-GET');
-      refuseOnVirtualTitle(a, req.kind === 'move' ? 'C-MOVE' : 'C-GET');
       const model = modelOf(req.sopClassUid);
+      const virtual = virtualCalled(a);
       try {
         let destination: RetrievePlan['destination'];
         const wanted = (req.moveDestination ?? '').trim();
-        if (req.kind === 'move' && o.sendToPartner !== undefined && (o.partnerDestinations ?? []).includes(wanted)) {
+        if (
+          virtual === undefined &&
+          req.kind === 'move' &&
+          o.sendToPartner !== undefined &&
+          (o.partnerDestinations ?? []).includes(wanted)
+        ) {
           const identifier = parseDataset(req.identifier, req.transferSyntaxUid);
           const instances = access(a, 'retrieve').retrieve(identifier, model, `C-MOVE to partner ${wanted}`);
           // Studies named by UID are queued even when the node does not hold them: the outbox fetches them from the PACS.
@@ -268,15 +273,13 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
               : {}),
           };
         }
-        const instances = access(a, 'retrieve').retrieve(
-          parseDataset(req.identifier, req.transferSyntaxUid),
-          model,
-          req.kind === 'move' ? `C-MOVE to ${wanted}` : 'C-GET',
-        );
-        return {
-          ...(destination !== undefined ? { destination } : {}),
-          instances: instances.map(outgoing),
-        };
+        const identifier = parseDataset(req.identifier, req.transferSyntaxUid);
+        const what = req.kind === 'move' ? `C-MOVE to ${wanted}` : 'C-GET';
+        const instances =
+          virtual !== undefined
+            ? await virtual.retrieve(a, identifier, model, { signal: req.signal, what })
+            : access(a, 'retrieve').retrieve(identifier, model, what).map(outgoing);
+        return { ...(destination !== undefined ? { destination } : {}), instances };
       } catch (err) {
         return fail(a, err, req.kind === 'move' ? 'C-MOVE' : 'C-GET');
       }

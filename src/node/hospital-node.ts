@@ -34,6 +34,8 @@ import {
   registerTransferRoutes,
   registerUploadRoute,
   routeFor,
+  type Route,
+  TransferWatch,
 } from '../exchange/index.ts';
 import { PacsForwarder } from './pacs-forwarder.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
@@ -296,8 +298,9 @@ export async function startNode(
     const partnerDestinations = (config.exchange?.partners ?? []).flatMap((p) =>
       p.aeTitle !== undefined ? [p.aeTitle.trim()] : [],
     );
-    // Set once the exchange part below is up; the virtual PACS asks other hospitals through it.
+    // Set once the exchange part below is up; the virtual PACS asks other hospitals, and watches their studies come in.
     let timelineForPacs: TimelineService | undefined;
+    let transferWatch: TransferWatch | undefined;
     const externalAe = config.timeline.externalAe;
     const handlers = dimseHandlers({
       patientData,
@@ -310,6 +313,14 @@ export async function startNode(
               handlers: virtualPacs({
                 aeTitle: externalAe.aeTitle.trim(),
                 timeline: () => timelineForPacs,
+                arrivals: {
+                  watch: (transferId, w) => {
+                    if (transferWatch === undefined)
+                      throw new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running');
+                    return transferWatch.watch(transferId, w);
+                  },
+                },
+                retrieveIdleMs: externalAe.retrieveIdleSeconds * 1000,
                 patientData,
                 node: config.node.name,
                 logger: logger.child({ part: 'virtual-pacs' }),
@@ -447,6 +458,15 @@ export async function startNode(
       timelineForPacs = timeline;
       closers.push(async () => theTimeline.close());
       const inbox = new Inbox(join(config.dataDir, 'exchange.sqlite'));
+      const watching = patientData.openForTask(
+        'virtual-pacs',
+        'virtual PACS',
+        'retrieve',
+        'C-MOVE through the external AE title',
+      );
+      const watch = new TransferWatch(inbox, (m) => watching.heldWithDigest(m.instances));
+      transferWatch = watch;
+      closers.push(async () => watch.close());
       closers.push(async () => inbox.close());
       inboxCounts = () => inbox.countByState();
       outbox = new Outbox(join(config.dataDir, 'exchange.sqlite'));
@@ -736,11 +756,16 @@ export async function startNode(
               node: config.node.name,
               us: config.node.organization,
               signer: { keyPem: nodeTls.key, certPem: nodeTls.cert },
+              onOpened: (transfer) => watch.opened(transfer),
               onDelivered: (transfer) => {
-                const route = routeFor(exchange.routing, {
-                  senderUra: transfer.senderUra,
-                  purpose: transfer.manifest.purpose,
-                });
+                watch.ended(transfer);
+                // A C-MOVE through the virtual PACS delivers this one itself, to the PACS that asked.
+                const route: Route = watch.claimed(transfer.transferId)
+                  ? { action: 'hold' }
+                  : routeFor(exchange.routing, {
+                      senderUra: transfer.senderUra,
+                      purpose: transfer.manifest.purpose,
+                    });
                 const senderName =
                   exchange.partners.find((p) => p.ura === transfer.senderUra)?.name ?? transfer.senderUra;
                 notifier?.notify(arrivalNotice(transfer, senderName, route.action));
@@ -779,6 +804,8 @@ export async function startNode(
               maxUploadBytes: exchange.maxUploadBytes,
               onReceived: (form) => metrics.exchangeInstanceReceived(form),
               onStored: (transfer, uid) => {
+                watch.stored(transfer, uid);
+                if (watch.claimed(transfer.transferId)) return;
                 const route = routeFor(exchange.routing, {
                   senderUra: transfer.senderUra,
                   purpose: transfer.manifest.purpose,

@@ -6,6 +6,7 @@ export {
   type InformationModel,
   type ParsedQuery,
   parseQuery,
+  requireUniqueKey,
   responseFor,
   rowMatches,
 } from './query.ts';

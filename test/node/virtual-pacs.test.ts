@@ -10,7 +10,9 @@ import { testAccess } from '../support/patient-data.ts';
 import { tempDir } from '../support/tmp.ts';
 import { Tag } from '../../src/dicom/index.ts';
 import { midden, noord } from '../support/exchange.ts';
-import { findscuAnswers } from '../support/dcmtk.ts';
+import { findscuAnswers, storescpDestination } from '../support/dcmtk.ts';
+import { datasetsByUid, filesIn } from '../support/dicom-files.ts';
+import { freePort } from '../support/net.ts';
 import { run } from '../support/processes.ts';
 import { requireTool } from '../support/tools.ts';
 import { byHolder, network, recorded, timelineRequestsAt, zuid } from '../support/timeline-network.ts';
@@ -187,4 +189,93 @@ test('virtual PACS: a local Patient ID is mapped to the BSN; a modality may not 
   assert.notEqual(modality.code, 0);
   assert.match(modality.stderr, /Association Rejected/i, modality.stderr);
   assert.equal(timelineRequestsAt(nodes.zuid, p.bsn).length, 0, 'the denied hospital was never asked');
+});
+
+test('virtual PACS: a C-MOVE of a study another hospital holds brings it over the exchange into the PACS, byte for byte, once; a second C-MOVE is served from the copy', async (t) => {
+  for (const tool of ['findscu', 'movescu', 'storescp']) requireTool(t, tool);
+  const pacsPort = await freePort();
+  const net = await network(t, {
+    noord: {
+      dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacsPort, description: 'Noord PACS' }],
+      timeline: { sourceTimeoutMs: 5000, externalAe: { aeTitle: EXTERNAL, callers: ['PACS_NOORD'] } },
+      // Retrievals would go into the PACS by themselves too: the C-MOVE must not make them arrive twice.
+      routing: [{ purpose: 'retrieval', action: 'forward', destination: 'PACS_NOORD' }],
+    },
+  });
+  const { p, nodes } = net;
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
+  const received = tempDir(t);
+  await storescpDestination(t, { aeTitle: 'PACS_NOORD', port: pacsPort, dir: received, flags: ['+B', '+xa'] });
+  const noordPort = String(nodes.noord.n.port);
+  const move = (keys: string[]) =>
+    run('movescu', [
+      '-v',
+      '-S',
+      '-aet',
+      'PACS_NOORD',
+      '-aec',
+      EXTERNAL,
+      '-aem',
+      'PACS_NOORD',
+      '127.0.0.1',
+      noordPort,
+      ...keys.flatMap((k) => ['-k', k]),
+    ]);
+  const [first, second] = p.studies;
+  assert.ok(first !== undefined && second !== undefined);
+
+  // As a PACS does: query, then retrieve what the radiologist picked.
+  await findscuAnswers(
+    t,
+    ['-aet', 'PACS_NOORD', '-aec', EXTERNAL, '127.0.0.1', noordPort],
+    ['QueryRetrieveLevel=STUDY', `PatientID=${p.bsn}`, 'StudyInstanceUID'],
+  );
+  const moved = await move(['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${first.studyInstanceUid}`]);
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.match(moved.stdout + moved.stderr, /Received Final Move Response \(Success\)/);
+  assert.equal(
+    (moved.stdout + moved.stderr).match(/Received Move Response \d+ \(Pending\)/g)?.length,
+    first.instances - 1,
+    'a pending response after each instance but the last',
+  );
+  const original = datasetsByUid(first.files);
+  const inPacs = datasetsByUid(filesIn(received));
+  assert.equal(inPacs.size, first.instances);
+  for (const [uid, bytes] of original) assert.ok(inPacs.get(uid)?.equals(bytes), `instance ${uid} byte for byte`);
+
+  const atMidden = nodes.midden.n.node.audit
+    .list({ bsn: p.bsn })
+    .filter((r) => r.objects.studyInstanceUid === first.studyInstanceUid);
+  assert.ok(
+    atMidden.some((r) => r.user.id === 'dicom:PACS_NOORD' && r.outcome === 'success'),
+    "Midden records the release as asked by Noord's PACS",
+  );
+  const atNoord = nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'retrieve' });
+  assert.ok(
+    atNoord.some((r) =>
+      r.description.startsWith(`C-MOVE to PACS_NOORD through ${EXTERNAL}: study from ${midden.name}`),
+    ),
+  );
+  assert.equal(
+    nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'import' }).length,
+    0,
+    'the routing rule did not forward the retrieved study a second time',
+  );
+
+  // Without a query first, but naming the patient: the node asks the timeline where the study is.
+  const byPatient = await move([
+    'QueryRetrieveLevel=STUDY',
+    `PatientID=${p.bsn}`,
+    `StudyInstanceUID=${second.studyInstanceUid}`,
+  ]);
+  assert.equal(byPatient.code, 0, byPatient.stderr);
+  assert.equal(datasetsByUid(filesIn(received)).size, first.instances + second.instances);
+
+  // The first study again: Noord holds it now and sends its copy without asking Midden.
+  const releasesAtMidden = () => timelineRequestsAt(nodes.midden, p.bsn).length;
+  const before = releasesAtMidden();
+  const again = await move(['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${first.studyInstanceUid}`]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout + again.stderr, /Received Final Move Response \(Success\)/);
+  assert.equal(releasesAtMidden(), before, 'Midden was not asked again');
 });

@@ -1,0 +1,163 @@
+import type { IncomingTransfer, Inbox } from './inbox.ts';
+import type { Manifest } from './manifest.ts';
+
+/** An incoming transfer someone waits for instance by instance (a C-MOVE through the virtual PACS). */
+export interface WatchedTransfer {
+  /** The manifest, once the source has opened the transfer: which instances come, with SOP class and syntax. */
+  readonly manifest: Promise<Manifest>;
+  /** Resolves once the instance is stored and verified here; rejects when the transfer ends or stalls without it. */
+  arrived(sopInstanceUid: string): Promise<void>;
+  /** Stops watching (the waiter is done or gone). */
+  close(): void;
+}
+
+/** How many claimed transfer ids are remembered: far more than C-MOVEs run at once, so a claim outlives its watch. */
+const CLAIMS_KEPT = 10_000;
+
+/**
+ * Tells who waits for an incoming transfer when its manifest is opened, each instance is stored, and when it ends.
+ * A watched transfer is claimed: the one waiting delivers it (into the PACS that asked), so the routing rules do not
+ * forward it a second time.
+ */
+export class TransferWatch {
+  readonly #inbox: Inbox;
+  /** Which of a manifest's instances the node already holds with the same bytes (the sender will not send them). */
+  readonly #held: (m: Manifest) => Set<string>;
+  readonly #watches = new Map<string, Watch>();
+  readonly #claimed = new Set<string>();
+
+  constructor(inbox: Inbox, held: (m: Manifest) => Set<string>) {
+    this.#inbox = inbox;
+    this.#held = held;
+  }
+
+  /**
+   * Watches a transfer, which may already be open (the source can open it before its answer to our retrieval request
+   * reaches us). Without an event for `idleMs`, or when `signal` aborts, what has not arrived is given up.
+   */
+  watch(transferId: string, o: { idleMs: number; signal: AbortSignal }): WatchedTransfer {
+    this.#claim(transferId);
+    const w = new Watch(o, () => this.#watches.delete(transferId));
+    if (o.signal.aborted) return w;
+    this.#watches.set(transferId, w);
+    const open = this.#inbox.find(transferId);
+    if (open !== undefined) this.opened(open);
+    return w;
+  }
+
+  /** Whether a watcher delivers this transfer itself. */
+  claimed(transferId: string): boolean {
+    return this.#claimed.has(transferId);
+  }
+
+  opened(transfer: IncomingTransfer): void {
+    const w = this.#watches.get(transfer.transferId);
+    if (w === undefined) return;
+    const already = this.#held(transfer.manifest);
+    for (const uid of this.#inbox.received(transfer.transferId)) already.add(uid);
+    w.opened(transfer.manifest, already);
+    if (transfer.state !== 'open') w.ended(transfer.state);
+  }
+
+  stored(transfer: IncomingTransfer, sopInstanceUid: string): void {
+    this.#watches.get(transfer.transferId)?.stored(sopInstanceUid);
+  }
+
+  ended(transfer: IncomingTransfer): void {
+    this.#watches.get(transfer.transferId)?.ended(transfer.state);
+  }
+
+  /** Gives up every wait (the node stops). */
+  close(): void {
+    for (const w of this.#watches.values()) w.close();
+  }
+
+  #claim(transferId: string): void {
+    if (this.#claimed.size >= CLAIMS_KEPT) {
+      const oldest = this.#claimed.values().next();
+      if (oldest.done !== true) this.#claimed.delete(oldest.value);
+    }
+    this.#claimed.add(transferId);
+  }
+}
+
+class Watch implements WatchedTransfer {
+  readonly manifest: Promise<Manifest>;
+  #resolveManifest!: (m: Manifest) => void;
+  #rejectManifest!: (e: Error) => void;
+  readonly #arrived = new Set<string>();
+  readonly #waiting = new Map<string, { resolve: () => void; reject: (e: Error) => void }[]>();
+  #failure: Error | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #idleMs: number;
+  readonly #signal: AbortSignal;
+  readonly #onAbort = (): void => this.#fail(new Error('the retrieve was cancelled'));
+  readonly #forget: () => void;
+
+  constructor(o: { idleMs: number; signal: AbortSignal }, forget: () => void) {
+    this.#idleMs = o.idleMs;
+    this.#signal = o.signal;
+    this.#forget = forget;
+    this.manifest = new Promise<Manifest>((resolve, reject) => {
+      this.#resolveManifest = resolve;
+      this.#rejectManifest = reject;
+    });
+    // A waiter that never asks for the manifest must not see an unhandled rejection; the ones that ask still do.
+    this.manifest.catch(() => undefined);
+    o.signal.addEventListener('abort', this.#onAbort, { once: true });
+    if (o.signal.aborted) this.#onAbort();
+    this.#touch();
+  }
+
+  arrived(sopInstanceUid: string): Promise<void> {
+    if (this.#arrived.has(sopInstanceUid)) return Promise.resolve();
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      const list = this.#waiting.get(sopInstanceUid) ?? [];
+      list.push({ resolve, reject });
+      this.#waiting.set(sopInstanceUid, list);
+    });
+  }
+
+  opened(manifest: Manifest, already: ReadonlySet<string>): void {
+    for (const uid of already) this.stored(uid);
+    this.#resolveManifest(manifest);
+    this.#touch();
+  }
+
+  stored(uid: string): void {
+    this.#arrived.add(uid);
+    for (const w of this.#waiting.get(uid) ?? []) w.resolve();
+    this.#waiting.delete(uid);
+    this.#touch();
+  }
+
+  ended(state: IncomingTransfer['state']): void {
+    // Delivered means every instance is here; anything still awaited was never part of it.
+    this.#fail(new Error(`the transfer ended (${state}) without this instance`));
+  }
+
+  close(): void {
+    this.#fail(new Error('no longer watched'));
+  }
+
+  #touch(): void {
+    if (this.#failure !== undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(
+      () => this.#fail(new Error(`nothing arrived from the source for ${Math.round(this.#idleMs / 1000)} s`)),
+      this.#idleMs,
+    );
+  }
+
+  #fail(e: Error): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = e;
+    clearTimeout(this.#timer);
+    this.#signal.removeEventListener('abort', this.#onAbort);
+    this.#rejectManifest(e);
+    for (const list of this.#waiting.values()) for (const w of list) w.reject(e);
+    this.#waiting.clear();
+    this.#forget();
+  }
+}
