@@ -3,8 +3,11 @@
 // source checks the signed request and asks the registry for a release permit, as a real source does. The patient is
 // known at all 20 and consented for hospitals, so every query fans out to all of them. 200 queries, one after the
 // other, as radiologists open patients; prints the p95 latency of a whole timeline (registry + fan-out + merge).
+// Then the virtual PACS: a node process (as `beeldbrug start` runs it) with the same sources as partners, asked by a
+// PACS with a C-FIND under the node's external AE title, one association per question as a PACS's query screen opens
+// one; p95 over as many queries, from association request to the final response.
 import { createServer, type Server } from 'node:https';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +21,10 @@ import { randomBsn } from '../src/patient/index.ts';
 import { HttpsRegistryClient, startRegistry } from '../src/registry/index.ts';
 import { percentile } from './stats.ts';
 import { checkTimelineRequest, TimelineService, type SourceAnswer } from '../src/timeline/index.ts';
+import { Dataset, SopClass, Tag, TransferSyntax, vrOf, writeDataset } from '../src/dicom/index.ts';
+import { Association } from '../src/dimse/index.ts';
+import { freePort } from '../test/support/net.ts';
+import { spawnNode } from './our-node.ts';
 
 const SOURCES = Number(process.env['BENCH_SOURCES'] ?? 20);
 const QUERIES = Number(process.env['BENCH_QUERIES'] ?? 200);
@@ -174,7 +181,76 @@ try {
   console.log(
     `${QUERIES} timelines over ${SOURCES} sources answering after ${DELAY_MS} ms each: p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${(latencies.at(-1) ?? 0).toFixed(1)} ms`,
   );
-  console.log(`timeline_p95_ms=${p95.toFixed(1)}`);
+
+  // The virtual PACS.
+  const nodeDir = join(work, 'node');
+  const pki = join(nodeDir, 'pki');
+  mkdirSync(pki, { recursive: true, mode: 0o700 });
+  writeFileSync(join(pki, 'ca.crt'), ca.certPem);
+  writeFileSync(join(pki, 'node.crt'), requesterCert.certPem);
+  writeFileSync(join(pki, 'node.key'), requesterCert.keyPem, { mode: 0o600 });
+  writeFileSync(join(pki, 'network.key'), networkKey.toString('base64'), { mode: 0o600 });
+  const dimsePort = await freePort();
+  const exchangePort = await freePort();
+  const node = await spawnNode({
+    aeTitle: 'BENCH_NODE',
+    port: dimsePort,
+    dir: nodeDir,
+    peers: [{ aeTitle: 'BENCH_PACS', host: '127.0.0.1', description: "the PACS's query screen" }],
+    edit: (raw) => {
+      raw['node'] = { name: 'bench requester', organization: requester };
+      raw['exchange'] = {
+        listen: { host: '127.0.0.1', port: exchangePort },
+        tls: { certFile: join(pki, 'node.crt'), keyFile: join(pki, 'node.key'), caFile: join(pki, 'ca.crt') },
+        partners,
+      };
+      raw['registry'] = { baseUrl: registryUrl, networkKeyFile: join(pki, 'network.key') };
+      raw['timeline'] = { sourceTimeoutMs: 2000, externalAe: { aeTitle: 'BB_PRIORS', callers: ['BENCH_PACS'] } };
+    },
+  });
+  closers.push(async () => void (await node.stop()));
+  const identifier = new Dataset();
+  identifier.set(Tag.QueryRetrieveLevel, 'CS', 'STUDY');
+  identifier.set(Tag.PatientID, 'LO', bsn);
+  for (const tag of [Tag.StudyInstanceUID, Tag.StudyDate, Tag.StudyDescription, Tag.ModalitiesInStudy])
+    identifier.set(tag, vrOf(tag) ?? 'LO', '');
+  identifier.set(Tag.InstitutionName, 'LO', '');
+  const query = writeDataset(identifier, TransferSyntax.ExplicitVRLittleEndian);
+  const pacsQuery = async (): Promise<number> => {
+    const a = await Association.connect({
+      host: '127.0.0.1',
+      port: dimsePort,
+      callingAeTitle: 'BENCH_PACS',
+      calledAeTitle: 'BB_PRIORS',
+      presentationContexts: [
+        {
+          abstractSyntax: SopClass.StudyRootQueryRetrieveFind,
+          transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian],
+        },
+      ],
+    });
+    let matches = 0;
+    try {
+      for await (const _ of a.find(SopClass.StudyRootQueryRetrieveFind, query)) matches++;
+    } finally {
+      await a.release();
+    }
+    return matches;
+  };
+  for (let i = 0; i < 5; i++) await pacsQuery();
+  const pacsLatencies: number[] = [];
+  for (let i = 0; i < QUERIES; i++) {
+    const started = performance.now();
+    const matches = await pacsQuery();
+    pacsLatencies.push(performance.now() - started);
+    if (matches !== SOURCES) throw new Error(`virtual PACS query ${i}: ${matches} studies, expected ${SOURCES}`);
+  }
+  pacsLatencies.sort((a, b) => a - b);
+  const pacsP95 = percentile(pacsLatencies, 95);
+  console.log(
+    `${QUERIES} C-FINDs through the virtual PACS (a node process, one association each): p50 ${percentile(pacsLatencies, 50).toFixed(1)} ms, p95 ${pacsP95.toFixed(1)} ms, max ${(pacsLatencies.at(-1) ?? 0).toFixed(1)} ms`,
+  );
+  console.log(`timeline_p95_ms=${p95.toFixed(1)} pacs_timeline_p95_ms=${pacsP95.toFixed(1)}`);
 } finally {
   for (const s of servers) {
     s.closeAllConnections();
