@@ -460,7 +460,19 @@ test('the demo starts three hospitals, each a node and its own PACS (Orthanc), p
   assert.match(first.out, /timeline of BSN \d{9} \(sources named by the registry\)/);
   assert.match(first.out, /Ziekenhuis Midden\s+URA 10000002\s+answered, 2 studies/);
   assert.match(first.out, /Ziekenhuis Zuid\s+URA 10000003\s+answered, 1 studies/);
-  assert.equal([...first.out.matchAll(/^\s+\d{4}-\d{2}-\d{2}\s/gm)].length, 3, 'three studies in the timeline');
+  assert.equal(
+    [...first.out.matchAll(/^\s+\d{4}-\d{2}-\d{2}\s.*(?<!at Ziekenhuis \w+)$/gm)].length,
+    3,
+    'three studies in the timeline',
+  );
+  // Noord's PACS (Orthanc) asked the node's external AE title through its own DICOM modality "priors".
+  const priors = [...first.out.matchAll(/^\s+\d{4}-\d{2}-\d{2}\s.* at (Ziekenhuis \w+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(
+    priors.sort(),
+    ['Ziekenhuis Midden', 'Ziekenhuis Midden', 'Ziekenhuis Zuid'],
+    'the PACS lists the same three studies, each with its hospital',
+  );
+  assert.match(first.out, /findscu -S -aet DEMO_SCU -aec NOORD_PRIORS -k QueryRetrieveLevel=STUDY -k PatientID=\d{9} /);
   // The printed commands sign in first: the person comes from sign-in, never from a flag.
   assert.match(
     first.out,

@@ -36,6 +36,8 @@ import { type DemoMailAndSms, startDemoMailAndSms } from './demo-mail-sms.ts';
 
 /** The DCMTK tools a visitor uses to try the demo; it is on every node's allow-list. */
 const VISITOR_AE = 'DEMO_SCU';
+/** The AE title under which a node is the other hospitals' archive for its own PACS (the virtual PACS). */
+const priorsTitle = (h: { aeTitle: string }): string => `${h.aeTitle}_PRIORS`;
 
 const hospitals = [
   { aeTitle: 'NOORD', name: 'Ziekenhuis Noord', ura: '10000001' },
@@ -118,6 +120,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       if (withOrthanc) {
         pacs = await startDemoPacs(join(dir, 'pacs'), pacsAe, pacsPorts(i), {
           beeldbrug: { aeTitle: hospital.aeTitle, host: '127.0.0.1', port },
+          priors: { aeTitle: priorsTitle(hospital), host: '127.0.0.1', port },
           visitor: { aeTitle: VISITOR_AE, host: '127.0.0.1', port: visitorPort },
           ...Object.fromEntries(
             others.map((h) => [sendToTitle(h).toLowerCase(), { aeTitle: sendToTitle(h), host: '127.0.0.1', port }]),
@@ -207,6 +210,20 @@ export async function runDemo(o: DemoOptions): Promise<void> {
           `\nregistry:\n  baseUrl: https://127.0.0.1:${registryPort}\n  networkKeyFile: ../pki/network.key\n`,
         );
       }
+      // The PACS (and you, with DCMTK) see the other hospitals' studies under a second AE title of the node.
+      if (!readFileSync(join(dir, CONFIG_FILE_NAME), 'utf8').includes('\ntimeline:')) {
+        appendFileSync(
+          join(dir, CONFIG_FILE_NAME),
+          `\n${stringifyYaml({
+            timeline: {
+              externalAe: {
+                aeTitle: priorsTitle(hospital),
+                callers: [...(pacs !== undefined ? [pacsAe] : []), VISITOR_AE],
+              },
+            },
+          })}`,
+        );
+      }
       const config = loadConfig(join(dir, CONFIG_FILE_NAME));
       await demoAdmin(config, join(dir, 'admin-credentials.txt'));
       // Noord's radiologist: who signs in to send and to ask the timeline (the person comes from sign-in, never a flag).
@@ -229,6 +246,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
 
   let pushed: string | undefined;
   let timelineText: string | undefined;
+  let priorsText: string[] | undefined;
   let shareLink: string | undefined;
   const patientFile = join(o.dir, 'timeline-patient');
   try {
@@ -260,6 +278,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       const { token } = await signIn(0).catch(() => signIn(1));
       const asRadiologist = new NodeApiClient({ ...api, token });
       timelineText = formatTimeline(await asRadiologist.timeline({ bsn, includeReports: false }));
+      priorsText = await priorsInPacs(nodes[0], bsn);
       shareLink = await demoShare(asRadiologist, mailAndSms);
       await asRadiologist.signOut();
     }
@@ -315,6 +334,16 @@ export async function runDemo(o: DemoOptions): Promise<void> {
             `  bin/beeldbrug timeline ${readFileSync(patientFile, 'utf8').trim()}   # add --reports for the report texts, --retrieve <uid> to fetch a study into Noord`,
           ]
         : []),
+      ...(priorsText !== undefined && first.pacs !== undefined
+        ? [
+            '',
+            `Priors in the PACS: ${first.pacs.aeTitle} knows ${first.hospital.name}'s node as one more archive, DICOM modality "priors" (${priorsTitle(first.hospital)}).`,
+            `Its query screen (web UI, Query/Retrieve, "priors", Patient ID ${readFileSync(patientFile, 'utf8').trim()}) lists the patient's studies elsewhere:`,
+            ...priorsText.map((l) => `  ${l}`),
+            '  "Retrieve" brings one over the exchange into the PACS. The same with DCMTK:',
+            `  findscu -S -aet ${VISITOR_AE} -aec ${priorsTitle(first.hospital)} -k QueryRetrieveLevel=STUDY -k PatientID=${readFileSync(patientFile, 'utf8').trim()} -k StudyDate -k StudyDescription -k InstitutionName -k StudyInstanceUID 127.0.0.1 ${first.port}`,
+          ]
+        : []),
       ...(first.pacs !== undefined
         ? [
             `Send from a PACS: in ${first.pacs.aeTitle}'s web UI pick a study, "Send to DICOM modality", ${sendToTitle(hospitals[1])}. The PACS's studies:`,
@@ -347,6 +376,30 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   process.stdout.write(out.join('\n') + '\n');
   if (!o.exitWhenReady) await untilSignal();
   await stopAll();
+}
+
+/**
+ * What the hospital's PACS sees of the patient at the other hospitals: its own C-FIND, through its DICOM modality
+ * "priors" (the node's external AE title), one line per study. Undefined without a PACS.
+ */
+async function priorsInPacs(n: DemoHospital | undefined, bsn: string): Promise<string[] | undefined> {
+  if (n?.pacs === undefined) return undefined;
+  const query = await n.pacs.rest<{ ID: string }>('POST', '/modalities/priors/query', {
+    Level: 'Study',
+    Query: { PatientID: bsn, StudyDate: '', StudyDescription: '', ModalitiesInStudy: '', InstitutionName: '' },
+  });
+  const answers = await n.pacs.rest<Record<string, string | undefined>[]>(
+    'GET',
+    `/queries/${query.ID}/answers?expand&simplify`,
+  );
+  return answers
+    .map((a) => {
+      const d = a['StudyDate'] ?? '';
+      const date = d.length === 8 ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}` : '(no date)  ';
+      return `${date}  ${(a['ModalitiesInStudy'] ?? '').replaceAll('\\', '/').padEnd(8)} ${(a['StudyDescription'] ?? '').padEnd(28)} at ${a['InstitutionName'] ?? '?'}`;
+    })
+    .sort()
+    .reverse();
 }
 
 /** Shares a study Noord holds with a demo recipient; answers the link from the e-mail it sent. */

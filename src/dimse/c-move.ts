@@ -63,7 +63,9 @@ export async function serveMove(s: ScpContext, req: IncomingMessage): Promise<vo
         sub = await Association.connect({
           host: dest.host,
           port: dest.port,
-          callingAeTitle: s.cfg.aeTitle,
+          // The AE the requester called stores to it: with a second AE title (the virtual PACS), the PACS expects
+          // the C-STOREs from the AE it asked, and may accept only that one.
+          callingAeTitle: s.info.calledAeTitle.trim(),
           calledAeTitle: dest.aeTitle,
           presentationContexts: contextsFor(plan.instances),
           logger: s.log,

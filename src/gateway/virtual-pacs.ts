@@ -58,6 +58,8 @@ export interface VirtualPacs {
 /** Where a study of a recent answer is: who holds it, for which patient, how many instances. */
 interface Located {
   bsn: string;
+  /** The patient as the PACS named them. */
+  patient: { patientId: string; issuer?: string };
   source: { ura: string; name: string };
   instances: number;
   until: number;
@@ -179,13 +181,50 @@ export function virtualPacs(o: VirtualPacsOptions): VirtualPacs {
       );
     const until = Date.now() + LOCATED_MS;
     for (const s of answer.studies)
-      remember(s.studyInstanceUid, { bsn: patient.bsn, source: s.source, instances: s.instances, until });
+      remember(s.studyInstanceUid, {
+        bsn: patient.bsn,
+        patient: { patientId: patient.patientId, ...(patient.issuer !== undefined ? { issuer: patient.issuer } : {}) },
+        source: s.source,
+        instances: s.instances,
+        until,
+      });
     // The patient is the one the PACS named; the other keys narrow the studies (date range, modality, accession).
     const studyKeys = query.matchers.filter((m) => !PATIENT_KEYS.has(m.key));
     return answer.studies.flatMap((s) => {
       const row = rowOf(patient, s);
       return rowMatches(row, studyKeys)
         ? [responseFor(query, row, o.aeTitle, [{ tag: Tag.InstitutionName, vr: 'LO', value: s.source.name }])]
+        : [];
+    });
+  };
+
+  const seriesMatches = async (a: AssociationInfo, query: ParsedQuery, identifier: Dataset): Promise<Dataset[]> => {
+    const uids = identifier.strings(Tag.StudyInstanceUID).map((u) => u.trim());
+    const uid = uids.length === 1 ? uids[0] : undefined;
+    if (uid === undefined || uid === '' || /[*?]/.test(uid))
+      throw new BeeldbrugError('IDENTIFIER_INVALID', `a SERIES-level query of ${o.aeTitle} names one study`);
+    const where = await locate(a, uid, identifier);
+    const answer = await theTimeline().series(
+      { bsn: where.bsn, sourceUra: where.source.ura, studyInstanceUid: uid, asker: askerOf(a) },
+      { ip: a.remoteAddress },
+    );
+    const seriesKeys = query.matchers.filter((m) => SERIES_KEYS.has(m.key));
+    return answer.series.flatMap((s) => {
+      const row = {
+        values: {
+          patientId: where.patient.patientId,
+          issuerOfPatientId: where.patient.issuer ?? null,
+          studyInstanceUid: uid,
+          seriesInstanceUid: s.seriesInstanceUid,
+          modality: s.modality,
+          seriesNumber: s.seriesNumber,
+          seriesDescription: s.description,
+          bodyPartExamined: s.bodyPart,
+        },
+        numberOfSeriesRelatedInstances: s.instances,
+      };
+      return rowMatches(row, seriesKeys)
+        ? [responseFor(query, row, o.aeTitle, [{ tag: Tag.InstitutionName, vr: 'LO', value: where.source.name }])]
         : [];
     });
   };
@@ -268,9 +307,9 @@ export function virtualPacs(o: VirtualPacsOptions): VirtualPacs {
   return {
     async find(a, identifier, model) {
       const query = parseQuery(identifier, model);
-      if (query.level !== 'STUDY')
-        throw new BeeldbrugError('IDENTIFIER_INVALID', `${o.aeTitle} answers at STUDY level`);
-      return studyMatches(a, query, identifier);
+      if (query.level === 'STUDY') return studyMatches(a, query, identifier);
+      if (query.level === 'SERIES') return seriesMatches(a, query, identifier);
+      throw new BeeldbrugError('IDENTIFIER_INVALID', `${o.aeTitle} answers at STUDY and SERIES level`);
     },
 
     async retrieve(a, identifier, model, r) {
@@ -300,6 +339,15 @@ function studyQuery(uid: string, named?: Dataset): Dataset {
   }
   return d;
 }
+
+/** What a series-level query narrows by: the series' own keys (the study is the one named, the patient its patient). */
+const SERIES_KEYS: ReadonlySet<string> = new Set([
+  'seriesInstanceUid',
+  'modality',
+  'seriesNumber',
+  'seriesDescription',
+  'bodyPartExamined',
+]);
 
 const PATIENT_KEYS: ReadonlySet<string> = new Set([
   'patientId',

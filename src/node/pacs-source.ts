@@ -4,7 +4,7 @@ import { BeeldbrugError } from '../errors/index.ts';
 import type { StudyLocation, StudySource } from '../exchange/index.ts';
 import type { Logger } from '../log/index.ts';
 import { BSN_ISSUER_OID, isValidBsn } from '../patient/index.ts';
-import { isReportModality, type PatientData, type PatientStudy } from '../studies/index.ts';
+import { isReportModality, type PatientData, type PatientSeries, type PatientStudy } from '../studies/index.ts';
 import type { Config } from '../config/index.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { peerCertificateCheck } from './peer-allow-list.ts';
@@ -144,6 +144,34 @@ export class PacsSource implements StudySource {
       });
     }
     return studies;
+  }
+
+  /** The series of a study the PACS holds, by a series-level C-FIND (the caller has checked whose study it is). */
+  async studySeries(studyInstanceUid: string): Promise<PatientSeries[]> {
+    const query = new Dataset()
+      .set(Tag.QueryRetrieveLevel, 'CS', 'SERIES')
+      .set(Tag.StudyInstanceUID, 'UI', studyInstanceUid)
+      .set(Tag.SeriesInstanceUID, 'UI', '')
+      .set(Tag.Modality, 'CS', '')
+      .set(Tag.SeriesNumber, 'IS', '')
+      .set(Tag.SeriesDescription, 'LO', '')
+      .set(Tag.BodyPartExamined, 'CS', '')
+      .set(Tag.NumberOfSeriesRelatedInstances, 'IS', '');
+    return (await this.#find(query)).flatMap((m) => {
+      const uid = text(m, Tag.SeriesInstanceUID);
+      return uid === null || text(m, Tag.StudyInstanceUID) !== studyInstanceUid
+        ? []
+        : [
+            {
+              seriesInstanceUid: uid,
+              modality: text(m, Tag.Modality),
+              seriesNumber: m.number(Tag.SeriesNumber) ?? null,
+              description: text(m, Tag.SeriesDescription),
+              bodyPart: text(m, Tag.BodyPartExamined),
+              instances: m.number(Tag.NumberOfSeriesRelatedInstances) ?? 0,
+            },
+          ];
+    });
   }
 
   /**

@@ -25,5 +25,5 @@ export {
   type ReleasedInstance,
   type SharedStudy,
 } from './patient-data.ts';
-export type { PatientStudy } from './patient-studies.ts';
+export type { PatientSeries, PatientStudy } from './patient-studies.ts';
 export { isReportModality, reportLinesOf } from './patient-studies.ts';

@@ -5,7 +5,7 @@ import type { Logger } from '../log/index.ts';
 import type { Provenance, QueryPage, Store, StoredInstance } from '../store/index.ts';
 import type { AccessContext, Actor } from './access-context.ts';
 import type { IngestInput, IngestOutcome } from './ingest.ts';
-import type { PatientStudy } from './patient-studies.ts';
+import type { PatientSeries, PatientStudy } from './patient-studies.ts';
 import type { InformationModel } from './query.ts';
 import { type LocalPatient, type PurgedStudy, StudyService } from './study-service.ts';
 
@@ -732,6 +732,13 @@ export class PatientDataAccess {
   localPatient(by: { patientId: string; issuer?: string | undefined } | { bsn: string }): LocalPatient | undefined {
     this.#authorize('query', 'looking up a patient', { patient: by, objects: {} }, 'query');
     return this.#o.studies.localPatient(this.#ctx, by);
+  }
+
+  /** The series the node holds of a study of this patient (consent as for patientStudies; recorded by the caller). */
+  studySeries(bsn: string, studyInstanceUid: string): PatientSeries[] {
+    this.#authorize('query', 'listing series', { patient: { bsn }, objects: { studyInstanceUid } }, 'query');
+    this.#consentFor(bsn, 'query', { studyInstanceUid });
+    return this.#o.studies.studySeries(this.#ctx, bsn, studyInstanceUid);
   }
 
   /** The text of a study's structured reports (consent as for patientStudies). */

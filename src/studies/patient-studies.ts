@@ -17,6 +17,31 @@ export interface PatientStudy {
   hasReport: boolean;
 }
 
+/** One series of a study as a timeline shows it (a PACS's series-level query of the other hospitals' studies). */
+export interface PatientSeries {
+  seriesInstanceUid: string;
+  modality: string | null;
+  seriesNumber: number | null;
+  description: string | null;
+  bodyPart: string | null;
+  instances: number;
+}
+
+/** Series-level rows as series summaries, in series number order. */
+export function seriesOf(rows: readonly QueryRow[]): PatientSeries[] {
+  const str = (v: string | number | null | undefined): string | null => (typeof v === 'string' ? v : null);
+  return rows
+    .map((r) => ({
+      seriesInstanceUid: String(r.values.seriesInstanceUid),
+      modality: str(r.values.modality),
+      seriesNumber: typeof r.values.seriesNumber === 'number' ? r.values.seriesNumber : null,
+      description: str(r.values.seriesDescription),
+      bodyPart: str(r.values.bodyPartExamined),
+      instances: r.numberOfSeriesRelatedInstances ?? 0,
+    }))
+    .sort((a, b) => (a.seriesNumber ?? 0) - (b.seriesNumber ?? 0));
+}
+
 const REPORT_MODALITIES: ReadonlySet<string> = new Set(['SR', 'DOC']);
 
 /** A series of this modality is a report (structured report or encapsulated document). */

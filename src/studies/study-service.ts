@@ -7,7 +7,14 @@ import type { Provenance, QueryPage, RecoveryReport, Store, StoredInstance } fro
 import { type AccessContext, describeActor } from './access-context.ts';
 import { ingestInstance, type IngestInput, type IngestOutcome, patientOfBlob, reindexBlob } from './ingest.ts';
 import { splitPart10 } from './part10-stream.ts';
-import { type PatientStudy, REPORT_SOP_CLASSES, reportTextOf, summarizeStudies } from './patient-studies.ts';
+import {
+  type PatientSeries,
+  type PatientStudy,
+  REPORT_SOP_CLASSES,
+  reportTextOf,
+  seriesOf,
+  summarizeStudies,
+} from './patient-studies.ts';
 import { type InformationModel, parseQuery, requireUniqueKey, responseFor } from './query.ts';
 
 /** A structured report is text; anything larger is not one a timeline should read into memory. */
@@ -362,6 +369,16 @@ export class StudyService {
       ...(text(v.birthDate) !== undefined ? { birthDate: String(v.birthDate) } : {}),
       ...(text(v.sex) !== undefined ? { sex: String(v.sex) } : {}),
     };
+  }
+
+  /** The series the node holds of this study of the patient with this BSN (none when the study is another's). */
+  studySeries(ctx: AccessContext, bsn: string, studyInstanceUid: string): PatientSeries[] {
+    const rows = this.#store.index.query('SERIES', [
+      { key: 'bsn', kind: 'single', value: bsn },
+      { key: 'studyInstanceUid', kind: 'single', value: studyInstanceUid },
+    ]);
+    this.#log.debug({ actor: describeActor(ctx.actor), series: rows.length }, 'study series');
+    return seriesOf(rows);
   }
 
   /** Every study the node holds of the patient with this BSN, summarized for a timeline, newest first. */

@@ -16,4 +16,4 @@ export {
   type TimelineClaims,
 } from './claims.ts';
 export { LocalizationPublisher } from './localization-publisher.ts';
-export type { SourceAnswer, SourceOutcome, SourceStudy, Timeline, TimelineStudy } from './types.ts';
+export type { SourceAnswer, SourceOutcome, SourceSeriesAnswer, SourceStudy, Timeline, TimelineStudy } from './types.ts';

@@ -2,10 +2,10 @@ import type { FastifyRequest } from 'fastify';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { HttpsApp } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { PatientData, PatientDataAccess, PatientStudy } from '../studies/index.ts';
+import type { PatientData, PatientDataAccess, PatientSeries, PatientStudy } from '../studies/index.ts';
 import { checkTimelineRequest, type TimelineClaims } from './claims.ts';
 import { requesterUser } from './audit-events.ts';
-import type { SourceAnswer, SourceStudy } from './types.ts';
+import type { SourceAnswer, SourceSeriesAnswer, SourceStudy } from './types.ts';
 
 export interface SourceRoutesDeps {
   /**
@@ -21,7 +21,10 @@ export interface SourceRoutesDeps {
    * The hospital's PACS, asked for the patient's studies beside the node's own copies (the node is a cache; the PACS is
    * the archive). A study only the PACS holds is fetched from it when it is retrieved.
    */
-  archive?: { patientStudies(bsn: string): Promise<PatientStudy[]> };
+  archive?: {
+    patientStudies(bsn: string): Promise<PatientStudy[]>;
+    studySeries(studyInstanceUid: string): Promise<PatientSeries[]>;
+  };
   /** Queues the study for the requesting organization (purpose retrieval, with the consent reference). */
   queueRetrieval: (o: {
     studyInstanceUid: string;
@@ -39,7 +42,7 @@ export interface SourceRoutesDeps {
  */
 export async function studiesOfPatient(
   access: Pick<PatientDataAccess, 'patientStudies'>,
-  archive: SourceRoutesDeps['archive'],
+  archive: Pick<NonNullable<SourceRoutesDeps['archive']>, 'patientStudies'> | undefined,
   bsn: string,
   logger: Logger,
 ): Promise<{ studies: PatientStudy[]; partial?: string }> {
@@ -106,6 +109,7 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
   /** The checks every timeline request passes before data is touched; a refusal is thrown as problem details. */
   const admit = async (
     req: FastifyRequest,
+    action: 'query' | 'retrieve',
   ): Promise<{ claims: TimelineClaims; consentReference: string; access: PatientDataAccess }> => {
     const callerUra = req.partner?.ura ?? '';
     const checked = await checkTimelineRequest((req.body as { request?: unknown } | null)?.request, callerUra, d.caPem);
@@ -124,7 +128,6 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
         members: { reason: 'replayed' },
       });
     }
-    const action = claims.studyInstanceUid !== undefined ? 'retrieve' : 'query';
     // The person who asked, vouched for by their node; the release rests on the registry's consent, asked here.
     const access = d.patientData.open({
       kind: 'partner-node',
@@ -166,7 +169,7 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
     '/timeline/v1/studies',
     partner("This hospital's studies of the patient, for a permitted partner"),
     async (req, reply) => {
-      const admitted = await admit(req);
+      const admitted = await admit(req, 'query');
       const { claims, consentReference, access } = admitted;
       const found = await studiesOfPatient(access, d.archive, claims.bsn, d.logger);
       const studies: SourceStudy[] = [];
@@ -197,31 +200,82 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
     },
   );
 
+  /**
+   * The study the claims name, when it is this patient's (held here or in the PACS): a permit for one patient never
+   * opens another's study. Otherwise a recorded refusal.
+   */
+  const patientsStudy = async (
+    access: PatientDataAccess,
+    claims: TimelineClaims,
+    action: 'query' | 'retrieve',
+  ): Promise<string> => {
+    const uid = claims.studyInstanceUid;
+    if (
+      uid === undefined ||
+      !(await studiesOfPatient(access, d.archive, claims.bsn, d.logger)).studies.some((s) => s.studyInstanceUid === uid)
+    ) {
+      access.record({
+        action,
+        outcome: 'failure',
+        description: `timeline ${action === 'retrieve' ? 'retrieval' : 'series listing'} refused: no such study of this patient`,
+        patient: { bsn: claims.bsn },
+        objects: uid !== undefined ? { studyInstanceUid: uid } : {},
+      });
+      throw new BeeldbrugError('NOT_FOUND', 'no such study of this patient here', {
+        members: { reason: 'not-found' },
+      });
+    }
+    return uid;
+  };
+
+  app.post(
+    '/timeline/v1/series',
+    partner("The series of one of the patient's studies here, for a permitted partner"),
+    async (req, reply) => {
+      const { claims, consentReference, access } = await admit(req, 'query');
+      const uid = await patientsStudy(access, claims, 'query');
+      const series = new Map(access.studySeries(claims.bsn, uid).map((s) => [s.seriesInstanceUid, s]));
+      let partial: string | undefined;
+      if (d.archive !== undefined) {
+        try {
+          for (const a of await d.archive.studySeries(uid)) {
+            const held = series.get(a.seriesInstanceUid);
+            series.set(
+              a.seriesInstanceUid,
+              held === undefined ? a : { ...held, instances: Math.max(held.instances, a.instances) },
+            );
+          }
+        } catch (err) {
+          d.logger.warn({ err: (err as Error).message }, 'timeline: the PACS could not be asked for the series');
+          partial = 'the PACS could not be asked: only the series this node holds are listed';
+        }
+      }
+      const answer: SourceSeriesAnswer = {
+        status: 'answered',
+        organization: d.us,
+        consentReference,
+        studyInstanceUid: uid,
+        series: [...series.values()].sort((a, b) => (a.seriesNumber ?? 0) - (b.seriesNumber ?? 0)),
+        ...(partial !== undefined ? { partial } : {}),
+      };
+      access.record({
+        action: 'query',
+        outcome: 'success',
+        description: `timeline: ${answer.series.length} series of a study listed for ${claims.organization.name}`,
+        patient: { bsn: claims.bsn },
+        objects: { studyInstanceUid: uid },
+      });
+      return reply.send(answer);
+    },
+  );
+
   app.post(
     '/timeline/v1/retrievals',
     partner('Send one study of the patient to the asking partner, through the exchange'),
     async (req, reply) => {
-      const admitted = await admit(req);
+      const admitted = await admit(req, 'retrieve');
       const { claims, consentReference, access } = admitted;
-      const uid = claims.studyInstanceUid;
-      // The study must be this patient's: a permit for one patient never opens another's study.
-      if (
-        uid === undefined ||
-        !(await studiesOfPatient(access, d.archive, claims.bsn, d.logger)).studies.some(
-          (s) => s.studyInstanceUid === uid,
-        )
-      ) {
-        access.record({
-          action: 'retrieve',
-          outcome: 'failure',
-          description: 'timeline retrieval refused: no such study of this patient',
-          patient: { bsn: claims.bsn },
-          objects: uid !== undefined ? { studyInstanceUid: uid } : {},
-        });
-        throw new BeeldbrugError('NOT_FOUND', 'no such study of this patient here', {
-          members: { reason: 'not-found' },
-        });
-      }
+      const uid = await patientsStudy(access, claims, 'retrieve');
       const { transferId } = await d.queueRetrieval({
         studyInstanceUid: uid,
         requesterUra: claims.organization.ura,

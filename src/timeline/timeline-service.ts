@@ -5,7 +5,7 @@ import { isValidBsn } from '../patient/index.ts';
 import type { RegistryClient } from '../registry/index.ts';
 import type { PatientData, PatientDataAccess } from '../studies/index.ts';
 import { type Requester, type RequestingSystem, signTimelineRequest } from './claims.ts';
-import type { SourceAnswer, SourceOutcome, Timeline, TimelineStudy } from './types.ts';
+import type { SourceAnswer, SourceOutcome, SourceSeriesAnswer, Timeline, TimelineStudy } from './types.ts';
 
 export interface TimelineServiceOptions {
   /** Where the patient is known and may be asked; without it, `regionalSources` are asked and the answer says so. */
@@ -194,6 +194,48 @@ export class TimelineService {
     }
   }
 
+  /** The series of one study of the timeline, as its source holds them (the PACS's series-level query). */
+  async series(
+    r: { bsn: string; sourceUra: string; studyInstanceUid: string; asker: TimelineAsker },
+    at: { ip?: string } = {},
+  ): Promise<SourceSeriesAnswer> {
+    const partner = this.#partner(r.bsn, r.sourceUra);
+    const jws = await this.#sign(r.bsn, r.asker, { studyInstanceUid: r.studyInstanceUid });
+    const a = await this.#client(partner).json(
+      'POST',
+      '/timeline/v1/series',
+      { request: jws },
+      { timeoutMs: this.#o.sourceTimeoutMs },
+    );
+    const body = a.json as Partial<SourceSeriesAnswer> & { reason?: string; detail?: string };
+    const answered = a.status === 200 && body.status === 'answered' && Array.isArray(body.series);
+    this.#access(r.asker, 'query', at.ip).record({
+      action: 'query',
+      outcome: answered ? 'success' : 'failure',
+      description: answered
+        ? `timeline: ${body.series?.length ?? 0} series of a study at ${partner.name}`
+        : `timeline: the series of a study at ${partner.name} refused: ${body.reason ?? a.status}`,
+      patient: { bsn: r.bsn },
+      objects: { studyInstanceUid: r.studyInstanceUid },
+    });
+    if (!answered)
+      throw new BeeldbrugError(
+        'PARTNER_REFUSED',
+        `${partner.name} did not list the series: ${body.detail ?? body.reason ?? `HTTP ${a.status}`}`,
+      );
+    return body as SourceSeriesAnswer;
+  }
+
+  /** A source to ask about one patient: a partner with a baseUrl; the BSN checked first. */
+  #partner(bsn: string, ura: string): PartnerConfig & { baseUrl: string } {
+    if (!isValidBsn(bsn))
+      throw new BeeldbrugError('BSN_INVALID', `${bsn} is not a valid BSN (nine digits that pass the elfproef)`);
+    const partner = this.#o.partners.find((p) => p.ura === ura);
+    if (partner?.baseUrl === undefined)
+      throw new BeeldbrugError('PARTNER_UNKNOWN', `URA ${ura} is not a partner with a baseUrl in exchange.partners`);
+    return { ...partner, baseUrl: partner.baseUrl };
+  }
+
   /** Asks the source to send one study of the timeline here; the transfer then arrives in the inbox like any other. */
   async retrieve(
     r: {
@@ -204,14 +246,7 @@ export class TimelineService {
     },
     at: { ip?: string } = {},
   ): Promise<{ transferId: string; source: { ura: string; name: string } }> {
-    if (!isValidBsn(r.bsn))
-      throw new BeeldbrugError('BSN_INVALID', `${r.bsn} is not a valid BSN (nine digits that pass the elfproef)`);
-    const partner = this.#o.partners.find((p) => p.ura === r.sourceUra);
-    if (partner?.baseUrl === undefined)
-      throw new BeeldbrugError(
-        'PARTNER_UNKNOWN',
-        `URA ${r.sourceUra} is not a partner with a baseUrl in exchange.partners`,
-      );
+    const partner = this.#partner(r.bsn, r.sourceUra);
     const jws = await this.#sign(r.bsn, r.asker, { studyInstanceUid: r.studyInstanceUid });
     const access = this.#access(r.asker, 'retrieve', at.ip);
     const record = (outcome: 'success' | 'failure', description: string, transferId?: string): void => {
@@ -223,7 +258,7 @@ export class TimelineService {
         objects: { studyInstanceUid: r.studyInstanceUid, ...(transferId !== undefined ? { transferId } : {}) },
       });
     };
-    const a = await this.#client({ ...partner, baseUrl: partner.baseUrl }).json(
+    const a = await this.#client(partner).json(
       'POST',
       '/timeline/v1/retrievals',
       { request: jws },

@@ -1,4 +1,4 @@
-import type { PatientStudy } from '../studies/index.ts';
+import type { PatientSeries, PatientStudy } from '../studies/index.ts';
 
 /** A study as a source reports it: the summary, and the report text when it was asked for and exists. */
 export type SourceStudy = PatientStudy & { reportText?: string };
@@ -9,6 +9,17 @@ export type SourceAnswer = {
   organization: { ura: string; name: string };
   consentReference: string;
   studies: SourceStudy[];
+  /** Set when the list may be incomplete (the source's PACS could not be asked), and why. */
+  partial?: string;
+};
+
+/** What a source answers when asked for the series of one of the patient's studies. */
+export type SourceSeriesAnswer = {
+  status: 'answered';
+  organization: { ura: string; name: string };
+  consentReference: string;
+  studyInstanceUid: string;
+  series: PatientSeries[];
   /** Set when the list may be incomplete (the source's PACS could not be asked), and why. */
   partial?: string;
 };

@@ -13,6 +13,7 @@ import { midden, noord } from '../support/exchange.ts';
 import { findscuAnswers, storescpDestination } from '../support/dcmtk.ts';
 import { datasetsByUid, filesIn } from '../support/dicom-files.ts';
 import { freePort } from '../support/net.ts';
+import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { run } from '../support/processes.ts';
 import { requireTool } from '../support/tools.ts';
 import { byHolder, network, recorded, timelineRequestsAt, zuid } from '../support/timeline-network.ts';
@@ -32,7 +33,7 @@ const withVirtualPacs = (t: Parameters<typeof network>[0]) =>
   });
 
 test("virtual PACS: findscu under the external AE title sees the patient's studies at every permitted hospital, each naming its hospital and where to retrieve it", async (t) => {
-  requireTool(t, 'findscu');
+  if (requireTool(t, 'findscu') === undefined) return;
   const net = await withVirtualPacs(t);
   const { p, nodes } = net;
   await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
@@ -70,6 +71,26 @@ test("virtual PACS: findscu under the external AE title sees the patient's studi
     assert.ok(d.strings(Tag.ModalitiesInStudy).includes(s.modality));
   }
 
+  // A study opened in the PACS: its series, as the source holds them.
+  const zuidStudy = p.studies[2];
+  assert.ok(zuidStudy !== undefined);
+  const series = await findscuAnswers(t, pacs, [
+    'QueryRetrieveLevel=SERIES',
+    `StudyInstanceUID=${zuidStudy.studyInstanceUid}`,
+    'SeriesInstanceUID',
+    'Modality',
+    'SeriesNumber',
+    'NumberOfSeriesRelatedInstances',
+    'InstitutionName',
+  ]);
+  assert.equal(series.length, zuidStudy.series);
+  assert.equal(
+    series.reduce((n, d) => n + (d.number(Tag.NumberOfSeriesRelatedInstances) ?? 0), 0),
+    zuidStudy.instances,
+  );
+  assert.ok(series.every((d) => d.string(Tag.InstitutionName) === zuid.name));
+  assert.ok(series.some((d) => d.string(Tag.Modality)?.trim() === zuidStudy.modality));
+
   // The other keys narrow the answer as any archive's would: one study's date.
   const first = p.studies[0];
   assert.ok(first !== undefined);
@@ -92,15 +113,20 @@ test("virtual PACS: findscu under the external AE title sees the patient's studi
   });
   assert.equal(atMidden[0]?.outcome, 'success');
   const atNoord = nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'query' });
-  assert.equal(atNoord.length, 2, 'Noord records each question too');
+  assert.equal(atNoord.length, 3, 'Noord records each question too: two study lists and one series list');
+  assert.ok(
+    timelineRequestsAt(nodes.zuid, p.bsn).some((r) =>
+      /^timeline: \d+ series of a study listed for/.test(r.description),
+    ),
+    'Zuid records the series question',
+  );
   assert.equal(atNoord[0]?.user.id, 'dicom:PACS_NOORD');
   assert.equal(atNoord[0]?.accessPoint.aeTitle, EXTERNAL);
   assert.equal(atNoord[0]?.grounds.purpose, 'treatment');
 });
 
 test('virtual PACS: a local Patient ID is mapped to the BSN; a modality may not ask, a query without a patient is refused, and a denied hospital is not shown', async (t) => {
-  requireTool(t, 'findscu');
-  requireTool(t, 'dcmodify');
+  if (requireTool(t, 'findscu') === undefined || requireTool(t, 'dcmodify') === undefined) return;
   const net = await withVirtualPacs(t);
   const { p, nodes } = net;
   await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
@@ -192,7 +218,7 @@ test('virtual PACS: a local Patient ID is mapped to the BSN; a modality may not 
 });
 
 test('virtual PACS: a C-MOVE of a study another hospital holds brings it over the exchange into the PACS, byte for byte, once; a second C-MOVE is served from the copy', async (t) => {
-  for (const tool of ['findscu', 'movescu', 'storescp']) requireTool(t, tool);
+  if (['findscu', 'movescu', 'storescp'].map((tool) => requireTool(t, tool)).includes(undefined)) return;
   const pacsPort = await freePort();
   const net = await network(t, {
     noord: {
@@ -278,4 +304,68 @@ test('virtual PACS: a C-MOVE of a study another hospital holds brings it over th
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout + again.stderr, /Received Final Move Response \(Success\)/);
   assert.equal(releasesAtMidden(), before, 'Midden was not asked again');
+});
+
+test("virtual PACS: Orthanc as the hospital's PACS queries the other hospitals through its DICOM modalities and retrieves a prior into itself", async (t) => {
+  if (requireTool(t, 'Orthanc') === undefined) return;
+  const orthanc = await startOrthanc({ dir: tempDir(t), aeTitle: 'ORTHANC_NOORD', modalities: {} });
+  t.after(() => orthanc.stop());
+  const net = await network(t, {
+    noord: {
+      dimsePeers: [{ aeTitle: 'ORTHANC_NOORD', host: '127.0.0.1', port: orthanc.dicomPort, description: 'Noord PACS' }],
+      timeline: { sourceTimeoutMs: 5000, externalAe: { aeTitle: EXTERNAL, callers: ['ORTHANC_NOORD'] } },
+    },
+  });
+  const { p, nodes } = net;
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(zuid.ura), ...recorded });
+  // The other hospitals' archive, as a PACS admin adds it: one more DICOM modality.
+  await orthanc.rest('PUT', '/modalities/priors', { AET: EXTERNAL, Host: '127.0.0.1', Port: nodes.noord.n.port });
+
+  // Orthanc's "query/retrieve" screen does this: a study-level C-FIND with the keys it shows.
+  const query = await orthanc.rest<{ ID: string }>('POST', '/modalities/priors/query', {
+    Level: 'Study',
+    Query: { PatientID: p.bsn, StudyDate: '', StudyDescription: '', ModalitiesInStudy: '', InstitutionName: '' },
+  });
+  const answers = await orthanc.rest<Record<string, { Value?: string }>[]>(
+    'GET',
+    `/queries/${query.ID}/answers?expand&simplify`,
+  );
+  const found = answers.map((a) => ({ uid: String(a['StudyInstanceUID']), hospital: String(a['InstitutionName']) }));
+  assert.deepEqual(found.map((f) => f.uid).sort(), p.studies.map((s) => s.studyInstanceUid).sort());
+  const zuidStudy = p.studies[2];
+  assert.ok(zuidStudy !== undefined);
+  const index = found.findIndex((f) => f.uid === zuidStudy.studyInstanceUid);
+  assert.equal(found[index]?.hospital, zuid.name);
+
+  // Opening the study in that screen asks for its series.
+  const seriesQuery = await orthanc.rest<{ ID: string }>(
+    'POST',
+    `/queries/${query.ID}/answers/${index}/query-series`,
+    {},
+  );
+  const series = await orthanc.rest<Record<string, string>[]>(
+    'GET',
+    `/queries/${seriesQuery.ID}/answers?expand&simplify`,
+  );
+  assert.equal(series.length, zuidStudy.series);
+
+  // Retrieve into Orthanc itself (a C-MOVE with Orthanc as the destination), as its "retrieve" button does.
+  await orthanc.rest('POST', `/queries/${query.ID}/answers/${index}/retrieve`, {
+    TargetAet: 'ORTHANC_NOORD',
+    Synchronous: true,
+  });
+  const studies = await orthanc.rest<{ MainDicomTags: { StudyInstanceUID: string }; Instances?: string[] }[]>(
+    'GET',
+    '/studies?expand',
+  );
+  assert.deepEqual(
+    studies.map((s) => s.MainDicomTags.StudyInstanceUID),
+    [zuidStudy.studyInstanceUid],
+  );
+  const instances = await orthanc.rest<unknown[]>(
+    'GET',
+    `/studies/${(await orthanc.rest<string[]>('GET', '/studies'))[0]}/instances`,
+  );
+  assert.equal(instances.length, zuidStudy.instances, 'every instance of the prior is in the PACS');
 });
