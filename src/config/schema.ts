@@ -210,6 +210,14 @@ const exchange = z.strictObject({
     .min(1024 * 1024)
     .default(2 * 1024 * 1024 * 1024)
     .describe('largest upload request a partner may send'),
+  studyStableSeconds: z
+    .number()
+    .min(0.1)
+    .max(600)
+    .default(3)
+    .describe(
+      "a study a PACS C-STOREs to a partner's AE title is queued once no association has stored to it for this long: a PACS may spread one send over several associations, and the study then still travels once",
+    ),
   routing: z
     .array(
       z

@@ -21,6 +21,7 @@ import type {
 } from '../studies/index.ts';
 import type { VirtualPacs } from '../gateway/index.ts';
 import { ingestStoreRequest } from './ingest-store-request.ts';
+import type { SentBy, StableStudySends } from './stable-study-sends.ts';
 
 /** A C-MOVE destination: a configured peer with a port. */
 export interface MoveDestination {
@@ -47,8 +48,10 @@ export interface HandlerOptions {
   sendToPartner?: (
     destinationAeTitle: string,
     studyInstanceUids: readonly string[],
-    requestedBy: { callingAeTitle: string; remoteAddress: string; associationId: string },
+    requestedBy: SentBy,
   ) => Promise<void>;
+  /** Studies C-STOREd to a partner's AE title, queued for it once stable (the PACS may use several associations). */
+  partnerSends?: StableStudySends;
   /** The external AE title, under which the PACS queries the other hospitals' studies (timeline.externalAe). */
   virtualPacs?: { aeTitle: string; handlers: VirtualPacs };
   /** This node's name, the audit records' access point. */
@@ -128,8 +131,6 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
     return model;
   };
 
-  /** Studies stored per association called with a partner's AE title, queued for that partner at release. */
-  const forPartner = new Map<string, { destination: string; studies: Set<string> }>();
   const partnerCalled = (a: AssociationInfo): string | undefined => {
     const called = a.calledAeTitle.trim();
     return (o.partnerDestinations ?? []).includes(called) ? called : undefined;
@@ -170,7 +171,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
     async store(a, req) {
       refuseOnVirtualTitle(a, 'C-STORE');
       const partner = partnerCalled(a);
-      if (partner !== undefined && o.sendToPartner === undefined)
+      if (partner !== undefined && (o.sendToPartner === undefined || o.partnerSends === undefined))
         return fail(a, new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running'), 'C-STORE');
       try {
         const stored = await ingestStoreRequest(
@@ -179,11 +180,12 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
           { aeTitle: a.callingAeTitle, remoteAddress: a.remoteAddress },
           'C-STORE: study received from a DICOM peer',
         );
-        if (partner !== undefined) {
-          const entry = forPartner.get(a.id) ?? { destination: partner, studies: new Set<string>() };
-          entry.studies.add(stored.studyInstanceUid);
-          forPartner.set(a.id, entry);
-        }
+        if (partner !== undefined)
+          o.partnerSends?.stored(partner, stored.studyInstanceUid, {
+            callingAeTitle: a.callingAeTitle,
+            remoteAddress: a.remoteAddress,
+            associationId: a.id,
+          });
         return Status.Success;
       } catch (err) {
         return fail(a, err, 'C-STORE');
@@ -287,36 +289,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
 
     ended(a, how) {
       accesses.delete(a.id);
-      const entry = forPartner.get(a.id);
-      if (entry === undefined) return;
-      forPartner.delete(a.id);
-      const studies = [...entry.studies];
-      // A study cut off mid-way is not sent: the PACS reports the failure to its user, who sends again.
-      if (how === 'aborted') {
-        o.logger.warn(
-          { association: a.id, destination: entry.destination, studies: studies.length },
-          'association to a partner AE title aborted; nothing queued',
-        );
-        return;
-      }
-      void (async () => {
-        try {
-          await o.sendToPartner?.(entry.destination, studies, {
-            callingAeTitle: a.callingAeTitle,
-            remoteAddress: a.remoteAddress,
-            associationId: a.id,
-          });
-          o.logger.info(
-            { association: a.id, destination: entry.destination, studies: studies.length },
-            'C-STORE to a partner AE title: queued in the outbox',
-          );
-        } catch (err) {
-          o.logger.error(
-            { association: a.id, destination: entry.destination, err },
-            'the studies sent to a partner AE title could not be queued',
-          );
-        }
-      })();
+      o.partnerSends?.ended(a.id, how);
     },
   };
 }

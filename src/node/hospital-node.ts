@@ -48,6 +48,7 @@ import { dimseHandlers } from './dimse-handlers.ts';
 import { RetentionJob } from './retention-job.ts';
 import { admit, peerCertificateCheck, resolvePeers } from './peer-allow-list.ts';
 import { virtualPacs } from '../gateway/index.ts';
+import { StableStudySends } from './stable-study-sends.ts';
 import { pacsSourceFor } from './pacs-source.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '../registry/index.ts';
@@ -302,10 +303,20 @@ export async function startNode(
     let timelineForPacs: TimelineService | undefined;
     let transferWatch: TransferWatch | undefined;
     const externalAe = config.timeline.externalAe;
+    const partnerSends = new StableStudySends({
+      stableMs: (config.exchange?.studyStableSeconds ?? 3) * 1000,
+      queue: async (destination, uids, by) => {
+        if (sendToPartner === undefined)
+          throw new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running');
+        await sendToPartner(destination, uids, by);
+      },
+      logger: logger.child({ part: 'dimse' }),
+    });
     const handlers = dimseHandlers({
       patientData,
       node: config.node.name,
       partnerDestinations,
+      partnerSends,
       ...(externalAe !== undefined
         ? {
             virtualPacs: {
@@ -824,6 +835,8 @@ export async function startNode(
       closers.push(() => server.close());
       https = { port: server.port, routes: server.routes };
       worker.start();
+      // Closed first (closers run in reverse): what a PACS sent whole is queued while the outbox is still open.
+      closers.push(() => partnerSends.close());
       logger.info(
         { host: exchange.listen.host, port: server.port, partners: exchange.partners.length },
         'HTTPS listening',

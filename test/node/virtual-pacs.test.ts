@@ -10,7 +10,7 @@ import { testAccess } from '../support/patient-data.ts';
 import { tempDir } from '../support/tmp.ts';
 import { Tag } from '../../src/dicom/index.ts';
 import { midden, noord } from '../support/exchange.ts';
-import { findscuAnswers, storescpDestination } from '../support/dcmtk.ts';
+import { findscuAnswers, storescpDestination, wholeStudy } from '../support/dcmtk.ts';
 import { datasetsByUid, filesIn } from '../support/dicom-files.ts';
 import { freePort } from '../support/net.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
@@ -368,4 +368,27 @@ test("virtual PACS: Orthanc as the hospital's PACS queries the other hospitals t
     `/studies/${(await orthanc.rest<string[]>('GET', '/studies'))[0]}/instances`,
   );
   assert.equal(instances.length, zuidStudy.instances, 'every instance of the prior is in the PACS');
+
+  // A C-GET works the same way: the instances come back on the asking association.
+  if (requireTool(t, 'getscu') === undefined) return;
+  const middenStudy = p.studies[0];
+  assert.ok(middenStudy !== undefined);
+  const got = tempDir(t);
+  const get = await run('getscu', [
+    '-S',
+    '-aet',
+    'ORTHANC_NOORD',
+    '-aec',
+    EXTERNAL,
+    '-od',
+    got,
+    '127.0.0.1',
+    String(nodes.noord.n.port),
+    ...wholeStudy(middenStudy.studyInstanceUid),
+  ]);
+  assert.equal(get.code, 0, get.stderr);
+  const original = datasetsByUid(middenStudy.files);
+  const fetched = datasetsByUid(filesIn(got));
+  assert.equal(fetched.size, middenStudy.instances);
+  for (const [uid, bytes] of original) assert.ok(fetched.get(uid)?.equals(bytes), `instance ${uid} byte for byte`);
 });

@@ -32,6 +32,8 @@ export interface ExchangeNodeOptions {
   us?: { name: string; ura: string };
   partners?: { name: string; ura: string; baseUrl?: string; aeTitle?: string }[];
   maxUploadBytes?: number;
+  /** exchange.studyStableSeconds: how long after the last association a study sent to a partner's title is queued. */
+  studyStableSeconds?: number;
   /** The HTTPS port, when a partner must know it before this node starts; a free one otherwise. */
   port?: number;
   outbox?: { firstRetrySeconds?: number; maxRetrySeconds?: number; giveUpAfterHours?: number };
@@ -95,6 +97,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
           ...(p.aeTitle !== undefined ? { aeTitle: p.aeTitle } : {}),
         })),
         ...(o.maxUploadBytes !== undefined ? { maxUploadBytes: o.maxUploadBytes } : {}),
+        ...(o.studyStableSeconds !== undefined ? { studyStableSeconds: o.studyStableSeconds } : {}),
         ...(o.outbox !== undefined ? { outbox: o.outbox } : {}),
         ...(o.routing !== undefined ? { routing: o.routing } : {}),
         ...(o.fetchFrom !== undefined ? { fetchFrom: o.fetchFrom } : {}),
