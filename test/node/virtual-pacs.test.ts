@@ -327,11 +327,8 @@ test("virtual PACS: Orthanc as the hospital's PACS queries the other hospitals t
     Level: 'Study',
     Query: { PatientID: p.bsn, StudyDate: '', StudyDescription: '', ModalitiesInStudy: '', InstitutionName: '' },
   });
-  const answers = await orthanc.rest<Record<string, { Value?: string }>[]>(
-    'GET',
-    `/queries/${query.ID}/answers?expand&simplify`,
-  );
-  const found = answers.map((a) => ({ uid: String(a['StudyInstanceUID']), hospital: String(a['InstitutionName']) }));
+  const answers = await orthanc.rest<Record<string, string>[]>('GET', `/queries/${query.ID}/answers?expand&simplify`);
+  const found = answers.map((a) => ({ uid: a['StudyInstanceUID'], hospital: a['InstitutionName'] }));
   assert.deepEqual(found.map((f) => f.uid).sort(), p.studies.map((s) => s.studyInstanceUid).sort());
   const zuidStudy = p.studies[2];
   assert.ok(zuidStudy !== undefined);
