@@ -414,6 +414,56 @@ const timeline = z.strictObject({
     ),
 });
 
+/** A prefetch rule: which orders it applies to, and which priors are relevant for them. */
+const prefetchRule = z.strictObject({
+  name: z.string().min(1).max(80),
+  modalities: z
+    .array(z.string().regex(/^[A-Z0-9]{2,8}$/, 'a DICOM modality such as CT'))
+    .optional()
+    .describe("the ordered examination's modality (OBR-24, IPC-5) is one of these"),
+  procedure: z
+    .string()
+    .min(1)
+    .refine((p) => {
+      try {
+        new RegExp(p, 'i');
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'not a valid regular expression')
+    .optional()
+    .describe('a regular expression (case-insensitive) the procedure code or text (OBR-4, AIS-3) matches'),
+  priorModalities: z
+    .array(z.string().regex(/^[A-Z0-9]{2,8}$/))
+    .optional()
+    .describe('priors of these modalities'),
+  priorBodyParts: z.array(z.string().min(1)).optional().describe('priors of these body parts (Body Part Examined)'),
+  maxPriors: z.number().int().min(1).max(20).default(3),
+  maxAgeYears: z.number().min(0.1).max(100).default(5),
+});
+
+/** The HL7 v2 listener for orders and appointments from the RIS, and what it prefetches. */
+const hl7 = z
+  .strictObject({
+    listen: z.strictObject({ host, port }),
+    tls: tlsFiles.optional().describe("MLLP over TLS: the RIS presents a client certificate of the CA's"),
+    plainHl7: z
+      .strictObject({ reason: z.string().min(10, 'say why the RIS cannot use TLS, and on which network') })
+      .optional()
+      .describe('without TLS on another interface than loopback the node refuses to start unless this states why'),
+    senders: z
+      .array(z.strictObject({ host, description: z.string().optional() }))
+      .min(1)
+      .describe('the allow-list: only these addresses may send (anything else is disconnected unread)'),
+    prefetch: z.strictObject({
+      destination: aeTitle.describe('the PACS the priors go into: a dimse peer with a port'),
+      rules: z.array(prefetchRule).min(1).describe('the first rule that applies to an order decides'),
+      retrieveIdleSeconds: z.number().int().min(10).max(3600).default(300),
+    }),
+  })
+  .refine((h) => h.tls === undefined || h.plainHl7 === undefined, 'a listener has tls or plainHl7, not both');
+
 export const configSchema = z
   .strictObject({
     node: z.strictObject({
@@ -563,6 +613,11 @@ export const configSchema = z
       ),
     timeline: timeline.default({ sourceTimeoutMs: 3000, regionalSources: [] }),
     share: share.optional().describe('sharing studies with patients and doctors elsewhere; off when absent'),
+    hl7: hl7
+      .optional()
+      .describe(
+        'orders and appointments from the RIS (HL7 v2 over MLLP): the priors they need are fetched into the PACS',
+      ),
   })
   .superRefine((c, ctx) => {
     if (c.auth.oidc !== undefined && c.exchange === undefined) {
@@ -637,6 +692,21 @@ export const configSchema = z
             message: `${caller} is not a dimse peer`,
           });
       }
+    }
+    if (c.hl7 !== undefined) {
+      if (c.exchange === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['hl7'],
+          message: 'prefetch asks other hospitals: configure exchange (and registry) too',
+        });
+      const destination = c.hl7.prefetch.destination;
+      if (!c.dimse.peers.some((p) => p.aeTitle === destination && p.port !== undefined))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['hl7', 'prefetch', 'destination'],
+          message: `${destination} is not a dimse peer with a port`,
+        });
     }
     for (const [i, u] of c.timeline.regionalSources.entries()) {
       if (!(c.exchange?.partners ?? []).some((p) => p.ura === u && p.baseUrl !== undefined)) {

@@ -1,1 +1,6 @@
-export { virtualPacs, type VirtualPacs, type VirtualPacsOptions } from './virtual-pacs.ts';
+export { virtualPacs, type IncomingStudy, type VirtualPacs, type VirtualPacsOptions } from './virtual-pacs.ts';
+export { Prefetcher, type PrefetchOptions, type PrefetchOutcome, type PrefetchRule } from './prefetch.ts';
+export { hl7Listener, type Hl7ListenerOptions } from './hl7/listener.ts';
+export { Hl7Error, Hl7Message } from './hl7/message.ts';
+export { orderOf, type Order } from './hl7/order.ts';
+export type { MllpServer } from './hl7/mllp-server.ts';

@@ -46,10 +46,10 @@ import { openEmbeddedStore, readEncryptionKeyFile, StoreError, type Store } from
 import { type AccessGrounds, PatientData, type PatientDataAccess } from '../studies/index.ts';
 import { dimseHandlers } from './dimse-handlers.ts';
 import { RetentionJob } from './retention-job.ts';
-import { admit, peerCertificateCheck, resolvePeers } from './peer-allow-list.ts';
-import { virtualPacs } from '../gateway/index.ts';
+import { admit, normalizeAddress, peerCertificateCheck, resolveHosts, resolvePeers } from './peer-allow-list.ts';
+import { hl7Listener, Prefetcher, virtualPacs } from '../gateway/index.ts';
 import { StableStudySends } from './stable-study-sends.ts';
-import { pacsSourceFor } from './pacs-source.ts';
+import { pacsAt, pacsSourceFor } from './pacs-source.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '../registry/index.ts';
 import { registerWorkspaceRoutes, WORKSPACE_ROOT } from '../workspace/index.ts';
@@ -86,6 +86,8 @@ export interface RunningNode {
   readonly https: { port: number; routes: readonly { method: string; url: string; access: RouteAccess }[] } | undefined;
   /** The SFTP port for partner accounts, when `share.sftp` is configured. */
   readonly sftpPort: number | undefined;
+  /** The HL7 (MLLP) port for orders from the RIS, when `hl7` is configured. */
+  readonly hl7Port: number | undefined;
   /** The PACS forwarders by destination AE title, as routing created them. */
   forwarding(): ReadonlyMap<string, PacsForwarder>;
   /** The node's audit trail (NEN 7513). */
@@ -407,6 +409,7 @@ export async function startNode(
     let outbox: Outbox | undefined;
     let timeline: TimelineService | undefined;
     let sftpPort: number | undefined;
+    let hl7Port: number | undefined;
     // The viewer that goes into each share's zip, from the built web app (read once).
     const offlineViewer = config.share !== undefined ? offlineViewerPage(WORKSPACE_ROOT) : undefined;
     // Read (or made) before the workspace's routes, which tell partners the key's fingerprint.
@@ -470,10 +473,10 @@ export async function startNode(
       closers.push(async () => theTimeline.close());
       const inbox = new Inbox(join(config.dataDir, 'exchange.sqlite'));
       const watching = patientData.openForTask(
-        'virtual-pacs',
-        'virtual PACS',
+        'transfer-watch',
+        'retrievals the node asked for',
         'retrieve',
-        'C-MOVE through the external AE title',
+        'a C-MOVE through the external AE title, or a prefetch',
       );
       const watch = new TransferWatch(inbox, (m) => watching.heldWithDigest(m.instances));
       transferWatch = watch;
@@ -837,6 +840,65 @@ export async function startNode(
       worker.start();
       // Closed first (closers run in reverse): what a PACS sent whole is queued while the outbox is still open.
       closers.push(() => partnerSends.close());
+      const hl7 = config.hl7;
+      if (hl7 !== undefined) {
+        const destination = hl7.prefetch.destination;
+        const pacs = pacsAt(
+          config,
+          { aeTitle: destination, method: 'c-move', setting: 'hl7.prefetch.destination' },
+          patientData,
+          logger,
+        );
+        const stopping = new AbortController();
+        closers.push(async () => stopping.abort());
+        const prefetcher = new Prefetcher({
+          rules: hl7.prefetch.rules,
+          timeline: () => timelineForPacs,
+          pacsHolds: async (uid) => (await pacs.locate(uid)) !== undefined,
+          retrieveIntoPacs: async (prior, asker) => {
+            const asked = await theTimeline.retrieve({ ...prior, asker });
+            const incoming = watch.watch(asked.transferId, {
+              idleMs: hl7.prefetch.retrieveIdleSeconds * 1000,
+              signal: stopping.signal,
+            });
+            const manifest = await incoming.manifest;
+            const transfer = inbox.find(asked.transferId);
+            const forwarder = forwarderFor(destination);
+            if (transfer === undefined || forwarder === undefined)
+              throw new BeeldbrugError('PARTNER_UNKNOWN', `the prior cannot go into ${destination}`);
+            const access = importAccess(transfer, destination, undefined);
+            let instances = 0;
+            try {
+              // Each instance into the PACS as it arrives, as a forwarding routing rule does.
+              for (const i of manifest.instances) {
+                await incoming.arrived(i.sopInstanceUid);
+                for (const released of access.releaseInstances([i.sopInstanceUid], undefined))
+                  forwarder.enqueue(released);
+                instances++;
+              }
+            } finally {
+              incoming.close();
+              recordImport(transfer, destination, forwarder, access);
+            }
+            await forwarder.settled();
+            const uids = new Set(manifest.instances.map((i) => i.sopInstanceUid));
+            return { instances, failed: forwarder.failed.filter((u) => uids.has(u)).length };
+          },
+          logger: logger.child({ part: 'prefetch' }),
+        });
+        const senders = await resolveHosts(hl7.senders.map((s) => s.host));
+        const listener = hl7Listener({
+          allowed: (address) => senders.has(normalizeAddress(address)),
+          ...(hl7.tls !== undefined ? { tls: readTlsFiles(hl7.tls) } : {}),
+          prefetcher,
+          logger: logger.child({ part: 'hl7' }),
+        });
+        hl7Port = await listening(`HL7 ${hl7.listen.host}:${hl7.listen.port}`, () =>
+          listener.listen(hl7.listen.port, hl7.listen.host),
+        );
+        closers.push(() => listener.close());
+        logger.info({ host: hl7.listen.host, port: hl7Port, tls: hl7.tls !== undefined }, 'HL7 listening (orders)');
+      }
       logger.info(
         { host: exchange.listen.host, port: server.port, partners: exchange.partners.length },
         'HTTPS listening',
@@ -876,6 +938,7 @@ export async function startNode(
       dimsePorts,
       https,
       sftpPort,
+      hl7Port,
       forwarding: () => forwarding,
       outbox,
       timeline,

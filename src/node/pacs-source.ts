@@ -364,16 +364,23 @@ export function pacsSourceFor(
 ): PacsSource | undefined {
   const fetchFrom = config.exchange?.fetchFrom;
   if (fetchFrom === undefined) return undefined;
-  const peer = config.dimse.peers.find((p) => p.aeTitle === fetchFrom.aeTitle);
+  return pacsAt(config, { ...fetchFrom, setting: 'exchange.fetchFrom' }, patientData, logger);
+}
+
+/** The PACS of a dimse peer with a port (`setting` names where the configuration points at it, for its errors). */
+export function pacsAt(
+  config: Readonly<Config>,
+  o: { aeTitle: string; method: 'c-move' | 'c-get'; setting: string },
+  patientData: PatientData,
+  logger: Logger,
+): PacsSource {
+  const peer = config.dimse.peers.find((p) => p.aeTitle === o.aeTitle);
   if (peer?.port === undefined)
-    throw new BeeldbrugError(
-      'CONFIG_INVALID',
-      `exchange.fetchFrom.aeTitle ${fetchFrom.aeTitle} is not a dimse peer with a port`,
-    );
+    throw new BeeldbrugError('CONFIG_INVALID', `${o.setting} ${o.aeTitle} is not a dimse peer with a port`);
   if (peer.tls && config.dimse.tlsClient === undefined)
     throw new BeeldbrugError(
       'CONFIG_INVALID',
-      `the PACS ${peer.aeTitle} (exchange.fetchFrom) is reached with DICOM TLS, but dimse.tlsClient is not configured`,
+      `the PACS ${peer.aeTitle} (${o.setting}) is reached with DICOM TLS, but dimse.tlsClient is not configured`,
     );
   const tls =
     peer.tls && config.dimse.tlsClient !== undefined
@@ -385,7 +392,7 @@ export function pacsSourceFor(
   return new PacsSource(
     { aeTitle: peer.aeTitle, host: peer.host, port: peer.port, ...(tls !== undefined ? { tls } : {}) },
     {
-      method: fetchFrom.method,
+      method: o.method,
       ourAeTitle: config.dimse.aeTitle,
       patientData,
       node: config.node.name,

@@ -157,12 +157,20 @@ export function admit(
 /** Resolves each configured host once; a host that does not resolve is a start-up error rather than a silent gap. */
 export async function resolvePeers(peers: readonly DimsePeerConfig[]): Promise<AllowedPeer[]> {
   return Promise.all(
-    peers.map(async (p) => {
-      const certificate = p.certificate !== undefined ? { certificate: p.certificate } : {};
-      if (isIP(p.host) !== 0)
-        return { aeTitle: p.aeTitle.trim(), addresses: [normalizeAddress(p.host)], ...certificate };
-      const found = await lookup(p.host, { all: true });
-      return { aeTitle: p.aeTitle.trim(), addresses: found.map((a) => normalizeAddress(a.address)), ...certificate };
-    }),
+    peers.map(async (p) => ({
+      aeTitle: p.aeTitle.trim(),
+      addresses: await addressesOf(p.host),
+      ...(p.certificate !== undefined ? { certificate: p.certificate } : {}),
+    })),
   );
+}
+
+/** Every address of these hosts (as resolvePeers resolves them), e.g. the HL7 senders' allow-list. */
+export async function resolveHosts(hosts: readonly string[]): Promise<Set<string>> {
+  return new Set((await Promise.all(hosts.map(addressesOf))).flat());
+}
+
+async function addressesOf(host: string): Promise<string[]> {
+  if (isIP(host) !== 0) return [normalizeAddress(host)];
+  return (await lookup(host, { all: true })).map((a) => normalizeAddress(a.address));
 }

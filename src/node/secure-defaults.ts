@@ -60,6 +60,22 @@ export function insecureSettings(config: Readonly<Config>, o: { admins: number }
       fix: 'add tls (certFile, keyFile, caFile) to this listener; for a modality or PACS that cannot speak DICOM TLS, bind a separate listener to the interface of that network and state why in plainDicom.reason',
     });
   }
+  const hl7 = config.hl7;
+  if (hl7 !== undefined && hl7.tls === undefined && !isLoopback(hl7.listen.host) && hl7.plainHl7 === undefined)
+    found.push({
+      key: 'hl7.listen',
+      problem: `HL7 on ${hl7.listen.host}:${hl7.listen.port} without TLS: anyone on that network reads the orders and the patients' BSNs as they pass`,
+      fix: 'add tls (certFile, keyFile, caFile) to hl7; for a RIS that cannot speak TLS, bind the listener to the interface of its network and state why in hl7.plainHl7.reason',
+    });
+  for (const [i, s] of (hl7?.senders ?? []).entries()) {
+    const why = wildcardHost(s.host);
+    if (why !== undefined)
+      found.push({
+        key: `hl7.senders[${i}].host`,
+        problem: `an HL7 sender has host ${s.host}, ${why}: the allow-list would not tie it to a machine`,
+        fix: 'name the one address or host name the RIS (or integration engine) connects from',
+      });
+  }
   for (const [i, p] of config.dimse.peers.entries()) {
     const why = wildcardHost(p.host);
     if (why === undefined) continue;

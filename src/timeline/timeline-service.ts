@@ -32,7 +32,9 @@ export interface TimelineServiceOptions {
  */
 export type TimelineAsker =
   | { kind: 'person'; requester: Requester; system?: RequestingSystem }
-  | { kind: 'dicom-peer'; system: RequestingSystem; aeTitle: string; remoteAddress: string };
+  | { kind: 'dicom-peer'; system: RequestingSystem; aeTitle: string; remoteAddress: string }
+  /** A task of the node on grounds it names (prefetch on an order from the RIS). */
+  | { kind: 'node-task'; system: RequestingSystem; grounds: string };
 
 export interface TimelineQuery {
   bsn: string;
@@ -75,7 +77,7 @@ export class TimelineService {
       {
         bsn,
         requester: asker.kind === 'person' ? asker.requester : undefined,
-        system: asker.kind === 'dicom-peer' ? asker.system : undefined,
+        system: asker.kind !== 'person' ? asker.system : undefined,
         organization: this.#o.us,
         ...extra,
       },
@@ -90,6 +92,15 @@ export class TimelineService {
   #access(asker: TimelineAsker, purpose: 'query' | 'retrieve', ip: string | undefined): PatientDataAccess {
     const ura = this.#o.us.ura;
     const common = { purpose, purposeOfUse: 'treatment' } as const;
+    if (asker.kind === 'node-task') {
+      return this.#o.patientData.open({
+        kind: 'node-task',
+        user: { ...asker.system, organizationUra: ura },
+        accessPoint: { node: this.#o.node },
+        authorization: asker.grounds,
+        ...common,
+      });
+    }
     if (asker.kind === 'dicom-peer') {
       return this.#o.patientData.open({
         kind: 'dicom-peer',

@@ -67,6 +67,8 @@ export interface ExchangeNodeOptions {
   now?: () => number;
   /** The share section: its mail server and SMS gateway (see share-services.ts). */
   share?: Record<string, unknown>;
+  /** The hl7 section: the listener for orders from the RIS and its prefetch rules. */
+  hl7?: Record<string, unknown>;
 }
 
 /** A node with an exchange listener; by default Noord's, trusting Midden as its one partner. */
@@ -109,6 +111,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
       if (o.retentionDays !== undefined) (raw['store'] as Record<string, unknown>)['retentionDays'] = o.retentionDays;
       if (o.dataDir !== undefined) raw['dataDir'] = o.dataDir;
       if (o.share !== undefined) raw['share'] = o.share;
+      if (o.hl7 !== undefined) raw['hl7'] = o.hl7;
       if (o.oidc !== undefined) raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), oidc: o.oidc };
       if (o.assertions !== undefined)
         raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), assertions: o.assertions };

@@ -1,0 +1,113 @@
+// Prefetch on an order: Noord's RIS sends an HL7 order (ORM^O01) with Debian's python3-hl7 `mllp_send`, a client
+// nobody here wrote; Noord's node acknowledges it, asks the timeline for the patient's studies at the other hospitals,
+// picks the relevant priors by its rule, and retrieves them into Noord's PACS (Orthanc) before the examination is read.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { midden } from '../support/exchange.ts';
+import { freePort, waitFor } from '../support/net.ts';
+import { logLines } from '../support/node.ts';
+import { startOrthanc } from '../support/orthanc-pacs.ts';
+import { run } from '../support/processes.ts';
+import { tempDir } from '../support/tmp.ts';
+import { requireTool } from '../support/tools.ts';
+import { byHolder, network, recorded, zuid } from '../support/timeline-network.ts';
+
+/** An order as a RIS writes it (segments one per line, as mllp_send --loose reads them). */
+function order(o: { bsn: string; orderNumber: string; procedure: string; type?: string; control: string }): string {
+  return [
+    `MSH|^~\\&|RIS|NOORD|BEELDBRUG|NOORD|20261206101500||${o.type ?? 'ORM^O01^ORM_O01'}|${o.control}|P|2.5`,
+    `PID|1||NOORD-4711^^^NOORD^PI~${o.bsn}^^^NLMINBIZA^NNNLD||Post^Wouter||19690516|M`,
+    `ORC|NW|${o.orderNumber}|||SC`,
+    `OBR|1|${o.orderNumber}||XTHX^${o.procedure}^LOCAL|||20261207090000|||||||||||||||||CR`,
+    '',
+  ].join('\n');
+}
+
+test('prefetch: an ORM from the RIS brings the newest relevant priors from the other hospitals into the PACS; they are not fetched twice; other messages are refused', async (t) => {
+  if (requireTool(t, 'Orthanc') === undefined || requireTool(t, 'mllp_send') === undefined) return;
+  const pacs = await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_NOORD', modalities: {} });
+  t.after(() => pacs.stop());
+  const net = await network(t, {
+    noord: {
+      dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacs.dicomPort, description: 'Noord PACS' }],
+      hl7: {
+        listen: { host: '127.0.0.1', port: await freePort() },
+        senders: [{ host: '127.0.0.1', description: 'the RIS' }],
+        prefetch: {
+          destination: 'PACS_NOORD',
+          rules: [
+            { name: 'thorax', procedure: 'thorax', priorModalities: ['CR', 'DX'], maxPriors: 2, maxAgeYears: 50 },
+          ],
+        },
+      },
+    },
+  });
+  const { p, nodes } = net;
+  await pacs.rest('PUT', '/modalities/beeldbrug', {
+    AET: nodes.noord.n.aeTitle,
+    Host: '127.0.0.1',
+    Port: nodes.noord.n.port,
+  });
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(zuid.ura), ...recorded });
+  const hl7Port = nodes.noord.n.node.hl7Port;
+  assert.ok(hl7Port !== undefined);
+  const send = async (text: string) => {
+    const file = join(tempDir(t), 'message.hl7');
+    writeFileSync(file, text);
+    return run('mllp_send', ['--loose', '--file', file, '--port', String(hl7Port), '127.0.0.1']);
+  };
+
+  const sent = await send(order({ bsn: p.bsn, orderNumber: 'ORD-1', procedure: 'X-thorax', control: 'C1' }));
+  assert.equal(sent.code, 0, sent.stderr);
+  assert.match(sent.stdout, /MSA\|AA\|C1\|/, 'acknowledged at once');
+  // The two newest of the patient's three X-ray studies (two at Midden, one at Zuid).
+  const expected = [...p.studies].sort((a, b) => b.studyDate.localeCompare(a.studyDate)).slice(0, 2);
+  const wanted = expected.reduce((n, s) => n + s.instances, 0);
+  const inPacs = async () => (await pacs.rest<{ CountInstances: number }>('GET', '/statistics')).CountInstances;
+  await waitFor('the priors in the PACS', async () => (await inPacs()) === wanted);
+  const studies = await pacs.rest<{ MainDicomTags: { StudyInstanceUID: string } }[]>('GET', '/studies?expand');
+  assert.deepEqual(
+    studies.map((s) => s.MainDicomTags.StudyInstanceUID).sort(),
+    expected.map((s) => s.studyInstanceUid).sort(),
+  );
+  await waitFor('the prefetch logged', async () => logLines(nodes.noord.n).some((l) => l['msg'] === 'prefetch done'));
+  const done = logLines(nodes.noord.n).find((l) => l['msg'] === 'prefetch done');
+  assert.equal(done?.['fetched'], 2);
+  assert.equal(done?.['failed'], 0);
+  // Audited with the order as grounds: the question, each retrieval and each import into the PACS.
+  const records = nodes.noord.n.node.audit.list({ bsn: p.bsn });
+  const query = records.find((r) => r.action === 'query');
+  assert.equal(query?.user.id, 'hl7:RIS');
+  assert.match(query?.grounds.authorization ?? '', /^HL7 ORM\^O01 order ORD-1 from RIS@127\.0\.0\.1, rule thorax$/);
+  assert.equal(records.filter((r) => r.action === 'retrieve' && r.outcome === 'success').length, 2);
+  await waitFor(
+    'the imports recorded',
+    async () => nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'import' }).length === 2,
+  );
+
+  // A second order for the same patient: the priors are in the PACS already, nothing travels again.
+  const again = await send(order({ bsn: p.bsn, orderNumber: 'ORD-2', procedure: 'Thorax PA', control: 'C2' }));
+  assert.match(again.stdout, /MSA\|AA\|C2\|/);
+  await waitFor(
+    'the second prefetch logged',
+    async () => logLines(nodes.noord.n).filter((l) => l['msg'] === 'prefetch done').length === 2,
+  );
+  const second = logLines(nodes.noord.n).filter((l) => l['msg'] === 'prefetch done')[1];
+  assert.deepEqual([second?.['fetched'], second?.['alreadyInPacs']], [0, 2]);
+  assert.equal(await inPacs(), wanted);
+
+  // An order no rule covers is acknowledged and prefetches nothing; an ADT is not an order.
+  const knee = await send(order({ bsn: p.bsn, orderNumber: 'ORD-3', procedure: 'MRI knie', control: 'C3' }));
+  assert.match(knee.stdout, /MSA\|AA\|C3\|/);
+  // (The reason is escaped as HL7 escapes a component separator in text: \S\.)
+  const adt = await send(order({ bsn: p.bsn, orderNumber: 'X', procedure: 'X', type: 'ADT^A08', control: 'C4' }));
+  assert.match(adt.stdout, /MSA\|AR\|C4\|ADT\\S\\A08 is not an order/);
+  await waitFor('the third prefetch logged', async () =>
+    logLines(nodes.noord.n).some(
+      (l) => l['msg'] === 'prefetch done' && l['skipped'] === 'no prefetch rule applies to the ordered procedure',
+    ),
+  );
+});
