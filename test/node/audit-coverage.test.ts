@@ -20,6 +20,7 @@ import { waitFor } from '../support/net.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
+import { findscuAnswers } from '../support/dcmtk.ts';
 import { signedIn } from '../support/sign-in.ts';
 import { asRecipient, type Reply, shareSection, startMailServer, startSmsGateway } from '../support/share-services.ts';
 import { byHolder, network, radiologist, radiologistAt, recorded, zuid } from '../support/timeline-network.ts';
@@ -95,7 +96,7 @@ const noPatientData: Record<string, string> = {
 };
 
 test('audit coverage: every route that touches patient data writes a complete record before it answers', async (t) => {
-  if (requireTool(t, 'Orthanc') === undefined) return;
+  if (requireTool(t, 'Orthanc') === undefined || requireTool(t, 'findscu') === undefined) return;
   // Noord's PACS, searched and fetched from in the workspace; it holds one of the patient's studies.
   const pacs = await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_NOORD', modalities: {} });
   t.after(() => pacs.stop());
@@ -107,6 +108,8 @@ test('audit coverage: every route that touches patient data writes a complete re
     noord: {
       dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacs.dicomPort, description: 'Noord PACS' }],
       fetchFrom: { aeTitle: 'PACS_NOORD', method: 'c-get' },
+      // The PACS also sees the other hospitals' studies under the node's external AE title (the virtual PACS).
+      timeline: { sourceTimeoutMs: 5000, externalAe: { aeTitle: 'BB_PRIORS', callers: ['PACS_NOORD'] } },
       share: shareSection(t, { ca: servicesCa, mail, sms, publicUrl: 'https://beelden.noord.test' }),
     },
   });
@@ -189,6 +192,26 @@ test('audit coverage: every route that touches patient data writes a complete re
     {
       'POST /api/v1/timeline': { at: n, action: 'query', match: /^timeline \(registry\)/, objects: false },
       'POST /timeline/v1/studies': { at: m, action: 'query', match: /^timeline: \d+ studies listed/, objects: false },
+    },
+  );
+
+  // The PACS opens one of those studies through the virtual PACS: Midden lists its series.
+  await step(
+    async () => {
+      const series = await findscuAnswers(
+        t,
+        ['-aet', 'PACS_NOORD', '-aec', 'BB_PRIORS', '127.0.0.1', String(n.n.port)],
+        ['QueryRetrieveLevel=SERIES', `PatientID=${p.bsn}`, `StudyInstanceUID=${study}`, 'SeriesInstanceUID'],
+      );
+      assert.ok(series.length > 0);
+    },
+    {
+      'POST /timeline/v1/series': {
+        at: m,
+        action: 'query',
+        match: /^timeline: \d+ series of a study listed/,
+        objects: true,
+      },
     },
   );
 
@@ -591,7 +614,9 @@ test('audit coverage: every route that touches patient data writes a complete re
     'the send names the signed-in radiologist',
   );
   for (const r of n.n.node.audit.list().filter((x) => x.action === 'query' && x.description.startsWith('timeline'))) {
-    assert.equal(r.user.id, radiologistAt(n).id, 'the timeline question names the signed-in radiologist');
+    // Asked in the workspace, by the radiologist; or through the virtual PACS, where the PACS is all that is known.
+    const expected = r.accessPoint.aeTitle === 'BB_PRIORS' ? 'dicom:PACS_NOORD' : radiologistAt(n).id;
+    assert.equal(r.user.id, expected, 'the timeline question names who asked');
   }
 
   // DICOMweb at Noord, which now holds the study: a viewer searches and retrieves it in the radiologist's name.
