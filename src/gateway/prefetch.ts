@@ -96,7 +96,7 @@ export class Prefetcher {
     for (const s of relevant) {
       // The newest relevant priors, whether they still have to come or are in the PACS already.
       if (chosen.length + out.alreadyInPacs.length >= rule.maxPriors) break;
-      if (await this.#o.pacsHolds(s.studyInstanceUid)) out.alreadyInPacs.push(s.studyInstanceUid);
+      if (await this.#held(s.studyInstanceUid)) out.alreadyInPacs.push(s.studyInstanceUid);
       else chosen.push(s);
     }
     const bsn = order.bsn;
@@ -113,6 +113,16 @@ export class Prefetcher {
       out.skipped =
         relevant.length === 0 ? 'no relevant prior at another hospital' : 'every relevant prior is in the PACS already';
     return out;
+  }
+
+  /** A PACS that cannot be asked (down, or not answering C-FIND) holds nothing as far as prefetch knows. */
+  async #held(studyInstanceUid: string): Promise<boolean> {
+    try {
+      return await this.#o.pacsHolds(studyInstanceUid);
+    } catch (err) {
+      this.#o.logger.warn({ err: (err as Error).message }, 'prefetch: the PACS could not be asked what it holds');
+      return false;
+    }
   }
 
   #relevant(rule: PrefetchRule, s: TimelineStudy, oldest: string): boolean {
