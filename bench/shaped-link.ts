@@ -1,6 +1,10 @@
 // A WAN link between two hospitals on one machine: two network namespaces joined by a veth pair, each end rate-limited
 // with tc tbf. The kernel here has no netem, so the round-trip time is added by the benchmark's delay proxy instead.
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { peerEnv } from '../test/support/tools.ts';
+
+const root = new URL('..', import.meta.url).pathname;
 
 export interface ShapedLink {
   sender: string;
@@ -84,4 +88,63 @@ export function createShapedLink(o: { prefix: string; rateMbit: number }): Shape
     ]);
   }
   return link;
+}
+
+/** A command run inside a namespace, as spawn's arguments. */
+export function command(ns: string, cmd: string, args: readonly string[]): [string, string[]] {
+  return ['ip', ['netns', 'exec', ns, cmd, ...args]];
+}
+
+/** Runs a tool inside a namespace to its end; its output, or an error with the tail of it. */
+export function runIn(ns: string, cmd: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(...command(ns, cmd, args), { env: peerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}:\n${out.slice(-2000)}`)),
+    );
+  });
+}
+
+/** The delay proxy in the sender's namespace, in front of a port of the receiver's: the link's round trip. */
+export function startProxy(
+  l: ShapedLink,
+  listenPort: number,
+  targetPort: number,
+  oneWayDelayMs: number,
+): Promise<ChildProcess> {
+  const p = spawn(
+    ...command(l.sender, process.execPath, [
+      '--disable-warning=ExperimentalWarning',
+      join(root, 'bench/delay-proxy.ts'),
+      String(listenPort),
+      l.receiverIp,
+      String(targetPort),
+      String(oneWayDelayMs),
+    ]),
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    p.stdout?.once('data', (d: Buffer) =>
+      d.toString().includes('READY') ? resolve(p) : reject(new Error(`proxy: ${d.toString()}`)),
+    );
+    p.once('exit', (code) => reject(new Error(`the delay proxy exited ${code}`)));
+  });
+}
+
+/** Stops the proxy; the bytes it carried each way. */
+export function stopProxy(p: ChildProcess): Promise<{ up: number; down: number }> {
+  return new Promise((resolve) => {
+    let out = '';
+    p.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    p.once('exit', () =>
+      resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{"up":0,"down":0}') as { up: number; down: number }),
+    );
+    p.kill('SIGTERM');
+  });
 }

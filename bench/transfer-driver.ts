@@ -1,12 +1,12 @@
 // What a RIS does to send a study, timed: queue it in the sending node's outbox over its API (mutual TLS with the node's
 // own certificate) and watch it until delivered. Run inside the sender's namespace by bench/transfer.ts:
-//   node bench/transfer-driver.ts API_PORT TLS_DIR STUDY_UID PARTNER_URA
+//   node bench/transfer-driver.ts API_PORT TLS_DIR STUDY_UID PARTNER_URA [API_HOST]
 // Prints one JSON line: {"startedAt": epoch ms, "endedAt": epoch ms, "transfer": the outbox entry}.
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 
-const [apiPort, tlsDir, studyUid, partnerUra] = process.argv.slice(2);
+const [apiPort, tlsDir, studyUid, partnerUra, apiHost = '127.0.0.1'] = process.argv.slice(2);
 if (apiPort === undefined || tlsDir === undefined || studyUid === undefined || partnerUra === undefined) {
   console.error('usage: transfer-driver.ts API_PORT TLS_DIR STUDY_UID PARTNER_URA');
   process.exit(2);
@@ -22,7 +22,7 @@ function api(method: string, path: string, body?: unknown): Promise<{ status: nu
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        host: '127.0.0.1',
+        host: apiHost,
         port: Number(apiPort),
         method,
         path,

@@ -14,7 +14,7 @@ import { peerEnv } from '../test/support/tools.ts';
 import { run } from '../test/support/processes.ts';
 import { spawnNode, type NodeProcess, verifyStored } from './our-node.ts';
 import { cpuSeconds, peakRssMb } from './peers.ts';
-import { createShapedLink, type ShapedLink } from './shaped-link.ts';
+import { command, createShapedLink, runIn, type ShapedLink, startProxy, stopProxy } from './shaped-link.ts';
 
 const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 500);
 // How the sender sends uncompressed images (the partner's exchange.partners[].wireCompression): jpeg-ls by default.
@@ -127,7 +127,7 @@ async function nodeToNode(l: ShapedLink, files: readonly string[], studyUid: str
   try {
     // The sending hospital's PACS puts the study in its node first (loopback, not timed).
     await runIn(l.sender, 'storescu', ['-aet', 'BENCH_SCU', '-aec', 'NOORD', '127.0.0.1', '11112', ...files]);
-    proxy = await startProxy(l, PROXY_PORT, EXCHANGE_PORT);
+    proxy = await startProxy(l, PROXY_PORT, EXCHANGE_PORT, ONE_WAY_DELAY_MS);
     const firstStored = firstFileUnder(join(receiver.dir, 'data', 'blobs'));
     await run('sync', [], 120_000);
     const cpuOf = (n: NodeProcess): number => (n.child.pid !== undefined ? cpuSeconds(n.child.pid).all : 0);
@@ -176,7 +176,7 @@ async function storescuToStorescp(l: ShapedLink, files: readonly string[]): Prom
   );
   let proxy: ChildProcess | undefined;
   try {
-    proxy = await startProxy(l, PROXY_PORT + 1, 11112);
+    proxy = await startProxy(l, PROXY_PORT + 1, 11112, ONE_WAY_DELAY_MS);
     await waitForEcho(l);
     const firstStored = firstFileUnder(out);
     await run('sync', [], 120_000);
@@ -207,23 +207,6 @@ async function storescuToStorescp(l: ShapedLink, files: readonly string[]): Prom
   }
 }
 
-function command(ns: string, cmd: string, args: readonly string[]): [string, string[]] {
-  return ['ip', ['netns', 'exec', ns, cmd, ...args]];
-}
-
-function runIn(ns: string, cmd: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(...command(ns, cmd, args), { env: peerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}:\n${out.slice(-2000)}`)),
-    );
-  });
-}
-
 async function waitForEcho(l: ShapedLink): Promise<void> {
   for (let i = 0; i < 100; i++) {
     try {
@@ -234,40 +217,6 @@ async function waitForEcho(l: ShapedLink): Promise<void> {
     }
   }
   throw new Error('storescp did not answer C-ECHO through the link');
-}
-
-/** The delay proxy in the sender's namespace, in front of a port of the receiver's. */
-function startProxy(l: ShapedLink, listenPort: number, targetPort: number): Promise<ChildProcess> {
-  const p = spawn(
-    ...command(l.sender, process.execPath, [
-      '--disable-warning=ExperimentalWarning',
-      join(root, 'bench/delay-proxy.ts'),
-      String(listenPort),
-      l.receiverIp,
-      String(targetPort),
-      String(ONE_WAY_DELAY_MS),
-    ]),
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    p.stdout?.once('data', (d: Buffer) =>
-      d.toString().includes('READY') ? resolve(p) : reject(new Error(`proxy: ${d.toString()}`)),
-    );
-    p.once('exit', (code) => reject(new Error(`the delay proxy exited ${code}`)));
-  });
-}
-
-function stopProxy(p: ChildProcess): Promise<{ up: number; down: number }> {
-  return new Promise((resolve) => {
-    let out = '';
-    p.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    p.once('exit', () =>
-      resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{"up":0,"down":0}') as { up: number; down: number }),
-    );
-    p.kill('SIGTERM');
-  });
 }
 
 /** When the first file appears in a folder (or below it): the receiver has stored its first instance. */
