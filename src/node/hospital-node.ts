@@ -869,13 +869,16 @@ export async function startNode(
             const access = importAccess(transfer, destination, undefined);
             let instances = 0;
             try {
-              // Each instance into the PACS as it arrives, as a forwarding routing rule does.
-              for (const i of manifest.instances) {
-                await incoming.arrived(i.sopInstanceUid);
-                for (const released of access.releaseInstances([i.sopInstanceUid], undefined))
-                  forwarder.enqueue(released);
-                instances++;
-              }
+              // Each instance into the PACS as it arrives (in whatever order the parallel uploads bring them), as a
+              // forwarding routing rule does.
+              await Promise.all(
+                manifest.instances.map(async (i) => {
+                  await incoming.arrived(i.sopInstanceUid);
+                  for (const released of access.releaseInstances([i.sopInstanceUid], undefined))
+                    forwarder.enqueue(released);
+                  instances++;
+                }),
+              );
             } finally {
               incoming.close();
               recordImport(transfer, destination, forwarder, access);
