@@ -105,3 +105,21 @@ export async function verifyStored(dir: string, expected: number): Promise<void>
     await store.close();
   }
 }
+
+/** A benchmark hospital's node: its name and organization, and its node-to-node listener with the partners it trusts. */
+export function exchangeSection(
+  raw: Record<string, unknown>,
+  o: {
+    organization: { name: string; ura: string };
+    listen: { host: string; port: number };
+    tls: { certPath: string; keyPath: string; caPath: string };
+    partners: readonly Record<string, unknown>[];
+  },
+): void {
+  raw['node'] = { name: `${o.organization.name} (benchmark)`, organization: o.organization };
+  raw['exchange'] = {
+    listen: o.listen,
+    tls: { certFile: o.tls.certPath, keyFile: o.tls.keyPath, caFile: o.tls.caPath },
+    partners: o.partners,
+  };
+}

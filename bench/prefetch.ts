@@ -13,7 +13,7 @@ import { writeNetworkKey } from '../src/cli/registry-command.ts';
 import { readPart10, Tag } from '../src/dicom/index.ts';
 import { writeCtStudy } from '../src/synth/index.ts';
 import { peerEnv } from '../test/support/tools.ts';
-import { spawnNode, type NodeProcess } from './our-node.ts';
+import { exchangeSection, spawnNode, type NodeProcess } from './our-node.ts';
 import { command, createShapedLink, runIn, type ShapedLink, startProxy, stopProxy } from './shaped-link.ts';
 
 const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 500);
@@ -98,12 +98,12 @@ try {
     peers: [{ aeTitle: 'BENCH_SCU', host: '127.0.0.1', description: 'loads the prior' }],
     wrap: l.exec(l.sender),
     edit: (raw) => {
-      raw['node'] = { name: 'Midden (benchmark)', organization: midden };
-      raw['exchange'] = {
+      exchangeSection(raw, {
+        organization: midden,
         listen: { host: l.senderIp, port: EXCHANGE_PORT },
-        tls: tlsOf(middenTls),
+        tls: middenTls,
         partners: [{ ...noord, baseUrl: `https://127.0.0.1:${PROXY_PORT}` }],
-      };
+      });
       raw['registry'] = { baseUrl: registryUrl, networkKeyFile };
     },
   });
@@ -121,12 +121,12 @@ try {
       peers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: PACS_PORT, description: 'Noord PACS (storescp)' }],
       wrap: l.exec(l.receiver),
       edit: (raw) => {
-        raw['node'] = { name: 'Noord (benchmark)', organization: noord };
-        raw['exchange'] = {
+        exchangeSection(raw, {
+          organization: noord,
           listen: { host: l.receiverIp, port: EXCHANGE_PORT },
-          tls: tlsOf(noordTls),
+          tls: noordTls,
           partners: [{ ...midden, baseUrl: `https://${l.senderIp}:${EXCHANGE_PORT}` }],
-        };
+        });
         raw['registry'] = { baseUrl: registryUrl, networkKeyFile };
         raw['hl7'] = {
           listen: { host: '127.0.0.1', port: HL7_PORT },

@@ -12,7 +12,7 @@ import { makeCa, makeNodeCertificate } from '../src/cli/pki-command.ts';
 import { writeCtStudy } from '../src/synth/index.ts';
 import { peerEnv } from '../test/support/tools.ts';
 import { run } from '../test/support/processes.ts';
-import { spawnNode, type NodeProcess, verifyStored } from './our-node.ts';
+import { exchangeSection, spawnNode, type NodeProcess, verifyStored } from './our-node.ts';
 import { cpuSeconds, peakRssMb } from './peers.ts';
 import { command, createShapedLink, runIn, type ShapedLink, startProxy, stopProxy } from './shaped-link.ts';
 
@@ -91,7 +91,6 @@ async function nodeToNode(l: ShapedLink, files: readonly string[], studyUid: str
     ura: midden.ura,
     hosts: ['127.0.0.1', l.receiverIp],
   });
-  const tlsOf = (t: typeof senderTls) => ({ certFile: t.certPath, keyFile: t.keyPath, caFile: t.caPath });
 
   const receiver = await spawnNode({
     aeTitle: 'MIDDEN',
@@ -99,14 +98,13 @@ async function nodeToNode(l: ShapedLink, files: readonly string[], studyUid: str
     dir: join(work, 'midden'),
     peers: [],
     wrap: l.exec(l.receiver),
-    edit: (raw) => {
-      raw['node'] = { name: 'Midden (benchmark)', organization: midden };
-      raw['exchange'] = {
+    edit: (raw) =>
+      exchangeSection(raw, {
+        organization: midden,
         listen: { host: l.receiverIp, port: EXCHANGE_PORT },
-        tls: tlsOf(receiverTls),
+        tls: receiverTls,
         partners: [{ ...noord }],
-      };
-    },
+      }),
   });
   const sender = await spawnNode({
     aeTitle: 'NOORD',
@@ -114,14 +112,13 @@ async function nodeToNode(l: ShapedLink, files: readonly string[], studyUid: str
     dir: join(work, 'noord'),
     peers: [{ aeTitle: 'BENCH_SCU', host: '127.0.0.1', description: 'loads the study' }],
     wrap: l.exec(l.sender),
-    edit: (raw) => {
-      raw['node'] = { name: 'Noord (benchmark)', organization: noord };
-      raw['exchange'] = {
+    edit: (raw) =>
+      exchangeSection(raw, {
+        organization: noord,
         listen: { host: '127.0.0.1', port: EXCHANGE_PORT },
-        tls: tlsOf(senderTls),
+        tls: senderTls,
         partners: [{ ...midden, baseUrl: `https://127.0.0.1:${PROXY_PORT}`, wireCompression: WIRE_COMPRESSION }],
-      };
-    },
+      }),
   });
   let proxy: ChildProcess | undefined;
   try {
