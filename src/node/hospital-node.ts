@@ -1,4 +1,4 @@
-import { hkdfSync } from 'node:crypto';
+import { hkdfSync, type X509Certificate } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BSN_ISSUER_OID } from '../patient/index.ts';
@@ -17,7 +17,7 @@ import { registerMetricsRoute, registerNodeAdminRoutes } from './node-admin-rout
 import { registerPacsRoutes } from './pacs-routes.ts';
 import { NodeMetrics } from '../metrics/index.ts';
 import { BEELDBRUG_VERSION } from './version.ts';
-import { SignInRateLimit } from '../auth/index.ts';
+import { organizationOf, SignInRateLimit } from '../auth/index.ts';
 import {
   ArrivalNotifier,
   arrivalNotice,
@@ -892,7 +892,20 @@ export async function startNode(
         const senders = await resolveHosts(hl7.senders.map((s) => s.host));
         const listener = hl7Listener({
           allowed: (address) => senders.has(normalizeAddress(address)),
-          ...(hl7.tls !== undefined ? { tls: readTlsFiles(hl7.tls) } : {}),
+          // Like an unbound DICOM peer on a TLS port: the RIS shows a certificate of our own organization.
+          ...(hl7.tls !== undefined
+            ? {
+                tls: {
+                  ...readTlsFiles(hl7.tls),
+                  clientProblem: (cert: X509Certificate) => {
+                    const ura = organizationOf(cert)?.ura;
+                    return ura === config.node.organization.ura
+                      ? undefined
+                      : `the certificate ${ura === undefined ? 'names no organization' : `is of URA ${ura}`}, not ours`;
+                  },
+                },
+              }
+            : {}),
           prefetcher,
           logger: logger.child({ part: 'hl7' }),
         });

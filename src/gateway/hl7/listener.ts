@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../log/index.ts';
 import type { Prefetcher } from '../prefetch.ts';
 import { Hl7Error, Hl7Message } from './message.ts';
-import { MllpServer } from './mllp-server.ts';
+import { type MllpOptions, MllpServer } from './mllp-server.ts';
 import { orderOf } from './order.ts';
 
 export interface Hl7ListenerOptions {
   allowed(remoteAddress: string): boolean;
-  tls?: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer };
+  tls?: MllpOptions['tls'];
   prefetcher: Prefetcher;
   logger: Logger;
 }

@@ -5,7 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { createTestCa, issueNodeCertificate } from '../../auth/index.ts';
+import { createTestCa, issueNodeCertificate, organizationOf } from '../../auth/index.ts';
 import { silentLogger } from '../../log/index.ts';
 import { type MllpOptions, MllpServer } from './mllp-server.ts';
 
@@ -68,21 +68,33 @@ test('MLLP: an address not allowed is disconnected unread; a message larger than
   assert.equal(handled, 0);
 });
 
-test("MLLP over TLS: OpenSSL's s_client with a certificate of the CA gets its acknowledgement; without one, no connection", async (t) => {
+test("MLLP over TLS: OpenSSL's s_client with a certificate of our organization gets its acknowledgement; without one, or with another organization's, no connection", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'beeldbrug-mllp-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ca = createTestCa({ commonName: 'MLLP test CA' });
   const org = { name: 'Ziekenhuis Noord', ura: '10000001' };
   const server = issueNodeCertificate(ca, { commonName: 'node.test', organization: org, hosts: ['127.0.0.1'] });
-  const ris = issueNodeCertificate(ca, { commonName: 'ris.test', organization: org });
   writeFileSync(join(dir, 'ca.crt'), ca.certPem);
-  writeFileSync(join(dir, 'ris.crt'), ris.certPem);
-  writeFileSync(join(dir, 'ris.key'), ris.keyPem, { mode: 0o600 });
-  const port = await serve(t, { tls: { key: server.keyPem, cert: server.certPem, ca: ca.certPem } });
-  const sClient = (withCert: boolean): Promise<string> =>
+  for (const [name, o] of [
+    ['ris', org],
+    ['other', { name: 'Ziekenhuis Zuid', ura: '10000003' }],
+  ] as const) {
+    const c = issueNodeCertificate(ca, { commonName: `${name}.test`, organization: o });
+    writeFileSync(join(dir, `${name}.crt`), c.certPem);
+    writeFileSync(join(dir, `${name}.key`), c.keyPem, { mode: 0o600 });
+  }
+  const port = await serve(t, {
+    tls: {
+      key: server.keyPem,
+      cert: server.certPem,
+      ca: ca.certPem,
+      clientProblem: (cert) => (organizationOf(cert)?.ura === org.ura ? undefined : 'another organization'),
+    },
+  });
+  const sClient = (who: 'ris' | 'other' | undefined): Promise<string> =>
     new Promise((resolve) => {
       const args = ['s_client', '-quiet', '-connect', `127.0.0.1:${port}`, '-CAfile', join(dir, 'ca.crt')];
-      if (withCert) args.push('-cert', join(dir, 'ris.crt'), '-key', join(dir, 'ris.key'));
+      if (who !== undefined) args.push('-cert', join(dir, `${who}.crt`), '-key', join(dir, `${who}.key`));
       const p = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'ignore'] });
       let out = '';
       p.stdout.on('data', (d: Buffer) => {
@@ -94,6 +106,7 @@ test("MLLP over TLS: OpenSSL's s_client with a certificate of the CA gets its ac
       p.stdin.on('error', () => undefined);
       p.stdin.write(frame('MSH|over tls'));
     });
-  assert.equal(await sClient(true), '\x0bACK:MSH|over tls\x1c\r');
-  assert.equal(await sClient(false), '', 'the node asks for a client certificate and gets none');
+  assert.equal(await sClient('ris'), '\x0bACK:MSH|over tls\x1c\r');
+  assert.equal(await sClient(undefined), '', 'the node asks for a client certificate and gets none');
+  assert.equal(await sClient('other'), '', "a certificate of the CA, but another hospital's");
 });

@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../../log/index.ts';
@@ -12,8 +13,16 @@ export interface MllpOptions {
   allowed(remoteAddress: string): boolean;
   /** The acknowledgement to send back for one message (its bytes as sent, without the framing). */
   handle(message: Buffer, from: { remoteAddress: string }): Promise<string>;
-  /** When set, the port speaks MLLP over TLS only (the RIS's certificate is checked against the CA given). */
-  tls?: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer };
+  /**
+   * When set, the port speaks MLLP over TLS only: the RIS's certificate must chain to the CA given, and `clientProblem`
+   * (when given) must find nothing wrong with it (a certificate of our own organization, say).
+   */
+  tls?: {
+    key: string | Buffer;
+    cert: string | Buffer;
+    ca: string | Buffer;
+    clientProblem?: (certificate: X509Certificate) => string | undefined;
+  };
   /** The largest message accepted; a larger one closes the connection. */
   maxMessageBytes: number;
   /** A connection idle this long is closed. */
@@ -37,6 +46,16 @@ export class MllpServer {
         o.logger.warn({ remote }, 'HL7 connection refused: the address is not an allowed sender');
         socket.destroy();
         return;
+      }
+      const check = o.tls?.clientProblem;
+      if (check !== undefined && 'getPeerX509Certificate' in socket) {
+        const cert = socket.getPeerX509Certificate();
+        const problem = cert === undefined ? 'no client certificate' : check(cert);
+        if (problem !== undefined) {
+          o.logger.warn({ remote, problem }, 'HL7 connection refused: the certificate does not fit');
+          socket.destroy();
+          return;
+        }
       }
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
@@ -99,7 +118,17 @@ export class MllpServer {
     };
     this.#server =
       o.tls !== undefined
-        ? createTlsServer({ ...o.tls, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, onSocket)
+        ? createTlsServer(
+            {
+              key: o.tls.key,
+              cert: o.tls.cert,
+              ca: o.tls.ca,
+              requestCert: true,
+              rejectUnauthorized: true,
+              minVersion: 'TLSv1.2',
+            },
+            onSocket,
+          )
         : createTcpServer(onSocket);
   }
 
