@@ -4,3 +4,4 @@ export { hl7Listener, type Hl7ListenerOptions } from './hl7/listener.ts';
 export { Hl7Error, Hl7Message } from './hl7/message.ts';
 export { orderOf, type Order } from './hl7/order.ts';
 export type { MllpServer } from './hl7/mllp-server.ts';
+export { imagingManifest, type ManifestSource, type ManifestStudy } from './xca/imaging-manifest.ts';
