@@ -7,6 +7,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { HttpsRegistryClient, pseudonymOf, readNetworkKeyFile } from '../../src/registry/index.ts';
+import { Tag } from '../../src/dicom/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { signTimelineRequest, type Timeline } from '../../src/timeline/index.ts';
 import { call, midden, noord, startExchangeNode } from '../support/exchange.ts';
@@ -33,6 +34,7 @@ import {
   zuid,
 } from '../support/timeline-network.ts';
 import { heldInstances, testAccess } from '../support/patient-data.ts';
+import { findscuAnswers } from '../support/dcmtk.ts';
 
 test('timeline: permit for one hospital and deny for another shows the first only; a revoke takes effect at the next query', async (t) => {
   const net = await network(t);
@@ -403,9 +405,16 @@ test('timeline: a chosen study is retrieved from its source by its UID, verified
   assert.equal(nodes.noord.n.node.audit.list({ action: 'logout' }).findLast(() => true)?.user.name, 'Dr. J. Bos');
 });
 
-test('timeline: a source lists what its PACS holds beside its own copies, a PACS-only study is retrieved through the node, and a PACS that is down leaves a partial answer', async (t) => {
-  if (requireTool(t, 'Orthanc') === undefined) return;
-  const net = await network(t, { middenPacs: true });
+test('timeline: a source lists what its PACS holds beside its own copies (studies and, for the virtual PACS, series), a PACS-only study is retrieved through the node, and a PACS that is down leaves a partial answer', async (t) => {
+  if (requireTool(t, 'Orthanc') === undefined || requireTool(t, 'findscu') === undefined) return;
+  const net = await network(t, {
+    middenPacs: true,
+    // Noord's PACS looks at the other hospitals' studies through Noord's external AE title.
+    noord: {
+      dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', description: 'Noord PACS' }],
+      timeline: { sourceTimeoutMs: 5000, externalAe: { aeTitle: 'BB_PRIORS', callers: ['PACS_NOORD'] } },
+    },
+  });
   const pacs = net.pacs;
   assert.ok(pacs !== undefined);
   // R's study is in Midden's PACS only: it never passed through Midden's node.
@@ -450,6 +459,24 @@ test('timeline: a source lists what its PACS holds beside its own copies, a PACS
   );
   assert.equal(timeline.studies[0]?.instances, onlyInPacs.instances, "with the PACS's own count");
   assert.ok(timeline.studies[0]?.modalities.includes('CR'));
+  // Its series, as Noord's PACS opens the study: Midden asks its PACS (a series-level C-FIND).
+  const series = await findscuAnswers(
+    t,
+    ['-aet', 'PACS_NOORD', '-aec', 'BB_PRIORS', '127.0.0.1', String(net.nodes.noord.n.port)],
+    [
+      'QueryRetrieveLevel=SERIES',
+      `PatientID=${r.bsn}`,
+      `StudyInstanceUID=${onlyInPacs.studyInstanceUid}`,
+      'SeriesInstanceUID',
+      'Modality',
+      'NumberOfSeriesRelatedInstances',
+    ],
+  );
+  assert.equal(series.length, onlyInPacs.series);
+  assert.equal(
+    series.reduce((n, d) => n + (d.number(Tag.NumberOfSeriesRelatedInstances) ?? 0), 0),
+    onlyInPacs.instances,
+  );
   assert.equal(midNode.store.index.stats().instances, heldBefore, 'listing fetched nothing');
 
   // Retrieval: Midden fetches the study from its PACS and sends it whole; Noord gets every instance.
