@@ -49,6 +49,7 @@ import { RetentionJob } from './retention-job.ts';
 import { admit, normalizeAddress, peerCertificateCheck, resolveHosts, resolvePeers } from './peer-allow-list.ts';
 import { hl7Listener, Prefetcher, virtualPacs } from '../gateway/index.ts';
 import { StableStudySends } from './stable-study-sends.ts';
+import { SqlitePrefetchDeliveries } from './prefetch-deliveries.ts';
 import { pacsAt, pacsSourceFor } from './pacs-source.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '../registry/index.ts';
@@ -851,26 +852,30 @@ export async function startNode(
         );
         const stopping = new AbortController();
         closers.push(async () => stopping.abort());
-        const prefetcher = new Prefetcher({
-          rules: hl7.prefetch.rules,
-          timeline: () => timelineForPacs,
-          pacsHolds: async (uid) => (await pacs.locate(uid)) !== undefined,
-          retrieveIntoPacs: async (prior, asker) => {
-            const asked = await theTimeline.retrieve({ ...prior, asker });
-            const incoming = watch.watch(asked.transferId, {
-              idleMs: hl7.prefetch.retrieveIdleSeconds * 1000,
-              signal: stopping.signal,
-            });
+        const deliveries = new SqlitePrefetchDeliveries(join(config.dataDir, 'prefetch.sqlite'));
+        closers.push(async () => deliveries.close());
+        /**
+         * A prior asked for goes into the PACS instance by instance as it arrives (in whatever order the parallel
+         * uploads bring them), as a forwarding routing rule does. Done (or failed) unless the node stops meanwhile: then
+         * it is taken up again at the next start.
+         */
+        const deliver = async (
+          transferId: string,
+          into: string = destination,
+        ): Promise<{ instances: number; failed: number }> => {
+          const incoming = watch.watch(transferId, {
+            idleMs: hl7.prefetch.retrieveIdleSeconds * 1000,
+            signal: stopping.signal,
+          });
+          try {
             const manifest = await incoming.manifest;
-            const transfer = inbox.find(asked.transferId);
-            const forwarder = forwarderFor(destination);
+            const transfer = inbox.find(transferId);
+            const forwarder = forwarderFor(into);
             if (transfer === undefined || forwarder === undefined)
-              throw new BeeldbrugError('PARTNER_UNKNOWN', `the prior cannot go into ${destination}`);
-            const access = importAccess(transfer, destination, undefined);
+              throw new BeeldbrugError('PARTNER_UNKNOWN', `the prior cannot go into ${into}`);
+            const access = importAccess(transfer, into, undefined);
             let instances = 0;
             try {
-              // Each instance into the PACS as it arrives (in whatever order the parallel uploads bring them), as a
-              // forwarding routing rule does.
               await Promise.all(
                 manifest.instances.map(async (i) => {
                   await incoming.arrived(i.sopInstanceUid);
@@ -880,12 +885,33 @@ export async function startNode(
                 }),
               );
             } finally {
-              incoming.close();
-              recordImport(transfer, destination, forwarder, access);
+              recordImport(transfer, into, forwarder, access);
             }
             await forwarder.settled();
             const uids = new Set(manifest.instances.map((i) => i.sopInstanceUid));
             return { instances, failed: forwarder.failed.filter((u) => uids.has(u)).length };
+          } finally {
+            incoming.close();
+            if (!stopping.signal.aborted) await deliveries.finish(transferId);
+          }
+        };
+        for (const pending of await deliveries.pending()) {
+          logger.info(
+            { transferId: pending.transferId },
+            'prefetch: a prior asked for before the restart goes on into the PACS',
+          );
+          void deliver(pending.transferId, pending.destination).catch((err: unknown) =>
+            logger.warn({ transferId: pending.transferId, err }, 'prefetch: the prior could not be put into the PACS'),
+          );
+        }
+        const prefetcher = new Prefetcher({
+          rules: hl7.prefetch.rules,
+          timeline: () => timelineForPacs,
+          pacsHolds: async (uid) => (await pacs.locate(uid)) !== undefined,
+          retrieveIntoPacs: async (prior, asker) => {
+            const asked = await theTimeline.retrieve({ ...prior, asker });
+            await deliveries.add({ transferId: asked.transferId, destination });
+            return deliver(asked.transferId);
           },
           logger: logger.child({ part: 'prefetch' }),
         });

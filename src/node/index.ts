@@ -9,3 +9,4 @@ export { insecureSettings, isLoopback, type InsecureSetting } from './secure-def
 export { insecureFiles } from './insecure-files.ts';
 export type { AuditChainView, SessionUser, SessionView } from './account-routes.ts';
 export { BEELDBRUG_VERSION } from './version.ts';
+export { SqlitePrefetchDeliveries, type PendingDelivery, type PrefetchDeliveries } from './prefetch-deliveries.ts';

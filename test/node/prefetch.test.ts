@@ -7,12 +7,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { midden } from '../support/exchange.ts';
 import { freePort, waitFor } from '../support/net.ts';
-import { logLines } from '../support/node.ts';
+import { logLines, restartTestNode } from '../support/node.ts';
+import { SqlitePrefetchDeliveries } from '../../src/node/index.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { run } from '../support/processes.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
-import { byHolder, network, recorded, zuid } from '../support/timeline-network.ts';
+import { byHolder, network, radiologistAt, recorded, zuid } from '../support/timeline-network.ts';
 
 /** An order as a RIS writes it (segments one per line, as mllp_send --loose reads them). */
 function order(o: { bsn: string; orderNumber: string; procedure: string; type?: string; control: string }): string {
@@ -110,4 +111,65 @@ test('prefetch: an ORM from the RIS brings the newest relevant priors from the o
       (l) => l['msg'] === 'prefetch done' && l['skipped'] === 'no prefetch rule applies to the ordered procedure',
     ),
   );
+});
+
+test('prefetch: a prior asked for before the node stopped goes on into the PACS at the next start', async (t) => {
+  if (requireTool(t, 'Orthanc') === undefined) return;
+  const pacs = await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_NOORD', modalities: {} });
+  t.after(() => pacs.stop());
+  const net = await network(t, {
+    noord: {
+      dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacs.dicomPort, description: 'Noord PACS' }],
+      hl7: {
+        listen: { host: '127.0.0.1', port: await freePort() },
+        senders: [{ host: '127.0.0.1', description: 'the RIS' }],
+        prefetch: { destination: 'PACS_NOORD', rules: [{ name: 'any', maxPriors: 1, maxAgeYears: 50 }] },
+      },
+    },
+  });
+  const { p, nodes } = net;
+  await pacs.rest('PUT', '/modalities/beeldbrug', {
+    AET: nodes.noord.n.aeTitle,
+    Host: '127.0.0.1',
+    Port: nodes.noord.n.port,
+  });
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
+  const prior = p.studies[0];
+  assert.ok(prior !== undefined);
+  // The prior arrives while the prefetch that asked for it is cut off (the node stops): it waits in the inbox, as the
+  // routing rules (none: hold) leave it.
+  const asked = await radiologistAt(nodes.noord).call('POST', '/api/v1/timeline/retrievals', {
+    bsn: p.bsn,
+    source: midden.ura,
+    studyInstanceUid: prior.studyInstanceUid,
+  });
+  assert.equal(asked.status, 202, asked.body);
+  const { transferId } = JSON.parse(asked.body) as { transferId: string };
+  await waitFor('the prior at Noord', async () =>
+    nodes.noord.n.node.audit
+      .list({ action: 'receive' })
+      .some((r) => r.description.startsWith('study received complete')),
+  );
+  await nodes.noord.n.node.close();
+  const deliveries = new SqlitePrefetchDeliveries(join(nodes.noord.n.dir, 'data', 'prefetch.sqlite'));
+  await deliveries.add({ transferId, destination: 'PACS_NOORD' });
+  deliveries.close();
+  assert.equal((await pacs.rest<{ CountInstances: number }>('GET', '/statistics')).CountInstances, 0);
+
+  const restarted = await restartTestNode(t, nodes.noord.n);
+  await waitFor(
+    'the prior in the PACS',
+    async () => (await pacs.rest<{ CountInstances: number }>('GET', '/statistics')).CountInstances === prior.instances,
+  );
+  assert.ok(
+    logLines(restarted).some(
+      (l) => l['msg'] === 'prefetch: a prior asked for before the restart goes on into the PACS',
+    ),
+  );
+  await waitFor('the import recorded', async () =>
+    restarted.node.audit.list({ bsn: p.bsn, action: 'import' }).some((r) => r.outcome === 'success'),
+  );
+  const after = new SqlitePrefetchDeliveries(join(nodes.noord.n.dir, 'data', 'prefetch.sqlite'));
+  t.after(() => after.close());
+  await waitFor('the delivery finished', async () => (await after.pending()).length === 0);
 });
