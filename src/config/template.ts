@@ -146,10 +146,32 @@ ${peers}  # Largest PDU we receive, in bytes.
 #   # Where a study to send comes from when this node does not hold all of it: the PACS (a dimse peer with a port),
 #   # by C-MOVE to this node's AE title (the PACS must know it as a destination) or by C-GET.
 #   # fetchFrom: { aeTitle: PACS, method: c-move }
+#   # A PACS may spread one "send to" over several associations; a study is queued once none has stored to it for this
+#   # many seconds, so it still travels once.
+#   # studyStableSeconds: 3
 #   # What to do with arriving studies: the first matching rule wins; without one they are held in the inbox.
 #   # routing:
 #   #   - { from: "10000002", purpose: transfer, action: forward, destination: PACS }
 #   #   - { action: hold }
+
+# The timeline: earlier studies of a patient at the other hospitals the registry names (docs/registry.md). With
+# externalAe the PACS sees them in its own query screen: add the AE title to the PACS as a DICOM archive at this node's
+# host and port; a C-FIND for a patient lists the studies there, a C-MOVE brings one into the PACS.
+# timeline:
+#   sourceTimeoutMs: 3000
+#   externalAe: { aeTitle: BB_PRIORS, callers: [PACS] }   # callers: dimse peers, the PACS and not every modality
+
+# Prefetch: the RIS sends its orders (HL7 v2 ORM^O01, OMI^O23, SIU^S12 over MLLP); the priors the first fitting rule
+# names are fetched from the other hospitals into the PACS before the examination is read. Needs exchange and registry.
+# hl7:
+#   listen: { host: 10.20.30.4, port: 2575 }
+#   tls: { certFile: ./keys/node.crt, keyFile: ./keys/node.key, caFile: ./keys/ca.crt }   # the RIS: a certificate of our URA
+#   senders: [{ host: 10.20.30.9, description: RIS }]
+#   prefetch:
+#     destination: PACS   # a dimse peer with a port
+#     rules:
+#       - { name: thorax, procedure: thorax, priorModalities: [CR, DX, CT], priorBodyParts: [CHEST], maxPriors: 3, maxAgeYears: 5 }
+#       - { name: any, maxPriors: 2, maxAgeYears: 3 }
 
 # Sharing studies with a patient or a doctor elsewhere (docs/sharing.md): a link by e-mail, a one-time code by SMS;
 # neither opens anything alone. Needs the exchange section (recipients open the link on its HTTPS listener).
