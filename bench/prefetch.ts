@@ -14,17 +14,27 @@ import { readPart10, Tag } from '../src/dicom/index.ts';
 import { writeCtStudy } from '../src/synth/index.ts';
 import { peerEnv } from '../test/support/tools.ts';
 import { exchangeSection, spawnNode, type NodeProcess } from './our-node.ts';
-import { command, createShapedLink, runIn, type ShapedLink, startProxy, stopProxy } from './shaped-link.ts';
+import {
+  command,
+  createShapedLink,
+  EXCHANGE_PORT,
+  MIDDEN,
+  NOORD,
+  PROXY_PORT,
+  runIn,
+  type ShapedLink,
+  startProxy,
+  stopProxy,
+  WAN,
+} from './shaped-link.ts';
 
 const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 500);
-const RATE_MBIT = 100;
-const ONE_WAY_DELAY_MS = 10;
+const RATE_MBIT = WAN.rateMbit;
+const ONE_WAY_DELAY_MS = WAN.oneWayDelayMs;
 const root = new URL('..', import.meta.url).pathname;
-const noord = { name: 'Ziekenhuis Noord', ura: '10000001' };
-const midden = { name: 'Ziekenhuis Midden', ura: '10000002' };
-const EXCHANGE_PORT = 8443;
+const noord = NOORD;
+const midden = MIDDEN;
 const REGISTRY_PORT = 8444;
-const PROXY_PORT = 9443;
 const HL7_PORT = 2575;
 const PACS_PORT = 11113;
 

@@ -6,6 +6,14 @@ import { peerEnv } from '../test/support/tools.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
+/** The WAN the benchmarks shape between two hospitals: a leased line of 100 Mbit/s with 20 ms round trip. */
+export const WAN = { rateMbit: 100, oneWayDelayMs: 10 } as const;
+/** The two benchmark hospitals, and the ports their nodes and the delay proxy use inside the namespaces. */
+export const NOORD = { name: 'Ziekenhuis Noord', ura: '10000001' } as const;
+export const MIDDEN = { name: 'Ziekenhuis Midden', ura: '10000002' } as const;
+export const EXCHANGE_PORT = 8443;
+export const PROXY_PORT = 9443;
+
 export interface ShapedLink {
   sender: string;
   receiver: string;

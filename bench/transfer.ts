@@ -14,18 +14,28 @@ import { peerEnv } from '../test/support/tools.ts';
 import { run } from '../test/support/processes.ts';
 import { exchangeSection, spawnNode, type NodeProcess, verifyStored } from './our-node.ts';
 import { cpuSeconds, peakRssMb } from './peers.ts';
-import { command, createShapedLink, runIn, type ShapedLink, startProxy, stopProxy } from './shaped-link.ts';
+import {
+  command,
+  createShapedLink,
+  EXCHANGE_PORT,
+  MIDDEN,
+  NOORD,
+  PROXY_PORT,
+  runIn,
+  type ShapedLink,
+  startProxy,
+  stopProxy,
+  WAN,
+} from './shaped-link.ts';
 
 const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 500);
 // How the sender sends uncompressed images (the partner's exchange.partners[].wireCompression): jpeg-ls by default.
 const WIRE_COMPRESSION = process.env['BENCH_WIRE_COMPRESSION'] === 'zstd' ? 'zstd' : 'jpeg-ls';
-const RATE_MBIT = 100;
-const ONE_WAY_DELAY_MS = 10;
+const RATE_MBIT = WAN.rateMbit;
+const ONE_WAY_DELAY_MS = WAN.oneWayDelayMs;
 const root = new URL('..', import.meta.url).pathname;
-const noord = { name: 'Ziekenhuis Noord', ura: '10000001' };
-const midden = { name: 'Ziekenhuis Midden', ura: '10000002' };
-const EXCHANGE_PORT = 8443;
-const PROXY_PORT = 9443;
+const noord = NOORD;
+const midden = MIDDEN;
 
 interface Leg {
   seconds: number;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { midden } from '../support/exchange.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { logLines, restartTestNode } from '../support/node.ts';
@@ -26,8 +26,9 @@ function order(o: { bsn: string; orderNumber: string; procedure: string; type?: 
   ].join('\n');
 }
 
-test('prefetch: an ORM from the RIS brings the newest relevant priors from the other hospitals into the PACS; they are not fetched twice; other messages are refused', async (t) => {
-  if (requireTool(t, 'Orthanc') === undefined || requireTool(t, 'mllp_send') === undefined) return;
+/** The timeline network with Noord's PACS (Orthanc, knowing Noord's node), Noord's HL7 listener with these prefetch
+ * rules, and the patient's permit for Midden to release. */
+async function withPrefetch(t: TestContext, rules: Record<string, unknown>[]) {
   const pacs = await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_NOORD', modalities: {} });
   t.after(() => pacs.stop());
   const net = await network(t, {
@@ -36,22 +37,25 @@ test('prefetch: an ORM from the RIS brings the newest relevant priors from the o
       hl7: {
         listen: { host: '127.0.0.1', port: await freePort() },
         senders: [{ host: '127.0.0.1', description: 'the RIS' }],
-        prefetch: {
-          destination: 'PACS_NOORD',
-          rules: [
-            { name: 'thorax', procedure: 'thorax', priorModalities: ['CR', 'DX'], maxPriors: 2, maxAgeYears: 50 },
-          ],
-        },
+        prefetch: { destination: 'PACS_NOORD', rules },
       },
     },
   });
-  const { p, nodes } = net;
   await pacs.rest('PUT', '/modalities/beeldbrug', {
-    AET: nodes.noord.n.aeTitle,
+    AET: net.nodes.noord.n.aeTitle,
     Host: '127.0.0.1',
-    Port: nodes.noord.n.port,
+    Port: net.nodes.noord.n.port,
   });
-  await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
+  await net.consents.recordConsent({ bsn: net.p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
+  return { pacs, net };
+}
+
+test('prefetch: an ORM from the RIS brings the newest relevant priors from the other hospitals into the PACS; they are not fetched twice; other messages are refused', async (t) => {
+  if (requireTool(t, 'Orthanc') === undefined || requireTool(t, 'mllp_send') === undefined) return;
+  const { pacs, net } = await withPrefetch(t, [
+    { name: 'thorax', procedure: 'thorax', priorModalities: ['CR', 'DX'], maxPriors: 2, maxAgeYears: 50 },
+  ]);
+  const { p, nodes } = net;
   await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(zuid.ura), ...recorded });
   const hl7Port = nodes.noord.n.node.hl7Port;
   assert.ok(hl7Port !== undefined);
@@ -115,25 +119,8 @@ test('prefetch: an ORM from the RIS brings the newest relevant priors from the o
 
 test('prefetch: a prior asked for before the node stopped goes on into the PACS at the next start', async (t) => {
   if (requireTool(t, 'Orthanc') === undefined) return;
-  const pacs = await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_NOORD', modalities: {} });
-  t.after(() => pacs.stop());
-  const net = await network(t, {
-    noord: {
-      dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacs.dicomPort, description: 'Noord PACS' }],
-      hl7: {
-        listen: { host: '127.0.0.1', port: await freePort() },
-        senders: [{ host: '127.0.0.1', description: 'the RIS' }],
-        prefetch: { destination: 'PACS_NOORD', rules: [{ name: 'any', maxPriors: 1, maxAgeYears: 50 }] },
-      },
-    },
-  });
+  const { pacs, net } = await withPrefetch(t, [{ name: 'any', maxPriors: 1, maxAgeYears: 50 }]);
   const { p, nodes } = net;
-  await pacs.rest('PUT', '/modalities/beeldbrug', {
-    AET: nodes.noord.n.aeTitle,
-    Host: '127.0.0.1',
-    Port: nodes.noord.n.port,
-  });
-  await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
   const prior = p.studies[0];
   assert.ok(prior !== undefined);
   // The prior arrives while the prefetch that asked for it is cut off (the node stops): it waits in the inbox, as the
