@@ -1,6 +1,6 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { organizationOf } from '../auth/index.ts';
-import { mayPack, packInstance, transferSyntaxInfo } from '../dicom/index.ts';
+import { mayPack, packInstanceOffThread, transferSyntaxInfo } from '../dicom/index.ts';
 import type { PartnerConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -56,7 +56,7 @@ async function* multipartBody(
       for await (const chunk of instance.openFile() as AsyncIterable<Buffer>) chunks.push(chunk);
       const file = Buffer.concat(chunks);
       // A file the encoder cannot take goes as it is: the receiver stores it the same.
-      const packed = await packInstance(file).catch(() => undefined);
+      const packed = await packInstanceOffThread(file).catch(() => undefined);
       yield Buffer.from(
         `--${BOUNDARY}\r\nContent-Type: ${packed !== undefined ? PACKED_INSTANCE_TYPE : 'application/dicom'}\r\n\r\n`,
       );

@@ -8,7 +8,7 @@ import {
   parseMultipartContentType,
   readMultipart,
 } from '../dicomweb/index.ts';
-import { DicomError, unpackInstance } from '../dicom/index.ts';
+import { DicomError, unpackInstanceOffThread } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { HttpsApp } from '../http/index.ts';
 import { receivingAbout, receivingGrounds, verifyFailureAbout } from './audit-events.ts';
@@ -257,7 +257,7 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
 async function unpacked(body: AsyncIterable<Buffer>): Promise<Readable> {
   try {
     const packed = await buffer(limitedBody(body, PACKED_PART_MAX_BYTES));
-    return Readable.from([await unpackInstance(packed, PACKED_PART_MAX_BYTES)]);
+    return Readable.from([await unpackInstanceOffThread(packed, PACKED_PART_MAX_BYTES)]);
   } catch (err) {
     if (err instanceof BodyTooLarge)
       throw new BeeldbrugError('PACKED_INSTANCE_INVALID', `a packed instance is over ${PACKED_PART_MAX_BYTES} bytes`);
