@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { Dataset, type Element, Tag, uidFromBytes, type Vr } from '../dicom/index.ts';
+import { codeItem, Dataset, type Element, Tag, uidFromBytes, type Vr } from '../dicom/index.ts';
 import {
   BASIC_PROFILE,
   type BasicAction,
@@ -166,10 +166,7 @@ export class Deidentifier {
         Tag.DeidentificationMethodCodeSequence,
         'SQ',
         METHOD_CODES.filter(([, , option]) => option === undefined || this.#options[option]).map(([code, meaning]) =>
-          new Dataset()
-            .set(Tag.CodeValue, 'SH', code)
-            .set(Tag.CodingSchemeDesignator, 'SH', 'DCM')
-            .set(Tag.CodeMeaning, 'LO', meaning),
+          codeItem(code, 'DCM', meaning),
         ),
       )
       .set(

@@ -43,6 +43,7 @@ export {
   IMPLEMENTATION_VERSION_NAME,
 } from './part10.ts';
 export { HeaderReader } from './header-reader.ts';
+export { codeItem, type EvidenceSeries, sopReference, studyEvidence } from './references.ts';
 export { StructureCheck } from './structure-check.ts';
 export { rewriteHeader } from './rewrite-header.ts';
 export { DicomError, DicomErrorCode } from './errors.ts';

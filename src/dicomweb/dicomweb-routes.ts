@@ -6,6 +6,7 @@ import {
   Dataset,
   encodePart10,
   isValidUid,
+  sopReference,
   Tag,
   toDicomJson,
   type DicomJson,
@@ -240,12 +241,7 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
     const failed: Dataset[] = [];
     const studies = new Set<string>();
     const refuse = (sopClassUid: string, sopInstanceUid: string, reason: number): void => {
-      failed.push(
-        new Dataset()
-          .set(Tag.ReferencedSOPClassUID, 'UI', sopClassUid)
-          .set(Tag.ReferencedSOPInstanceUID, 'UI', sopInstanceUid)
-          .set(Tag.FailureReason, 'US', reason),
-      );
+      failed.push(sopReference({ sopClassUid, sopInstanceUid }).set(Tag.FailureReason, 'US', reason));
     };
     try {
       for await (const part of readMultipart(limitedBody(req.raw, d.maxUploadBytes), boundary)) {

@@ -2,7 +2,7 @@
  * The radiology report that goes into every synthetic study: a Basic Text SR (PS3.3 A.35.1, content tree per
  * C.17.3: a CONTAINER root with CONTAINER headings holding TEXT items) or an Encapsulated PDF (PS3.3 A.45.1).
  */
-import { Dataset, SopClass, Tag } from '../dicom/index.ts';
+import { codeItem, Dataset, SopClass, studyEvidence, Tag } from '../dicom/index.ts';
 import { makePdf } from './pdf.ts';
 import type { Rng } from './random.ts';
 import { instanceHeader, type PatientInfo, type SeriesInfo, type StudyInfo } from './study-header.ts';
@@ -14,6 +14,7 @@ export interface ReportText {
   radiologist: string;
 }
 
+/** What a report lists as its evidence: the study's images by series. */
 export interface EvidenceSeries {
   seriesInstanceUid: string;
   instances: { sopClassUid: string; sopInstanceUid: string }[];
@@ -48,18 +49,11 @@ export function reportText(rng: Rng, modality: string, description: string, radi
   return { title: `Verslag ${description}`, findings, conclusion: rng.pick(CONCLUSIONS), radiologist };
 }
 
-function code(value: string, scheme: string, meaning: string): Dataset {
-  return new Dataset()
-    .set(Tag.CodeValue, 'SH', value)
-    .set(Tag.CodingSchemeDesignator, 'SH', scheme)
-    .set(Tag.CodeMeaning, 'LO', meaning);
-}
-
 function textItem(conceptValue: string, meaning: string, text: string): Dataset {
   return new Dataset()
     .set(Tag.RelationshipType, 'CS', 'CONTAINS')
     .set(Tag.ValueType, 'CS', 'TEXT')
-    .set(Tag.ConceptNameCodeSequence, 'SQ', [code(conceptValue, 'DCM', meaning)])
+    .set(Tag.ConceptNameCodeSequence, 'SQ', [codeItem(conceptValue, 'DCM', meaning)])
     .set(Tag.TextValue, 'UT', text);
 }
 
@@ -67,29 +61,9 @@ function heading(conceptValue: string, meaning: string, children: Dataset[]): Da
   return new Dataset()
     .set(Tag.RelationshipType, 'CS', 'CONTAINS')
     .set(Tag.ValueType, 'CS', 'CONTAINER')
-    .set(Tag.ConceptNameCodeSequence, 'SQ', [code(conceptValue, 'DCM', meaning)])
+    .set(Tag.ConceptNameCodeSequence, 'SQ', [codeItem(conceptValue, 'DCM', meaning)])
     .set(Tag.ContinuityOfContent, 'CS', 'SEPARATE')
     .set(Tag.ContentSequence, 'SQ', children);
-}
-
-function evidence(studyInstanceUid: string, series: readonly EvidenceSeries[]): Dataset[] {
-  return [
-    new Dataset().set(Tag.StudyInstanceUID, 'UI', studyInstanceUid).set(
-      Tag.ReferencedSeriesSequence,
-      'SQ',
-      series.map((s) =>
-        new Dataset().set(Tag.SeriesInstanceUID, 'UI', s.seriesInstanceUid).set(
-          Tag.ReferencedSOPSequence,
-          'SQ',
-          s.instances.map((i) =>
-            new Dataset()
-              .set(Tag.ReferencedSOPClassUID, 'UI', i.sopClassUid)
-              .set(Tag.ReferencedSOPInstanceUID, 'UI', i.sopInstanceUid),
-          ),
-        ),
-      ),
-    ),
-  ];
 }
 
 export function basicTextSr(
@@ -104,7 +78,7 @@ export function basicTextSr(
     .set(Tag.InstanceNumber, 'IS', 1)
     .set(Tag.ReferencedPerformedProcedureStepSequence, 'SQ', [])
     .set(Tag.ValueType, 'CS', 'CONTAINER')
-    .set(Tag.ConceptNameCodeSequence, 'SQ', [code('18748-4', 'LN', 'Diagnostic imaging report')])
+    .set(Tag.ConceptNameCodeSequence, 'SQ', [codeItem('18748-4', 'LN', 'Diagnostic imaging report')])
     .set(Tag.ContinuityOfContent, 'CS', 'SEPARATE')
     .set(Tag.CompletionFlag, 'CS', 'COMPLETE')
     .set(Tag.VerificationFlag, 'CS', 'VERIFIED')
@@ -115,7 +89,7 @@ export function basicTextSr(
         .set(Tag.VerifyingObserverName, 'PN', text.radiologist)
         .set(Tag.VerifyingObserverIdentificationCodeSequence, 'SQ', []),
     ])
-    .set(Tag.CurrentRequestedProcedureEvidenceSequence, 'SQ', evidence(s.studyInstanceUid, referenced))
+    .set(Tag.CurrentRequestedProcedureEvidenceSequence, 'SQ', [studyEvidence(s.studyInstanceUid, referenced)])
     .set(Tag.PerformedProcedureCodeSequence, 'SQ', [])
     .set(Tag.ContentSequence, 'SQ', [
       heading('121070', 'Findings', [textItem('121071', 'Finding', text.findings)]),
@@ -148,7 +122,7 @@ export function encapsulatedPdf(
     .set(Tag.AcquisitionDateTime, 'DT', `${s.studyDate}${series.seriesTime}`)
     .set(Tag.BurnedInAnnotation, 'CS', 'YES')
     .set(Tag.DocumentTitle, 'ST', text.title)
-    .set(Tag.ConceptNameCodeSequence, 'SQ', [code('18748-4', 'LN', 'Diagnostic imaging report')])
+    .set(Tag.ConceptNameCodeSequence, 'SQ', [codeItem('18748-4', 'LN', 'Diagnostic imaging report')])
     .set(Tag.MIMETypeOfEncapsulatedDocument, 'LO', 'application/pdf')
     .set(Tag.EncapsulatedDocumentLength, 'UL', pdf.length)
     .set(Tag.EncapsulatedDocument, 'OB', pdf);

@@ -1,4 +1,4 @@
-import { Dataset, newUid, SopClass, Tag } from '../../dicom/index.ts';
+import { codeItem, Dataset, newUid, SopClass, sopReference, studyEvidence, Tag } from '../../dicom/index.ts';
 
 /** What a manifest lists of a study: its patient, its attributes, and every instance by series. */
 export interface ManifestStudy {
@@ -21,12 +21,6 @@ export interface ManifestSource {
   institution: string;
 }
 
-const code = (value: string, scheme: string, meaning: string): Dataset =>
-  new Dataset()
-    .set(Tag.CodeValue, 'SH', value)
-    .set(Tag.CodingSchemeDesignator, 'SH', scheme)
-    .set(Tag.CodeMeaning, 'LO', meaning);
-
 /** SOP classes a KOS references as IMAGE; everything else (reports, presentation states) as COMPOSITE. */
 const NOT_IMAGES = /^1\.2\.840\.10008\.5\.1\.4\.1\.1\.(88\.|104\.|11\.|66|481)/;
 
@@ -42,7 +36,7 @@ export function imagingManifest(study: ManifestStudy, source: ManifestSource, no
   const time = now.toISOString().slice(11, 19).replaceAll(':', '');
   const p = study.patient;
   const references = study.series.flatMap((s) => s.instances);
-  const ds = new Dataset()
+  return new Dataset()
     .set(Tag.SpecificCharacterSet, 'CS', 'ISO_IR 192')
     .set(Tag.SOPClassUID, 'UI', SopClass.KeyObjectSelectionDocumentStorage)
     .set(Tag.SOPInstanceUID, 'UI', newUid())
@@ -69,32 +63,16 @@ export function imagingManifest(study: ManifestStudy, source: ManifestSource, no
     .set(Tag.SeriesNumber, 'IS', '999')
     .set(Tag.InstanceNumber, 'IS', '1')
     .set(Tag.ValueType, 'CS', 'CONTAINER')
-    .set(Tag.ConceptNameCodeSequence, 'SQ', [code('113030', 'DCM', 'Manifest')])
+    .set(Tag.ConceptNameCodeSequence, 'SQ', [codeItem('113030', 'DCM', 'Manifest')])
     .set(Tag.ContinuityOfContent, 'CS', 'SEPARATE')
     .set(Tag.ContentTemplateSequence, 'SQ', [
       new Dataset().set(Tag.MappingResource, 'CS', 'DCMR').set(Tag.TemplateIdentifier, 'CS', '2010'),
     ])
     .set(Tag.CurrentRequestedProcedureEvidenceSequence, 'SQ', [
-      new Dataset().set(Tag.StudyInstanceUID, 'UI', study.studyInstanceUid).set(
-        Tag.ReferencedSeriesSequence,
-        'SQ',
-        study.series.map((s) => {
-          const item = new Dataset();
-          if (source.retrieveAeTitle !== undefined) item.set(Tag.RetrieveAETitle, 'AE', source.retrieveAeTitle);
-          return item
-            .set(Tag.SeriesInstanceUID, 'UI', s.seriesInstanceUid)
-            .set(Tag.RetrieveLocationUID, 'UI', source.repositoryUniqueId)
-            .set(
-              Tag.ReferencedSOPSequence,
-              'SQ',
-              s.instances.map((i) =>
-                new Dataset()
-                  .set(Tag.ReferencedSOPClassUID, 'UI', i.sopClassUid)
-                  .set(Tag.ReferencedSOPInstanceUID, 'UI', i.sopInstanceUid),
-              ),
-            );
-        }),
-      ),
+      studyEvidence(study.studyInstanceUid, study.series, {
+        aeTitle: source.retrieveAeTitle,
+        locationUid: source.repositoryUniqueId,
+      }),
     ])
     .set(
       Tag.ContentSequence,
@@ -103,12 +81,7 @@ export function imagingManifest(study: ManifestStudy, source: ManifestSource, no
         new Dataset()
           .set(Tag.RelationshipType, 'CS', 'CONTAINS')
           .set(Tag.ValueType, 'CS', NOT_IMAGES.test(i.sopClassUid) ? 'COMPOSITE' : 'IMAGE')
-          .set(Tag.ReferencedSOPSequence, 'SQ', [
-            new Dataset()
-              .set(Tag.ReferencedSOPClassUID, 'UI', i.sopClassUid)
-              .set(Tag.ReferencedSOPInstanceUID, 'UI', i.sopInstanceUid),
-          ]),
+          .set(Tag.ReferencedSOPSequence, 'SQ', [sopReference(i)]),
       ),
     );
-  return ds;
 }
