@@ -1,4 +1,10 @@
-export { virtualPacs, type IncomingStudy, type VirtualPacs, type VirtualPacsOptions } from './virtual-pacs.ts';
+export {
+  outgoingInstance,
+  virtualPacs,
+  type IncomingStudy,
+  type VirtualPacs,
+  type VirtualPacsOptions,
+} from './virtual-pacs.ts';
 export { Prefetcher, type PrefetchOptions, type PrefetchOutcome, type PrefetchRule } from './prefetch.ts';
 export { hl7Listener, type Hl7ListenerOptions } from './hl7/listener.ts';
 export { Hl7Error, Hl7Message } from './hl7/message.ts';

@@ -6,10 +6,12 @@ import { BSN_ISSUER_OID, isValidBsn } from '../patient/index.ts';
 import {
   type InformationModel,
   type LocalPatient,
+  matchersAt,
   parseQuery,
   type ParsedQuery,
   type PatientData,
   type PatientDataAccess,
+  type ReleasedInstance,
   requireUniqueKey,
   responseFor,
   rowMatches,
@@ -189,7 +191,7 @@ export function virtualPacs(o: VirtualPacsOptions): VirtualPacs {
         until,
       });
     // The patient is the one the PACS named; the other keys narrow the studies (date range, modality, accession).
-    const studyKeys = query.matchers.filter((m) => !PATIENT_KEYS.has(m.key));
+    const studyKeys = matchersAt(query, 'STUDY');
     return answer.studies.flatMap((s) => {
       const row = rowOf(patient, s);
       return rowMatches(row, studyKeys)
@@ -208,7 +210,7 @@ export function virtualPacs(o: VirtualPacsOptions): VirtualPacs {
       { bsn: where.bsn, sourceUra: where.source.ura, studyInstanceUid: uid, asker: askerOf(a) },
       { ip: a.remoteAddress },
     );
-    const seriesKeys = query.matchers.filter((m) => SERIES_KEYS.has(m.key));
+    const seriesKeys = matchersAt(query, 'SERIES');
     return answer.series.flatMap((s) => {
       const row = {
         values: {
@@ -259,12 +261,7 @@ export function virtualPacs(o: VirtualPacsOptions): VirtualPacs {
       // Retrieved before and still in the node's cache: no need to ask the source again.
       return access
         .retrieve(studyQuery(uid), 'study-root', `${r.what} through ${o.aeTitle}, from the node's copy`)
-        .map((i) => ({
-          sopClassUid: i.stored.instance.sopClassUid,
-          sopInstanceUid: i.stored.instance.sopInstanceUid,
-          transferSyntaxUid: i.stored.instance.transferSyntaxUid,
-          open: async () => i.openDataset(),
-        }));
+        .map(outgoingInstance);
     }
     const asked = await theTimeline().retrieve(
       { bsn: where.bsn, sourceUra: where.source.ura, studyInstanceUid: uid, asker: askerOf(a) },
@@ -328,6 +325,16 @@ export function virtualPacs(o: VirtualPacsOptions): VirtualPacs {
   };
 }
 
+/** An instance the access layer released, as the DIMSE layer sends it (C-STORE sub-operations, C-GET). */
+export function outgoingInstance(i: ReleasedInstance): OutgoingInstance {
+  return {
+    sopClassUid: i.stored.instance.sopClassUid,
+    sopInstanceUid: i.stored.instance.sopInstanceUid,
+    transferSyntaxUid: i.stored.instance.transferSyntaxUid,
+    open: async () => i.openDataset(),
+  };
+}
+
 /** A study-level identifier for one study (the patient's keys kept, to ask the timeline by). */
 function studyQuery(uid: string, named?: Dataset): Dataset {
   const d = new Dataset();
@@ -339,20 +346,3 @@ function studyQuery(uid: string, named?: Dataset): Dataset {
   }
   return d;
 }
-
-/** What a series-level query narrows by: the series' own keys (the study is the one named, the patient its patient). */
-const SERIES_KEYS: ReadonlySet<string> = new Set([
-  'seriesInstanceUid',
-  'modality',
-  'seriesNumber',
-  'seriesDescription',
-  'bodyPartExamined',
-]);
-
-const PATIENT_KEYS: ReadonlySet<string> = new Set([
-  'patientId',
-  'issuerOfPatientId',
-  'patientName',
-  'birthDate',
-  'sex',
-]);

@@ -5,21 +5,14 @@ import {
   type AssociationInfo,
   type DimseHandlers,
   DimseFailure,
-  type OutgoingInstance,
   type RetrievePlan,
   Status,
   type TlsOptions,
 } from '../dimse/index.ts';
 import { BeeldbrugError, dimseStatusOf } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import type {
-  AccessPurpose,
-  InformationModel,
-  PatientData,
-  PatientDataAccess,
-  ReleasedInstance,
-} from '../studies/index.ts';
-import type { VirtualPacs } from '../gateway/index.ts';
+import type { AccessPurpose, InformationModel, PatientData, PatientDataAccess } from '../studies/index.ts';
+import { outgoingInstance, type VirtualPacs } from '../gateway/index.ts';
 import { ingestStoreRequest } from './ingest-store-request.ts';
 import type { SentBy, StableStudySends } from './stable-study-sends.ts';
 
@@ -116,13 +109,6 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
     o.logger.error({ association: a.id, err }, `${what} failed`);
     throw new DimseFailure(status, 'processing failure; see the node log');
   };
-
-  const outgoing = (i: ReleasedInstance): OutgoingInstance => ({
-    sopClassUid: i.stored.instance.sopClassUid,
-    sopInstanceUid: i.stored.instance.sopInstanceUid,
-    transferSyntaxUid: i.stored.instance.transferSyntaxUid,
-    open: async () => i.openDataset(),
-  });
 
   const modelOf = (sopClassUid: string): InformationModel => {
     const model = informationModels[sopClassUid];
@@ -251,7 +237,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
           // Each sub-operation counts as completed once its study is in the durable outbox; delivery shows there.
           return {
             handOff: { store: async () => Status.Success, close: async () => undefined },
-            instances: instances.map(outgoing),
+            instances: instances.map(outgoingInstance),
           };
         }
         if (req.kind === 'move') {
@@ -280,7 +266,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
         const instances =
           virtual !== undefined
             ? await virtual.retrieve(a, identifier, model, { signal: req.signal, what })
-            : access(a, 'retrieve').retrieve(identifier, model, what).map(outgoing);
+            : access(a, 'retrieve').retrieve(identifier, model, what).map(outgoingInstance);
         return { ...(destination !== undefined ? { destination } : {}), instances };
       } catch (err) {
         return fail(a, err, req.kind === 'move' ? 'C-MOVE' : 'C-GET');

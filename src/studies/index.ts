@@ -5,6 +5,7 @@ export {
   type ExtraValue,
   type InformationModel,
   type ParsedQuery,
+  matchersAt,
   parseQuery,
   requireUniqueKey,
   responseFor,

@@ -171,6 +171,11 @@ function formatValue(value: string | number | readonly string[] | null | undefin
   return value;
 }
 
+/** The matchers on keys of one level only (a query's keys above its level name the patient or study it is about). */
+export function matchersAt(query: ParsedQuery, level: QueryLevel): Matcher[] {
+  return query.matchers.filter((m) => keysByAttribute.get(m.key)?.level === level);
+}
+
 /** C-MOVE and C-GET must name what to retrieve by unique key at their level: an empty key must not mean "everything". */
 export function requireUniqueKey(query: ParsedQuery): void {
   const uniqueAtLevel = [...keysByTag.values()].find((k) => k.unique === true && k.level === query.level);
