@@ -17,7 +17,7 @@ import { registerMetricsRoute, registerNodeAdminRoutes } from './node-admin-rout
 import { registerPacsRoutes } from './pacs-routes.ts';
 import { NodeMetrics } from '../metrics/index.ts';
 import { BEELDBRUG_VERSION } from './version.ts';
-import { organizationOf, SignInRateLimit } from '../auth/index.ts';
+import { SignInRateLimit } from '../auth/index.ts';
 import {
   ArrivalNotifier,
   arrivalNotice,
@@ -46,7 +46,14 @@ import { openEmbeddedStore, readEncryptionKeyFile, StoreError, type Store } from
 import { type AccessGrounds, PatientData, type PatientDataAccess } from '../studies/index.ts';
 import { dimseHandlers } from './dimse-handlers.ts';
 import { RetentionJob } from './retention-job.ts';
-import { admit, normalizeAddress, peerCertificateCheck, resolveHosts, resolvePeers } from './peer-allow-list.ts';
+import {
+  admit,
+  normalizeAddress,
+  notOurOrganization,
+  peerCertificateCheck,
+  resolveHosts,
+  resolvePeers,
+} from './peer-allow-list.ts';
 import { hl7Listener, Prefetcher, virtualPacs } from '../gateway/index.ts';
 import { StableStudySends } from './stable-study-sends.ts';
 import { SqlitePrefetchDeliveries } from './prefetch-deliveries.ts';
@@ -482,6 +489,11 @@ export async function startNode(
       const watch = new TransferWatch(inbox, (m) => watching.heldWithDigest(m.instances));
       transferWatch = watch;
       closers.push(async () => watch.close());
+      /** Where an arriving transfer goes: by the routing rules, unless a C-MOVE or prefetch that asked for it delivers it. */
+      const routeOf = (transfer: IncomingTransfer): Route =>
+        watch.claimed(transfer.transferId)
+          ? { action: 'hold' }
+          : routeFor(exchange.routing, { senderUra: transfer.senderUra, purpose: transfer.manifest.purpose });
       closers.push(async () => inbox.close());
       inboxCounts = () => inbox.countByState();
       outbox = new Outbox(join(config.dataDir, 'exchange.sqlite'));
@@ -774,13 +786,7 @@ export async function startNode(
               onOpened: (transfer) => watch.opened(transfer),
               onDelivered: (transfer) => {
                 watch.ended(transfer);
-                // A C-MOVE through the virtual PACS delivers this one itself, to the PACS that asked.
-                const route: Route = watch.claimed(transfer.transferId)
-                  ? { action: 'hold' }
-                  : routeFor(exchange.routing, {
-                      senderUra: transfer.senderUra,
-                      purpose: transfer.manifest.purpose,
-                    });
+                const route = routeOf(transfer);
                 const senderName =
                   exchange.partners.find((p) => p.ura === transfer.senderUra)?.name ?? transfer.senderUra;
                 notifier?.notify(arrivalNotice(transfer, senderName, route.action));
@@ -820,11 +826,7 @@ export async function startNode(
               onReceived: (form) => metrics.exchangeInstanceReceived(form),
               onStored: (transfer, uid) => {
                 watch.stored(transfer, uid);
-                if (watch.claimed(transfer.transferId)) return;
-                const route = routeFor(exchange.routing, {
-                  senderUra: transfer.senderUra,
-                  purpose: transfer.manifest.purpose,
-                });
+                const route = routeOf(transfer);
                 if (route.action !== 'forward') return;
                 const forwarder = forwarderFor(route.destination);
                 if (forwarder === undefined) return;
@@ -923,12 +925,7 @@ export async function startNode(
             ? {
                 tls: {
                   ...readTlsFiles(hl7.tls),
-                  clientProblem: (cert: X509Certificate) => {
-                    const ura = organizationOf(cert)?.ura;
-                    return ura === config.node.organization.ura
-                      ? undefined
-                      : `the certificate ${ura === undefined ? 'names no organization' : `is of URA ${ura}`}, not ours`;
-                  },
+                  clientProblem: (cert: X509Certificate) => notOurOrganization(cert, config.node.organization.ura),
                 },
               }
             : {}),

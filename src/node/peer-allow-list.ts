@@ -65,8 +65,10 @@ export function certificateProblem(
   if (cert === undefined) return 'no client certificate';
   const ura = organizationOf(cert)?.ura;
   if (binding === undefined) {
-    if (ura === ownUra) return undefined;
-    return `the certificate ${ura === undefined ? 'names no organization' : `is of URA ${ura}, not ours`}; bind AE title ${JSON.stringify(peer.aeTitle)} to it (dimse.peers[].certificate) to accept it`;
+    const foreign = notOurOrganization(cert, ownUra);
+    return foreign === undefined
+      ? undefined
+      : `${foreign}; bind AE title ${JSON.stringify(peer.aeTitle)} to it (dimse.peers[].certificate) to accept it`;
   }
   if (binding.ura !== undefined && ura !== binding.ura) {
     return `AE title ${JSON.stringify(peer.aeTitle)} is bound to URA ${binding.ura}; the certificate ${ura === undefined ? 'names no organization' : `is of URA ${ura}`}`;
@@ -99,6 +101,13 @@ export function peerCertificateCheck(
     ...(peer.certificate !== undefined ? { certificate: peer.certificate } : {}),
   };
   return (certificate) => certificateProblem(allowed, true, certificate, ownUra);
+}
+
+/** Why a certificate is not one of our own organization (its URA), or undefined when it is: our PACS, our RIS. */
+export function notOurOrganization(cert: X509Certificate, ownUra: string): string | undefined {
+  const ura = organizationOf(cert)?.ura;
+  if (ura === ownUra) return undefined;
+  return `the certificate ${ura === undefined ? 'names no organization' : `is of URA ${ura}, not ours`}`;
 }
 
 /** `::ffff:10.0.0.1` and `10.0.0.1` are the same peer. */
