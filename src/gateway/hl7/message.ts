@@ -139,41 +139,34 @@ export class Hl7Message {
 
 function unescape(s: string, d: Delimiters): string {
   if (!s.includes(d.escape)) return s;
+  const named: Record<string, string> = {
+    F: d.field,
+    S: d.component,
+    T: d.subcomponent,
+    R: d.repetition,
+    E: d.escape,
+    '.br': '\n',
+  };
   const e = d.escape.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
   return s.replace(new RegExp(`${e}([^${e}]*)${e}`, 'g'), (_, seq: string) => {
-    switch (seq) {
-      case 'F':
-        return d.field;
-      case 'S':
-        return d.component;
-      case 'T':
-        return d.subcomponent;
-      case 'R':
-        return d.repetition;
-      case 'E':
-        return d.escape;
-      case '.br':
-        return '\n';
-      default:
-        return /^X([0-9A-Fa-f]{2})+$/.test(seq) ? Buffer.from(seq.slice(1), 'hex').toString('latin1') : '';
-    }
+    const n = named[seq];
+    if (n !== undefined) return n;
+    return /^X([0-9A-Fa-f]{2})+$/.test(seq) ? Buffer.from(seq.slice(1), 'hex').toString('latin1') : '';
   });
 }
 
 function escape(s: string, d: Delimiters): string {
-  return s.replace(/./gs, (c) =>
-    c === d.escape
-      ? `${d.escape}E${d.escape}`
-      : c === d.field
-        ? `${d.escape}F${d.escape}`
-        : c === d.component
-          ? `${d.escape}S${d.escape}`
-          : c === d.subcomponent
-            ? `${d.escape}T${d.escape}`
-            : c === d.repetition
-              ? `${d.escape}R${d.escape}`
-              : c === '\r' || c === '\n'
-                ? ' '
-                : c,
-  );
+  // One character at a time, so what an escape sequence writes is never escaped again.
+  const named: Record<string, string> = {
+    [d.escape]: 'E',
+    [d.field]: 'F',
+    [d.component]: 'S',
+    [d.subcomponent]: 'T',
+    [d.repetition]: 'R',
+  };
+  return s.replace(/./gs, (c) => {
+    const n = named[c];
+    if (n !== undefined) return `${d.escape}${n}${d.escape}`;
+    return c === '\r' || c === '\n' ? ' ' : c;
+  });
 }
