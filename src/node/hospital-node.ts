@@ -310,7 +310,7 @@ export async function startNode(
       p.aeTitle !== undefined ? [p.aeTitle.trim()] : [],
     );
     // Set once the exchange part below is up; the virtual PACS asks other hospitals, and watches their studies come in.
-    let timelineForPacs: TimelineService | undefined;
+    let timeline: TimelineService | undefined;
     let transferWatch: TransferWatch | undefined;
     const externalAe = config.timeline.externalAe;
     const partnerSends = new StableStudySends({
@@ -333,7 +333,7 @@ export async function startNode(
               aeTitle: externalAe.aeTitle.trim(),
               handlers: virtualPacs({
                 aeTitle: externalAe.aeTitle.trim(),
-                timeline: () => timelineForPacs,
+                timeline: () => timeline,
                 arrivals: {
                   watch: (transferId, w) => {
                     if (transferWatch === undefined)
@@ -415,7 +415,6 @@ export async function startNode(
     }
     let https: RunningNode['https'];
     let outbox: Outbox | undefined;
-    let timeline: TimelineService | undefined;
     let sftpPort: number | undefined;
     let hl7Port: number | undefined;
     // The viewer that goes into each share's zip, from the built web app (read once).
@@ -477,7 +476,6 @@ export async function startNode(
         onSource: (o) => metrics.timelineSource(o),
       });
       const theTimeline = timeline;
-      timelineForPacs = timeline;
       closers.push(async () => theTimeline.close());
       const inbox = new Inbox(join(config.dataDir, 'exchange.sqlite'));
       const watching = patientData.openForTask(
@@ -908,7 +906,7 @@ export async function startNode(
         }
         const prefetcher = new Prefetcher({
           rules: hl7.prefetch.rules,
-          timeline: () => timelineForPacs,
+          timeline: () => timeline,
           pacsHolds: async (uid) => (await pacs.locate(uid)) !== undefined,
           retrieveIntoPacs: async (prior, asker) => {
             const asked = await theTimeline.retrieve({ ...prior, asker });
