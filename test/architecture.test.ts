@@ -27,7 +27,7 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
   audit: [],
   registry: ['config', 'errors', 'http', 'log'],
   timeline: ['audit', 'auth', 'config', 'errors', 'exchange', 'http', 'log', 'patient', 'registry', 'studies'],
-  gateway: ['dicom', 'dimse', 'errors', 'log', 'patient', 'studies', 'timeline'],
+  gateway: ['dicom', 'dicomweb', 'dimse', 'errors', 'http', 'log', 'patient', 'studies', 'timeline'],
   studies: ['audit', 'dicom', 'patient', 'store', 'errors', 'log'],
   share: [
     'audit',

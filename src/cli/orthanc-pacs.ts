@@ -176,7 +176,8 @@ export async function startOrthanc(o: OrthancOptions): Promise<OrthancPacs> {
     const res = await fetch(base + path, {
       method,
       headers: { authorization: auth },
-      ...(payload !== undefined ? { body: payload } : {}),
+      // A Buffer is sent as its bytes (a view, not a copy).
+      ...(payload !== undefined ? { body: typeof payload === 'string' ? payload : new Uint8Array(payload) } : {}),
     });
     if (!res.ok) throw new Error(`Orthanc ${method} ${path}: ${res.status} ${await res.text()}`);
     const type = res.headers.get('content-type') ?? '';

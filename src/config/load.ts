@@ -161,6 +161,18 @@ function resolvePaths(config: Config, base: string): Config {
         : {}),
     },
     ...(registry !== undefined ? { registry: { ...registry, networkKeyFile: at(registry.networkKeyFile) } } : {}),
+    ...(config.xca !== undefined
+      ? {
+          xca: {
+            ...config.xca,
+            identityProviders: config.xca.identityProviders.map((p) => ({
+              ...p,
+              certificateFile: at(p.certificateFile),
+            })),
+          },
+        }
+      : {}),
+    ...(config.hl7?.tls !== undefined ? { hl7: { ...config.hl7, tls: tls(config.hl7.tls) } } : {}),
     ...(exchange !== undefined ? { exchange: { ...exchange, tls: tls(exchange.tls) } } : {}),
     dataDir: at(config.dataDir),
     store: { ...config.store, encryptionKeyFile: at(config.store.encryptionKeyFile) },

@@ -464,6 +464,33 @@ const hl7 = z
   })
   .refine((h) => h.tls === undefined || h.plainHl7 === undefined, 'a listener has tls or plainHl7, not both');
 
+const oidUrn = z.string().regex(/^urn:oid:[0-2](\.(0|[1-9][0-9]*))+$/, 'urn:oid: followed by an OID');
+
+/** The responding side of IHE XCA / XCA-I: other communities' gateways query and retrieve this node's imaging data. */
+const xca = z.strictObject({
+  homeCommunityId: oidUrn.describe(
+    "this community's id in the XCA network, e.g. urn:oid:2.16.528.1.1007.3.3.12345678.1",
+  ),
+  repositoryUniqueId: z
+    .string()
+    .regex(/^[0-2](\.(0|[1-9][0-9]*))+$/, 'an OID')
+    .describe('the OID of this node as repository and imaging document source (the manifests name it)'),
+  identityProviders: z
+    .array(
+      z.strictObject({
+        issuer: z.string().min(1).describe("the SAML Issuer of the hospital's identity provider"),
+        certificateFile: z.string().min(1).describe('the PEM certificate it signs assertions with (RSA)'),
+      }),
+    )
+    .min(1)
+    .describe('whose XUA assertions are accepted: an assertion signed by anyone else opens nothing'),
+  audiences: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('the Audience values an assertion may name (default: the home community id)'),
+  clockSkewSeconds: z.number().int().min(0).max(600).default(60),
+});
+
 export const configSchema = z
   .strictObject({
     node: z.strictObject({
@@ -613,6 +640,11 @@ export const configSchema = z
       ),
     timeline: timeline.default({ sourceTimeoutMs: 3000, regionalSources: [] }),
     share: share.optional().describe('sharing studies with patients and doctors elsewhere; off when absent'),
+    xca: xca
+      .optional()
+      .describe(
+        "an XCA / XCA-I responding gateway on the exchange listener (mutual TLS with a partner's certificate, XUA assertions); off when absent",
+      ),
     hl7: hl7
       .optional()
       .describe(
@@ -620,6 +652,13 @@ export const configSchema = z
       ),
   })
   .superRefine((c, ctx) => {
+    if (c.xca !== undefined && c.exchange === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['xca'],
+        message: 'the XCA gateway is served on the exchange HTTPS listener, to its partners: configure exchange too',
+      });
+    }
     if (c.auth.oidc !== undefined && c.exchange === undefined) {
       ctx.addIssue({
         code: 'custom',

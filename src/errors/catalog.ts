@@ -93,6 +93,11 @@ export const ErrorCatalog = {
     summary: 'this node releases patient data to another organization only with a permit from a registry, and has none',
   },
   REQUEST_INVALID: { http: 400, summary: 'the request does not have the expected shape' },
+  ASSERTION_INVALID: {
+    http: 401,
+    summary:
+      'the XUA (SAML) assertion is missing, not signed by a trusted identity provider, expired, not meant for this gateway, or lacks who asks, their organization, the purpose or the patient',
+  },
   SIGN_IN_RATE_LIMITED: {
     http: 429,
     summary: 'too many failed sign-ins from this address, or from all together; Retry-After says when to try again',

@@ -11,3 +11,9 @@ export { Hl7Error, Hl7Message } from './hl7/message.ts';
 export { orderOf, type Order } from './hl7/order.ts';
 export type { MllpServer } from './hl7/mllp-server.ts';
 export { imagingManifest, type ManifestSource, type ManifestStudy } from './xca/imaging-manifest.ts';
+export {
+  registerRespondingGateway,
+  XCA_ROOT,
+  XCA_TRANSACTIONS,
+  type RespondingGatewayDeps,
+} from './xca/responding-gateway.ts';

@@ -54,11 +54,11 @@ import {
   resolveHosts,
   resolvePeers,
 } from './peer-allow-list.ts';
-import { hl7Listener, Prefetcher, virtualPacs } from '../gateway/index.ts';
+import { hl7Listener, Prefetcher, registerRespondingGateway, virtualPacs } from '../gateway/index.ts';
 import { StableStudySends } from './stable-study-sends.ts';
 import { SqlitePrefetchDeliveries } from './prefetch-deliveries.ts';
 import { pacsAt, pacsSourceFor } from './pacs-source.ts';
-import { readTlsFiles } from './tls-files.ts';
+import { identityProviderCertificate, readTlsFiles } from './tls-files.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '../registry/index.ts';
 import { registerWorkspaceRoutes, WORKSPACE_ROOT } from '../workspace/index.ts';
 import {
@@ -765,6 +765,26 @@ export async function startNode(
                 return { transferId: queued.transferId };
               },
             });
+            if (config.xca !== undefined)
+              registerRespondingGateway(app, {
+                patientData,
+                node: config.node.name,
+                identity: {
+                  homeCommunityId: config.xca.homeCommunityId,
+                  repositoryUniqueId: config.xca.repositoryUniqueId,
+                  organization: config.node.organization,
+                },
+                xua: {
+                  identityProviders: config.xca.identityProviders.map((p) => ({
+                    issuer: p.issuer,
+                    certPem: identityProviderCertificate(p.certificateFile, p.issuer),
+                  })),
+                  audiences: config.xca.audiences ?? [config.xca.homeCommunityId],
+                  clockSkewSeconds: config.xca.clockSkewSeconds,
+                },
+                logger: logger.child({ part: 'xca' }),
+                ...(source !== undefined ? { archive: source, fetchFromPacs: (uid: string) => source.fetch(uid) } : {}),
+              });
             registerOutboxRoutes(app, {
               outbox: theOutbox,
               patientData,

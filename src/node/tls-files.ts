@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { TlsFilesConfig } from '../config/index.ts';
 import type { TlsOptions } from '../dimse/index.ts';
@@ -21,4 +22,17 @@ export function readTlsFiles(files: TlsFilesConfig): TlsOptions {
     key: readConfiguredFile('private key', files.keyFile),
     ca: readConfiguredFile('CA certificate', files.caFile),
   };
+}
+
+/** The PEM certificate an identity provider signs XUA assertions with; anything else stops the start. */
+export function identityProviderCertificate(path: string, issuer: string): string {
+  const pem = readConfiguredFile(`certificate of identity provider ${issuer}`, path).toString('utf8');
+  try {
+    new X509Certificate(pem);
+  } catch (cause) {
+    throw new BeeldbrugError('KEY_FILE_PROBLEM', `${path} is not a PEM certificate (identity provider ${issuer})`, {
+      cause,
+    });
+  }
+  return pem;
 }

@@ -31,7 +31,13 @@ export type AccessPurpose =
  * an assertion naming a person), the recipient of a share (its e-mailed link and the code sent to their phone), or a
  * task of the node itself (retention, the outbox worker).
  */
-export type AccessorKind = 'dicom-peer' | 'partner-node' | 'person' | 'own-system' | 'share-recipient' | 'node-task';
+/**
+ * Who touches patient data. A 'partner-gateway' is another community's XCA initiating gateway asking for a person its
+ * identity provider vouches for (a verified XUA assertion): unlike a partner node, what it retrieves leaves in the
+ * answer itself, so it may release, and only for the patient its assertion names, on that patient's consent.
+ */
+export type AccessorKind =
+  'dicom-peer' | 'partner-node' | 'partner-gateway' | 'person' | 'own-system' | 'share-recipient' | 'node-task';
 
 /** Which kind of accessor may touch patient data for which purpose; anything else is refused and recorded. */
 const MAY: Readonly<Record<AccessPurpose, readonly AccessorKind[]>> = {
@@ -40,7 +46,7 @@ const MAY: Readonly<Record<AccessPurpose, readonly AccessorKind[]>> = {
   retrieve: ['dicom-peer', 'person', 'own-system', 'node-task'],
   import: ['person', 'node-task'],
   exchange: ['partner-node', 'person', 'own-system', 'dicom-peer', 'node-task'],
-  release: ['partner-node'],
+  release: ['partner-node', 'partner-gateway'],
   retention: ['node-task'],
   localization: ['node-task'],
   share: ['person', 'share-recipient', 'node-task'],
@@ -57,6 +63,7 @@ type Operation = 'store' | 'query' | 'read' | 'release' | 'import' | 'purge';
 const CAN: Readonly<Record<AccessorKind, readonly Operation[]>> = {
   'dicom-peer': ['store', 'query', 'read', 'release'],
   'partner-node': ['store', 'query', 'read'],
+  'partner-gateway': ['query', 'read', 'release'],
   person: ['query', 'read', 'release', 'import'],
   'own-system': ['store', 'query', 'read', 'release'],
   // Only the studies of their own share, which the share's access names (see sharedStudies, openShared).
@@ -214,6 +221,7 @@ const actorOf = (g: AccessGrounds): Actor => {
         associationId: '',
       };
     case 'partner-node':
+    case 'partner-gateway':
       return {
         kind: 'partner-node',
         ura: g.user.organizationUra ?? '',

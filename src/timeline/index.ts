@@ -5,7 +5,7 @@ export {
   type TimelineServiceOptions,
 } from './timeline-service.ts';
 export { requesterUser } from './audit-events.ts';
-export { registerTimelineSourceRoutes, type SourceRoutesDeps } from './source-routes.ts';
+export { registerTimelineSourceRoutes, studiesOfPatient, type SourceRoutesDeps } from './source-routes.ts';
 export { registerTimelineRoutes } from './requester-routes.ts';
 export {
   checkTimelineRequest,

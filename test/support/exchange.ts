@@ -67,6 +67,8 @@ export interface ExchangeNodeOptions {
   now?: () => number;
   /** The share section: its mail server and SMS gateway (see share-services.ts). */
   share?: Record<string, unknown>;
+  /** The xca section: the responding gateway and whose assertions it takes. */
+  xca?: Record<string, unknown>;
   /** The hl7 section: the listener for orders from the RIS and its prefetch rules. */
   hl7?: Record<string, unknown>;
 }
@@ -112,6 +114,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
       if (o.dataDir !== undefined) raw['dataDir'] = o.dataDir;
       if (o.share !== undefined) raw['share'] = o.share;
       if (o.hl7 !== undefined) raw['hl7'] = o.hl7;
+      if (o.xca !== undefined) raw['xca'] = o.xca;
       if (o.oidc !== undefined) raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), oidc: o.oidc };
       if (o.assertions !== undefined)
         raw['auth'] = { ...(raw['auth'] as Record<string, unknown> | undefined), assertions: o.assertions };

@@ -123,7 +123,12 @@ export async function importStudies(n: ExchangeNode, p: SynthPatient, which: num
 /** `noord` adds to Noord's node options, e.g. a PACS to import held studies into. */
 export async function network(
   t: TestContext,
-  o: { middenPacs?: boolean; noord?: Parameters<typeof startExchangeNode>[1] } = {},
+  o: {
+    middenPacs?: boolean;
+    noord?: Parameters<typeof startExchangeNode>[1];
+    /** Adds to Midden's node options, e.g. its XCA gateway. */
+    midden?: Parameters<typeof startExchangeNode>[1];
+  } = {},
 ) {
   // Midden's PACS, when asked for: a real Orthanc that Midden's node queries and fetches from (C-GET).
   const pacs =
@@ -162,19 +167,17 @@ export async function network(
     });
   const nodes = {
     noord: await start(noord, certs.noord, ports.noord, o.noord),
-    midden: await start(
-      midden,
-      certs.midden,
-      ports.midden,
-      pacs !== undefined
+    midden: await start(midden, certs.midden, ports.midden, {
+      ...(pacs !== undefined
         ? {
             dimsePeers: [
               { aeTitle: 'PACS_MIDDEN', host: '127.0.0.1', port: pacs.dicomPort, description: 'Midden PACS' },
             ],
-            fetchFrom: { aeTitle: 'PACS_MIDDEN', method: 'c-get' },
+            fetchFrom: { aeTitle: 'PACS_MIDDEN', method: 'c-get' as const },
           }
-        : {},
-    ),
+        : {}),
+      ...o.midden,
+    }),
     zuid: await start(zuid, certs.zuid, ports.zuid),
     // Oost has no registry: it asks its configured regional sources.
     oost: await startExchangeNode(t, {
