@@ -42,3 +42,14 @@ test('a purge is a DICOM Study Deleted (delete) message; characters XML cannot c
   assert.ok(!xml.includes('\u0001'));
   assert.match(xml, /<AuditSourceIdentification AuditEnterpriseSiteID="12345678" AuditSourceID="noord">/);
 });
+
+test('a record of an IHE transaction names it as the event type (ITI-20)', () => {
+  const xml = auditMessageXml(
+    { ...record, action: 'query', transaction: 'ITI-38', objects: {}, patient: { bsn: '999999990' } },
+    { node: 'midden', ura: '10000002' },
+  );
+  assert.match(
+    xml,
+    /<EventID csd-code="110112" codeSystemName="DCM" originalText="Query"\/><EventTypeCode csd-code="ITI-38" codeSystemName="IHE Transactions" originalText="Cross Gateway Query"\/>/,
+  );
+});

@@ -1,4 +1,4 @@
-import type { AuditAction, AuditRecord } from './types.ts';
+import { IHE_TRANSACTIONS, type AuditAction, type AuditRecord } from './types.ts';
 
 /** A coded value as PS3.15 A.5 writes it: code, coding scheme and the meaning in words. */
 interface Code {
@@ -96,6 +96,13 @@ export function auditMessageXml(r: Readonly<AuditRecord>, source: Readonly<Audit
     `<EventIdentification${attrs({ EventActionCode: e.action, EventDateTime: r.time, EventOutcomeIndicator: r.outcome === 'success' ? 0 : 4 })}>` +
     coded('EventID', e.id) +
     (e.type !== undefined ? coded('EventTypeCode', e.type) : '') +
+    (r.transaction !== undefined
+      ? coded('EventTypeCode', {
+          code: r.transaction,
+          scheme: 'IHE Transactions',
+          meaning: IHE_TRANSACTIONS[r.transaction],
+        })
+      : '') +
     `<EventOutcomeDescription>${escape(r.description)}</EventOutcomeDescription>` +
     purposes.map((p) => coded('PurposeOfUse', p)).join('') +
     '</EventIdentification>';

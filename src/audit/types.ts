@@ -26,6 +26,14 @@ export const AUDIT_ACTIONS = [
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
+/** IHE transactions the node answers, with their names as the ATNA event type code gives them. */
+export const IHE_TRANSACTIONS = {
+  'ITI-38': 'Cross Gateway Query',
+  'ITI-39': 'Cross Gateway Retrieve',
+  'RAD-75': 'Cross Gateway Retrieve Imaging Document Set',
+} as const;
+export type IheTransaction = keyof typeof IHE_TRANSACTIONS;
+
 export type AuditOutcome = 'success' | 'failure';
 
 export interface AuditEvent {
@@ -41,6 +49,8 @@ export interface AuditEvent {
   /** The person on whose behalf the user acted, where that differs (a PACS sending for a radiologist). */
   responsibleUser?: { id: string; name: string };
   accessPoint: { node: string; ip?: string; aeTitle?: string };
+  /** The IHE transaction this record answers (ITI-38, ITI-39, RAD-75): the ATNA message's event type (ITI-20). */
+  transaction?: IheTransaction;
   patient?: { bsn?: string; patientId?: string };
   objects: {
     studyInstanceUid?: string;

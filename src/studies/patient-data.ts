@@ -94,6 +94,8 @@ export interface AccessGrounds {
   authorization: string;
   consentReference?: string | undefined;
   emergency?: boolean | undefined;
+  /** The IHE transaction the access answers, which each of its records names (ITI-20's event type). */
+  transaction?: AuditEvent['transaction'];
 }
 
 /** What one audit record is about; who, where and why come from the access. */
@@ -284,6 +286,7 @@ export class PatientDataAccess {
       user: g.user,
       ...(g.responsibleUser !== undefined ? { responsibleUser: g.responsibleUser } : {}),
       accessPoint: g.accessPoint,
+      ...(g.transaction !== undefined ? { transaction: g.transaction } : {}),
       ...(about.patient !== undefined ? { patient: about.patient } : {}),
       objects: about.objects,
       grounds: {

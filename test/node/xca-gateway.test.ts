@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { auditMessageXml } from '../../src/audit/index.ts';
 import { readPart10, Tag } from '../../src/dicom/index.ts';
 import { XCA_TRANSACTIONS } from '../../src/gateway/index.ts';
 import {
@@ -23,6 +24,7 @@ import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 import { mimeParts, postSoap, xmlFile, xpath, type XcaAnswer } from '../support/xca.ts';
 
+const AUDIT_SCHEMA = new URL('../support/dicom-audit-message.rng', import.meta.url).pathname;
 const HOME = 'urn:oid:2.16.528.1.1007.3.3.10000002.1';
 const REPOSITORY = '2.16.528.1.1007.3.3.10000002.2';
 const BSN_OID = '2.16.840.1.113883.2.4.6.3';
@@ -143,6 +145,11 @@ test('XCA-I: a partner community queries and retrieves manifests, reports and im
   });
   assert.equal(listed[0]?.grounds.consentReference, `Consent/${permit.id}`);
   assert.match(listed[0]?.grounds.authorization ?? '', /XUA assertion .* of https:\/\/idp/);
+  // Its ATNA message (ITI-20) names the transaction and is valid against the DICOM audit message schema.
+  assert.equal(listed[0]?.transaction, 'ITI-38');
+  const atna = xmlFile(t, auditMessageXml(listed[0]!, { node: 'midden', ura: midden.ura }));
+  execFileSync('xmllint', ['--noout', '--relaxng', AUDIT_SCHEMA, atna], { stdio: 'pipe' });
+  assert.equal(xpath(atna, 'string(//EventTypeCode/@csd-code)'), 'ITI-38');
 
   // ITI-39: the first study's manifest, MTOM; the KOS lists every instance of the study with Midden's repository.
   const studyUid = studyOf(1)!;

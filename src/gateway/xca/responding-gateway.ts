@@ -169,6 +169,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
       purpose: 'release',
       purposeOfUse: 'treatment',
       authorization: `XUA assertion ${claims.assertionId} of ${claims.issuer}, mutual TLS`,
+      transaction: t,
     });
     const consentReference = await access.establishConsent(claims.bsn, callerUra, {
       action: t === 'ITI-38' ? 'query' : 'retrieve',
