@@ -173,6 +173,13 @@ ${peers}  # Largest PDU we receive, in bytes.
 #       - { name: thorax, procedure: thorax, priorModalities: [CR, DX, CT], priorBodyParts: [CHEST], maxPriors: 3, maxAgeYears: 5 }
 #       - { name: any, maxPriors: 2, maxAgeYears: 3 }
 
+# An IHE XCA-I responding gateway (docs/xca-gateway.md): other communities' gateways query and retrieve this hospital's
+# imaging data with a XUA assertion from an identity provider listed here, on the exchange listener (mutual TLS).
+# xca:
+#   homeCommunityId: urn:oid:2.16.528.1.1007.3.3.12345678.1
+#   repositoryUniqueId: 2.16.528.1.1007.3.3.12345678.2
+#   identityProviders: [{ issuer: https://idp.example.nl/saml, certificateFile: ./keys/idp.crt }]
+
 # Sharing studies with a patient or a doctor elsewhere (docs/sharing.md): a link by e-mail, a one-time code by SMS;
 # neither opens anything alone. Needs the exchange section (recipients open the link on its HTTPS listener).
 # share:
