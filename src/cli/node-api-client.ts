@@ -131,7 +131,10 @@ export class NodeApiClient {
     bsn: string;
     source: string;
     studyInstanceUid: string;
-  }): Promise<{ transferId: string; source: { ura: string; name: string } }> {
+  }): Promise<
+    | { transferId: string; source: { ura: string; name: string } }
+    | { status: 'retrieved'; retrieved: number; failed: number; source: { ura: string; name: string } }
+  > {
     return this.#json('POST', '/api/v1/timeline/retrievals', r);
   }
 

@@ -53,6 +53,13 @@ export async function timelineFromCli(o: TimelineCliOptions): Promise<void> {
   if (study === undefined)
     throw new BeeldbrugError('NOT_FOUND', `study ${o.retrieve} is not in this patient's timeline`);
   const r = await client.retrieve({ bsn: o.bsn, source: study.source.ura, studyInstanceUid: study.studyInstanceUid });
+  // An XCA community's study is brought in by the node itself before it answers: nothing to follow.
+  if (!('transferId' in r)) {
+    process.stdout.write(
+      `retrieved from ${r.source.name}: ${r.retrieved} instances stored${r.failed > 0 ? `, ${r.failed} not given by the community` : ''}\n`,
+    );
+    return;
+  }
   process.stdout.write(`${r.source.name} queued the study for us: transfer ${r.transferId}\n`);
   if (o.waitSeconds <= 0) return;
   const until = Date.now() + o.waitSeconds * 1000;

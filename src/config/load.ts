@@ -165,10 +165,23 @@ function resolvePaths(config: Config, base: string): Config {
       ? {
           xca: {
             ...config.xca,
-            identityProviders: config.xca.identityProviders.map((p) => ({
-              ...p,
-              certificateFile: at(p.certificateFile),
-            })),
+            ...(config.xca.identityProviders !== undefined
+              ? {
+                  identityProviders: config.xca.identityProviders.map((p) => ({
+                    ...p,
+                    certificateFile: at(p.certificateFile),
+                  })),
+                }
+              : {}),
+            ...(config.xca.assertionSigner !== undefined
+              ? {
+                  assertionSigner: {
+                    ...config.xca.assertionSigner,
+                    keyFile: at(config.xca.assertionSigner.keyFile),
+                    certificateFile: at(config.xca.assertionSigner.certificateFile),
+                  },
+                }
+              : {}),
           },
         }
       : {}),

@@ -467,29 +467,58 @@ const hl7 = z
 const oidUrn = z.string().regex(/^urn:oid:[0-2](\.(0|[1-9][0-9]*))+$/, 'urn:oid: followed by an OID');
 
 /** The responding side of IHE XCA / XCA-I: other communities' gateways query and retrieve this node's imaging data. */
-const xca = z.strictObject({
-  homeCommunityId: oidUrn.describe(
-    "this community's id in the XCA network, e.g. urn:oid:2.16.528.1.1007.3.3.12345678.1",
-  ),
-  repositoryUniqueId: z
-    .string()
-    .regex(/^[0-2](\.(0|[1-9][0-9]*))+$/, 'an OID')
-    .describe('the OID of this node as repository and imaging document source (the manifests name it)'),
-  identityProviders: z
-    .array(
-      z.strictObject({
-        issuer: z.string().min(1).describe("the SAML Issuer of the hospital's identity provider"),
-        certificateFile: z.string().min(1).describe('the PEM certificate it signs assertions with (RSA)'),
-      }),
-    )
-    .min(1)
-    .describe('whose XUA assertions are accepted: an assertion signed by anyone else opens nothing'),
-  audiences: z
-    .array(z.string().min(1))
-    .optional()
-    .describe('the Audience values an assertion may name (default: the home community id)'),
-  clockSkewSeconds: z.number().int().min(0).max(600).default(60),
-});
+const xca = z
+  .strictObject({
+    homeCommunityId: oidUrn.describe(
+      "this community's id in the XCA network, e.g. urn:oid:2.16.528.1.1007.3.3.12345678.1",
+    ),
+    repositoryUniqueId: z
+      .string()
+      .regex(/^[0-2](\.(0|[1-9][0-9]*))+$/, 'an OID')
+      .describe('the OID of this node as repository and imaging document source (the manifests name it)'),
+    identityProviders: z
+      .array(
+        z.strictObject({
+          issuer: z.string().min(1).describe("the SAML Issuer of the hospital's identity provider"),
+          certificateFile: z.string().min(1).describe('the PEM certificate it signs assertions with (RSA)'),
+        }),
+      )
+      .optional()
+      .describe(
+        'the responding gateway: whose XUA assertions are accepted (an assertion signed by anyone else opens nothing); without it other communities cannot ask this node',
+      ),
+    audiences: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('the Audience values an assertion may name (default: the home community id)'),
+    clockSkewSeconds: z.number().int().min(0).max(600).default(60),
+    communities: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).max(200),
+          homeCommunityId: oidUrn,
+          queryUrl: z.url({ protocol: /^https$/ }).describe('its ITI-38 endpoint'),
+          retrieveUrl: z.url({ protocol: /^https$/ }).describe('its ITI-39 endpoint'),
+          imagingRetrieveUrl: z.url({ protocol: /^https$/ }).describe('its RAD-75 endpoint'),
+        }),
+      )
+      .default([])
+      .describe(
+        "the initiating gateway: XCA communities the timeline asks beside the Beeldbrug nodes, with the exchange's certificate",
+      ),
+    assertionSigner: z
+      .strictObject({
+        issuer: z.string().min(1).describe('the Issuer the communities know this node by'),
+        keyFile: z.string().min(1).describe('the RSA private key the node signs XUA assertions with'),
+        certificateFile: z.string().min(1).describe('its certificate, which the communities trust'),
+      })
+      .optional()
+      .describe('the node as identity provider of its signed-in people toward the communities'),
+  })
+  .refine((x) => x.communities.length === 0 || x.assertionSigner !== undefined, {
+    message: 'asking XCA communities needs assertionSigner: every request carries a signed XUA assertion',
+    path: ['assertionSigner'],
+  });
 
 export const configSchema = z
   .strictObject({

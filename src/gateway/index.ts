@@ -17,3 +17,4 @@ export {
   XCA_TRANSACTIONS,
   type RespondingGatewayDeps,
 } from './xca/responding-gateway.ts';
+export { XcaCommunity, type CommunityConfig, type XcaCommunityOptions } from './xca/initiating-gateway.ts';

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
 import { Readable } from 'node:stream';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
@@ -89,6 +90,50 @@ export class PartnerClient {
     const zstd = createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: 3 } });
     raw.on('error', (err) => zstd.destroy(err));
     return this.#send('POST', path, { 'content-type': contentType, 'content-encoding': 'zstd' }, raw.pipe(zstd));
+  }
+
+  /**
+   * A request whose answer streams (a SOAP retrieve's MTOM answer: a study's instances), never gathered here. A partner
+   * that has not begun to answer within `timeoutMs` is PARTNER_TIMEOUT; once it answers, the body takes as long as it
+   * takes.
+   */
+  answerStream(
+    path: string,
+    contentType: string,
+    body: Buffer,
+    o: { timeoutMs: number },
+  ): Promise<{ status: number; contentType: string; body: IncomingMessage }> {
+    const url = new URL(path, this.#base);
+    return new Promise((resolve, reject) => {
+      const req = request(url, {
+        method: 'POST',
+        agent: this.#agent,
+        headers: { 'content-type': contentType, 'content-length': String(body.length) },
+      });
+      const timer = setTimeout(() => {
+        req.destroy(
+          new BeeldbrugError(
+            'PARTNER_TIMEOUT',
+            `POST ${url.origin}${url.pathname}: no answer within ${o.timeoutMs} ms`,
+          ),
+        );
+      }, o.timeoutMs);
+      req.on('response', (res) => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'] ?? '', body: res });
+      });
+      req.on('error', (cause) => {
+        clearTimeout(timer);
+        reject(
+          cause instanceof BeeldbrugError
+            ? cause
+            : new BeeldbrugError('PARTNER_UNREACHABLE', `POST ${url.origin}${url.pathname}: ${cause.message}`, {
+                cause,
+              }),
+        );
+      });
+      req.end(body);
+    });
   }
 
   close(): void {

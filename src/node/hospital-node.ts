@@ -1,4 +1,4 @@
-import { hkdfSync, type X509Certificate } from 'node:crypto';
+import { createPrivateKey, hkdfSync, type X509Certificate } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BSN_ISSUER_OID } from '../patient/index.ts';
@@ -54,11 +54,11 @@ import {
   resolveHosts,
   resolvePeers,
 } from './peer-allow-list.ts';
-import { hl7Listener, Prefetcher, registerRespondingGateway, virtualPacs } from '../gateway/index.ts';
+import { hl7Listener, Prefetcher, registerRespondingGateway, virtualPacs, XcaCommunity } from '../gateway/index.ts';
 import { StableStudySends } from './stable-study-sends.ts';
 import { SqlitePrefetchDeliveries } from './prefetch-deliveries.ts';
 import { pacsAt, pacsSourceFor } from './pacs-source.ts';
-import { identityProviderCertificate, readTlsFiles } from './tls-files.ts';
+import { identityProviderCertificate, readConfiguredFile, readTlsFiles } from './tls-files.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '../registry/index.ts';
 import { registerWorkspaceRoutes, WORKSPACE_ROOT } from '../workspace/index.ts';
 import {
@@ -474,6 +474,32 @@ export async function startNode(
         node: config.node.name,
         sourceTimeoutMs: config.timeline.sourceTimeoutMs,
         onSource: (o) => metrics.timelineSource(o),
+        communities: xcaCommunities(config, nodeTls, logger),
+        intoPacs: async ({ community, studyInstanceUid }) => {
+          const route = routeFor(exchange.routing, { senderUra: community.id, purpose: 'retrieval' });
+          const forwarder = route.action === 'forward' ? forwarderFor(route.destination) : undefined;
+          if (route.action !== 'forward' || forwarder === undefined) return undefined;
+          const access = patientData.openForTask(
+            'xca-import',
+            `studies retrieved from ${community.name}`,
+            'import',
+            'a retrieval from the timeline',
+          );
+          const released = access.releaseStudy(studyInstanceUid, undefined);
+          for (const i of released) forwarder.enqueue(i);
+          await forwarder.settled();
+          const uids = new Set(released.map((i) => i.stored.instance.sopInstanceUid));
+          const failed = forwarder.failed.filter((uid) => uids.has(uid)).length;
+          const bsn = released[0]?.stored.patient.bsn;
+          access.record({
+            action: 'import',
+            outcome: failed === 0 ? 'success' : 'failure',
+            description: `study from ${community.name} (XCA) into ${route.destination}: ${released.length - failed} of ${released.length} instances`,
+            ...(bsn !== null && bsn !== undefined ? { patient: { bsn } } : {}),
+            objects: { studyInstanceUid },
+          });
+          return { destination: route.destination, failed };
+        },
       });
       const theTimeline = timeline;
       closers.push(async () => theTimeline.close());
@@ -765,7 +791,7 @@ export async function startNode(
                 return { transferId: queued.transferId };
               },
             });
-            if (config.xca !== undefined)
+            if (config.xca?.identityProviders !== undefined)
               registerRespondingGateway(app, {
                 patientData,
                 node: config.node.name,
@@ -1024,4 +1050,33 @@ async function listening<T>(what: string, open: () => Promise<T>): Promise<T> {
     }
     throw cause;
   }
+}
+
+/** The XCA communities the timeline asks, each with the node's mutual TLS and its assertion key. */
+function xcaCommunities(
+  config: Config,
+  tls: { key: string | Buffer; cert: string | Buffer; ca: string | Buffer },
+  logger: Logger,
+): XcaCommunity[] {
+  const x = config.xca;
+  if (x === undefined || x.assertionSigner === undefined) return [];
+  const keyPem = readConfiguredFile('XUA assertion key', x.assertionSigner.keyFile).toString('utf8');
+  // XML signatures are RSA in the XCA networks (and in xml-crypto): another key would fail at the first question.
+  if (createPrivateKey(keyPem).asymmetricKeyType !== 'rsa')
+    throw new BeeldbrugError('KEY_FILE_PROBLEM', `${x.assertionSigner.keyFile} is not an RSA private key`);
+  const signer = {
+    issuer: x.assertionSigner.issuer,
+    keyPem,
+    certPem: identityProviderCertificate(x.assertionSigner.certificateFile, x.assertionSigner.issuer),
+  };
+  return x.communities.map(
+    (community) =>
+      new XcaCommunity({
+        community,
+        tls,
+        signer,
+        us: config.node.organization,
+        logger: logger.child({ part: 'xca', community: community.name }),
+      }),
+  );
 }

@@ -103,6 +103,12 @@ function secretFiles(config: Readonly<Config>): { key: string; path: string; wha
       path: config.auth.oidc.clientSecretFile,
       what: 'the OpenID Connect client secret',
     });
+  if (config.xca?.assertionSigner !== undefined)
+    files.push({
+      key: 'xca.assertionSigner.keyFile',
+      path: config.xca.assertionSigner.keyFile,
+      what: "the XUA assertion key (with it anyone can speak for this hospital's people to the XCA communities)",
+    });
   const share = config.share;
   if (share?.smtp.passwordFile !== undefined)
     files.push({ key: 'share.smtp.passwordFile', path: share.smtp.passwordFile, what: 'the SMTP password' });

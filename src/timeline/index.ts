@@ -16,4 +16,12 @@ export {
   type TimelineClaims,
 } from './claims.ts';
 export { LocalizationPublisher } from './localization-publisher.ts';
-export type { SourceAnswer, SourceOutcome, SourceSeriesAnswer, SourceStudy, Timeline, TimelineStudy } from './types.ts';
+export type {
+  SourceAnswer,
+  SourceOutcome,
+  SourceSeriesAnswer,
+  SourceStudy,
+  Timeline,
+  TimelineCommunity,
+  TimelineStudy,
+} from './types.ts';

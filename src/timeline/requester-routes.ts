@@ -14,7 +14,12 @@ import type { TimelineAsker, TimelineService } from './timeline-service.ts';
 const queryBody = z.strictObject({ bsn: z.string().min(1).max(32), includeReports: z.boolean().default(false) });
 const retrieveBody = z.strictObject({
   bsn: z.string().min(1).max(32),
-  source: z.string().regex(/^\d{8}$/, 'the source organization URA, 8 digits'),
+  source: z
+    .string()
+    .regex(
+      /^(\d{8}|urn:oid:[0-2](\.\d+)+)$/,
+      'the source: an organization URA (8 digits), or an XCA home community id',
+    ),
   studyInstanceUid: z.string().regex(/^[0-9.]{1,64}$/, 'a DICOM UID'),
 });
 
@@ -89,7 +94,8 @@ export function registerTimelineRoutes(app: HttpsApp, timeline: TimelineService)
         access: PERSON_ROUTES.retrieve,
         doc: {
           tag: 'timeline',
-          summary: 'Ask a source hospital to send one study of the timeline here; it arrives in the inbox',
+          summary:
+            'Ask a source hospital to send one study of the timeline here (it arrives in the inbox), or bring it from an XCA community',
           body: retrieveBody,
           errors: ['BSN_INVALID', 'REQUESTER_UNNAMED', 'PARTNER_UNREACHABLE'],
         },
@@ -103,6 +109,14 @@ export function registerTimelineRoutes(app: HttpsApp, timeline: TimelineService)
       const who = requesterOf(req.acting);
       if (!who.ok) throw new BeeldbrugError('REQUESTER_UNNAMED', who.detail);
       const b = parsed.data;
+      const community = timeline.community(b.source);
+      if (community !== undefined) {
+        const got = await timeline.retrieveFromCommunity(
+          { bsn: b.bsn, community, studyInstanceUid: b.studyInstanceUid, asker: who.asker },
+          { ip: req.ip },
+        );
+        return reply.code(200).send({ status: 'retrieved', studyInstanceUid: b.studyInstanceUid, ...got });
+      }
       const r = await timeline.retrieve(
         {
           bsn: b.bsn,

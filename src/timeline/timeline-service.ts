@@ -5,7 +5,14 @@ import { isValidBsn } from '../patient/index.ts';
 import type { RegistryClient } from '../registry/index.ts';
 import type { PatientData, PatientDataAccess } from '../studies/index.ts';
 import { type Requester, type RequestingSystem, signTimelineRequest } from './claims.ts';
-import type { SourceAnswer, SourceOutcome, SourceSeriesAnswer, Timeline, TimelineStudy } from './types.ts';
+import type {
+  SourceAnswer,
+  SourceOutcome,
+  SourceSeriesAnswer,
+  Timeline,
+  TimelineCommunity,
+  TimelineStudy,
+} from './types.ts';
 
 export interface TimelineServiceOptions {
   /** Where the patient is known and may be asked; without it, `regionalSources` are asked and the answer says so. */
@@ -23,6 +30,16 @@ export interface TimelineServiceOptions {
   sourceTimeoutMs: number;
   /** Told how each source did (status, time taken), e.g. for metrics. */
   onSource?: (outcome: SourceOutcome) => void;
+  /** XCA communities asked beside the nodes the registry names (every question: they are not in the registry). */
+  communities?: readonly TimelineCommunity[];
+  /**
+   * Where a study brought from a community goes next: into the PACS the routing rules name for a retrieval, with how
+   * many instances the PACS did not take; undefined when the rules keep it in the node.
+   */
+  intoPacs?: (r: {
+    community: TimelineCommunity;
+    studyInstanceUid: string;
+  }) => Promise<{ destination: string; failed: number } | undefined>;
 }
 
 /**
@@ -89,7 +106,7 @@ export class TimelineService {
    * The access a question or retrieval is recorded through: the practitioner acts; or the system that asked, with the
    * practitioner as responsible user; or the DICOM peer, by AE title. The grounds are treatment.
    */
-  #access(asker: TimelineAsker, purpose: 'query' | 'retrieve', ip: string | undefined): PatientDataAccess {
+  #access(asker: TimelineAsker, purpose: 'query' | 'retrieve' | 'import', ip: string | undefined): PatientDataAccess {
     const ura = this.#o.us.ura;
     const common = { purpose, purposeOfUse: 'treatment' } as const;
     if (asker.kind === 'node-task') {
@@ -137,7 +154,10 @@ export class TimelineService {
       asked = this.#o.regionalSources.filter((ura) => ura !== this.#o.us.ura).map((ura) => ({ ura }));
     }
     const jws = asked.length > 0 ? await this.#sign(q.bsn, q.asker, { includeReports: q.includeReports ?? false }) : '';
-    const outcomes = await Promise.all(asked.map((s) => this.#ask(s, jws)));
+    const outcomes = await Promise.all([
+      ...asked.map((s) => this.#ask(s, jws)),
+      ...(this.#o.communities ?? []).map((c) => this.#askCommunity(c, q)),
+    ]);
     const studies: TimelineStudy[] = outcomes
       .flatMap((o) =>
         o.answer !== undefined
@@ -202,6 +222,90 @@ export class TimelineService {
       if (err instanceof BeeldbrugError && err.code === 'PARTNER_TIMEOUT')
         return { outcome: done('timed-out', 0, `no answer within ${this.#o.sourceTimeoutMs} ms`) };
       return { outcome: done('failed', 0, (err as Error).message) };
+    }
+  }
+
+  async #askCommunity(
+    c: TimelineCommunity,
+    q: TimelineQuery,
+  ): Promise<{ outcome: SourceOutcome; answer?: SourceAnswer }> {
+    const started = performance.now();
+    const done = (status: SourceOutcome['status'], studies: number, reason?: string): SourceOutcome => {
+      const outcome: SourceOutcome = {
+        ura: c.id,
+        name: c.name,
+        status,
+        studies,
+        ms: Math.round(performance.now() - started),
+        ...(reason !== undefined ? { reason } : {}),
+      };
+      this.#o.onSource?.(outcome);
+      return outcome;
+    };
+    try {
+      const a = await c.studies(q.bsn, q.asker, { timeoutMs: this.#o.sourceTimeoutMs });
+      return {
+        outcome: done('answered', a.studies.length, a.partial),
+        answer: {
+          status: 'answered',
+          organization: { ura: c.id, name: c.name },
+          consentReference: '',
+          studies: a.studies,
+        },
+      };
+    } catch (err) {
+      if (err instanceof BeeldbrugError && err.code === 'PARTNER_TIMEOUT')
+        return { outcome: done('timed-out', 0, `no answer within ${this.#o.sourceTimeoutMs} ms`) };
+      if (err instanceof BeeldbrugError && err.code === 'PARTNER_REFUSED')
+        return { outcome: done('refused', 0, err.message) };
+      return { outcome: done('failed', 0, (err as Error).message) };
+    }
+  }
+
+  /** The XCA community a source names, if it is one (a home community id rather than a URA). */
+  community(source: string): TimelineCommunity | undefined {
+    return this.#o.communities?.find((c) => c.id === source);
+  }
+
+  /**
+   * Brings one study from an XCA community into this node (ITI-39 for its manifest, RAD-75 for the instances), stored
+   * as an import in the asker's name; recorded as a retrieval, with what came.
+   */
+  async retrieveFromCommunity(
+    r: { bsn: string; community: TimelineCommunity; studyInstanceUid: string; asker: TimelineAsker },
+    at: { ip?: string } = {},
+  ): Promise<{
+    retrieved: number;
+    failed: number;
+    source: { ura: string; name: string };
+    pacs?: { destination: string; failed: number };
+  }> {
+    if (!isValidBsn(r.bsn))
+      throw new BeeldbrugError('BSN_INVALID', `${r.bsn} is not a valid BSN (nine digits that pass the elfproef)`);
+    const c = r.community;
+    const about = { patient: { bsn: r.bsn }, objects: { studyInstanceUid: r.studyInstanceUid } };
+    const access = this.#access(r.asker, 'retrieve', at.ip);
+    try {
+      const got = await c.retrieve(r.bsn, r.studyInstanceUid, r.asker, this.#access(r.asker, 'import', at.ip));
+      access.record({
+        action: 'retrieve',
+        outcome: got.retrieved > 0 ? 'success' : 'failure',
+        description: `retrieval from ${c.name} (XCA): ${got.retrieved} instances stored${got.failed > 0 ? `, ${got.failed} not given` : ''}`,
+        ...about,
+      });
+      const pacs =
+        got.retrieved > 0
+          ? await this.#o.intoPacs?.({ community: c, studyInstanceUid: r.studyInstanceUid })
+          : undefined;
+      return { ...got, source: { ura: c.id, name: c.name }, ...(pacs !== undefined ? { pacs } : {}) };
+    } catch (err) {
+      access.record({
+        action: 'retrieve',
+        outcome: 'failure',
+        description: `retrieval from ${c.name} (XCA) failed: ${(err as Error).message}`,
+        ...about,
+      });
+      throw err;
     }
   }
 
@@ -290,5 +394,6 @@ export class TimelineService {
   close(): void {
     for (const c of this.#clients.values()) c.close();
     this.#clients.clear();
+    for (const c of this.#o.communities ?? []) c.close?.();
   }
 }

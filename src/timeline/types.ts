@@ -1,4 +1,5 @@
-import type { PatientSeries, PatientStudy } from '../studies/index.ts';
+import type { PatientDataAccess, PatientSeries, PatientStudy } from '../studies/index.ts';
+import type { TimelineAsker } from './timeline-service.ts';
 
 /** A study as a source reports it: the summary, and the report text when it was asked for and exists. */
 export type SourceStudy = PatientStudy & { reportText?: string };
@@ -45,4 +46,28 @@ export interface Timeline {
   sources: SourceOutcome[];
   /** Every answered study, newest first. */
   studies: TimelineStudy[];
+}
+
+/**
+ * Another kind of source the timeline asks beside Beeldbrug nodes: an XCA community (a regional XDS network, another
+ * vendor's gateway), named by its home community id where a node is named by URA. It re-checks the patient's consent
+ * itself; what it answers and sends is recorded here like any source's.
+ */
+export interface TimelineCommunity {
+  /** The home community id (urn:oid:…): the `source` a timeline names its studies by. */
+  id: string;
+  name: string;
+  studies(
+    bsn: string,
+    asker: TimelineAsker,
+    o: { timeoutMs: number },
+  ): Promise<{ studies: SourceStudy[]; partial?: string }>;
+  /** Brings one study into this node through `into` (an import in the asker's name): what came, what did not. */
+  retrieve(
+    bsn: string,
+    studyInstanceUid: string,
+    asker: TimelineAsker,
+    into: PatientDataAccess,
+  ): Promise<{ retrieved: number; failed: number }>;
+  close?(): void;
 }

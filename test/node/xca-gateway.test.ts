@@ -17,9 +17,12 @@ import {
   soapRequest,
   type AssertionFields,
 } from '../../src/gateway/xca/xua-test-support.ts';
-import { datasetsByUid } from '../support/dicom-files.ts';
+import { collect, datasetsByUid, filesIn, payloadOf } from '../support/dicom-files.ts';
+import { storescpDestination } from '../support/dcmtk.ts';
 import { midden, noord } from '../support/exchange.ts';
-import { byHolder, network, recorded, zuid } from '../support/timeline-network.ts';
+import { byHolder, network, radiologistAt, recorded, timelineOf, zuid } from '../support/timeline-network.ts';
+import { freePort } from '../support/net.ts';
+import { heldInstances } from '../support/patient-data.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 import { mimeParts, postSoap, xmlFile, xpath, type XcaAnswer } from '../support/xca.ts';
@@ -381,5 +384,114 @@ test("XCA-I: no consent, a forged, foreign or missing assertion, and another pat
     at.n.node.audit
       .list({ bsn: p.bsn })
       .some((r) => r.outcome === 'failure' && /RAD-75\) refused: none of the 1 instances/.test(r.description)),
+  );
+});
+
+test("XCA-I initiating: Noord's timeline asks Midden as an XCA community, in the radiologist's name, and brings a study into Noord's node", async (t) => {
+  for (const tool of ['openssl', 'storescp', 'echoscu']) if (!requireTool(t, tool)) return;
+  // Noord's PACS: DCMTK's storescp, where the routing rules put a retrieved study.
+  const pacsDir = tempDir(t);
+  const pacsPort = await freePort();
+  await storescpDestination(t, { aeTitle: 'PACS_NOORD', port: pacsPort, dir: pacsDir });
+  // Noord's node is the identity provider of its own signed-in people toward the community: an RSA key of its own.
+  const noordSigner = createTestIdp('urn:beeldbrug:ziekenhuis-noord');
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'xua.key'), noordSigner.keyPem, { mode: 0o600 });
+  writeFileSync(join(dir, 'xua.crt'), noordSigner.certPem);
+  const middenPort = await freePort();
+  const middenXca = (path: string) => `https://127.0.0.1:${middenPort}${path}`;
+  const net = await network(t, {
+    middenPort,
+    midden: {
+      xca: {
+        homeCommunityId: HOME,
+        repositoryUniqueId: REPOSITORY,
+        identityProviders: [{ issuer: noordSigner.issuer, certificateFile: join(dir, 'xua.crt') }],
+      },
+    },
+    noord: {
+      dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacsPort, description: 'Noord PACS' }],
+      routing: [{ purpose: 'retrieval', action: 'forward', destination: 'PACS_NOORD' }],
+      xca: {
+        homeCommunityId: 'urn:oid:2.16.528.1.1007.3.3.10000001.1',
+        repositoryUniqueId: '2.16.528.1.1007.3.3.10000001.2',
+        communities: [
+          {
+            name: 'Regio Midden',
+            homeCommunityId: HOME,
+            queryUrl: middenXca(XCA_TRANSACTIONS['ITI-38'].path),
+            retrieveUrl: middenXca(XCA_TRANSACTIONS['ITI-39'].path),
+            imagingRetrieveUrl: middenXca(XCA_TRANSACTIONS['RAD-75'].path),
+          },
+        ],
+        assertionSigner: {
+          issuer: noordSigner.issuer,
+          keyFile: join(dir, 'xua.key'),
+          certificateFile: join(dir, 'xua.crt'),
+        },
+      },
+    },
+  });
+  const { p, nodes } = net;
+  await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
+
+  const tl = await timelineOf(nodes.noord, p.bsn);
+  const community = tl.sources.find((s) => s.ura === HOME);
+  assert.deepEqual(
+    { ...community, ms: undefined },
+    { ura: HOME, name: 'Regio Midden', status: 'answered', studies: 2, ms: undefined },
+  );
+  const viaXca = tl.studies.filter((s) => s.source.ura === HOME);
+  assert.deepEqual(
+    viaXca.map((s) => s.studyInstanceUid).sort(),
+    p.studies
+      .slice(0, 2)
+      .map((s) => s.studyInstanceUid)
+      .sort(),
+  );
+  const study = p.studies.find((s) => s.studyInstanceUid === viaXca[0]!.studyInstanceUid)!;
+  assert.equal(viaXca[0]!.studyDate, study.studyDate);
+  assert.ok(viaXca[0]!.modalities.includes(study.modality));
+
+  const asker = radiologistAt(nodes.noord);
+  const got = await asker.call('POST', '/api/v1/timeline/retrievals', {
+    bsn: p.bsn,
+    source: HOME,
+    studyInstanceUid: study.studyInstanceUid,
+  });
+  assert.equal(got.status, 200, got.body);
+  assert.deepEqual(JSON.parse(got.body), {
+    status: 'retrieved',
+    studyInstanceUid: study.studyInstanceUid,
+    retrieved: study.instances,
+    failed: 0,
+    source: { ura: HOME, name: 'Regio Midden' },
+    pacs: { destination: 'PACS_NOORD', failed: 0 },
+  });
+  // And into Noord's PACS: every instance, its pixel data (or report content) as Midden has it.
+  const inPacs = filesIn(pacsDir).map((f) => readPart10(readFileSync(f)).dataset);
+  assert.equal(inPacs.length, study.instances);
+  const originals = new Map(
+    study.files.map((f) => readPart10(readFileSync(f)).dataset).map((ds) => [ds.string(Tag.SOPInstanceUID), ds]),
+  );
+  for (const ds of inPacs) assert.ok(payloadOf(ds).equals(payloadOf(originals.get(ds.string(Tag.SOPInstanceUID))!)));
+  const original = datasetsByUid(study.files);
+  const held = heldInstances(nodes.noord.n.node, study.studyInstanceUid);
+  assert.equal(held.length, study.instances);
+  for (const i of held) {
+    const bytes = await collect(i.openDataset());
+    assert.ok(bytes.equals(original.get(i.stored.instance.sopInstanceUid)!), 'byte for byte as Midden holds it');
+  }
+  // Midden's trail names the radiologist at Noord, as Noord's node vouched for them in the assertion.
+  const atMidden = nodes.midden.n.node.audit
+    .list({ bsn: p.bsn })
+    .filter((r) => r.transaction !== undefined && r.outcome === 'success');
+  assert.deepEqual([...new Set(atMidden.map((r) => r.transaction))].sort(), ['ITI-38', 'ITI-39', 'RAD-75']);
+  assert.ok(atMidden.every((r) => r.user.name === 'Dr. A. de Vries' && r.user.organizationUra === noord.ura));
+  assert.ok(atMidden.every((r) => r.user.id === asker.id));
+  // Noord's own trail: the question, and the retrieval with what came.
+  const atNoord = nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'retrieve' });
+  assert.ok(
+    atNoord.some((r) => r.description === `retrieval from Regio Midden (XCA): ${study.instances} instances stored`),
   );
 });

@@ -128,6 +128,8 @@ export async function network(
     noord?: Parameters<typeof startExchangeNode>[1];
     /** Adds to Midden's node options, e.g. its XCA gateway. */
     midden?: Parameters<typeof startExchangeNode>[1];
+    /** Midden's HTTPS port, when another node's configuration must name it (an XCA community's URLs). */
+    middenPort?: number;
   } = {},
 ) {
   // Midden's PACS, when asked for: a real Orthanc that Midden's node queries and fetches from (C-GET).
@@ -139,7 +141,12 @@ export async function network(
   beeldbrug(['registry', 'network-key', '--out', keyFile]);
   const { registry, logFile, dataDir } = await registryProcess(t, certs.dir);
   const slow = await slowSource(t, certs.ca);
-  const ports = { noord: await freePort(), midden: await freePort(), zuid: await freePort(), oost: await freePort() };
+  const ports = {
+    noord: await freePort(),
+    midden: o.middenPort ?? (await freePort()),
+    zuid: await freePort(),
+    oost: await freePort(),
+  };
   const url = (port: number): string => `https://127.0.0.1:${port}`;
   const everyone = [
     { ...noord, baseUrl: url(ports.noord) },

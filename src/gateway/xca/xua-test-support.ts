@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ATTRIBUTE, BSN_OID } from './xua.ts';
+import { BSN_ISSUER_OID } from '../../patient/index.ts';
+import { ATTRIBUTE } from './xua.ts';
 import { esc, NS } from './xml.ts';
 
 /** A hospital identity provider for tests: an RSA key and a self-signed certificate made by OpenSSL. */
@@ -104,7 +105,7 @@ export function signedAssertion(idp: TestIdp, f: AssertionFields): string {
       `<hl7:PurposeOfUse code="${esc(f.purposeOfUse ?? 'TREATMENT')}" codeSystem="2.16.840.1.113883.3.18.7.1" displayName="Treatment"/>`,
     ) +
     attr(ATTRIBUTE.role, `<hl7:Role code="${esc(f.roleCode ?? '01.015')}" codeSystem="2.16.528.1.1007.3.1.1"/>`) +
-    attr(ATTRIBUTE.resourceId, esc(f.resourceId ?? `${f.bsn ?? '999999990'}^^^&${BSN_OID}&ISO`)) +
+    attr(ATTRIBUTE.resourceId, esc(f.resourceId ?? `${f.bsn ?? '999999990'}^^^&${BSN_ISSUER_OID}&ISO`)) +
     '</saml2:AttributeStatement></saml2:Assertion>';
   const dir = mkdtempSync(join(tmpdir(), 'bb-saml-'));
   try {

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BeeldbrugError } from '../../errors/index.ts';
 import { childNamed, NS, parseXml } from './xml.ts';
 import { createTestIdp, signedAssertion, soapRequest, type AssertionFields } from './xua-test-support.ts';
-import { bsnOfCx, verifyXua, type XuaOptions } from './xua.ts';
+import { bsnOfCx, issueXua, verifyXua, type XuaOptions } from './xua.ts';
 
 const AUDIENCE = 'urn:oid:2.16.528.1.1007.99.1';
 const idp = createTestIdp();
@@ -91,5 +95,46 @@ describe('XUA assertions (signed by xmlsec1)', () => {
     assert.equal(bsnOfCx('999999990^^^&2.16.840.1.113883.2.4.6.3&ISO'), '999999990');
     assert.equal(bsnOfCx('999999990^^^&1.2.3&ISO'), undefined);
     assert.equal(bsnOfCx('99999999^^^&2.16.840.1.113883.2.4.6.3&ISO'), undefined);
+  });
+
+  it('issues assertions xmlsec1 verifies and the gateway accepts, for one person and one patient', () => {
+    const node = createTestIdp('urn:beeldbrug:node:noord');
+    const subject = {
+      id: 'a.devries',
+      name: 'Dr. A. de Vries',
+      roleCode: '01.015',
+      organization: { ura: '10000001', name: 'Ziekenhuis Noord' },
+      bsn: '123456782',
+    };
+    const assertion = issueXua(node, subject, AUDIENCE);
+    const dir = mkdtempSync(join(tmpdir(), 'bb-xua-'));
+    try {
+      writeFileSync(join(dir, 'a.xml'), assertion);
+      writeFileSync(join(dir, 'cert.pem'), node.certPem);
+      execFileSync(
+        'xmlsec1',
+        [
+          '--verify',
+          '--pubkey-cert-pem',
+          join(dir, 'cert.pem'),
+          '--id-attr:ID',
+          `${NS.saml}:Assertion`,
+          join(dir, 'a.xml'),
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const c = verify(soapRequest('urn:x', assertion, '<x/>'), { identityProviders: [node], audiences: [AUDIENCE] });
+    assert.deepEqual(c.person, { id: 'a.devries', name: 'Dr. A. de Vries', roleCode: '01.015' });
+    assert.deepEqual(c.organization, subject.organization);
+    assert.equal(c.bsn, '123456782');
+    assert.equal(c.purposeOfUse, 'TREATMENT');
+    // Another community does not take it: the audience is the one asked.
+    refusedFor(soapRequest('urn:x', assertion, '<x/>'), /not a trusted identity provider|not meant/, {
+      identityProviders: [node],
+      audiences: ['urn:oid:1.2.3'],
+    });
   });
 });

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { SignedXml } from 'xml-crypto';
+import { BSN_ISSUER_OID } from '../../patient/index.ts';
 import { BeeldbrugError } from '../../errors/index.ts';
-import { childNamed, childrenNamed, descendantsNamed, firstElement, NS, parseXml, textOf } from './xml.ts';
+import { childNamed, childrenNamed, descendantsNamed, esc, firstElement, NS, parseXml, textOf } from './xml.ts';
 
 /** An identity provider whose assertions this gateway accepts: its SAML Issuer and the certificate it signs with. */
 export interface IdentityProvider {
@@ -45,8 +47,6 @@ export const ATTRIBUTE = {
   resourceId: 'urn:oasis:names:tc:xacml:2.0:resource:resource-id',
 } as const;
 
-/** The BSN's assigning authority (OID of the Dutch citizen service number). */
-export const BSN_OID = '2.16.840.1.113883.2.4.6.3';
 /** The URA register's OID: an organization id urn:oid:2.16.528.1.1007.3.3.<URA>. */
 const URA_OID = '2.16.528.1.1007.3.3';
 
@@ -61,7 +61,7 @@ function refused(reason: string): BeeldbrugError {
 export function bsnOfCx(cx: string): string | undefined {
   const [id = '', , , authority = ''] = cx.trim().split('^');
   const oid = authority.split('&')[1] ?? '';
-  return oid === BSN_OID && /^\d{9}$/.test(id) ? id : undefined;
+  return oid === BSN_ISSUER_OID && /^\d{9}$/.test(id) ? id : undefined;
 }
 
 /**
@@ -151,7 +151,7 @@ function claimsOf(a: Element, issuer: string, o: XuaOptions): XuaClaims {
   const resource = text(ATTRIBUTE.resourceId);
   const bsn = bsnOfCx(resource);
   if (bsn === undefined)
-    throw refused(`its resource-id ${JSON.stringify(resource)} is not a BSN (id^^^&${BSN_OID}&ISO)`);
+    throw refused(`its resource-id ${JSON.stringify(resource)} is not a BSN (id^^^&${BSN_ISSUER_OID}&ISO)`);
   const role = code(ATTRIBUTE.role);
   return {
     assertionId: a.getAttribute('ID') ?? '',
@@ -162,4 +162,73 @@ function claimsOf(a: Element, issuer: string, o: XuaOptions): XuaClaims {
     bsn,
     validUntil: new Date(notOnOrAfter).toISOString(),
   };
+}
+
+/** This node as the identity provider of its own signed-in people, toward another community's gateway. */
+export interface AssertionSigner {
+  issuer: string;
+  /** RSA: what the gateways of XCA networks verify. */
+  keyPem: string;
+  certPem: string;
+}
+
+/** Who the node vouches for: the person it authenticated, or the system of ours that asked, for one patient. */
+export interface XuaSubject {
+  id: string;
+  name: string;
+  roleCode?: string | undefined;
+  organization: { ura: string; name: string };
+  bsn: string;
+}
+
+/** Short-lived: an assertion travels with one question or retrieval. */
+const ISSUED_LIFETIME_MS = 5 * 60_000;
+
+/**
+ * A SAML 2.0 assertion (XUA, the XSPA attributes the responding side reads) for one person and one patient, meant for
+ * one community (its home community id as Audience), signed with the node's assertion key (RSA-SHA256, exclusive
+ * canonicalization, the signature after the Issuer as SAML's schema wants it).
+ */
+export function issueXua(signer: AssertionSigner, subject: XuaSubject, audience: string, now = new Date()): string {
+  const id = `_${randomUUID()}`;
+  const attr = (name: string, value: string): string =>
+    `<saml2:Attribute Name="${name}"><saml2:AttributeValue>${value}</saml2:AttributeValue></saml2:Attribute>`;
+  const until = new Date(now.getTime() + ISSUED_LIFETIME_MS).toISOString();
+  const xml =
+    `<saml2:Assertion xmlns:saml2="${NS.saml}" xmlns:hl7="${NS.hl7}" ID="${id}" IssueInstant="${now.toISOString()}" Version="2.0">` +
+    `<saml2:Issuer>${esc(signer.issuer)}</saml2:Issuer>` +
+    `<saml2:Subject><saml2:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">${esc(subject.id)}</saml2:NameID>` +
+    '<saml2:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"/></saml2:Subject>' +
+    `<saml2:Conditions NotBefore="${new Date(now.getTime() - 60_000).toISOString()}" NotOnOrAfter="${until}">` +
+    `<saml2:AudienceRestriction><saml2:Audience>${esc(audience)}</saml2:Audience></saml2:AudienceRestriction></saml2:Conditions>` +
+    `<saml2:AuthnStatement AuthnInstant="${now.toISOString()}"><saml2:AuthnContext><saml2:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml2:AuthnContextClassRef></saml2:AuthnContext></saml2:AuthnStatement>` +
+    '<saml2:AttributeStatement>' +
+    attr(ATTRIBUTE.subjectId, esc(subject.name)) +
+    attr(ATTRIBUTE.organization, esc(subject.organization.name)) +
+    attr(ATTRIBUTE.organizationId, `urn:oid:${URA_OID}.${subject.organization.ura}`) +
+    attr(
+      ATTRIBUTE.purposeOfUse,
+      '<hl7:PurposeOfUse code="TREATMENT" codeSystem="2.16.840.1.113883.3.18.7.1" displayName="Treatment"/>',
+    ) +
+    (subject.roleCode !== undefined
+      ? attr(ATTRIBUTE.role, `<hl7:Role code="${esc(subject.roleCode)}" codeSystem="2.16.528.1.1007.3.1.1"/>`)
+      : '') +
+    attr(ATTRIBUTE.resourceId, esc(`${subject.bsn}^^^&${BSN_ISSUER_OID}&ISO`)) +
+    '</saml2:AttributeStatement></saml2:Assertion>';
+  const sig = new SignedXml({
+    privateKey: signer.keyPem,
+    publicCert: signer.certPem,
+    signatureAlgorithm: 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+    canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#',
+  });
+  sig.addReference({
+    xpath: "/*[local-name(.)='Assertion']",
+    transforms: ['http://www.w3.org/2000/09/xmldsig#enveloped-signature', 'http://www.w3.org/2001/10/xml-exc-c14n#'],
+    digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256',
+  });
+  sig.computeSignature(xml, {
+    prefix: 'ds',
+    location: { reference: "/*[local-name(.)='Assertion']/*[local-name(.)='Issuer']", action: 'after' },
+  });
+  return sig.getSignedXml();
 }
