@@ -287,7 +287,8 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
 
   // ITI-38: FindDocuments for the assertion's patient, or GetDocuments by uniqueId or entryUUID.
   const queryFailure = (errors: XdsError[]): string =>
-    `<query:AdhocQueryResponse ${RIM_NAMESPACES} status="${STATUS.failure}">${errorList(errors, d.identity.homeCommunityId)}</query:AdhocQueryResponse>`;
+    // ebRS: the object list is there even when empty.
+    `<query:AdhocQueryResponse ${RIM_NAMESPACES} status="${STATUS.failure}">${errorList(errors, d.identity.homeCommunityId)}<rim:RegistryObjectList/></query:AdhocQueryResponse>`;
   route(
     'ITI-38',
     async (_req, reply, soap, a) => {
