@@ -25,7 +25,7 @@ import { freePort } from '../support/net.ts';
 import { heldInstances } from '../support/patient-data.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
-import { mimeParts, postSoap, xmlFile, xpath, type XcaAnswer } from '../support/xca.ts';
+import { assertValidAnswer, mimeParts, postSoap, xmlFile, xpath, type XcaAnswer } from '../support/xca.ts';
 
 const AUDIT_SCHEMA = new URL('../support/dicom-audit-message.rng', import.meta.url).pathname;
 const HOME = 'urn:oid:2.16.528.1.1007.3.3.10000002.1';
@@ -92,6 +92,7 @@ test('XCA-I: a partner community queries and retrieves manifests, reports and im
   assert.equal(found.status, 200, found.body.toString());
   assert.match(found.contentType, /^application\/soap\+xml/);
   const foundXml = xmlFile(t, found.body);
+  assertValidAnswer(foundXml);
   assert.match(
     xpath(foundXml, 'string(//*[local-name()="AdhocQueryResponse"]/@status)'),
     /:Success$/,
@@ -165,6 +166,7 @@ test('XCA-I: a partner community queries and retrieves manifests, reports and im
   assert.equal(mtom.parts[0]?.contentType, 'application/xop+xml');
   assert.equal(`<${mtom.parts[0]?.contentId}>`, mtom.start, 'the root part is the one `start` names');
   const rootXml = mtom.parts[0]!.file;
+  assertValidAnswer(rootXml);
   assert.match(xpath(rootXml, 'string(//*[local-name()="RegistryResponse"]/@status)'), /:Success$/);
   assert.equal(
     xpath(rootXml, 'string(//*[local-name()="Include"]/@href)'),
@@ -218,7 +220,9 @@ test('XCA-I: a partner community queries and retrieves manifests, reports and im
   const stored = firstFile.meta.string(Tag.TransferSyntaxUID)!;
   const images = await call('RAD-75', IMAGING_BODY(studyUid, seriesUid, inSeries, [stored, '1.2.840.10008.1.2']));
   assert.equal(images.status, 200, images.body.toString());
-  const imageParts = mimeParts(t, images).parts.slice(1);
+  const imageAnswer = mimeParts(t, images).parts;
+  assertValidAnswer(imageAnswer[0]!.file);
+  const imageParts = imageAnswer.slice(1);
   assert.equal(imageParts.length, inSeries.length);
   for (const part of imageParts) {
     assert.equal(part.contentType, 'application/dicom');
@@ -273,6 +277,7 @@ test("XCA-I: no consent, a forged, foreign or missing assertion, and another pat
       t,
       a.contentType.startsWith('multipart/') ? readFileSync(mimeParts(t, a).parts[0]!.file) : a.body,
     );
+    assertValidAnswer(f);
     return {
       status: xpath(f, 'string((//*[@status])[1]/@status)'),
       code: xpath(f, 'string(//*[local-name()="RegistryError"]/@errorCode)'),
@@ -281,6 +286,7 @@ test("XCA-I: no consent, a forged, foreign or missing assertion, and another pat
   };
   const fault = (a: XcaAnswer): { subcode: string; code: string; reason: string } => {
     const f = xmlFile(t, a.body);
+    assertValidAnswer(f);
     return {
       subcode: xpath(f, 'string(//*[local-name()="Subcode"]/*[local-name()="Value"])'),
       code: xpath(f, 'string(//*[local-name()="Detail"]/*)'),

@@ -89,3 +89,10 @@ export function xmlFile(t: TestContext, xml: string | Buffer): string {
   writeFileSync(f, xml);
   return f;
 }
+
+const ANSWER_SCHEMA = new URL('./xca-answers.rng', import.meta.url).pathname;
+
+/** Checks an answer's envelope against the schema of the answers (test/support/xca-answers.rng); xmllint says why not. */
+export function assertValidAnswer(file: string): void {
+  execFileSync('xmllint', ['--noout', '--relaxng', ANSWER_SCHEMA, file], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
