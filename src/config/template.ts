@@ -179,6 +179,10 @@ ${peers}  # Largest PDU we receive, in bytes.
 #   homeCommunityId: urn:oid:2.16.528.1.1007.3.3.12345678.1
 #   repositoryUniqueId: 2.16.528.1.1007.3.3.12345678.2
 #   identityProviders: [{ issuer: https://idp.example.nl/saml, certificateFile: ./keys/idp.crt }]
+#   # and the timeline asks these communities, with assertions the node signs for the person who asks:
+#   communities:
+#     - { name: Regio Oost, homeCommunityId: urn:oid:2.16.528.1.1007.3.3.87654321.1, queryUrl: https://xca.oost.example.nl/iti-38, retrieveUrl: https://xca.oost.example.nl/iti-39, imagingRetrieveUrl: https://xca.oost.example.nl/rad-75 }
+#   assertionSigner: { issuer: urn:beeldbrug:example, keyFile: ./keys/xua.key, certificateFile: ./keys/xua.crt }
 
 # Sharing studies with a patient or a doctor elsewhere (docs/sharing.md): a link by e-mail, a one-time code by SMS;
 # neither opens anything alone. Needs the exchange section (recipients open the link on its HTTPS listener).
