@@ -263,6 +263,18 @@ export function virtualPacs(o: VirtualPacsOptions): VirtualPacs {
         .retrieve(studyQuery(uid), 'study-root', `${r.what} through ${o.aeTitle}, from the node's copy`)
         .map(outgoingInstance);
     }
+    const community = theTimeline().community(where.source.ura);
+    if (community !== undefined) {
+      // An XCA community's study comes whole into the node (RAD-75), then goes on from the node's copy.
+      await theTimeline().retrieveFromCommunity(
+        { bsn: where.bsn, community, studyInstanceUid: uid, asker: askerOf(a) },
+        { ip: a.remoteAddress },
+        { destination: null },
+      );
+      return access
+        .retrieve(studyQuery(uid), 'study-root', `${r.what} through ${o.aeTitle}, from ${community.name} (XCA)`)
+        .map(outgoingInstance);
+    }
     const asked = await theTimeline().retrieve(
       { bsn: where.bsn, sourceUra: where.source.ura, studyInstanceUid: uid, asker: askerOf(a) },
       { ip: a.remoteAddress },

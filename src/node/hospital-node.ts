@@ -475,8 +475,11 @@ export async function startNode(
         sourceTimeoutMs: config.timeline.sourceTimeoutMs,
         onSource: (o) => metrics.timelineSource(o),
         communities: xcaCommunities(config, nodeTls, logger),
-        intoPacs: async ({ community, studyInstanceUid }) => {
-          const route = routeFor(exchange.routing, { senderUra: community.id, purpose: 'retrieval' });
+        intoPacs: async ({ community, studyInstanceUid, destination }) => {
+          const route: Route =
+            destination !== undefined
+              ? { action: 'forward', destination }
+              : routeFor(exchange.routing, { senderUra: community.id, purpose: 'retrieval' });
           const forwarder = route.action === 'forward' ? forwarderFor(route.destination) : undefined;
           if (route.action !== 'forward' || forwarder === undefined) return undefined;
           const access = patientData.openForTask(
@@ -955,6 +958,13 @@ export async function startNode(
           timeline: () => timeline,
           pacsHolds: async (uid) => (await pacs.locate(uid)) !== undefined,
           retrieveIntoPacs: async (prior, asker) => {
+            const community = theTimeline.community(prior.sourceUra);
+            if (community !== undefined) {
+              // From an XCA community the study comes whole into the node first, then goes into the PACS.
+              const got = await theTimeline.retrieveFromCommunity({ ...prior, community, asker }, {}, { destination });
+              const failed = got.failed + (got.pacs?.failed ?? got.retrieved);
+              return { instances: got.retrieved + got.failed - failed, failed };
+            }
             const asked = await theTimeline.retrieve({ ...prior, asker });
             await deliveries.add({ transferId: asked.transferId, destination });
             return deliver(asked.transferId);

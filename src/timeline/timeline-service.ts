@@ -39,6 +39,8 @@ export interface TimelineServiceOptions {
   intoPacs?: (r: {
     community: TimelineCommunity;
     studyInstanceUid: string;
+    /** This PACS rather than the one the routing rules name. */
+    destination?: string;
   }) => Promise<{ destination: string; failed: number } | undefined>;
 }
 
@@ -274,6 +276,11 @@ export class TimelineService {
   async retrieveFromCommunity(
     r: { bsn: string; community: TimelineCommunity; studyInstanceUid: string; asker: TimelineAsker },
     at: { ip?: string } = {},
+    /**
+     * Where the study goes after the node: by default where the routing rules put a retrieval; a named PACS (a
+     * prefetch's); or, with null, nowhere (a C-MOVE that sends it on itself).
+     */
+    into: { destination?: string | null } = {},
   ): Promise<{
     retrieved: number;
     failed: number;
@@ -286,7 +293,17 @@ export class TimelineService {
     const about = { patient: { bsn: r.bsn }, objects: { studyInstanceUid: r.studyInstanceUid } };
     const access = this.#access(r.asker, 'retrieve', at.ip);
     try {
-      const got = await c.retrieve(r.bsn, r.studyInstanceUid, r.asker, this.#access(r.asker, 'import', at.ip));
+      // A person imports in their own name; a system of ours that asked (the PACS, a prefetch) has the node do it.
+      const importer =
+        r.asker.kind === 'person'
+          ? this.#access(r.asker, 'import', at.ip)
+          : this.#o.patientData.openForTask(
+              'xca-retrieval',
+              `retrieval from ${c.name}`,
+              'import',
+              `asked by ${r.asker.system.name}`,
+            );
+      const got = await c.retrieve(r.bsn, r.studyInstanceUid, r.asker, importer);
       access.record({
         action: 'retrieve',
         outcome: got.retrieved > 0 ? 'success' : 'failure',
@@ -294,8 +311,12 @@ export class TimelineService {
         ...about,
       });
       const pacs =
-        got.retrieved > 0
-          ? await this.#o.intoPacs?.({ community: c, studyInstanceUid: r.studyInstanceUid })
+        got.retrieved > 0 && into.destination !== null
+          ? await this.#o.intoPacs?.({
+              community: c,
+              studyInstanceUid: r.studyInstanceUid,
+              ...(into.destination !== undefined ? { destination: into.destination } : {}),
+            })
           : undefined;
       return { ...got, source: { ura: c.id, name: c.name }, ...(pacs !== undefined ? { pacs } : {}) };
     } catch (err) {

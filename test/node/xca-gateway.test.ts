@@ -17,8 +17,9 @@ import {
   soapRequest,
   type AssertionFields,
 } from '../../src/gateway/xca/xua-test-support.ts';
-import { collect, datasetsByUid, filesIn, payloadOf } from '../support/dicom-files.ts';
-import { storescpDestination } from '../support/dcmtk.ts';
+import { collect, datasetsByUid, filesIn } from '../support/dicom-files.ts';
+import { findscuAnswers, storescpDestination } from '../support/dcmtk.ts';
+import { run } from '../support/processes.ts';
 import { midden, noord } from '../support/exchange.ts';
 import { byHolder, network, radiologistAt, recorded, timelineOf, zuid } from '../support/timeline-network.ts';
 import { freePort } from '../support/net.ts';
@@ -394,11 +395,11 @@ test("XCA-I: no consent, a forged, foreign or missing assertion, and another pat
 });
 
 test("XCA-I initiating: Noord's timeline asks Midden as an XCA community, in the radiologist's name, and brings a study into Noord's node", async (t) => {
-  for (const tool of ['openssl', 'storescp', 'echoscu']) if (!requireTool(t, tool)) return;
+  for (const tool of ['openssl', 'storescp', 'echoscu', 'findscu', 'movescu']) if (!requireTool(t, tool)) return;
   // Noord's PACS: DCMTK's storescp, where the routing rules put a retrieved study.
   const pacsDir = tempDir(t);
   const pacsPort = await freePort();
-  await storescpDestination(t, { aeTitle: 'PACS_NOORD', port: pacsPort, dir: pacsDir });
+  await storescpDestination(t, { aeTitle: 'PACS_NOORD', port: pacsPort, dir: pacsDir, flags: ['+B', '+xa'] });
   // Noord's node is the identity provider of its own signed-in people toward the community: an RSA key of its own.
   const noordSigner = createTestIdp('urn:beeldbrug:ziekenhuis-noord');
   const dir = tempDir(t);
@@ -418,6 +419,7 @@ test("XCA-I initiating: Noord's timeline asks Midden as an XCA community, in the
     noord: {
       dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacsPort, description: 'Noord PACS' }],
       routing: [{ purpose: 'retrieval', action: 'forward', destination: 'PACS_NOORD' }],
+      timeline: { sourceTimeoutMs: 5000, externalAe: { aeTitle: 'NOORD_PRIORS', callers: ['PACS_NOORD'] } },
       xca: {
         homeCommunityId: 'urn:oid:2.16.528.1.1007.3.3.10000001.1',
         repositoryUniqueId: '2.16.528.1.1007.3.3.10000001.2',
@@ -474,20 +476,17 @@ test("XCA-I initiating: Noord's timeline asks Midden as an XCA community, in the
     source: { ura: HOME, name: 'Regio Midden' },
     pacs: { destination: 'PACS_NOORD', failed: 0 },
   });
-  // And into Noord's PACS: every instance, its pixel data (or report content) as Midden has it.
-  const inPacs = filesIn(pacsDir).map((f) => readPart10(readFileSync(f)).dataset);
-  assert.equal(inPacs.length, study.instances);
-  const originals = new Map(
-    study.files.map((f) => readPart10(readFileSync(f)).dataset).map((ds) => [ds.string(Tag.SOPInstanceUID), ds]),
-  );
-  for (const ds of inPacs) assert.ok(payloadOf(ds).equals(payloadOf(originals.get(ds.string(Tag.SOPInstanceUID))!)));
+  // In Noord's node, byte for byte as Midden holds it...
   const original = datasetsByUid(study.files);
   const held = heldInstances(nodes.noord.n.node, study.studyInstanceUid);
   assert.equal(held.length, study.instances);
-  for (const i of held) {
-    const bytes = await collect(i.openDataset());
-    assert.ok(bytes.equals(original.get(i.stored.instance.sopInstanceUid)!), 'byte for byte as Midden holds it');
-  }
+  for (const i of held)
+    assert.ok((await collect(i.openDataset())).equals(original.get(i.stored.instance.sopInstanceUid)!));
+  // ...and in Noord's PACS (storescp keeping what it got bit for bit).
+  const inPacs = datasetsByUid(filesIn(pacsDir));
+  assert.equal(inPacs.size, study.instances);
+  for (const [uid, bytes] of original) assert.ok(inPacs.get(uid)?.equals(bytes), `instance ${uid} in the PACS`);
+
   // Midden's trail names the radiologist at Noord, as Noord's node vouched for them in the assertion.
   const atMidden = nodes.midden.n.node.audit
     .list({ bsn: p.bsn })
@@ -495,6 +494,48 @@ test("XCA-I initiating: Noord's timeline asks Midden as an XCA community, in the
   assert.deepEqual([...new Set(atMidden.map((r) => r.transaction))].sort(), ['ITI-38', 'ITI-39', 'RAD-75']);
   assert.ok(atMidden.every((r) => r.user.name === 'Dr. A. de Vries' && r.user.organizationUra === noord.ura));
   assert.ok(atMidden.every((r) => r.user.id === asker.id));
+
+  // The PACS's own query screen (the virtual PACS) lists the community's studies too; a C-MOVE of the other one
+  // brings it from the community (RAD-75) through the node into the PACS.
+  const other = p.studies.slice(0, 2).find((s) => s.studyInstanceUid !== study.studyInstanceUid)!;
+  const noordPort = String(nodes.noord.n.port);
+  const answers = await findscuAnswers(
+    t,
+    ['-aet', 'PACS_NOORD', '-aec', 'NOORD_PRIORS', '127.0.0.1', noordPort],
+    ['QueryRetrieveLevel=STUDY', `PatientID=${p.bsn}`, 'StudyInstanceUID', 'InstitutionName'],
+  );
+  assert.ok(
+    answers.some(
+      (ds) =>
+        ds.string(Tag.StudyInstanceUID) === other.studyInstanceUid && ds.string(Tag.InstitutionName) === 'Regio Midden',
+    ),
+  );
+  const moved = await run('movescu', [
+    '-S',
+    '-aet',
+    'PACS_NOORD',
+    '-aec',
+    'NOORD_PRIORS',
+    '-aem',
+    'PACS_NOORD',
+    '127.0.0.1',
+    noordPort,
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    `StudyInstanceUID=${other.studyInstanceUid}`,
+  ]);
+  assert.equal(moved.code, 0, moved.stderr);
+  const afterMove = datasetsByUid(filesIn(pacsDir));
+  for (const [uid, bytes] of datasetsByUid(other.files))
+    assert.ok(afterMove.get(uid)?.equals(bytes), `instance ${uid} of the moved study in the PACS`);
+  const moveRecord = nodes.midden.n.node.audit
+    .list({ bsn: p.bsn })
+    .find((r) => r.transaction === 'RAD-75' && r.objects.studyInstanceUid === other.studyInstanceUid);
+  assert.ok(moveRecord !== undefined, 'it came from the community');
+  // No person is known on a DICOM association: Noord's node vouched for its PACS, and Midden's trail says so.
+  assert.deepEqual(moveRecord.user, { id: 'dicom:PACS_NOORD', name: moveRecord.user.name, organizationUra: noord.ura });
+
   // Noord's own trail: the question, and the retrieval with what came.
   const atNoord = nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'retrieve' });
   assert.ok(
