@@ -1,15 +1,19 @@
-import { randomUUID } from 'node:crypto';
 import { DicomError, readPart10, Tag, TransferSyntax } from '../../dicom/index.ts';
 import { limitedBody, parseMultipartContentType, readMultipart } from '../../dicomweb/index.ts';
 import { BeeldbrugError } from '../../errors/index.ts';
 import { PartnerClient } from '../../http/index.ts';
 import type { Logger } from '../../log/index.ts';
-import { BSN_ISSUER_OID } from '../../patient/index.ts';
 import type { PatientDataAccess } from '../../studies/index.ts';
 import type { SourceStudy, TimelineAsker, TimelineCommunity } from '../../timeline/index.ts';
-import { APPROVED, FORMAT } from './document-entries.ts';
+import { FORMAT } from './document-entries.ts';
 import { XCA_TRANSACTIONS } from './responding-gateway.ts';
-import { childNamed, childrenNamed, descendantsNamed, esc, firstElement, NS, parseXml, textOf } from './xml.ts';
+import { childNamed, childrenNamed, descendantsNamed, firstElement, NS, parseXml, textOf } from './xml.ts';
+import {
+  findDocumentsQuery,
+  imagingRetrieveRequest,
+  retrieveDocumentsRequest,
+  soapRequestEnvelope,
+} from './requests.ts';
 import { issueXua, type AssertionSigner } from './xua.ts';
 
 /** An XCA community the timeline asks: its id, its name, and where its responding gateway answers each transaction. */
@@ -112,12 +116,7 @@ export class XcaCommunity implements TimelineCommunity {
         ? { id: asker.requester.practitionerId, name: asker.requester.name, roleCode: asker.requester.roleCode }
         : { id: asker.system.id, name: asker.system.name };
     const assertion = issueXua(this.#o.signer, { ...subject, organization: this.#o.us, bsn }, this.id);
-    const envelope =
-      `<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="${NS.soap}" xmlns:a="${NS.wsa}"><s:Header>` +
-      `<a:Action s:mustUnderstand="1">${XCA_TRANSACTIONS[transaction].action}</a:Action>` +
-      `<a:MessageID>urn:uuid:${randomUUID()}</a:MessageID><a:To>${esc(url)}</a:To>` +
-      `<wsse:Security xmlns:wsse="${NS.wsse}" s:mustUnderstand="1">${assertion}</wsse:Security>` +
-      `</s:Header><s:Body>${body}</s:Body></s:Envelope>`;
+    const envelope = soapRequestEnvelope(XCA_TRANSACTIONS[transaction].action, assertion, body, { to: url });
     const target = new URL(url);
     const answer = await this.#client(target).answerStream(
       `${target.pathname}${target.search}`,
@@ -166,13 +165,7 @@ export class XcaCommunity implements TimelineCommunity {
     asker: TimelineAsker,
     timeoutMs: number,
   ): Promise<{ documents: FoundDocument[]; partial?: string }> {
-    const query =
-      `<query:AdhocQueryRequest xmlns:query="${NS.query}" xmlns:rim="${NS.rim}">` +
-      '<query:ResponseOption returnComposedObjects="true" returnType="LeafClass"/>' +
-      '<rim:AdhocQuery id="urn:uuid:14d4debf-8f97-4251-9a74-a90016b0af0d">' +
-      `<rim:Slot name="$XDSDocumentEntryPatientId"><rim:ValueList><rim:Value>'${bsn}^^^&amp;${BSN_ISSUER_OID}&amp;ISO'</rim:Value></rim:ValueList></rim:Slot>` +
-      `<rim:Slot name="$XDSDocumentEntryStatus"><rim:ValueList><rim:Value>('${APPROVED}')</rim:Value></rim:ValueList></rim:Slot>` +
-      '</rim:AdhocQuery></query:AdhocQueryRequest>';
+    const query = findDocumentsQuery(bsn);
     const { payload } = await this.#call('ITI-38', this.#o.community.queryUrl, bsn, asker, query, timeoutMs);
     const errors = this.#errors(payload, payload.getAttribute('status'), 'ITI-38');
     const documents = descendantsNamed(payload, NS.rim, 'ExtrinsicObject').map((e): FoundDocument => {
@@ -252,18 +245,13 @@ export class XcaCommunity implements TimelineCommunity {
     const manifest = documents.find((d) => d.studyInstanceUid === studyInstanceUid && isManifest(d));
     if (manifest === undefined)
       throw new BeeldbrugError('NOT_FOUND', `${this.name} lists no imaging manifest of study ${studyInstanceUid}`);
-    const request = (d: { home: string; repositoryUniqueId: string; uniqueId: string }): string =>
-      `<xdsb:DocumentRequest><xdsb:HomeCommunityId>${esc(d.home)}</xdsb:HomeCommunityId>` +
-      `<xdsb:RepositoryUniqueId>${esc(d.repositoryUniqueId)}</xdsb:RepositoryUniqueId>` +
-      `<xdsb:DocumentUniqueId>${esc(d.uniqueId)}</xdsb:DocumentUniqueId></xdsb:DocumentRequest>`;
-
     // ITI-39: the manifest, a Key Object Selection document naming every instance and where to retrieve it.
     const got = await this.#call(
       'ITI-39',
       this.#o.community.retrieveUrl,
       bsn,
       asker,
-      `<xdsb:RetrieveDocumentSetRequest xmlns:xdsb="${NS.xds}">${request(manifest)}</xdsb:RetrieveDocumentSetRequest>`,
+      retrieveDocumentsRequest([manifest]),
       timeoutMs,
     );
     this.#errors(
@@ -292,20 +280,18 @@ export class XcaCommunity implements TimelineCommunity {
       this.#o.community.imagingRetrieveUrl,
       bsn,
       asker,
-      `<xdsi:RetrieveImagingDocumentSetRequest xmlns:xdsi="${NS.xdsi}" xmlns:xdsb="${NS.xds}">` +
-        `<xdsi:StudyRequest studyInstanceUID="${esc(studyInstanceUid)}">` +
-        series
-          .map(
-            (s) =>
-              `<xdsi:SeriesRequest seriesInstanceUID="${esc(s.seriesInstanceUid)}">` +
-              s.instances
-                .map((uid) => request({ home: manifest.home, repositoryUniqueId: s.repositoryUniqueId, uniqueId: uid }))
-                .join('') +
-              '</xdsi:SeriesRequest>',
-          )
-          .join('') +
-        `</xdsi:StudyRequest><xdsi:TransferSyntaxUIDList>${ACCEPTED_SYNTAXES.map((ts) => `<xdsi:TransferSyntaxUID>${ts}</xdsi:TransferSyntaxUID>`).join('')}</xdsi:TransferSyntaxUIDList>` +
-        '</xdsi:RetrieveImagingDocumentSetRequest>',
+      imagingRetrieveRequest(
+        studyInstanceUid,
+        series.map((s) => ({
+          seriesInstanceUid: s.seriesInstanceUid,
+          documents: s.instances.map((uid) => ({
+            home: manifest.home,
+            repositoryUniqueId: s.repositoryUniqueId,
+            uniqueId: uid,
+          })),
+        })),
+        ACCEPTED_SYNTAXES,
+      ),
       timeoutMs,
     );
     const errors = this.#errors(

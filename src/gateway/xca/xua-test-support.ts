@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { soapRequestEnvelope } from './requests.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,15 +134,7 @@ export function signedAssertion(idp: TestIdp, f: AssertionFields): string {
   }
 }
 
-/** A SOAP 1.2 envelope with WS-Addressing, the assertion in a WS-Security header, and this body. */
+/** A SOAP 1.2 request with the assertion in its WS-Security header (see soapRequestEnvelope). */
 export function soapRequest(action: string, assertion: string | undefined, body: string): string {
-  return (
-    `<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="${NS.soap}" xmlns:a="${NS.wsa}">` +
-    `<s:Header><a:Action s:mustUnderstand="1">${action}</a:Action><a:MessageID>urn:uuid:${randomUUID()}</a:MessageID>` +
-    '<a:ReplyTo><a:Address>http://www.w3.org/2005/08/addressing/anonymous</a:Address></a:ReplyTo>' +
-    (assertion !== undefined
-      ? `<wsse:Security xmlns:wsse="${NS.wsse}" s:mustUnderstand="1">${assertion}</wsse:Security>`
-      : '') +
-    `</s:Header><s:Body>${body}</s:Body></s:Envelope>`
-  );
+  return soapRequestEnvelope(action, assertion, body);
 }
