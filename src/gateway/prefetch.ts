@@ -90,7 +90,11 @@ export class Prefetcher {
     };
     const answer = await timeline.query({ bsn: order.bsn, asker });
     const oldest = this.#oldestDate(rule.maxAgeYears);
-    const relevant = answer.studies.filter((s) => this.#relevant(rule, s, oldest));
+    // A study two sources list (a Beeldbrug node and an XCA community) is one prior: the first source listed is asked.
+    const seen = new Set<string>();
+    const relevant = answer.studies.filter(
+      (s) => this.#relevant(rule, s, oldest) && !seen.has(s.studyInstanceUid) && seen.add(s.studyInstanceUid),
+    );
     const out: PrefetchOutcome = { rule: rule.name, fetched: [], alreadyInPacs: [] };
     const chosen: TimelineStudy[] = [];
     for (const s of relevant) {

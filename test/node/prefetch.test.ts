@@ -14,6 +14,8 @@ import { run } from '../support/processes.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 import { byHolder, network, radiologistAt, recorded, zuid } from '../support/timeline-network.ts';
+import { XCA_TRANSACTIONS } from '../../src/gateway/index.ts';
+import { createTestIdp } from '../../src/gateway/xca/xua-test-support.ts';
 
 /** An order as a RIS writes it (segments one per line, as mllp_send --loose reads them). */
 function order(o: { bsn: string; orderNumber: string; procedure: string; type?: string; control: string }): string {
@@ -159,4 +161,94 @@ test('prefetch: a prior asked for before the node stopped goes on into the PACS 
   const after = new SqlitePrefetchDeliveries(join(nodes.noord.n.dir, 'data', 'prefetch.sqlite'));
   t.after(() => after.close());
   await waitFor('the delivery finished', async () => (await after.pending()).length === 0);
+});
+
+test('prefetch: a prior held by an XCA community comes from it (RAD-75) into the PACS beside the priors of Beeldbrug nodes', async (t) => {
+  if (['Orthanc', 'mllp_send', 'openssl'].map((tool) => requireTool(t, tool)).includes(undefined)) return;
+  const pacs = await startOrthanc({ dir: tempDir(t), aeTitle: 'PACS_NOORD', modalities: {} });
+  t.after(() => pacs.stop());
+  // Zuid answers as an XCA community (its node is not reachable for Noord here): Noord's node signs the assertions.
+  const signer = createTestIdp('urn:beeldbrug:ziekenhuis-noord');
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'xua.key'), signer.keyPem, { mode: 0o600 });
+  writeFileSync(join(dir, 'xua.crt'), signer.certPem);
+  const zuidPort = await freePort();
+  const hl7Port = await freePort();
+  const zuidXca = (tr: keyof typeof XCA_TRANSACTIONS) => `https://127.0.0.1:${zuidPort}${XCA_TRANSACTIONS[tr].path}`;
+  const zuidCommunity = 'urn:oid:2.16.528.1.1007.3.3.10000003.1';
+  const net = await network(t, {
+    zuidPort,
+    zuid: {
+      xca: {
+        homeCommunityId: zuidCommunity,
+        repositoryUniqueId: '2.16.528.1.1007.3.3.10000003.2',
+        identityProviders: [{ issuer: signer.issuer, certificateFile: join(dir, 'xua.crt') }],
+      },
+    },
+    noord: (partners) => ({
+      partners: partners.map((p) => (p.ura === zuid.ura ? { ...p, baseUrl: 'https://127.0.0.1:1' } : p)),
+      dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacs.dicomPort, description: 'Noord PACS' }],
+      hl7: {
+        listen: { host: '127.0.0.1', port: hl7Port },
+        senders: [{ host: '127.0.0.1', description: 'the RIS' }],
+        prefetch: {
+          destination: 'PACS_NOORD',
+          rules: [
+            { name: 'thorax', procedure: 'thorax', priorModalities: ['CR', 'DX'], maxPriors: 3, maxAgeYears: 50 },
+          ],
+        },
+      },
+      xca: {
+        homeCommunityId: 'urn:oid:2.16.528.1.1007.3.3.10000001.1',
+        repositoryUniqueId: '2.16.528.1.1007.3.3.10000001.2',
+        communities: [
+          {
+            name: 'Regio Zuid',
+            homeCommunityId: zuidCommunity,
+            queryUrl: zuidXca('ITI-38'),
+            retrieveUrl: zuidXca('ITI-39'),
+            imagingRetrieveUrl: zuidXca('RAD-75'),
+          },
+        ],
+        assertionSigner: {
+          issuer: signer.issuer,
+          keyFile: join(dir, 'xua.key'),
+          certificateFile: join(dir, 'xua.crt'),
+        },
+      },
+    }),
+  });
+  const { p, nodes } = net;
+  await pacs.rest('PUT', '/modalities/beeldbrug', {
+    AET: nodes.noord.n.aeTitle,
+    Host: '127.0.0.1',
+    Port: nodes.noord.n.port,
+  });
+  for (const holder of [midden.ura, zuid.ura])
+    await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(holder), ...recorded });
+  const file = join(tempDir(t), 'message.hl7');
+  writeFileSync(file, order({ bsn: p.bsn, orderNumber: 'ORD-9', procedure: 'X-thorax', control: 'C9' }));
+  const sent = await run('mllp_send', [
+    '--loose',
+    '--file',
+    file,
+    '--port',
+    String(nodes.noord.n.node.hl7Port),
+    '127.0.0.1',
+  ]);
+  assert.match(sent.stdout, /MSA\|AA\|C9\|/);
+  // All three X-ray studies: two from Midden's node over the exchange, the one at Zuid from its XCA gateway.
+  const wanted = p.studies.reduce((n, s) => n + s.instances, 0);
+  const inPacs = async () => (await pacs.rest<{ CountInstances: number }>('GET', '/statistics')).CountInstances;
+  await waitFor('the priors in the PACS', async () => (await inPacs()) === wanted);
+  const zuidStudy = p.studies[2]!;
+  assert.ok(
+    nodes.zuid.n.node.audit
+      .list({ bsn: p.bsn })
+      .some((r) => r.transaction === 'RAD-75' && r.objects.studyInstanceUid === zuidStudy.studyInstanceUid),
+    "the Zuid prior came through Zuid's XCA gateway",
+  );
+  await waitFor('the prefetch logged', async () => logLines(nodes.noord.n).some((l) => l['msg'] === 'prefetch done'));
+  const done = logLines(nodes.noord.n).find((l) => l['msg'] === 'prefetch done');
+  assert.deepEqual([done?.['fetched'], done?.['failed']], [3, 0]);
 });

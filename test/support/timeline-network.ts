@@ -125,11 +125,17 @@ export async function network(
   t: TestContext,
   o: {
     middenPacs?: boolean;
-    noord?: Parameters<typeof startExchangeNode>[1];
+    /** Noord's node options, or a function of the partners Noord would have (to change one). */
+    noord?:
+      | Parameters<typeof startExchangeNode>[1]
+      | ((partners: { name: string; ura: string; baseUrl: string }[]) => Parameters<typeof startExchangeNode>[1]);
     /** Adds to Midden's node options, e.g. its XCA gateway. */
     midden?: Parameters<typeof startExchangeNode>[1];
-    /** Midden's HTTPS port, when another node's configuration must name it (an XCA community's URLs). */
+    /** Midden's and Zuid's HTTPS ports, when another node's configuration must name them (an XCA community's URLs). */
     middenPort?: number;
+    zuidPort?: number;
+    /** Adds to Zuid's node options. */
+    zuid?: Parameters<typeof startExchangeNode>[1];
   } = {},
 ) {
   // Midden's PACS, when asked for: a real Orthanc that Midden's node queries and fetches from (C-GET).
@@ -144,7 +150,7 @@ export async function network(
   const ports = {
     noord: await freePort(),
     midden: o.middenPort ?? (await freePort()),
-    zuid: await freePort(),
+    zuid: o.zuidPort ?? (await freePort()),
     oost: await freePort(),
   };
   const url = (port: number): string => `https://127.0.0.1:${port}`;
@@ -173,7 +179,12 @@ export async function network(
       ...extra,
     });
   const nodes = {
-    noord: await start(noord, certs.noord, ports.noord, o.noord),
+    noord: await start(
+      noord,
+      certs.noord,
+      ports.noord,
+      typeof o.noord === 'function' ? o.noord(everyone.filter((p) => p.ura !== noord.ura)) : o.noord,
+    ),
     midden: await start(midden, certs.midden, ports.midden, {
       ...(pacs !== undefined
         ? {
@@ -185,7 +196,7 @@ export async function network(
         : {}),
       ...o.midden,
     }),
-    zuid: await start(zuid, certs.zuid, ports.zuid),
+    zuid: await start(zuid, certs.zuid, ports.zuid, o.zuid),
     // Oost has no registry: it asks its configured regional sources.
     oost: await startExchangeNode(t, {
       ca: certs.ca,
