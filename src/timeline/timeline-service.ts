@@ -188,20 +188,7 @@ export class TimelineService {
     jws: string,
   ): Promise<{ outcome: SourceOutcome; answer?: SourceAnswer }> {
     const partner = this.#o.partners.find((p) => p.ura === s.ura);
-    const name = partner?.name ?? s.name ?? s.ura;
-    const started = performance.now();
-    const done = (status: SourceOutcome['status'], studies: number, reason?: string): SourceOutcome => {
-      const outcome: SourceOutcome = {
-        ura: s.ura,
-        name,
-        status,
-        studies,
-        ms: Math.round(performance.now() - started),
-        ...(reason !== undefined ? { reason } : {}),
-      };
-      this.#o.onSource?.(outcome);
-      return outcome;
-    };
+    const done = this.#reporter({ ura: s.ura, name: partner?.name ?? s.name ?? s.ura });
     if (partner?.baseUrl === undefined)
       return { outcome: done('failed', 0, 'not a partner with a baseUrl in exchange.partners') };
     try {
@@ -227,15 +214,15 @@ export class TimelineService {
     }
   }
 
-  async #askCommunity(
-    c: TimelineCommunity,
-    q: TimelineQuery,
-  ): Promise<{ outcome: SourceOutcome; answer?: SourceAnswer }> {
+  /** How one source did, timed from now, and told to onSource. */
+  #reporter(source: {
+    ura: string;
+    name: string;
+  }): (status: SourceOutcome['status'], studies: number, reason?: string) => SourceOutcome {
     const started = performance.now();
-    const done = (status: SourceOutcome['status'], studies: number, reason?: string): SourceOutcome => {
+    return (status, studies, reason) => {
       const outcome: SourceOutcome = {
-        ura: c.id,
-        name: c.name,
+        ...source,
         status,
         studies,
         ms: Math.round(performance.now() - started),
@@ -244,6 +231,13 @@ export class TimelineService {
       this.#o.onSource?.(outcome);
       return outcome;
     };
+  }
+
+  async #askCommunity(
+    c: TimelineCommunity,
+    q: TimelineQuery,
+  ): Promise<{ outcome: SourceOutcome; answer?: SourceAnswer }> {
+    const done = this.#reporter({ ura: c.id, name: c.name });
     try {
       const a = await c.studies(q.bsn, q.asker, { timeoutMs: this.#o.sourceTimeoutMs });
       return {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { auditMessageXml } from '../../src/audit/index.ts';
 import { readPart10, Tag } from '../../src/dicom/index.ts';
 import { XCA_TRANSACTIONS } from '../../src/gateway/index.ts';
@@ -49,8 +49,8 @@ const IMAGING_BODY = (study: string, series: string, uids: string[], syntaxes: s
   `<xdsi:TransferSyntaxUIDList>${syntaxes.map((s) => `<xdsi:TransferSyntaxUID>${s}</xdsi:TransferSyntaxUID>`).join('')}</xdsi:TransferSyntaxUIDList>` +
   '</xdsi:RetrieveImagingDocumentSetRequest>';
 
-test('XCA-I: a partner community queries and retrieves manifests, reports and images of a consenting patient, in the name of the person its identity provider vouches for', async (t) => {
-  for (const tool of ['xmlsec1', 'xmllint', 'dsrdump', 'dcmdump', 'python3']) if (!requireTool(t, tool)) return;
+/** The timeline network with Midden's responding gateway, which takes the assertions of a test identity provider. */
+async function middenResponding(t: TestContext) {
   const idp = createTestIdp();
   const idpCert = join(tempDir(t), 'idp.crt');
   writeFileSync(idpCert, idp.certPem);
@@ -63,6 +63,12 @@ test('XCA-I: a partner community queries and retrieves manifests, reports and im
       },
     },
   });
+  return { idp, net };
+}
+
+test('XCA-I: a partner community queries and retrieves manifests, reports and images of a consenting patient, in the name of the person its identity provider vouches for', async (t) => {
+  for (const tool of ['xmlsec1', 'xmllint', 'dsrdump', 'dcmdump', 'python3']) if (!requireTool(t, tool)) return;
+  const { idp, net } = await middenResponding(t);
   const { p, nodes, certs } = net;
   const permit = await net.consents.recordConsent({
     bsn: p.bsn,
@@ -247,18 +253,7 @@ test('XCA-I: a partner community queries and retrieves manifests, reports and im
 
 test("XCA-I: no consent, a forged, foreign or missing assertion, and another patient's documents are refused and recorded", async (t) => {
   for (const tool of ['xmlsec1', 'xmllint', 'python3']) if (!requireTool(t, tool)) return;
-  const idp = createTestIdp();
-  const idpCert = join(tempDir(t), 'idp.crt');
-  writeFileSync(idpCert, idp.certPem);
-  const net = await network(t, {
-    midden: {
-      xca: {
-        homeCommunityId: HOME,
-        repositoryUniqueId: REPOSITORY,
-        identityProviders: [{ issuer: idp.issuer, certificateFile: idpCert }],
-      },
-    },
-  });
+  const { idp, net } = await middenResponding(t);
   const { p, q, nodes, certs } = net;
   // P permits release by Midden; Q has recorded nothing.
   await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });

@@ -40,18 +40,21 @@ export const XCA_TRANSACTIONS = {
     path: `${XCA_ROOT}/iti-38`,
     action: 'urn:ihe:iti:2007:CrossGatewayQuery',
     response: 'urn:ihe:iti:2007:CrossGatewayQueryResponse',
+    request: { ns: NS.query, name: 'query:AdhocQueryRequest' },
     summary: 'Cross Gateway Query (ITI-38): the imaging manifests and reports of the patient the assertion names',
   },
   'ITI-39': {
     path: `${XCA_ROOT}/iti-39`,
     action: 'urn:ihe:iti:2007:CrossGatewayRetrieve',
     response: 'urn:ihe:iti:2007:CrossGatewayRetrieveResponse',
+    request: { ns: NS.xds, name: 'xdsb:RetrieveDocumentSetRequest' },
     summary: 'Cross Gateway Retrieve (ITI-39): manifests and reports by document uniqueId, MTOM/XOP',
   },
   'RAD-75': {
     path: `${XCA_ROOT}/rad-75`,
     action: 'urn:ihe:rad:2011:CrossGatewayRetrieveImagingDocumentSet',
     response: 'urn:ihe:rad:2011:CrossGatewayRetrieveImagingDocumentSetResponse',
+    request: { ns: NS.xdsi, name: 'xdsi:RetrieveImagingDocumentSetRequest' },
     summary: 'Cross Gateway Retrieve Imaging Document Set (RAD-75): DICOM instances, MTOM/XOP',
   },
 } as const;
@@ -229,6 +232,11 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
               'REQUEST_INVALID',
               `this endpoint takes ${spec.action}, not ${soap.action === '' ? 'a message without wsa:Action' : soap.action}`,
             );
+          if (
+            soap.payload.namespaceURI !== spec.request.ns ||
+            soap.payload.localName !== spec.request.name.split(':')[1]
+          )
+            throw new BeeldbrugError('REQUEST_INVALID', `the body of ${t} must be ${spec.request.name}`);
           let admitted: Admitted;
           try {
             admitted = await admit(req, soap, t);
@@ -294,8 +302,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
     async (_req, reply, soap, a) => {
       const request = soap.payload;
       const adhoc = childNamed(request, NS.rim, 'AdhocQuery');
-      if (request.namespaceURI !== NS.query || request.localName !== 'AdhocQueryRequest' || adhoc === undefined)
-        throw new BeeldbrugError('REQUEST_INVALID', 'the body is not a query:AdhocQueryRequest with a rim:AdhocQuery');
+      if (adhoc === undefined) throw new BeeldbrugError('REQUEST_INVALID', 'the query has no rim:AdhocQuery');
       const returnType = childNamed(request, NS.query, 'ResponseOption')?.getAttribute('returnType') ?? 'LeafClass';
       const queryId = adhoc.getAttribute('id') ?? '';
       const slots = slotValues(adhoc);
@@ -417,8 +424,6 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
     'ITI-39',
     async (_req, reply, soap, a) => {
       const request = soap.payload;
-      if (request.namespaceURI !== NS.xds || request.localName !== 'RetrieveDocumentSetRequest')
-        throw new BeeldbrugError('REQUEST_INVALID', 'the body is not an xdsb:RetrieveDocumentSetRequest');
       const { documents } = await patientDocuments(a);
       const byUid = new Map(documents.map((doc) => [doc.uniqueId, doc]));
       const errors: XdsError[] = [];
@@ -525,8 +530,6 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
     'RAD-75',
     async (_req, reply, soap, a) => {
       const request = soap.payload;
-      if (request.namespaceURI !== NS.xdsi || request.localName !== 'RetrieveImagingDocumentSetRequest')
-        throw new BeeldbrugError('REQUEST_INVALID', 'the body is not an xdsi:RetrieveImagingDocumentSetRequest');
       const syntaxes = descendantsNamed(request, NS.xdsi, 'TransferSyntaxUID').map((x) => textOf(x));
       if (syntaxes.length === 0)
         throw new BeeldbrugError('REQUEST_INVALID', 'the request lists no transfer syntax (TransferSyntaxUIDList)');
