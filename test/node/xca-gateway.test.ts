@@ -21,7 +21,7 @@ import { collect, datasetsByUid, filesIn } from '../support/dicom-files.ts';
 import { findscuAnswers, storescpDestination } from '../support/dcmtk.ts';
 import { run } from '../support/processes.ts';
 import { midden, noord } from '../support/exchange.ts';
-import { byHolder, network, radiologistAt, recorded, timelineOf, zuid } from '../support/timeline-network.ts';
+import { byHolder, network, radiologistAt, recorded, timelineOf, traag, zuid } from '../support/timeline-network.ts';
 import { freePort } from '../support/net.ts';
 import { heldInstances } from '../support/patient-data.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -48,6 +48,9 @@ const IMAGING_BODY = (study: string, series: string, uids: string[], syntaxes: s
   `<xdsi:StudyRequest studyInstanceUID="${study}"><xdsi:SeriesRequest seriesInstanceUID="${series}">${uids.map(documentRequest).join('')}</xdsi:SeriesRequest></xdsi:StudyRequest>` +
   `<xdsi:TransferSyntaxUIDList>${syntaxes.map((s) => `<xdsi:TransferSyntaxUID>${s}</xdsi:TransferSyntaxUID>`).join('')}</xdsi:TransferSyntaxUIDList>` +
   '</xdsi:RetrieveImagingDocumentSetRequest>';
+
+const traagAt = (partners: { ura: string; baseUrl: string }[]): string =>
+  partners.find((p) => p.ura === traag.ura)?.baseUrl ?? '';
 
 /** The timeline network with Midden's responding gateway, which takes the assertions of a test identity provider. */
 async function middenResponding(t: TestContext) {
@@ -175,10 +178,7 @@ test('XCA-I: a partner community queries and retrieves manifests, reports and im
   const rootXml = mtom.parts[0]!.file;
   assertValidAnswer(rootXml);
   assert.match(xpath(rootXml, 'string(//*[local-name()="RegistryResponse"]/@status)'), /:Success$/);
-  assert.equal(
-    xpath(rootXml, 'string(//*[local-name()="Include"]/@href)'),
-    `cid:${encodeURIComponent(mtom.parts[1]!.contentId)}`,
-  );
+  assert.equal(xpath(rootXml, 'string(//*[local-name()="Include"]/@href)'), `cid:${mtom.parts[1]!.contentId}`);
   const kosFile = mtom.parts[1]!.file;
   const kos = readPart10(readFileSync(kosFile)).dataset;
   assert.equal(kos.string(Tag.SOPInstanceUID), manifestUid(1), 'the manifest is the document ITI-38 named');
@@ -318,6 +318,22 @@ test("XCA-I: no consent, a forged, foreign or missing assertion, and another pat
   const forged = await call('ITI-38', QUERY_BODY(q.bsn), forP().replace(`${p.bsn}^^^`, `${q.bsn}^^^`));
   assert.equal(forged.status, 400);
   assert.match(fault(forged).reason, /signature is not valid/);
+  // A refused assertion is a security event in Midden's trail, with who presented it.
+  const alerts = at.n.node.audit.list({ action: 'verify-failure' }).filter((r) => r.transaction === 'ITI-38');
+  assert.ok(alerts.some((r) => r.user.id === `ura:${noord.ura}` && /signature is not valid/.test(r.description)));
+  // Asynchronous exchange (an answer to another address) is not offered, and says so.
+  const asynchronous = await postSoap(
+    at.port,
+    XCA_TRANSACTIONS['ITI-38'].path,
+    certs.ca.certPem,
+    certs.noord,
+    soapRequest(XCA_TRANSACTIONS['ITI-38'].action, forP(), QUERY_BODY(p.bsn)).replace(
+      'http://www.w3.org/2005/08/addressing/anonymous',
+      'https://gateway.noord.test/replies',
+    ),
+  );
+  assert.equal(asynchronous.status, 400);
+  assert.equal(fault(asynchronous).subcode, 'wsa:OnlyAnonymousAddressSupported');
   const none = await call('ITI-38', QUERY_BODY(p.bsn), undefined);
   assert.equal(none.status, 400);
   assert.match(fault(none).reason, /no SAML assertion/);
@@ -411,7 +427,9 @@ test("XCA-I initiating: Noord's timeline asks Midden as an XCA community, in the
         identityProviders: [{ issuer: noordSigner.issuer, certificateFile: join(dir, 'xua.crt') }],
       },
     },
-    noord: {
+    // Kliniek Traag stands in for a community that begins its answer and then sends nothing.
+    slowSendsHeaders: true,
+    noord: (partners) => ({
       dimsePeers: [{ aeTitle: 'PACS_NOORD', host: '127.0.0.1', port: pacsPort, description: 'Noord PACS' }],
       routing: [{ purpose: 'retrieval', action: 'forward', destination: 'PACS_NOORD' }],
       timeline: { sourceTimeoutMs: 5000, externalAe: { aeTitle: 'NOORD_PRIORS', callers: ['PACS_NOORD'] } },
@@ -419,6 +437,13 @@ test("XCA-I initiating: Noord's timeline asks Midden as an XCA community, in the
         homeCommunityId: 'urn:oid:2.16.528.1.1007.3.3.10000001.1',
         repositoryUniqueId: '2.16.528.1.1007.3.3.10000001.2',
         communities: [
+          {
+            name: 'Regio Traag',
+            homeCommunityId: 'urn:oid:2.16.528.1.1007.3.3.10000004.1',
+            queryUrl: `${traagAt(partners)}${XCA_TRANSACTIONS['ITI-38'].path}`,
+            retrieveUrl: `${traagAt(partners)}${XCA_TRANSACTIONS['ITI-39'].path}`,
+            imagingRetrieveUrl: `${traagAt(partners)}${XCA_TRANSACTIONS['RAD-75'].path}`,
+          },
           {
             name: 'Regio Midden',
             homeCommunityId: HOME,
@@ -433,12 +458,14 @@ test("XCA-I initiating: Noord's timeline asks Midden as an XCA community, in the
           certificateFile: join(dir, 'xua.crt'),
         },
       },
-    },
+    }),
   });
   const { p, nodes } = net;
   await net.consents.recordConsent({ bsn: p.bsn, decision: 'permit', actor: byHolder(midden.ura), ...recorded });
 
   const tl = await timelineOf(nodes.noord, p.bsn);
+  // The stalled community is given up after the timeout; the others answered meanwhile.
+  assert.equal(tl.sources.find((s) => s.name === 'Regio Traag')?.status, 'timed-out');
   const community = tl.sources.find((s) => s.ura === HOME);
   assert.deepEqual(
     { ...community, ms: undefined },

@@ -93,12 +93,17 @@ const SOURCE_TIMEOUT_MS = 5000;
  * A source that does not answer while the test runs, as a congested hospital would not; it records every body it gets.
  * Never answering (rather than answering after a delay) makes "the others were not held back" a fact, not a race.
  */
-export async function slowSource(t: TestContext, ca: IssuedCertificate) {
+export async function slowSource(t: TestContext, ca: IssuedCertificate, o: { headersFirst?: boolean } = {}) {
   const cert = issueNodeCertificate(ca, { commonName: 'traag.test', organization: traag, hosts: ['127.0.0.1'] });
   const bodies: string[] = [];
   const server = createServer(
     { key: cert.keyPem, cert: cert.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true },
-    (req) => {
+    (req, res) => {
+      // A source that begins its answer and then sends nothing more (a stalled gateway).
+      if (o.headersFirst === true) {
+        res.writeHead(200, { 'content-type': 'application/soap+xml' });
+        res.write('<?xml version="1.0"?>');
+      }
       let body = '';
       req.on('data', (d: Buffer) => (body += d.toString()));
       // The response is never written: closeAllConnections ends it after the test.
@@ -134,6 +139,8 @@ export async function network(
     /** Midden's and Zuid's HTTPS ports, when another node's configuration must name them (an XCA community's URLs). */
     middenPort?: number;
     zuidPort?: number;
+    /** Kliniek Traag (the source that never answers) begins its answers and then stalls. */
+    slowSendsHeaders?: boolean;
     /** Adds to Zuid's node options. */
     zuid?: Parameters<typeof startExchangeNode>[1];
   } = {},
@@ -146,7 +153,7 @@ export async function network(
   const keyFile = join(tempDir(t), 'network.key');
   beeldbrug(['registry', 'network-key', '--out', keyFile]);
   const { registry, logFile, dataDir } = await registryProcess(t, certs.dir);
-  const slow = await slowSource(t, certs.ca);
+  const slow = await slowSource(t, certs.ca, { headersFirst: o.slowSendsHeaders === true });
   const ports = {
     noord: await freePort(),
     midden: o.middenPort ?? (await freePort()),

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
 import { DicomError, readPart10, Tag, TransferSyntax } from '../../dicom/index.ts';
 import { limitedBody, parseMultipartContentType, readMultipart } from '../../dicomweb/index.ts';
 import { BeeldbrugError } from '../../errors/index.ts';
@@ -107,9 +109,13 @@ export class XcaCommunity implements TimelineCommunity {
     asker: TimelineAsker,
     body: string,
     timeoutMs: number,
+    /** 'answer': the whole answer within timeoutMs (a timeline question); 'idle': no pause longer (a retrieval). */
+    limit: 'answer' | 'idle',
   ): Promise<{
     payload: Element;
     attachments: AsyncIterator<{ headers: ReadonlyMap<string, string>; body: AsyncIterable<Buffer> }> | undefined;
+    /** Ends the answer's connection early (a failure half-way): it is not left holding one of the few to this community. */
+    close: () => void;
   }> {
     const subject =
       asker.kind === 'person'
@@ -118,33 +124,68 @@ export class XcaCommunity implements TimelineCommunity {
     const assertion = issueXua(this.#o.signer, { ...subject, organization: this.#o.us, bsn }, this.id);
     const envelope = soapRequestEnvelope(XCA_TRANSACTIONS[transaction].action, assertion, body, { to: url });
     const target = new URL(url);
+    // The retrieve transactions travel as MTOM both ways (ITI TF-2 3.39, RAD TF-3 4.75); a query as plain SOAP.
+    const request =
+      transaction === 'ITI-38'
+        ? { type: 'application/soap+xml; charset=UTF-8', body: Buffer.from(envelope) }
+        : mtomRequest(envelope);
     const answer = await this.#client(target).answerStream(
       `${target.pathname}${target.search}`,
-      'application/soap+xml; charset=UTF-8',
-      Buffer.from(envelope),
-      { timeoutMs },
+      request.type,
+      request.body,
+      {
+        timeoutMs,
+      },
     );
-    let xml: Buffer;
-    let attachments: AsyncIterator<{ headers: ReadonlyMap<string, string>; body: AsyncIterable<Buffer> }> | undefined;
-    if (answer.contentType.toLowerCase().startsWith('multipart/related')) {
-      const { boundary } = parseMultipartContentType(answer.contentType);
-      attachments = readMultipart(answer.body, boundary)[Symbol.asyncIterator]();
-      const root = await attachments.next();
-      if (root.done === true) throw new BeeldbrugError('PARTNER_REFUSED', `${this.name}: an MTOM answer without parts`);
-      xml = await bytesOf(root.value.body);
-    } else {
-      xml = await bytesOf(answer.body);
+    const stalled = new BeeldbrugError(
+      'PARTNER_TIMEOUT',
+      `${this.name} did not ${limit === 'answer' ? 'answer' : 'go on sending'} ${transaction} within ${timeoutMs} ms`,
+    );
+    const close = (): void => void answer.body.destroy();
+    // A community that sends the headers and then nothing must not hold a timeline question, or a retrieval, forever.
+    const timer = setTimeout(() => answer.body.destroy(stalled), timeoutMs);
+    const incoming =
+      limit === 'answer'
+        ? answer.body
+        : (async function* () {
+            try {
+              for await (const chunk of answer.body as AsyncIterable<Buffer>) {
+                timer.refresh();
+                yield chunk;
+              }
+            } finally {
+              clearTimeout(timer);
+            }
+          })();
+    try {
+      let xml: Buffer;
+      let attachments: AsyncIterator<{ headers: ReadonlyMap<string, string>; body: AsyncIterable<Buffer> }> | undefined;
+      if (answer.contentType.toLowerCase().startsWith('multipart/related')) {
+        const { boundary } = parseMultipartContentType(answer.contentType);
+        attachments = readMultipart(incoming, boundary)[Symbol.asyncIterator]();
+        const root = await attachments.next();
+        if (root.done === true)
+          throw new BeeldbrugError('PARTNER_REFUSED', `${this.name}: an MTOM answer without parts`);
+        xml = await bytesOf(root.value.body);
+      } else {
+        xml = await bytesOf(incoming);
+      }
+      if (limit === 'answer') clearTimeout(timer);
+      const envelopeAnswer = parseXml(xml.toString('utf8'), `${this.name}'s ${transaction} answer`).documentElement!;
+      const payload = firstElement(childNamed(envelopeAnswer, NS.soap, 'Body') ?? envelopeAnswer);
+      if (payload === undefined) throw new BeeldbrugError('PARTNER_REFUSED', `${this.name}: an empty SOAP answer`);
+      if (payload.namespaceURI === NS.soap && payload.localName === 'Fault') {
+        const reason = textOf(descendantsNamed(payload, NS.soap, 'Text')[0]);
+        throw new BeeldbrugError('PARTNER_REFUSED', `${this.name} refused the ${transaction} request: ${reason}`);
+      }
+      if (answer.status !== 200)
+        throw new BeeldbrugError('PARTNER_REFUSED', `${this.name} answered ${transaction} with HTTP ${answer.status}`);
+      return { payload, attachments, close };
+    } catch (err) {
+      clearTimeout(timer);
+      close();
+      throw answer.body.errored === stalled ? stalled : err;
     }
-    const envelopeAnswer = parseXml(xml.toString('utf8'), `${this.name}'s ${transaction} answer`).documentElement!;
-    const payload = firstElement(childNamed(envelopeAnswer, NS.soap, 'Body') ?? envelopeAnswer);
-    if (payload === undefined) throw new BeeldbrugError('PARTNER_REFUSED', `${this.name}: an empty SOAP answer`);
-    if (payload.namespaceURI === NS.soap && payload.localName === 'Fault') {
-      const reason = textOf(descendantsNamed(payload, NS.soap, 'Text')[0]);
-      throw new BeeldbrugError('PARTNER_REFUSED', `${this.name} refused the ${transaction} request: ${reason}`);
-    }
-    if (answer.status !== 200)
-      throw new BeeldbrugError('PARTNER_REFUSED', `${this.name} answered ${transaction} with HTTP ${answer.status}`);
-    return { payload, attachments };
   }
 
   /** The registry errors of an answer; a Failure status is thrown as a refusal with their reasons. */
@@ -166,7 +207,7 @@ export class XcaCommunity implements TimelineCommunity {
     timeoutMs: number,
   ): Promise<{ documents: FoundDocument[]; partial?: string }> {
     const query = findDocumentsQuery(bsn);
-    const { payload } = await this.#call('ITI-38', this.#o.community.queryUrl, bsn, asker, query, timeoutMs);
+    const { payload } = await this.#call('ITI-38', this.#o.community.queryUrl, bsn, asker, query, timeoutMs, 'answer');
     const errors = this.#errors(payload, payload.getAttribute('status'), 'ITI-38');
     const documents = descendantsNamed(payload, NS.rim, 'ExtrinsicObject').map((e): FoundDocument => {
       const slot = (name: string): string[] =>
@@ -188,7 +229,8 @@ export class XcaCommunity implements TimelineCommunity {
       return {
         uniqueId: identified('urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab'),
         repositoryUniqueId: slot('repositoryUniqueId')[0] ?? '',
-        home: e.getAttribute('home') ?? this.id,
+        // xmldom answers '' for an attribute that is not there.
+        home: e.getAttribute('home') || this.id,
         mimeType: e.getAttribute('mimeType') ?? '',
         formatCode: classified('urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d')[0] ?? '',
         studyInstanceUid: reference('urn:ihe:iti:xds:2016:studyInstanceUID'),
@@ -253,16 +295,24 @@ export class XcaCommunity implements TimelineCommunity {
       asker,
       retrieveDocumentsRequest([manifest]),
       timeoutMs,
+      'idle',
     );
-    this.#errors(
-      got.payload,
-      childNamed(got.payload, NS.rs, 'RegistryResponse')?.getAttribute('status') ?? null,
-      'ITI-39',
-    );
-    const part = await got.attachments?.next();
-    if (part === undefined || part.done === true)
-      throw new BeeldbrugError('PARTNER_REFUSED', `${this.name} sent no manifest`);
-    const kos = readPart10(await bytesOf(part.value.body)).dataset;
+    let kosBytes: Buffer;
+    try {
+      this.#errors(
+        got.payload,
+        childNamed(got.payload, NS.rs, 'RegistryResponse')?.getAttribute('status') ?? null,
+        'ITI-39',
+      );
+      const [inline] = inlineDocuments(got.payload);
+      const part = inline === undefined ? await got.attachments?.next() : undefined;
+      if (inline === undefined && (part === undefined || part.done === true))
+        throw new BeeldbrugError('PARTNER_REFUSED', `${this.name} sent no manifest`);
+      kosBytes = inline ?? (await bytesOf(part!.value!.body));
+    } finally {
+      got.close();
+    }
+    const kos = readPart10(kosBytes).dataset;
     const series = kos
       .items(Tag.CurrentRequestedProcedureEvidenceSequence)
       .filter((s) => s.string(Tag.StudyInstanceUID) === studyInstanceUid)
@@ -293,23 +343,13 @@ export class XcaCommunity implements TimelineCommunity {
         ACCEPTED_SYNTAXES,
       ),
       timeoutMs,
+      'idle',
     );
-    const errors = this.#errors(
-      images.payload,
-      childNamed(images.payload, NS.rs, 'RegistryResponse')?.getAttribute('status') ?? null,
-      'RAD-75',
-    );
-    if (errors.length > 0)
-      this.#o.logger.warn({ community: this.name, errors: errors.length }, 'XCA: instances not given');
     let retrieved = 0;
-    for (
-      let p = await images.attachments?.next();
-      p !== undefined && p.done !== true;
-      p = await images.attachments?.next()
-    ) {
+    const store = async (source: AsyncIterable<Buffer>): Promise<void> => {
       try {
         await into.ingestPart10Stream(
-          p.value.body,
+          source,
           {
             provenance: { receivedAt: new Date().toISOString(), via: 'xca', callingAeTitle: null, remoteAddress: null },
             studyInstanceUid,
@@ -322,6 +362,26 @@ export class XcaCommunity implements TimelineCommunity {
         if (!(err instanceof BeeldbrugError) && !(err instanceof DicomError)) throw err;
         this.#o.logger.warn({ community: this.name, err: err.message }, 'XCA: an instance was not stored');
       }
+    };
+    try {
+      const errors = this.#errors(
+        images.payload,
+        childNamed(images.payload, NS.rs, 'RegistryResponse')?.getAttribute('status') ?? null,
+        'RAD-75',
+      );
+      if (errors.length > 0)
+        this.#o.logger.warn({ community: this.name, errors: errors.length }, 'XCA: instances not given');
+      // Small documents may come inline (base64) rather than as attachments; each part is a whole Part 10 file, so
+      // the order of the attachments does not matter.
+      for (const bytes of inlineDocuments(images.payload)) await store(Readable.from([bytes]));
+      for (
+        let p = await images.attachments?.next();
+        p !== undefined && p.done !== true;
+        p = await images.attachments?.next()
+      )
+        await store(p.value.body);
+    } finally {
+      images.close();
     }
     return { retrieved, failed: Math.max(0, asked - retrieved) };
   }
@@ -330,6 +390,26 @@ export class XcaCommunity implements TimelineCommunity {
     for (const c of this.#clients.values()) c.close();
     this.#clients.clear();
   }
+}
+
+/** An envelope as the root part of an MTOM request (a retrieve request has no attachments). */
+function mtomRequest(envelope: string): { type: string; body: Buffer } {
+  const boundary = `MIMEBoundary_${randomBytes(12).toString('hex')}`;
+  const root = `root.${randomBytes(6).toString('hex')}@beeldbrug`;
+  return {
+    type: `multipart/related; type="application/xop+xml"; start="<${root}>"; start-info="application/soap+xml"; boundary="${boundary}"`,
+    body: Buffer.from(
+      `--${boundary}\r\nContent-Type: application/xop+xml; charset=UTF-8; type="application/soap+xml"\r\n` +
+        `Content-Transfer-Encoding: binary\r\nContent-ID: <${root}>\r\n\r\n${envelope}\r\n--${boundary}--\r\n`,
+    ),
+  };
+}
+
+/** The documents of a retrieve answer given inline (base64 text) rather than by xop:Include. */
+function inlineDocuments(payload: Element): Buffer[] {
+  return descendantsNamed(payload, NS.xds, 'Document')
+    .filter((d) => descendantsNamed(d, NS.xop, 'Include').length === 0)
+    .map((d) => Buffer.from(textOf(d), 'base64'));
 }
 
 function isManifest(d: { mimeType: string; formatCode: string }): boolean {

@@ -13,7 +13,7 @@ import {
 } from './requests.ts';
 import { createTestIdp } from './xua-test-support.ts';
 import { issueXua } from './xua.ts';
-import { childNamed, firstElement, NS, parseXml } from './xml.ts';
+import { childNamed, esc, firstElement, NS, parseXml } from './xml.ts';
 
 const SCHEMA = new URL('../../../test/support/xca-requests.rng', import.meta.url).pathname;
 const HOME = 'urn:oid:2.16.528.1.1007.3.3.10000002.1';
@@ -91,5 +91,9 @@ describe('XCA requests of the initiating gateway', () => {
     assert.deepEqual(v.get('a'), ['x', 'y', 'z']);
     assert.deepEqual(v.get('b'), ['20240101']);
     assert.deepEqual(v.get('c'), ["it's"]);
+  });
+
+  it('writes text XML can carry: markup escaped, control characters replaced', () => {
+    assert.equal(esc('a\u0001<b & "c">'), 'a\ufffd&lt;b &amp; &quot;c&quot;&gt;');
   });
 });

@@ -60,6 +60,9 @@ export const XCA_TRANSACTIONS = {
 } as const;
 type Transaction = keyof typeof XCA_TRANSACTIONS;
 
+/** The largest instance converted to another transfer syntax for RAD-75 (the conversion is done in memory). */
+const MAX_CONVERTED_BYTES = 256 * 1024 * 1024;
+
 const FIND_DOCUMENTS = 'urn:uuid:14d4debf-8f97-4251-9a74-a90016b0af0d';
 const GET_DOCUMENTS = 'urn:uuid:5c4f972b-d56b-40ac-a5fc-c8ca9b40b9d4';
 const STATUS = {
@@ -194,9 +197,22 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
   };
 
   /** A study held here in full before its manifest or instances are given: what only the PACS has is fetched first. */
+  const fetching = new Map<string, Promise<unknown>>();
   const held = async (a: Admitted, study: PatientStudy): Promise<ReleasedInstance[]> => {
-    if (a.access.studySummary(study.studyInstanceUid).instances < study.instances && d.fetchFromPacs !== undefined)
-      await d.fetchFromPacs(study.studyInstanceUid);
+    const uid = study.studyInstanceUid;
+    if (a.access.studySummary(uid).instances < study.instances && d.fetchFromPacs !== undefined) {
+      // One fetch per study at a time, whoever asks; a PACS that fails leaves what the node holds to be given.
+      let running = fetching.get(uid);
+      if (running === undefined) {
+        running = d.fetchFromPacs(uid).finally(() => fetching.delete(uid));
+        fetching.set(uid, running);
+      }
+      try {
+        await running;
+      } catch (err) {
+        d.logger.warn({ err: (err as Error).message }, 'XCA: the study could not be fetched from the PACS');
+      }
+    }
     return a.access
       .releaseStudy(study.studyInstanceUid, undefined)
       .filter((i) => i.stored.patient.bsn === a.claims.bsn);
@@ -257,6 +273,25 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
             req.log.warn({ err, transaction: t }, 'XCA answer cut off');
             reply.raw.destroy();
             return;
+          }
+          if (err instanceof BeeldbrugError && err.code === 'ASSERTION_INVALID') {
+            // A refused assertion is a security event of its own (NEN 7513, ATNA): who presented it, from where.
+            const ura = req.partner?.ura ?? '';
+            d.patientData
+              .open({
+                kind: 'partner-gateway',
+                user: { id: `ura:${ura}`, name: `XCA gateway of URA ${ura}`, organizationUra: ura },
+                accessPoint: { node: d.node, ip: req.ip },
+                purpose: 'release',
+                authorization: 'mutual TLS',
+                transaction: t,
+              })
+              .record({
+                action: 'verify-failure',
+                outcome: 'failure',
+                description: `XCA ${t}: ${err.message}`,
+                objects: {},
+              });
           }
           let fault: SoapFault;
           if (err instanceof SoapFault) fault = err;
@@ -404,7 +439,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
           `<xdsb:DocumentResponse><xdsb:HomeCommunityId>${esc(d.identity.homeCommunityId)}</xdsb:HomeCommunityId>` +
           `<xdsb:RepositoryUniqueId>${esc(d.identity.repositoryUniqueId)}</xdsb:RepositoryUniqueId>` +
           `<xdsb:DocumentUniqueId>${esc(g.uniqueId)}</xdsb:DocumentUniqueId><xdsb:mimeType>${g.mimeType}</xdsb:mimeType>` +
-          `<xdsb:Document><xop:Include xmlns:xop="${NS.xop}" href="cid:${encodeURIComponent(g.attachment.contentId)}"/></xdsb:Document></xdsb:DocumentResponse>`,
+          `<xdsb:Document><xop:Include xmlns:xop="${NS.xop}" href="cid:${g.attachment.contentId}"/></xdsb:Document></xdsb:DocumentResponse>`,
       )
       .join('');
     await answer(
@@ -568,6 +603,15 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
           }
           const stored = i.stored.instance.transferSyntaxUid;
           const target = syntaxes.includes(stored) ? stored : syntaxes.find((ts) => canConvert(stored, ts));
+          // A conversion holds the instance in memory: what is too large for that is refused for itself, before the
+          // answer starts, rather than cutting the answer off half-way.
+          if (target !== undefined && target !== stored && i.stored.blob.size > MAX_CONVERTED_BYTES) {
+            errors.push({
+              code: 'XDSRepositoryError',
+              context: `${w.uniqueId}: stored in ${stored}; at ${i.stored.blob.size} bytes it is given only so`,
+            });
+            continue;
+          }
           if (target === undefined) {
             errors.push({
               code: 'XDSRepositoryError',

@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FastifyRequest } from 'fastify';
-import { limitedBody, MultipartError, parseMultipartContentType, readMultipart } from '../../dicomweb/index.ts';
+import {
+  BodyTooLarge,
+  limitedBody,
+  MultipartError,
+  parseMultipartContentType,
+  readMultipart,
+} from '../../dicomweb/index.ts';
 import { BeeldbrugError, type ErrorCode } from '../../errors/index.ts';
 import { writtenOut } from '../../http/index.ts';
 import { childNamed, esc, firstElement, NS, parseXml, textOf } from './xml.ts';
@@ -26,7 +32,16 @@ const UNDERSTOOD = new Set([NS.wsa, NS.wsse]);
 
 async function bytesOf(source: AsyncIterable<Buffer>): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of limitedBody(source, MAX_REQUEST_BYTES)) chunks.push(c);
+  try {
+    for await (const c of limitedBody(source, MAX_REQUEST_BYTES)) chunks.push(c);
+  } catch (err) {
+    if (err instanceof BodyTooLarge)
+      throw new BeeldbrugError(
+        'BODY_TOO_LARGE',
+        `a SOAP request of this gateway is at most ${MAX_REQUEST_BYTES} bytes`,
+      );
+    throw err;
+  }
   return Buffer.concat(chunks);
 }
 
@@ -83,6 +98,16 @@ export async function readSoapRequest(req: FastifyRequest): Promise<SoapRequest>
           `the header ${h.namespaceURI ?? ''}:${h.localName ?? ''} is not understood here`,
         );
     }
+  // Asynchronous web services exchange (an answer sent to another address later) is not offered: said at once.
+  const replyTo = textOf(
+    header !== undefined ? childNamed(childNamed(header, NS.wsa, 'ReplyTo') ?? header, NS.wsa, 'Address') : undefined,
+  );
+  if (replyTo !== '' && replyTo !== `${NS.wsa}/anonymous`)
+    throw new SoapFault(
+      'Sender',
+      'wsa:OnlyAnonymousAddressSupported',
+      'this gateway answers synchronously only: wsa:ReplyTo must be anonymous',
+    );
   return {
     xml,
     document,
@@ -145,7 +170,7 @@ export function soapEnvelope(action: string, relatesTo: string | undefined, body
 export function faultEnvelope(f: SoapFault, relatesTo: string | undefined): string {
   const subcode =
     f.subcode !== undefined
-      ? `<s:Subcode><s:Value xmlns:wsse="${NS.wsse}">${esc(f.subcode)}</s:Value></s:Subcode>`
+      ? `<s:Subcode><s:Value xmlns:wsse="${NS.wsse}" xmlns:wsa="${NS.wsa}">${esc(f.subcode)}</s:Value></s:Subcode>`
       : '';
   const detail =
     f.errorCode !== undefined

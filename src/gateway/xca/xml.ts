@@ -25,9 +25,14 @@ const ESCAPES: Readonly<Record<string, string>> = {
   "'": '&apos;',
 };
 
-/** Text or an attribute value as XML writes it. */
+/** Text or an attribute value as XML writes it; a character XML 1.0 cannot carry (a control character) becomes U+FFFD. */
 export function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+  return (
+    s
+      // oxlint-disable-next-line no-control-regex -- these are exactly the characters XML 1.0 forbids
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '\ufffd')
+      .replace(/[&<>"']/g, (c) => ESCAPES[c]!)
+  );
 }
 
 /**

@@ -109,6 +109,7 @@ export function verifyXua(envelopeXml: string, security: Element | undefined, o:
   const signed = parseXml(signedXml[0]!, 'the signed assertion').documentElement!;
   if (signed.namespaceURI !== NS.saml || signed.localName !== 'Assertion' || signed.getAttribute('ID') !== id)
     throw refused('its signature does not cover the assertion itself');
+  if (textOf(childNamed(signed, NS.saml, 'Issuer')) !== issuer) throw refused('its signed issuer is another');
   return claimsOf(signed, issuer, o);
 }
 
@@ -122,8 +123,13 @@ function claimsOf(a: Element, issuer: string, o: XuaOptions): XuaClaims {
   if (now >= notOnOrAfter + skew) throw refused(`it expired at ${new Date(notOnOrAfter).toISOString()}`);
   if (Number.isFinite(notBefore) && now < notBefore - skew)
     throw refused(`it is valid only from ${new Date(notBefore).toISOString()}`);
-  const audiences = descendantsNamed(conditions ?? a, NS.saml, 'Audience').map((x) => textOf(x));
-  if (!audiences.some((x) => o.audiences.includes(x)))
+  // SAML 2.0 core 2.5.1.4: every AudienceRestriction must name us, not just one of them.
+  const restrictions = conditions !== undefined ? childrenNamed(conditions, NS.saml, 'AudienceRestriction') : [];
+  const audiences = restrictions.flatMap((r) => childrenNamed(r, NS.saml, 'Audience').map((x) => textOf(x)));
+  if (
+    restrictions.length === 0 ||
+    !restrictions.every((r) => childrenNamed(r, NS.saml, 'Audience').some((x) => o.audiences.includes(textOf(x))))
+  )
     throw refused(`it is not meant for this gateway (audience ${audiences.join(', ') || 'none'})`);
 
   const nameId = textOf(descendantsNamed(childNamed(a, NS.saml, 'Subject') ?? a, NS.saml, 'NameID')[0]);
