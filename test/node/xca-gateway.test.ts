@@ -5,6 +5,7 @@
 // assertion, another patient's documents.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -180,6 +181,14 @@ test('XCA-I: a partner community queries and retrieves manifests, reports and im
   assert.match(xpath(rootXml, 'string(//*[local-name()="RegistryResponse"]/@status)'), /:Success$/);
   assert.equal(xpath(rootXml, 'string(//*[local-name()="Include"]/@href)'), `cid:${mtom.parts[1]!.contentId}`);
   const kosFile = mtom.parts[1]!.file;
+  // The entry ITI-38 listed named the manifest's size and SHA-1: the bytes retrieved are those.
+  const entrySlot = (name: string) =>
+    xpath(
+      foundXml,
+      `string((//*[local-name()="ExtrinsicObject"][@mimeType="application/dicom"])[1]/*[local-name()="Slot"][@name="${name}"]//*[local-name()="Value"])`,
+    );
+  assert.equal(entrySlot('size'), String(readFileSync(kosFile).length));
+  assert.equal(entrySlot('hash'), createHash('sha1').update(readFileSync(kosFile)).digest('hex'));
   const kos = readPart10(readFileSync(kosFile)).dataset;
   assert.equal(kos.string(Tag.SOPInstanceUID), manifestUid(1), 'the manifest is the document ITI-38 named');
   assert.equal(kos.string(Tag.StudyInstanceUID), studyUid);

@@ -19,6 +19,8 @@ export interface XcaDocument {
   uniqueId: string;
   entryUuid: string;
   study: PatientStudy;
+  /** The document's bytes, where known when it is listed: its size and SHA-1 go into the entry. */
+  content?: Buffer;
 }
 
 const UUID = {
@@ -136,8 +138,10 @@ export function extrinsicObject(doc: XcaDocument, bsn: string, ids: GatewayIdent
     `<rim:ExtrinsicObject id="${doc.entryUuid}" lid="${doc.entryUuid}" home="${esc(ids.homeCommunityId)}" mimeType="${MIME[doc.kind]}" ` +
     `objectType="${UUID.stableDocument}" status="${APPROVED}">` +
     (when !== undefined ? slot('creationTime', [when]) + slot('serviceStartTime', [when]) : '') +
+    (doc.content !== undefined ? slot('hash', [createHash('sha1').update(doc.content).digest('hex')]) : '') +
     slot('languageCode', ['nl-NL']) +
     slot('repositoryUniqueId', [ids.repositoryUniqueId]) +
+    (doc.content !== undefined ? slot('size', [String(doc.content.length)]) : '') +
     slot('sourcePatientId', [cx]) +
     slot('urn:ihe:iti:xds:2013:referenceIdList', references) +
     named(title) +

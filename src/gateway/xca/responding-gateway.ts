@@ -190,8 +190,25 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
     const found = await studiesOfPatient(a.access, d.archive, a.claims.bsn, d.logger);
     const documents: XcaDocument[] = [];
     for (const s of found.studies) {
-      const report = s.hasReport && (await a.access.reportText(a.claims.bsn, s.studyInstanceUid)) !== undefined;
-      documents.push(...documentsOf(s, report, d.identity));
+      const text = s.hasReport ? await a.access.reportText(a.claims.bsn, s.studyInstanceUid) : undefined;
+      // A study the node holds whole has its manifest's bytes now (the same each time it is made): size and hash
+      // can be listed, as a stable document's entry should. One only the PACS holds is made when retrieved.
+      const whole = a.access.studySummary(s.studyInstanceUid).instances >= s.instances;
+      for (const doc of documentsOf(s, text !== undefined, d.identity)) {
+        const content =
+          doc.kind === 'report'
+            ? Buffer.from(text ?? '', 'utf8')
+            : whole
+              ? manifestBytes(
+                  a,
+                  doc,
+                  a.access
+                    .releaseStudy(s.studyInstanceUid, undefined)
+                    .filter((i) => i.stored.patient.bsn === a.claims.bsn),
+                )
+              : undefined;
+        documents.push(content !== undefined ? { ...doc, content } : doc);
+      }
     }
     return { documents, ...(found.partial !== undefined ? { partial: found.partial } : {}) };
   };
@@ -476,7 +493,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
           );
           continue;
         }
-        const bytes = doc.kind === 'manifest' ? await manifestOf(a, doc) : await reportOf(a, doc);
+        const bytes = doc.content ?? (doc.kind === 'manifest' ? await manifestOf(a, doc) : await reportOf(a, doc));
         if (bytes === undefined) {
           errors.push({ code: 'XDSDocumentUniqueIdError', context: `${uniqueId}: the study is no longer held here` });
           continue;
@@ -513,8 +530,10 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
   );
 
   /** The study's imaging manifest as a Part 10 file, made from what the node holds of it (fetched from the PACS first). */
-  const manifestOf = async (a: Admitted, doc: XcaDocument): Promise<Buffer | undefined> => {
-    const instances = await held(a, doc.study);
+  const manifestOf = async (a: Admitted, doc: XcaDocument): Promise<Buffer | undefined> =>
+    manifestBytes(a, doc, await held(a, doc.study));
+
+  const manifestBytes = (a: Admitted, doc: XcaDocument, instances: readonly ReleasedInstance[]): Buffer | undefined => {
     const first = instances[0];
     if (first === undefined) return undefined;
     const series = new Map<string, { sopClassUid: string; sopInstanceUid: string }[]>();
