@@ -497,9 +497,15 @@ const xca = z
         z.strictObject({
           name: z.string().min(1).max(200),
           homeCommunityId: oidUrn,
-          queryUrl: z.url({ protocol: /^https$/ }).describe('its ITI-38 endpoint'),
-          retrieveUrl: z.url({ protocol: /^https$/ }).describe('its ITI-39 endpoint'),
-          imagingRetrieveUrl: z.url({ protocol: /^https$/ }).describe('its RAD-75 endpoint'),
+          queryUrl: z
+            .url({ protocol: /^https$/, error: 'an https:// URL (the gateway is reached with mutual TLS)' })
+            .describe('its ITI-38 endpoint'),
+          retrieveUrl: z
+            .url({ protocol: /^https$/, error: 'an https:// URL (the gateway is reached with mutual TLS)' })
+            .describe('its ITI-39 endpoint'),
+          imagingRetrieveUrl: z
+            .url({ protocol: /^https$/, error: 'an https:// URL (the gateway is reached with mutual TLS)' })
+            .describe('its RAD-75 endpoint'),
         }),
       )
       .default([])
