@@ -16,6 +16,7 @@ import { BeeldbrugError } from '../errors/index.ts';
 import { actingAccessor, documented, type HttpsApp, PERSON_ROUTES, writtenOut } from '../http/index.ts';
 import type { PatientData, PatientDataAccess, ReleasedInstance } from '../studies/index.ts';
 import {
+  bodyBytes,
   BodyTooLarge,
   limitedBody,
   MultipartError,
@@ -382,7 +383,7 @@ async function sendConverted(
   try {
     for (const i of instances) {
       const from = i.stored.instance.transferSyntaxUid;
-      const ds = await convertedDataset(await collected(i.openDataset()), from, wanted);
+      const ds = await convertedDataset(await bodyBytes(i.openDataset()), from, wanted);
       await writtenOut(
         res,
         Buffer.from(`--${boundary}\r\nContent-Type: application/dicom; transfer-syntax=${wanted}\r\n\r\n`),
@@ -396,12 +397,6 @@ async function sendConverted(
     req.log.warn({ err, route: req.routeOptions.url }, 'WADO-RS answer cut off');
     res.destroy();
   }
-}
-
-async function collected(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
 }
 
 /** One piece of an answer, and what to do once it is written out. */

@@ -1,5 +1,6 @@
 export {
   BodyTooLarge,
+  bodyBytes,
   limitedBody,
   MultipartError,
   MultipartErrorCode,

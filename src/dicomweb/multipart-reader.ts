@@ -262,6 +262,16 @@ export async function* readMultipart(
 /** A request body over the bytes a route takes: the route answers 413 and stops reading. */
 export class BodyTooLarge extends Error {}
 
+/** A whole (small) body in one buffer, failing with BodyTooLarge once more than `max` bytes have come. */
+export async function bodyBytes(
+  source: AsyncIterable<Buffer> | NodeJS.ReadableStream,
+  max = Number.POSITIVE_INFINITY,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of limitedBody(source as AsyncIterable<Buffer>, max)) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
 /** The body as it streams, failing with BodyTooLarge once more than `max` bytes have come. */
 export async function* limitedBody(source: AsyncIterable<Buffer>, max: number): AsyncIterable<Buffer> {
   let total = 0;

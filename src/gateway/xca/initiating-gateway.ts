@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { DicomError, readPart10, Tag, TransferSyntax } from '../../dicom/index.ts';
-import { limitedBody, parseMultipartContentType, readMultipart } from '../../dicomweb/index.ts';
+import { bodyBytes, parseMultipartContentType, readMultipart } from '../../dicomweb/index.ts';
 import { BeeldbrugError } from '../../errors/index.ts';
 import { PartnerClient } from '../../http/index.ts';
 import type { Logger } from '../../log/index.ts';
@@ -68,11 +68,7 @@ interface FoundDocument {
   modalities: string[];
 }
 
-async function bytesOf(source: AsyncIterable<Buffer>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of limitedBody(source, MAX_XML_BYTES)) chunks.push(c);
-  return Buffer.concat(chunks);
-}
+const bytesOf = (source: AsyncIterable<Buffer>): Promise<Buffer> => bodyBytes(source, MAX_XML_BYTES);
 
 /**
  * The initiating side of XCA-I toward one community: the timeline's questions as ITI-38 FindDocuments for the BSN, a

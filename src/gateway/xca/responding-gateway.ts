@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { canConvert, convertedDataset, encodePart10, TransferSyntax } from '../../dicom/index.ts';
+import { bodyBytes } from '../../dicomweb/index.ts';
 import { BeeldbrugError } from '../../errors/index.ts';
 import type { HttpsApp } from '../../http/index.ts';
 import type { Logger } from '../../log/index.ts';
@@ -649,7 +650,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
                 ? { body: () => i.openFile() as AsyncIterable<Buffer>, written: (piece: Buffer) => i.giveBack(piece) }
                 : {
                     body: async () =>
-                      encodePart10(await convertedDataset(await collected(i.openDataset()), stored, target), target),
+                      encodePart10(await convertedDataset(await bodyBytes(i.openDataset()), stored, target), target),
                   }),
             },
           });
@@ -669,10 +670,4 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
     },
     retrieveFailure,
   );
-}
-
-async function collected(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import {
+  bodyBytes,
   BodyTooLarge,
   limitedBody,
   MultipartError,
@@ -31,9 +32,8 @@ export interface SoapRequest {
 const UNDERSTOOD = new Set([NS.wsa, NS.wsse]);
 
 async function bytesOf(source: AsyncIterable<Buffer>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
   try {
-    for await (const c of limitedBody(source, MAX_REQUEST_BYTES)) chunks.push(c);
+    return await bodyBytes(source, MAX_REQUEST_BYTES);
   } catch (err) {
     if (err instanceof BodyTooLarge)
       throw new BeeldbrugError(
@@ -42,7 +42,6 @@ async function bytesOf(source: AsyncIterable<Buffer>): Promise<Buffer> {
       );
     throw err;
   }
-  return Buffer.concat(chunks);
 }
 
 /**
