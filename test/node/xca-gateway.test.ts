@@ -3,6 +3,7 @@
 // manifests and reports, ITI-39 for a manifest (read by DCMTK's dsrdump), RAD-75 for the instances (the MTOM answer
 // taken apart by Python's MIME parser, compared byte for byte), and the refusals: no consent, a forged or foreign
 // assertion, another patient's documents.
+import { soapRequestEnvelope } from '../../src/gateway/xca/requests.ts';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -12,12 +13,7 @@ import { test, type TestContext } from 'node:test';
 import { auditMessageXml } from '../../src/audit/index.ts';
 import { readPart10, Tag } from '../../src/dicom/index.ts';
 import { XCA_TRANSACTIONS } from '../../src/gateway/index.ts';
-import {
-  createTestIdp,
-  signedAssertion,
-  soapRequest,
-  type AssertionFields,
-} from '../../src/gateway/xca/xua-test-support.ts';
+import { createTestIdp, signedAssertion, type AssertionFields } from '../../src/gateway/xca/xua-test-support.ts';
 import { collect, datasetsByUid, filesIn } from '../support/dicom-files.ts';
 import { findscuAnswers, storescpDestination } from '../support/dcmtk.ts';
 import { run } from '../support/processes.ts';
@@ -94,7 +90,7 @@ test('XCA-I: a partner community queries and retrieves manifests, reports and im
       XCA_TRANSACTIONS[t].path,
       ca,
       o.client ?? certs.noord,
-      soapRequest(XCA_TRANSACTIONS[t].action, 'assertion' in o ? o.assertion : assertion(), body),
+      soapRequestEnvelope(XCA_TRANSACTIONS[t].action, 'assertion' in o ? o.assertion : assertion(), body),
     );
   const xcaRecords = () => at.n.node.audit.list({ bsn: p.bsn }).filter((r) => r.description.startsWith('XCA'));
 
@@ -273,7 +269,7 @@ test("XCA-I: no consent, a forged, foreign or missing assertion, and another pat
       XCA_TRANSACTIONS[tr].path,
       certs.ca.certPem,
       client,
-      soapRequest(XCA_TRANSACTIONS[tr].action, assertion, body),
+      soapRequestEnvelope(XCA_TRANSACTIONS[tr].action, assertion, body),
     );
   const forP = (f: Partial<AssertionFields> = {}) =>
     signedAssertion(idp, { audience: HOME, bsn: p.bsn, ura: noord.ura, ...f });
@@ -336,7 +332,7 @@ test("XCA-I: no consent, a forged, foreign or missing assertion, and another pat
     XCA_TRANSACTIONS['ITI-38'].path,
     certs.ca.certPem,
     certs.noord,
-    soapRequest(XCA_TRANSACTIONS['ITI-38'].action, forP(), QUERY_BODY(p.bsn)).replace(
+    soapRequestEnvelope(XCA_TRANSACTIONS['ITI-38'].action, forP(), QUERY_BODY(p.bsn)).replace(
       'http://www.w3.org/2005/08/addressing/anonymous',
       'https://gateway.noord.test/replies',
     ),
@@ -351,7 +347,7 @@ test("XCA-I: no consent, a forged, foreign or missing assertion, and another pat
     XCA_TRANSACTIONS['ITI-38'].path,
     certs.ca.certPem,
     certs.noord,
-    soapRequest(XCA_TRANSACTIONS['RAD-75'].action, forP(), QUERY_BODY(p.bsn)),
+    soapRequestEnvelope(XCA_TRANSACTIONS['RAD-75'].action, forP(), QUERY_BODY(p.bsn)),
   );
   assert.equal(wrongAction.status, 400);
   assert.match(fault(wrongAction).reason, /this endpoint takes urn:ihe:iti:2007:CrossGatewayQuery/);
@@ -360,7 +356,7 @@ test("XCA-I: no consent, a forged, foreign or missing assertion, and another pat
     XCA_TRANSACTIONS['ITI-38'].path,
     certs.ca.certPem,
     certs.noord,
-    `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>${soapRequest('urn:x', undefined, '<x/>').replace(/^<\?xml[^>]*\?>/, '')}`,
+    `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>${soapRequestEnvelope('urn:x', undefined, '<x/>').replace(/^<\?xml[^>]*\?>/, '')}`,
   );
   assert.equal(doctype.status, 400);
   assert.equal(fault(doctype).code, 'REQUEST_INVALID');
@@ -370,7 +366,7 @@ test("XCA-I: no consent, a forged, foreign or missing assertion, and another pat
     XCA_TRANSACTIONS['ITI-38'].path,
     certs.ca.certPem,
     undefined,
-    soapRequest(XCA_TRANSACTIONS['ITI-38'].action, forP(), QUERY_BODY(p.bsn)),
+    soapRequestEnvelope(XCA_TRANSACTIONS['ITI-38'].action, forP(), QUERY_BODY(p.bsn)),
   ).catch(() => undefined);
   assert.ok(anonymous === undefined || anonymous.status === 401 || anonymous.status === 403);
 

@@ -185,7 +185,10 @@ export class XcaCommunity implements TimelineCommunity {
   }
 
   /** The registry errors of an answer; a Failure status is thrown as a refusal with their reasons. */
-  #errors(payload: Element, status: string | null, transaction: string): string[] {
+  #errors(payload: Element, transaction: string): string[] {
+    // A query answer carries its status itself, a retrieve answer in its RegistryResponse.
+    const status =
+      payload.getAttribute('status') || childNamed(payload, NS.rs, 'RegistryResponse')?.getAttribute('status');
     const errors = descendantsNamed(payload, NS.rs, 'RegistryError').map(
       (e) => `${e.getAttribute('errorCode') ?? ''}: ${e.getAttribute('codeContext') ?? ''}`,
     );
@@ -204,7 +207,7 @@ export class XcaCommunity implements TimelineCommunity {
   ): Promise<{ documents: FoundDocument[]; partial?: string }> {
     const query = findDocumentsQuery(bsn);
     const { payload } = await this.#call('ITI-38', this.#o.community.queryUrl, bsn, asker, query, timeoutMs, 'answer');
-    const errors = this.#errors(payload, payload.getAttribute('status'), 'ITI-38');
+    const errors = this.#errors(payload, 'ITI-38');
     const documents = descendantsNamed(payload, NS.rim, 'ExtrinsicObject').map((e): FoundDocument => {
       const slot = (name: string): string[] =>
         childrenNamed(e, NS.rim, 'Slot')
@@ -295,11 +298,7 @@ export class XcaCommunity implements TimelineCommunity {
     );
     let kosBytes: Buffer;
     try {
-      this.#errors(
-        got.payload,
-        childNamed(got.payload, NS.rs, 'RegistryResponse')?.getAttribute('status') ?? null,
-        'ITI-39',
-      );
+      this.#errors(got.payload, 'ITI-39');
       const [inline] = inlineDocuments(got.payload);
       const part = inline === undefined ? await got.attachments?.next() : undefined;
       if (inline === undefined && (part === undefined || part.done === true))
@@ -360,11 +359,7 @@ export class XcaCommunity implements TimelineCommunity {
       }
     };
     try {
-      const errors = this.#errors(
-        images.payload,
-        childNamed(images.payload, NS.rs, 'RegistryResponse')?.getAttribute('status') ?? null,
-        'RAD-75',
-      );
+      const errors = this.#errors(images.payload, 'RAD-75');
       if (errors.length > 0)
         this.#o.logger.warn({ community: this.name, errors: errors.length }, 'XCA: instances not given');
       // Small documents may come inline (base64) rather than as attachments; each part is a whole Part 10 file, so

@@ -187,10 +187,18 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
   };
 
   /** The patient's studies here (node and PACS) and the documents they give. */
-  const patientDocuments = async (a: Admitted): Promise<{ documents: XcaDocument[]; partial?: string }> => {
+  const patientDocuments = async (
+    a: Admitted,
+    /** Whether the documents' bytes are wanted (a listing names their size and hash); a retrieve makes only its own. */
+    o: { content: boolean },
+  ): Promise<{ documents: XcaDocument[]; partial?: string }> => {
     const found = await studiesOfPatient(a.access, d.archive, a.claims.bsn, d.logger);
     const documents: XcaDocument[] = [];
     for (const s of found.studies) {
+      if (!o.content) {
+        documents.push(...documentsOf(s, s.hasReport, d.identity));
+        continue;
+      }
       const text = s.hasReport ? await a.access.reportText(a.claims.bsn, s.studyInstanceUid) : undefined;
       // A study the node holds whole has its manifest's bytes now (the same each time it is made): size and hash
       // can be listed, as a stable document's entry should. One only the PACS holds is made when retrieved.
@@ -381,7 +389,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
         if (asked !== a.claims.bsn)
           return refuse('XDSUnknownPatientId', 'the query asks for another patient than the XUA assertion names');
       }
-      const { documents, partial } = await patientDocuments(a);
+      const { documents, partial } = await patientDocuments(a, { content: true });
       if (partial !== undefined) errors.push({ code: 'XDSRegistryError', context: partial, severity: 'Warning' });
       const within = (value: string | undefined, from: string | undefined, to: string | undefined): boolean =>
         (from === undefined || (value !== undefined && value >= from)) &&
@@ -477,7 +485,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
     'ITI-39',
     async (_req, reply, soap, a) => {
       const request = soap.payload;
-      const { documents } = await patientDocuments(a);
+      const { documents } = await patientDocuments(a, { content: false });
       const byUid = new Map(documents.map((doc) => [doc.uniqueId, doc]));
       const errors: XdsError[] = [];
       const given: { uniqueId: string; mimeType: string; attachment: Attachment }[] = [];
@@ -494,7 +502,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
           );
           continue;
         }
-        const bytes = doc.content ?? (doc.kind === 'manifest' ? await manifestOf(a, doc) : await reportOf(a, doc));
+        const bytes = doc.kind === 'manifest' ? await manifestOf(a, doc) : await reportOf(a, doc);
         if (bytes === undefined) {
           errors.push({ code: 'XDSDocumentUniqueIdError', context: `${uniqueId}: the study is no longer held here` });
           continue;

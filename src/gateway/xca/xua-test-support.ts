@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { soapRequestEnvelope } from './requests.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,9 +131,4 @@ export function signedAssertion(idp: TestIdp, f: AssertionFields): string {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** A SOAP 1.2 request with the assertion in its WS-Security header (see soapRequestEnvelope). */
-export function soapRequest(action: string, assertion: string | undefined, body: string): string {
-  return soapRequestEnvelope(action, assertion, body);
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { soapRequestEnvelope } from './requests.ts';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BeeldbrugError } from '../../errors/index.ts';
 import { childNamed, NS, parseXml } from './xml.ts';
-import { createTestIdp, signedAssertion, soapRequest, type AssertionFields } from './xua-test-support.ts';
+import { createTestIdp, signedAssertion, type AssertionFields } from './xua-test-support.ts';
 import { bsnOfCx, issueXua, verifyXua, type XuaOptions } from './xua.ts';
 
 const AUDIENCE = 'urn:oid:2.16.528.1.1007.99.1';
@@ -18,7 +19,7 @@ function verify(envelope: string, o: XuaOptions = options) {
   return verifyXua(envelope, childNamed(header, NS.wsse, 'Security'), o);
 }
 const envelopeWith = (f: Partial<AssertionFields> = {}): string =>
-  soapRequest('urn:ihe:iti:2007:CrossGatewayQuery', signedAssertion(idp, { audience: AUDIENCE, ...f }), '<x/>');
+  soapRequestEnvelope('urn:ihe:iti:2007:CrossGatewayQuery', signedAssertion(idp, { audience: AUDIENCE, ...f }), '<x/>');
 
 function refusedFor(envelope: string, reason: RegExp, o?: XuaOptions): void {
   assert.throws(
@@ -48,14 +49,17 @@ describe('XUA assertions (signed by xmlsec1)', () => {
   it('refuses an untrusted issuer, and a trusted issuer name signed with another key', () => {
     refusedFor(envelopeWith({ issuer: 'https://idp.elsewhere.test' }), /not a trusted identity provider/);
     const other = createTestIdp(idp.issuer);
-    refusedFor(soapRequest('urn:x', signedAssertion(other, { audience: AUDIENCE }), '<x/>'), /signature is not valid/);
+    refusedFor(
+      soapRequestEnvelope('urn:x', signedAssertion(other, { audience: AUDIENCE }), '<x/>'),
+      /signature is not valid/,
+    );
   });
 
   it('refuses no assertion, an unsigned one, and SHA-1', () => {
-    refusedFor(soapRequest('urn:x', undefined, '<x/>'), /no SAML assertion/);
+    refusedFor(soapRequestEnvelope('urn:x', undefined, '<x/>'), /no SAML assertion/);
     const signed = signedAssertion(idp, { audience: AUDIENCE });
     const unsigned = signed.replace(/<ds:Signature[\s\S]*<\/ds:Signature>/, '');
-    refusedFor(soapRequest('urn:x', unsigned, '<x/>'), /not signed/);
+    refusedFor(soapRequestEnvelope('urn:x', unsigned, '<x/>'), /not signed/);
     refusedFor(envelopeWith({ sha1: true }), /cannot be checked|not valid/);
   });
 
@@ -82,12 +86,12 @@ describe('XUA assertions (signed by xmlsec1)', () => {
     // Signature wrapping: the forged assertion takes the signed one's place (and its ID and signature); the original
     // hides elsewhere in the header, so that a naive check finds a valid signature.
     const forged = signed.replace('123456782^^^', '999999990^^^');
-    const env = soapRequest('urn:x', forged, '<x/>').replace(
+    const env = soapRequestEnvelope('urn:x', forged, '<x/>').replace(
       '</s:Header>',
       `<wrapper xmlns="urn:evil">${signed}</wrapper></s:Header>`,
     );
     refusedFor(env, /signature|assertion/);
-    const twice = soapRequest('urn:x', `${signed}${forged}`, '<x/>');
+    const twice = soapRequestEnvelope('urn:x', `${signed}${forged}`, '<x/>');
     refusedFor(twice, /more than one assertion/);
   });
 
@@ -126,13 +130,16 @@ describe('XUA assertions (signed by xmlsec1)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const c = verify(soapRequest('urn:x', assertion, '<x/>'), { identityProviders: [node], audiences: [AUDIENCE] });
+    const c = verify(soapRequestEnvelope('urn:x', assertion, '<x/>'), {
+      identityProviders: [node],
+      audiences: [AUDIENCE],
+    });
     assert.deepEqual(c.person, { id: 'a.devries', name: 'Dr. A. de Vries', roleCode: '01.015' });
     assert.deepEqual(c.organization, subject.organization);
     assert.equal(c.bsn, '123456782');
     assert.equal(c.purposeOfUse, 'TREATMENT');
     // Another community does not take it: the audience is the one asked.
-    refusedFor(soapRequest('urn:x', assertion, '<x/>'), /not a trusted identity provider|not meant/, {
+    refusedFor(soapRequestEnvelope('urn:x', assertion, '<x/>'), /not a trusted identity provider|not meant/, {
       identityProviders: [node],
       audiences: ['urn:oid:1.2.3'],
     });
