@@ -231,6 +231,7 @@ export async function startNode(
         ...(options.now !== undefined ? { now: options.now } : {}),
       });
       await quarantine.start();
+      closers.push(() => quarantine.stop());
       return quarantine;
     };
     const openShares = (c: NonNullable<typeof config.share>): Shares => {

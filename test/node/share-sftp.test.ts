@@ -12,7 +12,7 @@ import { totpCode, totpStep } from '../../src/auth/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { openAccounts } from '../../src/node/index.ts';
 import { call, type ExchangeNode, send } from '../support/exchange.ts';
-import { freePort } from '../support/net.ts';
+import { freePort, waitFor } from '../support/net.ts';
 import { importSynthPatient } from '../support/patient-data.ts';
 import { run, type RunResult } from '../support/processes.ts';
 import { zipEntryNames, startShareNode } from '../support/share-services.ts';
@@ -82,7 +82,9 @@ function sftp(
 }
 
 async function setUp(t: TestContext): Promise<{ node: ExchangeNode; sftpPort: number; dir: string }> {
-  const { node } = await startShareNode(t, { share: { sftp: { host: '127.0.0.1', port: await freePort() } } });
+  const { node } = await startShareNode(t, {
+    share: { sftp: { host: '127.0.0.1', port: await freePort() }, maxUploadBytes: 4 * 1024 * 1024 },
+  });
   const sftpPort = node.n.node.sftpPort;
   assert.ok(sftpPort !== undefined);
   return { node, sftpPort, dir: tempDir(t) };
@@ -124,6 +126,11 @@ test('a partner signs in over SFTP and reaches only its own download and upload 
   const local = join(dir, 'noord');
   const notDicom = join(dir, 'brief.txt');
   writeFileSync(notDicom, 'not an image');
+  // DICM where a Part 10 file has it, and nothing a data set is made of after it: refused only once it is read whole.
+  const broken = join(dir, 'kapot.dcm');
+  writeFileSync(broken, Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.from([0x02, 0x00, 0x00])]));
+  const tooLarge = join(dir, 'groot.zip');
+  writeFileSync(tooLarge, Buffer.alloc(5 * 1024 * 1024));
   const password = { password: PERSON_PASSWORD, dir };
   const listed = await sftp({ sftpPort }, 'noord', ['ls -l download'], password);
   assert.equal(listed.code, 0, listed.stderr);
@@ -137,6 +144,8 @@ test('a partner signs in over SFTP and reaches only its own download and upload 
       'mkdir upload/cd',
       `put ${study.files[0]} upload/cd/IM1`,
       `-put ${notDicom} upload/brief.txt`,
+      `put ${broken} upload/kapot.dcm`,
+      `-put ${tooLarge} upload/groot.zip`,
       'ls -l upload',
       'ls -l upload/cd',
       `get upload/brief.txt.geweigerd.txt ${local}-refused.txt`,
@@ -151,14 +160,28 @@ test('a partner signs in over SFTP and reaches only its own download and upload 
   assert.doesNotMatch(noord.stderr, /read remote/, 'the zip is read to its end without an error');
   assert.match(readFileSync(`${local}-refused.txt`, 'utf8'), /brief\.txt was not taken in: .*neither a DICOM file/);
   assert.match(noord.stderr, /brief\.txt|close|Failure/i, 'the refused put is told to the client');
+  assert.doesNotMatch(noord.stderr, /kapot/, 'what looks like DICOM is answered once it is durable, before it is read');
+  assert.match(noord.stderr, /write remote "\/upload\/groot\.zip": Failure/, 'a file too large is refused as it comes');
+  assert.doesNotMatch(noord.stdout, /^[-d][-rwx]{9} .* groot\.zip$/m, 'nothing is left of a file too large');
 
-  // The staff's quarantine shows the study, sent by Kliniek Noord.
-  const quarantine = await staff.call('GET', '/api/v1/quarantine');
-  const held = JSON.parse(quarantine.body) as { studies: { studyInstanceUid: string; uploader: { name: string } }[] };
+  // Taken in after the puts: the staff's quarantine shows the study, sent by Kliniek Noord, and the broken file's
+  // refusal appears beside it.
+  let held: { studyInstanceUid: string; uploader: { name: string } }[] = [];
+  await waitFor('the instance taken into quarantine', async () => {
+    held = (JSON.parse((await staff.call('GET', '/api/v1/quarantine')).body) as { studies: typeof held }).studies;
+    return held.length > 0;
+  });
   assert.deepEqual(
-    held.studies.map((s) => [s.studyInstanceUid, s.uploader.name]),
+    held.map((s) => [s.studyInstanceUid, s.uploader.name]),
     [[study.studyInstanceUid, 'Servicedesk (Kliniek Noord)']],
   );
+  let refusal = '';
+  await waitFor("the broken file's refusal", async () => {
+    const r = await sftp({ sftpPort }, 'noord', [`get upload/kapot.dcm.geweigerd.txt ${local}-kapot.txt`], password);
+    if (r.code === 0) refusal = readFileSync(`${local}-kapot.txt`, 'utf8');
+    return r.code === 0;
+  });
+  assert.match(refusal, /kapot\.dcm was not taken in: kapot\.dcm: /);
 
   // Zuid, with its key: an empty download folder, no way to Noord's zip or uploads, and none out of the folders.
   const zuid = await sftp(

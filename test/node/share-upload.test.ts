@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import ZipStream from 'zip-stream';
 import * as tus from 'tus-js-client';
 import { randomBsn } from '../../src/patient/index.ts';
 import { synthesize, type SynthStudy } from '../../src/synth/index.ts';
@@ -15,7 +14,13 @@ import { waitFor } from '../support/net.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { heldInstances, importSynthPatient } from '../support/patient-data.ts';
 import { run } from '../support/processes.ts';
-import { asRecipient, type MailServer, type SmsGatewayServer, startShareNode } from '../support/share-services.ts';
+import {
+  asRecipient,
+  type MailServer,
+  type SmsGatewayServer,
+  startShareNode,
+  zipOf,
+} from '../support/share-services.ts';
 import { type SignedIn, signedIn } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
@@ -112,21 +117,6 @@ function tusUpload(
     });
     upload.start();
   });
-}
-
-/** A zip of named entries, deflated or stored, made by zip-stream (as any zip tool would). */
-async function zipOf(entries: readonly { name: string; data: Buffer }[], store = true): Promise<Buffer> {
-  const zip = new ZipStream({ store });
-  const chunks: Buffer[] = [];
-  zip.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise((resolve) => zip.on('end', resolve));
-  for (const e of entries)
-    await new Promise<void>((resolve, reject) =>
-      zip.entry(e.data, { name: e.name, store }, (err) => (err !== null ? reject(err) : resolve())),
-    );
-  zip.finalize();
-  await ended;
-  return Buffer.concat(chunks);
 }
 
 /** A CD as a hospital burns it: the DICOM files under DICOM/, a DICOMDIR made by DCMTK, an autorun and a viewer. */

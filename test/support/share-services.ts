@@ -9,6 +9,7 @@ import type { TestContext } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import yauzl from 'yauzl';
+import ZipStream from 'zip-stream';
 import { createTestCa, type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
 import { type ExchangeNode, type ExchangeNodeOptions, startExchangeNode } from './exchange.ts';
 import { freePort } from './net.ts';
@@ -219,6 +220,21 @@ export function asRecipient(
     req.on('error', reject);
     req.end(payload);
   });
+}
+
+/** A zip of named entries, stored or deflated, made by zip-stream (as any zip tool would). */
+export async function zipOf(entries: readonly { name: string; data: Buffer }[], store = true): Promise<Buffer> {
+  const zip = new ZipStream({ store });
+  const chunks: Buffer[] = [];
+  zip.on('data', (c: Buffer) => chunks.push(c));
+  const ended = new Promise((resolve) => zip.on('end', resolve));
+  for (const e of entries)
+    await new Promise<void>((resolve, reject) =>
+      zip.entry(e.data, { name: e.name, store }, (err) => (err !== null ? reject(err) : resolve())),
+    );
+  zip.finalize();
+  await ended;
+  return Buffer.concat(chunks);
 }
 
 /** The names of a zip's entries, in order, read by yauzl (an independent reader of the format). */

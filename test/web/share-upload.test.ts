@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import ZipStream from 'zip-stream';
 import type { AuditRecord } from '../../src/audit/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import {
@@ -18,27 +17,10 @@ import {
 } from '../support/chromium.ts';
 import { waitFor } from '../support/net.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
-import { startShareNode } from '../support/share-services.ts';
+import { startShareNode, zipOf } from '../support/share-services.ts';
 import { addAccount } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
-
-/** The files of a study packed as a zip, as a patient makes one of a CD's folder. */
-async function zipOf(files: readonly string[]): Promise<Buffer> {
-  const zip = new ZipStream({ store: true });
-  const chunks: Buffer[] = [];
-  zip.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise((resolve) => zip.on('end', resolve));
-  for (const [i, f] of files.entries())
-    await new Promise<void>((resolve, reject) =>
-      zip.entry(readFileSync(f), { name: `DICOM/IM${String(i + 1).padStart(5, '0')}` }, (err) =>
-        err !== null ? reject(err) : resolve(),
-      ),
-    );
-  zip.finalize();
-  await ended;
-  return Buffer.concat(chunks);
-}
 
 test(
   'uploads in Chromium: ask a patient for images, upload a zip on their page, import it into the PACS from quarantine',
@@ -67,7 +49,12 @@ test(
     const patient = synth.patients[0]!;
     const study = patient.studies[0]!;
     const dir = tempDir(t);
-    writeFileSync(join(dir, 'cd-van-ziekenhuis-oost.zip'), await zipOf(study.files));
+    writeFileSync(
+      join(dir, 'cd-van-ziekenhuis-oost.zip'),
+      await zipOf(
+        study.files.map((f, i) => ({ name: `DICOM/IM${String(i + 1).padStart(5, '0')}`, data: readFileSync(f) })),
+      ),
+    );
     writeFileSync(join(dir, 'verwijsbrief.pdf'), '%PDF-1.4 geen beeld');
     const browser = await startChromium(t, [n.own.certPem]);
     if (browser === undefined) return;

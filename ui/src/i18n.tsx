@@ -512,6 +512,7 @@ const texts = {
     nl: 'Onvolledig: kies het bestand opnieuw om verder te gaan',
     en: 'Incomplete: choose the file again to carry on',
   },
+  uploadChecking: { nl: 'Wordt gecontroleerd en opgenomen…', en: 'Being checked and taken in…' },
   yourUploads: { nl: 'Wat u stuurde', en: 'What you sent' },
   // The patient's own access history (NEN 7513), on the recipient's page.
   historyTitle: { nl: 'Wie heeft uw gegevens ingezien?', en: 'Who accessed your data?' },

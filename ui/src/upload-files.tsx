@@ -61,6 +61,13 @@ export function UploadFiles({
     api<{ uploads: Upload[] }>('GET', endpoint).then((r) => setUploads(r.uploads), setError);
   }, [endpoint]);
   useEffect(load, [load]);
+  // A file sent over SFTP is taken in after its put ends: the list follows until nothing is being checked.
+  const checking = uploads?.some((u) => u.state === 'checking') === true;
+  useEffect(() => {
+    if (!checking) return;
+    const timer = setTimeout(load, 2000);
+    return () => clearTimeout(timer);
+  }, [checking, uploads, load]);
 
   const send = async (files: readonly File[]): Promise<void> => {
     setError(undefined);
@@ -148,6 +155,7 @@ export function UploadFiles({
                         {t('uploadRefused')}: {t(REFUSAL_TEXT[u.problem.kind])}
                       </span>
                     ) : null}
+                    {u.state === 'checking' ? <span className="muted">{t('uploadChecking')}</span> : null}
                     {u.state === 'receiving' && current === undefined ? (
                       <span className="muted">{t('uploadReceiving')}</span>
                     ) : null}

@@ -9,8 +9,7 @@ import { BeeldbrugError } from '../../errors/index.ts';
 import type { Logger } from '../../log/index.ts';
 import { shareZip, type ZipTexts } from '../share-zip.ts';
 import type { PartnerActor, PartnerShare, Shares } from '../shares.ts';
-import type { Quarantine } from '../upload/quarantine.ts';
-import type { Upload } from '../upload/upload-store.ts';
+import type { IncomingUpload, Quarantine } from '../upload/quarantine.ts';
 import { DOWNLOAD, type FolderEntry, normalPath, PartnerFolders, UPLOAD } from './partner-folders.ts';
 import { SequentialReader } from './sequential-reader.ts';
 
@@ -49,8 +48,9 @@ export function hostKeyFingerprint(privateKey: string): string {
 /**
  * The node's SFTP server for partner accounts (ssh2): sign-in with the account's password or a registered SSH key, and
  * then only the partner's own folders (see PartnerFolders); no shell, no forwarding, no other subsystem. What a partner
- * puts goes into the quarantine as it streams, and is taken in when the file is closed; the close answers whether it
- * was taken. A share is read as its zip, made as it is read.
+ * puts goes into the quarantine as it streams; the close answers once it is durable and looked at (refused when it
+ * is no DICOM file or an unsafe zip), and its instances are stored after: a refusal found then appears beside the file
+ * as its `.geweigerd.txt`. A share is read as its zip, made as it is read.
  */
 export class SftpServer {
   readonly #o: SftpServerOptions;
@@ -194,14 +194,7 @@ export class SftpServer {
 type Handle =
   | { kind: 'dir'; entries: FolderEntry[] | undefined }
   | { kind: 'read'; reader: SequentialReader; queue: Promise<void> }
-  | {
-      kind: 'write';
-      next: number;
-      body: PassThrough;
-      done: Promise<Upload>;
-      failure: string | undefined;
-      drained: Promise<void> | undefined;
-    };
+  | { kind: 'write'; next: number; incoming: IncomingUpload; failure: string | undefined };
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -298,7 +291,7 @@ class PartnerSftp {
   /** The session ended: a file still arriving is dropped (it never becomes a stored instance), zips stop. */
   end(): void {
     for (const h of this.#handles.values()) {
-      if (h.kind === 'write') h.body.destroy(new Error('the connection closed before the file was'));
+      if (h.kind === 'write') void h.incoming.abort().catch((err: unknown) => this.#failedWrite(h, err));
       if (h.kind === 'read') h.reader.destroy();
     }
     this.#handles.clear();
@@ -357,43 +350,32 @@ class PartnerSftp {
     return this.#newHandle({ kind: 'read', reader, queue: Promise.resolve() });
   }
 
-  #startUpload(reqId: number, fileName: string): void {
-    // Writes are answered while less than this waits for the quarantine, and then only once all of it is taken: with
-    // 1 MiB the link stood idle between those moments (500 MB took 6 s, against 1.4 s for the SSH layer alone); 8 MiB
-    // keeps it busy (2.5 s), at 8 MiB of memory per file arriving.
-    const body = new PassThrough({ highWaterMark: 8 * 1024 * 1024 });
-    const uploader = this.#o.shares.partnerUploader(this.#actor);
-    const h: Extract<Handle, { kind: 'write' }> = {
-      kind: 'write',
-      next: 0,
-      body,
-      done: this.#o.quarantine.receiveWhole(uploader, fileName, body),
-      failure: undefined,
-      drained: undefined,
-    };
-    h.done.catch((err: unknown) => {
-      h.failure = messageOf(err);
-      if (!(err instanceof BeeldbrugError)) this.#o.logger.error({ err }, 'sftp: an upload could not be received');
-    });
-    this.#sftp.handle(reqId, this.#newHandle(h));
+  async #startUpload(reqId: number, fileName: string): Promise<void> {
+    const incoming = await this.#o.quarantine.receive(this.#o.shares.partnerUploader(this.#actor), fileName);
+    this.#sftp.handle(reqId, this.#newHandle({ kind: 'write', next: 0, incoming, failure: undefined }));
   }
 
   async #write(reqId: number, handle: Buffer, offset: number, data: Buffer): Promise<void> {
     const h = this.#handle(handle);
     if (h?.kind !== 'write') return this.#status(reqId, 'FAILURE', 'not a file open for writing');
+    if (h.failure === undefined && offset !== h.next)
+      h.failure = 'this node takes a file from start to end, in order; send it again';
     if (h.failure !== undefined) return this.#status(reqId, 'FAILURE', h.failure);
-    if (offset !== h.next)
-      return this.#status(reqId, 'FAILURE', 'this node takes a file from start to end, in order; send it again');
     h.next += data.length;
-    // ssh2 may reuse the packet's memory once this returns; the copy is what travels on.
-    if (!h.body.write(Buffer.from(data))) {
-      // One wait for all the writes that find the buffer full (OpenSSH keeps 64 in flight).
-      h.drained ??= Promise.race([once(h.body, 'drain'), h.done])
-        .then(noop, noop)
-        .finally(() => (h.drained = undefined));
-      await h.drained;
+    try {
+      // Taken (copied) before this returns: ssh2 reuses the packet's memory. OpenSSH keeps 64 writes in flight; those
+      // that find the disk behind wait here.
+      const behind = h.incoming.write(data);
+      if (behind !== undefined) await behind;
+    } catch (err) {
+      this.#failedWrite(h, err);
     }
     this.#status(reqId, h.failure === undefined ? 'OK' : 'FAILURE', h.failure);
+  }
+
+  #failedWrite(h: Extract<Handle, { kind: 'write' }>, err: unknown): void {
+    h.failure ??= messageOf(err);
+    if (!(err instanceof BeeldbrugError)) this.#o.logger.error({ err }, 'sftp: an upload could not be received');
   }
 
   async #close(reqId: number, handle: Buffer): Promise<void> {
@@ -403,10 +385,13 @@ class PartnerSftp {
     if (h === undefined) return this.#status(reqId, 'FAILURE', 'not an open file');
     if (h.kind === 'read') h.reader.destroy();
     if (h.kind !== 'write') return this.#status(reqId, 'OK');
-    h.body.end();
-    const upload = await h.done.catch(() => undefined);
+    if (h.failure !== undefined) {
+      await h.incoming.abort();
+      return this.#status(reqId, 'FAILURE', h.failure);
+    }
+    const upload = await h.incoming.end().catch((err: unknown) => this.#failedWrite(h, err));
     if (upload === undefined) return this.#status(reqId, 'FAILURE', h.failure ?? 'not received');
-    if (upload.state !== 'done')
+    if (upload.state === 'refused')
       return this.#status(reqId, 'FAILURE', `refused: ${upload.problem?.detail ?? 'not taken in'}`);
     this.#status(reqId, 'OK');
   }
@@ -433,8 +418,6 @@ class PartnerSftp {
     this.#status(reqId, 'FAILURE', messageOf(err));
   }
 }
-
-const noop = (): void => undefined;
 
 function messageOf(err: unknown): string {
   return err instanceof BeeldbrugError ? err.message : 'the node could not do this; try again later';

@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { encodeFileMeta } from '../../dicom/index.ts';
 import { BeeldbrugError } from '../../errors/index.ts';
 import { IncomingFile } from './incoming-file.ts';
-import { takeIn } from './intake.ts';
+import { inspect } from './intake.ts';
 
 function incoming(t: TestContext, name = 'u1'): IncomingFile {
   const dir = mkdtempSync(join(tmpdir(), 'intake-'));
@@ -38,6 +38,27 @@ test('an incoming file is encrypted on disk, appended at odd offsets, and read b
   await assert.rejects(file.append(at, Readable.from([Buffer.alloc(10)]), 5), RangeError);
 });
 
+test('an incoming file written piece by piece, across its MiB blocks, reads back whole and by any range', async (t) => {
+  const file = incoming(t);
+  await file.create();
+  const plain = randomBytes(2.5 * 1024 * 1024 + 7);
+  const writer = await file.writer(0, plain.length);
+  // Pieces of an SFTP client's size, and odd ones, the memory of each reused at once as ssh2 does.
+  const scratch = Buffer.alloc(40_000);
+  for (let at = 0, n = 0; at < plain.length; at += n) {
+    n = Math.min(at % 3 === 0 ? 32 * 1024 : 40_000 - (at % 977), plain.length - at);
+    plain.copy(scratch, 0, at, at + n);
+    await writer.write(scratch.subarray(0, n));
+    scratch.fill(0);
+  }
+  assert.throws(() => writer.write(Buffer.alloc(1)), RangeError, 'not past the size it may have');
+  await writer.end();
+  assert.equal(writer.size, plain.length);
+  assert.deepEqual(await bytesOf(file.read()), plain);
+  assert.deepEqual(await file.readAt(1_048_570, 20), plain.subarray(1_048_570, 1_048_590), 'across a block');
+  assert.deepEqual(await file.readAt(plain.length - 5, 100), plain.subarray(plain.length - 5), 'short at the end');
+});
+
 /** A Part 10 file as far as intake looks: preamble, DICM and file meta (the store callback sees the rest). */
 const part10 = (): Buffer =>
   Buffer.concat([
@@ -54,19 +75,20 @@ test('intake: a problem with the file refuses it with a reason; a problem of the
   await file.create();
   const bytes = part10();
   await file.append(0, Readable.from([bytes]), bytes.length);
+  const inspected = await inspect(file, bytes.length, 'IM1');
   const invalid = (): Promise<never> => Promise.reject(new BeeldbrugError('DATASET_INVALID', 'no SOP Instance UID'));
-  await assert.rejects(takeIn(file, bytes.length, 'IM1', invalid), (err: unknown) => {
+  await assert.rejects(inspected.takeIn(invalid), (err: unknown) => {
     assert.ok(err instanceof BeeldbrugError && err.code === 'UPLOAD_REFUSED', String(err));
     assert.equal(err.members?.['kind'], 'not-stored');
     assert.match(err.message, /IM1: no SOP Instance UID/);
     return true;
   });
   const full = (): Promise<never> => Promise.reject(new BeeldbrugError('OUT_OF_RESOURCES', 'disk full'));
-  await assert.rejects(takeIn(file, bytes.length, 'IM1', full), (err: unknown) => {
+  await assert.rejects(inspected.takeIn(full), (err: unknown) => {
     assert.ok(err instanceof BeeldbrugError && err.code === 'OUT_OF_RESOURCES');
     return true;
   });
-  const stored = await takeIn(file, bytes.length, 'IM1', async (source) => {
+  const stored = await inspected.takeIn(async (source) => {
     assert.equal((await text(source)).length, bytes.length, 'the whole file, from its first byte');
     return { outcome: 'created', studyInstanceUid: '1.2.3' };
   });

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
-import { readFileMeta, Tag } from '../../dicom/index.ts';
+import { DicomError, readFileMeta, Tag } from '../../dicom/index.ts';
 import { BeeldbrugError } from '../../errors/index.ts';
 import type { IncomingFile } from './incoming-file.ts';
 import type { IntakeResult } from './upload-store.ts';
@@ -92,7 +92,14 @@ async function takeInOne(name: string, source: AsyncIterable<Buffer>, store: Sto
     tally.skipped(name, isZip(head) ? 'a zip inside the zip is not opened' : 'not a DICOM file');
     return;
   }
-  const meta = readFileMeta(head, true);
+  let meta: ReturnType<typeof readFileMeta>;
+  try {
+    meta = readFileMeta(head, true);
+  } catch (err) {
+    if (!(err instanceof DicomError)) throw err;
+    tally.skipped(name, `not a readable DICOM file: ${err.message}`);
+    return;
+  }
   if (meta?.meta.string(Tag.MediaStorageSOPClassUID) === DICOMDIR_SOP_CLASS) {
     tally.skipped(name, 'DICOMDIR: it lists the files, which are taken in on their own');
     return;
@@ -107,38 +114,87 @@ async function takeInOne(name: string, source: AsyncIterable<Buffer>, store: Sto
   }
 }
 
+/** A complete upload, looked at: a DICOM file, or a zip whose directory passed its checks. */
+export interface Inspected {
+  /** Stores each DICOM instance in it (the rest left out and named); stops between files once `signal` aborts. */
+  takeIn(store: StoreInstance, signal?: AbortSignal): Promise<IntakeResult>;
+  /** Lets go of it (a zip's reader) without taking it in. */
+  close(): void;
+}
+
 /**
- * Takes a complete upload in: a DICOM file (Part 10) is stored in quarantine; a zip (a folder, a CD's content with its
- * DICOMDIR) is checked by its directory first (too many entries, too large unpacked, or packed too tightly: refused
- * unopened; an entry outside its folder, as in "../": refused) and then each DICOM file in it is stored, the rest left
- * out and named. Anything else is refused. Nothing is ever unpacked to disk.
+ * Looks at a complete upload before anything is stored from it, which takes only its first bytes and, for a zip, its
+ * directory: a DICOM file (Part 10) is taken as it is; a zip (a folder, a CD's content with its DICOMDIR) is refused
+ * unopened when it holds too many entries, would unpack too large, or is packed too tightly, and refused when an entry
+ * lies outside its folder (as in "../"). Anything else is refused. Nothing is ever unpacked to disk.
  */
-export async function takeIn(
+export async function inspect(
   file: IncomingFile,
   size: number,
   name: string,
-  store: StoreInstance,
   limits: ZipLimits = DEFAULT_ZIP_LIMITS,
-): Promise<IntakeResult> {
-  const tally = new Tally();
+): Promise<Inspected> {
   const { head } = await peek(file.read(0, Math.min(size, PART10_HEAD)), PART10_HEAD);
-  if (isZip(head)) {
-    await takeInZip(file, size, store, limits, tally);
-    return tally.result;
-  }
+  if (isZip(head)) return inspectZip(file, size, limits);
   if (!isPart10(head)) throw refused('not-dicom', `${name} is neither a DICOM file (no DICM at byte 128) nor a zip`);
-  await takeInOne(name, file.read(0, size), store, tally);
-  if (tally.result.stored + tally.result.duplicates === 0)
-    throw refused('not-stored', `${name}: ${tally.result.skipped[0]?.reason ?? 'not stored'}`);
-  return tally.result;
+  return {
+    takeIn: async (store) => {
+      const tally = new Tally();
+      await takeInOne(name, file.read(0, size), store, tally);
+      if (tally.result.stored + tally.result.duplicates === 0)
+        throw refused('not-stored', `${name}: ${tally.result.skipped[0]?.reason ?? 'not stored'}`);
+      return tally.result;
+    },
+    close: () => undefined,
+  };
 }
 
-async function takeInZip(file: IncomingFile, size: number, store: StoreInstance, limits: ZipLimits, tally: Tally) {
-  const reader = new (class extends yauzl.RandomAccessReader {
-    override _readStreamForRange(start: number, end: number): Readable {
-      return file.read(start, end);
-    }
-  })();
+/** How much is read at once when yauzl asks for a few bytes: the directory and each entry's header come in pieces. */
+const HEADER_BLOCK = 32 * 1024;
+
+/**
+ * An incoming file as yauzl reads it: entries' data streamed, and the small reads of the directory (two per entry)
+ * served from the last block read, not a stream each, which cost half a second for a CD's 2,000 entries.
+ */
+class IncomingZipReader extends yauzl.RandomAccessReader {
+  readonly #file: IncomingFile;
+  #block: { start: number; bytes: Buffer } = { start: 0, bytes: Buffer.alloc(0) };
+
+  constructor(file: IncomingFile) {
+    super();
+    this.#file = file;
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    return this.#file.read(start, end);
+  }
+
+  override read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+    callback: (err: Error | null) => void,
+  ): void {
+    const from = (block: Buffer, start: number): void => {
+      const copied = block.copy(buffer, offset, position - start, position - start + length);
+      callback(copied === length ? null : new Error('unexpected EOF'));
+    };
+    const cached = this.#block;
+    if (position >= cached.start && position + length <= cached.start + cached.bytes.length)
+      return process.nextTick(() => from(cached.bytes, cached.start));
+    this.#file.readAt(position, Math.max(length, HEADER_BLOCK)).then(
+      (bytes) => {
+        this.#block = { start: position, bytes };
+        from(bytes, position);
+      },
+      (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
+    );
+  }
+}
+
+async function inspectZip(file: IncomingFile, size: number, limits: ZipLimits): Promise<Inspected> {
+  const reader = new IncomingZipReader(file);
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.fromRandomAccessReaderPromise(reader, size, {
@@ -149,9 +205,9 @@ async function takeInZip(file: IncomingFile, size: number, store: StoreInstance,
   } catch (err) {
     throw refusedZip(err);
   }
+  let files: yauzl.Entry[];
   try {
-    const entries = await allEntries(zip);
-    const files = entries.filter((e) => !e.fileName.endsWith('/'));
+    files = (await allEntries(zip)).filter((e) => !e.fileName.endsWith('/'));
     const unpacked = files.reduce((n, e) => n + e.uncompressedSize, 0);
     if (files.length > limits.maxEntries)
       throw refused('too-many-files', `the zip holds ${files.length} files; at most ${limits.maxEntries}`);
@@ -160,23 +216,36 @@ async function takeInZip(file: IncomingFile, size: number, store: StoreInstance,
         'zip-bomb',
         `the zip would unpack to ${unpacked} bytes from ${size}: refused as a zip bomb, nothing was unpacked`,
       );
-    for (const entry of files) {
-      if (entry.isEncrypted() || !entry.canDecodeFileData()) {
-        tally.skipped(entry.fileName, 'encrypted, or packed in a way this node does not read');
-        continue;
-      }
-      let stream: Readable;
-      try {
-        stream = await zip.openReadStreamPromise(entry);
-      } catch (err) {
-        throw refusedZip(err);
-      }
-      await takeInOne(entry.fileName, stream, store, tally);
-      stream.destroy();
-    }
-  } finally {
+  } catch (err) {
     zip.close();
+    throw err;
   }
+  return {
+    takeIn: async (store, signal) => {
+      const tally = new Tally();
+      try {
+        for (const entry of files) {
+          signal?.throwIfAborted();
+          if (entry.isEncrypted() || !entry.canDecodeFileData()) {
+            tally.skipped(entry.fileName, 'encrypted, or packed in a way this node does not read');
+            continue;
+          }
+          let stream: Readable;
+          try {
+            stream = await zip.openReadStreamPromise(entry);
+          } catch (err) {
+            throw refusedZip(err);
+          }
+          await takeInOne(entry.fileName, stream, store, tally);
+          stream.destroy();
+        }
+      } finally {
+        zip.close();
+      }
+      return tally.result;
+    },
+    close: () => zip.close(),
+  };
 }
 
 function allEntries(zip: yauzl.ZipFile): Promise<yauzl.Entry[]> {

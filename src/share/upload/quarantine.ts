@@ -6,7 +6,7 @@ import { BeeldbrugError } from '../../errors/index.ts';
 import type { Logger } from '../../log/index.ts';
 import type { AccessGrounds, PatientData, ReleasedInstance, SharedStudy } from '../../studies/index.ts';
 import { IncomingFile } from './incoming-file.ts';
-import { DEFAULT_ZIP_LIMITS, type RefusalKind, takeIn, type ZipLimits } from './intake.ts';
+import { DEFAULT_ZIP_LIMITS, type Inspected, inspect, type RefusalKind, type ZipLimits } from './intake.ts';
 import type { QuarantinedStudy, Upload, Uploader, UploadStore } from './upload-store.ts';
 
 /** Someone who uploads (a share's recipient): who, and the grounds their access to the quarantine rests on. */
@@ -20,6 +20,19 @@ const objectsOf = (u: Uploader, studyInstanceUid?: string): { studyInstanceUid?:
   ...(studyInstanceUid !== undefined ? { studyInstanceUid } : {}),
   ...(u.shareId !== undefined ? { shareId: u.shareId } : {}),
 });
+
+/** A file arriving whole, piece by piece (see Quarantine.receive). */
+export interface IncomingUpload {
+  /**
+   * Takes the next piece (its memory may be reused once this returns); a promise when the sender should wait before the
+   * next. Throws UPLOAD_TOO_LARGE past the largest upload, or what failed to be written.
+   */
+  write(piece: Buffer): Promise<void> | undefined;
+  /** The file is complete: answers the upload, being taken in, or refused. */
+  end(): Promise<Upload>;
+  /** The put was cut off or failed: nothing of it is kept. */
+  abort(): Promise<void>;
+}
 
 /** A person who reviews the quarantine: the grounds of their access (purpose import). */
 export interface ReviewActor {
@@ -65,6 +78,10 @@ export class Quarantine {
   readonly #now: () => number;
   /** Appends in progress, per upload: a second PATCH while one runs is refused, not interleaved. */
   readonly #busy = new Set<string>();
+  /** Uploads being taken in, by id; stop() waits for them. */
+  readonly #intakes = new Map<string, Promise<Upload>>();
+  /** Aborted at stop(): an intake stops between files and is taken up again at the next start. */
+  readonly #stopping = new AbortController();
 
   constructor(o: QuarantineOptions) {
     this.#o = o;
@@ -76,8 +93,8 @@ export class Quarantine {
   }
 
   /**
-   * Makes the incoming folder (0700) and removes files in it whose upload is no longer known (a crash between file and
-   * record).
+   * Makes the incoming folder (0700), removes files in it whose upload is no longer known (a crash between file and
+   * record), and goes on taking in the uploads a stop or a crash interrupted (those already stored count as duplicates).
    */
   async start(): Promise<void> {
     await mkdir(this.#o.incomingDir, { recursive: true, mode: 0o700 });
@@ -85,6 +102,21 @@ export class Quarantine {
       if ((await this.#o.store.getUpload(name)) === undefined)
         await rm(join(this.#o.incomingDir, name), { force: true });
     }
+    for (const { upload, grounds } of await this.#o.store.uploadsChecking()) {
+      this.#o.logger.info({ uploadId: upload.uploadId }, 'quarantine: taking in an upload interrupted before');
+      await this.#check({ uploader: upload.uploader, grounds }, upload, this.#file(upload.uploadId));
+    }
+  }
+
+  /** Stops taking uploads in (between two files) and waits for that; the next start goes on with them. */
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    await this.settled();
+  }
+
+  /** Resolves once no upload is being taken in. */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.#intakes.values());
   }
 
   /** A new upload of `size` bytes (tus creation); nothing is stored until its last byte arrives. */
@@ -147,45 +179,64 @@ export class Quarantine {
       });
       const now = await file.size();
       if (now < upload.size) return { offset: now, upload };
-      return { offset: now, upload: await this.#takeIn(by, upload, file) };
+      // The browser's page shows what came of the file once this answers.
+      return { offset: now, upload: await (await this.#check(by, upload, file)).taken };
     } finally {
       this.#busy.delete(uploadId);
     }
   }
 
   /**
-   * A whole file whose size is known only when it ends (an SFTP client's put): kept encrypted as it arrives, capped at
-   * the largest upload, and taken in once `body` ends. A body that fails or is cut off leaves nothing behind: there is
-   * no resuming, the client sends the file again.
+   * A whole file whose size is known only when it ends (an SFTP client's put), taken piece by piece: kept encrypted as
+   * it arrives, capped at the largest upload, and once it ends made durable and looked at (a DICOM file, or a zip with
+   * a sound directory). `end()` answers then, with the upload being taken in or refused: its instances are stored
+   * after, as an SFTP client gives up on a close that goes unanswered for 15 or 20 seconds (WinSCP, FileZilla), which
+   * storing a DVD's worth takes. A put that fails or is cut off leaves nothing behind: there is no resuming, the client
+   * sends the file again.
    */
-  async receiveWhole(by: UploadActor, fileName: string, body: Readable): Promise<Upload> {
+  async receive(by: UploadActor, fileName: string): Promise<IncomingUpload> {
     const uploadId = randomUUID();
     const file = this.#file(uploadId);
     await file.create();
-    let size: number;
-    try {
-      size = await file.append(0, body, this.#o.maxUploadBytes, { durable: false });
-    } catch (err) {
-      await file.remove();
-      if (err instanceof RangeError)
-        throw new BeeldbrugError(
-          'UPLOAD_TOO_LARGE',
-          `${fileName} is larger than the ${this.#o.maxUploadBytes} bytes this node takes per file`,
-        );
-      throw err;
-    }
-    const upload: Upload = {
-      uploadId,
-      uploader: by.uploader,
-      fileName,
-      size,
-      state: 'receiving',
-      createdAt: new Date(this.#now()).toISOString(),
-      result: null,
-      problem: null,
+    const writer = await file.writer(0, this.#o.maxUploadBytes);
+    const max = this.#o.maxUploadBytes;
+    return {
+      write(piece) {
+        try {
+          return writer.write(piece);
+        } catch (err) {
+          if (!(err instanceof RangeError)) throw err;
+          throw new BeeldbrugError(
+            'UPLOAD_TOO_LARGE',
+            `${fileName} is larger than the ${max} bytes this node takes per file`,
+          );
+        }
+      },
+      abort: async () => {
+        await writer.end().catch(() => undefined);
+        await file.remove();
+      },
+      end: async () => {
+        try {
+          await writer.end();
+        } catch (err) {
+          await file.remove();
+          throw err;
+        }
+        const upload: Upload = {
+          uploadId,
+          uploader: by.uploader,
+          fileName,
+          size: writer.size,
+          state: 'receiving',
+          createdAt: new Date(this.#now()).toISOString(),
+          result: null,
+          problem: null,
+        };
+        await this.#o.store.insertUpload(upload);
+        return (await this.#check(by, upload, file)).upload;
+      },
     };
-    await this.#o.store.insertUpload(upload);
-    return this.#takeIn(by, upload, file);
   }
 
   /** The uploads of one uploader, newest first, with what came of each. */
@@ -291,69 +342,100 @@ export class Quarantine {
     return stale.length;
   }
 
-  async #takeIn(by: UploadActor, upload: Upload, file: IncomingFile): Promise<Upload> {
+  /**
+   * Looks at a complete upload (durable by now) and starts taking it in: answers the upload as being taken in, or as
+   * refused when it is no DICOM file or an unsafe zip, and `taken` for when it is done.
+   */
+  async #check(
+    by: UploadActor,
+    upload: Upload,
+    file: IncomingFile,
+  ): Promise<{ upload: Upload; taken: Promise<Upload> }> {
+    let inspected: Inspected;
+    try {
+      inspected = await inspect(file, upload.size, upload.fileName, this.#o.zipLimits ?? DEFAULT_ZIP_LIMITS);
+    } catch (err) {
+      const refused = await this.#failed(by, upload, file, err);
+      return { upload: refused, taken: Promise.resolve(refused) };
+    }
+    await this.#o.store.checkUpload(upload.uploadId, by.grounds);
+    const checking: Upload = { ...upload, state: 'checking' };
+    const taken = this.#takeIn(by, checking, file, inspected);
+    this.#intakes.set(upload.uploadId, taken);
+    void taken.finally(() => this.#intakes.delete(upload.uploadId));
+    return { upload: checking, taken };
+  }
+
+  async #takeIn(by: UploadActor, upload: Upload, file: IncomingFile, inspected: Inspected): Promise<Upload> {
     const access = this.#o.patientData.open(by.grounds);
     const receivedAt = new Date(this.#now()).toISOString();
     const recorded = new Set<string>();
     try {
-      const result = await takeIn(
-        file,
-        upload.size,
-        upload.fileName,
-        async (source) => {
-          const stored = await access.ingestPart10Stream(
-            source,
-            {
-              provenance: {
-                receivedAt,
-                via: 'upload',
-                callingAeTitle: null,
-                remoteAddress: by.grounds.accessPoint.ip ?? null,
-              },
-            },
-            undefined,
-          );
-          if (!recorded.has(stored.studyInstanceUid)) {
-            recorded.add(stored.studyInstanceUid);
-            access.record({
-              action: 'upload',
-              outcome: 'success',
-              description: `study uploaded by ${by.uploader.name} into quarantine (${upload.fileName})`,
-              ...(stored.bsn !== null ? { patient: { bsn: stored.bsn } } : {}),
-              objects: objectsOf(by.uploader, stored.studyInstanceUid),
-            });
-            await this.#o.store.holdStudy({
-              studyInstanceUid: stored.studyInstanceUid,
-              uploader: by.uploader,
+      const result = await inspected.takeIn(async (source) => {
+        const stored = await access.ingestPart10Stream(
+          source,
+          {
+            provenance: {
               receivedAt,
-            });
-          }
-          return stored;
-        },
-        this.#o.zipLimits ?? DEFAULT_ZIP_LIMITS,
-      );
+              via: 'upload',
+              callingAeTitle: null,
+              remoteAddress: by.grounds.accessPoint.ip ?? null,
+            },
+          },
+          undefined,
+        );
+        if (!recorded.has(stored.studyInstanceUid)) {
+          recorded.add(stored.studyInstanceUid);
+          access.record({
+            action: 'upload',
+            outcome: 'success',
+            description: `study uploaded by ${by.uploader.name} into quarantine (${upload.fileName})`,
+            ...(stored.bsn !== null ? { patient: { bsn: stored.bsn } } : {}),
+            objects: objectsOf(by.uploader, stored.studyInstanceUid),
+          });
+          await this.#o.store.holdStudy({
+            studyInstanceUid: stored.studyInstanceUid,
+            uploader: by.uploader,
+            receivedAt,
+          });
+        }
+        return stored;
+      }, this.#stopping.signal);
       await this.#o.store.finishUpload(upload.uploadId, { result });
+      await file.remove();
       return { ...upload, state: 'done', result };
     } catch (err) {
-      // Refused, or the node could not take it in (a full disk): either way the upload ends with a reason, and what
-      // it stored before stays in quarantine for staff to see; nothing is left half-open for the client to resume.
-      const refused = err instanceof BeeldbrugError && err.code === 'UPLOAD_REFUSED';
-      if (!refused)
-        this.#o.logger.error({ err, uploadId: upload.uploadId }, 'quarantine: an upload could not be taken in');
-      const problem = refused
-        ? { kind: (err.members?.['kind'] ?? 'not-stored') as RefusalKind, detail: err.message }
-        : { kind: 'not-stored' as const, detail: 'the node could not take the file in; try again later' };
-      access.record({
-        action: 'upload',
-        outcome: 'failure',
-        description: `upload by ${by.uploader.name} ${refused ? 'refused' : 'failed'}: ${problem.detail}`,
-        objects: objectsOf(by.uploader),
-      });
-      await this.#o.store.finishUpload(upload.uploadId, { problem });
-      return { ...upload, state: 'refused', problem };
-    } finally {
-      await file.remove();
+      if (this.#stopping.signal.aborted) {
+        this.#o.logger.info(
+          { uploadId: upload.uploadId },
+          'quarantine: an upload is taken in further at the next start',
+        );
+        return upload;
+      }
+      return this.#failed(by, upload, file, err);
     }
+  }
+
+  /**
+   * Refused, or the node could not take it in (a full disk): either way the upload ends with a reason, and what it
+   * stored before stays in quarantine for staff to see; nothing is left half-open for the client to resume.
+   */
+  async #failed(by: UploadActor, upload: Upload, file: IncomingFile, err: unknown): Promise<Upload> {
+    const refused = err instanceof BeeldbrugError && err.code === 'UPLOAD_REFUSED';
+    if (!refused)
+      this.#o.logger.error({ err, uploadId: upload.uploadId }, 'quarantine: an upload could not be taken in');
+    const problem = refused
+      ? { kind: (err.members?.['kind'] ?? 'not-stored') as RefusalKind, detail: err.message }
+      : { kind: 'not-stored' as const, detail: 'the node could not take the file in; try again later' };
+    this.#o.patientData.open(by.grounds).record({
+      action: 'upload',
+      outcome: 'failure',
+      description: `upload by ${by.uploader.name} ${refused ? 'refused' : 'failed'}: ${problem.detail}`,
+      objects: objectsOf(by.uploader),
+    });
+    await this.#o.store.finishUpload(upload.uploadId, { problem });
+    await file.remove();
+    return { ...upload, state: 'refused', problem };
   }
 
   async #imported(

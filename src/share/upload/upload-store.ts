@@ -1,5 +1,6 @@
 import type { DatabaseSync } from 'node:sqlite';
-import { openDurableDatabase } from '../../store/index.ts';
+import { addMissingColumns, openDurableDatabase } from '../../store/index.ts';
+import type { AccessGrounds } from '../../studies/index.ts';
 import type { RefusalKind } from './intake.ts';
 
 /** Who sent an upload: a share's recipient (later also a partner account), as staff see it in the quarantine. */
@@ -21,8 +22,11 @@ export interface IntakeResult {
   skippedCount: number;
 }
 
-/** receiving: bytes still coming; done: taken in (see result); refused: the whole file refused (problem says why). */
-export type UploadState = 'receiving' | 'done' | 'refused';
+/**
+ * receiving: bytes still coming; checking: all there, kept durably and looked at, its instances being stored; done:
+ * taken in (see result); refused: the whole file refused (problem says why).
+ */
+export type UploadState = 'receiving' | 'checking' | 'done' | 'refused';
 
 export interface Upload {
   uploadId: string;
@@ -64,6 +68,13 @@ export interface UploadStore {
   getUpload(uploadId: string): Promise<Upload | undefined>;
   /** The uploads of one sender (what their page lists), newest first. */
   uploadsOf(uploaderId: string): Promise<Upload[]>;
+  /**
+   * Marks a complete upload as being taken in, with the grounds its uploader had: a node that stops before it is done
+   * takes it in with those at its next start.
+   */
+  checkUpload(uploadId: string, grounds: AccessGrounds): Promise<void>;
+  /** The uploads being taken in, oldest first, with their uploader's grounds. */
+  uploadsChecking(): Promise<{ upload: Upload; grounds: AccessGrounds }[]>;
   finishUpload(
     uploadId: string,
     outcome: { result: IntakeResult } | { problem: NonNullable<Upload['problem']> },
@@ -93,6 +104,7 @@ interface UploadRow {
   created_at: string;
   result_json: string | null;
   problem: string | null;
+  grounds_json: string | null;
 }
 
 interface StudyRow {
@@ -148,6 +160,7 @@ export class SqliteUploadStore implements UploadStore {
         state TEXT NOT NULL,
         decision_json TEXT
       );`);
+    addMissingColumns(this.#db, 'upload', ['grounds_json TEXT']);
   }
 
   async insertUpload(u: Upload): Promise<void> {
@@ -171,17 +184,30 @@ export class SqliteUploadStore implements UploadStore {
     return rows.map(uploadOf);
   }
 
+  async checkUpload(uploadId: string, grounds: AccessGrounds): Promise<void> {
+    this.#db
+      .prepare("UPDATE upload SET state = 'checking', grounds_json = ? WHERE upload_id = ?")
+      .run(JSON.stringify(grounds), uploadId);
+  }
+
+  async uploadsChecking(): Promise<{ upload: Upload; grounds: AccessGrounds }[]> {
+    const rows = this.#db
+      .prepare("SELECT * FROM upload WHERE state = 'checking' ORDER BY created_at, upload_id")
+      .all() as unknown as UploadRow[];
+    return rows.map((r) => ({ upload: uploadOf(r), grounds: JSON.parse(r.grounds_json ?? '{}') as AccessGrounds }));
+  }
+
   async finishUpload(
     uploadId: string,
     outcome: { result: IntakeResult } | { problem: NonNullable<Upload['problem']> },
   ): Promise<void> {
     if ('result' in outcome)
       this.#db
-        .prepare("UPDATE upload SET state = 'done', result_json = ? WHERE upload_id = ?")
+        .prepare("UPDATE upload SET state = 'done', result_json = ?, grounds_json = NULL WHERE upload_id = ?")
         .run(JSON.stringify(outcome.result), uploadId);
     else
       this.#db
-        .prepare("UPDATE upload SET state = 'refused', problem = ? WHERE upload_id = ?")
+        .prepare("UPDATE upload SET state = 'refused', problem = ?, grounds_json = NULL WHERE upload_id = ?")
         .run(JSON.stringify(outcome.problem), uploadId);
   }
 
