@@ -8,6 +8,7 @@ import { text } from 'node:stream/consumers';
 import { test, type TestContext } from 'node:test';
 import { encodeFileMeta } from '../../dicom/index.ts';
 import { BeeldbrugError } from '../../errors/index.ts';
+import { tempDir } from '../../../test/support/tmp.ts';
 import { IncomingFile } from './incoming-file.ts';
 import { inspect } from './intake.ts';
 
@@ -57,6 +58,14 @@ test('an incoming file written piece by piece, across its MiB blocks, reads back
   assert.deepEqual(await bytesOf(file.read()), plain);
   assert.deepEqual(await file.readAt(1_048_570, 20), plain.subarray(1_048_570, 1_048_590), 'across a block');
   assert.deepEqual(await file.readAt(plain.length - 5, 100), plain.subarray(plain.length - 5), 'short at the end');
+});
+
+test('an incoming file that cannot be written fails its writer, which says why', async (t) => {
+  const file = new IncomingFile(join(tempDir(t), 'gone', 'u1'), Buffer.alloc(32, 9), 'u1');
+  const writer = await file.writer(0, 10 * 1024 * 1024);
+  await writer.write(Buffer.alloc(3 * 1024 * 1024));
+  await assert.rejects(writer.end(), { code: 'ENOENT' });
+  assert.throws(() => writer.write(Buffer.alloc(1)), { code: 'ENOENT' }, 'nothing more is taken');
 });
 
 /** A Part 10 file as far as intake looks: preamble, DICM and file meta (the store callback sees the rest). */
