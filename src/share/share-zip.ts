@@ -11,6 +11,16 @@ import { type ReportPdf, reportPdf } from './report-pdf.ts';
 /** Where the reports go as PDF, beside the DICOM folder: readable without a DICOM viewer. */
 const REPORTS_FOLDER = 'VERSLAGEN';
 
+/** A share's zip as it streams, and where its pieces go once their bytes are sent (or copied). */
+export interface ShareZip {
+  stream: Readable;
+  /** A piece of `stream` its consumer is done with: its memory serves the store's next reads. */
+  done(piece: Buffer): void;
+}
+
+/** How much of a file the header reader is given at a time, as a copy. */
+const HEADER_PIECE = 64 * 1024;
+
 /** What the zip says to its recipient beside the files: who sent it, and how to open it. */
 export interface ZipTexts {
   hospital: string;
@@ -61,12 +71,18 @@ export function shareZip(
   instances: readonly ReleasedInstance[],
   texts: ZipTexts,
   deidentifier?: Deidentifier,
-): Readable {
+): ShareZip {
   const zip = new ZipStream({ store: true });
+  /** The stored files' pieces, by their memory, with the instance whose store may have it back. */
+  const owners = new WeakMap<ArrayBufferLike, ReleasedInstance>();
   const entry = (source: Readable | Buffer, name: string): Promise<void> =>
     new Promise((resolve, reject) => {
       zip.entry(source, { name, store: true, date: new Date() }, (err) => (err !== null ? reject(err) : resolve()));
     });
+  // The next file is read while this one goes out: the reader thread and the event loop work side by side instead of in
+  // turns (one file ahead; each is a piece or two). A zip given up on lets go of it.
+  let ahead: { i: ReleasedInstance; file: Readable } | undefined;
+  zip.on('close', () => ahead?.file.destroy());
   const fill = async (): Promise<void> => {
     const entries: DirectoryEntry[] = [];
     const studies = new Map<string, number>();
@@ -74,7 +90,8 @@ export function shareZip(
     const reports: ReportPdf[] = [];
     const deid: DeidSummary | undefined =
       deidentifier !== undefined ? { reportsLeftOut: 0, textInPixels: new Set() } : undefined;
-    for (const i of ordered(instances)) {
+    const all = ordered(instances);
+    for (const [k, i] of all.entries()) {
       const s = i.stored;
       if (deid !== undefined && isDocumentSopClass(s.instance.sopClassUid)) {
         deid.reportsLeftOut++;
@@ -109,7 +126,12 @@ export function shareZip(
         continue;
       }
       const reader = new HeaderReader(s.instance.transferSyntaxUid);
-      await entry(Readable.from(teeHeader(i, reader)), fileId.join('/'));
+      const file = ahead?.i === i ? ahead.file : (i.openFile() as Readable);
+      const next = all[k + 1];
+      ahead = next !== undefined ? { i: next, file: next.openFile() as Readable } : undefined;
+      ahead?.file.read(0);
+      const own = (piece: Buffer): void => void owners.set(piece.buffer, i);
+      await entry(Readable.from(teeHeader(file, s.datasetOffset, reader, own)), fileId.join('/'));
       const header = reader.end();
       entries.push({
         fileId,
@@ -136,21 +158,31 @@ export function shareZip(
     await entry(Buffer.from(readme(texts, entries.length, reports.length, deid), 'utf8'), 'LEESMIJ.TXT');
     zip.finalize();
   };
-  void fill().catch((err: unknown) => zip.destroy(err instanceof Error ? err : new Error(String(err))));
-  return zip as unknown as Readable;
+  void fill().catch((err: unknown) => {
+    ahead?.file.destroy();
+    zip.destroy(err instanceof Error ? err : new Error(String(err)));
+  });
+  return {
+    stream: zip as unknown as Readable,
+    // By the piece's memory: the zip's streams may pass on another view of it.
+    done: (piece) => owners.get(piece.buffer)?.giveBack(piece),
+  };
 }
 
 /** The file's bytes as they go into the zip; its data set's header is read from them on the way (for the DICOMDIR). */
-async function* teeHeader(i: ReleasedInstance, header: HeaderReader): AsyncGenerator<Buffer> {
-  let skip = i.stored.datasetOffset;
-  for await (const chunk of i.openFile() as AsyncIterable<Buffer>) {
-    if (!header.done) {
-      if (skip >= chunk.length) skip -= chunk.length;
-      else {
-        header.push(skip > 0 ? chunk.subarray(skip) : chunk);
-        skip = 0;
-      }
-    }
+async function* teeHeader(
+  file: Readable,
+  datasetOffset: number,
+  header: HeaderReader,
+  own: (piece: Buffer) => void,
+): AsyncGenerator<Buffer> {
+  let skip = datasetOffset;
+  for await (const chunk of file as AsyncIterable<Buffer>) {
+    // The header reader gets copies (a header is a few KB): once sent, nothing here holds on to the piece.
+    for (let at = Math.min(skip, chunk.length); !header.done && at < chunk.length; at += HEADER_PIECE)
+      header.push(Buffer.from(chunk.subarray(at, at + HEADER_PIECE)));
+    skip = Math.max(0, skip - chunk.length);
+    own(chunk);
     yield chunk;
   }
 }

@@ -343,7 +343,7 @@ class PartnerSftp {
       return this.#status(reqId, 'PERMISSION_DENIED', 'what was sent into upload is not read back');
     const { instances, deidentifier } = await this.#o.shares.partnerDownload(this.#actor, e.share.shareId);
     const zip = shareZip(instances, this.#o.zipTexts, deidentifier);
-    this.#sftp.handle(reqId, this.#reading(new SequentialReader(zip)));
+    this.#sftp.handle(reqId, this.#reading(new SequentialReader(zip.stream)));
   }
 
   #reading(reader: SequentialReader): Buffer {
