@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { PassThrough, type Readable } from 'node:stream';
 import ssh2, { type Attributes, type AuthContext, type CipherAlgorithm, type Connection, type SFTPWrapper } from 'ssh2';
 import type { AuditTrail } from '../../audit/index.ts';
@@ -82,6 +82,7 @@ export class SftpServer {
     // acknowledgement (40 ms), and a 1 GB put crawled at a tenth of its speed while both sides stood idle.
     // (ssh2's server-side client has setNoDelay, as its client does; the types know only the latter.)
     (client as Connection & { setNoDelay(noDelay: boolean): void }).setNoDelay(true);
+    const together = answersTogether((client as unknown as { _sock?: Socket })._sock);
     this.#connections.add(client);
     let actor: PartnerActor | undefined;
     const sessions: PartnerSftp[] = [];
@@ -104,7 +105,7 @@ export class SftpServer {
         const session = accept();
         session.on('sftp', (acceptSftp) => {
           if (actor === undefined) return;
-          sessions.push(new PartnerSftp(acceptSftp(), actor, this.#o));
+          sessions.push(new PartnerSftp(acceptSftp(), actor, this.#o, together));
         });
         // Only SFTP: a shell, a command or a terminal is refused (ssh2 refuses what has no listener; these say so).
         for (const request of ['shell', 'exec', 'pty', 'x11', 'subsystem'] as const)
@@ -205,13 +206,15 @@ class PartnerSftp {
   readonly #actor: PartnerActor;
   readonly #o: SftpServerOptions;
   readonly #handles = new Map<number, Handle>();
+  readonly #together: () => void;
   readonly #madeDirs = new Set<string>();
   #nextHandle = 1;
   /** The download folder as last listed: listing it is recorded, so it is listed when opened, not on every stat. */
   #shares: PartnerShare[] | undefined;
 
-  constructor(sftp: SFTPWrapper, actor: PartnerActor, o: SftpServerOptions) {
+  constructor(sftp: SFTPWrapper, actor: PartnerActor, o: SftpServerOptions, together: () => void) {
     this.#sftp = sftp;
+    this.#together = together;
     this.#actor = actor;
     this.#o = o;
     // The client is done (it sent EOF): the channel closes, or OpenSSH's client waits for that close forever.
@@ -409,6 +412,7 @@ class PartnerSftp {
   }
 
   #status(reqId: number, code: keyof typeof STATUS_CODE, message?: string): void {
+    this.#together();
     this.#sftp.status(reqId, STATUS_CODE[code], message);
   }
 
@@ -427,6 +431,23 @@ function bufferStream(b: Buffer): Readable {
   const s = new PassThrough();
   s.end(b);
   return s;
+}
+
+/**
+ * Answers given in one turn of the event loop leave in one write: a socket read brings a client's writes two or three
+ * at a time, and with TCP_NODELAY each status answer was a system call and a segment of its own.
+ */
+function answersTogether(socket: Socket | undefined): () => void {
+  let corked = false;
+  return () => {
+    if (corked || socket === undefined) return;
+    corked = true;
+    socket.cork();
+    process.nextTick(() => {
+      corked = false;
+      socket.uncork();
+    });
+  };
 }
 
 const baseName = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
