@@ -31,10 +31,7 @@ class WriteThread {
   #broken: Error | undefined;
 
   constructor(onExit: () => void) {
-    // Its own allocations are the cipher's output, one MiB at a time: a small young generation does.
-    this.#worker = new Worker(new URL('./incoming-write-worker.ts', import.meta.url), {
-      resourceLimits: { maxYoungGenerationSizeMb: 4 },
-    });
+    this.#worker = new Worker(new URL('./incoming-write-worker.ts', import.meta.url));
     // Idle, the thread keeps nothing alive.
     this.#worker.unref();
     this.#worker.on('message', (r: WriteReply) => this.#files.get(r.id)?.(r));
