@@ -43,7 +43,7 @@ export class IncomingFile {
    * upload's offset must hold after a crash.
    */
   async append(offset: number, body: AsyncIterable<Buffer>, max: number): Promise<number> {
-    const writer = await this.writer(offset, max);
+    const writer = this.writer(offset, max);
     try {
       for await (const chunk of body) await writer.write(chunk);
     } finally {
@@ -56,8 +56,8 @@ export class IncomingFile {
    * A writer that appends at `offset` (the file's size), at most `max` bytes, for pieces that come one by one (an SFTP
    * client's writes); `end()` makes what it took durable.
    */
-  async writer(offset: number, max: number): Promise<IncomingWriter> {
-    return IncomingWriter.open(this.path, this.#key, offset, max);
+  writer(offset: number, max: number): IncomingWriter {
+    return new IncomingWriter(this.path, this.#key, offset, max);
   }
 
   /** The plaintext of `length` bytes from `position` (fewer at the end of the file), read at once. */

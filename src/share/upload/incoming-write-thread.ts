@@ -93,16 +93,12 @@ export class IncomingWriter {
   #ended: { promise: Promise<void>; resolve: () => void } | undefined;
   #failed: Error | undefined;
 
-  private constructor(path: string, key: Buffer, offset: number, max: number) {
+  /** A writer appending at `offset` (the file's size), at most `max` bytes, encrypted with `key` as IncomingFile reads. */
+  constructor(path: string, key: Buffer, offset: number, max: number) {
     this.#thread = writeThread();
     this.#written = offset;
     this.#max = max;
     this.#thread.open(this.#id, path, key, offset, (r) => this.#reply(r));
-  }
-
-  /** A writer appending at `offset` (the file's size), at most `max` bytes, encrypted with `key` as IncomingFile reads. */
-  static open(path: string, key: Buffer, offset: number, max: number): IncomingWriter {
-    return new IncomingWriter(path, key, offset, max);
   }
 
   /** The file's size once what was taken is written. */

@@ -43,7 +43,7 @@ test('an incoming file written piece by piece, across its MiB blocks, reads back
   const file = incoming(t);
   await file.create();
   const plain = randomBytes(2.5 * 1024 * 1024 + 7);
-  const writer = await file.writer(0, plain.length);
+  const writer = file.writer(0, plain.length);
   // Pieces of an SFTP client's size, and odd ones, the memory of each reused at once as ssh2 does.
   const scratch = Buffer.alloc(40_000);
   for (let at = 0, n = 0; at < plain.length; at += n) {
@@ -62,7 +62,7 @@ test('an incoming file written piece by piece, across its MiB blocks, reads back
 
 test('an incoming file that cannot be written fails its writer, which says why', async (t) => {
   const file = new IncomingFile(join(tempDir(t), 'gone', 'u1'), Buffer.alloc(32, 9), 'u1');
-  const writer = await file.writer(0, 10 * 1024 * 1024);
+  const writer = file.writer(0, 10 * 1024 * 1024);
   await writer.write(Buffer.alloc(3 * 1024 * 1024));
   await assert.rejects(writer.end(), { code: 'ENOENT' });
   assert.throws(() => writer.write(Buffer.alloc(1)), { code: 'ENOENT' }, 'nothing more is taken');

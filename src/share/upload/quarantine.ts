@@ -198,7 +198,7 @@ export class Quarantine {
     const uploadId = randomUUID();
     const file = this.#file(uploadId);
     await file.create();
-    const writer = await file.writer(0, this.#o.maxUploadBytes);
+    const writer = file.writer(0, this.#o.maxUploadBytes);
     const max = this.#o.maxUploadBytes;
     return {
       write(piece) {
