@@ -82,6 +82,7 @@ export class SftpServer {
     // acknowledgement (40 ms), and a 1 GB put crawled at a tenth of its speed while both sides stood idle.
     // (ssh2's server-side client has setNoDelay, as its client does; the types know only the latter.)
     (client as Connection & { setNoDelay(noDelay: boolean): void }).setNoDelay(true);
+    // ssh2 shows its socket to no one; without `_sock` (a later ssh2 may rename it) answers simply leave one by one.
     const together = answersTogether((client as unknown as { _sock?: Socket })._sock);
     this.#connections.add(client);
     let actor: PartnerActor | undefined;
