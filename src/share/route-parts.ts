@@ -32,13 +32,13 @@ export function partnerActing(req: FastifyRequest): PartnerActor {
   };
 }
 
+const STAGING_BYTES = 2 * 1024 * 1024;
+const SMALL_PIECE = 16 * 1024;
+
 /**
  * A zip written piece by piece rather than piped by the framework (see writtenOut): its size is not known beforehand,
  * so it goes chunked, and a download cut off mid-way is an incomplete zip the browser sees fail.
  */
-const STAGING_BYTES = 2 * 1024 * 1024;
-const SMALL_PIECE = 16 * 1024;
-
 export async function sendZip(
   req: FastifyRequest,
   reply: FastifyReply,
@@ -58,24 +58,18 @@ export async function sendZip(
     // after them, in one buffer used over and over.
     const staging = Buffer.allocUnsafe(STAGING_BYTES);
     let staged = 0;
+    const flush = async (): Promise<void> => {
+      if (staged > 0) await writtenOut(res, staging.subarray(0, staged));
+      staged = 0;
+    };
     for await (const piece of piecesOf(zip.stream)) {
-      if (staged > 0 && staged + piece.length > STAGING_BYTES) {
-        await writtenOut(res, staging.subarray(0, staged));
-        staged = 0;
-      }
-      if (staged === 0 && piece.length >= SMALL_PIECE) {
-        await writtenOut(res, piece);
-        zip.done(piece);
-        continue;
-      }
-      staged += piece.copy(staging, staged);
+      if (staged + piece.length > STAGING_BYTES) await flush();
+      if (staged === 0 && piece.length >= SMALL_PIECE) await writtenOut(res, piece);
+      else staged += piece.copy(staging, staged);
       zip.done(piece);
-      if (piece.length >= SMALL_PIECE) {
-        await writtenOut(res, staging.subarray(0, staged));
-        staged = 0;
-      }
+      if (piece.length >= SMALL_PIECE) await flush();
     }
-    if (staged > 0) await writtenOut(res, staging.subarray(0, staged));
+    await flush();
     res.end();
   } catch (err) {
     req.log.warn({ err, route: req.routeOptions.url }, 'zip download cut off');

@@ -118,8 +118,6 @@ async function takeInOne(name: string, source: AsyncIterable<Buffer>, store: Sto
 export interface Inspected {
   /** Stores each DICOM instance in it (the rest left out and named); stops between files once `signal` aborts. */
   takeIn(store: StoreInstance, signal?: AbortSignal): Promise<IntakeResult>;
-  /** Lets go of it (a zip's reader) without taking it in. */
-  close(): void;
 }
 
 /**
@@ -145,7 +143,6 @@ export async function inspect(
         throw refused('not-stored', `${name}: ${tally.result.skipped[0]?.reason ?? 'not stored'}`);
       return tally.result;
     },
-    close: () => undefined,
   };
 }
 
@@ -244,7 +241,6 @@ async function inspectZip(file: IncomingFile, size: number, limits: ZipLimits): 
       }
       return tally.result;
     },
-    close: () => zip.close(),
   };
 }
 

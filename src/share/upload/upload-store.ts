@@ -64,7 +64,8 @@ export interface QuarantinedStudy {
  * rejects them. Promises throughout, for a PostgreSQL store behind the same interface.
  */
 export interface UploadStore {
-  insertUpload(u: Upload): Promise<void>;
+  /** A new upload; one that arrives complete ('checking') comes with its uploader's grounds (see checkUpload). */
+  insertUpload(u: Upload, grounds?: AccessGrounds): Promise<void>;
   getUpload(uploadId: string): Promise<Upload | undefined>;
   /** The uploads of one sender (what their page lists), newest first. */
   uploadsOf(uploaderId: string): Promise<Upload[]>;
@@ -163,13 +164,22 @@ export class SqliteUploadStore implements UploadStore {
     addMissingColumns(this.#db, 'upload', ['grounds_json TEXT']);
   }
 
-  async insertUpload(u: Upload): Promise<void> {
+  async insertUpload(u: Upload, grounds?: AccessGrounds): Promise<void> {
     this.#db
       .prepare(
-        `INSERT INTO upload (upload_id, uploader_id, uploader_json, file_name, size, state, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO upload (upload_id, uploader_id, uploader_json, file_name, size, state, created_at, grounds_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(u.uploadId, u.uploader.id, JSON.stringify(u.uploader), u.fileName, u.size, u.state, u.createdAt);
+      .run(
+        u.uploadId,
+        u.uploader.id,
+        JSON.stringify(u.uploader),
+        u.fileName,
+        u.size,
+        u.state,
+        u.createdAt,
+        grounds !== undefined ? JSON.stringify(grounds) : null,
+      );
   }
 
   async getUpload(uploadId: string): Promise<Upload | undefined> {
