@@ -3,16 +3,27 @@
  * 7) and the item tags (section 8), generated from the standard's own tables (see scripts/generate-dictionary.ts).
  * Tags are `(group << 16) | element` as unsigned numbers; `Tag.PatientID` has the literal type 0x00100020.
  */
-import { ELEMENTS, REPEATING_ELEMENTS } from './dictionary-data.ts';
+import dictionary from './dictionary-data.json' with { type: 'json' };
+import type { TagTable } from './dictionary-tags.ts';
 import type { Vr } from './vr.ts';
 
-// The elements of repeating groups are found by dictionaryEntry and keywordOf; `Tag` names one tag per keyword.
-type Entry = (typeof ELEMENTS)[number];
-type TagTable = { readonly [E in Entry as E[0]]: E[1] };
+type Described = [vr: Vr, vm: string, retired: boolean, alternatives?: string];
+type Element = [keyword: string, tag: number, ...Described];
+// The JSON is the generator's output, checked there; tags are written in hex as PS3.6 writes them.
+const ELEMENTS: readonly Element[] = (dictionary.elements as [string, string, ...Described][]).map(
+  ([keyword, hex, ...described]) => [keyword, Number.parseInt(hex, 16), ...described],
+);
+// A tag is one of these when (tag & mask) equals the element's tag, whose x digits are 0.
+const REPEATING_ELEMENTS = (dictionary.repeating as [string, string, string, ...Described][]).map(
+  ([keyword, hex, mask, ...described]) => ({
+    mask: Number.parseInt(mask, 16),
+    element: [keyword, Number.parseInt(hex, 16), ...described] satisfies Element,
+  }),
+);
 
-export const Tag: TagTable = Object.freeze(
-  Object.fromEntries((ELEMENTS as readonly (readonly [string, number, ...unknown[]])[]).map((e) => [e[0], e[1]])),
-) as TagTable;
+// The elements of repeating groups are found by dictionaryEntry and keywordOf; `Tag` names one tag per keyword.
+const tags: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(ELEMENTS.map((e) => [e[0], e[1]])));
+export const Tag = tags as TagTable;
 export type TagKeyword = keyof TagTable;
 
 /** What PS3.6 says of one data element. */
@@ -27,7 +38,7 @@ export interface DictionaryEntry {
   retired: boolean;
 }
 
-const entryOf = (e: readonly [string, number, Vr, string, boolean, (string | undefined)?]): DictionaryEntry => ({
+const entryOf = (e: Element): DictionaryEntry => ({
   keyword: e[0],
   vr: e[2],
   vm: e[3],
@@ -35,17 +46,15 @@ const entryOf = (e: readonly [string, number, Vr, string, boolean, (string | und
   ...(e[5] !== undefined ? { alternatives: e[5].split('|') as Vr[] } : {}),
 });
 
-const byTag = new Map<number, (typeof ELEMENTS)[number]>(ELEMENTS.map((e) => [e[1], e]));
+const byTag = new Map<number, Element>(ELEMENTS.map((e) => [e[1], e]));
 
 /** The dictionary's entry for a tag, repeating groups (60xx overlays, 50xx curves) included; private tags have none. */
 export function dictionaryEntry(tag: number): DictionaryEntry | undefined {
   const fixed = byTag.get(tag);
   if (fixed !== undefined) return entryOf(fixed);
   if (((tag >>> 16) & 1) === 1) return undefined; // private: repeating groups are even (6000-601E)
-  const repeating = REPEATING_ELEMENTS.find(([, value, mask]) => (tag & mask) >>> 0 === value);
-  return repeating !== undefined
-    ? entryOf([repeating[0], repeating[1], repeating[3], repeating[4], repeating[5], repeating[6]])
-    : undefined;
+  const repeating = REPEATING_ELEMENTS.find(({ mask, element }) => (tag & mask) >>> 0 === element[1]);
+  return repeating !== undefined ? entryOf(repeating.element) : undefined;
 }
 
 export function keywordOf(tag: number): string | undefined {
