@@ -42,4 +42,4 @@ export {
   type Problem,
 } from './problem-details.ts';
 export { documented, openApiDocument, type DocumentedRoute, type RouteDoc } from './openapi.ts';
-export { piecesOf, writtenOut } from './written-out.ts';
+export { sendGathered, writtenOut } from './written-out.ts';

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ShareZip } from './share-zip.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { z } from 'zod';
-import { actingAccessor, actingUsers, bodyInvalid, piecesOf, type RouteDoc, writtenOut } from '../http/index.ts';
+import { actingAccessor, actingUsers, bodyInvalid, type RouteDoc, sendGathered } from '../http/index.ts';
 import type { PartnerActor } from './shares.ts';
 import type { AccessGrounds, AccessPurpose } from '../studies/index.ts';
 
@@ -32,9 +32,6 @@ export function partnerActing(req: FastifyRequest): PartnerActor {
   };
 }
 
-const STAGING_BYTES = 2 * 1024 * 1024;
-const SMALL_PIECE = 16 * 1024;
-
 /**
  * A zip written piece by piece rather than piped by the framework (see writtenOut): its size is not known beforehand,
  * so it goes chunked, and a download cut off mid-way is an incomplete zip the browser sees fail.
@@ -53,23 +50,7 @@ export async function sendZip(
     'cache-control': 'no-store',
   });
   try {
-    // Each stored file follows its entry's small header: sent alone, each header was a TLS record and a wake-up of the
-    // client of its own; joined by `for await`, each file became new memory. Small pieces are gathered, with the piece
-    // after them, in one buffer used over and over.
-    const staging = Buffer.allocUnsafe(STAGING_BYTES);
-    let staged = 0;
-    const flush = async (): Promise<void> => {
-      if (staged > 0) await writtenOut(res, staging.subarray(0, staged));
-      staged = 0;
-    };
-    for await (const piece of piecesOf(zip.stream)) {
-      if (staged + piece.length > STAGING_BYTES) await flush();
-      if (staged === 0 && piece.length >= SMALL_PIECE) await writtenOut(res, piece);
-      else staged += piece.copy(staging, staged);
-      zip.done(piece);
-      if (piece.length >= SMALL_PIECE) await flush();
-    }
-    await flush();
+    await sendGathered(res, zip.stream, (piece) => zip.done(piece));
     res.end();
   } catch (err) {
     req.log.warn({ err, route: req.routeOptions.url }, 'zip download cut off');
