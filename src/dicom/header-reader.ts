@@ -30,11 +30,21 @@ export class HeaderReader {
   #failure: DicomError | undefined;
   #headerLength: number | undefined;
   #pixelData: { tag: number; vr: Vr } | undefined;
+  readonly #skip: ((tag: number) => boolean) | undefined;
 
-  constructor(transferSyntaxUid: string, limits?: ParseLimits & { maxHeaderBytes?: number }) {
+  /**
+   * `keep`, when given, names the elements wanted: the others are stepped over unread (a reader after a few keys of
+   * each of thousands of files makes no objects for the hundreds of elements it does not want).
+   */
+  constructor(
+    transferSyntaxUid: string,
+    limits?: ParseLimits & { maxHeaderBytes?: number; keep?: ReadonlySet<number> },
+  ) {
     this.#info = requireTransferSyntax(transferSyntaxUid);
     this.#limits = limits;
     this.#maxHeaderBytes = limits?.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
+    const keep = limits?.keep;
+    this.#skip = keep !== undefined ? (tag) => !keep.has(tag) : undefined;
   }
 
   get done(): boolean {
@@ -145,7 +155,7 @@ export class HeaderReader {
         return off;
       }
       try {
-        off = readElement(state, this.#dataset, off, buf.length, 0, this.#info.explicitVr, little);
+        off = readElement(state, this.#dataset, off, buf.length, 0, this.#info.explicitVr, little, this.#skip);
       } catch (err) {
         if (!(err instanceof IncompleteDataError) || final) throw err;
         const needed = err.needed - this.#consumed;
@@ -173,7 +183,16 @@ export class HeaderReader {
     const copy = Buffer.from(buf.subarray(0, headerEnd));
     const state = parseState(copy, base, this.#limits);
     for (let off = 0; off < copy.length;)
-      off = readElement(state, this.#dataset, off, copy.length, 0, this.#info.explicitVr, this.#info.littleEndian);
+      off = readElement(
+        state,
+        this.#dataset,
+        off,
+        copy.length,
+        0,
+        this.#info.explicitVr,
+        this.#info.littleEndian,
+        this.#skip,
+      );
   }
 
   #finish(): void {

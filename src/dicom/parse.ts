@@ -86,7 +86,8 @@ export function isPixelOrLater(tag: number): boolean {
 
 /**
  * Reads one element at `off` into `ds` and returns the offset after it. An item delimiter is only valid as the
- * end of an undefined-length item; the caller handles it before calling here.
+ * end of an undefined-length item; the caller handles it before calling here. An element of defined length that
+ * `skip` names is stepped over unread (only a sequence of undefined length has to be read to find its end).
  */
 export function readElement(
   s: ParseState,
@@ -96,6 +97,7 @@ export function readElement(
   depth: number,
   explicit: boolean,
   little: boolean,
+  skip?: (tag: number) => boolean,
 ): number {
   const buf = s.buf;
   if (off + 8 > end) fail(s, 'TRUNCATED', 'data ends inside an element header', off, end, off + 12);
@@ -129,6 +131,12 @@ export function readElement(
     vr = vrOf(tag) ?? (length === UNDEFINED ? 'SQ' : 'UN');
   }
   const valueStart = off + headerLength;
+  if (skip !== undefined && length !== UNDEFINED && skip(tag)) {
+    const after = valueStart + length;
+    if (after > end)
+      fail(s, 'LENGTH_EXCEEDS_DATA', `${tagText(tag)} declares ${length} bytes, more than remain`, off, end, after);
+    return after;
+  }
 
   if (length === UNDEFINED) {
     if (vr === 'SQ' || vr === 'UN') {

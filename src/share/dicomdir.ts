@@ -42,7 +42,7 @@ const KEYS: Record<string, readonly number[]> = {
 };
 
 /** Every element a record may copy, and the charset they are encoded in. */
-const DIRECTORY_TAGS: readonly number[] = [Tag.SpecificCharacterSet, ...new Set(Object.values(KEYS).flat())];
+export const DIRECTORY_TAGS: ReadonlySet<number> = new Set([Tag.SpecificCharacterSet, ...Object.values(KEYS).flat()]);
 
 /** An element with bytes of its own (a sequence's items too), so it holds nothing of the buffer it was read from. */
 function ownCopy(el: Element): Element {

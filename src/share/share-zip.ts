@@ -4,7 +4,7 @@ import ZipStream from 'zip-stream';
 import type { Deidentifier } from '../deid/index.ts';
 import { encodePart10, HeaderReader, isDocumentSopClass, readPart10, Tag } from '../dicom/index.ts';
 import type { ReleasedInstance } from '../studies/index.ts';
-import { type DirectoryEntry, dicomdir, directoryKeysOf } from './dicomdir.ts';
+import { DIRECTORY_TAGS, type DirectoryEntry, dicomdir, directoryKeysOf } from './dicomdir.ts';
 import { OFFLINE_VIEWER_NAME } from './offline-viewer.ts';
 import { type ReportPdf, reportPdf } from './report-pdf.ts';
 
@@ -125,7 +125,11 @@ export function shareZip(
         });
         continue;
       }
-      const reader = new HeaderReader(s.instance.transferSyntaxUid);
+      // A report's header is read whole (its text goes into the PDF); of an image, only what the DICOMDIR copies.
+      const reader = new HeaderReader(
+        s.instance.transferSyntaxUid,
+        isDocumentSopClass(s.instance.sopClassUid) ? {} : { keep: DIRECTORY_TAGS },
+      );
       const file = ahead?.i === i ? ahead.file : (i.openFile() as Readable);
       const next = all[k + 1];
       ahead = next !== undefined ? { i: next, file: next.openFile() as Readable } : undefined;
