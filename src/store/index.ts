@@ -22,6 +22,7 @@ export type {
   Store,
   StoredInstance,
   StudyAttributes,
+  StudyContents,
   StudyIndex,
 } from './types.ts';
 export { StoreError, StoreErrorCode } from './store-error.ts';

@@ -137,6 +137,42 @@ test('instancesMatching returns every instance under the matching entities, by s
   assert.deepEqual(index.instancesMatching('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: 'nope' }]), []);
 });
 
+test('studyContents counts a study by modality and SOP class, with its first instance as instancesMatching orders it', (t) => {
+  const { index } = openIndex(t);
+  const SR = '1.2.840.10008.5.1.4.1.1.88.22';
+  const CT = '1.2.840.10008.5.1.4.1.1.2';
+  const add = (
+    series: string,
+    seriesNumber: number,
+    modality: string,
+    sop: string,
+    sopClass: string,
+    n: number,
+  ): void =>
+    void index.recordInstance(
+      newInstance({ series, seriesNumber, modality, sop, sopClass, instanceNumber: n }),
+      fakeBlob(n),
+      0,
+    );
+  add('s2', 2, 'CT', 's2.i1', CT, 1);
+  add('s9', 9, 'SR', 's9.i1', SR, 2);
+  add('s1', 1, 'CT', 's1.i2', CT, 3);
+  add('s1', 1, 'CT', 's1.i1', CT, 4);
+  index.recordInstance(newInstance({ study: 'other', series: 'o1', sop: 'o1.1', patientId: 'P2' }), fakeBlob(5), 0);
+  const contents = index.studyContents('1.2.3.1');
+  assert.ok(contents !== undefined);
+  const listed = index.instancesMatching('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: '1.2.3.1' }]);
+  assert.deepEqual(contents.first, listed[0]);
+  assert.equal(contents.first.instance.sopInstanceUid, 's1.i2', 'series 1 first, then by instance number');
+  const bytes = (sops: string[]): number =>
+    listed.filter((i) => sops.includes(i.instance.sopInstanceUid)).reduce((n, i) => n + i.blob.size, 0);
+  assert.deepEqual(contents.kinds, [
+    { modality: 'CT', sopClassUid: CT, instances: 3, bytes: bytes(['s1.i1', 's1.i2', 's2.i1']) },
+    { modality: 'SR', sopClassUid: SR, instances: 1, bytes: bytes(['s9.i1']) },
+  ]);
+  assert.equal(index.studyContents('nope'), undefined);
+});
+
 test('the schema is versioned and in WAL mode; reopening keeps data; a newer schema is refused', (t) => {
   const { index, path } = openIndex(t);
   index.recordInstance(newInstance(), fakeBlob(1), 0);

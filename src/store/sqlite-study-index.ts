@@ -14,10 +14,14 @@ import type {
   QueryRow,
   RecordOutcome,
   StoredInstance,
+  StudyContents,
   StudyIndex,
 } from './types.ts';
 
 type Row = Record<string, SQLOutputValue>;
+
+/** A study's instances in the order a PACS shows them: by series, then instance number. */
+const IN_SERIES_ORDER = 'se.series_number NULLS LAST, se.pk, i.instance_number NULLS LAST, i.pk';
 
 /** Counts and sets that describe an entity, per level (PS3.4 C.6.1.1.2-4: Number of ... Related ...). */
 const COUNTS: readonly (readonly [depth: number, field: keyof QueryRow, sql: string])[] = [
@@ -309,9 +313,29 @@ export class SqliteStudyIndex implements StudyIndex {
   instancesMatching(level: QueryLevel, matchers: readonly Matcher[]): StoredInstance[] {
     const where = whereClause(depthOf(level), matchers);
     const sql =
-      `SELECT ${STORED_INSTANCE_COLUMNS} ${ALL_LEVELS_FROM} ${where.sql}` +
-      ` ORDER BY st.pk, se.series_number NULLS LAST, se.pk, i.instance_number NULLS LAST, i.pk`;
+      `SELECT ${STORED_INSTANCE_COLUMNS} ${ALL_LEVELS_FROM} ${where.sql}` + ` ORDER BY st.pk, ${IN_SERIES_ORDER}`;
     return this.#run(sql, where.params).map(storedInstanceOf);
+  }
+
+  studyContents(studyInstanceUid: string): StudyContents | undefined {
+    const [first] = this.#run(
+      `SELECT ${STORED_INSTANCE_COLUMNS} ${ALL_LEVELS_FROM} WHERE st.study_instance_uid = ?
+         ORDER BY st.pk, ${IN_SERIES_ORDER} LIMIT 1`,
+      [studyInstanceUid],
+    );
+    if (first === undefined) return undefined;
+    const kinds = this.#run(
+      `SELECT se.modality, i.sop_class_uid, COUNT(*) AS instances, SUM(i.size) AS bytes ${ALL_LEVELS_FROM}
+         WHERE st.study_instance_uid = ? GROUP BY se.modality, i.sop_class_uid
+         ORDER BY MIN(se.series_number) NULLS LAST, MIN(se.pk)`,
+      [studyInstanceUid],
+    ).map((r) => ({
+      modality: text(r['modality']),
+      sopClassUid: text(r['sop_class_uid']) ?? '',
+      instances: int(r['instances']) ?? 0,
+      bytes: int(r['bytes']) ?? 0,
+    }));
+    return { first: storedInstanceOf(first), kinds };
   }
 
   receivedBefore(cutoff: string, limit: number, kept: readonly string[] = []): StoredInstance[] {

@@ -165,6 +165,14 @@ export interface IndexStats {
   bytes: number;
 }
 
+/** What a study holds, counted by the index rather than listed: its first instance, and its instances by kind. */
+export interface StudyContents {
+  /** The first instance in the order `instancesMatching` gives (by series, then instance number): patient and study. */
+  first: StoredInstance;
+  /** Per series modality and SOP class: how many instances, and their bytes. */
+  kinds: { modality: string | null; sopClassUid: string; instances: number; bytes: number }[];
+}
+
 export interface StudyIndex {
   recordInstance(x: NewInstance, blob: BlobRef, datasetOffset: number): RecordOutcome;
   getInstance(sopInstanceUid: string): StoredInstance | undefined;
@@ -172,6 +180,8 @@ export interface StudyIndex {
   query(level: QueryLevel, matchers: readonly Matcher[], opts?: QueryPage): QueryRow[];
   /** Every instance under the matching entities (for C-MOVE/C-GET), ordered by series, then instance number. */
   instancesMatching(level: QueryLevel, matchers: readonly Matcher[]): StoredInstance[];
+  /** Undefined when the index holds no instance of the study. */
+  studyContents(studyInstanceUid: string): StudyContents | undefined;
   /** The oldest instances received before `cutoff` (ISO 8601 UTC), for retention; none of the `kept` studies. */
   receivedBefore(cutoff: string, limit: number, kept?: readonly string[]): StoredInstance[];
   /**

@@ -2,7 +2,7 @@ import type { AuditEvent, AuditRecord, AuditTrail } from '../audit/index.ts';
 import { type Dataset, isDocumentSopClass, Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { Provenance, QueryPage, Store, StoredInstance } from '../store/index.ts';
+import type { Provenance, QueryPage, Store, StoredInstance, StudyContents } from '../store/index.ts';
 import type { AccessContext, Actor } from './access-context.ts';
 import type { IngestInput, IngestOutcome } from './ingest.ts';
 import type { PatientSeries, PatientStudy } from './patient-studies.ts';
@@ -624,9 +624,9 @@ export class PatientDataAccess {
    */
   studySummary(studyInstanceUid: string): { instances: number; patient?: AuditEvent['patient'] } {
     this.#authorize('read', 'looking up a study', { objects: { studyInstanceUid } }, 'read');
-    const instances = this.#o.studies.studyInstances(this.#ctx, studyInstanceUid);
-    const first = instances[0];
-    return { instances: instances.length, ...(first !== undefined ? { patient: patientOf(first) } : {}) };
+    const contents = this.#o.studies.studyContents(this.#ctx, studyInstanceUid);
+    if (contents === undefined) return { instances: 0 };
+    return { instances: countOf(contents.kinds), patient: patientOf(contents.first) };
   }
 
   /** Which of these instances the node holds with exactly these bytes; see StudyService.heldWithDigest. */
@@ -703,17 +703,15 @@ export class PatientDataAccess {
       this.recordAll(due.map((s) => sharedAbout(s, action, description, shareId, covers)));
       for (const s of due) this.#remember(keyOf(s), now + VIEWING_WINDOW_MS, now);
     }
-    return studies.flatMap((s) => s.instances.map((i) => this.#released(i)));
+    return studies.flatMap((s) =>
+      this.#o.studies.studyInstances(this.#ctx, s.study.studyInstanceUid).map((i) => this.#released(i)),
+    );
   }
 
-  #shared(
-    studyInstanceUids: readonly string[],
-    action: AuditEvent['action'],
-  ): { study: SharedStudy; instances: StoredInstance[] }[] {
+  #shared(studyInstanceUids: readonly string[], action: AuditEvent['action']): Shared[] {
     return studyInstanceUids.map((uid) => {
-      const instances = this.#o.studies.studyInstances(this.#ctx, uid);
-      const first = instances[0];
-      if (first === undefined) {
+      const contents = this.#o.studies.studyContents(this.#ctx, uid);
+      if (contents === undefined) {
         this.record({
           action,
           outcome: 'failure',
@@ -722,7 +720,7 @@ export class PatientDataAccess {
         });
         throw new BeeldbrugError('NOT_FOUND', `this node holds no study ${uid}`);
       }
-      return { study: sharedStudyOf(first, instances), instances };
+      return { study: sharedStudyOf(contents), first: contents.first };
     });
   }
 
@@ -834,7 +832,14 @@ export interface SharedStudy {
   bytes: number;
 }
 
-function sharedStudyOf(first: StoredInstance, instances: readonly StoredInstance[]): SharedStudy {
+interface Shared {
+  study: SharedStudy;
+  first: StoredInstance;
+}
+
+const countOf = (kinds: StudyContents['kinds']): number => kinds.reduce((n, k) => n + k.instances, 0);
+
+function sharedStudyOf({ first, kinds }: StudyContents): SharedStudy {
   return {
     studyInstanceUid: first.study.studyInstanceUid,
     patient: {
@@ -845,15 +850,15 @@ function sharedStudyOf(first: StoredInstance, instances: readonly StoredInstance
     },
     studyDate: first.study.studyDate,
     description: first.study.studyDescription,
-    modalities: [...new Set(instances.flatMap((i) => i.series.modality ?? []))],
-    instances: instances.length,
-    documents: instances.filter((i) => isDocumentSopClass(i.instance.sopClassUid)).length,
-    bytes: instances.reduce((n, i) => n + i.blob.size, 0),
+    modalities: [...new Set(kinds.flatMap((k) => k.modality ?? []))],
+    instances: countOf(kinds),
+    documents: countOf(kinds.filter((k) => isDocumentSopClass(k.sopClassUid))),
+    bytes: kinds.reduce((n, k) => n + k.bytes, 0),
   };
 }
 
 function sharedAbout(
-  s: { study: SharedStudy; instances: readonly StoredInstance[] },
+  s: Shared,
   action: AuditEvent['action'],
   description: string,
   shareId: string | undefined,
@@ -863,7 +868,7 @@ function sharedAbout(
     action,
     outcome: 'success',
     description: `${description}: ${s.study.instances} instances${more}`,
-    patient: patientOf(s.instances[0]!),
+    patient: patientOf(s.first),
     objects: { studyInstanceUid: s.study.studyInstanceUid, ...(shareId !== undefined ? { shareId } : {}) },
   };
 }

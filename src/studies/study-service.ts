@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { type Dataset, Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { Provenance, QueryPage, RecoveryReport, Store, StoredInstance } from '../store/index.ts';
+import type { Provenance, QueryPage, RecoveryReport, Store, StoredInstance, StudyContents } from '../store/index.ts';
 import { type AccessContext, describeActor } from './access-context.ts';
 import { ingestInstance, type IngestInput, type IngestOutcome, patientOfBlob, reindexBlob } from './ingest.ts';
 import { splitPart10 } from './part10-stream.ts';
@@ -335,6 +335,13 @@ export class StudyService {
     ]);
     this.#log.debug({ actor: describeActor(ctx.actor), instances: instances.length }, 'study for exchange');
     return instances;
+  }
+
+  /** What a study holds, counted rather than listed (a summary of a CD's worth of images is two small queries). */
+  studyContents(ctx: AccessContext, studyInstanceUid: string): StudyContents | undefined {
+    const contents = this.#store.index.studyContents(studyInstanceUid);
+    this.#log.debug({ actor: describeActor(ctx.actor), found: contents !== undefined }, 'study contents');
+    return contents;
   }
 
   /**
