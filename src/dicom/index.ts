@@ -59,4 +59,4 @@ export {
   NATIVE_TRANSFER_SYNTAXES,
 } from './pixel-codecs.ts';
 export { mayPack, packInstance, unpackInstance } from './packed-instance.ts';
-export { packInstanceOffThread, unpackInstanceOffThread } from './packing-pool.ts';
+export { packInstanceOffThread, startPackingThreads, unpackInstanceOffThread } from './packing-pool.ts';

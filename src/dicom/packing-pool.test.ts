@@ -6,7 +6,7 @@ import { writeCtStudy } from '../synth/index.ts';
 import { tempDir } from '../../test/support/tmp.ts';
 import { DicomError } from './errors.ts';
 import { packInstance } from './packed-instance.ts';
-import { packInstanceOffThread, unpackInstanceOffThread } from './packing-pool.ts';
+import { packInstanceOffThread, startPackingThreads, unpackInstanceOffThread } from './packing-pool.ts';
 
 test('on a packing thread: the same packed bytes as in-process, restored byte for byte, several at once', async (t) => {
   const study = await writeCtStudy({ outDir: join(tempDir(t), 'ct'), instances: 4, seed: 11 });
@@ -28,4 +28,14 @@ test('on a packing thread: what cannot be restored is the same DicomError; what 
     (err: unknown) => err instanceof DicomError && err.code === 'BAD_VALUE' && /BBPK/.test(err.message),
   );
   assert.equal(await packInstanceOffThread(Buffer.from('DICM is not here')), undefined);
+});
+
+test('the packing threads start ahead of the first transfer, without data, and then pack as before', async (t) => {
+  await startPackingThreads();
+  await startPackingThreads(); // a second start finds them running
+  const study = await writeCtStudy({ outDir: join(tempDir(t), 'ct'), instances: 1, seed: 12 });
+  const file = readFileSync(study.files[0] ?? '');
+  const packed = await packInstanceOffThread(file);
+  assert.ok(packed !== undefined && packed.length < file.length);
+  assert.ok((await unpackInstanceOffThread(packed, 64 * 1024 * 1024)).equals(file));
 });

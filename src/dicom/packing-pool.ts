@@ -46,7 +46,7 @@ class Coder {
     return new Promise((resolve) => {
       if (this.#waiting.size === 0) this.#worker.ref();
       this.#waiting.set(m.id, resolve);
-      this.#worker.postMessage(m, [m.bytes.buffer as ArrayBuffer]);
+      this.#worker.postMessage(m, m.op !== 'load' ? [m.bytes.buffer as ArrayBuffer] : []);
     });
   }
 }
@@ -54,14 +54,26 @@ class Coder {
 let coders: Coder[] = [];
 let nextId = 0;
 
-/** The least busy thread; one that stopped is replaced by the next request. */
-function coder(): Coder {
+/** The threads, started when first needed; one that stopped is replaced by the next request. */
+function started(): Coder[] {
   if (coders.length === 0) {
     const made: Coder[] = [];
     for (let i = 0; i < THREADS; i++) made.push(new Coder(() => (coders = coders.filter((c) => !made.includes(c)))));
     coders = made;
   }
-  return coders.reduce((a, b) => (b.load < a.load ? b : a));
+  return coders;
+}
+
+/** The least busy thread. */
+const coder = (): Coder => started().reduce((a, b) => (b.load < a.load ? b : a));
+
+/**
+ * Starts the packing threads and has each compile its codec, without data: a node that exchanges studies calls this
+ * at start, so that its first transfer, sent or received, does not wait some 100 ms (a busy machine: more) for a
+ * thread, its modules and the codec. Idle threads keep nothing alive.
+ */
+export async function startPackingThreads(): Promise<void> {
+  await Promise.all(started().map((c) => c.request({ id: nextId++, op: 'load' })));
 }
 
 /** A copy in memory of its own: the transfer to the thread must not take a pooled buffer's neighbours along. */
@@ -69,7 +81,7 @@ function own(b: Buffer): Uint8Array {
   return new Uint8Array(b);
 }
 
-async function ask(op: PackingRequest['op'], bytes: Buffer, maxBytes: number): Promise<Buffer | undefined> {
+async function ask(op: 'pack' | 'unpack', bytes: Buffer, maxBytes: number): Promise<Buffer | undefined> {
   const reply = await coder().request({ id: nextId++, op, bytes: own(bytes), maxBytes });
   if (reply.error !== undefined) {
     if (reply.error.code === 'INTERNAL') throw new Error(reply.error.message);

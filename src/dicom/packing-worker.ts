@@ -3,6 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import { DicomError } from './errors.ts';
 import { packInstance, unpackInstance } from './packed-instance.ts';
+import { loadJpegLs } from './pixel-codecs.ts';
 import type { PackingReply, PackingRequest } from './packing-protocol.ts';
 
 const port = parentPort;
@@ -15,6 +16,7 @@ port.on('message', (m: PackingRequest) => {
 });
 
 async function answer(m: PackingRequest): Promise<PackingReply> {
+  if (m.op === 'load') return loadJpegLs().then(() => ({ id: m.id, bytes: null }));
   const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
   try {
     const out = m.op === 'pack' ? await packInstance(bytes) : await unpackInstance(bytes, m.maxBytes);

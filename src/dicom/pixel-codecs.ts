@@ -351,6 +351,11 @@ export async function encodeJpegLsLossless(samples: Buffer, frame: RawFrame): Pr
   }
 }
 
+/** Compiles CharLS's encoder and decoder ahead of the first frame (their WebAssembly takes some 25 ms). */
+export async function loadJpegLs(): Promise<void> {
+  await Promise.all([CHARLS_ENCODER(), CHARLS()]);
+}
+
 /** A JPEG-LS stream's samples, decoded by CharLS. */
 export function decodeJpegLs(stream: Buffer): Promise<Buffer> {
   return wasmDecode(CHARLS, stream);

@@ -40,9 +40,10 @@ import {
 import { PacsForwarder } from './pacs-forwarder.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import { registerDicomwebRoutes } from '../dicomweb/index.ts';
+import { startPackingThreads } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import { openEmbeddedStore, readEncryptionKeyFile, StoreError, type Store } from '../store/index.ts';
+import { openEmbeddedStore, readEncryptionKeyFile, startBlobReaders, StoreError, type Store } from '../store/index.ts';
 import { type AccessGrounds, PatientData, type PatientDataAccess } from '../studies/index.ts';
 import { dimseHandlers } from './dimse-handlers.ts';
 import { RetentionJob } from './retention-job.ts';
@@ -996,6 +997,11 @@ export async function startNode(
       logger.info(
         { host: exchange.listen.host, port: server.port, partners: exchange.partners.length },
         'HTTPS listening',
+      );
+      // Studies to and from partners go through the reader and packing threads: started now, not by the first transfer.
+      Promise.all([startBlobReaders(), startPackingThreads()]).then(
+        () => logger.debug('reader and packing threads ready'),
+        (err: unknown) => logger.warn({ err }, 'the reader and packing threads did not start; the first transfer will'),
       );
       const sftpConfig = config.share?.sftp;
       if (sftpConfig !== undefined && shares !== undefined && quarantine !== undefined && config.share !== undefined) {

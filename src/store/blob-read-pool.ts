@@ -46,7 +46,7 @@ class Reader {
     return new Promise((resolve) => {
       if (this.#waiting.size === 0) this.#worker.ref();
       this.#waiting.set(m.id, resolve);
-      this.#worker.postMessage(m, m.op !== 'close' && m.spare !== undefined ? [m.spare] : []);
+      this.#worker.postMessage(m, (m.op === 'open' || m.op === 'next') && m.spare !== undefined ? [m.spare] : []);
     });
   }
 
@@ -82,8 +82,7 @@ const readers: (Reader | undefined)[] = [];
 let turn = 0;
 let ids = 0;
 
-function reader(): Reader {
-  const slot = turn++ % READERS;
+function reader(slot = turn++ % READERS): Reader {
   let r = readers[slot];
   if (r === undefined) {
     r = new Reader(() => {
@@ -92,6 +91,14 @@ function reader(): Reader {
     readers[slot] = r;
   }
   return r;
+}
+
+/**
+ * Starts the reader threads ahead of the first read (a thread and its modules take some 100 ms, more on a busy
+ * machine): a node that sends studies calls this at start. Idle threads keep nothing alive.
+ */
+export async function startBlobReaders(): Promise<void> {
+  await Promise.all(Array.from({ length: READERS }, (_, slot) => reader(slot).request({ op: 'load', id: ids++ })));
 }
 
 /**

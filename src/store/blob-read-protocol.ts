@@ -22,7 +22,9 @@ export type ReadRequest =
       spare?: ArrayBuffer;
     }
   | { op: 'next'; id: number; spare?: ArrayBuffer }
-  | { op: 'close'; id: number };
+  | { op: 'close'; id: number }
+  /** Answered at once, with nothing: by then the thread has loaded its modules. */
+  | { op: 'load'; id: number };
 
 /** A verified piece of plaintext (handed over, not copied), or why the blob cannot be read. */
 export type ReadReply =

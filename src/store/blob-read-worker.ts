@@ -22,6 +22,7 @@ port.on('message', (m: ReadRequest) => {
     cursors.delete(m.id);
     return;
   }
+  if (m.op === 'load') return reply({ id: m.id, chunk: undefined, done: true });
   if (m.spare !== undefined && spares.length < MAX_SPARES) spares.push(m.spare);
   try {
     let open = cursors.get(m.id);

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
 import { AlignedSlots, DIRECT_IO_ALIGNMENT } from './aligned-slots.ts';
 import { BLOB_ALIGNMENT, blobKey, HEADER_SIZE, SEGMENT_SIZE, TAG_SIZE, TRAILER_SIZE } from './blob-format.ts';
-import { openBlobStream } from './blob-read-pool.ts';
+import { openBlobStream, startBlobReaders } from './blob-read-pool.ts';
 import { DIRECT_SLOT_BYTES, FsBlobStore } from './fs-blob-store.ts';
 import { FsBlobWriter } from './fs-blob-writer.ts';
 import { keyIdOf } from './encryption-key.ts';
@@ -83,6 +83,8 @@ test('a writer whose slot pool runs dry part-way finishes the blob through the p
   const ref = await w.commit();
   assert.ok(finished);
   assert.equal(ref.size, data.length);
+  // The reader threads can be started ahead (as a node that sends studies does at start): reads go on as before.
+  await startBlobReaders();
   assert.deepEqual(await readAll(openBlobStream(final, blobId, key, keyIdOf(key), 0)), data);
   for (const s of held) slots.give(s);
   const all = Array.from({ length: 8 }, () => slots.take());
