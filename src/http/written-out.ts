@@ -27,7 +27,7 @@ const SMALL_PIECE = 16 * 1024;
  * Sends a stream's pieces: each large one as it is (no copy), the small ones gathered in one buffer used over and over.
  * A zip writer emits an entry's header field by field, thirty-odd pieces of 2 to 46 bytes per file: sent alone, each
  * was a TLS record and a wake-up of the client; taken one by one through an async iterator, each cost a promise and a
- * turn of the event loop, a few hundred MB of garbage per GB of zip. Small pieces are copied as they are emitted,
+ * turn of the event loop, some 50 MB of garbage per GB of zip. Small pieces are copied as they are emitted,
  * synchronously; the stream pauses only while a write is out. `sent` gets each piece once its bytes are out or copied.
  * Rejects (and destroys the stream) when the stream fails or the client is gone.
  */
