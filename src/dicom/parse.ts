@@ -131,12 +131,6 @@ export function readElement(
     vr = vrOf(tag) ?? (length === UNDEFINED ? 'SQ' : 'UN');
   }
   const valueStart = off + headerLength;
-  if (skip !== undefined && length !== UNDEFINED && skip(tag)) {
-    const after = valueStart + length;
-    if (after > end)
-      fail(s, 'LENGTH_EXCEEDS_DATA', `${tagText(tag)} declares ${length} bytes, more than remain`, off, end, after);
-    return after;
-  }
 
   if (length === UNDEFINED) {
     if (vr === 'SQ' || vr === 'UN') {
@@ -176,6 +170,7 @@ export function readElement(
   const valueEnd = valueStart + length;
   if (valueEnd > end)
     fail(s, 'LENGTH_EXCEEDS_DATA', `${tagText(tag)} declares ${length} bytes, more than remain`, off, end, valueEnd);
+  if (skip?.(tag) === true) return valueEnd;
   // A known element that arrives as UN (e.g. relayed by a node that did not know it) gets its dictionary VR back;
   // a UN value is always implicit VR little endian (PS3.5 6.2.2), so it is never swapped.
   const known = explicit && vr === 'UN' ? vrOf(tag) : undefined;
