@@ -396,13 +396,13 @@ test('start refuses an insecure configuration and says what to fix; user add mak
   assert.match(left.err, /\(1 problem\):\n\s+- exchange\.partners/);
 });
 
-test('audit verify: intact after records from the node, names the first tampered record, and needs the audit key', (t) => {
+test('audit verify: intact after records from the node, names the first tampered record, and needs the audit key', async (t) => {
   const dir = tempDir(t);
   assert.equal(cli(['init', dir]).code, 0);
   const config = join(dir, 'beeldbrug.yaml');
-  const trail = openAuditTrail(loadConfig(config));
+  const trail = await openAuditTrail(loadConfig(config));
   for (let n = 1; n <= 5; n++) {
-    trail.record({
+    await trail.record({
       action: 'read',
       outcome: 'success',
       description: `viewed ${n}`,
@@ -413,7 +413,7 @@ test('audit verify: intact after records from the node, names the first tampered
       grounds: { purpose: 'treatment' },
     });
   }
-  trail.close();
+  await trail.close();
   const intact = cli(['audit', 'verify', '--config', config]);
   assert.equal(intact.code, 0, intact.err);
   assert.match(intact.out, /audit trail intact: 5 records verified/);

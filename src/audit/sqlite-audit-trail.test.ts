@@ -13,98 +13,98 @@ const key = randomBytes(32);
 
 const event = sampleEvent;
 
-test('records chain, read back in order, filter by patient, user, action and period, and survive a reopen', (t) => {
+test('records chain, read back in order, filter by patient, user, action and period, and survive a reopen', async (t) => {
   const path = join(tempDir(t), 'audit.sqlite');
   let clock = Date.parse('2026-01-01T00:00:00.000Z');
   const now = (): Date => new Date((clock += 60_000));
   const trail = new SqliteAuditTrail(path, { key, now });
-  for (let n = 1; n <= 10; n += 1) trail.record(event(n));
-  trail.close();
+  for (let n = 1; n <= 10; n += 1) await trail.record(event(n));
+  await trail.close();
   const again = new SqliteAuditTrail(path, { key, now });
   t.after(() => again.close());
-  const eleventh = again.record(event(11));
+  const eleventh = await again.record(event(11));
   assert.equal(eleventh.sequence, 11, 'the chain continues after a reopen');
-  assert.deepEqual(again.verify(), { ok: true, records: 11 });
+  assert.deepEqual(await again.verify(), { ok: true, records: 11 });
   assert.deepEqual(
-    again.list({ bsn: '999990019' }).map((r) => r.description),
+    (await again.list({ bsn: '999990019' })).map((r) => r.description),
     ['event 5', 'event 10'],
   );
   assert.deepEqual(
-    again.list({ action: 'send', limit: 2 }).map((r) => r.sequence),
+    (await again.list({ action: 'send', limit: 2 })).map((r) => r.sequence),
     [2, 4],
   );
   assert.deepEqual(
-    again.list({ userId: 'u0' }).map((r) => r.sequence),
+    (await again.list({ userId: 'u0' })).map((r) => r.sequence),
     [3, 6, 9],
   );
   assert.deepEqual(
-    again.list({ since: '2026-01-01T00:03:00.000Z', until: '2026-01-01T00:05:00.000Z' }).map((r) => r.sequence),
+    (await again.list({ since: '2026-01-01T00:03:00.000Z', until: '2026-01-01T00:05:00.000Z' })).map((r) => r.sequence),
     [3, 4],
   );
-  assert.equal(again.list()[0]?.user.roleCode, '01.015');
+  assert.equal((await again.list())[0]?.user.roleCode, '01.015');
 });
 
-test('several records in one write: chained in order, all or none, our organization filled in', (t) => {
+test('several records in one write: chained in order, all or none, our organization filled in', async (t) => {
   const trail = new SqliteAuditTrail(join(tempDir(t), 'audit.sqlite'), { key, organizationUra: '10000009' });
   t.after(() => trail.close());
-  trail.record(event(1));
+  await trail.record(event(1));
   const ours = { ...event(2), user: { id: 'system:ris', name: 'RIS' } };
   assert.deepEqual(
-    trail.recordAll([ours, event(3), event(4)]).map((r) => r.sequence),
+    (await trail.recordAll([ours, event(3), event(4)])).map((r) => r.sequence),
     [2, 3, 4],
   );
-  assert.equal(trail.list()[1]?.user.organizationUra, '10000009', 'a user without an organization is ours');
-  assert.equal(trail.list()[2]?.user.organizationUra, '10000001', 'a named organization stays');
+  assert.equal((await trail.list())[1]?.user.organizationUra, '10000009', 'a user without an organization is ours');
+  assert.equal((await trail.list())[2]?.user.organizationUra, '10000001', 'a named organization stays');
   const broken = { ...event(5), user: undefined } as unknown as AuditEvent;
-  assert.throws(() => trail.recordAll([event(5), broken]));
-  assert.equal(trail.list().length, 4, 'a failed batch leaves nothing');
-  assert.deepEqual(trail.recordAll([]), []);
-  assert.deepEqual(trail.verify(), { ok: true, records: 4 });
+  await assert.rejects(() => trail.recordAll([event(5), broken]));
+  assert.equal((await trail.list()).length, 4, 'a failed batch leaves nothing');
+  assert.deepEqual(await trail.recordAll([]), []);
+  assert.deepEqual(await trail.verify(), { ok: true, records: 4 });
 });
 
-test('the trail refuses updates and deletes through SQLite', (t) => {
+test('the trail refuses updates and deletes through SQLite', async (t) => {
   const path = join(tempDir(t), 'audit.sqlite');
   const trail = new SqliteAuditTrail(path, { key });
   t.after(() => trail.close());
-  trail.record(event(1));
+  await trail.record(event(1));
   const db = new DatabaseSync(path);
   t.after(() => db.close());
   assert.throws(() => db.exec("UPDATE audit_record SET action = 'purge'"), /append-only/);
   assert.throws(() => db.exec('DELETE FROM audit_record'), /append-only/);
 });
 
-test('a trail verified with another key fails at its first record', (t) => {
+test('a trail verified with another key fails at its first record', async (t) => {
   const path = join(tempDir(t), 'audit.sqlite');
   const trail = new SqliteAuditTrail(path, { key });
-  trail.record(event(1));
-  trail.close();
+  await trail.record(event(1));
+  await trail.close();
   const other = new SqliteAuditTrail(path, { key: randomBytes(32) });
   t.after(() => other.close());
-  const v = other.verify();
+  const v = await other.verify();
   assert.equal(v.ok, false);
   if (!v.ok) assert.equal(v.firstBadSequence, 1);
 });
 
-test('retention prunes the oldest records only, the chain stays verifiable, and the pruning is itself a record', (t) => {
+test('retention prunes the oldest records only, the chain stays verifiable, and the pruning is itself a record', async (t) => {
   const path = join(tempDir(t), 'audit.sqlite');
   let clock = Date.parse('2020-01-01T00:00:00.000Z');
   const trail = new SqliteAuditTrail(path, { key, now: () => new Date(clock) });
   t.after(() => trail.close());
   for (let n = 1; n <= 6; n += 1) {
-    trail.record(event(n));
+    await trail.record(event(n));
     clock += 365 * 24 * 3600_000;
   }
-  const removed = trail.prune(new Date('2022-06-01T00:00:00.000Z'), 'audit retention 5 years');
+  const removed = await trail.prune(new Date('2022-06-01T00:00:00.000Z'), 'audit retention 5 years');
   assert.equal(removed, 3, 'records of 2020, 2021 and early 2022 go');
   assert.deepEqual(
-    trail.list().map((r) => r.sequence),
+    (await trail.list()).map((r) => r.sequence),
     [4, 5, 6, 7],
   );
-  assert.equal(trail.list({ action: 'purge' })[0]?.description.includes('audit records 1 to 3'), true);
-  assert.deepEqual(trail.verify(), { ok: true, records: 4 });
-  assert.equal(trail.prune(new Date('2022-06-01T00:00:00.000Z'), 'again'), 0, 'nothing more to prune');
-  trail.record(event(8));
-  assert.deepEqual(trail.verify(), { ok: true, records: 5 });
+  assert.equal((await trail.list({ action: 'purge' }))[0]?.description.includes('audit records 1 to 3'), true);
+  assert.deepEqual(await trail.verify(), { ok: true, records: 4 });
+  assert.equal(await trail.prune(new Date('2022-06-01T00:00:00.000Z'), 'again'), 0, 'nothing more to prune');
+  await trail.record(event(8));
+  assert.deepEqual(await trail.verify(), { ok: true, records: 5 });
   const db = new DatabaseSync(path);
   t.after(() => db.close());
   assert.throws(
@@ -133,13 +133,13 @@ function firstFormHash(previous: string, sequence: number, time: string, eventJs
     .digest('hex');
 }
 
-test('a trail written in the first chain form still verifies and gets a witness; the first form is not accepted after the current one', (t) => {
+test('a trail written in the first chain form still verifies and gets a witness; the first form is not accepted after the current one', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'audit.sqlite');
   const witnessFile = join(dir, 'witness.json');
   const old = new SqliteAuditTrail(path, { key });
-  for (let n = 1; n <= 3; n += 1) old.record(event(n));
-  old.close();
+  for (let n = 1; n <= 3; n += 1) await old.record(event(n));
+  await old.close();
   const db = new DatabaseSync(path);
   t.after(() => db.close());
   db.exec('DROP TRIGGER audit_no_update');
@@ -166,18 +166,18 @@ test('a trail written in the first chain form still verifies and gets a witness;
   t.after(() => upgraded.close());
   assert.equal(upgraded.witnessProblem, undefined);
   assert.equal(existsSync(witnessFile), true, 'the first open after the upgrade writes the witness');
-  assert.deepEqual(upgraded.verify(), { ok: true, records: 3 });
-  upgraded.record(event(4));
-  assert.deepEqual(upgraded.verify(), { ok: true, records: 4 });
+  assert.deepEqual(await upgraded.verify(), { ok: true, records: 3 });
+  await upgraded.record(event(4));
+  assert.deepEqual(await upgraded.verify(), { ok: true, records: 4 });
   db.exec('DROP TRIGGER audit_no_update');
   const json = (db.prepare('SELECT event_json FROM audit_record WHERE sequence = 2').get() as { event_json: string })
     .event_json;
   db.prepare('UPDATE audit_record SET event_json = ? WHERE sequence = 2').run(`{"action":"login",${json.slice(1)}`);
-  const dup = upgraded.verify();
+  const dup = await upgraded.verify();
   assert.equal(dup.ok, false, 'a duplicate key in a record of the first form is refused too');
   db.prepare('UPDATE audit_record SET event_json = ? WHERE sequence = 2').run(json);
   rehash(4, 4);
-  const v = upgraded.verify();
+  const v = await upgraded.verify();
   assert.equal(v.ok, false, 'a record of the first form after one of the current form');
   if (!v.ok) assert.equal(v.firstBadSequence, 4);
 });

@@ -98,12 +98,12 @@ export class SqliteAuditTrail implements AuditTrail {
    * The chain's head is read inside the write transaction, not cached: the CLI records into the same file while the
    * node runs, and both must extend the one chain.
    */
-  record(event: AuditEvent): AuditRecord {
+  async record(event: AuditEvent): Promise<AuditRecord> {
     this.#refuseIfBroken();
     return this.#transaction(() => this.#append(this.#complete(event)));
   }
 
-  recordAll(events: readonly AuditEvent[]): AuditRecord[] {
+  async recordAll(events: readonly AuditEvent[]): Promise<AuditRecord[]> {
     if (events.length === 0) return [];
     this.#refuseIfBroken();
     return this.#transaction(() => events.map((e) => this.#append(this.#complete(e))));
@@ -117,7 +117,7 @@ export class SqliteAuditTrail implements AuditTrail {
       : event;
   }
 
-  list(filter: AuditFilter = {}): AuditRecord[] {
+  async list(filter: AuditFilter = {}): Promise<AuditRecord[]> {
     const conditions: [string, string | number | undefined][] = [
       ['bsn = ?', filter.bsn],
       ['user_id = ?', filter.userId],
@@ -148,12 +148,12 @@ export class SqliteAuditTrail implements AuditTrail {
    * from the last pruned record + 1; each row's stored columns chained under the key; the search columns equal to the
    * content; the head anchor in the file; and the witness outside it, so a trail cut short or emptied is not intact.
    */
-  verify(): AuditVerification {
+  async verify(): Promise<AuditVerification> {
     return this.#verify(true);
   }
 
   /** The newest record's sequence and chain hash, to compare with the audit repository's newest (ATNA export). */
-  newest(): { sequence: number; hash: string } {
+  async newest(): Promise<{ sequence: number; hash: string }> {
     return this.#head();
   }
 
@@ -161,7 +161,9 @@ export class SqliteAuditTrail implements AuditTrail {
    * For an administrator who has established why the trail no longer reaches its witness (a restore from an older
    * backup): if the chain is intact up to its present end, records `event` (which says so) and moves the witness to it.
    */
-  acceptHead(event: AuditEvent): { ok: true; sequence: number } | Extract<AuditVerification, { ok: false }> {
+  async acceptHead(
+    event: AuditEvent,
+  ): Promise<{ ok: true; sequence: number } | Extract<AuditVerification, { ok: false }>> {
     const v = this.#verify(false);
     if (!v.ok) return v;
     const r = this.#transaction(() => this.#append(this.#complete(event)));
@@ -356,7 +358,7 @@ export class SqliteAuditTrail implements AuditTrail {
     return { ok: true, records };
   }
 
-  prune(before: Date, description: string): number {
+  async prune(before: Date, description: string): Promise<number> {
     this.#refuseIfBroken();
     return this.#transaction(() => {
       const firstKept = this.#db
@@ -388,7 +390,7 @@ export class SqliteAuditTrail implements AuditTrail {
     });
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#db.close();
   }
 

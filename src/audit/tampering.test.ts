@@ -26,15 +26,20 @@ interface Built {
 }
 
 /** A trail of `count` records one second apart; the same key and count give the same file content. */
-function build(dir: string, name: string, count: number, o: { key?: Buffer; pruneThrough?: number } = {}): Built {
+async function build(
+  dir: string,
+  name: string,
+  count: number,
+  o: { key?: Buffer; pruneThrough?: number } = {},
+): Promise<Built> {
   const path = join(dir, `${name}.sqlite`);
   const witnessFile = join(dir, `${name}.witness.json`);
   let clock = START;
   const trail = new SqliteAuditTrail(path, { key: o.key ?? key, witnessFile, now: () => new Date((clock += 1000)) });
-  for (let n = 1; n <= count; n += 1) trail.record(event(n));
-  if (o.pruneThrough !== undefined) trail.prune(new Date(START + o.pruneThrough * 1000 + 500), 'retention');
-  assert.equal(trail.verify().ok, true);
-  trail.close();
+  for (let n = 1; n <= count; n += 1) await trail.record(event(n));
+  if (o.pruneThrough !== undefined) await trail.prune(new Date(START + o.pruneThrough * 1000 + 500), 'retention');
+  assert.equal((await trail.verify()).ok, true);
+  await trail.close();
   return { path, witnessFile };
 }
 
@@ -66,10 +71,10 @@ function removeFile(path: string): void {
   for (const p of [path, `${path}-wal`, `${path}-shm`]) rmSync(p, { force: true });
 }
 
-test('a record inserted with sequence 0 or below fails verify (verify covers every row list() can return)', (t) => {
+test('a record inserted with sequence 0 or below fails verify (verify covers every row list() can return)', async (t) => {
   const dir = tempDir(t);
   for (const sequence of [0, -1, -1000]) {
-    const b = build(dir, `below-${-sequence}`, 3);
+    const b = await build(dir, `below-${-sequence}`, 3);
     const db = attacker(b.path);
     db.prepare(
       'INSERT INTO audit_record (sequence, time, action, bsn, user_id, event_json, hash) SELECT ?, time, action, bsn, user_id, event_json, hash FROM audit_record WHERE sequence = 1',
@@ -77,14 +82,14 @@ test('a record inserted with sequence 0 or below fails verify (verify covers eve
     db.close();
     const trail = reopen(b);
     t.after(() => trail.close());
-    assert.equal(trail.list()[0]?.sequence, sequence, 'the reader would see it');
-    const v = trail.verify();
+    assert.equal((await trail.list())[0]?.sequence, sequence, 'the reader would see it');
+    const v = await trail.verify();
     assert.equal(v.ok, false, `sequence ${sequence}`);
     if (!v.ok) assert.equal(v.firstBadSequence, sequence);
   }
 });
 
-test('deleting every record, deleting the file or emptying it fails verify, and the trail refuses to record', (t) => {
+test('deleting every record, deleting the file or emptying it fails verify, and the trail refuses to record', async (t) => {
   const dir = tempDir(t);
   const cases: [string, (b: Built) => void][] = [
     [
@@ -99,25 +104,29 @@ test('deleting every record, deleting the file or emptying it fails verify, and 
     ['the file replaced by an empty file', (b) => (removeFile(b.path), writeFileSync(b.path, ''))],
   ];
   for (const [name, tamper] of cases) {
-    const b = build(dir, name.replaceAll(' ', '-'), 4);
+    const b = await build(dir, name.replaceAll(' ', '-'), 4);
     tamper(b);
     const trail = reopen(b);
     t.after(() => trail.close());
-    const v = trail.verify();
+    const v = await trail.verify();
     assert.equal(v.ok, false, name);
     if (!v.ok)
       assert.match(v.problem, /records 1 to 4 are missing: the witness .* names record 4, the trail ends at 0/, name);
     assert.match(trail.witnessProblem ?? '', /ends at record 0, but its witness .* names record 4/, name);
-    assert.throws(() => trail.record(event(9)), /the audit trail cannot record/, `${name}: nothing records into it`);
+    await assert.rejects(
+      () => trail.record(event(9)),
+      /the audit trail cannot record/,
+      `${name}: nothing records into it`,
+    );
   }
 });
 
-test('cutting off the newest records and putting back an older head row (from the WAL) fails verify', (t) => {
+test('cutting off the newest records and putting back an older head row (from the WAL) fails verify', async (t) => {
   const dir = tempDir(t);
-  const b = build(dir, 'rollback', 5);
+  const b = await build(dir, 'rollback', 5);
   // The head anchor as it was after record 3, which the attacker read from the WAL: it carries a valid MAC. The same
   // records give the same anchor, so a trail of 3 records shows it.
-  const scratch = new DatabaseSync(build(dir, 'rollback-at-3', 3).path);
+  const scratch = new DatabaseSync((await build(dir, 'rollback-at-3', 3)).path);
   const headAt3 = scratch.prepare('SELECT sequence, hash, mac FROM audit_head').get() as {
     sequence: number;
     hash: string;
@@ -134,7 +143,7 @@ test('cutting off the newest records and putting back an older head row (from th
   db.close();
   const check = reopen(b);
   t.after(() => check.close());
-  const v = check.verify();
+  const v = await check.verify();
   assert.equal(v.ok, false);
   if (!v.ok) {
     assert.equal(v.firstBadSequence, 4);
@@ -143,7 +152,7 @@ test('cutting off the newest records and putting back an older head row (from th
   assert.notEqual(check.witnessProblem, undefined, 'the node would refuse to start on it');
 });
 
-test('an edit that keeps the parsed meaning (duplicate key, spacing, key order) fails verify', (t) => {
+test('an edit that keeps the parsed meaning (duplicate key, spacing, key order) fails verify', async (t) => {
   const dir = tempDir(t);
   const edits: [string, (json: string) => string][] = [
     ['a duplicate key read first by SQL', (json) => `{"patient":{"bsn":"999990031"},${json.slice(1)}`],
@@ -156,7 +165,7 @@ test('an edit that keeps the parsed meaning (duplicate key, spacing, key order) 
     ],
   ];
   for (const [name, edit] of edits) {
-    const b = build(dir, name.replaceAll(' ', '-'), 3);
+    const b = await build(dir, name.replaceAll(' ', '-'), 3);
     const db = attacker(b.path);
     const json = (db.prepare('SELECT event_json FROM audit_record WHERE sequence = 2').get() as { event_json: string })
       .event_json;
@@ -171,26 +180,26 @@ test('an edit that keeps the parsed meaning (duplicate key, spacing, key order) 
     db.close();
     const trail = reopen(b);
     t.after(() => trail.close());
-    const v = trail.verify();
+    const v = await trail.verify();
     assert.equal(v.ok, false, name);
     if (!v.ok) assert.equal(v.firstBadSequence, 2, name);
   }
 });
 
-test('a column stored as another SQLite type (a BLOB with the same bytes) fails verify', (t) => {
-  const b = build(tempDir(t), 'blob', 3);
+test('a column stored as another SQLite type (a BLOB with the same bytes) fails verify', async (t) => {
+  const b = await build(tempDir(t), 'blob', 3);
   const db = attacker(b.path);
   db.exec('UPDATE audit_record SET bsn = CAST(bsn AS BLOB) WHERE sequence = 2');
   db.close();
   const trail = reopen(b);
   t.after(() => trail.close());
-  const v = trail.verify();
+  const v = await trail.verify();
   assert.equal(v.ok, false);
   if (!v.ok) assert.equal(v.firstBadSequence, 2);
 });
 
-test('a view in the place of the records table is refused', (t) => {
-  const b = build(tempDir(t), 'view', 3);
+test('a view in the place of the records table is refused', async (t) => {
+  const b = await build(tempDir(t), 'view', 3);
   const db = attacker(b.path);
   db.exec('ALTER TABLE audit_record RENAME TO kept; CREATE VIEW audit_record AS SELECT * FROM kept');
   db.close();
@@ -198,26 +207,26 @@ test('a view in the place of the records table is refused', (t) => {
   assert.throws(() => reopen(b).close(), /views may not be indexed|cannot create/);
 });
 
-test('the witness: missing, changed, or written with another key fails verify; a trail from before witnesses gets one', (t) => {
+test('the witness: missing, changed, or written with another key fails verify; a trail from before witnesses gets one', async (t) => {
   const dir = tempDir(t);
-  const gone = build(dir, 'gone', 3);
+  const gone = await build(dir, 'gone', 3);
   rmSync(gone.witnessFile);
   const a = reopen(gone);
   t.after(() => a.close());
   assert.match(a.witnessProblem ?? '', /is missing; records after 3 may have been removed/);
-  assert.equal(a.verify().ok, false);
+  assert.equal((await a.verify()).ok, false);
   assert.equal(
     existsSync(gone.witnessFile),
     false,
     'a missing witness is not silently recreated for a trail that had one',
   );
 
-  const edited = build(dir, 'edited', 3);
+  const edited = await build(dir, 'edited', 3);
   writeFileSync(edited.witnessFile, readFileSync(edited.witnessFile, 'utf8').replace('"sequence":3', '"sequence":2'));
   const b = reopen(edited);
   t.after(() => b.close());
   assert.match(b.witnessProblem ?? '', /was changed, or written with another audit key/);
-  assert.equal(b.verify().ok, false);
+  assert.equal((await b.verify()).ok, false);
 
   const fresh = join(dir, 'fresh.sqlite');
   const c = new SqliteAuditTrail(fresh, { key, witnessFile: join(dir, 'fresh', 'witness.json') });
@@ -228,8 +237,8 @@ test('the witness: missing, changed, or written with another key fails verify; a
     0,
     'a new trail starts its witness at 0',
   );
-  assert.deepEqual(c.verify(), { ok: true, records: 0 });
-  c.record(event(1));
+  assert.deepEqual(await c.verify(), { ok: true, records: 0 });
+  await c.record(event(1));
   assert.equal(
     JSON.parse(readFileSync(join(dir, 'fresh', 'witness.json'), 'utf8')).sequence,
     1,
@@ -237,21 +246,25 @@ test('the witness: missing, changed, or written with another key fails verify; a
   );
 });
 
-test('accepting the present head after a restore: recorded, and the witness moves', (t) => {
+test('accepting the present head after a restore: recorded, and the witness moves', async (t) => {
   const dir = tempDir(t);
-  const b = build(dir, 'restored', 5);
-  const older = build(dir, 'backup', 3);
+  const b = await build(dir, 'restored', 5);
+  const older = await build(dir, 'backup', 3);
   removeFile(b.path);
   copyFileSync(older.path, b.path);
   const trail = reopen(b);
   t.after(() => trail.close());
   assert.notEqual(trail.witnessProblem, undefined);
-  const r = trail.acceptHead({ ...event(6), action: 'configuration-change', description: 'restored from backup' });
+  const r = await trail.acceptHead({
+    ...event(6),
+    action: 'configuration-change',
+    description: 'restored from backup',
+  });
   assert.deepEqual(r, { ok: true, sequence: 4 });
   assert.equal(trail.witnessProblem, undefined);
-  assert.deepEqual(trail.verify(), { ok: true, records: 4 });
-  trail.record(event(7));
-  assert.deepEqual(trail.verify(), { ok: true, records: 5 });
+  assert.deepEqual(await trail.verify(), { ok: true, records: 4 });
+  await trail.record(event(7));
+  assert.deepEqual(await trail.verify(), { ok: true, records: 5 });
 });
 
 /** A tampering, positions as numbers the case maps onto the trail it is applied to. */
@@ -313,7 +326,7 @@ const tampering: fc.Arbitrary<Tampering> = fc.oneof(
  * of the file with its witness beside it: every one fails verify(), and the ones that remove records from the end or
  * swap the file also stop the trail from recording. The trails and their older states are built once.
  */
-test('1,000 generated tamperings (edit, delete, insert, reorder, truncate, head rollback, file swap) are all caught', (t) => {
+test('1,000 generated tamperings (edit, delete, insert, reorder, truncate, head rollback, file swap) are all caught', async (t) => {
   const dir = tempDir(t);
   const COUNT = 20;
   const otherKey = randomBytes(32);
@@ -331,7 +344,7 @@ test('1,000 generated tamperings (edit, delete, insert, reorder, truncate, head 
     });
     const reader = new DatabaseSync(path);
     for (let n = 0; n < COUNT; n += 1) {
-      if (n > 0) trail.record(event(n));
+      if (n > 0) await trail.record(event(n));
       olderCopies.push(join(dir, `older-${n}.sqlite`));
       reader.prepare('VACUUM INTO ?').run(olderCopies[n]!);
       heads.push(
@@ -339,25 +352,26 @@ test('1,000 generated tamperings (edit, delete, insert, reorder, truncate, head 
           { sequence: number; hash: string; mac: string } | undefined,
       );
     }
-    trail.record(event(COUNT));
+    await trail.record(event(COUNT));
     reader.close();
-    trail.close();
+    await trail.close();
   }
-  const bases = [0, 6].map((pruneThrough) => {
+  const bases: (Built & { first: number; last: number })[] = [];
+  for (const pruneThrough of [0, 6]) {
     const b =
       pruneThrough > 0
-        ? build(dir, `base-${pruneThrough}`, COUNT, { pruneThrough })
+        ? await build(dir, `base-${pruneThrough}`, COUNT, { pruneThrough })
         : { path: join(dir, 'base-0.sqlite'), witnessFile: join(dir, 'base-0.witness.json') };
     const first = pruneThrough + 1;
     const last = pruneThrough > 0 ? COUNT + 1 : COUNT;
-    return { ...b, first, last };
-  });
-  const otherNode = build(dir, 'other-node', COUNT, { key: otherKey });
+    bases.push({ ...b, first, last });
+  }
+  const otherNode = await build(dir, 'other-node', COUNT, { key: otherKey });
   const tried = new Map<string, number>();
   let round = 0;
 
-  fc.assert(
-    fc.property(tampering, (tp) => {
+  await fc.assert(
+    fc.asyncProperty(tampering, async (tp) => {
       round += 1;
       const base = bases[round % bases.length]!;
       const span = base.last - base.first + 1;
@@ -469,12 +483,12 @@ test('1,000 generated tamperings (edit, delete, insert, reorder, truncate, head 
       }
       const check = reopen(b);
       try {
-        const v = check.verify();
+        const v = await check.verify();
         assert.equal(v.ok, false, `${JSON.stringify(tp)} on records ${base.first}..${base.last} was not caught`);
         if (removesTail)
           assert.notEqual(check.witnessProblem, undefined, `${JSON.stringify(tp)}: the trail would still record`);
       } finally {
-        check.close();
+        await check.close();
       }
       tried.set(tp.kind, (tried.get(tp.kind) ?? 0) + 1);
     }),

@@ -87,20 +87,20 @@ export type AuditVerification =
 
 export interface AuditTrail {
   /** Appends one record; throws when it cannot be written, and the caller must then fail what it was doing. */
-  record(event: AuditEvent): AuditRecord;
+  record(event: AuditEvent): Promise<AuditRecord>;
   /** Appends several records in one durable write (a listing that showed several patients); all or none. */
-  recordAll(events: readonly AuditEvent[]): AuditRecord[];
+  recordAll(events: readonly AuditEvent[]): Promise<AuditRecord[]>;
   /** Records in order, filtered. Callers put the auditor role and two factors in front of it and record the reading. */
-  list(filter?: AuditFilter): AuditRecord[];
+  list(filter?: AuditFilter): Promise<AuditRecord[]>;
   /**
    * Recomputes the chain over every record a reader can list and names the first that was edited, removed, inserted
    * or moved; where the trail keeps a witness of its newest record outside its file, also that the trail reaches it.
    */
-  verify(): AuditVerification;
+  verify(): Promise<AuditVerification>;
   /**
    * Removes the records older than `before` (the retention period has passed), keeping the chain verifiable from the
    * first record that stays; the removal is itself a record. Returns how many were removed.
    */
-  prune(before: Date, description: string): number;
-  close(): void;
+  prune(before: Date, description: string): Promise<number>;
+  close(): Promise<void>;
 }

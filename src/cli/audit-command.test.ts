@@ -29,7 +29,7 @@ function captured(): { out: PassThrough; text: () => string } {
   return { out, text: () => Buffer.concat(chunks).toString('utf8') };
 }
 
-test('a node whose audit file was emptied or rolled back refuses to open its trail; verify says where; accept-head is recorded', (t) => {
+test('a node whose audit file was emptied or rolled back refuses to open its trail; verify says where; accept-head is recorded', async (t) => {
   const dir = tempDir(t);
   const { configPath } = initNode(dir, {
     nodeName: 'n',
@@ -48,21 +48,21 @@ test('a node whose audit file was emptied or rolled back refuses to open its tra
   );
   const auditFile = join(config.dataDir, 'audit.sqlite');
 
-  const trail = openAuditTrail(config);
-  for (let n = 1; n <= 3; n += 1) trail.record(read);
-  trail.close();
+  const trail = await openAuditTrail(config);
+  for (let n = 1; n <= 3; n += 1) await trail.record(read);
+  await trail.close();
   copyFileSync(auditFile, join(dir, 'backup-3.sqlite'));
-  const more = openAuditTrail(config);
-  more.record(read);
-  more.record(read);
-  more.close();
+  const more = await openAuditTrail(config);
+  await more.record(read);
+  await more.record(read);
+  await more.close();
   assert.equal(statSync(witness).mode & 0o777, 0o600);
   assert.equal(statSync(join(dir, 'audit-witness')).mode & 0o777, 0o700);
 
   // The file replaced by an empty one: the node does not start on it.
   rmSync(auditFile);
   writeFileSync(auditFile, '');
-  assert.throws(
+  await assert.rejects(
     () => openAuditTrail(config),
     (err: unknown) =>
       err instanceof BeeldbrugError &&
@@ -70,25 +70,25 @@ test('a node whose audit file was emptied or rolled back refuses to open its tra
       /ends at record 0, but its witness .* names record 5/.test(err.message),
   );
   const empty = captured();
-  assert.equal(verifyAuditFromCli(config, empty.out), 1);
+  assert.equal(await verifyAuditFromCli(config, empty.out), 1);
   assert.match(empty.text(), /audit trail BROKEN at record 1: records 1 to 5 are missing/);
 
   // An older copy put back (a backup restored, or an attacker's rollback): still refused until an administrator accepts it.
   copyFileSync(join(dir, 'backup-3.sqlite'), auditFile);
   for (const p of [`${auditFile}-wal`, `${auditFile}-shm`]) rmSync(p, { force: true });
-  assert.throws(() => openAuditTrail(config), /AUDIT_TRAIL_BROKEN|names record 5/);
+  await assert.rejects(() => openAuditTrail(config), /AUDIT_TRAIL_BROKEN|names record 5/);
   const rolledBack = captured();
-  assert.equal(verifyAuditFromCli(config, rolledBack.out), 1);
+  assert.equal(await verifyAuditFromCli(config, rolledBack.out), 1);
   assert.match(rolledBack.text(), /BROKEN at record 4: records 4 to 5 are missing/);
   const accepted = captured();
   assert.equal(
-    acceptAuditHeadFromCli(config, 'restored from the backup of Monday after a disk failure', accepted.out),
+    await acceptAuditHeadFromCli(config, 'restored from the backup of Monday after a disk failure', accepted.out),
     0,
   );
   assert.match(accepted.text(), /witness moved to record 4/);
-  const after = openAuditTrail(config);
+  const after = await openAuditTrail(config);
   t.after(() => after.close());
-  const acceptance = after.list({ action: 'configuration-change' })[0];
+  const acceptance = (await after.list({ action: 'configuration-change' }))[0];
   assert.match(
     acceptance?.description ?? '',
     /restored from the backup of Monday.*names record 5/,
@@ -96,12 +96,12 @@ test('a node whose audit file was emptied or rolled back refuses to open its tra
   );
   assert.match(acceptance?.user.id ?? '', /^os:/);
   const intact = captured();
-  assert.equal(verifyAuditFromCli(config, intact.out), 0);
+  assert.equal(await verifyAuditFromCli(config, intact.out), 0);
   assert.match(intact.text(), /audit trail intact: 4 records verified/);
   assert.equal(existsSync(join(config.dataDir, 'audit-witness.json')), false, 'the configured witness is the only one');
 });
 
-test('a witness the node cannot write is a configuration error that names the key', (t) => {
+test('a witness the node cannot write is a configuration error that names the key', async (t) => {
   const dir = tempDir(t);
   const { configPath } = initNode(dir, {
     nodeName: 'n',
@@ -113,7 +113,7 @@ test('a witness the node cannot write is a configuration error that names the ke
   });
   // A file where the witness's folder should be: no folder can be made there, whoever runs the test.
   writeFileSync(join(dir, 'audit-witness'), 'not a folder');
-  assert.throws(
+  await assert.rejects(
     () => openAuditTrail(loadConfig(configPath)),
     (err: unknown) =>
       err instanceof BeeldbrugError && err.code === 'CONFIG_INVALID' && err.message.startsWith('audit.witnessFile:'),

@@ -10,20 +10,20 @@ import { signedInClient } from './session-file.ts';
  * no patient data, so it needs no auditor sign-in; it needs the key file, which only the node's administrators can
  * read. Returns the process exit code (0 intact, 1 broken); with `json` the verification as one JSON document.
  */
-export function verifyAuditFromCli(
+export async function verifyAuditFromCli(
   config: Readonly<Config>,
   out: NodeJS.WritableStream = process.stdout,
   json = false,
-): number {
-  const trail = openAuditTrail(config, { forVerify: true });
+): Promise<number> {
+  const trail = await openAuditTrail(config, { forVerify: true });
   try {
-    const v = trail.verify();
+    const v = await trail.verify();
     if (json) {
       printJson({ intact: v.ok, ...v }, out);
       return v.ok ? 0 : 1;
     }
     if (v.ok) {
-      const newest = trail.newest();
+      const newest = await trail.newest();
       // The audit repository (ATNA export) holds every record with its sequence and hash: the copy to compare with
       // when the trail and its witness may both have been rolled back.
       out.write(
@@ -34,7 +34,7 @@ export function verifyAuditFromCli(
     out.write(`audit trail BROKEN at record ${v.firstBadSequence}: ${v.problem} (${v.records} records read)\n`);
     return 1;
   } finally {
-    trail.close();
+    await trail.close();
   }
 }
 
@@ -44,19 +44,19 @@ export function verifyAuditFromCli(
  * again. The acceptance is itself a record naming what the witness said and who at the operating system ran it, so the
  * gap stays visible to an auditor. The chain must be intact up to its present end.
  */
-export function acceptAuditHeadFromCli(
+export async function acceptAuditHeadFromCli(
   config: Readonly<Config>,
   reason: string,
   out: NodeJS.WritableStream = process.stdout,
-): number {
-  const trail = openAuditTrail(config, { forVerify: true });
+): Promise<number> {
+  const trail = await openAuditTrail(config, { forVerify: true });
   try {
     const problem = trail.witnessProblem;
     if (problem === undefined) {
       out.write('the audit trail reaches its witness; nothing to accept\n');
       return 0;
     }
-    const r = trail.acceptHead({
+    const r = await trail.acceptHead({
       action: 'configuration-change',
       outcome: 'success',
       description: `audit witness moved to the trail's present end by an administrator (${reason}); it said: ${problem}`,
@@ -72,7 +72,7 @@ export function acceptAuditHeadFromCli(
     out.write(`witness moved to record ${r.sequence}, which records the acceptance\n`);
     return 0;
   } finally {
-    trail.close();
+    await trail.close();
   }
 }
 

@@ -652,9 +652,9 @@ async function demoPush(dir: string, nodes: readonly DemoHospital[]): Promise<st
   if (from === undefined || to === undefined) return 'no two hospitals to push between';
   const access = from.node.patientData.openForTask('demo', 'demo network', 'exchange', 'demo push');
   const anyStudy = new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'STUDY').set(Tag.StudyInstanceUID, 'UI', '');
-  const studyInstanceUid = access
-    .find(anyStudy, 'study-root', (n) => `demo: a study to push, of ${n}`, undefined)[0]
-    ?.string(Tag.StudyInstanceUID);
+  const studyInstanceUid = (
+    await access.find(anyStudy, 'study-root', (n) => `demo: a study to push, of ${n}`, undefined)
+  )[0]?.string(Tag.StudyInstanceUID);
   if (studyInstanceUid === undefined) return 'no study to push';
   const config = loadConfig(join(dir, from.hospital.aeTitle.toLowerCase(), CONFIG_FILE_NAME));
   if (config.exchange === undefined) return 'exchange not configured';

@@ -144,8 +144,8 @@ export function buildProgram(): Command {
     )
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .option('--json', JSON_HELP)
-    .action((o: { config: string; json?: boolean }) => {
-      process.exitCode = verifyAuditFromCli(loadConfig(o.config), process.stdout, o.json === true);
+    .action(async (o: { config: string; json?: boolean }) => {
+      process.exitCode = await verifyAuditFromCli(loadConfig(o.config), process.stdout, o.json === true);
     });
   audit
     .command('accept-head')
@@ -154,8 +154,8 @@ export function buildProgram(): Command {
     )
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .requiredOption('--reason <text>', 'why, in words an auditor reads')
-    .action((o: { config: string; reason: string }) => {
-      process.exitCode = acceptAuditHeadFromCli(loadConfig(o.config), o.reason);
+    .action(async (o: { config: string; reason: string }) => {
+      process.exitCode = await acceptAuditHeadFromCli(loadConfig(o.config), o.reason);
     });
   audit
     .command('list')

@@ -27,7 +27,7 @@ export async function addUserFromCli(
   json = false,
 ): Promise<void> {
   const accounts = openAccounts(config);
-  const audit = openAuditTrail(config);
+  const audit = await openAuditTrail(config);
   try {
     if (accounts.count() === 0 && o.role !== 'admin') {
       throw new BeeldbrugError(
@@ -53,7 +53,7 @@ export async function addUserFromCli(
         throw new BeeldbrugError(err.code === 'SECRETS_KEY_MISMATCH' ? 'KEY_FILE_PROBLEM' : err.code, err.message);
       throw err;
     }
-    audit.record({
+    await audit.record({
       action: 'configuration-change',
       outcome: 'success',
       description: `local account ${created.account.username} created with role ${created.account.role}`,
@@ -74,7 +74,7 @@ export async function addUserFromCli(
     );
   } finally {
     accounts.close();
-    audit.close();
+    await audit.close();
   }
 }
 

@@ -37,14 +37,14 @@ export function identifierOf(p: Path): Dataset {
 }
 
 /** The instances a WADO-RS path names, released through the access that records the retrieval. */
-export function releasedInPath(
+export async function releasedInPath(
   d: AccessDeps,
   req: FastifyRequest<{ Params: Path }>,
   what: string,
   path: Path = req.params,
   o: { viewing?: boolean } = {},
-): ReleasedInstance[] {
-  const found = accessFor(d, req, 'retrieve').retrieve(identifierOf(path), 'study-root', what, o);
+): Promise<ReleasedInstance[]> {
+  const found = await accessFor(d, req, 'retrieve').retrieve(identifierOf(path), 'study-root', what, o);
   // The path names the study (and series): an instance of another study under this path is not it.
   const inPath = found.filter(
     (i) =>

@@ -91,7 +91,7 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
     const params = new URL(req.url, 'https://query.invalid').searchParams;
     const q = qidoQuery(level, params, req.params);
     const asked = q.identifier.string(Tag.PatientID);
-    const matches = access(req, 'query').find(
+    const matches = await access(req, 'query').find(
       q.identifier,
       'study-root',
       (n) => `QIDO-RS ${level === 'IMAGE' ? 'instance' : level.toLowerCase()} search: ${n} matches`,
@@ -121,7 +121,7 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
     req: FastifyRequest<{ Params: Path }>,
     what: string,
     o?: { viewing: boolean },
-  ): ReleasedInstance[] => releasedInPath(d, req, what, req.params, o);
+  ): Promise<ReleasedInstance[]> => releasedInPath(d, req, what, req.params, o);
 
   const retrieve = async (req: FastifyRequest<{ Params: Path }>, reply: FastifyReply) => {
     const accept = req.headers.accept ?? '*/*';
@@ -130,7 +130,7 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
         'UNSUPPORTED_MEDIA_TYPE',
         'this node answers a retrieval as multipart/related; type="application/dicom" (the files as stored)',
       );
-    const instances = released(req, 'WADO-RS');
+    const instances = await released(req, 'WADO-RS');
     const boundary = `beeldbrug-${randomBytes(12).toString('hex')}`;
     const wanted = transferSyntaxAsked(accept);
     if (wanted !== undefined && instances.some((i) => i.stored.instance.transferSyntaxUid !== wanted))
@@ -165,7 +165,7 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
 
   const metadata = async (req: FastifyRequest<{ Params: Path }>, reply: FastifyReply) => {
     const root = base(req);
-    const out = await metadataOf(released(req, 'WADO-RS metadata'), (i) => instanceUrl(root, i));
+    const out = await metadataOf(await released(req, 'WADO-RS metadata'), (i) => instanceUrl(root, i));
     return reply.type(DICOM_JSON).send(out);
   };
   app.get<{ Params: Path & { '*': string } }>(
@@ -184,7 +184,7 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
           'REQUEST_INVALID',
           'a bulk data path is a tag (8 hex digits), with the item number and tag after each sequence: bulk/7FE00010',
         );
-      const [instance] = released(req, `WADO-RS bulk data ${formatBulkPath(path)}`, { viewing: true });
+      const [instance] = await released(req, `WADO-RS bulk data ${formatBulkPath(path)}`, { viewing: true });
       const ds = await datasetHolding(instance!, path);
       const el = elementAt(ds, path);
       if (el === undefined || !BULK_VRS.has(el.vr))
@@ -207,7 +207,7 @@ export function registerDicomwebRoutes(app: HttpsApp, d: DicomwebRouteDeps): voi
     async (req, reply) => {
       framesAsked(req.params.frames);
       // A viewer asks for every frame of a series, one request each: one record covers them (see VIEWING_WINDOW_MS).
-      const [instance] = released(req, `WADO-RS frames ${req.params.frames}`, { viewing: true });
+      const [instance] = await released(req, `WADO-RS frames ${req.params.frames}`, { viewing: true });
       return sendFrames(reply, instance!, req.params.frames, req.headers.accept);
     },
   );

@@ -74,19 +74,19 @@ export function registerRenderedRoutes(app: HttpsApp, d: AccessDeps): void {
   ) => {
     const o = renderOptionsOf(req, viewport);
     const frameNumber = frameNumberOf(req.params.frames);
-    const [instance] = releasedInPath(d, req, what, path);
+    const [instance] = await releasedInPath(d, req, what, path);
     return sendRendered(reply, instance!, frameNumber, o);
   };
 
   /** The instance a study's or series' thumbnail shows, found by a query that names the patient in the trail. */
-  const representative = (req: FastifyRequest<{ Params: Path }>): Path => {
+  const representative = async (req: FastifyRequest<{ Params: Path }>): Promise<Path> => {
     const identifier = identifierOf(req.params)
       .set(Tag.QueryRetrieveLevel, 'CS', 'IMAGE')
       .set(Tag.SeriesInstanceUID, 'UI', req.params.series ?? '')
       .set(Tag.SOPInstanceUID, 'UI', '')
       .set(Tag.SOPClassUID, 'UI', '')
       .set(Tag.InstanceNumber, 'IS', '');
-    const matches = accessFor(d, req, 'query').find(
+    const matches = await accessFor(d, req, 'query').find(
       identifier,
       'study-root',
       (n) => `thumbnail: ${n} instances looked at`,
@@ -127,12 +127,12 @@ export function registerRenderedRoutes(app: HttpsApp, d: AccessDeps): void {
   app.get(
     `${ROOT}/studies/:study/series/:series/thumbnail`,
     config('A thumbnail of a series: its middle image'),
-    (req: Req, reply) => render(req, reply, representative(req), 'WADO-RS thumbnail', THUMBNAIL),
+    async (req: Req, reply) => render(req, reply, await representative(req), 'WADO-RS thumbnail', THUMBNAIL),
   );
   app.get(
     `${ROOT}/studies/:study/thumbnail`,
     config('A thumbnail of a study: the middle image of its largest series'),
-    (req: Req, reply) => render(req, reply, representative(req), 'WADO-RS thumbnail', THUMBNAIL),
+    async (req: Req, reply) => render(req, reply, await representative(req), 'WADO-RS thumbnail', THUMBNAIL),
   );
 }
 

@@ -43,8 +43,8 @@ export interface InboxRouteDeps {
     transfer: IncomingTransfer,
     destination: string | undefined,
     acceptedBy: Pick<AccessGrounds, 'kind' | 'user' | 'responsibleUser'> & { ip: string },
-    recordAcceptance: (access: PatientDataAccess, destination: string) => void,
-  ) => string | undefined;
+    recordAcceptance: (access: PatientDataAccess, destination: string) => Promise<unknown>,
+  ) => Promise<string | undefined>;
   /** The rule that names the patient in the local PACS, shown with each study. */
   identity: PatientIdentityRule;
 }
@@ -131,7 +131,7 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
       const state = q.data.state;
       const transfers = d.inbox.list(state !== undefined ? { state } : {});
       // Recorded before anything is shown: a listing the trail cannot hold is not answered.
-      d.patientData.open(actingGrounds(req.acting, { node: d.node, ip: req.ip })).recordAll(
+      await d.patientData.open(actingGrounds(req.acting, { node: d.node, ip: req.ip })).recordAll(
         transfers.map((t) =>
           shownAbout({
             action: 'query',
@@ -173,7 +173,7 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
       }
       if (t === undefined)
         throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no arriving transfer ${req.params.transferId} here`);
-      d.patientData.open(actingGrounds(req.acting, { node: d.node, ip: req.ip })).record(
+      await d.patientData.open(actingGrounds(req.acting, { node: d.node, ip: req.ip })).record(
         shownAbout({
           action: 'read',
           description: `inbox transfer read: study from URA ${t.senderUra} (${t.state})`,
@@ -208,7 +208,7 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
         ...(who.responsibleUser !== undefined ? { responsibleUser: who.responsibleUser } : {}),
         ip: req.ip,
       };
-      const destination = d.importInto(transfer, body.destination, acceptedBy, (access, resolved) =>
+      const destination = await d.importInto(transfer, body.destination, acceptedBy, (access, resolved) =>
         access.record(
           importAbout({
             destination: resolved,
@@ -246,7 +246,7 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
       const who = actingGrounds(req.acting, { node: d.node, ip: req.ip });
       const person = who.responsibleUser ?? who.user;
       const reason = body.reason;
-      d.patientData.open(who).record(
+      await d.patientData.open(who).record(
         importAbout({
           destination: '',
           transferId: transfer.transferId,

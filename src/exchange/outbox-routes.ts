@@ -205,7 +205,7 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
       if (!q.success) throw bodyInvalid(q.error);
       const state = q.data.state;
       const transfers = d.outbox.list(state !== undefined ? { state } : {});
-      d.patientData
+      await d.patientData
         .open(actingGrounds(req.acting, { node: d.node, ip: req.ip }))
         .recordAll(
           transfers.map((t) =>
@@ -248,7 +248,7 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
         await sleep(200);
         t = d.outbox.get(req.params.transferId) ?? t;
       }
-      d.patientData
+      await d.patientData
         .open(actingGrounds(req.acting, { node: d.node, ip: req.ip }))
         .record(shown(t, 'read', `outbox transfer read: to URA ${t.request.partnerUra} (${t.state})`));
       return view(t, d.partners);
@@ -276,7 +276,7 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
         );
       if (!allowed.includes(t.state)) throw conflict(t.state);
       const who = actingGrounds(req.acting, { node: d.node, ip: req.ip });
-      d.patientData.open(who).record({
+      await d.patientData.open(who).record({
         ...shown(
           t,
           'read',

@@ -154,15 +154,20 @@ export class OutboxWorker {
     return this.#o.patientData.open(sendGrounds(t.request, { node: this.#o.node }, 'node-task'));
   }
 
-  #audit(t: OutgoingTransfer, partnerName: string, outcome: 'success' | 'failure', description: string): void {
+  async #audit(
+    t: OutgoingTransfer,
+    partnerName: string,
+    outcome: 'success' | 'failure',
+    description: string,
+  ): Promise<void> {
     try {
       const access = this.#access(t);
-      access.record(
+      await access.record(
         sendAbout({
           request: t.request,
           partnerName,
           transferId: t.transferId,
-          patient: t.request.patient ?? access.studySummary(t.request.studyInstanceUid).patient,
+          patient: t.request.patient ?? (await access.studySummary(t.request.studyInstanceUid)).patient,
           outcome,
           description,
         }),
@@ -180,7 +185,7 @@ export class OutboxWorker {
   async #fetchIfMissing(access: PatientDataAccess, studyInstanceUid: string, log: Logger): Promise<void> {
     const source = this.#o.source;
     if (source === undefined) return;
-    const held = access.studySummary(studyInstanceUid).instances;
+    const held = (await access.studySummary(studyInstanceUid)).instances;
     const atSource = await source.locate(studyInstanceUid);
     if (atSource === undefined) {
       if (held > 0) return;
@@ -240,7 +245,7 @@ export class OutboxWorker {
         bytesSent: t.bytesSent + result.bytesSent,
         receipt: result.receipt,
       });
-      this.#audit(
+      await this.#audit(
         t,
         partner.name,
         'success',
@@ -265,7 +270,7 @@ export class OutboxWorker {
       } else {
         outbox.failed(t.transferId, reason);
         log.error({ reason }, 'transfer failed');
-        this.#audit(t, partner.name, 'failure', `sending given up: ${reason}`);
+        await this.#audit(t, partner.name, 'failure', `sending given up: ${reason}`);
       }
     }
   }

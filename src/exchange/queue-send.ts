@@ -61,7 +61,7 @@ export async function queueSend(
   });
   if (!purpose.accept) throw new BeeldbrugError('SEND_NOT_ALLOWED', purpose.detail);
   const patient =
-    access.studySummary(request.studyInstanceUid).patient ??
+    (await access.studySummary(request.studyInstanceUid)).patient ??
     (await d.source?.locate(request.studyInstanceUid))?.patient;
   if (patient === undefined) {
     throw new BeeldbrugError(
@@ -70,7 +70,7 @@ export async function queueSend(
     );
   }
   const queued = d.outbox.enqueue({ ...request, patient });
-  access.record(
+  await access.record(
     sendAbout({
       request,
       partnerName: partner.name,

@@ -157,7 +157,7 @@ async function sendOnce(r: SendRequest, d: SendDeps & { transferId: string }): P
     throw new BeeldbrugError('CONFIG_INVALID', `partner ${r.to.name} (${r.to.ura}) has no baseUrl to send to`);
   d.signal?.throwIfAborted();
   // The worker records the outcome (delivered or given up) through the same access; each attempt is not a record.
-  const released = d.access.releaseStudy(r.studyInstanceUid, undefined);
+  const released = await d.access.releaseStudy(r.studyInstanceUid, undefined);
   const instances = released.map((i) => i.stored);
   const first = instances[0];
   if (first === undefined) throw new BeeldbrugError('NOT_FOUND', `no study ${r.studyInstanceUid} in this node`);

@@ -20,16 +20,20 @@ export interface TransferRouteDeps {
   /** Told once a transfer is complete and verified, e.g. to import it into the PACS. */
   onDelivered?: (transfer: IncomingTransfer) => void;
   /** Told when a partner opens or resumes a transfer (its manifest is known). */
-  onOpened?: (transfer: IncomingTransfer) => void;
+  onOpened?: (transfer: IncomingTransfer) => Promise<void>;
   us: { name: string; ura: string };
   /** Our node key and certificate, which sign receipts. */
   signer: { keyPem: string | Buffer; certPem: string | Buffer };
 }
 
 /** The instances of a transfer this node does not yet hold verified: not received in it, nor held with the same digest. */
-function stillNeeded(d: TransferRouteDeps, transfer: IncomingTransfer, access: PatientDataAccess): string[] {
+async function stillNeeded(
+  d: TransferRouteDeps,
+  transfer: IncomingTransfer,
+  access: PatientDataAccess,
+): Promise<string[]> {
   const received = d.inbox.received(transfer.transferId);
-  const held = access.heldWithDigest(transfer.manifest.instances.filter((i) => !received.has(i.sopInstanceUid)));
+  const held = await access.heldWithDigest(transfer.manifest.instances.filter((i) => !received.has(i.sopInstanceUid)));
   return transfer.manifest.instances.map((i) => i.sopInstanceUid).filter((uid) => !received.has(uid) && !held.has(uid));
 }
 
@@ -102,8 +106,8 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
       const opened = d.inbox.open(manifest, partner.ura);
       if (opened.outcome === 'conflict') throw new BeeldbrugError('TRANSFER_ID_CONFLICT', opened.detail);
       const access = accessFor(d, req.ip, partner, manifest);
-      const needed = stillNeeded(d, opened.transfer, access);
-      access.record(
+      const needed = await stillNeeded(d, opened.transfer, access);
+      await access.record(
         receivingAbout({
           transferId: manifest.transferId,
           manifest,
@@ -111,7 +115,7 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
           description: `transfer ${opened.outcome === 'created' ? 'announced' : 'resumed'} by ${partner.name}: ${manifest.instances.length} instances, ${needed.length} still needed`,
         }),
       );
-      d.onOpened?.(opened.transfer);
+      await d.onOpened?.(opened.transfer);
       req.log.info(
         {
           transferId: manifest.transferId,
@@ -150,8 +154,8 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
         );
       const sender = req.partner?.name ?? transfer.senderUra;
       const access = accessFor(d, req.ip, { ura: transfer.senderUra, name: sender }, transfer.manifest);
-      const needed = transfer.state === 'open' ? stillNeeded(d, transfer, access) : [];
-      access.record(
+      const needed = transfer.state === 'open' ? await stillNeeded(d, transfer, access) : [];
+      await access.record(
         receivingAbout({
           transferId: transfer.transferId,
           manifest: transfer.manifest,
@@ -195,7 +199,7 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
       if (given !== undefined) return { receipt: given };
       const senderName = req.partner?.name ?? transfer.senderUra;
       const access = accessFor(d, req.ip, { ura: transfer.senderUra, name: senderName }, transfer.manifest);
-      const missing = stillNeeded(d, transfer, access);
+      const missing = await stillNeeded(d, transfer, access);
       if (missing.length > 0)
         throw new BeeldbrugError('TRANSFER_INCOMPLETE', `${missing.length} instances are still missing`, {
           members: { missing },
@@ -215,7 +219,7 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
       if (d.inbox.get(transfer.transferId, transfer.senderUra)?.state === 'delivered')
         return { receipt: d.inbox.receiptOf(transfer.transferId) };
       // Recorded before anything is confirmed: if the audit trail cannot be written, the commit fails and is retried.
-      access.record(receivedAbout({ senderName, transferId: transfer.transferId, manifest: transfer.manifest }));
+      await access.record(receivedAbout({ senderName, transferId: transfer.transferId, manifest: transfer.manifest }));
       d.inbox.markDelivered(transfer.transferId, receipt);
       // Users are told a study arrived only now that all of it is here and verified, never on its first image.
       req.log.info(

@@ -44,12 +44,12 @@ function inboxFor(t: TestContext): Inbox {
 
 test('a watched transfer gives its manifest when opened and each instance as it is stored; delivery ends the wait for the rest', async (t) => {
   const inbox = inboxFor(t);
-  const watch = new TransferWatch(inbox, () => new Set(['1.1']));
+  const watch = new TransferWatch(inbox, async () => new Set(['1.1']));
   const m = manifestOf(['1.1', '1.2', '1.3']);
   const w = watch.watch(m.transferId, { idleMs: 600_000, signal: new AbortController().signal });
   const opened = inbox.open(m, MIDDEN);
   assert.ok(opened.outcome === 'created');
-  watch.opened(opened.transfer);
+  await watch.opened(opened.transfer);
   assert.deepEqual(
     (await w.manifest).instances.map((i) => i.sopInstanceUid),
     ['1.1', '1.2', '1.3'],
@@ -67,7 +67,7 @@ test('a watched transfer gives its manifest when opened and each instance as it 
 
 test('a transfer the source opened before it was watched is picked up with what already arrived', async (t) => {
   const inbox = inboxFor(t);
-  const watch = new TransferWatch(inbox, () => new Set());
+  const watch = new TransferWatch(inbox, async () => new Set<string>());
   const m = manifestOf(['2.1', '2.2']);
   assert.equal(inbox.open(m, MIDDEN).outcome, 'created');
   inbox.markReceived(m.transferId, ['2.1']);
@@ -80,7 +80,7 @@ test('a transfer the source opened before it was watched is picked up with what 
 
 test('a cancelled retrieve, or a source that goes quiet, gives up the wait', async (t) => {
   const inbox = inboxFor(t);
-  const watch = new TransferWatch(inbox, () => new Set());
+  const watch = new TransferWatch(inbox, async () => new Set<string>());
   const cancel = new AbortController();
   const cancelled = watch.watch(randomUUID(), { idleMs: 600_000, signal: cancel.signal });
   cancel.abort();

@@ -22,11 +22,13 @@ const CLAIMS_KEPT = 10_000;
 export class TransferWatch {
   readonly #inbox: Inbox;
   /** Which of a manifest's instances the node already holds with the same bytes (the sender will not send them). */
-  readonly #held: (m: Manifest) => Set<string>;
+  readonly #held: (m: Manifest) => Promise<Set<string>>;
   readonly #watches = new Map<string, Watch>();
+  /** Watches whose held instances are still being looked up: their end waits for it, so none is failed too soon. */
+  readonly #opening = new Map<string, Promise<void>>();
   readonly #claimed = new Set<string>();
 
-  constructor(inbox: Inbox, held: (m: Manifest) => Set<string>) {
+  constructor(inbox: Inbox, held: (m: Manifest) => Promise<Set<string>>) {
     this.#inbox = inbox;
     this.#held = held;
   }
@@ -41,7 +43,7 @@ export class TransferWatch {
     if (o.signal.aborted) return w;
     this.#watches.set(transferId, w);
     const open = this.#inbox.find(transferId);
-    if (open !== undefined) this.opened(open);
+    if (open !== undefined) void this.opened(open);
     return w;
   }
 
@@ -50,13 +52,23 @@ export class TransferWatch {
     return this.#claimed.has(transferId);
   }
 
-  opened(transfer: IncomingTransfer): void {
-    const w = this.#watches.get(transfer.transferId);
-    if (w === undefined) return;
-    const already = this.#held(transfer.manifest);
-    for (const uid of this.#inbox.received(transfer.transferId)) already.add(uid);
-    w.opened(transfer.manifest, already);
-    if (transfer.state !== 'open') w.ended(transfer.state);
+  opened(transfer: IncomingTransfer): Promise<void> {
+    const id = transfer.transferId;
+    const w = this.#watches.get(id);
+    if (w === undefined) return Promise.resolve();
+    const opening = this.#held(transfer.manifest).then(
+      (already) => {
+        for (const uid of this.#inbox.received(id)) already.add(uid);
+        w.opened(transfer.manifest, already);
+        if (transfer.state !== 'open') w.ended(transfer.state);
+      },
+      (err: unknown) => w.fail(err instanceof Error ? err : new Error(String(err))),
+    );
+    const settled = opening.finally(() => {
+      if (this.#opening.get(id) === settled) this.#opening.delete(id);
+    });
+    this.#opening.set(id, settled);
+    return settled;
   }
 
   stored(transfer: IncomingTransfer, sopInstanceUid: string): void {
@@ -64,7 +76,12 @@ export class TransferWatch {
   }
 
   ended(transfer: IncomingTransfer): void {
-    this.#watches.get(transfer.transferId)?.ended(transfer.state);
+    const w = this.#watches.get(transfer.transferId);
+    if (w === undefined) return;
+    const state = transfer.state;
+    const opening = this.#opening.get(transfer.transferId);
+    if (opening === undefined) w.ended(state);
+    else void opening.then(() => w.ended(state));
   }
 
   /** Gives up every wait (the node stops). */
@@ -139,6 +156,10 @@ class Watch implements WatchedTransfer {
 
   close(): void {
     this.#fail(new Error('no longer watched'));
+  }
+
+  fail(e: Error): void {
+    this.#fail(e);
   }
 
   #touch(): void {

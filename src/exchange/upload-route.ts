@@ -34,7 +34,7 @@ export interface UploadRouteDeps {
   node: string;
   maxUploadBytes: number;
   /** Told of each instance stored, in arrival order, e.g. to forward it into the PACS by the routing rules. */
-  onStored?: (transfer: IncomingTransfer, sopInstanceUid: string) => void;
+  onStored?: (transfer: IncomingTransfer, sopInstanceUid: string) => Promise<void>;
   /** Told of each instance stored, with how it travelled. */
   onReceived?: (form: 'packed' | 'as-stored') => void;
 }
@@ -135,10 +135,10 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
       const stored: string[] = [];
       // One record (and one note in the inbox) per batch, before any answer: a sender that gets none sends the batch
       // again, and storing is idempotent.
-      const recordStored = (): void => {
+      const recordStored = async (): Promise<void> => {
         if (stored.length === 0) return;
         d.inbox.markReceived(transfer.transferId, stored);
-        access.record(
+        await access.record(
           receivingAbout({
             transferId: transfer.transferId,
             manifest: transfer.manifest,
@@ -187,7 +187,7 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
             );
             d.onReceived?.(type === PACKED_INSTANCE_TYPE ? 'packed' : 'as-stored');
             stored.push(r.sopInstanceUid);
-            d.onStored?.(transfer, r.sopInstanceUid);
+            await d.onStored?.(transfer, r.sopInstanceUid);
           } catch (err) {
             if (!(err instanceof BeeldbrugError)) throw err;
             // A full disk is the node's problem, not the instance's: stop here and say so, the sender tries again later.
@@ -197,7 +197,7 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
               reason: err.code.toLowerCase().replaceAll('_', '-'),
               detail: err.message,
             });
-            access.record(
+            await access.record(
               verifyFailureAbout({
                 senderName: partner.name,
                 transferId: transfer.transferId,
@@ -209,7 +209,7 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
           }
         }
       } catch (err) {
-        recordStored();
+        await recordStored();
         if (err instanceof BodyTooLarge) {
           req.log.warn(
             { transferId: transfer.transferId, sender: partner.ura, stored: stored.length },
@@ -247,7 +247,7 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
           { transferId: transfer.transferId, sender: partner.ura, failed: failed.map((f) => f.reason) },
           'instances refused',
         );
-      recordStored();
+      await recordStored();
       return reply.code(200).send({ stored, failed });
     },
   );

@@ -118,7 +118,7 @@ export function virtualPacs(o: VirtualPacsOptions): VirtualPacs {
   };
 
   /** The patient the identifier names; an explained failure when it names none, or one the node cannot map. */
-  const askedPatient = (a: AssociationInfo, identifier: Dataset): AskedPatient => {
+  const askedPatient = async (a: AssociationInfo, identifier: Dataset): Promise<AskedPatient> => {
     const patientId = identifier.string(Tag.PatientID)?.trim() ?? '';
     const issuer = identifier.string(Tag.IssuerOfPatientID)?.trim() || undefined;
     if (patientId === '' || /[*?\\]/.test(patientId))
@@ -130,10 +130,10 @@ export function virtualPacs(o: VirtualPacsOptions): VirtualPacs {
     const named = { patientId, ...(issuer !== undefined ? { issuer } : {}) };
     // A BSN is asked by as it is; the node's index, where it knows the patient, adds the name the PACS shows.
     if ((issuer === undefined || issuer === BSN_ISSUER_OID) && isValidBsn(patientId)) {
-      const local = access.localPatient({ bsn: patientId });
+      const local = await access.localPatient({ bsn: patientId });
       return { bsn: patientId, ...named, ...(local !== undefined ? { local } : {}) };
     }
-    const local = access.localPatient(named);
+    const local = await access.localPatient(named);
     if (local?.bsn === undefined)
       throw new BeeldbrugError(
         'PATIENT_UNMAPPED',
@@ -170,7 +170,7 @@ export function virtualPacs(o: VirtualPacsOptions): VirtualPacs {
 
   const studyMatches = async (a: AssociationInfo, query: ParsedQuery, identifier: Dataset): Promise<Dataset[]> => {
     const timeline = theTimeline();
-    const patient = askedPatient(a, identifier);
+    const patient = await askedPatient(a, identifier);
     const answer = await timeline.query(
       { bsn: patient.bsn, patientId: patient.patientId, asker: askerOf(a) },
       { ip: a.remoteAddress },
@@ -256,12 +256,12 @@ export function virtualPacs(o: VirtualPacsOptions): VirtualPacs {
   ): Promise<OutgoingInstance[]> => {
     const where = await locate(a, uid, identifier);
     const access = accessOf(a, 'retrieve');
-    const held = access.studySummary(uid).instances;
+    const held = (await access.studySummary(uid)).instances;
     if (held > 0 && held >= where.instances) {
       // Retrieved before and still in the node's cache: no need to ask the source again.
-      return access
-        .retrieve(studyQuery(uid), 'study-root', `${r.what} through ${o.aeTitle}, from the node's copy`)
-        .map(outgoingInstance);
+      return (
+        await access.retrieve(studyQuery(uid), 'study-root', `${r.what} through ${o.aeTitle}, from the node's copy`)
+      ).map(outgoingInstance);
     }
     const community = theTimeline().community(where.source.ura);
     if (community !== undefined) {
@@ -271,9 +271,13 @@ export function virtualPacs(o: VirtualPacsOptions): VirtualPacs {
         { ip: a.remoteAddress },
         { destination: null },
       );
-      return access
-        .retrieve(studyQuery(uid), 'study-root', `${r.what} through ${o.aeTitle}, from ${community.name} (XCA)`)
-        .map(outgoingInstance);
+      return (
+        await access.retrieve(
+          studyQuery(uid),
+          'study-root',
+          `${r.what} through ${o.aeTitle}, from ${community.name} (XCA)`,
+        )
+      ).map(outgoingInstance);
     }
     const asked = await theTimeline().retrieve(
       { bsn: where.bsn, sourceUra: where.source.ura, studyInstanceUid: uid, asker: askerOf(a) },
@@ -292,7 +296,7 @@ export function virtualPacs(o: VirtualPacsOptions): VirtualPacs {
         `${where.source.name} did not start sending study ${uid}: ${(err as Error).message}`,
       );
     }
-    access.record({
+    await access.record({
       action: 'retrieve',
       outcome: 'success',
       description: `${r.what} through ${o.aeTitle}: study from ${where.source.name}, ${manifest.instances.length} instances, each sent on as it arrives`,
@@ -306,7 +310,7 @@ export function virtualPacs(o: VirtualPacsOptions): VirtualPacs {
       open: async () => {
         await incoming.arrived(i.sopInstanceUid);
         // Recorded once above, for the whole study; each instance is only opened here.
-        const [released] = access.releaseInstances([i.sopInstanceUid], undefined);
+        const [released] = await access.releaseInstances([i.sopInstanceUid], undefined);
         if (released === undefined) throw new Error(`instance ${i.sopInstanceUid} arrived but is not held`);
         return released.openDataset();
       },

@@ -69,15 +69,15 @@ export function asCatalog<T>(f: () => T): T {
  * A change to an account (an admin's, or a person's to their own password or keys): a configuration change in the
  * name of the person signed in, with what the session rests on.
  */
-export function recordAccountChange(
+export async function recordAccountChange(
   d: { audit: AuditTrail; node: string },
   session: Session,
   ip: string,
   description: string,
   authorization: string,
-): void {
+): Promise<void> {
   const by = session.account;
-  d.audit.record({
+  await d.audit.record({
     action: 'configuration-change',
     outcome: 'success',
     description,
@@ -92,7 +92,7 @@ export function registerAccountAdminRoutes(app: HttpsApp, d: AccountAdminDeps): 
   const admin = documented(PERSON_ROUTES.admin, 'accounts');
   const issuer = `Beeldbrug ${d.node}`;
 
-  const recordChange = (session: Session, ip: string, description: string): void =>
+  const recordChange = (session: Session, ip: string, description: string): Promise<void> =>
     recordAccountChange(d, session, ip, description, 'admin role, two factors');
 
   app.get(
@@ -123,7 +123,7 @@ export function registerAccountAdminRoutes(app: HttpsApp, d: AccountAdminDeps): 
           throw catalogOf(err);
         });
       const a = created.account;
-      recordChange(req.session!, req.ip, `local account ${a.username} (${a.name}) created with role ${a.role}`);
+      await recordChange(req.session!, req.ip, `local account ${a.username} (${a.name}) created with role ${a.role}`);
       const answer: NewSecondFactor = {
         account: d.accounts.find(a.id)!,
         totpSecret: created.totpSecret,
@@ -149,22 +149,22 @@ export function registerAccountAdminRoutes(app: HttpsApp, d: AccountAdminDeps): 
         switch (what) {
           case 'disable': {
             const after = asCatalog(() => d.accounts.setDisabled(before.id, true));
-            recordChange(req.session!, req.ip, `account ${who} disabled; its sessions ended`);
+            await recordChange(req.session!, req.ip, `account ${who} disabled; its sessions ended`);
             return { account: after };
           }
           case 'enable': {
             const after = asCatalog(() => d.accounts.setDisabled(before.id, false));
-            recordChange(req.session!, req.ip, `account ${who} enabled`);
+            await recordChange(req.session!, req.ip, `account ${who} enabled`);
             return { account: after };
           }
           case 'unlock': {
             const after = asCatalog(() => d.accounts.unlock(before.id));
-            recordChange(req.session!, req.ip, `account ${who} unlocked`);
+            await recordChange(req.session!, req.ip, `account ${who} unlocked`);
             return { account: after };
           }
           case 'reset-second-factor': {
             const r = asCatalog(() => d.accounts.resetSecondFactor(before.id));
-            recordChange(
+            await recordChange(
               req.session!,
               req.ip,
               `account ${who}: second factor (TOTP) replaced; the old one no longer works, its sessions ended`,

@@ -135,7 +135,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
       const at = { node: d.node, ip: req.ip };
       if (!r.ok && r.reason === 'password-expired') {
         admission.succeeded();
-        d.audit.record({
+        await d.audit.record({
           action: 'login-failure',
           outcome: 'failure',
           description: 'sign-in held: the password has expired and must be changed first',
@@ -150,7 +150,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
         );
       }
       if (!r.ok) {
-        d.audit.record({
+        await d.audit.record({
           action: 'login-failure',
           outcome: 'failure',
           description: `sign-in refused (${r.reason})`,
@@ -164,7 +164,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
         });
         return sendProblem(reply, signInFailed);
       }
-      d.audit.record({
+      await d.audit.record({
         action: 'login',
         outcome: 'success',
         description: body.data.newPassword !== undefined ? 'signed in with a new password' : 'signed in',
@@ -206,7 +206,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
     async (req, reply) => {
       const token = sessionTokenOf(req);
       if (token !== undefined) d.accounts.endSession(token);
-      d.audit.record({
+      await d.audit.record({
         action: 'logout',
         outcome: 'success',
         description: 'signed out',
@@ -221,7 +221,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
   );
 
   /** A signed-in person changed their own account (password, SSH keys): a configuration change in their name. */
-  const ownAccountChange = (req: FastifyRequest, description: string): void =>
+  const ownAccountChange = (req: FastifyRequest, description: string): Promise<void> =>
     recordAccountChange(d, req.session!, req.ip, description, 'session, two factors');
   app.post(
     '/api/v1/session/password',
@@ -244,7 +244,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
         .catch((err: unknown) => {
           throw catalogOf(err);
         });
-      ownAccountChange(req, 'own password changed; the other sessions of the account ended');
+      await ownAccountChange(req, 'own password changed; the other sessions of the account ended');
       return reply.code(204).send();
     },
   );
@@ -270,7 +270,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
       const body = sshKeyBody.safeParse(req.body);
       if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'publicKey is required: the .pub file');
       const key = asCatalog(() => d.accounts.addSshKey(req.session!.account.id, body.data.publicKey));
-      ownAccountChange(req, `SSH key ${key.fingerprint} (${key.type}) registered for SFTP`);
+      await ownAccountChange(req, `SSH key ${key.fingerprint} (${key.type}) registered for SFTP`);
       return reply.code(201).send(key);
     },
   );
@@ -289,7 +289,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
       const body = sshKeyRemoveBody.safeParse(req.body);
       if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'fingerprint is required (SHA256:...)');
       asCatalog(() => d.accounts.removeSshKey(req.session!.account.id, body.data.fingerprint));
-      ownAccountChange(req, `SSH key ${body.data.fingerprint} removed`);
+      await ownAccountChange(req, `SSH key ${body.data.fingerprint} removed`);
       return reply.code(204).send();
     },
   );
@@ -319,7 +319,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
         .filter(([, v]) => v !== undefined)
         .map(([k, v]) => `${k}=${String(v)}`)
         .join(', ');
-      d.audit.record({
+      await d.audit.record({
         action: 'audit-read',
         outcome: 'success',
         description: `audit trail read${shown !== '' ? ` (${shown})` : ''}`,
@@ -329,7 +329,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
         objects: {},
         grounds: { purpose, authorization: 'auditor role, two factors' },
       });
-      return { records: d.audit.list(filter) };
+      return { records: await d.audit.list(filter) };
     },
   );
 
@@ -348,8 +348,8 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
       },
     },
     async (req): Promise<AuditChainView> => {
-      const v = d.audit.verify();
-      d.audit.record({
+      const v = await d.audit.verify();
+      await d.audit.record({
         action: 'audit-read',
         outcome: v.ok ? 'success' : 'failure',
         description: v.ok
@@ -418,7 +418,7 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
       const outcome = await signIn.finish(callback, cookieOf(req, OIDC_COOKIE));
       if (outcome.ok) admission.succeeded();
       void reply.header('set-cookie', `${OIDC_COOKIE}=; Path=${OIDC_PATH}; HttpOnly; Secure; SameSite=Lax; Max-Age=0`);
-      const r = complete(outcome, req.ip, authorization);
+      const r = await complete(outcome, req.ip, authorization);
       if (r === undefined) {
         // A browser lands here from the provider: it gets a page it can read and a way back, the same for every failure.
         if (!/text\/html/.test(req.headers.accept ?? '')) return sendProblem(reply, signInFailed);
@@ -434,11 +434,15 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
   );
 
   /** Signs the person in (a session, a login record), or records the refusal; undefined when refused. */
-  const complete = (outcome: OidcOutcome, ip: string, how: string): { token: string; session: Session } | undefined => {
+  const complete = async (
+    outcome: OidcOutcome,
+    ip: string,
+    how: string,
+  ): Promise<{ token: string; session: Session } | undefined> => {
     const at = { node: d.node, ip };
     if (!outcome.ok) {
       d.logger.warn({ remote: ip, reason: outcome.reason, detail: outcome.detail }, 'OpenID Connect sign-in refused');
-      d.audit.record({
+      await d.audit.record({
         action: 'login-failure',
         outcome: 'failure',
         description: `sign-in refused (${outcome.reason}: ${outcome.detail})`,
@@ -455,7 +459,7 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
     const { identity } = outcome;
     const r = d.accounts.signInExternal(identity);
     if (r === undefined) {
-      d.audit.record({
+      await d.audit.record({
         action: 'login-failure',
         outcome: 'failure',
         description: 'sign-in refused (disabled: the account is disabled on this node)',
@@ -466,7 +470,7 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
       });
       return undefined;
     }
-    d.audit.record({
+    await d.audit.record({
       action: 'login',
       outcome: 'success',
       description: `signed in (amr ${identity.amr.join('+') || 'none'}; ${identity.twoFactor ? 'two factors' : 'one factor'})`,
@@ -539,7 +543,7 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
               detail: 'the handle does not belong to a device sign-in this node started, or was used already',
             }
           : result;
-      const r = complete(outcome, req.ip, deviceAuthorization);
+      const r = await complete(outcome, req.ip, deviceAuthorization);
       if (r === undefined) return sendProblem(reply, signInFailed);
       return { token: r.token, user: publicAccount(r.session), expiresAt: r.session.expiresAt };
     },

@@ -72,7 +72,7 @@ export class AtnaExporter {
         const socket = await this.#connect();
         this.#o.logger.info({ ...target, from: this.#cursor }, 'audit export connected');
         backoff = 1000;
-        this.#checkCursor();
+        await this.#checkCursor();
         await this.#pump(socket);
       } catch (err) {
         if (this.#closed) break;
@@ -121,7 +121,7 @@ export class AtnaExporter {
     const host = hostname();
     while (!this.#closed) {
       if (broken !== undefined) throw broken;
-      const records = this.#o.trail.list({ afterSequence: this.#cursor, limit: BATCH });
+      const records = await this.#o.trail.list({ afterSequence: this.#cursor, limit: BATCH });
       if (records.length === 0) {
         await this.#sleep(this.#o.pollMs);
         continue;
@@ -150,9 +150,9 @@ export class AtnaExporter {
    * to an older copy, and which of its records the repository already has is unknown: all go out again (at least once,
    * as always; the repository matches duplicates by sequence and hash).
    */
-  #checkCursor(): void {
+  async #checkCursor(): Promise<void> {
     if (this.#cursor === 0) return;
-    const at = this.#o.trail.list({ afterSequence: this.#cursor - 1, limit: 1 })[0];
+    const at = (await this.#o.trail.list({ afterSequence: this.#cursor - 1, limit: 1 }))[0];
     if (at?.sequence === this.#cursor && (this.#cursorHash === undefined || at.hash === this.#cursorHash)) return;
     this.#o.logger.error(
       { cursor: this.#cursor },

@@ -16,7 +16,10 @@ export function auditWitnessFile(config: Readonly<Config>): string {
  * AUDIT_TRAIL_BROKEN, so nothing records into it and the node does not start; `forVerify` opens it anyway, for
  * `beeldbrug audit verify` to say where it breaks.
  */
-export function openAuditTrail(config: Readonly<Config>, o: { forVerify?: boolean } = {}): SqliteAuditTrail {
+export async function openAuditTrail(
+  config: Readonly<Config>,
+  o: { forVerify?: boolean } = {},
+): Promise<SqliteAuditTrail> {
   let key: Buffer;
   try {
     key = readEncryptionKeyFile(config.audit.keyFile, 'audit key');
@@ -48,7 +51,7 @@ export function openAuditTrail(config: Readonly<Config>, o: { forVerify?: boolea
   }
   const problem = trail.witnessProblem;
   if (problem !== undefined && o.forVerify !== true) {
-    trail.close();
+    await trail.close();
     throw new BeeldbrugError(
       'AUDIT_TRAIL_BROKEN',
       `${problem}. Nothing is recorded and no patient data is served until this is resolved: run \`beeldbrug audit verify\`, restore the audit file, and if the restored copy is older than the witness, \`beeldbrug audit accept-head --reason ...\` (recorded)`,

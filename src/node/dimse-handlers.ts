@@ -189,7 +189,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
         matches =
           virtual !== undefined
             ? await virtual.find(a, identifier, model)
-            : access(a, 'query').find(
+            : await access(a, 'query').find(
                 identifier,
                 model,
                 (n) => `C-FIND at ${level} level: ${n} matches`,
@@ -218,7 +218,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
           (o.partnerDestinations ?? []).includes(wanted)
         ) {
           const identifier = parseDataset(req.identifier, req.transferSyntaxUid);
-          const instances = access(a, 'retrieve').retrieve(identifier, model, `C-MOVE to partner ${wanted}`);
+          const instances = await access(a, 'retrieve').retrieve(identifier, model, `C-MOVE to partner ${wanted}`);
           // Studies named by UID are queued even when the node does not hold them: the outbox fetches them from the PACS.
           const named = (identifier.string(Tag.StudyInstanceUID) ?? '')
             .split('\\')
@@ -266,7 +266,7 @@ export function dimseHandlers(o: HandlerOptions): DimseHandlers {
         const instances =
           virtual !== undefined
             ? await virtual.retrieve(a, identifier, model, { signal: req.signal, what })
-            : access(a, 'retrieve').retrieve(identifier, model, what).map(outgoingInstance);
+            : (await access(a, 'retrieve').retrieve(identifier, model, what)).map(outgoingInstance);
         return { ...(destination !== undefined ? { destination } : {}), instances };
       } catch (err) {
         return fail(a, err, req.kind === 'move' ? 'C-MOVE' : 'C-GET');

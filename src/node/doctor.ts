@@ -192,16 +192,16 @@ function configurationFindings(config: Readonly<Config>): Finding[] {
  * The audit trail as `beeldbrug audit verify` checks it: the chain intact, and reaching the witness of its newest
  * record kept outside the file. A broken trail stops the node at start; doctor says so before the next restart does.
  */
-function auditFindings(config: Readonly<Config>): Finding[] {
+async function auditFindings(config: Readonly<Config>): Promise<Finding[]> {
   const subject = 'audit trail';
   let trail;
   try {
-    trail = openAuditTrail(config, { forVerify: true });
+    trail = await openAuditTrail(config, { forVerify: true });
   } catch (err) {
     return [{ level: 'critical', subject, finding: `cannot be opened: ${(err as Error).message}` }];
   }
   try {
-    const v = trail.verify();
+    const v = await trail.verify();
     if (!v.ok)
       return [
         {
@@ -223,7 +223,7 @@ function auditFindings(config: Readonly<Config>): Finding[] {
       ];
     return [{ level: 'ok', subject, finding: `intact: ${v.records} records, up to the witness of the newest` }];
   } finally {
-    trail.close();
+    await trail.close();
   }
 }
 
@@ -403,7 +403,7 @@ async function pacsFindings(peer: Readonly<Config['dimse']['peers'][number]> & {
 export async function runDoctor(config: Readonly<Config>): Promise<Finding[]> {
   const findings = [
     ...configurationFindings(config),
-    ...auditFindings(config),
+    ...(await auditFindings(config)),
     ...(await ownDimseFindings(config)),
     ...(await ownHttpsFindings(config)),
   ];

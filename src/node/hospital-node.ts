@@ -155,7 +155,7 @@ export async function startNode(
   ])
     privateDatabaseFile(join(config.dataDir, db));
   const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey });
-  const audit = openAuditTrail(config);
+  const audit = await openAuditTrail(config);
   // An expired session is refused when presented; this removes the ones nobody presents again.
   const sweeper = setInterval(() => accounts.sweep(), 3600_000).unref();
   const closers: (() => Promise<void>)[] = [
@@ -290,7 +290,7 @@ export async function startNode(
       retentionDays: config.store.retentionDays,
       auditRetentionYears: config.audit.retentionYears,
       logger: logger.child({ part: 'retention' }),
-      onPurged: (bsns) => localization?.purged(bsns),
+      onPurged: async (bsns) => localization?.purged(bsns),
       ...(shares !== undefined ? { shares } : {}),
       ...(quarantine !== undefined ? { quarantine } : {}),
       ...(options.now !== undefined ? { now: options.now } : {}),
@@ -457,14 +457,14 @@ export async function startNode(
           studies: {
             onStored: (listener) => patientData.onStored(listener),
             patientBsns: () => localizing.patientBsns(),
-            holds: (bsn) => localizing.patientStudies(bsn).length > 0,
+            holds: async (bsn) => (await localizing.patientStudies(bsn)).length > 0,
           },
           logger: logger.child({ part: 'localization' }),
           archive: config.exchange?.fetchFrom !== undefined,
         });
         const publisher = localization;
         closers.push(() => publisher.close());
-        publisher.start();
+        await publisher.start();
       }
       timeline = new TimelineService({
         registry,
@@ -490,13 +490,13 @@ export async function startNode(
             'import',
             'a retrieval from the timeline',
           );
-          const released = access.releaseStudy(studyInstanceUid, undefined);
+          const released = await access.releaseStudy(studyInstanceUid, undefined);
           for (const i of released) forwarder.enqueue(i);
           await forwarder.settled();
           const uids = new Set(released.map((i) => i.stored.instance.sopInstanceUid));
           const failed = forwarder.failed.filter((uid) => uids.has(uid)).length;
           const bsn = released[0]?.stored.patient.bsn;
-          access.record({
+          await access.record({
             action: 'import',
             outcome: failed === 0 ? 'success' : 'failure',
             description: `study from ${community.name} (XCA) into ${route.destination}: ${released.length - failed} of ${released.length} instances`,
@@ -645,11 +645,11 @@ export async function startNode(
         forwarder: PacsForwarder,
         access: PatientDataAccess,
       ): void => {
-        void forwarder.settled().then(() => {
+        void forwarder.settled().then(async () => {
           const uids = new Set(transfer.manifest.instances.map((i) => i.sopInstanceUid));
           const failed = forwarder.failed.filter((uid) => uids.has(uid)).length;
           try {
-            access.record(
+            await access.record(
               importAbout({
                 destination,
                 transferId: transfer.transferId,
@@ -855,14 +855,14 @@ export async function startNode(
               patientData,
               node: config.node.name,
               identity: exchange.patientIdentity,
-              importInto: (transfer, wanted, by, recordAcceptance) => {
+              importInto: async (transfer, wanted, by, recordAcceptance) => {
                 const target = importTarget(wanted);
                 if (target === undefined) return undefined;
                 const { destination, forwarder } = target;
                 const access = importAccess(transfer, destination, by);
-                recordAcceptance(access, destination);
+                await recordAcceptance(access, destination);
                 const uids = transfer.manifest.instances.map((i) => i.sopInstanceUid);
-                for (const released of access.releaseInstances(uids, undefined)) forwarder.enqueue(released);
+                for (const released of await access.releaseInstances(uids, undefined)) forwarder.enqueue(released);
                 recordImport(transfer, destination, forwarder, access);
                 return destination;
               },
@@ -873,7 +873,7 @@ export async function startNode(
               node: config.node.name,
               maxUploadBytes: exchange.maxUploadBytes,
               onReceived: (form) => metrics.exchangeInstanceReceived(form),
-              onStored: (transfer, uid) => {
+              onStored: async (transfer, uid) => {
                 watch.stored(transfer, uid);
                 const route = routeOf(transfer);
                 if (route.action !== 'forward') return;
@@ -881,7 +881,7 @@ export async function startNode(
                 if (forwarder === undefined) return;
                 // Each instance goes into the PACS as it arrives; the import is recorded once the study is in.
                 const access = importAccess(transfer, route.destination, undefined);
-                for (const released of access.releaseInstances([uid], undefined)) forwarder.enqueue(released);
+                for (const released of await access.releaseInstances([uid], undefined)) forwarder.enqueue(released);
               },
             });
           },
@@ -930,7 +930,7 @@ export async function startNode(
               await Promise.all(
                 manifest.instances.map(async (i) => {
                   await incoming.arrived(i.sopInstanceUid);
-                  for (const released of access.releaseInstances([i.sopInstanceUid], undefined))
+                  for (const released of await access.releaseInstances([i.sopInstanceUid], undefined))
                     forwarder.enqueue(released);
                   instances++;
                 }),

@@ -108,7 +108,7 @@ export function registerPacsRoutes(app: HttpsApp, d: PacsRouteDeps): void {
       );
       const access = d.patientData.open(grounds(req.acting, req.ip, 'query'));
       // Recorded before anything is shown: a search the trail cannot hold is not answered.
-      access.recordSearchElsewhere(
+      await access.recordSearchElsewhere(
         `PACS ${pacs.aeTitle} searched: ${found.studies.length} studies${found.more ? ' (more matched)' : ''}`,
         found.studies.map((s) => ({
           patient: { patientId: s.patient.patientId, ...(s.patient.bsn !== undefined ? { bsn: s.patient.bsn } : {}) },
@@ -117,10 +117,12 @@ export function registerPacsRoutes(app: HttpsApp, d: PacsRouteDeps): void {
       );
       return {
         pacs: { aeTitle: pacs.aeTitle, ...(d.description !== undefined ? { description: d.description } : {}) },
-        studies: found.studies.map((s) => ({
-          ...s,
-          heldHere: access.studySummary(s.studyInstanceUid).instances >= s.instances && s.instances > 0,
-        })),
+        studies: await Promise.all(
+          found.studies.map(async (s) => ({
+            ...s,
+            heldHere: (await access.studySummary(s.studyInstanceUid)).instances >= s.instances && s.instances > 0,
+          })),
+        ),
         more: found.more,
       };
     },
@@ -147,7 +149,7 @@ export function registerPacsRoutes(app: HttpsApp, d: PacsRouteDeps): void {
       const where = await pacs.locate(uid);
       if (where === undefined) throw new BeeldbrugError('NOT_FOUND', `the PACS ${pacs.aeTitle} has no study ${uid}`);
       const who = grounds(req.acting, req.ip, 'retrieve');
-      d.patientData.open(who).record({
+      await d.patientData.open(who).record({
         action: 'retrieve',
         outcome: 'success',
         description: `study fetched from the PACS ${pacs.aeTitle} into this node by ${who.user.name} (${where.instances} instances)`,

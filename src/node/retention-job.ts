@@ -18,7 +18,7 @@ export interface RetentionJobOptions {
   auditRetentionYears: number;
   logger: Logger;
   /** Told the BSNs of the patients whose studies were purged (the registry's localizations follow). */
-  onPurged?: (bsns: string[]) => void;
+  onPurged?: (bsns: string[]) => Promise<void>;
   /** Shares keep their studies until they end, and are purged themselves once they ended a retention period ago. */
   /** The clock (milliseconds since the epoch). */
   now?: () => number;
@@ -65,7 +65,7 @@ export class RetentionJob {
     try {
       const before = new Date(now);
       before.setUTCFullYear(before.getUTCFullYear() - auditRetentionYears);
-      const pruned = audit.prune(before, `audit retention ${auditRetentionYears} years`);
+      const pruned = await audit.prune(before, `audit retention ${auditRetentionYears} years`);
       if (pruned > 0)
         logger.info({ records: pruned, before: before.toISOString() }, 'audit records past their retention pruned');
     } catch (err) {
@@ -105,7 +105,7 @@ export class RetentionJob {
         );
       }
       const bsns = [...new Set(purged.flatMap((s) => (s.patient.bsn !== undefined ? [s.patient.bsn] : [])))];
-      if (bsns.length > 0) this.#o.onPurged?.(bsns);
+      if (bsns.length > 0) await this.#o.onPurged?.(bsns);
     } catch (err) {
       logger.error({ err }, 'retention purge failed; trying again at the next run');
     }

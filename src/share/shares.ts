@@ -167,7 +167,7 @@ export class Shares {
       recipient.partner !== undefined
         ? `partner ${recipient.partner.organization}`
         : `${recipient.name} (${recipient.email}, ${recipient.mobile})`;
-    const studies = by.access.shareStudies(
+    const studies = await by.access.shareStudies(
       o.studyInstanceUids,
       `shared${o.deidentify !== undefined ? ' de-identified' : ''} with ${to}${upload ? ', who may upload' : ''}`,
       shareId,
@@ -178,7 +178,7 @@ export class Shares {
     const first = studies[0] as SharedStudy | undefined;
     // An upload request names no study, and no patient until something arrives: its making is recorded on its own.
     if (first === undefined)
-      by.access.record({
+      await by.access.record({
         action: 'share',
         outcome: 'success',
         description: `upload request sent to ${to}`,
@@ -224,7 +224,7 @@ export class Shares {
     } catch (err) {
       await this.#o.store.remove(share.shareId);
       this.#o.logger.error({ err, shareId: share.shareId }, 'share: the e-mail with the link could not be sent');
-      by.access.record({
+      await by.access.record({
         action: 'share',
         outcome: 'failure',
         description: `share with ${recipient.name} not made: the e-mail could not be sent`,
@@ -247,7 +247,7 @@ export class Shares {
     const shares = await this.#o.store.list();
     const byPatient = new Map<string, Share>();
     for (const s of shares) byPatient.set(s.patient.bsn ?? s.patient.patientId ?? '', s);
-    by.access.recordAll(
+    await by.access.recordAll(
       [...byPatient.values()].map((s) => ({
         action: 'query' as const,
         outcome: 'success' as const,
@@ -264,7 +264,7 @@ export class Shares {
     const share = await this.#o.store.get(shareId);
     if (share === undefined) throw new BeeldbrugError('NOT_FOUND', `no share ${shareId}`);
     await this.#o.store.revoke(shareId, by.user, new Date(this.#now()).toISOString());
-    by.access.record({
+    await by.access.record({
       action: 'share',
       outcome: 'success',
       description: `share with ${share.recipient.name} revoked`,
@@ -301,7 +301,7 @@ export class Shares {
       );
     } catch (err) {
       this.#o.logger.error({ err, shareId: share.shareId }, 'share: the SMS with the code could not be sent');
-      recipient.record({
+      await recipient.record({
         action: 'login-failure',
         outcome: 'failure',
         description: 'share link opened; the SMS with the code could not be sent',
@@ -313,7 +313,7 @@ export class Shares {
       });
     }
     admission.succeeded();
-    recipient.record({
+    await recipient.record({
       action: 'login',
       outcome: 'success',
       description: `share link opened; a code was sent by SMS to the number ending in ${share.recipient.mobile.slice(-2)}`,
@@ -341,7 +341,7 @@ export class Shares {
     if (!right) {
       const wrong = await this.#o.store.wrongCode(share.shareId, WRONG_CODES_LOCK, new Date(now).toISOString());
       const left = Math.max(0, WRONG_CODES_LOCK - wrong);
-      recipient.record({
+      await recipient.record({
         action: 'login-failure',
         outcome: 'failure',
         description:
@@ -363,7 +363,7 @@ export class Shares {
     const session = randomBytes(32).toString('base64url');
     const expiresAt = new Date(Math.min(now + RECIPIENT_SESSION_MINUTES * 60_000, Date.parse(share.expiresAt)));
     await this.#o.store.opened(share.shareId, { tokenHash: sha256(session), expiresAt: expiresAt.toISOString() });
-    recipient.record({
+    await recipient.record({
       action: 'login',
       outcome: 'success',
       description: `share opened with link and code (opening ${share.opens + 1} of ${share.maxOpens})`,
@@ -394,7 +394,7 @@ export class Shares {
     from: FromAddress,
   ): Promise<{ share: Share; studies: SharedStudy[]; deidentifier: Deidentifier | undefined }> {
     const share = await this.#shareOf(shareId);
-    const studies = this.#recipientAccess(share, from).sharedStudies(
+    const studies = await this.#recipientAccess(share, from).sharedStudies(
       share.studies.map((s) => s.studyInstanceUid),
       'shared studies shown to their recipient',
       shareId,
@@ -410,7 +410,7 @@ export class Shares {
     const share = await this.#shareOf(shareId);
     const grounds = this.#recipientGrounds(share, from, 'upload');
     if (!share.upload) {
-      this.#o.patientData.open(grounds).record({
+      await this.#o.patientData.open(grounds).record({
         action: 'upload',
         outcome: 'failure',
         description: 'upload refused: this share does not let its recipient upload',
@@ -431,7 +431,7 @@ export class Shares {
     const access = this.#recipientAccess(share, from);
     const bsn = share.patient.bsn;
     if (share.recipient.isPatient !== true || share.deidentify !== null || bsn === undefined) {
-      access.record({
+      await access.record({
         action: 'audit-read',
         outcome: 'failure',
         description: 'access history refused: the share is not made to the patient',
@@ -443,7 +443,7 @@ export class Shares {
         'who accessed the data is shown only to the patient, through their share',
       );
     }
-    return access.accessHistory({ bsn }, shareId).map((r) => this.#plain(r));
+    return (await access.accessHistory({ bsn }, shareId)).map((r) => this.#plain(r));
   }
 
   #plain(r: AuditRecord): AccessHistoryEntry {
@@ -495,7 +495,7 @@ export class Shares {
     for (const s of shares) byPatient.set(s.patient.bsn ?? s.patient.patientId ?? '', s);
     // Each in the name of the person who shared, the partner's access resting on that share.
     for (const s of byPatient.values())
-      this.#o.patientData.open(this.#partnerGrounds(by, 'share', s)).record({
+      await this.#o.patientData.open(this.#partnerGrounds(by, 'share', s)).record({
         action: 'query',
         outcome: 'success',
         description: "shares listed in the partner's download folder",
@@ -533,7 +533,7 @@ export class Shares {
       share.recipient.partner?.accountId !== by.account.id ||
       stateOf(share, this.#now()) !== 'active'
     ) {
-      this.#o.patientData.open(this.#partnerGrounds(by, 'share')).record({
+      await this.#o.patientData.open(this.#partnerGrounds(by, 'share')).record({
         action,
         outcome: 'failure',
         description: `${action === 'read' ? 'viewing' : 'download'} refused: no such share in the partner's folder`,
@@ -569,7 +569,7 @@ export class Shares {
 
   async #download(share: Share, access: PatientDataAccess): Promise<SharedDownload> {
     const shareId = share.shareId;
-    const instances = access.openShared(
+    const instances = await access.openShared(
       share.studies.map((s) => s.studyInstanceUid),
       `shared studies downloaded by their recipient${share.deidentify !== null ? ', de-identified' : ''}`,
       shareId,
@@ -598,9 +598,9 @@ export class Shares {
    * A share opened for its viewer: `study` (as the recipient knows it: the share's UID when it is de-identified) when a
    * request names one, so a viewer's request per image opens that study alone, else all of them.
    */
-  #viewed(share: Share, access: PatientDataAccess, by: string, study?: string): SharedDownload {
+  async #viewed(share: Share, access: PatientDataAccess, by: string, study?: string): Promise<SharedDownload> {
     const deidentifier = this.#deidentifierOf(share);
-    const instances = access.openShared(
+    const instances = await access.openShared(
       share.studies
         .map((s) => s.studyInstanceUid)
         .filter((uid) => study === undefined || (deidentifier?.uid(uid) ?? uid) === study),
@@ -632,7 +632,7 @@ export class Shares {
     const ended = await this.#o.store.endedBefore(cutoff.toISOString());
     for (const share of ended) {
       await this.#o.store.remove(share.shareId);
-      by.record({
+      await by.record({
         action: 'purge',
         outcome: 'success',
         description: `share with ${share.recipient.name} purged ${description}`,

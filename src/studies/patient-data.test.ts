@@ -37,14 +37,14 @@ async function withPatient(
   data: PatientData;
   bsn: string;
   studyInstanceUid: string;
-  records: () => AuditRecord[];
+  records: () => Promise<AuditRecord[]>;
   failNextRecord: () => void;
 }> {
   const dir = tempDir(t);
   const store = await openEmbeddedStore({ dataDir: join(dir, 'data'), encryptionKey: testKey() });
   const trail = new SqliteAuditTrail(join(dir, 'audit.sqlite'), { key: testKey() });
   t.after(async () => {
-    trail.close();
+    await trail.close();
     await store.close();
   });
   let failing = false;
@@ -93,7 +93,7 @@ const studyQuery = (bsn: string): Dataset =>
 
 test('an import is recorded once per study, as the node task that did it', async (t) => {
   const p = await withPatient(t);
-  const imports = p.records().filter((r) => r.action === 'import');
+  const imports = (await p.records()).filter((r) => r.action === 'import');
   assert.equal(imports.length, 1);
   assert.equal(imports[0]?.user.id, 'system:import');
   assert.equal(imports[0]?.patient?.bsn, p.bsn);
@@ -103,9 +103,9 @@ test('an import is recorded once per study, as the node task that did it', async
 test('a DICOM peer query is answered and recorded with who, where, why and the patient asked for', async (t) => {
   const p = await withPatient(t);
   const access = p.data.open(PACS);
-  const matches = access.find(studyQuery(p.bsn), 'study-root', (n) => `C-FIND: ${n} matches`, { bsn: p.bsn });
+  const matches = await access.find(studyQuery(p.bsn), 'study-root', (n) => `C-FIND: ${n} matches`, { bsn: p.bsn });
   assert.equal(matches.length, 1);
-  const r = p.records().at(-1);
+  const r = (await p.records()).at(-1);
   assert.equal(r?.action, 'query');
   assert.equal(r?.outcome, 'success');
   assert.equal(r?.description, 'C-FIND: 1 matches');
@@ -118,7 +118,7 @@ test('a DICOM peer query is answered and recorded with who, where, why and the p
 
 test('image bytes are opened only through what an access released, and the release is recorded per study', async (t) => {
   const p = await withPatient(t);
-  const released = p.data
+  const released = await p.data
     .open({ ...PACS, purpose: 'retrieve' })
     .retrieve(
       new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'STUDY').set(Tag.StudyInstanceUID, 'UI', p.studyInstanceUid),
@@ -129,7 +129,7 @@ test('image bytes are opened only through what an access released, and the relea
   let bytes = 0;
   for await (const chunk of released[0]!.openDataset()) bytes += (chunk as Buffer).length;
   assert.ok(bytes > 0);
-  const r = p.records().at(-1);
+  const r = (await p.records()).at(-1);
   assert.equal(r?.action, 'retrieve');
   assert.equal(r?.objects.sopInstanceUids?.length, released.length);
   assert.equal(r?.description, `C-GET: ${released.length} instances`);
@@ -138,11 +138,11 @@ test('image bytes are opened only through what an access released, and the relea
 test('a partner node may not open image bytes itself: refused, recorded as a failure, nothing released', async (t) => {
   const p = await withPatient(t);
   const access = p.data.open({ ...PARTNER, purpose: 'exchange' });
-  assert.throws(
+  await assert.rejects(
     () => access.releaseStudy(p.studyInstanceUid, 'sent'),
     (err: unknown) => err instanceof BeeldbrugError && err.code === 'ACCESS_DENIED',
   );
-  const r = p.records().at(-1);
+  const r = (await p.records()).at(-1);
   assert.equal(r?.outcome, 'failure');
   assert.equal(r?.user.id, PARTNER.user.id);
   assert.match(r?.description ?? '', /may not release/);
@@ -150,21 +150,21 @@ test('a partner node may not open image bytes itself: refused, recorded as a fai
 
 test('a DICOM peer may not act for a release to another organization', async (t) => {
   const p = await withPatient(t);
-  assert.throws(
+  await assert.rejects(
     () => p.data.open({ ...PACS, purpose: 'release' }).patientStudies(p.bsn),
     (err: unknown) => err instanceof BeeldbrugError && err.code === 'ACCESS_DENIED',
   );
-  assert.equal(p.records().at(-1)?.outcome, 'failure');
+  assert.equal((await p.records()).at(-1)?.outcome, 'failure');
 });
 
 test('a release lists nothing before consent is established, and says so in the trail', async (t) => {
   const p = await withPatient(t, { mayRelease: async () => ({ decision: 'permit', consentReference: 'c-1' }) });
   const access = p.data.open(PARTNER);
-  assert.throws(
+  await assert.rejects(
     () => access.patientStudies(p.bsn),
     (err: unknown) => err instanceof BeeldbrugError && err.code === 'RELEASE_REFUSED',
   );
-  const r = p.records().at(-1);
+  const r = (await p.records()).at(-1);
   assert.equal(r?.outcome, 'failure');
   assert.equal(r?.patient?.bsn, p.bsn);
 });
@@ -185,9 +185,15 @@ test('with a permit the release lists the studies, and every record of it names 
   });
   assert.equal(ref, 'consent-42');
   assert.deepEqual(asked, [`${p.bsn}->87654321`]);
-  assert.equal(access.patientStudies(p.bsn).length, 1);
-  access.record({ action: 'query', outcome: 'success', description: 'listed', patient: { bsn: p.bsn }, objects: {} });
-  const r = p.records().at(-1);
+  assert.equal((await access.patientStudies(p.bsn)).length, 1);
+  await access.record({
+    action: 'query',
+    outcome: 'success',
+    description: 'listed',
+    patient: { bsn: p.bsn },
+    objects: {},
+  });
+  const r = (await p.records()).at(-1);
   assert.deepEqual(r?.grounds, {
     purpose: 'treatment',
     authorization: 'registry-consent',
@@ -216,23 +222,23 @@ test('a denial, an unreachable registry and no registry at all each refuse the r
       access.establishConsent(p.bsn, '87654321', { action: 'query', objects: {}, refusedAs: 'timeline request' }),
       (err: unknown) => err instanceof BeeldbrugError && err.code === code,
     );
-    const r = p.records().at(-1);
+    const r = (await p.records()).at(-1);
     assert.equal(r?.outcome, 'failure', code);
     assert.equal(r?.patient?.bsn, p.bsn, code);
     assert.match(r?.description ?? '', /^timeline request refused/, code);
-    assert.throws(() => access.patientStudies(p.bsn), /no consent/, `${code}: still nothing listed`);
+    await assert.rejects(() => access.patientStudies(p.bsn), /no consent/, `${code}: still nothing listed`);
   }
 });
 
 test('when the audit trail cannot be written, the query is not answered', async (t) => {
   const p = await withPatient(t);
-  const before = p.records().length;
+  const before = (await p.records()).length;
   p.failNextRecord();
-  assert.throws(
+  await assert.rejects(
     () => p.data.open(PACS).find(studyQuery(p.bsn), 'study-root', (n) => `${n}`, { bsn: p.bsn }),
     /disk full/,
   );
-  assert.equal(p.records().length, before);
+  assert.equal((await p.records()).length, before);
 });
 
 test('retention purges as the node task, one record per study', async (t) => {
@@ -241,7 +247,7 @@ test('retention purges as the node task, one record per study', async (t) => {
     .openForTask('retention', 'retention job', 'retention', 'store.retentionDays=7')
     .purgeReceivedBefore(new Date(Date.now() + 60_000), (s) => `purged ${s.instances}`);
   assert.equal(purged.length, 1);
-  const r = p.records().at(-1);
+  const r = (await p.records()).at(-1);
   assert.equal(r?.action, 'purge');
   assert.equal(r?.user.id, 'system:retention');
   assert.equal(r?.grounds.authorization, 'store.retentionDays=7');
@@ -261,33 +267,38 @@ test("a viewer's frames of one series: the first is recorded and covers that per
     purpose: 'retrieve',
     authorization: 'DICOMweb, signed in',
   };
-  const instances = p.data
-    .open({ ...PACS, purpose: 'retrieve' })
-    .retrieve(
-      new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'STUDY').set(Tag.StudyInstanceUID, 'UI', p.studyInstanceUid),
-      'study-root',
-      'C-GET',
-    )
-    .filter((i, _, all) => i.stored.series.seriesInstanceUid === all[0]?.stored.series.seriesInstanceUid);
+  const instances = (
+    await p.data
+      .open({ ...PACS, purpose: 'retrieve' })
+      .retrieve(
+        new Dataset().set(Tag.QueryRetrieveLevel, 'CS', 'STUDY').set(Tag.StudyInstanceUID, 'UI', p.studyInstanceUid),
+        'study-root',
+        'C-GET',
+      )
+  ).filter((i, _, all) => i.stored.series.seriesInstanceUid === all[0]?.stored.series.seriesInstanceUid);
   const frameOf = (n: number) =>
     new Dataset()
       .set(Tag.QueryRetrieveLevel, 'CS', 'IMAGE')
       .set(Tag.StudyInstanceUID, 'UI', p.studyInstanceUid)
       .set(Tag.SOPInstanceUID, 'UI', instances[n % instances.length]!.stored.instance.sopInstanceUid);
-  const retrieves = () => p.records().filter((r) => r.action === 'retrieve' && r.user.id !== 'dicom:PACS');
+  const retrieves = async () =>
+    (await p.records()).filter((r) => r.action === 'retrieve' && r.user.id !== 'dicom:PACS');
   const view = (who: AccessGrounds, n: number) =>
     p.data.open(who).retrieve(frameOf(n), 'study-root', `WADO-RS frames 1`, { viewing: true });
 
-  for (let n = 0; n < 5; n++) assert.equal(view(person, n).length, 1, 'every frame is released');
-  assert.equal(retrieves().length, 1, 'five frames, one record');
-  assert.match(retrieves()[0]?.description ?? '', /covers this person's further frames of the series for 5 minutes/);
-  view({ ...person, user: { ...person.user, id: 'u-2', name: 'Dr. B' } }, 0);
-  assert.equal(retrieves().length, 2, 'another person has a record of their own');
-  p.data.open(person).retrieve(frameOf(0), 'study-root', 'WADO-RS');
-  assert.equal(retrieves().length, 3, 'a retrieval that is not a viewer frame is recorded every time');
+  for (let n = 0; n < 5; n++) assert.equal((await view(person, n)).length, 1, 'every frame is released');
+  assert.equal((await retrieves()).length, 1, 'five frames, one record');
+  assert.match(
+    (await retrieves())[0]?.description ?? '',
+    /covers this person's further frames of the series for 5 minutes/,
+  );
+  await view({ ...person, user: { ...person.user, id: 'u-2', name: 'Dr. B' } }, 0);
+  assert.equal((await retrieves()).length, 2, 'another person has a record of their own');
+  await p.data.open(person).retrieve(frameOf(0), 'study-root', 'WADO-RS');
+  assert.equal((await retrieves()).length, 3, 'a retrieval that is not a viewer frame is recorded every time');
   clock += 5 * 60_000;
-  view(person, 1);
-  assert.equal(retrieves().length, 4, 'after five minutes, a new record');
+  await view(person, 1);
+  assert.equal((await retrieves()).length, 4, 'after five minutes, a new record');
 });
 
 test("a share's recipient stores only when uploading, and reads nothing then; sharing gives no store", async (t) => {
@@ -303,8 +314,8 @@ test("a share's recipient stores only when uploading, and reads nothing then; sh
   const nothing = (async function* () {})();
   const provenance = { receivedAt: new Date().toISOString(), via: 'upload', callingAeTitle: null, remoteAddress: null };
   await assert.rejects(p.data.open(recipient).ingestPart10Stream(nothing, { provenance }, undefined), refused);
-  assert.match(p.records().at(-1)?.description ?? '', /a share-recipient may not store patient data/);
+  assert.match((await p.records()).at(-1)?.description ?? '', /a share-recipient may not store patient data/);
   const uploading = p.data.open({ ...recipient, purpose: 'upload' });
-  assert.throws(() => uploading.openShared([p.studyInstanceUid], 'downloaded', 's1'), refused);
-  assert.match(p.records().at(-1)?.description ?? '', /a share-recipient may not read patient data/);
+  await assert.rejects(() => uploading.openShared([p.studyInstanceUid], 'downloaded', 's1'), refused);
+  assert.match((await p.records()).at(-1)?.description ?? '', /a share-recipient may not read patient data/);
 });

@@ -267,13 +267,13 @@ export class PatientDataAccess {
    * Records one event with this access's who, where and why. Throws when the trail cannot be written; the caller must
    * then fail what it was doing, so nothing happens unrecorded.
    */
-  record(about: AuditAbout): AuditRecord {
+  async record(about: AuditAbout): Promise<AuditRecord> {
     return this.#o.audit.record(this.#eventOf(about));
   }
 
   /** Records several events in one durable write: all or none. */
-  recordAll(abouts: readonly AuditAbout[]): void {
-    if (abouts.length > 0) this.#o.audit.recordAll(abouts.map((about) => this.#eventOf(about)));
+  async recordAll(abouts: readonly AuditAbout[]): Promise<void> {
+    if (abouts.length > 0) await this.#o.audit.recordAll(abouts.map((about) => this.#eventOf(about)));
   }
 
   #eventOf(about: AuditAbout): AuditEvent {
@@ -304,25 +304,25 @@ export class PatientDataAccess {
   }
 
   /** Refuses (recorded, then thrown) unless this accessor may act for this purpose. */
-  #authorize(
+  async #authorize(
     op: Operation,
     what: string,
     about: Omit<AuditAbout, 'action' | 'outcome' | 'description'>,
     action: AuditEvent['action'],
-  ): void {
+  ): Promise<void> {
     const g = this.grounds;
     if (!MAY[g.purpose].includes(g.kind))
-      this.#refuse(action, `${what} refused: a ${g.kind} may not act for ${g.purpose}`, about);
+      await this.#refuse(action, `${what} refused: a ${g.kind} may not act for ${g.purpose}`, about);
     if (!(CAN_FOR_PURPOSE[g.kind]?.[g.purpose] ?? CAN[g.kind]).includes(op))
-      this.#refuse(action, `${what} refused: a ${g.kind} may not ${op} patient data`, about);
+      await this.#refuse(action, `${what} refused: a ${g.kind} may not ${op} patient data`, about);
   }
 
-  #refuse(
+  async #refuse(
     action: AuditEvent['action'],
     description: string,
     about: Omit<AuditAbout, 'action' | 'outcome' | 'description'>,
-  ): never {
-    this.record({
+  ): Promise<never> {
+    await this.record({
       action,
       outcome: 'failure',
       description,
@@ -348,12 +348,12 @@ export class PatientDataAccess {
     },
   ): Promise<string> {
     const patient = { bsn };
-    const refused = (
+    const refused = async (
       code: 'RELEASE_WITHOUT_REGISTRY' | 'REGISTRY_UNREACHABLE' | 'RELEASE_REFUSED',
       description: string,
       consentReference?: string,
-    ): never => {
-      this.record({
+    ): Promise<never> => {
+      await this.record({
         action: about.action,
         outcome: 'failure',
         description,
@@ -363,7 +363,7 @@ export class PatientDataAccess {
       });
       throw new BeeldbrugError(code, description);
     };
-    this.#authorize('query', about.refusedAs, { patient, objects: about.objects }, about.action);
+    await this.#authorize('query', about.refusedAs, { patient, objects: about.objects }, about.action);
     const decider = this.#o.consent();
     if (decider === undefined)
       return refused(
@@ -388,11 +388,15 @@ export class PatientDataAccess {
   }
 
   /** For purposes that need consent: the reference established for this patient, or a recorded refusal. */
-  #consentFor(bsn: string, action: AuditEvent['action'], objects: AuditEvent['objects']): string | undefined {
+  async #consentFor(
+    bsn: string,
+    action: AuditEvent['action'],
+    objects: AuditEvent['objects'],
+  ): Promise<string | undefined> {
     if (!NEEDS_CONSENT.has(this.grounds.purpose)) return undefined;
     const ref = this.#consented.get(bsn);
     if (ref !== undefined) return ref;
-    this.record({
+    await this.record({
       action,
       outcome: 'failure',
       description: 'refused: no consent established for this patient',
@@ -404,9 +408,9 @@ export class PatientDataAccess {
 
   /** Stores one instance (C-STORE, a C-GET sub-operation); the first instance of each study is recorded. */
   async ingest(input: IngestInput, description: string): Promise<IngestOutcome> {
-    this.#authorize('store', 'storing an instance', { objects: {} }, 'receive');
+    await this.#authorize('store', 'storing an instance', { objects: {} }, 'receive');
     const stored = await this.#o.studies.ingest(this.#ctx, input);
-    this.#recordReceived(stored, description);
+    await this.#recordReceived(stored, description);
     return stored;
   }
 
@@ -421,24 +425,24 @@ export class PatientDataAccess {
     description: string | undefined,
   ): Promise<IngestOutcome & { sopInstanceUid: string }> {
     // A person's upload (STOW-RS) is an import; a partner's or a peer's is storing what it sent.
-    this.#authorize(
+    await this.#authorize(
       this.grounds.purpose === 'import' ? 'import' : 'store',
       'storing an instance',
       { objects: {} },
       'receive',
     );
     const stored = await this.#o.studies.ingestPart10Stream(this.#ctx, source, o);
-    if (description !== undefined) this.#recordReceived(stored, description);
+    if (description !== undefined) await this.#recordReceived(stored, description);
     return stored;
   }
 
   /** Imports a Part 10 file from disk, recorded per study. */
   async importFile(path: string): Promise<IngestOutcome & { sopInstanceUid: string }> {
-    this.#authorize('import', 'importing a file', { objects: {} }, 'import');
+    await this.#authorize('import', 'importing a file', { objects: {} }, 'import');
     const stored = await this.#o.studies.importFile(this.#ctx, path);
     if (!this.#receivedStudies.has(stored.studyInstanceUid)) {
       this.#receivedStudies.add(stored.studyInstanceUid);
-      this.record({
+      await this.record({
         action: 'import',
         outcome: 'success',
         description: 'study imported from files',
@@ -449,9 +453,9 @@ export class PatientDataAccess {
     return stored;
   }
 
-  #recordReceived(stored: IngestOutcome, description: string): void {
+  async #recordReceived(stored: IngestOutcome, description: string): Promise<void> {
     if (this.#receivedStudies.has(stored.studyInstanceUid)) return;
-    this.record({
+    await this.record({
       action: 'receive',
       outcome: 'success',
       description,
@@ -465,15 +469,20 @@ export class PatientDataAccess {
    * C-FIND: the response identifiers for the matches, recorded as one query naming the patient asked for (when the
    * identifier names one) and the study (when the answer is one study).
    */
-  find(
+  async find(
     identifier: Dataset,
     model: InformationModel,
     description: (matches: number) => string,
     asked: AuditEvent['patient'],
     /** QIDO-RS paging (limit/offset); C-FIND answers every match. */
     page?: QueryPage,
-  ): Dataset[] {
-    this.#authorize('query', 'query', { ...(asked !== undefined ? { patient: asked } : {}), objects: {} }, 'query');
+  ): Promise<Dataset[]> {
+    await this.#authorize(
+      'query',
+      'query',
+      { ...(asked !== undefined ? { patient: asked } : {}), objects: {} },
+      'query',
+    );
     const { matches, patients } = this.#o.studies.find(this.#ctx, identifier, model, page);
     const studyUids = new Set<string>();
     for (const m of matches) {
@@ -489,7 +498,7 @@ export class PatientDataAccess {
       objects: only !== undefined ? { studyInstanceUid: only } : {},
     });
     // One record per patient whose data the answer showed, so each patient's log has it; none shown: the one asked for.
-    this.recordAll(patients.length > 0 ? patients.map(about) : [about(asked)]);
+    await this.recordAll(patients.length > 0 ? patients.map(about) : [about(asked)]);
     return matches;
   }
 
@@ -498,11 +507,11 @@ export class PatientDataAccess {
    * this node, and recorded once per study the answer showed (so each patient's log names what was seen), or once for
    * the question when it showed nothing.
    */
-  recordSearchElsewhere(
+  async recordSearchElsewhere(
     description: string,
     shown: readonly { patient: NonNullable<AuditEvent['patient']>; studyInstanceUid: string }[],
-  ): void {
-    this.#authorize('query', 'searching the PACS', { objects: {} }, 'query');
+  ): Promise<void> {
+    await this.#authorize('query', 'searching the PACS', { objects: {} }, 'query');
     const records: AuditAbout[] = shown.map((s) => ({
       action: 'query',
       outcome: 'success',
@@ -510,7 +519,9 @@ export class PatientDataAccess {
       patient: s.patient,
       objects: { studyInstanceUid: s.studyInstanceUid },
     }));
-    this.recordAll(records.length > 0 ? records : [{ action: 'query', outcome: 'success', description, objects: {} }]);
+    await this.recordAll(
+      records.length > 0 ? records : [{ action: 'query', outcome: 'success', description, objects: {} }],
+    );
   }
 
   /**
@@ -518,13 +529,13 @@ export class PatientDataAccess {
    * through here. `viewing`: a viewer's frame of one series, whose first record covers this person's further frames of
    * that series for VIEWING_WINDOW_MS (the record says so); everything else is recorded every time.
    */
-  retrieve(
+  async retrieve(
     identifier: Dataset,
     model: InformationModel,
     description: string,
     o: { viewing?: boolean } = {},
-  ): ReleasedInstance[] {
-    this.#authorize('release', 'retrieve', { objects: {} }, 'retrieve');
+  ): Promise<ReleasedInstance[]> {
+    await this.#authorize('release', 'retrieve', { objects: {} }, 'retrieve');
     const instances = this.#o.studies.instancesToRetrieve(this.#ctx, identifier, model);
     const series = new Set(instances.map((i) => i.series.seriesInstanceUid));
     const key =
@@ -533,7 +544,7 @@ export class PatientDataAccess {
         : undefined;
     const now = this.#o.now();
     if (key === undefined || (this.#o.viewing.get(key) ?? 0) <= now) {
-      this.#recordRetrieved(
+      await this.#recordRetrieved(
         instances,
         description,
         undefined,
@@ -553,19 +564,19 @@ export class PatientDataAccess {
     viewing.set(key, until);
   }
 
-  #recordRetrieved(
+  async #recordRetrieved(
     instances: readonly StoredInstance[],
     description: string,
     extra?: AuditEvent['objects'],
     note = '',
-  ): void {
+  ): Promise<void> {
     const byStudy = new Map<string, StoredInstance[]>();
     for (const i of instances) {
       const list = byStudy.get(i.study.studyInstanceUid);
       if (list !== undefined) list.push(i);
       else byStudy.set(i.study.studyInstanceUid, [i]);
     }
-    this.recordAll(
+    await this.recordAll(
       [...byStudy].map(([uid, list]) => ({
         action: 'retrieve' as const,
         outcome: 'success' as const,
@@ -590,16 +601,16 @@ export class PatientDataAccess {
    * or, without a description, by the caller through this access with the outcome (a send delivered or given up);
    * their bytes open only through what this returns.
    */
-  releaseStudy(
+  async releaseStudy(
     studyInstanceUid: string,
     description: string | undefined,
     objects?: AuditEvent['objects'],
-  ): ReleasedInstance[] {
-    this.#authorize('release', 'sending a study', { objects: { ...objects, studyInstanceUid } }, 'retrieve');
+  ): Promise<ReleasedInstance[]> {
+    await this.#authorize('release', 'sending a study', { objects: { ...objects, studyInstanceUid } }, 'retrieve');
     const instances = this.#o.studies.studyInstances(this.#ctx, studyInstanceUid);
     const bsn = instances[0]?.patient.bsn;
-    if (bsn !== null && bsn !== undefined) this.#consentFor(bsn, 'retrieve', { ...objects, studyInstanceUid });
-    if (instances.length > 0 && description !== undefined) this.#recordRetrieved(instances, description, objects);
+    if (bsn !== null && bsn !== undefined) await this.#consentFor(bsn, 'retrieve', { ...objects, studyInstanceUid });
+    if (instances.length > 0 && description !== undefined) await this.#recordRetrieved(instances, description, objects);
     return instances.map((i) => this.#released(i));
   }
 
@@ -607,14 +618,14 @@ export class PatientDataAccess {
    * Named instances leaving the node (forwarded into the PACS after a transfer): recorded per study with the
    * description, or, without one, by the caller through this access once the import is settled.
    */
-  releaseInstances(
+  async releaseInstances(
     sopInstanceUids: readonly string[],
     description: string | undefined,
     objects?: AuditEvent['objects'],
-  ): ReleasedInstance[] {
-    this.#authorize('release', 'sending instances', { objects: { ...objects } }, 'retrieve');
+  ): Promise<ReleasedInstance[]> {
+    await this.#authorize('release', 'sending instances', { objects: { ...objects } }, 'retrieve');
     const found = sopInstanceUids.flatMap((uid) => this.#o.studies.instance(this.#ctx, uid) ?? []);
-    if (found.length > 0 && description !== undefined) this.#recordRetrieved(found, description, objects);
+    if (found.length > 0 && description !== undefined) await this.#recordRetrieved(found, description, objects);
     return found.map((i) => this.#released(i));
   }
 
@@ -622,16 +633,16 @@ export class PatientDataAccess {
    * What the node holds of a study, without its bytes: how many instances and whose. Used to decide whether to fetch
    * from the PACS; not recorded, since nothing of the patient leaves and no person sees it.
    */
-  studySummary(studyInstanceUid: string): { instances: number; patient?: AuditEvent['patient'] } {
-    this.#authorize('read', 'looking up a study', { objects: { studyInstanceUid } }, 'read');
+  async studySummary(studyInstanceUid: string): Promise<{ instances: number; patient?: AuditEvent['patient'] }> {
+    await this.#authorize('read', 'looking up a study', { objects: { studyInstanceUid } }, 'read');
     const contents = this.#o.studies.studyContents(this.#ctx, studyInstanceUid);
     if (contents === undefined) return { instances: 0 };
     return { instances: countOf(contents.kinds), patient: patientOf(contents.first) };
   }
 
   /** Which of these instances the node holds with exactly these bytes; see StudyService.heldWithDigest. */
-  heldWithDigest(instances: readonly { sopInstanceUid: string; sha256: string }[]): Set<string> {
-    this.#authorize('read', 'checking held instances', { objects: {} }, 'read');
+  async heldWithDigest(instances: readonly { sopInstanceUid: string; sha256: string }[]): Promise<Set<string>> {
+    await this.#authorize('read', 'checking held instances', { objects: {} }, 'read');
     return this.#o.studies.heldWithDigest(this.#ctx, instances);
   }
 
@@ -639,18 +650,26 @@ export class PatientDataAccess {
    * A person shares studies with someone outside the hospital (a patient, a doctor elsewhere): what each study is, one
    * 'share' record per study naming the recipient. Throws NOT_FOUND (recorded) when the node does not hold a study.
    */
-  shareStudies(studyInstanceUids: readonly string[], description: string, shareId: string): SharedStudy[] {
-    this.#authorize('release', 'sharing studies', { objects: {} }, 'share');
-    const studies = this.#shared(studyInstanceUids, 'share');
-    this.recordAll(studies.map((s) => sharedAbout(s, 'share', description, shareId)));
+  async shareStudies(
+    studyInstanceUids: readonly string[],
+    description: string,
+    shareId: string,
+  ): Promise<SharedStudy[]> {
+    await this.#authorize('release', 'sharing studies', { objects: {} }, 'share');
+    const studies = await this.#shared(studyInstanceUids, 'share');
+    await this.recordAll(studies.map((s) => sharedAbout(s, 'share', description, shareId)));
     return studies.map((s) => s.study);
   }
 
   /** What a share's recipient sees of its studies, recorded as read (their own share's studies only: the caller's). */
-  sharedStudies(studyInstanceUids: readonly string[], description: string, shareId?: string): SharedStudy[] {
-    this.#authorize('read', 'showing shared studies', { objects: {} }, 'read');
-    const studies = this.#shared(studyInstanceUids, 'read');
-    this.recordAll(studies.map((s) => sharedAbout(s, 'read', description, shareId)));
+  async sharedStudies(
+    studyInstanceUids: readonly string[],
+    description: string,
+    shareId?: string,
+  ): Promise<SharedStudy[]> {
+    await this.#authorize('read', 'showing shared studies', { objects: {} }, 'read');
+    const studies = await this.#shared(studyInstanceUids, 'read');
+    await this.recordAll(studies.map((s) => sharedAbout(s, 'read', description, shareId)));
     return studies.map((s) => s.study);
   }
 
@@ -659,13 +678,17 @@ export class PatientDataAccess {
    * the records about them): only a share's recipient may ask, and the share decides that its recipient is the patient.
    * The reading is itself recorded.
    */
-  accessHistory(patient: { bsn: string }, shareId: string, limit = 1000): AuditRecord[] {
+  async accessHistory(patient: { bsn: string }, shareId: string, limit = 1000): Promise<AuditRecord[]> {
     const about = { patient, objects: { shareId } };
-    this.#authorize('read', 'showing a patient who accessed their data', about, 'audit-read');
+    await this.#authorize('read', 'showing a patient who accessed their data', about, 'audit-read');
     if (this.grounds.kind !== 'share-recipient')
-      this.#refuse('audit-read', 'access history refused: it is shown to the patient, through their share', about);
-    const records = this.#o.audit.list({ bsn: patient.bsn, limit: 100_000 }).slice(-limit).reverse();
-    this.record({
+      await this.#refuse(
+        'audit-read',
+        'access history refused: it is shown to the patient, through their share',
+        about,
+      );
+    const records = (await this.#o.audit.list({ bsn: patient.bsn, limit: 100_000 })).slice(-limit).reverse();
+    await this.record({
       action: 'audit-read',
       outcome: 'success',
       description: 'the patient read who accessed their data',
@@ -679,28 +702,28 @@ export class PatientDataAccess {
    * or `viewing` in the browser, where a viewer asks for every image on its own: one 'read' record per study covers
    * this recipient's further images of it for VIEWING_WINDOW_MS (the record says so).
    */
-  openShared(
+  async openShared(
     studyInstanceUids: readonly string[],
     description: string,
     shareId: string,
     o: { viewing?: boolean } = {},
-  ): ReleasedInstance[] {
+  ): Promise<ReleasedInstance[]> {
     const action = o.viewing === true ? 'read' : 'download';
-    this.#authorize(
+    await this.#authorize(
       'read',
       o.viewing === true ? 'viewing shared studies' : 'downloading shared studies',
       { objects: {} },
       action,
     );
-    const studies = this.#shared(studyInstanceUids, action);
-    if (o.viewing !== true) this.recordAll(studies.map((s) => sharedAbout(s, action, description, shareId)));
+    const studies = await this.#shared(studyInstanceUids, action);
+    if (o.viewing !== true) await this.recordAll(studies.map((s) => sharedAbout(s, action, description, shareId)));
     else {
       const now = this.#o.now();
       const keyOf = (s: { study: SharedStudy }): string =>
         `${this.grounds.user.id}|${this.grounds.accessPoint.ip ?? ''}|${s.study.studyInstanceUid}`;
       const due = studies.filter((s) => (this.#o.viewing.get(keyOf(s)) ?? 0) <= now);
       const covers = `; viewing: this record covers their further images of the study for ${VIEWING_WINDOW_MS / 60_000} minutes`;
-      this.recordAll(due.map((s) => sharedAbout(s, action, description, shareId, covers)));
+      await this.recordAll(due.map((s) => sharedAbout(s, action, description, shareId, covers)));
       for (const s of due) this.#remember(keyOf(s), now + VIEWING_WINDOW_MS, now);
     }
     return studies.flatMap((s) =>
@@ -708,11 +731,12 @@ export class PatientDataAccess {
     );
   }
 
-  #shared(studyInstanceUids: readonly string[], action: AuditEvent['action']): Shared[] {
-    return studyInstanceUids.map((uid) => {
+  async #shared(studyInstanceUids: readonly string[], action: AuditEvent['action']): Promise<Shared[]> {
+    const shared: Shared[] = [];
+    for (const uid of studyInstanceUids) {
       const contents = this.#o.studies.studyContents(this.#ctx, uid);
       if (contents === undefined) {
-        this.record({
+        await this.record({
           action,
           outcome: 'failure',
           description: 'refused: the node holds no such study',
@@ -720,17 +744,18 @@ export class PatientDataAccess {
         });
         throw new BeeldbrugError('NOT_FOUND', `this node holds no study ${uid}`);
       }
-      return { study: sharedStudyOf(contents), first: contents.first };
-    });
+      shared.push({ study: sharedStudyOf(contents), first: contents.first });
+    }
+    return shared;
   }
 
   /**
    * Every study the node holds of this patient, newest first. For a release, consent must have been established; the
    * listing itself is recorded by the caller with what it showed (reports included or not).
    */
-  patientStudies(bsn: string): PatientStudy[] {
-    this.#authorize('query', 'listing studies', { patient: { bsn }, objects: {} }, 'query');
-    this.#consentFor(bsn, 'query', {});
+  async patientStudies(bsn: string): Promise<PatientStudy[]> {
+    await this.#authorize('query', 'listing studies', { patient: { bsn }, objects: {} }, 'query');
+    await this.#consentFor(bsn, 'query', {});
     return this.#o.studies.patientStudies(this.#ctx, bsn);
   }
 
@@ -738,30 +763,32 @@ export class PatientDataAccess {
    * The patient the node's index knows by this Patient ID (with their BSN where known: how a local id is mapped to the
    * BSN a timeline asks by) or BSN. The caller records the question it serves (the timeline query names the patient).
    */
-  localPatient(by: { patientId: string; issuer?: string | undefined } | { bsn: string }): LocalPatient | undefined {
-    this.#authorize('query', 'looking up a patient', { patient: by, objects: {} }, 'query');
+  async localPatient(
+    by: { patientId: string; issuer?: string | undefined } | { bsn: string },
+  ): Promise<LocalPatient | undefined> {
+    await this.#authorize('query', 'looking up a patient', { patient: by, objects: {} }, 'query');
     return this.#o.studies.localPatient(this.#ctx, by);
   }
 
   /** The series the node holds of a study of this patient (consent as for patientStudies; recorded by the caller). */
-  studySeries(bsn: string, studyInstanceUid: string): PatientSeries[] {
-    this.#authorize('query', 'listing series', { patient: { bsn }, objects: { studyInstanceUid } }, 'query');
-    this.#consentFor(bsn, 'query', { studyInstanceUid });
+  async studySeries(bsn: string, studyInstanceUid: string): Promise<PatientSeries[]> {
+    await this.#authorize('query', 'listing series', { patient: { bsn }, objects: { studyInstanceUid } }, 'query');
+    await this.#consentFor(bsn, 'query', { studyInstanceUid });
     return this.#o.studies.studySeries(this.#ctx, bsn, studyInstanceUid);
   }
 
   /** The text of a study's structured reports (consent as for patientStudies). */
   async reportText(bsn: string, studyInstanceUid: string): Promise<string | undefined> {
-    this.#authorize('read', 'reading reports', { patient: { bsn }, objects: { studyInstanceUid } }, 'read');
-    this.#consentFor(bsn, 'read', { studyInstanceUid });
+    await this.#authorize('read', 'reading reports', { patient: { bsn }, objects: { studyInstanceUid } }, 'read');
+    await this.#consentFor(bsn, 'read', { studyInstanceUid });
     const held = this.#o.studies.studyInstances(this.#ctx, studyInstanceUid);
     if (held.some((i) => i.patient.bsn !== bsn)) return undefined;
     return this.#o.studies.reportText(this.#ctx, studyInstanceUid);
   }
 
   /** Every patient with a BSN the node holds studies of (for the localization registry). */
-  patientBsns(): string[] {
-    this.#authorize('query', 'listing patients', { objects: {} }, 'query');
+  async patientBsns(): Promise<string[]> {
+    await this.#authorize('query', 'listing patients', { objects: {} }, 'query');
     return this.#o.studies.patientBsns();
   }
 
@@ -774,7 +801,7 @@ export class PatientDataAccess {
     description: (s: PurgedStudy) => string,
     kept: readonly string[] = [],
   ): Promise<PurgedStudy[]> {
-    this.#authorize('purge', 'retention', { objects: {} }, 'purge');
+    await this.#authorize('purge', 'retention', { objects: {} }, 'purge');
     const purged = await this.#o.studies.purgeReceivedBefore(this.#ctx, cutoff, kept);
     return this.#recordPurged(purged, description);
   }
@@ -784,14 +811,14 @@ export class PatientDataAccess {
     sopInstanceUids: readonly string[],
     description: (s: PurgedStudy) => string,
   ): Promise<PurgedStudy[]> {
-    this.#authorize('purge', 'removing instances', { objects: {} }, 'purge');
+    await this.#authorize('purge', 'removing instances', { objects: {} }, 'purge');
     const purged = await this.#o.studies.purgeInstances(this.#ctx, sopInstanceUids);
     return this.#recordPurged(purged, description);
   }
 
   /** One record per study, written in one durable append. */
-  #recordPurged(purged: PurgedStudy[], description: (s: PurgedStudy) => string): PurgedStudy[] {
-    this.recordAll(
+  async #recordPurged(purged: PurgedStudy[], description: (s: PurgedStudy) => string): Promise<PurgedStudy[]> {
+    await this.recordAll(
       purged.map((s) => ({
         action: 'purge' as const,
         outcome: 'success' as const,

@@ -34,7 +34,7 @@ function setUp(o: { archive?: boolean } = {}) {
 test('localization: every patient in bulk at start, a new one once, and a removal only when retention left nothing of the patient', async (t) => {
   const { held, listeners, sent, publisher } = setUp();
   t.after(() => publisher.close());
-  publisher.start();
+  await publisher.start();
   await publisher.flush();
   assert.deepEqual(sent, [{ add: ['111222333', '123456782'], remove: [] }]);
   for (const l of listeners) l({ bsn: '111222333' });
@@ -58,7 +58,7 @@ test('localization: every patient in bulk at start, a new one once, and a remova
     },
   ]);
   held.delete('111222333');
-  publisher.purged(['111222333', '123456782']);
+  await publisher.purged(['111222333', '123456782']);
   await publisher.flush();
   assert.deepEqual(sent[2], { add: [], remove: ['111222333'] }, 'a patient with a study left stays known');
 });
@@ -66,10 +66,10 @@ test('localization: every patient in bulk at start, a new one once, and a remova
 test('localization: a node with a PACS behind it keeps its patients known after its own copies are purged', async (t) => {
   const { held, sent, publisher } = setUp({ archive: true });
   t.after(() => publisher.close());
-  publisher.start();
+  await publisher.start();
   await publisher.flush();
   held.clear();
-  publisher.purged(['111222333']);
+  await publisher.purged(['111222333']);
   await publisher.flush();
   assert.equal(sent.length, 1, 'nothing but the bulk registration');
 });

@@ -4,8 +4,8 @@ import type { RegistryClient } from '../registry/index.ts';
 /** What the publisher needs to know of the node's patients: BSNs only, through the node's patient-data access. */
 export interface PatientsHeld {
   onStored(listener: (stored: { bsn: string | null }) => void): void;
-  patientBsns(): string[];
-  holds(bsn: string): boolean;
+  patientBsns(): Promise<string[]>;
+  holds(bsn: string): Promise<boolean>;
 }
 
 /**
@@ -51,18 +51,18 @@ export class LocalizationPublisher {
     });
   }
 
-  start(): void {
-    for (const bsn of this.#studies.patientBsns()) this.#add.add(bsn);
+  async start(): Promise<void> {
+    for (const bsn of await this.#studies.patientBsns()) this.#add.add(bsn);
     this.#timer = setInterval(() => void this.flush(), this.#intervalMs);
     this.#timer.unref();
     void this.flush();
   }
 
   /** After a retention purge: patients of whom the node now holds nothing are no longer known here. */
-  purged(bsns: readonly string[]): void {
+  async purged(bsns: readonly string[]): Promise<void> {
     if (this.#archive) return;
     for (const bsn of bsns) {
-      if (this.#studies.holds(bsn)) continue;
+      if (await this.#studies.holds(bsn)) continue;
       this.#known.delete(bsn);
       this.#add.delete(bsn);
       this.#remove.add(bsn);

@@ -46,7 +46,7 @@ export async function studiesOfPatient(
   bsn: string,
   logger: Logger,
 ): Promise<{ studies: PatientStudy[]; partial?: string }> {
-  const held = access.patientStudies(bsn);
+  const held = await access.patientStudies(bsn);
   if (archive === undefined) return { studies: held };
   let archived: PatientStudy[];
   try {
@@ -178,7 +178,7 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
           claims.includeReports && s.hasReport ? await access.reportText(claims.bsn, s.studyInstanceUid) : undefined;
         studies.push({ ...s, ...(reportText !== undefined ? { reportText } : {}) });
       }
-      access.record({
+      await access.record({
         action: 'query',
         outcome: 'success',
         description: `timeline: ${studies.length} studies listed for ${claims.organization.name}${claims.includeReports ? ' with reports' : ''}`,
@@ -214,7 +214,7 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
       uid === undefined ||
       !(await studiesOfPatient(access, d.archive, claims.bsn, d.logger)).studies.some((s) => s.studyInstanceUid === uid)
     ) {
-      access.record({
+      await access.record({
         action,
         outcome: 'failure',
         description: `timeline ${action === 'retrieve' ? 'retrieval' : 'series listing'} refused: no such study of this patient`,
@@ -234,7 +234,7 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
     async (req, reply) => {
       const { claims, consentReference, access } = await admit(req, 'query');
       const uid = await patientsStudy(access, claims, 'query');
-      const series = new Map(access.studySeries(claims.bsn, uid).map((s) => [s.seriesInstanceUid, s]));
+      const series = new Map((await access.studySeries(claims.bsn, uid)).map((s) => [s.seriesInstanceUid, s]));
       let partial: string | undefined;
       if (d.archive !== undefined) {
         try {
@@ -258,7 +258,7 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
         series: [...series.values()].sort((a, b) => (a.seriesNumber ?? 0) - (b.seriesNumber ?? 0)),
         ...(partial !== undefined ? { partial } : {}),
       };
-      access.record({
+      await access.record({
         action: 'query',
         outcome: 'success',
         description: `timeline: ${answer.series.length} series of a study listed for ${claims.organization.name}`,
@@ -283,7 +283,7 @@ export function registerTimelineSourceRoutes(app: HttpsApp, d: SourceRoutesDeps)
         claims,
         ip: req.ip,
       });
-      access.record({
+      await access.record({
         action: 'retrieve',
         outcome: 'success',
         description: `timeline retrieval: study queued for ${claims.organization.name}`,

@@ -21,7 +21,10 @@ const silent = pino({ level: 'silent' });
 
 test('a source lists its own copies and its PACS once per study, newest first, the larger counts winning', async () => {
   const held = {
-    patientStudies: () => [study('1.1', '20200101', { bodyParts: ['CHEST'], instances: 4 }), study('1.2', '20240101')],
+    patientStudies: async () => [
+      study('1.1', '20200101', { bodyParts: ['CHEST'], instances: 4 }),
+      study('1.2', '20240101'),
+    ],
   };
   const archive = {
     patientStudies: async () => [
@@ -48,7 +51,7 @@ test('a source lists its own copies and its PACS once per study, newest first, t
 });
 
 test('a source whose PACS cannot be asked lists its own copies and says the list may be incomplete', async () => {
-  const held = { patientStudies: () => [study('1.1', '20200101')] };
+  const held = { patientStudies: async () => [study('1.1', '20200101')] };
   const archive = {
     patientStudies: async (): Promise<PatientStudy[]> => {
       throw new Error('connection refused');

@@ -170,7 +170,7 @@ export class TimelineService {
         `${b.studyDate ?? ''}${b.studyTime ?? ''}`.localeCompare(`${a.studyDate ?? ''}${a.studyTime ?? ''}`),
       );
     const sources = outcomes.map((o) => o.outcome);
-    this.#access(q.asker, 'query', at.ip).record({
+    await this.#access(q.asker, 'query', at.ip).record({
       action: 'query',
       outcome: 'success',
       description: `timeline (${mode}): ${studies.length} studies; ${sources.map((s) => `${s.name} ${s.status}`).join(', ') || 'no source known'}`,
@@ -298,7 +298,7 @@ export class TimelineService {
               `asked by ${r.asker.system.name}`,
             );
       const got = await c.retrieve(r.bsn, r.studyInstanceUid, r.asker, importer);
-      access.record({
+      await access.record({
         action: 'retrieve',
         outcome: got.retrieved > 0 ? 'success' : 'failure',
         description: `retrieval from ${c.name} (XCA): ${got.retrieved} instances stored${got.failed > 0 ? `, ${got.failed} not given` : ''}`,
@@ -314,7 +314,7 @@ export class TimelineService {
           : undefined;
       return { ...got, source: { ura: c.id, name: c.name }, ...(pacs !== undefined ? { pacs } : {}) };
     } catch (err) {
-      access.record({
+      await access.record({
         action: 'retrieve',
         outcome: 'failure',
         description: `retrieval from ${c.name} (XCA) failed: ${(err as Error).message}`,
@@ -339,7 +339,7 @@ export class TimelineService {
     );
     const body = a.json as Partial<SourceSeriesAnswer> & { reason?: string; detail?: string };
     const answered = a.status === 200 && body.status === 'answered' && Array.isArray(body.series);
-    this.#access(r.asker, 'query', at.ip).record({
+    await this.#access(r.asker, 'query', at.ip).record({
       action: 'query',
       outcome: answered ? 'success' : 'failure',
       description: answered
@@ -379,8 +379,8 @@ export class TimelineService {
     const partner = this.#partner(r.bsn, r.sourceUra);
     const jws = await this.#sign(r.bsn, r.asker, { studyInstanceUid: r.studyInstanceUid });
     const access = this.#access(r.asker, 'retrieve', at.ip);
-    const record = (outcome: 'success' | 'failure', description: string, transferId?: string): void => {
-      access.record({
+    const record = async (outcome: 'success' | 'failure', description: string, transferId?: string): Promise<void> => {
+      await access.record({
         action: 'retrieve',
         outcome,
         description,
@@ -396,13 +396,13 @@ export class TimelineService {
     );
     const body = a.json as { transferId?: unknown; reason?: string; detail?: string };
     if (a.status !== 202 || typeof body.transferId !== 'string') {
-      record('failure', `retrieval from ${partner.name} refused: ${body.reason ?? a.status}`);
+      await record('failure', `retrieval from ${partner.name} refused: ${body.reason ?? a.status}`);
       throw new BeeldbrugError(
         'PARTNER_REFUSED',
         `${partner.name} did not queue the study: ${body.detail ?? body.reason ?? `HTTP ${a.status}`}`,
       );
     }
-    record('success', `retrieval from ${partner.name} queued there`, body.transferId);
+    await record('success', `retrieval from ${partner.name} queued there`, body.transferId);
     return { transferId: body.transferId, source: { ura: partner.ura, name: partner.name } };
   }
 

@@ -13,7 +13,7 @@ test('an admin adds, disables, enables, unlocks and re-keys an account; each cha
   const signIn = (password: string, code: string) =>
     call(n.port, 'POST', '/api/v1/session', n.ca.certPem, undefined, { username: 'c.bakker', password, code });
   const codeAt = (secret: string, ahead = 0) => totpCode(secret, totpStep(new Date()) + ahead);
-  const lastFailure = () => n.n.node.audit.list({ action: 'login-failure' }).at(-1)?.description;
+  const lastFailure = async () => (await n.n.node.audit.list({ action: 'login-failure' })).at(-1)?.description;
 
   // Refusals first: a body naming a weak password, a taken name, a role that does not exist.
   const add = (body: Record<string, unknown>) => admin.call('POST', '/api/v1/accounts', body);
@@ -79,7 +79,7 @@ test('an admin adds, disables, enables, unlocks and re-keys an account; each cha
   const refused = await signIn(PERSON_PASSWORD, codeAt(totpSecret, 1));
   assert.equal(refused.status, 401);
   assert.equal((JSON.parse(refused.body) as { code: string }).code, 'SIGN_IN_FAILED');
-  assert.match(lastFailure() ?? '', /\(disabled\)/);
+  assert.match((await lastFailure()) ?? '', /\(disabled\)/);
 
   const enabled = await admin.call('POST', `/api/v1/accounts/${account.id}/enable`, {});
   assert.equal(enabled.status, 200, enabled.body);
@@ -92,11 +92,11 @@ test('an admin adds, disables, enables, unlocks and re-keys an account; each cha
   };
   assert.notEqual(locked.accounts.find((a) => a.username === 'c.bakker')?.lockedUntil, null);
   await signIn(PERSON_PASSWORD, codeAt(totpSecret, 1));
-  assert.match(lastFailure() ?? '', /\(locked\)/);
+  assert.match((await lastFailure()) ?? '', /\(locked\)/);
   const unlocked = await admin.call('POST', `/api/v1/accounts/${account.id}/unlock`, {});
   assert.equal((JSON.parse(unlocked.body) as { account: { lockedUntil: string | null } }).account.lockedUntil, null);
   await signIn(PERSON_PASSWORD, '000000');
-  assert.match(lastFailure() ?? '', /\(wrong-code\)/, 'no longer locked: the code is what is wrong now');
+  assert.match((await lastFailure()) ?? '', /\(wrong-code\)/, 'no longer locked: the code is what is wrong now');
 
   // The authenticator is lost: a new secret, shown once; the old one stops working.
   const reset = await admin.call('POST', `/api/v1/accounts/${account.id}/reset-second-factor`, {});
@@ -113,8 +113,7 @@ test('an admin adds, disables, enables, unlocks and re-keys an account; each cha
   assert.equal((await admin.call('POST', '/api/v1/accounts/no-such-id/unlock', {})).status, 404);
   assert.equal((await admin.call('POST', `/api/v1/accounts/${account.id}/unlock`, { force: true })).status, 400);
 
-  const changes = n.n.node.audit
-    .list({ action: 'configuration-change' })
+  const changes = (await n.n.node.audit.list({ action: 'configuration-change' }))
     .filter((r) => r.user.id === admin.id)
     .map((r) => r.description);
   assert.deepEqual(changes, [

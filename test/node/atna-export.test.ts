@@ -102,8 +102,8 @@ test('ATNA export: every record as a valid DICOM audit message over syslog TLS t
     },
     grounds: { purpose: 'treatment', authorization: 'consent', consentReference: 'consent-42', emergency: i === 0 },
   });
-  AUDIT_ACTIONS.forEach((action, i) => n.node.audit.record(everything(action, i)));
-  const total = n.node.audit.list({ limit: 100_000 }).length;
+  for (const [i, action] of AUDIT_ACTIONS.entries()) await n.node.audit.record(everything(action, i));
+  const total = (await n.node.audit.list({ limit: 100_000 })).length;
   await waitFor(`${total} messages at the repository`, async () => repository.received().length >= total);
 
   const messages = repository.received().map((line) => {
@@ -136,7 +136,7 @@ test('ATNA export: every record as a valid DICOM audit message over syslog TLS t
   );
   assert.deepEqual(
     sequences,
-    n.node.audit.list({ limit: 100_000 }).map((r) => r.sequence),
+    (await n.node.audit.list({ limit: 100_000 })).map((r) => r.sequence),
     'every record once, in order',
   );
 
@@ -170,12 +170,12 @@ test('ATNA export: every record as a valid DICOM audit message over syslog TLS t
       .length;
   const unreachableBefore = unreachable();
   await repository.stop();
-  // record() is synchronous: it cannot wait for the repository, and each record is in the trail when it returns.
-  const recorded = n.node.audit.list({ limit: 100_000 }).length;
+  // record() resolves once the record is in the trail; the export to the repository is not part of it.
+  const recorded = (await n.node.audit.list({ limit: 100_000 })).length;
   for (let i = 0; i < 20; i++)
-    n.node.audit.record({ ...everything('read', i + 1), description: `during the outage ${i}` });
+    await n.node.audit.record({ ...everything('read', i + 1), description: `during the outage ${i}` });
   assert.equal(
-    n.node.audit.list({ limit: 100_000 }).length,
+    (await n.node.audit.list({ limit: 100_000 })).length,
     recorded + 20,
     'recording does not wait for the repository',
   );
@@ -189,7 +189,7 @@ test('ATNA export: every record as a valid DICOM audit message over syslog TLS t
   const after = repository
     .received()
     .map((l) => Number(Buffer.from(/type="auditSequence" value="([^"]+)"/.exec(l)![1]!, 'base64').toString()));
-  const expected = n.node.audit.list({ limit: 100_000 }).map((r) => r.sequence);
+  const expected = (await n.node.audit.list({ limit: 100_000 })).map((r) => r.sequence);
   assert.deepEqual(
     [...new Set(after)].sort((a, b) => a - b),
     expected,
@@ -239,7 +239,7 @@ test('ATNA export: an audit repository whose certificate the node does not trust
       };
     },
   });
-  n.node.audit.record({
+  await n.node.audit.record({
     action: 'read',
     outcome: 'success',
     description: 'x',
@@ -307,12 +307,12 @@ test('ATNA export: after the trail is put back to an older copy (and accepted), 
     });
 
   const trail = new SqliteAuditTrail(path, { key, witnessFile });
-  for (let n = 1; n <= 3; n += 1) trail.record(event(`before the backup ${n}`));
-  trail.close();
+  for (let n = 1; n <= 3; n += 1) await trail.record(event(`before the backup ${n}`));
+  await trail.close();
   copyFileSync(path, join(work, 'backup.sqlite'));
   const running = new SqliteAuditTrail(path, { key, witnessFile });
-  running.record(event('after the backup 4'));
-  running.record(event('after the backup 5'));
+  await running.record(event('after the backup 4'));
+  await running.record(event('after the backup 5'));
   const first = exporter(running);
   first.start();
   await waitFor(
@@ -320,17 +320,17 @@ test('ATNA export: after the trail is put back to an older copy (and accepted), 
     async () => first.exported === 5 && received.includes('after the backup 5'),
   );
   await first.close();
-  running.close();
+  await running.close();
 
   rmSync(path);
   copyFileSync(join(work, 'backup.sqlite'), path);
   const restored = new SqliteAuditTrail(path, { key, witnessFile });
   t.after(() => restored.close());
-  assert.deepEqual(restored.acceptHead({ ...event('restored from backup'), action: 'configuration-change' }), {
+  assert.deepEqual(await restored.acceptHead({ ...event('restored from backup'), action: 'configuration-change' }), {
     ok: true,
     sequence: 4,
   });
-  const fifth = restored.record(event('after the restore 5'));
+  const fifth = await restored.record(event('after the restore 5'));
   const second = exporter(restored);
   t.after(() => second.close());
   second.start();

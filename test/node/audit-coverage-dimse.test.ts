@@ -61,18 +61,18 @@ test('audit coverage: C-STORE and every query/retrieve model (C-FIND, C-MOVE, C-
   };
   /** Runs a DCMTK tool and returns the records it left; every record of one operation must be complete. */
   const drive = async (what: string, tool: string, args: string[], objects: boolean): Promise<AuditRecord[]> => {
-    const from = n.node.audit.list().length;
+    const from = (await n.node.audit.list()).length;
     const r = await run(tool, args);
     assert.equal(r.code, 0, `${what}: ${r.stderr}`);
-    const records = n.node.audit.list().slice(from);
+    const records = (await n.node.audit.list()).slice(from);
     assert.ok(records.length > 0, `${what} left an audit record`);
     for (const rec of records) assertComplete(what, rec, objects);
     return records;
   };
 
-  const echoFrom = n.node.audit.list().length;
+  const echoFrom = (await n.node.audit.list()).length;
   assert.equal((await run('echoscu', peer)).code, 0);
-  assert.equal(n.node.audit.list().length, echoFrom, 'C-ECHO touches no patient data and writes no record');
+  assert.equal((await n.node.audit.list()).length, echoFrom, 'C-ECHO touches no patient data and writes no record');
 
   const stored = await drive('C-STORE', 'storescu', [...peer, ...study.files], true);
   assert.deepEqual(
@@ -134,5 +134,9 @@ test('audit coverage: C-STORE and every query/retrieve model (C-FIND, C-MOVE, C-
   for (const uid of [Uid.PatientRootFind, Uid.StudyRootFind]) assert.deepEqual(actions.get(uid), ['query'], uid);
   for (const uid of [Uid.PatientRootMove, Uid.StudyRootMove, Uid.PatientRootGet, Uid.StudyRootGet])
     assert.deepEqual(actions.get(uid), ['retrieve'], uid);
-  assert.deepEqual(n.node.audit.verify(), { ok: true, records: n.node.audit.list().length }, 'and the chain is intact');
+  assert.deepEqual(
+    await n.node.audit.verify(),
+    { ok: true, records: (await n.node.audit.list()).length },
+    'and the chain is intact',
+  );
 });

@@ -160,18 +160,20 @@ test('audit coverage: every route that touches patient data writes a complete re
   const checked = new Set<string>();
   /** Drives a step, then checks that each route it covers left at least one complete record at the node serving it. */
   const step = async (drive: () => Promise<void>, expected: Record<string, Omit<Expected, 'bsn'>>): Promise<void> => {
-    const before = new Map([n, m].map((x) => [x, x.n.node.audit.list().length]));
+    const before = new Map(
+      await Promise.all([n, m].map(async (x) => [x, (await x.n.node.audit.list()).length] as const)),
+    );
     await drive();
     for (const [route, e] of Object.entries(expected)) {
       const from = before.get(e.at) ?? 0;
-      const found = (): AuditRecord[] =>
-        e.at.n.node.audit
-          .list()
+      const found = async (): Promise<AuditRecord[]> =>
+        (await e.at.n.node.audit.list())
           .slice(from)
           .filter((r) => r.action === e.action && e.match.test(r.description));
-      await waitFor(`the ${e.action} record of ${route}`, async () => found().length > 0);
-      for (const r of found()) assertComplete(route, r, { ...e, bsn: p.bsn });
-      seen.set(route, found().length);
+      await waitFor(`the ${e.action} record of ${route}`, async () => (await found()).length > 0);
+      const records = await found();
+      for (const r of records) assertComplete(route, r, { ...e, bsn: p.bsn });
+      seen.set(route, records.length);
       checked.add(route);
     }
   };
@@ -227,7 +229,9 @@ test('audit coverage: every route that touches patient data writes a complete re
       assert.equal(a.status, 202, a.body);
       transferId = (JSON.parse(a.body) as { transferId: string }).transferId;
       await waitFor('the study delivered at Noord', async () =>
-        n.n.node.audit.list({ action: 'receive' }).some((r) => r.description.startsWith('study received complete')),
+        (await n.n.node.audit.list({ action: 'receive' })).some((r) =>
+          r.description.startsWith('study received complete'),
+        ),
       );
     },
     {
@@ -253,7 +257,9 @@ test('audit coverage: every route that touches patient data writes a complete re
       },
     },
   );
-  const uploads = n.n.node.audit.list({ action: 'receive' }).filter((r) => /instances received/.test(r.description));
+  const uploads = (await n.n.node.audit.list({ action: 'receive' })).filter((r) =>
+    /instances received/.test(r.description),
+  );
   assert.equal(
     uploads.flatMap((r) => r.objects.sopInstanceUids ?? []).length,
     new Set(uploads.flatMap((r) => r.objects.sopInstanceUids ?? [])).size,
@@ -524,11 +530,11 @@ test('audit coverage: every route that touches patient data writes a complete re
       },
     },
   );
-  const removed = n.n.node.audit.list({ action: 'purge' }).find((r) => r.objects.studyInstanceUid === prior);
+  const removed = (await n.n.node.audit.list({ action: 'purge' })).find((r) => r.objects.studyInstanceUid === prior);
   assert.equal(removed?.responsibleUser?.id, laborant.id, "the rejected copy's removal names who rejected it");
   assert.equal(removed?.patient?.bsn, p.bsn);
 
-  const listed = n.n.node.audit.list({ action: 'query' }).find((r) => r.description.startsWith('inbox listed'));
+  const listed = (await n.n.node.audit.list({ action: 'query' })).find((r) => r.description.startsWith('inbox listed'));
   const cn = new X509Certificate(n.own.certPem).subject
     .split('\n')
     .find((l) => l.startsWith('CN='))
@@ -538,9 +544,9 @@ test('audit coverage: every route that touches patient data writes a complete re
     { id: `system:${cn}`, name: `${cn} (${noord.name})`, organizationUra: noord.ura },
     'the system that asked, by its certificate',
   );
-  const accepted = n.n.node.audit
-    .list({ action: 'import' })
-    .find((r) => r.description.startsWith('held study accepted'));
+  const accepted = (await n.n.node.audit.list({ action: 'import' })).find((r) =>
+    r.description.startsWith('held study accepted'),
+  );
   assert.deepEqual(
     accepted?.user,
     { id: laborant.id, name: 'J. Jansen', roleCode: '30.000', organizationUra: noord.ura },
@@ -605,15 +611,17 @@ test('audit coverage: every route that touches patient data writes a complete re
     },
   );
 
-  const queuedBy = n.n.node.audit
-    .list({ action: 'send' })
-    .find((r) => r.description.startsWith('study queued for sending'));
+  const queuedBy = (await n.n.node.audit.list({ action: 'send' })).find((r) =>
+    r.description.startsWith('study queued for sending'),
+  );
   assert.deepEqual(
     queuedBy?.user,
     { id: radiologistAt(n).id, name: radiologist.name, roleCode: radiologist.roleCode, organizationUra: noord.ura },
     'the send names the signed-in radiologist',
   );
-  for (const r of n.n.node.audit.list().filter((x) => x.action === 'query' && x.description.startsWith('timeline'))) {
+  for (const r of (await n.n.node.audit.list()).filter(
+    (x) => x.action === 'query' && x.description.startsWith('timeline'),
+  )) {
     // Asked in the workspace, by the radiologist; or through the virtual PACS, where the PACS is all that is known.
     const expected = r.accessPoint.aeTitle === 'BB_PRIORS' ? 'dicom:PACS_NOORD' : radiologistAt(n).id;
     assert.equal(r.user.id, expected, 'the timeline question names who asked');
@@ -819,7 +827,7 @@ test('audit coverage: every route that touches patient data writes a complete re
   assert.equal(v.intact, true);
   assert.ok(v.records > 10, `${v.records} records verified`);
   assert.match(
-    n.n.node.audit.list({ action: 'audit-read' }).at(-1)?.description ?? '',
+    (await n.n.node.audit.list({ action: 'audit-read' })).at(-1)?.description ?? '',
     new RegExp(`^audit chain verified: intact, ${v.records} records$`),
   );
 
@@ -830,8 +838,8 @@ test('audit coverage: every route that touches patient data writes a complete re
   // The partner's upload batches each left one record; the count follows the study, not the requests made by this test.
   assert.ok((seen.get('POST /exchange/v1/transfers/:transferId/instances') ?? 0) >= 1);
   assert.deepEqual(
-    n.n.node.audit.verify(),
-    { ok: true, records: n.n.node.audit.list().length },
+    await n.n.node.audit.verify(),
+    { ok: true, records: (await n.n.node.audit.list()).length },
     'and the chain is intact',
   );
 

@@ -39,7 +39,7 @@ test('beeldbrug audit list: an auditor reads the records about a patient, and th
   assert.match(lines[0]!, new RegExp(`#\\d+  import  test  from .*patient ${patient.bsn}  study imported from files`));
   assert.match(lines[1]!, /audit-read {2}A\. de Vries {2}from 127\.0\.0\.1 .*\[inzageverzoek van de patiënt\]/);
 
-  const reading = n.n.node.audit.list({ action: 'audit-read' }).at(-1);
+  const reading = (await n.n.node.audit.list({ action: 'audit-read' })).at(-1);
   assert.equal(reading?.user.name, 'A. de Vries');
   assert.equal(reading?.grounds.purpose, 'inzageverzoek van de patiënt');
 

@@ -86,7 +86,7 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
   for (const uid of datasetsByUid(study.files).keys()) {
     const stored = n.node.store.index.getInstance(uid);
     assert.ok(stored !== undefined, `${uid} is stored`);
-    const held = heldInstance(n.node, uid);
+    const held = await heldInstance(n.node, uid);
     assert.ok(held !== undefined);
     studyExpected.set(uid, await collect(held.openDataset()));
   }
@@ -119,7 +119,7 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
   // Every DIMSE operation on patient data left a complete audit record: who (the peer's AE title), from where, which
   // patient and study, on what grounds. A C-STORE of a study is one record per association, not one per instance.
   const bsn = synth.patients[0]?.bsn;
-  const records = n.node.audit.list();
+  const records = await n.node.audit.list();
   const complete = (r: (typeof records)[number], what: string): void => {
     assert.equal(r.outcome, 'success', what);
     assert.deepEqual(r.user, { id: `dicom:${PACS}`, name: `DICOM peer ${PACS}`, organizationUra: '12345678' }, what);
@@ -152,7 +152,7 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
     assert.equal(r.objects.studyInstanceUid, study.studyInstanceUid);
     assert.equal(r.objects.sopInstanceUids?.length, study.instances);
   }
-  assert.deepEqual(n.node.audit.verify(), { ok: true, records: records.length });
+  assert.deepEqual(await n.node.audit.verify(), { ok: true, records: records.length });
 
   // The same instances again: idempotent, nothing new stored.
   const again = await run('storescu', [...peer, ...sent]);

@@ -98,7 +98,7 @@ test('rendered: a CT slice in a window is drawn as DCMTK draws it; a thumbnail i
   });
 
   await t.test("the study's thumbnail: a JPEG within 128 pixels, recorded as one instance read", async () => {
-    const before = n.n.node.audit.list({ action: 'retrieve' }).length;
+    const before = (await n.n.node.audit.list({ action: 'retrieve' })).length;
     const got = await get(n.port, `/dicomweb/studies/${ds.string(Tag.StudyInstanceUID)}/thumbnail`, n.ca.certPem, {
       ...auth,
       accept: 'image/*',
@@ -109,7 +109,7 @@ test('rendered: a CT slice in a window is drawn as DCMTK draws it; a thumbnail i
     assert.ok(
       (meta.width ?? 0) <= 128 && (meta.height ?? 0) <= 128 && Math.max(meta.width ?? 0, meta.height ?? 0) === 128,
     );
-    const records = n.n.node.audit.list({ action: 'retrieve' }).slice(before);
+    const records = (await n.n.node.audit.list({ action: 'retrieve' })).slice(before);
     assert.equal(records.length, 1);
     assert.equal(records[0]?.objects.sopInstanceUids?.length, 1, 'only the instance drawn');
     assert.equal(records[0]?.user.name, 'Dr. C. Bakker');

@@ -155,7 +155,7 @@ test('DICOMweb: dicomweb-client finds a study with QIDO-RS and retrieves it with
   assert.ok(metadata.every((m) => value(m, Tag.PatientID) === patient.bsn));
 
   // Each search and retrieval is in the trail, in the radiologist's name.
-  const records = n.n.node.audit.list({ userId: rad.id });
+  const records = await n.n.node.audit.list({ userId: rad.id });
   assert.ok(records.some((r) => r.action === 'query' && r.description.startsWith('QIDO-RS study search: 1 matches')));
   assert.ok(
     records.some(
@@ -180,11 +180,9 @@ test('DICOMweb: dicomweb-client finds a study with QIDO-RS and retrieves it with
   const afterStow = await client.searchForInstances({ studyInstanceUID: cdStudy.studyInstanceUid });
   assert.equal(afterStow.length, cdStudy.instances, 'every stored instance is found');
   assert.ok(
-    n.n.node.audit
-      .list({ userId: rad.id, action: 'receive' })
-      .some(
-        (r) => r.objects.studyInstanceUid === cdStudy.studyInstanceUid && r.description === 'STOW-RS: study stored',
-      ),
+    (await n.n.node.audit.list({ userId: rad.id, action: 'receive' })).some(
+      (r) => r.objects.studyInstanceUid === cdStudy.studyInstanceUid && r.description === 'STOW-RS: study stored',
+    ),
   );
   // STOW-RS to one study (dicomweb-client posts to /studies/{uid} when given one): its instances are stored.
   const [, second, third] = cd.patients[0]?.studies ?? [];
@@ -338,9 +336,9 @@ test('DICOMweb bulk data: the metadata names Pixel Data and large binary values 
 
   // Each retrieval is in the trail, in the radiologist's name.
   assert.ok(
-    n.n.node.audit
-      .list({ userId: rad.id, action: 'retrieve' })
-      .some((r) => r.description.startsWith('WADO-RS bulk data 7FE00010') && r.patient?.bsn === synth.patients[0]?.bsn),
+    (await n.n.node.audit.list({ userId: rad.id, action: 'retrieve' })).some(
+      (r) => r.description.startsWith('WADO-RS bulk data 7FE00010') && r.patient?.bsn === synth.patients[0]?.bsn,
+    ),
   );
 });
 
@@ -431,9 +429,9 @@ test("DICOMweb: Orthanc's DICOMweb plugin searches the node and retrieves a stud
   for (const id of ids) got.push(sha256(await orthanc.instanceFile(id)));
   assert.deepEqual(got.sort(), expected, 'each file as the node stored it');
   assert.ok(
-    n.n.node.audit
-      .list({ userId: rad.id, action: 'retrieve' })
-      .some((r) => r.objects.studyInstanceUid === study.studyInstanceUid && r.description.startsWith('WADO-RS')),
+    (await n.n.node.audit.list({ userId: rad.id, action: 'retrieve' })).some(
+      (r) => r.objects.studyInstanceUid === study.studyInstanceUid && r.description.startsWith('WADO-RS'),
+    ),
     "Orthanc's retrieval is recorded in the name of the radiologist whose session it used",
   );
 });

@@ -128,7 +128,7 @@ test('doctor: a truncated audit trail is critical before the next start finds it
   for (const p of raw.dimse.peers) p.tls = true;
   writeFileSync(n.configPath, stringifyYaml(raw));
   for (let i = 0; i < 3; i++)
-    n.node.audit.record({
+    await n.node.audit.record({
       action: 'read',
       outcome: 'success',
       description: `record ${i}`,

@@ -85,9 +85,9 @@ test('a send waiting for a partner that is down is cancelled, then retried by a 
   assert.equal((await bakker.call('POST', `/api/v1/outbox/${id}/retry`, {})).status, 409);
 
   // Both decisions are the person's, recorded with the patient.
-  const decisions = sender.n.node.audit
-    .list({ action: 'send' })
-    .filter((r) => r.user.id === bakker.id && / by Dr\. C\. Bakker/.test(r.description));
+  const decisions = (await sender.n.node.audit.list({ action: 'send' })).filter(
+    (r) => r.user.id === bakker.id && / by Dr\. C\. Bakker/.test(r.description),
+  );
   assert.deepEqual(
     decisions.map((r) => r.description.replace(/ \(was \w+\)$/, '')),
     [
@@ -175,10 +175,10 @@ test('a held study is rejected with a reason: its copy is removed, the inbox sho
   assert.equal((JSON.parse(receipt.body) as { receipt: string }).receipt, sent.receipt);
 
   // The decision in the person's name, the removal in the node's with that person responsible; both name the patient.
-  const decision = receiver.n.node.audit.list({ action: 'import' }).find((r) => r.user.id === deWit.id);
+  const decision = (await receiver.n.node.audit.list({ action: 'import' })).find((r) => r.user.id === deWit.id);
   assert.match(decision?.description ?? '', /held study rejected by Dr\. E\. de Wit, not imported: wrong patient/);
   assert.equal(decision?.outcome, 'failure');
-  const purge = receiver.n.node.audit.list({ action: 'purge' });
+  const purge = await receiver.n.node.audit.list({ action: 'purge' });
   assert.equal(purge.length, 1);
   assert.equal(purge[0]?.user.id, 'system:inbox');
   assert.equal(purge[0]?.responsibleUser?.id, deWit.id);

@@ -93,20 +93,22 @@ test('push into the receiving PACS: Orthanc gets every instance, pixel data byte
 
   // The receiving node's audit trail: the arrival (a partner node, on behalf of the sending radiologist) and the import.
   const audit = receiver.n.node.audit;
-  await waitFor('the import record', async () => audit.list({ action: 'import' }).length === 1);
+  await waitFor('the import record', async () => (await audit.list({ action: 'import' })).length === 1);
   // Announced, each upload batch, and complete: the record that counts for the auditor is the last.
-  const received = audit.list({ action: 'receive' }).find((r) => r.description.startsWith('study received complete'));
+  const received = (await audit.list({ action: 'receive' })).find((r) =>
+    r.description.startsWith('study received complete'),
+  );
   assert.equal(received?.patient?.bsn, synth.patients[0]?.bsn);
   assert.equal(received?.objects.studyInstanceUid, study.studyInstanceUid);
   assert.equal(received?.user.organizationUra, noord.ura);
   assert.equal(received?.responsibleUser?.name, 'Dr. D. Visser');
   assert.equal(received?.grounds.purpose, 'transfer');
   assert.equal(received?.accessPoint.ip, '127.0.0.1');
-  const [imported] = audit.list({ action: 'import' });
+  const [imported] = await audit.list({ action: 'import' });
   assert.equal(imported?.outcome, 'success');
   assert.equal(imported?.accessPoint.aeTitle, 'PACS_MIDDEN');
   assert.equal(imported?.objects.transferId, received?.objects.transferId);
-  assert.deepEqual(audit.verify(), { ok: true, records: audit.list().length });
+  assert.deepEqual(await audit.verify(), { ok: true, records: (await audit.list()).length });
 
   for (const id of await pacs.rest<string[]>('GET', '/instances')) {
     const file = await pacs.instanceFile(id);
@@ -200,8 +202,8 @@ test('hold, then accept: a held study waits in the inbox and goes into the PACS 
     async () => (await pacs.rest<string[]>('GET', '/instances')).length === study.instances,
   );
   // One record when the user accepts (written before the 202), one when the PACS has all of it.
-  await waitFor('imported', async () => receiver.n.node.audit.list({ action: 'import' }).length === 2);
-  const [acceptance, imported] = receiver.n.node.audit.list({ action: 'import' });
+  await waitFor('imported', async () => (await receiver.n.node.audit.list({ action: 'import' })).length === 2);
+  const [acceptance, imported] = await receiver.n.node.audit.list({ action: 'import' });
   assert.match(acceptance?.description ?? '', /accepted by Dr\. E\. de Wit for import into the PACS PACS_MIDDEN/);
   assert.equal(imported?.outcome, 'success');
   for (const r of [acceptance, imported]) {
@@ -303,7 +305,7 @@ test("patient reconciliation (rule bsn): the PACS files the study under the BSN,
       .items(Tag.OtherPatientIDsSequence)
       .map((i) => `${i.string(Tag.PatientID)}/${i.string(Tag.IssuerOfPatientID)}`);
     assert.ok(others.includes('MRN-1001/ZH-NOORD'), `the sender's number is kept: ${others.join(', ')}`);
-    const stored = heldInstance(receiver.n.node, p.dataset.string(Tag.SOPInstanceUID) ?? '');
+    const stored = await heldInstance(receiver.n.node, p.dataset.string(Tag.SOPInstanceUID) ?? '');
     assert.ok(stored !== undefined);
     const original = readPart10(await collectStream(stored.openFile()));
     assert.ok(

@@ -54,7 +54,7 @@ interface TestStudy {
 /** Where a test study goes: a running node (through its patient-data access), or a stopped node's store itself. */
 interface StudyTarget {
   ingest(source: AsyncIterable<Buffer>): Promise<unknown>;
-  digests(studyInstanceUid: string): Map<string, string>;
+  digests(studyInstanceUid: string): Promise<Map<string, string>>;
 }
 
 const provenance = (): { receivedAt: string; via: 'import'; callingAeTitle: null; remoteAddress: null } => ({
@@ -68,15 +68,15 @@ function runningTarget(node: RunningNode): StudyTarget {
   const access = testAccess(node, 'import');
   return {
     ingest: (source) => access.ingestPart10Stream(source, { provenance: provenance() }, undefined),
-    digests: (uid) =>
-      new Map(heldInstances(node, uid).map((i) => [i.stored.instance.sopInstanceUid, i.stored.blob.sha256])),
+    digests: async (uid) =>
+      new Map((await heldInstances(node, uid)).map((i) => [i.stored.instance.sopInstanceUid, i.stored.blob.sha256])),
   };
 }
 
 function storeTarget(studies: StudyService): StudyTarget {
   return {
     ingest: (source) => studies.ingestPart10Stream(system, source, { provenance: provenance() }),
-    digests: (uid) =>
+    digests: async (uid) =>
       new Map(studies.studyInstances(system, uid).map((i) => [i.instance.sopInstanceUid, i.blob.sha256])),
   };
 }
@@ -102,7 +102,7 @@ async function storeStudy(studies: StudyTarget, patientId: string): Promise<Test
       })(),
     );
   }
-  const digests = studies.digests(studyInstanceUid);
+  const digests = await studies.digests(studyInstanceUid);
   assert.equal(digests.size, STUDY_INSTANCES);
   return { studyInstanceUid, digests };
 }
@@ -223,8 +223,8 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
   const counting = new Proxy(access, {
     get(target, key) {
       if (key === 'releaseStudy') {
-        return (...args: Parameters<PatientDataAccess['releaseStudy']>) =>
-          target.releaseStudy(...args).map((i) => ({
+        return async (...args: Parameters<PatientDataAccess['releaseStudy']>) =>
+          (await target.releaseStudy(...args)).map((i) => ({
             ...i,
             openFile: () => {
               const uid = i.stored.instance.sopInstanceUid;

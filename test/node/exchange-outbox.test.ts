@@ -169,7 +169,7 @@ test("the outbox API answers only this hospital's own people and systems, takes 
   assert.match(cn?.id ?? '', /^system:/, 'a system of ours that sends in its own name is recorded as that system');
   const byBakker = await bakker.call('POST', '/api/v1/outbox', { ...good, to: midden.name });
   assert.equal(byBakker.status, 202, byBakker.body);
-  const asked = sender.n.node.audit.list({ action: 'send' }).map((r) => r.user.name);
+  const asked = (await sender.n.node.audit.list({ action: 'send' })).map((r) => r.user.name);
   assert.ok(
     asked.includes(radiologist.name),
     `the signed-in person is the user of the send record: ${asked.join(', ')}`,
@@ -372,9 +372,9 @@ test('a system of ours acts for a person only with a verified assertion of the i
 
   const ok = await asRis(await jwt());
   assert.equal(ok.status, 202, ok.body);
-  const record = sender.n.node.audit
-    .list({ action: 'send' })
-    .find((r) => r.description.startsWith('study queued for sending'));
+  const record = (await sender.n.node.audit.list({ action: 'send' })).find((r) =>
+    r.description.startsWith('study queued for sending'),
+  );
   const cn = new X509Certificate(sender.own.certPem).subject
     .split('\n')
     .find((l) => l.startsWith('CN='))

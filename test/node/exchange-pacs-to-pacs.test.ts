@@ -119,12 +119,12 @@ test('Orthanc A "send to Midden" -> node Noord -> node Midden -> Orthanc B: ever
   await waitFor(
     'both audit trails complete',
     async () =>
-      midNode.n.node.audit.list({ action: 'import' }).length === 1 &&
-      noordNode.n.node.audit.list({ action: 'send' }).length === 2,
+      (await midNode.n.node.audit.list({ action: 'import' })).length === 1 &&
+      (await noordNode.n.node.audit.list({ action: 'send' })).length === 2,
   );
-  assert.equal(midNode.n.node.audit.list({ action: 'receive' })[0]?.patient?.bsn, bsn);
-  assert.equal(noordNode.n.node.audit.list({ action: 'send' })[1]?.outcome, 'success');
-  assert.ok(midNode.n.node.audit.verify().ok && noordNode.n.node.audit.verify().ok);
+  assert.equal((await midNode.n.node.audit.list({ action: 'receive' }))[0]?.patient?.bsn, bsn);
+  assert.equal((await noordNode.n.node.audit.list({ action: 'send' }))[1]?.outcome, 'success');
+  assert.ok((await midNode.n.node.audit.verify()).ok && (await noordNode.n.node.audit.verify()).ok);
 });
 
 test('a study the node holds, queued through the outbox API by a user, reaches Orthanc B; an aborted "send to" queues nothing', async (t) => {

@@ -46,9 +46,9 @@ test('push: Noord sends a study to Midden, verified end to end; a second send mo
   const verified = await verifyReceipt(result.receipt, ca.certPem);
   assert.ok(verified.ok && verified.claims.receiver.ura === midden.ura && verified.claims.sender.ura === noord.ura);
 
-  for (const released of heldInstances(sender.n.node, study.studyInstanceUid)) {
+  for (const released of await heldInstances(sender.n.node, study.studyInstanceUid)) {
     const sent = released.stored;
-    const arrived = heldInstance(receiver.n.node, sent.instance.sopInstanceUid);
+    const arrived = await heldInstance(receiver.n.node, sent.instance.sopInstanceUid);
     assert.ok(arrived !== undefined, `${sent.instance.sopInstanceUid} arrived`);
     const got = arrived.stored;
     assert.equal(got.blob.sha256, sent.blob.sha256, 'the same bytes, file meta included');
@@ -113,7 +113,7 @@ test("beeldbrug send: the command line queues a study in the running node's outb
     'urgent',
   ]);
   const r = { code: run.code, out: run.stdout, err: run.stderr };
-  const bakker = sender.n.node.audit.list({ action: 'login' }).findLast((x) => x.user.name === 'Dr. C. Bakker')
+  const bakker = (await sender.n.node.audit.list({ action: 'login' })).findLast((x) => x.user.name === 'Dr. C. Bakker')
     ?.user.id;
   assert.ok(bakker !== undefined);
   assert.equal(r.code, 0, r.err);
@@ -123,7 +123,7 @@ test("beeldbrug send: the command line queues a study in the running node's outb
   assert.equal(row?.state, 'delivered', 'the node sent it from its outbox');
   assert.equal(row?.request.urgency, 'urgent');
   assert.ok((row?.receipt ?? '').length > 0, 'the receipt is kept');
-  const sent = sender.n.node.audit.list({ action: 'send' });
+  const sent = await sender.n.node.audit.list({ action: 'send' });
   assert.deepEqual(
     sent.map((r) => [r.outcome, r.objects.transferId, r.user.id]),
     [
@@ -172,8 +172,8 @@ test('push with wireCompression zstd: nothing is packed, and every instance stil
     { access: testAccess(sender.n.node, 'exchange'), tls: sender.tls, logger: silentLogger() },
   );
   assert.equal(result.sent, study.instances);
-  for (const released of heldInstances(sender.n.node, study.studyInstanceUid)) {
-    const arrived = heldInstance(receiver.n.node, released.stored.instance.sopInstanceUid);
+  for (const released of await heldInstances(sender.n.node, study.studyInstanceUid)) {
+    const arrived = await heldInstance(receiver.n.node, released.stored.instance.sopInstanceUid);
     assert.ok(arrived !== undefined);
     assert.ok((await collect(arrived.openFile())).equals(await collect(released.openFile())));
   }

@@ -92,7 +92,7 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
     );
   }
   assert.equal(n.node.store.index.getInstance(uids[2] ?? ''), undefined, 'the corrupted instance is not stored');
-  const refusals = n.node.audit.list({ action: 'verify-failure' });
+  const refusals = await n.node.audit.list({ action: 'verify-failure' });
   assert.equal(refusals.length, 2, 'each refused instance is in the audit trail');
   assert.deepEqual(refusals[0]?.objects.sopInstanceUids, [uids[2]]);
   assert.equal(refusals[0]?.outcome, 'failure');

@@ -121,7 +121,7 @@ test('beeldbrug login --oidc: the person signs in at the identity provider with 
     uziRoleCode: '01.015',
   });
   assert.equal(whoami.body['twoFactor'], true, "the provider's password + one-time code count as two factors");
-  const signedIn = n.node.audit.list({ action: 'login' }).at(-1);
+  const signedIn = (await n.node.audit.list({ action: 'login' })).at(-1);
   assert.equal(signedIn?.user.name, 'Dr. C. Bakker');
   assert.equal(signedIn?.grounds.authorization, `OpenID Connect device sign-in (${idp.issuer})`);
   assert.match(signedIn?.description ?? '', /two factors/);
@@ -130,7 +130,7 @@ test('beeldbrug login --oidc: the person signs in at the identity provider with 
   const refused = await login('fac-1', join(dir, 'refused.json'));
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /sign-in failed/i);
-  const failure = n.node.audit.list({ action: 'login-failure' }).at(-1);
+  const failure = (await n.node.audit.list({ action: 'login-failure' })).at(-1);
   assert.match(failure?.description ?? '', /no-role/);
   assert.equal(failure?.grounds.authorization, `OpenID Connect device sign-in (${idp.issuer})`);
 
@@ -202,6 +202,6 @@ test('identity-provider sign-ins count against the sign-in rate limit: forged de
   // The same address's callbacks are held back too, before the node asks the provider anything.
   const callback = await new TestBrowser(ca.certPem).go(`${redirectUri}?code=forged&state=forged`);
   assert.equal(callback.status, 429);
-  const refusals = n.node.audit.list({ action: 'login-failure' });
+  const refusals = await n.node.audit.list({ action: 'login-failure' });
   assert.equal(refusals.length, 2, 'the two refused handles are recorded; the held-back attempts never ran');
 });

@@ -113,7 +113,7 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
   // Signed in through the identity provider, the radiologist reaches the routes that act for a person.
   assert.equal((await rad.browser.go(`${node}/api/v1/outbox`)).status, 200, 'the outbox, as the signed-in radiologist');
   assert.equal((await rad.browser.go(`${node}/api/v1/inbox`)).status, 200, 'the inbox too');
-  const firstLogin = records('login').at(-1)!;
+  const firstLogin = (await records('login')).at(-1)!;
   assert.equal(firstLogin.user.name, 'Dr. C. Bakker');
   assert.equal(firstLogin.user.roleCode, '01.015');
   assert.equal(firstLogin.user.organizationUra, '10000001');
@@ -123,7 +123,7 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
 
   // The same person again is the same account.
   await signIn('rad-1');
-  assert.equal(records('login').at(-1)!.user.id, firstLogin.user.id);
+  assert.equal((await records('login')).at(-1)!.user.id, firstLogin.user.id);
 
   // An auditor with a password only is signed in with one factor, which is not enough to read the trail.
   const oneFactor = await signIn('aud-1');
@@ -143,7 +143,7 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
   const trail = await twoFactors.browser.go(`${node}/api/v1/audit?action=login`);
   assert.equal(trail.status, 200);
   assert.ok((JSON.parse(trail.body) as { records: unknown[] }).records.length >= 4);
-  assert.equal(n.node.audit.list({ action: 'audit-read' }).at(-1)?.user.name, 'B. Jansen');
+  assert.equal((await n.node.audit.list({ action: 'audit-read' })).at(-1)?.user.name, 'B. Jansen');
 
   // Someone the provider knows but who is in no mapped group gets no session.
   const facilitair = await signIn('fac-1');
@@ -152,7 +152,7 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
     { status: 401, body: SIGN_IN_FAILED_BODY },
   );
   assert.equal((await session(facilitair.browser)).status, 401);
-  const noRole = records('login-failure').at(-1)!;
+  const noRole = (await records('login-failure')).at(-1)!;
   assert.equal(noRole.user.name, 'F. Smit');
   assert.match(noRole.description, /no-role/);
 
@@ -164,7 +164,7 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
   const back = await refusedBrowser.follow(submitted.location!, () => false, interaction);
   assert.equal(back.at(-1)?.status, 401);
   assert.match(
-    records('login-failure').at(-1)!.description,
+    (await records('login-failure')).at(-1)!.description,
     /provider-error: the identity provider answered access_denied/,
   );
 
@@ -182,10 +182,10 @@ test('OpenID Connect sign-in: groups become roles, amr becomes two factors, and 
   const used = await toCallback(replay, 'aud-2');
   assert.equal((await replay.go(used.callback, { from: used.interaction })).status, 303);
   assert.equal((await replay.go(used.callback, { from: used.interaction })).status, 401);
-  assert.equal(records('login-failure').filter((r) => /unknown-state/.test(r.description)).length, 3);
+  assert.equal((await records('login-failure')).filter((r) => /unknown-state/.test(r.description)).length, 3);
 
   // Nothing in the answers, the log or the trail carries a code, a token or the client secret.
-  const log = JSON.stringify(n.node.audit.list({}));
+  const log = JSON.stringify(await n.node.audit.list({}));
   for (const secret of [idp.clientSecret, new URL(stolen.callback).searchParams.get('code')!])
     assert.ok(!log.includes(secret));
 });

@@ -119,7 +119,7 @@ test('our SCU and SCP against Orthanc as the PACS: echo, store, find, move, get,
   for (const uid of [...originals.keys()].filter((u) => study.files.includes(originals.get(u)?.file ?? ''))) {
     const stored = n.node.store.index.getInstance(uid);
     assert.ok(stored !== undefined, `${uid} arrived`);
-    const held = heldInstance(n.node, uid);
+    const held = await heldInstance(n.node, uid);
     assert.ok(held !== undefined);
     const bytes = await collect(held.openDataset());
     const original = originals.get(uid)?.part10;

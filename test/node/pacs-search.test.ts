@@ -64,9 +64,9 @@ test('search the PACS by patient, date and modality; fetch a study from it into 
   );
 
   // Recorded per patient shown, in the searcher's name.
-  const records = n.n.node.audit
-    .list({ action: 'query' })
-    .filter((r) => r.user.id === bakker.id && r.description.startsWith('PACS PACS_NOORD searched'));
+  const records = (await n.n.node.audit.list({ action: 'query' })).filter(
+    (r) => r.user.id === bakker.id && r.description.startsWith('PACS PACS_NOORD searched'),
+  );
   assert.ok(records.some((r) => r.patient?.bsn === first.bsn));
   assert.ok(!records.some((r) => r.patient?.bsn === second.bsn), 'a patient not shown has no record of it');
 
@@ -77,7 +77,7 @@ test('search the PACS by patient, date and modality; fetch a study from it into 
   assert.equal(n.n.node.store.index.stats().instances, study.instances);
   const again = await search(`patientId=${first.bsn}`);
   assert.equal(again.studies.find((s) => s.studyInstanceUid === study.studyInstanceUid)?.heldHere, true);
-  const retrieval = n.n.node.audit.list({ action: 'retrieve' }).find((r) => r.user.id === bakker.id);
+  const retrieval = (await n.n.node.audit.list({ action: 'retrieve' })).find((r) => r.user.id === bakker.id);
   assert.match(retrieval?.description ?? '', /fetched from the PACS PACS_NOORD into this node by Dr\. C\. Bakker/);
   assert.equal(retrieval?.patient?.bsn, first.bsn);
   assert.equal(

@@ -85,14 +85,14 @@ test('prefetch: an ORM from the RIS brings the newest relevant priors from the o
   assert.equal(done?.['fetched'], 2);
   assert.equal(done?.['failed'], 0);
   // Audited with the order as grounds: the question, each retrieval and each import into the PACS.
-  const records = nodes.noord.n.node.audit.list({ bsn: p.bsn });
+  const records = await nodes.noord.n.node.audit.list({ bsn: p.bsn });
   const query = records.find((r) => r.action === 'query');
   assert.equal(query?.user.id, 'hl7:RIS');
   assert.match(query?.grounds.authorization ?? '', /^HL7 ORM\^O01 order ORD-1 from RIS@127\.0\.0\.1, rule thorax$/);
   assert.equal(records.filter((r) => r.action === 'retrieve' && r.outcome === 'success').length, 2);
   await waitFor(
     'the imports recorded',
-    async () => nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'import' }).length === 2,
+    async () => (await nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'import' })).length === 2,
   );
 
   // A second order for the same patient: the priors are in the PACS already, nothing travels again.
@@ -135,9 +135,9 @@ test('prefetch: a prior asked for before the node stopped goes on into the PACS 
   assert.equal(asked.status, 202, asked.body);
   const { transferId } = JSON.parse(asked.body) as { transferId: string };
   await waitFor('the prior at Noord', async () =>
-    nodes.noord.n.node.audit
-      .list({ action: 'receive' })
-      .some((r) => r.description.startsWith('study received complete')),
+    (await nodes.noord.n.node.audit.list({ action: 'receive' })).some((r) =>
+      r.description.startsWith('study received complete'),
+    ),
   );
   await nodes.noord.n.node.close();
   const deliveries = new SqlitePrefetchDeliveries(join(nodes.noord.n.dir, 'data', 'prefetch.sqlite'));
@@ -156,7 +156,7 @@ test('prefetch: a prior asked for before the node stopped goes on into the PACS 
     ),
   );
   await waitFor('the import recorded', async () =>
-    restarted.node.audit.list({ bsn: p.bsn, action: 'import' }).some((r) => r.outcome === 'success'),
+    (await restarted.node.audit.list({ bsn: p.bsn, action: 'import' })).some((r) => r.outcome === 'success'),
   );
   const after = new SqlitePrefetchDeliveries(join(nodes.noord.n.dir, 'data', 'prefetch.sqlite'));
   t.after(() => after.close());
@@ -243,9 +243,9 @@ test('prefetch: a prior held by an XCA community comes from it (RAD-75) into the
   await waitFor('the priors in the PACS', async () => (await inPacs()) === wanted);
   const zuidStudy = p.studies[2]!;
   assert.ok(
-    nodes.zuid.n.node.audit
-      .list({ bsn: p.bsn })
-      .some((r) => r.transaction === 'RAD-75' && r.objects.studyInstanceUid === zuidStudy.studyInstanceUid),
+    (await nodes.zuid.n.node.audit.list({ bsn: p.bsn })).some(
+      (r) => r.transaction === 'RAD-75' && r.objects.studyInstanceUid === zuidStudy.studyInstanceUid,
+    ),
     "the Zuid prior came through Zuid's XCA gateway",
   );
   await waitFor('the prefetch logged', async () => logLines(nodes.noord.n).some((l) => l['msg'] === 'prefetch done'));

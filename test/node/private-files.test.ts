@@ -95,7 +95,7 @@ test('a node that stored studies, signed people in and kept its audit trail has 
     ).status,
     200,
   );
-  assert.ok(n.node.audit.list({ action: 'login' }).length >= 1);
+  assert.ok((await n.node.audit.list({ action: 'login' })).length >= 1);
 
   const dataDir = join(n.dir, 'data');
   assert.ok(

@@ -23,7 +23,7 @@ test('the node purges instances older than store.retentionDays, with a log line 
   const importedAt = Date.now();
   assert.equal(first.node.store.index.stats().instances, synth.files);
   const bsn = synth.patients[0]?.bsn ?? assert.fail('a patient');
-  first.node.audit.record({
+  await first.node.audit.record({
     action: 'read',
     outcome: 'success',
     description: 'viewed before the purge',
@@ -44,20 +44,20 @@ test('the node purges instances older than store.retentionDays, with a log line 
   await waitFor('the purge', async () => n.node.store.index.stats().instances === 0);
   await waitFor(
     'the audit records',
-    async () => n.node.audit.list({ action: 'purge' }).length === synth.patients[0]?.studies.length,
+    async () => (await n.node.audit.list({ action: 'purge' })).length === synth.patients[0]?.studies.length,
   );
-  const records = n.node.audit.list({ action: 'purge' });
+  const records = await n.node.audit.list({ action: 'purge' });
   assert.ok(records.every((r) => r.patient?.bsn === synth.patients[0]?.bsn && r.user.id === 'system:retention'));
   assert.deepEqual(
     records.map((r) => r.objects.studyInstanceUid).sort(),
     synth.patients[0]?.studies.map((s) => s.studyInstanceUid).sort(),
   );
   assert.deepEqual(
-    n.node.audit.list({ bsn }).map((r) => r.action),
+    (await n.node.audit.list({ bsn })).map((r) => r.action),
     [...synth.patients[0]!.studies.map(() => 'import'), 'read', ...records.map(() => 'purge')],
     'purging the images keeps the audit records about them',
   );
-  assert.equal(n.node.audit.verify().ok, true);
+  assert.equal((await n.node.audit.verify()).ok, true);
   assert.deepEqual(filesBesidesSpare(join(n.dir, 'data'), 'blobs'), [], 'no image file is left');
   assert.ok(
     logLines(n).some((l) => l['msg'] === 'purged' && l['studyInstanceUid'] !== undefined),

@@ -230,8 +230,7 @@ test('a partner signs in over SFTP and reaches only its own download and upload 
   for (const path of [`/partner/v1/shares/${shareId}/zip`, `/partner/v1/shares/${shareId}/dicomweb/studies`])
     assert.equal((await west.call('GET', path)).status, 404, path);
   assert.deepEqual(
-    node.n.node.audit
-      .list()
+    (await node.n.node.audit.list())
       .filter((r) => r.user.name === 'Beheer West (Kliniek West)' && r.outcome === 'failure')
       .map((r) => `${r.action}: ${r.description}`),
     [
@@ -245,9 +244,11 @@ test('a partner signs in over SFTP and reaches only its own download and upload 
   assert.notEqual(wrong.code, 0);
   const audit = node.n.node.audit;
   assert.ok(
-    audit.list({ action: 'login-failure' }).some((r) => r.description === 'SFTP sign-in refused (wrong-password)'),
+    (await audit.list({ action: 'login-failure' })).some(
+      (r) => r.description === 'SFTP sign-in refused (wrong-password)',
+    ),
   );
-  const logins = audit.list({ action: 'login' }).filter((r) => r.description === 'signed in over SFTP');
+  const logins = (await audit.list({ action: 'login' })).filter((r) => r.description === 'signed in over SFTP');
   assert.deepEqual(
     [...new Set(logins.map((r) => `${r.user.name}: ${r.grounds.authorization?.replace(/SHA256:\S+/, 'SHA256:…')}`))],
     [
@@ -255,16 +256,16 @@ test('a partner signs in over SFTP and reaches only its own download and upload 
       'PACS-beheer (Kliniek Zuid): SFTP, registered SSH key SHA256:…',
     ],
   );
-  const downloads = audit.list({ action: 'download' });
+  const downloads = await audit.list({ action: 'download' });
   assert.ok(
     downloads.some((r) => r.outcome === 'success' && r.user.name === 'Servicedesk (Kliniek Noord)'),
     'the download is recorded in the partner’s name',
   );
   assert.ok(!downloads.some((r) => r.user.name === 'PACS-beheer (Kliniek Zuid)'), 'Zuid reached nothing to download');
   assert.ok(
-    audit
-      .list({ action: 'upload' })
-      .some((r) => r.outcome === 'success' && r.user.name === 'Servicedesk (Kliniek Noord)'),
+    (await audit.list({ action: 'upload' })).some(
+      (r) => r.outcome === 'success' && r.user.name === 'Servicedesk (Kliniek Noord)',
+    ),
   );
 });
 
@@ -340,8 +341,8 @@ test("a partner's password expires: SFTP refuses it, the web asks for a new one 
   });
   assert.equal(wrongCurrent.status, 401);
   assert.ok(
-    node.n.node.audit
-      .list({ action: 'configuration-change' })
-      .some((r) => r.description.startsWith('own password changed') && r.user.name === 'Servicedesk'),
+    (await node.n.node.audit.list({ action: 'configuration-change' })).some(
+      (r) => r.description.startsWith('own password changed') && r.user.name === 'Servicedesk',
+    ),
   );
 });

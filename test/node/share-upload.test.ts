@@ -174,7 +174,7 @@ test('a patient uploads a CD as a zip, resuming after a cut; staff import it int
   const head = await asRecipient(s.node.port, s.node.ca.certPem, 'HEAD', new URL(cut.url).pathname, undefined, cookie);
   const offset = Number(head.headers['upload-offset']);
   assert.ok(offset >= 2 * 256 * 1024 && offset < zip.length, `resumes mid-way, at ${offset}`);
-  assert.deepEqual(heldInstances(s.node.n.node, study.studyInstanceUid), [], 'a partial upload stores nothing');
+  assert.deepEqual(await heldInstances(s.node.n.node, study.studyInstanceUid), [], 'a partial upload stores nothing');
   const resumed = await tusUpload(s, cookie, zip, { fileName: 'cd-ziekenhuis-oost.zip', uploadUrl: cut.url });
   assert.equal(resumed.completed, true);
 
@@ -189,7 +189,7 @@ test('a patient uploads a CD as a zip, resuming after a cut; staff import it int
   );
 
   // In quarantine, not among the hospital's studies; staff see it with its sender.
-  assert.deepEqual(heldInstances(s.node.n.node, study.studyInstanceUid), []);
+  assert.deepEqual(await heldInstances(s.node.n.node, study.studyInstanceUid), []);
   const listed = await s.staff.call('GET', '/api/v1/quarantine');
   assert.equal(listed.status, 200, listed.body);
   const [held] = (JSON.parse(listed.body) as { studies: QuarantineEntry[] }).studies;
@@ -226,17 +226,17 @@ test('a patient uploads a CD as a zip, resuming after a cut; staff import it int
 
   // Recorded: the upload by the patient (as the share's recipient), the import by the person who decided.
   const audit = s.node.n.node.audit;
-  const uploads = audit.list({ action: 'upload' }).filter((r) => r.objects.shareId === shareId);
+  const uploads = (await audit.list({ action: 'upload' })).filter((r) => r.objects.shareId === shareId);
   assert.deepEqual(
     uploads.map((r) => [r.user.id, r.outcome, r.objects.studyInstanceUid]),
     [[`share:${shareId}`, 'success', study.studyInstanceUid]],
   );
   await waitFor(
     'the import recorded',
-    async () => audit.list({ action: 'import' }).some((r) => r.objects.shareId === shareId),
+    async () => (await audit.list({ action: 'import' })).some((r) => r.objects.shareId === shareId),
     t.signal,
   );
-  const importRecord = audit.list({ action: 'import' }).find((r) => r.objects.shareId === shareId);
+  const importRecord = (await audit.list({ action: 'import' })).find((r) => r.objects.shareId === shareId);
   assert.equal(importRecord?.user.name, 'Sanne Secretaresse');
   assert.equal(importRecord?.outcome, 'success');
   assert.equal(importRecord?.patient?.bsn, bsn);
@@ -276,7 +276,7 @@ test('uploads that are unsafe or not DICOM are refused and store nothing; a shar
     (JSON.parse((await s.staff.call('GET', '/api/v1/quarantine')).body) as { studies: unknown[] }).studies.length,
     0,
   );
-  const refusals = s.node.n.node.audit.list({ action: 'upload' }).filter((r) => r.outcome === 'failure');
+  const refusals = (await s.node.n.node.audit.list({ action: 'upload' })).filter((r) => r.outcome === 'failure');
   assert.equal(refusals.length, 3);
 
   // Larger than the node takes: refused before a byte is sent.
@@ -370,9 +370,9 @@ test('an upload nobody reviews is purged from quarantine after the retention per
   s.clock.now += 8 * 86_400_000;
   await s.node.n.node.retention.runOnce();
   assert.deepEqual(await held(), []);
-  const purged = s.node.n.node.audit
-    .list({ action: 'purge' })
-    .filter((r) => r.objects.studyInstanceUid === study.studyInstanceUid);
+  const purged = (await s.node.n.node.audit.list({ action: 'purge' })).filter(
+    (r) => r.objects.studyInstanceUid === study.studyInstanceUid,
+  );
   assert.equal(purged.length, 1);
   assert.match(purged[0]!.description, /^from quarantine, not reviewed within the retention period/);
   assert.equal(purged[0]!.user.id, 'system:retention');

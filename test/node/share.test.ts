@@ -78,7 +78,7 @@ test('a share opens with the e-mailed link and the SMS code together, is recorde
   assert.equal(mail.secure, true, 'the node required STARTTLS');
   assert.match(mail.to, /jan@example\.test/);
   assert.match(mailText, /Ziekenhuis Noord/);
-  const shared = s.node.n.node.audit.list({ action: 'share' }).at(-1)!;
+  const shared = (await s.node.n.node.audit.list({ action: 'share' })).at(-1)!;
   const bsn = shared.patient?.bsn ?? '';
   assert.match(bsn, /^\d{9}$/);
   assert.ok(!mailText.includes(bsn), 'no BSN in the e-mail');
@@ -138,7 +138,7 @@ test('a share opens with the e-mailed link and the SMS code together, is recorde
 
   // Every step is in the audit trail, with the share, the patient, and who acted: the staff member, then the recipient
   // (on the staff member's responsibility).
-  const records = s.node.n.node.audit.list({}).filter((r) => r.objects.shareId === shareId);
+  const records = (await s.node.n.node.audit.list({})).filter((r) => r.objects.shareId === shareId);
   const steps = records.map(
     (r) => `${r.action}:${r.outcome}:${r.user.id.startsWith('share:') ? 'recipient' : r.user.name}`,
   );
@@ -190,7 +190,7 @@ test('five wrong codes lock a link; an expired or unknown link reveals nothing; 
   assert.equal(problem(fifth).state, 'locked');
   // Locked means locked: not even a new code, and the right one would not help.
   assert.equal(problem(await recipientCall(s, 'POST', '/share/v1/code', { token: first.token })).state, 'locked');
-  const locked = s.node.n.node.audit.list({ action: 'login-failure' }).at(-1)!;
+  const locked = (await s.node.n.node.audit.list({ action: 'login-failure' })).at(-1)!;
   assert.match(locked.description, /locked after 5 wrong codes/);
 
   // Unknown tokens look like nothing at all.
@@ -234,7 +234,7 @@ test('a share whose e-mail the mail server refuses is not made, and says so', as
   assert.equal(problem(r).code, 'SHARE_NOT_SENT');
   const list = JSON.parse((await s.staff.call('GET', '/api/v1/shares')).body) as { shares: unknown[] };
   assert.deepEqual(list.shares, []);
-  const failed = s.node.n.node.audit.list({ action: 'share' }).filter((x) => x.outcome === 'failure');
+  const failed = (await s.node.n.node.audit.list({ action: 'share' })).filter((x) => x.outcome === 'failure');
   assert.equal(failed.length, 1);
 });
 
@@ -322,7 +322,7 @@ test('the recipient downloads a zip: the DICOM files as held, in the standard me
   assert.match(String(zip.headers['content-disposition']), /^attachment; filename="beelden-\d{4}-\d\d-\d\d\.zip"$/);
 
   // Every instance of the study, byte for byte as the node holds it, under File IDs of the General Purpose profile.
-  const held = heldInstances(s.node.n.node, s.studyInstanceUid);
+  const held = await heldInstances(s.node.n.node, s.studyInstanceUid);
   const files = filesIn(join(unpacked, 'DICOM'));
   assert.equal(files.length, held.length);
   for (const f of files) {
@@ -339,7 +339,9 @@ test('the recipient downloads a zip: the DICOM files as held, in the standard me
   assert.match(readFileSync(join(unpacked, 'LEESMIJ.TXT'), 'utf8'), /VERSLAGEN bevat de verslagen als PDF/);
 
   // The download is recorded, per study, in the recipient's name.
-  const downloads = s.node.n.node.audit.list({ action: 'download' }).filter((r) => r.objects.shareId === shareId);
+  const downloads = (await s.node.n.node.audit.list({ action: 'download' })).filter(
+    (r) => r.objects.shareId === shareId,
+  );
   assert.deepEqual(
     downloads.map((r) => [r.user.id, r.objects.studyInstanceUid]),
     [[`share:${shareId}`, s.studyInstanceUid]],
@@ -366,7 +368,7 @@ test('a de-identified share: the images under new UIDs and a pseudonym, the same
   });
   const token = /\/share#([A-Za-z0-9_-]{43})/.exec((await s.mail.next()).text)?.[1] ?? '';
 
-  const held = heldInstances(s.node.n.node, s.studyInstanceUid);
+  const held = await heldInstances(s.node.n.node, s.studyInstanceUid);
   const images = held.filter(
     (i) => !/^1\.2\.840\.10008\.5\.1\.4\.1\.1\.(88|104)\./.test(i.stored.instance.sopClassUid),
   );
@@ -438,9 +440,9 @@ test('a de-identified share: the images under new UIDs and a pseudonym, the same
       .map((f) => digest(readFileSync(f)))
       .sort();
   assert.deepEqual(hashes(second.unpacked), hashes(first.unpacked));
-  const recorded = s.node.n.node.audit
-    .list({ action: 'download' })
-    .filter((r) => r.objects.shareId === created.shareId);
+  const recorded = (await s.node.n.node.audit.list({ action: 'download' })).filter(
+    (r) => r.objects.shareId === created.shareId,
+  );
   assert.equal(recorded.length, 2);
   assert.match(recorded[0]?.description ?? '', /de-identified/);
 });
@@ -478,7 +480,7 @@ function partsOf(r: Reply): Buffer[] {
 
 /** The first frame of a held instance, as the node stores it. */
 async function heldFrame(s: Setup, sopInstanceUid: string): Promise<Buffer> {
-  const held = heldInstance(s.node.n.node, sopInstanceUid);
+  const held = await heldInstance(s.node.n.node, sopInstanceUid);
   assert.ok(held !== undefined, sopInstanceUid);
   return framesOf(await datasetOf(held), held).frames[0]!;
 }
@@ -496,7 +498,7 @@ test("the recipient views a shared study in the browser's viewer, without downlo
 
   const [study] = jsonOf(await get(`/studies?StudyInstanceUID=${s.studyInstanceUid}`));
   assert.equal(value(study!, '0020000D'), s.studyInstanceUid);
-  const held = heldInstances(s.node.n.node, s.studyInstanceUid);
+  const held = await heldInstances(s.node.n.node, s.studyInstanceUid);
   assert.equal(value(study!, '00201208'), held.length, 'every instance of the share');
   assert.ok(JSON.stringify(value(study!, '00100010')).length > 2, 'the patient, by name');
 
@@ -529,7 +531,7 @@ test("the recipient views a shared study in the browser's viewer, without downlo
   assert.equal(thumbnail.headers['content-type'], 'image/jpeg');
 
   // Another patient's study, which the node holds, is not in this share: not found, whichever path names it.
-  const otherHeld = heldInstances(s.node.n.node, other.studyInstanceUid)[0]!.stored;
+  const otherHeld = (await heldInstances(s.node.n.node, other.studyInstanceUid))[0]!.stored;
   for (const path of [
     `/studies/${other.studyInstanceUid}/series`,
     `/studies/${other.studyInstanceUid}/series/${otherHeld.series.seriesInstanceUid}/metadata`,
@@ -542,9 +544,9 @@ test("the recipient views a shared study in the browser's viewer, without downlo
     assert.equal((await recipientCall(s, 'GET', path, undefined, cookie)).status, 401, path);
 
   // One record for the viewing of the study, however many images were asked for, naming the share and its recipient.
-  const viewed = s.node.n.node.audit
-    .list({ action: 'read' })
-    .filter((r) => r.description.startsWith('shared studies viewed in the browser'));
+  const viewed = (await s.node.n.node.audit.list({ action: 'read' })).filter((r) =>
+    r.description.startsWith('shared studies viewed in the browser'),
+  );
   assert.equal(viewed.length, 1, viewed.map((r) => r.description).join('\n'));
   assert.equal(viewed[0]?.objects.shareId, shareId);
   assert.equal(viewed[0]?.objects.studyInstanceUid, s.studyInstanceUid);
@@ -565,7 +567,7 @@ test('a de-identified share is viewed as its zip holds it: new UIDs, a pseudonym
   const root = '/share/v1/dicomweb';
   const get = (path: string): Promise<Reply> => recipientCall(s, 'GET', `${root}${path}`, undefined, cookie);
 
-  const held = heldInstances(s.node.n.node, s.studyInstanceUid);
+  const held = await heldInstances(s.node.n.node, s.studyInstanceUid);
   const patient = held[0]!.stored.patient;
   const giveaways = [
     s.studyInstanceUid,
@@ -641,7 +643,7 @@ test('the patient, with link and code, sees who accessed their data on this node
     `the study's import into the node: ${[...lines].join('; ')}`,
   );
   const audit = s.node.n.node.audit;
-  const read = audit.list({ action: 'audit-read' }).filter((x) => x.objects.shareId === shareId);
+  const read = (await audit.list({ action: 'audit-read' })).filter((x) => x.objects.shareId === shareId);
   assert.deepEqual(
     read.map((x) => [x.user.id, x.outcome, x.patient?.bsn !== undefined]),
     [[`share:${shareId}`, 'success', true]],
@@ -659,7 +661,7 @@ test('the patient, with link and code, sees who accessed their data on this node
   const refused = await recipientCall(s, 'GET', '/share/v1/access-history', undefined, otherCookie);
   assert.equal(refused.status, 403);
   assert.equal(problem(refused).code, 'ACCESS_DENIED');
-  const refusals = audit.list({ action: 'audit-read' }).filter((x) => x.objects.shareId === other.shareId);
+  const refusals = (await audit.list({ action: 'audit-read' })).filter((x) => x.objects.shareId === other.shareId);
   assert.deepEqual(
     refusals.map((x) => x.outcome),
     ['failure'],
@@ -677,18 +679,18 @@ test('retention keeps a shared study until its share ends, then purges the copy,
   assert.equal(made.status, 201, made.body);
   const shareId = (JSON.parse(made.body) as { shareId: string }).shareId;
   const node = s.node.n.node;
-  const held = (): number => heldInstances(node, s.studyInstanceUid).length;
-  const before = held();
+  const held = async (): Promise<number> => (await heldInstances(node, s.studyInstanceUid)).length;
+  const before = await held();
 
   // Past the node's 7 days: the received copy would go, but the share still needs it.
   s.clock.now += 8 * 86_400_000;
   await node.retention.runOnce();
-  assert.equal(held(), before, 'kept while its share holds');
+  assert.equal(await held(), before, 'kept while its share holds');
 
   // Revoked, the share has ended: its study's copy goes at the next pass; the share stays listed a while.
   assert.equal((await s.staff.call('POST', `/api/v1/shares/${shareId}/revoke`)).status, 200);
   await node.retention.runOnce();
-  assert.equal(held(), 0, 'purged once the share ended');
+  assert.equal(await held(), 0, 'purged once the share ended');
   const listed = JSON.parse((await s.staff.call('GET', '/api/v1/shares')).body) as { shares: { state: string }[] };
   assert.deepEqual(
     listed.shares.map((x) => x.state),
@@ -702,7 +704,7 @@ test('retention keeps a shared study until its share ends, then purges the copy,
     (JSON.parse((await s.staff.call('GET', '/api/v1/shares')).body) as { shares: unknown[] }).shares,
     [],
   );
-  const purged = node.audit.list({ action: 'purge' }).filter((r) => r.objects.shareId === shareId);
+  const purged = (await node.audit.list({ action: 'purge' })).filter((r) => r.objects.shareId === shareId);
   assert.equal(purged.length, 1);
   assert.match(purged[0]!.description, /^share with Jan Ontvanger purged 7 days after it ended$/);
   assert.equal(purged[0]!.user.id, 'system:retention');

@@ -108,6 +108,6 @@ test('sign-in is limited per address and in all: 429 with Retry-After, and allow
   );
 
   // Throttled attempts are not audited one by one (a flood would fill the trail); the attempts that ran are.
-  assert.equal(n.node.audit.list({ action: 'login-failure' }).length, 5);
-  assert.equal(n.node.audit.list({ action: 'login' }).length, 3);
+  assert.equal((await n.node.audit.list({ action: 'login-failure' })).length, 5);
+  assert.equal((await n.node.audit.list({ action: 'login' })).length, 3);
 });

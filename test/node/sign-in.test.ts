@@ -214,5 +214,5 @@ test('sign-in: password + TOTP, lockout with one answer for every failure, sessi
     body: SIGN_IN_FAILED_BODY,
   });
   assert.equal((await read('?action=login-failure')).at(-1)?.description, 'sign-in refused (locked)');
-  assert.equal(n.node.audit.verify().ok, true);
+  assert.equal((await n.node.audit.verify()).ok, true);
 });

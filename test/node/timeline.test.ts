@@ -72,8 +72,8 @@ test('timeline: permit for one hospital and deny for another shows the first onl
     assert.ok(s.hasReport);
     if (e.reportKind === 'sr') assert.ok((s.reportText ?? '').length > 20, 'the report text of a structured report');
   }
-  assert.equal(timelineRequestsAt(nodes.zuid, p.bsn).length, 0, 'Zuid got no request for this patient');
-  const atMidden = timelineRequestsAt(nodes.midden, p.bsn);
+  assert.equal((await timelineRequestsAt(nodes.zuid, p.bsn)).length, 0, 'Zuid got no request for this patient');
+  const atMidden = await timelineRequestsAt(nodes.midden, p.bsn);
   assert.equal(atMidden.length, 1);
   assert.equal(atMidden[0]?.outcome, 'success');
   const asker = radiologistAt(nodes.noord);
@@ -83,7 +83,7 @@ test('timeline: permit for one hospital and deny for another shows the first onl
     'the source logs the person signed in at Noord',
   );
   assert.equal(atMidden[0]?.grounds.consentReference, `Consent/${permit.id}`);
-  const atNoord = nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'query' });
+  const atNoord = await nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'query' });
   assert.equal(atNoord.length, 1, 'the requester logs the question too');
   assert.deepEqual(
     atNoord[0]?.user,
@@ -95,7 +95,7 @@ test('timeline: permit for one hospital and deny for another shows the first onl
   const after = await timelineOf(nodes.noord, p.bsn);
   assert.deepEqual(after.sources, []);
   assert.deepEqual(after.studies, []);
-  assert.equal(timelineRequestsAt(nodes.midden, p.bsn).length, 1, 'after the revoke Midden is not asked again');
+  assert.equal((await timelineRequestsAt(nodes.midden, p.bsn)).length, 1, 'after the revoke Midden is not asked again');
 });
 
 test('timeline: a patient unknown at a hospital causes no request there; a slow source times out without holding back the others', async (t) => {
@@ -122,7 +122,7 @@ test('timeline: a patient unknown at a hospital causes no request there; a slow 
   assert.deepEqual(status, { [midden.ura]: 'answered', [traag.ura]: 'timed-out' });
   assert.equal(tl.studies.length, 3, "Midden's answer is intact");
   // Traag never answers while the test runs: that the timeline came back at all is the proof it did not wait for it.
-  assert.equal(timelineRequestsAt(nodes.zuid, q.bsn).length, 0, 'Zuid does not know Q and got no request');
+  assert.equal((await timelineRequestsAt(nodes.zuid, q.bsn)).length, 0, 'Zuid does not know Q and got no request');
   assert.ok(!lines(nodes.zuid.n.logFile).some((l) => l['msg'] === 'timeline request'), "nothing in Zuid's request log");
 
   // What went over the wire to a source: the signed request, with the BSN and who asks, and nothing else of the patient.
@@ -189,7 +189,7 @@ test('timeline: a node that skips the registry and asks a source directly gets n
       ['code', 'detail', 'instance', 'reason', 'status', 'title', 'type'],
       "nothing of the registry's answer beyond that",
     );
-    const logged = timelineRequestsAt(source, bsn);
+    const logged = await timelineRequestsAt(source, bsn);
     assert.equal(logged.length, 1);
     assert.equal(logged[0]?.outcome, 'failure', 'the refused request is logged with who asked');
   }
@@ -279,20 +279,21 @@ test('timeline: a chosen study is retrieved from its source by its UID, verified
       (x) => x.transferId === transferId && x.state !== 'open',
     );
   });
-  const held = heldInstances(nodes.noord.n.node, chosen.studyInstanceUid).map((i) => i.stored);
+  const held = (await heldInstances(nodes.noord.n.node, chosen.studyInstanceUid)).map((i) => i.stored);
   assert.equal(held.length, chosen.instances, 'every instance arrived');
-  const original = heldInstances(nodes.zuid.n.node, chosen.studyInstanceUid).map((i) => i.stored);
+  const original = (await heldInstances(nodes.zuid.n.node, chosen.studyInstanceUid)).map((i) => i.stored);
   assert.deepEqual(
     held.map((i) => i.blob.sha256).sort(),
     original.map((i) => i.blob.sha256).sort(),
     'byte for byte what Zuid holds',
   );
-  const sent = nodes.zuid.n.node.audit
-    .list({ bsn: p.bsn })
-    .find((x) => x.action === 'retrieve' && x.outcome === 'success');
+  const sent = (await nodes.zuid.n.node.audit.list({ bsn: p.bsn })).find(
+    (x) => x.action === 'retrieve' && x.outcome === 'success',
+  );
   assert.equal(sent?.user.id, asker.id, 'the source names the person signed in at Noord');
   assert.equal(
-    nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'retrieve' }).find((x) => x.outcome === 'success')?.user.id,
+    (await nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'retrieve' })).find((x) => x.outcome === 'success')?.user
+      .id,
     asker.id,
     'and so does Noord',
   );
@@ -355,12 +356,12 @@ test('timeline: a chosen study is retrieved from its source by its UID, verified
     fromCli.studies.map((s) => s.studyInstanceUid),
     tl.studies.map((s) => s.studyInstanceUid),
   );
-  const cliAsked = nodes.noord.n.node.audit
-    .list({ bsn: p.bsn, action: 'query' })
-    .findLast((x) => x.description.startsWith('timeline'));
+  const cliAsked = (await nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'query' })).findLast((x) =>
+    x.description.startsWith('timeline'),
+  );
   assert.equal(cliAsked?.user.name, 'Dr. J. Bos', 'the node records the person signed in at the CLI');
   assert.equal(
-    timelineRequestsAt(nodes.midden, p.bsn).findLast(() => true)?.user.name,
+    (await timelineRequestsAt(nodes.midden, p.bsn)).findLast(() => true)?.user.name,
     'Dr. J. Bos',
     'and so does the source',
   );
@@ -381,9 +382,9 @@ test('timeline: a chosen study is retrieved from its source by its UID, verified
   ]);
   assert.equal(cliSend.code, 0, cliSend.stderr);
   assert.match(cliSend.stdout, /delivered to Ziekenhuis Midden \(URA 10000002\): transfer .*, receipt verified/);
-  const queuedBy = nodes.noord.n.node.audit
-    .list({ action: 'send' })
-    .find((x) => x.description.startsWith('study queued for sending'));
+  const queuedBy = (await nodes.noord.n.node.audit.list({ action: 'send' })).find((x) =>
+    x.description.startsWith('study queued for sending'),
+  );
   assert.equal(queuedBy?.user.name, 'Dr. J. Bos', 'the send is recorded in the name of the signed-in person');
   // Retrieving from the CLI follows the study until it has arrived, verified.
   const cliRetrieve = await cliAs(sessionFile, [
@@ -402,7 +403,10 @@ test('timeline: a chosen study is retrieved from its source by its UID, verified
   const logout = await cliAs(sessionFile, ['logout']);
   assert.equal(logout.code, 0, logout.stderr);
   assert.ok(!existsSync(sessionFile), 'logout removes the saved session');
-  assert.equal(nodes.noord.n.node.audit.list({ action: 'logout' }).findLast(() => true)?.user.name, 'Dr. J. Bos');
+  assert.equal(
+    (await nodes.noord.n.node.audit.list({ action: 'logout' })).findLast(() => true)?.user.name,
+    'Dr. J. Bos',
+  );
 });
 
 test('timeline: a source lists what its PACS holds beside its own copies (studies and, for the virtual PACS, series), a PACS-only study is retrieved through the node, and a PACS that is down leaves a partial answer', async (t) => {
@@ -487,7 +491,7 @@ test('timeline: a source lists what its PACS holds beside its own copies (studie
   });
   assert.equal(asked.status, 202, asked.body);
   const atNoord = () => testAccess(net.nodes.noord.n.node, 'query').patientStudies(r.bsn);
-  await waitFor('the PACS-only study at Noord', async () => atNoord()[0]?.instances === onlyInPacs.instances);
+  await waitFor('the PACS-only study at Noord', async () => (await atNoord())[0]?.instances === onlyInPacs.instances);
 
   // The PACS goes down: Midden still answers with the copy it now holds, and says the list may be incomplete.
   await pacs.stop();
@@ -550,5 +554,5 @@ test("timeline: when retention purges a patient's last study at a node without a
     await mid.n.node.localization?.flush();
     return (await asNoord.locate(p.bsn, 'treatment')).length === 0;
   });
-  assert.ok(mid.n.node.audit.list({ action: 'purge' }).length > 0);
+  assert.ok((await mid.n.node.audit.list({ action: 'purge' })).length > 0);
 });

@@ -104,7 +104,7 @@ test("virtual PACS: findscu under the external AE title sees the patient's studi
   );
 
   // Each source recorded the question as the PACS's of Noord (no person is known on a DICOM association).
-  const atMidden = timelineRequestsAt(nodes.midden, p.bsn);
+  const atMidden = await timelineRequestsAt(nodes.midden, p.bsn);
   assert.equal(atMidden.length, 2);
   assert.deepEqual(atMidden[0]?.user, {
     id: 'dicom:PACS_NOORD',
@@ -112,10 +112,10 @@ test("virtual PACS: findscu under the external AE title sees the patient's studi
     organizationUra: noord.ura,
   });
   assert.equal(atMidden[0]?.outcome, 'success');
-  const atNoord = nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'query' });
+  const atNoord = await nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'query' });
   assert.equal(atNoord.length, 3, 'Noord records each question too: two study lists and one series list');
   assert.ok(
-    timelineRequestsAt(nodes.zuid, p.bsn).some((r) =>
+    (await timelineRequestsAt(nodes.zuid, p.bsn)).some((r) =>
       /^timeline: \d+ series of a study listed for/.test(r.description),
     ),
     'Zuid records the series question',
@@ -214,7 +214,7 @@ test('virtual PACS: a local Patient ID is mapped to the BSN; a modality may not 
   ]);
   assert.notEqual(modality.code, 0);
   assert.match(modality.stderr, /Association Rejected/i, modality.stderr);
-  assert.equal(timelineRequestsAt(nodes.zuid, p.bsn).length, 0, 'the denied hospital was never asked');
+  assert.equal((await timelineRequestsAt(nodes.zuid, p.bsn)).length, 0, 'the denied hospital was never asked');
 });
 
 test('virtual PACS: a C-MOVE of a study another hospital holds brings it over the exchange into the PACS, byte for byte, once; a second C-MOVE is served from the copy', async (t) => {
@@ -269,21 +269,21 @@ test('virtual PACS: a C-MOVE of a study another hospital holds brings it over th
   assert.equal(inPacs.size, first.instances);
   for (const [uid, bytes] of original) assert.ok(inPacs.get(uid)?.equals(bytes), `instance ${uid} byte for byte`);
 
-  const atMidden = nodes.midden.n.node.audit
-    .list({ bsn: p.bsn })
-    .filter((r) => r.objects.studyInstanceUid === first.studyInstanceUid);
+  const atMidden = (await nodes.midden.n.node.audit.list({ bsn: p.bsn })).filter(
+    (r) => r.objects.studyInstanceUid === first.studyInstanceUid,
+  );
   assert.ok(
     atMidden.some((r) => r.user.id === 'dicom:PACS_NOORD' && r.outcome === 'success'),
     "Midden records the release as asked by Noord's PACS",
   );
-  const atNoord = nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'retrieve' });
+  const atNoord = await nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'retrieve' });
   assert.ok(
     atNoord.some((r) =>
       r.description.startsWith(`C-MOVE to PACS_NOORD through ${EXTERNAL}: study from ${midden.name}`),
     ),
   );
   assert.equal(
-    nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'import' }).length,
+    (await nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'import' })).length,
     0,
     'the routing rule did not forward the retrieved study a second time',
   );
@@ -298,12 +298,12 @@ test('virtual PACS: a C-MOVE of a study another hospital holds brings it over th
   assert.equal(datasetsByUid(filesIn(received)).size, first.instances + second.instances);
 
   // The first study again: Noord holds it now and sends its copy without asking Midden.
-  const releasesAtMidden = () => timelineRequestsAt(nodes.midden, p.bsn).length;
-  const before = releasesAtMidden();
+  const releasesAtMidden = async () => (await timelineRequestsAt(nodes.midden, p.bsn)).length;
+  const before = await releasesAtMidden();
   const again = await move(['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${first.studyInstanceUid}`]);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout + again.stderr, /Received Final Move Response \(Success\)/);
-  assert.equal(releasesAtMidden(), before, 'Midden was not asked again');
+  assert.equal(await releasesAtMidden(), before, 'Midden was not asked again');
 });
 
 test("virtual PACS: Orthanc as the hospital's PACS queries the other hospitals through its DICOM modalities and retrieves a prior into itself", async (t) => {

@@ -92,7 +92,8 @@ test('XCA-I: a partner community queries and retrieves manifests, reports and im
       o.client ?? certs.noord,
       soapRequestEnvelope(XCA_TRANSACTIONS[t].action, 'assertion' in o ? o.assertion : assertion(), body),
     );
-  const xcaRecords = () => at.n.node.audit.list({ bsn: p.bsn }).filter((r) => r.description.startsWith('XCA'));
+  const xcaRecords = async () =>
+    (await at.n.node.audit.list({ bsn: p.bsn })).filter((r) => r.description.startsWith('XCA'));
 
   // ITI-38: the manifests of P's two studies at Midden, and the reports that are text.
   const found = await call('ITI-38', QUERY_BODY(p.bsn));
@@ -146,7 +147,7 @@ test('XCA-I: a partner community queries and retrieves manifests, reports and im
     manifestUid(1),
     'a document keeps its uniqueId from one query to the next',
   );
-  const listed = xcaRecords().filter((r) => r.action === 'query' && r.outcome === 'success');
+  const listed = (await xcaRecords()).filter((r) => r.action === 'query' && r.outcome === 'success');
   assert.equal(listed.length, 2);
   assert.deepEqual(listed[0]?.user, {
     id: '900012345',
@@ -204,7 +205,7 @@ test('XCA-I: a partner community queries and retrieves manifests, reports and im
   ).length;
   assert.equal(referenced, study.instances * 2, 'every instance in the evidence and in the content tree');
   assert.ok(
-    xcaRecords().some(
+    (await xcaRecords()).some(
       (r) => r.action === 'retrieve' && r.outcome === 'success' && r.objects.studyInstanceUid === studyUid,
     ),
   );
@@ -252,7 +253,7 @@ test('XCA-I: a partner community queries and retrieves manifests, reports and im
     execFileSync('dcmdump', ['-M', converted]).toString(),
     /Data-Set\n# Used TransferSyntax: Little Endian Implicit/,
   );
-  const sent = xcaRecords().filter((r) => r.description.startsWith('XCA imaging retrieve (RAD-75): '));
+  const sent = (await xcaRecords()).filter((r) => r.description.startsWith('XCA imaging retrieve (RAD-75): '));
   assert.deepEqual(sent[0]?.objects.sopInstanceUids, inSeries);
 });
 
@@ -307,7 +308,7 @@ test("XCA-I: no consent, a forged, foreign or missing assertion, and another pat
     },
   );
   assert.doesNotMatch(noConsent.body.toString(), /ExtrinsicObject/);
-  const refusedQ = at.n.node.audit.list({ bsn: q.bsn }).filter((r) => r.outcome === 'failure');
+  const refusedQ = (await at.n.node.audit.list({ bsn: q.bsn })).filter((r) => r.outcome === 'failure');
   assert.equal(refusedQ.length, 1);
   assert.equal(refusedQ[0]?.user.name, 'Dr. A. de Vries');
   assert.match(refusedQ[0]?.description ?? '', /XCA ITI-38 from URA 10000001 refused/);
@@ -324,7 +325,7 @@ test("XCA-I: no consent, a forged, foreign or missing assertion, and another pat
   assert.equal(forged.status, 400);
   assert.match(fault(forged).reason, /signature is not valid/);
   // A refused assertion is a security event in Midden's trail, with who presented it.
-  const alerts = at.n.node.audit.list({ action: 'verify-failure' }).filter((r) => r.transaction === 'ITI-38');
+  const alerts = (await at.n.node.audit.list({ action: 'verify-failure' })).filter((r) => r.transaction === 'ITI-38');
   assert.ok(alerts.some((r) => r.user.id === `ura:${noord.ura}` && /signature is not valid/.test(r.description)));
   // Asynchronous exchange (an answer to another address) is not offered, and says so.
   const asynchronous = await postSoap(
@@ -399,14 +400,15 @@ test("XCA-I: no consent, a forged, foreign or missing assertion, and another pat
   const unknownDocument = failure(await call('ITI-39', RETRIEVE_BODY(['2.25.1234']), forP()));
   assert.equal(unknownDocument.code, 'XDSDocumentUniqueIdError');
   assert.equal(
-    at.n.node.audit.list({ bsn: q.bsn }).filter((r) => r.action === 'retrieve' && r.outcome === 'success').length,
+    (await at.n.node.audit.list({ bsn: q.bsn })).filter((r) => r.action === 'retrieve' && r.outcome === 'success')
+      .length,
     0,
     'nothing of Q left Midden',
   );
   assert.ok(
-    at.n.node.audit
-      .list({ bsn: p.bsn })
-      .some((r) => r.outcome === 'failure' && /RAD-75\) refused: none of the 1 instances/.test(r.description)),
+    (await at.n.node.audit.list({ bsn: p.bsn })).some(
+      (r) => r.outcome === 'failure' && /RAD-75\) refused: none of the 1 instances/.test(r.description),
+    ),
   );
 });
 
@@ -505,7 +507,7 @@ test("XCA-I initiating: Noord's timeline asks Midden as an XCA community, in the
   });
   // In Noord's node, byte for byte as Midden holds it...
   const original = datasetsByUid(study.files);
-  const held = heldInstances(nodes.noord.n.node, study.studyInstanceUid);
+  const held = await heldInstances(nodes.noord.n.node, study.studyInstanceUid);
   assert.equal(held.length, study.instances);
   for (const i of held)
     assert.ok((await collect(i.openDataset())).equals(original.get(i.stored.instance.sopInstanceUid)!));
@@ -515,9 +517,9 @@ test("XCA-I initiating: Noord's timeline asks Midden as an XCA community, in the
   for (const [uid, bytes] of original) assert.ok(inPacs.get(uid)?.equals(bytes), `instance ${uid} in the PACS`);
 
   // Midden's trail names the radiologist at Noord, as Noord's node vouched for them in the assertion.
-  const atMidden = nodes.midden.n.node.audit
-    .list({ bsn: p.bsn })
-    .filter((r) => r.transaction !== undefined && r.outcome === 'success');
+  const atMidden = (await nodes.midden.n.node.audit.list({ bsn: p.bsn })).filter(
+    (r) => r.transaction !== undefined && r.outcome === 'success',
+  );
   assert.deepEqual([...new Set(atMidden.map((r) => r.transaction))].sort(), ['ITI-38', 'ITI-39', 'RAD-75']);
   assert.ok(atMidden.every((r) => r.user.name === 'Dr. A. de Vries' && r.user.organizationUra === noord.ura));
   assert.ok(atMidden.every((r) => r.user.id === asker.id));
@@ -556,15 +558,15 @@ test("XCA-I initiating: Noord's timeline asks Midden as an XCA community, in the
   const afterMove = datasetsByUid(filesIn(pacsDir));
   for (const [uid, bytes] of datasetsByUid(other.files))
     assert.ok(afterMove.get(uid)?.equals(bytes), `instance ${uid} of the moved study in the PACS`);
-  const moveRecord = nodes.midden.n.node.audit
-    .list({ bsn: p.bsn })
-    .find((r) => r.transaction === 'RAD-75' && r.objects.studyInstanceUid === other.studyInstanceUid);
+  const moveRecord = (await nodes.midden.n.node.audit.list({ bsn: p.bsn })).find(
+    (r) => r.transaction === 'RAD-75' && r.objects.studyInstanceUid === other.studyInstanceUid,
+  );
   assert.ok(moveRecord !== undefined, 'it came from the community');
   // No person is known on a DICOM association: Noord's node vouched for its PACS, and Midden's trail says so.
   assert.deepEqual(moveRecord.user, { id: 'dicom:PACS_NOORD', name: moveRecord.user.name, organizationUra: noord.ura });
 
   // Noord's own trail: the question, and the retrieval with what came.
-  const atNoord = nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'retrieve' });
+  const atNoord = await nodes.noord.n.node.audit.list({ bsn: p.bsn, action: 'retrieve' });
   assert.ok(
     atNoord.some((r) => r.description === `retrieval from Regio Midden (XCA): ${study.instances} instances stored`),
   );

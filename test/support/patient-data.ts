@@ -34,11 +34,11 @@ export async function importSynthPatient(
 }
 
 /** Every held instance of a study, with its bytes openable. */
-export function heldInstances(node: RunningNode, studyInstanceUid: string): ReleasedInstance[] {
+export function heldInstances(node: RunningNode, studyInstanceUid: string): Promise<ReleasedInstance[]> {
   return testAccess(node, 'retrieve').releaseStudy(studyInstanceUid, undefined);
 }
 
 /** One held instance by SOP Instance UID, with its bytes openable; undefined when the node does not hold it. */
-export function heldInstance(node: RunningNode, sopInstanceUid: string): ReleasedInstance | undefined {
-  return testAccess(node, 'retrieve').releaseInstances([sopInstanceUid], undefined)[0];
+export async function heldInstance(node: RunningNode, sopInstanceUid: string): Promise<ReleasedInstance | undefined> {
+  return (await testAccess(node, 'retrieve').releaseInstances([sopInstanceUid], undefined))[0];
 }

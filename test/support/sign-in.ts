@@ -37,7 +37,8 @@ export async function signedIn(
   });
   assert.equal(r.status, 200, r.body);
   const body = JSON.parse(r.body) as { token: string };
-  const id = n.n.node.audit.list({ action: 'login' }).findLast((rec) => rec.user.name === a.name)?.user.id ?? '';
+  const id =
+    (await n.n.node.audit.list({ action: 'login' })).findLast((rec) => rec.user.name === a.name)?.user.id ?? '';
   return {
     token: body.token,
     id,

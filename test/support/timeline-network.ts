@@ -273,8 +273,8 @@ export async function timelineOf(
   return JSON.parse(a.body) as Timeline;
 }
 
-export function timelineRequestsAt(n: ExchangeNode, bsn: string) {
-  return n.n.node.audit.list({ bsn }).filter((r) => r.description.startsWith('timeline'));
+export async function timelineRequestsAt(n: ExchangeNode, bsn: string) {
+  return (await n.n.node.audit.list({ bsn })).filter((r) => r.description.startsWith('timeline'));
 }
 
 export const byHolder = (ura: string) => ({ role: 'holder' as const, ura });

@@ -192,7 +192,7 @@ test(
     await context.close();
 
     // What OHIF asked for went through the node's access layer, in the radiologist's name.
-    const byVisser = n.n.node.audit.list().filter((r) => r.user.id === visser.id);
+    const byVisser = (await n.n.node.audit.list()).filter((r) => r.user.id === visser.id);
     assert.ok(byVisser.some((r) => r.action === 'query' && r.objects.studyInstanceUid === study.studyInstanceUid));
     assert.ok(byVisser.some((r) => r.action === 'retrieve' && r.objects.studyInstanceUid === study.studyInstanceUid));
   },

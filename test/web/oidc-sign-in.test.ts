@@ -50,7 +50,7 @@ test(
     assert.ok(bakker.url().startsWith(node), 'back at the workspace');
     await bakker.getByRole('link', { name: 'Onderzoeken' }).waitFor();
     await screenshot(bakker, 'oidc-signed-in');
-    const login = n.n.node.audit.list({ action: 'login' }).at(-1);
+    const login = (await n.n.node.audit.list({ action: 'login' })).at(-1);
     assert.equal(login?.user.name, 'Dr. C. Bakker');
     assert.match(login?.description ?? '', /two factors/);
     assert.deepEqual(scriptErrors(bakker), []);
@@ -62,6 +62,6 @@ test(
     await screenshot(smit, 'oidc-refused');
     await smit.getByRole('link', { name: /Terug naar Beeldbrug/ }).click();
     await smit.getByRole('link', { name: 'Inloggen via het ziekenhuisaccount' }).waitFor();
-    assert.equal(n.n.node.audit.list({ action: 'login-failure' }).at(-1)?.user.name, 'F. Smit');
+    assert.equal((await n.n.node.audit.list({ action: 'login-failure' })).at(-1)?.user.name, 'F. Smit');
   },
 );

@@ -103,12 +103,13 @@ test(
     await screenshot(staff, 'uploads');
     await row.getByRole('button', { name: 'Importeren in PACS' }).click();
     // Settled: recorded as imported (all instances in) or not; then the PACS holds it under that BSN.
-    const settled = (): AuditRecord | undefined =>
-      n.n.node.audit
-        .list({ action: 'import' })
-        .find((r) => r.objects.studyInstanceUid === study.studyInstanceUid && !r.description.includes('accepted'));
-    await waitFor('the import settled', async () => settled() !== undefined, t.signal);
-    assert.equal(settled()?.outcome, 'success', settled()?.description);
+    const settled = async (): Promise<AuditRecord | undefined> =>
+      (await n.n.node.audit.list({ action: 'import' })).find(
+        (r) => r.objects.studyInstanceUid === study.studyInstanceUid && !r.description.includes('accepted'),
+      );
+    await waitFor('the import settled', async () => (await settled()) !== undefined, t.signal);
+    const outcome = await settled();
+    assert.equal(outcome?.outcome, 'success', outcome?.description);
     const found = await pacs.rest<string[]>('POST', '/tools/find', {
       Level: 'Study',
       Query: { StudyInstanceUID: study.studyInstanceUid, PatientID: patient.bsn },

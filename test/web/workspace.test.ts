@@ -86,7 +86,7 @@ test(
       await screenshot(page, 'sign-in');
       await signInOnPage(page, visser.username, visserSecret, { code: wrongCode(visserSecret) });
       await page.getByRole('alert').getByText('Inloggen mislukt').waitFor();
-      const failures = nodes.noord.n.node.audit.list({ action: 'login-failure' });
+      const failures = await nodes.noord.n.node.audit.list({ action: 'login-failure' });
       assert.ok(failures.some((r) => r.user.name === visser.name));
       await signInOnPage(page, visser.username, visserSecret);
       await page.getByTestId('signed-in-as').getByText('Dr. R. Visser · radioloog').waitFor();
@@ -174,7 +174,9 @@ test(
         assert.equal(await page.getByTestId('instances').textContent(), `${study.instances} / ${study.instances}`);
         await page.getByText('Ondertekend ontvangstbewijs').waitFor();
         await screenshot(page, 'send-delivered');
-        const sent = nodes.noord.n.node.audit.list({ action: 'send' }).filter((r) => r.user.name === visser.name);
+        const sent = (await nodes.noord.n.node.audit.list({ action: 'send' })).filter(
+          (r) => r.user.name === visser.name,
+        );
         assert.ok(sent.length > 0, 'the send is recorded in the name of the signed-in radiologist');
       },
     );
@@ -381,7 +383,7 @@ test(
         await chain.waitFor();
         assert.match((await chain.textContent()) ?? '', /^De keten is intact: \d+ regels nagerekend/);
         await screenshot(auditPage, 'audit');
-        const reads = nodes.noord.n.node.audit.list({ action: 'audit-read' });
+        const reads = await nodes.noord.n.node.audit.list({ action: 'audit-read' });
         assert.ok(reads.some((r) => r.user.name === auditor.name && r.patient?.bsn === patient.bsn));
         assert.ok(
           reads.some((r) => r.user.name === auditor.name && r.description.startsWith('audit chain verified: intact')),
@@ -455,13 +457,11 @@ test(
           'an admin cannot disable their own account',
         );
         assert.ok(
-          nodes.noord.n.node.audit
-            .list({ action: 'configuration-change' })
-            .some(
-              (r) =>
-                r.user.name === beheer.name &&
-                r.description === `account ${visser.username} (${visser.name}) disabled; its sessions ended`,
-            ),
+          (await nodes.noord.n.node.audit.list({ action: 'configuration-change' })).some(
+            (r) =>
+              r.user.name === beheer.name &&
+              r.description === `account ${visser.username} (${visser.name}) disabled; its sessions ended`,
+          ),
         );
 
         const configuration = adminPage.getByTestId('configuration');

@@ -202,7 +202,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
       const text = s.hasReport ? await a.access.reportText(a.claims.bsn, s.studyInstanceUid) : undefined;
       // A study the node holds whole has its manifest's bytes now (the same each time it is made): size and hash
       // can be listed, as a stable document's entry should. One only the PACS holds is made when retrieved.
-      const whole = a.access.studySummary(s.studyInstanceUid).instances >= s.instances;
+      const whole = (await a.access.studySummary(s.studyInstanceUid)).instances >= s.instances;
       for (const doc of documentsOf(s, text !== undefined, d.identity)) {
         const content =
           doc.kind === 'report'
@@ -211,9 +211,9 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
               ? manifestBytes(
                   a,
                   doc,
-                  a.access
-                    .releaseStudy(s.studyInstanceUid, undefined)
-                    .filter((i) => i.stored.patient.bsn === a.claims.bsn),
+                  (await a.access.releaseStudy(s.studyInstanceUid, undefined)).filter(
+                    (i) => i.stored.patient.bsn === a.claims.bsn,
+                  ),
                 )
               : undefined;
         documents.push(content !== undefined ? { ...doc, content } : doc);
@@ -226,7 +226,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
   const fetching = new Map<string, Promise<unknown>>();
   const held = async (a: Admitted, study: PatientStudy): Promise<ReleasedInstance[]> => {
     const uid = study.studyInstanceUid;
-    if (a.access.studySummary(uid).instances < study.instances && d.fetchFromPacs !== undefined) {
+    if ((await a.access.studySummary(uid)).instances < study.instances && d.fetchFromPacs !== undefined) {
       // One fetch per study at a time, whoever asks; a PACS that fails leaves what the node holds to be given.
       let running = fetching.get(uid);
       if (running === undefined) {
@@ -239,9 +239,9 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
         d.logger.warn({ err: (err as Error).message }, 'XCA: the study could not be fetched from the PACS');
       }
     }
-    return a.access
-      .releaseStudy(study.studyInstanceUid, undefined)
-      .filter((i) => i.stored.patient.bsn === a.claims.bsn);
+    return (await a.access.releaseStudy(study.studyInstanceUid, undefined)).filter(
+      (i) => i.stored.patient.bsn === a.claims.bsn,
+    );
   };
 
   const route = (
@@ -303,7 +303,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
           if (err instanceof BeeldbrugError && err.code === 'ASSERTION_INVALID') {
             // A refused assertion is a security event of its own (NEN 7513, ATNA): who presented it, from where.
             const ura = req.partner?.ura ?? '';
-            d.patientData
+            await d.patientData
               .open({
                 kind: 'partner-gateway',
                 user: { id: `ura:${ura}`, name: `XCA gateway of URA ${ura}`, organizationUra: ura },
@@ -370,7 +370,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
       const one = (name: string): string | undefined => slots.get(name)?.[0];
       const errors: XdsError[] = [];
       const refuse = async (code: string, context: string): Promise<void> => {
-        a.access.record({
+        await a.access.record({
           action: 'query',
           outcome: 'failure',
           description: `XCA query (ITI-38) refused: ${context}`,
@@ -412,7 +412,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
           within(when, one('$XDSDocumentEntryCreationTimeFrom'), one('$XDSDocumentEntryCreationTimeTo'))
         );
       });
-      a.access.record({
+      await a.access.record({
         action: 'query',
         outcome: 'success',
         description: `XCA query (ITI-38): ${matching.length} documents listed for ${a.claims.organization.name}`,
@@ -507,7 +507,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
           errors.push({ code: 'XDSDocumentUniqueIdError', context: `${uniqueId}: the study is no longer held here` });
           continue;
         }
-        a.access.record({
+        await a.access.record({
           action: 'retrieve',
           outcome: 'success',
           description: `XCA retrieve (ITI-39): the ${doc.kind === 'manifest' ? 'imaging manifest' : 'report'} of a study for ${a.claims.organization.name}`,
@@ -526,7 +526,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
         });
       }
       for (const e of errors)
-        a.access.record({
+        await a.access.record({
           action: 'retrieve',
           outcome: 'failure',
           description: `XCA retrieve (ITI-39) refused: ${e.context}`,
@@ -663,7 +663,7 @@ export function registerRespondingGateway(app: HttpsApp, d: RespondingGatewayDep
             },
           });
         }
-        a.access.record({
+        await a.access.record({
           action: 'retrieve',
           outcome: sent.length > 0 ? 'success' : 'failure',
           description:

@@ -159,7 +159,7 @@ export class SftpServer {
     }
     const at = { node: this.#o.node, ip };
     if (reason !== 'ok' || account === undefined || account.organization === undefined) {
-      this.#o.audit.record({
+      await this.#o.audit.record({
         action: 'login-failure',
         outcome: 'failure',
         description: `SFTP sign-in refused (${reason})`,
@@ -180,7 +180,7 @@ export class SftpServer {
       ip,
       authorization: how,
     };
-    this.#o.audit.record({
+    await this.#o.audit.record({
       action: 'login',
       outcome: 'success',
       description: 'signed in over SFTP',

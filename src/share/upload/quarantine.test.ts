@@ -31,7 +31,7 @@ test('a put is answered once its file is durable and looked at; a stop in the mi
   const uploads = new SqliteUploadStore(join(dir, 'uploads.sqlite'));
   t.after(async () => {
     uploads.close();
-    trail.close();
+    await trail.close();
     await store.close();
   });
   // The first instance's record stops the quarantine, as the node's shutdown would, while the zip is being taken in.

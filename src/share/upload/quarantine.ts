@@ -249,20 +249,22 @@ export class Quarantine {
   async held(by: ReviewActor): Promise<QuarantineView[]> {
     const studies = await this.#o.store.studies({ states: ['held', 'importing', 'failed'] });
     const access = this.#o.patientData.open(by.grounds);
-    return studies.map((q) => {
+    const views: QuarantineView[] = [];
+    for (const q of studies) {
       try {
-        const [study] = access.sharedStudies(
+        const [study] = await access.sharedStudies(
           [q.studyInstanceUid],
           'uploaded study shown for review',
           q.uploader.shareId,
         );
-        return { ...q, study: study ?? null };
+        views.push({ ...q, study: study ?? null });
       } catch (err) {
         // A copy gone (purged by retention) while its bookkeeping stays: shown as empty rather than failing the list.
-        if (err instanceof BeeldbrugError && err.code === 'NOT_FOUND') return { ...q, study: null };
-        throw err;
+        if (err instanceof BeeldbrugError && err.code === 'NOT_FOUND') views.push({ ...q, study: null });
+        else throw err;
       }
-    });
+    }
+    return views;
   }
 
   /**
@@ -287,9 +289,9 @@ export class Quarantine {
     if (!(await this.#o.store.decide(studyInstanceUid, ['held', 'failed'], 'importing', decision)))
       throw new BeeldbrugError('NOT_FOUND', 'this study is no longer held: someone else decided first');
     const access = this.#o.patientData.open(by.grounds);
-    const instances = access.releaseStudy(studyInstanceUid, undefined, objectsOf(held.uploader));
+    const instances = await access.releaseStudy(studyInstanceUid, undefined, objectsOf(held.uploader));
     // The person's decision is recorded before anything leaves: an acceptance the trail cannot hold imports nothing.
-    access.record({
+    await access.record({
       action: 'import',
       outcome: 'success',
       description: `uploaded study accepted for import into ${pacs.destination} as BSN ${fileAs.bsn}`,
@@ -310,9 +312,9 @@ export class Quarantine {
     if (!(await this.#o.store.decide(studyInstanceUid, ['held', 'failed'], 'rejected', decision)))
       throw new BeeldbrugError('NOT_FOUND', 'this study is no longer held: someone else decided first');
     const access = this.#o.patientData.open(by.grounds);
-    const instances = access.releaseStudy(studyInstanceUid, undefined, objectsOf(held.uploader));
+    const instances = await access.releaseStudy(studyInstanceUid, undefined, objectsOf(held.uploader));
     const bsn = instances[0]?.stored.patient.bsn ?? null;
-    access.record({
+    await access.record({
       action: 'import',
       outcome: 'failure',
       description: `uploaded study rejected: ${reason}`,
@@ -387,7 +389,7 @@ export class Quarantine {
         );
         if (!recorded.has(stored.studyInstanceUid)) {
           recorded.add(stored.studyInstanceUid);
-          access.record({
+          await access.record({
             action: 'upload',
             outcome: 'success',
             description: `study uploaded by ${by.uploader.name} into quarantine (${upload.fileName})`,
@@ -428,7 +430,7 @@ export class Quarantine {
     const problem = refused
       ? { kind: (err.members?.['kind'] ?? 'not-stored') as RefusalKind, detail: err.message }
       : { kind: 'not-stored' as const, detail: 'the node could not take the file in; try again later' };
-    this.#o.patientData.open(by.grounds).record({
+    await this.#o.patientData.open(by.grounds).record({
       action: 'upload',
       outcome: 'failure',
       description: `upload by ${by.uploader.name} ${refused ? 'refused' : 'failed'}: ${problem.detail}`,
@@ -446,7 +448,7 @@ export class Quarantine {
     decision: NonNullable<QuarantinedStudy['decision']>,
   ): Promise<void> {
     const uid = held.studyInstanceUid;
-    access.record({
+    await access.record({
       action: 'import',
       outcome: failed === 0 ? 'success' : 'failure',
       description:
@@ -458,7 +460,7 @@ export class Quarantine {
     });
     await this.#o.store.decide(uid, ['importing'], failed === 0 ? 'imported' : 'failed', decision);
     if (failed > 0) return;
-    const instances = access.releaseStudy(uid, undefined, objectsOf(held.uploader));
+    const instances = await access.releaseStudy(uid, undefined, objectsOf(held.uploader));
     await this.#purge(
       instances.map((i) => i.stored.instance.sopInstanceUid),
       `from quarantine, imported into ${decision.destination ?? 'the PACS'}`,
