@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { SqliteAuditTrail } from '../src/audit/index.ts';
+import { openSqliteAuditTrail } from '../src/audit/index.ts';
 import { openEmbeddedStore } from '../src/store/index.ts';
 import { PatientData } from '../src/studies/index.ts';
 import { createTestCa, issueNodeCertificate, type IssuedCertificate } from '../src/auth/index.ts';
@@ -135,7 +135,7 @@ try {
   const tls = { key: requesterCert.keyPem, cert: requesterCert.certPem, ca: ca.certPem };
   const registryClient = new HttpsRegistryClient({ baseUrl: registryUrl, tls, networkKey, ourUra: requester.ura });
   closers.push(() => registryClient.close());
-  const audit = new SqliteAuditTrail(join(work, 'audit.sqlite'), { key: randomBytes(32) });
+  const audit = await openSqliteAuditTrail(join(work, 'audit.sqlite'), { key: randomBytes(32) });
   closers.push(() => audit.close());
   const store = await openEmbeddedStore({ dataDir: join(work, 'store'), encryptionKey: randomBytes(32) });
   closers.push(() => store.close());

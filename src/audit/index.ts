@@ -9,5 +9,6 @@ export {
   type AuditTrail,
   type AuditVerification,
 } from './types.ts';
-export { SqliteAuditTrail, type SqliteAuditTrailOptions } from './sqlite-audit-trail.ts';
+export { ChainedAuditTrail, type AuditTrailOptions } from './chained-audit-trail.ts';
+export { openPostgresAuditTrail, openSqliteAuditTrail } from './open-audit-trail.ts';
 export { auditMessageXml, syslogFrame, type AuditSource } from './atna-message.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
-import { SqliteAuditTrail } from './sqlite-audit-trail.ts';
+import { openSqliteAuditTrail } from './open-audit-trail.ts';
 import { sampleEvent } from './audit-test-support.ts';
 import type { AuditEvent } from './types.ts';
 
@@ -17,10 +17,10 @@ test('records chain, read back in order, filter by patient, user, action and per
   const path = join(tempDir(t), 'audit.sqlite');
   let clock = Date.parse('2026-01-01T00:00:00.000Z');
   const now = (): Date => new Date((clock += 60_000));
-  const trail = new SqliteAuditTrail(path, { key, now });
+  const trail = await openSqliteAuditTrail(path, { key, now });
   for (let n = 1; n <= 10; n += 1) await trail.record(event(n));
   await trail.close();
-  const again = new SqliteAuditTrail(path, { key, now });
+  const again = await openSqliteAuditTrail(path, { key, now });
   t.after(() => again.close());
   const eleventh = await again.record(event(11));
   assert.equal(eleventh.sequence, 11, 'the chain continues after a reopen');
@@ -45,7 +45,7 @@ test('records chain, read back in order, filter by patient, user, action and per
 });
 
 test('several records in one write: chained in order, all or none, our organization filled in', async (t) => {
-  const trail = new SqliteAuditTrail(join(tempDir(t), 'audit.sqlite'), { key, organizationUra: '10000009' });
+  const trail = await openSqliteAuditTrail(join(tempDir(t), 'audit.sqlite'), { key, organizationUra: '10000009' });
   t.after(() => trail.close());
   await trail.record(event(1));
   const ours = { ...event(2), user: { id: 'system:ris', name: 'RIS' } };
@@ -64,7 +64,7 @@ test('several records in one write: chained in order, all or none, our organizat
 
 test('the trail refuses updates and deletes through SQLite', async (t) => {
   const path = join(tempDir(t), 'audit.sqlite');
-  const trail = new SqliteAuditTrail(path, { key });
+  const trail = await openSqliteAuditTrail(path, { key });
   t.after(() => trail.close());
   await trail.record(event(1));
   const db = new DatabaseSync(path);
@@ -75,10 +75,10 @@ test('the trail refuses updates and deletes through SQLite', async (t) => {
 
 test('a trail verified with another key fails at its first record', async (t) => {
   const path = join(tempDir(t), 'audit.sqlite');
-  const trail = new SqliteAuditTrail(path, { key });
+  const trail = await openSqliteAuditTrail(path, { key });
   await trail.record(event(1));
   await trail.close();
-  const other = new SqliteAuditTrail(path, { key: randomBytes(32) });
+  const other = await openSqliteAuditTrail(path, { key: randomBytes(32) });
   t.after(() => other.close());
   const v = await other.verify();
   assert.equal(v.ok, false);
@@ -88,7 +88,7 @@ test('a trail verified with another key fails at its first record', async (t) =>
 test('retention prunes the oldest records only, the chain stays verifiable, and the pruning is itself a record', async (t) => {
   const path = join(tempDir(t), 'audit.sqlite');
   let clock = Date.parse('2020-01-01T00:00:00.000Z');
-  const trail = new SqliteAuditTrail(path, { key, now: () => new Date(clock) });
+  const trail = await openSqliteAuditTrail(path, { key, now: () => new Date(clock) });
   t.after(() => trail.close());
   for (let n = 1; n <= 6; n += 1) {
     await trail.record(event(n));
@@ -137,7 +137,7 @@ test('a trail written in the first chain form still verifies and gets a witness;
   const dir = tempDir(t);
   const path = join(dir, 'audit.sqlite');
   const witnessFile = join(dir, 'witness.json');
-  const old = new SqliteAuditTrail(path, { key });
+  const old = await openSqliteAuditTrail(path, { key });
   for (let n = 1; n <= 3; n += 1) await old.record(event(n));
   await old.close();
   const db = new DatabaseSync(path);
@@ -162,7 +162,7 @@ test('a trail written in the first chain form still verifies and gets a witness;
     );
   };
   rehash(1, 3);
-  const upgraded = new SqliteAuditTrail(path, { key, witnessFile });
+  const upgraded = await openSqliteAuditTrail(path, { key, witnessFile });
   t.after(() => upgraded.close());
   assert.equal(upgraded.witnessProblem, undefined);
   assert.equal(existsSync(witnessFile), true, 'the first open after the upgrade writes the witness');

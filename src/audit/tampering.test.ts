@@ -6,7 +6,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { tempDir } from '../../test/support/tmp.ts';
-import { SqliteAuditTrail } from './sqlite-audit-trail.ts';
+import type { ChainedAuditTrail } from './chained-audit-trail.ts';
+import { openSqliteAuditTrail } from './open-audit-trail.ts';
 import { sampleEvent } from './audit-test-support.ts';
 
 /**
@@ -35,7 +36,11 @@ async function build(
   const path = join(dir, `${name}.sqlite`);
   const witnessFile = join(dir, `${name}.witness.json`);
   let clock = START;
-  const trail = new SqliteAuditTrail(path, { key: o.key ?? key, witnessFile, now: () => new Date((clock += 1000)) });
+  const trail = await openSqliteAuditTrail(path, {
+    key: o.key ?? key,
+    witnessFile,
+    now: () => new Date((clock += 1000)),
+  });
   for (let n = 1; n <= count; n += 1) await trail.record(event(n));
   if (o.pruneThrough !== undefined) await trail.prune(new Date(START + o.pruneThrough * 1000 + 500), 'retention');
   assert.equal((await trail.verify()).ok, true);
@@ -63,8 +68,8 @@ function leave(db: DatabaseSync, triggers: readonly string[]): void {
   db.close();
 }
 
-function reopen(b: Built): SqliteAuditTrail {
-  return new SqliteAuditTrail(b.path, { key, witnessFile: b.witnessFile });
+async function reopen(b: Built): Promise<ChainedAuditTrail> {
+  return await openSqliteAuditTrail(b.path, { key, witnessFile: b.witnessFile });
 }
 
 function removeFile(path: string): void {
@@ -80,7 +85,7 @@ test('a record inserted with sequence 0 or below fails verify (verify covers eve
       'INSERT INTO audit_record (sequence, time, action, bsn, user_id, event_json, hash) SELECT ?, time, action, bsn, user_id, event_json, hash FROM audit_record WHERE sequence = 1',
     ).run(sequence);
     db.close();
-    const trail = reopen(b);
+    const trail = await reopen(b);
     t.after(() => trail.close());
     assert.equal((await trail.list())[0]?.sequence, sequence, 'the reader would see it');
     const v = await trail.verify();
@@ -106,7 +111,7 @@ test('deleting every record, deleting the file or emptying it fails verify, and 
   for (const [name, tamper] of cases) {
     const b = await build(dir, name.replaceAll(' ', '-'), 4);
     tamper(b);
-    const trail = reopen(b);
+    const trail = await reopen(b);
     t.after(() => trail.close());
     const v = await trail.verify();
     assert.equal(v.ok, false, name);
@@ -141,7 +146,7 @@ test('cutting off the newest records and putting back an older head row (from th
   db.exec('DELETE FROM audit_record WHERE sequence > 3');
   db.prepare('UPDATE audit_head SET sequence = ?, hash = ?, mac = ?').run(headAt3.sequence, headAt3.hash, headAt3.mac);
   db.close();
-  const check = reopen(b);
+  const check = await reopen(b);
   t.after(() => check.close());
   const v = await check.verify();
   assert.equal(v.ok, false);
@@ -178,7 +183,7 @@ test('an edit that keeps the parsed meaning (duplicate key, spacing, key order) 
     );
     db.prepare('UPDATE audit_record SET event_json = ? WHERE sequence = 2').run(edited);
     db.close();
-    const trail = reopen(b);
+    const trail = await reopen(b);
     t.after(() => trail.close());
     const v = await trail.verify();
     assert.equal(v.ok, false, name);
@@ -191,7 +196,7 @@ test('a column stored as another SQLite type (a BLOB with the same bytes) fails 
   const db = attacker(b.path);
   db.exec('UPDATE audit_record SET bsn = CAST(bsn AS BLOB) WHERE sequence = 2');
   db.close();
-  const trail = reopen(b);
+  const trail = await reopen(b);
   t.after(() => trail.close());
   const v = await trail.verify();
   assert.equal(v.ok, false);
@@ -204,14 +209,14 @@ test('a view in the place of the records table is refused', async (t) => {
   db.exec('ALTER TABLE audit_record RENAME TO kept; CREATE VIEW audit_record AS SELECT * FROM kept');
   db.close();
   // Opening re-creates the append-only triggers and indexes, which SQLite refuses on a view; verify() checks it too.
-  assert.throws(() => reopen(b).close(), /views may not be indexed|cannot create/);
+  await assert.rejects(() => reopen(b), /views may not be indexed|cannot create/);
 });
 
 test('the witness: missing, changed, or written with another key fails verify; a trail from before witnesses gets one', async (t) => {
   const dir = tempDir(t);
   const gone = await build(dir, 'gone', 3);
   rmSync(gone.witnessFile);
-  const a = reopen(gone);
+  const a = await reopen(gone);
   t.after(() => a.close());
   assert.match(a.witnessProblem ?? '', /is missing; records after 3 may have been removed/);
   assert.equal((await a.verify()).ok, false);
@@ -223,13 +228,13 @@ test('the witness: missing, changed, or written with another key fails verify; a
 
   const edited = await build(dir, 'edited', 3);
   writeFileSync(edited.witnessFile, readFileSync(edited.witnessFile, 'utf8').replace('"sequence":3', '"sequence":2'));
-  const b = reopen(edited);
+  const b = await reopen(edited);
   t.after(() => b.close());
   assert.match(b.witnessProblem ?? '', /was changed, or written with another audit key/);
   assert.equal((await b.verify()).ok, false);
 
   const fresh = join(dir, 'fresh.sqlite');
-  const c = new SqliteAuditTrail(fresh, { key, witnessFile: join(dir, 'fresh', 'witness.json') });
+  const c = await openSqliteAuditTrail(fresh, { key, witnessFile: join(dir, 'fresh', 'witness.json') });
   t.after(() => c.close());
   assert.equal(c.witnessProblem, undefined);
   assert.equal(
@@ -252,7 +257,7 @@ test('accepting the present head after a restore: recorded, and the witness move
   const older = await build(dir, 'backup', 3);
   removeFile(b.path);
   copyFileSync(older.path, b.path);
-  const trail = reopen(b);
+  const trail = await reopen(b);
   t.after(() => trail.close());
   assert.notEqual(trail.witnessProblem, undefined);
   const r = await trail.acceptHead({
@@ -337,7 +342,7 @@ test('1,000 generated tamperings (edit, delete, insert, reorder, truncate, head 
   {
     const path = join(dir, 'base-0.sqlite');
     let clock = START;
-    const trail = new SqliteAuditTrail(path, {
+    const trail = await openSqliteAuditTrail(path, {
       key,
       witnessFile: join(dir, 'base-0.witness.json'),
       now: () => new Date((clock += 1000)),
@@ -481,7 +486,7 @@ test('1,000 generated tamperings (edit, delete, insert, reorder, truncate, head 
         }
         leave(db, triggers);
       }
-      const check = reopen(b);
+      const check = await reopen(b);
       try {
         const v = await check.verify();
         assert.equal(v.ok, false, `${JSON.stringify(tp)} on records ${base.first}..${base.last} was not caught`);

@@ -1,6 +1,7 @@
 export {
   configSchema,
   type AtnaConfig,
+  type DatabaseConfig,
   type Config,
   type DimseConfig,
   type DimsePeerConfig,

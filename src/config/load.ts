@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { BeeldbrugError } from '../errors/index.ts';
 import { type ConfigIssue, describeConfigIssues } from './config-issues.ts';
 import { registryConfigSchema, type RegistryConfig } from './registry-schema.ts';
-import { configSchema, type Config, type TlsFilesConfig } from './schema.ts';
+import { configSchema, type Config, type DatabaseConfig, type TlsFilesConfig } from './schema.ts';
 
 /** CONFIG_INVALID with each problem by key path, so a caller (`init`, `--json`) can point at what to change. */
 export class ConfigInvalidError extends BeeldbrugError {
@@ -124,6 +124,24 @@ export function parseConfig(raw: unknown, origin: string): Readonly<Config> {
   return deepFreeze(resolvePaths(result.data, dirname(resolve(origin))));
 }
 
+function resolveDatabase(d: DatabaseConfig, at: (p: string) => string): DatabaseConfig {
+  if (d.kind === 'embedded') return d;
+  const { passwordFile, tls, ...server } = d;
+  return {
+    ...server,
+    ...(passwordFile !== undefined ? { passwordFile: at(passwordFile) } : {}),
+    ...(tls !== undefined
+      ? {
+          tls: {
+            caFile: at(tls.caFile),
+            ...(tls.certFile !== undefined ? { certFile: at(tls.certFile) } : {}),
+            ...(tls.keyFile !== undefined ? { keyFile: at(tls.keyFile) } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
 function resolvePaths(config: Config, base: string): Config {
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const tls = (t: TlsFilesConfig): TlsFilesConfig => ({
@@ -188,6 +206,7 @@ function resolvePaths(config: Config, base: string): Config {
     ...(config.hl7?.tls !== undefined ? { hl7: { ...config.hl7, tls: tls(config.hl7.tls) } } : {}),
     ...(exchange !== undefined ? { exchange: { ...exchange, tls: tls(exchange.tls) } } : {}),
     dataDir: at(config.dataDir),
+    database: resolveDatabase(config.database, at),
     store: { ...config.store, encryptionKeyFile: at(config.store.encryptionKeyFile) },
     audit: {
       ...config.audit,

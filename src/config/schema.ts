@@ -551,6 +551,35 @@ export const configSchema = z
           'the node holds transient copies, not an archive: instances received longer ago are purged (0 keeps them)',
         ),
     }),
+    database: z
+      .discriminatedUnion('kind', [
+        z.strictObject({ kind: z.literal('embedded') }),
+        z.strictObject({
+          kind: z.literal('postgresql'),
+          host,
+          port: port.default(5432),
+          name: z.string().min(1).describe('the database on that server'),
+          user: z.string().min(1),
+          passwordFile: z
+            .string()
+            .min(1)
+            .optional()
+            .describe('the password alone in a file (0600); leave out for certificate or peer authentication'),
+          tls: z
+            .strictObject({
+              caFile: z.string().min(1).describe("the CA of the server's certificate, which is verified"),
+              certFile: z.string().min(1).optional().describe('our client certificate, where the server asks one'),
+              keyFile: z.string().min(1).optional(),
+            })
+            .optional()
+            .describe('TLS to the server; without it the connection is plain, fit only for a server on this machine'),
+          poolSize: z.number().int().min(1).max(100).default(10).describe('connections the node keeps open at most'),
+        }),
+      ])
+      .default({ kind: 'embedded' })
+      .describe(
+        "where the node keeps its records: SQLite files in dataDir (embedded, the default), or a PostgreSQL server that several nodes of one hospital share. Today the audit trail goes to PostgreSQL; the node's other records stay embedded until they follow",
+      ),
     audit: z.strictObject({
       keyFile: z
         .string()
@@ -812,6 +841,7 @@ export type DimsePeerConfig = DimseConfig['peers'][number];
 export type TlsFilesConfig = z.output<typeof tlsFiles>;
 export type OidcConfig = z.output<typeof oidc>;
 export type AtnaConfig = NonNullable<Config['audit']['atna']>;
+export type DatabaseConfig = Config['database'];
 export type ExchangeConfig = z.output<typeof exchange>;
 export type PartnerConfig = z.output<typeof partner>;
 export type NodeRegistryConfig = z.output<typeof registry>;

@@ -17,6 +17,11 @@ export const ErrorCatalog = {
     summary:
       'the configuration would leave patient data open (a port without TLS, no admin, an empty trust list, a key file others may read, the store key as audit key, an expired own certificate, a public CA as trust list, a peer at a wildcard address); the message says what to fix',
   },
+  DATABASE_UNREACHABLE: {
+    http: 503,
+    summary:
+      'the database server cannot be reached or does not let the node in (address, database, user, password, TLS); the message says which',
+  },
   LISTEN_FAILED: { http: 500, summary: 'a configured port cannot be opened (in use, or not allowed)' },
   DIMSE_PEER_UNKNOWN: { http: 403, summary: 'the AE title and host pair is not on the allow-list' },
   MOVE_DESTINATION_UNKNOWN: {

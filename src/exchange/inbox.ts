@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
-import { addMissingColumns, inTransaction, openDurableDatabase } from '../store/index.ts';
+import { addMissingColumns, inTransaction, openDurableDatabase } from '../database/index.ts';
 import type { Manifest } from './manifest.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
-import { addMissingColumns, openDurableDatabase } from '../store/index.ts';
+import { addMissingColumns, openDurableDatabase } from '../database/index.ts';
 import type { Purpose } from './manifest.ts';
 
 /**

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
-import { SqliteAuditTrail } from '../audit/index.ts';
+import { openPostgresAuditTrail, openSqliteAuditTrail, type ChainedAuditTrail } from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
+import { openPostgresPool } from '../database/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { readEncryptionKeyFile, StoreError } from '../store/index.ts';
 
@@ -10,8 +11,9 @@ export function auditWitnessFile(config: Readonly<Config>): string {
 }
 
 /**
- * The node's audit trail, in its data folder, keyed with audit.keyFile. The running node, the CLI commands and
- * `beeldbrug audit verify` all open it here, so they extend and check the one chain. A trail that does not reach the
+ * The node's audit trail, keyed with audit.keyFile: in its data folder, or on the PostgreSQL server the configuration
+ * names (database). The running node, the CLI commands and `beeldbrug audit verify` all open it here, so they extend
+ * and check the one chain. A trail that does not reach the
  * witness of its newest record (records cut off its end, the file emptied or replaced) is refused with
  * AUDIT_TRAIL_BROKEN, so nothing records into it and the node does not start; `forVerify` opens it anyway, for
  * `beeldbrug audit verify` to say where it breaks.
@@ -19,7 +21,7 @@ export function auditWitnessFile(config: Readonly<Config>): string {
 export async function openAuditTrail(
   config: Readonly<Config>,
   o: { forVerify?: boolean } = {},
-): Promise<SqliteAuditTrail> {
+): Promise<ChainedAuditTrail> {
   let key: Buffer;
   try {
     key = readEncryptionKeyFile(config.audit.keyFile, 'audit key');
@@ -32,14 +34,16 @@ export async function openAuditTrail(
     );
   }
   const witnessFile = auditWitnessFile(config);
-  let trail: SqliteAuditTrail;
+  const options = { key, organizationUra: config.node.organization.ura, witnessFile };
+  const database = config.database;
+  let trail: ChainedAuditTrail;
   try {
-    trail = new SqliteAuditTrail(join(config.dataDir, 'audit.sqlite'), {
-      key,
-      organizationUra: config.node.organization.ura,
-      witnessFile,
-    });
+    trail =
+      database.kind === 'postgresql'
+        ? await openPostgresAuditTrail(openPostgresPool(database), { ...options, witnessMayBeNew: true })
+        : await openSqliteAuditTrail(join(config.dataDir, 'audit.sqlite'), options);
   } catch (cause) {
+    if (database.kind === 'postgresql') throwDatabaseProblem(database, cause);
     const path = (cause as NodeJS.ErrnoException).path;
     // The witness, its temporary file, or a folder on its way.
     if (path === undefined || !(path.startsWith(witnessFile) || witnessFile.startsWith(`${path}/`))) throw cause;
@@ -58,4 +62,22 @@ export async function openAuditTrail(
     );
   }
   return trail;
+}
+
+/**
+ * A PostgreSQL server that cannot be used, in words an administrator acts on: the password file, the address, or
+ * what the server said (a wrong password, no such database). Anything else (a witness that cannot be written) goes on.
+ */
+function throwDatabaseProblem(d: Extract<Config['database'], { kind: 'postgresql' }>, cause: unknown): void {
+  const err = cause as NodeJS.ErrnoException & { severity?: string };
+  const server = `the PostgreSQL server ${d.host}:${d.port} (database ${d.name}, user ${d.user})`;
+  if (err.path !== undefined && err.path === d.passwordFile)
+    throw new BeeldbrugError(
+      'KEY_FILE_PROBLEM',
+      `database.passwordFile: ${d.passwordFile} cannot be read (${err.message})`,
+      { cause },
+    );
+  // pg's server errors carry a severity; a refused connection, a name not found, a certificate not trusted a code.
+  if (err.severity !== undefined || (typeof err.code === 'string' && err.path === undefined))
+    throw new BeeldbrugError('DATABASE_UNREACHABLE', `${server} cannot be used: ${err.message}`, { cause });
 }

@@ -1,5 +1,5 @@
 import type { DatabaseSync } from 'node:sqlite';
-import { openDurableDatabase } from '../store/index.ts';
+import { openDurableDatabase } from '../database/index.ts';
 import { privateDatabaseFile } from './private-files.ts';
 
 /** A prior a prefetch asked for, to go into the PACS as it arrives. */

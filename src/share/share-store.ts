@@ -1,6 +1,6 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { DeidOptions } from '../deid/index.ts';
-import { addMissingColumns, inTransaction, openDurableDatabase } from '../store/index.ts';
+import { addMissingColumns, inTransaction, openDurableDatabase } from '../database/index.ts';
 
 /** Who a share is for: the link goes to the e-mail address, the code to the mobile number, and neither opens alone. */
 export interface Recipient {

@@ -28,5 +28,4 @@ export type {
 export { StoreError, StoreErrorCode } from './store-error.ts';
 export { generateEncryptionKey, readEncryptionKeyFile } from './encryption-key.ts';
 export { openEmbeddedStore } from './embedded-store.ts';
-export { addMissingColumns, inTransaction, openDurableDatabase } from './sqlite-database.ts';
 export { startBlobReaders } from './blob-read-pool.ts';

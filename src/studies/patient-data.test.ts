@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { type AuditRecord, SqliteAuditTrail } from '../audit/index.ts';
+import { type AuditRecord, openSqliteAuditTrail } from '../audit/index.ts';
 import { Dataset, Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { silentLogger } from '../log/index.ts';
@@ -42,7 +42,7 @@ async function withPatient(
 }> {
   const dir = tempDir(t);
   const store = await openEmbeddedStore({ dataDir: join(dir, 'data'), encryptionKey: testKey() });
-  const trail = new SqliteAuditTrail(join(dir, 'audit.sqlite'), { key: testKey() });
+  const trail = await openSqliteAuditTrail(join(dir, 'audit.sqlite'), { key: testKey() });
   t.after(async () => {
     await trail.close();
     await store.close();

@@ -454,15 +454,21 @@ export class PatientDataAccess {
   }
 
   async #recordReceived(stored: IngestOutcome, description: string): Promise<void> {
+    // Marked before the record is written: instances of the study stored meanwhile must not record it again.
     if (this.#receivedStudies.has(stored.studyInstanceUid)) return;
-    await this.record({
-      action: 'receive',
-      outcome: 'success',
-      description,
-      ...(stored.bsn !== null ? { patient: { bsn: stored.bsn } } : {}),
-      objects: { studyInstanceUid: stored.studyInstanceUid },
-    });
     this.#receivedStudies.add(stored.studyInstanceUid);
+    try {
+      await this.record({
+        action: 'receive',
+        outcome: 'success',
+        description,
+        ...(stored.bsn !== null ? { patient: { bsn: stored.bsn } } : {}),
+        objects: { studyInstanceUid: stored.studyInstanceUid },
+      });
+    } catch (err) {
+      this.#receivedStudies.delete(stored.studyInstanceUid);
+      throw err;
+    }
   }
 
   /**

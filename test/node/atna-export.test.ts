@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { createServer } from 'node:tls';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { AUDIT_ACTIONS, SqliteAuditTrail, type AuditEvent } from '../../src/audit/index.ts';
+import { AUDIT_ACTIONS, openSqliteAuditTrail, type AuditEvent, type ChainedAuditTrail } from '../../src/audit/index.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { AtnaExporter } from '../../src/node/atna-export.ts';
 import { createTestCa, issueNodeCertificate } from '../../src/auth/index.ts';
@@ -294,7 +294,7 @@ test('ATNA export: after the trail is put back to an older copy (and accepted), 
     level: 'info',
     destination: new Writable({ write: (chunk: Buffer, _e, done) => (logged.push(chunk.toString('utf8')), done()) }),
   });
-  const exporter = (trail: SqliteAuditTrail): AtnaExporter =>
+  const exporter = (trail: ChainedAuditTrail): AtnaExporter =>
     new AtnaExporter({
       trail,
       source: { node: 'noord', ura: '12345678', aeTitle: 'NOORD' },
@@ -306,11 +306,11 @@ test('ATNA export: after the trail is put back to an older copy (and accepted), 
       logger,
     });
 
-  const trail = new SqliteAuditTrail(path, { key, witnessFile });
+  const trail = await openSqliteAuditTrail(path, { key, witnessFile });
   for (let n = 1; n <= 3; n += 1) await trail.record(event(`before the backup ${n}`));
   await trail.close();
   copyFileSync(path, join(work, 'backup.sqlite'));
-  const running = new SqliteAuditTrail(path, { key, witnessFile });
+  const running = await openSqliteAuditTrail(path, { key, witnessFile });
   await running.record(event('after the backup 4'));
   await running.record(event('after the backup 5'));
   const first = exporter(running);
@@ -324,7 +324,7 @@ test('ATNA export: after the trail is put back to an older copy (and accepted), 
 
   rmSync(path);
   copyFileSync(join(work, 'backup.sqlite'), path);
-  const restored = new SqliteAuditTrail(path, { key, witnessFile });
+  const restored = await openSqliteAuditTrail(path, { key, witnessFile });
   t.after(() => restored.close());
   assert.deepEqual(await restored.acceptHead({ ...event('restored from backup'), action: 'configuration-change' }), {
     ok: true,

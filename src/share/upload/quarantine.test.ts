@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type AuditEvent, SqliteAuditTrail } from '../../audit/index.ts';
+import { type AuditEvent, openSqliteAuditTrail } from '../../audit/index.ts';
 import { silentLogger } from '../../log/index.ts';
 import { openEmbeddedStore } from '../../store/index.ts';
 import { testKey } from '../../store/store-test-support.ts';
@@ -27,7 +27,7 @@ const PARTNER: UploadActor = {
 test('a put is answered once its file is durable and looked at; a stop in the middle of taking it in leaves it to the next start, which takes in all of it', async (t) => {
   const dir = tempDir(t);
   const store = await openEmbeddedStore({ dataDir: join(dir, 'quarantine'), encryptionKey: testKey() });
-  const trail = new SqliteAuditTrail(join(dir, 'audit.sqlite'), { key: testKey() });
+  const trail = await openSqliteAuditTrail(join(dir, 'audit.sqlite'), { key: testKey() });
   const uploads = new SqliteUploadStore(join(dir, 'uploads.sqlite'));
   t.after(async () => {
     uploads.close();

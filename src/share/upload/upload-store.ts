@@ -1,5 +1,5 @@
 import type { DatabaseSync } from 'node:sqlite';
-import { addMissingColumns, openDurableDatabase } from '../../store/index.ts';
+import { addMissingColumns, openDurableDatabase } from '../../database/index.ts';
 import type { AccessGrounds } from '../../studies/index.ts';
 import type { RefusalKind } from './intake.ts';
 

@@ -1,0 +1,15 @@
+/**
+ * Opening, migrating and transactions, once for each kind of database the node keeps its records in: the embedded
+ * SQLite files (the default) and a PostgreSQL server shared by several nodes. Every store uses these, not its own.
+ */
+export { Serial } from './serial.ts';
+export { addMissingColumns, inTransaction, openDurableDatabase } from './sqlite.ts';
+export {
+  inPostgresTransaction,
+  migratePostgres,
+  openPostgresPool,
+  type Isolation,
+  type PostgresClient,
+  type PostgresPool,
+  type PostgresSettings,
+} from './postgres.ts';

@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+
+/** How to reach the PostgreSQL server; secrets come from files, never from the configuration itself. */
+export interface PostgresSettings {
+  host: string;
+  port: number;
+  /** The database. */
+  name: string;
+  user: string;
+  /** The password alone in a file (trailing newline ignored); none for trust, peer or certificate authentication. */
+  passwordFile?: string | undefined;
+  /** Verify the server's certificate against this CA and, with certFile and keyFile, present ours. */
+  tls?: { caFile: string; certFile?: string | undefined; keyFile?: string | undefined } | undefined;
+  poolSize?: number | undefined;
+}
+
+export type PostgresPool = pg.Pool;
+export type PostgresClient = pg.PoolClient;
+
+/** int8 (sequences, counts) as a number: the values the node keeps stay far below 2^53. */
+const INT8_OID = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+/**
+ * A connection pool to the server. Nothing is connected until first used; `checkPostgres` tries one connection and
+ * says what is wrong in words an administrator can act on.
+ */
+export function openPostgresPool(s: PostgresSettings): PostgresPool {
+  const password =
+    s.passwordFile !== undefined ? readFileSync(s.passwordFile, 'utf8').replace(/\r?\n$/, '') : undefined;
+  const pool = new pg.Pool({
+    host: s.host,
+    port: s.port,
+    database: s.name,
+    user: s.user,
+    ...(password !== undefined ? { password } : {}),
+    ...(s.tls !== undefined
+      ? {
+          ssl: {
+            ca: readFileSync(s.tls.caFile),
+            ...(s.tls.certFile !== undefined ? { cert: readFileSync(s.tls.certFile) } : {}),
+            ...(s.tls.keyFile !== undefined ? { key: readFileSync(s.tls.keyFile) } : {}),
+          },
+        }
+      : {}),
+    max: s.poolSize ?? 10,
+    types,
+    application_name: 'beeldbrug',
+  });
+  // An idle connection the server drops (a restart, a failover) must not take the node down; the next query reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
+
+/**
+ * Runs `work` as one transaction on one connection of the pool: committed when it resolves, rolled back when it
+ * throws. `lock`: a transaction-level advisory lock taken first, so every writer of the same thing, in this process
+ * or on another node, takes its turn.
+ */
+export async function inPostgresTransaction<T>(
+  pool: PostgresPool,
+  work: (client: PostgresClient) => Promise<T>,
+  o: { isolation?: Isolation; readOnly?: boolean; lock?: string } = {},
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query(
+      `BEGIN ISOLATION LEVEL ${(o.isolation ?? 'read committed').toUpperCase()}${o.readOnly === true ? ' READ ONLY' : ''}`,
+    );
+    try {
+      if (o.lock !== undefined) await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [o.lock]);
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Brings a component's tables up to its newest schema: each migration (SQL, in order) applied once, in a transaction
+ * of its own, and noted in `schema_migration`. Several nodes starting at once take turns (an advisory lock), so each
+ * migration runs exactly once. A database newer than this code (a migration it does not know) is refused: an older
+ * node must not write into tables it does not understand.
+ */
+export async function migratePostgres(
+  pool: PostgresPool,
+  component: string,
+  migrations: readonly string[],
+): Promise<void> {
+  await inPostgresTransaction(
+    pool,
+    async (client) => {
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS schema_migration (component TEXT NOT NULL, version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (component, version))',
+      );
+      const done = await client.query<{ v: number | null }>(
+        'SELECT MAX(version) AS v FROM schema_migration WHERE component = $1',
+        [component],
+      );
+      const at = done.rows[0]?.v ?? 0;
+      if (at > migrations.length)
+        throw new Error(
+          `the ${component} tables are at schema version ${at}, newer than this Beeldbrug knows (${migrations.length}): upgrade this node`,
+        );
+      for (let v = at + 1; v <= migrations.length; v += 1) {
+        await client.query(migrations[v - 1]!);
+        await client.query('INSERT INTO schema_migration (component, version) VALUES ($1, $2)', [component, v]);
+      }
+    },
+    { lock: 'beeldbrug schema migration' },
+  );
+}

@@ -1,0 +1,94 @@
+// A real PostgreSQL server (Debian's) for the tests that claim PostgreSQL: a fresh cluster in a temporary folder, on a
+// free port of 127.0.0.1, with password (SCRAM) authentication as a hospital's server would have.
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, globSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import pg from 'pg';
+import type { PostgresSettings } from '../../src/database/index.ts';
+import { freePort } from './net.ts';
+import { run } from './processes.ts';
+import { tempDir } from './tmp.ts';
+import { requireUnpacked } from './tools.ts';
+
+export interface TestPostgres {
+  /** Settings for a database of its own on the server, as a node's configuration names them. */
+  database(name: string): Promise<PostgresSettings>;
+}
+
+/** Debian installs PostgreSQL's programs under /usr/lib/postgresql/<major>/bin; the newest there is used. */
+function binDir(): string | undefined {
+  const found = globSync('/usr/lib/postgresql/*/bin/initdb').sort(
+    (a, b) => Number(b.split('/')[4]) - Number(a.split('/')[4]),
+  );
+  return found[0]?.replace(/\/initdb$/, '');
+}
+
+/**
+ * Starts a server for this test (stopped when it ends), or skips (a developer machine without PostgreSQL) / fails
+ * (CI). initdb refuses to run as root, so as root the cluster belongs to Debian's `postgres` user.
+ */
+export async function startPostgres(t: TestContext): Promise<TestPostgres | undefined> {
+  const bin = binDir();
+  if (
+    requireUnpacked(
+      t,
+      bin !== undefined ? `${bin}/initdb` : '/usr/lib/postgresql/*/bin/initdb',
+      'scripts/install-debian-packages.sh',
+    ) === undefined
+  )
+    return undefined;
+  const dir = tempDir(t, 'beeldbrug-pg-');
+  const data = join(dir, 'data');
+  const sockets = join(dir, 'sockets');
+  mkdirSync(sockets);
+  const password = randomBytes(18).toString('base64url');
+  const pwFile = join(dir, 'password');
+  writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    const owner = await run('id', ['-u', 'postgres']);
+    const group = await run('id', ['-g', 'postgres']);
+    const [uid, gid] = [Number(owner.stdout), Number(group.stdout)];
+    for (const p of [dir, sockets, pwFile]) chownSync(p, uid, gid);
+    chmodSync(dir, 0o700);
+  }
+  const as = (program: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    asRoot ? run('runuser', ['-u', 'postgres', '--', `${bin}/${program}`, ...args]) : run(`${bin}/${program}`, args);
+  const init = await as('initdb', [
+    '-D',
+    data,
+    '-U',
+    'beeldbrug',
+    '--auth=scram-sha-256',
+    `--pwfile=${pwFile}`,
+    '-E',
+    'UTF8',
+    '--locale=C.UTF-8',
+    '--no-sync',
+  ]);
+  if (init.code !== 0) throw new Error(`initdb failed: ${init.stderr}`);
+  const port = await freePort();
+  // fsync off: these tests prove behaviour, not durability of the test server's own disk writes.
+  const options = `-p ${port} -k ${sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
+  const start = await as('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-o', options, '-w', 'start']);
+  if (start.code !== 0) throw new Error(`PostgreSQL did not start: ${start.stdout}${start.stderr}`);
+  t.after(async () => {
+    await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+  });
+  const clientPwFile = join(tempDir(t), 'db-password');
+  writeFileSync(clientPwFile, `${password}\n`, { mode: 0o600 });
+  const base = { host: '127.0.0.1', port, user: 'beeldbrug', passwordFile: clientPwFile };
+  return {
+    async database(name) {
+      const admin = new pg.Client({ host: base.host, port, user: base.user, password, database: 'postgres' });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
+      } finally {
+        await admin.end();
+      }
+      return { ...base, name };
+    },
+  };
+}
