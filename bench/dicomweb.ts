@@ -253,7 +253,7 @@ async function fillIndex(dir: string, studies: number): Promise<Population> {
         const modality = rng.pick(modalities);
         const accession = `BB${String(n).padStart(8, '0')}`;
         if (n % 97 === 0) population.accessions.push(accession);
-        store.index.recordInstance(
+        await store.index.recordInstance(
           {
             patient,
             study: {

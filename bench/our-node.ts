@@ -99,7 +99,7 @@ export async function verifyStored(dir: string, expected: number): Promise<void>
     encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')),
   });
   try {
-    const { instances } = store.index.stats();
+    const { instances } = await store.index.stats();
     if (instances !== expected) throw new Error(`the node in ${dir} stored ${instances} of ${expected} instances`);
   } finally {
     await store.close();

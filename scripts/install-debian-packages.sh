@@ -4,7 +4,8 @@
 # proxy in bench:dicomweb; rsyslog with OpenSSL as the audit repository, xmllint to validate audit messages; unzip to
 # open a share's download, pdftotext to read its reports; OpenSSH's client and server; python3-hl7's mllp_send as the
 # RIS that sends orders; xmlsec1 as the hospital identity provider that signs XUA assertions; PostgreSQL as the database
-# server several nodes share; systemd-analyze to check the service units) and openssl for test certificates. Idempotent: does nothing when they are already there.
+# server several nodes share; systemd-analyze to check the service units) and openssl for test certificates.
+# Idempotent: does nothing when they are already there.
 set -euo pipefail
 packages=(dcmtk libgdcm-tools pixelmed-apps orthanc orthanc-dicomweb openssl rsyslog rsyslog-openssl libxml2-utils chromium nginx-light unzip poppler-utils openssh-client openssh-server python3-hl7 xmlsec1 postgresql systemd)
 missing=()

@@ -292,7 +292,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     '',
   ];
   for (const { hospital, port, node, pacs } of nodes) {
-    const s = node.store.index.stats();
+    const s = await node.store.index.stats();
     out.push(
       `  ${hospital.aeTitle.padEnd(7)} ${hospital.name.padEnd(18)} DICOM 127.0.0.1:${port}  ${s.patients} patients, ${s.studies} studies, ${s.instances} instances${pacs !== undefined ? ' (node cache)' : ''}`,
     );

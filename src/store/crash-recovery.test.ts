@@ -54,7 +54,7 @@ test('SIGKILL at random moments never leaves an indexed instance without its blo
       // indexes such a blob from its DICOM content; these test blobs are random bytes, so the test deletes them instead.
       assert.ok(report.unindexedBlobs.length <= 1, `round ${round}: ${report.unindexedBlobs.length} unindexed blobs`);
       unindexed += report.unindexedBlobs.length;
-      const referenced = store.index.referencedBlobIds();
+      const referenced = await store.index.referencedBlobIds();
       const listed = new Set<string>();
       for await (const id of store.blobs.list()) listed.add(id);
       assert.deepEqual(
@@ -64,7 +64,7 @@ test('SIGKILL at random moments never leaves an indexed instance without its blo
       );
       for (const id of report.unindexedBlobs) await store.blobs.delete(id);
       assert.deepEqual(readdirSync(join(dataDir, 'tmp')), [], `round ${round}: no temp files`);
-      const all = store.index.instancesMatching('PATIENT', []);
+      const all = await store.index.instancesMatching('PATIENT', []);
       assert.equal(all.length, referenced.size);
       // Every line the child printed came after a commit: those instances must all be there (durable acknowledgement).
       assert.ok(all.length >= acknowledged, `round ${round}: ${all.length} indexed, ${acknowledged} acknowledged`);

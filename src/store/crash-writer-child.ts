@@ -19,6 +19,6 @@ for (let n = 0; ; n += 1) {
   const blob = await w.commit();
   const study = `1.2.${tag}.${n % 3}`;
   const x = newInstance({ study, series: `${study}.1`, sop: `${study}.1.${n}`, instanceNumber: n });
-  store.index.recordInstance(x, blob, 0);
+  await store.index.recordInstance(x, blob, 0);
   process.stdout.write(`${n}\n`);
 }

@@ -16,8 +16,8 @@ test('the data folders are private (0700) and a stored instance reads back throu
   for (const d of ['', 'blobs', 'tmp']) assert.equal(statSync(join(dataDir, d)).mode & 0o777, 0o700, d);
   const data = randomBytes(300_000);
   const blob = await writeBlob(store.blobs, data, [12_345]);
-  store.index.recordInstance(newInstance(), blob, 132);
-  const got = store.index.getInstance('1.2.3.1.1.1');
+  await store.index.recordInstance(newInstance(), blob, 132);
+  const got = await store.index.getInstance('1.2.3.1.1.1');
   assert.ok(got !== undefined);
   assert.deepEqual(await readAll(store.blobs.open(got.blob.blobId, { start: got.datasetOffset })), data.subarray(132));
 });
@@ -37,14 +37,14 @@ test('recover() settles every crash point: a cut-short write goes, a whole temp 
     join(dataDir, 'blobs', renameLost.blobId.slice(0, 2), renameLost.blobId),
     join(dataDir, 'tmp', `${renameLost.blobId}.tmp`),
   );
-  before.index.recordInstance(newInstance({ sop: 'rename-lost' }), renameLost, 0);
+  await before.index.recordInstance(newInstance({ sop: 'rename-lost' }), renameLost, 0);
   const kept = await writeBlob(before.blobs, randomBytes(2000));
   const lost = await writeBlob(before.blobs, randomBytes(2000));
   const purged = await writeBlob(before.blobs, randomBytes(2000));
-  before.index.recordInstance(newInstance({ sop: 'kept' }), kept, 0);
-  before.index.recordInstance(newInstance({ sop: 'lost' }), lost, 0);
-  before.index.recordInstance(newInstance({ sop: 'purged' }), purged, 0);
-  assert.equal(before.index.removeInstance('purged')?.blob.blobId, purged.blobId);
+  await before.index.recordInstance(newInstance({ sop: 'kept' }), kept, 0);
+  await before.index.recordInstance(newInstance({ sop: 'lost' }), lost, 0);
+  await before.index.recordInstance(newInstance({ sop: 'purged' }), purged, 0);
+  assert.equal((await before.index.removeInstance('purged'))?.blob.blobId, purged.blobId);
   unlinkSync(join(dataDir, 'blobs', lost.blobId.slice(0, 2), lost.blobId));
   await before.close();
   await sleep(5);
@@ -69,9 +69,9 @@ test('recover() settles every crash point: a cut-short write goes, a whole temp 
     70_000,
     'the whole temp file reads back under its id',
   );
-  assert.deepEqual(store.index.removedBlobIds(), new Set(), 'a removed blob is forgotten once it is gone');
+  assert.deepEqual(await store.index.removedBlobIds(), new Set(), 'a removed blob is forgotten once it is gone');
   assert.equal(
-    store.index.getInstance('lost')?.blob.blobId,
+    (await store.index.getInstance('lost'))?.blob.blobId,
     lost.blobId,
     'the row of a missing blob is kept for the operator',
   );

@@ -40,8 +40,8 @@ class EmbeddedStore implements Store {
 
   async recover(): Promise<RecoveryReport> {
     const temp = await this.#fsBlobs.settleTempFiles();
-    const referenced = this.index.referencedBlobIds();
-    const removed = this.index.removedBlobIds();
+    const referenced = await this.index.referencedBlobIds();
+    const removed = await this.index.removedBlobIds();
     let orphanBlobsRemoved = 0;
     const unindexedBlobs: string[] = [];
     for await (const blobId of this.#fsBlobs.list()) {
@@ -55,7 +55,7 @@ class EmbeddedStore implements Store {
       }
     }
     // Every removed blob is gone from disk now.
-    if (removed.size > 0) this.index.forgetRemovedBlobs(removed);
+    if (removed.size > 0) await this.index.forgetRemovedBlobs(removed);
     // What is left was indexed but not found on disk. Rows stay: an operator decides (restore from backup or remove).
     const missingBlobs: string[] = [];
     for (const blobId of referenced) {
@@ -72,7 +72,7 @@ class EmbeddedStore implements Store {
 
   async close(): Promise<void> {
     await this.#fsBlobs.close();
-    this.index.close();
+    await this.index.close();
   }
 
   async #writtenSinceOpen(blobId: string): Promise<boolean> {

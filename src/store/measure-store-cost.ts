@@ -29,7 +29,7 @@ try {
     const blob = await w.commit();
     const t1 = performance.now();
     const study = `1.2.826.0.1.${Math.floor(n / 100)}`;
-    store.index.recordInstance(
+    await store.index.recordInstance(
       newInstance({ study, series: `${study}.1`, sop: `${study}.1.${n}`, instanceNumber: n }),
       blob,
       132,

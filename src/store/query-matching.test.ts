@@ -13,16 +13,16 @@ import type { Matcher, QueryLevel } from './types.ts';
  *   P2/HOSP Jánssen^Ëva   study S3 2026-03-05 23:59  CT series (1), no accession
  *   P3/null [Bracket]^Bob study S4 (no date)         US series (1)
  */
-function archive(t: import('node:test').TestContext): SqliteStudyIndex {
+async function archive(t: import('node:test').TestContext): Promise<SqliteStudyIndex> {
   const index = new SqliteStudyIndex(join(tempDir(t), 'index.sqlite'));
   t.after(() => index.close());
   let n = 0;
-  const add = (o: Parameters<typeof newInstance>[0]): void => {
+  const add = async (o: Parameters<typeof newInstance>[0]): Promise<void> => {
     n += 1;
-    index.recordInstance(newInstance(o), fakeBlob(n), 0);
+    await index.recordInstance(newInstance(o), fakeBlob(n), 0);
   };
   const p1 = { patientId: 'P1', patientName: 'Jansen^Piet', birthDate: '19700101' };
-  add({
+  await add({
     ...p1,
     study: 'S1',
     studyDate: '20260110',
@@ -34,7 +34,7 @@ function archive(t: import('node:test').TestContext): SqliteStudyIndex {
     sop: 'S1.1.1',
     instanceNumber: 1,
   });
-  add({
+  await add({
     ...p1,
     study: 'S1',
     studyDate: '20260110',
@@ -46,7 +46,7 @@ function archive(t: import('node:test').TestContext): SqliteStudyIndex {
     sop: 'S1.1.2',
     instanceNumber: 2,
   });
-  add({
+  await add({
     ...p1,
     study: 'S1',
     studyDate: '20260110',
@@ -58,7 +58,7 @@ function archive(t: import('node:test').TestContext): SqliteStudyIndex {
     sop: 'S1.2.1',
     sopClass: '1.2.840.10008.5.1.4.1.1.88.11',
   });
-  add({
+  await add({
     ...p1,
     study: 'S2',
     studyDate: '20250601',
@@ -69,7 +69,7 @@ function archive(t: import('node:test').TestContext): SqliteStudyIndex {
     sop: 'S2.1.1',
     referring: 'Bakker^Jan',
   });
-  add({
+  await add({
     patientId: 'P2',
     patientName: 'Jánssen^Ëva',
     birthDate: '19851231',
@@ -81,7 +81,7 @@ function archive(t: import('node:test').TestContext): SqliteStudyIndex {
     modality: 'CT',
     sop: 'S3.1.1',
   });
-  add({
+  await add({
     patientId: 'P3',
     issuer: null,
     patientName: '[Bracket]^Bob',
@@ -160,7 +160,7 @@ const cases: Case[] = [
 ];
 
 test('C-FIND matching, table of cases', async (t) => {
-  const index = archive(t);
+  const index = await archive(t);
   const idOf = (level: QueryLevel, v: Record<string, unknown>): string =>
     String(
       level === 'PATIENT'
@@ -172,16 +172,16 @@ test('C-FIND matching, table of cases', async (t) => {
             : v.sopInstanceUid,
     );
   for (const [name, level, matchers, expected] of cases) {
-    await t.test(name, () => {
-      const got = index.query(level, matchers).map((row) => idOf(level, row.values));
+    await t.test(name, async () => {
+      const got = (await index.query(level, matchers)).map((row) => idOf(level, row.values));
       assert.deepEqual(got.sort(), [...expected].sort());
     });
   }
 });
 
-test('rows carry the attributes of their level and above, and the counts', (t) => {
-  const index = archive(t);
-  const [p1] = index.query('PATIENT', [s('patientId', 'P1')]);
+test('rows carry the attributes of their level and above, and the counts', async (t) => {
+  const index = await archive(t);
+  const [p1] = await index.query('PATIENT', [s('patientId', 'P1')]);
   assert.deepEqual(p1, {
     values: {
       patientId: 'P1',
@@ -195,7 +195,7 @@ test('rows carry the attributes of their level and above, and the counts', (t) =
     numberOfPatientRelatedSeries: 3,
     numberOfPatientRelatedInstances: 4,
   });
-  const [s1] = index.query('STUDY', [s('studyInstanceUid', 'S1')]);
+  const [s1] = await index.query('STUDY', [s('studyInstanceUid', 'S1')]);
   assert.equal(s1?.values.studyDate, '20260110');
   assert.equal(s1?.values.patientName, 'Jansen^Piet');
   assert.equal(s1?.values.seriesInstanceUid, undefined, 'no series attributes at study level');
@@ -204,29 +204,29 @@ test('rows carry the attributes of their level and above, and the counts', (t) =
   assert.deepEqual(s1?.modalitiesInStudy, ['CT', 'SR']);
   assert.equal(s1?.values.modalitiesInStudy, 'CT\\SR');
   assert.deepEqual(s1?.sopClassesInStudy, ['1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.5.1.4.1.1.88.11']);
-  const [se] = index.query('SERIES', [s('seriesInstanceUid', 'S1.1')]);
+  const [se] = await index.query('SERIES', [s('seriesInstanceUid', 'S1.1')]);
   assert.equal(se?.numberOfSeriesRelatedInstances, 2);
   assert.equal(se?.values.seriesNumber, 1);
   assert.equal(se?.values.studyInstanceUid, 'S1');
-  const [im] = index.query('IMAGE', [s('sopInstanceUid', 'S1.1.2')]);
+  const [im] = await index.query('IMAGE', [s('sopInstanceUid', 'S1.1.2')]);
   assert.equal(im?.values.instanceNumber, 2);
   assert.equal(im?.values.modality, 'CT');
-  const [us] = index.query('SERIES', [s('seriesInstanceUid', 'S4.1')]);
+  const [us] = await index.query('SERIES', [s('seriesInstanceUid', 'S4.1')]);
   assert.equal(us?.values.seriesNumber, null);
   assert.equal(us?.values.issuerOfPatientId, null);
 });
 
-test('limit caps the number of rows', (t) => {
-  const index = archive(t);
-  assert.equal(index.query('STUDY', [], { limit: 2 }).length, 2);
-  assert.equal(index.query('IMAGE', []).length, 6);
+test('limit caps the number of rows', async (t) => {
+  const index = await archive(t);
+  assert.equal((await index.query('STUDY', [], { limit: 2 })).length, 2);
+  assert.equal((await index.query('IMAGE', [])).length, 6);
 });
 
-test('person names match by component group too (PS3.5 6.2.1.1): 山田* finds a Japanese name by its ideographs', (t) => {
+test('person names match by component group too (PS3.5 6.2.1.1): 山田* finds a Japanese name by its ideographs', async (t) => {
   const index = new SqliteStudyIndex(join(tempDir(t), 'index.sqlite'));
   t.after(() => index.close());
   const name = 'Yamada^Tarou=山田^太郎=やまだ^たろう';
-  index.recordInstance(
+  await index.recordInstance(
     newInstance({ patientId: 'P4', patientName: name, study: 'S5', series: 'S5.1', modality: 'MR', sop: 'S5.1.1' }),
     fakeBlob(1),
     0,
@@ -245,7 +245,7 @@ test('person names match by component group too (PS3.5 6.2.1.1): 山田* finds a
   ];
   for (const [what, matcher, expected] of table)
     assert.deepEqual(
-      index.query('PATIENT', [matcher]).map((r) => r.values.patientId),
+      (await index.query('PATIENT', [matcher])).map((r) => r.values.patientId),
       expected,
       what,
     );

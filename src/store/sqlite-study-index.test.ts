@@ -15,153 +15,168 @@ function openIndex(t: import('node:test').TestContext): { index: SqliteStudyInde
   return { index, path };
 }
 
-test('an instance is recorded with all its attributes, blob and provenance, and read back', (t) => {
+test('an instance is recorded with all its attributes, blob and provenance, and read back', async (t) => {
   const { index } = openIndex(t);
   const x = newInstance();
-  assert.deepEqual(index.recordInstance(x, fakeBlob(1), 132), { outcome: 'created' });
-  assert.deepEqual(index.getInstance(x.instance.sopInstanceUid), { ...x, blob: fakeBlob(1), datasetOffset: 132 });
-  assert.equal(index.getInstance('9.9.9'), undefined);
-  assert.deepEqual(index.stats(), { patients: 1, studies: 1, series: 1, instances: 1, bytes: 1001 });
+  assert.deepEqual(await index.recordInstance(x, fakeBlob(1), 132), { outcome: 'created' });
+  assert.deepEqual(await index.getInstance(x.instance.sopInstanceUid), { ...x, blob: fakeBlob(1), datasetOffset: 132 });
+  assert.equal(await index.getInstance('9.9.9'), undefined);
+  assert.deepEqual(await index.stats(), { patients: 1, studies: 1, series: 1, instances: 1, bytes: 1001 });
 });
 
-test('recording the same SOP Instance UID twice is idempotent: the first record wins', (t) => {
+test('recording the same SOP Instance UID twice is idempotent: the first record wins', async (t) => {
   const { index } = openIndex(t);
   const first = newInstance();
-  index.recordInstance(first, fakeBlob(1), 132);
+  await index.recordInstance(first, fakeBlob(1), 132);
   const again = newInstance({ patientName: 'Other^Name', instanceNumber: 99 });
-  const r = index.recordInstance(again, fakeBlob(2), 200);
+  const r = await index.recordInstance(again, fakeBlob(2), 200);
   assert.equal(r.outcome, 'duplicate');
   assert.deepEqual(r.existing, { ...first, blob: fakeBlob(1), datasetOffset: 132 });
-  assert.deepEqual(index.referencedBlobIds(), new Set([fakeBlob(1).blobId]));
-  assert.equal(index.stats().instances, 1);
+  assert.deepEqual(await index.referencedBlobIds(), new Set([fakeBlob(1).blobId]));
+  assert.equal((await index.stats()).instances, 1);
 });
 
-test('a study already stored under another patient is STUDY_PATIENT_CONFLICT and nothing is written', (t) => {
+test('a study already stored under another patient is STUDY_PATIENT_CONFLICT and nothing is written', async (t) => {
   const { index } = openIndex(t);
-  index.recordInstance(newInstance(), fakeBlob(1), 0);
-  const before = index.stats();
+  await index.recordInstance(newInstance(), fakeBlob(1), 0);
+  const before = await index.stats();
   for (const other of [
     newInstance({ patientId: 'P2', sop: '1.2.3.1.1.2' }),
     newInstance({ issuer: 'OTHER', sop: '1.2.3.1.1.3' }),
     newInstance({ issuer: null, sop: '1.2.3.1.1.4' }),
   ]) {
-    assert.throws(
+    await assert.rejects(
       () => index.recordInstance(other, fakeBlob(2), 0),
       (e) => e instanceof StoreError && e.code === 'STUDY_PATIENT_CONFLICT',
     );
   }
-  assert.deepEqual(index.stats(), before, 'no patient row left behind by the failed transaction');
-  assert.equal(index.getInstance('1.2.3.1.1.2'), undefined);
+  assert.deepEqual(await index.stats(), before, 'no patient row left behind by the failed transaction');
+  assert.equal(await index.getInstance('1.2.3.1.1.2'), undefined);
 });
 
-test('patient identity is patient id + issuer: the same id under another issuer is another patient', (t) => {
+test('patient identity is patient id + issuer: the same id under another issuer is another patient', async (t) => {
   const { index } = openIndex(t);
-  index.recordInstance(newInstance({ issuer: 'A' }), fakeBlob(1), 0);
-  index.recordInstance(
+  await index.recordInstance(newInstance({ issuer: 'A' }), fakeBlob(1), 0);
+  await index.recordInstance(
     newInstance({ issuer: null, study: '1.2.9', series: '1.2.9.1', sop: '1.2.9.1.1' }),
     fakeBlob(2),
     0,
   );
-  index.recordInstance(
+  await index.recordInstance(
     newInstance({ issuer: null, study: '1.2.9', series: '1.2.9.1', sop: '1.2.9.1.2' }),
     fakeBlob(3),
     0,
   );
-  assert.equal(index.stats().patients, 2);
+  assert.equal((await index.stats()).patients, 2);
 });
 
-test('a series already stored under another study is SERIES_STUDY_CONFLICT', (t) => {
+test('a series already stored under another study is SERIES_STUDY_CONFLICT', async (t) => {
   const { index } = openIndex(t);
-  index.recordInstance(newInstance(), fakeBlob(1), 0);
-  assert.throws(
+  await index.recordInstance(newInstance(), fakeBlob(1), 0);
+  await assert.rejects(
     () => index.recordInstance(newInstance({ study: '1.2.3.2', sop: '1.2.3.2.1' }), fakeBlob(2), 0),
     (e) => e instanceof StoreError && e.code === 'SERIES_STUDY_CONFLICT',
   );
-  assert.deepEqual(index.stats(), { patients: 1, studies: 1, series: 1, instances: 1, bytes: 1001 });
+  assert.deepEqual(await index.stats(), { patients: 1, studies: 1, series: 1, instances: 1, bytes: 1001 });
 });
 
-test('removeInstance removes parents that become empty, and only those', (t) => {
+test('removeInstance removes parents that become empty, and only those', async (t) => {
   const { index } = openIndex(t);
-  index.recordInstance(newInstance({ sop: '1.1' }), fakeBlob(1), 0);
-  index.recordInstance(newInstance({ sop: '1.2' }), fakeBlob(2), 0);
-  index.recordInstance(newInstance({ series: '2.1', sop: '2.1.1' }), fakeBlob(3), 0);
-  assert.equal(index.removeInstance('1.1')?.blob.blobId, fakeBlob(1).blobId);
-  assert.deepEqual(index.stats(), { patients: 1, studies: 1, series: 2, instances: 2, bytes: 2005 });
-  index.removeInstance('1.2');
-  assert.deepEqual(index.stats(), { patients: 1, studies: 1, series: 1, instances: 1, bytes: 1003 });
-  index.removeInstance('2.1.1');
-  assert.deepEqual(index.stats(), { patients: 0, studies: 0, series: 0, instances: 0, bytes: 0 });
-  assert.equal(index.removeInstance('2.1.1'), undefined);
+  await index.recordInstance(newInstance({ sop: '1.1' }), fakeBlob(1), 0);
+  await index.recordInstance(newInstance({ sop: '1.2' }), fakeBlob(2), 0);
+  await index.recordInstance(newInstance({ series: '2.1', sop: '2.1.1' }), fakeBlob(3), 0);
+  assert.equal((await index.removeInstance('1.1'))?.blob.blobId, fakeBlob(1).blobId);
+  assert.deepEqual(await index.stats(), { patients: 1, studies: 1, series: 2, instances: 2, bytes: 2005 });
+  await index.removeInstance('1.2');
+  assert.deepEqual(await index.stats(), { patients: 1, studies: 1, series: 1, instances: 1, bytes: 1003 });
+  await index.removeInstance('2.1.1');
+  assert.deepEqual(await index.stats(), { patients: 0, studies: 0, series: 0, instances: 0, bytes: 0 });
+  assert.equal(await index.removeInstance('2.1.1'), undefined);
   // The study can now be stored under another patient: it no longer exists.
-  assert.equal(index.recordInstance(newInstance({ patientId: 'P9' }), fakeBlob(4), 0).outcome, 'created');
+  assert.equal((await index.recordInstance(newInstance({ patientId: 'P9' }), fakeBlob(4), 0)).outcome, 'created');
 });
 
-test('instancesMatching returns every instance under the matching entities, by series number then instance number', (t) => {
+test('instancesMatching returns every instance under the matching entities, by series number then instance number', async (t) => {
   const { index } = openIndex(t);
-  const add = (
+  const add = async (
     series: string,
     seriesNumber: number | null,
     sop: string,
     instanceNumber: number | null,
     n: number,
-  ): void => {
-    index.recordInstance(
+  ): Promise<void> => {
+    await index.recordInstance(
       newInstance({ series, seriesNumber, sop, instanceNumber, modality: seriesNumber === 2 ? 'MR' : 'CT' }),
       fakeBlob(n),
       0,
     );
   };
-  add('s2', 2, 's2.i3', 3, 1);
-  add('s1', 1, 's1.i2', 2, 2);
-  add('s2', 2, 's2.i1', 1, 3);
-  add('s1', 1, 's1.inull', null, 4);
-  add('s1', 1, 's1.i1', 1, 5);
-  index.recordInstance(newInstance({ study: 'other', series: 'o1', sop: 'o1.1', patientId: 'P2' }), fakeBlob(6), 0);
-  const sops = (level: 'STUDY' | 'SERIES' | 'PATIENT', m: Parameters<typeof index.instancesMatching>[1]): string[] =>
-    index.instancesMatching(level, m).map((i) => i.instance.sopInstanceUid);
-  assert.deepEqual(sops('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: '1.2.3.1' }]), [
+  await add('s2', 2, 's2.i3', 3, 1);
+  await add('s1', 1, 's1.i2', 2, 2);
+  await add('s2', 2, 's2.i1', 1, 3);
+  await add('s1', 1, 's1.inull', null, 4);
+  await add('s1', 1, 's1.i1', 1, 5);
+  await index.recordInstance(
+    newInstance({ study: 'other', series: 'o1', sop: 'o1.1', patientId: 'P2' }),
+    fakeBlob(6),
+    0,
+  );
+  const sops = async (
+    level: 'STUDY' | 'SERIES' | 'PATIENT',
+    m: Parameters<typeof index.instancesMatching>[1],
+  ): Promise<string[]> => (await index.instancesMatching(level, m)).map((i) => i.instance.sopInstanceUid);
+  assert.deepEqual(await sops('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: '1.2.3.1' }]), [
     's1.i1',
     's1.i2',
     's1.inull',
     's2.i1',
     's2.i3',
   ]);
-  assert.deepEqual(sops('SERIES', [{ key: 'seriesInstanceUid', kind: 'list', values: ['s2', 'o1'] }]), [
+  assert.deepEqual(await sops('SERIES', [{ key: 'seriesInstanceUid', kind: 'list', values: ['s2', 'o1'] }]), [
     's2.i1',
     's2.i3',
     'o1.1',
   ]);
   // A study-level key below the level (modality) selects whole studies, not just the CT series.
-  assert.deepEqual(sops('STUDY', [{ key: 'modalitiesInStudy', kind: 'single', value: 'MR' }]).length, 5);
-  assert.deepEqual(sops('PATIENT', [{ key: 'patientId', kind: 'single', value: 'P2' }]), ['o1.1']);
-  assert.deepEqual(index.instancesMatching('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: 'nope' }]), []);
+  assert.deepEqual((await sops('STUDY', [{ key: 'modalitiesInStudy', kind: 'single', value: 'MR' }])).length, 5);
+  assert.deepEqual(await sops('PATIENT', [{ key: 'patientId', kind: 'single', value: 'P2' }]), ['o1.1']);
+  assert.deepEqual(
+    await index.instancesMatching('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: 'nope' }]),
+    [],
+  );
 });
 
-test('studyContents counts a study by modality and SOP class, with its first instance as instancesMatching orders it', (t) => {
+test('studyContents counts a study by modality and SOP class, with its first instance as instancesMatching orders it', async (t) => {
   const { index } = openIndex(t);
   const SR = '1.2.840.10008.5.1.4.1.1.88.22';
   const CT = '1.2.840.10008.5.1.4.1.1.2';
-  const add = (
+  const add = async (
     series: string,
     seriesNumber: number,
     modality: string,
     sop: string,
     sopClass: string,
     n: number,
-  ): void =>
-    void index.recordInstance(
+  ): Promise<unknown> =>
+    index.recordInstance(
       newInstance({ series, seriesNumber, modality, sop, sopClass, instanceNumber: n }),
       fakeBlob(n),
       0,
     );
-  add('s2', 2, 'CT', 's2.i1', CT, 1);
-  add('s9', 9, 'SR', 's9.i1', SR, 2);
-  add('s1', 1, 'CT', 's1.i2', CT, 3);
-  add('s1', 1, 'CT', 's1.i1', CT, 4);
-  index.recordInstance(newInstance({ study: 'other', series: 'o1', sop: 'o1.1', patientId: 'P2' }), fakeBlob(5), 0);
-  const contents = index.studyContents('1.2.3.1');
+  await add('s2', 2, 'CT', 's2.i1', CT, 1);
+  await add('s9', 9, 'SR', 's9.i1', SR, 2);
+  await add('s1', 1, 'CT', 's1.i2', CT, 3);
+  await add('s1', 1, 'CT', 's1.i1', CT, 4);
+  await index.recordInstance(
+    newInstance({ study: 'other', series: 'o1', sop: 'o1.1', patientId: 'P2' }),
+    fakeBlob(5),
+    0,
+  );
+  const contents = await index.studyContents('1.2.3.1');
   assert.ok(contents !== undefined);
-  const listed = index.instancesMatching('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: '1.2.3.1' }]);
+  const listed = await index.instancesMatching('STUDY', [
+    { key: 'studyInstanceUid', kind: 'single', value: '1.2.3.1' },
+  ]);
   assert.deepEqual(contents.first, listed[0]);
   assert.equal(contents.first.instance.sopInstanceUid, 's1.i2', 'series 1 first, then by instance number');
   const bytes = (sops: string[]): number =>
@@ -170,16 +185,16 @@ test('studyContents counts a study by modality and SOP class, with its first ins
     { modality: 'CT', sopClassUid: CT, instances: 3, bytes: bytes(['s1.i1', 's1.i2', 's2.i1']) },
     { modality: 'SR', sopClassUid: SR, instances: 1, bytes: bytes(['s9.i1']) },
   ]);
-  assert.equal(index.studyContents('nope'), undefined);
+  assert.equal(await index.studyContents('nope'), undefined);
 });
 
-test('the schema is versioned and in WAL mode; reopening keeps data; a newer schema is refused', (t) => {
+test('the schema is versioned and in WAL mode; reopening keeps data; a newer schema is refused', async (t) => {
   const { index, path } = openIndex(t);
-  index.recordInstance(newInstance(), fakeBlob(1), 0);
-  index.close();
+  await index.recordInstance(newInstance(), fakeBlob(1), 0);
+  await index.close();
   const again = new SqliteStudyIndex(path);
   t.after(() => again.close());
-  assert.equal(again.stats().instances, 1);
+  assert.equal((await again.stats()).instances, 1);
   const db = new DatabaseSync(path);
   t.after(() => db.close());
   assert.equal(db.prepare('SELECT max(version) AS v FROM schema_version').get()?.v, SCHEMA_VERSION);
@@ -212,23 +227,23 @@ test('the hot statements use indexes, not table scans', (t) => {
   for (const plan of plans) assert.match(plan, /USING (COVERING )?INDEX|USING INTEGER PRIMARY KEY/, plan);
 });
 
-test('one patient id with two different BSNs is PATIENT_BSN_CONFLICT: two people are never merged', (t) => {
+test('one patient id with two different BSNs is PATIENT_BSN_CONFLICT: two people are never merged', async (t) => {
   const { index } = openIndex(t);
   const withBsn = (bsn: string | null, sop: string, study: string) => {
     const x = newInstance({ sop, study, series: `${study}.1` });
     return { ...x, patient: { ...x.patient, bsn } };
   };
-  index.recordInstance(withBsn(null, '1.1', '2.1'), fakeBlob(1), 132);
-  index.recordInstance(withBsn('111222333', '1.2', '2.2'), fakeBlob(2), 132);
-  assert.equal(index.getInstance('1.1')?.patient.bsn, '111222333', 'a BSN learned later fills in the patient');
-  assert.throws(
+  await index.recordInstance(withBsn(null, '1.1', '2.1'), fakeBlob(1), 132);
+  await index.recordInstance(withBsn('111222333', '1.2', '2.2'), fakeBlob(2), 132);
+  assert.equal((await index.getInstance('1.1'))?.patient.bsn, '111222333', 'a BSN learned later fills in the patient');
+  await assert.rejects(
     () => index.recordInstance(withBsn('999999990', '1.3', '2.3'), fakeBlob(3), 132),
     (e) => e instanceof StoreError && e.code === 'PATIENT_BSN_CONFLICT',
   );
-  assert.equal(index.getInstance('1.3'), undefined, 'nothing written');
-  assert.equal(index.stats().instances, 2);
+  assert.equal(await index.getInstance('1.3'), undefined, 'nothing written');
+  assert.equal((await index.stats()).instances, 2);
   assert.equal(
-    index.recordInstance(withBsn('111222333', '1.4', '2.4'), fakeBlob(4), 132).outcome,
+    (await index.recordInstance(withBsn('111222333', '1.4', '2.4'), fakeBlob(4), 132)).outcome,
     'created',
     'the same BSN is the same patient',
   );
@@ -253,20 +268,24 @@ function ofPatient(
   return { ...x, patient: { ...x.patient, bsn } };
 }
 
-function nameOfStudy(index: SqliteStudyIndex, study: string): unknown {
-  return index.query('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: study }])[0]?.values.patientName;
+async function nameOfStudy(index: SqliteStudyIndex, study: string): Promise<unknown> {
+  return (await index.query('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: study }]))[0]?.values
+    .patientName;
 }
 
-test('an empty Patient ID never joins two people: each study keeps its own patient, at every query level', (t) => {
+test('an empty Patient ID never joins two people: each study keeps its own patient, at every query level', async (t) => {
   const { index } = openIndex(t);
-  index.recordInstance(ofPatient('Jansen^Piet', 1, '', null), fakeBlob(1), 0);
-  index.recordInstance(ofPatient('de Boer^Anna', 2, '', null), fakeBlob(2), 0);
-  index.recordInstance(ofPatient('Bakker^Kees', 3, '', 'HOSP'), fakeBlob(3), 0);
-  assert.equal(index.stats().patients, 3);
-  assert.equal(nameOfStudy(index, '9.1'), 'Jansen^Piet');
-  assert.equal(nameOfStudy(index, '9.2'), 'de Boer^Anna');
-  assert.equal(nameOfStudy(index, '9.3'), 'Bakker^Kees');
-  const patients = index.query('PATIENT', []).map((r) => [r.values.patientName, r.numberOfPatientRelatedStudies]);
+  await index.recordInstance(ofPatient('Jansen^Piet', 1, '', null), fakeBlob(1), 0);
+  await index.recordInstance(ofPatient('de Boer^Anna', 2, '', null), fakeBlob(2), 0);
+  await index.recordInstance(ofPatient('Bakker^Kees', 3, '', 'HOSP'), fakeBlob(3), 0);
+  assert.equal((await index.stats()).patients, 3);
+  assert.equal(await nameOfStudy(index, '9.1'), 'Jansen^Piet');
+  assert.equal(await nameOfStudy(index, '9.2'), 'de Boer^Anna');
+  assert.equal(await nameOfStudy(index, '9.3'), 'Bakker^Kees');
+  const patients = (await index.query('PATIENT', [])).map((r) => [
+    r.values.patientName,
+    r.numberOfPatientRelatedStudies,
+  ]);
   assert.deepEqual(patients, [
     ['Jansen^Piet', 1],
     ['de Boer^Anna', 1],
@@ -274,24 +293,24 @@ test('an empty Patient ID never joins two people: each study keeps its own patie
   ]);
   // A second instance of a study without a Patient ID joins that study's patient, not a new one.
   const more = ofPatient('Jansen^Piet', 1, '', null);
-  index.recordInstance({ ...more, instance: { ...more.instance, sopInstanceUid: '9.1.1.2' } }, fakeBlob(4), 0);
-  assert.equal(index.stats().patients, 3);
+  await index.recordInstance({ ...more, instance: { ...more.instance, sopInstanceUid: '9.1.1.2' } }, fakeBlob(4), 0);
+  assert.equal((await index.stats()).patients, 3);
   assert.equal(
-    index.query('PATIENT', [{ key: 'patientName', kind: 'single', value: 'Jansen^Piet' }])[0]
+    (await index.query('PATIENT', [{ key: 'patientName', kind: 'single', value: 'Jansen^Piet' }]))[0]
       ?.numberOfPatientRelatedInstances,
     2,
   );
 });
 
-test('a study without a Patient ID is not joined by an instance naming one, nor by one of another issuer', (t) => {
+test('a study without a Patient ID is not joined by an instance naming one, nor by one of another issuer', async (t) => {
   const { index } = openIndex(t);
-  index.recordInstance(ofPatient('Jansen^Piet', 1, '', null), fakeBlob(1), 0);
+  await index.recordInstance(ofPatient('Jansen^Piet', 1, '', null), fakeBlob(1), 0);
   for (const [patientId, issuer] of [
     ['P1', null],
     ['', 'HOSP'],
   ] as const) {
     const x = ofPatient('Jansen^Piet', 1, patientId, issuer);
-    assert.throws(
+    await assert.rejects(
       () =>
         index.recordInstance(
           { ...x, instance: { ...x.instance, sopInstanceUid: `9.1.1.${patientId}${issuer ?? ''}` } },
@@ -301,34 +320,35 @@ test('a study without a Patient ID is not joined by an instance naming one, nor 
       (e) => e instanceof StoreError && e.code === 'STUDY_PATIENT_CONFLICT',
     );
   }
-  assert.deepEqual(index.stats().patients, 1);
+  assert.deepEqual((await index.stats()).patients, 1);
 });
 
-test('the same Patient ID under different issuers is two people, each answering with their own name', (t) => {
+test('the same Patient ID under different issuers is two people, each answering with their own name', async (t) => {
   const { index } = openIndex(t);
-  index.recordInstance(ofPatient('Jansen^Piet', 1, '12345', 'AMC'), fakeBlob(1), 0);
-  index.recordInstance(ofPatient('de Boer^Anna', 2, '12345', 'VUMC'), fakeBlob(2), 0);
-  index.recordInstance(ofPatient('Bakker^Kees', 3, '12345', null), fakeBlob(3), 0);
-  assert.equal(index.stats().patients, 3);
-  assert.deepEqual(
-    ['9.1', '9.2', '9.3'].map((st) => nameOfStudy(index, st)),
-    ['Jansen^Piet', 'de Boer^Anna', 'Bakker^Kees'],
-  );
+  await index.recordInstance(ofPatient('Jansen^Piet', 1, '12345', 'AMC'), fakeBlob(1), 0);
+  await index.recordInstance(ofPatient('de Boer^Anna', 2, '12345', 'VUMC'), fakeBlob(2), 0);
+  await index.recordInstance(ofPatient('Bakker^Kees', 3, '12345', null), fakeBlob(3), 0);
+  assert.equal((await index.stats()).patients, 3);
+  assert.deepEqual(await Promise.all(['9.1', '9.2', '9.3'].map((st) => nameOfStudy(index, st))), [
+    'Jansen^Piet',
+    'de Boer^Anna',
+    'Bakker^Kees',
+  ]);
 });
 
-test('with an empty Patient ID a BSN joins nobody; with the same Patient ID and issuer two BSNs still conflict', (t) => {
+test('with an empty Patient ID a BSN joins nobody; with the same Patient ID and issuer two BSNs still conflict', async (t) => {
   const { index } = openIndex(t);
-  index.recordInstance(ofPatient('Jansen^Piet', 1, '', null, '111222333'), fakeBlob(1), 0);
-  index.recordInstance(ofPatient('de Boer^Anna', 2, '', null, '999999990'), fakeBlob(2), 0);
-  assert.equal(index.stats().patients, 2);
-  index.recordInstance(ofPatient('Bakker^Kees', 3, 'P7', 'HOSP', '111222333'), fakeBlob(3), 0);
-  assert.throws(
+  await index.recordInstance(ofPatient('Jansen^Piet', 1, '', null, '111222333'), fakeBlob(1), 0);
+  await index.recordInstance(ofPatient('de Boer^Anna', 2, '', null, '999999990'), fakeBlob(2), 0);
+  assert.equal((await index.stats()).patients, 2);
+  await index.recordInstance(ofPatient('Bakker^Kees', 3, 'P7', 'HOSP', '111222333'), fakeBlob(3), 0);
+  await assert.rejects(
     () => index.recordInstance(ofPatient('Bakker^Kees', 4, 'P7', 'HOSP', '999999990'), fakeBlob(4), 0),
     (e) => e instanceof StoreError && e.code === 'PATIENT_BSN_CONFLICT',
   );
 });
 
-test('an index of schema 3 that filed studies without a Patient ID together is split at open; attributes wait for their files', (t) => {
+test('an index of schema 3 that filed studies without a Patient ID together is split at open; attributes wait for their files', async (t) => {
   const path = join(tempDir(t), 'index.sqlite');
   const db = new DatabaseSync(path);
   db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
@@ -354,19 +374,23 @@ test('an index of schema 3 that filed studies without a Patient ID together is s
 
   const index = new SqliteStudyIndex(path);
   t.after(() => index.close());
-  assert.equal(index.stats().patients, 4, 'each study without a Patient ID has its own patient');
-  assert.equal(nameOfStudy(index, '9.1'), 'Jansen^Piet', 'the first study keeps the row its own first instance made');
-  assert.equal(nameOfStudy(index, '9.2'), null, "never the first arrival's name");
-  assert.equal(index.getInstance('9.4.1.1')?.patient.bsn, null, "never the first arrival's BSN");
-  assert.equal(nameOfStudy(index, '9.3'), 'Bakker^Kees');
-  const waiting = index.patientsAwaitingAttributes();
+  assert.equal((await index.stats()).patients, 4, 'each study without a Patient ID has its own patient');
+  assert.equal(
+    await nameOfStudy(index, '9.1'),
+    'Jansen^Piet',
+    'the first study keeps the row its own first instance made',
+  );
+  assert.equal(await nameOfStudy(index, '9.2'), null, "never the first arrival's name");
+  assert.equal((await index.getInstance('9.4.1.1'))?.patient.bsn, null, "never the first arrival's BSN");
+  assert.equal(await nameOfStudy(index, '9.3'), 'Bakker^Kees');
+  const waiting = await index.patientsAwaitingAttributes();
   assert.deepEqual(
     waiting.map((w) => w.blobId),
     ['b2', 'b4'],
   );
   const [second] = waiting;
   assert.ok(second !== undefined);
-  index.restorePatientAttributes(second.patientKey, {
+  await index.restorePatientAttributes(second.patientKey, {
     patientId: '',
     issuerOfPatientId: null,
     bsn: '999999990',
@@ -374,27 +398,31 @@ test('an index of schema 3 that filed studies without a Patient ID together is s
     birthDate: '19800101',
     sex: 'F',
   });
-  assert.equal(nameOfStudy(index, '9.2'), 'de Boer^Anna');
-  assert.equal(index.getInstance('9.2.1.1')?.patient.bsn, '999999990');
+  assert.equal(await nameOfStudy(index, '9.2'), 'de Boer^Anna');
+  assert.equal((await index.getInstance('9.2.1.1'))?.patient.bsn, '999999990');
   assert.deepEqual(
-    index.patientsAwaitingAttributes().map((w) => w.blobId),
+    (await index.patientsAwaitingAttributes()).map((w) => w.blobId),
     ['b4'],
   );
   // New studies without a Patient ID get their own patient too.
-  index.recordInstance(ofPatient('Visser^Jan', 5, '', null), fakeBlob(5), 0);
-  assert.equal(nameOfStudy(index, '9.5'), 'Visser^Jan');
-  assert.equal(index.stats().patients, 5);
+  await index.recordInstance(ofPatient('Visser^Jan', 5, '', null), fakeBlob(5), 0);
+  assert.equal(await nameOfStudy(index, '9.5'), 'Visser^Jan');
+  assert.equal((await index.stats()).patients, 5);
 });
 
-test('a query pages through its matches in the order they were stored: limit, offset, or both', (t) => {
+test('a query pages through its matches in the order they were stored: limit, offset, or both', async (t) => {
   const { index } = openIndex(t);
   for (let n = 1; n <= 5; n++)
-    index.recordInstance(newInstance({ study: `1.2.3.${n}`, series: `1.2.4.${n}`, sop: `1.2.5.${n}` }), fakeBlob(n), 0);
-  const studies = (page?: { limit?: number; offset?: number }): unknown[] =>
-    index.query('STUDY', [], page).map((r) => r.values.studyInstanceUid);
-  assert.deepEqual(studies(), ['1.2.3.1', '1.2.3.2', '1.2.3.3', '1.2.3.4', '1.2.3.5']);
-  assert.deepEqual(studies({ limit: 2 }), ['1.2.3.1', '1.2.3.2']);
-  assert.deepEqual(studies({ limit: 2, offset: 1 }), ['1.2.3.2', '1.2.3.3']);
-  assert.deepEqual(studies({ offset: 3 }), ['1.2.3.4', '1.2.3.5']);
-  assert.deepEqual(studies({ limit: 10, offset: 5 }), []);
+    await index.recordInstance(
+      newInstance({ study: `1.2.3.${n}`, series: `1.2.4.${n}`, sop: `1.2.5.${n}` }),
+      fakeBlob(n),
+      0,
+    );
+  const studies = async (page?: { limit?: number; offset?: number }): Promise<unknown[]> =>
+    (await index.query('STUDY', [], page)).map((r) => r.values.studyInstanceUid);
+  assert.deepEqual(await studies(), ['1.2.3.1', '1.2.3.2', '1.2.3.3', '1.2.3.4', '1.2.3.5']);
+  assert.deepEqual(await studies({ limit: 2 }), ['1.2.3.1', '1.2.3.2']);
+  assert.deepEqual(await studies({ limit: 2, offset: 1 }), ['1.2.3.2', '1.2.3.3']);
+  assert.deepEqual(await studies({ offset: 3 }), ['1.2.3.4', '1.2.3.5']);
+  assert.deepEqual(await studies({ limit: 10, offset: 5 }), []);
 });

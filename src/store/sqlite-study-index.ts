@@ -143,7 +143,7 @@ export class SqliteStudyIndex implements StudyIndex {
     };
   }
 
-  recordInstance(x: NewInstance, blob: BlobRef, datasetOffset: number): RecordOutcome {
+  async recordInstance(x: NewInstance, blob: BlobRef, datasetOffset: number): Promise<RecordOutcome> {
     const s = this.#s;
     return this.#transaction('recording an instance', () => {
       const existing = s.instanceBySop.get(x.instance.sopInstanceUid);
@@ -251,7 +251,7 @@ export class SqliteStudyIndex implements StudyIndex {
     });
   }
 
-  patientsAwaitingAttributes(): { patientKey: number; blobId: string }[] {
+  async patientsAwaitingAttributes(): Promise<{ patientKey: number; blobId: string }[]> {
     const out: { patientKey: number; blobId: string }[] = [];
     for (const r of this.#s.patientsToReread.all()) {
       const patientKey = int(r.pk);
@@ -261,18 +261,18 @@ export class SqliteStudyIndex implements StudyIndex {
     return out;
   }
 
-  restorePatientAttributes(patientKey: number, p: PatientAttributes): void {
+  async restorePatientAttributes(patientKey: number, p: PatientAttributes): Promise<void> {
     this.#transaction('restoring patient attributes', () => {
       this.#s.setRereadPatient.run(p.bsn, p.patientName, lower(p.patientName), p.birthDate, p.sex, patientKey);
     });
   }
 
-  getInstance(sopInstanceUid: string): StoredInstance | undefined {
+  async getInstance(sopInstanceUid: string): Promise<StoredInstance | undefined> {
     const r = this.#s.instanceBySop.get(sopInstanceUid);
     return r === undefined ? undefined : storedInstanceOf(r);
   }
 
-  query(level: QueryLevel, matchers: readonly Matcher[], opts?: QueryPage): QueryRow[] {
+  async query(level: QueryLevel, matchers: readonly Matcher[], opts?: QueryPage): Promise<QueryRow[]> {
     const depth = depthOf(level);
     const columns = columnsUpTo(depth);
     const counts = COUNTS.filter(([d]) => d <= depth);
@@ -310,14 +310,14 @@ export class SqliteStudyIndex implements StudyIndex {
     });
   }
 
-  instancesMatching(level: QueryLevel, matchers: readonly Matcher[]): StoredInstance[] {
+  async instancesMatching(level: QueryLevel, matchers: readonly Matcher[]): Promise<StoredInstance[]> {
     const where = whereClause(depthOf(level), matchers);
     const sql =
       `SELECT ${STORED_INSTANCE_COLUMNS} ${ALL_LEVELS_FROM} ${where.sql}` + ` ORDER BY st.pk, ${IN_SERIES_ORDER}`;
     return this.#run(sql, where.params).map(storedInstanceOf);
   }
 
-  studyContents(studyInstanceUid: string): StudyContents | undefined {
+  async studyContents(studyInstanceUid: string): Promise<StudyContents | undefined> {
     const [first] = this.#run(
       `SELECT ${STORED_INSTANCE_COLUMNS} ${ALL_LEVELS_FROM} WHERE st.study_instance_uid = ?
          ORDER BY st.pk, ${IN_SERIES_ORDER} LIMIT 1`,
@@ -338,7 +338,7 @@ export class SqliteStudyIndex implements StudyIndex {
     return { first: storedInstanceOf(first), kinds };
   }
 
-  receivedBefore(cutoff: string, limit: number, kept: readonly string[] = []): StoredInstance[] {
+  async receivedBefore(cutoff: string, limit: number, kept: readonly string[] = []): Promise<StoredInstance[]> {
     return this.#run(
       `SELECT ${STORED_INSTANCE_COLUMNS} ${ALL_LEVELS_FROM} WHERE i.received_at < ?
          AND st.study_instance_uid NOT IN (SELECT value FROM json_each(?)) ORDER BY i.received_at LIMIT ?`,
@@ -346,7 +346,7 @@ export class SqliteStudyIndex implements StudyIndex {
     ).map(storedInstanceOf);
   }
 
-  removeInstance(sopInstanceUid: string): StoredInstance | undefined {
+  async removeInstance(sopInstanceUid: string): Promise<StoredInstance | undefined> {
     const s = this.#s;
     // Durable before the caller deletes the blob: otherwise a power cut could bring back a row whose file is gone, or
     // recovery could index a blob that retention meant to purge.
@@ -373,17 +373,17 @@ export class SqliteStudyIndex implements StudyIndex {
     }
   }
 
-  removedBlobIds(): Set<string> {
+  async removedBlobIds(): Promise<Set<string>> {
     return this.#blobIds('SELECT blob_id FROM removed_blobs');
   }
 
-  forgetRemovedBlobs(blobIds: Iterable<string>): void {
+  async forgetRemovedBlobs(blobIds: Iterable<string>): Promise<void> {
     this.#transaction('forgetting removed blobs', () => {
       for (const id of blobIds) this.#s.deleteRemovedBlob.run(id);
     });
   }
 
-  referencedBlobIds(): Set<string> {
+  async referencedBlobIds(): Promise<Set<string>> {
     return this.#blobIds('SELECT blob_id FROM instances');
   }
 
@@ -396,7 +396,7 @@ export class SqliteStudyIndex implements StudyIndex {
     return ids;
   }
 
-  stats(): IndexStats {
+  async stats(): Promise<IndexStats> {
     const r = this.#db
       .prepare(
         `SELECT (SELECT count(*) FROM patients) AS patients, (SELECT count(*) FROM studies) AS studies,
@@ -413,7 +413,7 @@ export class SqliteStudyIndex implements StudyIndex {
     };
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.#db.isOpen) this.#db.close();
   }
 

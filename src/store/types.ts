@@ -174,33 +174,33 @@ export interface StudyContents {
 }
 
 export interface StudyIndex {
-  recordInstance(x: NewInstance, blob: BlobRef, datasetOffset: number): RecordOutcome;
-  getInstance(sopInstanceUid: string): StoredInstance | undefined;
+  recordInstance(x: NewInstance, blob: BlobRef, datasetOffset: number): Promise<RecordOutcome>;
+  getInstance(sopInstanceUid: string): Promise<StoredInstance | undefined>;
   /** Matches in the order they were first stored; `offset` and `limit` page through them. */
-  query(level: QueryLevel, matchers: readonly Matcher[], opts?: QueryPage): QueryRow[];
+  query(level: QueryLevel, matchers: readonly Matcher[], opts?: QueryPage): Promise<QueryRow[]>;
   /** Every instance under the matching entities (for C-MOVE/C-GET), ordered by series, then instance number. */
-  instancesMatching(level: QueryLevel, matchers: readonly Matcher[]): StoredInstance[];
+  instancesMatching(level: QueryLevel, matchers: readonly Matcher[]): Promise<StoredInstance[]>;
   /** Undefined when the index holds no instance of the study. */
-  studyContents(studyInstanceUid: string): StudyContents | undefined;
+  studyContents(studyInstanceUid: string): Promise<StudyContents | undefined>;
   /** The oldest instances received before `cutoff` (ISO 8601 UTC), for retention; none of the `kept` studies. */
-  receivedBefore(cutoff: string, limit: number, kept?: readonly string[]): StoredInstance[];
+  receivedBefore(cutoff: string, limit: number, kept?: readonly string[]): Promise<StoredInstance[]>;
   /**
    * For retention; removes parents that become empty. Durable when it returns, and remembers the blob as removed, so
    * the caller deletes the blob next and recovery never indexes it again.
    */
-  removeInstance(sopInstanceUid: string): StoredInstance | undefined;
-  referencedBlobIds(): Set<string>;
+  removeInstance(sopInstanceUid: string): Promise<StoredInstance | undefined>;
+  referencedBlobIds(): Promise<Set<string>>;
   /**
    * Patients whose attributes must be read again from a file of their study (an index from before patients with an
    * empty Patient ID were kept apart); `blobId` is one instance of that study. Start-up recovery restores them.
    */
-  patientsAwaitingAttributes(): { patientKey: number; blobId: string }[];
-  restorePatientAttributes(patientKey: number, attributes: PatientAttributes): void;
+  patientsAwaitingAttributes(): Promise<{ patientKey: number; blobId: string }[]>;
+  restorePatientAttributes(patientKey: number, attributes: PatientAttributes): Promise<void>;
   /** Blobs of removed instances, until recovery has seen them gone. */
-  removedBlobIds(): Set<string>;
-  forgetRemovedBlobs(blobIds: Iterable<string>): void;
-  stats(): IndexStats;
-  close(): void;
+  removedBlobIds(): Promise<Set<string>>;
+  forgetRemovedBlobs(blobIds: Iterable<string>): Promise<void>;
+  stats(): Promise<IndexStats>;
+  close(): Promise<void>;
 }
 
 export interface RecoveryReport {

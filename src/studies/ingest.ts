@@ -34,7 +34,7 @@ export type IngestOutcome = {
  * partial upload never becomes a stored instance.
  */
 export async function ingestInstance(store: Store, input: IngestInput): Promise<IngestOutcome> {
-  const existing = store.index.getInstance(input.sopInstanceUid);
+  const existing = await store.index.getInstance(input.sopInstanceUid);
   if (existing !== undefined) {
     // Storing the same instance again is idempotent: read the bytes off the wire and keep what we have.
     for await (const chunk of input.data) void chunk;
@@ -74,7 +74,7 @@ export async function ingestInstance(store: Store, input: IngestInput): Promise<
     writer = undefined;
     let recorded;
     try {
-      recorded = store.index.recordInstance(record, blob, input.fileMeta.length);
+      recorded = await store.index.recordInstance(record, blob, input.fileMeta.length);
     } catch (err) {
       await store.blobs.delete(blob.blobId);
       throw err;
@@ -127,7 +127,7 @@ export async function reindexBlob(store: Store, blobId: string): Promise<IngestO
       remoteAddress: null,
     });
     const blob = { blobId, size, sha256: hash.digest('hex') };
-    const recorded = store.index.recordInstance(record, blob, part10.fileMeta.length);
+    const recorded = await store.index.recordInstance(record, blob, part10.fileMeta.length);
     if (recorded.outcome === 'duplicate') await store.blobs.delete(blobId);
     return {
       outcome: recorded.outcome,

@@ -489,7 +489,7 @@ export class PatientDataAccess {
       { ...(asked !== undefined ? { patient: asked } : {}), objects: {} },
       'query',
     );
-    const { matches, patients } = this.#o.studies.find(this.#ctx, identifier, model, page);
+    const { matches, patients } = await this.#o.studies.find(this.#ctx, identifier, model, page);
     const studyUids = new Set<string>();
     for (const m of matches) {
       const uid = m.string(Tag.StudyInstanceUID);
@@ -542,7 +542,7 @@ export class PatientDataAccess {
     o: { viewing?: boolean } = {},
   ): Promise<ReleasedInstance[]> {
     await this.#authorize('release', 'retrieve', { objects: {} }, 'retrieve');
-    const instances = this.#o.studies.instancesToRetrieve(this.#ctx, identifier, model);
+    const instances = await this.#o.studies.instancesToRetrieve(this.#ctx, identifier, model);
     const series = new Set(instances.map((i) => i.series.seriesInstanceUid));
     const key =
       o.viewing === true && series.size === 1
@@ -613,7 +613,7 @@ export class PatientDataAccess {
     objects?: AuditEvent['objects'],
   ): Promise<ReleasedInstance[]> {
     await this.#authorize('release', 'sending a study', { objects: { ...objects, studyInstanceUid } }, 'retrieve');
-    const instances = this.#o.studies.studyInstances(this.#ctx, studyInstanceUid);
+    const instances = await this.#o.studies.studyInstances(this.#ctx, studyInstanceUid);
     const bsn = instances[0]?.patient.bsn;
     if (bsn !== null && bsn !== undefined) await this.#consentFor(bsn, 'retrieve', { ...objects, studyInstanceUid });
     if (instances.length > 0 && description !== undefined) await this.#recordRetrieved(instances, description, objects);
@@ -630,7 +630,11 @@ export class PatientDataAccess {
     objects?: AuditEvent['objects'],
   ): Promise<ReleasedInstance[]> {
     await this.#authorize('release', 'sending instances', { objects: { ...objects } }, 'retrieve');
-    const found = sopInstanceUids.flatMap((uid) => this.#o.studies.instance(this.#ctx, uid) ?? []);
+    const found: StoredInstance[] = [];
+    for (const uid of sopInstanceUids) {
+      const instance = await this.#o.studies.instance(this.#ctx, uid);
+      if (instance !== undefined) found.push(instance);
+    }
     if (found.length > 0 && description !== undefined) await this.#recordRetrieved(found, description, objects);
     return found.map((i) => this.#released(i));
   }
@@ -641,7 +645,7 @@ export class PatientDataAccess {
    */
   async studySummary(studyInstanceUid: string): Promise<{ instances: number; patient?: AuditEvent['patient'] }> {
     await this.#authorize('read', 'looking up a study', { objects: { studyInstanceUid } }, 'read');
-    const contents = this.#o.studies.studyContents(this.#ctx, studyInstanceUid);
+    const contents = await this.#o.studies.studyContents(this.#ctx, studyInstanceUid);
     if (contents === undefined) return { instances: 0 };
     return { instances: countOf(contents.kinds), patient: patientOf(contents.first) };
   }
@@ -732,15 +736,17 @@ export class PatientDataAccess {
       await this.recordAll(due.map((s) => sharedAbout(s, action, description, shareId, covers)));
       for (const s of due) this.#remember(keyOf(s), now + VIEWING_WINDOW_MS, now);
     }
-    return studies.flatMap((s) =>
-      this.#o.studies.studyInstances(this.#ctx, s.study.studyInstanceUid).map((i) => this.#released(i)),
-    );
+    const released: ReleasedInstance[] = [];
+    for (const s of studies)
+      for (const i of await this.#o.studies.studyInstances(this.#ctx, s.study.studyInstanceUid))
+        released.push(this.#released(i));
+    return released;
   }
 
   async #shared(studyInstanceUids: readonly string[], action: AuditEvent['action']): Promise<Shared[]> {
     const shared: Shared[] = [];
     for (const uid of studyInstanceUids) {
-      const contents = this.#o.studies.studyContents(this.#ctx, uid);
+      const contents = await this.#o.studies.studyContents(this.#ctx, uid);
       if (contents === undefined) {
         await this.record({
           action,
@@ -787,7 +793,7 @@ export class PatientDataAccess {
   async reportText(bsn: string, studyInstanceUid: string): Promise<string | undefined> {
     await this.#authorize('read', 'reading reports', { patient: { bsn }, objects: { studyInstanceUid } }, 'read');
     await this.#consentFor(bsn, 'read', { studyInstanceUid });
-    const held = this.#o.studies.studyInstances(this.#ctx, studyInstanceUid);
+    const held = await this.#o.studies.studyInstances(this.#ctx, studyInstanceUid);
     if (held.some((i) => i.patient.bsn !== bsn)) return undefined;
     return this.#o.studies.reportText(this.#ctx, studyInstanceUid);
   }

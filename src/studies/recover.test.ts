@@ -35,7 +35,7 @@ test('an index lost to a power cut is rebuilt from the blobs: same attributes, s
   const before = await openEmbeddedStore({ dataDir, encryptionKey: key });
   const uids: string[] = [];
   for (const f of study.files) uids.push((await serviceOn(before).importFile(system, f)).sopInstanceUid);
-  const expected = uids.map((uid) => withoutProvenance(before.index.getInstance(uid)));
+  const expected = await Promise.all(uids.map(async (uid) => withoutProvenance(await before.index.getInstance(uid))));
   await before.close();
   // synchronous=NORMAL lets a power cut take the last index commits; here it takes all of them.
   for (const suffix of ['', '-wal', '-shm']) rmSync(join(dataDir, `index.sqlite${suffix}`), { force: true });
@@ -46,10 +46,10 @@ test('an index lost to a power cut is rebuilt from the blobs: same attributes, s
   assert.equal(report.reindexed, uids.length);
   assert.deepEqual(report.unreadable, []);
   assert.deepEqual(
-    uids.map((uid) => withoutProvenance(store.index.getInstance(uid))),
+    await Promise.all(uids.map(async (uid) => withoutProvenance(await store.index.getInstance(uid)))),
     expected,
   );
-  assert.equal(store.index.getInstance(uids[0] ?? '')?.provenance.via, 'recovery');
+  assert.equal((await store.index.getInstance(uids[0] ?? ''))?.provenance.via, 'recovery');
   assert.deepEqual((await serviceOn(store).recover()).unindexedBlobs, [], 'a second start finds nothing to do');
 });
 
@@ -115,17 +115,18 @@ test('patients an older index filed together for lack of a Patient ID each get t
 
   const store = await openEmbeddedStore({ dataDir, encryptionKey: key });
   t.after(() => store.close());
-  const nameOf = (uid: string): unknown =>
-    store.index.query('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: uid }])[0]?.values.patientName;
+  const nameOf = async (uid: string): Promise<unknown> =>
+    (await store.index.query('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: uid }]))[0]?.values
+      .patientName;
   assert.equal(
-    nameOf(studies[1]?.uid ?? ''),
+    await nameOf(studies[1]?.uid ?? ''),
     null,
     'split at open, the second study no longer answers with the first name',
   );
   const report = await serviceOn(store).recover();
   assert.equal(report.patientsRestored, 1);
   assert.deepEqual(
-    studies.map((s) => nameOf(s.uid)),
+    await Promise.all(studies.map((s) => nameOf(s.uid))),
     studies.map((s) => s.name),
   );
   assert.equal((await serviceOn(store).recover()).patientsRestored, 0, 'a second start finds nothing to do');

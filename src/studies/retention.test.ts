@@ -27,7 +27,7 @@ test('retention purges what was received before the cutoff, study by study, and 
   const cutoff = new Date();
   await sleep(20);
   for (const f of filesOf(newer)) await studies.importFile(system, f);
-  const before = store.index.stats();
+  const before = await store.index.stats();
 
   const purged = await studies.purgeReceivedBefore(
     { actor: { kind: 'system', task: 'retention' }, purpose: 'retention' },
@@ -36,11 +36,11 @@ test('retention purges what was received before the cutoff, study by study, and 
   assert.deepEqual(purged.map((s) => s.studyInstanceUid).sort(), older.studies.map((s) => s.studyInstanceUid).sort());
   assert.ok(purged.every((s) => s.patient.bsn === older.bsn && s.instances > 0 && s.bytes > 0));
   const olderInstances = older.studies.reduce((n, s) => n + s.instances, 0);
-  assert.equal(store.index.stats().instances, before.instances - olderInstances);
-  assert.equal(store.index.stats().patients, 1, 'the emptied patient is gone too');
+  assert.equal((await store.index.stats()).instances, before.instances - olderInstances);
+  assert.equal((await store.index.stats()).patients, 1, 'the emptied patient is gone too');
   let blobs = 0;
   for await (const id of store.blobs.list()) blobs += id.length > 0 ? 1 : 0;
-  assert.equal(blobs, store.index.stats().instances, 'the purged files are deleted');
+  assert.equal(blobs, (await store.index.stats()).instances, 'the purged files are deleted');
   await store.close();
   await sleep(5);
 
@@ -48,5 +48,5 @@ test('retention purges what was received before the cutoff, study by study, and 
   t.after(() => reopened.close());
   const report = await new StudyService({ store: reopened, logger: silentLogger(), retrieveAeTitle: 'T' }).recover();
   assert.equal(report.reindexed, 0, 'nothing purged comes back');
-  assert.equal(reopened.index.stats().instances, before.instances - olderInstances);
+  assert.equal((await reopened.index.stats()).instances, before.instances - olderInstances);
 });

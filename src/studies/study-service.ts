@@ -100,9 +100,9 @@ export class StudyService {
    */
   async #restorePatients(): Promise<number> {
     let restored = 0;
-    for (const { patientKey, blobId } of this.#store.index.patientsAwaitingAttributes()) {
+    for (const { patientKey, blobId } of await this.#store.index.patientsAwaitingAttributes()) {
       try {
-        this.#store.index.restorePatientAttributes(patientKey, await patientOfBlob(this.#store, blobId));
+        await this.#store.index.restorePatientAttributes(patientKey, await patientOfBlob(this.#store, blobId));
         restored += 1;
       } catch (err) {
         this.#log.error(
@@ -125,9 +125,9 @@ export class StudyService {
    * trail; audit records themselves are never purged here.
    */
   async purgeReceivedBefore(ctx: AccessContext, cutoff: Date, kept: readonly string[] = []): Promise<PurgedStudy[]> {
-    const purged = await this.#purge(function* (index) {
+    const purged = await this.#purge(async function* (index) {
       for (;;) {
-        const batch = index.receivedBefore(cutoff.toISOString(), 500, kept);
+        const batch = await index.receivedBefore(cutoff.toISOString(), 500, kept);
         if (batch.length === 0) return;
         for (const i of batch) yield i.instance.sopInstanceUid;
       }
@@ -155,10 +155,10 @@ export class StudyService {
   }
 
   /** Index first (durable, remembered as removed), then the blob: a crash between the two never re-indexes it. */
-  async #purge(uids: (index: Store['index']) => Iterable<string>): Promise<PurgedStudy[]> {
+  async #purge(uids: (index: Store['index']) => AsyncIterable<string> | Iterable<string>): Promise<PurgedStudy[]> {
     const byStudy = new Map<string, PurgedStudy>();
-    for (const uid of uids(this.#store.index)) {
-      const removed = this.#store.index.removeInstance(uid);
+    for await (const uid of uids(this.#store.index)) {
+      const removed = await this.#store.index.removeInstance(uid);
       if (removed === undefined) continue;
       await this.#store.blobs.delete(removed.blob.blobId);
       const s = byStudy.get(removed.study.studyInstanceUid) ?? {
@@ -183,8 +183,8 @@ export class StudyService {
   }
 
   /** Every patient with a BSN the node holds studies of. */
-  patientBsns(): string[] {
-    const rows = this.#store.index.query('PATIENT', []);
+  async patientBsns(): Promise<string[]> {
+    const rows = await this.#store.index.query('PATIENT', []);
     return [
       ...new Set(rows.flatMap((r) => (typeof r.values.bsn === 'string' && r.values.bsn !== '' ? [r.values.bsn] : []))),
     ];
@@ -275,14 +275,14 @@ export class StudyService {
    * C-FIND: the response identifiers for the matches, in the order the index gives them, and the patients they are of
    * (for the audit trail, which names whose data a search showed even when the answer does not carry it).
    */
-  find(
+  async find(
     ctx: AccessContext,
     identifier: Dataset,
     model: InformationModel,
     page?: QueryPage,
-  ): { matches: Dataset[]; patients: { bsn?: string; patientId: string }[] } {
+  ): Promise<{ matches: Dataset[]; patients: { bsn?: string; patientId: string }[] }> {
     const query = parseQuery(identifier, model);
-    const rows = this.#store.index.query(query.level, query.matchers, page);
+    const rows = await this.#store.index.query(query.level, query.matchers, page);
     this.#log.debug(
       { actor: describeActor(ctx.actor), level: query.level, keys: query.matchers.length, matches: rows.length },
       'query',
@@ -300,10 +300,14 @@ export class StudyService {
   }
 
   /** C-MOVE / C-GET: every instance under the entities the identifier names by unique key. */
-  instancesToRetrieve(ctx: AccessContext, identifier: Dataset, model: InformationModel): StoredInstance[] {
+  async instancesToRetrieve(
+    ctx: AccessContext,
+    identifier: Dataset,
+    model: InformationModel,
+  ): Promise<StoredInstance[]> {
     const query = parseQuery(identifier, model);
     requireUniqueKey(query);
-    const instances = this.#store.index.instancesMatching(query.level, query.matchers);
+    const instances = await this.#store.index.instancesMatching(query.level, query.matchers);
     this.#log.debug({ actor: describeActor(ctx.actor), level: query.level, instances: instances.length }, 'retrieve');
     return instances;
   }
@@ -312,25 +316,28 @@ export class StudyService {
    * Which of these instances the node already holds with exactly these bytes (the SHA-256 of the stored Part 10 file),
    * so an exchange does not move them again. A different digest under the same UID counts as not held.
    */
-  heldWithDigest(ctx: AccessContext, instances: readonly { sopInstanceUid: string; sha256: string }[]): Set<string> {
+  async heldWithDigest(
+    ctx: AccessContext,
+    instances: readonly { sopInstanceUid: string; sha256: string }[],
+  ): Promise<Set<string>> {
     const held = new Set<string>();
     for (const i of instances) {
-      if (this.#store.index.getInstance(i.sopInstanceUid)?.blob.sha256 === i.sha256) held.add(i.sopInstanceUid);
+      if ((await this.#store.index.getInstance(i.sopInstanceUid))?.blob.sha256 === i.sha256) held.add(i.sopInstanceUid);
     }
     this.#log.debug({ actor: describeActor(ctx.actor), asked: instances.length, held: held.size }, 'held instances');
     return held;
   }
 
   /** One stored instance by its SOP Instance UID. */
-  instance(ctx: AccessContext, sopInstanceUid: string): StoredInstance | undefined {
-    const found = this.#store.index.getInstance(sopInstanceUid);
+  async instance(ctx: AccessContext, sopInstanceUid: string): Promise<StoredInstance | undefined> {
+    const found = await this.#store.index.getInstance(sopInstanceUid);
     this.#log.debug({ actor: describeActor(ctx.actor), found: found !== undefined }, 'instance');
     return found;
   }
 
   /** Every stored instance of one study, for sending it on (issue 3): attributes, size and SHA-256 of each file. */
-  studyInstances(ctx: AccessContext, studyInstanceUid: string): StoredInstance[] {
-    const instances = this.#store.index.instancesMatching('STUDY', [
+  async studyInstances(ctx: AccessContext, studyInstanceUid: string): Promise<StoredInstance[]> {
+    const instances = await this.#store.index.instancesMatching('STUDY', [
       { key: 'studyInstanceUid', kind: 'single', value: studyInstanceUid },
     ]);
     this.#log.debug({ actor: describeActor(ctx.actor), instances: instances.length }, 'study for exchange');
@@ -338,8 +345,8 @@ export class StudyService {
   }
 
   /** What a study holds, counted rather than listed (a summary of a CD's worth of images is two small queries). */
-  studyContents(ctx: AccessContext, studyInstanceUid: string): StudyContents | undefined {
-    const contents = this.#store.index.studyContents(studyInstanceUid);
+  async studyContents(ctx: AccessContext, studyInstanceUid: string): Promise<StudyContents | undefined> {
+    const contents = await this.#store.index.studyContents(studyInstanceUid);
     this.#log.debug({ actor: describeActor(ctx.actor), found: contents !== undefined }, 'study contents');
     return contents;
   }
@@ -348,11 +355,11 @@ export class StudyService {
    * The patient the node knows by this Patient ID (and issuer, when given) or BSN: BSN, name, birth date and sex as
    * indexed. Undefined when the node holds no studies of such a patient, or several patients answer (other issuers).
    */
-  localPatient(
+  async localPatient(
     ctx: AccessContext,
     by: { patientId: string; issuer?: string | undefined } | { bsn: string },
-  ): LocalPatient | undefined {
-    const rows = this.#store.index.query(
+  ): Promise<LocalPatient | undefined> {
+    const rows = await this.#store.index.query(
       'PATIENT',
       'bsn' in by
         ? [{ key: 'bsn', kind: 'single', value: by.bsn }]
@@ -379,8 +386,8 @@ export class StudyService {
   }
 
   /** The series the node holds of this study of the patient with this BSN (none when the study is another's). */
-  studySeries(ctx: AccessContext, bsn: string, studyInstanceUid: string): PatientSeries[] {
-    const rows = this.#store.index.query('SERIES', [
+  async studySeries(ctx: AccessContext, bsn: string, studyInstanceUid: string): Promise<PatientSeries[]> {
+    const rows = await this.#store.index.query('SERIES', [
       { key: 'bsn', kind: 'single', value: bsn },
       { key: 'studyInstanceUid', kind: 'single', value: studyInstanceUid },
     ]);
@@ -389,9 +396,9 @@ export class StudyService {
   }
 
   /** Every study the node holds of the patient with this BSN, summarized for a timeline, newest first. */
-  patientStudies(ctx: AccessContext, bsn: string): PatientStudy[] {
+  async patientStudies(ctx: AccessContext, bsn: string): Promise<PatientStudy[]> {
     // One series-level query: each row carries its study's attributes, so counts, modalities and body parts need no more.
-    const rows = this.#store.index.query('SERIES', [{ key: 'bsn', kind: 'single', value: bsn }]);
+    const rows = await this.#store.index.query('SERIES', [{ key: 'bsn', kind: 'single', value: bsn }]);
     const studies = summarizeStudies(rows);
     this.#log.debug({ actor: describeActor(ctx.actor), studies: studies.length }, 'patient studies');
     return studies.sort((a, b) =>
@@ -401,7 +408,7 @@ export class StudyService {
 
   /** The text of the study's structured reports, or undefined when it has none (a PDF report has no text here). */
   async reportText(ctx: AccessContext, studyInstanceUid: string): Promise<string | undefined> {
-    const reports = this.studyInstances(ctx, studyInstanceUid).filter(
+    const reports = (await this.studyInstances(ctx, studyInstanceUid)).filter(
       (i) => REPORT_SOP_CLASSES.has(i.instance.sopClassUid) && i.blob.size <= MAX_REPORT_BYTES,
     );
     if (reports.length === 0) return undefined;

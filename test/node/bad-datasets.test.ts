@@ -116,9 +116,9 @@ test('broken data sets get a failure status, store nothing, and the association 
       data: make(uid),
     });
     assert.equal(status, 0xc000, `${name}: Cannot Understand`);
-    assert.equal(n.node.store.index.getInstance(uid), undefined, `${name}: nothing indexed`);
+    assert.equal(await n.node.store.index.getInstance(uid), undefined, `${name}: nothing indexed`);
   }
-  assert.equal(n.node.store.index.stats().instances, 0);
+  assert.equal((await n.node.store.index.stats()).instances, 0);
   assert.deepEqual(filesBesidesSpare(join(n.dir, 'data')), [], 'no blob or temporary file is left behind');
 
   const good = newUid();
@@ -136,7 +136,7 @@ test('broken data sets get a failure status, store nothing, and the association 
     data: header(good),
   });
   assert.equal(ok, Status.Success);
-  assert.equal(n.node.store.index.stats().instances, 1);
+  assert.equal((await n.node.store.index.stats()).instances, 1);
   const refusals = logLines(n)
     .map((l) => String(l['msg']))
     .filter((m) => m.startsWith('C-STORE refused'));
@@ -193,7 +193,7 @@ test('what is stored is opaque bytes under names the node makes: absurd image si
     TransferSyntax.ExplicitVRLittleEndian,
   );
   assert.equal(await store(absurd, absurdBytes), Status.Success);
-  const stored = n.node.store.index.getInstance(absurd);
+  const stored = await n.node.store.index.getInstance(absurd);
   assert.ok(stored !== undefined, 'indexed from its header');
   const chunks: Buffer[] = [];
   for await (const c of n.node.store.blobs.open(stored.blob.blobId) as AsyncIterable<Buffer>) chunks.push(c);
@@ -222,7 +222,7 @@ test('what is stored is opaque bytes under names the node makes: absurd image si
     Status.Success,
     'stored: its file name comes from the node, not from the data',
   );
-  assert.equal(n.node.store.index.getInstance(hostile.sop)?.study.studyInstanceUid, hostile.study);
+  assert.equal((await n.node.store.index.getInstance(hostile.sop))?.study.studyInstanceUid, hostile.study);
 
   const blobs = filesUnder(join(n.dir, 'data', 'blobs'));
   assert.equal(blobs.length, 2);
@@ -291,5 +291,5 @@ test('Pixel Data declaring more bytes than arrive is refused', async (t) => {
     data: Buffer.concat([header(uid), longHeader(0x7fe0, 0x0010, 'OW', 0x7ffffff0), Buffer.alloc(64)]),
   });
   assert.equal(status, 0xc000, 'Cannot Understand');
-  assert.equal(n.node.store.index.getInstance(uid), undefined);
+  assert.equal(await n.node.store.index.getInstance(uid), undefined);
 });

@@ -73,7 +73,7 @@ test('JPEG lossless, JPEG-LS and RLE are stored as offered and moved back with i
   );
   for (const [uid, p] of sent) {
     assert.equal(
-      n.node.store.index.getInstance(uid)?.instance.transferSyntaxUid,
+      (await n.node.store.index.getInstance(uid))?.instance.transferSyntaxUid,
       p.transferSyntaxUid,
       'kept in the transfer syntax it came in',
     );

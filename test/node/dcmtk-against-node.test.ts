@@ -43,7 +43,7 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
 
   const store = await run('storescu', [...peer, ...sent]);
   assert.equal(store.code, 0, store.stderr);
-  assert.equal(n.node.store.index.stats().instances, sent.length, 'every instance is indexed');
+  assert.equal((await n.node.store.index.stats()).instances, sent.length, 'every instance is indexed');
 
   // C-FIND at study level, with a wildcard on the name and the counts a PACS shows.
   const answers = await findscuAnswers(t, peer, [
@@ -84,18 +84,18 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
   // What the node returns is exactly what it was sent; the image content is that of the original files.
   const studyExpected = new Map<string, Buffer>();
   for (const uid of datasetsByUid(study.files).keys()) {
-    const stored = n.node.store.index.getInstance(uid);
+    const stored = await n.node.store.index.getInstance(uid);
     assert.ok(stored !== undefined, `${uid} is stored`);
     const held = await heldInstance(n.node, uid);
     assert.ok(held !== undefined);
     studyExpected.set(uid, await collect(held.openDataset()));
   }
-  const transferSyntaxOf = (uid: string): string =>
-    n.node.store.index.getInstance(uid)?.instance.transferSyntaxUid ?? '';
+  const transferSyntaxOf = async (uid: string): Promise<string> =>
+    (await n.node.store.index.getInstance(uid))?.instance.transferSyntaxUid ?? '';
   for (const file of study.files) {
     const original = readPart10(readFileSync(file));
     const uid = original.dataset.string(Tag.SOPInstanceUID) ?? '';
-    const stored = parseDataset(studyExpected.get(uid) ?? Buffer.alloc(0), transferSyntaxOf(uid));
+    const stored = parseDataset(studyExpected.get(uid) ?? Buffer.alloc(0), await transferSyntaxOf(uid));
     assert.ok(payloadOf(stored).equals(payloadOf(original.dataset)), `${uid}: image content unchanged`);
   }
   assertSameDatasets(datasetsByUid(filesIn(moved)), studyExpected, 'C-MOVE');
@@ -157,7 +157,7 @@ test('storescu in; findscu, movescu and getscu out, byte-identical, each audited
   // The same instances again: idempotent, nothing new stored.
   const again = await run('storescu', [...peer, ...sent]);
   assert.equal(again.code, 0, again.stderr);
-  assert.equal(n.node.store.index.stats().instances, sent.length, 'storing twice is idempotent');
+  assert.equal((await n.node.store.index.stats()).instances, sent.length, 'storing twice is idempotent');
 });
 
 test('an AE title that is not on the allow-list is rejected at association and logged', async (t) => {

@@ -67,7 +67,7 @@ test('a TLS listener from the configuration: trusted client certificate in, plai
   const as = (aeTitle: string): string[] => ['-aet', aeTitle, '-aec', n.aeTitle, '127.0.0.1', String(tlsPort)];
   const stored = await run('storescu', [...tls('pacs'), ...as('PACS'), file]);
   assert.equal(stored.code, 0, `a PACS of our own organization stores, through the issuing CA: ${stored.stderr}`);
-  assert.equal(n.node.store.index.stats().instances, 1);
+  assert.equal((await n.node.store.index.stats()).instances, 1);
 
   const plain = await run('echoscu', as('PACS'), 10_000);
   assert.notEqual(plain.code, 0, 'plain DICOM on the TLS port fails');

@@ -67,7 +67,7 @@ test('a full disk: A700 for C-STORE, 507 for an upload, nothing corrupt, and sto
   const output = stored.stdout + stored.stderr;
   const refused = (output.match(/Refused: OutOfResources/g) ?? []).length;
   assert.ok(refused >= 1, `storescu was told Out of Resources:\n${output.slice(-1500)}`);
-  const indexed = n.node.store.index.stats().instances;
+  const indexed = (await n.node.store.index.stats()).instances;
   assert.ok(indexed >= 1 && indexed < files.length, `some fit, some did not (${indexed} of ${files.length})`);
   assert.deepEqual(filesBesidesSpare(dataDir, 'tmp'), [], 'no half-written temp file is left');
   assert.equal(
@@ -115,7 +115,11 @@ test('a full disk: A700 for C-STORE, 507 for an upload, nothing corrupt, and sto
   assert.equal(problem.status, 507);
   assert.ok(Array.isArray(problem.stored), 'the answer names what was stored before the disk filled');
   for (const b of upload)
-    assert.equal(n.node.store.index.getInstance(sopUidOf(b)), undefined, 'an instance that did not fit is not indexed');
+    assert.equal(
+      await n.node.store.index.getInstance(sopUidOf(b)),
+      undefined,
+      'an instance that did not fit is not indexed',
+    );
   assert.deepEqual(filesBesidesSpare(dataDir, 'tmp'), []);
   await waitFor('the refusal in the log', async () =>
     logLines(n).some((l) => l['msg'] === 'upload refused: the disk is full'),
@@ -135,18 +139,18 @@ test('a full disk: A700 for C-STORE, 507 for an upload, nothing corrupt, and sto
     { 'content-type': body.contentType },
   );
   assert.equal(retried.status, 200, retried.body);
-  assert.equal(n.node.store.index.stats().instances, files.length + upload.length);
+  assert.equal((await n.node.store.index.stats()).instances, files.length + upload.length);
   n = await restartTestNode(t, n);
   const recovered = logLines(n)
     .filter((l) => l['msg'] === 'store recovered')
     .at(-1)!;
   assert.equal(recovered['unindexedBlobs'], 0);
   assert.equal(recovered['missingBlobs'], 0);
-  assert.equal(n.node.store.index.stats().instances, files.length + upload.length);
+  assert.equal((await n.node.store.index.stats()).instances, files.length + upload.length);
   for (const f of files) {
     const bytes = readFileSync(f);
     const uid = sopUidOf(bytes);
-    assert.ok(n.node.store.index.getInstance(uid) !== undefined, `${uid} is indexed`);
+    assert.ok((await n.node.store.index.getInstance(uid)) !== undefined, `${uid} is indexed`);
   }
 });
 

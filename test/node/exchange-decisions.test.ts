@@ -80,7 +80,7 @@ test('a send waiting for a partner that is down is cancelled, then retried by a 
   const waited = await waiting;
   assert.equal(waited.status, 200, waited.body);
   assert.equal((JSON.parse(waited.body) as { transferId: string }).transferId, id);
-  assert.equal(receiver.n.node.store.index.stats().instances, study.instances);
+  assert.equal((await receiver.n.node.store.index.stats()).instances, study.instances);
   assert.equal((await bakker.call('POST', `/api/v1/outbox/${id}/cancel`, {})).status, 409, 'a delivered send stays');
   assert.equal((await bakker.call('POST', `/api/v1/outbox/${id}/retry`, {})).status, 409);
 
@@ -125,7 +125,7 @@ test('a held study is rejected with a reason: its copy is removed, the inbox sho
     return (JSON.parse(a.body) as { atReceiver: { state: string; reason: string | null } | null }).atReceiver;
   };
   await waitFor('Midden to say the study is there, held', async () => (await atMidden())?.state === 'delivered');
-  assert.equal(receiver.n.node.store.index.stats().instances, study.instances, 'held: the copy is here');
+  assert.equal((await receiver.n.node.store.index.stats()).instances, study.instances, 'held: the copy is here');
 
   const deWit = await signedIn(t, receiver, { username: 'e.dewit', name: 'Dr. E. de Wit', role: 'radiologist' });
   const reject = (body: unknown) => deWit.call('POST', `/api/v1/inbox/${sent.transferId}/reject`, body);
@@ -140,7 +140,7 @@ test('a held study is rejected with a reason: its copy is removed, the inbox sho
   const view = JSON.parse(rejected.body) as { state: string; rejection: { by: { name: string }; reason: string } };
   assert.equal(view.state, 'rejected');
   assert.deepEqual([view.rejection.by.name, view.rejection.reason], ['Dr. E. de Wit', 'wrong patient: not ours']);
-  assert.equal(receiver.n.node.store.index.stats().instances, 0, "the node's copy is gone");
+  assert.equal((await receiver.n.node.store.index.stats()).instances, 0, "the node's copy is gone");
   // The sender hears of it, with the reason but not the name of who rejected it.
   await waitFor('Noord to hear of the rejection', async () => (await atMidden())?.state === 'rejected');
   assert.deepEqual(await atMidden(), {

@@ -54,7 +54,7 @@ test('a C-MOVE to the partner for a study only the PACS holds: the node fetches 
   )
     return;
   const { receiver, sender, study } = await nodeWithPacs(t, 'c-move');
-  assert.equal(sender.n.node.store.index.stats().instances, 0);
+  assert.equal((await sender.n.node.store.index.stats()).instances, 0);
 
   const move = await run('movescu', [
     '-S',
@@ -76,11 +76,11 @@ test('a C-MOVE to the partner for a study only the PACS holds: the node fetches 
   assert.equal(queued.length, 1);
   await waitFor('delivery', async () => sender.n.node.outbox?.get(queued[0]?.transferId ?? '')?.state === 'delivered');
   assert.equal(
-    sender.n.node.store.index.stats().instances,
+    (await sender.n.node.store.index.stats()).instances,
     study.instances,
     'the node fetched the whole study from the PACS',
   );
-  assert.equal(receiver.n.node.store.index.stats().instances, study.instances, 'Midden got all of it');
+  assert.equal((await receiver.n.node.store.index.stats()).instances, study.instances, 'Midden got all of it');
 
   // The partner's AE title only takes C-STORE: a query under it is refused.
   const find = await run('findscu', [
@@ -113,7 +113,7 @@ test('the API queues a study the node holds in part: the rest comes by C-GET, th
   const { receiver, sender, study } = await nodeWithPacs(t, 'c-get');
   // One instance already passed through the node (an earlier send, say).
   await testAccess(sender.n.node, 'import').importFile(study.files[0] ?? '');
-  assert.equal(sender.n.node.store.index.stats().instances, 1);
+  assert.equal((await sender.n.node.store.index.stats()).instances, 1);
 
   const body = {
     studyInstanceUid: study.studyInstanceUid,
@@ -125,8 +125,8 @@ test('the API queues a study the node holds in part: the rest comes by C-GET, th
   assert.equal(queued.status, 202, queued.body);
   const transferId = (JSON.parse(queued.body) as { transferId: string }).transferId;
   await waitFor('delivery', async () => sender.n.node.outbox?.get(transferId)?.state === 'delivered');
-  assert.equal(sender.n.node.store.index.stats().instances, study.instances);
-  assert.equal(receiver.n.node.store.index.stats().instances, study.instances);
+  assert.equal((await sender.n.node.store.index.stats()).instances, study.instances);
+  assert.equal((await receiver.n.node.store.index.stats()).instances, study.instances);
 
   const unknown = await call(sender.port, 'POST', '/api/v1/outbox', sender.ca.certPem, sender.own, {
     ...body,

@@ -77,7 +77,7 @@ function storeTarget(studies: StudyService): StudyTarget {
   return {
     ingest: (source) => studies.ingestPart10Stream(system, source, { provenance: provenance() }),
     digests: async (uid) =>
-      new Map(studies.studyInstances(system, uid).map((i) => [i.instance.sopInstanceUid, i.blob.sha256])),
+      new Map((await studies.studyInstances(system, uid)).map((i) => [i.instance.sopInstanceUid, i.blob.sha256])),
   };
 }
 
@@ -125,13 +125,13 @@ function filesUnder(dir: string): Set<string> {
 async function holdsExactly(store: Store, expected: Map<string, string>): Promise<{ lost: string[]; extra: number }> {
   const lost: string[] = [];
   for (const [uid, digest] of expected) {
-    const stored = store.index.getInstance(uid);
+    const stored = await store.index.getInstance(uid);
     if (stored === undefined) lost.push(`${uid}: not indexed`);
     else if (stored.blob.sha256 !== digest) lost.push(`${uid}: indexed with another digest`);
     else if ((await decryptedDigest(store, stored.blob.blobId).catch((err: unknown) => String(err))) !== digest)
       lost.push(`${uid}: file does not decrypt to its digest`);
   }
-  return { lost, extra: store.index.stats().instances - expected.size };
+  return { lost, extra: (await store.index.stats()).instances - expected.size };
 }
 
 /** The mutual TLS files of a node run as its own process. */
@@ -298,7 +298,7 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
         try {
           const onDisk = filesUnder(join(dataDir, 'blobs'));
           for (const uid of acknowledged) {
-            const stored = store.index.getInstance(uid);
+            const stored = await store.index.getInstance(uid);
             if (stored === undefined || stored.blob.sha256 !== expected.get(uid) || !onDisk.has(stored.blob.blobId))
               problems.push(`acknowledged ${uid} is not held intact`);
             else if (!verified.has(uid)) {
@@ -310,13 +310,13 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
           const inbox = new Inbox(join(dataDir, 'exchange.sqlite'));
           try {
             for (const uid of inbox.received(current.transferId))
-              if (store.index.getInstance(uid) === undefined)
+              if ((await store.index.getInstance(uid)) === undefined)
                 problems.push(`the inbox counts ${uid} as received but the store lacks it`);
           } finally {
             inbox.close();
           }
           lost += problems.length;
-          const missing = [...store.index.referencedBlobIds()].filter((id) => !onDisk.has(id));
+          const missing = [...(await store.index.referencedBlobIds())].filter((id) => !onDisk.has(id));
           orphans += missing.length;
           problems.push(...missing.map((id) => `indexed blob ${id} has no file`));
         } finally {
@@ -353,7 +353,7 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
     assert.equal(held.extra, 0, 'and nothing else');
     // The receiver's own start-up recovery settled each kill, and a clean stop leaves no temp file: nothing to settle now.
     const blobs = filesUnder(join(dataDir, 'blobs'));
-    const referenced = store.index.referencedBlobIds();
+    const referenced = await store.index.referencedBlobIds();
     const strays = [...blobs].filter((id) => !referenced.has(id)).length + readdirSync(join(dataDir, 'tmp')).length;
     orphans += strays;
     assert.equal(strays, 0, 'no orphan blob or temp file');
@@ -467,7 +467,7 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
   try {
     while (kills < SENDER_ROUNDS) {
       // Keep work queued, so the restarted sender has a push to resume.
-      while (expected.size - receiverStore.index.stats().instances < 2 * STUDY_INSTANCES) await queueStudy();
+      while (expected.size - (await receiverStore.index.stats()).instances < 2 * STUDY_INSTANCES) await queueStudy();
       const node = await startNodeProcess('NOORD', dimsePort, dir, join(dir, 'beeldbrug.yaml'));
       sender = node;
       let pushing = false;
@@ -539,7 +539,7 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
     lost += held.lost.length;
     assert.deepEqual(held.lost, [], 'the receiver holds every instance with the sender’s digest');
     assert.equal(held.extra, 0, 'and nothing else');
-    const referenced = receiverStore.index.referencedBlobIds();
+    const referenced = await receiverStore.index.referencedBlobIds();
     const blobs = filesUnder(join(receiverData, 'blobs'));
     const strays =
       [...blobs].filter((id) => !referenced.has(id)).length + filesBesidesSpare(receiverData, 'tmp').length;
@@ -556,7 +556,7 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
     const senderHeld = await holdsExactly(senderStore, expected);
     lost += senderHeld.lost.length;
     assert.deepEqual(senderHeld.lost, [], 'the sender still holds every instance intact');
-    assert.deepEqual(filesUnder(join(dataDir, 'blobs')), senderStore.index.referencedBlobIds());
+    assert.deepEqual(filesUnder(join(dataDir, 'blobs')), await senderStore.index.referencedBlobIds());
     assert.deepEqual(readdirSync(join(dataDir, 'tmp')), [], 'no temp file on the sender');
     t.diagnostic(
       `${kills} sender kills (${killsDuringUpload} during an upload batch) in ${((Date.now() - started) / 1000).toFixed(1)} s: ${queued.length} transfers, ` +

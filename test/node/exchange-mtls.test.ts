@@ -190,7 +190,7 @@ test('a partner configured with the right address but another URA: the handshake
   assert.match(failed.message, /10000003/, 'and the one configured');
   assert.ok(!senderLog.some((l) => l.includes('trying again')), 'the wrong organization is not tried again');
 
-  assert.equal(receiver.n.node.store.index.stats().instances, 0, 'no instance arrived');
+  assert.equal((await receiver.n.node.store.index.stats()).instances, 0, 'no instance arrived');
   const inbox = new Inbox(join(receiverData, 'exchange.sqlite'));
   try {
     assert.deepEqual(inbox.list(), [], "the other hospital's inbox lists nothing: not even the manifest got through");

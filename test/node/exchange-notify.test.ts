@@ -21,7 +21,7 @@ test('arrival notice: one per study, only once every instance is stored and veri
   let receiverNode: Awaited<ReturnType<typeof startExchangeNode>> | undefined;
   let refuseFirst = true;
   const ris = createServer((req, res) => {
-    void bodyOf(req).then((b) => {
+    void bodyOf(req).then(async (b) => {
       // The first post is refused, as a RIS being restarted would: the notice is tried again.
       if (refuseFirst) {
         refuseFirst = false;
@@ -30,7 +30,7 @@ test('arrival notice: one per study, only once every instance is stored and veri
       }
       notices.push({
         notice: JSON.parse(b) as ArrivalNotice,
-        storedThen: receiverNode?.n.node.store.index.stats().instances ?? -1,
+        storedThen: (await receiverNode?.n.node.store.index.stats())?.instances ?? -1,
       });
       res.writeHead(204).end();
     });

@@ -20,7 +20,7 @@ test('a partner opens a transfer; the receiver answers what it still needs', asy
     ct.files.map(async (f) => {
       const p = await readPart10Header(f);
       const uid = p.dataset.string(Tag.SOPInstanceUID) ?? '';
-      const stored = n.node.store.index.getInstance(uid);
+      const stored = await n.node.store.index.getInstance(uid);
       return {
         sopInstanceUid: uid,
         sopClassUid: p.dataset.string(Tag.SOPClassUID) ?? '',
@@ -83,5 +83,5 @@ test('a partner opens a transfer; the receiver answers what it still needs', asy
   );
   const smuggled = await post({ ...manifest, transferId: randomUUID(), senderOrganization: { ura: '10000001' } });
   assert.equal(smuggled.status, 400, 'the sender organization comes from the certificate, never the body');
-  assert.equal(n.node.store.index.stats().instances, 1, 'opening transfers stores nothing');
+  assert.equal((await n.node.store.index.stats()).instances, 1, 'opening transfers stores nothing');
 });

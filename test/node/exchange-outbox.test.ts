@@ -72,7 +72,7 @@ test('a partner that is down is tried again with back-off; a restart of the send
   assert.equal(done?.sent, study.instances);
   assert.equal(done?.lastError, null);
   assert.ok((done?.receipt ?? '').split('.').length === 3, 'the signed receipt is kept');
-  assert.equal(receiver.n.node.store.index.stats().instances, study.instances);
+  assert.equal((await receiver.n.node.store.index.stats()).instances, study.instances);
 
   const shown = await call(sender.port, 'GET', `/api/v1/outbox/${transferId}`, sender.ca.certPem, sender.own);
   assert.equal(shown.status, 200);
@@ -221,7 +221,7 @@ test("send from the PACS menu: a C-MOVE (DCMTK movescu) to the partner's AE titl
   assert.equal(queued[0]?.request.partnerUra, midden.ura);
   assert.equal(queued[0]?.request.user.name, 'PACS_NOORD', 'the calling PACS is named as the requester');
   await waitFor('delivery', async () => sender.n.node.outbox?.get(queued[0]?.transferId ?? '')?.state === 'delivered');
-  assert.equal(receiver.n.node.store.index.stats().instances, study.instances);
+  assert.equal((await receiver.n.node.store.index.stats()).instances, study.instances);
 
   // An AE title that is neither a peer nor a partner stays an unknown move destination.
   const unknown = await run('movescu', [

@@ -157,7 +157,7 @@ test('a study the node holds, queued through the outbox API by a user, reaches O
 
   // PACS A sends to the node under its own AE title: stored, but not queued for anyone.
   await pacsA.rest('POST', '/modalities/beeldbrug/store', { Resources: [orthancId], Synchronous: true });
-  assert.equal(noordNode.n.node.store.index.stats().instances, study.instances);
+  assert.equal((await noordNode.n.node.store.index.stats()).instances, study.instances);
   assert.equal(noordNode.n.node.outbox?.list({}).length, 0);
 
   const queued = await call(noordNode.port, 'POST', '/api/v1/outbox', certs.ca.certPem, certs.noord, {

@@ -141,7 +141,7 @@ test("beeldbrug send: the command line queues a study in the running node's outb
     ),
   );
   assert.match(r.err, new RegExp(`${study.instances}/${study.instances} instances sent`), 'progress is shown');
-  assert.equal(receiver.n.node.store.index.stats().instances, study.instances);
+  assert.equal((await receiver.n.node.store.index.stats()).instances, study.instances);
 });
 
 /** The receiving node's count of instances received, by how they travelled (its /metrics, read with its own certificate). */

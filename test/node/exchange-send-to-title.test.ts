@@ -70,7 +70,7 @@ test('a "send to" spread over associations one after the other, or at once, is o
   const queued = sender.n.node.outbox?.list({}) ?? [];
   assert.equal(queued.length, 1, 'one transfer');
   await waitFor('delivery', async () => sender.n.node.outbox?.get(queued[0]?.transferId ?? '')?.state === 'delivered');
-  assert.equal(receiver.n.node.store.index.stats().instances, study.instances, 'with every instance');
+  assert.equal((await receiver.n.node.store.index.stats()).instances, study.instances, 'with every instance');
 
   // The same study again, over two associations open at once: one more transfer (a new send), not two.
   const a = await sendTo(sender.n.port, study.files.slice(0, half));

@@ -84,14 +84,14 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
     ],
   );
   for (const i of [0, 1]) {
-    const stored = n.node.store.index.getInstance(uids[i] ?? '');
+    const stored = await n.node.store.index.getInstance(uids[i] ?? '');
     assert.ok(stored !== undefined);
     assert.ok(
       (await collect(n.node.store.blobs.open(stored.blob.blobId))).equals(files[i] ?? Buffer.alloc(0)),
       'stored exactly as sent, file meta included',
     );
   }
-  assert.equal(n.node.store.index.getInstance(uids[2] ?? ''), undefined, 'the corrupted instance is not stored');
+  assert.equal(await n.node.store.index.getInstance(uids[2] ?? ''), undefined, 'the corrupted instance is not stored');
   const refusals = await n.node.audit.list({ action: 'verify-failure' });
   assert.equal(refusals.length, 2, 'each refused instance is in the audit trail');
   assert.deepEqual(refusals[0]?.objects.sopInstanceUids, [uids[2]]);
@@ -109,7 +109,7 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
   const r2 = await upload(cut, whole.contentType);
   assert.equal(r2.status, 400, 'a body that ends inside a part');
   assert.match(r2.body, /TRUNCATED/);
-  assert.equal(n.node.store.index.getInstance(uids[3] ?? ''), undefined, 'the part cut off is not stored');
+  assert.equal(await n.node.store.index.getInstance(uids[3] ?? ''), undefined, 'the part cut off is not stored');
   assert.deepEqual(tmpFiles(), []);
 
   const r3 = await upload(whole.body, whole.contentType);
@@ -166,7 +166,7 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
     logLines(n).some((l) => l['msg'] === 'upload refused: too large'),
   );
   assert.deepEqual(tmpFiles(), []);
-  assert.equal(n.node.store.index.stats().instances, 4);
+  assert.equal((await n.node.store.index.stats()).instances, 4);
 
   const notDicom = multipartOf([Buffer.from('this is not a DICOM file')]);
   const r5 = await send(
@@ -220,7 +220,7 @@ test('upload: verified instances are stored byte for byte; wrong ones are refuse
   );
   assert.equal(badZstd.status, 400, 'a corrupt compressed body');
   assert.equal(codeOf(badZstd), 'CONTENT_ENCODING_INVALID');
-  assert.equal(n.node.store.index.stats().instances, 4);
+  assert.equal((await n.node.store.index.stats()).instances, 4);
   assert.equal(
     (
       await send(port, 'POST', `/exchange/v1/transfers/${randomUUID()}/instances`, ca.certPem, partner, first.body, {
@@ -270,7 +270,7 @@ test('upload of packed instances: restored byte for byte before they are checked
       [uids[2], 'digest-mismatch'],
     ],
   );
-  const stored = n.node.store.index.getInstance(uids[0] ?? '');
+  const stored = await n.node.store.index.getInstance(uids[0] ?? '');
   assert.ok(stored !== undefined);
   assert.ok((await collect(n.node.store.blobs.open(stored.blob.blobId))).equals(files[0] ?? Buffer.alloc(0)));
   assert.deepEqual(filesBesidesSpare(join(n.dir, 'data'), 'tmp'), []);

@@ -34,7 +34,7 @@ test('implicit VR in: rewritten to explicit VR for C-GET, moved as stored, pixel
   );
   for (const uid of originals.keys()) {
     assert.equal(
-      n.node.store.index.getInstance(uid)?.instance.transferSyntaxUid,
+      (await n.node.store.index.getInstance(uid))?.instance.transferSyntaxUid,
       TransferSyntax.ImplicitVRLittleEndian,
       'kept as the modality sent it',
     );

@@ -124,7 +124,7 @@ test('interoperability matrix: PixelMed, Orthanc and DCMTK store, find and retri
     assert.equal(pm.code, 0, pm.stdout + pm.stderr);
     // PixelMed sends an uncompressed file as explicit VR little endian where that is accepted (its own choice among
     // the contexts it offered); everything else goes in its own syntax, and is kept so.
-    const stored = pixelmedNode.node.store.index.getInstance(uid)?.instance.transferSyntaxUid;
+    const stored = (await pixelmedNode.node.store.index.getInstance(uid))?.instance.transferSyntaxUid;
     const native = s.uid === TransferSyntax.ImplicitVRLittleEndian || s.uid === TransferSyntax.ExplicitVRBigEndian;
     assert.equal(stored, native ? TransferSyntax.ExplicitVRLittleEndian : s.uid, `PixelMed's ${s.uid}: as it was sent`);
   }
@@ -134,7 +134,7 @@ test('interoperability matrix: PixelMed, Orthanc and DCMTK store, find and retri
     const id = await orthanc.upload(s.file);
     await orthanc.rest('POST', '/modalities/beeldbrug/store', { Resources: [id], Synchronous: true });
     assert.equal(
-      n.node.store.index.getInstance(uid)?.instance.transferSyntaxUid,
+      (await n.node.store.index.getInstance(uid))?.instance.transferSyntaxUid,
       s.uid,
       `Orthanc's ${s.uid}: kept as sent`,
     );

@@ -152,7 +152,7 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
       try {
         const onDisk = new Set(filesUnder(join(dataDir, 'blobs')));
         for (const [uid, digest] of acknowledged) {
-          const stored = store.index.getInstance(uid);
+          const stored = await store.index.getInstance(uid);
           if (stored === undefined) lostNow.push(`acknowledged ${uid} is not indexed`);
           else if (!onDisk.has(stored.blob.blobId)) lostNow.push(`acknowledged ${uid} has no file`);
           else if (!verified.has(uid)) {
@@ -165,7 +165,7 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
           }
         }
         orphansNow.push(
-          ...[...store.index.referencedBlobIds()]
+          ...[...(await store.index.referencedBlobIds())]
             .filter((id) => !onDisk.has(id))
             .map((id) => `indexed blob ${id} has no file`),
         );
@@ -179,7 +179,7 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
           totals.tempFilesRemoved += recovery.tempFilesRemoved;
           totals.tempFilesCompleted += recovery.tempFilesCompleted;
           totals.reindexed += recovery.reindexed;
-          const referenced = store.index.referencedBlobIds();
+          const referenced = await store.index.referencedBlobIds();
           orphansNow.push(
             ...filesUnder(join(dataDir, 'blobs'))
               .filter((id) => !referenced.has(id))
@@ -200,10 +200,10 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
     // At the end every indexed instance, acknowledged or only recovered, decrypts to the digest its row names.
     const store = await openStore();
     t.after(() => store.close());
-    const indexed = store.index.instancesMatching('STUDY', [
+    const indexed = await store.index.instancesMatching('STUDY', [
       { key: 'studyInstanceUid', kind: 'single', value: studyUid },
     ]);
-    assert.equal(indexed.length, store.index.stats().instances, 'every instance belongs to the one study');
+    assert.equal(indexed.length, (await store.index.stats()).instances, 'every instance belongs to the one study');
     for (const stored of indexed) {
       const file = await decrypted(store, stored.blob.blobId);
       assert.equal(

@@ -63,7 +63,11 @@ test('big endian and deflated, each offered alone: stored as sent, retrieved wit
 
     const stored = await run('storescu', ['-xf', profiles, c.profile, ...peer, converted]);
     assert.equal(stored.code, 0, stored.stdout + stored.stderr);
-    assert.equal(n.node.store.index.getInstance(uid)?.instance.transferSyntaxUid, c.syntax, 'kept as it was sent');
+    assert.equal(
+      (await n.node.store.index.getInstance(uid))?.instance.transferSyntaxUid,
+      c.syntax,
+      'kept as it was sent',
+    );
   }
 
   // getscu proposes the uncompressed syntaxes, explicit VR little endian first, which the node takes: the big endian

@@ -115,9 +115,12 @@ test('our SCU and SCP against Orthanc as the PACS: echo, store, find, move, get,
   const moved = await assoc.move(SopClass.StudyRootQueryRetrieveMove, 'BEELDBRUG', moveId);
   assert.equal(moved.status, Status.Success);
   assert.equal(moved.completed, study.instances);
-  await waitFor('the moved study in our store', async () => n.node.store.index.stats().instances === study.instances);
+  await waitFor(
+    'the moved study in our store',
+    async () => (await n.node.store.index.stats()).instances === study.instances,
+  );
   for (const uid of [...originals.keys()].filter((u) => study.files.includes(originals.get(u)?.file ?? ''))) {
-    const stored = n.node.store.index.getInstance(uid);
+    const stored = await n.node.store.index.getInstance(uid);
     assert.ok(stored !== undefined, `${uid} arrived`);
     const held = await heldInstance(n.node, uid);
     assert.ok(held !== undefined);

@@ -74,7 +74,7 @@ test('search the PACS by patient, date and modality; fetch a study from it into 
   const fetched = await bakker.call('POST', '/api/v1/pacs/retrievals', { studyInstanceUid: study.studyInstanceUid });
   assert.equal(fetched.status, 200, fetched.body);
   assert.equal((JSON.parse(fetched.body) as { retrieved: number }).retrieved, study.instances);
-  assert.equal(n.n.node.store.index.stats().instances, study.instances);
+  assert.equal((await n.n.node.store.index.stats()).instances, study.instances);
   const again = await search(`patientId=${first.bsn}`);
   assert.equal(again.studies.find((s) => s.studyInstanceUid === study.studyInstanceUid)?.heldHere, true);
   const retrieval = (await n.n.node.audit.list({ action: 'retrieve' })).find((r) => r.user.id === bakker.id);

@@ -56,7 +56,7 @@ test('a node that stored studies, signed people in and kept its audit trail has 
     120_000,
   );
   assert.equal(stored.code, 0, stored.stderr);
-  assert.equal(n.node.store.index.stats().instances, synth.files);
+  assert.equal((await n.node.store.index.stats()).instances, synth.files);
 
   // As `beeldbrug user add` does, but without its start-up tightening of the data folder, which would hide what the node left.
   const config = parseConfig(parseYaml(readFileSync(n.configPath, 'utf8')) as Record<string, unknown>, n.configPath);

@@ -21,7 +21,7 @@ test('the node purges instances older than store.retentionDays, with a log line 
   const synth = await synthesize({ outDir: join(work, 'synth'), patients: 1, seed: 62 });
   await importFiles(first.node, filesIn(join(work, 'synth')));
   const importedAt = Date.now();
-  assert.equal(first.node.store.index.stats().instances, synth.files);
+  assert.equal((await first.node.store.index.stats()).instances, synth.files);
   const bsn = synth.patients[0]?.bsn ?? assert.fail('a patient');
   await first.node.audit.record({
     action: 'read',
@@ -41,7 +41,7 @@ test('the node purges instances older than store.retentionDays, with a log line 
   writeFileSync(first.configPath, stringifyYaml(config));
   await waitFor('every instance to be older than the retention period', async () => Date.now() > importedAt + 1000);
   const n = await restartTestNode(t, first);
-  await waitFor('the purge', async () => n.node.store.index.stats().instances === 0);
+  await waitFor('the purge', async () => (await n.node.store.index.stats()).instances === 0);
   await waitFor(
     'the audit records',
     async () => (await n.node.audit.list({ action: 'purge' })).length === synth.patients[0]?.studies.length,

@@ -434,7 +434,7 @@ test('timeline: a source lists what its PACS holds beside its own copies (studie
   assert.ok(r !== undefined && onlyInPacs !== undefined);
   for (const f of onlyInPacs.files) await pacs.upload(f);
   const midNode = net.nodes.midden.n.node;
-  const heldBefore = midNode.store.index.stats().instances;
+  const heldBefore = (await midNode.store.index.stats()).instances;
   // R is known at Midden (as its patient administration would register it) and permits Midden to release.
   const asMidden = new HttpsRegistryClient({
     baseUrl: net.reg.baseUrl,
@@ -481,7 +481,7 @@ test('timeline: a source lists what its PACS holds beside its own copies (studie
     series.reduce((n, d) => n + (d.number(Tag.NumberOfSeriesRelatedInstances) ?? 0), 0),
     onlyInPacs.instances,
   );
-  assert.equal(midNode.store.index.stats().instances, heldBefore, 'listing fetched nothing');
+  assert.equal((await midNode.store.index.stats()).instances, heldBefore, 'listing fetched nothing');
 
   // Retrieval: Midden fetches the study from its PACS and sends it whole; Noord gets every instance.
   const asked = await radiologistAt(net.nodes.noord).call('POST', '/api/v1/timeline/retrievals', {
@@ -548,7 +548,7 @@ test("timeline: when retention purges a patient's last study at a node without a
     [midden.ura],
   );
 
-  await waitFor('the purge', async () => mid.n.node.store.index.stats().instances === 0);
+  await waitFor('the purge', async () => (await mid.n.node.store.index.stats()).instances === 0);
   // The removal goes with the publisher's next batch; flushing asks for it now.
   await waitFor('the registry to forget Midden', async () => {
     await mid.n.node.localization?.flush();

@@ -195,7 +195,7 @@ test(
     await t.test('Midden rejects the held study with a reason: its copy goes, the row says who and why', async () => {
       const row = midPage.getByTestId('inbox').getByRole('row').filter({ hasText: 'Overplaatsing naar IC' });
       await row.getByText('wacht op beoordeling').waitFor();
-      const before = nodes.midden.n.node.store.index.stats().instances;
+      const before = (await nodes.midden.n.node.store.index.stats()).instances;
       await row.getByRole('button', { name: 'Weigeren' }).click();
       const confirm = midPage.getByRole('button', { name: 'Weigeren en kopie verwijderen' });
       assert.equal(await confirm.isDisabled(), true, 'no rejection without a reason');
@@ -206,7 +206,7 @@ test(
       await row.getByText('M. Bos: Verkeerde patiënt, graag opnieuw sturen').waitFor();
       assert.equal(await row.getByRole('button', { name: 'Accepteren in PACS' }).count(), 0);
       assert.equal(
-        nodes.midden.n.node.store.index.stats().instances,
+        (await nodes.midden.n.node.store.index.stats()).instances,
         before - study.instances,
         "Midden's copy of the study is removed, its other studies stay",
       );
@@ -293,10 +293,10 @@ test(
         await page.getByRole('button', { name: 'Tijdlijn tonen' }).click();
         const events = page.getByTestId('timeline').locator('.event');
         await events.nth(1).waitFor();
-        const before = nodes.noord.n.node.store.index.stats().instances;
+        const before = (await nodes.noord.n.node.store.index.stats()).instances;
         await events.nth(1).getByRole('button', { name: 'Bekijken' }).click();
         await page.locator('[data-testid="viewport"][data-ready="true"]').waitFor();
-        assert.ok(nodes.noord.n.node.store.index.stats().instances > before, 'the study came from Midden');
+        assert.ok((await nodes.noord.n.node.store.index.stats()).instances > before, 'the study came from Midden');
         await waitFor('the prior drawn', async () => {
           const { lit, data } = await viewportPixels(page.getByTestId('viewport'));
           return lit > data.length / 50;
