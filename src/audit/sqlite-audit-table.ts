@@ -1,5 +1,5 @@
 import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
-import { openDurableDatabase, Serial } from '../database/index.ts';
+import { openSqliteDatabase, Serial } from '../database/index.ts';
 import { filterConditions, type Anchor, type AuditReader, type AuditTable, type AuditWriter } from './audit-table.ts';
 import type { Row, UntrustedRow } from './chain-form.ts';
 import type { AuditFilter } from './types.ts';
@@ -38,7 +38,7 @@ export class SqliteAuditTable implements AuditTable {
   readonly #ops: AuditWriter;
 
   constructor(path: string) {
-    this.#db = openDurableDatabase(path);
+    this.#db = openSqliteDatabase(path);
     try {
       this.#db.exec(SCHEMA);
     } catch (err) {

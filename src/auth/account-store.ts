@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
+import { inTransaction, openSqliteDatabase } from '../database/index.ts';
 import { hashPassword, passwordProblem, verifyPassword } from './password.ts';
 import type { Account, Role, Session } from './roles.ts';
 import { ROLES } from './roles.ts';
@@ -173,12 +174,8 @@ export class AccountStore {
     this.#policy = policy;
     this.#totpKey = Buffer.from(totpKey);
     this.#now = now;
-    this.#db = new DatabaseSync(path);
-    this.#db.exec('PRAGMA journal_mode = WAL');
     // What is deleted or overwritten (a plain-text secret being sealed, an ended session) is zeroed, not left in free pages.
-    this.#db.exec('PRAGMA secure_delete = ON');
-    this.#db.exec('PRAGMA synchronous = FULL');
-    this.#db.exec('PRAGMA busy_timeout = 5000');
+    this.#db = openSqliteDatabase(path, { secureDelete: true });
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS account (
         id TEXT PRIMARY KEY,
@@ -250,14 +247,9 @@ export class AccountStore {
     }
     if (plain.length === 0) return;
     const update = this.#db.prepare('UPDATE account SET totp_secret = ? WHERE id = ?');
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
+    inTransaction(this.#db, () => {
       for (const r of plain) update.run(sealTotpSecret(this.#totpKey, r.id, r.totp_secret), r.id);
-      this.#db.exec('COMMIT');
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
-    }
+    });
     // The plain-text pages are in the write-ahead log until a checkpoint writes the sealed ones over them.
     this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   }
@@ -601,17 +593,12 @@ export class AccountStore {
       if (admins.n <= 1)
         throw new AccountError('ACCOUNT_INVALID', `${row.username} is the last enabled admin: add another admin first`);
     }
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
+    inTransaction(this.#db, () => {
       this.#db
         .prepare('UPDATE account SET disabled_at = ? WHERE id = ?')
         .run(disabled ? this.#now().getTime() : null, id);
       if (disabled) this.#db.prepare('DELETE FROM session WHERE account_id = ?').run(id);
-      this.#db.exec('COMMIT');
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
-    }
+    });
     return this.find(id)!;
   }
 
@@ -634,19 +621,14 @@ export class AccountStore {
         `${row.username} signs in through the identity provider, which keeps its second factor`,
       );
     const totpSecret = newTotpSecret();
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
+    inTransaction(this.#db, () => {
       this.#db
         .prepare(
           'UPDATE account SET totp_secret = ?, totp_last_step = -1, failed_attempts = 0, locked_until = 0 WHERE id = ?',
         )
         .run(sealTotpSecret(this.#totpKey, id, totpSecret), id);
       this.#db.prepare('DELETE FROM session WHERE account_id = ?').run(id);
-      this.#db.exec('COMMIT');
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
-    }
+    });
     return { account: this.find(id)!, totpSecret };
   }
 

@@ -3,7 +3,7 @@
  * SQLite files (the default) and a PostgreSQL server shared by several nodes. Every store uses these, not its own.
  */
 export { Serial } from './serial.ts';
-export { addMissingColumns, inTransaction, openDurableDatabase } from './sqlite.ts';
+export { addMissingColumns, inTransaction, openSqliteDatabase, type SqliteOptions } from './sqlite.ts';
 export {
   inPostgresTransaction,
   migratePostgres,

@@ -1,14 +1,37 @@
 import { DatabaseSync } from 'node:sqlite';
 
+export interface SqliteOptions {
+  /**
+   * `full` (the default): every commit is on disk when it returns, for records nothing else can rebuild. `normal`: a
+   * power cut may take the last commits but never leaves the file inconsistent, for what can be rebuilt (the study
+   * index from its files, the registry from the nodes' registrations).
+   */
+  durability?: 'full' | 'normal';
+  /** Deleted and overwritten content is zeroed rather than left in free pages (secrets). */
+  secureDelete?: boolean;
+  foreignKeys?: boolean;
+  /** The page cache, in MB (SQLite's default is 2). */
+  cacheMb?: number;
+}
+
 /**
- * A node database that keeps every change it confirms: WAL, a full fsync at each commit, and a wait of up to 5 s for a
- * writer in another process (the CLI writes while the node runs).
+ * Opens one of the node's SQLite files: WAL (readers never wait for the writer), the durability asked, and a wait of
+ * up to 5 s for a writer in another process (the CLI writes while the node runs; registry workers open one file).
  */
-export function openDurableDatabase(path: string): DatabaseSync {
+export function openSqliteDatabase(path: string, o: SqliteOptions = {}): DatabaseSync {
   const db = new DatabaseSync(path);
-  db.exec('PRAGMA journal_mode = WAL');
-  db.exec('PRAGMA synchronous = FULL');
-  db.exec('PRAGMA busy_timeout = 5000');
+  try {
+    // First, so that processes opening a new file together wait for each other's schema.
+    db.exec('PRAGMA busy_timeout = 5000');
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec(`PRAGMA synchronous = ${o.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+    if (o.secureDelete === true) db.exec('PRAGMA secure_delete = ON');
+    if (o.foreignKeys === true) db.exec('PRAGMA foreign_keys = ON');
+    if (o.cacheMb !== undefined) db.exec(`PRAGMA cache_size = ${-1024 * o.cacheMb}`);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   return db;
 }
 
@@ -20,7 +43,8 @@ export function inTransaction<T>(db: DatabaseSync, work: () => T): T {
     db.exec('COMMIT');
     return result;
   } catch (err) {
-    db.exec('ROLLBACK');
+    // SQLite may already have rolled back (a full disk, an interrupted statement).
+    if (db.isTransaction) db.exec('ROLLBACK');
     throw err;
   }
 }

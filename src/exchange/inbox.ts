@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
-import { addMissingColumns, inTransaction, openDurableDatabase } from '../database/index.ts';
+import { addMissingColumns, inTransaction, openSqliteDatabase } from '../database/index.ts';
 import type { Manifest } from './manifest.ts';
 
 /**
@@ -58,7 +58,7 @@ export class Inbox {
   readonly #db: DatabaseSync;
 
   constructor(path: string) {
-    this.#db = openDurableDatabase(path);
+    this.#db = openSqliteDatabase(path);
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS incoming_transfer (
         transfer_id TEXT PRIMARY KEY,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
-import { addMissingColumns, openDurableDatabase } from '../database/index.ts';
+import { addMissingColumns, openSqliteDatabase } from '../database/index.ts';
 import type { Purpose } from './manifest.ts';
 
 /**
@@ -116,7 +116,7 @@ export class Outbox {
   readonly #db: DatabaseSync;
 
   constructor(path: string) {
-    this.#db = openDurableDatabase(path);
+    this.#db = openSqliteDatabase(path);
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS outgoing_transfer (
         transfer_id TEXT PRIMARY KEY,

@@ -1,5 +1,5 @@
 import type { DatabaseSync } from 'node:sqlite';
-import { openDurableDatabase } from '../database/index.ts';
+import { openSqliteDatabase } from '../database/index.ts';
 import { privateDatabaseFile } from './private-files.ts';
 
 /** A prior a prefetch asked for, to go into the PACS as it arrives. */
@@ -26,7 +26,7 @@ export class SqlitePrefetchDeliveries implements PrefetchDeliveries {
 
   constructor(path: string) {
     privateDatabaseFile(path);
-    this.#db = openDurableDatabase(path);
+    this.#db = openSqliteDatabase(path);
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS prefetch_delivery (
         transfer_id TEXT PRIMARY KEY,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { inTransaction, openSqliteDatabase } from '../database/index.ts';
 import type {
   ChangedBy,
   ConsentChange,
@@ -222,13 +223,8 @@ export class SqliteRegistryStore implements RegistryStore {
   readonly #history: StatementSync;
 
   constructor(path: string, o: { cacheMb?: number } = {}) {
-    this.#db = new DatabaseSync(path);
-    // First, so that processes opening a new file together (registry workers) wait for each other's schema.
-    this.#db.exec('PRAGMA busy_timeout = 5000');
-    this.#db.exec('PRAGMA journal_mode = WAL');
-    // A registry loses nothing a node cannot register again; NORMAL keeps commits cheap and the file consistent.
-    this.#db.exec('PRAGMA synchronous = NORMAL');
-    this.#db.exec(`PRAGMA cache_size = ${-1024 * (o.cacheMb ?? 64)}`);
+    // A registry loses nothing a node cannot register again: commits stay cheap and the file consistent.
+    this.#db = openSqliteDatabase(path, { durability: 'normal', cacheMb: o.cacheMb ?? 64 });
     this.#inTransaction(() => {
       const columns = (
         this.#db.prepare("SELECT name FROM pragma_table_info('consents')").all() as { name: string }[]
@@ -283,15 +279,7 @@ export class SqliteRegistryStore implements RegistryStore {
   }
 
   #inTransaction<T>(work: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = work();
-      this.#db.exec('COMMIT');
-      return result;
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
-    }
+    return inTransaction(this.#db, work);
   }
 
   addLocations(entries: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[], at: number): number {

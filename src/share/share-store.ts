@@ -1,6 +1,6 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { DeidOptions } from '../deid/index.ts';
-import { addMissingColumns, inTransaction, openDurableDatabase } from '../database/index.ts';
+import { addMissingColumns, inTransaction, openSqliteDatabase } from '../database/index.ts';
 
 /** Who a share is for: the link goes to the e-mail address, the code to the mobile number, and neither opens alone. */
 export interface Recipient {
@@ -136,7 +136,7 @@ export class SqliteShareStore implements ShareStore {
   readonly #db: DatabaseSync;
 
   constructor(path: string) {
-    this.#db = openDurableDatabase(path);
+    this.#db = openSqliteDatabase(path);
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS share (
         share_id TEXT PRIMARY KEY,

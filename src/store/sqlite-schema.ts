@@ -119,13 +119,6 @@ export const SCHEMA_VERSION = migrations.reduce((v, m) => Math.max(v, m.version)
  * index lost. Removals, which cannot be redone from a blob, are committed with synchronous=FULL (see removeInstance).
  * Then foreign keys, and a busy timeout so a second reader (a CLI check) does not fail at once.
  */
-export function configure(db: DatabaseSync): void {
-  db.exec('PRAGMA journal_mode = WAL');
-  db.exec('PRAGMA synchronous = NORMAL');
-  db.exec('PRAGMA foreign_keys = ON');
-  db.exec('PRAGMA busy_timeout = 5000');
-}
-
 export function migrate(db: DatabaseSync, path: string): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
   const row = db.prepare('SELECT max(version) AS v FROM schema_version').get();

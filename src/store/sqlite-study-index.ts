@@ -1,5 +1,6 @@
-import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
-import { configure, migrate } from './sqlite-schema.ts';
+import type { DatabaseSync, SQLInputValue, SQLOutputValue, StatementSync } from 'node:sqlite';
+import { inTransaction, openSqliteDatabase } from '../database/index.ts';
+import { migrate } from './sqlite-schema.ts';
 import { ALL_LEVELS_FROM, int, STORED_INSTANCE_COLUMNS, storedInstanceOf, text } from './sqlite-rows.ts';
 import { columnsUpTo, depthOf, fromClause, whereClause } from './query-sql.ts';
 import { asStoreError, StoreError } from './store-error.ts';
@@ -87,8 +88,8 @@ export class SqliteStudyIndex implements StudyIndex {
 
   constructor(path: string) {
     try {
-      this.#db = new DatabaseSync(path);
-      configure(this.#db);
+      // A power cut may take the last commits, never a blob: recovery indexes the files again.
+      this.#db = openSqliteDatabase(path, { durability: 'normal', foreignKeys: true });
       migrate(this.#db, path);
     } catch (err) {
       throw asStoreError(err, `opening the index ${path}`);
@@ -419,16 +420,8 @@ export class SqliteStudyIndex implements StudyIndex {
 
   #transaction<T>(what: string, body: () => T): T {
     try {
-      this.#db.exec('BEGIN IMMEDIATE');
+      return inTransaction(this.#db, body);
     } catch (err) {
-      throw asStoreError(err, what);
-    }
-    try {
-      const result = body();
-      this.#db.exec('COMMIT');
-      return result;
-    } catch (err) {
-      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
       throw asStoreError(err, what);
     }
   }

@@ -1,5 +1,5 @@
 import type { DatabaseSync } from 'node:sqlite';
-import { addMissingColumns, openDurableDatabase } from '../../database/index.ts';
+import { addMissingColumns, openSqliteDatabase } from '../../database/index.ts';
 import type { AccessGrounds } from '../../studies/index.ts';
 import type { RefusalKind } from './intake.ts';
 
@@ -140,7 +140,7 @@ export class SqliteUploadStore implements UploadStore {
   readonly #db: DatabaseSync;
 
   constructor(path: string) {
-    this.#db = openDurableDatabase(path);
+    this.#db = openSqliteDatabase(path);
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS upload (
         upload_id TEXT PRIMARY KEY,
