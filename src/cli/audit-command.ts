@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import type { Config } from '../config/index.ts';
-import { auditWitnessFile, openAuditTrail } from '../node/index.ts';
+import { auditTrailLocation, auditWitnessFile, openAuditTrail } from '../node/index.ts';
 import { printJson } from './cli-output.ts';
 import { signedInClient } from './session-file.ts';
 
@@ -27,7 +27,7 @@ export async function verifyAuditFromCli(
       // The audit repository (ATNA export) holds every record with its sequence and hash: the copy to compare with
       // when the trail and its witness may both have been rolled back.
       out.write(
-        `audit trail intact: ${v.records} records verified, up to the witness in ${auditWitnessFile(config)}; newest record ${newest.sequence}, chain hash ${newest.hash}\n`,
+        `audit trail intact: ${v.records} records verified ${auditTrailLocation(config)}, up to the witness in ${auditWitnessFile(config)}; newest record ${newest.sequence}, chain hash ${newest.hash}\n`,
       );
       return 0;
     }

@@ -45,6 +45,17 @@ store:
   # Beeldbrug is a bridge, not an archive: received copies are purged this many days after they arrived (0 keeps them).
   retentionDays: 7
 
+# Where the node keeps its records. Left out: SQLite files in dataDir. Nodes of one hospital can share a PostgreSQL
+# server instead; today the audit trail goes there (the node's other records follow later), and such nodes share
+# audit.keyFile too. The password sits alone in a file (0600); tls verifies a server on another machine.
+# database:
+#   kind: postgresql
+#   host: db.example.local
+#   name: beeldbrug
+#   user: beeldbrug
+#   passwordFile: ./keys/db-password
+#   tls: { caFile: ./keys/db-ca.crt }
+
 audit:
   # base64 of 32 random bytes that key the audit trail's chain (NEN 7513): without it nobody can rewrite the trail
   # unseen, and \`beeldbrug audit verify\` needs it. Back it up apart from the data.

@@ -5,9 +5,19 @@ import { openPostgresPool } from '../database/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { readEncryptionKeyFile, StoreError } from '../store/index.ts';
 
+const AUDIT_FILE = 'audit.sqlite';
+
 /** Where the witness of the trail's newest record lives when the configuration does not say. */
 export function auditWitnessFile(config: Readonly<Config>): string {
   return config.audit.witnessFile ?? join(config.dataDir, 'audit-witness.json');
+}
+
+/** Where the trail's records are kept, as an administrator looks for them. */
+export function auditTrailLocation(config: Readonly<Config>): string {
+  const d = config.database;
+  return d.kind === 'postgresql'
+    ? `on the PostgreSQL server ${d.host}:${d.port}, database ${d.name}`
+    : `in ${join(config.dataDir, AUDIT_FILE)}`;
 }
 
 /**
@@ -41,7 +51,7 @@ export async function openAuditTrail(
     trail =
       database.kind === 'postgresql'
         ? await openPostgresAuditTrail(openPostgresPool(database), { ...options, witnessMayBeNew: true })
-        : await openSqliteAuditTrail(join(config.dataDir, 'audit.sqlite'), options);
+        : await openSqliteAuditTrail(join(config.dataDir, AUDIT_FILE), options);
   } catch (cause) {
     if (database.kind === 'postgresql') throwDatabaseProblem(database, cause);
     const path = (cause as NodeJS.ErrnoException).path;

@@ -4,7 +4,7 @@ import type { Config } from '../config/index.ts';
 import { Dataset, SopClass, Tag, TransferSyntax, writeDataset } from '../dicom/index.ts';
 import { Association, DimseProtocolError } from '../dimse/index.ts';
 import { openAccounts } from './accounts.ts';
-import { openAuditTrail } from './audit-trail.ts';
+import { auditTrailLocation, openAuditTrail } from './audit-trail.ts';
 import { insecureSettings, isLoopback } from './secure-defaults.ts';
 import { insecureFiles, ownCertificates } from './insecure-files.ts';
 
@@ -221,7 +221,13 @@ async function auditFindings(config: Readonly<Config>): Promise<Finding[]> {
           fix: 'find out why (a restore from an older backup?); then beeldbrug audit accept-head --reason "..." records the gap',
         },
       ];
-    return [{ level: 'ok', subject, finding: `intact: ${v.records} records, up to the witness of the newest` }];
+    return [
+      {
+        level: 'ok',
+        subject,
+        finding: `intact: ${v.records} records ${auditTrailLocation(config)}, up to the witness of the newest`,
+      },
+    ];
   } finally {
     await trail.close();
   }

@@ -2,7 +2,7 @@ export { startNode, type NodeOptions, type RunningNode } from './hospital-node.t
 export { admit, resolvePeers, type AllowedPeer } from './peer-allow-list.ts';
 export { readTlsFiles } from './tls-files.ts';
 export { PacsSource, pacsSourceFor } from './pacs-source.ts';
-export { auditWitnessFile, openAuditTrail } from './audit-trail.ts';
+export { auditTrailLocation, auditWitnessFile, openAuditTrail } from './audit-trail.ts';
 export { openAccounts } from './accounts.ts';
 export { runDoctor, PROBE_AE_TITLE, type Finding, type FindingLevel } from './doctor.ts';
 export { insecureSettings, isLoopback, type InsecureSetting } from './secure-defaults.ts';

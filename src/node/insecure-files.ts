@@ -109,6 +109,21 @@ function secretFiles(config: Readonly<Config>): { key: string; path: string; wha
       path: config.xca.assertionSigner.keyFile,
       what: "the XUA assertion key (with it anyone can speak for this hospital's people to the XCA communities)",
     });
+  const database = config.database;
+  if (database.kind === 'postgresql') {
+    if (database.passwordFile !== undefined)
+      files.push({
+        key: 'database.passwordFile',
+        path: database.passwordFile,
+        what: 'the database password (with it anyone can read and change the records the node keeps there)',
+      });
+    if (database.tls?.keyFile !== undefined)
+      files.push({
+        key: 'database.tls.keyFile',
+        path: database.tls.keyFile,
+        what: "the private key of the node's database client certificate",
+      });
+  }
   const share = config.share;
   if (share?.smtp.passwordFile !== undefined)
     files.push({ key: 'share.smtp.passwordFile', path: share.smtp.passwordFile, what: 'the SMTP password' });

@@ -72,7 +72,7 @@ test("doctor: an open PACS is reported with its fixes, a closed one passes, and 
   );
   line(/^ok\s+exchange\.listen 127\.0\.0\.1:\d+: HTTPS only; plain HTTP gets no answer/m);
   line(/^ok\s+configuration: no insecure setting found/m);
-  line(/^ok\s+audit trail: intact: \d+ records, up to the witness of the newest/m);
+  line(/^ok\s+audit trail: intact: \d+ records in \S+audit\.sqlite, up to the witness of the newest/m);
   line(/^3 critical, 3 warnings, 5 ok$/m);
   const p = synth.patients[0];
   assert.ok(p !== undefined);

@@ -78,7 +78,7 @@ async function refused(config: Config, key: string, problem: RegExp): Promise<vo
   assert.ok((finding.fix ?? '').length > 0);
 }
 
-test('a store key, audit key or TLS private key that others may read stops the start', async (t) => {
+test('a store key, audit key, TLS private key or database password that others may read stops the start', async (t) => {
   await refused(
     configured(t, ({ dir }) => chmodSync(join(dir, 'keys', 'store.key'), 0o644)),
     'store.encryptionKeyFile',
@@ -93,6 +93,22 @@ test('a store key, audit key or TLS private key that others may read stops the s
     configured(t, (s) => chmodSync(s.tlsListener().keyFile, 0o604)),
     'dimse.listeners[1].tls.keyFile',
     /node\.key is open to all other users \(mode 0604\).*TLS private key/,
+  );
+  await refused(
+    configured(t, ({ dir, raw }) => {
+      const passwordFile = join(dir, 'keys', 'db-password');
+      writeFileSync(passwordFile, 'secret\n', { mode: 0o640 });
+      raw['database'] = {
+        kind: 'postgresql',
+        host: '127.0.0.1',
+        port: 1,
+        name: 'beeldbrug',
+        user: 'beeldbrug',
+        passwordFile,
+      };
+    }),
+    'database.passwordFile',
+    /db-password is open to its group \(mode 0640\); it holds the database password/,
   );
 });
 

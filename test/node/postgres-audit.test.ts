@@ -67,7 +67,12 @@ test('two nodes on one PostgreSQL server record into one audit trail, see each o
   const out: string[] = [];
   const sink = { write: (chunk: string) => (out.push(chunk), true) } as unknown as NodeJS.WritableStream;
   assert.equal(await verifyAuditFromCli(loadConfig(a.configPath), sink), 0, out.join(''));
-  assert.match(out.join(''), new RegExp(`audit trail intact: ${seenByA.length} records verified`));
+  assert.match(
+    out.join(''),
+    new RegExp(
+      `audit trail intact: ${seenByA.length} records verified on the PostgreSQL server 127.0.0.1:${s.port}, database hospital`,
+    ),
+  );
 
   // The records are in the database, not in the nodes' data folders.
   const db = new pg.Client({ host: s.host, port: s.port, user: s.user, database: s.name, password: await password(s) });
