@@ -10,5 +10,11 @@ export {
   type AuditVerification,
 } from './types.ts';
 export { ChainedAuditTrail, type AuditTrailOptions } from './chained-audit-trail.ts';
-export { openPostgresAuditTrail, openSqliteAuditTrail } from './open-audit-trail.ts';
+export {
+  EmbeddedTrailLeftBehind,
+  openPostgresAuditTable,
+  openPostgresAuditTrail,
+  openSqliteAuditTrail,
+} from './open-audit-trail.ts';
+export { migrateAuditTrail, type AuditMigrationReport } from './migrate-audit-trail.ts';
 export { auditMessageXml, syslogFrame, type AuditSource } from './atna-message.ts';

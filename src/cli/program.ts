@@ -17,6 +17,7 @@ import {
   verifyAuditFromCli,
 } from './audit-command.ts';
 import { doctorFromCli } from './doctor-command.ts';
+import { migrateFromCli } from './migrate-command.ts';
 import { addUserFromCli, readStdin } from './user-command.ts';
 import { ROLES, type Role } from '../auth/index.ts';
 import { CONFIG_FILE_NAME, initNode, parsePeerOption } from './init-command.ts';
@@ -172,6 +173,17 @@ export function buildProgram(): Command {
     .option('--json', JSON_HELP)
     .action(async (o: AuditListOptions & { json?: boolean }) => {
       await listAuditFromCli(o, process.stdout, o.json === true);
+    });
+
+  program
+    .command('migrate')
+    .description(
+      'with the node stopped, copy what it kept in its data folder (today: the audit trail) to the database server its configuration names (database), and verify the copy; run again to resume',
+    )
+    .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
+    .option('--json', JSON_HELP)
+    .action(async (o: { config: string; json?: boolean }) => {
+      process.exitCode = await migrateFromCli(loadConfig(o.config), process.stdout, o.json === true);
     });
 
   program

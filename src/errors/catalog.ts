@@ -22,6 +22,11 @@ export const ErrorCatalog = {
     summary:
       'the database server cannot be reached or does not let the node in (address, database, user, password, TLS); the message says which',
   },
+  DATA_NOT_MIGRATED: {
+    http: 500,
+    summary:
+      'records the node kept in its data folder are not in the database server it is now configured for; `beeldbrug migrate` moves them',
+  },
   LISTEN_FAILED: { http: 500, summary: 'a configured port cannot be opened (in use, or not allowed)' },
   DIMSE_PEER_UNKNOWN: { http: 403, summary: 'the AE title and host pair is not on the allow-list' },
   MOVE_DESTINATION_UNKNOWN: {

@@ -1,11 +1,29 @@
 import { join } from 'node:path';
-import { openPostgresAuditTrail, openSqliteAuditTrail, type ChainedAuditTrail } from '../audit/index.ts';
+import {
+  EmbeddedTrailLeftBehind,
+  openPostgresAuditTrail,
+  openSqliteAuditTrail,
+  type ChainedAuditTrail,
+} from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
 import { openPostgresPool } from '../database/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { readEncryptionKeyFile, StoreError } from '../store/index.ts';
 
-const AUDIT_FILE = 'audit.sqlite';
+export const AUDIT_FILE = 'audit.sqlite';
+
+export function readAuditKey(config: Readonly<Config>): Buffer {
+  try {
+    return readEncryptionKeyFile(config.audit.keyFile, 'audit key');
+  } catch (cause) {
+    const why = cause instanceof StoreError ? `${cause.code}: ${cause.message}` : String(cause);
+    throw new BeeldbrugError(
+      'KEY_FILE_PROBLEM',
+      `the audit key cannot be used (${why}); \`beeldbrug init\` writes a fresh one for a new node`,
+      { cause },
+    );
+  }
+}
 
 /** Where the witness of the trail's newest record lives when the configuration does not say. */
 export function auditWitnessFile(config: Readonly<Config>): string {
@@ -32,17 +50,7 @@ export async function openAuditTrail(
   config: Readonly<Config>,
   o: { forVerify?: boolean } = {},
 ): Promise<ChainedAuditTrail> {
-  let key: Buffer;
-  try {
-    key = readEncryptionKeyFile(config.audit.keyFile, 'audit key');
-  } catch (cause) {
-    const why = cause instanceof StoreError ? `${cause.code}: ${cause.message}` : String(cause);
-    throw new BeeldbrugError(
-      'KEY_FILE_PROBLEM',
-      `the audit key cannot be used (${why}); \`beeldbrug init\` writes a fresh one for a new node`,
-      { cause },
-    );
-  }
+  const key = readAuditKey(config);
   const witnessFile = auditWitnessFile(config);
   const options = { key, organizationUra: config.node.organization.ura, witnessFile };
   const database = config.database;
@@ -50,9 +58,19 @@ export async function openAuditTrail(
   try {
     trail =
       database.kind === 'postgresql'
-        ? await openPostgresAuditTrail(openPostgresPool(database), { ...options, witnessMayBeNew: true })
+        ? await openPostgresAuditTrail(openPostgresPool(database), {
+            ...options,
+            witnessMayBeNew: true,
+            embeddedFile: join(config.dataDir, AUDIT_FILE),
+          })
         : await openSqliteAuditTrail(join(config.dataDir, AUDIT_FILE), options);
   } catch (cause) {
+    if (cause instanceof EmbeddedTrailLeftBehind)
+      throw new BeeldbrugError(
+        'DATA_NOT_MIGRATED',
+        `${cause.message}: stop the node and run \`beeldbrug migrate --config FILE\`, which copies it (resumable, verified); the node does not start a second trail beside it`,
+        { cause },
+      );
     if (database.kind === 'postgresql') throwDatabaseProblem(database, cause);
     const path = (cause as NodeJS.ErrnoException).path;
     // The witness, its temporary file, or a folder on its way.
@@ -78,7 +96,7 @@ export async function openAuditTrail(
  * A PostgreSQL server that cannot be used, in words an administrator acts on: the password file, the address, or
  * what the server said (a wrong password, no such database). Anything else (a witness that cannot be written) goes on.
  */
-function throwDatabaseProblem(d: Extract<Config['database'], { kind: 'postgresql' }>, cause: unknown): void {
+export function throwDatabaseProblem(d: Extract<Config['database'], { kind: 'postgresql' }>, cause: unknown): void {
   const err = cause as NodeJS.ErrnoException & { severity?: string };
   const server = `the PostgreSQL server ${d.host}:${d.port} (database ${d.name}, user ${d.user})`;
   if (err.path !== undefined && err.path === d.passwordFile)

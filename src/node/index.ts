@@ -10,3 +10,4 @@ export { insecureFiles } from './insecure-files.ts';
 export type { AuditChainView, SessionUser, SessionView } from './account-routes.ts';
 export { BEELDBRUG_VERSION } from './version.ts';
 export { SqlitePrefetchDeliveries, type PendingDelivery, type PrefetchDeliveries } from './prefetch-deliveries.ts';
+export { migrateToDatabase, type MigrationReport } from './migrate.ts';

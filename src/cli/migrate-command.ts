@@ -1,0 +1,40 @@
+import type { Config } from '../config/index.ts';
+import { migrateToDatabase } from '../node/index.ts';
+import { printJson } from './cli-output.ts';
+
+/** Progress is shown every this many records: a trail of years holds millions. */
+const PROGRESS_EVERY = 50_000;
+
+/**
+ * `beeldbrug migrate`: with the node stopped, copies what it kept in its data folder to the database server its
+ * configuration names, verifies the copy, and says so. Run it again after an interruption: it goes on where it stopped.
+ * Returns the exit code: 0 when the copy is complete and verifies, 1 otherwise.
+ */
+export async function migrateFromCli(
+  config: Readonly<Config>,
+  out: NodeJS.WritableStream = process.stdout,
+  json = false,
+): Promise<number> {
+  const report = await migrateToDatabase(config, (what, copied) => {
+    if (!json && copied % PROGRESS_EVERY === 0) out.write(`${what}: ${copied} records copied so far\n`);
+  });
+  const a = report.audit;
+  if (json) {
+    printJson(report, out);
+    return a.verification.ok ? 0 : 1;
+  }
+  out.write(
+    `audit trail: ${a.copied} records copied from ${a.from}${a.already > 0 ? ` (${a.already} were there from an earlier run)` : ''}\n`,
+  );
+  if (!a.verification.ok) {
+    out.write(
+      `audit trail BROKEN at record ${a.verification.firstBadSequence} after copying: ${a.verification.problem}; the node will not start on it\n`,
+    );
+    return 1;
+  }
+  out.write(
+    `audit trail verified ${a.to}: ${a.verification.records} records, newest ${a.newest.sequence}, chain hash ${a.newest.hash}\n` +
+      `start the node with this configuration; keep ${a.from} with the node's backups (the database holds the trail now)\n`,
+  );
+  return 0;
+}

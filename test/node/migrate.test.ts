@@ -1,0 +1,79 @@
+// An embedded node moved to a PostgreSQL server: switched over before its trail is moved it refuses to start (no second
+// trail beside the first); `beeldbrug migrate` copies and verifies the trail; then it starts and records on.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { migrateFromCli } from '../../src/cli/migrate-command.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { BeeldbrugError } from '../../src/errors/index.ts';
+import { synthesize } from '../../src/synth/index.ts';
+import { run } from '../dimse/helpers.ts';
+import { startPostgres } from '../support/postgres.ts';
+import { restartTestNode, startTestNode } from '../support/node.ts';
+import { tempDir } from '../support/tmp.ts';
+import { requireTool } from '../support/tools.ts';
+
+const PACS = 'PACS_AE';
+
+test('an embedded node moves its audit trail to PostgreSQL with beeldbrug migrate, and records on there', async (t) => {
+  if (requireTool(t, 'storescu') === undefined) return;
+  const server = await startPostgres(t);
+  if (server === undefined) return;
+  const s = await server.database('moved_node');
+  const synth = await synthesize({ outDir: join(tempDir(t), 'synth'), patients: 1, seed: 11 });
+  const study = synth.patients[0]!.studies[0]!;
+  const n = await startTestNode(t, { peers: [{ aeTitle: PACS, host: '127.0.0.1', port: 1, description: 'PACS' }] });
+  const stored = await run('storescu', ['-aet', PACS, '-aec', n.aeTitle, '127.0.0.1', String(n.port), ...study.files]);
+  assert.equal(stored.code, 0, stored.stderr);
+  const before = await n.node.audit.list({ limit: 100_000 });
+  assert.ok(before.some((r) => r.action === 'receive' && r.objects.studyInstanceUid === study.studyInstanceUid));
+  await n.node.close();
+
+  const raw = parseYaml(readFileSync(n.configPath, 'utf8')) as Record<string, unknown>;
+  raw['database'] = { kind: 'postgresql', ...s };
+  writeFileSync(n.configPath, stringifyYaml(raw));
+  await assert.rejects(
+    restartTestNode(t, n),
+    (err: unknown) =>
+      err instanceof BeeldbrugError &&
+      err.code === 'DATA_NOT_MIGRATED' &&
+      /audit\.sqlite \(records up to \d+\) is not in the database: stop the node and run `beeldbrug migrate/.test(
+        err.message,
+      ),
+  );
+
+  const out: string[] = [];
+  const sink = { write: (chunk: string) => (out.push(chunk), true) } as unknown as NodeJS.WritableStream;
+  assert.equal(await migrateFromCli(loadConfig(n.configPath), sink), 0, out.join(''));
+  assert.match(out.join(''), new RegExp(`audit trail: ${before.length} records copied from \\S+audit\\.sqlite`));
+  assert.match(
+    out.join(''),
+    new RegExp(
+      `audit trail verified on the PostgreSQL server 127\\.0\\.0\\.1:${s.port}, database moved_node: ${before.length} records`,
+    ),
+  );
+
+  const moved = await restartTestNode(t, n);
+  const after = await moved.node.audit.list({ limit: 100_000 });
+  assert.deepEqual(
+    after.slice(0, before.length).map((r) => r.hash),
+    before.map((r) => r.hash),
+    'the trail on the database is the one the node kept',
+  );
+  const again = await run('storescu', [
+    '-aet',
+    PACS,
+    '-aec',
+    n.aeTitle,
+    '127.0.0.1',
+    String(moved.port),
+    ...study.files,
+  ]);
+  assert.equal(again.code, 0, again.stderr);
+  const last = (await moved.node.audit.list({ afterSequence: before.length, limit: 100_000 })).at(-1);
+  assert.equal(last?.action, 'receive', 'the node records on, into the database');
+  assert.ok((last?.sequence ?? 0) > before.length);
+  assert.deepEqual(await moved.node.audit.verify(), { ok: true, records: last!.sequence });
+});
