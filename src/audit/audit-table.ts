@@ -47,15 +47,73 @@ export interface AuditTable {
   close(): Promise<void>;
 }
 
-/** The filter's conditions as column comparisons, in one order, for either SQL dialect's placeholders. */
-export function filterConditions(filter: AuditFilter): { column: string; op: string; value: string | number }[] {
-  const conditions: [string, string, string | number | undefined][] = [
-    ['bsn', '=', filter.bsn],
-    ['user_id', '=', filter.userId],
-    ['action', '=', filter.action],
-    ['time', '>=', filter.since],
-    ['time', '<', filter.until],
-    ['sequence', '>', filter.afterSequence],
+export const COLUMNS = 'sequence, time, action, bsn, user_id, event_json, hash';
+
+type Value = string | number | null;
+
+/** How a table runs one statement, written with `?` placeholders (PostgreSQL's are numbered by `numbered`). */
+export interface Statements {
+  one<T>(sql: string, params?: readonly Value[]): Promise<T | undefined>;
+  all<T>(sql: string, params?: readonly Value[]): Promise<T[]>;
+  run(sql: string, params?: readonly Value[]): Promise<void>;
+}
+
+/** The reads and writes that are the same SQL on SQLite and PostgreSQL; each table adds what differs. */
+export function sharedOperations(q: Statements): Omit<AuditWriter, 'rowsAt' | 'rows' | 'structureProblem'> {
+  return {
+    newest: () => q.one('SELECT sequence, hash FROM audit_record ORDER BY sequence DESC LIMIT 1'),
+    lastPruned: () => q.one<Anchor>('SELECT sequence, hash, mac FROM audit_pruned ORDER BY sequence DESC LIMIT 1'),
+    head: () => q.one<Anchor>('SELECT sequence, hash, mac FROM audit_head'),
+    firstSequenceFrom: async (time) =>
+      (await q.one<{ s: number | null }>('SELECT MIN(sequence) AS s FROM audit_record WHERE time >= ?', [time]))?.s ??
+      undefined,
+    append: (r) =>
+      q.run(`INSERT INTO audit_record (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`, [
+        r.sequence,
+        r.time,
+        r.action,
+        r.bsn,
+        r.user_id,
+        r.event_json,
+        r.hash,
+      ]),
+    setHead: (h) =>
+      q.run(
+        'INSERT INTO audit_head (one, sequence, hash, mac) VALUES (1, ?, ?, ?) ON CONFLICT (one) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, mac = excluded.mac',
+        [h.sequence, h.hash, h.mac],
+      ),
+    prune: async (a) => {
+      await q.run('INSERT INTO audit_pruned (sequence, hash, mac, time) VALUES (?, ?, ?, ?)', [
+        a.sequence,
+        a.hash,
+        a.mac,
+        a.time,
+      ]);
+      await q.run('DELETE FROM audit_record WHERE sequence <= ?', [a.sequence]);
+    },
+  };
+}
+
+/** The records a filter selects, in sequence order, at most `limit`. */
+export function listRecords(q: Statements, filter: AuditFilter, limit: number): Promise<Row[]> {
+  const conditions: [string, string | number | undefined][] = [
+    ['bsn = ?', filter.bsn],
+    ['user_id = ?', filter.userId],
+    ['action = ?', filter.action],
+    ['time >= ?', filter.since],
+    ['time < ?', filter.until],
+    ['sequence > ?', filter.afterSequence],
   ];
-  return conditions.flatMap(([column, op, value]) => (value === undefined ? [] : [{ column, op, value }]));
+  const given = conditions.flatMap(([condition, value]) => (value === undefined ? [] : [{ condition, value }]));
+  const where = given.length > 0 ? `WHERE ${given.map((g) => g.condition).join(' AND ')}` : '';
+  return q.all<Row>(
+    `SELECT ${COLUMNS} FROM audit_record ${where} ORDER BY sequence LIMIT ${limit}`,
+    given.map((g) => g.value),
+  );
+}
+
+/** `?` placeholders as PostgreSQL's `$1`, `$2`... (the statements here hold no `?` in literals). */
+export function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${(n += 1)}`);
 }

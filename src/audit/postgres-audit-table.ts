@@ -1,5 +1,14 @@
 import { inPostgresTransaction, migratePostgres, type PostgresClient, type PostgresPool } from '../database/index.ts';
-import { filterConditions, type Anchor, type AuditReader, type AuditTable, type AuditWriter } from './audit-table.ts';
+import {
+  COLUMNS,
+  listRecords,
+  numbered,
+  sharedOperations,
+  type AuditReader,
+  type AuditTable,
+  type AuditWriter,
+  type Statements,
+} from './audit-table.ts';
 import type { Row, UntrustedRow } from './chain-form.ts';
 import type { AuditFilter } from './types.ts';
 
@@ -42,7 +51,6 @@ const MIGRATIONS = [
      FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse('prune anchors are append-only');`,
 ];
 
-const COLUMNS = 'sequence, time, action, bsn, user_id, event_json, hash';
 /** Every appending node takes this lock for its transaction: the chain is one strict sequence across nodes. */
 const APPEND_LOCK = 'beeldbrug audit append';
 /** Rows read per round trip while verify walks the whole trail. */
@@ -78,14 +86,8 @@ export class PostgresAuditTable implements AuditTable {
     });
   }
 
-  async list(filter: AuditFilter, limit: number): Promise<Row[]> {
-    const given = filterConditions(filter);
-    const where = given.length > 0 ? `WHERE ${given.map((g, i) => `${g.column} ${g.op} $${i + 1}`).join(' AND ')}` : '';
-    const result = await this.#pool.query<Row>(
-      `SELECT ${COLUMNS} FROM audit_record ${where} ORDER BY sequence LIMIT ${limit}`,
-      given.map((g) => g.value),
-    );
-    return result.rows;
+  list(filter: AuditFilter, limit: number): Promise<Row[]> {
+    return listRecords(statementsOn(this.#pool), filter, limit);
   }
 
   async close(): Promise<void> {
@@ -93,54 +95,34 @@ export class PostgresAuditTable implements AuditTable {
   }
 }
 
-function operations(client: PostgresClient): AuditWriter {
-  const one = async <T>(sql: string, params: unknown[] = []): Promise<T | undefined> =>
-    (await client.query(sql, params)).rows[0] as T | undefined;
+/** Statements on a pool (any connection) or on the one connection of a transaction. */
+function statementsOn(db: PostgresPool | PostgresClient): Statements {
+  const rows = async <T>(sql: string, params: readonly unknown[] = []): Promise<T[]> =>
+    (await db.query(numbered(sql), [...params])).rows as T[];
   return {
-    newest: () => one('SELECT sequence, hash FROM audit_record ORDER BY sequence DESC LIMIT 1'),
-    lastPruned: () => one<Anchor>('SELECT sequence, hash, mac FROM audit_pruned ORDER BY sequence DESC LIMIT 1'),
-    head: () => one<Anchor>('SELECT sequence, hash, mac FROM audit_head'),
+    one: async <T>(sql: string, params?: readonly unknown[]) => (await rows<T>(sql, params))[0],
+    all: rows,
+    run: async (sql, params) => {
+      await rows(sql, params);
+    },
+  };
+}
+
+function operations(client: PostgresClient): AuditWriter {
+  return {
+    ...sharedOperations(statementsOn(client)),
     rowsAt: async (sequences) =>
       (await client.query(`SELECT ${COLUMNS} FROM audit_record WHERE sequence = ANY($1::bigint[])`, [sequences]))
         .rows as UntrustedRow[],
     rows: () => batches(client),
-    firstSequenceFrom: async (time) =>
-      (await one<{ s: number | null }>('SELECT MIN(sequence) AS s FROM audit_record WHERE time >= $1', [time]))?.s ??
-      undefined,
     structureProblem: async () => {
       // A view in the place of a table could answer a filtered query otherwise than the full scan verify makes.
-      const tables = await one<{ n: number }>(
+      const tables = await client.query<{ n: number }>(
         `SELECT COUNT(*)::int AS n FROM information_schema.tables
          WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
            AND table_name IN ('audit_record', 'audit_head', 'audit_pruned')`,
       );
-      return tables?.n === 3 ? undefined : 'the audit tables were replaced (by views, or removed)';
-    },
-    append: async (r) => {
-      await client.query(`INSERT INTO audit_record (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
-        r.sequence,
-        r.time,
-        r.action,
-        r.bsn,
-        r.user_id,
-        r.event_json,
-        r.hash,
-      ]);
-    },
-    setHead: async (h) => {
-      await client.query(
-        'INSERT INTO audit_head (one, sequence, hash, mac) VALUES (1, $1, $2, $3) ON CONFLICT (one) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, mac = excluded.mac',
-        [h.sequence, h.hash, h.mac],
-      );
-    },
-    prune: async (a) => {
-      await client.query('INSERT INTO audit_pruned (sequence, hash, mac, time) VALUES ($1, $2, $3, $4)', [
-        a.sequence,
-        a.hash,
-        a.mac,
-        a.time,
-      ]);
-      await client.query('DELETE FROM audit_record WHERE sequence <= $1', [a.sequence]);
+      return tables.rows[0]?.n === 3 ? undefined : 'the audit tables were replaced (by views, or removed)';
     },
   };
 }

@@ -1,7 +1,17 @@
-import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
 import { openSqliteDatabase, Serial } from '../database/index.ts';
-import { filterConditions, type Anchor, type AuditReader, type AuditTable, type AuditWriter } from './audit-table.ts';
+import {
+  COLUMNS,
+  listRecords,
+  sharedOperations,
+  type AuditReader,
+  type AuditTable,
+  type AuditWriter,
+  type Statements,
+} from './audit-table.ts';
 import type { Row, UntrustedRow } from './chain-form.ts';
+
+type Value = string | number | null;
 import type { AuditFilter } from './types.ts';
 
 const SCHEMA = `
@@ -26,8 +36,6 @@ const SCHEMA = `
   CREATE TRIGGER IF NOT EXISTS audit_pruned_no_update BEFORE UPDATE ON audit_pruned BEGIN SELECT RAISE(ABORT, 'prune anchors are append-only'); END;
   CREATE TRIGGER IF NOT EXISTS audit_pruned_no_delete BEFORE DELETE ON audit_pruned BEGIN SELECT RAISE(ABORT, 'prune anchors are append-only'); END;`;
 
-const COLUMNS = 'sequence, time, action, bsn, user_id, event_json, hash';
-
 /**
  * The embedded audit table: its own SQLite file. One connection, so transactions run one after another (the queue);
  * another process (the CLI) appending meanwhile waits on SQLite's write lock, taken when a write transaction begins.
@@ -36,6 +44,8 @@ export class SqliteAuditTable implements AuditTable {
   readonly #db: DatabaseSync;
   readonly #serial = new Serial();
   readonly #ops: AuditWriter;
+  /** Statements run synchronously underneath; the Promise is the shared operations' shape. */
+  readonly #statements: Statements;
 
   constructor(path: string) {
     this.#db = openSqliteDatabase(path);
@@ -45,6 +55,14 @@ export class SqliteAuditTable implements AuditTable {
       this.#db.close();
       throw err;
     }
+    const db = this.#db;
+    this.#statements = {
+      one: async <T>(sql: string, params: readonly Value[] = []) => db.prepare(sql).get(...params) as T | undefined,
+      all: async <T>(sql: string, params: readonly Value[] = []) => db.prepare(sql).all(...params) as T[],
+      run: async (sql, params = []) => {
+        db.prepare(sql).run(...params);
+      },
+    };
     this.#ops = this.#operations();
   }
 
@@ -74,14 +92,7 @@ export class SqliteAuditTable implements AuditTable {
   }
 
   list(filter: AuditFilter, limit: number): Promise<Row[]> {
-    const given = filterConditions(filter);
-    const where = given.length > 0 ? `WHERE ${given.map((g) => `${g.column} ${g.op} ?`).join(' AND ')}` : '';
-    return this.#serial.run(
-      async () =>
-        this.#db
-          .prepare(`SELECT ${COLUMNS} FROM audit_record ${where} ORDER BY sequence LIMIT ${limit}`)
-          .all(...given.map((g) => g.value)) as unknown as Row[],
-    );
+    return this.#serial.run(() => listRecords(this.#statements, filter, limit));
   }
 
   close(): Promise<void> {
@@ -90,20 +101,13 @@ export class SqliteAuditTable implements AuditTable {
 
   #operations(): AuditWriter {
     const db = this.#db;
-    const one = <T>(sql: string, ...params: SQLInputValue[]): T | undefined =>
-      db.prepare(sql).get(...params) as T | undefined;
     return {
-      newest: async () => one('SELECT sequence, hash FROM audit_record ORDER BY sequence DESC LIMIT 1'),
-      lastPruned: async () =>
-        one<Anchor>('SELECT sequence, hash, mac FROM audit_pruned ORDER BY sequence DESC LIMIT 1'),
-      head: async () => one<Anchor>('SELECT sequence, hash, mac FROM audit_head'),
+      ...sharedOperations(this.#statements),
       rowsAt: async (sequences) =>
         db
           .prepare(`SELECT ${COLUMNS} FROM audit_record WHERE sequence IN (${sequences.map(() => '?').join(', ')})`)
           .all(...sequences) as UntrustedRow[],
       rows: () => syncRows(db.prepare(`SELECT ${COLUMNS} FROM audit_record ORDER BY sequence`).iterate()),
-      firstSequenceFrom: async (time) =>
-        one<{ s: number | null }>('SELECT MIN(sequence) AS s FROM audit_record WHERE time >= ?', time)?.s ?? undefined,
       structureProblem: async () => {
         const integrity = (db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[]).map(
           (r) => r.integrity_check,
@@ -111,35 +115,12 @@ export class SqliteAuditTable implements AuditTable {
         if (integrity.join() !== 'ok')
           return `the audit file is damaged or its indexes were edited (${integrity.slice(0, 3).join('; ')})`;
         // A view in the place of a table could answer a filtered query otherwise than the full scan verify makes.
-        const tables = one<{ n: number }>(
-          "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('audit_record', 'audit_head', 'audit_pruned')",
-        );
+        const tables = db
+          .prepare(
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('audit_record', 'audit_head', 'audit_pruned')",
+          )
+          .get() as { n: number } | undefined;
         return tables?.n === 3 ? undefined : 'the audit tables were replaced (by views, or removed)';
-      },
-      append: async (r) => {
-        db.prepare(`INSERT INTO audit_record (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
-          r.sequence,
-          r.time,
-          r.action,
-          r.bsn,
-          r.user_id,
-          r.event_json,
-          r.hash,
-        );
-      },
-      setHead: async (h) => {
-        db.prepare(
-          'INSERT INTO audit_head (one, sequence, hash, mac) VALUES (1, ?, ?, ?) ON CONFLICT (one) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, mac = excluded.mac',
-        ).run(h.sequence, h.hash, h.mac);
-      },
-      prune: async (a) => {
-        db.prepare('INSERT INTO audit_pruned (sequence, hash, mac, time) VALUES (?, ?, ?, ?)').run(
-          a.sequence,
-          a.hash,
-          a.mac,
-          a.time,
-        );
-        db.prepare('DELETE FROM audit_record WHERE sequence <= ?').run(a.sequence);
       },
     };
   }
