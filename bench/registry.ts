@@ -82,7 +82,11 @@ function certificates(): {
 }
 
 /** Every patient's localizations and consents, in pseudonym order, through the registry's own store. */
-function load(pseudonyms: Buffer, order: Uint32Array, dbFile: string): { locations: number; consents: number } {
+async function load(
+  pseudonyms: Buffer,
+  order: Uint32Array,
+  dbFile: string,
+): Promise<{ locations: number; consents: number }> {
   const store = new SqliteRegistryStore(dbFile);
   const at = Date.now();
   const totals = { locations: 0, consents: 0 };
@@ -127,7 +131,7 @@ function load(pseudonyms: Buffer, order: Uint32Array, dbFile: string): { locatio
         process.stdout.write(`  ${(start + BATCH).toLocaleString('en')} patients loaded\n`);
     }
   } finally {
-    store.close();
+    await store.close();
   }
   return totals;
 }
@@ -235,7 +239,7 @@ try {
     const order = pseudonymOrder(pseudonyms);
     console.log(`  sorted by pseudonym in ${seconds(sortStarted)} s`);
     const insertStarted = performance.now();
-    const rows = load(pseudonyms, order, dbFile);
+    const rows = await load(pseudonyms, order, dbFile);
     console.log(
       `  ${rows.locations.toLocaleString('en')} localizations and ${rows.consents.toLocaleString('en')} consents inserted in ${seconds(insertStarted)} s`,
     );

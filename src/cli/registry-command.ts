@@ -71,7 +71,7 @@ export function initRegistry(dir: string, v: RegistryInitValues): string {
  */
 export async function serveRegistry(config: RegistryConfig, logger: Logger): Promise<void> {
   if (config.workers > 1 && cluster.isPrimary) {
-    openRegistryStore(config).close();
+    await openRegistryStore(config).close();
     await superviseWorkers(config.workers, logger);
     return;
   }

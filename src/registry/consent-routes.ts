@@ -96,7 +96,7 @@ export function registerConsentRoutes(app: HttpsApp, d: ConsentRoutesDeps): void
       );
       return refused(reply, access);
     }
-    const c = d.store.addConsent(consent);
+    const c = await d.store.addConsent(consent);
     d.queryLog.info(
       {
         op: 'consent-record',
@@ -116,9 +116,9 @@ export function registerConsentRoutes(app: HttpsApp, d: ConsentRoutesDeps): void
     const pseudonym = pseudonymParam(q['patient:identifier']);
     if (pseudonym === undefined) return invalid(reply, [`patient:identifier=${PSEUDONYM_SYSTEM}|<pseudonym>`]);
     // A care provider sees the consents it recorded; which others the patient permitted or denied is not its business.
-    const consents = d.store
-      .consentsOf(pseudonym)
-      .filter((c) => decideConsentAccess(client, { kind: 'read', consent: c }).allow);
+    const consents = (await d.store.consentsOf(pseudonym)).filter(
+      (c) => decideConsentAccess(client, { kind: 'read', consent: c }).allow,
+    );
     d.queryLog.info(
       { op: 'consent-list', ...logged(client), pseudonym: pseudonym.toString('base64url'), answer: consents.length },
       'consents listed',
@@ -127,14 +127,14 @@ export function registerConsentRoutes(app: HttpsApp, d: ConsentRoutesDeps): void
   });
 
   /** The consent of the request's id if this client may `kind` it; else the answer is sent and undefined returned. */
-  const mine = (
+  const mine = async (
     req: FastifyRequest,
     reply: FastifyReply,
     client: CallingClient,
     kind: 'read' | 'revoke',
-  ): ConsentRecord | undefined => {
+  ): Promise<ConsentRecord | undefined> => {
     const id = consentIdParam(req);
-    const c = id !== undefined ? d.store.consent(id) : undefined;
+    const c = id !== undefined ? await d.store.consent(id) : undefined;
     const access: ConsentAccess =
       c !== undefined
         ? decideConsentAccess(client, { kind, consent: c })
@@ -151,7 +151,7 @@ export function registerConsentRoutes(app: HttpsApp, d: ConsentRoutesDeps): void
 
   app.get('/fhir/Consent/:id', partner, async (req, reply) => {
     const client = clientOf(req);
-    const c = mine(req, reply, client, 'read');
+    const c = await mine(req, reply, client, 'read');
     if (c === undefined) return reply;
     d.queryLog.info({ op: 'consent-read', ...logged(client), consent: c.id }, 'consent read');
     return reply.type(fhir).send(consentToFhir(c));
@@ -159,9 +159,9 @@ export function registerConsentRoutes(app: HttpsApp, d: ConsentRoutesDeps): void
 
   app.get('/fhir/Consent/:id/_history', partner, async (req, reply) => {
     const client = clientOf(req);
-    const c = mine(req, reply, client, 'read');
+    const c = await mine(req, reply, client, 'read');
     if (c === undefined) return reply;
-    const history = d.store.consentHistory(c.id);
+    const history = await d.store.consentHistory(c.id);
     const { revokedAt: _revokedAt, ...unrevoked } = c;
     d.queryLog.info(
       { op: 'consent-history', ...logged(client), consent: c.id, answer: history.length },
@@ -200,7 +200,7 @@ export function registerConsentRoutes(app: HttpsApp, d: ConsentRoutesDeps): void
   app.put('/fhir/Consent/:id', partner, async (req, reply) => {
     const client = clientOf(req);
     const id = consentIdParam(req);
-    const existing = id !== undefined ? d.store.consent(id) : undefined;
+    const existing = id !== undefined ? await d.store.consent(id) : undefined;
     const now = Date.now();
     const parsed = consentFromFhir(
       req.body,
@@ -231,7 +231,7 @@ export function registerConsentRoutes(app: HttpsApp, d: ConsentRoutesDeps): void
       channel: channelOf(client),
       performer: { id: terms.recordedBy.id, name: terms.recordedBy.name },
     };
-    const changed = d.store.changeConsent(existing.id, terms, by, now);
+    const changed = await d.store.changeConsent(existing.id, terms, by, now);
     // Revoked between the check and the change (another worker): the revocation stands.
     if (changed === undefined || changed.status !== 'active')
       return refused(reply, {
@@ -254,10 +254,10 @@ export function registerConsentRoutes(app: HttpsApp, d: ConsentRoutesDeps): void
 
   app.post('/fhir/Consent/:id/$revoke', partner, async (req, reply) => {
     const client = clientOf(req);
-    const c = mine(req, reply, client, 'revoke');
+    const c = await mine(req, reply, client, 'revoke');
     if (c === undefined) return reply;
     // The revoking person is not named in a $revoke without a body; the client system is, from its certificate.
-    const revoked = d.store.revokeConsent(c.id, Date.now(), {
+    const revoked = await d.store.revokeConsent(c.id, Date.now(), {
       ura: client.ura,
       subject: client.subject,
       channel: channelOf(client),

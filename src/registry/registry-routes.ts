@@ -77,7 +77,7 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
         .type('application/fhir+json')
         .send(operationOutcome('forbidden', [`a node registers its own organization (URA ${ura}) as custodian`]));
     }
-    const added = d.store.addLocations([parsed.value], Date.now());
+    const added = await d.store.addLocations([parsed.value], Date.now());
     d.queryLog.info(
       { op: 'register', client: ura, pseudonym: parsed.value.pseudonym.toString('base64url'), added },
       'localization registered',
@@ -108,8 +108,8 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
         );
     }
     const now = Date.now();
-    const added = d.store.addLocations(parsed.value.add, now);
-    const removed = d.store.removeLocations(parsed.value.remove);
+    const added = await d.store.addLocations(parsed.value.add, now);
+    const removed = await d.store.removeLocations(parsed.value.remove);
     d.queryLog.info(
       {
         op: 'register-bulk',
@@ -138,7 +138,7 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
     const category = categoryParam(q['category']);
     if (pseudonym === undefined || category === undefined)
       return invalid(reply, [`subject:identifier=${PSEUDONYM_SYSTEM}|<pseudonym> and an optional category=imaging`]);
-    const removed = d.store.removeLocations([{ pseudonym, ura, category }]);
+    const removed = await d.store.removeLocations([{ pseudonym, ura, category }]);
     d.queryLog.info(
       { op: 'remove', client: ura, pseudonym: pseudonym.toString('base64url'), removed },
       'localization removed',
@@ -158,11 +158,11 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
       ]);
     }
     const now = Date.now();
-    const consents = d.store.consentTermsOf(pseudonym);
+    const consents = await d.store.consentTermsOf(pseudonym);
     const requester = party(ura);
     // Only organizations the patient permits to release to this requester are named; the others stay unknown to it.
     // No consent means no one may release, so the localizations need not be read at all.
-    const permitted = (consents.length === 0 ? [] : d.store.locationsOf(pseudonym)).filter(
+    const permitted = (consents.length === 0 ? [] : await d.store.locationsOf(pseudonym)).filter(
       (l) =>
         l.category === category &&
         l.ura !== ura &&
@@ -209,13 +209,13 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
         `only the holder asks about its own release (you are URA ${ura})`,
       );
     }
-    const decision = decideRelease(d.store.consentTermsOf(Buffer.from(p, 'base64url')), {
+    const decision = decideRelease(await d.store.consentTermsOf(Buffer.from(p, 'base64url')), {
       holder: party(ura),
       requester: party(requesterUra),
       category,
       at: Date.now(),
     });
-    const consentId = 'consentRow' in decision ? d.store.consentIdOf(decision.consentRow) : undefined;
+    const consentId = 'consentRow' in decision ? await d.store.consentIdOf(decision.consentRow) : undefined;
     const consentReference = consentId !== undefined ? `Consent/${consentId}` : undefined;
     d.queryLog.info(
       {

@@ -87,11 +87,11 @@ export async function startRegistry(
       store,
       close: async () => {
         await server.close();
-        store.close();
+        await store.close();
       },
     };
   } catch (err) {
-    store.close();
+    await store.close();
     throw err;
   }
 }

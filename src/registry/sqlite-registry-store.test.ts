@@ -26,26 +26,26 @@ const portal: ChangedBy = {
   performer: { id: 'digid', name: 'de patiënt' },
 };
 
-test('registry store: the consent terms a decision reads are the consents minus who recorded them, oldest first', (t) => {
+test('registry store: the consent terms a decision reads are the consents minus who recorded them, oldest first', async (t) => {
   const store = new SqliteRegistryStore(tempFile(t));
   t.after(() => store.close());
   const p = pseudonym(1);
-  store.addConsent(consent(p, 'permit'));
-  store.addConsent(consent(pseudonym(2), 'permit'));
-  const denied = store.addConsent(consent(p, 'deny', '10000003'));
-  store.revokeConsent(denied.id, 3000, portal);
-  const full = store.consentsOf(p);
-  const terms = store.consentTermsOf(p);
+  await store.addConsent(consent(p, 'permit'));
+  await store.addConsent(consent(pseudonym(2), 'permit'));
+  const denied = await store.addConsent(consent(p, 'deny', '10000003'));
+  await store.revokeConsent(denied.id, 3000, portal);
+  const full = await store.consentsOf(p);
+  const terms = await store.consentTermsOf(p);
   assert.equal(terms.length, 2);
   assert.deepEqual(
     terms,
     full.map(({ id: _i, pseudonym: _p, recordedAt: _r, recordedBy: _b, channel: _c, ...rest }) => rest),
   );
   assert.equal(terms[1]?.revokedAt, 3000);
-  assert.deepEqual(store.consentTermsOf(pseudonym(9)), []);
+  assert.deepEqual(await store.consentTermsOf(pseudonym(9)), []);
 });
 
-test('registry store: an index from an older version is replaced by the covering one, which the hot query uses alone', (t) => {
+test('registry store: an index from an older version is replaced by the covering one, which the hot query uses alone', async (t) => {
   const file = tempFile(t);
   const old = new DatabaseSync(file);
   old.exec(`CREATE TABLE consents (id INTEGER PRIMARY KEY, pseudonym BLOB NOT NULL, status TEXT NOT NULL, decision TEXT NOT NULL,
@@ -59,15 +59,15 @@ test('registry store: an index from an older version is replaced by the covering
   const store = new SqliteRegistryStore(file);
   t.after(() => store.close());
   assert.equal(
-    store.consentTermsOf(pseudonym(4))[0]?.decision,
+    (await store.consentTermsOf(pseudonym(4)))[0]?.decision,
     'permit',
     'the consent recorded before the upgrade still counts',
   );
-  assert.equal(store.consent('1')?.recordedBy.ura, '10000002', 'its old number still names it');
-  assert.equal(store.consentIdOf(1), '1');
-  const added = store.addConsent(consent(pseudonym(4), 'deny'));
+  assert.equal((await store.consent('1'))?.recordedBy.ura, '10000002', 'its old number still names it');
+  assert.equal(await store.consentIdOf(1), '1');
+  const added = await store.addConsent(consent(pseudonym(4), 'deny'));
   assert.match(added.id, /^[A-Za-z0-9_-]{22}$/, 'a consent recorded after the upgrade gets a random id');
-  assert.equal(store.consent(String(added.row)), undefined, 'and is not found by its row number');
+  assert.equal(await store.consent(String(added.row)), undefined, 'and is not found by its row number');
   const check = new DatabaseSync(file, { readOnly: true });
   t.after(() => check.close());
   const indexes = (
@@ -87,7 +87,7 @@ test('registry store: an index from an older version is replaced by the covering
   assert.doesNotMatch(plan.join('\n'), /TEMP B-TREE/, 'id order comes from the index');
 });
 
-test('registry store: a bulk load is idempotent for localizations, adds every consent, and warms the page cache', (t) => {
+test('registry store: a bulk load is idempotent for localizations, adds every consent, and warms the page cache', async (t) => {
   const store = new SqliteRegistryStore(tempFile(t));
   t.after(() => store.close());
   const locations = [1, 2, 3].flatMap((n) => [
@@ -105,39 +105,42 @@ test('registry store: a bulk load is idempotent for localizations, adds every co
     { locations: 0, consents: 0 },
     'the same localizations again add nothing',
   );
-  assert.deepEqual(store.locationsOf(pseudonym(2)), [{ ura: '10000002', category: 'imaging', registeredAt: 5000 }]);
-  assert.equal(store.consentTermsOf(pseudonym(2))[0]?.decision, 'deny');
+  assert.deepEqual(await store.locationsOf(pseudonym(2)), [
+    { ura: '10000002', category: 'imaging', registeredAt: 5000 },
+  ]);
+  assert.equal((await store.consentTermsOf(pseudonym(2)))[0]?.decision, 'deny');
   assert.deepEqual(store.warm(), { locations: 3, consents: 2 }, 'every localization and consent term was read');
 });
 
-test('registry store: consent ids are 128 random bits; a change and a revocation replace the terms once, and the history names who made each', (t) => {
+test('registry store: consent ids are 128 random bits; a change and a revocation replace the terms once, and the history names who made each', async (t) => {
   const store = new SqliteRegistryStore(tempFile(t));
   t.after(() => store.close());
-  const ids = new Set(Array.from({ length: 200 }, () => store.addConsent(consent(pseudonym(1), 'permit')).id));
+  const ids = new Set<string>();
+  for (let n = 0; n < 200; n += 1) ids.add((await store.addConsent(consent(pseudonym(1), 'permit'))).id);
   assert.equal(ids.size, 200);
   for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]{22}$/);
 
-  const c = store.addConsent(consent(pseudonym(2), 'permit', '10000002'));
+  const c = await store.addConsent(consent(pseudonym(2), 'permit', '10000002'));
   const terms = {
     decision: 'deny' as const,
     category: 'imaging' as const,
     actor: { role: 'holder' as const, organization: { ura: '10000002' } },
     period: { start: 1500, end: 9000 },
   };
-  const changed = store.changeConsent(c.id, terms, portal, 2500);
+  const changed = await store.changeConsent(c.id, terms, portal, 2500);
   assert.equal(changed?.decision, 'deny');
   assert.deepEqual(changed?.period, { start: 1500, end: 9000 });
   assert.deepEqual(changed?.recordedBy, c.recordedBy, 'a change by the patient does not make the portal the recorder');
-  assert.equal(store.revokeConsent(c.id, 3000, portal)?.revokedAt, 3000);
-  assert.equal(store.revokeConsent(c.id, 4000, portal)?.revokedAt, 3000, 'the first revocation stands');
+  assert.equal((await store.revokeConsent(c.id, 3000, portal))?.revokedAt, 3000);
+  assert.equal((await store.revokeConsent(c.id, 4000, portal))?.revokedAt, 3000, 'the first revocation stands');
   assert.equal(
-    store.changeConsent(c.id, { ...terms, decision: 'permit' }, portal, 5000)?.decision,
+    (await store.changeConsent(c.id, { ...terms, decision: 'permit' }, portal, 5000))?.decision,
     'deny',
     'a revoked consent is not changed',
   );
-  assert.equal(store.changeConsent('AAAAAAAAAAAAAAAAAAAAAA', terms, portal, 5000), undefined);
+  assert.equal(await store.changeConsent('AAAAAAAAAAAAAAAAAAAAAA', terms, portal, 5000), undefined);
 
-  const history = store.consentHistory(c.id);
+  const history = await store.consentHistory(c.id);
   assert.deepEqual(
     history.map((h) => [h.change, h.at, h.by.ura, h.by.subject, h.by.channel, h.terms.status, h.terms.decision]),
     [
@@ -146,5 +149,5 @@ test('registry store: consent ids are 128 random bits; a change and a revocation
       ['revoke', 3000, '10000050', 'CN=portaal.test', 'patient-portal', 'inactive', 'deny'],
     ],
   );
-  assert.deepEqual(store.consentHistory('AAAAAAAAAAAAAAAAAAAAAA'), []);
+  assert.deepEqual(await store.consentHistory('AAAAAAAAAAAAAAAAAAAAAA'), []);
 });

@@ -282,7 +282,10 @@ export class SqliteRegistryStore implements RegistryStore {
     return inTransaction(this.#db, work);
   }
 
-  addLocations(entries: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[], at: number): number {
+  async addLocations(
+    entries: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[],
+    at: number,
+  ): Promise<number> {
     return this.#inTransaction(() => {
       let added = 0;
       for (const e of entries) added += Number(this.#insertLocation.run(e.pseudonym, e.ura, e.category, at).changes);
@@ -290,7 +293,9 @@ export class SqliteRegistryStore implements RegistryStore {
     });
   }
 
-  removeLocations(entries: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[]): number {
+  async removeLocations(
+    entries: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[],
+  ): Promise<number> {
     return this.#inTransaction(() => {
       let removed = 0;
       for (const e of entries) removed += Number(this.#deleteLocation.run(e.pseudonym, e.ura, e.category).changes);
@@ -298,7 +303,7 @@ export class SqliteRegistryStore implements RegistryStore {
     });
   }
 
-  locationsOf(pseudonym: Buffer): Location[] {
+  async locationsOf(pseudonym: Buffer): Promise<Location[]> {
     return (this.#locations.all(pseudonym) as { ura: string; category: string; registered_at: number }[]).map((r) => ({
       ura: r.ura,
       category: r.category as DataCategory,
@@ -306,7 +311,7 @@ export class SqliteRegistryStore implements RegistryStore {
     }));
   }
 
-  addConsent(c: NewConsent): ConsentRecord {
+  async addConsent(c: NewConsent): Promise<ConsentRecord> {
     return this.#inTransaction(() => {
       const added = consentOf(this.#insertConsent.get(...consentParams(c)) as unknown as ConsentRow);
       const by = {
@@ -343,24 +348,29 @@ export class SqliteRegistryStore implements RegistryStore {
     });
   }
 
-  consentsOf(pseudonym: Buffer): ConsentRecord[] {
+  async consentsOf(pseudonym: Buffer): Promise<ConsentRecord[]> {
     return (this.#consents.all(pseudonym) as unknown as ConsentRow[]).map(consentOf);
   }
 
-  consentTermsOf(pseudonym: Buffer): ConsentTerms[] {
+  async consentTermsOf(pseudonym: Buffer): Promise<ConsentTerms[]> {
     return (this.#consentTerms.all(pseudonym) as unknown as TermsRow[]).map(termsOf);
   }
 
-  consent(id: string): ConsentRecord | undefined {
+  async consent(id: string): Promise<ConsentRecord | undefined> {
     const row = this.#consent.get(id) as unknown as ConsentRow | undefined;
     return row !== undefined ? consentOf(row) : undefined;
   }
 
-  consentIdOf(row: number): string | undefined {
+  async consentIdOf(row: number): Promise<string | undefined> {
     return (this.#consentIdOf.get(row) as { public_id: string } | undefined)?.public_id;
   }
 
-  changeConsent(id: string, terms: ConsentTermsChange, by: ChangedBy, at: number): ConsentRecord | undefined {
+  async changeConsent(
+    id: string,
+    terms: ConsentTermsChange,
+    by: ChangedBy,
+    at: number,
+  ): Promise<ConsentRecord | undefined> {
     return this.#inTransaction(() => {
       const row = this.#change.get(...termsParams(terms), id) as unknown as ConsentRow | undefined;
       if (row === undefined) return this.consent(id);
@@ -370,7 +380,7 @@ export class SqliteRegistryStore implements RegistryStore {
     });
   }
 
-  revokeConsent(id: string, at: number, by: ChangedBy): ConsentRecord | undefined {
+  async revokeConsent(id: string, at: number, by: ChangedBy): Promise<ConsentRecord | undefined> {
     return this.#inTransaction(() => {
       const row = this.#revoke.get(at, id) as unknown as ConsentRow | undefined;
       // Revoked before: the first revocation stands, and the history keeps it.
@@ -381,7 +391,7 @@ export class SqliteRegistryStore implements RegistryStore {
     });
   }
 
-  consentHistory(id: string): ConsentChange[] {
+  async consentHistory(id: string): Promise<ConsentChange[]> {
     return (this.#history.all(id) as unknown as ChangeRow[]).map((r) => ({
       change: r.change as ConsentChange['change'],
       at: r.at,
@@ -407,7 +417,7 @@ export class SqliteRegistryStore implements RegistryStore {
     };
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#db.close();
   }
 }

@@ -78,24 +78,27 @@ export interface ConsentChange {
 /** Where the registry keeps localizations and consents: SQLite embedded; PostgreSQL can follow behind this interface. */
 export interface RegistryStore {
   /** Adds localizations (idempotent per pseudonym, organization and category); returns how many were new. */
-  addLocations(entries: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[], at: number): number;
+  addLocations(
+    entries: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[],
+    at: number,
+  ): Promise<number>;
   /** Removes localizations of one organization; returns how many there were. */
-  removeLocations(entries: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[]): number;
-  locationsOf(pseudonym: Buffer): Location[];
+  removeLocations(entries: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[]): Promise<number>;
+  locationsOf(pseudonym: Buffer): Promise<Location[]>;
   /** Records a consent with a fresh random id, and its creation in the change history. */
-  addConsent(consent: NewConsent): ConsentRecord;
+  addConsent(consent: NewConsent): Promise<ConsentRecord>;
   /** Every consent of a patient, revoked ones included, oldest first. */
-  consentsOf(pseudonym: Buffer): ConsentRecord[];
+  consentsOf(pseudonym: Buffer): Promise<ConsentRecord[]>;
   /** The same consents reduced to their terms: what every localization query and release question reads. */
-  consentTermsOf(pseudonym: Buffer): ConsentTerms[];
-  consent(id: string): ConsentRecord | undefined;
+  consentTermsOf(pseudonym: Buffer): Promise<ConsentTerms[]>;
+  consent(id: string): Promise<ConsentRecord | undefined>;
   /** The id clients know a consent by, from the row a decision names. */
-  consentIdOf(row: number): string | undefined;
+  consentIdOf(row: number): Promise<string | undefined>;
   /** Replaces a consent's terms and records who did it; undefined when there is no such consent. */
-  changeConsent(id: string, terms: ConsentTermsChange, by: ChangedBy, at: number): ConsentRecord | undefined;
+  changeConsent(id: string, terms: ConsentTermsChange, by: ChangedBy, at: number): Promise<ConsentRecord | undefined>;
   /** Marks a consent inactive from `at` on and records who did it (once); undefined when there is no such consent. */
-  revokeConsent(id: string, at: number, by: ChangedBy): ConsentRecord | undefined;
+  revokeConsent(id: string, at: number, by: ChangedBy): Promise<ConsentRecord | undefined>;
   /** Who created, changed and revoked a consent, oldest first. */
-  consentHistory(id: string): ConsentChange[];
-  close(): void;
+  consentHistory(id: string): Promise<ConsentChange[]>;
+  close(): Promise<void>;
 }
