@@ -129,7 +129,7 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
       const q = listQuery.safeParse(req.query);
       if (!q.success) throw bodyInvalid(q.error);
       const state = q.data.state;
-      const transfers = d.inbox.list(state !== undefined ? { state } : {});
+      const transfers = await d.inbox.list(state !== undefined ? { state } : {});
       // Recorded before anything is shown: a listing the trail cannot hold is not answered.
       await d.patientData.open(actingGrounds(req.acting, { node: d.node, ip: req.ip })).recordAll(
         transfers.map((t) =>
@@ -164,12 +164,12 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
       const q = waitQuery.safeParse(req.query);
       if (!q.success) throw bodyInvalid(q.error);
       const until = Date.now() + q.data.waitSeconds * 1000;
-      let t = d.inbox.find(req.params.transferId);
+      let t = await d.inbox.find(req.params.transferId);
       // A study asked from another hospital a moment ago (a timeline retrieval) arrives as a transfer that its sender
       // opens here when its outbox gets to it: a wait covers that too, or the waiting person would be told "not found".
       while ((t === undefined || t.state === 'open') && Date.now() < until && !req.raw.destroyed) {
         await sleep(250);
-        t = d.inbox.find(req.params.transferId) ?? t;
+        t = (await d.inbox.find(req.params.transferId)) ?? t;
       }
       if (t === undefined)
         throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no arriving transfer ${req.params.transferId} here`);
@@ -199,7 +199,7 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
       },
     },
     async (req, reply) => {
-      const { transfer, body } = heldTransfer(req.params.transferId, req.body, acceptSchema);
+      const { transfer, body } = await heldTransfer(req.params.transferId, req.body, acceptSchema);
       const who = actingGrounds(req.acting, { node: d.node, ip: req.ip });
       const user = who.user;
       const acceptedBy = {
@@ -242,7 +242,7 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
       },
     },
     async (req) => {
-      const { transfer, body } = heldTransfer(req.params.transferId, req.body, rejectSchema);
+      const { transfer, body } = await heldTransfer(req.params.transferId, req.body, rejectSchema);
       const who = actingGrounds(req.acting, { node: d.node, ip: req.ip });
       const person = who.responsibleUser ?? who.user;
       const reason = body.reason;
@@ -261,8 +261,8 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
         at: new Date().toISOString(),
         reason,
       };
-      if (!d.inbox.reject(transfer.transferId, rejection)) {
-        const now = d.inbox.find(transfer.transferId)?.state ?? transfer.state;
+      if (!(await d.inbox.reject(transfer.transferId, rejection))) {
+        const now = (await d.inbox.find(transfer.transferId))?.state ?? transfer.state;
         throw new BeeldbrugError('TRANSFER_NOT_DELIVERED', `transfer ${transfer.transferId} is ${now}`, {
           members: { state: now },
         });
@@ -289,16 +289,16 @@ export function registerInboxRoutes(app: HttpsApp, d: InboxRouteDeps): void {
   );
 
   /** The transfer an accept or reject is about: it must wait in the inbox, and the body must be valid and name no one. */
-  function heldTransfer<T>(
+  async function heldTransfer<T>(
     transferId: string,
     body: unknown,
     schema: z.ZodType<T>,
-  ): { transfer: IncomingTransfer; body: T } {
+  ): Promise<{ transfer: IncomingTransfer; body: T }> {
     const named = personNamedInBody(body);
     if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
     const parsed = schema.safeParse(body);
     if (!parsed.success) throw bodyInvalid(parsed.error);
-    const transfer = d.inbox.find(transferId);
+    const transfer = await d.inbox.find(transferId);
     if (transfer === undefined)
       throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no arriving transfer ${transferId} here`);
     if (transfer.state !== 'delivered')

@@ -49,12 +49,31 @@ function transferOf(r: Row): IncomingTransfer {
   };
 }
 
+/** Where the node keeps incoming transfers: what arrived from whom, verified, delivered, held or refused. */
+export interface Inbox {
+  open(manifest: Manifest, senderUra: string, now?: Date): Promise<OpenOutcome>;
+  get(transferId: string, senderUra: string): Promise<IncomingTransfer | undefined>;
+  markDelivered(transferId: string, receipt: string, now?: Date): Promise<void>;
+  list(o?: {
+    state?: TransferState;
+    limit?: number;
+  }): Promise<(IncomingTransfer & { openedAt: string; deliveredAt: string | null })[]>;
+  find(transferId: string): Promise<IncomingTransfer | undefined>;
+  markImported(transferId: string): Promise<void>;
+  reject(transferId: string, rejection: Rejection): Promise<boolean>;
+  receiptOf(transferId: string): Promise<string | undefined>;
+  markReceived(transferId: string, sopInstanceUids: readonly string[], now?: Date): Promise<void>;
+  received(transferId: string): Promise<Set<string>>;
+  countByState(): Promise<Record<string, number>>;
+  close(): Promise<void>;
+}
+
 /**
  * The receiving side's record of transfers (docs/exchange-protocol.md), in its own SQLite file beside the study index:
  * which manifest each sender opened and which of its instances arrived verified. It survives restarts, so a sender that
  * re-posts its manifest resumes where it stopped.
  */
-export class Inbox {
+export class SqliteInbox implements Inbox {
   readonly #db: DatabaseSync;
 
   constructor(path: string) {
@@ -84,7 +103,7 @@ export class Inbox {
    * Opens a transfer, or finds the one this sender opened with the same id and manifest. The same id from another
    * sender, or with another manifest, is a conflict: ids are the sender's idempotency keys, not ours to merge.
    */
-  open(manifest: Manifest, senderUra: string, now = new Date()): OpenOutcome {
+  async open(manifest: Manifest, senderUra: string, now = new Date()): Promise<OpenOutcome> {
     const json = JSON.stringify(manifest);
     const digest = createHash('sha256').update(json).digest('hex');
     const row = this.#db
@@ -94,7 +113,7 @@ export class Inbox {
       if (row.sender_ura !== senderUra || row.manifest_sha256 !== digest) {
         return { outcome: 'conflict', detail: `transfer ${manifest.transferId} was opened with another manifest` };
       }
-      const existing = this.get(manifest.transferId, senderUra);
+      const existing = await this.get(manifest.transferId, senderUra);
       if (existing === undefined) return { outcome: 'conflict', detail: 'transfer vanished' };
       return { outcome: 'existing', transfer: existing };
     }
@@ -107,7 +126,7 @@ export class Inbox {
   }
 
   /** A transfer as its sender sees it; another organization's transfer is not found. */
-  get(transferId: string, senderUra: string): IncomingTransfer | undefined {
+  async get(transferId: string, senderUra: string): Promise<IncomingTransfer | undefined> {
     const row = this.#db
       .prepare('SELECT * FROM incoming_transfer WHERE transfer_id = ? AND sender_ura = ?')
       .get(transferId, senderUra) as Row | undefined;
@@ -115,7 +134,7 @@ export class Inbox {
   }
 
   /** Records that every instance arrived verified, with the receipt given to the sender (answered again on a retry). */
-  markDelivered(transferId: string, receipt: string, now = new Date()): void {
+  async markDelivered(transferId: string, receipt: string, now = new Date()): Promise<void> {
     this.#db
       .prepare(
         "UPDATE incoming_transfer SET state = 'delivered', delivered_at = ?, receipt = ? WHERE transfer_id = ? AND state = 'open'",
@@ -124,9 +143,9 @@ export class Inbox {
   }
 
   /** Newest first; what the hospital's own systems see of arrived and arriving studies. */
-  list(
+  async list(
     o: { state?: TransferState; limit?: number } = {},
-  ): (IncomingTransfer & { openedAt: string; deliveredAt: string | null })[] {
+  ): Promise<(IncomingTransfer & { openedAt: string; deliveredAt: string | null })[]> {
     const limit = Math.min(Math.max(o.limit ?? 100, 1), 1000);
     const rows = (o.state === undefined
       ? this.#db.prepare('SELECT * FROM incoming_transfer ORDER BY opened_at DESC LIMIT ?').all(limit)
@@ -137,20 +156,20 @@ export class Inbox {
   }
 
   /** A transfer by id, whoever sent it (for this hospital's own users). */
-  find(transferId: string): IncomingTransfer | undefined {
+  async find(transferId: string): Promise<IncomingTransfer | undefined> {
     const row = this.#db.prepare('SELECT sender_ura FROM incoming_transfer WHERE transfer_id = ?').get(transferId) as
       { sender_ura: string } | undefined;
     return row === undefined ? undefined : this.get(transferId, row.sender_ura);
   }
 
-  markImported(transferId: string): void {
+  async markImported(transferId: string): Promise<void> {
     this.#db
       .prepare("UPDATE incoming_transfer SET state = 'imported' WHERE transfer_id = ? AND state = 'delivered'")
       .run(transferId);
   }
 
   /** A person refused a held study; false when it is no longer held (accepted, or rejected by someone else first). */
-  reject(transferId: string, rejection: Rejection): boolean {
+  async reject(transferId: string, rejection: Rejection): Promise<boolean> {
     const r = this.#db
       .prepare(
         "UPDATE incoming_transfer SET state = 'rejected', rejection_json = ? WHERE transfer_id = ? AND state = 'delivered'",
@@ -159,7 +178,7 @@ export class Inbox {
     return r.changes === 1;
   }
 
-  receiptOf(transferId: string): string | undefined {
+  async receiptOf(transferId: string): Promise<string | undefined> {
     const row = this.#db.prepare('SELECT receipt FROM incoming_transfer WHERE transfer_id = ?').get(transferId) as
       { receipt: string | null } | undefined;
     return row?.receipt ?? undefined;
@@ -169,7 +188,7 @@ export class Inbox {
    * Notes instances of a transfer as received, in one transaction (one fsync for a batch, not one per instance). The
    * notes only spare work: an instance stored but not noted (a stop in between) is still found held, by its digest.
    */
-  markReceived(transferId: string, sopInstanceUids: readonly string[], now = new Date()): void {
+  async markReceived(transferId: string, sopInstanceUids: readonly string[], now = new Date()): Promise<void> {
     if (sopInstanceUids.length === 0) return;
     const insert = this.#db.prepare(
       'INSERT OR IGNORE INTO incoming_instance (transfer_id, sop_instance_uid, received_at) VALUES (?, ?, ?)',
@@ -179,7 +198,7 @@ export class Inbox {
     });
   }
 
-  received(transferId: string): Set<string> {
+  async received(transferId: string): Promise<Set<string>> {
     const rows = this.#db
       .prepare('SELECT sop_instance_uid FROM incoming_instance WHERE transfer_id = ?')
       .all(transferId) as { sop_instance_uid: string }[];
@@ -187,7 +206,7 @@ export class Inbox {
   }
 
   /** How many transfers are in each state (for metrics). */
-  countByState(): Record<string, number> {
+  async countByState(): Promise<Record<string, number>> {
     const rows = this.#db.prepare('SELECT state, COUNT(*) AS n FROM incoming_transfer GROUP BY state').all() as {
       state: string;
       n: number;
@@ -195,7 +214,7 @@ export class Inbox {
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#db.close();
   }
 }

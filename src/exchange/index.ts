@@ -1,5 +1,5 @@
 export { registerHelloRoute } from './hello-route.ts';
-export { Inbox, type IncomingTransfer } from './inbox.ts';
+export { SqliteInbox, type Inbox, type IncomingTransfer } from './inbox.ts';
 export { registerInboxRoutes, type FiledAs, type InboxView } from './inbox-routes.ts';
 export { parseManifest, type Manifest, Purpose } from './manifest.ts';
 export { decidePurpose } from './purpose-decision.ts';

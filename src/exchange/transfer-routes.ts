@@ -32,7 +32,7 @@ async function stillNeeded(
   transfer: IncomingTransfer,
   access: PatientDataAccess,
 ): Promise<string[]> {
-  const received = d.inbox.received(transfer.transferId);
+  const received = await d.inbox.received(transfer.transferId);
   const held = await access.heldWithDigest(transfer.manifest.instances.filter((i) => !received.has(i.sopInstanceUid)));
   return transfer.manifest.instances.map((i) => i.sopInstanceUid).filter((uid) => !received.has(uid) && !held.has(uid));
 }
@@ -103,7 +103,7 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
           { members: { reason: purpose.reason } },
         );
       }
-      const opened = d.inbox.open(manifest, partner.ura);
+      const opened = await d.inbox.open(manifest, partner.ura);
       if (opened.outcome === 'conflict') throw new BeeldbrugError('TRANSFER_ID_CONFLICT', opened.detail);
       const access = accessFor(d, req.ip, partner, manifest);
       const needed = await stillNeeded(d, opened.transfer, access);
@@ -146,7 +146,8 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
       },
     },
     async (req) => {
-      const transfer = req.partner !== undefined ? d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
+      const transfer =
+        req.partner !== undefined ? await d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
       if (transfer === undefined)
         throw new BeeldbrugError(
           'TRANSFER_NOT_FOUND',
@@ -188,14 +189,15 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
       },
     },
     async (req) => {
-      const transfer = req.partner !== undefined ? d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
+      const transfer =
+        req.partner !== undefined ? await d.inbox.get(req.params.transferId, req.partner.ura) : undefined;
       if (transfer === undefined)
         throw new BeeldbrugError(
           'TRANSFER_NOT_FOUND',
           `no transfer ${req.params.transferId} of your organization here`,
         );
       // A commit repeated after the receipt was given (a lost answer) gets the same receipt, whatever became of the study.
-      const given = d.inbox.receiptOf(transfer.transferId);
+      const given = await d.inbox.receiptOf(transfer.transferId);
       if (given !== undefined) return { receipt: given };
       const senderName = req.partner?.name ?? transfer.senderUra;
       const access = accessFor(d, req.ip, { ura: transfer.senderUra, name: senderName }, transfer.manifest);
@@ -216,11 +218,11 @@ export function registerTransferRoutes(app: HttpsApp, d: TransferRouteDeps): voi
         d.signer,
       );
       // Signing yields to other requests: a commit of the same transfer that finished meanwhile has the receipt already.
-      if (d.inbox.get(transfer.transferId, transfer.senderUra)?.state === 'delivered')
-        return { receipt: d.inbox.receiptOf(transfer.transferId) };
+      if ((await d.inbox.get(transfer.transferId, transfer.senderUra))?.state === 'delivered')
+        return { receipt: await d.inbox.receiptOf(transfer.transferId) };
       // Recorded before anything is confirmed: if the audit trail cannot be written, the commit fails and is retried.
       await access.record(receivedAbout({ senderName, transferId: transfer.transferId, manifest: transfer.manifest }));
-      d.inbox.markDelivered(transfer.transferId, receipt);
+      await d.inbox.markDelivered(transfer.transferId, receipt);
       // Users are told a study arrived only now that all of it is here and verified, never on its first image.
       req.log.info(
         {

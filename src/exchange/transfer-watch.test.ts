@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { Inbox } from './inbox.ts';
+import { SqliteInbox, type Inbox } from './inbox.ts';
 import { type Manifest, parseManifest } from './manifest.ts';
 import { TransferWatch } from './transfer-watch.ts';
 
@@ -34,9 +34,9 @@ function manifestOf(uids: readonly string[]): Manifest {
 
 function inboxFor(t: TestContext): Inbox {
   const dir = mkdtempSync(join(tmpdir(), 'beeldbrug-watch-'));
-  const inbox = new Inbox(join(dir, 'exchange.sqlite'));
-  t.after(() => {
-    inbox.close();
+  const inbox = new SqliteInbox(join(dir, 'exchange.sqlite'));
+  t.after(async () => {
+    await inbox.close();
     rmSync(dir, { recursive: true, force: true });
   });
   return inbox;
@@ -47,7 +47,7 @@ test('a watched transfer gives its manifest when opened and each instance as it 
   const watch = new TransferWatch(inbox, async () => new Set(['1.1']));
   const m = manifestOf(['1.1', '1.2', '1.3']);
   const w = watch.watch(m.transferId, { idleMs: 600_000, signal: new AbortController().signal });
-  const opened = inbox.open(m, MIDDEN);
+  const opened = await inbox.open(m, MIDDEN);
   assert.ok(opened.outcome === 'created');
   await watch.opened(opened.transfer);
   assert.deepEqual(
@@ -69,8 +69,8 @@ test('a transfer the source opened before it was watched is picked up with what 
   const inbox = inboxFor(t);
   const watch = new TransferWatch(inbox, async () => new Set<string>());
   const m = manifestOf(['2.1', '2.2']);
-  assert.equal(inbox.open(m, MIDDEN).outcome, 'created');
-  inbox.markReceived(m.transferId, ['2.1']);
+  assert.equal((await inbox.open(m, MIDDEN)).outcome, 'created');
+  await inbox.markReceived(m.transferId, ['2.1']);
   const w = watch.watch(m.transferId, { idleMs: 600_000, signal: new AbortController().signal });
   assert.equal((await w.manifest).transferId, m.transferId);
   await w.arrived('2.1');

@@ -42,8 +42,14 @@ export class TransferWatch {
     const w = new Watch(o, () => this.#watches.delete(transferId));
     if (o.signal.aborted) return w;
     this.#watches.set(transferId, w);
-    const open = this.#inbox.find(transferId);
-    if (open !== undefined) void this.opened(open);
+    // Looked up now, waited for by the transfer's end like an opening.
+    void this.#pending(
+      transferId,
+      this.#inbox.find(transferId).then(
+        (open) => (open !== undefined ? this.opened(open) : undefined),
+        (err: unknown) => w.fail(err instanceof Error ? err : new Error(String(err))),
+      ),
+    );
     return w;
   }
 
@@ -56,15 +62,22 @@ export class TransferWatch {
     const id = transfer.transferId;
     const w = this.#watches.get(id);
     if (w === undefined) return Promise.resolve();
-    const opening = this.#held(transfer.manifest).then(
-      (already) => {
-        for (const uid of this.#inbox.received(id)) already.add(uid);
-        w.opened(transfer.manifest, already);
-        if (transfer.state !== 'open') w.ended(transfer.state);
-      },
-      (err: unknown) => w.fail(err instanceof Error ? err : new Error(String(err))),
+    return this.#pending(
+      id,
+      this.#held(transfer.manifest).then(
+        async (already) => {
+          for (const uid of await this.#inbox.received(id)) already.add(uid);
+          w.opened(transfer.manifest, already);
+          if (transfer.state !== 'open') w.ended(transfer.state);
+        },
+        (err: unknown) => w.fail(err instanceof Error ? err : new Error(String(err))),
+      ),
     );
-    const settled = opening.finally(() => {
+  }
+
+  /** Keeps `work` as the watch's opening until it settles: the transfer's end waits for it. */
+  #pending(id: string, work: Promise<void>): Promise<void> {
+    const settled = work.finally(() => {
       if (this.#opening.get(id) === settled) this.#opening.delete(id);
     });
     this.#opening.set(id, settled);

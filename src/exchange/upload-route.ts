@@ -99,7 +99,7 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
         throw new BeeldbrugError('ACCESS_DENIED', "your organization is not on this node's trust list", {
           members: { reason: 'organization-not-trusted' },
         });
-      const transfer = d.inbox.get(req.params.transferId, partner.ura);
+      const transfer = await d.inbox.get(req.params.transferId, partner.ura);
       if (transfer === undefined)
         throw new BeeldbrugError(
           'TRANSFER_NOT_FOUND',
@@ -137,7 +137,7 @@ export function registerUploadRoute(app: HttpsApp, d: UploadRouteDeps): void {
       // again, and storing is idempotent.
       const recordStored = async (): Promise<void> => {
         if (stored.length === 0) return;
-        d.inbox.markReceived(transfer.transferId, stored);
+        await d.inbox.markReceived(transfer.transferId, stored);
         await access.record(
           receivingAbout({
             transferId: transfer.transferId,

@@ -7,7 +7,7 @@ export interface MetricSources {
   /** Outgoing transfers by state. */
   outgoing: () => Record<string, number>;
   /** Incoming transfers by state. */
-  incoming: () => Record<string, number>;
+  incoming: () => Promise<Record<string, number>>;
   /** Instances waiting to go into each PACS (routing rules and accepted studies), by AE title. */
   pacsQueue: () => Record<string, number>;
 }
@@ -66,15 +66,20 @@ export class NodeMetrics {
         this.set(sources.associationsOpen());
       },
     });
-    const byState = (name: string, help: string, read: () => Record<string, number>) =>
+    const byState = (
+      name: string,
+      help: string,
+      read: () => Record<string, number> | Promise<Record<string, number>>,
+    ) =>
       new Gauge({
         name,
         help,
         labelNames: ['state'],
         registers,
-        collect() {
+        async collect() {
+          const counts = await read();
           this.reset();
-          for (const [state, n] of Object.entries(read())) this.set({ state }, n);
+          for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
         },
       });
     byState('beeldbrug_transfers_outgoing', 'outgoing transfers by state', sources.outgoing);

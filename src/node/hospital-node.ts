@@ -23,7 +23,7 @@ import {
   arrivalNotice,
   importAbout,
   importGrounds,
-  Inbox,
+  SqliteInbox,
   type IncomingTransfer,
   Outbox,
   OutboxWorker,
@@ -263,7 +263,7 @@ export async function startNode(
     const dimseServers: DimseServer[] = [];
     let forwarding: ReadonlyMap<string, PacsForwarder> = new Map();
     let outboxCounts: () => Record<string, number> = () => ({});
-    let inboxCounts: () => Record<string, number> = () => ({});
+    let inboxCounts: () => Promise<Record<string, number>> = async () => ({});
     const metrics = new NodeMetrics({
       associationsOpen: () => dimseServers.reduce((n, s) => n + s.activeAssociations, 0),
       outgoing: () => outboxCounts(),
@@ -508,7 +508,7 @@ export async function startNode(
       });
       const theTimeline = timeline;
       closers.push(async () => theTimeline.close());
-      const inbox = new Inbox(join(config.dataDir, 'exchange.sqlite'));
+      const inbox = new SqliteInbox(join(config.dataDir, 'exchange.sqlite'));
       const watching = patientData.openForTask(
         'transfer-watch',
         'retrievals the node asked for',
@@ -658,7 +658,7 @@ export async function startNode(
                 failed,
               }),
             );
-            if (failed === 0) inbox.markImported(transfer.transferId);
+            if (failed === 0) await inbox.markImported(transfer.transferId);
           } catch (err) {
             logger.error({ transferId: transfer.transferId, err }, 'recording the import failed');
           }
@@ -920,7 +920,7 @@ export async function startNode(
           });
           try {
             const manifest = await incoming.manifest;
-            const transfer = inbox.find(transferId);
+            const transfer = await inbox.find(transferId);
             const forwarder = forwarderFor(into);
             if (transfer === undefined || forwarder === undefined)
               throw new BeeldbrugError('PARTNER_UNKNOWN', `the prior cannot go into ${into}`);

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type NodeProcess, spawnNode, startNodeProcess } from '../../bench/our-node.ts';
 import { createTestCa, type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
 import { Dataset, encodePart10, newUid, SopClass, Tag, TransferSyntax } from '../../src/dicom/index.ts';
-import { Inbox, Outbox, sendStudy, verifyReceipt } from '../../src/exchange/index.ts';
+import { SqliteInbox, Outbox, sendStudy, verifyReceipt } from '../../src/exchange/index.ts';
 import { silentLogger } from '../../src/log/index.ts';
 import { openEmbeddedStore, readEncryptionKeyFile, type Store } from '../../src/store/index.ts';
 import type { AccessContext, PatientDataAccess } from '../../src/studies/index.ts';
@@ -307,13 +307,13 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
               verified.add(uid);
             }
           }
-          const inbox = new Inbox(join(dataDir, 'exchange.sqlite'));
+          const inbox = new SqliteInbox(join(dataDir, 'exchange.sqlite'));
           try {
-            for (const uid of inbox.received(current.transferId))
+            for (const uid of await inbox.received(current.transferId))
               if ((await store.index.getInstance(uid)) === undefined)
                 problems.push(`the inbox counts ${uid} as received but the store lacks it`);
           } finally {
-            inbox.close();
+            await inbox.close();
           }
           lost += problems.length;
           const missing = [...(await store.index.referencedBlobIds())].filter((id) => !onDisk.has(id));
@@ -358,10 +358,10 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
     orphans += strays;
     assert.equal(strays, 0, 'no orphan blob or temp file');
     assert.deepEqual(blobs, referenced, 'one file per instance, each indexed');
-    const inbox = new Inbox(join(dataDir, 'exchange.sqlite'));
+    const inbox = new SqliteInbox(join(dataDir, 'exchange.sqlite'));
     t.after(() => inbox.close());
     for (const p of pushed)
-      assert.equal(inbox.find(p.transferId)?.state, 'delivered', `transfer ${p.transferId} delivered`);
+      assert.equal((await inbox.find(p.transferId))?.state, 'delivered', `transfer ${p.transferId} delivered`);
 
     const resent = [...uploads.values()].reduce((n, c) => n + c, 0) - expected.size;
     assert.equal(uploads.size, expected.size, 'every instance went out');
