@@ -355,14 +355,14 @@ export class ChainedAuditTrail implements AuditTrail {
    * (one of several nodes on a shared database, configured apart) would extend the chain with links nobody can verify.
    */
   async #checkWitnessAtOpen(): Promise<string | undefined> {
-    const head = await this.#table.read((r) => r.head());
-    if (head !== undefined && this.#mac('head', head) !== head.mac)
-      return "the audit trail's head was written with another audit key (or changed): every node recording into one trail needs the same audit.keyFile";
     const witnessFile = this.#witnessFile;
-    if (witnessFile === undefined) return undefined;
-    const read = readWitness(witnessFile, this.#key);
-    if (read.state === 'unreadable') return `the witness of the newest audit record (${witnessFile}) ${read.problem}`;
+    const read = witnessFile !== undefined ? readWitness(witnessFile, this.#key) : undefined;
     return this.#table.read(async (r) => {
+      const anchor = await r.head();
+      if (anchor !== undefined && this.#mac('head', anchor) !== anchor.mac)
+        return "the audit trail's head was written with another audit key (or changed): every node recording into one trail needs the same audit.keyFile";
+      if (witnessFile === undefined || read === undefined) return undefined;
+      if (read.state === 'unreadable') return `the witness of the newest audit record (${witnessFile}) ${read.problem}`;
       const head = await chainEnd(r);
       if (read.state === 'missing') {
         if (!this.#witnessMayBeNew && (await this.#headIsCurrentForm(r, head)))

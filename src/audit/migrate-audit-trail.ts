@@ -30,10 +30,7 @@ export async function migrateAuditTrail(
   key: Buffer,
   onProgress: (copied: number) => void = () => undefined,
 ): Promise<AuditMigrationReport> {
-  if (!existsSync(sqlitePath)) {
-    const trail = await ChainedAuditTrail.open(target, { key });
-    return { copied: 0, already: 0, verification: await trail.verify(), newest: await trail.newest() };
-  }
+  if (!existsSync(sqlitePath)) return { copied: 0, already: 0, ...(await checked(target, key)) };
   const source = new SqliteAuditTable(sqlitePath);
   try {
     const start = await source.read(async (r) => ({ pruned: await r.lastPruned(), head: await r.head() }));
@@ -75,11 +72,19 @@ export async function migrateAuditTrail(
     });
     if (batch.length > 0) await flush();
     if (start.head !== undefined) await target.write((w) => w.setHead(start.head!));
-    const trail = await ChainedAuditTrail.open(target, { key });
-    return { copied, already, verification: await trail.verify(), newest: await trail.newest() };
+    return { copied, already, ...(await checked(target, key)) };
   } finally {
     await source.close();
   }
+}
+
+/** The chain on the target, verified under the key, and its newest record. */
+async function checked(
+  target: AuditTable,
+  key: Buffer,
+): Promise<Pick<AuditMigrationReport, 'verification' | 'newest'>> {
+  const trail = await ChainedAuditTrail.open(target, { key });
+  return { verification: await trail.verify(), newest: await trail.newest() };
 }
 
 /**

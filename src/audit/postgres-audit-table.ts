@@ -71,7 +71,13 @@ export class PostgresAuditTable implements AuditTable {
 
   /** Applies the schema's migrations, then the table is ready. `ownsPool`: close() ends the pool too. */
   static async open(pool: PostgresPool, o: { ownsPool: boolean }): Promise<PostgresAuditTable> {
-    await migratePostgres(pool, 'audit', MIGRATIONS);
+    try {
+      await migratePostgres(pool, 'audit', MIGRATIONS);
+    } catch (err) {
+      // A pool the table would own must not outlive a table that never opened (a CLI command would not exit).
+      if (o.ownsPool) await pool.end();
+      throw err;
+    }
     return new PostgresAuditTable(pool, o.ownsPool);
   }
 

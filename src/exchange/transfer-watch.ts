@@ -45,10 +45,10 @@ export class TransferWatch {
     // Looked up now, waited for by the transfer's end like an opening.
     void this.#pending(
       transferId,
-      this.#inbox.find(transferId).then(
-        (open) => (open !== undefined ? this.opened(open) : undefined),
-        (err: unknown) => w.fail(err instanceof Error ? err : new Error(String(err))),
-      ),
+      this.#inbox
+        .find(transferId)
+        .then((open) => (open !== undefined ? this.opened(open) : undefined))
+        .catch((err: unknown) => w.fail(err)),
     );
     return w;
   }
@@ -64,14 +64,12 @@ export class TransferWatch {
     if (w === undefined) return Promise.resolve();
     return this.#pending(
       id,
-      this.#held(transfer.manifest).then(
-        async (already) => {
-          for (const uid of await this.#inbox.received(id)) already.add(uid);
-          w.opened(transfer.manifest, already);
-          if (transfer.state !== 'open') w.ended(transfer.state);
-        },
-        (err: unknown) => w.fail(err instanceof Error ? err : new Error(String(err))),
-      ),
+      (async () => {
+        const already = await this.#held(transfer.manifest);
+        for (const uid of await this.#inbox.received(id)) already.add(uid);
+        w.opened(transfer.manifest, already);
+        if (transfer.state !== 'open') w.ended(transfer.state);
+      })().catch((err: unknown) => w.fail(err)),
     );
   }
 
@@ -171,8 +169,9 @@ class Watch implements WatchedTransfer {
     this.#fail(new Error('no longer watched'));
   }
 
-  fail(e: Error): void {
-    this.#fail(e);
+  /** The held instances or the inbox could not be looked up: what is awaited cannot be told apart, so it all fails. */
+  fail(err: unknown): void {
+    this.#fail(err instanceof Error ? err : new Error(String(err)));
   }
 
   #touch(): void {

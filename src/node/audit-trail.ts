@@ -41,10 +41,9 @@ export function auditTrailLocation(config: Readonly<Config>): string {
 /**
  * The node's audit trail, keyed with audit.keyFile: in its data folder, or on the PostgreSQL server the configuration
  * names (database). The running node, the CLI commands and `beeldbrug audit verify` all open it here, so they extend
- * and check the one chain. A trail that does not reach the
- * witness of its newest record (records cut off its end, the file emptied or replaced) is refused with
- * AUDIT_TRAIL_BROKEN, so nothing records into it and the node does not start; `forVerify` opens it anyway, for
- * `beeldbrug audit verify` to say where it breaks.
+ * and check the one chain. A trail that does not reach the witness of its newest record (records cut off its end, the
+ * file emptied or replaced) is refused with AUDIT_TRAIL_BROKEN, so nothing records into it and the node does not start;
+ * `forVerify` opens it anyway, for `beeldbrug audit verify` to say where it breaks.
  */
 export async function openAuditTrail(
   config: Readonly<Config>,
