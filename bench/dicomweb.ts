@@ -25,7 +25,7 @@ import { totpCode, totpStep } from '../src/auth/index.ts';
 import { readPart10, Tag } from '../src/dicom/index.ts';
 import { parseMultipartContentType, readMultipart } from '../src/dicomweb/index.ts';
 import { randomBsn } from '../src/patient/index.ts';
-import { openEmbeddedStore, readEncryptionKeyFile } from '../src/store/index.ts';
+import { openStudyStore, readEncryptionKeyFile } from '../src/store/index.ts';
 import { randomName, seededRng, writeCtStudy } from '../src/synth/index.ts';
 import { startOrthanc } from '../test/support/orthanc-pacs.ts';
 import { startTlsProxy } from './tls-proxy.ts';
@@ -226,7 +226,7 @@ interface Population {
 /** 100,000 studies as index rows, one series and one instance each; the patients have 1 to 5 studies. */
 async function fillIndex(dir: string, studies: number): Promise<Population> {
   const rng = seededRng(7, 'qido');
-  const store = await openEmbeddedStore({
+  const store = await openStudyStore({
     dataDir: join(dir, 'data'),
     encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')),
   });

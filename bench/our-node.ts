@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { initNode } from '../src/cli/init-command.ts';
-import { openEmbeddedStore, readEncryptionKeyFile } from '../src/store/index.ts';
+import { openStudyStore, readEncryptionKeyFile } from '../src/store/index.ts';
 import type { TemplateValues } from '../src/config/index.ts';
 import { ensureAdmin } from '../test/support/node.ts';
 
@@ -94,7 +94,7 @@ export function startNodeProcess(
 
 /** A benchmark counts only what was really stored: reopen the (stopped) node's store and count. */
 export async function verifyStored(dir: string, expected: number): Promise<void> {
-  const store = await openEmbeddedStore({
+  const store = await openStudyStore({
     dataDir: join(dir, 'data'),
     encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')),
   });

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openSqliteAuditTrail } from '../src/audit/index.ts';
-import { openEmbeddedStore } from '../src/store/index.ts';
+import { openStudyStore } from '../src/store/index.ts';
 import { PatientData } from '../src/studies/index.ts';
 import { createTestCa, issueNodeCertificate, type IssuedCertificate } from '../src/auth/index.ts';
 import { parseRegistryConfig } from '../src/config/index.ts';
@@ -137,7 +137,7 @@ try {
   closers.push(() => registryClient.close());
   const audit = await openSqliteAuditTrail(join(work, 'audit.sqlite'), { key: randomBytes(32) });
   closers.push(() => audit.close());
-  const store = await openEmbeddedStore({ dataDir: join(work, 'store'), encryptionKey: randomBytes(32) });
+  const store = await openStudyStore({ dataDir: join(work, 'store'), encryptionKey: randomBytes(32) });
   closers.push(() => store.close());
   const patientData = new PatientData({
     store,

@@ -1,3 +1,4 @@
+import type { Statements } from '../database/index.ts';
 import type { Row, UntrustedRow } from './chain-form.ts';
 import type { AuditFilter } from './types.ts';
 
@@ -48,15 +49,6 @@ export interface AuditTable {
 }
 
 export const COLUMNS = 'sequence, time, action, bsn, user_id, event_json, hash';
-
-type Value = string | number | null;
-
-/** How a table runs one statement, written with `?` placeholders (PostgreSQL's are numbered by `numbered`). */
-export interface Statements {
-  one<T>(sql: string, params?: readonly Value[]): Promise<T | undefined>;
-  all<T>(sql: string, params?: readonly Value[]): Promise<T[]>;
-  run(sql: string, params?: readonly Value[]): Promise<void>;
-}
 
 /** The reads and writes that are the same SQL on SQLite and PostgreSQL; each table adds what differs. */
 export function sharedOperations(q: Statements): Omit<AuditWriter, 'rowsAt' | 'rows' | 'structureProblem'> {
@@ -110,10 +102,4 @@ export function listRecords(q: Statements, filter: AuditFilter, limit: number): 
     `SELECT ${COLUMNS} FROM audit_record ${where} ORDER BY sequence LIMIT ${limit}`,
     given.map((g) => g.value),
   );
-}
-
-/** `?` placeholders as PostgreSQL's `$1`, `$2`... (the statements here hold no `?` in literals). */
-export function numbered(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${(n += 1)}`);
 }

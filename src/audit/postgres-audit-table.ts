@@ -1,13 +1,17 @@
-import { inPostgresTransaction, migratePostgres, type PostgresClient, type PostgresPool } from '../database/index.ts';
+import {
+  inPostgresTransaction,
+  migratePostgres,
+  postgresStatements,
+  type PostgresClient,
+  type PostgresPool,
+} from '../database/index.ts';
 import {
   COLUMNS,
   listRecords,
-  numbered,
   sharedOperations,
   type AuditReader,
   type AuditTable,
   type AuditWriter,
-  type Statements,
 } from './audit-table.ts';
 import type { Row, UntrustedRow } from './chain-form.ts';
 import type { AuditFilter } from './types.ts';
@@ -93,7 +97,7 @@ export class PostgresAuditTable implements AuditTable {
   }
 
   list(filter: AuditFilter, limit: number): Promise<Row[]> {
-    return listRecords(statementsOn(this.#pool), filter, limit);
+    return listRecords(postgresStatements(this.#pool), filter, limit);
   }
 
   async close(): Promise<void> {
@@ -101,22 +105,9 @@ export class PostgresAuditTable implements AuditTable {
   }
 }
 
-/** Statements on a pool (any connection) or on the one connection of a transaction. */
-function statementsOn(db: PostgresPool | PostgresClient): Statements {
-  const rows = async <T>(sql: string, params: readonly unknown[] = []): Promise<T[]> =>
-    (await db.query(numbered(sql), [...params])).rows as T[];
-  return {
-    one: async <T>(sql: string, params?: readonly unknown[]) => (await rows<T>(sql, params))[0],
-    all: rows,
-    run: async (sql, params) => {
-      await rows(sql, params);
-    },
-  };
-}
-
 function operations(client: PostgresClient): AuditWriter {
   return {
-    ...sharedOperations(statementsOn(client)),
+    ...sharedOperations(postgresStatements(client)),
     rowsAt: async (sequences) =>
       (await client.query(`SELECT ${COLUMNS} FROM audit_record WHERE sequence = ANY($1::bigint[])`, [sequences]))
         .rows as UntrustedRow[],

@@ -1,5 +1,5 @@
 import type { DatabaseSync } from 'node:sqlite';
-import { openSqliteDatabase, Serial } from '../database/index.ts';
+import { openSqliteDatabase, SqliteQueue } from '../database/index.ts';
 import {
   COLUMNS,
   listRecords,
@@ -7,11 +7,8 @@ import {
   type AuditReader,
   type AuditTable,
   type AuditWriter,
-  type Statements,
 } from './audit-table.ts';
 import type { Row, UntrustedRow } from './chain-form.ts';
-
-type Value = string | number | null;
 import type { AuditFilter } from './types.ts';
 
 const SCHEMA = `
@@ -42,10 +39,8 @@ const SCHEMA = `
  */
 export class SqliteAuditTable implements AuditTable {
   readonly #db: DatabaseSync;
-  readonly #serial = new Serial();
+  readonly #queue: SqliteQueue;
   readonly #ops: AuditWriter;
-  /** Statements run synchronously underneath; the Promise is the shared operations' shape. */
-  readonly #statements: Statements;
 
   constructor(path: string) {
     this.#db = openSqliteDatabase(path);
@@ -55,54 +50,30 @@ export class SqliteAuditTable implements AuditTable {
       this.#db.close();
       throw err;
     }
-    const db = this.#db;
-    this.#statements = {
-      one: async <T>(sql: string, params: readonly Value[] = []) => db.prepare(sql).get(...params) as T | undefined,
-      all: async <T>(sql: string, params: readonly Value[] = []) => db.prepare(sql).all(...params) as T[],
-      run: async (sql, params = []) => {
-        db.prepare(sql).run(...params);
-      },
-    };
+    this.#queue = new SqliteQueue(this.#db);
     this.#ops = this.#operations();
   }
 
   write<T>(work: (w: AuditWriter) => Promise<T>): Promise<T> {
-    return this.#serial.run(async () => {
-      this.#db.exec('BEGIN IMMEDIATE');
-      try {
-        const result = await work(this.#ops);
-        this.#db.exec('COMMIT');
-        return result;
-      } catch (err) {
-        if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-        throw err;
-      }
-    });
+    return this.#queue.write(() => work(this.#ops));
   }
 
   read<T>(work: (r: AuditReader) => Promise<T>): Promise<T> {
-    return this.#serial.run(async () => {
-      this.#db.exec('BEGIN');
-      try {
-        return await work(this.#ops);
-      } finally {
-        this.#db.exec('COMMIT');
-      }
-    });
+    return this.#queue.read(() => work(this.#ops));
   }
 
   list(filter: AuditFilter, limit: number): Promise<Row[]> {
-    return this.#serial.run(() => listRecords(this.#statements, filter, limit));
+    return this.#queue.read((q) => listRecords(q, filter, limit));
   }
 
   close(): Promise<void> {
-    return this.#serial.run(async () => this.#db.close());
+    return this.#queue.close();
   }
 
   #operations(): AuditWriter {
     const db = this.#db;
     return {
-      ...sharedOperations(this.#statements),
+      ...sharedOperations(this.#queue.statements),
       rowsAt: async (sequences) =>
         db
           .prepare(`SELECT ${COLUMNS} FROM audit_record WHERE sequence IN (${sequences.map(() => '?').join(', ')})`)

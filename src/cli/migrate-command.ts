@@ -16,7 +16,7 @@ export async function migrateFromCli(
   json = false,
 ): Promise<number> {
   const report = await migrateToDatabase(config, (what, copied) => {
-    if (!json && copied % PROGRESS_EVERY === 0) out.write(`${what}: ${copied} records copied so far\n`);
+    if (!json && copied % PROGRESS_EVERY === 0) out.write(`${what}: ${copied} copied so far\n`);
   });
   const a = report.audit;
   if (json) {
@@ -33,8 +33,15 @@ export async function migrateFromCli(
     return 1;
   }
   out.write(
-    `audit trail verified ${a.to}: ${a.verification.records} records, newest ${a.newest.sequence}, chain hash ${a.newest.hash}\n` +
-      `start the node with this configuration; keep ${a.from} with the node's backups (the database holds the trail now)\n`,
+    `audit trail verified ${a.to}: ${a.verification.records} records, newest ${a.newest.sequence}, chain hash ${a.newest.hash}\n`,
+  );
+  for (const i of report.indexes)
+    out.write(
+      `${i.from}: ${i.copied} instances copied${i.instances > i.copied ? ` (${i.instances - i.copied} were there from an earlier run)` : ''}; ` +
+        `verified ${i.to}: ${i.instances} instances, digest ${i.digest}\n`,
+    );
+  out.write(
+    `start the node with this configuration; keep ${[a.from, ...report.indexes.map((i) => i.from)].join(' and ')} with the node's backups (the database holds them now; the image files stay in the data folder)\n`,
   );
   return 0;
 }

@@ -13,3 +13,11 @@ export {
   type PostgresPool,
   type PostgresSettings,
 } from './postgres.ts';
+export {
+  numbered,
+  postgresStatements,
+  SqliteQueue,
+  type SqlRow,
+  type SqlValue,
+  type Statements,
+} from './statements.ts';

@@ -27,11 +27,17 @@ const types = {
       : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
+/** A schema name the node chooses itself (never from input), checked so it can stand unquoted in SQL. */
+function schemaName(schema: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`not a schema name: ${schema}`);
+  return schema;
+}
+
 /**
- * A connection pool to the server. Nothing is connected until first used; `checkPostgres` tries one connection and
- * says what is wrong in words an administrator can act on.
+ * A connection pool to the server. Nothing is connected until first used. `schema`: every connection of the pool
+ * works in that schema (its search path), so two components with tables of the same names keep them apart.
  */
-export function openPostgresPool(s: PostgresSettings): PostgresPool {
+export function openPostgresPool(s: PostgresSettings, o: { schema?: string | undefined } = {}): PostgresPool {
   const password =
     s.passwordFile !== undefined ? readFileSync(s.passwordFile, 'utf8').replace(/\r?\n$/, '') : undefined;
   const pool = new pg.Pool({
@@ -51,6 +57,7 @@ export function openPostgresPool(s: PostgresSettings): PostgresPool {
       : {}),
     max: s.poolSize ?? 10,
     types,
+    ...(o.schema !== undefined ? { options: `-c search_path=${schemaName(o.schema)}` } : {}),
     application_name: 'beeldbrug',
   });
   // An idle connection the server drops (a restart, a failover) must not take the node down; the next query reconnects.
@@ -60,15 +67,35 @@ export function openPostgresPool(s: PostgresSettings): PostgresPool {
 
 export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
 
+/** Two transactions that wanted the same new row, or could not both be serialized: running one again succeeds. */
+const CONFLICTS = new Set(['23505', '40001', '40P01']);
+
 /**
  * Runs `work` as one transaction on one connection of the pool: committed when it resolves, rolled back when it
  * throws. `lock`: a transaction-level advisory lock taken first, so every writer of the same thing, in this process
- * or on another node, takes its turn.
+ * or on another node, takes its turn. `retryConflicts`: how often to run `work` again, from its start, when another
+ * transaction inserted the same unique value first (or a serialization failure or deadlock ended it); the next
+ * attempt sees what the other committed.
  */
 export async function inPostgresTransaction<T>(
   pool: PostgresPool,
   work: (client: PostgresClient) => Promise<T>,
-  o: { isolation?: Isolation; readOnly?: boolean; lock?: string } = {},
+  o: { isolation?: Isolation; readOnly?: boolean; lock?: string; retryConflicts?: number } = {},
+): Promise<T> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await once(pool, work, o);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (attempt >= (o.retryConflicts ?? 0) || typeof code !== 'string' || !CONFLICTS.has(code)) throw err;
+    }
+  }
+}
+
+async function once<T>(
+  pool: PostgresPool,
+  work: (client: PostgresClient) => Promise<T>,
+  o: { isolation?: Isolation; readOnly?: boolean; lock?: string },
 ): Promise<T> {
   const client = await pool.connect();
   try {
@@ -99,10 +126,13 @@ export async function migratePostgres(
   pool: PostgresPool,
   component: string,
   migrations: readonly string[],
+  o: { schema?: string | undefined } = {},
 ): Promise<void> {
   await inPostgresTransaction(
     pool,
     async (client) => {
+      // The pool's connections work in this schema (openPostgresPool); it exists before anything is made in it.
+      if (o.schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schemaName(o.schema)}`);
       await client.query(
         'CREATE TABLE IF NOT EXISTS schema_migration (component TEXT NOT NULL, version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (component, version))',
       );

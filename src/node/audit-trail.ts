@@ -32,10 +32,15 @@ export function auditWitnessFile(config: Readonly<Config>): string {
 
 /** Where the trail's records are kept, as an administrator looks for them. */
 export function auditTrailLocation(config: Readonly<Config>): string {
+  return config.database.kind === 'postgresql' ? databaseLocation(config) : `in ${join(config.dataDir, AUDIT_FILE)}`;
+}
+
+/** The database server the configuration names, as an administrator looks for it. */
+export function databaseLocation(config: Readonly<Config>): string {
   const d = config.database;
   return d.kind === 'postgresql'
     ? `on the PostgreSQL server ${d.host}:${d.port}, database ${d.name}`
-    : `in ${join(config.dataDir, AUDIT_FILE)}`;
+    : 'in the data folder';
 }
 
 /**

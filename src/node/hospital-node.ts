@@ -43,7 +43,8 @@ import { registerDicomwebRoutes } from '../dicomweb/index.ts';
 import { startPackingThreads } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import { openEmbeddedStore, readEncryptionKeyFile, startBlobReaders, StoreError, type Store } from '../store/index.ts';
+import { readEncryptionKeyFile, startBlobReaders, StoreError, type Store } from '../store/index.ts';
+import { openNodeStore } from './node-store.ts';
 import { type AccessGrounds, PatientData, type PatientDataAccess } from '../studies/index.ts';
 import { dimseHandlers } from './dimse-handlers.ts';
 import { RetentionJob } from './retention-job.ts';
@@ -154,7 +155,7 @@ export async function startNode(
     ...(config.share !== undefined ? ['share.sqlite'] : []),
   ])
     privateDatabaseFile(join(config.dataDir, db));
-  const store = await openEmbeddedStore({ dataDir: config.dataDir, encryptionKey });
+  const store = await openNodeStore(config, { dataDir: config.dataDir, encryptionKey });
   const audit = await openAuditTrail(config);
   // An expired session is refused when presented; this removes the ones nobody presents again.
   const sweeper = setInterval(() => accounts.sweep(), 3600_000).unref();
@@ -207,7 +208,7 @@ export async function startNode(
       const dir = join(config.dataDir, 'quarantine');
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       for (const db of ['index.sqlite', 'uploads.sqlite']) privateDatabaseFile(join(dir, db));
-      const quarantineStore = await openEmbeddedStore({ dataDir: dir, encryptionKey });
+      const quarantineStore = await openNodeStore(config, { dataDir: dir, encryptionKey, schema: 'quarantine' });
       const uploads = new SqliteUploadStore(join(dir, 'uploads.sqlite'));
       closers.push(
         async () => uploads.close(),

@@ -1,18 +1,23 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrateAuditTrail, openPostgresAuditTable, type AuditMigrationReport } from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
 import { openPostgresPool } from '../database/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
-import { AUDIT_FILE, auditTrailLocation, readAuditKey, throwDatabaseProblem } from './audit-trail.ts';
+import { migrateStudyIndex, PostgresStudyIndex, type IndexMigrationReport } from '../store/index.ts';
+import { AUDIT_FILE, auditTrailLocation, databaseLocation, readAuditKey, throwDatabaseProblem } from './audit-trail.ts';
 
 export interface MigrationReport {
   audit: AuditMigrationReport & { from: string; to: string };
+  /** The study index, and the quarantine's when the node has one. */
+  indexes: (IndexMigrationReport & { from: string; to: string })[];
 }
 
 /**
  * `beeldbrug migrate`: moves what an embedded node kept in its data folder to the database server its configuration
- * now names, while the node is stopped. Today that is the audit trail (the records that must be kept for years); the
- * node's other records follow as they move to the database. Resumable; the copy is verified before it counts.
+ * now names, while the node is stopped: the audit trail (the records that must be kept for years) and the study
+ * indexes (the main one and the quarantine's); the image files stay where they are. The node's other records follow as
+ * they move to the database. Resumable; each copy is verified before it counts.
  */
 export async function migrateToDatabase(
   config: Readonly<Config>,
@@ -33,10 +38,36 @@ export async function migrateToDatabase(
     throwDatabaseProblem(database, cause);
     throw cause;
   }
+  let audit;
   try {
-    const audit = await migrateAuditTrail(from, table, key, (n) => onProgress('audit trail', n));
-    return { audit: { ...audit, from, to: auditTrailLocation(config) } };
+    audit = await migrateAuditTrail(from, table, key, (n) => onProgress('audit trail', n));
   } finally {
     await table.close();
   }
+  const indexes: MigrationReport['indexes'] = [];
+  for (const [what, dir, schema] of [
+    ['study index', config.dataDir, undefined],
+    ['quarantine index', join(config.dataDir, 'quarantine'), 'quarantine'],
+  ] as const) {
+    const embedded = join(dir, 'index.sqlite');
+    if (!existsSync(embedded)) continue;
+    let target;
+    try {
+      target = await PostgresStudyIndex.open(openPostgresPool(database, { schema }), { ownsPool: true, schema });
+    } catch (cause) {
+      throwDatabaseProblem(database, cause);
+      throw cause;
+    }
+    try {
+      const report = await migrateStudyIndex(embedded, target, (n) => onProgress(what, n));
+      indexes.push({
+        ...report,
+        from: embedded,
+        to: `${databaseLocation(config)}${schema !== undefined ? `, schema ${schema}` : ''}`,
+      });
+    } finally {
+      await target.close();
+    }
+  }
+  return { audit: { ...audit, from, to: auditTrailLocation(config) }, indexes };
 }

@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
-import { openEmbeddedStore } from './embedded-store.ts';
+import { openStudyStore } from './study-store.ts';
 import { testKey } from './store-test-support.ts';
 
 const CHILD = join(import.meta.dirname, 'crash-writer-child.ts');
@@ -45,7 +45,7 @@ test('SIGKILL at random moments never leaves an indexed instance without its blo
   let unindexed = 0;
   for (let round = 0; round < 10; round += 1) {
     acknowledged += await runAndKill(dataDir, key, round);
-    const store = await openEmbeddedStore({ dataDir, encryptionKey: key });
+    const store = await openStudyStore({ dataDir, encryptionKey: key });
     try {
       const report = await store.recover();
       assert.deepEqual(report.missingBlobs, [], `round ${round}`);

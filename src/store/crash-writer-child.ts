@@ -3,13 +3,13 @@
  * argv: dataDir, base64 key, run tag. Prints "ready" once the store is open, then one line per recorded instance.
  */
 import { randomBytes } from 'node:crypto';
-import { openEmbeddedStore } from './embedded-store.ts';
+import { openStudyStore } from './study-store.ts';
 import { newInstance } from './store-test-support.ts';
 
 const [dataDir, keyB64, tag] = process.argv.slice(2);
 if (dataDir === undefined || keyB64 === undefined || tag === undefined)
   throw new Error('usage: crash-writer-child <dataDir> <key> <tag>');
-const store = await openEmbeddedStore({ dataDir, encryptionKey: Buffer.from(keyB64, 'base64') });
+const store = await openStudyStore({ dataDir, encryptionKey: Buffer.from(keyB64, 'base64') });
 process.stdout.write('ready\n');
 for (let n = 0; ; n += 1) {
   const w = await store.blobs.create();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
 import { generateEncryptionKey, keyIdOf, readEncryptionKeyFile } from './encryption-key.ts';
-import { openEmbeddedStore } from './embedded-store.ts';
+import { openStudyStore } from './study-store.ts';
 import { StoreError } from './store-error.ts';
 
 test('a generated key file reads back as 32 bytes; whitespace is allowed', (t) => {
@@ -51,9 +51,9 @@ test('key file problems are typed errors that name the file and never echo the k
   }
 });
 
-test('openEmbeddedStore refuses a key of the wrong length', async (t) => {
+test('openStudyStore refuses a key of the wrong length', async (t) => {
   await assert.rejects(
-    openEmbeddedStore({ dataDir: tempDir(t), encryptionKey: randomBytes(16) }),
+    openStudyStore({ dataDir: tempDir(t), encryptionKey: randomBytes(16) }),
     (e) => e instanceof StoreError && e.code === 'KEY_INVALID',
   );
 });

@@ -27,5 +27,7 @@ export type {
 } from './types.ts';
 export { StoreError, StoreErrorCode } from './store-error.ts';
 export { generateEncryptionKey, readEncryptionKeyFile } from './encryption-key.ts';
-export { openEmbeddedStore } from './embedded-store.ts';
+export { openStudyStore } from './study-store.ts';
 export { startBlobReaders } from './blob-read-pool.ts';
+export { PostgresStudyIndex } from './postgres-study-index.ts';
+export { migrateStudyIndex, type IndexMigrationReport } from './migrate-study-index.ts';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { openEmbeddedStore } from './embedded-store.ts';
+import { openStudyStore } from './study-store.ts';
 import { newInstance } from './store-test-support.ts';
 
 const count = Number(process.argv[2] ?? 300);
@@ -17,7 +17,7 @@ const parent = process.argv[4] ?? tmpdir();
 const dataDir = mkdtempSync(join(parent, 'beeldbrug-cost-'));
 const chunk = 16 * 1024;
 const data = randomBytes(bytes);
-const store = await openEmbeddedStore({ dataDir, encryptionKey: randomBytes(32) });
+const store = await openStudyStore({ dataDir, encryptionKey: randomBytes(32) });
 const total: number[] = [];
 const blobPart: number[] = [];
 const indexPart: number[] = [];

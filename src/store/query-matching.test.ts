@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { test } from 'node:test';
-import { tempDir } from '../../test/support/tmp.ts';
-import { SqliteStudyIndex } from './sqlite-study-index.ts';
+import type { TestContext } from 'node:test';
+import { onEveryIndex, type OpenIndex } from './index-test-support.ts';
 import { fakeBlob, newInstance } from './store-test-support.ts';
-import type { Matcher, QueryLevel } from './types.ts';
+import type { Matcher, QueryLevel, StudyIndex } from './types.ts';
 
 /**
  * C-FIND matching (PS3.4 C.2.2.2) as a table of cases over a small fixed archive:
@@ -13,9 +11,8 @@ import type { Matcher, QueryLevel } from './types.ts';
  *   P2/HOSP Jánssen^Ëva   study S3 2026-03-05 23:59  CT series (1), no accession
  *   P3/null [Bracket]^Bob study S4 (no date)         US series (1)
  */
-async function archive(t: import('node:test').TestContext): Promise<SqliteStudyIndex> {
-  const index = new SqliteStudyIndex(join(tempDir(t), 'index.sqlite'));
-  t.after(() => index.close());
+async function archive(t: TestContext, open: OpenIndex): Promise<StudyIndex> {
+  const index = await open(t);
   let n = 0;
   const add = async (o: Parameters<typeof newInstance>[0]): Promise<void> => {
     n += 1;
@@ -122,6 +119,10 @@ const cases: Case[] = [
   ],
   ['wildcard on a non-name is case-sensitive', 'STUDY', [w('accessionNumber', 'a-*')], []],
   ['wildcard with a bracket is literal', 'PATIENT', [w('patientName', '[bracket]*')], ['P3']],
+  // LIKE's own wildcards and escape character are plain characters to DICOM.
+  ['an underscore is literal, not any one character', 'STUDY', [w('accessionNumber', 'A_100')], []],
+  ['a percent sign is literal, not any characters', 'STUDY', [w('accessionNumber', 'A%')], []],
+  ['a backslash is literal', 'STUDY', [w('accessionNumber', 'A\\*')], []],
   ['wildcard with SQL LIKE characters is literal', 'STUDY', [w('accessionNumber', 'A%')], []],
   ['wildcard does not match a missing value', 'STUDY', [w('accessionNumber', 'A*')], ['S1', 'S2']],
   ['referring physician name, case-insensitive wildcard', 'STUDY', [w('referringPhysicianName', 'BAKKER*')], ['S2']],
@@ -159,94 +160,104 @@ const cases: Case[] = [
   ['issuer single', 'PATIENT', [s('issuerOfPatientId', 'HOSP')], ['P1', 'P2']],
 ];
 
-test('C-FIND matching, table of cases', async (t) => {
-  const index = await archive(t);
-  const idOf = (level: QueryLevel, v: Record<string, unknown>): string =>
-    String(
-      level === 'PATIENT'
-        ? v.patientId
-        : level === 'STUDY'
-          ? v.studyInstanceUid
-          : level === 'SERIES'
-            ? v.seriesInstanceUid
-            : v.sopInstanceUid,
-    );
-  for (const [name, level, matchers, expected] of cases) {
-    await t.test(name, async () => {
-      const got = (await index.query(level, matchers)).map((row) => idOf(level, row.values));
-      assert.deepEqual(got.sort(), [...expected].sort());
-    });
-  }
-});
-
-test('rows carry the attributes of their level and above, and the counts', async (t) => {
-  const index = await archive(t);
-  const [p1] = await index.query('PATIENT', [s('patientId', 'P1')]);
-  assert.deepEqual(p1, {
-    values: {
-      patientId: 'P1',
-      issuerOfPatientId: 'HOSP',
-      bsn: null,
-      patientName: 'Jansen^Piet',
-      birthDate: '19700101',
-      sex: 'M',
+onEveryIndex('C-FIND matching', [
+  [
+    'C-FIND matching, table of cases',
+    async (t, open) => {
+      const index = await archive(t, open);
+      const idOf = (level: QueryLevel, v: Record<string, unknown>): string =>
+        String(
+          level === 'PATIENT'
+            ? v.patientId
+            : level === 'STUDY'
+              ? v.studyInstanceUid
+              : level === 'SERIES'
+                ? v.seriesInstanceUid
+                : v.sopInstanceUid,
+        );
+      for (const [name, level, matchers, expected] of cases) {
+        await t.test(name, async () => {
+          const got = (await index.query(level, matchers)).map((row) => idOf(level, row.values));
+          assert.deepEqual(got.sort(), [...expected].sort());
+        });
+      }
     },
-    numberOfPatientRelatedStudies: 2,
-    numberOfPatientRelatedSeries: 3,
-    numberOfPatientRelatedInstances: 4,
-  });
-  const [s1] = await index.query('STUDY', [s('studyInstanceUid', 'S1')]);
-  assert.equal(s1?.values.studyDate, '20260110');
-  assert.equal(s1?.values.patientName, 'Jansen^Piet');
-  assert.equal(s1?.values.seriesInstanceUid, undefined, 'no series attributes at study level');
-  assert.equal(s1?.numberOfStudyRelatedSeries, 2);
-  assert.equal(s1?.numberOfStudyRelatedInstances, 3);
-  assert.deepEqual(s1?.modalitiesInStudy, ['CT', 'SR']);
-  assert.equal(s1?.values.modalitiesInStudy, 'CT\\SR');
-  assert.deepEqual(s1?.sopClassesInStudy, ['1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.5.1.4.1.1.88.11']);
-  const [se] = await index.query('SERIES', [s('seriesInstanceUid', 'S1.1')]);
-  assert.equal(se?.numberOfSeriesRelatedInstances, 2);
-  assert.equal(se?.values.seriesNumber, 1);
-  assert.equal(se?.values.studyInstanceUid, 'S1');
-  const [im] = await index.query('IMAGE', [s('sopInstanceUid', 'S1.1.2')]);
-  assert.equal(im?.values.instanceNumber, 2);
-  assert.equal(im?.values.modality, 'CT');
-  const [us] = await index.query('SERIES', [s('seriesInstanceUid', 'S4.1')]);
-  assert.equal(us?.values.seriesNumber, null);
-  assert.equal(us?.values.issuerOfPatientId, null);
-});
-
-test('limit caps the number of rows', async (t) => {
-  const index = await archive(t);
-  assert.equal((await index.query('STUDY', [], { limit: 2 })).length, 2);
-  assert.equal((await index.query('IMAGE', [])).length, 6);
-});
-
-test('person names match by component group too (PS3.5 6.2.1.1): 山田* finds a Japanese name by its ideographs', async (t) => {
-  const index = new SqliteStudyIndex(join(tempDir(t), 'index.sqlite'));
-  t.after(() => index.close());
-  const name = 'Yamada^Tarou=山田^太郎=やまだ^たろう';
-  await index.recordInstance(
-    newInstance({ patientId: 'P4', patientName: name, study: 'S5', series: 'S5.1', modality: 'MR', sop: 'S5.1.1' }),
-    fakeBlob(1),
-    0,
-  );
-  const table: [string, Matcher, string[]][] = [
-    ['ideographic group, wildcard', { key: 'patientName', kind: 'wildcard', pattern: '山田*' }, ['P4']],
-    ['phonetic group, exactly', { key: 'patientName', kind: 'single', value: 'やまだ^たろう' }, ['P4']],
-    ['alphabetic group, any case', { key: 'patientName', kind: 'wildcard', pattern: 'YAMADA*' }, ['P4']],
-    ['all groups', { key: 'patientName', kind: 'single', value: name }, ['P4']],
-    ['a group is matched whole', { key: 'patientName', kind: 'single', value: '太郎' }, []],
-    [
-      'a key with its own = is matched against the whole value',
-      { key: 'patientName', kind: 'wildcard', pattern: '山田*=*' },
-      [],
-    ],
-  ];
-  for (const [what, matcher, expected] of table)
-    assert.deepEqual(
-      (await index.query('PATIENT', [matcher])).map((r) => r.values.patientId),
-      expected,
-      what,
-    );
-});
+  ],
+  [
+    'rows carry the attributes of their level and above, and the counts',
+    async (t, open) => {
+      const index = await archive(t, open);
+      const [p1] = await index.query('PATIENT', [s('patientId', 'P1')]);
+      assert.deepEqual(p1, {
+        values: {
+          patientId: 'P1',
+          issuerOfPatientId: 'HOSP',
+          bsn: null,
+          patientName: 'Jansen^Piet',
+          birthDate: '19700101',
+          sex: 'M',
+        },
+        numberOfPatientRelatedStudies: 2,
+        numberOfPatientRelatedSeries: 3,
+        numberOfPatientRelatedInstances: 4,
+      });
+      const [s1] = await index.query('STUDY', [s('studyInstanceUid', 'S1')]);
+      assert.equal(s1?.values.studyDate, '20260110');
+      assert.equal(s1?.values.patientName, 'Jansen^Piet');
+      assert.equal(s1?.values.seriesInstanceUid, undefined, 'no series attributes at study level');
+      assert.equal(s1?.numberOfStudyRelatedSeries, 2);
+      assert.equal(s1?.numberOfStudyRelatedInstances, 3);
+      assert.deepEqual(s1?.modalitiesInStudy, ['CT', 'SR']);
+      assert.equal(s1?.values.modalitiesInStudy, 'CT\\SR');
+      assert.deepEqual(s1?.sopClassesInStudy, ['1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.5.1.4.1.1.88.11']);
+      const [se] = await index.query('SERIES', [s('seriesInstanceUid', 'S1.1')]);
+      assert.equal(se?.numberOfSeriesRelatedInstances, 2);
+      assert.equal(se?.values.seriesNumber, 1);
+      assert.equal(se?.values.studyInstanceUid, 'S1');
+      const [im] = await index.query('IMAGE', [s('sopInstanceUid', 'S1.1.2')]);
+      assert.equal(im?.values.instanceNumber, 2);
+      assert.equal(im?.values.modality, 'CT');
+      const [us] = await index.query('SERIES', [s('seriesInstanceUid', 'S4.1')]);
+      assert.equal(us?.values.seriesNumber, null);
+      assert.equal(us?.values.issuerOfPatientId, null);
+    },
+  ],
+  [
+    'limit caps the number of rows',
+    async (t, open) => {
+      const index = await archive(t, open);
+      assert.equal((await index.query('STUDY', [], { limit: 2 })).length, 2);
+      assert.equal((await index.query('IMAGE', [])).length, 6);
+    },
+  ],
+  [
+    'person names match by component group too (PS3.5 6.2.1.1): 山田* finds a Japanese name by its ideographs',
+    async (t, open) => {
+      const index = await open(t);
+      const name = 'Yamada^Tarou=山田^太郎=やまだ^たろう';
+      await index.recordInstance(
+        newInstance({ patientId: 'P4', patientName: name, study: 'S5', series: 'S5.1', modality: 'MR', sop: 'S5.1.1' }),
+        fakeBlob(1),
+        0,
+      );
+      const table: [string, Matcher, string[]][] = [
+        ['ideographic group, wildcard', { key: 'patientName', kind: 'wildcard', pattern: '山田*' }, ['P4']],
+        ['phonetic group, exactly', { key: 'patientName', kind: 'single', value: 'やまだ^たろう' }, ['P4']],
+        ['alphabetic group, any case', { key: 'patientName', kind: 'wildcard', pattern: 'YAMADA*' }, ['P4']],
+        ['all groups', { key: 'patientName', kind: 'single', value: name }, ['P4']],
+        ['a group is matched whole', { key: 'patientName', kind: 'single', value: '太郎' }, []],
+        [
+          'a key with its own = is matched against the whole value',
+          { key: 'patientName', kind: 'wildcard', pattern: '山田*=*' },
+          [],
+        ],
+      ];
+      for (const [what, matcher, expected] of table)
+        assert.deepEqual(
+          (await index.query('PATIENT', [matcher])).map((r) => r.values.patientId),
+          expected,
+          what,
+        );
+    },
+  ],
+]);

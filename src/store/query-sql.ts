@@ -1,4 +1,4 @@
-import type { SQLInputValue } from 'node:sqlite';
+import type { SqlValue } from '../database/index.ts';
 import type { AttributeKey, Matcher, QueryLevel } from './types.ts';
 
 /**
@@ -6,6 +6,31 @@ import type { AttributeKey, Matcher, QueryLevel } from './types.ts';
  * columns of the joined row; keys below the level (and Modalities in Study) ask whether some entity below matches
  * (an EXISTS), which is what "studies with a CT series" means. Values are always bound, never spliced into SQL.
  */
+
+/**
+ * How a database matches DICOM's `*` and `?` (C.2.2.2.4) case-sensitively: SQLite's GLOB (its LIKE ignores case),
+ * PostgreSQL's LIKE. `pattern` turns a DICOM pattern into the operator's own.
+ */
+export interface PatternDialect {
+  matches(ref: string): string;
+  pattern(dicom: string): string;
+}
+
+export const GLOB_PATTERNS: PatternDialect = {
+  matches: (ref) => `${ref} GLOB ?`,
+  // DICOM `*` and `?` mean the same in GLOB; only `[` is special to GLOB and not to DICOM, so it is bracketed.
+  pattern: (dicom) => dicom.replace(/\[/g, '[[]'),
+};
+
+export const LIKE_PATTERNS: PatternDialect = {
+  matches: (ref) => `${ref} LIKE ?`,
+  // LIKE's own wildcards and its escape character (a backslash) are escaped first, then DICOM's become LIKE's.
+  pattern: (dicom) =>
+    dicom
+      .replace(/[\\%_]/g, (c) => `\\${c}`)
+      .replace(/\*/g, '%')
+      .replace(/\?/g, '_'),
+};
 
 export const LEVELS: readonly QueryLevel[] = ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'];
 const TABLE = ['patients', 'studies', 'series', 'instances'] as const;
@@ -65,14 +90,14 @@ export function fromClause(depth: number): string {
 
 export interface Condition {
   sql: string;
-  params: SQLInputValue[];
+  params: SqlValue[];
 }
 
-export function whereClause(depth: number, matchers: readonly Matcher[]): Condition {
+export function whereClause(depth: number, matchers: readonly Matcher[], d: PatternDialect): Condition {
   const parts: string[] = [];
-  const params: SQLInputValue[] = [];
+  const params: SqlValue[] = [];
   for (const m of matchers) {
-    const c = conditionFor(depth, m);
+    const c = conditionFor(depth, m, d);
     if (c === undefined) continue;
     parts.push(c.sql);
     params.push(...c.params);
@@ -80,19 +105,19 @@ export function whereClause(depth: number, matchers: readonly Matcher[]): Condit
   return { sql: parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
 
-function conditionFor(depth: number, m: Matcher): Condition | undefined {
+function conditionFor(depth: number, m: Matcher, d: PatternDialect): Condition | undefined {
   if (m.key === 'modalitiesInStudy') {
     // Matches a study when any of its series has the modality (C.6.1.1.3.2 lists Modalities in Study as a study key).
     const col = { depth: 2, column: 'modality', kind: 'text' } as const;
-    const inner = matchColumn(`m.modality`, col.kind, m);
+    const inner = matchColumn(`m.modality`, col.kind, m, d);
     if (inner === undefined) return undefined;
     if (depth >= 1)
       return { sql: `EXISTS (SELECT 1 FROM series m WHERE m.study_pk = st.pk AND ${inner.sql})`, params: inner.params };
-    return existsBelow(depth, { ...col }, m);
+    return existsBelow(depth, { ...col }, m, d);
   }
   const col = COLUMNS[m.key];
-  if (col.depth <= depth) return matchColumn(refOf(ALIAS[col.depth] ?? 'p', col), col.kind, m);
-  return existsBelow(depth, col, m);
+  if (col.depth <= depth) return matchColumn(refOf(ALIAS[col.depth] ?? 'p', col), col.kind, m, d);
+  return existsBelow(depth, col, m, d);
 }
 
 function refOf(alias: string, col: Column): string {
@@ -100,9 +125,9 @@ function refOf(alias: string, col: Column): string {
 }
 
 /** EXISTS over the entities between the query level and the key's level, linked to the current row. */
-function existsBelow(depth: number, col: Column, m: Matcher): Condition | undefined {
+function existsBelow(depth: number, col: Column, m: Matcher, dialect: PatternDialect): Condition | undefined {
   const sub = (d: number): string => `${ALIAS[d]}_x`;
-  const inner = matchColumn(refOf(sub(col.depth), col), col.kind, m);
+  const inner = matchColumn(refOf(sub(col.depth), col), col.kind, m, dialect);
   if (inner === undefined) return undefined;
   let from = `${TABLE[depth + 1]} ${sub(depth + 1)}`;
   for (let d = depth + 2; d <= col.depth; d += 1) {
@@ -113,31 +138,31 @@ function existsBelow(depth: number, col: Column, m: Matcher): Condition | undefi
 }
 
 /** One matcher against one column; undefined when it matches everything (universal matching, C.2.2.2.3). */
-function matchColumn(ref: string, kind: ColumnKind, m: Matcher): Condition | undefined {
+function matchColumn(ref: string, kind: ColumnKind, m: Matcher, d: PatternDialect): Condition | undefined {
   const norm = (v: string): string => (kind === 'name' ? v.toLowerCase() : v);
   switch (m.kind) {
     case 'single': {
       if (kind === 'int') {
         const n = parseInteger(m.value);
-        return n === undefined ? { sql: '0', params: [] } : { sql: `${ref} = ?`, params: [n] };
+        return n === undefined ? { sql: 'FALSE', params: [] } : { sql: `${ref} = ?`, params: [n] };
       }
-      if (kind === 'name') return nameGroups(ref, globOf(norm(m.value)));
+      if (kind === 'name') return nameGroups(ref, norm(m.value), d);
       return { sql: `${ref} = ?`, params: [norm(m.value)] };
     }
     case 'wildcard': {
       if (/^\**$/.test(m.pattern)) return undefined;
-      if (kind === 'name') return nameGroups(ref, globOf(norm(m.pattern)));
+      if (kind === 'name') return nameGroups(ref, norm(m.pattern), d);
       const target = kind === 'int' ? `CAST(${ref} AS TEXT)` : ref;
-      return { sql: `${target} GLOB ?`, params: [globOf(norm(m.pattern))] };
+      return { sql: d.matches(target), params: [d.pattern(norm(m.pattern))] };
     }
     case 'range': {
       const parts: string[] = [];
-      const params: SQLInputValue[] = [];
+      const params: SqlValue[] = [];
       if (kind === 'int') {
         const from = m.from === null ? undefined : parseInteger(m.from);
         const to = m.to === null ? undefined : parseInteger(m.to);
         if ((m.from !== null && from === undefined) || (m.to !== null && to === undefined))
-          return { sql: '0', params: [] };
+          return { sql: 'FALSE', params: [] };
         if (from !== undefined) {
           parts.push(`${ref} >= ?`);
           params.push(from);
@@ -160,7 +185,7 @@ function matchColumn(ref: string, kind: ColumnKind, m: Matcher): Condition | und
       return parts.length === 0 ? undefined : { sql: parts.join(' AND '), params };
     }
     case 'list': {
-      const values: SQLInputValue[] = [];
+      const values: SqlValue[] = [];
       for (const v of m.values) {
         if (kind !== 'int') values.push(norm(v));
         else {
@@ -168,7 +193,7 @@ function matchColumn(ref: string, kind: ColumnKind, m: Matcher): Condition | und
           if (n !== undefined) values.push(n);
         }
       }
-      if (values.length === 0) return { sql: '0', params: [] };
+      if (values.length === 0) return { sql: 'FALSE', params: [] };
       return { sql: `${ref} IN (${values.map(() => '?').join(', ')})`, params: values };
     }
   }
@@ -179,17 +204,10 @@ function matchColumn(ref: string, kind: ColumnKind, m: Matcher): Condition | und
  * (PS3.5 6.2.1.1): 山田* finds Yamada^Tarou=山田^太郎=やまだ^たろう by its ideographic group, as a Japanese PACS is
  * searched. A key with its own = is matched against the whole value.
  */
-function nameGroups(ref: string, glob: string): Condition {
-  if (glob.includes('=')) return { sql: `${ref} GLOB ?`, params: [glob] };
-  return {
-    sql: `(${ref} GLOB ? OR ${ref} GLOB ? OR ${ref} GLOB ? OR ${ref} GLOB ?)`,
-    params: [glob, `${glob}=*`, `*=${glob}`, `*=${glob}=*`],
-  };
-}
-
-/** DICOM `*` and `?` mean the same in GLOB; only `[` is special to GLOB and not to DICOM, so it is bracketed. */
-export function globOf(pattern: string): string {
-  return pattern.replace(/\[/g, '[[]');
+function nameGroups(ref: string, pattern: string, d: PatternDialect): Condition {
+  if (pattern.includes('=')) return { sql: d.matches(ref), params: [d.pattern(pattern)] };
+  const groups = [pattern, `${pattern}=*`, `*=${pattern}`, `*=${pattern}=*`];
+  return { sql: `(${groups.map(() => d.matches(ref)).join(' OR ')})`, params: groups.map((g) => d.pattern(g)) };
 }
 
 function parseInteger(v: string): number | undefined {

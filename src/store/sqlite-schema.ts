@@ -108,6 +108,15 @@ export const migrations: readonly { version: number; sql: string }[] = [
       CREATE INDEX patients_reread ON patients (reread_from_study) WHERE reread_from_study IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    // The index's SQL is shared with PostgreSQL, which has coalesce and no ifnull; SQLite uses an expression index
+    // only for the very expression a query writes.
+    sql: `
+      DROP INDEX patients_identity;
+      CREATE UNIQUE INDEX patients_identity ON patients (patient_id, coalesce(issuer, '')) WHERE patient_id <> '';
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.reduce((v, m) => Math.max(v, m.version), 0);

@@ -12,6 +12,9 @@ export const StoreErrorCode = {
   PATIENT_BSN_CONFLICT: 'PATIENT_BSN_CONFLICT',
   SERIES_STUDY_CONFLICT: 'SERIES_STUDY_CONFLICT',
   SCHEMA_TOO_NEW: 'SCHEMA_TOO_NEW',
+  INDEX_NOT_SETTLED: 'INDEX_NOT_SETTLED',
+  INDEX_NOT_MIGRATED: 'INDEX_NOT_MIGRATED',
+  INDEX_MIGRATION_MISMATCH: 'INDEX_MIGRATION_MISMATCH',
   DISK_FULL: 'DISK_FULL',
   IO: 'IO',
 } as const;
@@ -39,11 +42,12 @@ export function asStoreError(err: unknown, what: string): StoreError {
   const errno = errnoOf(err);
   // SQLite reports a full disk as SQLITE_FULL (errcode 13) inside ERR_SQLITE_ERROR.
   const sqliteFull = typeof err === 'object' && err !== null && 'errcode' in err && err.errcode === 13;
-  if (errno === 'ENOSPC' || errno === 'EDQUOT' || sqliteFull)
+  // PostgreSQL's server errors carry a severity and an SQLSTATE as their code; 53100 is disk_full.
+  const fromPostgres = typeof err === 'object' && err !== null && 'severity' in err;
+  if (errno === 'ENOSPC' || errno === 'EDQUOT' || sqliteFull || (fromPostgres && errno === '53100'))
     return new StoreError('DISK_FULL', `${what}: no space left`, { cause: err });
-  return new StoreError('IO', `${what}: ${errno ?? (err instanceof Error ? err.message : String(err))}`, {
-    cause: err,
-  });
+  const detail = fromPostgres || errno === undefined ? (err instanceof Error ? err.message : String(err)) : errno;
+  return new StoreError('IO', `${what}: ${detail}`, { cause: err });
 }
 
 export function isNotFound(err: unknown): boolean {

@@ -5,7 +5,7 @@ import { type AuditRecord, openSqliteAuditTrail } from '../audit/index.ts';
 import { Dataset, Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { silentLogger } from '../log/index.ts';
-import { openEmbeddedStore } from '../store/index.ts';
+import { openStudyStore } from '../store/index.ts';
 import { testKey } from '../store/store-test-support.ts';
 import { synthesize } from '../synth/index.ts';
 import { tempDir } from '../../test/support/tmp.ts';
@@ -41,7 +41,7 @@ async function withPatient(
   failNextRecord: () => void;
 }> {
   const dir = tempDir(t);
-  const store = await openEmbeddedStore({ dataDir: join(dir, 'data'), encryptionKey: testKey() });
+  const store = await openStudyStore({ dataDir: join(dir, 'data'), encryptionKey: testKey() });
   const trail = await openSqliteAuditTrail(join(dir, 'audit.sqlite'), { key: testKey() });
   t.after(async () => {
     await trail.close();

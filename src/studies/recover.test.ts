@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodePart10, newUid, readPart10, Tag } from '../dicom/index.ts';
 import { silentLogger } from '../log/index.ts';
-import { openEmbeddedStore, type Store, type StoredInstance } from '../store/index.ts';
+import { openStudyStore, type Store, type StoredInstance } from '../store/index.ts';
 import { testKey } from '../store/store-test-support.ts';
 import { writeCtStudy } from '../synth/index.ts';
 import { tempDir } from '../../test/support/tmp.ts';
@@ -32,7 +32,7 @@ test('an index lost to a power cut is rebuilt from the blobs: same attributes, s
   const dataDir = join(dir, 'data');
   const key = testKey();
   const study = await writeCtStudy({ outDir: join(dir, 'study'), instances: 4, seed: 7 });
-  const before = await openEmbeddedStore({ dataDir, encryptionKey: key });
+  const before = await openStudyStore({ dataDir, encryptionKey: key });
   const uids: string[] = [];
   for (const f of study.files) uids.push((await serviceOn(before).importFile(system, f)).sopInstanceUid);
   const expected = await Promise.all(uids.map(async (uid) => withoutProvenance(await before.index.getInstance(uid))));
@@ -40,7 +40,7 @@ test('an index lost to a power cut is rebuilt from the blobs: same attributes, s
   // synchronous=NORMAL lets a power cut take the last index commits; here it takes all of them.
   for (const suffix of ['', '-wal', '-shm']) rmSync(join(dataDir, `index.sqlite${suffix}`), { force: true });
 
-  const store = await openEmbeddedStore({ dataDir, encryptionKey: key });
+  const store = await openStudyStore({ dataDir, encryptionKey: key });
   t.after(() => store.close());
   const report = await serviceOn(store).recover();
   assert.equal(report.reindexed, uids.length);
@@ -57,7 +57,7 @@ test('a recovered blob that the index would refuse (its study belongs to another
   const dir = tempDir(t);
   const dataDir = join(dir, 'data');
   const key = testKey();
-  const before = await openEmbeddedStore({ dataDir, encryptionKey: key });
+  const before = await openStudyStore({ dataDir, encryptionKey: key });
   const study = await writeCtStudy({ outDir: join(dir, 'study'), instances: 1, seed: 8 });
   const file = study.files[0] ?? '';
   await serviceOn(before).importFile(system, file);
@@ -70,7 +70,7 @@ test('a recovered blob that the index would refuse (its study belongs to another
   await before.close();
   await sleep(5); // recovery leaves blobs younger than the store it runs in alone
 
-  const store = await openEmbeddedStore({ dataDir, encryptionKey: key });
+  const store = await openStudyStore({ dataDir, encryptionKey: key });
   t.after(() => store.close());
   const report = await serviceOn(store).recover();
   assert.equal(report.refused, 1);
@@ -85,7 +85,7 @@ test('patients an older index filed together for lack of a Patient ID each get t
   const dir = tempDir(t);
   const dataDir = join(dir, 'data');
   const key = testKey();
-  const before = await openEmbeddedStore({ dataDir, encryptionKey: key });
+  const before = await openStudyStore({ dataDir, encryptionKey: key });
   const studies: { uid: string; name: string }[] = [];
   for (const [seed, name] of [
     [11, 'Jansen^Piet'],
@@ -109,11 +109,11 @@ test('patients an older index filed together for lack of a Patient ID each get t
     DROP INDEX patients_identity;
     ALTER TABLE patients DROP COLUMN reread_from_study;
     CREATE UNIQUE INDEX patients_identity ON patients (patient_id, ifnull(issuer, ''));
-    DELETE FROM schema_version WHERE version = 4;
+    DELETE FROM schema_version WHERE version >= 4;
   `);
   db.close();
 
-  const store = await openEmbeddedStore({ dataDir, encryptionKey: key });
+  const store = await openStudyStore({ dataDir, encryptionKey: key });
   t.after(() => store.close());
   const nameOf = async (uid: string): Promise<unknown> =>
     (await store.index.query('STUDY', [{ key: 'studyInstanceUid', kind: 'single', value: uid }]))[0]?.values

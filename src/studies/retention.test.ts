@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger } from '../log/index.ts';
-import { openEmbeddedStore } from '../store/index.ts';
+import { openStudyStore } from '../store/index.ts';
 import { testKey } from '../store/store-test-support.ts';
 import { synthesize } from '../synth/index.ts';
 import { tempDir } from '../../test/support/tmp.ts';
@@ -19,7 +19,7 @@ test('retention purges what was received before the cutoff, study by study, and 
   const synth = await synthesize({ outDir: join(dir, 'synth'), patients: 2, seed: 61 });
   const [older, newer] = synth.patients;
   assert.ok(older !== undefined && newer !== undefined);
-  const store = await openEmbeddedStore({ dataDir, encryptionKey: key });
+  const store = await openStudyStore({ dataDir, encryptionKey: key });
   const studies = new StudyService({ store, logger: silentLogger(), retrieveAeTitle: 'T' });
   const filesOf = (p: typeof older): string[] => p.studies.flatMap((s) => s.files);
   for (const f of filesOf(older)) await studies.importFile(system, f);
@@ -44,7 +44,7 @@ test('retention purges what was received before the cutoff, study by study, and 
   await store.close();
   await sleep(5);
 
-  const reopened = await openEmbeddedStore({ dataDir, encryptionKey: key });
+  const reopened = await openStudyStore({ dataDir, encryptionKey: key });
   t.after(() => reopened.close());
   const report = await new StudyService({ store: reopened, logger: silentLogger(), retrieveAeTitle: 'T' }).recover();
   assert.equal(report.reindexed, 0, 'nothing purged comes back');

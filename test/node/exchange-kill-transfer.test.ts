@@ -16,7 +16,7 @@ import { createTestCa, type IssuedCertificate, issueNodeCertificate } from '../.
 import { Dataset, encodePart10, newUid, SopClass, Tag, TransferSyntax } from '../../src/dicom/index.ts';
 import { SqliteInbox, Outbox, sendStudy, verifyReceipt } from '../../src/exchange/index.ts';
 import { silentLogger } from '../../src/log/index.ts';
-import { openEmbeddedStore, readEncryptionKeyFile, type Store } from '../../src/store/index.ts';
+import { openStudyStore, readEncryptionKeyFile, type Store } from '../../src/store/index.ts';
 import type { AccessContext, PatientDataAccess } from '../../src/studies/index.ts';
 import { StudyService } from '../../src/studies/study-service.ts';
 import { heldInstances, testAccess } from '../support/patient-data.ts';
@@ -290,7 +290,7 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
 
         // Before any restart: what the sender saw acknowledged is indexed, its file decrypts to the announced digest,
         // every index row has its file, and the inbox counts as received nothing the store lacks.
-        const store = await openEmbeddedStore({
+        const store = await openStudyStore({
           dataDir,
           encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')),
         });
@@ -342,7 +342,7 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
     assert.ok(last.ok, `the last push completes: ${last.ok ? '' : String(last.err)}`);
     await receiver.stop();
 
-    const store = await openEmbeddedStore({
+    const store = await openStudyStore({
       dataDir,
       encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')),
     });
@@ -432,7 +432,7 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
   };
   /** While the sender is down: a study into its store and a transfer of it into its outbox, as `beeldbrug send` queues one. */
   const queueStudy = async (): Promise<void> => {
-    const store = await openEmbeddedStore({
+    const store = await openStudyStore({
       dataDir,
       encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')),
     });
@@ -548,7 +548,7 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
     assert.deepEqual(blobs, referenced);
 
     // The sender's own store came through the kills untouched.
-    const senderStore = await openEmbeddedStore({
+    const senderStore = await openStudyStore({
       dataDir,
       encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')),
     });

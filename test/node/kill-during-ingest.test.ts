@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Dataset, newUid, SopClass, Tag, TransferSyntax, writeDataset } from '../../src/dicom/index.ts';
 import { Association, Status } from '../../src/dimse/index.ts';
 import { silentLogger } from '../../src/log/index.ts';
-import { openEmbeddedStore, readEncryptionKeyFile, type Store } from '../../src/store/index.ts';
+import { openStudyStore, readEncryptionKeyFile, type Store } from '../../src/store/index.ts';
 import { StudyService } from '../../src/studies/study-service.ts';
 import { type NodeProcess, spawnNode, startNodeProcess } from '../../bench/our-node.ts';
 import { freePort } from '../support/net.ts';
@@ -58,7 +58,7 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
   const dir = tempDir(t, 'beeldbrug-kill-');
   const dataDir = join(dir, 'data');
   const openStore = (): Promise<Store> =>
-    openEmbeddedStore({ dataDir, encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')) });
+    openStudyStore({ dataDir, encryptionKey: readEncryptionKeyFile(join(dir, 'keys', 'store.key')) });
   const port = await freePort();
   const first = await spawnNode({
     aeTitle: 'KILLTEST',

@@ -1,5 +1,6 @@
-// An embedded node moved to a PostgreSQL server: switched over before its trail is moved it refuses to start (no second
-// trail beside the first); `beeldbrug migrate` copies and verifies the trail; then it starts and records on.
+// An embedded node moved to a PostgreSQL server: switched over before its records are moved it refuses to start (no
+// second trail or index beside the first); `beeldbrug migrate` copies and verifies the trail and the study index; then
+// it starts, serves the studies it had, and records on.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import { requireTool } from '../support/tools.ts';
 
 const PACS = 'PACS_AE';
 
-test('an embedded node moves its audit trail to PostgreSQL with beeldbrug migrate, and records on there', async (t) => {
+test('an embedded node moves its audit trail and study index to PostgreSQL with beeldbrug migrate, and goes on there', async (t) => {
   if (requireTool(t, 'storescu') === undefined) return;
   const server = await startPostgres(t);
   if (server === undefined) return;
@@ -39,9 +40,9 @@ test('an embedded node moves its audit trail to PostgreSQL with beeldbrug migrat
     (err: unknown) =>
       err instanceof BeeldbrugError &&
       err.code === 'DATA_NOT_MIGRATED' &&
-      /audit\.sqlite \(records up to \d+\) is not in the database: stop the node and run `beeldbrug migrate/.test(
-        err.message,
-      ),
+      new RegExp(
+        `index\\.sqlite \\(${study.files.length} instances\\) is not in the database: stop the node and run \`beeldbrug migrate`,
+      ).test(err.message),
   );
 
   const out: string[] = [];
@@ -55,7 +56,42 @@ test('an embedded node moves its audit trail to PostgreSQL with beeldbrug migrat
     ),
   );
 
+  assert.match(
+    out.join(''),
+    new RegExp(
+      `index\\.sqlite: ${study.files.length} instances copied; verified on the PostgreSQL server \\S+, database moved_node: ${study.files.length} instances, digest [0-9a-f]{64}`,
+    ),
+  );
+  const out2: string[] = [];
+  const sink2 = { write: (chunk: string) => (out2.push(chunk), true) } as unknown as NodeJS.WritableStream;
+  assert.equal(await migrateFromCli(loadConfig(n.configPath), sink2), 0, out2.join(''));
+  assert.match(
+    out2.join(''),
+    new RegExp(`0 instances copied \\(${study.files.length} were there from an earlier run\\)`),
+  );
+
   const moved = await restartTestNode(t, n);
+  const found = await run('findscu', [
+    '-S',
+    '-aet',
+    PACS,
+    '-aec',
+    n.aeTitle,
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    `StudyInstanceUID=${study.studyInstanceUid}`,
+    '-k',
+    'NumberOfStudyRelatedInstances',
+    '127.0.0.1',
+    String(moved.port),
+  ]);
+  assert.equal(found.code, 0, found.stderr);
+  assert.match(
+    found.stderr + found.stdout,
+    new RegExp(`\\(0020,1208\\) IS \\[${study.files.length}\\]`),
+    'the study the node had is found on the database',
+  );
   const after = await moved.node.audit.list({ limit: 100_000 });
   assert.deepEqual(
     after.slice(0, before.length).map((r) => r.hash),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { type AuditEvent, openSqliteAuditTrail } from '../../audit/index.ts';
 import { silentLogger } from '../../log/index.ts';
-import { openEmbeddedStore } from '../../store/index.ts';
+import { openStudyStore } from '../../store/index.ts';
 import { testKey } from '../../store/store-test-support.ts';
 import { type AccessGrounds, PatientData } from '../../studies/index.ts';
 import { synthesize } from '../../synth/index.ts';
@@ -26,7 +26,7 @@ const PARTNER: UploadActor = {
 
 test('a put is answered once its file is durable and looked at; a stop in the middle of taking it in leaves it to the next start, which takes in all of it', async (t) => {
   const dir = tempDir(t);
-  const store = await openEmbeddedStore({ dataDir: join(dir, 'quarantine'), encryptionKey: testKey() });
+  const store = await openStudyStore({ dataDir: join(dir, 'quarantine'), encryptionKey: testKey() });
   const trail = await openSqliteAuditTrail(join(dir, 'audit.sqlite'), { key: testKey() });
   const uploads = new SqliteUploadStore(join(dir, 'uploads.sqlite'));
   t.after(async () => {

@@ -1,7 +1,6 @@
-import type { SQLOutputValue } from 'node:sqlite';
 import type { StoredInstance } from './types.ts';
 
-type Row = Record<string, SQLOutputValue>;
+type Row = Record<string, unknown>;
 
 /** Every column of an instance and its parents, for one SELECT over the four tables joined as p, st, se, i. */
 export const STORED_INSTANCE_COLUMNS = `
@@ -15,15 +14,15 @@ export const STORED_INSTANCE_COLUMNS = `
 export const ALL_LEVELS_FROM = `FROM instances i JOIN series se ON se.pk = i.series_pk
   JOIN studies st ON st.pk = se.study_pk JOIN patients p ON p.pk = st.patient_pk`;
 
-export function text(v: SQLOutputValue | undefined): string | null {
+export function text(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
 }
 
-function requiredText(v: SQLOutputValue | undefined): string {
+function requiredText(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }
 
-export function int(v: SQLOutputValue | undefined): number | null {
+export function int(v: unknown): number | null {
   if (typeof v === 'number') return v;
   if (typeof v === 'bigint') return Number(v);
   return null;

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
-import { openEmbeddedStore } from './embedded-store.ts';
+import { openStudyStore } from './study-store.ts';
 import { newInstance, readAll, testKey, writeBlob } from './store-test-support.ts';
 
 test('the data folders are private (0700) and a stored instance reads back through the index', async (t) => {
   const dataDir = join(tempDir(t), 'data');
   const key = testKey();
-  const store = await openEmbeddedStore({ dataDir, encryptionKey: key });
+  const store = await openStudyStore({ dataDir, encryptionKey: key });
   t.after(() => store.close());
   for (const d of ['', 'blobs', 'tmp']) assert.equal(statSync(join(dataDir, d)).mode & 0o777, 0o700, d);
   const data = randomBytes(300_000);
@@ -25,7 +25,7 @@ test('the data folders are private (0700) and a stored instance reads back throu
 test('recover() settles every crash point: a cut-short write goes, a whole temp file moves into place, unindexed blobs are reported, removed ones deleted', async (t) => {
   const dataDir = tempDir(t);
   const key = testKey();
-  const before = await openEmbeddedStore({ dataDir, encryptionKey: key });
+  const before = await openStudyStore({ dataDir, encryptionKey: key });
   // Crash points of an earlier process: mid-write (temp file), fdatasync'd but the rename lost to a power cut (a whole
   // temp file), after the rename but before the index commit (unindexed), an instance removed by retention whose blob
   // was not yet deleted, and an indexed blob that someone deleted by hand.
@@ -49,7 +49,7 @@ test('recover() settles every crash point: a cut-short write goes, a whole temp 
   await before.close();
   await sleep(5);
 
-  const store = await openEmbeddedStore({ dataDir, encryptionKey: key });
+  const store = await openStudyStore({ dataDir, encryptionKey: key });
   t.after(() => store.close());
   // A write in flight in this process while recovery runs is left alone.
   const live = await store.blobs.create();

@@ -2,26 +2,53 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertKey } from './encryption-key.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
+import { openPostgresPool, type PostgresSettings } from '../database/index.ts';
+import { PostgresStudyIndex } from './postgres-study-index.ts';
 import { SqliteStudyIndex } from './sqlite-study-index.ts';
-import { asStoreError } from './store-error.ts';
+import { studyIndexLeftBehind } from './migrate-study-index.ts';
+import { asStoreError, StoreError } from './store-error.ts';
 import type { BlobStore, RecoveryReport, Store, StudyIndex } from './types.ts';
 
 /**
- * The embedded store: `<dataDir>/index.sqlite` and encrypted blobs under `<dataDir>/blobs`, temp files under
- * `<dataDir>/tmp`. The write order (blob durable first, then the index commit) means a crash can leave an unindexed blob or
- * a temp file, never an indexed instance without its file. The blob is the record of an acknowledged instance: recover()
- * puts whole temp files in place and reports the blobs the index lacks, which the caller indexes again from their content.
+ * The study store: encrypted blobs under `<dataDir>/blobs` (temp files under `<dataDir>/tmp`) and the index, by default
+ * `<dataDir>/index.sqlite`, or on a PostgreSQL server (`postgres`, in a schema of its own when named, so a second store
+ * on the same database keeps its own tables). The write order (blob durable first, then the index commit) means a
+ * crash can leave an unindexed blob or a temp file, never an indexed instance without its file. The blob is the record
+ * of an acknowledged instance: recover() puts whole temp files in place and reports the blobs the index lacks, which
+ * the caller indexes again from their content.
  */
-export async function openEmbeddedStore(o: { dataDir: string; encryptionKey: Buffer }): Promise<Store> {
+export async function openStudyStore(o: {
+  dataDir: string;
+  encryptionKey: Buffer;
+  postgres?: { settings: PostgresSettings; schema?: string | undefined } | undefined;
+}): Promise<Store> {
   assertKey(o.encryptionKey);
   try {
     mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw asStoreError(err, `creating the data folder ${o.dataDir}`);
   }
+  const index =
+    o.postgres !== undefined
+      ? await PostgresStudyIndex.open(openPostgresPool(o.postgres.settings, { schema: o.postgres.schema }), {
+          ownsPool: true,
+          schema: o.postgres.schema,
+        })
+      : new SqliteStudyIndex(join(o.dataDir, 'index.sqlite'));
   const blobs = new FsBlobStore(o.dataDir, Buffer.from(o.encryptionKey));
-  await blobs.init();
-  const index = new SqliteStudyIndex(join(o.dataDir, 'index.sqlite'));
+  try {
+    const embedded = join(o.dataDir, 'index.sqlite');
+    const left = o.postgres !== undefined ? await studyIndexLeftBehind(embedded, index) : undefined;
+    if (left !== undefined)
+      throw new StoreError(
+        'INDEX_NOT_MIGRATED',
+        `the study index in ${embedded} (${left} instances) is not in the database`,
+      );
+    await blobs.init();
+  } catch (err) {
+    await index.close();
+    throw err;
+  }
   return new EmbeddedStore(blobs, index);
 }
 
@@ -32,7 +59,7 @@ class EmbeddedStore implements Store {
   /** Blobs younger than this were written by this process and may be waiting for their index commit. */
   readonly #openedAt = Date.now();
 
-  constructor(blobs: FsBlobStore, index: SqliteStudyIndex) {
+  constructor(blobs: FsBlobStore, index: StudyIndex) {
     this.blobs = blobs;
     this.#fsBlobs = blobs;
     this.index = index;

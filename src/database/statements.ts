@@ -1,0 +1,121 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { Serial } from './serial.ts';
+import type { PostgresClient, PostgresPool } from './postgres.ts';
+
+export type SqlValue = string | number | null;
+export type SqlRow = Record<string, unknown>;
+
+/**
+ * How a store runs one statement, the same on SQLite and PostgreSQL: SQL written once with `?` placeholders, in the
+ * subset both understand (RETURNING, ON CONFLICT, string_agg, coalesce), so a store's logic is written once.
+ */
+export interface Statements {
+  one<T = SqlRow>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
+  all<T = SqlRow>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  run(sql: string, params?: readonly SqlValue[]): Promise<void>;
+}
+
+/** `?` placeholders as PostgreSQL's `$1`, `$2`... (the statements hold no `?` in literals). */
+export function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${(n += 1)}`);
+}
+
+/** Statements on a pool (any free connection) or on the one connection of a transaction. */
+export function postgresStatements(db: PostgresPool | PostgresClient): Statements {
+  const rows = async <T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> =>
+    (await db.query(numbered(sql), [...params])).rows as T[];
+  return {
+    one: async <T>(sql: string, params?: readonly SqlValue[]) => (await rows<T>(sql, params))[0],
+    all: rows,
+    run: async (sql, params) => {
+      await rows(sql, params);
+    },
+  };
+}
+
+/**
+ * One SQLite connection whose transactions run one after another (the queue), each given Statements that run
+ * synchronously underneath. Statements are prepared once per SQL text: a store's shapes repeat with other values.
+ */
+export class SqliteQueue {
+  readonly #db: DatabaseSync;
+  readonly #serial = new Serial();
+  readonly #prepared = new Map<string, StatementSync>();
+  readonly #relaxed: boolean;
+  readonly statements: Statements;
+
+  /** `durability`: what the connection was opened with (openSqliteDatabase); `normal` lets write() ask for more. */
+  constructor(db: DatabaseSync, o: { durability?: 'full' | 'normal' } = {}) {
+    this.#db = db;
+    this.#relaxed = o.durability === 'normal';
+    this.statements = {
+      one: async <T>(sql: string, params: readonly SqlValue[] = []) =>
+        this.#prepare(sql).get(...params) as T | undefined,
+      all: async <T>(sql: string, params: readonly SqlValue[] = []) => this.#prepare(sql).all(...params) as T[],
+      run: async (sql, params = []) => {
+        this.#prepare(sql).run(...params);
+      },
+    };
+  }
+
+  get db(): DatabaseSync {
+    return this.#db;
+  }
+
+  /**
+   * A write transaction, taken at its start: all of `work` is committed, or none. `durable`: on disk when it
+   * resolves, on a connection whose commits are otherwise relaxed (what no other record can redo).
+   */
+  write<T>(work: (q: Statements) => Promise<T>, o?: { durable?: boolean }): Promise<T> {
+    return this.#serial.run(async () => {
+      const raise = o?.durable === true && this.#relaxed;
+      // Set between transactions: it applies to the commits that follow on this connection.
+      if (raise) this.#db.exec('PRAGMA synchronous = FULL');
+      try {
+        this.#db.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await work(this.statements);
+          this.#db.exec('COMMIT');
+          return result;
+        } catch (err) {
+          // SQLite may already have rolled back (a full disk, an interrupted statement).
+          if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+          throw err;
+        }
+      } finally {
+        if (raise) this.#db.exec('PRAGMA synchronous = NORMAL');
+      }
+    });
+  }
+
+  /** Reads on one snapshot, never in the middle of another's write transaction. */
+  read<T>(work: (q: Statements) => Promise<T>): Promise<T> {
+    return this.#serial.run(async () => {
+      this.#db.exec('BEGIN');
+      try {
+        return await work(this.statements);
+      } finally {
+        if (this.#db.isTransaction) this.#db.exec('COMMIT');
+      }
+    });
+  }
+
+  /** Waits for the transactions before it; closing twice is harmless. */
+  close(): Promise<void> {
+    return this.#serial.run(async () => {
+      if (this.#db.isOpen) this.#db.close();
+    });
+  }
+
+  #prepare(sql: string): StatementSync {
+    let stmt = this.#prepared.get(sql);
+    if (stmt === undefined) {
+      // Query shapes are bounded, but a store that builds them (C-FIND) must not keep every one it ever saw.
+      if (this.#prepared.size > 200) this.#prepared.clear();
+      stmt = this.#db.prepare(sql);
+      this.#prepared.set(sql, stmt);
+    }
+    return stmt;
+  }
+}
