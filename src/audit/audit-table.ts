@@ -59,8 +59,8 @@ export function sharedOperations(q: Statements): Omit<AuditWriter, 'rowsAt' | 'r
     firstSequenceFrom: async (time) =>
       (await q.one<{ s: number | null }>('SELECT MIN(sequence) AS s FROM audit_record WHERE time >= ?', [time]))?.s ??
       undefined,
-    append: (r) =>
-      q.run(`INSERT INTO audit_record (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`, [
+    append: async (r) => {
+      await q.run(`INSERT INTO audit_record (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`, [
         r.sequence,
         r.time,
         r.action,
@@ -68,12 +68,14 @@ export function sharedOperations(q: Statements): Omit<AuditWriter, 'rowsAt' | 'r
         r.user_id,
         r.event_json,
         r.hash,
-      ]),
-    setHead: (h) =>
-      q.run(
+      ]);
+    },
+    setHead: async (h) => {
+      await q.run(
         'INSERT INTO audit_head (one, sequence, hash, mac) VALUES (1, ?, ?, ?) ON CONFLICT (one) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash, mac = excluded.mac',
         [h.sequence, h.hash, h.mac],
-      ),
+      );
+    },
     prune: async (a) => {
       await q.run('INSERT INTO audit_pruned (sequence, hash, mac, time) VALUES (?, ?, ?, ?)', [
         a.sequence,

@@ -40,8 +40,13 @@ export async function migrateFromCli(
       `${i.from}: ${i.copied} instances copied${i.instances > i.copied ? ` (${i.instances - i.copied} were there from an earlier run)` : ''}; ` +
         `verified ${i.to}: ${i.instances} instances, digest ${i.digest}\n`,
     );
+  for (const c of report.tables)
+    out.write(
+      `${c.from} (${c.table}): ${c.copied} rows copied${c.rows > c.copied ? ` (${c.rows - c.copied} were there from an earlier run)` : ''}; verified: ${c.rows} rows, digest ${c.digest}\n`,
+    );
+  const kept = [a.from, ...report.indexes.map((i) => i.from), ...report.tables.map((c) => c.from)];
   out.write(
-    `start the node with this configuration; keep ${[a.from, ...report.indexes.map((i) => i.from)].join(' and ')} with the node's backups (the database holds them now; the image files stay in the data folder)\n`,
+    `start the node with this configuration; keep ${kept.join(' and ')} with the node's backups (the database holds their records now; the image files stay in the data folder)\n`,
   );
   return 0;
 }

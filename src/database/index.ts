@@ -15,9 +15,12 @@ export {
 } from './postgres.ts';
 export {
   numbered,
+  PostgresDatabase,
   postgresStatements,
   SqliteQueue,
+  type SqlDatabase,
   type SqlRow,
   type SqlValue,
   type Statements,
 } from './statements.ts';
+export { copyTable, rowsLeftBehind, type TableCopyReport, type TableToCopy } from './copy-table.ts';

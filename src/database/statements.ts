@@ -1,6 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { Serial } from './serial.ts';
-import type { PostgresClient, PostgresPool } from './postgres.ts';
+import { inPostgresTransaction, type PostgresClient, type PostgresPool } from './postgres.ts';
 
 export type SqlValue = string | number | null;
 export type SqlRow = Record<string, unknown>;
@@ -12,7 +12,20 @@ export type SqlRow = Record<string, unknown>;
 export interface Statements {
   one<T = SqlRow>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
   all<T = SqlRow>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
-  run(sql: string, params?: readonly SqlValue[]): Promise<void>;
+  /** Resolves to the number of rows the statement changed. */
+  run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+}
+
+/**
+ * A store's database, whichever kind: statements in transactions. Every read and write of a store goes through one
+ * of these two, so on SQLite's single connection nothing runs inside another's open transaction.
+ */
+export interface SqlDatabase {
+  /** All of `work` or none; `durable`: on disk when it resolves, even where commits are otherwise relaxed. */
+  write<T>(work: (q: Statements) => Promise<T>, o?: { durable?: boolean }): Promise<T>;
+  /** Reads; on SQLite one snapshot, on PostgreSQL each statement its own (on any free connection). */
+  read<T>(work: (q: Statements) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
 }
 
 /** `?` placeholders as PostgreSQL's `$1`, `$2`... (the statements hold no `?` in literals). */
@@ -28,17 +41,46 @@ export function postgresStatements(db: PostgresPool | PostgresClient): Statement
   return {
     one: async <T>(sql: string, params?: readonly SqlValue[]) => (await rows<T>(sql, params))[0],
     all: rows,
-    run: async (sql, params) => {
-      await rows(sql, params);
-    },
+    run: async (sql, params = []) => (await db.query(numbered(sql), [...params])).rowCount ?? 0,
   };
+}
+
+/**
+ * A store's database on a PostgreSQL pool. `retryConflicts`: a write that lost a race for a new unique row (another
+ * node added it first) runs again, and finds it. `ownsPool`: close() ends the pool.
+ */
+export class PostgresDatabase implements SqlDatabase {
+  readonly #pool: PostgresPool;
+  readonly #reads: Statements;
+  readonly #o: { ownsPool: boolean; retryConflicts?: number };
+
+  constructor(pool: PostgresPool, o: { ownsPool: boolean; retryConflicts?: number }) {
+    this.#pool = pool;
+    this.#reads = postgresStatements(pool);
+    this.#o = o;
+  }
+
+  // Every commit is durable on the server (synchronous_commit), so `durable` asks nothing more.
+  write<T>(work: (q: Statements) => Promise<T>): Promise<T> {
+    return inPostgresTransaction(this.#pool, (client) => work(postgresStatements(client)), {
+      retryConflicts: this.#o.retryConflicts ?? 0,
+    });
+  }
+
+  read<T>(work: (q: Statements) => Promise<T>): Promise<T> {
+    return work(this.#reads);
+  }
+
+  async close(): Promise<void> {
+    if (this.#o.ownsPool && !this.#pool.ended) await this.#pool.end();
+  }
 }
 
 /**
  * One SQLite connection whose transactions run one after another (the queue), each given Statements that run
  * synchronously underneath. Statements are prepared once per SQL text: a store's shapes repeat with other values.
  */
-export class SqliteQueue {
+export class SqliteQueue implements SqlDatabase {
   readonly #db: DatabaseSync;
   readonly #serial = new Serial();
   readonly #prepared = new Map<string, StatementSync>();
@@ -53,9 +95,7 @@ export class SqliteQueue {
       one: async <T>(sql: string, params: readonly SqlValue[] = []) =>
         this.#prepare(sql).get(...params) as T | undefined,
       all: async <T>(sql: string, params: readonly SqlValue[] = []) => this.#prepare(sql).all(...params) as T[],
-      run: async (sql, params = []) => {
-        this.#prepare(sql).run(...params);
-      },
+      run: async (sql, params = []) => Number(this.#prepare(sql).run(...params).changes),
     };
   }
 

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
-import type { DatabaseSync } from 'node:sqlite';
-import { addMissingColumns, inTransaction, openSqliteDatabase } from '../database/index.ts';
+import {
+  addMissingColumns,
+  migratePostgres,
+  openSqliteDatabase,
+  PostgresDatabase,
+  SqliteQueue,
+  type PostgresPool,
+  type SqlDatabase,
+} from '../database/index.ts';
 import type { Manifest } from './manifest.ts';
 
 /**
@@ -68,17 +75,32 @@ export interface Inbox {
   close(): Promise<void>;
 }
 
-/**
- * The receiving side's record of transfers (docs/exchange-protocol.md), in its own SQLite file beside the study index:
- * which manifest each sender opened and which of its instances arrived verified. It survives restarts, so a sender that
- * re-posts its manifest resumes where it stopped.
- */
-export class SqliteInbox implements Inbox {
-  readonly #db: DatabaseSync;
+/** The inbox's tables on PostgreSQL: the embedded schema below as it stands today. Append, never edit. */
+const POSTGRES_MIGRATIONS = [
+  `CREATE TABLE incoming_transfer (
+     transfer_id TEXT PRIMARY KEY,
+     sender_ura TEXT NOT NULL,
+     manifest_sha256 TEXT NOT NULL,
+     manifest_json TEXT NOT NULL,
+     state TEXT NOT NULL,
+     opened_at TEXT NOT NULL,
+     delivered_at TEXT,
+     receipt TEXT,
+     rejection_json TEXT
+   );
+   CREATE TABLE incoming_instance (
+     transfer_id TEXT NOT NULL REFERENCES incoming_transfer (transfer_id),
+     sop_instance_uid TEXT NOT NULL,
+     received_at TEXT NOT NULL,
+     PRIMARY KEY (transfer_id, sop_instance_uid)
+   );`,
+];
 
-  constructor(path: string) {
-    this.#db = openSqliteDatabase(path);
-    this.#db.exec(`
+/** The inbox in its own SQLite file beside the study index (the embedded default). */
+export function openSqliteInbox(path: string): Inbox {
+  const db = openSqliteDatabase(path);
+  try {
+    db.exec(`
       CREATE TABLE IF NOT EXISTS incoming_transfer (
         transfer_id TEXT PRIMARY KEY,
         sender_ura TEXT NOT NULL,
@@ -96,7 +118,35 @@ export class SqliteInbox implements Inbox {
         PRIMARY KEY (transfer_id, sop_instance_uid)
       );`);
     // Added with rejection by a person; inboxes written before it have no rejected transfers.
-    addMissingColumns(this.#db, 'incoming_transfer', ['rejection_json TEXT']);
+    addMissingColumns(db, 'incoming_transfer', ['rejection_json TEXT']);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new SqlInbox(new SqliteQueue(db));
+}
+
+/** The inbox on PostgreSQL, migrated to its newest schema; `ownsPool`: closing it ends the pool. */
+export async function openPostgresInbox(pool: PostgresPool, o: { ownsPool: boolean }): Promise<Inbox> {
+  try {
+    await migratePostgres(pool, 'inbox', POSTGRES_MIGRATIONS);
+  } catch (err) {
+    if (o.ownsPool) await pool.end();
+    throw err;
+  }
+  return new SqlInbox(new PostgresDatabase(pool, { ownsPool: o.ownsPool }));
+}
+
+/**
+ * The receiving side's record of transfers (docs/exchange-protocol.md): which manifest each sender opened and which of
+ * its instances arrived verified. It survives restarts, so a sender that re-posts its manifest resumes where it
+ * stopped. Its SQL is the same on SQLite and PostgreSQL.
+ */
+class SqlInbox implements Inbox {
+  readonly #db: SqlDatabase;
+
+  constructor(db: SqlDatabase) {
+    this.#db = db;
   }
 
   /**
@@ -106,40 +156,45 @@ export class SqliteInbox implements Inbox {
   async open(manifest: Manifest, senderUra: string, now = new Date()): Promise<OpenOutcome> {
     const json = JSON.stringify(manifest);
     const digest = createHash('sha256').update(json).digest('hex');
-    const row = this.#db
-      .prepare('SELECT sender_ura, manifest_sha256 FROM incoming_transfer WHERE transfer_id = ?')
-      .get(manifest.transferId) as { sender_ura: string; manifest_sha256: string } | undefined;
-    if (row !== undefined) {
-      if (row.sender_ura !== senderUra || row.manifest_sha256 !== digest) {
-        return { outcome: 'conflict', detail: `transfer ${manifest.transferId} was opened with another manifest` };
-      }
-      const existing = await this.get(manifest.transferId, senderUra);
-      if (existing === undefined) return { outcome: 'conflict', detail: 'transfer vanished' };
-      return { outcome: 'existing', transfer: existing };
-    }
-    this.#db
-      .prepare(
-        'INSERT INTO incoming_transfer (transfer_id, sender_ura, manifest_sha256, manifest_json, state, opened_at) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(manifest.transferId, senderUra, digest, json, 'open', now.toISOString());
-    return { outcome: 'created', transfer: { transferId: manifest.transferId, senderUra, state: 'open', manifest } };
+    // A sender that posts the same manifest twice at once (a retry over a slow link) opens it once: the second insert
+    // waits for the first and then finds it.
+    const created = await this.#db.write((q) =>
+      q.run(
+        'INSERT INTO incoming_transfer (transfer_id, sender_ura, manifest_sha256, manifest_json, state, opened_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (transfer_id) DO NOTHING',
+        [manifest.transferId, senderUra, digest, json, 'open', now.toISOString()],
+      ),
+    );
+    if (created === 1)
+      return { outcome: 'created', transfer: { transferId: manifest.transferId, senderUra, state: 'open', manifest } };
+    const row = await this.#db.read((q) =>
+      q.one<{ sender_ura: string; manifest_sha256: string }>(
+        'SELECT sender_ura, manifest_sha256 FROM incoming_transfer WHERE transfer_id = ?',
+        [manifest.transferId],
+      ),
+    );
+    if (row === undefined || row.sender_ura !== senderUra || row.manifest_sha256 !== digest)
+      return { outcome: 'conflict', detail: `transfer ${manifest.transferId} was opened with another manifest` };
+    const existing = await this.get(manifest.transferId, senderUra);
+    if (existing === undefined) return { outcome: 'conflict', detail: 'transfer vanished' };
+    return { outcome: 'existing', transfer: existing };
   }
 
   /** A transfer as its sender sees it; another organization's transfer is not found. */
   async get(transferId: string, senderUra: string): Promise<IncomingTransfer | undefined> {
-    const row = this.#db
-      .prepare('SELECT * FROM incoming_transfer WHERE transfer_id = ? AND sender_ura = ?')
-      .get(transferId, senderUra) as Row | undefined;
+    const row = await this.#db.read((q) =>
+      q.one<Row>('SELECT * FROM incoming_transfer WHERE transfer_id = ? AND sender_ura = ?', [transferId, senderUra]),
+    );
     return row === undefined ? undefined : transferOf(row);
   }
 
   /** Records that every instance arrived verified, with the receipt given to the sender (answered again on a retry). */
   async markDelivered(transferId: string, receipt: string, now = new Date()): Promise<void> {
-    this.#db
-      .prepare(
+    await this.#db.write((q) =>
+      q.run(
         "UPDATE incoming_transfer SET state = 'delivered', delivered_at = ?, receipt = ? WHERE transfer_id = ? AND state = 'open'",
-      )
-      .run(now.toISOString(), receipt, transferId);
+        [now.toISOString(), receipt, transferId],
+      ),
+    );
   }
 
   /** Newest first; what the hospital's own systems see of arrived and arriving studies. */
@@ -147,40 +202,48 @@ export class SqliteInbox implements Inbox {
     o: { state?: TransferState; limit?: number } = {},
   ): Promise<(IncomingTransfer & { openedAt: string; deliveredAt: string | null })[]> {
     const limit = Math.min(Math.max(o.limit ?? 100, 1), 1000);
-    const rows = (o.state === undefined
-      ? this.#db.prepare('SELECT * FROM incoming_transfer ORDER BY opened_at DESC LIMIT ?').all(limit)
-      : this.#db
-          .prepare('SELECT * FROM incoming_transfer WHERE state = ? ORDER BY opened_at DESC LIMIT ?')
-          .all(o.state, limit)) as unknown as Row[];
+    const rows = await this.#db.read((q) =>
+      o.state === undefined
+        ? q.all<Row>('SELECT * FROM incoming_transfer ORDER BY opened_at DESC LIMIT ?', [limit])
+        : q.all<Row>('SELECT * FROM incoming_transfer WHERE state = ? ORDER BY opened_at DESC LIMIT ?', [
+            o.state,
+            limit,
+          ]),
+    );
     return rows.map((r) => ({ ...transferOf(r), openedAt: r.opened_at, deliveredAt: r.delivered_at }));
   }
 
   /** A transfer by id, whoever sent it (for this hospital's own users). */
   async find(transferId: string): Promise<IncomingTransfer | undefined> {
-    const row = this.#db.prepare('SELECT sender_ura FROM incoming_transfer WHERE transfer_id = ?').get(transferId) as
-      { sender_ura: string } | undefined;
-    return row === undefined ? undefined : this.get(transferId, row.sender_ura);
+    const row = await this.#db.read((q) =>
+      q.one<Row>('SELECT * FROM incoming_transfer WHERE transfer_id = ?', [transferId]),
+    );
+    return row === undefined ? undefined : transferOf(row);
   }
 
   async markImported(transferId: string): Promise<void> {
-    this.#db
-      .prepare("UPDATE incoming_transfer SET state = 'imported' WHERE transfer_id = ? AND state = 'delivered'")
-      .run(transferId);
+    await this.#db.write((q) =>
+      q.run("UPDATE incoming_transfer SET state = 'imported' WHERE transfer_id = ? AND state = 'delivered'", [
+        transferId,
+      ]),
+    );
   }
 
   /** A person refused a held study; false when it is no longer held (accepted, or rejected by someone else first). */
   async reject(transferId: string, rejection: Rejection): Promise<boolean> {
-    const r = this.#db
-      .prepare(
+    const changed = await this.#db.write((q) =>
+      q.run(
         "UPDATE incoming_transfer SET state = 'rejected', rejection_json = ? WHERE transfer_id = ? AND state = 'delivered'",
-      )
-      .run(JSON.stringify(rejection), transferId);
-    return r.changes === 1;
+        [JSON.stringify(rejection), transferId],
+      ),
+    );
+    return changed === 1;
   }
 
   async receiptOf(transferId: string): Promise<string | undefined> {
-    const row = this.#db.prepare('SELECT receipt FROM incoming_transfer WHERE transfer_id = ?').get(transferId) as
-      { receipt: string | null } | undefined;
+    const row = await this.#db.read((q) =>
+      q.one<{ receipt: string | null }>('SELECT receipt FROM incoming_transfer WHERE transfer_id = ?', [transferId]),
+    );
     return row?.receipt ?? undefined;
   }
 
@@ -190,31 +253,33 @@ export class SqliteInbox implements Inbox {
    */
   async markReceived(transferId: string, sopInstanceUids: readonly string[], now = new Date()): Promise<void> {
     if (sopInstanceUids.length === 0) return;
-    const insert = this.#db.prepare(
-      'INSERT OR IGNORE INTO incoming_instance (transfer_id, sop_instance_uid, received_at) VALUES (?, ?, ?)',
-    );
-    inTransaction(this.#db, () => {
-      for (const uid of sopInstanceUids) insert.run(transferId, uid, now.toISOString());
+    await this.#db.write(async (q) => {
+      for (const uid of sopInstanceUids)
+        await q.run(
+          'INSERT INTO incoming_instance (transfer_id, sop_instance_uid, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+          [transferId, uid, now.toISOString()],
+        );
     });
   }
 
   async received(transferId: string): Promise<Set<string>> {
-    const rows = this.#db
-      .prepare('SELECT sop_instance_uid FROM incoming_instance WHERE transfer_id = ?')
-      .all(transferId) as { sop_instance_uid: string }[];
+    const rows = await this.#db.read((q) =>
+      q.all<{ sop_instance_uid: string }>('SELECT sop_instance_uid FROM incoming_instance WHERE transfer_id = ?', [
+        transferId,
+      ]),
+    );
     return new Set(rows.map((r) => r.sop_instance_uid));
   }
 
   /** How many transfers are in each state (for metrics). */
   async countByState(): Promise<Record<string, number>> {
-    const rows = this.#db.prepare('SELECT state, COUNT(*) AS n FROM incoming_transfer GROUP BY state').all() as {
-      state: string;
-      n: number;
-    }[];
+    const rows = await this.#db.read((q) =>
+      q.all<{ state: string; n: number }>('SELECT state, COUNT(*) AS n FROM incoming_transfer GROUP BY state'),
+    );
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
-  async close(): Promise<void> {
-    this.#db.close();
+  close(): Promise<void> {
+    return this.#db.close();
   }
 }

@@ -204,7 +204,7 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
       const q = listQuery.safeParse(req.query);
       if (!q.success) throw bodyInvalid(q.error);
       const state = q.data.state;
-      const transfers = d.outbox.list(state !== undefined ? { state } : {});
+      const transfers = await d.outbox.list(state !== undefined ? { state } : {});
       await d.patientData
         .open(actingGrounds(req.acting, { node: d.node, ip: req.ip }))
         .recordAll(
@@ -232,7 +232,7 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
     async (req) => {
       const q = followQuery.safeParse(req.query);
       if (!q.success) throw bodyInvalid(q.error);
-      let t = d.outbox.get(req.params.transferId);
+      let t = await d.outbox.get(req.params.transferId);
       if (t === undefined)
         throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no outgoing transfer ${req.params.transferId} here`);
       const waitMs = q.data.waitSeconds * 1000;
@@ -246,7 +246,7 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
         !req.raw.destroyed
       ) {
         await sleep(200);
-        t = d.outbox.get(req.params.transferId) ?? t;
+        t = (await d.outbox.get(req.params.transferId)) ?? t;
       }
       await d.patientData
         .open(actingGrounds(req.acting, { node: d.node, ip: req.ip }))
@@ -263,7 +263,7 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
       const named = personNamedInBody(req.body);
       if (named !== undefined) throw new BeeldbrugError('REQUEST_INVALID', named);
       if (!noBody.safeParse(req.body).success) throw new BeeldbrugError('REQUEST_INVALID', `${what} takes no body`);
-      const t = d.outbox.get(req.params.transferId);
+      const t = await d.outbox.get(req.params.transferId);
       if (t === undefined)
         throw new BeeldbrugError('TRANSFER_NOT_FOUND', `no outgoing transfer ${req.params.transferId} here`);
       const allowed: readonly OutgoingTransfer['state'][] =
@@ -288,8 +288,8 @@ export function registerOutboxRoutes(app: HttpsApp, d: OutboxRouteDeps): void {
       });
       const changed =
         what === 'retry'
-          ? d.outbox.retry(t.transferId)
-          : d.outbox.cancel(t.transferId, `cancelled by ${who.user.name}`);
+          ? await d.outbox.retry(t.transferId)
+          : await d.outbox.cancel(t.transferId, `cancelled by ${who.user.name}`);
       const done = 'retried' in changed ? changed.retried : changed.cancelled;
       // The worker may have moved it on between the look and the change (delivered, say): answer what it is now.
       if (!done) throw conflict(changed.transfer?.state ?? t.state);

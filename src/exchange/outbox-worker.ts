@@ -51,6 +51,8 @@ export class OutboxWorker {
   readonly #running = new Map<string, { run: Promise<void>; stop: AbortController }>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  #looking: Promise<void> | undefined;
+  #lookAgain = false;
   /** Asking receivers what became of delivered studies, one at a time, beside the sends. */
   #checking: Promise<void> | undefined;
 
@@ -59,30 +61,52 @@ export class OutboxWorker {
     this.#retry = o.retry ?? defaultRetryPolicy;
   }
 
-  start(): void {
-    const requeued = this.#o.outbox.requeueInterrupted();
+  async start(): Promise<void> {
+    const requeued = await this.#o.outbox.requeueInterrupted();
     if (requeued > 0) this.#o.logger.info({ requeued }, 'transfers cut off by the last stop are queued again');
     this.#timer = setInterval(() => this.wake(), this.#o.pollMs ?? 1000);
     this.#timer.unref();
     this.wake();
   }
 
-  /** Looks for due work now (after a transfer was queued in this process). */
+  /**
+   * Looks for due work now (after a transfer was queued in this process). One look at a time, so the number of
+   * transfers under way never passes `concurrency`; a wake during a look asks for another after it.
+   */
   wake(): void {
     if (this.#closed) return;
-    const free = (this.#o.concurrency ?? 2) - this.#running.size;
-    if (free <= 0) return;
-    for (const t of this.#o.outbox.due(new Date(), free)) {
-      if (this.#running.has(t.transferId) || !this.#o.outbox.claim(t.transferId)) continue;
-      const stop = new AbortController();
-      const run = this.#send(t, stop.signal).finally(() => {
-        this.#running.delete(t.transferId);
-        this.wake();
-      });
-      this.#running.set(t.transferId, { run, stop });
+    if (this.#looking !== undefined) {
+      this.#lookAgain = true;
+      return;
     }
-    if (this.#checking === undefined && this.#o.outbox.dueChecks(new Date(), 1).length > 0)
-      this.#checking = this.#askReceivers().finally(() => (this.#checking = undefined));
+    this.#looking = this.#look()
+      .catch((err: unknown) => this.#o.logger.error({ err }, 'the outbox could not be read; trying again shortly'))
+      .finally(() => {
+        this.#looking = undefined;
+        if (this.#lookAgain) {
+          this.#lookAgain = false;
+          this.wake();
+        }
+      });
+  }
+
+  async #look(): Promise<void> {
+    const free = (this.#o.concurrency ?? 2) - this.#running.size;
+    if (free > 0) {
+      for (const t of await this.#o.outbox.due(new Date(), free)) {
+        if (this.#closed || this.#running.has(t.transferId) || !(await this.#o.outbox.claim(t.transferId))) continue;
+        const stop = new AbortController();
+        const run = this.#send(t, stop.signal).finally(() => {
+          this.#running.delete(t.transferId);
+          this.wake();
+        });
+        this.#running.set(t.transferId, { run, stop });
+      }
+    }
+    if (!this.#closed && this.#checking === undefined && (await this.#o.outbox.dueChecks(new Date(), 1)).length > 0)
+      this.#checking = this.#askReceivers()
+        .catch((err: unknown) => this.#o.logger.error({ err }, 'the outbox could not be read while asking receivers'))
+        .finally(() => (this.#checking = undefined));
   }
 
   /**
@@ -91,11 +115,11 @@ export class OutboxWorker {
    */
   async #askReceivers(): Promise<void> {
     const { outbox, logger } = this.#o;
-    for (const t of outbox.dueChecks()) {
+    for (const t of await outbox.dueChecks()) {
       if (this.#closed) return;
       const partner = this.#o.partners.find((p) => p.ura === t.request.partnerUra);
       if (partner?.baseUrl === undefined) {
-        outbox.receiverAnswered(t.transferId, undefined);
+        await outbox.receiverAnswered(t.transferId, undefined);
         continue;
       }
       const client = new PartnerClient(partner.baseUrl, this.#o.tls, 1, { ura: partner.ura });
@@ -107,21 +131,21 @@ export class OutboxWorker {
         const state = RECEIVER_STATES.find((s) => a.status === 200 && s === answer.state);
         if (state !== undefined) {
           const reason = typeof answer.rejection?.reason === 'string' ? answer.rejection.reason.slice(0, 500) : null;
-          outbox.receiverAnswered(t.transferId, { state, reason });
+          await outbox.receiverAnswered(t.transferId, { state, reason });
           if (state !== t.atReceiver?.state)
             logger.info(
               { transferId: t.transferId, to: partner.ura, state, reason },
               'the receiver says what became of the study',
             );
         } else {
-          outbox.receiverAnswered(t.transferId, undefined);
+          await outbox.receiverAnswered(t.transferId, undefined);
           logger.warn(
             { transferId: t.transferId, to: partner.ura, status: a.status },
             'the receiver did not say what became of the study',
           );
         }
       } catch (err) {
-        outbox.receiverAnswered(t.transferId, undefined);
+        await outbox.receiverAnswered(t.transferId, undefined);
         logger.warn(
           { transferId: t.transferId, to: partner.ura, err },
           'the receiver could not be asked what became of the study',
@@ -143,7 +167,7 @@ export class OutboxWorker {
     clearInterval(this.#timer);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled([...[...this.#running.values()].map((r) => r.run), this.#checking]),
+      Promise.allSettled([...[...this.#running.values()].map((r) => r.run), this.#checking, this.#looking]),
       new Promise((resolve) => (timer = setTimeout(resolve, waitMs))),
     ]);
     clearTimeout(timer);
@@ -202,10 +226,12 @@ export class OutboxWorker {
     const log = logger.child({ transferId: t.transferId, to: r.partnerUra, attempt: t.attempts + 1 });
     const partner = this.#o.partners.find((p) => p.ura === r.partnerUra);
     if (partner === undefined) {
-      outbox.failed(t.transferId, `PARTNER_UNKNOWN: URA ${r.partnerUra} is not in exchange.partners`);
+      await outbox.failed(t.transferId, `PARTNER_UNKNOWN: URA ${r.partnerUra} is not in exchange.partners`);
       log.error('transfer failed: the partner is not configured');
       return;
     }
+    // Progress is written in order, one update after the other, and all of it before the outcome.
+    let progress = Promise.resolve();
     try {
       const access = this.#access(t);
       await this.#fetchIfMissing(access, r.studyInstanceUid, log);
@@ -228,18 +254,22 @@ export class OutboxWorker {
           attempts: 1,
           signal: cancelled,
           onProgress: (p) => {
-            if (!this.#closed)
-              outbox.progress(t.transferId, {
-                instances: p.instances,
-                needed: p.needed,
-                sent: t.sent + p.sent,
-                bytesSent: t.bytesSent + p.bytesSent,
-              });
+            if (this.#closed) return;
+            const shown = {
+              instances: p.instances,
+              needed: p.needed,
+              sent: t.sent + p.sent,
+              bytesSent: t.bytesSent + p.bytesSent,
+            };
+            progress = progress
+              .then(() => outbox.progress(t.transferId, shown))
+              .catch((err: unknown) => log.warn({ err }, 'the progress of the transfer could not be written'));
           },
         },
       );
+      await progress;
       if (this.#closed) return;
-      outbox.delivered(t.transferId, {
+      await outbox.delivered(t.transferId, {
         instances: result.instances,
         sent: t.sent + result.sent,
         bytesSent: t.bytesSent + result.bytesSent,
@@ -252,6 +282,7 @@ export class OutboxWorker {
         `study delivered, receipt verified (${result.instances} instances, ${result.sent} sent)`,
       );
     } catch (err) {
+      await progress;
       if (this.#closed) return;
       if (cancelled.aborted) {
         // The person who cancelled is recorded by the cancel itself; the outbox already says 'cancelled'.
@@ -265,10 +296,10 @@ export class OutboxWorker {
       const age = Date.now() - Date.parse(t.triesSince);
       if (isPassingFault(err) && age < this.#retry.giveUpAfterMs) {
         const wait = Math.min(this.#retry.maxDelayMs, this.#retry.firstDelayMs * 2 ** t.attempts);
-        outbox.retryAt(t.transferId, reason, new Date(Date.now() + wait));
+        await outbox.retryAt(t.transferId, reason, new Date(Date.now() + wait));
         log.warn({ waitMs: wait, reason }, 'transfer interrupted; trying again later');
       } else {
-        outbox.failed(t.transferId, reason);
+        await outbox.failed(t.transferId, reason);
         log.error({ reason }, 'transfer failed');
         await this.#audit(t, partner.name, 'failure', `sending given up: ${reason}`);
       }

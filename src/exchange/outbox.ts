@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { DatabaseSync } from 'node:sqlite';
-import { addMissingColumns, openSqliteDatabase } from '../database/index.ts';
+import {
+  addMissingColumns,
+  migratePostgres,
+  openSqliteDatabase,
+  PostgresDatabase,
+  SqliteQueue,
+  type PostgresPool,
+  type SqlDatabase,
+  type SqlValue,
+} from '../database/index.ts';
 import type { Purpose } from './manifest.ts';
 
 /**
@@ -108,16 +116,41 @@ function transferOf(r: Row): OutgoingTransfer {
 export const RECEIVER_CHECKS = { firstDelayMs: 5_000, maxDelayMs: 2 * 3600_000, askForMs: 9 * 24 * 3600_000 };
 
 /**
- * The sending side's durable queue of transfers, in the node's exchange database. Every change is committed before it
- * is acted on, so a stop at any moment loses no request: what was queued or being sent is sent after the restart, under
- * the same transfer id, and the partner's resume answer keeps it from moving bytes twice.
+ * The outbox's table on PostgreSQL, shared by the nodes of a hospital: the embedded schema below as it stands today.
+ * Never edit a shipped migration: append one.
  */
-export class Outbox {
-  readonly #db: DatabaseSync;
+const POSTGRES_MIGRATIONS = [
+  `CREATE TABLE outgoing_transfer (
+     transfer_id TEXT PRIMARY KEY,
+     request_json TEXT NOT NULL,
+     state TEXT NOT NULL,
+     urgent INTEGER NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at TEXT NOT NULL,
+     last_error TEXT,
+     instances INTEGER,
+     needed INTEGER,
+     sent INTEGER NOT NULL DEFAULT 0,
+     bytes_sent BIGINT NOT NULL DEFAULT 0,
+     receipt TEXT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     tries_since TEXT,
+     receiver_state TEXT,
+     receiver_reason TEXT,
+     receiver_checked_at TEXT,
+     receiver_checks INTEGER NOT NULL DEFAULT 0,
+     next_check_at TEXT
+   );
+   CREATE INDEX outgoing_due ON outgoing_transfer (state, next_attempt_at);
+   CREATE INDEX outgoing_check ON outgoing_transfer (next_check_at);`,
+];
 
-  constructor(path: string) {
-    this.#db = openSqliteDatabase(path);
-    this.#db.exec(`
+/** The outbox in the node's exchange database (the embedded default). */
+export function openSqliteOutbox(path: string): Outbox {
+  const db = openSqliteDatabase(path);
+  try {
+    db.exec(`
       CREATE TABLE IF NOT EXISTS outgoing_transfer (
         transfer_id TEXT PRIMARY KEY,
         request_json TEXT NOT NULL,
@@ -136,7 +169,7 @@ export class Outbox {
       );
       CREATE INDEX IF NOT EXISTS outgoing_due ON outgoing_transfer (state, next_attempt_at);`);
     // Added with retry by a person; outboxes written before it count from created_at.
-    addMissingColumns(this.#db, 'outgoing_transfer', [
+    addMissingColumns(db, 'outgoing_transfer', [
       'tries_since TEXT',
       // Added with asking the receiver what became of a delivered study; older deliveries are not asked about.
       'receiver_state TEXT',
@@ -145,80 +178,108 @@ export class Outbox {
       'receiver_checks INTEGER NOT NULL DEFAULT 0',
       'next_check_at TEXT',
     ]);
-    this.#db.exec('CREATE INDEX IF NOT EXISTS outgoing_check ON outgoing_transfer (next_check_at)');
+    db.exec('CREATE INDEX IF NOT EXISTS outgoing_check ON outgoing_transfer (next_check_at)');
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new Outbox(new SqliteQueue(db));
+}
+
+/** The outbox on PostgreSQL, migrated to its newest schema; `ownsPool`: closing it ends the pool. */
+export async function openPostgresOutbox(pool: PostgresPool, o: { ownsPool: boolean }): Promise<Outbox> {
+  try {
+    await migratePostgres(pool, 'outbox', POSTGRES_MIGRATIONS);
+  } catch (err) {
+    if (o.ownsPool) await pool.end();
+    throw err;
+  }
+  return new Outbox(new PostgresDatabase(pool, { ownsPool: o.ownsPool }));
+}
+
+const SELECT = 'SELECT * FROM outgoing_transfer';
+
+/**
+ * The sending side's durable queue of transfers, in the node's exchange database. Every change is committed before it
+ * is acted on, so a stop at any moment loses no request: what was queued or being sent is sent after the restart, under
+ * the same transfer id, and the partner's resume answer keeps it from moving bytes twice. Its SQL is the same on
+ * SQLite and PostgreSQL.
+ */
+export class Outbox {
+  readonly #db: SqlDatabase;
+
+  constructor(db: SqlDatabase) {
+    this.#db = db;
   }
 
-  enqueue(request: OutgoingRequest, now = new Date()): OutgoingTransfer {
+  async enqueue(request: OutgoingRequest, now = new Date()): Promise<OutgoingTransfer> {
     const transferId = randomUUID();
     const at = now.toISOString();
-    this.#db
-      .prepare(
-        'INSERT INTO outgoing_transfer (transfer_id, request_json, state, urgent, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(transferId, JSON.stringify(request), 'queued', request.urgency === 'urgent' ? 1 : 0, at, at, at);
-    return this.get(transferId) as OutgoingTransfer;
+    const r = await this.#db.write((q) =>
+      q.one<Row>(
+        'INSERT INTO outgoing_transfer (transfer_id, request_json, state, urgent, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *',
+        [transferId, JSON.stringify(request), 'queued', request.urgency === 'urgent' ? 1 : 0, at, at, at],
+      ),
+    );
+    return transferOf(r!);
   }
 
-  get(transferId: string): OutgoingTransfer | undefined {
-    const r = this.#db.prepare('SELECT * FROM outgoing_transfer WHERE transfer_id = ?').get(transferId) as
-      Row | undefined;
+  async get(transferId: string): Promise<OutgoingTransfer | undefined> {
+    const r = await this.#db.read((q) => q.one<Row>(`${SELECT} WHERE transfer_id = ?`, [transferId]));
     return r === undefined ? undefined : transferOf(r);
   }
 
   /** Newest first. */
-  list(o: { state?: OutgoingState; limit?: number } = {}): OutgoingTransfer[] {
+  async list(o: { state?: OutgoingState; limit?: number } = {}): Promise<OutgoingTransfer[]> {
     const limit = Math.min(Math.max(o.limit ?? 100, 1), 1000);
-    const rows = (o.state === undefined
-      ? this.#db.prepare('SELECT * FROM outgoing_transfer ORDER BY created_at DESC LIMIT ?').all(limit)
-      : this.#db
-          .prepare('SELECT * FROM outgoing_transfer WHERE state = ? ORDER BY created_at DESC LIMIT ?')
-          .all(o.state, limit)) as unknown as Row[];
+    const rows = await this.#db.read((q) =>
+      o.state === undefined
+        ? q.all<Row>(`${SELECT} ORDER BY created_at DESC LIMIT ?`, [limit])
+        : q.all<Row>(`${SELECT} WHERE state = ? ORDER BY created_at DESC LIMIT ?`, [o.state, limit]),
+    );
     return rows.map(transferOf);
   }
 
   /** Queued transfers whose time has come: urgent ones first, then oldest first. */
-  due(now = new Date(), limit = 10): OutgoingTransfer[] {
-    const rows = this.#db
-      .prepare(
-        "SELECT * FROM outgoing_transfer WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY urgent DESC, created_at LIMIT ?",
-      )
-      .all(now.toISOString(), limit) as unknown as Row[];
+  async due(now = new Date(), limit = 10): Promise<OutgoingTransfer[]> {
+    const rows = await this.#db.read((q) =>
+      q.all<Row>(`${SELECT} WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY urgent DESC, created_at LIMIT ?`, [
+        now.toISOString(),
+        limit,
+      ]),
+    );
     return rows.map(transferOf);
   }
 
-  /** Takes a queued transfer for an attempt; false when another worker took it first. */
-  claim(transferId: string, now = new Date()): boolean {
-    const r = this.#db
-      .prepare(
-        "UPDATE outgoing_transfer SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE transfer_id = ? AND state = 'queued'",
-      )
-      .run(now.toISOString(), transferId);
-    return r.changes === 1;
+  /** Takes a queued transfer for an attempt; false when another worker (of this node or another) took it first. */
+  async claim(transferId: string, now = new Date()): Promise<boolean> {
+    const changed = await this.#change(
+      "UPDATE outgoing_transfer SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE transfer_id = ? AND state = 'queued'",
+      [now.toISOString(), transferId],
+    );
+    return changed === 1;
   }
 
-  progress(
+  async progress(
     transferId: string,
     p: { instances: number; needed: number; sent: number; bytesSent: number },
     now = new Date(),
-  ): void {
-    this.#db
-      .prepare(
-        "UPDATE outgoing_transfer SET instances = ?, needed = ?, sent = ?, bytes_sent = ?, updated_at = ? WHERE transfer_id = ? AND state = 'sending'",
-      )
-      .run(p.instances, p.needed, p.sent, p.bytesSent, now.toISOString(), transferId);
+  ): Promise<void> {
+    await this.#change(
+      "UPDATE outgoing_transfer SET instances = ?, needed = ?, sent = ?, bytes_sent = ?, updated_at = ? WHERE transfer_id = ? AND state = 'sending'",
+      [p.instances, p.needed, p.sent, p.bytesSent, now.toISOString(), transferId],
+    );
   }
 
   /** Unconditional: a verified receipt is the truth, even when a cancel came too late to stop the transfer. */
-  delivered(
+  async delivered(
     transferId: string,
     r: { instances: number; sent: number; bytesSent: number; receipt: string },
     now = new Date(),
-  ): void {
-    this.#db
-      .prepare(
-        "UPDATE outgoing_transfer SET state = 'delivered', instances = ?, sent = ?, bytes_sent = ?, receipt = ?, last_error = NULL, updated_at = ?, receiver_state = 'delivered', receiver_checked_at = ?, receiver_checks = 0, next_check_at = ? WHERE transfer_id = ?",
-      )
-      .run(
+  ): Promise<void> {
+    await this.#change(
+      "UPDATE outgoing_transfer SET state = 'delivered', instances = ?, sent = ?, bytes_sent = ?, receipt = ?, last_error = NULL, updated_at = ?, receiver_state = 'delivered', receiver_checked_at = ?, receiver_checks = 0, next_check_at = ? WHERE transfer_id = ?",
+      [
         r.instances,
         r.sent,
         r.bytesSent,
@@ -227,16 +288,18 @@ export class Outbox {
         now.toISOString(),
         new Date(now.getTime() + RECEIVER_CHECKS.firstDelayMs).toISOString(),
         transferId,
-      );
+      ],
+    );
   }
 
   /** Delivered transfers whose receiver is due to be asked again what became of the study. */
-  dueChecks(now = new Date(), limit = 10): OutgoingTransfer[] {
-    const rows = this.#db
-      .prepare(
-        "SELECT * FROM outgoing_transfer WHERE next_check_at IS NOT NULL AND next_check_at <= ? AND state = 'delivered' ORDER BY next_check_at LIMIT ?",
-      )
-      .all(now.toISOString(), limit) as unknown as Row[];
+  async dueChecks(now = new Date(), limit = 10): Promise<OutgoingTransfer[]> {
+    const rows = await this.#db.read((q) =>
+      q.all<Row>(
+        `${SELECT} WHERE next_check_at IS NOT NULL AND next_check_at <= ? AND state = 'delivered' ORDER BY next_check_at LIMIT ?`,
+        [now.toISOString(), limit],
+      ),
+    );
     return rows.map(transferOf);
   }
 
@@ -244,103 +307,105 @@ export class Outbox {
    * What the receiver answered (or undefined when it could not be asked). A final state ends the asking; otherwise the
    * next question waits twice as long as the last, and none is asked once the receiver has purged its copy.
    */
-  receiverAnswered(
+  async receiverAnswered(
     transferId: string,
     answer: { state: ReceiverState; reason: string | null } | undefined,
     now = new Date(),
-  ): void {
-    const t = this.#db
-      .prepare('SELECT receiver_checks, created_at FROM outgoing_transfer WHERE transfer_id = ?')
-      .get(transferId) as { receiver_checks: number; created_at: string } | undefined;
-    if (t === undefined) return;
-    const delay = Math.min(RECEIVER_CHECKS.firstDelayMs * 2 ** (t.receiver_checks + 1), RECEIVER_CHECKS.maxDelayMs);
-    const next = new Date(now.getTime() + delay);
-    const final = answer !== undefined && answer.state !== 'delivered';
-    const gone = next.getTime() > Date.parse(t.created_at) + RECEIVER_CHECKS.askForMs;
-    const at = now.toISOString();
-    const checks = 'receiver_checks = receiver_checks + 1, next_check_at = ?';
-    if (answer === undefined)
-      this.#db
-        .prepare(`UPDATE outgoing_transfer SET ${checks} WHERE transfer_id = ?`)
-        .run(gone ? null : next.toISOString(), transferId);
-    else
-      // A change of state is a change of the transfer: whoever waits on it (GET …?after=) hears of it.
-      this.#db
-        .prepare(
-          `UPDATE outgoing_transfer SET ${checks}, receiver_state = ?, receiver_reason = ?, receiver_checked_at = ?, updated_at = CASE WHEN receiver_state IS ? THEN updated_at ELSE ? END WHERE transfer_id = ?`,
-        )
-        .run(final || gone ? null : next.toISOString(), answer.state, answer.reason, at, answer.state, at, transferId);
+  ): Promise<void> {
+    await this.#db.write(async (q) => {
+      const t = await q.one<{ receiver_checks: number; created_at: string }>(
+        'SELECT receiver_checks, created_at FROM outgoing_transfer WHERE transfer_id = ?',
+        [transferId],
+      );
+      if (t === undefined) return;
+      const delay = Math.min(RECEIVER_CHECKS.firstDelayMs * 2 ** (t.receiver_checks + 1), RECEIVER_CHECKS.maxDelayMs);
+      const next = new Date(now.getTime() + delay);
+      const final = answer !== undefined && answer.state !== 'delivered';
+      const gone = next.getTime() > Date.parse(t.created_at) + RECEIVER_CHECKS.askForMs;
+      const at = now.toISOString();
+      const checks = 'receiver_checks = receiver_checks + 1, next_check_at = ?';
+      if (answer === undefined)
+        await q.run(`UPDATE outgoing_transfer SET ${checks} WHERE transfer_id = ?`, [
+          gone ? null : next.toISOString(),
+          transferId,
+        ]);
+      else
+        // A change of state is a change of the transfer: whoever waits on it (GET …?after=) hears of it.
+        await q.run(
+          `UPDATE outgoing_transfer SET ${checks}, receiver_state = ?, receiver_reason = ?, receiver_checked_at = ?, updated_at = CASE WHEN receiver_state IS NOT DISTINCT FROM ? THEN updated_at ELSE ? END WHERE transfer_id = ?`,
+          [final || gone ? null : next.toISOString(), answer.state, answer.reason, at, answer.state, at, transferId],
+        );
+    });
   }
 
-  retryAt(transferId: string, error: string, at: Date, now = new Date()): void {
-    this.#db
-      .prepare(
-        "UPDATE outgoing_transfer SET state = 'queued', last_error = ?, next_attempt_at = ?, updated_at = ? WHERE transfer_id = ? AND state = 'sending'",
-      )
-      .run(error, at.toISOString(), now.toISOString(), transferId);
+  async retryAt(transferId: string, error: string, at: Date, now = new Date()): Promise<void> {
+    await this.#change(
+      "UPDATE outgoing_transfer SET state = 'queued', last_error = ?, next_attempt_at = ?, updated_at = ? WHERE transfer_id = ? AND state = 'sending'",
+      [error, at.toISOString(), now.toISOString(), transferId],
+    );
   }
 
-  failed(transferId: string, error: string, now = new Date()): void {
-    this.#db
-      .prepare(
-        "UPDATE outgoing_transfer SET state = 'failed', last_error = ?, updated_at = ? WHERE transfer_id = ? AND state = 'sending'",
-      )
-      .run(error, now.toISOString(), transferId);
+  async failed(transferId: string, error: string, now = new Date()): Promise<void> {
+    await this.#change(
+      "UPDATE outgoing_transfer SET state = 'failed', last_error = ?, updated_at = ? WHERE transfer_id = ? AND state = 'sending'",
+      [error, now.toISOString(), transferId],
+    );
   }
 
   /**
    * A person queues a failed or cancelled transfer again: due at once, with a fresh give-up time. Answers the transfer
    * as it is afterwards; unchanged when its state allows no retry.
    */
-  retry(transferId: string, now = new Date()): { retried: boolean; transfer: OutgoingTransfer | undefined } {
+  async retry(
+    transferId: string,
+    now = new Date(),
+  ): Promise<{ retried: boolean; transfer: OutgoingTransfer | undefined }> {
     const at = now.toISOString();
-    const r = this.#db
-      .prepare(
-        "UPDATE outgoing_transfer SET state = 'queued', attempts = 0, next_attempt_at = ?, tries_since = ?, updated_at = ? WHERE transfer_id = ? AND state IN ('failed', 'cancelled')",
-      )
-      .run(at, at, at, transferId);
-    return { retried: r.changes === 1, transfer: this.get(transferId) };
+    const changed = await this.#change(
+      "UPDATE outgoing_transfer SET state = 'queued', attempts = 0, next_attempt_at = ?, tries_since = ?, updated_at = ? WHERE transfer_id = ? AND state IN ('failed', 'cancelled')",
+      [at, at, at, transferId],
+    );
+    return { retried: changed === 1, transfer: await this.get(transferId) };
   }
 
   /**
    * A person stops a transfer that is not yet delivered. One being sent stops at its next batch (the worker is told);
    * should its receipt arrive first, the transfer is delivered after all, and shown so.
    */
-  cancel(
+  async cancel(
     transferId: string,
     reason: string,
     now = new Date(),
-  ): { cancelled: boolean; transfer: OutgoingTransfer | undefined } {
-    const r = this.#db
-      .prepare(
-        "UPDATE outgoing_transfer SET state = 'cancelled', last_error = ?, updated_at = ? WHERE transfer_id = ? AND state IN ('queued', 'sending', 'failed')",
-      )
-      .run(reason, now.toISOString(), transferId);
-    return { cancelled: r.changes === 1, transfer: this.get(transferId) };
+  ): Promise<{ cancelled: boolean; transfer: OutgoingTransfer | undefined }> {
+    const changed = await this.#change(
+      "UPDATE outgoing_transfer SET state = 'cancelled', last_error = ?, updated_at = ? WHERE transfer_id = ? AND state IN ('queued', 'sending', 'failed')",
+      [reason, now.toISOString(), transferId],
+    );
+    return { cancelled: changed === 1, transfer: await this.get(transferId) };
   }
 
   /** At start-up: attempts a stop cut off go back in the queue, due at once. */
-  requeueInterrupted(now = new Date()): number {
+  requeueInterrupted(now = new Date()): Promise<number> {
     const at = now.toISOString();
-    return Number(
-      this.#db
-        .prepare(
-          "UPDATE outgoing_transfer SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'",
-        )
-        .run(at, at).changes,
+    return this.#change(
+      "UPDATE outgoing_transfer SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'",
+      [at, at],
     );
   }
 
   /** How many transfers are in each state (for metrics). */
-  countByState(): Record<string, number> {
-    const rows = this.#db.prepare('SELECT state, COUNT(*) AS n FROM outgoing_transfer GROUP BY state').all() as {
-      state: string;
-      n: number;
-    }[];
+  async countByState(): Promise<Record<string, number>> {
+    const rows = await this.#db.read((q) =>
+      q.all<{ state: string; n: number }>('SELECT state, COUNT(*) AS n FROM outgoing_transfer GROUP BY state'),
+    );
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
-  close(): void {
-    if (this.#db.isOpen) this.#db.close();
+  close(): Promise<void> {
+    return this.#db.close();
+  }
+
+  #change(sql: string, params: readonly SqlValue[]): Promise<number> {
+    return this.#db.write((q) => q.run(sql, params));
   }
 }

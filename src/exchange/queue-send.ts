@@ -69,7 +69,7 @@ export async function queueSend(
       `study ${request.studyInstanceUid} is not in this node${d.source !== undefined ? ' nor in its PACS' : ''}`,
     );
   }
-  const queued = d.outbox.enqueue({ ...request, patient });
+  const queued = await d.outbox.enqueue({ ...request, patient });
   await access.record(
     sendAbout({
       request,

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { SqliteInbox, type Inbox } from './inbox.ts';
+import { openSqliteInbox, type Inbox } from './inbox.ts';
 import { type Manifest, parseManifest } from './manifest.ts';
 import { TransferWatch } from './transfer-watch.ts';
 
@@ -34,7 +34,7 @@ function manifestOf(uids: readonly string[]): Manifest {
 
 function inboxFor(t: TestContext): Inbox {
   const dir = mkdtempSync(join(tmpdir(), 'beeldbrug-watch-'));
-  const inbox = new SqliteInbox(join(dir, 'exchange.sqlite'));
+  const inbox = openSqliteInbox(join(dir, 'exchange.sqlite'));
   t.after(async () => {
     await inbox.close();
     rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@ export interface MetricSources {
   /** Associations open now, over all DICOM listeners. */
   associationsOpen: () => number;
   /** Outgoing transfers by state. */
-  outgoing: () => Record<string, number>;
+  outgoing: () => Promise<Record<string, number>>;
   /** Incoming transfers by state. */
   incoming: () => Promise<Record<string, number>>;
   /** Instances waiting to go into each PACS (routing rules and accepted studies), by AE title. */
@@ -66,11 +66,7 @@ export class NodeMetrics {
         this.set(sources.associationsOpen());
       },
     });
-    const byState = (
-      name: string,
-      help: string,
-      read: () => Record<string, number> | Promise<Record<string, number>>,
-    ) =>
+    const byState = (name: string, help: string, read: () => Promise<Record<string, number>>) =>
       new Gauge({
         name,
         help,
@@ -88,8 +84,8 @@ export class NodeMetrics {
       name: 'beeldbrug_outbox_queue_depth',
       help: 'outgoing transfers waiting or being sent',
       registers,
-      collect() {
-        const o = sources.outgoing();
+      async collect() {
+        const o = await sources.outgoing();
         this.set((o['queued'] ?? 0) + (o['sending'] ?? 0));
       },
     });

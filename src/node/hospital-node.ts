@@ -23,7 +23,6 @@ import {
   arrivalNotice,
   importAbout,
   importGrounds,
-  SqliteInbox,
   type IncomingTransfer,
   Outbox,
   OutboxWorker,
@@ -44,7 +43,7 @@ import { startPackingThreads } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { readEncryptionKeyFile, startBlobReaders, StoreError, type Store } from '../store/index.ts';
-import { openNodeStore } from './node-store.ts';
+import { NodeRecords } from './node-store.ts';
 import { type AccessGrounds, PatientData, type PatientDataAccess } from '../studies/index.ts';
 import { dimseHandlers } from './dimse-handlers.ts';
 import { RetentionJob } from './retention-job.ts';
@@ -148,18 +147,33 @@ export async function startNode(
     throw new BeeldbrugError('CONFIG_INSECURE', describeInsecure(insecure));
   }
   // Created 0600 before SQLite opens them (openAccounts made the data folder private); their journals follow.
+  const embedded = config.database.kind === 'embedded';
   for (const db of [
-    'index.sqlite',
-    'audit.sqlite',
-    ...(config.exchange !== undefined ? ['exchange.sqlite'] : []),
+    ...(embedded ? ['index.sqlite', 'audit.sqlite'] : []),
+    ...(embedded && config.exchange !== undefined ? ['exchange.sqlite'] : []),
     ...(config.share !== undefined ? ['share.sqlite'] : []),
   ])
     privateDatabaseFile(join(config.dataDir, db));
-  const store = await openNodeStore(config, { dataDir: config.dataDir, encryptionKey });
-  const audit = await openAuditTrail(config);
+  const records = new NodeRecords(config);
+  let store: Store;
+  let audit: Awaited<ReturnType<typeof openAuditTrail>>;
+  try {
+    store = await records.store({ dataDir: config.dataDir, encryptionKey });
+    audit = await openAuditTrail(config).catch(async (err: unknown) => {
+      await store.close();
+      throw err;
+    });
+  } catch (err) {
+    // A start that stops here leaves no connection open: the process (or a test) can end.
+    await records.close();
+    accounts.close();
+    throw err;
+  }
   // An expired session is refused when presented; this removes the ones nobody presents again.
   const sweeper = setInterval(() => accounts.sweep(), 3600_000).unref();
   const closers: (() => Promise<void>)[] = [
+    // Last: the stores below use its connections.
+    () => records.close(),
     async () => audit.close(),
     async () => (clearInterval(sweeper), accounts.close()),
     () => store.close(),
@@ -207,8 +221,8 @@ export async function startNode(
     const openQuarantine = async (c: NonNullable<typeof config.share>) => {
       const dir = join(config.dataDir, 'quarantine');
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      for (const db of ['index.sqlite', 'uploads.sqlite']) privateDatabaseFile(join(dir, db));
-      const quarantineStore = await openNodeStore(config, { dataDir: dir, encryptionKey, schema: 'quarantine' });
+      for (const db of [...(embedded ? ['index.sqlite'] : []), 'uploads.sqlite']) privateDatabaseFile(join(dir, db));
+      const quarantineStore = await records.store({ dataDir: dir, encryptionKey, schema: 'quarantine' });
       const uploads = new SqliteUploadStore(join(dir, 'uploads.sqlite'));
       closers.push(
         async () => uploads.close(),
@@ -263,7 +277,7 @@ export async function startNode(
     // Sources the gauges read at scrape time; set as the parts below come up.
     const dimseServers: DimseServer[] = [];
     let forwarding: ReadonlyMap<string, PacsForwarder> = new Map();
-    let outboxCounts: () => Record<string, number> = () => ({});
+    let outboxCounts: () => Promise<Record<string, number>> = async () => ({});
     let inboxCounts: () => Promise<Record<string, number>> = async () => ({});
     const metrics = new NodeMetrics({
       associationsOpen: () => dimseServers.reduce((n, s) => n + s.activeAssociations, 0),
@@ -509,7 +523,7 @@ export async function startNode(
       });
       const theTimeline = timeline;
       closers.push(async () => theTimeline.close());
-      const inbox = new SqliteInbox(join(config.dataDir, 'exchange.sqlite'));
+      const inbox = await records.inbox();
       const watching = patientData.openForTask(
         'transfer-watch',
         'retrievals the node asked for',
@@ -526,7 +540,7 @@ export async function startNode(
           : routeFor(exchange.routing, { senderUra: transfer.senderUra, purpose: transfer.manifest.purpose });
       closers.push(async () => inbox.close());
       inboxCounts = () => inbox.countByState();
-      outbox = new Outbox(join(config.dataDir, 'exchange.sqlite'));
+      outbox = await records.outbox();
       const theOutbox = outbox;
       outboxCounts = () => theOutbox.countByState();
       closers.push(async () => theOutbox.close());
@@ -890,7 +904,7 @@ export async function startNode(
       );
       closers.push(() => server.close());
       https = { port: server.port, routes: server.routes };
-      worker.start();
+      await worker.start();
       // Closed first (closers run in reverse): what a PACS sent whole is queued while the outbox is still open.
       closers.push(() => partnerSends.close());
       const hl7 = config.hl7;

@@ -2,15 +2,19 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrateAuditTrail, openPostgresAuditTable, type AuditMigrationReport } from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
-import { openPostgresPool } from '../database/index.ts';
+import { copyTable, openPostgresPool, PostgresDatabase, type TableCopyReport } from '../database/index.ts';
+import { openPostgresInbox, openPostgresOutbox } from '../exchange/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { migrateStudyIndex, PostgresStudyIndex, type IndexMigrationReport } from '../store/index.ts';
+import { EXCHANGE_FILE, EXCHANGE_TABLES } from './node-store.ts';
 import { AUDIT_FILE, auditTrailLocation, databaseLocation, readAuditKey, throwDatabaseProblem } from './audit-trail.ts';
 
 export interface MigrationReport {
   audit: AuditMigrationReport & { from: string; to: string };
   /** The study index, and the quarantine's when the node has one. */
   indexes: (IndexMigrationReport & { from: string; to: string })[];
+  /** The exchange's outbox and inbox, when the node has them. */
+  tables: (TableCopyReport & { from: string })[];
 }
 
 /**
@@ -69,5 +73,25 @@ export async function migrateToDatabase(
       await target.close();
     }
   }
-  return { audit: { ...audit, from, to: auditTrailLocation(config) }, indexes };
+  const tables: MigrationReport['tables'] = [];
+  const exchange = join(config.dataDir, EXCHANGE_FILE);
+  if (existsSync(exchange)) {
+    const pool = openPostgresPool(database);
+    try {
+      // Opening each applies its schema on the server.
+      await (await openPostgresOutbox(pool, { ownsPool: false })).close();
+      await (await openPostgresInbox(pool, { ownsPool: false })).close();
+      const target = new PostgresDatabase(pool, { ownsPool: false });
+      for (const table of [...EXCHANGE_TABLES.outbox, ...EXCHANGE_TABLES.inbox]) {
+        const copy = await copyTable(exchange, target, { ...table, onProgress: (n) => onProgress(table.table, n) });
+        tables.push({ ...copy, from: exchange });
+      }
+    } catch (cause) {
+      throwDatabaseProblem(database, cause);
+      throw cause;
+    } finally {
+      await pool.end();
+    }
+  }
+  return { audit: { ...audit, from, to: auditTrailLocation(config) }, indexes, tables };
 }

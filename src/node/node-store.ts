@@ -1,31 +1,145 @@
+import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
+import {
+  openPostgresPool,
+  PostgresDatabase,
+  rowsLeftBehind,
+  type PostgresPool,
+  type TableToCopy,
+} from '../database/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
+import {
+  openPostgresInbox,
+  openPostgresOutbox,
+  openSqliteInbox,
+  openSqliteOutbox,
+  type Inbox,
+  type Outbox,
+} from '../exchange/index.ts';
 import { openStudyStore, StoreError, type Store } from '../store/index.ts';
 import { throwDatabaseProblem } from './audit-trail.ts';
 
+export const EXCHANGE_FILE = 'exchange.sqlite';
+
+/** The exchange's records, each kept by one store: what a migration copies and a start checks was copied. */
+export const EXCHANGE_TABLES = {
+  outbox: [{ table: 'outgoing_transfer', key: ['transfer_id'] }],
+  inbox: [
+    { table: 'incoming_transfer', key: ['transfer_id'] },
+    { table: 'incoming_instance', key: ['transfer_id', 'sop_instance_uid'] },
+  ],
+} as const satisfies Record<string, readonly TableToCopy[]>;
+
 /**
- * A study store of the node where its configuration keeps records: the index in the data folder, or on the PostgreSQL
- * server `database` names (a second store, the quarantine, in a schema of its own there). The one place that chooses.
+ * Where the node keeps its records, chosen from the configuration in this one place: the embedded files in its data
+ * folder, or the PostgreSQL server `database` names. On the server the stores share one connection pool per schema
+ * (the quarantine's tables are in a schema of their own), ended by close(). A node switched to the server before its
+ * embedded records were copied refuses to start (DATA_NOT_MIGRATED) rather than lose sight of them.
  */
-export async function openNodeStore(
-  config: Readonly<Config>,
-  o: { dataDir: string; encryptionKey: Buffer; schema?: string },
-): Promise<Store> {
-  const database = config.database;
-  try {
-    return await openStudyStore({
-      dataDir: o.dataDir,
-      encryptionKey: o.encryptionKey,
-      ...(database.kind === 'postgresql' ? { postgres: { settings: database, schema: o.schema } } : {}),
+export class NodeRecords {
+  readonly #config: Readonly<Config>;
+  readonly #pools = new Map<string, PostgresPool>();
+
+  constructor(config: Readonly<Config>) {
+    this.#config = config;
+  }
+
+  /** A study store: the node's own (in its data folder) or the quarantine's (`schema` on the server). */
+  async store(o: { dataDir: string; encryptionKey: Buffer; schema?: string }): Promise<Store> {
+    try {
+      return await openStudyStore({
+        dataDir: o.dataDir,
+        encryptionKey: o.encryptionKey,
+        ...(this.#onServer ? { postgres: { pool: this.#pool(o.schema), schema: o.schema } } : {}),
+      });
+    } catch (cause) {
+      if (cause instanceof StoreError && cause.code === 'INDEX_NOT_MIGRATED')
+        throw new BeeldbrugError(
+          'DATA_NOT_MIGRATED',
+          `${cause.message}: stop the node and run \`beeldbrug migrate --config FILE\`, which copies it (resumable, verified); the node does not start a second index beside it`,
+          { cause },
+        );
+      throw this.#problem(cause);
+    }
+  }
+
+  /** The exchange's outbox: in the node's exchange database, or on the server, shared by the nodes there. */
+  outbox(): Promise<Outbox> {
+    return this.#exchange('the outbox', {
+      sqlite: openSqliteOutbox,
+      postgres: (pool) => openPostgresOutbox(pool, { ownsPool: false }),
+      tables: EXCHANGE_TABLES.outbox,
     });
-  } catch (cause) {
-    if (cause instanceof StoreError && cause.code === 'INDEX_NOT_MIGRATED')
-      throw new BeeldbrugError(
-        'DATA_NOT_MIGRATED',
-        `${cause.message}: stop the node and run \`beeldbrug migrate --config FILE\`, which copies it (resumable, verified); the node does not start a second index beside it`,
-        { cause },
-      );
+  }
+
+  /** The exchange's inbox, where the outbox is. */
+  inbox(): Promise<Inbox> {
+    return this.#exchange('the inbox', {
+      sqlite: openSqliteInbox,
+      postgres: (pool) => openPostgresInbox(pool, { ownsPool: false }),
+      tables: EXCHANGE_TABLES.inbox,
+    });
+  }
+
+  /** Ends the pools, after the stores that use them are closed. */
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => p.end()));
+  }
+
+  get #onServer(): boolean {
+    return this.#config.database.kind === 'postgresql';
+  }
+
+  #pool(schema?: string): PostgresPool {
+    const database = this.#config.database;
+    if (database.kind !== 'postgresql') throw new Error('the node keeps its records in its data folder');
+    let pool = this.#pools.get(schema ?? '');
+    if (pool === undefined) {
+      pool = openPostgresPool(database, { schema });
+      this.#pools.set(schema ?? '', pool);
+    }
+    return pool;
+  }
+
+  /** A server that cannot be used, in an administrator's words (throwDatabaseProblem); anything else as it came. */
+  #problem(cause: unknown): unknown {
+    const database = this.#config.database;
     if (database.kind === 'postgresql') throwDatabaseProblem(database, cause);
-    throw cause;
+    return cause;
+  }
+
+  async #exchange<T extends { close(): Promise<void> }>(
+    what: string,
+    o: {
+      sqlite: (path: string) => T;
+      postgres: (pool: PostgresPool) => Promise<T>;
+      tables: readonly TableToCopy[];
+    },
+  ): Promise<T> {
+    const embedded = join(this.#config.dataDir, EXCHANGE_FILE);
+    if (!this.#onServer) return o.sqlite(embedded);
+    const pool = this.#pool();
+    let store: T;
+    try {
+      store = await o.postgres(pool);
+    } catch (cause) {
+      throw this.#problem(cause);
+    }
+    try {
+      for (const table of o.tables) {
+        const left = await rowsLeftBehind(embedded, new PostgresDatabase(pool, { ownsPool: false }), table);
+        if (left !== undefined)
+          throw new BeeldbrugError(
+            'DATA_NOT_MIGRATED',
+            `${what} in ${embedded} (${left} rows of ${table.table}) is not in the database: stop the node and run \`beeldbrug migrate --config FILE\`, which copies it (resumable, verified)`,
+          );
+      }
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return store;
   }
 }

@@ -1,4 +1,4 @@
-import { inPostgresTransaction, migratePostgres, postgresStatements, type PostgresPool } from '../database/index.ts';
+import { migratePostgres, PostgresDatabase, type PostgresPool } from '../database/index.ts';
 import { LIKE_PATTERNS } from './query-sql.ts';
 import { SqlStudyIndex } from './sql-study-index.ts';
 import { asStoreError } from './store-error.ts';
@@ -86,8 +86,7 @@ const CONFLICT_RETRIES = 5;
 
 /**
  * The study index on PostgreSQL, shared by every node of a hospital. Two nodes recording instances of the same new
- * study at once both try to add it; the second runs its transaction again and finds the first one's rows. Reads are
- * single statements on any free connection (each its own snapshot), so they never wait for a transaction to begin.
+ * study at once both try to add it; the second runs its transaction again and finds the first one's rows.
  */
 export class PostgresStudyIndex extends SqlStudyIndex {
   /**
@@ -108,18 +107,12 @@ export class PostgresStudyIndex extends SqlStudyIndex {
   }
 
   private constructor(pool: PostgresPool, ownsPool: boolean) {
-    const reads = postgresStatements(pool);
+    const db = new PostgresDatabase(pool, { ownsPool, retryConflicts: CONFLICT_RETRIES });
     super({
       patterns: LIKE_PATTERNS,
-      read: (work) => work(reads),
-      // Every commit is durable on the server (synchronous_commit), so `durable` asks nothing more.
-      write: (work) =>
-        inPostgresTransaction(pool, (client) => work(postgresStatements(client)), {
-          retryConflicts: CONFLICT_RETRIES,
-        }),
-      close: async () => {
-        if (ownsPool && !pool.ended) await pool.end();
-      },
+      read: (work) => db.read(work),
+      write: (work) => db.write(work),
+      close: () => db.close(),
     });
   }
 }

@@ -1,4 +1,4 @@
-import type { SqlRow, SqlValue, Statements } from '../database/index.ts';
+import type { SqlDatabase, SqlRow, SqlValue, Statements } from '../database/index.ts';
 import { ALL_LEVELS_FROM, int, STORED_INSTANCE_COLUMNS, storedInstanceOf, text } from './index-rows.ts';
 import { columnsUpTo, depthOf, fromClause, whereClause, type PatternDialect } from './query-sql.ts';
 import { asStoreError, StoreError } from './store-error.ts';
@@ -22,13 +22,8 @@ import type {
  * way it matches DICOM wildcards; the rules (patient identity, conflicts, C-FIND matching, retention) are the index's,
  * written once below in SQL both understand.
  */
-export interface IndexDatabase {
-  /** All of `work` or none; `durable`: on disk when it resolves, even where commits are otherwise relaxed. */
-  write<T>(work: (q: Statements) => Promise<T>, o?: { durable?: boolean }): Promise<T>;
-  /** One consistent snapshot. */
-  read<T>(work: (q: Statements) => Promise<T>): Promise<T>;
+export interface IndexDatabase extends SqlDatabase {
   readonly patterns: PatternDialect;
-  close(): Promise<void>;
 }
 
 /** A study's instances in the order a PACS shows them: by series, then instance number. */
@@ -108,13 +103,13 @@ export class SqlStudyIndex implements StudyIndex {
   }
 
   restorePatientAttributes(patientKey: number, p: PatientAttributes): Promise<void> {
-    return this.#write('restoring patient attributes', (q) =>
-      q.run(
+    return this.#write('restoring patient attributes', async (q) => {
+      await q.run(
         `UPDATE patients SET bsn = ?, patient_name = ?, patient_name_norm = ?, birth_date = ?, sex = ?,
            reread_from_study = NULL WHERE pk = ? AND reread_from_study IS NOT NULL`,
         [p.bsn, p.patientName, lower(p.patientName), p.birthDate, p.sex, patientKey],
-      ),
-    );
+      );
+    });
   }
 
   getInstance(sopInstanceUid: string): Promise<StoredInstance | undefined> {

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertKey } from './encryption-key.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
-import { openPostgresPool, type PostgresSettings } from '../database/index.ts';
+import type { PostgresPool } from '../database/index.ts';
 import { PostgresStudyIndex } from './postgres-study-index.ts';
 import { SqliteStudyIndex } from './sqlite-study-index.ts';
 import { studyIndexLeftBehind } from './migrate-study-index.ts';
@@ -11,8 +11,8 @@ import type { BlobStore, RecoveryReport, Store, StudyIndex } from './types.ts';
 
 /**
  * The study store: encrypted blobs under `<dataDir>/blobs` (temp files under `<dataDir>/tmp`) and the index, by default
- * `<dataDir>/index.sqlite`, or on a PostgreSQL server (`postgres`, in a schema of its own when named, so a second store
- * on the same database keeps its own tables). The write order (blob durable first, then the index commit) means a
+ * `<dataDir>/index.sqlite`, or on a PostgreSQL server (`postgres`: a pool the caller ends, whose connections work in
+ * `schema` when named, so a second store on the same database keeps its own tables). The write order (blob durable first, then the index commit) means a
  * crash can leave an unindexed blob or a temp file, never an indexed instance without its file. The blob is the record
  * of an acknowledged instance: recover() puts whole temp files in place and reports the blobs the index lacks, which
  * the caller indexes again from their content.
@@ -20,7 +20,7 @@ import type { BlobStore, RecoveryReport, Store, StudyIndex } from './types.ts';
 export async function openStudyStore(o: {
   dataDir: string;
   encryptionKey: Buffer;
-  postgres?: { settings: PostgresSettings; schema?: string | undefined } | undefined;
+  postgres?: { pool: PostgresPool; schema?: string | undefined } | undefined;
 }): Promise<Store> {
   assertKey(o.encryptionKey);
   try {
@@ -30,10 +30,7 @@ export async function openStudyStore(o: {
   }
   const index =
     o.postgres !== undefined
-      ? await PostgresStudyIndex.open(openPostgresPool(o.postgres.settings, { schema: o.postgres.schema }), {
-          ownsPool: true,
-          schema: o.postgres.schema,
-        })
+      ? await PostgresStudyIndex.open(o.postgres.pool, { ownsPool: false, schema: o.postgres.schema })
       : new SqliteStudyIndex(join(o.dataDir, 'index.sqlite'));
   const blobs = new FsBlobStore(o.dataDir, Buffer.from(o.encryptionKey));
   try {

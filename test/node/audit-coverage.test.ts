@@ -589,7 +589,7 @@ test('audit coverage: every route that touches patient data writes a complete re
     async () => {
       const outbox = n.n.node.outbox;
       assert.ok(outbox !== undefined);
-      const failed = outbox.enqueue({
+      const failed = await outbox.enqueue({
         studyInstanceUid: study,
         partnerUra: zuid.ura,
         purpose: 'transfer',
@@ -599,7 +599,7 @@ test('audit coverage: every route that touches patient data writes a complete re
         patient: { bsn: p.bsn },
       });
       assert.ok(outbox.claim(failed.transferId));
-      outbox.failed(failed.transferId, 'PARTNER_REFUSED: a test refusal');
+      await outbox.failed(failed.transferId, 'PARTNER_REFUSED: a test refusal');
       const cancel = await asRadiologist('POST', `/api/v1/outbox/${failed.transferId}/cancel`, {});
       assert.equal(cancel.status, 200, cancel.body);
       const retry = await asRadiologist('POST', `/api/v1/outbox/${failed.transferId}/retry`, {});

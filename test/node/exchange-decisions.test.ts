@@ -37,7 +37,7 @@ test('a send waiting for a partner that is down is cancelled, then retried by a 
   const id = await queueTransferOfCare(bakker, study.studyInstanceUid);
   await waitFor(
     'a failed attempt',
-    async () => (outbox.get(id)?.attempts ?? 0) >= 1 && outbox.get(id)?.state === 'queued',
+    async () => ((await outbox.get(id))?.attempts ?? 0) >= 1 && (await outbox.get(id))?.state === 'queued',
   );
 
   const retryTooSoon = await bakker.call('POST', `/api/v1/outbox/${id}/retry`, {});
@@ -55,7 +55,7 @@ test('a send waiting for a partner that is down is cancelled, then retried by a 
   assert.equal(view.state, 'cancelled');
   assert.equal(view.lastError, `cancelled by ${radiologist.name}`);
   assert.equal(
-    outbox.due(new Date(Date.now() + 3600_000)).find((x) => x.transferId === id),
+    (await outbox.due(new Date(Date.now() + 3600_000))).find((x) => x.transferId === id),
     undefined,
     'the worker never takes a cancelled send',
   );
@@ -76,7 +76,7 @@ test('a send waiting for a partner that is down is cancelled, then retried by a 
   const retried = await bakker.call('POST', `/api/v1/outbox/${id}/retry`, {});
   assert.equal(retried.status, 200, retried.body);
   assert.equal((JSON.parse(retried.body) as { attempts: number }).attempts, 0, 'a retry starts counting again');
-  await waitFor('delivery', async () => outbox.get(id)?.state === 'delivered');
+  await waitFor('delivery', async () => (await outbox.get(id))?.state === 'delivered');
   const waited = await waiting;
   assert.equal(waited.status, 200, waited.body);
   assert.equal((JSON.parse(waited.body) as { transferId: string }).transferId, id);
@@ -118,8 +118,8 @@ test('a held study is rejected with a reason: its copy is removed, the inbox sho
   const id = await queueTransferOfCare(visser, study.studyInstanceUid);
   const outbox = sender.n.node.outbox;
   assert.ok(outbox !== undefined);
-  await waitFor('delivery', async () => outbox.get(id)?.state === 'delivered');
-  const sent = { transferId: id, receipt: outbox.get(id)?.receipt };
+  await waitFor('delivery', async () => (await outbox.get(id))?.state === 'delivered');
+  const sent = { transferId: id, receipt: (await outbox.get(id))?.receipt };
   const atMidden = async () => {
     const a = await visser.call('GET', `/api/v1/outbox/${id}`);
     return (JSON.parse(a.body) as { atReceiver: { state: string; reason: string | null } | null }).atReceiver;
@@ -146,10 +146,10 @@ test('a held study is rejected with a reason: its copy is removed, the inbox sho
   assert.deepEqual(await atMidden(), {
     state: 'rejected',
     reason: 'wrong patient: not ours',
-    checkedAt: outbox.get(id)?.atReceiver?.checkedAt,
+    checkedAt: (await outbox.get(id))?.atReceiver?.checkedAt,
   });
   assert.doesNotMatch(JSON.stringify(await visser.call('GET', `/api/v1/outbox/${id}`)), /de Wit/);
-  assert.equal(outbox.dueChecks(new Date(Date.now() + 30 * 24 * 3600_000)).length, 0, 'a rejection ends the asking');
+  assert.equal((await outbox.dueChecks(new Date(Date.now() + 30 * 24 * 3600_000))).length, 0, 'a rejection ends the asking');
 
   const listed = JSON.parse((await deWit.call('GET', '/api/v1/inbox?state=rejected')).body) as {
     transfers: { transferId: string; rejection?: { reason: string } }[];

@@ -72,9 +72,9 @@ test('a C-MOVE to the partner for a study only the PACS holds: the node fetches 
     `StudyInstanceUID=${study.studyInstanceUid}`,
   ]);
   assert.equal(move.code, 0, move.stderr);
-  const queued = sender.n.node.outbox?.list({}) ?? [];
+  const queued = await sender.n.node.outbox?.list({}) ?? [];
   assert.equal(queued.length, 1);
-  await waitFor('delivery', async () => sender.n.node.outbox?.get(queued[0]?.transferId ?? '')?.state === 'delivered');
+  await waitFor('delivery', async () => (await sender.n.node.outbox?.get(queued[0]?.transferId ?? ''))?.state === 'delivered');
   assert.equal(
     (await sender.n.node.store.index.stats()).instances,
     study.instances,
@@ -124,7 +124,7 @@ test('the API queues a study the node holds in part: the rest comes by C-GET, th
   const queued = await call(sender.port, 'POST', '/api/v1/outbox', sender.ca.certPem, sender.own, body);
   assert.equal(queued.status, 202, queued.body);
   const transferId = (JSON.parse(queued.body) as { transferId: string }).transferId;
-  await waitFor('delivery', async () => sender.n.node.outbox?.get(transferId)?.state === 'delivered');
+  await waitFor('delivery', async () => (await sender.n.node.outbox?.get(transferId))?.state === 'delivered');
   assert.equal((await sender.n.node.store.index.stats()).instances, study.instances);
   assert.equal((await receiver.n.node.store.index.stats()).instances, study.instances);
 

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type NodeProcess, spawnNode, startNodeProcess } from '../../bench/our-node.ts';
 import { createTestCa, type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
 import { Dataset, encodePart10, newUid, SopClass, Tag, TransferSyntax } from '../../src/dicom/index.ts';
-import { SqliteInbox, Outbox, sendStudy, verifyReceipt } from '../../src/exchange/index.ts';
+import { openSqliteInbox, openSqliteOutbox, sendStudy, verifyReceipt } from '../../src/exchange/index.ts';
 import { silentLogger } from '../../src/log/index.ts';
 import { openStudyStore, readEncryptionKeyFile, type Store } from '../../src/store/index.ts';
 import type { AccessContext, PatientDataAccess } from '../../src/studies/index.ts';
@@ -154,16 +154,16 @@ function subscribed(t: TestContext, channel: string, listener: (message: unknown
 }
 
 /** Polls until `probe` holds (`_what` names it for the reader); no deadline of its own (load decides how long things take): the test runner's timeout bounds it. */
-async function until(_what: string, probe: () => boolean): Promise<void> {
+async function until(_what: string, probe: () => boolean | Promise<boolean>): Promise<void> {
   // A probe may race the node it looks at (a temp file gone between listing and stat): that is a "not yet".
-  const holds = (): boolean => {
+  const holds = async (): Promise<boolean> => {
     try {
-      return probe();
+      return await probe();
     } catch {
       return false;
     }
   };
-  while (!holds()) {
+  while (!(await holds())) {
     await sleep(2);
   }
 }
@@ -307,7 +307,7 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
               verified.add(uid);
             }
           }
-          const inbox = new SqliteInbox(join(dataDir, 'exchange.sqlite'));
+          const inbox = openSqliteInbox(join(dataDir, 'exchange.sqlite'));
           try {
             for (const uid of await inbox.received(current.transferId))
               if ((await store.index.getInstance(uid)) === undefined)
@@ -358,7 +358,7 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
     orphans += strays;
     assert.equal(strays, 0, 'no orphan blob or temp file');
     assert.deepEqual(blobs, referenced, 'one file per instance, each indexed');
-    const inbox = new SqliteInbox(join(dataDir, 'exchange.sqlite'));
+    const inbox = openSqliteInbox(join(dataDir, 'exchange.sqlite'));
     t.after(() => inbox.close());
     for (const p of pushed)
       assert.equal((await inbox.find(p.transferId))?.state, 'delivered', `transfer ${p.transferId} delivered`);
@@ -420,14 +420,14 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
   let sender: NodeProcess | undefined;
   t.after(() => sender?.stop('SIGKILL'));
   // The sender's outbox as `beeldbrug send` sees it: the same database, opened beside the running node.
-  const outbox = new Outbox(join(dataDir, 'exchange.sqlite'));
+  const outbox = openSqliteOutbox(join(dataDir, 'exchange.sqlite'));
   t.after(() => outbox.close());
 
   const queued: { study: TestStudy; transferId: string }[] = [];
   const expected = new Map<string, string>();
   const undelivered = new Set<string>();
-  const allDelivered = (): boolean => {
-    for (const id of undelivered) if (outbox.get(id)?.state === 'delivered') undelivered.delete(id);
+  const allDelivered = async (): Promise<boolean> => {
+    for (const id of undelivered) if ((await outbox.get(id))?.state === 'delivered') undelivered.delete(id);
     return undelivered.size === 0;
   };
   /** While the sender is down: a study into its store and a transfer of it into its outbox, as `beeldbrug send` queues one. */
@@ -442,7 +442,7 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
         storeTarget(new StudyService({ store, logger: silentLogger(), retrieveAeTitle: 'NOORD' })),
         patientId,
       );
-      const { transferId } = outbox.enqueue({
+      const { transferId } = await outbox.enqueue({
         studyInstanceUid: study.studyInstanceUid,
         partnerUra: midden.ura,
         purpose: 'transfer',
@@ -503,7 +503,7 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
       );
       for (const q of queued)
         assert.notEqual(
-          outbox.get(q.transferId)?.state,
+          (await outbox.get(q.transferId))?.state,
           'failed',
           `kill ${kills}: transfer ${q.transferId} was not given up`,
         );
@@ -517,7 +517,7 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
 
     let attempts = 0;
     for (const q of queued) {
-      const sent = outbox.get(q.transferId);
+      const sent = await outbox.get(q.transferId);
       assert.equal(sent?.state, 'delivered');
       attempts += sent.attempts;
       const receipt = await verifyReceipt(sent.receipt ?? '', ca.certPem);

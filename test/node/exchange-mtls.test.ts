@@ -13,7 +13,7 @@ import {
   issueNodeCertificate,
 } from '../../src/auth/index.ts';
 import { BeeldbrugError } from '../../src/errors/index.ts';
-import { SqliteInbox, sendStudy, verifyReceipt } from '../../src/exchange/index.ts';
+import { openSqliteInbox, sendStudy, verifyReceipt } from '../../src/exchange/index.ts';
 import { createLogger, silentLogger } from '../../src/log/index.ts';
 import { PassThrough } from 'node:stream';
 import { type Answer, call, midden, noord, send, startExchangeNode, studyHeldBy } from '../support/exchange.ts';
@@ -191,7 +191,7 @@ test('a partner configured with the right address but another URA: the handshake
   assert.ok(!senderLog.some((l) => l.includes('trying again')), 'the wrong organization is not tried again');
 
   assert.equal((await receiver.n.node.store.index.stats()).instances, 0, 'no instance arrived');
-  const inbox = new SqliteInbox(join(receiverData, 'exchange.sqlite'));
+  const inbox = openSqliteInbox(join(receiverData, 'exchange.sqlite'));
   try {
     assert.deepEqual(
       await inbox.list(),

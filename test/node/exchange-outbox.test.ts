@@ -42,7 +42,7 @@ test('a partner that is down is tried again with back-off; a restart of the send
   assert.equal(queued.status, 202, queued.body);
   const transferId = (JSON.parse(queued.body) as { transferId: string; state: string }).transferId;
   assert.deepEqual(
-    sender.n.node.outbox?.get(transferId)?.request.user,
+    (await sender.n.node.outbox?.get(transferId))?.request.user,
     { id: bakker.id, name: radiologist.name, roleCode: radiologist.uziRoleCode },
     'the transfer is asked for by the signed-in person',
   );
@@ -55,18 +55,18 @@ test('a partner that is down is tried again with back-off; a restart of the send
   await waitFor(
     'a first failed attempt',
     async () =>
-      (outboxOf(sender).get(transferId)?.attempts ?? 0) >= 1 && outboxOf(sender).get(transferId)?.state === 'queued',
+      ((await outboxOf(sender).get(transferId))?.attempts ?? 0) >= 1 && (await outboxOf(sender).get(transferId))?.state === 'queued',
   );
-  const waiting = outboxOf(sender).get(transferId);
+  const waiting = await outboxOf(sender).get(transferId);
   assert.match(waiting?.lastError ?? '', /ECONNREFUSED|PARTNER_UNREACHABLE/);
   assert.ok(Date.parse(waiting?.nextAttemptAt ?? '') > Date.parse(waiting?.updatedAt ?? ''), 'the next attempt waits');
 
   sender = { ...sender, n: await restartTestNode(t, sender.n) };
-  assert.equal(outboxOf(sender).get(transferId)?.state, 'queued', 'the queue survives the restart');
+  assert.equal((await outboxOf(sender).get(transferId))?.state, 'queued', 'the queue survives the restart');
 
   const receiver = await startExchangeNode(t, { ca: sender.ca, us: midden, partners: [noord], port: receiverPort });
-  await waitFor('delivery', async () => outboxOf(sender).get(transferId)?.state === 'delivered');
-  const done = outboxOf(sender).get(transferId);
+  await waitFor('delivery', async () => (await outboxOf(sender).get(transferId))?.state === 'delivered');
+  const done = await outboxOf(sender).get(transferId);
   assert.ok((done?.attempts ?? 0) >= 2, `attempts: ${done?.attempts}`);
   assert.equal(done?.instances, study.instances);
   assert.equal(done?.sent, study.instances);
@@ -96,8 +96,8 @@ test("a refusal by the partner fails the transfer at once, with the partner's re
   });
   assert.equal(queued.status, 202, queued.body);
   const transferId = (JSON.parse(queued.body) as { transferId: string }).transferId;
-  await waitFor('failure', async () => sender.n.node.outbox?.get(transferId)?.state === 'failed');
-  const failed = sender.n.node.outbox?.get(transferId);
+  await waitFor('failure', async () => (await sender.n.node.outbox?.get(transferId))?.state === 'failed');
+  const failed = await sender.n.node.outbox?.get(transferId);
   assert.equal(failed?.attempts, 1, 'no retries after a refusal');
   assert.match(failed?.lastError ?? '', /PARTNER_REFUSED.*403.*organization-not-trusted/);
   const list = await call(sender.port, 'GET', '/api/v1/outbox?state=failed', sender.ca.certPem, sender.own);
@@ -160,12 +160,12 @@ test("the outbox API answers only this hospital's own people and systems, takes 
     assert.equal(problem.status, status);
     assert.equal(problem.type, `https://beeldbrug.nl/problems/${code.toLowerCase().replaceAll('_', '-')}`);
   }
-  assert.deepEqual(sender.n.node.outbox?.list(), [], 'nothing refused was queued');
+  assert.deepEqual(await sender.n.node.outbox?.list(), [], 'nothing refused was queued');
 
   const ok = await post(sender.own, { ...good, purpose: 'consultation', consentReference: 'toestemming-2026-0042' });
   assert.equal(ok.status, 202, ok.body);
-  assert.equal(sender.n.node.outbox?.list().length, 1);
-  const cn = sender.n.node.outbox?.list()[0]?.request.user;
+  assert.equal((await sender.n.node.outbox?.list())?.length, 1);
+  const cn = (await sender.n.node.outbox?.list())?.[0]?.request.user;
   assert.match(cn?.id ?? '', /^system:/, 'a system of ours that sends in its own name is recorded as that system');
   const byBakker = await bakker.call('POST', '/api/v1/outbox', { ...good, to: midden.name });
   assert.equal(byBakker.status, 202, byBakker.body);
@@ -215,12 +215,12 @@ test("send from the PACS menu: a C-MOVE (DCMTK movescu) to the partner's AE titl
     `StudyInstanceUID=${study.studyInstanceUid}`,
   ]);
   assert.equal(move.code, 0, move.stderr);
-  const queued = sender.n.node.outbox?.list() ?? [];
+  const queued = await sender.n.node.outbox?.list() ?? [];
   assert.equal(queued.length, 1);
   assert.equal(queued[0]?.request.studyInstanceUid, study.studyInstanceUid);
   assert.equal(queued[0]?.request.partnerUra, midden.ura);
   assert.equal(queued[0]?.request.user.name, 'PACS_NOORD', 'the calling PACS is named as the requester');
-  await waitFor('delivery', async () => sender.n.node.outbox?.get(queued[0]?.transferId ?? '')?.state === 'delivered');
+  await waitFor('delivery', async () => (await sender.n.node.outbox?.get(queued[0]?.transferId ?? ''))?.state === 'delivered');
   assert.equal((await receiver.n.node.store.index.stats()).instances, study.instances);
 
   // An AE title that is neither a peer nor a partner stays an unknown move destination.
@@ -240,7 +240,7 @@ test("send from the PACS menu: a C-MOVE (DCMTK movescu) to the partner's AE titl
     `StudyInstanceUID=${study.studyInstanceUid}`,
   ]);
   assert.match(unknown.stdout + unknown.stderr, /MoveDestinationUnknown/);
-  assert.equal(sender.n.node.outbox?.list().length, 1);
+  assert.equal((await sender.n.node.outbox?.list())?.length, 1);
 });
 
 test('beeldbrug send to a partner that is down says why and when the node tries again, and gives up with exit 1 after the bound the user set', async (t) => {
@@ -357,7 +357,7 @@ test('a system of ours acts for a person only with a verified assertion of the i
     assert.equal(r.status, 403, `${why}: ${r.body}`);
     assert.match(r.body, /assertion-invalid/, why);
   }
-  assert.deepEqual(sender.n.node.outbox?.list(), [], 'nothing queued on a refused assertion');
+  assert.deepEqual(await sender.n.node.outbox?.list(), [], 'nothing queued on a refused assertion');
   // The assertion counts only for our own systems: the same token without our certificate opens nothing.
   const noCertificate = await send(
     sender.port,
@@ -386,7 +386,7 @@ test('a system of ours acts for a person only with a verified assertion of the i
     'the asserted person is the responsible user',
   );
   assert.deepEqual(
-    sender.n.node.outbox?.list()[0]?.request.user,
+    (await sender.n.node.outbox?.list())?.[0]?.request.user,
     { id: 'uzi-900012345', name: 'Dr. A. de Vries', roleCode: '01.015' },
     'and the sender the partner is told of',
   );

@@ -112,7 +112,7 @@ test('Orthanc A "send to Midden" -> node Noord -> node Midden -> Orthanc B: ever
   await pacsA.rest('POST', '/modalities/midden/store', { Resources: [orthancId], Synchronous: true });
   await assertAllInPacsB(pacsB, study.instances, originals);
 
-  const sent = noordNode.n.node.outbox?.list({}) ?? [];
+  const sent = await noordNode.n.node.outbox?.list({}) ?? [];
   assert.equal(sent.length, 1, 'one transfer queued for the study');
   assert.equal(sent[0]?.request.partnerUra, midden.ura);
   assert.match(sent[0]?.request.user.id ?? '', /^dicom:PACS_NOORD@/, 'the PACS that sent it is named as the requester');
@@ -153,12 +153,12 @@ test('a study the node holds, queued through the outbox API by a user, reaches O
   await waitFor('the node saw the abort', async () =>
     logLines(noordNode.n).some((l) => l['msg'] === 'association to a partner AE title aborted; nothing queued'),
   );
-  assert.equal(noordNode.n.node.outbox?.list({}).length, 0);
+  assert.equal((await noordNode.n.node.outbox?.list({}))?.length, 0);
 
   // PACS A sends to the node under its own AE title: stored, but not queued for anyone.
   await pacsA.rest('POST', '/modalities/beeldbrug/store', { Resources: [orthancId], Synchronous: true });
   assert.equal((await noordNode.n.node.store.index.stats()).instances, study.instances);
-  assert.equal(noordNode.n.node.outbox?.list({}).length, 0);
+  assert.equal((await noordNode.n.node.outbox?.list({}))?.length, 0);
 
   const queued = await call(noordNode.port, 'POST', '/api/v1/outbox', certs.ca.certPem, certs.noord, {
     studyInstanceUid: study.studyInstanceUid,

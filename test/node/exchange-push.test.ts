@@ -119,7 +119,7 @@ test("beeldbrug send: the command line queues a study in the running node's outb
   assert.equal(r.code, 0, r.err);
   const transferId = /queued transfer ([0-9a-f-]{36}) to Ziekenhuis Midden \(URA 10000002\)/.exec(r.out)?.[1];
   assert.ok(transferId !== undefined, r.out);
-  const row = sender.n.node.outbox?.get(transferId);
+  const row = await sender.n.node.outbox?.get(transferId);
   assert.equal(row?.state, 'delivered', 'the node sent it from its outbox');
   assert.equal(row?.request.urgency, 'urgent');
   assert.ok((row?.receipt ?? '').length > 0, 'the receipt is kept');

@@ -62,7 +62,7 @@ test('metrics: associations, instances, transfers, queue depth and errors by cod
   // The send waits for a partner that is down: queued (its first attempt failed) or still being tried.
   await waitFor(
     'the first attempt over',
-    async () => n.n.node.outbox?.get(JSON.parse(queued.body).transferId)?.attempts === 1,
+    async () => (await n.n.node.outbox?.get(JSON.parse(queued.body).transferId))?.attempts === 1,
   );
   const text = await scrape();
   assert.equal(sample(text, 'beeldbrug_dimse_associations_total{outcome="accepted",code=""}'), 1);

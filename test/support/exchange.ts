@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import type { PostgresSettings } from '../../src/database/index.ts';
 import type { TestContext } from 'node:test';
 import { createTestCa, type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
 import { synthesize, type SynthPatient, type SynthStudy } from '../../src/synth/index.ts';
@@ -71,6 +72,8 @@ export interface ExchangeNodeOptions {
   xca?: Record<string, unknown>;
   /** The hl7 section: the listener for orders from the RIS and its prefetch rules. */
   hl7?: Record<string, unknown>;
+  /** The database section: the node's records on this PostgreSQL database instead of its data folder. */
+  database?: PostgresSettings;
 }
 
 /** A node with an exchange listener; by default Noord's, trusting Midden as its one partner. */
@@ -91,6 +94,7 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
     ...(o.now !== undefined ? { now: o.now } : {}),
     edit: (raw) => {
       raw['node'] = { name: us.name, organization: us };
+      if (o.database !== undefined) raw['database'] = { kind: 'postgresql', ...o.database };
       raw['exchange'] = {
         listen: { host: '127.0.0.1', port },
         tls: { certFile: join(pki, 'node.crt'), keyFile: join(pki, 'node.key'), caFile: join(pki, 'ca.crt') },

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, globSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import pg from 'pg';
 import type { PostgresSettings } from '../../src/database/index.ts';
 import { freePort } from './net.ts';
@@ -91,4 +91,36 @@ export async function startPostgres(t: TestContext): Promise<TestPostgres | unde
       return { ...base, name };
     },
   };
+}
+
+/** A fresh, empty store of the kind under test, closed when `t` ends. */
+export type OpenStore<T> = (t: TestContext) => Promise<T>;
+export type StoreCase<T> = readonly [name: string, body: (t: TestContext, open: OpenStore<T>) => Promise<void>];
+
+/**
+ * The same cases on a store's embedded SQLite implementation and on PostgreSQL, so its rules are proven where they
+ * run. PostgreSQL is one real server for all the cases, a database of its own for each.
+ */
+export function onBothDatabases<T extends { close(): Promise<void> }>(
+  what: string,
+  open: { sqlite: (dir: string) => T | Promise<T>; postgres: (settings: PostgresSettings) => Promise<T> },
+  cases: readonly StoreCase<T>[],
+): void {
+  const closing = (tt: TestContext, store: T): T => {
+    tt.after(() => store.close());
+    return store;
+  };
+  test(`${what}, on the embedded SQLite database`, async (t) => {
+    for (const [name, body] of cases)
+      await t.test(name, (tt) => body(tt, async (ttt) => closing(ttt, await open.sqlite(tempDir(ttt)))));
+  });
+  test(`${what}, on PostgreSQL`, async (t) => {
+    const server = await startPostgres(t);
+    if (server === undefined) return;
+    let databases = 0;
+    for (const [name, body] of cases)
+      await t.test(name, (tt) =>
+        body(tt, async (ttt) => closing(ttt, await open.postgres(await server.database(`store_${(databases += 1)}`)))),
+      );
+  });
 }

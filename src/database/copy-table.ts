@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
+import type { SqlDatabase, SqlRow, SqlValue } from './statements.ts';
+
+/** Rows copied per transaction; a batch is also where a stopped copy resumes. */
+const BATCH = 1000;
+
+export interface TableCopyReport {
+  table: string;
+  /** Rows the embedded table holds. */
+  rows: number;
+  /** Of those, copied by this run (the rest were there from an earlier, interrupted run). */
+  copied: number;
+  /** SHA-256 over every row as read back from the target, in key order. */
+  digest: string;
+}
+
+/** A table to copy and the columns that identify its rows (its primary key). */
+export interface TableToCopy {
+  table: string;
+  key: readonly string[];
+}
+
+/**
+ * Copies one table of an embedded SQLite file into the same table on another database, row for row, every column as
+ * stored: in batches in the order the rows were written, each batch one transaction, a row already there skipped, so
+ * an interrupted copy resumes. Verified: each row read back from the target must equal its source, and the target
+ * must hold no rows besides them. Run while the node is stopped.
+ */
+export async function copyTable(
+  sqlitePath: string,
+  target: SqlDatabase,
+  o: TableToCopy & { onProgress?: (rows: number) => void },
+): Promise<TableCopyReport> {
+  const { table, key } = o;
+  const source = new DatabaseSync(sqlitePath, { readOnly: true });
+  try {
+    const columns = (source.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+    const list = columns.join(', ');
+    const page = source.prepare(
+      `SELECT rowid AS copy_rowid, ${list} FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ${BATCH}`,
+    );
+    const insert = `INSERT INTO ${table} (${list}) VALUES (${marks(columns.length)}) ON CONFLICT (${key.join(', ')}) DO NOTHING`;
+    const identity = (r: SqlRow): string => JSON.stringify(key.map((k) => r[k]));
+    const digest = createHash('sha256');
+    let after = 0;
+    let rows = 0;
+    let copied = 0;
+    for (;;) {
+      const batch = page.all(after) as SqlRow[];
+      if (batch.length === 0) break;
+      const back = await target.write(async (q) => {
+        for (const r of batch)
+          copied += await q.run(
+            insert,
+            columns.map((c) => r[c] as SqlValue),
+          );
+        return q.all(
+          `SELECT ${list} FROM ${table} WHERE (${key.join(', ')}) IN (${batch.map(() => `(${marks(key.length)})`).join(', ')})`,
+          batch.flatMap((r) => key.map((k) => r[k] as SqlValue)),
+        );
+      });
+      const byKey = new Map(back.map((r) => [identity(r), r]));
+      for (const r of batch) {
+        const there = byKey.get(identity(r));
+        if (there === undefined || !columns.every((c) => sameValue(r[c], there[c])))
+          throw new Error(`${table} ${identity(r)} is in the target with other values: it is not this node's`);
+        digest.update(`${JSON.stringify(columns.map((c) => r[c]))}\n`);
+      }
+      rows += batch.length;
+      after = Number(batch[batch.length - 1]?.copy_rowid ?? after);
+      o.onProgress?.(rows);
+    }
+    const counted = await target.read((q) => q.one<{ n: number }>(`SELECT count(*) AS n FROM ${table}`));
+    if (Number(counted?.n) !== rows)
+      throw new Error(
+        `the target's ${table} holds ${counted?.n} rows against ${rows} here: it is not this node's alone`,
+      );
+    return { table, rows, copied, digest: digest.digest('hex') };
+  } finally {
+    source.close();
+  }
+}
+
+/**
+ * Whether an embedded table holds rows the target does not: a node switched to a database server before copying.
+ * Undefined when nothing is left behind (no file, no table, no rows, or its newest row is there); else its row count.
+ */
+export async function rowsLeftBehind(
+  sqlitePath: string,
+  target: SqlDatabase,
+  o: TableToCopy,
+): Promise<number | undefined> {
+  if (!existsSync(sqlitePath)) return undefined;
+  const source = new DatabaseSync(sqlitePath, { readOnly: true });
+  try {
+    const has = source.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(o.table);
+    if (has === undefined) return undefined;
+    const newest = source
+      .prepare(
+        `SELECT ${o.key.join(', ')}, (SELECT count(*) FROM ${o.table}) AS copy_rows FROM ${o.table} ORDER BY rowid DESC LIMIT 1`,
+      )
+      .get();
+    if (newest === undefined) return undefined;
+    const there = await target.read((q) =>
+      q.one(
+        `SELECT 1 AS found FROM ${o.table} WHERE ${o.key.map((k) => `${k} = ?`).join(' AND ')}`,
+        o.key.map((k) => newest[k] as SqlValue),
+      ),
+    );
+    return there === undefined ? Number(newest.copy_rows) : undefined;
+  } finally {
+    source.close();
+  }
+}
+
+function marks(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}
+
+/** SQLite gives integers as numbers, PostgreSQL's BIGINT as numbers too (openPostgresPool); text is text on both. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (typeof a === 'bigint' || typeof b === 'bigint') return String(a) === String(b);
+  return a === b || (a === undefined && b === null) || (a === null && b === undefined);
+}
