@@ -149,7 +149,11 @@ test('a held study is rejected with a reason: its copy is removed, the inbox sho
     checkedAt: (await outbox.get(id))?.atReceiver?.checkedAt,
   });
   assert.doesNotMatch(JSON.stringify(await visser.call('GET', `/api/v1/outbox/${id}`)), /de Wit/);
-  assert.equal((await outbox.dueChecks(new Date(Date.now() + 30 * 24 * 3600_000))).length, 0, 'a rejection ends the asking');
+  assert.equal(
+    (await outbox.dueChecks(new Date(Date.now() + 30 * 24 * 3600_000))).length,
+    0,
+    'a rejection ends the asking',
+  );
 
   const listed = JSON.parse((await deWit.call('GET', '/api/v1/inbox?state=rejected')).body) as {
     transfers: { transferId: string; rejection?: { reason: string } }[];

@@ -72,9 +72,12 @@ test('a C-MOVE to the partner for a study only the PACS holds: the node fetches 
     `StudyInstanceUID=${study.studyInstanceUid}`,
   ]);
   assert.equal(move.code, 0, move.stderr);
-  const queued = await sender.n.node.outbox?.list({}) ?? [];
+  const queued = (await sender.n.node.outbox?.list({})) ?? [];
   assert.equal(queued.length, 1);
-  await waitFor('delivery', async () => (await sender.n.node.outbox?.get(queued[0]?.transferId ?? ''))?.state === 'delivered');
+  await waitFor(
+    'delivery',
+    async () => (await sender.n.node.outbox?.get(queued[0]?.transferId ?? ''))?.state === 'delivered',
+  );
   assert.equal(
     (await sender.n.node.store.index.stats()).instances,
     study.instances,

@@ -55,7 +55,8 @@ test('a partner that is down is tried again with back-off; a restart of the send
   await waitFor(
     'a first failed attempt',
     async () =>
-      ((await outboxOf(sender).get(transferId))?.attempts ?? 0) >= 1 && (await outboxOf(sender).get(transferId))?.state === 'queued',
+      ((await outboxOf(sender).get(transferId))?.attempts ?? 0) >= 1 &&
+      (await outboxOf(sender).get(transferId))?.state === 'queued',
   );
   const waiting = await outboxOf(sender).get(transferId);
   assert.match(waiting?.lastError ?? '', /ECONNREFUSED|PARTNER_UNREACHABLE/);
@@ -215,12 +216,15 @@ test("send from the PACS menu: a C-MOVE (DCMTK movescu) to the partner's AE titl
     `StudyInstanceUID=${study.studyInstanceUid}`,
   ]);
   assert.equal(move.code, 0, move.stderr);
-  const queued = await sender.n.node.outbox?.list() ?? [];
+  const queued = (await sender.n.node.outbox?.list()) ?? [];
   assert.equal(queued.length, 1);
   assert.equal(queued[0]?.request.studyInstanceUid, study.studyInstanceUid);
   assert.equal(queued[0]?.request.partnerUra, midden.ura);
   assert.equal(queued[0]?.request.user.name, 'PACS_NOORD', 'the calling PACS is named as the requester');
-  await waitFor('delivery', async () => (await sender.n.node.outbox?.get(queued[0]?.transferId ?? ''))?.state === 'delivered');
+  await waitFor(
+    'delivery',
+    async () => (await sender.n.node.outbox?.get(queued[0]?.transferId ?? ''))?.state === 'delivered',
+  );
   assert.equal((await receiver.n.node.store.index.stats()).instances, study.instances);
 
   // An AE title that is neither a peer nor a partner stays an unknown move destination.

@@ -112,7 +112,7 @@ test('Orthanc A "send to Midden" -> node Noord -> node Midden -> Orthanc B: ever
   await pacsA.rest('POST', '/modalities/midden/store', { Resources: [orthancId], Synchronous: true });
   await assertAllInPacsB(pacsB, study.instances, originals);
 
-  const sent = await noordNode.n.node.outbox?.list({}) ?? [];
+  const sent = (await noordNode.n.node.outbox?.list({})) ?? [];
   assert.equal(sent.length, 1, 'one transfer queued for the study');
   assert.equal(sent[0]?.request.partnerUra, midden.ura);
   assert.match(sent[0]?.request.user.id ?? '', /^dicom:PACS_NOORD@/, 'the PACS that sent it is named as the requester');

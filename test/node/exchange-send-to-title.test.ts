@@ -67,9 +67,12 @@ test('a "send to" spread over associations one after the other, or at once, is o
   await (await sendTo(sender.n.port, study.files.slice(0, half))).release();
   await (await sendTo(sender.n.port, study.files.slice(half))).release();
   await waitFor('the study queued', async () => ((await sender.n.node.outbox?.list({}))?.length ?? 0) > 0);
-  const queued = await sender.n.node.outbox?.list({}) ?? [];
+  const queued = (await sender.n.node.outbox?.list({})) ?? [];
   assert.equal(queued.length, 1, 'one transfer');
-  await waitFor('delivery', async () => (await sender.n.node.outbox?.get(queued[0]?.transferId ?? ''))?.state === 'delivered');
+  await waitFor(
+    'delivery',
+    async () => (await sender.n.node.outbox?.get(queued[0]?.transferId ?? ''))?.state === 'delivered',
+  );
   assert.equal((await receiver.n.node.store.index.stats()).instances, study.instances, 'with every instance');
 
   // The same study again, over two associations open at once: one more transfer (a new send), not two.
@@ -78,7 +81,7 @@ test('a "send to" spread over associations one after the other, or at once, is o
   await a.release();
   await b.release();
   await waitFor('the second send queued and delivered', async () => {
-    const all = await sender.n.node.outbox?.list({}) ?? [];
+    const all = (await sender.n.node.outbox?.list({})) ?? [];
     return all.length > 1 && all.every((x) => x.state === 'delivered');
   });
   assert.equal((await sender.n.node.outbox?.list({}))?.length, 2, 'one transfer for the second send');
