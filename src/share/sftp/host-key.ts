@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 
 /**
@@ -7,11 +7,25 @@ import ssh2 from 'ssh2';
  */
 export async function sftpHostKey(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    const kept = await readFile(path, 'utf8');
+    if (!(ssh2.utils.parseKey(kept) instanceof Error)) return kept;
+    // A key no SSH library can read was never served (the node could not start with it): it is made again.
+    await rm(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const { private: key } = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'beeldbrug sftp host key' });
+  const key = readableKey();
   await writeFile(path, key, { mode: 0o600, flag: 'wx' });
   return key;
+}
+
+/**
+ * ssh2 writes an Ed25519 public key that starts with a zero byte one byte short (about 1 key in 128), and then cannot
+ * read its own file; such a key is made again rather than kept.
+ */
+function readableKey(): string {
+  for (;;) {
+    const { private: key } = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'beeldbrug sftp host key' });
+    if (!(ssh2.utils.parseKey(key) instanceof Error)) return key;
+  }
 }
