@@ -207,7 +207,19 @@ function resolvePaths(config: Config, base: string): Config {
     ...(exchange !== undefined ? { exchange: { ...exchange, tls: tls(exchange.tls) } } : {}),
     dataDir: at(config.dataDir),
     database: resolveDatabase(config.database, at),
-    store: { ...config.store, encryptionKeyFile: at(config.store.encryptionKeyFile) },
+    store: {
+      ...config.store,
+      encryptionKeyFile: at(config.store.encryptionKeyFile),
+      ...(config.store.objects !== undefined
+        ? {
+            objects: {
+              ...config.store.objects,
+              accessKeyFile: at(config.store.objects.accessKeyFile),
+              secretKeyFile: at(config.store.objects.secretKeyFile),
+            },
+          }
+        : {}),
+    },
     audit: {
       ...config.audit,
       keyFile: at(config.audit.keyFile),

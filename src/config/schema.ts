@@ -550,6 +550,20 @@ export const configSchema = z
         .describe(
           'the node holds transient copies, not an archive: instances received longer ago are purged (0 keeps them)',
         ),
+      objects: z
+        .strictObject({
+          endpoint: z
+            .url({ protocol: /^https?$/ })
+            .describe('the S3-compatible service, e.g. https://rgw.example.local (Ceph RADOS gateway, MinIO, AWS)'),
+          region: z.string().min(1).default('us-east-1'),
+          bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3-63 of a-z 0-9 . -'),
+          accessKeyFile: z.string().min(1).describe('the access key id alone in a file (0600)'),
+          secretKeyFile: z.string().min(1).describe('the secret access key alone in a file (0600)'),
+        })
+        .optional()
+        .describe(
+          'instance files in object storage, shared by the nodes of a hospital: still encrypted by the node, written through dataDir (an acknowledgement waits only for the local disk), then uploaded; left out: in dataDir only',
+        ),
     }),
     database: z
       .discriminatedUnion('kind', [

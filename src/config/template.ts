@@ -44,10 +44,19 @@ store:
   encryptionKeyFile: ./keys/store.key
   # Beeldbrug is a bridge, not an archive: received copies are purged this many days after they arrived (0 keeps them).
   retentionDays: 7
+  # Nodes of one hospital can keep the instance files in S3-compatible object storage (Ceph's RADOS gateway, MinIO)
+  # they share. Still encrypted here first; each file is written to dataDir (the acknowledgement waits only for that)
+  # and then uploaded. The keys sit alone in files (0600).
+  # objects:
+  #   endpoint: https://rgw.example.local
+  #   bucket: beeldbrug
+  #   accessKeyFile: ./keys/s3-access-key
+  #   secretKeyFile: ./keys/s3-secret-key
 
 # Where the node keeps its records. Left out: SQLite files in dataDir. Nodes of one hospital can share a PostgreSQL
-# server instead; today the audit trail goes there (the node's other records follow later), and such nodes share
-# audit.keyFile too. The password sits alone in a file (0600); tls verifies a server on another machine.
+# server instead: the audit trail, the study index and the exchange's outbox and inbox go there (accounts, shares and
+# uploads follow later), and such nodes share audit.keyFile too. \`beeldbrug migrate\` moves an embedded node's
+# records there. The password sits alone in a file (0600); tls verifies a server on another machine.
 # database:
 #   kind: postgresql
 #   host: db.example.local

@@ -154,7 +154,7 @@ export async function startNode(
     ...(config.share !== undefined ? ['share.sqlite'] : []),
   ])
     privateDatabaseFile(join(config.dataDir, db));
-  const records = new NodeRecords(config);
+  const records = new NodeRecords(config, logger.child({ part: 'store' }));
   let store: Store;
   let audit: Awaited<ReturnType<typeof openAuditTrail>>;
   try {

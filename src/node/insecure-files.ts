@@ -109,6 +109,16 @@ function secretFiles(config: Readonly<Config>): { key: string; path: string; wha
       path: config.xca.assertionSigner.keyFile,
       what: "the XUA assertion key (with it anyone can speak for this hospital's people to the XCA communities)",
     });
+  const objects = config.store.objects;
+  if (objects !== undefined)
+    files.push(
+      { key: 'store.objects.accessKeyFile', path: objects.accessKeyFile, what: 'the object storage access key id' },
+      {
+        key: 'store.objects.secretKeyFile',
+        path: objects.secretKeyFile,
+        what: "the object storage secret (with it anyone can delete the hospital's transient copies, encrypted as they are)",
+      },
+    );
   const database = config.database;
   if (database.kind === 'postgresql') {
     if (database.passwordFile !== undefined)

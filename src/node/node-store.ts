@@ -8,6 +8,7 @@ import {
   type TableToCopy,
 } from '../database/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
 import {
   openPostgresInbox,
   openPostgresOutbox,
@@ -38,19 +39,35 @@ export const EXCHANGE_TABLES = {
  */
 export class NodeRecords {
   readonly #config: Readonly<Config>;
+  readonly #logger: Logger;
   readonly #pools = new Map<string, PostgresPool>();
 
-  constructor(config: Readonly<Config>) {
+  constructor(config: Readonly<Config>, logger: Logger) {
     this.#config = config;
+    this.#logger = logger;
   }
 
-  /** A study store: the node's own (in its data folder) or the quarantine's (`schema` on the server). */
+  /**
+   * A study store: the node's own (in its data folder) or the quarantine's (`schema` on the server, and its files
+   * under a prefix of its own in the bucket).
+   */
   async store(o: { dataDir: string; encryptionKey: Buffer; schema?: string }): Promise<Store> {
+    const objects = this.#config.store.objects;
     try {
       return await openStudyStore({
         dataDir: o.dataDir,
         encryptionKey: o.encryptionKey,
         ...(this.#onServer ? { postgres: { pool: this.#pool(o.schema), schema: o.schema } } : {}),
+        ...(objects !== undefined
+          ? {
+              objects: {
+                settings: objects,
+                prefix: `${o.schema ?? 'blobs'}/`,
+                onUploadFailed: (blobId, err) =>
+                  this.#logger.warn({ blobId, err }, 'an instance file could not be uploaded; trying again'),
+              },
+            }
+          : {}),
       });
     } catch (cause) {
       if (cause instanceof StoreError && cause.code === 'INDEX_NOT_MIGRATED')

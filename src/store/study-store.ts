@@ -7,6 +7,8 @@ import { PostgresStudyIndex } from './postgres-study-index.ts';
 import { SqliteStudyIndex } from './sqlite-study-index.ts';
 import { studyIndexLeftBehind } from './migrate-study-index.ts';
 import { asStoreError, StoreError } from './store-error.ts';
+import { ObjectBlobStore } from './object-blob-store.ts';
+import { ObjectBucket, type ObjectStorageSettings } from './object-bucket.ts';
 import type { BlobStore, RecoveryReport, Store, StudyIndex } from './types.ts';
 
 /**
@@ -21,6 +23,10 @@ export async function openStudyStore(o: {
   dataDir: string;
   encryptionKey: Buffer;
   postgres?: { pool: PostgresPool; schema?: string | undefined } | undefined;
+  /** Blobs in this bucket (under `prefix`), written through the data folder (ObjectBlobStore). */
+  objects?:
+    | { settings: ObjectStorageSettings; prefix: string; onUploadFailed?: (blobId: string, err: unknown) => void }
+    | undefined;
 }): Promise<Store> {
   assertKey(o.encryptionKey);
   try {
@@ -32,7 +38,8 @@ export async function openStudyStore(o: {
     o.postgres !== undefined
       ? await PostgresStudyIndex.open(o.postgres.pool, { ownsPool: false, schema: o.postgres.schema })
       : new SqliteStudyIndex(join(o.dataDir, 'index.sqlite'));
-  const blobs = new FsBlobStore(o.dataDir, Buffer.from(o.encryptionKey));
+  const local = new FsBlobStore(o.dataDir, Buffer.from(o.encryptionKey));
+  let bucket: ObjectBucket | undefined;
   try {
     const embedded = join(o.dataDir, 'index.sqlite');
     const left = o.postgres !== undefined ? await studyIndexLeftBehind(embedded, index) : undefined;
@@ -41,12 +48,29 @@ export async function openStudyStore(o: {
         'INDEX_NOT_MIGRATED',
         `the study index in ${embedded} (${left} instances) is not in the database`,
       );
-    await blobs.init();
+    await local.init();
+    if (o.objects !== undefined) {
+      bucket = new ObjectBucket(o.objects.settings, o.objects.prefix);
+      await bucket.check().catch((err: unknown) => {
+        throw new StoreError(
+          'IO',
+          `the object storage ${o.objects?.settings.endpoint}, bucket ${o.objects?.settings.bucket}, cannot be used: ${(err as Error).name}: ${(err as Error).message}`,
+          { cause: err },
+        );
+      });
+    }
   } catch (err) {
+    bucket?.close();
+    await local.close();
     await index.close();
     throw err;
   }
-  return new EmbeddedStore(blobs, index);
+  if (bucket === undefined) return new EmbeddedStore(local, index);
+  return new EmbeddedStore(
+    local,
+    index,
+    new ObjectBlobStore(local, bucket, { onUploadFailed: o.objects?.onUploadFailed }),
+  );
 }
 
 class EmbeddedStore implements Store {
@@ -56,35 +80,47 @@ class EmbeddedStore implements Store {
   /** Blobs younger than this were written by this process and may be waiting for their index commit. */
   readonly #openedAt = Date.now();
 
-  constructor(blobs: FsBlobStore, index: StudyIndex) {
-    this.blobs = blobs;
-    this.#fsBlobs = blobs;
+  /**
+   * With object storage: uploads what a stop left in the data folder. Blobs then live in the bucket, so one not found
+   * in the data folder is not missing.
+   */
+  readonly #objects: ObjectBlobStore | undefined;
+
+  /** `local`: the blobs in the data folder (all of them, or those on their way to object storage and fetched from it). */
+  constructor(local: FsBlobStore, index: StudyIndex, objects?: ObjectBlobStore) {
+    this.blobs = objects ?? local;
+    this.#fsBlobs = local;
     this.index = index;
+    this.#objects = objects;
   }
 
   async recover(): Promise<RecoveryReport> {
     const temp = await this.#fsBlobs.settleTempFiles();
     const referenced = await this.index.referencedBlobIds();
-    const removed = await this.index.removedBlobIds();
+    const removedAtStart = await this.index.removedBlobIds();
+    const removed = new Set(removedAtStart);
     let orphanBlobsRemoved = 0;
     const unindexedBlobs: string[] = [];
     for await (const blobId of this.#fsBlobs.list()) {
       if (referenced.delete(blobId)) continue;
       if (this.#fsBlobs.isInFlight(blobId) || (await this.#writtenSinceOpen(blobId))) continue;
-      if (removed.has(blobId)) {
-        await this.#fsBlobs.delete(blobId);
+      if (removed.delete(blobId)) {
+        await this.blobs.delete(blobId);
         orphanBlobsRemoved += 1;
       } else {
         unindexedBlobs.push(blobId);
       }
     }
-    // Every removed blob is gone from disk now.
-    if (removed.size > 0) await this.index.forgetRemovedBlobs(removed);
+    // A removed blob not in the data folder may still be in the bucket (a node stopped between the two deletes).
+    if (this.#objects !== undefined) for (const blobId of removed) await this.#objects.delete(blobId);
+    // Every removed blob is gone now.
+    if (removedAtStart.size > 0) await this.index.forgetRemovedBlobs(removedAtStart);
     // What is left was indexed but not found on disk. Rows stay: an operator decides (restore from backup or remove).
     const missingBlobs: string[] = [];
-    for (const blobId of referenced) {
+    for (const blobId of this.#objects === undefined ? referenced : []) {
       if (!(await this.#fsBlobs.exists(blobId))) missingBlobs.push(blobId);
     }
+    await this.#objects?.start();
     return {
       tempFilesRemoved: temp.removed,
       tempFilesCompleted: temp.completed,
@@ -95,7 +131,7 @@ class EmbeddedStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.#fsBlobs.close();
+    await (this.#objects ?? this.#fsBlobs).close();
     await this.index.close();
   }
 

@@ -1,0 +1,93 @@
+// Blobs in Ceph's RADOS gateway (S3), written through the data folder: acknowledged once durable here, uploaded
+// encrypted, readable from another node's data folder, deleted from both, and what a stop left uploaded after start.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { startObjectStorage } from '../../test/support/rgw.ts';
+import { tempDir } from '../../test/support/tmp.ts';
+import { MAGIC } from './blob-format.ts';
+import { FsBlobStore } from './fs-blob-store.ts';
+import type { ObjectBlobStore } from './object-blob-store.ts';
+import { StoreError } from './store-error.ts';
+import { readAll, readUntilError, writeBlob } from './store-test-support.ts';
+import { openStudyStore } from './study-store.ts';
+
+test('blobs go to object storage encrypted, read back on another node, and are deleted from both', async (t) => {
+  const rgw = await startObjectStorage(t);
+  if (rgw === undefined) return;
+  const settings = await rgw.bucket('beeldbrug-blobs');
+  const key = randomBytes(32);
+  const open = async (dataDir: string) => {
+    const store = await openStudyStore({ dataDir, encryptionKey: key, objects: { settings, prefix: 'blobs/' } });
+    t.after(() => store.close());
+    await store.recover();
+    return store;
+  };
+  const a = await open(join(tempDir(t), 'node-a'));
+  const b = await open(join(tempDir(t), 'node-b'));
+
+  // A recognisable plaintext of 20 MB: the upload goes in parts.
+  const plain = Buffer.alloc(20 * 1024 * 1024);
+  for (let i = 0; i < plain.length; i += 16) plain.write('PATIENT-Jansen^P', i, 'latin1');
+  const ref = await writeBlob(a.blobs, plain, [65536, 1000, 300000]);
+  await (a.blobs as ObjectBlobStore).drained();
+  const object = await rgw.client.send(new GetObjectCommand({ Bucket: 'beeldbrug-blobs', Key: `blobs/${ref.blobId}` }));
+  const stored = Buffer.from(await object.Body!.transformToByteArray());
+  assert.ok(stored.subarray(0, 4).equals(MAGIC), 'the object is the blob as encrypted here');
+  assert.equal(stored.indexOf('PATIENT-Jansen'), -1, 'the bucket never sees plaintext');
+
+  assert.ok((await readAll(b.blobs.open(ref.blobId))).equals(plain), 'another node reads it from the bucket');
+  const tail = await readAll(b.blobs.open(ref.blobId, { start: plain.length - 100_000 }));
+  assert.ok(tail.equals(plain.subarray(plain.length - 100_000)), 'and from any byte on');
+  // Fetched once into B's data folder; readers after that read it there.
+  assert.ok((await readAll(b.blobs.open(ref.blobId, { start: 7 }))).equals(plain.subarray(7)));
+
+  await b.blobs.delete(ref.blobId);
+  await assert.rejects(
+    rgw.client.send(new HeadObjectCommand({ Bucket: 'beeldbrug-blobs', Key: `blobs/${ref.blobId}` })),
+    /NotFound/,
+  );
+  await b.blobs.delete(ref.blobId);
+  await a.blobs.delete(ref.blobId);
+  const gone = await readUntilError(a.blobs.open(ref.blobId));
+  assert.ok(gone.error instanceof StoreError && gone.error.code === 'BLOB_NOT_FOUND', String(gone.error));
+});
+
+test('a blob a stop left in the data folder is uploaded after the next start; a bucket that is not there stops the start', async (t) => {
+  const rgw = await startObjectStorage(t);
+  if (rgw === undefined) return;
+  const settings = await rgw.bucket('uploads-later');
+  const key = randomBytes(32);
+  const dataDir = join(tempDir(t), 'node');
+  // Written as the node wrote it before the stop: durable in the data folder, never uploaded.
+  const local = new FsBlobStore(dataDir, key);
+  await local.init();
+  const plain = randomBytes(300_000);
+  const ref = await writeBlob(local, plain);
+  await local.close();
+  const path = join(dataDir, 'blobs', ref.blobId.slice(0, 2), ref.blobId);
+  assert.equal(statSync(path).mode & 0o777, 0o600);
+
+  const store = await openStudyStore({ dataDir, encryptionKey: key, objects: { settings, prefix: 'blobs/' } });
+  t.after(() => store.close());
+  await store.recover();
+  await (store.blobs as ObjectBlobStore).drained();
+  const object = await rgw.client.send(new GetObjectCommand({ Bucket: 'uploads-later', Key: `blobs/${ref.blobId}` }));
+  assert.ok(Buffer.from(await object.Body!.transformToByteArray()).equals(readFileSync(path)));
+  assert.equal(statSync(path).mode & 0o777, 0o400, 'marked as copied, still private');
+  const listed: string[] = [];
+  for await (const id of store.blobs.list()) listed.push(id);
+  assert.deepEqual(listed, [ref.blobId]);
+
+  await assert.rejects(
+    openStudyStore({
+      dataDir: join(tempDir(t), 'other'),
+      encryptionKey: key,
+      objects: { settings: { ...settings, bucket: 'no-such-bucket' }, prefix: 'blobs/' },
+    }),
+    (err: unknown) => err instanceof StoreError && /bucket no-such-bucket, cannot be used: NotFound/.test(err.message),
+  );
+});

@@ -1,0 +1,176 @@
+import { PassThrough } from 'node:stream';
+import type { FsBlobStore } from './fs-blob-store.ts';
+import type { ObjectBucket } from './object-bucket.ts';
+import { StoreError } from './store-error.ts';
+import type { BlobRef, BlobStore, BlobWriter } from './types.ts';
+
+/** Uploads running at once; each streams one blob (in parts when large). */
+const UPLOADS = 4;
+/** A failed upload waits this long before the next try, doubling up to the maximum. */
+const RETRY_MS = { first: 1_000, max: 60_000 };
+
+/**
+ * Blobs in S3-compatible object storage, written through the node's data folder: a blob is encrypted and made durable
+ * on local disk first (so an acknowledgement waits only for that), then uploaded as it is (the bucket never sees
+ * plaintext, and every segment stays authenticated), and marked copied. Reads take the local copy when there is one,
+ * and otherwise fetch the object into the data folder first, so a blob another node received reads the same way.
+ * What is not yet copied (a stop, an outage of the storage) is uploaded after `start()`, with back-off.
+ */
+export class ObjectBlobStore implements BlobStore {
+  readonly #local: FsBlobStore;
+  readonly #bucket: ObjectBucket;
+  readonly #onUploadFailed: (blobId: string, err: unknown) => void;
+  /** Blobs waiting for their upload, in the order they were committed. */
+  readonly #queue: string[] = [];
+  readonly #queued = new Set<string>();
+  readonly #uploading = new Map<string, Promise<void>>();
+  readonly #fetching = new Map<string, Promise<void>>();
+  readonly #retries = new Set<NodeJS.Timeout>();
+  #failures = 0;
+  #idle: (() => void)[] = [];
+  #closed = false;
+
+  constructor(
+    local: FsBlobStore,
+    bucket: ObjectBucket,
+    o: { onUploadFailed?: ((blobId: string, err: unknown) => void) | undefined } = {},
+  ) {
+    this.#local = local;
+    this.#bucket = bucket;
+    this.#onUploadFailed = o.onUploadFailed ?? (() => undefined);
+  }
+
+  /** Queues every local blob not yet copied to the bucket (from before a stop); returns how many. */
+  async start(): Promise<number> {
+    let pending = 0;
+    for await (const blobId of this.#local.list()) {
+      if (await this.#local.isCopied(blobId)) continue;
+      this.#enqueue(blobId);
+      pending += 1;
+    }
+    return pending;
+  }
+
+  async create(): Promise<BlobWriter> {
+    const w = await this.#local.create();
+    return {
+      write: (chunk) => w.write(chunk),
+      abort: () => w.abort(),
+      commit: async (): Promise<BlobRef> => {
+        const ref = await w.commit();
+        this.#enqueue(ref.blobId);
+        return ref;
+      },
+    };
+  }
+
+  open(blobId: string, opts?: { start?: number; chunkBytes?: number }): NodeJS.ReadableStream {
+    if (this.#local.holds(blobId)) return this.#local.open(blobId, opts);
+    const out = new PassThrough();
+    this.#fetch(blobId).then(
+      () => {
+        const local = this.#local.open(blobId, opts);
+        local.on('error', (err: Error) => out.destroy(err));
+        local.pipe(out);
+      },
+      (err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))),
+    );
+    return out;
+  }
+
+  giveBack(piece: Buffer): void {
+    this.#local.giveBack(piece);
+  }
+
+  /** From the bucket and the data folder; an upload still waiting is dropped, one under way finishes first. */
+  async delete(blobId: string): Promise<void> {
+    if (this.#queued.delete(blobId)) this.#queue.splice(this.#queue.indexOf(blobId), 1);
+    await this.#uploading.get(blobId)?.catch(() => undefined);
+    await this.#bucket.delete(blobId);
+    await this.#local.delete(blobId);
+  }
+
+  /** Every blob in the bucket, and those of this node still on their way there. */
+  async *list(): AsyncIterable<string> {
+    const listed = new Set<string>();
+    for await (const blobId of this.#bucket.list()) {
+      listed.add(blobId);
+      yield blobId;
+    }
+    for await (const blobId of this.#local.list()) if (!listed.has(blobId)) yield blobId;
+  }
+
+  /** Blobs committed here and not yet in the bucket. */
+  get pendingUploads(): number {
+    return this.#queue.length + this.#uploading.size + this.#retries.size;
+  }
+
+  /** Resolves once every blob committed so far is in the bucket (tests, a planned stop). */
+  drained(): Promise<void> {
+    return this.pendingUploads === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Waits for the uploads under way; the rest go after the next start, from the data folder. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const t of this.#retries) clearTimeout(t);
+    this.#retries.clear();
+    await Promise.allSettled([...this.#uploading.values(), ...this.#fetching.values()]);
+    await this.#local.close();
+    this.#bucket.close();
+  }
+
+  #enqueue(blobId: string): void {
+    if (this.#closed || this.#queued.has(blobId) || this.#uploading.has(blobId)) return;
+    this.#queued.add(blobId);
+    this.#queue.push(blobId);
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (!this.#closed && this.#uploading.size < UPLOADS && this.#queue.length > 0) {
+      const blobId = this.#queue.shift()!;
+      this.#queued.delete(blobId);
+      const upload = this.#upload(blobId).finally(() => {
+        this.#uploading.delete(blobId);
+        this.#pump();
+        if (this.pendingUploads === 0) for (const resolve of this.#idle.splice(0)) resolve();
+      });
+      this.#uploading.set(blobId, upload);
+    }
+  }
+
+  async #upload(blobId: string): Promise<void> {
+    try {
+      await this.#bucket.put(blobId, this.#local.readStored(blobId));
+      await this.#local.markCopied(blobId);
+      this.#failures = 0;
+    } catch (err) {
+      // Deleted meanwhile (retention): nothing left to upload.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || this.#closed) return;
+      this.#onUploadFailed(blobId, err);
+      this.#failures += 1;
+      const wait = Math.min(RETRY_MS.max, RETRY_MS.first * 2 ** (this.#failures - 1));
+      const retry = setTimeout(() => {
+        this.#retries.delete(retry);
+        this.#enqueue(blobId);
+      }, wait);
+      retry.unref();
+      this.#retries.add(retry);
+    }
+  }
+
+  /** Brings an object into the data folder once, however many readers ask for it at the same time. */
+  #fetch(blobId: string): Promise<void> {
+    let fetching = this.#fetching.get(blobId);
+    if (fetching === undefined) {
+      fetching = (async () => {
+        const body = await this.#bucket.get(blobId);
+        if (body === undefined) throw new StoreError('BLOB_NOT_FOUND', `blob ${blobId} is not in the object storage`);
+        await this.#local.putStored(blobId, body);
+      })().finally(() => this.#fetching.delete(blobId));
+      this.#fetching.set(blobId, fetching);
+    }
+    return fetching;
+  }
+}

@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+
+/** Where a hospital's object storage is (any S3-compatible service: Ceph's RADOS gateway, MinIO, AWS). */
+export interface ObjectStorageSettings {
+  endpoint: string;
+  region: string;
+  bucket: string;
+  /** The access key id and secret, each alone in a file (trailing newline ignored). */
+  accessKeyFile: string;
+  secretKeyFile: string;
+}
+
+/** The bucket's objects as the blob store uses them: whole objects, streamed both ways, under one prefix. */
+export class ObjectBucket {
+  readonly #client: S3Client;
+  readonly #bucket: string;
+  readonly #prefix: string;
+
+  constructor(s: ObjectStorageSettings, prefix = 'blobs/') {
+    const read = (path: string): string => readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+    this.#client = new S3Client({
+      endpoint: s.endpoint,
+      region: s.region,
+      // Path-style addressing: an on-premises gateway has no wildcard DNS name per bucket.
+      forcePathStyle: true,
+      credentials: { accessKeyId: read(s.accessKeyFile), secretAccessKey: read(s.secretKeyFile) },
+      // Checksums only where S3 requires them: gateways such as Ceph's refuse the streamed trailing checksum the SDK
+      // would add to every upload (411), and the blobs carry their own authentication (AES-GCM per segment).
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    this.#bucket = s.bucket;
+    this.#prefix = prefix;
+  }
+
+  /** Fails (with the service's answer) when the bucket cannot be reached with these credentials. */
+  async check(): Promise<void> {
+    await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
+  }
+
+  /** Streams `body` into the object, in parts when it is large; the object appears whole or not at all. */
+  async put(name: string, body: NodeJS.ReadableStream): Promise<void> {
+    await new Upload({
+      client: this.#client,
+      params: { Bucket: this.#bucket, Key: this.#prefix + name, Body: body as Readable },
+      partSize: 8 * 1024 * 1024,
+      queueSize: 2,
+    }).done();
+  }
+
+  /** The object's bytes as they stream in, or undefined when there is no such object. */
+  async get(name: string): Promise<NodeJS.ReadableStream | undefined> {
+    try {
+      const r = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + name }));
+      return r.Body as Readable;
+    } catch (err) {
+      if (err instanceof NoSuchKey) return undefined;
+      throw err;
+    }
+  }
+
+  /** Idempotent: deleting an object that is not there succeeds. */
+  async delete(name: string): Promise<void> {
+    await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + name }));
+  }
+
+  async *list(): AsyncIterable<string> {
+    let token: string | undefined;
+    do {
+      const page = await this.#client.send(
+        new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix, ContinuationToken: token }),
+      );
+      for (const o of page.Contents ?? []) if (o.Key !== undefined) yield o.Key.slice(this.#prefix.length);
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  close(): void {
+    this.#client.destroy();
+  }
+}

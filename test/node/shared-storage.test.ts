@@ -1,0 +1,100 @@
+// Two nodes of one hospital on one PostgreSQL database and one bucket of Ceph's RADOS gateway (database: postgresql,
+// store.objects): DCMTK stores a study into node A; node B finds it and hands it out with C-GET, byte for byte what A
+// hands out, reading the files A uploaded (encrypted) from the bucket.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadConfig } from '../../src/config/index.ts';
+import type { PostgresSettings } from '../../src/database/index.ts';
+import type { ObjectStorageSettings } from '../../src/store/index.ts';
+import { synthesize } from '../../src/synth/index.ts';
+import { run } from '../dimse/helpers.ts';
+import { datasetsByUid, filesIn } from '../support/dicom-files.ts';
+import { startTestNode } from '../support/node.ts';
+import { startPostgres } from '../support/postgres.ts';
+import { startObjectStorage } from '../support/rgw.ts';
+import { tempDir } from '../support/tmp.ts';
+import { requireTool } from '../support/tools.ts';
+
+const PACS = 'PACS_AE';
+
+/** The nodes of one hospital share the database, the bucket, and the keys of the audit trail and the files. */
+const shared =
+  (db: PostgresSettings, objects: ObjectStorageSettings, keysOf?: { audit: string; store: string }) =>
+  (raw: Record<string, unknown>) => {
+    raw['database'] = { kind: 'postgresql', ...db };
+    const store = raw['store'] as Record<string, unknown>;
+    store['objects'] = objects;
+    if (keysOf !== undefined) {
+      store['encryptionKeyFile'] = keysOf.store;
+      (raw['audit'] as { keyFile: string }).keyFile = keysOf.audit;
+    }
+  };
+
+test('two nodes on one database and one bucket: a study stored into one is found and retrieved from the other', async (t) => {
+  for (const tool of ['storescu', 'findscu', 'getscu']) if (requireTool(t, tool) === undefined) return;
+  const server = await startPostgres(t);
+  const rgw = await startObjectStorage(t);
+  if (server === undefined || rgw === undefined) return;
+  const db = await server.database('hospital');
+  const objects = await rgw.bucket('hospital-studies');
+  const synth = await synthesize({ outDir: join(tempDir(t), 'synth'), patients: 1, seed: 5 });
+  const study = synth.patients[0]!.studies[0]!;
+  const peers = [{ aeTitle: PACS, host: '127.0.0.1', port: 1, description: 'test PACS' }];
+  const a = await startTestNode(t, { aeTitle: 'BB_A', peers, edit: shared(db, objects) });
+  const keys = loadConfig(a.configPath);
+  const b = await startTestNode(t, {
+    aeTitle: 'BB_B',
+    peers,
+    edit: shared(db, objects, { audit: keys.audit.keyFile, store: keys.store.encryptionKeyFile }),
+  });
+
+  const stored = await run('storescu', ['-aet', PACS, '-aec', a.aeTitle, '127.0.0.1', String(a.port), ...study.files]);
+  assert.equal(stored.code, 0, stored.stderr);
+  // What A acknowledged is on its disk; it reaches the bucket right after.
+  await (a.node.store.blobs as unknown as { drained(): Promise<void> }).drained();
+
+  const found = await run('findscu', [
+    '-S',
+    '-aet',
+    PACS,
+    '-aec',
+    b.aeTitle,
+    '-k',
+    'QueryRetrieveLevel=STUDY',
+    '-k',
+    `StudyInstanceUID=${study.studyInstanceUid}`,
+    '-k',
+    'NumberOfStudyRelatedInstances',
+    '127.0.0.1',
+    String(b.port),
+  ]);
+  assert.match(found.stderr + found.stdout, new RegExp(`\\(0020,1208\\) IS \\[${study.files.length} ?\\]`));
+
+  const getFrom = async (n: typeof a): Promise<Map<string, Buffer>> => {
+    const out = tempDir(t);
+    const r = await run('getscu', [
+      '-S',
+      '+B',
+      '-aet',
+      PACS,
+      '-aec',
+      n.aeTitle,
+      '127.0.0.1',
+      String(n.port),
+      '-od',
+      out,
+      '-k',
+      'QueryRetrieveLevel=STUDY',
+      '-k',
+      `StudyInstanceUID=${study.studyInstanceUid}`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    return datasetsByUid(filesIn(out));
+  };
+  const fromB = await getFrom(b);
+  const fromA = await getFrom(a);
+  assert.equal(fromB.size, study.files.length, 'B hands out every instance A received');
+  assert.deepEqual([...fromB.keys()].sort(), [...fromA.keys()].sort());
+  for (const [uid, bytes] of fromA) assert.ok(fromB.get(uid)?.equals(bytes), `${uid}: the same bytes from B as from A`);
+});
