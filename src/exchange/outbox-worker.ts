@@ -91,6 +91,12 @@ export class OutboxWorker {
   }
 
   async #look(): Promise<void> {
+    const { outbox, logger } = this.#o;
+    // Keep the claims of what this node is sending, and take over what another node let lapse (it died mid-way).
+    const now = new Date();
+    await outbox.renew([...this.#running.keys()], now);
+    const lapsed = await outbox.requeueLapsed(now);
+    if (lapsed > 0) logger.warn({ lapsed }, 'transfers another node stopped sending are queued again here');
     const free = (this.#o.concurrency ?? 2) - this.#running.size;
     if (free > 0) {
       for (const t of await this.#o.outbox.due(new Date(), free)) {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { onBothDatabases } from '../../test/support/postgres.ts';
+import { test } from 'node:test';
+import { onBothDatabases, startPostgres } from '../../test/support/postgres.ts';
+import { tempDir } from '../../test/support/tmp.ts';
 import { openPostgresPool } from '../database/index.ts';
 import { openPostgresOutbox, openSqliteOutbox, type Outbox, type OutgoingRequest } from './outbox.ts';
 
@@ -108,3 +110,52 @@ onBothDatabases<Outbox>(
     ],
   ],
 );
+
+/** Two nodes sharing one outbox: a transfer is leased to one; one that stops renewing leaves it to the other. */
+async function twoHolders(a: Outbox, b: Outbox): Promise<void> {
+  const t0 = Date.UTC(2026, 11, 1, 10);
+  const at = (ms: number): Date => new Date(t0 + ms);
+  const { transferId } = await a.enqueue(request, at(0));
+  assert.ok(await a.claim(transferId, at(0)));
+  assert.equal(await b.claim(transferId, at(0)), false, 'one node sends it');
+  assert.equal(await b.requeueLapsed(at(500)), 0, 'a lease that holds is left alone');
+  assert.equal(await a.renew([transferId], at(800)), 1);
+  assert.equal(await b.requeueLapsed(at(1500)), 0, 'renewed: it still holds');
+  assert.equal(await b.requeueLapsed(at(1900)), 1, 'not renewed in time: the other node takes it up');
+  assert.equal((await b.get(transferId))?.state, 'queued');
+  // The node that lost it (a long pause) cannot report over the one that sends it now.
+  assert.ok(await b.claim(transferId, at(1900)));
+  await a.progress(transferId, { instances: 9, needed: 9, sent: 5, bytesSent: 5 }, at(1950));
+  await a.failed(transferId, 'late failure', at(1960));
+  assert.equal(await a.renew([transferId], at(1970)), 0);
+  const now = await b.get(transferId);
+  assert.equal(now?.state, 'sending');
+  assert.equal(now?.sent, 0);
+  // A restart takes up its own cut-off attempts at once, never another node's that still holds.
+  assert.equal(await a.requeueInterrupted(at(2000)), 0);
+  assert.equal(await b.requeueInterrupted(at(2000)), 1);
+}
+
+test('two nodes share an embedded outbox file by leases', async (t) => {
+  const path = join(tempDir(t), 'exchange.sqlite');
+  const a = openSqliteOutbox(path, { holder: 'node-a', leaseMs: 1000 });
+  const b = openSqliteOutbox(path, { holder: 'node-b', leaseMs: 1000 });
+  t.after(() => Promise.all([a.close(), b.close()]));
+  await twoHolders(a, b);
+});
+
+test('two nodes share an outbox on PostgreSQL by leases', async (t) => {
+  const server = await startPostgres(t);
+  if (server === undefined) return;
+  const settings = await server.database('leases');
+  const a = await openPostgresOutbox(openPostgresPool(settings), {
+    ownsPool: true,
+    lease: { holder: 'a', leaseMs: 1000 },
+  });
+  const b = await openPostgresOutbox(openPostgresPool(settings), {
+    ownsPool: true,
+    lease: { holder: 'b', leaseMs: 1000 },
+  });
+  t.after(() => Promise.all([a.close(), b.close()]));
+  await twoHolders(a, b);
+});

@@ -144,10 +144,25 @@ const POSTGRES_MIGRATIONS = [
    );
    CREATE INDEX outgoing_due ON outgoing_transfer (state, next_attempt_at);
    CREATE INDEX outgoing_check ON outgoing_transfer (next_check_at);`,
+  `ALTER TABLE outgoing_transfer ADD COLUMN claimed_by TEXT;
+   ALTER TABLE outgoing_transfer ADD COLUMN lease_until TEXT;`,
 ];
 
+/**
+ * Who takes transfers from this outbox, and for how long a claim holds without being renewed. Several nodes share
+ * one outbox on a database server: a transfer being sent is leased to one of them, and a node that dies mid-way
+ * leaves it to the others once its lease runs out. `holder` stays the same across restarts of one node, so a node
+ * that comes back takes up its own cut-off transfers at once.
+ */
+export interface OutboxLease {
+  holder: string;
+  leaseMs: number;
+}
+
+const DEFAULT_LEASE_MS = 30_000;
+
 /** The outbox in the node's exchange database (the embedded default). */
-export function openSqliteOutbox(path: string): Outbox {
+export function openSqliteOutbox(path: string, lease?: Partial<OutboxLease>): Outbox {
   const db = openSqliteDatabase(path);
   try {
     db.exec(`
@@ -177,24 +192,30 @@ export function openSqliteOutbox(path: string): Outbox {
       'receiver_checked_at TEXT',
       'receiver_checks INTEGER NOT NULL DEFAULT 0',
       'next_check_at TEXT',
+      // Added with several nodes sharing an outbox (leases).
+      'claimed_by TEXT',
+      'lease_until TEXT',
     ]);
     db.exec('CREATE INDEX IF NOT EXISTS outgoing_check ON outgoing_transfer (next_check_at)');
   } catch (err) {
     db.close();
     throw err;
   }
-  return new Outbox(new SqliteQueue(db));
+  return new Outbox(new SqliteQueue(db), lease);
 }
 
 /** The outbox on PostgreSQL, migrated to its newest schema; `ownsPool`: closing it ends the pool. */
-export async function openPostgresOutbox(pool: PostgresPool, o: { ownsPool: boolean }): Promise<Outbox> {
+export async function openPostgresOutbox(
+  pool: PostgresPool,
+  o: { ownsPool: boolean; lease?: Partial<OutboxLease> | undefined },
+): Promise<Outbox> {
   try {
     await migratePostgres(pool, 'outbox', POSTGRES_MIGRATIONS);
   } catch (err) {
     if (o.ownsPool) await pool.end();
     throw err;
   }
-  return new Outbox(new PostgresDatabase(pool, { ownsPool: o.ownsPool }));
+  return new Outbox(new PostgresDatabase(pool, { ownsPool: o.ownsPool }), o.lease);
 }
 
 const SELECT = 'SELECT * FROM outgoing_transfer';
@@ -207,9 +228,19 @@ const SELECT = 'SELECT * FROM outgoing_transfer';
  */
 export class Outbox {
   readonly #db: SqlDatabase;
+  readonly #lease: OutboxLease;
 
-  constructor(db: SqlDatabase) {
+  constructor(db: SqlDatabase, lease: Partial<OutboxLease> = {}) {
     this.#db = db;
+    this.#lease = { holder: lease.holder ?? randomUUID(), leaseMs: lease.leaseMs ?? DEFAULT_LEASE_MS };
+  }
+
+  get lease(): Readonly<OutboxLease> {
+    return this.#lease;
+  }
+
+  #until(now: Date): string {
+    return new Date(now.getTime() + this.#lease.leaseMs).toISOString();
   }
 
   async enqueue(request: OutgoingRequest, now = new Date()): Promise<OutgoingTransfer> {
@@ -251,13 +282,22 @@ export class Outbox {
     return rows.map(transferOf);
   }
 
-  /** Takes a queued transfer for an attempt; false when another worker (of this node or another) took it first. */
+  /** Takes a queued transfer for an attempt, leased; false when another worker (of this node or another) took it first. */
   async claim(transferId: string, now = new Date()): Promise<boolean> {
     const changed = await this.#change(
-      "UPDATE outgoing_transfer SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE transfer_id = ? AND state = 'queued'",
-      [now.toISOString(), transferId],
+      "UPDATE outgoing_transfer SET state = 'sending', attempts = attempts + 1, updated_at = ?, claimed_by = ?, lease_until = ? WHERE transfer_id = ? AND state = 'queued'",
+      [now.toISOString(), this.#lease.holder, this.#until(now), transferId],
     );
     return changed === 1;
+  }
+
+  /** Keeps the claims on transfers still being sent; answers how many this holder still has. */
+  async renew(transferIds: readonly string[], now = new Date()): Promise<number> {
+    if (transferIds.length === 0) return 0;
+    return this.#change(
+      `UPDATE outgoing_transfer SET lease_until = ? WHERE state = 'sending' AND claimed_by = ? AND transfer_id IN (${transferIds.map(() => '?').join(', ')})`,
+      [this.#until(now), this.#lease.holder, ...transferIds],
+    );
   }
 
   async progress(
@@ -266,8 +306,8 @@ export class Outbox {
     now = new Date(),
   ): Promise<void> {
     await this.#change(
-      "UPDATE outgoing_transfer SET instances = ?, needed = ?, sent = ?, bytes_sent = ?, updated_at = ? WHERE transfer_id = ? AND state = 'sending'",
-      [p.instances, p.needed, p.sent, p.bytesSent, now.toISOString(), transferId],
+      "UPDATE outgoing_transfer SET instances = ?, needed = ?, sent = ?, bytes_sent = ?, updated_at = ?, lease_until = ? WHERE transfer_id = ? AND state = 'sending' AND claimed_by = ?",
+      [p.instances, p.needed, p.sent, p.bytesSent, now.toISOString(), this.#until(now), transferId, this.#lease.holder],
     );
   }
 
@@ -340,15 +380,15 @@ export class Outbox {
 
   async retryAt(transferId: string, error: string, at: Date, now = new Date()): Promise<void> {
     await this.#change(
-      "UPDATE outgoing_transfer SET state = 'queued', last_error = ?, next_attempt_at = ?, updated_at = ? WHERE transfer_id = ? AND state = 'sending'",
-      [error, at.toISOString(), now.toISOString(), transferId],
+      "UPDATE outgoing_transfer SET state = 'queued', last_error = ?, next_attempt_at = ?, updated_at = ?, claimed_by = NULL WHERE transfer_id = ? AND state = 'sending' AND claimed_by = ?",
+      [error, at.toISOString(), now.toISOString(), transferId, this.#lease.holder],
     );
   }
 
   async failed(transferId: string, error: string, now = new Date()): Promise<void> {
     await this.#change(
-      "UPDATE outgoing_transfer SET state = 'failed', last_error = ?, updated_at = ? WHERE transfer_id = ? AND state = 'sending'",
-      [error, now.toISOString(), transferId],
+      "UPDATE outgoing_transfer SET state = 'failed', last_error = ?, updated_at = ?, claimed_by = NULL WHERE transfer_id = ? AND state = 'sending' AND claimed_by = ?",
+      [error, now.toISOString(), transferId, this.#lease.holder],
     );
   }
 
@@ -384,12 +424,24 @@ export class Outbox {
     return { cancelled: changed === 1, transfer: await this.get(transferId) };
   }
 
-  /** At start-up: attempts a stop cut off go back in the queue, due at once. */
+  /**
+   * Attempts that were cut off go back in the queue, due at once: this holder's own (a stop, at start-up), and any
+   * whose lease ran out (a node that died, or lost its database connection, mid-way).
+   */
   requeueInterrupted(now = new Date()): Promise<number> {
     const at = now.toISOString();
     return this.#change(
-      "UPDATE outgoing_transfer SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'",
-      [at, at],
+      "UPDATE outgoing_transfer SET state = 'queued', next_attempt_at = ?, updated_at = ?, claimed_by = NULL WHERE state = 'sending' AND (claimed_by IS NULL OR claimed_by = ? OR lease_until < ?)",
+      [at, at, this.#lease.holder, at],
+    );
+  }
+
+  /** Only the transfers other holders let lapse: what a running node takes over from one that died. */
+  requeueLapsed(now = new Date()): Promise<number> {
+    const at = now.toISOString();
+    return this.#change(
+      "UPDATE outgoing_transfer SET state = 'queued', next_attempt_at = ?, updated_at = ?, claimed_by = NULL WHERE state = 'sending' AND claimed_by <> ? AND lease_until < ?",
+      [at, at, this.#lease.holder, at],
     );
   }
 

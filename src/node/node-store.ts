@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import {
@@ -83,8 +84,8 @@ export class NodeRecords {
   /** The exchange's outbox: in the node's exchange database, or on the server, shared by the nodes there. */
   outbox(): Promise<Outbox> {
     return this.#exchange('the outbox', {
-      sqlite: openSqliteOutbox,
-      postgres: (pool) => openPostgresOutbox(pool, { ownsPool: false }),
+      sqlite: (path) => openSqliteOutbox(path, this.#lease),
+      postgres: (pool) => openPostgresOutbox(pool, { ownsPool: false, lease: this.#lease }),
       tables: EXCHANGE_TABLES.outbox,
     });
   }
@@ -103,6 +104,11 @@ export class NodeRecords {
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     await Promise.all(pools.map((p) => p.end()));
+  }
+
+  /** This node, the same across its restarts: the host and the data folder (two nodes never share one). */
+  get #lease(): { holder: string } {
+    return { holder: `${hostname()}:${this.#config.dataDir}` };
   }
 
   get #onServer(): boolean {
