@@ -24,3 +24,4 @@ export {
   type Statements,
 } from './statements.ts';
 export { copyTable, rowsLeftBehind, type TableCopyReport, type TableToCopy } from './copy-table.ts';
+export { openPostgresTaskLeases, SOLE_NODE, SqlTaskLeases, type TaskLeases } from './task-lease.ts';

@@ -306,6 +306,7 @@ export async function startNode(
       auditRetentionYears: config.audit.retentionYears,
       logger: logger.child({ part: 'retention' }),
       onPurged: async (bsns) => localization?.purged(bsns),
+      leases: await records.taskLeases(),
       ...(shares !== undefined ? { shares } : {}),
       ...(quarantine !== undefined ? { quarantine } : {}),
       ...(options.now !== undefined ? { now: options.now } : {}),

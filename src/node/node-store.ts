@@ -4,8 +4,11 @@ import type { Config } from '../config/index.ts';
 import {
   openPostgresPool,
   PostgresDatabase,
+  openPostgresTaskLeases,
   rowsLeftBehind,
+  SOLE_NODE,
   type PostgresPool,
+  type TaskLeases,
   type TableToCopy,
 } from '../database/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
@@ -97,6 +100,16 @@ export class NodeRecords {
       postgres: (pool) => openPostgresInbox(pool, { ownsPool: false }),
       tables: EXCHANGE_TABLES.inbox,
     });
+  }
+
+  /** The leases of work one node does for all that share the database; alone on its data folder, it holds them all. */
+  async taskLeases(): Promise<TaskLeases> {
+    if (!this.#onServer) return SOLE_NODE;
+    try {
+      return await openPostgresTaskLeases(this.#pool(), this.#lease.holder);
+    } catch (cause) {
+      throw this.#problem(cause);
+    }
   }
 
   /** Ends the pools, after the stores that use them are closed. */

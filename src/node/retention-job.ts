@@ -1,4 +1,5 @@
 import type { AuditTrail } from '../audit/index.ts';
+import type { TaskLeases } from '../database/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { PatientData, PatientDataAccess } from '../studies/index.ts';
 
@@ -28,6 +29,11 @@ export interface RetentionJobOptions {
     studiesInUse(): Promise<string[]>;
     purgeEnded(cutoff: Date, by: PatientDataAccess, description: string): Promise<number>;
   };
+  /**
+   * Nodes that share a database purge the shared study index and prune the shared audit trail one at a time: only
+   * the holder of the lease does (this node's own shares and uploads it purges itself).
+   */
+  leases?: TaskLeases;
 }
 
 export class RetentionJob {
@@ -39,11 +45,15 @@ export class RetentionJob {
     this.#o = o;
   }
 
+  /** Often enough that nothing outlives its period by more than a quarter of it, at most hourly. */
+  get #every(): number {
+    return this.#o.retentionDays === 0
+      ? 3600_000
+      : Math.max(1000, Math.min(3600_000, (this.#o.retentionDays * DAY_MS) / 4));
+  }
+
   start(): void {
-    // Often enough that nothing outlives its period by more than a quarter of it, at most hourly.
-    const every =
-      this.#o.retentionDays === 0 ? 3600_000 : Math.max(1000, Math.min(3600_000, (this.#o.retentionDays * DAY_MS) / 4));
-    this.#timer = setInterval(() => void this.runOnce(), every);
+    this.#timer = setInterval(() => void this.runOnce(), this.#every);
     this.#timer.unref();
     void this.runOnce();
   }
@@ -61,7 +71,17 @@ export class RetentionJob {
 
   async #purge(now: Date): Promise<void> {
     const { audit, auditRetentionYears, logger } = this.#o;
-    if (this.#o.retentionDays > 0) await this.#purgeStudies(now);
+    let shared: boolean;
+    try {
+      // Held a little over two runs: its holder renews it every run, and another takes over after it stops.
+      shared = (await this.#o.leases?.take('retention', this.#every * 2.5, now)) ?? true;
+    } catch (err) {
+      logger.error({ err }, 'the retention lease could not be taken; trying again at the next run');
+      shared = false;
+    }
+    if (!shared) logger.debug('another node holds the retention lease: it purges the shared studies and audit records');
+    if (this.#o.retentionDays > 0) await this.#purgeStudies(now, shared);
+    if (!shared) return;
     try {
       const before = new Date(now);
       before.setUTCFullYear(before.getUTCFullYear() - auditRetentionYears);
@@ -73,7 +93,7 @@ export class RetentionJob {
     }
   }
 
-  async #purgeStudies(now: Date): Promise<void> {
+  async #purgeStudies(now: Date, shared: boolean): Promise<void> {
     const { patientData, retentionDays, logger } = this.#o;
     const cutoff = new Date(now.getTime() - retentionDays * DAY_MS);
     try {
@@ -84,11 +104,13 @@ export class RetentionJob {
         `store.retentionDays=${retentionDays}`,
       );
       const shares = this.#o.shares;
-      const purged = await access.purgeReceivedBefore(
-        cutoff,
-        (s) => `transient copy purged after ${retentionDays} days (${s.instances} instances, ${s.bytes} bytes)`,
-        (await shares?.studiesInUse()) ?? [],
-      );
+      const purged = shared
+        ? await access.purgeReceivedBefore(
+            cutoff,
+            (s) => `transient copy purged after ${retentionDays} days (${s.instances} instances, ${s.bytes} bytes)`,
+            (await shares?.studiesInUse()) ?? [],
+          )
+        : [];
       const sharesPurged = (await shares?.purgeEnded(cutoff, access, `${retentionDays} days after it ended`)) ?? 0;
       if (sharesPurged > 0) logger.info({ shares: sharesPurged }, 'ended shares purged');
       const unreviewed = (await this.#o.quarantine?.purgeBefore(cutoff)) ?? 0;
