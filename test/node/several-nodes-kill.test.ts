@@ -1,0 +1,181 @@
+// Two nodes of one hospital behind one address (HAProxy, TCP mode), on one PostgreSQL database and one bucket of Ceph's
+// RADOS gateway, each its own process as `beeldbrug start` runs it. Modalities store through HAProxy while one node
+// is SIGKILLed at a random moment, HA_KILL_ROUNDS times (20 by default), the two in turn; a new association right after
+// the kill is served by the other node, and the killed one starts again. A C-STORE success is an acknowledgement:
+// after every kill each acknowledged instance is in the shared index, and at the end every acknowledged instance's
+// file, read back from the bucket on a third data folder, decrypts to exactly the bytes sent; the bucket holds no file
+// the index does not know.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { type NodeProcess, spawnNode, startNodeProcess } from '../../bench/our-node.ts';
+import { openPostgresPool } from '../../src/database/index.ts';
+import { Dataset, newUid, SopClass, Tag, TransferSyntax, writeDataset } from '../../src/dicom/index.ts';
+import { Association, Status } from '../../src/dimse/index.ts';
+import { openStudyStore, PostgresStudyIndex, readEncryptionKeyFile } from '../../src/store/index.ts';
+import { startHaproxy } from '../support/haproxy.ts';
+import { freePort, waitFor } from '../support/net.ts';
+import { startPostgres } from '../support/postgres.ts';
+import { startObjectStorage } from '../support/rgw.ts';
+import { tempDir } from '../support/tmp.ts';
+
+const ROUNDS = Number(process.env['HA_KILL_ROUNDS'] ?? 20);
+/** Modalities storing at the same time, each on its own association (HAProxy spreads them over the nodes). */
+const MODALITIES = 4;
+/** The kill falls this long (uniformly at random) after the associations opened and the first C-STOREs went out. */
+const KILL_WINDOW_MS = 300;
+const AE = 'HOSPITAL';
+const BUCKET = 'hospital-ha';
+
+function instance(studyUid: string, uid: string): Buffer {
+  const ds = new Dataset()
+    .set(Tag.SOPClassUID, 'UI', SopClass.SecondaryCaptureImageStorage)
+    .set(Tag.SOPInstanceUID, 'UI', uid)
+    .set(Tag.PatientID, 'LO', 'HA-1')
+    .set(Tag.StudyInstanceUID, 'UI', studyUid)
+    .set(Tag.SeriesInstanceUID, 'UI', `${studyUid}.1`)
+    .set(Tag.PixelData, 'OB', randomBytes(2 * (500 + Math.floor(Math.random() * 50_000))));
+  return writeDataset(ds, TransferSyntax.ExplicitVRLittleEndian);
+}
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+function associate(port: number): Promise<Association> {
+  return Association.connect({
+    host: '127.0.0.1',
+    port,
+    callingAeTitle: 'MODALITY',
+    calledAeTitle: AE,
+    presentationContexts: [
+      {
+        abstractSyntax: SopClass.SecondaryCaptureImageStorage,
+        transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian],
+      },
+    ],
+  });
+}
+
+test(`two nodes behind HAProxy, SIGKILL one of them ${ROUNDS} times during ingest: every acknowledged instance is stored once, intact`, async (t) => {
+  const server = await startPostgres(t);
+  const rgw = await startObjectStorage(t);
+  if (server === undefined || rgw === undefined) return;
+  const db = await server.database('hospital');
+  const objects = await rgw.bucket(BUCKET);
+  const [front, portA, portB] = [await freePort(), await freePort(), await freePort()];
+  const [dirA, dirB] = [tempDir(t, 'beeldbrug-ha-a-'), tempDir(t, 'beeldbrug-ha-b-')];
+  const peers = [{ aeTitle: 'MODALITY', host: '127.0.0.1', description: 'test modality' }];
+  // The nodes share the database, the bucket and the keys of the audit trail and of the files.
+  const shared = (keysOf?: string) => (raw: Record<string, unknown>) => {
+    raw['database'] = { kind: 'postgresql', ...db };
+    const store = raw['store'] as Record<string, unknown>;
+    store['objects'] = objects;
+    if (keysOf !== undefined) {
+      store['encryptionKeyFile'] = join(keysOf, 'keys', 'store.key');
+      (raw['audit'] as Record<string, unknown>)['keyFile'] = join(keysOf, 'keys', 'audit.key');
+    }
+  };
+  const nodes = new Map<'a' | 'b', NodeProcess>([
+    ['a', await spawnNode({ aeTitle: AE, port: portA, dir: dirA, peers, edit: shared() })],
+    ['b', await spawnNode({ aeTitle: AE, port: portB, dir: dirB, peers, edit: shared(dirA) })],
+  ]);
+  t.after(() => Promise.all([...nodes.values()].map((n) => n.stop('SIGKILL'))));
+  if (!(await startHaproxy(t, [{ name: 'dimse', port: front, servers: [portA, portB] }]))) return;
+
+  const pool = openPostgresPool(db);
+  const index = await PostgresStudyIndex.open(pool, { ownsPool: true });
+  t.after(() => index.close());
+  const studyUid = newUid();
+  /** SHA-256 of the data set bytes of every acknowledged instance, by SOP Instance UID. */
+  const acknowledged = new Map<string, string>();
+  let inFlightAtKill = 0;
+
+  const storeOne = async (assoc: Association): Promise<boolean> => {
+    const uid = newUid();
+    const data = instance(studyUid, uid);
+    const status = await assoc.store({
+      sopClassUid: SopClass.SecondaryCaptureImageStorage,
+      sopInstanceUid: uid,
+      transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
+      data,
+    });
+    if (status === Status.Success) acknowledged.set(uid, sha256(data));
+    return status === Status.Success;
+  };
+
+  for (let round = 1; round <= ROUNDS; round++) {
+    const victim = round % 2 === 1 ? 'a' : 'b';
+    const associations = await Promise.all(Array.from({ length: MODALITIES }, () => associate(front)));
+    const inFlight = new Set<Association>();
+    const failures: string[] = [];
+    let killed = false;
+    const modalities = associations.map(async (assoc) => {
+      try {
+        while (!killed) {
+          inFlight.add(assoc);
+          const ok = await storeOne(assoc);
+          inFlight.delete(assoc);
+          if (!ok) failures.push(`round ${round}: a C-STORE was refused`);
+        }
+      } catch (err) {
+        // The associations on the killed node die with it: that is the point. Before the kill, nothing may fail.
+        if (!killed) failures.push(String(err));
+      } finally {
+        assoc.abort();
+      }
+    });
+    await sleep(Math.random() * KILL_WINDOW_MS);
+    assert.deepEqual(failures, [], `round ${round}: nothing failed before the kill`);
+    inFlightAtKill += inFlight.size;
+    await nodes.get(victim)!.stop('SIGKILL');
+    killed = true;
+    await Promise.all(modalities);
+
+    // With one node down the hospital's address still takes studies: HAProxy sends a new association to the other.
+    const failover = await associate(front);
+    assert.ok(await storeOne(failover), `round ${round}: stored through HAProxy while node ${victim} is down`);
+    await failover.release();
+
+    const dir = victim === 'a' ? dirA : dirB;
+    nodes.set(victim, await startNodeProcess(AE, victim === 'a' ? portA : portB, dir, join(dir, 'beeldbrug.yaml')));
+    const missing: string[] = [];
+    for (const uid of acknowledged.keys()) if ((await index.getInstance(uid)) === undefined) missing.push(uid);
+    assert.deepEqual(missing, [], `round ${round}: every acknowledged instance is in the shared index`);
+  }
+  assert.ok(inFlightAtKill > 0, 'the kills fell while instances were on their way');
+
+  // Every file reaches the bucket (a killed node uploads what it left at its next start), and no other file is there.
+  const referenced = await index.referencedBlobIds();
+  const inBucket = async (): Promise<Set<string>> => {
+    const out = await rgw.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'blobs/', MaxKeys: 100_000 }));
+    return new Set((out.Contents ?? []).map((o) => o.Key!.slice('blobs/'.length)));
+  };
+  await waitFor('every indexed file in the bucket', async () => {
+    const there = await inBucket();
+    return [...referenced].every((id) => there.has(id));
+  });
+  assert.deepEqual([...(await inBucket())].sort(), [...referenced].sort(), 'no file in the bucket the index lacks');
+
+  // Read back on a data folder of its own, from the bucket: exactly the bytes each modality was acknowledged for.
+  const reader = await openStudyStore({
+    dataDir: tempDir(t),
+    encryptionKey: readEncryptionKeyFile(join(dirA, 'keys', 'store.key')),
+    objects: { settings: objects, prefix: 'blobs/' },
+  });
+  t.after(() => reader.close());
+  for (const [uid, hash] of acknowledged) {
+    const stored = await index.getInstance(uid);
+    assert.ok(stored !== undefined);
+    const chunks: Buffer[] = [];
+    for await (const c of reader.blobs.open(stored.blob.blobId, {
+      start: stored.datasetOffset,
+    }) as AsyncIterable<Buffer>)
+      chunks.push(c);
+    assert.equal(sha256(Buffer.concat(chunks)), hash, `${uid}: the bytes acknowledged`);
+  }
+  t.diagnostic(
+    `${acknowledged.size} instances acknowledged over ${ROUNDS} kills; ${inFlightAtKill} C-STOREs were on their way at the kills`,
+  );
+});
