@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FsBlobStore } from './fs-blob-store.ts';
 import type { ObjectBucket } from './object-bucket.ts';
 import { StoreError } from './store-error.ts';
@@ -8,6 +9,11 @@ import type { BlobRef, BlobStore, BlobWriter } from './types.ts';
 const UPLOADS = 4;
 /** A failed upload waits this long before the next try, doubling up to the maximum. */
 const RETRY_MS = { first: 1_000, max: 60_000 };
+/**
+ * An object not (yet) in the bucket is asked for again after these waits before it counts as not found: the node
+ * that received it acknowledged it from its own disk and uploads it within moments.
+ */
+const NOT_YET_MS = [100, 200, 400, 800, 1_600, 3_200];
 
 /**
  * Blobs in S3-compatible object storage, written through the node's data folder: a blob is encrypted and made durable
@@ -165,7 +171,12 @@ export class ObjectBlobStore implements BlobStore {
     let fetching = this.#fetching.get(blobId);
     if (fetching === undefined) {
       fetching = (async () => {
-        const body = await this.#bucket.get(blobId);
+        let body = await this.#bucket.get(blobId);
+        for (const wait of NOT_YET_MS) {
+          if (body !== undefined || this.#closed) break;
+          await sleep(wait);
+          body = await this.#bucket.get(blobId);
+        }
         if (body === undefined) throw new StoreError('BLOB_NOT_FOUND', `blob ${blobId} is not in the object storage`);
         await this.#local.putStored(blobId, body);
       })().finally(() => this.#fetching.delete(blobId));
