@@ -3,6 +3,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Config } from '../config/index.ts';
 import { Dataset, SopClass, Tag, TransferSyntax, writeDataset } from '../dicom/index.ts';
 import { Association, DimseProtocolError } from '../dimse/index.ts';
+import { objectStorageProblem } from '../store/index.ts';
 import { openAccounts } from './accounts.ts';
 import { auditTrailLocation, openAuditTrail } from './audit-trail.ts';
 import { insecureSettings, isLoopback } from './secure-defaults.ts';
@@ -405,11 +406,31 @@ async function pacsFindings(peer: Readonly<Config['dimse']['peers'][number]> & {
   return findings;
 }
 
+/** Where the instance files are: the data folder, or object storage the node must be able to reach. */
+async function objectStorageFindings(config: Readonly<Config>): Promise<Finding[]> {
+  const objects = config.store.objects;
+  if (objects === undefined) return [];
+  const subject = 'store.objects';
+  const where = `bucket ${objects.bucket} at ${objects.endpoint}`;
+  const problem = await objectStorageProblem(objects);
+  if (problem !== undefined)
+    return [
+      {
+        level: 'critical',
+        subject,
+        finding: `the ${where} cannot be used (${problem}); the node does not start`,
+        fix: 'check the endpoint, that the bucket exists, and the keys in accessKeyFile and secretKeyFile',
+      },
+    ];
+  return [{ level: 'ok', subject, finding: `instance files in the ${where}, encrypted by the node before upload` }];
+}
+
 /** Every check, in the order an administrator fixes things: the configuration, this node's ports, then each PACS. */
 export async function runDoctor(config: Readonly<Config>): Promise<Finding[]> {
   const findings = [
     ...configurationFindings(config),
     ...(await auditFindings(config)),
+    ...(await objectStorageFindings(config)),
     ...(await ownDimseFindings(config)),
     ...(await ownHttpsFindings(config)),
   ];

@@ -31,4 +31,4 @@ export { openStudyStore } from './study-store.ts';
 export { startBlobReaders } from './blob-read-pool.ts';
 export { PostgresStudyIndex } from './postgres-study-index.ts';
 export { migrateStudyIndex, type IndexMigrationReport } from './migrate-study-index.ts';
-export type { ObjectStorageSettings } from './object-bucket.ts';
+export { objectStorageProblem, type ObjectStorageSettings } from './object-bucket.ts';

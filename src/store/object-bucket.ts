@@ -20,6 +20,23 @@ export interface ObjectStorageSettings {
   secretKeyFile: string;
 }
 
+/**
+ * Whether the bucket can be used with these settings: undefined when it can, else what the service (or the network)
+ * answered, for an administrator. Reads the key files; never shows the secret.
+ */
+export async function objectStorageProblem(s: ObjectStorageSettings): Promise<string | undefined> {
+  let bucket: ObjectBucket | undefined;
+  try {
+    bucket = new ObjectBucket(s);
+    await bucket.check();
+    return undefined;
+  } catch (err) {
+    return `${(err as Error).name}: ${(err as Error).message}`;
+  } finally {
+    bucket?.close();
+  }
+}
+
 /** The bucket's objects as the blob store uses them: whole objects, streamed both ways, under one prefix. */
 export class ObjectBucket {
   readonly #client: S3Client;

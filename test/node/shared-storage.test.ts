@@ -8,6 +8,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
+import { runDoctor } from '../../src/node/index.ts';
 import type { PostgresSettings } from '../../src/database/index.ts';
 import type { ObjectStorageSettings } from '../../src/store/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
@@ -101,6 +102,18 @@ test('two nodes on one database and one bucket: a study stored into one is found
   assert.equal(fromB.size, study.files.length, 'B hands out every instance A received');
   assert.deepEqual([...fromB.keys()].sort(), [...fromA.keys()].sort());
   for (const [uid, bytes] of fromA) assert.ok(fromB.get(uid)?.equals(bytes), `${uid}: the same bytes from B as from A`);
+
+  // doctor says where the files are, and that a bucket the node cannot use stops it.
+  const shown = (await runDoctor(keys)).find((f) => f.subject === 'store.objects');
+  assert.deepEqual(shown, {
+    level: 'ok',
+    subject: 'store.objects',
+    finding: `instance files in the bucket hospital-studies at ${objects.endpoint}, encrypted by the node before upload`,
+  });
+  const wrong = { ...keys, store: { ...keys.store, objects: { ...objects, bucket: 'not-made' } } };
+  const missing = (await runDoctor(wrong)).find((f) => f.subject === 'store.objects');
+  assert.equal(missing?.level, 'critical');
+  assert.match(missing?.finding ?? '', /bucket not-made .* cannot be used \(NotFound/);
 });
 
 test('two nodes on one database and one bucket purge each study once: the retention lease keeps them from both purging', async (t) => {
