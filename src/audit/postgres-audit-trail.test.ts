@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import pg from 'pg';
-import { startPostgres } from '../../test/support/postgres.ts';
+import { asOwner, startPostgres } from '../../test/support/postgres.ts';
 import { tempDir } from '../../test/support/tmp.ts';
 import { openPostgresPool, type PostgresSettings } from '../database/index.ts';
 import { checkChainAndFilters, sampleEvent as event } from './audit-test-support.ts';
@@ -19,21 +18,6 @@ async function openTrail(t: TestContext, s: PostgresSettings, o: Omit<AuditTrail
   const trail = await ChainedAuditTrail.open(table, { key, ...o });
   t.after(() => trail.close());
   return trail;
-}
-
-/** A connection as the database's owner, to play the one who edits the tables behind the node's back. */
-async function asOwner(t: TestContext, s: PostgresSettings): Promise<pg.Client> {
-  const { readFileSync } = await import('node:fs');
-  const client = new pg.Client({
-    host: s.host,
-    port: s.port,
-    user: s.user,
-    database: s.name,
-    password: readFileSync(s.passwordFile!, 'utf8').trim(),
-  });
-  await client.connect();
-  t.after(() => client.end());
-  return client;
 }
 
 test('on PostgreSQL: records chain, filter, continue after a reopen, prune by retention and still verify', async (t) => {

@@ -10,7 +10,9 @@ import { migrateFromCli } from '../../src/cli/migrate-command.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { BeeldbrugError } from '../../src/errors/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
+import { Tag } from '../../src/dicom/index.ts';
 import { run } from '../dimse/helpers.ts';
+import { findscuAnswers } from '../support/dcmtk.ts';
 import { startPostgres } from '../support/postgres.ts';
 import { restartTestNode, startTestNode } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -71,27 +73,12 @@ test('an embedded node moves its audit trail and study index to PostgreSQL with 
   );
 
   const moved = await restartTestNode(t, n);
-  const found = await run('findscu', [
-    '-S',
-    '-aet',
-    PACS,
-    '-aec',
-    n.aeTitle,
-    '-k',
-    'QueryRetrieveLevel=STUDY',
-    '-k',
-    `StudyInstanceUID=${study.studyInstanceUid}`,
-    '-k',
-    'NumberOfStudyRelatedInstances',
-    '127.0.0.1',
-    String(moved.port),
-  ]);
-  assert.equal(found.code, 0, found.stderr);
-  assert.match(
-    found.stderr + found.stdout,
-    new RegExp(`\\(0020,1208\\) IS \\[${study.files.length}\\]`),
-    'the study the node had is found on the database',
+  const [found] = await findscuAnswers(
+    t,
+    ['-aet', PACS, '-aec', n.aeTitle, '127.0.0.1', String(moved.port)],
+    ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${study.studyInstanceUid}`, 'NumberOfStudyRelatedInstances'],
   );
+  assert.equal(Number(found?.string(Tag.NumberOfStudyRelatedInstances)), study.files.length, 'the study is found');
   const after = await moved.node.audit.list({ limit: 100_000 });
   assert.deepEqual(
     after.slice(0, before.length).map((r) => r.hash),

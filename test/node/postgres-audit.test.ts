@@ -5,14 +5,13 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import pg from 'pg';
 import { verifyAuditFromCli } from '../../src/cli/audit-command.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import type { PostgresSettings } from '../../src/database/index.ts';
 import { BeeldbrugError } from '../../src/errors/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { run } from '../dimse/helpers.ts';
-import { startPostgres } from '../support/postgres.ts';
+import { asOwner, startPostgres } from '../support/postgres.ts';
 import { startTestNode } from '../support/node.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
@@ -75,9 +74,7 @@ test('two nodes on one PostgreSQL server record into one audit trail, see each o
   );
 
   // The records are in the database, not in the nodes' data folders.
-  const db = new pg.Client({ host: s.host, port: s.port, user: s.user, database: s.name, password: await password(s) });
-  await db.connect();
-  t.after(() => db.end());
+  const db = await asOwner(t, s);
   const count = await db.query<{ n: number }>('SELECT COUNT(*)::int AS n FROM audit_record');
   assert.equal(count.rows[0]?.n, seenByA.length);
 });
@@ -98,8 +95,3 @@ test('a node whose database password is wrong does not start, and says which ser
       !err.message.includes('not the password'),
   );
 });
-
-async function password(s: PostgresSettings): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  return (await readFile(s.passwordFile!, 'utf8')).trim();
-}

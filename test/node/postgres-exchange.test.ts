@@ -2,35 +2,18 @@
 // Noord sends a study, Midden receives it. The study index, the outbox and the inbox are on the servers, not in the
 // data folders, and the sender's outbox survives a restart there.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
 import { createTestCa } from '../../src/auth/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import type { PostgresSettings } from '../../src/database/index.ts';
 import { midden, noord, startExchangeNode } from '../support/exchange.ts';
 import { waitFor } from '../support/net.ts';
 import { restartTestNode } from '../support/node.ts';
 import { importSynthPatient } from '../support/patient-data.ts';
-import { startPostgres } from '../support/postgres.ts';
+import { asOwner, startPostgres } from '../support/postgres.ts';
 import { signedIn } from '../support/sign-in.ts';
-
-async function query(s: PostgresSettings, sql: string): Promise<Record<string, unknown>[]> {
-  const client = new pg.Client({
-    host: s.host,
-    port: s.port,
-    user: s.user,
-    database: s.name,
-    password: readFileSync(s.passwordFile!, 'utf8').trim(),
-  });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows as Record<string, unknown>[];
-  } finally {
-    await client.end();
-  }
-}
 
 test('a study goes from Noord to Midden with each node’s index, outbox and inbox on PostgreSQL', async (t) => {
   const server = await startPostgres(t);
@@ -62,21 +45,23 @@ test('a study goes from Noord to Midden with each node’s index, outbox and inb
   const { transferId } = JSON.parse(queued.body) as { transferId: string };
   const outbox = () => sender.n.node.outbox!;
   await waitFor('delivery', async () => (await outbox().get(transferId))?.state === 'delivered');
+  const [atMidden, atNoord] = [await asOwner(t, middenDb), await asOwner(t, noordDb)];
+  const query = async (db: pg.Client, sql: string): Promise<Record<string, unknown>[]> => (await db.query(sql)).rows;
 
   assert.equal((await receiver.n.node.store.index.stats()).instances, study.instances, 'every instance arrived');
   assert.deepEqual(
-    await query(middenDb, 'SELECT transfer_id, state FROM incoming_transfer'),
+    await query(atMidden, 'SELECT transfer_id, state FROM incoming_transfer'),
     [{ transfer_id: transferId, state: 'delivered' }],
     'the inbox is on Midden’s server',
   );
-  assert.deepEqual(await query(middenDb, 'SELECT count(*)::int AS n FROM incoming_instance'), [{ n: study.instances }]);
+  assert.deepEqual(await query(atMidden, 'SELECT count(*)::int AS n FROM incoming_instance'), [{ n: study.instances }]);
   assert.deepEqual(
-    await query(middenDb, `SELECT count(*)::int AS n FROM instances`),
+    await query(atMidden, `SELECT count(*)::int AS n FROM instances`),
     [{ n: study.instances }],
     'the received study is indexed on Midden’s server',
   );
   assert.deepEqual(
-    await query(noordDb, `SELECT state, sent FROM outgoing_transfer WHERE transfer_id = '${transferId}'`),
+    await query(atNoord, `SELECT state, sent FROM outgoing_transfer WHERE transfer_id = '${transferId}'`),
     [{ state: 'delivered', sent: study.instances }],
     'the outbox is on Noord’s server',
   );

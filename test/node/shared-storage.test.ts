@@ -12,7 +12,9 @@ import { runDoctor } from '../../src/node/index.ts';
 import type { PostgresSettings } from '../../src/database/index.ts';
 import type { ObjectStorageSettings } from '../../src/store/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
+import { Tag } from '../../src/dicom/index.ts';
 import { run } from '../dimse/helpers.ts';
+import { findscuAnswers } from '../support/dcmtk.ts';
 import { datasetsByUid, filesIn } from '../support/dicom-files.ts';
 import { waitFor } from '../support/net.ts';
 import { logLines, restartTestNode, startTestNode } from '../support/node.ts';
@@ -59,22 +61,12 @@ test('two nodes on one database and one bucket: a study stored into one is found
   // What A acknowledged is on its disk; it reaches the bucket right after.
   await (a.node.store.blobs as unknown as { drained(): Promise<void> }).drained();
 
-  const found = await run('findscu', [
-    '-S',
-    '-aet',
-    PACS,
-    '-aec',
-    b.aeTitle,
-    '-k',
-    'QueryRetrieveLevel=STUDY',
-    '-k',
-    `StudyInstanceUID=${study.studyInstanceUid}`,
-    '-k',
-    'NumberOfStudyRelatedInstances',
-    '127.0.0.1',
-    String(b.port),
-  ]);
-  assert.match(found.stderr + found.stdout, new RegExp(`\\(0020,1208\\) IS \\[${study.files.length} ?\\]`));
+  const [found] = await findscuAnswers(
+    t,
+    ['-aet', PACS, '-aec', b.aeTitle, '127.0.0.1', String(b.port)],
+    ['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${study.studyInstanceUid}`, 'NumberOfStudyRelatedInstances'],
+  );
+  assert.equal(Number(found?.string(Tag.NumberOfStudyRelatedInstances)), study.files.length, 'the study is found');
 
   const getFrom = async (n: typeof a): Promise<Map<string, Buffer>> => {
     const out = tempDir(t);

@@ -1,7 +1,7 @@
 // A real PostgreSQL server (Debian's) for the tests that claim PostgreSQL: a fresh cluster in a temporary folder, on a
 // free port of 127.0.0.1, with password (SCRAM) authentication as a hospital's server would have.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, globSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, globSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import pg from 'pg';
@@ -123,4 +123,18 @@ export function onBothDatabases<T extends { close(): Promise<void> }>(
         body(tt, async (ttt) => closing(ttt, await open.postgres(await server.database(`store_${(databases += 1)}`)))),
       );
   });
+}
+
+/** A connection as the database's owner, the way an administrator looks into (or edits) the node's tables; ended with `t`. */
+export async function asOwner(t: TestContext, s: PostgresSettings): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: s.host,
+    port: s.port,
+    user: s.user,
+    database: s.name,
+    password: readFileSync(s.passwordFile!, 'utf8').trim(),
+  });
+  await client.connect();
+  t.after(() => client.end());
+  return client;
 }
