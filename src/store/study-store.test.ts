@@ -4,7 +4,9 @@ import { readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { startPostgres } from '../../test/support/postgres.ts';
 import { tempDir } from '../../test/support/tmp.ts';
+import { openPostgresPool } from '../database/index.ts';
 import { openStudyStore } from './study-store.ts';
 import { newInstance, readAll, testKey, writeBlob } from './store-test-support.ts';
 
@@ -84,4 +86,29 @@ test('recover() settles every crash point: a cut-short write goes, a whole temp 
   // Committed in this process but not yet indexed: a second recover() must not report it.
   assert.deepEqual((await store.recover()).unindexedBlobs, [unindexed.blobId]);
   assert.equal((await readAll(store.blobs.open(liveRef.blobId))).length, 10);
+});
+
+test('on PostgreSQL a second store keeps its index in a schema of its own (the quarantine beside the studies)', async (t) => {
+  const server = await startPostgres(t);
+  if (server === undefined) return;
+  const settings = await server.database('node');
+  const key = testKey();
+  const open = async (schema?: string) => {
+    const pool = openPostgresPool(settings, { schema });
+    const store = await openStudyStore({ dataDir: tempDir(t), encryptionKey: key, postgres: { pool, schema } });
+    t.after(async () => {
+      await store.close();
+      await pool.end();
+    });
+    return store;
+  };
+  const studies = await open();
+  const quarantine = await open('quarantine');
+  await quarantine.index.recordInstance(newInstance(), await writeBlob(quarantine.blobs, randomBytes(1000)), 0);
+  assert.equal((await quarantine.index.stats()).instances, 1);
+  assert.equal((await studies.index.stats()).instances, 0, 'an upload in quarantine is not among the studies');
+  await studies.index.recordInstance(newInstance(), await writeBlob(studies.blobs, randomBytes(1000)), 0);
+  assert.equal((await studies.index.stats()).instances, 1, 'the same instance may be in both, each its own row');
+  const reopened = await open('quarantine');
+  assert.equal((await reopened.index.getInstance('1.2.3.1.1.1'))?.patient.patientId, 'P1', 'and stays there');
 });
