@@ -553,7 +553,7 @@ export const configSchema = z
       objects: z
         .strictObject({
           endpoint: z
-            .url({ protocol: /^https?$/ })
+            .url({ protocol: /^https?$/, error: 'the address of the service, e.g. https://rgw.example.local' })
             .describe('the S3-compatible service, e.g. https://rgw.example.local (Ceph RADOS gateway, MinIO, AWS)'),
           region: z.string().min(1).default('us-east-1'),
           bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3-63 of a-z 0-9 . -'),
