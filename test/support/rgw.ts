@@ -30,20 +30,32 @@ export async function startObjectStorage(t: TestContext): Promise<TestObjectStor
     if (requireTool(t, tool) === undefined) return undefined;
   const dir = tempDir(t, 'beeldbrug-rgw-');
   const run = join(dir, 'run');
+  const script = new URL('./start-rgw.sh', import.meta.url).pathname;
+  // The daemons' pids are read at once: the temporary folder that lists them is removed before this test's later
+  // after-hooks run, and a daemon left running would take CPU from every test after it.
+  const daemons = (): number[] =>
+    safeList(run)
+      .filter((n) => n.endsWith('.bgpid'))
+      .map((f) => Number(readFileSync(join(run, f), 'utf8')));
+  let pids: number[] = [];
   t.after(() => {
     // SIGKILL: the memory store would otherwise write everything it holds to disk on the way out.
-    for (const f of safeList(run).filter((n) => n.endsWith('.bgpid'))) {
+    for (const pid of pids) {
       try {
-        process.kill(Number(readFileSync(join(run, f), 'utf8')), 'SIGKILL');
+        process.kill(pid, 'SIGKILL');
       } catch {
         // Gone already.
       }
     }
   });
-  const script = new URL('./start-rgw.sh', import.meta.url).pathname;
-  const { stdout } = await promisify(execFile)(script, [dir], {
-    env: { ...process.env, RGW_MEMSTORE_BYTES: String(2 ** 30) },
-  });
+  let stdout: string;
+  try {
+    ({ stdout } = await promisify(execFile)(script, [dir], {
+      env: { ...process.env, RGW_MEMSTORE_BYTES: String(2 ** 30) },
+    }));
+  } finally {
+    pids = daemons();
+  }
   const s = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
     endpoint: string;
     region: string;
