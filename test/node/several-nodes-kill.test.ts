@@ -14,7 +14,6 @@ import { writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { type NodeProcess, spawnNode, startNodeProcess } from '../../bench/our-node.ts';
 import { createTestCa, issueNodeCertificate } from '../../src/auth/index.ts';
@@ -33,8 +32,8 @@ import { tempDir } from '../support/tmp.ts';
 const ROUNDS = Number(process.env['HA_KILL_ROUNDS'] ?? 20);
 /** Modalities storing at the same time, each on its own association (HAProxy spreads them over the nodes). */
 const MODALITIES = 4;
-/** The kill falls this long (uniformly at random) after the associations opened and the first C-STOREs went out. */
-const KILL_WINDOW_MS = 300;
+/** The kill falls after this many acknowledgements of a round at most (uniformly at random, at least one). */
+const KILL_AFTER_ACKS = 12;
 const AE = 'HOSPITAL';
 const BUCKET = 'hospital-ha';
 
@@ -100,6 +99,7 @@ test(`two nodes behind HAProxy, SIGKILL one of them ${ROUNDS} times during inges
   const acknowledged = new Map<string, string>();
   let inFlightAtKill = 0;
 
+  let acksThisRound = 0;
   const storeOne = async (assoc: Association): Promise<boolean> => {
     const uid = newUid();
     const data = instance(studyUid, uid);
@@ -109,7 +109,10 @@ test(`two nodes behind HAProxy, SIGKILL one of them ${ROUNDS} times during inges
       transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
       data,
     });
-    if (status === Status.Success) acknowledged.set(uid, sha256(data));
+    if (status === Status.Success) {
+      acknowledged.set(uid, sha256(data));
+      acksThisRound += 1;
+    }
     return status === Status.Success;
   };
 
@@ -134,7 +137,10 @@ test(`two nodes behind HAProxy, SIGKILL one of them ${ROUNDS} times during inges
         assoc.abort();
       }
     });
-    await sleep(Math.random() * KILL_WINDOW_MS);
+    // The kill moment is an event: some acknowledgements into the round, while the other C-STOREs are on their way.
+    acksThisRound = 0;
+    const killAfter = 1 + Math.floor(Math.random() * KILL_AFTER_ACKS);
+    await waitFor(`${killAfter} acknowledgements`, async () => acksThisRound >= killAfter || failures.length > 0);
     assert.deepEqual(failures, [], `round ${round}: nothing failed before the kill`);
     inFlightAtKill += inFlight.size;
     await nodes.get(victim)!.stop('SIGKILL');
@@ -190,8 +196,8 @@ test(`two nodes behind HAProxy, SIGKILL one of them ${ROUNDS} times during inges
 
 const PUSH_ROUNDS = Number(process.env['HA_PUSH_KILL_ROUNDS'] ?? 20);
 const PUSH_STUDY_INSTANCES = 120;
-/** A kill falls this long (uniformly at random) after a push was seen under way. */
-const PUSH_KILL_WINDOW_MS = 50;
+/** A kill falls after this many more requests of a push reached the partner at most (uniformly at random). */
+const PUSH_KILL_AFTER_REQUESTS = 4;
 const EXCHANGE_PATH = /^\/exchange\/v1\/transfers(\/|$)/;
 
 test(`two nodes behind HAProxy push studies to a partner, one SIGKILLed ${PUSH_ROUNDS} times mid-push: every transfer completes, every instance arrives once`, async (t) => {
@@ -204,10 +210,12 @@ test(`two nodes behind HAProxy push studies to a partner, one SIGKILLed ${PUSH_R
   const receiver = await startExchangeNode(t, { ca, us: midden, partners: [noord] });
   // The partner's side of the wire: the pushes it is handling now.
   const pushing = new Set<ServerResponse>();
+  let requests = 0;
   const watch = (m: unknown): void => {
     const { request, response } = m as { request: IncomingMessage; response: ServerResponse };
     if (!EXCHANGE_PATH.test((request.url ?? '').split('?')[0] ?? '')) return;
     pushing.add(response);
+    requests += 1;
     response.once('close', () => pushing.delete(response));
   };
   subscribe('http.server.request.start', watch);
@@ -331,7 +339,9 @@ test(`two nodes behind HAProxy push studies to a partner, one SIGKILLed ${PUSH_R
       'a push under way, or all delivered',
       async () => (pushing.size > 0 && (await sender()) !== undefined) || (await undelivered()) === 0,
     );
-    await sleep(Math.random() * PUSH_KILL_WINDOW_MS);
+    // The kill moment is an event: a few more requests of the push reached the partner (or it ended first).
+    const killAt = requests + Math.floor(Math.random() * (PUSH_KILL_AFTER_REQUESTS + 1));
+    await waitFor('the push to go on', async () => requests >= killAt || pushing.size === 0);
     const victim = await sender();
     if (victim === undefined || pushing.size === 0) {
       missed += 1;
