@@ -28,9 +28,9 @@ export async function objectStorageProblem(s: ObjectStorageSettings): Promise<st
   let bucket: ObjectBucket | undefined;
   try {
     bucket = new ObjectBucket(s);
-    await bucket.check();
-    return undefined;
+    return await bucket.problem();
   } catch (err) {
+    // The key files could not be read.
     return `${(err as Error).name}: ${(err as Error).message}`;
   } finally {
     bucket?.close();
@@ -60,9 +60,14 @@ export class ObjectBucket {
     this.#prefix = prefix;
   }
 
-  /** Fails (with the service's answer) when the bucket cannot be reached with these credentials. */
-  async check(): Promise<void> {
-    await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
+  /** Undefined when the bucket can be reached with these credentials, else the service's (or network's) answer. */
+  async problem(): Promise<string | undefined> {
+    try {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
+      return undefined;
+    } catch (err) {
+      return `${(err as Error).name}: ${(err as Error).message}`;
+    }
   }
 
   /** Streams `body` into the object, in parts when it is large; the object appears whole or not at all. */

@@ -51,13 +51,12 @@ export async function openStudyStore(o: {
     await local.init();
     if (o.objects !== undefined) {
       bucket = new ObjectBucket(o.objects.settings, o.objects.prefix);
-      await bucket.check().catch((err: unknown) => {
+      const problem = await bucket.problem();
+      if (problem !== undefined)
         throw new StoreError(
           'IO',
-          `the object storage ${o.objects?.settings.endpoint}, bucket ${o.objects?.settings.bucket}, cannot be used: ${(err as Error).name}: ${(err as Error).message}`,
-          { cause: err },
+          `the object storage ${o.objects.settings.endpoint}, bucket ${o.objects.settings.bucket}, cannot be used: ${problem}`,
         );
-      });
     }
   } catch (err) {
     bucket?.close();
