@@ -124,7 +124,7 @@ async function load(
           });
         }
       }
-      const added = store.load({ locations, consents }, at);
+      const added = await store.load({ locations, consents }, at);
       totals.locations += added.locations;
       totals.consents += added.consents;
       if ((start / BATCH) % 40 === 39)

@@ -65,13 +65,14 @@ export function initRegistry(dir: string, v: RegistryInitValues): string {
 
 /**
  * Runs the registry until SIGINT or SIGTERM. With `workers` > 1 this process forks that many workers (node:cluster)
- * that serve the one port together, each with the SQLite file open (WAL lets readers run side by side), and only hands
+ * that serve the one port together, each with the SQLite file open (WAL lets readers run side by side) or its own
+ * connections to PostgreSQL, and only hands
  * out connections and stops them; a worker that dies on its own stops the whole registry, since half a registry that
  * looks healthy is worse than none.
  */
 export async function serveRegistry(config: RegistryConfig, logger: Logger): Promise<void> {
   if (config.workers > 1 && cluster.isPrimary) {
-    await openRegistryStore(config).close();
+    await (await openRegistryStore(config)).close();
     await superviseWorkers(config.workers, logger);
     return;
   }

@@ -44,6 +44,7 @@ export function parseRegistryConfig(raw: unknown, origin: string): Readonly<Regi
   return deepFreeze({
     ...c,
     dataDir: at(c.dataDir),
+    database: resolveDatabase(c.database, at),
     tls: { certFile: at(c.tls.certFile), keyFile: at(c.tls.keyFile), caFile: at(c.tls.caFile) },
   });
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { databaseSchema } from './database-schema.ts';
 
 const ura = z.string().regex(/^\d{8}$/, 'a URA number is 8 digits');
 
@@ -9,6 +10,9 @@ export const registryConfigSchema = z.strictObject({
     organization: z.strictObject({ name: z.string().min(1), ura }).describe('who operates the registry'),
   }),
   dataDir: z.string().min(1),
+  database: databaseSchema.describe(
+    'where the localizations and consents are kept: a SQLite file in dataDir (embedded, the default), or a PostgreSQL server that several registry processes or machines share behind one address',
+  ),
   listen: z.strictObject({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }),
   tls: z.strictObject({
     certFile: z.string().min(1),
@@ -65,15 +69,24 @@ export const registryConfigSchema = z.strictObject({
     .max(64)
     .default(1)
     .describe(
-      'processes that serve the port together (node:cluster), each with the SQLite file open (WAL: readers run side by side); the rate limit is shared out among them',
+      'processes that serve the port together (node:cluster), each with the SQLite file open (WAL: readers run side by side) or its own connections to PostgreSQL; the rate limit is shared out among them',
     ),
   cache: z
     .strictObject({
-      sizeMb: z.number().int().min(2).default(64).describe('SQLite page cache per worker process, in MiB'),
+      sizeMb: z
+        .number()
+        .int()
+        .min(2)
+        .default(64)
+        .describe(
+          'SQLite page cache per worker process, in MiB (embedded only: PostgreSQL has its own shared_buffers)',
+        ),
       warm: z
         .boolean()
         .default(false)
-        .describe('read the localizations and consent terms into that cache at start, before serving'),
+        .describe(
+          "read the localizations and consent terms into that cache at start, before serving (on PostgreSQL: into the server's and the OS's cache)",
+        ),
     })
     .default({ sizeMb: 64, warm: false })
     .describe(

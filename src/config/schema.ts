@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { databaseSchema, host, port } from './database-schema.ts';
 
 /** PS3.5 6.2: an AE title is 1-16 characters of the default repertoire, no backslash or control characters, not all spaces. */
 const aeTitle = z
@@ -8,13 +9,6 @@ const aeTitle = z
   .regex(/^[\x20-\x5b\x5d-\x7e]+$/, 'only printable ASCII without backslash')
   .refine((s) => s.trim().length > 0, 'must not be only spaces')
   .describe('AE title');
-
-const port = z
-  .number()
-  .int('a TCP port is a whole number')
-  .min(1, 'a TCP port is 1 to 65535')
-  .max(65535, 'a TCP port is 1 to 65535');
-const host = z.string().min(1).describe('an IP address or host name');
 
 /** Files, not inline secrets: key material stays out of the configuration and out of logs. */
 const tlsFiles = z.strictObject({
@@ -565,35 +559,9 @@ export const configSchema = z
           'instance files in object storage, shared by the nodes of a hospital: still encrypted by the node, written through dataDir (an acknowledgement waits only for the local disk), then uploaded; left out: in dataDir only',
         ),
     }),
-    database: z
-      .discriminatedUnion('kind', [
-        z.strictObject({ kind: z.literal('embedded') }),
-        z.strictObject({
-          kind: z.literal('postgresql'),
-          host,
-          port: port.default(5432),
-          name: z.string().min(1).describe('the database on that server'),
-          user: z.string().min(1),
-          passwordFile: z
-            .string()
-            .min(1)
-            .optional()
-            .describe('the password alone in a file (0600); leave out for certificate or peer authentication'),
-          tls: z
-            .strictObject({
-              caFile: z.string().min(1).describe("the CA of the server's certificate, which is verified"),
-              certFile: z.string().min(1).optional().describe('our client certificate, where the server asks one'),
-              keyFile: z.string().min(1).optional(),
-            })
-            .optional()
-            .describe('TLS to the server; without it the connection is plain, fit only for a server on this machine'),
-          poolSize: z.number().int().min(1).max(100).default(10).describe('connections the node keeps open at most'),
-        }),
-      ])
-      .default({ kind: 'embedded' })
-      .describe(
-        "where the node keeps its records: SQLite files in dataDir (embedded, the default), or a PostgreSQL server that several nodes of one hospital share. Today the audit trail goes to PostgreSQL; the node's other records stay embedded until they follow",
-      ),
+    database: databaseSchema.describe(
+      'where the node keeps its records: SQLite files in dataDir (embedded, the default), or a PostgreSQL server that several nodes of one hospital share: the audit trail, the study indexes, the outbox and the inbox. Accounts, shares and uploads stay in dataDir until they follow',
+    ),
     audit: z.strictObject({
       keyFile: z
         .string()

@@ -2,12 +2,14 @@
  * Opening, migrating and transactions, once for each kind of database the node keeps its records in: the embedded
  * SQLite files (the default) and a PostgreSQL server shared by several nodes. Every store uses these, not its own.
  */
+export { BatchedLookup } from './batched-lookup.ts';
 export { Serial } from './serial.ts';
 export { addMissingColumns, inTransaction, openSqliteDatabase, type SqliteOptions } from './sqlite.ts';
 export {
   inPostgresTransaction,
   migratePostgres,
   openPostgresPool,
+  throwDatabaseProblem,
   type Isolation,
   type PostgresClient,
   type PostgresPool,

@@ -10,6 +10,7 @@ import {
   type PostgresPool,
   type TaskLeases,
   type TableToCopy,
+  throwDatabaseProblem,
 } from '../database/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -22,7 +23,6 @@ import {
   type Outbox,
 } from '../exchange/index.ts';
 import { openStudyStore, StoreError, type Store } from '../store/index.ts';
-import { throwDatabaseProblem } from './audit-trail.ts';
 
 export const EXCHANGE_FILE = 'exchange.sqlite';
 

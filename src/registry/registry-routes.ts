@@ -158,11 +158,10 @@ export function registerRegistryRoutes(app: HttpsApp, d: RegistryRoutesDeps): vo
       ]);
     }
     const now = Date.now();
-    const consents = await d.store.consentTermsOf(pseudonym);
+    const { consents, locations } = await d.store.forLocalization(pseudonym);
     const requester = party(ura);
     // Only organizations the patient permits to release to this requester are named; the others stay unknown to it.
-    // No consent means no one may release, so the localizations need not be read at all.
-    const permitted = (consents.length === 0 ? [] : await d.store.locationsOf(pseudonym)).filter(
+    const permitted = locations.filter(
       (l) =>
         l.category === category &&
         l.ura !== ura &&

@@ -1,11 +1,13 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RegistryConfig } from '../config/index.ts';
+import { openPostgresPool, throwDatabaseProblem } from '../database/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { registerRegistryRoutes } from './registry-routes.ts';
+import { PostgresRegistryStore, REGISTRY_SCHEMA } from './postgres-registry-store.ts';
 import { SqliteRegistryStore } from './sqlite-registry-store.ts';
 import type { RegistryStore } from './types.ts';
 
@@ -29,12 +31,24 @@ function readFile(path: string, what: string): Buffer {
 }
 
 /**
- * Opens (and, on a first start or an upgrade, creates or migrates) the registry's SQLite file. The primary of a registry
- * with several workers calls it once before forking, so that no worker waits on another's migration.
+ * Opens (and, on a first start or an upgrade, creates or migrates) the registry's database: its SQLite file, or its
+ * tables on the PostgreSQL server the configuration names. The primary of a registry with several workers calls it
+ * once before forking, so that no worker waits on another's migration.
  */
-export function openRegistryStore(config: Readonly<RegistryConfig>): SqliteRegistryStore {
-  mkdirSync(config.dataDir, { recursive: true });
-  return new SqliteRegistryStore(join(config.dataDir, 'registry.sqlite'), { cacheMb: config.cache.sizeMb });
+export async function openRegistryStore(config: Readonly<RegistryConfig>): Promise<RegistryStore> {
+  const database = config.database;
+  if (database.kind === 'embedded') {
+    mkdirSync(config.dataDir, { recursive: true });
+    return new SqliteRegistryStore(join(config.dataDir, 'registry.sqlite'), { cacheMb: config.cache.sizeMb });
+  }
+  const pool = openPostgresPool(database, { schema: REGISTRY_SCHEMA });
+  try {
+    return await PostgresRegistryStore.open(pool, { ownsPool: true });
+  } catch (cause) {
+    await pool.end();
+    throwDatabaseProblem(database, cause);
+    throw cause;
+  }
 }
 
 /**
@@ -46,11 +60,11 @@ export async function startRegistry(
   logger: Logger,
   o: { store?: RegistryStore } = {},
 ): Promise<RunningRegistry> {
-  const store = o.store ?? openRegistryStore(config);
+  const store = o.store ?? (await openRegistryStore(config));
   try {
-    if (config.cache.warm && store instanceof SqliteRegistryStore) {
+    if (config.cache.warm) {
       const started = performance.now();
-      const counted = store.warm();
+      const counted = await store.warm();
       logger.info({ ...counted, ms: Math.round(performance.now() - started) }, 'page cache warmed');
     }
     const tls = {

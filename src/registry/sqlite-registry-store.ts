@@ -1,16 +1,31 @@
-import { randomBytes } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { inTransaction, openSqliteDatabase } from '../database/index.ts';
+import {
+  changeOf,
+  changeParams,
+  consentOf,
+  consentParams,
+  creatorOf,
+  TERMS_COLUMNS,
+  termsOf,
+  termsParams,
+  type ChangeRow,
+  type ConsentRow,
+  locationOf,
+  type LocationRow,
+  type TermsRow,
+} from './registry-rows.ts';
 import type {
+  BulkLoad,
   ChangedBy,
   ConsentChange,
   ConsentRecord,
   ConsentTerms,
   ConsentTermsChange,
-  DataCategory,
   Location,
+  LocalizationFacts,
+  LocationEntry,
   NewConsent,
-  OrganizationType,
   RegistryStore,
 } from './types.ts';
 
@@ -71,135 +86,6 @@ const MIGRATE_TO_RANDOM_IDS = `
   ALTER TABLE consents ADD COLUMN recorded_by_subject TEXT;
   UPDATE consents SET public_id = CAST(id AS TEXT);
 `;
-
-/** A consent id: 128 random bits, base64url (22 characters). */
-function newConsentId(): string {
-  return randomBytes(16).toString('base64url');
-}
-
-interface ConsentRow {
-  id: number;
-  pseudonym: Uint8Array;
-  status: string;
-  decision: string;
-  category: string;
-  actor_role: string;
-  actor_ura: string | null;
-  actor_type: string | null;
-  period_start: number;
-  period_end: number | null;
-  recorded_at: number;
-  recorded_by_ura: string;
-  recorded_by_id: string;
-  recorded_by_name: string;
-  channel: string;
-  revoked_at: number | null;
-  public_id: string;
-  recorded_by_subject: string | null;
-}
-
-interface ChangeRow {
-  change: string;
-  at: number;
-  client_ura: string;
-  client_subject: string;
-  channel: string;
-  performer_id: string;
-  performer_name: string;
-  terms: string;
-}
-
-/** The columns a release decision reads; the hot path selects only these. */
-const TERMS_COLUMNS =
-  'id, status, decision, category, actor_role, actor_ura, actor_type, period_start, period_end, revoked_at';
-type TermsRow = Pick<
-  ConsentRow,
-  | 'id'
-  | 'status'
-  | 'decision'
-  | 'category'
-  | 'actor_role'
-  | 'actor_ura'
-  | 'actor_type'
-  | 'period_start'
-  | 'period_end'
-  | 'revoked_at'
->;
-
-function termsOf(r: TermsRow): ConsentTerms {
-  return {
-    row: r.id,
-    status: r.status as ConsentRecord['status'],
-    decision: r.decision as ConsentRecord['decision'],
-    category: r.category as DataCategory,
-    actor: {
-      role: r.actor_role as ConsentRecord['actor']['role'],
-      organization: r.actor_ura !== null ? { ura: r.actor_ura } : { type: r.actor_type as OrganizationType },
-    },
-    period: { start: r.period_start, ...(r.period_end !== null ? { end: r.period_end } : {}) },
-    ...(r.revoked_at !== null ? { revokedAt: r.revoked_at } : {}),
-  };
-}
-
-function consentOf(r: ConsentRow): ConsentRecord {
-  return {
-    id: r.public_id,
-    ...termsOf(r),
-    pseudonym: Buffer.from(r.pseudonym),
-    recordedAt: r.recorded_at,
-    recordedBy: {
-      ura: r.recorded_by_ura,
-      id: r.recorded_by_id,
-      name: r.recorded_by_name,
-      ...(r.recorded_by_subject !== null ? { subject: r.recorded_by_subject } : {}),
-    },
-    channel: r.channel as ConsentRecord['channel'],
-  };
-}
-
-function consentParams(c: NewConsent): (string | number | Buffer | null)[] {
-  const who = c.actor.organization;
-  return [
-    newConsentId(),
-    c.pseudonym,
-    c.decision,
-    c.category,
-    c.actor.role,
-    'ura' in who ? who.ura : null,
-    'type' in who ? who.type : null,
-    c.period.start,
-    c.period.end ?? null,
-    c.recordedAt,
-    c.recordedBy.ura,
-    c.recordedBy.id,
-    c.recordedBy.name,
-    c.recordedBy.subject ?? null,
-    c.channel,
-  ];
-}
-
-function termsParams(t: ConsentTermsChange): (string | number | null)[] {
-  const who = t.actor.organization;
-  return [
-    t.decision,
-    t.category,
-    t.actor.role,
-    'ura' in who ? who.ura : null,
-    'type' in who ? who.type : null,
-    t.period.start,
-    t.period.end ?? null,
-  ];
-}
-
-function changedTerms(c: ConsentRecord): string {
-  return JSON.stringify({
-    status: c.status,
-    decision: c.decision,
-    category: c.category,
-    actor: c.actor,
-    period: c.period,
-  });
-}
 
 /**
  * The embedded registry store: one SQLite file (WAL). Localizations are a table clustered on the pseudonym, so "where
@@ -265,27 +151,14 @@ export class SqliteRegistryStore implements RegistryStore {
   }
 
   #recordChange(change: ConsentChange['change'], c: ConsentRecord, by: ChangedBy, at: number): void {
-    this.#insertChange.run(
-      c.row,
-      change,
-      at,
-      by.ura,
-      by.subject,
-      by.channel,
-      by.performer.id,
-      by.performer.name,
-      changedTerms(c),
-    );
+    this.#insertChange.run(c.row, ...changeParams(change, c, by, at));
   }
 
   #inTransaction<T>(work: () => T): T {
     return inTransaction(this.#db, work);
   }
 
-  async addLocations(
-    entries: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[],
-    at: number,
-  ): Promise<number> {
+  async addLocations(entries: readonly LocationEntry[], at: number): Promise<number> {
     return this.#inTransaction(() => {
       let added = 0;
       for (const e of entries) added += Number(this.#insertLocation.run(e.pseudonym, e.ura, e.category, at).changes);
@@ -293,9 +166,7 @@ export class SqliteRegistryStore implements RegistryStore {
     });
   }
 
-  async removeLocations(
-    entries: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[],
-  ): Promise<number> {
+  async removeLocations(entries: readonly LocationEntry[]): Promise<number> {
     return this.#inTransaction(() => {
       let removed = 0;
       for (const e of entries) removed += Number(this.#deleteLocation.run(e.pseudonym, e.ura, e.category).changes);
@@ -304,41 +175,18 @@ export class SqliteRegistryStore implements RegistryStore {
   }
 
   async locationsOf(pseudonym: Buffer): Promise<Location[]> {
-    return (this.#locations.all(pseudonym) as { ura: string; category: string; registered_at: number }[]).map((r) => ({
-      ura: r.ura,
-      category: r.category as DataCategory,
-      registeredAt: r.registered_at,
-    }));
+    return (this.#locations.all(pseudonym) as unknown as LocationRow[]).map(locationOf);
   }
 
   async addConsent(c: NewConsent): Promise<ConsentRecord> {
     return this.#inTransaction(() => {
       const added = consentOf(this.#insertConsent.get(...consentParams(c)) as unknown as ConsentRow);
-      const by = {
-        ura: c.recordedBy.ura,
-        subject: c.recordedBy.subject ?? '',
-        channel: c.channel,
-        performer: { id: c.recordedBy.id, name: c.recordedBy.name },
-      };
-      this.#recordChange('create', added, by, c.recordedAt);
+      this.#recordChange('create', added, creatorOf(c), c.recordedAt);
       return added;
     });
   }
 
-  /**
-   * Loads the localizations and consents of many patients in one transaction: a first fill or a migration from another
-   * index. Given in pseudonym order, rows land at the right edge of the B-trees (the clustered localizations and the
-   * consent index), so pages fill once instead of splitting all over the file; any order is correct, only slower.
-   * Consents get their rows in the order given, and random ids; nothing is returned per row, which is what makes it
-   * cheaper than `addConsent` one by one. A load is the operator's act, not a client's, so it writes no change history.
-   */
-  load(
-    batch: {
-      locations: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[];
-      consents: readonly NewConsent[];
-    },
-    at: number,
-  ): { locations: number; consents: number } {
+  async load(batch: BulkLoad, at: number): Promise<{ locations: number; consents: number }> {
     return this.#inTransaction(() => {
       let locations = 0;
       for (const e of batch.locations)
@@ -354,6 +202,12 @@ export class SqliteRegistryStore implements RegistryStore {
 
   async consentTermsOf(pseudonym: Buffer): Promise<ConsentTerms[]> {
     return (this.#consentTerms.all(pseudonym) as unknown as TermsRow[]).map(termsOf);
+  }
+
+  async forLocalization(pseudonym: Buffer): Promise<LocalizationFacts> {
+    const consents = await this.consentTermsOf(pseudonym);
+    // No consent means no one may release, so the localizations need not be read at all.
+    return { consents, locations: consents.length === 0 ? [] : await this.locationsOf(pseudonym) };
   }
 
   async consent(id: string): Promise<ConsentRecord | undefined> {
@@ -392,24 +246,11 @@ export class SqliteRegistryStore implements RegistryStore {
   }
 
   async consentHistory(id: string): Promise<ConsentChange[]> {
-    return (this.#history.all(id) as unknown as ChangeRow[]).map((r) => ({
-      change: r.change as ConsentChange['change'],
-      at: r.at,
-      by: {
-        ura: r.client_ura,
-        subject: r.client_subject,
-        channel: r.channel as ConsentRecord['channel'],
-        performer: { id: r.performer_id, name: r.performer_name },
-      },
-      terms: JSON.parse(r.terms) as ConsentChange['terms'],
-    }));
+    return (this.#history.all(id) as unknown as ChangeRow[]).map(changeOf);
   }
 
-  /**
-   * Reads the localizations and the consent terms index through the page cache (a count walks every page), so that the
-   * first queries after a start are as fast as the rest; worth it only when the cache holds them. Returns the counts.
-   */
-  warm(): { locations: number; consents: number } {
+  /** A count walks every page of the localizations and the consent terms index, through SQLite's page cache. */
+  async warm(): Promise<{ locations: number; consents: number }> {
     const count = (sql: string): number => Number((this.#db.prepare(sql).get() as { n: number }).n);
     return {
       locations: count('SELECT count(*) AS n FROM locations'),

@@ -75,16 +75,35 @@ export interface ConsentChange {
   terms: ConsentTermsChange & { status: ConsentRecord['status'] };
 }
 
-/** Where the registry keeps localizations and consents: SQLite embedded; PostgreSQL can follow behind this interface. */
+/** "This patient is known at this organization for this category": what a node registers and removes. */
+export interface LocationEntry {
+  pseudonym: Buffer;
+  ura: string;
+  category: DataCategory;
+}
+
+/** What a localization question reads: the patient's consent terms (oldest first) and localizations. */
+export interface LocalizationFacts {
+  consents: ConsentTerms[];
+  /** May be left empty when there is no consent: then no one may release, whoever knows the patient. */
+  locations: Location[];
+}
+
+/** Many patients' localizations and consents at once: a first fill, or a move from another registry database. */
+export interface BulkLoad {
+  locations: readonly LocationEntry[];
+  consents: readonly NewConsent[];
+}
+
+/** Where the registry keeps localizations and consents: a SQLite file (embedded) or PostgreSQL. */
 export interface RegistryStore {
   /** Adds localizations (idempotent per pseudonym, organization and category); returns how many were new. */
-  addLocations(
-    entries: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[],
-    at: number,
-  ): Promise<number>;
+  addLocations(entries: readonly LocationEntry[], at: number): Promise<number>;
   /** Removes localizations of one organization; returns how many there were. */
-  removeLocations(entries: readonly { pseudonym: Buffer; ura: string; category: DataCategory }[]): Promise<number>;
+  removeLocations(entries: readonly LocationEntry[]): Promise<number>;
   locationsOf(pseudonym: Buffer): Promise<Location[]>;
+  /** The consent terms and the localizations together: one round trip where the database is a server. */
+  forLocalization(pseudonym: Buffer): Promise<LocalizationFacts>;
   /** Records a consent with a fresh random id, and its creation in the change history. */
   addConsent(consent: NewConsent): Promise<ConsentRecord>;
   /** Every consent of a patient, revoked ones included, oldest first. */
@@ -100,5 +119,17 @@ export interface RegistryStore {
   revokeConsent(id: string, at: number, by: ChangedBy): Promise<ConsentRecord | undefined>;
   /** Who created, changed and revoked a consent, oldest first. */
   consentHistory(id: string): Promise<ConsentChange[]>;
+  /**
+   * Loads many patients at once: idempotent for localizations, every consent added with a fresh random id, in the order
+   * given; nothing returned per row, which is what makes it cheaper than `addConsent` one by one. Given in pseudonym
+   * order, rows land at the right edge of the indexes, so pages fill once instead of splitting. A load is the
+   * operator's act, not a client's, so it writes no change history.
+   */
+  load(batch: BulkLoad, at: number): Promise<{ locations: number; consents: number }>;
+  /**
+   * Reads the localizations and the consent terms through the database's cache, so that the first questions after a
+   * start are as fast as the rest; worth it only when the cache holds them. Resolves to the counts.
+   */
+  warm(): Promise<{ locations: number; consents: number }>;
   close(): Promise<void>;
 }

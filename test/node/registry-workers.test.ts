@@ -1,83 +1,25 @@
 // `beeldbrug registry start` with several worker processes, as a registry at national scale runs: one port served by
 // all of them, one query log, a clean stop on SIGTERM, and no half-working registry when a worker dies.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { type TestContext, test } from 'node:test';
 import { HttpsRegistryClient, PSEUDONYM_SYSTEM, pseudonymOf } from '../../src/registry/index.ts';
-import { call, midden, noord } from '../support/exchange.ts';
-import { beeldbrug, networkCertificates } from '../support/pki-cli.ts';
+import { call, midden } from '../support/exchange.ts';
+import {
+  registryHome,
+  startRegistryProcess,
+  type RegistryCertificates,
+  type RegistryProcess,
+} from '../support/registry-process.ts';
 
-const main = new URL('../../src/main.ts', import.meta.url).pathname;
 const key = Buffer.alloc(32, 9);
-
-interface Started {
-  child: ChildProcess;
-  port: number;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderr: () => string;
-}
 
 async function startWithWorkers(
   t: TestContext,
   workers: number,
-): Promise<Started & { dir: string; certs: ReturnType<typeof networkCertificates<'registry' | 'noord' | 'midden'>> }> {
-  const certs = networkCertificates(t, { registry: { name: 'Regio', ura: '10000099' }, noord, midden });
-  const dir = join(certs.dir, 'registry-home');
-  beeldbrug([
-    'registry',
-    'init',
-    dir,
-    '--ura',
-    '10000099',
-    '--port',
-    '0',
-    '--client',
-    `${noord.ura}:${noord.name}`,
-    '--client',
-    `${midden.ura}:${midden.name}`,
-  ]);
-  const configFile = join(dir, 'registry.yaml');
-  // `registry init` writes a commented YAML file; an administrator adds the worker count to it.
-  writeFileSync(configFile, `${readFileSync(configFile, 'utf8')}workers: ${workers}\n`);
-  beeldbrug([
-    'pki',
-    'node',
-    '--ca',
-    join(certs.dir, 'ca'),
-    '--out',
-    join(dir, 'pki'),
-    '--name',
-    'registry.test',
-    '--organization',
-    'Regio',
-    '--ura',
-    '10000099',
-    '--host',
-    '127.0.0.1',
-  ]);
-  const child = spawn(
-    process.execPath,
-    ['--disable-warning=ExperimentalWarning', main, 'registry', 'start', '--config', configFile],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-    child.once('exit', (code, signal) => done({ code, signal })),
-  );
-  t.after(() => child.kill('SIGKILL'));
-  let stdout = '';
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      const ready = /^READY registry https=(\d+) workers=(\d+)$/m.exec(stdout);
-      if (ready !== null) resolve(Number(ready[1]));
-    });
-    void exited.then(() => reject(new Error(`the registry stopped before it was ready:\n${stdout}\n${stderr}`)));
-  });
-  return { child, port, exited, stderr: () => stderr, dir, certs };
+): Promise<RegistryProcess & { certs: RegistryCertificates }> {
+  const { configFile, certs } = registryHome(t, { workers });
+  return { ...(await startRegistryProcess(t, configFile)), certs };
 }
 
 function workerPids(pid: number): number[] {
