@@ -1,12 +1,15 @@
-// npm run bench:registry — the registry at the scale of the Dutch population. 18 million patients (BENCH_PATIENTS to
-// scale down), each known at one to three of 80 hospitals and most with a consent, are loaded into the registry's
-// SQLite file through its own store; the registry then runs as its own process (`beeldbrug registry start`), and a
-// separate load process asks localization questions over HTTPS with mutual TLS on loopback: real pseudonyms (the
-// network key's HMAC of valid BSNs), nine in ten of patients the registry knows. Prints the rate, p50 and p99 latency,
-// and the registry's peak resident memory; the last line is `registry_qps=X p99_ms=Y rss_mb=Z`.
+// npm run bench:registry [-- --store postgres] — the registry at the scale of the Dutch population. 18 million
+// patients (BENCH_PATIENTS to scale down), each known at one to three of 80 hospitals and most with a consent, are
+// loaded through the registry's own store: into its SQLite file (the default), or with `--store postgres` into a
+// PostgreSQL server of Debian's that the benchmark starts, tuned as PostgreSQL's documentation advises for the memory
+// given. The registry then runs as its own process (`beeldbrug registry start`), and a separate load process asks
+// localization questions over HTTPS with mutual TLS on loopback: real pseudonyms (the network key's HMAC of valid
+// BSNs), nine in ten of patients the registry knows. Prints the rate, p50 and p99 latency, and the peak memory of the
+// registry's processes and (on PostgreSQL) the server's; the last line is `registry_qps=X p99_ms=Y rss_mb=Z`.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   closeSync,
   existsSync,
   fsyncSync,
@@ -21,8 +24,17 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { createTestCa, issueNodeCertificate } from '../src/auth/index.ts';
-import { type NewConsent, SqliteRegistryStore } from '../src/registry/index.ts';
+import type { PostgresSettings } from '../src/database/index.ts';
+import {
+  type NewConsent,
+  PostgresRegistryStore,
+  type RegistryStore,
+  SqliteRegistryStore,
+} from '../src/registry/index.ts';
+import { startPostgresServer, type PostgresServer } from '../test/support/postgres.ts';
 import { peakRssMb } from './peers.ts';
 import type { LoadOptions, LoadResult } from './registry-load.ts';
 import { HOSPITALS, PSEUDONYM_BYTES, profileOf, pseudonymOrder, pseudonymsOf } from './registry-population.ts';
@@ -34,6 +46,25 @@ const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 5);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 25);
 const WORKERS = Number(process.env['BENCH_WORKERS'] ?? 2);
 const CACHE_MB = Number(process.env['BENCH_CACHE_MB'] ?? 4096);
+const { values: flags } = parseArgs({ options: { store: { type: 'string', default: 'sqlite' } } });
+if (flags.store !== 'sqlite' && flags.store !== 'postgres')
+  throw new Error(`--store is sqlite (the default) or postgres, not ${flags.store}`);
+const ON_POSTGRES = flags.store === 'postgres';
+/**
+ * PostgreSQL tuned as its documentation advises ("Resource Consumption", "WAL Configuration"): shared_buffers a
+ * quarter of the memory the registry and its database may use together (4 GiB), the rest left to the OS page cache
+ * (effective_cache_size tells the planner); SSD costs; JIT off for statements of a few index reads; checkpoints far
+ * apart while loading. Commits stay durable (fsync on).
+ */
+const POSTGRES_SETTINGS = {
+  shared_buffers: '1GB',
+  effective_cache_size: '3GB',
+  random_page_cost: 1.1,
+  jit: 'off',
+  max_wal_size: '16GB',
+  checkpoint_timeout: '30min',
+  max_connections: 100,
+};
 /** Patients per transaction while loading. */
 const BATCH = 50_000;
 /** Hospitals whose certificates the load process presents, in turn per connection. */
@@ -44,8 +75,13 @@ const root = new URL('..', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'beeldbrug-bench-registry-'));
 const children = new Set<ChildProcess>();
 
+/** The PostgreSQL server of a `--store postgres` run, stopped at the end (or on Ctrl-C). */
+let postgres: PostgresServer | undefined;
+
 function cleanUp(): void {
   for (const c of children) c.kill('SIGKILL');
+  // SIGINT is PostgreSQL's fast shutdown; a kept cluster starts again next time.
+  if (postgres !== undefined) process.kill(postgres.pid(), 'SIGINT');
   rmSync(work, { recursive: true, force: true });
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -85,16 +121,25 @@ function certificates(): {
 async function load(
   pseudonyms: Buffer,
   order: Uint32Array,
-  dbFile: string,
+  store: RegistryStore,
 ): Promise<{ locations: number; consents: number }> {
-  const store = new SqliteRegistryStore(dbFile);
   const at = Date.now();
   const totals = { locations: 0, consents: 0 };
-  try {
-    for (let start = 0; start < order.length; start += BATCH) {
+  let batches = 0;
+  // PostgreSQL writes each stream's batches with a backend of its own: two ranges of the order, one per core.
+  const streams = ON_POSTGRES ? 2 : 1;
+  const share = Math.ceil(order.length / streams);
+  await Promise.all(
+    Array.from({ length: streams }, (_, s) => loadRange(s * share, Math.min(order.length, (s + 1) * share))),
+  );
+  return totals;
+
+  async function loadRange(from: number, to: number): Promise<void> {
+    let previous: Promise<void> = Promise.resolve();
+    for (let start = from; start < to; start += BATCH) {
       const locations: { pseudonym: Buffer; ura: string; category: 'imaging' }[] = [];
       const consents: NewConsent[] = [];
-      for (let k = start; k < Math.min(order.length, start + BATCH); k++) {
+      for (let k = start; k < Math.min(to, start + BATCH); k++) {
         const i = order[k] ?? 0;
         const pseudonym = pseudonyms.subarray(i * PSEUDONYM_BYTES, (i + 1) * PSEUDONYM_BYTES);
         const profile = profileOf(i);
@@ -124,16 +169,17 @@ async function load(
           });
         }
       }
-      const added = await store.load({ locations, consents }, at);
-      totals.locations += added.locations;
-      totals.consents += added.consents;
-      if ((start / BATCH) % 40 === 39)
-        process.stdout.write(`  ${(start + BATCH).toLocaleString('en')} patients loaded\n`);
+      // One batch is written while the next is made: the database and this process each on a core of their own.
+      await previous;
+      previous = store.load({ locations, consents }, at).then((added) => {
+        totals.locations += added.locations;
+        totals.consents += added.consents;
+        batches += 1;
+        if (batches % 40 === 0) process.stdout.write(`  ${(batches * BATCH).toLocaleString('en')} patients loaded\n`);
+      });
     }
-  } finally {
-    await store.close();
+    await previous;
   }
-  return totals;
 }
 
 /** The pseudonyms the load process asks about: nine in ten known to the registry, shuffled. */
@@ -203,58 +249,156 @@ function runLoad(o: LoadOptions): Promise<LoadResult> {
 
 /** Peak resident memory of the registry: the process and, with workers, each of them. */
 function registryPeakRssMb(pid: number): number {
-  const kids = readdirSync(`/proc/${pid}/task`).flatMap((t) =>
+  return peakRssMb(pid) + childrenOf(pid).reduce((sum, k) => sum + peakRssMb(k), 0);
+}
+
+/** The direct children of a process (a registry's workers, PostgreSQL's backends and helpers). */
+function childrenOf(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((t) =>
     readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8')
       .split(' ')
       .filter((s) => s.trim() !== '')
       .map(Number),
   );
-  return peakRssMb(pid) + kids.reduce((sum, k) => sum + peakRssMb(k), 0);
+}
+
+/**
+ * Proportional set size (kB → MiB) of a process and its children: shared memory (PostgreSQL's shared_buffers, which
+ * every backend maps) counted once over all of them, where a sum of resident sizes would count it per backend.
+ */
+function pssMb(pid: number): number {
+  return [pid, ...childrenOf(pid)].reduce((sum, p) => {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+      return sum + (m?.[1] !== undefined ? Number(m[1]) / 1024 : 0);
+    } catch {
+      return sum; // a backend that ended between the listing and the read
+    }
+  }, 0);
+}
+
+/** The loaded population, kept with BENCH_KEEP_DATA: how many patients, the network key, and in which store. */
+interface Population {
+  patients: number;
+  networkKey: string;
+  store?: string;
+}
+
+/**
+ * Where the registry keeps its records in this run: the SQLite file in the data folder, or the PostgreSQL server (its
+ * cluster in the data folder too, so BENCH_KEEP_DATA keeps it).
+ */
+async function openStore(
+  dataDir: string,
+  fresh: boolean,
+): Promise<{
+  store: RegistryStore;
+  database?: PostgresSettings;
+  server?: PostgresServer;
+  bytes(): Promise<number>;
+  settle(): Promise<void>;
+}> {
+  const dbFile = join(dataDir, 'registry.sqlite');
+  if (!ON_POSTGRES) {
+    if (fresh) for (const f of readdirSync(dataDir)) if (f.startsWith('registry.sqlite')) rmSync(join(dataDir, f));
+    return {
+      store: new SqliteRegistryStore(dbFile),
+      bytes: async () =>
+        readdirSync(dataDir).reduce(
+          (sum, f) => sum + (f.startsWith('registry.sqlite') ? statSync(join(dataDir, f)).size : 0),
+          0,
+        ),
+      // The load's dirty pages would otherwise be written back by the kernel during the measurement.
+      settle: async () => {
+        const db = openSync(dbFile, 'r+');
+        fsyncSync(db);
+        closeSync(db);
+      },
+    };
+  }
+  const clusterDir = join(dataDir, 'postgres');
+  if (fresh) rmSync(clusterDir, { recursive: true, force: true });
+  // As root the cluster belongs to Debian's postgres user, which must be able to pass through to it (not list).
+  if (process.getuid?.() === 0) for (const d of [work, dataDir]) chmodSync(d, 0o711);
+  const server = await startPostgresServer(clusterDir, { settings: POSTGRES_SETTINGS });
+  const database = fresh ? await server.database('registry') : { ...server.base, name: 'registry' };
+  const store = await PostgresRegistryStore.connect(database);
+  const admin = async <T extends pg.QueryResultRow>(sql: string): Promise<T[]> => {
+    const client = new pg.Client({
+      ...database,
+      database: database.name,
+      password: readFileSync(database.passwordFile ?? '', 'utf8').trim(),
+    });
+    await client.connect();
+    try {
+      return (await client.query<T>(sql)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+  return {
+    store,
+    database,
+    server,
+    bytes: async () => (await admin<{ n: number }>("SELECT pg_database_size('registry')::bigint AS n"))[0]?.n ?? 0,
+    // As PostgreSQL's documentation advises after a bulk load: statistics for the planner, the visibility map set (so
+    // questions read the indexes alone), and the load's dirty pages written before the measurement.
+    settle: async () => {
+      await admin('VACUUM (ANALYZE)');
+      await admin('CHECKPOINT');
+    },
+  };
 }
 
 try {
   const pki = certificates();
   // BENCH_KEEP_DATA=DIR keeps the loaded database (and the network key its pseudonyms were made with) in DIR, so that
-  // a later run with the same BENCH_PATIENTS measures again without loading for minutes.
+  // a later run with the same BENCH_PATIENTS and store measures again without loading for minutes.
   const kept = process.env['BENCH_KEEP_DATA'];
   const dataDir = kept ?? join(work, 'data');
   mkdirSync(dataDir, { recursive: true });
-  const dbFile = join(dataDir, 'registry.sqlite');
   const populationFile = join(dataDir, 'population.json');
   const previous = existsSync(populationFile)
-    ? (JSON.parse(readFileSync(populationFile, 'utf8')) as { patients: number; networkKey: string })
+    ? (JSON.parse(readFileSync(populationFile, 'utf8')) as Population)
     : undefined;
-  const reuse = previous?.patients === PATIENTS;
+  const reuse = previous?.patients === PATIENTS && (previous.store ?? 'sqlite') === flags.store;
   const networkKey = reuse ? Buffer.from(previous.networkKey, 'base64') : randomBytes(32);
-  if (!reuse) for (const f of readdirSync(dataDir)) if (f.startsWith('registry.sqlite')) rmSync(join(dataDir, f));
+  const where = ON_POSTGRES ? 'PostgreSQL' : "the registry's SQLite file";
 
   console.log(
-    `${reuse ? 'reusing' : 'loading'} ${PATIENTS.toLocaleString('en')} patients (${HOSPITALS.length} hospitals) ${reuse ? 'in' : 'into'} the registry's SQLite file${reuse ? ` ${dbFile}` : ''}`,
+    `${reuse ? 'reusing' : 'loading'} ${PATIENTS.toLocaleString('en')} patients (${HOSPITALS.length} hospitals) ${reuse ? 'in' : 'into'} ${where}${reuse ? ` in ${dataDir}` : ''}`,
   );
   const loadStarted = performance.now();
   const pseudonyms = await pseudonymsOf(networkKey, PATIENTS);
   console.log(`  pseudonyms (HMAC-SHA256 of valid BSNs) in ${seconds(loadStarted)} s`);
-  if (!reuse) {
-    const sortStarted = performance.now();
-    const order = pseudonymOrder(pseudonyms);
-    console.log(`  sorted by pseudonym in ${seconds(sortStarted)} s`);
-    const insertStarted = performance.now();
-    const rows = await load(pseudonyms, order, dbFile);
+  const opened = await openStore(dataDir, !reuse);
+  postgres = opened.server;
+  try {
+    if (!reuse) {
+      if (existsSync(populationFile)) rmSync(populationFile);
+      const sortStarted = performance.now();
+      const order = pseudonymOrder(pseudonyms);
+      console.log(`  sorted by pseudonym in ${seconds(sortStarted)} s`);
+      const insertStarted = performance.now();
+      const rows = await load(pseudonyms, order, opened.store);
+      console.log(
+        `  ${rows.locations.toLocaleString('en')} localizations and ${rows.consents.toLocaleString('en')} consents inserted in ${seconds(insertStarted)} s`,
+      );
+      const settleStarted = performance.now();
+      await opened.settle();
+      console.log(`  settled (${ON_POSTGRES ? 'VACUUM ANALYZE, CHECKPOINT' : 'fsync'}) in ${seconds(settleStarted)} s`);
+      if (kept !== undefined)
+        writeFileSync(
+          populationFile,
+          JSON.stringify({ patients: PATIENTS, networkKey: networkKey.toString('base64'), store: flags.store }),
+        );
+    }
     console.log(
-      `  ${rows.locations.toLocaleString('en')} localizations and ${rows.consents.toLocaleString('en')} consents inserted in ${seconds(insertStarted)} s`,
+      `load: ${seconds(loadStarted)} s in all, database ${((await opened.bytes()) / 2 ** 30).toFixed(2)} GiB`,
     );
-    // The load's dirty pages would otherwise be written back by the kernel during the measurement.
-    const db = openSync(dbFile, 'r+');
-    fsyncSync(db);
-    closeSync(db);
-    if (kept !== undefined)
-      writeFileSync(populationFile, JSON.stringify({ patients: PATIENTS, networkKey: networkKey.toString('base64') }));
+  } finally {
+    await opened.store.close();
   }
-  const dbBytes = readdirSync(dataDir).reduce(
-    (sum, f) => sum + (f.startsWith('registry.sqlite') ? statSync(join(dataDir, f)).size : 0),
-    0,
-  );
-  console.log(`load: ${seconds(loadStarted)} s in all, database ${(dbBytes / 2 ** 30).toFixed(2)} GiB`);
 
   const sampleFile = join(work, 'sample.txt');
   await writeSample(pseudonyms, networkKey, sampleFile);
@@ -267,6 +411,7 @@ try {
     JSON.stringify({
       registry: { name: 'bench registry', organization: REGISTRY },
       dataDir,
+      ...(opened.database !== undefined ? { database: { kind: 'postgresql', ...opened.database } } : {}),
       listen: { host: '127.0.0.1', port: 0 },
       tls: { certFile: pki.registry.certFile, keyFile: pki.registry.keyFile, caFile: pki.caFile },
       clients: HOSPITALS.map((h) => ({ ...h, type: 'hospital' })),
@@ -287,6 +432,14 @@ try {
   console.log(
     `load process: ${CONNECTIONS} keep-alive connections as ${REQUESTERS.length} hospitals, one query in flight each, ${WARMUP_SECONDS} s warm-up, ${SECONDS} s measured`,
   );
+  // PostgreSQL's memory is sampled while it serves: its processes come and go, and no kernel counter keeps a peak PSS.
+  let postgresPeakMb = 0;
+  const sampler =
+    postgres !== undefined
+      ? setInterval(() => {
+          postgresPeakMb = Math.max(postgresPeakMb, pssMb(postgres?.pid() ?? 0));
+        }, 250)
+      : undefined;
   const result = await runLoad({
     port: registry.port,
     caFile: pki.caFile,
@@ -296,7 +449,14 @@ try {
     warmupSeconds: WARMUP_SECONDS,
     seconds: SECONDS,
   });
-  const rss = registry.child.pid !== undefined ? registryPeakRssMb(registry.child.pid) : Number.NaN;
+  clearInterval(sampler);
+  const registryMb = registry.child.pid !== undefined ? registryPeakRssMb(registry.child.pid) : Number.NaN;
+  const rss = registryMb + postgresPeakMb;
+  console.log(
+    ON_POSTGRES
+      ? `memory: registry ${registryMb.toFixed(0)} MB (peak resident, all its processes) + PostgreSQL ${postgresPeakMb.toFixed(0)} MB (peak proportional set size of all its processes, shared_buffers ${POSTGRES_SETTINGS.shared_buffers}; the rest of the database in the OS page cache)`
+      : `memory: registry ${registryMb.toFixed(0)} MB (peak resident, all its processes)`,
+  );
   registry.child.kill('SIGTERM');
   await registry.exited;
   children.delete(registry.child);
@@ -306,7 +466,9 @@ try {
     (m) => `${(Number(m[1]) / 1000).toFixed(1)} s`,
   );
   console.log(
-    `page cache per worker (${CACHE_MB.toLocaleString('en')} MiB) warmed at start: ${warmed.join('; ') || 'no'}`,
+    ON_POSTGRES
+      ? `tables read through the caches at start: ${warmed.join('; ') || 'no'}`
+      : `page cache per worker (${CACHE_MB.toLocaleString('en')} MiB) warmed at start: ${warmed.join('; ') || 'no'}`,
   );
 
   console.log(
@@ -327,5 +489,7 @@ try {
   process.exitCode = 1;
   console.error(err instanceof Error ? err.message : err);
 } finally {
+  await postgres?.stop();
+  postgres = undefined;
   cleanUp();
 }

@@ -5,11 +5,12 @@ interface Waiting<K, V> {
 }
 
 /**
- * Lookups by key that share round trips to a database server under load. A lookup runs at once while fewer than
- * `concurrency` batches are out; otherwise it waits and goes with every other waiting lookup (up to `maxBatch`) as the
- * next batch. So an idle server answers each question alone, with no added latency, and a busy one answers many per
- * statement: on a machine with few cores, the per-statement cost of parsing, planning and the protocol is what limits
- * the rate, not the index reads.
+ * Lookups by key that share round trips to a database server. The lookups made in one turn of the event loop (the
+ * requests read from several sockets at once) go together, once that turn is done; while `concurrency` batches are
+ * out, the next ones wait and go with every other waiting lookup (up to `maxBatch`). An idle process adds no latency
+ * worth the name (to the end of the turn), and a busy one asks many per statement: on a machine with few cores, the
+ * per-statement cost of the protocol, the system calls and the server's waking up is what limits the rate, not the
+ * index reads.
  */
 export class BatchedLookup<K, V> {
   readonly #lookup: (keys: K[]) => Promise<V[]>;
@@ -17,6 +18,7 @@ export class BatchedLookup<K, V> {
   readonly #maxBatch: number;
   readonly #waiting: Waiting<K, V>[] = [];
   #running = 0;
+  #scheduled = false;
 
   /** `lookup` answers each key, in the order given. */
   constructor(lookup: (keys: K[]) => Promise<V[]>, o: { concurrency: number; maxBatch: number }) {
@@ -28,6 +30,19 @@ export class BatchedLookup<K, V> {
   get(key: K): Promise<V> {
     return new Promise<V>((resolve, reject) => {
       this.#waiting.push({ key, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /**
+   * Starts a batch once the event loop has handled everything that came in with this lookup: requests read from
+   * several sockets in one turn ask together.
+   */
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
       this.#start();
     });
   }

@@ -34,13 +34,28 @@ function schemaName(schema: string): string {
   return schema;
 }
 
+/** A setting's name or value the code chooses itself, checked so it can stand unquoted in the startup options. */
+function settingName(word: string): string {
+  if (!/^[a-z_][a-z0-9_.]*$/.test(word)) throw new Error(`not a setting: ${word}`);
+  return word;
+}
+
 /**
  * A connection pool to the server. Nothing is connected until first used. `schema`: every connection of the pool
  * works in that schema (its search path), so two components with tables of the same names keep them apart.
+ * `session`: settings (name → value) each connection starts with.
  */
-export function openPostgresPool(s: PostgresSettings, o: { schema?: string | undefined } = {}): PostgresPool {
+export function openPostgresPool(
+  s: PostgresSettings,
+  o: { schema?: string | undefined; session?: Readonly<Record<string, string>> } = {},
+): PostgresPool {
   const password =
     s.passwordFile !== undefined ? readFileSync(s.passwordFile, 'utf8').replace(/\r?\n$/, '') : undefined;
+  // Set for every connection at its start: the schema to work in, and settings of the component's own choosing.
+  const options = [
+    ...(o.schema !== undefined ? [`-c search_path=${schemaName(o.schema)}`] : []),
+    ...Object.entries(o.session ?? {}).map(([k, v]) => `-c ${settingName(k)}=${settingName(v)}`),
+  ];
   const pool = new pg.Pool({
     host: s.host,
     port: s.port,
@@ -58,7 +73,7 @@ export function openPostgresPool(s: PostgresSettings, o: { schema?: string | und
       : {}),
     max: s.poolSize ?? 10,
     types,
-    ...(o.schema !== undefined ? { options: `-c search_path=${schemaName(o.schema)}` } : {}),
+    ...(options.length > 0 ? { options: options.join(' ') } : {}),
     application_name: 'beeldbrug',
   });
   // An idle connection the server drops (a restart, a failover) must not take the node down; the next query reconnects.

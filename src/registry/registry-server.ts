@@ -1,13 +1,13 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RegistryConfig } from '../config/index.ts';
-import { openPostgresPool, throwDatabaseProblem } from '../database/index.ts';
+import { throwDatabaseProblem } from '../database/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { registerRegistryRoutes } from './registry-routes.ts';
-import { PostgresRegistryStore, REGISTRY_SCHEMA } from './postgres-registry-store.ts';
+import { PostgresRegistryStore } from './postgres-registry-store.ts';
 import { SqliteRegistryStore } from './sqlite-registry-store.ts';
 import type { RegistryStore } from './types.ts';
 
@@ -41,11 +41,9 @@ export async function openRegistryStore(config: Readonly<RegistryConfig>): Promi
     mkdirSync(config.dataDir, { recursive: true });
     return new SqliteRegistryStore(join(config.dataDir, 'registry.sqlite'), { cacheMb: config.cache.sizeMb });
   }
-  const pool = openPostgresPool(database, { schema: REGISTRY_SCHEMA });
   try {
-    return await PostgresRegistryStore.open(pool, { ownsPool: true });
+    return await PostgresRegistryStore.connect(database);
   } catch (cause) {
-    await pool.end();
     throwDatabaseProblem(database, cause);
     throw cause;
   }

@@ -4,8 +4,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { type TestContext, test } from 'node:test';
 import { onBothDatabases, type StoreCase } from '../../test/support/postgres.ts';
 import { tempDir } from '../../test/support/tmp.ts';
-import { openPostgresPool } from '../database/index.ts';
-import { PostgresRegistryStore, REGISTRY_SCHEMA } from './postgres-registry-store.ts';
+import { PostgresRegistryStore } from './postgres-registry-store.ts';
 import { SqliteRegistryStore } from './sqlite-registry-store.ts';
 import type { ChangedBy, NewConsent, RegistryStore } from './types.ts';
 
@@ -223,8 +222,7 @@ onBothDatabases(
   'registry store',
   {
     sqlite: (dir) => new SqliteRegistryStore(join(dir, 'registry.sqlite')),
-    postgres: (settings) =>
-      PostgresRegistryStore.open(openPostgresPool(settings, { schema: REGISTRY_SCHEMA }), { ownsPool: true }),
+    postgres: (settings) => PostgresRegistryStore.connect(settings),
   },
   cases,
 );

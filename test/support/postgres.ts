@@ -1,7 +1,7 @@
 // A real PostgreSQL server (Debian's) for the tests that claim PostgreSQL: a fresh cluster in a temporary folder, on a
 // free port of 127.0.0.1, with password (SCRAM) authentication as a hospital's server would have.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, globSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, globSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import pg from 'pg';
@@ -24,9 +24,91 @@ function binDir(): string | undefined {
   return found[0]?.replace(/\/initdb$/, '');
 }
 
+/** A PostgreSQL cluster of its own, started by a test or a benchmark. */
+export interface PostgresServer {
+  /** Settings for the server's `postgres` database, with the password in a file. */
+  base: Omit<PostgresSettings, 'name'>;
+  /** Creates a database and answers the settings that name it. */
+  database(name: string): Promise<PostgresSettings>;
+  /** The server's main process (its children are the backends and helpers). */
+  pid(): number;
+  /** `immediate`: no shutdown checkpoint, for a server whose data is thrown away. */
+  stop(o?: { immediate?: boolean }): Promise<void>;
+}
+
+/**
+ * initdb (unless `dir`/data holds a cluster already) and pg_ctl start, on a free port of 127.0.0.1, password (SCRAM)
+ * authentication as a hospital's server would have. `settings`: server parameters (`-c name=value`). initdb refuses
+ * to run as root, so as root the cluster belongs to Debian's `postgres` user.
+ */
+export async function startPostgresServer(
+  dir: string,
+  o: { settings?: Record<string, string | number>; noSync?: boolean } = {},
+): Promise<PostgresServer> {
+  const bin = binDir();
+  if (bin === undefined) throw new Error('PostgreSQL is not installed (scripts/install-debian-packages.sh)');
+  const data = join(dir, 'data');
+  const sockets = join(dir, 'sockets');
+  mkdirSync(sockets, { recursive: true });
+  const pwFile = join(dir, 'password');
+  const fresh = !existsSync(data);
+  if (fresh) writeFileSync(pwFile, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
+  const password = readFileSync(pwFile, 'utf8').trim();
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    const owner = await run('id', ['-u', 'postgres']);
+    const group = await run('id', ['-g', 'postgres']);
+    const [uid, gid] = [Number(owner.stdout), Number(group.stdout)];
+    for (const p of [dir, sockets, pwFile]) chownSync(p, uid, gid);
+    chmodSync(dir, 0o700);
+  }
+  const as = (program: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    asRoot ? run('runuser', ['-u', 'postgres', '--', `${bin}/${program}`, ...args]) : run(`${bin}/${program}`, args);
+  if (fresh) {
+    const init = await as('initdb', [
+      '-D',
+      data,
+      '-U',
+      'beeldbrug',
+      '--auth=scram-sha-256',
+      `--pwfile=${pwFile}`,
+      '-E',
+      'UTF8',
+      '--locale=C.UTF-8',
+      ...(o.noSync === true ? ['--no-sync'] : []),
+    ]);
+    if (init.code !== 0) throw new Error(`initdb failed: ${init.stderr}`);
+  }
+  const port = await freePort();
+  const parameters = Object.entries(o.settings ?? {}).map(([k, v]) => `-c ${k}=${v}`);
+  const options = [`-p ${port} -k ${sockets} -c listen_addresses=127.0.0.1`, ...parameters].join(' ');
+  const start = await as('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-o', options, '-w', 'start']);
+  if (start.code !== 0) throw new Error(`PostgreSQL did not start: ${start.stdout}${start.stderr}`);
+  const clientPwFile = join(dir, 'client-password');
+  writeFileSync(clientPwFile, `${password}\n`, { mode: 0o600 });
+  const base = { host: '127.0.0.1', port, user: 'beeldbrug', passwordFile: clientPwFile };
+  return {
+    base,
+    async database(name) {
+      const admin = new pg.Client({ host: base.host, port, user: base.user, password, database: 'postgres' });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
+      } finally {
+        await admin.end();
+      }
+      return { ...base, name };
+    },
+    pid: () => Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]),
+    async stop(so = {}) {
+      await as('pg_ctl', ['-D', data, '-m', so.immediate === true ? 'immediate' : 'fast', '-w', 'stop']);
+    },
+  };
+}
+
 /**
  * Starts a server for this test (stopped when it ends), or skips (a developer machine without PostgreSQL) / fails
- * (CI). initdb refuses to run as root, so as root the cluster belongs to Debian's `postgres` user.
+ * (CI).
  */
 export async function startPostgres(t: TestContext): Promise<TestPostgres | undefined> {
   const bin = binDir();
@@ -38,59 +120,13 @@ export async function startPostgres(t: TestContext): Promise<TestPostgres | unde
     ) === undefined
   )
     return undefined;
-  const dir = tempDir(t, 'beeldbrug-pg-');
-  const data = join(dir, 'data');
-  const sockets = join(dir, 'sockets');
-  mkdirSync(sockets);
-  const password = randomBytes(18).toString('base64url');
-  const pwFile = join(dir, 'password');
-  writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    const owner = await run('id', ['-u', 'postgres']);
-    const group = await run('id', ['-g', 'postgres']);
-    const [uid, gid] = [Number(owner.stdout), Number(group.stdout)];
-    for (const p of [dir, sockets, pwFile]) chownSync(p, uid, gid);
-    chmodSync(dir, 0o700);
-  }
-  const as = (program: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-    asRoot ? run('runuser', ['-u', 'postgres', '--', `${bin}/${program}`, ...args]) : run(`${bin}/${program}`, args);
-  const init = await as('initdb', [
-    '-D',
-    data,
-    '-U',
-    'beeldbrug',
-    '--auth=scram-sha-256',
-    `--pwfile=${pwFile}`,
-    '-E',
-    'UTF8',
-    '--locale=C.UTF-8',
-    '--no-sync',
-  ]);
-  if (init.code !== 0) throw new Error(`initdb failed: ${init.stderr}`);
-  const port = await freePort();
   // fsync off: these tests prove behaviour, not durability of the test server's own disk writes.
-  const options = `-p ${port} -k ${sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
-  const start = await as('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-o', options, '-w', 'start']);
-  if (start.code !== 0) throw new Error(`PostgreSQL did not start: ${start.stdout}${start.stderr}`);
-  t.after(async () => {
-    await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+  const server = await startPostgresServer(tempDir(t, 'beeldbrug-pg-'), {
+    settings: { fsync: 'off', max_connections: 200 },
+    noSync: true,
   });
-  const clientPwFile = join(tempDir(t), 'db-password');
-  writeFileSync(clientPwFile, `${password}\n`, { mode: 0o600 });
-  const base = { host: '127.0.0.1', port, user: 'beeldbrug', passwordFile: clientPwFile };
-  return {
-    async database(name) {
-      const admin = new pg.Client({ host: base.host, port, user: base.user, password, database: 'postgres' });
-      await admin.connect();
-      try {
-        await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(name)}`);
-      } finally {
-        await admin.end();
-      }
-      return { ...base, name };
-    },
-  };
+  t.after(() => server.stop({ immediate: true }));
+  return server;
 }
 
 /** A fresh, empty store of the kind under test, closed when `t` ends. */
