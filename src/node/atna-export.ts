@@ -3,8 +3,21 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { auditMessageXml, syslogFrame, type AuditSource, type AuditTrail } from '../audit/index.ts';
+import { migratePostgres, PostgresDatabase, type PostgresPool, type TaskLeases } from '../database/index.ts';
 import { Bcp195Ciphers } from '../dimse/index.ts';
 import type { Logger } from '../log/index.ts';
+
+/** The last record handed to the audit repository's connection; hash undefined in a cursor from before it was kept. */
+export interface ExportPosition {
+  sequence: number;
+  hash: string | undefined;
+}
+
+/** Where the exporter keeps its position across restarts, and, with several nodes, across nodes. */
+export interface ExportCursor {
+  read(): Promise<ExportPosition>;
+  write(last: { sequence: number; hash: string }): Promise<void>;
+}
 
 export interface AtnaExporterOptions {
   trail: AuditTrail;
@@ -12,11 +25,15 @@ export interface AtnaExporterOptions {
   host: string;
   port: number;
   tls: { cert: string | Buffer; key: string | Buffer; ca: string | Buffer };
-  /** Where the sequence and chain hash of the last record handed to the connection are kept across restarts. */
-  cursorFile: string;
+  /** Where the sequence and chain hash of the last record handed to the connection are kept. */
+  cursor: ExportCursor;
+  /** Several nodes on one trail: the one that holds the lease exports, the others stand by. */
+  leases: TaskLeases;
   pollMs: number;
   logger: Logger;
 }
+
+const TASK = 'audit export';
 
 /** Records per write: a backlog goes out in batches, not in one buffer. */
 const BATCH = 200;
@@ -40,12 +57,13 @@ export class AtnaExporter {
   #closed = false;
   #running: Promise<void> | undefined;
   #wake: (() => void) | undefined;
+  readonly #leaseMs: number;
 
   constructor(o: AtnaExporterOptions) {
     this.#o = o;
-    const cursor = readCursor(o.cursorFile);
-    this.#cursor = cursor.sequence;
-    this.#cursorHash = cursor.hash;
+    this.#cursor = 0;
+    // Renewed at every look for records; another node takes over after a few missed looks (or seconds).
+    this.#leaseMs = Math.max(20 * o.pollMs, 3000);
   }
 
   /** The sequence of the last record written to the audit repository's connection. */
@@ -67,8 +85,29 @@ export class AtnaExporter {
   async #run(): Promise<void> {
     let backoff = 1000;
     const target = { host: this.#o.host, port: this.#o.port };
+    let standingBy = false;
     while (!this.#closed) {
+      let mine: boolean;
       try {
+        mine = await this.#holdLease();
+      } catch (err) {
+        this.#o.logger.warn(
+          { problem: (err as Error).message, pending: `after record ${this.#cursor}` },
+          'audit export: the shared database is not reachable; records wait in the trail',
+        );
+        await this.#sleep(MAX_BACKOFF_MS / 10);
+        continue;
+      }
+      if (!mine) {
+        if (!standingBy) this.#o.logger.info('audit export: another node of this hospital exports the trail');
+        standingBy = true;
+        await this.#sleep(this.#leaseMs / 2);
+        continue;
+      }
+      standingBy = false;
+      try {
+        // Where this node, or the one that exported before it, got to.
+        ({ sequence: this.#cursor, hash: this.#cursorHash } = await this.#o.cursor.read());
         const socket = await this.#connect();
         this.#o.logger.info({ ...target, from: this.#cursor }, 'audit export connected');
         backoff = 1000;
@@ -121,6 +160,8 @@ export class AtnaExporter {
     const host = hostname();
     while (!this.#closed) {
       if (broken !== undefined) throw broken;
+      // A node that lost its lease (it stalled past it) leaves the export to the node that took it over.
+      if (!(await this.#holdLease())) return;
       const records = await this.#o.trail.list({ afterSequence: this.#cursor, limit: BATCH });
       if (records.length === 0) {
         await this.#sleep(this.#o.pollMs);
@@ -141,8 +182,12 @@ export class AtnaExporter {
       const last = records.at(-1)!;
       this.#cursor = last.sequence;
       this.#cursorHash = last.hash;
-      writeCursor(this.#o.cursorFile, last);
+      await this.#o.cursor.write(last);
     }
+  }
+
+  #holdLease(): Promise<boolean> {
+    return this.#o.leases.take(TASK, this.#leaseMs);
   }
 
   /**
@@ -160,7 +205,7 @@ export class AtnaExporter {
     );
     this.#cursor = 0;
     this.#cursorHash = undefined;
-    writeCursor(this.#o.cursorFile, { sequence: 0, hash: '' });
+    await this.#o.cursor.write({ sequence: 0, hash: '' });
   }
 
   #sleep(ms: number): Promise<void> {
@@ -176,7 +221,7 @@ export class AtnaExporter {
 }
 
 /** `sequence hash`; a cursor file from before the hash was kept holds the sequence only. */
-function readCursor(path: string): { sequence: number; hash: string | undefined } {
+function readCursorFile(path: string): ExportPosition {
   try {
     const [n, hash] = readFileSync(path, 'utf8').trim().split(' ');
     const sequence = Number(n);
@@ -188,7 +233,52 @@ function readCursor(path: string): { sequence: number; hash: string | undefined 
   }
 }
 
-function writeCursor(path: string, last: { sequence: number; hash: string }): void {
-  writeFileSync(`${path}.tmp`, `${last.sequence} ${last.hash}\n`, { mode: 0o600 });
-  renameSync(`${path}.tmp`, path);
+/** The cursor of a node alone on its data folder: a small file there, replaced whole at each move. */
+export function fileExportCursor(path: string): ExportCursor {
+  return {
+    read: async () => readCursorFile(path),
+    write: async (last) => {
+      writeFileSync(`${path}.tmp`, `${last.sequence} ${last.hash}\n`, { mode: 0o600 });
+      renameSync(`${path}.tmp`, path);
+    },
+  };
+}
+
+const CURSOR_MIGRATIONS = [
+  'CREATE TABLE audit_export_cursor (repository TEXT PRIMARY KEY, sequence BIGINT NOT NULL, hash TEXT NOT NULL)',
+];
+
+/**
+ * The cursor of nodes that share their trail on PostgreSQL, one per audit repository (`host:port`), so that the node
+ * that takes the export over goes on where the last one stopped. A node that moved to the server (`beeldbrug
+ * migrate`) starts from its embedded cursor file, so the repository does not get the whole trail again.
+ */
+export async function openPostgresExportCursor(
+  pool: PostgresPool,
+  repository: string,
+  o: { embeddedFile: string },
+): Promise<ExportCursor> {
+  await migratePostgres(pool, 'audit export', CURSOR_MIGRATIONS);
+  const db = new PostgresDatabase(pool, { ownsPool: false });
+  return {
+    read: async () => {
+      const row = await db.read((q) =>
+        q.one<{ sequence: number; hash: string }>(
+          'SELECT sequence, hash FROM audit_export_cursor WHERE repository = ?',
+          [repository],
+        ),
+      );
+      if (row === undefined) return readCursorFile(o.embeddedFile);
+      return { sequence: row.sequence, hash: row.hash !== '' ? row.hash : undefined };
+    },
+    write: async (last) => {
+      await db.write((q) =>
+        q.run(
+          `INSERT INTO audit_export_cursor (repository, sequence, hash) VALUES (?, ?, ?)
+           ON CONFLICT (repository) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash`,
+          [repository, last.sequence, last.hash],
+        ),
+      );
+    },
+  };
 }

@@ -186,7 +186,8 @@ export async function startNode(
       host: atna.host,
       port: atna.port,
       tls: atnaTls,
-      cursorFile: join(config.dataDir, 'atna-cursor'),
+      cursor: await records.exportCursor(`${atna.host}:${atna.port}`),
+      leases: await records.taskLeases(),
       pollMs: atna.pollMs,
       logger: logger.child({ part: 'atna' }),
     });

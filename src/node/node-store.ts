@@ -23,8 +23,10 @@ import {
   type Outbox,
 } from '../exchange/index.ts';
 import { openStudyStore, StoreError, type Store } from '../store/index.ts';
+import { fileExportCursor, openPostgresExportCursor, type ExportCursor } from './atna-export.ts';
 
 export const EXCHANGE_FILE = 'exchange.sqlite';
+const ATNA_CURSOR_FILE = 'atna-cursor';
 
 /** The exchange's records, each kept by one store: what a migration copies and a start checks was copied. */
 export const EXCHANGE_TABLES = {
@@ -107,6 +109,20 @@ export class NodeRecords {
     if (!this.#onServer) return SOLE_NODE;
     try {
       return await openPostgresTaskLeases(this.#pool(), this.#lease.holder);
+    } catch (cause) {
+      throw this.#problem(cause);
+    }
+  }
+
+  /**
+   * Where the export to the audit repository (`host:port`) got to: a file in the data folder, or a row on the server
+   * that every node of the hospital reads when it takes the export over.
+   */
+  async exportCursor(repository: string): Promise<ExportCursor> {
+    const embeddedFile = join(this.#config.dataDir, ATNA_CURSOR_FILE);
+    if (!this.#onServer) return fileExportCursor(embeddedFile);
+    try {
+      return await openPostgresExportCursor(this.#pool(), repository, { embeddedFile });
     } catch (cause) {
       throw this.#problem(cause);
     }

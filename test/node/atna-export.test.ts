@@ -11,14 +11,17 @@ import { createServer } from 'node:tls';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { AUDIT_ACTIONS, openSqliteAuditTrail, type AuditEvent, type ChainedAuditTrail } from '../../src/audit/index.ts';
+import { loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/log/index.ts';
-import { AtnaExporter } from '../../src/node/atna-export.ts';
+import { openPostgresPool, SOLE_NODE } from '../../src/database/index.ts';
+import { AtnaExporter, fileExportCursor, openPostgresExportCursor } from '../../src/node/atna-export.ts';
 import { createTestCa, issueNodeCertificate } from '../../src/auth/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { run } from '../dimse/helpers.ts';
 import { filesIn } from '../support/dicom-files.ts';
 import { freePort, waitFor } from '../support/net.ts';
-import { logLines, startTestNode } from '../support/node.ts';
+import { logLines, startTestNode, type TestNode } from '../support/node.ts';
+import { startPostgres } from '../support/postgres.ts';
 import { startRsyslog } from '../support/rsyslog.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
@@ -301,7 +304,8 @@ test('ATNA export: after the trail is put back to an older copy (and accepted), 
       host: '127.0.0.1',
       port,
       tls: { cert: client.certPem, key: client.keyPem, ca: ca.certPem },
-      cursorFile: join(work, 'atna-cursor'),
+      cursor: fileExportCursor(join(work, 'atna-cursor')),
+      leases: SOLE_NODE,
       pollMs: 50,
       logger,
     });
@@ -342,5 +346,97 @@ test('ATNA export: after the trail is put back to an older copy (and accepted), 
   assert.ok(
     logged.some((l) => l.includes('put back to an older copy')),
     'the export says why it sends again',
+  );
+});
+
+test('ATNA export with two nodes on one database: one exports at a time, every record once; when it stops, the other goes on from its cursor', async (t) => {
+  const rsyslogd = requireTool(t, 'rsyslogd');
+  const server = await startPostgres(t);
+  if (rsyslogd === undefined || server === undefined) return;
+  const db = await server.database('hospital');
+  const work = tempDir(t);
+  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
+  const repository = await startRsyslog(t, { rsyslogd, ca, dir: join(work, 'rsyslog'), port: await freePort() });
+  const client = issueNodeCertificate(ca, {
+    commonName: 'noord.test',
+    organization: { name: 'Testziekenhuis', ura: '12345678' },
+  });
+  writeFileSync(join(work, 'node.crt'), client.certPem);
+  writeFileSync(join(work, 'node.key'), client.keyPem, { mode: 0o600 });
+  writeFileSync(join(work, 'ca.crt'), ca.certPem);
+  const shared =
+    (keysOf?: { audit: string; store: string }) =>
+    (raw: Record<string, unknown>): void => {
+      raw['database'] = { kind: 'postgresql', ...db };
+      const audit = raw['audit'] as Record<string, unknown>;
+      audit['atna'] = {
+        host: '127.0.0.1',
+        port: repository.port,
+        tls: { certFile: join(work, 'node.crt'), keyFile: join(work, 'node.key'), caFile: join(work, 'ca.crt') },
+        pollMs: 100,
+      };
+      if (keysOf !== undefined) {
+        audit['keyFile'] = keysOf.audit;
+        (raw['store'] as Record<string, unknown>)['encryptionKeyFile'] = keysOf.store;
+      }
+    };
+  const a = await startTestNode(t, { aeTitle: 'BB_A', edit: shared() });
+  const keys = loadConfig(a.configPath);
+  const b = await startTestNode(t, {
+    aeTitle: 'BB_B',
+    edit: shared({ audit: keys.audit.keyFile, store: keys.store.encryptionKeyFile }),
+  });
+  const event = (description: string): AuditEvent => ({
+    action: 'read',
+    outcome: 'success',
+    description,
+    user: { id: 'u', name: 'U' },
+    accessPoint: { node: 'n' },
+    objects: {},
+    grounds: {},
+  });
+  const sequences = (): number[] =>
+    repository
+      .received()
+      .map((l) => Number(Buffer.from(/type="auditSequence" value="([^"]+)"/.exec(l)![1]!, 'base64').toString()));
+  const trail = async (): Promise<number[]> => (await a.node.audit.list({ limit: 100_000 })).map((r) => r.sequence);
+  const standingBy = (n: TestNode): boolean =>
+    logLines(n).some((l) => l['msg'] === 'audit export: another node of this hospital exports the trail');
+
+  for (let i = 0; i < 5; i += 1) {
+    await a.node.audit.record(event(`recorded on A ${i}`));
+    await b.node.audit.record(event(`recorded on B ${i}`));
+  }
+  const all = await trail();
+  await waitFor('every record of the shared trail at the repository', async () => sequences().length >= all.length);
+  assert.deepEqual(sequences(), all, 'every record once, in order: only one node sends');
+  assert.ok(standingBy(a) !== standingBy(b), 'one node exports, the other stands by');
+  const [exporting, other] = standingBy(b) ? [a, b] : [b, a];
+
+  // The exporting node stops (its lease is not handed over: it runs out, as when a node dies).
+  await exporting.node.close();
+  for (let i = 0; i < 5; i += 1) await other.node.audit.record(event(`after the stop ${i}`));
+  const later = (await other.node.audit.list({ limit: 100_000 })).map((r) => r.sequence);
+  await waitFor('the records after the stop at the repository', async () => sequences().length >= later.length);
+  assert.deepEqual(sequences(), later, 'the other node went on after the last record sent, not from the start');
+});
+
+test('ATNA export cursor on PostgreSQL: a node moved to the server starts from its embedded cursor, then from the shared row', async (t) => {
+  const server = await startPostgres(t);
+  if (server === undefined) return;
+  const pool = openPostgresPool(await server.database('hospital'));
+  t.after(() => pool.end());
+  const embeddedFile = join(tempDir(t), 'atna-cursor');
+  await fileExportCursor(embeddedFile).write({ sequence: 7, hash: 'abc' });
+  const cursor = await openPostgresExportCursor(pool, 'arr.test:6514', { embeddedFile });
+  assert.deepEqual(await cursor.read(), { sequence: 7, hash: 'abc' }, 'not the whole trail again after the move');
+  await cursor.write({ sequence: 9, hash: 'def' });
+  assert.deepEqual(await cursor.read(), { sequence: 9, hash: 'def' });
+  const other = await openPostgresExportCursor(pool, 'other.test:6514', { embeddedFile: join(tempDir(t), 'none') });
+  assert.deepEqual(await other.read(), { sequence: 0, hash: undefined }, 'each audit repository its own position');
+  assert.deepEqual(
+    await (await openPostgresExportCursor(pool, 'arr.test:6514', { embeddedFile })).read(),
+    { sequence: 9, hash: 'def' },
+    'another node reads where this one got',
   );
 });
