@@ -6,8 +6,10 @@
 // is measured too and printed as its own figure. Each competitor is started fresh per run and first gets a 100-instance
 // warm-up study (another patient), then the timed study: the ratios compare the steady state a running PACS is in when
 // a study arrives; the warm-up study's rates, right after start, are printed too.
+// `-- --scale-out`: the same study into our node on PostgreSQL + S3 and Orthanc on PostgreSQL (ingest-scale-out.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { writeCtStudy } from '../src/synth/index.ts';
 import { freePort } from '../test/support/net.ts';
 import {
@@ -21,7 +23,14 @@ import {
   timeStudies,
 } from './peers.ts';
 import { median } from './stats.ts';
+import { benchScaleOut } from './ingest-scale-out.ts';
 import { spawnNode, verifyStored } from './our-node.ts';
+
+const { values: flags } = parseArgs({ options: { 'scale-out': { type: 'boolean', default: false } } });
+if (flags['scale-out']) {
+  await benchScaleOut();
+  process.exit(0);
+}
 
 const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 500);
 const WARM_UP_INSTANCES = Number(process.env['BENCH_WARM_UP_INSTANCES'] ?? 100);

@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitFor } from '../test/support/net.ts';
+import type { OrthancOptions } from '../src/cli/orthanc-pacs.ts';
 import { startOrthanc } from '../test/support/orthanc-pacs.ts';
 import { peerEnv } from '../test/support/tools.ts';
 import { run } from '../test/support/processes.ts';
@@ -116,7 +117,7 @@ export async function ingestIntoStorescp(
  */
 export async function ingestIntoOrthanc(
   studies: BenchStudies,
-  o: { durable: boolean; parent: string },
+  o: { durable: boolean; parent: string; postgresIndex?: OrthancOptions['postgresIndex'] },
 ): Promise<CompetitorRun> {
   const dir = mkdtempSync(join(o.parent, 'orthanc-'));
   // storescu only calls Orthanc, so the modality's own port is never used; Orthanc's config requires one.
@@ -124,6 +125,7 @@ export async function ingestIntoOrthanc(
     dir,
     tunedForIngest: true,
     syncStorageArea: o.durable,
+    ...(o.postgresIndex !== undefined ? { postgresIndex: o.postgresIndex } : {}),
     modalities: { bench: { aeTitle: 'BENCH_SCU', host: '127.0.0.1', port: 1 } },
   });
   try {

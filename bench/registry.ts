@@ -46,6 +46,7 @@ const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 5);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 25);
 const WORKERS = Number(process.env['BENCH_WORKERS'] ?? 2);
 const CACHE_MB = Number(process.env['BENCH_CACHE_MB'] ?? 4096);
+// On PostgreSQL its shared_buffers (BENCH_PG_SHARED_BUFFERS_MB) take the place of the per-worker cache.
 const { values: flags } = parseArgs({ options: { store: { type: 'string', default: 'sqlite' } } });
 if (flags.store !== 'sqlite' && flags.store !== 'postgres')
   throw new Error(`--store is sqlite (the default) or postgres, not ${flags.store}`);
@@ -57,7 +58,7 @@ const ON_POSTGRES = flags.store === 'postgres';
  * apart while loading. Commits stay durable (fsync on).
  */
 const POSTGRES_SETTINGS = {
-  shared_buffers: '1GB',
+  shared_buffers: `${Number(process.env['BENCH_PG_SHARED_BUFFERS_MB'] ?? 1024)}MB`,
   effective_cache_size: '3GB',
   random_page_cost: 1.1,
   jit: 'off',

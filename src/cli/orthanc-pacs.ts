@@ -39,10 +39,17 @@ export interface OrthancOptions {
   dicomwebClient?: { servers: Record<string, { url: string; headers?: Record<string, string> }>; caFile: string };
   /** Orthanc's DICOMweb plugin as a server, at `/dicom-web/` (the benchmark's competitor). */
   dicomwebServer?: boolean;
+  /**
+   * Its index on a PostgreSQL server (Debian's orthanc-postgresql plugin) instead of SQLite beside the files, as
+   * Orthanc's documentation describes for larger sites; the files stay in `dir`.
+   */
+  postgresIndex?: { host: string; port: number; database: string; user: string; password: string };
 }
 
 /** Where Debian's orthanc-dicomweb package puts the plugin. */
 export const ORTHANC_DICOMWEB_PLUGIN = '/usr/share/orthanc/plugins/libOrthancDicomWeb.so';
+/** Where Debian's orthanc-postgresql package puts the index plugin. */
+export const ORTHANC_POSTGRESQL_INDEX_PLUGIN = '/usr/share/orthanc/plugins/libOrthancPostgreSQLIndex.so';
 
 export interface OrthancPacs {
   aeTitle: string;
@@ -83,7 +90,10 @@ export async function startOrthanc(o: OrthancOptions): Promise<OrthancPacs> {
     Name: `PACS ${aeTitle}`,
     StorageDirectory: join(o.dir, 'storage'),
     IndexDirectory: join(o.dir, 'storage'),
-    Plugins: o.dicomwebClient !== undefined || o.dicomwebServer === true ? [ORTHANC_DICOMWEB_PLUGIN] : [],
+    Plugins: [
+      ...(o.dicomwebClient !== undefined || o.dicomwebServer === true ? [ORTHANC_DICOMWEB_PLUGIN] : []),
+      ...(o.postgresIndex !== undefined ? [ORTHANC_POSTGRESQL_INDEX_PLUGIN] : []),
+    ],
     HttpServerEnabled: true,
     HttpPort: httpPort,
     RemoteAccessAllowed: false,
@@ -154,6 +164,23 @@ export async function startOrthanc(o: OrthancOptions): Promise<OrthancPacs> {
           KeepAlive: true,
           TcpNoDelay: true,
           SyncStorageArea: o.syncStorageArea ?? true,
+        }
+      : {}),
+    ...(o.postgresIndex !== undefined
+      ? {
+          PostgreSQL: {
+            EnableIndex: true,
+            EnableStorage: false,
+            Host: o.postgresIndex.host,
+            Port: o.postgresIndex.port,
+            Database: o.postgresIndex.database,
+            Username: o.postgresIndex.user,
+            Password: o.postgresIndex.password,
+            // Its documentation: no lock when several Orthanc share the database; a connection per DICOM thread
+            // so that associations do not queue for one connection (new in 4.0).
+            Lock: false,
+            IndexConnectionsCount: o.tunedForIngest === true ? 4 : 1,
+          },
         }
       : {}),
   };

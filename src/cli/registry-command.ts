@@ -57,6 +57,8 @@ export function initRegistry(dir: string, v: RegistryInitValues): string {
     '# add it as { ura, name, role: patient-portal, commonName: <CN of its certificate> } (docs/registry.md, "Who may change what").',
     '# At national scale add `workers: 2` (processes on the one port) and `cache: { sizeMb: 4096, warm: true }`',
     '# (a page cache per worker that holds the localizations and consent terms); see docs/registry.md.',
+    '# Several registry machines share one PostgreSQL database with',
+    '# `database: { kind: postgresql, host, name, user, passwordFile }` (docs/registry.md, "On PostgreSQL").',
     '',
   ].join('\n');
   writeFileSync(path, header + stringify(config), { mode: 0o640, flag: 'wx' });

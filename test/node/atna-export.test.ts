@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { createServer } from 'node:tls';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { AUDIT_ACTIONS, openSqliteAuditTrail, type AuditEvent, type ChainedAuditTrail } from '../../src/audit/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/log/index.ts';
@@ -22,7 +22,7 @@ import { filesIn } from '../support/dicom-files.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { logLines, startTestNode, type TestNode } from '../support/node.ts';
 import { startPostgres } from '../support/postgres.ts';
-import { startRsyslog } from '../support/rsyslog.ts';
+import { type Rsyslog, startRsyslog } from '../support/rsyslog.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 
@@ -49,11 +49,15 @@ async function validate(
 const attribute = (xml: string, element: string, name: string): string | undefined =>
   new RegExp(`<${element}\\b[^>]*\\b${name}="([^"]*)"`).exec(xml)?.[1];
 
-test('ATNA export: every record as a valid DICOM audit message over syslog TLS to rsyslog; an outage loses nothing', async (t) => {
-  const tools = ['rsyslogd', 'xmllint', 'storescu'].map((p) => requireTool(t, p));
-  if (tools.includes(undefined)) return;
-  const [rsyslogd, xmllint] = tools as [string, string, string];
-  const work = tempDir(t);
+/**
+ * rsyslog as the hospital's audit repository, and the `audit.atna` settings a node sends to it with: a client
+ * certificate from the repository's CA, files in `work`.
+ */
+async function auditRepository(
+  t: TestContext,
+  rsyslogd: string,
+  work: string,
+): Promise<{ repository: Rsyslog; atna: Record<string, unknown> }> {
   const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
   const repository = await startRsyslog(t, { rsyslogd, ca, dir: join(work, 'rsyslog'), port: await freePort() });
   const client = issueNodeCertificate(ca, {
@@ -63,15 +67,20 @@ test('ATNA export: every record as a valid DICOM audit message over syslog TLS t
   writeFileSync(join(work, 'node.crt'), client.certPem);
   writeFileSync(join(work, 'node.key'), client.keyPem, { mode: 0o600 });
   writeFileSync(join(work, 'ca.crt'), ca.certPem);
+  const tls = { certFile: join(work, 'node.crt'), keyFile: join(work, 'node.key'), caFile: join(work, 'ca.crt') };
+  return { repository, atna: { host: '127.0.0.1', port: repository.port, tls, pollMs: 100 } };
+}
+
+test('ATNA export: every record as a valid DICOM audit message over syslog TLS to rsyslog; an outage loses nothing', async (t) => {
+  const tools = ['rsyslogd', 'xmllint', 'storescu'].map((p) => requireTool(t, p));
+  if (tools.includes(undefined)) return;
+  const [rsyslogd, xmllint] = tools as [string, string, string];
+  const work = tempDir(t);
+  const { repository, atna } = await auditRepository(t, rsyslogd, work);
   const n = await startTestNode(t, {
     peers: [{ aeTitle: 'MODALITY', host: '127.0.0.1', description: 'test modality' }],
     edit: (raw) => {
-      (raw['audit'] as Record<string, unknown>)['atna'] = {
-        host: '127.0.0.1',
-        port: repository.port,
-        tls: { certFile: join(work, 'node.crt'), keyFile: join(work, 'node.key'), caFile: join(work, 'ca.crt') },
-        pollMs: 100,
-      };
+      (raw['audit'] as Record<string, unknown>)['atna'] = atna;
     },
   });
 
@@ -355,26 +364,13 @@ test('ATNA export with two nodes on one database: one exports at a time, every r
   if (rsyslogd === undefined || server === undefined) return;
   const db = await server.database('hospital');
   const work = tempDir(t);
-  const ca = createTestCa({ commonName: 'Beeldbrug test CA' });
-  const repository = await startRsyslog(t, { rsyslogd, ca, dir: join(work, 'rsyslog'), port: await freePort() });
-  const client = issueNodeCertificate(ca, {
-    commonName: 'noord.test',
-    organization: { name: 'Testziekenhuis', ura: '12345678' },
-  });
-  writeFileSync(join(work, 'node.crt'), client.certPem);
-  writeFileSync(join(work, 'node.key'), client.keyPem, { mode: 0o600 });
-  writeFileSync(join(work, 'ca.crt'), ca.certPem);
+  const { repository, atna } = await auditRepository(t, rsyslogd, work);
   const shared =
     (keysOf?: { audit: string; store: string }) =>
     (raw: Record<string, unknown>): void => {
       raw['database'] = { kind: 'postgresql', ...db };
       const audit = raw['audit'] as Record<string, unknown>;
-      audit['atna'] = {
-        host: '127.0.0.1',
-        port: repository.port,
-        tls: { certFile: join(work, 'node.crt'), keyFile: join(work, 'node.key'), caFile: join(work, 'ca.crt') },
-        pollMs: 100,
-      };
+      audit['atna'] = atna;
       if (keysOf !== undefined) {
         audit['keyFile'] = keysOf.audit;
         (raw['store'] as Record<string, unknown>)['encryptionKeyFile'] = keysOf.store;

@@ -19,7 +19,7 @@ import { datasetsByUid, filesIn } from '../support/dicom-files.ts';
 import { waitFor } from '../support/net.ts';
 import { logLines, restartTestNode, startTestNode } from '../support/node.ts';
 import { startPostgres } from '../support/postgres.ts';
-import { startObjectStorage } from '../support/rgw.ts';
+import { startObjectStorage, startObjectStorageServer } from '../support/rgw.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 
@@ -169,4 +169,23 @@ test('two nodes on one database and one bucket purge each study once: the retent
   const purges = await b.node.audit.list({ action: 'purge' });
   assert.deepEqual(purges.map((r) => r.objects.studyInstanceUid).sort(), studies);
   assert.equal(new Set(purges.map((r) => r.accessPoint.node)).size, 1, 'one node did the purging');
+});
+
+test('the test object storage stops whole: its monitor, OSD and gateway are gone, so no test leaves daemons behind', async (t) => {
+  for (const tool of ['ceph-mon', 'ceph-osd', 'radosgw', 'curl']) if (requireTool(t, tool) === undefined) return;
+  const server = await startObjectStorageServer(tempDir(t, 'beeldbrug-rgw-'));
+  assert.equal(server.pids.length, 3, 'the monitor, the OSD and the gateway');
+  // Killed daemons wait as zombies until init reaps them: those count as gone.
+  const alive = (pid: number): boolean => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return !['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+    } catch {
+      return false;
+    }
+  };
+  for (const pid of server.pids) assert.ok(alive(pid), `daemon ${pid} runs`);
+  server.stop();
+  // No event says a process that is not our child has ended; the test's timeout bounds this look.
+  while (server.pids.some(alive)) await new Promise((resolve) => setTimeout(resolve, 20));
 });

@@ -24,22 +24,27 @@ export interface TestObjectStorage {
   client: S3Client;
 }
 
-/** Starts a gateway for this test (killed when it ends), or skips (a developer machine without Ceph) / fails (CI). */
-export async function startObjectStorage(t: TestContext): Promise<TestObjectStorage | undefined> {
-  for (const tool of ['ceph-mon', 'ceph-osd', 'radosgw', 'curl'])
-    if (requireTool(t, tool) === undefined) return undefined;
-  const dir = tempDir(t, 'beeldbrug-rgw-');
-  const run = join(dir, 'run');
+export interface ObjectStorageServer extends TestObjectStorage {
+  /** The monitor's, the OSD's and the gateway's process ids. */
+  pids: readonly number[];
+  /** Kills the daemons (SIGKILL: the memory store would otherwise write everything it holds to disk on the way out). */
+  stop(): void;
+}
+
+/** Starts a monitor, a memory-store OSD and the gateway in `dir` (start-rgw.sh), for a test or a benchmark. */
+export async function startObjectStorageServer(
+  dir: string,
+  o: { memoryBytes?: number } = {},
+): Promise<ObjectStorageServer> {
+  const ceph = join(dir, 'ceph');
+  const run = join(ceph, 'run');
   const script = new URL('./start-rgw.sh', import.meta.url).pathname;
-  // The daemons' pids are read at once: the temporary folder that lists them is removed before this test's later
-  // after-hooks run, and a daemon left running would take CPU from every test after it.
   const daemons = (): number[] =>
     safeList(run)
       .filter((n) => n.endsWith('.bgpid'))
       .map((f) => Number(readFileSync(join(run, f), 'utf8')));
   let pids: number[] = [];
-  t.after(() => {
-    // SIGKILL: the memory store would otherwise write everything it holds to disk on the way out.
+  const stop = (): void => {
     for (const pid of pids) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -47,24 +52,26 @@ export async function startObjectStorage(t: TestContext): Promise<TestObjectStor
         // Gone already.
       }
     }
-  });
+  };
   let stdout: string;
   try {
-    ({ stdout } = await promisify(execFile)(script, [dir], {
-      env: { ...process.env, RGW_MEMSTORE_BYTES: String(2 ** 30) },
+    ({ stdout } = await promisify(execFile)(script, [ceph], {
+      env: { ...process.env, RGW_MEMSTORE_BYTES: String(o.memoryBytes ?? 2 ** 30) },
     }));
-  } finally {
+  } catch (err) {
     pids = daemons();
+    stop();
+    throw err;
   }
+  pids = daemons();
   const s = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
     endpoint: string;
     region: string;
     accessKey: string;
     secretKey: string;
   };
-  const keys = tempDir(t);
-  const accessKeyFile = join(keys, 's3-access-key');
-  const secretKeyFile = join(keys, 's3-secret-key');
+  const accessKeyFile = join(dir, 's3-access-key');
+  const secretKeyFile = join(dir, 's3-secret-key');
   writeFileSync(accessKeyFile, `${s.accessKey}\n`, { mode: 0o600 });
   writeFileSync(secretKeyFile, `${s.secretKey}\n`, { mode: 0o600 });
   const client = new S3Client({
@@ -75,7 +82,6 @@ export async function startObjectStorage(t: TestContext): Promise<TestObjectStor
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
-  t.after(() => client.destroy());
   return {
     ...s,
     accessKeyFile,
@@ -85,7 +91,23 @@ export async function startObjectStorage(t: TestContext): Promise<TestObjectStor
       await client.send(new CreateBucketCommand({ Bucket: name }));
       return { endpoint: s.endpoint, region: s.region, bucket: name, accessKeyFile, secretKeyFile };
     },
+    pids,
+    stop: () => {
+      client.destroy();
+      stop();
+    },
   };
+}
+
+/** Starts a gateway for this test (killed when it ends), or skips (a developer machine without Ceph) / fails (CI). */
+export async function startObjectStorage(t: TestContext): Promise<TestObjectStorage | undefined> {
+  for (const tool of ['ceph-mon', 'ceph-osd', 'radosgw', 'curl'])
+    if (requireTool(t, tool) === undefined) return undefined;
+  // Stopped by the test's own after-hook, registered only once it started: the temporary folder that lists the
+  // daemons' pids is removed before later hooks run, and a daemon left running takes CPU from every test after it.
+  const server = await startObjectStorageServer(tempDir(t, 'beeldbrug-rgw-'));
+  t.after(() => server.stop());
+  return server;
 }
 
 function safeList(dir: string): string[] {
