@@ -9,7 +9,6 @@ export {
   inPostgresTransaction,
   migratePostgres,
   openPostgresPool,
-  throwDatabaseProblem,
   type Isolation,
   type PostgresClient,
   type PostgresPool,

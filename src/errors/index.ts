@@ -1,2 +1,3 @@
 export { ErrorCatalog, type ErrorCode } from './catalog.ts';
 export { BeeldbrugError, dimseStatusOf } from './beeldbrug-error.ts';
+export { throwDatabaseProblem } from './database-problem.ts';

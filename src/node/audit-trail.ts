@@ -6,8 +6,8 @@ import {
   type ChainedAuditTrail,
 } from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
-import { openPostgresPool, throwDatabaseProblem } from '../database/index.ts';
-import { BeeldbrugError } from '../errors/index.ts';
+import { openPostgresPool } from '../database/index.ts';
+import { BeeldbrugError, throwDatabaseProblem } from '../errors/index.ts';
 import { readEncryptionKeyFile, StoreError } from '../store/index.ts';
 
 export const AUDIT_FILE = 'audit.sqlite';

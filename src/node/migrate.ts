@@ -2,15 +2,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrateAuditTrail, openPostgresAuditTable, type AuditMigrationReport } from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
-import {
-  copyTable,
-  openPostgresPool,
-  PostgresDatabase,
-  type TableCopyReport,
-  throwDatabaseProblem,
-} from '../database/index.ts';
+import { copyTable, openPostgresPool, PostgresDatabase, type TableCopyReport } from '../database/index.ts';
 import { openPostgresInbox, openPostgresOutbox } from '../exchange/index.ts';
-import { BeeldbrugError } from '../errors/index.ts';
+import { BeeldbrugError, throwDatabaseProblem } from '../errors/index.ts';
 import { migrateStudyIndex, PostgresStudyIndex, type IndexMigrationReport } from '../store/index.ts';
 import { EXCHANGE_FILE, EXCHANGE_TABLES } from './node-store.ts';
 import { AUDIT_FILE, auditTrailLocation, databaseLocation, readAuditKey } from './audit-trail.ts';

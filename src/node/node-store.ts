@@ -10,9 +10,8 @@ import {
   type PostgresPool,
   type TaskLeases,
   type TableToCopy,
-  throwDatabaseProblem,
 } from '../database/index.ts';
-import { BeeldbrugError } from '../errors/index.ts';
+import { BeeldbrugError, throwDatabaseProblem } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import {
   openPostgresInbox,

@@ -1,8 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RegistryConfig } from '../config/index.ts';
-import { throwDatabaseProblem } from '../database/index.ts';
-import { BeeldbrugError } from '../errors/index.ts';
+import { BeeldbrugError, throwDatabaseProblem } from '../errors/index.ts';
 import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 import { RateLimiter } from './rate-limiter.ts';
