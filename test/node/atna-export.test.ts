@@ -49,6 +49,17 @@ async function validate(
 const attribute = (xml: string, element: string, name: string): string | undefined =>
   new RegExp(`<${element}\\b[^>]*\\b${name}="([^"]*)"`).exec(xml)?.[1];
 
+/** A plain record of someone reading, with the description that tells it apart. */
+const event = (description: string): AuditEvent => ({
+  action: 'read',
+  outcome: 'success',
+  description,
+  user: { id: 'u', name: 'U' },
+  accessPoint: { node: 'n' },
+  objects: {},
+  grounds: {},
+});
+
 /**
  * rsyslog as the hospital's audit repository, and the `audit.atna` settings a node sends to it with: a client
  * certificate from the repository's CA, files in `work`.
@@ -292,15 +303,6 @@ test('ATNA export: after the trail is put back to an older copy (and accepted), 
   const path = join(work, 'audit.sqlite');
   const witnessFile = join(work, 'witness.json');
   const key = randomBytes(32);
-  const event = (description: string): AuditEvent => ({
-    action: 'read',
-    outcome: 'success',
-    description,
-    user: { id: 'u', name: 'U' },
-    accessPoint: { node: 'n' },
-    objects: {},
-    grounds: {},
-  });
   const logged: string[] = [];
   const logger = createLogger({
     level: 'info',
@@ -381,15 +383,6 @@ test('ATNA export with two nodes on one database: one exports at a time, every r
   const b = await startTestNode(t, {
     aeTitle: 'BB_B',
     edit: shared({ audit: keys.audit.keyFile, store: keys.store.encryptionKeyFile }),
-  });
-  const event = (description: string): AuditEvent => ({
-    action: 'read',
-    outcome: 'success',
-    description,
-    user: { id: 'u', name: 'U' },
-    accessPoint: { node: 'n' },
-    objects: {},
-    grounds: {},
   });
   const sequences = (): number[] =>
     repository
