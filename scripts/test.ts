@@ -5,13 +5,7 @@ import { globSync } from 'node:fs';
 
 const roots = process.argv.slice(2);
 const patterns = roots.length > 0 ? roots.map((r) => `${r}/**/*.test.ts`) : ['src/**/*.test.ts', 'test/**/*.test.ts'];
-// The soak tests (a node killed tens of times) take minutes each: started first, they run beside the short files
-// instead of alone at the end, which on two test processes is where the suite's time went.
-const soak = (f: string): number => (/[/-]kill[-.]/.test(f) ? 0 : 1);
-const files = patterns
-  .flatMap((p) => globSync(p))
-  .sort()
-  .sort((a, b) => soak(a) - soak(b));
+const files = patterns.flatMap((p) => globSync(p)).sort();
 if (files.length === 0) {
   console.error(`no test files match ${patterns.join(', ')}`);
   process.exit(1);
