@@ -9,11 +9,9 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import pg from 'pg';
-import type { PostgresSettings } from '../src/database/index.ts';
 import { writeCtStudy } from '../src/synth/index.ts';
 import { freePort } from '../test/support/net.ts';
-import { startPostgresServer } from '../test/support/postgres.ts';
+import { queryAsOwner, startPostgresServer } from '../test/support/postgres.ts';
 import { startObjectStorageServer } from '../test/support/rgw.ts';
 import { spawnNode } from './our-node.ts';
 import { benchFolder, type BenchStudies, type CompetitorRun, ingestIntoOrthanc, timeStudies } from './peers.ts';
@@ -32,22 +30,6 @@ const POSTGRES_SETTINGS = {
   max_wal_size: '4GB',
   max_connections: 200,
 };
-
-async function count(settings: PostgresSettings, sql: string): Promise<number> {
-  const client = new pg.Client({
-    host: settings.host,
-    port: settings.port,
-    user: settings.user,
-    database: settings.name,
-    password: readFileSync(settings.passwordFile ?? '', 'utf8').trim(),
-  });
-  await client.connect();
-  try {
-    return Number((await client.query<{ n: string }>(sql)).rows[0]?.n ?? 0);
-  } finally {
-    await client.end();
-  }
-}
 
 export async function benchScaleOut(): Promise<void> {
   const work = benchFolder('beeldbrug-bench-scale-out-');
@@ -93,7 +75,9 @@ export async function benchScaleOut(): Promise<void> {
       } finally {
         await node.stop();
       }
-      const indexed = await count(database, 'SELECT count(*) AS n FROM instances');
+      const indexed = Number(
+        (await queryAsOwner<{ n: string }>(database, 'SELECT count(*) AS n FROM instances'))[0]?.n ?? 0,
+      );
       if (indexed !== sent) throw new Error(`our node indexed ${indexed} of ${sent} instances on PostgreSQL`);
       const listed =
         objects !== undefined

@@ -34,7 +34,7 @@ import {
   type RegistryStore,
   SqliteRegistryStore,
 } from '../src/registry/index.ts';
-import { startPostgresServer, type PostgresServer } from '../test/support/postgres.ts';
+import { queryAsOwner, startPostgresServer, type PostgresServer } from '../test/support/postgres.ts';
 import { peakRssMb } from './peers.ts';
 import type { LoadOptions, LoadResult } from './registry-load.ts';
 import { HOSPITALS, PSEUDONYM_BYTES, profileOf, pseudonymOrder, pseudonymsOf } from './registry-population.ts';
@@ -324,19 +324,7 @@ async function openStore(
   const server = await startPostgresServer(clusterDir, { settings: POSTGRES_SETTINGS });
   const database = fresh ? await server.database('registry') : { ...server.base, name: 'registry' };
   const store = await PostgresRegistryStore.connect(database);
-  const admin = async <T extends pg.QueryResultRow>(sql: string): Promise<T[]> => {
-    const client = new pg.Client({
-      ...database,
-      database: database.name,
-      password: readFileSync(database.passwordFile ?? '', 'utf8').trim(),
-    });
-    await client.connect();
-    try {
-      return (await client.query<T>(sql)).rows;
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = <T extends pg.QueryResultRow>(sql: string): Promise<T[]> => queryAsOwner<T>(database, sql);
   return {
     store,
     database,

@@ -161,8 +161,17 @@ export function onBothDatabases<T extends { close(): Promise<void> }>(
   });
 }
 
-/** A connection as the database's owner, the way an administrator looks into (or edits) the node's tables; ended with `t`. */
-export async function asOwner(t: TestContext, s: PostgresSettings): Promise<pg.Client> {
+/** One statement as the database's owner (the user the settings name), on a connection of its own. */
+export async function queryAsOwner<T extends pg.QueryResultRow>(s: PostgresSettings, sql: string): Promise<T[]> {
+  const client = await connectAsOwner(s);
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function connectAsOwner(s: PostgresSettings): Promise<pg.Client> {
   const client = new pg.Client({
     host: s.host,
     port: s.port,
@@ -171,6 +180,12 @@ export async function asOwner(t: TestContext, s: PostgresSettings): Promise<pg.C
     password: readFileSync(s.passwordFile!, 'utf8').trim(),
   });
   await client.connect();
+  return client;
+}
+
+/** A connection as the database's owner, the way an administrator looks into (or edits) the node's tables; ended with `t`. */
+export async function asOwner(t: TestContext, s: PostgresSettings): Promise<pg.Client> {
+  const client = await connectAsOwner(s);
   t.after(() => client.end());
   return client;
 }
