@@ -46,6 +46,7 @@ export class NodeRecords {
   readonly #config: Readonly<Config>;
   readonly #logger: Logger;
   readonly #pools = new Map<string, PostgresPool>();
+  #leases: Promise<TaskLeases> | undefined;
 
   constructor(config: Readonly<Config>, logger: Logger) {
     this.#config = config;
@@ -104,13 +105,14 @@ export class NodeRecords {
   }
 
   /** The leases of work one node does for all that share the database; alone on its data folder, it holds them all. */
-  async taskLeases(): Promise<TaskLeases> {
-    if (!this.#onServer) return SOLE_NODE;
-    try {
-      return await openPostgresTaskLeases(this.#pool(), this.#lease.holder);
-    } catch (cause) {
+  taskLeases(): Promise<TaskLeases> {
+    if (!this.#onServer) return Promise.resolve(SOLE_NODE);
+    // One for the node's tasks (retention, the audit export): its table is migrated once, at the first ask.
+    this.#leases ??= openPostgresTaskLeases(this.#pool(), this.#lease.holder).catch((cause: unknown) => {
+      this.#leases = undefined;
       throw this.#problem(cause);
-    }
+    });
+    return this.#leases;
   }
 
   /**
