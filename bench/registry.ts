@@ -5,7 +5,10 @@
 // given. The registry then runs as its own process (`beeldbrug registry start`), and a separate load process asks
 // localization questions over HTTPS with mutual TLS on loopback: real pseudonyms (the network key's HMAC of valid
 // BSNs), nine in ten of patients the registry knows. Prints the rate, p50 and p99 latency, and the peak memory of the
-// registry's processes and (on PostgreSQL) the server's; the last line is `registry_qps=X p99_ms=Y rss_mb=Z`.
+// registry's processes and (on PostgreSQL) the server's: `registry_qps=X p99_ms=Y rss_mb=Z`. The same load process
+// measures, in turns with the registry, its floor (bench/registry-floor.ts: node's HTTPS with mutual TLS answering one
+// fixed Bundle, the transport's ceiling on this machine); the last line is the registry's rate over the floor's,
+// `registry_ratio_vs_floor=R`.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -36,6 +39,7 @@ import {
 } from '../src/registry/index.ts';
 import { queryAsOwner, startPostgresServer, type PostgresServer } from '../test/support/postgres.ts';
 import { peakRssMb } from './peers.ts';
+import type { FloorOptions } from './registry-floor.ts';
 import type { LoadOptions, LoadResult } from './registry-load.ts';
 import { HOSPITALS, PSEUDONYM_BYTES, profileOf, pseudonymOrder, pseudonymsOf } from './registry-population.ts';
 
@@ -44,6 +48,8 @@ const SAMPLE = Number(process.env['BENCH_SAMPLE'] ?? 1_000_000);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 5);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 25);
+/** The registry and the floor are loaded in turn, this many times each. */
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const WORKERS = Number(process.env['BENCH_WORKERS'] ?? 2);
 const CACHE_MB = Number(process.env['BENCH_CACHE_MB'] ?? 4096);
 // On PostgreSQL its shared_buffers (BENCH_PG_SHARED_BUFFERS_MB) take the place of the per-worker cache.
@@ -230,7 +236,32 @@ async function startRegistryProcess(
   }
 }
 
-function runLoad(o: LoadOptions): Promise<LoadResult> {
+/** The floor (bench/registry-floor.ts) with as many processes as the registry has workers, answering `body`. */
+async function startFloor(
+  pki: ReturnType<typeof certificates>,
+  body: string,
+): Promise<{ child: ChildProcess; port: number; exited: Promise<number | null> }> {
+  const options: FloorOptions = { workers: WORKERS, caFile: pki.caFile, ...pki.registry, body };
+  const child = spawn(
+    process.execPath,
+    ['--disable-warning=ExperimentalWarning', join(root, 'bench/registry-floor.ts'), JSON.stringify(options)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  children.add(child);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let out = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const ready = /^READY floor https=(\d+)/m.exec(out);
+      if (ready?.[1] !== undefined) resolve(Number(ready[1]));
+    });
+    void exited.then((code) => reject(new Error(`the floor exited with ${code} before it was ready: ${out}`)));
+  });
+  return { child, port, exited };
+}
+
+function runLoad(o: LoadOptions): Promise<LoadResult[]> {
   const child = spawn(
     process.execPath,
     ['--disable-warning=ExperimentalWarning', join(root, 'bench/registry-load.ts'), JSON.stringify(o)],
@@ -243,7 +274,7 @@ function runLoad(o: LoadOptions): Promise<LoadResult> {
     child.once('exit', (code) => {
       children.delete(child);
       if (code !== 0) reject(new Error(`the load process exited with ${code}`));
-      else resolve(JSON.parse(out) as LoadResult);
+      else resolve(JSON.parse(out) as LoadResult[]);
     });
   });
 }
@@ -418,8 +449,27 @@ try {
     `registry: ${WORKERS} worker process(es) on https://127.0.0.1:${registry.port}, mutual TLS, query log at info level to a file; ` +
       `rate limit ${rateLimit.perSecond.toLocaleString('en')}/s per client, so that it does not throttle this benchmark`,
   );
+  const loadOptions = {
+    caFile: pki.caFile,
+    clients: pki.clients,
+    sampleFile,
+    connections: CONNECTIONS,
+    warmupSeconds: WARMUP_SECONDS,
+  };
+  // The floor answers what the registry answers most: a Bundle naming as many organizations as the typical answer,
+  // taken from a short unmeasured probe of the registry.
+  const [probe] = await runLoad({ ...loadOptions, ports: [registry.port], rounds: 1, warmupSeconds: 0, seconds: 2 });
+  const typical = Math.round((probe?.named ?? 0) / Math.max(1, probe?.requests ?? 0));
+  const answer = probe?.answers[typical] ?? Object.values(probe?.answers ?? {})[0];
+  if (answer === undefined)
+    throw new Error(`the registry gave no answer to the probe: ${probe?.firstErrors.join('\n')}`);
+  const floor = await startFloor(pki, answer);
   console.log(
-    `load process: ${CONNECTIONS} keep-alive connections as ${REQUESTERS.length} hospitals, one query in flight each, ${WARMUP_SECONDS} s warm-up, ${SECONDS} s measured`,
+    `floor: ${WORKERS} process(es) of node:https on https://127.0.0.1:${floor.port}, mutual TLS, answering one fixed Bundle of ${Buffer.byteLength(answer)} bytes that names ${typical} organization(s)`,
+  );
+  console.log(
+    `load process: ${CONNECTIONS} keep-alive connections as ${REQUESTERS.length} hospitals, one query in flight each; ` +
+      `${ROUNDS} rounds of registry then floor, each ${WARMUP_SECONDS} s warm-up and ${(SECONDS / ROUNDS).toFixed(1)} s measured (${SECONDS} s per server)`,
   );
   // PostgreSQL's memory is sampled while it serves: its processes come and go, and no kernel counter keeps a peak PSS.
   let postgresPeakMb = 0;
@@ -429,16 +479,17 @@ try {
           postgresPeakMb = Math.max(postgresPeakMb, pssMb(postgres?.pid() ?? 0));
         }, 250)
       : undefined;
-  const result = await runLoad({
-    port: registry.port,
-    caFile: pki.caFile,
-    clients: pki.clients,
-    sampleFile,
-    connections: CONNECTIONS,
-    warmupSeconds: WARMUP_SECONDS,
+  const [result, floorResult] = await runLoad({
+    ...loadOptions,
+    ports: [registry.port, floor.port],
+    rounds: ROUNDS,
     seconds: SECONDS,
   });
   clearInterval(sampler);
+  floor.child.kill('SIGTERM');
+  await floor.exited;
+  children.delete(floor.child);
+  if (result === undefined || floorResult === undefined) throw new Error('the load process measured nothing');
   const registryMb = registry.child.pid !== undefined ? registryPeakRssMb(registry.child.pid) : Number.NaN;
   const rss = registryMb + postgresPeakMb;
   console.log(
@@ -473,7 +524,14 @@ try {
     );
   if (logged < result.requests)
     throw new Error(`the query log has ${logged} lines for ${result.requests} answered queries`);
+
+  if (floorResult.errors > 0)
+    throw new Error(`the floor's answers were refused:\n${floorResult.firstErrors.join('\n')}`);
+  console.log(
+    `floor: ${floorResult.requests.toLocaleString('en')} in ${floorResult.seconds.toFixed(1)} s, ${floorResult.qps.toFixed(0)} answers/s, latency ms p50 ${floorResult.p50Ms.toFixed(2)}  p99 ${floorResult.p99Ms.toFixed(2)}`,
+  );
   console.log(`registry_qps=${result.qps.toFixed(0)} p99_ms=${result.p99Ms.toFixed(2)} rss_mb=${rss.toFixed(0)}`);
+  console.log(`registry_ratio_vs_floor=${(result.qps / floorResult.qps).toFixed(2)}`);
 } catch (err) {
   process.exitCode = 1;
   console.error(err instanceof Error ? err.message : err);

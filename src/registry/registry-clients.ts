@@ -19,18 +19,14 @@ export interface CallingClient {
   role: RegistryClientConfig['role'];
 }
 
-/** Read once per connection, as the access check does: renegotiation is off, so the certificate cannot change under it. */
-const subjectBySocket = new WeakMap<TLSSocket, { subject: string; commonName: string | undefined }>();
-
-function subjectOf(req: FastifyRequest): { subject: string; commonName: string | undefined } {
-  const socket = req.raw.socket as TLSSocket;
-  const known = subjectBySocket.get(socket);
-  if (known !== undefined) return known;
-  const lines = (socket.getPeerX509Certificate?.()?.subject ?? '').split('\n').filter((l) => l !== '');
-  const found = { subject: lines.join(', '), commonName: lines.find((l) => l.startsWith('CN='))?.slice(3) };
-  subjectBySocket.set(socket, found);
-  return found;
-}
+/**
+ * Read once per connection, as the access check does: renegotiation is off, so the certificate cannot change under it.
+ * The entry it matches is kept with it, for the list it was looked up in.
+ */
+const clientBySocket = new WeakMap<
+  TLSSocket,
+  { clients: readonly RegistryClientConfig[]; client: CallingClient | undefined }
+>();
 
 /**
  * Which configured client a request comes from. The access check has already found the URA on the client list; an
@@ -44,8 +40,15 @@ export function callingClient(
 ): CallingClient | undefined {
   const ura = req.partner?.ura;
   if (ura === undefined) throw new Error('a registry route ran without a client organization');
-  const { subject, commonName } = subjectOf(req);
+  const socket = req.raw.socket as TLSSocket;
+  const known = clientBySocket.get(socket);
+  if (known?.clients === clients && known.client?.ura === ura) return known.client;
+  const lines = (socket.getPeerX509Certificate?.()?.subject ?? '').split('\n').filter((l) => l !== '');
+  const subject = lines.join(', ');
+  const commonName = lines.find((l) => l.startsWith('CN='))?.slice(3);
   const matching = clients.filter((c) => c.ura === ura && (c.commonName === undefined || c.commonName === commonName));
   const entry = matching.find((c) => c.commonName !== undefined) ?? matching[0];
-  return entry !== undefined ? { ura, subject, role: entry.role } : undefined;
+  const client = entry !== undefined ? { ura, subject, role: entry.role } : undefined;
+  clientBySocket.set(socket, { clients, client });
+  return client;
 }

@@ -249,12 +249,16 @@ export class SqliteRegistryStore implements RegistryStore {
     return (this.#history.all(id) as unknown as ChangeRow[]).map(changeOf);
   }
 
-  /** A count walks every page of the localizations and the consent terms index, through SQLite's page cache. */
+  /**
+   * A count walks every page of the localizations and the consent terms index, through SQLite's page cache. The
+   * terms index is counted over a range: a plain count(*) is answered from the table's smallest index (the public
+   * ids), whatever INDEXED BY says, and left the index every question reads cold (48 µs a question instead of 15).
+   */
   async warm(): Promise<{ locations: number; consents: number }> {
     const count = (sql: string): number => Number((this.#db.prepare(sql).get() as { n: number }).n);
     return {
       locations: count('SELECT count(*) AS n FROM locations'),
-      consents: count('SELECT count(*) AS n FROM consents INDEXED BY consents_terms'),
+      consents: count("SELECT count(*) AS n FROM consents INDEXED BY consents_terms WHERE pseudonym >= x''"),
     };
   }
 
