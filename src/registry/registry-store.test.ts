@@ -52,6 +52,21 @@ const cases: StoreCase<RegistryStore>[] = [
         [permit.row],
       );
       assert.deepEqual(await store.forLocalization(pseudonym(9)), { consents: [], locations: [] });
+      // Every term as consentTermsOf reads it: an organization as actor, an end, a revocation.
+      const deny = await store.addConsent({
+        ...consent(pseudonym(1), 'deny', '10000003'),
+        period: { start: 10, end: 90 },
+      });
+      await store.revokeConsent(permit.id, 3000, portal);
+      const terms = (await store.forLocalization(pseudonym(1))).consents;
+      assert.deepEqual(terms, await store.consentTermsOf(pseudonym(1)));
+      assert.deepEqual(
+        terms.map((c) => [c.row, c.decision, c.actor.organization, c.period.end, c.revokedAt]),
+        [
+          [permit.row, 'permit', { type: 'hospital' }, undefined, 3000],
+          [deny.row, 'deny', { ura: '10000003' }, 90, undefined],
+        ],
+      );
     },
   ],
   [
