@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { type TestContext, test } from 'node:test';
 import { HttpsRegistryClient, PSEUDONYM_SYSTEM, pseudonymOf } from '../../src/registry/index.ts';
 import { call, midden } from '../support/exchange.ts';
+import { watchExits } from '../support/processes.ts';
 import {
   registryHome,
   startRegistryProcess,
@@ -80,19 +81,12 @@ test('registry start with two workers: a worker that dies stops the registry wit
   const r = await startWithWorkers(t, 2);
   const [first, second] = workerPids(r.child.pid ?? 0);
   assert.ok(first !== undefined && second !== undefined);
+  // The registry's exit does not wait for its workers' exits, and they are not our children: watch the other one.
+  const watching = await watchExits(t, [second]);
+  assert.ok(watching !== undefined, 'the other worker runs');
   process.kill(first, 'SIGKILL');
   const { code } = await r.exited;
   assert.equal(code, 1);
-  // The registry's exit does not wait for its workers' exits: wait for the other one to be gone (the test runner's
-  // timeout fails a worker that stays), not for a guessed 200 ms.
-  const gone = (): boolean => {
-    try {
-      process.kill(second, 0);
-      return false;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ESRCH';
-    }
-  };
-  while (!gone()) await new Promise((resolve) => setTimeout(resolve, 20));
+  await watching.exited;
   assert.throws(() => process.kill(second, 0), /ESRCH/, 'the other worker was stopped');
 });

@@ -2,8 +2,6 @@
 // store.objects): DCMTK stores a study into node A; node B finds it and hands it out with C-GET, byte for byte what A
 // hands out, reading the files A uploaded (encrypted) from the bucket.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -22,6 +20,7 @@ import { waitFor } from '../support/net.ts';
 import { logLines, restartTestNode, startTestNode } from '../support/node.ts';
 import { startPostgres } from '../support/postgres.ts';
 import { startObjectStorage, startObjectStorageServer } from '../support/rgw.ts';
+import { watchExits } from '../support/processes.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 
@@ -177,21 +176,8 @@ test('the test object storage stops whole: its monitor, OSD and gateway are gone
   for (const tool of ['ceph-mon', 'ceph-osd', 'radosgw', 'curl']) if (requireTool(t, tool) === undefined) return;
   const server = await startObjectStorageServer(tempDir(t, 'beeldbrug-rgw-'));
   assert.equal(server.pids.length, 3, 'the monitor, the OSD and the gateway');
-  // The daemons are not our children, so Node sees no exit of theirs: a pidfd per daemon (Linux 5.3) becomes readable
-  // when it exits, and this watcher ends then. Opened before the kill, so no exit goes unseen.
-  const watcher = spawn(
-    'python3',
-    [
-      '-c',
-      'import os, select, sys\nfds = [os.pidfd_open(int(p)) for p in sys.argv[1:]]\nprint("watching", flush=True)\nfor fd in fds: select.select([fd], [], [])',
-      ...server.pids.map(String),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  t.after(() => watcher.kill());
-  const ended = once(watcher, 'exit');
-  const watching = await Promise.race([once(watcher.stdout, 'data').then(() => true), ended.then(() => false)]);
-  assert.ok(watching, 'each daemon runs: a pidfd opens for every one');
+  const watching = await watchExits(t, server.pids);
+  assert.ok(watching !== undefined, 'each daemon runs');
   server.stop();
-  assert.deepEqual(await ended, [0, null], 'every daemon exited');
+  await watching.exited;
 });

@@ -1,5 +1,6 @@
 // Running real peers (DCMTK tools, storescp) as child processes with the environment they need (TCP_NODELAY=1).
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import type { TestContext } from 'node:test';
 import { peerEnv } from './tools.ts';
 
@@ -48,4 +49,34 @@ export function startPeer(t: TestContext, cmd: string, args: readonly string[]):
     p.kill('SIGTERM');
   });
   return { output: () => out };
+}
+
+/**
+ * Watches processes that are not our children (a registry's workers, Ceph's daemons), whose exits Node never sees: a
+ * pidfd per process (Linux 5.3) becomes readable when it exits. The pidfds are open when this resolves, so an exit
+ * after it is never missed; `exited` resolves once every one of them has exited. Resolves undefined when one of them
+ * is not running.
+ */
+export async function watchExits(
+  t: TestContext,
+  pids: readonly number[],
+): Promise<{ exited: Promise<void> } | undefined> {
+  const watcher = spawn(
+    'python3',
+    [
+      '-c',
+      'import os, select, sys\nfds = [os.pidfd_open(int(p)) for p in sys.argv[1:]]\nprint("watching", flush=True)\nfor fd in fds: select.select([fd], [], [])',
+      ...pids.map(String),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.after(() => watcher.kill());
+  const ended = once(watcher, 'exit');
+  const watching = await Promise.race([once(watcher.stdout, 'data').then(() => true), ended.then(() => false)]);
+  if (!watching) return undefined;
+  return {
+    exited: ended.then(([code]) => {
+      if (code !== 0) throw new Error(`the exit watcher failed with ${String(code)}`);
+    }),
+  };
 }
