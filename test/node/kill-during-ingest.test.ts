@@ -9,7 +9,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Dataset, newUid, SopClass, Tag, TransferSyntax, writeDataset } from '../../src/dicom/index.ts';
 import { Association, Status } from '../../src/dimse/index.ts';
 import { silentLogger } from '../../src/log/index.ts';
@@ -24,8 +23,11 @@ const ROUNDS = Number(process.env['KILL_ROUNDS'] ?? 50);
 const SETTLE_EVERY = 5;
 /** Modalities storing at the same time, each on its own association. */
 const MODALITIES = 2;
-/** The kill falls this long (uniformly at random) after the associations opened and the first C-STOREs went out. */
-const KILL_WINDOW_MS = 150;
+/**
+ * The kill falls after a random number of acknowledgements in the round, from none (the first C-STOREs just went out)
+ * to this many less one: counted in events, not milliseconds, so a slow machine shifts nothing.
+ */
+const KILL_AFTER_ACKS = 16;
 
 /** A Secondary Capture instance of random pixels, 1 KB to 200 KB: some fit one 64 KiB blob segment, most need several. */
 function instance(studyUid: string, uid: string): Buffer {
@@ -103,6 +105,11 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
       const failures: string[] = [];
       let storing = 0;
       let killed = false;
+      const killAfter = Math.floor(Math.random() * KILL_AFTER_ACKS);
+      let acksThisRound = 0;
+      let reachKillPoint = (): void => undefined;
+      const killPoint = new Promise<void>((resolve) => (reachKillPoint = resolve));
+      if (killAfter === 0) reachKillPoint();
       const modalities = associations.map(async (assoc) => {
         storing += 1;
         try {
@@ -117,8 +124,10 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
               data,
             });
             inFlight.delete(uid);
-            if (status === Status.Success) acknowledged.set(uid, sha256(data));
-            else failures.push(`status 0x${status.toString(16)}`);
+            if (status === Status.Success) {
+              acknowledged.set(uid, sha256(data));
+              if (++acksThisRound === killAfter) reachKillPoint();
+            } else failures.push(`status 0x${status.toString(16)}`);
           }
         } catch (err) {
           // After the kill the node died under us: that is the point. Before it, nothing may fail.
@@ -129,7 +138,8 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
         }
       });
 
-      await sleep(Math.random() * KILL_WINDOW_MS);
+      // The other modality's C-STORE is on its way when an acknowledgement comes in; a failure ends the wait too.
+      await Promise.race([killPoint, Promise.all(modalities)]);
       // A kill of an idle node proves nothing: the node runs, every modality is still storing, an instance is on its way.
       assert.deepEqual(failures, [], `round ${round}: nothing failed before the kill`);
       assert.equal(running.child.exitCode, null, `round ${round}: the node was still running at the kill`);
