@@ -10,7 +10,10 @@ import { testKey } from './store-test-support.ts';
 
 const CHILD = join(import.meta.dirname, 'crash-writer-child.ts');
 
-/** Starts the writer child, lets it run a random while after it is ready, then SIGKILLs it. */
+/**
+ * Starts the writer child and SIGKILLs it once it has recorded a random number of instances (none to 7): counted in
+ * its lines, not in milliseconds, so a slow machine shifts nothing. It is writing the next one by then.
+ */
 async function runAndKill(dataDir: string, key: Buffer, tag: number): Promise<number> {
   const child = spawn(
     process.execPath,
@@ -23,18 +26,19 @@ async function runAndKill(dataDir: string, key: Buffer, tag: number): Promise<nu
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  const recorded = (): number => out.split('\n').filter((l) => /^\d+$/.test(l)).length;
+  const killAfter = Math.floor(Math.random() * 8);
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.startsWith('ready\n')) resolve();
+      if (out.startsWith('ready\n') && recorded() >= killAfter) resolve();
     });
     child.on('exit', () => reject(new Error(`child exited early: ${err}`)));
   });
-  await new Promise((r) => setTimeout(r, 20 + Math.random() * 150));
   child.kill('SIGKILL');
   const signal = await exited;
   assert.equal(signal, 'SIGKILL', `child died on its own: ${err}`);
-  return out.split('\n').filter((l) => /^\d+$/.test(l)).length;
+  return recorded();
 }
 
 test('SIGKILL at random moments never leaves an indexed instance without its blob; recover() accounts for every blob', async (t) => {
