@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type NodeProcess, spawnNode, startNodeProcess } from '../../bench/our-node.ts';
 import { createTestCa, type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
 import { Dataset, encodePart10, newUid, SopClass, Tag, TransferSyntax } from '../../src/dicom/index.ts';
@@ -29,8 +28,11 @@ import { tempDir } from '../support/tmp.ts';
 const ROUNDS = Number(process.env['KILL_ROUNDS'] ?? 50);
 const SENDER_ROUNDS = Number(process.env['SENDER_KILL_ROUNDS'] ?? Math.ceil(ROUNDS * 0.4));
 const STUDY_INSTANCES = 120;
-/** The kill falls this long (uniformly at random) after a request of the push was seen in flight. */
-const KILL_WINDOW_MS = 200;
+/**
+ * The kill falls at a random step of the exchange (a request starting, answered or closed), from the first to this
+ * many: counted in events, not milliseconds, so a slow machine shifts nothing.
+ */
+const KILL_WITHIN_STEPS = 16;
 /** send-study.ts uploads batches of 16, 4 at a time: at most this many instances are cut off (and sent again) by a kill. */
 const CUT_OFF_PER_KILL = 4 * 16;
 /** How a push cut off by a dying partner fails (a connection refused, reset or cut mid-answer): a passing fault. */
@@ -153,18 +155,43 @@ function subscribed(t: TestContext, channel: string, listener: (message: unknown
   t.after(() => unsubscribe(channel, listener));
 }
 
-/** Polls until `probe` holds (`_what` names it for the reader); no deadline of its own (load decides how long things take): the test runner's timeout bounds it. */
-async function until(_what: string, probe: () => boolean | Promise<boolean>): Promise<void> {
-  // A probe may race the node it looks at (a temp file gone between listing and stat): that is a "not yet".
-  const holds = async (): Promise<boolean> => {
-    try {
-      return await probe();
-    } catch {
-      return false;
+/**
+ * What the test waits on: every step of the exchange it sees (a request starting, answered or closed; a file changing
+ * in a folder it watches) is counted and wakes the waits, which then look again. Nothing is looked at on a timer; a
+ * wait that never holds is ended by the test runner's timeout, which names the test.
+ */
+class Steps {
+  count = 0;
+  #waiters = new Set<() => void>();
+
+  step(): void {
+    this.count += 1;
+    const waiting = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiting) wake();
+  }
+
+  /** Watches a folder: a file made, changed or removed in it is a step (a temp file gone, a database written). */
+  watch(t: TestContext, dir: string): void {
+    const watcher = watch(dir, () => this.step());
+    t.after(() => watcher.close());
+  }
+
+  /** Until `probe` holds (`_what` names it for the reader), looked at after every step. */
+  async until(_what: string, probe: () => boolean | Promise<boolean>): Promise<void> {
+    for (;;) {
+      // Registered before the look, so a step during an asynchronous probe is not missed.
+      const next = new Promise<void>((wake) => this.#waiters.add(wake));
+      // A probe may race the node it looks at (a temp file gone between listing and stat): that is a "not yet".
+      if (await (async () => probe())().catch(() => false)) return;
+      await next;
     }
-  };
-  while (!(await holds())) {
-    await sleep(2);
+  }
+
+  /** Until a random step from the next to KILL_WITHIN_STEPS after it, or `holds` (the work ended first). */
+  randomStep(holds: () => boolean | Promise<boolean>): Promise<void> {
+    const at = this.count + 1 + Math.floor(Math.random() * KILL_WITHIN_STEPS);
+    return this.until('the step the kill falls at', async () => this.count >= at || (await holds()));
   }
 }
 
@@ -199,15 +226,18 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
   // instances it names as stored. Those are acknowledged: a kill must not lose one of them.
   const inFlight = new Set<ClientRequest>();
   const acknowledged = new Set<string>();
+  const steps = new Steps();
   subscribed(t, 'http.client.request.start', (m) => {
     const request = (m as { request: ClientRequest }).request;
     if (!EXCHANGE_PATH.test(request.path)) return;
     inFlight.add(request);
-    request.once('close', () => inFlight.delete(request));
+    request.once('close', () => (inFlight.delete(request), steps.step()));
+    steps.step();
   });
   subscribed(t, 'http.client.response.finish', (m) => {
     const { request, response } = m as { request: ClientRequest; response: IncomingMessage };
     const status = response.statusCode ?? 0;
+    if (EXCHANGE_PATH.test(request.path)) steps.step();
     if (!UPLOAD_PATH.test(request.path) || status < 200 || status > 299) return;
     const chunks: Buffer[] = [];
     response.on('data', (c: Buffer) => chunks.push(c));
@@ -272,12 +302,14 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
   try {
     while (kills < ROUNDS) {
       let outcome: { ok: true } | { ok: false; err: unknown } | undefined;
-      const attempt = push(current.study, current.transferId).then((o) => (outcome = o));
-      for (;;) {
-        await until('a request of the push is in flight', () => outcome !== undefined || inFlight.size > 0);
-        if (outcome === undefined) await sleep(Math.random() * KILL_WINDOW_MS);
-        if (outcome !== undefined || inFlight.size > 0) break;
-      }
+      const attempt = push(current.study, current.transferId).then((o) => {
+        outcome = o;
+        steps.step();
+        return o;
+      });
+      // At a random step of the push, when a request of it is in flight (else at the next step that has one).
+      await steps.randomStep(() => outcome !== undefined);
+      await steps.until('a request of the push is in flight', () => outcome !== undefined || inFlight.size > 0);
       const killedNow = outcome === undefined;
       if (killedNow) {
         // A kill of an idle node proves nothing: the receiver runs and a request of the push is on its way to it.
@@ -387,14 +419,18 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
   // The receiver's side of the wire: the sender's requests it is handling now.
   const inFlight = new Set<ServerResponse>();
   const uploading = new Set<ServerResponse>();
+  const steps = new Steps();
   subscribed(t, 'http.server.request.start', (m) => {
     const { request, response } = m as { request: IncomingMessage; response: ServerResponse };
     const path = (request.url ?? '').split('?')[0] ?? '';
     if (!EXCHANGE_PATH.test(path)) return;
     inFlight.add(response);
     if (UPLOAD_PATH.test(path)) uploading.add(response);
-    response.once('close', () => (inFlight.delete(response), uploading.delete(response)));
+    response.once('close', () => (inFlight.delete(response), uploading.delete(response), steps.step()));
+    steps.step();
   });
+  // The receiver's temp files come and go in its tmp folder.
+  steps.watch(t, join(receiverData, 'tmp'));
 
   const dir = tempDir(t, 'beeldbrug-sender-');
   const dataDir = join(dir, 'data');
@@ -422,6 +458,8 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
   // The sender's outbox as `beeldbrug send` sees it: the same database, opened beside the running node.
   const outbox = openSqliteOutbox(join(dataDir, 'exchange.sqlite'));
   t.after(() => outbox.close());
+  // The sender's outbox is written into its data folder (the database's write-ahead log): a delivery recorded is a step.
+  steps.watch(t, dataDir);
 
   const queued: { study: TestStudy; transferId: string }[] = [];
   const expected = new Map<string, string>();
@@ -470,17 +508,12 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
       while (expected.size - (await receiverStore.index.stats()).instances < 2 * STUDY_INSTANCES) await queueStudy();
       const node = await startNodeProcess('NOORD', dimsePort, dir, join(dir, 'beeldbrug.yaml'));
       sender = node;
-      let pushing = false;
-      for (;;) {
-        // The outbox resumes at start: a request of its push reaches the receiver (or this times out).
-        await until('the restarted sender pushes again', () => inFlight.size > 0 || allDelivered());
-        if (inFlight.size === 0) break;
-        await sleep(Math.random() * KILL_WINDOW_MS);
-        if (inFlight.size > 0) {
-          pushing = true;
-          break;
-        }
-      }
+      // The outbox resumes at start: its push reaches the receiver, and the kill falls at a random step of it, when a
+      // request is being handled (else at the next step that has one), unless everything was delivered first.
+      await steps.until('the restarted sender pushes again', () => inFlight.size > 0 || allDelivered());
+      await steps.randomStep(allDelivered);
+      await steps.until('a request of the push is being handled', async () => inFlight.size > 0 || allDelivered());
+      const pushing = inFlight.size > 0;
       if (!pushing) {
         // Everything went out before a kill fell: stop it cleanly, queue more, and go again.
         ranDry += 1;
@@ -497,7 +530,7 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
       // request the dead sender had already put in the socket may still start after the kill (seen under load: a temp
       // file listed just after the wait had held), so the wait is for no request in flight and no temp file at one
       // moment; a temp file that stays keeps the wait, and the test, from ending (the runner's timeout names it).
-      await until(
+      await steps.until(
         `kill ${kills}: the receiver cleaned up the cut-off uploads, no temp file left`,
         () => inFlight.size === 0 && filesBesidesSpare(receiverData, 'tmp').length === 0,
       );
@@ -510,10 +543,10 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
     }
     // Left alone, the sender's outbox works off the rest.
     sender = await startNodeProcess('NOORD', dimsePort, dir, join(dir, 'beeldbrug.yaml'));
-    await until('every queued transfer is delivered', allDelivered);
+    await steps.until('every queued transfer is delivered', allDelivered);
     await sender.stop();
     // No receiver request may still be running (the last one answered the commit).
-    await until('the receiver is idle', () => inFlight.size === 0);
+    await steps.until('the receiver is idle', () => inFlight.size === 0);
 
     let attempts = 0;
     for (const q of queued) {
