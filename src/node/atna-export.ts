@@ -58,11 +58,12 @@ export class AtnaExporter {
   #running: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   readonly #leaseMs: number;
+  #renewAt = 0;
 
   constructor(o: AtnaExporterOptions) {
     this.#o = o;
     this.#cursor = 0;
-    // Renewed at every look for records; another node takes over after a few missed looks (or seconds).
+    // Renewed every half lease while this node exports (ten looks for records); another takes over once it runs out.
     this.#leaseMs = Math.max(20 * o.pollMs, 3000);
   }
 
@@ -186,8 +187,17 @@ export class AtnaExporter {
     }
   }
 
-  #holdLease(): Promise<boolean> {
-    return this.#o.leases.take(TASK, this.#leaseMs);
+  /**
+   * Whether this node holds the export. The lease is renewed once half of it has passed, not at every look for records:
+   * one database write per half lease instead of one per poll. Counted from before the renewal was asked, so this node
+   * stops believing it holds the lease well before the others may take it over.
+   */
+  async #holdLease(): Promise<boolean> {
+    if (performance.now() < this.#renewAt) return true;
+    const asked = performance.now();
+    const held = await this.#o.leases.take(TASK, this.#leaseMs);
+    this.#renewAt = held ? asked + this.#leaseMs / 2 : 0;
+    return held;
   }
 
   /**
