@@ -78,10 +78,10 @@ export async function spawnWebNode(
             password: account.password,
             createdBy: { id: 'os:bench', name: 'bench (beeldbrug user add)' },
           });
-          accounts.addSshKey(partner.id, o.partner.publicKey);
+          await accounts.addSshKey(partner.id, o.partner.publicKey);
         }
       } finally {
-        accounts.close();
+        await accounts.close();
       }
     },
   });

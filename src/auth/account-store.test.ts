@@ -17,7 +17,10 @@ const policy = {
 };
 const PASSWORD = 'correct horse battery';
 
-function storeAt(t: { after(fn: () => void): void }, clock: { now: number }): { store: AccountStore; path: string } {
+function storeAt(
+  t: { after(fn: () => Promise<void>): void },
+  clock: { now: number },
+): { store: AccountStore; path: string } {
   const path = join(tempDir(t as never), 'accounts.sqlite');
   const store = new AccountStore(path, policy, () => new Date(clock.now));
   t.after(() => store.close());
@@ -49,7 +52,7 @@ test('a local account signs in with password and TOTP; the hash is argon2id and 
   const r = await store.signIn({ username: 'c.bakker', password: PASSWORD, code });
   assert.ok(r.ok);
   assert.equal(r.session.twoFactor, true);
-  assert.equal(store.session(r.token)?.account.username, 'c.bakker');
+  assert.equal((await store.session(r.token))?.account.username, 'c.bakker');
   const db = new DatabaseSync(path);
   t.after(() => db.close());
   const stored = db.prepare('SELECT password_hash FROM account').get() as { password_hash: string };
@@ -80,20 +83,20 @@ test('sessions expire when idle and at their maximum age; ending one signs out',
   };
   const idle = await signIn();
   clock.now += 29 * 60_000;
-  assert.ok(store.session(idle), 'used within the idle time');
+  assert.ok(await store.session(idle), 'used within the idle time');
   clock.now += 31 * 60_000;
-  assert.equal(store.session(idle), undefined, 'idle for 31 minutes: expired');
+  assert.equal(await store.session(idle), undefined, 'idle for 31 minutes: expired');
   const long = await signIn();
   for (let h = 0; h < 12 * 4; h++) {
     clock.now += 15 * 60_000;
-    if (h < 12 * 4 - 1) assert.ok(store.session(long), `in use, ${(h + 1) * 15} minutes`);
+    if (h < 12 * 4 - 1) assert.ok(await store.session(long), `in use, ${(h + 1) * 15} minutes`);
   }
-  assert.equal(store.session(long), undefined, 'twelve hours after sign-in, even when in use');
+  assert.equal(await store.session(long), undefined, 'twelve hours after sign-in, even when in use');
   clock.now += 60_000;
   const out = await signIn();
-  store.endSession(out);
-  assert.equal(store.session(out), undefined);
-  assert.equal(store.session('x'.repeat(43)), undefined, 'a made-up token');
+  await store.endSession(out);
+  assert.equal(await store.session(out), undefined);
+  assert.equal(await store.session('x'.repeat(43)), undefined, 'a made-up token');
 });
 
 test('five failures lock the account for fifteen minutes, even for the right credentials; unknown users look the same', async (t) => {
@@ -136,8 +139,8 @@ test('accounts are validated: user name, role, UZI role code, weak passwords, ta
   await assert.rejects(store.createLocal({ ...base, password: 'auditor1-is-me!' }), /user name/);
   await store.createLocal(base);
   await assert.rejects(store.createLocal({ ...base, username: 'Auditor1' }), /taken/);
-  assert.equal(store.count('auditor'), 1);
-  assert.equal(store.count('admin'), 0);
+  assert.equal(await store.count('auditor'), 1);
+  assert.equal(await store.count('admin'), 0);
 });
 
 test('sweeping removes expired sessions and keeps live ones', async (t) => {
@@ -161,8 +164,8 @@ test('sweeping removes expired sessions and keeps live ones', async (t) => {
     code: totpCode(totpSecret, totpStep(new Date(clock.now))),
   });
   assert.ok(old.ok && fresh.ok);
-  assert.equal(store.sweep(), 1, 'the session idle for 40 minutes goes');
-  assert.ok(store.session(fresh.token));
+  assert.equal(await store.sweep(), 1, 'the session idle for 40 minutes goes');
+  assert.ok(await store.session(fresh.token));
 });
 
 /** The database file and its write-ahead log as bytes: what a copy of the data folder gives away. */
@@ -191,7 +194,7 @@ test('TOTP secrets are sealed at rest: the database file holds neither the secre
     password: PASSWORD,
   });
   assert.ok(!holds(rawBytes(path), totpSecret), 'with the store open');
-  store.close();
+  await store.close();
   assert.ok(!holds(rawBytes(path), totpSecret), 'after close');
   const other = new AccountStore(path, policy, () => new Date(clock.now));
   t.after(() => other.close());
@@ -212,7 +215,7 @@ test('plain-text TOTP secrets of an older version are sealed on first open and s
   const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
   const { store, path } = storeAt(t, clock);
   await store.createLocal({ username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist', password: PASSWORD });
-  store.close();
+  await store.close();
   // As the previous version stored it: the base32 secret itself.
   const secret = newTotpSecret();
   const old = new DatabaseSync(path);
@@ -245,19 +248,19 @@ test('an admin disables, enables, unlocks and gives a new second factor; the las
 
   const first = await signIn(totpSecret);
   assert.ok(first.ok);
-  assert.equal(store.setDisabled(account.id, true).disabled, true);
-  assert.equal(store.session(first.token), undefined, 'disabling ends every session');
+  assert.equal((await store.setDisabled(account.id, true)).disabled, true);
+  assert.equal(await store.session(first.token), undefined, 'disabling ends every session');
   clock.now += 30_000;
   assert.deepEqual(await signIn(totpSecret), { ok: false, reason: 'disabled', account });
-  assert.equal(store.setDisabled(account.id, false).disabled, false);
+  assert.equal((await store.setDisabled(account.id, false)).disabled, false);
   clock.now += 30_000;
   assert.equal((await signIn(totpSecret)).ok, true, 'enabled again, the same factors sign in');
 
   for (let i = 0; i < 5; i++) await store.signIn({ username: 'c.bakker', password: 'wrong', code: '000000' });
-  assert.ok(store.find(account.id)?.lockedUntil !== null, 'locked after five failures');
+  assert.ok((await store.find(account.id))?.lockedUntil !== null, 'locked after five failures');
   clock.now += 30_000;
   assert.equal((await signIn(totpSecret)).ok, false);
-  assert.equal(store.unlock(account.id).lockedUntil, null);
+  assert.equal((await store.unlock(account.id)).lockedUntil, null);
   clock.now += 30_000;
   assert.equal((await signIn(totpSecret)).ok, true, 'unlocked at once, not after fifteen minutes');
 
@@ -267,23 +270,23 @@ test('an admin disables, enables, unlocks and gives a new second factor; the las
     assert.ok(r.ok);
     return r.token;
   })();
-  const reset = store.resetSecondFactor(account.id);
+  const reset = await store.resetSecondFactor(account.id);
   assert.notEqual(reset.totpSecret, totpSecret);
-  assert.equal(store.session(live), undefined, 'a new second factor ends the sessions of the old one');
+  assert.equal(await store.session(live), undefined, 'a new second factor ends the sessions of the old one');
   clock.now += 30_000;
   assert.equal((await signIn(totpSecret)).ok, false, 'the lost authenticator no longer works');
   assert.equal((await signIn(reset.totpSecret)).ok, true);
 
-  assert.throws(() => store.setDisabled(admin.account.id, true), /last enabled admin/);
-  assert.throws(() => store.unlock('no-such-id'), { code: 'ACCOUNT_NOT_FOUND' });
+  await assert.rejects(() => store.setDisabled(admin.account.id, true), /last enabled admin/);
+  await assert.rejects(() => store.unlock('no-such-id'), { code: 'ACCOUNT_NOT_FOUND' });
   assert.deepEqual(
-    store.list().map((a) => [a.username, a.role, a.disabled]),
+    (await store.list()).map((a) => [a.username, a.role, a.disabled]),
     [
       ['beheer', 'admin', false],
       ['c.bakker', 'radiologist', false],
     ],
   );
-  assert.ok(!JSON.stringify(store.list()).includes(reset.totpSecret), 'the list shows no secret');
+  assert.ok(!JSON.stringify(await store.list()).includes(reset.totpSecret), 'the list shows no secret');
 });
 
 test('a partner account names its organization; its password expires after 90 days and is changed with both factors', async (t) => {
@@ -341,7 +344,7 @@ test('a partner account names its organization; its password expires after 90 da
   await store.createLocal({ username: 'sec', name: 'Secretariaat', role: 'staff', password: PASSWORD });
   clock.now = Date.parse('2027-06-01T09:00:00Z');
   assert.equal((await store.checkPassword('sec', PASSWORD)).ok, true);
-  assert.equal(store.list().find((a) => a.username === 'sec')?.passwordExpiresAt, null);
+  assert.equal((await store.list()).find((a) => a.username === 'sec')?.passwordExpiresAt, null);
 });
 
 test('a signed-in person changes their password with the current one; the other sessions end', async (t) => {
@@ -369,8 +372,8 @@ test('a signed-in person changes their password with the current one; the other 
   await assert.rejects(store.changePassword(account.id, 'not it', 'another good passphrase', here), /not right/);
   await assert.rejects(store.changePassword(account.id, PASSWORD, 'short', here), /at least 12/);
   await store.changePassword(account.id, PASSWORD, 'another good passphrase', here);
-  assert.ok(store.session(here) !== undefined);
-  assert.equal(store.session(elsewhere), undefined);
+  assert.ok((await store.session(here)) !== undefined);
+  assert.equal(await store.session(elsewhere), undefined);
   assert.equal((await store.checkPassword('kliniek', PASSWORD)).ok, false);
 });
 
@@ -391,19 +394,26 @@ test("a partner's SSH key is checked and signs in only its own account", async (
     randomBytes(32),
   ]);
   const line = `ssh-ed25519 ${blob.toString('base64')} beheer@noord`;
-  assert.throws(() => store.addSshKey(staff.id, line), /only partner accounts/);
-  assert.throws(() => store.addSshKey(noord.id, 'ssh-dss AAAA'), /the type is one of/);
-  assert.throws(() => store.addSshKey(noord.id, `ssh-rsa ${blob.toString('base64')}`), /says it is ssh-ed25519/);
-  assert.throws(() => store.addSshKey(noord.id, `ssh-ed25519 ${blob.subarray(0, 20).toString('base64')}`), /cut short/);
-  const key = store.addSshKey(noord.id, line);
+  await assert.rejects(() => store.addSshKey(staff.id, line), /only partner accounts/);
+  await assert.rejects(() => store.addSshKey(noord.id, 'ssh-dss AAAA'), /the type is one of/);
+  await assert.rejects(() => store.addSshKey(noord.id, `ssh-rsa ${blob.toString('base64')}`), /says it is ssh-ed25519/);
+  await assert.rejects(
+    () => store.addSshKey(noord.id, `ssh-ed25519 ${blob.subarray(0, 20).toString('base64')}`),
+    /cut short/,
+  );
+  const key = await store.addSshKey(noord.id, line);
   assert.match(key.fingerprint, /^SHA256:[A-Za-z0-9+/]{43}$/);
   assert.equal(key.comment, 'beheer@noord');
-  assert.deepEqual(store.sshKeysOf(noord.id), [key]);
-  assert.throws(() => store.addSshKey(noord.id, line), /registered already/);
-  assert.equal(store.accountForSshKey('noord', 'ssh-ed25519', blob)?.id, noord.id);
-  assert.equal(store.accountForSshKey('zuid', 'ssh-ed25519', blob), undefined, "another partner's name with this key");
-  store.setDisabled(noord.id, true);
-  assert.equal(store.accountForSshKey('noord', 'ssh-ed25519', blob), undefined, 'a disabled account');
-  store.removeSshKey(noord.id, key.fingerprint);
-  assert.deepEqual(store.sshKeysOf(noord.id), []);
+  assert.deepEqual(await store.sshKeysOf(noord.id), [key]);
+  await assert.rejects(() => store.addSshKey(noord.id, line), /registered already/);
+  assert.equal((await store.accountForSshKey('noord', 'ssh-ed25519', blob))?.id, noord.id);
+  assert.equal(
+    await store.accountForSshKey('zuid', 'ssh-ed25519', blob),
+    undefined,
+    "another partner's name with this key",
+  );
+  await store.setDisabled(noord.id, true);
+  assert.equal(await store.accountForSshKey('noord', 'ssh-ed25519', blob), undefined, 'a disabled account');
+  await store.removeSshKey(noord.id, key.fingerprint);
+  assert.deepEqual(await store.sshKeysOf(noord.id), []);
 });

@@ -308,7 +308,7 @@ export class AccountStore {
     return { account: accountOf(this.#row(username)!), totpSecret };
   }
 
-  count(role?: Role): number {
+  async count(role?: Role): Promise<number> {
     const row = (
       role === undefined
         ? this.#db.prepare('SELECT COUNT(*) AS n FROM account').get()
@@ -367,7 +367,7 @@ export class AccountStore {
       throw new AccountError('SIGN_IN_FAILED', 'the current password is not right (failures count towards the lock)');
     await this.#setPassword(checked.row, next, current);
     this.#db.prepare('DELETE FROM session WHERE account_id = ? AND token_hash != ?').run(id, tokenHash(keepSession));
-    return this.find(id)!;
+    return (await this.find(id))!;
   }
 
   async #setPassword(row: AccountRow, next: string, current: string): Promise<void> {
@@ -434,7 +434,7 @@ export class AccountStore {
   }
 
   /** Registers an SSH public key for a partner's SFTP sign-in (an OpenSSH .pub line); answers it as listed. */
-  addSshKey(id: string, publicKey: string): SshKey {
+  async addSshKey(id: string, publicKey: string): Promise<SshKey> {
     const row = this.#byId(id);
     if (row.role !== 'partner')
       throw new AccountError('ACCOUNT_INVALID', 'only partner accounts sign in over SFTP, and so have SSH keys');
@@ -449,7 +449,7 @@ export class AccountStore {
     return { fingerprint, type: key.type, comment: key.comment, addedAt };
   }
 
-  sshKeysOf(id: string): SshKey[] {
+  async sshKeysOf(id: string): Promise<SshKey[]> {
     this.#byId(id);
     return (
       this.#db
@@ -458,7 +458,7 @@ export class AccountStore {
     ).map((k) => ({ fingerprint: k.fingerprint, type: k.type, comment: k.comment, addedAt: k.added_at }));
   }
 
-  removeSshKey(id: string, fingerprint: string): void {
+  async removeSshKey(id: string, fingerprint: string): Promise<void> {
     const removed = this.#db
       .prepare('DELETE FROM ssh_key WHERE account_id = ? AND fingerprint = ?')
       .run(id, fingerprint);
@@ -469,7 +469,7 @@ export class AccountStore {
    * The partner account a registered public key signs in: the user name must be its owner's, and the account enabled
    * and not locked. The caller checks the client's signature with the key.
    */
-  accountForSshKey(username: string, type: string, blob: Buffer): Account | undefined {
+  async accountForSshKey(username: string, type: string, blob: Buffer): Promise<Account | undefined> {
     const row = this.#row(username.toLowerCase());
     if (row === undefined || row.role !== 'partner' || row.disabled_at !== null) return undefined;
     if (row.locked_until > this.#now().getTime()) return undefined;
@@ -485,14 +485,14 @@ export class AccountStore {
    * The user name is the provider's, suffixed when a different account already holds it. An account an admin disabled
    * here is not signed in (undefined), whatever the provider says.
    */
-  signInExternal(p: {
+  async signInExternal(p: {
     subject: string;
     username: string;
     name: string;
     role: Role;
     uziRoleCode?: string;
     twoFactor: boolean;
-  }): { token: string; session: Session } | undefined {
+  }): Promise<{ token: string; session: Session } | undefined> {
     const at = this.#now();
     const known = this.#db.prepare('SELECT * FROM account WHERE oidc_subject = ?').get(p.subject) as
       AccountRow | undefined;
@@ -521,7 +521,7 @@ export class AccountStore {
   }
 
   /** The session a token stands for, when it has not expired; each use moves its idle deadline. */
-  session(token: string): Session | undefined {
+  async session(token: string): Promise<Session | undefined> {
     if (token.length < 20 || token.length > 100) return undefined;
     const at = this.#now().getTime();
     const hash = tokenHash(token);
@@ -552,12 +552,12 @@ export class AccountStore {
     };
   }
 
-  endSession(token: string): void {
+  async endSession(token: string): Promise<void> {
     this.#db.prepare('DELETE FROM session WHERE token_hash = ?').run(tokenHash(token));
   }
 
   /** Removes expired sessions (housekeeping; an expired session is refused whether or not it was removed). */
-  sweep(): number {
+  async sweep(): Promise<number> {
     const at = this.#now().getTime();
     return Number(
       this.#db
@@ -567,7 +567,7 @@ export class AccountStore {
   }
 
   /** Every account, by user name, for the admin's screen. */
-  list(): AccountSummary[] {
+  async list(): Promise<AccountSummary[]> {
     const at = this.#now().getTime();
     const rows = this.#db.prepare('SELECT * FROM account ORDER BY username').all() as unknown as AccountRow[];
     return rows.map((r) => ({
@@ -579,12 +579,12 @@ export class AccountStore {
     }));
   }
 
-  find(id: string): AccountSummary | undefined {
-    return this.list().find((a) => a.id === id);
+  async find(id: string): Promise<AccountSummary | undefined> {
+    return (await this.list()).find((a) => a.id === id);
   }
 
   /** Disables (and ends every session of) or enables an account; refuses to leave the node without an enabled admin. */
-  setDisabled(id: string, disabled: boolean): AccountSummary {
+  async setDisabled(id: string, disabled: boolean): Promise<AccountSummary> {
     const row = this.#byId(id);
     if (disabled && row.role === 'admin' && row.disabled_at === null) {
       const admins = this.#db
@@ -599,21 +599,21 @@ export class AccountStore {
         .run(disabled ? this.#now().getTime() : null, id);
       if (disabled) this.#db.prepare('DELETE FROM session WHERE account_id = ?').run(id);
     });
-    return this.find(id)!;
+    return (await this.find(id))!;
   }
 
   /** Ends a lockout after failed sign-ins, at once. */
-  unlock(id: string): AccountSummary {
+  async unlock(id: string): Promise<AccountSummary> {
     this.#byId(id);
     this.#db.prepare('UPDATE account SET failed_attempts = 0, locked_until = 0 WHERE id = ?').run(id);
-    return this.find(id)!;
+    return (await this.find(id))!;
   }
 
   /**
    * A new TOTP secret for a local account whose authenticator was lost: the old one stops working and every session
    * ends. The new secret comes back once, to be handed to the person.
    */
-  resetSecondFactor(id: string): { account: AccountSummary; totpSecret: string } {
+  async resetSecondFactor(id: string): Promise<{ account: AccountSummary; totpSecret: string }> {
     const row = this.#byId(id);
     if (row.source !== 'local')
       throw new AccountError(
@@ -629,7 +629,7 @@ export class AccountStore {
         .run(sealTotpSecret(this.#totpKey, id, totpSecret), id);
       this.#db.prepare('DELETE FROM session WHERE account_id = ?').run(id);
     });
-    return { account: this.find(id)!, totpSecret };
+    return { account: (await this.find(id))!, totpSecret };
   }
 
   #byId(id: string): AccountRow {
@@ -639,7 +639,7 @@ export class AccountStore {
   }
 
   /** Closes the database; a second call does nothing. */
-  close(): void {
+  async close(): Promise<void> {
     if (this.#db.isOpen) this.#db.close();
   }
 

@@ -423,8 +423,8 @@ async function demoShare(as: NodeApiClient, mail: DemoMailAndSms | undefined): P
  */
 async function demoAdmin(config: Readonly<Config>, credentialsFile: string): Promise<void> {
   const accounts = openAccounts(config);
-  const admins = accounts.count('admin');
-  accounts.close();
+  const admins = await accounts.count('admin');
+  await accounts.close();
   if (admins > 0) return;
   const password = randomBytes(18).toString('base64url');
   let shown = '';

@@ -29,7 +29,7 @@ export async function addUserFromCli(
   const accounts = openAccounts(config);
   const audit = await openAuditTrail(config);
   try {
-    if (accounts.count() === 0 && o.role !== 'admin') {
+    if ((await accounts.count()) === 0 && o.role !== 'admin') {
       throw new BeeldbrugError(
         'COMMAND_LINE_INVALID',
         `--role ${o.role}: this node has no accounts yet, and the first one is an admin: run this with --role admin first`,
@@ -73,7 +73,7 @@ export async function addUserFromCli(
         `${uri}\n`,
     );
   } finally {
-    accounts.close();
+    await accounts.close();
     await audit.close();
   }
 }

@@ -53,7 +53,7 @@ export interface HttpsServerOptions {
   /** Told the catalog code of every problem answered (metrics: errors by code). */
   onProblem?: (code: string) => void;
   /** The session a token stands for (user routes); without it every user route refuses. */
-  sessions?: (token: string) => Session | undefined;
+  sessions?: (token: string) => Promise<Session | undefined>;
   /** The share recipient session a token stands for (share-recipient routes). */
   recipientSessions?: (token: string) => Promise<RecipientSession | undefined>;
   /** Our own organization's name, for the organization of a signed-in person. */
@@ -196,7 +196,7 @@ export async function startHttpsServer(o: HttpsServerOptions): Promise<RunningHt
       recipientToken !== undefined && o.recipientSessions !== undefined
         ? await o.recipientSessions(recipientToken)
         : undefined;
-    const session = token !== undefined ? o.sessions?.(token) : undefined;
+    const session = token !== undefined ? await o.sessions?.(token) : undefined;
     const peer = credentialsOf(req);
     let assertion: AssertionCheck | undefined;
     const onBehalfOf = req.headers[ON_BEHALF_OF_HEADER];

@@ -57,9 +57,9 @@ export function catalogOf(err: unknown): unknown {
  * audit trail, in the admin's name; an admin cannot disable their own account, nor the last enabled admin.
  */
 /** An account error as the catalog's answer, thrown from `f`. */
-export function asCatalog<T>(f: () => T): T {
+export async function asCatalog<T>(f: () => Promise<T>): Promise<T> {
   try {
-    return f();
+    return await f();
   } catch (err) {
     throw catalogOf(err);
   }
@@ -99,7 +99,7 @@ export function registerAccountAdminRoutes(app: HttpsApp, d: AccountAdminDeps): 
     '/api/v1/accounts',
     admin('Every local and identity-provider account, without secrets'),
     async (): Promise<{ accounts: AccountView[] }> => ({
-      accounts: d.accounts.list(),
+      accounts: await d.accounts.list(),
     }),
   );
 
@@ -125,7 +125,7 @@ export function registerAccountAdminRoutes(app: HttpsApp, d: AccountAdminDeps): 
       const a = created.account;
       await recordChange(req.session!, req.ip, `local account ${a.username} (${a.name}) created with role ${a.role}`);
       const answer: NewSecondFactor = {
-        account: d.accounts.find(a.id)!,
+        account: (await d.accounts.find(a.id))!,
         totpSecret: created.totpSecret,
         totpUri: totpUri(created.totpSecret, a.username, issuer),
       };
@@ -142,28 +142,28 @@ export function registerAccountAdminRoutes(app: HttpsApp, d: AccountAdminDeps): 
         const self = req.session!.account;
         if (what === 'disable' && req.params.id === self.id)
           throw new BeeldbrugError('ACCOUNT_INVALID', 'you cannot disable your own account: ask another admin');
-        const before = d.accounts.find(req.params.id);
+        const before = await d.accounts.find(req.params.id);
         if (before === undefined)
           throw new BeeldbrugError('ACCOUNT_NOT_FOUND', `no account ${req.params.id} on this node`);
         const who = `${before.username} (${before.name})`;
         switch (what) {
           case 'disable': {
-            const after = asCatalog(() => d.accounts.setDisabled(before.id, true));
+            const after = await asCatalog(() => d.accounts.setDisabled(before.id, true));
             await recordChange(req.session!, req.ip, `account ${who} disabled; its sessions ended`);
             return { account: after };
           }
           case 'enable': {
-            const after = asCatalog(() => d.accounts.setDisabled(before.id, false));
+            const after = await asCatalog(() => d.accounts.setDisabled(before.id, false));
             await recordChange(req.session!, req.ip, `account ${who} enabled`);
             return { account: after };
           }
           case 'unlock': {
-            const after = asCatalog(() => d.accounts.unlock(before.id));
+            const after = await asCatalog(() => d.accounts.unlock(before.id));
             await recordChange(req.session!, req.ip, `account ${who} unlocked`);
             return { account: after };
           }
           case 'reset-second-factor': {
-            const r = asCatalog(() => d.accounts.resetSecondFactor(before.id));
+            const r = await asCatalog(() => d.accounts.resetSecondFactor(before.id));
             await recordChange(
               req.session!,
               req.ip,

@@ -205,7 +205,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
     },
     async (req, reply) => {
       const token = sessionTokenOf(req);
-      if (token !== undefined) d.accounts.endSession(token);
+      if (token !== undefined) await d.accounts.endSession(token);
       await d.audit.record({
         action: 'logout',
         outcome: 'success',
@@ -253,7 +253,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
   app.get(
     '/api/v1/session/ssh-keys',
     { config: { access: PERSON_ROUTES.partner, doc: doc("The partner's SSH keys for SFTP") } },
-    async (req) => ({ keys: d.accounts.sshKeysOf(req.session!.account.id) }),
+    async (req) => ({ keys: await d.accounts.sshKeysOf(req.session!.account.id) }),
   );
   app.post(
     '/api/v1/session/ssh-keys',
@@ -269,7 +269,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
     async (req, reply) => {
       const body = sshKeyBody.safeParse(req.body);
       if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'publicKey is required: the .pub file');
-      const key = asCatalog(() => d.accounts.addSshKey(req.session!.account.id, body.data.publicKey));
+      const key = await asCatalog(() => d.accounts.addSshKey(req.session!.account.id, body.data.publicKey));
       await ownAccountChange(req, `SSH key ${key.fingerprint} (${key.type}) registered for SFTP`);
       return reply.code(201).send(key);
     },
@@ -288,7 +288,7 @@ export function registerAccountRoutes(app: HttpsApp, d: AccountRouteDeps): void 
     async (req, reply) => {
       const body = sshKeyRemoveBody.safeParse(req.body);
       if (!body.success) throw new BeeldbrugError('REQUEST_INVALID', 'fingerprint is required (SHA256:...)');
-      asCatalog(() => d.accounts.removeSshKey(req.session!.account.id, body.data.fingerprint));
+      await asCatalog(() => d.accounts.removeSshKey(req.session!.account.id, body.data.fingerprint));
       await ownAccountChange(req, `SSH key ${body.data.fingerprint} removed`);
       return reply.code(204).send();
     },
@@ -457,7 +457,7 @@ function registerOidcRoutes(app: HttpsApp, d: AccountRouteDeps, signIn: OidcSign
       return undefined;
     }
     const { identity } = outcome;
-    const r = d.accounts.signInExternal(identity);
+    const r = await d.accounts.signInExternal(identity);
     if (r === undefined) {
       await d.audit.record({
         action: 'login-failure',

@@ -115,13 +115,13 @@ function reachable(host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 }
 
-function configurationFindings(config: Readonly<Config>): Finding[] {
+async function configurationFindings(config: Readonly<Config>): Promise<Finding[]> {
   let admins: number;
   const findings: Finding[] = [];
   try {
     const accounts = openAccounts(config);
-    admins = accounts.count('admin');
-    accounts.close();
+    admins = await accounts.count('admin');
+    await accounts.close();
   } catch (err) {
     // The accounts cannot be counted without the store key; the rest of the configuration is checked all the same.
     findings.push({
@@ -428,7 +428,7 @@ async function objectStorageFindings(config: Readonly<Config>): Promise<Finding[
 /** Every check, in the order an administrator fixes things: the configuration, this node's ports, then each PACS. */
 export async function runDoctor(config: Readonly<Config>): Promise<Finding[]> {
   const findings = [
-    ...configurationFindings(config),
+    ...(await configurationFindings(config)),
     ...(await auditFindings(config)),
     ...(await objectStorageFindings(config)),
     ...(await ownDimseFindings(config)),

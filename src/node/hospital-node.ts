@@ -141,9 +141,9 @@ export async function startNode(
   const atna = config.audit.atna;
   const atnaTls = atna !== undefined ? readTlsFiles(atna.tls) : undefined;
   const accounts = openAccounts(config);
-  const insecure = [...insecureSettings(config, { admins: accounts.count('admin') }), ...insecureFiles(config)];
+  const insecure = [...insecureSettings(config, { admins: await accounts.count('admin') }), ...insecureFiles(config)];
   if (insecure.length > 0) {
-    accounts.close();
+    await accounts.close();
     throw new BeeldbrugError('CONFIG_INSECURE', describeInsecure(insecure));
   }
   // Created 0600 before SQLite opens them (openAccounts made the data folder private); their journals follow.
@@ -166,11 +166,14 @@ export async function startNode(
   } catch (err) {
     // A start that stops here leaves no connection open: the process (or a test) can end.
     await records.close();
-    accounts.close();
+    await accounts.close();
     throw err;
   }
   // An expired session is refused when presented; this removes the ones nobody presents again.
-  const sweeper = setInterval(() => accounts.sweep(), 3600_000).unref();
+  const sweeper = setInterval(
+    () => void accounts.sweep().catch((err: unknown) => logger.warn({ err }, 'expired sessions could not be removed')),
+    3600_000,
+  ).unref();
   const closers: (() => Promise<void>)[] = [
     // Last: the stores below use its connections.
     () => records.close(),
@@ -442,14 +445,12 @@ export async function startNode(
     const sftpHostKeyText =
       config.share?.sftp !== undefined ? await sftpHostKey(join(config.dataDir, 'sftp-host-key')) : undefined;
     /** Enabled partner accounts, read when asked: an admin may add one at any time. */
-    const partnerAccounts = (): { id: string; username: string; organization: string }[] =>
-      accounts
-        .list()
-        .flatMap((a) =>
-          a.role === 'partner' && !a.disabled && a.organization !== undefined
-            ? [{ id: a.id, username: a.username, organization: a.organization }]
-            : [],
-        );
+    const partnerAccounts = async (): Promise<{ id: string; username: string; organization: string }[]> =>
+      (await accounts.list()).flatMap((a) =>
+        a.role === 'partner' && !a.disabled && a.organization !== undefined
+          ? [{ id: a.id, username: a.username, organization: a.organization }]
+          : [],
+      );
     if (config.exchange !== undefined) {
       const exchange = config.exchange;
       const nodeTls = readTlsFiles(exchange.tls);
@@ -731,8 +732,8 @@ export async function startNode(
                 sftpHostKeyText !== undefined && config.share?.sftp !== undefined
                   ? { port: config.share.sftp.port, hostKeyFingerprint: hostKeyFingerprint(sftpHostKeyText) }
                   : undefined,
-              partnerAccounts: () =>
-                partnerAccounts().map((a) => ({ username: a.username, organization: a.organization })),
+              partnerAccounts: async () =>
+                (await partnerAccounts()).map((a) => ({ username: a.username, organization: a.organization })),
               pacsSearch:
                 source !== undefined
                   ? {
@@ -754,8 +755,8 @@ export async function startNode(
                 hospital: config.node.organization.name,
                 disclaimer: config.share.disclaimer,
                 offlineViewer,
-                partnerNamed: (username) => {
-                  const a = partnerAccounts().find((x) => x.username === username.toLowerCase());
+                partnerNamed: async (username) => {
+                  const a = (await partnerAccounts()).find((x) => x.username === username.toLowerCase());
                   return a !== undefined ? { id: a.id, organization: a.organization } : undefined;
                 },
               });

@@ -101,7 +101,7 @@ export interface ShareRouteDeps {
   /** The offline viewer page that goes into each zip, when the web app is built. */
   offlineViewer?: string | undefined;
   /** An enabled partner account by user name: where a share to a partner goes. */
-  partnerNamed(username: string): { id: string; organization: string } | undefined;
+  partnerNamed(username: string): Promise<{ id: string; organization: string } | undefined>;
 }
 
 const staffDoc = docUnder('shares');
@@ -135,7 +135,7 @@ export function registerShareRoutes(app: HttpsApp, d: ShareRouteDeps): void {
     },
     async (req, reply) => {
       const { partner, recipient, ...b } = parsed(createSchema, req.body);
-      const account = partner !== undefined ? d.partnerNamed(partner) : undefined;
+      const account = partner !== undefined ? await d.partnerNamed(partner) : undefined;
       if (partner !== undefined && account === undefined)
         throw new BeeldbrugError('NOT_FOUND', `no enabled partner account ${partner} on this node`);
       const share = await d.shares.create(actor(req), {

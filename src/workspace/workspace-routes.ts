@@ -37,7 +37,7 @@ export interface WorkspaceRouteDeps {
   pacsSearch?: { aeTitle: string; description?: string } | undefined;
   sftp?: WorkspaceInfo['sftp'] | undefined;
   /** The enabled partner accounts, read when asked (an admin may add one at any time). */
-  partnerAccounts: () => { username: string; organization: string }[];
+  partnerAccounts: () => Promise<{ username: string; organization: string }[]>;
 }
 
 // Shown when the node runs from a checkout where the web app was never built: says what to do, names no patient.
@@ -101,7 +101,7 @@ export function registerWorkspaceRoutes(app: HttpsApp, d: WorkspaceRouteDeps): v
         .filter((p) => p.port !== undefined)
         .map((p) => ({ aeTitle: p.aeTitle, ...(p.description !== undefined ? { description: p.description } : {}) })),
       ...(d.pacsSearch !== undefined ? { pacsSearch: d.pacsSearch } : {}),
-      partnerAccounts: d.partnerAccounts(),
+      partnerAccounts: await d.partnerAccounts(),
     }),
   );
 }

@@ -73,7 +73,7 @@ test('a node that stored studies, signed people in and kept its audit trail has 
     role: 'radiologist',
     password: 'a long enough passphrase',
   });
-  accounts.close();
+  await accounts.close();
   assert.equal(
     (
       await call(port, 'POST', '/api/v1/session', ca.certPem, undefined, {

@@ -106,8 +106,8 @@ test('a partner signs in over SFTP and reaches only its own download and upload 
   );
   const accounts = openAccounts(config);
   t.after(() => accounts.close());
-  const zuidId = accounts.list().find((a) => a.username === 'zuid')!.id;
-  accounts.addSshKey(zuidId, readFileSync(`${identity}.pub`, 'utf8'));
+  const zuidId = (await accounts.list()).find((a) => a.username === 'zuid')!.id;
+  await accounts.addSshKey(zuidId, readFileSync(`${identity}.pub`, 'utf8'));
 
   const study = await importSynthPatient(t, node.n.node, 41);
   const made = await staff.call('POST', '/api/v1/shares', {

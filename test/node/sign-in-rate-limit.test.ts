@@ -75,7 +75,7 @@ test('sign-in is limited per address and in all: 429 with Retry-After, and allow
     role: 'radiologist',
     password: PASSWORD,
   });
-  accounts.close();
+  await accounts.close();
   const wrong = { username: 'c.bakker', password: 'not the passphrase', code: '000000' };
   const right = (offset: number) => ({
     username: 'c.bakker',

@@ -44,7 +44,7 @@ export async function ensureAdmin(raw: Record<string, unknown>, configPath: stri
   if (raw['exchange'] === undefined) return;
   const accounts = openAccounts(parseConfig(raw, configPath));
   try {
-    if (accounts.count('admin') === 0)
+    if ((await accounts.count('admin')) === 0)
       await accounts.createLocal({
         username: 'admin',
         name: 'Test admin',
@@ -52,7 +52,7 @@ export async function ensureAdmin(raw: Record<string, unknown>, configPath: stri
         password: TEST_ADMIN_PASSWORD,
       });
   } finally {
-    accounts.close();
+    await accounts.close();
   }
 }
 

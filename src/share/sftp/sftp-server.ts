@@ -26,7 +26,7 @@ export interface SftpServerOptions {
   hostKey: string;
   accounts: {
     checkPassword(username: string, password: string): Promise<{ ok: boolean; account?: Account; reason?: string }>;
-    accountForSshKey(username: string, type: string, blob: Buffer): Account | undefined;
+    accountForSshKey(username: string, type: string, blob: Buffer): Promise<Account | undefined>;
   };
   shares: Shares;
   quarantine: Quarantine;
@@ -129,7 +129,7 @@ export class SftpServer {
     if (ctx.method !== 'password' && ctx.method !== 'publickey') return undefined;
     const username = ctx.username.toLowerCase().slice(0, 64);
     if (ctx.method === 'publickey' && ctx.signature === undefined)
-      return this.#o.accounts.accountForSshKey(username, ctx.key.algo, ctx.key.data) !== undefined
+      return (await this.#o.accounts.accountForSshKey(username, ctx.key.algo, ctx.key.data)) !== undefined
         ? 'query'
         : undefined;
     const admission = this.#o.signInLimit.admit(ip);
@@ -149,7 +149,7 @@ export class SftpServer {
       const key = utils.parseKey(ctx.key.data);
       const fingerprint = `SHA256:${createHash('sha256').update(ctx.key.data).digest('base64').replace(/=+$/, '')}`;
       how = `SFTP, registered SSH key ${fingerprint}`;
-      const owner = this.#o.accounts.accountForSshKey(username, ctx.key.algo, ctx.key.data);
+      const owner = await this.#o.accounts.accountForSshKey(username, ctx.key.algo, ctx.key.data);
       const signed =
         !(key instanceof Error) && ctx.blob !== undefined && key.verify(ctx.blob, ctx.signature!, ctx.hashAlgo);
       if (owner !== undefined && signed) {
