@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import { readdirSync, watch, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { type NodeProcess, spawnNode, startNodeProcess } from '../../bench/our-node.ts';
@@ -23,6 +23,7 @@ import type { RunningNode } from '../../src/node/index.ts';
 import { midden, noord, startExchangeNode } from '../support/exchange.ts';
 import { freePort } from '../support/net.ts';
 import { filesBesidesSpare } from '../support/node.ts';
+import { Steps } from '../support/steps.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const ROUNDS = Number(process.env['KILL_ROUNDS'] ?? 50);
@@ -155,46 +156,6 @@ function subscribed(t: TestContext, channel: string, listener: (message: unknown
   t.after(() => unsubscribe(channel, listener));
 }
 
-/**
- * What the test waits on: every step of the exchange it sees (a request starting, answered or closed; a file changing
- * in a folder it watches) is counted and wakes the waits, which then look again. Nothing is looked at on a timer; a
- * wait that never holds is ended by the test runner's timeout, which names the test.
- */
-class Steps {
-  count = 0;
-  #waiters = new Set<() => void>();
-
-  step(): void {
-    this.count += 1;
-    const waiting = [...this.#waiters];
-    this.#waiters.clear();
-    for (const wake of waiting) wake();
-  }
-
-  /** Watches a folder: a file made, changed or removed in it is a step (a temp file gone, a database written). */
-  watch(t: TestContext, dir: string): void {
-    const watcher = watch(dir, () => this.step());
-    t.after(() => watcher.close());
-  }
-
-  /** Until `probe` holds (`_what` names it for the reader), looked at after every step. */
-  async until(_what: string, probe: () => boolean | Promise<boolean>): Promise<void> {
-    for (;;) {
-      // Registered before the look, so a step during an asynchronous probe is not missed.
-      const next = new Promise<void>((wake) => this.#waiters.add(wake));
-      // A probe may race the node it looks at (a temp file gone between listing and stat): that is a "not yet".
-      if (await (async () => probe())().catch(() => false)) return;
-      await next;
-    }
-  }
-
-  /** Until a random step from the next to KILL_WITHIN_STEPS after it, or `holds` (the work ended first). */
-  randomStep(holds: () => boolean | Promise<boolean>): Promise<void> {
-    const at = this.count + 1 + Math.floor(Math.random() * KILL_WITHIN_STEPS);
-    return this.until('the step the kill falls at', async () => this.count >= at || (await holds()));
-  }
-}
-
 test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answered 2xx is durable, every instance arrives once`, async (t) => {
   const started = Date.now();
   const ca = createTestCa({ commonName: 'regio test CA' });
@@ -308,7 +269,7 @@ test(`SIGKILL of the receiving node mid-push (${ROUNDS} kills): every batch answ
         return o;
       });
       // At a random step of the push, when a request of it is in flight (else at the next step that has one).
-      await steps.randomStep(() => outcome !== undefined);
+      await steps.randomStep(KILL_WITHIN_STEPS, () => outcome !== undefined);
       await steps.until('a request of the push is in flight', () => outcome !== undefined || inFlight.size > 0);
       const killedNow = outcome === undefined;
       if (killedNow) {
@@ -511,7 +472,7 @@ test(`SIGKILL of the sending node mid-push (${SENDER_ROUNDS} kills): its outbox 
       // The outbox resumes at start: its push reaches the receiver, and the kill falls at a random step of it, when a
       // request is being handled (else at the next step that has one), unless everything was delivered first.
       await steps.until('the restarted sender pushes again', () => inFlight.size > 0 || allDelivered());
-      await steps.randomStep(allDelivered);
+      await steps.randomStep(KILL_WITHIN_STEPS, allDelivered);
       await steps.until('a request of the push is being handled', async () => inFlight.size > 0 || allDelivered());
       const pushing = inFlight.size > 0;
       if (!pushing) {

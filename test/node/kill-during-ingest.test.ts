@@ -16,6 +16,7 @@ import { openStudyStore, readEncryptionKeyFile, type Store } from '../../src/sto
 import { StudyService } from '../../src/studies/study-service.ts';
 import { type NodeProcess, spawnNode, startNodeProcess } from '../../bench/our-node.ts';
 import { freePort } from '../support/net.ts';
+import { Steps } from '../support/steps.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const ROUNDS = Number(process.env['KILL_ROUNDS'] ?? 50);
@@ -107,9 +108,7 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
       let killed = false;
       const killAfter = Math.floor(Math.random() * KILL_AFTER_ACKS);
       let acksThisRound = 0;
-      let reachKillPoint = (): void => undefined;
-      const killPoint = new Promise<void>((resolve) => (reachKillPoint = resolve));
-      if (killAfter === 0) reachKillPoint();
+      const steps = new Steps();
       const modalities = associations.map(async (assoc) => {
         storing += 1;
         try {
@@ -126,12 +125,19 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
             inFlight.delete(uid);
             if (status === Status.Success) {
               acknowledged.set(uid, sha256(data));
-              if (++acksThisRound === killAfter) reachKillPoint();
-            } else failures.push(`status 0x${status.toString(16)}`);
+              acksThisRound += 1;
+              steps.step();
+            } else {
+              failures.push(`status 0x${status.toString(16)}`);
+              steps.step();
+            }
           }
         } catch (err) {
           // After the kill the node died under us: that is the point. Before it, nothing may fail.
-          if (!killed) failures.push(String(err));
+          if (!killed) {
+            failures.push(String(err));
+            steps.step();
+          }
         } finally {
           storing -= 1;
           assoc.abort();
@@ -139,7 +145,7 @@ test(`SIGKILL during ingest (${ROUNDS} kills): every acknowledged instance survi
       });
 
       // The other modality's C-STORE is on its way when an acknowledgement comes in; a failure ends the wait too.
-      await Promise.race([killPoint, Promise.all(modalities)]);
+      await steps.until(`${killAfter} acknowledgements`, () => acksThisRound >= killAfter || failures.length > 0);
       // A kill of an idle node proves nothing: the node runs, every modality is still storing, an instance is on its way.
       assert.deepEqual(failures, [], `round ${round}: nothing failed before the kill`);
       assert.equal(running.child.exitCode, null, `round ${round}: the node was still running at the kill`);

@@ -27,6 +27,7 @@ import { startHaproxy } from '../support/haproxy.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { startPostgres } from '../support/postgres.ts';
 import { startObjectStorage } from '../support/rgw.ts';
+import { Steps } from '../support/steps.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const ROUNDS = Number(process.env['HA_KILL_ROUNDS'] ?? 20);
@@ -100,6 +101,7 @@ test(`two nodes behind HAProxy, SIGKILL one of them ${ROUNDS} times during inges
   let inFlightAtKill = 0;
 
   let acksThisRound = 0;
+  const steps = new Steps();
   const storeOne = async (assoc: Association): Promise<boolean> => {
     const uid = newUid();
     const data = instance(studyUid, uid);
@@ -112,6 +114,7 @@ test(`two nodes behind HAProxy, SIGKILL one of them ${ROUNDS} times during inges
     if (status === Status.Success) {
       acknowledged.set(uid, sha256(data));
       acksThisRound += 1;
+      steps.step();
     }
     return status === Status.Success;
   };
@@ -128,11 +131,17 @@ test(`two nodes behind HAProxy, SIGKILL one of them ${ROUNDS} times during inges
           inFlight.add(assoc);
           const ok = await storeOne(assoc);
           inFlight.delete(assoc);
-          if (!ok) failures.push(`round ${round}: a C-STORE was refused`);
+          if (!ok) {
+            failures.push(`round ${round}: a C-STORE was refused`);
+            steps.step();
+          }
         }
       } catch (err) {
         // The associations on the killed node die with it: that is the point. Before the kill, nothing may fail.
-        if (!killed) failures.push(String(err));
+        if (!killed) {
+          failures.push(String(err));
+          steps.step();
+        }
       } finally {
         assoc.abort();
       }
@@ -140,7 +149,7 @@ test(`two nodes behind HAProxy, SIGKILL one of them ${ROUNDS} times during inges
     // The kill moment is an event: some acknowledgements into the round, while the other C-STOREs are on their way.
     acksThisRound = 0;
     const killAfter = 1 + Math.floor(Math.random() * KILL_AFTER_ACKS);
-    await waitFor(`${killAfter} acknowledgements`, async () => acksThisRound >= killAfter || failures.length > 0);
+    await steps.until(`${killAfter} acknowledgements`, () => acksThisRound >= killAfter || failures.length > 0);
     assert.deepEqual(failures, [], `round ${round}: nothing failed before the kill`);
     inFlightAtKill += inFlight.size;
     await nodes.get(victim)!.stop('SIGKILL');
@@ -211,12 +220,14 @@ test(`two nodes behind HAProxy push studies to a partner, one SIGKILLed ${PUSH_R
   // The partner's side of the wire: the pushes it is handling now.
   const pushing = new Set<ServerResponse>();
   let requests = 0;
+  const pushSteps = new Steps();
   const watch = (m: unknown): void => {
     const { request, response } = m as { request: IncomingMessage; response: ServerResponse };
     if (!EXCHANGE_PATH.test((request.url ?? '').split('?')[0] ?? '')) return;
     pushing.add(response);
     requests += 1;
-    response.once('close', () => pushing.delete(response));
+    response.once('close', () => (pushing.delete(response), pushSteps.step()));
+    pushSteps.step();
   };
   subscribe('http.server.request.start', watch);
   t.after(() => unsubscribe('http.server.request.start', watch));
@@ -341,7 +352,7 @@ test(`two nodes behind HAProxy push studies to a partner, one SIGKILLed ${PUSH_R
     );
     // The kill moment is an event: a few more requests of the push reached the partner (or it ended first).
     const killAt = requests + Math.floor(Math.random() * (PUSH_KILL_AFTER_REQUESTS + 1));
-    await waitFor('the push to go on', async () => requests >= killAt || pushing.size === 0);
+    await pushSteps.until('the push to go on', () => requests >= killAt || pushing.size === 0);
     const victim = await sender();
     if (victim === undefined || pushing.size === 0) {
       missed += 1;
