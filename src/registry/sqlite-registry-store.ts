@@ -89,6 +89,7 @@ const MIGRATE_TO_RANDOM_IDS = `
 
 /** A row of the localization question: [0, ...consent terms] or [1, a localization in the same places]. */
 type FactRow = [0 | 1, ...(string | number | null)[]];
+const TERMS = TERMS_COLUMNS.split(', ');
 
 /**
  * The embedded registry store: one SQLite file (WAL). Localizations are a table clustered on the pseudonym, so "where
@@ -219,23 +220,8 @@ export class SqliteRegistryStore implements RegistryStore {
     const consents: ConsentTerms[] = [];
     const locations: Location[] = [];
     for (const r of this.#facts.all(pseudonym) as unknown as FactRow[]) {
-      if (r[0] === 0) {
-        const [, id, status, decision, category, actor_role, actor_ura, actor_type, period_start, period_end] = r;
-        consents.push(
-          termsOf({
-            id: Number(id),
-            status: String(status),
-            decision: String(decision),
-            category: String(category),
-            actor_role: String(actor_role),
-            actor_ura: actor_ura as string | null,
-            actor_type: actor_type as string | null,
-            period_start: Number(period_start),
-            period_end: period_end as number | null,
-            revoked_at: r[10] as number | null,
-          }),
-        );
-      } else locations.push(locationOf({ ura: String(r[6]), category: String(r[4]), registered_at: Number(r[8]) }));
+      if (r[0] === 0) consents.push(termsOf(Object.fromEntries(TERMS.map((c, i) => [c, r[i + 1]])) as TermsRow));
+      else locations.push(locationOf({ ura: String(r[6]), category: String(r[4]), registered_at: Number(r[8]) }));
     }
     // Oldest first, as consentTermsOf answers: the permit a decision cites is the first that applies.
     if (consents.length > 1) consents.sort((a, b) => a.row - b.row);
