@@ -61,7 +61,7 @@ export async function spawnWebNode(
     prepare: async (dir, configPath) => {
       await o.prepare?.(dir);
       const config = parseConfig(parseYaml(readFileSync(configPath, 'utf8')) as Record<string, unknown>, configPath);
-      const accounts = openAccounts(config);
+      const accounts = await openAccounts(config);
       try {
         ({ totpSecret: account.totpSecret } = await accounts.createLocal({
           username: account.username,

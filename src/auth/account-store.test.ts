@@ -17,19 +17,19 @@ const policy = {
 };
 const PASSWORD = 'correct horse battery';
 
-function storeAt(
+async function storeAt(
   t: { after(fn: () => Promise<void>): void },
   clock: { now: number },
-): { store: AccountStore; path: string } {
+): Promise<{ store: AccountStore; path: string }> {
   const path = join(tempDir(t as never), 'accounts.sqlite');
-  const store = new AccountStore(path, policy, () => new Date(clock.now));
+  const store = await AccountStore.openFile(path, policy, () => new Date(clock.now));
   t.after(() => store.close());
   return { store, path };
 }
 
 test('a local account signs in with password and TOTP; the hash is argon2id and the token is not stored', async (t) => {
   const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
-  const { store, path } = storeAt(t, clock);
+  const { store, path } = await storeAt(t, clock);
   const { account, totpSecret } = await store.createLocal({
     username: 'C.Bakker',
     name: 'Dr. C. Bakker',
@@ -65,7 +65,7 @@ test('a local account signs in with password and TOTP; the hash is argon2id and 
 
 test('sessions expire when idle and at their maximum age; ending one signs out', async (t) => {
   const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
-  const { store } = storeAt(t, clock);
+  const { store } = await storeAt(t, clock);
   const { totpSecret } = await store.createLocal({
     username: 'staff1',
     name: 'S. Jansen',
@@ -101,7 +101,7 @@ test('sessions expire when idle and at their maximum age; ending one signs out',
 
 test('five failures lock the account for fifteen minutes, even for the right credentials; unknown users look the same', async (t) => {
   const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
-  const { store } = storeAt(t, clock);
+  const { store } = await storeAt(t, clock);
   const { totpSecret } = await store.createLocal({
     username: 'admin',
     name: 'Beheerder',
@@ -130,7 +130,7 @@ test('five failures lock the account for fifteen minutes, even for the right cre
 
 test('accounts are validated: user name, role, UZI role code, weak passwords, taken names', async (t) => {
   const clock = { now: Date.now() };
-  const { store } = storeAt(t, clock);
+  const { store } = await storeAt(t, clock);
   const base = { username: 'auditor1', name: 'A. de Vries', role: 'auditor' as const, password: PASSWORD };
   await assert.rejects(store.createLocal({ ...base, username: 'a b' }), /user name/);
   await assert.rejects(store.createLocal({ ...base, role: 'root' as never }), /role is one of/);
@@ -145,7 +145,7 @@ test('accounts are validated: user name, role, UZI role code, weak passwords, ta
 
 test('sweeping removes expired sessions and keeps live ones', async (t) => {
   const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
-  const { store } = storeAt(t, clock);
+  const { store } = await storeAt(t, clock);
   const { totpSecret } = await store.createLocal({
     username: 'staff2',
     name: 'S. de Boer',
@@ -186,7 +186,7 @@ const holds = (raw: Buffer, secret: string): boolean =>
 
 test('TOTP secrets are sealed at rest: the database file holds neither the secret nor its bytes', async (t) => {
   const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
-  const { store, path } = storeAt(t, clock);
+  const { store, path } = await storeAt(t, clock);
   const { totpSecret } = await store.createLocal({
     username: 'c.bakker',
     name: 'Dr. C. Bakker',
@@ -196,7 +196,7 @@ test('TOTP secrets are sealed at rest: the database file holds neither the secre
   assert.ok(!holds(rawBytes(path), totpSecret), 'with the store open');
   await store.close();
   assert.ok(!holds(rawBytes(path), totpSecret), 'after close');
-  const other = new AccountStore(path, policy, () => new Date(clock.now));
+  const other = await AccountStore.openFile(path, policy, () => new Date(clock.now));
   t.after(() => other.close());
   const r = await other.signIn({
     username: 'c.bakker',
@@ -204,8 +204,8 @@ test('TOTP secrets are sealed at rest: the database file holds neither the secre
     code: totpCode(totpSecret, totpStep(new Date(clock.now))),
   });
   assert.ok(r.ok, 'the sealed secret opens with the same key');
-  assert.throws(
-    () => new AccountStore(path, { ...policy, totpKey: randomBytes(32) }),
+  await assert.rejects(
+    () => AccountStore.openFile(path, { ...policy, totpKey: randomBytes(32) }),
     /does not open with this key/,
     'another key is refused at open, not at every sign-in',
   );
@@ -213,7 +213,7 @@ test('TOTP secrets are sealed at rest: the database file holds neither the secre
 
 test('plain-text TOTP secrets of an older version are sealed on first open and still sign in', async (t) => {
   const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
-  const { store, path } = storeAt(t, clock);
+  const { store, path } = await storeAt(t, clock);
   await store.createLocal({ username: 'c.bakker', name: 'Dr. C. Bakker', role: 'radiologist', password: PASSWORD });
   await store.close();
   // As the previous version stored it: the base32 secret itself.
@@ -222,7 +222,7 @@ test('plain-text TOTP secrets of an older version are sealed on first open and s
   old.prepare('UPDATE account SET totp_secret = ?').run(secret);
   old.close();
   assert.ok(holds(rawBytes(path), secret), 'the old database holds the secret in plain text');
-  const opened = new AccountStore(path, policy, () => new Date(clock.now));
+  const opened = await AccountStore.openFile(path, policy, () => new Date(clock.now));
   t.after(() => opened.close());
   assert.ok(!holds(rawBytes(path), secret), 'sealed, and no copy left in free pages or the write-ahead log');
   const r = await opened.signIn({
@@ -235,7 +235,7 @@ test('plain-text TOTP secrets of an older version are sealed on first open and s
 
 test('an admin disables, enables, unlocks and gives a new second factor; the last enabled admin stays', async (t) => {
   const clock = { now: Date.parse('2026-12-05T09:00:00Z') };
-  const { store } = storeAt(t, clock);
+  const { store } = await storeAt(t, clock);
   const admin = await store.createLocal({ username: 'beheer', name: 'B. Beheer', role: 'admin', password: PASSWORD });
   const { account, totpSecret } = await store.createLocal({
     username: 'c.bakker',
@@ -291,7 +291,7 @@ test('an admin disables, enables, unlocks and gives a new second factor; the las
 
 test('a partner account names its organization; its password expires after 90 days and is changed with both factors', async (t) => {
   const clock = { now: Date.parse('2026-01-05T09:00:00Z') };
-  const { store } = storeAt(t, clock);
+  const { store } = await storeAt(t, clock);
   await assert.rejects(
     store.createLocal({ username: 'kliniek', name: 'Kliniek Noord', role: 'partner', password: PASSWORD }),
     /names the partner's organization/,
@@ -349,7 +349,7 @@ test('a partner account names its organization; its password expires after 90 da
 
 test('a signed-in person changes their password with the current one; the other sessions end', async (t) => {
   const clock = { now: Date.parse('2026-03-01T09:00:00Z') };
-  const { store } = storeAt(t, clock);
+  const { store } = await storeAt(t, clock);
   const { account, totpSecret } = await store.createLocal({
     username: 'kliniek',
     name: 'Servicedesk',
@@ -379,7 +379,7 @@ test('a signed-in person changes their password with the current one; the other 
 
 test("a partner's SSH key is checked and signs in only its own account", async (t) => {
   const clock = { now: Date.parse('2026-03-01T09:00:00Z') };
-  const { store } = storeAt(t, clock);
+  const { store } = await storeAt(t, clock);
   const partner = (username: string, organization: string) =>
     store.createLocal({ username, name: organization, role: 'partner', organization, password: PASSWORD });
   const { account: noord } = await partner('noord', 'Kliniek Noord');

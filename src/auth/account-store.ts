@@ -1,6 +1,11 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { DatabaseSync } from 'node:sqlite';
-import { inTransaction, openSqliteDatabase } from '../database/index.ts';
+import {
+  addMissingColumns,
+  openSqliteDatabase,
+  SqliteQueue,
+  type SqlDatabase,
+  type Statements,
+} from '../database/index.ts';
 import { hashPassword, passwordProblem, verifyPassword } from './password.ts';
 import type { Account, Role, Session } from './roles.ts';
 import { ROLES } from './roles.ts';
@@ -161,97 +166,130 @@ const tokenHash = (token: string): string => createHash('sha256').update(token).
  * a copy of the database signs nobody in. TOTP secrets are stored sealed (AES-256-GCM) under a key kept outside the
  * database; secrets an older version stored in plain text are sealed when the store is opened.
  */
+/** The embedded accounts file's tables; columns added since are brought in by addMissingColumns. */
+const SQLITE_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS account (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    uzi_role_code TEXT,
+    source TEXT NOT NULL,
+    oidc_subject TEXT UNIQUE,
+    password_hash TEXT,
+    totp_secret TEXT,
+    totp_last_step INTEGER NOT NULL DEFAULT -1,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    locked_until INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS session (
+    token_hash TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES account (id),
+    two_factor INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS session_by_expiry ON session (expires_at);
+  CREATE TABLE IF NOT EXISTS ssh_key (
+    fingerprint TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES account (id),
+    type TEXT NOT NULL,
+    blob BLOB NOT NULL,
+    comment TEXT NOT NULL,
+    added_at TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS ssh_key_by_account ON ssh_key (account_id);`;
+
+/**
+ * The node's local accounts, their sessions and partners' SSH keys, on the node's database (the embedded file or
+ * PostgreSQL, one SqlDatabase). Every statement is one both understand; a count that must not be lost to a
+ * concurrent sign-in on another node is changed in the statement that reads it.
+ */
 export class AccountStore {
-  readonly #db: DatabaseSync;
+  readonly #sql: SqlDatabase;
   readonly #policy: AccountPolicy;
   readonly #now: () => Date;
   readonly #totpKey: Buffer;
   #dummyHash: Promise<string> | undefined;
 
-  constructor(path: string, options: AccountStoreOptions, now: () => Date = () => new Date()) {
+  private constructor(sql: SqlDatabase, options: AccountStoreOptions, now: () => Date) {
     const { totpKey, ...policy } = options;
-    if (totpKey.length !== 32) throw new RangeError('the TOTP sealing key is 32 bytes');
+    this.#sql = sql;
     this.#policy = policy;
     this.#totpKey = Buffer.from(totpKey);
     this.#now = now;
-    // What is deleted or overwritten (a plain-text secret being sealed, an ended session) is zeroed, not left in free pages.
-    this.#db = openSqliteDatabase(path, { secureDelete: true });
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS account (
-        id TEXT PRIMARY KEY,
-        username TEXT NOT NULL UNIQUE,
-        name TEXT NOT NULL,
-        role TEXT NOT NULL,
-        uzi_role_code TEXT,
-        source TEXT NOT NULL,
-        oidc_subject TEXT UNIQUE,
-        password_hash TEXT,
-        totp_secret TEXT,
-        totp_last_step INTEGER NOT NULL DEFAULT -1,
-        failed_attempts INTEGER NOT NULL DEFAULT 0,
-        locked_until INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS session (
-        token_hash TEXT PRIMARY KEY,
-        account_id TEXT NOT NULL REFERENCES account (id),
-        two_factor INTEGER NOT NULL,
-        created_at INTEGER NOT NULL,
-        last_seen INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS session_by_expiry ON session (expires_at);`);
-    // Added with account administration in the workspace; accounts made before it are enabled.
-    // Partner accounts came later still (their organization, their passwords' age, their SSH keys).
-    const columns = this.#db.prepare('PRAGMA table_info(account)').all() as { name: string }[];
-    for (const [name, type] of [
-      ['disabled_at', 'INTEGER'],
-      ['organization', 'TEXT'],
-      ['password_changed_at', 'INTEGER'],
-      ['created_by_json', 'TEXT'],
-    ])
-      if (!columns.some((c) => c.name === name)) this.#db.exec(`ALTER TABLE account ADD COLUMN ${name} ${type}`);
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS ssh_key (
-        fingerprint TEXT PRIMARY KEY,
-        account_id TEXT NOT NULL REFERENCES account (id),
-        type TEXT NOT NULL,
-        blob BLOB NOT NULL,
-        comment TEXT NOT NULL,
-        added_at TEXT NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS ssh_key_by_account ON ssh_key (account_id);`);
+  }
+
+  /** The accounts on a database whose tables exist (the caller migrated them); checks the sealing key against them. */
+  static async open(
+    sql: SqlDatabase,
+    options: AccountStoreOptions,
+    now: () => Date = () => new Date(),
+  ): Promise<{ store: AccountStore; sealed: number }> {
+    if (options.totpKey.length !== 32) throw new RangeError('the TOTP sealing key is 32 bytes');
+    const store = new AccountStore(sql, options, now);
     try {
-      this.#sealPlainSecrets();
+      return { store, sealed: await store.#sealPlainSecrets() };
     } catch (err) {
-      this.#db.close();
+      await sql.close();
       throw err;
     }
   }
 
+  /** The embedded accounts file: made, or brought up to date, and opened. */
+  static async openFile(
+    path: string,
+    options: AccountStoreOptions,
+    now: () => Date = () => new Date(),
+  ): Promise<AccountStore> {
+    // What is deleted or overwritten (a plain-text secret being sealed, an ended session) is zeroed, not left in free pages.
+    const db = openSqliteDatabase(path, { secureDelete: true });
+    try {
+      db.exec(SQLITE_SCHEMA);
+      // Added with account administration in the workspace; accounts made before it are enabled. Partner accounts came
+      // later still (their organization, their passwords' age).
+      addMissingColumns(db, 'account', [
+        'disabled_at INTEGER',
+        'organization TEXT',
+        'password_changed_at INTEGER',
+        'created_by_json TEXT',
+      ]);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    const { store, sealed } = await AccountStore.open(new SqliteQueue(db), options, now);
+    // The plain-text pages are in the write-ahead log until a checkpoint writes the sealed ones over them.
+    if (sealed > 0) db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    return store;
+  }
+
   /**
    * Seals the secrets an older version stored in plain text, and checks that the sealed ones open with this key: a node
-   * started with another store key would otherwise refuse every sign-in without saying why.
+   * started with another store key would otherwise refuse every sign-in without saying why. Answers how many it sealed.
    */
-  #sealPlainSecrets(): void {
-    const rows = this.#db
-      .prepare('SELECT id, username, totp_secret FROM account WHERE totp_secret IS NOT NULL')
-      .all() as { id: string; username: string; totp_secret: string }[];
-    const plain = rows.filter((r) => !isSealed(r.totp_secret));
-    const sealed = rows.find((r) => isSealed(r.totp_secret));
-    if (sealed !== undefined && openTotpSecret(this.#totpKey, sealed.id, sealed.totp_secret) === undefined) {
-      throw new AccountError(
-        'SECRETS_KEY_MISMATCH',
-        `the TOTP secret of ${sealed.username} does not open with this key: the accounts were made under another store key`,
+  async #sealPlainSecrets(): Promise<number> {
+    return this.#sql.write(async (q) => {
+      const rows = await q.all<{ id: string; username: string; totp_secret: string }>(
+        'SELECT id, username, totp_secret FROM account WHERE totp_secret IS NOT NULL',
       );
-    }
-    if (plain.length === 0) return;
-    const update = this.#db.prepare('UPDATE account SET totp_secret = ? WHERE id = ?');
-    inTransaction(this.#db, () => {
-      for (const r of plain) update.run(sealTotpSecret(this.#totpKey, r.id, r.totp_secret), r.id);
+      const sealed = rows.find((r) => isSealed(r.totp_secret));
+      if (sealed !== undefined && openTotpSecret(this.#totpKey, sealed.id, sealed.totp_secret) === undefined) {
+        throw new AccountError(
+          'SECRETS_KEY_MISMATCH',
+          `the TOTP secret of ${sealed.username} does not open with this key: the accounts were made under another store key`,
+        );
+      }
+      const plain = rows.filter((r) => !isSealed(r.totp_secret));
+      for (const r of plain)
+        await q.run('UPDATE account SET totp_secret = ? WHERE id = ?', [
+          sealTotpSecret(this.#totpKey, r.id, r.totp_secret),
+          r.id,
+        ]);
+      return plain.length;
     });
-    // The plain-text pages are in the write-ahead log until a checkpoint writes the sealed ones over them.
-    this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   }
 
   /** Creates a local account; the TOTP secret comes back once, for the user's authenticator app. */
@@ -283,38 +321,42 @@ export class AccountStore {
       throw new AccountError('ACCOUNT_INVALID', 'only a partner account names an organization');
     const weak = passwordProblem(a.password, username);
     if (weak !== undefined) throw new AccountError('ACCOUNT_INVALID', weak);
-    if (this.#row(username) !== undefined)
-      throw new AccountError('ACCOUNT_EXISTS', `the user name ${username} is taken`);
     const totpSecret = newTotpSecret();
     const id = randomUUID();
-    this.#db
-      .prepare(
-        'INSERT INTO account (id, username, name, role, uzi_role_code, source, password_hash, totp_secret, created_at, organization, password_changed_at, created_by_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        id,
-        username,
-        a.name.trim(),
-        a.role,
-        a.uziRoleCode ?? null,
-        'local',
-        await hashPassword(a.password),
-        sealTotpSecret(this.#totpKey, id, totpSecret),
-        this.#now().toISOString(),
-        organization === '' ? null : organization,
-        this.#now().getTime(),
-        a.createdBy !== undefined ? JSON.stringify({ id: a.createdBy.id, name: a.createdBy.name }) : null,
+    const passwordHash = await hashPassword(a.password);
+    const at = this.#now();
+    const row = await this.#sql.write(async (q) => {
+      // Taken in the same transaction, so two admins adding the same name at once get one account and one refusal.
+      const added = await q.one<AccountRow>(
+        `INSERT INTO account (id, username, name, role, uzi_role_code, source, password_hash, totp_secret, created_at, organization, password_changed_at, created_by_json)
+         VALUES (?, ?, ?, ?, ?, 'local', ?, ?, ?, ?, ?, ?) ON CONFLICT (username) DO NOTHING RETURNING *`,
+        [
+          id,
+          username,
+          a.name.trim(),
+          a.role,
+          a.uziRoleCode ?? null,
+          passwordHash,
+          sealTotpSecret(this.#totpKey, id, totpSecret),
+          at.toISOString(),
+          organization === '' ? null : organization,
+          at.getTime(),
+          a.createdBy !== undefined ? JSON.stringify({ id: a.createdBy.id, name: a.createdBy.name }) : null,
+        ],
       );
-    return { account: accountOf(this.#row(username)!), totpSecret };
+      if (added === undefined) throw new AccountError('ACCOUNT_EXISTS', `the user name ${username} is taken`);
+      return added;
+    });
+    return { account: accountOf(row), totpSecret };
   }
 
   async count(role?: Role): Promise<number> {
-    const row = (
+    const row = await this.#sql.read((q) =>
       role === undefined
-        ? this.#db.prepare('SELECT COUNT(*) AS n FROM account').get()
-        : this.#db.prepare('SELECT COUNT(*) AS n FROM account WHERE role = ?').get(role)
-    ) as { n: number };
-    return row.n;
+        ? q.one<{ n: number }>('SELECT COUNT(*) AS n FROM account')
+        : q.one<{ n: number }>('SELECT COUNT(*) AS n FROM account WHERE role = ?', [role]),
+    );
+    return Number(row?.n ?? 0);
   }
 
   /**
@@ -334,7 +376,7 @@ export class AccountStore {
     const secret = openTotpSecret(this.#totpKey, row.id, row.totp_secret!);
     const step = secret !== undefined ? acceptTotp(secret, c.code, at, row.totp_last_step) : undefined;
     if (step === undefined) {
-      this.#failed(row, at);
+      await this.#failed(row, at);
       return { ok: false, reason: 'wrong-code', account };
     }
     if (this.#passwordExpired(row, at)) {
@@ -342,8 +384,15 @@ export class AccountStore {
       if (c.newPassword === undefined) return { ok: false, reason: 'password-expired', account };
       await this.#setPassword(row, c.newPassword, c.password);
     }
-    this.#db.prepare('UPDATE account SET failed_attempts = 0, totp_last_step = ? WHERE id = ?').run(step, row.id);
-    return this.#openSession(account, true, at);
+    return this.#sql.write(async (q) => {
+      // A code is used once: a sign-in that raced this one with the same code finds the step taken.
+      const used = await q.run(
+        'UPDATE account SET failed_attempts = 0, totp_last_step = ? WHERE id = ? AND totp_last_step < ?',
+        [step, row.id, step],
+      );
+      if (used === 0) return { ok: false, reason: 'wrong-code', account } as const;
+      return this.#openSession(q, account, true, at);
+    });
   }
 
   /**
@@ -355,28 +404,35 @@ export class AccountStore {
     if (!checked.ok) return checked.refusal;
     const account = accountOf(checked.row);
     if (this.#passwordExpired(checked.row, checked.at)) return { ok: false, reason: 'password-expired', account };
-    this.#db.prepare('UPDATE account SET failed_attempts = 0 WHERE id = ?').run(checked.row.id);
+    await this.#sql.write((q) => q.run('UPDATE account SET failed_attempts = 0 WHERE id = ?', [checked.row.id]));
     return { ok: true, account };
   }
 
   /** A new password for a signed-in person who knows the current one; the account's other sessions end. */
   async changePassword(id: string, current: string, next: string, keepSession: string): Promise<AccountSummary> {
-    const row = this.#byId(id);
+    const row = await this.#byId(id);
     const checked = await this.#checkPassword(row.username, current);
     if (!checked.ok)
       throw new AccountError('SIGN_IN_FAILED', 'the current password is not right (failures count towards the lock)');
-    await this.#setPassword(checked.row, next, current);
-    this.#db.prepare('DELETE FROM session WHERE account_id = ? AND token_hash != ?').run(id, tokenHash(keepSession));
+    await this.#setPassword(checked.row, next, current, keepSession);
     return (await this.find(id))!;
   }
 
-  async #setPassword(row: AccountRow, next: string, current: string): Promise<void> {
+  /** A new password; with `keepSession`, every other session of the account ends with the old one. */
+  async #setPassword(row: AccountRow, next: string, current: string, keepSession?: string): Promise<void> {
     const weak = passwordProblem(next, row.username);
     if (weak !== undefined) throw new AccountError('ACCOUNT_INVALID', weak);
     if (next === current) throw new AccountError('ACCOUNT_INVALID', 'the new password is not the current one');
-    this.#db
-      .prepare('UPDATE account SET password_hash = ?, password_changed_at = ? WHERE id = ?')
-      .run(await hashPassword(next), this.#now().getTime(), row.id);
+    const hash = await hashPassword(next);
+    await this.#sql.write(async (q) => {
+      await q.run('UPDATE account SET password_hash = ?, password_changed_at = ? WHERE id = ?', [
+        hash,
+        this.#now().getTime(),
+        row.id,
+      ]);
+      if (keepSession !== undefined)
+        await q.run('DELETE FROM session WHERE account_id = ? AND token_hash != ?', [row.id, tokenHash(keepSession)]);
+    });
   }
 
   /**
@@ -387,7 +443,7 @@ export class AccountStore {
     username: string,
     password: string,
   ): Promise<{ ok: true; row: AccountRow; at: Date } | { ok: false; refusal: PasswordRefusal }> {
-    const row = this.#row(username.toLowerCase());
+    const row = await this.#row(username.toLowerCase());
     if (row === undefined || row.source !== 'local' || row.password_hash === null || row.totp_secret === null) {
       await verifyPassword(await this.#dummy(), password);
       const account = row !== undefined ? { account: accountOf(row) } : {};
@@ -397,34 +453,35 @@ export class AccountStore {
     const at = this.#now();
     const account = accountOf(row);
     // Re-read after the await: another sign-in may have counted a failure meanwhile.
-    const fresh = this.#row(row.username)!;
+    const fresh = (await this.#row(row.username))!;
     if (fresh.disabled_at !== null) return { ok: false, refusal: { ok: false, reason: 'disabled', account } };
-    if (fresh.locked_until > at.getTime()) return { ok: false, refusal: { ok: false, reason: 'locked', account } };
+    if (Number(fresh.locked_until) > at.getTime())
+      return { ok: false, refusal: { ok: false, reason: 'locked', account } };
     if (!passwordOk) {
-      this.#failed(fresh, at);
+      await this.#failed(fresh, at);
       return { ok: false, refusal: { ok: false, reason: 'wrong-password', account } };
     }
     return { ok: true, row: fresh, at };
   }
 
-  /** Counts a failed sign-in; enough in a row lock the account for a while. */
-  #failed(row: AccountRow, at: Date): void {
-    const fresh = this.#row(row.username)!;
-    const failures = fresh.failed_attempts + 1;
-    const lock = failures >= this.#policy.lockoutAttempts;
-    this.#db
-      .prepare('UPDATE account SET failed_attempts = ?, locked_until = ? WHERE id = ?')
-      .run(
-        lock ? 0 : failures,
-        lock ? at.getTime() + this.#policy.lockoutMinutes * 60_000 : fresh.locked_until,
-        row.id,
-      );
+  /** Counts a failed sign-in, in the statement that reads the count; enough in a row lock the account for a while. */
+  async #failed(row: AccountRow, at: Date): Promise<void> {
+    const limit = this.#policy.lockoutAttempts;
+    await this.#sql.write((q) =>
+      q.run(
+        `UPDATE account SET
+           failed_attempts = CASE WHEN failed_attempts + 1 >= ? THEN 0 ELSE failed_attempts + 1 END,
+           locked_until = CASE WHEN failed_attempts + 1 >= ? THEN ? ELSE locked_until END
+         WHERE id = ?`,
+        [limit, limit, at.getTime() + this.#policy.lockoutMinutes * 60_000, row.id],
+      ),
+    );
   }
 
   /** When a partner's password expires; null for accounts whose passwords do not. */
   #passwordExpiry(row: AccountRow): number | null {
     if (row.role !== 'partner' || row.source !== 'local') return null;
-    const changed = row.password_changed_at ?? Date.parse(row.created_at);
+    const changed = row.password_changed_at !== null ? Number(row.password_changed_at) : Date.parse(row.created_at);
     return changed + (this.#policy.partnerPasswordDays ?? 90) * 86_400_000;
   }
 
@@ -435,34 +492,39 @@ export class AccountStore {
 
   /** Registers an SSH public key for a partner's SFTP sign-in (an OpenSSH .pub line); answers it as listed. */
   async addSshKey(id: string, publicKey: string): Promise<SshKey> {
-    const row = this.#byId(id);
+    const row = await this.#byId(id);
     if (row.role !== 'partner')
       throw new AccountError('ACCOUNT_INVALID', 'only partner accounts sign in over SFTP, and so have SSH keys');
     const key = parseSshKey(publicKey);
     const fingerprint = fingerprintOf(key.blob);
-    if (this.#db.prepare('SELECT 1 FROM ssh_key WHERE fingerprint = ?').get(fingerprint) !== undefined)
-      throw new AccountError('ACCOUNT_EXISTS', `the key ${fingerprint} is registered already`);
     const addedAt = this.#now().toISOString();
-    this.#db
-      .prepare('INSERT INTO ssh_key (fingerprint, account_id, type, blob, comment, added_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(fingerprint, id, key.type, key.blob, key.comment, addedAt);
+    const added = await this.#sql.write((q) =>
+      q.run(
+        `INSERT INTO ssh_key (fingerprint, account_id, type, blob, comment, added_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (fingerprint) DO NOTHING`,
+        [fingerprint, id, key.type, key.blob, key.comment, addedAt],
+      ),
+    );
+    if (added === 0) throw new AccountError('ACCOUNT_EXISTS', `the key ${fingerprint} is registered already`);
     return { fingerprint, type: key.type, comment: key.comment, addedAt };
   }
 
   async sshKeysOf(id: string): Promise<SshKey[]> {
-    this.#byId(id);
-    return (
-      this.#db
-        .prepare('SELECT fingerprint, type, comment, added_at FROM ssh_key WHERE account_id = ? ORDER BY added_at')
-        .all(id) as { fingerprint: string; type: string; comment: string; added_at: string }[]
-    ).map((k) => ({ fingerprint: k.fingerprint, type: k.type, comment: k.comment, addedAt: k.added_at }));
+    await this.#byId(id);
+    const keys = await this.#sql.read((q) =>
+      q.all<{ fingerprint: string; type: string; comment: string; added_at: string }>(
+        'SELECT fingerprint, type, comment, added_at FROM ssh_key WHERE account_id = ? ORDER BY added_at',
+        [id],
+      ),
+    );
+    return keys.map((k) => ({ fingerprint: k.fingerprint, type: k.type, comment: k.comment, addedAt: k.added_at }));
   }
 
   async removeSshKey(id: string, fingerprint: string): Promise<void> {
-    const removed = this.#db
-      .prepare('DELETE FROM ssh_key WHERE account_id = ? AND fingerprint = ?')
-      .run(id, fingerprint);
-    if (removed.changes === 0) throw new AccountError('ACCOUNT_NOT_FOUND', `no key ${fingerprint} on this account`);
+    const removed = await this.#sql.write((q) =>
+      q.run('DELETE FROM ssh_key WHERE account_id = ? AND fingerprint = ?', [id, fingerprint]),
+    );
+    if (removed === 0) throw new AccountError('ACCOUNT_NOT_FOUND', `no key ${fingerprint} on this account`);
   }
 
   /**
@@ -470,12 +532,16 @@ export class AccountStore {
    * and not locked. The caller checks the client's signature with the key.
    */
   async accountForSshKey(username: string, type: string, blob: Buffer): Promise<Account | undefined> {
-    const row = this.#row(username.toLowerCase());
+    const row = await this.#row(username.toLowerCase());
     if (row === undefined || row.role !== 'partner' || row.disabled_at !== null) return undefined;
-    if (row.locked_until > this.#now().getTime()) return undefined;
-    const key = this.#db
-      .prepare('SELECT 1 FROM ssh_key WHERE fingerprint = ? AND account_id = ? AND type = ?')
-      .get(fingerprintOf(blob), row.id, type);
+    if (Number(row.locked_until) > this.#now().getTime()) return undefined;
+    const key = await this.#sql.read((q) =>
+      q.one('SELECT 1 AS found FROM ssh_key WHERE fingerprint = ? AND account_id = ? AND type = ?', [
+        fingerprintOf(blob),
+        row.id,
+        type,
+      ]),
+    );
     return key !== undefined ? accountOf(row) : undefined;
   }
 
@@ -494,30 +560,35 @@ export class AccountStore {
     twoFactor: boolean;
   }): Promise<{ token: string; session: Session } | undefined> {
     const at = this.#now();
-    const known = this.#db.prepare('SELECT * FROM account WHERE oidc_subject = ?').get(p.subject) as
-      AccountRow | undefined;
-    let id: string;
-    if (known?.disabled_at !== null && known?.disabled_at !== undefined) return undefined;
-    if (known !== undefined) {
-      id = known.id;
-      this.#db
-        .prepare('UPDATE account SET name = ?, role = ?, uzi_role_code = ? WHERE id = ?')
-        .run(p.name, p.role, p.uziRoleCode ?? null, id);
-    } else {
-      id = randomUUID();
-      const username =
-        this.#row(p.username) === undefined
-          ? p.username
-          : `${p.username}#${createHash('sha256').update(p.subject).digest('hex').slice(0, 8)}`;
-      this.#db
-        .prepare(
-          'INSERT INTO account (id, username, name, role, uzi_role_code, source, oidc_subject, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-        )
-        .run(id, username, p.name, p.role, p.uziRoleCode ?? null, 'oidc', p.subject, at.toISOString());
-    }
-    const row = this.#db.prepare('SELECT * FROM account WHERE id = ?').get(id) as AccountRow | undefined;
-    const { token, session } = this.#openSession(accountOf(row!), p.twoFactor, at);
-    return { token, session };
+    return this.#sql.write(async (q) => {
+      const known = await q.one<AccountRow>('SELECT * FROM account WHERE oidc_subject = ?', [p.subject]);
+      if (known?.disabled_at !== null && known?.disabled_at !== undefined) return undefined;
+      let id: string;
+      if (known !== undefined) {
+        id = known.id;
+        await q.run('UPDATE account SET name = ?, role = ?, uzi_role_code = ? WHERE id = ?', [
+          p.name,
+          p.role,
+          p.uziRoleCode ?? null,
+          id,
+        ]);
+      } else {
+        id = randomUUID();
+        const taken = await q.one('SELECT 1 AS found FROM account WHERE username = ?', [p.username]);
+        const username =
+          taken === undefined
+            ? p.username
+            : `${p.username}#${createHash('sha256').update(p.subject).digest('hex').slice(0, 8)}`;
+        await q.run(
+          `INSERT INTO account (id, username, name, role, uzi_role_code, source, oidc_subject, created_at)
+           VALUES (?, ?, ?, ?, ?, 'oidc', ?, ?)`,
+          [id, username, p.name, p.role, p.uziRoleCode ?? null, p.subject, at.toISOString()],
+        );
+      }
+      const row = await q.one<AccountRow>('SELECT * FROM account WHERE id = ?', [id]);
+      const { token, session } = await this.#openSession(q, accountOf(row!), p.twoFactor, at);
+      return { token, session };
+    });
   }
 
   /** The session a token stands for, when it has not expired; each use moves its idle deadline. */
@@ -525,87 +596,101 @@ export class AccountStore {
     if (token.length < 20 || token.length > 100) return undefined;
     const at = this.#now().getTime();
     const hash = tokenHash(token);
-    const row = this.#db
-      .prepare(
-        'SELECT s.account_id, s.two_factor, s.created_at, s.expires_at, s.last_seen FROM session s WHERE s.token_hash = ?',
-      )
-      .get(hash) as
-      { account_id: string; two_factor: number; created_at: number; expires_at: number; last_seen: number } | undefined;
-    if (row === undefined) return undefined;
-    if (at >= row.expires_at || at - row.last_seen >= this.#policy.sessionIdleMinutes * 60_000) {
-      this.#db.prepare('DELETE FROM session WHERE token_hash = ?').run(hash);
+    const found = await this.#sql.read(async (q) => {
+      const s = await q.one<{
+        account_id: string;
+        two_factor: number;
+        created_at: number;
+        expires_at: number;
+        last_seen: number;
+      }>('SELECT account_id, two_factor, created_at, expires_at, last_seen FROM session WHERE token_hash = ?', [hash]);
+      if (s === undefined) return undefined;
+      return { s, account: await q.one<AccountRow>('SELECT * FROM account WHERE id = ?', [s.account_id]) };
+    });
+    if (found === undefined) return undefined;
+    const { s, account } = found;
+    const lastSeen = Number(s.last_seen);
+    if (at >= Number(s.expires_at) || at - lastSeen >= this.#policy.sessionIdleMinutes * 60_000) {
+      await this.#sql.write((q) => q.run('DELETE FROM session WHERE token_hash = ?', [hash]));
       return undefined;
     }
-    const account = this.#db.prepare('SELECT * FROM account WHERE id = ?').get(row.account_id) as
-      AccountRow | undefined;
     if (account === undefined || account.disabled_at !== null) return undefined;
     // A durable write per request would put a disk flush on every call a signed-in user makes; a minute's precision is
     // plenty for an idle limit counted in minutes.
-    if (at - row.last_seen >= 60_000)
-      this.#db.prepare('UPDATE session SET last_seen = ? WHERE token_hash = ?').run(at, hash);
+    if (at - lastSeen >= 60_000)
+      await this.#sql.write((q) => q.run('UPDATE session SET last_seen = ? WHERE token_hash = ?', [at, hash]));
     return {
       account: accountOf(account),
-      twoFactor: row.two_factor === 1,
-      createdAt: new Date(row.created_at).toISOString(),
-      expiresAt: new Date(row.expires_at).toISOString(),
+      twoFactor: Number(s.two_factor) === 1,
+      createdAt: new Date(Number(s.created_at)).toISOString(),
+      expiresAt: new Date(Number(s.expires_at)).toISOString(),
       ...this.#passwordExpiresAt(account),
     };
   }
 
   async endSession(token: string): Promise<void> {
-    this.#db.prepare('DELETE FROM session WHERE token_hash = ?').run(tokenHash(token));
+    await this.#sql.write((q) => q.run('DELETE FROM session WHERE token_hash = ?', [tokenHash(token)]));
   }
 
   /** Removes expired sessions (housekeeping; an expired session is refused whether or not it was removed). */
   async sweep(): Promise<number> {
     const at = this.#now().getTime();
-    return Number(
-      this.#db
-        .prepare('DELETE FROM session WHERE expires_at <= ? OR last_seen <= ?')
-        .run(at, at - this.#policy.sessionIdleMinutes * 60_000).changes,
+    return this.#sql.write((q) =>
+      q.run('DELETE FROM session WHERE expires_at <= ? OR last_seen <= ?', [
+        at,
+        at - this.#policy.sessionIdleMinutes * 60_000,
+      ]),
     );
   }
 
   /** Every account, by user name, for the admin's screen. */
   async list(): Promise<AccountSummary[]> {
-    const at = this.#now().getTime();
-    const rows = this.#db.prepare('SELECT * FROM account ORDER BY username').all() as unknown as AccountRow[];
-    return rows.map((r) => ({
-      ...accountOf(r),
-      createdAt: r.created_at,
-      disabled: r.disabled_at !== null,
-      lockedUntil: r.locked_until > at ? new Date(r.locked_until).toISOString() : null,
-      passwordExpiresAt: this.#passwordExpiresAt(r).passwordExpiresAt ?? null,
-    }));
+    const rows = await this.#sql.read((q) => q.all<AccountRow>('SELECT * FROM account ORDER BY username'));
+    return rows.map((r) => this.#summaryOf(r));
   }
 
   async find(id: string): Promise<AccountSummary | undefined> {
-    return (await this.list()).find((a) => a.id === id);
+    const row = await this.#sql.read((q) => q.one<AccountRow>('SELECT * FROM account WHERE id = ?', [id]));
+    return row !== undefined ? this.#summaryOf(row) : undefined;
+  }
+
+  #summaryOf(r: AccountRow): AccountSummary {
+    const lockedUntil = Number(r.locked_until);
+    return {
+      ...accountOf(r),
+      createdAt: r.created_at,
+      disabled: r.disabled_at !== null,
+      lockedUntil: lockedUntil > this.#now().getTime() ? new Date(lockedUntil).toISOString() : null,
+      passwordExpiresAt: this.#passwordExpiresAt(r).passwordExpiresAt ?? null,
+    };
   }
 
   /** Disables (and ends every session of) or enables an account; refuses to leave the node without an enabled admin. */
   async setDisabled(id: string, disabled: boolean): Promise<AccountSummary> {
-    const row = this.#byId(id);
-    if (disabled && row.role === 'admin' && row.disabled_at === null) {
-      const admins = this.#db
-        .prepare("SELECT COUNT(*) AS n FROM account WHERE role = 'admin' AND disabled_at IS NULL")
-        .get() as { n: number };
-      if (admins.n <= 1)
-        throw new AccountError('ACCOUNT_INVALID', `${row.username} is the last enabled admin: add another admin first`);
-    }
-    inTransaction(this.#db, () => {
-      this.#db
-        .prepare('UPDATE account SET disabled_at = ? WHERE id = ?')
-        .run(disabled ? this.#now().getTime() : null, id);
-      if (disabled) this.#db.prepare('DELETE FROM session WHERE account_id = ?').run(id);
+    await this.#sql.write(async (q) => {
+      const row = await this.#byId(id, q);
+      if (disabled && row.role === 'admin' && row.disabled_at === null) {
+        const admins = await q.one<{ n: number }>(
+          "SELECT COUNT(*) AS n FROM account WHERE role = 'admin' AND disabled_at IS NULL",
+        );
+        if (Number(admins?.n ?? 0) <= 1)
+          throw new AccountError(
+            'ACCOUNT_INVALID',
+            `${row.username} is the last enabled admin: add another admin first`,
+          );
+      }
+      await q.run('UPDATE account SET disabled_at = ? WHERE id = ?', [disabled ? this.#now().getTime() : null, id]);
+      if (disabled) await q.run('DELETE FROM session WHERE account_id = ?', [id]);
     });
     return (await this.find(id))!;
   }
 
   /** Ends a lockout after failed sign-ins, at once. */
   async unlock(id: string): Promise<AccountSummary> {
-    this.#byId(id);
-    this.#db.prepare('UPDATE account SET failed_attempts = 0, locked_until = 0 WHERE id = ?').run(id);
+    await this.#sql.write(async (q) => {
+      await this.#byId(id, q);
+      await q.run('UPDATE account SET failed_attempts = 0, locked_until = 0 WHERE id = ?', [id]);
+    });
     return (await this.find(id))!;
   }
 
@@ -614,43 +699,48 @@ export class AccountStore {
    * ends. The new secret comes back once, to be handed to the person.
    */
   async resetSecondFactor(id: string): Promise<{ account: AccountSummary; totpSecret: string }> {
-    const row = this.#byId(id);
-    if (row.source !== 'local')
-      throw new AccountError(
-        'ACCOUNT_INVALID',
-        `${row.username} signs in through the identity provider, which keeps its second factor`,
-      );
     const totpSecret = newTotpSecret();
-    inTransaction(this.#db, () => {
-      this.#db
-        .prepare(
-          'UPDATE account SET totp_secret = ?, totp_last_step = -1, failed_attempts = 0, locked_until = 0 WHERE id = ?',
-        )
-        .run(sealTotpSecret(this.#totpKey, id, totpSecret), id);
-      this.#db.prepare('DELETE FROM session WHERE account_id = ?').run(id);
+    await this.#sql.write(async (q) => {
+      const row = await this.#byId(id, q);
+      if (row.source !== 'local')
+        throw new AccountError(
+          'ACCOUNT_INVALID',
+          `${row.username} signs in through the identity provider, which keeps its second factor`,
+        );
+      await q.run(
+        'UPDATE account SET totp_secret = ?, totp_last_step = -1, failed_attempts = 0, locked_until = 0 WHERE id = ?',
+        [sealTotpSecret(this.#totpKey, id, totpSecret), id],
+      );
+      await q.run('DELETE FROM session WHERE account_id = ?', [id]);
     });
     return { account: (await this.find(id))!, totpSecret };
   }
 
-  #byId(id: string): AccountRow {
-    const row = this.#db.prepare('SELECT * FROM account WHERE id = ?').get(id) as AccountRow | undefined;
+  async #byId(id: string, q?: Statements): Promise<AccountRow> {
+    const read = (s: Statements): Promise<AccountRow | undefined> =>
+      s.one<AccountRow>('SELECT * FROM account WHERE id = ?', [id]);
+    const row = q !== undefined ? await read(q) : await this.#sql.read(read);
     if (row === undefined) throw new AccountError('ACCOUNT_NOT_FOUND', `no account ${id} on this node`);
     return row;
   }
 
   /** Closes the database; a second call does nothing. */
   async close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    await this.#sql.close();
   }
 
-  #openSession(account: Account, twoFactor: boolean, at: Date): { ok: true; token: string; session: Session } {
+  async #openSession(
+    q: Statements,
+    account: Account,
+    twoFactor: boolean,
+    at: Date,
+  ): Promise<{ ok: true; token: string; session: Session }> {
     const token = randomBytes(32).toString('base64url');
     const expires = at.getTime() + this.#policy.sessionMaxHours * 3600_000;
-    this.#db
-      .prepare(
-        'INSERT INTO session (token_hash, account_id, two_factor, created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(tokenHash(token), account.id, twoFactor ? 1 : 0, at.getTime(), at.getTime(), expires);
+    await q.run(
+      'INSERT INTO session (token_hash, account_id, two_factor, created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+      [tokenHash(token), account.id, twoFactor ? 1 : 0, at.getTime(), at.getTime(), expires],
+    );
     return {
       ok: true,
       token,
@@ -659,7 +749,7 @@ export class AccountStore {
         twoFactor,
         createdAt: at.toISOString(),
         expiresAt: new Date(expires).toISOString(),
-        ...this.#passwordExpiresAt(this.#byId(account.id)),
+        ...this.#passwordExpiresAt(await this.#byId(account.id, q)),
       },
     };
   }
@@ -669,8 +759,8 @@ export class AccountStore {
     return expiry !== null ? { passwordExpiresAt: new Date(expiry).toISOString() } : {};
   }
 
-  #row(username: string): AccountRow | undefined {
-    return this.#db.prepare('SELECT * FROM account WHERE username = ?').get(username) as AccountRow | undefined;
+  #row(username: string): Promise<AccountRow | undefined> {
+    return this.#sql.read((q) => q.one<AccountRow>('SELECT * FROM account WHERE username = ?', [username]));
   }
 
   #dummy(): Promise<string> {

@@ -422,7 +422,7 @@ async function demoShare(as: NodeApiClient, mail: DemoMailAndSms | undefined): P
  * the credentials (password and TOTP secret) in a file only the owner can read.
  */
 async function demoAdmin(config: Readonly<Config>, credentialsFile: string): Promise<void> {
-  const accounts = openAccounts(config);
+  const accounts = await openAccounts(config);
   const admins = await accounts.count('admin');
   await accounts.close();
   if (admins > 0) return;

@@ -26,7 +26,7 @@ export async function addUserFromCli(
   out: NodeJS.WritableStream = process.stdout,
   json = false,
 ): Promise<void> {
-  const accounts = openAccounts(config);
+  const accounts = await openAccounts(config);
   const audit = await openAuditTrail(config);
   try {
     if ((await accounts.count()) === 0 && o.role !== 'admin') {

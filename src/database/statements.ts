@@ -2,7 +2,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { Serial } from './serial.ts';
 import { inPostgresTransaction, type PostgresClient, type PostgresPool } from './postgres.ts';
 
-export type SqlValue = string | number | null;
+export type SqlValue = string | number | null | Uint8Array;
 export type SqlRow = Record<string, unknown>;
 
 /**

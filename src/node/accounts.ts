@@ -11,7 +11,7 @@ import { readConfiguredFile } from './tls-files.ts';
  * secrets are sealed under a key derived from the store key: one key file fewer to back up, and the accounts database
  * alone (a backup, a copy) makes no codes.
  */
-export function openAccounts(config: Readonly<Config>): AccountStore {
+export async function openAccounts(config: Readonly<Config>): Promise<AccountStore> {
   const a = config.auth;
   let storeKey: Buffer;
   try {
@@ -28,7 +28,7 @@ export function openAccounts(config: Readonly<Config>): AccountStore {
   const path = join(config.dataDir, 'accounts.sqlite');
   privateDatabaseFile(path);
   try {
-    return new AccountStore(path, {
+    return await AccountStore.openFile(path, {
       sessionIdleMinutes: a.sessionIdleMinutes,
       sessionMaxHours: a.sessionMaxHours,
       lockoutAttempts: a.lockout.attempts,

@@ -119,7 +119,7 @@ async function configurationFindings(config: Readonly<Config>): Promise<Finding[
   let admins: number;
   const findings: Finding[] = [];
   try {
-    const accounts = openAccounts(config);
+    const accounts = await openAccounts(config);
     admins = await accounts.count('admin');
     await accounts.close();
   } catch (err) {

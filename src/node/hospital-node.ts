@@ -140,7 +140,7 @@ export async function startNode(
   const assertions = openAssertions(config);
   const atna = config.audit.atna;
   const atnaTls = atna !== undefined ? readTlsFiles(atna.tls) : undefined;
-  const accounts = openAccounts(config);
+  const accounts = await openAccounts(config);
   const insecure = [...insecureSettings(config, { admins: await accounts.count('admin') }), ...insecureFiles(config)];
   if (insecure.length > 0) {
     await accounts.close();

@@ -139,7 +139,7 @@ test('audit coverage: every route that touches patient data writes a complete re
     parseYaml(readFileSync(n.n.configPath, 'utf8')) as Record<string, unknown>,
     n.n.configPath,
   );
-  const accounts = openAccounts(config);
+  const accounts = await openAccounts(config);
   t.after(() => accounts.close());
   const password = 'a long enough passphrase';
   const { totpSecret } = await accounts.createLocal({

@@ -60,7 +60,7 @@ test('a node that stored studies, signed people in and kept its audit trail has 
 
   // As `beeldbrug user add` does, but without its start-up tightening of the data folder, which would hide what the node left.
   const config = parseConfig(parseYaml(readFileSync(n.configPath, 'utf8')) as Record<string, unknown>, n.configPath);
-  const accounts = new AccountStore(join(config.dataDir, 'accounts.sqlite'), {
+  const accounts = await AccountStore.openFile(join(config.dataDir, 'accounts.sqlite'), {
     sessionIdleMinutes: 30,
     sessionMaxHours: 12,
     lockoutAttempts: 5,

@@ -104,7 +104,7 @@ test('a partner signs in over SFTP and reaches only its own download and upload 
     parseYaml(readFileSync(node.n.configPath, 'utf8')) as Record<string, unknown>,
     node.n.configPath,
   );
-  const accounts = openAccounts(config);
+  const accounts = await openAccounts(config);
   t.after(() => accounts.close());
   const zuidId = (await accounts.list()).find((a) => a.username === 'zuid')!.id;
   await accounts.addSshKey(zuidId, readFileSync(`${identity}.pub`, 'utf8'));

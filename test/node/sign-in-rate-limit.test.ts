@@ -66,7 +66,7 @@ test('sign-in is limited per address and in all: 429 with Retry-After, and allow
     signInRateLimit: { perAddress: { attempts: 3, windowSeconds: 60 }, global: { attempts: 5, windowSeconds: 120 } },
     now: () => clock.now,
   });
-  const accounts = openAccounts(
+  const accounts = await openAccounts(
     parseConfig(parseYaml(readFileSync(n.configPath, 'utf8')) as Record<string, unknown>, n.configPath),
   );
   const { totpSecret } = await accounts.createLocal({

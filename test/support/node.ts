@@ -42,7 +42,7 @@ export const TEST_ADMIN_PASSWORD = 'correct horse battery staple';
  */
 export async function ensureAdmin(raw: Record<string, unknown>, configPath: string): Promise<void> {
   if (raw['exchange'] === undefined) return;
-  const accounts = openAccounts(parseConfig(raw, configPath));
+  const accounts = await openAccounts(parseConfig(raw, configPath));
   try {
     if ((await accounts.count('admin')) === 0)
       await accounts.createLocal({

@@ -65,7 +65,7 @@ export async function addAccount(
     parseYaml(readFileSync(n.n.configPath, 'utf8')) as Record<string, unknown>,
     n.n.configPath,
   );
-  const accounts = openAccounts(config);
+  const accounts = await openAccounts(config);
   t.after(() => accounts.close());
   const { totpSecret } = await accounts.createLocal({
     ...a,
