@@ -17,6 +17,12 @@ const policy = {
 };
 const PASSWORD = 'correct horse battery';
 
+/** An ed25519 public key as SSH encodes it: the type, then 32 bytes of key. */
+function sshEd25519Blob(): Buffer {
+  const typed = Buffer.from('ssh-ed25519');
+  return Buffer.concat([Buffer.from([0, 0, 0, typed.length]), typed, Buffer.from([0, 0, 0, 32]), randomBytes(32)]);
+}
+
 async function storeAt(
   t: { after(fn: () => Promise<void>): void },
   clock: { now: number },
@@ -126,6 +132,34 @@ test('five failures lock the account for fifteen minutes, even for the right cre
   assert.equal(after.ok, true, 'the lock ends');
   const unknown = await store.signIn({ username: 'nobody', password: PASSWORD, code: code() });
   assert.equal(unknown.ok ? 'ok' : unknown.reason, 'unknown-user');
+});
+
+test('at once: five wrong passwords lock the account, one code signs in once, one name and one key are taken once', async (t) => {
+  const clock = { now: Date.parse('2026-11-23T09:00:00Z') };
+  const { store } = await storeAt(t, clock);
+  const { account, totpSecret } = await store.createLocal({
+    username: 'admin',
+    name: 'Beheerder',
+    role: 'admin',
+    password: PASSWORD,
+  });
+  const code = totpCode(totpSecret, totpStep(new Date(clock.now)));
+  // Each failure is counted in the statement that reads the count: none is lost to another checked at the same time.
+  const wrong = await Promise.all(
+    Array.from({ length: 5 }, () => store.signIn({ username: 'admin', password: 'wrong password!', code })),
+  );
+  assert.deepEqual(new Set(wrong.map((r) => (r.ok ? 'ok' : r.reason))), new Set(['wrong-password']));
+  assert.notEqual((await store.find(account.id))?.lockedUntil, null, 'five at once lock it as five in a row do');
+  await store.unlock(account.id);
+  const twice = await Promise.all([1, 2].map(() => store.signIn({ username: 'admin', password: PASSWORD, code })));
+  assert.deepEqual(twice.map((r) => r.ok).sort(), [false, true], 'a code signs in once');
+  const base = { name: 'Partner', role: 'partner' as const, organization: 'Zuid', password: PASSWORD };
+  const added = await Promise.allSettled([1, 2].map(() => store.createLocal({ ...base, username: 'zuid' })));
+  assert.deepEqual(added.map((r) => r.status).sort(), ['fulfilled', 'rejected'], 'a user name is taken once');
+  const partner = (await store.list()).find((a) => a.username === 'zuid')!;
+  const line = `ssh-ed25519 ${sshEd25519Blob().toString('base64')} laptop`;
+  const keys = await Promise.allSettled([1, 2].map(() => store.addSshKey(partner.id, line)));
+  assert.deepEqual(keys.map((r) => r.status).sort(), ['fulfilled', 'rejected'], 'a key is registered once');
 });
 
 test('accounts are validated: user name, role, UZI role code, weak passwords, taken names', async (t) => {
@@ -385,14 +419,7 @@ test("a partner's SSH key is checked and signs in only its own account", async (
   const { account: noord } = await partner('noord', 'Kliniek Noord');
   await partner('zuid', 'Kliniek Zuid');
   const { account: staff } = await store.createLocal({ username: 'sec', name: 'S', role: 'staff', password: PASSWORD });
-  // An ed25519 public key: the type, then 32 bytes of key.
-  const typed = Buffer.from('ssh-ed25519');
-  const blob = Buffer.concat([
-    Buffer.from([0, 0, 0, typed.length]),
-    typed,
-    Buffer.from([0, 0, 0, 32]),
-    randomBytes(32),
-  ]);
+  const blob = sshEd25519Blob();
   const line = `ssh-ed25519 ${blob.toString('base64')} beheer@noord`;
   await assert.rejects(() => store.addSshKey(staff.id, line), /only partner accounts/);
   await assert.rejects(() => store.addSshKey(noord.id, 'ssh-dss AAAA'), /the type is one of/);
