@@ -127,7 +127,7 @@ test('ATNA export: every record as a valid DICOM audit message over syslog TLS t
   });
   for (const [i, action] of AUDIT_ACTIONS.entries()) await n.node.audit.record(everything(action, i));
   const total = (await n.node.audit.list({ limit: 100_000 })).length;
-  await waitFor(`${total} messages at the repository`, async () => repository.received().length >= total);
+  await repository.until(`${total} messages at the repository`, () => repository.received().length >= total);
 
   const messages = repository.received().map((line) => {
     const m = HEADER.exec(line);
@@ -205,9 +205,9 @@ test('ATNA export: every record as a valid DICOM audit message over syslog TLS t
   // The repository comes back once the exporter has found it gone, not after a guess at how long that takes.
   await waitFor('the exporter to find the repository gone', async () => unreachable() > unreachableBefore);
   await repository.start();
-  await waitFor(
+  await repository.until(
     'the backlog at the repository',
-    async () => repository.received().filter((l) => l.includes('during the outage')).length >= 20,
+    () => repository.received().filter((l) => l.includes('during the outage')).length >= 20,
   );
   const after = repository
     .received()
@@ -397,7 +397,7 @@ test('ATNA export with two nodes on one database: one exports at a time, every r
     await b.node.audit.record(event(`recorded on B ${i}`));
   }
   const all = await trail();
-  await waitFor('every record of the shared trail at the repository', async () => sequences().length >= all.length);
+  await repository.until('every record of the shared trail at the repository', () => sequences().length >= all.length);
   assert.deepEqual(sequences(), all, 'every record once, in order: only one node sends');
   assert.ok(standingBy(a) !== standingBy(b), 'one node exports, the other stands by');
   const [exporting, other] = standingBy(b) ? [a, b] : [b, a];

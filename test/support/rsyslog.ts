@@ -7,11 +7,14 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
 import { waitFor } from './net.ts';
+import { Steps } from './steps.ts';
 
 export interface Rsyslog {
   port: number;
   /** The messages received so far, one per element, as rsyslog saw them (without the octet count). */
   received(): string[];
+  /** Until `probe` holds, looked at again each time rsyslog writes to its folder (no timer). */
+  until(what: string, probe: () => boolean): Promise<void>;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
@@ -27,6 +30,9 @@ export async function startRsyslog(
     organization: { name: 'Ziekenhuis Noord ARR', ura: '10000001' },
     hosts: ['127.0.0.1'],
   });
+  // Made before rsyslog starts, so that no write of its goes unseen.
+  const steps = new Steps();
+  steps.watch(t, dir);
   writeFileSync(join(dir, 'ca.crt'), o.ca.certPem);
   writeFileSync(join(dir, 'server.crt'), server.certPem);
   writeFileSync(join(dir, 'server.key'), server.keyPem, { mode: 0o600 });
@@ -89,6 +95,7 @@ action(type="omfile" file="${join(dir, 'rsyslogd.log')}")
             .split('\n')
             .filter((l) => l !== '')
         : [],
+    until: (what, probe) => steps.until(what, probe),
     stop,
     start,
   };
