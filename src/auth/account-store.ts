@@ -271,24 +271,31 @@ export class AccountStore {
    * started with another store key would otherwise refuse every sign-in without saying why. Answers how many it sealed.
    */
   async #sealPlainSecrets(): Promise<number> {
-    return this.#sql.write(async (q) => {
-      const rows = await q.all<{ id: string; username: string; totp_secret: string }>(
+    // Read first: every open (each `beeldbrug user` command, every start) would otherwise take the write lock for nothing.
+    const rows = await this.#sql.read((q) =>
+      q.all<{ id: string; username: string; totp_secret: string }>(
         'SELECT id, username, totp_secret FROM account WHERE totp_secret IS NOT NULL',
+      ),
+    );
+    const sealed = rows.find((r) => isSealed(r.totp_secret));
+    if (sealed !== undefined && openTotpSecret(this.#totpKey, sealed.id, sealed.totp_secret) === undefined) {
+      throw new AccountError(
+        'SECRETS_KEY_MISMATCH',
+        `the TOTP secret of ${sealed.username} does not open with this key: the accounts were made under another store key`,
       );
-      const sealed = rows.find((r) => isSealed(r.totp_secret));
-      if (sealed !== undefined && openTotpSecret(this.#totpKey, sealed.id, sealed.totp_secret) === undefined) {
-        throw new AccountError(
-          'SECRETS_KEY_MISMATCH',
-          `the TOTP secret of ${sealed.username} does not open with this key: the accounts were made under another store key`,
-        );
-      }
-      const plain = rows.filter((r) => !isSealed(r.totp_secret));
+    }
+    const plain = rows.filter((r) => !isSealed(r.totp_secret));
+    if (plain.length === 0) return 0;
+    // Only a secret still in plain text is replaced: another process sealing at the same time keeps its own.
+    return this.#sql.write(async (q) => {
+      let changed = 0;
       for (const r of plain)
-        await q.run('UPDATE account SET totp_secret = ? WHERE id = ?', [
+        changed += await q.run('UPDATE account SET totp_secret = ? WHERE id = ? AND totp_secret = ?', [
           sealTotpSecret(this.#totpKey, r.id, r.totp_secret),
           r.id,
+          r.totp_secret,
         ]);
-      return plain.length;
+      return changed;
     });
   }
 
