@@ -1,8 +1,11 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
   addMissingColumns,
+  migratePostgres,
   openSqliteDatabase,
+  PostgresDatabase,
   SqliteQueue,
+  type PostgresPool,
   type SqlDatabase,
   type Statements,
 } from '../database/index.ts';
@@ -160,12 +163,6 @@ const fingerprintOf = (blob: Buffer): string =>
 
 const tokenHash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
-/**
- * Local accounts (argon2id password + TOTP, both always required), lockout after repeated failures, and sessions that
- * expire when idle and after a maximum age. Session tokens are random 256-bit values; only their SHA-256 is stored, so
- * a copy of the database signs nobody in. TOTP secrets are stored sealed (AES-256-GCM) under a key kept outside the
- * database; secrets an older version stored in plain text are sealed when the store is opened.
- */
 /** The embedded accounts file's tables; columns added since are brought in by addMissingColumns. */
 const SQLITE_SCHEMA = `
   CREATE TABLE IF NOT EXISTS account (
@@ -203,9 +200,64 @@ const SQLITE_SCHEMA = `
   CREATE INDEX IF NOT EXISTS ssh_key_by_account ON ssh_key (account_id);`;
 
 /**
- * The node's local accounts, their sessions and partners' SSH keys, on the node's database (the embedded file or
- * PostgreSQL, one SqlDatabase). Every statement is one both understand; a count that must not be lost to a
- * concurrent sign-in on another node is changed in the statement that reads it.
+ * The same tables on PostgreSQL, each migration applied once. Times are milliseconds (BIGINT). No foreign keys, as in
+ * the embedded file (SQLite's are off there): accounts are never deleted, and `beeldbrug migrate` copies the
+ * sessions and keys before the accounts, so a start that finds the newest account on the server knows all three came.
+ */
+const POSTGRES_MIGRATIONS = [
+  `CREATE TABLE account (
+     id TEXT PRIMARY KEY,
+     username TEXT NOT NULL UNIQUE,
+     name TEXT NOT NULL,
+     role TEXT NOT NULL,
+     uzi_role_code TEXT,
+     source TEXT NOT NULL,
+     oidc_subject TEXT UNIQUE,
+     password_hash TEXT,
+     totp_secret TEXT,
+     totp_last_step BIGINT NOT NULL DEFAULT -1,
+     failed_attempts INTEGER NOT NULL DEFAULT 0,
+     locked_until BIGINT NOT NULL DEFAULT 0,
+     created_at TEXT NOT NULL,
+     disabled_at BIGINT,
+     organization TEXT,
+     password_changed_at BIGINT,
+     created_by_json TEXT
+   );
+   CREATE TABLE session (
+     token_hash TEXT PRIMARY KEY,
+     account_id TEXT NOT NULL,
+     two_factor INTEGER NOT NULL,
+     created_at BIGINT NOT NULL,
+     last_seen BIGINT NOT NULL,
+     expires_at BIGINT NOT NULL
+   );
+   CREATE INDEX session_by_expiry ON session (expires_at);
+   CREATE INDEX session_by_account ON session (account_id);
+   CREATE TABLE ssh_key (
+     fingerprint TEXT PRIMARY KEY,
+     account_id TEXT NOT NULL,
+     type TEXT NOT NULL,
+     blob BYTEA NOT NULL,
+     comment TEXT NOT NULL,
+     added_at TEXT NOT NULL
+   );
+   CREATE INDEX ssh_key_by_account ON ssh_key (account_id);`,
+];
+
+/** Brings the accounts' tables on a PostgreSQL server to their newest schema. */
+export function migratePostgresAccounts(pool: PostgresPool): Promise<void> {
+  return migratePostgres(pool, 'accounts', POSTGRES_MIGRATIONS);
+}
+
+/**
+ * The node's local accounts (argon2id password + TOTP, both always required), lockout after repeated failures,
+ * sessions that expire when idle and after a maximum age, and partners' SSH keys, on the node's database (the embedded
+ * file or PostgreSQL, one SqlDatabase). Session tokens are random 256-bit values; only their SHA-256 is stored, so a
+ * copy of the database signs nobody in. TOTP secrets are stored sealed (AES-256-GCM) under a key kept outside the
+ * database; secrets an older version stored in plain text are sealed when the store is opened. Every statement is one
+ * both databases understand; a count that must not be lost to a concurrent sign-in on another node is changed in the
+ * statement that reads it.
  */
 export class AccountStore {
   readonly #sql: SqlDatabase;
@@ -264,6 +316,22 @@ export class AccountStore {
     // The plain-text pages are in the write-ahead log until a checkpoint writes the sealed ones over them.
     if (sealed > 0) db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     return store;
+  }
+
+  /** The accounts on a PostgreSQL server, shared by the nodes there: tables migrated, then opened as open() does. */
+  static async openPostgres(
+    pool: PostgresPool,
+    options: AccountStoreOptions,
+    o: { ownsPool: boolean },
+    now: () => Date = () => new Date(),
+  ): Promise<AccountStore> {
+    try {
+      await migratePostgresAccounts(pool);
+    } catch (err) {
+      if (o.ownsPool) await pool.end();
+      throw err;
+    }
+    return (await AccountStore.open(new PostgresDatabase(pool, o), options, now)).store;
   }
 
   /**
@@ -677,6 +745,9 @@ export class AccountStore {
     await this.#sql.write(async (q) => {
       const row = await this.#byId(id, q);
       if (disabled && row.role === 'admin' && row.disabled_at === null) {
+        // The enabled admins' rows locked first (PostgreSQL; SQLite writes one at a time anyway): two admins disabled
+        // at once on two nodes take turns, and the second counts after the first.
+        await q.run("UPDATE account SET role = role WHERE role = 'admin' AND disabled_at IS NULL");
         const admins = await q.one<{ n: number }>(
           "SELECT COUNT(*) AS n FROM account WHERE role = 'admin' AND disabled_at IS NULL",
         );

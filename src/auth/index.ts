@@ -11,6 +11,7 @@ export { ROLES, type Account, type Role, type Session } from './roles.ts';
 export {
   AccountError,
   AccountStore,
+  migratePostgresAccounts,
   type AccountPolicy,
   type AccountStoreOptions,
   type AccountSummary,

@@ -1,4 +1,5 @@
 import type { Config } from '../config/index.ts';
+import { rowsInWords } from '../database/index.ts';
 import { migrateToDatabase } from '../node/index.ts';
 import { printJson } from './cli-output.ts';
 
@@ -42,11 +43,11 @@ export async function migrateFromCli(
     );
   for (const c of report.tables)
     out.write(
-      `${c.from} (${c.table}): ${c.copied} rows copied${c.rows > c.copied ? ` (${c.rows - c.copied} were there from an earlier run)` : ''}; verified: ${c.rows} rows, digest ${c.digest}\n`,
+      `${c.from} (${c.table}): ${rowsInWords(c.copied)} copied${c.rows > c.copied ? ` (${c.rows - c.copied} were there from an earlier run)` : ''}; verified: ${rowsInWords(c.rows)}, digest ${c.digest}\n`,
     );
-  const kept = [a.from, ...report.indexes.map((i) => i.from), ...report.tables.map((c) => c.from)];
+  const kept = new Set([a.from, ...report.indexes.map((i) => i.from), ...report.tables.map((c) => c.from)]);
   out.write(
-    `start the node with this configuration; keep ${kept.join(' and ')} with the node's backups (the database holds their records now; the image files stay in the data folder)\n`,
+    `start the node with this configuration; keep ${[...kept].join(' and ')} with the node's backups (the database holds their records now; the image files stay in the data folder)\n`,
   );
   return 0;
 }

@@ -10,7 +10,10 @@ import { copyTable, rowsLeftBehind } from './copy-table.ts';
 import { openPostgresPool } from './postgres.ts';
 import { PostgresDatabase } from './statements.ts';
 
-const SCHEMA = `CREATE TABLE item (id TEXT NOT NULL, part INTEGER NOT NULL, size BIGINT, note TEXT, PRIMARY KEY (id, part))`;
+const SCHEMA = `CREATE TABLE item (id TEXT NOT NULL, part INTEGER NOT NULL, size BIGINT, note TEXT, mark BYTEA, PRIMARY KEY (id, part))`;
+
+/** Some bytes for row n, or none. */
+const mark = (n: number): Uint8Array | null => (n % 5 === 0 ? null : Uint8Array.of(n & 255, n >> 8, 0, 255));
 
 test('a table is copied row for row in batches, resumes after an interruption, and a foreign row stops it', async (t) => {
   const server = await startPostgres(t);
@@ -23,10 +26,10 @@ test('a table is copied row for row in batches, resumes after an interruption, a
   const path = join(tempDir(t), 'exchange.sqlite');
   const source = new DatabaseSync(path);
   source.exec(SCHEMA);
-  const insert = source.prepare('INSERT INTO item (id, part, size, note) VALUES (?, ?, ?, ?)');
-  // 2,500 rows: three batches; sizes past 2^32, text with quotes and non-ASCII, NULLs.
+  const insert = source.prepare('INSERT INTO item (id, part, size, note, mark) VALUES (?, ?, ?, ?, ?)');
+  // 2,500 rows: three batches; sizes past 2^32, text with quotes and non-ASCII, bytes, NULLs.
   for (let n = 0; n < 2500; n++)
-    insert.run(`t-${n % 50}`, n, 5_000_000_000 + n, n % 7 === 0 ? null : `Jánssen 'x' ${n}`);
+    insert.run(`t-${n % 50}`, n, 5_000_000_000 + n, n % 7 === 0 ? null : `Jánssen 'x' ${n}`, mark(n));
   source.close();
   const table = { table: 'item', key: ['id', 'part'] } as const;
 
@@ -34,11 +37,12 @@ test('a table is copied row for row in batches, resumes after an interruption, a
   // An interrupted earlier run: the first 700 rows are there already.
   await target.write(async (q) => {
     for (let n = 0; n < 700; n++)
-      await q.run('INSERT INTO item (id, part, size, note) VALUES (?, ?, ?, ?)', [
+      await q.run('INSERT INTO item (id, part, size, note, mark) VALUES (?, ?, ?, ?, ?)', [
         `t-${n % 50}`,
         n,
         5_000_000_000 + n,
         n % 7 === 0 ? null : `Jánssen 'x' ${n}`,
+        mark(n),
       ]);
   });
   const progress: number[] = [];
@@ -56,6 +60,9 @@ test('a table is copied row for row in batches, resumes after an interruption, a
   await target.write((q) => q.run("UPDATE item SET note = 'changed' WHERE id = 't-3' AND part = 3"));
   await assert.rejects(copyTable(path, target, table), /item \["t-3",3\] is in the target with other values/);
   await target.write((q) => q.run("UPDATE item SET note = 'Jánssen ''x'' 3' WHERE id = 't-3' AND part = 3"));
+  await target.write((q) => q.run("UPDATE item SET mark = '\\x0000' WHERE id = 't-4' AND part = 4"));
+  await assert.rejects(copyTable(path, target, table), /item \["t-4",4\] is in the target with other values/);
+  await target.write((q) => q.run('UPDATE item SET mark = ? WHERE id = ? AND part = ?', [mark(4)!, 't-4', 4]));
   await target.write((q) => q.run("INSERT INTO item (id, part) VALUES ('elsewhere', 1)"));
   await assert.rejects(copyTable(path, target, table), /holds 2501 rows against 2500 here/);
 });

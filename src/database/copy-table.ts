@@ -66,7 +66,12 @@ export async function copyTable(
         const there = byKey.get(identity(r));
         if (there === undefined || !columns.every((c) => sameValue(r[c], there[c])))
           throw new Error(`${table} ${identity(r)} is in the target with other values: it is not this node's`);
-        digest.update(`${JSON.stringify(columns.map((c) => r[c]))}\n`);
+        digest.update(
+          `${JSON.stringify(
+            columns.map((c) => r[c]),
+            bytesAsHex,
+          )}\n`,
+        );
       }
       rows += batch.length;
       after = Number(batch[batch.length - 1]?.copy_rowid ?? after);
@@ -115,12 +120,26 @@ export async function rowsLeftBehind(
   }
 }
 
+/** A count of rows, as a message says it. */
+export function rowsInWords(n: number): string {
+  return `${n} ${n === 1 ? 'row' : 'rows'}`;
+}
+
 function marks(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');
 }
 
-/** SQLite gives integers as numbers, PostgreSQL's BIGINT as numbers too (openPostgresPool); text is text on both. */
+/**
+ * SQLite gives integers as numbers, PostgreSQL's BIGINT as numbers too (openPostgresPool); text is text on both; a
+ * blob comes back as a Uint8Array from SQLite and a Buffer from PostgreSQL.
+ */
 function sameValue(a: unknown, b: unknown): boolean {
   if (typeof a === 'bigint' || typeof b === 'bigint') return String(a) === String(b);
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.from(a).equals(b);
   return a === b || (a === undefined && b === null) || (a === null && b === undefined);
+}
+
+/** A blob in the digest as its bytes in hex, not as JSON's object of numbered bytes. */
+function bytesAsHex(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? Buffer.from(value).toString('hex') : value;
 }

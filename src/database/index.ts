@@ -24,5 +24,5 @@ export {
   type SqlValue,
   type Statements,
 } from './statements.ts';
-export { copyTable, rowsLeftBehind, type TableCopyReport, type TableToCopy } from './copy-table.ts';
+export { copyTable, rowsInWords, rowsLeftBehind, type TableCopyReport, type TableToCopy } from './copy-table.ts';
 export { openPostgresTaskLeases, SOLE_NODE, SqlTaskLeases, type TaskLeases } from './task-lease.ts';

@@ -1,13 +1,28 @@
 import { join } from 'node:path';
 import { AccountError, AccountStore, OidcSignIn, totpSealingKey } from '../auth/index.ts';
 import type { Config, OidcConfig } from '../config/index.ts';
-import { BeeldbrugError } from '../errors/index.ts';
+import { openPostgresPool, PostgresDatabase, type TableToCopy } from '../database/index.ts';
+import { BeeldbrugError, throwDatabaseProblem } from '../errors/index.ts';
 import { readEncryptionKeyFile, StoreError } from '../store/index.ts';
+import { refuseRecordsLeftBehind } from './node-store.ts';
 import { privateDatabaseFile, privateDataFolder } from './private-files.ts';
 import { readConfiguredFile } from './tls-files.ts';
 
+export const ACCOUNTS_FILE = 'accounts.sqlite';
+
 /**
- * The node's local accounts and sessions, in its data folder; the running node and `beeldbrug user` share it. TOTP
+ * The accounts' tables, in the order `beeldbrug migrate` copies them: the accounts last, so that a start which finds
+ * the newest account on the server (the one table whose rows are never deleted) knows the sessions and keys came too.
+ */
+export const ACCOUNT_TABLES = [
+  { table: 'ssh_key', key: ['fingerprint'] },
+  { table: 'session', key: ['token_hash'] },
+  { table: 'account', key: ['id'] },
+] as const satisfies readonly TableToCopy[];
+
+/**
+ * The node's local accounts and sessions: in its data folder, or on the database server its configuration names,
+ * shared by the nodes there; the running node and `beeldbrug user` open the same. TOTP
  * secrets are sealed under a key derived from the store key: one key file fewer to back up, and the accounts database
  * alone (a backup, a copy) makes no codes.
  */
@@ -25,17 +40,43 @@ export async function openAccounts(config: Readonly<Config>): Promise<AccountSto
     );
   }
   privateDataFolder(config.dataDir);
-  const path = join(config.dataDir, 'accounts.sqlite');
-  privateDatabaseFile(path);
+  const options = {
+    sessionIdleMinutes: a.sessionIdleMinutes,
+    sessionMaxHours: a.sessionMaxHours,
+    lockoutAttempts: a.lockout.attempts,
+    lockoutMinutes: a.lockout.minutes,
+    partnerPasswordDays: a.partnerPasswordDays,
+    totpKey: totpSealingKey(storeKey),
+  };
+  const embedded = join(config.dataDir, ACCOUNTS_FILE);
+  const database = config.database;
   try {
-    return await AccountStore.openFile(path, {
-      sessionIdleMinutes: a.sessionIdleMinutes,
-      sessionMaxHours: a.sessionMaxHours,
-      lockoutAttempts: a.lockout.attempts,
-      lockoutMinutes: a.lockout.minutes,
-      partnerPasswordDays: a.partnerPasswordDays,
-      totpKey: totpSealingKey(storeKey),
-    });
+    if (database.kind !== 'postgresql') {
+      privateDatabaseFile(embedded);
+      return await AccountStore.openFile(embedded, options);
+    }
+    // A pool of its own: the CLI opens the accounts without the node's other stores, and closing them ends it.
+    let pool;
+    let accounts;
+    try {
+      pool = openPostgresPool(database);
+      accounts = await AccountStore.openPostgres(pool, options, { ownsPool: true });
+    } catch (cause) {
+      if (!(cause instanceof AccountError)) throwDatabaseProblem(database, cause);
+      throw cause;
+    }
+    try {
+      await refuseRecordsLeftBehind(
+        'the accounts',
+        embedded,
+        new PostgresDatabase(pool, { ownsPool: false }),
+        ACCOUNT_TABLES.filter((t) => t.table === 'account'),
+      );
+    } catch (err) {
+      await accounts.close();
+      throw err;
+    }
+    return accounts;
   } catch (cause) {
     if (cause instanceof AccountError && cause.code === 'SECRETS_KEY_MISMATCH') {
       throw new BeeldbrugError(

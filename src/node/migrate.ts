@@ -2,10 +2,18 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrateAuditTrail, openPostgresAuditTable, type AuditMigrationReport } from '../audit/index.ts';
 import type { Config } from '../config/index.ts';
-import { copyTable, openPostgresPool, PostgresDatabase, type TableCopyReport } from '../database/index.ts';
+import { migratePostgresAccounts } from '../auth/index.ts';
+import {
+  copyTable,
+  openPostgresPool,
+  PostgresDatabase,
+  type PostgresPool,
+  type TableCopyReport,
+} from '../database/index.ts';
 import { openPostgresInbox, openPostgresOutbox } from '../exchange/index.ts';
 import { BeeldbrugError, throwDatabaseProblem } from '../errors/index.ts';
 import { migrateStudyIndex, PostgresStudyIndex, type IndexMigrationReport } from '../store/index.ts';
+import { ACCOUNT_TABLES, ACCOUNTS_FILE } from './accounts.ts';
 import { EXCHANGE_FILE, EXCHANGE_TABLES } from './node-store.ts';
 import { AUDIT_FILE, auditTrailLocation, databaseLocation, readAuditKey } from './audit-trail.ts';
 
@@ -13,15 +21,15 @@ export interface MigrationReport {
   audit: AuditMigrationReport & { from: string; to: string };
   /** The study index, and the quarantine's when the node has one. */
   indexes: (IndexMigrationReport & { from: string; to: string })[];
-  /** The exchange's outbox and inbox, when the node has them. */
+  /** The exchange's outbox and inbox, and the accounts with their sessions and SSH keys, when the node has them. */
   tables: (TableCopyReport & { from: string })[];
 }
 
 /**
  * `beeldbrug migrate`: moves what an embedded node kept in its data folder to the database server its configuration
  * now names, while the node is stopped: the audit trail (the records that must be kept for years) and the study
- * indexes (the main one and the quarantine's); the image files stay where they are. The node's other records follow as
- * they move to the database. Resumable; each copy is verified before it counts.
+ * indexes (the main one and the quarantine's), the exchange's queues and the accounts; the image files stay where they
+ * are. The node's other records follow as they move to the database. Resumable; each copy is verified before it counts.
  */
 export async function migrateToDatabase(
   config: Readonly<Config>,
@@ -74,17 +82,31 @@ export async function migrateToDatabase(
     }
   }
   const tables: MigrationReport['tables'] = [];
-  const exchange = join(config.dataDir, EXCHANGE_FILE);
-  if (existsSync(exchange)) {
+  const files = [
+    {
+      file: join(config.dataDir, EXCHANGE_FILE),
+      tables: [...EXCHANGE_TABLES.outbox, ...EXCHANGE_TABLES.inbox],
+      // Opening each applies its schema on the server.
+      schema: async (pool: PostgresPool) => {
+        await (await openPostgresOutbox(pool, { ownsPool: false })).close();
+        await (await openPostgresInbox(pool, { ownsPool: false })).close();
+      },
+    },
+    {
+      file: join(config.dataDir, ACCOUNTS_FILE),
+      tables: ACCOUNT_TABLES,
+      schema: migratePostgresAccounts,
+    },
+  ];
+  for (const f of files) {
+    if (!existsSync(f.file)) continue;
     const pool = openPostgresPool(database);
     try {
-      // Opening each applies its schema on the server.
-      await (await openPostgresOutbox(pool, { ownsPool: false })).close();
-      await (await openPostgresInbox(pool, { ownsPool: false })).close();
+      await f.schema(pool);
       const target = new PostgresDatabase(pool, { ownsPool: false });
-      for (const table of [...EXCHANGE_TABLES.outbox, ...EXCHANGE_TABLES.inbox]) {
-        const copy = await copyTable(exchange, target, { ...table, onProgress: (n) => onProgress(table.table, n) });
-        tables.push({ ...copy, from: exchange });
+      for (const table of f.tables) {
+        const copy = await copyTable(f.file, target, { ...table, onProgress: (n) => onProgress(table.table, n) });
+        tables.push({ ...copy, from: f.file });
       }
     } catch (cause) {
       throwDatabaseProblem(database, cause);

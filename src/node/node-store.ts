@@ -5,9 +5,11 @@ import {
   openPostgresPool,
   PostgresDatabase,
   openPostgresTaskLeases,
+  rowsInWords,
   rowsLeftBehind,
   SOLE_NODE,
   type PostgresPool,
+  type SqlDatabase,
   type TaskLeases,
   type TableToCopy,
 } from '../database/index.ts';
@@ -181,18 +183,31 @@ export class NodeRecords {
       throw this.#problem(cause);
     }
     try {
-      for (const table of o.tables) {
-        const left = await rowsLeftBehind(embedded, new PostgresDatabase(pool, { ownsPool: false }), table);
-        if (left !== undefined)
-          throw new BeeldbrugError(
-            'DATA_NOT_MIGRATED',
-            `${what} in ${embedded} (${left} rows of ${table.table}) is not in the database: stop the node and run \`beeldbrug migrate --config FILE\`, which copies it (resumable, verified)`,
-          );
-      }
+      await refuseRecordsLeftBehind(what, embedded, new PostgresDatabase(pool, { ownsPool: false }), o.tables);
     } catch (err) {
       await store.close();
       throw err;
     }
     return store;
+  }
+}
+
+/**
+ * Refuses (DATA_NOT_MIGRATED) a node switched to the database server while an embedded file still holds records the
+ * server does not: it would otherwise lose sight of them, or start a second set beside them.
+ */
+export async function refuseRecordsLeftBehind(
+  what: string,
+  embedded: string,
+  server: SqlDatabase,
+  tables: readonly TableToCopy[],
+): Promise<void> {
+  for (const table of tables) {
+    const left = await rowsLeftBehind(embedded, server, table);
+    if (left !== undefined)
+      throw new BeeldbrugError(
+        'DATA_NOT_MIGRATED',
+        `${what} in ${embedded} (${rowsInWords(left)} of ${table.table}) is not in the database: stop the node and run \`beeldbrug migrate --config FILE\`, which copies it (resumable, verified)`,
+      );
   }
 }

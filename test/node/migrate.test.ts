@@ -1,13 +1,16 @@
 // An embedded node moved to a PostgreSQL server: switched over before its records are moved it refuses to start (no
-// second trail or index beside the first); `beeldbrug migrate` copies and verifies the trail and the study index; then
-// it starts, serves the studies it had, and records on.
+// second trail, index or set of accounts beside the first); `beeldbrug migrate` copies and verifies the trail, the
+// study index and the accounts; then it starts, serves the studies it had, signs its people in, and records on.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { totpCode, totpStep } from '../../src/auth/index.ts';
 import { migrateFromCli } from '../../src/cli/migrate-command.ts';
 import { loadConfig } from '../../src/config/index.ts';
+import { openAccounts } from '../../src/node/index.ts';
 import { BeeldbrugError } from '../../src/errors/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { Tag } from '../../src/dicom/index.ts';
@@ -19,8 +22,12 @@ import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 
 const PACS = 'PACS_AE';
+const PARTNER_PASSWORD = 'a partner passphrase';
 
-test('an embedded node moves its audit trail and study index to PostgreSQL with beeldbrug migrate, and goes on there', async (t) => {
+/** A field of an SSH key blob: its length, then its bytes. */
+const sshString = (b: Buffer): Buffer => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+
+test('an embedded node moves its audit trail, study index and accounts to PostgreSQL with beeldbrug migrate, and goes on there', async (t) => {
   if (requireTool(t, 'storescu') === undefined) return;
   const server = await startPostgres(t);
   if (server === undefined) return;
@@ -34,6 +41,7 @@ test('an embedded node moves its audit trail and study index to PostgreSQL with 
   assert.ok(before.some((r) => r.action === 'receive' && r.objects.studyInstanceUid === study.studyInstanceUid));
   await n.node.close();
 
+  const embeddedConfig = loadConfig(n.configPath);
   const raw = parseYaml(readFileSync(n.configPath, 'utf8')) as Record<string, unknown>;
   raw['database'] = { kind: 'postgresql', ...s };
   writeFileSync(n.configPath, stringifyYaml(raw));
@@ -45,6 +53,33 @@ test('an embedded node moves its audit trail and study index to PostgreSQL with 
       new RegExp(
         `index\\.sqlite \\(${study.files.length} instances\\) is not in the database: stop the node and run \`beeldbrug migrate`,
       ).test(err.message),
+  );
+
+  // A partner account with an SSH key and a session, made on the embedded node: moved as they are.
+  const embeddedAccounts = await openAccounts(embeddedConfig);
+  const { account, totpSecret } = await embeddedAccounts.createLocal({
+    username: 'kliniek',
+    name: 'Servicedesk',
+    role: 'partner',
+    organization: 'Kliniek Noord',
+    password: PARTNER_PASSWORD,
+  });
+  const keyBlob = Buffer.concat([sshString(Buffer.from('ssh-ed25519')), sshString(randomBytes(32))]);
+  const key = await embeddedAccounts.addSshKey(account.id, `ssh-ed25519 ${keyBlob.toString('base64')} beheer@noord`);
+  const signedIn = await embeddedAccounts.signIn({
+    username: 'kliniek',
+    password: PARTNER_PASSWORD,
+    code: totpCode(totpSecret, totpStep(new Date())),
+  });
+  assert.ok(signedIn.ok);
+  await embeddedAccounts.close();
+  await assert.rejects(
+    openAccounts(loadConfig(n.configPath)),
+    (err: unknown) =>
+      err instanceof BeeldbrugError &&
+      err.code === 'DATA_NOT_MIGRATED' &&
+      /the accounts in \S+accounts\.sqlite \(1 row of account\) is not in the database/.test(err.message),
+    '`beeldbrug user` on the server refuses too, before the accounts are moved',
   );
 
   const out: string[] = [];
@@ -64,6 +99,17 @@ test('an embedded node moves its audit trail and study index to PostgreSQL with 
       `index\\.sqlite: ${study.files.length} instances copied; verified on the PostgreSQL server \\S+, database moved_node: ${study.files.length} instances, digest [0-9a-f]{64}`,
     ),
   );
+  assert.match(out.join(''), /accounts\.sqlite \(ssh_key\): 1 row copied; verified: 1 row, digest [0-9a-f]{64}/);
+  assert.match(out.join(''), /accounts\.sqlite \(account\): 1 row copied; verified: 1 row,/);
+  const movedAccounts = await openAccounts(loadConfig(n.configPath));
+  try {
+    assert.equal((await movedAccounts.session(signedIn.token))?.account.id, account.id, 'the session goes on');
+    assert.equal((await movedAccounts.checkPassword('kliniek', PARTNER_PASSWORD)).ok, true);
+    assert.deepEqual(await movedAccounts.sshKeysOf(account.id), [key]);
+    assert.equal((await movedAccounts.accountForSshKey('kliniek', 'ssh-ed25519', keyBlob))?.id, account.id);
+  } finally {
+    await movedAccounts.close();
+  }
   const out2: string[] = [];
   const sink2 = { write: (chunk: string) => (out2.push(chunk), true) } as unknown as NodeJS.WritableStream;
   assert.equal(await migrateFromCli(loadConfig(n.configPath), sink2), 0, out2.join(''));
