@@ -201,8 +201,7 @@ const SQLITE_SCHEMA = `
 
 /**
  * The same tables on PostgreSQL, each migration applied once. Times are milliseconds (BIGINT). No foreign keys, as in
- * the embedded file (SQLite's are off there): accounts are never deleted, and `beeldbrug migrate` copies the
- * sessions and keys before the accounts, so a start that finds the newest account on the server knows all three came.
+ * the embedded file (SQLite does not enforce them there), whose rows `beeldbrug migrate` copies as they are.
  */
 const POSTGRES_MIGRATIONS = [
   `CREATE TABLE account (

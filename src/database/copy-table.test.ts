@@ -52,6 +52,21 @@ test('a table is copied row for row in batches, resumes after an interruption, a
   assert.deepEqual(progress, [1000, 2000, 2500]);
   assert.match(report.digest, /^[0-9a-f]{64}$/);
   assert.equal(await rowsLeftBehind(path, target, table), undefined, 'copied: nothing left behind');
+  await target.write((q) => q.run("DELETE FROM item WHERE id = 't-49' AND part = 2499"));
+  assert.equal(
+    await rowsLeftBehind(path, target, table),
+    undefined,
+    'the newest row gone from the server since (purged there) is not left behind: the copy noted it',
+  );
+  await target.write((q) =>
+    q.run('INSERT INTO item (id, part, size, note, mark) VALUES (?, ?, ?, ?, ?)', [
+      't-49',
+      2499,
+      5_000_002_499,
+      null,
+      mark(2499),
+    ]),
+  );
   const again = await copyTable(path, target, table);
   assert.deepEqual({ ...again, copied: 0 }, { ...report, copied: 0 }, 'a second run copies nothing, same digest');
   assert.equal(again.copied, 0);
@@ -65,4 +80,13 @@ test('a table is copied row for row in batches, resumes after an interruption, a
   await target.write((q) => q.run('UPDATE item SET mark = ? WHERE id = ? AND part = ?', [mark(4)!, 't-4', 4]));
   await target.write((q) => q.run("INSERT INTO item (id, part) VALUES ('elsewhere', 1)"));
   await assert.rejects(copyTable(path, target, table), /holds 2501 rows against 2500 here/);
+
+  const more = new DatabaseSync(path);
+  more.prepare('INSERT INTO item (id, part) VALUES (?, ?)').run('t-new', 1);
+  more.close();
+  assert.equal(
+    await rowsLeftBehind(path, target, table),
+    2501,
+    'written to the embedded file after the copy: left behind',
+  );
 });

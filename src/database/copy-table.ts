@@ -42,7 +42,6 @@ export async function copyTable(
       `SELECT rowid AS copy_rowid, ${list} FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ${BATCH}`,
     );
     const insert = `INSERT INTO ${table} (${list}) VALUES (${marks(columns.length)}) ON CONFLICT (${key.join(', ')}) DO NOTHING`;
-    const identity = (r: SqlRow): string => JSON.stringify(key.map((k) => r[k]));
     const digest = createHash('sha256');
     let after = 0;
     let rows = 0;
@@ -61,11 +60,11 @@ export async function copyTable(
           batch.flatMap((r) => key.map((k) => r[k] as SqlValue)),
         );
       });
-      const byKey = new Map(back.map((r) => [identity(r), r]));
+      const byKey = new Map(back.map((r) => [keyOf(key, r), r]));
       for (const r of batch) {
-        const there = byKey.get(identity(r));
+        const there = byKey.get(keyOf(key, r));
         if (there === undefined || !columns.every((c) => sameValue(r[c], there[c])))
-          throw new Error(`${table} ${identity(r)} is in the target with other values: it is not this node's`);
+          throw new Error(`${table} ${keyOf(key, r)} is in the target with other values: it is not this node's`);
         digest.update(
           `${JSON.stringify(
             columns.map((c) => r[c]),
@@ -82,7 +81,19 @@ export async function copyTable(
       throw new Error(
         `the target's ${table} holds ${counted?.n} rows against ${rows} here: it is not this node's alone`,
       );
-    return { table, rows, copied, digest: digest.digest('hex') };
+    const report = { table, rows, copied, digest: digest.digest('hex') };
+    const newest = source.prepare(`SELECT ${key.join(', ')} FROM ${table} ORDER BY rowid DESC LIMIT 1`).get();
+    if (newest !== undefined)
+      await target.write(async (q) => {
+        await q.run(COPIED_TABLE);
+        await q.run(
+          `INSERT INTO copied_table (table_name, newest_key, row_count, digest, copied_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (table_name) DO UPDATE SET newest_key = excluded.newest_key, row_count = excluded.row_count,
+             digest = excluded.digest, copied_at = excluded.copied_at`,
+          [table, keyOf(key, newest), rows, report.digest, new Date().toISOString()],
+        );
+      });
+    return report;
   } finally {
     source.close();
   }
@@ -114,7 +125,16 @@ export async function rowsLeftBehind(
         o.key.map((k) => newest[k] as SqlValue),
       ),
     );
-    return there === undefined ? Number(newest.copy_rows) : undefined;
+    if (there !== undefined) return undefined;
+    // Gone from the server since (an ended session, a purged upload) is not left behind: the copy noted it came.
+    const copied = await target.write(async (q) => {
+      await q.run(COPIED_TABLE);
+      return q.one('SELECT 1 AS found FROM copied_table WHERE table_name = ? AND newest_key = ?', [
+        o.table,
+        keyOf(o.key, newest),
+      ]);
+    });
+    return copied === undefined ? Number(newest.copy_rows) : undefined;
   } finally {
     source.close();
   }
@@ -123,6 +143,23 @@ export async function rowsLeftBehind(
 /** A count of rows, as a message says it. */
 export function rowsInWords(n: number): string {
   return `${n} ${n === 1 ? 'row' : 'rows'}`;
+}
+
+/**
+ * What `beeldbrug migrate` copied, per table: the newest row it found in the embedded file, so that a start knows the
+ * file was copied even after that row has gone from the server (sessions end, retention purges).
+ */
+const COPIED_TABLE = `CREATE TABLE IF NOT EXISTS copied_table (
+  table_name TEXT PRIMARY KEY,
+  newest_key TEXT NOT NULL,
+  row_count BIGINT NOT NULL,
+  digest TEXT NOT NULL,
+  copied_at TEXT NOT NULL
+)`;
+
+/** A row's identity as the copy notes it: its key's values in order, as JSON. */
+function keyOf(key: readonly string[], row: SqlRow): string {
+  return JSON.stringify(key.map((k) => row[k]));
 }
 
 function marks(n: number): string {

@@ -10,14 +10,11 @@ import { readConfiguredFile } from './tls-files.ts';
 
 export const ACCOUNTS_FILE = 'accounts.sqlite';
 
-/**
- * The accounts' tables, in the order `beeldbrug migrate` copies them: the accounts last, so that a start which finds
- * the newest account on the server (the one table whose rows are never deleted) knows the sessions and keys came too.
- */
+/** The accounts' tables: what `beeldbrug migrate` copies and a start on the server checks was copied. */
 export const ACCOUNT_TABLES = [
-  { table: 'ssh_key', key: ['fingerprint'] },
-  { table: 'session', key: ['token_hash'] },
   { table: 'account', key: ['id'] },
+  { table: 'session', key: ['token_hash'] },
+  { table: 'ssh_key', key: ['fingerprint'] },
 ] as const satisfies readonly TableToCopy[];
 
 /**
@@ -70,7 +67,7 @@ export async function openAccounts(config: Readonly<Config>): Promise<AccountSto
         'the accounts',
         embedded,
         new PostgresDatabase(pool, { ownsPool: false }),
-        ACCOUNT_TABLES.filter((t) => t.table === 'account'),
+        ACCOUNT_TABLES,
       );
     } catch (err) {
       await accounts.close();

@@ -140,8 +140,16 @@ export async function startNode(
   const assertions = openAssertions(config);
   const atna = config.audit.atna;
   const atnaTls = atna !== undefined ? readTlsFiles(atna.tls) : undefined;
+  // A secret others may read stops the start before it is used: the database password before the accounts connect
+  // with it (whether there is an admin is then told at the next start).
+  const files = insecureFiles(config);
+  if (files.length > 0)
+    throw new BeeldbrugError(
+      'CONFIG_INSECURE',
+      describeInsecure([...insecureSettings(config, { admins: 1 }), ...files]),
+    );
   const accounts = await openAccounts(config);
-  const insecure = [...insecureSettings(config, { admins: await accounts.count('admin') }), ...insecureFiles(config)];
+  const insecure = insecureSettings(config, { admins: await accounts.count('admin') });
   if (insecure.length > 0) {
     await accounts.close();
     throw new BeeldbrugError('CONFIG_INSECURE', describeInsecure(insecure));
