@@ -43,7 +43,7 @@ import { startPackingThreads } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { readEncryptionKeyFile, startBlobReaders, StoreError, type Store } from '../store/index.ts';
-import { NodeRecords } from './node-store.ts';
+import { NodeRecords, QUARANTINE_SCHEMA } from './node-store.ts';
 import { type AccessGrounds, PatientData, type PatientDataAccess } from '../studies/index.ts';
 import { dimseHandlers } from './dimse-handlers.ts';
 import { RetentionJob } from './retention-job.ts';
@@ -73,8 +73,6 @@ import {
   registerUploadRoutes,
   Shares,
   smtpMailer,
-  SqliteShareStore,
-  SqliteUploadStore,
 } from '../share/index.ts';
 import {
   LocalizationPublisher,
@@ -156,12 +154,7 @@ export async function startNode(
   }
   // Created 0600 before SQLite opens them (openAccounts made the data folder private); their journals follow.
   const embedded = config.database.kind === 'embedded';
-  for (const db of [
-    ...(embedded ? ['index.sqlite', 'audit.sqlite'] : []),
-    ...(embedded && config.exchange !== undefined ? ['exchange.sqlite'] : []),
-    ...(config.share !== undefined ? ['share.sqlite'] : []),
-  ])
-    privateDatabaseFile(join(config.dataDir, db));
+  for (const db of embedded ? ['index.sqlite', 'audit.sqlite'] : []) privateDatabaseFile(join(config.dataDir, db));
   const records = new NodeRecords(config, logger.child({ part: 'store' }));
   let store: Store;
   let audit: Awaited<ReturnType<typeof openAuditTrail>>;
@@ -231,15 +224,13 @@ export async function startNode(
      * its own, so an upload reaches the hospital's studies only when a person imports it into the PACS.
      */
     const openQuarantine = async (c: NonNullable<typeof config.share>) => {
-      const dir = join(config.dataDir, 'quarantine');
+      const dir = join(config.dataDir, QUARANTINE_SCHEMA);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      for (const db of [...(embedded ? ['index.sqlite'] : []), 'uploads.sqlite']) privateDatabaseFile(join(dir, db));
-      const quarantineStore = await records.store({ dataDir: dir, encryptionKey, schema: 'quarantine' });
-      const uploads = new SqliteUploadStore(join(dir, 'uploads.sqlite'));
-      closers.push(
-        async () => uploads.close(),
-        () => quarantineStore.close(),
-      );
+      if (embedded) privateDatabaseFile(join(dir, 'index.sqlite'));
+      const quarantineStore = await records.store({ dataDir: dir, encryptionKey, schema: QUARANTINE_SCHEMA });
+      closers.push(() => quarantineStore.close());
+      const uploads = await records.uploads();
+      closers.push(() => uploads.close());
       const data = new PatientData({
         store: quarantineStore,
         audit,
@@ -262,10 +253,10 @@ export async function startNode(
       closers.push(() => quarantine.stop());
       return quarantine;
     };
-    const openShares = (c: NonNullable<typeof config.share>): Shares => {
-      const shareStore = new SqliteShareStore(join(config.dataDir, 'share.sqlite'));
+    const openShares = async (c: NonNullable<typeof config.share>): Promise<Shares> => {
+      const shareStore = await records.shares();
       const mailer = smtpMailer(c.smtp);
-      closers.push(async () => (mailer.close(), shareStore.close()));
+      closers.push(async () => (mailer.close(), await shareStore.close()));
       return new Shares({
         store: shareStore,
         patientData,
@@ -284,7 +275,7 @@ export async function startNode(
       });
     };
     // Opened before the first retention pass, which keeps the studies of shares that have not ended.
-    const shares = config.share !== undefined ? openShares(config.share) : undefined;
+    const shares = config.share !== undefined ? await openShares(config.share) : undefined;
     const quarantine = config.share !== undefined ? await openQuarantine(config.share) : undefined;
     // Sources the gauges read at scrape time; set as the parts below come up.
     const dimseServers: DimseServer[] = [];

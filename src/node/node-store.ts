@@ -23,10 +23,22 @@ import {
   type Inbox,
   type Outbox,
 } from '../exchange/index.ts';
+import {
+  openPostgresShareStore,
+  openPostgresUploadStore,
+  openSqliteShareStore,
+  openSqliteUploadStore,
+  type ShareStore,
+  type UploadStore,
+} from '../share/index.ts';
 import { openStudyStore, StoreError, type Store } from '../store/index.ts';
+import { privateDatabaseFile } from './private-files.ts';
 import { fileExportCursor, openPostgresExportCursor, type ExportCursor } from './atna-export.ts';
 
 export const EXCHANGE_FILE = 'exchange.sqlite';
+export const SHARE_FILE = 'share.sqlite';
+export const QUARANTINE_SCHEMA = 'quarantine';
+export const UPLOADS_FILE = join(QUARANTINE_SCHEMA, 'uploads.sqlite');
 const ATNA_CURSOR_FILE = 'atna-cursor';
 
 /** The exchange's records, each kept by one store: what a migration copies and a start checks was copied. */
@@ -37,6 +49,14 @@ export const EXCHANGE_TABLES = {
     { table: 'incoming_instance', key: ['transfer_id', 'sop_instance_uid'] },
   ],
 } as const satisfies Record<string, readonly TableToCopy[]>;
+export const SHARE_TABLES = [
+  { table: 'share', key: ['share_id'] },
+  { table: 'share_session', key: ['token_hash'] },
+] as const satisfies readonly TableToCopy[];
+export const UPLOAD_TABLES = [
+  { table: 'upload', key: ['upload_id'] },
+  { table: 'quarantined_study', key: ['study_instance_uid'] },
+] as const satisfies readonly TableToCopy[];
 
 /**
  * Where the node keeps its records, chosen from the configuration in this one place: the embedded files in its data
@@ -90,7 +110,8 @@ export class NodeRecords {
 
   /** The exchange's outbox: in the node's exchange database, or on the server, shared by the nodes there. */
   outbox(): Promise<Outbox> {
-    return this.#exchange('the outbox', {
+    return this.#kept('the outbox', {
+      file: EXCHANGE_FILE,
       sqlite: (path) => openSqliteOutbox(path, this.#lease),
       postgres: (pool) => openPostgresOutbox(pool, { ownsPool: false, lease: this.#lease }),
       tables: EXCHANGE_TABLES.outbox,
@@ -99,10 +120,32 @@ export class NodeRecords {
 
   /** The exchange's inbox, where the outbox is. */
   inbox(): Promise<Inbox> {
-    return this.#exchange('the inbox', {
+    return this.#kept('the inbox', {
+      file: EXCHANGE_FILE,
       sqlite: openSqliteInbox,
       postgres: (pool) => openPostgresInbox(pool, { ownsPool: false }),
       tables: EXCHANGE_TABLES.inbox,
+    });
+  }
+
+  /** The shares made to patients and partners, with their recipients' sessions. */
+  shares(): Promise<ShareStore> {
+    return this.#kept('the shares', {
+      file: SHARE_FILE,
+      sqlite: openSqliteShareStore,
+      postgres: (pool) => openPostgresShareStore(pool, { ownsPool: false }),
+      tables: SHARE_TABLES,
+    });
+  }
+
+  /** The quarantine's uploads and the studies they brought: beside the quarantine's index (its schema on the server). */
+  uploads(): Promise<UploadStore> {
+    return this.#kept('the uploads', {
+      file: UPLOADS_FILE,
+      schema: QUARANTINE_SCHEMA,
+      sqlite: openSqliteUploadStore,
+      postgres: (pool) => openPostgresUploadStore(pool, { ownsPool: false, schema: QUARANTINE_SCHEMA }),
+      tables: UPLOAD_TABLES,
     });
   }
 
@@ -165,17 +208,26 @@ export class NodeRecords {
     return cause;
   }
 
-  async #exchange<T extends { close(): Promise<void> }>(
+  /**
+   * One of the node's stores: its embedded `file` (under the data folder; made private), or on the server (in
+   * `schema`), where it is refused while the file still holds records the server lacks.
+   */
+  async #kept<T extends { close(): Promise<void> }>(
     what: string,
     o: {
+      file: string;
+      schema?: string;
       sqlite: (path: string) => T;
       postgres: (pool: PostgresPool) => Promise<T>;
       tables: readonly TableToCopy[];
     },
   ): Promise<T> {
-    const embedded = join(this.#config.dataDir, EXCHANGE_FILE);
-    if (!this.#onServer) return o.sqlite(embedded);
-    const pool = this.#pool();
+    const embedded = join(this.#config.dataDir, o.file);
+    if (!this.#onServer) {
+      privateDatabaseFile(embedded);
+      return o.sqlite(embedded);
+    }
+    const pool = this.#pool(o.schema);
     let store: T;
     try {
       store = await o.postgres(pool);

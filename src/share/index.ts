@@ -1,6 +1,13 @@
 export { httpsSmsGateway, type Mailer, type MailMessage, type SmsGateway, smtpMailer } from './messages.ts';
 export { mobileNumber, type RecipientView, registerShareRoutes, type ShareRouteDeps } from './share-routes.ts';
-export { type Recipient, type Share, type ShareStore, type ShareStudyRef, SqliteShareStore } from './share-store.ts';
+export {
+  openPostgresShareStore,
+  openSqliteShareStore,
+  type Recipient,
+  type Share,
+  type ShareStore,
+  type ShareStudyRef,
+} from './share-store.ts';
 export {
   type AccessHistoryEntry,
   CODE_MINUTES,
@@ -15,7 +22,12 @@ export {
 } from './shares.ts';
 export { type PacsImport, Quarantine, type QuarantineView } from './upload/quarantine.ts';
 export { registerUploadRoutes } from './upload/upload-routes.ts';
-export { SqliteUploadStore, type Upload } from './upload/upload-store.ts';
+export {
+  openPostgresUploadStore,
+  openSqliteUploadStore,
+  type Upload,
+  type UploadStore,
+} from './upload/upload-store.ts';
 export type { RefusalKind } from './upload/intake.ts';
 export { hostKeyFingerprint, SftpServer } from './sftp/sftp-server.ts';
 export { sftpHostKey } from './sftp/host-key.ts';

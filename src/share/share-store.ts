@@ -1,6 +1,14 @@
-import type { DatabaseSync } from 'node:sqlite';
 import type { DeidOptions } from '../deid/index.ts';
-import { addMissingColumns, inTransaction, openSqliteDatabase } from '../database/index.ts';
+import {
+  addMissingColumns,
+  migratePostgres,
+  openSqliteDatabase,
+  PostgresDatabase,
+  SqliteQueue,
+  type PostgresPool,
+  type SqlDatabase,
+  type SqlValue,
+} from '../database/index.ts';
 
 /** Who a share is for: the link goes to the e-mail address, the code to the mobile number, and neither opens alone. */
 export interface Recipient {
@@ -58,7 +66,7 @@ export interface StoredCode {
 }
 
 /**
- * The shares of this node. Promises throughout: the embedded SQLite store answers at once, a PostgreSQL one will not.
+ * The shares of this node: in the embedded `share.sqlite` or on the PostgreSQL server the node's records are on.
  * Nothing here decides; the share service (shares.ts) does, and keeps each change durable before it answers.
  */
 export interface ShareStore {
@@ -86,7 +94,7 @@ export interface ShareStore {
   endedBefore(cutoff: string): Promise<Share[]>;
   /** Shares not yet ended at `now` (neither expired nor revoked): their studies stay. */
   notEndedAt(now: string): Promise<Share[]>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 interface Row {
@@ -131,177 +139,260 @@ function shareOf(r: Row): Share {
   };
 }
 
-/** The embedded share store: `<dataDir>/share.sqlite`, each change committed durably before its promise resolves. */
-export class SqliteShareStore implements ShareStore {
-  readonly #db: DatabaseSync;
+const SQLITE_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS share (
+    share_id TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    studies_json TEXT NOT NULL,
+    recipient_json TEXT NOT NULL,
+    patient_json TEXT NOT NULL,
+    patient_name TEXT,
+    created_by_json TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    max_opens INTEGER NOT NULL,
+    opens INTEGER NOT NULL DEFAULT 0,
+    downloads INTEGER NOT NULL DEFAULT 0,
+    wrong_codes INTEGER NOT NULL DEFAULT 0,
+    locked_at TEXT,
+    revoked_at TEXT,
+    revoked_by_json TEXT,
+    code_hash TEXT,
+    code_expires_at TEXT,
+    deidentify_json TEXT,
+    allow_upload INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE IF NOT EXISTS share_session (
+    token_hash TEXT PRIMARY KEY,
+    share_id TEXT NOT NULL REFERENCES share (share_id) ON DELETE CASCADE,
+    expires_at TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS share_expiry ON share (expires_at);`;
 
-  constructor(path: string) {
-    this.#db = openSqliteDatabase(path);
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS share (
-        share_id TEXT PRIMARY KEY,
-        token_hash TEXT NOT NULL UNIQUE,
-        studies_json TEXT NOT NULL,
-        recipient_json TEXT NOT NULL,
-        patient_json TEXT NOT NULL,
-        patient_name TEXT,
-        created_by_json TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        expires_at TEXT NOT NULL,
-        max_opens INTEGER NOT NULL,
-        opens INTEGER NOT NULL DEFAULT 0,
-        downloads INTEGER NOT NULL DEFAULT 0,
-        wrong_codes INTEGER NOT NULL DEFAULT 0,
-        locked_at TEXT,
-        revoked_at TEXT,
-        revoked_by_json TEXT,
-        code_hash TEXT,
-        code_expires_at TEXT,
-        deidentify_json TEXT,
-        allow_upload INTEGER NOT NULL DEFAULT 0
-      );
-      CREATE TABLE IF NOT EXISTS share_session (
-        token_hash TEXT PRIMARY KEY,
-        share_id TEXT NOT NULL REFERENCES share (share_id) ON DELETE CASCADE,
-        expires_at TEXT NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS share_expiry ON share (expires_at);`);
-    // Shares made before de-identification and uploads were offered were shared as they are, without uploads.
-    addMissingColumns(this.#db, 'share', ['deidentify_json TEXT', 'allow_upload INTEGER NOT NULL DEFAULT 0']);
-    this.#db.exec('PRAGMA foreign_keys = ON');
+/** The same tables on PostgreSQL, each migration applied once. */
+const POSTGRES_MIGRATIONS = [
+  `CREATE TABLE share (
+     share_id TEXT PRIMARY KEY,
+     token_hash TEXT NOT NULL UNIQUE,
+     studies_json TEXT NOT NULL,
+     recipient_json TEXT NOT NULL,
+     patient_json TEXT NOT NULL,
+     patient_name TEXT,
+     created_by_json TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     expires_at TEXT NOT NULL,
+     max_opens INTEGER NOT NULL,
+     opens INTEGER NOT NULL DEFAULT 0,
+     downloads INTEGER NOT NULL DEFAULT 0,
+     wrong_codes INTEGER NOT NULL DEFAULT 0,
+     locked_at TEXT,
+     revoked_at TEXT,
+     revoked_by_json TEXT,
+     code_hash TEXT,
+     code_expires_at TEXT,
+     deidentify_json TEXT,
+     allow_upload INTEGER NOT NULL DEFAULT 0,
+     partner_account_id TEXT
+   );
+   CREATE TABLE share_session (
+     token_hash TEXT PRIMARY KEY,
+     share_id TEXT NOT NULL REFERENCES share (share_id) ON DELETE CASCADE,
+     expires_at TEXT NOT NULL
+   );
+   CREATE INDEX share_expiry ON share (expires_at);
+   CREATE INDEX share_by_partner ON share (partner_account_id);
+   CREATE INDEX share_session_by_share ON share_session (share_id);`,
+];
+
+/** The embedded share store: `<dataDir>/share.sqlite`, made or brought up to date; each change durable when it answers. */
+export function openSqliteShareStore(path: string): ShareStore {
+  const db = openSqliteDatabase(path);
+  try {
+    db.exec(SQLITE_SCHEMA);
+    // Shares made before de-identification and uploads were offered were shared as they are, without uploads. The
+    // partner's account got a column of its own (it was read from the recipient's JSON) to be found the same way on
+    // both databases.
+    addMissingColumns(db, 'share', [
+      'deidentify_json TEXT',
+      'allow_upload INTEGER NOT NULL DEFAULT 0',
+      'partner_account_id TEXT',
+    ]);
+    db.exec(`UPDATE share SET partner_account_id = json_extract(recipient_json, '$.partner.accountId')
+               WHERE partner_account_id IS NULL AND json_extract(recipient_json, '$.partner.accountId') IS NOT NULL;
+             CREATE INDEX IF NOT EXISTS share_by_partner ON share (partner_account_id);`);
+    db.exec('PRAGMA foreign_keys = ON');
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new SqlShareStore(new SqliteQueue(db));
+}
+
+/** The shares on PostgreSQL, migrated to the newest schema; `ownsPool`: closing the store ends the pool. */
+export async function openPostgresShareStore(pool: PostgresPool, o: { ownsPool: boolean }): Promise<ShareStore> {
+  try {
+    await migratePostgres(pool, 'shares', POSTGRES_MIGRATIONS);
+  } catch (err) {
+    if (o.ownsPool) await pool.end();
+    throw err;
+  }
+  return new SqlShareStore(new PostgresDatabase(pool, o));
+}
+
+/** The share store on either database: one SQL for both. */
+class SqlShareStore implements ShareStore {
+  readonly #db: SqlDatabase;
+
+  constructor(db: SqlDatabase) {
+    this.#db = db;
   }
 
   async insert(s: Share, tokenHash: string): Promise<void> {
-    this.#db
-      .prepare(
+    await this.#db.write((q) =>
+      q.run(
         `INSERT INTO share (share_id, token_hash, studies_json, recipient_json, patient_json, patient_name, created_by_json,
-           created_at, expires_at, max_opens, deidentify_json, allow_upload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        s.shareId,
-        tokenHash,
-        JSON.stringify(s.studies),
-        JSON.stringify(s.recipient),
-        JSON.stringify(s.patient),
-        s.patientName,
-        JSON.stringify(s.createdBy),
-        s.createdAt,
-        s.expiresAt,
-        s.maxOpens,
-        s.deidentify !== null ? JSON.stringify(s.deidentify) : null,
-        s.upload ? 1 : 0,
-      );
+           created_at, expires_at, max_opens, deidentify_json, allow_upload, partner_account_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          s.shareId,
+          tokenHash,
+          JSON.stringify(s.studies),
+          JSON.stringify(s.recipient),
+          JSON.stringify(s.patient),
+          s.patientName,
+          JSON.stringify(s.createdBy),
+          s.createdAt,
+          s.expiresAt,
+          s.maxOpens,
+          s.deidentify !== null ? JSON.stringify(s.deidentify) : null,
+          s.upload ? 1 : 0,
+          s.recipient.partner?.accountId ?? null,
+        ],
+      ),
+    );
   }
 
   async remove(shareId: string): Promise<void> {
-    this.#db.prepare('DELETE FROM share WHERE share_id = ?').run(shareId);
+    await this.#db.write((q) => q.run('DELETE FROM share WHERE share_id = ?', [shareId]));
   }
 
   async get(shareId: string): Promise<Share | undefined> {
-    const r = this.#db.prepare('SELECT * FROM share WHERE share_id = ?').get(shareId) as Row | undefined;
-    return r !== undefined ? shareOf(r) : undefined;
+    return this.#one('SELECT * FROM share WHERE share_id = ?', [shareId]);
   }
 
   async byTokenHash(tokenHash: string): Promise<Share | undefined> {
-    const r = this.#db.prepare('SELECT * FROM share WHERE token_hash = ?').get(tokenHash) as Row | undefined;
-    return r !== undefined ? shareOf(r) : undefined;
+    return this.#one('SELECT * FROM share WHERE token_hash = ?', [tokenHash]);
   }
 
   async list(o: { limit?: number } = {}): Promise<Share[]> {
-    const rows = this.#db
-      .prepare('SELECT * FROM share ORDER BY created_at DESC, share_id LIMIT ?')
-      .all(o.limit ?? 500) as unknown as Row[];
-    return rows.map(shareOf);
+    return this.#all('SELECT * FROM share ORDER BY created_at DESC, share_id LIMIT ?', [o.limit ?? 500]);
   }
 
   async ofPartner(accountId: string): Promise<Share[]> {
-    const rows = this.#db
-      .prepare(
-        "SELECT * FROM share WHERE json_extract(recipient_json, '$.partner.accountId') = ? ORDER BY created_at DESC, share_id",
-      )
-      .all(accountId) as unknown as Row[];
-    return rows.map(shareOf);
+    return this.#all('SELECT * FROM share WHERE partner_account_id = ? ORDER BY created_at DESC, share_id', [
+      accountId,
+    ]);
   }
 
   async setCode(shareId: string, code: StoredCode): Promise<void> {
-    this.#db
-      .prepare('UPDATE share SET code_hash = ?, code_expires_at = ? WHERE share_id = ?')
-      .run(code.codeHash, code.expiresAt, shareId);
+    await this.#db.write((q) =>
+      q.run('UPDATE share SET code_hash = ?, code_expires_at = ? WHERE share_id = ?', [
+        code.codeHash,
+        code.expiresAt,
+        shareId,
+      ]),
+    );
   }
 
   async codeOf(shareId: string): Promise<StoredCode | undefined> {
-    const r = this.#db.prepare('SELECT code_hash, code_expires_at FROM share WHERE share_id = ?').get(shareId) as
-      { code_hash: string | null; code_expires_at: string | null } | undefined;
+    const r = await this.#db.read((q) =>
+      q.one<{ code_hash: string | null; code_expires_at: string | null }>(
+        'SELECT code_hash, code_expires_at FROM share WHERE share_id = ?',
+        [shareId],
+      ),
+    );
     return r?.code_hash != null && r.code_expires_at !== null
       ? { codeHash: r.code_hash, expiresAt: r.code_expires_at }
       : undefined;
   }
 
   async wrongCode(shareId: string, lockAfter: number, now: string): Promise<number> {
-    const r = this.#db
-      .prepare(
+    // Counted in the statement that reads the count: wrong codes at the same moment all count.
+    const r = await this.#db.write((q) =>
+      q.one<{ wrong_codes: number }>(
         `UPDATE share SET wrong_codes = wrong_codes + 1,
            locked_at = CASE WHEN wrong_codes + 1 >= ? THEN coalesce(locked_at, ?) ELSE locked_at END,
            code_hash = CASE WHEN wrong_codes + 1 >= ? THEN NULL ELSE code_hash END
          WHERE share_id = ? RETURNING wrong_codes`,
-      )
-      .get(lockAfter, now, lockAfter, shareId) as { wrong_codes: number } | undefined;
+        [lockAfter, now, lockAfter, shareId],
+      ),
+    );
     return r?.wrong_codes ?? 0;
   }
 
   async opened(shareId: string, session: { tokenHash: string; expiresAt: string }): Promise<void> {
-    inTransaction(this.#db, () => {
-      this.#db
-        .prepare(
-          'UPDATE share SET opens = opens + 1, wrong_codes = 0, code_hash = NULL, code_expires_at = NULL WHERE share_id = ?',
-        )
-        .run(shareId);
-      this.#db
-        .prepare('INSERT INTO share_session (token_hash, share_id, expires_at) VALUES (?, ?, ?)')
-        .run(session.tokenHash, shareId, session.expiresAt);
+    await this.#db.write(async (q) => {
+      await q.run(
+        'UPDATE share SET opens = opens + 1, wrong_codes = 0, code_hash = NULL, code_expires_at = NULL WHERE share_id = ?',
+        [shareId],
+      );
+      await q.run('INSERT INTO share_session (token_hash, share_id, expires_at) VALUES (?, ?, ?)', [
+        session.tokenHash,
+        shareId,
+        session.expiresAt,
+      ]);
     });
   }
 
   async session(tokenHash: string): Promise<{ shareId: string; expiresAt: string } | undefined> {
-    const r = this.#db.prepare('SELECT share_id, expires_at FROM share_session WHERE token_hash = ?').get(tokenHash) as
-      { share_id: string; expires_at: string } | undefined;
+    const r = await this.#db.read((q) =>
+      q.one<{ share_id: string; expires_at: string }>(
+        'SELECT share_id, expires_at FROM share_session WHERE token_hash = ?',
+        [tokenHash],
+      ),
+    );
     return r !== undefined ? { shareId: r.share_id, expiresAt: r.expires_at } : undefined;
   }
 
   async endSession(tokenHash: string): Promise<void> {
-    this.#db.prepare('DELETE FROM share_session WHERE token_hash = ?').run(tokenHash);
+    await this.#db.write((q) => q.run('DELETE FROM share_session WHERE token_hash = ?', [tokenHash]));
   }
 
   async downloaded(shareId: string): Promise<void> {
-    this.#db.prepare('UPDATE share SET downloads = downloads + 1 WHERE share_id = ?').run(shareId);
+    await this.#db.write((q) => q.run('UPDATE share SET downloads = downloads + 1 WHERE share_id = ?', [shareId]));
   }
 
   async revoke(shareId: string, by: { id: string; name: string }, at: string): Promise<void> {
-    inTransaction(this.#db, () => {
-      this.#db
-        .prepare(
-          'UPDATE share SET revoked_at = coalesce(revoked_at, ?), revoked_by_json = coalesce(revoked_by_json, ?), code_hash = NULL WHERE share_id = ?',
-        )
-        .run(at, JSON.stringify(by), shareId);
-      this.#db.prepare('DELETE FROM share_session WHERE share_id = ?').run(shareId);
+    await this.#db.write(async (q) => {
+      await q.run(
+        'UPDATE share SET revoked_at = coalesce(revoked_at, ?), revoked_by_json = coalesce(revoked_by_json, ?), code_hash = NULL WHERE share_id = ?',
+        [at, JSON.stringify(by), shareId],
+      );
+      await q.run('DELETE FROM share_session WHERE share_id = ?', [shareId]);
     });
   }
 
   async endedBefore(cutoff: string): Promise<Share[]> {
-    const rows = this.#db
-      .prepare('SELECT * FROM share WHERE expires_at < ? OR revoked_at < ? ORDER BY created_at')
-      .all(cutoff, cutoff) as unknown as Row[];
-    return rows.map(shareOf);
+    return this.#all('SELECT * FROM share WHERE expires_at < ? OR revoked_at < ? ORDER BY created_at', [
+      cutoff,
+      cutoff,
+    ]);
   }
 
   async notEndedAt(now: string): Promise<Share[]> {
-    const rows = this.#db
-      .prepare('SELECT * FROM share WHERE revoked_at IS NULL AND expires_at > ?')
-      .all(now) as unknown as Row[];
-    return rows.map(shareOf);
+    return this.#all('SELECT * FROM share WHERE revoked_at IS NULL AND expires_at > ?', [now]);
   }
 
-  close(): void {
-    this.#db.close();
+  close(): Promise<void> {
+    return this.#db.close();
+  }
+
+  async #one(sql: string, params: readonly SqlValue[]): Promise<Share | undefined> {
+    const r = await this.#db.read((q) => q.one<Row>(sql, params));
+    return r !== undefined ? shareOf(r) : undefined;
+  }
+
+  async #all(sql: string, params: readonly SqlValue[]): Promise<Share[]> {
+    return (await this.#db.read((q) => q.all<Row>(sql, params))).map(shareOf);
   }
 }

@@ -3,14 +3,17 @@
 // study index and the accounts; then it starts, serves the studies it had, signs its people in, and records on.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { totpCode, totpStep } from '../../src/auth/index.ts';
 import { migrateFromCli } from '../../src/cli/migrate-command.ts';
 import { loadConfig } from '../../src/config/index.ts';
+import { createLogger } from '../../src/log/index.ts';
 import { openAccounts } from '../../src/node/index.ts';
+import { NodeRecords } from '../../src/node/node-store.ts';
+import { openSqliteShareStore, openSqliteUploadStore, type Share, type Upload } from '../../src/share/index.ts';
 import { BeeldbrugError } from '../../src/errors/index.ts';
 import { synthesize } from '../../src/synth/index.ts';
 import { Tag } from '../../src/dicom/index.ts';
@@ -23,6 +26,36 @@ import { requireTool } from '../support/tools.ts';
 
 const PACS = 'PACS_AE';
 const PARTNER_PASSWORD = 'a partner passphrase';
+
+const SHARE: Share = {
+  shareId: 'share-1',
+  studies: [{ studyInstanceUid: '1.2.3', studyDate: '20261201', description: 'CT thorax', modalities: ['CT'] }],
+  recipient: { name: 'J. de Vries', email: 'j@example.nl', mobile: '+31612345678', isPatient: true },
+  patient: { bsn: '999990019' },
+  patientName: 'Vries^J^de',
+  createdBy: { id: 'acc-1', name: 'S. Jansen' },
+  createdAt: '2026-12-01T09:00:00.000Z',
+  expiresAt: '2099-12-08T09:00:00.000Z',
+  maxOpens: 10,
+  opens: 0,
+  downloads: 0,
+  wrongCodes: 0,
+  lockedAt: null,
+  revokedAt: null,
+  revokedBy: null,
+  deidentify: null,
+  upload: true,
+};
+const UPLOAD: Upload = {
+  uploadId: 'upload-1',
+  uploader: { id: 'share:share-1', name: 'J. de Vries', shareId: 'share-1' },
+  fileName: 'cd.zip',
+  size: 1234,
+  state: 'receiving',
+  createdAt: '2026-12-01T09:30:00.000Z',
+  result: null,
+  problem: null,
+};
 
 /** A field of an SSH key blob: its length, then its bytes. */
 const sshString = (b: Buffer): Buffer => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
@@ -73,6 +106,30 @@ test('an embedded node moves its audit trail, study index and accounts to Postgr
   });
   assert.ok(signedIn.ok);
   await embeddedAccounts.close();
+  // A share with a recipient's session, and an upload holding a study in the quarantine.
+  const embeddedShares = openSqliteShareStore(join(embeddedConfig.dataDir, 'share.sqlite'));
+  await embeddedShares.insert(SHARE, 'token-hash');
+  await embeddedShares.opened(SHARE.shareId, { tokenHash: 'session-hash', expiresAt: SHARE.expiresAt });
+  await embeddedShares.close();
+  mkdirSync(join(embeddedConfig.dataDir, 'quarantine'), { recursive: true });
+  const embeddedUploads = openSqliteUploadStore(join(embeddedConfig.dataDir, 'quarantine', 'uploads.sqlite'));
+  await embeddedUploads.insertUpload(UPLOAD);
+  await embeddedUploads.holdStudy({
+    studyInstanceUid: '1.2.3',
+    uploader: UPLOAD.uploader,
+    receivedAt: SHARE.createdAt,
+  });
+  await embeddedUploads.close();
+  const records = new NodeRecords(loadConfig(n.configPath), createLogger({ level: 'silent' }));
+  t.after(() => records.close());
+  for (const [left, open] of [
+    [/the shares in \S+share\.sqlite \(1 row of share\) is not in the database/, () => records.shares()],
+    [/the uploads in \S+uploads\.sqlite \(1 row of upload\) is not in the database/, () => records.uploads()],
+  ] as const)
+    await assert.rejects(
+      open(),
+      (err: unknown) => err instanceof BeeldbrugError && err.code === 'DATA_NOT_MIGRATED' && left.test(err.message),
+    );
   await assert.rejects(
     openAccounts(loadConfig(n.configPath)),
     (err: unknown) =>
@@ -110,6 +167,18 @@ test('an embedded node moves its audit trail, study index and accounts to Postgr
   } finally {
     await movedAccounts.close();
   }
+  const movedShares = await records.shares();
+  assert.deepEqual(await movedShares.byTokenHash('token-hash'), { ...SHARE, opens: 1 });
+  assert.equal((await movedShares.session('session-hash'))?.shareId, SHARE.shareId, "the recipient's session goes on");
+  await movedShares.close();
+  const movedUploads = await records.uploads();
+  assert.deepEqual(await movedUploads.getUpload(UPLOAD.uploadId), UPLOAD);
+  assert.deepEqual(
+    (await movedUploads.studies({ states: ['held'] })).map((s) => s.studyInstanceUid),
+    ['1.2.3'],
+    'a study waiting for a person still waits',
+  );
+  await movedUploads.close();
   const out2: string[] = [];
   const sink2 = { write: (chunk: string) => (out2.push(chunk), true) } as unknown as NodeJS.WritableStream;
   assert.equal(await migrateFromCli(loadConfig(n.configPath), sink2), 0, out2.join(''));

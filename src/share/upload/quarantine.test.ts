@@ -11,7 +11,7 @@ import { synthesize } from '../../synth/index.ts';
 import { zipOf } from '../../../test/support/share-services.ts';
 import { tempDir } from '../../../test/support/tmp.ts';
 import { Quarantine, type UploadActor } from './quarantine.ts';
-import { SqliteUploadStore, type Upload } from './upload-store.ts';
+import { openSqliteUploadStore, type Upload } from './upload-store.ts';
 
 const PARTNER: UploadActor = {
   uploader: { id: 'account-7', name: 'Servicedesk (Kliniek Noord)' },
@@ -28,9 +28,9 @@ test('a put is answered once its file is durable and looked at; a stop in the mi
   const dir = tempDir(t);
   const store = await openStudyStore({ dataDir: join(dir, 'quarantine'), encryptionKey: testKey() });
   const trail = await openSqliteAuditTrail(join(dir, 'audit.sqlite'), { key: testKey() });
-  const uploads = new SqliteUploadStore(join(dir, 'uploads.sqlite'));
+  const uploads = openSqliteUploadStore(join(dir, 'uploads.sqlite'));
   t.after(async () => {
-    uploads.close();
+    await uploads.close();
     await trail.close();
     await store.close();
   });

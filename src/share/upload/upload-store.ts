@@ -1,5 +1,12 @@
-import type { DatabaseSync } from 'node:sqlite';
-import { addMissingColumns, openSqliteDatabase } from '../../database/index.ts';
+import {
+  addMissingColumns,
+  migratePostgres,
+  openSqliteDatabase,
+  PostgresDatabase,
+  SqliteQueue,
+  type PostgresPool,
+  type SqlDatabase,
+} from '../../database/index.ts';
 import type { AccessGrounds } from '../../studies/index.ts';
 import type { RefusalKind } from './intake.ts';
 
@@ -61,7 +68,7 @@ export interface QuarantinedStudy {
 
 /**
  * The quarantine's bookkeeping: uploads as they arrive (tus), and the studies they brought, until a person imports or
- * rejects them. Promises throughout, for a PostgreSQL store behind the same interface.
+ * rejects them: in the embedded `quarantine/uploads.sqlite`, or on the PostgreSQL server beside the quarantine's index.
  */
 export interface UploadStore {
   /** A new upload; one that arrives complete ('checking') comes with its uploader's grounds (see checkUpload). */
@@ -93,7 +100,7 @@ export interface UploadStore {
   ): Promise<boolean>;
   /** Uploads and decided studies older than `cutoff`, removed (retention): answers the upload ids removed. */
   removeBefore(cutoff: string): Promise<string[]>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 interface UploadRow {
@@ -135,75 +142,133 @@ const studyOf = (r: StudyRow): QuarantinedStudy => ({
   decision: r.decision_json !== null ? (JSON.parse(r.decision_json) as QuarantinedStudy['decision']) : null,
 });
 
-/** The embedded upload store: `<dataDir>/quarantine/uploads.sqlite`, each change durable before it answers. */
-export class SqliteUploadStore implements UploadStore {
-  readonly #db: DatabaseSync;
+const SQLITE_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS upload (
+    upload_id TEXT PRIMARY KEY,
+    uploader_id TEXT NOT NULL,
+    uploader_json TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    result_json TEXT,
+    problem TEXT
+  );
+  CREATE INDEX IF NOT EXISTS upload_by_uploader ON upload (uploader_id, created_at);
+  CREATE TABLE IF NOT EXISTS quarantined_study (
+    study_instance_uid TEXT PRIMARY KEY,
+    uploader_json TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    state TEXT NOT NULL,
+    decision_json TEXT
+  );`;
 
-  constructor(path: string) {
-    this.#db = openSqliteDatabase(path);
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS upload (
-        upload_id TEXT PRIMARY KEY,
-        uploader_id TEXT NOT NULL,
-        uploader_json TEXT NOT NULL,
-        file_name TEXT NOT NULL,
-        size INTEGER NOT NULL,
-        state TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        result_json TEXT,
-        problem TEXT
-      );
-      CREATE INDEX IF NOT EXISTS upload_by_uploader ON upload (uploader_id, created_at);
-      CREATE TABLE IF NOT EXISTS quarantined_study (
-        study_instance_uid TEXT PRIMARY KEY,
-        uploader_json TEXT NOT NULL,
-        received_at TEXT NOT NULL,
-        state TEXT NOT NULL,
-        decision_json TEXT
-      );`);
-    addMissingColumns(this.#db, 'upload', ['grounds_json TEXT']);
+/** The same tables on PostgreSQL, each migration applied once. */
+const POSTGRES_MIGRATIONS = [
+  `CREATE TABLE upload (
+     upload_id TEXT PRIMARY KEY,
+     uploader_id TEXT NOT NULL,
+     uploader_json TEXT NOT NULL,
+     file_name TEXT NOT NULL,
+     size BIGINT NOT NULL,
+     state TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     result_json TEXT,
+     problem TEXT,
+     grounds_json TEXT
+   );
+   CREATE INDEX upload_by_uploader ON upload (uploader_id, created_at);
+   CREATE INDEX upload_by_state ON upload (state);
+   CREATE TABLE quarantined_study (
+     study_instance_uid TEXT PRIMARY KEY,
+     uploader_json TEXT NOT NULL,
+     received_at TEXT NOT NULL,
+     state TEXT NOT NULL,
+     decision_json TEXT
+   );`,
+];
+
+/** The embedded upload store: `<dataDir>/quarantine/uploads.sqlite`, made or brought up to date. */
+export function openSqliteUploadStore(path: string): UploadStore {
+  const db = openSqliteDatabase(path);
+  try {
+    db.exec(SQLITE_SCHEMA);
+    addMissingColumns(db, 'upload', ['grounds_json TEXT']);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new SqlUploadStore(new SqliteQueue(db));
+}
+
+/** The uploads on PostgreSQL (a pool in the quarantine's schema), migrated; `ownsPool`: closing ends the pool. */
+export async function openPostgresUploadStore(
+  pool: PostgresPool,
+  o: { ownsPool: boolean; schema?: string },
+): Promise<UploadStore> {
+  try {
+    await migratePostgres(pool, 'uploads', POSTGRES_MIGRATIONS, { schema: o.schema });
+  } catch (err) {
+    if (o.ownsPool) await pool.end();
+    throw err;
+  }
+  return new SqlUploadStore(new PostgresDatabase(pool, { ownsPool: o.ownsPool }));
+}
+
+/** The upload store on either database: one SQL for both, each change durable when it answers. */
+class SqlUploadStore implements UploadStore {
+  readonly #db: SqlDatabase;
+
+  constructor(db: SqlDatabase) {
+    this.#db = db;
   }
 
   async insertUpload(u: Upload, grounds?: AccessGrounds): Promise<void> {
-    this.#db
-      .prepare(
+    await this.#db.write((q) =>
+      q.run(
         `INSERT INTO upload (upload_id, uploader_id, uploader_json, file_name, size, state, created_at, grounds_json)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        u.uploadId,
-        u.uploader.id,
-        JSON.stringify(u.uploader),
-        u.fileName,
-        u.size,
-        u.state,
-        u.createdAt,
-        grounds !== undefined ? JSON.stringify(grounds) : null,
-      );
+        [
+          u.uploadId,
+          u.uploader.id,
+          JSON.stringify(u.uploader),
+          u.fileName,
+          u.size,
+          u.state,
+          u.createdAt,
+          grounds !== undefined ? JSON.stringify(grounds) : null,
+        ],
+      ),
+    );
   }
 
   async getUpload(uploadId: string): Promise<Upload | undefined> {
-    const r = this.#db.prepare('SELECT * FROM upload WHERE upload_id = ?').get(uploadId) as UploadRow | undefined;
+    const r = await this.#db.read((q) => q.one<UploadRow>('SELECT * FROM upload WHERE upload_id = ?', [uploadId]));
     return r !== undefined ? uploadOf(r) : undefined;
   }
 
   async uploadsOf(uploaderId: string): Promise<Upload[]> {
-    const rows = this.#db
-      .prepare('SELECT * FROM upload WHERE uploader_id = ? ORDER BY created_at DESC, upload_id LIMIT 1000')
-      .all(uploaderId) as unknown as UploadRow[];
+    const rows = await this.#db.read((q) =>
+      q.all<UploadRow>('SELECT * FROM upload WHERE uploader_id = ? ORDER BY created_at DESC, upload_id LIMIT 1000', [
+        uploaderId,
+      ]),
+    );
     return rows.map(uploadOf);
   }
 
   async checkUpload(uploadId: string, grounds: AccessGrounds): Promise<void> {
-    this.#db
-      .prepare("UPDATE upload SET state = 'checking', grounds_json = ? WHERE upload_id = ?")
-      .run(JSON.stringify(grounds), uploadId);
+    await this.#db.write((q) =>
+      q.run("UPDATE upload SET state = 'checking', grounds_json = ? WHERE upload_id = ?", [
+        JSON.stringify(grounds),
+        uploadId,
+      ]),
+    );
   }
 
   async uploadsChecking(): Promise<{ upload: Upload; grounds: AccessGrounds }[]> {
-    const rows = this.#db
-      .prepare("SELECT * FROM upload WHERE state = 'checking' ORDER BY created_at, upload_id")
-      .all() as unknown as UploadRow[];
+    const rows = await this.#db.read((q) =>
+      q.all<UploadRow>("SELECT * FROM upload WHERE state = 'checking' ORDER BY created_at, upload_id"),
+    );
     return rows.map((r) => ({ upload: uploadOf(r), grounds: JSON.parse(r.grounds_json ?? '{}') as AccessGrounds }));
   }
 
@@ -211,43 +276,49 @@ export class SqliteUploadStore implements UploadStore {
     uploadId: string,
     outcome: { result: IntakeResult } | { problem: NonNullable<Upload['problem']> },
   ): Promise<void> {
-    if ('result' in outcome)
-      this.#db
-        .prepare("UPDATE upload SET state = 'done', result_json = ?, grounds_json = NULL WHERE upload_id = ?")
-        .run(JSON.stringify(outcome.result), uploadId);
-    else
-      this.#db
-        .prepare("UPDATE upload SET state = 'refused', problem = ?, grounds_json = NULL WHERE upload_id = ?")
-        .run(JSON.stringify(outcome.problem), uploadId);
+    await this.#db.write((q) =>
+      'result' in outcome
+        ? q.run("UPDATE upload SET state = 'done', result_json = ?, grounds_json = NULL WHERE upload_id = ?", [
+            JSON.stringify(outcome.result),
+            uploadId,
+          ])
+        : q.run("UPDATE upload SET state = 'refused', problem = ?, grounds_json = NULL WHERE upload_id = ?", [
+            JSON.stringify(outcome.problem),
+            uploadId,
+          ]),
+    );
   }
 
   async holdStudy(s: { studyInstanceUid: string; uploader: Uploader; receivedAt: string }): Promise<void> {
     // A study rejected or imported before and uploaded again is held again, for a person to look at anew.
-    this.#db
-      .prepare(
+    await this.#db.write((q) =>
+      q.run(
         `INSERT INTO quarantined_study (study_instance_uid, uploader_json, received_at, state) VALUES (?, ?, ?, 'held')
          ON CONFLICT (study_instance_uid) DO UPDATE SET state = 'held', decision_json = NULL, received_at = excluded.received_at
          WHERE quarantined_study.state IN ('rejected', 'imported', 'failed')`,
-      )
-      .run(s.studyInstanceUid, JSON.stringify(s.uploader), s.receivedAt);
+        [s.studyInstanceUid, JSON.stringify(s.uploader), s.receivedAt],
+      ),
+    );
   }
 
   async studies(o: { states?: readonly QuarantinedState[] } = {}): Promise<QuarantinedStudy[]> {
     const states = o.states ?? [];
-    const rows = (states.length === 0
-      ? this.#db.prepare('SELECT * FROM quarantined_study ORDER BY received_at DESC LIMIT 1000').all()
-      : this.#db
-          .prepare(
+    const rows = await this.#db.read((q) =>
+      states.length === 0
+        ? q.all<StudyRow>('SELECT * FROM quarantined_study ORDER BY received_at DESC LIMIT 1000')
+        : q.all<StudyRow>(
             `SELECT * FROM quarantined_study WHERE state IN (${states.map(() => '?').join(', ')})
                ORDER BY received_at DESC LIMIT 1000`,
-          )
-          .all(...states)) as unknown as StudyRow[];
+            states,
+          ),
+    );
     return rows.map(studyOf);
   }
 
   async getStudy(studyInstanceUid: string): Promise<QuarantinedStudy | undefined> {
-    const r = this.#db.prepare('SELECT * FROM quarantined_study WHERE study_instance_uid = ?').get(studyInstanceUid) as
-      StudyRow | undefined;
+    const r = await this.#db.read((q) =>
+      q.one<StudyRow>('SELECT * FROM quarantined_study WHERE study_instance_uid = ?', [studyInstanceUid]),
+    );
     return r !== undefined ? studyOf(r) : undefined;
   }
 
@@ -257,27 +328,30 @@ export class SqliteUploadStore implements UploadStore {
     to: QuarantinedState,
     decision: QuarantinedStudy['decision'],
   ): Promise<boolean> {
-    const r = this.#db
-      .prepare(
+    const changed = await this.#db.write((q) =>
+      q.run(
         `UPDATE quarantined_study SET state = ?, decision_json = ?
          WHERE study_instance_uid = ? AND state IN (${from.map(() => '?').join(', ')})`,
-      )
-      .run(to, decision !== null ? JSON.stringify(decision) : null, studyInstanceUid, ...from);
-    return r.changes === 1;
+        [to, decision !== null ? JSON.stringify(decision) : null, studyInstanceUid, ...from],
+      ),
+    );
+    return changed === 1;
   }
 
   async removeBefore(cutoff: string): Promise<string[]> {
-    const uploads = this.#db.prepare('SELECT upload_id FROM upload WHERE created_at < ?').all(cutoff) as {
-      upload_id: string;
-    }[];
-    this.#db.prepare('DELETE FROM upload WHERE created_at < ?').run(cutoff);
-    this.#db
-      .prepare("DELETE FROM quarantined_study WHERE received_at < ? AND state IN ('imported', 'rejected')")
-      .run(cutoff);
-    return uploads.map((u) => u.upload_id);
+    return this.#db.write(async (q) => {
+      const uploads = await q.all<{ upload_id: string }>(
+        'DELETE FROM upload WHERE created_at < ? RETURNING upload_id',
+        [cutoff],
+      );
+      await q.run("DELETE FROM quarantined_study WHERE received_at < ? AND state IN ('imported', 'rejected')", [
+        cutoff,
+      ]);
+      return uploads.map((u) => u.upload_id);
+    });
   }
 
-  close(): void {
-    this.#db.close();
+  close(): Promise<void> {
+    return this.#db.close();
   }
 }
