@@ -54,9 +54,9 @@ store:
   #   secretKeyFile: ./keys/s3-secret-key
 
 # Where the node keeps its records. Left out: SQLite files in dataDir. Nodes of one hospital can share a PostgreSQL
-# server instead: the audit trail, the study index, the exchange's outbox and inbox and the accounts go there (shares
-# and uploads follow later), and such nodes share audit.keyFile and store.encryptionKeyFile too. \`beeldbrug migrate\`
-# moves an embedded node's records there. The password sits alone in a file (0600); tls verifies a server on another
+# server instead: the audit trail, the study index, the exchange's outbox and inbox, the accounts, the shares and the
+# uploads go there, and such nodes share audit.keyFile and store.encryptionKeyFile too. \`beeldbrug migrate\` moves an
+# embedded node's records there. The password sits alone in a file (0600); tls verifies a server on another
 # machine.
 # database:
 #   kind: postgresql
