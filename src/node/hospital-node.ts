@@ -57,7 +57,6 @@ import {
 } from './peer-allow-list.ts';
 import { hl7Listener, Prefetcher, registerRespondingGateway, virtualPacs, XcaCommunity } from '../gateway/index.ts';
 import { StableStudySends } from './stable-study-sends.ts';
-import { SqlitePrefetchDeliveries } from './prefetch-deliveries.ts';
 import { pacsAt, pacsSourceFor } from './pacs-source.ts';
 import { identityProviderCertificate, readConfiguredFile, readTlsFiles } from './tls-files.ts';
 import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '../registry/index.ts';
@@ -920,8 +919,8 @@ export async function startNode(
         );
         const stopping = new AbortController();
         closers.push(async () => stopping.abort());
-        const deliveries = new SqlitePrefetchDeliveries(join(config.dataDir, 'prefetch.sqlite'));
-        closers.push(async () => deliveries.close());
+        const deliveries = await records.prefetchDeliveries();
+        closers.push(() => deliveries.close());
         /**
          * A prior asked for goes into the PACS instance by instance as it arrives (in whatever order the parallel
          * uploads bring them), as a forwarding routing rule does. Done (or failed) unless the node stops meanwhile: then

@@ -9,5 +9,5 @@ export { insecureSettings, isLoopback, type InsecureSetting } from './secure-def
 export { insecureFiles } from './insecure-files.ts';
 export type { AuditChainView, SessionUser, SessionView } from './account-routes.ts';
 export { BEELDBRUG_VERSION } from './version.ts';
-export { SqlitePrefetchDeliveries, type PendingDelivery, type PrefetchDeliveries } from './prefetch-deliveries.ts';
+export { openSqlitePrefetchDeliveries, type PendingDelivery, type PrefetchDeliveries } from './prefetch-deliveries.ts';
 export { migrateToDatabase, type MigrationReport } from './migrate.ts';

@@ -16,9 +16,12 @@ import { BeeldbrugError, throwDatabaseProblem } from '../errors/index.ts';
 import { openPostgresShareStore, openPostgresUploadStore } from '../share/index.ts';
 import { migrateStudyIndex, PostgresStudyIndex, type IndexMigrationReport } from '../store/index.ts';
 import { ACCOUNT_TABLES, ACCOUNTS_FILE } from './accounts.ts';
+import { openPostgresPrefetchDeliveries } from './prefetch-deliveries.ts';
 import {
   EXCHANGE_FILE,
   EXCHANGE_TABLES,
+  PREFETCH_FILE,
+  PREFETCH_TABLES,
   QUARANTINE_SCHEMA,
   SHARE_FILE,
   SHARE_TABLES,
@@ -112,6 +115,11 @@ export async function migrateToDatabase(
       file: join(config.dataDir, ACCOUNTS_FILE),
       tables: ACCOUNT_TABLES,
       migrate: migratePostgresAccounts,
+    },
+    {
+      file: join(config.dataDir, PREFETCH_FILE),
+      tables: PREFETCH_TABLES,
+      migrate: async (pool: PostgresPool) => (await openPostgresPrefetchDeliveries(pool, { ownsPool: false })).close(),
     },
     {
       file: join(config.dataDir, SHARE_FILE),

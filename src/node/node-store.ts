@@ -32,11 +32,17 @@ import {
   type UploadStore,
 } from '../share/index.ts';
 import { openStudyStore, StoreError, type Store } from '../store/index.ts';
+import {
+  openPostgresPrefetchDeliveries,
+  openSqlitePrefetchDeliveries,
+  type PrefetchDeliveries,
+} from './prefetch-deliveries.ts';
 import { privateDatabaseFile } from './private-files.ts';
 import { fileExportCursor, openPostgresExportCursor, type ExportCursor } from './atna-export.ts';
 
 export const EXCHANGE_FILE = 'exchange.sqlite';
 export const SHARE_FILE = 'share.sqlite';
+export const PREFETCH_FILE = 'prefetch.sqlite';
 export const QUARANTINE_SCHEMA = 'quarantine';
 export const UPLOADS_FILE = join(QUARANTINE_SCHEMA, 'uploads.sqlite');
 const ATNA_CURSOR_FILE = 'atna-cursor';
@@ -49,6 +55,9 @@ export const EXCHANGE_TABLES = {
     { table: 'incoming_instance', key: ['transfer_id', 'sop_instance_uid'] },
   ],
 } as const satisfies Record<string, readonly TableToCopy[]>;
+export const PREFETCH_TABLES = [
+  { table: 'prefetch_delivery', key: ['transfer_id'] },
+] as const satisfies readonly TableToCopy[];
 export const SHARE_TABLES = [
   { table: 'share', key: ['share_id'] },
   { table: 'share_session', key: ['token_hash'] },
@@ -125,6 +134,16 @@ export class NodeRecords {
       sqlite: openSqliteInbox,
       postgres: (pool) => openPostgresInbox(pool, { ownsPool: false }),
       tables: EXCHANGE_TABLES.inbox,
+    });
+  }
+
+  /** The priors a prefetch asked for and not yet put into the PACS. */
+  prefetchDeliveries(): Promise<PrefetchDeliveries> {
+    return this.#kept('the prefetches', {
+      file: PREFETCH_FILE,
+      sqlite: openSqlitePrefetchDeliveries,
+      postgres: (pool) => openPostgresPrefetchDeliveries(pool, { ownsPool: false }),
+      tables: PREFETCH_TABLES,
     });
   }
 

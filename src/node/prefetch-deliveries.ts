@@ -1,6 +1,11 @@
-import type { DatabaseSync } from 'node:sqlite';
-import { openSqliteDatabase } from '../database/index.ts';
-import { privateDatabaseFile } from './private-files.ts';
+import {
+  migratePostgres,
+  openSqliteDatabase,
+  PostgresDatabase,
+  SqliteQueue,
+  type PostgresPool,
+  type SqlDatabase,
+} from '../database/index.ts';
 
 /** A prior a prefetch asked for, to go into the PACS as it arrives. */
 export interface PendingDelivery {
@@ -17,50 +22,77 @@ export interface PrefetchDeliveries {
   add(d: PendingDelivery): Promise<void>;
   finish(transferId: string): Promise<void>;
   pending(): Promise<PendingDelivery[]>;
-  close(): void;
+  close(): Promise<void>;
 }
 
-/** The embedded store of PrefetchDeliveries: one SQLite table in its own file. */
-export class SqlitePrefetchDeliveries implements PrefetchDeliveries {
-  readonly #db: DatabaseSync;
+const SCHEMA = `CREATE TABLE IF NOT EXISTS prefetch_delivery (
+  transfer_id TEXT PRIMARY KEY,
+  destination TEXT NOT NULL,
+  requested_at TEXT NOT NULL,
+  finished_at TEXT
+)`;
 
-  constructor(path: string) {
-    privateDatabaseFile(path);
-    this.#db = openSqliteDatabase(path);
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS prefetch_delivery (
-        transfer_id TEXT PRIMARY KEY,
-        destination TEXT NOT NULL,
-        requested_at TEXT NOT NULL,
-        finished_at TEXT
-      );`);
+/** The embedded store: one table in a file of its own (`prefetch.sqlite`). */
+export function openSqlitePrefetchDeliveries(path: string): PrefetchDeliveries {
+  const db = openSqliteDatabase(path);
+  try {
+    db.exec(SCHEMA);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new SqlPrefetchDeliveries(new SqliteQueue(db));
+}
+
+/** The same table on PostgreSQL, migrated; `ownsPool`: closing ends the pool. */
+export async function openPostgresPrefetchDeliveries(
+  pool: PostgresPool,
+  o: { ownsPool: boolean },
+): Promise<PrefetchDeliveries> {
+  try {
+    await migratePostgres(pool, 'prefetch', [SCHEMA]);
+  } catch (err) {
+    if (o.ownsPool) await pool.end();
+    throw err;
+  }
+  return new SqlPrefetchDeliveries(new PostgresDatabase(pool, o));
+}
+
+class SqlPrefetchDeliveries implements PrefetchDeliveries {
+  readonly #db: SqlDatabase;
+
+  constructor(db: SqlDatabase) {
+    this.#db = db;
   }
 
   async add(d: PendingDelivery): Promise<void> {
-    this.#db
-      .prepare(
+    await this.#db.write((q) =>
+      q.run(
         'INSERT INTO prefetch_delivery (transfer_id, destination, requested_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
-      )
-      .run(d.transferId, d.destination, new Date().toISOString());
+        [d.transferId, d.destination, new Date().toISOString()],
+      ),
+    );
   }
 
   async finish(transferId: string): Promise<void> {
-    this.#db
-      .prepare('UPDATE prefetch_delivery SET finished_at = ? WHERE transfer_id = ?')
-      .run(new Date().toISOString(), transferId);
+    await this.#db.write((q) =>
+      q.run('UPDATE prefetch_delivery SET finished_at = ? WHERE transfer_id = ?', [
+        new Date().toISOString(),
+        transferId,
+      ]),
+    );
   }
 
   async pending(): Promise<PendingDelivery[]> {
-    return (
-      this.#db
-        .prepare(
-          'SELECT transfer_id, destination FROM prefetch_delivery WHERE finished_at IS NULL ORDER BY requested_at',
-        )
-        .all() as { transfer_id: string; destination: string }[]
-    ).map((r) => ({ transferId: r.transfer_id, destination: r.destination }));
+    const rows = await this.#db.read((q) =>
+      q.all<{ transfer_id: string; destination: string }>(
+        'SELECT transfer_id, destination FROM prefetch_delivery WHERE finished_at IS NULL ORDER BY requested_at, transfer_id',
+      ),
+    );
+    return rows.map((r) => ({ transferId: r.transfer_id, destination: r.destination }));
   }
 
-  close(): void {
-    this.#db.close();
+  close(): Promise<void> {
+    return this.#db.close();
   }
 }

@@ -8,7 +8,7 @@ import { test, type TestContext } from 'node:test';
 import { midden } from '../support/exchange.ts';
 import { freePort, waitFor } from '../support/net.ts';
 import { logLines, restartTestNode } from '../support/node.ts';
-import { SqlitePrefetchDeliveries } from '../../src/node/index.ts';
+import { openSqlitePrefetchDeliveries } from '../../src/node/index.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
 import { run } from '../support/processes.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -140,9 +140,9 @@ test('prefetch: a prior asked for before the node stopped goes on into the PACS 
     ),
   );
   await nodes.noord.n.node.close();
-  const deliveries = new SqlitePrefetchDeliveries(join(nodes.noord.n.dir, 'data', 'prefetch.sqlite'));
+  const deliveries = openSqlitePrefetchDeliveries(join(nodes.noord.n.dir, 'data', 'prefetch.sqlite'));
   await deliveries.add({ transferId, destination: 'PACS_NOORD' });
-  deliveries.close();
+  await deliveries.close();
   assert.equal((await pacs.rest<{ CountInstances: number }>('GET', '/statistics')).CountInstances, 0);
 
   const restarted = await restartTestNode(t, nodes.noord.n);
@@ -158,7 +158,7 @@ test('prefetch: a prior asked for before the node stopped goes on into the PACS 
   await waitFor('the import recorded', async () =>
     (await restarted.node.audit.list({ bsn: p.bsn, action: 'import' })).some((r) => r.outcome === 'success'),
   );
-  const after = new SqlitePrefetchDeliveries(join(nodes.noord.n.dir, 'data', 'prefetch.sqlite'));
+  const after = openSqlitePrefetchDeliveries(join(nodes.noord.n.dir, 'data', 'prefetch.sqlite'));
   t.after(() => after.close());
   await waitFor('the delivery finished', async () => (await after.pending()).length === 0);
 });
