@@ -90,3 +90,37 @@ test('a table is copied row for row in batches, resumes after an interruption, a
     'written to the embedded file after the copy: left behind',
   );
 });
+
+test('a table without rowids, keyed on bytes (the registry), is walked in key order and noted by its last key', async (t) => {
+  const server = await startPostgres(t);
+  if (server === undefined) return;
+  const target = new PostgresDatabase(openPostgresPool(await server.database('keyed')), { ownsPool: true });
+  t.after(() => target.close());
+  await target.write((q) =>
+    q.run(
+      'CREATE TABLE place (pseudonym BYTEA NOT NULL, ura TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (pseudonym, ura))',
+    ),
+  );
+  const path = join(tempDir(t), 'registry.sqlite');
+  const source = new DatabaseSync(path);
+  source.exec(
+    'CREATE TABLE place (pseudonym BLOB NOT NULL, ura TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (pseudonym, ura)) WITHOUT ROWID',
+  );
+  const insert = source.prepare('INSERT INTO place (pseudonym, ura, at) VALUES (?, ?, ?)');
+  const pseudonym = (n: number): Uint8Array => Uint8Array.of(n % 256, Math.floor(n / 256), 7);
+  for (let n = 0; n < 1200; n++)
+    for (const ura of ['00000001', '00000002']) insert.run(pseudonym(n), ura, 1_700_000_000_000 + n);
+  source.close();
+  const table = { table: 'place', key: ['pseudonym', 'ura'] } as const;
+  const report = await copyTable(path, target, table);
+  assert.deepEqual([report.rows, report.copied], [2400, 2400]);
+  const there = await target.read((q) =>
+    q.one<{ at: number }>('SELECT at FROM place WHERE pseudonym = ? AND ura = ?', [pseudonym(1030), '00000002']),
+  );
+  assert.equal(there?.at, 1_700_000_001_030);
+  assert.equal(await rowsLeftBehind(path, target, table), undefined);
+  // The greatest key, [255, 3, 7], gone on the server (a patient deregistered there) is not left behind.
+  await target.write((q) => q.run('DELETE FROM place WHERE pseudonym = ?', [Uint8Array.of(255, 3, 7)]));
+  assert.equal(await rowsLeftBehind(path, target, table), undefined);
+  assert.equal((await copyTable(path, target, table)).copied, 2, 'copied again, the rows deleted there come back');
+});

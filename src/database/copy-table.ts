@@ -5,6 +5,8 @@ import type { SqlDatabase, SqlRow, SqlValue } from './statements.ts';
 
 /** Rows copied per transaction; a batch is also where a stopped copy resumes. */
 const BATCH = 1000;
+/** Parameters a statement may carry, with room to spare on both databases. */
+const MAX_PARAMETERS = 30_000;
 
 export interface TableCopyReport {
   table: string;
@@ -24,9 +26,10 @@ export interface TableToCopy {
 
 /**
  * Copies one table of an embedded SQLite file into the same table on another database, row for row, every column as
- * stored: in batches in the order the rows were written, each batch one transaction, a row already there skipped, so
- * an interrupted copy resumes. Verified: each row read back from the target must equal its source, and the target
- * must hold no rows besides them. Run while the node is stopped.
+ * stored: in batches in the order the rows were written (by key, for a table without rowids), each batch one
+ * transaction of one statement, a row already there skipped, so an interrupted copy resumes. Verified: each row read
+ * back from the target must equal its source, and the target must hold no rows besides them. Run while the node is
+ * stopped.
  */
 export async function copyTable(
   sqlitePath: string,
@@ -38,23 +41,27 @@ export async function copyTable(
   try {
     const columns = (source.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
     const list = columns.join(', ');
-    const page = source.prepare(
-      `SELECT rowid AS copy_rowid, ${list} FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ${BATCH}`,
+    const walk = walkOf(source, table, key);
+    const select = `SELECT ${walk.rowid ? 'rowid AS copy_rowid, ' : ''}${list} FROM ${table}`;
+    // As many rows a statement as both databases take parameters for (PostgreSQL: 65,535).
+    const batchSize = Math.max(1, Math.min(BATCH, Math.floor(MAX_PARAMETERS / columns.length)));
+    const first = source.prepare(`${select} ORDER BY ${walk.order} LIMIT ${batchSize}`);
+    const next = source.prepare(
+      `${select} WHERE (${walk.position.join(', ')}) > (${marks(walk.position.length)}) ORDER BY ${walk.order} LIMIT ${batchSize}`,
     );
-    const insert = `INSERT INTO ${table} (${list}) VALUES (${marks(columns.length)}) ON CONFLICT (${key.join(', ')}) DO NOTHING`;
+    const conflict = `ON CONFLICT (${key.join(', ')}) DO NOTHING`;
     const digest = createHash('sha256');
-    let after = 0;
+    let after: SqlValue[] | undefined;
     let rows = 0;
     let copied = 0;
     for (;;) {
-      const batch = page.all(after) as SqlRow[];
+      const batch = (after === undefined ? first.all() : next.all(...after)) as SqlRow[];
       if (batch.length === 0) break;
       const back = await target.write(async (q) => {
-        for (const r of batch)
-          copied += await q.run(
-            insert,
-            columns.map((c) => r[c] as SqlValue),
-          );
+        copied += await q.run(
+          `INSERT INTO ${table} (${list}) VALUES ${batch.map(() => `(${marks(columns.length)})`).join(', ')} ${conflict}`,
+          batch.flatMap((r) => columns.map((c) => r[c] as SqlValue)),
+        );
         return q.all(
           `SELECT ${list} FROM ${table} WHERE (${key.join(', ')}) IN (${batch.map(() => `(${marks(key.length)})`).join(', ')})`,
           batch.flatMap((r) => key.map((k) => r[k] as SqlValue)),
@@ -65,15 +72,11 @@ export async function copyTable(
         const there = byKey.get(keyOf(key, r));
         if (there === undefined || !columns.every((c) => sameValue(r[c], there[c])))
           throw new Error(`${table} ${keyOf(key, r)} is in the target with other values: it is not this node's`);
-        digest.update(
-          `${JSON.stringify(
-            columns.map((c) => r[c]),
-            bytesAsHex,
-          )}\n`,
-        );
+        digest.update(`${JSON.stringify(columns.map((c) => plainValue(r[c])))}\n`);
       }
       rows += batch.length;
-      after = Number(batch[batch.length - 1]?.copy_rowid ?? after);
+      const last = batch[batch.length - 1]!;
+      after = walk.rowid ? [Number(last['copy_rowid'])] : key.map((k) => last[k] as SqlValue);
       o.onProgress?.(rows);
     }
     const counted = await target.read((q) => q.one<{ n: number }>(`SELECT count(*) AS n FROM ${table}`));
@@ -82,7 +85,7 @@ export async function copyTable(
         `the target's ${table} holds ${counted?.n} rows against ${rows} here: it is not this node's alone`,
       );
     const report = { table, rows, copied, digest: digest.digest('hex') };
-    const newest = source.prepare(`SELECT ${key.join(', ')} FROM ${table} ORDER BY rowid DESC LIMIT 1`).get();
+    const newest = source.prepare(`SELECT ${key.join(', ')} FROM ${table} ORDER BY ${walk.newestFirst} LIMIT 1`).get();
     if (newest !== undefined)
       await target.write(async (q) => {
         await q.run(COPIED_TABLE);
@@ -97,6 +100,26 @@ export async function copyTable(
   } finally {
     source.close();
   }
+}
+
+/**
+ * How a table's rows are walked: by rowid, the order they were written, or by key for a table without rowids (the
+ * registry's, clustered on the pseudonym). `position`: the columns a page resumes after.
+ */
+function walkOf(
+  source: DatabaseSync,
+  table: string,
+  key: readonly string[],
+): { rowid: boolean; order: string; newestFirst: string; position: readonly string[] } {
+  let rowid = true;
+  try {
+    source.prepare(`SELECT rowid FROM ${table} LIMIT 0`);
+  } catch {
+    rowid = false;
+  }
+  return rowid
+    ? { rowid, order: 'rowid', newestFirst: 'rowid DESC', position: ['rowid'] }
+    : { rowid, order: key.join(', '), newestFirst: key.map((k) => `${k} DESC`).join(', '), position: key };
 }
 
 /**
@@ -115,7 +138,7 @@ export async function rowsLeftBehind(
     if (has === undefined) return undefined;
     const newest = source
       .prepare(
-        `SELECT ${o.key.join(', ')}, (SELECT count(*) FROM ${o.table}) AS copy_rows FROM ${o.table} ORDER BY rowid DESC LIMIT 1`,
+        `SELECT ${o.key.join(', ')}, (SELECT count(*) FROM ${o.table}) AS copy_rows FROM ${o.table} ORDER BY ${walkOf(source, o.table, o.key).newestFirst} LIMIT 1`,
       )
       .get();
     if (newest === undefined) return undefined;
@@ -157,9 +180,9 @@ const COPIED_TABLE = `CREATE TABLE IF NOT EXISTS copied_table (
   copied_at TEXT NOT NULL
 )`;
 
-/** A row's identity as the copy notes it: its key's values in order, as JSON. */
+/** A row's identity as the copy notes it: its key's values in order, as JSON (bytes as hex, from either database). */
 function keyOf(key: readonly string[], row: SqlRow): string {
-  return JSON.stringify(key.map((k) => row[k]));
+  return JSON.stringify(key.map((k) => plainValue(row[k])));
 }
 
 function marks(n: number): string {
@@ -176,7 +199,9 @@ function sameValue(a: unknown, b: unknown): boolean {
   return a === b || (a === undefined && b === null) || (a === null && b === undefined);
 }
 
-/** A blob in the digest as its bytes in hex, not as JSON's object of numbered bytes. */
-function bytesAsHex(_key: string, value: unknown): unknown {
-  return value instanceof Uint8Array ? Buffer.from(value).toString('hex') : value;
+/** A value as JSON shows it the same from either database: bytes (a Uint8Array, or pg's Buffer) in hex. */
+function plainValue(value: unknown): unknown {
+  return value instanceof Uint8Array
+    ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')
+    : value;
 }
