@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.ts';
-import { rowsInWords } from '../database/index.ts';
+import { rowsInWords, type TableCopyReport } from '../database/index.ts';
 import { migrateToDatabase } from '../node/index.ts';
 import { printJson } from './cli-output.ts';
 
@@ -41,13 +41,16 @@ export async function migrateFromCli(
       `${i.from}: ${i.copied} instances copied${i.instances > i.copied ? ` (${i.instances - i.copied} were there from an earlier run)` : ''}; ` +
         `verified ${i.to}: ${i.instances} instances, digest ${i.digest}\n`,
     );
-  for (const c of report.tables)
-    out.write(
-      `${c.from} (${c.table}): ${rowsInWords(c.copied)} copied${c.rows > c.copied ? ` (${c.rows - c.copied} were there from an earlier run)` : ''}; verified: ${rowsInWords(c.rows)}, digest ${c.digest}\n`,
-    );
+  for (const c of report.tables) out.write(tableCopyLine(c.from, c));
   const kept = new Set([a.from, ...report.indexes.map((i) => i.from), ...report.tables.map((c) => c.from)]);
   out.write(
     `start the node with this configuration; keep ${[...kept].join(' and ')} with the node's backups (the database holds their records now; the image files stay in the data folder)\n`,
   );
   return 0;
+}
+
+/** One copied table, as `migrate` and `registry migrate` report it. */
+export function tableCopyLine(from: string, c: TableCopyReport): string {
+  const earlier = c.rows > c.copied ? ` (${c.rows - c.copied} were there from an earlier run)` : '';
+  return `${from} (${c.table}): ${rowsInWords(c.copied)} copied${earlier}; verified: ${rowsInWords(c.rows)}, digest ${c.digest}\n`;
 }

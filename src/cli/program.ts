@@ -1,7 +1,13 @@
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, loadRegistryConfig } from '../config/index.ts';
-import { initRegistry, REGISTRY_CONFIG_FILE_NAME, serveRegistry, writeNetworkKey } from './registry-command.ts';
+import {
+  initRegistry,
+  migrateRegistryFromCli,
+  REGISTRY_CONFIG_FILE_NAME,
+  serveRegistry,
+  writeNetworkKey,
+} from './registry-command.ts';
 import { timelineFromCli } from './timeline-command.ts';
 import { createLogger } from '../log/index.ts';
 import { BEELDBRUG_VERSION, startNode } from '../node/index.ts';
@@ -178,7 +184,7 @@ export function buildProgram(): Command {
   program
     .command('migrate')
     .description(
-      'with the node stopped, copy what it kept in its data folder (today: the audit trail) to the database server its configuration names (database), and verify the copy; run again to resume',
+      'with the node stopped, copy what it kept in its data folder (audit trail, study indexes, exchange, accounts, shares, uploads) to the database server its configuration names (database), and verify the copy; run again to resume',
     )
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .option('--json', JSON_HELP)
@@ -391,6 +397,16 @@ export function buildProgram(): Command {
     });
 
   const registry = program.command('registry').description('the localization and consent registry (its own process)');
+  registry
+    .command('migrate')
+    .description(
+      'with the registry stopped, copy its embedded file (localizations, consents with their ids and histories) to the database server its configuration names, and verify the copy; run again to resume',
+    )
+    .requiredOption('-c, --config <file>', `registry configuration file (${REGISTRY_CONFIG_FILE_NAME})`)
+    .option('--json', JSON_HELP)
+    .action(async (o: { config: string; json?: boolean }) => {
+      process.exitCode = await migrateRegistryFromCli(loadRegistryConfig(o.config), process.stdout, o.json === true);
+    });
   registry
     .command('start')
     .description('run the registry from its configuration until SIGINT or SIGTERM')

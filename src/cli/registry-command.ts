@@ -6,7 +6,9 @@ import { stringify } from 'yaml';
 import type { RegistryConfig } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import { openRegistryStore, startRegistry } from '../registry/index.ts';
+import { migrateRegistry, openRegistryStore, startRegistry } from '../registry/index.ts';
+import { printJson } from './cli-output.ts';
+import { tableCopyLine } from './migrate-command.ts';
 import { untilSignal } from './signals.ts';
 
 export const REGISTRY_CONFIG_FILE_NAME = 'registry.yaml';
@@ -130,4 +132,27 @@ async function superviseWorkers(count: number, logger: Logger): Promise<void> {
   logger.info('stopping');
   for (const w of workers) if (w.isConnected()) w.process.kill('SIGTERM');
   await Promise.all(exited);
+}
+
+/**
+ * `beeldbrug registry migrate`: with the registry stopped, copies its embedded file to the PostgreSQL server its
+ * configuration names and says what was verified. Run it again after an interruption: it goes on where it stopped.
+ */
+export async function migrateRegistryFromCli(
+  config: Readonly<RegistryConfig>,
+  out: NodeJS.WritableStream = process.stdout,
+  json = false,
+): Promise<number> {
+  const report = await migrateRegistry(config, (table, copied) => {
+    if (!json && copied % 1_000_000 === 0) out.write(`${table}: ${copied} copied so far\n`);
+  });
+  if (json) {
+    printJson(report, out);
+    return 0;
+  }
+  for (const c of report.tables) out.write(tableCopyLine(report.from, c));
+  out.write(
+    `start the registry with this configuration; keep ${report.from} with the registry's backups (the database holds its records now)\n`,
+  );
+  return 0;
 }

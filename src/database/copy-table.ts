@@ -138,7 +138,7 @@ export async function rowsLeftBehind(
     if (has === undefined) return undefined;
     const newest = source
       .prepare(
-        `SELECT ${o.key.join(', ')}, (SELECT count(*) FROM ${o.table}) AS copy_rows FROM ${o.table} ORDER BY ${walkOf(source, o.table, o.key).newestFirst} LIMIT 1`,
+        `SELECT ${o.key.join(', ')} FROM ${o.table} ORDER BY ${walkOf(source, o.table, o.key).newestFirst} LIMIT 1`,
       )
       .get();
     if (newest === undefined) return undefined;
@@ -157,7 +157,10 @@ export async function rowsLeftBehind(
         keyOf(o.key, newest),
       ]);
     });
-    return copied === undefined ? Number(newest.copy_rows) : undefined;
+    // Counted only now: at a start of a copied registry this runs on tables of millions of rows.
+    return copied === undefined
+      ? Number(source.prepare(`SELECT count(*) AS n FROM ${o.table}`).get()?.['n'])
+      : undefined;
   } finally {
     source.close();
   }

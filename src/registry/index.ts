@@ -5,3 +5,4 @@ export { PostgresRegistryStore } from './postgres-registry-store.ts';
 export { SqliteRegistryStore } from './sqlite-registry-store.ts';
 export { decideRelease, type ReleaseDecision, type ReleaseQuestion } from './consent-decision.ts';
 export type { BulkLoad, ConsentRecord, DataCategory, NewConsent, OrganizationType, RegistryStore } from './types.ts';
+export { migrateRegistry, REGISTRY_TABLES, type RegistryMigrationReport } from './migrate-registry.ts';

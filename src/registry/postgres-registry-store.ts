@@ -86,7 +86,7 @@ const MIGRATIONS = [
 ];
 
 /** The schema the registry's tables live in, so it can share a database with other applications' tables. */
-const REGISTRY_SCHEMA = 'registry';
+export const REGISTRY_SCHEMA = 'registry';
 
 const CONSENT_COLUMNS = `public_id, pseudonym, status, decision, category, actor_role, actor_ura, actor_type, period_start,
   period_end, recorded_at, recorded_by_ura, recorded_by_id, recorded_by_name, recorded_by_subject, channel`;

@@ -6,6 +6,7 @@ import { startHttpsServer, type RouteAccess } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { registerRegistryRoutes } from './registry-routes.ts';
+import { REGISTRY_FILE, refuseRegistryLeftBehind } from './migrate-registry.ts';
 import { PostgresRegistryStore } from './postgres-registry-store.ts';
 import { SqliteRegistryStore } from './sqlite-registry-store.ts';
 import type { RegistryStore } from './types.ts';
@@ -38,14 +39,22 @@ export async function openRegistryStore(config: Readonly<RegistryConfig>): Promi
   const database = config.database;
   if (database.kind === 'embedded') {
     mkdirSync(config.dataDir, { recursive: true });
-    return new SqliteRegistryStore(join(config.dataDir, 'registry.sqlite'), { cacheMb: config.cache.sizeMb });
+    return new SqliteRegistryStore(join(config.dataDir, REGISTRY_FILE), { cacheMb: config.cache.sizeMb });
   }
+  let store;
   try {
-    return await PostgresRegistryStore.connect(database);
+    store = await PostgresRegistryStore.connect(database);
   } catch (cause) {
     throwDatabaseProblem(database, cause);
     throw cause;
   }
+  try {
+    await refuseRegistryLeftBehind(config.dataDir, database);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
 }
 
 /**

@@ -43,7 +43,8 @@ export function registryHome(
     `${midden.ura}:${midden.name}`,
   ]);
   const configFile = join(dir, 'registry.yaml');
-  writeFileSync(configFile, `${readFileSync(configFile, 'utf8')}${stringify(extra)}`);
+  if (Object.keys(extra).length > 0)
+    writeFileSync(configFile, `${readFileSync(configFile, 'utf8')}${stringify(extra)}`);
   beeldbrug([
     'pki',
     'node',
