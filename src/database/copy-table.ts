@@ -27,8 +27,8 @@ export interface TableToCopy {
 /**
  * Copies one table of an embedded SQLite file into the same table on another database, row for row, every column as
  * stored: in batches in the order the rows were written (by key, for a table without rowids), each batch one
- * transaction of one statement, a row already there skipped, so an interrupted copy resumes. Verified: each row read
- * back from the target must equal its source, and the target must hold no rows besides them. Run while the node is
+ * transaction, a row already there skipped, so an interrupted copy resumes. Verified: each row as the target stored
+ * it (returned by the insert, or read back) must equal its source, and the target must hold no rows besides them. Run while the node is
  * stopped.
  */
 export async function copyTable(
@@ -57,17 +57,24 @@ export async function copyTable(
     for (;;) {
       const batch = (after === undefined ? first.all() : next.all(...after)) as SqlRow[];
       if (batch.length === 0) break;
-      const back = await target.write(async (q) => {
-        copied += await q.run(
-          `INSERT INTO ${table} (${list}) VALUES ${batch.map(() => `(${marks(columns.length)})`).join(', ')} ${conflict}`,
+      const byKey = await target.write(async (q) => {
+        // What was inserted comes back as stored; only rows there before (an interrupted run) are read separately,
+        // since a long IN list of row values makes PostgreSQL probe the index once per row.
+        const inserted = await q.all(
+          `INSERT INTO ${table} (${list}) VALUES ${batch.map(() => `(${marks(columns.length)})`).join(', ')} ${conflict} RETURNING ${list}`,
           batch.flatMap((r) => columns.map((c) => r[c] as SqlValue)),
         );
-        return q.all(
-          `SELECT ${list} FROM ${table} WHERE (${key.join(', ')}) IN (${batch.map(() => `(${marks(key.length)})`).join(', ')})`,
-          batch.flatMap((r) => key.map((k) => r[k] as SqlValue)),
-        );
+        copied += inserted.length;
+        const stored = new Map(inserted.map((r) => [keyOf(key, r), r]));
+        const before = batch.filter((r) => !stored.has(keyOf(key, r)));
+        if (before.length > 0)
+          for (const r of await q.all(
+            `SELECT ${list} FROM ${table} WHERE (${key.join(', ')}) IN (${before.map(() => `(${marks(key.length)})`).join(', ')})`,
+            before.flatMap((r) => key.map((k) => r[k] as SqlValue)),
+          ))
+            stored.set(keyOf(key, r), r);
+        return stored;
       });
-      const byKey = new Map(back.map((r) => [keyOf(key, r), r]));
       for (const r of batch) {
         const there = byKey.get(keyOf(key, r));
         if (there === undefined || !columns.every((c) => sameValue(r[c], there[c])))
