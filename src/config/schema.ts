@@ -560,7 +560,7 @@ export const configSchema = z
         ),
     }),
     database: databaseSchema.describe(
-      'where the node keeps its records: SQLite files in dataDir (embedded, the default), or a PostgreSQL server that several nodes of one hospital share: the audit trail, the study indexes, the outbox and the inbox. Accounts, shares and uploads stay in dataDir until they follow',
+      'where the node keeps its records: SQLite files in dataDir (embedded, the default), or a PostgreSQL server that several nodes of one hospital share: the audit trail, the study indexes, the outbox and the inbox, the accounts, the shares and the uploads',
     ),
     audit: z.strictObject({
       keyFile: z
