@@ -553,6 +553,13 @@ export const configSchema = z
           bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3-63 of a-z 0-9 . -'),
           accessKeyFile: z.string().min(1).describe('the access key id alone in a file (0600)'),
           secretKeyFile: z.string().min(1).describe('the secret access key alone in a file (0600)'),
+          cacheGb: z
+            .number()
+            .positive()
+            .default(100)
+            .describe(
+              'GB of instance files the data folder keeps once they are in the bucket, the least recently used leaving first (they stay in the bucket; files waiting for their upload always stay)',
+            ),
         })
         .optional()
         .describe(

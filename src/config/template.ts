@@ -46,12 +46,14 @@ store:
   retentionDays: 7
   # Nodes of one hospital can keep the instance files in S3-compatible object storage (Ceph's RADOS gateway, MinIO)
   # they share. Still encrypted here first; each file is written to dataDir (the acknowledgement waits only for that)
-  # and then uploaded. The keys sit alone in files (0600).
+  # and then uploaded; dataDir then keeps up to cacheGb of them, the least recently used leaving first. The keys sit
+  # alone in files (0600).
   # objects:
   #   endpoint: https://rgw.example.local
   #   bucket: beeldbrug
   #   accessKeyFile: ./keys/s3-access-key
   #   secretKeyFile: ./keys/s3-secret-key
+  #   cacheGb: 100
 
 # Where the node keeps its records. Left out: SQLite files in dataDir. Nodes of one hospital can share a PostgreSQL
 # server instead: the audit trail, the study index, the exchange's outbox and inbox, the accounts, the shares and the

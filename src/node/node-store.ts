@@ -100,6 +100,7 @@ export class NodeRecords {
               objects: {
                 settings: objects,
                 prefix: `${o.schema ?? 'blobs'}/`,
+                cacheBytes: objects.cacheGb * 1e9,
                 onUploadFailed: (blobId, err) =>
                   this.#logger.warn({ blobId, err }, 'an instance file could not be uploaded; trying again'),
               },

@@ -182,11 +182,16 @@ export class FsBlobStore implements BlobStore {
     await chmod(this.#pathOf(blobId), 0o400);
   }
 
-  async isCopied(blobId: string): Promise<boolean> {
+  /**
+   * The blob's file as a cache of object storage sees it: its size, when last written or read (the kernel's access
+   * time, which `relatime` updates on the first read after a write and then daily), and whether it is copied.
+   */
+  async stat(blobId: string): Promise<{ bytes: number; usedAtMs: number; copied: boolean } | undefined> {
     try {
-      return ((await lstat(this.#pathOf(blobId))).mode & 0o200) === 0;
+      const s = await lstat(this.#pathOf(blobId));
+      return { bytes: s.size, usedAtMs: Math.max(s.atimeMs, s.mtimeMs), copied: (s.mode & 0o200) === 0 };
     } catch (err) {
-      if (isNotFound(err)) return false;
+      if (isNotFound(err)) return undefined;
       throw asStoreError(err, `checking blob ${blobId}`);
     }
   }

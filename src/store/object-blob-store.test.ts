@@ -1,8 +1,9 @@
 // Blobs in Ceph's RADOS gateway (S3), written through the data folder: acknowledged once durable here, uploaded
-// encrypted, readable from another node's data folder, deleted from both, and what a stop left uploaded after start.
+// encrypted, readable from another node's data folder, deleted from both, what a stop left uploaded after start, and the
+// data folder kept to its cache.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
@@ -90,4 +91,57 @@ test('a blob a stop left in the data folder is uploaded after the next start; a 
     }),
     (err: unknown) => err instanceof StoreError && /bucket no-such-bucket, cannot be used: NotFound/.test(err.message),
   );
+});
+
+test('the data folder keeps the cache, least recently used leaving first and never a blob being read; a start trims it', async (t) => {
+  const rgw = await startObjectStorage(t);
+  if (rgw === undefined) return;
+  const settings = await rgw.bucket('cached-blobs');
+  const key = randomBytes(32);
+  const dataDir = join(tempDir(t), 'node');
+  const open = async (cacheBytes: number) => {
+    const store = await openStudyStore({
+      dataDir,
+      encryptionKey: key,
+      objects: { settings, prefix: 'b/', cacheBytes },
+    });
+    await store.recover();
+    return store;
+  };
+  /** The blobs whose files are in the data folder now. */
+  const here = (): string[] =>
+    readdirSync(join(dataDir, 'blobs'), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => e.name)
+      .sort();
+
+  // Room for three blobs of 300 kB (each a little larger as stored).
+  const store = await open(1_000_000);
+  const blobs = store.blobs as ObjectBlobStore;
+  const plain = Array.from({ length: 6 }, () => randomBytes(300_000));
+  const ids: string[] = [];
+  const write = async (n: number): Promise<void> => {
+    ids[n] = (await writeBlob(blobs, plain[n]!)).blobId;
+    await blobs.drained();
+  };
+  await write(0);
+  // A reader that has its first piece and has not finished: the least recently used, and kept all the same.
+  const reading = blobs.open(ids[0]!, { chunkBytes: 65536 })[Symbol.asyncIterator]();
+  const first = await reading.next();
+  for (let n = 1; n < 6; n++) await write(n);
+  assert.deepEqual(here(), [ids[0], ids[4], ids[5]].sort(), 'the oldest unread went; the one being read stayed');
+  const rest: Buffer[] = [first.value as Buffer];
+  for (let r = await reading.next(); r.done !== true; r = await reading.next()) rest.push(r.value as Buffer);
+  assert.ok(Buffer.concat(rest).equals(plain[0]!), 'read whole');
+
+  assert.ok((await readAll(blobs.open(ids[1]!))).equals(plain[1]!), 'a blob that left the cache reads from the bucket');
+  assert.deepEqual(here(), [ids[1], ids[4], ids[5]].sort(), 'and comes back in, the least recently used going');
+  assert.ok(blobs.cachedBytes <= 1_000_000);
+  await store.close();
+
+  // A start with a smaller cache keeps the most recently used.
+  const smaller = await open(400_000);
+  t.after(() => smaller.close());
+  assert.deepEqual(here(), [ids[1]]);
+  for (const n of [4, 5]) assert.ok((await readAll(smaller.blobs.open(ids[n]!))).equals(plain[n]!));
 });

@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { finished, PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FsBlobStore } from './fs-blob-store.ts';
 import type { ObjectBucket } from './object-bucket.ts';
@@ -21,6 +21,10 @@ const NOT_YET_MS = [100, 200, 400, 800, 1_600, 3_200];
  * plaintext, and every segment stays authenticated), and marked copied. Reads take the local copy when there is one,
  * and otherwise fetch the object into the data folder first, so a blob another node received reads the same way.
  * What is not yet copied (a stop, an outage of the storage) is uploaded after `start()`, with back-off.
+ *
+ * The data folder is a cache of the bucket: copies beyond `cacheBytes` are removed there, least recently used first
+ * (they stay in the bucket), never one being read and never one not yet uploaded. So its size, and the work of a
+ * start, follow the cache and not the archive.
  */
 export class ObjectBlobStore implements BlobStore {
   readonly #local: FsBlobStore;
@@ -35,25 +39,45 @@ export class ObjectBlobStore implements BlobStore {
   #failures = 0;
   #idle: (() => void)[] = [];
   #closed = false;
+  readonly #cacheBytes: number;
+  /** Local copies of blobs that are in the bucket, least recently used first, with their sizes: what may go. */
+  readonly #cached = new Map<string, number>();
+  #cachedBytes = 0;
+  /** Streams open on a local copy, per blob: such a copy stays. */
+  readonly #readers = new Map<string, number>();
+  /** Local copies being removed: a reader meanwhile fetches the blob again, after the removal. */
+  readonly #evicting = new Map<string, Promise<void>>();
 
   constructor(
     local: FsBlobStore,
     bucket: ObjectBucket,
-    o: { onUploadFailed?: ((blobId: string, err: unknown) => void) | undefined } = {},
+    o: { onUploadFailed?: ((blobId: string, err: unknown) => void) | undefined; cacheBytes?: number | undefined } = {},
   ) {
     this.#local = local;
     this.#bucket = bucket;
     this.#onUploadFailed = o.onUploadFailed ?? (() => undefined);
+    this.#cacheBytes = o.cacheBytes ?? Number.POSITIVE_INFINITY;
   }
 
-  /** Queues every local blob not yet copied to the bucket (from before a stop); returns how many. */
+  /**
+   * Queues every local blob not yet copied to the bucket (from before a stop), and takes the copied ones into the
+   * cache, least recently used first (then trims it); returns how many are waiting for their upload.
+   */
   async start(): Promise<number> {
     let pending = 0;
+    const copies: { blobId: string; bytes: number; usedAtMs: number }[] = [];
     for await (const blobId of this.#local.list()) {
-      if (await this.#local.isCopied(blobId)) continue;
-      this.#enqueue(blobId);
-      pending += 1;
+      const s = await this.#local.stat(blobId);
+      if (s === undefined) continue;
+      if (s.copied) copies.push({ blobId, ...s });
+      else {
+        this.#enqueue(blobId);
+        pending += 1;
+      }
     }
+    copies.sort((a, b) => a.usedAtMs - b.usedAtMs);
+    for (const c of copies) this.#remember(c.blobId, c.bytes);
+    await this.#trim();
     return pending;
   }
 
@@ -71,17 +95,34 @@ export class ObjectBlobStore implements BlobStore {
   }
 
   open(blobId: string, opts?: { start?: number; chunkBytes?: number }): NodeJS.ReadableStream {
-    if (this.#local.holds(blobId)) return this.#local.open(blobId, opts);
+    if (!this.#evicting.has(blobId) && this.#local.holds(blobId)) return this.#readLocal(blobId, opts);
     const out = new PassThrough();
     this.#fetch(blobId).then(
       () => {
-        const local = this.#local.open(blobId, opts);
+        const local = this.#readLocal(blobId, opts);
         local.on('error', (err: Error) => out.destroy(err));
         local.pipe(out);
       },
       (err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))),
     );
     return out;
+  }
+
+  /** The local copy, counted as being read until its stream closes, and moved to the recently used end. */
+  #readLocal(blobId: string, opts?: { start?: number; chunkBytes?: number }): NodeJS.ReadableStream {
+    this.#readers.set(blobId, (this.#readers.get(blobId) ?? 0) + 1);
+    const bytes = this.#cached.get(blobId);
+    if (bytes !== undefined) {
+      this.#cached.delete(blobId);
+      this.#cached.set(blobId, bytes);
+    }
+    const stream = this.#local.open(blobId, opts);
+    finished(stream, () => {
+      const left = (this.#readers.get(blobId) ?? 1) - 1;
+      if (left > 0) this.#readers.set(blobId, left);
+      else this.#readers.delete(blobId);
+    });
+    return stream;
   }
 
   giveBack(piece: Buffer): void {
@@ -94,6 +135,7 @@ export class ObjectBlobStore implements BlobStore {
     await this.#uploading.get(blobId)?.catch(() => undefined);
     await this.#bucket.delete(blobId);
     await this.#local.delete(blobId);
+    this.#forget(blobId);
   }
 
   /** Every blob in the bucket, and those of this node still on their way there. */
@@ -151,6 +193,9 @@ export class ObjectBlobStore implements BlobStore {
       await this.#bucket.put(blobId, this.#local.readStored(blobId));
       await this.#local.markCopied(blobId);
       this.#failures = 0;
+      const s = await this.#local.stat(blobId);
+      if (s !== undefined) this.#remember(blobId, s.bytes);
+      await this.#trim();
     } catch (err) {
       // Deleted meanwhile (retention): nothing left to upload.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || this.#closed) return;
@@ -171,6 +216,7 @@ export class ObjectBlobStore implements BlobStore {
     let fetching = this.#fetching.get(blobId);
     if (fetching === undefined) {
       fetching = (async () => {
+        await this.#evicting.get(blobId);
         let body = await this.#bucket.get(blobId);
         for (const wait of NOT_YET_MS) {
           if (body !== undefined || this.#closed) break;
@@ -179,9 +225,52 @@ export class ObjectBlobStore implements BlobStore {
         }
         if (body === undefined) throw new StoreError('BLOB_NOT_FOUND', `blob ${blobId} is not in the object storage`);
         await this.#local.putStored(blobId, body);
+        const s = await this.#local.stat(blobId);
+        if (s !== undefined) this.#remember(blobId, s.bytes);
+        await this.#trim();
       })().finally(() => this.#fetching.delete(blobId));
       this.#fetching.set(blobId, fetching);
     }
     return fetching;
+  }
+
+  /** A local copy that is in the bucket, as just used. */
+  #remember(blobId: string, bytes: number): void {
+    this.#forget(blobId);
+    this.#cached.set(blobId, bytes);
+    this.#cachedBytes += bytes;
+  }
+
+  #forget(blobId: string): void {
+    const bytes = this.#cached.get(blobId);
+    if (bytes === undefined) return;
+    this.#cached.delete(blobId);
+    this.#cachedBytes -= bytes;
+  }
+
+  /** Removes the least recently used local copies until the cache fits, passing over those being read. */
+  async #trim(): Promise<void> {
+    if (this.#cachedBytes <= this.#cacheBytes) return;
+    const going: string[] = [];
+    let bytes = this.#cachedBytes;
+    for (const [blobId, size] of this.#cached) {
+      if (bytes <= this.#cacheBytes) break;
+      if (this.#readers.has(blobId) || this.#fetching.has(blobId)) continue;
+      going.push(blobId);
+      bytes -= size;
+    }
+    await Promise.all(
+      going.map((blobId) => {
+        this.#forget(blobId);
+        const removal = this.#local.delete(blobId).finally(() => this.#evicting.delete(blobId));
+        this.#evicting.set(blobId, removal);
+        return removal;
+      }),
+    );
+  }
+
+  /** The bytes of local copies the cache holds (those waiting for their upload not counted). */
+  get cachedBytes(): number {
+    return this.#cachedBytes;
   }
 }

@@ -215,6 +215,14 @@ export class SqlStudyIndex implements StudyIndex {
     return this.#blobIds('SELECT blob_id FROM instances');
   }
 
+  blobsReferenced(blobIds: readonly string[]): Promise<Set<string>> {
+    if (blobIds.length === 0) return Promise.resolve(new Set());
+    return this.#blobIds(
+      `SELECT blob_id FROM instances WHERE blob_id IN (${blobIds.map(() => '?').join(', ')})`,
+      blobIds,
+    );
+  }
+
   stats(): Promise<IndexStats> {
     return this.#read('counting the index', async (q) => {
       const r = await q.one(
@@ -236,10 +244,10 @@ export class SqlStudyIndex implements StudyIndex {
     return this.#db.close();
   }
 
-  #blobIds(sql: string): Promise<Set<string>> {
+  #blobIds(sql: string, params: readonly SqlValue[] = []): Promise<Set<string>> {
     return this.#read('listing blobs', async (q) => {
       const ids = new Set<string>();
-      for (const r of await q.all(sql)) {
+      for (const r of await q.all(sql, params)) {
         const id = text(r.blob_id);
         if (id !== null) ids.add(id);
       }

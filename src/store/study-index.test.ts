@@ -202,6 +202,12 @@ onEveryIndex('the study index', [
       assert.equal(r.outcome, 'duplicate');
       assert.deepEqual(r.existing, { ...first, blob: fakeBlob(1), datasetOffset: 132 });
       assert.deepEqual(await index.referencedBlobIds(), new Set([fakeBlob(1).blobId]));
+      assert.deepEqual(
+        await index.blobsReferenced([fakeBlob(2).blobId, fakeBlob(1).blobId, fakeBlob(3).blobId]),
+        new Set([fakeBlob(1).blobId]),
+        'of some blobs, those indexed',
+      );
+      assert.deepEqual(await index.blobsReferenced([]), new Set());
       assert.equal((await index.stats()).instances, 1);
     },
   ],

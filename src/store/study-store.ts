@@ -25,7 +25,13 @@ export async function openStudyStore(o: {
   postgres?: { pool: PostgresPool; schema?: string | undefined } | undefined;
   /** Blobs in this bucket (under `prefix`), written through the data folder (ObjectBlobStore). */
   objects?:
-    | { settings: ObjectStorageSettings; prefix: string; onUploadFailed?: (blobId: string, err: unknown) => void }
+    | {
+        settings: ObjectStorageSettings;
+        prefix: string;
+        /** Bytes of uploaded blobs the data folder keeps (ObjectBlobStore's cache); all of them when left out. */
+        cacheBytes?: number | undefined;
+        onUploadFailed?: (blobId: string, err: unknown) => void;
+      }
     | undefined;
 }): Promise<Store> {
   assertKey(o.encryptionKey);
@@ -68,7 +74,10 @@ export async function openStudyStore(o: {
   return new EmbeddedStore(
     local,
     index,
-    new ObjectBlobStore(local, bucket, { onUploadFailed: o.objects?.onUploadFailed }),
+    new ObjectBlobStore(local, bucket, {
+      onUploadFailed: o.objects?.onUploadFailed,
+      cacheBytes: o.objects?.cacheBytes,
+    }),
   );
 }
 
@@ -95,28 +104,45 @@ class EmbeddedStore implements Store {
 
   async recover(): Promise<RecoveryReport> {
     const temp = await this.#fsBlobs.settleTempFiles();
-    const referenced = await this.index.referencedBlobIds();
+    // Embedded, every indexed blob is in the data folder, and one missing is reported. With object storage the data
+    // folder is a cache, and the index may be an archive's: only its blobs there are looked up, a thousand at a time.
+    const referenced = this.#objects === undefined ? await this.index.referencedBlobIds() : undefined;
     const removedAtStart = await this.index.removedBlobIds();
     const removed = new Set(removedAtStart);
     let orphanBlobsRemoved = 0;
     const unindexedBlobs: string[] = [];
+    const settle = async (here: string[]): Promise<void> => {
+      const indexed =
+        referenced !== undefined
+          ? new Set(here.filter((blobId) => referenced.delete(blobId)))
+          : await this.index.blobsReferenced(here);
+      for (const blobId of here) {
+        if (indexed.has(blobId)) continue;
+        if (this.#fsBlobs.isInFlight(blobId) || (await this.#writtenSinceOpen(blobId))) continue;
+        if (removed.delete(blobId)) {
+          await this.blobs.delete(blobId);
+          orphanBlobsRemoved += 1;
+        } else {
+          unindexedBlobs.push(blobId);
+        }
+      }
+    };
+    let here: string[] = [];
     for await (const blobId of this.#fsBlobs.list()) {
-      if (referenced.delete(blobId)) continue;
-      if (this.#fsBlobs.isInFlight(blobId) || (await this.#writtenSinceOpen(blobId))) continue;
-      if (removed.delete(blobId)) {
-        await this.blobs.delete(blobId);
-        orphanBlobsRemoved += 1;
-      } else {
-        unindexedBlobs.push(blobId);
+      here.push(blobId);
+      if (here.length === 1000) {
+        await settle(here);
+        here = [];
       }
     }
+    await settle(here);
     // A removed blob not in the data folder may still be in the bucket (a node stopped between the two deletes).
     if (this.#objects !== undefined) for (const blobId of removed) await this.#objects.delete(blobId);
     // Every removed blob is gone now.
     if (removedAtStart.size > 0) await this.index.forgetRemovedBlobs(removedAtStart);
     // What is left was indexed but not found on disk. Rows stay: an operator decides (restore from backup or remove).
     const missingBlobs: string[] = [];
-    for (const blobId of this.#objects === undefined ? referenced : []) {
+    for (const blobId of referenced ?? []) {
       if (!(await this.#fsBlobs.exists(blobId))) missingBlobs.push(blobId);
     }
     await this.#objects?.start();

@@ -190,6 +190,8 @@ export interface StudyIndex {
    */
   removeInstance(sopInstanceUid: string): Promise<StoredInstance | undefined>;
   referencedBlobIds(): Promise<Set<string>>;
+  /** Of these blobs, those an instance references: one question for many, where all ids would not fit in memory. */
+  blobsReferenced(blobIds: readonly string[]): Promise<Set<string>>;
   /**
    * Patients whose attributes must be read again from a file of their study (an index from before patients with an
    * empty Patient ID were kept apart); `blobId` is one instance of that study. Start-up recovery restores them.

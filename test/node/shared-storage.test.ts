@@ -103,7 +103,7 @@ test('two nodes on one database and one bucket: a study stored into one is found
     subject: 'store.objects',
     finding: `instance files in the bucket hospital-studies at ${objects.endpoint}, encrypted by the node before upload`,
   });
-  const wrong = { ...keys, store: { ...keys.store, objects: { ...objects, bucket: 'not-made' } } };
+  const wrong = { ...keys, store: { ...keys.store, objects: { ...keys.store.objects!, bucket: 'not-made' } } };
   const missing = (await runDoctor(wrong)).find((f) => f.subject === 'store.objects');
   assert.equal(missing?.level, 'critical');
   assert.match(missing?.finding ?? '', /bucket not-made .* cannot be used \(NotFound/);
