@@ -33,7 +33,26 @@ export async function migrateAuditTrail(
   if (!existsSync(sqlitePath)) return { copied: 0, already: 0, ...(await checked(target, key)) };
   const source = new SqliteAuditTable(sqlitePath);
   try {
-    const start = await source.read(async (r) => ({ pruned: await r.lastPruned(), head: await r.head() }));
+    const start = await source.read(async (r) => ({
+      pruned: await r.lastPruned(),
+      head: await r.head(),
+      newest: await r.newest(),
+    }));
+    // Records appended on the server after this trail (the node ran there, a run recorded itself): all of this trail
+    // is there when its newest record is, and the server's head stays the server's.
+    const held = await target.read((r) => r.newest());
+    if (start.newest !== undefined && held !== undefined && held.sequence > start.newest.sequence) {
+      const [there] = await target.read((r) => r.rowsAt([start.newest!.sequence]));
+      if (there?.hash !== start.newest.hash)
+        throw new Error(
+          `the database already holds another audit trail (its record ${start.newest.sequence} is not this node's); nothing was copied`,
+        );
+      return {
+        copied: 0,
+        already: start.newest.sequence - (start.pruned?.sequence ?? 0),
+        ...(await checked(target, key)),
+      };
+    }
     const already = await target.write(async (w) => {
       const held = await w.newest();
       if (held === undefined) {

@@ -1,6 +1,7 @@
+import { userInfo } from 'node:os';
 import type { Config } from '../config/index.ts';
 import { rowsInWords, type TableCopyReport } from '../database/index.ts';
-import { migrateToDatabase } from '../node/index.ts';
+import { migrateToDatabase, openAuditTrail, type MigrationReport } from '../node/index.ts';
 import { printJson } from './cli-output.ts';
 
 /** Progress is shown every this many records: a trail of years holds millions. */
@@ -20,6 +21,7 @@ export async function migrateFromCli(
     if (!json && copied % PROGRESS_EVERY === 0) out.write(`${what}: ${copied} copied so far\n`);
   });
   const a = report.audit;
+  if (a.verification.ok) await recordMigration(config, report);
   if (json) {
     printJson(report, out);
     return a.verification.ok ? 0 : 1;
@@ -53,4 +55,32 @@ export async function migrateFromCli(
 export function tableCopyLine(from: string, c: TableCopyReport): string {
   const earlier = c.rows > c.copied ? ` (${c.rows - c.copied} were there from an earlier run)` : '';
   return `${from} (${c.table}): ${rowsInWords(c.copied)} copied${earlier}; verified: ${rowsInWords(c.rows)}, digest ${c.digest}\n`;
+}
+
+/**
+ * One audit record of the run, on the trail now on the server, by the operating-system user who ran it: a copy of every
+ * patient's records is an act an auditor must find, as a whole (its instances are not read one by one).
+ */
+async function recordMigration(config: Readonly<Config>, report: MigrationReport): Promise<void> {
+  const operator = userInfo().username;
+  const a = report.audit;
+  const what = [
+    `audit trail ${a.copied} records copied${a.already > 0 ? `, ${a.already} there before` : ''}`,
+    ...report.indexes.map((i) => `${i.from}: ${i.instances} instances`),
+    ...report.tables.map((c) => `${c.table}: ${rowsInWords(c.rows)}`),
+  ];
+  const audit = await openAuditTrail(config);
+  try {
+    await audit.record({
+      action: 'configuration-change',
+      outcome: 'success',
+      description: `the node's records moved from its data folder to the database server (${what.join('; ')})`,
+      user: { id: `os:${operator}`, name: `${operator} (beeldbrug migrate)` },
+      accessPoint: { node: config.node.name },
+      objects: {},
+      grounds: { purpose: 'migration to a database server' },
+    });
+  } finally {
+    await audit.close();
+  }
 }

@@ -3,6 +3,7 @@
 // study index and the accounts; then it starts, serves the studies it had, signs its people in, and records on.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -210,6 +211,25 @@ test('an embedded node moves its audit trail, study index and accounts to Postgr
     ...study.files,
   ]);
   assert.equal(again.code, 0, again.stderr);
+  const moves = (await moved.node.audit.list({ afterSequence: before.length, limit: 100_000 })).filter(
+    (r) => r.action === 'configuration-change' && r.description.includes('records moved from its data folder'),
+  );
+  assert.deepEqual(
+    moves.map((r) => r.user.id),
+    [`os:${userInfo().username}`, `os:${userInfo().username}`],
+    'each run of migrate is one record, by the operating-system user who ran it',
+  );
+  assert.deepEqual(
+    moves.map((r) => /\(audit trail (\d+) records copied/.exec(r.description)?.[1]).sort(),
+    ['0', String(before.length)],
+    'the first run copied the trail, the second found it there',
+  );
+  assert.match(
+    moves.find((r) => r.description.includes(`${before.length} records copied`))?.description ?? '',
+    new RegExp(
+      `; \\S+index\\.sqlite: ${study.files.length} instances; .*account: 1 row; session: 1 row; ssh_key: 1 row`,
+    ),
+  );
   const last = (await moved.node.audit.list({ afterSequence: before.length, limit: 100_000 })).at(-1);
   assert.equal(last?.action, 'receive', 'the node records on, into the database');
   assert.ok((last?.sequence ?? 0) > before.length);
