@@ -5,6 +5,7 @@ import { chmod, type FileHandle, lstat, mkdir, open, readdir, rename, unlink } f
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BLOB_ID_PATTERN, blobKey } from './blob-format.ts';
+import { blobRangeStream, type StoredRange } from './blob-range-read.ts';
 import { giveBack, openBlobStream } from './blob-read-pool.ts';
 import { AlignedSlots, DIRECT_IO_ALIGNMENT } from './aligned-slots.ts';
 import { type BlobSecret, FsBlobWriter, type WriterFiles } from './fs-blob-writer.ts';
@@ -118,6 +119,11 @@ export class FsBlobStore implements BlobStore {
       return new Readable({ read() {} }).destroy(err instanceof Error ? err : new Error(String(err)));
     }
     return openBlobStream(path, blobId, this.#key, this.#keyId, opts?.start ?? 0, opts?.chunkBytes);
+  }
+
+  /** A blob kept elsewhere (object storage), read by ranges of its stored bytes and decrypted with this store's key. */
+  openStoredElsewhere(blobId: string, read: StoredRange, start: number): NodeJS.ReadableStream {
+    return blobRangeStream(read, blobId, this.#key, this.#keyId, start);
   }
 
   giveBack(piece: Buffer): void {

@@ -3,10 +3,10 @@
 // data folder kept to its cache.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startObjectStorage } from '../../test/support/rgw.ts';
 import { tempDir } from '../../test/support/tmp.ts';
 import { MAGIC } from './blob-format.ts';
@@ -28,7 +28,8 @@ test('blobs go to object storage encrypted, read back on another node, and are d
     return store;
   };
   const a = await open(join(tempDir(t), 'node-a'));
-  const b = await open(join(tempDir(t), 'node-b'));
+  const bDir = join(tempDir(t), 'node-b');
+  const b = await open(bDir);
 
   // A recognisable plaintext of 20 MB: the upload goes in parts.
   const plain = Buffer.alloc(20 * 1024 * 1024);
@@ -40,11 +41,28 @@ test('blobs go to object storage encrypted, read back on another node, and are d
   assert.ok(stored.subarray(0, 4).equals(MAGIC), 'the object is the blob as encrypted here');
   assert.equal(stored.indexOf('PATIENT-Jansen'), -1, 'the bucket never sees plaintext');
 
-  assert.ok((await readAll(b.blobs.open(ref.blobId))).equals(plain), 'another node reads it from the bucket');
+  const inB = join(bDir, 'blobs', ref.blobId.slice(0, 2), ref.blobId);
   const tail = await readAll(b.blobs.open(ref.blobId, { start: plain.length - 100_000 }));
-  assert.ok(tail.equals(plain.subarray(plain.length - 100_000)), 'and from any byte on');
+  assert.ok(tail.equals(plain.subarray(plain.length - 100_000)), 'another node reads from any byte on');
+  assert.ok(!existsSync(inB), 'by ranges of the object, without fetching all of it');
+  const middle = await readAll(b.blobs.open(ref.blobId, { start: 65536 * 100 + 3 }));
+  assert.ok(middle.equals(plain.subarray(65536 * 100 + 3)), 'from inside a segment');
+  assert.ok((await readAll(b.blobs.open(ref.blobId))).equals(plain), 'and the whole blob');
+  assert.ok(existsSync(inB), 'which the cache keeps');
   // Fetched once into B's data folder; readers after that read it there.
   assert.ok((await readAll(b.blobs.open(ref.blobId, { start: 7 }))).equals(plain.subarray(7)));
+
+  // A byte changed in the bucket: a ranged read stops at that segment, before any of its bytes go out.
+  const changed = Buffer.from(stored);
+  const at = stored.length - 200_000;
+  changed.writeUInt8(changed.readUInt8(at) ^ 1, at);
+  await rgw.client.send(new PutObjectCommand({ Bucket: 'beeldbrug-blobs', Key: `blobs/${ref.blobId}`, Body: changed }));
+  const c = await open(join(tempDir(t), 'node-c'));
+  const spoilt = await readUntilError(c.blobs.open(ref.blobId, { start: plain.length - 300_000 }));
+  assert.ok(spoilt.error instanceof StoreError && spoilt.error.code === 'BLOB_CORRUPT', String(spoilt.error));
+  assert.ok(spoilt.data.length < 300_000 - 100_000, 'nothing from the changed segment on');
+  assert.ok(spoilt.data.equals(plain.subarray(plain.length - 300_000, plain.length - 300_000 + spoilt.data.length)));
+  await rgw.client.send(new PutObjectCommand({ Bucket: 'beeldbrug-blobs', Key: `blobs/${ref.blobId}`, Body: stored }));
 
   await b.blobs.delete(ref.blobId);
   await assert.rejects(

@@ -94,8 +94,24 @@ export class ObjectBlobStore implements BlobStore {
     };
   }
 
+  /**
+   * The local copy when there is one. Otherwise a read from the start brings the blob into the cache (an instance read
+   * whole is often read again: a prior, a retry), and a read from further on (a frame, the rest after a break) streams
+   * just those segments from the bucket.
+   */
   open(blobId: string, opts?: { start?: number; chunkBytes?: number }): NodeJS.ReadableStream {
     if (!this.#evicting.has(blobId) && this.#local.holds(blobId)) return this.#readLocal(blobId, opts);
+    const start = opts?.start ?? 0;
+    if (start > 0)
+      return this.#local.openStoredElsewhere(
+        blobId,
+        async (range) => {
+          const r = await this.#patiently(() => this.#bucket.getRange(blobId, range));
+          if (r === undefined) throw new StoreError('BLOB_NOT_FOUND', `blob ${blobId} is not in the object storage`);
+          return r;
+        },
+        start,
+      );
     const out = new PassThrough();
     this.#fetch(blobId).then(
       () => {
@@ -217,12 +233,7 @@ export class ObjectBlobStore implements BlobStore {
     if (fetching === undefined) {
       fetching = (async () => {
         await this.#evicting.get(blobId);
-        let body = await this.#bucket.get(blobId);
-        for (const wait of NOT_YET_MS) {
-          if (body !== undefined || this.#closed) break;
-          await sleep(wait);
-          body = await this.#bucket.get(blobId);
-        }
+        const body = await this.#patiently(() => this.#bucket.get(blobId));
         if (body === undefined) throw new StoreError('BLOB_NOT_FOUND', `blob ${blobId} is not in the object storage`);
         await this.#local.putStored(blobId, body);
         const s = await this.#local.stat(blobId);
@@ -232,6 +243,17 @@ export class ObjectBlobStore implements BlobStore {
       this.#fetching.set(blobId, fetching);
     }
     return fetching;
+  }
+
+  /** An object asked for again a few times before it counts as not there: its node may be uploading it right now. */
+  async #patiently<T>(get: () => Promise<T | undefined>): Promise<T | undefined> {
+    let got = await get();
+    for (const wait of NOT_YET_MS) {
+      if (got !== undefined || this.#closed) break;
+      await sleep(wait);
+      got = await get();
+    }
+    return got;
   }
 
   /** A local copy that is in the bucket, as just used. */

@@ -37,7 +37,7 @@ export async function objectStorageProblem(s: ObjectStorageSettings): Promise<st
   }
 }
 
-/** The bucket's objects as the blob store uses them: whole objects, streamed both ways, under one prefix. */
+/** The bucket's objects as the blob store uses them: whole or by ranges, streamed both ways, under one prefix. */
 export class ObjectBucket {
   readonly #client: S3Client;
   readonly #bucket: string;
@@ -85,6 +85,33 @@ export class ObjectBucket {
     try {
       const r = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + name }));
       return r.Body as Readable;
+    } catch (err) {
+      if (err instanceof NoSuchKey) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Bytes `start` to `end` (exclusive) of the object as they stream in, with the object's whole size; undefined when
+   * there is no such object.
+   */
+  async getRange(
+    name: string,
+    range: { start: number; end: number },
+  ): Promise<{ body: NodeJS.ReadableStream; size: number } | undefined> {
+    try {
+      const r = await this.#client.send(
+        new GetObjectCommand({
+          Bucket: this.#bucket,
+          Key: this.#prefix + name,
+          Range: `bytes=${range.start}-${range.end - 1}`,
+        }),
+      );
+      // "bytes 0-67/123456": the whole size after the slash.
+      const size = Number(/\/(\d+)$/.exec(r.ContentRange ?? '')?.[1] ?? Number.NaN);
+      if (!Number.isSafeInteger(size))
+        throw new Error(`the object storage answered a range without its size (${r.ContentRange})`);
+      return { body: r.Body as Readable, size };
     } catch (err) {
       if (err instanceof NoSuchKey) return undefined;
       throw err;
