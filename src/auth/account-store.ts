@@ -2,9 +2,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
   addMissingColumns,
   migratePostgres,
-  openSqliteDatabase,
-  PostgresDatabase,
-  SqliteQueue,
+  openPostgresStore,
+  openSqliteStore,
   type PostgresPool,
   type SqlDatabase,
   type Statements,
@@ -296,24 +295,24 @@ export class AccountStore {
     now: () => Date = () => new Date(),
   ): Promise<AccountStore> {
     // What is deleted or overwritten (a plain-text secret being sealed, an ended session) is zeroed, not left in free pages.
-    const db = openSqliteDatabase(path, { secureDelete: true });
-    try {
-      db.exec(SQLITE_SCHEMA);
-      // Added with account administration in the workspace; accounts made before it are enabled. Partner accounts came
-      // later still (their organization, their passwords' age).
-      addMissingColumns(db, 'account', [
-        'disabled_at INTEGER',
-        'organization TEXT',
-        'password_changed_at INTEGER',
-        'created_by_json TEXT',
-      ]);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
-    const { store, sealed } = await AccountStore.open(new SqliteQueue(db), options, now);
+    const sql = openSqliteStore(
+      path,
+      (db) => {
+        db.exec(SQLITE_SCHEMA);
+        // Added with account administration in the workspace; accounts made before it are enabled. Partner accounts
+        // came later still (their organization, their passwords' age).
+        addMissingColumns(db, 'account', [
+          'disabled_at INTEGER',
+          'organization TEXT',
+          'password_changed_at INTEGER',
+          'created_by_json TEXT',
+        ]);
+      },
+      { secureDelete: true },
+    );
+    const { store, sealed } = await AccountStore.open(sql, options, now);
     // The plain-text pages are in the write-ahead log until a checkpoint writes the sealed ones over them.
-    if (sealed > 0) db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    if (sealed > 0) sql.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     return store;
   }
 
@@ -324,13 +323,8 @@ export class AccountStore {
     o: { ownsPool: boolean },
     now: () => Date = () => new Date(),
   ): Promise<AccountStore> {
-    try {
-      await migratePostgresAccounts(pool);
-    } catch (err) {
-      if (o.ownsPool) await pool.end();
-      throw err;
-    }
-    return (await AccountStore.open(new PostgresDatabase(pool, o), options, now)).store;
+    return (await AccountStore.open(await openPostgresStore(pool, 'accounts', POSTGRES_MIGRATIONS, o), options, now))
+      .store;
   }
 
   /**

@@ -24,5 +24,6 @@ export {
   type SqlValue,
   type Statements,
 } from './statements.ts';
+export { openPostgresStore, openSqliteStore } from './stores.ts';
 export { copyTable, rowsInWords, rowsLeftBehind, type TableCopyReport, type TableToCopy } from './copy-table.ts';
 export { openPostgresTaskLeases, SOLE_NODE, SqlTaskLeases, type TaskLeases } from './task-lease.ts';

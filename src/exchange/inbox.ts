@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import {
   addMissingColumns,
-  migratePostgres,
-  openSqliteDatabase,
-  PostgresDatabase,
-  SqliteQueue,
+  openPostgresStore,
+  openSqliteStore,
   type PostgresPool,
   type SqlDatabase,
 } from '../database/index.ts';
@@ -98,8 +96,7 @@ const POSTGRES_MIGRATIONS = [
 
 /** The inbox in its own SQLite file beside the study index (the embedded default). */
 export function openSqliteInbox(path: string): Inbox {
-  const db = openSqliteDatabase(path);
-  try {
+  const sql = openSqliteStore(path, (db) => {
     db.exec(`
       CREATE TABLE IF NOT EXISTS incoming_transfer (
         transfer_id TEXT PRIMARY KEY,
@@ -119,22 +116,13 @@ export function openSqliteInbox(path: string): Inbox {
       );`);
     // Added with rejection by a person; inboxes written before it have no rejected transfers.
     addMissingColumns(db, 'incoming_transfer', ['rejection_json TEXT']);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  return new SqlInbox(new SqliteQueue(db));
+  });
+  return new SqlInbox(sql);
 }
 
 /** The inbox on PostgreSQL, migrated to its newest schema; `ownsPool`: closing it ends the pool. */
 export async function openPostgresInbox(pool: PostgresPool, o: { ownsPool: boolean }): Promise<Inbox> {
-  try {
-    await migratePostgres(pool, 'inbox', POSTGRES_MIGRATIONS);
-  } catch (err) {
-    if (o.ownsPool) await pool.end();
-    throw err;
-  }
-  return new SqlInbox(new PostgresDatabase(pool, { ownsPool: o.ownsPool }));
+  return new SqlInbox(await openPostgresStore(pool, 'inbox', POSTGRES_MIGRATIONS, o));
 }
 
 /**

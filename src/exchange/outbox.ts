@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
   addMissingColumns,
-  migratePostgres,
-  openSqliteDatabase,
-  PostgresDatabase,
-  SqliteQueue,
+  openPostgresStore,
+  openSqliteStore,
   type PostgresPool,
   type SqlDatabase,
   type SqlValue,
@@ -163,8 +161,7 @@ const DEFAULT_LEASE_MS = 30_000;
 
 /** The outbox in the node's exchange database (the embedded default). */
 export function openSqliteOutbox(path: string, lease?: Partial<OutboxLease>): Outbox {
-  const db = openSqliteDatabase(path);
-  try {
+  const sql = openSqliteStore(path, (db) => {
     db.exec(`
       CREATE TABLE IF NOT EXISTS outgoing_transfer (
         transfer_id TEXT PRIMARY KEY,
@@ -197,11 +194,8 @@ export function openSqliteOutbox(path: string, lease?: Partial<OutboxLease>): Ou
       'lease_until TEXT',
     ]);
     db.exec('CREATE INDEX IF NOT EXISTS outgoing_check ON outgoing_transfer (next_check_at)');
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  return new Outbox(new SqliteQueue(db), lease);
+  });
+  return new Outbox(sql, lease);
 }
 
 /** The outbox on PostgreSQL, migrated to its newest schema; `ownsPool`: closing it ends the pool. */
@@ -209,13 +203,7 @@ export async function openPostgresOutbox(
   pool: PostgresPool,
   o: { ownsPool: boolean; lease?: Partial<OutboxLease> | undefined },
 ): Promise<Outbox> {
-  try {
-    await migratePostgres(pool, 'outbox', POSTGRES_MIGRATIONS);
-  } catch (err) {
-    if (o.ownsPool) await pool.end();
-    throw err;
-  }
-  return new Outbox(new PostgresDatabase(pool, { ownsPool: o.ownsPool }), o.lease);
+  return new Outbox(await openPostgresStore(pool, 'outbox', POSTGRES_MIGRATIONS, { ownsPool: o.ownsPool }), o.lease);
 }
 
 const SELECT = 'SELECT * FROM outgoing_transfer';

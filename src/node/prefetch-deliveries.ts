@@ -1,11 +1,4 @@
-import {
-  migratePostgres,
-  openSqliteDatabase,
-  PostgresDatabase,
-  SqliteQueue,
-  type PostgresPool,
-  type SqlDatabase,
-} from '../database/index.ts';
+import { openPostgresStore, openSqliteStore, type PostgresPool, type SqlDatabase } from '../database/index.ts';
 
 /** A prior a prefetch asked for, to go into the PACS as it arrives. */
 export interface PendingDelivery {
@@ -34,14 +27,7 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS prefetch_delivery (
 
 /** The embedded store: one table in a file of its own (`prefetch.sqlite`). */
 export function openSqlitePrefetchDeliveries(path: string): PrefetchDeliveries {
-  const db = openSqliteDatabase(path);
-  try {
-    db.exec(SCHEMA);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  return new SqlPrefetchDeliveries(new SqliteQueue(db));
+  return new SqlPrefetchDeliveries(openSqliteStore(path, (db) => db.exec(SCHEMA)));
 }
 
 /** The same table on PostgreSQL, migrated; `ownsPool`: closing ends the pool. */
@@ -49,13 +35,7 @@ export async function openPostgresPrefetchDeliveries(
   pool: PostgresPool,
   o: { ownsPool: boolean },
 ): Promise<PrefetchDeliveries> {
-  try {
-    await migratePostgres(pool, 'prefetch', [SCHEMA]);
-  } catch (err) {
-    if (o.ownsPool) await pool.end();
-    throw err;
-  }
-  return new SqlPrefetchDeliveries(new PostgresDatabase(pool, o));
+  return new SqlPrefetchDeliveries(await openPostgresStore(pool, 'prefetch', [SCHEMA], o));
 }
 
 class SqlPrefetchDeliveries implements PrefetchDeliveries {

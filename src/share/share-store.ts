@@ -1,10 +1,8 @@
 import type { DeidOptions } from '../deid/index.ts';
 import {
   addMissingColumns,
-  migratePostgres,
-  openSqliteDatabase,
-  PostgresDatabase,
-  SqliteQueue,
+  openPostgresStore,
+  openSqliteStore,
   type PostgresPool,
   type SqlDatabase,
   type SqlValue,
@@ -206,37 +204,30 @@ const POSTGRES_MIGRATIONS = [
 
 /** The embedded share store: `<dataDir>/share.sqlite`, made or brought up to date; each change durable when it answers. */
 export function openSqliteShareStore(path: string): ShareStore {
-  const db = openSqliteDatabase(path);
-  try {
-    db.exec(SQLITE_SCHEMA);
-    // Shares made before de-identification and uploads were offered were shared as they are, without uploads. The
-    // partner's account got a column of its own (it was read from the recipient's JSON) to be found the same way on
-    // both databases.
-    addMissingColumns(db, 'share', [
-      'deidentify_json TEXT',
-      'allow_upload INTEGER NOT NULL DEFAULT 0',
-      'partner_account_id TEXT',
-    ]);
-    db.exec(`UPDATE share SET partner_account_id = json_extract(recipient_json, '$.partner.accountId')
+  const sql = openSqliteStore(
+    path,
+    (db) => {
+      db.exec(SQLITE_SCHEMA);
+      // Shares made before de-identification and uploads were offered were shared as they are, without uploads. The
+      // partner's account got a column of its own (it was read from the recipient's JSON) to be found the same way on
+      // both databases.
+      addMissingColumns(db, 'share', [
+        'deidentify_json TEXT',
+        'allow_upload INTEGER NOT NULL DEFAULT 0',
+        'partner_account_id TEXT',
+      ]);
+      db.exec(`UPDATE share SET partner_account_id = json_extract(recipient_json, '$.partner.accountId')
                WHERE partner_account_id IS NULL AND json_extract(recipient_json, '$.partner.accountId') IS NOT NULL;
              CREATE INDEX IF NOT EXISTS share_by_partner ON share (partner_account_id);`);
-    db.exec('PRAGMA foreign_keys = ON');
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  return new SqlShareStore(new SqliteQueue(db));
+    },
+    { foreignKeys: true },
+  );
+  return new SqlShareStore(sql);
 }
 
 /** The shares on PostgreSQL, migrated to the newest schema; `ownsPool`: closing the store ends the pool. */
 export async function openPostgresShareStore(pool: PostgresPool, o: { ownsPool: boolean }): Promise<ShareStore> {
-  try {
-    await migratePostgres(pool, 'shares', POSTGRES_MIGRATIONS);
-  } catch (err) {
-    if (o.ownsPool) await pool.end();
-    throw err;
-  }
-  return new SqlShareStore(new PostgresDatabase(pool, o));
+  return new SqlShareStore(await openPostgresStore(pool, 'shares', POSTGRES_MIGRATIONS, o));
 }
 
 /** The share store on either database: one SQL for both. */

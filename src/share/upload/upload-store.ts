@@ -1,9 +1,7 @@
 import {
   addMissingColumns,
-  migratePostgres,
-  openSqliteDatabase,
-  PostgresDatabase,
-  SqliteQueue,
+  openPostgresStore,
+  openSqliteStore,
   type PostgresPool,
   type SqlDatabase,
 } from '../../database/index.ts';
@@ -190,15 +188,12 @@ const POSTGRES_MIGRATIONS = [
 
 /** The embedded upload store: `<dataDir>/quarantine/uploads.sqlite`, made or brought up to date. */
 export function openSqliteUploadStore(path: string): UploadStore {
-  const db = openSqliteDatabase(path);
-  try {
-    db.exec(SQLITE_SCHEMA);
-    addMissingColumns(db, 'upload', ['grounds_json TEXT']);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  return new SqlUploadStore(new SqliteQueue(db));
+  return new SqlUploadStore(
+    openSqliteStore(path, (db) => {
+      db.exec(SQLITE_SCHEMA);
+      addMissingColumns(db, 'upload', ['grounds_json TEXT']);
+    }),
+  );
 }
 
 /** The uploads on PostgreSQL (a pool in the quarantine's schema), migrated; `ownsPool`: closing ends the pool. */
@@ -206,13 +201,7 @@ export async function openPostgresUploadStore(
   pool: PostgresPool,
   o: { ownsPool: boolean; schema?: string },
 ): Promise<UploadStore> {
-  try {
-    await migratePostgres(pool, 'uploads', POSTGRES_MIGRATIONS, { schema: o.schema });
-  } catch (err) {
-    if (o.ownsPool) await pool.end();
-    throw err;
-  }
-  return new SqlUploadStore(new PostgresDatabase(pool, { ownsPool: o.ownsPool }));
+  return new SqlUploadStore(await openPostgresStore(pool, 'uploads', POSTGRES_MIGRATIONS, o));
 }
 
 /** The upload store on either database: one SQL for both, each change durable when it answers. */
