@@ -1,7 +1,10 @@
 // The share store's rules where they run: the embedded file and PostgreSQL, the same cases on each.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
 import { onBothDatabases } from '../../test/support/postgres.ts';
+import { tempDir } from '../../test/support/tmp.ts';
 import { openPostgresPool } from '../database/index.ts';
 import { openPostgresShareStore, openSqliteShareStore, type Share, type ShareStore } from './share-store.ts';
 
@@ -147,3 +150,41 @@ onBothDatabases<ShareStore>(
     ],
   ],
 );
+
+test("an embedded share file from before de-identification, uploads and the partner's column opens, and a partner finds its shares", async (t) => {
+  const path = join(tempDir(t), 'share.sqlite');
+  const old = new DatabaseSync(path);
+  old.exec(`CREATE TABLE share (share_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, studies_json TEXT NOT NULL,
+    recipient_json TEXT NOT NULL, patient_json TEXT NOT NULL, patient_name TEXT, created_by_json TEXT NOT NULL,
+    created_at TEXT NOT NULL, expires_at TEXT NOT NULL, max_opens INTEGER NOT NULL, opens INTEGER NOT NULL DEFAULT 0,
+    downloads INTEGER NOT NULL DEFAULT 0, wrong_codes INTEGER NOT NULL DEFAULT 0, locked_at TEXT, revoked_at TEXT,
+    revoked_by_json TEXT, code_hash TEXT, code_expires_at TEXT)`);
+  const partner = {
+    name: 'Kliniek Noord',
+    email: '',
+    mobile: '',
+    partner: { accountId: 'noord', organization: 'Noord' },
+  };
+  const s = share('s-old', { recipient: partner });
+  old
+    .prepare(
+      `INSERT INTO share (share_id, token_hash, studies_json, recipient_json, patient_json, patient_name, created_by_json,
+         created_at, expires_at, max_opens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(
+      s.shareId,
+      'h',
+      JSON.stringify(s.studies),
+      JSON.stringify(partner),
+      JSON.stringify(s.patient),
+      s.patientName,
+      JSON.stringify(s.createdBy),
+      s.createdAt,
+      s.expiresAt,
+      s.maxOpens,
+    );
+  old.close();
+  const store = openSqliteShareStore(path);
+  t.after(() => store.close());
+  assert.deepEqual(await store.ofPartner('noord'), [s], 'shared as it was, without uploads, found by its partner');
+});

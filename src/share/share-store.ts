@@ -137,7 +137,8 @@ function shareOf(r: Row): Share {
   };
 }
 
-const SQLITE_SCHEMA = `
+/** The tables, as a new database gets them (PostgreSQL's first migration; an embedded file's first open). */
+const TABLES = `
   CREATE TABLE IF NOT EXISTS share (
     share_id TEXT PRIMARY KEY,
     token_hash TEXT NOT NULL UNIQUE,
@@ -158,56 +159,30 @@ const SQLITE_SCHEMA = `
     code_hash TEXT,
     code_expires_at TEXT,
     deidentify_json TEXT,
-    allow_upload INTEGER NOT NULL DEFAULT 0
+    allow_upload INTEGER NOT NULL DEFAULT 0,
+    partner_account_id TEXT
   );
   CREATE TABLE IF NOT EXISTS share_session (
     token_hash TEXT PRIMARY KEY,
     share_id TEXT NOT NULL REFERENCES share (share_id) ON DELETE CASCADE,
     expires_at TEXT NOT NULL
-  );
-  CREATE INDEX IF NOT EXISTS share_expiry ON share (expires_at);`;
+  );`;
 
-/** The same tables on PostgreSQL, each migration applied once. */
-const POSTGRES_MIGRATIONS = [
-  `CREATE TABLE share (
-     share_id TEXT PRIMARY KEY,
-     token_hash TEXT NOT NULL UNIQUE,
-     studies_json TEXT NOT NULL,
-     recipient_json TEXT NOT NULL,
-     patient_json TEXT NOT NULL,
-     patient_name TEXT,
-     created_by_json TEXT NOT NULL,
-     created_at TEXT NOT NULL,
-     expires_at TEXT NOT NULL,
-     max_opens INTEGER NOT NULL,
-     opens INTEGER NOT NULL DEFAULT 0,
-     downloads INTEGER NOT NULL DEFAULT 0,
-     wrong_codes INTEGER NOT NULL DEFAULT 0,
-     locked_at TEXT,
-     revoked_at TEXT,
-     revoked_by_json TEXT,
-     code_hash TEXT,
-     code_expires_at TEXT,
-     deidentify_json TEXT,
-     allow_upload INTEGER NOT NULL DEFAULT 0,
-     partner_account_id TEXT
-   );
-   CREATE TABLE share_session (
-     token_hash TEXT PRIMARY KEY,
-     share_id TEXT NOT NULL REFERENCES share (share_id) ON DELETE CASCADE,
-     expires_at TEXT NOT NULL
-   );
-   CREATE INDEX share_expiry ON share (expires_at);
-   CREATE INDEX share_by_partner ON share (partner_account_id);
-   CREATE INDEX share_session_by_share ON share_session (share_id);`,
-];
+/** Made after the columns they cover, which an older embedded file gets first. */
+const INDEXES = `
+  CREATE INDEX IF NOT EXISTS share_expiry ON share (expires_at);
+  CREATE INDEX IF NOT EXISTS share_by_partner ON share (partner_account_id);
+  CREATE INDEX IF NOT EXISTS share_session_by_share ON share_session (share_id);`;
+
+/** PostgreSQL's schema, each migration applied once. */
+const POSTGRES_MIGRATIONS = [TABLES + INDEXES];
 
 /** The embedded share store: `<dataDir>/share.sqlite`, made or brought up to date; each change durable when it answers. */
 export function openSqliteShareStore(path: string): ShareStore {
   const sql = openSqliteStore(
     path,
     (db) => {
-      db.exec(SQLITE_SCHEMA);
+      db.exec(TABLES);
       // Shares made before de-identification and uploads were offered were shared as they are, without uploads. The
       // partner's account got a column of its own (it was read from the recipient's JSON) to be found the same way on
       // both databases.
@@ -217,8 +192,8 @@ export function openSqliteShareStore(path: string): ShareStore {
         'partner_account_id TEXT',
       ]);
       db.exec(`UPDATE share SET partner_account_id = json_extract(recipient_json, '$.partner.accountId')
-               WHERE partner_account_id IS NULL AND json_extract(recipient_json, '$.partner.accountId') IS NOT NULL;
-             CREATE INDEX IF NOT EXISTS share_by_partner ON share (partner_account_id);`);
+               WHERE partner_account_id IS NULL AND json_extract(recipient_json, '$.partner.accountId') IS NOT NULL`);
+      db.exec(INDEXES);
     },
     { foreignKeys: true },
   );

@@ -140,17 +140,19 @@ const studyOf = (r: StudyRow): QuarantinedStudy => ({
   decision: r.decision_json !== null ? (JSON.parse(r.decision_json) as QuarantinedStudy['decision']) : null,
 });
 
-const SQLITE_SCHEMA = `
+/** The tables, as a new database gets them (PostgreSQL's first migration; an embedded file's first open). */
+const TABLES = `
   CREATE TABLE IF NOT EXISTS upload (
     upload_id TEXT PRIMARY KEY,
     uploader_id TEXT NOT NULL,
     uploader_json TEXT NOT NULL,
     file_name TEXT NOT NULL,
-    size INTEGER NOT NULL,
+    size BIGINT NOT NULL,
     state TEXT NOT NULL,
     created_at TEXT NOT NULL,
     result_json TEXT,
-    problem TEXT
+    problem TEXT,
+    grounds_json TEXT
   );
   CREATE INDEX IF NOT EXISTS upload_by_uploader ON upload (uploader_id, created_at);
   CREATE TABLE IF NOT EXISTS quarantined_study (
@@ -161,36 +163,15 @@ const SQLITE_SCHEMA = `
     decision_json TEXT
   );`;
 
-/** The same tables on PostgreSQL, each migration applied once. */
-const POSTGRES_MIGRATIONS = [
-  `CREATE TABLE upload (
-     upload_id TEXT PRIMARY KEY,
-     uploader_id TEXT NOT NULL,
-     uploader_json TEXT NOT NULL,
-     file_name TEXT NOT NULL,
-     size BIGINT NOT NULL,
-     state TEXT NOT NULL,
-     created_at TEXT NOT NULL,
-     result_json TEXT,
-     problem TEXT,
-     grounds_json TEXT
-   );
-   CREATE INDEX upload_by_uploader ON upload (uploader_id, created_at);
-   CREATE INDEX upload_by_state ON upload (state);
-   CREATE TABLE quarantined_study (
-     study_instance_uid TEXT PRIMARY KEY,
-     uploader_json TEXT NOT NULL,
-     received_at TEXT NOT NULL,
-     state TEXT NOT NULL,
-     decision_json TEXT
-   );`,
-];
+/** PostgreSQL's schema, each migration applied once. */
+const POSTGRES_MIGRATIONS = [TABLES];
 
 /** The embedded upload store: `<dataDir>/quarantine/uploads.sqlite`, made or brought up to date. */
 export function openSqliteUploadStore(path: string): UploadStore {
   return new SqlUploadStore(
     openSqliteStore(path, (db) => {
-      db.exec(SQLITE_SCHEMA);
+      db.exec(TABLES);
+      // Added with uploads taken in again after a restart; files from before have none waiting.
       addMissingColumns(db, 'upload', ['grounds_json TEXT']);
     }),
   );
