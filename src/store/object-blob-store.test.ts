@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { once } from 'node:events';
 import { join } from 'node:path';
+import type { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startObjectStorage } from '../../test/support/rgw.ts';
@@ -136,7 +138,7 @@ test('the data folder keeps the cache, least recently used leaving first and nev
   // Room for three blobs of 300 kB (each a little larger as stored).
   const store = await open(1_000_000);
   const blobs = store.blobs as ObjectBlobStore;
-  const plain = Array.from({ length: 6 }, () => randomBytes(300_000));
+  const plain = Array.from({ length: 7 }, () => randomBytes(300_000));
   const ids: string[] = [];
   const write = async (n: number): Promise<void> => {
     ids[n] = (await writeBlob(blobs, plain[n]!)).blobId;
@@ -155,11 +157,19 @@ test('the data folder keeps the cache, least recently used leaving first and nev
   assert.ok((await readAll(blobs.open(ids[1]!))).equals(plain[1]!), 'a blob that left the cache reads from the bucket');
   assert.deepEqual(here(), [ids[1], ids[4], ids[5]].sort(), 'and comes back in, the least recently used going');
   assert.ok(blobs.cachedBytes <= 1_000_000);
+
+  // A reader of a fetched blob that goes away mid-way (a dropped connection) does not keep its copy in the cache.
+  const dropped = blobs.open(ids[2]!, { chunkBytes: 65536 });
+  await once(dropped, 'data');
+  (dropped as PassThrough).destroy();
+  for (const n of [5, 1]) assert.ok((await readAll(blobs.open(ids[n]!))).equals(plain[n]!));
+  await write(6);
+  assert.deepEqual(here(), [ids[1], ids[5], ids[6]].sort(), 'the dropped one was the least recently used, and went');
   await store.close();
 
-  // A start with a smaller cache keeps the most recently used.
+  // A start with a smaller cache keeps the most recently used (written last).
   const smaller = await open(400_000);
   t.after(() => smaller.close());
-  assert.deepEqual(here(), [ids[1]]);
+  assert.deepEqual(here(), [ids[6]]);
   for (const n of [4, 5]) assert.ok((await readAll(smaller.blobs.open(ids[n]!))).equals(plain[n]!));
 });

@@ -1,4 +1,4 @@
-import { finished, PassThrough } from 'node:stream';
+import { finished, PassThrough, pipeline } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FsBlobStore } from './fs-blob-store.ts';
 import type { ObjectBucket } from './object-bucket.ts';
@@ -115,9 +115,8 @@ export class ObjectBlobStore implements BlobStore {
     const out = new PassThrough();
     this.#fetch(blobId).then(
       () => {
-        const local = this.#readLocal(blobId, opts);
-        local.on('error', (err: Error) => out.destroy(err));
-        local.pipe(out);
+        // A reader that goes away mid-way (a dropped connection) closes the local stream too: it stops counting as read.
+        pipeline(this.#readLocal(blobId, opts), out, () => undefined);
       },
       (err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))),
     );
