@@ -161,6 +161,8 @@ const chokepoint: readonly { what: string; pattern: RegExp; allowedIn: Readonly<
       'cli/user-command.ts': 'account administration records: about accounts, not patient data',
       'node/account-admin-routes.ts': 'account administration in the workspace: about accounts, not patient data',
       'share/sftp/sftp-server.ts': "a partner's SFTP sign-in records: about accounts, not patient data",
+      'cli/migrate-command.ts':
+        "a migration run's record: the node's records moved as a whole by an operator while it is stopped, no one patient's data read",
     },
   },
   {

@@ -1,7 +1,6 @@
 import { userInfo } from 'node:os';
 import type { Config } from '../config/index.ts';
-import { rowsInWords, type TableCopyReport } from '../database/index.ts';
-import { migrateToDatabase, openAuditTrail, type MigrationReport } from '../node/index.ts';
+import { migrateToDatabase, openAuditTrail, rowsInWords, type MigrationReport } from '../node/index.ts';
 import { printJson } from './cli-output.ts';
 
 /** Progress is shown every this many records: a trail of years holds millions. */
@@ -52,7 +51,10 @@ export async function migrateFromCli(
 }
 
 /** One copied table, as `migrate` and `registry migrate` report it. */
-export function tableCopyLine(from: string, c: TableCopyReport): string {
+export function tableCopyLine(
+  from: string,
+  c: Pick<MigrationReport['tables'][number], 'table' | 'rows' | 'copied' | 'digest'>,
+): string {
   const earlier = c.rows > c.copied ? ` (${c.rows - c.copied} were there from an earlier run)` : '';
   return `${from} (${c.table}): ${rowsInWords(c.copied)} copied${earlier}; verified: ${rowsInWords(c.rows)}, digest ${c.digest}\n`;
 }

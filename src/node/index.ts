@@ -11,3 +11,5 @@ export type { AuditChainView, SessionUser, SessionView } from './account-routes.
 export { BEELDBRUG_VERSION } from './version.ts';
 export { openSqlitePrefetchDeliveries, type PendingDelivery, type PrefetchDeliveries } from './prefetch-deliveries.ts';
 export { migrateToDatabase, type MigrationReport } from './migrate.ts';
+/** Counts of rows in the words the migrations' messages use. */
+export { rowsInWords } from '../database/index.ts';
