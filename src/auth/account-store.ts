@@ -162,8 +162,12 @@ const fingerprintOf = (blob: Buffer): string =>
 
 const tokenHash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
-/** The embedded accounts file's tables; columns added since are brought in by addMissingColumns. */
-const SQLITE_SCHEMA = `
+/**
+ * The accounts' tables, as a new database gets them (PostgreSQL's first migration; an embedded file's first open; an
+ * older file gets the columns added since from addMissingColumns). Times are milliseconds. No foreign keys: SQLite
+ * never enforced the ones older files declare, and `beeldbrug migrate` copies their rows as they are.
+ */
+const TABLES = `
   CREATE TABLE IF NOT EXISTS account (
     id TEXT PRIMARY KEY,
     username TEXT NOT NULL UNIQUE,
@@ -174,74 +178,37 @@ const SQLITE_SCHEMA = `
     oidc_subject TEXT UNIQUE,
     password_hash TEXT,
     totp_secret TEXT,
-    totp_last_step INTEGER NOT NULL DEFAULT -1,
+    totp_last_step BIGINT NOT NULL DEFAULT -1,
     failed_attempts INTEGER NOT NULL DEFAULT 0,
-    locked_until INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL
+    locked_until BIGINT NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    disabled_at BIGINT,
+    organization TEXT,
+    password_changed_at BIGINT,
+    created_by_json TEXT
   );
   CREATE TABLE IF NOT EXISTS session (
     token_hash TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL REFERENCES account (id),
+    account_id TEXT NOT NULL,
     two_factor INTEGER NOT NULL,
-    created_at INTEGER NOT NULL,
-    last_seen INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL
+    created_at BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS session_by_expiry ON session (expires_at);
+  CREATE INDEX IF NOT EXISTS session_by_account ON session (account_id);
   CREATE TABLE IF NOT EXISTS ssh_key (
     fingerprint TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL REFERENCES account (id),
+    account_id TEXT NOT NULL,
     type TEXT NOT NULL,
-    blob BLOB NOT NULL,
+    blob BYTEA NOT NULL,
     comment TEXT NOT NULL,
     added_at TEXT NOT NULL
   );
   CREATE INDEX IF NOT EXISTS ssh_key_by_account ON ssh_key (account_id);`;
 
-/**
- * The same tables on PostgreSQL, each migration applied once. Times are milliseconds (BIGINT). No foreign keys, as in
- * the embedded file (SQLite does not enforce them there), whose rows `beeldbrug migrate` copies as they are.
- */
-const POSTGRES_MIGRATIONS = [
-  `CREATE TABLE account (
-     id TEXT PRIMARY KEY,
-     username TEXT NOT NULL UNIQUE,
-     name TEXT NOT NULL,
-     role TEXT NOT NULL,
-     uzi_role_code TEXT,
-     source TEXT NOT NULL,
-     oidc_subject TEXT UNIQUE,
-     password_hash TEXT,
-     totp_secret TEXT,
-     totp_last_step BIGINT NOT NULL DEFAULT -1,
-     failed_attempts INTEGER NOT NULL DEFAULT 0,
-     locked_until BIGINT NOT NULL DEFAULT 0,
-     created_at TEXT NOT NULL,
-     disabled_at BIGINT,
-     organization TEXT,
-     password_changed_at BIGINT,
-     created_by_json TEXT
-   );
-   CREATE TABLE session (
-     token_hash TEXT PRIMARY KEY,
-     account_id TEXT NOT NULL,
-     two_factor INTEGER NOT NULL,
-     created_at BIGINT NOT NULL,
-     last_seen BIGINT NOT NULL,
-     expires_at BIGINT NOT NULL
-   );
-   CREATE INDEX session_by_expiry ON session (expires_at);
-   CREATE INDEX session_by_account ON session (account_id);
-   CREATE TABLE ssh_key (
-     fingerprint TEXT PRIMARY KEY,
-     account_id TEXT NOT NULL,
-     type TEXT NOT NULL,
-     blob BYTEA NOT NULL,
-     comment TEXT NOT NULL,
-     added_at TEXT NOT NULL
-   );
-   CREATE INDEX ssh_key_by_account ON ssh_key (account_id);`,
-];
+/** PostgreSQL's schema, each migration applied once. */
+const POSTGRES_MIGRATIONS = [TABLES];
 
 /** Brings the accounts' tables on a PostgreSQL server to their newest schema. */
 export function migratePostgresAccounts(pool: PostgresPool): Promise<void> {
@@ -298,7 +265,7 @@ export class AccountStore {
     const sql = openSqliteStore(
       path,
       (db) => {
-        db.exec(SQLITE_SCHEMA);
+        db.exec(TABLES);
         // Added with account administration in the workspace; accounts made before it are enabled. Partner accounts
         // came later still (their organization, their passwords' age).
         addMissingColumns(db, 'account', [
