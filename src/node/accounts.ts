@@ -1,11 +1,10 @@
-import { join } from 'node:path';
 import { AccountError, AccountStore, OidcSignIn, totpSealingKey } from '../auth/index.ts';
 import type { Config, OidcConfig } from '../config/index.ts';
-import { openPostgresPool, PostgresDatabase, type TableToCopy } from '../database/index.ts';
+import { openPostgresPool, type TableToCopy } from '../database/index.ts';
 import { BeeldbrugError, throwDatabaseProblem } from '../errors/index.ts';
 import { readEncryptionKeyFile, StoreError } from '../store/index.ts';
-import { refuseRecordsLeftBehind } from './node-store.ts';
-import { privateDatabaseFile, privateDataFolder } from './private-files.ts';
+import { openKept } from './node-store.ts';
+import { privateDataFolder } from './private-files.ts';
 import { readConfiguredFile } from './tls-files.ts';
 
 export const ACCOUNTS_FILE = 'accounts.sqlite';
@@ -45,35 +44,25 @@ export async function openAccounts(config: Readonly<Config>): Promise<AccountSto
     partnerPasswordDays: a.partnerPasswordDays,
     totpKey: totpSealingKey(storeKey),
   };
-  const embedded = join(config.dataDir, ACCOUNTS_FILE);
   const database = config.database;
   try {
-    if (database.kind !== 'postgresql') {
-      privateDatabaseFile(embedded);
-      return await AccountStore.openFile(embedded, options);
-    }
-    // A pool of its own: the CLI opens the accounts without the node's other stores, and closing them ends it.
-    let pool;
-    let accounts;
-    try {
-      pool = openPostgresPool(database);
-      accounts = await AccountStore.openPostgres(pool, options, { ownsPool: true });
-    } catch (cause) {
-      if (!(cause instanceof AccountError)) throwDatabaseProblem(database, cause);
-      throw cause;
-    }
-    try {
-      await refuseRecordsLeftBehind(
-        'the accounts',
-        embedded,
-        new PostgresDatabase(pool, { ownsPool: false }),
-        ACCOUNT_TABLES,
-      );
-    } catch (err) {
-      await accounts.close();
-      throw err;
-    }
-    return accounts;
+    return await openKept(config.dataDir, 'the accounts', {
+      file: ACCOUNTS_FILE,
+      tables: ACCOUNT_TABLES,
+      sqlite: (path) => AccountStore.openFile(path, options),
+      server:
+        database.kind === 'postgresql'
+          ? {
+              // A pool of its own: the CLI opens the accounts without the node's other stores, and closing them ends it.
+              pool: () => openPostgresPool(database),
+              open: (pool) => AccountStore.openPostgres(pool, options, { ownsPool: true }),
+              problem: (cause) => {
+                if (!(cause instanceof AccountError)) throwDatabaseProblem(database, cause);
+                return cause;
+              },
+            }
+          : undefined,
+    });
   } catch (cause) {
     if (cause instanceof AccountError && cause.code === 'SECRETS_KEY_MISMATCH') {
       throw new BeeldbrugError(

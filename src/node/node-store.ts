@@ -9,7 +9,6 @@ import {
   rowsLeftBehind,
   SOLE_NODE,
   type PostgresPool,
-  type SqlDatabase,
   type TaskLeases,
   type TableToCopy,
 } from '../database/index.ts';
@@ -228,11 +227,8 @@ export class NodeRecords {
     return cause;
   }
 
-  /**
-   * One of the node's stores: its embedded `file` (under the data folder; made private), or on the server (in
-   * `schema`), where it is refused while the file still holds records the server lacks.
-   */
-  async #kept<T extends { close(): Promise<void> }>(
+  /** One of the node's stores (see openKept), on this node's pools. */
+  #kept<T extends { close(): Promise<void> }>(
     what: string,
     o: {
       file: string;
@@ -242,44 +238,58 @@ export class NodeRecords {
       tables: readonly TableToCopy[];
     },
   ): Promise<T> {
-    const embedded = join(this.#config.dataDir, o.file);
-    if (!this.#onServer) {
-      privateDatabaseFile(embedded);
-      return o.sqlite(embedded);
-    }
-    const pool = this.#pool(o.schema);
-    let store: T;
-    try {
-      store = await o.postgres(pool);
-    } catch (cause) {
-      throw this.#problem(cause);
-    }
-    try {
-      await refuseRecordsLeftBehind(what, embedded, new PostgresDatabase(pool, { ownsPool: false }), o.tables);
-    } catch (err) {
-      await store.close();
-      throw err;
-    }
-    return store;
+    return openKept(this.#config.dataDir, what, {
+      ...o,
+      server: this.#onServer
+        ? { pool: () => this.#pool(o.schema), open: o.postgres, problem: (cause) => this.#problem(cause) }
+        : undefined,
+    });
   }
 }
 
 /**
- * Refuses (DATA_NOT_MIGRATED) a node switched to the database server while an embedded file still holds records the
- * server does not: it would otherwise lose sight of them, or start a second set beside them.
+ * One of the node's stores: its embedded `file` under the data folder (made private), or on the database server, where
+ * it is refused (DATA_NOT_MIGRATED) while the file still holds records the server lacks: the node would otherwise lose
+ * sight of them, or start a second set beside them. `server.problem` words a failure to open it there.
  */
-export async function refuseRecordsLeftBehind(
+export async function openKept<T extends { close(): Promise<void> }>(
+  dataDir: string,
   what: string,
-  embedded: string,
-  server: SqlDatabase,
-  tables: readonly TableToCopy[],
-): Promise<void> {
-  for (const table of tables) {
-    const left = await rowsLeftBehind(embedded, server, table);
-    if (left !== undefined)
-      throw new BeeldbrugError(
-        'DATA_NOT_MIGRATED',
-        `${what} in ${embedded} (${rowsInWords(left)} of ${table.table}) is not in the database: stop the node and run \`beeldbrug migrate --config FILE\`, which copies it (resumable, verified)`,
-      );
+  o: {
+    file: string;
+    tables: readonly TableToCopy[];
+    sqlite: (path: string) => T | Promise<T>;
+    server?:
+      | { pool: () => PostgresPool; open: (pool: PostgresPool) => Promise<T>; problem: (cause: unknown) => unknown }
+      | undefined;
+  },
+): Promise<T> {
+  const embedded = join(dataDir, o.file);
+  if (o.server === undefined) {
+    privateDatabaseFile(embedded);
+    return o.sqlite(embedded);
   }
+  let pool: PostgresPool;
+  let store: T;
+  try {
+    pool = o.server.pool();
+    store = await o.server.open(pool);
+  } catch (cause) {
+    throw o.server.problem(cause);
+  }
+  try {
+    const server = new PostgresDatabase(pool, { ownsPool: false });
+    for (const table of o.tables) {
+      const left = await rowsLeftBehind(embedded, server, table);
+      if (left !== undefined)
+        throw new BeeldbrugError(
+          'DATA_NOT_MIGRATED',
+          `${what} in ${embedded} (${rowsInWords(left)} of ${table.table}) is not in the database: stop the node and run \`beeldbrug migrate --config FILE\`, which copies it (resumable, verified)`,
+        );
+    }
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
 }
