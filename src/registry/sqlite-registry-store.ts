@@ -89,7 +89,6 @@ const MIGRATE_TO_RANDOM_IDS = `
 
 /** A row of the localization question: [0, ...consent terms] or [1, a localization in the same places]. */
 type FactRow = [0 | 1, ...(string | number | null)[]];
-const TERMS = TERMS_COLUMNS.split(', ');
 
 /**
  * The embedded registry store: one SQLite file (WAL). Localizations are a table clustered on the pseudonym, so "where
@@ -220,8 +219,24 @@ export class SqliteRegistryStore implements RegistryStore {
     const consents: ConsentTerms[] = [];
     const locations: Location[] = [];
     for (const r of this.#facts.all(pseudonym) as unknown as FactRow[]) {
-      if (r[0] === 0) consents.push(termsOf(Object.fromEntries(TERMS.map((c, i) => [c, r[i + 1]])) as TermsRow));
-      else locations.push(locationOf({ ura: String(r[6]), category: String(r[4]), registered_at: Number(r[8]) }));
+      if (r[0] === 0) {
+        // The columns of TERMS_COLUMNS, in its order, after the row kind: named here once per question, on the hot path.
+        const [, id, status, decision, category, actorRole, actorUra, actorType, periodStart, periodEnd, revokedAt] = r;
+        consents.push(
+          termsOf({
+            id: id as number,
+            status: status as string,
+            decision: decision as string,
+            category: category as string,
+            actor_role: actorRole as string,
+            actor_ura: actorUra as string | null,
+            actor_type: actorType as string | null,
+            period_start: periodStart as number,
+            period_end: periodEnd as number | null,
+            revoked_at: revokedAt as number | null,
+          }),
+        );
+      } else locations.push(locationOf({ ura: String(r[6]), category: String(r[4]), registered_at: Number(r[8]) }));
     }
     // Oldest first, as consentTermsOf answers: the permit a decision cites is the first that applies.
     if (consents.length > 1) consents.sort((a, b) => a.row - b.row);
