@@ -7,10 +7,12 @@ export { Serial } from './serial.ts';
 export { addMissingColumns, inTransaction, openSqliteDatabase, type SqliteOptions } from './sqlite.ts';
 export {
   inPostgresTransaction,
+  listenPostgres,
   migratePostgres,
   openPostgresPool,
   type Isolation,
   type PostgresClient,
+  type PostgresListener,
   type PostgresPool,
   type PostgresSettings,
 } from './postgres.ts';

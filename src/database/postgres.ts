@@ -168,3 +168,63 @@ export async function migratePostgres(
     { lock: 'beeldbrug schema migration' },
   );
 }
+
+/** What a node hears of changes other connections (its own, and other nodes') announced on a channel. */
+export interface PostgresListener {
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on `channel` (a NOTIFY, which PostgreSQL delivers when the announcing transaction commits) on a connection
+ * of its own, taken from the pool for as long as it listens. A lost connection is taken again after `retryMs`;
+ * `reconnected` runs then, since what was announced meanwhile was not heard.
+ */
+export function listenPostgres(
+  pool: PostgresPool,
+  channel: string,
+  o: { message: (payload: string) => void; reconnected: () => void; retryMs?: number },
+): PostgresListener {
+  let closed = false;
+  let client: PostgresClient | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  const connect = async (again: boolean): Promise<void> => {
+    try {
+      const c = await pool.connect();
+      if (closed) return c.release();
+      client = c;
+      c.on('notification', (n) => {
+        if (n.channel === channel) o.message(n.payload ?? '');
+      });
+      c.on('error', () => {
+        if (client !== c) return;
+        client = undefined;
+        c.release(true);
+        schedule();
+      });
+      await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      if (again) o.reconnected();
+    } catch {
+      const c = client;
+      client = undefined;
+      c?.release(true);
+      schedule();
+    }
+  };
+  const schedule = (): void => {
+    if (closed) return;
+    retry = setTimeout(() => void connect(true), o.retryMs ?? 1000);
+    retry.unref();
+  };
+  void connect(false);
+  return {
+    close: async () => {
+      closed = true;
+      clearTimeout(retry);
+      const c = client;
+      client = undefined;
+      if (c === undefined) return;
+      await c.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => undefined);
+      c.release();
+    },
+  };
+}

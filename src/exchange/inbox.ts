@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import {
   addMissingColumns,
+  listenPostgres,
   openPostgresStore,
   openSqliteStore,
+  type PostgresListener,
   type PostgresPool,
   type SqlDatabase,
+  type Statements,
 } from '../database/index.ts';
 import type { Manifest } from './manifest.ts';
 
@@ -29,6 +32,8 @@ export interface IncomingTransfer {
   state: TransferState;
   manifest: Manifest;
   rejection?: Rejection;
+  /** A C-MOVE or prefetch on one of the hospital's nodes waits for it and delivers it itself (TransferWatch). */
+  claimed: boolean;
 }
 
 export type OpenOutcome =
@@ -42,7 +47,12 @@ interface Row {
   opened_at: string;
   delivered_at: string | null;
   rejection_json: string | null;
+  claimed: number;
 }
+
+/** A transfer's row with whether it is claimed (1 or 0 on either database). */
+const TRANSFER_ROWS = `SELECT t.*, CASE WHEN c.transfer_id IS NULL THEN 0 ELSE 1 END AS claimed
+  FROM incoming_transfer t LEFT JOIN transfer_claim c ON c.transfer_id = t.transfer_id`;
 
 function transferOf(r: Row): IncomingTransfer {
   return {
@@ -51,6 +61,7 @@ function transferOf(r: Row): IncomingTransfer {
     state: r.state,
     manifest: JSON.parse(r.manifest_json) as Manifest,
     ...(r.rejection_json !== null ? { rejection: JSON.parse(r.rejection_json) as Rejection } : {}),
+    claimed: Number(r.claimed) === 1,
   };
 }
 
@@ -69,9 +80,23 @@ export interface Inbox {
   receiptOf(transferId: string): Promise<string | undefined>;
   markReceived(transferId: string, sopInstanceUids: readonly string[], now?: Date): Promise<void>;
   received(transferId: string): Promise<Set<string>>;
+  /** Notes that a node of this hospital waits for the transfer and delivers it itself; it may not be opened yet. */
+  claim(transferId: string, now?: Date): Promise<void>;
+  /**
+   * Calls `listener` with the id of each transfer that was opened, received instances or changed state on any node
+   * that shares this inbox (this one too), once committed; with `undefined` when changes may have gone unheard (a lost
+   * connection to the database). An inbox no other node shares never calls it: its node hears its own changes itself.
+   */
+  onChange(listener: (transferId: string | undefined) => void): () => void;
   countByState(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
+
+/** Claims come before their transfer is opened (the source may open it after answering), so they have a table of their own. */
+const TRANSFER_CLAIM_TABLE = `CREATE TABLE IF NOT EXISTS transfer_claim (
+  transfer_id TEXT PRIMARY KEY,
+  claimed_at TEXT NOT NULL
+);`;
 
 /** The inbox's tables on PostgreSQL: the embedded schema below as it stands today. Append, never edit. */
 const POSTGRES_MIGRATIONS = [
@@ -92,6 +117,7 @@ const POSTGRES_MIGRATIONS = [
      received_at TEXT NOT NULL,
      PRIMARY KEY (transfer_id, sop_instance_uid)
    );`,
+  TRANSFER_CLAIM_TABLE,
 ];
 
 /** The inbox in its own SQLite file beside the study index (the embedded default). */
@@ -114,15 +140,47 @@ export function openSqliteInbox(path: string): Inbox {
         received_at TEXT NOT NULL,
         PRIMARY KEY (transfer_id, sop_instance_uid)
       );`);
+    db.exec(TRANSFER_CLAIM_TABLE);
     // Added with rejection by a person; inboxes written before it have no rejected transfers.
     addMissingColumns(db, 'incoming_transfer', ['rejection_json TEXT']);
   });
-  return new SqlInbox(sql);
+  return new SqlInbox(sql, NOT_SHARED);
 }
+
+/** The embedded inbox is its node's alone: nothing to announce, nothing to hear. */
+const NOT_SHARED: Announcements = {
+  announce: async () => undefined,
+  onChange: () => () => undefined,
+  close: async () => undefined,
+};
 
 /** The inbox on PostgreSQL, migrated to its newest schema; `ownsPool`: closing it ends the pool. */
 export async function openPostgresInbox(pool: PostgresPool, o: { ownsPool: boolean }): Promise<Inbox> {
-  return new SqlInbox(await openPostgresStore(pool, 'inbox', POSTGRES_MIGRATIONS, o));
+  const db = await openPostgresStore(pool, 'inbox', POSTGRES_MIGRATIONS, o);
+  // Per schema: nodes of another hospital on the same server hear nothing of these transfers.
+  const schema = (await db.read((q) => q.one<{ s: string }>('SELECT current_schema() AS s')))?.s ?? 'public';
+  const channel = `beeldbrug_inbox.${schema}`;
+  const listeners = new Set<(transferId: string | undefined) => void>();
+  const tell = (id: string | undefined): void => {
+    for (const l of listeners) l(id);
+  };
+  let listening: PostgresListener | undefined;
+  return new SqlInbox(db, {
+    announce: async (q, transferId) => void (await q.one('SELECT pg_notify(?, ?)', [channel, transferId])),
+    onChange: (listener) => {
+      listeners.add(listener);
+      listening ??= listenPostgres(pool, channel, { message: tell, reconnected: () => tell(undefined) });
+      return () => listeners.delete(listener);
+    },
+    close: async () => listening?.close(),
+  });
+}
+
+/** How an inbox tells the other nodes sharing it of a change (inside the changing transaction), and hears theirs. */
+interface Announcements {
+  announce(q: Statements, transferId: string): Promise<void>;
+  onChange(listener: (transferId: string | undefined) => void): () => void;
+  close(): Promise<void>;
 }
 
 /**
@@ -132,9 +190,11 @@ export async function openPostgresInbox(pool: PostgresPool, o: { ownsPool: boole
  */
 class SqlInbox implements Inbox {
   readonly #db: SqlDatabase;
+  readonly #shared: Announcements;
 
-  constructor(db: SqlDatabase) {
+  constructor(db: SqlDatabase, shared: Announcements) {
     this.#db = db;
+    this.#shared = shared;
   }
 
   /**
@@ -146,14 +206,23 @@ class SqlInbox implements Inbox {
     const digest = createHash('sha256').update(json).digest('hex');
     // A sender that posts the same manifest twice at once (a retry over a slow link) opens it once: the second insert
     // waits for the first and then finds it.
-    const created = await this.#db.write((q) =>
-      q.run(
+    const created = await this.#db.write(async (q) => {
+      const n = await q.run(
         'INSERT INTO incoming_transfer (transfer_id, sender_ura, manifest_sha256, manifest_json, state, opened_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (transfer_id) DO NOTHING',
         [manifest.transferId, senderUra, digest, json, 'open', now.toISOString()],
-      ),
-    );
-    if (created === 1)
-      return { outcome: 'created', transfer: { transferId: manifest.transferId, senderUra, state: 'open', manifest } };
+      );
+      if (n !== 1) return undefined;
+      await this.#shared.announce(q, manifest.transferId);
+      const claim = await q.one('SELECT 1 AS claimed FROM transfer_claim WHERE transfer_id = ?', [manifest.transferId]);
+      return {
+        transferId: manifest.transferId,
+        senderUra,
+        state: 'open' as const,
+        manifest,
+        claimed: claim !== undefined,
+      };
+    });
+    if (created !== undefined) return { outcome: 'created', transfer: created };
     const row = await this.#db.read((q) =>
       q.one<{ sender_ura: string; manifest_sha256: string }>(
         'SELECT sender_ura, manifest_sha256 FROM incoming_transfer WHERE transfer_id = ?',
@@ -170,19 +239,20 @@ class SqlInbox implements Inbox {
   /** A transfer as its sender sees it; another organization's transfer is not found. */
   async get(transferId: string, senderUra: string): Promise<IncomingTransfer | undefined> {
     const row = await this.#db.read((q) =>
-      q.one<Row>('SELECT * FROM incoming_transfer WHERE transfer_id = ? AND sender_ura = ?', [transferId, senderUra]),
+      q.one<Row>(`${TRANSFER_ROWS} WHERE t.transfer_id = ? AND t.sender_ura = ?`, [transferId, senderUra]),
     );
     return row === undefined ? undefined : transferOf(row);
   }
 
   /** Records that every instance arrived verified, with the receipt given to the sender (answered again on a retry). */
   async markDelivered(transferId: string, receipt: string, now = new Date()): Promise<void> {
-    await this.#db.write((q) =>
-      q.run(
+    await this.#db.write(async (q) => {
+      await q.run(
         "UPDATE incoming_transfer SET state = 'delivered', delivered_at = ?, receipt = ? WHERE transfer_id = ? AND state = 'open'",
         [now.toISOString(), receipt, transferId],
-      ),
-    );
+      );
+      await this.#shared.announce(q, transferId);
+    });
   }
 
   /** Newest first; what the hospital's own systems see of arrived and arriving studies. */
@@ -192,40 +262,37 @@ class SqlInbox implements Inbox {
     const limit = Math.min(Math.max(o.limit ?? 100, 1), 1000);
     const rows = await this.#db.read((q) =>
       o.state === undefined
-        ? q.all<Row>('SELECT * FROM incoming_transfer ORDER BY opened_at DESC LIMIT ?', [limit])
-        : q.all<Row>('SELECT * FROM incoming_transfer WHERE state = ? ORDER BY opened_at DESC LIMIT ?', [
-            o.state,
-            limit,
-          ]),
+        ? q.all<Row>(`${TRANSFER_ROWS} ORDER BY t.opened_at DESC LIMIT ?`, [limit])
+        : q.all<Row>(`${TRANSFER_ROWS} WHERE t.state = ? ORDER BY t.opened_at DESC LIMIT ?`, [o.state, limit]),
     );
     return rows.map((r) => ({ ...transferOf(r), openedAt: r.opened_at, deliveredAt: r.delivered_at }));
   }
 
   /** A transfer by id, whoever sent it (for this hospital's own users). */
   async find(transferId: string): Promise<IncomingTransfer | undefined> {
-    const row = await this.#db.read((q) =>
-      q.one<Row>('SELECT * FROM incoming_transfer WHERE transfer_id = ?', [transferId]),
-    );
+    const row = await this.#db.read((q) => q.one<Row>(`${TRANSFER_ROWS} WHERE t.transfer_id = ?`, [transferId]));
     return row === undefined ? undefined : transferOf(row);
   }
 
   async markImported(transferId: string): Promise<void> {
-    await this.#db.write((q) =>
-      q.run("UPDATE incoming_transfer SET state = 'imported' WHERE transfer_id = ? AND state = 'delivered'", [
+    await this.#db.write(async (q) => {
+      await q.run("UPDATE incoming_transfer SET state = 'imported' WHERE transfer_id = ? AND state = 'delivered'", [
         transferId,
-      ]),
-    );
+      ]);
+      await this.#shared.announce(q, transferId);
+    });
   }
 
   /** A person refused a held study; false when it is no longer held (accepted, or rejected by someone else first). */
   async reject(transferId: string, rejection: Rejection): Promise<boolean> {
-    const changed = await this.#db.write((q) =>
-      q.run(
+    return this.#db.write(async (q) => {
+      const changed = await q.run(
         "UPDATE incoming_transfer SET state = 'rejected', rejection_json = ? WHERE transfer_id = ? AND state = 'delivered'",
         [JSON.stringify(rejection), transferId],
-      ),
-    );
-    return changed === 1;
+      );
+      if (changed === 1) await this.#shared.announce(q, transferId);
+      return changed === 1;
+    });
   }
 
   async receiptOf(transferId: string): Promise<string | undefined> {
@@ -247,6 +314,7 @@ class SqlInbox implements Inbox {
           'INSERT INTO incoming_instance (transfer_id, sop_instance_uid, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
           [transferId, uid, now.toISOString()],
         );
+      await this.#shared.announce(q, transferId);
     });
   }
 
@@ -259,6 +327,19 @@ class SqlInbox implements Inbox {
     return new Set(rows.map((r) => r.sop_instance_uid));
   }
 
+  async claim(transferId: string, now = new Date()): Promise<void> {
+    await this.#db.write((q) =>
+      q.run('INSERT INTO transfer_claim (transfer_id, claimed_at) VALUES (?, ?) ON CONFLICT DO NOTHING', [
+        transferId,
+        now.toISOString(),
+      ]),
+    );
+  }
+
+  onChange(listener: (transferId: string | undefined) => void): () => void {
+    return this.#shared.onChange(listener);
+  }
+
   /** How many transfers are in each state (for metrics). */
   async countByState(): Promise<Record<string, number>> {
     const rows = await this.#db.read((q) =>
@@ -267,7 +348,8 @@ class SqlInbox implements Inbox {
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
-  close(): Promise<void> {
-    return this.#db.close();
+  async close(): Promise<void> {
+    await this.#shared.close();
+    await this.#db.close();
   }
 }

@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { openSqliteInbox, type Inbox } from './inbox.ts';
+import { queryAsOwner, startPostgres } from '../../test/support/postgres.ts';
+import { openPostgresPool } from '../database/index.ts';
+import { openPostgresInbox, openSqliteInbox, type Inbox } from './inbox.ts';
 import { type Manifest, parseManifest } from './manifest.ts';
 import { TransferWatch } from './transfer-watch.ts';
 
@@ -46,7 +48,7 @@ test('a watched transfer gives its manifest when opened and each instance as it 
   const inbox = inboxFor(t);
   const watch = new TransferWatch(inbox, async () => new Set(['1.1']));
   const m = manifestOf(['1.1', '1.2', '1.3']);
-  const w = watch.watch(m.transferId, { idleMs: 600_000, signal: new AbortController().signal });
+  const w = await watch.watch(m.transferId, { idleMs: 600_000, signal: new AbortController().signal });
   const opened = await inbox.open(m, MIDDEN);
   assert.ok(opened.outcome === 'created');
   await watch.opened(opened.transfer);
@@ -62,7 +64,8 @@ test('a watched transfer gives its manifest when opened and each instance as it 
   watch.ended({ ...opened.transfer, state: 'delivered' });
   await assert.rejects(never, /the transfer ended \(delivered\) without this instance/);
   await w.arrived('1.2'); // what arrived stays arrived
-  assert.ok(watch.claimed(m.transferId), 'the routing rules leave it to the watcher');
+  assert.ok(watch.claimed({ ...opened.transfer, claimed: false }), 'the routing rules leave it to the watcher');
+  assert.equal((await inbox.find(m.transferId))?.claimed, true, 'and so do those of the other nodes sharing the inbox');
 });
 
 test('a transfer the source opened before it was watched is picked up with what already arrived', async (t) => {
@@ -71,7 +74,7 @@ test('a transfer the source opened before it was watched is picked up with what 
   const m = manifestOf(['2.1', '2.2']);
   assert.equal((await inbox.open(m, MIDDEN)).outcome, 'created');
   await inbox.markReceived(m.transferId, ['2.1']);
-  const w = watch.watch(m.transferId, { idleMs: 600_000, signal: new AbortController().signal });
+  const w = await watch.watch(m.transferId, { idleMs: 600_000, signal: new AbortController().signal });
   assert.equal((await w.manifest).transferId, m.transferId);
   await w.arrived('2.1');
   w.close();
@@ -82,10 +85,49 @@ test('a cancelled retrieve, or a source that goes quiet, gives up the wait', asy
   const inbox = inboxFor(t);
   const watch = new TransferWatch(inbox, async () => new Set<string>());
   const cancel = new AbortController();
-  const cancelled = watch.watch(randomUUID(), { idleMs: 600_000, signal: cancel.signal });
+  const cancelled = await watch.watch(randomUUID(), { idleMs: 600_000, signal: cancel.signal });
   cancel.abort();
   await assert.rejects(cancelled.manifest, /the retrieve was cancelled/);
   // The idle bound is the event awaited here: it fires once, whatever the machine's load.
-  const quiet = watch.watch(randomUUID(), { idleMs: 1, signal: new AbortController().signal });
+  const quiet = await watch.watch(randomUUID(), { idleMs: 1, signal: new AbortController().signal });
   await assert.rejects(quiet.manifest, /nothing arrived from the source/);
+});
+
+test('on PostgreSQL, a transfer that another node of the hospital takes in reaches the watch here: claimed for both, its instances a batch at a time, its end', async (t) => {
+  const server = await startPostgres(t);
+  if (server === undefined) return;
+  const settings = await server.database('watch');
+  // Two nodes behind one address, one inbox: the C-MOVE waits on this one, the source's upload lands on the other.
+  const here = await openPostgresInbox(openPostgresPool(settings), { ownsPool: true });
+  const there = await openPostgresInbox(openPostgresPool(settings), { ownsPool: true });
+  t.after(() => Promise.all([here.close(), there.close()]));
+  const watch = new TransferWatch(here, async () => new Set(['3.1']));
+  t.after(() => watch.close());
+  const m = manifestOf(['3.1', '3.2', '3.3', '3.4', '3.5']);
+  const w = await watch.watch(m.transferId, { idleMs: 600_000, signal: new AbortController().signal });
+
+  const opened = await there.open(m, MIDDEN);
+  assert.ok(opened.outcome === 'created');
+  assert.equal(opened.transfer.claimed, true, 'the other node holds it for the watcher instead of routing it');
+  assert.deepEqual(
+    (await w.manifest).instances.map((i) => i.sopInstanceUid),
+    ['3.1', '3.2', '3.3', '3.4', '3.5'],
+  );
+  await w.arrived('3.1'); // held here already
+  const batch = Promise.all([w.arrived('3.2'), w.arrived('3.3')]);
+  await there.markReceived(m.transferId, ['3.2', '3.3']);
+  await batch;
+  // The connection this node listens on is lost (a database failover): what was noted meanwhile is looked up after.
+  const listening = await queryAsOwner<{ ended: boolean }>(
+    settings,
+    "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE query LIKE 'LISTEN %'",
+  );
+  assert.deepEqual(listening, [{ ended: true }]);
+  const afterLoss = w.arrived('3.4');
+  await there.markReceived(m.transferId, ['3.4']);
+  await afterLoss;
+  const never = w.arrived('3.5');
+  await there.markDelivered(m.transferId, 'receipt');
+  await assert.rejects(never, /the transfer ended \(delivered\) without this instance/);
+  assert.equal((await there.get(m.transferId, MIDDEN))?.claimed, true);
 });

@@ -27,35 +27,52 @@ export class TransferWatch {
   /** Watches whose held instances are still being looked up: their end waits for it, so none is failed too soon. */
   readonly #opening = new Map<string, Promise<void>>();
   readonly #claimed = new Set<string>();
+  readonly #unsubscribe: () => void;
 
   constructor(inbox: Inbox, held: (m: Manifest) => Promise<Set<string>>) {
     this.#inbox = inbox;
     this.#held = held;
+    // Another node of the hospital may take the transfer in (one address, several nodes): what it notes in the shared
+    // inbox reaches the watch from there, a batch of instances at a time.
+    this.#unsubscribe = inbox.onChange((transferId) => {
+      for (const id of transferId === undefined ? [...this.#watches.keys()] : [transferId])
+        if (this.#watches.has(id)) void this.#lookUp(id);
+    });
   }
 
   /**
    * Watches a transfer, which may already be open (the source can open it before its answer to our retrieval request
-   * reaches us). Without an event for `idleMs`, or when `signal` aborts, what has not arrived is given up.
+   * reaches us). Resolves once the claim is where every node of the hospital sees it. Without an event for `idleMs`,
+   * or when `signal` aborts, what has not arrived is given up.
    */
-  watch(transferId: string, o: { idleMs: number; signal: AbortSignal }): WatchedTransfer {
+  async watch(transferId: string, o: { idleMs: number; signal: AbortSignal }): Promise<WatchedTransfer> {
     this.#claim(transferId);
     const w = new Watch(o, () => this.#watches.delete(transferId));
     if (o.signal.aborted) return w;
+    // Watched before the claim is written, so no change after it goes unheard.
     this.#watches.set(transferId, w);
-    // Looked up now, waited for by the transfer's end like an opening.
-    void this.#pending(
-      transferId,
-      this.#inbox
-        .find(transferId)
-        .then((open) => (open !== undefined ? this.opened(open) : undefined))
-        .catch((err: unknown) => w.fail(err)),
-    );
+    try {
+      await this.#inbox.claim(transferId);
+    } catch (err) {
+      w.fail(err);
+      return w;
+    }
+    // Looked up now (the source may have opened it already), waited for by the transfer's end like an opening.
+    void this.#pending(transferId, this.#lookUp(transferId));
     return w;
   }
 
-  /** Whether a watcher delivers this transfer itself. */
-  claimed(transferId: string): boolean {
-    return this.#claimed.has(transferId);
+  /** Takes in what the inbox holds of a watched transfer: its manifest, the instances noted, its end. */
+  #lookUp(transferId: string): Promise<void> {
+    return this.#inbox
+      .find(transferId)
+      .then((found) => (found !== undefined ? this.opened(found) : undefined))
+      .catch((err: unknown) => this.#watches.get(transferId)?.fail(err));
+  }
+
+  /** Whether a watcher delivers this transfer itself: claimed on this node just now, or on any node before. */
+  claimed(transfer: IncomingTransfer): boolean {
+    return transfer.claimed || this.#claimed.has(transfer.transferId);
   }
 
   opened(transfer: IncomingTransfer): Promise<void> {
@@ -65,7 +82,8 @@ export class TransferWatch {
     return this.#pending(
       id,
       (async () => {
-        const already = await this.#held(transfer.manifest);
+        // What the node held before is looked up once; what the inbox noted since, at every look.
+        const already = w.isOpened ? new Set<string>() : await this.#held(transfer.manifest);
         for (const uid of await this.#inbox.received(id)) already.add(uid);
         w.opened(transfer.manifest, already);
         if (transfer.state !== 'open') w.ended(transfer.state);
@@ -97,6 +115,7 @@ export class TransferWatch {
 
   /** Gives up every wait (the node stops). */
   close(): void {
+    this.#unsubscribe();
     for (const w of this.#watches.values()) w.close();
   }
 
@@ -114,6 +133,7 @@ class Watch implements WatchedTransfer {
   #resolveManifest!: (m: Manifest) => void;
   #rejectManifest!: (e: Error) => void;
   readonly #arrived = new Set<string>();
+  #isOpened = false;
   readonly #waiting = new Map<string, { resolve: () => void; reject: (e: Error) => void }[]>();
   #failure: Error | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -147,7 +167,12 @@ class Watch implements WatchedTransfer {
     });
   }
 
+  get isOpened(): boolean {
+    return this.#isOpened;
+  }
+
   opened(manifest: Manifest, already: ReadonlySet<string>): void {
+    this.#isOpened = true;
     for (const uid of already) this.stored(uid);
     this.#resolveManifest(manifest);
     this.#touch();

@@ -26,7 +26,7 @@ export interface VirtualPacsOptions {
   /** The node's own index, which maps a local Patient ID to the BSN the timeline asks by. */
   patientData: PatientData;
   /** Where a study retrieved from its source is watched arriving, instance by instance (the exchange's inbox). */
-  arrivals: { watch(transferId: string, o: { idleMs: number; signal: AbortSignal }): IncomingStudy };
+  arrivals: { watch(transferId: string, o: { idleMs: number; signal: AbortSignal }): Promise<IncomingStudy> };
   /** A retrieve whose source sends nothing for this long gives up what has not arrived. */
   retrieveIdleMs: number;
   node: string;
@@ -283,7 +283,7 @@ export function virtualPacs(o: VirtualPacsOptions): VirtualPacs {
       { bsn: where.bsn, sourceUra: where.source.ura, studyInstanceUid: uid, asker: askerOf(a) },
       { ip: a.remoteAddress },
     );
-    const incoming = o.arrivals.watch(asked.transferId, { idleMs: o.retrieveIdleMs, signal: r.signal });
+    const incoming = await o.arrivals.watch(asked.transferId, { idleMs: o.retrieveIdleMs, signal: r.signal });
     let manifest: Awaited<IncomingStudy['manifest']>;
     try {
       manifest = await incoming.manifest;

@@ -355,7 +355,7 @@ export async function startNode(
                 aeTitle: externalAe.aeTitle.trim(),
                 timeline: () => timeline,
                 arrivals: {
-                  watch: (transferId, w) => {
+                  watch: async (transferId, w) => {
                     if (transferWatch === undefined)
                       throw new BeeldbrugError('PARTNER_UNKNOWN', 'node-to-node exchange is not running');
                     return transferWatch.watch(transferId, w);
@@ -536,7 +536,7 @@ export async function startNode(
       closers.push(async () => watch.close());
       /** Where an arriving transfer goes: by the routing rules, unless a C-MOVE or prefetch that asked for it delivers it. */
       const routeOf = (transfer: IncomingTransfer): Route =>
-        watch.claimed(transfer.transferId)
+        watch.claimed(transfer)
           ? { action: 'hold' }
           : routeFor(exchange.routing, { senderUra: transfer.senderUra, purpose: transfer.manifest.purpose });
       closers.push(async () => inbox.close());
@@ -930,7 +930,7 @@ export async function startNode(
           transferId: string,
           into: string = destination,
         ): Promise<{ instances: number; failed: number }> => {
-          const incoming = watch.watch(transferId, {
+          const incoming = await watch.watch(transferId, {
             idleMs: hl7.prefetch.retrieveIdleSeconds * 1000,
             signal: stopping.signal,
           });

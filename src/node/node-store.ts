@@ -52,6 +52,7 @@ export const EXCHANGE_TABLES = {
   inbox: [
     { table: 'incoming_transfer', key: ['transfer_id'] },
     { table: 'incoming_instance', key: ['transfer_id', 'sop_instance_uid'] },
+    { table: 'transfer_claim', key: ['transfer_id'] },
   ],
 } as const satisfies Record<string, readonly TableToCopy[]>;
 export const PREFETCH_TABLES = [

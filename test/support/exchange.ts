@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import type { PostgresSettings } from '../../src/database/index.ts';
+import type { ObjectStorageSettings } from '../../src/store/index.ts';
 import type { TestContext } from 'node:test';
 import { createTestCa, type IssuedCertificate, issueNodeCertificate } from '../../src/auth/index.ts';
 import { synthesize, type SynthPatient, type SynthStudy } from '../../src/synth/index.ts';
@@ -74,6 +75,10 @@ export interface ExchangeNodeOptions {
   hl7?: Record<string, unknown>;
   /** The database section: the node's records on this PostgreSQL database instead of its data folder. */
   database?: PostgresSettings;
+  /** store.objects: the node's files in this bucket, its data folder their cache. */
+  objects?: ObjectStorageSettings;
+  /** Another node of the same hospital (its folder): this one uses its store and audit keys, as nodes sharing records do. */
+  keysOf?: string;
 }
 
 /** A node with an exchange listener; by default Noord's, trusting Midden as its one partner. */
@@ -114,7 +119,13 @@ export async function startExchangeNode(t: TestContext, o: ExchangeNodeOptions =
       };
       if (o.registry !== undefined) raw['registry'] = o.registry;
       if (o.timeline !== undefined) raw['timeline'] = o.timeline;
-      if (o.retentionDays !== undefined) (raw['store'] as Record<string, unknown>)['retentionDays'] = o.retentionDays;
+      const store = raw['store'] as Record<string, unknown>;
+      if (o.retentionDays !== undefined) store['retentionDays'] = o.retentionDays;
+      if (o.objects !== undefined) store['objects'] = o.objects;
+      if (o.keysOf !== undefined) {
+        store['encryptionKeyFile'] = join(o.keysOf, 'keys', 'store.key');
+        (raw['audit'] as Record<string, unknown>)['keyFile'] = join(o.keysOf, 'keys', 'audit.key');
+      }
       if (o.dataDir !== undefined) raw['dataDir'] = o.dataDir;
       if (o.share !== undefined) raw['share'] = o.share;
       if (o.hl7 !== undefined) raw['hl7'] = o.hl7;

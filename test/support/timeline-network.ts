@@ -138,6 +138,8 @@ export async function network(
     midden?: Parameters<typeof startExchangeNode>[1];
     /** Midden's and Zuid's HTTPS ports, when another node's configuration must name them (an XCA community's URLs). */
     middenPort?: number;
+    /** Where the others reach Noord, when not at its node's own port (another node of Noord's answers there). */
+    noordAt?: number;
     zuidPort?: number;
     /** Kliniek Traag (the source that never answers) begins its answers and then stalls. */
     slowSendsHeaders?: boolean;
@@ -162,7 +164,7 @@ export async function network(
   };
   const url = (port: number): string => `https://127.0.0.1:${port}`;
   const everyone = [
-    { ...noord, baseUrl: url(ports.noord) },
+    { ...noord, baseUrl: url(o.noordAt ?? ports.noord) },
     { ...midden, baseUrl: url(ports.midden) },
     { ...zuid, baseUrl: url(ports.zuid) },
     { ...traag, baseUrl: url(slow.port) },
