@@ -124,3 +124,23 @@ test('a table without rowids, keyed on bytes (the registry), is walked in key or
   assert.equal(await rowsLeftBehind(path, target, table), undefined);
   assert.equal((await copyTable(path, target, table)).copied, 2, 'copied again, the rows deleted there come back');
 });
+
+test('a table the embedded file does not have yet (written by an older version) is copied as empty', async (t) => {
+  const server = await startPostgres(t);
+  if (server === undefined) return;
+  const target = new PostgresDatabase(openPostgresPool(await server.database('older')), { ownsPool: true });
+  t.after(() => target.close());
+  await target.write((q) => q.run(SCHEMA));
+  const path = join(tempDir(t), 'exchange.sqlite');
+  new DatabaseSync(path).close();
+  const table = { table: 'item', key: ['id', 'part'] } as const;
+  assert.deepEqual(await copyTable(path, target, table), {
+    table: 'item',
+    rows: 0,
+    copied: 0,
+    digest: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+  });
+  assert.equal(await rowsLeftBehind(path, target, table), undefined);
+  await target.write((q) => q.run("INSERT INTO item (id, part) VALUES ('elsewhere', 1)"));
+  await assert.rejects(copyTable(path, target, table), /holds 1 rows against 0 here/);
+});

@@ -40,6 +40,11 @@ export async function copyTable(
   const source = new DatabaseSync(sqlitePath, { readOnly: true });
   try {
     const columns = (source.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+    // A file written before the table was added holds none of its rows.
+    if (columns.length === 0) {
+      await expectRows(target, table, 0);
+      return { table, rows: 0, copied: 0, digest: createHash('sha256').digest('hex') };
+    }
     const list = columns.join(', ');
     const walk = walkOf(source, table, key);
     const select = `SELECT ${walk.rowid ? 'rowid AS copy_rowid, ' : ''}${list} FROM ${table}`;
@@ -86,11 +91,7 @@ export async function copyTable(
       after = walk.rowid ? [Number(last['copy_rowid'])] : key.map((k) => last[k] as SqlValue);
       o.onProgress?.(rows);
     }
-    const counted = await target.read((q) => q.one<{ n: number }>(`SELECT count(*) AS n FROM ${table}`));
-    if (Number(counted?.n) !== rows)
-      throw new Error(
-        `the target's ${table} holds ${counted?.n} rows against ${rows} here: it is not this node's alone`,
-      );
+    await expectRows(target, table, rows);
     const report = { table, rows, copied, digest: digest.digest('hex') };
     const newest = source.prepare(`SELECT ${key.join(', ')} FROM ${table} ORDER BY ${walk.newestFirst} LIMIT 1`).get();
     if (newest !== undefined)
@@ -107,6 +108,13 @@ export async function copyTable(
   } finally {
     source.close();
   }
+}
+
+/** The target holds exactly the rows copied: any other row is another node's, and the copy is not this node's to make. */
+async function expectRows(target: SqlDatabase, table: string, rows: number): Promise<void> {
+  const counted = await target.read((q) => q.one<{ n: number }>(`SELECT count(*) AS n FROM ${table}`));
+  if (Number(counted?.n) !== rows)
+    throw new Error(`the target's ${table} holds ${counted?.n} rows against ${rows} here: it is not this node's alone`);
 }
 
 /**
