@@ -24,18 +24,35 @@ export interface IngestRun {
 export interface CompetitorRun {
   afterStart: IngestRun;
   steady: IngestRun;
+  /** The studies sent over several associations at once, in the order of BenchStudies.concurrent. */
+  concurrent: IngestRun[];
 }
 
 /** What a competitor gets: the same warm-up and timed studies for every one. */
 export interface BenchStudies {
   warmUp: readonly string[];
   timed: readonly string[];
+  /**
+   * Then more studies (other patients, so nothing sent is held already), each sent over this many associations at
+   * once, as a CT and a PACS do over several: the study's files split into that many runs of storescu.
+   */
+  concurrent?: readonly { associations: number; files: readonly string[] }[];
 }
 
-/** Sends the warm-up study, then the timed one, each on its own association. */
-export async function timeStudies(studies: BenchStudies, peer: Peer): Promise<CompetitorRun> {
+/**
+ * Sends the warm-up study, then the timed one, each on its own association, then the concurrent ones. `around`: called
+ * as each concurrent study begins and ends (e.g. to take the CPU time the node used meanwhile).
+ */
+export async function timeStudies(
+  studies: BenchStudies,
+  peer: Peer,
+  around?: (associations: number, moment: 'begins' | 'ends') => void,
+): Promise<CompetitorRun> {
   const afterStart = await timeStorescu(studies.warmUp, peer);
-  return { afterStart, steady: await timeStorescu(studies.timed, peer) };
+  const steady = await timeStorescu(studies.timed, peer);
+  const concurrent: IngestRun[] = [];
+  for (const c of studies.concurrent ?? []) concurrent.push(await timeStorescu(c.files, peer, c.associations, around));
+  return { afterStart, steady, concurrent };
 }
 
 export interface Peer {
@@ -62,20 +79,42 @@ export function benchFolder(prefix: string): string {
   return dir;
 }
 
-/** storescu with every file on one association; the clock covers association, all C-STOREs and release. */
-async function timeStorescu(files: readonly string[], peer: Peer): Promise<IngestRun> {
+/**
+ * storescu with the files on `associations` associations at once (each a consecutive part of them); the clock covers
+ * every association, all C-STOREs and every release.
+ */
+async function timeStorescu(
+  files: readonly string[],
+  peer: Peer,
+  associations = 1,
+  around?: (associations: number, moment: 'begins' | 'ends') => void,
+): Promise<IngestRun> {
   const bytes = files.reduce((sum, f) => sum + statSync(f).size, 0);
+  const per = Math.ceil(files.length / associations);
+  const parts = Array.from({ length: associations }, (_, i) => files.slice(i * per, (i + 1) * per)).filter(
+    (p) => p.length > 0,
+  );
   // Write back what the previous competitor (or the study generator) left dirty, so nobody pays for another's writes.
   await run('sync', [], 120_000);
+  around?.(associations, 'begins');
   const started = process.hrtime.bigint();
-  const r = await run(
-    'storescu',
-    ['-aet', peer.callingAe, '-aec', peer.calledAe, peer.host, String(peer.port), ...files],
-    600_000,
+  const results = await Promise.all(
+    parts.map((part) =>
+      run('storescu', ['-aet', peer.callingAe, '-aec', peer.calledAe, peer.host, String(peer.port), ...part], 600_000),
+    ),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (r.code !== 0) throw new Error(`storescu failed (${r.code}):\n${(r.stdout + r.stderr).slice(-2000)}`);
+  around?.(associations, 'ends');
+  for (const r of results)
+    if (r.code !== 0) throw new Error(`storescu failed (${r.code}):\n${(r.stdout + r.stderr).slice(-2000)}`);
   return { seconds, instances: files.length, bytes };
+}
+
+/** How many instances a competitor gets in all. */
+export function sentOf(studies: BenchStudies): number {
+  return (
+    studies.warmUp.length + studies.timed.length + (studies.concurrent ?? []).reduce((n, c) => n + c.files.length, 0)
+  );
 }
 
 /** DCMTK storescp writing each instance to a folder on the same disk, with its largest receive PDU. */
@@ -101,7 +140,7 @@ export async function ingestIntoStorescp(
       callingAe: 'BENCH_SCU',
     });
     const stored = readdirSync(dir).length;
-    const sent = studies.warmUp.length + studies.timed.length;
+    const sent = sentOf(studies);
     if (stored !== sent) throw new Error(`storescp stored ${stored} of ${sent}`);
     return result;
   } finally {
@@ -136,7 +175,7 @@ export async function ingestIntoOrthanc(
       callingAe: 'BENCH_SCU',
     });
     const stats = await pacs.rest<{ CountInstances: number }>('GET', '/statistics');
-    const sent = studies.warmUp.length + studies.timed.length;
+    const sent = sentOf(studies);
     if (stats.CountInstances !== sent) throw new Error(`Orthanc stored ${stats.CountInstances} of ${sent}`);
     return result;
   } finally {

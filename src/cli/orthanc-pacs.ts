@@ -3,6 +3,7 @@
 // modalities may talk to it, the way a PACS should be set up.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -160,7 +161,9 @@ export async function startOrthanc(o: OrthancOptions): Promise<OrthancPacs> {
           SaveJobs: false,
           StorageAccessOnFind: 'Never',
           MaximumPduLength: 131072,
-          DicomThreadsCount: 4,
+          // A DICOM thread per core for concurrent associations, never fewer than Orthanc's own default of 4 (more
+          // threads also overlap its fsyncs).
+          DicomThreadsCount: Math.max(4, availableParallelism()),
           KeepAlive: true,
           TcpNoDelay: true,
           SyncStorageArea: o.syncStorageArea ?? true,
