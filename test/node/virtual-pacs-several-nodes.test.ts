@@ -4,12 +4,11 @@
 // so its routing rule does not forward it a second time.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { storescpDestination } from '../support/dcmtk.ts';
+import { moveIntoPacs, storescpDestination } from '../support/dcmtk.ts';
 import { datasetsByUid, filesIn } from '../support/dicom-files.ts';
 import { midden, noord, startExchangeNode } from '../support/exchange.ts';
 import { freePort } from '../support/net.ts';
 import { startPostgres } from '../support/postgres.ts';
-import { run } from '../support/processes.ts';
 import { startObjectStorage } from '../support/rgw.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
@@ -57,22 +56,9 @@ test('virtual PACS, two nodes of one hospital: a C-MOVE on one is served while t
   const study = p.studies[0];
   assert.ok(study !== undefined);
 
-  const moved = await run('movescu', [
-    '-v',
-    '-S',
-    '-aet',
-    'PACS_NOORD',
-    '-aec',
-    EXTERNAL,
-    '-aem',
-    'PACS_NOORD',
-    '127.0.0.1',
-    String(nodes.noord.n.port),
-    '-k',
+  const moved = await moveIntoPacs({ pacsAe: 'PACS_NOORD', calledAe: EXTERNAL, port: nodes.noord.n.port }, [
     'QueryRetrieveLevel=STUDY',
-    '-k',
     `PatientID=${p.bsn}`,
-    '-k',
     `StudyInstanceUID=${study.studyInstanceUid}`,
   ]);
   assert.equal(moved.code, 0, moved.stderr);

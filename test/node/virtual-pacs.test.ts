@@ -10,7 +10,7 @@ import { testAccess } from '../support/patient-data.ts';
 import { tempDir } from '../support/tmp.ts';
 import { Tag } from '../../src/dicom/index.ts';
 import { midden, noord } from '../support/exchange.ts';
-import { findscuAnswers, storescpDestination, wholeStudy } from '../support/dcmtk.ts';
+import { findscuAnswers, moveIntoPacs, storescpDestination, wholeStudy } from '../support/dcmtk.ts';
 import { datasetsByUid, filesIn } from '../support/dicom-files.ts';
 import { freePort } from '../support/net.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
@@ -234,19 +234,7 @@ test('virtual PACS: a C-MOVE of a study another hospital holds brings it over th
   await storescpDestination(t, { aeTitle: 'PACS_NOORD', port: pacsPort, dir: received, flags: ['+B', '+xa'] });
   const noordPort = String(nodes.noord.n.port);
   const move = (keys: string[]) =>
-    run('movescu', [
-      '-v',
-      '-S',
-      '-aet',
-      'PACS_NOORD',
-      '-aec',
-      EXTERNAL,
-      '-aem',
-      'PACS_NOORD',
-      '127.0.0.1',
-      noordPort,
-      ...keys.flatMap((k) => ['-k', k]),
-    ]);
+    moveIntoPacs({ pacsAe: 'PACS_NOORD', calledAe: EXTERNAL, port: nodes.noord.n.port }, keys);
   const [first, second] = p.studies;
   assert.ok(first !== undefined && second !== undefined);
 

@@ -17,6 +17,29 @@ export const wholeStudy = (studyInstanceUid: string): string[] => [
 ];
 
 /** DCMTK's storescp as a C-MOVE destination, writing into `dir`; it answers C-ECHO before this resolves. */
+/**
+ * movescu as a PACS retrieves a study into itself: a C-MOVE (study root) to `calledAe` on this machine, with the PACS's
+ * own AE title as the destination; verbose, so each pending response shows.
+ */
+export function moveIntoPacs(
+  o: { pacsAe: string; calledAe: string; port: number },
+  keys: readonly string[],
+): ReturnType<typeof run> {
+  return run('movescu', [
+    '-v',
+    '-S',
+    '-aet',
+    o.pacsAe,
+    '-aec',
+    o.calledAe,
+    '-aem',
+    o.pacsAe,
+    '127.0.0.1',
+    String(o.port),
+    ...keys.flatMap((k) => ['-k', k]),
+  ]);
+}
+
 export async function storescpDestination(
   t: TestContext,
   o: { aeTitle: string; port: number; dir: string; flags?: readonly string[] },
