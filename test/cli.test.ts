@@ -12,12 +12,12 @@ import { createServer } from 'node:net';
 import { freePort } from './support/net.ts';
 import { tempDir } from './support/tmp.ts';
 import { requireTool } from './support/tools.ts';
+import { beeldbrugCli } from './support/processes.ts';
 
-const main = new URL('../src/main.ts', import.meta.url).pathname;
 const binPath = new URL('../bin/beeldbrug', import.meta.url).pathname;
 
 function cli(args: readonly string[], timeout = 60_000): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', main, ...args], {
+  const r = spawnSync(process.execPath, [...beeldbrugCli, ...args], {
     encoding: 'utf8',
     timeout,
   });
@@ -338,20 +338,7 @@ test('start refuses an insecure configuration and says what to fix; user add mak
   const userAdd = (role: string) =>
     spawnSync(
       process.execPath,
-      [
-        '--disable-warning=ExperimentalWarning',
-        main,
-        'user',
-        'add',
-        '--config',
-        config,
-        '--username',
-        role,
-        '--name',
-        'Beheer',
-        '--role',
-        role,
-      ],
+      [...beeldbrugCli, 'user', 'add', '--config', config, '--username', role, '--name', 'Beheer', '--role', role],
       { input: 'a long enough passphrase\n', encoding: 'utf8' },
     );
   const auditorFirst = userAdd('auditor');
@@ -363,8 +350,7 @@ test('start refuses an insecure configuration and says what to fix; user add mak
   const onTheCommandLine = spawnSync(
     process.execPath,
     [
-      '--disable-warning=ExperimentalWarning',
-      main,
+      ...beeldbrugCli,
       'user',
       'add',
       '--config',

@@ -10,13 +10,12 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { synthesize } from '../../src/synth/index.ts';
 import { startExchangeNode } from '../support/exchange.ts';
 import { startOrthanc } from '../support/orthanc-pacs.ts';
-import { run } from '../support/processes.ts';
+import { beeldbrugCli, run } from '../support/processes.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
 
-const main = new URL('../../src/main.ts', import.meta.url).pathname;
 const doctor = (configPath: string) =>
-  run(process.execPath, ['--disable-warning=ExperimentalWarning', main, 'doctor', '--config', configPath], 60_000);
+  run(process.execPath, [...beeldbrugCli, 'doctor', '--config', configPath], 60_000);
 
 test("doctor: an open PACS is reported with its fixes, a closed one passes, and the node's own ports hold", async (t) => {
   if (requireTool(t, 'Orthanc') === undefined) return;

@@ -13,8 +13,7 @@ import type { IdpPerson } from '../support/oidc-idp.ts';
 import { startNodeBehindIdp } from '../support/oidc-node.ts';
 import { cliAs } from '../support/sign-in.ts';
 import { tempDir } from '../support/tmp.ts';
-
-const mainTs = new URL('../../src/main.ts', import.meta.url).pathname;
+import { beeldbrugCli } from '../support/processes.ts';
 
 const people: Record<string, IdpPerson> = {
   'rad-1': {
@@ -59,11 +58,10 @@ test('beeldbrug login --oidc: the person signs in at the identity provider with 
     person: string,
     sessionFile: string,
   ): Promise<{ code: number | null; stdout: string; stderr: string }> => {
-    const cli = spawn(
-      process.execPath,
-      ['--disable-warning=ExperimentalWarning', mainTs, 'login', '--oidc', '--node', node, '--ca', caFile],
-      { env: { ...process.env, BEELDBRUG_SESSION: sessionFile }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const cli = spawn(process.execPath, [...beeldbrugCli, 'login', '--oidc', '--node', node, '--ca', caFile], {
+      env: { ...process.env, BEELDBRUG_SESSION: sessionFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     t.after(() => cli.kill('SIGKILL'));
     let stdout = '';
     let stderr = '';

@@ -14,11 +14,9 @@ import { synthesize } from '../../src/synth/index.ts';
 import { filesIn } from '../support/dicom-files.ts';
 import { call, startExchangeNode } from '../support/exchange.ts';
 import { restartTestNode } from '../support/node.ts';
-import { run } from '../support/processes.ts';
+import { beeldbrugCli, run } from '../support/processes.ts';
 import { tempDir } from '../support/tmp.ts';
 import { requireTool } from '../support/tools.ts';
-
-const main = new URL('../../src/main.ts', import.meta.url).pathname;
 
 /** Every file and folder below `dir` (and `dir` itself) whose mode is not 0600 for a file or 0700 for a folder. */
 function notPrivate(dir: string): string[] {
@@ -134,11 +132,7 @@ test('`beeldbrug init` writes its configuration, keys and folders for its own us
   });
   assert.deepEqual(notPrivate(dir), [], 'in-process, under umask 022');
   const cliDir = join(tempDir(t), 'cli-node');
-  const r = await run(
-    process.execPath,
-    ['--disable-warning=ExperimentalWarning', main, 'init', cliDir, '--ura', '12345678'],
-    60_000,
-  );
+  const r = await run(process.execPath, [...beeldbrugCli, 'init', cliDir, '--ura', '12345678'], 60_000);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(notPrivate(cliDir), [], 'from the command line');
 });

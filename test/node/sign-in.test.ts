@@ -8,10 +8,10 @@ import { problemOf } from '../../src/http/index.ts';
 import { test } from 'node:test';
 import { issueNodeCertificate, totpCode, totpStep } from '../../src/auth/index.ts';
 import { call, send, startExchangeNode } from '../support/exchange.ts';
+import { beeldbrugCli } from '../support/processes.ts';
 
 const SIGN_IN_FAILED_BODY = JSON.stringify(problemOf('SIGN_IN_FAILED', 'sign-in failed'));
 
-const main = new URL('../../src/main.ts', import.meta.url).pathname;
 const PASSWORD = 'a long enough passphrase';
 
 function userAdd(
@@ -19,11 +19,11 @@ function userAdd(
   args: readonly string[],
   password = PASSWORD,
 ): { code: number | null; out: string; err: string; secret?: string } {
-  const r = spawnSync(
-    process.execPath,
-    ['--disable-warning=ExperimentalWarning', main, 'user', 'add', '--config', configPath, ...args],
-    { input: `${password}\n`, encoding: 'utf8', timeout: 60_000 },
-  );
+  const r = spawnSync(process.execPath, [...beeldbrugCli, 'user', 'add', '--config', configPath, ...args], {
+    input: `${password}\n`,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   const secret = /TOTP secret .*: ([A-Z2-7]+)\n/.exec(r.stdout)?.[1];
   return { code: r.status, out: r.stdout, err: r.stderr, ...(secret !== undefined ? { secret } : {}) };
 }

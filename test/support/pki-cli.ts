@@ -7,12 +7,11 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { IssuedCertificate } from '../../src/auth/index.ts';
 import { tempDir } from './tmp.ts';
-
-const main = new URL('../../src/main.ts', import.meta.url).pathname;
+import { beeldbrugCli } from './processes.ts';
 
 /** Runs `beeldbrug ARGS` and asserts it succeeded; returns its standard output. */
 export function beeldbrug(args: readonly string[]): string {
-  const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', main, ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...beeldbrugCli, ...args], { encoding: 'utf8' });
   assert.equal(r.status, 0, `beeldbrug ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }

@@ -4,6 +4,17 @@ import { once } from 'node:events';
 import type { TestContext } from 'node:test';
 import { peerEnv } from './tools.ts';
 
+/**
+ * Node's arguments that run the beeldbrug command line as bin/beeldbrug does: each module as JavaScript from the
+ * stripped-types cache (bin/javascript-cache.mjs), not through Node's type stripper (0.4 s and 35 MB less a command).
+ */
+export const beeldbrugCli: readonly string[] = [
+  '--disable-warning=ExperimentalWarning',
+  '--import',
+  new URL('../../bin/javascript-cache.mjs', import.meta.url).pathname,
+  new URL('../../src/main.ts', import.meta.url).pathname,
+];
+
 export interface RunResult {
   code: number | null;
   stdout: string;

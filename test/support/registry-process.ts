@@ -7,8 +7,7 @@ import type { TestContext } from 'node:test';
 import { stringify } from 'yaml';
 import { midden, noord } from './exchange.ts';
 import { beeldbrug, networkCertificates } from './pki-cli.ts';
-
-const main = new URL('../../src/main.ts', import.meta.url).pathname;
+import { beeldbrugCli } from './processes.ts';
 
 export interface RegistryProcess {
   child: ChildProcess;
@@ -66,11 +65,9 @@ export function registryHome(
 
 /** Starts `beeldbrug registry start --config FILE` (killed when the test ends) and waits for its READY line. */
 export async function startRegistryProcess(t: TestContext, configFile: string): Promise<RegistryProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--disable-warning=ExperimentalWarning', main, 'registry', 'start', '--config', configFile],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn(process.execPath, [...beeldbrugCli, 'registry', 'start', '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
     child.once('exit', (code, signal) => done({ code, signal })),
   );

@@ -1,7 +1,7 @@
 // People signed in to a test node: an account made as `beeldbrug user add` makes it, signed in over HTTPS with
 // password + TOTP, and a client that calls the node's API with the session's bearer token.
 import assert from 'node:assert/strict';
-import { run, type RunResult } from './processes.ts';
+import { beeldbrugCli, run, type RunResult } from './processes.ts';
 import { readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { parse as parseYaml } from 'yaml';
@@ -75,8 +75,6 @@ export async function addAccount(
   return totpSecret;
 }
 
-const mainTs = new URL('../../src/main.ts', import.meta.url).pathname;
-
 /**
  * Runs the `beeldbrug` CLI as a person at their terminal would, with its own saved sign-in (BEELDBRUG_SESSION) and
  * standard input. Asynchronous: the node under test runs in this process and must keep answering.
@@ -87,7 +85,7 @@ export function cliAs(
   input = '',
   timeoutMs = 120_000,
 ): Promise<RunResult> {
-  return run(process.execPath, ['--disable-warning=ExperimentalWarning', mainTs, ...args], timeoutMs, {
+  return run(process.execPath, [...beeldbrugCli, ...args], timeoutMs, {
     env: { ...process.env, BEELDBRUG_SESSION: sessionFile },
     input,
   });

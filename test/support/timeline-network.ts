@@ -27,7 +27,6 @@ export const oost = { name: 'Ziekenhuis Oost', ura: '10000005' };
 export const registryOrg = { name: 'Regio Registry', ura: '10000099' };
 /** The patients' own channel to the registry (as MijnMitz): it records the consents that concern other hospitals. */
 export const patientPortal = { name: 'Patiëntenportaal', ura: '10000050' };
-export const main = new URL('../../src/main.ts', import.meta.url).pathname;
 /** A radiologist as a source names them in signed claims; `radiologistAt` gives the one signed in at a node of `network`. */
 export const radiologist = { practitionerId: '900012345', name: 'Dr. A. de Vries', roleCode: '01.015' };
 
