@@ -131,8 +131,9 @@ try {
   console.log(
     `(beeldbrug and orthanc fsync every instance before acknowledging it; storescp and orthanc-nosync do not: ratio_vs_orthanc_nosync=${(o / xn).toFixed(2)})`,
   );
+  const afterStartRatio = afterStart(ours) / afterStart(orthanc);
   console.log(
-    `(right after start, on the ${warmUp.files.length}-instance warm-up study: ratio_vs_orthanc_after_start=${(afterStart(ours) / afterStart(orthanc)).toFixed(2)})`,
+    `(right after start, on the ${warmUp.files.length}-instance warm-up study: ratio_vs_orthanc_after_start=${afterStartRatio.toFixed(2)})`,
   );
   const atLevel = LEVELS.map((associations, i) => {
     const ips = (competitor: CompetitorRun[]): number =>
@@ -147,7 +148,7 @@ try {
     `(ingest_ratio_vs_storescp=${(o / s).toFixed(2)}; our node used ${median(coresUsed).toFixed(2)} cores at 8 associations, median of ${coresUsed.length})`,
   );
   console.log(
-    `ingest_ratio_vs_orthanc=${(o / x).toFixed(2)} ingest_ratio_vs_orthanc_4=${atLevel[0]!.toFixed(2)} ingest_ratio_vs_orthanc_8=${atLevel[1]!.toFixed(2)} after_start_ratio=${(afterStart(ours) / afterStart(orthanc)).toFixed(2)} cores_used=${median(coresUsed).toFixed(2)} peak_rss_mb=${peakRss.toFixed(0)}`,
+    `ingest_ratio_vs_orthanc=${(o / x).toFixed(2)} ingest_ratio_vs_orthanc_4=${atLevel[0]!.toFixed(2)} ingest_ratio_vs_orthanc_8=${atLevel[1]!.toFixed(2)} after_start_ratio=${afterStartRatio.toFixed(2)} cores_used=${median(coresUsed).toFixed(2)} peak_rss_mb=${peakRss.toFixed(0)}`,
   );
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -29,9 +29,11 @@ const cacheDir =
 /** @param {string} source */
 const cacheFileOf = (source) => join(cacheDir, `${createHash('sha256').update(source).digest('base64url')}.js`);
 
-/** @param {string} source */
-function javascriptOf(source) {
-  const file = cacheFileOf(source);
+/**
+ * @param {string} source
+ * @param {string} file where its stripped form is kept
+ */
+function javascriptOf(source, file = cacheFileOf(source)) {
   try {
     return readFileSync(file, 'utf8');
   } catch {
@@ -72,8 +74,9 @@ if (preparing) {
       if (entry.isDirectory()) walk(path);
       else if (path.endsWith('.ts') && !path.endsWith('.test.ts')) {
         const source = readFileSync(path, 'utf8');
-        javascriptOf(source);
-        wanted.add(basename(cacheFileOf(source)));
+        const file = cacheFileOf(source);
+        javascriptOf(source, file);
+        wanted.add(basename(file));
       }
     }
   };
