@@ -71,7 +71,7 @@ test('a writer whose slot pool runs dry part-way finishes the blob through the p
   const final = join(dir, blobId);
   let finished = false;
   const salt = randomBytes(16);
-  const secret = { salt, key: await blobKey(key, salt, blobId) };
+  const secret = { salt, key: await blobKey(key, salt, blobId), noncePrefix: randomBytes(8) };
   const w = new FsBlobWriter(
     { fh, slots },
     { blobId, tempPath: path, finalPath: final, done: () => (finished = true) },
@@ -103,7 +103,7 @@ test('an aborted direct writer gives its slot back and leaves no file', async (t
   const blobId = randomBytes(16).toString('hex');
   const fh = await openTemp(dir, path);
   const salt = randomBytes(16);
-  const secret = { salt, key: await blobKey(key, salt, blobId) };
+  const secret = { salt, key: await blobKey(key, salt, blobId), noncePrefix: randomBytes(8) };
   const w = new FsBlobWriter(
     { fh, slots },
     { blobId, tempPath: path, finalPath: join(dir, blobId), done: () => undefined },

@@ -1,4 +1,4 @@
-import { createHash, type Hash, randomBytes } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import type { AlignedSlots } from './aligned-slots.ts';
@@ -45,10 +45,11 @@ function giveSegment(b: Buffer): void {
   if (spareSegments.length < SPARE_SEGMENTS) spareSegments.push(b);
 }
 
-/** The blob's own key and the salt it was derived with (blobKey). */
+/** The blob's own key, the salt it was derived with (blobKey), and the random half of its segments' nonces. */
 export interface BlobSecret {
   salt: Buffer;
   key: Buffer;
+  noncePrefix: Buffer;
 }
 
 export interface WriterTarget {
@@ -113,7 +114,7 @@ export class FsBlobWriter implements BlobWriter {
   constructor(files: WriterFiles, target: WriterTarget, secret: BlobSecret, keyId: Buffer) {
     this.#files = files;
     this.#target = target;
-    this.#prefix = randomBytes(8);
+    this.#prefix = secret.noncePrefix;
     this.#key = secret.key;
     this.#header = encodeHeader({
       keyId,
