@@ -65,6 +65,9 @@ test('an embedded trail moves to PostgreSQL row for row; an interrupted run goes
   );
   assert.equal((await moved.record(event(2502))).sequence, 2502, 'the chain goes on where the embedded one ended');
   assert.deepEqual(await moved.verify(), { ok: true, records: records.length + 1 });
+  // Run again after the node recorded more on the server: all of the embedded trail is there, nothing is copied.
+  const rerun = await migrateAuditTrail(path, await target(t, s), key);
+  assert.deepEqual([rerun.copied, rerun.already], [0, records.length]);
 });
 
 test('a trail not yet moved keeps the node from opening the database; a database holding another trail is refused', async (t) => {

@@ -38,21 +38,8 @@ export async function migrateAuditTrail(
       head: await r.head(),
       newest: await r.newest(),
     }));
-    // Records appended on the server after this trail (the node ran there, a run recorded itself): all of this trail
-    // is there when its newest record is, and the server's head stays the server's.
-    const held = await target.read((r) => r.newest());
-    if (start.newest !== undefined && held !== undefined && held.sequence > start.newest.sequence) {
-      const [there] = await target.read((r) => r.rowsAt([start.newest!.sequence]));
-      if (there?.hash !== start.newest.hash)
-        throw new Error(
-          `the database already holds another audit trail (its record ${start.newest.sequence} is not this node's); nothing was copied`,
-        );
-      return {
-        copied: 0,
-        already: start.newest.sequence - (start.pruned?.sequence ?? 0),
-        ...(await checked(target, key)),
-      };
-    }
+    const base = start.pruned?.sequence ?? 0;
+    // One look at the server's newest record, in the transaction that may place the prune anchor.
     const already = await target.write(async (w) => {
       const held = await w.newest();
       if (held === undefined) {
@@ -61,14 +48,20 @@ export async function migrateAuditTrail(
           await w.prune({ ...start.pruned, time: new Date().toISOString() });
         return 0;
       }
+      // Records appended on the server after this trail (the node ran there, a run recorded itself): all of this trail
+      // is there when its newest record is, and the server's head stays the server's.
+      if (start.newest !== undefined && held.sequence > start.newest.sequence) {
+        const [there] = await w.rowsAt([start.newest.sequence]);
+        sameTrail(start.newest.sequence, there?.hash, start.newest.hash);
+        return 'all' as const;
+      }
       const [ours] = await source.read((r) => r.rowsAt([held.sequence]));
-      if (ours?.hash !== held.hash)
-        throw new Error(
-          `the database already holds another audit trail (its record ${held.sequence} is not this node's); nothing was copied`,
-        );
-      return held.sequence - (start.pruned?.sequence ?? 0);
+      sameTrail(held.sequence, held.hash, ours?.hash);
+      return held.sequence - base;
     });
-    const from = (start.pruned?.sequence ?? 0) + already;
+    if (already === 'all')
+      return { copied: 0, already: (start.newest?.sequence ?? base) - base, ...(await checked(target, key)) };
+    const from = base + already;
     let copied = 0;
     let batch: Row[] = [];
     const flush = async (): Promise<void> => {
@@ -121,4 +114,11 @@ export async function embeddedTrailLeftBehind(sqlitePath: string, target: AuditT
   } finally {
     await source.close();
   }
+}
+
+function sameTrail(sequence: number, theirs: unknown, ours: unknown): void {
+  if (theirs !== ours)
+    throw new Error(
+      `the database already holds another audit trail (its record ${sequence} is not this node's); nothing was copied`,
+    );
 }
