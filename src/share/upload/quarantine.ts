@@ -166,7 +166,8 @@ export class Quarantine {
     this.#busy.add(uploadId);
     try {
       const file = this.#file(uploadId);
-      await file.append(offset, body, upload.size - offset).catch((err: unknown) => {
+      // The size the file has now, every byte of it written: no need to ask the file system.
+      const now = await file.append(offset, body, upload.size - offset).catch((err: unknown) => {
         // A client that sends more than it announced, or whose connection drops, is told so (or nobody is listening):
         // what arrived is kept, and a HEAD says where to go on from.
         throw new BeeldbrugError(
@@ -177,7 +178,6 @@ export class Quarantine {
           { cause: err },
         );
       });
-      const now = await file.size();
       if (now < upload.size) return { offset: now, upload };
       // The browser's page shows what came of the file once this answers.
       return { offset: now, upload: await (await this.#check(by, upload, file)).taken };
