@@ -176,18 +176,18 @@ export interface PostgresListener {
 
 /**
  * Listens on `channel` (a NOTIFY, which PostgreSQL delivers when the announcing transaction commits) on a connection
- * of its own, taken from the pool for as long as it listens. A lost connection is taken again after `retryMs`;
- * `reconnected` runs then, since what was announced meanwhile was not heard.
+ * of its own, taken from the pool for as long as it listens. A lost connection is taken again after `retryMs`.
+ * `listening` runs each time the LISTEN is in place, the first time too: what was announced before was not heard.
  */
 export function listenPostgres(
   pool: PostgresPool,
   channel: string,
-  o: { message: (payload: string) => void; reconnected: () => void; retryMs?: number },
+  o: { message: (payload: string) => void; listening: () => void; retryMs?: number },
 ): PostgresListener {
   let closed = false;
   let client: PostgresClient | undefined;
   let retry: NodeJS.Timeout | undefined;
-  const connect = async (again: boolean): Promise<void> => {
+  const connect = async (): Promise<void> => {
     try {
       const c = await pool.connect();
       if (closed) return c.release();
@@ -202,7 +202,7 @@ export function listenPostgres(
         schedule();
       });
       await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-      if (again) o.reconnected();
+      o.listening();
     } catch {
       const c = client;
       client = undefined;
@@ -212,10 +212,10 @@ export function listenPostgres(
   };
   const schedule = (): void => {
     if (closed) return;
-    retry = setTimeout(() => void connect(true), o.retryMs ?? 1000);
+    retry = setTimeout(() => void connect(), o.retryMs ?? 1000);
     retry.unref();
   };
-  void connect(false);
+  void connect();
   return {
     close: async () => {
       closed = true;

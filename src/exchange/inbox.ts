@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   addMissingColumns,
   listenPostgres,
@@ -83,9 +83,10 @@ export interface Inbox {
   /** Notes that a node of this hospital waits for the transfer and delivers it itself; it may not be opened yet. */
   claim(transferId: string, now?: Date): Promise<void>;
   /**
-   * Calls `listener` with the id of each transfer that was opened, received instances or changed state on any node
-   * that shares this inbox (this one too), once committed; with `undefined` when changes may have gone unheard (a lost
-   * connection to the database). An inbox no other node shares never calls it: its node hears its own changes itself.
+   * Calls `listener` with the id of each transfer that was opened, received instances or changed state on another node
+   * that shares this inbox, once committed (a node hears its own changes itself); with `undefined` when changes may have
+   * gone unheard (before it started to listen, or while its connection to the database was lost). An inbox no other
+   * node shares never calls it.
    */
   onChange(listener: (transferId: string | undefined) => void): () => void;
   countByState(): Promise<Record<string, number>>;
@@ -164,12 +165,21 @@ export async function openPostgresInbox(pool: PostgresPool, o: { ownsPool: boole
   const tell = (id: string | undefined): void => {
     for (const l of listeners) l(id);
   };
+  // A node tells its own watches of its changes in-process; from the channel it needs the other nodes' only. A payload
+  // without an origin (a node of an earlier release) is another node's.
+  const origin = randomUUID();
+  const hear = (payload: string): void => {
+    const space = payload.indexOf(' ');
+    if (space < 0) return tell(payload);
+    if (payload.slice(0, space) !== origin) tell(payload.slice(space + 1));
+  };
   let listening: PostgresListener | undefined;
   return new SqlInbox(db, {
-    announce: async (q, transferId) => void (await q.one('SELECT pg_notify(?, ?)', [channel, transferId])),
+    announce: async (q, transferId) =>
+      void (await q.one('SELECT pg_notify(?, ?)', [channel, `${origin} ${transferId}`])),
     onChange: (listener) => {
       listeners.add(listener);
-      listening ??= listenPostgres(pool, channel, { message: tell, reconnected: () => tell(undefined) });
+      listening ??= listenPostgres(pool, channel, { message: hear, listening: () => tell(undefined) });
       return () => listeners.delete(listener);
     },
     close: async () => listening?.close(),

@@ -131,3 +131,29 @@ test('on PostgreSQL, a transfer that another node of the hospital takes in reach
   await assert.rejects(never, /the transfer ended \(delivered\) without this instance/);
   assert.equal((await there.get(m.transferId, MIDDEN))?.claimed, true);
 });
+
+test('on PostgreSQL, a node hears the changes of the other nodes sharing its inbox, not its own (it tells its watches in-process)', async (t) => {
+  const server = await startPostgres(t);
+  if (server === undefined) return;
+  const settings = await server.database('watch_origin');
+  const here = await openPostgresInbox(openPostgresPool(settings), { ownsPool: true });
+  const there = await openPostgresInbox(openPostgresPool(settings), { ownsPool: true });
+  t.after(() => Promise.all([here.close(), there.close()]));
+  const heard: (string | undefined)[] = [];
+  const waiting = new Map<string | undefined, () => void>();
+  const hearing = (id: string | undefined): Promise<void> => new Promise((resolve) => waiting.set(id, resolve));
+  const listening = hearing(undefined);
+  here.onChange((id) => {
+    heard.push(id);
+    waiting.get(id)?.();
+  });
+  // Once it listens (it looks everything up then: what came before was not heard), this node's change, then the other's.
+  await listening;
+  const mine = manifestOf(['6.1']);
+  await here.open(mine, MIDDEN);
+  const theirs = manifestOf(['7.1']);
+  const heardTheirs = hearing(theirs.transferId);
+  await there.open(theirs, MIDDEN);
+  await heardTheirs;
+  assert.deepEqual(heard, [undefined, theirs.transferId], "this node's own change is not heard back");
+});
