@@ -29,6 +29,18 @@ const StudyInstanceUID = 0x0020000d;
 const PatientID = 0x00100020;
 const PatientName = 0x00100010;
 
+/** DCMTK's storescp as a C-MOVE destination, writing into `out`: its port, once it answers a C-ECHO. */
+async function storescpDestination(t: TestContext, storescp: string, out: string): Promise<number> {
+  mkdirSync(out);
+  const port = await freePort();
+  startPeer(t, storescp, ['-aet', 'STORESCP', '-od', out, String(port)]);
+  await waitFor(
+    'storescp',
+    async () => (await run('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(port)])).code === 0,
+  );
+  return port;
+}
+
 function studyMatch(uid: string, ts: string): Buffer {
   return encodeIdentifier(
     {
@@ -148,13 +160,7 @@ test('movescu: our server stores the planned instances to a storescp destination
   if (movescu === undefined || storescp === undefined) return;
   const { files, uids, dir } = await makeStudy(t, 3);
   const out = join(dir, 'out');
-  mkdirSync(out);
-  const destPort = await freePort();
-  startPeer(t, storescp, ['-aet', 'STORESCP', '-od', out, String(destPort)]);
-  await waitFor(
-    'storescp',
-    async () => (await run('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(destPort)])).code === 0,
-  );
+  const destPort = await storescpDestination(t, storescp, out);
   const { port, lines } = await startServer(t, {
     handlers: {
       retrieve: async (_a, req) => {
@@ -255,14 +261,8 @@ test('our SCU: find (with C-CANCEL on break), move and get against our server', 
   if (storescp === undefined) return;
   const { files, uids, dir } = await makeStudy(t, 2);
   let cancelled = false;
-  const destPort = await freePort();
   const out = join(dir, 'out');
-  mkdirSync(out);
-  startPeer(t, storescp, ['-aet', 'STORESCP', '-od', out, String(destPort)]);
-  await waitFor(
-    'storescp',
-    async () => (await run('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(destPort)])).code === 0,
-  );
+  const destPort = await storescpDestination(t, storescp, out);
   const { port } = await startServer(t, {
     handlers: {
       async *find(_a, req) {
@@ -354,13 +354,7 @@ test('C-CANCEL from findscu and movescu stops the handler / the sub-operations w
   const { files, uids, dir } = await makeStudy(t, 6);
   let opened = 0;
   const out = join(dir, 'got');
-  mkdirSync(out);
-  const destPort = await freePort();
-  startPeer(t, storescp, ['-aet', 'STORESCP', '-od', out, String(destPort)]);
-  await waitFor(
-    'storescp',
-    async () => (await run('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(destPort)])).code === 0,
-  );
+  const destPort = await storescpDestination(t, storescp, out);
   const { port } = await startServer(t, {
     handlers: {
       async *find(_a, req) {
