@@ -5,11 +5,11 @@
 // file; every few rounds (and after the last) the store is settled as a start-up does and must then hold no orphan blob
 // or temp file. The other kills are settled by the node's own start-up recovery.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Dataset, newUid, SopClass, Tag, TransferSyntax, writeDataset } from '../../src/dicom/index.ts';
+import { newUid, SopClass, TransferSyntax } from '../../src/dicom/index.ts';
 import { Association, Status } from '../../src/dimse/index.ts';
 import { silentLogger } from '../../src/log/index.ts';
 import { openStudyStore, readEncryptionKeyFile, type Store } from '../../src/store/index.ts';
@@ -18,6 +18,7 @@ import { type NodeProcess, spawnNode, startNodeProcess } from '../../bench/our-n
 import { freePort } from '../support/net.ts';
 import { Steps } from '../support/steps.ts';
 import { tempDir } from '../support/tmp.ts';
+import { randomPixelsInstance } from '../support/dicom-files.ts';
 
 const ROUNDS = Number(process.env['KILL_ROUNDS'] ?? 50);
 /** Rounds between settling checks in the test; the node's own start-up recovery settles what the other kills left. */
@@ -30,16 +31,8 @@ const MODALITIES = 2;
  */
 const KILL_AFTER_ACKS = 16;
 
-/** A Secondary Capture instance of random pixels, 1 KB to 200 KB: some fit one 64 KiB blob segment, most need several. */
 function instance(studyUid: string, uid: string): Buffer {
-  const ds = new Dataset()
-    .set(Tag.SOPClassUID, 'UI', SopClass.SecondaryCaptureImageStorage)
-    .set(Tag.SOPInstanceUID, 'UI', uid)
-    .set(Tag.PatientID, 'LO', 'KILL-1')
-    .set(Tag.StudyInstanceUID, 'UI', studyUid)
-    .set(Tag.SeriesInstanceUID, 'UI', `${studyUid}.1`)
-    .set(Tag.PixelData, 'OB', randomBytes(2 * (500 + Math.floor(Math.random() * 100_000))));
-  return writeDataset(ds, TransferSyntax.ExplicitVRLittleEndian);
+  return randomPixelsInstance({ studyUid, uid, patientId: 'KILL-1', maxPixelBytes: 200_000 });
 }
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');

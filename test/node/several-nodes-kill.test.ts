@@ -8,7 +8,7 @@
 // Pushes: the two nodes send studies to a partner from their shared outbox while the one sending is SIGKILLed,
 // HA_PUSH_KILL_ROUNDS times (20): each transfer resumes and is delivered, every instance arrives once.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,7 +19,7 @@ import { type NodeProcess, spawnNode, startNodeProcess } from '../../bench/our-n
 import { createTestCa, issueNodeCertificate } from '../../src/auth/index.ts';
 import { openPostgresPool } from '../../src/database/index.ts';
 import { openPostgresOutbox, verifyReceipt } from '../../src/exchange/index.ts';
-import { Dataset, newUid, SopClass, Tag, TransferSyntax, writeDataset } from '../../src/dicom/index.ts';
+import { newUid, SopClass, TransferSyntax } from '../../src/dicom/index.ts';
 import { Association, Status } from '../../src/dimse/index.ts';
 import { openStudyStore, PostgresStudyIndex, readEncryptionKeyFile } from '../../src/store/index.ts';
 import { call, midden, noord, startExchangeNode } from '../support/exchange.ts';
@@ -29,6 +29,7 @@ import { startPostgres } from '../support/postgres.ts';
 import { startObjectStorage } from '../support/rgw.ts';
 import { Steps } from '../support/steps.ts';
 import { tempDir } from '../support/tmp.ts';
+import { randomPixelsInstance } from '../support/dicom-files.ts';
 
 const ROUNDS = Number(process.env['HA_KILL_ROUNDS'] ?? 20);
 /** Modalities storing at the same time, each on its own association (HAProxy spreads them over the nodes). */
@@ -39,14 +40,7 @@ const AE = 'HOSPITAL';
 const BUCKET = 'hospital-ha';
 
 function instance(studyUid: string, uid: string): Buffer {
-  const ds = new Dataset()
-    .set(Tag.SOPClassUID, 'UI', SopClass.SecondaryCaptureImageStorage)
-    .set(Tag.SOPInstanceUID, 'UI', uid)
-    .set(Tag.PatientID, 'LO', 'HA-1')
-    .set(Tag.StudyInstanceUID, 'UI', studyUid)
-    .set(Tag.SeriesInstanceUID, 'UI', `${studyUid}.1`)
-    .set(Tag.PixelData, 'OB', randomBytes(2 * (500 + Math.floor(Math.random() * 50_000))));
-  return writeDataset(ds, TransferSyntax.ExplicitVRLittleEndian);
+  return randomPixelsInstance({ studyUid, uid, patientId: 'HA-1', maxPixelBytes: 100_000 });
 }
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');

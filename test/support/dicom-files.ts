@@ -1,7 +1,8 @@
 // Reading test DICOM files and comparing what must survive a round trip.
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Dataset, readPart10, Tag, TransferSyntax, writeDataset } from '../../src/dicom/index.ts';
+import { Dataset, readPart10, SopClass, Tag, TransferSyntax, writeDataset } from '../../src/dicom/index.ts';
 
 /** Every file below `dir`, sorted. */
 export function filesIn(dir: string): string[] {
@@ -43,4 +44,24 @@ export async function collect(stream: NodeJS.ReadableStream | AsyncIterable<Buff
   const chunks: Buffer[] = [];
   for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
   return Buffer.concat(chunks);
+}
+
+/**
+ * A Secondary Capture data set (Explicit VR Little Endian) of random pixels, from 1 KB to about `maxPixelBytes`: small
+ * ones fit one 64 KiB blob segment, most need several. For the tests that kill a node while instances arrive.
+ */
+export function randomPixelsInstance(o: {
+  studyUid: string;
+  uid: string;
+  patientId: string;
+  maxPixelBytes: number;
+}): Buffer {
+  const ds = new Dataset()
+    .set(Tag.SOPClassUID, 'UI', SopClass.SecondaryCaptureImageStorage)
+    .set(Tag.SOPInstanceUID, 'UI', o.uid)
+    .set(Tag.PatientID, 'LO', o.patientId)
+    .set(Tag.StudyInstanceUID, 'UI', o.studyUid)
+    .set(Tag.SeriesInstanceUID, 'UI', `${o.studyUid}.1`)
+    .set(Tag.PixelData, 'OB', randomBytes(2 * (500 + Math.floor(Math.random() * (o.maxPixelBytes / 2)))));
+  return writeDataset(ds, TransferSyntax.ExplicitVRLittleEndian);
 }
