@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { queryAsOwner, startPostgres } from '../../test/support/postgres.ts';
-import { openPostgresPool } from '../database/index.ts';
+import { openPostgresPool, type PostgresSettings } from '../database/index.ts';
 import { openPostgresInbox, openSqliteInbox, type Inbox } from './inbox.ts';
 import { type Manifest, parseManifest } from './manifest.ts';
 import { TransferWatch } from './transfer-watch.ts';
@@ -32,6 +32,20 @@ function manifestOf(uids: readonly string[]): Manifest {
   });
   assert.ok(parsed.ok);
   return parsed.manifest;
+}
+
+/** The inboxes of two nodes of one hospital on one PostgreSQL database (undefined where PostgreSQL may be missing). */
+async function twoNodesOneInbox(
+  t: TestContext,
+  database: string,
+): Promise<{ settings: PostgresSettings; here: Inbox; there: Inbox } | undefined> {
+  const server = await startPostgres(t);
+  if (server === undefined) return undefined;
+  const settings = await server.database(database);
+  const here = await openPostgresInbox(openPostgresPool(settings), { ownsPool: true });
+  const there = await openPostgresInbox(openPostgresPool(settings), { ownsPool: true });
+  t.after(() => Promise.all([here.close(), there.close()]));
+  return { settings, here, there };
 }
 
 function inboxFor(t: TestContext): Inbox {
@@ -94,13 +108,10 @@ test('a cancelled retrieve, or a source that goes quiet, gives up the wait', asy
 });
 
 test('on PostgreSQL, a transfer that another node of the hospital takes in reaches the watch here: claimed for both, its instances a batch at a time, its end', async (t) => {
-  const server = await startPostgres(t);
-  if (server === undefined) return;
-  const settings = await server.database('watch');
   // Two nodes behind one address, one inbox: the C-MOVE waits on this one, the source's upload lands on the other.
-  const here = await openPostgresInbox(openPostgresPool(settings), { ownsPool: true });
-  const there = await openPostgresInbox(openPostgresPool(settings), { ownsPool: true });
-  t.after(() => Promise.all([here.close(), there.close()]));
+  const nodes = await twoNodesOneInbox(t, 'watch');
+  if (nodes === undefined) return;
+  const { settings, here, there } = nodes;
   const watch = new TransferWatch(here, async () => new Set(['3.1']));
   t.after(() => watch.close());
   const m = manifestOf(['3.1', '3.2', '3.3', '3.4', '3.5']);
@@ -133,12 +144,9 @@ test('on PostgreSQL, a transfer that another node of the hospital takes in reach
 });
 
 test('on PostgreSQL, a node hears the changes of the other nodes sharing its inbox, not its own (it tells its watches in-process)', async (t) => {
-  const server = await startPostgres(t);
-  if (server === undefined) return;
-  const settings = await server.database('watch_origin');
-  const here = await openPostgresInbox(openPostgresPool(settings), { ownsPool: true });
-  const there = await openPostgresInbox(openPostgresPool(settings), { ownsPool: true });
-  t.after(() => Promise.all([here.close(), there.close()]));
+  const nodes = await twoNodesOneInbox(t, 'watch_origin');
+  if (nodes === undefined) return;
+  const { here, there } = nodes;
   const heard: (string | undefined)[] = [];
   const waiting = new Map<string | undefined, () => void>();
   const hearing = (id: string | undefined): Promise<void> => new Promise((resolve) => waiting.set(id, resolve));
