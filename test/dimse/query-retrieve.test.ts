@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Association, DimseFailure, type OutgoingInstance, Status } from '../../src/dimse/index.ts';
 import { freePort, waitFor } from '../support/net.ts';
+import { storescpDestination } from '../support/dcmtk.ts';
 import { requireTool } from '../support/tools.ts';
 import { tempDir } from '../support/tmp.ts';
 import {
@@ -17,7 +18,6 @@ import {
   ImplicitLE,
   makeInstance,
   run,
-  startPeer,
   startServer,
   StudyRootFind,
   StudyRootGet,
@@ -28,18 +28,6 @@ const QueryRetrieveLevel = 0x00080052;
 const StudyInstanceUID = 0x0020000d;
 const PatientID = 0x00100020;
 const PatientName = 0x00100010;
-
-/** DCMTK's storescp as a C-MOVE destination, writing into `out`: its port, once it answers a C-ECHO. */
-async function storescpDestination(t: TestContext, storescp: string, out: string): Promise<number> {
-  mkdirSync(out);
-  const port = await freePort();
-  startPeer(t, storescp, ['-aet', 'STORESCP', '-od', out, String(port)]);
-  await waitFor(
-    'storescp',
-    async () => (await run('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(port)])).code === 0,
-  );
-  return port;
-}
 
 function studyMatch(uid: string, ts: string): Buffer {
   return encodeIdentifier(
@@ -160,7 +148,9 @@ test('movescu: our server stores the planned instances to a storescp destination
   if (movescu === undefined || storescp === undefined) return;
   const { files, uids, dir } = await makeStudy(t, 3);
   const out = join(dir, 'out');
-  const destPort = await storescpDestination(t, storescp, out);
+  mkdirSync(out);
+  const destPort = await freePort();
+  await storescpDestination(t, { aeTitle: 'STORESCP', port: destPort, dir: out });
   const { port, lines } = await startServer(t, {
     handlers: {
       retrieve: async (_a, req) => {
@@ -262,7 +252,9 @@ test('our SCU: find (with C-CANCEL on break), move and get against our server', 
   const { files, uids, dir } = await makeStudy(t, 2);
   let cancelled = false;
   const out = join(dir, 'out');
-  const destPort = await storescpDestination(t, storescp, out);
+  mkdirSync(out);
+  const destPort = await freePort();
+  await storescpDestination(t, { aeTitle: 'STORESCP', port: destPort, dir: out });
   const { port } = await startServer(t, {
     handlers: {
       async *find(_a, req) {
@@ -354,7 +346,9 @@ test('C-CANCEL from findscu and movescu stops the handler / the sub-operations w
   const { files, uids, dir } = await makeStudy(t, 6);
   let opened = 0;
   const out = join(dir, 'got');
-  const destPort = await storescpDestination(t, storescp, out);
+  mkdirSync(out);
+  const destPort = await freePort();
+  await storescpDestination(t, { aeTitle: 'STORESCP', port: destPort, dir: out });
   const { port } = await startServer(t, {
     handlers: {
       async *find(_a, req) {

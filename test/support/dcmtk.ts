@@ -16,7 +16,6 @@ export const wholeStudy = (studyInstanceUid: string): string[] => [
   `StudyInstanceUID=${studyInstanceUid}`,
 ];
 
-/** DCMTK's storescp as a C-MOVE destination, writing into `dir`; it answers C-ECHO before this resolves. */
 /**
  * movescu as a PACS retrieves a study into itself: a C-MOVE (study root) to `calledAe` on this machine, with the PACS's
  * own AE title as the destination; verbose, so each pending response shows.
@@ -40,6 +39,7 @@ export function moveIntoPacs(
   ]);
 }
 
+/** DCMTK's storescp as a C-MOVE destination, writing into `dir`; it answers C-ECHO before this resolves. */
 export async function storescpDestination(
   t: TestContext,
   o: { aeTitle: string; port: number; dir: string; flags?: readonly string[] },
