@@ -1,14 +1,18 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  ListObjectsV2Command,
-  NoSuchKey,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
+
+/**
+ * The AWS SDK, loaded when the node first uses object storage: it is a fifth of what a node loads at start (0.1 s of
+ * every start and every command here), and a node on the embedded default never needs it.
+ */
+type Sdk = typeof import('@aws-sdk/client-s3') & typeof import('@aws-sdk/lib-storage');
+let sdk: Promise<Sdk> | undefined;
+const loadSdk = (): Promise<Sdk> =>
+  (sdk ??= Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage')]).then(([s3, storage]) => ({
+    ...s3,
+    ...storage,
+  })));
 
 /** Where a hospital's object storage is (any S3-compatible service: Ceph's RADOS gateway, MinIO, AWS). */
 export interface ObjectStorageSettings {
@@ -27,7 +31,7 @@ export interface ObjectStorageSettings {
 export async function objectStorageProblem(s: ObjectStorageSettings): Promise<string | undefined> {
   let bucket: ObjectBucket | undefined;
   try {
-    bucket = new ObjectBucket(s);
+    bucket = await ObjectBucket.open(s);
     return await bucket.problem();
   } catch (err) {
     // The key files could not be read.
@@ -39,13 +43,19 @@ export async function objectStorageProblem(s: ObjectStorageSettings): Promise<st
 
 /** The bucket's objects as the blob store uses them: whole or by ranges, streamed both ways, under one prefix. */
 export class ObjectBucket {
+  readonly #sdk: Sdk;
   readonly #client: S3Client;
   readonly #bucket: string;
   readonly #prefix: string;
 
-  constructor(s: ObjectStorageSettings, prefix = 'blobs/') {
+  static async open(s: ObjectStorageSettings, prefix = 'blobs/'): Promise<ObjectBucket> {
+    return new ObjectBucket(await loadSdk(), s, prefix);
+  }
+
+  private constructor(sdk: Sdk, s: ObjectStorageSettings, prefix: string) {
     const read = (path: string): string => readFileSync(path, 'utf8').replace(/\r?\n$/, '');
-    this.#client = new S3Client({
+    this.#sdk = sdk;
+    this.#client = new sdk.S3Client({
       endpoint: s.endpoint,
       region: s.region,
       // Path-style addressing: an on-premises gateway has no wildcard DNS name per bucket.
@@ -63,7 +73,7 @@ export class ObjectBucket {
   /** Undefined when the bucket can be reached with these credentials, else the service's (or network's) answer. */
   async problem(): Promise<string | undefined> {
     try {
-      await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
+      await this.#client.send(new this.#sdk.HeadBucketCommand({ Bucket: this.#bucket }));
       return undefined;
     } catch (err) {
       return `${(err as Error).name}: ${(err as Error).message}`;
@@ -72,7 +82,7 @@ export class ObjectBucket {
 
   /** Streams `body` into the object, in parts when it is large; the object appears whole or not at all. */
   async put(name: string, body: NodeJS.ReadableStream): Promise<void> {
-    await new Upload({
+    await new this.#sdk.Upload({
       client: this.#client,
       params: { Bucket: this.#bucket, Key: this.#prefix + name, Body: body as Readable },
       partSize: 8 * 1024 * 1024,
@@ -83,10 +93,12 @@ export class ObjectBucket {
   /** The object's bytes as they stream in, or undefined when there is no such object. */
   async get(name: string): Promise<NodeJS.ReadableStream | undefined> {
     try {
-      const r = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + name }));
+      const r = await this.#client.send(
+        new this.#sdk.GetObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + name }),
+      );
       return r.Body as Readable;
     } catch (err) {
-      if (err instanceof NoSuchKey) return undefined;
+      if (err instanceof this.#sdk.NoSuchKey) return undefined;
       throw err;
     }
   }
@@ -101,7 +113,7 @@ export class ObjectBucket {
   ): Promise<{ body: NodeJS.ReadableStream; size: number } | undefined> {
     try {
       const r = await this.#client.send(
-        new GetObjectCommand({
+        new this.#sdk.GetObjectCommand({
           Bucket: this.#bucket,
           Key: this.#prefix + name,
           Range: `bytes=${range.start}-${range.end - 1}`,
@@ -113,21 +125,21 @@ export class ObjectBucket {
         throw new Error(`the object storage answered a range without its size (${r.ContentRange})`);
       return { body: r.Body as Readable, size };
     } catch (err) {
-      if (err instanceof NoSuchKey) return undefined;
+      if (err instanceof this.#sdk.NoSuchKey) return undefined;
       throw err;
     }
   }
 
   /** Idempotent: deleting an object that is not there succeeds. */
   async delete(name: string): Promise<void> {
-    await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + name }));
+    await this.#client.send(new this.#sdk.DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + name }));
   }
 
   async *list(): AsyncIterable<string> {
     let token: string | undefined;
     do {
       const page = await this.#client.send(
-        new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix, ContinuationToken: token }),
+        new this.#sdk.ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix, ContinuationToken: token }),
       );
       for (const o of page.Contents ?? []) if (o.Key !== undefined) yield o.Key.slice(this.#prefix.length);
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;

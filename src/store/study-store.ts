@@ -56,7 +56,7 @@ export async function openStudyStore(o: {
       );
     await local.init();
     if (o.objects !== undefined) {
-      bucket = new ObjectBucket(o.objects.settings, o.objects.prefix);
+      bucket = await ObjectBucket.open(o.objects.settings, o.objects.prefix);
       const problem = await bucket.problem();
       if (problem !== undefined)
         throw new StoreError(
