@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createTransport } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { ShareConfig } from '../config/index.ts';
 
 /** An e-mail to a share's recipient. It names the hospital and the link, never the patient or the study. */
@@ -20,13 +20,14 @@ export interface Mailer {
  * link is half of what opens a share), and its certificate is checked (against `caFile` when the server has a private CA).
  */
 export function smtpMailer(c: ShareConfig['smtp']): Mailer {
-  const transport = createTransport({
+  // The files are read now, so that a node whose mail settings cannot be read says so at start, not at the first share.
+  const options = {
     host: c.host,
     port: c.port,
     secure: false,
     requireTLS: true,
     tls: {
-      minVersion: 'TLSv1.2',
+      minVersion: 'TLSv1.2' as const,
       ...(c.caFile !== undefined ? { ca: readFileSync(c.caFile) } : {}),
     },
     ...(c.username !== undefined && c.passwordFile !== undefined
@@ -34,12 +35,21 @@ export function smtpMailer(c: ShareConfig['smtp']): Mailer {
       : {}),
     connectionTimeout: 15_000,
     socketTimeout: 30_000,
-  });
+  };
+  // nodemailer loads with the first message: a tenth of a second of every start otherwise, for a node that may never
+  // share a study.
+  let transport: Promise<Transporter> | undefined;
   return {
     send: async (m) => {
-      await transport.sendMail({ from: c.from, to: m.to, subject: m.subject, text: m.text });
+      transport ??= import('nodemailer').then(({ createTransport }) => createTransport(options));
+      await (await transport).sendMail({ from: c.from, to: m.to, subject: m.subject, text: m.text });
     },
-    close: () => transport.close(),
+    close: () => {
+      void transport?.then(
+        (t) => t.close(),
+        () => undefined,
+      );
+    },
   };
 }
 
