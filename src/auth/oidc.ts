@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:https';
-import * as oidc from 'openid-client';
+import type * as Oidc from 'openid-client';
 import type { Role } from './roles.ts';
 
 /** What the node needs to sign people in through the hospital's identity provider. */
@@ -162,12 +162,19 @@ const MAX_RESPONSE_BYTES = 1024 * 1024;
  * profile completed from the userinfo endpoint where the ID token leaves claims out. The provider's metadata is read on
  * first use, so a node starts while its identity provider is down; a failed read is retried on the next sign-in.
  */
+/**
+ * openid-client, loaded at the first sign-in through the identity provider: a node (or a command) that never signs
+ * anyone in that way does not load it at start.
+ */
+let client: Promise<typeof import('openid-client')> | undefined;
+const openidClient = (): Promise<typeof import('openid-client')> => (client ??= import('openid-client'));
+
 export class OidcSignIn {
   readonly #s: OidcSettings;
   readonly #pending = new Map<string, Pending>();
   readonly #devices = new Map<string, PendingDevice>();
   readonly #now: () => number;
-  #configuration: Promise<oidc.Configuration> | undefined;
+  #configuration: Promise<Oidc.Configuration> | undefined;
 
   constructor(settings: OidcSettings, now: () => number = Date.now) {
     this.#s = settings;
@@ -185,6 +192,7 @@ export class OidcSignIn {
 
   /** Where to send the browser, and the state that binds the callback to this browser (kept in a cookie). */
   async begin(): Promise<{ url: string; state: string }> {
+    const oidc = await openidClient();
     const configuration = await this.#config();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
@@ -225,13 +233,14 @@ export class OidcSignIn {
     const error = callback.searchParams.get('error');
     if (error !== null)
       return { ok: false, reason: 'provider-error', detail: `the identity provider answered ${error.slice(0, 100)}` };
-    let configuration: oidc.Configuration;
+    let configuration: Oidc.Configuration;
     try {
       configuration = await this.#config();
     } catch (err) {
       return { ok: false, reason: 'provider-unreachable', detail: describe(err) };
     }
     try {
+      const oidc = await openidClient();
       const tokens = await oidc.authorizationCodeGrant(configuration, callback, {
         pkceCodeVerifier: pending.codeVerifier,
         expectedNonce: pending.nonce,
@@ -250,6 +259,7 @@ export class OidcSignIn {
    * flow.
    */
   async beginDevice(): Promise<DeviceSignIn | undefined> {
+    const oidc = await openidClient();
     const configuration = await this.#config();
     if (configuration.serverMetadata().device_authorization_endpoint === undefined) return undefined;
     const response = await oidc.initiateDeviceAuthorization(configuration, {
@@ -334,8 +344,8 @@ export class OidcSignIn {
 
   /** The identity in a token response: the ID token decides who and how; userinfo only fills in profile claims. */
   async #identityFrom(
-    configuration: oidc.Configuration,
-    tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
+    configuration: Oidc.Configuration,
+    tokens: Oidc.TokenEndpointResponse & Oidc.TokenEndpointResponseHelpers,
   ): Promise<OidcOutcome> {
     const idClaims = tokens.claims();
     if (idClaims === undefined)
@@ -348,13 +358,14 @@ export class OidcSignIn {
     ].some((c) => c !== undefined && !(c in idClaims));
     const userInfo =
       missing && configuration.serverMetadata().userinfo_endpoint !== undefined
-        ? await oidc.fetchUserInfo(configuration, tokens.access_token, idClaims.sub)
+        ? await (await openidClient()).fetchUserInfo(configuration, tokens.access_token, idClaims.sub)
         : {};
     return identityOf(this.#s, { ...userInfo, ...idClaims });
   }
 
-  #config(): Promise<oidc.Configuration> {
+  #config(): Promise<Oidc.Configuration> {
     this.#configuration ??= (async () => {
+      const oidc = await openidClient();
       const fetch = fetchTrusting(this.#s.ca);
       const configuration = await oidc.discovery(
         new URL(this.#s.issuer),
@@ -396,7 +407,7 @@ function describe(err: unknown): string {
  * A fetch that trusts the configured CA (Node's own fetch takes no CA option) and caps the answer's size. No
  * redirects are followed: openid-client asks for none.
  */
-function fetchTrusting(ca: string | Buffer | undefined): oidc.CustomFetch {
+function fetchTrusting(ca: string | Buffer | undefined): Oidc.CustomFetch {
   return (url, options) =>
     new Promise<Response>((resolve, reject) => {
       const body = options.body;
