@@ -63,11 +63,9 @@ import { HttpsRegistryClient, readNetworkKeyFile, type RegistryClient } from '..
 import { registerWorkspaceRoutes, WORKSPACE_ROOT } from '../workspace/index.ts';
 import {
   httpsSmsGateway,
-  hostKeyFingerprint,
   offlineViewerPage,
   Quarantine,
-  SftpServer,
-  sftpHostKey,
+  loadSftp,
   registerShareRoutes,
   registerUploadRoutes,
   Shares,
@@ -440,8 +438,9 @@ export async function startNode(
     // The viewer that goes into each share's zip, from the built web app (read once).
     const offlineViewer = config.share !== undefined ? offlineViewerPage(WORKSPACE_ROOT) : undefined;
     // Read (or made) before the workspace's routes, which tell partners the key's fingerprint.
+    const sftpSide = config.share?.sftp !== undefined ? await loadSftp() : undefined;
     const sftpHostKeyText =
-      config.share?.sftp !== undefined ? await sftpHostKey(join(config.dataDir, 'sftp-host-key')) : undefined;
+      sftpSide !== undefined ? await sftpSide.sftpHostKey(join(config.dataDir, 'sftp-host-key')) : undefined;
     /** Enabled partner accounts, read when asked: an admin may add one at any time. */
     const partnerAccounts = async (): Promise<{ id: string; username: string; organization: string }[]> =>
       (await accounts.list()).flatMap((a) =>
@@ -727,8 +726,8 @@ export async function startNode(
               pacs: config.dimse.peers,
               oidc: oidcSignIn !== undefined,
               sftp:
-                sftpHostKeyText !== undefined && config.share?.sftp !== undefined
-                  ? { port: config.share.sftp.port, hostKeyFingerprint: hostKeyFingerprint(sftpHostKeyText) }
+                sftpSide !== undefined && sftpHostKeyText !== undefined && config.share?.sftp !== undefined
+                  ? { port: config.share.sftp.port, hostKeyFingerprint: sftpSide.hostKeyFingerprint(sftpHostKeyText) }
                   : undefined,
               partnerAccounts: async () =>
                 (await partnerAccounts()).map((a) => ({ username: a.username, organization: a.organization })),
@@ -1020,9 +1019,15 @@ export async function startNode(
         (err: unknown) => logger.warn({ err }, 'the reader and packing threads did not start; the first transfer will'),
       );
       const sftpConfig = config.share?.sftp;
-      if (sftpConfig !== undefined && shares !== undefined && quarantine !== undefined && config.share !== undefined) {
+      if (
+        sftpSide !== undefined &&
+        sftpConfig !== undefined &&
+        shares !== undefined &&
+        quarantine !== undefined &&
+        config.share !== undefined
+      ) {
         const hostKey = sftpHostKeyText ?? '';
-        const sftp = new SftpServer({
+        const sftp = new sftpSide.SftpServer({
           hostKey,
           accounts,
           shares,
@@ -1042,7 +1047,7 @@ export async function startNode(
         );
         closers.push(() => sftp.close());
         logger.info(
-          { host: sftpConfig.host, port: sftpPort, hostKey: hostKeyFingerprint(hostKey) },
+          { host: sftpConfig.host, port: sftpPort, hostKey: sftpSide.hostKeyFingerprint(hostKey) },
           'SFTP listening (partner accounts)',
         );
       }

@@ -29,6 +29,9 @@ export {
   type UploadStore,
 } from './upload/upload-store.ts';
 export type { RefusalKind } from './upload/intake.ts';
-export { hostKeyFingerprint, SftpServer } from './sftp/sftp-server.ts';
-export { sftpHostKey } from './sftp/host-key.ts';
+/**
+ * The SFTP server for partner accounts, with ssh2 and its native crypto: loaded only by a node that serves SFTP, as
+ * every other node would spend some 40 ms of each start and command on it.
+ */
+export const loadSftp = (): Promise<typeof import('./sftp/sftp-side.ts')> => import('./sftp/sftp-side.ts');
 export { offlineViewerPage } from './offline-viewer.ts';
