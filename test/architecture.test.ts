@@ -101,7 +101,11 @@ const allowed: Readonly<Record<string, readonly string[]>> = {
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  return [...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1] ?? '');
+  return [
+    ...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm),
+    // What loads when first needed (`await import('../x/index.ts')`) follows the same layering.
+    ...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+  ].map((m) => m[1] ?? '');
 }
 
 test('domains import only the domains the architecture allows, and only through their index.ts', () => {
