@@ -1,12 +1,10 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { ConfigInvalidError, configTemplate, parseConfig, type TemplateValues } from '../config/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import { generateEncryptionKey } from '../store/index.ts';
-
-export const CONFIG_FILE_NAME = 'beeldbrug.yaml';
+import { CONFIG_FILE_NAME } from './command-line.ts';
 
 export interface InitResult {
   configPath: string;
@@ -89,20 +87,4 @@ function checkInitValues(text: string, configPath: string, values: TemplateValue
       `init wrote nothing; these values are not valid:\n${lines.join('\n')}`,
     );
   }
-}
-
-/** `AE@host:port` or `AE@host` on the command line; a commander argument parser, so a mistake is a usage error. */
-export function parsePeerOption(text: string): TemplateValues['peers'][number] {
-  const m = /^([^@]{1,16})@([^:@]+)(?::(\d{1,5}))?$/.exec(text);
-  if (m === null || m[1] === undefined || m[2] === undefined) {
-    throw new InvalidArgumentError(
-      'write the PACS or modality as AE@host or AE@host:port, for example PACS@10.0.0.5:104 (an AE title is at most 16 characters)',
-    );
-  }
-  return {
-    aeTitle: m[1],
-    host: m[2],
-    ...(m[3] !== undefined ? { port: Number(m[3]) } : {}),
-    description: 'added by beeldbrug init',
-  };
 }

@@ -1,35 +1,14 @@
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { loadConfig, loadRegistryConfig } from '../config/index.ts';
-import {
-  initRegistry,
-  migrateRegistryFromCli,
-  REGISTRY_CONFIG_FILE_NAME,
-  serveRegistry,
-  writeNetworkKey,
-} from './registry-command.ts';
-import { timelineFromCli } from './timeline-command.ts';
-import { createLogger } from '../log/index.ts';
-import { BEELDBRUG_VERSION, startNode } from '../node/index.ts';
-import { synthesize } from '../synth/index.ts';
-import { runDemo } from './demo-command.ts';
-import { makeCa, makeNodeCertificate } from './pki-command.ts';
-import { parseDuration, sendFromCli } from './send-command.ts';
-import { loginFromCli, logoutFromCli } from './login-command.ts';
-import {
-  acceptAuditHeadFromCli,
-  type AuditListOptions,
-  listAuditFromCli,
-  verifyAuditFromCli,
-} from './audit-command.ts';
-import { doctorFromCli } from './doctor-command.ts';
-import { migrateFromCli } from './migrate-command.ts';
-import { addUserFromCli, readStdin } from './user-command.ts';
+import { BEELDBRUG_VERSION, loadConfig, loadRegistryConfig } from '../config/index.ts';
 import { ROLES, type Role } from '../auth/index.ts';
-import { CONFIG_FILE_NAME, initNode, parsePeerOption } from './init-command.ts';
-import { untilSignal } from './signals.ts';
 import { BeeldbrugError } from '../errors/index.ts';
+import type { AuditListOptions } from './audit-command.ts';
 import { CliProgram, printJson } from './cli-output.ts';
+import { CONFIG_FILE_NAME, parseDuration, parsePeerOption, REGISTRY_CONFIG_FILE_NAME } from './command-line.ts';
+
+// Each command's module loads when that command runs (`await import` in its action): the node with everything it
+// serves is most of a second to load, which `beeldbrug --help`, a usage error or `beeldbrug login` need not wait for.
 
 const positiveInt = (v: string): number => {
   const n = Number(v);
@@ -93,7 +72,7 @@ export function buildProgram(): Command {
     )
     .option('--json', JSON_HELP)
     .action(
-      (
+      async (
         dir: string,
         o: {
           name: string;
@@ -105,6 +84,7 @@ export function buildProgram(): Command {
           json?: boolean;
         },
       ) => {
+        const { initNode } = await import('./init-command.ts');
         const written = initNode(resolve(dir), {
           nodeName: o.name,
           organizationName: o.organization,
@@ -135,6 +115,11 @@ export function buildProgram(): Command {
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .action(async (o: { config: string }) => {
       const config = loadConfig(o.config);
+      const [{ createLogger }, { startNode }, { untilSignal }] = await Promise.all([
+        import('../log/index.ts'),
+        import('../node/index.ts'),
+        import('./signals.ts'),
+      ]);
       const logger = createLogger({ level: config.log.level, name: config.node.name });
       const node = await startNode(config, logger);
       process.stdout.write(`READY ${config.dimse.aeTitle} dimse=${node.dimsePorts.join(',')}\n`);
@@ -152,6 +137,7 @@ export function buildProgram(): Command {
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .option('--json', JSON_HELP)
     .action(async (o: { config: string; json?: boolean }) => {
+      const { verifyAuditFromCli } = await import('./audit-command.ts');
       process.exitCode = await verifyAuditFromCli(loadConfig(o.config), process.stdout, o.json === true);
     });
   audit
@@ -162,6 +148,7 @@ export function buildProgram(): Command {
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .requiredOption('--reason <text>', 'why, in words an auditor reads')
     .action(async (o: { config: string; reason: string }) => {
+      const { acceptAuditHeadFromCli } = await import('./audit-command.ts');
       process.exitCode = await acceptAuditHeadFromCli(loadConfig(o.config), o.reason);
     });
   audit
@@ -178,6 +165,7 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'at most this many records (default 1000)', (v) => Number.parseInt(v, 10))
     .option('--json', JSON_HELP)
     .action(async (o: AuditListOptions & { json?: boolean }) => {
+      const { listAuditFromCli } = await import('./audit-command.ts');
       await listAuditFromCli(o, process.stdout, o.json === true);
     });
 
@@ -189,6 +177,7 @@ export function buildProgram(): Command {
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .option('--json', JSON_HELP)
     .action(async (o: { config: string; json?: boolean }) => {
+      const { migrateFromCli } = await import('./migrate-command.ts');
       process.exitCode = await migrateFromCli(loadConfig(o.config), process.stdout, o.json === true);
     });
 
@@ -200,6 +189,7 @@ export function buildProgram(): Command {
     .requiredOption('-c, --config <file>', `configuration file (${CONFIG_FILE_NAME})`)
     .option('--json', JSON_HELP)
     .action(async (o: { config: string; json?: boolean }) => {
+      const { doctorFromCli } = await import('./doctor-command.ts');
       process.exitCode = await doctorFromCli(loadConfig(o.config), process.stdout, o.json === true);
     });
 
@@ -242,6 +232,7 @@ export function buildProgram(): Command {
           );
         }
         const config = loadConfig(o.config);
+        const { addUserFromCli, readStdin } = await import('./user-command.ts');
         const password = await readStdin();
         await addUserFromCli(
           config,
@@ -267,6 +258,7 @@ export function buildProgram(): Command {
     .option('-s, --seed <n>', 'seed: the same seed gives the same data', positiveInt, 1)
     .option('--json', JSON_HELP)
     .action(async (o: { out: string; patients: number; seed: number; json?: boolean }) => {
+      const { synthesize } = await import('../synth/index.ts');
       const result = await synthesize({ outDir: resolve(o.out), patients: o.patients, seed: o.seed });
       if (o.json === true) {
         printJson({ outDir: resolve(o.out), ...result });
@@ -288,6 +280,7 @@ export function buildProgram(): Command {
     .option('--patients <n>', 'synthetic patients per hospital on first start', positiveInt, 4)
     .option('--exit-when-ready', 'stop after start-up (for tests)')
     .action(async (o: { dir: string; basePort: number; patients: number; exitWhenReady?: boolean }) => {
+      const { runDemo } = await import('./demo-command.ts');
       await runDemo({
         dir: resolve(o.dir),
         basePort: o.basePort,
@@ -309,6 +302,7 @@ export function buildProgram(): Command {
       "the CA certificate that signed the node's server certificate (PEM); the system's CAs otherwise",
     )
     .action(async (o: { node: string; username?: string; oidc?: boolean; ca?: string }) => {
+      const { loginFromCli } = await import('./login-command.ts');
       await loginFromCli({
         node: o.node,
         ...(o.username !== undefined ? { username: o.username } : {}),
@@ -321,6 +315,7 @@ export function buildProgram(): Command {
     .command('logout')
     .description('end your session at the node and remove the saved sign-in')
     .action(async () => {
+      const { logoutFromCli } = await import('./login-command.ts');
       await logoutFromCli();
     });
 
@@ -359,6 +354,7 @@ export function buildProgram(): Command {
         maxAttempts?: number;
         wait: boolean;
       }) => {
+        const { sendFromCli } = await import('./send-command.ts');
         await sendFromCli({
           study: o.study,
           to: o.to,
@@ -387,6 +383,7 @@ export function buildProgram(): Command {
     )
     .option('--wait <seconds>', 'with --retrieve: wait this long for it to arrive (0: do not wait)', positiveInt, 300)
     .action(async (bsn: string, o: { reports?: boolean; json?: boolean; retrieve?: string; wait: number }) => {
+      const { timelineFromCli } = await import('./timeline-command.ts');
       await timelineFromCli({
         bsn,
         includeReports: o.reports === true,
@@ -405,6 +402,7 @@ export function buildProgram(): Command {
     .requiredOption('-c, --config <file>', `registry configuration file (${REGISTRY_CONFIG_FILE_NAME})`)
     .option('--json', JSON_HELP)
     .action(async (o: { config: string; json?: boolean }) => {
+      const { migrateRegistryFromCli } = await import('./registry-command.ts');
       process.exitCode = await migrateRegistryFromCli(loadRegistryConfig(o.config), process.stdout, o.json === true);
     });
   registry
@@ -413,6 +411,10 @@ export function buildProgram(): Command {
     .requiredOption('-c, --config <file>', `registry configuration file (${REGISTRY_CONFIG_FILE_NAME})`)
     .action(async (o: { config: string }) => {
       const config = loadRegistryConfig(o.config);
+      const [{ createLogger }, { serveRegistry }] = await Promise.all([
+        import('../log/index.ts'),
+        import('./registry-command.ts'),
+      ]);
       await serveRegistry(config, createLogger({ level: config.log.level, name: config.registry.name }));
     });
   registry
@@ -434,7 +436,7 @@ export function buildProgram(): Command {
     )
     .option('--json', JSON_HELP)
     .action(
-      (
+      async (
         dir: string,
         o: {
           name: string;
@@ -452,6 +454,7 @@ export function buildProgram(): Command {
             'name at least one organization that may call the registry: --client URA:name (repeatable); the registry refuses every other caller',
           );
         }
+        const { initRegistry } = await import('./registry-command.ts');
         const path = initRegistry(resolve(dir), {
           name: o.name,
           organization: { name: o.organization, ura: o.ura },
@@ -468,7 +471,8 @@ export function buildProgram(): Command {
     .description('write a fresh network key for BSN pseudonyms (give every node a copy, never the registry)')
     .requiredOption('-o, --out <file>', 'where to write it')
     .option('--json', JSON_HELP)
-    .action((o: { out: string; json?: boolean }) => {
+    .action(async (o: { out: string; json?: boolean }) => {
+      const { writeNetworkKey } = await import('./registry-command.ts');
       writeNetworkKey(resolve(o.out));
       if (o.json === true) printJson({ keyPath: resolve(o.out) });
       else process.stdout.write(`wrote ${resolve(o.out)}\n`);
@@ -483,7 +487,8 @@ export function buildProgram(): Command {
     .requiredOption('-o, --out <dir>', 'folder for the CA')
     .option('--name <cn>', 'the CA common name', 'Beeldbrug test CA')
     .option('--json', JSON_HELP)
-    .action((o: { out: string; name: string; json?: boolean }) => {
+    .action(async (o: { out: string; name: string; json?: boolean }) => {
+      const { makeCa } = await import('./pki-command.ts');
       const written = makeCa(resolve(o.out), o.name);
       if (o.json === true) printJson(written);
       else
@@ -509,7 +514,7 @@ export function buildProgram(): Command {
     )
     .option('--json', JSON_HELP)
     .action(
-      (o: {
+      async (o: {
         ca: string;
         out: string;
         name: string;
@@ -519,6 +524,7 @@ export function buildProgram(): Command {
         json?: boolean;
       }) => {
         const hosts = o.host.length > 0 ? o.host : ['localhost', '127.0.0.1'];
+        const { makeNodeCertificate } = await import('./pki-command.ts');
         const r = makeNodeCertificate(resolve(o.ca), resolve(o.out), {
           commonName: o.name,
           organization: o.organization,

@@ -8,10 +8,9 @@ import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { migrateRegistry, openRegistryStore, startRegistry } from '../registry/index.ts';
 import { printJson } from './cli-output.ts';
+import { REGISTRY_CONFIG_FILE_NAME } from './command-line.ts';
 import { tableCopyLine } from './migrate-command.ts';
 import { untilSignal } from './signals.ts';
-
-export const REGISTRY_CONFIG_FILE_NAME = 'registry.yaml';
 
 /** A fresh network key for BSN pseudonyms: 32 random bytes, base64. Every node of the network gets a copy; the registry none. */
 export function writeNetworkKey(path: string): void {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { OutboxTransfer } from './node-api-client.ts';
-import { parseDuration, retryLine } from './send-command.ts';
+import { parseDuration } from './command-line.ts';
+import { retryLine } from './send-command.ts';
 
 test('send: --give-up-after takes seconds, minutes or hours', () => {
   assert.deepEqual(['90', '90s', '10m', '2h', ' 5m ', 'soon', '1.5h', '-3s', ''].map(parseDuration), [

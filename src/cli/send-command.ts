@@ -40,14 +40,6 @@ export function retryLine(t: OutboxTransfer, now = Date.now()): string | undefin
   return `attempt ${t.attempts} failed: ${t.lastError}; the node tries again ${when}`;
 }
 
-/** "90s", "10m", "2h" or a number of seconds. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+)\s*(s|m|h)?$/.exec(text.trim());
-  if (m === null) return undefined;
-  const n = Number(m[1]);
-  return m[2] === 'h' ? n * 3600 : m[2] === 'm' ? n * 60 : n;
-}
-
 /**
  * `beeldbrug send`: asks the node (as the signed-in person, over its HTTPS API) to queue a study for a partner, and
  * follows it until it is delivered, fails, or the bound the user set has passed. The running node does the sending,

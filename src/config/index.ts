@@ -15,3 +15,4 @@ export { ConfigInvalidError, loadConfig, loadRegistryConfig, parseConfig, parseR
 export { closestKey, type ConfigIssue } from './config-issues.ts';
 export { registryConfigSchema, type RegistryConfig } from './registry-schema.ts';
 export { configTemplate, type TemplateValues } from './template.ts';
+export { BEELDBRUG_VERSION } from './version.ts';

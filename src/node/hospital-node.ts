@@ -2,7 +2,7 @@ import { createPrivateKey, hkdfSync, type X509Certificate } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BSN_ISSUER_OID } from '../patient/index.ts';
-import type { Config } from '../config/index.ts';
+import { BEELDBRUG_VERSION, type Config } from '../config/index.ts';
 import { DimseServer } from '../dimse/index.ts';
 import type { AuditTrail } from '../audit/index.ts';
 import { openAuditTrail } from './audit-trail.ts';
@@ -16,7 +16,6 @@ import { registerAccountAdminRoutes } from './account-admin-routes.ts';
 import { registerMetricsRoute, registerNodeAdminRoutes } from './node-admin-routes.ts';
 import { registerPacsRoutes } from './pacs-routes.ts';
 import { NodeMetrics } from '../metrics/index.ts';
-import { BEELDBRUG_VERSION } from './version.ts';
 import { SignInRateLimit } from '../auth/index.ts';
 import {
   ArrivalNotifier,

@@ -8,7 +8,6 @@ export { runDoctor, PROBE_AE_TITLE, type Finding, type FindingLevel } from './do
 export { insecureSettings, isLoopback, type InsecureSetting } from './secure-defaults.ts';
 export { insecureFiles } from './insecure-files.ts';
 export type { AuditChainView, SessionUser, SessionView } from './account-routes.ts';
-export { BEELDBRUG_VERSION } from './version.ts';
 export { openSqlitePrefetchDeliveries, type PendingDelivery, type PrefetchDeliveries } from './prefetch-deliveries.ts';
 export { migrateToDatabase, type MigrationReport } from './migrate.ts';
 /** Counts of rows in the words the migrations' messages use. */
