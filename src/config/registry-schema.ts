@@ -85,7 +85,7 @@ export const registryConfigSchema = z.strictObject({
         .boolean()
         .default(false)
         .describe(
-          "read the localizations and consent terms into that cache at start, before serving (on PostgreSQL: into the server's and the OS's cache)",
+          "read the localizations and consent terms into that cache at start, before serving (on PostgreSQL: their indexes, which every question is answered from, into the server's and the OS's cache)",
         ),
     })
     .default({ sizeMb: 64, warm: false })

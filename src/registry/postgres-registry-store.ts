@@ -348,12 +348,24 @@ export class PostgresRegistryStore implements RegistryStore {
     });
   }
 
+  /**
+   * Reads the two indexes every question is answered from, so that the first questions after a start find them in
+   * memory (the server's cache and the OS page cache). A plain count let PostgreSQL choose what to read (a table, or
+   * its smallest index), not what a question reads: on the 18-million-patient benchmark from a cold OS cache it took 9 s
+   * and the registry then answered 2,907 questions/s; reading the indexes takes 50 s and gave 7,444/s.
+   */
   async warm(): Promise<{ locations: number; consents: number }> {
-    const count = async (sql: string): Promise<number> => (await this.#pool.query<{ n: number }>(sql)).rows[0]?.n ?? 0;
-    return {
-      locations: await count('SELECT count(*) AS n FROM locations'),
-      consents: await count('SELECT count(*) AS n FROM consents'),
-    };
+    return inPostgresTransaction(this.#pool, async (client) => {
+      // Only the indexes: the count walks each from its first pseudonym on.
+      await client.query('SET LOCAL enable_seqscan = off');
+      await client.query('SET LOCAL enable_bitmapscan = off');
+      const count = async (table: 'locations' | 'consents'): Promise<number> =>
+        Number(
+          (await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE pseudonym >= '\\x'::bytea`))
+            .rows[0]?.n ?? 0,
+        );
+      return { locations: await count('locations'), consents: await count('consents') };
+    });
   }
 
   async close(): Promise<void> {
