@@ -161,13 +161,9 @@ const MAX_RESPONSE_BYTES = 1024 * 1024;
  * signature checked against the provider's published keys (besides issuer, audience, expiry and nonce), and the
  * profile completed from the userinfo endpoint where the ID token leaves claims out. The provider's metadata is read on
  * first use, so a node starts while its identity provider is down; a failed read is retried on the next sign-in.
+ * openid-client itself loads at the first sign-in too: a node (or a command) that never signs anyone in this way does
+ * not load it at start.
  */
-/**
- * openid-client, loaded at the first sign-in through the identity provider: a node (or a command) that never signs
- * anyone in that way does not load it at start.
- */
-let client: Promise<typeof import('openid-client')> | undefined;
-const openidClient = (): Promise<typeof import('openid-client')> => (client ??= import('openid-client'));
 
 export class OidcSignIn {
   readonly #s: OidcSettings;
@@ -192,7 +188,7 @@ export class OidcSignIn {
 
   /** Where to send the browser, and the state that binds the callback to this browser (kept in a cookie). */
   async begin(): Promise<{ url: string; state: string }> {
-    const oidc = await openidClient();
+    const oidc = await import('openid-client');
     const configuration = await this.#config();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
@@ -240,7 +236,7 @@ export class OidcSignIn {
       return { ok: false, reason: 'provider-unreachable', detail: describe(err) };
     }
     try {
-      const oidc = await openidClient();
+      const oidc = await import('openid-client');
       const tokens = await oidc.authorizationCodeGrant(configuration, callback, {
         pkceCodeVerifier: pending.codeVerifier,
         expectedNonce: pending.nonce,
@@ -259,7 +255,7 @@ export class OidcSignIn {
    * flow.
    */
   async beginDevice(): Promise<DeviceSignIn | undefined> {
-    const oidc = await openidClient();
+    const oidc = await import('openid-client');
     const configuration = await this.#config();
     if (configuration.serverMetadata().device_authorization_endpoint === undefined) return undefined;
     const response = await oidc.initiateDeviceAuthorization(configuration, {
@@ -358,14 +354,14 @@ export class OidcSignIn {
     ].some((c) => c !== undefined && !(c in idClaims));
     const userInfo =
       missing && configuration.serverMetadata().userinfo_endpoint !== undefined
-        ? await (await openidClient()).fetchUserInfo(configuration, tokens.access_token, idClaims.sub)
+        ? await (await import('openid-client')).fetchUserInfo(configuration, tokens.access_token, idClaims.sub)
         : {};
     return identityOf(this.#s, { ...userInfo, ...idClaims });
   }
 
   #config(): Promise<Oidc.Configuration> {
     this.#configuration ??= (async () => {
-      const oidc = await openidClient();
+      const oidc = await import('openid-client');
       const fetch = fetchTrusting(this.#s.ca);
       const configuration = await oidc.discovery(
         new URL(this.#s.issuer),

@@ -1,12 +1,6 @@
 import { canDecode, type Dataset, decodeFrame, Tag } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 
-/**
- * sharp (libvips), loaded at the first rendered frame: most nodes never render (viewers ask for the stored pixels), and
- * loading it at start cost every start and every command some 80 ms and the node's memory its library.
- */
-let sharpModule: Promise<typeof import('sharp')> | undefined;
-
 /** A VOI window as PS3.18 8.3.5.1.4 spells it: `window=center,width,function`. */
 export interface Window {
   center: number;
@@ -152,7 +146,9 @@ export async function renderFrame(
       'RENDERING_UNSUPPORTED',
       `a ${photometric} image of ${bits} bits allocated is not rendered by this node yet`,
     );
-  const { default: sharp } = await (sharpModule ??= import('sharp'));
+  // sharp (libvips) loads at the first rendered frame: most nodes never render (viewers ask for the stored pixels), and
+  // loading it at start cost every start and every command some 80 ms and the node's memory its library.
+  const { default: sharp } = await import('sharp');
   let image = sharp(raw, { raw: { width: columns, height: rows, channels } });
   if (o.viewport !== undefined)
     image = image.resize(o.viewport.width, o.viewport.height, { fit: 'inside', withoutEnlargement: true });
