@@ -360,10 +360,8 @@ export class PostgresRegistryStore implements RegistryStore {
       await client.query('SET LOCAL enable_seqscan = off');
       await client.query('SET LOCAL enable_bitmapscan = off');
       const count = async (table: 'locations' | 'consents'): Promise<number> =>
-        Number(
-          (await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE pseudonym >= '\\x'::bytea`))
-            .rows[0]?.n ?? 0,
-        );
+        (await client.query<{ n: number }>(`SELECT count(*) AS n FROM ${table} WHERE pseudonym >= '\\x'::bytea`))
+          .rows[0]?.n ?? 0;
       return { locations: await count('locations'), consents: await count('consents') };
     });
   }
