@@ -112,6 +112,21 @@ export interface NodeOptions {
   now?: () => number;
 }
 
+/** The SFTP side of a node that serves partner accounts (share.sftp): ssh2 loads here, and the host key is read or made. */
+async function openPartnerSftp(
+  settings: NonNullable<NonNullable<Config['share']>['sftp']>,
+  dataDir: string,
+): Promise<{
+  settings: typeof settings;
+  side: Awaited<ReturnType<typeof loadSftp>>;
+  hostKey: string;
+  fingerprint: string;
+}> {
+  const side = await loadSftp();
+  const hostKey = await side.sftpHostKey(join(dataDir, 'sftp-host-key'));
+  return { settings, side, hostKey, fingerprint: side.hostKeyFingerprint(hostKey) };
+}
+
 /** Builds one hospital node from its configuration, in dependency order, and shuts it down in reverse. */
 export async function startNode(
   config: Readonly<Config>,
@@ -437,9 +452,8 @@ export async function startNode(
     // The viewer that goes into each share's zip, from the built web app (read once).
     const offlineViewer = config.share !== undefined ? offlineViewerPage(WORKSPACE_ROOT) : undefined;
     // Read (or made) before the workspace's routes, which tell partners the key's fingerprint.
-    const sftpSide = config.share?.sftp !== undefined ? await loadSftp() : undefined;
-    const sftpHostKeyText =
-      sftpSide !== undefined ? await sftpSide.sftpHostKey(join(config.dataDir, 'sftp-host-key')) : undefined;
+    const partnerSftp =
+      config.share?.sftp !== undefined ? await openPartnerSftp(config.share.sftp, config.dataDir) : undefined;
     /** Enabled partner accounts, read when asked: an admin may add one at any time. */
     const partnerAccounts = async (): Promise<{ id: string; username: string; organization: string }[]> =>
       (await accounts.list()).flatMap((a) =>
@@ -725,8 +739,8 @@ export async function startNode(
               pacs: config.dimse.peers,
               oidc: oidcSignIn !== undefined,
               sftp:
-                sftpSide !== undefined && sftpHostKeyText !== undefined && config.share?.sftp !== undefined
-                  ? { port: config.share.sftp.port, hostKeyFingerprint: sftpSide.hostKeyFingerprint(sftpHostKeyText) }
+                partnerSftp !== undefined
+                  ? { port: partnerSftp.settings.port, hostKeyFingerprint: partnerSftp.fingerprint }
                   : undefined,
               partnerAccounts: async () =>
                 (await partnerAccounts()).map((a) => ({ username: a.username, organization: a.organization })),
@@ -1017,17 +1031,10 @@ export async function startNode(
         () => logger.debug('reader and packing threads ready'),
         (err: unknown) => logger.warn({ err }, 'the reader and packing threads did not start; the first transfer will'),
       );
-      const sftpConfig = config.share?.sftp;
-      if (
-        sftpSide !== undefined &&
-        sftpConfig !== undefined &&
-        shares !== undefined &&
-        quarantine !== undefined &&
-        config.share !== undefined
-      ) {
-        const hostKey = sftpHostKeyText ?? '';
-        const sftp = new sftpSide.SftpServer({
-          hostKey,
+      if (partnerSftp !== undefined && shares !== undefined && quarantine !== undefined && config.share !== undefined) {
+        const { settings } = partnerSftp;
+        const sftp = new partnerSftp.side.SftpServer({
+          hostKey: partnerSftp.hostKey,
           accounts,
           shares,
           quarantine,
@@ -1041,12 +1048,12 @@ export async function startNode(
           },
           logger: logger.child({ part: 'sftp' }),
         });
-        sftpPort = await listening(`SFTP ${sftpConfig.host}:${sftpConfig.port}`, () =>
-          sftp.listen(sftpConfig.port, sftpConfig.host),
+        sftpPort = await listening(`SFTP ${settings.host}:${settings.port}`, () =>
+          sftp.listen(settings.port, settings.host),
         );
         closers.push(() => sftp.close());
         logger.info(
-          { host: sftpConfig.host, port: sftpPort, hostKey: sftpSide.hostKeyFingerprint(hostKey) },
+          { host: settings.host, port: sftpPort, hostKey: partnerSftp.fingerprint },
           'SFTP listening (partner accounts)',
         );
       }
