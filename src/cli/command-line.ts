@@ -30,3 +30,45 @@ export function parsePeerOption(text: string): TemplateValues['peers'][number] {
     description: 'added by beeldbrug init',
   };
 }
+
+export const positiveInt = (v: string): number => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError('expected a whole number (0, 1, 2, ...)');
+  return n;
+};
+
+export const durationOption = (v: string): number => {
+  const seconds = parseDuration(v);
+  if (seconds === undefined || seconds <= 0) throw new InvalidArgumentError('expected a time such as 90s, 10m or 2h');
+  return seconds;
+};
+
+export const portNumber =
+  (lowest: 0 | 1) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || n < lowest || n > 65535)
+      throw new InvalidArgumentError(`a TCP port is a number from ${lowest} to 65535`);
+    return n;
+  };
+
+export const uraNumber = (v: string): string => {
+  if (!/^\d{8}$/.test(v))
+    throw new InvalidArgumentError('a URA number (UZI register) is 8 digits, for example 12345678');
+  return v;
+};
+
+export const repeatable =
+  <T>(parse: (v: string) => T) =>
+  (v: string, acc: T[]): T[] => [...acc, parse(v)];
+
+/** `--client URA:name` of registry init. */
+export function registryClient(v: string): { ura: string; name: string } {
+  const m = /^(\d{8}):(.+)$/.exec(v);
+  if (m?.[1] === undefined || m[2] === undefined)
+    throw new InvalidArgumentError(
+      'write an organization as its 8-digit URA, a colon and its name, for example 10000001:"Ziekenhuis Noord"',
+    );
+  return { ura: m[1], name: m[2] };
+}

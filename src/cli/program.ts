@@ -1,46 +1,24 @@
 import { resolve } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { BEELDBRUG_VERSION, loadConfig, loadRegistryConfig } from '../config/index.ts';
 import { ROLES, type Role } from '../auth/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { AuditListOptions } from './audit-command.ts';
 import { CliProgram, printJson } from './cli-output.ts';
-import { CONFIG_FILE_NAME, parseDuration, parsePeerOption, REGISTRY_CONFIG_FILE_NAME } from './command-line.ts';
+import {
+  CONFIG_FILE_NAME,
+  durationOption,
+  parsePeerOption,
+  portNumber,
+  positiveInt,
+  registryClient,
+  REGISTRY_CONFIG_FILE_NAME,
+  repeatable,
+  uraNumber,
+} from './command-line.ts';
 
 // Each command's module loads when that command runs (`await import` in its action): the node with everything it
 // serves is most of a second to load, which `beeldbrug --help`, a usage error or `beeldbrug login` need not wait for.
-
-const positiveInt = (v: string): number => {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n))
-    throw new InvalidArgumentError('expected a whole number (0, 1, 2, ...)');
-  return n;
-};
-
-const durationOption = (v: string): number => {
-  const seconds = parseDuration(v);
-  if (seconds === undefined || seconds <= 0) throw new InvalidArgumentError('expected a time such as 90s, 10m or 2h');
-  return seconds;
-};
-
-const portNumber =
-  (lowest: 0 | 1) =>
-  (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || n < lowest || n > 65535)
-      throw new InvalidArgumentError(`a TCP port is a number from ${lowest} to 65535`);
-    return n;
-  };
-
-const uraNumber = (v: string): string => {
-  if (!/^\d{8}$/.test(v))
-    throw new InvalidArgumentError('a URA number (UZI register) is 8 digits, for example 12345678');
-  return v;
-};
-
-const repeatable =
-  <T>(parse: (v: string) => T) =>
-  (v: string, acc: T[]): T[] => [...acc, parse(v)];
 
 const JSON_HELP = 'print the result as one JSON document (errors as JSON on standard error)';
 
@@ -537,14 +515,4 @@ export function buildProgram(): Command {
     );
 
   return program;
-}
-
-/** `--client URA:name` of registry init. */
-function registryClient(v: string): { ura: string; name: string } {
-  const m = /^(\d{8}):(.+)$/.exec(v);
-  if (m?.[1] === undefined || m[2] === undefined)
-    throw new InvalidArgumentError(
-      'write an organization as its 8-digit URA, a colon and its name, for example 10000001:"Ziekenhuis Noord"',
-    );
-  return { ura: m[1], name: m[2] };
 }
