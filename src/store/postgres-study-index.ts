@@ -112,6 +112,7 @@ export class PostgresStudyIndex extends SqlStudyIndex {
       patterns: LIKE_PATTERNS,
       read: (work) => db.read(work),
       write: (work) => db.write(work),
+      writeOne: (sql, params) => db.writeOne(sql, params),
       close: () => db.close(),
     });
   }

@@ -34,6 +34,7 @@ function sqliteIndexDatabase(db: DatabaseSync): IndexDatabase {
     patterns: GLOB_PATTERNS,
     read: (work) => queue.read(work),
     write: (work, o) => queue.write(work, o),
+    writeOne: (sql, params) => queue.writeOne(sql, params),
     close: () => queue.close(),
   };
 }

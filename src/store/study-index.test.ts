@@ -404,6 +404,57 @@ onEveryIndex('the study index', [
     },
   ],
   [
+    'an instance joining a series already stored keeps every patient rule: BSN filled in or in conflict, another patient, a copy',
+    async (t, open) => {
+      const index = await open(t);
+      const inSeries = (sop: string, o: { bsn?: string; patientId?: string; issuer?: string | null } = {}) => {
+        const { bsn = null, ...who } = o;
+        const x = newInstance({ sop, study: '3.1', series: '3.1.1', ...who });
+        return { ...x, patient: { ...x.patient, bsn } };
+      };
+      await index.recordInstance(inSeries('3.1.1.1'), fakeBlob(1), 132);
+      const second = inSeries('3.1.1.2');
+      assert.equal((await index.recordInstance(second, fakeBlob(2), 140)).outcome, 'created');
+      const stored = await index.getInstance('3.1.1.2');
+      assert.deepEqual(
+        [stored?.blob, stored?.datasetOffset, stored?.instance, stored?.provenance],
+        [fakeBlob(2), 140, second.instance, second.provenance],
+        'every column of the row as given',
+      );
+      assert.equal(
+        (await index.recordInstance(inSeries('3.1.1.2'), fakeBlob(3), 132)).outcome,
+        'duplicate',
+        'the first copy wins',
+      );
+      await index.recordInstance(inSeries('3.1.1.3', { bsn: '111222333' }), fakeBlob(4), 132);
+      assert.equal((await index.getInstance('3.1.1.1'))?.patient.bsn, '111222333', 'a BSN learned later fills in');
+      await assert.rejects(
+        () => index.recordInstance(inSeries('3.1.1.4', { bsn: '999999990' }), fakeBlob(5), 132),
+        (e) => e instanceof StoreError && e.code === 'PATIENT_BSN_CONFLICT',
+      );
+      await assert.rejects(
+        () => index.recordInstance(inSeries('3.1.1.5', { patientId: 'P2' }), fakeBlob(6), 132),
+        (e) => e instanceof StoreError && e.code === 'STUDY_PATIENT_CONFLICT',
+      );
+      await assert.rejects(
+        () => index.recordInstance(inSeries('3.1.1.6', { issuer: null }), fakeBlob(7), 132),
+        (e) => e instanceof StoreError && e.code === 'STUDY_PATIENT_CONFLICT',
+        'the same Patient ID of another issuer is another patient',
+      );
+      assert.equal(
+        (await index.recordInstance(inSeries('3.1.1.7', { bsn: '111222333' }), fakeBlob(8), 132)).outcome,
+        'created',
+      );
+      assert.equal(
+        (await index.recordInstance(inSeries('3.1.1.8'), fakeBlob(9), 132)).outcome,
+        'created',
+        'an instance without a BSN joins the patient that has one',
+      );
+      const s = await index.stats();
+      assert.deepEqual([s.patients, s.studies, s.series, s.instances], [1, 1, 1, 5]);
+    },
+  ],
+  [
     'an empty Patient ID never joins two people: each study keeps its own patient, at every query level',
     async (t, open) => {
       const index = await open(t);
