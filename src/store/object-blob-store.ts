@@ -205,14 +205,15 @@ export class ObjectBlobStore implements BlobStore {
 
   async #upload(blobId: string): Promise<void> {
     try {
-      await this.#bucket.put(blobId, this.#local.readStored(blobId));
+      const s = await this.#local.stat(blobId);
+      if (s === undefined) return;
+      await this.#bucket.put(blobId, this.#local.readStored(blobId), s.bytes);
       await this.#local.markCopied(blobId);
       this.#failures = 0;
-      const s = await this.#local.stat(blobId);
-      if (s !== undefined) this.#remember(blobId, s.bytes);
+      this.#remember(blobId, s.bytes);
       await this.#trim();
     } catch (err) {
-      // Deleted meanwhile (retention): nothing left to upload.
+      // Deleted meanwhile (retention), before or during the upload: nothing left to upload.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' || this.#closed) return;
       this.#onUploadFailed(blobId, err);
       this.#failures += 1;

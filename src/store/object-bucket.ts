@@ -32,6 +32,9 @@ export async function objectStorageProblem(s: ObjectStorageSettings): Promise<st
   }
 }
 
+/** A multipart upload's part; a blob up to this size goes in one request. */
+const PART_BYTES = 8 * 1024 * 1024;
+
 /** The bucket's objects as the blob store uses them: whole or by ranges, streamed both ways, under one prefix. */
 export class ObjectBucket {
   readonly #sdk: Sdk;
@@ -76,14 +79,19 @@ export class ObjectBucket {
     }
   }
 
-  /** Streams `body` into the object, in parts when it is large; the object appears whole or not at all. */
-  async put(name: string, body: NodeJS.ReadableStream): Promise<void> {
-    await new this.#sdk.Upload({
-      client: this.#client,
-      params: { Bucket: this.#bucket, Key: this.#prefix + name, Body: body as Readable },
-      partSize: 8 * 1024 * 1024,
-      queueSize: 2,
-    }).done();
+  /**
+   * Streams `body` (`size` bytes) into the object; the object appears whole or not at all. Up to one part's size it is
+   * one request that streams the body as it is read, its payload not hashed for the signature (UNSIGNED-PAYLOAD): the
+   * blob authenticates itself (AES-GCM per segment), and hashing and gathering it cost more CPU than the request
+   * (bench:ingest --scale-out). Larger blobs go in parts.
+   */
+  async put(name: string, body: NodeJS.ReadableStream, size: number): Promise<void> {
+    const params = { Bucket: this.#bucket, Key: this.#prefix + name, Body: body as Readable };
+    if (size <= PART_BYTES) {
+      await this.#client.send(new this.#sdk.PutObjectCommand({ ...params, ContentLength: size }));
+      return;
+    }
+    await new this.#sdk.Upload({ client: this.#client, params, partSize: PART_BYTES, queueSize: 2 }).done();
   }
 
   /** The object's bytes as they stream in, or undefined when there is no such object. */
