@@ -132,14 +132,10 @@ export class SqlStudyIndex implements StudyIndex {
   }
 
   async recordInstance(x: NewInstance, blob: BlobRef, datasetOffset: number): Promise<RecordOutcome> {
-    let added;
-    try {
-      added = await this.#db.writeOne(INSTANCE_INTO_KNOWN_SERIES, intoKnownSeriesParams(x, blob, datasetOffset));
-    } catch (err) {
-      throw asStoreError(err, 'recording an instance');
-    }
+    const what = 'recording an instance';
+    const added = await this.#writeOne(what, INSTANCE_INTO_KNOWN_SERIES, intoKnownSeriesParams(x, blob, datasetOffset));
     if (added !== undefined) return { outcome: 'created' };
-    return this.#write('recording an instance', (q) => record(q, x, blob, datasetOffset));
+    return this.#write(what, (q) => record(q, x, blob, datasetOffset));
   }
 
   patientsAwaitingAttributes(): Promise<{ patientKey: number; blobId: string }[]> {
@@ -315,6 +311,14 @@ export class SqlStudyIndex implements StudyIndex {
   async #write<T>(what: string, work: (q: Statements) => Promise<T>, o?: { durable?: boolean }): Promise<T> {
     try {
       return await this.#db.write(work, o);
+    } catch (err) {
+      throw asStoreError(err, what);
+    }
+  }
+
+  async #writeOne(what: string, sql: string, params: readonly SqlValue[]): Promise<SqlRow | undefined> {
+    try {
+      return await this.#db.writeOne(sql, params);
     } catch (err) {
       throw asStoreError(err, what);
     }
