@@ -164,7 +164,6 @@ const MAX_RESPONSE_BYTES = 1024 * 1024;
  * openid-client itself loads at the first sign-in too: a node (or a command) that never signs anyone in this way does
  * not load it at start.
  */
-
 export class OidcSignIn {
   readonly #s: OidcSettings;
   readonly #pending = new Map<string, Pending>();

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 
-/** The AWS SDK's client and its multipart upload, as ObjectBucket.open loads them. */
-type Sdk = typeof import('@aws-sdk/client-s3') & typeof import('@aws-sdk/lib-storage');
+/** The AWS SDK's client, as ObjectBucket.open loads it. */
+type Sdk = typeof import('@aws-sdk/client-s3');
 
 /** Where a hospital's object storage is (any S3-compatible service: Ceph's RADOS gateway, MinIO, AWS). */
 export interface ObjectStorageSettings {
@@ -47,8 +47,7 @@ export class ObjectBucket {
    * every start and every command), and a node on the embedded default never needs it.
    */
   static async open(s: ObjectStorageSettings, prefix = 'blobs/'): Promise<ObjectBucket> {
-    const [s3, storage] = await Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage')]);
-    return new ObjectBucket({ ...s3, ...storage }, s, prefix);
+    return new ObjectBucket(await import('@aws-sdk/client-s3'), s, prefix);
   }
 
   private constructor(sdk: Sdk, s: ObjectStorageSettings, prefix: string) {
@@ -83,7 +82,7 @@ export class ObjectBucket {
    * Streams `body` (`size` bytes) into the object; the object appears whole or not at all. Up to one part's size it is
    * one request that streams the body as it is read, its payload not hashed for the signature (UNSIGNED-PAYLOAD): the
    * blob authenticates itself (AES-GCM per segment), and hashing and gathering it cost more CPU than the request
-   * (bench:ingest --scale-out). Larger blobs go in parts.
+   * (bench:ingest --scale-out). Larger blobs go in parts (the SDK's multipart upload, loaded with the first of them).
    */
   async put(name: string, body: NodeJS.ReadableStream, size: number): Promise<void> {
     const params = { Bucket: this.#bucket, Key: this.#prefix + name, Body: body as Readable };
@@ -91,7 +90,8 @@ export class ObjectBucket {
       await this.#client.send(new this.#sdk.PutObjectCommand({ ...params, ContentLength: size }));
       return;
     }
-    await new this.#sdk.Upload({ client: this.#client, params, partSize: PART_BYTES, queueSize: 2 }).done();
+    const { Upload } = await import('@aws-sdk/lib-storage');
+    await new Upload({ client: this.#client, params, partSize: PART_BYTES, queueSize: 2 }).done();
   }
 
   /** The object's bytes as they stream in, or undefined when there is no such object. */
