@@ -544,6 +544,15 @@ export const configSchema = z
         .describe(
           'the node holds transient copies, not an archive: instances received longer ago are purged (0 keeps them)',
         ),
+      writeThreads: z
+        .number()
+        .int()
+        .min(0)
+        .max(256)
+        .optional()
+        .describe(
+          'threads that encrypt, hash and write received instances while the node receives several at once; default: the cores available (0: all on the thread that receives them)',
+        ),
       objects: z
         .strictObject({
           endpoint: z

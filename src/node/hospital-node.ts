@@ -41,7 +41,13 @@ import { registerDicomwebRoutes } from '../dicomweb/index.ts';
 import { startPackingThreads } from '../dicom/index.ts';
 import { BeeldbrugError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
-import { readEncryptionKeyFile, startBlobReaders, StoreError, type Store } from '../store/index.ts';
+import {
+  readEncryptionKeyFile,
+  setBlobWriterThreads,
+  startBlobReaders,
+  StoreError,
+  type Store,
+} from '../store/index.ts';
 import { NodeRecords, QUARANTINE_SCHEMA } from './node-store.ts';
 import { type AccessGrounds, PatientData, type PatientDataAccess } from '../studies/index.ts';
 import { dimseHandlers } from './dimse-handlers.ts';
@@ -166,6 +172,7 @@ export async function startNode(
   // Created 0600 before SQLite opens them (openAccounts made the data folder private); their journals follow.
   const embedded = config.database.kind === 'embedded';
   for (const db of embedded ? ['index.sqlite', 'audit.sqlite'] : []) privateDatabaseFile(join(config.dataDir, db));
+  setBlobWriterThreads(config.store.writeThreads);
   const records = new NodeRecords(config, logger.child({ part: 'store' }));
   let store: Store;
   let audit: Awaited<ReturnType<typeof openAuditTrail>>;

@@ -54,3 +54,15 @@ export class AlignedSlots {
       this.#free.push(Buffer.from(memory.buffer, i * this.slotBytes, this.slotBytes));
   }
 }
+
+/**
+ * One direct write: a 500 KB CT image goes out in one while it arrives and a small one at commit. On a virtual disk
+ * every write costs a fixed slice of guest kernel time (the device is notified by a trapped I/O instruction), so fewer,
+ * larger writes ingest faster: 512 KiB against 128 KiB measured +5% instances/s on a 2-core VM.
+ */
+export const DIRECT_SLOT_BYTES = 512 * 1024;
+
+/** Slots for a thread's blob writers: 8 MiB per memory, at most 128 MiB (a writer holds one while it fills, one or two while they are written). */
+export function directWriteSlots(): AlignedSlots {
+  return new AlignedSlots({ slotBytes: DIRECT_SLOT_BYTES, slotsPerMemory: 16, maxMemories: 16 });
+}

@@ -1,5 +1,6 @@
 /**
- * Test child for crash-recovery.test.ts: writes instances through the real store in a loop until it is killed.
+ * Test child for crash-recovery.test.ts: writes instances through the real store in a loop until it is killed, two at a
+ * time (one on the event loop, one on a writer thread).
  * argv: dataDir, base64 key, run tag. Prints "ready" once the store is open, then one line per recorded instance.
  */
 import { randomBytes } from 'node:crypto';
@@ -11,14 +12,18 @@ if (dataDir === undefined || keyB64 === undefined || tag === undefined)
   throw new Error('usage: crash-writer-child <dataDir> <key> <tag>');
 const store = await openStudyStore({ dataDir, encryptionKey: Buffer.from(keyB64, 'base64') });
 process.stdout.write('ready\n');
-for (let n = 0; ; n += 1) {
-  const w = await store.blobs.create();
-  const size = 1000 + Math.floor(Math.random() * 300_000);
-  const data = randomBytes(size);
-  for (let at = 0; at < size; at += 40_000) await w.write(data.subarray(at, at + 40_000));
-  const blob = await w.commit();
-  const study = `1.2.${tag}.${n % 3}`;
-  const x = newInstance({ study, series: `${study}.1`, sop: `${study}.1.${n}`, instanceNumber: n });
-  await store.index.recordInstance(x, blob, 0);
-  process.stdout.write(`${n}\n`);
+// Two instances at a time, as two associations send them: the second is written on a writer thread.
+for (let n = 0; ; n += 2) {
+  const writers = [await store.blobs.create(), await store.blobs.create()];
+  const datas = writers.map(() => randomBytes(1000 + Math.floor(Math.random() * 300_000)));
+  for (let at = 0; datas.some((d) => at < d.length); at += 40_000)
+    for (const [i, w] of writers.entries())
+      if (at < datas[i]!.length) await w.write(datas[i]!.subarray(at, at + 40_000));
+  const blobs = await Promise.all(writers.map((w) => w.commit()));
+  for (const [i, blob] of blobs.entries()) {
+    const study = `1.2.${tag}.${(n + i) % 3}`;
+    const x = newInstance({ study, series: `${study}.1`, sop: `${study}.1.${n + i}`, instanceNumber: n + i });
+    await store.index.recordInstance(x, blob, 0);
+    process.stdout.write(`${n + i}\n`);
+  }
 }

@@ -4,30 +4,18 @@ import { pipeline } from 'node:stream/promises';
 import { chmod, type FileHandle, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { BLOB_ID_PATTERN, blobKey } from './blob-format.ts';
+import { BLOB_ID_PATTERN } from './blob-format.ts';
 import { blobRangeStream, type StoredRange } from './blob-range-read.ts';
 import { giveBack, openBlobStream } from './blob-read-pool.ts';
-import { AlignedSlots, DIRECT_IO_ALIGNMENT } from './aligned-slots.ts';
-import { type BlobSecret, FsBlobWriter, type WriterFiles } from './fs-blob-writer.ts';
+import { AlignedSlots, DIRECT_IO_ALIGNMENT, directWriteSlots } from './aligned-slots.ts';
+import { ThreadBlobWriter, writerThreads } from './blob-write-pool.ts';
+import { type BlobPreparation, type FsBlobWriter, openBlobWriter } from './fs-blob-writer.ts';
 import { fsyncDir } from './fs-sync.ts';
 import { asStoreError, isNotFound, StoreError } from './store-error.ts';
 import type { BlobStore, BlobWriter } from './types.ts';
 import { keyIdOf } from './encryption-key.ts';
 
 const TEMP_SUFFIX = '.tmp';
-/**
- * One direct write: a 500 KB CT image goes out in one while it arrives and a small one at commit. On a virtual disk
- * every write costs a fixed slice of guest kernel time (the device is notified by a trapped I/O instruction), so fewer,
- * larger writes ingest faster: 512 KiB against 128 KiB measured +5% instances/s on a 2-core VM.
- */
-export const DIRECT_SLOT_BYTES = 512 * 1024;
-
-interface TempFile {
-  blobId: string;
-  tempPath: string;
-  files: WriterFiles;
-  secret: BlobSecret;
-}
 const FANOUT = /^[0-9a-f]{2}$/;
 
 /**
@@ -58,12 +46,14 @@ export class FsBlobStore implements BlobStore {
   readonly #keyId: Buffer;
   /** Blob ids this process is writing right now; recovery must not take their temp files. */
   readonly #inFlight = new Set<string>();
-  /** A temp file opened ahead of the next create(). */
-  #spare: Promise<TempFile> | undefined;
-  /** Aligned buffers for direct writes, when the data folder's file system takes O_DIRECT (see init()). */
+  /** Blob ids handed out by create() and not yet committed or discarded. */
+  readonly #writing = new Set<string>();
+  /** A blob on the event loop prepared ahead of the next create() that writes there. */
+  #spare: { blobId: string; opening: Promise<FsBlobWriter> } | undefined;
+  /** Aligned buffers for direct writes on the event loop, when the data folder's file system takes O_DIRECT. */
   #slots: AlignedSlots | undefined;
-  /** tmp/, kept open: each new temp file's name is made durable by an fsync of it. */
-  #tempDirHandle: FileHandle | undefined;
+  /** Whether the data folder's file system takes O_DIRECT; known after init(). */
+  #direct: boolean | undefined;
   #closed = false;
 
   constructor(dataDir: string, key: Buffer) {
@@ -90,8 +80,7 @@ export class FsBlobStore implements BlobStore {
         created += 1;
       }
       if (created > 0) await fsyncDir(this.#blobsDir);
-      this.#slots = await probeDirectIo(this.#tempDir);
-      this.#tempDirHandle = await open(this.#tempDir, 'r');
+      this.#direct = await probeDirectIo(this.#tempDir);
     } catch (err) {
       throw asStoreError(err, 'creating the blob folders');
     }
@@ -99,32 +88,39 @@ export class FsBlobStore implements BlobStore {
 
   /** Whether blobs go to the disk with direct I/O (known after init()). */
   get writesDirect(): boolean {
-    return this.#slots !== undefined;
+    return this.#direct === true;
   }
 
+  /**
+   * A writer for a new blob, on the event loop when no other blob of this store is being written, else on a writer
+   * thread (blob-write-pool.ts). One association sends one instance at a time and waits for each acknowledgement: its
+   * blob written where its bytes arrive waits for no thread to wake up. Several at once keep the event loop busy
+   * receiving, and the threads seal, hash and write beside it, on the other cores.
+   *
+   * The event loop's blob was prepared ahead (temp file created and its name made durable, key derived) and the next
+   * one is prepared now: creating a file measured over a millisecond during ingest, time that would otherwise sit
+   * between an instance's first bytes and its acknowledgement. A thread's blob is prepared on its thread, ahead of the
+   * pieces that follow it there.
+   */
   async create(): Promise<BlobWriter> {
-    // Take the spare and open the next one at once: creating a file measured over a millisecond during ingest, time that
-    // would otherwise sit between an instance's first bytes and its acknowledgement.
-    const next = this.#spare ?? this.#openTemp();
-    this.#spare = this.#closed ? undefined : this.#openTemp();
-    let temp: TempFile;
+    if (this.#closed || this.#direct === undefined)
+      throw new StoreError('WRITER_CLOSED', 'the blob store is not open (init() first)');
+    const preparation = this.#draw();
+    if (this.#writing.size > 0 && writerThreads() > 0) {
+      this.#writing.add(preparation.blobId);
+      return new ThreadBlobWriter({ ...preparation, direct: this.#direct }, () => this.#finished(preparation.blobId));
+    }
+    const next = this.#spare ?? this.#openHere(preparation);
+    // The drawn blob becomes the next spare, unless it was just opened for want of one.
+    this.#spare = this.#openHere(next === this.#spare ? preparation : this.#draw());
+    this.#writing.add(next.blobId);
+    let writer: FsBlobWriter;
     try {
-      temp = await next;
+      writer = await next.opening;
     } catch (err) {
       throw asStoreError(err, 'creating a blob');
     }
-    const { files, blobId, tempPath, secret } = temp;
-    return new FsBlobWriter(
-      files,
-      {
-        blobId,
-        tempPath,
-        finalPath: this.#pathOf(blobId),
-        done: (id) => this.#inFlight.delete(id),
-      },
-      secret,
-      this.#keyId,
-    );
+    return writer;
   }
 
   open(blobId: string, opts?: { start?: number; chunkBytes?: number }): NodeJS.ReadableStream {
@@ -238,52 +234,40 @@ export class FsBlobStore implements BlobStore {
   /** Closes and removes the spare temp file; create() must not be called afterwards. */
   async close(): Promise<void> {
     this.#closed = true;
-    const spare = this.#spare;
+    const spare = await this.#spare?.opening.catch(() => undefined);
     this.#spare = undefined;
-    const temp = await spare?.catch(() => undefined);
-    await this.#tempDirHandle?.close().catch(() => undefined);
-    this.#tempDirHandle = undefined;
-    if (temp === undefined) return;
-    await temp.files.fh.close().catch(() => undefined);
-    await unlink(temp.tempPath).catch(() => undefined);
-    this.#inFlight.delete(temp.blobId);
+    await spare?.abort();
   }
 
-  /**
-   * Opens a new temp file and makes its name durable (fsync of tmp/) before handing it out, so the writer's fdatasync
-   * alone makes an acknowledged blob survive a power cut. Tracked as in flight from the start so recovery leaves it alone.
-   */
-  #openTemp(): Promise<TempFile> {
+  /** A new blob's id and randomness, tracked as in flight from the start so recovery leaves its temp file alone. */
+  #draw(): BlobPreparation {
     // The blob id, the salt of its key and the random half of its nonces, from one draw.
     const random = randomForBlob();
     const blobId = random.toString('hex', 0, 16);
-    const tempPath = join(this.#tempDir, blobId + TEMP_SUFFIX);
     this.#inFlight.add(blobId);
-    const slots = this.#slots;
-    const tempDir = this.#tempDirHandle;
-    const salt = random.subarray(16, 32);
-    const opening = (async () => {
-      if (tempDir === undefined) throw new StoreError('WRITER_CLOSED', 'the blob store is not open (init() first)');
-      // Derived in the thread pool while the file is opened; awaited (or its failure reported) below.
-      const deriving = blobKey(this.#key, salt, blobId);
-      deriving.catch(() => undefined);
-      const create = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
-      const fh = await open(tempPath, slots !== undefined ? create | constants.O_DIRECT : create, 0o600);
-      const files: WriterFiles = slots !== undefined ? { fh, slots } : { fh };
-      let key: Buffer;
-      try {
-        await tempDir.sync();
-        key = await deriving;
-      } catch (err) {
-        await fh.close().catch(() => undefined);
-        await unlink(tempPath).catch(() => undefined);
-        throw err;
-      }
-      return { blobId, tempPath, files, secret: { salt, key, noncePrefix: random.subarray(32, 40) } };
-    })();
+    return {
+      blobId,
+      salt: random.subarray(16, 32),
+      noncePrefix: random.subarray(32, 40),
+      storeKey: this.#key,
+      keyId: this.#keyId,
+      tempDir: this.#tempDir,
+      tempPath: join(this.#tempDir, blobId + TEMP_SUFFIX),
+      finalPath: this.#pathOf(blobId),
+    };
+  }
+
+  #openHere(preparation: BlobPreparation): { blobId: string; opening: Promise<FsBlobWriter> } {
+    if (this.#direct === true) this.#slots ??= directWriteSlots();
+    const opening = openBlobWriter(preparation, this.#slots, (blobId) => this.#finished(blobId));
     // A failed spare is reported by the create() that takes it; until then its rejection is expected, not unhandled.
-    opening.catch(() => this.#inFlight.delete(blobId));
-    return opening;
+    opening.catch(() => this.#finished(preparation.blobId));
+    return { blobId: preparation.blobId, opening };
+  }
+
+  #finished(blobId: string): void {
+    this.#inFlight.delete(blobId);
+    this.#writing.delete(blobId);
   }
 
   /**
@@ -345,26 +329,23 @@ export class FsBlobStore implements BlobStore {
 
 /**
  * Whether direct writes work in `dir`: the file system must take O_DIRECT (some, such as older tmpfs, refuse it)
- * and an aligned write from a slot must go through. If not, blobs are written through the page cache.
+ * and an aligned write must go through. If not, blobs are written through the page cache.
  */
-async function probeDirectIo(dir: string): Promise<AlignedSlots | undefined> {
+async function probeDirectIo(dir: string): Promise<boolean> {
   const O_DIRECT = constants.O_DIRECT as number | undefined;
-  if (O_DIRECT === undefined) return undefined;
-  // 8 MiB per memory, at most 128 MiB: a writer holds one slot while it fills and one or two while they are written.
-  const slots = new AlignedSlots({ slotBytes: DIRECT_SLOT_BYTES, slotsPerMemory: 16, maxMemories: 16 });
+  if (O_DIRECT === undefined) return false;
+  const slot = new AlignedSlots({ slotBytes: DIRECT_IO_ALIGNMENT, slotsPerMemory: 16, maxMemories: 1 }).take();
+  if (slot === undefined) return false;
   // Not a temp-file name: recovery removes it if a crash leaves it behind.
   const path = join(dir, `direct-io-probe-${randomBytes(8).toString('hex')}`);
   let fh: FileHandle | undefined;
-  const slot = slots.take();
-  if (slot === undefined) return undefined;
   try {
     fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_DIRECT, 0o600);
     await fh.write(slot, 0, DIRECT_IO_ALIGNMENT, 0);
-    return slots;
+    return true;
   } catch {
-    return undefined;
+    return false;
   } finally {
-    slots.give(slot);
     await fh?.close().catch(() => undefined);
     await unlink(path).catch(() => undefined);
   }

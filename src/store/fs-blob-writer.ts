@@ -4,6 +4,7 @@ import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import type { AlignedSlots } from './aligned-slots.ts';
 import {
   BLOB_ALIGNMENT,
+  blobKey,
   encodeHeader,
   FORMAT_VERSION,
   paddingBefore,
@@ -11,6 +12,7 @@ import {
   sealSegment,
   trailerOf,
 } from './blob-format.ts';
+import { fsyncDir } from './fs-sync.ts';
 import { asStoreError, StoreError } from './store-error.ts';
 import type { BlobRef, BlobWriter } from './types.ts';
 
@@ -66,6 +68,55 @@ export interface WriterFiles {
   slots?: AlignedSlots;
 }
 
+/** Everything a new blob's writer needs, drawn and named by the store; it travels to a writer thread as it is. */
+export interface BlobPreparation {
+  blobId: string;
+  /** The salt of the blob's key (16 bytes) and the random half of its nonces (8). */
+  salt: Uint8Array;
+  noncePrefix: Uint8Array;
+  storeKey: Uint8Array;
+  keyId: Uint8Array;
+  tempDir: string;
+  tempPath: string;
+  finalPath: string;
+}
+
+const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+/**
+ * Opens the blob's temp file (with O_DIRECT when `slots` are given) and makes its name durable (fsync of tmp/), so the
+ * writer's fdatasync alone makes an acknowledged blob survive a power cut; the key is derived in the thread pool
+ * meanwhile. `hashAhead`: see FsBlobWriter.
+ */
+export async function openBlobWriter(
+  p: BlobPreparation,
+  slots: AlignedSlots | undefined,
+  done: (blobId: string) => void,
+  hashAhead = false,
+): Promise<FsBlobWriter> {
+  const salt = asBuffer(p.salt);
+  const deriving = blobKey(asBuffer(p.storeKey), salt, p.blobId);
+  deriving.catch(() => undefined);
+  const create = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+  const fh = await open(p.tempPath, slots !== undefined ? create | constants.O_DIRECT : create, 0o600);
+  let key: Buffer;
+  try {
+    await fsyncDir(p.tempDir);
+    key = await deriving;
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(p.tempPath).catch(() => undefined);
+    throw err;
+  }
+  return new FsBlobWriter(
+    slots !== undefined ? { fh, slots } : { fh },
+    { blobId: p.blobId, tempPath: p.tempPath, finalPath: p.finalPath, done },
+    { salt, key, noncePrefix: asBuffer(p.noncePrefix) },
+    asBuffer(p.keyId),
+    hashAhead,
+  );
+}
+
 /**
  * Writes one blob: encrypts segment by segment into a temp file in the data folder, then on commit fdatasyncs it and
  * renames it into place. That one flush is all an acknowledgement waits for: the temp file's name was made durable when
@@ -86,6 +137,7 @@ export class FsBlobWriter implements BlobWriter {
   readonly #header: Buffer;
   readonly #prefix: Buffer;
   readonly #hash: Hash = createHash('sha256');
+  readonly #deferredHashBytes: number;
   #pending: Buffer = takeSegment();
   #pendingLength = 0;
   /** Sealed segments whose plaintext is not yet in the hash, oldest first (see DEFERRED_HASH_BYTES). */
@@ -111,8 +163,13 @@ export class FsBlobWriter implements BlobWriter {
   #queuedBytes = 0;
   #writeError: unknown;
 
-  constructor(files: WriterFiles, target: WriterTarget, secret: BlobSecret, keyId: Buffer) {
+  /**
+   * `hashAhead`: hash the plaintext as it arrives, for a writer on a thread of its own; on the event loop that receives
+   * the instance the hashing waits for the commit (DEFERRED_HASH_BYTES).
+   */
+  constructor(files: WriterFiles, target: WriterTarget, secret: BlobSecret, keyId: Buffer, hashAhead = false) {
     this.#files = files;
+    this.#deferredHashBytes = hashAhead ? 0 : DEFERRED_HASH_BYTES;
     this.#target = target;
     this.#prefix = secret.noncePrefix;
     this.#key = secret.key;
@@ -143,7 +200,7 @@ export class FsBlobWriter implements BlobWriter {
       }
       if (this.#writeError !== undefined) throw this.#writeError;
       if (this.#outBytes >= FLUSH_BYTES) this.#queueBuffered();
-      while (this.#unhashedBytes > DEFERRED_HASH_BYTES) this.#hashOldest();
+      while (this.#unhashedBytes > this.#deferredHashBytes) this.#hashOldest();
       if (this.#queuedBytes > MAX_QUEUED_BYTES) {
         await this.#settle();
         // An abort() while this write waited has closed the writer; it stays closed.

@@ -29,6 +29,7 @@ export { StoreError, StoreErrorCode } from './store-error.ts';
 export { generateEncryptionKey, readEncryptionKeyFile } from './encryption-key.ts';
 export { openStudyStore } from './study-store.ts';
 export { startBlobReaders } from './blob-read-pool.ts';
+export { setBlobWriterThreads } from './blob-write-pool.ts';
 export { PostgresStudyIndex } from './postgres-study-index.ts';
 export { migrateStudyIndex, type IndexMigrationReport } from './migrate-study-index.ts';
 export { objectStorageProblem, type ObjectStorageSettings } from './object-bucket.ts';
