@@ -34,7 +34,9 @@ class WriteThread {
     const fail = (why: string): void => {
       this.#broken = new StoreError('IO', `the blob writer thread stopped: ${why}`);
       onExit();
-      for (const [id, reply] of this.#blobs) reply({ id, op: 'failed', code: 'IO', message: this.#broken.message });
+      // With no buffers to come back: the blobs' last answer.
+      for (const [id, reply] of this.#blobs)
+        reply({ id, op: 'failed', code: 'IO', message: this.#broken.message, buffers: [] });
       this.#blobs.clear();
     };
     this.#worker.on('error', (err) => fail(err.message));
@@ -48,7 +50,8 @@ class WriteThread {
 
   open(id: number, onReply: (r: WriteReply) => void): void {
     this.#blobs.set(id, onReply);
-    if (this.#broken !== undefined) onReply({ id, op: 'failed', code: 'IO', message: this.#broken.message });
+    if (this.#broken !== undefined)
+      onReply({ id, op: 'failed', code: 'IO', message: this.#broken.message, buffers: [] });
   }
 
   closed(id: number): void {
@@ -72,7 +75,9 @@ class WriteThread {
   }
 }
 
-let threadCount = availableParallelism();
+/** One fewer than the cores, at least one: the event loop that receives the instances keeps a core of its own. */
+const DEFAULT_THREADS = Math.max(1, availableParallelism() - 1);
+let threadCount = DEFAULT_THREADS;
 const threads: (WriteThread | undefined)[] = [];
 let ids = 0;
 
@@ -102,11 +107,11 @@ function leastLoaded(): WriteThread {
 }
 
 /**
- * How many writer threads blobs may go to: a node sets its configured number at start (default: the cores available;
+ * How many writer threads blobs may go to: a node sets its configured number at start (default: DEFAULT_THREADS;
  * 0 writes every blob on the event loop). A thread starts with the first blob sent to it: a node that never receives
  * several instances at once keeps no thread.
  */
-export function setBlobWriterThreads(count = availableParallelism()): void {
+export function setBlobWriterThreads(count = DEFAULT_THREADS): void {
   if (!Number.isInteger(count) || count < 0)
     throw new RangeError('the number of blob writer threads is a whole number');
   threadCount = count;
@@ -120,7 +125,7 @@ export function setBlobWriterThreads(count = availableParallelism()): void {
 export class ThreadBlobWriter implements BlobWriter {
   readonly #id = ids++;
   readonly #thread: WriteThread;
-  readonly #blobId: string;
+  readonly blobId: string;
   readonly #done: () => void;
   #gather: Buffer | undefined;
   #gathered = 0;
@@ -131,12 +136,12 @@ export class ThreadBlobWriter implements BlobWriter {
   #end: PromiseWithResolvers<WriteReply> | undefined;
   #failure: StoreError | undefined;
   #state: 'open' | 'ending' | 'closed' = 'open';
-  /** Answers the thread owes this blob (written, committed or aborted). */
+  /** Answers the thread owes this blob (buffers returned, committed or aborted). */
   #owed = 0;
 
   constructor(preparation: BlobPreparation & { direct: boolean }, done: () => void) {
     this.#thread = leastLoaded();
-    this.#blobId = preparation.blobId;
+    this.blobId = preparation.blobId;
     this.#done = done;
     this.#thread.open(this.#id, (r) => this.#reply(r));
     // Not an answer owed: a failure to open is told as any other, and reported by the next write or the commit.
@@ -145,8 +150,8 @@ export class ThreadBlobWriter implements BlobWriter {
   }
 
   async write(chunk: Buffer): Promise<void> {
-    if (this.#state !== 'open') throw new StoreError('WRITER_CLOSED', 'cannot write: the blob writer is closed');
     if (this.#failure !== undefined) throw this.#failure;
+    if (this.#state !== 'open') throw new StoreError('WRITER_CLOSED', 'cannot write: the blob writer is closed');
     this.#size += chunk.length;
     for (let from = 0; from < chunk.length;) {
       this.#gather ??= Buffer.from(spares.pop() ?? new ArrayBuffer(GATHER_BYTES));
@@ -156,7 +161,10 @@ export class ThreadBlobWriter implements BlobWriter {
       if (this.#gathered === GATHER_BYTES) this.#flush();
     }
     if (this.#out < AHEAD) return;
-    this.#room ??= Promise.withResolvers();
+    if (this.#room === undefined) {
+      this.#room = Promise.withResolvers();
+      this.#send({ op: 'return', id: this.#id });
+    }
     await this.#room.promise;
     if (this.#failure !== undefined) throw this.#failure;
     // An abort() while this write waited has closed the writer; it stays closed.
@@ -164,11 +172,12 @@ export class ThreadBlobWriter implements BlobWriter {
   }
 
   async commit(): Promise<BlobRef> {
+    if (this.#state === 'closed' && this.#failure !== undefined) throw this.#failure;
     if (this.#state !== 'open') throw new StoreError('WRITER_CLOSED', 'cannot commit: the blob writer is closed');
     this.#flush();
     const r = await this.#finish('commit');
     if (r.op !== 'committed') throw this.#failure ?? new StoreError('IO', 'the blob was not committed');
-    return { blobId: this.#blobId, size: this.#size, sha256: r.sha256 };
+    return { blobId: this.blobId, size: this.#size, sha256: r.sha256 };
   }
 
   async abort(): Promise<void> {
@@ -193,27 +202,25 @@ export class ThreadBlobWriter implements BlobWriter {
     const gather = this.#gather;
     if (gather === undefined || this.#gathered === 0) return;
     const buffer = gather.buffer as ArrayBuffer;
-    this.#send({ op: 'write', id: this.#id, buffer, length: this.#gathered }, [buffer]);
+    this.#thread.send({ op: 'write', id: this.#id, buffer, length: this.#gathered }, [buffer]);
     this.#gather = undefined;
     this.#gathered = 0;
     this.#out += 1;
   }
 
   #reply(r: WriteReply): void {
-    // A failure is told besides the writes' answers; at the end it answers the commit.
-    if (r.op !== 'failed' || this.#state === 'ending') this.#answered();
-    if (r.op === 'written') {
-      if (spares.length < MAX_SPARES) spares.push(r.buffer);
-      this.#out -= 1;
-    } else if (r.op === 'failed') {
-      this.#failure ??= new StoreError(r.code, r.message);
+    // Every answer brings the buffers back; a failure told as it happens brings none and answers nothing.
+    if (r.buffers !== undefined) {
+      this.#answered();
+      this.#out -= r.buffers.length;
+      for (const b of r.buffers) if (spares.length < MAX_SPARES) spares.push(b);
     }
+    if (r.op === 'failed') this.#failure ??= new StoreError(r.code, r.message);
     if (this.#room !== undefined && (this.#out < AHEAD || this.#failure !== undefined)) {
       this.#room.resolve();
       this.#room = undefined;
     }
-    // A failure before the end has discarded the blob on the thread, which answers its commit or abort at once.
-    if (r.op === 'committed' || r.op === 'aborted' || (r.op === 'failed' && this.#state === 'ending')) this.#close(r);
+    if (r.op === 'committed' || r.op === 'aborted' || (r.op === 'failed' && r.buffers !== undefined)) this.#close(r);
   }
 
   #close(r: WriteReply): void {

@@ -19,6 +19,8 @@ interface Blob {
   turn: Promise<void>;
   writer: FsBlobWriter | undefined;
   failure: Failed | undefined;
+  /** Written buffers, to go back with the next answer. */
+  held: ArrayBuffer[];
 }
 
 const blobs = new Map<number, Blob>();
@@ -31,11 +33,16 @@ function fail(id: number, blob: Blob, err: unknown, what: string): void {
   port?.postMessage(blob.failure);
 }
 
+function answer(blob: Blob, r: WriteReply & { buffers: ArrayBuffer[] }): void {
+  blob.held = [];
+  port?.postMessage(r, r.buffers);
+}
+
 port.on('message', (m: WriteRequest) => {
   if (m.op === 'prepare') {
-    const blob: Blob = { turn: Promise.resolve(), writer: undefined, failure: undefined };
+    const blob: Blob = { turn: Promise.resolve(), writer: undefined, failure: undefined, held: [] };
     if (m.direct) slots ??= directWriteSlots();
-    // Hashed as it arrives: this thread is idle while it waits for the next piece.
+    // Hashed as it arrives: this thread has nothing else to do meanwhile.
     blob.turn = openBlobWriter(m, m.direct ? slots : undefined, () => undefined, true).then(
       (w) => void (blob.writer = w),
       (err: unknown) => fail(m.id, blob, err, 'creating a blob'),
@@ -52,8 +59,12 @@ port.on('message', (m: WriteRequest) => {
       } catch (err) {
         fail(m.id, blob, err, 'writing a blob');
       }
-      port.postMessage({ id: m.id, op: 'written', buffer: m.buffer } satisfies WriteReply, [m.buffer]);
+      blob.held.push(m.buffer);
     });
+    return;
+  }
+  if (m.op === 'return') {
+    blob.turn = blob.turn.then(() => answer(blob, { id: m.id, op: 'returned', buffers: blob.held }));
     return;
   }
   blobs.delete(m.id);
@@ -61,14 +72,17 @@ port.on('message', (m: WriteRequest) => {
     const writer = blob.writer;
     if (m.op === 'abort') {
       await writer?.abort();
-      return port.postMessage({ id: m.id, op: 'aborted' } satisfies WriteReply);
+      return answer(blob, { id: m.id, op: 'aborted', buffers: blob.held });
     }
-    if (writer === undefined) return port.postMessage(blob.failure);
     try {
-      const ref = await writer.commit();
-      port.postMessage({ id: m.id, op: 'committed', size: ref.size, sha256: ref.sha256 } satisfies WriteReply);
+      if (writer !== undefined) {
+        const ref = await writer.commit();
+        return answer(blob, { id: m.id, op: 'committed', sha256: ref.sha256, buffers: blob.held });
+      }
     } catch (err) {
       fail(m.id, blob, err, 'committing a blob');
     }
+    const failure = blob.failure ?? { id: m.id, op: 'failed', code: 'IO', message: 'the blob was not written' };
+    answer(blob, { ...failure, buffers: blob.held });
   });
 });

@@ -50,6 +50,8 @@ export class FsBlobStore implements BlobStore {
   readonly #writing = new Set<string>();
   /** A blob on the event loop prepared ahead of the next create() that writes there. */
   #spare: { blobId: string; opening: Promise<FsBlobWriter> } | undefined;
+  /** A blob on a writer thread prepared ahead of the next create() that writes on one. */
+  #threadSpare: ThreadBlobWriter | undefined;
   /** Aligned buffers for direct writes on the event loop, when the data folder's file system takes O_DIRECT. */
   #slots: AlignedSlots | undefined;
   /** Whether the data folder's file system takes O_DIRECT; known after init(). */
@@ -97,18 +99,20 @@ export class FsBlobStore implements BlobStore {
    * blob written where its bytes arrive waits for no thread to wake up. Several at once keep the event loop busy
    * receiving, and the threads seal, hash and write beside it, on the other cores.
    *
-   * The event loop's blob was prepared ahead (temp file created and its name made durable, key derived) and the next
-   * one is prepared now: creating a file measured over a millisecond during ingest, time that would otherwise sit
-   * between an instance's first bytes and its acknowledgement. A thread's blob is prepared on its thread, ahead of the
-   * pieces that follow it there.
+   * Either kind was prepared ahead (temp file created and its name made durable, key derived) and the next of its kind
+   * is prepared now: creating a file measured over a millisecond during ingest, time that would otherwise sit between
+   * an instance's first bytes and its acknowledgement.
    */
   async create(): Promise<BlobWriter> {
     if (this.#closed || this.#direct === undefined)
       throw new StoreError('WRITER_CLOSED', 'the blob store is not open (init() first)');
     const preparation = this.#draw();
     if (this.#writing.size > 0 && writerThreads() > 0) {
-      this.#writing.add(preparation.blobId);
-      return new ThreadBlobWriter({ ...preparation, direct: this.#direct }, () => this.#finished(preparation.blobId));
+      const writer = this.#threadSpare ?? this.#openOnThread(preparation);
+      // As on the event loop: the drawn blob becomes the next spare, unless it was just opened for want of one.
+      this.#threadSpare = this.#openOnThread(writer === this.#threadSpare ? preparation : this.#draw());
+      this.#writing.add(writer.blobId);
+      return writer;
     }
     const next = this.#spare ?? this.#openHere(preparation);
     // The drawn blob becomes the next spare, unless it was just opened for want of one.
@@ -231,12 +235,14 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  /** Closes and removes the spare temp file; create() must not be called afterwards. */
+  /** Closes and removes the spare temp files; create() must not be called afterwards. */
   async close(): Promise<void> {
     this.#closed = true;
     const spare = await this.#spare?.opening.catch(() => undefined);
     this.#spare = undefined;
     await spare?.abort();
+    await this.#threadSpare?.abort();
+    this.#threadSpare = undefined;
   }
 
   /** A new blob's id and randomness, tracked as in flight from the start so recovery leaves its temp file alone. */
@@ -255,6 +261,11 @@ export class FsBlobStore implements BlobStore {
       tempPath: join(this.#tempDir, blobId + TEMP_SUFFIX),
       finalPath: this.#pathOf(blobId),
     };
+  }
+
+  #openOnThread(preparation: BlobPreparation): ThreadBlobWriter {
+    const direct = this.#direct === true;
+    return new ThreadBlobWriter({ ...preparation, direct }, () => this.#finished(preparation.blobId));
   }
 
   #openHere(preparation: BlobPreparation): { blobId: string; opening: Promise<FsBlobWriter> } {
