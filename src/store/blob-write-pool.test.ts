@@ -11,7 +11,7 @@ import { SEGMENT_SIZE } from './blob-format.ts';
 import { ThreadBlobWriter } from './blob-write-pool.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
 import { StoreError } from './store-error.ts';
-import { readAll, testKey } from './store-test-support.ts';
+import { readAll, testKey, strayTempFiles } from './store-test-support.ts';
 import type { BlobWriter } from './types.ts';
 
 const opened: FsBlobStore[] = [];
@@ -28,11 +28,6 @@ async function storeIn(dir: string): Promise<FsBlobStore> {
 
 async function writeAll(w: BlobWriter, data: Buffer, chunk: number): Promise<void> {
   for (let at = 0; at < data.length; at += chunk) await w.write(data.subarray(at, at + chunk));
-}
-
-/** Temp files of no blob being written (the spare that create() prepares for the next write is being written). */
-function strayTempFiles(dir: string, blobs: FsBlobStore): string[] {
-  return readdirSync(join(dir, 'tmp')).filter((name) => !blobs.isInFlight(name.replace(/\.tmp$/, '')));
 }
 
 test('while one blob is being written the next ones go to the writer threads, and every blob reads back exactly', async (t) => {

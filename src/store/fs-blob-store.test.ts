@@ -20,7 +20,7 @@ import { keyIdOf } from './encryption-key.ts';
 import { CHUNK_BYTES } from './blob-read-pool.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
 import { asStoreError, StoreError } from './store-error.ts';
-import { readAll, readUntilError, testKey, writeBlob } from './store-test-support.ts';
+import { readAll, readUntilError, testKey, writeBlob, strayTempFiles } from './store-test-support.ts';
 
 const opened: FsBlobStore[] = [];
 after(async () => {
@@ -32,11 +32,6 @@ async function storeIn(dir: string, key = testKey()): Promise<FsBlobStore> {
   await s.init();
   opened.push(s);
   return s;
-}
-
-/** Temp files of no blob being written (the spare that create() prepares for the next write is being written). */
-function strayTempFiles(dir: string, blobs: FsBlobStore): string[] {
-  return readdirSync(join(dir, 'tmp')).filter((name) => !blobs.isInFlight(name.replace(/\.tmp$/, '')));
 }
 
 function pathOf(dir: string, id: string): string {

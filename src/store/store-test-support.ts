@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FsBlobStore } from './fs-blob-store.ts';
 import type { BlobStore, BlobRef, NewInstance } from './types.ts';
 
 /** Test-only helpers shared by the store's tests (not exported from index.ts). */
@@ -18,6 +21,14 @@ export async function readUntilError(stream: NodeJS.ReadableStream): Promise<{ d
   } catch (error) {
     return { data: Buffer.concat(chunks), error };
   }
+}
+
+/**
+ * Temp files under `dataDir` of no blob being written (the spares that create() prepares for the next writes are being
+ * written).
+ */
+export function strayTempFiles(dataDir: string, blobs: FsBlobStore): string[] {
+  return readdirSync(join(dataDir, 'tmp')).filter((name) => !blobs.isInFlight(name.replace(/\.tmp$/, '')));
 }
 
 /** Writes `data` in chunks of the given sizes, cycling through them. */
