@@ -551,7 +551,7 @@ export const configSchema = z
         .max(256)
         .optional()
         .describe(
-          'threads that encrypt, hash and write received instances while the node receives several at once; default: one fewer than the cores available, at least 1 (0: all on the thread that receives them)',
+          'threads that encrypt, hash and write received instances while the node receives several at once; default 0, all on the thread that receives them',
         ),
       objects: z
         .strictObject({

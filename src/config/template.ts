@@ -45,7 +45,7 @@ store:
   # Beeldbrug is a bridge, not an archive: received copies are purged this many days after they arrived (0 keeps them).
   retentionDays: 7
   # Instances arriving at once (several associations) are encrypted and written on this many threads beside the one
-  # that receives them; default one fewer than the cores, 0 keeps it all on that one.
+  # that receives them; default 0 keeps it all on that one (see README, Sizing a node).
   # writeThreads: 3
   # Nodes of one hospital can keep the instance files in S3-compatible object storage (Ceph's RADOS gateway, MinIO)
   # they share. Still encrypted here first; each file is written to dataDir (the acknowledgement waits only for that)

@@ -8,12 +8,13 @@ import { after, test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
 import { mountTmpfs } from '../../test/support/tmpfs.ts';
 import { SEGMENT_SIZE } from './blob-format.ts';
-import { ThreadBlobWriter } from './blob-write-pool.ts';
+import { setBlobWriterThreads, ThreadBlobWriter } from './blob-write-pool.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
 import { StoreError } from './store-error.ts';
 import { readAll, testKey, strayTempFiles } from './store-test-support.ts';
 import type { BlobWriter } from './types.ts';
 
+setBlobWriterThreads(2);
 const opened: FsBlobStore[] = [];
 after(async () => {
   for (const s of opened) await s.close();
@@ -97,8 +98,11 @@ test("a full disk under a thread's blob surfaces as DISK_FULL and leaves no temp
 test('a process that wrote blobs on the writer threads ends by itself: idle threads keep nothing alive', async (t) => {
   const dir = tempDir(t);
   const store = JSON.stringify(join(import.meta.dirname, 'fs-blob-store.ts'));
+  const pool = JSON.stringify(join(import.meta.dirname, 'blob-write-pool.ts'));
   const script = `
     import { FsBlobStore } from ${store};
+    import { setBlobWriterThreads } from ${pool};
+    setBlobWriterThreads(1);
     const blobs = new FsBlobStore(${JSON.stringify(dir)}, Buffer.alloc(32, 7));
     await blobs.init();
     const writers = [await blobs.create(), await blobs.create()];

@@ -4,12 +4,14 @@
  * argv: dataDir, base64 key, run tag. Prints "ready" once the store is open, then one line per recorded instance.
  */
 import { randomBytes } from 'node:crypto';
+import { setBlobWriterThreads } from './blob-write-pool.ts';
 import { openStudyStore } from './study-store.ts';
 import { newInstance } from './store-test-support.ts';
 
 const [dataDir, keyB64, tag] = process.argv.slice(2);
 if (dataDir === undefined || keyB64 === undefined || tag === undefined)
   throw new Error('usage: crash-writer-child <dataDir> <key> <tag>');
+setBlobWriterThreads(1);
 const store = await openStudyStore({ dataDir, encryptionKey: Buffer.from(keyB64, 'base64') });
 process.stdout.write('ready\n');
 // Two instances at a time, as two associations send them: the second is written on a writer thread.
